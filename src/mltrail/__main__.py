@@ -1,0 +1,3 @@
+from mltrail.cli.main import cli
+
+cli()

@@ -1,0 +1,1 @@
+"""The ``mltrail`` command line."""

@@ -1,0 +1,38 @@
+"""Plain typed records shared by every layer (no I/O, no framework imports)."""
+
+from mltrail.entities.enums import LifecycleStage, RunStatus, SourceType, ViewType
+from mltrail.entities.tracking import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    InputTag,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunTag,
+)
+
+__all__ = [
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "ExperimentTag",
+    "InputTag",
+    "LifecycleStage",
+    "Metric",
+    "PagedList",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunStatus",
+    "RunTag",
+    "SourceType",
+    "ViewType",
+]

@@ -1,0 +1,329 @@
+"""Tracking records: experiments, runs, metrics, params, tags and dataset inputs.
+
+Plain typed records with no I/O. ``to_dict`` gives MLflow's REST JSON shape and
+``from_dict`` reads it back, so the server and the REST client share one mapping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _json_float(value: float) -> float | str:
+    """MLflow's JSON spells non-finite floats as strings ("NaN", "Infinity")."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _parse_float(value: Any) -> float:
+    if isinstance(value, str):
+        return float(value.replace("Infinity", "inf"))
+    return float(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+@dataclass(slots=True)
+class Metric:
+    """One metric value at a step and timestamp (milliseconds since the epoch)."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+    run_id: str | None = None
+    model_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "value": _json_float(self.value),
+            "timestamp": self.timestamp,
+            "step": self.step,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Metric:
+        return cls(
+            key=d["key"],
+            value=_parse_float(d["value"]),
+            timestamp=int(d.get("timestamp") or 0),
+            step=int(d.get("step") or 0),
+        )
+
+
+@dataclass(slots=True)
+class Param:
+    """One hyperparameter: logged once, immutable afterwards."""
+
+    key: str
+    value: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Param:
+        return cls(d["key"], str(d.get("value", "")))
+
+
+@dataclass(slots=True)
+class RunTag:
+    """A run tag: a mutable key/value label."""
+
+    key: str
+    value: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunTag:
+        return cls(d["key"], str(d.get("value", "")))
+
+
+@dataclass(slots=True)
+class ExperimentTag(RunTag):
+    """An experiment tag."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ExperimentTag:
+        return cls(d["key"], str(d.get("value", "")))
+
+
+@dataclass(slots=True)
+class InputTag(RunTag):
+    """A tag on a dataset input, e.g. ``mlflow.data.context=training``."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InputTag:
+        return cls(d["key"], str(d.get("value", "")))
+
+
+@dataclass(slots=True)
+class Experiment:
+    """A named group of runs."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "experiment_id": self.experiment_id,
+            "name": self.name,
+            "artifact_location": self.artifact_location,
+            "lifecycle_stage": self.lifecycle_stage,
+            "last_update_time": self.last_update_time,
+            "creation_time": self.creation_time,
+        }
+        if self.tags:
+            d["tags"] = [{"key": k, "value": v} for k, v in self.tags.items()]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Experiment:
+        return cls(
+            experiment_id=str(d["experiment_id"]),
+            name=d.get("name", ""),
+            artifact_location=d.get("artifact_location", ""),
+            lifecycle_stage=d.get("lifecycle_stage", "active"),
+            tags={t["key"]: t.get("value", "") for t in d.get("tags", [])},
+            creation_time=_opt_int(d.get("creation_time")),
+            last_update_time=_opt_int(d.get("last_update_time")),
+        )
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """A run's attributes."""
+
+    run_id: str
+    experiment_id: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str
+
+    @property
+    def run_uuid(self) -> str:
+        """MLflow's older name for ``run_id``."""
+        return self.run_id
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "run_uuid": self.run_id,
+            "run_id": self.run_id,
+            "run_name": self.run_name,
+            "experiment_id": self.experiment_id,
+            "user_id": self.user_id,
+            "status": self.status,
+            "start_time": self.start_time,
+            "artifact_uri": self.artifact_uri,
+            "lifecycle_stage": self.lifecycle_stage,
+        }
+        if self.end_time is not None:
+            d["end_time"] = self.end_time
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunInfo:
+        return cls(
+            run_id=d.get("run_id") or d["run_uuid"],
+            experiment_id=str(d["experiment_id"]),
+            run_name=d.get("run_name", ""),
+            user_id=d.get("user_id", ""),
+            status=d.get("status", "RUNNING"),
+            start_time=_opt_int(d.get("start_time")),
+            end_time=_opt_int(d.get("end_time")),
+            artifact_uri=d.get("artifact_uri", ""),
+            lifecycle_stage=d.get("lifecycle_stage", "active"),
+        )
+
+
+@dataclass(slots=True)
+class RunData:
+    """A run's latest metrics, params and tags."""
+
+    metric_list: list[Metric] = field(default_factory=list)
+    param_list: list[Param] = field(default_factory=list)
+    tag_list: list[RunTag] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {m.key: m.value for m in self.metric_list}
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {p.key: p.value for p in self.param_list}
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {t.key: t.value for t in self.tag_list}
+
+    @property
+    def _metric_objs(self) -> list[Metric]:
+        return self.metric_list
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": [m.to_dict() for m in self.metric_list],
+            "params": [p.to_dict() for p in self.param_list],
+            "tags": [t.to_dict() for t in self.tag_list],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunData:
+        return cls(
+            metric_list=[Metric.from_dict(m) for m in d.get("metrics", [])],
+            param_list=[Param.from_dict(p) for p in d.get("params", [])],
+            tag_list=[RunTag.from_dict(t) for t in d.get("tags", [])],
+        )
+
+
+@dataclass(slots=True)
+class Dataset:
+    """A dataset's identity: name, content digest, where it came from and its schema."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"name": self.name, "digest": self.digest, "source_type": self.source_type, "source": self.source}
+        if self.schema is not None:
+            d["schema"] = self.schema
+        if self.profile is not None:
+            d["profile"] = self.profile
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Dataset:
+        return cls(
+            name=d["name"],
+            digest=d["digest"],
+            source_type=d.get("source_type", ""),
+            source=d.get("source", ""),
+            schema=d.get("schema"),
+            profile=d.get("profile"),
+        )
+
+
+@dataclass(slots=True)
+class DatasetInput:
+    """A dataset used by a run, with tags such as its context (training, eval)."""
+
+    dataset: Dataset
+    tags: list[InputTag] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tags": [t.to_dict() for t in self.tags], "dataset": self.dataset.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetInput:
+        return cls(
+            dataset=Dataset.from_dict(d["dataset"]),
+            tags=[InputTag.from_dict(t) for t in d.get("tags", [])],
+        )
+
+
+@dataclass(slots=True)
+class RunInputs:
+    """What a run consumed: dataset inputs."""
+
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset_inputs": [i.to_dict() for i in self.dataset_inputs]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> RunInputs:
+        d = d or {}
+        return cls(dataset_inputs=[DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])])
+
+
+@dataclass(slots=True)
+class Run:
+    """A run: its info, its data and its inputs."""
+
+    info: RunInfo
+    data: RunData = field(default_factory=RunData)
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"info": self.info.to_dict(), "data": self.data.to_dict(), "inputs": self.inputs.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Run:
+        return cls(
+            info=RunInfo.from_dict(d["info"]),
+            data=RunData.from_dict(d.get("data") or {}),
+            inputs=RunInputs.from_dict(d.get("inputs")),
+        )
+
+
+class PagedList(list):
+    """A page of results with the token for the next page (``None`` at the end)."""
+
+    def __init__(self, items: list[Any] | None = None, token: str | None = None) -> None:
+        super().__init__(items or [])
+        self.token = token

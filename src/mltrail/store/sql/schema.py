@@ -1,0 +1,206 @@
+"""The SQL schema, declared once with SQLAlchemy Core.
+
+Table and column names follow MLflow's own schema where one exists, so that
+people who know it find their way around. Built for speed:
+
+* ``latest_metrics`` keeps each run's newest value per key, so search and
+  ``get_run`` never scan metric histories;
+* ``metrics`` is indexed by ``(run_uuid, key, step, timestamp)`` for history reads;
+* ``runs`` is indexed by ``(experiment_id, lifecycle_stage, start_time)`` for the
+  default search order.
+
+Non-finite metric values: SQLite turns NaN into NULL and MySQL rejects NaN and
+infinities, so NaN is stored as ``value=0, is_nan=1`` and ±inf as ±DBL_MAX (the
+store maps them back when reading).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Column sizes: MLflow's limits (key 250, param value 6000, tag value 5000) with room.
+KEY = sa.String(250)
+NAME = sa.String(256)
+BIGINT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+LONG_TEXT = sa.Text().with_variant(sa.Text(length=2**24), "mysql")
+DOUBLE = sa.Double()
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("artifact_location", sa.String(1000)),
+    sa.Column("lifecycle_stage", sa.String(32), nullable=False, server_default="active"),
+    sa.Column("creation_time", BIGINT),
+    sa.Column("last_update_time", BIGINT),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.String(5000)),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_uuid", sa.String(32), primary_key=True),
+    sa.Column("name", NAME),
+    sa.Column("source_type", sa.String(20)),
+    sa.Column("source_name", sa.String(500)),
+    sa.Column("entry_point_name", sa.String(50)),
+    sa.Column("user_id", NAME),
+    sa.Column("status", sa.String(9), nullable=False),
+    sa.Column("start_time", BIGINT),
+    sa.Column("end_time", BIGINT),
+    sa.Column("deleted_time", BIGINT),
+    sa.Column("source_version", sa.String(50)),
+    sa.Column("lifecycle_stage", sa.String(20), nullable=False, server_default="active"),
+    sa.Column("artifact_uri", sa.String(1000)),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+    sa.Index("idx_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+# Full metric history: one row per logged value.
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", BIGINT, primary_key=True, autoincrement=True),
+    sa.Column("run_uuid", sa.String(32), nullable=False),
+    sa.Column("key", KEY, nullable=False),
+    sa.Column("value", DOUBLE, nullable=False),
+    sa.Column("timestamp", BIGINT, nullable=False),
+    sa.Column("step", BIGINT, nullable=False, server_default="0"),
+    sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("idx_metrics_run_key_step", "run_uuid", "key", "step", "timestamp"),
+)
+
+# The newest value of each (run, key): what search, order_by and get_run read.
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", DOUBLE, nullable=False),
+    sa.Column("timestamp", BIGINT, nullable=False),
+    sa.Column("step", BIGINT, nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("idx_latest_metrics_key_value", "key", "value"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.String(8000), nullable=False),
+    sa.Index("idx_params_key", "key"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.String(8000)),
+    sa.Index("idx_tags_key", "key"),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("dataset_uuid", sa.String(36), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("digest", sa.String(36), nullable=False),
+    sa.Column("dataset_source_type", sa.String(36), nullable=False),
+    sa.Column("dataset_source", LONG_TEXT, nullable=False),
+    sa.Column("dataset_schema", LONG_TEXT),
+    sa.Column("dataset_profile", LONG_TEXT),
+    sa.UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name_digest"),
+)
+
+inputs = sa.Table(
+    "inputs",
+    metadata,
+    sa.Column("input_uuid", sa.String(36), primary_key=True),
+    sa.Column("source_type", sa.String(36), nullable=False),
+    sa.Column("source_id", sa.String(36), nullable=False),
+    sa.Column("destination_type", sa.String(36), nullable=False),
+    sa.Column("destination_id", sa.String(36), nullable=False),
+    sa.UniqueConstraint(
+        "source_type", "source_id", "destination_type", "destination_id", name="uq_inputs_source_destination"
+    ),
+    sa.Index("idx_inputs_destination", "destination_type", "destination_id"),
+)
+
+input_tags = sa.Table(
+    "input_tags",
+    metadata,
+    sa.Column("input_uuid", sa.String(36), sa.ForeignKey("inputs.input_uuid"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("value", sa.String(500), nullable=False),
+)
+
+# ---------------------------------------------------------------- model registry
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("creation_time", BIGINT),
+    sa.Column("last_updated_time", BIGINT),
+    sa.Column("description", sa.String(5000)),
+)
+
+registered_model_tags = sa.Table(
+    "registered_model_tags",
+    metadata,
+    sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.String(5000)),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("creation_time", BIGINT),
+    sa.Column("last_updated_time", BIGINT),
+    sa.Column("description", sa.String(5000)),
+    sa.Column("user_id", NAME),
+    sa.Column("current_stage", sa.String(20)),
+    sa.Column("source", sa.String(500)),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("run_link", sa.String(500)),
+    sa.Column("status", sa.String(20)),
+    sa.Column("status_message", sa.String(500)),
+    sa.Column("storage_location", sa.String(500)),
+    sa.Column("model_id", sa.String(64)),
+)
+
+model_version_tags = sa.Table(
+    "model_version_tags",
+    metadata,
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.String(5000)),
+    sa.ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"], onupdate="CASCADE"
+    ),
+)
+
+registered_model_aliases = sa.Table(
+    "registered_model_aliases",
+    metadata,
+    sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
+    sa.Column("alias", NAME, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
