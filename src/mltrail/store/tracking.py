@@ -167,3 +167,7 @@ class TrackingStore(ABC):
     @abstractmethod
     def hard_delete_experiment(self, experiment_id: str) -> None:
         """Erase an experiment in the trash (its runs must be erased first)."""
+
+    # ------------------------------------------------------------- buffering
+    def flush(self) -> None:  # noqa: B027 - a deliberate no-op default
+        """Send anything buffered (the REST store batches ``log_metric``); a no-op here."""
