@@ -1,0 +1,44 @@
+"""The server's settings, gathered in one record built by the CLI or by tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_BACKEND_STORE_URI = "sqlite:///mltrail.db"
+DEFAULT_ARTIFACTS_DESTINATION = "./mltrail-artifacts"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    """Everything :func:`mltrail.server.app.create_app` needs.
+
+    Example::
+
+        app = create_app(ServerConfig(backend_store_uri="sqlite:///mltrail.db"))
+
+    ``default_artifact_root`` defaults to ``mlflow-artifacts:/`` when artifacts
+    are served (files then land under ``artifacts_destination``), and to
+    ``artifacts_destination`` otherwise. ``max_body_bytes`` bounds JSON request
+    bodies (artifact uploads stream and are not bound by it).
+    """
+
+    backend_store_uri: str = DEFAULT_BACKEND_STORE_URI
+    registry_store_uri: str | None = None
+    default_artifact_root: str | None = None
+    artifacts_destination: str = DEFAULT_ARTIFACTS_DESTINATION
+    serve_artifacts: bool = True
+    artifacts_only: bool = False
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def effective_artifact_root(self) -> str:
+        """Where new experiments put artifacts unless they name a location."""
+        if self.default_artifact_root:
+            return self.default_artifact_root
+        return "mlflow-artifacts:/" if self.serve_artifacts else self.artifacts_destination
+
+    def effective_registry_uri(self) -> str:
+        return self.registry_store_uri or self.backend_store_uri

@@ -1,0 +1,1 @@
+"""REST handler modules; each exposes ``ENDPOINTS`` (see :mod:`mltrail.server.routing`)."""
