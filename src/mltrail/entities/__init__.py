@@ -1,6 +1,7 @@
 """Plain typed records shared by every layer (no I/O, no framework imports)."""
 
 from mltrail.entities.enums import LifecycleStage, RunStatus, SourceType, ViewType
+from mltrail.entities.files import FileInfo
 from mltrail.entities.tracking import (
     Dataset,
     DatasetInput,
@@ -22,6 +23,7 @@ __all__ = [
     "DatasetInput",
     "Experiment",
     "ExperimentTag",
+    "FileInfo",
     "InputTag",
     "LifecycleStage",
     "Metric",

@@ -1,0 +1,241 @@
+"""Artifacts in S3 or any S3-compatible object store (MinIO, Ceph, moto, ...).
+
+Configured the way MLflow is: ``MLFLOW_S3_ENDPOINT_URL`` (or
+``MLTRAIL_S3_ENDPOINT_URL``) for a non-AWS endpoint, ``MLFLOW_S3_IGNORE_TLS``
+to skip certificate checks, and boto3's usual ``AWS_*`` variables and config
+files for credentials and region. boto3 is imported on first use only.
+
+Large files go through boto3's transfer manager (multipart, in parallel); an
+S3 object only appears when its upload completes, so uploads are atomic.
+
+Example::
+
+    repo = S3ArtifactRepository("s3://my-bucket/mltrail/0/abc/artifacts")
+    repo.log_artifacts("outputs/")
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mltrail.artifacts.base import CHUNK_SIZE, TEMP_PREFIX, ArtifactRepository, missing
+from mltrail.artifacts.paths import validate_artifact_path
+from mltrail.entities.files import FileInfo
+from mltrail.exceptions import MltrailException, invalid
+
+# One boto3 client per configuration: creating one costs tens of milliseconds.
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_MULTIPART_THRESHOLD = 8 * 1024 * 1024
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _s3_client() -> Any:
+    endpoint = _env("MLTRAIL_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL")
+    ignore_tls = (_env("MLTRAIL_S3_IGNORE_TLS", "MLFLOW_S3_IGNORE_TLS") or "").lower() in ("1", "true", "yes")
+    # The key includes the credentials in use so a changed environment gets a
+    # fresh client; it only lives in this process's memory.
+    key = (
+        endpoint,
+        ignore_tls,
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        os.environ.get("AWS_SESSION_TOKEN"),
+        os.environ.get("AWS_PROFILE"),
+        os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"),
+    )
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:
+                raise MltrailException(
+                    "S3 artifact storage needs boto3: pip install 'mltrail[s3]'", error_code="FEATURE_DISABLED"
+                ) from None
+            config = Config(
+                signature_version=_env("MLTRAIL_S3_SIGNATURE_VERSION", "MLFLOW_S3_SIGNATURE_VERSION") or "s3v4",
+                retries={"max_attempts": 5, "mode": "standard"},
+            )
+            client = boto3.client(
+                "s3", endpoint_url=endpoint, verify=not ignore_tls, config=config, region_name=key[-1]
+            )
+            _CLIENTS[key] = client
+        return client
+
+
+def _transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=_MULTIPART_THRESHOLD, multipart_chunksize=_MULTIPART_THRESHOLD)
+
+
+def _is_missing(err: Exception) -> bool:
+    code = str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+def _wrap(err: Exception, action: str) -> MltrailException:
+    code = str(getattr(err, "response", {}).get("Error", {}).get("Code", "")) or type(err).__name__
+    return MltrailException(f"S3 {action} failed: {code}: {err}", error_code="INTERNAL_ERROR")
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only file object over an iterator of byte chunks (for upload_fileobj)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._it)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class S3ArtifactRepository(ArtifactRepository):
+    """An artifact root at ``s3://bucket/prefix``."""
+
+    def __init__(self, artifact_uri: str) -> None:
+        super().__init__(artifact_uri)
+        parts = urlsplit(artifact_uri)
+        if parts.scheme.lower() != "s3" or not parts.netloc:
+            raise invalid(f"Not an S3 URI {artifact_uri!r}: expected s3://bucket/prefix")
+        if parts.query or parts.fragment:
+            raise invalid("S3 artifact URIs cannot carry a query or '#' fragment")
+        self.bucket = parts.netloc
+        self.prefix = validate_artifact_path(parts.path.strip("/"))
+
+    @property
+    def _client(self) -> Any:
+        return _s3_client()
+
+    def _key(self, rel: str) -> str:
+        return "/".join(p for p in (self.prefix, rel) if p)
+
+    def _rel(self, key: str) -> str:
+        return key[len(self.prefix) + 1 :] if self.prefix else key
+
+    def _put_file(self, local_file: Path, rel: str) -> None:
+        try:
+            self._client.upload_file(str(local_file), self.bucket, self._key(rel), Config=_transfer_config())
+        except Exception as err:
+            raise _wrap(err, f"upload of {rel!r}") from err
+
+    def _write_chunks(self, rel: str, chunks: Iterable[bytes]) -> None:
+        # The transfer manager aborts a failed multipart upload, and a single
+        # PUT never stores a partial object: nothing half-written either way.
+        try:
+            self._client.upload_fileobj(
+                io.BufferedReader(_ChunkReader(chunks), CHUNK_SIZE),
+                self.bucket,
+                self._key(rel),
+                Config=_transfer_config(),
+            )
+        except MltrailException:
+            raise
+        except Exception as err:
+            if type(err).__module__.startswith(("boto", "s3transfer")):
+                raise _wrap(err, f"upload of {rel!r}") from err
+            raise
+
+    def _read_chunks(self, rel: str, chunk_size: int) -> Iterator[bytes]:
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=self._key(rel))["Body"]
+        except Exception as err:
+            if _is_missing(err):
+                raise missing(rel) from None
+            raise _wrap(err, f"download of {rel!r}") from err
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
+
+        return chunks()
+
+    def _download_file(self, rel: str, local_path: Path) -> None:
+        local_path.parent.mkdir(parents=True, exist_ok=True)
+        # boto3 downloads to a temp name and renames, so this is atomic too.
+        try:
+            self._client.download_file(self.bucket, self._key(rel), str(local_path), Config=_transfer_config())
+        except Exception as err:
+            if _is_missing(err):
+                raise missing(rel) from None
+            raise _wrap(err, f"download of {rel!r}") from err
+
+    def _pages(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            yield from paginator.paginate(Bucket=self.bucket, **kwargs)
+        except Exception as err:
+            raise _wrap(err, "listing") from err
+
+    def _list_dir(self, rel: str) -> list[FileInfo]:
+        key = self._key(rel)
+        prefix = f"{key}/" if key else ""
+        infos: list[FileInfo] = []
+        for page in self._pages(Prefix=prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                child = self._rel(common["Prefix"].rstrip("/"))
+                infos.append(FileInfo(child, True, None))
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(prefix) :]
+                # Skip the "directory marker" object some tools create, and
+                # names that are not valid artifact paths (never serve those).
+                if not name or name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    child = validate_artifact_path(self._rel(obj["Key"]))
+                except MltrailException:
+                    continue
+                infos.append(FileInfo(child, False, int(obj["Size"])))
+        return infos
+
+    def _is_dir(self, rel: str) -> bool:
+        if rel == "":
+            return True
+        key = self._key(rel)
+        for page in self._pages(Prefix=f"{key}/", MaxKeys=1):
+            if page.get("KeyCount", 0) or page.get("Contents"):
+                return True
+            break
+        return False
+
+    def _delete(self, rel: str) -> None:
+        key = self._key(rel)
+        keys = [] if not key else [key]
+        # With a slash, so deleting "a/b" never touches "a/bc".
+        prefix = f"{key}/" if key else ""
+        for page in self._pages(Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        for start in range(0, len(keys), 1000):  # S3's per-request limit
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            try:
+                self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            except Exception as err:
+                raise _wrap(err, f"delete of {rel!r}") from err
