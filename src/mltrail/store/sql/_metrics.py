@@ -1,0 +1,136 @@
+"""Metric writes (history + latest values) and history reads for the SQL tracking store.
+
+Every write appends to ``metrics`` with one ``executemany`` and keeps
+``latest_metrics`` current with MLflow's rule: the newest value of a key is the
+one with the larger step, then the larger timestamp, then the larger value.
+On SQLite and PostgreSQL that is one conditional upsert per key; MySQL has no
+conditional ``ON DUPLICATE KEY`` that compares a tuple, so there we lock the
+existing rows and compare in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from mltrail.entities import Metric
+from mltrail.store.sql._codec import decode_value, encode_value
+from mltrail.store.sql.schema import latest_metrics, metrics
+
+_LM = latest_metrics.c
+_INSERT_HISTORY = sa.insert(metrics)
+_INSERT_LATEST = sa.insert(latest_metrics)
+_UPDATE_LATEST = (
+    sa.update(latest_metrics)
+    .where(_LM.run_uuid == sa.bindparam("b_run"), _LM.key == sa.bindparam("b_key"))
+    .values(
+        value=sa.bindparam("value"),
+        timestamp=sa.bindparam("timestamp"),
+        step=sa.bindparam("step"),
+        is_nan=sa.bindparam("is_nan"),
+    )
+)
+_HISTORY = (
+    sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.is_nan)
+    .where(metrics.c.run_uuid == sa.bindparam("run_id"), metrics.c.key == sa.bindparam("key"))
+    .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+)
+_conditional_upserts: dict[str, Any] = {}
+
+
+def _rank(row: dict[str, Any]) -> tuple[int, int, float]:
+    return (row["step"], row["timestamp"], row["value"])
+
+
+def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> None:
+    """Append ``items`` to the history of ``run_id`` and refresh its latest values."""
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    newest: dict[str, dict[str, Any]] = {}
+    for m in items:
+        value, is_nan = encode_value(m.value)
+        ident = (m.key, value, is_nan, m.timestamp, m.step)
+        if ident in seen:  # MLflow stores an identical (key, value, timestamp, step) once
+            continue
+        seen.add(ident)
+        row = {
+            "run_uuid": run_id,
+            "key": m.key,
+            "value": value,
+            "timestamp": int(m.timestamp),
+            "step": int(m.step),
+            "is_nan": is_nan,
+        }
+        rows.append(row)
+        best = newest.get(m.key)
+        if best is None or _rank(row) > _rank(best):
+            newest[m.key] = row
+    if not rows:
+        return
+    conn.execute(_INSERT_HISTORY, rows)
+    _update_latest(conn, run_id, list(newest.values()))
+
+
+def _conditional_upsert(dialect: str) -> Any:
+    stmt = _conditional_upserts.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        base = insert(latest_metrics)
+        ex = base.excluded
+        stmt = base.on_conflict_do_update(
+            index_elements=[_LM.run_uuid, _LM.key],
+            set_={"value": ex.value, "timestamp": ex.timestamp, "step": ex.step, "is_nan": ex.is_nan},
+            where=sa.tuple_(ex.step, ex.timestamp, ex.value) > sa.tuple_(_LM.step, _LM.timestamp, _LM.value),
+        )
+        _conditional_upserts[dialect] = stmt
+    return stmt
+
+
+def _update_latest(conn: sa.Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        conn.execute(_conditional_upsert(dialect), rows)
+        return
+    # MySQL: read the current latest rows under a lock, then insert or update.
+    current = {
+        r.key: (r.step, r.timestamp, r.value)
+        for r in conn.execute(
+            sa.select(_LM.key, _LM.step, _LM.timestamp, _LM.value)
+            .where(_LM.run_uuid == run_id, _LM.key.in_([r["key"] for r in rows]))
+            .with_for_update()
+        )
+    }
+    inserts = [r for r in rows if r["key"] not in current]
+    updates = [
+        {**r, "b_run": run_id, "b_key": r["key"]}
+        for r in rows
+        if r["key"] in current and _rank(r) > current[r["key"]]
+    ]
+    if inserts:
+        conn.execute(_INSERT_LATEST, inserts)
+    if updates:
+        conn.execute(_UPDATE_LATEST, updates)
+
+
+def read_history(
+    conn: sa.Connection, run_id: str, key: str, offset: int = 0, limit: int | None = None
+) -> list[Metric]:
+    """The values of ``key`` for ``run_id`` ordered by step, timestamp (then insertion)."""
+    stmt = _HISTORY
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    elif offset:
+        stmt = stmt.offset(offset)
+    result = conn.execute(stmt, {"run_id": run_id, "key": key})
+    out: list[Metric] = []
+    append = out.append
+    for value, timestamp, step, is_nan in result:
+        if is_nan or value >= 1.7976931348623157e308 or value <= -1.7976931348623157e308:
+            value = decode_value(value, is_nan)
+        append(Metric(key, value, timestamp, step, run_id=run_id))
+    return out

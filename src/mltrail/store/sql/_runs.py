@@ -1,0 +1,225 @@
+"""Writes logged to a run: metrics, params, tags, batches and dataset inputs.
+
+A mixin of :class:`~mltrail.store.sql.tracking.SqlTrackingStore`, kept apart so
+each module reads in one sitting. Everything is validated before the
+transaction opens, and each call is a single transaction, so a rejected
+request (bad key, changed param, deleted run) writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from mltrail.entities import DatasetInput, LifecycleStage, Metric, Param, RunTag
+from mltrail.exceptions import invalid, not_found
+from mltrail.store import validation as v
+from mltrail.store.sql import _metrics
+from mltrail.store.sql._codec import chunks, upsert_statement
+from mltrail.store.sql.schema import (
+    datasets,
+    input_tags,
+    inputs,
+    latest_metrics,
+    metrics,
+    params,
+    runs,
+    tags,
+)
+
+T = TypeVar("T")
+RUN_NAME_TAG = "mlflow.runName"
+_RUN_STATE = sa.select(runs.c.lifecycle_stage, runs.c.experiment_id).where(
+    runs.c.run_uuid == sa.bindparam("run_id")
+)
+_PARAMS_OF = sa.select(params.c.key, params.c.value).where(
+    params.c.run_uuid == sa.bindparam("run_id"), params.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+_INSERT_PARAMS = sa.insert(params)
+_RENAME_RUN = sa.update(runs).where(runs.c.run_uuid == sa.bindparam("run_id")).values(name=sa.bindparam("name"))
+
+
+class RunWritesMixin:
+    """Run-level writes; expects ``_write``, ``dialect`` from the store class."""
+
+    dialect: str
+    _write: Callable[..., Any]
+
+    # --------------------------------------------------------------- checks
+    def _check_active(self, conn: sa.Connection, run_id: str) -> int:
+        """The run's experiment id; errors if the run is unknown or deleted."""
+        row = conn.execute(_RUN_STATE, {"run_id": run_id}).first()
+        if row is None:
+            raise not_found(f"Run with id={run_id} not found")
+        if row[0] != LifecycleStage.ACTIVE:
+            raise invalid(f"The run {run_id} must be in the 'active' state. Current state is {row[0]}.")
+        return int(row[1])
+
+    # --------------------------------------------------------------- writes
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        """Append one metric value (NaN and ±inf allowed)."""
+        v.validate_metric(metric)
+
+        def write(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            _metrics.write_metrics(conn, run_id, [metric])
+
+        self._write(write)
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        """Log a param; the same value again is fine, a different one is an error."""
+        v.validate_param(param.key, param.value)
+
+        def write(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            self._write_params(conn, run_id, [param])
+
+        self._write(write)
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        """Set or overwrite a tag; ``mlflow.runName`` also renames the run."""
+        v.validate_tag(tag.key, tag.value)
+
+        def write(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            self._write_tags(conn, run_id, {tag.key: tag.value})
+
+        self._write(write)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag; ``RESOURCE_DOES_NOT_EXIST`` if the run has no such tag."""
+
+        def write(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            result = conn.execute(sa.delete(tags).where(tags.c.run_uuid == run_id, tags.c.key == key))
+            if result.rowcount == 0:
+                raise not_found(f"No tag with name: {key} in run with id {run_id}")
+
+        self._write(write)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Validate everything, then write params, tags and metrics in one transaction."""
+        metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
+        v.validate_batch(metrics, params, tags)
+        tag_map = {t.key: t.value for t in tags}  # the last value of a repeated key wins
+
+        def write(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            if params:
+                self._write_params(conn, run_id, params)
+            if tag_map:
+                self._write_tags(conn, run_id, tag_map)
+            if metrics:
+                _metrics.write_metrics(conn, run_id, metrics)
+
+        self._write(write)
+
+    def _write_params(self, conn: sa.Connection, run_id: str, items: Sequence[Param]) -> None:
+        existing = dict(
+            conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": [p.key for p in items]}).all()
+        )
+        changed = [p for p in items if p.key in existing and existing[p.key] != p.value]
+        if changed:
+            p = changed[0]
+            raise invalid(
+                f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
+                f"value='{existing[p.key]}' for run ID='{run_id}'. Attempted logging new value '{p.value}'."
+            )
+        new = [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in items if p.key not in existing]
+        if new:
+            conn.execute(_INSERT_PARAMS, new)
+
+    def _write_tags(self, conn: sa.Connection, run_id: str, tag_map: dict[str, str]) -> None:
+        stmt = upsert_statement(self.dialect, tags, ("run_uuid", "key"), ("value",))
+        conn.execute(stmt, [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()])
+        if RUN_NAME_TAG in tag_map:
+            conn.execute(_RENAME_RUN, {"run_id": run_id, "name": tag_map[RUN_NAME_TAG]})
+
+    # --------------------------------------------------------------- inputs
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+        """Record datasets a run used; a dataset (name + digest) is stored once per experiment."""
+        items = list(datasets or ())
+        v.validate_dataset_inputs(items)
+        if not items:
+            return
+
+        def write(conn: sa.Connection) -> None:
+            exp_id = self._check_active(conn, run_id)
+            for item in items:
+                self._write_input(conn, run_id, exp_id, item)
+
+        self._write(write)
+
+    def _write_input(self, conn: sa.Connection, run_id: str, exp_id: int, item: DatasetInput) -> None:
+        ds = item.dataset
+        dc = datasets.c
+        row = conn.execute(
+            sa.select(dc.dataset_uuid).where(dc.experiment_id == exp_id, dc.name == ds.name, dc.digest == ds.digest)
+        ).first()
+        if row is not None:
+            dataset_uuid = row[0]
+        else:
+            dataset_uuid = uuid.uuid4().hex
+            conn.execute(
+                sa.insert(datasets).values(
+                    dataset_uuid=dataset_uuid,
+                    experiment_id=exp_id,
+                    name=ds.name,
+                    digest=ds.digest,
+                    dataset_source_type=ds.source_type or "",
+                    dataset_source=ds.source or "",
+                    dataset_schema=ds.schema,
+                    dataset_profile=ds.profile,
+                )
+            )
+        ic = inputs.c
+        seen = conn.execute(
+            sa.select(ic.input_uuid).where(
+                ic.source_type == "DATASET",
+                ic.source_id == dataset_uuid,
+                ic.destination_type == "RUN",
+                ic.destination_id == run_id,
+            )
+        ).first()
+        if seen is not None:
+            return  # MLflow keeps the first record of a run using a dataset
+        input_uuid = uuid.uuid4().hex
+        conn.execute(
+            sa.insert(inputs).values(
+                input_uuid=input_uuid,
+                source_type="DATASET",
+                source_id=dataset_uuid,
+                destination_type="RUN",
+                destination_id=run_id,
+            )
+        )
+        tag_map = {t.key: t.value for t in item.tags}
+        if tag_map:
+            conn.execute(
+                sa.insert(input_tags),
+                [{"input_uuid": input_uuid, "name": k, "value": val} for k, val in tag_map.items()],
+            )
+
+    # ------------------------------------------------------------------ gc
+    def _erase_inputs(self, conn: sa.Connection, where: sa.ColumnElement[bool]) -> None:
+        ids = [r[0] for r in conn.execute(sa.select(inputs.c.input_uuid).where(where))]
+        for part in chunks(ids):
+            conn.execute(sa.delete(input_tags).where(input_tags.c.input_uuid.in_(list(part))))
+            conn.execute(sa.delete(inputs).where(inputs.c.input_uuid.in_(list(part))))
+
+    def _erase_runs(self, conn: sa.Connection, run_ids: Sequence[str]) -> None:
+        for part in chunks(list(run_ids)):
+            ids = list(part)
+            for table in (metrics, latest_metrics, params, tags):
+                conn.execute(sa.delete(table).where(table.c.run_uuid.in_(ids)))
+            self._erase_inputs(conn, (inputs.c.destination_type == "RUN") & inputs.c.destination_id.in_(ids))
+            conn.execute(sa.delete(runs).where(runs.c.run_uuid.in_(ids)))

@@ -1,0 +1,132 @@
+"""SQLAlchemy engines for the SQL stores, one per database URI per process.
+
+Accepted URIs::
+
+    sqlite:///relative/or/absolute/path.db
+    postgresql://user@host/db          (driven by psycopg 3)
+    postgresql+psycopg://user@host/db
+    mysql://user@host/db               (driven by PyMySQL)
+    mysql+pymysql://user@host/db
+
+SQLite is tuned for several processes writing one file: WAL journal (readers
+never block writers), a 30 s busy timeout, ``synchronous=NORMAL`` and foreign
+keys on. Write transactions start with ``BEGIN IMMEDIATE`` so a writer takes
+the write lock up front and waits on the busy timeout; a deferred transaction
+that later tries to upgrade its read lock fails at once with "database is
+locked", which is what this avoids. Read-only work opts out with the
+``mltrail_read`` execution option (see :func:`read_connection`).
+
+Example::
+
+    engine = create_sql_engine("sqlite:///./mltrail.db")
+    with engine.begin() as conn:   # BEGIN IMMEDIATE on SQLite
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mltrail.exceptions import invalid
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+_engines: dict[tuple[int, str], sqlalchemy.Engine] = {}
+_lock = threading.Lock()
+
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mysql+pymysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+def normalize_db_uri(uri: str) -> str:
+    """Map ``postgresql://`` and ``mysql://`` to the drivers mltrail ships with."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.lower() not in _DRIVERS:
+        raise invalid(
+            f"Unsupported database URI {uri!r}: use sqlite:///path, postgresql://... or mysql://..."
+        )
+    return f"{_DRIVERS[scheme.lower()]}://{rest}"
+
+
+def is_db_uri(uri: str) -> bool:
+    """True if ``uri`` names a database mltrail's SQL stores can open."""
+    scheme = uri.partition("://")[0].lower()
+    return "://" in uri and scheme in _DRIVERS
+
+
+def create_sql_engine(uri: str) -> sqlalchemy.Engine:
+    """The engine for ``uri``, created once per process and reused afterwards."""
+    key = (os.getpid(), uri)  # a forked child must not share its parent's connections
+    engine = _engines.get(key)
+    if engine is not None:
+        return engine
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _build_engine(uri)
+            _engines[key] = engine
+    return engine
+
+
+def read_connection(engine: sqlalchemy.Engine) -> sqlalchemy.Connection:
+    """A connection whose transactions are plain (deferred) ``BEGIN`` on SQLite: for reads only."""
+    return engine.connect().execution_options(mltrail_read=True)
+
+
+def _build_engine(uri: str) -> sqlalchemy.Engine:
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(normalize_db_uri(uri))
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    if backend == "mysql":
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        # pre-ping: MariaDB drops idle connections after wait_timeout.
+        return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: sqlalchemy.URL) -> sqlalchemy.Engine:
+    import sqlalchemy as sa
+
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's own transaction handling would
+        # start deferred transactions behind our back).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        # busy_timeout first: switching to WAL itself needs the lock.
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("mltrail_read"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

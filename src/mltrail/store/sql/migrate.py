@@ -1,0 +1,111 @@
+"""Bring a database to the current schema with alembic, driven from code.
+
+``upgrade_db(uri)`` is what ``mltrail db upgrade URI`` runs. ``ensure_schema``
+is what the stores call when they open a database: an empty database is built
+at head, one that is behind is upgraded, and one already at head costs a
+single ``SELECT`` once per engine per process.
+
+Concurrent first opens are safe: on SQLite the migration runs inside one
+``BEGIN IMMEDIATE`` transaction (SQLite DDL is transactional), so a second
+process waits and then finds the schema at head; PostgreSQL and MySQL take a
+named lock around the upgrade.
+
+Example::
+
+    upgrade_db("postgresql://postgres@127.0.0.1/mltrail")
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_LOCK_NAME = "mltrail_migrate"
+_PG_LOCK_ID = 7_310_942_001  # any constant: identifies mltrail's migration lock
+
+_ready: set[int] = set()
+_ready_lock = threading.Lock()
+
+
+def _config(connection: sqlalchemy.Connection | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest revision shipped with this version of mltrail."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: sqlalchemy.Engine) -> str | None:
+    """The revision a database is at, or ``None`` for a database mltrail never touched."""
+    import sqlalchemy as sa
+
+    from mltrail.store.sql.engine import read_connection
+
+    with read_connection(engine) as conn:
+        try:
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            return None
+
+
+def upgrade_db(uri: str) -> str:
+    """Create or upgrade the schema of the database at ``uri``; returns the revision reached."""
+    from mltrail.store.sql.engine import create_sql_engine
+
+    engine = create_sql_engine(uri)
+    _upgrade(engine)
+    _mark_ready(engine)
+    return head_revision()
+
+
+def ensure_schema(engine: sqlalchemy.Engine) -> None:
+    """Make sure ``engine``'s database is at head; cheap after the first call."""
+    if id(engine) in _ready:
+        return
+    if current_revision(engine) != head_revision():
+        _upgrade(engine)
+    _mark_ready(engine)
+
+
+def _mark_ready(engine: sqlalchemy.Engine) -> None:
+    with _ready_lock:
+        _ready.add(id(engine))
+
+
+def _upgrade(engine: sqlalchemy.Engine) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    backend = engine.dialect.name
+    if backend == "mysql":
+        # MySQL DDL commits implicitly, so a transaction cannot serialize migrators: a named lock does.
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT GET_LOCK(:n, 300)"), {"n": _LOCK_NAME})
+            try:
+                with conn.begin():
+                    command.upgrade(_config(conn), "head")
+            finally:
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
+                conn.commit()
+        return
+    with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: one migrator at a time
+        if backend == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+        command.upgrade(_config(conn), "head")

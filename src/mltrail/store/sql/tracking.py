@@ -1,0 +1,596 @@
+"""The tracking store on SQL (SQLite, PostgreSQL, MySQL) with SQLAlchemy Core.
+
+Semantics follow MLflow's ``SqlAlchemyStore``: experiment ids are strings of
+integers and "Default" (id ``"0"``) always exists; run ids are 32-char uuid4
+hex; params are immutable; only deleted runs refuse writes; NaN and ±inf
+metric values round-trip; ``latest_metrics`` is maintained on every write.
+
+Hot paths stay lean: module-level prebuilt statements, ``executemany`` for
+batches, plain tuples instead of ORM objects, and one query per child table
+when loading a page of runs (see :mod:`._load`).
+
+Example::
+
+    store = SqlTrackingStore("sqlite:///mltrail.db", "/data/mltrail-artifacts")
+    run = store.create_run("0", "me", None, [], None)
+    store.log_batch(run.info.run_id, metrics=[Metric("loss", 0.1, 0, 0)])
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from mltrail.entities import (
+    Experiment,
+    ExperimentTag,
+    LifecycleStage,
+    PagedList,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from mltrail.exceptions import (
+    INVALID_STATE,
+    RESOURCE_ALREADY_EXISTS,
+    MltrailException,
+    invalid,
+    not_found,
+)
+from mltrail.store import validation as v
+from mltrail.store.sql import _metrics
+from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
+from mltrail.store.sql._load import load_experiments, load_runs
+from mltrail.store.sql._names import random_run_name
+from mltrail.store.sql._runs import RunWritesMixin
+from mltrail.store.sql.engine import create_sql_engine, read_connection
+from mltrail.store.sql.migrate import ensure_schema
+from mltrail.store.sql.schema import (
+    experiment_tags,
+    experiments,
+    runs,
+)
+from mltrail.store.sql.schema import tags as run_tags
+from mltrail.store.tracking import (
+    SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
+    SEARCH_MAX_RESULTS_DEFAULT,
+    SEARCH_MAX_RESULTS_THRESHOLD,
+    TrackingStore,
+)
+
+T = TypeVar("T")
+RUN_NAME_TAG = "mlflow.runName"
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+_E = experiments.c
+_R = runs.c
+
+
+def _exp_id(experiment_id: object) -> int:
+    """An experiment id as the integer the tables use; unknown shapes are simply not found."""
+    text = str(experiment_id).strip() if experiment_id is not None else ""
+    if not text.isdigit() or len(text) > 18:
+        raise not_found(f"No Experiment with id={experiment_id} exists")
+    return int(text)
+
+
+def _check_max_results(max_results: Any) -> int:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise invalid(f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}")
+    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise invalid(
+            f"Invalid value for max_results. It must be at most {SEARCH_MAX_RESULTS_THRESHOLD}, "
+            f"but got value {max_results}"
+        )
+    return max_results
+
+
+class SqlTrackingStore(RunWritesMixin, TrackingStore):
+    """Experiments, runs, metrics, params, tags and inputs in one SQL database."""
+
+    def __init__(self, db_uri: str, default_artifact_root: str) -> None:
+        self.db_uri = db_uri
+        self.artifact_root_uri = default_artifact_root.rstrip("/") or default_artifact_root
+        self.engine = create_sql_engine(db_uri)
+        self.dialect = self.engine.dialect.name
+        ensure_schema(self.engine)
+        self._ensure_default_experiment()
+
+    # ------------------------------------------------------------ plumbing
+    def _read(self) -> sa.Connection:
+        return read_connection(self.engine)
+
+    def _write(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction; retry races that PostgreSQL/MySQL report as errors."""
+        attempts = 1 if self.dialect == "sqlite" else 4
+        for attempt in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except (sa.exc.IntegrityError, sa.exc.OperationalError):
+                # Two writers inserting the same new key (or a deadlock victim): the
+                # transaction rolled back, so running it again is safe.
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _default_location(self, experiment_id: int | str) -> str:
+        return f"{self.artifact_root_uri}/{experiment_id}"
+
+    def _ensure_default_experiment(self) -> None:
+        with self._read() as conn:
+            if conn.execute(sa.select(_E.experiment_id).where(_E.experiment_id == 0)).first():
+                return
+
+        def create(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(_E.experiment_id).where(_E.experiment_id == 0)).first():
+                return
+            restore_mode = None
+            if self.dialect == "mysql":
+                # MySQL treats an explicit 0 in an AUTO_INCREMENT column as "pick the next id".
+                restore_mode = conn.execute(sa.text("SELECT @@SESSION.sql_mode")).scalar()
+                conn.execute(sa.text("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'"))
+            try:
+                ts = now_ms()
+                conn.execute(
+                    sa.insert(experiments).values(
+                        experiment_id=0,
+                        name=DEFAULT_EXPERIMENT_NAME,
+                        artifact_location=self._default_location(0),
+                        lifecycle_stage=LifecycleStage.ACTIVE,
+                        creation_time=ts,
+                        last_update_time=ts,
+                    )
+                )
+            finally:
+                if restore_mode is not None:
+                    conn.execute(sa.text("SET SESSION sql_mode = :m"), {"m": restore_mode})
+
+        try:
+            self._write(create)
+        except sa.exc.IntegrityError:
+            pass  # another process created it first (or a user took the name): nothing to do
+
+    # ---------------------------------------------------------- experiments
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[ExperimentTag] | None = None
+    ) -> str:
+        """Create an experiment; its artifacts default to ``<default_artifact_root>/<id>``."""
+        v.validate_experiment_name(name)
+        v.validate_artifact_location(artifact_location)
+        tag_rows = {t.key: t.value for t in tags or ()}
+        for key, value in tag_rows.items():
+            v.validate_experiment_tag(key, value)
+
+        def create(conn: sa.Connection) -> str:
+            if conn.execute(sa.select(_E.experiment_id).where(_E.name == name)).first():
+                raise MltrailException(
+                    f"Experiment(name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+                )
+            ts = now_ms()
+            result = conn.execute(
+                sa.insert(experiments).values(
+                    name=name,
+                    artifact_location=artifact_location or None,
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=ts,
+                    last_update_time=ts,
+                )
+            )
+            exp_id = int(result.inserted_primary_key[0])
+            if not artifact_location:
+                conn.execute(
+                    sa.update(experiments)
+                    .where(_E.experiment_id == exp_id)
+                    .values(artifact_location=self._default_location(exp_id))
+                )
+            if tag_rows:
+                conn.execute(
+                    sa.insert(experiment_tags),
+                    [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows.items()],
+                )
+            return str(exp_id)
+
+        try:
+            return self._write(create)
+        except sa.exc.IntegrityError as err:  # lost a race on the unique name
+            raise MltrailException(
+                f"Experiment(name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+            ) from err
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment, active or deleted."""
+        exp_id = _exp_id(experiment_id)
+        with self._read() as conn:
+            found = load_experiments(conn, [exp_id])
+        if not found:
+            raise not_found(f"No Experiment with id={experiment_id} exists")
+        return found[0]
+
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        """The experiment with that exact name (active or deleted), or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(_E.experiment_id).where(_E.name == experiment_name)).first()
+            if row is None:
+                return None
+            found = load_experiments(conn, [int(row[0])])
+        return found[0] if found else None
+
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """A page of experiments; filter and order are compiled to SQL by :mod:`.search_sql`."""
+        from mltrail.store.paging import decode_page_token, encode_page_token
+        from mltrail.store.sql.search_sql import experiments_query
+
+        max_results = _check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        query = experiments_query(filter_string, view_type, order_by, offset, max_results + 1)
+        with self._read() as conn:
+            ids = [int(r[0]) for r in conn.execute(query)]
+            page = load_experiments(conn, ids[:max_results])
+        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return PagedList(page, token)
+
+    def _experiment_stage(self, conn: sa.Connection, exp_id: int, experiment_id: object) -> str:
+        row = conn.execute(sa.select(_E.lifecycle_stage).where(_E.experiment_id == exp_id)).first()
+        if row is None:
+            raise not_found(f"No Experiment with id={experiment_id} exists")
+        return row[0]
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Move the experiment and its active runs to the trash (``deleted_time`` = now)."""
+        exp_id = _exp_id(experiment_id)
+
+        def delete(conn: sa.Connection) -> None:
+            if self._experiment_stage(conn, exp_id, experiment_id) != LifecycleStage.ACTIVE:
+                raise invalid(f"The experiment {experiment_id} is already deleted.")
+            ts = now_ms()
+            conn.execute(
+                sa.update(experiments)
+                .where(_E.experiment_id == exp_id)
+                .values(lifecycle_stage=LifecycleStage.DELETED, last_update_time=ts)
+            )
+            # Runs deleted with the experiment carry its deletion time, so restore brings
+            # back exactly those and not runs the user had deleted on their own before.
+            conn.execute(
+                sa.update(runs)
+                .where(_R.experiment_id == exp_id, _R.lifecycle_stage == LifecycleStage.ACTIVE)
+                .values(lifecycle_stage=LifecycleStage.DELETED, deleted_time=ts)
+            )
+
+        self._write(delete)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Bring back a deleted experiment and the runs that were deleted with it."""
+        exp_id = _exp_id(experiment_id)
+
+        def restore(conn: sa.Connection) -> None:
+            row = conn.execute(
+                sa.select(_E.lifecycle_stage, _E.last_update_time).where(_E.experiment_id == exp_id)
+            ).first()
+            if row is None:
+                raise not_found(f"No Experiment with id={experiment_id} exists")
+            if row.lifecycle_stage != LifecycleStage.DELETED:
+                raise invalid(f"Cannot restore an active experiment: {experiment_id}")
+            conn.execute(
+                sa.update(experiments)
+                .where(_E.experiment_id == exp_id)
+                .values(lifecycle_stage=LifecycleStage.ACTIVE, last_update_time=now_ms())
+            )
+            conn.execute(
+                sa.update(runs)
+                .where(
+                    _R.experiment_id == exp_id,
+                    _R.lifecycle_stage == LifecycleStage.DELETED,
+                    _R.deleted_time == row.last_update_time,
+                )
+                .values(lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None)
+            )
+
+        self._write(restore)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an active experiment; the new name must be free."""
+        v.validate_experiment_name(new_name)
+        exp_id = _exp_id(experiment_id)
+
+        def rename(conn: sa.Connection) -> None:
+            if self._experiment_stage(conn, exp_id, experiment_id) != LifecycleStage.ACTIVE:
+                raise MltrailException("Cannot rename a non-active experiment.", error_code=INVALID_STATE)
+            other = conn.execute(sa.select(_E.experiment_id).where(_E.name == new_name)).first()
+            if other is not None and int(other[0]) != exp_id:
+                raise MltrailException(
+                    f"Experiment(name={new_name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+                )
+            conn.execute(
+                sa.update(experiments)
+                .where(_E.experiment_id == exp_id)
+                .values(name=new_name, last_update_time=now_ms())
+            )
+
+        try:
+            self._write(rename)
+        except sa.exc.IntegrityError as err:
+            raise MltrailException(
+                f"Experiment(name={new_name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+            ) from err
+
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
+        """Set or overwrite a tag of an active experiment."""
+        v.validate_experiment_tag(tag.key, tag.value)
+        exp_id = _exp_id(experiment_id)
+
+        def set_tag(conn: sa.Connection) -> None:
+            if self._experiment_stage(conn, exp_id, experiment_id) != LifecycleStage.ACTIVE:
+                raise invalid(
+                    f"The experiment {experiment_id} must be in the 'active' state. Current state is deleted."
+                )
+            stmt = upsert_statement(self.dialect, experiment_tags, ("experiment_id", "key"), ("value",))
+            conn.execute(stmt, [{"experiment_id": exp_id, "key": tag.key, "value": tag.value}])
+
+        self._write(set_tag)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove a tag of an active experiment; ``RESOURCE_DOES_NOT_EXIST`` if absent."""
+        exp_id = _exp_id(experiment_id)
+
+        def delete(conn: sa.Connection) -> None:
+            if self._experiment_stage(conn, exp_id, experiment_id) != LifecycleStage.ACTIVE:
+                raise invalid(
+                    f"The experiment {experiment_id} must be in the 'active' state. Current state is deleted."
+                )
+            result = conn.execute(
+                sa.delete(experiment_tags).where(
+                    experiment_tags.c.experiment_id == exp_id, experiment_tags.c.key == key
+                )
+            )
+            if result.rowcount == 0:
+                raise not_found(f"No tag with name: {key} in experiment with id {experiment_id}")
+
+        self._write(delete)
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        """Create a RUNNING run in an active experiment; names it and sets ``mlflow.runName``."""
+        experiment_id = DEFAULT_EXPERIMENT_ID if experiment_id is None else experiment_id
+        exp_id = _exp_id(experiment_id)
+        tag_map = {t.key: t.value for t in tags or ()}
+        for key, value in tag_map.items():
+            v.validate_tag(key, value)
+        tag_name = tag_map.get(RUN_NAME_TAG)
+        if run_name and tag_name and run_name != tag_name:
+            raise invalid(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
+                f"values (run_name='{run_name}', mlflow.runName='{tag_name}')."
+            )
+        run_name = run_name or tag_name or random_run_name()
+        v.validate_run_name(run_name)
+        tag_map[RUN_NAME_TAG] = run_name
+        if start_time is not None and (isinstance(start_time, bool) or not isinstance(start_time, int)):
+            raise invalid(f"Invalid start_time {start_time!r}: expected milliseconds since the epoch")
+        start_time = now_ms() if start_time is None else start_time
+        run_id = uuid.uuid4().hex
+
+        def create(conn: sa.Connection) -> Run:
+            row = conn.execute(
+                sa.select(_E.lifecycle_stage, _E.artifact_location).where(_E.experiment_id == exp_id)
+            ).first()
+            if row is None:
+                raise not_found(f"No Experiment with id={experiment_id} exists")
+            if row.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise MltrailException(
+                    f"Could not create run under non-active experiment with ID {experiment_id}.",
+                    error_code=INVALID_STATE,
+                )
+            location = (row.artifact_location or self._default_location(exp_id)).rstrip("/")
+            artifact_uri = f"{location}/{run_id}/artifacts"
+            conn.execute(
+                sa.insert(runs).values(
+                    run_uuid=run_id,
+                    name=run_name,
+                    source_type="UNKNOWN",
+                    source_name="",
+                    entry_point_name="",
+                    user_id=user_id or "",
+                    status="RUNNING",
+                    start_time=start_time,
+                    end_time=None,
+                    source_version="",
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    artifact_uri=artifact_uri,
+                    experiment_id=exp_id,
+                )
+            )
+            conn.execute(
+                sa.insert(run_tags), [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()]
+            )
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=str(exp_id),
+                run_name=run_name,
+                user_id=user_id or "",
+                status="RUNNING",
+                start_time=start_time,
+                end_time=None,
+                artifact_uri=artifact_uri,
+                lifecycle_stage=LifecycleStage.ACTIVE,
+            )
+            run = Run(info=info)
+            run.data.tag_list.extend(RunTag(k, tag_map[k]) for k in sorted(tag_map))
+            return run
+
+        return self._write(create)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its latest metrics, params, tags and dataset inputs."""
+        with self._read() as conn:
+            found = load_runs(conn, [run_id])
+        if not found:
+            raise not_found(f"Run with id={run_id} not found")
+        return found[0]
+
+    def update_run_info(
+        self, run_id: str, run_status: str | int | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
+        """Set status, end time and/or name (``None`` leaves a field as it is)."""
+        status = RunStatus.normalize(run_status) if run_status is not None else None
+        v.validate_run_name(run_name)
+
+        def update(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            values: dict[str, Any] = {}
+            if status is not None:
+                values["status"] = status
+            if end_time is not None:
+                values["end_time"] = int(end_time)
+            if run_name:
+                values["name"] = run_name
+                stmt = upsert_statement(self.dialect, run_tags, ("run_uuid", "key"), ("value",))
+                conn.execute(stmt, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
+            if values:
+                conn.execute(sa.update(runs).where(_R.run_uuid == run_id).values(**values))
+
+        self._write(update)
+        return self.get_run(run_id).info
+
+    def delete_run(self, run_id: str) -> None:
+        """Move a run to the trash."""
+        self._set_run_stage(run_id, LifecycleStage.DELETED, now_ms())
+
+    def restore_run(self, run_id: str) -> None:
+        """Bring a run back from the trash."""
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE, None)
+
+    def _set_run_stage(self, run_id: str, stage: str, deleted_time: int | None) -> None:
+        def update(conn: sa.Connection) -> None:
+            result = conn.execute(
+                sa.update(runs)
+                .where(_R.run_uuid == run_id)
+                .values(lifecycle_stage=stage, deleted_time=deleted_time)
+            )
+            if result.rowcount == 0:
+                raise not_found(f"Run with id={run_id} not found")
+
+        self._write(update)
+
+    def get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        """Every value of ``metric_key``, ordered by step then timestamp; paged if ``max_results``."""
+        offset = 0
+        if page_token:
+            from mltrail.store.paging import decode_page_token
+
+            offset = decode_page_token(page_token)
+        if max_results is not None:
+            max_results = _check_max_results(max_results) if max_results > 0 else None
+        with self._read() as conn:
+            limit = None if max_results is None else max_results + 1
+            history = _metrics.read_history(conn, run_id, metric_key, offset, limit)
+        token = None
+        if max_results is not None and len(history) > max_results:
+            from mltrail.store.paging import encode_page_token
+
+            history = history[:max_results]
+            token = encode_page_token(offset + max_results)
+        return PagedList(history, token)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """A page of runs: ids from the compiled search query, then one bulk load in that order."""
+        from mltrail.store.paging import decode_page_token, encode_page_token
+        from mltrail.store.sql.search_sql import runs_query
+
+        max_results = _check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        query = runs_query(list(experiment_ids), filter_string, run_view_type, order_by, offset, max_results + 1)
+        with self._read() as conn:
+            ids = [r[0] for r in conn.execute(query)]
+            page = load_runs(conn, ids[:max_results])
+        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return PagedList(page, token)
+
+    # -------------------------------------------------------------------- gc
+    def get_deleted_runs(self, older_than_ms: int = 0) -> list[str]:
+        """Ids of deleted runs whose ``deleted_time`` is at least ``older_than_ms`` ago."""
+        cutoff = now_ms() - int(older_than_ms)
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(_R.run_uuid)
+                .where(_R.lifecycle_stage == LifecycleStage.DELETED, _R.deleted_time <= cutoff)
+                .order_by(_R.deleted_time, _R.run_uuid)
+            )
+            return [r[0] for r in rows]
+
+    def get_deleted_experiments(self, older_than_ms: int = 0) -> list[str]:
+        """Ids of deleted experiments last updated (i.e. deleted) at least ``older_than_ms`` ago."""
+        cutoff = now_ms() - int(older_than_ms)
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(_E.experiment_id)
+                .where(_E.lifecycle_stage == LifecycleStage.DELETED, _E.last_update_time <= cutoff)
+                .order_by(_E.experiment_id)
+            )
+            return [str(r[0]) for r in rows]
+
+    def get_run_ids_of_experiment(self, experiment_id: str) -> list[str]:
+        """Every run of an experiment, whatever its stage (``mltrail gc`` purges them all)."""
+        exp_id = _exp_id(experiment_id)
+        with self._read() as conn:
+            return [r[0] for r in conn.execute(sa.select(_R.run_uuid).where(_R.experiment_id == exp_id))]
+
+    def hard_delete_run(self, run_id: str) -> None:
+        """Erase a run and everything logged to it (artifacts are the caller's job)."""
+
+        def erase(conn: sa.Connection) -> None:
+            self._erase_runs(conn, [run_id])
+
+        self._write(erase)
+
+    def hard_delete_experiment(self, experiment_id: str) -> None:
+        """Erase an experiment, its tags, datasets and any runs still in it."""
+        from mltrail.store.sql.schema import datasets, inputs
+
+        exp_id = _exp_id(experiment_id)
+
+        def erase(conn: sa.Connection) -> None:
+            self._experiment_stage(conn, exp_id, experiment_id)
+            run_ids = [r[0] for r in conn.execute(sa.select(_R.run_uuid).where(_R.experiment_id == exp_id))]
+            self._erase_runs(conn, run_ids)
+            ds_ids = [
+                r[0] for r in conn.execute(sa.select(datasets.c.dataset_uuid).where(datasets.c.experiment_id == exp_id))
+            ]
+            for part in chunks(ds_ids):
+                self._erase_inputs(conn, inputs.c.source_id.in_(list(part)))
+            conn.execute(sa.delete(datasets).where(datasets.c.experiment_id == exp_id))
+            conn.execute(sa.delete(experiment_tags).where(experiment_tags.c.experiment_id == exp_id))
+            conn.execute(sa.delete(experiments).where(_E.experiment_id == exp_id))
+
+        self._write(erase)
