@@ -1,0 +1,184 @@
+"""``create_app(config)``: the one ASGI app behind ``mltrail server``.
+
+The app is a Starlette instance whose routes come from the route table
+(:mod:`mltrail.server.routing`). Exact API paths are found with one dict lookup
+(:class:`~mltrail.server.dispatch.TableRoute`) instead of Starlette's linear
+regex scan, because the API has a few hundred mounted paths and ``runs/get``
+must stay sub-millisecond. Paths with parameters (artifact downloads, traces)
+use ordinary Starlette routes. The UI engineer's routes are appended last.
+
+No module-level mutable state: stores, locks and settings hang off
+``app.state``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, request_response
+
+from mltrail.exceptions import ENDPOINT_NOT_FOUND, INTERNAL_ERROR, MltrailException
+from mltrail.server.artifact_files import destination_for
+from mltrail.server.config import ServerConfig
+from mltrail.server.dispatch import TableRoute, error_response, make_request_handler
+from mltrail.server.routing import HANDLER_MODULES, Endpoint
+
+_log = logging.getLogger("mltrail.server")
+
+# Handler modules the artifacts-only mode keeps (everything else needs the DB).
+_ARTIFACTS_ONLY_MODULES = ("mltrail.server.handlers.meta", "mltrail.server.handlers.artifacts")
+_PROXY_SERVICE = "mlflow-artifacts"
+_META_PATHS = ("/health", "/version", "/openapi.json")
+
+
+class LazyStore:
+    """Builds a store on first use, once, then forwards every attribute to it.
+
+    Keeps start-up under a second (no DB connection until the first request)
+    and lets ``--artifacts-only`` servers run without a database at all.
+    """
+
+    def __init__(self, factory: Any, what: str) -> None:
+        self._factory = factory
+        self._what = what
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """The underlying store, built now if needed."""
+        store = self._store
+        if store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._factory()
+                store = self._store
+        return store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+    def __repr__(self) -> str:
+        return f"<LazyStore {self._what} built={self._store is not None}>"
+
+
+def _tracking_store_factory(config: ServerConfig) -> Any:
+    def build() -> Any:
+        from mltrail.store.sql.tracking import SqlTrackingStore
+
+        return SqlTrackingStore(config.backend_store_uri, config.effective_artifact_root())
+
+    return build
+
+
+def _registry_store_factory(config: ServerConfig) -> Any:
+    def build() -> Any:
+        if importlib.util.find_spec("mltrail.store.sql.registry") is None:
+            raise MltrailException("The model registry is not available in this build", "NOT_IMPLEMENTED")
+        from mltrail.store.sql.registry import SqlRegistryStore
+
+        return SqlRegistryStore(config.effective_registry_uri())
+
+    return build
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def collect_endpoints(config: ServerConfig | None = None) -> list[Endpoint]:
+    """Every endpoint of every handler module that exists, in mounting order."""
+    names = HANDLER_MODULES
+    artifacts_only = config is not None and config.artifacts_only
+    if artifacts_only:
+        names = tuple(n for n in HANDLER_MODULES if n in _ARTIFACTS_ONLY_MODULES)
+    endpoints: list[Endpoint] = []
+    for name in names:
+        if _module_exists(name):
+            endpoints.extend(importlib.import_module(name).ENDPOINTS)
+    if config is not None and not config.serve_artifacts:
+        endpoints = [ep for ep in endpoints if ep.service != _PROXY_SERVICE]
+    if artifacts_only:  # no database: only the proxy and the meta endpoints
+        endpoints = [ep for ep in endpoints if ep.service == _PROXY_SERVICE or ep.path in _META_PATHS]
+    return endpoints
+
+
+def _ui_routes(config: ServerConfig) -> list[BaseRoute]:
+    if config.artifacts_only or not _module_exists("mltrail.ui.routes"):
+        return []
+    return list(importlib.import_module("mltrail.ui.routes").ui_routes())
+
+
+def build_routes(endpoints: list[Endpoint], config: ServerConfig) -> list[BaseRoute]:
+    """Exact paths into one table route; parameterised paths as Starlette routes."""
+    table: dict[str, dict[str, Any]] = {}
+    param_routes: list[BaseRoute] = []
+    for ep in endpoints:
+        handler = make_request_handler(ep, config)
+        app = request_response(handler)
+        for path in ep.mount_paths():
+            if "{" in path:
+                param_routes.append(Route(path, handler, methods=list(ep.methods)))
+                continue
+            by_method = table.setdefault(path, {})
+            for method in ep.methods:
+                by_method[method.upper()] = app
+    return [TableRoute(table), *param_routes]
+
+
+def _not_found(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        err = MltrailException(
+            f"Method {request.method} is not allowed on {request.url.path}", error_code=ENDPOINT_NOT_FOUND
+        )
+        return error_response(err, status=405)
+    if exc.status_code == 404:
+        err = MltrailException(f"No endpoint {request.method} {request.url.path}", error_code=ENDPOINT_NOT_FOUND)
+        return error_response(err)
+    return error_response(MltrailException(str(exc.detail), error_code="BAD_REQUEST"), status=exc.status_code)
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    _log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(MltrailException("Internal server error", error_code=INTERNAL_ERROR))
+
+
+def create_app(config: ServerConfig | None = None) -> Starlette:
+    """Build the server app: REST API, artifact proxy, meta endpoints and the UI.
+
+    Example::
+
+        from mltrail.server.app import create_app
+        from mltrail.server.artifact_files import destination_for
+from mltrail.server.config import ServerConfig
+        app = create_app(ServerConfig(backend_store_uri="sqlite:///mltrail.db"))
+        # uvicorn.run(app, port=5000)
+    """
+    config = config or ServerConfig()
+    endpoints = collect_endpoints(config)
+    routes = build_routes(endpoints, config) + _ui_routes(config)
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _not_found, Exception: _internal_error},
+    )
+    app.state.config = config
+    app.state.endpoints = endpoints
+    app.state.tracking_store = LazyStore(_tracking_store_factory(config), "tracking")
+    app.state.registry_store = LazyStore(_registry_store_factory(config), "registry")
+    # SQLite has one writer at a time: serializing writes in-process means clients
+    # never wait on SQLite's busy timeout or see "database is locked".
+    is_sqlite = config.backend_store_uri.startswith("sqlite")
+    app.state.write_lock = threading.Lock() if is_sqlite else None
+    app.state.artifact_destination = destination_for(config.artifacts_destination)
+    return app

@@ -1,0 +1,210 @@
+"""Turning route-table endpoints into ASGI apps: parse, call, encode, map errors.
+
+This is the one place where exceptions become ``{"error_code", "message"}``
+responses with MLflow's HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, request_response
+from starlette.types import Receive, Scope, Send
+
+from mltrail.exceptions import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, MltrailException
+from mltrail.server.config import ServerConfig
+from mltrail.server.routing import Call, Endpoint
+
+_log = logging.getLogger("mltrail.server")
+_encode = msgspec.json.Encoder().encode
+_JSON = "application/json"
+_EMPTY = b"{}"
+
+
+class PayloadTooLarge(MltrailException):
+    """A request body over the configured limit (HTTP 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Request body is larger than the server's limit of {limit} bytes "
+            "(raise it with `mltrail server --max-body-size`)",
+            error_code="RESOURCE_LIMIT_EXCEEDED",
+        )
+
+    def get_http_status_code(self) -> int:
+        return 413
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    """A JSON response encoded once with msgspec."""
+    return Response(_encode(payload), status_code=status, media_type=_JSON)
+
+
+def error_response(err: MltrailException, status: int | None = None) -> Response:
+    """MLflow's error body ``{"error_code", "message"}`` with MLflow's status."""
+    body = {"error_code": err.error_code, "message": err.message}
+    return Response(_encode(body), status_code=status or err.get_http_status_code(), media_type=_JSON)
+
+
+def _list_fields(struct_type: type) -> frozenset[str]:
+    """Fields of a Struct that take a list (repeated query params fill them)."""
+    names = set()
+    hints = typing.get_type_hints(struct_type)
+    for field in msgspec.structs.fields(struct_type):
+        hint = hints.get(field.name, field.type)
+        origins = {typing.get_origin(hint)} | {typing.get_origin(a) for a in typing.get_args(hint)}
+        if list in origins or hint is list:
+            names.add(field.name)
+    return frozenset(names)
+
+
+def _validation_error(path: str, err: Exception) -> MltrailException:
+    msg = str(err).replace("`", "'")
+    return MltrailException(f"Invalid request to {path}: {msg}", error_code=INVALID_PARAMETER_VALUE)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(limit)
+        except ValueError:
+            raise MltrailException("Invalid Content-Length header", error_code="BAD_REQUEST") from None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any] | None:
+    """Build the coroutine that turns a request into ``ep.request`` (or None)."""
+    req_type = ep.request
+    if req_type is None or ep.raw:
+        return None
+    list_fields = _list_fields(req_type)
+    decoder = msgspec.json.Decoder(req_type, strict=False)
+    limit = config.max_body_bytes
+    path = ep.openapi_path
+
+    async def parse(request: Request) -> Any:
+        if request.method in ("GET", "HEAD"):
+            data: dict[str, Any] = {}
+            for key, value in request.query_params.multi_items():
+                if key in list_fields:
+                    data.setdefault(key, []).append(value)
+                else:
+                    data[key] = value
+            try:
+                return msgspec.convert(data, req_type, strict=False)
+            except msgspec.ValidationError as err:
+                raise _validation_error(path, err) from None
+        raw = await _read_body(request, limit)
+        if not raw.strip():
+            raw = _EMPTY
+        try:
+            return decoder.decode(raw)
+        except msgspec.ValidationError as err:
+            raise _validation_error(path, err) from None
+        except msgspec.DecodeError as err:
+            raise MltrailException(
+                f"Malformed JSON in request body to {path}: {err}", error_code=INVALID_PARAMETER_VALUE
+            ) from None
+
+    return parse
+
+
+def _locked_call(lock: Any, handler: Callable[[Call], Any], call: Call) -> Any:
+    with lock:
+        return handler(call)
+
+
+def to_response(result: Any) -> Response:
+    """Turn what a handler returned into a response."""
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(_EMPTY, media_type=_JSON)
+    if isinstance(result, bytes):
+        return Response(result, media_type=_JSON)
+    return Response(_encode(result), media_type=_JSON)
+
+
+def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]:
+    """Wrap one endpoint's handler into ``async (Request) -> Response`` with parsing and error mapping."""
+    parse = _make_parser(ep, config)
+    handler = ep.handler
+    is_async = inspect.iscoroutinefunction(handler)
+    write = ep.write
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await parse(request) if parse is not None else None
+            call = Call(request, body)
+            if is_async:
+                result = await handler(call)
+            else:
+                lock = request.app.state.write_lock if write else None
+                if lock is not None:
+                    result = await run_in_threadpool(_locked_call, lock, handler, call)
+                else:
+                    result = await run_in_threadpool(handler, call)
+            return to_response(result)
+        except MltrailException as err:
+            return error_response(err)
+        except HTTPException:
+            raise
+        except Exception:
+            _log.exception("Unhandled error on %s %s", request.method, request.url.path)
+            return error_response(MltrailException("Internal server error", error_code=INTERNAL_ERROR))
+
+    return endpoint
+
+
+def make_asgi_endpoint(ep: Endpoint, config: ServerConfig) -> Any:
+    """The endpoint as a raw ASGI app (for the table route)."""
+    return request_response(make_request_handler(ep, config))
+
+
+class TableRoute(BaseRoute):
+    """All exact-path endpoints behind one dict lookup (path -> method -> ASGI app)."""
+
+    def __init__(self, table: dict[str, dict[str, Any]]) -> None:
+        self.table = table
+        for methods in table.values():
+            if "GET" in methods and "HEAD" not in methods:
+                methods["HEAD"] = methods["GET"]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        methods = self.table.get(scope["path"])
+        if methods is None:
+            return Match.NONE, {}
+        if scope["method"] not in methods:
+            return Match.PARTIAL, {}
+        return Match.FULL, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.table[scope["path"]].get(scope["method"])
+        if app is None:
+            raise HTTPException(status_code=405)
+        await app(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        from starlette.routing import NoMatchFound
+
+        raise NoMatchFound(name, path_params)

@@ -1,0 +1,399 @@
+"""MLflow's tracking endpoints: experiments, runs, metrics, params, tags, inputs, search.
+
+Thin handlers: validate what the wire types cannot express, call the tracking
+store, shape the answer with MLflow's JSON field names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mltrail.entities import (
+    Dataset,
+    DatasetInput,
+    ExperimentTag,
+    InputTag,
+    Metric,
+    Param,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from mltrail.exceptions import invalid, not_found
+from mltrail.server import protocol as p
+from mltrail.server.routing import Call, Endpoint
+from mltrail.server.validation import check_artifact_location
+from mltrail.server.wire import experiment_json, metric_json, run_info_json, run_json
+
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+SEARCH_MAX_RESULTS = 50000
+DEFAULT_SEARCH_RUNS = 1000
+DEFAULT_SEARCH_EXPERIMENTS = 1000
+MAX_RUNS_BULK_INTERVAL = 100
+DEFAULT_BULK_INTERVAL_RESULTS = 2500
+
+
+def _run_id(body: Any) -> str:
+    run_id = body.run_id or getattr(body, "run_uuid", "")
+    if not run_id:
+        raise invalid("Missing value for required parameter 'run_id'")
+    return run_id
+
+
+def _required(value: Any, name: str) -> Any:
+    if value is None or value == "":
+        raise invalid(f"Missing value for required parameter '{name}'")
+    return value
+
+
+def _view_type(value: str | int | None) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return ViewType.from_string(value)
+
+
+def _max_results(value: int | None, default: int, limit: int = SEARCH_MAX_RESULTS) -> int:
+    if value is None:
+        return default
+    if value < 1 or value > limit:
+        raise invalid(f"Invalid value {value} for parameter 'max_results': it must be between 1 and {limit}")
+    return value
+
+
+# ---------------------------------------------------------------- experiments
+
+
+def create_experiment(call: Call) -> dict[str, Any]:
+    """Create an experiment; ``RESOURCE_ALREADY_EXISTS`` if the name is taken."""
+    body: p.CreateExperiment = call.body
+    name = _required(body.name.strip() if body.name else "", "name")
+    location = check_artifact_location(body.artifact_location) if body.artifact_location else None
+    tags = [ExperimentTag(t.key, t.value) for t in body.tags]
+    return {"experiment_id": call.tracking_store.create_experiment(name, location, tags)}
+
+
+def get_experiment(call: Call) -> dict[str, Any]:
+    """One experiment by id."""
+    exp_id = _required(call.body.experiment_id, "experiment_id")
+    return {"experiment": experiment_json(call.tracking_store.get_experiment(exp_id))}
+
+
+def get_experiment_by_name(call: Call) -> dict[str, Any]:
+    """One experiment by name."""
+    name = _required(call.body.experiment_name, "experiment_name")
+    exp = call.tracking_store.get_experiment_by_name(name)
+    if exp is None:
+        raise not_found(f"Could not find experiment with name '{name}'")
+    return {"experiment": experiment_json(exp)}
+
+
+def search_experiments(call: Call) -> dict[str, Any]:
+    """A page of experiments matching a filter."""
+    body: p.SearchExperiments = call.body
+    page = call.tracking_store.search_experiments(
+        view_type=_view_type(body.view_type),
+        max_results=_max_results(body.max_results, DEFAULT_SEARCH_EXPERIMENTS),
+        filter_string=body.filter or None,
+        order_by=body.order_by or None,
+        page_token=body.page_token or None,
+    )
+    out: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def delete_experiment(call: Call) -> None:
+    """Move an experiment and its runs to the trash."""
+    call.tracking_store.delete_experiment(_required(call.body.experiment_id, "experiment_id"))
+
+
+def restore_experiment(call: Call) -> None:
+    """Bring an experiment back from the trash."""
+    call.tracking_store.restore_experiment(_required(call.body.experiment_id, "experiment_id"))
+
+
+def update_experiment(call: Call) -> None:
+    """Rename an experiment."""
+    body: p.UpdateExperiment = call.body
+    exp_id = _required(body.experiment_id, "experiment_id")
+    if body.new_name:
+        call.tracking_store.rename_experiment(exp_id, body.new_name)
+
+
+def set_experiment_tag(call: Call) -> None:
+    """Set an experiment tag."""
+    body: p.SetExperimentTag = call.body
+    call.tracking_store.set_experiment_tag(
+        _required(body.experiment_id, "experiment_id"), ExperimentTag(_required(body.key, "key"), body.value)
+    )
+
+
+def delete_experiment_tag(call: Call) -> None:
+    """Remove an experiment tag."""
+    body: p.DeleteExperimentTag = call.body
+    call.tracking_store.delete_experiment_tag(
+        _required(body.experiment_id, "experiment_id"), _required(body.key, "key")
+    )
+
+
+# ----------------------------------------------------------------------- runs
+
+
+def create_run(call: Call) -> dict[str, Any]:
+    """Start a run in an experiment (the default experiment ``0`` if none is named)."""
+    body: p.CreateRun = call.body
+    run = call.tracking_store.create_run(
+        experiment_id=body.experiment_id or "0",
+        user_id=body.user_id,
+        start_time=body.start_time,
+        tags=[RunTag(t.key, t.value) for t in body.tags],
+        run_name=body.run_name or None,
+    )
+    return {"run": run_json(run)}
+
+
+def get_run(call: Call) -> dict[str, Any]:
+    """A run with its latest metrics, params, tags and inputs."""
+    return {"run": run_json(call.tracking_store.get_run(_run_id(call.body)))}
+
+
+def update_run(call: Call) -> dict[str, Any]:
+    """Change a run's status, end time or name."""
+    body: p.UpdateRun = call.body
+    run_id = _run_id(body)
+    store = call.tracking_store
+    status = body.status
+    if status is None or status == "":
+        status = store.get_run(run_id).info.status
+    elif isinstance(status, int) or (isinstance(status, str) and status.isdigit()):
+        status = RunStatus.to_string(int(status))
+    else:
+        status = RunStatus.normalize(status)
+    info = store.update_run_info(run_id, status, body.end_time, body.run_name or None)
+    return {"run_info": run_info_json(info)}
+
+
+def delete_run(call: Call) -> None:
+    """Move a run to the trash."""
+    call.tracking_store.delete_run(_run_id(call.body))
+
+
+def restore_run(call: Call) -> None:
+    """Bring a run back from the trash."""
+    call.tracking_store.restore_run(_run_id(call.body))
+
+
+def log_metric(call: Call) -> None:
+    """Append one metric value."""
+    body: p.LogMetric = call.body
+    run_id = _run_id(body)
+    metric = Metric(
+        key=_required(body.key, "key"),
+        value=body.value,
+        timestamp=body.timestamp,
+        step=body.step,
+        dataset_name=body.dataset_name or None,
+        dataset_digest=body.dataset_digest or None,
+        run_id=run_id,
+        model_id=body.model_id or None,
+    )
+    call.tracking_store.log_metric(run_id, metric)
+
+
+def log_param(call: Call) -> None:
+    """Log a param (immutable once logged)."""
+    body: p.LogParam = call.body
+    call.tracking_store.log_param(_run_id(body), Param(_required(body.key, "key"), body.value))
+
+
+def set_tag(call: Call) -> None:
+    """Set a run tag."""
+    body: p.SetTag = call.body
+    call.tracking_store.set_tag(_run_id(body), RunTag(_required(body.key, "key"), body.value))
+
+
+def delete_tag(call: Call) -> None:
+    """Remove a run tag."""
+    body: p.DeleteTag = call.body
+    call.tracking_store.delete_tag(_run_id(body), _required(body.key, "key"))
+
+
+def log_batch(call: Call) -> None:
+    """Log metrics, params and tags at once; all or nothing."""
+    body: p.LogBatch = call.body
+    run_id = _run_id(body)
+    n_metrics, n_params, n_tags = len(body.metrics), len(body.params), len(body.tags)
+    if n_metrics > MAX_METRICS_PER_BATCH:
+        raise invalid(
+            f"A batch logging request can contain at most {MAX_METRICS_PER_BATCH} metrics. "
+            f"Got {n_metrics} metrics. Please split up metrics across multiple requests and try again."
+        )
+    for what, n in (("params", n_params), ("tags", n_tags)):
+        if n > MAX_PARAMS_TAGS_PER_BATCH:
+            raise invalid(
+                f"A batch logging request can contain at most {MAX_PARAMS_TAGS_PER_BATCH} {what}. "
+                f"Got {n} {what}. Please split up {what} across multiple requests and try again."
+            )
+    if n_metrics + n_params + n_tags > MAX_ENTITIES_PER_BATCH:
+        raise invalid(
+            f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params "
+            f"and tags in total. Got {n_metrics + n_params + n_tags}."
+        )
+    metrics = [
+        Metric(
+            key=_required(m.key, "metrics.key"),
+            value=m.value,
+            timestamp=m.timestamp,
+            step=m.step,
+            dataset_name=m.dataset_name or None,
+            dataset_digest=m.dataset_digest or None,
+            run_id=run_id,
+            model_id=m.model_id or None,
+        )
+        for m in body.metrics
+    ]
+    params = [Param(_required(x.key, "params.key"), x.value) for x in body.params]
+    tags = [RunTag(_required(x.key, "tags.key"), x.value) for x in body.tags]
+    call.tracking_store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+
+
+def log_inputs(call: Call) -> None:
+    """Record datasets a run used."""
+    body: p.LogInputs = call.body
+    run_id = _run_id(body)
+    datasets = [
+        DatasetInput(
+            dataset=Dataset(
+                name=_required(d.dataset.name, "dataset.name"),
+                digest=_required(d.dataset.digest, "dataset.digest"),
+                source_type=d.dataset.source_type,
+                source=d.dataset.source,
+                schema=d.dataset.schema,
+                profile=d.dataset.profile,
+            ),
+            tags=[InputTag(t.key, t.value) for t in d.tags],
+        )
+        for d in body.datasets
+    ]
+    call.tracking_store.log_inputs(run_id, datasets)
+
+
+def get_metric_history(call: Call) -> dict[str, Any]:
+    """Every value logged for one metric key of a run, paged."""
+    body: p.GetMetricHistory = call.body
+    run_id = _run_id(body)
+    key = _required(body.metric_key, "metric_key")
+    max_results = None if body.max_results is None else _max_results(body.max_results, 0, 10**9)
+    page = call.tracking_store.get_metric_history(run_id, key, max_results, body.page_token or None)
+    out: dict[str, Any] = {"metrics": [metric_json(m) for m in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def _sample_steps(steps: list[int], max_results: int) -> set[int]:
+    """Evenly spaced steps, always keeping the first and the last (MLflow's sampling)."""
+    if len(steps) <= max_results:
+        return set(steps)
+    stride = (len(steps) - 1) / (max_results - 1) if max_results > 1 else len(steps)
+    picked = {steps[round(i * stride)] for i in range(max_results) if round(i * stride) < len(steps)}
+    picked.update((steps[0], steps[-1]))
+    return picked
+
+
+def get_metric_history_bulk_interval(call: Call) -> dict[str, Any]:
+    """Sampled histories of one metric across several runs (for charts)."""
+    body: p.GetMetricHistoryBulkInterval = call.body
+    key = _required(body.metric_key, "metric_key")
+    run_ids = list(dict.fromkeys(body.run_ids))
+    if not run_ids:
+        raise invalid("GetMetricHistoryBulkInterval request must specify at least one run_id.")
+    if len(run_ids) > MAX_RUNS_BULK_INTERVAL:
+        raise invalid(f"GetMetricHistoryBulkInterval request cannot specify more than {MAX_RUNS_BULK_INTERVAL} run_ids.")
+    max_results = _max_results(body.max_results, DEFAULT_BULK_INTERVAL_RESULTS, DEFAULT_BULK_INTERVAL_RESULTS)
+    lo, hi = body.start_step, body.end_step
+    if (lo is None) != (hi is None):
+        raise invalid("If either start step or end step are specified, both must be specified.")
+    if lo is not None and hi is not None and lo > hi:
+        raise invalid("end_step must be greater than start_step.")
+    out = []
+    for run_id in run_ids:
+        history = [
+            m for m in call.tracking_store.get_metric_history(run_id, key)
+            if lo is None or lo <= m.step <= hi
+        ]
+        keep = _sample_steps(sorted({m.step for m in history}), max_results)
+        for m in sorted(history, key=lambda m: (m.step, m.timestamp)):
+            if m.step in keep:
+                out.append({**metric_json(m), "run_id": run_id})
+    return {"metrics": out}
+
+
+def search_runs(call: Call) -> dict[str, Any]:
+    """A page of runs matching a filter, in the requested order."""
+    body: p.SearchRuns = call.body
+    page = call.tracking_store.search_runs(
+        experiment_ids=body.experiment_ids,
+        filter_string=body.filter or None,
+        run_view_type=_view_type(body.run_view_type),
+        max_results=_max_results(body.max_results, DEFAULT_SEARCH_RUNS),
+        order_by=body.order_by or None,
+        page_token=body.page_token or None,
+    )
+    out: dict[str, Any] = {"runs": [run_json(r) for r in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def list_run_artifacts(call: Call) -> dict[str, Any]:
+    """Entries under ``path`` of a run's artifacts (paths relative to the run's root)."""
+    from mltrail.artifacts.paths import validate_artifact_path
+    from mltrail.server.handlers.artifacts import uri_destination
+
+    body: p.ListArtifacts = call.body
+    rel = validate_artifact_path(body.path or "")
+    run = call.tracking_store.get_run(_run_id(body))
+    root_uri = run.info.artifact_uri
+    files = uri_destination(call, root_uri).list(rel)
+    if rel:
+        files = [{**f, "path": f"{rel}/{f['path']}"} for f in files]
+    return {"root_uri": root_uri, "files": files}
+
+
+def _ep(path: str, method: str, handler: Any, req: type, resp: type | None = None, **kw: Any) -> Endpoint:
+    return Endpoint(path, (method,), handler, request=req, response=resp or p.Empty, tags=("tracking",), **kw)
+
+
+W = {"write": True}
+ENDPOINTS: list[Endpoint] = [
+    _ep("/experiments/create", "POST", create_experiment, p.CreateExperiment, p.CreateExperimentResponse, **W),
+    _ep("/experiments/get", "GET", get_experiment, p.ExperimentId, p.ExperimentResponse),
+    _ep("/experiments/get-by-name", "GET", get_experiment_by_name, p.GetExperimentByName, p.ExperimentResponse),
+    _ep("/experiments/search", "POST", search_experiments, p.SearchExperiments, p.SearchExperimentsResponse),
+    _ep("/experiments/search", "GET", search_experiments, p.SearchExperiments, p.SearchExperimentsResponse),
+    _ep("/experiments/delete", "POST", delete_experiment, p.ExperimentId, **W),
+    _ep("/experiments/restore", "POST", restore_experiment, p.ExperimentId, **W),
+    _ep("/experiments/update", "POST", update_experiment, p.UpdateExperiment, **W),
+    _ep("/experiments/set-experiment-tag", "POST", set_experiment_tag, p.SetExperimentTag, **W),
+    _ep("/experiments/delete-experiment-tag", "POST", delete_experiment_tag, p.DeleteExperimentTag, **W),
+    _ep("/runs/create", "POST", create_run, p.CreateRun, p.RunResponse, **W),
+    _ep("/runs/get", "GET", get_run, p.RunRef, p.RunResponse),
+    _ep("/runs/update", "POST", update_run, p.UpdateRun, p.UpdateRunResponse, **W),
+    _ep("/runs/delete", "POST", delete_run, p.RunRef, **W),
+    _ep("/runs/restore", "POST", restore_run, p.RunRef, **W),
+    _ep("/runs/log-metric", "POST", log_metric, p.LogMetric, **W),
+    _ep("/runs/log-parameter", "POST", log_param, p.LogParam, **W),
+    _ep("/runs/set-tag", "POST", set_tag, p.SetTag, **W),
+    _ep("/runs/delete-tag", "POST", delete_tag, p.DeleteTag, **W),
+    _ep("/runs/log-batch", "POST", log_batch, p.LogBatch, **W),
+    _ep("/runs/log-inputs", "POST", log_inputs, p.LogInputs, **W),
+    _ep("/runs/search", "POST", search_runs, p.SearchRuns, p.SearchRunsResponse),
+    _ep("/metrics/get-history", "GET", get_metric_history, p.GetMetricHistory, p.MetricsResponse),
+    _ep("/metrics/get-history-bulk-interval", "GET", get_metric_history_bulk_interval,
+        p.GetMetricHistoryBulkInterval, p.MetricsResponse),
+    _ep("/artifacts/list", "GET", list_run_artifacts, p.ListArtifacts, p.ListArtifactsResponse),
+]
