@@ -98,9 +98,10 @@ def _upgrade(engine: sqlalchemy.Engine) -> None:
         # MySQL DDL commits implicitly, so a transaction cannot serialize migrators: a named lock does.
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT GET_LOCK(:n, 300)"), {"n": _LOCK_NAME})
+            conn.commit()
             try:
-                with conn.begin():
-                    command.upgrade(_config(conn), "head")
+                command.upgrade(_config(conn), "head")
+                conn.commit()
             finally:
                 conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
                 conn.commit()
