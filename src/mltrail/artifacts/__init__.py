@@ -247,7 +247,9 @@ def load_image(artifact_uri: str) -> Image:
     try:
         from PIL import Image as PILImage
     except ImportError:
-        raise MltrailException("load_image needs Pillow: pip install pillow", error_code=BAD_REQUEST) from None
+        raise MltrailException(
+            "load_image needs Pillow: pip install pillow", error_code=BAD_REQUEST
+        ) from None
     with tempfile.TemporaryDirectory() as tmp:
         local = download_artifacts(artifact_uri=artifact_uri, dst_path=tmp)
         with PILImage.open(local) as img:

@@ -175,7 +175,9 @@ class ArtifactRepository(ABC):
         rel = validate_artifact_path(path)
         return sorted(self._list_dir(rel), key=lambda f: f.path)
 
-    def download_artifacts(self, artifact_path: str | None, dst_path: str | os.PathLike[str] | None = None) -> str:
+    def download_artifacts(
+        self, artifact_path: str | None, dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
         """Download a file or a whole directory tree; return its local path.
 
         ``dst_path`` (created if needed) defaults to a new temporary directory.

@@ -73,7 +73,10 @@ def _max_retries() -> int:
 
 
 def _backoff_factor() -> float:
-    return float(_env("MLTRAIL_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", default="0.5") or 0.5)
+    return float(
+        _env("MLTRAIL_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", default="0.5")
+        or 0.5
+    )
 
 
 def _timeout() -> float:
@@ -180,7 +183,9 @@ def _raise_for_status(resp: Any, what: str) -> None:
     if isinstance(payload, dict) and payload.get("error_code"):
         raise RestException(payload, status=resp.status_code)
     code = _STATUS_CODES.get(resp.status_code, INTERNAL_ERROR)
-    raise MltrailException(f"{what} failed with HTTP {resp.status_code}: {text}".rstrip(": "), error_code=code)
+    raise MltrailException(
+        f"{what} failed with HTTP {resp.status_code}: {text}".rstrip(": "), error_code=code
+    )
 
 
 class HttpArtifactRepository(ArtifactRepository):

@@ -170,7 +170,9 @@ def _redacted(uri: str) -> str:
     return _shown(shown)
 
 
-def validate_artifact_location(uri: str | None, *, allow_local: bool = True, what: str = "artifact location") -> str:
+def validate_artifact_location(
+    uri: str | None, *, allow_local: bool = True, what: str = "artifact location"
+) -> str:
     """Check a whole artifact location or model source URI; return it unchanged.
 
     For experiment ``artifact_location``s, ``--default-artifact-root`` and model

@@ -65,10 +65,12 @@ def _s3_client() -> Any:
                 from botocore.config import Config
             except ImportError:
                 raise MltrailException(
-                    "S3 artifact storage needs boto3: pip install 'mltrail[s3]'", error_code="FEATURE_DISABLED"
+                    "S3 artifact storage needs boto3: pip install 'mltrail[s3]'",
+                    error_code="FEATURE_DISABLED",
                 ) from None
             config = Config(
-                signature_version=_env("MLTRAIL_S3_SIGNATURE_VERSION", "MLFLOW_S3_SIGNATURE_VERSION") or "s3v4",
+                signature_version=_env("MLTRAIL_S3_SIGNATURE_VERSION", "MLFLOW_S3_SIGNATURE_VERSION")
+                or "s3v4",
                 retries={"max_attempts": 5, "mode": "standard"},
             )
             client = boto3.client(
@@ -182,7 +184,9 @@ class S3ArtifactRepository(ArtifactRepository):
         local_path.parent.mkdir(parents=True, exist_ok=True)
         # boto3 downloads to a temp name and renames, so this is atomic too.
         try:
-            self._client.download_file(self.bucket, self._key(rel), str(local_path), Config=_transfer_config())
+            self._client.download_file(
+                self.bucket, self._key(rel), str(local_path), Config=_transfer_config()
+            )
         except Exception as err:
             if _is_missing(err):
                 raise missing(rel) from None
