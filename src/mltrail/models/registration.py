@@ -1,0 +1,69 @@
+"""``mltrail.register_model``: create a registered model version from a logged model."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException
+
+
+def _run_id_of(model_uri: str) -> str | None:
+    if model_uri.startswith("runs:"):
+        rest = model_uri[len("runs:"):].lstrip("/")
+        return rest.split("/", 1)[0] or None
+    return None
+
+
+def register_model(model_uri: str, name: str, await_registration_for: int = 300, *,
+                   tags: dict[str, Any] | None = None, env_pack: Any = None):
+    """Register the model at ``model_uri`` as a new version of ``name`` (created if missing).
+
+    The version keeps lineage: its ``run_id`` (from a ``runs:/`` URI or the
+    model's MLmodel) and ``run_link``; its ``source`` is the URI given.
+
+    Example::
+
+        mv = mltrail.register_model(f"runs:/{run_id}/llm_model", "MyLLMApp")
+        mv.version  # "1"
+    """
+    from mltrail.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        client.create_registered_model(name)
+    except MltrailException as err:
+        if err.error_code != RESOURCE_ALREADY_EXISTS:
+            raise
+    run_id = _run_id_of(model_uri)
+    model_id = None
+    if run_id is None or model_uri.startswith("models:"):
+        model_id, run_id = _model_ids_from_uri(model_uri, run_id)
+    mv = client.create_model_version(name, model_uri, run_id=run_id, tags=tags,
+                                     await_creation_for=await_registration_for, model_id=model_id)
+    return mv
+
+
+def _model_ids_from_uri(model_uri: str, run_id: str | None) -> tuple[str | None, str | None]:
+    """Best effort: read ``model_id``/``run_id`` from the model's MLmodel (local or remote)."""
+    from mltrail.models.download import local_path_of
+    from mltrail.models.model import Model
+
+    local = local_path_of(model_uri)
+    try:
+        if local is not None and (local / "MLmodel").is_file():
+            meta = Model.load(local)
+            return meta.model_id, run_id or meta.run_id
+    except MltrailException:
+        pass
+    return None, run_id
+
+
+def wait_until_ready(get_version, await_for: int) -> Any:
+    """Poll a version until it leaves ``PENDING_REGISTRATION`` (ours are READY at once)."""
+    deadline = time.monotonic() + max(0, await_for or 0)
+    mv = get_version()
+    while getattr(mv, "status", "READY") == "PENDING_REGISTRATION" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        mv = get_version()
+    return mv

@@ -1,0 +1,213 @@
+"""``mltrail.pyfunc.save_model`` / ``log_model`` / ``load_model`` with MLflow's arguments."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException, invalid
+from mltrail.models.model import MLMODEL_FILE_NAME, Model, directory_size
+from mltrail.models.signature import ModelSignature
+from mltrail.pyfunc.model import LOADER_MODULE, save_python_model
+from mltrail.pyfunc.pyfunc_model import PyFuncModel
+
+FLAVOR_NAME = "python_function"
+
+# mlflow's loader modules and ours: each maps to the mltrail module that loads it.
+_LOADERS = {
+    "mlflow.pyfunc.model": "mltrail.pyfunc.model",
+    "mltrail.pyfunc.model": "mltrail.pyfunc.model",
+    "mlflow.sklearn": "mltrail.sklearn",
+    "mltrail.sklearn": "mltrail.sklearn",
+}
+
+
+def prepare_model_dir(path: str | os.PathLike) -> Path:
+    """An empty directory for a new model (MLflow refuses to overwrite an existing one)."""
+    p = Path(path)
+    if p.exists() and any(p.iterdir()):
+        raise MltrailException(f"Path '{p}' already exists and is not empty", error_code=RESOURCE_ALREADY_EXISTS)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def finish_model(path: Path, mlflow_model: Model, signature: ModelSignature | None, input_example: Any,
+                 requirements: list[str], pyfunc_conf: dict[str, Any] | None) -> Model:
+    """Write input example, environment files and MLmodel — the steps every flavor shares."""
+    from mltrail.models.input_example import save_input_example
+    from mltrail.models.requirements import write_environment
+
+    if input_example is not None:
+        mlflow_model.saved_input_example_info = save_input_example(path, input_example)
+        if signature is None:
+            from mltrail.models.signature import infer_signature
+
+            try:
+                signature = infer_signature(input_example)
+            except MltrailException:
+                signature = None
+    if signature is not None:
+        mlflow_model.signature = signature
+    env = write_environment(path, requirements)
+    if pyfunc_conf is not None:
+        py = ".".join(map(str, sys.version_info[:3]))
+        mlflow_model.add_flavor(FLAVOR_NAME, **pyfunc_conf, env=env, python_version=py)
+    mlflow_model.model_size_bytes = directory_size(path)
+    mlflow_model.save(path / MLMODEL_FILE_NAME)
+    return mlflow_model
+
+
+def save_model(
+    path: str | os.PathLike,
+    loader_module: str | None = None,
+    data_path: str | None = None,
+    code_paths: list[str] | None = None,
+    infer_code_paths: bool = False,
+    conda_env: Any = None,
+    mlflow_model: Model | None = None,
+    python_model: Any = None,
+    artifacts: dict[str, str] | None = None,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    pip_requirements: str | list[str] | None = None,
+    extra_pip_requirements: str | list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    model_config: dict[str, Any] | None = None,
+    code_path: list[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Save a ``PythonModel`` (or a models-from-code file) as an MLflow-format model directory.
+
+    Example::
+
+        mltrail.pyfunc.save_model("my_model", python_model=MyModel(), input_example=df)
+    """
+    from mltrail.models.requirements import infer_requirements, resolve_requirements
+
+    if python_model is None:
+        raise invalid("save_model needs `python_model` (a PythonModel instance or a path to a .py file)")
+    if loader_module is not None or data_path is not None:
+        raise invalid("Custom `loader_module`/`data_path` models are not supported: pass `python_model`")
+    code_paths = code_paths if code_paths is not None else code_path
+    path = prepare_model_dir(path)
+    try:
+        conf = save_python_model(path, python_model, artifacts, code_paths)
+        conf["loader_module"] = LOADER_MODULE
+        conf["streamable"] = False
+        if model_config:
+            conf["model_config"] = model_config
+        model = mlflow_model or Model()
+        if metadata:
+            model.metadata = metadata
+        code_obj = python_model if not isinstance(python_model, str | Path) else None
+        inferred = infer_requirements([code_obj], base=["cloudpickle", "pandas", "numpy"])
+        reqs = resolve_requirements(inferred, pip_requirements, extra_pip_requirements)
+        finish_model(path, model, signature, input_example, reqs, conf)
+    except BaseException:
+        # Nothing half-written: a failed save leaves no model directory behind.
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def log_model(
+    artifact_path: str | None = None,
+    loader_module: str | None = None,
+    data_path: str | None = None,
+    code_paths: list[str] | None = None,
+    infer_code_paths: bool = False,
+    conda_env: Any = None,
+    python_model: Any = None,
+    artifacts: dict[str, str] | None = None,
+    registered_model_name: str | None = None,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    await_registration_for: int = 300,
+    pip_requirements: str | list[str] | None = None,
+    extra_pip_requirements: str | list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    model_config: dict[str, Any] | None = None,
+    name: str | None = None,
+    code_path: list[str] | None = None,
+    **kwargs: Any,
+):
+    """Save the model into the active run's artifacts (starting a run if none is active).
+
+    ``name`` (MLflow 3) and ``artifact_path`` (MLflow 2) are both accepted. Returns
+    a :class:`~mltrail.models.ModelInfo`; ``registered_model_name`` also registers it.
+
+    Example::
+
+        info = mltrail.pyfunc.log_model("llm_model", python_model=LLMWrapper())
+        info.model_uri  # "runs:/<run_id>/llm_model"
+    """
+    from mltrail.models.logging import log_model_with
+
+    return log_model_with(
+        save_model,
+        name=name or artifact_path,
+        registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for,
+        python_model=python_model,
+        artifacts=artifacts,
+        code_paths=code_paths if code_paths is not None else code_path,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        metadata=metadata,
+        model_config=model_config,
+    )
+
+
+def _loader_for(name: str):
+    target = _LOADERS.get(name)
+    if target is None and name.startswith("mlflow."):
+        candidate = "mltrail." + name[len("mlflow."):]
+        if importlib.util.find_spec(candidate) is not None:
+            target = candidate
+    return importlib.import_module(target or name)
+
+
+def load_model(model_uri: str, suppress_warnings: bool = False, dst_path: str | None = None,
+               model_config: dict[str, Any] | None = None) -> PyFuncModel:
+    """Load any model with a ``python_function`` flavor from a path or URI.
+
+    URIs: local paths, ``file://``, ``runs:/<id>/path``, ``models:/Name/1``,
+    ``models:/Name@alias``, ``models:/Name/Production``, ``mlflow-artifacts:/…``.
+
+    Example::
+
+        model = mltrail.pyfunc.load_model("models:/MyLLMApp@champion")
+    """
+    from mltrail.models.download import download_model
+
+    local = download_model(str(model_uri), dst_path=dst_path)
+    meta = Model.load(local)
+    conf = meta.flavors.get(FLAVOR_NAME)
+    if conf is None:
+        raise invalid(f"Model at '{model_uri}' has no '{FLAVOR_NAME}' flavor, so it cannot be loaded as pyfunc "
+                      f"(flavors: {', '.join(meta.flavors) or 'none'})")
+    if conf.get("code"):
+        code_dir = str(local / conf["code"])
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+    loader = _loader_for(conf.get("loader_module", LOADER_MODULE))
+    data_path = str(local / conf["data"]) if conf.get("data") else str(local)
+    if model_config is not None:
+        impl = loader._load_pyfunc(data_path, model_config=model_config)
+    else:
+        impl = loader._load_pyfunc(data_path)
+    return PyFuncModel(meta, impl, str(local))
+
+
+def get_model_dependencies(model_uri: str, format: str = "pip") -> str:
+    """Path of the model's ``requirements.txt`` (``format="pip"``) or ``conda.yaml``."""
+    from mltrail.models.download import download_model
+
+    local = download_model(model_uri)
+    return str(local / ("requirements.txt" if format == "pip" else "conda.yaml"))

@@ -1,0 +1,70 @@
+"""``PyFuncModel``: the loaded, callable model every flavor turns into."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mltrail.models.model import Model
+from mltrail.pyfunc.enforce import enforce_params, enforce_schema
+
+
+class PyFuncModel:
+    """A loaded model: ``predict`` checks input against the signature, then calls the flavor.
+
+    Example::
+
+        model = mltrail.pyfunc.load_model("models:/MyLLMApp/1")
+        model.predict({"prompt": ["Explain MLflow"]})
+    """
+
+    def __init__(self, model_meta: Model, model_impl: Any, model_path: str | None = None) -> None:
+        self._model_meta = model_meta
+        self._model_impl = model_impl
+        self._model_path = model_path
+        sig = model_meta.signature
+        self._input_schema = sig.inputs if sig is not None else None
+        self._params_schema = sig.params if sig is not None else None
+
+    @property
+    def metadata(self) -> Model:
+        """The model's MLmodel manifest."""
+        return self._model_meta
+
+    @property
+    def model_id(self) -> str | None:
+        return self._model_meta.model_id
+
+    @property
+    def loader_module(self) -> str | None:
+        return self._model_meta.flavors.get("python_function", {}).get("loader_module")
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Score ``data`` (DataFrame, dict, list or numpy array); ``params`` as the signature allows."""
+        data = enforce_schema(data, self._input_schema)
+        params = enforce_params(params, self._params_schema)
+        impl_predict = self._model_impl.predict
+        if params is None:
+            return impl_predict(data)
+        try:
+            return impl_predict(data, params=params)
+        except TypeError as err:
+            if "params" not in str(err):
+                raise
+            return impl_predict(data)
+
+    def unwrap_python_model(self) -> Any:
+        """The user's ``PythonModel`` instance behind this wrapper."""
+        unwrap = getattr(self._model_impl, "unwrap_python_model", None)
+        if unwrap is None:
+            raise ValueError("This model is not a PythonModel-based pyfunc model")
+        return unwrap()
+
+    def get_raw_model(self) -> Any:
+        raw = getattr(self._model_impl, "get_raw_model", None)
+        return raw() if raw else getattr(self._model_impl, "python_model", self._model_impl)
+
+    def __repr__(self) -> str:
+        parts = [f"flavors={list(self._model_meta.flavors)}"]
+        if self._model_meta.run_id:
+            parts.append(f"run_id={self._model_meta.run_id}")
+        return f"PyFuncModel({', '.join(parts)})"
