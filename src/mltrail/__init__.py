@@ -1,0 +1,130 @@
+"""mltrail: fast, light, MLflow-compatible experiment tracking, models and serving.
+
+``import mltrail as mlflow`` runs MLflow code unchanged. Nothing heavy is
+imported here: every public name is looked up in a table on first access
+(PEP 562 module ``__getattr__``), so ``import mltrail`` costs a few
+milliseconds and a script pays only for what it uses.
+
+Example::
+
+    import mltrail as mlflow
+
+    mlflow.set_experiment("demo")
+    with mlflow.start_run():
+        mlflow.log_param("lr", 0.01)
+        mlflow.log_metric("loss", 0.25)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from mltrail.version import __version__ as __version__
+
+_FLUENT = "mltrail.tracking.fluent"
+
+# public name -> module that defines it (the attribute has the same name).
+_ATTRIBUTES: dict[str, str] = {
+    **{
+        name: _FLUENT
+        for name in (
+            "ActiveRun",
+            "active_run",
+            "create_experiment",
+            "delete_experiment",
+            "delete_run",
+            "delete_tag",
+            "end_run",
+            "get_artifact_uri",
+            "get_experiment",
+            "get_experiment_by_name",
+            "get_parent_run",
+            "get_registry_uri",
+            "get_run",
+            "get_tracking_uri",
+            "is_tracking_uri_set",
+            "last_active_run",
+            "load_table",
+            "log_artifact",
+            "log_artifacts",
+            "log_dict",
+            "log_figure",
+            "log_image",
+            "log_input",
+            "log_inputs",
+            "log_metric",
+            "log_metrics",
+            "log_param",
+            "log_params",
+            "log_table",
+            "log_text",
+            "search_experiments",
+            "search_runs",
+            "set_experiment",
+            "set_experiment_tag",
+            "set_experiment_tags",
+            "set_registry_uri",
+            "set_tag",
+            "set_tags",
+            "set_tracking_uri",
+            "start_run",
+        )
+    },
+    "MlflowClient": "mltrail.tracking.client",
+    "MlflowException": "mltrail.exceptions",
+    "MltrailException": "mltrail.exceptions",
+    "register_model": "mltrail.models.registration",
+}
+# Aliases: public name -> (module, attribute).
+_ALIASES: dict[str, tuple[str, str]] = {
+    "Client": ("mltrail.tracking.client", "MlflowClient"),
+}
+# Sub-packages reachable as attributes after a bare ``import mltrail`` (``mltrail.pyfunc.PythonModel``).
+_SUBMODULES = frozenset(
+    {
+        "artifacts",
+        "data",
+        "entities",
+        "exceptions",
+        "langchain",
+        "models",
+        "openai",
+        "pyfunc",
+        "sklearn",
+        "store",
+        "tracing",
+        "tracking",
+        "server",
+        "version",
+    }
+)
+
+__all__ = sorted(["__version__", *_ATTRIBUTES, *_ALIASES])
+
+
+def __getattr__(name: str) -> object:
+    if name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
+    elif name in _ALIASES:
+        module, attr = _ALIASES[name]
+        value = getattr(importlib.import_module(module), attr)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ATTRIBUTES, *_ALIASES, *_SUBMODULES})
+
+
+# ``typing`` costs more to import than this whole module, hence the constant.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from mltrail.exceptions import MlflowException as MlflowException
+    from mltrail.exceptions import MltrailException as MltrailException
+    from mltrail.tracking.client import MlflowClient as Client  # noqa: F401
+    from mltrail.tracking.client import MlflowClient as MlflowClient
+    from mltrail.tracking.fluent import *  # noqa: F403
