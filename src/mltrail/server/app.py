@@ -13,10 +13,14 @@ No module-level mutable state: stores, locks and settings hang off
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import json
 import logging
+import os
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -154,6 +158,28 @@ def _internal_error(request: Request, exc: Exception) -> Response:
     return error_response(MltrailException("Internal server error", error_code=INTERNAL_ERROR))
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    # Open the database in the background: the server answers /health at once and
+    # the first API call waits only for whatever is left of the start-up.
+    if not app.state.config.artifacts_only:
+        threading.Thread(target=_warm_up, args=(app.state.tracking_store,), daemon=True).start()
+    yield
+
+
+def _warm_up(store: LazyStore) -> None:
+    try:
+        store.get()
+    except Exception as err:  # reported again, to the client, on the first request
+        _log.error("Cannot open the tracking store: %s", err)
+
+
+def create_app_from_env() -> Starlette:
+    """``create_app`` with settings from ``MLTRAIL_SERVER_CONFIG`` (for multi-worker uvicorn)."""
+    data = json.loads(os.environ.get("MLTRAIL_SERVER_CONFIG", "{}"))
+    return create_app(ServerConfig(**data))
+
+
 def create_app(config: ServerConfig | None = None) -> Starlette:
     """Build the server app: REST API, artifact proxy, meta endpoints and the UI.
 
@@ -171,6 +197,7 @@ from mltrail.server.config import ServerConfig
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _not_found, Exception: _internal_error},
+        lifespan=_lifespan,
     )
     app.state.config = config
     app.state.endpoints = endpoints
