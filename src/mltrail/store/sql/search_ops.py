@@ -70,8 +70,11 @@ def _compile_mysql(element: PerDialect, compiler: Any, **kw: Any) -> str:
 
 
 def _binary(col: ColumnElement[Any]) -> ColumnElement[Any]:
-    """MySQL: the column's bytes, so comparisons respect case."""
-    return sa.cast(col, sa.LargeBinary)
+    """MySQL: the column's bytes, so comparisons respect case.
+
+    Typed as a string again so that LIKE and IN apply to it without warnings.
+    """
+    return sa.type_coerce(sa.cast(col, sa.LargeBinary), sa.String())
 
 
 def like_to_glob(pattern: str) -> str:
