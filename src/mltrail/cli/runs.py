@@ -1,0 +1,95 @@
+"""``mltrail runs list|describe|delete|restore`` (MLflow's option names).
+
+Example::
+
+    mltrail runs list --experiment-id 1
+    mltrail runs describe --run-id 0f3c...
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mltrail.cli._common import (
+    VIEW_CHOICE,
+    format_time,
+    handle_errors,
+    open_store,
+    print_table,
+    tracking_uri_option,
+)
+
+_RUN_ID = click.option("--run-id", required=True, help="Id of the run (32 hex characters).")
+
+
+@click.group()
+def runs() -> None:
+    """List, describe, delete and restore runs."""
+
+
+@runs.command("list")
+@click.option("--experiment-id", "-x", required=True, help="Experiment whose runs to list.")
+@click.option(
+    "--view",
+    "-v",
+    type=VIEW_CHOICE,
+    default="active_only",
+    show_default=True,
+    help="Which runs to show: active ones, deleted ones, or all.",
+)
+@tracking_uri_option
+@handle_errors
+def list_runs(experiment_id: str, view: str, tracking_uri: str) -> None:
+    """List the runs of an experiment, newest first."""
+    from mltrail.entities import ViewType
+
+    store = open_store(tracking_uri)
+    store.get_experiment(experiment_id)  # a clear error for an unknown experiment
+    found, token = [], None
+    while True:
+        page = store.search_runs(
+            [experiment_id], run_view_type=ViewType.from_string(view), max_results=1000, page_token=token
+        )
+        found.extend(page)
+        token = page.token
+        if not token:
+            break
+    print_table(
+        ["Date", "Name", "Id", "Status", "Stage"],
+        [
+            (format_time(r.info.start_time), r.info.run_name, r.info.run_id, r.info.status, r.info.lifecycle_stage)
+            for r in found
+        ],
+    )
+
+
+@runs.command("describe")
+@_RUN_ID
+@tracking_uri_option
+@handle_errors
+def describe(run_id: str, tracking_uri: str) -> None:
+    """Print a run (info, metrics, params, tags, inputs) as JSON."""
+    run = open_store(tracking_uri).get_run(run_id)
+    click.echo(json.dumps(run.to_dict(), indent=2))
+
+
+@runs.command("delete")
+@_RUN_ID
+@tracking_uri_option
+@handle_errors
+def delete(run_id: str, tracking_uri: str) -> None:
+    """Move a run to the trash (undo with restore; purge with `mltrail gc`)."""
+    open_store(tracking_uri).delete_run(run_id)
+    click.echo(f"Run {run_id} deleted")
+
+
+@runs.command("restore")
+@_RUN_ID
+@tracking_uri_option
+@handle_errors
+def restore(run_id: str, tracking_uri: str) -> None:
+    """Bring a deleted run back from the trash."""
+    open_store(tracking_uri).restore_run(run_id)
+    click.echo(f"Run {run_id} restored")
