@@ -1,0 +1,115 @@
+"""Migrations: ``mltrail db upgrade`` builds exactly schema.py on empty databases, and is idempotent."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from mltrail.cli.main import cli
+from mltrail.store.sql import schema
+from mltrail.store.sql.engine import create_sql_engine, normalize_db_uri
+from mltrail.store.sql.migrate import MIGRATIONS_DIR, current_revision, ensure_schema, head_revision
+
+
+def _fresh_server_db(admin_uri: str, base: str) -> tuple[str, sa.Engine]:
+    import uuid
+
+    name = f"mltrail_mig_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_uri, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    return base + name, admin
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mysql", marks=pytest.mark.mysql)])
+def empty_db(request, tmp_path):
+    """A URI of a brand-new empty database (its own one, not the shared session database)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sub' / 'empty.db'}"
+        return
+    base_uri = request.getfixturevalue(f"{request.param}_uri")  # skips if the server is unreachable
+    prefix = base_uri.rsplit("/", 1)[0] + "/"
+    admin_uri = prefix + ("postgres" if request.param == "postgres" else "")
+    uri, admin = _fresh_server_db(admin_uri, prefix)
+    yield uri
+    create_sql_engine(uri).dispose()
+    name = uri.rsplit("/", 1)[1]
+    with admin.connect() as conn:
+        if request.param == "postgres":
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        else:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
+
+
+def _shape(engine: sa.Engine) -> dict[str, set[str]]:
+    inspector = sa.inspect(engine)
+    return {
+        t: {c["name"] for c in inspector.get_columns(t)}
+        for t in inspector.get_table_names()
+        if t != "alembic_version"
+    }
+
+
+def test_db_upgrade_on_empty_database(empty_db):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["db", "upgrade", empty_db])
+    assert first.exit_code == 0, first.output
+    assert f"revision {head_revision()}" in first.output
+    engine = create_sql_engine(empty_db)
+    expected = {name: {c.name for c in table.columns} for name, table in schema.metadata.tables.items()}
+    assert _shape(engine) == expected
+    assert current_revision(engine) == head_revision()
+    again = runner.invoke(cli, ["db", "upgrade", empty_db])  # idempotent
+    assert again.exit_code == 0, again.output
+    assert _shape(engine) == expected
+
+
+def test_migrated_indexes_match_schema(sqlite_uri):
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade", sqlite_uri]).exit_code == 0
+    inspector = sa.inspect(create_sql_engine(sqlite_uri))
+    for name, table in schema.metadata.tables.items():
+        declared = {i.name for i in table.indexes}
+        assert declared <= {i["name"] for i in inspector.get_indexes(name)}, name
+
+
+def test_ensure_schema_creates_then_is_cheap(sqlite_uri):
+    engine = create_sql_engine(sqlite_uri)
+    assert current_revision(engine) is None
+    ensure_schema(engine)
+    assert current_revision(engine) == head_revision()
+    ensure_schema(engine)  # second call: cached, no work
+
+
+def test_revisions_form_one_linear_chain():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+    assert len(script.get_heads()) == 1
+    assert script.get_base() == "0001"
+
+
+def test_db_upgrade_rejects_non_database_uri():
+    result = CliRunner().invoke(cli, ["db", "upgrade", "http://example.com"])
+    assert result.exit_code != 0
+    assert "not a database URI" in result.output
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("mysql://root@h/db", "mysql+pymysql://root@h/db"),
+        ("mysql+pymysql://root@h/db", "mysql+pymysql://root@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_uri_drivers(given, expected):
+    assert normalize_db_uri(given) == expected
