@@ -1,0 +1,119 @@
+"""Sets up what the benchmark needs on a fresh machine and describes the machine.
+
+The peers live in their own virtual environment, ``.bench-venv`` (gitignored), so
+they never touch mltrail's: ``mlflow==3.17.2`` (the full package: ``mlflow server``
+and MLflow's embedded SQLite store) and ``fasttrackml==0.6.0`` (a Go binary, ``fml``,
+shipped inside the wheel). FastTrackML's wheel declares ``mlflow<3`` for its small
+Python helper package, which we never use, so it is installed with ``--no-deps``
+after MLflow; the server binary needs nothing from Python.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+from common import BENCH_BIN, BENCH_VENV, ROOT
+
+MLFLOW_VERSION = "3.17.2"
+FASTTRACKML_VERSION = "0.6.0"
+
+
+def _log(msg: str) -> None:
+    print(f"[setup] {msg}", flush=True)
+
+
+def _pip(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BENCH_BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def _installed_version(dist: str) -> str | None:
+    if not (BENCH_BIN / "python").exists():
+        return None
+    out = subprocess.run(
+        [
+            str(BENCH_BIN / "python"),
+            "-c",
+            f"import importlib.metadata as m; print(m.version({dist!r}))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def ensure_bench_venv() -> dict[str, str]:
+    """Create ``.bench-venv`` with the pinned peers if needed.
+
+    Returns problems by peer name (empty when both are ready); a failed install
+    makes that peer's columns read "n/a" instead of stopping the run.
+    """
+    problems: dict[str, str] = {}
+    if not (BENCH_BIN / "python").exists():
+        _log(f"creating {BENCH_VENV.relative_to(ROOT)} for the peers (once; a minute or two)")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(BENCH_VENV)], check=True)
+    if _installed_version("mlflow") != MLFLOW_VERSION:
+        _log(f"installing mlflow=={MLFLOW_VERSION} into .bench-venv")
+        res = _pip([f"mlflow=={MLFLOW_VERSION}"])
+        if res.returncode != 0:
+            problems["mlflow"] = f"pip install mlflow=={MLFLOW_VERSION} failed: {res.stderr.strip()[-300:]}"
+    if _installed_version("fasttrackml") != FASTTRACKML_VERSION or not (BENCH_BIN / "fml").exists():
+        _log(f"installing fasttrackml=={FASTTRACKML_VERSION} (--no-deps: only its fml binary is used)")
+        res = _pip(["--no-deps", f"fasttrackml=={FASTTRACKML_VERSION}"])
+        if res.returncode != 0:
+            problems["fasttrackml"] = f"pip install fasttrackml failed: {res.stderr.strip()[-300:]}"
+    return problems
+
+
+def ensure_wrk() -> str | None:
+    """Path of ``wrk``, installing Debian's package when we are root; None if unavailable."""
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        _log("installing wrk from Debian (apt-get install -y wrk)")
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        return shutil.which("wrk")
+    _log("wrk not found: install it with `sudo apt-get install -y wrk` for the capacity section")
+    return None
+
+
+def machine_info() -> dict[str, str | int]:
+    """nproc, CPU model, RAM and OS: printed with every result so numbers have context."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    ram_gib = 0.0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+                    break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count() or 0,
+        "cpu": cpu,
+        "ram_gib": ram_gib,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }

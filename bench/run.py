@@ -1,0 +1,185 @@
+"""mltrail's side-by-side benchmark against MLflow and FastTrackML.
+
+    python bench/run.py                 # everything (< 15 min on 2 cores)
+    python bench/run.py --quick         # smaller sizes, fewer repetitions (< 2 min)
+    python bench/run.py --only ops,capacity
+    python bench/run.py --servers mlflow,fasttrackml   # while developing
+
+Sections: process, ops, capacity, scale, embedded, serving, footprint.
+Prints one markdown table per section and writes bench/results.json. Never part
+of ``make test``; see docs/benchmarks.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+
+from common import BENCH_DIR, NA, SERVERS
+from env import ensure_bench_venv, ensure_wrk, machine_info
+from report import Section, to_json, to_markdown
+
+ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "footprint")
+SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (< 2 minutes)")
+    ap.add_argument("--only", default="", help=f"comma-separated sections out of {', '.join(ALL_SECTIONS)}")
+    ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of servers")
+    ap.add_argument("--out", default=str(BENCH_DIR / "results.json"), help="where to write the JSON results")
+    ap.add_argument("--markdown", default="", help="also write the tables to this markdown file")
+    return ap.parse_args(argv)
+
+
+class Bench:
+    """Runs the selected sections, printing each table as soon as it is done."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.quick = args.quick
+        self.sections = [s for s in (args.only.split(",") if args.only else ALL_SECTIONS) if s]
+        unknown = set(self.sections) - set(ALL_SECTIONS)
+        if unknown:
+            raise SystemExit(f"unknown section(s): {', '.join(sorted(unknown))}")
+        self.names = [s for s in SERVERS if s in args.servers.split(",")]
+        self.results: dict = {
+            "machine": machine_info(),
+            "quick": self.quick,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "sections": {},
+        }
+        self.tables: list[str] = []
+
+    def emit(self, section: Section) -> None:
+        section.columns = tuple(c for c in section.columns if c in self.names)
+        md = to_markdown(section)
+        print("\n" + md, flush=True)
+        self.tables.append(md)
+        self.results["sections"][section.key] = to_json(section)
+        self.save()
+
+    def save(self) -> None:
+        with open(self.args.out, "w") as f:
+            json.dump(self.results, f, indent=1, default=str)
+        if self.args.markdown:
+            with open(self.args.markdown, "w") as f:
+                f.write(header(self.results) + "\n\n" + "\n".join(self.tables))
+
+    def guarded(self, key: str, title: str, fn, *args) -> None:
+        """Run one section; an unexpected error becomes that section's n/a note."""
+        t0 = time.perf_counter()
+        try:
+            out = fn(*args)
+            for sec in out if isinstance(out, list) else [out]:
+                self.emit(sec)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            traceback.print_exc()
+            sec = Section(key, title)
+            sec.na_all(f"section failed: {type(exc).__name__}: {exc}")
+            self.emit(sec)
+        print(f"[{key}: {time.perf_counter() - t0:.0f} s]", flush=True)
+
+    def run(self) -> None:
+        problems = ensure_bench_venv()
+        for name, why in problems.items():
+            print(f"[setup] {name}: {why}", flush=True)
+        if SERVER_SECTIONS & set(self.sections):
+            self.run_server_sections(problems)
+        if "embedded" in self.sections:
+            import sec_embedded
+
+            self.guarded("embedded", "Embedded mode", sec_embedded.run, self.quick)
+        if "serving" in self.sections:
+            import sec_serving
+
+            self.guarded("serving", "Model serving", sec_serving.run, self.quick, ensure_wrk())
+        if "footprint" in self.sections:
+            import sec_footprint
+
+            self.guarded("footprint", "Install footprint", sec_footprint.run, self.quick)
+
+    def run_server_sections(self, problems: dict[str, str]) -> None:
+        import sec_ops
+        import sec_process
+        from driverproc import start_drivers
+        from servers import RssSampler, stop_all
+
+        servers: dict = {}
+        drivers: dict = {}
+        try:
+            servers, starts = sec_process.start_servers(self.names, problems, self.quick)
+            urls = {n: s.url for n, s in servers.items() if not isinstance(s, NA)}
+            drivers = start_drivers(urls)
+            for n, s in servers.items():
+                if isinstance(s, NA):
+                    drivers[n] = s
+            drivers = {n: drivers[n] for n in self.names}
+            running = [s for s in servers.values() if not isinstance(s, NA)]
+            with RssSampler(running):
+                live, ids = sec_ops.setup(drivers)
+                if "ops" in self.sections:
+                    self.guarded("ops", "Client workload", sec_ops.run, live, self.quick)
+                if "capacity" in self.sections:
+                    import sec_capacity
+
+                    self.guarded(
+                        "capacity",
+                        "Server capacity",
+                        sec_capacity.run,
+                        servers,
+                        ids,
+                        self.quick,
+                        ensure_wrk(),
+                    )
+                if "scale" in self.sections:
+                    import sec_scale
+
+                    self.guarded("scale", "Scale", sec_scale.run, servers, live, self.quick)
+            if "process" in self.sections:
+                self.guarded(
+                    "process", "Process figures", sec_process.run, servers, starts, drivers, self.quick
+                )
+        finally:
+            for d in drivers.values():
+                if not isinstance(d, NA):
+                    d.close()
+            for s in servers.values():
+                if not isinstance(s, NA):
+                    s.cleanup()
+            stop_all()
+
+
+def header(results: dict) -> str:
+    m = results["machine"]
+    mode = "quick" if results["quick"] else "full"
+    return (
+        f"Run {results['started']} ({mode} mode) on {m['nproc']} cores, {m['cpu']}, "
+        f"{m['ram_gib']} GiB RAM, {m['os']}, Python {m['python']}."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    bench = Bench(args)
+    print(header(bench.results), flush=True)
+    t0 = time.perf_counter()
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        print("\ninterrupted: servers stopped, partial results kept", flush=True)
+        return 130
+    bench.results["total_s"] = round(time.perf_counter() - t0, 1)
+    bench.save()
+    print(f"\ntotal {bench.results['total_s']:.0f} s; results in {args.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
