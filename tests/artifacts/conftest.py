@@ -34,6 +34,7 @@ def free_port() -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, chunked request bodies
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: ProxyServer
 
     def log_message(self, *args) -> None:  # keep test output quiet
