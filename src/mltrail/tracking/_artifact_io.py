@@ -53,6 +53,12 @@ def artifact_tmp_path(client: MlflowClient, run_id: str, artifact_file: str) -> 
 
 
 def log_bytes(client: MlflowClient, run_id: str, data: bytes, artifact_file: str) -> None:
+    """Write bytes as an artifact: straight through the repository when it can, else via a temp file."""
+    _split_artifact_file(artifact_file)
+    repo = client._artifact_repo(run_id)
+    if hasattr(repo, "log_bytes"):
+        repo.log_bytes(data, artifact_file)
+        return
     with artifact_tmp_path(client, run_id, artifact_file) as path, open(path, "wb") as f:
         f.write(data)
 
@@ -60,8 +66,7 @@ def log_bytes(client: MlflowClient, run_id: str, data: bytes, artifact_file: str
 def log_text(client: MlflowClient, run_id: str, text: str, artifact_file: str) -> None:
     if not isinstance(text, str):
         raise invalid(f"log_text expects a str, got {type(text).__name__}")
-    with artifact_tmp_path(client, run_id, artifact_file) as path, open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    log_bytes(client, run_id, text.encode("utf-8"), artifact_file)
 
 
 def log_dict(client: MlflowClient, run_id: str, dictionary: Any, artifact_file: str) -> None:

@@ -1,0 +1,260 @@
+"""A small OpenAI-compatible HTTP server on loopback, for tests.
+
+It stands in for the hosted OpenAI API (the one external service tests may not
+reach) and speaks its real wire format, so the official ``openai`` package
+talks to it unchanged: ``POST /v1/chat/completions`` (JSON, or server-sent
+events with ``"stream": true``), ``POST /v1/embeddings`` and ``GET /v1/models``.
+Every request body is recorded in ``server.requests`` for assertions.
+
+Usage::
+
+    from support.openai_server import OpenAIServer
+
+    with OpenAIServer() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="test")
+        ...
+
+or the ``openai_server`` fixture (import it into a test module), which also
+sets ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` so a bare ``openai.OpenAI()``
+uses the server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+Responder = Callable[[dict[str, Any]], str]
+
+
+def default_responder(request: dict[str, Any]) -> str:
+    """A deterministic answer that names the last user message."""
+    user = [m for m in request.get("messages", []) if m.get("role") == "user"]
+    question = _text(user[-1].get("content")) if user else ""
+    return f"Answer to: {question}"
+
+
+def _text(content: Any) -> str:
+    """Message content as text (plain strings or the list-of-parts form)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def count_tokens(text: str) -> int:
+    """A stand-in tokenizer: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+        self._send_json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+
+    def _read_json(self) -> dict[str, Any] | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._error(400, "We could not parse the JSON body of your request.")
+            return None
+        if not isinstance(body, dict):
+            self._error(400, "The request body must be a JSON object.")
+            return None
+        return body
+
+    def _authorized(self) -> bool:
+        if not self.headers.get("Authorization", "").startswith("Bearer "):
+            self._error(401, "You didn't provide an API key.", "invalid_api_key")
+            return False
+        return True
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            if self._authorized():
+                models = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.server.models]
+                self._send_json(200, {"object": "list", "data": models})
+            return
+        self._error(404, f"Unknown path {self.path}")
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        body = self._read_json()
+        if body is None or not self._authorized():
+            return
+        self.server.requests.append({"path": path, "body": body, "headers": dict(self.headers)})
+        if path == "/v1/chat/completions":
+            self._chat(body)
+        elif path == "/v1/embeddings":
+            self._embeddings(body)
+        else:
+            self._error(404, f"Unknown path {path}")
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages or not body.get("model"):
+            self._error(400, "'model' and a non-empty 'messages' array are required.")
+            return
+        answer = self.server.responder(body)
+        prompt_tokens = sum(count_tokens(_text(m.get("content"))) for m in messages)
+        completion_tokens = count_tokens(answer)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if body.get("stream"):
+            self._stream(body, completion_id, created, answer, usage)
+            return
+        self._send_json(
+            200,
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": answer, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+                "system_fingerprint": "fp_test",
+            },
+        )
+
+    def _stream(self, body: dict[str, Any], completion_id: str, created: int, answer: str, usage: dict) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def chunk(delta: dict[str, Any], finish: str | None, with_usage: bool = False) -> None:
+            payload: dict[str, Any] = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+            if with_usage:
+                payload["choices"] = []
+                payload["usage"] = usage
+            self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+            self.wfile.flush()
+
+        chunk({"role": "assistant", "content": ""}, None)
+        words = answer.split(" ")
+        for i, word in enumerate(words):
+            chunk({"content": word if i == 0 else " " + word}, None)
+        chunk({}, "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            chunk({}, None, with_usage=True)
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not body.get("model"):
+            self._error(400, "'model' and 'input' are required.")
+            return
+        data = []
+        for i, text in enumerate(inputs):
+            # A deterministic 8-dimensional vector derived from the text.
+            seed = sum(ord(c) for c in str(text))
+            data.append({"object": "embedding", "index": i, "embedding": [((seed * (k + 1)) % 97) / 97 for k in range(8)]})
+        tokens = sum(count_tokens(str(t)) for t in inputs)
+        self._send_json(
+            200,
+            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    requests: list[dict[str, Any]]
+    responder: Responder
+    models: list[str]
+
+
+class OpenAIServer:
+    """Start with ``with OpenAIServer() as s`` (or ``start()``/``stop()``); ``s.base_url`` ends in ``/v1``."""
+
+    def __init__(self, responder: Responder = default_responder, models: list[str] | None = None) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.requests = []
+        self._server.responder = responder
+        self._server.models = models or ["gpt-4o-mini", "gpt-4o"]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every authorized POST so far: ``{"path", "body", "headers"}``."""
+        return self._server.requests
+
+    def set_responder(self, responder: Responder) -> None:
+        self._server.responder = responder
+
+    def start(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
+    """A running fake server, with ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` pointing at it."""
+    with OpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        yield server
