@@ -1,0 +1,177 @@
+"""Metric history downsampled for charts, with a min/max envelope per bucket.
+
+A run with a million points per metric cannot be sent to a browser as is. The
+axis (step or timestamp) is cut into ``buckets`` equal slices; each slice
+reports its mean position, mean value, and the minimum and maximum value in it,
+so a single spike still shows in the envelope even when the mean hides it.
+Series no longer than ``max_points`` are returned untouched.
+
+On a SQL store the grouping runs in the database (one ``GROUP BY`` over the
+``(run_uuid, key, step, timestamp)`` index); otherwise the history is paged
+through the store interface and bucketed here with the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mltrail.exceptions import invalid
+
+DEFAULT_MAX_POINTS = 2000
+MAX_POINTS_LIMIT = 20000
+# Finite values beyond this are the schema's stand-in for ±infinity (±DBL_MAX).
+_NON_FINITE_ABS = 1.0e308
+
+
+def parse_max_points(raw: str | None) -> int:
+    """``max_points`` from a query string: an int in [10, 20000], default 2000."""
+    if raw in (None, ""):
+        return DEFAULT_MAX_POINTS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(f"max_points must be an integer, got {raw!r}") from None
+    if not 10 <= value <= MAX_POINTS_LIMIT:
+        raise invalid(f"max_points must be between 10 and {MAX_POINTS_LIMIT}, got {value}")
+    return value
+
+
+def parse_axis(raw: str | None) -> str:
+    """``axis`` from a query string: ``step`` (default) or ``time``."""
+    axis = raw or "step"
+    if axis not in ("step", "time"):
+        raise invalid(f"axis must be 'step' or 'time', got {axis!r}")
+    return axis
+
+
+def _finite(value: float) -> bool:
+    return not math.isnan(value) and abs(value) < _NON_FINITE_ABS
+
+
+def bucket_points(
+    steps: list[int], timestamps: list[int], values: list[float], axis: str, max_points: int
+) -> dict[str, Any]:
+    """Downsample parallel lists (sorted by step, then timestamp) into an envelope.
+
+    Example::
+
+        out = bucket_points([0, 1, 2, 3], [10, 11, 12, 13], [1.0, 9.0, 1.0, 1.0], "step", 2)
+        assert out["max"] == [9.0, 1.0]
+    """
+    keep = [i for i, v in enumerate(values) if _finite(v)]
+    if len(keep) != len(values):
+        steps = [steps[i] for i in keep]
+        timestamps = [timestamps[i] for i in keep]
+        values = [values[i] for i in keep]
+    total = len(values)
+    if total <= max_points:
+        return {"total": total, "downsampled": False, "step": steps, "timestamp": timestamps, "value": values}
+    xs = steps if axis == "step" else timestamps
+    lo, hi = min(xs), max(xs)
+    buckets = max_points // 2  # two envelope values per bucket keep the drawn point count near max_points
+    span = hi - lo + 1
+    acc: dict[int, list[float]] = {}
+    for x, s, t, v in zip(xs, steps, timestamps, values, strict=True):
+        b = (x - lo) * buckets // span
+        slot = acc.get(b)
+        if slot is None:
+            acc[b] = [1, s, t, v, v, v]
+        else:
+            slot[0] += 1
+            slot[1] += s
+            slot[2] += t
+            slot[3] += v
+            if v < slot[4]:
+                slot[4] = v
+            if v > slot[5]:
+                slot[5] = v
+    out: dict[str, Any] = {"total": total, "downsampled": True, "step": [], "timestamp": [], "value": []}
+    out["min"], out["max"] = [], []
+    for b in sorted(acc):
+        n, s, t, v, vmin, vmax = acc[b]
+        out["step"].append(s / n)
+        out["timestamp"].append(t / n)
+        out["value"].append(v / n)
+        out["min"].append(vmin)
+        out["max"].append(vmax)
+    return out
+
+
+def history_via_sql(engine: Any, run_id: str, key: str, axis: str, max_points: int) -> dict[str, Any]:
+    """Downsample in the database: count first, then raw rows or one GROUP BY."""
+    import sqlalchemy as sa
+
+    from mltrail.store.sql.schema import metrics as m
+
+    finite = sa.and_(
+        m.c.run_uuid == run_id,
+        m.c.key == key,
+        m.c.is_nan == sa.false(),
+        m.c.value < _NON_FINITE_ABS,
+        m.c.value > -_NON_FINITE_ABS,
+    )
+    x = m.c.step if axis == "step" else m.c.timestamp
+    with engine.connect() as conn:
+        total, lo, hi = conn.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x)).where(finite)).one()
+        total = int(total or 0)
+        if total <= max_points:
+            rows = conn.execute(
+                sa.select(m.c.step, m.c.timestamp, m.c.value).where(finite).order_by(m.c.step, m.c.timestamp, m.c.id)
+            ).all()
+            return {
+                "total": total,
+                "downsampled": False,
+                "step": [int(r[0]) for r in rows],
+                "timestamp": [int(r[1]) for r in rows],
+                "value": [float(r[2]) for r in rows],
+            }
+        buckets = max_points // 2
+        span = int(hi) - int(lo) + 1
+        # Integers inlined (they are ours, not user input) so the GROUP BY expression is one
+        # literal text on every dialect; ``//`` renders integer division (DIV on MySQL).
+        bucket = ((x - sa.literal_column(str(int(lo)))) * sa.literal_column(str(buckets))) // sa.literal_column(
+            str(span)
+        )
+        stmt = (
+            sa.select(
+                bucket.label("b"),
+                sa.func.count(),
+                sa.func.avg(m.c.step),
+                sa.func.avg(m.c.timestamp),
+                sa.func.avg(m.c.value),
+                sa.func.min(m.c.value),
+                sa.func.max(m.c.value),
+            )
+            .where(finite)
+            .group_by(sa.literal_column("b"))
+            .order_by(sa.literal_column("b"))
+        )
+        rows = conn.execute(stmt).all()
+    return {
+        "total": total,
+        "downsampled": True,
+        "step": [float(r[2]) for r in rows],
+        "timestamp": [float(r[3]) for r in rows],
+        "value": [float(r[4]) for r in rows],
+        "min": [float(r[5]) for r in rows],
+        "max": [float(r[6]) for r in rows],
+    }
+
+
+def history_via_store(store: Any, run_id: str, key: str, axis: str, max_points: int) -> dict[str, Any]:
+    """Page through ``get_metric_history`` and bucket in Python (stores without SQL)."""
+    steps: list[int] = []
+    timestamps: list[int] = []
+    values: list[float] = []
+    token = None
+    while True:
+        page = store.get_metric_history(run_id, key, max_results=25000, page_token=token)
+        for metric in page:
+            steps.append(int(metric.step))
+            timestamps.append(int(metric.timestamp))
+            values.append(float(metric.value))
+        token = getattr(page, "token", None)
+        if not token:
+            break
+    return bucket_points(steps, timestamps, values, axis, max_points)

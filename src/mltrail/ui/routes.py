@@ -1,0 +1,248 @@
+"""The UI's Starlette routes: the HTML shell, static assets and UI-only JSON.
+
+``mltrail.server.app.create_app`` appends :func:`ui_routes` to its routes. Pages
+use MLflow's own REST API for everything it offers; the endpoints here cover
+what it does not: live run events, downsampled metric history, the keys of an
+experiment's columns and CSV export.
+
+Example::
+
+    from starlette.applications import Starlette
+    app = Starlette(routes=ui_routes())
+    app.state.tracking_store = SqlTrackingStore("sqlite:///mltrail.db", "./mltrail-artifacts")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from mltrail.exceptions import MltrailException, invalid
+from mltrail.ui import events, export, history
+from mltrail.ui.assets import (
+    CONTENT_SECURITY_POLICY,
+    CONTENT_TYPES,
+    IMMUTABLE,
+    SECURITY_HEADERS,
+    Assets,
+)
+from mltrail.ui.sqlaccess import experiment_ints, sql_engine
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+COLUMN_SAMPLE_RUNS = 1000
+
+
+def _error(exc: MltrailException) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.get_http_status_code(), headers=SECURITY_HEADERS)
+
+
+def _json(payload: Any) -> Response:
+    # allow_nan=False: a NaN would be invalid JSON for the browser's parser.
+    body = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+    return Response(body, media_type="application/json", headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+
+
+def _store(request: Request) -> Any:
+    return request.app.state.tracking_store
+
+
+def _run_id(request: Request) -> str:
+    run_id = request.path_params.get("run_id") or request.query_params.get("run_id") or ""
+    if not _RUN_ID.match(run_id):
+        raise invalid(f"Invalid run id {run_id!r}")
+    return run_id
+
+
+def _experiment_ids(request: Request) -> list[str]:
+    raw = request.query_params.getlist("experiment_ids") or request.query_params.getlist("experiment_id")
+    ids = [part for value in raw for part in value.split(",") if part]
+    if not ids:
+        raise invalid("experiment_ids is required")
+    experiment_ints(ids)
+    return ids
+
+
+# ------------------------------------------------------------------- pages and assets
+
+
+def _shell_endpoint(assets: Assets):
+    async def shell(request: Request) -> Response:
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Cache-Control": "no-cache",
+        }
+        return Response(assets.shell(), media_type="text/html; charset=utf-8", headers=headers)
+
+    return shell
+
+
+def _static_endpoint(assets: Assets):
+    async def static(request: Request) -> Response:
+        version = request.path_params["version"]
+        rel = request.path_params["path"]
+        path = assets.resolve(rel)
+        if path is None:
+            return Response("Not found", status_code=404, media_type="text/plain", headers=SECURITY_HEADERS)
+        headers = dict(SECURITY_HEADERS)
+        # An old version's URL still gets today's file, but must not be cached forever as that version.
+        headers["Cache-Control"] = IMMUTABLE if version == assets.version else "no-cache"
+        media_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+        if "gzip" in request.headers.get("accept-encoding", "") and path.suffix in (".js", ".css"):
+            body = await run_in_threadpool(assets.gzipped, path)
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+            return Response(body, media_type=media_type, headers=headers)
+        return FileResponse(path, media_type=media_type, headers=headers)
+
+    return static
+
+
+# ------------------------------------------------------------------- UI-only JSON
+
+
+async def metric_history(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/metrics/history?run_id=&key=&axis=step|time&max_points=``."""
+    try:
+        run_id = _run_id(request)
+        key = request.query_params.get("key") or request.query_params.get("metric_key") or ""
+        if not key:
+            raise invalid("key is required")
+        axis = history.parse_axis(request.query_params.get("axis"))
+        max_points = history.parse_max_points(request.query_params.get("max_points"))
+        store = _store(request)
+
+        def load() -> dict[str, Any]:
+            engine = sql_engine(store)
+            if engine is not None:
+                out = history.history_via_sql(engine, run_id, key, axis, max_points)
+            else:
+                out = history.history_via_store(store, run_id, key, axis, max_points)
+            if out["total"] == 0:
+                store.get_run(run_id)  # a missing run is RESOURCE_DOES_NOT_EXIST, not an empty chart
+            return out
+
+        out = await run_in_threadpool(load)
+    except MltrailException as exc:
+        return _error(exc)
+    return _json({"run_id": run_id, "key": key, "axis": axis, **out})
+
+
+def poll_seconds_from_env() -> float:
+    """How often live pages poll the store: ``MLTRAIL_UI_POLL_SECONDS`` (0.05 to 60), default 1."""
+    raw = os.environ.get("MLTRAIL_UI_POLL_SECONDS", "")
+    try:
+        value = float(raw) if raw else events.DEFAULT_POLL_SECONDS
+    except ValueError:
+        value = events.DEFAULT_POLL_SECONDS
+    return min(60.0, max(0.05, value))
+
+
+async def run_events(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/runs/{run_id}/events``: a text/event-stream of run changes."""
+    try:
+        run_id = _run_id(request)
+        store = _store(request)
+        await run_in_threadpool(store.get_run, run_id)
+    except MltrailException as exc:
+        return _error(exc)
+    poll = getattr(request.app.state, "ui_poll_seconds", None) or poll_seconds_from_env()
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(
+        events.run_event_stream(store, run_id, poll_seconds=poll), media_type="text/event-stream", headers=headers
+    )
+
+
+def _columns_via_sql(engine: Any, experiment_ids: list[str]) -> dict[str, list[str]]:
+    import sqlalchemy as sa
+
+    from mltrail.store.sql.schema import latest_metrics, params, runs, tags
+
+    ids = experiment_ints(experiment_ids)
+    live = sa.select(runs.c.run_uuid).where(runs.c.experiment_id.in_(ids))
+    out: dict[str, list[str]] = {}
+    with engine.connect() as conn:
+        for name, table in (("params", params), ("metrics", latest_metrics), ("tags", tags)):
+            stmt = sa.select(table.c.key).where(table.c.run_uuid.in_(live)).distinct().order_by(table.c.key)
+            out[name] = [row[0] for row in conn.execute(stmt)]
+    return out
+
+
+def _columns_via_store(store: Any, experiment_ids: list[str]) -> dict[str, list[str]]:
+    from mltrail.entities import ViewType
+
+    seen: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
+    for run in store.search_runs(experiment_ids, None, ViewType.ALL, COLUMN_SAMPLE_RUNS):
+        seen["params"].update(run.data.params)
+        seen["metrics"].update(run.data.metrics)
+        seen["tags"].update(run.data.tags)
+    return {name: sorted(keys) for name, keys in seen.items()}
+
+
+async def experiment_columns(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/experiments/columns?experiment_ids=1,2``: every param/metric/tag key."""
+    try:
+        ids = _experiment_ids(request)
+        store = _store(request)
+
+        def load() -> dict[str, list[str]]:
+            engine = sql_engine(store)
+            return _columns_via_sql(engine, ids) if engine is not None else _columns_via_store(store, ids)
+
+        out = await run_in_threadpool(load)
+    except MltrailException as exc:
+        return _error(exc)
+    return _json(out)
+
+
+async def export_runs_csv(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/runs/export.csv?experiment_ids=&filter=&order_by=&view_type=&columns=``."""
+    from mltrail.entities import ViewType
+
+    try:
+        ids = _experiment_ids(request)
+        q = request.query_params
+        view_type = ViewType.from_string(q.get("view_type") or None)
+        columns = export.parse_columns([c for v in q.getlist("columns") for c in v.split(",") if c])
+        order_by = q.getlist("order_by")
+        store = _store(request)
+
+        def build() -> str:
+            runs = export.collect_runs(store, ids, q.get("filter") or None, view_type, order_by)
+            return export.runs_to_csv(runs, columns)
+
+        text = await run_in_threadpool(build)
+    except MltrailException as exc:
+        return _error(exc)
+    headers = {
+        **SECURITY_HEADERS,
+        "Content-Disposition": 'attachment; filename="runs.csv"',
+        "Cache-Control": "no-store",
+    }
+    # A BOM so spreadsheet programs read UTF-8 run names correctly.
+    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def _legacy_redirect(request: Request) -> Response:
+    return RedirectResponse("/", status_code=307)
+
+
+def ui_routes(assets: Assets | None = None) -> list[BaseRoute]:
+    """Every route of the web UI, to mount at the root of the server app."""
+    assets = assets or Assets()
+    return [
+        Route("/", _shell_endpoint(assets), methods=["GET", "HEAD"], name="ui"),
+        Route("/index.html", _legacy_redirect, methods=["GET"]),
+        Route("/static/{version}/{path:path}", _static_endpoint(assets), methods=["GET", "HEAD"]),
+        Route("/ajax-api/mltrail/metrics/history", metric_history, methods=["GET"]),
+        Route("/ajax-api/mltrail/runs/{run_id}/events", run_events, methods=["GET"]),
+        Route("/ajax-api/mltrail/experiments/columns", experiment_columns, methods=["GET"]),
+        Route("/ajax-api/mltrail/runs/export.csv", export_runs_csv, methods=["GET"]),
+    ]

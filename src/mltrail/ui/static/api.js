@@ -1,0 +1,117 @@
+// Thin wrappers over MLflow's REST API (/ajax-api/2.0/mlflow/…) and mltrail's UI endpoints.
+
+const MLFLOW = '/ajax-api/2.0/mlflow/';
+const UI = '/ajax-api/mltrail/';
+
+/** An error answered by the server, with MLflow's error_code and message. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function withQuery(url, query) {
+  if (!query) return url;
+  const qs = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') continue;
+    if (Array.isArray(value)) value.forEach((v) => qs.append(key, v));
+    else qs.append(key, value);
+  }
+  const s = qs.toString();
+  return s ? url + '?' + s : url;
+}
+
+async function call(method, url, {query, body} = {}) {
+  const init = {method, headers: {Accept: 'application/json'}};
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['Content-Type'] = 'application/json';
+  }
+  let res;
+  try {
+    res = await fetch(withQuery(url, query), init);
+  } catch (err) {
+    throw new ApiError(0, 'NETWORK_ERROR', 'The server cannot be reached: ' + err.message);
+  }
+  const text = await res.text();
+  let json = {};
+  if (text) {
+    try { json = JSON.parse(text); } catch { json = {message: text.slice(0, 500)}; }
+  }
+  if (!res.ok) throw new ApiError(res.status, json.error_code || 'HTTP_' + res.status, json.message || res.statusText);
+  return json;
+}
+
+const get = (path, query) => call('GET', MLFLOW + path, {query});
+const post = (path, body) => call('POST', MLFLOW + path, {body});
+
+export const VIEW_TYPES = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
+
+export async function searchAllExperiments(viewType = 'ACTIVE_ONLY') {
+  const out = [];
+  let token;
+  do {
+    const page = await post('experiments/search', {max_results: 1000, view_type: viewType, page_token: token,
+      order_by: ['last_update_time DESC']});
+    out.push(...(page.experiments || []));
+    token = page.next_page_token;
+  } while (token && out.length < 20000);
+  return out;
+}
+
+export const getExperiment = (id) => get('experiments/get', {experiment_id: id}).then((r) => r.experiment);
+export const createExperiment = (name) => post('experiments/create', {name});
+export const renameExperiment = (id, name) => post('experiments/update', {experiment_id: id, new_name: name});
+export const deleteExperiment = (id) => post('experiments/delete', {experiment_id: id});
+export const restoreExperiment = (id) => post('experiments/restore', {experiment_id: id});
+
+export function searchRuns({experimentIds, filter, viewType, maxResults, orderBy, pageToken}) {
+  return post('runs/search', {
+    experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY',
+    max_results: maxResults || 100, order_by: orderBy || [], page_token: pageToken || undefined,
+  });
+}
+
+export const getRun = (runId) => get('runs/get', {run_id: runId}).then((r) => r.run);
+export const setTag = (runId, key, value) => post('runs/set-tag', {run_id: runId, key, value});
+export const deleteTag = (runId, key) => post('runs/delete-tag', {run_id: runId, key});
+export const deleteRun = (runId) => post('runs/delete', {run_id: runId});
+export const restoreRun = (runId) => post('runs/restore', {run_id: runId});
+
+export const listArtifacts = (runId, path) =>
+  get('artifacts/list', {run_id: runId, run_uuid: runId, path: path || undefined}).then((r) => r.files || []);
+
+export function artifactUrl(runId, path) {
+  return withQuery('/get-artifact', {path, run_uuid: runId});
+}
+
+/** An artifact's text, or null when it is larger than maxBytes. */
+export async function artifactText(runId, path, maxBytes = 2 * 1024 * 1024) {
+  const res = await fetch(artifactUrl(runId, path));
+  if (!res.ok) {
+    let message = res.statusText;
+    try { message = (await res.json()).message || message; } catch { /* not JSON */ }
+    throw new ApiError(res.status, 'HTTP_' + res.status, message);
+  }
+  const size = Number(res.headers.get('Content-Length') || 0);
+  if (size > maxBytes) return null;
+  return res.text();
+}
+
+export function metricHistory(runId, key, axis = 'step', maxPoints = 2000) {
+  return call('GET', UI + 'metrics/history', {query: {run_id: runId, key, axis, max_points: maxPoints}});
+}
+
+export const experimentColumns = (ids) => call('GET', UI + 'experiments/columns', {query: {experiment_ids: ids.join(',')}});
+
+export function exportCsvUrl({experimentIds, filter, viewType, orderBy, columns}) {
+  return withQuery(UI + 'runs/export.csv', {experiment_ids: experimentIds.join(','), filter,
+    view_type: viewType, order_by: orderBy, columns: columns && columns.length ? columns.join(',') : undefined});
+}
+
+export function runEventsUrl(runId) {
+  return UI + 'runs/' + encodeURIComponent(runId) + '/events';
+}

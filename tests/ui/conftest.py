@@ -1,0 +1,110 @@
+"""A live ``mltrail server`` on a free loopback port, seeded data, and headless Chromium.
+
+One server and one browser serve the whole module set (start-up is the slow
+part); each test gets a fresh page. Tests that change data create their own
+experiments so the order of tests does not matter.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from ui_seed import Seeder
+
+CHROMIUM = os.environ.get("MLTRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory) -> Iterator[str]:
+    """The base URL of a real ``mltrail server`` process on a SQLite file."""
+    root = tmp_path_factory.mktemp("ui-server")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))}
+    # Fast live updates in tests; production polls once a second.
+    env["MLTRAIL_UI_POLL_SECONDS"] = "0.2"
+    cmd = [
+        sys.executable, "-m", "mltrail", "server",
+        "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}",
+        "--artifacts-destination", str(root / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]
+    log = open(root / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("mltrail server did not start:\n" + (root / "server.log").read_text())
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def seeder(ui_server) -> Iterator[Seeder]:
+    s = Seeder(ui_server)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("Chromium is required for the browser tests: run `make browser` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, ui_server) -> Iterator[object]:
+    """A fresh page (own storage) that fails the test on any dialog or CSP violation."""
+    context = browser.new_context(base_url=ui_server, viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.dialogs = []
+    pg.console_errors = []
+    # Confirmations (delete?) are accepted; anything else (an alert from injected script) is recorded.
+    pg.on("dialog", lambda d: (pg.dialogs.append((d.type, d.message)), d.accept() if d.type == "confirm" else d.dismiss()))
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
