@@ -1,0 +1,132 @@
+"""One HTTP session to a tracking server: keep-alive, auth, retries, clear errors.
+
+Honours MLflow's environment variables so existing setups keep working:
+``MLFLOW_TRACKING_TOKEN`` (bearer), ``MLFLOW_TRACKING_USERNAME`` +
+``MLFLOW_TRACKING_PASSWORD`` (basic), ``MLFLOW_TRACKING_INSECURE_TLS=true``
+(skip certificate checks), ``MLFLOW_TRACKING_SERVER_CERT_PATH`` (CA bundle),
+``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` and ``MLFLOW_HTTP_REQUEST_TIMEOUT``; each
+also under the ``MLTRAIL_`` prefix, which wins.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from typing import Any
+
+import httpx
+import msgspec
+
+from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, RestException
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """``MLTRAIL_<name>`` or else ``MLFLOW_<name>``."""
+    return os.environ.get(f"MLTRAIL_{name}") or os.environ.get(f"MLFLOW_{name}") or default
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class HttpSession:
+    """JSON calls to ``base_url`` with keep-alive connections and retries.
+
+    Retries (exponential backoff with jitter) on 429/5xx answers and on dropped
+    or refused connections; other errors are raised at once as
+    :class:`~mltrail.exceptions.RestException` carrying the server's
+    ``error_code``.
+
+    Example::
+
+        session = HttpSession("http://127.0.0.1:5000")
+        session.call("GET", "/api/2.0/mlflow/runs/get", params={"run_id": run_id})
+    """
+
+    def __init__(self, base_url: str, max_retries: int | None = None, backoff: float = 0.1) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = int(env("HTTP_REQUEST_MAX_RETRIES", "5")) if max_retries is None else max_retries
+        self.backoff = backoff
+        headers = {"User-Agent": "mltrail"}
+        auth: Any = None
+        token = env("TRACKING_TOKEN")
+        user, password = env("TRACKING_USERNAME"), env("TRACKING_PASSWORD")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif user and password:
+            auth = httpx.BasicAuth(user, password)
+        verify: Any = True
+        if _truthy(env("TRACKING_INSECURE_TLS")):
+            verify = False
+        elif env("TRACKING_SERVER_CERT_PATH"):
+            verify = env("TRACKING_SERVER_CERT_PATH")
+        timeout = float(env("HTTP_REQUEST_TIMEOUT", "120") or 120)
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            auth=auth,
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _sleep(self, attempt: int) -> None:
+        delay = min(self.backoff * (2**attempt), 5.0)
+        time.sleep(delay * (0.5 + random.random() / 2))
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One HTTP request with retries; raises a clear error when the server is unreachable."""
+        last: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                resp = self.client.request(method, path, **kw)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
+                    httpx.ConnectTimeout, httpx.PoolTimeout) as err:
+                last = err
+            else:
+                if resp.status_code not in _RETRY_STATUS or attempt == self.max_retries:
+                    return resp
+                last = None
+            if attempt < self.max_retries:
+                self._sleep(attempt)
+        raise MltrailException(
+            f"Cannot reach the tracking server at {self.base_url} ({method} {path}) after "
+            f"{self.max_retries + 1} attempts: {last}",
+            error_code=TEMPORARILY_UNAVAILABLE,
+        )
+
+    def call(self, method: str, path: str, json: Any = None, params: Any = None) -> dict[str, Any]:
+        """A JSON API call; returns the decoded answer or raises the server's error."""
+        kw: dict[str, Any] = {}
+        if params is not None:
+            kw["params"] = params
+        if json is not None:
+            kw["content"] = _encode(json)
+            kw["headers"] = {"Content-Type": "application/json"}
+        resp = self.request(method, path, **kw)
+        if resp.status_code == 200:
+            return _decode(resp.content) if resp.content else {}
+        raise error_from(resp, self.base_url + path)
+
+
+def error_from(resp: httpx.Response, url: str) -> MltrailException:
+    """The exception for an error answer: the server's code and message when it sent JSON."""
+    try:
+        payload = _decode(resp.content)
+    except msgspec.DecodeError:
+        payload = None
+    if isinstance(payload, dict) and "error_code" in payload:
+        return RestException(payload, status=resp.status_code)
+    text = resp.text[:200].strip()
+    return MltrailException(
+        f"{url} answered HTTP {resp.status_code}: {text or resp.reason_phrase}",
+        error_code="ENDPOINT_NOT_FOUND" if resp.status_code == 404 else TEMPORARILY_UNAVAILABLE,
+    )

@@ -1,0 +1,361 @@
+"""``RestTrackingStore``: the tracking store interface over MLflow's REST API.
+
+What ``mltrail.set_tracking_uri("http://…")`` uses, against ``mltrail server``
+or ``mlflow server`` alike.
+
+Buffered metrics
+----------------
+``log_metric`` queues the value and returns at once; a background thread sends
+queued values with ``runs/log-batch`` (at most 1,000 per call, in logging
+order). Every other call, ``flush()`` and interpreter exit send the queue
+first, so reads see earlier writes and nothing is lost. Opt out per call with
+``log_metric(run_id, metric, synchronous=True)`` (waits and raises any error),
+or for the process with ``MLTRAIL_ASYNC_LOGGING=false``. An error from a
+background send is raised by the next ``flush()``.
+
+Example::
+
+    store = RestTrackingStore("http://127.0.0.1:5000")
+    run = store.create_run("0", "me", None, [], "demo")
+    store.log_metric(run.info.run_id, Metric("loss", 0.5, 0, 0))
+    store.flush()
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from mltrail.entities import (
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from mltrail.exceptions import NOT_IMPLEMENTED, RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.store._http import HttpSession, env
+from mltrail.store.tracking import (
+    SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
+    SEARCH_MAX_RESULTS_DEFAULT,
+    TrackingStore,
+)
+
+API = "/api/2.0/mlflow"
+MAX_METRICS_PER_BATCH = 1000
+
+
+def _tags(tags: Sequence[Any] | None) -> list[dict[str, str]]:
+    return [{"key": t.key, "value": t.value} for t in tags or ()]
+
+
+def _metric_json(m: Metric) -> dict[str, Any]:
+    d = m.to_dict()  # NaN/Infinity as strings, like protobuf JSON
+    if m.dataset_name:
+        d["dataset_name"] = m.dataset_name
+    if m.dataset_digest:
+        d["dataset_digest"] = m.dataset_digest
+    if m.model_id:
+        d["model_id"] = m.model_id
+    return d
+
+
+class _MetricBuffer:
+    """An ordered queue of (run_id, metric) drained by one background thread."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self._queue: deque[tuple[str, Metric]] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def put(self, run_id: str, metric: Metric) -> None:
+        with self._cond:
+            self._queue.append((run_id, metric))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="mltrail-metric-sender", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _take(self) -> list[tuple[str, Metric]]:
+        batch = []
+        while self._queue and len(batch) < MAX_METRICS_PER_BATCH:
+            batch.append(self._queue.popleft())
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    if not self._cond.wait(timeout=30):
+                        self._thread = None  # idle: let the thread end; put() starts another
+                        return
+                batch = self._take()
+                self._busy = True
+            try:
+                self._send_batch(batch)
+            except BaseException as err:  # kept and raised by flush(): never lost silently
+                with self._cond:
+                    self._error = self._error or err
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _send_batch(self, batch: list[tuple[str, Metric]]) -> None:
+        # Group by run, keeping each run's values in logging order.
+        by_run: dict[str, list[Metric]] = {}
+        for run_id, metric in batch:
+            by_run.setdefault(run_id, []).append(metric)
+        for run_id, metrics in by_run.items():
+            self._send(run_id, metrics)
+
+    def flush(self) -> None:
+        """Wait until everything queued so far has been sent; raise a send error if one happened."""
+        with self._cond:
+            while self._queue or self._busy:
+                if self._thread is None or not self._thread.is_alive():
+                    # No sender (e.g. at interpreter exit): send inline.
+                    batch = self._take()
+                    self._busy = True
+                    self._cond.release()
+                    try:
+                        self._send_batch(batch)
+                    finally:
+                        self._cond.acquire()
+                        self._busy = False
+                    continue
+                self._cond.wait(timeout=1)
+            err, self._error = self._error, None
+        if err is not None:
+            raise err
+
+    def pending(self) -> bool:
+        return bool(self._queue) or self._busy
+
+
+class RestTrackingStore(TrackingStore):
+    """The tracking store interface over HTTP (MLflow's REST API)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = HttpSession(self.base_url)
+        self.async_logging = (env("ASYNC_LOGGING", "true") or "true").strip().lower() not in ("0", "false", "no", "off")
+        self._buffer = _MetricBuffer(self._send_metrics)
+        ref = weakref.ref(self)
+        atexit.register(lambda: (s := ref()) is not None and s._flush_quietly())
+
+    def __repr__(self) -> str:
+        return f"RestTrackingStore({self.base_url!r})"
+
+    def _flush_quietly(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            pass
+
+    # -------------------------------------------------------------- plumbing
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        self._sync()
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self.http.call("GET", API + path, params=clean)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._sync()
+        return self.http.call("POST", API + path, json={k: v for k, v in body.items() if v is not None})
+
+    def _sync(self) -> None:
+        if self._buffer.pending():
+            self._buffer.flush()
+
+    def _send_metrics(self, run_id: str, metrics: list[Metric]) -> None:
+        self.http.call("POST", API + "/runs/log-batch", json={"run_id": run_id, "metrics": [_metric_json(m) for m in metrics]})
+
+    def flush(self) -> None:
+        """Send every buffered metric now (kept in order); raises if a background send failed."""
+        self._buffer.flush()
+
+    # ----------------------------------------------------------- experiments
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[ExperimentTag] | None = None
+    ) -> str:
+        body = {"name": name, "artifact_location": artifact_location or None, "tags": _tags(tags)}
+        return str(self._post("/experiments/create", body)["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return Experiment.from_dict(self._get("/experiments/get", experiment_id=str(experiment_id))["experiment"])
+
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        try:
+            data = self._get("/experiments/get-by-name", experiment_name=experiment_name)
+        except MltrailException as err:
+            if err.error_code == RESOURCE_DOES_NOT_EXIST:
+                return None
+            raise
+        return Experiment.from_dict(data["experiment"])
+
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        body = {
+            "view_type": ViewType.to_string(ViewType.from_string(view_type)),
+            "max_results": max_results,
+            "filter": filter_string or None,
+            "order_by": list(order_by or []),
+            "page_token": page_token or None,
+        }
+        data = self._post("/experiments/search", body)
+        return PagedList([Experiment.from_dict(e) for e in data.get("experiments", [])], data.get("next_page_token"))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._post("/experiments/delete", {"experiment_id": str(experiment_id)})
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._post("/experiments/restore", {"experiment_id": str(experiment_id)})
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._post("/experiments/update", {"experiment_id": str(experiment_id), "new_name": new_name})
+
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
+        self._post("/experiments/set-experiment-tag", {"experiment_id": str(experiment_id), "key": tag.key, "value": tag.value})
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._post("/experiments/delete-experiment-tag", {"experiment_id": str(experiment_id), "key": key})
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        body = {
+            "experiment_id": str(experiment_id),
+            "user_id": user_id,
+            "start_time": start_time,
+            "tags": _tags(tags),
+            "run_name": run_name or None,
+        }
+        return Run.from_dict(self._post("/runs/create", body)["run"])
+
+    def get_run(self, run_id: str) -> Run:
+        return Run.from_dict(self._get("/runs/get", run_id=run_id)["run"])
+
+    def update_run_info(
+        self, run_id: str, run_status: str | int, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
+        status = RunStatus.normalize(run_status) if run_status is not None else None
+        body = {"run_id": run_id, "status": status, "end_time": end_time, "run_name": run_name or None}
+        return RunInfo.from_dict(self._post("/runs/update", body)["run_info"])
+
+    def delete_run(self, run_id: str) -> None:
+        self._post("/runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        self._post("/runs/restore", {"run_id": run_id})
+
+    def log_metric(self, run_id: str, metric: Metric, synchronous: bool | None = None) -> None:
+        """Queue a metric value (sent in batches); ``synchronous=True`` sends it now and waits."""
+        if synchronous or (synchronous is None and not self.async_logging):
+            self._post("/runs/log-metric", {"run_id": run_id, **_metric_json(metric)})
+            return
+        self._buffer.put(run_id, metric)
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self._post("/runs/log-parameter", {"run_id": run_id, "key": param.key, "value": param.value})
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self._post("/runs/set-tag", {"run_id": run_id, "key": tag.key, "value": tag.value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._post("/runs/delete-tag", {"run_id": run_id, "key": key})
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        synchronous: bool | None = None,
+    ) -> None:
+        """Log many values in one call (always sent now, after anything buffered)."""
+        body = {
+            "run_id": run_id,
+            "metrics": [_metric_json(m) for m in metrics],
+            "params": [{"key": p.key, "value": p.value} for p in params],
+            "tags": _tags(tags),
+        }
+        self._post("/runs/log-batch", body)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+        self._post("/runs/log-inputs", {"run_id": run_id, "datasets": [d.to_dict() for d in datasets or ()]})
+
+    def get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        """One page when ``max_results``/``page_token`` is given, else the whole history."""
+        out: list[Metric] = []
+        token = page_token
+        while True:
+            data = self._get(
+                "/metrics/get-history", run_id=run_id, metric_key=metric_key, max_results=max_results, page_token=token
+            )
+            out.extend(Metric.from_dict(m) for m in data.get("metrics", []))
+            token = data.get("next_page_token") or None
+            if max_results is not None or page_token is not None or token is None:
+                return PagedList(out, token)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        body = {
+            "experiment_ids": [str(e) for e in experiment_ids],
+            "filter": filter_string or None,
+            "run_view_type": ViewType.to_string(ViewType.from_string(run_view_type)),
+            "max_results": max_results,
+            "order_by": list(order_by or []),
+            "page_token": page_token or None,
+        }
+        data = self._post("/runs/search", body)
+        return PagedList([Run.from_dict(r) for r in data.get("runs", [])], data.get("next_page_token"))
+
+    # ------------------------------------------------------------------- gc
+    def _server_side_only(self, what: str) -> MltrailException:
+        return MltrailException(
+            f"{what} is not available over REST; run `mltrail gc --backend-store-uri <db>` on the server",
+            error_code=NOT_IMPLEMENTED,
+        )
+
+    def get_deleted_runs(self, older_than_ms: int = 0) -> list[str]:
+        raise self._server_side_only("Listing deleted runs")
+
+    def hard_delete_run(self, run_id: str) -> None:
+        raise self._server_side_only("Permanently deleting runs")
+
+    def hard_delete_experiment(self, experiment_id: str) -> None:
+        raise self._server_side_only("Permanently deleting experiments")
