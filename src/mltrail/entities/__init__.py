@@ -2,6 +2,15 @@
 
 from mltrail.entities.enums import LifecycleStage, RunStatus, SourceType, ViewType
 from mltrail.entities.files import FileInfo
+from mltrail.entities.model_registry import (
+    ModelVersion,
+    ModelVersionStages,
+    ModelVersionStatus,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelTag,
+)
 from mltrail.entities.tracking import (
     Dataset,
     DatasetInput,
@@ -27,8 +36,15 @@ __all__ = [
     "InputTag",
     "LifecycleStage",
     "Metric",
+    "ModelVersion",
+    "ModelVersionStages",
+    "ModelVersionStatus",
+    "ModelVersionTag",
     "PagedList",
     "Param",
+    "RegisteredModel",
+    "RegisteredModelAlias",
+    "RegisteredModelTag",
     "Run",
     "RunData",
     "RunInfo",

@@ -35,10 +35,7 @@ def register_model(model_uri: str, name: str, await_registration_for: int = 300,
     except MltrailException as err:
         if err.error_code != RESOURCE_ALREADY_EXISTS:
             raise
-    run_id = _run_id_of(model_uri)
-    model_id = None
-    if run_id is None or model_uri.startswith("models:"):
-        model_id, run_id = _model_ids_from_uri(model_uri, run_id)
+    model_id, run_id = _model_ids_from_uri(model_uri, _run_id_of(model_uri))
     mv = client.create_model_version(name, model_uri, run_id=run_id, tags=tags,
                                      await_creation_for=await_registration_for, model_id=model_id)
     return mv
@@ -49,8 +46,12 @@ def _model_ids_from_uri(model_uri: str, run_id: str | None) -> tuple[str | None,
     from mltrail.models.download import local_path_of
     from mltrail.models.model import Model
 
-    local = local_path_of(model_uri)
     try:
+        local = local_path_of(model_uri)
+        if local is None and model_uri.startswith("runs:"):
+            from mltrail.models.uri import resolve_model_uri
+
+            local = local_path_of(resolve_model_uri(model_uri))
         if local is not None and (local / "MLmodel").is_file():
             meta = Model.load(local)
             return meta.model_id, run_id or meta.run_id
