@@ -9,8 +9,12 @@ real disk); it exists so the HTTP client can be tested without the full
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -231,13 +235,55 @@ def s3_bucket(s3_server, monkeypatch) -> str:
     return name
 
 
-@pytest.fixture(params=["local", "s3", "http"])
+@pytest.fixture(scope="session")
+def mltrail_server(tmp_path_factory) -> Iterator[str]:
+    """The real ``mltrail server`` (artifact proxy on) in a subprocess; yields its URL."""
+    pytest.importorskip("mltrail.server.app")
+    import httpx
+
+    root = tmp_path_factory.mktemp("mltrail-server")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    cmd = [
+        sys.executable, "-m", "mltrail.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
+        "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}",
+        "--artifacts-destination", str(root / "artifacts"),
+    ]  # fmt: skip
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mltrail server did not start: {(root / 'server.log').read_text()}")
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(params=["local", "s3", "http", "mltrail-server"])
 def repo_uri(request, tmp_path) -> str:
-    """An empty artifact root URI on each backend in turn."""
+    """An empty artifact root URI on each backend in turn (the HTTP client twice:
+    against the small proxy above and against the real ``mltrail server``)."""
     if request.param == "local":
         return str(tmp_path / "artifacts")
     if request.param == "s3":
         bucket = request.getfixturevalue("s3_bucket")
         return f"s3://{bucket}/exp/0/run/artifacts"
+    if request.param == "mltrail-server":
+        url = request.getfixturevalue("mltrail_server")
+        return f"mlflow-artifacts://{url.removeprefix('http://')}/{uuid.uuid4().hex}/artifacts"
     server = request.getfixturevalue("proxy")
     return f"{server.url}{API}/{uuid.uuid4().hex}/artifacts"

@@ -126,3 +126,16 @@ def test_download_into_existing_tree_and_nested_empty_dir(tmp_path):
     repo.log_bytes(b"y", "m/data/x.bin")
     repo.download_artifacts("m", tmp_path / "dst")
     assert (out / "data" / "x.bin").read_bytes() == b"y"
+
+
+def test_download_result_keeps_callers_spelling_of_dst(tmp_path):
+    real = tmp_path / "real-dst"
+    real.mkdir()
+    os.symlink(real, tmp_path / "dst-link")
+    repo = LocalArtifactRepository(str(tmp_path / "r"))
+    repo.log_bytes(b"1", "d/f.txt")
+    assert repo.download_artifacts("d/f.txt", tmp_path / "dst-link") == str(
+        tmp_path / "dst-link" / "d" / "f.txt"
+    )
+    assert repo.download_artifacts("d", tmp_path / "dst-link") == str(tmp_path / "dst-link" / "d")
+    assert (real / "d" / "f.txt").read_bytes() == b"1"

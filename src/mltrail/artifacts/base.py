@@ -191,14 +191,15 @@ class ArtifactRepository(ABC):
         dst = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="mltrail-artifacts-"))
         dst = dst.absolute()
         dst.mkdir(parents=True, exist_ok=True)
+        # The caller's spelling of dst_path is kept in the result (as MLflow
+        # does); the real path is only used to check and write.
+        shown = dst.joinpath(*rel.split("/")) if rel else dst
         if self._is_dir(rel):
             self._download_tree(rel, dst)
-            target = resolve_under(dst, rel)
-            target.mkdir(parents=True, exist_ok=True)
-            return str(target)
-        target = resolve_under(dst, rel)
-        self._download_file(rel, target)
-        return str(target)
+            resolve_under(dst, rel).mkdir(parents=True, exist_ok=True)
+            return str(shown)
+        self._download_file(rel, resolve_under(dst, rel))
+        return str(shown)
 
     def _download_tree(self, rel: str, dst: Path) -> None:
         pending = [rel]
