@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.entities import Metric
-from mltrail.store.sql._codec import decode_value, encode_value
+from mltrail.store.sql._codec import DBL_MAX, decode_value, encode_value
 from mltrail.store.sql.schema import latest_metrics, metrics
 
 _LM = latest_metrics.c
@@ -121,16 +121,35 @@ def read_history(
     conn: sa.Connection, run_id: str, key: str, offset: int = 0, limit: int | None = None
 ) -> list[Metric]:
     """The values of ``key`` for ``run_id`` ordered by step, timestamp (then insertion)."""
-    stmt = _HISTORY
-    if limit is not None:
-        stmt = stmt.limit(limit).offset(offset)
-    elif offset:
-        stmt = stmt.offset(offset)
-    result = conn.execute(stmt, {"run_id": run_id, "key": key})
+    if limit is None and not offset:
+        # The whole history (the common case, up to millions of rows): send precompiled SQL
+        # straight to the driver, skipping SQLAlchemy's per-row type processing.
+        sql, positional = _history_sql(conn.dialect)
+        params: Any = (run_id, key) if positional else {"run_id": run_id, "key": key}
+        rows = conn.exec_driver_sql(sql, params).all()
+    else:
+        stmt = _HISTORY.limit(limit).offset(offset) if limit is not None else _HISTORY.offset(offset)
+        rows = conn.execute(stmt, {"run_id": run_id, "key": key}).all()
     out: list[Metric] = []
     append = out.append
-    for value, timestamp, step, is_nan in result:
-        if is_nan or value >= 1.7976931348623157e308 or value <= -1.7976931348623157e308:
+    for value, timestamp, step, is_nan in rows:
+        if is_nan or value >= DBL_MAX or value <= -DBL_MAX:
             value = decode_value(value, is_nan)
-        append(Metric(key, value, timestamp, step, run_id=run_id))
+        append(Metric(key, value, timestamp, step, None, None, run_id))
     return out
+
+
+_history_sql_cache: dict[str, tuple[str, bool]] = {}
+
+
+def _history_sql(dialect: sa.Dialect) -> tuple[str, bool]:
+    """``_HISTORY`` compiled for ``dialect``; True when its parameters are positional."""
+    cached = _history_sql_cache.get(dialect.name)
+    if cached is None:
+        compiled = _HISTORY.compile(dialect=dialect)
+        positional = bool(compiled.positional)
+        if positional:
+            assert compiled.positiontup == ["run_id", "key"]
+        cached = (str(compiled), positional)
+        _history_sql_cache[dialect.name] = cached
+    return cached
