@@ -29,6 +29,7 @@ ACCEPTED = [
     ("a%20b.txt", "a%20b.txt"),  # an encoded space is harmless and kept as given
     ("..hidden/x..y/...", "..hidden/x..y/..."),
     ("dir/a:b.txt", "dir/a:b.txt"),
+    ("epoch:3.txt", "epoch:3.txt"),
     ("ünïcødé/文件.json", "ünïcødé/文件.json"),
 ]
 
@@ -63,6 +64,8 @@ REJECTED = [
     ("file.txt;type=a", "';'"),
     ("file:///etc/passwd", "URI"),
     ("file:etc", "URI"),
+    ("FILE:/etc", "URI"),
+    ("c:relative", "drive"),
     ("s3://bucket/key", "URI"),
     ("http://h/x", "URI"),
     ("x" * 5000, "longer than"),

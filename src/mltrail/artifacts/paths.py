@@ -44,8 +44,9 @@ __all__ = [
 # More than a few layers of encoding is never legitimate; stop decoding there.
 _MAX_DECODE_ROUNDS = 4
 _MAX_PATH_LEN = 4096
-# "file:", "s3:", "C:" at the start of a path: a URI or a drive, never a relative path.
-_SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# A drive letter ("C:"), a "scheme://" or a "file:" prefix: a URI or a drive, never a
+# relative path. Other colons stay legal ("epoch:3.txt" is a fine file name).
+_SCHEME_PREFIX = re.compile(r"^(?:[A-Za-z]:|[A-Za-z][A-Za-z0-9+.\-]*://|file:)", re.IGNORECASE)
 # Percent-escapes that decode to a separator, a dot, NUL or another control
 # character. A real file name has no reason to carry them encoded.
 _DANGEROUS_ESCAPE = re.compile(r"%(2[eEfF]|5[cC]|[01][0-9a-fA-F]|7[fF])")
