@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, request_response
 
-from mltrail.exceptions import ENDPOINT_NOT_FOUND, INTERNAL_ERROR, MltrailException
+from mltrail.exceptions import ENDPOINT_NOT_FOUND, INTERNAL_ERROR, MltrailException, invalid
 from mltrail.server.artifact_files import destination_for
 from mltrail.server.config import ServerConfig
 from mltrail.server.dispatch import TableRoute, error_response, make_request_handler
@@ -147,6 +147,9 @@ def _not_found(request: Request, exc: Exception) -> Response:
             f"Method {request.method} is not allowed on {request.url.path}", error_code=ENDPOINT_NOT_FOUND
         )
         return error_response(err, status=405)
+    if exc.status_code == 404 and any(ord(c) < 32 or ord(c) == 127 for c in request.scope["path"]):
+        # Route patterns never match control characters; say why instead of "no endpoint".
+        return error_response(invalid("Control characters are not allowed in URL paths"))
     if exc.status_code == 404:
         err = MltrailException(f"No endpoint {request.method} {request.url.path}", error_code=ENDPOINT_NOT_FOUND)
         return error_response(err)
