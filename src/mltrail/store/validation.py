@@ -56,6 +56,18 @@ def _path_not_unique(name: str) -> bool:
 
 def validate_key(kind: str, key: object) -> str:
     """Check a metric, param or tag key: non-empty string, allowed characters, ≤ 250 chars, no path tricks."""
+    if type(key) is str and key in _good_keys:  # hot path: batches repeat the same few keys
+        return key
+    _check_key(kind, key)
+    if len(_good_keys) < 65536:
+        _good_keys.add(key)  # type: ignore[arg-type]
+    return key  # type: ignore[return-value]
+
+
+_good_keys: set[str] = set()
+
+
+def _check_key(kind: str, key: object) -> None:
     if key is None or key == "":
         raise invalid(f"{kind} name cannot be empty. A key name must be provided.")
     if not isinstance(key, str):
@@ -73,7 +85,6 @@ def validate_key(kind: str, key: object) -> str:
             f"not resolve to other names when treated as such. This name would resolve to "
             f"'{posixpath.normpath(key)}'"
         )
-    return key
 
 
 def validate_length(what: str, key: str, value: str | None, limit: int) -> None:
@@ -92,6 +103,16 @@ def validate_metric(metric: Metric) -> None:
     """Key rules, a numeric value (NaN and ±inf allowed), integer timestamp ≥ 0 and integer step."""
     validate_key("Metric", metric.key)
     value = metric.value
+    # Exact-type checks first: isinstance against the numbers ABCs is slow on 1,000-metric batches.
+    ts, step = metric.timestamp, metric.step
+    if (
+        type(value) is float
+        and type(ts) is int
+        and type(step) is int
+        and 0 <= ts <= MAX_INT64
+        and -MAX_INT64 <= step <= MAX_INT64
+    ):
+        return
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise invalid(
             f"Got invalid value {value!r} for metric '{metric.key}' (timestamp={metric.timestamp}). "

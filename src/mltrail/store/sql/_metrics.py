@@ -20,7 +20,6 @@ from mltrail.store.sql._codec import DBL_MAX, decode_value, encode_value
 from mltrail.store.sql.schema import latest_metrics, metrics
 
 _LM = latest_metrics.c
-_INSERT_HISTORY = sa.insert(metrics)
 _INSERT_LATEST = sa.insert(latest_metrics)
 _UPDATE_LATEST = (
     sa.update(latest_metrics)
@@ -55,22 +54,32 @@ def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> 
         if ident in seen:  # MLflow stores an identical (key, value, timestamp, step) once
             continue
         seen.add(ident)
-        row = {
-            "run_uuid": run_id,
-            "key": m.key,
-            "value": value,
-            "timestamp": int(m.timestamp),
-            "step": int(m.step),
-            "is_nan": is_nan,
-        }
+        row = (run_id, m.key, value, int(m.timestamp), int(m.step), is_nan)
         rows.append(row)
         best = newest.get(m.key)
-        if best is None or _rank(row) > _rank(best):
+        if best is None or (row[4], row[3], row[2]) > (best[4], best[3], best[2]):
             newest[m.key] = row
     if not rows:
         return
-    conn.execute(_INSERT_HISTORY, rows)
-    _update_latest(conn, run_id, list(newest.values()))
+    # executemany straight to the driver with precompiled SQL: no per-row bind processing.
+    conn.exec_driver_sql(_insert_history_sql(conn.dialect), rows)
+    _update_latest(conn, run_id, [dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in newest.values()])
+
+
+_HISTORY_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
+_insert_sql_cache: dict[str, str] = {}
+
+
+def _insert_history_sql(dialect: sa.Dialect) -> str:
+    """``INSERT INTO metrics (...) VALUES (...)`` in ``dialect``'s positional paramstyle."""
+    sql = _insert_sql_cache.get(dialect.name)
+    if sql is None:
+        preparer = dialect.identifier_preparer
+        columns = ", ".join(preparer.quote(c) for c in _HISTORY_COLUMNS)
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * len(_HISTORY_COLUMNS))})"
+        _insert_sql_cache[dialect.name] = sql
+    return sql
 
 
 def _conditional_upsert(dialect: str) -> Any:
