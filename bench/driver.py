@@ -26,13 +26,9 @@ T0 = time.perf_counter()
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from seed import search_values  # noqa: E402
+from seed import SEARCH_FILTER, SEARCH_ORDER, search_values  # noqa: E402
 
 IMPORT_S = time.perf_counter() - T0
-
-# The search every server answers: one clause each on metrics, params and tags.
-SEARCH_FILTER = "metrics.m0 > 0.2 AND params.p0 = 'v1' AND tags.t0 = 'g1'"
-SEARCH_ORDER = ["metrics.m0 DESC"]
 
 
 def now_ms() -> int:

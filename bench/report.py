@@ -73,7 +73,8 @@ def fmt_value(row: Row, v: dict | NA | None) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, NA):
-        return f"n/a — {v.reason}"
+        reason = " ".join(v.reason.split()).replace("|", "/")
+        return f"n/a \u2014 {reason[:140]}"
     f = {"time": fmt_time, "bytes": fmt_bytes}.get(row.kind, lambda x: fmt_rate(x, row.unit))
     text = f(v["median"])
     if v.get("n", 1) > 1 and v["max"] > v["min"]:

@@ -24,6 +24,11 @@ import uuid
 
 CHUNK = 20_000
 
+# The search every server answers: one clause each on metrics, params and tags
+# (matches about one run in eight of those seeded here or logged by driver.py).
+SEARCH_FILTER = "metrics.m0 > 0.2 AND params.p0 = 'v1' AND tags.t0 = 'g1'"
+SEARCH_ORDER = ["metrics.m0 DESC"]
+
 
 def search_values(i: int) -> dict[str, object]:
     """Values of the filtered keys for the i-th run (driver.run_data uses the same cycle)."""
