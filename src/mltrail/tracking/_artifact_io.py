@@ -34,6 +34,8 @@ def _split_artifact_file(artifact_file: str) -> tuple[str | None, str]:
     """``(artifact_dir or None, file name)``; the repository validates the directory."""
     if not isinstance(artifact_file, str) or not artifact_file.strip():
         raise invalid("artifact_file must be a non-empty relative path such as 'outputs/result.json'")
+    if artifact_file.endswith("/"):
+        raise invalid(f"Invalid artifact file path {artifact_file!r}: it names a directory, not a file")
     norm = posixpath.normpath(artifact_file)
     name = posixpath.basename(norm)
     if name in ("", ".", ".."):
@@ -265,9 +267,10 @@ def log_image(
         raise invalid("log_image needs either artifact_file or key")
     if not _IMAGE_KEY.match(key):
         raise invalid(f"Invalid image key {key!r}: use letters, digits, '_', '-', '.', '/' and spaces")
-    safe_key = key.replace("/", "#")  # the key becomes one file name
+    # One flat file name per image; '%' and '#' (MLflow's separators) fail the artifact path check.
+    safe_key = key.replace("/", "~")
     step = step or 0
     timestamp = timestamp or int(time.time() * 1000)
-    name = f"images/{safe_key}%step%{step}%timestamp%{timestamp}%{uuid.uuid4()}.png"
+    name = f"images/{safe_key}+step+{step}+timestamp+{timestamp}+{uuid.uuid4().hex}.png"
     with artifact_tmp_path(client, run_id, name) as path:
         pil.save(path)
