@@ -78,7 +78,7 @@ export function seriesTraces(history, {name: rawName, index, axis, smoothing, st
   return traces;
 }
 
-function themeLayout() {
+export function themeLayout() {
   const css = getComputedStyle(document.documentElement);
   const fg = css.getPropertyValue('--fg').trim() || '#222';
   const grid = css.getPropertyValue('--border').trim() || '#ddd';

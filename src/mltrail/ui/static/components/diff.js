@@ -38,8 +38,9 @@ export function diffLines(a, b) {
     let j = 0;
     while (i < n || j < m) {
       if (i < n && j < m && A[start + i] === B[start + j]) { ops.push(['same', start + i, start + j]); i++; j++; }
-      else if (j < m && (i >= n || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j])) { ops.push(['add', null, start + j]); j++; }
-      else { ops.push(['del', start + i, null]); i++; }
+      // Deletions first, so a changed line pairs with its replacement below.
+      else if (i < n && (j >= m || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])) { ops.push(['del', start + i, null]); i++; }
+      else { ops.push(['add', null, start + j]); j++; }
     }
   }
   for (let k = 0; k < A.length - endA; k++) ops.push(['same', endA + k, endB + k]);

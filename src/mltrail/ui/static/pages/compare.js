@@ -6,7 +6,8 @@ import {updateQuery} from '../app.js';
 import {listAllFiles} from '../components/artifacts.js';
 import {diffLines, diffTable} from '../components/diff.js';
 import {metricPanel} from '../components/metricpanel.js';
-import {parallelCoordinates, plotBox, scatter} from '../components/plots.js';
+import {drawParallel} from '../components/parcoords.js';
+import {plotBox, scatter} from '../components/plots.js';
 import {errorBox, experimentHref, fmtNumber, h, replace, runHref, runMaps, runName} from '../dom.js';
 
 export async function render(root, {query}) {
@@ -50,13 +51,15 @@ export async function render(root, {query}) {
 
   // Parallel coordinates: params that vary, then metrics.
   const pcBox = plotBox('Parallel coordinates');
+  pcBox.classList.add('pc-box');
   const pcDims = [...paramKeys.filter((k) => differs('params', k)).map((k) => byId('params.' + k)),
     ...metricKeys.map((k) => byId('metrics.' + k))].slice(0, 16);
 
   // Scatter of any two columns, chosen in the URL too.
   const options = (selected) => columns.map((c) => h('option', {value: c.id, selected: c.id === selected},
     (c.id.startsWith('params.') ? 'param: ' : 'metric: ') + c.label));
-  const defX = query.get('sx') || (paramKeys[0] ? 'params.' + paramKeys[0] : columns[0]?.id);
+  const varying = paramKeys.filter((k) => differs('params', k));
+  const defX = query.get('sx') || (varying[0] || paramKeys[0] ? 'params.' + (varying[0] || paramKeys[0]) : columns[0]?.id);
   const defY = query.get('sy') || (metricKeys[0] ? 'metrics.' + metricKeys[0] : columns[1]?.id);
   const xSel = h('select', {'aria-label': 'Scatter X', onchange: () => drawScatter()}, options(defX));
   const ySel = h('select', {'aria-label': 'Scatter Y', onchange: () => drawScatter()}, options(defY));
@@ -103,7 +106,7 @@ export async function render(root, {query}) {
     h('section', {'aria-label': 'Artifact diff'}, h('h2', {}, 'Artifact diff'), diffForm, diffOut));
   drawTable();
   panel.redrawAll();
-  if (pcDims.length > 1) parallelCoordinates(pcBox, runs, pcDims).catch((err) => replace(pcBox, errorBox(err)));
+  if (pcDims.length > 1) drawParallel(pcBox, runs, pcDims, runName);
   if (columns.length) drawScatter();
   // Offer the paths the first runs have in common (or not) as suggestions.
   Promise.all(ids.slice(0, 4).map((id) => listAllFiles(id, 300).catch(() => [])))
