@@ -1,0 +1,151 @@
+"""``mltrail models``: serve a model over HTTP, score a file, write a Dockerfile.
+
+Examples::
+
+    mltrail models serve -m models:/MyLLMApp/Production -p 5001
+    mltrail models predict -m runs:/<run_id>/model -i input.json -o out.json
+    mltrail models generate-dockerfile -m models:/MyLLMApp/1 -d build/
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+ENV_MANAGERS = ("local", "uv", "virtualenv", "conda")
+
+
+def _env_manager_option(f):
+    return click.option(
+        "--env-manager", type=click.Choice(ENV_MANAGERS), default="local", show_default=True,
+        help="Where the model runs: this Python ('local'), or an isolated, cached environment built "
+             "from the model's requirements with 'uv' or 'virtualenv'.",
+    )(f)
+
+
+def _model_option(f):
+    return click.option("-m", "--model-uri", required=True, metavar="URI",
+                        help="Model to use: a path, runs:/<run_id>/<path>, models:/<name>/<version|stage>, "
+                             "models:/<name>@<alias> or mlflow-artifacts:/ URI.")(f)
+
+
+def _local_copy(model_uri: str) -> Path:
+    from mltrail.models.download import download_model
+
+    try:
+        return download_model(model_uri).resolve()
+    except Exception as err:
+        raise click.ClickException(f"Could not fetch model '{model_uri}': {err}") from None
+
+
+def _reexec_in_env(env_manager: str, model_dir: Path, argv: list[str]) -> None:
+    """Run this same command inside the model's isolated environment (never returns)."""
+    from mltrail.serving.envs import prepare_environment
+
+    try:
+        python = prepare_environment(model_dir, env_manager)
+    except Exception as err:
+        raise click.ClickException(f"Could not build the {env_manager} environment: {err}") from None
+    os.execv(python, [python, "-m", "mltrail", *argv])
+
+
+@click.group("models")
+def models() -> None:
+    """Serve, score and package models saved in MLflow's format."""
+
+
+@models.command("serve")
+@_model_option
+@click.option("-p", "--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("-h", "--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind (use 0.0.0.0 to serve other machines).")
+@click.option("-w", "--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--timeout", "-t", default=60, type=int, hidden=True, help="Accepted for MLflow compatibility.")
+@click.option("--no-conda", is_flag=True, hidden=True, help="MLflow 1.x spelling of --env-manager local.")
+@_env_manager_option
+def serve(model_uri: str, port: int, host: str, workers: int, timeout: int, no_conda: bool,
+          env_manager: str) -> None:
+    """Serve a model over HTTP: /ping, /health, /version and POST /invocations."""
+    model_dir = _local_copy(model_uri)
+    if env_manager not in ("local",) and not no_conda:
+        _reexec_in_env(env_manager, model_dir, ["models", "serve", "-m", str(model_dir), "-p", str(port),
+                                                 "-h", host, "-w", str(workers), "--env-manager", "local"])
+    import uvicorn
+
+    from mltrail.serving.app import MODEL_PATH_ENV, app_from_env
+
+    os.environ[MODEL_PATH_ENV] = str(model_dir)
+    click.echo(f"mltrail: serving {model_uri} on http://{host}:{port} ({workers} worker(s))", err=True)
+    kwargs = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    if workers > 1:
+        uvicorn.run("mltrail.serving.app:app_from_env", factory=True, workers=workers, **kwargs)
+    else:
+        uvicorn.run(app_from_env(), **kwargs)
+
+
+@models.command("predict")
+@_model_option
+@click.option("-i", "--input-path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="File with the input: JSON (MLflow's serving formats) or CSV.")
+@click.option("-o", "--output-path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the predictions as JSON (stdout when omitted).")
+@click.option("-t", "--content-type", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@_env_manager_option
+def predict(model_uri: str, input_path: str, output_path: str | None, content_type: str, env_manager: str) -> None:
+    """Score a file with a model (batch prediction) and print or write the predictions."""
+    model_dir = _local_copy(model_uri)
+    if env_manager != "local":
+        argv = ["models", "predict", "-m", str(model_dir), "-i", str(Path(input_path).resolve()),
+                "-t", content_type, "--env-manager", "local"]
+        if output_path:
+            argv += ["-o", str(Path(output_path).resolve())]
+        _reexec_in_env(env_manager, model_dir, argv)
+    import msgspec
+
+    import mltrail.pyfunc
+    from mltrail.exceptions import MltrailException
+    from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
+
+    model = mltrail.pyfunc.load_model(str(model_dir))
+    raw = Path(input_path).read_bytes()
+    schema = model.metadata.get_input_schema()
+    try:
+        if content_type == "csv":
+            data, params = parse_csv_body(raw), None
+        else:
+            try:
+                body = msgspec.json.decode(raw)
+            except msgspec.DecodeError as err:
+                raise ServingError(f"Invalid JSON in {input_path}: {err}") from None
+            data, params = parse_json_body(body, schema is not None and not schema.is_tensor_spec())
+        result = model.predict(data, params=params) if params else model.predict(data)
+    except (ServingError, MltrailException) as err:
+        raise click.ClickException(err.message) from None
+    text = msgspec.json.encode({"predictions": to_jsonable(result)},
+                               enc_hook=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)).decode()
+    if output_path:
+        Path(output_path).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+@models.command("generate-dockerfile")
+@click.option("-m", "--model-uri", default=None, metavar="URI",
+              help="Model to bake into the image (omit to pass it at run time).")
+@click.option("-d", "--output-directory", default="mltrail-dockerfile", show_default=True,
+              type=click.Path(file_okay=False), help="Directory for the Dockerfile and build context.")
+@click.option("--env-manager", type=click.Choice(["local", "uv", "virtualenv"]), default="local", hidden=True)
+def generate_dockerfile(model_uri: str | None, output_directory: str, env_manager: str) -> None:
+    """Write a Dockerfile (and build context) that serves the model on port 8080."""
+    from mltrail.serving.docker import write_docker_context
+
+    model_dir = _local_copy(model_uri) if model_uri else None
+    out = write_docker_context(Path(output_directory), model_dir)
+    click.echo(f"Wrote {out / 'Dockerfile'}; build with: docker build -t my-model {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    models(sys.argv[1:])

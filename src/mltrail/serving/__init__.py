@@ -1,0 +1,1 @@
+"""Model serving: the ``/invocations`` scoring app used by ``mltrail models serve``."""

@@ -1,0 +1,113 @@
+"""The scoring server: a lean Starlette app around one loaded pyfunc model.
+
+Endpoints (MLflow's): ``GET /ping`` and ``GET /health`` (200 once the model is
+loaded), ``GET /version``, ``POST /invocations``. JSON is decoded and encoded
+with msgspec; there is no middleware on the hot path, which keeps a trivial
+model well under 2 ms per request.
+
+Example::
+
+    app = create_scoring_app(mltrail.pyfunc.load_model("models:/MyLLMApp/1"))
+    uvicorn.run(app, port=5001)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mltrail.exceptions import MltrailException
+from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
+
+MODEL_PATH_ENV = "MLTRAIL_SERVING_MODEL_PATH"
+_log = logging.getLogger("mltrail.serving")
+_JSON = "application/json"
+
+
+def _enc_hook(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    raise TypeError(f"Cannot serialize {type(obj).__name__}")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+_decoder = msgspec.json.Decoder()
+
+
+def _error(message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> Response:
+    return Response(_encoder.encode({"error_code": error_code, "message": message}), status, media_type=_JSON)
+
+
+def create_scoring_app(model: Any) -> Starlette:
+    """A Starlette app serving ``model`` (a :class:`~mltrail.pyfunc.PyFuncModel`)."""
+    from mltrail.version import __version__
+
+    schema = model.metadata.get_input_schema() if hasattr(model, "metadata") else None
+    column_schema = schema is not None and not schema.is_tensor_spec()
+    predict = model.predict
+
+    async def ping(request: Request) -> Response:
+        return Response("\n", 200, media_type=_JSON)
+
+    async def version(request: Request) -> Response:
+        return Response(__version__, 200, media_type="text/plain")
+
+    async def invocations(request: Request) -> Response:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        raw = await request.body()
+        try:
+            if ctype == "text/csv":
+                data, params = parse_csv_body(raw), None
+            elif ctype in (_JSON, ""):
+                try:
+                    body = _decoder.decode(raw)
+                except msgspec.DecodeError as err:
+                    raise ServingError(f"Invalid JSON in the request body: {err}") from None
+                data, params = parse_json_body(body, column_schema)
+            else:
+                raise ServingError(f"This predictor only supports the following content types: "
+                                   f"['text/csv', 'application/json']. Got '{ctype}'.", status=415)
+            try:
+                result = predict(data, params=params) if params else predict(data)
+            except (MltrailException, ServingError):
+                raise
+            except Exception as err:  # the model's own failure: report it like MLflow (400 + message)
+                _log.exception("model prediction failed")
+                raise ServingError(f"Encountered an unexpected error while evaluating the model. "
+                                   f"Verify that the input is compatible with the model. Error: {err}") from None
+        except ServingError as err:
+            return _error(err.message, err.status, err.error_code)
+        except MltrailException as err:
+            return _error(err.message, 400, err.error_code)
+        try:
+            payload = _encoder.encode({"predictions": to_jsonable(result)})
+        except TypeError as err:
+            return _error(f"The model's predictions could not be encoded as JSON: {err}", 500, "INTERNAL_ERROR")
+        return Response(payload, 200, media_type=_JSON)
+
+    routes = [
+        Route("/ping", ping, methods=["GET"]),
+        Route("/health", ping, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/invocations", invocations, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def app_from_env() -> Starlette:
+    """App factory for ``uvicorn --factory`` workers: loads the model named by ``MLTRAIL_SERVING_MODEL_PATH``."""
+    import mltrail.pyfunc
+
+    path = os.environ.get(MODEL_PATH_ENV)
+    if not path:
+        raise RuntimeError(f"{MODEL_PATH_ENV} is not set: start the server with `mltrail models serve -m URI`")
+    return create_scoring_app(mltrail.pyfunc.load_model(path))

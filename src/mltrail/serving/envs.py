@@ -1,0 +1,110 @@
+"""Isolated, cached Python environments for ``--env-manager uv|virtualenv``.
+
+The environment is built from the model's ``requirements.txt`` plus mltrail
+itself (with its serving extra), and cached under
+``$MLTRAIL_ENV_ROOT`` (default ``~/.cache/mltrail/envs``) by a hash of the
+Python version, the requirements and the mltrail version, so the second
+``serve`` of the same model starts at once. A build happens in a temporary
+folder that is renamed into place only when it succeeded: a failed build
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mltrail.exceptions import invalid
+
+ENV_ROOT_VAR = "MLTRAIL_ENV_ROOT"
+_READY = ".mltrail-env-ready"
+
+
+def env_root() -> Path:
+    return Path(os.environ.get(ENV_ROOT_VAR) or Path.home() / ".cache" / "mltrail" / "envs")
+
+
+def _mltrail_spec() -> str:
+    """How to install mltrail into the env: this source tree when we run from one, else the release."""
+    import mltrail
+    from mltrail.version import __version__
+
+    src = Path(mltrail.__file__).resolve().parents[2]
+    if (src / "pyproject.toml").is_file():
+        return f"mltrail[server,pandas] @ {src.as_uri()}"
+    return f"mltrail[server,pandas]=={__version__}"
+
+
+def model_requirements(model_dir: Path) -> list[str]:
+    from mltrail.models.requirements import read_requirements
+
+    return [r for r in read_requirements(model_dir) if not r.lower().replace("_", "-").startswith("mltrail")]
+
+
+def env_key(requirements: list[str], manager: str) -> str:
+    from mltrail.version import __version__
+
+    payload = json.dumps([manager, sys.version_info[:2], sorted(requirements), __version__, _mltrail_spec()])
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found:
+            return found
+    raise invalid("--env-manager uv needs the 'uv' tool: pip install uv")
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+        raise RuntimeError(f"`{' '.join(cmd[:3])} ...` failed:\n" + "\n".join(tail))
+
+
+def prepare_environment(model_dir: Path, manager: str) -> str:
+    """The Python executable of a ready environment for the model (built on first use)."""
+    if manager not in ("uv", "virtualenv"):
+        raise invalid(f"Unsupported env manager '{manager}': use local, uv or virtualenv")
+    reqs = model_requirements(model_dir)
+    target = env_root() / f"{manager}-{env_key(reqs, manager)}"
+    python = target / "bin" / "python"
+    if (target / _READY).is_file():
+        return str(python)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        req_file = build / "requirements.txt"
+        req_file.write_text("\n".join(reqs) + "\n")
+        if manager == "uv":
+            uv = _uv_binary()
+            _run([uv, "venv", "--quiet", "--python", sys.executable, str(build / "env")])
+            _run([uv, "pip", "install", "--quiet", "--python", str(build / "env" / "bin" / "python"),
+                  "-r", str(req_file), _mltrail_spec()])
+        else:
+            _run([sys.executable, "-m", "venv", str(build / "env")])
+            _run([str(build / "env" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                  "-r", str(req_file), _mltrail_spec()])
+        (build / "env" / _READY).write_text(json.dumps({"requirements": reqs}))
+        # Rename the finished env into place (atomic on one file system); if another process
+        # won the race, use theirs. Console scripts keep the build path in their shebang, but
+        # we only ever run `python -m mltrail`, which does not care.
+        try:
+            (build / "env").rename(target)
+        except OSError:
+            if not (target / _READY).is_file():
+                raise
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return str(python)

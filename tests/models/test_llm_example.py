@@ -1,0 +1,100 @@
+"""The brief's LLMWrapper example end to end with ``import mltrail as mlflow``.
+
+Log and register the model in a script (as a user would run it), promote it,
+load it by version, alias and stage, then serve it with ``mltrail models
+serve`` and POST the brief's request. The OpenAI calls are answered by the
+OpenAI-compatible server on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from model_helpers import serve_model
+
+BRIEF_SCRIPT = textwrap.dedent('''
+    import mltrail as mlflow
+
+    # Register a model after training/evaluation
+    with mlflow.start_run() as run:
+        # Log your fine-tuned model
+        mlflow.log_params({"base_model": "gpt-4o-mini", "ft_steps": 1000})
+        mlflow.log_metrics({"eval_score": 8.3})
+
+        # Create a simple wrapper for your LLM endpoint
+        class LLMWrapper(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input):
+                import openai
+                client = openai.OpenAI()
+                prompts = model_input["prompt"].tolist()
+                return [client.chat.completions.create(
+                    model="ft:gpt-4o-mini:...",
+                    messages=[{"role": "user", "content": p}],
+                    max_tokens=256
+                ).choices[0].message.content for p in prompts]
+
+        mlflow.pyfunc.log_model("llm_model", python_model=LLMWrapper())
+
+        # Register in model registry
+        model_uri = f"runs:/{run.info.run_id}/llm_model"
+        mlflow.register_model(model_uri, "MyLLMApp")
+    print(run.info.run_id)
+''')
+
+
+@pytest.fixture
+def logged(tmp_path, openai_server):
+    """Run the brief's script in a fresh folder; return (tracking_uri, run_id)."""
+    (tmp_path / "brief.py").write_text(BRIEF_SCRIPT)
+    proc = subprocess.run([sys.executable, "brief.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return f"sqlite:///{tmp_path / 'mltrail.db'}", proc.stdout.strip().splitlines()[-1]
+
+
+def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
+    import mltrail as mlflow
+
+    tracking_uri, run_id = logged
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient()
+
+    mv = client.get_model_version("MyLLMApp", "1")
+    assert (mv.run_id, mv.source) == (run_id, f"runs:/{run_id}/llm_model")
+    assert mv.run_link.endswith(f"/runs/{run_id}")
+    run = client.get_run(mv.run_id)  # lineage: version -> run -> source
+    assert run.data.params["base_model"] == "gpt-4o-mini"
+    assert run.data.tags["mlflow.source.name"].endswith("brief.py")
+    history = json.loads(run.data.tags["mlflow.log-model.history"])
+    assert history[0]["artifact_path"] == "llm_model"
+
+    # Transition to production, as the brief suggests, and give it an alias.
+    client.transition_model_version_stage("MyLLMApp", mv.version, "Production")
+    client.set_registered_model_alias("MyLLMApp", "champion", mv.version)
+
+    frame = pd.DataFrame({"prompt": ["Explain MLflow"]})
+    for uri in ("models:/MyLLMApp/1", "models:/MyLLMApp@champion", "models:/MyLLMApp/Production"):
+        assert mlflow.pyfunc.load_model(uri).predict(frame) == ["Answer to: Explain MLflow"]
+    sent = openai_server.requests[-1]["body"]
+    assert sent["model"] == "ft:gpt-4o-mini:..." and sent["max_tokens"] == 256
+
+    local = mlflow.artifacts.download_artifacts(artifact_uri="models:/MyLLMApp/1")
+    reqs = Path(local, "requirements.txt").read_text().splitlines()
+    assert any(r.startswith("openai==") for r in reqs)  # imported inside predict, still inferred
+
+    server = serve_model("models:/MyLLMApp/Production", env={"MLTRAIL_TRACKING_URI": tracking_uri})
+    served.append(server)
+    response = httpx.post(f"{server.url}/invocations", headers={"Content-Type": "application/json"},
+                          content=json.dumps({"dataframe_records": [{"prompt": "Explain MLflow"}]}))
+    assert response.status_code == 200
+    assert response.json() == {"predictions": ["Answer to: Explain MLflow"]}
+    bad = httpx.post(f"{server.url}/invocations", json={"dataframe_records": "nope"})
+    assert bad.status_code == 400 and "dataframe_records" in bad.json()["message"]
