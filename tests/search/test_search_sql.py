@@ -126,6 +126,7 @@ def _populate(conn: sa.Connection) -> None:
             {"run_uuid": "r2", "key": "opt", "value": "sgd"},
             {"run_uuid": "r3", "key": "model", "value": "GPT%3"},
             {"run_uuid": "r3", "key": "opt", "value": "rmsprop"},
+            {"run_uuid": "r4", "key": "path", "value": "a\\b"},
             {"run_uuid": "r5", "key": "model", "value": "GPT-4"},
             {"run_uuid": "r6", "key": "model", "value": "GPT-4"},
         ],
@@ -317,6 +318,9 @@ RUN_FILTERS = [
     ("params.model IN ('gpt-4')", []),
     ("params.model NOT IN ('GPT-4')", ["r3", "r2"]),
     ("params.model IS NULL", ["r4"]),
+    ("params.path = 'a\\b'", ["r4"]),  # a backslash not before a quote is kept, as in MLflow
+    ("params.path LIKE 'a\\\\b'", ["r4"]),  # in LIKE, a backslash escapes the next character
+    ("params.path LIKE 'a\\b'", []),
     ("params.`learning rate` = '0.01'", ["r1"]),
     ("params.lr = 0.01", ["r1"]),
     ('params.lr = "0.1"', ["r2"]),

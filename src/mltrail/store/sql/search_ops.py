@@ -99,6 +99,12 @@ def like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
+def _safe_pattern(pattern: str) -> str:
+    """A trailing lone backslash escapes nothing: PostgreSQL would reject it, so match it literally."""
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return pattern + "\\" if trailing % 2 else pattern
+
+
 def eq(col: ColumnElement[Any], value: str) -> ColumnElement[bool]:
     """Case-sensitive string equality."""
     return PerDialect(col == value, col == value, sa.and_(col == value, _binary(col) == value))
@@ -109,6 +115,7 @@ def _ne(col: ColumnElement[Any], value: str) -> ColumnElement[bool]:
 
 
 def _like(col: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+    pattern = _safe_pattern(pattern)
     return PerDialect(
         col.like(pattern),
         col.op("GLOB")(like_to_glob(pattern)),
@@ -117,6 +124,7 @@ def _like(col: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
 
 
 def _ilike(col: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+    pattern = _safe_pattern(pattern)
     lowered = sa.func.lower(col).like(sa.func.lower(pattern), escape="\\")
     return PerDialect(col.ilike(pattern), lowered, sa.func.lower(col).like(sa.func.lower(pattern)))
 
