@@ -261,3 +261,29 @@ def test_delete_run_and_search_experiments(backend):
     names = [e.name for e in mlflow.search_experiments(filter_string=f"name = '{backend}'")]
     assert names == [backend]
     assert len(mlflow.search_experiments(max_results=1)) == 1
+
+
+def test_each_thread_has_its_own_active_run(backend):
+    import threading
+
+    mlflow.set_experiment(backend)
+    seen = {}
+
+    def worker(name):
+        assert mlflow.active_run() is None  # the main thread's run is not this thread's
+        with mlflow.start_run(run_name=name) as run:
+            mlflow.log_param("thread", name)
+            seen[name] = run.info.run_id
+
+    with mlflow.start_run() as main_run:
+        threads = [threading.Thread(target=worker, args=(f"t{i}",)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert mlflow.active_run().info.run_id == main_run.info.run_id
+    assert len(set(seen.values())) == 3
+    for name, run_id in seen.items():
+        run = mlflow.get_run(run_id)
+        assert run.data.params == {"thread": name} and run.info.status == "FINISHED"
+        assert "mlflow.parentRunId" not in run.data.tags

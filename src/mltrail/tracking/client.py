@@ -183,12 +183,11 @@ class MlflowClient(RegistryClientMixin):
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         """Change a run's status and/or name (the end time is left alone)."""
-        if status is not None:
-            status = RunStatus.normalize(status)
-        else:
-            current = self._store.get_run(run_id).info
-            status = current.status
-        self._store.update_run_info(run_id, run_status=status, end_time=None, run_name=name)
+        if status is None and name is None:
+            return
+        current = self._store.get_run(run_id).info
+        status = RunStatus.normalize(status) if status is not None else current.status
+        self._store.update_run_info(run_id, run_status=status, end_time=current.end_time, run_name=name)
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         """End a run: ``status`` (default FINISHED) and ``end_time`` (default now).
