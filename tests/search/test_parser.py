@@ -424,3 +424,82 @@ def test_order_by_invalid(clause, grammar, message):
     with pytest.raises(MltrailException, match=message) as err:
         parse_order_by(clause, grammar)
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+# ------------------------------------------- side by side with the real mlflow
+
+# Deliberate differences from MLflow's parser, which passes these through verbatim:
+# an escaped quote inside a string or key ('it''s', 'it\\'s', `a``b`) is decoded as in
+# SQL, and "<>" / "==" are read as "!=" / "=" (MLflow's stores then reject them).
+DELIBERATE_DIFFERENCES = {
+    "metrics.acc <> 3",
+    "metrics.acc == 3",
+    "params.x = 'it''s'",
+    "params.x = 'it\\'s'",
+    'params.x = "say ""hi"""',
+    "tags.`a``b` = 'c'",
+}
+
+_MLFLOW_ALL_VALID = (
+    [(RUNS, t) for t in SEARCH_RUNS_PAGE + SEARCH_RUNS_PAGE_V1_V2]
+    + [(EXPERIMENTS, t) for t, _ in SEARCH_EXPERIMENTS_PAGE]
+    + MODEL_REGISTRY_PAGE
+    + [
+        (RUNS, t)
+        for t, _ in VALID
+        if " OR " not in t.upper() and "(" not in t.split(" ", 1)[0] and t not in DELIBERATE_DIFFERENCES
+    ]
+)
+
+
+def _mlflow_parse(grammar, text):
+    utils = pytest.importorskip("mlflow.utils.search_utils")
+    cls = {
+        "runs": utils.SearchUtils,
+        "experiments": utils.SearchExperimentsUtils,
+        "registered models": utils.SearchModelUtils,
+        "model versions": utils.SearchModelVersionUtils,
+    }[grammar.name]
+    return cls.parse_search_filter(text)
+
+
+def _normalize(entity, key, op, value, numeric):
+    if isinstance(value, (list, tuple)):
+        value = tuple(float(v) if numeric else v for v in value)
+    elif value is not None and numeric:
+        value = float(value)
+    return (entity, key, op.upper(), value)
+
+
+@pytest.mark.parametrize(("grammar", "text"), _MLFLOW_ALL_VALID, ids=[t for _, t in _MLFLOW_ALL_VALID])
+def test_same_comparisons_as_mlflow(grammar, text):
+    utils = pytest.importorskip("mlflow.utils.search_utils")
+    try:
+        theirs = _mlflow_parse(grammar, text)
+    except Exception:  # MLflow rejects it; mltrail is allowed to be more permissive
+        pytest.skip("MLflow rejects this filter")
+    ours = comparisons(parse_filter(text, grammar))
+    numeric_keys = grammar.numeric_attributes
+    expected = []
+    for d in theirs:
+        key = utils.SearchUtils.translate_key_alias(d["key"]) if grammar is RUNS else d["key"]
+        numeric = d["type"] == "metric" or (d["type"] == "attribute" and key in numeric_keys)
+        expected.append(_normalize(d["type"], key, d["comparator"], d["value"], numeric))
+    got = [
+        _normalize(c.entity_type, c.key, c.op, c.value, c.entity_type == "metric" or c.key in numeric_keys)
+        for c in ours
+    ]
+    assert got == expected
+
+
+MLFLOW_ORDER_BY = [c for c, g, _ in ORDER_BY if g is RUNS]
+
+
+@pytest.mark.parametrize("clause", MLFLOW_ORDER_BY)
+def test_same_order_by_as_mlflow(clause):
+    utils = pytest.importorskip("mlflow.utils.search_utils")
+    try:
+        entity, key, ascending = utils.SearchUtils.parse_order_by_for_search_runs(clause)
+    except Exception:
+        pytest.skip("MLflow rejects this clause")
+    assert parse_order_by(clause) == (entity, utils.SearchUtils.translate_key_alias(key), ascending)
