@@ -331,6 +331,7 @@ INVALID = [
     # experiments
     ("metrics.acc > 1", EXPERIMENTS, "experiments cannot be searched by 'metrics'", 1),
     ("run_id = 'x'", EXPERIMENTS, "unknown attribute 'run_id' for experiments", 1),
+    ("experiment_id > 1", EXPERIMENTS, "comparator '>' cannot be used", 15),
     ("creation_time LIKE '1%'", EXPERIMENTS, "comparator 'LIKE' cannot be used", 15),
     # registry
     ("params.x = 'a'", REGISTERED_MODELS, "registered models cannot be searched by 'params'", 1),

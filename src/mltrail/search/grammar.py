@@ -84,7 +84,8 @@ RUNS = Grammar(
 EXPERIMENTS = Grammar(
     name="experiments",
     entities=frozenset({TAG, ATTRIBUTE}),
-    string_attributes=frozenset({"name"}),
+    # experiment_id is a string attribute in MLflow (ids are strings on the wire).
+    string_attributes=frozenset({"name", "experiment_id"}),
     numeric_attributes=frozenset({"creation_time", "last_update_time"}),
     order_attributes=frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
     order_entities=frozenset({ATTRIBUTE}),

@@ -199,9 +199,28 @@ _EXPERIMENT_ATTRIBUTES: dict[str, sa.Column[Any]] = {
 }
 
 
+def _experiment_id_clause(c: n.Comparison) -> ColumnElement[bool]:
+    """``experiment_id`` is a string on the wire and an integer column here."""
+    col = s.experiments.c.experiment_id
+    if c.op in (n.EQ, n.NE) or c.op in n.LIST_OPS:
+        values = c.value if c.op in n.LIST_OPS else (c.value,)
+        # A string that is not an integer names no experiment.
+        ids = [int(v) for v in values if str(v).strip().isdigit()]
+        if c.op == n.EQ:
+            return col == ids[0] if ids else sa.false()
+        if c.op == n.NE:
+            return col != ids[0] if ids else col.is_not(None)
+        return col.in_(ids) if c.op == n.IN else col.not_in(ids)
+    if c.op in n.NULL_OPS:
+        return compare(col, c.op, None, numeric=True)
+    return compare(sa.cast(col, sa.String(32)), c.op, c.value, numeric=False)
+
+
 def _experiment_leaf(c: n.Comparison) -> ColumnElement[bool]:
     if c.entity_type == n.TAG:
         return _keyed(s.experiments.c.experiment_id, s.experiment_tags, "experiment_id", c)
+    if c.key == "experiment_id":
+        return _experiment_id_clause(c)
     col = _EXPERIMENT_ATTRIBUTES[c.key]
     return compare(col, c.op, c.value, c.key in g.EXPERIMENTS.numeric_attributes)
 
