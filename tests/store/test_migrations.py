@@ -113,3 +113,18 @@ def test_db_upgrade_rejects_non_database_uri():
 )
 def test_uri_drivers(given, expected):
     assert normalize_db_uri(given) == expected
+
+
+def test_database_from_a_newer_mltrail_is_a_clear_error(sqlite_uri):
+    from mltrail.exceptions import MltrailException
+    from mltrail.store.sql.migrate import upgrade_db
+
+    upgrade_db(sqlite_uri)
+    with create_sql_engine(sqlite_uri).begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(MltrailException) as e:
+        upgrade_db(sqlite_uri)
+    assert e.value.error_code == "INVALID_STATE"
+    assert "newer mltrail" in e.value.message
+    result = CliRunner().invoke(cli, ["db", "upgrade", sqlite_uri])
+    assert result.exit_code == 1 and "INVALID_STATE" in result.output

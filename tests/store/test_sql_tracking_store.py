@@ -435,3 +435,16 @@ def test_gc_helpers(store):
         store.get_experiment(exp)
     with pytest.raises(MltrailException):
         store.get_run(keep)
+
+
+def test_keys_differing_in_case(store, db_uri):
+    run_id = _run(store).info.run_id
+    store.log_param(run_id, Param("Depth", "3"))
+    if db_uri.startswith("mysql"):
+        # MariaDB's default collation folds case: a clean error, not a database traceback.
+        with pytest.raises(MltrailException) as e:
+            store.log_param(run_id, Param("depth", "5"))
+        assert _code(e) == "INVALID_PARAMETER_VALUE"
+    else:
+        store.log_param(run_id, Param("depth", "5"))
+        assert store.get_run(run_id).data.params == {"Depth": "3", "depth": "5"}

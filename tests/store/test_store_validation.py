@@ -76,13 +76,18 @@ def test_experiment_tag_value_limit(sqlite_store):
 
 def test_experiment_name_limit(sqlite_store):
     sqlite_store.create_experiment("n" * 250)
-    _rejects(lambda: sqlite_store.create_experiment("n" * 501), "500")
+    sqlite_store.create_experiment("m" * 256)
+    _rejects(lambda: sqlite_store.create_experiment("n" * 257), "256")
     _rejects(lambda: sqlite_store.create_experiment(""), "Invalid experiment name")
     _rejects(lambda: sqlite_store.create_experiment(None), "Invalid experiment name")
 
 
 def test_run_name_limit(sqlite_store):
     _rejects(lambda: sqlite_store.create_run("0", "u", None, [], "r" * 251), "250")
+
+
+def test_user_id_limit(sqlite_store):
+    _rejects(lambda: sqlite_store.create_run("0", "u" * 257, None, [], None), "256")
 
 
 @pytest.mark.parametrize("value", ["1.0", None, True, [1]])

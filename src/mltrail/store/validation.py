@@ -23,7 +23,10 @@ from mltrail.exceptions import invalid
 MAX_ENTITY_KEY_LENGTH = 250
 MAX_PARAM_VAL_LENGTH = 6000
 MAX_TAG_VAL_LENGTH = 8000
-MAX_EXPERIMENT_NAME_LENGTH = 500
+# MLflow says 500, but its (and our) ``experiments.name`` column holds 256: reject cleanly
+# instead of letting PostgreSQL/MySQL fail on the insert.
+MAX_EXPERIMENT_NAME_LENGTH = 256
+MAX_USER_ID_LENGTH = 256
 MAX_EXPERIMENT_TAG_KEY_LENGTH = 250
 MAX_EXPERIMENT_TAG_VAL_LENGTH = 5000
 MAX_RUN_NAME_LENGTH = 250

@@ -90,6 +90,22 @@ def _mark_ready(engine: sqlalchemy.Engine) -> None:
 
 
 def _upgrade(engine: sqlalchemy.Engine) -> None:
+    from alembic.util.exc import CommandError
+
+    try:
+        _run_upgrade(engine)
+    except CommandError as err:
+        # Typically a database migrated by a newer mltrail: say so instead of a traceback.
+        from mltrail.exceptions import INVALID_STATE, MltrailException
+
+        raise MltrailException(
+            f"Cannot bring the database to schema revision {head_revision()}: {err}. If a newer "
+            "mltrail created this database, upgrade mltrail.",
+            error_code=INVALID_STATE,
+        ) from err
+
+
+def _run_upgrade(engine: sqlalchemy.Engine) -> None:
     import sqlalchemy as sa
     from alembic import command
 

@@ -38,6 +38,7 @@ from mltrail.entities import (
 from mltrail.exceptions import (
     INVALID_STATE,
     RESOURCE_ALREADY_EXISTS,
+    TEMPORARILY_UNAVAILABLE,
     MltrailException,
     invalid,
     not_found,
@@ -79,6 +80,19 @@ def _exp_id(experiment_id: object) -> int:
     return int(text)
 
 
+def _as_mltrail_error(err: sa.exc.DBAPIError) -> MltrailException | sa.exc.DBAPIError:
+    """A database error that survived retries, as an error a user can act on."""
+    detail = str(err.orig).splitlines()[0] if err.orig is not None else str(err)
+    if isinstance(err, sa.exc.IntegrityError):
+        # e.g. keys differing only in letter case are one key under MySQL's default collation
+        return invalid(f"The write conflicts with data already stored: {detail}")
+    if "locked" in detail or "deadlock" in detail.lower():
+        return MltrailException(
+            f"The database is busy, try again: {detail}", error_code=TEMPORARILY_UNAVAILABLE
+        )
+    return err
+
+
 def _check_max_results(max_results: Any) -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
         raise invalid(f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}")
@@ -112,11 +126,11 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
             try:
                 with self.engine.begin() as conn:
                     return fn(conn)
-            except (sa.exc.IntegrityError, sa.exc.OperationalError):
+            except (sa.exc.IntegrityError, sa.exc.OperationalError) as err:
                 # Two writers inserting the same new key (or a deadlock victim): the
                 # transaction rolled back, so running it again is safe.
                 if attempt == attempts - 1:
-                    raise
+                    raise _as_mltrail_error(err) from err
         raise AssertionError("unreachable")
 
     def _default_location(self, experiment_id: int | str) -> str:
@@ -381,6 +395,8 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
                 f"values (run_name='{run_name}', mlflow.runName='{tag_name}')."
             )
+        if user_id is not None and len(str(user_id)) > v.MAX_USER_ID_LENGTH:
+            raise invalid(f"User id had length {len(str(user_id))}, which exceeded length limit of {v.MAX_USER_ID_LENGTH}")
         run_name = run_name or tag_name or random_run_name()
         v.validate_run_name(run_name)
         tag_map[RUN_NAME_TAG] = run_name
