@@ -35,6 +35,7 @@ _ATTRIBUTES: dict[str, str] = {
             "delete_run",
             "delete_tag",
             "end_run",
+            "flush_async_logging",
             "get_artifact_uri",
             "get_experiment",
             "get_experiment_by_name",
@@ -83,6 +84,7 @@ _ALIASES: dict[str, tuple[str, str]] = {
 _SUBMODULES = frozenset(
     {
         "artifacts",
+        "client",
         "data",
         "entities",
         "exceptions",

@@ -126,3 +126,27 @@ def test_clients_for_two_stores_are_independent(tmp_path):
     a.create_experiment("only-in-a")
     assert b.get_experiment_by_name("only-in-a") is None
     assert a.get_experiment_by_name("only-in-a") is not None
+
+
+def test_mlflow_import_paths_for_the_client():
+    from mltrail.client import MlflowClient as FromClientModule
+
+    assert FromClientModule is MlflowClient
+    assert mltrail.client.MlflowClient is MlflowClient
+
+
+def test_file_uris_and_relative_paths_are_pinned_to_the_directory(tmp_path, monkeypatch):
+    from mltrail.tracking._store_registry import plan_store
+
+    assert plan_store("file:./runs") == (
+        "sql", f"sqlite:///{tmp_path / 'runs' / 'mltrail.db'}", str(tmp_path / "runs" / "mltrail-artifacts")
+    )
+    assert plan_store("sqlite:///rel.db")[1] == f"sqlite:///{tmp_path / 'rel.db'}"
+    assert plan_store(str(tmp_path / "x.db"))[:2] == ("sql", f"sqlite:///{tmp_path / 'x.db'}")
+    assert plan_store("https://tracking.example:5000/")[:2] == ("rest", "https://tracking.example:5000")
+    assert plan_store("postgresql://u@h/db") == ("sql", "postgresql://u@h/db", str(tmp_path / "mltrail-artifacts"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "file:./runs")
+    mltrail.flush_async_logging()  # nothing buffered: a no-op
+    with mltrail.start_run():
+        mltrail.log_metric("m", 1)
+    assert (tmp_path / "runs" / "mltrail.db").is_file()

@@ -82,6 +82,7 @@ def plan_store(uri: str) -> tuple[str, str, str]:
 
 def _plan_local(path: Path) -> tuple[str, str, str]:
     """A local folder holds ``mltrail.db`` and ``mltrail-artifacts``; a ``*.db`` file is used as is."""
+    path = path.expanduser().absolute()  # ``file:./runs`` must not follow a later chdir
     if path.suffix.lower() in _SQLITE_SUFFIXES and not path.is_dir():
         return "sql", _sqlite_uri(path), str(path.parent / DEFAULT_ARTIFACTS_DIR)
     return "sql", _sqlite_uri(path / DEFAULT_DB_FILE), str(path / DEFAULT_ARTIFACTS_DIR)

@@ -74,6 +74,7 @@ __all__ = [
     "delete_run",
     "delete_tag",
     "end_run",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
@@ -351,6 +352,14 @@ def _create_run(
     if run_name:
         tags[MLFLOW_RUN_NAME] = run_name
     return client.create_run(exp_id, tags=tags, run_name=run_name or tags.get(MLFLOW_RUN_NAME))
+
+
+def flush_async_logging() -> None:
+    """Send everything buffered by stores that batch writes (the HTTP store's metrics)."""
+    from mltrail.tracking._store_registry import cached_stores
+
+    for store in cached_stores():
+        store.flush()
 
 
 def end_run(status: str = "FINISHED") -> None:
