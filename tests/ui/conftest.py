@@ -105,6 +105,11 @@ def page(browser, ui_server) -> Iterator[object]:
     pg.on("dialog", lambda d: (pg.dialogs.append((d.type, d.message)), d.accept() if d.type == "confirm" else d.dismiss()))
     pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+    # Record Content-Security-Policy violations: the UI must never need an exception to its CSP.
+    pg.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     pg.set_default_timeout(15000)
     yield pg
     context.close()

@@ -76,7 +76,7 @@ export async function render(root, {runId, query}) {
     const text = runMaps(run).tags[NOTE] || '';
     const edit = h('button', {type: 'button', onclick: () => {
       editingNote = true;
-      const area = h('textarea', {'aria-label': 'Description', value: text});
+      const area = h('textarea', {'aria-label': 'Description text', value: text});
       replace(note, h('form', {onsubmit: async (e) => {
         e.preventDefault();
         try {
