@@ -200,11 +200,17 @@ def _populate(conn: sa.Connection) -> None:
             {"name": "alpha", "creation_time": 10, "last_updated_time": 40},
             {"name": "beta", "creation_time": 20, "last_updated_time": 30},
             {"name": "gamma", "creation_time": 30, "last_updated_time": 20},
+            {"name": "my-prompt", "creation_time": 40, "last_updated_time": 50},
         ],
     )
     ins(
         sa.insert(s.registered_model_tags),
-        [{"name": "alpha", "key": "team", "value": "a"}, {"name": "gamma", "key": "team", "value": "b"}],
+        [
+            {"name": "alpha", "key": "team", "value": "a"},
+            {"name": "gamma", "key": "team", "value": "b"},
+            {"name": "my-prompt", "key": "mlflow.prompt.is_prompt", "value": "true"},
+            {"name": "my-prompt", "key": "team", "value": "b"},
+        ],
     )
 
     def version(name, v, run_id, source, ct, lut, stage="None"):
@@ -226,9 +232,16 @@ def _populate(conn: sa.Connection) -> None:
             version("alpha", 3, "r3", "runs:/r3/model", 3, 6, stage="Deleted_Internal"),
             version("beta", 1, "r1", "models:/x", 3, 3),
             version("gamma", 1, None, "file:///m", 4, None),
+            version("my-prompt", 1, None, "file:///p", 5, 7),
         ],
     )
-    ins(sa.insert(s.model_version_tags), [{"name": "beta", "version": 1, "key": "hint", "value": "prod"}])
+    ins(
+        sa.insert(s.model_version_tags),
+        [
+            {"name": "beta", "version": 1, "key": "hint", "value": "prod"},
+            {"name": "my-prompt", "version": 1, "key": "mlflow.prompt.is_prompt", "value": "true"},
+        ],
+    )
 
 
 BACKENDS = [
@@ -508,6 +521,10 @@ MODEL_CASES = [
     (None, ["last_updated_timestamp"], ["gamma", "beta", "alpha"]),
     (None, ["creation_timestamp DESC"], ["gamma", "beta", "alpha"]),
     (None, ["name DESC"], ["gamma", "beta", "alpha"]),
+    # prompts are registry models too, left out unless asked for (MLflow 3)
+    ("tags.`mlflow.prompt.is_prompt` = 'true'", None, ["my-prompt"]),
+    ("tags.`mlflow.prompt.is_prompt` != 'false' AND tags.team = 'b'", None, ["my-prompt"]),
+    ("tags.`mlflow.prompt.is_prompt` = 'false'", None, ["alpha", "beta", "gamma"]),
 ]
 
 
@@ -531,6 +548,7 @@ VERSION_CASES = [
     (None, ["version_number ASC"], [("alpha", 1), ("beta", 1), ("gamma", 1), ("alpha", 2)]),
     (None, ["last_updated_timestamp DESC"], [("alpha", 1), ("alpha", 2), ("beta", 1), ("gamma", 1)]),
     (None, ["name DESC"], [("gamma", 1), ("beta", 1), ("alpha", 2), ("alpha", 1)]),
+    ("tags.`mlflow.prompt.is_prompt` = 'true'", None, [("my-prompt", 1)]),
 ]
 
 

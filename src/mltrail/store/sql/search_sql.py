@@ -37,6 +37,9 @@ from mltrail.store.sql.search_ops import compare, eq, nulls_last
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 # Model versions in this stage are deleted and never searched, as in MLflow.
 STAGE_DELETED_INTERNAL = "Deleted_Internal"
+# Prompts live in the registry as models carrying this tag; MLflow 3 leaves them out
+# of model searches unless the filter asks for them.
+IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 _RUN_ATTRIBUTES: dict[str, sa.Column[Any]] = {
     "run_id": s.runs.c.run_uuid,
@@ -267,6 +270,31 @@ _MODEL_ATTRIBUTES: dict[str, sa.Column[Any]] = {
 }
 
 
+def _queries_prompts(tree: n.Node | None) -> bool:
+    """MLflow's rule: a filter asks for prompts with ``is_prompt = 'true'`` or ``!= 'false'``."""
+    for c in n.comparisons(tree):
+        if c.entity_type == n.TAG and c.key == IS_PROMPT_TAG and isinstance(c.value, str):
+            value = c.value.lower()
+            return (c.op == n.EQ and value == "true") or (c.op == n.NE and value == "false")
+    return False
+
+
+def _prompt_aware(
+    leaf: Callable[[n.Comparison], ColumnElement[bool]], prompts: bool
+) -> Callable[[n.Comparison], ColumnElement[bool]]:
+    """When searching models, a test of the prompt tag is dropped (models lack it), as in MLflow."""
+    if prompts:
+        return leaf
+    return lambda c: sa.true() if c.entity_type == n.TAG and c.key == IS_PROMPT_TAG else leaf(c)
+
+
+def _not_a_prompt(name: ColumnElement[Any], tag_table: sa.Table) -> ColumnElement[bool]:
+    prompt_names = sa.select(tag_table.c.name).where(
+        eq(tag_table.c.key, IS_PROMPT_TAG), eq(tag_table.c.value, "true")
+    )
+    return name.not_in(prompt_names)
+
+
 def _model_leaf(c: n.Comparison) -> ColumnElement[bool]:
     if c.entity_type == n.TAG:
         return _keyed(s.registered_models.c.name, s.registered_model_tags, "name", c)
@@ -277,7 +305,10 @@ def _model_leaf(c: n.Comparison) -> ColumnElement[bool]:
 def registered_models_query(
     filter_string: str | None, order_by: Sequence[str] | None, offset: int, limit: int
 ) -> sa.Select[Any]:
-    """``SELECT registered_models.name`` of one page; ties broken by ``name ASC``."""
+    """``SELECT registered_models.name`` of one page; ties broken by ``name ASC``.
+
+    Prompts are left out unless the filter asks for them (MLflow 3).
+    """
     models = s.registered_models
     tree = parse_filter(filter_string, g.REGISTERED_MODELS)
     orders: list[ColumnElement[Any]] = []
@@ -292,7 +323,11 @@ def registered_models_query(
         )
     if "name" not in seen_columns:
         orders.append(models.c.name.asc())
-    stmt = sa.select(models.c.name).where(_where(tree, _model_leaf)).order_by(*orders)
+    prompts = _queries_prompts(tree)
+    where = [_where(tree, _prompt_aware(_model_leaf, prompts))]
+    if not prompts:
+        where.append(_not_a_prompt(models.c.name, s.registered_model_tags))
+    stmt = sa.select(models.c.name).where(*where).order_by(*orders)
     return _page(stmt, offset, limit)
 
 
@@ -325,8 +360,9 @@ def model_versions_query(
 ) -> sa.Select[Any]:
     """``SELECT (model_versions.name, model_versions.version)`` of one page.
 
-    Versions in MLflow's internal deleted stage are never returned; ties are
-    broken by ``name ASC, version DESC`` as in MLflow.
+    Versions in MLflow's internal deleted stage are never returned, nor prompt
+    versions unless the filter asks for them; ties are broken by
+    ``name ASC, version DESC`` as in MLflow.
     """
     mv = s.model_versions
     tree = parse_filter(filter_string, g.MODEL_VERSIONS)
@@ -345,5 +381,9 @@ def model_versions_query(
     if "version_number" not in keys:
         orders.append(mv.c.version.desc())
     live = sa.or_(mv.c.current_stage.is_(None), mv.c.current_stage != STAGE_DELETED_INTERNAL)
-    stmt = sa.select(mv.c.name, mv.c.version).where(live, _where(tree, _version_leaf)).order_by(*orders)
+    prompts = _queries_prompts(tree)
+    where = [live, _where(tree, _prompt_aware(_version_leaf, prompts))]
+    if not prompts:
+        where.append(_not_a_prompt(mv.c.name, s.model_version_tags))
+    stmt = sa.select(mv.c.name, mv.c.version).where(*where).order_by(*orders)
     return _page(stmt, offset, limit)
