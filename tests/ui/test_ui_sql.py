@@ -1,0 +1,103 @@
+"""The UI's direct SQL reads on every backend: downsampling, live-run probes and column keys.
+
+These run against the real store's schema (created by its migrations) on SQLite,
+PostgreSQL and MariaDB, since integer division and GROUP BY differ per dialect.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+
+from mltrail.entities import Metric, Param, RunTag
+from mltrail.ui import events, history
+from mltrail.ui.routes import _columns_via_sql, _columns_via_store
+from mltrail.ui.sqlaccess import sql_engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mysql", marks=pytest.mark.mysql)])
+def store(request, tmp_path):
+    from mltrail.store.sql.tracking import SqlTrackingStore
+
+    uri = request.getfixturevalue(f"{request.param}_uri")
+    s = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
+    yield s
+    s.engine.dispose()
+
+
+def _run(store, **kw):
+    exp = store.create_experiment(f"ui-sql-{uuid.uuid4().hex[:8]}")
+    return exp, store.create_run(exp, "tester", 1_000, [], "r").info.run_id
+
+
+def _log(store, run_id, key, values, t0=1_000_000):
+    metrics = [Metric(key, v, t0 + i * 7, i) for i, v in enumerate(values)]
+    for i in range(0, len(metrics), 1000):
+        store.log_batch(run_id, metrics=metrics[i : i + 1000])
+
+
+def test_sql_downsampling_matches_python_and_keeps_spikes(store):
+    _, run_id = _run(store)
+    values = [math.sin(i / 500) for i in range(12000)]
+    values[4321] = 99.0
+    values[9000] = -99.0
+    values[50] = float("nan")  # skipped, never breaks the envelope
+    _log(store, run_id, "loss", values)
+    engine = sql_engine(store)
+    assert engine is not None
+    for axis in ("step", "time"):
+        got = history.history_via_sql(engine, run_id, "loss", axis, 1000)
+        ref = history.history_via_store(store, run_id, "loss", axis, 1000)
+        assert got["downsampled"] and ref["downsampled"]
+        assert got["total"] == ref["total"] == 11999
+        assert len(got["value"]) == len(ref["value"]) <= 1000
+        assert max(got["max"]) == 99.0 and min(got["min"]) == -99.0
+        assert got["min"] == pytest.approx(ref["min"]) and got["max"] == pytest.approx(ref["max"])
+        assert got["value"] == pytest.approx(ref["value"])
+        assert got["step"] == pytest.approx(ref["step"])
+    raw = history.history_via_sql(engine, run_id, "loss", "step", 20000)
+    assert raw["downsampled"] is False and raw["step"][:3] == [0, 1, 2] and len(raw["value"]) == 11999
+
+
+def test_probe_changes_exactly_when_the_run_page_would(store):
+    _, run_id = _run(store)
+    engine = sql_engine(store)
+    first = events.probe_sql(engine, run_id)
+    assert first is not None and events.probe_sql(engine, run_id) == first
+    store.log_batch(run_id, metrics=[Metric("acc", 0.5, 2_000, 1)])
+    second = events.probe_sql(engine, run_id)
+    assert second != first
+    store.log_batch(run_id, params=[Param("lr", "0.1")])
+    third = events.probe_sql(engine, run_id)
+    assert third != second
+    store.set_tag(run_id, RunTag("team", "a"))
+    fourth = events.probe_sql(engine, run_id)
+    assert fourth != third
+    store.update_run_info(run_id, "FINISHED", 3_000, None)
+    assert events.probe_sql(engine, run_id) != fourth
+    assert events.probe_sql(engine, "f" * 32) is None
+
+
+def test_column_keys_via_sql_and_via_the_interface_agree(store):
+    exp, run_id = _run(store)
+    store.log_batch(run_id, metrics=[Metric("loss", 1.0, 1, 0)], params=[Param("lr", "1")],
+                    tags=[RunTag("team", "x")])
+    other = store.create_run(exp, "tester", 2_000, [], "s").info.run_id
+    store.log_batch(other, params=[Param("batch", "8")])
+    via_sql = _columns_via_sql(sql_engine(store), [exp])
+    via_store = _columns_via_store(store, [exp])
+    assert via_sql == via_store
+    assert via_sql["params"] == ["batch", "lr"] and via_sql["metrics"] == ["loss"]
+    assert "team" in via_sql["tags"]
+
+
+def test_bucket_points_is_exact_on_a_tiny_series():
+    out = history.bucket_points([0, 1, 2, 3], [10, 11, 12, 13], [1.0, 9.0, 1.0, 1.0], "step", 2)
+    # One bucket (max_points // 2): mean, min and max of everything.
+    assert out == {"total": 4, "downsampled": True, "step": [1.5], "timestamp": [11.5], "value": [3.0],
+                   "min": [1.0], "max": [9.0]}
+    untouched = history.bucket_points([0, 1], [5, 6], [1.0, float("inf")], "time", 10)
+    assert untouched == {"total": 1, "downsampled": False, "step": [0], "timestamp": [5], "value": [1.0]}
