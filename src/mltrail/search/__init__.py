@@ -3,6 +3,18 @@
 Pure Python: no SQL here. The SQL store compiles the AST
 (:mod:`mltrail.store.sql.search_sql`).
 
+Everything MLflow's ``SearchUtils`` accepts parses to the same comparisons
+(checked side by side in the tests). On top of it, on purpose:
+
+* ``OR`` and parentheses, ``AND`` binding tighter than ``OR``;
+* ``IN`` / ``NOT IN`` on every field, ``NOT LIKE`` / ``NOT ILIKE``,
+  ``IS [NOT] NULL`` on every field (a missing metric/param/tag is NULL);
+* unquoted keys with hyphens or a leading digit (``metrics.cross-entropy``);
+* a number against a string field means its text (``params.batch = 32``), a
+  quoted number against a numeric field means the number;
+* ``''`` and ``\'`` inside strings, doubled backticks in keys; ``<>`` and ``==``;
+* errors name what was expected and where, with a caret under the spot.
+
 Example::
 
     from mltrail.search import parse_filter, parse_order_by

@@ -154,17 +154,25 @@ class _Parser:
         """``(entity_type, key, key position)`` of the identifier at the cursor."""
         tok = self.tok
         if tok.kind in (BACKTICK, DQUOTE):
-            # `run name` or "run name" alone: an attribute, as in MLflow.
             self.advance()
-            return n.ATTRIBUTE, self.check_attribute(tok.text, tok.start), tok.start
-        if tok.kind != WORD or tok.is_keyword("AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"):
+            nxt = self.tok
+            if not (nxt.kind == WORD and nxt.start == tok.end and nxt.text.startswith(".")):
+                # `run name` or "run name" alone: an attribute, as in MLflow.
+                return n.ATTRIBUTE, self.check_attribute(tok.text, tok.start), tok.start
+            # `metrics`.acc: a quoted entity prefix, which MLflow also accepts.
+            self.advance()
+            prefix, rest, prefix_len = tok.text, nxt.text[1:], nxt.start + 1 - tok.start
+            word_end = nxt.end
+        elif tok.kind != WORD or tok.is_keyword("AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"):
             raise self.expected(
                 "an identifier such as metrics.<key>, params.<key>, tags.<key> or an attribute"
             )
-        self.advance()
-        prefix, dot, rest = tok.text.partition(".")
-        if not dot:
-            return n.ATTRIBUTE, self.check_attribute(tok.text, tok.start), tok.start
+        else:
+            self.advance()
+            prefix, dot, rest = tok.text.partition(".")
+            if not dot:
+                return n.ATTRIBUTE, self.check_attribute(tok.text, tok.start), tok.start
+            prefix_len, word_end = len(prefix) + 1, tok.end
         entity = ENTITY_ALIASES.get(prefix)
         if entity is None:
             raise self.error(
@@ -175,14 +183,14 @@ class _Parser:
                 f"{self.grammar.name} cannot be searched by '{prefix}', expected one of {self.entity_names()}",
                 tok.start,
             )
-        key_pos = tok.start + len(prefix) + 1
+        key_pos = tok.start + prefix_len
         if not rest:
             nxt = self.tok
-            if nxt.kind in (BACKTICK, DQUOTE) and nxt.start == tok.end:
+            if nxt.kind in (BACKTICK, DQUOTE) and nxt.start == word_end:
                 self.advance()
                 rest, key_pos = nxt.text, nxt.start
             else:
-                raise self.error(f"expected a key after '{prefix}.'", tok.end)
+                raise self.error(f"expected a key after '{prefix}.'", word_end)
         if not rest:
             raise self.error(f"expected a non-empty key after '{prefix}.'", key_pos)
         if entity == n.ATTRIBUTE:
