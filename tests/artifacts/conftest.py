@@ -96,6 +96,16 @@ class _Handler(BaseHTTPRequestHandler):
         return unquote(parts.path[len(API) + 1 :]), query
 
     def _fail_if_asked(self) -> bool:
+        """Answer early: plain-text 404 off the API (like a reverse proxy), or a planned 503."""
+        path = urlsplit(self.path).path
+        if path != API and not path.startswith(API + "/"):
+            body = b"<html><body>404 Not Found</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return True
         with self.server.lock:
             if self.server.fail_next > 0:
                 self.server.fail_next -= 1

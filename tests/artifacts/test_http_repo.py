@@ -147,3 +147,15 @@ def test_hostile_listing_cannot_escape_download_dir(proxy, tmp_path):
     assert info.value.error_code == INVALID_PARAMETER_VALUE
     assert not (tmp_path / "escaped.txt").exists()
     assert not list(tmp_path.rglob("escaped.txt"))
+
+
+def test_non_json_error_bodies_are_reported_plainly(proxy):
+    # A server (or reverse proxy) that does not speak the protocol at this prefix.
+    repo = get_artifact_repository(f"{proxy.url}/wrong-prefix{API}/x")
+    with pytest.raises(MltrailException) as info:
+        repo.log_bytes(b"1", "a.txt")
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert "HTTP 404" in info.value.message and "404 Not Found" in info.value.message
+    with pytest.raises(MltrailException) as info:
+        repo.list_artifacts()
+    assert "HTTP 404" in info.value.message

@@ -174,12 +174,13 @@ def resolve_proxy_uri(artifact_uri: str, tracking_uri: str | None = None) -> tup
 def _raise_for_status(resp: Any, what: str) -> None:
     if resp.status_code < 400:
         return
+    text, payload = "", None
     try:
         resp.read()
         text = resp.text[:300]
         payload = resp.json()
     except Exception:
-        text, payload = "", None
+        pass  # not JSON: report the status and the start of the body
     if isinstance(payload, dict) and payload.get("error_code"):
         raise RestException(payload, status=resp.status_code)
     code = _STATUS_CODES.get(resp.status_code, INTERNAL_ERROR)

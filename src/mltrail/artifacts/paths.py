@@ -37,6 +37,7 @@ __all__ = [
     "is_local_uri",
     "join_artifact_path",
     "resolve_under",
+    "split_artifact_uri",
     "validate_artifact_location",
     "validate_artifact_path",
 ]
