@@ -82,7 +82,7 @@ _EXPERIMENT_TAGS = (
 
 def _rows(conn: sa.Connection, stmt: sa.Select, ids: Sequence[object]):
     for part in chunks(ids):
-        yield from conn.execute(stmt, {"ids": list(part)})
+        yield from conn.execute(stmt, {"ids": list(part)}).all()
 
 
 def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[Run]:
