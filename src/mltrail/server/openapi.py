@@ -45,7 +45,13 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     types = [ErrorResponse]
     for ep in endpoints:
         types.extend(t for t in (ep.request, ep.response) if t is not None)
-    _, components = msgspec.json.schema_components(list(dict.fromkeys(types)), ref_template=_REF)
+    unique = list(dict.fromkeys(types))
+    refs, components = msgspec.json.schema_components(unique, ref_template=_REF)
+    # msgspec disambiguates same-named types from different modules: map each type to its ref.
+    ref_of = {t: r["$ref"] for t, r in zip(unique, refs, strict=True)}
+
+    def component(t: type) -> dict[str, Any]:
+        return components[ref_of[t].rsplit("/", 1)[-1]]
     error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": _REF.format(name="ErrorResponse")}}}}
     paths: dict[str, Any] = {}
     for ep in endpoints:
@@ -59,20 +65,20 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             }
             params = _path_parameters(ep.openapi_path)
             if ep.request is not None and not ep.raw:
-                schema = components[ep.request.__name__]
+                schema = component(ep.request)
                 if method in ("GET", "HEAD"):
                     params += _query_parameters(schema)
                 else:
                     op["requestBody"] = {
                         "required": True,
-                        "content": {"application/json": {"schema": {"$ref": _REF.format(name=ep.request.__name__)}}},
+                        "content": {"application/json": {"schema": {"$ref": ref_of[ep.request]}}},
                     }
             if params:
                 op["parameters"] = params
             if ep.response is not None:
                 op["responses"]["200"] = {
                     "description": "OK",
-                    "content": {"application/json": {"schema": {"$ref": _REF.format(name=ep.response.__name__)}}},
+                    "content": {"application/json": {"schema": {"$ref": ref_of[ep.response]}}},
                 }
             else:
                 op["responses"]["200"] = {"description": "OK"}
