@@ -159,3 +159,29 @@ def test_non_json_error_bodies_are_reported_plainly(proxy):
     with pytest.raises(MltrailException) as info:
         repo.list_artifacts()
     assert "HTTP 404" in info.value.message
+
+
+def test_test_proxy_speaks_the_same_protocol_as_official_mlflow(proxy, tmp_path):
+    """The official mlflow client and ours read each other's uploads through the proxy,
+    so the small test server above is a faithful stand-in for the protocol."""
+    official = pytest.importorskip("mlflow.store.artifact.http_artifact_repo")
+    uri = f"{proxy.url}{API}/compat/artifacts"
+    theirs = official.HttpArtifactRepository(uri)
+    ours = get_artifact_repository(uri)
+    f = tmp_path / "theirs.txt"
+    f.write_text("from mlflow")
+    theirs.log_artifact(str(f), "d")
+    assert ours.read_bytes("d/theirs.txt") == b"from mlflow"
+    ours.log_bytes(b"from mltrail", "d/sub/ours.txt")
+    assert [(x.path, x.is_dir) for x in theirs.list_artifacts("d")] == [
+        ("d/sub", True),
+        ("d/theirs.txt", False),
+    ]
+    assert [(x.path, x.is_dir, x.file_size) for x in ours.list_artifacts("d")] == [
+        ("d/sub", True, None),
+        ("d/theirs.txt", False, 11),
+    ]
+    (tmp_path / "dl").mkdir()  # mlflow insists that dst_path exists (ours creates it)
+    out = theirs.download_artifacts("d", str(tmp_path / "dl"))
+    assert (tmp_path / "dl" / "d" / "sub" / "ours.txt").read_bytes() == b"from mltrail"
+    assert out == str(tmp_path / "dl" / "d")
