@@ -185,3 +185,18 @@ def test_test_proxy_speaks_the_same_protocol_as_official_mlflow(proxy, tmp_path)
     out = theirs.download_artifacts("d", str(tmp_path / "dl"))
     assert (tmp_path / "dl" / "d" / "sub" / "ours.txt").read_bytes() == b"from mltrail"
     assert out == str(tmp_path / "dl" / "d")
+
+
+def test_hostless_uri_follows_the_sdk_tracking_uri(proxy):
+    import mltrail
+    from mltrail.tracking import is_tracking_uri_set
+
+    before = mltrail.get_tracking_uri() if is_tracking_uri_set() else None
+    mltrail.set_tracking_uri(proxy.url)
+    try:
+        repo = get_artifact_repository("mlflow-artifacts:/sdk/artifacts")
+        repo.log_bytes(b"via sdk uri", "f.txt")
+        assert mltrail.artifacts.load_text("mlflow-artifacts:/sdk/artifacts/f.txt") == "via sdk uri"
+    finally:
+        mltrail.set_tracking_uri(before)
+    assert (proxy.repo.root / "sdk" / "artifacts" / "f.txt").read_bytes() == b"via sdk uri"

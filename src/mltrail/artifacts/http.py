@@ -130,7 +130,13 @@ def _safe_url(url: str) -> str:
 
 
 def _default_tracking_uri() -> str | None:
-    return _env("MLTRAIL_TRACKING_URI", "MLFLOW_TRACKING_URI")
+    """The SDK's tracking URI in effect (``set_tracking_uri``, then the environment)."""
+    try:
+        # Lazy, like runs:/ resolution: only host-less mlflow-artifacts URIs need it.
+        from mltrail.tracking import get_tracking_uri
+    except ImportError:
+        return _env("MLTRAIL_TRACKING_URI", "MLFLOW_TRACKING_URI")
+    return get_tracking_uri()
 
 
 def resolve_proxy_uri(artifact_uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
