@@ -75,3 +75,19 @@ def test_same_code_same_results(tmp_path, monkeypatch):
         assert (t_root / name).read_bytes() == (m_root / name).read_bytes(), name
     assert t_tags["mlflow.loggedArtifacts"] == m_tags["mlflow.loggedArtifacts"]
     assert t_err == m_err.replace(m_first, t_first)
+
+
+def test_dataset_records_match_mlflow():
+    np = pytest.importorskip("numpy")
+    frames = [
+        pd.DataFrame({"question": ["a", "b"], "score": [1.5, 2.0], "n": [1, 2]}),
+        pd.DataFrame({"z": np.arange(12000.0), "a": ["x"] * 12000, "o": [None] * 12000}),
+    ]
+    for df in frames:
+        ours = mltrail.data.from_pandas(df, source="data/eval.csv", name="eval", targets=df.columns[0])
+        theirs = mlflow.data.from_pandas(df, source="data/eval.csv", name="eval", targets=df.columns[0])
+        assert ours.to_dict() == theirs.to_dict()
+    features, targets = np.arange(30000).reshape(-1, 3), np.ones(10000)
+    ours = mltrail.data.from_numpy(features, targets=targets, source="https://example.com/x.npy")
+    theirs = mlflow.data.from_numpy(features, targets=targets, source="https://example.com/x.npy")
+    assert ours.to_dict() == theirs.to_dict()

@@ -57,8 +57,8 @@ def resolve_source(source: Any) -> DatasetSource:
     if isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
         match = _SCHEME.match(text)
-        if match is None:
-            return DatasetSource("local", {"uri": os.path.abspath(text)})
+        if match is None:  # kept as given, like MLflow
+            return DatasetSource("local", {"uri": text})
         scheme = match.group(1).lower()
         if scheme in ("http", "https"):
             return DatasetSource("http", {"url": text})

@@ -31,11 +31,18 @@ def _column_type(dtype: Any, values: Any) -> str:
         return "float" if dtype.itemsize <= 4 else "double"
     # object / pandas string columns: name them by the values they hold.
     sample = [v for v in values[:100] if v is not None and v == v]
-    if sample and all(isinstance(v, bytes) for v in sample):
+    if not sample:
+        return "any"  # nothing but missing values: MLflow's name for "unknown"
+    if all(isinstance(v, bytes) for v in sample):
         return "binary"
-    if sample and all(isinstance(v, bool) for v in sample):
+    if all(isinstance(v, bool) for v in sample):
         return "boolean"
     return "string"
+
+
+def _sample(series: Any) -> list[Any]:
+    """Up to 100 non-missing values (the first rows may all be missing)."""
+    return series.dropna().head(100).tolist()
 
 
 def pandas_schema(df: Any) -> dict[str, Any]:
@@ -45,14 +52,16 @@ def pandas_schema(df: Any) -> dict[str, Any]:
     columns = []
     for name in df.columns:
         series = df[name]
-        dtype = series.dtype if isinstance(series.dtype, np.dtype) else np.dtype("O")
-        if str(series.dtype).startswith("datetime64"):
+        dtype = series.dtype
+        if str(dtype).startswith("datetime64"):
             dtype = np.dtype("M8[ns]")
-        elif str(series.dtype) in ("boolean", "bool"):
-            dtype = np.dtype("bool")
+        elif not isinstance(dtype, np.dtype):
+            # pandas extension dtypes (Int64, boolean, string, category) say what they hold.
+            dtype = np.dtype(getattr(dtype, "numpy_dtype", None) or "O")
         columns.append(
             {
-                "type": _column_type(dtype, series.tolist()),
+                # Only object columns need a look at values, and 100 of them are enough.
+                "type": _column_type(dtype, _sample(series) if dtype.kind == "O" else []),
                 "name": str(name),
                 "required": not bool(series.isna().any()),
             }
@@ -61,18 +70,44 @@ def pandas_schema(df: Any) -> dict[str, Any]:
 
 
 def pandas_digest(df: Any) -> str:
+    """MLflow's pandas digest, so the same DataFrame gets the same digest in both tools.
+
+    A hash (with the index) of the number columns and all-``str`` columns of
+    the first 10,000 rows, in sorted column order (MLflow takes an index
+    union), then the row count and every column name.
+    """
     import numpy as np
     import pandas as pd
 
     head = df.head(MAX_DIGEST_ROWS)
-    # Hash only number and string columns: other objects may not hash stably.
-    keep = [
-        c for c in head.columns
-        if pd.api.types.is_numeric_dtype(head[c]) or pd.api.types.is_string_dtype(head[c])
+    # MLflow checks str-ness over every row; the first 10,000 keep big frames cheap.
+    string_columns = [c for c in head.columns if all(type(v) is str for v in head[c].tolist())]
+    numeric_columns = list(head.select_dtypes(include=[np.number]).columns)
+    head = head[pd.Index(string_columns).union(pd.Index(numeric_columns))]
+    parts = [
+        pd.util.hash_pandas_object(head).to_numpy().tobytes(),
+        np.int64(len(df)).tobytes(),
+        *(str(c).encode() for c in df.columns),
     ]
-    head = head[keep]
-    hashed = pd.util.hash_pandas_object(head, index=False).to_numpy() if keep else np.array([], dtype="uint64")
-    return short_digest([np.int64(head.size).tobytes(), hashed.tobytes()])
+    return short_digest(parts)
+
+
+def numpy_digest(features: Any, targets: Any = None) -> str:
+    """MLflow's numpy digest: a hash of the first 10,000 flattened values plus every dimension."""
+    import numpy as np
+    import pandas as pd
+
+    parts: list[bytes] = []
+    for array in (features, targets):
+        if array is None:
+            continue
+        flat = array.flatten()[:MAX_DIGEST_ROWS]
+        try:
+            parts.append(pd.util.hash_array(flat).tobytes())
+        except TypeError:  # unhashable element types: fall back to the size
+            parts.append(np.int64(flat.size).tobytes())
+        parts.extend(np.int64(d).tobytes() for d in array.shape)
+    return short_digest(parts)
 
 
 class PandasDataset(Dataset):
@@ -150,12 +185,7 @@ class NumpyDataset(Dataset):
 
         self._features = np.asarray(features)
         self._targets = None if targets is None else np.asarray(targets)
-        parts = [self._features]
-        if self._targets is not None:
-            parts.append(self._targets)
-        computed = short_digest(
-            [np.int64(p.size).tobytes() + np.ascontiguousarray(p[:MAX_DIGEST_ROWS]).tobytes() for p in parts]
-        )
+        computed = numpy_digest(self._features, self._targets)
         schema: dict[str, Any] = {"features": _tensor_spec(self._features)}
         profile: dict[str, Any] = {
             "features_shape": list(self._features.shape),
