@@ -10,32 +10,23 @@ import pytest
 
 from mltrail.store.sql.tracking import SqlTrackingStore
 
-# Children before parents, so foreign keys never object.
-_TRACKING_TABLES = (
-    "input_tags",
-    "inputs",
-    "datasets",
-    "latest_metrics",
-    "metrics",
-    "params",
-    "tags",
-    "runs",
-    "experiment_tags",
-    "experiments",
-)
-
 
 def _empty(uri: str) -> None:
     import sqlalchemy as sa
 
     from mltrail.store.sql.engine import create_sql_engine
     from mltrail.store.sql.migrate import ensure_schema
+    from mltrail.store.sql.schema import metadata
 
     engine = create_sql_engine(uri)
     ensure_schema(engine)
+    present = set(sa.inspect(engine).get_table_names())
     with engine.begin() as conn:
-        for table in _TRACKING_TABLES:
-            conn.execute(sa.text(f"DELETE FROM {table}"))
+        # Every table, children before parents, so foreign keys never object (other suites
+        # share the session database and may have left registry rows behind).
+        for table in reversed(metadata.sorted_tables):
+            if table.name in present:
+                conn.execute(sa.delete(table))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),

@@ -448,3 +448,26 @@ def test_keys_differing_in_case(store, db_uri):
     else:
         store.log_param(run_id, Param("depth", "5"))
         assert store.get_run(run_id).data.params == {"Depth": "3", "depth": "5"}
+
+
+def test_hard_delete_experiment_purges_rows_of_other_domains(store):
+    """Tables other domains hang under an experiment (logged models) are purged by following foreign keys."""
+    import sqlalchemy as sa
+
+    from mltrail.store.sql.schema import metadata
+
+    if "logged_models" not in metadata.tables or "logged_model_tags" not in metadata.tables:
+        pytest.skip("no logged-model tables in this schema")
+    exp = store.create_experiment("with-models")
+    models, model_tags = metadata.tables["logged_models"], metadata.tables["logged_model_tags"]
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(models).values(
+            model_id="m-1", experiment_id=int(exp), name="model", artifact_location="/tmp/m",
+            creation_timestamp_ms=1, last_updated_timestamp_ms=1, status="READY",
+        ))
+        conn.execute(sa.insert(model_tags).values(model_id="m-1", tag_key="k", tag_value="v"))
+    store.delete_experiment(exp)
+    store.hard_delete_experiment(exp)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(models)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(model_tags)).scalar() == 0

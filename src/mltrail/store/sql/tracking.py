@@ -607,6 +607,27 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 self._erase_inputs(conn, inputs.c.source_id.in_(list(part)))
             conn.execute(sa.delete(datasets).where(datasets.c.experiment_id == exp_id))
             conn.execute(sa.delete(experiment_tags).where(experiment_tags.c.experiment_id == exp_id))
+            _purge_dependents(conn, experiments, _E.experiment_id == exp_id)
             conn.execute(sa.delete(experiments).where(_E.experiment_id == exp_id))
 
         self._write(erase)
+
+
+def _purge_dependents(conn: sa.Connection, parent: sa.Table, selected: sa.ColumnElement[bool]) -> None:
+    """Delete rows of any other table that reference the ``selected`` rows of ``parent``, deepest first.
+
+    Follows the foreign keys declared in ``schema.py``, so tables other domains add
+    later (e.g. logged models under an experiment) are purged without this store
+    having to know them.
+    """
+    from mltrail.store.sql.schema import metadata
+
+    for child in metadata.sorted_tables:
+        if child is parent:
+            continue
+        for fk in child.foreign_keys:
+            if fk.column.table is not parent or len(fk.constraint.elements) != 1:
+                continue
+            child_selected = fk.parent.in_(sa.select(fk.column).where(selected))
+            _purge_dependents(conn, child, child_selected)
+            conn.execute(sa.delete(child).where(child_selected))
