@@ -59,13 +59,13 @@ def bucket_points(
         out = bucket_points([0, 1, 2, 3], [10, 11, 12, 13], [1.0, 9.0, 1.0, 1.0], "step", 2)
         assert out["max"] == [9.0, 1.0]
     """
+    total = len(values)  # every logged point, NaN included; only finite ones are drawn
     keep = [i for i, v in enumerate(values) if _finite(v)]
     if len(keep) != len(values):
         steps = [steps[i] for i in keep]
         timestamps = [timestamps[i] for i in keep]
         values = [values[i] for i in keep]
-    total = len(values)
-    if total <= max_points:
+    if total <= max_points or not values:
         return {"total": total, "downsampled": False, "step": steps, "timestamp": timestamps, "value": values}
     xs = steps if axis == "step" else timestamps
     lo, hi = min(xs), max(xs)
@@ -112,8 +112,10 @@ def history_via_sql(engine: Any, run_id: str, key: str, axis: str, max_points: i
         m.c.value > -_NON_FINITE_ABS,
     )
     x = m.c.step if axis == "step" else m.c.timestamp
+    this_run = sa.and_(m.c.run_uuid == run_id, m.c.key == key)
     with engine.connect() as conn:
-        total, lo, hi = conn.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x)).where(finite)).one()
+        # Count and range from the (run_uuid, key, step, timestamp) index alone: no row reads.
+        total, lo, hi = conn.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x)).where(this_run)).one()
         total = int(total or 0)
         if total <= max_points:
             rows = conn.execute(
@@ -128,11 +130,7 @@ def history_via_sql(engine: Any, run_id: str, key: str, axis: str, max_points: i
             }
         buckets = max_points // 2
         span = int(hi) - int(lo) + 1
-        # Integers inlined (they are ours, not user input) so the GROUP BY expression is one
-        # literal text on every dialect; ``//`` renders integer division (DIV on MySQL).
-        bucket = ((x - sa.literal_column(str(int(lo)))) * sa.literal_column(str(buckets))) // sa.literal_column(
-            str(span)
-        )
+        bucket = _bucket_expression(engine, x, int(lo), buckets, span)
         stmt = (
             sa.select(
                 bucket.label("b"),
@@ -157,6 +155,22 @@ def history_via_sql(engine: Any, run_id: str, key: str, axis: str, max_points: i
         "min": [float(r[5]) for r in rows],
         "max": [float(r[6]) for r in rows],
     }
+
+
+def _bucket_expression(engine: Any, column: Any, lo: int, buckets: int, span: int) -> Any:
+    """``(column - lo) * buckets / span`` in integer arithmetic, spelled for the dialect.
+
+    The numbers are ours (ints), not user input, so they are inlined: the GROUP BY
+    then names one literal expression on every dialect. SQLite and PostgreSQL
+    divide integers exactly; MySQL needs ``DIV``. (SQLAlchemy's ``//`` renders
+    ``FLOOR(a / b)``, which some SQLite builds lack and which defeats integer math.)
+    """
+    import sqlalchemy as sa
+
+    prep = engine.dialect.identifier_preparer
+    name = f"{prep.format_table(column.table)}.{prep.format_column(column)}"
+    op = "DIV" if engine.dialect.name in ("mysql", "mariadb") else "/"
+    return sa.literal_column(f"(({name} - {int(lo)}) * {int(buckets)}) {op} {int(span)}")
 
 
 def history_via_store(store: Any, run_id: str, key: str, axis: str, max_points: int) -> dict[str, Any]:
