@@ -61,3 +61,22 @@ def serve_model(model_uri: str, env: dict[str, str] | None = None, extra: tuple[
         Served(proc, url).stop()
         raise
     return Served(proc, url)
+
+
+def start_mltrail_server(root, *extra: str) -> Served:
+    """``mltrail server`` on a fresh SQLite store in ``root`` (artifacts served), ready to answer."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mltrail", "server", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}", *extra],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/health", proc)
+    except BaseException:
+        Served(proc, url).stop()
+        raise
+    return Served(proc, url)

@@ -30,11 +30,11 @@ def download_model(model_uri: str, dst_path: str | os.PathLike | None = None,
         local = local_path_of(concrete)
         if local is None:
             from mltrail.artifacts import download_artifacts
+            from mltrail.tracking import get_tracking_uri
 
-            kwargs = {"artifact_uri": concrete, "dst_path": str(dst_path) if dst_path else None}
-            if tracking_uri:
-                kwargs["tracking_uri"] = tracking_uri
-            return Path(download_artifacts(**kwargs))
+            # mlflow-artifacts:/ URIs without a host are relative to the tracking server in use.
+            return Path(download_artifacts(artifact_uri=concrete, dst_path=str(dst_path) if dst_path else None,
+                                           tracking_uri=tracking_uri or get_tracking_uri()))
     if not local.exists():
         raise MltrailException(f"No model found at '{model_uri}'", error_code=RESOURCE_DOES_NOT_EXIST)
     return local

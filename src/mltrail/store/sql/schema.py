@@ -204,3 +204,42 @@ registered_model_aliases = sa.Table(
     sa.Column("alias", NAME, primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+# ---------------------------------------------------------------- logged models (MLflow 3)
+# Added by migration 0002. A logged model is a model stored outside any run's
+# artifacts (``<experiment location>/models/<model_id>/artifacts``), linked to
+# the run that produced it by ``source_run_id``.
+
+logged_models = sa.Table(
+    "logged_models",
+    metadata,
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("artifact_location", sa.String(1000), nullable=False),
+    sa.Column("creation_timestamp_ms", BIGINT, nullable=False),
+    sa.Column("last_updated_timestamp_ms", BIGINT, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("lifecycle_stage", sa.String(32), nullable=False, server_default="active"),
+    sa.Column("model_type", sa.String(500)),
+    sa.Column("source_run_id", sa.String(32)),
+    sa.Column("status_message", sa.String(1000)),
+    sa.Index("idx_logged_models_experiment_name", "experiment_id", "name"),
+    sa.Index("idx_logged_models_source_run", "source_run_id"),
+)
+
+logged_model_tags = sa.Table(
+    "logged_model_tags",
+    metadata,
+    sa.Column("model_id", sa.String(64), sa.ForeignKey("logged_models.model_id"), primary_key=True),
+    sa.Column("tag_key", KEY, primary_key=True),
+    sa.Column("tag_value", sa.String(5000)),
+)
+
+logged_model_params = sa.Table(
+    "logged_model_params",
+    metadata,
+    sa.Column("model_id", sa.String(64), sa.ForeignKey("logged_models.model_id"), primary_key=True),
+    sa.Column("param_key", KEY, primary_key=True),
+    sa.Column("param_value", sa.String(8000), nullable=False),
+)

@@ -1,0 +1,208 @@
+"""MLflow 3's logged-model endpoints (``/logged-models…``) and ``/runs/outputs``.
+
+These are what the official client's ``log_model`` calls: create a PENDING
+model (its files then go through the artifact proxy to
+``<experiment location>/models/<model_id>/artifacts``), record it as an output
+of the run, log params and tags, and finalize it as READY.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import msgspec
+
+from mltrail.exceptions import invalid
+from mltrail.server.routing import Call, Endpoint
+
+_lock = threading.Lock()
+
+
+def logged_model_store(call: Call):
+    """The logged-model store of this app (same database as tracking), built on first use."""
+    state = call.state
+    store = getattr(state, "logged_model_store", None)
+    if store is None:
+        with _lock:
+            store = getattr(state, "logged_model_store", None)
+            if store is None:
+                from mltrail.store.sql.logged_models import SqlLoggedModelStore
+
+                store = SqlLoggedModelStore(call.config.backend_store_uri)
+                state.logged_model_store = store
+    return store
+
+
+class KV(msgspec.Struct):
+    key: str
+    value: str = ""
+
+
+class CreateLoggedModel(msgspec.Struct):
+    experiment_id: str = ""
+    name: str | None = None
+    model_type: str | None = None
+    source_run_id: str | None = None
+    params: list[KV] = []
+    tags: list[KV] = []
+
+
+class GetLoggedModel(msgspec.Struct):
+    allow_deleted: bool = False
+
+
+class FinalizeLoggedModel(msgspec.Struct):
+    model_id: str | None = None
+    status: str | int = "LOGGED_MODEL_READY"
+
+
+class SetTags(msgspec.Struct):
+    model_id: str | None = None
+    tags: list[KV] = []
+
+
+class LogParams(msgspec.Struct):
+    model_id: str | None = None
+    params: list[KV] = []
+
+
+class OrderBy(msgspec.Struct):
+    field_name: str = ""
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class SearchLoggedModels(msgspec.Struct):
+    experiment_ids: list[str] = []
+    filter: str | None = None
+    datasets: list[dict[str, Any]] = []
+    max_results: int | None = None
+    order_by: list[OrderBy] = []
+    page_token: str | None = None
+
+
+class ModelOutput(msgspec.Struct):
+    model_id: str
+    step: int = 0
+
+
+class LogOutputs(msgspec.Struct):
+    run_id: str = ""
+    models: list[ModelOutput] = []
+
+
+class ListArtifacts(msgspec.Struct):
+    artifact_directory_path: str = ""
+    page_token: str | None = None
+
+
+class LoggedModelResponse(msgspec.Struct):
+    model: dict[str, Any] = {}
+
+
+class Empty(msgspec.Struct):
+    pass
+
+
+def _model_id(call: Call) -> str:
+    return call.path_params["model_id"]
+
+
+def create(call: Call) -> dict[str, Any]:
+    b: CreateLoggedModel = call.body
+    if not b.experiment_id:
+        raise invalid("Missing value for required parameter 'experiment_id'.")
+    if b.source_run_id:
+        call.tracking_store.get_run(b.source_run_id)  # 404 for an unknown run, before anything is written
+    model = logged_model_store(call).create_logged_model(
+        b.experiment_id, name=b.name, source_run_id=b.source_run_id,
+        tags={t.key: t.value for t in b.tags}, params={p.key: p.value for p in b.params}, model_type=b.model_type)
+    return {"model": model.to_dict()}
+
+
+def get(call: Call) -> dict[str, Any]:
+    return {"model": logged_model_store(call).get_logged_model(_model_id(call), call.body.allow_deleted).to_dict()}
+
+
+def finalize(call: Call) -> dict[str, Any]:
+    return {"model": logged_model_store(call).finalize_logged_model(_model_id(call), call.body.status).to_dict()}
+
+
+def delete(call: Call) -> dict[str, Any]:
+    logged_model_store(call).delete_logged_model(_model_id(call))
+    return {}
+
+
+def set_tags(call: Call) -> dict[str, Any]:
+    logged_model_store(call).set_logged_model_tags(_model_id(call), {t.key: t.value for t in call.body.tags})
+    return {}
+
+
+def delete_tag(call: Call) -> dict[str, Any]:
+    logged_model_store(call).delete_logged_model_tag(_model_id(call), call.path_params["tag_key"])
+    return {}
+
+
+def log_params(call: Call) -> dict[str, Any]:
+    logged_model_store(call).log_logged_model_params(_model_id(call), {p.key: p.value for p in call.body.params})
+    return {}
+
+
+def search(call: Call) -> dict[str, Any]:
+    b: SearchLoggedModels = call.body
+    if not b.experiment_ids:
+        raise invalid("Missing value for required parameter 'experiment_ids'.")
+    page = logged_model_store(call).search_logged_models(
+        b.experiment_ids, b.filter, b.max_results,
+        [{"field_name": o.field_name, "ascending": o.ascending} for o in b.order_by], b.page_token)
+    out: dict[str, Any] = {"models": [m.to_dict() for m in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def log_outputs(call: Call) -> dict[str, Any]:
+    """Record models as outputs of a run: both must exist (the link itself is ``source_run_id``)."""
+    b: LogOutputs = call.body
+    if not b.run_id:
+        raise invalid("Missing value for required parameter 'run_id'.")
+    call.tracking_store.get_run(b.run_id)
+    store = logged_model_store(call)
+    for m in b.models:
+        store.get_logged_model(m.model_id)
+    return {}
+
+
+def list_artifacts(call: Call) -> dict[str, Any]:
+    from mltrail.artifacts.paths import validate_artifact_path
+    from mltrail.server.handlers.artifacts import uri_destination
+
+    rel = validate_artifact_path(call.body.artifact_directory_path or "")
+    root = logged_model_store(call).get_logged_model(_model_id(call)).artifact_location
+    files = uri_destination(call, root).list(rel)
+    if rel:
+        files = [{**f, "path": f"{rel}/{f['path']}"} for f in files]
+    return {"root_uri": root, "files": files}
+
+
+def _ep(path: str, methods: str, handler: Any, req: type | None, resp: type | None = None,
+        write: bool = False) -> Endpoint:
+    return Endpoint(path, (methods,), handler, request=req, response=resp or Empty, write=write,
+                    tags=("logged-models",))
+
+
+_LM = "/logged-models"
+ENDPOINTS: list[Endpoint] = [
+    _ep(_LM, "POST", create, CreateLoggedModel, LoggedModelResponse, True),
+    _ep(f"{_LM}/search", "POST", search, SearchLoggedModels),
+    _ep(f"{_LM}/{{model_id}}", "GET", get, GetLoggedModel, LoggedModelResponse),
+    _ep(f"{_LM}/{{model_id}}", "PATCH", finalize, FinalizeLoggedModel, LoggedModelResponse, True),
+    _ep(f"{_LM}/{{model_id}}", "DELETE", delete, None, write=True),
+    _ep(f"{_LM}/{{model_id}}/tags", "PATCH", set_tags, SetTags, write=True),
+    _ep(f"{_LM}/{{model_id}}/tags/{{tag_key}}", "DELETE", delete_tag, None, write=True),
+    _ep(f"{_LM}/{{model_id}}/params", "POST", log_params, LogParams, write=True),
+    _ep(f"{_LM}/{{model_id}}/artifacts/directories", "GET", list_artifacts, ListArtifacts),
+    _ep("/runs/outputs", "POST", log_outputs, LogOutputs, write=True),
+]

@@ -1,0 +1,359 @@
+"""MLflow's model registry REST endpoints (model_registry.proto), as thin calls into the registry store.
+
+Model-version sources are checked here, where the server's own disk is at
+stake (MLflow CVE-2023-1177, CVE-2024-1483): traversal, fragments and control
+characters are refused for every scheme, and a *local* source (a plain path or
+``file://``) is accepted only together with a ``run_id`` whose local artifact
+directory contains it. ``runs:/`` and ``models:/<model_id>`` sources are
+resolved to the artifact location the version's files are downloaded from.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+
+from mltrail.artifacts.paths import is_local_uri, validate_artifact_path
+from mltrail.entities import ModelVersionTag, RegisteredModelTag
+from mltrail.exceptions import MltrailException, invalid
+from mltrail.server.routing import Call, Endpoint
+from mltrail.store.sql.registry import validate_source
+
+
+class KV(msgspec.Struct):
+    key: str
+    value: str = ""
+
+
+class NameReq(msgspec.Struct):
+    name: str = ""
+
+
+class CreateRegisteredModel(msgspec.Struct):
+    name: str = ""
+    tags: list[KV] = []
+    description: str | None = None
+    deployment_job_id: str | None = None
+
+
+class RenameRegisteredModel(msgspec.Struct):
+    name: str = ""
+    new_name: str = ""
+
+
+class UpdateRegisteredModel(msgspec.Struct):
+    name: str = ""
+    description: str | None = None
+    deployment_job_id: str | None = None
+
+
+class SearchReq(msgspec.Struct):
+    filter: str | None = None
+    max_results: int | None = None
+    order_by: list[str] = []
+    page_token: str | None = None
+
+
+class GetLatestVersions(msgspec.Struct):
+    name: str = ""
+    stages: list[str] = []
+
+
+class RegisteredModelTagReq(msgspec.Struct):
+    name: str = ""
+    key: str = ""
+    value: str = ""
+
+
+class CreateModelVersion(msgspec.Struct):
+    name: str = ""
+    source: str = ""
+    run_id: str | None = None
+    tags: list[KV] = []
+    run_link: str | None = None
+    description: str | None = None
+    model_id: str | None = None
+
+
+class VersionReq(msgspec.Struct):
+    name: str = ""
+    version: str = ""
+
+
+class UpdateModelVersion(msgspec.Struct):
+    name: str = ""
+    version: str = ""
+    description: str | None = None
+
+
+class TransitionStage(msgspec.Struct):
+    name: str = ""
+    version: str = ""
+    stage: str = ""
+    archive_existing_versions: bool = False
+
+
+class ModelVersionTagReq(msgspec.Struct):
+    name: str = ""
+    version: str = ""
+    key: str = ""
+    value: str = ""
+
+
+class AliasReq(msgspec.Struct):
+    name: str = ""
+    alias: str = ""
+    version: str = ""
+
+
+class RegisteredModelResponse(msgspec.Struct):
+    registered_model: dict[str, Any] = {}
+
+
+class ModelVersionResponse(msgspec.Struct):
+    model_version: dict[str, Any] = {}
+
+
+class Empty(msgspec.Struct):
+    pass
+
+
+def _need(value: Any, field: str) -> Any:
+    if value is None or value == "":
+        raise invalid(f"Missing value for required parameter '{field}'.")
+    return value
+
+
+def _rm(call: Call, model: Any) -> dict[str, Any]:
+    return {"registered_model": model.to_dict()}
+
+
+def _mv(model_version: Any) -> dict[str, Any]:
+    return {"model_version": model_version.to_dict()}
+
+
+# ------------------------------------------------------------- registered models
+
+def create_registered_model(call: Call) -> dict[str, Any]:
+    b: CreateRegisteredModel = call.body
+    tags = [RegisteredModelTag(t.key, t.value) for t in b.tags]
+    return _rm(call, call.registry_store.create_registered_model(_need(b.name, "name"), tags, b.description))
+
+
+def get_registered_model(call: Call) -> dict[str, Any]:
+    return _rm(call, call.registry_store.get_registered_model(_need(call.body.name, "name")))
+
+
+def rename_registered_model(call: Call) -> dict[str, Any]:
+    b: RenameRegisteredModel = call.body
+    return _rm(call, call.registry_store.rename_registered_model(_need(b.name, "name"), _need(b.new_name, "new_name")))
+
+
+def update_registered_model(call: Call) -> dict[str, Any]:
+    b: UpdateRegisteredModel = call.body
+    return _rm(call, call.registry_store.update_registered_model(_need(b.name, "name"), b.description))
+
+
+def delete_registered_model(call: Call) -> dict[str, Any]:
+    call.registry_store.delete_registered_model(_need(call.body.name, "name"))
+    return {}
+
+
+def search_registered_models(call: Call) -> dict[str, Any]:
+    b: SearchReq = call.body
+    page = call.registry_store.search_registered_models(
+        b.filter or None, b.max_results if b.max_results is not None else 100, b.order_by or None, b.page_token)
+    out: dict[str, Any] = {"registered_models": [m.to_dict() for m in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def get_latest_versions(call: Call) -> dict[str, Any]:
+    b: GetLatestVersions = call.body
+    versions = call.registry_store.get_latest_versions(_need(b.name, "name"), b.stages or None)
+    return {"model_versions": [mv.to_dict() for mv in versions]}
+
+
+def set_registered_model_tag(call: Call) -> dict[str, Any]:
+    b: RegisteredModelTagReq = call.body
+    call.registry_store.set_registered_model_tag(_need(b.name, "name"), RegisteredModelTag(_need(b.key, "key"), b.value))
+    return {}
+
+
+def delete_registered_model_tag(call: Call) -> dict[str, Any]:
+    b: RegisteredModelTagReq = call.body
+    call.registry_store.delete_registered_model_tag(_need(b.name, "name"), _need(b.key, "key"))
+    return {}
+
+
+# ----------------------------------------------------------------- model versions
+
+def _local_path(uri: str) -> str:
+    return unquote(urlsplit(uri).path) if uri.startswith("file:") else uri
+
+
+def _bad_local_source(source: str) -> MltrailException:
+    return invalid(f"Invalid model version source: '{source}'. To use a local path as a model version source, "
+                   "the run_id request parameter has to be specified and the local path has to be contained "
+                   "within the artifact directory of the run specified by the run_id.")
+
+
+def check_source(call: Call, source: str, run_id: str | None, model_id: str | None) -> str | None:
+    """Validate a version's source; return the storage location to download from (or None)."""
+    validate_source(source)
+    scheme = urlsplit(source).scheme.lower()
+    if scheme == "runs":
+        rest = source[len("runs:"):].lstrip("/")
+        src_run, _, rel = rest.partition("/")
+        run = call.tracking_store.get_run(_need(src_run, "run_id in source"))
+        rel = validate_artifact_path(rel)
+        return run.info.artifact_uri.rstrip("/") + (f"/{rel}" if rel else "")
+    if scheme == "models":
+        rest = source[len("models:"):].lstrip("/")
+        if rest.startswith("m-") and "/" not in rest:
+            return _logged_models(call).get_logged_model(rest).artifact_location
+        return None  # models:/Name/Version: the store resolves it (copy_model_version)
+    if is_local_uri(source):
+        if source.startswith("//") or (source.startswith("file:") and urlsplit(source).netloc not in ("", "localhost")):
+            raise _bad_local_source(source)
+        if not run_id:
+            raise _bad_local_source(source)
+        run = call.tracking_store.get_run(run_id)
+        root = run.info.artifact_uri
+        if not is_local_uri(root):
+            raise _bad_local_source(source)
+        real_root = os.path.realpath(_local_path(root))
+        real_src = os.path.realpath(_local_path(source))
+        if os.path.commonpath([real_root, real_src]) != real_root:
+            raise _bad_local_source(source)
+    return None
+
+
+def _logged_models(call: Call):
+    from mltrail.server.handlers.logged_models import logged_model_store
+
+    return logged_model_store(call)
+
+
+def create_model_version(call: Call) -> dict[str, Any]:
+    b: CreateModelVersion = call.body
+    name = _need(b.name, "name")
+    source = _need(b.source, "source")
+    storage = check_source(call, source, b.run_id, b.model_id)
+    if b.model_id and not b.model_id.startswith("m-"):
+        raise invalid(f"Invalid model_id '{b.model_id}'")
+    tags = [ModelVersionTag(t.key, t.value) for t in b.tags]
+    mv = call.registry_store.create_model_version(
+        name, source, run_id=b.run_id or None, tags=tags, run_link=b.run_link or None,
+        description=b.description, model_id=b.model_id or None, storage_location=storage)
+    return _mv(mv)
+
+
+def get_model_version(call: Call) -> dict[str, Any]:
+    b: VersionReq = call.body
+    return _mv(call.registry_store.get_model_version(_need(b.name, "name"), _need(b.version, "version")))
+
+
+def update_model_version(call: Call) -> dict[str, Any]:
+    b: UpdateModelVersion = call.body
+    return _mv(call.registry_store.update_model_version(_need(b.name, "name"), _need(b.version, "version"),
+                                                        b.description))
+
+
+def transition_stage(call: Call) -> dict[str, Any]:
+    b: TransitionStage = call.body
+    return _mv(call.registry_store.transition_model_version_stage(
+        _need(b.name, "name"), _need(b.version, "version"), _need(b.stage, "stage"), b.archive_existing_versions))
+
+
+def delete_model_version(call: Call) -> dict[str, Any]:
+    b: VersionReq = call.body
+    call.registry_store.delete_model_version(_need(b.name, "name"), _need(b.version, "version"))
+    return {}
+
+
+def search_model_versions(call: Call) -> dict[str, Any]:
+    b: SearchReq = call.body
+    page = call.registry_store.search_model_versions(
+        b.filter or None, b.max_results if b.max_results is not None else 10000, b.order_by or None, b.page_token)
+    out: dict[str, Any] = {"model_versions": [mv.to_dict() for mv in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def get_download_uri(call: Call) -> dict[str, Any]:
+    b: VersionReq = call.body
+    uri = call.registry_store.get_model_version_download_uri(_need(b.name, "name"), _need(b.version, "version"))
+    return {"artifact_uri": uri}
+
+
+def set_model_version_tag(call: Call) -> dict[str, Any]:
+    b: ModelVersionTagReq = call.body
+    call.registry_store.set_model_version_tag(_need(b.name, "name"), _need(b.version, "version"),
+                                              ModelVersionTag(_need(b.key, "key"), b.value))
+    return {}
+
+
+def delete_model_version_tag(call: Call) -> dict[str, Any]:
+    b: ModelVersionTagReq = call.body
+    call.registry_store.delete_model_version_tag(_need(b.name, "name"), _need(b.version, "version"),
+                                                 _need(b.key, "key"))
+    return {}
+
+
+# ------------------------------------------------------------------------ aliases
+
+def set_alias(call: Call) -> dict[str, Any]:
+    b: AliasReq = call.body
+    call.registry_store.set_registered_model_alias(_need(b.name, "name"), _need(b.alias, "alias"),
+                                                   _need(b.version, "version"))
+    return {}
+
+
+def delete_alias(call: Call) -> dict[str, Any]:
+    b: AliasReq = call.body
+    call.registry_store.delete_registered_model_alias(_need(b.name, "name"), _need(b.alias, "alias"))
+    return {}
+
+
+def get_by_alias(call: Call) -> dict[str, Any]:
+    b: AliasReq = call.body
+    return _mv(call.registry_store.get_model_version_by_alias(_need(b.name, "name"), _need(b.alias, "alias")))
+
+
+def _ep(path: str, method: str, handler: Any, req: type, resp: type | None = None, write: bool = False) -> Endpoint:
+    return Endpoint(path, (method,), handler, request=req, response=resp or Empty, preview=True,
+                    write=write, tags=("model-registry",))
+
+
+_RM = "/registered-models"
+_MV = "/model-versions"
+ENDPOINTS: list[Endpoint] = [
+    _ep(f"{_RM}/create", "POST", create_registered_model, CreateRegisteredModel, RegisteredModelResponse, True),
+    _ep(f"{_RM}/get", "GET", get_registered_model, NameReq, RegisteredModelResponse),
+    _ep(f"{_RM}/rename", "POST", rename_registered_model, RenameRegisteredModel, RegisteredModelResponse, True),
+    _ep(f"{_RM}/update", "PATCH", update_registered_model, UpdateRegisteredModel, RegisteredModelResponse, True),
+    _ep(f"{_RM}/delete", "DELETE", delete_registered_model, NameReq, write=True),
+    _ep(f"{_RM}/search", "GET", search_registered_models, SearchReq),
+    _ep(f"{_RM}/get-latest-versions", "POST", get_latest_versions, GetLatestVersions),
+    _ep(f"{_RM}/get-latest-versions", "GET", get_latest_versions, GetLatestVersions),
+    _ep(f"{_RM}/set-tag", "POST", set_registered_model_tag, RegisteredModelTagReq, write=True),
+    _ep(f"{_RM}/delete-tag", "DELETE", delete_registered_model_tag, RegisteredModelTagReq, write=True),
+    _ep(f"{_RM}/alias", "POST", set_alias, AliasReq, write=True),
+    _ep(f"{_RM}/alias", "DELETE", delete_alias, AliasReq, write=True),
+    _ep(f"{_RM}/alias", "GET", get_by_alias, AliasReq, ModelVersionResponse),
+    _ep(f"{_MV}/create", "POST", create_model_version, CreateModelVersion, ModelVersionResponse, True),
+    _ep(f"{_MV}/get", "GET", get_model_version, VersionReq, ModelVersionResponse),
+    _ep(f"{_MV}/update", "PATCH", update_model_version, UpdateModelVersion, ModelVersionResponse, True),
+    _ep(f"{_MV}/transition-stage", "POST", transition_stage, TransitionStage, ModelVersionResponse, True),
+    _ep(f"{_MV}/delete", "DELETE", delete_model_version, VersionReq, write=True),
+    _ep(f"{_MV}/search", "GET", search_model_versions, SearchReq),
+    _ep(f"{_MV}/get-download-uri", "GET", get_download_uri, VersionReq),
+    _ep(f"{_MV}/set-tag", "POST", set_model_version_tag, ModelVersionTagReq, write=True),
+    _ep(f"{_MV}/delete-tag", "DELETE", delete_model_version_tag, ModelVersionTagReq, write=True),
+]
