@@ -105,7 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_json()
         if body is None or not self._authorized():
             return
-        self.server.requests.append({"path": path, "body": body, "headers": dict(self.headers)})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server.requests.append({"path": path, "body": body, "headers": headers})
         if path == "/v1/chat/completions":
             self._chat(body)
         elif path == "/v1/embeddings":
@@ -229,7 +230,7 @@ class OpenAIServer:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """Every authorized POST so far: ``{"path", "body", "headers"}``."""
+        """Every authorized POST so far: ``{"path", "body", "headers"}`` (header names lower-cased)."""
         return self._server.requests
 
     def set_responder(self, responder: Responder) -> None:
