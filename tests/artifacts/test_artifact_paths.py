@@ -212,6 +212,7 @@ def test_split_artifact_uri():
     assert split_artifact_uri("/tmp/a/b.txt") == ("/tmp/a", "b.txt")
     assert split_artifact_uri("mlflow-artifacts:/0/r/artifacts/m") == ("mlflow-artifacts:/0/r/artifacts", "m")
     assert split_artifact_uri("s3://b") == ("s3://b", "")
+    assert split_artifact_uri("model") == (".", "model")
 
 
 def test_file_info_round_trip():

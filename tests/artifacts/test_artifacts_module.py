@@ -35,6 +35,13 @@ def test_download_by_uri(root, tmp_path, form):
     assert Path(single).name == "notes.txt" and Path(single).read_text() == "héllo"
 
 
+def test_relative_uri_is_taken_from_the_working_directory(root, monkeypatch):
+    monkeypatch.chdir(root)
+    assert artifacts.load_text("notes.txt") == "héllo"
+    out = artifacts.download_artifacts(artifact_uri="model", dst_path="out")
+    assert out == str(root / "out" / "model") and (root / "out" / "model" / "MLmodel").is_file()
+
+
 def test_list_by_uri(root):
     infos = artifacts.list_artifacts(artifact_uri=f"{root}/model")
     assert [(f.path, f.is_dir, f.file_size) for f in infos] == [("model/MLmodel", False, 12)]

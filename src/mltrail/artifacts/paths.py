@@ -236,5 +236,5 @@ def split_artifact_uri(uri: str) -> tuple[str, str]:
     """Split a URI into its parent and last path component (``"s3://b/x/y"`` -> ``("s3://b/x", "y")``)."""
     parts = urlsplit(uri)
     head, tail = posixpath.split(parts.path.rstrip("/"))
-    parent = parts._replace(path=head).geturl() if parts.scheme else head
+    parent = parts._replace(path=head).geturl() if parts.scheme else (head or ".")
     return parent, tail
