@@ -471,3 +471,28 @@ def test_hard_delete_experiment_purges_rows_of_other_domains(store):
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(models)).scalar() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(model_tags)).scalar() == 0
+
+
+def test_concurrent_writers_on_one_run(store):
+    """Threads racing on the same run: same-value params, shared metric keys, latest value correct."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_id = _run(store).info.run_id
+
+    def work(worker: int) -> None:
+        for i in range(10):
+            step = worker * 100 + i
+            store.log_batch(
+                run_id,
+                metrics=[Metric("shared", float(step), 1000 + step, step), Metric(f"own{worker}", 1.0, i, i)],
+                params=[Param("same", "1"), Param(f"p{worker}_{i}", str(i))],
+                tags=[RunTag("last", str(worker))],
+            )
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    run = store.get_run(run_id)
+    assert run.data.metrics["shared"] == 309.0
+    assert len(store.get_metric_history(run_id, "shared")) == 40
+    assert len(run.data.params) == 41
+    assert run.data.tags["last"] in {"0", "1", "2", "3"}
