@@ -150,6 +150,19 @@ def test_gc_with_explicit_ids(uri, tmp_path):
     assert "not a duration" in _fails("gc", "--older-than", "soon", "--tracking-uri", uri)
 
 
+def test_gc_proxied_artifacts(uri, tmp_path):
+    store = SqlTrackingStore(uri, "mlflow-artifacts:/")
+    run = store.create_run("0", "u", None, [], None)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/0/")
+    served = tmp_path / "served"
+    folder = served / "0" / run.info.run_id / "artifacts"
+    folder.mkdir(parents=True)
+    (folder / "f.txt").write_text("x")
+    store.delete_run(run.info.run_id)
+    _ok("gc", "--artifacts-destination", str(served), "--tracking-uri", uri)
+    assert not folder.exists() and (served / "0").exists()
+
+
 def test_gc_older_than_parsing():
     from mltrail.cli.gc import parse_duration
 

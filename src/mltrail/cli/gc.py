@@ -35,13 +35,14 @@ def _split_ids(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def _delete_artifacts(uri: str, destination: str | None) -> None:
+def _delete_artifacts(uri: str, destination: str) -> None:
+    from urllib.parse import urlsplit
+
     from mltrail.artifacts import get_artifact_repository
 
-    if destination and uri.startswith("mlflow-artifacts:"):
-        # Proxied artifacts: the server stored them under its --artifacts-destination.
-        path = uri.split(":", 1)[1].lstrip("/")
-        uri = f"{destination.rstrip('/')}/{path}"
+    if uri.startswith("mlflow-artifacts:"):
+        # Proxied artifacts: the server keeps mlflow-artifacts:/<path> at <artifacts-destination>/<path>.
+        uri = f"{destination.rstrip('/')}/{urlsplit(uri).path.lstrip('/')}"
     get_artifact_repository(uri).delete_artifacts()
 
 
@@ -60,9 +61,10 @@ def _delete_artifacts(uri: str, destination: str | None) -> None:
 )
 @click.option(
     "--artifacts-destination",
-    default=None,
+    default="./mltrail-artifacts",
+    show_default=True,
     metavar="URI",
-    help="Where a server stored proxied (mlflow-artifacts:/) artifacts, so they can be deleted too.",
+    help="Where the server keeps proxied (mlflow-artifacts:/) artifacts: its --artifacts-destination.",
 )
 @tracking_uri_option
 @handle_errors
@@ -70,7 +72,7 @@ def gc(
     older_than: str | None,
     run_ids: str | None,
     experiment_ids: str | None,
-    artifacts_destination: str | None,
+    artifacts_destination: str,
     tracking_uri: str,
 ) -> None:
     """Permanently delete runs and experiments in the trash, with their artifacts."""
@@ -78,6 +80,10 @@ def gc(
     from mltrail.exceptions import invalid
 
     store = open_store(tracking_uri, need_sql=True)
+    if "://" not in artifacts_destination:
+        from pathlib import Path
+
+        artifacts_destination = str(Path(artifacts_destination).absolute())
     age_ms = parse_duration(older_than) if older_than else 0
 
     chosen_runs = _split_ids(run_ids)
