@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -138,25 +139,22 @@ def _stages(view_type: int) -> tuple[str, ...]:
     return LifecycleStage.matching_view_type(view_type)
 
 
-def runs_query(
-    experiment_ids: Sequence[str],
-    filter_string: str | None,
-    run_view_type: int,
-    order_by: Sequence[str] | None,
-    offset: int,
-    limit: int,
-) -> sa.Select[Any]:
-    """``SELECT runs.run_uuid`` of one page of a run search, in MLflow's order.
+@functools.lru_cache(maxsize=256)
+def _run_where(filter_string: str | None) -> ColumnElement[bool] | None:
+    """The ``WHERE`` term of a run filter, built once per distinct filter string.
 
-    Ordered by ``order_by`` (metrics, params, tags, attributes; missing values
-    last), then ``start_time DESC``, then ``run_uuid`` as a stable tie-break.
+    Building the expression costs milliseconds (three dialect variants per
+    comparison); UIs repeat the same few filters, and expressions are immutable,
+    so reusing them across statements is safe. Errors are not cached.
     """
-    try:
-        exp_ids = [int(e) for e in experiment_ids]
-    except (TypeError, ValueError):
-        raise invalid(f"Invalid experiment ids {list(experiment_ids)!r}: expected integer ids") from None
-    runs = s.runs
     tree = parse_filter(filter_string, g.RUNS)
+    return None if tree is None else _where(tree, _run_leaf)
+
+
+@functools.lru_cache(maxsize=256)
+def _run_order(order_by: tuple[str, ...]) -> tuple[sa.FromClause, tuple[ColumnElement[Any], ...]]:
+    """The joined ``FROM`` and the ``ORDER BY`` terms for one ``order_by`` list."""
+    runs = s.runs
     from_: sa.FromClause = runs
     orders: list[ColumnElement[Any]] = []
     entity_tables = {n.METRIC: s.latest_metrics, n.PARAM: s.params, n.TAG: s.tags}
@@ -179,16 +177,33 @@ def runs_query(
     if (n.ATTRIBUTE, "start_time") not in {(e, k) for e, k, _ in parsed}:
         orders.append(runs.c.start_time.desc())
     orders.append(runs.c.run_uuid.asc())
-    stmt = (
-        sa.select(runs.c.run_uuid)
-        .select_from(from_)
-        .where(
-            runs.c.experiment_id.in_(exp_ids),
-            runs.c.lifecycle_stage.in_(_stages(run_view_type)),
-            _where(tree, _run_leaf),
-        )
-        .order_by(*orders)
-    )
+    return from_, tuple(orders)
+
+
+def runs_query(
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    run_view_type: int,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int,
+) -> sa.Select[Any]:
+    """``SELECT runs.run_uuid`` of one page of a run search, in MLflow's order.
+
+    Ordered by ``order_by`` (metrics, params, tags, attributes; missing values
+    last), then ``start_time DESC``, then ``run_uuid`` as a stable tie-break.
+    """
+    try:
+        exp_ids = [int(e) for e in experiment_ids]
+    except (TypeError, ValueError):
+        raise invalid(f"Invalid experiment ids {list(experiment_ids)!r}: expected integer ids") from None
+    runs = s.runs
+    where = [runs.c.experiment_id.in_(exp_ids), runs.c.lifecycle_stage.in_(_stages(run_view_type))]
+    clause = _run_where(filter_string if filter_string is None else str(filter_string))
+    if clause is not None:
+        where.append(clause)
+    from_, orders = _run_order(tuple(str(o) for o in order_by or ()))
+    stmt = sa.select(runs.c.run_uuid).select_from(from_).where(*where).order_by(*orders)
     return _page(stmt, offset, limit)
 
 
