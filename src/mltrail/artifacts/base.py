@@ -22,7 +22,9 @@ import posixpath
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from mltrail.artifacts.paths import join_artifact_path, resolve_under, validate_artifact_path
@@ -69,6 +71,10 @@ class ArtifactRepository(ABC):
     Paths given to every method are relative to :attr:`artifact_uri` and pass
     through the one path check; ``None`` or ``""`` means the root.
     """
+
+    #: How many files ``log_artifacts``/``download_artifacts`` move at once.
+    #: Remote stores raise it: each transfer mostly waits on the network.
+    max_parallel_transfers: int = 1
 
     def __init__(self, artifact_uri: str) -> None:
         self.artifact_uri = artifact_uri
@@ -135,8 +141,7 @@ class ArtifactRepository(ABC):
             for name in sorted(files):
                 rel = join_artifact_path(base, "" if sub == "." else sub, name)
                 uploads.append((Path(dirpath) / name, validate_artifact_path(rel)))
-        for local, rel in uploads:
-            self._put_file(local, rel)
+        self._run_transfers([partial(self._put_file, local, rel) for local, rel in uploads])
 
     def log_bytes(self, data: bytes, artifact_file: str) -> None:
         """Store ``data`` as the file ``artifact_file`` (what ``log_text``/``log_dict`` build on)."""
@@ -202,6 +207,9 @@ class ArtifactRepository(ABC):
         return str(shown)
 
     def _download_tree(self, rel: str, dst: Path) -> None:
+        # Walk the listings first, checking every name (listings may come from a
+        # remote server), so a hostile entry stops the download before any write.
+        files: list[tuple[str, Path]] = []
         pending = [rel]
         while pending:
             current = pending.pop()
@@ -209,14 +217,28 @@ class ArtifactRepository(ABC):
             if not entries:
                 resolve_under(dst, current).mkdir(parents=True, exist_ok=True)
             for info in entries:
-                # Listings may come from a remote server: check what it names.
                 child = validate_artifact_path(info.path)
-                if current and posixpath.dirname(child) != current:
+                if posixpath.dirname(child) != current:
                     raise invalid(f"Artifact listing of {current!r} returned a foreign path {child!r}")
                 if info.is_dir:
                     pending.append(child)
                 else:
-                    self._download_file(child, resolve_under(dst, child))
+                    files.append((child, resolve_under(dst, child)))
+        self._run_transfers([partial(self._download_file, child, target) for child, target in files])
+
+    def _run_transfers(self, jobs: list[Callable[[], None]]) -> None:
+        """Run uploads/downloads, several at once for remote stores.
+
+        Every job is run even if one fails; the first failure is then raised.
+        """
+        if self.max_parallel_transfers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                job()
+            return
+        with ThreadPoolExecutor(max_workers=min(self.max_parallel_transfers, len(jobs))) as pool:
+            futures = [pool.submit(job) for job in jobs]
+            for future in futures:
+                future.result()
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Delete the file or directory tree at ``artifact_path`` (everything when omitted).

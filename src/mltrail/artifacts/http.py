@@ -198,6 +198,8 @@ def _raise_for_status(resp: Any, what: str) -> None:
 class HttpArtifactRepository(ArtifactRepository):
     """An artifact root served by an MLflow-compatible artifact proxy."""
 
+    max_parallel_transfers = 8
+
     def __init__(self, artifact_uri: str, tracking_uri: str | None = None) -> None:
         super().__init__(artifact_uri)
         self.base_url, self.root = resolve_proxy_uri(artifact_uri, tracking_uri)

@@ -121,6 +121,8 @@ class _ChunkReader(io.RawIOBase):
 class S3ArtifactRepository(ArtifactRepository):
     """An artifact root at ``s3://bucket/prefix``."""
 
+    max_parallel_transfers = 8
+
     def __init__(self, artifact_uri: str) -> None:
         super().__init__(artifact_uri)
         parts = urlsplit(artifact_uri)
