@@ -38,9 +38,20 @@ def _fails(*args: str) -> str:
 @pytest.mark.parametrize(
     "command",
     [
-        ["experiments"], ["experiments", "create"], ["experiments", "list"], ["experiments", "rename"],
-        ["experiments", "delete"], ["experiments", "restore"], ["runs"], ["runs", "list"],
-        ["runs", "describe"], ["runs", "delete"], ["runs", "restore"], ["db"], ["db", "upgrade"], ["gc"],
+        ["experiments"],
+        ["experiments", "create"],
+        ["experiments", "list"],
+        ["experiments", "rename"],
+        ["experiments", "delete"],
+        ["experiments", "restore"],
+        ["runs"],
+        ["runs", "list"],
+        ["runs", "describe"],
+        ["runs", "delete"],
+        ["runs", "restore"],
+        ["db"],
+        ["db", "upgrade"],
+        ["gc"],
     ],
 )
 def test_help_everywhere(command):
@@ -52,8 +63,16 @@ def test_help_everywhere(command):
 def test_experiments_lifecycle(uri, tmp_path):
     out = _ok("experiments", "create", "-n", "prompts", "--tracking-uri", uri)
     assert "Created experiment 'prompts' with id 1" in out
-    _ok("experiments", "create", "--experiment-name", "custom", "-l", str(tmp_path / "elsewhere"),
-        "--backend-store-uri", uri)
+    _ok(
+        "experiments",
+        "create",
+        "--experiment-name",
+        "custom",
+        "-l",
+        str(tmp_path / "elsewhere"),
+        "--backend-store-uri",
+        uri,
+    )
     listed = _ok("experiments", "list", "--tracking-uri", uri)
     assert "prompts" in listed and "Default" in listed and str(tmp_path / "elsewhere") in listed
     assert str(Path.cwd() / "mltrail-artifacts" / "1") in listed
@@ -101,7 +120,9 @@ def test_runs_commands(uri, tmp_path):
     assert run_id in _ok("runs", "list", "-x", "0", "-v", "deleted_only", "--tracking-uri", uri)
     _ok("runs", "restore", "--run-id", run_id, "--tracking-uri", uri)
     assert run_id in _ok("runs", "list", "-x", "0", "--tracking-uri", uri)
-    assert "RESOURCE_DOES_NOT_EXIST" in _fails("runs", "describe", "--run-id", "0" * 32, "--tracking-uri", uri)
+    assert "RESOURCE_DOES_NOT_EXIST" in _fails(
+        "runs", "describe", "--run-id", "0" * 32, "--tracking-uri", uri
+    )
     assert "RESOURCE_DOES_NOT_EXIST" in _fails("runs", "list", "-x", "77", "--tracking-uri", uri)
 
 

@@ -29,8 +29,13 @@ def _empty(uri: str) -> None:
                 conn.execute(sa.delete(table))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def db_uri(request, tmp_path) -> str:
     """A database URI with an empty tracking schema, for each backend."""
     if request.param == "sqlite":

@@ -22,8 +22,13 @@ def _fresh_server_db(admin_uri: str, base: str) -> tuple[str, sa.Engine]:
     return base + name, admin
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def empty_db(request, tmp_path):
     """A URI of a brand-new empty database (its own one, not the shared session database)."""
     if request.param == "sqlite":

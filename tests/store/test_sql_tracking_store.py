@@ -26,8 +26,9 @@ def _code(exc_info) -> str:
 
 
 def _run(store, exp="0", **kw):
-    return store.create_run(exp, kw.pop("user", "alice"), kw.pop("start_time", None), kw.pop("tags", []),
-                            kw.pop("run_name", None))
+    return store.create_run(
+        exp, kw.pop("user", "alice"), kw.pop("start_time", None), kw.pop("tags", []), kw.pop("run_name", None)
+    )
 
 
 # ---------------------------------------------------------------- experiments
@@ -280,7 +281,10 @@ def test_metrics_history_and_latest(store):
     assert (latest["loss"].value, latest["loss"].timestamp, latest["loss"].step) == (4.0, 200, 2)
     history = store.get_metric_history(run_id, "loss")
     assert [(m.step, m.timestamp, m.value) for m in history] == [
-        (1, 50, 5.0), (2, 100, 3.0), (2, 200, 4.0), (2, 200, 1.0)
+        (1, 50, 5.0),
+        (2, 100, 3.0),
+        (2, 200, 4.0),
+        (2, 200, 1.0),
     ]
     assert history.token is None
     assert store.get_metric_history(run_id, "missing") == []
@@ -336,8 +340,9 @@ def test_rejected_batch_writes_nothing(store):
     store.log_param(run_id, Param("fixed", "1"))
     good = [Metric("m", 1.0, 1, 0)]
     with pytest.raises(MltrailException):  # a changed param, found inside the transaction
-        store.log_batch(run_id, metrics=good, params=[Param("new", "x"), Param("fixed", "2")],
-                        tags=[RunTag("t", "v")])
+        store.log_batch(
+            run_id, metrics=good, params=[Param("new", "x"), Param("fixed", "2")], tags=[RunTag("t", "v")]
+        )
     with pytest.raises(MltrailException):  # a bad metric key, found before it
         store.log_batch(run_id, metrics=[*good, Metric("bad/../key", 1.0, 1, 0)], params=[Param("new", "x")])
     data = store.get_run(run_id).data
@@ -402,11 +407,16 @@ def test_search_runs_loads_children(store):
     runs = []
     for i in range(3):
         run_id = _run(store, exp, start_time=i).info.run_id
-        store.log_batch(run_id, metrics=[Metric("acc", i / 10, 1, 0)], params=[Param("i", str(i))],
-                        tags=[RunTag("group", "even" if i % 2 == 0 else "odd")])
+        store.log_batch(
+            run_id,
+            metrics=[Metric("acc", i / 10, 1, 0)],
+            params=[Param("i", str(i))],
+            tags=[RunTag("group", "even" if i % 2 == 0 else "odd")],
+        )
         runs.append(run_id)
-    found = store.search_runs([exp], filter_string="metrics.acc > 0.05 AND tags.group = 'even'",
-                              order_by=["params.i DESC"])
+    found = store.search_runs(
+        [exp], filter_string="metrics.acc > 0.05 AND tags.group = 'even'", order_by=["params.i DESC"]
+    )
     assert [r.info.run_id for r in found] == [runs[2]]
     assert found[0].data.params == {"i": "2"} and found[0].data.metrics == {"acc": 0.2}
 
@@ -461,10 +471,17 @@ def test_hard_delete_experiment_purges_rows_of_other_domains(store):
     exp = store.create_experiment("with-models")
     models, model_tags = metadata.tables["logged_models"], metadata.tables["logged_model_tags"]
     with store.engine.begin() as conn:
-        conn.execute(sa.insert(models).values(
-            model_id="m-1", experiment_id=int(exp), name="model", artifact_location="/tmp/m",
-            creation_timestamp_ms=1, last_updated_timestamp_ms=1, status="READY",
-        ))
+        conn.execute(
+            sa.insert(models).values(
+                model_id="m-1",
+                experiment_id=int(exp),
+                name="model",
+                artifact_location="/tmp/m",
+                creation_timestamp_ms=1,
+                last_updated_timestamp_ms=1,
+                status="READY",
+            )
+        )
         conn.execute(sa.insert(model_tags).values(model_id="m-1", tag_key="k", tag_value="v"))
     store.delete_experiment(exp)
     store.hard_delete_experiment(exp)

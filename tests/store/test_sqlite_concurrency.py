@@ -22,7 +22,9 @@ def _worker(uri: str, root: str, worker: int, exp_name: str) -> None:
     except MltrailException:
         exp_id = store.get_experiment_by_name(exp_name).experiment_id
     for r in range(RUNS_PER_WORKER):
-        run_id = store.create_run(exp_id, f"w{worker}", None, [RunTag("worker", str(worker))], None).info.run_id
+        run_id = store.create_run(
+            exp_id, f"w{worker}", None, [RunTag("worker", str(worker))], None
+        ).info.run_id
         for b in range(BATCHES_PER_RUN):
             store.log_batch(
                 run_id,
@@ -38,7 +40,8 @@ def test_four_processes_one_sqlite_file(tmp_path):
     uri = f"sqlite:///{tmp_path / 'shared' / 'mltrail.db'}"
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_worker, args=(uri, str(tmp_path / "art"), i, "shared-exp")) for i in range(WORKERS)
+        ctx.Process(target=_worker, args=(uri, str(tmp_path / "art"), i, "shared-exp"))
+        for i in range(WORKERS)
     ]
     for p in procs:
         p.start()
@@ -55,7 +58,10 @@ def test_four_processes_one_sqlite_file(tmp_path):
     for run in runs:
         assert run.info.status == "FINISHED"
         assert len(run.data.params) == BATCHES_PER_RUN
-        assert run.data.metrics == {"loss": float(BATCHES_PER_RUN * 50 - 1), "single": float(BATCHES_PER_RUN - 1)}
+        assert run.data.metrics == {
+            "loss": float(BATCHES_PER_RUN * 50 - 1),
+            "single": float(BATCHES_PER_RUN - 1),
+        }
         assert len(store.get_metric_history(run.info.run_id, "loss")) == BATCHES_PER_RUN * 50
         assert sum(k.startswith("t") for k in run.data.tags) == BATCHES_PER_RUN
 

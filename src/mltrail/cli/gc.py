@@ -98,7 +98,9 @@ def gc(
     if chosen_exps:
         for exp_id in chosen_exps:
             if store.get_experiment(exp_id).lifecycle_stage != LifecycleStage.DELETED:
-                raise invalid(f"Experiment {exp_id} is not in the deleted state; delete it before purging it.")
+                raise invalid(
+                    f"Experiment {exp_id} is not in the deleted state; delete it before purging it."
+                )
     elif not run_ids:  # with --run-ids alone, purge only the runs that were asked for
         chosen_exps = store.get_deleted_experiments(older_than_ms=age_ms)
 

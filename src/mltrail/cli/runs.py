@@ -59,7 +59,13 @@ def list_runs(experiment_id: str, view: str, tracking_uri: str) -> None:
     print_table(
         ["Date", "Name", "Id", "Status", "Stage"],
         [
-            (format_time(r.info.start_time), r.info.run_name, r.info.run_id, r.info.status, r.info.lifecycle_stage)
+            (
+                format_time(r.info.start_time),
+                r.info.run_name,
+                r.info.run_id,
+                r.info.status,
+                r.info.lifecycle_stage,
+            )
             for r in found
         ],
     )

@@ -46,9 +46,7 @@ MAX_INT64 = 2**63 - 1
 
 _VALID_KEY = re.compile(r"^[/\w.\- ]*$")
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
-_BAD_CHARACTERS = (
-    "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/)."
-)
+_BAD_CHARACTERS = "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/)."
 
 
 def _path_not_unique(name: str) -> bool:
@@ -164,7 +162,9 @@ def validate_experiment_name(name: object) -> str:
     if not isinstance(name, str):
         raise invalid(f"Invalid experiment name: {name!r}. Expects a string.")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
-        raise invalid(f"Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters")
+        raise invalid(
+            f"Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
+        )
     return name
 
 
@@ -173,9 +173,7 @@ def validate_artifact_location(location: str | None) -> None:
     if location is None:
         return
     if location.startswith("runs:"):
-        raise invalid(
-            f"Artifact location cannot be a runs:/ URI. Given: '{location}'"
-        )
+        raise invalid(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
     if len(location) > MAX_ARTIFACT_LOCATION_LENGTH:
         raise invalid(
             f"Artifact location had length {len(location)}, which exceeded length limit of "
@@ -220,9 +218,7 @@ def validate_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Seq
     _batch_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
     _batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, len(params))
     _batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, len(tags))
-    _batch_limit(
-        "metrics, params, and tags", MAX_ENTITIES_PER_BATCH, len(metrics) + len(params) + len(tags)
-    )
+    _batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, len(metrics) + len(params) + len(tags))
     for metric in metrics:
         validate_metric(metric)
     seen: set[str] = set()

@@ -67,6 +67,8 @@ def upsert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...], updat
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         base = dialect_insert(table)
-        stmt = base.on_conflict_do_update(index_elements=list(keys), set_={c: base.excluded[c] for c in update})
+        stmt = base.on_conflict_do_update(
+            index_elements=list(keys), set_={c: base.excluded[c] for c in update}
+        )
     _upserts[cache_key] = stmt
     return stmt

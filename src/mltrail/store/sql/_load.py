@@ -39,23 +39,45 @@ from mltrail.store.sql.schema import (
 _IDS = sa.bindparam("ids", expanding=True)
 _R = runs.c
 _RUNS = sa.select(
-    _R.run_uuid, _R.name, _R.user_id, _R.status, _R.start_time, _R.end_time,
-    _R.artifact_uri, _R.lifecycle_stage, _R.experiment_id,
+    _R.run_uuid,
+    _R.name,
+    _R.user_id,
+    _R.status,
+    _R.start_time,
+    _R.end_time,
+    _R.artifact_uri,
+    _R.lifecycle_stage,
+    _R.experiment_id,
 ).where(_R.run_uuid.in_(_IDS))
-_LATEST = sa.select(
-    latest_metrics.c.run_uuid, latest_metrics.c.key, latest_metrics.c.value,
-    latest_metrics.c.timestamp, latest_metrics.c.step, latest_metrics.c.is_nan,
-).where(latest_metrics.c.run_uuid.in_(_IDS)).order_by(latest_metrics.c.key)
+_LATEST = (
+    sa.select(
+        latest_metrics.c.run_uuid,
+        latest_metrics.c.key,
+        latest_metrics.c.value,
+        latest_metrics.c.timestamp,
+        latest_metrics.c.step,
+        latest_metrics.c.is_nan,
+    )
+    .where(latest_metrics.c.run_uuid.in_(_IDS))
+    .order_by(latest_metrics.c.key)
+)
 _PARAMS = (
     sa.select(params.c.run_uuid, params.c.key, params.c.value)
     .where(params.c.run_uuid.in_(_IDS))
     .order_by(params.c.key)
 )
-_TAGS = sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uuid.in_(_IDS)).order_by(tags.c.key)
+_TAGS = (
+    sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uuid.in_(_IDS)).order_by(tags.c.key)
+)
 _INPUTS = (
     sa.select(
-        inputs.c.destination_id, inputs.c.input_uuid, datasets.c.name, datasets.c.digest,
-        datasets.c.dataset_source_type, datasets.c.dataset_source, datasets.c.dataset_schema,
+        inputs.c.destination_id,
+        inputs.c.input_uuid,
+        datasets.c.name,
+        datasets.c.digest,
+        datasets.c.dataset_source_type,
+        datasets.c.dataset_source,
+        datasets.c.dataset_schema,
         datasets.c.dataset_profile,
     )
     .join(datasets, datasets.c.dataset_uuid == inputs.c.source_id)

@@ -39,7 +39,9 @@ _PARAMS_OF = sa.select(params.c.key, params.c.value).where(
     params.c.run_uuid == sa.bindparam("run_id"), params.c.key.in_(sa.bindparam("keys", expanding=True))
 )
 _INSERT_PARAMS = sa.insert(params)
-_RENAME_RUN = sa.update(runs).where(runs.c.run_uuid == sa.bindparam("run_id")).values(name=sa.bindparam("name"))
+_RENAME_RUN = (
+    sa.update(runs).where(runs.c.run_uuid == sa.bindparam("run_id")).values(name=sa.bindparam("name"))
+)
 
 
 class RunWritesMixin:
@@ -124,9 +126,7 @@ class RunWritesMixin:
         self._write(write)
 
     def _write_params(self, conn: sa.Connection, run_id: str, items: Sequence[Param]) -> None:
-        existing = dict(
-            conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": [p.key for p in items]}).all()
-        )
+        existing = dict(conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": [p.key for p in items]}).all())
         changed = [p for p in items if p.key in existing and existing[p.key] != p.value]
         if changed:
             p = changed[0]
@@ -163,7 +163,9 @@ class RunWritesMixin:
         ds = item.dataset
         dc = datasets.c
         row = conn.execute(
-            sa.select(dc.dataset_uuid).where(dc.experiment_id == exp_id, dc.name == ds.name, dc.digest == ds.digest)
+            sa.select(dc.dataset_uuid).where(
+                dc.experiment_id == exp_id, dc.name == ds.name, dc.digest == ds.digest
+            )
         ).first()
         if row is not None:
             dataset_uuid = row[0]

@@ -95,7 +95,9 @@ def _as_mltrail_error(err: sa.exc.DBAPIError) -> MltrailException | sa.exc.DBAPI
 
 def _check_max_results(max_results: Any) -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise invalid(f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}")
+        raise invalid(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}"
+        )
     if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
         raise invalid(
             f"Invalid value for max_results. It must be at most {SEARCH_MAX_RESULTS_THRESHOLD}, "
@@ -396,7 +398,9 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 f"values (run_name='{run_name}', mlflow.runName='{tag_name}')."
             )
         if user_id is not None and len(str(user_id)) > v.MAX_USER_ID_LENGTH:
-            raise invalid(f"User id had length {len(str(user_id))}, which exceeded length limit of {v.MAX_USER_ID_LENGTH}")
+            raise invalid(
+                f"User id had length {len(str(user_id))}, which exceeded length limit of {v.MAX_USER_ID_LENGTH}"
+            )
         run_name = run_name or tag_name or random_run_name()
         v.validate_run_name(run_name)
         tag_map[RUN_NAME_TAG] = run_name
@@ -436,7 +440,8 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 )
             )
             conn.execute(
-                sa.insert(run_tags), [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()]
+                sa.insert(run_tags),
+                [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()],
             )
             info = RunInfo(
                 run_id=run_id,
@@ -546,7 +551,9 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
         offset = decode_page_token(page_token)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        query = runs_query(list(experiment_ids), filter_string, run_view_type, order_by, offset, max_results + 1)
+        query = runs_query(
+            list(experiment_ids), filter_string, run_view_type, order_by, offset, max_results + 1
+        )
         with self._read() as conn:
             ids = [r[0] for r in conn.execute(query)]
             page = load_runs(conn, ids[:max_results])
@@ -601,7 +608,10 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
             run_ids = [r[0] for r in conn.execute(sa.select(_R.run_uuid).where(_R.experiment_id == exp_id))]
             self._erase_runs(conn, run_ids)
             ds_ids = [
-                r[0] for r in conn.execute(sa.select(datasets.c.dataset_uuid).where(datasets.c.experiment_id == exp_id))
+                r[0]
+                for r in conn.execute(
+                    sa.select(datasets.c.dataset_uuid).where(datasets.c.experiment_id == exp_id)
+                )
             ]
             for part in chunks(ds_ids):
                 self._erase_inputs(conn, inputs.c.source_id.in_(list(part)))

@@ -111,7 +111,11 @@ def upgrade() -> None:
         sa.Column("destination_type", sa.String(36), nullable=False),
         sa.Column("destination_id", sa.String(36), nullable=False),
         sa.UniqueConstraint(
-            "source_type", "source_id", "destination_type", "destination_id", name="uq_inputs_source_destination"
+            "source_type",
+            "source_id",
+            "destination_type",
+            "destination_id",
+            name="uq_inputs_source_destination",
         ),
         sa.Index("idx_inputs_destination", "destination_type", "destination_id"),
     )
@@ -134,13 +138,17 @@ def _registry_tables() -> None:
     )
     op.create_table(
         "registered_model_tags",
-        sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
+        sa.Column(
+            "name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True
+        ),
         sa.Column("key", KEY, primary_key=True),
         sa.Column("value", sa.String(5000)),
     )
     op.create_table(
         "model_versions",
-        sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
+        sa.Column(
+            "name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True
+        ),
         sa.Column("version", sa.Integer, primary_key=True),
         sa.Column("creation_time", BIGINT),
         sa.Column("last_updated_time", BIGINT),
@@ -167,7 +175,9 @@ def _registry_tables() -> None:
     )
     op.create_table(
         "registered_model_aliases",
-        sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
+        sa.Column(
+            "name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True
+        ),
         sa.Column("alias", NAME, primary_key=True),
         sa.Column("version", sa.Integer, nullable=False),
     )
