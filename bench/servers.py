@@ -27,6 +27,9 @@ _RUNNING: list[Server] = []
 class Server:
     """One tracking server process: ``start()`` returns seconds to ready or an NA."""
 
+    # Polled until it answers 200; model servers override it with "/ping".
+    health_path = "/health"
+
     def __init__(self, name: str, workdir: Path | None = None) -> None:
         self.name = name
         self.port = free_port()
@@ -76,7 +79,7 @@ class Server:
             return ""
 
     def start(self, timeout: float = 60.0) -> float | NA:
-        """Start the server and poll ``/health`` until it answers; seconds taken."""
+        """Start the server and poll its health path until it answers; seconds taken."""
         cmd = self.command()
         if not Path(cmd[0]).exists():
             return NA(f"{cmd[0]} not installed")
@@ -94,7 +97,9 @@ class Server:
         log.close()
         _RUNNING.append(self)
         ready = wait_until(
-            lambda: http_ok(f"{self.url}/health") or self.proc.poll() is not None, timeout, interval=0.01
+            lambda: http_ok(f"{self.url}{self.health_path}") or self.proc.poll() is not None,
+            timeout,
+            interval=0.01,
         )
         elapsed = time.perf_counter() - t0
         if self.proc.poll() is not None:
