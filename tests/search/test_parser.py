@@ -372,6 +372,13 @@ def test_error_message_example_from_the_issue():
     )
 
 
+@pytest.mark.parametrize("value", [42, 1.5, ["metrics.a > 1"], b"metrics.a > 1"])
+def test_a_filter_that_is_not_a_string_is_invalid(value):
+    with pytest.raises(MltrailException, match="expected a string") as err:
+        parse_filter(value)
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
 def test_unknown_grammar_name_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown search grammar"):
         parse_filter("metrics.a > 1", "nope")

@@ -415,6 +415,11 @@ def test_run_filter_and_order_together(db):
     assert _runs(db, "tags.team = 'x' OR metrics.loss < 0.6", ["params.opt DESC"]) == ["r2", "r3", "r1"]
 
 
+def test_a_lone_order_by_string_is_one_clause(db):
+    assert _runs(db, order_by="metrics.acc DESC") == ["r1", "r4", "r3", "r2"]
+    assert _ids(db, experiments_query(None, ViewType.ALL, "name DESC", 0, 10)) == [4, 3, 2, 1]
+
+
 def test_run_paging(db):
     assert _runs(db, offset=0, limit=2) == ["r3", "r4"]
     assert _runs(db, offset=2, limit=2) == ["r2", "r1"]
@@ -449,6 +454,7 @@ def test_same_shape_different_values_use_their_own_values(db):
     ("kwargs", "message"),
     [
         ({"filter_string": "metrics.acc >"}, "expected a value at position 14"),
+        ({"filter_string": ["metrics.acc > 1"]}, "expected a string"),
         ({"order_by": ["metrics.acc", "metrics.acc DESC"]}, "repeats a field"),
         ({"order_by": ["datasets.name"]}, "cannot be ordered"),
         ({"order_by": ["foo"]}, "unknown attribute 'foo'"),

@@ -58,7 +58,13 @@ def parse_filter(filter_string: str | None, grammar: Grammar | str = RUNS) -> n.
 
         parse_filter("metrics.acc > 0.9 AND tags.`mlflow.user` = 'ana'")
     """
-    if filter_string is None or not filter_string.strip():
+    if filter_string is None:
+        return None
+    if not isinstance(filter_string, str):
+        raise MltrailException.invalid_parameter_value(
+            f"Invalid filter {filter_string!r}: expected a string, got {type(filter_string).__name__}"
+        )
+    if not filter_string.strip():
         return None
     return _Parser(filter_string, _grammar(grammar), "filter").parse_filter()
 

@@ -115,7 +115,17 @@ def _run_leaf(c: n.Comparison) -> ColumnElement[bool]:
     return _dataset_clause(c)
 
 
+def _order_list(order_by: Sequence[str] | str | None) -> tuple[str, ...]:
+    """``order_by`` as a tuple of clauses; a lone string is one clause, not a list of letters."""
+    if order_by is None:
+        return ()
+    if isinstance(order_by, str):
+        return (order_by,)
+    return tuple(str(clause) for clause in order_by)
+
+
 def _parse_orders(order_by: Sequence[str] | None, grammar: g.Grammar) -> list[tuple[str, str, bool]]:
+    order_by = _order_list(order_by)
     parsed: list[tuple[str, str, bool]] = []
     seen: set[tuple[str, str]] = set()
     for clause in order_by or []:
@@ -199,10 +209,12 @@ def runs_query(
         raise invalid(f"Invalid experiment ids {list(experiment_ids)!r}: expected integer ids") from None
     runs = s.runs
     where = [runs.c.experiment_id.in_(exp_ids), runs.c.lifecycle_stage.in_(_stages(run_view_type))]
-    clause = _run_where(filter_string if filter_string is None else str(filter_string))
+    if filter_string is not None and not isinstance(filter_string, str):
+        parse_filter(filter_string)  # raises INVALID_PARAMETER_VALUE (and keeps lists out of the cache)
+    clause = _run_where(filter_string)
     if clause is not None:
         where.append(clause)
-    from_, orders = _run_order(tuple(str(o) for o in order_by or ()))
+    from_, orders = _run_order(_order_list(order_by))
     stmt = sa.select(runs.c.run_uuid).select_from(from_).where(*where).order_by(*orders)
     return _page(stmt, offset, limit)
 
