@@ -108,6 +108,19 @@ export async function drawChart(el, traces, {title, log, axis} = {}) {
   el.dataset.points = String(traces.filter((t) => t.meta === 'series').reduce((n, t) => n + t.x.length, 0));
 }
 
+/** One bar per series: for metrics logged once (eval scores), where a line chart says nothing. */
+export async function drawBars(el, bars, {title, log} = {}) {
+  const Plotly = await loadPlotly();
+  const base = themeLayout();
+  const traces = bars.map((b, i) => ({type: 'bar', x: [plotlyText(b.name)], y: [b.value], name: plotlyText(b.name),
+    marker: {color: color(i)}, meta: 'series', hovertemplate: '%{x}: %{y}<extra></extra>'}));
+  await Plotly.react(el, traces, {...base, title: {text: plotlyText(title || ''), font: {size: 13}}, height: 300,
+    margin: {l: 55, r: 15, t: 36, b: 60}, showlegend: false, yaxis: {...base.yaxis, type: log ? 'log' : 'linear'},
+    xaxis: {...base.xaxis, type: 'category'}}, {responsive: true, displaylogo: false});
+  el.dataset.seriesCount = String(bars.length);
+  el.dataset.points = String(bars.length);
+}
+
 export function purge(el) {
   if (window.Plotly && el) window.Plotly.purge(el);
 }

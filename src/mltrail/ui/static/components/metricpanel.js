@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import {updateQuery} from '../app.js';
 import {errorBox, h, replace} from '../dom.js';
-import {drawChart, purge, seriesTraces} from './chart.js';
+import {drawBars, drawChart, purge, seriesTraces} from './chart.js';
 
 const MAX_CHARTS = 40;
 
@@ -57,6 +57,10 @@ export function metricPanel({keys, seriesFor, query}) {
     try {
       const series = seriesFor(key);
       const histories = await Promise.all(series.map((s) => history(s.runId, key, force)));
+      if (histories.length && histories.every((x) => x.value.length === 1 && x.total === 1)) {
+        await drawBars(el, histories.map((x, i) => ({name: series[i].name, value: x.value[0]})), {title: key, log: state.log});
+        return;
+      }
       const traces = histories.flatMap((hist, i) => seriesTraces(hist, {name: series[i].name, index: i, axis: state.axis,
         smoothing: state.smoothing, startTime: series[i].startTime}));
       const total = histories.reduce((n, x) => n + x.total, 0);
