@@ -460,6 +460,8 @@ def test_same_shape_different_values_use_their_own_values(db):
         ({"order_by": ["foo"]}, "unknown attribute 'foo'"),
         ({"experiment_ids": ["abc"]}, "Invalid experiment ids"),
         ({"view": 7}, "Invalid view type"),
+        ({"offset": -1}, "Invalid page"),
+        ({"limit": "10"}, "Invalid page"),
     ],
 )
 def test_run_search_errors(db, kwargs, message):

@@ -138,8 +138,8 @@ def _parse_orders(order_by: Sequence[str] | None, grammar: g.Grammar) -> list[tu
 
 
 def _page(stmt: sa.Select[Any], offset: int, limit: int) -> sa.Select[Any]:
-    if offset < 0 or limit < 0:
-        raise invalid(f"Invalid page: offset {offset} and limit {limit} must not be negative")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (offset, limit)):
+        raise invalid(f"Invalid page: offset {offset!r} and limit {limit!r} must be non-negative integers")
     return stmt.offset(offset).limit(limit) if offset else stmt.limit(limit)
 
 
