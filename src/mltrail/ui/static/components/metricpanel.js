@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import {updateQuery} from '../app.js';
 import {errorBox, h, replace} from '../dom.js';
-import {drawBars, drawChart, purge, seriesTraces} from './chart.js';
+import {drawBars, drawChart, loadPlotly, purge, seriesTraces} from './chart.js';
 
 const MAX_CHARTS = 40;
 
@@ -16,6 +16,8 @@ export function metricPanel({keys, seriesFor, query}) {
     log: query.get('log') === '1',
     keys: [...keys],
   };
+  // Fetch and parse plotly.js while the histories load, not after.
+  if (state.keys.length) loadPlotly().catch(() => {});
   const cache = new Map();  // `${runId}\n${key}\n${axis}` -> history payload
   const charts = new Map();  // key -> element
   const grid = h('div', {class: 'charts'});

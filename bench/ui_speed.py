@@ -1,0 +1,135 @@
+"""Web UI speed: the numbers issue 5 asks for, measured on this machine (never asserted).
+
+    python bench/ui_speed.py            # 10,000 runs and a 1,000,000-point metric
+    python bench/ui_speed.py --quick    # 2,000 runs and 200,000 points
+
+Seeds a SQLite store directly, starts ``mltrail server`` on a free port, then
+reports the server time of what the experiment page and the run page ask for,
+and how long headless Chromium takes to show the downsampled chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(db_uri: str, artifacts: str, n_runs: int, n_points: int) -> tuple[str, str]:
+    from mltrail.entities import Metric, Param
+    from mltrail.store.sql.tracking import SqlTrackingStore
+
+    store = SqlTrackingStore(db_uri, artifacts)
+    exp = store.create_experiment("ui-speed")
+    rng = random.Random(7)
+    for i in range(n_runs):
+        run_id = store.create_run(exp, "bench", 1_000_000 + i, [], f"run-{i}").info.run_id
+        store.log_batch(
+            run_id,
+            metrics=[Metric("loss", rng.random(), 1, 0), Metric("acc", rng.random(), 1, 0)],
+            params=[Param("lr", str(rng.random())), Param("model", rng.choice("abc"))],
+        )
+    big = store.create_run(exp, "bench", 1, [], "long-history").info.run_id
+    spike = n_points * 2 // 3
+    batch = []
+    for i in range(n_points):
+        batch.append(Metric("loss", math.exp(-i / (n_points / 10)) + (10.0 if i == spike else 0.0), 1_000 + i, i))
+        if len(batch) == 1000:
+            store.log_batch(big, metrics=batch)
+            batch = []
+    if batch:
+        store.log_batch(big, metrics=batch)
+    store.engine.dispose()
+    return exp, big
+
+
+def timed(client: httpx.Client, method: str, url: str, reps: int = 5, **kw) -> float:
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        res = client.request(method, url, **kw)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert res.status_code == 200, res.text
+    return statistics.median(samples)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    n_runs, n_points = (2_000, 200_000) if args.quick else (10_000, 1_000_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{Path(tmp) / 'ui.db'}"
+        t0 = time.perf_counter()
+        exp, big = seed(db, str(Path(tmp) / "artifacts"), n_runs, n_points)
+        print(f"seeded {n_runs} runs and {n_points} points in {time.perf_counter() - t0:.0f} s")
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mltrail", "server", "--backend-store-uri", db, "--port", str(port),
+             "--artifacts-destination", str(Path(tmp) / "artifacts"), "--log-level", "warning"],
+            cwd=tmp, env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                for _ in range(100):
+                    try:
+                        if client.get("/health").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        time.sleep(0.1)
+                search = {"experiment_ids": [exp], "max_results": 100, "order_by": ["attributes.start_time DESC"]}
+                rows = [
+                    ("experiment page: columns endpoint", timed(client, "GET", "/ajax-api/mltrail/experiments/columns",
+                                                              params={"experiment_ids": exp})),
+                    ("runs table: one page of 100", timed(client, "POST", "/ajax-api/2.0/mlflow/runs/search", json=search)),
+                    ("runs table: page sorted by a metric", timed(client, "POST", "/ajax-api/2.0/mlflow/runs/search",
+                                                                  json={**search, "order_by": ["metrics.`loss` DESC"]})),
+                    (f"history of {n_points:,} points, downsampled", timed(
+                        client, "GET", "/ajax-api/mltrail/metrics/history", reps=3,
+                        params={"run_id": big, "key": "loss", "max_points": 2000})),
+                ]
+            rows.append(("chart drawn in headless Chromium", chart_time(base, big)))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    print("\n| what | median ms |\n|---|---:|")
+    for label, ms in rows:
+        print(f"| {label} | {ms:.0f} |")
+
+
+def chart_time(base: str, run_id: str) -> float:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page()
+        page.goto(base + "/")  # warm the asset cache, as a returning user has it
+        page.wait_for_selector("table.experiments")
+        start = time.perf_counter()
+        page.goto(f"{base}/#/runs/{run_id}")
+        page.wait_for_selector('.chart[data-metric="loss"][data-series-count]', timeout=60000)
+        elapsed = (time.perf_counter() - start) * 1000
+        browser.close()
+    return elapsed
+
+
+if __name__ == "__main__":
+    main()
