@@ -245,19 +245,17 @@ def s3_bucket(s3_server, monkeypatch) -> str:
     return name
 
 
-@pytest.fixture(scope="session")
-def mltrail_server(tmp_path_factory) -> Iterator[str]:
-    """The real ``mltrail server`` (artifact proxy on) in a subprocess; yields its URL."""
+def _run_mltrail_server(root: Path, destination: str, extra_env: dict[str, str]) -> Iterator[str]:
+    """Run the real ``mltrail server`` (artifact proxy on) in a subprocess; yield its URL."""
     pytest.importorskip("mltrail.server.app")
     import httpx
 
-    root = tmp_path_factory.mktemp("mltrail-server")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    env.update(extra_env)
     cmd = [
         sys.executable, "-m", "mltrail.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}",
-        "--artifacts-destination", str(root / "artifacts"),
+        "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}", "--artifacts-destination", destination,
     ]  # fmt: skip
     log = open(root / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -283,17 +281,48 @@ def mltrail_server(tmp_path_factory) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(params=["local", "s3", "http", "mltrail-server"])
+@pytest.fixture(scope="session")
+def mltrail_server(tmp_path_factory) -> Iterator[str]:
+    """The real ``mltrail server`` storing proxied artifacts in a local folder."""
+    root = tmp_path_factory.mktemp("mltrail-server")
+    yield from _run_mltrail_server(root, str(root / "artifacts"), {})
+
+
+@pytest.fixture(scope="session")
+def mltrail_s3_server(tmp_path_factory, s3_server) -> Iterator[str]:
+    """The real ``mltrail server`` whose artifact destination is a bucket on the local S3 server."""
+    import boto3
+
+    creds = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    bucket = f"proxied-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=bucket)
+    root = tmp_path_factory.mktemp("mltrail-s3-server")
+    env = {**creds, "MLFLOW_S3_ENDPOINT_URL": s3_server}
+    yield from _run_mltrail_server(root, f"s3://{bucket}/proxied", env)
+
+
+@pytest.fixture(params=["local", "s3", "http", "mltrail-server", "mltrail-s3-server"])
 def repo_uri(request, tmp_path) -> str:
-    """An empty artifact root URI on each backend in turn (the HTTP client twice:
-    against the small proxy above and against the real ``mltrail server``)."""
+    """An empty artifact root URI on each backend in turn. The HTTP client runs
+    against the small proxy above and against the real ``mltrail server``, whose
+    own storage is a folder or (through the S3 repository) a bucket."""
     if request.param == "local":
         return str(tmp_path / "artifacts")
     if request.param == "s3":
         bucket = request.getfixturevalue("s3_bucket")
         return f"s3://{bucket}/exp/0/run/artifacts"
-    if request.param == "mltrail-server":
-        url = request.getfixturevalue("mltrail_server")
+    if request.param.startswith("mltrail-"):
+        url = request.getfixturevalue(request.param.replace("-", "_"))
         return f"mlflow-artifacts://{url.removeprefix('http://')}/{uuid.uuid4().hex}/artifacts"
     server = request.getfixturevalue("proxy")
     return f"{server.url}{API}/{uuid.uuid4().hex}/artifacts"

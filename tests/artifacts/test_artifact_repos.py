@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,23 @@ def test_failed_stream_writes_nothing(repo_uri):
     with pytest.raises(MltrailException) as info:
         repo.read_bytes("half.txt")
     assert info.value.error_code == RESOURCE_DOES_NOT_EXIST
+
+
+def test_write_stream_consumes_chunks_in_the_callers_thread(repo_uri):
+    # The server feeds uploads from its event loop and can only hand chunks over
+    # in the worker thread that called write_stream.
+    repo = get_artifact_repository(repo_uri)
+    caller = threading.get_ident()
+    seen: set[int] = set()
+
+    def chunks():
+        for _ in range(3):
+            seen.add(threading.get_ident())
+            yield b"abc" * 1000
+
+    repo.write_stream("threads.bin", chunks())
+    assert seen == {caller}
+    assert repo.read_bytes("threads.bin") == b"abc" * 3000
 
 
 def test_missing_file_is_resource_does_not_exist(repo_uri, tmp_path):

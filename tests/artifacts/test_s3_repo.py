@@ -29,9 +29,26 @@ def test_large_file_goes_multipart_and_round_trips(s3_bucket, s3_server, tmp_pat
     assert "-" in head["ETag"]  # a multipart upload's ETag is "<md5>-<parts>"
     out = Path(repo.download_artifacts("weights/big.bin", tmp_path / "dl"))
     assert out.read_bytes() == big.read_bytes()
-    # Streaming write of many chunks also lands as one object.
-    repo.write_stream("stream.bin", (block for _ in range(9)))
-    assert sum(len(c) for c in repo.open_stream("stream.bin")) == 9 * 1024 * 1024
+    # A streamed write of many chunks becomes a multipart upload too, one object.
+    repo.write_stream("stream.bin", (block for _ in range(17)))
+    head = _boto(s3_server).head_object(Bucket=s3_bucket, Key="big/stream.bin")
+    assert head["ContentLength"] == 17 * 1024 * 1024 and head["ETag"].endswith('-3"')
+    assert b"".join(repo.open_stream("stream.bin")) == block * 17
+
+
+def test_failed_multipart_stream_leaves_nothing(s3_bucket, s3_server):
+    repo = get_artifact_repository(f"s3://{s3_bucket}/mp")
+
+    def broken():
+        for _ in range(20):  # two full 8 MiB parts go out before the failure
+            yield b"z" * (1024 * 1024)
+        raise RuntimeError("producer died")
+
+    with pytest.raises(RuntimeError, match="producer died"):
+        repo.write_stream("half.bin", broken())
+    client = _boto(s3_server)
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+    assert not client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
 
 
 def test_bucket_root_and_keys(s3_bucket, s3_server):

@@ -16,15 +16,15 @@ Example::
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mltrail.artifacts.base import CHUNK_SIZE, TEMP_PREFIX, ArtifactRepository, missing
+from mltrail.artifacts.base import TEMP_PREFIX, ArtifactRepository, missing
 from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.entities.files import FileInfo
 from mltrail.exceptions import MltrailException, invalid
@@ -33,6 +33,7 @@ from mltrail.exceptions import MltrailException, invalid
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 _MULTIPART_THRESHOLD = 8 * 1024 * 1024
+_PARTS_IN_FLIGHT = 4
 
 
 def _env(*names: str) -> str | None:
@@ -96,28 +97,6 @@ def _wrap(err: Exception, action: str) -> MltrailException:
     return MltrailException(f"S3 {action} failed: {code}: {err}", error_code="INTERNAL_ERROR")
 
 
-class _ChunkReader(io.RawIOBase):
-    """A read-only file object over an iterator of byte chunks (for upload_fileobj)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._it = iter(chunks)
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf:
-            try:
-                self._buf = next(self._it)
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
-
-
 class S3ArtifactRepository(ArtifactRepository):
     """An artifact root at ``s3://bucket/prefix``."""
 
@@ -150,21 +129,66 @@ class S3ArtifactRepository(ArtifactRepository):
             raise _wrap(err, f"upload of {rel!r}") from err
 
     def _write_chunks(self, rel: str, chunks: Iterable[bytes]) -> None:
-        # The transfer manager aborts a failed multipart upload, and a single
-        # PUT never stores a partial object: nothing half-written either way.
-        try:
-            self._client.upload_fileobj(
-                io.BufferedReader(_ChunkReader(chunks), CHUNK_SIZE),
-                self.bucket,
-                self._key(rel),
-                Config=_transfer_config(),
+        # ``chunks`` is consumed here, in the caller's thread: a server feeding
+        # an upload from its event loop can only hand chunks over in the thread
+        # it called us from (boto3's upload_fileobj would read in its own).
+        # Small streams become one PUT; larger ones a multipart upload with a
+        # few parts in flight, aborted on any failure. Either way S3 shows the
+        # object only when it is complete: nothing half-written.
+        key = self._key(rel)
+        client = self._client
+        buf = bytearray()
+        upload_id: str | None = None
+        parts: list[Future[dict[str, Any]]] = []
+        pool: ThreadPoolExecutor | None = None
+
+        def send_part(number: int, data: bytes) -> dict[str, Any]:
+            resp = client.upload_part(
+                Bucket=self.bucket, Key=key, PartNumber=number, UploadId=upload_id, Body=data
             )
-        except MltrailException:
-            raise
-        except Exception as err:
+            return {"ETag": resp["ETag"], "PartNumber": number}
+
+        def flush_part(data: bytes) -> None:
+            nonlocal upload_id, pool
+            if upload_id is None:
+                upload_id = client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+                pool = ThreadPoolExecutor(max_workers=_PARTS_IN_FLIGHT)
+            assert pool is not None
+            # Bound memory: wait for the oldest part before queueing too many.
+            in_flight = [f for f in parts if not f.done()]
+            if len(in_flight) >= _PARTS_IN_FLIGHT:
+                in_flight[0].result()
+            parts.append(pool.submit(send_part, len(parts) + 1, data))
+
+        try:
+            for chunk in chunks:
+                buf += chunk
+                while len(buf) >= _MULTIPART_THRESHOLD:
+                    flush_part(bytes(buf[:_MULTIPART_THRESHOLD]))
+                    del buf[:_MULTIPART_THRESHOLD]
+            if upload_id is None:
+                client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buf))
+                return
+            if buf:
+                flush_part(bytes(buf))
+            done = [f.result() for f in parts]
+            client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
+            )
+        except BaseException as err:
+            if upload_id is not None:
+                for f in parts:
+                    f.cancel()
+                try:
+                    client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                except Exception:
+                    pass  # the original error matters more; a lifecycle rule cleans up
             if type(err).__module__.startswith(("boto", "s3transfer")):
                 raise _wrap(err, f"upload of {rel!r}") from err
             raise
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
 
     def _read_chunks(self, rel: str, chunk_size: int) -> Iterator[bytes]:
         try:
