@@ -132,6 +132,18 @@ def _locked_call(lock: Any, handler: Callable[[Call], Any], call: Call) -> Any:
         return handler(call)
 
 
+async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) -> Any:
+    if lock is None:
+        return handler(call)
+    # Never block the event loop on the lock: if another write holds it, wait in a thread.
+    if lock.acquire(blocking=False):
+        try:
+            return handler(call)
+        finally:
+            lock.release()
+    return await run_in_threadpool(_locked_call, lock, handler, call)
+
+
 def to_response(result: Any) -> Response:
     """Turn what a handler returned into a response."""
     if isinstance(result, Response):
@@ -149,6 +161,9 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
     handler = ep.handler
     is_async = inspect.iscoroutinefunction(handler)
     write = ep.write
+    # SQLite calls are local and short: running the cheap ones on the loop thread beats
+    # the hop to a worker thread. Networked databases always go to the thread pool.
+    inline = ep.inline and config.backend_store_uri.startswith("sqlite")
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -156,6 +171,8 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
             call = Call(request, body)
             if is_async:
                 result = await handler(call)
+            elif inline:
+                result = await _inline_call(request.app.state.write_lock if write else None, handler, call)
             else:
                 lock = request.app.state.write_lock if write else None
                 if lock is not None:
