@@ -143,6 +143,9 @@ def run_server(config: ServerConfig, log_level: str = "info") -> None:
         "access_log": log_level == "debug",
         "lifespan": "on",
         "timeout_keep_alive": 30,
+        # Open UI pages hold server-sent-event streams that never finish by themselves:
+        # without a bound, Ctrl+C would wait for every browser tab to close.
+        "timeout_graceful_shutdown": 5,
     }
     if config.workers == 1:
         from mltrail.server.app import create_app

@@ -23,7 +23,7 @@ DEFAULT_POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
 # Streams end after this long; EventSource reconnects by itself, which bounds the
 # lifetime of any one connection (proxies, forgotten tabs).
-MAX_STREAM_SECONDS = 600.0
+MAX_STREAM_SECONDS = 300.0
 
 
 def probe_sql(engine: Any, run_id: str) -> tuple | None:
