@@ -51,6 +51,13 @@ def create_scoring_app(model: Any) -> Starlette:
     """A Starlette app serving ``model`` (a :class:`~mltrail.pyfunc.PyFuncModel`)."""
     from mltrail.version import __version__
 
+    try:
+        # Import what request parsing needs now, not on the first request (a fresh env
+        # without byte code can take seconds to import pandas).
+        import numpy  # noqa: F401
+        import pandas  # noqa: F401
+    except ImportError:
+        pass
     schema = model.metadata.get_input_schema() if hasattr(model, "metadata") else None
     column_schema = schema is not None and not schema.is_tensor_spec()
     predict = model.predict

@@ -90,7 +90,7 @@ def prepare_environment(model_dir: Path, manager: str) -> str:
         if manager == "uv":
             uv = _uv_binary()
             _run([uv, "venv", "--quiet", "--python", sys.executable, str(build / "env")])
-            _run([uv, "pip", "install", "--quiet", "--python", str(build / "env" / "bin" / "python"),
+            _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(build / "env" / "bin" / "python"),
                   "-r", str(req_file), _mltrail_spec()])
         else:
             _run([sys.executable, "-m", "venv", str(build / "env")])
