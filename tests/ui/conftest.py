@@ -110,6 +110,6 @@ def page(browser, ui_server) -> Iterator[object]:
         "window.__csp = []; document.addEventListener('securitypolicyviolation',"
         " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
     )
-    pg.set_default_timeout(15000)
+    pg.set_default_timeout(30000)
     yield pg
     context.close()

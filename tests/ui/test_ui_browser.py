@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import time
@@ -38,8 +39,17 @@ def data(seeder):
     seeder.artifact(runs["r0"], "model_output.txt", "Transformers use attention.\nThey are parallel.\nThe end.\n")
     seeder.artifact(runs["r1"], "model_output.txt", "Transformers use attention.\nThey are fast and parallel.\nThe end.\n")
     seeder.artifact(runs["r0"], "eval/results.json", '{"score": 9, "answer": "<b>bold?</b>"}')
+    seeder.artifact(runs["r0"], "eval/chart.png", _png(8, 5))
     seeder.artifact(runs["r0"], "eval/table.csv", 'question,score\n"hello, world",7\n<i>x</i>,3\n')
     return {"exp": exp, "runs": runs, "parent": parent, "kids": kids, "seeder": seeder}
+
+
+def _png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _no_script_ran(page) -> None:
@@ -193,6 +203,11 @@ def test_artifact_browser_previews_text_json_csv_and_offers_download(page, data)
     page.locator(".tree button[data-path='eval/results.json']").click()
     page.wait_for_selector(".preview pre.json")
     assert '"answer": "<b>bold?</b>"' in page.locator(".preview pre.json").inner_text()
+    page.locator(".tree button[data-path='eval/chart.png']").click()
+    img = page.locator(".preview img")
+    img.wait_for()
+    page.wait_for_function("() => document.querySelector('.preview img').complete")
+    assert page.evaluate("document.querySelector('.preview img').naturalWidth") == 8
     page.locator(".tree button[data-path='eval/table.csv']").click()
     page.wait_for_selector(".preview table.csv")
     assert page.locator(".preview table.csv th").all_inner_texts() == ["question", "score"]
@@ -331,14 +346,34 @@ def test_usable_at_phone_width_and_by_keyboard(browser, ui_server, data):
         page.goto(f"/#/runs/{data['runs']['r0']}")
         page.locator('.chart[data-metric="loss"][data-series-count]').wait_for()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-        # Keyboard: tabbing reaches the experiments link and Enter follows it.
-        page.goto("/")
-        page.locator("table.experiments tbody tr").first.wait_for()
-        for _ in range(40):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.textContent") == "Experiments":
-                break
-        page.keyboard.press("Enter")
-        assert page.url.endswith("#/")
     finally:
         context.close()
+
+
+def test_keyboard_alone_reaches_and_opens_an_experiment(page, data):
+    page.goto("/")
+    page.locator(f'tr[data-id="{data["exp"]}"]').wait_for()
+    target = page.locator(f'tr[data-id="{data["exp"]}"] a').inner_text()
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName === 'A' && document.activeElement.textContent") == target:
+            break
+    else:
+        raise AssertionError("the experiment link is not reachable with Tab")
+    page.keyboard.press("Enter")
+    _run_rows(page).first.wait_for()
+    assert f"#/experiments/{data['exp']}" in page.url
+
+
+def test_dark_mode_follows_the_os(browser, ui_server):
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(base_url=ui_server, color_scheme=scheme)
+        page = context.new_page()
+        page.goto("/")
+        page.locator("table.experiments").wait_for()
+        backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        context.close()
+    def lightness(rgb: str) -> int:
+        return sum(int(x) for x in re.findall(r"\d+", rgb)[:3])
+    assert lightness(backgrounds["dark"]) < 200 < lightness(backgrounds["light"])
