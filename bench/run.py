@@ -24,6 +24,9 @@ from report import Section, to_json, to_markdown
 
 ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "footprint")
 SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
+# --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start);
+# ask for it with --only serving.
+QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s != "serving")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -42,7 +45,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.quick = args.quick
-        self.sections = [s for s in (args.only.split(",") if args.only else ALL_SECTIONS) if s]
+        default = QUICK_SECTIONS if args.quick else ALL_SECTIONS
+        self.sections = [s for s in (args.only.split(",") if args.only else default) if s]
         unknown = set(self.sections) - set(ALL_SECTIONS)
         if unknown:
             raise SystemExit(f"unknown section(s): {', '.join(sorted(unknown))}")

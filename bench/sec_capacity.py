@@ -109,7 +109,7 @@ def run(servers: dict, ids: dict[str, dict], quick: bool, wrk_bin: str | None) -
     if wrk_bin is None:
         sec.na_all("wrk is not installed (`apt-get install -y wrk`)")
         return sec
-    seconds = 2 if quick else 5
+    seconds = 1 if quick else 5
     tmp = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
     scripts = {}
     for name, ident in ids.items():
@@ -126,7 +126,8 @@ def run(servers: dict, ids: dict[str, dict], quick: bool, wrk_bin: str | None) -
                     r.set(name, reason)
                 continue
             path, script = scripts[name][endpoint]
-            wrk(wrk_bin, server.url + path, script, 1)  # warm-up
+            if not quick:
+                wrk(wrk_bin, server.url + path, script, 1)  # warm-up
             out = wrk(wrk_bin, server.url + path, script, seconds)
             if isinstance(out, NA):
                 for r in (rps, p50, p99):
@@ -141,7 +142,8 @@ def run(servers: dict, ids: dict[str, dict], quick: bool, wrk_bin: str | None) -
             rps.set(name, ok / (out["duration_us"] / 1e6))
             p50.set(name, out["p50_us"] / 1e6)
             p99.set(name, out["p99_us"] / 1e6)
+    warm = "no warm-up (--quick)" if quick else "after a 1-second warm-up"
     sec.notes.append(
-        f"each figure: one {seconds}-second wrk run after a 1-second warm-up, same machine as the server"
+        f"each figure: one {seconds}-second wrk run {warm}; wrk runs on the same 2 cores as the server"
     )
     return sec

@@ -92,20 +92,28 @@ def run(quick: bool) -> Section:
     sizes = cache.get("sizes", {})
     todo = [k for k in INSTALLS if sizes.get(f"{k[0]}/{k[1]}", {}).get("key") != _key(k[1])]
     if todo and quick:
-        sec.na_all("not measured in --quick mode (a full run measures and caches it)")
-        return sec
-    if todo:
+        if not sizes:
+            sec.na_all("not measured in --quick mode (a full run measures and caches it)")
+            return sec
+        stale = ", ".join(f"{k}/{n}" for k, n in todo)
+        sec.notes.append(
+            f"--quick: cached sizes shown; stale or missing (re-measured by a full run): {stale}"
+        )
+        todo = []
+    elif todo:
         cache = measure(todo, cache)
         CACHE.write_text(json.dumps(cache))
     if len(todo) < len(INSTALLS):
         sec.notes.append("sizes of unchanged installs come from the cache in .bench-venv/footprint.json")
-    data = {"empty": cache["empty"], "sizes": {k: v["bytes"] for k, v in cache["sizes"].items()}}
+    data = {"empty": cache.get("empty", 0), "sizes": {k: v["bytes"] for k, v in cache["sizes"].items()}}
     for kind, label in (("client", "client install"), ("server", "server install")):
         row = sec.row(label, "bytes")
         for name in ("mltrail", "mlflow", "fasttrackml"):
             v = data["sizes"].get(f"{kind}/{name}")
-            if v is None:
+            if (kind, name) not in INSTALLS:
                 row.set(name, NA("no client of its own: users install mlflow-skinny"))
+            elif v is None:
+                row.set(name, NA("not measured yet: run the full bench once"))
             elif isinstance(v, dict):
                 row.set(name, NA(v.get("na", "failed")))
             else:

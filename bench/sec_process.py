@@ -69,7 +69,7 @@ def import_times(python: str, module: str, reps: int) -> list[float] | NA:
 
 def run(servers: dict, starts: dict, drivers: dict, quick: bool) -> Section:
     sec = Section("process", f"Process figures (median, min{EN_DASH}max)")
-    reps = 3 if quick else 7
+    reps = 2 if quick else 7
     row = sec.row(f"import the SDK (fresh interpreter, {reps} runs)")
     row.set("mltrail", import_times(str(VENV_BIN / "python"), "mltrail", reps))
     row.set("mlflow", import_times(str(BENCH_BIN / "python"), "mlflow", reps))

@@ -78,7 +78,7 @@ class Server:
         except OSError:
             return ""
 
-    def start(self, timeout: float = 60.0) -> float | NA:
+    def start(self, timeout: float = 180.0) -> float | NA:
         """Start the server and poll its health path until it answers; seconds taken."""
         cmd = self.command()
         if not Path(cmd[0]).exists():

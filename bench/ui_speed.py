@@ -49,7 +49,9 @@ def seed(db_uri: str, artifacts: str, n_runs: int, n_points: int) -> tuple[str, 
     spike = n_points * 2 // 3
     batch = []
     for i in range(n_points):
-        batch.append(Metric("loss", math.exp(-i / (n_points / 10)) + (10.0 if i == spike else 0.0), 1_000 + i, i))
+        batch.append(
+            Metric("loss", math.exp(-i / (n_points / 10)) + (10.0 if i == spike else 0.0), 1_000 + i, i)
+        )
         if len(batch) == 1000:
             store.log_batch(big, metrics=batch)
             batch = []
@@ -81,9 +83,22 @@ def main() -> None:
         print(f"seeded {n_runs} runs and {n_points} points in {time.perf_counter() - t0:.0f} s")
         port = _free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mltrail", "server", "--backend-store-uri", db, "--port", str(port),
-             "--artifacts-destination", str(Path(tmp) / "artifacts"), "--log-level", "warning"],
-            cwd=tmp, env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
+            [
+                sys.executable,
+                "-m",
+                "mltrail",
+                "server",
+                "--backend-store-uri",
+                db,
+                "--port",
+                str(port),
+                "--artifacts-destination",
+                str(Path(tmp) / "artifacts"),
+                "--log-level",
+                "warning",
+            ],
+            cwd=tmp,
+            env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -94,16 +109,44 @@ def main() -> None:
                             break
                     except httpx.HTTPError:
                         time.sleep(0.1)
-                search = {"experiment_ids": [exp], "max_results": 100, "order_by": ["attributes.start_time DESC"]}
+                search = {
+                    "experiment_ids": [exp],
+                    "max_results": 100,
+                    "order_by": ["attributes.start_time DESC"],
+                }
                 rows = [
-                    ("experiment page: columns endpoint", timed(client, "GET", "/ajax-api/mltrail/experiments/columns",
-                                                              params={"experiment_ids": exp})),
-                    ("runs table: one page of 100", timed(client, "POST", "/ajax-api/2.0/mlflow/runs/search", json=search)),
-                    ("runs table: page sorted by a metric", timed(client, "POST", "/ajax-api/2.0/mlflow/runs/search",
-                                                                  json={**search, "order_by": ["metrics.`loss` DESC"]})),
-                    (f"history of {n_points:,} points, downsampled", timed(
-                        client, "GET", "/ajax-api/mltrail/metrics/history", reps=3,
-                        params={"run_id": big, "key": "loss", "max_points": 2000})),
+                    (
+                        "experiment page: columns endpoint",
+                        timed(
+                            client,
+                            "GET",
+                            "/ajax-api/mltrail/experiments/columns",
+                            params={"experiment_ids": exp},
+                        ),
+                    ),
+                    (
+                        "runs table: one page of 100",
+                        timed(client, "POST", "/ajax-api/2.0/mlflow/runs/search", json=search),
+                    ),
+                    (
+                        "runs table: page sorted by a metric",
+                        timed(
+                            client,
+                            "POST",
+                            "/ajax-api/2.0/mlflow/runs/search",
+                            json={**search, "order_by": ["metrics.`loss` DESC"]},
+                        ),
+                    ),
+                    (
+                        f"history of {n_points:,} points, downsampled",
+                        timed(
+                            client,
+                            "GET",
+                            "/ajax-api/mltrail/metrics/history",
+                            reps=3,
+                            params={"run_id": big, "key": "loss", "max_points": 2000},
+                        ),
+                    ),
                 ]
             rows.append(("chart drawn in headless Chromium", chart_time(base, big)))
         finally:
@@ -118,8 +161,9 @@ def chart_time(base: str, run_id: str) -> float:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         page = browser.new_page()
         page.goto(base + "/")  # warm the asset cache, as a returning user has it
         page.wait_for_selector("table.experiments")
