@@ -66,12 +66,8 @@ def _metric_marks(run: Any) -> dict[str, tuple[int, int]]:
 
 
 def _event(name: str, payload: dict[str, Any]) -> str:
+    # Run.to_dict spells non-finite floats as strings, so strict JSON always works.
     return f"event: {name}\ndata: {json.dumps(payload, allow_nan=False, default=str)}\n\n"
-
-
-def _json_safe_run(run: Any) -> dict[str, Any]:
-    # Run.to_dict spells non-finite floats as strings already; this keeps json.dumps strict.
-    return run.to_dict()
 
 
 async def run_event_stream(
@@ -84,10 +80,13 @@ async def run_event_stream(
     started = time.monotonic()
     last_sent = started
     yield "retry: 2000\n\n"
+    # Probe before reading: a write landing in between then shows up as a change next time.
+    probe = await run_in_threadpool(probe_sql, engine, run_id) if engine is not None else None
     run = await run_in_threadpool(store.get_run, run_id)
+    if engine is None:
+        probe = run_fingerprint(run)
     marks = _metric_marks(run)
-    probe = await run_in_threadpool(probe_sql, engine, run_id) if engine is not None else run_fingerprint(run)
-    yield _event("run", {"run": _json_safe_run(run), "changed_metrics": sorted(marks)})
+    yield _event("run", {"run": run.to_dict(), "changed_metrics": sorted(marks)})
     while time.monotonic() - started < max_seconds:
         await asyncio.sleep(poll_seconds)
         if engine is not None:
@@ -119,4 +118,4 @@ async def run_event_stream(
         changed = sorted(k for k, mark in new_marks.items() if marks.get(k) != mark)
         marks = new_marks
         last_sent = time.monotonic()
-        yield _event("run", {"run": _json_safe_run(run), "changed_metrics": changed})
+        yield _event("run", {"run": run.to_dict(), "changed_metrics": changed})
