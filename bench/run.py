@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-from common import BENCH_DIR, NA, SERVERS
+from common import BENCH_DIR, NA, ROOT, SERVERS
 from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
@@ -36,6 +36,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of servers")
     ap.add_argument("--out", default=str(BENCH_DIR / "results.json"), help="where to write the JSON results")
     ap.add_argument("--markdown", default="", help="also write the tables to this markdown file")
+    ap.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="put the tables into docs/benchmarks.md (between its results markers)",
+    )
     return ap.parse_args(argv)
 
 
@@ -169,6 +174,23 @@ def header(results: dict) -> str:
     )
 
 
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_docs(bench: Bench) -> None:
+    """Replace the results block of docs/benchmarks.md with this run's tables."""
+    text = DOCS.read_text()
+    if START not in text or END not in text:
+        print(f"{DOCS} has no {START} ... {END} block; not updated", flush=True)
+        return
+    total = bench.results.get("total_s", 0)
+    block = f"{START}\n{header(bench.results)} Total time {total / 60:.1f} min.\n\n" + "\n".join(bench.tables)
+    head, rest = text.split(START, 1)
+    DOCS.write_text(head + block + END + rest.split(END, 1)[1])
+    print(f"updated {DOCS}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     bench = Bench(args)
@@ -181,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     bench.results["total_s"] = round(time.perf_counter() - t0, 1)
     bench.save()
+    if args.update_docs:
+        update_docs(bench)
     print(f"\ntotal {bench.results['total_s']:.0f} s; results in {args.out}", flush=True)
     return 0
 

@@ -2,8 +2,8 @@
 
 mltrail's SDK runs in ``.venv``, MLflow's (``sqlite:///`` tracking URI, its
 SQLAlchemy store) in ``.bench-venv``; both run embedded_worker.py, the same code,
-in a fresh directory each time. In full mode each side runs twice, A B A B, and
-the samples are pooled. FastTrackML has no embedded mode.
+in a fresh directory, one after the other (``rounds`` > 1 alternates them A B A B
+and pools the samples). FastTrackML has no embedded mode.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def run(quick: bool) -> Section:
     runs, points = (2_000, 20_000) if quick else (10_000, 100_000)
     reps = 3 if quick else 5
     history_reps = 1 if quick else 2
-    rounds = 1 if quick else 2
+    rounds = 1  # one worker per side: MLflow's alone takes about a minute at full size
     sec = Section(
         "embedded", f"Embedded mode: SDK on its own SQLite store, no server (median, min{EN_DASH}max)"
     )
