@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint format install install-test browser bench bench-quick clean
+.PHONY: serve test lint format install install-test browser bench bench-quick clean test-mlflow2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,16 @@ bench: install-test
 
 bench-quick: install-test
 	$(BIN)/python bench/run.py --quick
+
+# The official MLflow 2.x client (mlflow-skinny 2.22) against mltrail server, in its own venv.
+MLFLOW2_VENV ?= .venv-mlflow2
+$(MLFLOW2_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(MLFLOW2_VENV)
+	$(MLFLOW2_VENV)/bin/python -m pip install --quiet -e '.[server]' pytest pytest-timeout pandas 'mlflow-skinny==2.22.*'
+	touch $@
+
+test-mlflow2: $(MLFLOW2_VENV)/.installed
+	$(MLFLOW2_VENV)/bin/python -m pytest -p no:cacheprovider tests/server/test_mlflow_client.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
