@@ -67,4 +67,8 @@ def _isolated_env(monkeypatch, tmp_path) -> None:
     """Keep tests from reading or writing the developer's ./mltrail.db or tracking URI."""
     for var in ("MLTRAIL_TRACKING_URI", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLTRAIL_REGISTRY_URI"):
         monkeypatch.delenv(var, raising=False)
+    # The real mlflow.set_experiment exports these for subprocesses; one test's must not steer the next.
+    for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLTRAIL_EXPERIMENT_ID",
+                "MLTRAIL_EXPERIMENT_NAME", "MLTRAIL_RUN_ID"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
