@@ -1,0 +1,178 @@
+"""Built-in metrics that need no judge model (MLflow's names and logged keys).
+
+``exact_match`` logs ``exact_match/v1``; ``token_count`` and ``latency`` add
+per-row columns (``latency`` also ``latency/mean`` ...). The readability
+grades need the optional ``textstat`` package and ``toxicity`` needs a
+Hugging Face model: like MLflow, a metric whose package is missing is skipped
+with a warning instead of failing the evaluation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Any
+
+from mltrail.evaluation.base import EvaluationMetric, MetricValue
+
+_log = logging.getLogger(__name__)
+STANDARD_AGGREGATIONS = ["mean", "variance", "p90"]
+
+
+def _standard(scores: list[Any]) -> dict[str, float]:
+    from mltrail.evaluation.genai import aggregate
+
+    return aggregate(scores, STANDARD_AGGREGATIONS)
+
+
+def exact_match() -> EvaluationMetric:
+    """The share of rows whose prediction equals the target (as text)."""
+
+    def eval_fn(predictions: Any, targets: Any) -> MetricValue:
+        pairs = list(zip(list(predictions), list(targets), strict=True))
+        hits = sum(1 for p, t in pairs if str(p) == str(t))
+        return MetricValue(aggregate_results={"exact_match": hits / len(pairs) if pairs else 0.0})
+
+    return EvaluationMetric(eval_fn, "exact_match", True, version="v1")
+
+
+def _tokenizer() -> Any:
+    """tiktoken's cl100k_base when it is installed (as MLflow counts), else whitespace words."""
+    if importlib.util.find_spec("tiktoken") is not None:
+        try:
+            import tiktoken
+
+            enc = tiktoken.get_encoding("cl100k_base")
+            return lambda text: len(enc.encode(text))
+        except Exception:  # the encoding file may need a download we cannot do
+            pass
+    return lambda text: len(text.split())
+
+
+def token_count() -> EvaluationMetric:
+    """Tokens per prediction (a per-row column, no aggregate)."""
+
+    def eval_fn(predictions: Any) -> MetricValue:
+        count = _tokenizer()
+        return MetricValue(scores=[None if p is None else count(str(p)) for p in list(predictions)])
+
+    return EvaluationMetric(eval_fn, "token_count", True)
+
+
+def latency() -> EvaluationMetric:
+    """Seconds the model took per row; asking for it makes ``evaluate`` call the model row by row."""
+
+    def eval_fn(predictions: Any, latencies: Any = None) -> MetricValue | None:
+        if latencies is None:  # static predictions: nothing was timed
+            _log.warning("The latency metric needs a model to time; skipped for static predictions.")
+            return None
+        scores = list(latencies)
+        return MetricValue(scores=scores, aggregate_results=_standard(scores))
+
+    metric = EvaluationMetric(eval_fn, "latency", False)
+    metric.required_args = ["predictions", "latencies"]
+    return metric
+
+
+def _textstat_metric(name: str, fn_name: str) -> EvaluationMetric:
+    def eval_fn(predictions: Any) -> MetricValue | None:
+        if importlib.util.find_spec("textstat") is None:
+            _log.warning("Metric %s needs the textstat package (pip install textstat); skipped.", name)
+            return None
+        import textstat
+
+        fn = getattr(textstat, fn_name)
+        scores = [fn(str(p)) for p in list(predictions)]
+        return MetricValue(scores=scores, aggregate_results=_standard(scores))
+
+    return EvaluationMetric(eval_fn, name, False, version="v1")
+
+
+def ari_grade_level() -> EvaluationMetric:
+    """Automated Readability Index grade of each prediction (needs ``textstat``)."""
+    return _textstat_metric("ari_grade_level", "automated_readability_index")
+
+
+def flesch_kincaid_grade_level() -> EvaluationMetric:
+    """Flesch-Kincaid grade of each prediction (needs ``textstat``)."""
+    return _textstat_metric("flesch_kincaid_grade_level", "flesch_kincaid_grade")
+
+
+def toxicity() -> EvaluationMetric:
+    """Toxicity needs a Hugging Face classifier, which mltrail does not bundle: always skipped with a warning."""
+
+    def eval_fn(predictions: Any) -> None:
+        _log.warning(
+            "Metric toxicity needs a Hugging Face model (the 'evaluate' and 'transformers' packages) that "
+            "mltrail does not bundle; skipped. Use an LLM-as-judge metric instead."
+        )
+        return None
+
+    return EvaluationMetric(eval_fn, "toxicity", False, version="v1")
+
+
+# ------------------------------------------------------- classic model types
+def _regressor_metrics(y: Any, p: Any) -> dict[str, float]:
+    import numpy as np
+
+    err = p - y
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    out = {
+        "example_count": float(len(y)),
+        "mean_absolute_error": float(np.mean(np.abs(err))),
+        "mean_squared_error": float(np.mean(err**2)),
+        "root_mean_squared_error": float(np.sqrt(np.mean(err**2))),
+        "sum_on_target": float(np.sum(y)),
+        "mean_on_target": float(np.mean(y)),
+        "r2_score": float(1 - np.sum(err**2) / ss_tot) if ss_tot else float("nan"),
+        "max_error": float(np.max(np.abs(err))),
+    }
+    if np.all(y != 0):
+        out["mean_absolute_percentage_error"] = float(np.mean(np.abs(err / y)))
+    return out
+
+
+def _classifier_metrics(y: Any, p: Any) -> dict[str, float]:
+    import numpy as np
+
+    labels = np.unique(np.concatenate([y, p]))
+    out = {"example_count": float(len(y)), "accuracy_score": float(np.mean(y == p))}
+    per_label = []
+    for label in labels:
+        tp = float(np.sum((p == label) & (y == label)))
+        fp = float(np.sum((p == label) & (y != label)))
+        fn = float(np.sum((p != label) & (y == label)))
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label.append((label, tp, fp, fn, precision, recall, f1, float(np.sum(y == label))))
+    if len(labels) <= 2:
+        # Binary: scores of the positive (larger) label, plus the confusion counts, as MLflow logs.
+        label, tp, fp, fn, precision, recall, f1, _ = per_label[-1]
+        out.update(
+            true_positives=tp, false_positives=fp, false_negatives=fn,
+            true_negatives=float(len(y)) - tp - fp - fn,
+            precision_score=precision, recall_score=recall, f1_score=f1,
+        )
+    else:  # multiclass: support-weighted averages
+        total = float(len(y))
+        for i, key in ((4, "precision_score"), (5, "recall_score"), (6, "f1_score")):
+            out[key] = sum(row[i] * row[7] for row in per_label) / total
+    return out
+
+
+def model_type_metric(model_type: str) -> EvaluationMetric:
+    """The bundle of classic metrics of ``classifier``/``regressor`` as one metric (logged without prefix)."""
+    import numpy as np
+
+    def eval_fn(predictions: Any, targets: Any) -> MetricValue:
+        y, p = np.asarray(list(targets)), np.asarray(list(predictions))
+        if model_type == "regressor":
+            results = _regressor_metrics(y.astype(float), p.astype(float))
+        else:
+            results = _classifier_metrics(y, p)
+        return MetricValue(aggregate_results=results)
+
+    metric = EvaluationMetric(eval_fn, f"_{model_type}", True)
+    metric.flat_aggregates = True  # keys like "accuracy_score", not "_classifier/accuracy_score"
+    return metric

@@ -1,0 +1,33 @@
+"""``mltrail.metrics``: metric constructors for ``mltrail.evaluate`` (MLflow's ``mlflow.metrics``).
+
+LLM-as-judge metrics live in :mod:`mltrail.metrics.genai`.
+
+Example::
+
+    import mltrail as mlflow
+
+    result = mlflow.evaluate(data=df, predictions="answer", targets="truth",
+                             extra_metrics=[mlflow.metrics.exact_match(), mlflow.metrics.token_count()])
+"""
+
+from mltrail.evaluation.base import EvaluationMetric, MetricValue, make_metric
+from mltrail.evaluation.builtin import (
+    ari_grade_level,
+    exact_match,
+    flesch_kincaid_grade_level,
+    latency,
+    token_count,
+    toxicity,
+)
+
+__all__ = [
+    "EvaluationMetric",
+    "MetricValue",
+    "ari_grade_level",
+    "exact_match",
+    "flesch_kincaid_grade_level",
+    "latency",
+    "make_metric",
+    "token_count",
+    "toxicity",
+]
