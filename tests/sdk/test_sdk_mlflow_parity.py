@@ -56,7 +56,9 @@ def test_same_code_same_results(tmp_path, monkeypatch):
         m_root = _artifact_root(mlflow, m_first)
         m_tags = mlflow.get_run(m_first).data.tags
     finally:
+        # Leave the real mlflow as we found it for later tests (its active experiment is global).
         mlflow.set_tracking_uri("")
+        mlflow.tracking.fluent._active_experiment_id = None
     (tmp_path / "t").mkdir()
     monkeypatch.chdir(tmp_path / "t")
     t_first, t_df, t_err = _workload(mltrail)
