@@ -79,6 +79,8 @@ _ATTRIBUTES: dict[str, str] = {
 # Aliases: public name -> (module, attribute).
 _ALIASES: dict[str, tuple[str, str]] = {
     "Client": ("mltrail.tracking.client", "MlflowClient"),
+    "evaluate": ("mltrail.evaluation", "evaluate"),
+    "run": ("mltrail.projects", "run"),
 }
 # Sub-packages reachable as attributes after a bare ``import mltrail`` (``mltrail.pyfunc.PythonModel``).
 _SUBMODULES = frozenset(
@@ -87,10 +89,13 @@ _SUBMODULES = frozenset(
         "client",
         "data",
         "entities",
+        "evaluation",
         "exceptions",
         "langchain",
+        "metrics",
         "models",
         "openai",
+        "projects",
         "pyfunc",
         "sklearn",
         "store",

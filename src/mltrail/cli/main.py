@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "ui": "mltrail.cli.server:ui",
     "models": "mltrail.cli.models:models",
     "artifacts": "mltrail.cli.artifacts:artifacts",
+    "run": "mltrail.cli.run:run",
 }
 
 
