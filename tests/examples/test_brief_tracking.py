@@ -3,7 +3,7 @@
 The code inside each test follows the brief line by line; only the assertions
 are added. ``openai.OpenAI()`` talks to the OpenAI-compatible server from
 ``tests/support/openai_server.py`` (via ``OPENAI_BASE_URL``/``OPENAI_API_KEY``).
-Each test runs on the embedded default (no configuration at all) and on
+Each test runs on the embedded default (no configuration at all), on MariaDB and on
 PostgreSQL.
 """
 

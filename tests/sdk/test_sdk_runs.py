@@ -1,6 +1,6 @@
 """Fluent run lifecycle: experiments, start/resume/nest/end, statuses, system tags.
 
-Each test runs on the embedded default (no configuration) and on PostgreSQL.
+Each test runs on the embedded default (no configuration), PostgreSQL and MariaDB.
 """
 
 from __future__ import annotations
@@ -287,3 +287,15 @@ def test_each_thread_has_its_own_active_run(backend):
         run = mlflow.get_run(run_id)
         assert run.data.params == {"thread": name} and run.info.status == "FINISHED"
         assert "mlflow.parentRunId" not in run.data.tags
+
+
+def test_relative_sqlite_uri_is_pinned_when_set(tmp_path, monkeypatch):
+    mlflow.set_tracking_uri("sqlite:///rel.db")
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'rel.db'}"
+    run = mlflow.start_run()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    mlflow.log_param("still", "same store")  # the run keeps logging where it was started
+    mlflow.end_run()
+    assert not (tmp_path / "elsewhere" / "rel.db").exists()
+    assert mlflow.get_run(run.info.run_id).data.params == {"still": "same store"}

@@ -40,10 +40,18 @@ def default_tracking_uri() -> str:
 
 
 def _normalize(uri: str | os.PathLike[str]) -> str:
-    """Plain local paths become absolute ``file://`` URIs, so they do not depend on a later cwd."""
+    """Pin relative locations to the current directory, so a later ``chdir`` cannot move the store.
+
+    Plain paths become absolute ``file://`` URIs (as in MLflow) and
+    ``sqlite:///relative.db`` becomes ``sqlite:////abs/dir/relative.db``.
+    """
     text = os.fspath(uri).strip()
     if text and not _SCHEME.match(text):
         return Path(text).expanduser().resolve().as_uri()
+    if text.lower().startswith("sqlite:///"):
+        path = text[len("sqlite:///") :]
+        if path and not path.startswith(("/", ":memory:", "file:")):
+            return f"{text[: len('sqlite:///')]}{Path.cwd() / path}"
     return text
 
 
