@@ -54,6 +54,10 @@ BRIEF_SCRIPT = textwrap.dedent('''
 def logged(tmp_path, openai_server):
     """Run the brief's script in a fresh folder; return (tracking_uri, run_id)."""
     (tmp_path / "brief.py").write_text(BRIEF_SCRIPT)
+    # A git work tree, so the run records the commit its code came from (lineage).
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q"], ["add", "brief.py"], ["commit", "-q", "-m", "brief"]):
+        subprocess.run([*git, *args], cwd=tmp_path, check=True, capture_output=True)
     proc = subprocess.run([sys.executable, "brief.py"], cwd=tmp_path, capture_output=True, text=True,
                           env=os.environ.copy(), timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -73,6 +77,9 @@ def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
     run = client.get_run(mv.run_id)  # lineage: version -> run -> source
     assert run.data.params["base_model"] == "gpt-4o-mini"
     assert run.data.tags["mlflow.source.name"].endswith("brief.py")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(tracking_uri[len("sqlite:///"):]).parent,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert run.data.tags["mlflow.source.git.commit"] == head
     history = json.loads(run.data.tags["mlflow.log-model.history"])
     assert history[0]["artifact_path"] == "llm_model"
 

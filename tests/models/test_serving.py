@@ -121,3 +121,39 @@ def test_generate_dockerfile(shout_dir, tmp_path):
     assert (tmp_path / "d" / "model" / "MLmodel").is_file()
     reqs = (tmp_path / "d" / "model" / "requirements.docker.txt").read_text()
     assert "cloudpickle==" in reqs and "mltrail" not in reqs
+
+
+def test_serve_with_two_workers(tmp_path, served):
+    from model_helpers import serve_model
+
+    # Models-from-code: worker processes load it without importing this test module.
+    (tmp_path / "shout.py").write_text(
+        "import mltrail\n"
+        "class Shout(mltrail.pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        return [p.upper() * (params or {}).get('times', 1) for p in model_input['prompt']]\n"
+        "mltrail.models.set_model(Shout())\n"
+    )
+    mltrail.pyfunc.save_model(tmp_path / "m", python_model=str(tmp_path / "shout.py"))
+    server = serve_model(str(tmp_path / "m"), extra=("-w", "2"))
+    served.append(server)
+    import httpx
+
+    for _ in range(4):
+        resp = httpx.post(f"{server.url}/invocations", json={"inputs": {"prompt": ["a"]}, "params": {"times": 2}})
+        assert resp.json() == {"predictions": ["AA"]}
+
+
+def test_serve_with_workers_fails_fast_on_unloadable_model(shout_dir):
+    import subprocess
+    import sys
+
+    # shout_dir's class lives in this test module, which a fresh process cannot import.
+    proc = subprocess.run([sys.executable, "-m", "mltrail", "models", "serve", "-m", str(shout_dir), "-w", "2",
+                           "-p", "1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "Could not load model" in proc.stderr
+
+
+def test_serve_unknown_model_fails_clearly(tmp_path):
+    result = CliRunner().invoke(models_cli, ["serve", "-m", str(tmp_path / "missing"), "-p", "1"])
+    assert result.exit_code != 0 and "No model found" in result.output

@@ -81,6 +81,14 @@ def serve(model_uri: str, port: int, host: str, workers: int, timeout: int, no_c
     click.echo(f"mltrail: serving {model_uri} on http://{host}:{port} ({workers} worker(s))", err=True)
     kwargs = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     if workers > 1:
+        # Load once here so a model that cannot load fails now, with its error, instead of
+        # each spawned worker crashing in a loop.
+        import mltrail.pyfunc
+
+        try:
+            mltrail.pyfunc.load_model(str(model_dir))
+        except Exception as err:
+            raise click.ClickException(f"Could not load model '{model_uri}': {err}") from None
         uvicorn.run("mltrail.serving.app:app_from_env", factory=True, workers=workers, **kwargs)
     else:
         uvicorn.run(app_from_env(), **kwargs)
