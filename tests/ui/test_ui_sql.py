@@ -101,3 +101,47 @@ def test_bucket_points_is_exact_on_a_tiny_series():
                    "min": [1.0], "max": [9.0]}
     untouched = history.bucket_points([0, 1], [5, 6], [1.0, float("inf")], "time", 10)
     assert untouched == {"total": 2, "downsampled": False, "step": [0], "timestamp": [5], "value": [1.0]}
+
+
+class _NoEngine:
+    """The real SQL store seen through the interface only, as a REST-backed store would be."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name):
+        if name in ("engine", "_engine"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_event_stream_without_sql_uses_the_store_interface(tmp_path):
+    import asyncio
+    import json
+
+    from mltrail.store.sql.tracking import SqlTrackingStore
+
+    inner = SqlTrackingStore(f"sqlite:///{tmp_path / 'x.db'}", str(tmp_path / "a"))
+    store = _NoEngine(inner)
+    assert sql_engine(store) is None
+    _, run_id = _run(inner)
+
+    async def collect() -> list[tuple[str, dict]]:
+        out = []
+        stream = events.run_event_stream(store, run_id, poll_seconds=0.05, max_seconds=5)
+        async for frame in stream:
+            if not frame.startswith("event:"):
+                continue
+            name, data = frame.split("\n")[0][7:], json.loads(frame.split("\n")[1][6:])
+            out.append((name, data))
+            if len(out) == 1:
+                await asyncio.to_thread(inner.log_batch, run_id, [Metric("acc", 0.5, 5, 3)])
+            else:
+                await stream.aclose()
+                break
+        return out
+
+    frames = asyncio.run(collect())
+    assert [name for name, _ in frames] == ["run", "run"]
+    assert frames[1][1]["changed_metrics"] == ["acc"]
+    inner.engine.dispose()
