@@ -75,6 +75,21 @@ _ATTRIBUTES: dict[str, str] = {
     "MlflowException": "mltrail.exceptions",
     "MltrailException": "mltrail.exceptions",
     "register_model": "mltrail.models.registration",
+    **{
+        name: "mltrail.tracing.fluent"
+        for name in (
+            "delete_trace_tag",
+            "flush_trace_async_logging",
+            "get_current_active_span",
+            "get_last_active_trace_id",
+            "get_trace",
+            "search_traces",
+            "set_trace_tag",
+            "start_span",
+            "trace",
+            "update_current_trace",
+        )
+    },
 }
 # Aliases: public name -> (module, attribute).
 _ALIASES: dict[str, tuple[str, str]] = {

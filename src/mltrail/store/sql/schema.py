@@ -243,3 +243,54 @@ logged_model_params = sa.Table(
     sa.Column("param_key", KEY, primary_key=True),
     sa.Column("param_value", sa.String(8000), nullable=False),
 )
+
+# ---------------------------------------------------------------- traces (MLflow 3)
+# Added by migration 0003. Names follow MLflow's (``request_id`` is the trace id).
+# Spans are kept whole as MLflow's span JSON in ``content``; the other span
+# columns are copies for filtering and ordering.
+
+trace_info = sa.Table(
+    "trace_info",
+    metadata,
+    sa.Column("request_id", sa.String(50), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+    sa.Column("timestamp_ms", BIGINT, nullable=False),
+    sa.Column("execution_time_ms", BIGINT),
+    sa.Column("status", sa.String(50), nullable=False),
+    sa.Column("client_request_id", sa.String(50)),
+    sa.Column("request_preview", sa.String(1000)),
+    sa.Column("response_preview", sa.String(1000)),
+    sa.Index("idx_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms"),
+)
+
+trace_tags = sa.Table(
+    "trace_tags",
+    metadata,
+    sa.Column("request_id", sa.String(50), sa.ForeignKey("trace_info.request_id"), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.String(8000)),
+)
+
+trace_request_metadata = sa.Table(
+    "trace_request_metadata",
+    metadata,
+    sa.Column("request_id", sa.String(50), sa.ForeignKey("trace_info.request_id"), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.String(8000)),
+    sa.Index("idx_trace_request_metadata_key_value", "key", "request_id"),
+)
+
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("trace_id", sa.String(50), sa.ForeignKey("trace_info.request_id"), primary_key=True),
+    sa.Column("span_id", sa.String(50), primary_key=True),
+    sa.Column("parent_span_id", sa.String(50)),
+    sa.Column("experiment_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(1000)),
+    sa.Column("type", sa.String(500)),
+    sa.Column("status", sa.String(50), nullable=False),
+    sa.Column("start_time_unix_nano", BIGINT, nullable=False),
+    sa.Column("end_time_unix_nano", BIGINT),
+    sa.Column("content", LONG_TEXT, nullable=False),
+)

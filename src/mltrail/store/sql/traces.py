@@ -1,0 +1,327 @@
+"""Traces on SQL: trace_info, trace_tags, trace_request_metadata and spans.
+
+One transaction stores a batch of finished traces (the exporter's call), so a
+reader never sees a trace without its spans. Spans are kept whole as MLflow's
+span JSON; a trace whose spans are here carries the tag
+``mlflow.trace.spansLocation = TRACKING_STORE``, which tells the official
+mlflow client to read spans from the server rather than from an artifact.
+
+Example::
+
+    store = SqlTraceStore("sqlite:///mltrail.db")
+    infos, token = store.search_traces(["0"], "attributes.status = 'ERROR'")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from mltrail.entities.trace import (
+    Span,
+    Trace,
+    TraceData,
+    TraceInfo,
+    TraceState,
+    TraceTagKey,
+)
+from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.store.paging import decode_page_token, encode_page_token
+from mltrail.store.sql._codec import chunks, upsert_statement
+from mltrail.store.sql.engine import create_sql_engine, read_connection
+from mltrail.store.sql.migrate import ensure_schema
+from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.traces import (
+    SEARCH_TRACES_MAX_RESULTS,
+    TraceStore,
+    check_trace_tag,
+    parse_trace_filter,
+    parse_trace_order_by,
+)
+
+T = TypeVar("T")
+_TI = trace_info.c
+_TRACKING_STORE = "TRACKING_STORE"
+
+
+def _not_found(trace_id: str) -> MltrailException:
+    return MltrailException(f"Trace with ID '{trace_id}' not found.", error_code=RESOURCE_DOES_NOT_EXIST)
+
+
+def _exp_id(experiment_id: Any) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise invalid(f"Invalid experiment id {experiment_id!r}: it must be an integer string") from None
+
+
+def _compare(col: Any, op: str, value: Any) -> Any:
+    if op == "LIKE":
+        return col.like(value)
+    if op == "NOT LIKE":
+        return sa.not_(col.like(value))
+    if op == "ILIKE":
+        return sa.func.lower(col).like(str(value).lower())
+    if op == "IN":
+        return col.in_(value)
+    if op == "NOT IN":
+        return col.not_in(value)
+    return {"=": col == value, "!=": col != value, "<": col < value, ">": col > value,
+            "<=": col <= value, ">=": col >= value}[op]
+
+
+def _preview(text: str | None) -> str | None:
+    return None if text is None else text[:1000]
+
+
+class SqlTraceStore(TraceStore):
+    """Traces in the same database as the tracking store.
+
+    ``artifact_root_for`` maps an experiment's artifact location to where a
+    trace's artifacts go (``<location>/traces/<trace_id>/artifacts``, MLflow's
+    layout), reported in the ``mlflow.artifactLocation`` tag.
+    """
+
+    def __init__(self, db_uri: str) -> None:
+        self.engine = create_sql_engine(db_uri)
+        self.dialect = self.engine.dialect.name
+        ensure_schema(self.engine)
+
+    def _write(self, fn: Callable[[sa.Connection], T]) -> T:
+        with self.engine.begin() as conn:
+            return fn(conn)
+
+    def _read(self) -> sa.Connection:
+        return read_connection(self.engine)
+
+    # ------------------------------------------------------------ writes
+    def _experiment_location(self, conn: sa.Connection, exp_id: int) -> str:
+        row = conn.execute(sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage)
+                           .where(experiments.c.experiment_id == exp_id)).first()
+        if row is None:
+            raise MltrailException(f"No Experiment with id={exp_id} exists", error_code=RESOURCE_DOES_NOT_EXIST)
+        return row.artifact_location or ""
+
+    def _put_kv(self, conn: sa.Connection, table: sa.Table, trace_id: str, items: dict[str, str]) -> None:
+        if not items:
+            return
+        stmt = upsert_statement(self.dialect, table, ("request_id", "key"), ("value",))
+        conn.execute(stmt, [{"request_id": trace_id, "key": k, "value": v} for k, v in items.items()])
+
+    def _ensure_trace_row(self, conn: sa.Connection, exp_id: int, trace_id: str, start_ms: int) -> None:
+        exists = conn.execute(sa.select(_TI.request_id, _TI.experiment_id).where(_TI.request_id == trace_id)).first()
+        if exists is None:
+            location = self._experiment_location(conn, exp_id)
+            conn.execute(sa.insert(trace_info).values(
+                request_id=trace_id, experiment_id=exp_id, timestamp_ms=start_ms, status=TraceState.IN_PROGRESS))
+            self._put_kv(conn, trace_tags, trace_id, {
+                TraceTagKey.ARTIFACT_LOCATION: f"{location.rstrip('/')}/traces/{trace_id}/artifacts"})
+        elif exists.experiment_id != exp_id:
+            raise invalid(f"Trace {trace_id} belongs to experiment {exists.experiment_id}, not {exp_id}")
+
+    def _log_spans(self, conn: sa.Connection, exp_id: int, span_list: Sequence[Span]) -> None:
+        by_trace: dict[str, list[Span]] = {}
+        for span in span_list:
+            if not span.trace_id or not span.span_id:
+                raise invalid("Every span needs a trace id and a span id")
+            by_trace.setdefault(span.trace_id, []).append(span)
+        stmt = upsert_statement(self.dialect, spans, ("trace_id", "span_id"),
+                                ("parent_span_id", "name", "type", "status", "start_time_unix_nano",
+                                 "end_time_unix_nano", "content", "experiment_id"))
+        for trace_id, group in by_trace.items():
+            self._ensure_trace_row(conn, exp_id, trace_id, min(s.start_time_ns for s in group) // 1_000_000)
+            conn.execute(stmt, [{
+                "trace_id": trace_id, "span_id": s.span_id, "parent_span_id": s.parent_id,
+                "experiment_id": exp_id, "name": (s.name or "")[:1000], "type": (s.span_type or None),
+                "status": s.status_code, "start_time_unix_nano": s.start_time_ns,
+                "end_time_unix_nano": s.end_time_ns, "content": json.dumps(s.to_dict(), ensure_ascii=False),
+            } for s in group])
+            self._put_kv(conn, trace_tags, trace_id, {TraceTagKey.SPANS_LOCATION: _TRACKING_STORE})
+
+    def _start_trace(self, conn: sa.Connection, info: TraceInfo) -> None:
+        if not info.trace_id:
+            raise invalid("A trace needs a trace_id")
+        if info.state not in TraceState.ALL:
+            raise invalid(f"Invalid trace state {info.state!r}: use one of {', '.join(TraceState.ALL)}")
+        exp_id = _exp_id(info.experiment_id)
+        for key, value in info.tags.items():
+            check_trace_tag(key, value)
+        for key, value in info.trace_metadata.items():
+            check_trace_tag(key, value)
+        self._ensure_trace_row(conn, exp_id, info.trace_id, info.request_time)
+        conn.execute(sa.update(trace_info).where(_TI.request_id == info.trace_id).values(
+            timestamp_ms=info.request_time, execution_time_ms=info.execution_duration, status=info.state,
+            client_request_id=info.client_request_id, request_preview=_preview(info.request_preview),
+            response_preview=_preview(info.response_preview)))
+        tags = dict(info.tags)
+        # Where the spans are is the server's business, not the client's.
+        tags.pop(TraceTagKey.SPANS_LOCATION, None)
+        tags.pop(TraceTagKey.ARTIFACT_LOCATION, None)
+        self._put_kv(conn, trace_tags, info.trace_id, tags)
+        self._put_kv(conn, trace_request_metadata, info.trace_id, dict(info.trace_metadata))
+
+    def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
+        self._write(lambda conn: self._start_trace(conn, trace_info))
+        return self.get_trace_info(trace_info.trace_id)
+
+    def log_spans(self, experiment_id: str, spans: list[Span]) -> None:
+        if spans:
+            exp_id = _exp_id(experiment_id)
+            self._write(lambda conn: self._log_spans(conn, exp_id, spans))
+
+    def log_traces(self, traces: list[Trace]) -> None:
+        """Every trace of the batch, spans and info, in one transaction."""
+        def write(conn: sa.Connection) -> None:
+            for trace in traces:
+                if trace.data.spans:
+                    self._log_spans(conn, _exp_id(trace.info.experiment_id), trace.data.spans)
+                self._start_trace(conn, trace.info)
+
+        if traces:
+            self._write(write)
+
+    # ------------------------------------------------------------ reads
+    def _load_infos(self, conn: sa.Connection, ids: Sequence[str]) -> list[TraceInfo]:
+        rows, tags, meta = {}, {}, {}
+        for part in chunks(list(ids)):
+            for r in conn.execute(sa.select(trace_info).where(_TI.request_id.in_(part))):
+                rows[r.request_id] = r
+            for r in conn.execute(sa.select(trace_tags).where(trace_tags.c.request_id.in_(part))):
+                tags.setdefault(r.request_id, {})[r.key] = r.value
+            for r in conn.execute(sa.select(trace_request_metadata)
+                                  .where(trace_request_metadata.c.request_id.in_(part))):
+                meta.setdefault(r.request_id, {})[r.key] = r.value
+        return [TraceInfo(
+            trace_id=r.request_id, experiment_id=str(r.experiment_id), request_time=r.timestamp_ms,
+            execution_duration=r.execution_time_ms, state=r.status, trace_metadata=meta.get(r.request_id, {}),
+            tags=tags.get(r.request_id, {}), client_request_id=r.client_request_id,
+            request_preview=r.request_preview, response_preview=r.response_preview,
+        ) for i in ids if (r := rows.get(i)) is not None]
+
+    def _load_spans(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, list[Span]]:
+        out: dict[str, list[Span]] = {}
+        for part in chunks(list(ids)):
+            query = (sa.select(spans.c.trace_id, spans.c.content).where(spans.c.trace_id.in_(part))
+                     .order_by(spans.c.trace_id, spans.c.start_time_unix_nano, spans.c.span_id))
+            for r in conn.execute(query):
+                out.setdefault(r.trace_id, []).append(Span.from_dict(json.loads(r.content)))
+        return out
+
+    def get_trace_info(self, trace_id: str) -> TraceInfo:
+        with self._read() as conn:
+            infos = self._load_infos(conn, [trace_id])
+        if not infos:
+            raise _not_found(trace_id)
+        return infos[0]
+
+    def get_trace(self, trace_id: str) -> Trace:
+        traces = self.batch_get_traces([trace_id])
+        if not traces:
+            raise _not_found(trace_id)
+        return traces[0]
+
+    def batch_get_traces(self, trace_ids: list[str]) -> list[Trace]:
+        with self._read() as conn:
+            infos = self._load_infos(conn, trace_ids)
+            by_trace = self._load_spans(conn, [i.trace_id for i in infos])
+        return [Trace(info, TraceData(_root_first(by_trace.get(info.trace_id, [])))) for info in infos]
+
+    def search_traces(self, experiment_ids: list[str], filter_string: str | None = None,
+                      max_results: int = 100, order_by: list[str] | None = None,
+                      page_token: str | None = None) -> tuple[list[TraceInfo], str | None]:
+        if not isinstance(max_results, int) or max_results < 1 or max_results > SEARCH_TRACES_MAX_RESULTS:
+            raise invalid(f"Invalid value {max_results!r} for parameter 'max_results': it must be between 1 "
+                          f"and {SEARCH_TRACES_MAX_RESULTS}")
+        exp_ids = [_exp_id(e) for e in experiment_ids or []]
+        if not exp_ids:
+            raise invalid("search_traces needs at least one experiment id")
+        conds = [_TI.experiment_id.in_(exp_ids)]
+        for clause in parse_trace_filter(filter_string):
+            if clause.kind == "attr":
+                col = {"status": _TI.status, "timestamp_ms": _TI.timestamp_ms, "trace_id": _TI.request_id,
+                       "execution_time_ms": _TI.execution_time_ms,
+                       "client_request_id": _TI.client_request_id}[clause.key]
+                conds.append(_compare(col, clause.op, clause.value))
+                continue
+            table = trace_tags if clause.kind == "tag" else trace_request_metadata
+            conds.append(sa.exists().where(table.c.request_id == _TI.request_id, table.c.key == clause.key,
+                                           _compare(table.c.value, clause.op, clause.value)))
+        order = []
+        for name, ascending in parse_trace_order_by(order_by):
+            if name == "name":
+                col: Any = (sa.select(trace_tags.c.value).where(trace_tags.c.request_id == _TI.request_id,
+                                                                 trace_tags.c.key == TraceTagKey.TRACE_NAME)
+                            .scalar_subquery())
+            else:
+                col = {"timestamp_ms": _TI.timestamp_ms, "execution_time_ms": _TI.execution_time_ms,
+                       "status": _TI.status, "trace_id": _TI.request_id}[name]
+            order.append(col.asc() if ascending else col.desc())
+        order.append(_TI.request_id.asc())  # a stable order for paging
+        offset = decode_page_token(page_token) if page_token else 0
+        query = (sa.select(_TI.request_id).where(*conds).order_by(*order)
+                 .offset(offset).limit(max_results + 1))
+        with self._read() as conn:
+            ids = [r[0] for r in conn.execute(query)]
+            infos = self._load_infos(conn, ids[:max_results])
+        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return infos, token
+
+    # ------------------------------------------------------------ deletes and tags
+    def delete_traces(self, experiment_id: str, max_timestamp_millis: int | None = None,
+                      max_traces: int | None = None, trace_ids: list[str] | None = None) -> int:
+        exp_id = _exp_id(experiment_id)
+        if trace_ids and (max_timestamp_millis is not None or max_traces is not None):
+            raise invalid("Give either trace ids, or max_timestamp_millis / max_traces, not both")
+        if not trace_ids and max_timestamp_millis is None:
+            raise invalid("Give trace ids or max_timestamp_millis to delete traces")
+        if max_traces is not None and (not isinstance(max_traces, int) or max_traces < 1):
+            raise invalid(f"Invalid max_traces {max_traces!r}: it must be a positive integer")
+
+        def delete(conn: sa.Connection) -> int:
+            query = sa.select(_TI.request_id).where(_TI.experiment_id == exp_id)
+            if trace_ids:
+                query = query.where(_TI.request_id.in_(list(trace_ids)))
+            else:
+                query = query.where(_TI.timestamp_ms <= max_timestamp_millis).order_by(_TI.timestamp_ms.asc())
+                if max_traces is not None:
+                    query = query.limit(max_traces)
+            ids = [r[0] for r in conn.execute(query)]
+            for part in chunks(ids):
+                for table in (spans, trace_tags, trace_request_metadata):
+                    key = table.c.trace_id if table is spans else table.c.request_id
+                    conn.execute(sa.delete(table).where(key.in_(part)))
+                conn.execute(sa.delete(trace_info).where(_TI.request_id.in_(part)))
+            return len(ids)
+
+        return self._write(delete)
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        key, value = check_trace_tag(key, value)
+
+        def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(_TI.request_id).where(_TI.request_id == trace_id)).first() is None:
+                raise _not_found(trace_id)
+            self._put_kv(conn, trace_tags, trace_id, {key: value})
+
+        self._write(write)
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> None:
+        def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(_TI.request_id).where(_TI.request_id == trace_id)).first() is None:
+                raise _not_found(trace_id)
+            done = conn.execute(sa.delete(trace_tags).where(trace_tags.c.request_id == trace_id,
+                                                           trace_tags.c.key == key))
+            if not done.rowcount:
+                raise MltrailException(f"No tag with name: {key} in trace with ID {trace_id}",
+                                       error_code=RESOURCE_DOES_NOT_EXIST)
+
+        self._write(write)
+
+
+def _root_first(span_list: list[Span]) -> list[Span]:
+    """Spans in start order with the root first (spans arrive ordered by start time)."""
+    roots = [s for s in span_list if s.parent_id is None]
+    return roots + [s for s in span_list if s.parent_id is not None]

@@ -1,0 +1,236 @@
+"""Traces in flight: span creation, the current-span context, and export when a root ends.
+
+* The current span lives in a :class:`contextvars.ContextVar`, so nesting
+  follows the call stack in threads and asyncio tasks alike (a new thread
+  starts with no current span, as in MLflow; ``contextvars.copy_context()``
+  carries it over).
+* A trace is created with its root span: its experiment is the active run's
+  (else the active experiment), and a trace started inside an active run gets
+  metadata ``mlflow.sourceRun``.
+* When the root span ends the trace is frozen and handed to
+  :class:`~mltrail.tracing.export.TraceExporter`, which stores it in the
+  background (flushed at exit, and before ``get_trace``/``search_traces``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import getpass
+import json
+import os
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from mltrail.entities.trace import (
+    PREVIEW_MAX_CHARS,
+    Trace,
+    TraceData,
+    TraceInfo,
+    TraceMetadataKey,
+    TraceState,
+    TraceTagKey,
+    dump_json,
+)
+from mltrail.tracing.span import LiveSpan, NoOpSpan
+
+_current: contextvars.ContextVar[LiveSpan | None] = contextvars.ContextVar("mltrail_current_span", default=None)
+_lock = threading.Lock()
+_last_trace_id: str | None = None
+_thread_last = threading.local()
+_enabled = True
+
+
+@dataclass
+class _InFlight:
+    """A trace whose root has not ended yet."""
+
+    info: TraceInfo
+    tracking_uri: str
+    spans: list[LiveSpan] = field(default_factory=list)
+
+
+_traces: dict[str, _InFlight] = {}
+
+
+def set_enabled(enabled: bool) -> None:
+    global _enabled
+    _enabled = enabled
+
+
+def is_enabled() -> bool:
+    return _enabled
+
+
+def current_span() -> LiveSpan | None:
+    return _current.get()
+
+
+def set_current(span: LiveSpan | None) -> contextvars.Token:
+    return _current.set(span)
+
+
+def reset_current(token: contextvars.Token) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:  # reset from another context (a generator finished elsewhere): just clear
+        _current.set(None)
+
+
+def _new_trace(root_name: str) -> _InFlight:
+    """A trace for a new root span, placed in the active run's experiment (or the active one)."""
+    from mltrail.tracking import fluent
+    from mltrail.tracking._run_context import run_stack
+
+    stack = run_stack()
+    run = stack[-1] if stack else None
+    if run is not None:
+        tracking_uri = run._tracking_uri
+        experiment_id = run.info.experiment_id
+    else:
+        client = fluent._client()
+        tracking_uri = client.tracking_uri
+        experiment_id = fluent._get_experiment_id(client)
+    metadata = {
+        TraceMetadataKey.SCHEMA_VERSION: "3",
+        TraceMetadataKey.USER: _user(),
+        TraceMetadataKey.SOURCE_NAME: _source_name(),
+        TraceMetadataKey.SOURCE_TYPE: "LOCAL",
+    }
+    if run is not None:
+        metadata[TraceMetadataKey.SOURCE_RUN] = run.info.run_id
+    info = TraceInfo(trace_id=f"tr-{uuid.uuid4().hex}", experiment_id=str(experiment_id), request_time=0,
+                     state=TraceState.IN_PROGRESS, trace_metadata=metadata,
+                     tags={TraceTagKey.TRACE_NAME: root_name})
+    return _InFlight(info, tracking_uri)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+def _source_name() -> str:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.basename(path) if path else "<console>"
+
+
+def start_span(name: str, span_type: str | None = None, parent: LiveSpan | None = None,
+               inputs: Any = None, attributes: dict[str, Any] | None = None,
+               use_current_parent: bool = True) -> LiveSpan:
+    """Create and start a span without making it current (callback-style integrations use this).
+
+    The parent is ``parent``, else the current span (``use_current_parent``),
+    else the span starts a new trace.
+    """
+    if not _enabled:
+        return NoOpSpan()
+    if parent is None and use_current_parent:
+        parent = _current.get()
+    if isinstance(parent, NoOpSpan):
+        parent = None
+    span_id = uuid.uuid4().hex[:16]
+    with _lock:
+        flight = _traces.get(parent.trace_id) if parent is not None else None
+    if flight is None:
+        flight = _new_trace(name)
+        span = LiveSpan(flight.info.trace_id, span_id, None, name, span_type)
+        with _lock:
+            _traces[flight.info.trace_id] = flight
+    else:
+        span = LiveSpan(flight.info.trace_id, span_id, parent.span_id, name, span_type)
+    with _lock:
+        flight.spans.append(span)
+    if inputs is not None:
+        span.set_inputs(inputs)
+    if attributes:
+        span.set_attributes(attributes)
+    return span
+
+
+def update_trace(trace_id: str, tags: dict[str, str] | None = None, metadata: dict[str, str] | None = None,
+                 **fields: Any) -> bool:
+    """Change a trace still in flight; False when it is not in flight."""
+    with _lock:
+        flight = _traces.get(trace_id)
+        if flight is None:
+            return False
+        flight.info.tags.update({str(k): str(v) for k, v in (tags or {}).items()})
+        flight.info.trace_metadata.update({str(k): str(v) for k, v in (metadata or {}).items()})
+        for key, value in fields.items():
+            if value is not None:
+                setattr(flight.info, key, value)
+    return True
+
+
+def _truncate(text: str | None) -> str | None:
+    return None if text is None else text[:PREVIEW_MAX_CHARS]
+
+
+def _token_usage(spans: list[LiveSpan]) -> dict[str, int] | None:
+    """Token counts summed over the LLM calls of a trace (MLflow's ``mlflow.trace.tokenUsage``)."""
+    from mltrail.entities.trace import SpanAttributeKey
+
+    total: dict[str, int] = {}
+    for span in spans:
+        usage = span.get_attribute(SpanAttributeKey.CHAT_USAGE)
+        if isinstance(usage, dict):
+            for key in ("input_tokens", "output_tokens", "total_tokens"):
+                if isinstance(usage.get(key), int):
+                    total[key] = total.get(key, 0) + usage[key]
+    return total or None
+
+
+def span_ended(span: LiveSpan) -> None:
+    """Called by ``LiveSpan.end``: a root's end freezes the trace and queues it for export."""
+    global _last_trace_id
+    if isinstance(span, NoOpSpan) or span.parent_id is not None:
+        return
+    with _lock:
+        flight = _traces.pop(span.trace_id, None)
+    if flight is None:
+        return
+    info = flight.info
+    info.request_time = span.start_time_ns // 1_000_000
+    info.execution_duration = max(0, ((span.end_time_ns or span.start_time_ns) - span.start_time_ns) // 1_000_000)
+    if info.state == TraceState.IN_PROGRESS:
+        info.state = TraceState.ERROR if span.status.status_code == "ERROR" else TraceState.OK
+    frozen = [s.to_span() for s in flight.spans]
+    root = frozen[0]
+    from mltrail.entities.trace import SpanAttributeKey
+
+    request = root.attributes.get(SpanAttributeKey.INPUTS)
+    response = root.attributes.get(SpanAttributeKey.OUTPUTS)
+    if info.request_preview is None:
+        info.request_preview = _truncate(request)
+    if info.response_preview is None:
+        info.response_preview = _truncate(response)
+    info.trace_metadata.setdefault(TraceMetadataKey.INPUTS, _truncate(request) or "")
+    info.trace_metadata.setdefault(TraceMetadataKey.OUTPUTS, _truncate(response) or "")
+    usage = _token_usage(flight.spans)
+    if usage:
+        info.trace_metadata[TraceMetadataKey.TOKEN_USAGE] = json.dumps(usage)
+    info.trace_metadata["mlflow.trace.sizeBytes"] = str(len(dump_json([s.to_dict() for s in frozen])))
+    trace = Trace(info, TraceData(frozen))
+    _last_trace_id = info.trace_id
+    _thread_last.trace_id = info.trace_id
+    from mltrail.tracing.export import get_exporter
+
+    get_exporter().submit(flight.tracking_uri, trace)
+
+
+def last_trace_id(thread_local: bool = False) -> str | None:
+    if thread_local:
+        return getattr(_thread_last, "trace_id", None)
+    return _last_trace_id
+
+
+def reset_last_trace_id() -> None:
+    global _last_trace_id
+    _last_trace_id = None
+    _thread_last.trace_id = None
