@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 import os
 import pathlib
 import posixpath
@@ -398,10 +397,13 @@ def _accepts_synchronous(fn: Any) -> bool:
     key = getattr(fn, "__func__", fn)
     known = _SYNC_CACHE.get(key)
     if known is None:
-        try:
-            known = "synchronous" in inspect.signature(fn).parameters
-        except (TypeError, ValueError):
+        # The code object answers this without importing ``inspect`` (slow to import).
+        code = getattr(key, "__code__", None)
+        if code is None:
             known = False
+        else:
+            n_args = code.co_argcount + code.co_kwonlyargcount
+            known = "synchronous" in code.co_varnames[:n_args]
         _SYNC_CACHE[key] = known
     return known
 
