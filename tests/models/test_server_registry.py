@@ -86,6 +86,7 @@ def test_official_client_llm_flow_and_serving(server, official, openai_server, t
     mltrail.set_tracking_uri(server.url)  # mltrail's SDK reads the same registry over REST
     assert mltrail.pyfunc.load_model("models:/MyLLMApp@champion").predict(frame) == ["Answer to: Explain MLflow"]
     assert mltrail.MlflowClient().get_latest_versions("MyLLMApp", ["Production"])[0].version == "1"
+    assert mltrail.pyfunc.load_model(mv.source).predict(frame) == ["Answer to: Explain MLflow"]  # models:/m-…
 
     srv = serve_model("models:/MyLLMApp/Production", env={"MLTRAIL_TRACKING_URI": server.url})
     served.append(srv)
