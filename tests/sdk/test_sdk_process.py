@@ -185,3 +185,22 @@ def test_git_commit_matches_real_git(tmp_path):
         ["git", "-C", str(tmp_path / "r"), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
     assert read_head_commit(find_git_dir(tmp_path / "r")) == expected
+
+
+def test_every_public_name_in_the_lazy_table_resolves(tmp_path):
+    # A subprocess, so the import cost and side effects of every module stay out of this one.
+    proc = _run_script(
+        tmp_path,
+        """
+        import mltrail
+        broken = []
+        for name in sorted(set(mltrail._ATTRIBUTES) | set(mltrail._ALIASES)):
+            try:
+                getattr(mltrail, name)
+            except Exception as err:
+                broken.append(f"{name}: {err!r}")
+        print(broken)
+        """,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
