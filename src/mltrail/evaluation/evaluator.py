@@ -121,6 +121,9 @@ class _Context:
 
 def _check_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> None:
     """Every required argument of every metric must be bindable: fail before anything is computed or logged."""
+    for m in metrics:
+        if not isinstance(m, EvaluationMetric):
+            raise invalid(f"extra_metrics must be EvaluationMetric objects (from make_metric), got {m!r}")
     names = set()
     for m in metrics:
         names.update({m.name, m.full_name})
@@ -129,8 +132,8 @@ def _check_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> None:
         if m.full_name in seen:
             raise invalid(f"Metric {m.full_name!r} was given more than once.")
         seen.add(m.full_name)
-        if not isinstance(m, EvaluationMetric):
-            raise invalid(f"extra_metrics must be EvaluationMetric objects (from make_metric), got {m!r}")
+        if _is_legacy(m):
+            continue
         missing = [p for p, required in _params_of(m) if required and not ctx.can_bind(p, names - {m.name, m.full_name})]
         if missing:
             available = sorted({str(c) for c in ctx.df.columns} | set(ctx.col_mapping))
@@ -147,9 +150,14 @@ def _check_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> None:
             check_judge_available(judge)
 
 
+def _is_legacy(metric: EvaluationMetric) -> bool:
+    """MLflow's early custom-metric form ``eval_fn(eval_df, builtin_metrics)``."""
+    return [p for p, _ in _params_of(metric)] == ["eval_df", "builtin_metrics"]
+
+
 def _call_metric(metric: EvaluationMetric, ctx: _Context) -> MetricValue | None:
     params = _params_of(metric)
-    if [p for p, _ in params] == ["eval_df", "builtin_metrics"]:  # MLflow's legacy custom-metric form
+    if _is_legacy(metric):
         import pandas as pd
 
         frame = pd.DataFrame({"prediction": list(ctx.predictions)})
