@@ -1,0 +1,276 @@
+"""MLflow 3's trace endpoints, and OTLP/HTTP span ingest (``POST /v1/traces``).
+
+What the official mlflow 3 client does when a trace ends: it sends the spans
+to ``/v1/traces`` (OTLP protobuf, experiment in the ``x-mlflow-experiment-id``
+header), then the trace info to ``POST /api/3.0/mlflow/traces``. Because the
+spans are then in the database, the answer carries the tag
+``mlflow.trace.spansLocation = TRACKING_STORE`` and the client reads spans
+back with ``traces/get`` / ``traces/batchGet`` (if the spans never arrived,
+the client falls back to uploading ``traces.json`` under the trace's
+``mlflow.artifactLocation`` through the artifact proxy).
+
+Endpoints (under ``/api/3.0/mlflow`` and ``/api/2.0/mlflow``, and ``/ajax-api``):
+
+=============================================  ==========================================
+``POST /traces``                               create/update a trace's info (StartTraceV3)
+``GET /traces/{trace_id}``                     a trace's info
+``GET /traces/get?trace_id=``                  a trace with its spans
+``GET /traces/batchGet?trace_ids=…``           several traces with spans
+``POST /traces/batchGetInfos``                 several trace infos
+``POST /traces/search``                        search (locations, filter, order_by, paging)
+``POST /traces/delete-traces``                 delete by ids or by age/count
+``PATCH|DELETE /traces/{trace_id}/tags``       set / delete one tag
+``POST /v1/traces``                            OTLP/HTTP spans (JSON or protobuf)
+=============================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from mltrail.entities.trace import Trace, TraceInfo
+from mltrail.entities.trace_otlp import decode_otlp_protobuf, span_to_proto_json, spans_from_otlp
+from mltrail.exceptions import MltrailException, invalid
+from mltrail.server.routing import Call, Endpoint
+from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS
+
+_lock = threading.Lock()
+EXPERIMENT_HEADER = "x-mlflow-experiment-id"
+
+
+def trace_store(call: Call) -> Any:
+    """The trace store of this app (same database as tracking), built on first use."""
+    state = call.state
+    store = getattr(state, "trace_store", None)
+    if store is None:
+        with _lock:
+            store = getattr(state, "trace_store", None)
+            if store is None:
+                from mltrail.store.sql.traces import SqlTraceStore
+
+                call.tracking_store.get()  # schema and the Default experiment first
+                store = SqlTraceStore(call.config.backend_store_uri)
+                state.trace_store = store
+    return store
+
+
+def trace_json(trace: Trace) -> dict[str, Any]:
+    """A trace as MLflow's ``Trace`` message JSON (info + OpenTelemetry spans)."""
+    return {"trace_info": trace.info.to_proto_json(), "spans": [span_to_proto_json(s) for s in trace.data.spans]}
+
+
+# ------------------------------------------------------------------ wire types
+class StartTraceV3(msgspec.Struct):
+    trace: dict[str, Any] = {}
+
+
+class GetTrace(msgspec.Struct):
+    trace_id: str = ""
+    allow_partial: bool = False
+
+
+class BatchGet(msgspec.Struct):
+    trace_ids: list[str] = []
+    experiment_ids: list[str] = []
+
+
+class Location(msgspec.Struct):
+    type: str | None = None
+    mlflow_experiment: dict[str, Any] | None = None
+
+
+class SearchTracesV3(msgspec.Struct):
+    locations: list[Location] = []
+    experiment_ids: list[str] = []
+    filter: str | None = None
+    max_results: int = SEARCH_TRACES_DEFAULT_MAX_RESULTS
+    order_by: list[str] = []
+    page_token: str | None = None
+
+
+class DeleteTraces(msgspec.Struct):
+    experiment_id: str = ""
+    max_timestamp_millis: int | None = None
+    max_traces: int | None = None
+    request_ids: list[str] = []
+
+
+class SetTag(msgspec.Struct):
+    key: str = ""
+    value: str = ""
+
+
+class DeleteTag(msgspec.Struct):
+    key: str = ""
+
+
+class TraceResponse(msgspec.Struct):
+    trace: dict[str, Any] = {}
+
+
+class TracesResponse(msgspec.Struct):
+    traces: list[dict[str, Any]] = []
+    next_page_token: str | None = None
+
+
+class Empty(msgspec.Struct):
+    pass
+
+
+# ------------------------------------------------------------------ handlers
+def start_trace(call: Call) -> dict[str, Any]:
+    raw = call.body.trace.get("trace_info") if isinstance(call.body.trace, dict) else None
+    if not isinstance(raw, dict):
+        raise invalid("Missing value for required parameter 'trace.trace_info'.")
+    try:
+        info = TraceInfo.from_proto_json(raw)
+    except (TypeError, ValueError) as err:
+        raise invalid(f"Invalid trace_info: {err}") from None
+    if not info.experiment_id:
+        raise invalid("Missing value for required parameter 'trace.trace_info.trace_location'.")
+    store = trace_store(call)
+    spans = call.body.trace.get("spans") or []
+    if spans:  # a client may send its spans inline (OTLP span JSON)
+        try:
+            parsed = spans_from_otlp({"resource_spans": [{"scope_spans": [{"spans": spans}]}]})
+        except (TypeError, ValueError, AttributeError) as err:
+            raise invalid(f"Invalid spans: {err}") from None
+        store.log_spans(info.experiment_id, parsed)
+    return {"trace": {"trace_info": store.start_trace(info).to_proto_json()}}
+
+
+def get_trace_info(call: Call) -> dict[str, Any]:
+    info = trace_store(call).get_trace_info(call.path_params["trace_id"])
+    return {"trace": {"trace_info": info.to_proto_json()}}
+
+
+def get_trace(call: Call) -> dict[str, Any]:
+    if not call.body.trace_id:
+        raise invalid("Missing value for required parameter 'trace_id'.")
+    return {"trace": trace_json(trace_store(call).get_trace(call.body.trace_id))}
+
+
+def _scoped(traces: list[Any], experiment_ids: list[str], info: Any = lambda t: t.info) -> list[Any]:
+    if not experiment_ids:
+        return traces
+    return [t for t in traces if info(t).experiment_id in experiment_ids]
+
+
+def batch_get(call: Call) -> dict[str, Any]:
+    ids = call.body.trace_ids
+    if not ids:
+        raise invalid("Missing value for required parameter 'trace_ids'.")
+    traces = _scoped(trace_store(call).batch_get_traces(ids), call.body.experiment_ids)
+    return {"traces": [trace_json(t) for t in traces]}
+
+
+def batch_get_infos(call: Call) -> dict[str, Any]:
+    ids = call.body.trace_ids
+    if not ids:
+        raise invalid("Missing value for required parameter 'trace_ids'.")
+    traces = _scoped(trace_store(call).batch_get_traces(ids), call.body.experiment_ids)
+    return {"trace_infos": [t.info.to_proto_json() for t in traces]}
+
+
+def search(call: Call) -> dict[str, Any]:
+    b: SearchTracesV3 = call.body
+    ids = [str((loc.mlflow_experiment or {}).get("experiment_id", "")) for loc in b.locations]
+    ids = [i for i in ids if i] + list(b.experiment_ids)
+    if not ids:
+        raise invalid("Missing value for required parameter 'locations' (experiment ids to search).")
+    infos, token = trace_store(call).search_traces(ids, b.filter, b.max_results, b.order_by or None, b.page_token)
+    out: dict[str, Any] = {"traces": [i.to_proto_json() for i in infos]}
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def delete_traces(call: Call) -> dict[str, Any]:
+    b: DeleteTraces = call.body
+    if not b.experiment_id:
+        raise invalid("Missing value for required parameter 'experiment_id'.")
+    n = trace_store(call).delete_traces(b.experiment_id, b.max_timestamp_millis, b.max_traces, b.request_ids or None)
+    return {"traces_deleted": n}
+
+
+def _tag_trace_id(call: Call) -> str:
+    return call.path_params.get("trace_id") or ""
+
+
+def set_tag(call: Call) -> dict[str, Any]:
+    if not call.body.key:
+        raise invalid("Missing value for required parameter 'key'.")
+    trace_store(call).set_trace_tag(_tag_trace_id(call), call.body.key, call.body.value)
+    return {}
+
+
+def delete_tag(call: Call) -> dict[str, Any]:
+    key = call.body.key or call.query.get("key", "")
+    if not key:
+        raise invalid("Missing value for required parameter 'key'.")
+    trace_store(call).delete_trace_tag(_tag_trace_id(call), key)
+    return {}
+
+
+async def otlp_ingest(call: Call) -> Response:
+    """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment."""
+    from mltrail.server.dispatch import _locked_call, _read_body
+
+    request = call.request
+    raw = await _read_body(request, call.config.max_body_bytes)
+    content_type = request.headers.get("content-type", "application/x-protobuf").split(";")[0].strip().lower()
+    experiment_id = request.headers.get(EXPERIMENT_HEADER) or "0"
+    try:
+        if content_type == "application/json":
+            payload = json.loads(raw or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError("the body must be a JSON object")
+        elif content_type in ("application/x-protobuf", "application/protobuf", "application/octet-stream"):
+            payload = decode_otlp_protobuf(raw)
+        else:
+            raise MltrailException(f"Unsupported Content-Type {content_type!r}: send application/json or "
+                                   "application/x-protobuf", error_code="INVALID_PARAMETER_VALUE")
+        spans = spans_from_otlp(payload)
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
+        raise invalid(f"Invalid OTLP trace export request: {err}") from None
+    if spans:
+        store = trace_store(call)
+        lock = call.state.write_lock
+        if lock is not None:
+            await run_in_threadpool(_locked_call, lock, lambda _c: store.log_spans(experiment_id, spans), call)
+        else:
+            await run_in_threadpool(store.log_spans, experiment_id, spans)
+    if content_type == "application/json":
+        return Response(b"{}", media_type="application/json")
+    return Response(b"", media_type="application/x-protobuf")
+
+
+# ------------------------------------------------------------------ routes
+_V = ("3.0", "2.0")
+
+
+def _ep(path: str, method: str, handler: Any, req: type | None, resp: type | None = None,
+        write: bool = False, inline: bool = False) -> Endpoint:
+    return Endpoint(path, (method,), handler, request=req, response=resp or Empty, write=write, inline=inline,
+                    versions=_V, tags=("traces",))
+
+
+ENDPOINTS: list[Endpoint] = [
+    _ep("/traces", "POST", start_trace, StartTraceV3, TraceResponse, write=True),
+    _ep("/traces/get", "GET", get_trace, GetTrace, TraceResponse),
+    _ep("/traces/batchGet", "GET", batch_get, BatchGet, TracesResponse),
+    _ep("/traces/batchGetInfos", "POST", batch_get_infos, BatchGet),
+    _ep("/traces/search", "POST", search, SearchTracesV3, TracesResponse),
+    _ep("/traces/delete-traces", "POST", delete_traces, DeleteTraces, write=True),
+    _ep("/traces/{trace_id}", "GET", get_trace_info, None, TraceResponse, inline=True),
+    _ep("/traces/{trace_id}/tags", "PATCH", set_tag, SetTag, write=True),
+    _ep("/traces/{trace_id}/tags", "DELETE", delete_tag, DeleteTag, write=True),
+    Endpoint("/v1/traces", ("POST",), otlp_ingest, service="", raw=True, tags=("traces",),
+             summary="OTLP/HTTP trace ingest (JSON or protobuf); experiment in x-mlflow-experiment-id"),
+]

@@ -1,0 +1,103 @@
+"""``RestTraceStore``: the trace store interface over MLflow 3's trace REST API.
+
+Spans go to ``POST /v1/traces`` as OTLP/HTTP JSON (experiment in the
+``x-mlflow-experiment-id`` header), then the trace info to
+``POST /api/3.0/mlflow/traces`` - the same two calls the official mlflow
+client makes, so traces land the same way from either SDK.
+
+Example::
+
+    store = RestTraceStore("http://127.0.0.1:5000")
+    trace = store.get_trace("tr-…")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
+from mltrail.entities.trace_otlp import spans_from_otlp, spans_to_otlp_json
+from mltrail.store._http import HttpSession, error_from
+from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS, TraceStore
+
+V3 = "/api/3.0/mlflow/traces"
+V2 = "/api/2.0/mlflow/traces"
+OTLP_PATH = "/v1/traces"
+
+
+def trace_from_json(d: dict[str, Any]) -> Trace:
+    """MLflow's ``Trace`` message JSON (info + OTLP spans) as a :class:`Trace`."""
+    spans = spans_from_otlp({"resource_spans": [{"scope_spans": [{"spans": d.get("spans") or []}]}]})
+    roots = [s for s in spans if s.parent_id is None]
+    return Trace(TraceInfo.from_proto_json(d.get("trace_info") or {}),
+                 TraceData(roots + [s for s in spans if s.parent_id is not None]))
+
+
+class RestTraceStore(TraceStore):
+    """Traces on a ``mltrail server`` (or an MLflow 3 server)."""
+
+    def __init__(self, base_url: str, session: HttpSession | None = None) -> None:
+        self.session = session or HttpSession(base_url)
+
+    def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
+        resp = self.session.call("POST", V3, json={"trace": {"trace_info": trace_info.to_proto_json()}})
+        return TraceInfo.from_proto_json(resp["trace"]["trace_info"])
+
+    def log_spans(self, experiment_id: str, spans: list[Span]) -> None:
+        if not spans:
+            return
+        body = msgspec.json.encode(spans_to_otlp_json(spans))
+        resp = self.session.request("POST", OTLP_PATH, content=body, headers={
+            "Content-Type": "application/json", "x-mlflow-experiment-id": str(experiment_id)})
+        if resp.status_code != 200:
+            raise error_from(resp, self.session.base_url + OTLP_PATH)
+
+    def get_trace_info(self, trace_id: str) -> TraceInfo:
+        resp = self.session.call("GET", f"{V3}/{trace_id}")
+        return TraceInfo.from_proto_json(resp["trace"]["trace_info"])
+
+    def get_trace(self, trace_id: str) -> Trace:
+        resp = self.session.call("GET", f"{V3}/get", params={"trace_id": trace_id})
+        return trace_from_json(resp["trace"])
+
+    def batch_get_traces(self, trace_ids: list[str]) -> list[Trace]:
+        if not trace_ids:
+            return []
+        resp = self.session.call("GET", f"{V3}/batchGet", params=[("trace_ids", t) for t in trace_ids])
+        return [trace_from_json(t) for t in resp.get("traces") or []]
+
+    def search_traces(self, experiment_ids: list[str], filter_string: str | None = None,
+                      max_results: int = SEARCH_TRACES_DEFAULT_MAX_RESULTS, order_by: list[str] | None = None,
+                      page_token: str | None = None) -> tuple[list[TraceInfo], str | None]:
+        body: dict[str, Any] = {
+            "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(e)}}
+                          for e in experiment_ids],
+            "max_results": max_results,
+        }
+        if filter_string:
+            body["filter"] = filter_string
+        if order_by:
+            body["order_by"] = list(order_by)
+        if page_token:
+            body["page_token"] = page_token
+        resp = self.session.call("POST", f"{V3}/search", json=body)
+        return [TraceInfo.from_proto_json(t) for t in resp.get("traces") or []], resp.get("next_page_token") or None
+
+    def delete_traces(self, experiment_id: str, max_timestamp_millis: int | None = None,
+                      max_traces: int | None = None, trace_ids: list[str] | None = None) -> int:
+        body: dict[str, Any] = {"experiment_id": str(experiment_id)}
+        if max_timestamp_millis is not None:
+            body["max_timestamp_millis"] = max_timestamp_millis
+        if max_traces is not None:
+            body["max_traces"] = max_traces
+        if trace_ids:
+            body["request_ids"] = list(trace_ids)
+        return int(self.session.call("POST", f"{V2}/delete-traces", json=body).get("traces_deleted", 0))
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        self.session.call("PATCH", f"{V2}/{trace_id}/tags", json={"key": key, "value": value})
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> None:
+        self.session.call("DELETE", f"{V2}/{trace_id}/tags", json={"key": key})
