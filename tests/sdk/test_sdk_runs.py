@@ -208,6 +208,13 @@ def test_exception_marks_failed_and_propagates(backend):
     assert mlflow.active_run() is None
 
 
+@pytest.mark.parametrize(("code", "status"), [(0, "FINISHED"), (None, "FINISHED"), (2, "FAILED")])
+def test_sys_exit_inside_a_run(code, status):
+    with pytest.raises(SystemExit), mlflow.start_run() as run:
+        raise SystemExit(code)
+    assert mlflow.get_run(run.info.run_id).info.status == status
+
+
 def test_keyboard_interrupt_marks_killed(backend):
     mlflow.set_experiment(backend)
     with pytest.raises(KeyboardInterrupt), mlflow.start_run() as run:

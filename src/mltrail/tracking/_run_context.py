@@ -39,17 +39,23 @@ class ActiveRun(Run):
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-        status = exit_status(exc_type)
+        status = exit_status(exc_type, exc)
         end_runs_through(self.info.run_id, status)
         return False  # never swallow the exception
 
 
-def exit_status(exc_type: type[BaseException] | None) -> str:
-    """FINISHED, KILLED for Ctrl-C, FAILED for any other exception."""
+def exit_status(exc_type: type[BaseException] | None, exc: BaseException | None = None) -> str:
+    """FINISHED, KILLED for Ctrl-C, FAILED for any other exception.
+
+    ``sys.exit()`` / ``sys.exit(0)`` inside a run is a normal end (FINISHED);
+    another exit code is a failure.
+    """
     if exc_type is None:
         return "FINISHED"
     if issubclass(exc_type, KeyboardInterrupt):
         return "KILLED"
+    if issubclass(exc_type, SystemExit) and getattr(exc, "code", None) in (None, 0):
+        return "FINISHED"
     return "FAILED"
 
 
