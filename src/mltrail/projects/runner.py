@@ -101,7 +101,7 @@ def _fetch(uri: str, version: str | None) -> tuple[Path, Path | None, str]:
     try:
         _git(["clone", "--quiet", source, str(tmp / "repo")])
         if version:
-            _git(["-C", str(tmp / "repo"), "checkout", "--quiet", version])
+            _git(["checkout", "--quiet", version], cwd=tmp / "repo")
     except MltrailException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -109,10 +109,10 @@ def _fetch(uri: str, version: str | None) -> tuple[Path, Path | None, str]:
     return folder, tmp, source
 
 
-def _git(args: list[str]) -> str:
+def _git(args: list[str], cwd: Path | None = None) -> str:
     if shutil.which("git") is None:
         raise invalid("Running a project from git needs the git command, which is not installed.")
-    proc = subprocess.run(["git", *args], capture_output=True, text=True)
+    proc = subprocess.run(["git", *args], capture_output=True, text=True, cwd=cwd)
     if proc.returncode != 0:
         raise invalid(f"git {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout.strip()
