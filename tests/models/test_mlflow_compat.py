@@ -36,8 +36,9 @@ def _xy():
 
 def test_mlflow_pyfunc_loads_in_mltrail(tmp_path):
     sig = mlflow.models.infer_signature(pd.DataFrame({"prompt": ["a"]}), ["a"], {"tag": "x"})
+    # Explicit requirements: skips mlflow's (slow, subprocess-based) requirement inference.
     mlflow.pyfunc.save_model(tmp_path / "m", python_model=MlflowEcho(), signature=sig,
-                             input_example=pd.DataFrame({"prompt": ["a"]}))
+                             input_example=pd.DataFrame({"prompt": ["a"]}), pip_requirements=["pandas"])
     model = mltrail.pyfunc.load_model(str(tmp_path / "m"))
     assert model.predict(pd.DataFrame({"prompt": ["p"]}), params={"tag": "t"}) == ["p:t"]
     assert model.predict({"prompt": ["p"]}) == ["p:x"]
@@ -56,7 +57,8 @@ def test_mltrail_pyfunc_loads_in_mlflow(tmp_path):
 
 def test_mlflow_sklearn_loads_in_mltrail(tmp_path):
     X, clf = _xy()
-    mlflow.sklearn.save_model(clf, tmp_path / "m", serialization_format="cloudpickle", input_example=X[:2])
+    mlflow.sklearn.save_model(clf, tmp_path / "m", serialization_format="cloudpickle", input_example=X[:2],
+                              pip_requirements=["scikit-learn"])
     assert list(mltrail.sklearn.load_model(str(tmp_path / "m")).predict(X)) == list(clf.predict(X))
     assert list(mltrail.pyfunc.load_model(str(tmp_path / "m")).predict(X)) == list(clf.predict(X))
 
