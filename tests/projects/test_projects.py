@@ -222,3 +222,23 @@ def test_git_version_of_a_local_repository(tmp_path):
 def test_run_is_a_listed_cli_command():
     out = subprocess.run([sys.executable, "-m", "mltrail", "--help"], capture_output=True, text=True).stdout
     assert re.search(r"^\s+run\b", out, re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_uv_env_manager_runs_in_an_isolated_env(tmp_path, monkeypatch):
+    pytest.importorskip("uv")
+    monkeypatch.setenv("MLTRAIL_ENV_ROOT", str(tmp_path / "envs"))
+    project = _project(tmp_path / "iso", """
+        name: isolated
+        python_env: python_env.yaml
+        entry_points:
+          main:
+            command: "python job.py"
+    """, {
+        "python_env.yaml": "python: '3'\nbuild_dependencies: [pip]\ndependencies: []\n",
+        "job.py": "import sys\nimport mltrail as mlflow\nwith mlflow.start_run():\n    mlflow.set_tag('prefix', sys.prefix)\n",
+    })
+    submitted = mlflow.projects.run(str(project), env_manager="uv")
+    run = mlflow.get_run(submitted.run_id)
+    assert run.data.tags["mlflow.project.env"] == "uv"
+    assert Path(run.data.tags["prefix"]).is_relative_to(tmp_path / "envs")
