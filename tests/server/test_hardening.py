@@ -204,3 +204,20 @@ async def _oversized(tmp_path):
         resp = await c.put("/api/2.0/mlflow-artifacts/artifacts/big.bin", content=b"0" * 10_000)
         assert resp.status_code == 200
         assert (tmp_path / "art" / "big.bin").stat().st_size == 10_000
+
+
+def test_model_version_artifact_download(api, run_id):
+    run = api.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id}).json()["run"]["info"]
+    rel = run["artifact_uri"].split(":", 1)[1].lstrip("/")
+    api.put(f"/api/2.0/mlflow-artifacts/artifacts/{rel}/model/MLmodel", content=b"flavors: {}\n")
+    assert api.post("/api/2.0/mlflow/registered-models/create", json={"name": "hardening-model"}).status_code == 200
+    mv = api.post("/api/2.0/mlflow/model-versions/create",
+                  json={"name": "hardening-model", "source": f"{run['artifact_uri']}/model", "run_id": run_id})
+    assert mv.status_code == 200, mv.text
+    version = mv.json()["model_version"]["version"]
+    params = {"name": "hardening-model", "version": version, "path": "MLmodel"}
+    resp = api.get("/model-versions/get-artifact", params=params)
+    assert resp.status_code == 200 and resp.content == b"flavors: {}\n"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    for bad in ("../../../secret.txt", "%2e%2e/x", "/etc/passwd"):
+        _assert_400(api.get("/model-versions/get-artifact", params={**params, "path": bad}))
