@@ -117,6 +117,7 @@ class _NoEngine:
 
 def test_event_stream_without_sql_uses_the_store_interface(tmp_path):
     import asyncio
+    import concurrent.futures
     import json
 
     from mltrail.store.sql.tracking import SqlTrackingStore
@@ -141,7 +142,9 @@ def test_event_stream_without_sql_uses_the_store_interface(tmp_path):
                 break
         return out
 
-    frames = asyncio.run(collect())
+    # A thread of its own: the browser tests' Playwright may own this thread's event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        frames = pool.submit(lambda: asyncio.run(collect())).result(timeout=30)
     assert [name for name, _ in frames] == ["run", "run"]
     assert frames[1][1]["changed_metrics"] == ["acc"]
     inner.engine.dispose()

@@ -63,6 +63,7 @@ class Assets:
     plotly: Path | None = None
     _gzipped: dict[Path, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _warming: bool = False
 
     def __post_init__(self) -> None:
         self.plotly = plotly_js_path()
@@ -102,6 +103,18 @@ class Assets:
                 data = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
                 self._gzipped[path] = data
             return data
+
+    def warm(self) -> None:
+        """Compress plotly.js in the background, once, so the first chart does not wait for it.
+
+        Called when the HTML shell is served: only processes that actually serve the
+        UI pay for it (apps built by tests or API-only use never do).
+        """
+        with self._lock:
+            if self._warming or self.plotly is None:
+                return
+            self._warming = True
+        threading.Thread(target=self.gzipped, args=(self.plotly,), name="mltrail-ui-gzip", daemon=True).start()
 
     def shell(self) -> str:
         """The HTML shell with this version's asset URLs filled in."""

@@ -74,6 +74,7 @@ def _experiment_ids(request: Request) -> list[str]:
 
 def _shell_endpoint(assets: Assets):
     async def shell(request: Request) -> Response:
+        assets.warm()
         headers = {
             **SECURITY_HEADERS,
             "Content-Security-Policy": CONTENT_SECURITY_POLICY,
