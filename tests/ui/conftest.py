@@ -82,8 +82,9 @@ def seeder(ui_server) -> Iterator[Seeder]:
     s.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # Module scope: Playwright's sync API holds an event loop on this thread while it is open.
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail("Chromium is required for the browser tests: run `make browser` (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

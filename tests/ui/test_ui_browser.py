@@ -377,3 +377,14 @@ def test_dark_mode_follows_the_os(browser, ui_server):
     def lightness(rgb: str) -> int:
         return sum(int(x) for x in re.findall(r"\d+", rgb)[:3])
     assert lightness(backgrounds["dark"]) < 200 < lightness(backgrounds["light"])
+
+
+def test_runs_of_several_experiments_in_one_table(page, data, seeder):
+    other = seeder.experiment(f"ui-other-{time.time_ns()}")
+    seeder.run(other, "elsewhere", metrics={"score": 3.0})
+    page.goto(f"/#/experiments/{data['exp']},{other}")
+    page.get_by_role("link", name="elsewhere").wait_for()
+    assert "+" in page.locator("h1").inner_text()
+    row = page.locator("table.runs tr", has_text="elsewhere")
+    page.wait_for_function("() => [...document.querySelectorAll('table.runs th')].some(t => t.textContent === 'Experiment')")
+    assert "ui-other-" in row.inner_text()

@@ -102,11 +102,15 @@ export async function render(root, {experimentIds, query}) {
     h('div', {class: 'table-wrap'}, h('table', {class: 'runs'}, thead, tbody)),
     h('div', {class: 'pager'}, prevBtn, nextBtn, pageInfo, sizeSelect));
 
-  // Experiment names for the title; unknown ids show as an error in place.
+  // Experiment names for the title (and a column when several experiments share the table).
+  const multi = experimentIds.length > 1;
+  const experimentNames = new Map();
   Promise.all(experimentIds.map((id) => api.getExperiment(id).catch(() => ({experiment_id: id, name: `#${id}`}))))
     .then((exps) => {
       title.textContent = exps.map((e) => e.name).join(' + ');
       document.title = title.textContent + ' · mltrail';
+      exps.forEach((e) => experimentNames.set(String(e.experiment_id), e.name));
+      if (multi && state.columns && state.runs.length) drawTable();
     });
 
   try { state.keys = await api.experimentColumns(experimentIds); } catch (err) { replace(message, errorBox(err)); }
@@ -173,6 +177,7 @@ export async function render(root, {experimentIds, query}) {
       }}, label + arrow));
     };
     return h('tr', {}, h('th', {scope: 'col'}, allBox), BASE.map((b) => th(b.id, b.label)),
+      multi ? h('th', {scope: 'col'}, 'Experiment') : null,
       state.columns.map((c) => th(c, c.replace(/^(params|metrics|tags)\./, (m) => ({'params.': 'param: ', 'metrics.': '', 'tags.': 'tag: '})[m]))));
   }
 
@@ -211,10 +216,11 @@ export async function render(root, {experimentIds, query}) {
         h('td', {}, fmtDuration(run.info.start_time, run.info.end_time)),
         h('td', {}, statusBadge(run.info.status)),
         h('td', {}, maps.tags['mlflow.user'] || run.info.user_id || ''),
+        multi ? h('td', {}, experimentNames.get(String(run.info.experiment_id)) || run.info.experiment_id) : null,
         state.columns.map((c) => cell(run, maps, c)));
       rows.push(tr);
     }
-    if (!rows.length) rows.push(h('tr', {}, h('td', {colspan: 6 + state.columns.length, class: 'muted'}, 'No runs match.')));
+    if (!rows.length) rows.push(h('tr', {}, h('td', {colspan: 6 + (multi ? 1 : 0) + state.columns.length, class: 'muted'}, 'No runs match.')));
     replace(tbody, rows);
     syncUrl();
   }
