@@ -41,6 +41,7 @@ _log = logging.getLogger("mltrail.server")
 _ARTIFACTS_ONLY_MODULES = ("mltrail.server.handlers.meta", "mltrail.server.handlers.artifacts")
 _PROXY_SERVICE = "mlflow-artifacts"
 _META_PATHS = ("/health", "/version", "/openapi.json")
+_WARM_UP_DELAY = 0.2
 
 
 class LazyStore:
@@ -163,11 +164,17 @@ def _internal_error(request: Request, exc: Exception) -> Response:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
-    # Open the database in the background: the server answers /health at once and
-    # the first API call waits only for whatever is left of the start-up.
+    # Open the database in the background, a moment after start-up so the import
+    # work does not compete with binding the socket: /health answers at once and the
+    # first API call waits only for whatever is left (or builds the store itself).
+    timer = None
     if not app.state.config.artifacts_only:
-        threading.Thread(target=_warm_up, args=(app.state.tracking_store,), daemon=True).start()
+        timer = threading.Timer(_WARM_UP_DELAY, _warm_up, args=(app.state.tracking_store,))
+        timer.daemon = True
+        timer.start()
     yield
+    if timer is not None:
+        timer.cancel()
 
 
 def _warm_up(store: LazyStore) -> None:
