@@ -101,3 +101,12 @@ def test_ajax_prefix_and_ui_are_mounted(tmp_path):
 def test_bad_options_fail_cleanly(workers):
     result = CliRunner().invoke(cli, ["server", "--workers", workers])
     assert result.exit_code != 0 and "workers" in result.output.lower()
+
+
+def test_unreachable_database_is_a_clear_503(tmp_path):
+    app = create_app(ServerConfig(backend_store_uri="postgresql+psycopg://u:secret@127.0.0.1:1/none",
+                                  artifacts_destination=str(tmp_path / "art")))
+    (resp,) = _run(app, ("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", {}))
+    assert resp.status_code == 503
+    assert resp.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert "secret" not in resp.text

@@ -63,7 +63,17 @@ class LazyStore:
         if store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = self._factory()
+                    try:
+                        self._store = self._factory()
+                    except MltrailException:
+                        raise
+                    except Exception as err:  # a driver error: logged in full, summarised to clients
+                        _log.error("Cannot open the %s store: %s", self._what, err)
+                        raise MltrailException(
+                            f"The server cannot open its {self._what} store ({type(err).__name__}); "
+                            "see the server log",
+                            error_code="TEMPORARILY_UNAVAILABLE",
+                        ) from None
                 store = self._store
         return store
 
