@@ -118,3 +118,42 @@ def test_retries_with_backoff_on_5xx():
         assert len(hits) == 3
     finally:
         server.shutdown()
+
+
+def _recording_server():
+    seen = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(dict(self.headers))
+            body = json.dumps({"experiment": {"experiment_id": "0", "name": "Default"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+def test_auth_from_mlflow_environment(monkeypatch):
+    server, seen = _recording_server()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123")
+        RestTrackingStore(url).get_experiment("0")
+        assert seen[-1]["Authorization"] == "Bearer tok-123"
+        monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw")
+        store = RestTrackingStore(url)
+        store.get_experiment("0")
+        store.get_experiment("0")
+        assert seen[-1]["Authorization"] == "Basic YWxpY2U6cHc="
+    finally:
+        server.shutdown()

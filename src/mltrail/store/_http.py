@@ -4,7 +4,8 @@ Honours MLflow's environment variables so existing setups keep working:
 ``MLFLOW_TRACKING_TOKEN`` (bearer), ``MLFLOW_TRACKING_USERNAME`` +
 ``MLFLOW_TRACKING_PASSWORD`` (basic), ``MLFLOW_TRACKING_INSECURE_TLS=true``
 (skip certificate checks), ``MLFLOW_TRACKING_SERVER_CERT_PATH`` (CA bundle),
-``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` and ``MLFLOW_HTTP_REQUEST_TIMEOUT``; each
+``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR`` (seconds,
+doubled per retry) and ``MLFLOW_HTTP_REQUEST_TIMEOUT``; each
 also under the ``MLTRAIL_`` prefix, which wins.
 """
 
@@ -48,10 +49,10 @@ class HttpSession:
         session.call("GET", "/api/2.0/mlflow/runs/get", params={"run_id": run_id})
     """
 
-    def __init__(self, base_url: str, max_retries: int | None = None, backoff: float = 0.1) -> None:
+    def __init__(self, base_url: str, max_retries: int | None = None, backoff: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_retries = int(env("HTTP_REQUEST_MAX_RETRIES", "5")) if max_retries is None else max_retries
-        self.backoff = backoff
+        self.backoff = float(env("HTTP_REQUEST_BACKOFF_FACTOR", "0.1")) if backoff is None else backoff
         headers = {"User-Agent": "mltrail"}
         auth: Any = None
         token = env("TRACKING_TOKEN")
