@@ -388,3 +388,46 @@ def test_runs_of_several_experiments_in_one_table(page, data, seeder):
     row = page.locator("table.runs tr", has_text="elsewhere")
     page.wait_for_function("() => [...document.querySelectorAll('table.runs th')].some(t => t.textContent === 'Experiment')")
     assert "ui-other-" in row.inner_text()
+
+
+def test_a_run_logged_by_the_official_mlflow_client_shows_fully(page, ui_server, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import mlflow\n"
+        f"mlflow.set_tracking_uri({ui_server!r})\n"
+        f"mlflow.set_experiment('from-mlflow-{time.time_ns()}')\n"
+        "with mlflow.start_run(run_name='official') as run:\n"
+        "    mlflow.log_params({'model': 'gpt-4o-mini', 'temperature': 0.7})\n"
+        "    for step in range(5):\n"
+        "        mlflow.log_metric('loss', 1.0 / (step + 1), step=step)\n"
+        "    mlflow.log_text('Explain transformers.', 'user_prompt.txt')\n"
+        "    mlflow.log_dict({'score': 8}, 'evaluation_results.json')\n"
+        "    print(run.info.run_id)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id = next(line for line in done.stdout.splitlines() if re.fullmatch(r"[0-9a-f]{32}", line))
+    # The link the mlflow client prints (MLflow's URL shape) opens the run page.
+    link = next(line for line in (done.stdout + done.stderr).splitlines() if "View run official at" in line)
+    assert link.endswith(f"/runs/{run_id}")
+    page.goto("/#" + link.split("/#", 1)[1])
+    page.wait_for_selector("h1:text('official')")
+    overview = page.locator("dl.kv").inner_text()
+    assert "train.py" in overview  # mlflow.source.name
+    assert "FINISHED" in overview
+    page.locator('.chart[data-metric="loss"][data-points="5"]').wait_for()
+    page.locator(".tree button[data-path='user_prompt.txt']").click()
+    page.wait_for_selector(".preview pre")
+    assert page.locator(".preview pre").inner_text() == "Explain transformers."
+    _no_script_ran(page)
+
+
+def test_mlflow_style_compare_link_opens_the_compare_view(page, data):
+    r0, r1 = data["runs"]["r0"], data["runs"]["r1"]
+    page.goto(f'/#/compare-runs?runs=["{r0}","{r1}"]&experiments=["{data["exp"]}"]')
+    page.wait_for_selector("h1:text('Comparing 2 runs')")

@@ -8,6 +8,9 @@ const ROUTES = [
   [/^\/experiments\/([^/]+)$/, () => import('./pages/runs.js'), (m) => ({experimentIds: m[1].split(',').map(decodeURIComponent)})],
   [/^\/runs\/([^/]+)$/, () => import('./pages/run.js'), (m) => ({runId: decodeURIComponent(m[1])})],
   [/^\/compare$/, () => import('./pages/compare.js'), () => ({})],
+  // MLflow's own UI links (printed by the mlflow client) open the matching page here.
+  [/^\/experiments\/[^/]+\/runs\/([^/]+)$/, () => import('./pages/run.js'), (m) => ({runId: decodeURIComponent(m[1])})],
+  [/^\/compare-runs$/, () => import('./pages/compare.js'), () => ({})],
 ];
 
 let cleanup = null;

@@ -10,8 +10,16 @@ import {drawParallel} from '../components/parcoords.js';
 import {plotBox, scatter} from '../components/plots.js';
 import {errorBox, experimentHref, fmtNumber, h, replace, runHref, runMaps, runName} from '../dom.js';
 
+/** "a,b" (ours) or '["a","b"]' (MLflow's compare-runs links). */
+function parseRunIds(raw) {
+  if (raw.startsWith('[')) {
+    try { return JSON.parse(raw).map(String).filter(Boolean); } catch { return []; }
+  }
+  return raw.split(',').filter(Boolean);
+}
+
 export async function render(root, {query}) {
-  const ids = (query.get('runs') || '').split(',').filter(Boolean);
+  const ids = parseRunIds(query.get('runs') || '');
   if (!ids.length) { replace(root, errorBox({code: 'INVALID_PARAMETER_VALUE', message: 'Choose runs to compare from a runs table.'})); return undefined; }
   const runs = await Promise.all(ids.map((id) => api.getRun(id)));
   const maps = new Map(runs.map((r) => [r.info.run_id, runMaps(r)]));
