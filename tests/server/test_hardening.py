@@ -221,3 +221,22 @@ def test_model_version_artifact_download(api, run_id):
     assert resp.headers["x-content-type-options"] == "nosniff"
     for bad in ("../../../secret.txt", "%2e%2e/x", "/etc/passwd"):
         _assert_400(api.get("/model-versions/get-artifact", params={**params, "path": bad}))
+
+
+def test_dropped_upload_leaves_nothing_behind(live_server):
+    """A client that disconnects mid-upload leaves no file and no temp file."""
+    import socket
+    import time
+
+    host = urlsplit(live_server.url)
+    with socket.create_connection((host.hostname, host.port)) as sock:
+        sock.sendall(b"PUT /api/2.0/mlflow-artifacts/artifacts/dropped/part.bin HTTP/1.1\r\n"
+                     b"Host: x\r\nContent-Length: 10000000\r\n\r\n" + b"0" * 3_000_000)
+    folder = live_server.artifacts / "dropped"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and folder.exists() and any(folder.iterdir()):
+        time.sleep(0.05)
+    assert not folder.exists() or list(folder.iterdir()) == []
+    with httpx.Client(base_url=live_server.url) as c:
+        assert c.get("/health").text == "OK"  # and the server is fine
+    assert "Traceback" not in (live_server.root / "server.log").read_text()

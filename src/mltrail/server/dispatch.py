@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, request_response
 from starlette.types import Receive, Scope, Send
@@ -184,6 +184,11 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
             return error_response(err)
         except HTTPException:
             raise
+        except ClientDisconnect:
+            # The client went away mid-request (e.g. a dropped upload, already cleaned up):
+            # nobody is left to answer, and it is not a server fault.
+            _log.info("Client disconnected during %s %s", request.method, request.url.path)
+            return Response(status_code=499)
         except Exception:
             _log.exception("Unhandled error on %s %s", request.method, request.url.path)
             return error_response(MltrailException("Internal server error", error_code=INTERNAL_ERROR))
