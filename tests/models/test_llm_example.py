@@ -88,7 +88,10 @@ def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
     client.set_registered_model_alias("MyLLMApp", "champion", mv.version)
 
     frame = pd.DataFrame({"prompt": ["Explain MLflow"]})
-    for uri in ("models:/MyLLMApp/1", "models:/MyLLMApp@champion", "models:/MyLLMApp/Production"):
+    assert mv.model_id.startswith("m-")  # the MLflow 3 logged model behind the version
+    assert client.get_logged_model(mv.model_id).source_run_id == run_id
+    for uri in ("models:/MyLLMApp/1", "models:/MyLLMApp@champion", "models:/MyLLMApp/Production",
+                f"models:/{mv.model_id}"):
         assert mlflow.pyfunc.load_model(uri).predict(frame) == ["Answer to: Explain MLflow"]
     sent = openai_server.requests[-1]["body"]
     assert sent["model"] == "ft:gpt-4o-mini:..." and sent["max_tokens"] == 256

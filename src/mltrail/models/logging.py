@@ -68,6 +68,7 @@ def log_model_with(save_fn: Callable[..., Any], name: str | None, registered_mod
             save_fn(path=str(local), mlflow_model=meta, **save_kwargs)
             mltrail.log_artifacts(str(local), name)
         _append_history(run_id, meta)
+        _record_logged_model(run, name, model_id)
         info = ModelInfo(
             artifact_path=name, flavors=meta.flavors, model_uri=f"runs:/{run_id}/{name}",
             model_uuid=meta.model_uuid, run_id=run_id, saved_input_example_info=meta.saved_input_example_info,
@@ -83,6 +84,26 @@ def log_model_with(save_fn: Callable[..., Any], name: str | None, registered_mod
     finally:
         if started:
             mltrail.end_run()
+
+
+def _record_logged_model(run, name: str, model_id: str) -> None:
+    """On a SQL tracking store, record the model as an MLflow 3 logged model (READY) whose files are
+    the ones just logged under the run, so ``models:/<model_id>`` resolves and UIs list it.
+
+    Over REST the server chooses logged-model ids and locations, so there the model is
+    reachable through ``runs:/`` and the registry only.
+    """
+    from mltrail.tracking._store_registry import plan_store
+    from mltrail.tracking._uris import get_tracking_uri
+
+    kind, target, _root = plan_store(get_tracking_uri())
+    if kind != "sql":
+        return
+    from mltrail.store.sql.logged_models import SqlLoggedModelStore
+
+    SqlLoggedModelStore(target).create_logged_model(
+        run.info.experiment_id, name=name, source_run_id=run.info.run_id, model_id=model_id,
+        artifact_location=f"{run.info.artifact_uri.rstrip('/')}/{name}", status="READY")
 
 
 def _append_history(run_id: str, meta: Model) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException
@@ -36,6 +35,11 @@ def register_model(model_uri: str, name: str, await_registration_for: int = 300,
         if err.error_code != RESOURCE_ALREADY_EXISTS:
             raise
     model_id, run_id = _model_ids_from_uri(model_uri, _run_id_of(model_uri))
+    if model_id is not None:
+        try:  # link the version to the logged model only when the store knows it
+            client.get_logged_model(model_id)
+        except MltrailException:
+            model_id = None
     mv = client.create_model_version(name, model_uri, run_id=run_id, tags=tags,
                                      await_creation_for=await_registration_for, model_id=model_id)
     return mv
@@ -58,13 +62,3 @@ def _model_ids_from_uri(model_uri: str, run_id: str | None) -> tuple[str | None,
     except MltrailException:
         pass
     return None, run_id
-
-
-def wait_until_ready(get_version, await_for: int) -> Any:
-    """Poll a version until it leaves ``PENDING_REGISTRATION`` (ours are READY at once)."""
-    deadline = time.monotonic() + max(0, await_for or 0)
-    mv = get_version()
-    while getattr(mv, "status", "READY") == "PENDING_REGISTRATION" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        mv = get_version()
-    return mv

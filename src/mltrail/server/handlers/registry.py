@@ -244,8 +244,8 @@ def create_model_version(call: Call) -> dict[str, Any]:
     name = _need(b.name, "name")
     source = _need(b.source, "source")
     storage = check_source(call, source, b.run_id, b.model_id)
-    if b.model_id and not b.model_id.startswith("m-"):
-        raise invalid(f"Invalid model_id '{b.model_id}'")
+    if b.model_id:
+        _logged_models(call).get_logged_model(b.model_id)  # 404 for a model id nobody logged
     tags = [ModelVersionTag(t.key, t.value) for t in b.tags]
     mv = call.registry_store.create_model_version(
         name, source, run_id=b.run_id or None, tags=tags, run_link=b.run_link or None,

@@ -121,8 +121,13 @@ class SqlLoggedModelStore:
 
     def create_logged_model(self, experiment_id: str, name: str | None = None, source_run_id: str | None = None,
                             tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                            model_type: str | None = None) -> LoggedModel:
-        """A new PENDING logged model in the experiment (``RESOURCE_DOES_NOT_EXIST`` if unknown)."""
+                            model_type: str | None = None, *, model_id: str | None = None,
+                            artifact_location: str | None = None, status: str | None = None) -> LoggedModel:
+        """A new logged model in the experiment (``RESOURCE_DOES_NOT_EXIST`` if unknown).
+
+        ``model_id``, ``artifact_location`` and ``status`` are for mltrail's own
+        ``log_model``, which has already written the files under the run's artifacts.
+        """
         try:
             exp_id = int(experiment_id)
         except (TypeError, ValueError):
@@ -135,7 +140,10 @@ class SqlLoggedModelStore:
             from mltrail.store.sql._names import random_run_name
 
             name = random_run_name()
-        model_id = f"m-{uuid.uuid4().hex}"
+        model_id = model_id or f"m-{uuid.uuid4().hex}"
+        if not model_id.startswith("m-"):
+            raise invalid(f"Invalid model_id {model_id!r}: logged model ids start with 'm-'")
+        status = LoggedModelStatus.normalize(status) if status else LoggedModelStatus.PENDING
 
         def create(conn: sa.Connection) -> None:
             exp = conn.execute(sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage)
@@ -146,10 +154,10 @@ class SqlLoggedModelStore:
             if exp.lifecycle_stage != LifecycleStage.ACTIVE:
                 raise invalid(f"Experiment {experiment_id} is deleted: restore it before logging models")
             ts = now_ms()
-            location = f"{exp.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
+            location = artifact_location or f"{exp.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
             conn.execute(sa.insert(logged_models).values(
                 model_id=model_id, experiment_id=exp_id, name=name, artifact_location=location,
-                creation_timestamp_ms=ts, last_updated_timestamp_ms=ts, status=LoggedModelStatus.PENDING,
+                creation_timestamp_ms=ts, last_updated_timestamp_ms=ts, status=status,
                 lifecycle_stage=LifecycleStage.ACTIVE, model_type=model_type or None,
                 source_run_id=source_run_id or None))
             if tags:
