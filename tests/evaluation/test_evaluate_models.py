@@ -172,3 +172,19 @@ def test_failing_model_leaves_no_run_and_bad_metric_output_is_reported():
                                                    name="oops")])
     with pytest.raises(MltrailException, match="must be specified"):
         make_metric(eval_fn=lambda predictions: None, greater_is_better=True)
+
+
+def test_metric_prefix_names_metrics_columns_table_and_dataset_context():
+    def shout(predictions):
+        return MetricValue(scores=[p.upper() == p for p in predictions], justifications=["caps?"] * len(predictions))
+
+    data = DATA.assign(answer=["PARIS", "Shakespeare", "x"])
+    result = mlflow.evaluate(data=data, predictions="answer", targets="ground_truth", model_type="question-answering",
+                             extra_metrics=[make_metric(eval_fn=shout, greater_is_better=True)],
+                             evaluator_config={"metric_prefix": "val_"})
+    assert result.metrics == {"val_exact_match/v1": pytest.approx(1 / 3)}
+    table = result.tables["eval_results_table"]
+    assert {"val_token_count", "val_shout/score", "val_shout/justification"} <= set(table.columns)
+    assert result.artifacts["eval_results_table"].uri.endswith("/val_eval_results_table.json")
+    run = mlflow.get_run(result.run_id)
+    assert {t.key: t.value for t in run.inputs.dataset_inputs[0].tags} == {"mlflow.data.context": "val_"}

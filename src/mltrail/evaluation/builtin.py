@@ -9,6 +9,7 @@ with a warning instead of failing the evaluation.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from typing import Any
@@ -36,6 +37,7 @@ def exact_match() -> EvaluationMetric:
     return EvaluationMetric(eval_fn, "exact_match", True, version="v1")
 
 
+@functools.cache
 def _tokenizer() -> Any:
     """tiktoken's cl100k_base when it is installed (as MLflow counts), else whitespace words."""
     if importlib.util.find_spec("tiktoken") is not None:
@@ -44,8 +46,8 @@ def _tokenizer() -> Any:
 
             enc = tiktoken.get_encoding("cl100k_base")
             return lambda text: len(enc.encode(text))
-        except Exception:  # the encoding file may need a download we cannot do
-            pass
+        except Exception:  # the encoding file may need a download we cannot do (cached: tried once)
+            _log.warning("tiktoken's cl100k_base encoding is unavailable; token_count counts words instead.")
     return lambda text: len(text.split())
 
 

@@ -24,6 +24,7 @@ _log = logging.getLogger(__name__)
 MODEL_TYPES = ("question-answering", "text", "text-summarization", "retriever", "classifier", "regressor")
 EVAL_TABLE = "eval_results_table"
 _OUTPUTS = "outputs"
+_BARE_COLUMNS = ("token_count", "latency")
 
 
 def _default_metrics(model_type: str | None, has_targets: bool) -> list[EvaluationMetric]:
@@ -203,6 +204,8 @@ def _run_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> list[tuple[E
 def _metric_keys(metric: EvaluationMetric, value: MetricValue) -> dict[str, float]:
     out = {}
     for agg, v in (value.aggregate_results or {}).items():
+        if v is None:
+            continue
         if getattr(metric, "flat_aggregates", False):
             out[agg] = v
         elif agg == metric.name:
@@ -328,6 +331,9 @@ def evaluate(
     config = dict(evaluator_config or {})
     config = {**config.pop("default", {}), **config} if isinstance(config.get("default"), dict) else config
     col_mapping = dict(config.pop("col_mapping", {}) or {})
+    prefix = config.pop("metric_prefix", "")
+    if not isinstance(prefix, str):
+        prefix = ""
     for label, column in (("targets", targets), ("predictions", predictions if model is None else None)):
         if column is not None and column not in df.columns:
             raise invalid(f"The {label} column {column!r} is not in the data (columns: {list(df.columns)}).")
@@ -370,13 +376,15 @@ def evaluate(
         table[_OUTPUTS] = outputs
     aggregates: dict[str, float] = {}
     for metric, value in computed:
-        aggregates.update(_metric_keys(metric, value))
-        if value.scores is not None:
-            column = metric.full_name if metric.version is None else f"{metric.full_name}/score"
+        aggregates.update({prefix + k: v for k, v in _metric_keys(metric, value).items()})
+        name = prefix + metric.full_name
+        if value.scores:
+            # MLflow names the per-row columns "<metric>/score", except the bare token_count and latency.
+            column = name if metric.full_name in _BARE_COLUMNS else f"{name}/score"
             table[column] = list(value.scores)
-        if value.justifications is not None:
-            table[f"{metric.full_name}/justification"] = list(value.justifications)
-    return _log_results(aggregates, table, run_id, df, targets, predictions if model is None else None)
+        if value.justifications:
+            table[f"{name}/justification"] = list(value.justifications)
+    return _log_results(aggregates, table, run_id, df, targets, predictions if model is None else None, prefix)
 
 
 def _inputs_series(df: Any, features: Any, col_mapping: dict[str, Any]) -> Any:
@@ -392,7 +400,7 @@ def _inputs_series(df: Any, features: Any, col_mapping: dict[str, Any]) -> Any:
 
 
 def _log_results(aggregates: dict[str, float], table: Any, run_id: str | None, df: Any, targets: str | None,
-                 predictions: str | None) -> EvaluationResult:
+                 predictions: str | None, prefix: str) -> EvaluationResult:
     import mltrail
     from mltrail.tracking.fluent import _client
 
@@ -406,24 +414,24 @@ def _log_results(aggregates: dict[str, float], table: Any, run_id: str | None, d
     run_id = run.info.run_id
     client = _client()
     try:
-        _log_dataset(df, targets, predictions)
+        _log_dataset(df, targets, predictions, prefix or None)
         if aggregates:
             mltrail.log_metrics(aggregates)
-        client.log_table(run_id, table, f"{EVAL_TABLE}.json")
+        client.log_table(run_id, table, f"{prefix}{EVAL_TABLE}.json")
     except BaseException:
         if owns_run:
             mltrail.end_run("FAILED")
         raise
     if owns_run:
         mltrail.end_run()
-    artifact_uri = client.get_run(run_id).info.artifact_uri.rstrip("/") + f"/{EVAL_TABLE}.json"
+    artifact_uri = client.get_run(run_id).info.artifact_uri.rstrip("/") + f"/{prefix}{EVAL_TABLE}.json"
     return EvaluationResult(
         metrics=aggregates, artifacts={EVAL_TABLE: EvaluationArtifact(uri=artifact_uri, content=table)}, run_id=run_id
     )
 
 
-def _log_dataset(df: Any, targets: str | None, predictions: str | None) -> None:
-    """Record the evaluation data as a run input with context ``eval``, as MLflow does."""
+def _log_dataset(df: Any, targets: str | None, predictions: str | None, context: str | None) -> None:
+    """Record the evaluation data as a run input; MLflow tags it with a context only for a ``metric_prefix``."""
     import mltrail
     from mltrail.data import from_pandas
 
@@ -432,4 +440,4 @@ def _log_dataset(df: Any, targets: str | None, predictions: str | None) -> None:
     except Exception as err:  # an unhashable column must not cost the user their results
         _log.warning("Could not record the evaluation dataset as a run input: %s", err)
         return
-    mltrail.log_input(dataset, context="eval")
+    mltrail.log_input(dataset, context=context)
