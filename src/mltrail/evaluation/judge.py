@@ -62,7 +62,7 @@ def _openai_client() -> Any:
     try:
         import openai
     except ImportError as err:  # pragma: no cover - openai is installed in dev/test envs
-        raise invalid("LLM-as-judge metrics with 'openai:/' models need the openai package: pip install openai") from err
+        raise invalid("LLM-as-judge metrics need the openai package: pip install 'mltrail[genai]'") from err
     key = (os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY"))
     with _clients_lock:
         client = _clients.get(key)
