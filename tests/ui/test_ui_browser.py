@@ -431,3 +431,23 @@ def test_mlflow_style_compare_link_opens_the_compare_view(page, data):
     r0, r1 = data["runs"]["r0"], data["runs"]["r1"]
     page.goto(f'/#/compare-runs?runs=["{r0}","{r1}"]&experiments=["{data["exp"]}"]')
     page.wait_for_selector("h1:text('Comparing 2 runs')")
+
+
+def test_model_registry_pages_list_models_and_link_versions_to_runs(page, data, seeder):
+    name = f"prompt-app-{time.time_ns()}"
+    run_id = data["runs"]["r0"]
+    seeder.post("registered-models/create", {"name": name, "description": "<b>Answers questions</b>"})
+    for _ in range(2):
+        seeder.post("model-versions/create", {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id})
+    seeder.post("registered-models/alias", {"name": name, "alias": "champion", "version": "2"})
+    page.goto("/")
+    page.get_by_role("link", name="Models").click()
+    page.get_by_role("link", name=name).click()
+    page.wait_for_selector(f"h1:text('{name}')")
+    assert page.locator("p.note").inner_text() == "<b>Answers questions</b>"
+    rows = page.locator("table.versions tbody tr")
+    assert rows.count() == 2
+    assert "@champion" in page.locator('tr[data-version="2"]').inner_text()
+    page.locator('tr[data-version="1"] a').click()
+    page.wait_for_selector("h1:text('prompt-v0')")
+    _no_script_ran(page)

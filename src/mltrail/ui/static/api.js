@@ -115,3 +115,22 @@ export function exportCsvUrl({experimentIds, filter, viewType, orderBy, columns}
 export function runEventsUrl(runId) {
   return UI + 'runs/' + encodeURIComponent(runId) + '/events';
 }
+
+export async function searchAllRegisteredModels() {
+  const out = [];
+  let token;
+  do {
+    const page = await get('registered-models/search', {max_results: 1000, page_token: token});
+    out.push(...(page.registered_models || []));
+    token = page.next_page_token;
+  } while (token && out.length < 20000);
+  return out;
+}
+
+export const getRegisteredModel = (name) => get('registered-models/get', {name}).then((r) => r.registered_model);
+
+export async function modelVersions(name) {
+  const quoted = "'" + name.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
+  const res = await get('model-versions/search', {filter: `name = ${quoted}`, max_results: 1000});
+  return (res.model_versions || []).sort((a, b) => Number(b.version) - Number(a.version));
+}

@@ -8,6 +8,10 @@ const ROUTES = [
   [/^\/experiments\/([^/]+)$/, () => import('./pages/runs.js'), (m) => ({experimentIds: m[1].split(',').map(decodeURIComponent)})],
   [/^\/runs\/([^/]+)$/, () => import('./pages/run.js'), (m) => ({runId: decodeURIComponent(m[1])})],
   [/^\/compare$/, () => import('./pages/compare.js'), () => ({})],
+  [/^\/models$/, () => import('./pages/models.js'), () => ({})],
+  [/^\/models\/([^/]+)$/, () => import('./pages/models.js'), (m) => ({modelName: decodeURIComponent(m[1])})],
+  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, () => import('./pages/models.js'),
+    (m) => ({modelName: decodeURIComponent(m[1]), version: decodeURIComponent(m[2])})],
   // MLflow's own UI links (printed by the mlflow client) open the matching page here.
   [/^\/experiments\/[^/]+\/runs\/([^/]+)$/, () => import('./pages/run.js'), (m) => ({runId: decodeURIComponent(m[1])})],
   [/^\/compare-runs$/, () => import('./pages/compare.js'), () => ({})],
