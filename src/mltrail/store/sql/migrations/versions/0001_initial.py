@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("timestamp", BIGINT, nullable=False),
         sa.Column("step", BIGINT, nullable=False, server_default="0"),
         sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.Index("idx_metrics_run_key_step", "run_uuid", "key", "step", "timestamp"),
+        sa.Index("idx_metrics_run_key_step", "run_uuid", "key", "step", "timestamp", "value", "is_nan"),
     )
     op.create_table(
         "latest_metrics",
@@ -75,21 +75,21 @@ def upgrade() -> None:
         sa.Column("timestamp", BIGINT, nullable=False),
         sa.Column("step", BIGINT, nullable=False),
         sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.Index("idx_latest_metrics_key_value", "key", "value"),
+        sa.Index("idx_latest_metrics_key_value", "key", "value", "is_nan", "run_uuid"),
     )
     op.create_table(
         "params",
         sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
         sa.Column("key", KEY, primary_key=True),
         sa.Column("value", sa.String(8000), nullable=False),
-        sa.Index("idx_params_key", "key"),
+        sa.Index("idx_params_key_value", "key", "value", "run_uuid", mysql_length={"value": 200}),
     )
     op.create_table(
         "tags",
         sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
         sa.Column("key", KEY, primary_key=True),
         sa.Column("value", sa.String(8000)),
-        sa.Index("idx_tags_key", "key"),
+        sa.Index("idx_tags_key_value", "key", "value", "run_uuid", mysql_length={"value": 200}),
     )
     op.create_table(
         "datasets",
