@@ -177,8 +177,28 @@ def test_resume_run_sets_running_and_keeps_data(backend):
     assert [(h.step, h.value) for h in history] == [(0, 1.0), (1, 2.0)]
 
 
+def test_resume_with_a_name_renames(backend):
+    mlflow.set_experiment(backend)
+    with mlflow.start_run(run_name="before") as run:
+        pass
+    with mlflow.start_run(run_id=run.info.run_id, run_name="after") as resumed:
+        assert resumed.info.run_name == "after"
+    assert mlflow.get_run(run.info.run_id).data.tags["mlflow.runName"] == "after"
+
+
 def test_resume_errors(backend):
     mlflow.set_experiment(backend)
+    for bad in ("../etc", "-x", "a" * 300, "a b"):
+        with pytest.raises(MltrailException, match="Invalid run ID") as err:
+            mlflow.start_run(run_id=bad)
+        assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MltrailException, match="Invalid run ID"):
+        mlflow.start_run(parent_run_id="../x")
+    other = mlflow.create_experiment(backend + "-other")
+    with mlflow.start_run(experiment_id=other) as elsewhere:
+        pass
+    with pytest.raises(MltrailException, match="active experiment ID does not match"):
+        mlflow.start_run(run_id=elsewhere.info.run_id)
     with pytest.raises(MltrailException) as err:
         mlflow.start_run(run_id="0123456789abcdef0123456789abcdef")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -62,6 +63,7 @@ DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_MAX_RESULTS_PANDAS = 100000
 _PAGE_SIZE = 10000
 _RUN_ID_ENV_VARS = ("MLTRAIL_RUN_ID", "MLFLOW_RUN_ID")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][\w\-]{0,255}$")
 
 _clients: dict[str, MlflowClient] = {}
 _clients_lock = threading.Lock()
@@ -295,7 +297,7 @@ def start_run(
 
     existing_id = run_id or _pop_run_id_env()
     if existing_id:
-        run = _resume_run(client, existing_id, user_tags)
+        run = _resume_run(client, _checked_run_id(existing_id), user_tags, run_name)
     else:
         run = _create_run(client, stack, experiment_id, run_name, parent_run_id, user_tags)
     active = ActiveRun(run, client.tracking_uri)
@@ -304,19 +306,26 @@ def start_run(
     return active
 
 
-def _resume_run(client: MlflowClient, run_id: str, user_tags: dict[str, str]) -> Run:
+def _checked_run_id(run_id: Any) -> str:
+    """MLflow's run id rule: letters, digits, '_' and '-', at most 256, not starting with a symbol."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise invalid(f"Invalid run ID: {run_id!r}")
+    return run_id
+
+
+def _resume_run(client: MlflowClient, run_id: str, user_tags: dict[str, str], run_name: str | None) -> Run:
     run = client.get_run(run_id)
     chosen = ctx.active_experiment_id(client.tracking_uri)
     if chosen is not None and chosen != run.info.experiment_id:
         raise invalid(
-            f"Cannot start run with ID {run_id} because active run ID does not match environment run ID. "
+            f"Cannot start run with ID {run_id} because active experiment ID does not match environment run ID. "
             "Make sure --experiment-name or --experiment-id matches experiment set with "
             "set_experiment(), or just use command-line arguments"
         )
     if run.info.lifecycle_stage == LifecycleStage.DELETED:
         raise invalid(f"Cannot start run with ID {run_id} because it is in the deleted state.")
-    # The previous end time is kept until the run ends again, as MLflow does.
-    client._store.update_run_info(run_id, run_status="RUNNING", end_time=run.info.end_time, run_name=None)
+    # The previous end time is kept until the run ends again, as MLflow does; a name renames it.
+    client._store.update_run_info(run_id, run_status="RUNNING", end_time=run.info.end_time, run_name=run_name)
     if user_tags:
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in user_tags.items()])
     return client.get_run(run_id)
@@ -331,6 +340,7 @@ def _create_run(
     user_tags: dict[str, str],
 ) -> Run:
     if parent_run_id is not None:
+        _checked_run_id(parent_run_id)
         if stack and parent_run_id != stack[-1].info.run_id:
             current = stack[-1].info.run_id
             raise invalid(
