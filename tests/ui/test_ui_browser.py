@@ -451,3 +451,48 @@ def test_model_registry_pages_list_models_and_link_versions_to_runs(page, data, 
     page.locator('tr[data-version="1"] a').click()
     page.wait_for_selector("h1:text('prompt-v0')")
     _no_script_ran(page)
+
+
+def test_traces_from_the_official_client_show_as_a_span_tree(page, ui_server, seeder, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    exp_name = f"traced-{time.time_ns()}"
+    script = tmp_path / "traced.py"
+    script.write_text(
+        "import mlflow\n"
+        f"mlflow.set_tracking_uri({ui_server!r})\n"
+        f"mlflow.set_experiment({exp_name!r})\n"
+        "@mlflow.trace(span_type='LLM')\n"
+        "def llm(q):\n"
+        "    return 'answer to ' + q\n"
+        "@mlflow.trace\n"
+        "def chain(q):\n"
+        "    with mlflow.start_span('retrieve') as s:\n"
+        "        s.set_inputs({'q': q})\n"
+        "        s.set_outputs(['doc1', '<script>alert(7)</script>'])\n"
+        "    return llm(q)\n"
+        "chain('What is MLflow?')\n"
+        "print(mlflow.get_last_active_trace_id())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    trace_id = next(line for line in done.stdout.splitlines() if line.startswith("tr-"))
+    exp = seeder.http.get("/api/2.0/mlflow/experiments/get-by-name",
+                          params={"experiment_name": exp_name}).json()["experiment"]["experiment_id"]
+    page.goto(f"/#/experiments/{exp}")
+    page.get_by_role("link", name="Traces").click()
+    page.locator(f'tr[data-trace-id="{trace_id}"] a').click()
+    page.wait_for_selector("h1:text('chain')")
+    assert page.locator(".span-tree button").evaluate_all("bs => bs.map(b => b.dataset.span)") == [
+        "chain", "retrieve", "llm"]
+    assert '"q": "What is MLflow?"' in page.locator(".span-detail pre.span-inputs").inner_text()
+    page.locator(".span-tree button[data-span='retrieve']").click()
+    page.wait_for_selector(".span-detail h2:text('retrieve')")
+    assert "<script>alert(7)</script>" in page.locator(".span-detail pre.span-outputs").inner_text()
+    page.locator(".span-tree button[data-span='llm']").click()
+    assert page.locator(".span-detail dd").first.inner_text() == "LLM"
+    _no_script_ran(page)

@@ -134,3 +134,15 @@ export async function modelVersions(name) {
   const res = await get('model-versions/search', {filter: `name = ${quoted}`, max_results: 1000});
   return (res.model_versions || []).sort((a, b) => Number(b.version) - Number(a.version));
 }
+
+const MLFLOW3 = '/ajax-api/3.0/mlflow/';
+
+export function searchTraces(experimentIds, {maxResults = 100, pageToken, filter} = {}) {
+  return call('POST', MLFLOW3 + 'traces/search', {body: {
+    locations: experimentIds.map((id) => ({type: 'MLFLOW_EXPERIMENT', mlflow_experiment: {experiment_id: String(id)}})),
+    max_results: maxResults, page_token: pageToken || undefined, filter: filter || undefined,
+    order_by: ['timestamp_ms DESC'],
+  }});
+}
+
+export const getTrace = (traceId) => call('GET', MLFLOW3 + 'traces/get', {query: {trace_id: traceId}}).then((r) => r.trace);

@@ -1,0 +1,137 @@
+// Traces: an experiment's traces, and one trace as a span tree with each span's inputs,
+// outputs and attributes. Spans arrive as OTLP JSON; every value is shown as text.
+
+import * as api from '../api.js';
+import {errorBox, experimentHref, fmtTime, h, replace, routeHref} from '../dom.js';
+
+const traceHref = (id) => routeHref('/traces/' + encodeURIComponent(id));
+
+/** An OTLP AnyValue as a plain JS value. */
+export function anyValue(v) {
+  if (!v || typeof v !== 'object') return v;
+  if ('string_value' in v) return v.string_value;
+  if ('int_value' in v) return Number(v.int_value);
+  if ('double_value' in v) return v.double_value;
+  if ('bool_value' in v) return v.bool_value;
+  if ('array_value' in v) return (v.array_value.values || []).map(anyValue);
+  if ('kvlist_value' in v) return Object.fromEntries((v.kvlist_value.values || []).map((kv) => [kv.key, anyValue(kv.value)]));
+  if ('bytes_value' in v) return v.bytes_value;
+  return null;
+}
+
+function attributesOf(span) {
+  const attrs = span.attributes;
+  if (Array.isArray(attrs)) return Object.fromEntries(attrs.map((a) => [a.key, anyValue(a.value)]));
+  return attrs || {};
+}
+
+/** JSON-encoded attribute strings (MLflow's own span format) shown decoded. */
+function decoded(value) {
+  if (typeof value !== 'string') return value;
+  try { return JSON.parse(value); } catch { return value; }
+}
+
+const pretty = (value) => (typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+const durationMs = (span) => (Number(span.end_time_unix_nano) - Number(span.start_time_unix_nano)) / 1e6;
+
+export async function renderList(root, experimentIds) {
+  const tbody = h('tbody');
+  const message = h('div');
+  const more = h('button', {type: 'button', hidden: true}, 'Load more');
+  replace(root,
+    h('div', {class: 'crumbs'}, h('a', {href: '#/'}, 'Experiments'), ' › ', h('a', {href: experimentHref(experimentIds)}, 'Runs'), ' › Traces'),
+    h('h1', {}, 'Traces'), message,
+    h('div', {class: 'table-wrap'}, h('table', {class: 'traces'},
+      h('thead', {}, h('tr', {}, ['Trace', 'Name', 'Time', 'Duration', 'State', 'Request', 'Response'].map((t) => h('th', {scope: 'col'}, t)))),
+      tbody)), more);
+  let token = null;
+  async function page() {
+    try {
+      const res = await api.searchTraces(experimentIds, {pageToken: token});
+      for (const t of res.traces || []) {
+        tbody.append(h('tr', {dataset: {traceId: t.trace_id}},
+          h('td', {}, h('a', {href: traceHref(t.trace_id)}, t.trace_id.slice(0, 14))),
+          h('td', {}, (t.tags || {})['mlflow.traceName'] || ''),
+          h('td', {}, fmtTime(Date.parse(t.request_time))),
+          h('td', {}, t.execution_duration || ''),
+          h('td', {}, h('span', {class: 'badge status-' + (t.state === 'OK' ? 'finished' : t.state === 'ERROR' ? 'failed' : 'running')}, t.state || '')),
+          h('td', {title: t.request_preview || ''}, t.request_preview || ''),
+          h('td', {title: t.response_preview || ''}, t.response_preview || '')));
+      }
+      token = res.next_page_token || null;
+      more.hidden = !token;
+      if (!tbody.childNodes.length) tbody.append(h('tr', {}, h('td', {colspan: 7, class: 'muted'}, 'No traces yet.')));
+    } catch (err) { replace(message, errorBox(err)); }
+  }
+  more.addEventListener('click', page);
+  await page();
+}
+
+function spanDetail(span) {
+  const attrs = attributesOf(span);
+  const inputs = decoded(attrs['mlflow.spanInputs']);
+  const outputs = decoded(attrs['mlflow.spanOutputs']);
+  const rest = Object.entries(attrs).filter(([k]) => k !== 'mlflow.spanInputs' && k !== 'mlflow.spanOutputs');
+  const status = span.status && span.status.code ? span.status.code.replace('STATUS_CODE_', '') : '';
+  return [
+    h('h2', {}, span.name),
+    h('dl', {class: 'kv'}, h('dt', {}, 'Type'), h('dd', {}, decoded(attrs['mlflow.spanType']) || ''),
+      h('dt', {}, 'Duration'), h('dd', {}, durationMs(span).toFixed(1) + ' ms'),
+      h('dt', {}, 'Status'), h('dd', {}, status + (span.status && span.status.message ? ': ' + span.status.message : ''))),
+    h('h2', {}, 'Inputs'), h('pre', {class: 'span-inputs'}, inputs === undefined ? '' : pretty(inputs)),
+    h('h2', {}, 'Outputs'), h('pre', {class: 'span-outputs'}, outputs === undefined ? '' : pretty(outputs)),
+    h('details', {}, h('summary', {}, `Attributes (${rest.length})`),
+      h('div', {class: 'table-wrap'}, h('table', {}, h('tbody', {}, rest.map(([k, v]) =>
+        h('tr', {}, h('td', {class: 'wrap'}, k), h('td', {class: 'wrap'}, pretty(decoded(v))))))))),
+    (span.events || []).length ? [h('h2', {}, 'Events'), h('pre', {}, JSON.stringify(span.events, null, 2))] : null,
+  ];
+}
+
+export async function renderTrace(root, traceId) {
+  const trace = await api.getTrace(traceId);
+  const info = trace.trace_info || {};
+  const spans = trace.spans || (trace.data && trace.data.spans) || [];
+  const children = new Map();
+  const ids = new Set(spans.map((s) => s.span_id));
+  for (const s of spans) {
+    const parent = s.parent_span_id && ids.has(s.parent_span_id) ? s.parent_span_id : '';
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(s);
+  }
+  for (const list of children.values()) list.sort((a, b) => Number(a.start_time_unix_nano) - Number(b.start_time_unix_nano));
+  const detail = h('div', {class: 'panel span-detail'});
+  const tree = h('ul', {class: 'span-tree', role: 'tree'});
+  let current = null;
+  const select = (span, btn) => {
+    if (current) current.removeAttribute('aria-current');
+    current = btn;
+    btn.setAttribute('aria-current', 'true');
+    replace(detail, spanDetail(span));
+  };
+  const buttons = [];
+  const walk = (parent, depth) => {
+    for (const span of children.get(parent) || []) {
+      const btn = h('button', {type: 'button', dataset: {span: span.name}, onclick: () => select(span, btn)},
+        span.name, ' ', h('span', {class: 'muted'}, durationMs(span).toFixed(1) + ' ms'));
+      btn.style.paddingLeft = (depth * 1.1 + 0.2) + 'rem';
+      buttons.push([span, btn]);
+      tree.append(h('li', {role: 'treeitem'}, btn));
+      walk(span.span_id, depth + 1);
+    }
+  };
+  walk('', 0);
+  const exp = info.trace_location && info.trace_location.mlflow_experiment ? info.trace_location.mlflow_experiment.experiment_id : null;
+  replace(root,
+    h('div', {class: 'crumbs'}, h('a', {href: '#/'}, 'Experiments'), exp ? [' › ', h('a', {href: routeHref(`/experiments/${encodeURIComponent(exp)}/traces`)}, 'Traces')] : null),
+    h('h1', {}, (info.tags || {})['mlflow.traceName'] || traceId),
+    h('div', {class: 'toolbar'}, h('code', {}, traceId), h('span', {class: 'badge'}, info.state || ''),
+      h('span', {class: 'muted'}, info.execution_duration || ''), h('span', {class: 'muted'}, fmtTime(Date.parse(info.request_time)))),
+    h('div', {class: 'artifacts'}, h('nav', {class: 'panel tree', 'aria-label': 'Spans'}, tree), detail));
+  if (buttons.length) select(...buttons[0]);
+  else replace(detail, h('p', {class: 'muted'}, 'This trace has no spans.'));
+}
+
+export async function render(root, {experimentIds, traceId}) {
+  if (traceId) await renderTrace(root, traceId);
+  else await renderList(root, experimentIds);
+}
