@@ -181,19 +181,23 @@ def _run_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> list[tuple[E
     """Compute metrics, each after the metrics it names as arguments."""
     pending = list(metrics)
     done: list[tuple[EvaluationMetric, MetricValue]] = []
+    skipped: set[str] = set()
     all_names = {n for m in metrics for n in (m.name, m.full_name)}
     while pending:
         progressed = False
         for m in list(pending):
             deps = {p for p, _ in _params_of(m)} & (all_names - {m.name, m.full_name})
             deps -= {p for p in deps if p in ctx.df.columns or p in ctx.col_mapping}
+            if deps & skipped:
+                raise invalid(f"Metric {m.full_name!r} needs metric(s) {sorted(deps & skipped)}, which were skipped.")
             if deps - set(ctx.values):
                 continue
             pending.remove(m)
             progressed = True
             value = _call_metric(m, ctx)
-            if value is None:
-                continue  # skipped (missing optional package, nothing to time ...)
+            if value is None:  # skipped (missing optional package, nothing to time ...)
+                skipped.update({m.name, m.full_name})
+                continue
             ctx.values[m.name] = ctx.values[m.full_name] = value
             done.append((m, value))
         if not progressed:

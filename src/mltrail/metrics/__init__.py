@@ -19,6 +19,7 @@ from mltrail.evaluation.builtin import (
     token_count,
     toxicity,
 )
+from mltrail.metrics import genai
 
 __all__ = [
     "EvaluationMetric",
@@ -26,6 +27,7 @@ __all__ = [
     "ari_grade_level",
     "exact_match",
     "flesch_kincaid_grade_level",
+    "genai",
     "latency",
     "make_metric",
     "token_count",
