@@ -68,3 +68,27 @@ def test_mltrail_sklearn_loads_in_mlflow(tmp_path):
     mltrail.sklearn.save_model(clf, tmp_path / "m", input_example=X[:2])
     assert list(mlflow.sklearn.load_model(str(tmp_path / "m")).predict(X)) == list(clf.predict(X))
     assert list(mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(X)) == list(clf.predict(X))
+
+
+def test_models_from_code_cross_load(tmp_path):
+    (tmp_path / "mlflow_code.py").write_text(
+        "import mlflow\n"
+        "class Up(mlflow.pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        return [p.upper() for p in model_input['prompt']]\n"
+        "mlflow.models.set_model(Up())\n"
+    )
+    mlflow.pyfunc.save_model(tmp_path / "from_mlflow", python_model=str(tmp_path / "mlflow_code.py"),
+                             pip_requirements=["pandas"])
+    frame = pd.DataFrame({"prompt": ["a"]})
+    assert mltrail.pyfunc.load_model(str(tmp_path / "from_mlflow")).predict(frame) == ["A"]
+
+    (tmp_path / "mltrail_code.py").write_text(
+        "import mltrail\n"
+        "class Low(mltrail.pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        return [p.lower() for p in model_input['prompt']]\n"
+        "mltrail.models.set_model(Low())\n"
+    )
+    mltrail.pyfunc.save_model(tmp_path / "from_mltrail", python_model=str(tmp_path / "mltrail_code.py"))
+    assert mlflow.pyfunc.load_model(str(tmp_path / "from_mltrail")).predict(pd.DataFrame({"prompt": ["B"]})) == ["b"]

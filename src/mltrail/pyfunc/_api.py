@@ -19,6 +19,8 @@ FLAVOR_NAME = "python_function"
 # mlflow's loader modules and ours: each maps to the mltrail module that loads it.
 _LOADERS = {
     "mlflow.pyfunc.model": "mltrail.pyfunc.model",
+    # mlflow's models-from-code loader: ours handles `model_code_path` in the same module.
+    "mlflow.pyfunc.loaders.code_model": "mltrail.pyfunc.model",
     "mltrail.pyfunc.model": "mltrail.pyfunc.model",
     "mlflow.sklearn": "mltrail.sklearn",
     "mltrail.sklearn": "mltrail.sklearn",
@@ -168,8 +170,11 @@ def _loader_for(name: str):
     target = _LOADERS.get(name)
     if target is None and name.startswith("mlflow."):
         candidate = "mltrail." + name[len("mlflow."):]
-        if importlib.util.find_spec(candidate) is not None:
-            target = candidate
+        try:
+            if importlib.util.find_spec(candidate) is not None:
+                target = candidate
+        except ModuleNotFoundError:  # a parent package we do not have: use mlflow's loader
+            pass
     return importlib.import_module(target or name)
 
 

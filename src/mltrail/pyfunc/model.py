@@ -92,6 +92,11 @@ def set_model(model: Any) -> None:
     """Called by a models-from-code file to say which object is the model."""
     _CURRENT_MODEL.clear()
     _CURRENT_MODEL.append(model)
+    # When mlflow is the one loading the file (an mltrail model loaded by mlflow),
+    # it looks for the model in its own global: set that too.
+    mlflow_model_module = sys.modules.get("mlflow.models.model")
+    if mlflow_model_module is not None:
+        mlflow_model_module.__mlflow_model__ = model
 
 
 def _load_model_from_code(path: Path) -> Any:
