@@ -273,10 +273,24 @@ def test_experiment_id_argument_and_env(backend, monkeypatch):
     with mlflow.start_run(experiment_id=exp_id) as run:
         pass
     assert run.info.experiment_id == exp_id
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", backend + "-env")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", exp_id)
+    with mlflow.start_run() as run1:
+        pass
+    assert run1.info.experiment_id == exp_id
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", backend)
+    assert mlflow.start_run().info.experiment_id == exp_id  # name and id agree
+    mlflow.end_run()
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", backend + "-env")  # the name wins; created on first use
     with mlflow.start_run() as run2:
         pass
     assert mlflow.get_experiment(run2.info.experiment_id).name == backend + "-env"
+    with pytest.raises(MltrailException, match="does not match"):
+        mlflow.start_run()  # now it exists, and the id variable names another experiment
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "987654321")
+    with pytest.raises(MltrailException, match="does not exist") as err:
+        mlflow.start_run()
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_delete_run_and_search_experiments(backend):

@@ -157,11 +157,26 @@ def _get_experiment_id(client: MlflowClient | None = None) -> str:
     if chosen is not None:
         return chosen
     name = os.environ.get("MLTRAIL_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    exp_id = os.environ.get("MLTRAIL_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID")
     if name:
         experiment = client.get_experiment_by_name(name)
-        return experiment.experiment_id if experiment else client.create_experiment(name)
-    exp_id = os.environ.get("MLTRAIL_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID")
-    return exp_id or DEFAULT_EXPERIMENT_ID
+        if experiment is None:
+            return client.create_experiment(name)
+        if exp_id and exp_id != experiment.experiment_id:
+            raise invalid(
+                f"The experiment id environment variable value `{exp_id}` does not match the id "
+                f"`{experiment.experiment_id}` of the experiment named `{name}`"
+            )
+        return experiment.experiment_id
+    if exp_id:
+        try:
+            return client.get_experiment(exp_id).experiment_id
+        except MltrailException as err:
+            raise invalid(
+                f"The experiment id environment variable value `{exp_id}` does not exist in the "
+                "tracking store. Provide a valid experiment id."
+            ) from err
+    return DEFAULT_EXPERIMENT_ID
 
 
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
@@ -377,6 +392,8 @@ def end_run(status: str = "FINISHED") -> None:
     """End the active run (if any) with ``status``; buffered metrics are flushed first."""
     stack = ctx.run_stack()
     if stack:
+        for var in _RUN_ID_ENV_VARS:  # a run id handed in by the environment is used up
+            os.environ.pop(var, None)
         ctx.terminate(stack.pop(), status)
 
 
