@@ -188,3 +188,50 @@ def test_metric_prefix_names_metrics_columns_table_and_dataset_context():
     assert result.artifacts["eval_results_table"].uri.endswith("/val_eval_results_table.json")
     run = mlflow.get_run(result.run_id)
     assert {t.key: t.value for t in run.inputs.dataset_inputs[0].tags} == {"mlflow.data.context": "val_"}
+
+
+class LLMWrapper(mlflow.pyfunc.PythonModel):
+    """The brief's wrapper: each prompt goes to the chat completions API (here the fake server)."""
+
+    def predict(self, context, model_input, params=None):
+        import openai
+
+        client = openai.OpenAI()
+        return [
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": p}], max_tokens=256
+            ).choices[0].message.content
+            for p in model_input["prompt"].tolist()
+        ]
+
+
+def test_brief_llm_pyfunc_model_judged_by_another_llm(openai_server):
+    def responder(request):
+        prompt = request["messages"][-1]["content"]
+        if prompt.startswith("You are an impartial grader"):
+            return grading_judge(request)
+        return {"Name the capital of France.": "Paris", "Who wrote Hamlet?": "Marlowe"}[prompt]
+
+    openai_server.set_responder(responder)
+    mlflow.set_experiment("llm-prompt-experiments")
+    with mlflow.start_run() as run:
+        mlflow.log_params({"base_model": "gpt-4o-mini"})
+        info = mlflow.pyfunc.log_model("llm_model", python_model=LLMWrapper())
+        result = mlflow.evaluate(
+            info.model_uri,
+            pd.DataFrame({"prompt": ["Name the capital of France.", "Who wrote Hamlet?"],
+                          "truth": ["Paris", "Shakespeare"]}),
+            targets="truth",
+            model_type="question-answering",
+            extra_metrics=[mlflow.metrics.genai.answer_correctness("openai:/gpt-4o")],
+        )
+    table = result.tables["eval_results_table"]
+    assert list(table["outputs"]) == ["Paris", "Marlowe"]
+    assert list(table["answer_correctness/v1/score"]) == [5, 2]
+    metrics = mlflow.get_run(run.info.run_id).data.metrics
+    assert metrics["answer_correctness/v1/mean"] == 3.5
+    assert metrics["exact_match/v1"] == 0.5
+    models = [r["body"]["model"] for r in openai_server.requests]
+    assert sorted(models) == ["gpt-4o", "gpt-4o", "gpt-4o-mini", "gpt-4o-mini"]
+    judged = [r["body"]["messages"][0]["content"] for r in openai_server.requests if r["body"]["model"] == "gpt-4o"]
+    assert any("Input:\nWho wrote Hamlet?" in p for p in judged)  # the sole feature column is the judge's input
