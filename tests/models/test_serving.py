@@ -157,3 +157,18 @@ def test_serve_with_workers_fails_fast_on_unloadable_model(shout_dir):
 def test_serve_unknown_model_fails_clearly(tmp_path):
     result = CliRunner().invoke(models_cli, ["serve", "-m", str(tmp_path / "missing"), "-p", "1"])
     assert result.exit_code != 0 and "No model found" in result.output
+
+
+def test_body_size_limit(shout_dir):
+    app = create_scoring_app(mltrail.pyfunc.load_model(str(shout_dir)), max_body_bytes=64)
+    client = TestClient(app)
+    big = json.dumps({"dataframe_records": [{"prompt": "x" * 100}]})
+    resp = client.post("/invocations", content=big, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413 and "limit of 64 bytes" in resp.json()["message"]
+
+    def chunked():
+        yield big.encode()
+
+    resp = client.post("/invocations", content=chunked(), headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+    assert client.post("/invocations", json={"inputs": {"prompt": ["ok"]}}).json() == {"predictions": ["OK"]}

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,6 +28,8 @@ from mltrail.exceptions import MltrailException
 from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
 
 MODEL_PATH_ENV = "MLTRAIL_SERVING_MODEL_PATH"
+MAX_BODY_ENV = "MLTRAIL_SERVING_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY = 100 * 1024 * 1024
 _log = logging.getLogger("mltrail.serving")
 _JSON = "application/json"
 
@@ -43,12 +46,35 @@ _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 _decoder = msgspec.json.Decoder()
 
 
+def _call(predict: Any, data: Any, params: dict[str, Any] | None) -> Any:
+    return predict(data, params=params) if params else predict(data)
+
+
 def _error(message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> Response:
     return Response(_encoder.encode({"error_code": error_code, "message": message}), status, media_type=_JSON)
 
 
-def create_scoring_app(model: Any) -> Starlette:
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ServingError(f"Request body of {declared} bytes is larger than the limit of {limit} bytes "
+                           f"(set {MAX_BODY_ENV} to change it)", status=413)
+    if declared is not None:
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ServingError(f"Request body is larger than the limit of {limit} bytes "
+                               f"(set {MAX_BODY_ENV} to change it)", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlette:
     """A Starlette app serving ``model`` (a :class:`~mltrail.pyfunc.PyFuncModel`)."""
+    limit = max_body_bytes or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
     from mltrail.version import __version__
 
     try:
@@ -70,8 +96,8 @@ def create_scoring_app(model: Any) -> Starlette:
 
     async def invocations(request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        raw = await request.body()
         try:
+            raw = await _read_body(request, limit)
             if ctype == "text/csv":
                 data, params = parse_csv_body(raw), None
             elif ctype in (_JSON, ""):
@@ -84,7 +110,9 @@ def create_scoring_app(model: Any) -> Starlette:
                 raise ServingError(f"This predictor only supports the following content types: "
                                    f"['text/csv', 'application/json']. Got '{ctype}'.", status=415)
             try:
-                result = predict(data, params=params) if params else predict(data)
+                # In a worker thread: a model that waits on I/O (an LLM API) must not stop
+                # the event loop from taking other requests meanwhile.
+                result = await run_in_threadpool(_call, predict, data, params)
             except (MltrailException, ServingError):
                 raise
             except Exception as err:  # the model's own failure: report it like MLflow (400 + message)
