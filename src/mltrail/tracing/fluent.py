@@ -208,6 +208,8 @@ def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str,
                          client_request_id: str | None = None, request_preview: str | None = None,
                          response_preview: str | None = None, state: str | None = None) -> None:
     """Add tags/metadata (or set previews, state) on the trace of the current span."""
+    if state is not None and state not in ("OK", "ERROR"):
+        raise invalid(f"Invalid trace state {state!r}: use 'OK' or 'ERROR'")
     span = _manager.current_span()
     if span is None or isinstance(span, NoOpSpan):
         _log.warning("No active trace: update_current_trace() must be called inside a traced function or span")
