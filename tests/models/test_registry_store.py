@@ -152,3 +152,16 @@ def test_copy_model_version(store):
     assert (copied.name, copied.version, copied.source, copied.run_id, copied.tags) == (
         "dst", "1", "models:/src/1", "r", {"k": "v"})
     assert store.get_model_version_download_uri("dst", "1") == "s3://b/src/1"
+
+
+def test_concurrent_version_creation_gives_unique_numbers(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store.create_registered_model("busy")
+
+    def register(i: int) -> str:
+        return store.create_model_version("busy", f"s3://b/busy/{i}").version
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        versions = list(pool.map(register, range(24)))
+    assert sorted(int(v) for v in versions) == list(range(1, 25))

@@ -344,7 +344,11 @@ class SqlRegistryStore(RegistryStore):
             storage_location = self._copied_location(source)
 
         def create(conn: sa.Connection) -> int:
-            self._require_model(conn, name)
+            # Lock the model's row: concurrent creators of the same model queue here, so
+            # "max + 1" is never taken twice (SQLite's BEGIN IMMEDIATE already serializes).
+            locked = conn.execute(sa.select(_RM.name).where(_RM.name == name).with_for_update()).first()
+            if locked is None:
+                raise _model_missing(name)
             current = conn.execute(sa.select(sa.func.max(_MV.version)).where(_MV.name == name)).scalar()
             version = (current or 0) + 1
             ts = now_ms()
