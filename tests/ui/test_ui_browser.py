@@ -265,7 +265,7 @@ def test_user_values_are_shown_as_text_never_run(page, seeder):
     page.goto(f"/#/experiments/{exp}")
     page.get_by_role("link", name=XSS_RUN).wait_for()
     page.get_by_role("link", name=XSS_RUN).click()
-    page.wait_for_selector("h1")
+    page.locator("table.params").wait_for()  # the run page, not the runs table it came from
     assert page.locator("h1").inner_text() == XSS_RUN
     assert payload in page.locator("table.params").inner_text()
     assert page.locator("p.note").inner_text() == payload
