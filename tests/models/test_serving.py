@@ -172,3 +172,12 @@ def test_body_size_limit(shout_dir):
     resp = client.post("/invocations", content=chunked(), headers={"Content-Type": "application/json"})
     assert resp.status_code == 413
     assert client.post("/invocations", json={"inputs": {"prompt": ["ok"]}}).json() == {"predictions": ["OK"]}
+
+
+def test_env_requirements_drop_mltrail_and_slim_mlflow(tmp_path):
+    from mltrail.serving.envs import env_key, model_requirements
+
+    (tmp_path / "requirements.txt").write_text("mlflow==3.17.2\nmltrail==0.1.0\ncloudpickle==3.1.3\npandas\n")
+    reqs = model_requirements(tmp_path)
+    assert reqs == ["mlflow-skinny==3.17.2", "cloudpickle==3.1.3", "pandas"]
+    assert env_key(reqs, "uv") == env_key(list(reversed(reqs)), "uv") != env_key(reqs, "virtualenv")

@@ -42,9 +42,23 @@ def _mltrail_spec() -> str:
 
 
 def model_requirements(model_dir: Path) -> list[str]:
+    """The model's requirements minus mltrail itself (installed separately).
+
+    Models saved by mlflow pin ``mlflow==X``; only its Python package is needed to
+    unpickle them, so the much smaller ``mlflow-skinny==X`` is installed instead.
+    """
+    import re
+
     from mltrail.models.requirements import read_requirements
 
-    return [r for r in read_requirements(model_dir) if not r.lower().replace("_", "-").startswith("mltrail")]
+    out = []
+    for req in read_requirements(model_dir):
+        norm = req.lower().replace("_", "-")
+        if norm.startswith("mltrail"):
+            continue
+        m = re.match(r"^mlflow(\[[^\]]*\])?(\s*[=<>!~].*)?$", norm)
+        out.append(f"mlflow-skinny{(m.group(2) or '').strip()}" if m else req)
+    return out
 
 
 def env_key(requirements: list[str], manager: str) -> str:
