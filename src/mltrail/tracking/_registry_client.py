@@ -142,6 +142,13 @@ class RegistryClientMixin:
         """A page of versions (filter on ``name``, ``version_number``, ``run_id``, ``source_path``, tags)."""
         return self._registry_store.search_model_versions(filter_string, max_results, order_by, page_token)
 
+    def get_model_version_stages(self, name: str, version: str | int) -> list[str]:
+        """The stages a version can move to (MLflow's fixed list)."""
+        from mltrail.entities import ModelVersionStages
+
+        self.get_model_version(name, version)  # 404 for an unknown version, as MLflow
+        return list(ModelVersionStages.ALL)
+
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         return self._registry_store.get_model_version_download_uri(name, str(version))
 
