@@ -203,3 +203,45 @@ def test_otlp_protobuf_from_the_opentelemetry_library_is_decoded(api):
         "s": "x", "i": -7, "d": 1.5, "b": True, "a": [1], "mlflow.traceRequestId": f"tr-{trace_bytes.hex()}"}
     assert child_span.events[0].attributes == {"exception.type": "E"}
     assert child_span.end_time_ns == 10**18 + 2
+
+
+_ARTIFACT_PATH = r'''
+import json, os, uuid
+import mlflow
+from mlflow.entities import TraceInfo, TraceLocation, TraceState
+from mlflow.tracing.client import TracingClient
+mlflow.set_experiment(os.environ["EXP"])
+exp = mlflow.get_experiment_by_name(os.environ["EXP"]).experiment_id
+
+@mlflow.trace
+def double(x):
+    return x * 2
+
+double(21)
+mlflow.flush_trace_async_logging()
+source = mlflow.get_trace(mlflow.get_last_active_trace_id())
+# The same spans under a trace whose spans never reach the database: the client's
+# fallback uploads them as traces.json through the artifact proxy.
+client = TracingClient()
+info = TraceInfo(trace_id=os.environ["NEW_ID"], trace_location=TraceLocation.from_experiment_id(exp),
+                 request_time=source.info.request_time, state=TraceState.OK, execution_duration=3)
+returned = client.start_trace(info)
+client._upload_trace_data(returned, source.data)
+got = mlflow.get_trace(os.environ["NEW_ID"])
+print(json.dumps([returned.tags.get("mlflow.trace.spansLocation"), [[s.name, s.outputs] for s in got.data.spans]]))
+'''
+
+
+def test_spans_stored_as_a_traces_json_artifact_are_served(live_server):
+    exp, new_id = f"artifact-{uuid.uuid4().hex[:6]}", f"tr-{uuid.uuid4().hex}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    env.update(MLFLOW_TRACKING_URI=live_server.url, EXP=exp, NEW_ID=new_id)
+    proc = subprocess.run([sys.executable, "-c", _ARTIFACT_PATH], env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    location, spans = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert location is None and spans == [["double", 42]]
+    # mltrail's SDK gets the spans from the server, which reads the artifact.
+    mlflow.set_tracking_uri(live_server.url)
+    trace = mlflow.get_trace(new_id)
+    assert [(s.name, s.outputs) for s in trace.data.spans] == [("double", 42)]

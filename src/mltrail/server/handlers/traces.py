@@ -34,7 +34,7 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from mltrail.entities.trace import Trace, TraceInfo
+from mltrail.entities.trace import Trace, TraceData, TraceInfo
 from mltrail.entities.trace_otlp import decode_otlp_protobuf, span_to_proto_json, spans_from_otlp
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.server.routing import Call, Endpoint
@@ -150,10 +150,39 @@ def get_trace_info(call: Call) -> dict[str, Any]:
     return {"trace": {"trace_info": info.to_proto_json()}}
 
 
-def get_trace(call: Call) -> dict[str, Any]:
+async def _with_artifact_spans(call: Call, trace: Trace) -> Trace:
+    """A trace whose spans never reached the database, with spans from its ``traces.json`` artifact.
+
+    The official client uploads that file through the artifact proxy when the
+    server did not report the spans as stored (e.g. its span export failed).
+    """
+    location = trace.info.tags.get("mlflow.artifactLocation")
+    if trace.data.spans or not location or trace.info.tags.get("mlflow.trace.spansLocation") == "TRACKING_STORE":
+        return trace
+    from pathlib import Path
+
+    from starlette.responses import FileResponse
+
+    from mltrail.server.handlers.artifacts import uri_destination
+
+    try:
+        resp = await uri_destination(call, location).download("traces.json")
+        if isinstance(resp, FileResponse):
+            raw = await run_in_threadpool(Path(resp.path).read_bytes)
+        else:
+            parts = [c if isinstance(c, bytes) else str(c).encode() async for c in resp.body_iterator]
+            raw = b"".join(parts)
+        return Trace(trace.info, TraceData.from_dict(json.loads(raw)))
+    except (MltrailException, OSError, ValueError, TypeError, KeyError):
+        return trace  # no readable artifact: the trace has no spans
+
+
+async def get_trace(call: Call) -> dict[str, Any]:
     if not call.body.trace_id:
         raise invalid("Missing value for required parameter 'trace_id'.")
-    return {"trace": trace_json(trace_store(call).get_trace(call.body.trace_id))}
+    store = await run_in_threadpool(trace_store, call)  # built on first use: may open the database
+    trace = await run_in_threadpool(store.get_trace, call.body.trace_id)
+    return {"trace": trace_json(await _with_artifact_spans(call, trace))}
 
 
 def _scoped(traces: list[Any], experiment_ids: list[str], info: Any = lambda t: t.info) -> list[Any]:
@@ -162,11 +191,13 @@ def _scoped(traces: list[Any], experiment_ids: list[str], info: Any = lambda t: 
     return [t for t in traces if info(t).experiment_id in experiment_ids]
 
 
-def batch_get(call: Call) -> dict[str, Any]:
+async def batch_get(call: Call) -> dict[str, Any]:
     ids = call.body.trace_ids
     if not ids:
         raise invalid("Missing value for required parameter 'trace_ids'.")
-    traces = _scoped(trace_store(call).batch_get_traces(ids), call.body.experiment_ids)
+    store = await run_in_threadpool(trace_store, call)
+    found = await run_in_threadpool(store.batch_get_traces, ids)
+    traces = [await _with_artifact_spans(call, t) for t in _scoped(found, call.body.experiment_ids)]
     return {"traces": [trace_json(t) for t in traces]}
 
 
@@ -240,7 +271,7 @@ async def otlp_ingest(call: Call) -> Response:
     except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
         raise invalid(f"Invalid OTLP trace export request: {err}") from None
     if spans:
-        store = trace_store(call)
+        store = await run_in_threadpool(trace_store, call)
         lock = call.state.write_lock
         if lock is not None:
             await run_in_threadpool(_locked_call, lock, lambda _c: store.log_spans(experiment_id, spans), call)
