@@ -95,14 +95,14 @@ def process_tree(pid: int) -> list[int]:
     return seen
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and its descendants, from /proc (bytes).
+def rss_bytes(pid: int, tree: bool = True) -> int:
+    """Resident memory of a process (and by default its descendants), from /proc (bytes).
 
     Shared pages of forked workers are counted once per process, as ``ps`` does;
     that overstates a pre-fork server a little and is said so in the docs.
     """
     total = 0
-    for p in process_tree(pid):
+    for p in process_tree(pid) if tree else [pid]:
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -147,51 +148,78 @@ class Driver:
         dst = tempfile.mkdtemp(dir=self.tmp)
         path = self.client.download_artifacts(self.main_run, "up/blob.bin", dst)
         size = os.path.getsize(path)
-        os.remove(path)
+        shutil.rmtree(dst)
         return {"bytes": size}
 
 
 def serve() -> None:
     driver = Driver()
+    try:
+        _serve(driver)
+    finally:
+        shutil.rmtree(driver.tmp, ignore_errors=True)
+
+
+def _serve(driver: Driver) -> None:
     print(json.dumps({"ready": True, "import_s": IMPORT_S}), flush=True)
     for line in sys.stdin:
         cmd = json.loads(line)
         op, args = cmd["op"], cmd.get("args", {})
+        # A per-command time budget (the client reads these at every request): a
+        # budgeted call gets no retries, so one very slow call cannot hold the run.
+        budget = cmd.get("timeout")
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(budget or 300))
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0" if budget else "2"
+        t0 = time.perf_counter()
         try:
-            fn = getattr(driver, op)
-            t0 = time.perf_counter()
-            extra = fn(**args) or {}
+            extra = getattr(driver, op)(**args) or {}
             elapsed = time.perf_counter() - t0
             print(json.dumps({"ok": True, "t": elapsed, **extra}), flush=True)
         except Exception as exc:  # reported to the harness, which prints "n/a — reason"
             msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
-            print(json.dumps({"ok": False, "error": msg}), flush=True)
+            print(json.dumps({"ok": False, "error": msg, "t": time.perf_counter() - t0}), flush=True)
 
 
-def concurrent_worker(experiment_id: str, batches: int, batch_size: int) -> None:
-    """Log ``batches`` log_batch calls of ``batch_size`` metrics after "go"; report wall times."""
-    client = MlflowClient()
-    run = client.create_run(experiment_id).info.run_id
+def concurrent_worker(batches: int, batch_size: int) -> None:
+    """One logging client, reused for every server (mlflow is imported once).
+
+    Per server: reads {"uri", "experiment_id"}, creates a run, says ready, waits
+    for "go", calls log_batch ``batches`` times and reports its wall-clock span.
+    """
     print(json.dumps({"ready": True}), flush=True)
-    sys.stdin.readline()
-    start = time.time()
-    ts = now_ms()
-    for b in range(batches):
-        metrics = [Metric(f"c{k % 20}", random.random(), ts, b * batch_size + k) for k in range(batch_size)]
-        client.log_batch(run, metrics=metrics)
-    end = time.time()
-    print(json.dumps({"start": start, "end": end, "metrics": batches * batch_size}), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        try:
+            client = MlflowClient(tracking_uri=job["uri"])
+            run = client.create_run(job["experiment_id"]).info.run_id
+        except Exception as exc:
+            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:200]}), flush=True)
+            continue
+        print(json.dumps({"ready": True}), flush=True)
+        sys.stdin.readline()
+        start = time.time()
+        ts = now_ms()
+        try:
+            for b in range(batches):
+                metrics = [
+                    Metric(f"c{k % 20}", random.random(), ts, b * batch_size + k) for k in range(batch_size)
+                ]
+                client.log_batch(run, metrics=metrics)
+        except Exception as exc:
+            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:200]}), flush=True)
+            continue
+        end = time.time()
+        print(json.dumps({"start": start, "end": end, "metrics": batches * batch_size}), flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--concurrent-worker", action="store_true")
-    ap.add_argument("--experiment-id")
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=100)
     args = ap.parse_args()
     if args.concurrent_worker:
-        concurrent_worker(args.experiment_id, args.batches, args.batch_size)
+        concurrent_worker(args.batches, args.batch_size)
     else:
         serve()
 

@@ -9,12 +9,12 @@ import time
 
 from common import BENCH_BIN, BENCH_DIR, NA
 
-# The same client settings for every server: no telemetry, and a failing call
-# fails after one retry instead of MLflow's default minutes of backoff.
+# The same client settings for every server: no telemetry, and two quick retries
+# instead of MLflow's default minutes of backoff (calls with a time budget get none).
 CLIENT_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "300",
     "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
@@ -46,11 +46,14 @@ class DriverProc:
             raise RuntimeError("driver did not start (is mlflow installed in .bench-venv?)")
         self.import_s = json.loads(hello)["import_s"]
 
-    def call(self, op: str, **args) -> dict:
-        """Run one command; returns the answer dict ({"ok", "t", ...} or {"ok": False, "error"})."""
+    def call(self, op: str, timeout: float | None = None, **args) -> dict:
+        """Run one command; returns the answer dict ({"ok", "t", ...} or {"ok": False, "error"}).
+
+        ``timeout`` (seconds) bounds each HTTP request of this command, without retries.
+        """
         if self.proc.poll() is not None:
             return {"ok": False, "error": "driver process exited"}
-        self.proc.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
+        self.proc.stdin.write(json.dumps({"op": op, "args": args, "timeout": timeout}) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:

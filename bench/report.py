@@ -69,9 +69,16 @@ def fmt_rate(r: float, unit: str) -> str:
     return f"{r:.1f} {unit}".strip()
 
 
+def at_least(seconds: float) -> dict:
+    """A call that gave up after ``seconds``: shown as "> N s", compared as a bound."""
+    return {"median": seconds, "min": seconds, "max": seconds, "n": 1, "lower_bound": True}
+
+
 def fmt_value(row: Row, v: dict | NA | None) -> str:
     if v is None:
         return "n/a"
+    if isinstance(v, dict) and v.get("lower_bound"):
+        return f"> {fmt_time(v['median'])} (no answer within the client timeout)"
     if isinstance(v, NA):
         reason = " ".join(v.reason.split()).replace("|", "/")
         return f"n/a \u2014 {reason[:140]}"
@@ -83,8 +90,16 @@ def fmt_value(row: Row, v: dict | NA | None) -> str:
 
 
 def ratio(row: Row, ours: str, peer: str) -> str:
+    """How much better ``ours`` is than ``peer`` on this row, as "N x faster"/"N x slower".
+
+    A timed-out side (``at_least``) turns the ratio into a bound: "> N x" when the
+    true ratio can only be larger than shown, "< N x" when only smaller.
+    """
     a, b = row.values.get(ours), row.values.get(peer)
     if not isinstance(a, dict) or not isinstance(b, dict) or a["median"] <= 0 or b["median"] <= 0:
+        return EN_DASH
+    a_bound, b_bound = bool(a.get("lower_bound")), bool(b.get("lower_bound"))
+    if a_bound and b_bound:
         return EN_DASH
     if row.kind == "rate":
         r = a["median"] / b["median"]
@@ -92,10 +107,12 @@ def ratio(row: Row, ours: str, peer: str) -> str:
     else:
         r = b["median"] / a["median"]
         better, worse = ("smaller", "larger") if row.kind == "bytes" else ("faster", "slower")
+    # r is ours' advantage: a peer bound means the true r is larger, ours' bound smaller.
+    up, down = ("> ", "< ") if b_bound else ("< ", "> ") if a_bound else ("", "")
     if r >= 1:
-        return f"{r:.1f}{TIMES} {better}" if r < 10 else f"{r:.0f}{TIMES} {better}"
+        return up + (f"{r:.1f}{TIMES} {better}" if r < 10 else f"{r:.0f}{TIMES} {better}")
     inv = 1 / r
-    return f"{inv:.1f}{TIMES} {worse}" if inv < 10 else f"{inv:.0f}{TIMES} {worse}"
+    return down + (f"{inv:.1f}{TIMES} {worse}" if inv < 10 else f"{inv:.0f}{TIMES} {worse}")
 
 
 def to_markdown(section: Section) -> str:

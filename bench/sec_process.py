@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from common import BENCH_BIN, NA, VENV_BIN
+from common import BENCH_BIN, NA, VENV_BIN, rss_bytes
 from report import EN_DASH, Section
 from servers import Server
 
@@ -51,6 +51,7 @@ def start_servers(
         if not isinstance(s, NA):
             s.idle_rss = s.rss()
             s.peak_rss = s.idle_rss
+            s.idle_rss_main = rss_bytes(s.proc.pid, tree=False)
     return servers, starts
 
 
@@ -78,13 +79,15 @@ def run(servers: dict, starts: dict, drivers: dict, quick: bool) -> Section:
     for name, times in starts.items():
         row.set(name, times)
     idle = sec.row("server RSS, idle (process + workers)", kind="bytes")
+    main = sec.row("server RSS, idle, the started process alone", kind="bytes")
     peak = sec.row("server RSS, peak during the ops, capacity and scale sections", kind="bytes")
     for name, server in servers.items():
         if isinstance(server, NA):
-            idle.set(name, server)
-            peak.set(name, server)
+            for r in (idle, main, peak):
+                r.set(name, server)
         else:
-            idle.set(name, float(getattr(server, "idle_rss", 0)))
+            idle.set(name, float(server.idle_rss))
+            main.set(name, float(server.idle_rss_main))
             peak.set(name, float(server.peak_rss))
     sec.notes.append(
         "RSS sums every process of the server (MLflow forks workers), so pages shared "

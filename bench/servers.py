@@ -40,6 +40,7 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.peak_rss = 0
         self.idle_rss = 0
+        self.idle_rss_main = 0
 
     def command(self) -> list[str]:
         db_uri = f"sqlite:///{self.db_path}"  # absolute path: sqlite:////tmp/...
@@ -165,6 +166,9 @@ class RssSampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
+        # Leave SIGINT/SIGTERM to the main thread: delivered here, they would not
+        # interrupt the main thread's blocking reads and Ctrl-C would hang.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while not self._stop.wait(self.interval):
             for s in self.servers:
                 s.rss()
