@@ -1,7 +1,7 @@
 // The app shell: a hash router that maps "#/path?query" to one page module.
 // Hash routing keeps every view a shareable URL without server-side routes.
 
-import {errorBox, replace} from './dom.js';
+import {errorBox, h, replace} from './dom.js';
 
 const ROUTES = [
   [/^\/?$/, () => import('./pages/experiments.js'), () => ({})],
@@ -48,6 +48,8 @@ async function render() {
   if (cleanup) { try { cleanup(); } catch { /* a page's cleanup must not block navigation */ } cleanup = null; }
   const main = document.getElementById('main');
   const {path, query} = currentRoute();
+  // Drop the previous page at once: stale content must never pass for the new page.
+  main.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
   for (const [pattern, load, paramsOf] of ROUTES) {
     const match = path.match(pattern);
     if (!match) continue;
