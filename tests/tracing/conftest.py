@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from support.openai_server import openai_server  # noqa: F401  (fixture)
+from support.sdk_backends import backend  # noqa: F401  (fixture: embedded default and PostgreSQL)
 from support.sdk_state import clean_fluent_state  # noqa: F401  (autouse fixture)
 
 

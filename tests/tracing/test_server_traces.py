@@ -245,3 +245,26 @@ def test_spans_stored_as_a_traces_json_artifact_are_served(live_server):
     mlflow.set_tracking_uri(live_server.url)
     trace = mlflow.get_trace(new_id)
     assert [(s.name, s.outputs) for s in trace.data.spans] == [("double", 42)]
+
+
+def test_brief_langchain_example_through_the_server(live_server, openai_server):
+    pytest.importorskip("langchain_openai")
+    mlflow.set_tracking_uri(live_server.url)
+    mlflow.set_experiment(f"lc-{uuid.uuid4().hex[:6]}")
+    mlflow.langchain.autolog()
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_openai import ChatOpenAI
+
+    with mlflow.start_run() as run:
+        llm = ChatOpenAI(model="gpt-4o-mini", temperature=0)
+        prompt = ChatPromptTemplate.from_messages([
+            ("system", "You are a helpful assistant."),
+            ("user", "{question}"),
+        ])
+        chain = prompt | llm
+        response = chain.invoke({"question": "What is MLflow?"})
+    (trace,) = mlflow.search_traces(run_id=run.info.run_id, return_type="list")
+    assert [(s.name, s.span_type) for s in trace.data.spans] == [
+        ("RunnableSequence", "CHAIN"), ("ChatPromptTemplate", "CHAIN"), ("ChatOpenAI", "CHAT_MODEL")]
+    assert trace.data.spans[0].outputs["content"] == response.content
+    assert trace.data.spans[2].get_attribute("mlflow.chat.tokenUsage")["total_tokens"] == 13

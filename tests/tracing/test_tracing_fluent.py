@@ -20,8 +20,8 @@ def _last():
     return trace
 
 
-def test_decorator_and_start_span_nest_into_one_trace():
-    mlflow.set_experiment("fluent")
+def test_decorator_and_start_span_nest_into_one_trace(backend):
+    mlflow.set_experiment(f"{backend}-fluent")
 
     @mlflow.trace(span_type=SpanType.CHAIN, attributes={"team": "ml"})
     def pipeline(question: str, k: int = 2) -> dict:
@@ -41,7 +41,7 @@ def test_decorator_and_start_span_nest_into_one_trace():
     assert trace.info.tags["mlflow.traceName"] == "pipeline"
     assert trace.info.request_preview == '{"question": "hi", "k": 2}'
     assert trace.info.response_preview == '{"answer": "HI"}'
-    assert trace.info.experiment_id == mlflow.get_experiment_by_name("fluent").experiment_id
+    assert trace.info.experiment_id == mlflow.get_experiment_by_name(f"{backend}-fluent").experiment_id
     root, retrieve, tool_span = trace.data.spans
     assert (root.name, root.span_type, root.parent_id) == ("pipeline", "CHAIN", None)
     assert root.inputs == {"question": "hi", "k": 2} and root.get_attribute("team") == "ml"
@@ -141,7 +141,8 @@ def test_threads_get_their_own_traces_unless_context_is_copied():
     assert trace.data.spans[1].parent_id == trace.data.spans[0].span_id
 
 
-def test_trace_links_to_active_run_and_update_current_trace():
+def test_trace_links_to_active_run_and_update_current_trace(backend):
+    mlflow.set_experiment(f"{backend}-runs")
     with mlflow.start_run() as run:
         @mlflow.trace
         def f():
@@ -162,8 +163,8 @@ def test_trace_links_to_active_run_and_update_current_trace():
     assert df["response"][0] == 1
 
 
-def test_search_filters_order_and_errors():
-    mlflow.set_experiment("search")
+def test_search_filters_order_and_errors(backend):
+    mlflow.set_experiment(f"{backend}-search")
 
     @mlflow.trace
     def ok(x):
