@@ -20,7 +20,8 @@ from mltrail.store.rest import RestTrackingStore
 
 from .conftest import free_port
 
-_SUITE = Path(__file__).parents[1] / "store" / "test_sql_tracking_store.py"
+_STORE_TESTS = Path(__file__).parents[1] / "store"
+_SUITES = ("test_sql_tracking_store.py", "test_store_validation.py")
 # Tests that reach into the SQL engine or use server-side-only operations (gc).
 _SQL_ONLY = {
     "test_gc_helpers",
@@ -30,16 +31,23 @@ _SQL_ONLY = {
 }
 
 
-def _load_suite() -> dict[str, object]:
-    if not _SUITE.exists():
-        return {}
-    spec = importlib.util.spec_from_file_location("_store_contract_suite", _SUITE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {n: f for n, f in vars(module).items() if n.startswith("test_") and n not in _SQL_ONLY}
+def _load_suites() -> dict[str, object]:
+    """The suites' test functions (and the ``run_id`` fixture), minus SQL-only tests."""
+    found: dict[str, object] = {}
+    for name in _SUITES:
+        path = _STORE_TESTS / name
+        if not path.exists():
+            continue
+        spec = importlib.util.spec_from_file_location(f"_contract_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for attr, value in vars(module).items():
+            if (attr.startswith("test_") and attr not in _SQL_ONLY) or attr == "run_id":
+                found[attr] = value
+    return found
 
 
-globals().update(_load_suite())
+globals().update(_load_suites())
 
 
 @pytest.fixture
@@ -70,3 +78,9 @@ def store(db_uri, tmp_path, monkeypatch):
     rest.http.close()
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def sqlite_store(store):
+    """The validation suite's name for the store under test."""
+    return store

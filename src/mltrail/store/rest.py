@@ -50,6 +50,7 @@ from mltrail.store.tracking import (
     SEARCH_MAX_RESULTS_DEFAULT,
     TrackingStore,
 )
+from mltrail.store.validation import validate_batch, validate_experiment_name, validate_metric
 
 API = "/api/2.0/mlflow"
 MAX_METRICS_PER_BATCH = 1000
@@ -191,6 +192,7 @@ class RestTrackingStore(TrackingStore):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: Sequence[ExperimentTag] | None = None
     ) -> str:
+        validate_experiment_name(name)
         body = {"name": name, "artifact_location": artifact_location or None, "tags": _tags(tags)}
         return str(self._post("/experiments/create", body)["experiment_id"])
 
@@ -275,6 +277,7 @@ class RestTrackingStore(TrackingStore):
 
     def log_metric(self, run_id: str, metric: Metric, synchronous: bool | None = None) -> None:
         """Queue a metric value (sent in batches); ``synchronous=True`` sends it now and waits."""
+        validate_metric(metric)  # bad values fail here, at the call, even when buffered
         if synchronous or (synchronous is None and not self.async_logging):
             self._post("/runs/log-metric", {"run_id": run_id, **_metric_json(metric)})
             return
@@ -298,6 +301,7 @@ class RestTrackingStore(TrackingStore):
         synchronous: bool | None = None,
     ) -> None:
         """Log many values in one call (always sent now, after anything buffered)."""
+        validate_batch(metrics, params, tags)
         body = {
             "run_id": run_id,
             "metrics": [_metric_json(m) for m in metrics],

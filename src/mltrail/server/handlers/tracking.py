@@ -25,9 +25,6 @@ from mltrail.server.routing import Call, Endpoint
 from mltrail.server.validation import check_artifact_location
 from mltrail.server.wire import experiment_json, metric_json, run_info_json, run_json
 
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_TAGS_PER_BATCH = 100
-MAX_ENTITIES_PER_BATCH = 1000
 SEARCH_MAX_RESULTS = 50000
 DEFAULT_SEARCH_RUNS = 1000
 DEFAULT_SEARCH_EXPERIMENTS = 1000
@@ -68,7 +65,7 @@ def _max_results(value: int | None, default: int, limit: int = SEARCH_MAX_RESULT
 def create_experiment(call: Call) -> dict[str, Any]:
     """Create an experiment; ``RESOURCE_ALREADY_EXISTS`` if the name is taken."""
     body: p.CreateExperiment = call.body
-    name = _required(body.name.strip() if body.name else "", "name")
+    name = body.name  # the store checks names (empty, too long) with MLflow's messages
     location = check_artifact_location(body.artifact_location) if body.artifact_location else None
     tags = [ExperimentTag(t.key, t.value) for t in body.tags]
     return {"experiment_id": call.tracking_store.create_experiment(name, location, tags)}
@@ -191,7 +188,7 @@ def log_metric(call: Call) -> None:
     body: p.LogMetric = call.body
     run_id = _run_id(body)
     metric = Metric(
-        key=_required(body.key, "key"),
+        key=body.key,
         value=body.value,
         timestamp=body.timestamp,
         step=body.step,
@@ -206,13 +203,13 @@ def log_metric(call: Call) -> None:
 def log_param(call: Call) -> None:
     """Log a param (immutable once logged)."""
     body: p.LogParam = call.body
-    call.tracking_store.log_param(_run_id(body), Param(_required(body.key, "key"), body.value))
+    call.tracking_store.log_param(_run_id(body), Param(body.key, body.value))
 
 
 def set_tag(call: Call) -> None:
     """Set a run tag."""
     body: p.SetTag = call.body
-    call.tracking_store.set_tag(_run_id(body), RunTag(_required(body.key, "key"), body.value))
+    call.tracking_store.set_tag(_run_id(body), RunTag(body.key, body.value))
 
 
 def delete_tag(call: Call) -> None:
@@ -225,26 +222,10 @@ def log_batch(call: Call) -> None:
     """Log metrics, params and tags at once; all or nothing."""
     body: p.LogBatch = call.body
     run_id = _run_id(body)
-    n_metrics, n_params, n_tags = len(body.metrics), len(body.params), len(body.tags)
-    if n_metrics > MAX_METRICS_PER_BATCH:
-        raise invalid(
-            f"A batch logging request can contain at most {MAX_METRICS_PER_BATCH} metrics. "
-            f"Got {n_metrics} metrics. Please split up metrics across multiple requests and try again."
-        )
-    for what, n in (("params", n_params), ("tags", n_tags)):
-        if n > MAX_PARAMS_TAGS_PER_BATCH:
-            raise invalid(
-                f"A batch logging request can contain at most {MAX_PARAMS_TAGS_PER_BATCH} {what}. "
-                f"Got {n} {what}. Please split up {what} across multiple requests and try again."
-            )
-    if n_metrics + n_params + n_tags > MAX_ENTITIES_PER_BATCH:
-        raise invalid(
-            f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params "
-            f"and tags in total. Got {n_metrics + n_params + n_tags}."
-        )
+    # Limits and key rules are the store's (mltrail.store.validation): one source of truth.
     metrics = [
         Metric(
-            key=_required(m.key, "metrics.key"),
+            key=m.key,
             value=m.value,
             timestamp=m.timestamp,
             step=m.step,
@@ -255,8 +236,8 @@ def log_batch(call: Call) -> None:
         )
         for m in body.metrics
     ]
-    params = [Param(_required(x.key, "params.key"), x.value) for x in body.params]
-    tags = [RunTag(_required(x.key, "tags.key"), x.value) for x in body.tags]
+    params = [Param(x.key, x.value) for x in body.params]
+    tags = [RunTag(x.key, x.value) for x in body.tags]
     call.tracking_store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
 
 
