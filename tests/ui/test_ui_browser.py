@@ -473,8 +473,10 @@ def test_traces_from_the_official_client_show_as_a_span_tree(page, ui_server, se
         "        s.set_inputs({'q': q})\n"
         "        s.set_outputs(['doc1', '<script>alert(7)</script>'])\n"
         "    return llm(q)\n"
-        "chain('What is MLflow?')\n"
+        "with mlflow.start_run(run_name='traced-run') as run:\n"
+        "    chain('What is MLflow?')\n"
         "print(mlflow.get_last_active_trace_id())\n"
+        "print('run', run.info.run_id)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
@@ -495,4 +497,9 @@ def test_traces_from_the_official_client_show_as_a_span_tree(page, ui_server, se
     assert "<script>alert(7)</script>" in page.locator(".span-detail pre.span-outputs").inner_text()
     page.locator(".span-tree button[data-span='llm']").click()
     assert page.locator(".span-detail dd").first.inner_text() == "LLM"
+    # The run the trace was recorded in lists it.
+    run_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("run "))
+    page.goto(f"/#/runs/{run_id}")
+    page.locator(".run-traces a", has_text="chain").click()
+    page.wait_for_selector("h1:text('chain')")
     _no_script_ran(page)

@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import {artifactBrowser} from '../components/artifacts.js';
 import {metricPanel} from '../components/metricpanel.js';
-import {errorBox, experimentHref, fmtDuration, fmtNumber, fmtTime, h, replace, runHref, runMaps, runName,
+import {errorBox, experimentHref, fmtDuration, fmtNumber, fmtTime, h, replace, routeHref, runHref, runMaps, runName,
   statusBadge} from '../dom.js';
 
 const NOTE = 'mlflow.note.content';
@@ -28,6 +28,7 @@ export async function render(root, {runId, query}) {
   const params = h('div');
   const metrics = h('div');
   const children = h('div');
+  const traces = h('div');
   const message = h('div');
   const panel = metricPanel({keys: runMaps(run).metricList.map((m) => m.key).sort(), query,
     seriesFor: () => [{runId, name: runName(run), startTime: run.info.start_time}]});
@@ -42,7 +43,8 @@ export async function render(root, {runId, query}) {
     h('section', {'aria-label': 'Charts'}, h('h2', {}, 'Charts'), panel.element),
     h('section', {'aria-label': 'Tags'}, h('h2', {}, 'Tags'), tags),
     h('section', {'aria-label': 'Artifacts'}, h('h2', {}, 'Artifacts'), artifactBrowser(runId)),
-    h('section', {'aria-label': 'Child runs'}, children));
+    h('section', {'aria-label': 'Child runs'}, children),
+    h('section', {'aria-label': 'Traces'}, traces));
 
   const experimentName = api.getExperiment(run.info.experiment_id).then((e) => e.name).catch(() => '#' + run.info.experiment_id);
 
@@ -139,6 +141,19 @@ export async function render(root, {runId, query}) {
       .map((m) => [m.key, fmtNumber(m.value), String(m.step), fmtTime(m.timestamp)]), 'metrics'));
   }
 
+  // Traces recorded while this run was active (MLflow links them with metadata mlflow.sourceRun).
+  async function drawTraces() {
+    try {
+      const res = await api.searchTraces([run.info.experiment_id], {maxResults: 50,
+        filter: `metadata.\`mlflow.sourceRun\` = '${runId.replace(/'/g, "\\'")}'`});
+      const list = res.traces || [];
+      replace(traces, list.length ? [h('h2', {}, `Traces (${list.length}${res.next_page_token ? '+' : ''})`),
+        h('ul', {class: 'run-traces'}, list.map((t) => h('li', {},
+          h('a', {href: routeHref('/traces/' + encodeURIComponent(t.trace_id))}, (t.tags || {})['mlflow.traceName'] || t.trace_id),
+          ' ', h('span', {class: 'muted'}, `${t.state || ''} · ${t.execution_duration || ''} · ${t.request_preview || ''}`))))] : null);
+    } catch { replace(traces); }  // a server without traces support simply shows none
+  }
+
   async function drawChildren() {
     try {
       const res = await api.searchRuns({experimentIds: [run.info.experiment_id], viewType: 'ALL', maxResults: 200,
@@ -158,6 +173,7 @@ export async function render(root, {runId, query}) {
   }
   drawAll();
   drawChildren();
+  drawTraces();
   panel.redrawAll();
 
   // Live updates: the server pushes a new run snapshot whenever something changes.
