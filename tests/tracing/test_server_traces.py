@@ -268,3 +268,27 @@ def test_brief_langchain_example_through_the_server(live_server, openai_server):
         ("RunnableSequence", "CHAIN"), ("ChatPromptTemplate", "CHAIN"), ("ChatOpenAI", "CHAT_MODEL")]
     assert trace.data.spans[0].outputs["content"] == response.content
     assert trace.data.spans[2].get_attribute("mlflow.chat.tokenUsage")["total_tokens"] == 13
+
+
+def test_otlp_exporter_environment_sends_spans_to_a_collector(live_server, monkeypatch, tmp_path):
+    # mltrail server's /v1/traces stands in for an OpenTelemetry collector.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", live_server.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-team=ml%20ops")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'local.db'}")
+    mlflow.set_experiment(experiment_id="0")
+
+    @mlflow.trace(span_type="TOOL")
+    def add(a, b):
+        return a + b
+
+    add(1, 2)
+    trace_id = mlflow.get_last_active_trace_id()
+    mlflow.flush_trace_async_logging()
+    assert mlflow.get_trace(trace_id) is None  # sent to the collector instead of the local store
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    mlflow.set_tracking_uri(live_server.url)
+    # The collector files the spans under the experiment named in the header: "0" on its side too.
+    trace = mlflow.get_trace(trace_id)
+    assert trace.info.experiment_id == "0"
+    (span,) = trace.data.spans
+    assert (span.name, span.span_type, span.inputs, span.outputs) == ("add", "TOOL", {"a": 1, "b": 2}, 3)

@@ -7,6 +7,12 @@ queue is flushed at interpreter exit and before reads (``get_trace``,
 ``MLTRAIL_ENABLE_ASYNC_TRACE_LOGGING=false`` (or MLflow's
 ``MLFLOW_ENABLE_ASYNC_TRACE_LOGGING``) to store each trace before the traced
 call returns. A failed export is logged, never raised into the traced code.
+
+OpenTelemetry collectors: with ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (or
+``OTEL_EXPORTER_OTLP_ENDPOINT``, to which ``/v1/traces`` is appended) set,
+spans are sent there as OTLP/HTTP JSON instead of to the tracking store
+(headers from ``OTEL_EXPORTER_OTLP[_TRACES]_HEADERS``, ``k=v,k2=v2``); with
+``MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true`` they go to both, as in MLflow.
 """
 
 from __future__ import annotations
@@ -75,6 +81,11 @@ class TraceExporter:
     def _write(batch: list[tuple[str, Trace]]) -> None:
         from mltrail.tracing._store import trace_store_for
 
+        endpoint = otlp_endpoint()
+        if endpoint:
+            _send_otlp(endpoint, [trace for _uri, trace in batch])
+            if not _truthy(os.environ.get("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT")):
+                return
         by_uri: dict[str, list[Trace]] = {}
         for uri, trace in batch:
             by_uri.setdefault(uri, []).append(trace)
@@ -88,6 +99,52 @@ class TraceExporter:
         """Wait until every queued trace is stored (or ``timeout`` seconds pass)."""
         with self._cond:
             self._cond.wait_for(lambda: not self._queue and not self._busy, timeout=timeout)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def otlp_endpoint() -> str | None:
+    """The OTLP/HTTP traces URL from OpenTelemetry's environment variables, if any."""
+    url = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if url:
+        return url
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    return f"{base.rstrip('/')}/v1/traces" if base else None
+
+
+def _otlp_headers() -> dict[str, str]:
+    raw = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get("OTEL_EXPORTER_OTLP_HEADERS") or ""
+    headers = {"Content-Type": "application/json"}
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            from urllib.parse import unquote
+
+            headers[key.strip()] = unquote(value.strip())
+    return headers
+
+
+def _send_otlp(endpoint: str, traces: list[Trace]) -> None:
+    """POST the traces' spans to an OTLP/HTTP collector as JSON (one request per experiment)."""
+    import httpx
+    import msgspec
+
+    from mltrail.entities.trace_otlp import spans_to_otlp_json
+
+    by_exp: dict[str, list] = {}
+    for trace in traces:
+        by_exp.setdefault(trace.info.experiment_id, []).extend(trace.data.spans)
+    for exp_id, spans in by_exp.items():
+        headers = {**_otlp_headers(), "x-mlflow-experiment-id": exp_id}
+        try:
+            resp = httpx.post(endpoint, content=msgspec.json.encode(spans_to_otlp_json(spans)), headers=headers,
+                              timeout=30)
+            if resp.status_code >= 300:
+                _log.warning("OTLP endpoint %s answered HTTP %s: %s", endpoint, resp.status_code, resp.text[:200])
+        except httpx.HTTPError as err:
+            _log.warning("Failed to send %d span(s) to OTLP endpoint %s: %s", len(spans), endpoint, err)
 
 
 _exporter = TraceExporter()
