@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,32 @@ def test_uv_env_manager_runs_in_an_isolated_env(tmp_path, monkeypatch):
     run = mlflow.get_run(submitted.run_id)
     assert run.data.tags["mlflow.project.env"] == "uv"
     assert Path(run.data.tags["prefix"]).is_relative_to(tmp_path / "envs")
+
+
+def test_ctrl_c_on_mltrail_run_stops_the_command(tmp_path, sqlite_uri):
+    import signal
+
+    sleeper = _project(tmp_path / "sleeper", """
+        name: sleeper
+        entry_points:
+          main:
+            command: "echo started > started.txt; sleep 60"
+    """)
+    env = {**os.environ, "MLTRAIL_TRACKING_URI": sqlite_uri}
+    proc = subprocess.Popen([sys.executable, "-m", "mltrail", "run", str(sleeper), "--experiment-name", "sig"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (sleeper / "started.txt").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    mltrail_run = _only_run_at(sqlite_uri, "sig")
+    assert mltrail_run.info.status == "KILLED"
+
+
+def _only_run_at(uri: str, experiment_name: str):
+    mlflow.set_tracking_uri(uri)
+    return _only_run(experiment_name)

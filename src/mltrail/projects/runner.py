@@ -40,6 +40,8 @@ class SubmittedRun:
         self._cleanup = cleanup
         self._cancelled = False
         self._status: str | None = None
+        # An Event, not Thread.join: a join interrupted by Ctrl+C can wrongly report the thread as finished.
+        self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name=f"project-run-{run_id[:8]}", daemon=True)
         self._watcher.start()
 
@@ -60,10 +62,11 @@ class SubmittedRun:
             self._status = status
             if self._cleanup is not None:
                 shutil.rmtree(self._cleanup, ignore_errors=True)
+            self._done.set()
 
     def wait(self) -> bool:
-        """Block until the command exits; True when it succeeded."""
-        self._watcher.join()
+        """Block until the command exits and the run is marked; True when it succeeded."""
+        self._done.wait()
         return self._status == "FINISHED"
 
     def get_status(self) -> str:
@@ -74,10 +77,7 @@ class SubmittedRun:
         """Stop the command (its whole process group) and mark the run KILLED."""
         if self._process.poll() is None:
             self._cancelled = True
-            try:
-                os.killpg(self._process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            _kill_group(self._process)
         self.wait()
 
 
@@ -179,6 +179,36 @@ def run(
     """
     if backend != "local":
         raise invalid(f"Unsupported backend {backend!r}: mltrail runs projects with the 'local' backend only.")
+    with _CtrlC() as ctrl_c:
+        return _run(uri, entry_point, version, parameters, experiment_name, experiment_id, synchronous, run_id,
+                    run_name, env_manager, ctrl_c)
+
+
+class _CtrlC:
+    """While a synchronous run is in flight, Ctrl+C only sets a flag the waiting loop acts on.
+
+    The command runs in its own session (so it can be stopped as a group), so Ctrl+C does not
+    reach it; a KeyboardInterrupt raised at an arbitrary point (say, between starting the
+    process and remembering it) could leave it running. Deferring the signal closes that window.
+    """
+
+    def __init__(self) -> None:
+        self.hit = threading.Event()
+        self._previous: Any = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, lambda *_: self.hit.set())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _run(uri: str, entry_point: str, version: str | None, parameters: dict[str, Any] | None,
+         experiment_name: str | None, experiment_id: str | None, synchronous: bool, run_id: str | None,
+         run_name: str | None, env_manager: str | None, ctrl_c: _CtrlC) -> SubmittedRun:
     folder, cleanup, source = _fetch(uri, version)
     try:
         project = load_project(folder)
@@ -187,13 +217,26 @@ def run(
         command = entry.command_line(declared, extra)
         manager = env_manager or envs.default_env_manager(project.env_type)
         env_vars = envs.prepare(folder, project.env_type, project.env_value, manager)
+        if ctrl_c.hit.is_set():
+            raise KeyboardInterrupt
         submitted = _launch(project, entry_point, source, declared, extra, command, env_vars, manager,
                             experiment_name, experiment_id, run_id, run_name, cleanup)
     except BaseException:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
         raise
-    if synchronous and not submitted.wait():
+    if not synchronous:
+        if ctrl_c.hit.is_set():
+            submitted.cancel()
+            raise KeyboardInterrupt
+        return submitted
+    while not submitted._done.wait(0.1):
+        if ctrl_c.hit.is_set():
+            submitted.cancel()  # stop the command's process group; the run becomes KILLED
+            raise KeyboardInterrupt
+    if ctrl_c.hit.is_set() and submitted.get_status() != "FINISHED":
+        raise KeyboardInterrupt
+    if submitted.get_status() != "FINISHED":
         raise MltrailException(
             f"Run (ID '{submitted.run_id}') of entry point {entry_point!r} failed "
             f"(exit code {submitted.command_proc.returncode})."
@@ -256,4 +299,16 @@ def _launch(project: Project, entry_point: str, source: str, declared: dict[str,
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
-    return SubmittedRun(run_id, process, client, cleanup)
+    try:
+        return SubmittedRun(run_id, process, client, cleanup)
+    except BaseException:  # e.g. Ctrl+C right after the start: the command must not outlive us
+        _kill_group(process)
+        client.set_terminated(run_id, "KILLED")
+        raise
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
