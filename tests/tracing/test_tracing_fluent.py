@@ -45,6 +45,7 @@ def test_decorator_and_start_span_nest_into_one_trace(backend):
     root, retrieve, tool_span = trace.data.spans
     assert (root.name, root.span_type, root.parent_id) == ("pipeline", "CHAIN", None)
     assert root.inputs == {"question": "hi", "k": 2} and root.get_attribute("team") == "ml"
+    assert root.attributes["team"] == "ml" and root.attributes["mlflow.spanType"] == "CHAIN"  # decoded
     assert (retrieve.name, retrieve.span_type, retrieve.parent_id) == ("retrieve", "RETRIEVER", root.span_id)
     assert retrieve.inputs == {"query": "hi"} and retrieve.outputs == ["doc", "doc"]
     assert (tool_span.name, tool_span.span_type, tool_span.parent_id) == ("my_tool", "TOOL", root.span_id)

@@ -189,7 +189,7 @@ class SpanEvent:
 
 @dataclass
 class Span:
-    """One finished span. ``attributes`` holds JSON-encoded values (see the module docstring)."""
+    """One finished span. ``raw_attributes`` holds JSON-encoded values; ``attributes`` decodes them."""
 
     trace_id: str
     span_id: str
@@ -199,7 +199,7 @@ class Span:
     end_time_ns: int | None
     status_code: str = SpanStatusCode.OK
     status_message: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
+    raw_attributes: dict[str, str] = field(default_factory=dict)
     events: list[SpanEvent] = field(default_factory=list)
 
     # -- MLflow's accessors
@@ -233,11 +233,16 @@ class Span:
 
     def get_attribute(self, key: str) -> Any:
         """The decoded value of one attribute (``None`` if absent)."""
-        return load_json(self.attributes.get(key))
+        return load_json(self.raw_attributes.get(key))
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """Every attribute, decoded (MLflow's ``Span.attributes``)."""
+        return {k: load_json(v) for k, v in self.raw_attributes.items()}
 
     def decoded_attributes(self) -> dict[str, Any]:
-        """Every attribute, decoded."""
-        return {k: load_json(v) for k, v in self.attributes.items()}
+        """Every attribute, decoded (same as :attr:`attributes`)."""
+        return self.attributes
 
     # -- serialization
     def to_dict(self) -> dict[str, Any]:
@@ -251,7 +256,7 @@ class Span:
             "end_time_unix_nano": self.end_time_ns,
             "events": [e.to_dict() for e in self.events],
             "status": {"code": f"STATUS_CODE_{self.status_code}", "message": self.status_message},
-            "attributes": dict(self.attributes),
+            "attributes": dict(self.raw_attributes),
             "links": [],
         }
 
@@ -284,7 +289,7 @@ class Span:
             end_time_ns=None if end in (None, "") else int(end),
             status_code=normalize_status_code(code),
             status_message=message or "",
-            attributes=attributes,
+            raw_attributes=attributes,
             events=[SpanEvent.from_dict(e) for e in d.get("events") or []],
         )
 
@@ -444,13 +449,13 @@ class TraceData:
     def request(self) -> str | None:
         """The root span's inputs as JSON text (MLflow's ``TraceData.request``)."""
         root = self.root
-        return None if root is None else root.attributes.get(SpanAttributeKey.INPUTS)
+        return None if root is None else root.raw_attributes.get(SpanAttributeKey.INPUTS)
 
     @property
     def response(self) -> str | None:
         """The root span's outputs as JSON text."""
         root = self.root
-        return None if root is None else root.attributes.get(SpanAttributeKey.OUTPUTS)
+        return None if root is None else root.raw_attributes.get(SpanAttributeKey.OUTPUTS)
 
     def to_dict(self) -> dict[str, Any]:
         return {"spans": [s.to_dict() for s in self.spans]}

@@ -94,7 +94,7 @@ def span_to_proto_json(span: Span) -> dict[str, Any]:
         "span_id": hex_to_b64(span.span_id),
         "name": span.name,
         "start_time_unix_nano": span.start_time_ns,
-        "attributes": [{"key": k, "value": to_any_value(load_json(v))} for k, v in span.attributes.items()],
+        "attributes": [{"key": k, "value": to_any_value(load_json(v))} for k, v in span.raw_attributes.items()],
         "status": {"code": f"STATUS_CODE_{span.status_code}"},
     }
     if span.parent_id:
@@ -138,7 +138,7 @@ def spans_to_otlp_json(spans: list[Span], service_name: str = "mltrail") -> dict
             "kind": 1,
             "startTimeUnixNano": str(span.start_time_ns),
             "attributes": [{"key": k, "value": _camel_any(to_any_value(load_json(v)))}
-                           for k, v in span.attributes.items()],
+                           for k, v in span.raw_attributes.items()],
             "status": {"code": _STATUS_NUM.get(span.status_code, 0), "message": span.status_message},
             "events": [{"timeUnixNano": str(e.timestamp), "name": e.name,
                         "attributes": [{"key": k, "value": _camel_any(to_any_value(v))}
@@ -181,7 +181,7 @@ def _span_from_otlp(d: dict[str, Any]) -> Span:
         # OTLP's UNSET means "no error reported": MLflow shows such spans as OK.
         status_code="OK" if code == "UNSET" else code,
         status_message=status.get("message", "") or "",
-        attributes=attributes,
+        raw_attributes=attributes,
         events=events,
     )
 

@@ -204,8 +204,8 @@ def span_ended(span: LiveSpan) -> None:
     root = frozen[0]
     from mltrail.entities.trace import SpanAttributeKey
 
-    request = root.attributes.get(SpanAttributeKey.INPUTS)
-    response = root.attributes.get(SpanAttributeKey.OUTPUTS)
+    request = root.raw_attributes.get(SpanAttributeKey.INPUTS)
+    response = root.raw_attributes.get(SpanAttributeKey.OUTPUTS)
     if info.request_preview is None:
         info.request_preview = _truncate(request)
     if info.response_preview is None:

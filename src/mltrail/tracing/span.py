@@ -149,7 +149,7 @@ class LiveSpan:
             end_time_ns=self.end_time_ns,
             status_code=self._status.status_code,
             status_message=self._status.description,
-            attributes={k: dump_json(v) for k, v in self._attributes.items()},
+            raw_attributes={k: dump_json(v) for k, v in self._attributes.items()},
             events=list(self.events),
         )
 
