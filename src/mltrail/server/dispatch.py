@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, request_response
+from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from mltrail.exceptions import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, MltrailException
@@ -194,11 +194,6 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
             return error_response(MltrailException("Internal server error", error_code=INTERNAL_ERROR))
 
     return endpoint
-
-
-def make_asgi_endpoint(ep: Endpoint, config: ServerConfig) -> Any:
-    """The endpoint as a raw ASGI app (for the table route)."""
-    return request_response(make_request_handler(ep, config))
 
 
 class TableRoute(BaseRoute):
