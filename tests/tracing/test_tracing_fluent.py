@@ -249,3 +249,17 @@ def test_import_mltrail_does_not_import_tracing_or_integrations():
     assert bare.stdout.strip() == "[]"
     touched = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert touched.stdout.strip() == "[]"
+
+
+def test_mlflow_style_entity_imports():
+    from mltrail.entities import SpanStatusCode, SpanType, Trace
+
+    @mlflow.trace(span_type=SpanType.RETRIEVER)
+    def find():
+        return ["a"]
+
+    find()
+    trace = _last()
+    assert isinstance(trace, Trace)
+    assert trace.data.spans[0].status.status_code == SpanStatusCode.OK
+    assert Trace.from_json(trace.to_json()).data.spans[0].outputs == ["a"]

@@ -11,6 +11,17 @@ from mltrail.entities.model_registry import (
     RegisteredModelAlias,
     RegisteredModelTag,
 )
+from mltrail.entities.trace import (
+    Span,
+    SpanEvent,
+    SpanStatus,
+    SpanStatusCode,
+    SpanType,
+    Trace,
+    TraceData,
+    TraceInfo,
+    TraceState,
+)
 from mltrail.entities.tracking import (
     Dataset,
     DatasetInput,
@@ -52,5 +63,14 @@ __all__ = [
     "RunStatus",
     "RunTag",
     "SourceType",
+    "Span",
+    "SpanEvent",
+    "SpanStatus",
+    "SpanStatusCode",
+    "SpanType",
+    "Trace",
+    "TraceData",
+    "TraceInfo",
+    "TraceState",
     "ViewType",
 ]
