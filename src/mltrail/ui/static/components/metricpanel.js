@@ -52,6 +52,7 @@ export function metricPanel({keys, seriesFor, query}) {
   async function draw(key, force = false) {
     let el = charts.get(key);
     if (!el) {
+      grid.querySelector(':scope > p.muted')?.remove();  // the "no metrics yet" placeholder
       el = h('div', {class: 'chart', dataset: {metric: key}, role: 'img', 'aria-label': 'Chart of ' + key});
       charts.set(key, el);
       grid.append(el);
