@@ -150,6 +150,8 @@ def test_evaluate_into_given_run_and_list_of_dicts():
         ({"data": "not a table", "predictions": "a"}, "Unsupported evaluation data"),
         ({"data": DATA.assign(a=1), "predictions": "a", "feature_names": ["zzz"]}, "feature_names"),
         ({"data": DATA.assign(a=1), "predictions": "a", "evaluators": "shap"}, "Unsupported evaluators"),
+        ({"data": DATA.assign(a=1), "predictions": "a", "extra_metrics": ["exact_match"]}, "list of metrics"),
+        ({"data": DATA.assign(a=1), "predictions": "a", "custom_artifacts": [print]}, "custom_artifacts"),
     ],
 )
 def test_bad_input_is_invalid_parameter_and_logs_nothing(kwargs, message):

@@ -346,7 +346,10 @@ def evaluate(
     if model is not None and predictions is not None and predictions in df.columns:
         raise invalid(f"A model is given, so the data must not already have a predictions column {predictions!r}.")
 
-    metrics = _default_metrics(model_type, targets is not None) + list(extra_metrics or []) + list(custom_metrics or [])
+    if custom_artifacts:
+        raise invalid("custom_artifacts are not supported by mltrail.evaluate(); log artifacts from your code instead.")
+    extras = [*_metric_list(extra_metrics, "extra_metrics"), *_metric_list(custom_metrics, "custom_metrics")]
+    metrics = _default_metrics(model_type, targets is not None) + extras
     timed = model is not None and any(m.name == "latency" for m in metrics)
     excluded = {c for c in (targets, predictions if model is None else None) if c}
     if feature_names is not None:
@@ -389,6 +392,15 @@ def evaluate(
         if value.justifications:
             table[f"{name}/justification"] = list(value.justifications)
     return _log_results(aggregates, table, run_id, df, targets, predictions if model is None else None, prefix)
+
+
+def _metric_list(value: Any, label: str) -> list[EvaluationMetric]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, EvaluationMetric) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(m, EvaluationMetric) for m in items):
+        raise invalid(f"{label} must be a list of metrics (from mltrail.metrics or make_metric), got {value!r}")
+    return list(items)
 
 
 def _inputs_series(df: Any, features: Any, col_mapping: dict[str, Any]) -> Any:
