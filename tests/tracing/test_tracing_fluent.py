@@ -263,3 +263,16 @@ def test_mlflow_style_entity_imports():
     assert isinstance(trace, Trace)
     assert trace.data.spans[0].status.status_code == SpanStatusCode.OK
     assert Trace.from_json(trace.to_json()).data.spans[0].outputs == ["a"]
+
+
+def test_an_unreachable_store_never_breaks_traced_code(monkeypatch):
+    monkeypatch.setenv("MLTRAIL_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "somewhere")  # resolving it needs the (dead) server
+    mlflow.set_tracking_uri("http://127.0.0.1:9")
+
+    @mlflow.trace
+    def f(x):
+        with mlflow.start_span("inner"):
+            return x + 1
+
+    assert f(1) == 2

@@ -108,7 +108,11 @@ def _finish(span: LiveSpan, response: Any) -> None:
     if model:
         span.set_attribute(SpanAttributeKey.MODEL, model)
     dump = getattr(response, "model_dump", None)
-    span.end(outputs=dump(mode="json") if callable(dump) else response)
+    try:
+        outputs = dump(mode="json") if callable(dump) else response
+    except Exception:  # an odd response object must not fail the user's call
+        outputs = str(response)
+    span.end(outputs=outputs)
 
 
 def _fail(span: LiveSpan, exc: BaseException) -> None:

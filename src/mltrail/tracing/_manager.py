@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import getpass
 import json
+import logging
 import os
 import sys
 import threading
@@ -36,6 +37,7 @@ from mltrail.entities.trace import (
 )
 from mltrail.tracing.span import LiveSpan, NoOpSpan
 
+_log = logging.getLogger(__name__)
 _current: contextvars.ContextVar[LiveSpan | None] = contextvars.ContextVar("mltrail_current_span", default=None)
 _lock = threading.Lock()
 _last_trace_id: str | None = None
@@ -138,7 +140,11 @@ def start_span(name: str, span_type: str | None = None, parent: LiveSpan | None 
     with _lock:
         flight = _traces.get(parent.trace_id) if parent is not None else None
     if flight is None:
-        flight = _new_trace(name)
+        try:
+            flight = _new_trace(name)
+        except Exception as err:  # tracing must never break the traced program
+            _log.warning("Not tracing %r: cannot resolve where its trace goes (%s)", name, err)
+            return NoOpSpan()
         span = LiveSpan(flight.info.trace_id, span_id, None, name, span_type)
         with _lock:
             _traces[flight.info.trace_id] = flight
