@@ -17,7 +17,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     """Poll ``url`` until it answers 200; fail with the process output if it dies first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,7 +52,10 @@ def serve_model(model_uri: str, env: dict[str, str] | None = None, extra: tuple[
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mltrail", "models", "serve", "-m", model_uri, "-p", str(port), *extra],
-        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,9 +72,22 @@ def start_mltrail_server(root, *extra: str) -> Served:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mltrail", "server", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}", *extra],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mltrail",
+            "server",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mltrail.db'}",
+            *extra,
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

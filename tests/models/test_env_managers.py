@@ -45,9 +45,12 @@ def test_uv_env_is_isolated_cached_and_serves(tmp_path, monkeypatch, served):
     assert marker.stat().st_mtime_ns == stamp
     assert [p.name for p in (tmp_path / "envs").iterdir()] == [python.parent.parent.name]  # no leftovers
 
-    server = serve_model(str(tmp_path / "m"), env={"MLTRAIL_ENV_ROOT": str(tmp_path / "envs")},
-                         extra=("--env-manager", "uv"))
+    server = serve_model(
+        str(tmp_path / "m"), env={"MLTRAIL_ENV_ROOT": str(tmp_path / "envs")}, extra=("--env-manager", "uv")
+    )
     served.append(server)
-    answer = httpx.post(f"{server.url}/invocations", json={"dataframe_records": [{"prompt": "abc"}]}).json()
+    answer = httpx.post(
+        f"{server.url}/invocations", json={"dataframe_records": [{"prompt": "abc"}]}, timeout=60
+    ).json()
     text = answer["predictions"][0]
     assert text.startswith("cba@") and Path(text.split("@", 1)[1]) == python.parent.parent

@@ -39,25 +39,43 @@ def saved(tmp_path) -> Path:
     (tmp_path / "suffix.txt").write_text("!")
     path = tmp_path / "upper"
     sig = infer_signature(pd.DataFrame({"prompt": ["a"]}), ["A"], {"n": 1})
-    mltrail.pyfunc.save_model(path, python_model=Upper(), artifacts={"suffix": str(tmp_path / "suffix.txt")},
-                              signature=sig, input_example=pd.DataFrame({"prompt": ["a", "b"]}))
+    mltrail.pyfunc.save_model(
+        path,
+        python_model=Upper(),
+        artifacts={"suffix": str(tmp_path / "suffix.txt")},
+        signature=sig,
+        input_example=pd.DataFrame({"prompt": ["a", "b"]}),
+    )
     return path
 
 
 def test_layout_matches_mlflow(saved):
     files = {p.name for p in saved.iterdir()}
-    assert {"MLmodel", "python_model.pkl", "requirements.txt", "python_env.yaml", "conda.yaml",
-            "input_example.json", "serving_input_example.json", "artifacts"} <= files
+    assert {
+        "MLmodel",
+        "python_model.pkl",
+        "requirements.txt",
+        "python_env.yaml",
+        "conda.yaml",
+        "input_example.json",
+        "serving_input_example.json",
+        "artifacts",
+    } <= files
     mlmodel = yaml.safe_load((saved / "MLmodel").read_text())
     pyfunc = mlmodel["flavors"]["python_function"]
     assert pyfunc["loader_module"] == "mlflow.pyfunc.model"
     assert pyfunc["python_model"] == "python_model.pkl"
     assert pyfunc["env"] == {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
     assert pyfunc["artifacts"]["suffix"]["path"] == "artifacts/suffix.txt"
-    assert json.loads(mlmodel["signature"]["inputs"]) == [{"type": "string", "name": "prompt", "required": True}]
+    assert json.loads(mlmodel["signature"]["inputs"]) == [
+        {"type": "string", "name": "prompt", "required": True}
+    ]
     assert json.loads(mlmodel["signature"]["params"])[0]["name"] == "n"
     assert mlmodel["saved_input_example_info"]["type"] == "dataframe"
-    assert json.loads((saved / "input_example.json").read_text()) == {"columns": ["prompt"], "data": [["a"], ["b"]]}
+    assert json.loads((saved / "input_example.json").read_text()) == {
+        "columns": ["prompt"],
+        "data": [["a"], ["b"]],
+    }
     serving = json.loads((saved / "serving_input_example.json").read_text())
     assert serving == {"dataframe_split": {"columns": ["prompt"], "data": [["a"], ["b"]]}}
     assert mlmodel["model_size_bytes"] > 0 and len(mlmodel["model_uuid"]) == 32
@@ -73,7 +91,10 @@ def test_layout_matches_mlflow(saved):
 
 def test_load_and_predict_many_input_kinds(saved):
     model = mltrail.pyfunc.load_model(str(saved))
-    assert model.predict(pd.DataFrame({"prompt": ["hi", "yo"]})) == ["HI!1", "YO!1"]  # the default from the signature
+    assert model.predict(pd.DataFrame({"prompt": ["hi", "yo"]})) == [
+        "HI!1",
+        "YO!1",
+    ]  # the default from the signature
     assert model.predict({"prompt": ["hi"]}, params={"n": 5}) == ["HI!5"]
     assert model.predict({"prompt": "hi"}) == ["HI!1"]  # default param from the signature
     assert model.predict([{"prompt": "a"}, {"prompt": "b"}]) == ["A!1", "B!1"]
@@ -85,7 +106,9 @@ def test_load_and_predict_many_input_kinds(saved):
 
 def test_signature_mismatch_errors_are_clear(saved):
     model = mltrail.pyfunc.load_model(f"file://{saved}")
-    with pytest.raises(MltrailException, match=r"missing inputs \['prompt'\].*extra inputs: \['text'\]") as err:
+    with pytest.raises(
+        MltrailException, match=r"missing inputs \['prompt'\].*extra inputs: \['text'\]"
+    ) as err:
         model.predict({"text": ["x"]})
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
     with pytest.raises(MltrailException, match="Incompatible input types for column prompt"):
@@ -149,15 +172,21 @@ def test_models_from_code(tmp_path):
 
 
 def test_signature_json_round_trip_and_inference():
-    sig = ModelSignature(Schema([ColSpec("double", "x"), ColSpec("string", "y", required=False)]),
-                         Schema([TensorSpec(np.dtype("float32"), (-1, 3))]))
+    sig = ModelSignature(
+        Schema([ColSpec("double", "x"), ColSpec("string", "y", required=False)]),
+        Schema([TensorSpec(np.dtype("float32"), (-1, 3))]),
+    )
     assert ModelSignature.from_dict(sig.to_dict()) == sig
     inferred = infer_signature(np.zeros((5, 4), dtype=np.float32), pd.Series([1, 2]))
-    assert inferred.inputs.to_dict() == [{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}]
+    assert inferred.inputs.to_dict() == [
+        {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}
+    ]
     assert inferred.outputs.to_dict() == [{"type": "long", "required": True}]
     records = infer_signature([{"a": 1, "b": "x"}, {"a": 2}])
-    assert records.inputs.to_dict() == [{"type": "long", "name": "a", "required": True},
-                                        {"type": "string", "name": "b", "required": False}]
+    assert records.inputs.to_dict() == [
+        {"type": "long", "name": "a", "required": True},
+        {"type": "string", "name": "b", "required": False},
+    ]
     with pytest.raises(MltrailException):
         ColSpec("complex128", "z")
 
@@ -172,7 +201,9 @@ def test_sklearn_round_trip_and_tensor_enforcement(tmp_path):
     assert meta.flavors["sklearn"]["serialization_format"] == "cloudpickle"
     assert meta.flavors["python_function"]["loader_module"] == "mlflow.sklearn"
     assert meta.signature.outputs is not None
-    assert any(r.startswith("scikit-learn==") for r in (tmp_path / "sk" / "requirements.txt").read_text().split())
+    assert any(
+        r.startswith("scikit-learn==") for r in (tmp_path / "sk" / "requirements.txt").read_text().split()
+    )
     loaded = mltrail.sklearn.load_model(str(tmp_path / "sk"))
     assert list(loaded.predict(X)) == list(clf.predict(X))
     pyf = mltrail.pyfunc.load_model(str(tmp_path / "sk"))

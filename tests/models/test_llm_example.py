@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from model_helpers import serve_model
 
-BRIEF_SCRIPT = textwrap.dedent('''
+BRIEF_SCRIPT = textwrap.dedent("""
     import mltrail as mlflow
 
     # Register a model after training/evaluation
@@ -47,7 +47,7 @@ BRIEF_SCRIPT = textwrap.dedent('''
         model_uri = f"runs:/{run.info.run_id}/llm_model"
         mlflow.register_model(model_uri, "MyLLMApp")
     print(run.info.run_id)
-''')
+""")
 
 
 @pytest.fixture
@@ -58,8 +58,14 @@ def logged(tmp_path, openai_server):
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
     for args in (["init", "-q"], ["add", "brief.py"], ["commit", "-q", "-m", "brief"]):
         subprocess.run([*git, *args], cwd=tmp_path, check=True, capture_output=True)
-    proc = subprocess.run([sys.executable, "brief.py"], cwd=tmp_path, capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "brief.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     return f"sqlite:///{tmp_path / 'mltrail.db'}", proc.stdout.strip().splitlines()[-1]
 
@@ -77,8 +83,13 @@ def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
     run = client.get_run(mv.run_id)  # lineage: version -> run -> source
     assert run.data.params["base_model"] == "gpt-4o-mini"
     assert run.data.tags["mlflow.source.name"].endswith("brief.py")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(tracking_uri[len("sqlite:///"):]).parent,
-                          capture_output=True, text=True, check=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=Path(tracking_uri[len("sqlite:///") :]).parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert run.data.tags["mlflow.source.git.commit"] == head
     history = json.loads(run.data.tags["mlflow.log-model.history"])
     assert history[0]["artifact_path"] == "llm_model"
@@ -90,8 +101,12 @@ def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
     frame = pd.DataFrame({"prompt": ["Explain MLflow"]})
     assert mv.model_id.startswith("m-")  # the MLflow 3 logged model behind the version
     assert client.get_logged_model(mv.model_id).source_run_id == run_id
-    for uri in ("models:/MyLLMApp/1", "models:/MyLLMApp@champion", "models:/MyLLMApp/Production",
-                f"models:/{mv.model_id}"):
+    for uri in (
+        "models:/MyLLMApp/1",
+        "models:/MyLLMApp@champion",
+        "models:/MyLLMApp/Production",
+        f"models:/{mv.model_id}",
+    ):
         assert mlflow.pyfunc.load_model(uri).predict(frame) == ["Answer to: Explain MLflow"]
     sent = openai_server.requests[-1]["body"]
     assert sent["model"] == "ft:gpt-4o-mini:..." and sent["max_tokens"] == 256
@@ -102,9 +117,13 @@ def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
 
     server = serve_model("models:/MyLLMApp/Production", env={"MLTRAIL_TRACKING_URI": tracking_uri})
     served.append(server)
-    response = httpx.post(f"{server.url}/invocations", headers={"Content-Type": "application/json"},
-                          content=json.dumps({"dataframe_records": [{"prompt": "Explain MLflow"}]}))
+    response = httpx.post(
+        f"{server.url}/invocations",
+        headers={"Content-Type": "application/json"},
+        content=json.dumps({"dataframe_records": [{"prompt": "Explain MLflow"}]}),
+        timeout=60,
+    )
     assert response.status_code == 200
     assert response.json() == {"predictions": ["Answer to: Explain MLflow"]}
-    bad = httpx.post(f"{server.url}/invocations", json={"dataframe_records": "nope"})
+    bad = httpx.post(f"{server.url}/invocations", json={"dataframe_records": "nope"}, timeout=60)
     assert bad.status_code == 400 and "dataframe_records" in bad.json()["message"]

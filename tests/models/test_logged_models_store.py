@@ -11,11 +11,17 @@ from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def stores(request, tmp_path):
-    uri = request.getfixturevalue({"sqlite": "sqlite_uri", "postgres": "postgres_uri",
-                                   "mysql": "mysql_uri"}[request.param])
+    uri = request.getfixturevalue(
+        {"sqlite": "sqlite_uri", "postgres": "postgres_uri", "mysql": "mysql_uri"}[request.param]
+    )
     tracking = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
     exp_id = tracking.create_experiment(f"lm-{uuid.uuid4().hex[:8]}")
     return tracking, SqlLoggedModelStore(uri), exp_id
@@ -24,12 +30,18 @@ def stores(request, tmp_path):
 def test_logged_model_lifecycle(stores):
     tracking, store, exp_id = stores
     exp = tracking.get_experiment(exp_id)
-    m = store.create_logged_model(exp_id, name="llm_model", source_run_id="r1", tags={"t": "1"},
-                                  params={"p": "x"}, model_type="agent")
+    m = store.create_logged_model(
+        exp_id, name="llm_model", source_run_id="r1", tags={"t": "1"}, params={"p": "x"}, model_type="agent"
+    )
     assert m.model_id.startswith("m-") and m.status == "LOGGED_MODEL_PENDING"
     assert m.artifact_location == f"{exp.artifact_location}/models/{m.model_id}/artifacts"
-    assert (m.name, m.source_run_id, m.tags, m.params, m.model_type) == ("llm_model", "r1", {"t": "1"},
-                                                                         {"p": "x"}, "agent")
+    assert (m.name, m.source_run_id, m.tags, m.params, m.model_type) == (
+        "llm_model",
+        "r1",
+        {"t": "1"},
+        {"p": "x"},
+        "agent",
+    )
     assert store.finalize_logged_model(m.model_id, "READY").status == "LOGGED_MODEL_READY"
     store.set_logged_model_tags(m.model_id, {"t": "2", "u": "3"})
     store.delete_logged_model_tag(m.model_id, "u")
@@ -42,7 +54,9 @@ def test_logged_model_lifecycle(stores):
     found = store.search_logged_models([exp_id], "name = 'llm_model' AND tags.t = '2'")
     assert [x.model_id for x in found] == [m.model_id]
     assert {x.model_id for x in store.search_logged_models([exp_id])} == {m.model_id, other.model_id}
-    page = store.search_logged_models([exp_id], max_results=1, order_by=[{"field_name": "name", "ascending": True}])
+    page = store.search_logged_models(
+        [exp_id], max_results=1, order_by=[{"field_name": "name", "ascending": True}]
+    )
     assert len(page) == 1 and page.token
     store.delete_logged_model(m.model_id)
     with pytest.raises(MltrailException) as err:

@@ -37,8 +37,13 @@ def _xy():
 def test_mlflow_pyfunc_loads_in_mltrail(tmp_path):
     sig = mlflow.models.infer_signature(pd.DataFrame({"prompt": ["a"]}), ["a"], {"tag": "x"})
     # Explicit requirements: skips mlflow's (slow, subprocess-based) requirement inference.
-    mlflow.pyfunc.save_model(tmp_path / "m", python_model=MlflowEcho(), signature=sig,
-                             input_example=pd.DataFrame({"prompt": ["a"]}), pip_requirements=["pandas"])
+    mlflow.pyfunc.save_model(
+        tmp_path / "m",
+        python_model=MlflowEcho(),
+        signature=sig,
+        input_example=pd.DataFrame({"prompt": ["a"]}),
+        pip_requirements=["pandas"],
+    )
     model = mltrail.pyfunc.load_model(str(tmp_path / "m"))
     assert model.predict(pd.DataFrame({"prompt": ["p"]}), params={"tag": "t"}) == ["p:t"]
     assert model.predict({"prompt": ["p"]}) == ["p:x"]
@@ -47,9 +52,12 @@ def test_mlflow_pyfunc_loads_in_mltrail(tmp_path):
 
 def test_mltrail_pyfunc_loads_in_mlflow(tmp_path):
     (tmp_path / "prefix.txt").write_text(">>")
-    mltrail.pyfunc.save_model(tmp_path / "m", python_model=MltrailEcho(),
-                              artifacts={"prefix": str(tmp_path / "prefix.txt")},
-                              input_example=pd.DataFrame({"prompt": ["a"]}))
+    mltrail.pyfunc.save_model(
+        tmp_path / "m",
+        python_model=MltrailEcho(),
+        artifacts={"prefix": str(tmp_path / "prefix.txt")},
+        input_example=pd.DataFrame({"prompt": ["a"]}),
+    )
     model = mlflow.pyfunc.load_model(str(tmp_path / "m"))
     assert model.predict(pd.DataFrame({"prompt": ["hi"]})) == [">>hi"]
     assert model.metadata.get_input_schema().input_names() == ["prompt"]
@@ -57,8 +65,13 @@ def test_mltrail_pyfunc_loads_in_mlflow(tmp_path):
 
 def test_mlflow_sklearn_loads_in_mltrail(tmp_path):
     X, clf = _xy()
-    mlflow.sklearn.save_model(clf, tmp_path / "m", serialization_format="cloudpickle", input_example=X[:2],
-                              pip_requirements=["scikit-learn"])
+    mlflow.sklearn.save_model(
+        clf,
+        tmp_path / "m",
+        serialization_format="cloudpickle",
+        input_example=X[:2],
+        pip_requirements=["scikit-learn"],
+    )
     assert list(mltrail.sklearn.load_model(str(tmp_path / "m")).predict(X)) == list(clf.predict(X))
     assert list(mltrail.pyfunc.load_model(str(tmp_path / "m")).predict(X)) == list(clf.predict(X))
 
@@ -78,8 +91,9 @@ def test_models_from_code_cross_load(tmp_path):
         "        return [p.upper() for p in model_input['prompt']]\n"
         "mlflow.models.set_model(Up())\n"
     )
-    mlflow.pyfunc.save_model(tmp_path / "from_mlflow", python_model=str(tmp_path / "mlflow_code.py"),
-                             pip_requirements=["pandas"])
+    mlflow.pyfunc.save_model(
+        tmp_path / "from_mlflow", python_model=str(tmp_path / "mlflow_code.py"), pip_requirements=["pandas"]
+    )
     frame = pd.DataFrame({"prompt": ["a"]})
     assert mltrail.pyfunc.load_model(str(tmp_path / "from_mlflow")).predict(frame) == ["A"]
 
@@ -91,4 +105,6 @@ def test_models_from_code_cross_load(tmp_path):
         "mltrail.models.set_model(Low())\n"
     )
     mltrail.pyfunc.save_model(tmp_path / "from_mltrail", python_model=str(tmp_path / "mltrail_code.py"))
-    assert mlflow.pyfunc.load_model(str(tmp_path / "from_mltrail")).predict(pd.DataFrame({"prompt": ["B"]})) == ["b"]
+    assert mlflow.pyfunc.load_model(str(tmp_path / "from_mltrail")).predict(
+        pd.DataFrame({"prompt": ["B"]})
+    ) == ["b"]

@@ -8,15 +8,26 @@ from mltrail.entities import ModelVersionTag, RegisteredModelTag
 from mltrail.exceptions import MltrailException
 from mltrail.store.sql.registry import SqlRegistryStore
 
-_TABLES = ("registered_model_aliases", "model_version_tags", "model_versions", "registered_model_tags",
-           "registered_models")
+_TABLES = (
+    "registered_model_aliases",
+    "model_version_tags",
+    "model_versions",
+    "registered_model_tags",
+    "registered_models",
+)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def store(request) -> SqlRegistryStore:
-    uri = request.getfixturevalue({"sqlite": "sqlite_uri", "postgres": "postgres_uri",
-                                   "mysql": "mysql_uri"}[request.param])
+    uri = request.getfixturevalue(
+        {"sqlite": "sqlite_uri", "postgres": "postgres_uri", "mysql": "mysql_uri"}[request.param]
+    )
     s = SqlRegistryStore(uri)
     import sqlalchemy as sa
 
@@ -49,10 +60,22 @@ def test_registered_model_lifecycle(store):
 
 def test_versions_stages_and_archiving(store):
     store.create_registered_model("m")
-    v1 = store.create_model_version("m", "s3://bucket/m/1", run_id="r1", run_link="#/runs/r1",
-                                    tags=[ModelVersionTag("k", "v")], description="d")
+    v1 = store.create_model_version(
+        "m",
+        "s3://bucket/m/1",
+        run_id="r1",
+        run_link="#/runs/r1",
+        tags=[ModelVersionTag("k", "v")],
+        description="d",
+    )
     assert (v1.version, v1.current_stage, v1.status, v1.run_id, v1.run_link, v1.tags) == (
-        "1", "None", "READY", "r1", "#/runs/r1", {"k": "v"})
+        "1",
+        "None",
+        "READY",
+        "r1",
+        "#/runs/r1",
+        {"k": "v"},
+    )
     v2 = store.create_model_version("m", "s3://bucket/m/2")
     v3 = store.create_model_version("m", "s3://bucket/m/3")
     assert (v2.version, v3.version) == ("2", "3")
@@ -66,8 +89,12 @@ def test_versions_stages_and_archiving(store):
     assert latest == {"Production": "3", "Staging": "2", "Archived": "1"}
     assert [mv.version for mv in store.get_latest_versions("m", ["Production"])] == ["3"]
     assert _code(lambda: store.transition_model_version_stage("m", "1", "Bogus")) == "INVALID_PARAMETER_VALUE"
-    assert _code(lambda: store.transition_model_version_stage(
-        "m", "1", "Archived", archive_existing_versions=True)) == "INVALID_PARAMETER_VALUE"
+    assert (
+        _code(
+            lambda: store.transition_model_version_stage("m", "1", "Archived", archive_existing_versions=True)
+        )
+        == "INVALID_PARAMETER_VALUE"
+    )
     assert store.update_model_version("m", "2", "better").description == "better"
     assert store.get_model_version_download_uri("m", "2") == "s3://bucket/m/2"
     store.set_model_version_tag("m", "2", ModelVersionTag("a", "1"))
@@ -118,7 +145,9 @@ def test_rename_and_delete_cascade(store):
 
 def test_search(store):
     for name in ("alpha", "beta", "gamma"):
-        store.create_registered_model(name, tags=[RegisteredModelTag("kind", "llm" if name != "beta" else "cv")])
+        store.create_registered_model(
+            name, tags=[RegisteredModelTag("kind", "llm" if name != "beta" else "cv")]
+        )
         store.create_model_version(name, f"s3://b/{name}", run_id=f"run-{name}")
     store.create_model_version("alpha", "s3://b/alpha2", run_id="run-x")
     names = [m.name for m in store.search_registered_models("tags.kind = 'llm'")]
@@ -135,10 +164,18 @@ def test_search(store):
     assert _code(lambda: store.search_registered_models("name ~ 'x'")) == "INVALID_PARAMETER_VALUE"
 
 
-@pytest.mark.parametrize("source", [
-    "s3://b/../../etc", "/models/%2e%2e/%2e%2e/etc", "runs:/abc/../../../etc", "s3://b/x#frag",
-    "s3://b/x;param", "file:///tmp/a/../../etc/passwd", "models:/m/1/../../x",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "s3://b/../../etc",
+        "/models/%2e%2e/%2e%2e/etc",
+        "runs:/abc/../../../etc",
+        "s3://b/x#frag",
+        "s3://b/x;param",
+        "file:///tmp/a/../../etc/passwd",
+        "models:/m/1/../../x",
+    ],
+)
 def test_bad_sources_rejected(store, source):
     store.create_registered_model("m")
     assert _code(lambda: store.create_model_version("m", source)) == "INVALID_PARAMETER_VALUE"
@@ -150,7 +187,12 @@ def test_copy_model_version(store):
     store.create_model_version("src", "s3://b/src/1", run_id="r", tags=[ModelVersionTag("k", "v")])
     copied = store.copy_model_version(store.get_model_version("src", "1"), "dst")
     assert (copied.name, copied.version, copied.source, copied.run_id, copied.tags) == (
-        "dst", "1", "models:/src/1", "r", {"k": "v"})
+        "dst",
+        "1",
+        "models:/src/1",
+        "r",
+        {"k": "v"},
+    )
     assert store.get_model_version_download_uri("dst", "1") == "s3://b/src/1"
 
 

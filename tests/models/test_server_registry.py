@@ -21,7 +21,7 @@ from model_helpers import serve_model, start_mltrail_server
 
 mlflow = pytest.importorskip("mlflow")
 
-OFFICIAL_BRIEF = textwrap.dedent('''
+OFFICIAL_BRIEF = textwrap.dedent("""
     import mlflow
     import mlflow.pyfunc
 
@@ -44,7 +44,7 @@ OFFICIAL_BRIEF = textwrap.dedent('''
         model_uri = f"runs:/{run.info.run_id}/llm_model"
         mlflow.register_model(model_uri, "MyLLMApp")
     print(run.info.run_id)
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,14 @@ def official(server, monkeypatch):
 
 def test_official_client_llm_flow_and_serving(server, official, openai_server, tmp_path, served):
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.url}
-    proc = subprocess.run([sys.executable, "-c", OFFICIAL_BRIEF], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-c", OFFICIAL_BRIEF],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stdout.strip().splitlines()[-1]
 
@@ -84,13 +90,17 @@ def test_official_client_llm_flow_and_serving(server, official, openai_server, t
     import mltrail
 
     mltrail.set_tracking_uri(server.url)  # mltrail's SDK reads the same registry over REST
-    assert mltrail.pyfunc.load_model("models:/MyLLMApp@champion").predict(frame) == ["Answer to: Explain MLflow"]
+    assert mltrail.pyfunc.load_model("models:/MyLLMApp@champion").predict(frame) == [
+        "Answer to: Explain MLflow"
+    ]
     assert mltrail.MlflowClient().get_latest_versions("MyLLMApp", ["Production"])[0].version == "1"
     assert mltrail.pyfunc.load_model(mv.source).predict(frame) == ["Answer to: Explain MLflow"]  # models:/m-…
 
     srv = serve_model("models:/MyLLMApp/Production", env={"MLTRAIL_TRACKING_URI": server.url})
     served.append(srv)
-    resp = httpx.post(f"{srv.url}/invocations", json={"dataframe_records": [{"prompt": "Explain MLflow"}]})
+    resp = httpx.post(
+        f"{srv.url}/invocations", json={"dataframe_records": [{"prompt": "Explain MLflow"}]}, timeout=60
+    )
     assert resp.json() == {"predictions": ["Answer to: Explain MLflow"]}
 
 
@@ -129,7 +139,9 @@ def test_official_client_registry_methods(official):
     assert official.get_registered_model(name + "-new").aliases == {}
     copied = official.copy_model_version(f"models:/{name}-new/2", name + "-copy")
     assert copied.version == "1"
-    assert mlflow.pyfunc.load_model(f"models:/{name}-copy/1").predict(pd.DataFrame({"prompt": ["c"]})) == ["c"]
+    assert mlflow.pyfunc.load_model(f"models:/{name}-copy/1").predict(pd.DataFrame({"prompt": ["c"]})) == [
+        "c"
+    ]
     official.delete_model_version(name + "-new", "1")
     with pytest.raises(mlflow.exceptions.MlflowException, match=r"RESOURCE_DOES_NOT_EXIST|not found"):
         official.get_model_version(name + "-new", "1")
@@ -158,19 +170,32 @@ def _post(url: str, path: str, body: dict) -> httpx.Response:
     return httpx.post(f"{url}/api/2.0/mlflow{path}", json=body, timeout=30)
 
 
-@pytest.mark.parametrize("source", [
-    "/etc/passwd", "file:///etc/passwd", "file://remotehost/share/model", "//remotehost/share/model",
-    "s3://bucket/models/../../etc", "s3://bucket/models/%2e%2e/%2e%2e/etc", "s3://bucket/m/%252e%252e/%252e%252e/x",
-    "s3://bucket/model#frag", "s3://bucket/model;x=1", "runs:/abc/../../etc", "mlflow-artifacts:/0/../../etc",
-    "models:/m-doesnotexist",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "file://remotehost/share/model",
+        "//remotehost/share/model",
+        "s3://bucket/models/../../etc",
+        "s3://bucket/models/%2e%2e/%2e%2e/etc",
+        "s3://bucket/m/%252e%252e/%252e%252e/x",
+        "s3://bucket/model#frag",
+        "s3://bucket/model;x=1",
+        "runs:/abc/../../etc",
+        "mlflow-artifacts:/0/../../etc",
+        "models:/m-doesnotexist",
+    ],
+)
 def test_bad_sources_rejected_by_server(server, source):
     name = f"src-{uuid.uuid4().hex[:6]}"
     assert _post(server.url, "/registered-models/create", {"name": name}).status_code == 200
     resp = _post(server.url, "/model-versions/create", {"name": name, "source": source})
     assert resp.status_code in (400, 404), resp.text
     assert resp.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
-    listed = httpx.get(f"{server.url}/api/2.0/mlflow/model-versions/search", params={"filter": f"name='{name}'"})
+    listed = httpx.get(
+        f"{server.url}/api/2.0/mlflow/model-versions/search", params={"filter": f"name='{name}'"}, timeout=60
+    )
     assert listed.json().get("model_versions", []) == []
 
 
@@ -183,7 +208,9 @@ def test_local_source_must_be_inside_the_runs_artifacts(tmp_path):
         run_id, run_root = run["info"]["run_id"], run["info"]["artifact_uri"]
         _post(server.url, "/registered-models/create", {"name": "local"})
         inside = f"{run_root}/model"
-        ok = _post(server.url, "/model-versions/create", {"name": "local", "source": inside, "run_id": run_id})
+        ok = _post(
+            server.url, "/model-versions/create", {"name": "local", "source": inside, "run_id": run_id}
+        )
         assert ok.status_code == 200, ok.text
         for source, rid in [(inside, None), (str(tmp_path), run_id), (f"{run_root}/../../other", run_id)]:
             body = {"name": "local", "source": source, **({"run_id": rid} if rid else {})}
@@ -194,18 +221,26 @@ def test_local_source_must_be_inside_the_runs_artifacts(tmp_path):
 
 
 def test_registry_errors_are_json(server):
-    resp = httpx.get(f"{server.url}/api/2.0/mlflow/registered-models/get", params={"name": "nope"})
+    resp = httpx.get(
+        f"{server.url}/api/2.0/mlflow/registered-models/get", params={"name": "nope"}, timeout=60
+    )
     assert resp.status_code == 404 and resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
-    resp = httpx.get(f"{server.url}/api/2.0/mlflow/model-versions/get", params={"name": "nope", "version": "x"})
+    resp = httpx.get(
+        f"{server.url}/api/2.0/mlflow/model-versions/get", params={"name": "nope", "version": "x"}, timeout=60
+    )
     assert resp.status_code == 400
-    resp = httpx.post(f"{server.url}/api/2.0/mlflow/registered-models/create", content=b"{bad",
-                      headers={"Content-Type": "application/json"})
+    resp = httpx.post(
+        f"{server.url}/api/2.0/mlflow/registered-models/create",
+        content=b"{bad",
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
     assert resp.status_code == 400 and resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     resp = _post(server.url, "/registered-models/create", {})
     assert resp.status_code == 400 and "name" in resp.json()["message"]
     resp = _post(server.url, "/logged-models", {"experiment_id": "424242"})
     assert resp.status_code == 404
-    resp = httpx.get(f"{server.url}/api/2.0/mlflow/logged-models/m-missing")
+    resp = httpx.get(f"{server.url}/api/2.0/mlflow/logged-models/m-missing", timeout=60)
     assert resp.status_code == 404 and resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     resp = _post(server.url, "/logged-models/search", {"experiment_ids": ["0"], "filter": "name ~~ 1"})
     assert resp.status_code == 400

@@ -45,13 +45,16 @@ def test_health_endpoints(client):
     assert client.get("/version").text == mltrail.__version__
 
 
-@pytest.mark.parametrize("body", [
-    {"dataframe_split": {"columns": ["prompt"], "data": [["ab"], ["c"]]}},
-    {"dataframe_split": {"columns": ["prompt"], "data": [["ab"], ["c"]], "index": [5, 6]}},
-    {"dataframe_records": [{"prompt": "ab"}, {"prompt": "c"}]},
-    {"inputs": {"prompt": ["ab", "c"]}},
-    {"instances": [{"prompt": "ab"}, {"prompt": "c"}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"dataframe_split": {"columns": ["prompt"], "data": [["ab"], ["c"]]}},
+        {"dataframe_split": {"columns": ["prompt"], "data": [["ab"], ["c"]], "index": [5, 6]}},
+        {"dataframe_records": [{"prompt": "ab"}, {"prompt": "c"}]},
+        {"inputs": {"prompt": ["ab", "c"]}},
+        {"instances": [{"prompt": "ab"}, {"prompt": "c"}]},
+    ],
+)
 def test_json_formats(client, body):
     resp = client.post("/invocations", json=body)
     assert resp.status_code == 200, resp.text
@@ -65,20 +68,27 @@ def test_params_and_csv(client):
     assert resp.json() == {"predictions": ["HEY"]}
 
 
-@pytest.mark.parametrize(("body", "ctype", "status", "needle"), [
-    (b'{"nope": 1}', "application/json", 400, "exactly one of the following keys"),
-    (b'{"inputs": [1], "instances": [1]}', "application/json", 400, "exactly one of the following keys"),
-    (b"{not json", "application/json", 400, "Invalid JSON"),
-    (b"[1, 2]", "application/json", 400, "must be a JSON object"),
-    (b'{"dataframe_split": "x"}', "application/json", 400, "dataframe_split"),
-    (b'{"dataframe_records": {"a": 1}}', "application/json", 400, "list of JSON objects"),
-    (b'{"dataframe_records": [{"text": "x"}]}', "application/json", 400, "missing inputs ['prompt']"),
-    (b'{"dataframe_records": [{"prompt": 3}]}', "application/json", 400, "Incompatible input types"),
-    (b'{"dataframe_records": [{"prompt": "x"}], "params": {"times": "lots"}}', "application/json", 400,
-     "param 'times'"),
-    (b'{"dataframe_records": [{"prompt": "x"}], "params": [1]}', "application/json", 400, "params"),
-    (b"x", "text/plain", 415, "content types"),
-])
+@pytest.mark.parametrize(
+    ("body", "ctype", "status", "needle"),
+    [
+        (b'{"nope": 1}', "application/json", 400, "exactly one of the following keys"),
+        (b'{"inputs": [1], "instances": [1]}', "application/json", 400, "exactly one of the following keys"),
+        (b"{not json", "application/json", 400, "Invalid JSON"),
+        (b"[1, 2]", "application/json", 400, "must be a JSON object"),
+        (b'{"dataframe_split": "x"}', "application/json", 400, "dataframe_split"),
+        (b'{"dataframe_records": {"a": 1}}', "application/json", 400, "list of JSON objects"),
+        (b'{"dataframe_records": [{"text": "x"}]}', "application/json", 400, "missing inputs ['prompt']"),
+        (b'{"dataframe_records": [{"prompt": 3}]}', "application/json", 400, "Incompatible input types"),
+        (
+            b'{"dataframe_records": [{"prompt": "x"}], "params": {"times": "lots"}}',
+            "application/json",
+            400,
+            "param 'times'",
+        ),
+        (b'{"dataframe_records": [{"prompt": "x"}], "params": [1]}', "application/json", 400, "params"),
+        (b"x", "text/plain", 415, "content types"),
+    ],
+)
 def test_bad_payloads_get_clear_errors(client, body, ctype, status, needle):
     resp = client.post("/invocations", content=body, headers={"Content-Type": ctype})
     assert resp.status_code == status
@@ -113,7 +123,9 @@ def test_predict_cli_json_and_csv(shout_dir, tmp_path):
 
 
 def test_generate_dockerfile(shout_dir, tmp_path):
-    result = CliRunner().invoke(models_cli, ["generate-dockerfile", "-m", str(shout_dir), "-d", str(tmp_path / "d")])
+    result = CliRunner().invoke(
+        models_cli, ["generate-dockerfile", "-m", str(shout_dir), "-d", str(tmp_path / "d")]
+    )
     assert result.exit_code == 0, result.output
     dockerfile = (tmp_path / "d" / "Dockerfile").read_text()
     assert "COPY model/ /opt/ml/model/" in dockerfile and "EXPOSE 8080" in dockerfile
@@ -140,7 +152,11 @@ def test_serve_with_two_workers(tmp_path, served):
     import httpx
 
     for _ in range(4):
-        resp = httpx.post(f"{server.url}/invocations", json={"inputs": {"prompt": ["a"]}, "params": {"times": 2}})
+        resp = httpx.post(
+            f"{server.url}/invocations",
+            json={"inputs": {"prompt": ["a"]}, "params": {"times": 2}},
+            timeout=60,
+        )
         assert resp.json() == {"predictions": ["AA"]}
 
 
@@ -149,8 +165,12 @@ def test_serve_with_workers_fails_fast_on_unloadable_model(shout_dir):
     import sys
 
     # shout_dir's class lives in this test module, which a fresh process cannot import.
-    proc = subprocess.run([sys.executable, "-m", "mltrail", "models", "serve", "-m", str(shout_dir), "-w", "2",
-                           "-p", "1"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mltrail", "models", "serve", "-m", str(shout_dir), "-w", "2", "-p", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "Could not load model" in proc.stderr
 
 

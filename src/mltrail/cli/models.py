@@ -20,16 +20,24 @@ ENV_MANAGERS = ("local", "uv", "virtualenv", "conda")
 
 def _env_manager_option(f):
     return click.option(
-        "--env-manager", type=click.Choice(ENV_MANAGERS), default="local", show_default=True,
+        "--env-manager",
+        type=click.Choice(ENV_MANAGERS),
+        default="local",
+        show_default=True,
         help="Where the model runs: this Python ('local'), or an isolated, cached environment built "
-             "from the model's requirements with 'uv' or 'virtualenv'.",
+        "from the model's requirements with 'uv' or 'virtualenv'.",
     )(f)
 
 
 def _model_option(f):
-    return click.option("-m", "--model-uri", required=True, metavar="URI",
-                        help="Model to use: a path, runs:/<run_id>/<path>, models:/<name>/<version|stage>, "
-                             "models:/<name>@<alias> or mlflow-artifacts:/ URI.")(f)
+    return click.option(
+        "-m",
+        "--model-uri",
+        required=True,
+        metavar="URI",
+        help="Model to use: a path, runs:/<run_id>/<path>, models:/<name>/<version|stage>, "
+        "models:/<name>@<alias> or mlflow-artifacts:/ URI.",
+    )(f)
 
 
 def _local_copy(model_uri: str) -> Path:
@@ -60,19 +68,41 @@ def models() -> None:
 @models.command("serve")
 @_model_option
 @click.option("-p", "--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-@click.option("-h", "--host", default="127.0.0.1", show_default=True,
-              help="Interface to bind (use 0.0.0.0 to serve other machines).")
+@click.option(
+    "-h",
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind (use 0.0.0.0 to serve other machines).",
+)
 @click.option("-w", "--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--timeout", "-t", default=60, type=int, hidden=True, help="Accepted for MLflow compatibility.")
 @click.option("--no-conda", is_flag=True, hidden=True, help="MLflow 1.x spelling of --env-manager local.")
 @_env_manager_option
-def serve(model_uri: str, port: int, host: str, workers: int, timeout: int, no_conda: bool,
-          env_manager: str) -> None:
+def serve(
+    model_uri: str, port: int, host: str, workers: int, timeout: int, no_conda: bool, env_manager: str
+) -> None:
     """Serve a model over HTTP: /ping, /health, /version and POST /invocations."""
     model_dir = _local_copy(model_uri)
     if env_manager not in ("local",) and not no_conda:
-        _reexec_in_env(env_manager, model_dir, ["models", "serve", "-m", str(model_dir), "-p", str(port),
-                                                 "-h", host, "-w", str(workers), "--env-manager", "local"])
+        _reexec_in_env(
+            env_manager,
+            model_dir,
+            [
+                "models",
+                "serve",
+                "-m",
+                str(model_dir),
+                "-p",
+                str(port),
+                "-h",
+                host,
+                "-w",
+                str(workers),
+                "--env-manager",
+                "local",
+            ],
+        )
     import uvicorn
 
     from mltrail.serving.app import MODEL_PATH_ENV, app_from_env
@@ -96,18 +126,40 @@ def serve(model_uri: str, port: int, host: str, workers: int, timeout: int, no_c
 
 @models.command("predict")
 @_model_option
-@click.option("-i", "--input-path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="File with the input: JSON (MLflow's serving formats) or CSV.")
-@click.option("-o", "--output-path", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the predictions as JSON (stdout when omitted).")
+@click.option(
+    "-i",
+    "--input-path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="File with the input: JSON (MLflow's serving formats) or CSV.",
+)
+@click.option(
+    "-o",
+    "--output-path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the predictions as JSON (stdout when omitted).",
+)
 @click.option("-t", "--content-type", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 @_env_manager_option
-def predict(model_uri: str, input_path: str, output_path: str | None, content_type: str, env_manager: str) -> None:
+def predict(
+    model_uri: str, input_path: str, output_path: str | None, content_type: str, env_manager: str
+) -> None:
     """Score a file with a model (batch prediction) and print or write the predictions."""
     model_dir = _local_copy(model_uri)
     if env_manager != "local":
-        argv = ["models", "predict", "-m", str(model_dir), "-i", str(Path(input_path).resolve()),
-                "-t", content_type, "--env-manager", "local"]
+        argv = [
+            "models",
+            "predict",
+            "-m",
+            str(model_dir),
+            "-i",
+            str(Path(input_path).resolve()),
+            "-t",
+            content_type,
+            "--env-manager",
+            "local",
+        ]
         if output_path:
             argv += ["-o", str(Path(output_path).resolve())]
         _reexec_in_env(env_manager, model_dir, argv)
@@ -132,8 +184,10 @@ def predict(model_uri: str, input_path: str, output_path: str | None, content_ty
         result = model.predict(data, params=params) if params else model.predict(data)
     except (ServingError, MltrailException) as err:
         raise click.ClickException(err.message) from None
-    text = msgspec.json.encode({"predictions": to_jsonable(result)},
-                               enc_hook=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)).decode()
+    text = msgspec.json.encode(
+        {"predictions": to_jsonable(result)},
+        enc_hook=lambda o: o.tolist() if hasattr(o, "tolist") else str(o),
+    ).decode()
     if output_path:
         Path(output_path).write_text(text + "\n", encoding="utf-8")
     else:
@@ -141,10 +195,21 @@ def predict(model_uri: str, input_path: str, output_path: str | None, content_ty
 
 
 @models.command("generate-dockerfile")
-@click.option("-m", "--model-uri", default=None, metavar="URI",
-              help="Model to bake into the image (omit to pass it at run time).")
-@click.option("-d", "--output-directory", default="mltrail-dockerfile", show_default=True,
-              type=click.Path(file_okay=False), help="Directory for the Dockerfile and build context.")
+@click.option(
+    "-m",
+    "--model-uri",
+    default=None,
+    metavar="URI",
+    help="Model to bake into the image (omit to pass it at run time).",
+)
+@click.option(
+    "-d",
+    "--output-directory",
+    default="mltrail-dockerfile",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the Dockerfile and build context.",
+)
 @click.option("--env-manager", type=click.Choice(["local", "uv", "virtualenv"]), default="local", hidden=True)
 def generate_dockerfile(model_uri: str | None, output_directory: str, env_manager: str) -> None:
     """Write a Dockerfile (and build context) that serves the model on port 8080."""

@@ -64,8 +64,11 @@ class LoggedModel:
             "status": self.status,
             "tags": [{"key": k, "value": v} for k, v in self.tags.items()],
         }
-        for key, value in (("model_type", self.model_type), ("source_run_id", self.source_run_id),
-                           ("status_message", self.status_message)):
+        for key, value in (
+            ("model_type", self.model_type),
+            ("source_run_id", self.source_run_id),
+            ("status_message", self.status_message),
+        ):
             if value:
                 info[key] = value
         return {"info": info, "data": {"params": [{"key": k, "value": v} for k, v in self.params.items()]}}
@@ -74,12 +77,15 @@ class LoggedModel:
     def from_dict(cls, d: dict[str, Any]) -> LoggedModel:
         info, data = d.get("info", {}), d.get("data", {})
         return cls(
-            model_id=info["model_id"], experiment_id=str(info.get("experiment_id", "")), name=info.get("name", ""),
+            model_id=info["model_id"],
+            experiment_id=str(info.get("experiment_id", "")),
+            name=info.get("name", ""),
             artifact_location=info.get("artifact_uri", ""),
             creation_timestamp=int(info.get("creation_timestamp_ms") or 0),
             last_updated_timestamp=int(info.get("last_updated_timestamp_ms") or 0),
             status=LoggedModelStatus.normalize(info.get("status", LoggedModelStatus.PENDING)),
-            model_type=info.get("model_type") or None, source_run_id=info.get("source_run_id") or None,
+            model_type=info.get("model_type") or None,
+            source_run_id=info.get("source_run_id") or None,
             status_message=info.get("status_message") or None,
             tags={t["key"]: t.get("value", "") for t in info.get("tags") or []},
             params={p["key"]: p.get("value", "") for p in data.get("params") or []},

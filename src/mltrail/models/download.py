@@ -19,8 +19,9 @@ def local_path_of(uri: str) -> Path | None:
     return Path(uri)
 
 
-def download_model(model_uri: str, dst_path: str | os.PathLike | None = None,
-                   tracking_uri: str | None = None) -> Path:
+def download_model(
+    model_uri: str, dst_path: str | os.PathLike | None = None, tracking_uri: str | None = None
+) -> Path:
     """A local directory holding the model at ``model_uri`` (downloaded when remote)."""
     local = local_path_of(str(model_uri))
     if local is None:
@@ -33,8 +34,13 @@ def download_model(model_uri: str, dst_path: str | os.PathLike | None = None,
             from mltrail.tracking import get_tracking_uri
 
             # mlflow-artifacts:/ URIs without a host are relative to the tracking server in use.
-            return Path(download_artifacts(artifact_uri=concrete, dst_path=str(dst_path) if dst_path else None,
-                                           tracking_uri=tracking_uri or get_tracking_uri()))
+            return Path(
+                download_artifacts(
+                    artifact_uri=concrete,
+                    dst_path=str(dst_path) if dst_path else None,
+                    tracking_uri=tracking_uri or get_tracking_uri(),
+                )
+            )
     if not local.exists():
         raise MltrailException(f"No model found at '{model_uri}'", error_code=RESOURCE_DOES_NOT_EXIST)
     return local

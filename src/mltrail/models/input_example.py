@@ -52,8 +52,10 @@ def save_input_example(model_dir: Path, example: Any) -> dict[str, Any]:
         info = {"type": "json_object"}
         serving = {"inputs": body}
     else:
-        raise invalid(f"Unsupported input example of type {type(example).__name__}: "
-                      "use a pandas DataFrame, numpy array, dict, list or scalar")
+        raise invalid(
+            f"Unsupported input example of type {type(example).__name__}: "
+            "use a pandas DataFrame, numpy array, dict, list or scalar"
+        )
     (model_dir / EXAMPLE_FILE).write_text(json.dumps(body), encoding="utf-8")
     (model_dir / SERVING_FILE).write_text(json.dumps(serving, indent=2), encoding="utf-8")
     return {"artifact_path": EXAMPLE_FILE, "serving_input_path": SERVING_FILE, **info}

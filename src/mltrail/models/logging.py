@@ -44,8 +44,13 @@ class ModelInfo:
         return self.signature.to_dict() if self.signature is not None else None
 
 
-def log_model_with(save_fn: Callable[..., Any], name: str | None, registered_model_name: str | None = None,
-                   await_registration_for: int = 300, **save_kwargs: Any) -> ModelInfo:
+def log_model_with(
+    save_fn: Callable[..., Any],
+    name: str | None,
+    registered_model_name: str | None = None,
+    await_registration_for: int = 300,
+    **save_kwargs: Any,
+) -> ModelInfo:
     """Run ``save_fn(path=..., mlflow_model=..., **save_kwargs)`` and log the result to the active run."""
     import mltrail
     from mltrail.artifacts.paths import validate_artifact_path
@@ -70,15 +75,25 @@ def log_model_with(save_fn: Callable[..., Any], name: str | None, registered_mod
         _append_history(run_id, meta)
         _record_logged_model(run, name, model_id)
         info = ModelInfo(
-            artifact_path=name, flavors=meta.flavors, model_uri=f"runs:/{run_id}/{name}",
-            model_uuid=meta.model_uuid, run_id=run_id, saved_input_example_info=meta.saved_input_example_info,
-            signature=meta.signature, utc_time_created=meta.utc_time_created,
-            mlflow_version=meta.mlflow_version, model_id=model_id, name=name, metadata=meta.metadata,
+            artifact_path=name,
+            flavors=meta.flavors,
+            model_uri=f"runs:/{run_id}/{name}",
+            model_uuid=meta.model_uuid,
+            run_id=run_id,
+            saved_input_example_info=meta.saved_input_example_info,
+            signature=meta.signature,
+            utc_time_created=meta.utc_time_created,
+            mlflow_version=meta.mlflow_version,
+            model_id=model_id,
+            name=name,
+            metadata=meta.metadata,
         )
         if registered_model_name:
             from mltrail.models.registration import register_model
 
-            mv = register_model(info.model_uri, registered_model_name, await_registration_for=await_registration_for)
+            mv = register_model(
+                info.model_uri, registered_model_name, await_registration_for=await_registration_for
+            )
             info.registered_model_version = int(mv.version)
         return info
     finally:
@@ -102,16 +117,33 @@ def _record_logged_model(run, name: str, model_id: str) -> None:
     from mltrail.store.sql.logged_models import SqlLoggedModelStore
 
     SqlLoggedModelStore(target).create_logged_model(
-        run.info.experiment_id, name=name, source_run_id=run.info.run_id, model_id=model_id,
-        artifact_location=f"{run.info.artifact_uri.rstrip('/')}/{name}", status="READY")
+        run.info.experiment_id,
+        name=name,
+        source_run_id=run.info.run_id,
+        model_id=model_id,
+        artifact_location=f"{run.info.artifact_uri.rstrip('/')}/{name}",
+        status="READY",
+    )
 
 
 def _append_history(run_id: str, meta: Model) -> None:
     from mltrail.tracking import MlflowClient
 
     client = MlflowClient()
-    entry = {k: v for k, v in meta.to_dict().items() if k in (
-        "artifact_path", "flavors", "run_id", "utc_time_created", "model_uuid", "model_id", "mlflow_version")}
+    entry = {
+        k: v
+        for k, v in meta.to_dict().items()
+        if k
+        in (
+            "artifact_path",
+            "flavors",
+            "run_id",
+            "utc_time_created",
+            "model_uuid",
+            "model_id",
+            "mlflow_version",
+        )
+    }
     tags = client.get_run(run_id).data.tags
     try:
         history = json.loads(tags.get(_HISTORY_TAG, "[]"))

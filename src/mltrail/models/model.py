@@ -132,8 +132,10 @@ class Model:
         if p.is_dir():
             p = p / MLMODEL_FILE_NAME
         if not p.is_file():
-            raise MltrailException(f"Could not find an '{MLMODEL_FILE_NAME}' file in '{path}'",
-                                   error_code=RESOURCE_DOES_NOT_EXIST)
+            raise MltrailException(
+                f"Could not find an '{MLMODEL_FILE_NAME}' file in '{path}'",
+                error_code=RESOURCE_DOES_NOT_EXIST,
+            )
         data = _yaml().safe_load(p.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise invalid(f"'{p}' is not a valid MLmodel file")

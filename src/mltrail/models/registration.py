@@ -9,13 +9,19 @@ from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException
 
 def _run_id_of(model_uri: str) -> str | None:
     if model_uri.startswith("runs:"):
-        rest = model_uri[len("runs:"):].lstrip("/")
+        rest = model_uri[len("runs:") :].lstrip("/")
         return rest.split("/", 1)[0] or None
     return None
 
 
-def register_model(model_uri: str, name: str, await_registration_for: int = 300, *,
-                   tags: dict[str, Any] | None = None, env_pack: Any = None):
+def register_model(
+    model_uri: str,
+    name: str,
+    await_registration_for: int = 300,
+    *,
+    tags: dict[str, Any] | None = None,
+    env_pack: Any = None,
+):
     """Register the model at ``model_uri`` as a new version of ``name`` (created if missing).
 
     The version keeps lineage: its ``run_id`` (from a ``runs:/`` URI or the
@@ -40,8 +46,14 @@ def register_model(model_uri: str, name: str, await_registration_for: int = 300,
             client.get_logged_model(model_id)
         except MltrailException:
             model_id = None
-    mv = client.create_model_version(name, model_uri, run_id=run_id, tags=tags,
-                                     await_creation_for=await_registration_for, model_id=model_id)
+    mv = client.create_model_version(
+        name,
+        model_uri,
+        run_id=run_id,
+        tags=tags,
+        await_creation_for=await_registration_for,
+        model_id=model_id,
+    )
     return mv
 
 

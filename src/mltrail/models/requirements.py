@@ -105,7 +105,10 @@ def modules_to_requirements(modules: Iterable[str]) -> list[str]:
         if mod in _SKIP or mod in sys.stdlib_module_names or mod.startswith("_"):
             continue
         for dist in mapping.get(mod, []):
-            if dist.lower() not in ("mltrail", "mlflow", "mlflow-skinny") and (req := pinned(dist)) not in reqs:
+            if (
+                dist.lower() not in ("mltrail", "mlflow", "mlflow-skinny")
+                and (req := pinned(dist)) not in reqs
+            ):
                 reqs.append(req)
     return reqs
 
@@ -144,8 +147,11 @@ def _read_requirement_arg(value: str | list[str] | None) -> list[str]:
     return [str(v) for v in value]
 
 
-def resolve_requirements(inferred: list[str], pip_requirements: str | list[str] | None,
-                         extra_pip_requirements: str | list[str] | None) -> list[str]:
+def resolve_requirements(
+    inferred: list[str],
+    pip_requirements: str | list[str] | None,
+    extra_pip_requirements: str | list[str] | None,
+) -> list[str]:
     """MLflow's rule: explicit ``pip_requirements`` replace the inferred ones; extras add to them."""
     if pip_requirements is not None and extra_pip_requirements is not None:
         from mltrail.exceptions import invalid
@@ -175,7 +181,11 @@ def write_environment(model_dir: Path, requirements: list[str]) -> dict[str, str
     (model_dir / PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, sort_keys=False), encoding="utf-8")
     conda = {
         "channels": ["conda-forge"],
-        "dependencies": [f"python={py}", f"pip<={pip_version}" if pip_version else "pip", {"pip": requirements}],
+        "dependencies": [
+            f"python={py}",
+            f"pip<={pip_version}" if pip_version else "pip",
+            {"pip": requirements},
+        ],
         "name": "mlflow-env",
     }
     (model_dir / CONDA_ENV_FILE).write_text(yaml.safe_dump(conda, sort_keys=False), encoding="utf-8")

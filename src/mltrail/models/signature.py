@@ -147,7 +147,9 @@ class Schema:
     @classmethod
     def from_json(cls, text: str) -> Schema:
         items = json.loads(text)
-        return cls([TensorSpec.from_dict(d) if d.get("type") == "tensor" else ColSpec.from_dict(d) for d in items])
+        return cls(
+            [TensorSpec.from_dict(d) if d.get("type") == "tensor" else ColSpec.from_dict(d) for d in items]
+        )
 
 
 @dataclass
@@ -165,8 +167,12 @@ class ParamSpec:
     def to_dict(self) -> dict[str, Any]:
         default = self.default.isoformat() if isinstance(self.default, _dt.datetime) else self.default
         # Key order as mlflow writes it, so MLmodel files are byte-identical.
-        return {"name": self.name, "default": default,
-                "shape": list(self.shape) if self.shape is not None else None, "type": self.dtype}
+        return {
+            "name": self.name,
+            "default": default,
+            "shape": list(self.shape) if self.shape is not None else None,
+            "type": self.dtype,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ParamSpec:
@@ -200,8 +206,9 @@ class ParamSchema:
 class ModelSignature:
     """Inputs, outputs and params of a model, stored in MLmodel as JSON strings."""
 
-    def __init__(self, inputs: Schema | None = None, outputs: Schema | None = None,
-                 params: ParamSchema | None = None) -> None:
+    def __init__(
+        self, inputs: Schema | None = None, outputs: Schema | None = None, params: ParamSchema | None = None
+    ) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.params = params
@@ -229,6 +236,7 @@ class ModelSignature:
 
 
 # ------------------------------------------------------------------ inference
+
 
 def _python_type(value: Any) -> str:
     if isinstance(value, bool):
@@ -273,13 +281,21 @@ def _schema_of(data: Any) -> Schema:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
-            return Schema([
-                ColSpec(_dtype_type(data[c].dtype, data[c].iloc[0] if len(data) else None), str(c))
-                for c in data.columns
-            ])
+            return Schema(
+                [
+                    ColSpec(_dtype_type(data[c].dtype, data[c].iloc[0] if len(data) else None), str(c))
+                    for c in data.columns
+                ]
+            )
         if isinstance(data, pd.Series):
-            return Schema([ColSpec(_dtype_type(data.dtype, data.iloc[0] if len(data) else None),
-                                   str(data.name) if data.name is not None else None)])
+            return Schema(
+                [
+                    ColSpec(
+                        _dtype_type(data.dtype, data.iloc[0] if len(data) else None),
+                        str(data.name) if data.name is not None else None,
+                    )
+                ]
+            )
     if mod == "numpy":
         import numpy as np
 
@@ -292,7 +308,9 @@ def _schema_of(data: Any) -> Schema:
             if isinstance(value, list | tuple) and value:
                 value = value[0]
             elif type(value).__module__ == "numpy" and hasattr(value, "dtype"):
-                cols.append(ColSpec(_dtype_type(value.dtype, value.flat[0] if value.size else None), str(key)))
+                cols.append(
+                    ColSpec(_dtype_type(value.dtype, value.flat[0] if value.size else None), str(key))
+                )
                 continue
             cols.append(ColSpec(_python_type(value), str(key)))
         return Schema(cols)
@@ -310,8 +328,9 @@ def _schema_of(data: Any) -> Schema:
     return Schema([ColSpec(_python_type(data))])
 
 
-def infer_signature(model_input: Any = None, model_output: Any = None,
-                    params: dict[str, Any] | None = None) -> ModelSignature:
+def infer_signature(
+    model_input: Any = None, model_output: Any = None, params: dict[str, Any] | None = None
+) -> ModelSignature:
     """Infer a :class:`ModelSignature` from an example input, output and params.
 
     Example::
@@ -325,7 +344,9 @@ def infer_signature(model_input: Any = None, model_output: Any = None,
         specs = []
         for name, value in params.items():
             if isinstance(value, list | tuple):
-                specs.append(ParamSpec(name, _python_type(value[0]) if value else "string", list(value), (-1,)))
+                specs.append(
+                    ParamSpec(name, _python_type(value[0]) if value else "string", list(value), (-1,))
+                )
             else:
                 specs.append(ParamSpec(name, _python_type(value), value))
         param_schema = ParamSchema(specs)

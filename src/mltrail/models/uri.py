@@ -28,7 +28,7 @@ def parse_models_uri(uri: str) -> tuple[str, str | None, str | None, str | None]
     """
     if not uri.startswith("models:/"):
         raise invalid(f"Not a models URI: {uri!r}")
-    rest = uri[len("models:/"):].strip("/")
+    rest = uri[len("models:/") :].strip("/")
     if "@" in rest and "/" not in rest.split("@", 1)[1]:
         name, alias = rest.rsplit("@", 1)
         if not name or not alias:
@@ -36,16 +36,20 @@ def parse_models_uri(uri: str) -> tuple[str, str | None, str | None, str | None]
         return name, None, None, alias
     name, sep, suffix = rest.rpartition("/")
     if not sep or not name or not suffix:
-        raise invalid(f"Invalid model URI {uri!r}: expected models:/<name>/<version|stage|latest> "
-                      "or models:/<name>@<alias>")
+        raise invalid(
+            f"Invalid model URI {uri!r}: expected models:/<name>/<version|stage|latest> "
+            "or models:/<name>@<alias>"
+        )
     if suffix.isdigit():
         return name, suffix, None, None
     if suffix.lower() == "latest":
         return name, None, "latest", None
     stage = _STAGES.get(suffix.lower())
     if stage is None:
-        raise invalid(f"Invalid model URI {uri!r}: '{suffix}' is not a version number, a stage "
-                      "(None, Staging, Production, Archived) or 'latest'")
+        raise invalid(
+            f"Invalid model URI {uri!r}: '{suffix}' is not a version number, a stage "
+            "(None, Staging, Production, Archived) or 'latest'"
+        )
     return name, None, stage, None
 
 
@@ -68,7 +72,8 @@ def model_version_for(uri: str, tracking_uri: str | None = None):
     if not found:
         raise MltrailException(
             f"No versions of model '{name}' " + ("exist" if stages is None else f"in stage '{stage}'"),
-            error_code=RESOURCE_DOES_NOT_EXIST)
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        )
     return max(found, key=lambda mv: int(mv.version))
 
 
@@ -83,7 +88,7 @@ def resolve_model_uri(uri: str, tracking_uri: str | None = None) -> str:
         raise invalid("A model URI must be a non-empty string")
     scheme = urlsplit(uri).scheme.lower()
     if scheme == "models":
-        rest = uri[len("models:/"):].strip("/")
+        rest = uri[len("models:/") :].strip("/")
         if rest.startswith("m-") and "/" not in rest and "@" not in rest:
             return _logged_model_location(rest, tracking_uri)
         mv = model_version_for(uri, tracking_uri)

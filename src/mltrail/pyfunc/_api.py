@@ -31,13 +31,21 @@ def prepare_model_dir(path: str | os.PathLike) -> Path:
     """An empty directory for a new model (MLflow refuses to overwrite an existing one)."""
     p = Path(path)
     if p.exists() and any(p.iterdir()):
-        raise MltrailException(f"Path '{p}' already exists and is not empty", error_code=RESOURCE_ALREADY_EXISTS)
+        raise MltrailException(
+            f"Path '{p}' already exists and is not empty", error_code=RESOURCE_ALREADY_EXISTS
+        )
     p.mkdir(parents=True, exist_ok=True)
     return p
 
 
-def finish_model(path: Path, mlflow_model: Model, signature: ModelSignature | None, input_example: Any,
-                 requirements: list[str], pyfunc_conf: dict[str, Any] | None) -> Model:
+def finish_model(
+    path: Path,
+    mlflow_model: Model,
+    signature: ModelSignature | None,
+    input_example: Any,
+    requirements: list[str],
+    pyfunc_conf: dict[str, Any] | None,
+) -> Model:
     """Write input example, environment files and MLmodel — the steps every flavor shares."""
     from mltrail.models.input_example import save_input_example
     from mltrail.models.requirements import write_environment
@@ -169,7 +177,7 @@ def log_model(
 def _loader_for(name: str):
     target = _LOADERS.get(name)
     if target is None and name.startswith("mlflow."):
-        candidate = "mltrail." + name[len("mlflow."):]
+        candidate = "mltrail." + name[len("mlflow.") :]
         try:
             if importlib.util.find_spec(candidate) is not None:
                 target = candidate
@@ -178,8 +186,12 @@ def _loader_for(name: str):
     return importlib.import_module(target or name)
 
 
-def load_model(model_uri: str, suppress_warnings: bool = False, dst_path: str | None = None,
-               model_config: dict[str, Any] | None = None) -> PyFuncModel:
+def load_model(
+    model_uri: str,
+    suppress_warnings: bool = False,
+    dst_path: str | None = None,
+    model_config: dict[str, Any] | None = None,
+) -> PyFuncModel:
     """Load any model with a ``python_function`` flavor from a path or URI.
 
     URIs: local paths, ``file://``, ``runs:/<id>/path``, ``models:/Name/1``,
@@ -195,8 +207,10 @@ def load_model(model_uri: str, suppress_warnings: bool = False, dst_path: str | 
     meta = Model.load(local)
     conf = meta.flavors.get(FLAVOR_NAME)
     if conf is None:
-        raise invalid(f"Model at '{model_uri}' has no '{FLAVOR_NAME}' flavor, so it cannot be loaded as pyfunc "
-                      f"(flavors: {', '.join(meta.flavors) or 'none'})")
+        raise invalid(
+            f"Model at '{model_uri}' has no '{FLAVOR_NAME}' flavor, so it cannot be loaded as pyfunc "
+            f"(flavors: {', '.join(meta.flavors) or 'none'})"
+        )
     if conf.get("code"):
         code_dir = str(local / conf["code"])
         if code_dir not in sys.path:

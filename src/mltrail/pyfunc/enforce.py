@@ -25,8 +25,9 @@ def _to_frame(data: Any, schema: Schema):
     if isinstance(data, dict):
         if all(isinstance(v, list | tuple) or hasattr(v, "tolist") for v in data.values()):
             try:
-                return pd.DataFrame({k: list(v) if not hasattr(v, "tolist") else v.tolist()
-                                     for k, v in data.items()})
+                return pd.DataFrame(
+                    {k: list(v) if not hasattr(v, "tolist") else v.tolist() for k, v in data.items()}
+                )
             except ValueError as err:
                 raise invalid(f"Model input columns have different lengths: {err}") from None
         return pd.DataFrame([data])
@@ -44,11 +45,15 @@ def _to_frame(data: Any, schema: Schema):
             return pd.DataFrame({names[0]: arr})
         if arr.ndim == 2 and arr.shape[1] == len(names):
             return pd.DataFrame(arr, columns=names)
-        raise invalid(f"A numpy array of shape {arr.shape} does not match the model's {len(names)} input columns")
+        raise invalid(
+            f"A numpy array of shape {arr.shape} does not match the model's {len(names)} input columns"
+        )
     if isinstance(data, str | int | float | bool) and len(names) == 1:
         return pd.DataFrame({names[0]: [data]})
-    raise invalid(f"Unsupported model input of type {type(data).__name__}: "
-                  "use a pandas DataFrame, dict, list or numpy array")
+    raise invalid(
+        f"Unsupported model input of type {type(data).__name__}: "
+        "use a pandas DataFrame, dict, list or numpy array"
+    )
 
 
 def _values_ok(series: Any, spec: ColSpec) -> bool:
@@ -80,7 +85,9 @@ def _enforce_columns(data: Any, schema: Schema):
     if not schema.has_input_names():
         # Unnamed columns: match by position.
         if len(df.columns) < len([c for c in schema.inputs if c.required]):
-            raise invalid(f"Model is missing inputs: expected {len(schema.inputs)} columns, got {len(df.columns)}")
+            raise invalid(
+                f"Model is missing inputs: expected {len(schema.inputs)} columns, got {len(df.columns)}"
+            )
         return df
     columns = [str(c) for c in df.columns]
     missing = [n for n in schema.required_input_names() if n not in columns]
@@ -96,8 +103,10 @@ def _enforce_columns(data: Any, schema: Schema):
             continue
         col = df[df.columns[columns.index(spec.name)]]
         if not _values_ok(col, spec):
-            raise invalid(f"Incompatible input types for column {spec.name}. "
-                          f"Can not safely convert {col.dtype} to {spec.type}.")
+            raise invalid(
+                f"Incompatible input types for column {spec.name}. "
+                f"Can not safely convert {col.dtype} to {spec.type}."
+            )
         if spec.type in _CASTS and str(col.dtype) != _CASTS[spec.type]:
             col = col.astype(_CASTS[spec.type])
         elif spec.type == "datetime" and not pd.api.types.is_datetime64_any_dtype(col):
@@ -126,7 +135,9 @@ def _enforce_tensor(data: Any, schema: Schema):
             else:
                 raise TypeError(f"{arr.dtype} -> {spec.type}")
     except (TypeError, ValueError) as err:
-        raise invalid(f"Incompatible input types: can not convert input to a tensor of {spec.type} ({err})") from None
+        raise invalid(
+            f"Incompatible input types: can not convert input to a tensor of {spec.type} ({err})"
+        ) from None
     shape = spec.shape
     if len(shape) != arr.ndim or any(s != -1 and s != a for s, a in zip(shape, arr.shape, strict=False)):
         raise invalid(f"Shape of input {arr.shape} does not match expected shape {tuple(shape)}.")
@@ -192,6 +203,7 @@ def enforce_params(params: dict[str, Any] | None, schema: ParamSchema | None) ->
     if unknown:
         import warnings
 
-        warnings.warn(f"Unrecognized params {unknown} are ignored: they are not in the model signature",
-                      stacklevel=3)
+        warnings.warn(
+            f"Unrecognized params {unknown} are ignored: they are not in the model signature", stacklevel=3
+        )
     return out

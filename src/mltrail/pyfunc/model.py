@@ -45,7 +45,9 @@ class PythonModel:
     def load_context(self, context: PythonModelContext) -> None:
         """Called once when the model is loaded: open artifacts, build clients."""
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         """Score ``model_input`` (a DataFrame, dict, list or numpy array)."""
         raise NotImplementedError("Subclasses of PythonModel must implement predict()")
 
@@ -59,7 +61,9 @@ class PythonModel:
 class PythonModelContext:
     """What ``load_context`` and ``predict`` receive: artifact paths and the model config."""
 
-    def __init__(self, artifacts: dict[str, str] | None = None, model_config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, artifacts: dict[str, str] | None = None, model_config: dict[str, Any] | None = None
+    ) -> None:
         self._artifacts = artifacts or {}
         self._model_config = model_config or {}
 
@@ -79,7 +83,9 @@ class _FunctionModel(PythonModel):
     def __init__(self, func: Callable[..., Any]) -> None:
         self.func = func
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         return self.func(model_input)
 
 
@@ -121,6 +127,7 @@ def _mlflow_current_model() -> Any:
 
 # ------------------------------------------------------------------ save/load
 
+
 def _copy_into(src: str, dest_dir: Path) -> None:
     p = Path(src)
     if not p.exists():
@@ -132,8 +139,9 @@ def _copy_into(src: str, dest_dir: Path) -> None:
         shutil.copy2(p, target)
 
 
-def save_python_model(path: Path, python_model: Any, artifacts: dict[str, str] | None,
-                      code_paths: list[str] | None) -> dict[str, Any]:
+def save_python_model(
+    path: Path, python_model: Any, artifacts: dict[str, str] | None, code_paths: list[str] | None
+) -> dict[str, Any]:
     """Write the model's files into ``path``; return the ``python_function`` flavor config."""
     import cloudpickle
 
@@ -141,7 +149,9 @@ def save_python_model(path: Path, python_model: Any, artifacts: dict[str, str] |
     if isinstance(python_model, str | Path):
         src = Path(python_model)
         if not src.is_file():
-            raise invalid(f"python_model '{python_model}' is not a file: pass a PythonModel or a .py file path")
+            raise invalid(
+                f"python_model '{python_model}' is not a file: pass a PythonModel or a .py file path"
+            )
         shutil.copy2(src, path / src.name)
         conf[MODEL_CODE_PATH] = src.name
     else:
@@ -149,7 +159,9 @@ def save_python_model(path: Path, python_model: Any, artifacts: dict[str, str] |
             if callable(python_model):
                 python_model = _FunctionModel(python_model)
             else:
-                raise invalid("python_model must be a PythonModel subclass instance, a callable or a file path")
+                raise invalid(
+                    "python_model must be a PythonModel subclass instance, a callable or a file path"
+                )
         with open(path / PYTHON_MODEL_FILE, "wb") as fh:
             cloudpickle.dump(python_model, fh)
         conf["python_model"] = PYTHON_MODEL_FILE

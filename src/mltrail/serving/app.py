@@ -58,16 +58,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes without reading them all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ServingError(f"Request body of {declared} bytes is larger than the limit of {limit} bytes "
-                           f"(set {MAX_BODY_ENV} to change it)", status=413)
+        raise ServingError(
+            f"Request body of {declared} bytes is larger than the limit of {limit} bytes "
+            f"(set {MAX_BODY_ENV} to change it)",
+            status=413,
+        )
     if declared is not None:
         return await request.body()
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ServingError(f"Request body is larger than the limit of {limit} bytes "
-                               f"(set {MAX_BODY_ENV} to change it)", status=413)
+            raise ServingError(
+                f"Request body is larger than the limit of {limit} bytes (set {MAX_BODY_ENV} to change it)",
+                status=413,
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -107,8 +112,11 @@ def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlet
                     raise ServingError(f"Invalid JSON in the request body: {err}") from None
                 data, params = parse_json_body(body, column_schema)
             else:
-                raise ServingError(f"This predictor only supports the following content types: "
-                                   f"['text/csv', 'application/json']. Got '{ctype}'.", status=415)
+                raise ServingError(
+                    f"This predictor only supports the following content types: "
+                    f"['text/csv', 'application/json']. Got '{ctype}'.",
+                    status=415,
+                )
             try:
                 # In a worker thread: a model that waits on I/O (an LLM API) must not stop
                 # the event loop from taking other requests meanwhile.
@@ -117,8 +125,10 @@ def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlet
                 raise
             except Exception as err:  # the model's own failure: report it like MLflow (400 + message)
                 _log.exception("model prediction failed")
-                raise ServingError(f"Encountered an unexpected error while evaluating the model. "
-                                   f"Verify that the input is compatible with the model. Error: {err}") from None
+                raise ServingError(
+                    f"Encountered an unexpected error while evaluating the model. "
+                    f"Verify that the input is compatible with the model. Error: {err}"
+                ) from None
         except ServingError as err:
             return _error(err.message, err.status, err.error_code)
         except MltrailException as err:
@@ -126,7 +136,9 @@ def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlet
         try:
             payload = _encoder.encode({"predictions": to_jsonable(result)})
         except TypeError as err:
-            return _error(f"The model's predictions could not be encoded as JSON: {err}", 500, "INTERNAL_ERROR")
+            return _error(
+                f"The model's predictions could not be encoded as JSON: {err}", 500, "INTERNAL_ERROR"
+            )
         return Response(payload, 200, media_type=_JSON)
 
     routes = [
@@ -144,5 +156,7 @@ def app_from_env() -> Starlette:
 
     path = os.environ.get(MODEL_PATH_ENV)
     if not path:
-        raise RuntimeError(f"{MODEL_PATH_ENV} is not set: start the server with `mltrail models serve -m URI`")
+        raise RuntimeError(
+            f"{MODEL_PATH_ENV} is not set: start the server with `mltrail models serve -m URI`"
+        )
     return create_scoring_app(mltrail.pyfunc.load_model(path))

@@ -104,12 +104,34 @@ def prepare_environment(model_dir: Path, manager: str) -> str:
         if manager == "uv":
             uv = _uv_binary()
             _run([uv, "venv", "--quiet", "--python", sys.executable, str(build / "env")])
-            _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(build / "env" / "bin" / "python"),
-                  "-r", str(req_file), _mltrail_spec()])
+            _run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--compile-bytecode",
+                    "--python",
+                    str(build / "env" / "bin" / "python"),
+                    "-r",
+                    str(req_file),
+                    _mltrail_spec(),
+                ]
+            )
         else:
             _run([sys.executable, "-m", "venv", str(build / "env")])
-            _run([str(build / "env" / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                  "-r", str(req_file), _mltrail_spec()])
+            _run(
+                [
+                    str(build / "env" / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "-r",
+                    str(req_file),
+                    _mltrail_spec(),
+                ]
+            )
         (build / "env" / _READY).write_text(json.dumps({"requirements": reqs}))
         # Rename the finished env into place (atomic on one file system); if another process
         # won the race, use theirs. Console scripts keep the build path in their shebang, but

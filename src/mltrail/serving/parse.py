@@ -29,10 +29,14 @@ def _frame_split(value: Any):
     if isinstance(value, str):
         raise ServingError("dataframe_split must be a JSON object with 'columns' and 'data', not a string")
     if not isinstance(value, dict) or "data" not in value:
-        raise ServingError("dataframe_split must be a JSON object with 'data' (and usually 'columns', 'index')")
+        raise ServingError(
+            "dataframe_split must be a JSON object with 'data' (and usually 'columns', 'index')"
+        )
     unknown = set(value) - {"columns", "data", "index"}
     if unknown:
-        raise ServingError(f"dataframe_split has unexpected keys {sorted(unknown)}: use columns, data and index")
+        raise ServingError(
+            f"dataframe_split has unexpected keys {sorted(unknown)}: use columns, data and index"
+        )
     try:
         return pd.DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))
     except (ValueError, TypeError) as err:
@@ -83,14 +87,18 @@ def _tensor_like(value: Any, key: str, column_schema: bool):
 def parse_json_body(body: Any, column_schema: bool) -> tuple[Any, dict[str, Any] | None]:
     """``(model_input, params)`` from a decoded JSON body."""
     if not isinstance(body, dict):
-        raise ServingError("Invalid input: the request body must be a JSON object with one of the keys "
-                           f"{', '.join(INPUT_KEYS)}")
+        raise ServingError(
+            "Invalid input: the request body must be a JSON object with one of the keys "
+            f"{', '.join(INPUT_KEYS)}"
+        )
     present = [k for k in INPUT_KEYS if k in body]
     if len(present) != 1:
         unknown = sorted(set(body) - set(INPUT_KEYS) - {"params"})
         detail = f" (got {', '.join(present)})" if present else (f" (got keys {unknown})" if unknown else "")
-        raise ServingError("Invalid input. The input must contain exactly one of the following keys: "
-                           f"{', '.join(INPUT_KEYS)}{detail}")
+        raise ServingError(
+            "Invalid input. The input must contain exactly one of the following keys: "
+            f"{', '.join(INPUT_KEYS)}{detail}"
+        )
     params = body.get("params")
     if params is not None and not isinstance(params, dict):
         raise ServingError("'params' must be a JSON object")
@@ -128,8 +136,11 @@ def to_jsonable(result: Any) -> Any:
     if isinstance(result, dict):
         return {str(k): to_jsonable(v) for k, v in result.items()}
     if isinstance(result, list | tuple):
-        return [to_jsonable(v) for v in result] if any(hasattr(v, "tolist") or isinstance(v, dict | list)
-                                                      for v in result) else list(result)
+        return (
+            [to_jsonable(v) for v in result]
+            if any(hasattr(v, "tolist") or isinstance(v, dict | list) for v in result)
+            else list(result)
+        )
     if hasattr(result, "item") and mod == "numpy":
         return result.item()
     return result

@@ -25,8 +25,11 @@ FLAVOR_NAME = "sklearn"
 SERIALIZATION_FORMAT_SKOPS = "skops"
 SERIALIZATION_FORMAT_PICKLE = "pickle"
 SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
-SUPPORTED_SERIALIZATION_FORMATS = [SERIALIZATION_FORMAT_SKOPS, SERIALIZATION_FORMAT_PICKLE,
-                                   SERIALIZATION_FORMAT_CLOUDPICKLE]
+SUPPORTED_SERIALIZATION_FORMATS = [
+    SERIALIZATION_FORMAT_SKOPS,
+    SERIALIZATION_FORMAT_PICKLE,
+    SERIALIZATION_FORMAT_CLOUDPICKLE,
+]
 _MODEL_FILE = "model.pkl"
 
 
@@ -53,8 +56,10 @@ def save_model(
     from mltrail.pyfunc._api import finish_model, prepare_model_dir
 
     if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
-        raise invalid(f"Unrecognized serialization format: {serialization_format}. Please specify one "
-                      f"of the following supported formats: {SUPPORTED_SERIALIZATION_FORMATS}.")
+        raise invalid(
+            f"Unrecognized serialization format: {serialization_format}. Please specify one "
+            f"of the following supported formats: {SUPPORTED_SERIALIZATION_FORMATS}."
+        )
     if not hasattr(sk_model, pyfunc_predict_fn):
         raise invalid(f"The model has no '{pyfunc_predict_fn}' method to use as pyfunc_predict_fn")
     import sklearn
@@ -73,14 +78,25 @@ def save_model(
         model = mlflow_model or Model()
         if metadata:
             model.metadata = metadata
-        model.add_flavor(FLAVOR_NAME, pickled_model=_MODEL_FILE, sklearn_version=sklearn.__version__,
-                         serialization_format=serialization_format, code=code_dir, skops_trusted_types=None)
+        model.add_flavor(
+            FLAVOR_NAME,
+            pickled_model=_MODEL_FILE,
+            sklearn_version=sklearn.__version__,
+            serialization_format=serialization_format,
+            code=code_dir,
+            skops_trusted_types=None,
+        )
         base = ["cloudpickle", "scikit-learn"] if serialization_format == "cloudpickle" else ["scikit-learn"]
         if serialization_format == SERIALIZATION_FORMAT_SKOPS:
             base.append("skops")
-        reqs = resolve_requirements(infer_requirements([], base=base), pip_requirements, extra_pip_requirements)
-        pyfunc_conf: dict[str, Any] = {"loader_module": "mlflow.sklearn", "model_path": _MODEL_FILE,
-                                       "predict_fn": pyfunc_predict_fn}
+        reqs = resolve_requirements(
+            infer_requirements([], base=base), pip_requirements, extra_pip_requirements
+        )
+        pyfunc_conf: dict[str, Any] = {
+            "loader_module": "mlflow.sklearn",
+            "model_path": _MODEL_FILE,
+            "predict_fn": pyfunc_predict_fn,
+        }
         if code_dir:
             pyfunc_conf["code"] = code_dir
         if signature is None and input_example is not None:
@@ -107,7 +123,9 @@ def _dump(sk_model: Any, target: Path, fmt: str) -> None:
         try:
             import skops.io
         except ImportError:
-            raise invalid("serialization_format='skops' needs the 'skops' package: pip install skops") from None
+            raise invalid(
+                "serialization_format='skops' needs the 'skops' package: pip install skops"
+            ) from None
         skops.io.dump(sk_model, str(target))
         return
     with open(target, "wb") as fh:
@@ -155,11 +173,17 @@ def log_model(
 
     return log_model_with(
         lambda path, mlflow_model, **kw: save_model(sk_model, path, mlflow_model=mlflow_model, **kw),
-        name=name or artifact_path, registered_model_name=registered_model_name,
-        await_registration_for=await_registration_for, code_paths=code_paths,
-        serialization_format=serialization_format, signature=signature, input_example=input_example,
-        pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-        pyfunc_predict_fn=pyfunc_predict_fn, metadata=metadata,
+        name=name or artifact_path,
+        registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for,
+        code_paths=code_paths,
+        serialization_format=serialization_format,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        pyfunc_predict_fn=pyfunc_predict_fn,
+        metadata=metadata,
     )
 
 
@@ -172,8 +196,10 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     conf = get_flavor_configuration(local, FLAVOR_NAME)
     if conf.get("code"):
         sys.path.insert(0, str(local / conf["code"]))
-    return _load_from_file(local / conf.get("pickled_model", _MODEL_FILE),
-                           conf.get("serialization_format", SERIALIZATION_FORMAT_CLOUDPICKLE))
+    return _load_from_file(
+        local / conf.get("pickled_model", _MODEL_FILE),
+        conf.get("serialization_format", SERIALIZATION_FORMAT_CLOUDPICKLE),
+    )
 
 
 class _SklearnModelWrapper:

@@ -32,6 +32,7 @@ _VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 
 # ----------------------------------------------------------------- validation (MLflow's rules)
 
+
 def validate_model_name(name: object, field: str = "name") -> str:
     if not isinstance(name, str) or not name.strip():
         raise invalid(f"Missing value for required parameter '{field}'.")
@@ -64,8 +65,10 @@ def validate_alias(alias: object, *, reserved: bool = True) -> str:
     if not isinstance(alias, str) or alias == "":
         raise invalid("Registered model alias name cannot be empty.")
     if not _ALIAS.match(alias):
-        raise invalid(f"Invalid alias name: '{alias}'. "
-                      "Names may only contain alphanumerics, underscores (_), and dashes (-).")
+        raise invalid(
+            f"Invalid alias name: '{alias}'. "
+            "Names may only contain alphanumerics, underscores (_), and dashes (-)."
+        )
     if len(alias) > MAX_ALIAS_LENGTH:
         raise invalid(f"Registered model alias name exceeds the maximum length of {MAX_ALIAS_LENGTH}")
     if reserved:
@@ -78,10 +81,14 @@ def validate_alias(alias: object, *, reserved: bool = True) -> str:
 
 def validate_max_results(max_results: object, threshold: int) -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise invalid(f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}")
+        raise invalid(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}"
+        )
     if max_results > threshold:
-        raise invalid(f"Invalid value for request parameter max_results. "
-                      f"It must be at most {threshold}, but got value {max_results}")
+        raise invalid(
+            f"Invalid value for request parameter max_results. "
+            f"It must be at most {threshold}, but got value {max_results}"
+        )
     return max_results
 
 
@@ -90,8 +97,9 @@ class RegistryStore(ABC):
 
     # ------------------------------------------------------- registered models
     @abstractmethod
-    def create_registered_model(self, name: str, tags: Sequence[RegisteredModelTag] | None = None,
-                                description: str | None = None) -> RegisteredModel:
+    def create_registered_model(
+        self, name: str, tags: Sequence[RegisteredModelTag] | None = None, description: str | None = None
+    ) -> RegisteredModel:
         """Create a model; ``RESOURCE_ALREADY_EXISTS`` if the name is taken."""
 
     @abstractmethod
@@ -108,10 +116,13 @@ class RegistryStore(ABC):
     def get_registered_model(self, name: str) -> RegisteredModel: ...
 
     @abstractmethod
-    def search_registered_models(self, filter_string: str | None = None,
-                                 max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
-                                 order_by: Sequence[str] | None = None,
-                                 page_token: str | None = None) -> PagedList: ...
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList: ...
 
     @abstractmethod
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
@@ -125,17 +136,25 @@ class RegistryStore(ABC):
 
     # ---------------------------------------------------------- model versions
     @abstractmethod
-    def create_model_version(self, name: str, source: str, run_id: str | None = None,
-                             tags: Sequence[ModelVersionTag] | None = None, run_link: str | None = None,
-                             description: str | None = None, local_model_path: str | None = None,
-                             model_id: str | None = None) -> ModelVersion: ...
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Sequence[ModelVersionTag] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        local_model_path: str | None = None,
+        model_id: str | None = None,
+    ) -> ModelVersion: ...
 
     @abstractmethod
     def update_model_version(self, name: str, version: str, description: str | None) -> ModelVersion: ...
 
     @abstractmethod
-    def transition_model_version_stage(self, name: str, version: str, stage: str,
-                                       archive_existing_versions: bool = False) -> ModelVersion: ...
+    def transition_model_version_stage(
+        self, name: str, version: str, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion: ...
 
     @abstractmethod
     def delete_model_version(self, name: str, version: str) -> None: ...
@@ -147,10 +166,13 @@ class RegistryStore(ABC):
     def get_model_version_download_uri(self, name: str, version: str) -> str: ...
 
     @abstractmethod
-    def search_model_versions(self, filter_string: str | None = None,
-                              max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
-                              order_by: Sequence[str] | None = None,
-                              page_token: str | None = None) -> PagedList: ...
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList: ...
 
     @abstractmethod
     def set_model_version_tag(self, name: str, version: str, tag: ModelVersionTag) -> None: ...
@@ -179,7 +201,11 @@ class RegistryStore(ABC):
                 raise
         source = f"models:/{src_mv.name}/{src_mv.version}"
         return self.create_model_version(
-            dst_name, source, run_id=src_mv.run_id,
-            tags=[ModelVersionTag(k, v) for k, v in src_mv.tags.items()], run_link=src_mv.run_link,
-            description=src_mv.description, model_id=src_mv.model_id,
+            dst_name,
+            source,
+            run_id=src_mv.run_id,
+            tags=[ModelVersionTag(k, v) for k, v in src_mv.tags.items()],
+            run_link=src_mv.run_link,
+            description=src_mv.description,
+            model_id=src_mv.model_id,
         )

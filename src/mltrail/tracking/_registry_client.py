@@ -67,11 +67,17 @@ class RegistryClientMixin:
         return get_registry_store(self._registry_uri)
 
     # ------------------------------------------------------- registered models
-    def create_registered_model(self, name: str, tags: dict[str, Any] | None = None,
-                                description: str | None = None, deployment_job_id: str | None = None
-                                ) -> RegisteredModel:
+    def create_registered_model(
+        self,
+        name: str,
+        tags: dict[str, Any] | None = None,
+        description: str | None = None,
+        deployment_job_id: str | None = None,
+    ) -> RegisteredModel:
         """Create a registered model; ``RESOURCE_ALREADY_EXISTS`` if the name is taken."""
-        return self._registry_store.create_registered_model(name, _tag_list(tags, RegisteredModelTag), description)
+        return self._registry_store.create_registered_model(
+            name, _tag_list(tags, RegisteredModelTag), description
+        )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registry_store.get_registered_model(name)
@@ -79,15 +85,21 @@ class RegistryClientMixin:
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         return self._registry_store.rename_registered_model(name, new_name)
 
-    def update_registered_model(self, name: str, description: str | None = None,
-                                deployment_job_id: str | None = None) -> RegisteredModel:
+    def update_registered_model(
+        self, name: str, description: str | None = None, deployment_job_id: str | None = None
+    ) -> RegisteredModel:
         return self._registry_store.update_registered_model(name, description)
 
     def delete_registered_model(self, name: str) -> None:
         self._registry_store.delete_registered_model(name)
 
-    def search_registered_models(self, filter_string: str | None = None, max_results: int = 100,
-                                 order_by: list[str] | None = None, page_token: str | None = None) -> PagedList:
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """A page of registered models (filter on ``name``, ``tags.<key>``)."""
         return self._registry_store.search_registered_models(filter_string, max_results, order_by, page_token)
 
@@ -102,16 +114,29 @@ class RegistryClientMixin:
         self._registry_store.delete_registered_model_tag(name, key)
 
     # ---------------------------------------------------------- model versions
-    def create_model_version(self, name: str, source: str, run_id: str | None = None,
-                             tags: dict[str, Any] | None = None, run_link: str | None = None,
-                             description: str | None = None, await_creation_for: int = 300,
-                             model_id: str | None = None) -> ModelVersion:
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        await_creation_for: int = 300,
+        model_id: str | None = None,
+    ) -> ModelVersion:
         """A new version of ``name`` whose files live at ``source``; keeps ``run_id``/``run_link`` lineage."""
         if run_id and not run_link:
             run_link = self._run_link(run_id)
         return self._registry_store.create_model_version(
-            name, source, run_id=run_id, tags=_tag_list(tags, ModelVersionTag), run_link=run_link,
-            description=description, model_id=model_id)
+            name,
+            source,
+            run_id=run_id,
+            tags=_tag_list(tags, ModelVersionTag),
+            run_link=run_link,
+            description=description,
+            model_id=model_id,
+        )
 
     def _run_link(self, run_id: str) -> str | None:
         """``<ui>/#/experiments/<exp>/runs/<run>`` — where the UI shows the version's run."""
@@ -125,20 +150,29 @@ class RegistryClientMixin:
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self._registry_store.get_model_version(name, str(version))
 
-    def update_model_version(self, name: str, version: str | int, description: str | None = None) -> ModelVersion:
+    def update_model_version(
+        self, name: str, version: str | int, description: str | None = None
+    ) -> ModelVersion:
         return self._registry_store.update_model_version(name, str(version), description)
 
     def delete_model_version(self, name: str, version: str | int) -> None:
         self._registry_store.delete_model_version(name, str(version))
 
-    def transition_model_version_stage(self, name: str, version: str | int, stage: str,
-                                       archive_existing_versions: bool = False) -> ModelVersion:
+    def transition_model_version_stage(
+        self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
         """Move a version to None, Staging, Production or Archived (optionally archiving the others)."""
         return self._registry_store.transition_model_version_stage(
-            name, str(version), stage, archive_existing_versions)
+            name, str(version), stage, archive_existing_versions
+        )
 
-    def search_model_versions(self, filter_string: str | None = None, max_results: int = 10000,
-                              order_by: list[str] | None = None, page_token: str | None = None) -> PagedList:
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """A page of versions (filter on ``name``, ``version_number``, ``run_id``, ``source_path``, tags)."""
         return self._registry_store.search_model_versions(filter_string, max_results, order_by, page_token)
 
@@ -152,13 +186,20 @@ class RegistryClientMixin:
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         return self._registry_store.get_model_version_download_uri(name, str(version))
 
-    def set_model_version_tag(self, name: str, version: str | int | None = None, key: str | None = None,
-                              value: Any = None, stage: str | None = None) -> None:
+    def set_model_version_tag(
+        self,
+        name: str,
+        version: str | int | None = None,
+        key: str | None = None,
+        value: Any = None,
+        stage: str | None = None,
+    ) -> None:
         version = self._version_or_stage(name, version, stage)
         self._registry_store.set_model_version_tag(name, version, ModelVersionTag(str(key), str(value)))
 
-    def delete_model_version_tag(self, name: str, version: str | int | None = None, key: str | None = None,
-                                 stage: str | None = None) -> None:
+    def delete_model_version_tag(
+        self, name: str, version: str | int | None = None, key: str | None = None, stage: str | None = None
+    ) -> None:
         version = self._version_or_stage(name, version, stage)
         self._registry_store.delete_model_version_tag(name, version, str(key))
 
@@ -197,8 +238,11 @@ class RegistryClientMixin:
             http = store.http if isinstance(store, RestRegistryStore) else None
             if http is None:  # pragma: no cover - a REST URI always gives a REST store
                 raise RuntimeError("no HTTP session for the registry")
-            out = http.call("GET", f"/api/2.0/mlflow/logged-models/{model_id}",
-                            params={"allow_deleted": "true"} if allow_deleted else None)
+            out = http.call(
+                "GET",
+                f"/api/2.0/mlflow/logged-models/{model_id}",
+                params={"allow_deleted": "true"} if allow_deleted else None,
+            )
             return LoggedModel.from_dict(out["model"])
         from mltrail.store.sql.logged_models import SqlLoggedModelStore
 

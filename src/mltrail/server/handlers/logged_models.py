@@ -117,17 +117,26 @@ def create(call: Call) -> dict[str, Any]:
     if b.source_run_id:
         call.tracking_store.get_run(b.source_run_id)  # 404 for an unknown run, before anything is written
     model = logged_model_store(call).create_logged_model(
-        b.experiment_id, name=b.name, source_run_id=b.source_run_id,
-        tags={t.key: t.value for t in b.tags}, params={p.key: p.value for p in b.params}, model_type=b.model_type)
+        b.experiment_id,
+        name=b.name,
+        source_run_id=b.source_run_id,
+        tags={t.key: t.value for t in b.tags},
+        params={p.key: p.value for p in b.params},
+        model_type=b.model_type,
+    )
     return {"model": model.to_dict()}
 
 
 def get(call: Call) -> dict[str, Any]:
-    return {"model": logged_model_store(call).get_logged_model(_model_id(call), call.body.allow_deleted).to_dict()}
+    return {
+        "model": logged_model_store(call).get_logged_model(_model_id(call), call.body.allow_deleted).to_dict()
+    }
 
 
 def finalize(call: Call) -> dict[str, Any]:
-    return {"model": logged_model_store(call).finalize_logged_model(_model_id(call), call.body.status).to_dict()}
+    return {
+        "model": logged_model_store(call).finalize_logged_model(_model_id(call), call.body.status).to_dict()
+    }
 
 
 def delete(call: Call) -> dict[str, Any]:
@@ -146,7 +155,9 @@ def delete_tag(call: Call) -> dict[str, Any]:
 
 
 def log_params(call: Call) -> dict[str, Any]:
-    logged_model_store(call).log_logged_model_params(_model_id(call), {p.key: p.value for p in call.body.params})
+    logged_model_store(call).log_logged_model_params(
+        _model_id(call), {p.key: p.value for p in call.body.params}
+    )
     return {}
 
 
@@ -155,8 +166,12 @@ def search(call: Call) -> dict[str, Any]:
     if not b.experiment_ids:
         raise invalid("Missing value for required parameter 'experiment_ids'.")
     page = logged_model_store(call).search_logged_models(
-        b.experiment_ids, b.filter, b.max_results,
-        [{"field_name": o.field_name, "ascending": o.ascending} for o in b.order_by], b.page_token)
+        b.experiment_ids,
+        b.filter,
+        b.max_results,
+        [{"field_name": o.field_name, "ascending": o.ascending} for o in b.order_by],
+        b.page_token,
+    )
     out: dict[str, Any] = {"models": [m.to_dict() for m in page]}
     if page.token:
         out["next_page_token"] = page.token
@@ -187,10 +202,12 @@ def list_artifacts(call: Call) -> dict[str, Any]:
     return {"root_uri": root, "files": files}
 
 
-def _ep(path: str, methods: str, handler: Any, req: type | None, resp: type | None = None,
-        write: bool = False) -> Endpoint:
-    return Endpoint(path, (methods,), handler, request=req, response=resp or Empty, write=write,
-                    tags=("logged-models",))
+def _ep(
+    path: str, methods: str, handler: Any, req: type | None, resp: type | None = None, write: bool = False
+) -> Endpoint:
+    return Endpoint(
+        path, (methods,), handler, request=req, response=resp or Empty, write=write, tags=("logged-models",)
+    )
 
 
 _LM = "/logged-models"

@@ -137,6 +137,7 @@ def _mv(model_version: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------- registered models
 
+
 def create_registered_model(call: Call) -> dict[str, Any]:
     b: CreateRegisteredModel = call.body
     tags = [RegisteredModelTag(t.key, t.value) for t in b.tags]
@@ -149,7 +150,10 @@ def get_registered_model(call: Call) -> dict[str, Any]:
 
 def rename_registered_model(call: Call) -> dict[str, Any]:
     b: RenameRegisteredModel = call.body
-    return _rm(call, call.registry_store.rename_registered_model(_need(b.name, "name"), _need(b.new_name, "new_name")))
+    return _rm(
+        call,
+        call.registry_store.rename_registered_model(_need(b.name, "name"), _need(b.new_name, "new_name")),
+    )
 
 
 def update_registered_model(call: Call) -> dict[str, Any]:
@@ -165,7 +169,11 @@ def delete_registered_model(call: Call) -> dict[str, Any]:
 def search_registered_models(call: Call) -> dict[str, Any]:
     b: SearchReq = call.body
     page = call.registry_store.search_registered_models(
-        b.filter or None, b.max_results if b.max_results is not None else 100, b.order_by or None, b.page_token)
+        b.filter or None,
+        b.max_results if b.max_results is not None else 100,
+        b.order_by or None,
+        b.page_token,
+    )
     out: dict[str, Any] = {"registered_models": [m.to_dict() for m in page]}
     if page.token:
         out["next_page_token"] = page.token
@@ -180,7 +188,9 @@ def get_latest_versions(call: Call) -> dict[str, Any]:
 
 def set_registered_model_tag(call: Call) -> dict[str, Any]:
     b: RegisteredModelTagReq = call.body
-    call.registry_store.set_registered_model_tag(_need(b.name, "name"), RegisteredModelTag(_need(b.key, "key"), b.value))
+    call.registry_store.set_registered_model_tag(
+        _need(b.name, "name"), RegisteredModelTag(_need(b.key, "key"), b.value)
+    )
     return {}
 
 
@@ -192,14 +202,17 @@ def delete_registered_model_tag(call: Call) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- model versions
 
+
 def _local_path(uri: str) -> str:
     return unquote(urlsplit(uri).path) if uri.startswith("file:") else uri
 
 
 def _bad_local_source(source: str) -> MltrailException:
-    return invalid(f"Invalid model version source: '{source}'. To use a local path as a model version source, "
-                   "the run_id request parameter has to be specified and the local path has to be contained "
-                   "within the artifact directory of the run specified by the run_id.")
+    return invalid(
+        f"Invalid model version source: '{source}'. To use a local path as a model version source, "
+        "the run_id request parameter has to be specified and the local path has to be contained "
+        "within the artifact directory of the run specified by the run_id."
+    )
 
 
 def check_source(call: Call, source: str, run_id: str | None, model_id: str | None) -> str | None:
@@ -207,18 +220,20 @@ def check_source(call: Call, source: str, run_id: str | None, model_id: str | No
     validate_source(source)
     scheme = urlsplit(source).scheme.lower()
     if scheme == "runs":
-        rest = source[len("runs:"):].lstrip("/")
+        rest = source[len("runs:") :].lstrip("/")
         src_run, _, rel = rest.partition("/")
         run = call.tracking_store.get_run(_need(src_run, "run_id in source"))
         rel = validate_artifact_path(rel)
         return run.info.artifact_uri.rstrip("/") + (f"/{rel}" if rel else "")
     if scheme == "models":
-        rest = source[len("models:"):].lstrip("/")
+        rest = source[len("models:") :].lstrip("/")
         if rest.startswith("m-") and "/" not in rest:
             return _logged_models(call).get_logged_model(rest).artifact_location
         return None  # models:/Name/Version: the store resolves it (copy_model_version)
     if is_local_uri(source):
-        if source.startswith("//") or (source.startswith("file:") and urlsplit(source).netloc not in ("", "localhost")):
+        if source.startswith("//") or (
+            source.startswith("file:") and urlsplit(source).netloc not in ("", "localhost")
+        ):
             raise _bad_local_source(source)
         if not run_id:
             raise _bad_local_source(source)
@@ -248,8 +263,15 @@ def create_model_version(call: Call) -> dict[str, Any]:
         _logged_models(call).get_logged_model(b.model_id)  # 404 for a model id nobody logged
     tags = [ModelVersionTag(t.key, t.value) for t in b.tags]
     mv = call.registry_store.create_model_version(
-        name, source, run_id=b.run_id or None, tags=tags, run_link=b.run_link or None,
-        description=b.description, model_id=b.model_id or None, storage_location=storage)
+        name,
+        source,
+        run_id=b.run_id or None,
+        tags=tags,
+        run_link=b.run_link or None,
+        description=b.description,
+        model_id=b.model_id or None,
+        storage_location=storage,
+    )
     return _mv(mv)
 
 
@@ -260,14 +282,23 @@ def get_model_version(call: Call) -> dict[str, Any]:
 
 def update_model_version(call: Call) -> dict[str, Any]:
     b: UpdateModelVersion = call.body
-    return _mv(call.registry_store.update_model_version(_need(b.name, "name"), _need(b.version, "version"),
-                                                        b.description))
+    return _mv(
+        call.registry_store.update_model_version(
+            _need(b.name, "name"), _need(b.version, "version"), b.description
+        )
+    )
 
 
 def transition_stage(call: Call) -> dict[str, Any]:
     b: TransitionStage = call.body
-    return _mv(call.registry_store.transition_model_version_stage(
-        _need(b.name, "name"), _need(b.version, "version"), _need(b.stage, "stage"), b.archive_existing_versions))
+    return _mv(
+        call.registry_store.transition_model_version_stage(
+            _need(b.name, "name"),
+            _need(b.version, "version"),
+            _need(b.stage, "stage"),
+            b.archive_existing_versions,
+        )
+    )
 
 
 def delete_model_version(call: Call) -> dict[str, Any]:
@@ -279,7 +310,11 @@ def delete_model_version(call: Call) -> dict[str, Any]:
 def search_model_versions(call: Call) -> dict[str, Any]:
     b: SearchReq = call.body
     page = call.registry_store.search_model_versions(
-        b.filter or None, b.max_results if b.max_results is not None else 10000, b.order_by or None, b.page_token)
+        b.filter or None,
+        b.max_results if b.max_results is not None else 10000,
+        b.order_by or None,
+        b.page_token,
+    )
     out: dict[str, Any] = {"model_versions": [mv.to_dict() for mv in page]}
     if page.token:
         out["next_page_token"] = page.token
@@ -288,30 +323,36 @@ def search_model_versions(call: Call) -> dict[str, Any]:
 
 def get_download_uri(call: Call) -> dict[str, Any]:
     b: VersionReq = call.body
-    uri = call.registry_store.get_model_version_download_uri(_need(b.name, "name"), _need(b.version, "version"))
+    uri = call.registry_store.get_model_version_download_uri(
+        _need(b.name, "name"), _need(b.version, "version")
+    )
     return {"artifact_uri": uri}
 
 
 def set_model_version_tag(call: Call) -> dict[str, Any]:
     b: ModelVersionTagReq = call.body
-    call.registry_store.set_model_version_tag(_need(b.name, "name"), _need(b.version, "version"),
-                                              ModelVersionTag(_need(b.key, "key"), b.value))
+    call.registry_store.set_model_version_tag(
+        _need(b.name, "name"), _need(b.version, "version"), ModelVersionTag(_need(b.key, "key"), b.value)
+    )
     return {}
 
 
 def delete_model_version_tag(call: Call) -> dict[str, Any]:
     b: ModelVersionTagReq = call.body
-    call.registry_store.delete_model_version_tag(_need(b.name, "name"), _need(b.version, "version"),
-                                                 _need(b.key, "key"))
+    call.registry_store.delete_model_version_tag(
+        _need(b.name, "name"), _need(b.version, "version"), _need(b.key, "key")
+    )
     return {}
 
 
 # ------------------------------------------------------------------------ aliases
 
+
 def set_alias(call: Call) -> dict[str, Any]:
     b: AliasReq = call.body
-    call.registry_store.set_registered_model_alias(_need(b.name, "name"), _need(b.alias, "alias"),
-                                                   _need(b.version, "version"))
+    call.registry_store.set_registered_model_alias(
+        _need(b.name, "name"), _need(b.alias, "alias"), _need(b.version, "version")
+    )
     return {}
 
 
@@ -326,18 +367,39 @@ def get_by_alias(call: Call) -> dict[str, Any]:
     return _mv(call.registry_store.get_model_version_by_alias(_need(b.name, "name"), _need(b.alias, "alias")))
 
 
-def _ep(path: str, method: str, handler: Any, req: type, resp: type | None = None, write: bool = False) -> Endpoint:
-    return Endpoint(path, (method,), handler, request=req, response=resp or Empty, preview=True,
-                    write=write, tags=("model-registry",))
+def _ep(
+    path: str, method: str, handler: Any, req: type, resp: type | None = None, write: bool = False
+) -> Endpoint:
+    return Endpoint(
+        path,
+        (method,),
+        handler,
+        request=req,
+        response=resp or Empty,
+        preview=True,
+        write=write,
+        tags=("model-registry",),
+    )
 
 
 _RM = "/registered-models"
 _MV = "/model-versions"
 ENDPOINTS: list[Endpoint] = [
-    _ep(f"{_RM}/create", "POST", create_registered_model, CreateRegisteredModel, RegisteredModelResponse, True),
+    _ep(
+        f"{_RM}/create", "POST", create_registered_model, CreateRegisteredModel, RegisteredModelResponse, True
+    ),
     _ep(f"{_RM}/get", "GET", get_registered_model, NameReq, RegisteredModelResponse),
-    _ep(f"{_RM}/rename", "POST", rename_registered_model, RenameRegisteredModel, RegisteredModelResponse, True),
-    _ep(f"{_RM}/update", "PATCH", update_registered_model, UpdateRegisteredModel, RegisteredModelResponse, True),
+    _ep(
+        f"{_RM}/rename", "POST", rename_registered_model, RenameRegisteredModel, RegisteredModelResponse, True
+    ),
+    _ep(
+        f"{_RM}/update",
+        "PATCH",
+        update_registered_model,
+        UpdateRegisteredModel,
+        RegisteredModelResponse,
+        True,
+    ),
     _ep(f"{_RM}/delete", "DELETE", delete_registered_model, NameReq, write=True),
     _ep(f"{_RM}/search", "GET", search_registered_models, SearchReq),
     _ep(f"{_RM}/get-latest-versions", "POST", get_latest_versions, GetLatestVersions),

@@ -41,13 +41,22 @@ _CLAUSE = re.compile(
         (?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?)\s*""",
     re.IGNORECASE | re.VERBOSE,
 )
-_ATTRS = {"name": _LM.name, "model_id": _LM.model_id, "source_run_id": _LM.source_run_id, "status": _LM.status,
-          "model_type": _LM.model_type, "creation_timestamp": _LM.creation_timestamp_ms,
-          "creation_time": _LM.creation_timestamp_ms, "last_updated_timestamp": _LM.last_updated_timestamp_ms}
+_ATTRS = {
+    "name": _LM.name,
+    "model_id": _LM.model_id,
+    "source_run_id": _LM.source_run_id,
+    "status": _LM.status,
+    "model_type": _LM.model_type,
+    "creation_timestamp": _LM.creation_timestamp_ms,
+    "creation_time": _LM.creation_timestamp_ms,
+    "last_updated_timestamp": _LM.last_updated_timestamp_ms,
+}
 
 
 def _not_found(model_id: str) -> MltrailException:
-    return MltrailException(f"Logged model with ID '{model_id}' not found.", error_code=RESOURCE_DOES_NOT_EXIST)
+    return MltrailException(
+        f"Logged model with ID '{model_id}' not found.", error_code=RESOURCE_DOES_NOT_EXIST
+    )
 
 
 def _compare(col: Any, op: str, value: Any) -> Any:
@@ -56,8 +65,14 @@ def _compare(col: Any, op: str, value: Any) -> Any:
         return col.like(value)
     if op == "ILIKE":
         return sa.func.lower(col).like(str(value).lower())
-    return {"=": col == value, "!=": col != value, "<": col < value, ">": col > value,
-            "<=": col <= value, ">=": col >= value}[op]
+    return {
+        "=": col == value,
+        "!=": col != value,
+        "<": col < value,
+        ">": col > value,
+        "<=": col <= value,
+        ">=": col >= value,
+    }[op]
 
 
 def _parse_filter(filter_string: str | None) -> list[Any]:
@@ -68,22 +83,34 @@ def _parse_filter(filter_string: str | None) -> list[Any]:
     for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
         m = _CLAUSE.fullmatch(part)
         if m is None:
-            raise invalid(f"Invalid filter '{filter_string}': could not parse '{part.strip()}' "
-                          "(expected <field> <op> <value>, e.g. name = 'model')")
+            raise invalid(
+                f"Invalid filter '{filter_string}': could not parse '{part.strip()}' "
+                "(expected <field> <op> <value>, e.g. name = 'model')"
+            )
         field, op, raw = m.group("field"), m.group("op"), m.group("value")
         value: Any = raw[1:-1] if raw[0] in "'\"" else float(raw) if "." in raw else int(raw)
         if "." in field and field.split(".", 1)[0].lower() in ("tag", "tags", "param", "params"):
             kind, key = field.split(".", 1)
-            key = key.strip("`\"")
-            table, kcol, vcol = ((logged_model_tags, "tag_key", "tag_value") if kind.lower().startswith("tag")
-                                 else (logged_model_params, "param_key", "param_value"))
-            conds.append(sa.exists().where(table.c.model_id == _LM.model_id, table.c[kcol] == key,
-                                           _compare(table.c[vcol], op, str(value))))
+            key = key.strip('`"')
+            table, kcol, vcol = (
+                (logged_model_tags, "tag_key", "tag_value")
+                if kind.lower().startswith("tag")
+                else (logged_model_params, "param_key", "param_value")
+            )
+            conds.append(
+                sa.exists().where(
+                    table.c.model_id == _LM.model_id,
+                    table.c[kcol] == key,
+                    _compare(table.c[vcol], op, str(value)),
+                )
+            )
             continue
         col = _ATTRS.get(field.lower())
         if col is None:
-            raise invalid(f"Invalid filter '{filter_string}': unknown field '{field}' "
-                          f"(use {', '.join(sorted(_ATTRS))}, tags.<key> or params.<key>)")
+            raise invalid(
+                f"Invalid filter '{filter_string}': unknown field '{field}' "
+                f"(use {', '.join(sorted(_ATTRS))}, tags.<key> or params.<key>)"
+            )
         if field.lower() == "status" and isinstance(value, str):
             value = LoggedModelStatus.normalize(value)
         conds.append(_compare(col, op, value))
@@ -109,20 +136,42 @@ class SqlLoggedModelStore:
                 rows[r.model_id] = r
             for r in conn.execute(sa.select(logged_model_tags).where(logged_model_tags.c.model_id.in_(part))):
                 tags.setdefault(r.model_id, {})[r.tag_key] = r.tag_value
-            for r in conn.execute(sa.select(logged_model_params).where(logged_model_params.c.model_id.in_(part))):
+            for r in conn.execute(
+                sa.select(logged_model_params).where(logged_model_params.c.model_id.in_(part))
+            ):
                 params.setdefault(r.model_id, {})[r.param_key] = r.param_value
-        return [LoggedModel(
-            model_id=r.model_id, experiment_id=str(r.experiment_id), name=r.name,
-            artifact_location=r.artifact_location, creation_timestamp=r.creation_timestamp_ms,
-            last_updated_timestamp=r.last_updated_timestamp_ms, status=r.status, model_type=r.model_type,
-            source_run_id=r.source_run_id, status_message=r.status_message, tags=tags.get(r.model_id, {}),
-            params=params.get(r.model_id, {}),
-        ) for i in ids if (r := rows.get(i)) is not None]
+        return [
+            LoggedModel(
+                model_id=r.model_id,
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                artifact_location=r.artifact_location,
+                creation_timestamp=r.creation_timestamp_ms,
+                last_updated_timestamp=r.last_updated_timestamp_ms,
+                status=r.status,
+                model_type=r.model_type,
+                source_run_id=r.source_run_id,
+                status_message=r.status_message,
+                tags=tags.get(r.model_id, {}),
+                params=params.get(r.model_id, {}),
+            )
+            for i in ids
+            if (r := rows.get(i)) is not None
+        ]
 
-    def create_logged_model(self, experiment_id: str, name: str | None = None, source_run_id: str | None = None,
-                            tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                            model_type: str | None = None, *, model_id: str | None = None,
-                            artifact_location: str | None = None, status: str | None = None) -> LoggedModel:
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+        *,
+        model_id: str | None = None,
+        artifact_location: str | None = None,
+        status: str | None = None,
+    ) -> LoggedModel:
         """A new logged model in the experiment (``RESOURCE_DOES_NOT_EXIST`` if unknown).
 
         ``model_id``, ``artifact_location`` and ``status`` are for mltrail's own
@@ -146,26 +195,43 @@ class SqlLoggedModelStore:
         status = LoggedModelStatus.normalize(status) if status else LoggedModelStatus.PENDING
 
         def create(conn: sa.Connection) -> None:
-            exp = conn.execute(sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage)
-                               .where(experiments.c.experiment_id == exp_id)).first()
+            exp = conn.execute(
+                sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
+                    experiments.c.experiment_id == exp_id
+                )
+            ).first()
             if exp is None:
-                raise MltrailException(f"No Experiment with id={experiment_id} exists",
-                                       error_code=RESOURCE_DOES_NOT_EXIST)
+                raise MltrailException(
+                    f"No Experiment with id={experiment_id} exists", error_code=RESOURCE_DOES_NOT_EXIST
+                )
             if exp.lifecycle_stage != LifecycleStage.ACTIVE:
                 raise invalid(f"Experiment {experiment_id} is deleted: restore it before logging models")
             ts = now_ms()
             location = artifact_location or f"{exp.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
-            conn.execute(sa.insert(logged_models).values(
-                model_id=model_id, experiment_id=exp_id, name=name, artifact_location=location,
-                creation_timestamp_ms=ts, last_updated_timestamp_ms=ts, status=status,
-                lifecycle_stage=LifecycleStage.ACTIVE, model_type=model_type or None,
-                source_run_id=source_run_id or None))
+            conn.execute(
+                sa.insert(logged_models).values(
+                    model_id=model_id,
+                    experiment_id=exp_id,
+                    name=name,
+                    artifact_location=location,
+                    creation_timestamp_ms=ts,
+                    last_updated_timestamp_ms=ts,
+                    status=status,
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    model_type=model_type or None,
+                    source_run_id=source_run_id or None,
+                )
+            )
             if tags:
-                conn.execute(sa.insert(logged_model_tags),
-                             [{"model_id": model_id, "tag_key": k, "tag_value": v} for k, v in tags.items()])
+                conn.execute(
+                    sa.insert(logged_model_tags),
+                    [{"model_id": model_id, "tag_key": k, "tag_value": v} for k, v in tags.items()],
+                )
             if params:
-                conn.execute(sa.insert(logged_model_params),
-                             [{"model_id": model_id, "param_key": k, "param_value": v} for k, v in params.items()])
+                conn.execute(
+                    sa.insert(logged_model_params),
+                    [{"model_id": model_id, "param_key": k, "param_value": v} for k, v in params.items()],
+                )
 
         self._write(create)
         return self.get_logged_model(model_id)
@@ -191,8 +257,11 @@ class SqlLoggedModelStore:
 
         def finalize(conn: sa.Connection) -> None:
             self._require(conn, model_id)
-            conn.execute(sa.update(logged_models).where(_LM.model_id == model_id)
-                         .values(status=status, last_updated_timestamp_ms=now_ms()))
+            conn.execute(
+                sa.update(logged_models)
+                .where(_LM.model_id == model_id)
+                .values(status=status, last_updated_timestamp_ms=now_ms())
+            )
 
         self._write(finalize)
         return self.get_logged_model(model_id)
@@ -205,9 +274,14 @@ class SqlLoggedModelStore:
             self._require(conn, model_id)
             t = logged_model_tags.c
             for k, v in tags.items():
-                if not conn.execute(sa.update(logged_model_tags).where(t.model_id == model_id, t.tag_key == k)
-                                    .values(tag_value=v)).rowcount:
-                    conn.execute(sa.insert(logged_model_tags).values(model_id=model_id, tag_key=k, tag_value=v))
+                if not conn.execute(
+                    sa.update(logged_model_tags)
+                    .where(t.model_id == model_id, t.tag_key == k)
+                    .values(tag_value=v)
+                ).rowcount:
+                    conn.execute(
+                        sa.insert(logged_model_tags).values(model_id=model_id, tag_key=k, tag_value=v)
+                    )
 
         self._write(set_tags)
 
@@ -215,9 +289,13 @@ class SqlLoggedModelStore:
         def delete(conn: sa.Connection) -> None:
             self._require(conn, model_id)
             t = logged_model_tags.c
-            if not conn.execute(sa.delete(logged_model_tags).where(t.model_id == model_id, t.tag_key == key)).rowcount:
-                raise MltrailException(f"No tag with key {key!r} found for model with ID {model_id!r}.",
-                                       error_code=RESOURCE_DOES_NOT_EXIST)
+            if not conn.execute(
+                sa.delete(logged_model_tags).where(t.model_id == model_id, t.tag_key == key)
+            ).rowcount:
+                raise MltrailException(
+                    f"No tag with key {key!r} found for model with ID {model_id!r}.",
+                    error_code=RESOURCE_DOES_NOT_EXIST,
+                )
 
         self._write(delete)
 
@@ -229,23 +307,36 @@ class SqlLoggedModelStore:
             self._require(conn, model_id)
             p = logged_model_params.c
             for k, v in params.items():
-                if not conn.execute(sa.update(logged_model_params).where(p.model_id == model_id, p.param_key == k)
-                                    .values(param_value=v)).rowcount:
-                    conn.execute(sa.insert(logged_model_params).values(model_id=model_id, param_key=k, param_value=v))
+                if not conn.execute(
+                    sa.update(logged_model_params)
+                    .where(p.model_id == model_id, p.param_key == k)
+                    .values(param_value=v)
+                ).rowcount:
+                    conn.execute(
+                        sa.insert(logged_model_params).values(model_id=model_id, param_key=k, param_value=v)
+                    )
 
         self._write(log)
 
     def delete_logged_model(self, model_id: str) -> None:
         def delete(conn: sa.Connection) -> None:
             self._require(conn, model_id)
-            conn.execute(sa.update(logged_models).where(_LM.model_id == model_id)
-                         .values(lifecycle_stage=LifecycleStage.DELETED, last_updated_timestamp_ms=now_ms()))
+            conn.execute(
+                sa.update(logged_models)
+                .where(_LM.model_id == model_id)
+                .values(lifecycle_stage=LifecycleStage.DELETED, last_updated_timestamp_ms=now_ms())
+            )
 
         self._write(delete)
 
-    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
-                             max_results: int | None = None, order_by: Sequence[dict[str, Any]] | None = None,
-                             page_token: str | None = None) -> PagedList:
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """A page of live logged models in the experiments, filtered and ordered."""
         limit = max_results or 100
         if limit < 1 or limit > _MAX_RESULTS:
@@ -260,14 +351,23 @@ class SqlLoggedModelStore:
             field = str(ob.get("field_name", "")).lower()
             col = _ATTRS.get(field)
             if col is None:
-                raise invalid(f"Invalid order_by field '{field}': use name, creation_timestamp, "
-                              "last_updated_timestamp or model_id")
+                raise invalid(
+                    f"Invalid order_by field '{field}': use name, creation_timestamp, "
+                    "last_updated_timestamp or model_id"
+                )
             orders.append(col.asc() if ob.get("ascending", True) else col.desc())
         orders += [_LM.creation_timestamp_ms.desc(), _LM.model_id.asc()]
-        stmt = (sa.select(_LM.model_id)
-                .where(_LM.experiment_id.in_(exp_ids), _LM.lifecycle_stage == LifecycleStage.ACTIVE,
-                       *_parse_filter(filter_string))
-                .order_by(*orders).offset(offset).limit(limit + 1))
+        stmt = (
+            sa.select(_LM.model_id)
+            .where(
+                _LM.experiment_id.in_(exp_ids),
+                _LM.lifecycle_stage == LifecycleStage.ACTIVE,
+                *_parse_filter(filter_string),
+            )
+            .order_by(*orders)
+            .offset(offset)
+            .limit(limit + 1)
+        )
         with read_connection(self.engine) as conn:
             ids = [r[0] for r in conn.execute(stmt)]
             token = encode_page_token(offset + limit) if len(ids) > limit else None

@@ -68,12 +68,15 @@ _LIVE = sa.or_(_MV.current_stage.is_(None), _MV.current_stage != _DELETED)
 
 
 def _model_missing(name: str) -> MltrailException:
-    return MltrailException(f"Registered Model with name={name} not found", error_code=RESOURCE_DOES_NOT_EXIST)
+    return MltrailException(
+        f"Registered Model with name={name} not found", error_code=RESOURCE_DOES_NOT_EXIST
+    )
 
 
 def _version_missing(name: str, version: Any) -> MltrailException:
-    return MltrailException(f"Model Version (name={name}, version={version}) not found",
-                            error_code=RESOURCE_DOES_NOT_EXIST)
+    return MltrailException(
+        f"Model Version (name={name}, version={version}) not found", error_code=RESOURCE_DOES_NOT_EXIST
+    )
 
 
 def validate_source(source: object) -> str:
@@ -127,7 +130,9 @@ class SqlRegistryStore(RegistryStore):
 
     @staticmethod
     def _require_version(conn: sa.Connection, name: str, version: int) -> None:
-        row = conn.execute(sa.select(_MV.version).where(_MV.name == name, _MV.version == version, _LIVE)).first()
+        row = conn.execute(
+            sa.select(_MV.version).where(_MV.name == name, _MV.version == version, _LIVE)
+        ).first()
         if row is None:
             raise _version_missing(name, version)
 
@@ -147,29 +152,47 @@ class SqlRegistryStore(RegistryStore):
                     rows[(r.name, r.version)] = r
             for r in conn.execute(sa.select(model_version_tags).where(model_version_tags.c.name.in_(part))):
                 tags.setdefault((r.name, r.version), {})[r.key] = r.value
-            for r in conn.execute(sa.select(registered_model_aliases)
-                                  .where(registered_model_aliases.c.name.in_(part))
-                                  .order_by(registered_model_aliases.c.alias)):
+            for r in conn.execute(
+                sa.select(registered_model_aliases)
+                .where(registered_model_aliases.c.name.in_(part))
+                .order_by(registered_model_aliases.c.alias)
+            ):
                 aliases.setdefault((r.name, r.version), []).append(r.alias)
         out = []
         for key in keys:
             r = rows.get(key)
             if r is None:
                 continue
-            out.append(ModelVersion(
-                name=r.name, version=str(r.version), creation_timestamp=r.creation_time,
-                last_updated_timestamp=r.last_updated_time, description=r.description, user_id=r.user_id,
-                current_stage=r.current_stage or ModelVersionStages.NONE, source=r.source, run_id=r.run_id,
-                status=r.status or "READY", status_message=r.status_message, tags=tags.get(key, {}),
-                run_link=r.run_link, aliases=aliases.get(key, []), model_id=r.model_id,
-            ))
+            out.append(
+                ModelVersion(
+                    name=r.name,
+                    version=str(r.version),
+                    creation_timestamp=r.creation_time,
+                    last_updated_timestamp=r.last_updated_time,
+                    description=r.description,
+                    user_id=r.user_id,
+                    current_stage=r.current_stage or ModelVersionStages.NONE,
+                    source=r.source,
+                    run_id=r.run_id,
+                    status=r.status or "READY",
+                    status_message=r.status_message,
+                    tags=tags.get(key, {}),
+                    run_link=r.run_link,
+                    aliases=aliases.get(key, []),
+                    model_id=r.model_id,
+                )
+            )
         return out
 
-    def _latest_keys(self, conn: sa.Connection, names: Sequence[str],
-                     stages: Sequence[str] | None = None) -> dict[str, list[tuple[str, int]]]:
+    def _latest_keys(
+        self, conn: sa.Connection, names: Sequence[str], stages: Sequence[str] | None = None
+    ) -> dict[str, list[tuple[str, int]]]:
         """Per model: the newest version in each stage (all stages, or those given)."""
-        stmt = (sa.select(_MV.name, _MV.current_stage, sa.func.max(_MV.version))
-                .where(_MV.name.in_(names), _LIVE).group_by(_MV.name, _MV.current_stage))
+        stmt = (
+            sa.select(_MV.name, _MV.current_stage, sa.func.max(_MV.version))
+            .where(_MV.name.in_(names), _LIVE)
+            .group_by(_MV.name, _MV.current_stage)
+        )
         found: dict[str, dict[str, int]] = {}
         for name, stage, version in conn.execute(stmt):
             found.setdefault(name, {})[stage or ModelVersionStages.NONE] = version
@@ -183,30 +206,43 @@ class SqlRegistryStore(RegistryStore):
         for part in chunks(list(names)):
             for r in conn.execute(sa.select(registered_models).where(_RM.name.in_(part))):
                 rows[r.name] = r
-            for r in conn.execute(sa.select(registered_model_tags).where(registered_model_tags.c.name.in_(part))):
+            for r in conn.execute(
+                sa.select(registered_model_tags).where(registered_model_tags.c.name.in_(part))
+            ):
                 tags.setdefault(r.name, {})[r.key] = r.value
-            for r in conn.execute(sa.select(registered_model_aliases)
-                                  .where(registered_model_aliases.c.name.in_(part))
-                                  .order_by(registered_model_aliases.c.alias)):
+            for r in conn.execute(
+                sa.select(registered_model_aliases)
+                .where(registered_model_aliases.c.name.in_(part))
+                .order_by(registered_model_aliases.c.alias)
+            ):
                 aliases.setdefault(r.name, {})[r.alias] = str(r.version)
         latest = self._latest_keys(conn, [n for n in names if n in rows])
-        versions = {(mv.name, int(mv.version)): mv
-                    for mv in self._load_versions(conn, [k for ks in latest.values() for k in ks])}
+        versions = {
+            (mv.name, int(mv.version)): mv
+            for mv in self._load_versions(conn, [k for ks in latest.values() for k in ks])
+        }
         out = []
         for name in names:
             r = rows.get(name)
             if r is None:
                 continue
-            out.append(RegisteredModel(
-                name=r.name, creation_timestamp=r.creation_time, last_updated_timestamp=r.last_updated_time,
-                description=r.description, tags=tags.get(name, {}), aliases=aliases.get(name, {}),
-                latest_versions=[versions[k] for k in latest.get(name, []) if k in versions],
-            ))
+            out.append(
+                RegisteredModel(
+                    name=r.name,
+                    creation_timestamp=r.creation_time,
+                    last_updated_timestamp=r.last_updated_time,
+                    description=r.description,
+                    tags=tags.get(name, {}),
+                    aliases=aliases.get(name, {}),
+                    latest_versions=[versions[k] for k in latest.get(name, []) if k in versions],
+                )
+            )
         return out
 
     # ---------------------------------------------------- registered models
-    def create_registered_model(self, name: str, tags: Sequence[RegisteredModelTag] | None = None,
-                                description: str | None = None) -> RegisteredModel:
+    def create_registered_model(
+        self, name: str, tags: Sequence[RegisteredModelTag] | None = None, description: str | None = None
+    ) -> RegisteredModel:
         validate_model_name(name)
         tag_rows = {t.key: t.value for t in tags or ()}
         for key, value in tag_rows.items():
@@ -214,20 +250,27 @@ class SqlRegistryStore(RegistryStore):
 
         def create(conn: sa.Connection) -> None:
             if conn.execute(sa.select(_RM.name).where(_RM.name == name)).first() is not None:
-                raise MltrailException(f"Registered Model (name={name}) already exists.",
-                                       error_code=RESOURCE_ALREADY_EXISTS)
+                raise MltrailException(
+                    f"Registered Model (name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+                )
             ts = now_ms()
-            conn.execute(sa.insert(registered_models).values(
-                name=name, creation_time=ts, last_updated_time=ts, description=description))
+            conn.execute(
+                sa.insert(registered_models).values(
+                    name=name, creation_time=ts, last_updated_time=ts, description=description
+                )
+            )
             if tag_rows:
-                conn.execute(sa.insert(registered_model_tags),
-                             [{"name": name, "key": k, "value": v} for k, v in tag_rows.items()])
+                conn.execute(
+                    sa.insert(registered_model_tags),
+                    [{"name": name, "key": k, "value": v} for k, v in tag_rows.items()],
+                )
 
         try:
             self._write(create)
         except sa.exc.IntegrityError:
-            raise MltrailException(f"Registered Model (name={name}) already exists.",
-                                   error_code=RESOURCE_ALREADY_EXISTS) from None
+            raise MltrailException(
+                f"Registered Model (name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+            ) from None
         return self.get_registered_model(name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -243,8 +286,11 @@ class SqlRegistryStore(RegistryStore):
 
         def update(conn: sa.Connection) -> None:
             self._require_model(conn, name)
-            conn.execute(sa.update(registered_models).where(_RM.name == name)
-                         .values(description=description, last_updated_time=now_ms()))
+            conn.execute(
+                sa.update(registered_models)
+                .where(_RM.name == name)
+                .values(description=description, last_updated_time=now_ms())
+            )
 
         self._write(update)
         return self.get_registered_model(name)
@@ -258,12 +304,16 @@ class SqlRegistryStore(RegistryStore):
             if name == new_name:
                 return
             if conn.execute(sa.select(_RM.name).where(_RM.name == new_name)).first() is not None:
-                raise MltrailException(f"Registered Model (name={new_name}) already exists.",
-                                       error_code=RESOURCE_ALREADY_EXISTS)
+                raise MltrailException(
+                    f"Registered Model (name={new_name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+                )
             ts = now_ms()
             # Children follow through ON UPDATE CASCADE on every backend.
-            conn.execute(sa.update(registered_models).where(_RM.name == name)
-                         .values(name=new_name, last_updated_time=ts))
+            conn.execute(
+                sa.update(registered_models)
+                .where(_RM.name == name)
+                .values(name=new_name, last_updated_time=ts)
+            )
             conn.execute(sa.update(model_versions).where(_MV.name == new_name).values(last_updated_time=ts))
 
         self._write(rename)
@@ -282,10 +332,13 @@ class SqlRegistryStore(RegistryStore):
 
         self._write(delete)
 
-    def search_registered_models(self, filter_string: str | None = None,
-                                 max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
-                                 order_by: Sequence[str] | None = None,
-                                 page_token: str | None = None) -> PagedList:
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         from mltrail.store.sql.search_sql import registered_models_query
 
         validate_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
@@ -311,8 +364,11 @@ class SqlRegistryStore(RegistryStore):
         def set_tag(conn: sa.Connection) -> None:
             self._require_model(conn, name)
             t = registered_model_tags.c
-            done = conn.execute(sa.update(registered_model_tags).where(t.name == name, t.key == tag.key)
-                                .values(value=tag.value))
+            done = conn.execute(
+                sa.update(registered_model_tags)
+                .where(t.name == name, t.key == tag.key)
+                .values(value=tag.value)
+            )
             if not done.rowcount:
                 conn.execute(sa.insert(registered_model_tags).values(name=name, key=tag.key, value=tag.value))
 
@@ -330,11 +386,20 @@ class SqlRegistryStore(RegistryStore):
         self._write(delete)
 
     # -------------------------------------------------------- model versions
-    def create_model_version(self, name: str, source: str, run_id: str | None = None,
-                             tags: Sequence[ModelVersionTag] | None = None, run_link: str | None = None,
-                             description: str | None = None, local_model_path: str | None = None,
-                             model_id: str | None = None, *, storage_location: str | None = None,
-                             user_id: str | None = None) -> ModelVersion:
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Sequence[ModelVersionTag] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        local_model_path: str | None = None,
+        model_id: str | None = None,
+        *,
+        storage_location: str | None = None,
+        user_id: str | None = None,
+    ) -> ModelVersion:
         validate_model_name(name)
         validate_source(source)
         tag_rows = {t.key: t.value for t in tags or ()}
@@ -352,14 +417,28 @@ class SqlRegistryStore(RegistryStore):
             current = conn.execute(sa.select(sa.func.max(_MV.version)).where(_MV.name == name)).scalar()
             version = (current or 0) + 1
             ts = now_ms()
-            conn.execute(sa.insert(model_versions).values(
-                name=name, version=version, creation_time=ts, last_updated_time=ts, description=description,
-                user_id=user_id, current_stage=ModelVersionStages.NONE, source=source, run_id=run_id or None,
-                run_link=run_link or None, status="READY", storage_location=storage_location,
-                model_id=model_id or None))
+            conn.execute(
+                sa.insert(model_versions).values(
+                    name=name,
+                    version=version,
+                    creation_time=ts,
+                    last_updated_time=ts,
+                    description=description,
+                    user_id=user_id,
+                    current_stage=ModelVersionStages.NONE,
+                    source=source,
+                    run_id=run_id or None,
+                    run_link=run_link or None,
+                    status="READY",
+                    storage_location=storage_location,
+                    model_id=model_id or None,
+                )
+            )
             if tag_rows:
-                conn.execute(sa.insert(model_version_tags),
-                             [{"name": name, "version": version, "key": k, "value": v} for k, v in tag_rows.items()])
+                conn.execute(
+                    sa.insert(model_version_tags),
+                    [{"name": name, "version": version, "key": k, "value": v} for k, v in tag_rows.items()],
+                )
             conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=ts))
             return version
 
@@ -367,7 +446,7 @@ class SqlRegistryStore(RegistryStore):
 
     def _copied_location(self, source: str) -> str | None:
         """For ``models:/Name/3`` sources (copy_model_version): the source version's location."""
-        rest = source[len("models:/"):]
+        rest = source[len("models:/") :]
         src_name, _, src_version = rest.rpartition("/")
         if src_name and src_version.isdigit():
             return self.get_model_version_download_uri(src_name, src_version)
@@ -388,30 +467,44 @@ class SqlRegistryStore(RegistryStore):
 
         def update(conn: sa.Connection) -> None:
             self._require_version(conn, name, number)
-            conn.execute(sa.update(model_versions).where(_MV.name == name, _MV.version == number)
-                         .values(description=description, last_updated_time=now_ms()))
+            conn.execute(
+                sa.update(model_versions)
+                .where(_MV.name == name, _MV.version == number)
+                .values(description=description, last_updated_time=now_ms())
+            )
 
         self._write(update)
         return self.get_model_version(name, str(number))
 
-    def transition_model_version_stage(self, name: str, version: str, stage: str,
-                                       archive_existing_versions: bool = False) -> ModelVersion:
+    def transition_model_version_stage(
+        self, name: str, version: str, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
         validate_model_name(name)
         number = validate_version(version)
         stage = ModelVersionStages.normalize(stage)
-        if archive_existing_versions and stage not in (ModelVersionStages.STAGING, ModelVersionStages.PRODUCTION):
-            raise invalid(f"Model version transition cannot archive existing model versions because '{stage}' "
-                          "is not an Active stage. Valid stages are Staging, Production.")
+        if archive_existing_versions and stage not in (
+            ModelVersionStages.STAGING,
+            ModelVersionStages.PRODUCTION,
+        ):
+            raise invalid(
+                f"Model version transition cannot archive existing model versions because '{stage}' "
+                "is not an Active stage. Valid stages are Staging, Production."
+            )
 
         def transition(conn: sa.Connection) -> None:
             self._require_version(conn, name, number)
             ts = now_ms()
             if archive_existing_versions:
-                conn.execute(sa.update(model_versions)
-                             .where(_MV.name == name, _MV.version != number, _MV.current_stage == stage)
-                             .values(current_stage=ModelVersionStages.ARCHIVED, last_updated_time=ts))
-            conn.execute(sa.update(model_versions).where(_MV.name == name, _MV.version == number)
-                         .values(current_stage=stage, last_updated_time=ts))
+                conn.execute(
+                    sa.update(model_versions)
+                    .where(_MV.name == name, _MV.version != number, _MV.current_stage == stage)
+                    .values(current_stage=ModelVersionStages.ARCHIVED, last_updated_time=ts)
+                )
+            conn.execute(
+                sa.update(model_versions)
+                .where(_MV.name == name, _MV.version == number)
+                .values(current_stage=stage, last_updated_time=ts)
+            )
             conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=ts))
 
         self._write(transition)
@@ -428,11 +521,24 @@ class SqlRegistryStore(RegistryStore):
             t = model_version_tags.c
             conn.execute(sa.delete(model_version_tags).where(t.name == name, t.version == number))
             # The row stays (numbers are never reused) but loses everything it pointed at.
-            conn.execute(sa.update(model_versions).where(_MV.name == name, _MV.version == number).values(
-                current_stage=_DELETED, description=None, user_id=None, source="REDACTED-SOURCE-PATH",
-                run_id="REDACTED-RUN-ID", run_link="REDACTED-RUN-LINK", status_message=None,
-                storage_location=None, last_updated_time=now_ms()))
-            conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms()))
+            conn.execute(
+                sa.update(model_versions)
+                .where(_MV.name == name, _MV.version == number)
+                .values(
+                    current_stage=_DELETED,
+                    description=None,
+                    user_id=None,
+                    source="REDACTED-SOURCE-PATH",
+                    run_id="REDACTED-RUN-ID",
+                    run_link="REDACTED-RUN-LINK",
+                    status_message=None,
+                    storage_location=None,
+                    last_updated_time=now_ms(),
+                )
+            )
+            conn.execute(
+                sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms())
+            )
 
         self._write(delete)
 
@@ -440,16 +546,22 @@ class SqlRegistryStore(RegistryStore):
         validate_model_name(name)
         number = validate_version(version)
         with self._read() as conn:
-            row = conn.execute(sa.select(_MV.storage_location, _MV.source)
-                               .where(_MV.name == name, _MV.version == number, _LIVE)).first()
+            row = conn.execute(
+                sa.select(_MV.storage_location, _MV.source).where(
+                    _MV.name == name, _MV.version == number, _LIVE
+                )
+            ).first()
         if row is None:
             raise _version_missing(name, version)
         return row.storage_location or row.source
 
-    def search_model_versions(self, filter_string: str | None = None,
-                              max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
-                              order_by: Sequence[str] | None = None,
-                              page_token: str | None = None) -> PagedList:
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         from mltrail.store.sql.search_sql import model_versions_query
 
         validate_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
@@ -468,12 +580,17 @@ class SqlRegistryStore(RegistryStore):
         def set_tag(conn: sa.Connection) -> None:
             self._require_version(conn, name, number)
             t = model_version_tags.c
-            done = conn.execute(sa.update(model_version_tags)
-                                .where(t.name == name, t.version == number, t.key == tag.key)
-                                .values(value=tag.value))
+            done = conn.execute(
+                sa.update(model_version_tags)
+                .where(t.name == name, t.version == number, t.key == tag.key)
+                .values(value=tag.value)
+            )
             if not done.rowcount:
-                conn.execute(sa.insert(model_version_tags).values(
-                    name=name, version=number, key=tag.key, value=tag.value))
+                conn.execute(
+                    sa.insert(model_version_tags).values(
+                        name=name, version=number, key=tag.key, value=tag.value
+                    )
+                )
 
         self._write(set_tag)
 
@@ -485,7 +602,9 @@ class SqlRegistryStore(RegistryStore):
         def delete(conn: sa.Connection) -> None:
             self._require_version(conn, name, number)
             t = model_version_tags.c
-            conn.execute(sa.delete(model_version_tags).where(t.name == name, t.version == number, t.key == key))
+            conn.execute(
+                sa.delete(model_version_tags).where(t.name == name, t.version == number, t.key == key)
+            )
 
         self._write(delete)
 
@@ -498,11 +617,18 @@ class SqlRegistryStore(RegistryStore):
         def set_alias(conn: sa.Connection) -> None:
             self._require_version(conn, name, number)
             a = registered_model_aliases.c
-            done = conn.execute(sa.update(registered_model_aliases).where(a.name == name, a.alias == alias)
-                                .values(version=number))
+            done = conn.execute(
+                sa.update(registered_model_aliases)
+                .where(a.name == name, a.alias == alias)
+                .values(version=number)
+            )
             if not done.rowcount:
-                conn.execute(sa.insert(registered_model_aliases).values(name=name, alias=alias, version=number))
-            conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms()))
+                conn.execute(
+                    sa.insert(registered_model_aliases).values(name=name, alias=alias, version=number)
+                )
+            conn.execute(
+                sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms())
+            )
 
         self._write(set_alias)
 
@@ -525,5 +651,7 @@ class SqlRegistryStore(RegistryStore):
             self._require_model(conn, name)
             version = conn.execute(sa.select(a.version).where(a.name == name, a.alias == alias)).scalar()
         if version is None:
-            raise MltrailException(f"Registered model alias {alias} not found.", error_code=RESOURCE_DOES_NOT_EXIST)
+            raise MltrailException(
+                f"Registered model alias {alias} not found.", error_code=RESOURCE_DOES_NOT_EXIST
+            )
         return self.get_model_version(name, str(version))
