@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from mltrail.store.sql.engine import read_connection
 from mltrail.ui.sqlaccess import sql_engine
 
 DEFAULT_POLL_SECONDS = 1.0
@@ -48,7 +49,7 @@ def probe_sql(engine: Any, run_id: str) -> tuple | None:
         .select_from(runs.join(lm, sa.true()))
         .where(runs.c.run_uuid == run_id)
     )
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         row = conn.execute(stmt).first()
     return None if row is None else tuple(row)
 

@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.store.sql.engine import read_connection
 
 DEFAULT_MAX_POINTS = 2000
 MAX_POINTS_LIMIT = 20000
@@ -113,7 +114,7 @@ def history_via_sql(engine: Any, run_id: str, key: str, axis: str, max_points: i
     )
     x = m.c.step if axis == "step" else m.c.timestamp
     this_run = sa.and_(m.c.run_uuid == run_id, m.c.key == key)
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         # Count and range from the (run_uuid, key, step, timestamp) index alone: no row reads.
         total, lo, hi = conn.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x)).where(this_run)).one()
         total = int(total or 0)

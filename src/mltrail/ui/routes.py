@@ -25,6 +25,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from mltrail.exceptions import MltrailException, invalid
+from mltrail.store.sql.engine import read_connection
 from mltrail.ui import events, export, history
 from mltrail.ui.assets import (
     CONTENT_SECURITY_POLICY,
@@ -169,7 +170,7 @@ def _columns_via_sql(engine: Any, experiment_ids: list[str]) -> dict[str, list[s
     ids = experiment_ints(experiment_ids)
     live = sa.select(runs.c.run_uuid).where(runs.c.experiment_id.in_(ids))
     out: dict[str, list[str]] = {}
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         for name, table in (("params", params), ("metrics", latest_metrics), ("tags", tags)):
             stmt = sa.select(table.c.key).where(table.c.run_uuid.in_(live)).distinct().order_by(table.c.key)
             out[name] = [row[0] for row in conn.execute(stmt)]
