@@ -111,3 +111,38 @@ def test_chain_error_is_an_error_trace(openai_server):
     trace = _last()
     assert trace.info.state == "ERROR"
     assert trace.data.spans[0].events[0].attributes["exception.type"] == "KeyError"
+
+
+def test_openai_and_langchain_autolog_together_make_one_tree(openai_server):
+    mlflow.langchain.autolog()
+    mlflow.openai.autolog()
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_core.runnables import RunnableLambda
+    from langchain_openai import ChatOpenAI
+
+    @mlflow.trace(span_type="TOOL")
+    def post_process(message):
+        return message.content.upper()
+
+    chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | ChatOpenAI(model="gpt-4o-mini") | RunnableLambda(
+        post_process)
+    assert chain.invoke({"q": "hi"}) == "ANSWER TO: HI"
+    spans = _last().data.spans
+    by_name = {s.name: s for s in spans}
+    assert by_name["Completions"].parent_id == by_name["ChatOpenAI"].span_id  # the OpenAI call nests
+    # LangChain names the lambda's run after the function: a CHAIN span, with the @trace TOOL span inside
+    (lam,) = [s for s in spans if s.name == "post_process" and s.span_type == "CHAIN"]
+    (tool,) = [s for s in spans if s.name == "post_process" and s.span_type == "TOOL"]
+    assert tool.parent_id == lam.span_id
+    assert len(mlflow.search_traces(return_type="list")) == 1
+    assert mlflow.get_current_active_span() is None
+
+    async def run():
+        return await chain.ainvoke({"q": "async"})
+
+    import asyncio
+
+    assert asyncio.run(run()) == "ANSWER TO: ASYNC"
+    spans = _last().data.spans
+    assert spans[0].name == "RunnableSequence" and len(mlflow.search_traces(return_type="list")) == 2
+    assert {s.trace_id for s in spans} == {spans[0].trace_id}

@@ -58,27 +58,40 @@ class MltrailTracer(BaseCallbackHandler):
 
     def __init__(self) -> None:
         super().__init__()
-        self._spans: dict[UUID, LiveSpan] = {}
+        self._spans: dict[UUID, tuple[LiveSpan, LiveSpan | None]] = {}
         self._lock = threading.Lock()
 
     # -- bookkeeping
     def _start(self, run_id: UUID, parent_run_id: UUID | None, name: str, span_type: str, inputs: Any,
                attributes: dict[str, Any] | None = None) -> None:
         with self._lock:
-            parent = self._spans.get(parent_run_id) if parent_run_id else None
+            entry = self._spans.get(parent_run_id) if parent_run_id else None
+        parent = entry[0] if entry else None
         span = _manager.start_span(name, span_type, parent=parent, inputs=inputs, attributes=attributes)
+        # While the run works, its span is the current one, so spans made inside it (an OpenAI
+        # call under ChatOpenAI, a @trace function in a RunnableLambda) nest under it.
+        previous = _manager.current_span()
+        _manager.set_current(span)
         with self._lock:
-            self._spans[run_id] = span
+            self._spans[run_id] = (span, previous)
+
+    def _pop(self, run_id: UUID) -> LiveSpan | None:
+        with self._lock:
+            entry = self._spans.pop(run_id, None)
+        if entry is None:
+            return None
+        span, previous = entry
+        if _manager.current_span() is span:  # only undo our own change (callbacks may hop contexts)
+            _manager.set_current(previous)
+        return span
 
     def _end(self, run_id: UUID, outputs: Any = None, attributes: dict[str, Any] | None = None) -> None:
-        with self._lock:
-            span = self._spans.pop(run_id, None)
+        span = self._pop(run_id)
         if span is not None:
             span.end(outputs=outputs, attributes=attributes)
 
     def _error(self, run_id: UUID, error: BaseException) -> None:
-        with self._lock:
-            span = self._spans.pop(run_id, None)
+        span = self._pop(run_id)
         if span is not None:
             span.record_exception(error)
             span.end()
