@@ -80,9 +80,9 @@ def _preview(text: str | None) -> str | None:
 class SqlTraceStore(TraceStore):
     """Traces in the same database as the tracking store.
 
-    ``artifact_root_for`` maps an experiment's artifact location to where a
-    trace's artifacts go (``<location>/traces/<trace_id>/artifacts``, MLflow's
-    layout), reported in the ``mlflow.artifactLocation`` tag.
+    A new trace gets the tag ``mlflow.artifactLocation`` =
+    ``<experiment artifact location>/traces/<trace_id>/artifacts`` (MLflow's
+    layout): where clients put the trace's ``traces.json`` and attachments.
     """
 
     def __init__(self, db_uri: str) -> None:
