@@ -109,7 +109,7 @@ def test_bad_input_is_rejected_and_nothing_is_half_written(stores):
     with pytest.raises(MltrailException) as err:
         store.log_traces([_trace("987654", 1)])
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
-    for kwargs in ({"max_results": 0}, {"max_results": 501}, {"filter_string": "attributes.x = 1"},
+    for kwargs in ({"max_results": 0}, {"max_results": 50001}, {"filter_string": "attributes.x = 1"},
                    {"order_by": ["status SIDEWAYS"]}):
         with pytest.raises(MltrailException) as err:
             store.search_traces([exp], **kwargs)
@@ -128,3 +128,12 @@ def test_hard_deleting_the_experiment_purges_its_traces(stores):
     tracking.hard_delete_experiment(exp)
     with pytest.raises(MltrailException):
         store.get_trace(trace.info.trace_id)
+
+
+def test_the_official_clients_run_filter_spelling(stores):
+    _tracking, store, exp = stores
+    trace = _trace(exp, 100, metadata={"mlflow.sourceRun": "abc"})
+    store.log_traces([trace, _trace(exp, 101)])
+    # MlflowClient.search_traces(run_id=...) sends `attribute.run_id` (singular prefix).
+    infos, _ = store.search_traces([exp], "attribute.run_id = 'abc'", max_results=1000)
+    assert [i.trace_id for i in infos] == [trace.info.trace_id]

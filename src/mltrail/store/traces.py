@@ -40,7 +40,7 @@ from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey, Tra
 from mltrail.exceptions import invalid
 
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
-SEARCH_TRACES_MAX_RESULTS = 500
+SEARCH_TRACES_MAX_RESULTS = 50000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD
 
 
 @dataclass(frozen=True)
