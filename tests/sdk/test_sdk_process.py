@@ -6,7 +6,6 @@ the embedded store it wrote.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import mltrail as mlflow
-from mltrail.tracking._default_tags import find_git_dir, read_head_commit
+from mltrail.tracking._default_tags import find_git_dir, git_commit_for, read_head_commit
 
 
 def _run_script(tmp_path: Path, code: str, name: str = "script.py") -> subprocess.CompletedProcess:
@@ -170,7 +169,6 @@ def test_git_refs_packed_detached_and_worktree(tmp_path):
     assert read_head_commit(find_git_dir(tmp_path / "wt")) == sha
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_git_commit_matches_real_git(tmp_path):
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
     import os
@@ -185,6 +183,12 @@ def test_git_commit_matches_real_git(tmp_path):
         ["git", "-C", str(tmp_path / "r"), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
     assert read_head_commit(find_git_dir(tmp_path / "r")) == expected
+    assert git_commit_for(str(tmp_path / "r" / "f")) == expected
+    # A git-ignored script (one inside a virtualenv, say) has no commit, as in MLflow.
+    (tmp_path / "r" / ".gitignore").write_text("venv/\n")
+    (tmp_path / "r" / "venv").mkdir()
+    (tmp_path / "r" / "venv" / "tool.py").write_text("")
+    assert git_commit_for(str(tmp_path / "r" / "venv" / "tool.py")) is None
 
 
 def test_every_public_name_in_the_lazy_table_resolves(tmp_path):

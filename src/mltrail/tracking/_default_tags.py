@@ -90,9 +90,37 @@ def git_commit_for(path: str) -> str | None:
         start = start.parent
     try:
         git_dir = find_git_dir(start)
-        return read_head_commit(git_dir) if git_dir else None
+        if git_dir is None or _git_ignored(str(Path(path).resolve())):
+            return None
+        return read_head_commit(git_dir)
     except OSError:
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _git_ignored(path: str) -> bool:
+    """Whether git ignores ``path`` (a script in a virtualenv, say): such code has no commit.
+
+    MLflow skips ignored files the same way. Asked of ``git check-ignore`` once per
+    path and process; without a ``git`` binary nothing counts as ignored.
+    """
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return False
+    try:
+        done = subprocess.run(
+            [git, "check-ignore", "-q", path],
+            cwd=os.path.dirname(path) or ".",
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 @functools.lru_cache(maxsize=1)
