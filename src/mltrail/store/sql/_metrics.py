@@ -135,7 +135,12 @@ def read_history(
         # straight to the driver, skipping SQLAlchemy's per-row type processing.
         sql, positional = _history_sql(conn.dialect)
         params: Any = (run_id, key) if positional else {"run_id": run_id, "key": key}
-        rows = conn.exec_driver_sql(sql, params).all()
+        result = conn.exec_driver_sql(sql, params)
+        try:
+            # The DBAPI cursor's plain tuples: SQLAlchemy's Row wrapping costs ~40% more here.
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
     else:
         stmt = _HISTORY.limit(limit).offset(offset) if limit is not None else _HISTORY.offset(offset)
         rows = conn.execute(stmt, {"run_id": run_id, "key": key}).all()

@@ -5,8 +5,9 @@ people who know it find their way around. Built for speed:
 
 * ``latest_metrics`` keeps each run's newest value per key, so search and
   ``get_run`` never scan metric histories;
-* ``metrics`` is indexed by ``(run_uuid, key, step, timestamp, value, is_nan)``,
-  so a history read is answered from the index alone;
+* ``metrics`` is indexed by ``(run_uuid, key, step, timestamp, id, value, is_nan)``,
+  so a history read (ordered by step, timestamp, insertion) comes from the index
+  alone, already sorted;
 * ``latest_metrics``, ``params`` and ``tags`` carry covering ``(key, value, run_uuid)``
   indexes, so selective search filters never touch the tables (measured: a
   two-clause filter over 100k runs on SQLite went from 61 ms to 0.5 ms);
@@ -81,7 +82,7 @@ metrics = sa.Table(
     sa.Column("timestamp", BIGINT, nullable=False),
     sa.Column("step", BIGINT, nullable=False, server_default="0"),
     sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Index("idx_metrics_run_key_step", "run_uuid", "key", "step", "timestamp", "value", "is_nan"),
+    sa.Index("idx_metrics_run_key_step", "run_uuid", "key", "step", "timestamp", "id", "value", "is_nan"),
 )
 
 # The newest value of each (run, key): what search, order_by and get_run read.

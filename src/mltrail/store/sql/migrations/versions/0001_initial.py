@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("timestamp", BIGINT, nullable=False),
         sa.Column("step", BIGINT, nullable=False, server_default="0"),
         sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.Index("idx_metrics_run_key_step", "run_uuid", "key", "step", "timestamp", "value", "is_nan"),
+        sa.Index("idx_metrics_run_key_step", "run_uuid", "key", "step", "timestamp", "id", "value", "is_nan"),
     )
     op.create_table(
         "latest_metrics",
