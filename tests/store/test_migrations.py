@@ -98,6 +98,10 @@ def test_revisions_form_one_linear_chain():
     script = ScriptDirectory.from_config(cfg)
     assert len(script.get_heads()) == 1
     assert script.get_base() == "0001"
+    # The quick reader the stores use at start-up agrees with alembic.
+    from mltrail.store.sql.migrate import head_revision
+
+    assert head_revision() == script.get_current_head()
 
 
 def test_db_upgrade_rejects_non_database_uri():

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -42,14 +43,27 @@ def _config(connection: sqlalchemy.Connection | None = None):
     return cfg
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*=\s*(?:['\"]([^'\"]+)['\"]|None)", re.MULTILINE)
+
+
 @lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The newest revision shipped with this version of mltrail."""
-    from alembic.script import ScriptDirectory
+    """The newest revision shipped with this version of mltrail.
 
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None
-    return head
+    Read from the ``revision``/``down_revision`` lines of the migration files
+    rather than through alembic: importing alembic costs ~120 ms, and every
+    process that opens a store asks this once. Alembic runs only to migrate.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            if value:
+                (revisions if name == "revision" else parents).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"mltrail's migrations must form one linear chain; heads found: {sorted(heads)}")
+    return heads.pop()
 
 
 def current_revision(engine: sqlalchemy.Engine) -> str | None:
