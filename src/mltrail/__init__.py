@@ -91,6 +91,13 @@ _ATTRIBUTES: dict[str, str] = {
         )
     },
 }
+
+
+def _exported_by(module: str) -> list[str]:
+    """The top-level names ``module`` provides: its ``__all__``, kept in this one table."""
+    return sorted(name for name, source in _ATTRIBUTES.items() if source == module)
+
+
 # Aliases: public name -> (module, attribute).
 _ALIASES: dict[str, tuple[str, str]] = {
     "Client": ("mltrail.tracking.client", "MlflowClient"),

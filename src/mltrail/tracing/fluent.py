@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mltrail import _exported_by
 from mltrail.entities.trace import SpanAttributeKey, SpanType, Trace
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.tracing import _manager
@@ -31,18 +32,8 @@ from mltrail.tracing.span import LiveSpan, NoOpSpan
 
 _log = logging.getLogger(__name__)
 
-__all__ = [
-    "delete_trace_tag",
-    "flush_trace_async_logging",
-    "get_current_active_span",
-    "get_last_active_trace_id",
-    "get_trace",
-    "search_traces",
-    "set_trace_tag",
-    "start_span",
-    "trace",
-    "update_current_trace",
-]
+# The public names are listed once, in mltrail/__init__.py's lazy table.
+__all__ = _exported_by(__name__)
 
 
 def _inputs(fn: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from mltrail import _exported_by
 from mltrail.entities import (
     Experiment,
     LifecycleStage,
@@ -48,12 +49,20 @@ from mltrail.tracking._default_tags import (
     default_tags,
 )
 from mltrail.tracking._run_context import ActiveRun
+from mltrail.tracking._uris import (  # the `x as x` names are re-exported as public API
+    get_registry_uri as get_registry_uri,
+)
 from mltrail.tracking._uris import (
-    get_registry_uri,
     get_tracking_uri,
-    is_tracking_uri_set,
-    set_registry_uri,
-    set_tracking_uri,
+)
+from mltrail.tracking._uris import (
+    is_tracking_uri_set as is_tracking_uri_set,
+)
+from mltrail.tracking._uris import (
+    set_registry_uri as set_registry_uri,
+)
+from mltrail.tracking._uris import (
+    set_tracking_uri as set_tracking_uri,
 )
 from mltrail.tracking.client import MlflowClient
 
@@ -68,49 +77,8 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][\w\-]{0,255}$")
 _clients: dict[str, MlflowClient] = {}
 _clients_lock = threading.Lock()
 
-__all__ = [
-    "ActiveRun",
-    "active_run",
-    "create_experiment",
-    "delete_experiment",
-    "delete_run",
-    "delete_tag",
-    "end_run",
-    "flush_async_logging",
-    "get_artifact_uri",
-    "get_experiment",
-    "get_experiment_by_name",
-    "get_parent_run",
-    "get_registry_uri",
-    "get_run",
-    "get_tracking_uri",
-    "is_tracking_uri_set",
-    "last_active_run",
-    "load_table",
-    "log_artifact",
-    "log_artifacts",
-    "log_dict",
-    "log_figure",
-    "log_image",
-    "log_input",
-    "log_inputs",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "log_table",
-    "log_text",
-    "search_experiments",
-    "search_runs",
-    "set_experiment",
-    "set_experiment_tag",
-    "set_experiment_tags",
-    "set_registry_uri",
-    "set_tag",
-    "set_tags",
-    "set_tracking_uri",
-    "start_run",
-]
+# The public names are listed once, in mltrail/__init__.py's lazy table.
+__all__ = _exported_by(__name__)
 
 
 # ------------------------------------------------------------------ clients
