@@ -116,4 +116,6 @@ def machine_info() -> dict[str, str | int]:
         "ram_gib": ram_gib,
         "os": platform.platform(),
         "python": platform.python_version(),
+        # Other work on a shared machine moves absolute numbers: say how busy it was.
+        "load_start": round(os.getloadavg()[0], 1),
     }

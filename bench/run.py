@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -168,9 +169,12 @@ class Bench:
 def header(results: dict) -> str:
     m = results["machine"]
     mode = "quick" if results["quick"] else "full"
+    load = f" 1-minute load average {m.get('load_start', '?')} at the start"
+    if "load_end" in m:
+        load += f", {m['load_end']} at the end"
     return (
         f"Run {results['started']} ({mode} mode) on {m['nproc']} cores, {m['cpu']}, "
-        f"{m['ram_gib']} GiB RAM, {m['os']}, Python {m['python']}."
+        f"{m['ram_gib']} GiB RAM, {m['os']}, Python {m['python']};{load}."
     )
 
 
@@ -202,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: servers stopped, partial results kept", flush=True)
         return 130
     bench.results["total_s"] = round(time.perf_counter() - t0, 1)
+    bench.results["machine"]["load_end"] = round(os.getloadavg()[0], 1)
     bench.save()
     if args.update_docs:
         update_docs(bench)
