@@ -20,7 +20,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from mltrail.exceptions import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, MltrailException
+from mltrail.exceptions import (
+    ENDPOINT_NOT_FOUND,
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    MltrailException,
+    invalid,
+)
 from mltrail.server.config import ServerConfig
 from mltrail.server.routing import Call, Endpoint
 
@@ -53,6 +59,20 @@ def error_response(err: MltrailException, status: int | None = None) -> Response
     """MLflow's error body ``{"error_code", "message"}`` with MLflow's status."""
     body = {"error_code": err.error_code, "message": err.message}
     return Response(_encode(body), status_code=status or err.get_http_status_code(), media_type=_JSON)
+
+
+def http_error_response(request: Request, exc: HTTPException) -> Response:
+    """Starlette's routing errors (no such path, wrong method) in MLflow's error shape."""
+    path = request.scope["path"]
+    if exc.status_code == 405:
+        err = MltrailException(f"Method {request.method} is not allowed on {path}", error_code=ENDPOINT_NOT_FOUND)
+        return error_response(err, status=405)
+    if exc.status_code == 404 and any(ord(c) < 32 or ord(c) == 127 for c in path):
+        # Route patterns never match control characters; say why instead of "no endpoint".
+        return error_response(invalid("Control characters are not allowed in URL paths"))
+    if exc.status_code == 404:
+        return error_response(MltrailException(f"No endpoint {request.method} {path}", error_code=ENDPOINT_NOT_FOUND))
+    return error_response(MltrailException(str(exc.detail), error_code="BAD_REQUEST"), status=exc.status_code)
 
 
 def _list_fields(struct_type: type) -> frozenset[str]:
@@ -182,8 +202,8 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
             return to_response(result)
         except MltrailException as err:
             return error_response(err)
-        except HTTPException:
-            raise
+        except HTTPException as exc:
+            return http_error_response(request, exc)
         except ClientDisconnect:
             # The client went away mid-request (e.g. a dropped upload, already cleaned up):
             # nobody is left to answer, and it is not a server fault.
@@ -194,6 +214,21 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
             return error_response(MltrailException("Internal server error", error_code=INTERNAL_ERROR))
 
     return endpoint
+
+
+def asgi_endpoint(endpoint: Callable[[Request], Any]) -> Callable[[Scope, Receive, Send], Any]:
+    """``async (Request) -> Response`` as a bare ASGI app.
+
+    Unlike Starlette's ``request_response`` it needs no exception-middleware
+    scope keys, so the app can call it straight from its fast path; the endpoint
+    already turns every error into a response.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 class TableRoute(BaseRoute):

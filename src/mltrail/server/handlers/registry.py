@@ -20,7 +20,6 @@ from mltrail.artifacts.paths import is_local_uri, validate_artifact_path
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.server.routing import Call, Endpoint
-from mltrail.store.sql.registry import validate_source
 
 
 class KV(msgspec.Struct):
@@ -217,6 +216,9 @@ def _bad_local_source(source: str) -> MltrailException:
 
 def check_source(call: Call, source: str, run_id: str | None, model_id: str | None) -> str | None:
     """Validate a version's source; return the storage location to download from (or None)."""
+    # Imported here: the SQL registry module pulls in SQLAlchemy, which start-up must not wait for.
+    from mltrail.store.sql.registry import validate_source
+
     validate_source(source)
     scheme = urlsplit(source).scheme.lower()
     if scheme == "runs":

@@ -350,7 +350,8 @@ def _ep(path: str, method: str, handler: Any, req: type, resp: type | None = Non
 
 
 W = {"write": True}
-FAST_W = {"write": True, "inline": True}  # one small bounded write
+# Small writes, bounded by the request limits (a batch holds at most 1,000 metrics).
+FAST_W = {"write": True, "inline": True}
 FAST = {"inline": True}  # one small bounded read
 ENDPOINTS: list[Endpoint] = [
     _ep("/experiments/create", "POST", create_experiment, p.CreateExperiment, p.CreateExperimentResponse, **W),
@@ -363,16 +364,16 @@ ENDPOINTS: list[Endpoint] = [
     _ep("/experiments/update", "POST", update_experiment, p.UpdateExperiment, **W),
     _ep("/experiments/set-experiment-tag", "POST", set_experiment_tag, p.SetExperimentTag, **FAST_W),
     _ep("/experiments/delete-experiment-tag", "POST", delete_experiment_tag, p.DeleteExperimentTag, **W),
-    _ep("/runs/create", "POST", create_run, p.CreateRun, p.RunResponse, **W),
+    _ep("/runs/create", "POST", create_run, p.CreateRun, p.RunResponse, **FAST_W),
     _ep("/runs/get", "GET", get_run, p.RunRef, p.RunResponse, **FAST),
-    _ep("/runs/update", "POST", update_run, p.UpdateRun, p.UpdateRunResponse, **W),
+    _ep("/runs/update", "POST", update_run, p.UpdateRun, p.UpdateRunResponse, **FAST_W),
     _ep("/runs/delete", "POST", delete_run, p.RunRef, **W),
     _ep("/runs/restore", "POST", restore_run, p.RunRef, **W),
     _ep("/runs/log-metric", "POST", log_metric, p.LogMetric, **FAST_W),
     _ep("/runs/log-parameter", "POST", log_param, p.LogParam, **FAST_W),
     _ep("/runs/set-tag", "POST", set_tag, p.SetTag, **FAST_W),
     _ep("/runs/delete-tag", "POST", delete_tag, p.DeleteTag, **FAST_W),
-    _ep("/runs/log-batch", "POST", log_batch, p.LogBatch, **W),
+    _ep("/runs/log-batch", "POST", log_batch, p.LogBatch, **FAST_W),
     _ep("/runs/log-inputs", "POST", log_inputs, p.LogInputs, **W),
     _ep("/runs/search", "POST", search_runs, p.SearchRuns, p.SearchRunsResponse),
     _ep("/metrics/get-history", "GET", get_metric_history, p.GetMetricHistory, p.MetricsResponse),

@@ -2,6 +2,11 @@
 
 ``load_runs`` reads the run rows, then latest metrics, params, tags and dataset
 inputs with ``WHERE run_uuid IN (...)`` (in chunks), never one query per run.
+
+These reads are the server's hottest path (every ``runs/get`` and every search
+page), so the statements are compiled to SQL text once per dialect and run on
+the raw DBAPI cursor: SQLAlchemy's per-execute work (cache lookup, expanding
+the ``IN`` list, events, result wrapping) cost several times the query itself.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from mltrail.entities import (
     RunTag,
 )
 from mltrail.store.sql._codec import chunks, decode_value
+from mltrail.store.sql.engine import raw_fetchall
 from mltrail.store.sql.schema import (
     datasets,
     experiment_tags,
@@ -82,8 +88,9 @@ _INPUTS = (
     )
     .join(datasets, datasets.c.dataset_uuid == inputs.c.source_id)
     .where(
-        inputs.c.source_type == "DATASET",
-        inputs.c.destination_type == "RUN",
+        # Literals, not bound parameters: the ids are the only parameters (see _rows).
+        inputs.c.source_type == sa.literal_column("'DATASET'"),
+        inputs.c.destination_type == sa.literal_column("'RUN'"),
         inputs.c.destination_id.in_(_IDS),
     )
     .order_by(datasets.c.name, datasets.c.digest)
@@ -102,9 +109,30 @@ _EXPERIMENT_TAGS = (
 )
 
 
-def _rows(conn: sa.Connection, stmt: sa.Select, ids: Sequence[object]):
+_POSTCOMPILE = "__[POSTCOMPILE_ids]"
+_sql_text: dict[tuple[str, int], tuple[str, str]] = {}
+
+
+def _driver_sql(dialect: sa.Dialect, stmt: sa.Select) -> tuple[str, str]:
+    """``stmt`` as SQL text for ``dialect`` (compiled once) and the driver's placeholder."""
+    key = (dialect.name, id(stmt))
+    found = _sql_text.get(key)
+    if found is None:
+        text = str(stmt.compile(dialect=dialect))
+        if _POSTCOMPILE not in text:  # every statement here takes exactly the ids list
+            raise AssertionError(f"statement without an ids list: {text}")
+        found = (text, "?" if dialect.paramstyle == "qmark" else "%s")
+        _sql_text[key] = found
+    return found
+
+
+def _rows(conn: sa.Connection, stmt: sa.Select, ids: Sequence[object]) -> list[tuple]:
+    """All rows of ``stmt`` for ``ids``, as plain tuples in the select's column order."""
+    text, mark = _driver_sql(conn.dialect, stmt)
+    rows: list[tuple] = []
     for part in chunks(ids):
-        yield from conn.execute(stmt, {"ids": list(part)}).all()
+        rows.extend(raw_fetchall(conn, text.replace(_POSTCOMPILE, ", ".join([mark] * len(part))), tuple(part)))
+    return rows
 
 
 def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[Run]:
@@ -112,19 +140,21 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[Run]:
     if not run_ids:
         return []
     found: dict[str, Run] = {}
-    for r in _rows(conn, _RUNS, run_ids):
+    for run_uuid, name, user_id, status, start_time, end_time, artifact_uri, stage, exp_id in _rows(
+        conn, _RUNS, run_ids
+    ):
         info = RunInfo(
-            run_id=r.run_uuid,
-            experiment_id=str(r.experiment_id),
-            run_name=r.name or "",
-            user_id=r.user_id or "",
-            status=r.status,
-            start_time=r.start_time,
-            end_time=r.end_time,
-            artifact_uri=r.artifact_uri or "",
-            lifecycle_stage=r.lifecycle_stage,
+            run_id=run_uuid,
+            experiment_id=str(exp_id),
+            run_name=name or "",
+            user_id=user_id or "",
+            status=status,
+            start_time=start_time,
+            end_time=end_time,
+            artifact_uri=artifact_uri or "",
+            lifecycle_stage=stage,
         )
-        found[r.run_uuid] = Run(info=info, data=RunData(), inputs=RunInputs())
+        found[run_uuid] = Run(info=info, data=RunData(), inputs=RunInputs())
     ids = list(found)
     for run_id, key, value, timestamp, step, is_nan in _rows(conn, _LATEST, ids):
         found[run_id].data.metric_list.append(
@@ -140,18 +170,13 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[Run]:
 
 def _load_inputs(conn: sa.Connection, found: dict[str, Run], ids: list[str]) -> None:
     by_input: dict[str, DatasetInput] = {}
-    for row in _rows(conn, _INPUTS, ids):
+    for run_id, input_uuid, name, digest, source_type, source, schema, profile in _rows(conn, _INPUTS, ids):
         ds = Dataset(
-            name=row.name,
-            digest=row.digest,
-            source_type=row.dataset_source_type,
-            source=row.dataset_source,
-            schema=row.dataset_schema,
-            profile=row.dataset_profile,
+            name=name, digest=digest, source_type=source_type, source=source, schema=schema, profile=profile
         )
         item = DatasetInput(dataset=ds, tags=[])
-        by_input[row.input_uuid] = item
-        found[row.destination_id].inputs.dataset_inputs.append(item)
+        by_input[input_uuid] = item
+        found[run_id].inputs.dataset_inputs.append(item)
     if by_input:
         for input_uuid, name, value in _rows(conn, _INPUT_TAGS, list(by_input)):
             by_input[input_uuid].tags.append(InputTag(name, value))
@@ -162,15 +187,15 @@ def load_experiments(conn: sa.Connection, experiment_ids: Sequence[int]) -> list
     if not experiment_ids:
         return []
     found: dict[int, Experiment] = {}
-    for r in _rows(conn, _EXPERIMENTS, experiment_ids):
-        found[int(r.experiment_id)] = Experiment(
-            experiment_id=str(r.experiment_id),
-            name=r.name,
-            artifact_location=r.artifact_location or "",
-            lifecycle_stage=r.lifecycle_stage,
+    for exp_id, name, location, stage, created, updated in _rows(conn, _EXPERIMENTS, experiment_ids):
+        found[int(exp_id)] = Experiment(
+            experiment_id=str(exp_id),
+            name=name,
+            artifact_location=location or "",
+            lifecycle_stage=stage,
             tags={},
-            creation_time=r.creation_time,
-            last_update_time=r.last_update_time,
+            creation_time=created,
+            last_update_time=updated,
         )
     for exp_id, key, value in _rows(conn, _EXPERIMENT_TAGS, list(found)):
         found[int(exp_id)].tags[key] = value if value is not None else ""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mltrail.exceptions import invalid
 
@@ -132,3 +132,29 @@ def _sqlite_engine(url: sqlalchemy.URL) -> sqlalchemy.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def driver_statement(dialect: sqlalchemy.Dialect, stmt: sqlalchemy.Executable) -> tuple[str, Any]:
+    """``stmt`` as the driver's SQL text and parameters (a tuple, or a dict for named styles).
+
+    For statements that are rebuilt per request but repeat (a search's filter):
+    the caller caches the pair and runs it on the raw DBAPI cursor, skipping
+    SQLAlchemy's per-execute cache-key and compile work.
+    """
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positional:
+        return str(compiled), tuple(params[name] for name in compiled.positiontup or ())
+    return str(compiled), params
+
+
+def raw_fetchall(conn: sqlalchemy.Connection, sql: str, params: Any) -> list[tuple]:
+    """Run driver SQL on ``conn``'s DBAPI cursor inside its (read) transaction; plain tuples."""
+    if not conn.in_transaction():
+        conn.begin()  # one snapshot for all the reads on conn (BEGIN on SQLite)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()

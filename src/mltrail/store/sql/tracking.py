@@ -49,7 +49,7 @@ from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
 from mltrail.store.sql._load import load_experiments, load_runs
 from mltrail.store.sql._names import random_run_name
 from mltrail.store.sql._runs import RunWritesMixin
-from mltrail.store.sql.engine import create_sql_engine, read_connection
+from mltrail.store.sql.engine import create_sql_engine, driver_statement, raw_fetchall, read_connection
 from mltrail.store.sql.migrate import ensure_schema
 from mltrail.store.sql.schema import (
     experiment_tags,
@@ -70,6 +70,13 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 _E = experiments.c
 _R = runs.c
+_SEARCH_SQL_CACHE_SIZE = 256
+# Built once: a statement rebuilt per call costs SQLAlchemy a cache-key walk every time.
+_EXPERIMENT_FOR_RUN = sa.select(_E.lifecycle_stage, _E.artifact_location).where(
+    _E.experiment_id == sa.bindparam("exp_id")
+)
+_INSERT_RUN = sa.insert(runs)
+_INSERT_RUN_TAGS = sa.insert(run_tags)
 
 
 def _exp_id(experiment_id: object) -> int:
@@ -114,6 +121,9 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
         self.artifact_root_uri = default_artifact_root.rstrip("/") or default_artifact_root
         self.engine = create_sql_engine(db_uri)
         self.dialect = self.engine.dialect.name
+        # Searches repeat (a UI polling, a script's loop): their compiled SQL is kept by
+        # request, so a repeat skips building and compiling the query.
+        self._search_sql: dict[tuple, tuple[str, Any]] = {}
         ensure_schema(self.engine)
         self._ensure_default_experiment()
 
@@ -410,9 +420,7 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
         run_id = uuid.uuid4().hex
 
         def create(conn: sa.Connection) -> Run:
-            row = conn.execute(
-                sa.select(_E.lifecycle_stage, _E.artifact_location).where(_E.experiment_id == exp_id)
-            ).first()
+            row = conn.execute(_EXPERIMENT_FOR_RUN, {"exp_id": exp_id}).first()
             if row is None:
                 raise not_found(f"No Experiment with id={experiment_id} exists")
             if row.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -422,25 +430,24 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 )
             location = (row.artifact_location or self._default_location(exp_id)).rstrip("/")
             artifact_uri = f"{location}/{run_id}/artifacts"
+            run_row = {
+                "run_uuid": run_id,
+                "name": run_name,
+                "source_type": "UNKNOWN",
+                "source_name": "",
+                "entry_point_name": "",
+                "user_id": user_id or "",
+                "status": "RUNNING",
+                "start_time": start_time,
+                "end_time": None,
+                "source_version": "",
+                "lifecycle_stage": LifecycleStage.ACTIVE,
+                "artifact_uri": artifact_uri,
+                "experiment_id": exp_id,
+            }
+            conn.execute(_INSERT_RUN, run_row)
             conn.execute(
-                sa.insert(runs).values(
-                    run_uuid=run_id,
-                    name=run_name,
-                    source_type="UNKNOWN",
-                    source_name="",
-                    entry_point_name="",
-                    user_id=user_id or "",
-                    status="RUNNING",
-                    start_time=start_time,
-                    end_time=None,
-                    source_version="",
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    artifact_uri=artifact_uri,
-                    experiment_id=exp_id,
-                )
-            )
-            conn.execute(
-                sa.insert(run_tags),
+                _INSERT_RUN_TAGS,
                 [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()],
             )
             info = RunInfo(
@@ -551,11 +558,23 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
         offset = decode_page_token(page_token)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        query = runs_query(
-            list(experiment_ids), filter_string, run_view_type, order_by, offset, max_results + 1
+        key = (tuple(experiment_ids), filter_string, run_view_type, tuple(order_by or ()), offset, max_results)
+        # Only plain values make a key; anything odd goes to runs_query, which explains the error.
+        cacheable = all(isinstance(x, (str, int)) for x in (*key[0], *key[3], run_view_type)) and (
+            filter_string is None or isinstance(filter_string, str)
         )
+        sql = self._search_sql.get(key) if cacheable else None
+        if sql is None:
+            query = runs_query(
+                list(experiment_ids), filter_string, run_view_type, order_by, offset, max_results + 1
+            )
+            sql = driver_statement(self.engine.dialect, query)
+            if cacheable:
+                if len(self._search_sql) >= _SEARCH_SQL_CACHE_SIZE:
+                    self._search_sql.clear()  # rare: bound memory, no LRU bookkeeping per hit
+                self._search_sql[key] = sql
         with self._read() as conn:
-            ids = [r[0] for r in conn.execute(query)]
+            ids = [r[0] for r in raw_fetchall(conn, *sql)]
             page = load_runs(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
         return PagedList(page, token)

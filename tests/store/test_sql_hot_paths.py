@@ -1,0 +1,81 @@
+"""The server's hot reads (precompiled SQL on the raw DBAPI cursor, cached search SQL).
+
+Run on SQLite, PostgreSQL and MariaDB (fixture ``store``): each driver has its
+own placeholder style, and the cached search SQL must never serve stale rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mltrail.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
+
+
+def _run(store, name: str, exp: str = "0"):
+    return store.create_run(exp, "alice", None, [], name)
+
+
+def test_get_run_reads_every_child_with_python_types(store):
+    run_id = _run(store, "r").info.run_id
+    store.log_batch(
+        run_id,
+        metrics=[
+            Metric("loss", 0.5, 1000, 3),
+            Metric("nan", math.nan, 1000, 0),
+            Metric("inf", math.inf, 1000, 0),
+            Metric("neg", -math.inf, 1000, 0),
+        ],
+        params=[Param("lr", "0.1")],
+        tags=[RunTag("team", "a")],
+    )
+    ds = Dataset(name="d", digest="abc", source_type="local", source="/x", schema="{}", profile="{}")
+    store.log_inputs(run_id, [DatasetInput(ds, [InputTag("split", "train")])])
+
+    run = store.get_run(run_id)
+    metrics = {m.key: m for m in run.data.metric_list}
+    assert metrics["loss"].value == 0.5 and metrics["loss"].step == 3 and metrics["loss"].timestamp == 1000
+    assert isinstance(metrics["loss"].timestamp, int) and isinstance(metrics["loss"].step, int)
+    assert math.isnan(metrics["nan"].value)
+    assert metrics["inf"].value == math.inf and metrics["neg"].value == -math.inf
+    assert run.data.params == {"lr": "0.1"}
+    assert run.data.tags["team"] == "a" and run.data.tags["mlflow.runName"] == "r"
+    [item] = run.inputs.dataset_inputs
+    assert (item.dataset.name, item.dataset.digest, item.dataset.source) == ("d", "abc", "/x")
+    assert [(t.key, t.value) for t in item.tags] == [("split", "train")]
+    assert run.info.experiment_id == "0" and run.info.status == "RUNNING"
+
+
+def test_repeated_search_sees_new_writes(store):
+    """The cache keeps the compiled SQL, never the rows: a repeat reflects later writes."""
+    query = ("metrics.acc > 0.5 and params.opt = 'adam'", ["metrics.acc DESC"])
+    first = _run(store, "first").info.run_id
+    store.log_batch(first, metrics=[Metric("acc", 0.7, 1, 0)], params=[Param("opt", "adam")])
+    assert [r.info.run_id for r in store.search_runs(["0"], query[0], ViewType.ACTIVE_ONLY, 10, query[1])] == [first]
+
+    second = _run(store, "second").info.run_id
+    store.log_batch(second, metrics=[Metric("acc", 0.9, 1, 0)], params=[Param("opt", "adam")])
+    again = store.search_runs(["0"], query[0], ViewType.ACTIVE_ONLY, 10, query[1])
+    assert [r.info.run_id for r in again] == [second, first]
+    # Children are loaded fresh too.
+    assert again[0].data.metrics == {"acc": 0.9}
+
+    store.delete_run(second)
+    assert [r.info.run_id for r in store.search_runs(["0"], query[0], ViewType.ACTIVE_ONLY, 10, query[1])] == [first]
+
+
+def test_searches_differing_only_in_values_or_paging_stay_apart(store):
+    ids = {}
+    for i in range(3):
+        run_id = _run(store, f"r{i}").info.run_id
+        store.log_batch(run_id, metrics=[Metric("m", float(i), 1, 0)], tags=[RunTag("pct", f"{i}0% done")])
+        ids[i] = run_id
+    assert [r.info.run_id for r in store.search_runs(["0"], "metrics.m >= 1")] == [ids[2], ids[1]]
+    assert [r.info.run_id for r in store.search_runs(["0"], "metrics.m >= 2")] == [ids[2]]
+    # A literal % in a LIKE pattern and in a value: the named/format driver styles must not mangle it.
+    assert [r.info.run_id for r in store.search_runs(["0"], "tags.pct LIKE '10%'")] == [ids[1]]
+    assert [r.info.run_id for r in store.search_runs(["0"], "tags.pct = '20% done'")] == [ids[2]]
+
+    page1 = store.search_runs(["0"], None, ViewType.ACTIVE_ONLY, 2, ["metrics.m ASC"])
+    page2 = store.search_runs(["0"], None, ViewType.ACTIVE_ONLY, 2, ["metrics.m ASC"], page1.token)
+    assert [r.info.run_id for r in page1] == [ids[0], ids[1]]
+    assert [r.info.run_id for r in page2] == [ids[2]] and page2.token is None
