@@ -11,6 +11,7 @@ one-second warm-up; the servers take turns endpoint by endpoint.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -111,6 +112,15 @@ def run(servers: dict, ids: dict[str, dict], quick: bool, wrk_bin: str | None) -
         return sec
     seconds = 1 if quick else 5
     tmp = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
+    try:
+        return _measure(sec, servers, ids, tmp, seconds, quick, wrk_bin)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(
+    sec: Section, servers: dict, ids: dict, tmp: Path, seconds: int, quick: bool, wrk_bin: str
+) -> Section:
     scripts = {}
     for name, ident in ids.items():
         (tmp / name).mkdir()

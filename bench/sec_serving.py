@@ -8,6 +8,7 @@ local``, both with their default worker count. FastTrackML serves no models.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -92,6 +93,13 @@ def run(quick: bool, wrk_bin: str | None) -> Section:
         sec.na_all("wrk is not installed (`apt-get install -y wrk`)")
         return sec
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    try:
+        return _measure(sec, rows, tmp, seconds, wrk_bin)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(sec: Section, rows: dict, tmp: Path, seconds: int, wrk_bin: str) -> Section:
     script = tmp / "invoke.lua"
     script.write_text(INVOKE_LUA + DONE_LUA)
     for sdk, python in (("mltrail", VENV_BIN / "python"), ("mlflow", BENCH_BIN / "python")):
