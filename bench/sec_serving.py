@@ -31,6 +31,17 @@ class Zeros(pyfunc.PythonModel):
 pyfunc.save_model(sys.argv[1], python_model=Zeros())
 """
 
+# One fresh interpreter per sample: the SDK is imported first (its own row elsewhere),
+# then only load_model is on the clock, as a user's script would see it.
+LOAD_MODEL = """
+import sys, time
+import {sdk}.pyfunc as pyfunc
+t = time.perf_counter()
+pyfunc.load_model(sys.argv[1])
+print(time.perf_counter() - t)
+"""
+LOAD_SAMPLES = 5
+
 BODY = '{"dataframe_split": {"columns": ["x"], "data": [[1.0], [2.0]]}}'
 INVOKE_LUA = f"""
 wrk.method = "POST"
@@ -77,6 +88,21 @@ def _save(sdk: str, python: Path, dest: Path) -> NA | None:
     return None
 
 
+def _load_times(sdk: str, python: Path, model_dir: Path, samples: int) -> list[float] | NA:
+    times = []
+    for _ in range(samples):
+        res = subprocess.run(
+            [str(python), "-c", LOAD_MODEL.format(sdk=sdk), str(model_dir)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if res.returncode != 0:
+            return NA(f"{sdk}.pyfunc.load_model failed: {res.stderr.strip().splitlines()[-1:]}")
+        times.append(float(res.stdout.strip().splitlines()[-1]))
+    return times
+
+
 def run(quick: bool, wrk_bin: str | None) -> Section:
     sec = Section(
         "serving", f"Model serving: POST /invocations of a trivial pyfunc (wrk, {CONNECTIONS} connections)"
@@ -84,6 +110,7 @@ def run(quick: bool, wrk_bin: str | None) -> Section:
     sec.columns = ("mltrail", "mlflow")
     seconds = 2 if quick else 5
     rows = {
+        "load": sec.row(f"pyfunc.load_model of the saved model (fresh interpreter, {LOAD_SAMPLES} runs)"),
         "start": sec.row("models serve start-to-ready (spawn → first 200 from /ping)"),
         "rps": sec.row("/invocations: requests/s", "rate", "req/s"),
         "p50": sec.row("/invocations: p50 latency"),
@@ -104,11 +131,13 @@ def _measure(sec: Section, rows: dict, tmp: Path, seconds: int, wrk_bin: str) ->
     script.write_text(INVOKE_LUA + DONE_LUA)
     for sdk, python in (("mltrail", VENV_BIN / "python"), ("mlflow", BENCH_BIN / "python")):
         problem = _save(sdk, python, tmp / f"model-{sdk}")
+        rows["load"].set(sdk, problem or _load_times(sdk, python, tmp / f"model-{sdk}", LOAD_SAMPLES))
         server = None if problem else ModelServer(sdk, tmp / f"model-{sdk}")
         started = problem or server.start(timeout=120)
         if isinstance(started, NA):
-            for r in rows.values():
-                r.set(sdk, started)
+            for key, r in rows.items():
+                if key != "load":  # measured above, without a server
+                    r.set(sdk, started)
             continue
         try:
             rows["start"].set(sdk, started)
