@@ -9,12 +9,7 @@ real disk); it exists so the HTTP client can be tested without the full
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,14 +21,9 @@ import pytest
 from mltrail.artifacts.local import LocalArtifactRepository
 from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.exceptions import MltrailException
+from support.live_server import free_port, running_server
 
 API = "/api/2.0/mlflow-artifacts/artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -248,37 +238,8 @@ def s3_bucket(s3_server, monkeypatch) -> str:
 def _run_mltrail_server(root: Path, destination: str, extra_env: dict[str, str]) -> Iterator[str]:
     """Run the real ``mltrail server`` (artifact proxy on) in a subprocess; yield its URL."""
     pytest.importorskip("mltrail.server.app")
-    import httpx
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
-    env.update(extra_env)
-    cmd = [
-        sys.executable, "-m", "mltrail.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}", "--artifacts-destination", destination,
-    ]  # fmt: skip
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mltrail server did not start: {(root / 'server.log').read_text()}")
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with running_server(root, None, "--artifacts-destination", destination, env=extra_env) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from mltrail.artifacts import get_artifact_repository
@@ -13,14 +11,9 @@ from mltrail.exceptions import (
     TEMPORARILY_UNAVAILABLE,
     MltrailException,
 )
+from support.live_server import free_port
 
 API = "/api/2.0/mlflow-artifacts/artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_uri_forms_resolve_to_the_same_files(proxy, monkeypatch):

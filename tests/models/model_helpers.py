@@ -1,20 +1,53 @@
-"""Helpers for model tests: free ports, waiting for HTTP, `mltrail models serve` subprocesses."""
+"""Helpers for model tests: `mltrail models serve` subprocesses and the brief's LLMWrapper script."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
+import textwrap
 import time
 
 import httpx
 
+from support.live_server import free_port, stop_process
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_LLM_WRAPPER_BRIEF = textwrap.dedent("""
+    {imports}
+
+    # Register a model after training/evaluation
+    with mlflow.start_run() as run:
+        # Log your fine-tuned model
+        mlflow.log_params({"base_model": "gpt-4o-mini", "ft_steps": 1000})
+        mlflow.log_metrics({"eval_score": 8.3})
+
+        # Create a simple wrapper for your LLM endpoint
+        class LLMWrapper(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input):
+                import openai
+                client = openai.OpenAI()
+                prompts = model_input["prompt"].tolist()
+                return [client.chat.completions.create(
+                    model="ft:gpt-4o-mini:...",
+                    messages=[{"role": "user", "content": p}],
+                    max_tokens=256
+                ).choices[0].message.content for p in prompts]
+
+        mlflow.pyfunc.log_model("llm_model", python_model=LLMWrapper())
+
+        # Register in model registry
+        model_uri = f"runs:/{run.info.run_id}/llm_model"
+        mlflow.register_model(model_uri, "MyLLMApp")
+    print(run.info.run_id)
+""")
+
+
+def llm_wrapper_brief(imports: str) -> str:
+    """The brief's LLMWrapper example as a script that binds ``mlflow`` with ``imports``.
+
+    It logs and registers ``MyLLMApp`` version 1 and prints the run id last.
+    """
+    return _LLM_WRAPPER_BRIEF.replace("{imports}", imports)
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -39,12 +72,7 @@ class Served:
         self.url = url
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 def serve_model(model_uri: str, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> Served:
@@ -60,38 +88,6 @@ def serve_model(model_uri: str, env: dict[str, str] | None = None, extra: tuple[
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/ping", proc)
-    except BaseException:
-        Served(proc, url).stop()
-        raise
-    return Served(proc, url)
-
-
-def start_mltrail_server(root, *extra: str) -> Served:
-    """``mltrail server`` on a fresh SQLite store in ``root`` (artifacts served), ready to answer."""
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mltrail",
-            "server",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mltrail.db'}",
-            *extra,
-        ],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/health", proc)
     except BaseException:
         Served(proc, url).stop()
         raise

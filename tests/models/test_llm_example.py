@@ -12,42 +12,14 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-from model_helpers import serve_model
+from model_helpers import llm_wrapper_brief, serve_model
 
-BRIEF_SCRIPT = textwrap.dedent("""
-    import mltrail as mlflow
-
-    # Register a model after training/evaluation
-    with mlflow.start_run() as run:
-        # Log your fine-tuned model
-        mlflow.log_params({"base_model": "gpt-4o-mini", "ft_steps": 1000})
-        mlflow.log_metrics({"eval_score": 8.3})
-
-        # Create a simple wrapper for your LLM endpoint
-        class LLMWrapper(mlflow.pyfunc.PythonModel):
-            def predict(self, context, model_input):
-                import openai
-                client = openai.OpenAI()
-                prompts = model_input["prompt"].tolist()
-                return [client.chat.completions.create(
-                    model="ft:gpt-4o-mini:...",
-                    messages=[{"role": "user", "content": p}],
-                    max_tokens=256
-                ).choices[0].message.content for p in prompts]
-
-        mlflow.pyfunc.log_model("llm_model", python_model=LLMWrapper())
-
-        # Register in model registry
-        model_uri = f"runs:/{run.info.run_id}/llm_model"
-        mlflow.register_model(model_uri, "MyLLMApp")
-    print(run.info.run_id)
-""")
+BRIEF_SCRIPT = llm_wrapper_brief("import mltrail as mlflow")
 
 
 @pytest.fixture

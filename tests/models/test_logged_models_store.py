@@ -9,15 +9,10 @@ import pytest
 from mltrail.exceptions import MltrailException
 from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.tracking import SqlTrackingStore
+from support.sql_backends import SQL_BACKENDS
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
+@pytest.fixture(params=SQL_BACKENDS)
 def stores(request, tmp_path):
     uri = request.getfixturevalue(
         {"sqlite": "sqlite_uri", "postgres": "postgres_uri", "mysql": "mysql_uri"}[request.param]

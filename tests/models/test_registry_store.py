@@ -7,6 +7,7 @@ import pytest
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
 from mltrail.exceptions import MltrailException
 from mltrail.store.sql.registry import SqlRegistryStore
+from support.sql_backends import SQL_BACKENDS
 
 _TABLES = (
     "registered_model_aliases",
@@ -17,13 +18,7 @@ _TABLES = (
 )
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
+@pytest.fixture(params=SQL_BACKENDS)
 def store(request) -> SqlRegistryStore:
     uri = request.getfixturevalue(
         {"sqlite": "sqlite_uri", "postgres": "postgres_uri", "mysql": "mysql_uri"}[request.param]

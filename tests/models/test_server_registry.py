@@ -11,47 +11,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import uuid
 
 import httpx
 import pandas as pd
 import pytest
-from model_helpers import serve_model, start_mltrail_server
+from model_helpers import llm_wrapper_brief, serve_model
+
+from support.live_server import running_server, start_server, stop_server
 
 mlflow = pytest.importorskip("mlflow")
 
-OFFICIAL_BRIEF = textwrap.dedent("""
-    import mlflow
-    import mlflow.pyfunc
-
-    with mlflow.start_run() as run:
-        mlflow.log_params({"base_model": "gpt-4o-mini", "ft_steps": 1000})
-        mlflow.log_metrics({"eval_score": 8.3})
-
-        class LLMWrapper(mlflow.pyfunc.PythonModel):
-            def predict(self, context, model_input):
-                import openai
-                client = openai.OpenAI()
-                prompts = model_input["prompt"].tolist()
-                return [client.chat.completions.create(
-                    model="ft:gpt-4o-mini:...",
-                    messages=[{"role": "user", "content": p}],
-                    max_tokens=256
-                ).choices[0].message.content for p in prompts]
-
-        mlflow.pyfunc.log_model("llm_model", python_model=LLMWrapper())
-        model_uri = f"runs:/{run.info.run_id}/llm_model"
-        mlflow.register_model(model_uri, "MyLLMApp")
-    print(run.info.run_id)
-""")
+OFFICIAL_BRIEF = llm_wrapper_brief("import mlflow\nimport mlflow.pyfunc")  # the official client, unchanged
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = start_mltrail_server(tmp_path_factory.mktemp("registry-server"))
+    s = start_server(tmp_path_factory.mktemp("registry-server"), timeout=120)
     yield s
-    s.stop()
+    stop_server(s)
 
 
 @pytest.fixture
@@ -202,8 +180,9 @@ def test_bad_sources_rejected_by_server(server, source):
 def test_local_source_must_be_inside_the_runs_artifacts(tmp_path):
     root = tmp_path / "srv"
     art = tmp_path / "artifacts"
-    server = start_mltrail_server(root, "--no-serve-artifacts", "--default-artifact-root", str(art))
-    try:
+    with running_server(
+        root, None, "--no-serve-artifacts", "--default-artifact-root", str(art), timeout=120
+    ) as server:
         run = _post(server.url, "/runs/create", {"experiment_id": "0"}).json()["run"]
         run_id, run_root = run["info"]["run_id"], run["info"]["artifact_uri"]
         _post(server.url, "/registered-models/create", {"name": "local"})
@@ -216,8 +195,6 @@ def test_local_source_must_be_inside_the_runs_artifacts(tmp_path):
             body = {"name": "local", "source": source, **({"run_id": rid} if rid else {})}
             bad = _post(server.url, "/model-versions/create", body)
             assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    finally:
-        server.stop()
 
 
 def test_registry_errors_are_json(server):

@@ -3,53 +3,24 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 import mltrail
+from support.live_server import running_server
 
 pytest.importorskip("mlflow")
 
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    root = tmp_path / "server"
-    root.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mltrail", "server", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (root / "server.log").read_text()
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+    with running_server(tmp_path / "server") as server:
+        yield server.url
 
 
 def test_official_mlflow_script_attaches_to_project_run_on_server(tmp_path, live_server):

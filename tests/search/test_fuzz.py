@@ -21,6 +21,7 @@ from mltrail.store.sql.search_sql import (
     registered_models_query,
     runs_query,
 )
+from support.sql_backends import SQL_BACKENDS, tables_in_own_schema
 
 PIECES = [
     "metrics.acc",
@@ -170,42 +171,11 @@ def test_random_order_by_clauses_parse_or_fail_cleanly():
         _compile_all(runs_query(["1"], None, ViewType.ALL, [text], 0, 10))
 
 
-BACKENDS = [
-    "sqlite",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("mysql", marks=pytest.mark.mysql),
-]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=SQL_BACKENDS)
 def empty_db(request, tmp_path_factory):
     """Empty tables on one backend, in a schema of their own (dropped afterwards)."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    from mltrail.store.sql import schema as s
-
-    if request.param == "sqlite":
-        engine, schema = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'f.db'}"), None
-    else:
-        uri = request.getfixturevalue("postgres_uri" if request.param == "postgres" else "mysql_uri")
-        schema = f"fuzz_{uuid.uuid4().hex[:10]}"
-        base = sa.create_engine(uri)
-        with base.begin() as conn:
-            conn.execute(
-                sa.text(f"CREATE {'SCHEMA' if request.param == 'postgres' else 'DATABASE'} {schema}")
-            )
-        engine = base.execution_options(schema_translate_map={None: schema})
-    s.metadata.create_all(engine)
-    yield engine
-    if schema is not None:
-        with engine.begin() as conn:
-            drop = (
-                f"DROP SCHEMA {schema} CASCADE" if request.param == "postgres" else f"DROP DATABASE {schema}"
-            )
-            conn.execute(sa.text(drop))
-    engine.dispose()
+    with tables_in_own_schema(request, tmp_path_factory, "fuzz") as engine:
+        yield engine
 
 
 def test_random_valid_filters_execute(empty_db):

@@ -9,7 +9,6 @@ session's fresh database, so other test modules sharing it see nothing of ours.
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +23,7 @@ from mltrail.store.sql.search_sql import (
     registered_models_query,
     runs_query,
 )
+from support.sql_backends import SQL_BACKENDS, tables_in_own_schema
 
 DBL_MAX = sys.float_info.max
 NAN = object()  # marker: a NaN metric, stored as value=0, is_nan=1
@@ -244,39 +244,13 @@ def _populate(conn: sa.Connection) -> None:
     )
 
 
-BACKENDS = [
-    "sqlite",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("mysql", marks=pytest.mark.mysql),
-]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=SQL_BACKENDS)
 def db(request, tmp_path_factory) -> Iterator[sa.Engine]:
     """An engine on a populated database of one backend, shared by this module's tests."""
-    if request.param == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('search') / 'mltrail.db'}")
-        schema = None
-    else:
-        uri = request.getfixturevalue("postgres_uri" if request.param == "postgres" else "mysql_uri")
-        schema = f"search_{uuid.uuid4().hex[:10]}"
-        base = sa.create_engine(uri)
-        with base.begin() as conn:
-            conn.execute(
-                sa.text(f"CREATE {'SCHEMA' if request.param == 'postgres' else 'DATABASE'} {schema}")
-            )
-        engine = base.execution_options(schema_translate_map={None: schema})
-    s.metadata.create_all(engine)
-    with engine.begin() as conn:
-        _populate(conn)
-    yield engine
-    if schema is not None:
+    with tables_in_own_schema(request, tmp_path_factory, "search") as engine:
         with engine.begin() as conn:
-            if request.param == "postgres":
-                conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-            else:
-                conn.execute(sa.text(f"DROP DATABASE {schema}"))
-    engine.dispose()
+            _populate(conn)
+        yield engine
 
 
 def _ids(engine: sa.Engine, stmt: sa.Select) -> list:

@@ -12,8 +12,7 @@ from mltrail.cli.main import cli
 from mltrail.cli.server import build_config, mask_uri, parse_size
 from mltrail.server.app import create_app
 from mltrail.server.config import ServerConfig
-
-from .conftest import start_server, stop_server
+from support.live_server import start_server, stop_server
 
 
 def _run(app, *requests):

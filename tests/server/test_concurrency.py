@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from .conftest import start_server, stop_server
+from support.live_server import start_server, stop_server
 
 # One client process: n single log-metric calls over a keep-alive connection. (Raw HTTP
 # rather than the official client keeps the test's own CPU small on a 2-core CI machine;

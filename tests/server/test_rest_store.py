@@ -12,8 +12,7 @@ import pytest
 from mltrail.entities import Metric, Param, RunTag, ViewType
 from mltrail.exceptions import MltrailException
 from mltrail.store.rest import RestTrackingStore
-
-from .conftest import free_port
+from support.live_server import free_port
 
 
 @pytest.fixture
@@ -87,26 +86,33 @@ def test_unreachable_server_names_the_url():
     assert url in str(err.value) and err.value.error_code == "TEMPORARILY_UNAVAILABLE"
 
 
+class _DefaultExperimentHandler(BaseHTTPRequestHandler):
+    """A quiet handler that can answer a GetExperiment call with the Default experiment."""
+
+    def send_default_experiment(self):
+        body = json.dumps({"experiment": {"experiment_id": "0", "name": "Default"}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def test_retries_with_backoff_on_5xx():
     """A flaky server answering 503 twice: the call still succeeds."""
     hits = []
 
-    class Flaky(BaseHTTPRequestHandler):
+    class Flaky(_DefaultExperimentHandler):
         def do_GET(self):
             hits.append(self.path)
             if len(hits) <= 2:
                 self.send_response(503)
                 self.end_headers()
                 return
-            body = json.dumps({"experiment": {"experiment_id": "0", "name": "Default"}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+            self.send_default_experiment()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -123,18 +129,10 @@ def test_retries_with_backoff_on_5xx():
 def _recording_server():
     seen = []
 
-    class Recorder(BaseHTTPRequestHandler):
+    class Recorder(_DefaultExperimentHandler):
         def do_GET(self):
             seen.append(dict(self.headers))
-            body = json.dumps({"experiment": {"experiment_id": "0", "name": "Default"}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+            self.send_default_experiment()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -17,8 +17,7 @@ import pytest
 from mltrail.server.app import create_app
 from mltrail.server.config import ServerConfig
 from mltrail.store.rest import RestTrackingStore
-
-from .conftest import free_port
+from support.live_server import free_port
 
 _STORE_TESTS = Path(__file__).parents[1] / "store"
 _SUITES = ("test_sql_tracking_store.py", "test_store_validation.py")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from mltrail.store.sql.tracking import SqlTrackingStore
+from support.sql_backends import SQL_BACKENDS
 
 
 def _empty(uri: str) -> None:
@@ -29,13 +30,7 @@ def _empty(uri: str) -> None:
                 conn.execute(sa.delete(table))
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
+@pytest.fixture(params=SQL_BACKENDS)
 def db_uri(request, tmp_path) -> str:
     """A database URI with an empty tracking schema, for each backend."""
     if request.param == "sqlite":

@@ -10,6 +10,7 @@ from mltrail.cli.main import cli
 from mltrail.store.sql import schema
 from mltrail.store.sql.engine import create_sql_engine, normalize_db_uri
 from mltrail.store.sql.migrate import MIGRATIONS_DIR, current_revision, ensure_schema, head_revision
+from support.sql_backends import SQL_BACKENDS
 
 
 def _fresh_server_db(admin_uri: str, base: str) -> tuple[str, sa.Engine]:
@@ -22,13 +23,7 @@ def _fresh_server_db(admin_uri: str, base: str) -> tuple[str, sa.Engine]:
     return base + name, admin
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
+@pytest.fixture(params=SQL_BACKENDS)
 def empty_db(request, tmp_path):
     """A URI of a brand-new empty database (its own one, not the shared session database)."""
     if request.param == "sqlite":

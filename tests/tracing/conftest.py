@@ -37,7 +37,7 @@ def clean_tracing_state() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
     """One ``mltrail server`` per test module, on a fresh SQLite file."""
-    from server.conftest import start_server, stop_server
+    from support.live_server import start_server, stop_server
 
     server = start_server(tmp_path_factory.mktemp("trace-server"))
     yield server

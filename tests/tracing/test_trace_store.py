@@ -10,10 +10,10 @@ from mltrail.entities.trace import Span, SpanEvent, Trace, TraceData, TraceInfo,
 from mltrail.exceptions import MltrailException
 from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
+from support.sql_backends import SQL_BACKENDS
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(params=SQL_BACKENDS)
 def stores(request, tmp_path):
     uri = f"sqlite:///{tmp_path / 't.db'}" if request.param == "sqlite" else request.getfixturevalue(
         f"{request.param}_uri")

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from ui_seed import Seeder
+
+from support.live_server import running_server
 
 CHROMIUM = os.environ.get("MLTRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,48 +28,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory) -> Iterator[str]:
     """The base URL of a real ``mltrail server`` process on a SQLite file."""
     root = tmp_path_factory.mktemp("ui-server")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))}
-    # Fast live updates in tests; production polls once a second.
-    env["MLTRAIL_UI_POLL_SECONDS"] = "0.2"
-    cmd = [
-        sys.executable, "-m", "mltrail", "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}",
-        "--artifacts-destination", str(root / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-    ]
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mltrail server did not start:\n" + (root / "server.log").read_text())
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with running_server(
+        root, None, "--artifacts-destination", str(root / "artifacts"), "--log-level", "warning",
+        # Fast live updates in tests; production polls once a second.
+        env={"MLTRAIL_UI_POLL_SECONDS": "0.2"},
+    ) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,10 @@ from mltrail.entities import Metric, Param, RunTag
 from mltrail.ui import events, history
 from mltrail.ui.routes import _columns_via_sql, _columns_via_store
 from mltrail.ui.sqlaccess import sql_engine
+from support.sql_backends import SQL_BACKENDS
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(params=SQL_BACKENDS)
 def store(request, tmp_path):
     from mltrail.store.sql.tracking import SqlTrackingStore
 
