@@ -23,11 +23,11 @@ from common import BENCH_DIR, NA, ROOT, SERVERS
 from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
-ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "footprint")
+ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "footprint")
 SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
-# --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start);
-# ask for it with --only serving.
-QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s != "serving")
+# --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start) and ui (seeds 10k runs);
+# ask for them with --only serving,ui.
+QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("serving", "ui"))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -110,6 +110,10 @@ class Bench:
             import sec_serving
 
             self.guarded("serving", "Model serving", sec_serving.run, self.quick, ensure_wrk())
+        if "ui" in self.sections:
+            import sec_ui
+
+            self.guarded("ui", "Web UI", sec_ui.run, self.quick)
         if "footprint" in self.sections:
             import sec_footprint
 

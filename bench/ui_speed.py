@@ -1,6 +1,7 @@
 """Web UI speed: the numbers issue 5 asks for, measured on this machine (never asserted).
 
     python bench/ui_speed.py            # 10,000 runs and a 1,000,000-point metric
+    python bench/run.py --only ui       # the same, as a section of the benchmark report
     python bench/ui_speed.py --quick    # 2,000 runs and 200,000 points
 
 Seeds a SQLite store directly, starts ``mltrail server`` on a free port, then
@@ -71,11 +72,14 @@ def timed(client: httpx.Client, method: str, url: str, reps: int = 5, **kw) -> f
     return statistics.median(samples)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    n_runs, n_points = (2_000, 200_000) if args.quick else (10_000, 1_000_000)
+def sizes(quick: bool) -> tuple[int, int]:
+    """How many runs and metric points a run seeds."""
+    return (2_000, 200_000) if quick else (10_000, 1_000_000)
+
+
+def measure(quick: bool) -> list[tuple[str, float]]:
+    """Seed a store, start a server and time the UI's calls and chart: (label, median ms) rows."""
+    n_runs, n_points = sizes(quick)
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'ui.db'}"
         t0 = time.perf_counter()
@@ -154,6 +158,13 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    rows = measure(ap.parse_args().quick)
     print("\n| what | median ms |\n|---|---:|")
     for label, ms in rows:
         print(f"| {label} | {ms:.0f} |")
