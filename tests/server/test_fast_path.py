@@ -48,3 +48,23 @@ def test_access_log_is_off_by_default_and_on_with_the_flag(tmp_path):
         stop_server(loud)
     assert "/api/2.0/mlflow/experiments/get" not in quiet.log.read_text()
     assert "/api/2.0/mlflow/experiments/get" in loud.log.read_text()
+
+
+def test_concurrent_searches_on_the_database_thread_all_answer(api, live_server):
+    """Searches share one database thread on SQLite; concurrent ones queue and all succeed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    exp = api.post("/api/2.0/mlflow/experiments/create", json={"name": "concurrent-search"}).json()["experiment_id"]
+    for i in range(5):
+        run_id = api.post("/api/2.0/mlflow/runs/create", json={"experiment_id": exp}).json()["run"]["info"]["run_id"]
+        api.post("/api/2.0/mlflow/runs/log-metric", json={"run_id": run_id, "key": "m", "value": i, "timestamp": 1, "step": 0})
+    body = {"experiment_ids": [exp], "filter": "metrics.m >= 2", "order_by": ["metrics.m DESC"]}
+
+    def search(_: int) -> list[float]:
+        with httpx.Client(base_url=live_server.url, timeout=30) as client:
+            runs = client.post("/api/2.0/mlflow/runs/search", json=body).json()["runs"]
+        return [r["data"]["metrics"][0]["value"] for r in runs]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(search, range(24)))
+    assert results == [[4.0, 3.0, 2.0]] * 24

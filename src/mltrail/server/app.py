@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.applications import Starlette
@@ -181,6 +182,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     yield
     if timer is not None:
         timer.cancel()
+    if app.state.db_executor is not None:
+        app.state.db_executor.shutdown(wait=False)
 
 
 def _warm_up(store: LazyStore) -> None:
@@ -245,5 +248,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     # never wait on SQLite's busy timeout or see "database is locked".
     is_sqlite = config.backend_store_uri.startswith("sqlite")
     app.state.write_lock = threading.Lock() if is_sqlite else None
+    # One thread for database-only work on SQLite (see Endpoint.db_only); threads start lazily.
+    app.state.db_executor = ThreadPoolExecutor(1, thread_name_prefix="mltrail-db") if is_sqlite else None
     app.state.artifact_destination = destination_for(config.artifacts_destination)
     return app

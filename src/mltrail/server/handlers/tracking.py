@@ -346,6 +346,7 @@ def list_run_artifacts(call: Call) -> dict[str, Any]:
 
 
 def _ep(path: str, method: str, handler: Any, req: type, resp: type | None = None, **kw: Any) -> Endpoint:
+    kw.setdefault("db_only", True)  # every tracking handler but the artifact listing only queries the store
     return Endpoint(path, (method,), handler, request=req, response=resp or p.Empty, tags=("tracking",), **kw)
 
 
@@ -379,5 +380,5 @@ ENDPOINTS: list[Endpoint] = [
     _ep("/metrics/get-history", "GET", get_metric_history, p.GetMetricHistory, p.MetricsResponse),
     _ep("/metrics/get-history-bulk-interval", "GET", get_metric_history_bulk_interval,
         p.GetMetricHistoryBulkInterval, p.MetricsResponse),
-    _ep("/artifacts/list", "GET", list_run_artifacts, p.ListArtifacts, p.ListArtifactsResponse),
+    _ep("/artifacts/list", "GET", list_run_artifacts, p.ListArtifacts, p.ListArtifactsResponse, db_only=False),
 ]
