@@ -355,7 +355,7 @@ W = {"write": True}
 FAST_W = {"write": True, "inline": True}
 FAST = {"inline": True}  # one small bounded read
 ENDPOINTS: list[Endpoint] = [
-    _ep("/experiments/create", "POST", create_experiment, p.CreateExperiment, p.CreateExperimentResponse, **W),
+    _ep("/experiments/create", "POST", create_experiment, p.CreateExperiment, p.CreateExperimentResponse, **FAST_W),
     _ep("/experiments/get", "GET", get_experiment, p.ExperimentId, p.ExperimentResponse, **FAST),
     _ep("/experiments/get-by-name", "GET", get_experiment_by_name, p.GetExperimentByName, p.ExperimentResponse, **FAST),
     _ep("/experiments/search", "POST", search_experiments, p.SearchExperiments, p.SearchExperimentsResponse),

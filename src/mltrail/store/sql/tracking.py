@@ -76,6 +76,14 @@ _EXPERIMENT_FOR_RUN = sa.select(_E.lifecycle_stage, _E.artifact_location).where(
     _E.experiment_id == sa.bindparam("exp_id")
 )
 _INSERT_RUN = sa.insert(runs)
+_EXPERIMENT_BY_NAME = sa.select(_E.experiment_id).where(_E.name == sa.bindparam("name"))
+_INSERT_EXPERIMENT = sa.insert(experiments)
+_INSERT_EXPERIMENT_TAGS = sa.insert(experiment_tags)
+_SET_LOCATION = (
+    sa.update(experiments)
+    .where(_E.experiment_id == sa.bindparam("exp_id"))
+    .values(artifact_location=sa.bindparam("location"))
+)
 _INSERT_RUN_TAGS = sa.insert(run_tags)
 
 
@@ -194,30 +202,24 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
             v.validate_experiment_tag(key, value)
 
         def create(conn: sa.Connection) -> str:
-            if conn.execute(sa.select(_E.experiment_id).where(_E.name == name)).first():
+            if conn.execute(_EXPERIMENT_BY_NAME, {"name": name}).first():
                 raise MltrailException(
                     f"Experiment(name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
                 )
             ts = now_ms()
-            result = conn.execute(
-                sa.insert(experiments).values(
-                    name=name,
-                    artifact_location=artifact_location or None,
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    creation_time=ts,
-                    last_update_time=ts,
-                )
-            )
-            exp_id = int(result.inserted_primary_key[0])
+            row = {
+                "name": name,
+                "artifact_location": artifact_location or None,
+                "lifecycle_stage": LifecycleStage.ACTIVE,
+                "creation_time": ts,
+                "last_update_time": ts,
+            }
+            exp_id = int(conn.execute(_INSERT_EXPERIMENT, row).inserted_primary_key[0])
             if not artifact_location:
-                conn.execute(
-                    sa.update(experiments)
-                    .where(_E.experiment_id == exp_id)
-                    .values(artifact_location=self._default_location(exp_id))
-                )
+                conn.execute(_SET_LOCATION, {"exp_id": exp_id, "location": self._default_location(exp_id)})
             if tag_rows:
                 conn.execute(
-                    sa.insert(experiment_tags),
+                    _INSERT_EXPERIMENT_TAGS,
                     [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows.items()],
                 )
             return str(exp_id)
