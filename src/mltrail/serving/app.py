@@ -19,12 +19,12 @@ from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mltrail.exceptions import MltrailException
+from mltrail.serving.dispatch import PredictDispatcher
 from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
 
 MODEL_PATH_ENV = "MLTRAIL_SERVING_MODEL_PATH"
@@ -92,6 +92,7 @@ def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlet
     schema = model.metadata.get_input_schema() if hasattr(model, "metadata") else None
     column_schema = schema is not None and not schema.is_tensor_spec()
     predict = model.predict
+    dispatch = PredictDispatcher()
 
     async def ping(request: Request) -> Response:
         return Response("\n", 200, media_type=_JSON)
@@ -118,9 +119,9 @@ def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlet
                     status=415,
                 )
             try:
-                # In a worker thread: a model that waits on I/O (an LLM API) must not stop
-                # the event loop from taking other requests meanwhile.
-                result = await run_in_threadpool(_call, predict, data, params)
+                # In a worker thread unless the model has proved fast (see serving/dispatch.py):
+                # a model that waits on I/O (an LLM API) must not stop the event loop.
+                result = await dispatch(_call, predict, data, params)
             except (MltrailException, ServingError):
                 raise
             except Exception as err:  # the model's own failure: report it like MLflow (400 + message)
