@@ -90,6 +90,20 @@ def test_rename_experiment(store):
     assert _code(e) == "INVALID_STATE"
 
 
+def test_restore_keeps_a_run_deleted_in_the_same_millisecond_as_its_experiment(store, monkeypatch):
+    import mltrail.store.sql.tracking as tracking_module
+
+    exp_id = store.create_experiment("same-ms")
+    kept = _run(store, exp_id)
+    alone = _run(store, exp_id)
+    monkeypatch.setattr(tracking_module, "now_ms", lambda: 1_700_000_000_000)  # a frozen clock
+    store.delete_run(alone.info.run_id)
+    store.delete_experiment(exp_id)
+    store.restore_experiment(exp_id)
+    assert store.get_run(kept.info.run_id).info.lifecycle_stage == LifecycleStage.ACTIVE
+    assert store.get_run(alone.info.run_id).info.lifecycle_stage == LifecycleStage.DELETED
+
+
 def test_delete_and_restore_experiment_cascades_to_runs(store):
     exp_id = store.create_experiment("trash")
     kept = _run(store, exp_id)

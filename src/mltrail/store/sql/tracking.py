@@ -283,14 +283,19 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
         def delete(conn: sa.Connection) -> None:
             if self._experiment_stage(conn, exp_id, experiment_id) != LifecycleStage.ACTIVE:
                 raise invalid(f"The experiment {experiment_id} is already deleted.")
-            ts = now_ms()
+            # Runs deleted with the experiment carry its deletion time, so restore brings
+            # back exactly those and not runs the user had deleted on their own before.
+            # That time must differ from every earlier run deletion, even one made in the
+            # same millisecond, or restore would bring that run back too.
+            last_run_deletion = conn.execute(
+                sa.select(sa.func.max(_R.deleted_time)).where(_R.experiment_id == exp_id)
+            ).scalar()
+            ts = max(now_ms(), (last_run_deletion or 0) + 1)
             conn.execute(
                 sa.update(experiments)
                 .where(_E.experiment_id == exp_id)
                 .values(lifecycle_stage=LifecycleStage.DELETED, last_update_time=ts)
             )
-            # Runs deleted with the experiment carry its deletion time, so restore brings
-            # back exactly those and not runs the user had deleted on their own before.
             conn.execute(
                 sa.update(runs)
                 .where(_R.experiment_id == exp_id, _R.lifecycle_stage == LifecycleStage.ACTIVE)
