@@ -233,10 +233,20 @@ def test_dropped_upload_leaves_nothing_behind(live_server):
         sock.sendall(b"PUT /api/2.0/mlflow-artifacts/artifacts/dropped/part.bin HTTP/1.1\r\n"
                      b"Host: x\r\nContent-Length: 10000000\r\n\r\n" + b"0" * 3_000_000)
     folder = live_server.artifacts / "dropped"
+
+    def entries() -> list:
+        return list(folder.iterdir()) if folder.exists() else []
+
+    # The server may not have started on the request yet: let it create its temp file first
+    # (checking too early would pass before the upload even began)...
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not entries():
+        time.sleep(0.02)
+    # ...then it must notice the dropped connection and remove what it wrote.
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and folder.exists() and any(folder.iterdir()):
+    while time.monotonic() < deadline and entries():
         time.sleep(0.05)
-    assert not folder.exists() or list(folder.iterdir()) == []
+    assert entries() == []
     with httpx.Client(base_url=live_server.url) as c:
         assert c.get("/health").text == "OK"  # and the server is fine
     assert "Traceback" not in (live_server.root / "server.log").read_text()
