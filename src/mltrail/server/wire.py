@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from mltrail.entities import Experiment, Metric, Run, RunInfo
+from mltrail.entities import Experiment, Metric, PagedList, Run, RunInfo
 
 
 def _compact(d: dict[str, Any]) -> dict[str, Any]:
@@ -31,3 +32,11 @@ def run_json(run: Run) -> dict[str, Any]:
     d = run.to_dict()
     d["info"] = _compact(d["info"])
     return d
+
+
+def page_json(field: str, page: PagedList, encode: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """A page of results in MLflow's shape: ``{field: [...], "next_page_token": ...}`` (token only if any)."""
+    out: dict[str, Any] = {field: [encode(item) for item in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out

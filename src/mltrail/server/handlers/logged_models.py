@@ -15,6 +15,7 @@ import msgspec
 
 from mltrail.exceptions import invalid
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.wire import page_json
 
 _lock = threading.Lock()
 
@@ -172,10 +173,7 @@ def search(call: Call) -> dict[str, Any]:
         [{"field_name": o.field_name, "ascending": o.ascending} for o in b.order_by],
         b.page_token,
     )
-    out: dict[str, Any] = {"models": [m.to_dict() for m in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
+    return page_json("models", page, lambda m: m.to_dict())
 
 
 def log_outputs(call: Call) -> dict[str, Any]:

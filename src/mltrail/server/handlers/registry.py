@@ -20,6 +20,7 @@ from mltrail.artifacts.paths import is_local_uri, validate_artifact_path
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.wire import page_json
 
 
 class KV(msgspec.Struct):
@@ -173,10 +174,7 @@ def search_registered_models(call: Call) -> dict[str, Any]:
         b.order_by or None,
         b.page_token,
     )
-    out: dict[str, Any] = {"registered_models": [m.to_dict() for m in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
+    return page_json("registered_models", page, lambda m: m.to_dict())
 
 
 def get_latest_versions(call: Call) -> dict[str, Any]:
@@ -317,10 +315,7 @@ def search_model_versions(call: Call) -> dict[str, Any]:
         b.order_by or None,
         b.page_token,
     )
-    out: dict[str, Any] = {"model_versions": [mv.to_dict() for mv in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
+    return page_json("model_versions", page, lambda mv: mv.to_dict())
 
 
 def get_download_uri(call: Call) -> dict[str, Any]:

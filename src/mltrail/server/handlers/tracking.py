@@ -23,7 +23,7 @@ from mltrail.exceptions import invalid, not_found
 from mltrail.server import protocol as p
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.validation import check_artifact_location
-from mltrail.server.wire import experiment_json, metric_json, run_info_json, run_json
+from mltrail.server.wire import experiment_json, metric_json, page_json, run_info_json, run_json
 
 SEARCH_MAX_RESULTS = 50000
 DEFAULT_SEARCH_RUNS = 1000
@@ -96,10 +96,7 @@ def search_experiments(call: Call) -> dict[str, Any]:
         order_by=body.order_by or None,
         page_token=body.page_token or None,
     )
-    out: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
+    return page_json("experiments", page, experiment_json)
 
 
 def delete_experiment(call: Call) -> None:
@@ -269,10 +266,7 @@ def get_metric_history(call: Call) -> dict[str, Any]:
     key = _required(body.metric_key, "metric_key")
     max_results = None if body.max_results is None else _max_results(body.max_results, 0, 10**9)
     page = call.tracking_store.get_metric_history(run_id, key, max_results, body.page_token or None)
-    out: dict[str, Any] = {"metrics": [metric_json(m) for m in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
+    return page_json("metrics", page, metric_json)
 
 
 def _sample_steps(steps: list[int], max_results: int) -> set[int]:
@@ -324,10 +318,7 @@ def search_runs(call: Call) -> dict[str, Any]:
         order_by=body.order_by or None,
         page_token=body.page_token or None,
     )
-    out: dict[str, Any] = {"runs": [run_json(r) for r in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
+    return page_json("runs", page, run_json)
 
 
 def list_run_artifacts(call: Call) -> dict[str, Any]:
