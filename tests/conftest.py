@@ -7,6 +7,7 @@ on a developer machine those tests are skipped with a reason instead.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -71,6 +72,11 @@ def _isolated_env(monkeypatch, tmp_path) -> None:
     for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLTRAIL_EXPERIMENT_ID",
                 "MLTRAIL_EXPERIMENT_NAME", "MLTRAIL_RUN_ID"):
         monkeypatch.delenv(var, raising=False)
+    # The real mlflow also keeps its active experiment in a module global: reset it too,
+    # or a test run after another module's official-client test logs to a stale experiment.
+    official = sys.modules.get("mlflow.tracking.fluent")
+    if official is not None:
+        monkeypatch.setattr(official, "_active_experiment_id", None, raising=False)
     monkeypatch.chdir(tmp_path)
 
 
