@@ -4,7 +4,8 @@ One long-lived driver process per server, so that the client is identical for
 all three and its import cost is paid once. The harness sends one JSON command
 per line on stdin and reads one JSON answer per line on stdout; every timed
 command times exactly one client call (or one fixed sequence) with
-``time.perf_counter`` and returns the seconds, so the harness can interleave
+``time.perf_counter`` (and the client's own CPU time with ``time.process_time``)
+and returns the seconds, so the harness can interleave
 servers call by call (A B C A B C ...).
 
 Also runnable as ``driver.py --concurrent-worker``: one of the N processes that
@@ -170,11 +171,13 @@ def _serve(driver: Driver) -> None:
         budget = cmd.get("timeout")
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(budget or 300))
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0" if budget else "2"
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         try:
             extra = getattr(driver, op)(**args) or {}
-            elapsed = time.perf_counter() - t0
-            print(json.dumps({"ok": True, "t": elapsed, **extra}), flush=True)
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            # ``cpu`` is the client's own work (encode, HTTP, decode, entities): the
+            # rest of ``t`` is spent waiting for the server and the transfer.
+            print(json.dumps({"ok": True, "t": elapsed, "cpu": cpu, **extra}), flush=True)
         except Exception as exc:  # reported to the harness, which prints "n/a — reason"
             msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
             print(json.dumps({"ok": False, "error": msg, "t": time.perf_counter() - t0}), flush=True)

@@ -20,6 +20,9 @@ def _json_float(value: float) -> float | str:
     return value
 
 
+_isfinite = math.isfinite
+
+
 def _parse_float(value: Any) -> float:
     if isinstance(value, str):
         return float(value.replace("Infinity", "inf"))
@@ -44,9 +47,10 @@ class Metric:
     model_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        value = self.value  # one C check on the hot path of long histories
         return {
             "key": self.key,
-            "value": _json_float(self.value),
+            "value": value if _isfinite(value) else _json_float(value),
             "timestamp": self.timestamp,
             "step": self.step,
         }
