@@ -5,7 +5,7 @@
     python bench/run.py --only ops,capacity
     python bench/run.py --servers mlflow,fasttrackml   # while developing
 
-Sections: process, ops, capacity, scale, embedded, serving, footprint.
+Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, footprint.
 Prints one markdown table per section and writes bench/results.json. Never part
 of ``make test``; see docs/benchmarks.md for the method.
 """
