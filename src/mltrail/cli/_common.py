@@ -68,6 +68,29 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def store_action(
+    group: click.Group,
+    name: str,
+    id_option: Callable[[F], F],
+    action: Callable[[TrackingStore, str], None],
+    done: str,
+    help: str,
+) -> click.Command:
+    """Add ``group name --<id option> ID``: one store call on the id, then one line of output.
+
+    ``done`` is formatted with the id (``"Run {} deleted"``); errors print as ``handle_errors`` says.
+    """
+
+    @tracking_uri_option
+    @handle_errors
+    def command(tracking_uri: str, **ids: str) -> None:
+        (value,) = ids.values()
+        action(open_store(tracking_uri), value)
+        click.echo(done.format(value))
+
+    return group.command(name, help=help)(id_option(command))
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A plain left-aligned table, wide enough for each column."""
     cells = [[str(c) if c is not None else "" for c in row] for row in rows]

@@ -17,6 +17,7 @@ from mltrail.cli._common import (
     handle_errors,
     open_store,
     print_table,
+    store_action,
     tracking_uri_option,
 )
 
@@ -93,21 +94,11 @@ def rename(experiment_id: str, new_name: str, tracking_uri: str) -> None:
     click.echo(f"Experiment {experiment_id} renamed to '{new_name}'")
 
 
-@experiments.command("delete")
-@_ID
-@tracking_uri_option
-@handle_errors
-def delete(experiment_id: str, tracking_uri: str) -> None:
-    """Move an experiment and its runs to the trash (undo with restore; purge with `mltrail gc`)."""
-    open_store(tracking_uri).delete_experiment(experiment_id)
-    click.echo(f"Experiment {experiment_id} deleted")
-
-
-@experiments.command("restore")
-@_ID
-@tracking_uri_option
-@handle_errors
-def restore(experiment_id: str, tracking_uri: str) -> None:
-    """Bring a deleted experiment and the runs deleted with it back from the trash."""
-    open_store(tracking_uri).restore_experiment(experiment_id)
-    click.echo(f"Experiment {experiment_id} restored")
+store_action(
+    experiments, "delete", _ID, lambda store, exp_id: store.delete_experiment(exp_id), "Experiment {} deleted",
+    "Move an experiment and its runs to the trash (undo with restore; purge with `mltrail gc`).",
+)  # fmt: skip
+store_action(
+    experiments, "restore", _ID, lambda store, exp_id: store.restore_experiment(exp_id), "Experiment {} restored",
+    "Bring a deleted experiment and the runs deleted with it back from the trash.",
+)  # fmt: skip

@@ -18,6 +18,7 @@ from mltrail.cli._common import (
     handle_errors,
     open_store,
     print_table,
+    store_action,
     tracking_uri_option,
 )
 
@@ -81,21 +82,11 @@ def describe(run_id: str, tracking_uri: str) -> None:
     click.echo(json.dumps(run.to_dict(), indent=2))
 
 
-@runs.command("delete")
-@_RUN_ID
-@tracking_uri_option
-@handle_errors
-def delete(run_id: str, tracking_uri: str) -> None:
-    """Move a run to the trash (undo with restore; purge with `mltrail gc`)."""
-    open_store(tracking_uri).delete_run(run_id)
-    click.echo(f"Run {run_id} deleted")
-
-
-@runs.command("restore")
-@_RUN_ID
-@tracking_uri_option
-@handle_errors
-def restore(run_id: str, tracking_uri: str) -> None:
-    """Bring a deleted run back from the trash."""
-    open_store(tracking_uri).restore_run(run_id)
-    click.echo(f"Run {run_id} restored")
+store_action(
+    runs, "delete", _RUN_ID, lambda store, run_id: store.delete_run(run_id), "Run {} deleted",
+    "Move a run to the trash (undo with restore; purge with `mltrail gc`).",
+)  # fmt: skip
+store_action(
+    runs, "restore", _RUN_ID, lambda store, run_id: store.restore_run(run_id), "Run {} restored",
+    "Bring a deleted run back from the trash.",
+)  # fmt: skip
