@@ -148,6 +148,7 @@ def test_gc_purges_deleted_runs_and_artifacts(uri, tmp_path):
     out = _ok("gc", "--tracking-uri", uri)
     assert "Purged 2 run(s) and 1 experiment(s)" in out
     assert not gone_dir.exists() and not in_exp_dir.exists()
+    assert not gone_dir.parent.exists() and not in_exp_dir.parent.exists()  # no empty <run_id>/ left
     assert kept_dir.exists() and (kept_dir / "model.txt").read_text() == "weights"
     assert store.get_run(kept).info.run_id == kept
     with pytest.raises(MltrailException):

@@ -35,15 +35,22 @@ def _split_ids(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def _delete_artifacts(uri: str, destination: str) -> None:
+def _delete_artifacts(uri: str, destination: str, run_id: str) -> None:
     from urllib.parse import urlsplit
 
     from mltrail.artifacts import get_artifact_repository
+    from mltrail.artifacts.local import local_path_from_uri
 
     if uri.startswith("mlflow-artifacts:"):
         # Proxied artifacts: the server keeps mlflow-artifacts:/<path> at <artifacts-destination>/<path>.
         uri = f"{destination.rstrip('/')}/{urlsplit(uri).path.lstrip('/')}"
     get_artifact_repository(uri).delete_artifacts()
+    if "://" in uri and not uri.startswith("file:"):
+        return
+    # Runs keep artifacts in <root>/<experiment>/<run_id>/artifacts: leave no empty run folder.
+    run_dir = local_path_from_uri(uri).parent
+    if run_dir.name == run_id and run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()
 
 
 @click.command()
@@ -115,7 +122,7 @@ def gc(
         for run_id in bar:
             run = store.get_run(run_id)
             if run.info.artifact_uri:
-                _delete_artifacts(run.info.artifact_uri, artifacts_destination)
+                _delete_artifacts(run.info.artifact_uri, artifacts_destination, run_id)
             store.hard_delete_run(run_id)
     for exp_id in chosen_exps:
         store.hard_delete_experiment(exp_id)
