@@ -75,6 +75,7 @@ _ATTRIBUTES: dict[str, str] = {
     "MlflowException": "mltrail.exceptions",
     "MltrailException": "mltrail.exceptions",
     "register_model": "mltrail.models.registration",
+    "autolog": "mltrail.autologging",
     **{
         name: "mltrail.tracing.fluent"
         for name in (
@@ -114,17 +115,21 @@ _SUBMODULES = frozenset(
         "evaluation",
         "exceptions",
         "langchain",
+        "lightgbm",
         "metrics",
         "models",
         "openai",
         "projects",
         "pyfunc",
+        "pytorch",
         "sklearn",
         "store",
         "tracing",
         "tracking",
+        "transformers",
         "server",
         "version",
+        "xgboost",
     }
 )
 
