@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -133,6 +135,21 @@ def test_generate_dockerfile(shout_dir, tmp_path):
     assert (tmp_path / "d" / "model" / "MLmodel").is_file()
     reqs = (tmp_path / "d" / "model" / "requirements.docker.txt").read_text()
     assert "cloudpickle==" in reqs and "mltrail" not in reqs
+    # mltrail runs from this checkout, not from an index: the image installs the same code.
+    assert "COPY mltrail-src/ /opt/mltrail/mltrail-src/" in dockerfile
+    assert "pip install --no-cache-dir './mltrail-src[server,pandas]'" in dockerfile
+    src = tmp_path / "d" / "mltrail-src"
+    assert (src / "src" / "mltrail" / "serving" / "docker.py").is_file()
+    assert not list(src.rglob("__pycache__"))
+    # ... and that copy builds: the wheel the image would install.
+    built = subprocess.run(
+        [sys.executable, "-m", "uv", "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert [p.name.startswith("mltrail-") for p in (tmp_path / "dist").glob("*.whl")] == [True]
 
 
 def test_serve_with_two_workers(tmp_path, served):
@@ -161,9 +178,6 @@ def test_serve_with_two_workers(tmp_path, served):
 
 
 def test_serve_with_workers_fails_fast_on_unloadable_model(shout_dir):
-    import subprocess
-    import sys
-
     # shout_dir's class lives in this test module, which a fresh process cannot import.
     proc = subprocess.run(
         [sys.executable, "-m", "mltrail", "models", "serve", "-m", str(shout_dir), "-w", "2", "-p", "1"],

@@ -12,11 +12,15 @@ FROM python:{py}-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /opt/mltrail
-{model_block}
+{source_block}{model_block}
 RUN pip install --no-cache-dir {mltrail_spec}
 EXPOSE 8080
 # Bind all interfaces inside the container; publish the port with `docker run -p 8080:8080`.
 ENTRYPOINT ["sh", "-c", "exec mltrail models serve -m \\"${{MODEL_URI:-/opt/ml/model}}\\" -h 0.0.0.0 -p 8080 -w \\"${{WORKERS:-1}}\\""]
+"""
+
+_SOURCE_BLOCK = """\
+COPY mltrail-src/ /opt/mltrail/mltrail-src/
 """
 
 _MODEL_BLOCK = """\
@@ -40,7 +44,36 @@ def write_docker_context(out: Path, model_dir: Path | None) -> Path:
 
         (dest / "requirements.docker.txt").write_text("\n".join(model_requirements(model_dir)) + "\n")
         block = _MODEL_BLOCK
+    spec, source_block = f"'mltrail[server,pandas]=={__version__}'", ""
+    source = _source_checkout()
+    if source is not None:
+        # Installed from a checkout (not from an index): the image installs this very code.
+        dest = out / "mltrail-src"
+        if dest.exists():
+            shutil.rmtree(dest)
+        _copy_source(source, dest)
+        spec, source_block = "'./mltrail-src[server,pandas]'", _SOURCE_BLOCK
     py = ".".join(map(str, sys.version_info[:2]))
-    text = _TEMPLATE.format(py=py, model_block=block, mltrail_spec=f"'mltrail[server,pandas]=={__version__}'")
+    text = _TEMPLATE.format(py=py, source_block=source_block, model_block=block, mltrail_spec=spec)
     (out / "Dockerfile").write_text(text)
     return out
+
+
+def _source_checkout() -> Path | None:
+    """The source tree this mltrail runs from (``<root>/src/mltrail``), or None when installed from a wheel."""
+    import mltrail
+
+    root = Path(mltrail.__file__).resolve().parents[2]
+    project = root / "pyproject.toml"
+    if project.is_file() and 'name = "mltrail"' in project.read_text(errors="replace"):
+        return root
+    return None
+
+
+def _copy_source(root: Path, dest: Path) -> None:
+    """Copy what building mltrail needs: the project file, the README and ``src/mltrail``."""
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).is_file():
+            shutil.copy2(root / name, dest / name)
+    shutil.copytree(root / "src" / "mltrail", dest / "src" / "mltrail", ignore=shutil.ignore_patterns("__pycache__"))
