@@ -146,3 +146,41 @@ export function searchTraces(experimentIds, {maxResults = 100, pageToken, filter
 }
 
 export const getTrace = (traceId) => call('GET', MLFLOW3 + 'traces/get', {query: {trace_id: traceId}}).then((r) => r.trace);
+
+// Registry writes (model_registry.proto). Every call answers {} or the changed entity; pages re-read after.
+const patch = (path, body) => call('PATCH', MLFLOW + path, {body});
+const del = (path, body) => call('DELETE', MLFLOW + path, {body});
+
+export const updateRegisteredModel = (name, description) =>
+  patch('registered-models/update', {name, description}).then((r) => r.registered_model);
+export const renameRegisteredModel = (name, newName) =>
+  post('registered-models/rename', {name, new_name: newName}).then((r) => r.registered_model);
+export const deleteRegisteredModel = (name) => del('registered-models/delete', {name});
+export const setRegisteredModelTag = (name, key, value) => post('registered-models/set-tag', {name, key, value});
+export const deleteRegisteredModelTag = (name, key) => del('registered-models/delete-tag', {name, key});
+export const setModelAlias = (name, alias, version) => post('registered-models/alias', {name, alias, version: String(version)});
+export const deleteModelAlias = (name, alias) => del('registered-models/alias', {name, alias});
+
+export const getModelVersion = (name, version) =>
+  get('model-versions/get', {name, version}).then((r) => r.model_version);
+export const updateModelVersion = (name, version, description) =>
+  patch('model-versions/update', {name, version: String(version), description}).then((r) => r.model_version);
+export const transitionModelVersionStage = (name, version, stage, archiveExisting) =>
+  post('model-versions/transition-stage', {name, version: String(version), stage,
+    archive_existing_versions: Boolean(archiveExisting)}).then((r) => r.model_version);
+export const setModelVersionTag = (name, version, key, value) =>
+  post('model-versions/set-tag', {name, version: String(version), key, value});
+export const deleteModelVersionTag = (name, version, key) =>
+  del('model-versions/delete-tag', {name, version: String(version), key});
+
+/** A file of a model version (whatever its source scheme), or null when larger than maxBytes. */
+export async function modelVersionArtifactText(name, version, path, maxBytes = 2 * 1024 * 1024) {
+  const res = await fetch(withQuery('/model-versions/get-artifact', {name, version, path}));
+  if (!res.ok) {
+    let message = res.statusText;
+    try { message = (await res.json()).message || message; } catch { /* not JSON */ }
+    throw new ApiError(res.status, 'HTTP_' + res.status, message);
+  }
+  if (Number(res.headers.get('Content-Length') || 0) > maxBytes) return null;
+  return res.text();
+}
