@@ -216,17 +216,12 @@ def flush_trace_async_logging(terminate: bool = False) -> None:
     flush(terminate)
 
 
-def _store() -> Any:
-    from mltrail.tracing._store import trace_store_for
-
-    flush_trace_async_logging()
-    return trace_store_for(None)
-
-
 def get_trace(trace_id: str, silent: bool = False) -> Trace | None:
     """A trace by id with its spans, or ``None`` (with a warning) when there is no such trace."""
+    from mltrail.tracking._client_traces import read_trace
+
     try:
-        return _store().get_trace(trace_id)
+        return read_trace(None, trace_id)
     except MltrailException as err:
         if err.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
@@ -236,13 +231,17 @@ def get_trace(trace_id: str, silent: bool = False) -> Trace | None:
 
 
 def set_trace_tag(trace_id: str, key: str, value: str) -> None:
-    """Set a tag on a stored trace."""
-    _store().set_trace_tag(trace_id, key, value)
+    """Set a tag on a trace, active or stored."""
+    from mltrail.tracking._client_traces import set_tag
+
+    set_tag(None, trace_id, key, value)
 
 
 def delete_trace_tag(trace_id: str, key: str) -> None:
-    """Remove a tag from a stored trace."""
-    _store().delete_trace_tag(trace_id, key)
+    """Remove a tag from a trace, active or stored."""
+    from mltrail.tracking._client_traces import delete_tag
+
+    delete_tag(None, trace_id, key)
 
 
 def _default_experiment_ids() -> list[str]:
@@ -259,35 +258,19 @@ def search_traces(experiment_ids: list[str] | None = None, filter_string: str | 
     """Traces matching a filter, as a pandas DataFrame (default when pandas is installed) or a list.
 
     ``experiment_ids`` (or ``locations``) default to the active experiment;
-    ``run_id`` keeps the traces created inside that run. See
-    :mod:`mltrail.store.traces` for the filter grammar.
+    ``run_id`` keeps the traces created inside that run, ``model_id`` those of
+    a logged model. See :mod:`mltrail.store.traces` for the filter grammar.
     """
-    if model_id is not None:
-        raise invalid("Searching traces by model_id is not supported")
+    from mltrail.tracking._client_traces import collect_traces, scoped_filter, trace_store
+
     if return_type not in (None, "pandas", "list"):
         raise invalid(f"Invalid return_type {return_type!r}: use 'pandas' or 'list'")
     if max_results is not None and (not isinstance(max_results, int) or max_results < 1):
         raise invalid(f"Invalid max_results {max_results!r}: it must be a positive integer")
     ids = [str(e) for e in (experiment_ids or locations or _default_experiment_ids())]
-    if run_id:
-        if filter_string and "mlflow.sourceRun" in filter_string:
-            raise invalid("You cannot filter by run_id when it is already part of the filter string")
-        run_clause = f"metadata.`mlflow.sourceRun` = '{run_id}'"
-        filter_string = f"{filter_string} AND {run_clause}" if filter_string else run_clause
-    store = _store()
-    infos: list[Any] = []
-    token: str | None = None
-    while max_results is None or len(infos) < max_results:
-        page = 500 if max_results is None else min(500, max_results - len(infos))
-        batch, token = store.search_traces(ids, filter_string, page, order_by, token)
-        infos.extend(batch)
-        if not token:
-            break
-    if include_spans:
-        by_id = {t.info.trace_id: t for t in _batch_get(store, [i.trace_id for i in infos])}
-        traces = [by_id.get(i.trace_id) or Trace(i) for i in infos]
-    else:
-        traces = [Trace(i) for i in infos]
+    filter_string = scoped_filter(filter_string, run_id, model_id)
+    traces = list(collect_traces(trace_store(None), ids, filter_string, max_results, order_by,
+                                 include_spans=include_spans))
     if return_type == "list":
         return traces
     if return_type is None:
@@ -298,10 +281,3 @@ def search_traces(experiment_ids: list[str] | None = None, filter_string: str | 
     from mltrail.tracing._dataframe import traces_to_dataframe
 
     return traces_to_dataframe(traces, extract_fields)
-
-
-def _batch_get(store: Any, ids: list[str]) -> list[Trace]:
-    out: list[Trace] = []
-    for start in range(0, len(ids), 100):
-        out.extend(store.batch_get_traces(ids[start:start + 100]))
-    return out
