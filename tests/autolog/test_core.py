@@ -239,3 +239,28 @@ def test_import_mltrail_imports_no_ml_framework(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_autolog_before_import_patches_the_library_later(tmp_path):
+    # mltrail.autolog() first, sklearn imported afterwards: the post-import hook patches it.
+    proc = _run(
+        """
+        import sys
+        import mltrail as mlflow
+        mlflow.autolog()
+        assert "sklearn" not in sys.modules
+        import numpy as np
+        from sklearn.linear_model import LinearRegression
+        X = np.arange(20, dtype=float).reshape(10, 2)
+        y = X[:, 0] * 2 + 1
+        LinearRegression().fit(X, y)
+        run = mlflow.last_active_run()
+        print(run.data.tags["mlflow.autologging"], sorted(run.data.metrics)[0])
+        mlflow.autolog(disable=True)
+        LinearRegression().fit(X, y)
+        print(mlflow.last_active_run().info.run_id == run.info.run_id)
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["sklearn", "training_mean_absolute_error", "True"]

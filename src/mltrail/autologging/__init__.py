@@ -24,7 +24,13 @@ from mltrail.autologging.config import (
     get_autolog_config,
 )
 from mltrail.autologging.hooks import register_post_import_hook
-from mltrail.autologging.patching import is_patched, revert_patches, safe_patch, warn_failure
+from mltrail.autologging.patching import (
+    is_patched,
+    revert_patches,
+    running_integrations,
+    safe_patch,
+    warn_failure,
+)
 from mltrail.autologging.runs import AUTOLOGGING_TAG, autolog_run
 from mltrail.autologging.universal import INTEGRATIONS, autolog
 
@@ -39,6 +45,7 @@ __all__ = [
     "is_patched",
     "register_post_import_hook",
     "revert_patches",
+    "running_integrations",
     "safe_patch",
     "warn_failure",
 ]

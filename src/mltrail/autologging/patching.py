@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,12 @@ _MARK = "__mltrail_autolog_patch__"  # (integration name, original callable) on 
 _patches: dict[str, list[tuple[Any, str, Any]]] = {}
 _lock = threading.Lock()
 _MISSING = object()
+_running = threading.local()  # .names: integrations whose patch code is running on this thread
+
+
+def running_integrations() -> frozenset[str]:
+    """Integrations whose patch is running on this thread (to skip logging for inner calls)."""
+    return frozenset(getattr(_running, "names", ()))
 
 
 def warn_failure(name: str, what: str, err: BaseException | str) -> None:
@@ -29,17 +36,57 @@ def warn_failure(name: str, what: str, err: BaseException | str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-def _unwrap(raw: Any) -> tuple[Callable[..., Any], type | None]:
-    """The function inside ``raw`` and the descriptor type to rebuild (classmethod/staticmethod)."""
+def _unwrap(raw: Any) -> tuple[Callable[..., Any], Any]:
+    """The function inside ``raw`` and how to rebuild the attribute around a wrapper of it."""
     if isinstance(raw, (classmethod, staticmethod)):
         return raw.__func__, type(raw)
+    if isinstance(raw, _PatchedDescriptor):
+        return raw.wrapper, raw.rebuild
+    if not callable(raw) and hasattr(raw, "__get__"):
+        # A custom descriptor (sklearn's ``available_if``): call through it, keep its hasattr logic.
+        def original(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return raw.__get__(self, type(self))(*args, **kwargs)
+
+        original.__qualname__ = getattr(raw, "__qualname__", None) or getattr(
+            getattr(raw, "fn", None), "__qualname__", "descriptor"
+        )
+        return original, lambda wrapper: _PatchedDescriptor(raw, wrapper)
     return raw, None
+
+
+class _PatchedDescriptor:
+    """Stands in for a custom method descriptor: availability from it, calls through the wrapper."""
+
+    def __init__(self, raw: Any, wrapper: Callable[..., Any]) -> None:
+        self.raw = raw
+        self.wrapper = wrapper
+
+    def rebuild(self, wrapper: Callable[..., Any]) -> _PatchedDescriptor:
+        return _PatchedDescriptor(self.raw, wrapper)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        got = self.raw.__get__(instance, owner)  # raises AttributeError where unavailable
+        if instance is None:
+            return got
+        return types.MethodType(self.wrapper, instance)
 
 
 def _make_wrapper(name: str, original: Callable[..., Any], patch: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if autologging_is_disabled(name):
             return original(*args, **kwargs)
+        names = getattr(_running, "names", None)
+        if names is None:
+            names = _running.names = set()
+        if name in names:  # a call made inside this integration's own patched call: log once
+            return original(*args, **kwargs)
+        names.add(name)
+        try:
+            return _run_patch(args, kwargs)
+        finally:
+            names.discard(name)
+
+    def _run_patch(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         state: dict[str, Any] = {}
 
         def call_original(*a: Any, **kw: Any) -> Any:
@@ -52,6 +99,9 @@ def _make_wrapper(name: str, original: Callable[..., Any], patch: Callable[..., 
             state["result"] = result
             return result
 
+        call_original.__name__ = getattr(original, "__name__", "original")
+        call_original.__qualname__ = getattr(original, "__qualname__", call_original.__name__)
+        call_original.__wrapped__ = original  # type: ignore[attr-defined]
         try:
             return patch(call_original, *args, **kwargs)
         except Exception as err:
@@ -84,7 +134,10 @@ def safe_patch(name: str, owner: Any, attr: str, patch: Callable[..., Any]) -> N
     (``mltrail autologging (<name>): ...``, unless the config says ``silent``)
     and the original's result is returned. Patching the same ``owner.attr`` twice
     keeps one wrapper (the newest patch function). Methods receive ``self``;
-    classmethods and staticmethods defined on the class are handled.
+    classmethods and staticmethods defined on the class are handled. A patched
+    call made while the same integration's patch is already running on this
+    thread (``super().fit`` inside ``fit``, a Pipeline's steps) just calls the
+    original, so only the outermost call logs, as in MLflow.
 
     Example::
 

@@ -9,6 +9,9 @@ Example::
 
     mltrail.sklearn.log_model(clf, name="model", input_example=X[:2])
     clf2 = mltrail.sklearn.load_model("models:/Iris/1")
+
+``mltrail.sklearn.autolog()`` logs params, training metrics and the model on every ``fit``
+(see :mod:`mltrail.sklearn._autolog`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.sklearn._autolog import autolog as autolog  # sklearn itself is imported only when enabled
 
 FLAVOR_NAME = "sklearn"
 SERIALIZATION_FORMAT_SKOPS = "skops"

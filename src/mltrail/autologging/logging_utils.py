@@ -1,0 +1,116 @@
+"""Small logging helpers shared by the framework integrations (truncation, batching, datasets)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mltrail.tracking.client import MlflowClient
+    from mltrail.tracking.fluent import ActiveRun
+
+MAX_PARAM_KEY_LENGTH = 250
+MAX_PARAM_VAL_LENGTH = 6000  # MLflow truncates autologged param values to this, as we do
+
+
+def client_for(run: ActiveRun) -> MlflowClient:
+    """The client of the store ``run`` lives in."""
+    from mltrail.tracking.fluent import client_for_uri
+
+    return client_for_uri(run._tracking_uri)
+
+
+def truncate_params(params: dict[str, Any]) -> dict[str, str]:
+    """Params as strings cut to MLflow's limits (250-char keys, 6000-char values)."""
+    return {str(k)[:MAX_PARAM_KEY_LENGTH]: str(v)[:MAX_PARAM_VAL_LENGTH] for k, v in params.items()}
+
+
+def log_params(run_id: str, client: MlflowClient, params: dict[str, Any]) -> None:
+    """Log params (truncated) in batches of MLflow's size; params already logged are skipped.
+
+    MLflow refuses to change a logged param, so a param the user logged by hand
+    before (or an earlier autolog call in the same run) is left as it is.
+    """
+    from mltrail.entities import Param
+
+    existing = client.get_run(run_id).data.params
+    fresh = {k: v for k, v in truncate_params(params).items() if k not in existing}
+    if fresh:
+        client.log_batch(run_id, params=[Param(k, v) for k, v in fresh.items()])
+
+
+def log_metrics(run_id: str, client: MlflowClient, metrics: dict[str, Any], step: int = 0) -> None:
+    """Log finite numeric metrics at ``step`` in batches (non-numbers are dropped)."""
+    from mltrail.entities import Metric
+
+    now = int(time.time() * 1000)
+    batch = []
+    for key, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        batch.append(Metric(str(key), number, now, int(step)))
+    if batch:
+        client.log_batch(run_id, metrics=batch)
+
+
+def log_tags(run_id: str, client: MlflowClient, tags: dict[str, Any]) -> None:
+    """Set several tags in one batch."""
+    from mltrail.entities import RunTag
+
+    if tags:
+        client.log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+
+
+def log_training_dataset(
+    run_id: str, client: MlflowClient, features: Any, targets: Any = None, context: str = "train"
+) -> None:
+    """Record the training data as a run input (MLflow's ``log_datasets``), if its type is known."""
+    from mltrail.data.dataset import to_dataset_input
+
+    dataset = _dataset(features, targets)
+    if dataset is not None:
+        client.log_inputs(run_id, [to_dataset_input(dataset, context=context)])
+
+
+def _dataset(features: Any, targets: Any) -> Any:
+    module = type(features).__module__
+    if module.startswith("pandas"):
+        import pandas as pd
+
+        from mltrail.data.tabular import from_pandas
+
+        if isinstance(features, pd.DataFrame):
+            if targets is not None and hasattr(targets, "__len__") and len(targets) == len(features):
+                name = getattr(targets, "name", None) or "target"
+                if name not in features.columns:
+                    return from_pandas(features.assign(**{str(name): list(targets)}), targets=str(name))
+            return from_pandas(features)
+    if module.startswith("numpy"):
+        import numpy as np
+
+        from mltrail.data.tabular import from_numpy
+
+        if isinstance(features, np.ndarray):
+            return from_numpy(features, targets=None if targets is None else np.asarray(targets))
+    return None
+
+
+def infer_model_signature(model_input: Any, predict: Any) -> Any:
+    """A signature inferred from a few input rows and the model's output on them, or ``None``."""
+    from mltrail.models.signature import infer_signature
+
+    sample = input_sample(model_input)
+    if sample is None:
+        return None
+    return infer_signature(sample, predict(sample))
+
+
+def input_sample(model_input: Any, rows: int = 5) -> Any:
+    """The first ``rows`` rows of a DataFrame/array (what MLflow uses as input example)."""
+    if hasattr(model_input, "iloc"):
+        return model_input.iloc[:rows]
+    if hasattr(model_input, "shape") and hasattr(model_input, "__getitem__"):
+        return model_input[:rows]
+    return None
