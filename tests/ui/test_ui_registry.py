@@ -340,3 +340,40 @@ def test_version_page_of_a_model_without_signature_or_run(page, seeder):
     assert page.locator("dd.version-run").inner_text() == "—"
     assert page.locator("dd.version-lineage").inner_text() == "—"
     _no_script_ran(page)
+
+
+def test_registry_edits_work_from_the_keyboard(page, seeder, source_run):
+    name = _model(seeder, source_run, 2)
+    _stage(seeder, name, 1, "Production")
+    page.goto(f"/#/models/{name}")
+    page.wait_for_selector('tr[data-version="2"]')
+    # An alias: type, Enter; focus comes back to the field for the next one.
+    field = page.get_by_label("New alias", exact=True)
+    field.focus()
+    page.keyboard.type("champion")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('tr[data-alias="champion"]')
+    assert field.evaluate("el => el === document.activeElement")
+    # A stage: arrow keys on the select open the confirmation; Tab to the box, Space, Tab, Enter.
+    select = page.get_by_label("Stage of version 2")
+    select.focus()
+    page.keyboard.press("ArrowDown")  # None -> Staging
+    page.keyboard.press("ArrowDown")  # Staging -> Production
+    page.get_by_role("button", name="Move to Production").wait_for()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    assert page.get_by_label("Archive existing Production versions (v1)").is_checked()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('tr[data-version="1"][data-stage="Archived"]')
+    assert _version_json(seeder, name, 2)["current_stage"] == "Production"
+    # Escape backs out of an edit without saving.
+    page.get_by_role("button", name="Add a description").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.type("draft")
+    page.keyboard.press("Escape")
+    assert page.get_by_role("button", name="Add a description").evaluate(
+        "el => el === document.activeElement"
+    )
+    assert _model_json(seeder, name).get("description", "") == ""
+    _no_script_ran(page)

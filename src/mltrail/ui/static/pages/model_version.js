@@ -133,7 +133,7 @@ export async function renderVersion(root, name, version) {
   const aliasMsg = h('div');
   const tagBox = h('div');
   const tagMsg = h('div');
-  const sigBox = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
+  const sigBox = h('div', {class: 'signature-box'}, h('p', {class: 'muted'}, 'Loading…'));
   const flavors = h('span');
   replace(root,
     h('div', {class: 'crumbs'}, h('a', {href: '#/models'}, 'Models'), ' › ', h('a', {href: modelHref(name)}, name), ' › ', 'Version ' + version),
