@@ -113,7 +113,10 @@ def save_model(
             **extra_conf,
         )
         reqs = resolve_requirements(
-            infer_requirements([pytorch_model], base=["torch", "cloudpickle"]),
+            [
+                _without_local_version(r)
+                for r in infer_requirements([pytorch_model], base=["torch", "cloudpickle"])
+            ],
             pip_requirements,
             extra_pip_requirements,
         )
@@ -131,6 +134,13 @@ def save_model(
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def _without_local_version(requirement: str) -> str:
+    """``torch==2.13.0+cpu`` -> ``torch==2.13.0``: a local version label is not installable from PyPI
+    (MLflow drops it too)."""
+    name, sep, version = requirement.partition("==")
+    return f"{name}=={version.split('+', 1)[0]}" if sep else requirement
 
 
 def _copy_code_paths(code_paths: list[str] | None, path: Path) -> str | None:
