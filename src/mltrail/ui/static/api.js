@@ -184,3 +184,4 @@ export async function modelVersionArtifactText(name, version, path, maxBytes = 2
   if (Number(res.headers.get('Content-Length') || 0) > maxBytes) return null;
   return res.text();
 }
+export const deleteModelVersion = (name, version) => del('model-versions/delete', {name, version: String(version)});

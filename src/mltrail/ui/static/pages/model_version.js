@@ -124,7 +124,9 @@ export async function renderVersion(root, name, version) {
   document.title = `${name} v${version} · mltrail`;
   const run = mv.run_id ? await api.getRun(mv.run_id).catch(() => null) : null;
 
-  const head = h('div', {class: 'toolbar'});
+  const head = h('div', {class: 'version-title'});
+  const headForm = h('div');
+  const headMsg = h('div');
   const overview = h('dl', {class: 'kv version-overview'});
   const stageMsg = h('div');
   const descBox = h('div');
@@ -137,7 +139,9 @@ export async function renderVersion(root, name, version) {
   const flavors = h('span');
   replace(root,
     h('div', {class: 'crumbs'}, h('a', {href: '#/models'}, 'Models'), ' › ', h('a', {href: modelHref(name)}, name), ' › ', 'Version ' + version),
-    head,
+    h('div', {class: 'toolbar model-head'}, head, h('span', {class: 'grow'}),
+      h('button', {type: 'button', class: 'danger', onclick: startDelete}, 'Delete version')),
+    headForm, headMsg,
     h('div', {class: 'grid2'},
       h('section', {class: 'panel', 'aria-label': 'Overview'}, stageMsg, overview),
       h('section', {class: 'panel', 'aria-labelledby': 'desc-title'}, h('h2', {id: 'desc-title'}, 'Description'), descMsg, descBox)),
@@ -146,8 +150,24 @@ export async function renderVersion(root, name, version) {
       h('section', {'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), tagMsg, tagBox)),
     h('section', {'aria-labelledby': 'sig-title'}, h('h2', {id: 'sig-title'}, 'Signature'), sigBox));
 
-  const reload = async () => { await load(); keepFocus(root, drawAll); };
+  const reload = async (ok) => { await load(); keepFocus(root, drawAll, ok); };
   const tags = run ? runMaps(run).tags : {};
+
+  function startDelete() {
+    replace(headMsg);
+    const cancel = h('button', {type: 'button', onclick: () => replace(headForm)}, 'Cancel');
+    const held = (model.aliases || []).filter((a) => String(a.version) === String(version)).map((a) => '@' + a.alias);
+    replace(headForm, h('div', {class: 'panel confirm', role: 'alertdialog', 'aria-labelledby': 'delete-q'},
+      h('p', {id: 'delete-q'}, `Delete version ${version} of "${name}"?` + (held.length ? ` Its aliases (${held.join(', ')}) go with it.` : '')
+        + ' This cannot be undone.'),
+      h('div', {class: 'toolbar'}, h('button', {type: 'button', class: 'danger', onclick: async () => {
+        try {
+          await api.deleteModelVersion(name, version);
+          location.hash = modelHref(name);
+        } catch (err) { replace(headMsg, errorBox(err)); }
+      }}, 'Yes, delete version'), cancel)));
+    cancel.focus();
+  }
 
   function drawOverview() {
     const item = (label, value, cls) => [h('dt', {}, label),
@@ -168,7 +188,6 @@ export async function renderVersion(root, name, version) {
   function drawAliases() {
     const mine = (model.aliases || []).filter((a) => String(a.version) === String(version));
     const field = aliasField('alias-new');
-    field.input.dataset.focus = 'alias-new';
     replace(aliasBox,
       mine.length ? h('ul', {class: 'alias-list'}, mine.map((a) => h('li', {dataset: {alias: a.alias}},
         h('span', {class: 'badge alias'}, '@' + a.alias), ' ',
@@ -185,13 +204,13 @@ export async function renderVersion(root, name, version) {
       h('p', {class: 'hint'}, 'An alias held by another version moves to this one.')));
   }
 
-  function drawAll() {
+  function drawAll(drafts = new Map()) {
     replace(head, h('h1', {}, `${name} · v${version}`), stageBadge(mv.current_stage), aliasBadges(model.aliases, version));
     drawOverview();
-    replace(descBox, descriptionEditor({text: mv.description || '', label: 'Version description',
+    replace(descBox, descriptionEditor({text: mv.description || '', label: 'Version description', draft: drafts.get('description'),
       onSave: (text) => act(descMsg, () => api.updateModelVersion(name, version, text), reload)}));
     drawAliases();
-    replace(tagBox, tagEditor({tags: mv.tags, noun: 'tag',
+    replace(tagBox, tagEditor({tags: mv.tags, noun: 'tag', drafts,
       onSet: (key, value) => act(tagMsg, () => api.setModelVersionTag(name, version, key, value), reload),
       onDelete: (key) => act(tagMsg, () => api.deleteModelVersionTag(name, version, key), reload)}));
   }

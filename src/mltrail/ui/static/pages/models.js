@@ -102,7 +102,7 @@ async function renderModel(root, name, highlight) {
           .map((t) => h('th', {scope: 'col'}, t)))),
         versionBody))));
 
-  const reload = async () => { await load(); keepFocus(root, drawAll); };
+  const reload = async (ok) => { await load(); keepFocus(root, drawAll, ok); };
 
   function startRename() {
     const input = h('input', {type: 'text', value: name, 'aria-label': 'New model name'});
@@ -149,8 +149,7 @@ async function renderModel(root, name, highlight) {
           onclick: () => act(aliasMsg, () => api.deleteModelAlias(name, a.alias), reload)}, 'Remove')));
     });
     const field = aliasField('alias-new');
-    field.input.dataset.focus = 'alias-new';
-    const target = versionSelect(versions, versions.length ? versions[0].version : '', 'Version for the new alias', 'alias-target');
+    const target = versionSelect(versions, versions.length ? versions[0].version : '', 'Version for the new alias', 'alias-target', 'alias-target');
     replace(aliasBox,
       rows.length ? h('table', {class: 'aliases'}, h('tbody', {}, rows)) : h('p', {class: 'muted'}, 'No aliases.'),
       versions.length ? h('form', {class: 'alias-form', onsubmit: (e) => {
@@ -179,11 +178,11 @@ async function renderModel(root, name, highlight) {
       : h('tr', {}, h('td', {colspan: 8, class: 'muted'}, 'No versions yet.')));
   }
 
-  function drawAll() {
+  function drawAll(drafts = new Map()) {
     title.textContent = name;
-    replace(descBox, descriptionEditor({text: model.description || '', label: 'Model description',
+    replace(descBox, descriptionEditor({text: model.description || '', label: 'Model description', draft: drafts.get('description'),
       onSave: (text) => act(descMsg, () => api.updateRegisteredModel(name, text), reload)}));
-    replace(tagBox, tagEditor({tags: model.tags, noun: 'tag',
+    replace(tagBox, tagEditor({tags: model.tags, noun: 'tag', drafts,
       onSet: (key, value) => act(tagMsg, () => api.setRegisteredModelTag(name, key, value), reload),
       onDelete: (key) => act(tagMsg, () => api.deleteRegisteredModelTag(name, key), reload)}));
     drawAliases();

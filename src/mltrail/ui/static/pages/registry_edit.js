@@ -21,7 +21,7 @@ export function aliasProblem(alias) {
 
 /**
  * Run one write: clear `slot`, await `write()`, show its error in `slot` on failure, then re-read with
- * `reload()` either way. Returns true when the write succeeded.
+ * `reload(ok)` either way. Returns true when the write succeeded.
  */
 export async function act(slot, write, reload) {
   replace(slot);
@@ -33,15 +33,29 @@ export async function act(slot, write, reload) {
     replace(slot, errorBox(err));
   }
   if (reload) {
-    try { await reload(); } catch (err) { append(slot, errorBox(err)); }
+    try { await reload(ok); } catch (err) { append(slot, errorBox(err)); }
   }
   return ok;
 }
 
-/** Remember which control has focus (by data-focus) so a redraw can give it back, for keyboard users. */
-export function keepFocus(root, redraw) {
-  const key = root.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
-  redraw();
+/**
+ * Redraw `root` from fresh data without losing what the user is doing: the focused control (matched by
+ * data-focus) gets focus back, and unsaved input (fields marked data-draft) is kept. After a successful
+ * write (`ok`) the drafts of the form that sent it are dropped; after a failed one they stay for a retry.
+ * `redraw(drafts)` gets the kept drafts so widgets can reopen an edit in progress.
+ */
+export function keepFocus(root, redraw, ok = true) {
+  const active = root.contains(document.activeElement) ? document.activeElement : null;
+  const key = active ? active.dataset.focus : null;
+  const sent = ok && active ? active.closest('form') : null;
+  const drafts = new Map([...root.querySelectorAll('[data-draft]')]
+    .filter((el) => el.value && !(sent && sent.contains(el))).map((el) => [el.dataset.draft, el.value]));
+  redraw(drafts);
+  for (const el of root.querySelectorAll('[data-draft]')) {
+    const value = drafts.get(el.dataset.draft);
+    if (value === undefined || (el.tagName === 'SELECT' && ![...el.options].some((o) => o.value === value))) continue;
+    el.value = value;
+  }
   if (key) {
     // Fields first: a removed row's button hands focus back to the form field of its section.
     const all = [...root.querySelectorAll('[data-focus]')].filter((el) => el.dataset.focus === key);
@@ -50,49 +64,57 @@ export function keepFocus(root, redraw) {
   }
 }
 
-/** A description shown as text with an Edit button; editing swaps in a textarea with Save/Cancel. */
-export function descriptionEditor({text, label, onSave}) {
+/**
+ * A description shown as text with an Edit button; editing swaps in a textarea with Save/Cancel.
+ * A `draft` (kept across a redraw) reopens the editor with that text.
+ */
+export function descriptionEditor({text, label, onSave, draft}) {
   const box = h('div', {class: 'description'});
   const show = () => {
     const edit = h('button', {type: 'button', 'data-focus': 'description-edit', onclick: startEdit},
       text ? 'Edit description' : 'Add a description');
     replace(box, text ? h('p', {class: 'note'}, text) : h('p', {class: 'muted'}, 'No description.'), edit);
   };
-  const startEdit = () => {
-    const area = h('textarea', {'aria-label': label || 'Description text', value: text});
+  const startEdit = (initial) => {
+    const area = h('textarea', {'aria-label': label || 'Description text', value: typeof initial === 'string' ? initial : text,
+      'data-draft': 'description', 'data-focus': 'description-edit'});
     replace(box, h('form', {onsubmit: (e) => { e.preventDefault(); onSave(area.value); }}, area,
       h('div', {class: 'toolbar'}, h('button', {type: 'submit', class: 'primary', 'data-focus': 'description-edit'}, 'Save'),
         h('button', {type: 'button', onclick: () => { show(); box.querySelector('button').focus(); }}, 'Cancel'))));
     area.addEventListener('keydown', (e) => { if (e.key === 'Escape') { show(); box.querySelector('button').focus(); } });
     area.focus();
   };
-  show();
+  if (draft !== undefined) startEdit(draft); else show();
   return box;
 }
 
 /**
  * A tag table with Edit/Delete per row and an add form. `tags` is a list of {key, value};
- * `onSet(key, value)` and `onDelete(key)` perform the writes.
+ * `onSet(key, value)` and `onDelete(key)` perform the writes; `drafts` reopens value edits in progress.
  */
-export function tagEditor({tags, onSet, onDelete, noun = 'tag'}) {
+export function tagEditor({tags, onSet, onDelete, noun = 'tag', drafts}) {
   const list = [...(tags || [])].sort((a, b) => a.key.localeCompare(b.key));
   const rowFor = ({key, value}) => {
     const valueCell = h('td', {class: 'wrap'}, value);
     const edit = () => {
-      const input = h('input', {type: 'text', value, 'aria-label': `Value of ${noun} ${key}`});
+      const input = h('input', {type: 'text', value, 'aria-label': `Value of ${noun} ${key}`,
+        'data-draft': 'tag-value-' + key, 'data-focus': 'tag-edit-' + key});
       replace(valueCell, h('form', {class: 'toolbar', onsubmit: (e) => { e.preventDefault(); onSet(key, input.value); }},
         input, h('button', {type: 'submit', class: 'primary', 'data-focus': 'tag-edit-' + key}, 'Save')));
-      input.addEventListener('keydown', (e) => { if (e.key === 'Escape') replace(valueCell, value); });
+      input.addEventListener('keydown', (e) => { if (e.key === 'Escape') { replace(valueCell, value); row.querySelector('button').focus(); } });
       input.focus();
     };
-    return h('tr', {dataset: {tag: key}}, h('th', {scope: 'row', class: 'wrap'}, key), valueCell,
+    const row = h('tr', {dataset: {tag: key}}, h('th', {scope: 'row', class: 'wrap'}, key), valueCell,
       h('td', {class: 'actions'},
         h('button', {type: 'button', 'aria-label': `Edit ${noun} ${key}`, 'data-focus': 'tag-edit-' + key, onclick: edit}, 'Edit'), ' ',
         h('button', {type: 'button', class: 'danger', 'aria-label': `Delete ${noun} ${key}`,
           'data-focus': 'tag-add-key', onclick: () => onDelete(key)}, 'Delete')));
+    if (drafts && drafts.has('tag-value-' + key)) edit();
+    return row;
   };
-  const keyIn = h('input', {type: 'text', placeholder: 'key', 'aria-label': `New ${noun} key`, 'data-focus': 'tag-add-key'});
-  const valIn = h('input', {type: 'text', placeholder: 'value', 'aria-label': `New ${noun} value`});
+  const keyIn = h('input', {type: 'text', placeholder: 'key', 'aria-label': `New ${noun} key`, 'data-focus': 'tag-add-key',
+    'data-draft': 'tag-new-key'});
+  const valIn = h('input', {type: 'text', placeholder: 'value', 'aria-label': `New ${noun} value`, 'data-draft': 'tag-new-value'});
   return h('div', {class: 'tag-editor'},
     h('div', {class: 'table-wrap'}, h('table', {class: 'tags'}, h('tbody', {},
       list.length ? list.map(rowFor) : h('tr', {}, h('td', {class: 'muted'}, `No ${noun}s.`))))),
@@ -110,7 +132,7 @@ export function tagEditor({tags, onSet, onDelete, noun = 'tag'}) {
 export function aliasField(id) {
   const hint = h('span', {id: id + '-hint', class: 'hint', 'aria-live': 'polite'});
   const input = h('input', {type: 'text', id, placeholder: 'e.g. champion', autocomplete: 'off', spellcheck: 'false',
-    'aria-describedby': id + '-hint', class: 'alias-input'});
+    'aria-describedby': id + '-hint', class: 'alias-input', 'data-draft': id, 'data-focus': id});
   const check = () => {
     const value = input.value.trim();
     const problem = aliasProblem(value);
@@ -153,8 +175,8 @@ export function stageControl({version, current, others, onApply}) {
 }
 
 /** A select of versions ("v3 · Production") for choosing where an alias points. */
-export function versionSelect(versions, selected, label, focusKey) {
-  return h('select', {'aria-label': label, 'data-focus': focusKey},
+export function versionSelect(versions, selected, label, focusKey, draftKey) {
+  return h('select', {'aria-label': label, 'data-focus': focusKey, 'data-draft': draftKey},
     versions.map((v) => h('option', {value: String(v.version), selected: String(v.version) === String(selected)},
       'v' + v.version + (v.current_stage && v.current_stage !== 'None' ? ' · ' + v.current_stage : ''))));
 }
