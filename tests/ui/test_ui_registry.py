@@ -179,8 +179,14 @@ def test_model_page_edits_description_and_tags_renames_and_deletes(page, seeder,
     assert page.get_by_label("Model description").input_value() == "unsaved draft"
     page.get_by_label("Model description").press("Escape")
     assert _model_json(seeder, name)["description"] == f"Predicts sums {XSS}"
-    # Rename onto a taken name: the server's message in place, nothing changed.
+    # Rename: a name the server would refuse is explained as typed and never sent.
     page.get_by_role("button", name="Rename").click()
+    page.get_by_label("New model name").fill("team/model")
+    assert page.get_by_label("New model name").get_attribute("aria-invalid") == "true"
+    assert page.locator("#rename-hint").inner_text() == "Names cannot contain '/' or ':'."
+    page.get_by_role("button", name="Save name").click()
+    assert f"#/models/{name}" in page.url and _get(seeder, "registered-models/get", name=name)[0] == 200
+    # Rename onto a taken name: the server's message in place, nothing changed.
     page.get_by_label("New model name").fill(taken)
     page.get_by_role("button", name="Save name").click()
     alert = page.get_by_role("alert")
@@ -269,6 +275,17 @@ def test_aliases_validate_in_place_move_remove_and_show_server_errors(page, seed
     page.wait_for_selector('tr[data-alias="champion"]')
     assert "@champion" in page.locator('tr[data-version="1"]').inner_text()
     assert _model_json(seeder, name)["aliases"] == [{"alias": "champion", "version": "1"}]
+    # A double click on Add sends one write: the form is busy until the page has re-read.
+    requests = []
+    page.on("request", lambda r: requests.append(r.url) if "registered-models/alias" in r.url else None)
+    field.fill("double")
+    page.get_by_role("button", name="Add alias").dblclick()
+    page.wait_for_selector('tr[data-alias="double"]')
+    page.wait_for_timeout(200)
+    assert len(requests) == 1, requests
+    seeder.http.request(
+        "DELETE", "/api/2.0/mlflow/registered-models/alias", json={"name": name, "alias": "double"}
+    )
     # Move it to another version.
     page.get_by_label("Version of alias champion").select_option("2")
     page.wait_for_function(
@@ -343,6 +360,11 @@ def test_version_page_shows_lineage_and_signature_and_edits_in_place(page, seede
     page.get_by_role("button", name="Move to Staging").click()
     page.wait_for_selector("h1 + .badge.stage-staging")
     assert _version_json(seeder, name, 2)["current_stage"] == "Staging"
+    # The snippet to load it pins the alias.
+    assert (
+        'mlflow.pyfunc.load_model("models:/' + name + '@challenger")'
+        in page.locator("pre.usage").inner_text()
+    )
     # The run link leads back to the run that made it.
     page.locator("dd.version-run a").click()
     page.wait_for_selector("h1:text('train-regressor')")

@@ -137,6 +137,7 @@ export async function renderVersion(root, name, version) {
   const tagMsg = h('div');
   const sigBox = h('div', {class: 'signature-box'}, h('p', {class: 'muted'}, 'Loading…'));
   const flavors = h('span');
+  const usage = h('pre', {class: 'usage'});
   replace(root,
     h('div', {class: 'crumbs'}, h('a', {href: '#/models'}, 'Models'), ' › ', h('a', {href: modelHref(name)}, name), ' › ', 'Version ' + version),
     h('div', {class: 'toolbar model-head'}, head, h('span', {class: 'grow'}),
@@ -148,7 +149,8 @@ export async function renderVersion(root, name, version) {
     h('div', {class: 'grid2'},
       h('section', {'aria-labelledby': 'alias-title'}, h('h2', {id: 'alias-title'}, 'Aliases'), aliasMsg, aliasBox),
       h('section', {'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), tagMsg, tagBox)),
-    h('section', {'aria-labelledby': 'sig-title'}, h('h2', {id: 'sig-title'}, 'Signature'), sigBox));
+    h('section', {'aria-labelledby': 'sig-title'}, h('h2', {id: 'sig-title'}, 'Signature'), sigBox),
+    h('section', {'aria-labelledby': 'use-title'}, h('h2', {id: 'use-title'}, 'Use this model'), usage));
 
   const reload = async (ok) => { await load(); keepFocus(root, drawAll, ok); };
   const tags = run ? runMaps(run).tags : {};
@@ -204,7 +206,16 @@ export async function renderVersion(root, name, version) {
       h('p', {class: 'hint'}, 'An alias held by another version moves to this one.')));
   }
 
+  // A code snippet as text: the model URI by alias when the version has one (what serving code should pin).
+  function drawUsage() {
+    const alias = (model.aliases || []).find((a) => String(a.version) === String(version));
+    const uri = `models:/${name}` + (alias ? '@' + alias.alias : '/' + version);
+    usage.textContent = 'import mltrail as mlflow  # or: import mlflow\n\n'
+      + `model = mlflow.pyfunc.load_model(${JSON.stringify(uri)})\npredictions = model.predict(data)\n`;
+  }
+
   function drawAll(drafts = new Map()) {
+    drawUsage();
     replace(head, h('h1', {}, `${name} · v${version}`), stageBadge(mv.current_stage), aliasBadges(model.aliases, version));
     drawOverview();
     replace(descBox, descriptionEditor({text: mv.description || '', label: 'Version description', draft: drafts.get('description'),

@@ -5,8 +5,8 @@
 import * as api from '../api.js';
 import {updateQuery} from '../app.js';
 import {errorBox, fmtTime, h, replace, routeHref, runHref} from '../dom.js';
-import {act, aliasField, descriptionEditor, keepFocus, stageBadge, stageControl, tagEditor, versionSelect}
-  from './registry_edit.js';
+import {act, aliasField, checkedField, descriptionEditor, keepFocus, modelNameProblem, stageControl, tagEditor,
+  versionSelect} from './registry_edit.js';
 
 export const modelHref = (name) => routeHref('/models/' + encodeURIComponent(name));
 export const versionHref = (name, version) =>
@@ -105,12 +105,12 @@ async function renderModel(root, name, highlight) {
   const reload = async (ok) => { await load(); keepFocus(root, drawAll, ok); };
 
   function startRename() {
-    const input = h('input', {type: 'text', value: name, 'aria-label': 'New model name'});
+    const {input, hint, check} = checkedField('rename', modelNameProblem, {value: name, 'aria-label': 'New model name'});
     replace(headerMsg);
-    replace(headerForm, h('form', {class: 'toolbar panel', onsubmit: async (e) => {
+    replace(headerForm, h('form', {class: 'toolbar panel rename-form', onsubmit: async (e) => {
       e.preventDefault();
-      const next = input.value.trim();
-      if (!next || next === name) { input.focus(); return; }
+      const next = check();
+      if (next === null || next === name) { input.focus(); return; }
       try {
         await api.renameRegisteredModel(name, next);
         location.hash = modelHref(next);  // the URL follows the new name
@@ -120,7 +120,7 @@ async function renderModel(root, name, highlight) {
       }
     }, onkeydown: (e) => { if (e.key === 'Escape') replace(headerForm); }},
     h('label', {class: 'grow'}, 'New name ', input), h('button', {type: 'submit', class: 'primary'}, 'Save name'),
-    h('button', {type: 'button', onclick: () => replace(headerForm)}, 'Cancel')));
+    h('button', {type: 'button', onclick: () => replace(headerForm)}, 'Cancel'), hint));
     input.select();
   }
 

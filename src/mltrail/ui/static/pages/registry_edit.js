@@ -24,6 +24,11 @@ export function aliasProblem(alias) {
  * `reload(ok)` either way. Returns true when the write succeeded.
  */
 export async function act(slot, write, reload) {
+  // No second submit while the first is in flight (a double click must not write twice). The form is
+  // marked busy rather than its buttons disabled: disabling the focused button would lose keyboard focus.
+  const form = document.activeElement && document.activeElement.closest('form');
+  if (form && form.getAttribute('aria-busy') === 'true') return false;
+  if (form) form.setAttribute('aria-busy', 'true');
   replace(slot);
   let ok = true;
   try {
@@ -35,6 +40,7 @@ export async function act(slot, write, reload) {
   if (reload) {
     try { await reload(ok); } catch (err) { append(slot, errorBox(err)); }
   }
+  if (form) form.removeAttribute('aria-busy');
   return ok;
 }
 
@@ -125,17 +131,25 @@ export function tagEditor({tags, onSet, onDelete, noun = 'tag', drafts}) {
     }}, keyIn, valIn, h('button', {type: 'submit', 'data-focus': 'tag-add-key'}, `Add ${noun}`)));
 }
 
+/** Why a registered model name would be refused (the server's own rules), or '' when it is fine. */
+export function modelNameProblem(name) {
+  if (!name) return 'Enter a name.';
+  if (name.includes('/') || name.includes(':')) return "Names cannot contain '/' or ':'.";
+  if (name.length > 256) return 'At most 256 characters.';
+  return '';
+}
+
 /**
- * An alias name field validated as the user types (aria-invalid plus a message tied by
- * aria-describedby). Returns {input, hint, check}; check() answers the valid name or null.
+ * A text field validated as the user types (aria-invalid plus a message tied by aria-describedby).
+ * Returns {input, hint, check}; check() answers the trimmed valid value or null.
  */
-export function aliasField(id) {
+export function checkedField(id, problemOf, attrs) {
   const hint = h('span', {id: id + '-hint', class: 'hint', 'aria-live': 'polite'});
-  const input = h('input', {type: 'text', id, placeholder: 'e.g. champion', autocomplete: 'off', spellcheck: 'false',
-    'aria-describedby': id + '-hint', class: 'alias-input', 'data-draft': id, 'data-focus': id});
+  const input = h('input', {type: 'text', id, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': id + '-hint',
+    'data-draft': id, 'data-focus': id, ...attrs});
   const check = () => {
     const value = input.value.trim();
-    const problem = aliasProblem(value);
+    const problem = problemOf(value);
     input.setAttribute('aria-invalid', problem ? 'true' : 'false');
     hint.textContent = problem;
     hint.classList.toggle('invalid', Boolean(problem));
@@ -144,6 +158,8 @@ export function aliasField(id) {
   input.addEventListener('input', () => { if (input.value) check(); else { hint.textContent = ''; input.removeAttribute('aria-invalid'); } });
   return {input, hint, check};
 }
+
+export const aliasField = (id) => checkedField(id, aliasProblem, {placeholder: 'e.g. champion', class: 'alias-input'});
 
 /**
  * A stage select that asks before it applies: picking a stage opens an inline confirmation with the
