@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 import types
 import warnings
+from pathlib import Path
 
 import pytest
+import yaml
 
 import mltrail
 from mltrail.autologging import (
@@ -264,3 +267,45 @@ def test_autolog_before_import_patches_the_library_later(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["sklearn", "training_mean_absolute_error", "True"]
+
+
+def test_drop_in_autolog_script_read_back_with_the_client(tmp_path):
+    # MLflow user code, unchanged but for the import, in a fresh process against a SQLite file.
+    db = tmp_path / "store.db"
+    code = textwrap.dedent(
+        """
+        import mltrail as mlflow
+        import numpy as np
+        import lightgbm
+        import xgboost
+        from sklearn.ensemble import RandomForestRegressor
+
+        mlflow.set_experiment("dropin")
+        mlflow.autolog()
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(60, 3))
+        y = X[:, 0] * 2.0
+        RandomForestRegressor(n_estimators=5, max_depth=3).fit(X, y)
+        xgboost.train({"max_depth": 2}, xgboost.DMatrix(X, label=y), num_boost_round=3)
+        lightgbm.LGBMRegressor(n_estimators=3, verbose=-1).fit(X, y)
+        """
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    client = mltrail.MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("dropin")
+    runs = client.search_runs([exp.experiment_id], order_by=["start_time ASC"])
+    assert [r.data.tags["mlflow.autologging"] for r in runs] == ["sklearn", "xgboost", "lightgbm"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert runs[0].data.params["n_estimators"] == "5"
+    assert "training_r2_score" in runs[0].data.metrics
+    assert "num_boost_round" in runs[1].data.params
+    assert "training_mean_squared_error" in runs[2].data.metrics
+    for run, flavor in zip(runs, ["sklearn", "xgboost", "lightgbm"], strict=True):
+        path = client.download_artifacts(run.info.run_id, "model/MLmodel", str(tmp_path / run.info.run_id))
+        flavors = yaml.safe_load(Path(path).read_text())["flavors"]
+        assert set(flavors) == {flavor, "python_function"}
+        assert flavors["python_function"]["loader_module"] == f"mlflow.{flavor}"

@@ -114,3 +114,80 @@ def input_sample(model_input: Any, rows: int = 5) -> Any:
     if hasattr(model_input, "shape") and hasattr(model_input, "__getitem__"):
         return model_input[:rows]
     return None
+
+
+def fn_args_as_params(
+    fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], unlogged: set[str]
+) -> dict[str, Any]:
+    """The arguments of a call to ``fn`` (defaults included) as params, minus ``unlogged`` and callables.
+
+    MLflow logs e.g. ``num_boost_round`` and ``early_stopping_rounds`` of ``xgboost.train`` this way.
+    """
+    import inspect
+
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {}
+    bound.apply_defaults()
+    out: dict[str, Any] = {}
+    for key, value in bound.arguments.items():
+        kind = bound.signature.parameters[key].kind
+        if key in unlogged or callable(value) or kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            out.update({k: v for k, v in value.items() if k not in unlogged and not callable(v)})
+        else:
+            out[key] = value
+    return out
+
+
+def log_dict_artifact(run_id: str, client: MlflowClient, data: Any, artifact_file: str) -> None:
+    """Write ``data`` as an indented JSON artifact at the run's root (feature importances …)."""
+    import json
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, artifact_file)
+        with open(path, "w") as fh:
+            json.dump(data, fh, indent=2)
+        client.log_artifact(run_id, path)
+
+
+def sanitize_metric_name(name: str) -> str:
+    """MLflow's rule for framework metric names: ``ndcg@3`` becomes ``ndcg_at_3``."""
+    return name.replace("@", "_at_")
+
+
+class MetricsBuffer:
+    """Collects per-step metrics and writes them in batches (at most about once a second).
+
+    Training loops call :meth:`record` each iteration; the run's charts fill in as
+    training goes without a store round trip per value.
+    """
+
+    def __init__(self, run_id: str, client: MlflowClient, flush_every_s: float = 1.0) -> None:
+        self.run_id = run_id
+        self.client = client
+        self.flush_every_s = flush_every_s
+        self._pending: list[Any] = []
+        self._last_flush = time.monotonic()
+
+    def record(self, metrics: dict[str, Any], step: int) -> None:
+        from mltrail.entities import Metric
+
+        now = int(time.time() * 1000)
+        for key, value in metrics.items():
+            try:
+                self._pending.append(Metric(str(key), float(value), now, int(step)))
+            except (TypeError, ValueError):
+                continue
+        if time.monotonic() - self._last_flush >= self.flush_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.client.log_batch(self.run_id, metrics=batch)
+        self._last_flush = time.monotonic()

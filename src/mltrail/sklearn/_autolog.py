@@ -185,7 +185,7 @@ def _patched_fit(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
         if get_autolog_config(NAME).get("log_datasets", True):
             _guarded("dataset", lu.log_training_dataset, run_id, client, features, targets)
         result = original(self, *args, **kwargs)
-        _guarded("metrics", _log_training_metrics, self, run_id, client, features, targets, weights)
+        _guarded("metrics", log_training_metrics, self, run_id, client, features, targets, weights)
         if is_search_estimator(self):
             _guarded("parameter search results", _log_search_results, self, run, client)
         if get_autolog_config(NAME).get("log_models", True):
@@ -211,7 +211,7 @@ def _log_params_and_tags(estimator: Any, run_id: str, client: Any) -> None:
     lu.log_tags(run_id, client, estimator_tags(estimator))
 
 
-def _log_training_metrics(
+def log_training_metrics(
     estimator: Any, run_id: str, client: Any, features: Any, targets: Any, weights: Any
 ) -> None:
     metrics: dict[str, float] = {}
