@@ -176,7 +176,7 @@ def test_save_model_rejects_non_modules(tmp_path):
 
 def test_active_run_is_used_and_step_metrics_logged():
     torch.manual_seed(0)
-    mltrail.pytorch.autolog(log_every_n_step=2, log_models=False)
+    mltrail.pytorch.autolog(log_every_n_step=2, log_models=False, checkpoint=False)
     with mltrail.start_run() as run:
         _trainer(max_epochs=1).fit(TinyRegressor(), _loader(), _loader(seed=1))
         assert mltrail.active_run().info.run_id == run.info.run_id  # still open: the user's run
@@ -192,7 +192,7 @@ def test_active_run_is_used_and_step_metrics_logged():
 
 def test_early_stopping_params_and_metrics():
     torch.manual_seed(0)
-    mltrail.pytorch.autolog(log_models=False)
+    mltrail.pytorch.autolog(log_models=False, checkpoint=False)
     # min_delta huge: no epoch ever "improves" after the first, so it stops after patience.
     stop = pl.callbacks.EarlyStopping(monitor="val_loss", patience=1, min_delta=1e6, mode="min")
     trainer = _trainer(max_epochs=10, callbacks=[stop])
@@ -210,7 +210,7 @@ def test_early_stopping_params_and_metrics():
 
 def test_test_metrics_go_to_the_fit_run():
     torch.manual_seed(0)
-    mltrail.pytorch.autolog(log_models=False)
+    mltrail.pytorch.autolog(log_models=False, checkpoint=False)
     model = TinyRegressor()
     trainer = _trainer(max_epochs=1)
     trainer.fit(model, _loader())
@@ -226,7 +226,7 @@ def test_failed_fit_marks_run_failed_and_raises():
         def training_step(self, batch, batch_idx):
             raise ValueError("boom in user code")
 
-    mltrail.pytorch.autolog(log_models=False)
+    mltrail.pytorch.autolog(log_models=False, checkpoint=False)
     with pytest.raises(ValueError, match="boom in user code"):
         _trainer(max_epochs=1).fit(Broken(), _loader())
     run = MlflowClient().get_run(mltrail.last_active_run().info.run_id)
@@ -241,7 +241,7 @@ def test_disable_stops_logging():
 
 
 def test_exclusive_leaves_user_run_alone():
-    mltrail.pytorch.autolog(exclusive=True)
+    mltrail.pytorch.autolog(exclusive=True, checkpoint=False)
     with mltrail.start_run() as run:
         _trainer(max_epochs=1).fit(TinyRegressor(), _loader())
     data = MlflowClient().get_run(run.info.run_id).data
@@ -255,7 +255,7 @@ def test_logging_failure_is_warned_not_raised(monkeypatch):
         raise RuntimeError("summary writer exploded")
 
     monkeypatch.setattr(_lightning._FitSession, "_log_summary", broken_summary)
-    mltrail.pytorch.autolog(log_models=False)
+    mltrail.pytorch.autolog(log_models=False, checkpoint=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer = _trainer(max_epochs=1)
@@ -300,10 +300,52 @@ def test_models_load_across_mlflow_and_mltrail(tmp_path):
     x = np.ones((2, 3), dtype="float32")
     expected = net(torch.from_numpy(x)).detach().numpy()
     mltrail.pytorch.save_model(net, tmp_path / "ours", input_example=x)
-    mlflow.pytorch.save_model(net, str(tmp_path / "theirs"), input_example=x)
+    # Explicit requirements: MLflow would otherwise infer them in a subprocess (~50 s here).
+    mlflow.pytorch.save_model(net, str(tmp_path / "theirs"), input_example=x, pip_requirements=["torch"])
     theirs_loaded_by_us = mltrail.pytorch.load_model(str(tmp_path / "theirs"))
     ours_loaded_by_mlflow = mlflow.pytorch.load_model(str(tmp_path / "ours"))
     for model in (theirs_loaded_by_us, ours_loaded_by_mlflow):
         assert np.allclose(model(torch.from_numpy(x)).detach().numpy(), expected, atol=1e-6)
     assert np.allclose(mltrail.pyfunc.load_model(str(tmp_path / "theirs")).predict(x), expected, atol=1e-6)
     assert np.allclose(mlflow.pyfunc.load_model(str(tmp_path / "ours")).predict(x), expected, atol=1e-6)
+
+
+def test_best_checkpoint_logged_and_loadable():
+    torch.manual_seed(0)
+    mltrail.pytorch.autolog(log_models=False)  # checkpoint=True, monitor val_loss, best only
+    model = TinyRegressor()
+    _trainer(max_epochs=2).fit(model, _loader(), _loader(seed=1))
+    client = MlflowClient()
+    run = client.get_run(mltrail.last_active_run().info.run_id)
+    assert run.data.tags["mlflow.latest_checkpoint_artifact"] == "checkpoints/latest_checkpoint.pth"
+    files = {f.path for f in client.list_artifacts(run.info.run_id, "checkpoints")}
+    assert files == {"checkpoints/latest_checkpoint.pth", "checkpoints/latest_checkpoint_metrics.json"}
+    import json
+
+    with open(client.download_artifacts(run.info.run_id, "checkpoints/latest_checkpoint_metrics.json")) as fh:
+        saved = json.load(fh)
+    best_val = min(m.value for m in client.get_metric_history(run.info.run_id, "val_loss"))
+    assert saved["val_loss"] == pytest.approx(best_val) and saved["epoch"] in (0, 1)
+    restored = mltrail.pytorch.load_checkpoint(TinyRegressor, run.info.run_id)
+    assert isinstance(restored, TinyRegressor)
+    if saved["epoch"] == 1:  # the final weights were the best: identical parameters
+        for a, b in zip(restored.parameters(), model.parameters(), strict=True):
+            assert torch.allclose(a, b)
+
+
+def test_per_epoch_checkpoints():
+    torch.manual_seed(0)
+    mltrail.pytorch.autolog(log_models=False, checkpoint_save_best_only=False)
+    _trainer(max_epochs=2).fit(TinyRegressor(), _loader())
+    client = MlflowClient()
+    run_id = mltrail.last_active_run().info.run_id
+    assert {f.path for f in client.list_artifacts(run_id, "checkpoints")} == {
+        "checkpoints/epoch_0",
+        "checkpoints/epoch_1",
+    }
+    assert (
+        client.get_run(run_id).data.tags["mlflow.latest_checkpoint_artifact"]
+        == "checkpoints/epoch_1/checkpoint.pth"
+    )
+    first = mltrail.pytorch.load_checkpoint(TinyRegressor, run_id, epoch=0)
+    assert isinstance(first, TinyRegressor)

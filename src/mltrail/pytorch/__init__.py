@@ -26,6 +26,7 @@ from mltrail.autologging import (
     register_post_import_hook,
     revert_patches,
 )
+from mltrail.pytorch._checkpoint import load_checkpoint
 from mltrail.pytorch._model import (
     FLAVOR_NAME,
     _load_pyfunc,  # noqa: F401  # the pyfunc loader entry point (loader_module: mlflow.pytorch)
@@ -39,6 +40,7 @@ __all__ = [
     "FLAVOR_NAME",
     "autolog",
     "get_default_pip_requirements",
+    "load_checkpoint",
     "load_model",
     "log_model",
     "save_model",
@@ -80,8 +82,11 @@ def autolog(
     ``model_summary.txt``; and with ``log_models`` the trained module as
     ``model`` (``pytorch`` flavor, with a signature from the first batch when
     ``log_model_signatures``). ``trainer.test`` after a fit logs its metrics into
-    the fit's run. The ``checkpoint*`` options are accepted for MLflow
-    compatibility; per-epoch checkpoint logging is not implemented.
+    the fit's run. With ``checkpoint`` (default) checkpoints are logged under
+    ``checkpoints/``: the best so far by ``checkpoint_monitor`` /
+    ``checkpoint_mode`` as ``latest_checkpoint.pth`` (``checkpoint_save_best_only``),
+    else one per epoch (or every ``checkpoint_save_freq`` steps); read one back
+    with :func:`load_checkpoint`.
 
     Example::
 

@@ -167,6 +167,11 @@ class _FitSession:
             cb for cb in self.trainer.callbacks if not getattr(cb, _CALLBACK_MARK, False)
         ]
         self.trainer.callbacks.append(callback)
+        if self.config.get("checkpoint", True):
+            from mltrail.pytorch._checkpoint import _MARK, checkpoint_callback
+
+            kept = [cb for cb in self.trainer.callbacks if not getattr(cb, _MARK, False)]
+            self.trainer.callbacks[:] = [*kept, checkpoint_callback(self.pl, self.run_id, self.config)]
         if self.config.get("log_models", True) and self.config.get("log_model_signatures", True):
             self._watch_forward(module)
 
