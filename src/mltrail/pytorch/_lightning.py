@@ -54,12 +54,14 @@ def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
 
 
 def _guarded(method: Any) -> Any:
-    """A callback hook whose failures are warned, never raised into the user's training loop."""
+    """A rank-zero callback hook whose failures are warned, never raised into the training loop."""
 
     @functools.wraps(method)
-    def hook(self: Any, *args: Any, **kwargs: Any) -> None:
+    def hook(self: Any, trainer: Any, *args: Any, **kwargs: Any) -> None:
+        if not getattr(trainer, "is_global_zero", True):
+            return  # one process logs, as Lightning's rank_zero_only does
         try:
-            method(self, *args, **kwargs)
+            method(self, trainer, *args, **kwargs)
         except Exception as err:
             warn_failure(NAME, f"{method.__name__} failed", err)
 
