@@ -443,3 +443,50 @@ def test_version_page_deletes_the_version_after_confirmation(page, seeder, sourc
     ]
     assert _get(seeder, "model-versions/get", name=name, version="1")[0] == 404
     _no_script_ran(page)
+
+
+def test_version_logged_by_the_official_mlflow_client_shows_its_script_and_signature(
+    page, ui_server, seeder, tmp_path
+):
+    """MLflow 3 registers ``models:/m-…`` sources; the page still finds the MLmodel and the training script."""
+    import os
+    import subprocess
+    import sys
+
+    name = f"official-{time.time_ns()}"
+    script = tmp_path / "train_iris.py"
+    script.write_text(
+        "import mlflow, numpy as np, pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        f"mlflow.set_tracking_uri({ui_server!r})\n"
+        f"mlflow.set_experiment({name!r})\n"
+        "X = pd.DataFrame(np.random.default_rng(0).random((30, 2)), columns=['width', 'height'])\n"
+        "y = (X['width'] > 0.5).astype(int)\n"
+        "with mlflow.start_run(run_name='official-train') as run:\n"
+        "    clf = LogisticRegression().fit(X, y)\n"
+        "    mlflow.sklearn.log_model(clf, name='model', signature=mlflow.models.infer_signature(X, clf.predict(X)),\n"
+        "                             serialization_format='cloudpickle', pip_requirements=['scikit-learn'],\n"
+        f"                             registered_model_name={name!r})\n"
+        "print('run', run.info.run_id)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")  # nothing leaves the machine
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("run "))
+    mv = _version_json(seeder, name, 1)
+    # As with MLflow's own server, such a version carries the logged model's id and no run_id.
+    assert mv["source"] == f"models:/{mv['model_id']}" and not mv.get("run_id")
+    page.goto(f"/#/models/{name}/versions/1")
+    page.wait_for_selector("table.signature-inputs")
+    names = page.locator("table.signature-inputs tbody tr").evaluate_all("rs => rs.map(r => r.dataset.name)")
+    assert names == ["width", "height"]
+    assert page.locator("dd.version-lineage").inner_text().startswith(f"made by {script}")
+    assert page.locator("dd.version-run").inner_text() == "official-train"
+    assert page.locator("dd.version-logged-model").inner_text() == f"model · {mv['model_id']}"
+    page.locator("dd.version-run a").click()
+    page.wait_for_selector("h1:text('official-train')")
+    assert run_id in page.url
+    _no_script_ran(page)

@@ -185,3 +185,4 @@ export async function modelVersionArtifactText(name, version, path, maxBytes = 2
   return res.text();
 }
 export const deleteModelVersion = (name, version) => del('model-versions/delete', {name, version: String(version)});
+export const getLoggedModel = (modelId) => get('logged-models/' + encodeURIComponent(modelId)).then((r) => r.model);

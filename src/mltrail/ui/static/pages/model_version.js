@@ -122,7 +122,10 @@ export async function renderVersion(root, name, version) {
   };
   await load();
   document.title = `${name} v${version} · mltrail`;
-  const run = mv.run_id ? await api.getRun(mv.run_id).catch(() => null) : null;
+  // MLflow 3 registers `models:/m-…` sources without a run_id: the logged model knows the run that made it.
+  const logged = !mv.run_id && mv.model_id ? await api.getLoggedModel(mv.model_id).catch(() => null) : null;
+  const runId = mv.run_id || (logged && logged.info && logged.info.source_run_id) || '';
+  const run = runId ? await api.getRun(runId).catch(() => null) : null;
 
   const head = h('div', {class: 'version-title'});
   const headForm = h('div');
@@ -182,7 +185,9 @@ export async function renderVersion(root, name, version) {
       item('Last updated', fmtTime(mv.last_updated_timestamp)),
       item('Registered by', mv.user_id || ''),
       item('Source', mv.source ? h('code', {}, mv.source) : '', 'version-source'),
-      item('Run', mv.run_id ? h('a', {href: runHref(mv.run_id), class: 'run-link'}, run ? runName(run) : mv.run_id) : '', 'version-run'),
+      item('Run', runId ? h('a', {href: runHref(runId), class: 'run-link'}, run ? runName(run) : runId) : '', 'version-run'),
+      mv.model_id ? item('Logged model', h('code', {}, (logged && logged.info && logged.info.name ? logged.info.name + ' · ' : '') + mv.model_id),
+        'version-logged-model') : null,
       item('Lineage', lineage(tags), 'version-lineage'),
       item('Flavors', flavors));
   }
