@@ -91,6 +91,18 @@ _ATTRIBUTES: dict[str, str] = {
             "update_current_trace",
         )
     },
+    **{
+        name: "mltrail.tracing.assessments"
+        for name in (
+            "delete_assessment",
+            "get_assessment",
+            "log_assessment",
+            "log_expectation",
+            "log_feedback",
+            "override_feedback",
+            "update_assessment",
+        )
+    },
 }
 
 

@@ -14,9 +14,11 @@ Example::
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
+from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
 from mltrail.entities.trace_otlp import spans_from_otlp, spans_to_otlp_json
 from mltrail.store._http import HttpSession, error_from
@@ -27,11 +29,22 @@ V2 = "/api/2.0/mlflow/traces"
 OTLP_PATH = "/v1/traces"
 
 
+def _info(d: dict[str, Any]) -> TraceInfo:
+    """A trace info from JSON, its assessments as :class:`~mltrail.entities.assessment.Assessment` entities."""
+    info = TraceInfo.from_proto_json(d)
+    info.assessments = [Assessment.from_proto_json(a) for a in info.assessments]
+    return info
+
+
+def _assessment_path(trace_id: str, assessment_id: str) -> str:
+    return f"{V3}/{quote(trace_id, safe='')}/assessments/{quote(assessment_id, safe='')}"
+
+
 def trace_from_json(d: dict[str, Any]) -> Trace:
     """MLflow's ``Trace`` message JSON (info + OTLP spans) as a :class:`Trace`."""
     spans = spans_from_otlp({"resource_spans": [{"scope_spans": [{"spans": d.get("spans") or []}]}]})
     roots = [s for s in spans if s.parent_id is None]
-    return Trace(TraceInfo.from_proto_json(d.get("trace_info") or {}),
+    return Trace(_info(d.get("trace_info") or {}),
                  TraceData(roots + [s for s in spans if s.parent_id is not None]))
 
 
@@ -43,7 +56,7 @@ class RestTraceStore(TraceStore):
 
     def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
         resp = self.session.call("POST", V3, json={"trace": {"trace_info": trace_info.to_proto_json()}})
-        return TraceInfo.from_proto_json(resp["trace"]["trace_info"])
+        return _info(resp["trace"]["trace_info"])
 
     def log_spans(self, experiment_id: str, spans: list[Span]) -> None:
         if not spans:
@@ -56,7 +69,7 @@ class RestTraceStore(TraceStore):
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
         resp = self.session.call("GET", f"{V3}/{trace_id}")
-        return TraceInfo.from_proto_json(resp["trace"]["trace_info"])
+        return _info(resp["trace"]["trace_info"])
 
     def get_trace(self, trace_id: str) -> Trace:
         resp = self.session.call("GET", f"{V3}/get", params={"trace_id": trace_id})
@@ -83,7 +96,7 @@ class RestTraceStore(TraceStore):
         if page_token:
             body["page_token"] = page_token
         resp = self.session.call("POST", f"{V3}/search", json=body)
-        return [TraceInfo.from_proto_json(t) for t in resp.get("traces") or []], resp.get("next_page_token") or None
+        return [_info(t) for t in resp.get("traces") or []], resp.get("next_page_token") or None
 
     def delete_traces(self, experiment_id: str, max_timestamp_millis: int | None = None,
                       max_traces: int | None = None, trace_ids: list[str] | None = None) -> int:
@@ -101,3 +114,35 @@ class RestTraceStore(TraceStore):
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         self.session.call("DELETE", f"{V2}/{trace_id}/tags", json={"key": key})
+
+    # ------------------------------------------------------------ assessments
+    def create_assessment(self, assessment: Assessment) -> Assessment:
+        trace_id = assessment.trace_id or ""
+        resp = self.session.call("POST", f"{V3}/{quote(trace_id, safe='')}/assessments",
+                                 json={"assessment": assessment.to_proto_json()})
+        return Assessment.from_proto_json(resp["assessment"])
+
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
+        resp = self.session.call("GET", _assessment_path(trace_id, assessment_id))
+        return Assessment.from_proto_json(resp["assessment"])
+
+    def update_assessment(self, trace_id: str, assessment_id: str, name: str | None = None,
+                          expectation: ExpectationValue | None = None, feedback: FeedbackValue | None = None,
+                          rationale: str | None = None, metadata: dict[str, str] | None = None) -> Assessment:
+        # MLflow's UpdateAssessment: the changed fields plus a FieldMask (camelCase paths, comma-joined).
+        body: dict[str, Any] = {"assessment_id": assessment_id, "trace_id": trace_id}
+        paths: list[str] = []
+        for field, mask, value in (("assessment_name", "assessmentName", name),
+                                   ("expectation", "expectation", expectation and expectation.to_proto_json()),
+                                   ("feedback", "feedback", feedback and feedback.to_proto_json()),
+                                   ("rationale", "rationale", rationale), ("metadata", "metadata", metadata)):
+            if value is not None:
+                body[field] = value
+                paths.append(mask)
+        resp = self.session.call("PATCH", _assessment_path(trace_id, assessment_id),
+                                 json={"assessment": body, "update_mask": ",".join(paths)})
+        return Assessment.from_proto_json(resp["assessment"])
+
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
+        self.session.call("DELETE", _assessment_path(trace_id, assessment_id),
+                          json={"trace_id": trace_id, "assessment_id": assessment_id})

@@ -36,6 +36,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey, TraceTagKey
 from mltrail.exceptions import invalid
 
@@ -218,6 +219,25 @@ class TraceStore(ABC):
     @abstractmethod
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         """Remove one tag from a trace (``RESOURCE_DOES_NOT_EXIST`` if it has no such tag)."""
+
+    # -- assessments (feedback and expectations on a stored trace)
+    @abstractmethod
+    def create_assessment(self, assessment: Assessment) -> Assessment:
+        """Store an assessment of ``assessment.trace_id`` and return it with its new ``assessment_id``."""
+
+    @abstractmethod
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
+        """One assessment; ``RESOURCE_DOES_NOT_EXIST`` if the trace or the assessment is unknown."""
+
+    @abstractmethod
+    def update_assessment(self, trace_id: str, assessment_id: str, name: str | None = None,
+                          expectation: ExpectationValue | None = None, feedback: FeedbackValue | None = None,
+                          rationale: str | None = None, metadata: dict[str, str] | None = None) -> Assessment:
+        """Change an assessment's name, value or rationale (metadata is merged); returns it updated."""
+
+    @abstractmethod
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
+        """Delete an assessment (no error if it is already gone)."""
 
     def flush(self) -> None:  # noqa: B027 - optional hook, most stores buffer nothing
         """Send anything buffered (nothing, by default)."""

@@ -3,7 +3,8 @@
 ``import mltrail as mlflow`` gives MLflow's tracing API: ``@mlflow.trace``,
 ``mlflow.start_span``, ``mlflow.get_trace``, ``mlflow.search_traces``,
 ``mlflow.get_last_active_trace_id``, ``mlflow.update_current_trace`` and
-``mlflow.get_current_active_span``. Integrations (``mltrail.openai``,
+``mlflow.get_current_active_span``, and assessments (``mlflow.log_feedback``,
+``mlflow.log_expectation``, ``get/update/delete_assessment``). Integrations (``mltrail.openai``,
 ``mltrail.langchain``) build on the same spans.
 
 Example::
@@ -22,6 +23,15 @@ from __future__ import annotations
 
 from mltrail.entities.trace import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType, Trace, TraceInfo
 from mltrail.tracing._manager import is_enabled
+from mltrail.tracing.assessments import (
+    delete_assessment,
+    get_assessment,
+    log_assessment,
+    log_expectation,
+    log_feedback,
+    override_feedback,
+    update_assessment,
+)
 from mltrail.tracing.fluent import (
     delete_trace_tag,
     flush_trace_async_logging,
@@ -60,17 +70,24 @@ __all__ = [
     "SpanType",
     "Trace",
     "TraceInfo",
+    "delete_assessment",
     "delete_trace_tag",
     "disable",
     "enable",
     "flush_trace_async_logging",
+    "get_assessment",
     "get_current_active_span",
     "get_last_active_trace_id",
     "get_trace",
     "is_enabled",
+    "log_assessment",
+    "log_expectation",
+    "log_feedback",
+    "override_feedback",
     "search_traces",
     "set_trace_tag",
     "start_span",
     "trace",
+    "update_assessment",
     "update_current_trace",
 ]

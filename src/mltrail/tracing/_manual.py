@@ -182,3 +182,13 @@ def delete_in_flight_tag(trace_id: str, key: str) -> bool:
             )
         del flight.info.tags[key]
     return True
+
+
+def add_in_flight_assessment(trace_id: str, assessment: Any) -> bool:
+    """Attach an assessment to a trace still in flight (stored with it); False when it is not in flight."""
+    with _manager._lock:
+        flight = _manager._traces.get(trace_id)
+        if flight is None:
+            return False
+        flight.info.assessments.append(assessment)
+    return True

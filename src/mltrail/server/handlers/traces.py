@@ -20,6 +20,8 @@ Endpoints (under ``/api/3.0/mlflow`` and ``/api/2.0/mlflow``, and ``/ajax-api``)
 ``POST /traces/search``                        search (locations, filter, order_by, paging)
 ``POST /traces/delete-traces``                 delete by ids or by age/count
 ``PATCH|DELETE /traces/{trace_id}/tags``       set / delete one tag
+``POST /traces/{trace_id}/assessments``        log an assessment (feedback or expectation)
+``GET|PATCH|DELETE …/assessments/{id}``        get / update (field mask) / delete one
 ``POST /v1/traces``                            OTLP/HTTP spans (JSON or protobuf)
 =============================================  ==========================================
 """
@@ -121,6 +123,24 @@ class TracesResponse(msgspec.Struct):
 
 class Empty(msgspec.Struct):
     pass
+
+
+class CreateAssessment(msgspec.Struct):
+    assessment: dict[str, Any] = {}
+
+
+class AssessmentIds(msgspec.Struct):
+    trace_id: str = ""
+    assessment_id: str = ""
+
+
+class UpdateAssessment(msgspec.Struct):
+    assessment: dict[str, Any] = {}
+    update_mask: Any = None  # protobuf FieldMask JSON: "assessmentName,rationale" (or {"paths": [...]})
+
+
+class AssessmentResponse(msgspec.Struct):
+    assessment: dict[str, Any] = {}
 
 
 # ------------------------------------------------------------------ handlers
@@ -249,6 +269,71 @@ def delete_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
+def _assessment_ids(call: Call) -> tuple[str, str]:
+    return call.path_params.get("trace_id") or "", call.path_params.get("assessment_id") or ""
+
+
+def create_assessment(call: Call) -> dict[str, Any]:
+    from mltrail.entities.assessment import Assessment
+
+    raw = call.body.assessment
+    if not raw:
+        raise invalid("Missing value for required parameter 'assessment'.")
+    assessment = Assessment.from_proto_json(raw)
+    assessment.trace_id = call.path_params.get("trace_id") or assessment.trace_id
+    assessment.assessment_id = None  # the server names it
+    return {"assessment": trace_store(call).create_assessment(assessment)}
+
+
+def get_assessment(call: Call) -> dict[str, Any]:
+    return {"assessment": trace_store(call).get_assessment(*_assessment_ids(call))}
+
+
+def _mask_paths(mask: Any, assessment: dict[str, Any]) -> set[str]:
+    """The snake_case field names of a FieldMask; without one, every field the body carries."""
+    if isinstance(mask, dict):
+        mask = mask.get("paths")
+    if isinstance(mask, str):
+        mask = mask.split(",")
+    if not mask:
+        return set(assessment) - {"assessment_id", "trace_id"}
+    if not isinstance(mask, list):
+        raise invalid(f"Invalid update_mask {mask!r}")
+    return {"".join(f"_{c.lower()}" if c.isupper() else c for c in str(p).strip()) for p in mask if str(p).strip()}
+
+
+def update_assessment(call: Call) -> dict[str, Any]:
+    from mltrail.entities.assessment import (
+        AssessmentError,
+        ExpectationValue,
+        FeedbackValue,
+        decode_expectation_value,
+    )
+
+    body, paths = call.body.assessment, _mask_paths(call.body.update_mask, call.body.assessment)
+    unknown = paths - {"assessment_name", "expectation", "feedback", "rationale", "metadata"}
+    if unknown:
+        raise invalid(f"Cannot update assessment field(s) {', '.join(sorted(unknown))}: only assessment_name, "
+                      "expectation, feedback, rationale and metadata change")
+    feedback = expectation = None
+    if "feedback" in paths:
+        raw = body.get("feedback") or {}
+        error = raw.get("error")
+        feedback = FeedbackValue(raw.get("value"), AssessmentError.from_proto_json(error) if error else None)
+    if "expectation" in paths:
+        expectation = ExpectationValue(decode_expectation_value(body.get("expectation") or {}))
+    updated = trace_store(call).update_assessment(
+        *_assessment_ids(call), name=body.get("assessment_name") if "assessment_name" in paths else None,
+        expectation=expectation, feedback=feedback, rationale=body.get("rationale") if "rationale" in paths else None,
+        metadata=body.get("metadata") if "metadata" in paths else None)
+    return {"assessment": updated}
+
+
+def delete_assessment(call: Call) -> dict[str, Any]:
+    trace_store(call).delete_assessment(*_assessment_ids(call))
+    return {}
+
+
 async def otlp_ingest(call: Call) -> Response:
     """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment."""
     from mltrail.server.dispatch import _locked_call, _read_body
@@ -302,6 +387,12 @@ ENDPOINTS: list[Endpoint] = [
     _ep("/traces/{trace_id}", "GET", get_trace_info, None, TraceResponse, inline=True),
     _ep("/traces/{trace_id}/tags", "PATCH", set_tag, SetTag, write=True),
     _ep("/traces/{trace_id}/tags", "DELETE", delete_tag, DeleteTag, write=True),
+    _ep("/traces/{trace_id}/assessments", "POST", create_assessment, CreateAssessment, AssessmentResponse,
+        write=True),
+    _ep("/traces/{trace_id}/assessments/{assessment_id}", "GET", get_assessment, AssessmentIds, AssessmentResponse),
+    _ep("/traces/{trace_id}/assessments/{assessment_id}", "PATCH", update_assessment, UpdateAssessment,
+        AssessmentResponse, write=True),
+    _ep("/traces/{trace_id}/assessments/{assessment_id}", "DELETE", delete_assessment, AssessmentIds, write=True),
     Endpoint("/v1/traces", ("POST",), otlp_ingest, service="", raw=True, tags=("traces",),
              summary="OTLP/HTTP trace ingest (JSON or protobuf); experiment in x-mlflow-experiment-id"),
 ]

@@ -299,3 +299,23 @@ spans = sa.Table(
     sa.Column("end_time_unix_nano", BIGINT),
     sa.Column("content", LONG_TEXT, nullable=False),
 )
+
+# ---------------------------------------------------------------- assessments (MLflow 3)
+# Added by migration 0004. One row per assessment of a trace; ``content`` is the
+# assessment's JSON (MLflow's ``Assessment`` message), the other columns are copies
+# for lookups and ordering.
+
+assessments = sa.Table(
+    "assessments",
+    metadata,
+    sa.Column("assessment_id", sa.String(50), primary_key=True),
+    sa.Column("trace_id", sa.String(50), sa.ForeignKey("trace_info.request_id"), nullable=False),
+    sa.Column("name", sa.String(250), nullable=False),
+    sa.Column("assessment_type", sa.String(20), nullable=False),
+    sa.Column("created_timestamp", BIGINT, nullable=False),
+    sa.Column("last_updated_timestamp", BIGINT, nullable=False),
+    sa.Column("overrides", sa.String(50)),
+    sa.Column("valid", sa.Boolean, nullable=False),
+    sa.Column("content", LONG_TEXT, nullable=False),
+    sa.Index("idx_assessments_trace_id_created", "trace_id", "created_timestamp"),
+)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import (
     Span,
     Trace,
@@ -30,6 +31,7 @@ from mltrail.entities.trace import (
 )
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.store.paging import decode_page_token, encode_page_token
+from mltrail.store.sql import assessments as _assessments
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.engine import create_sql_engine, read_connection
 from mltrail.store.sql.migrate import ensure_schema
@@ -162,6 +164,8 @@ class SqlTraceStore(TraceStore):
         tags.pop(TraceTagKey.ARTIFACT_LOCATION, None)
         self._put_kv(conn, trace_tags, info.trace_id, tags)
         self._put_kv(conn, trace_request_metadata, info.trace_id, dict(info.trace_metadata))
+        if info.assessments:  # logged while the trace was still running
+            _assessments.store_missing(conn, info.trace_id, info.assessments)
 
     def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
         self._write(lambda conn: self._start_trace(conn, trace_info))
@@ -186,6 +190,7 @@ class SqlTraceStore(TraceStore):
     # ------------------------------------------------------------ reads
     def _load_infos(self, conn: sa.Connection, ids: Sequence[str]) -> list[TraceInfo]:
         rows, tags, meta = {}, {}, {}
+        judged = _assessments.load_for_traces(conn, ids)
         for part in chunks(list(ids)):
             for r in conn.execute(sa.select(trace_info).where(_TI.request_id.in_(part))):
                 rows[r.request_id] = r
@@ -199,6 +204,7 @@ class SqlTraceStore(TraceStore):
             execution_duration=r.execution_time_ms, state=r.status, trace_metadata=meta.get(r.request_id, {}),
             tags=tags.get(r.request_id, {}), client_request_id=r.client_request_id,
             request_preview=r.request_preview, response_preview=r.response_preview,
+            assessments=list(judged.get(r.request_id, [])),
         ) for i in ids if (r := rows.get(i)) is not None]
 
     def _load_spans(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, list[Span]]:
@@ -289,6 +295,7 @@ class SqlTraceStore(TraceStore):
                 if max_traces is not None:
                     query = query.limit(max_traces)
             ids = [r[0] for r in conn.execute(query)]
+            _assessments.delete_for_traces(conn, ids)
             for part in chunks(ids):
                 for table in (spans, trace_tags, trace_request_metadata):
                     key = table.c.trace_id if table is spans else table.c.request_id
@@ -319,6 +326,23 @@ class SqlTraceStore(TraceStore):
                                        error_code=RESOURCE_DOES_NOT_EXIST)
 
         self._write(write)
+
+    # ------------------------------------------------------------ assessments
+    def create_assessment(self, assessment: Assessment) -> Assessment:
+        return self._write(lambda conn: _assessments.create(conn, assessment))
+
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
+        with self._read() as conn:
+            return _assessments.get(conn, trace_id, assessment_id)
+
+    def update_assessment(self, trace_id: str, assessment_id: str, name: str | None = None,
+                          expectation: ExpectationValue | None = None, feedback: FeedbackValue | None = None,
+                          rationale: str | None = None, metadata: dict[str, str] | None = None) -> Assessment:
+        return self._write(lambda conn: _assessments.update(conn, trace_id, assessment_id, name, expectation,
+                                                            feedback, rationale, metadata))
+
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
+        self._write(lambda conn: _assessments.delete(conn, trace_id, assessment_id))
 
 
 def _root_first(span_list: list[Span]) -> list[Span]:
