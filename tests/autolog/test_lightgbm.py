@@ -138,3 +138,22 @@ def test_user_error_fails_run(data):
 def test_save_model_rejects_other_objects(tmp_path):
     with pytest.raises(mltrail.MltrailException):
         mltrail.lightgbm.save_model(object(), tmp_path / "m")
+
+
+def test_models_move_between_mltrail_and_mlflow(data, tmp_path):
+    import mlflow.lightgbm
+    import mlflow.pyfunc
+
+    X, y = data
+    booster = lgb.train({"verbose": -1, "num_leaves": 3}, lgb.Dataset(X, label=y), num_boost_round=3)
+    clf = lgb.LGBMClassifier(n_estimators=3, num_leaves=3, verbose=-1).fit(X, y)
+    mltrail.lightgbm.save_model(booster, tmp_path / "ours_booster", input_example=X[:2])
+    mltrail.lightgbm.save_model(clf, tmp_path / "ours_clf")
+    assert isinstance(mlflow.lightgbm.load_model(str(tmp_path / "ours_booster")), lgb.Booster)
+    np.testing.assert_array_equal(
+        mlflow.pyfunc.load_model(str(tmp_path / "ours_clf")).predict(X[:5]), clf.predict(X[:5])
+    )
+    mlflow.lightgbm.save_model(clf, str(tmp_path / "theirs"), serialization_format="cloudpickle")
+    np.testing.assert_array_equal(
+        mltrail.pyfunc.load_model(tmp_path / "theirs").predict(X[:5]), clf.predict(X[:5])
+    )

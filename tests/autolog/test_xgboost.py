@@ -156,3 +156,22 @@ def test_save_and_log_model_formats(data, tmp_path):
     np.testing.assert_allclose(pyfunc.predict(X[:4]), booster.predict(xgb.DMatrix(X[:4])), rtol=1e-6)
     with pytest.raises(mltrail.MltrailException):
         mltrail.xgboost.save_model(booster, tmp_path / "bad", model_format="pkl")
+
+
+def test_models_move_between_mltrail_and_mlflow(data, tmp_path):
+    import mlflow.pyfunc
+    import mlflow.xgboost
+
+    X, y = data
+    booster = xgb.train({"max_depth": 2}, xgb.DMatrix(X, label=y), num_boost_round=3)
+    expected = booster.predict(xgb.DMatrix(X[:5]))
+    mltrail.xgboost.save_model(booster, tmp_path / "ours")
+    assert isinstance(mlflow.xgboost.load_model(str(tmp_path / "ours")), xgb.Booster)
+    np.testing.assert_allclose(
+        mlflow.pyfunc.load_model(str(tmp_path / "ours")).predict(X[:5]), expected, rtol=1e-6
+    )
+    clf = xgb.XGBClassifier(n_estimators=3).fit(X, y)
+    mlflow.xgboost.save_model(clf, str(tmp_path / "theirs"))
+    loaded = mltrail.xgboost.load_model(tmp_path / "theirs")
+    assert isinstance(loaded, xgb.XGBClassifier)
+    np.testing.assert_array_equal(loaded.predict(X[:5]), clf.predict(X[:5]))

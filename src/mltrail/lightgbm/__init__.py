@@ -17,7 +17,6 @@ Example::
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,10 +155,10 @@ def _load_from_dir(local: Path) -> Any:
         import lightgbm as lgb
 
         return lgb.Booster(model_file=str(data))
-    import cloudpickle  # noqa: F401  (cloudpickle output needs it importable)
+    from mltrail.sklearn import _load_from_file
 
-    with open(data, "rb") as fh:
-        return pickle.load(fh)
+    # MLflow writes LightGBM sklearn models with skops by default; ours use cloudpickle.
+    return _load_from_file(data, conf.get("serialization_format") or "cloudpickle")
 
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:
