@@ -187,3 +187,23 @@ def test_log_models_saves_pretrained_artifacts(tmp_path):
     model.eval()
     with torch.no_grad():
         assert torch.allclose(reloaded(input_ids=x).logits, model(input_ids=x).logits, atol=1e-6)
+
+
+def test_global_autolog_switch_enables_trainer_logging_without_weights(tmp_path):
+    import mltrail as mlflow
+
+    mlflow.autolog()
+    try:
+        Trainer(
+            model=_model(),
+            args=_args(tmp_path, num_train_epochs=1, eval_strategy="no"),
+            train_dataset=_Tokens(16, 0),  # 2 steps: one loss log at step 2
+        ).train()
+    finally:
+        mlflow.autolog(disable=True)
+    client = MlflowClient()
+    run = client.get_run(mlflow.last_active_run().info.run_id)
+    assert run.data.tags["mlflow.autologging"] == "transformers"
+    assert {"loss", "train_runtime", "train_loss"} <= set(run.data.metrics)
+    assert run.data.params["num_train_epochs"] == "1"
+    assert client.list_artifacts(run.info.run_id, "model") == []  # mltrail.autolog() saves no weights

@@ -25,6 +25,8 @@ from mltrail.autologging import autolog_run, get_autolog_config, safe_patch, war
 NAME = "transformers"
 _MAX_PARAM_VAL_LENGTH = 6000  # MLflow's limit; longer values are left out, as MLflowCallback does
 _MARK = "_mltrail_autolog_callback"
+# Set by ``autolog()``: save the trained model with save_pretrained after train().
+OPTIONS: dict[str, bool] = {"save_pretrained": False}
 
 
 def patch_trainer(trainer_module: ModuleType) -> None:
@@ -157,7 +159,7 @@ def _patched_train(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
             result = original(self, *args, **kwargs)
         finally:
             callback.run_id = None
-        if get_autolog_config(NAME).get("log_models"):
+        if OPTIONS["save_pretrained"]:
             _log_pretrained(self)
         return result
 
