@@ -291,3 +291,10 @@ def test_fluent_search_traces_by_model_id():
     found = mlflow.search_traces(model_id="m-123", return_type="list")
     assert [t.info.trace_id for t in found] == [root.trace_id]
     assert [t.info.trace_id for t in client.search_traces(model_id="m-123")] == [root.trace_id]
+
+
+def test_client_default_page_size_is_the_store_default():
+    from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS
+    from mltrail.tracking import _client_traces
+
+    assert _client_traces.SEARCH_TRACES_DEFAULT_MAX_RESULTS == SEARCH_TRACES_DEFAULT_MAX_RESULTS

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+# mltrail.store.traces' default, repeated so importing the client does not import the trace store.
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
 _PAGE = 500  # traces per store call while collecting a long result
 _BATCH_GET = 100  # ids per batch_get_traces call
