@@ -372,11 +372,19 @@ def test_version_page_shows_lineage_and_signature_and_edits_in_place(page, seede
 
 
 def test_version_page_of_a_model_without_signature_or_run(page, seeder):
-    name = f"bare-{time.time_ns()}"
+    from urllib.parse import quote
+
+    name = f"{XSS} bare-{time.time_ns()}"  # markup in a name is text everywhere
     seeder.post("registered-models/create", {"name": name})
     seeder.post("model-versions/create", {"name": name, "source": "mlflow-artifacts:/elsewhere/model"})
-    page.goto(f"/#/models/{name}/versions/1")
-    page.wait_for_selector(f"h1:text-is('{name} · v1')")
+    page.goto(f"/#/models?q={quote(name, safe='')}")
+    page.get_by_role("link", name=name, exact=True).click()
+    page.wait_for_selector("table.versions tbody tr[data-version='1']")
+    assert page.locator("h1").inner_text() == name
+    page.get_by_role("button", name="Open version 1").click()
+    page.wait_for_selector("h1:has-text('· v1')")
+    assert page.locator("h1").inner_text() == f"{name} · v1"
+    assert page.url.endswith(f"#/models/{quote(name, safe='')}/versions/1")
     page.wait_for_function(
         "() => !document.querySelector('section[aria-labelledby=sig-title]').innerText.includes('Loading')"
     )

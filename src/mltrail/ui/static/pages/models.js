@@ -64,7 +64,7 @@ async function renderList(root, query) {
   draw();
 }
 
-async function renderModel(root, name, highlight) {
+async function renderModel(root, name) {
   let model;
   let versions;
   const load = async () => {
@@ -163,8 +163,7 @@ async function renderModel(root, name, highlight) {
 
   function drawVersions() {
     versionsTitle.textContent = `Versions (${versions.length})`;
-    replace(versionBody, versions.length ? versions.map((v) => h('tr', {dataset: {version: String(v.version), stage: v.current_stage || 'None'},
-      class: String(v.version) === highlight ? 'selected' : null},
+    replace(versionBody, versions.length ? versions.map((v) => h('tr', {dataset: {version: String(v.version), stage: v.current_stage || 'None'}},
     // A button, not a link: the run link stays the row's one link (open the version in its own page here).
     h('td', {}, h('button', {type: 'button', class: 'link version-link', 'aria-label': `Open version ${v.version}`,
       onclick: () => { location.hash = versionHref(name, v.version); }}, 'v' + v.version)),
@@ -195,7 +194,7 @@ export async function render(root, {modelName, version, query}) {
   try {
     if (modelName && version) {
       await (await import('./model_version.js')).renderVersion(root, modelName, version);
-    } else if (modelName) await renderModel(root, modelName, version);
+    } else if (modelName) await renderModel(root, modelName);
     else await renderList(root, query);
   } catch (err) {
     replace(root, errorBox(err));
