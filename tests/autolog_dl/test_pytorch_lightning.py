@@ -354,3 +354,16 @@ def test_per_epoch_checkpoints():
     )
     first = mltrail.pytorch.load_checkpoint(TinyRegressor, run_id, epoch=0)
     assert isinstance(first, TinyRegressor)
+
+
+def test_log_every_n_epoch_and_registered_model_name():
+    torch.manual_seed(0)
+    mltrail.pytorch.autolog(log_every_n_epoch=2, registered_model_name="TinyNet", checkpoint=False)
+    _trainer(max_epochs=2).fit(TinyRegressor(), _loader(), _loader(seed=1))
+    client = MlflowClient()
+    run_id = mltrail.last_active_run().info.run_id
+    assert [s for s, _ in _history(client, run_id, "val_loss")] == [1]  # epochs 0 and 1: only the 2nd
+    version = client.get_model_version("TinyNet", "1")
+    assert version.run_id == run_id
+    net = mltrail.pytorch.load_model("models:/TinyNet/1")
+    assert isinstance(net, TinyRegressor)
