@@ -309,3 +309,14 @@ def test_drop_in_autolog_script_read_back_with_the_client(tmp_path):
         flavors = yaml.safe_load(Path(path).read_text())["flavors"]
         assert set(flavors) == {flavor, "python_function"}
         assert flavors["python_function"]["loader_module"] == f"mlflow.{flavor}"
+
+
+def test_reset_reverts_everything():
+    from mltrail.autologging.universal import reset
+
+    toy_autolog()
+    plain = Trainer.__dict__["fit"]
+    safe_patch("toy", Trainer, "fit", lambda original, self, x: original(self, x))
+    reset()
+    assert Trainer.__dict__["fit"] is plain
+    assert get_autolog_config("toy") == {}

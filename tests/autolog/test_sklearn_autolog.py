@@ -257,3 +257,15 @@ def test_classes_imported_after_autolog_are_patched():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "SVR"
+
+
+def test_universal_autolog_keeps_a_direct_configuration(regression):
+    mltrail.sklearn.autolog(max_tuning_runs=2, log_models=False)
+    mltrail.autolog()  # as in MLflow: the integration configured directly keeps its options
+    assert get_autolog_config("sklearn")["max_tuning_runs"] == 2
+    mltrail.autolog(disable=True)  # but disabling everything does disable it
+    assert not is_patched("sklearn", LinearRegression, "fit")
+    mltrail.autolog(log_models=False)
+    assert get_autolog_config("sklearn")["log_models"] is False
+    mltrail.autolog()  # set by autolog() before: autolog() may change it
+    assert get_autolog_config("sklearn")["log_models"] is True

@@ -66,3 +66,19 @@ def autologging_is_disabled(name: str) -> bool:
     """True unless ``autolog`` of integration ``name`` was called and not with ``disable=True``."""
     config = _configs.get(name)
     return not config or bool(config.get("disable", False))
+
+
+GLOBALLY_CONFIGURED = "globally_configured"  # MLflow's key: the config came from ``autolog()``
+
+
+def mark_globally_configured(name: str) -> None:
+    """Record that integration ``name`` got its current config from ``mltrail.autolog()``."""
+    with _lock:
+        if name in _configs:
+            _configs[name][GLOBALLY_CONFIGURED] = True
+
+
+def configured_by_user(name: str) -> bool:
+    """Whether ``<integration>.autolog()`` was called directly (not through ``mltrail.autolog()``)."""
+    config = _configs.get(name)
+    return bool(config) and not config.get(GLOBALLY_CONFIGURED, False)

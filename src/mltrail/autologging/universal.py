@@ -11,6 +11,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
+from mltrail.autologging.config import configured_by_user, mark_globally_configured
 from mltrail.autologging.hooks import register_post_import_hook
 from mltrail.autologging.patching import warn_failure
 
@@ -116,18 +117,29 @@ def _on_import(module: ModuleType) -> None:
 
 
 def _enable(library: str) -> None:
-    """Call the integration's ``autolog`` with the universal kwargs it accepts."""
+    """Call the integration's ``autolog`` with the universal kwargs it accepts.
+
+    As in MLflow, an integration the user configured directly
+    (``mltrail.sklearn.autolog(max_tuning_runs=2)``) keeps that configuration;
+    ``disable=True`` still turns it off.
+    """
     target = INTEGRATIONS[library]
     try:
         integration = importlib.import_module(target)
     except ImportError as err:
         _log.debug("no mltrail integration %s for %s: %s", target, library, err)
         return
+    except Exception as err:  # a broken integration module must not break the user's script
+        warn_failure(target.rsplit(".", 1)[-1], "could not import the integration", err)
+        return
     func = getattr(integration, "autolog", None)
     if func is None:
         _log.debug("%s has no autolog()", target)
         return
     kwargs = dict(_state["kwargs"] or {})
+    name = getattr(func, "integration_name", None)
+    if name is not None and not kwargs.get("disable") and configured_by_user(name):
+        return
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
@@ -138,3 +150,17 @@ def _enable(library: str) -> None:
         func(**kwargs)
     except Exception as err:  # one broken integration must not stop the others
         warn_failure(target.rsplit(".", 1)[-1], "autolog() failed", err)
+        return
+    if name is not None:
+        mark_globally_configured(name)
+
+
+def reset() -> None:
+    """Forget every autologging configuration and restore every patched function (tests use it)."""
+    from mltrail.autologging import config, patching
+
+    for name in list(patching._patches):
+        patching.revert_patches(name)
+    with config._lock:
+        config._configs.clear()
+    _state["kwargs"] = None
