@@ -1,5 +1,13 @@
 """Plain typed records shared by every layer (no I/O, no framework imports)."""
 
+from mltrail.entities.assessment import (
+    Assessment,
+    AssessmentError,
+    AssessmentSource,
+    AssessmentSourceType,
+    Expectation,
+    Feedback,
+)
 from mltrail.entities.enums import LifecycleStage, RunStatus, SourceType, ViewType
 from mltrail.entities.files import FileInfo
 from mltrail.entities.model_registry import (
@@ -39,10 +47,16 @@ from mltrail.entities.tracking import (
 )
 
 __all__ = [
+    "Assessment",
+    "AssessmentError",
+    "AssessmentSource",
+    "AssessmentSourceType",
     "Dataset",
     "DatasetInput",
+    "Expectation",
     "Experiment",
     "ExperimentTag",
+    "Feedback",
     "FileInfo",
     "InputTag",
     "LifecycleStage",

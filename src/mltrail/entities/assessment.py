@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,6 +155,8 @@ def _as_error(error: Any) -> AssessmentError | None:
     if error is None or isinstance(error, AssessmentError):
         return error
     if isinstance(error, BaseException):
+        import traceback  # only when an exception becomes an error record
+
         stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         return AssessmentError(type(error).__name__, str(error), stack)
     if isinstance(error, str):
