@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,18 +96,58 @@ def _new_trace(root_name: str) -> _InFlight:
         client = fluent._client()
         tracking_uri = client.tracking_uri
         experiment_id = fluent._get_experiment_id(client)
-    metadata = {
+    metadata = {TraceMetadataKey.SOURCE_RUN: run.info.run_id} if run is not None else None
+    return _InFlight(new_trace_info(root_name, str(experiment_id), metadata=metadata), tracking_uri)
+
+
+def new_trace_info(
+    name: str, experiment_id: str, tags: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None
+) -> TraceInfo:
+    """The info of a new, in-progress trace: a fresh id, MLflow's standard metadata, the name tag."""
+    trace_metadata = {
         TraceMetadataKey.SCHEMA_VERSION: "3",
         TraceMetadataKey.USER: _user(),
         TraceMetadataKey.SOURCE_NAME: _source_name(),
         TraceMetadataKey.SOURCE_TYPE: "LOCAL",
+        **{str(k): str(v) for k, v in (metadata or {}).items()},
     }
-    if run is not None:
-        metadata[TraceMetadataKey.SOURCE_RUN] = run.info.run_id
-    info = TraceInfo(trace_id=f"tr-{uuid.uuid4().hex}", experiment_id=str(experiment_id), request_time=0,
-                     state=TraceState.IN_PROGRESS, trace_metadata=metadata,
-                     tags={TraceTagKey.TRACE_NAME: root_name})
-    return _InFlight(info, tracking_uri)
+    trace_tags = {TraceTagKey.TRACE_NAME: name, **{str(k): str(v) for k, v in (tags or {}).items()}}
+    return TraceInfo(trace_id=f"tr-{uuid.uuid4().hex}", experiment_id=experiment_id, request_time=0,
+                     state=TraceState.IN_PROGRESS, trace_metadata=trace_metadata, tags=trace_tags)
+
+
+def begin_trace(info: TraceInfo, tracking_uri: str, root: LiveSpan) -> None:
+    """Put a trace in flight with its root span (it is exported to ``tracking_uri`` when the root ends)."""
+    flight = _InFlight(info, tracking_uri, [root])
+    with _lock:
+        _traces[info.trace_id] = flight
+
+
+def in_flight_spans(trace_id: str) -> list[LiveSpan] | None:
+    """A copy of the spans of a trace still in flight, or None when it is not in flight."""
+    with _lock:
+        flight = _traces.get(trace_id)
+        return list(flight.spans) if flight is not None else None
+
+
+def add_span(span: LiveSpan) -> bool:
+    """Add ``span`` to its trace if that is still in flight; False when it is not."""
+    with _lock:
+        flight = _traces.get(span.trace_id)
+        if flight is None:
+            return False
+        flight.spans.append(span)
+    return True
+
+
+def edit_in_flight_info(trace_id: str, edit: Callable[[TraceInfo], None]) -> bool:
+    """Run ``edit`` on the info of a trace still in flight, under the lock; False when it is not in flight."""
+    with _lock:
+        flight = _traces.get(trace_id)
+        if flight is None:
+            return False
+        edit(flight.info)
+    return True
 
 
 def _user() -> str:
@@ -162,16 +203,15 @@ def start_span(name: str, span_type: str | None = None, parent: LiveSpan | None 
 def update_trace(trace_id: str, tags: dict[str, str] | None = None, metadata: dict[str, str] | None = None,
                  **fields: Any) -> bool:
     """Change a trace still in flight; False when it is not in flight."""
-    with _lock:
-        flight = _traces.get(trace_id)
-        if flight is None:
-            return False
-        flight.info.tags.update({str(k): str(v) for k, v in (tags or {}).items()})
-        flight.info.trace_metadata.update({str(k): str(v) for k, v in (metadata or {}).items()})
+
+    def edit(info: TraceInfo) -> None:
+        info.tags.update({str(k): str(v) for k, v in (tags or {}).items()})
+        info.trace_metadata.update({str(k): str(v) for k, v in (metadata or {}).items()})
         for key, value in fields.items():
             if value is not None:
-                setattr(flight.info, key, value)
-    return True
+                setattr(info, key, value)
+
+    return edit_in_flight_info(trace_id, edit)
 
 
 def _truncate(text: str | None) -> str | None:

@@ -16,9 +16,6 @@ from mltrail.entities.trace import (
     SpanStatus,
     SpanStatusCode,
     TraceInfo,
-    TraceMetadataKey,
-    TraceState,
-    TraceTagKey,
 )
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.tracing import _manager
@@ -55,35 +52,15 @@ def start_root(
     """Start a new trace in ``experiment_id`` of ``tracking_uri`` and return its root span."""
     if not _manager.is_enabled():
         return NoOpSpan()
-    info_metadata = {
-        TraceMetadataKey.SCHEMA_VERSION: "3",
-        TraceMetadataKey.USER: _manager._user(),
-        TraceMetadataKey.SOURCE_NAME: _manager._source_name(),
-        TraceMetadataKey.SOURCE_TYPE: "LOCAL",
-        **{str(k): str(v) for k, v in (metadata or {}).items()},
-    }
-    info_tags = {TraceTagKey.TRACE_NAME: name, **{str(k): str(v) for k, v in (tags or {}).items()}}
-    info = TraceInfo(
-        trace_id=f"tr-{uuid.uuid4().hex}",
-        experiment_id=str(experiment_id),
-        request_time=0,
-        state=TraceState.IN_PROGRESS,
-        trace_metadata=info_metadata,
-        tags=info_tags,
-    )
-    flight = _manager._InFlight(info, tracking_uri)
+    info = _manager.new_trace_info(name, str(experiment_id), tags=tags, metadata=metadata)
     span = LiveSpan(info.trace_id, uuid.uuid4().hex[:16], None, name, span_type, start_time_ns)
-    flight.spans.append(span)
-    with _manager._lock:
-        _manager._traces[info.trace_id] = flight
+    _manager.begin_trace(info, tracking_uri, span)
     return _start(span, inputs, attributes)
 
 
 def find_span(trace_id: str, span_id: str) -> LiveSpan | None:
     """A span of a trace still in flight, or ``None``."""
-    with _manager._lock:
-        flight = _manager._traces.get(trace_id)
-        spans = list(flight.spans) if flight is not None else []
+    spans = _manager.in_flight_spans(trace_id) or []
     return next((s for s in spans if s.span_id == span_id), None)
 
 
@@ -111,11 +88,8 @@ def start_child(
             error_code=RESOURCE_DOES_NOT_EXIST,
         )
     span = LiveSpan(trace_id, uuid.uuid4().hex[:16], parent_id, name, span_type, start_time_ns)
-    with _manager._lock:
-        flight = _manager._traces.get(trace_id)
-        if flight is None:  # the root ended between the lookup and now
-            raise _span_not_found(trace_id, parent_id)
-        flight.spans.append(span)
+    if not _manager.add_span(span):  # the root ended between the lookup and now
+        raise _span_not_found(trace_id, parent_id)
     return _start(span, inputs, attributes)
 
 
@@ -138,9 +112,7 @@ def end_span(
 
 def root_of(trace_id: str) -> LiveSpan | None:
     """The root span of a trace still in flight, or ``None``."""
-    with _manager._lock:
-        flight = _manager._traces.get(trace_id)
-        spans = list(flight.spans) if flight is not None else []
+    spans = _manager.in_flight_spans(trace_id) or []
     return next((s for s in spans if s.parent_id is None), None)
 
 
@@ -152,10 +124,7 @@ def end_root(
     end_time_ns: int | None = None,
 ) -> None:
     """End a trace: spans still open end UNSET (as MLflow does), then the root, which exports the trace."""
-    with _manager._lock:
-        flight = _manager._traces.get(root.trace_id)
-        spans = list(flight.spans) if flight is not None else []
-    for span in spans:
+    for span in _manager.in_flight_spans(root.trace_id) or []:
         if span is not root and not span.is_ended:
             span.end(status=SpanStatus(SpanStatusCode.UNSET, "Ended with its trace"), end_time_ns=end_time_ns)
     root.end(outputs=outputs, attributes=attributes, status=status, end_time_ns=end_time_ns)
@@ -171,24 +140,18 @@ def delete_in_flight_tag(trace_id: str, key: str) -> bool:
 
     Raises ``RESOURCE_DOES_NOT_EXIST`` when the trace is in flight without that tag.
     """
-    with _manager._lock:
-        flight = _manager._traces.get(trace_id)
-        if flight is None:
-            return False
-        if key not in flight.info.tags:
+
+    def drop(info: TraceInfo) -> None:
+        if key not in info.tags:
             raise MltrailException(
                 f"Tag with key '{key}' not found in trace with ID '{trace_id}'",
                 error_code=RESOURCE_DOES_NOT_EXIST,
             )
-        del flight.info.tags[key]
-    return True
+        del info.tags[key]
+
+    return _manager.edit_in_flight_info(trace_id, drop)
 
 
 def add_in_flight_assessment(trace_id: str, assessment: Any) -> bool:
     """Attach an assessment to a trace still in flight (stored with it); False when it is not in flight."""
-    with _manager._lock:
-        flight = _manager._traces.get(trace_id)
-        if flight is None:
-            return False
-        flight.info.assessments.append(assessment)
-    return True
+    return _manager.edit_in_flight_info(trace_id, lambda info: info.assessments.append(assessment))
