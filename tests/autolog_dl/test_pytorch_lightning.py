@@ -15,7 +15,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import mltrail
 import mltrail.pytorch
-from mltrail.autologging import revert_patches
 from mltrail.tracking import MlflowClient
 
 
@@ -70,15 +69,6 @@ def _trainer(**kwargs) -> pl.Trainer:
     )
     opts.update(kwargs)
     return pl.Trainer(**opts)
-
-
-@pytest.fixture(autouse=True)
-def _reset_autolog():
-    yield
-    mltrail.pytorch.autolog(disable=True)
-    revert_patches("pytorch")
-    while mltrail.active_run() is not None:
-        mltrail.end_run()
 
 
 def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:

@@ -14,7 +14,6 @@ from transformers import BertConfig, BertForSequenceClassification, Trainer, Tra
 
 import mltrail
 import mltrail.transformers
-from mltrail.autologging import revert_patches
 from mltrail.tracking import MlflowClient
 
 
@@ -62,15 +61,6 @@ def _args(tmp_path, report_to="none", **kwargs) -> TrainingArguments:
     )
     opts.update(kwargs)
     return TrainingArguments(**opts)
-
-
-@pytest.fixture(autouse=True)
-def _reset_autolog():
-    yield
-    mltrail.transformers.autolog(disable=True)
-    revert_patches("transformers")
-    while mltrail.active_run() is not None:
-        mltrail.end_run()
 
 
 def _steps(client: MlflowClient, run_id: str, key: str) -> list[int]:

@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import sys
 from types import ModuleType
 
 from mltrail.autologging import autologging_integration, register_post_import_hook, revert_patches
@@ -62,31 +61,11 @@ def autolog(
         mltrail.transformers.autolog()
         trainer.train()
     """
-    from mltrail.transformers import _callback
-
     if disable:
         revert_patches(FLAVOR_NAME)
         return
-    # MLflow's transformers autolog never saves weights, and mltrail.autolog() passes
-    # log_models=True to every integration: only an explicit call here may save (possibly GBs of) weights.
-    _callback.OPTIONS["save_pretrained"] = bool(log_models) and not _called_by_universal_switch()
     # The trainer module, not the package: importing transformers for a tokenizer stays cheap.
     register_post_import_hook(_patch_module, "transformers.trainer")
-
-
-def _called_by_universal_switch() -> bool:
-    """Whether this ``autolog`` call comes from ``mltrail.autolog()`` (its ``_enable`` is on the stack)."""
-    from mltrail.autologging import universal
-
-    target = universal._enable.__code__
-    frame = sys._getframe(1)
-    for _ in range(10):
-        if frame is None:
-            return False
-        if frame.f_code is target:
-            return True
-        frame = frame.f_back
-    return False
 
 
 def _patch_module(module: ModuleType) -> None:

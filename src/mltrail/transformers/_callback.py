@@ -21,12 +21,11 @@ from types import ModuleType
 from typing import Any
 
 from mltrail.autologging import autolog_run, get_autolog_config, safe_patch, warn_failure
+from mltrail.autologging.config import configured_by_user
 
 NAME = "transformers"
 _MAX_PARAM_VAL_LENGTH = 6000  # MLflow's limit; longer values are left out, as MLflowCallback does
 _MARK = "_mltrail_autolog_callback"
-# Set by ``autolog()``: save the trained model with save_pretrained after train().
-OPTIONS: dict[str, bool] = {"save_pretrained": False}
 
 
 def patch_trainer(trainer_module: ModuleType) -> None:
@@ -159,7 +158,9 @@ def _patched_train(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
             result = original(self, *args, **kwargs)
         finally:
             callback.run_id = None
-        if OPTIONS["save_pretrained"]:
+        # MLflow's transformers autolog never saves weights, and mltrail.autolog() passes
+        # log_models=True to every integration: only a direct autolog(log_models=True) saves them.
+        if get_autolog_config(NAME).get("log_models") and configured_by_user(NAME):
             _log_pretrained(self)
         return result
 
