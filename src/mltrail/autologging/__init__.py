@@ -25,6 +25,7 @@ from mltrail.autologging.config import (
 )
 from mltrail.autologging.hooks import register_post_import_hook
 from mltrail.autologging.patching import (
+    classes_defining,
     is_patched,
     revert_patches,
     running_integrations,
@@ -41,6 +42,7 @@ __all__ = [
     "autolog_run",
     "autologging_integration",
     "autologging_is_disabled",
+    "classes_defining",
     "get_autolog_config",
     "is_patched",
     "register_post_import_hook",

@@ -187,3 +187,17 @@ def is_patched(name: str, owner: Any, attr: str) -> bool:
         return False
     mark = getattr(func, _MARK, None)
     return mark is not None and mark[0] == name
+
+
+def classes_defining(base: type, attr: str) -> list[type]:
+    """``base`` and those of its (already defined) subclasses that define ``attr`` themselves, bases first.
+
+    Patching just these covers every subclass: the others inherit a patched method.
+    """
+    found, todo = [base], [base]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.append(sub)
+                todo.append(sub)
+    return [cls for cls in found if cls is base or attr in cls.__dict__]

@@ -20,6 +20,7 @@ from typing import Any
 from mltrail.autologging import (
     autolog_run,
     autologging_integration,
+    classes_defining,
     get_autolog_config,
     revert_patches,
     running_integrations,
@@ -72,9 +73,7 @@ def autolog(
     import lightgbm.sklearn
 
     safe_patch(NAME, lightgbm, "train", _patched_train)
-    from mltrail.xgboost._autolog import _sklearn_classes
-
-    for cls in _sklearn_classes(lightgbm.sklearn.LGBMModel):
+    for cls in classes_defining(lightgbm.sklearn.LGBMModel, "fit"):
         safe_patch(NAME, cls, "fit", _patched_fit)
 
 

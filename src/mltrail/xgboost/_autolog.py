@@ -21,6 +21,7 @@ from typing import Any
 from mltrail.autologging import (
     autolog_run,
     autologging_integration,
+    classes_defining,
     get_autolog_config,
     revert_patches,
     running_integrations,
@@ -79,19 +80,8 @@ def autolog(
 
     safe_patch(NAME, xgboost, "train", _patched_train)
     safe_patch(NAME, xgboost.DMatrix, "__init__", _patched_dmatrix_init)
-    for cls in _sklearn_classes(xgboost.sklearn.XGBModel):
+    for cls in classes_defining(xgboost.sklearn.XGBModel, "fit"):
         safe_patch(NAME, cls, "fit", _patched_fit)
-
-
-def _sklearn_classes(base: type) -> list[type]:
-    """``base`` and its subclasses that define their own ``fit``, bases first."""
-    found, todo = [base], [base]
-    while todo:
-        for sub in todo.pop().__subclasses__():
-            if sub not in found:
-                found.append(sub)
-                todo.append(sub)
-    return [cls for cls in found if cls is base or "fit" in cls.__dict__]
 
 
 def _other_integration_running() -> bool:
