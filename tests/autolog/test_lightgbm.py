@@ -74,6 +74,10 @@ def test_train_logs_params_metrics_early_stopping_importance_and_text_model(data
         assert imp == pytest.approx(
             dict(zip(booster.feature_name(), booster.feature_importance(kind).tolist(), strict=True))
         )
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"feature_importance_split.png", "feature_importance_gain.png"} <= names
+    png = Path(client.download_artifacts(run.info.run_id, "feature_importance_gain.png")).read_bytes()
+    assert png.startswith(b"\x89PNG")
     flavors = _mlmodel(run.info.run_id)["flavors"]
     assert flavors["lightgbm"]["model_class"] == "lightgbm.basic.Booster"
     assert flavors["lightgbm"]["data"] == "model.lgb"

@@ -269,3 +269,27 @@ def test_universal_autolog_keeps_a_direct_configuration(regression):
     assert get_autolog_config("sklearn")["log_models"] is False
     mltrail.autolog()  # set by autolog() before: autolog() may change it
     assert get_autolog_config("sklearn")["log_models"] is True
+
+
+def test_autolog_against_a_live_server_read_by_the_official_client(tmp_path, monkeypatch, classification):
+    # mltrail SDK -> mltrail server over HTTP; the official mlflow client reads the result back.
+    import mlflow
+    import yaml
+
+    from support.live_server import running_server
+
+    X, y = classification
+    with running_server(tmp_path / "server") as server:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+        model = LogisticRegression(C=2.0).fit(X, y)
+        run_id = mltrail.last_active_run().info.run_id
+        official = mlflow.MlflowClient(server.url)
+        run = official.get_run(run_id)
+        assert run.data.params["C"] == "2.0"
+        assert run.data.tags["mlflow.autologging"] == "sklearn"
+        assert set(run.data.metrics) == CLASSIFIER_METRICS
+        local = official.download_artifacts(run_id, "model", str(tmp_path / "dl"))
+        with open(f"{local}/MLmodel") as fh:
+            assert set(yaml.safe_load(fh)["flavors"]) == {"sklearn", "python_function"}
+        loaded = mlflow.sklearn.load_model(local)
+        np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

@@ -94,7 +94,9 @@ def test_importance_types_option_and_no_model(data):
     xgb.train({"max_depth": 2}, xgb.DMatrix(X, label=y), num_boost_round=3)
     [run] = _runs()
     names = {a.path for a in mltrail.MlflowClient().list_artifacts(run.info.run_id)}
-    assert names == {"feature_importance_gain.json", "feature_importance_cover.json"}
+    assert names == {
+        f"feature_importance_{kind}.{ext}" for kind in ("gain", "cover") for ext in ("json", "png")
+    }
     assert "best_iteration" not in run.data.metrics  # no early stopping, no such metrics
 
 

@@ -191,3 +191,32 @@ class MetricsBuffer:
             batch, self._pending = self._pending, []
             self.client.log_batch(self.run_id, metrics=batch)
         self._last_flush = time.monotonic()
+
+
+def log_importance_plot(run_id: str, client: MlflowClient, importance: dict[str, float], kind: str) -> None:
+    """``feature_importance_<kind>.png``, a horizontal bar chart, when matplotlib is installed.
+
+    Drawn on a bare ``matplotlib.figure.Figure``: pyplot (and the user's backend) is left alone.
+    """
+    import importlib.util
+    import os
+    import tempfile
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return
+    from matplotlib.figure import Figure
+
+    ordered = sorted(importance.items(), key=lambda item: item[1])
+    height = 4.8 + (0.1 * len(ordered) if len(ordered) > 10 else 0)
+    fig = Figure(figsize=(6.4, height))
+    ax = fig.subplots()
+    ax.barh(range(len(ordered)), [v for _, v in ordered], align="center", height=0.5)
+    ax.set_yticks(range(len(ordered)))
+    ax.set_yticklabels([str(k) for k, _ in ordered])
+    ax.set_xlabel("Importance")
+    ax.set_title(f"Feature Importance ({kind})")
+    fig.tight_layout()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"feature_importance_{kind}.png")
+        fig.savefig(path)
+        client.log_artifact(run_id, path)

@@ -167,9 +167,9 @@ def _log_importance(run_id: str, client: Any, booster: Any) -> None:
     features = booster.feature_name()
     for kind in _IMPORTANCE_TYPES:
         values = booster.feature_importance(importance_type=kind).tolist()
-        lu.log_dict_artifact(
-            run_id, client, dict(zip(features, values, strict=False)), f"feature_importance_{kind}.json"
-        )
+        importance = dict(zip(features, values, strict=False))
+        lu.log_dict_artifact(run_id, client, importance, f"feature_importance_{kind}.json")
+        _guarded("feature importance plot", lu.log_importance_plot, run_id, client, importance, kind)
 
 
 def _log_model(model: Any, example: Any) -> None:

@@ -178,6 +178,8 @@ def _log_importance(run_id: str, client: Any, booster: Any) -> None:
     for kind in get_autolog_config(NAME).get("importance_types") or ["weight"]:
         scores = booster.get_score(importance_type=kind)
         lu.log_dict_artifact(run_id, client, scores, f"feature_importance_{kind}.json")
+        if scores:
+            _guarded("feature importance plot", lu.log_importance_plot, run_id, client, scores, kind)
 
 
 def _log_model(model: Any, example: Any) -> None:
