@@ -186,6 +186,7 @@ def test_grid_search_best_params_child_runs_and_best_estimator(classification):
         assert "mean_test_score" in child.data.metrics and "rank_test_score" in child.data.metrics
         assert child.data.tags["estimator_name"] == "LogisticRegression"
         assert child.info.status == "FINISHED"
+        assert child.data.tags["mlflow.user"] == parent.data.tags["mlflow.user"]
     best = mltrail.sklearn.load_model(f"runs:/{parent.info.run_id}/best_estimator")
     assert search.best_params_["C"] == best.C
     whole = mltrail.sklearn.load_model(f"runs:/{parent.info.run_id}/model")

@@ -320,7 +320,7 @@ def _log_cv_results(search: Any, run: Any, client: Any) -> None:
 
     import pandas as pd
 
-    from mltrail.tracking._default_tags import MLFLOW_PARENT_RUN_ID
+    from mltrail.tracking._default_tags import MLFLOW_PARENT_RUN_ID, default_tags
 
     run_id = run.info.run_id
     table = pd.DataFrame.from_dict(search.cv_results_)
@@ -334,7 +334,8 @@ def _log_cv_results(search: Any, run: Any, client: Any) -> None:
     if max_runs is not None and rank_column in table:
         table = table.nsmallest(max_runs, rank_column, keep="first")
     base_params = search.estimator.get_params(deep=True)
-    tags = {MLFLOW_PARENT_RUN_ID: run_id, **estimator_tags(search.estimator)}
+    # The parent's user/source tags too, so the children show up in the same UI filters.
+    tags = {**default_tags(), MLFLOW_PARENT_RUN_ID: run_id, **estimator_tags(search.estimator)}
     for _, row in table.iterrows():
         child = client.create_run(run.info.experiment_id, tags=tags)
         child_id = child.info.run_id
