@@ -59,7 +59,7 @@ def save_model(
     from mltrail.models.model import Model
     from mltrail.models.requirements import resolve_requirements
     from mltrail.pyfunc._api import finish_model, prepare_model_dir
-    from mltrail.xgboost import _copy_code
+    from mltrail.pyfunc.model import copy_code_paths
 
     is_booster = isinstance(lgb_model, lgb.Booster)
     if not is_booster and not isinstance(lgb_model, lgb.LGBMModel):
@@ -74,7 +74,7 @@ def save_model(
 
             with open(path / data, "wb") as fh:
                 cloudpickle.dump(lgb_model, fh)
-        code_dir = _copy_code(code_paths, path)
+        code_dir = copy_code_paths(code_paths, path)
         model = mlflow_model or Model()
         if metadata:
             model.metadata = metadata

@@ -139,6 +139,16 @@ def _copy_into(src: str, dest_dir: Path) -> None:
         shutil.copy2(p, target)
 
 
+def copy_code_paths(code_paths: list[str] | None, path: Path) -> str | None:
+    """Copy ``code_paths`` into ``<path>/code``; the directory name for the flavor config, or None."""
+    if not code_paths:
+        return None
+    (path / CODE_DIR).mkdir()
+    for cp in code_paths:
+        _copy_into(cp, path / CODE_DIR)
+    return CODE_DIR
+
+
 def save_python_model(
     path: Path, python_model: Any, artifacts: dict[str, str] | None, code_paths: list[str] | None
 ) -> dict[str, Any]:
@@ -174,12 +184,9 @@ def save_python_model(
             _copy_into(local, adir)
             saved[name] = {"path": f"{ARTIFACTS_DIR}/{Path(local).name}", "uri": uri}
         conf["artifacts"] = saved
-    if code_paths:
-        cdir = path / CODE_DIR
-        cdir.mkdir()
-        for cp in code_paths:
-            _copy_into(cp, cdir)
-        conf["code"] = CODE_DIR
+    code_dir = copy_code_paths(code_paths, path)
+    if code_dir:
+        conf["code"] = code_dir
     return conf
 
 

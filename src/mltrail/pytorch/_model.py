@@ -74,6 +74,7 @@ def save_model(
     from mltrail.models.model import Model
     from mltrail.models.requirements import infer_requirements, resolve_requirements
     from mltrail.pyfunc._api import finish_model, prepare_model_dir
+    from mltrail.pyfunc.model import copy_code_paths
 
     if serialization_format not in (None, "pickle"):
         raise invalid(
@@ -100,7 +101,7 @@ def save_model(
             torch.jit.save(pytorch_model, str(data_dir / _MODEL_FILE))
         else:
             torch.save(pytorch_model, str(data_dir / _MODEL_FILE), pickle_module=pickle_module, **kwargs)
-        code_dir = _copy_code_paths(code_paths, path)
+        code_dir = copy_code_paths(code_paths, path)
         extra_conf = _copy_extra_files(extra_files, path)
         model = mlflow_model or Model()
         if metadata:
@@ -141,17 +142,6 @@ def _without_local_version(requirement: str) -> str:
     (MLflow drops it too)."""
     name, sep, version = requirement.partition("==")
     return f"{name}=={version.split('+', 1)[0]}" if sep else requirement
-
-
-def _copy_code_paths(code_paths: list[str] | None, path: Path) -> str | None:
-    if not code_paths:
-        return None
-    from mltrail.pyfunc.model import CODE_DIR, _copy_into
-
-    (path / CODE_DIR).mkdir()
-    for cp in code_paths:
-        _copy_into(cp, path / CODE_DIR)
-    return CODE_DIR
 
 
 def _copy_extra_files(extra_files: list[str] | None, path: Path) -> dict[str, Any]:

@@ -71,14 +71,9 @@ def save_model(
     path = prepare_model_dir(path)
     try:
         _dump(sk_model, path / _MODEL_FILE, serialization_format)
-        code_dir = None
-        if code_paths:
-            from mltrail.pyfunc.model import CODE_DIR, _copy_into
+        from mltrail.pyfunc.model import copy_code_paths
 
-            (path / CODE_DIR).mkdir()
-            for cp in code_paths:
-                _copy_into(cp, path / CODE_DIR)
-            code_dir = CODE_DIR
+        code_dir = copy_code_paths(code_paths, path)
         model = mlflow_model or Model()
         if metadata:
             model.metadata = metadata

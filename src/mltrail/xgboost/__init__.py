@@ -58,6 +58,7 @@ def save_model(
     from mltrail.models.model import Model
     from mltrail.models.requirements import resolve_requirements
     from mltrail.pyfunc._api import finish_model, prepare_model_dir
+    from mltrail.pyfunc.model import copy_code_paths
 
     if model_format not in _FORMATS:
         raise invalid(f"Unsupported model_format '{model_format}': use one of {list(_FORMATS)}")
@@ -67,7 +68,7 @@ def save_model(
     data = f"model.{model_format}"
     try:
         xgb_model.save_model(str(path / data))
-        code_dir = _copy_code(code_paths, path)
+        code_dir = copy_code_paths(code_paths, path)
         model = mlflow_model or Model()
         if metadata:
             model.metadata = metadata
@@ -89,17 +90,6 @@ def save_model(
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
-
-
-def _copy_code(code_paths: list[str] | None, path: Path) -> str | None:
-    if not code_paths:
-        return None
-    from mltrail.pyfunc.model import CODE_DIR, _copy_into
-
-    (path / CODE_DIR).mkdir()
-    for cp in code_paths:
-        _copy_into(cp, path / CODE_DIR)
-    return CODE_DIR
 
 
 def _infer_with_output(xgb_model: Any, example: Any) -> Any:
