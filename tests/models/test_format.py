@@ -155,6 +155,35 @@ def test_predict_without_context_and_code_paths(tmp_path):
     assert helper_mod_xyz.VALUE == 42
 
 
+@pytest.mark.parametrize("flavor", ["sklearn", "xgboost", "lightgbm"])
+def test_flavors_carry_code_paths(tmp_path, flavor):
+    import importlib
+
+    from sklearn.linear_model import LinearRegression
+
+    X, y = np.arange(20, dtype=float).reshape(10, 2), np.arange(10, dtype=float)
+    if flavor == "sklearn":
+        model = LinearRegression().fit(X, y)
+    elif flavor == "xgboost":
+        import xgboost
+
+        model = xgboost.train({"max_depth": 2}, xgboost.DMatrix(X, label=y), num_boost_round=2)
+    else:
+        import lightgbm
+
+        model = lightgbm.train({"verbose": -1, "min_data_in_leaf": 1}, lightgbm.Dataset(X, label=y), 2)
+    module = f"helper_{flavor}_code"
+    (tmp_path / f"{module}.py").write_text("VALUE = 7\n")
+    importlib.import_module(f"mltrail.{flavor}").save_model(
+        model, tmp_path / "m", code_paths=[str(tmp_path / f"{module}.py")]
+    )
+    assert (tmp_path / "m" / "code" / f"{module}.py").is_file()
+    conf = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())["flavors"]
+    assert conf["python_function"]["code"] == "code"
+    assert len(mltrail.pyfunc.load_model(str(tmp_path / "m")).predict(pd.DataFrame(X))) == 10
+    assert importlib.import_module(module).VALUE == 7  # importable once the model is loaded
+
+
 def test_models_from_code(tmp_path):
     code = tmp_path / "my_model.py"
     code.write_text(
