@@ -14,6 +14,7 @@ estimator. Only the outermost call logs.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -28,6 +29,7 @@ from mltrail.autologging import (
     warn_failure,
 )
 from mltrail.autologging import logging_utils as lu
+from mltrail.autologging.boosters import EXAMPLE_ROWS, BoosterAPI, guarded, sklearn_api_fit
 
 _log = logging.getLogger(__name__)
 NAME = "lightgbm"
@@ -42,7 +44,6 @@ _UNLOGGED = {
     "learning_rates",
     "callbacks",
 }
-_EXAMPLE_ROWS = 5
 _IMPORTANCE_TYPES = ("split", "gain")
 
 
@@ -77,12 +78,7 @@ def autolog(
         safe_patch(NAME, cls, "fit", _patched_fit)
 
 
-def _guarded(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except Exception as err:
-        warn_failure(NAME, f"failed to log {what}", err)
-        return None
+_guarded = functools.partial(guarded, NAME)
 
 
 class _AutologCallback:
@@ -110,7 +106,7 @@ def _dataset_example(train_set: Any) -> Any:
     data = getattr(train_set, "data", None)
     if data is None or isinstance(data, (str, bytes)) or not hasattr(data, "shape"):
         return None
-    return lu.input_sample(data, _EXAMPLE_ROWS)
+    return lu.input_sample(data, EXAMPLE_ROWS)
 
 
 def _patched_train(original: Any, *args: Any, **kwargs: Any) -> Any:
@@ -191,56 +187,15 @@ def _log_model(model: Any, example: Any) -> None:
     )
 
 
-def _patched_fit(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
-    if running_integrations() - {NAME}:
-        return original(self, *args, **kwargs)
-    from mltrail.sklearn._autolog import estimator_tags, log_training_metrics
-
-    with autolog_run(NAME) as run:
-        if run is None:
-            return original(self, *args, **kwargs)
-        run_id, client = run.info.run_id, lu.client_for(run)
-        features = args[0] if args else kwargs.get("X")
-        targets = args[1] if len(args) > 1 else kwargs.get("y")
-        _guarded("params", lu.log_params, run_id, client, self.get_params(deep=True))
-        _guarded("tags", lu.log_tags, run_id, client, estimator_tags(self))
-        if get_autolog_config(NAME).get("log_datasets", True):
-            _guarded("dataset", lu.log_training_dataset, run_id, client, features, targets)
-        result = original(self, *args, **kwargs)
-        _guarded("metrics", _log_fit_metrics, self, run_id, client)
-        _guarded(
-            "training metrics",
-            log_training_metrics,
-            self,
-            run_id,
-            client,
-            features,
-            targets,
-            kwargs.get("sample_weight"),
-        )
-        _guarded("feature importance", _log_importance, run_id, client, self.booster_)
-        if get_autolog_config(NAME).get("log_models", True):
-            _guarded("model", _log_model, self, lu.input_sample(features, _EXAMPLE_ROWS))
-        return result
+def _fit_early_stopping(model: Any, run_id: str, client: Any, per_iteration: list[dict[str, float]]) -> None:
+    _log_early_stopping(run_id, client, getattr(model, "best_iteration_", 0) or 0, per_iteration)
 
 
-def _log_fit_metrics(model: Any, run_id: str, client: Any) -> None:
-    """The fit's per-iteration eval metrics (``evals_result_``) and early stopping results."""
-    import time
-
-    from mltrail.entities import Metric
-
-    now = int(time.time() * 1000)
-    batch = []
-    results: list[dict[str, float]] = []
-    for data, metrics in (getattr(model, "evals_result_", None) or {}).items():
-        for metric, values in metrics.items():
-            key = lu.sanitize_metric_name(f"{data}-{metric}")
-            for step, value in enumerate(values):
-                batch.append(Metric(key, float(value), now, step))
-                while len(results) <= step:
-                    results.append({})
-                results[step][key] = float(value)
-    if batch:
-        client.log_batch(run_id, metrics=batch)
-    _log_early_stopping(run_id, client, getattr(model, "best_iteration_", 0) or 0, results)
+_SKLEARN_API = BoosterAPI(
+    name=NAME,
+    eval_history=lambda model: getattr(model, "evals_result_", None) or {},
+    log_early_stopping=_fit_early_stopping,
+    log_importance=lambda run_id, client, model: _log_importance(run_id, client, model.booster_),
+    log_model=lambda model, example: _log_model(model, example),
+)
+_patched_fit = functools.partial(sklearn_api_fit, _SKLEARN_API)

@@ -15,6 +15,7 @@ search are not logged twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -29,6 +30,7 @@ from mltrail.autologging import (
     warn_failure,
 )
 from mltrail.autologging import logging_utils as lu
+from mltrail.autologging.boosters import EXAMPLE_ROWS, BoosterAPI, guarded, sklearn_api_fit
 
 _log = logging.getLogger(__name__)
 NAME = "xgboost"
@@ -45,7 +47,6 @@ _UNLOGGED = {
     "custom_metric",
 }
 _EXAMPLE_ATTR = "_mltrail_input_example"
-_EXAMPLE_ROWS = 5
 
 
 @autologging_integration(NAME)
@@ -89,12 +90,7 @@ def _other_integration_running() -> bool:
     return bool(running_integrations() - {NAME})
 
 
-def _guarded(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except Exception as err:
-        warn_failure(NAME, f"failed to log {what}", err)
-        return None
+_guarded = functools.partial(guarded, NAME)
 
 
 def _patched_dmatrix_init(original: Any, self: Any, *args: Any, **kwargs: Any) -> None:
@@ -102,7 +98,7 @@ def _patched_dmatrix_init(original: Any, self: Any, *args: Any, **kwargs: Any) -
     data = args[0] if args else kwargs.get("data")
     if data is not None and not isinstance(data, (str, bytes)) and hasattr(data, "shape"):
         try:
-            sample = lu.input_sample(data, _EXAMPLE_ROWS)
+            sample = lu.input_sample(data, EXAMPLE_ROWS)
             setattr(self, _EXAMPLE_ATTR, sample.copy() if hasattr(sample, "copy") else sample)
         except Exception as err:  # an exotic input type: no example, no signature
             _log.debug("no input example from DMatrix data: %s", err)
@@ -207,65 +203,24 @@ def _log_model(model: Any, example: Any) -> None:
     )
 
 
-def _patched_fit(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
-    if _other_integration_running():
-        return original(self, *args, **kwargs)
-    from mltrail.sklearn._autolog import estimator_tags, log_training_metrics
-
-    with autolog_run(NAME) as run:
-        if run is None:
-            return original(self, *args, **kwargs)
-        run_id, client = run.info.run_id, lu.client_for(run)
-        features = args[0] if args else kwargs.get("X")
-        targets = args[1] if len(args) > 1 else kwargs.get("y")
-        _guarded("params", lu.log_params, run_id, client, self.get_params(deep=True))
-        _guarded("tags", lu.log_tags, run_id, client, estimator_tags(self))
-        if get_autolog_config(NAME).get("log_datasets", True):
-            _guarded("dataset", lu.log_training_dataset, run_id, client, features, targets)
-        result = original(self, *args, **kwargs)
-        _guarded(
-            "metrics",
-            _log_fit_metrics,
-            self,
-            run_id,
-            client,
-            features,
-            targets,
-            kwargs.get("sample_weight"),
-            log_training_metrics,
-        )
-        _guarded("feature importance", _log_importance, run_id, client, self.get_booster())
-        if get_autolog_config(NAME).get("log_models", True):
-            _guarded("model", _log_model, self, lu.input_sample(features, _EXAMPLE_ROWS))
-        return result
-
-
-def _log_fit_metrics(
-    model: Any, run_id: str, client: Any, features: Any, targets: Any, weights: Any, log_training_metrics: Any
-) -> None:
-    """The fit's per-iteration eval metrics, early stopping results and training metrics."""
-    import time
-
-    from mltrail.entities import Metric
-
-    now = int(time.time() * 1000)
+def _fit_history(model: Any) -> dict[str, dict[str, list[float]]]:
     try:
-        history = model.evals_result()
+        return model.evals_result()
     except Exception:  # fitted without eval_set
-        history = {}
-    batch = []
-    results: list[dict[str, float]] = []
-    for data, metrics in history.items():
-        for metric, values in metrics.items():
-            key = lu.sanitize_metric_name(f"{data}-{metric}")
-            for step, value in enumerate(values):
-                batch.append(Metric(key, float(value), now, step))
-                while len(results) <= step:
-                    results.append({})
-                results[step][key] = float(value)
-    if batch:
-        client.log_batch(run_id, metrics=batch)
+        return {}
+
+
+def _fit_early_stopping(model: Any, run_id: str, client: Any, per_iteration: list[dict[str, float]]) -> None:
     best = getattr(model, "best_iteration", None) if getattr(model, "early_stopping_rounds", None) else None
-    if best is not None and results:
-        _log_early_stopping(run_id, client, model.get_booster(), results)
-    log_training_metrics(model, run_id, client, features, targets, weights)
+    if best is not None and per_iteration:
+        _log_early_stopping(run_id, client, model.get_booster(), per_iteration)
+
+
+_SKLEARN_API = BoosterAPI(
+    name=NAME,
+    eval_history=_fit_history,
+    log_early_stopping=_fit_early_stopping,
+    log_importance=lambda run_id, client, model: _log_importance(run_id, client, model.get_booster()),
+    log_model=lambda model, example: _log_model(model, example),
+)
+_patched_fit = functools.partial(sklearn_api_fit, _SKLEARN_API)
