@@ -95,6 +95,38 @@ def process_tree(pid: int) -> list[int]:
     return seen
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def wait_until_idle(pids: list[int], threshold: float = 0.05, window: float = 1.0, limit: float = 60.0) -> float:
+    """Wait until the processes (with descendants) together use under ``threshold`` of a core
+    over ``window`` seconds, at most ``limit`` seconds; returns the seconds waited.
+
+    A server answering its health check may still be warming up (MLflow's workers keep
+    importing for a while): measuring then would charge that CPU to whoever runs first.
+    """
+    t0 = time.perf_counter()
+    before = sum(cpu_seconds(p) for p in pids)
+    while time.perf_counter() - t0 < limit:
+        time.sleep(window)
+        after = sum(cpu_seconds(p) for p in pids)
+        if after - before < threshold * window:
+            break
+        before = after
+    return time.perf_counter() - t0
+
+
 def rss_bytes(pid: int, tree: bool = True) -> int:
     """Resident memory of a process (and by default its descendants), from /proc (bytes).
 

@@ -122,6 +122,7 @@ class Bench:
     def run_server_sections(self, problems: dict[str, str]) -> None:
         import sec_ops
         import sec_process
+        from common import wait_until_idle
         from driverproc import start_drivers
         from servers import RssSampler, stop_all
 
@@ -136,6 +137,12 @@ class Bench:
                     drivers[n] = s
             drivers = {n: drivers[n] for n in self.names}
             running = [s for s in servers.values() if not isinstance(s, NA)]
+            # Drivers (and their mlflow import) first, then wait for every server and driver to go
+            # quiet: a server still warming up after its first 200 steals CPU from the others.
+            pids = [s.proc.pid for s in running if s.proc is not None]
+            pids += [d.proc.pid for d in drivers.values() if not isinstance(d, NA) and d.proc is not None]
+            waited = wait_until_idle(pids)
+            print(f"[servers] idle after {waited:.1f} s", flush=True)
             with RssSampler(running):
                 live, ids = sec_ops.setup(drivers)
                 if "ops" in self.sections:

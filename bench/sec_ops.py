@@ -98,7 +98,7 @@ def run(drivers: dict[str, DriverProc | NA], quick: bool) -> list[Section]:
             client_cpu[label] = sorted(ours)[len(ours) // 2]
         return last
 
-    measure("create_experiment", "op_create_experiment", reps["few"])
+    measure("create_experiment", "op_create_experiment", reps["many"])
     measure("create_run", "op_create_run", n_runs)
     measure(f"log_batch: 10 params, 5 tags, 10 metrics {TIMES} 10 steps", "op_log_run_data", n_runs)
     measure("log_metric (single call)", "op_log_metric", reps["many"])
