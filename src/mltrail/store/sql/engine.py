@@ -148,6 +148,35 @@ def driver_statement(dialect: sqlalchemy.Dialect, stmt: sqlalchemy.Executable) -
     return str(compiled), params
 
 
+_constant_sql: dict[tuple[str, int, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def execute_constant(
+    conn: sqlalchemy.Connection, stmt: sqlalchemy.Executable, params: dict[str, Any] | list[dict[str, Any]]
+) -> Any:
+    """Run a module-level statement with plain ``params`` (one dict, or a list for executemany)
+    as driver SQL compiled once per dialect and parameter set, skipping SQLAlchemy's per-execute
+    cache-key, compile-cache and bind-processing work (a tenth of a millisecond each on the
+    hottest writes). Only for statements whose parameters need no type processing.
+    """
+    if isinstance(params, list) and not params:
+        return None
+    first = params[0] if isinstance(params, list) else params
+    key = (conn.dialect.name, id(stmt), tuple(first))
+    cached = _constant_sql.get(key)
+    if cached is None:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(first))
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        cached = (str(compiled), order)
+        _constant_sql[key] = cached
+    sql, order = cached
+    if order is None:
+        return conn.exec_driver_sql(sql, params)
+    if isinstance(params, list):
+        return conn.exec_driver_sql(sql, [tuple(p[n] for n in order) for p in params])
+    return conn.exec_driver_sql(sql, tuple(params[n] for n in order))
+
+
 def raw_fetchall(conn: sqlalchemy.Connection, sql: str, params: Any) -> list[tuple]:
     """Run driver SQL on ``conn``'s DBAPI cursor inside its (read) transaction; plain tuples."""
     if not conn.in_transaction():

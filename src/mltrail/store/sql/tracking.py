@@ -49,7 +49,13 @@ from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
 from mltrail.store.sql._load import load_experiments, load_runs
 from mltrail.store.sql._names import random_run_name
 from mltrail.store.sql._runs import RunWritesMixin
-from mltrail.store.sql.engine import create_sql_engine, driver_statement, raw_fetchall, read_connection
+from mltrail.store.sql.engine import (
+    create_sql_engine,
+    driver_statement,
+    execute_constant,
+    raw_fetchall,
+    read_connection,
+)
 from mltrail.store.sql.migrate import ensure_schema
 from mltrail.store.sql.schema import (
     experiment_tags,
@@ -427,7 +433,7 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
         run_id = uuid.uuid4().hex
 
         def create(conn: sa.Connection) -> Run:
-            row = conn.execute(_EXPERIMENT_FOR_RUN, {"exp_id": exp_id}).first()
+            row = execute_constant(conn, _EXPERIMENT_FOR_RUN, {"exp_id": exp_id}).first()
             if row is None:
                 raise not_found(f"No Experiment with id={experiment_id} exists")
             if row.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -452,10 +458,9 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 "artifact_uri": artifact_uri,
                 "experiment_id": exp_id,
             }
-            conn.execute(_INSERT_RUN, run_row)
-            conn.execute(
-                _INSERT_RUN_TAGS,
-                [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()],
+            execute_constant(conn, _INSERT_RUN, run_row)
+            execute_constant(
+                conn, _INSERT_RUN_TAGS, [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()]
             )
             info = RunInfo(
                 run_id=run_id,
