@@ -448,7 +448,7 @@ def test_model_registry_pages_list_models_and_link_versions_to_runs(page, data, 
     rows = page.locator("table.versions tbody tr")
     assert rows.count() == 2
     assert "@champion" in page.locator('tr[data-version="2"]').inner_text()
-    page.locator('tr[data-version="1"] a').click()
+    page.locator('tr[data-version="1"] a.run-link').click()
     page.wait_for_selector("h1:text('prompt-v0')")
     _no_script_ran(page)
 

@@ -317,7 +317,7 @@ def test_version_page_shows_lineage_and_signature_and_edits_in_place(page, seede
     name = _model(seeder, source_run, 2)
     seeder.post("model-versions/set-tag", {"name": name, "version": "2", "key": "validated", "value": "no"})
     page.goto(f"/#/models/{name}")
-    page.get_by_role("button", name="Open version 2").click()
+    page.get_by_role("link", name="Open version 2").click()
     page.wait_for_selector(f"h1:text-is('{name} · v2')")
     assert page.url.endswith(f"#/models/{name}/versions/2")
     assert page.locator("dd.version-source").inner_text() == f"runs:/{source_run}/model"
@@ -381,7 +381,7 @@ def test_version_page_of_a_model_without_signature_or_run(page, seeder):
     page.get_by_role("link", name=name, exact=True).click()
     page.wait_for_selector("table.versions tbody tr[data-version='1']")
     assert page.locator("h1").inner_text() == name
-    page.get_by_role("button", name="Open version 1").click()
+    page.get_by_role("link", name="Open version 1").click()
     page.wait_for_selector("h1:has-text('· v1')")
     assert page.locator("h1").inner_text() == f"{name} · v1"
     assert page.url.endswith(f"#/models/{quote(name, safe='')}/versions/1")

@@ -164,9 +164,7 @@ async function renderModel(root, name) {
   function drawVersions() {
     versionsTitle.textContent = `Versions (${versions.length})`;
     replace(versionBody, versions.length ? versions.map((v) => h('tr', {dataset: {version: String(v.version), stage: v.current_stage || 'None'}},
-    // A button, not a link: the run link stays the row's one link (open the version in its own page here).
-    h('td', {}, h('button', {type: 'button', class: 'link version-link', 'aria-label': `Open version ${v.version}`,
-      onclick: () => { location.hash = versionHref(name, v.version); }}, 'v' + v.version)),
+    h('td', {}, h('a', {href: versionHref(name, v.version), class: 'version-link', 'aria-label': `Open version ${v.version}`}, 'v' + v.version)),
     h('td', {}, aliasBadges(model.aliases, v.version)),
     h('td', {class: 'stage-cell'}, stageControl({version: v.version, current: v.current_stage, others: versions,
       onApply: (stage, archive) => act(versionMsg, () => api.transitionModelVersionStage(name, v.version, stage, archive), reload)})),
