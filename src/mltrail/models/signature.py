@@ -351,3 +351,17 @@ def infer_signature(
                 specs.append(ParamSpec(name, _python_type(value), value))
         param_schema = ParamSchema(specs)
     return ModelSignature(inputs, outputs, param_schema)
+
+
+def infer_signature_by_scoring(model_input: Any, predict: Any) -> ModelSignature | None:
+    """MLflow infers a saved model's output schema by scoring its input example; so do the flavors.
+
+    ``predict`` is called on ``model_input``; a model that cannot score it (or an output
+    with no schema) gives ``None``, and the model is saved without a signature.
+    """
+    from mltrail.exceptions import MltrailException
+
+    try:
+        return infer_signature(model_input, predict(model_input))
+    except (MltrailException, ValueError, TypeError):
+        return None

@@ -57,6 +57,7 @@ def save_model(
 
     from mltrail.models.model import Model
     from mltrail.models.requirements import infer_requirements, resolve_requirements
+    from mltrail.models.signature import infer_signature_by_scoring
     from mltrail.pyfunc._api import finish_model, prepare_model_dir
 
     if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
@@ -99,22 +100,11 @@ def save_model(
         if code_dir:
             pyfunc_conf["code"] = code_dir
         if signature is None and input_example is not None:
-            signature = _infer_with_output(sk_model, input_example, pyfunc_predict_fn)
+            signature = infer_signature_by_scoring(input_example, getattr(sk_model, pyfunc_predict_fn))
         finish_model(path, model, signature, input_example, reqs, pyfunc_conf)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
-
-
-def _infer_with_output(sk_model: Any, example: Any, predict_fn: str) -> Any:
-    """MLflow infers the output schema by scoring the input example; so do we."""
-    from mltrail.exceptions import MltrailException
-    from mltrail.models.signature import infer_signature
-
-    try:
-        return infer_signature(example, getattr(sk_model, predict_fn)(example))
-    except (MltrailException, ValueError, TypeError):
-        return None
 
 
 def _dump(sk_model: Any, target: Path, fmt: str) -> None:

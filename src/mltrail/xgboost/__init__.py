@@ -57,6 +57,7 @@ def save_model(
 
     from mltrail.models.model import Model
     from mltrail.models.requirements import resolve_requirements
+    from mltrail.models.signature import infer_signature_by_scoring
     from mltrail.pyfunc._api import finish_model, prepare_model_dir
     from mltrail.pyfunc.model import copy_code_paths
 
@@ -85,21 +86,11 @@ def save_model(
         if code_dir:
             pyfunc_conf["code"] = code_dir
         if signature is None and input_example is not None:
-            signature = _infer_with_output(xgb_model, input_example)
+            signature = infer_signature_by_scoring(input_example, lambda x: _predict(xgb_model, x))
         finish_model(path, model, signature, input_example, reqs, pyfunc_conf)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
-
-
-def _infer_with_output(xgb_model: Any, example: Any) -> Any:
-    from mltrail.exceptions import MltrailException
-    from mltrail.models.signature import infer_signature
-
-    try:
-        return infer_signature(example, _predict(xgb_model, example))
-    except (MltrailException, ValueError, TypeError):
-        return None
 
 
 def _predict(xgb_model: Any, data: Any, **params: Any) -> Any:

@@ -179,18 +179,13 @@ def _log_importance(run_id: str, client: Any, booster: Any) -> None:
 
 
 def _log_model(model: Any, example: Any) -> None:
-    import xgboost
-
-    from mltrail.xgboost import log_model
+    from mltrail.xgboost import _predict, log_model
 
     config = get_autolog_config(NAME)
     signature = None
     if example is not None and config.get("log_model_signatures", True):
         try:
-            if isinstance(model, xgboost.Booster):
-                signature = lu.infer_model_signature(example, lambda x: model.predict(xgboost.DMatrix(x)))
-            else:
-                signature = lu.infer_model_signature(example, model.predict)
+            signature = lu.infer_model_signature(example, lambda x: _predict(model, x))
         except Exception as err:
             _log.warning("model signature not inferred: %s", err)
     log_model(
