@@ -40,7 +40,7 @@ def log_params(run_id: str, client: MlflowClient, params: dict[str, Any]) -> Non
 
 
 def log_metrics(run_id: str, client: MlflowClient, metrics: dict[str, Any], step: int = 0) -> None:
-    """Log finite numeric metrics at ``step`` in batches (non-numbers are dropped)."""
+    """Log numeric metrics at ``step`` in one batch (values that are not numbers are dropped)."""
     from mltrail.entities import Metric
 
     now = int(time.time() * 1000)
