@@ -6,6 +6,11 @@ and downloads stream from disk with ``FileResponse``: a 1 GB transfer never
 sits in memory. Remote destinations (``s3://…``) go through the artifacts
 package's repositories, bridged from the event loop to their blocking API.
 Every path passes the artifacts package's one check first.
+
+Object stores (S3) also hand out presigned URLs so clients move large files
+without the server in the middle: multipart uploads and direct downloads.
+Other destinations answer NOT_IMPLEMENTED with MLflow's messages, which is the
+official client's cue to stream through the proxy instead.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ import mimetypes
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -25,7 +30,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from mltrail.artifacts.paths import is_local_uri, resolve_under, validate_artifact_path
-from mltrail.exceptions import invalid, not_found
+from mltrail.exceptions import NOT_IMPLEMENTED, MltrailException, invalid, not_found
+
+if TYPE_CHECKING:
+    from mltrail.artifacts.s3 import MultipartUpload, PresignedDownload
+
+# MLflow's exact messages: the official client matches the first one to fall back to a plain PUT.
+MPU_UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
+PRESIGNED_UNSUPPORTED = "Multipart download is not supported for the current artifact repository"
 
 # Types a browser must never render from an artifact (they can run script).
 _EXECUTABLE_HINTS = ("html", "xml", "javascript", "ecmascript", "svg", "xhtml", "x-sh", "wasm")
@@ -46,6 +58,21 @@ def safe_media_type(name: str) -> str:
     if any(h in guessed for h in _EXECUTABLE_HINTS):
         return "text/plain; charset=utf-8"
     return guessed
+
+
+@runtime_checkable
+class PresignedStore(Protocol):
+    """An artifact repository that can hand out presigned URLs (S3)."""
+
+    def create_multipart_upload(self, path: str, num_parts: int) -> MultipartUpload: ...
+
+    def complete_multipart_upload(
+        self, path: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None: ...
+
+    def abort_multipart_upload(self, path: str, upload_id: str) -> None: ...
+
+    def presigned_download_url(self, path: str) -> PresignedDownload: ...
 
 
 def download_headers(name: str, disposition: str) -> dict[str, str]:
@@ -71,6 +98,24 @@ class Destination:
     def child(self, rel: str) -> Destination:
         """The destination rooted at ``rel`` under this one."""
         raise NotImplementedError
+
+    # Presigned access. Only object stores have it; everything else answers as MLflow does.
+
+    def create_multipart_upload(self, rel: str, num_parts: int) -> MultipartUpload:
+        """Start a multipart upload of the file ``rel``: an upload ID and a presigned URL per part."""
+        raise MltrailException(MPU_UNSUPPORTED, error_code=NOT_IMPLEMENTED)
+
+    def complete_multipart_upload(self, rel: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        """Join the uploaded ``(part_number, etag)`` parts into the file ``rel``."""
+        raise MltrailException(MPU_UNSUPPORTED, error_code=NOT_IMPLEMENTED)
+
+    def abort_multipart_upload(self, rel: str, upload_id: str) -> None:
+        """Abort a multipart upload of ``rel``, dropping the parts uploaded so far."""
+        raise MltrailException(MPU_UNSUPPORTED, error_code=NOT_IMPLEMENTED)
+
+    def presigned_download(self, rel: str) -> PresignedDownload:
+        """A presigned URL (and size) to download the file ``rel`` straight from the store."""
+        raise MltrailException(PRESIGNED_UNSUPPORTED, error_code=NOT_IMPLEMENTED)
 
 
 class LocalDestination(Destination):
@@ -106,7 +151,9 @@ class LocalDestination(Destination):
         target = self.path(rel)
         if not rel or not target.is_file():
             raise not_found(f"Artifact {rel!r} does not exist")
-        return FileResponse(target, media_type=safe_media_type(rel), headers=download_headers(rel, disposition))
+        return FileResponse(
+            target, media_type=safe_media_type(rel), headers=download_headers(rel, disposition)
+        )
 
     async def upload(self, rel: str, chunks: AsyncIterator[bytes]) -> None:
         """Stream ``chunks`` into ``root/rel`` atomically (temp file, then rename).
@@ -186,7 +233,9 @@ class RepoDestination(Destination):
             yield first
             yield from chunks
 
-        return StreamingResponse(rest(), media_type=safe_media_type(rel), headers=download_headers(rel, disposition))
+        return StreamingResponse(
+            rest(), media_type=safe_media_type(rel), headers=download_headers(rel, disposition)
+        )
 
     async def upload(self, rel: str, chunks: AsyncIterator[bytes]) -> None:
         iterator = chunks.__aiter__()
@@ -206,6 +255,23 @@ class RepoDestination(Destination):
         if not rel:
             raise invalid("Refusing to delete the artifact root; name a path under it")
         self.repo.delete_artifacts(rel)
+
+    def _presigned(self, message: str) -> PresignedStore:
+        if not isinstance(self.repo, PresignedStore):
+            raise MltrailException(message, error_code=NOT_IMPLEMENTED)
+        return self.repo
+
+    def create_multipart_upload(self, rel: str, num_parts: int) -> MultipartUpload:
+        return self._presigned(MPU_UNSUPPORTED).create_multipart_upload(rel, num_parts)
+
+    def complete_multipart_upload(self, rel: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        self._presigned(MPU_UNSUPPORTED).complete_multipart_upload(rel, upload_id, parts)
+
+    def abort_multipart_upload(self, rel: str, upload_id: str) -> None:
+        self._presigned(MPU_UNSUPPORTED).abort_multipart_upload(rel, upload_id)
+
+    def presigned_download(self, rel: str) -> PresignedDownload:
+        return self._presigned(PRESIGNED_UNSUPPORTED).presigned_download_url(rel)
 
 
 def destination_for(uri: str) -> Destination:

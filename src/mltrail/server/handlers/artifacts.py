@@ -4,10 +4,18 @@ Paths under the proxy are relative to ``--artifacts-destination``; a run whose
 artifact URI is ``mlflow-artifacts:/1/<run>/artifacts`` keeps its files under
 ``<destination>/1/<run>/artifacts``. Every path passes
 :func:`mltrail.artifacts.paths.validate_artifact_path` before any I/O.
+
+With an S3 destination the proxy also speaks MLflow's multipart upload
+(``mpu/create`` -> presigned part URLs the client PUTs to directly ->
+``mpu/complete`` or ``mpu/abort``) and presigned downloads (``presigned/<path>``),
+so large files never pass through the server. A folder destination answers
+those with MLflow's NOT_IMPLEMENTED messages and the client streams through
+the proxy instead.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,13 +23,10 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from mltrail.artifacts.paths import validate_artifact_path
+from mltrail.artifacts.paths import join_artifact_path, validate_artifact_path
 from mltrail.exceptions import NOT_IMPLEMENTED, MltrailException, invalid
 from mltrail.server import artifact_files as af
 from mltrail.server.routing import Call, Endpoint
-
-# The official client falls back to a plain PUT when the message starts with this.
-MPU_UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
 
 
 class ListProxyArtifacts(msgspec.Struct):
@@ -36,6 +41,51 @@ class FileInfoOut(msgspec.Struct):
 
 class ListProxyArtifactsResponse(msgspec.Struct):
     files: list[FileInfoOut] = []
+
+
+class CreateMultipartUpload(msgspec.Struct, kw_only=True):
+    """``path`` is the client's local file (only its name is used); ``num_parts`` 1 to 10,000."""
+
+    path: str
+    num_parts: int = 1
+
+
+class MultipartUploadCredential(msgspec.Struct):
+    url: str
+    part_number: int
+    headers: dict[str, str] = {}
+
+
+class CreateMultipartUploadResponse(msgspec.Struct):
+    upload_id: str
+    credentials: list[MultipartUploadCredential]
+
+
+class MultipartUploadPart(msgspec.Struct, kw_only=True):
+    part_number: int
+    etag: str | None = None
+    url: str | None = None  # sent by the client, not needed by S3
+
+
+class CompleteMultipartUpload(msgspec.Struct, kw_only=True):
+    path: str
+    upload_id: str = ""
+    parts: list[MultipartUploadPart]
+
+
+class AbortMultipartUpload(msgspec.Struct, kw_only=True):
+    path: str
+    upload_id: str = ""
+
+
+class EmptyResponse(msgspec.Struct):
+    pass
+
+
+class PresignedDownloadResponse(msgspec.Struct, omit_defaults=True):
+    url: str
+    headers: dict[str, str]
+    file_size: int | None = None  # MLflow leaves it out when unknown
 
 
 class GetRunArtifact(msgspec.Struct):
@@ -96,15 +146,54 @@ def list_artifacts(call: Call) -> dict[str, Any]:
     return {"files": destination(call).list(call.body.path or "")}
 
 
-async def multipart_unsupported(call: Call) -> Response:
-    """Multipart uploads need presigned object-store URLs; the client then falls back to PUT."""
-    validate_artifact_path(call.path_params.get("artifact_path", ""))
-    raise MltrailException(MPU_UNSUPPORTED, error_code=NOT_IMPLEMENTED)
+def _upload_target(call: Call) -> str:
+    """The file a multipart request is about: the URL's folder plus the name of the body's ``path``.
+
+    As in MLflow, the client sends its *local* file path and only the name is
+    kept; it is split on both separators because Windows clients send ``C:\\…``.
+    """
+    folder = validate_artifact_path(call.path_params.get("artifact_path", ""))
+    name = re.split(r"[\\/]", call.body.path)[-1]
+    if name in ("", ".", ".."):
+        raise invalid("Missing value for required parameter 'path': the file to upload, whose name is kept")
+    return validate_artifact_path(join_artifact_path(folder, name))
 
 
-async def presigned_unsupported(call: Call) -> Response:
-    """Presigned URLs need an object store; the client then streams through the proxy."""
-    raise MltrailException("Presigned URLs are not supported for the current artifact repository", NOT_IMPLEMENTED)
+def _upload_id(call: Call) -> str:
+    if not call.body.upload_id:
+        raise invalid("Missing value for required parameter 'upload_id'")
+    return call.body.upload_id
+
+
+def create_multipart_upload(call: Call) -> CreateMultipartUploadResponse:
+    """Start a multipart upload; answer with one presigned URL per part for the client to PUT to."""
+    rel = _upload_target(call)
+    upload = destination(call).create_multipart_upload(rel, call.body.num_parts)
+    credentials = [MultipartUploadCredential(p.url, p.part_number, dict(p.headers)) for p in upload.parts]
+    return CreateMultipartUploadResponse(upload.upload_id, credentials)
+
+
+def complete_multipart_upload(call: Call) -> EmptyResponse:
+    """Join the parts the client uploaded (``part_number`` and ``etag`` each) into the file."""
+    rel = _upload_target(call)
+    upload_id = _upload_id(call)
+    parts = [(p.part_number, p.etag or "") for p in call.body.parts]
+    destination(call).complete_multipart_upload(rel, upload_id, parts)
+    return EmptyResponse()
+
+
+def abort_multipart_upload(call: Call) -> EmptyResponse:
+    """Abort a multipart upload; the store drops the parts uploaded so far."""
+    rel = _upload_target(call)
+    destination(call).abort_multipart_upload(rel, _upload_id(call))
+    return EmptyResponse()
+
+
+def presigned_download(call: Call) -> PresignedDownloadResponse:
+    """A presigned URL to download one file straight from the store, with its size."""
+    rel = validate_artifact_path(call.path_params["artifact_path"])
+    found = destination(call).presigned_download(rel)
+    return PresignedDownloadResponse(found.url, dict(found.headers), found.file_size)
 
 
 # --------------------------------------------------------- UI download helpers
@@ -132,24 +221,86 @@ async def get_model_version_artifact(call: Call) -> Response:
 
 _PROXY = "mlflow-artifacts"
 ENDPOINTS = [
-    Endpoint("/artifacts", ("GET",), list_artifacts, request=ListProxyArtifacts,
-             response=ListProxyArtifactsResponse, service=_PROXY, summary="List artifacts"),
-    Endpoint("/artifacts/{artifact_path:path}", ("GET",), download_artifact, service=_PROXY,
-             summary="Download an artifact"),
-    Endpoint("/artifacts/{artifact_path:path}", ("PUT",), upload_artifact, service=_PROXY, raw=True,
-             summary="Upload an artifact (streamed)"),
-    Endpoint("/artifacts/{artifact_path:path}", ("DELETE",), delete_artifact, service=_PROXY,
-             summary="Delete an artifact"),
-    Endpoint("/mpu/create/{artifact_path:path}", ("POST",), multipart_unsupported, service=_PROXY, raw=True,
-             summary="Start a multipart upload"),
-    Endpoint("/mpu/complete/{artifact_path:path}", ("POST",), multipart_unsupported, service=_PROXY, raw=True,
-             summary="Complete a multipart upload"),
-    Endpoint("/mpu/abort/{artifact_path:path}", ("POST",), multipart_unsupported, service=_PROXY, raw=True,
-             summary="Abort a multipart upload"),
-    Endpoint("/presigned/{artifact_path:path}", ("GET",), presigned_unsupported, service=_PROXY, raw=True,
-             summary="Presigned download URL"),
-    Endpoint("/get-artifact", ("GET",), get_run_artifact, request=GetRunArtifact, service="",
-             summary="Download a run artifact for display"),
-    Endpoint("/model-versions/get-artifact", ("GET",), get_model_version_artifact,
-             request=GetModelVersionArtifact, service="", summary="Download a model version artifact"),
+    Endpoint(
+        "/artifacts",
+        ("GET",),
+        list_artifacts,
+        request=ListProxyArtifacts,
+        response=ListProxyArtifactsResponse,
+        service=_PROXY,
+        summary="List artifacts",
+    ),
+    Endpoint(
+        "/artifacts/{artifact_path:path}",
+        ("GET",),
+        download_artifact,
+        service=_PROXY,
+        summary="Download an artifact",
+    ),
+    Endpoint(
+        "/artifacts/{artifact_path:path}",
+        ("PUT",),
+        upload_artifact,
+        service=_PROXY,
+        raw=True,
+        summary="Upload an artifact (streamed)",
+    ),
+    Endpoint(
+        "/artifacts/{artifact_path:path}",
+        ("DELETE",),
+        delete_artifact,
+        service=_PROXY,
+        summary="Delete an artifact",
+    ),
+    Endpoint(
+        "/mpu/create/{artifact_path:path}",
+        ("POST",),
+        create_multipart_upload,
+        request=CreateMultipartUpload,
+        response=CreateMultipartUploadResponse,
+        service=_PROXY,
+        summary="Start a multipart upload",
+    ),
+    Endpoint(
+        "/mpu/complete/{artifact_path:path}",
+        ("POST",),
+        complete_multipart_upload,
+        request=CompleteMultipartUpload,
+        response=EmptyResponse,
+        service=_PROXY,
+        summary="Complete a multipart upload",
+    ),
+    Endpoint(
+        "/mpu/abort/{artifact_path:path}",
+        ("POST",),
+        abort_multipart_upload,
+        request=AbortMultipartUpload,
+        response=EmptyResponse,
+        service=_PROXY,
+        summary="Abort a multipart upload",
+    ),
+    Endpoint(
+        "/presigned/{artifact_path:path}",
+        ("GET",),
+        presigned_download,
+        response=PresignedDownloadResponse,
+        service=_PROXY,
+        summary="Presigned download URL",
+    ),
+    Endpoint(
+        "/get-artifact",
+        ("GET",),
+        get_run_artifact,
+        request=GetRunArtifact,
+        service="",
+        summary="Download a run artifact for display",
+    ),
+    Endpoint(
+        "/model-versions/get-artifact",
+        ("GET",),
+        get_model_version_artifact,
+        request=GetModelVersionArtifact,
+        service="",
+        summary="Download a model version artifact",
+    ),
 ]
