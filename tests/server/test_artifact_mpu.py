@@ -415,3 +415,54 @@ def test_official_client_falls_back_to_put_on_a_local_destination(
     log = watch.text()
     assert f'"GET {PROXY}/presigned/{run_path}/files/fallback.bin HTTP/1.1" 501' in log
     assert f'"GET {PROXY}/artifacts/{run_path}/files/fallback.bin HTTP/1.1" 200' in log
+
+
+# ------------------------------------------------------------------ /server-info
+
+
+def _server_info(server: LiveServer) -> dict:
+    resp = httpx.get(f"{server.url}/api/3.0/mlflow/server-info", timeout=30)
+    assert resp.status_code == 200, resp.text
+    ajax = httpx.get(f"{server.url}/ajax-api/3.0/mlflow/server-info", timeout=30)
+    assert ajax.json() == resp.json()
+    return resp.json()
+
+
+def test_server_info_advertises_multipart_for_an_s3_destination(s3_server, local_server):
+    s3_info = _server_info(s3_server)
+    assert s3_info["store_type"] == "SqlStore"
+    assert s3_info["multipart_uploads_enabled"] is True
+    assert s3_info["multipart_downloads_enabled"] is True
+    assert s3_info["workspaces_enabled"] is False
+    local_info = _server_info(local_server)
+    assert local_info["multipart_uploads_enabled"] is False
+    assert local_info["multipart_downloads_enabled"] is False
+
+
+def test_official_client_goes_multipart_on_the_servers_word(monkeypatch, s3_server, s3, bucket, tmp_path):
+    """No MLFLOW_ENABLE_PROXY_MULTIPART_* in the environment: the 3.17 client asks /server-info."""
+    from mlflow.utils.server_info import _clear_server_info_cache
+
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", raising=False)
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", raising=False)
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(MIB))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(5 * MIB))
+    _clear_server_info_cache()
+    try:
+        exp_id, local, data = _run_in(mlflow, s3_server, tmp_path, "auto.bin", 11 * MIB)
+        watch = LogWatch(s3_server)
+        with mlflow.start_run() as run:
+            mlflow.log_artifact(str(local))
+        run_path = f"{exp_id}/{run.info.run_id}/artifacts"
+        obj = s3.get_object(Bucket=bucket, Key=f"{PREFIX}/{run_path}/auto.bin")
+        assert obj["Body"].read() == data
+        assert obj["ETag"].endswith('-3"')
+        log = watch.text()
+        assert "GET /api/3.0/mlflow/server-info HTTP/1.1" in log
+        assert f'"POST {PROXY}/mpu/complete/{run_path} HTTP/1.1" 200' in log
+        assert f"PUT {PROXY}/artifacts/" not in log
+    finally:
+        while mlflow.active_run():
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)
+        _clear_server_info_cache()

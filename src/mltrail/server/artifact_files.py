@@ -101,6 +101,11 @@ class Destination:
 
     # Presigned access. Only object stores have it; everything else answers as MLflow does.
 
+    @property
+    def supports_presigned(self) -> bool:
+        """Whether multipart uploads and presigned downloads work here (advertised by ``/server-info``)."""
+        return False
+
     def create_multipart_upload(self, rel: str, num_parts: int) -> MultipartUpload:
         """Start a multipart upload of the file ``rel``: an upload ID and a presigned URL per part."""
         raise MltrailException(MPU_UNSUPPORTED, error_code=NOT_IMPLEMENTED)
@@ -255,6 +260,10 @@ class RepoDestination(Destination):
         if not rel:
             raise invalid("Refusing to delete the artifact root; name a path under it")
         self.repo.delete_artifacts(rel)
+
+    @property
+    def supports_presigned(self) -> bool:
+        return isinstance(self.repo, PresignedStore)
 
     def _presigned(self, message: str) -> PresignedStore:
         if not isinstance(self.repo, PresignedStore):
