@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from mltrail.entities import Metric
 from mltrail.store.sql._codec import DBL_MAX, decode_value, encode_value
+from mltrail.store.sql.engine import execute_constant
 from mltrail.store.sql.schema import latest_metrics, metrics
 
 _LM = latest_metrics.c
@@ -103,7 +104,7 @@ def _conditional_upsert(dialect: str) -> Any:
 def _update_latest(conn: sa.Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        conn.execute(_conditional_upsert(dialect), rows)
+        execute_constant(conn, _conditional_upsert(dialect), rows)
         return
     # MySQL: read the current latest rows under a lock, then insert or update.
     current = {
