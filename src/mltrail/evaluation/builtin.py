@@ -2,9 +2,10 @@
 
 ``exact_match`` logs ``exact_match/v1``; ``token_count`` and ``latency`` add
 per-row columns (``latency`` also ``latency/mean`` ...). The readability
-grades need the optional ``textstat`` package and ``toxicity`` needs a
-Hugging Face model: like MLflow, a metric whose package is missing is skipped
-with a warning instead of failing the evaluation.
+grades need the optional ``textstat`` package and ``toxicity`` needs
+``transformers``, ``torch`` and a local copy of its Hugging Face classifier
+(see :mod:`mltrail.evaluation.toxicity`): like MLflow, a metric whose package
+or model is missing is skipped with a warning instead of failing the evaluation.
 """
 
 from __future__ import annotations
@@ -101,16 +102,20 @@ def flesch_kincaid_grade_level() -> EvaluationMetric:
 
 
 def toxicity() -> EvaluationMetric:
-    """Toxicity needs a Hugging Face classifier, which mltrail does not bundle: always skipped with a warning."""
+    """Probability of the ``hate`` label per prediction (``toxicity/v1/score``) and its mean, variance, p90, ratio.
 
-    def eval_fn(predictions: Any) -> None:
-        _log.warning(
-            "Metric toxicity needs a Hugging Face model (the 'evaluate' and 'transformers' packages) that "
-            "mltrail does not bundle; skipped. Use an LLM-as-judge metric instead."
-        )
-        return None
+    Needs ``transformers``, ``torch`` and the classifier in the local Hugging Face
+    cache or in ``$MLTRAIL_TOXICITY_MODEL``; skipped with a warning otherwise.
+    """
+    from mltrail.evaluation.toxicity import evaluate_toxicity
 
-    return EvaluationMetric(eval_fn, "toxicity", False, version="v1")
+    return EvaluationMetric(
+        evaluate_toxicity,
+        "toxicity",
+        False,
+        long_name="toxicity/roberta-hate-speech-dynabench-r4",
+        version="v1",
+    )
 
 
 # ------------------------------------------------------- classic model types
