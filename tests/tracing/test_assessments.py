@@ -309,3 +309,17 @@ def test_sql_store_assessments_on_every_backend(sql_store):
     assert store.delete_traces(exp_id, max_timestamp_millis=2_000_000_000_000) == 1
     with pytest.raises(MltrailException, match="Trace with ID"):
         store.get_assessment(trace_id, fb.assessment_id)
+
+
+def test_a_trace_read_back_from_its_dict_or_json_keeps_typed_assessments(where):
+    trace_id = _traced()
+    mlflow.log_feedback(trace_id=trace_id, name="helpful", value=4, rationale="clear")
+    mlflow.log_expectation(trace_id=trace_id, name="answer", value="Paris")
+    trace = mlflow.get_trace(trace_id)
+    for again in (Trace.from_dict(trace.to_dict()), Trace.from_json(trace.to_json())):
+        feedback, expectation = again.info.assessments
+        assert isinstance(feedback, Feedback) and isinstance(expectation, Expectation)
+        assert (feedback.name, feedback.value, feedback.rationale) == ("helpful", 4, "clear")
+        assert (expectation.name, expectation.value) == ("answer", "Paris")
+        assert feedback.trace_id == trace_id
+        assert again.to_dict() == trace.to_dict()

@@ -19,7 +19,10 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +31,22 @@ from mltrail.entities.trace import _ms_to_rfc3339, _rfc3339_to_ms
 from mltrail.exceptions import invalid
 
 DEFAULT_FEEDBACK_NAME = "feedback"
+_id_lock = threading.Lock()
+_id_sequence = itertools.count()
+
+
+def new_assessment_id() -> str:
+    """A fresh ``a-<32 hex>`` id (MLflow's shape) that sorts in creation order within a process.
+
+    The store lists a trace's assessments by creation time, then by id; ids that begin
+    with the millisecond and a per-process sequence keep assessments logged within the
+    same millisecond in the order they were logged.
+    """
+    with _id_lock:
+        seq = next(_id_sequence) & 0xFFFF
+    return f"a-{int(time.time() * 1000) & 0xFFFFFFFFFFFF:012x}{seq:04x}{os.urandom(8).hex()}"
+
+
 JSON_FORMAT = "JSON_FORMAT"
 _STACK_TRACE_MAX_CHARS = 1000
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mltrail.exceptions import MltrailException
+
 TRACE_ID_PREFIX = "tr-"
 
 
@@ -167,7 +169,7 @@ def trace_id_from_hex(otel_hex: str) -> str:
 
 def trace_id_to_hex(trace_id: str) -> str:
     """The OpenTelemetry trace id (32 hex digits) behind ``tr-…``."""
-    return trace_id[len(TRACE_ID_PREFIX):] if trace_id.startswith(TRACE_ID_PREFIX) else trace_id
+    return trace_id[len(TRACE_ID_PREFIX) :] if trace_id.startswith(TRACE_ID_PREFIX) else trace_id
 
 
 @dataclass
@@ -263,7 +265,9 @@ class Span:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Span:
         """Read MLflow's span JSON (v3 base64/hex ids, or the older v2 ``context`` form)."""
-        attributes = {str(k): v if isinstance(v, str) else dump_json(v) for k, v in (d.get("attributes") or {}).items()}
+        attributes = {
+            str(k): v if isinstance(v, str) else dump_json(v) for k, v in (d.get("attributes") or {}).items()
+        }
         if "context" in d:  # MLflow 2 schema
             ctx = d["context"]
             otel_trace = id_to_hex(ctx.get("trace_id"), 32) or ""
@@ -429,10 +433,23 @@ class TraceInfo:
             client_request_id=d.get("client_request_id"),
             request_preview=d.get("request_preview"),
             response_preview=d.get("response_preview"),
-            assessments=list(d.get("assessments") or []),
+            assessments=_read_assessments(d.get("assessments")),
         )
 
     from_dict = from_proto_json
+
+
+def _read_assessments(raw: Any) -> list[dict[str, Any]]:
+    """Stored assessments as :class:`Feedback` / :class:`Expectation` (anything unreadable kept as is)."""
+    from mltrail.entities.assessment import Assessment  # it imports this module
+
+    out: list[dict[str, Any]] = []
+    for item in raw or []:
+        try:
+            out.append(Assessment.from_proto_json(item))
+        except MltrailException:
+            out.append(item)
+    return out
 
 
 @dataclass
@@ -486,8 +503,9 @@ class Trace:
     def from_json(cls, text: str) -> Trace:
         return cls.from_dict(json.loads(text))
 
-    def search_spans(self, span_type: str | None = None, name: str | None = None,
-                     span_id: str | None = None) -> list[Span]:
+    def search_spans(
+        self, span_type: str | None = None, name: str | None = None, span_id: str | None = None
+    ) -> list[Span]:
         """Spans matching every given criterion (``name`` may be a compiled regex)."""
         out = []
         for span in self.data.spans:

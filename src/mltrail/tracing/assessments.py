@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from mltrail import _exported_by
@@ -35,6 +34,7 @@ from mltrail.entities.assessment import (
     AssessmentSource,
     Expectation,
     Feedback,
+    new_assessment_id,
 )
 from mltrail.exceptions import invalid
 
@@ -62,7 +62,7 @@ def log_assessment(trace_id: str, assessment: Assessment) -> Assessment:
         return assessment
     assessment.trace_id = trace_id
     if _manual.add_in_flight_assessment(trace_id, assessment):
-        assessment.assessment_id = assessment.assessment_id or f"a-{uuid.uuid4().hex}"
+        assessment.assessment_id = assessment.assessment_id or new_assessment_id()
         return assessment
     return _store().create_assessment(assessment)
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
+from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue, new_assessment_id
 from mltrail.entities.trace import _ms_to_rfc3339
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.store.sql._codec import chunks
@@ -74,7 +73,7 @@ def create(conn: sa.Connection, assessment: Assessment) -> Assessment:
     trace_id = assessment.trace_id or ""
     _require_trace(conn, trace_id)
     stored = Assessment.from_proto_json(assessment.to_proto_json())
-    stored.assessment_id = f"a-{uuid.uuid4().hex}"
+    stored.assessment_id = new_assessment_id()
     if "feedback" in stored and "valid" not in stored:
         stored["valid"] = True
     if stored.overrides:
@@ -105,7 +104,7 @@ def store_missing(conn: sa.Connection, trace_id: str, items: Sequence[Any]) -> N
             continue
         a = Assessment.from_proto_json(a.to_proto_json())
         a.trace_id = trace_id
-        a.assessment_id = a.assessment_id or f"a-{uuid.uuid4().hex}"
+        a.assessment_id = a.assessment_id or new_assessment_id()
         conn.execute(sa.insert(assessments).values(**_row(a)))
 
 
