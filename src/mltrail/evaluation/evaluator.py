@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from mltrail.evaluation import builtin
+from mltrail.evaluation import builtin, retrieval
 from mltrail.evaluation.base import EvaluationArtifact, EvaluationMetric, EvaluationResult, MetricValue
 from mltrail.exceptions import invalid
 
@@ -27,13 +27,24 @@ _OUTPUTS = "outputs"
 _BARE_COLUMNS = ("token_count", "latency")
 
 
-def _default_metrics(model_type: str | None, has_targets: bool) -> list[EvaluationMetric]:
+def _default_metrics(
+    model_type: str | None, has_targets: bool, config: dict[str, Any]
+) -> list[EvaluationMetric]:
+    """The built-in metrics of ``model_type``; pops the ``retriever_k`` they use from ``config``, as MLflow does."""
     if model_type is None:
         return []
     if model_type in ("classifier", "regressor"):
         if not has_targets:
             raise invalid(f"model_type {model_type!r} needs `targets` (the column of true values).")
         return [builtin.model_type_metric(model_type)]
+    if model_type == "retriever":
+        k = config.pop("retriever_k", retrieval.DEFAULT_K)
+        # An invalid k warns and skips the metrics (MLflow's behaviour), so only a usable k needs targets.
+        if retrieval.valid_k(k) and not has_targets:
+            raise invalid(
+                "model_type 'retriever' needs `targets`: the column holding each row's list of relevant document ids."
+            )
+        return retrieval.retriever_metrics(k)
     metrics = [builtin.token_count(), builtin.toxicity()]
     if model_type == "question-answering" and has_targets:
         metrics.insert(0, builtin.exact_match())
@@ -297,8 +308,10 @@ def evaluate(
 
     With ``model=None`` the ``predictions`` column of ``data`` is scored as is.
     ``model_type`` picks built-in metrics (``question-answering``: exact_match
-    when ``targets`` is given, token_count; ``classifier``/``regressor``: the
-    classic scores); ``extra_metrics`` adds more, e.g. LLM judges from
+    when ``targets`` is given, token_count; ``retriever``: precision, recall
+    and NDCG at ``evaluator_config["retriever_k"]`` (3) of lists of document
+    ids; ``classifier``/``regressor``: the classic scores); ``extra_metrics``
+    adds more, e.g. LLM judges from
     ``mltrail.metrics.genai``. Results go to the active run, to ``run_id``, or
     to a new run; the per-row table is logged as ``eval_results_table.json``.
 
@@ -349,7 +362,7 @@ def evaluate(
     if custom_artifacts:
         raise invalid("custom_artifacts are not supported by mltrail.evaluate(); log artifacts from your code instead.")
     extras = [*_metric_list(extra_metrics, "extra_metrics"), *_metric_list(custom_metrics, "custom_metrics")]
-    metrics = _default_metrics(model_type, targets is not None) + extras
+    metrics = _default_metrics(model_type, targets is not None, config) + extras
     timed = model is not None and any(m.name == "latency" for m in metrics)
     excluded = {c for c in (targets, predictions if model is None else None) if c}
     if feature_names is not None:

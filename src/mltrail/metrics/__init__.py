@@ -1,6 +1,7 @@
 """``mltrail.metrics``: metric constructors for ``mltrail.evaluate`` (MLflow's ``mlflow.metrics``).
 
-LLM-as-judge metrics live in :mod:`mltrail.metrics.genai`.
+Retriever metrics (``precision_at_k``, ``recall_at_k``, ``ndcg_at_k``) score
+lists of document ids; LLM-as-judge metrics live in :mod:`mltrail.metrics.genai`.
 
 Example::
 
@@ -19,6 +20,7 @@ from mltrail.evaluation.builtin import (
     token_count,
     toxicity,
 )
+from mltrail.evaluation.retrieval import ndcg_at_k, precision_at_k, recall_at_k
 from mltrail.metrics import genai
 
 __all__ = [
@@ -30,6 +32,9 @@ __all__ = [
     "genai",
     "latency",
     "make_metric",
+    "ndcg_at_k",
+    "precision_at_k",
+    "recall_at_k",
     "token_count",
     "toxicity",
 ]
