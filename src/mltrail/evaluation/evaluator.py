@@ -89,8 +89,16 @@ def _params_of(metric: EvaluationMetric) -> list[tuple[str, bool]]:
 class _Context:
     """Everything a metric argument can be bound to, by name."""
 
-    def __init__(self, df: Any, predictions: Any, targets: Any, inputs: Any, col_mapping: dict[str, Any],
-                 config: dict[str, Any], latencies: list[float] | None) -> None:
+    def __init__(
+        self,
+        df: Any,
+        predictions: Any,
+        targets: Any,
+        inputs: Any,
+        col_mapping: dict[str, Any],
+        config: dict[str, Any],
+        latencies: list[float] | None,
+    ) -> None:
         self.df = df
         self.predictions = predictions
         self.targets = targets
@@ -107,8 +115,9 @@ class _Context:
             return self.targets is not None
         if name == "latencies":
             return self.latencies is not None
-        return (name in self.col_mapping or name in self.df.columns or name in self.config
-                or name in metric_names)
+        return (
+            name in self.col_mapping or name in self.df.columns or name in self.config or name in metric_names
+        )
 
     def bind(self, name: str) -> Any:
         if name == "predictions":
@@ -146,7 +155,11 @@ def _check_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> None:
         seen.add(m.full_name)
         if _is_legacy(m):
             continue
-        missing = [p for p, required in _params_of(m) if required and not ctx.can_bind(p, names - {m.name, m.full_name})]
+        missing = [
+            p
+            for p, required in _params_of(m)
+            if required and not ctx.can_bind(p, names - {m.name, m.full_name})
+        ]
         if missing:
             available = sorted({str(c) for c in ctx.df.columns} | set(ctx.col_mapping))
             raise invalid(
@@ -184,11 +197,15 @@ def _call_metric(metric: EvaluationMetric, ctx: _Context) -> MetricValue | None:
     if result is not None and not isinstance(result, MetricValue):
         if isinstance(result, (int, float)):
             return MetricValue(aggregate_results={metric.name: float(result)})
-        raise invalid(f"Metric {metric.full_name!r} returned {type(result).__name__}; it must return a MetricValue.")
+        raise invalid(
+            f"Metric {metric.full_name!r} returned {type(result).__name__}; it must return a MetricValue."
+        )
     return result
 
 
-def _run_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> list[tuple[EvaluationMetric, MetricValue]]:
+def _run_metrics(
+    metrics: list[EvaluationMetric], ctx: _Context
+) -> list[tuple[EvaluationMetric, MetricValue]]:
     """Compute metrics, each after the metrics it names as arguments."""
     pending = list(metrics)
     done: list[tuple[EvaluationMetric, MetricValue]] = []
@@ -200,7 +217,9 @@ def _run_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> list[tuple[E
             deps = {p for p, _ in _params_of(m)} & (all_names - {m.name, m.full_name})
             deps -= {p for p in deps if p in ctx.df.columns or p in ctx.col_mapping}
             if deps & skipped:
-                raise invalid(f"Metric {m.full_name!r} needs metric(s) {sorted(deps & skipped)}, which were skipped.")
+                raise invalid(
+                    f"Metric {m.full_name!r} needs metric(s) {sorted(deps & skipped)}, which were skipped."
+                )
             if deps - set(ctx.values):
                 continue
             pending.remove(m)
@@ -230,8 +249,13 @@ def _metric_keys(metric: EvaluationMetric, value: MetricValue) -> dict[str, floa
     return out
 
 
-def _predict(model: Any, features: Any, inference_params: dict[str, Any] | None, timed: bool,
-             predictions_col: str | None) -> tuple[list[Any], list[float] | None]:
+def _predict(
+    model: Any,
+    features: Any,
+    inference_params: dict[str, Any] | None,
+    timed: bool,
+    predictions_col: str | None,
+) -> tuple[list[Any], list[float] | None]:
     import pandas as pd
 
     def call(frame: Any) -> Any:
@@ -281,7 +305,9 @@ def _resolve_model(model: Any, model_config: dict[str, Any] | None) -> Any:
         from mltrail.pyfunc import load_model
 
         return load_model(model, model_config=model_config) if model_config else load_model(model)
-    raise invalid(f"Unsupported model of type {type(model).__name__}: pass a model URI, a PyFuncModel or a function.")
+    raise invalid(
+        f"Unsupported model of type {type(model).__name__}: pass a model URI, a PyFuncModel or a function."
+    )
 
 
 def evaluate(
@@ -355,12 +381,18 @@ def evaluate(
         if column is not None and column not in df.columns:
             raise invalid(f"The {label} column {column!r} is not in the data (columns: {list(df.columns)}).")
     if model is None and predictions is None:
-        raise invalid("Pass a `model` to evaluate, or name the column of precomputed outputs with predictions=...")
+        raise invalid(
+            "Pass a `model` to evaluate, or name the column of precomputed outputs with predictions=..."
+        )
     if model is not None and predictions is not None and predictions in df.columns:
-        raise invalid(f"A model is given, so the data must not already have a predictions column {predictions!r}.")
+        raise invalid(
+            f"A model is given, so the data must not already have a predictions column {predictions!r}."
+        )
 
     if custom_artifacts:
-        raise invalid("custom_artifacts are not supported by mltrail.evaluate(); log artifacts from your code instead.")
+        raise invalid(
+            "custom_artifacts are not supported by mltrail.evaluate(); log artifacts from your code instead."
+        )
     extras = [*_metric_list(extra_metrics, "extra_metrics"), *_metric_list(custom_metrics, "custom_metrics")]
     metrics = _default_metrics(model_type, targets is not None, config) + extras
     timed = model is not None and any(m.name == "latency" for m in metrics)
@@ -376,8 +408,15 @@ def evaluate(
     inputs = _inputs_series(df, features, col_mapping)
     target_values = df[targets] if targets else None
     # Check bindings with placeholder predictions so nothing runs (no model call, no judge call) on bad config.
-    ctx = _Context(df, df[predictions] if model is None else None, target_values, inputs, col_mapping, config,
-                   [] if timed else None)
+    ctx = _Context(
+        df,
+        df[predictions] if model is None else None,
+        target_values,
+        inputs,
+        col_mapping,
+        config,
+        [] if timed else None,
+    )
     _check_metrics(metrics, ctx)
 
     resolved = _resolve_model(model, model_config)
@@ -404,7 +443,9 @@ def evaluate(
             table[column] = list(value.scores)
         if value.justifications:
             table[f"{name}/justification"] = list(value.justifications)
-    return _log_results(aggregates, table, run_id, df, targets, predictions if model is None else None, prefix)
+    return _log_results(
+        aggregates, table, run_id, df, targets, predictions if model is None else None, prefix
+    )
 
 
 def _metric_list(value: Any, label: str) -> list[EvaluationMetric]:
@@ -412,7 +453,9 @@ def _metric_list(value: Any, label: str) -> list[EvaluationMetric]:
         return []
     items = [value] if isinstance(value, EvaluationMetric) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(m, EvaluationMetric) for m in items):
-        raise invalid(f"{label} must be a list of metrics (from mltrail.metrics or make_metric), got {value!r}")
+        raise invalid(
+            f"{label} must be a list of metrics (from mltrail.metrics or make_metric), got {value!r}"
+        )
     return list(items)
 
 
@@ -428,8 +471,15 @@ def _inputs_series(df: Any, features: Any, col_mapping: dict[str, Any]) -> Any:
     return features.apply(lambda row: {k: v for k, v in row.items()}, axis=1)
 
 
-def _log_results(aggregates: dict[str, float], table: Any, run_id: str | None, df: Any, targets: str | None,
-                 predictions: str | None, prefix: str) -> EvaluationResult:
+def _log_results(
+    aggregates: dict[str, float],
+    table: Any,
+    run_id: str | None,
+    df: Any,
+    targets: str | None,
+    predictions: str | None,
+    prefix: str,
+) -> EvaluationResult:
     import mltrail
     from mltrail.tracking.fluent import _client
 
@@ -455,7 +505,9 @@ def _log_results(aggregates: dict[str, float], table: Any, run_id: str | None, d
         mltrail.end_run()
     artifact_uri = client.get_run(run_id).info.artifact_uri.rstrip("/") + f"/{prefix}{EVAL_TABLE}.json"
     return EvaluationResult(
-        metrics=aggregates, artifacts={EVAL_TABLE: EvaluationArtifact(uri=artifact_uri, content=table)}, run_id=run_id
+        metrics=aggregates,
+        artifacts={EVAL_TABLE: EvaluationArtifact(uri=artifact_uri, content=table)},
+        run_id=run_id,
     )
 
 
