@@ -1,4 +1,4 @@
-"""scikit-learn autologging: params, training metrics, tuning child runs and the model on ``fit``.
+"""scikit-learn autologging: params, training metrics and plots, tuning child runs and the model on ``fit``.
 
 Every public sklearn estimator class (those ``sklearn.utils.all_estimators()``
 lists, plus GridSearchCV, RandomizedSearchCV and Pipeline) gets its ``fit``,
@@ -70,6 +70,9 @@ def autolog(
     one child run per candidate (the best ``max_tuning_runs``). With
     ``log_post_training_metrics``, ``sklearn.metrics`` calls on a logged
     model's predictions are logged to its run as ``<metric>_<dataset variable>``.
+    Classifiers also get MLflow's plots (``training_confusion_matrix.png``, and for two
+    classes ``training_roc_curve.png`` and ``training_precision_recall_curve.png``) when
+    matplotlib is installed.
 
     Example::
 
@@ -186,6 +189,7 @@ def _patched_fit(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
             _guarded("dataset", lu.log_training_dataset, run_id, client, features, targets)
         result = original(self, *args, **kwargs)
         _guarded("metrics", log_training_metrics, self, run_id, client, features, targets, weights)
+        _guarded("plots", _log_training_plots, self, run_id, client, features, targets, weights)
         if is_search_estimator(self):
             _guarded("parameter search results", _log_search_results, self, run, client)
         if get_autolog_config(NAME).get("log_models", True):
@@ -275,6 +279,15 @@ def training_metrics(
         )
         out[prefix + "r2_score"] = skm.r2_score(targets, predicted, sample_weight=weights)
     return out
+
+
+def _log_training_plots(
+    estimator: Any, run_id: str, client: Any, features: Any, targets: Any, weights: Any
+) -> None:
+    # Drawn whatever log_models / log_post_training_metrics say, as in MLflow.
+    from mltrail.sklearn import _plots
+
+    _plots.log_training_plots(estimator, run_id, client, features, targets, weights)
 
 
 def _log_model(estimator: Any, name: str, features: Any) -> None:
