@@ -222,6 +222,22 @@ def test_post_training_metrics(classification):
     assert not any(k.startswith("accuracy_score") and k != "accuracy_score_X_test" for k in metrics)
 
 
+def test_patched_conditional_methods_keep_their_names(classification):
+    """sklearn picks how to read scores by the method's name: a patched predict_proba must still say so."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import RocCurveDisplay
+
+    X, y = classification
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    search = GridSearchCV(LogisticRegression(), {"C": [0.5, 1.0]}, cv=2).fit(X, y)
+    for model in (pipe, search):
+        assert model.predict_proba.__name__ == "predict_proba"
+        assert model.decision_function.__name__ == "decision_function"
+        display = RocCurveDisplay.from_estimator(model, X, y)
+        assert 0.5 < display.roc_auc <= 1.0
+        plt.close(display.figure_)
+
+
 def test_disable_and_options(regression):
     mltrail.sklearn.autolog(log_models=False, extra_tags={"team": "ml"})
     assert get_autolog_config("sklearn")["log_models"] is False

@@ -47,8 +47,11 @@ def _unwrap(raw: Any) -> tuple[Callable[..., Any], Any]:
         def original(self: Any, *args: Any, **kwargs: Any) -> Any:
             return raw.__get__(self, type(self))(*args, **kwargs)
 
+        # Keep the method's own names: sklearn dispatches on ``__name__`` (``_get_response_values``).
+        inner = getattr(raw, "fn", None)
+        original.__name__ = getattr(raw, "__name__", None) or getattr(inner, "__name__", "descriptor")
         original.__qualname__ = getattr(raw, "__qualname__", None) or getattr(
-            getattr(raw, "fn", None), "__qualname__", "descriptor"
+            inner, "__qualname__", original.__name__
         )
         return original, lambda wrapper: _PatchedDescriptor(raw, wrapper)
     return raw, None
