@@ -222,6 +222,18 @@ def test_post_training_metrics(classification):
     assert not any(k.startswith("accuracy_score") and k != "accuracy_score_X_test" for k in metrics)
 
 
+def test_estimator_html_is_logged_for_every_fit(classification, tmp_path):
+    X, y = classification
+    make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    KMeans(n_clusters=2, n_init=2, random_state=0).fit(X)  # no targets: still logged, as in MLflow
+    for run in _runs():
+        page = mltrail.artifacts.load_text(f"runs:/{run.info.run_id}/estimator.html")
+        assert page.startswith("<!DOCTYPE html>") and '<meta charset="UTF-8"/>' in page
+        assert "sk-estimator" in page  # scikit-learn's own diagram markup
+    pipeline_page = mltrail.artifacts.load_text(f"runs:/{_runs()[0].info.run_id}/estimator.html")
+    assert "StandardScaler" in pipeline_page and "LogisticRegression" in pipeline_page
+
+
 def test_patched_conditional_methods_keep_their_names(classification):
     """sklearn picks how to read scores by the method's name: a patched predict_proba must still say so."""
     import matplotlib.pyplot as plt
@@ -244,7 +256,7 @@ def test_disable_and_options(regression):
     LinearRegression().fit(*regression)
     [run] = _runs()
     assert run.data.tags["team"] == "ml"
-    assert mltrail.MlflowClient().list_artifacts(run.info.run_id) == []
+    assert [f.path for f in mltrail.MlflowClient().list_artifacts(run.info.run_id)] == ["estimator.html"]
     mltrail.sklearn.autolog(disable=True)
     assert not is_patched("sklearn", LinearRegression, "fit")
     with warnings.catch_warnings():

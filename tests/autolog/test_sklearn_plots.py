@@ -24,6 +24,7 @@ CONFUSION = "training_confusion_matrix.png"
 ROC = "training_roc_curve.png"
 PRECISION_RECALL = "training_precision_recall_curve.png"
 BINARY_PLOTS = {CONFUSION, ROC, PRECISION_RECALL}
+HTML = "estimator.html"  # logged for every fit, beside the plots
 # Figure size x MLflow's 175 dpi: 6 x 4 inches for the confusion matrix, matplotlib's default
 # 6.4 x 4.8 for the curves.
 SIZES = {CONFUSION: (1050, 700), ROC: (1120, 840), PRECISION_RECALL: (1120, 840)}
@@ -85,7 +86,7 @@ def test_binary_classifier_logs_the_three_plots(binary, tmp_path):
         LogisticRegression().fit(X, y)
         assert matplotlib.rcParams["font.size"] == 13.0  # the user's settings are put back
     run = _last_run()
-    assert _artifacts(run) == {"model", *BINARY_PLOTS}
+    assert _artifacts(run) == {"model", HTML, *BINARY_PLOTS}
     for name in BINARY_PLOTS:
         image = _open_png(run, name, tmp_path)
         assert image.size == SIZES[name]
@@ -100,14 +101,14 @@ def test_binary_classifier_logs_the_three_plots(binary, tmp_path):
 def test_multiclass_classifier_logs_only_the_confusion_matrix(three_classes, tmp_path):
     LogisticRegression(max_iter=500).fit(*three_classes)
     run = _last_run()
-    assert _artifacts(run) == {"model", CONFUSION}
+    assert _artifacts(run) == {"model", HTML, CONFUSION}
     assert _open_png(run, CONFUSION, tmp_path).size == SIZES[CONFUSION]
 
 
 def test_regressor_logs_no_plots(three_classes):
     X, y = three_classes
     LinearRegression().fit(X, y.astype(float))
-    assert _artifacts(_last_run()) == {"model"}
+    assert _artifacts(_last_run()) == {"model", HTML}
 
 
 def test_string_labels_and_decision_function_without_predict_proba(binary):
@@ -120,7 +121,7 @@ def test_string_labels_and_decision_function_without_predict_proba(binary):
         warnings.simplefilter("always")
         model.fit(X, labels)
     assert _our_warnings(caught) == []
-    assert _artifacts(_last_run()) == {"model", *BINARY_PLOTS}
+    assert _artifacts(_last_run()) == {"model", HTML, *BINARY_PLOTS}
 
 
 def test_a_failing_plot_warns_and_the_rest_is_logged(binary):
@@ -137,7 +138,7 @@ def test_a_failing_plot_warns_and_the_rest_is_logged(binary):
     assert any(f"plot {PRECISION_RECALL} not logged" in m for m in ours)
     run = _last_run()
     assert run.info.status == "FINISHED"
-    assert _artifacts(run) == {"model", CONFUSION}
+    assert _artifacts(run) == {"model", HTML, CONFUSION}
     assert {"training_score", "training_accuracy_score", "training_f1_score"} <= set(run.data.metrics)
 
 
@@ -148,21 +149,21 @@ def test_silent_turns_the_plot_warnings_into_debug_logs(binary, caplog):
         OutputCodeClassifier(LogisticRegression(), random_state=0).fit(*binary)
     assert _our_warnings(caught) == []
     assert any(f"plot {ROC} not logged" in r.getMessage() for r in caplog.records)
-    assert _artifacts(_last_run()) == {"model", CONFUSION}
+    assert _artifacts(_last_run()) == {"model", HTML, CONFUSION}
 
 
 def test_plots_do_not_depend_on_log_models_or_post_training_metrics(binary):
     mltrail.sklearn.autolog(log_models=False, log_post_training_metrics=False)
     LogisticRegression().fit(*binary)
-    assert _artifacts(_last_run()) == BINARY_PLOTS
+    assert _artifacts(_last_run()) == {HTML, *BINARY_PLOTS}
 
 
 def test_search_and_pipeline_get_the_plots_of_their_classifier(binary):
     X, y = binary
     GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2).fit(X, y)
-    assert _artifacts(_last_run()) == {"model", "best_estimator", "cv_results.csv", *BINARY_PLOTS}
+    assert _artifacts(_last_run()) == {"model", "best_estimator", "cv_results.csv", HTML, *BINARY_PLOTS}
     make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
-    assert _artifacts(_last_run()) == {"model", *BINARY_PLOTS}
+    assert _artifacts(_last_run()) == {"model", HTML, *BINARY_PLOTS}
 
 
 def test_positive_class_scores_come_from_the_last_class(binary):
@@ -189,7 +190,7 @@ def test_without_matplotlib_plots_are_skipped_with_one_warning(binary, monkeypat
     messages = [r.getMessage() for r in caplog.records if "matplotlib" in r.getMessage()]
     assert len(messages) == 1 and "training plots skipped" in messages[0]
     run = _last_run()
-    assert _artifacts(run) == {"model"}
+    assert _artifacts(run) == {"model", HTML}
     assert "training_accuracy_score" in run.data.metrics
 
 
@@ -212,7 +213,7 @@ def test_official_client_lists_the_plots_on_a_live_server(binary, tmp_path, monk
         run_id = mltrail.last_active_run().info.run_id
         official = MlflowClient(server.url)
         listed = {f.path: f for f in official.list_artifacts(run_id)}
-        assert set(listed) == {"model", *BINARY_PLOTS}
+        assert set(listed) == {"model", HTML, *BINARY_PLOTS}
         assert not listed[ROC].is_dir and listed[ROC].file_size > 1000
         local = official.download_artifacts(run_id, ROC, str(tmp_path / "dl"))
         with Image.open(local) as image:

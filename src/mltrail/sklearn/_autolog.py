@@ -189,6 +189,7 @@ def _patched_fit(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
             _guarded("dataset", lu.log_training_dataset, run_id, client, features, targets)
         result = original(self, *args, **kwargs)
         _guarded("metrics", log_training_metrics, self, run_id, client, features, targets, weights)
+        _guarded("estimator.html", _log_estimator_html, self, run_id, client)
         _guarded("plots", _log_training_plots, self, run_id, client, features, targets, weights)
         if is_search_estimator(self):
             _guarded("parameter search results", _log_search_results, self, run, client)
@@ -279,6 +280,17 @@ def training_metrics(
         )
         out[prefix + "r2_score"] = skm.r2_score(targets, predicted, sample_weight=weights)
     return out
+
+
+def _log_estimator_html(estimator: Any, run_id: str, client: Any) -> None:
+    """``estimator.html``: scikit-learn's interactive diagram of the fitted estimator, as MLflow logs it."""
+    from sklearn.utils import estimator_html_repr
+
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
+        f"<body>\n{estimator_html_repr(estimator)}\n</body>\n</html>\n"
+    )
+    client.log_text(run_id, page, "estimator.html")
 
 
 def _log_training_plots(
