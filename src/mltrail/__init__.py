@@ -75,6 +75,16 @@ _ATTRIBUTES: dict[str, str] = {
     "MlflowException": "mltrail.exceptions",
     "MltrailException": "mltrail.exceptions",
     "register_model": "mltrail.models.registration",
+    **{
+        name: "mltrail.genai.prompts"
+        for name in (
+            "delete_prompt_alias",
+            "load_prompt",
+            "register_prompt",
+            "search_prompts",
+            "set_prompt_alias",
+        )
+    },
     "autolog": "mltrail.autologging",
     **{
         name: "mltrail.tracing.fluent"
@@ -126,6 +136,7 @@ _SUBMODULES = frozenset(
         "entities",
         "evaluation",
         "exceptions",
+        "genai",
         "langchain",
         "lightgbm",
         "metrics",

@@ -19,6 +19,7 @@ from mltrail.entities.model_registry import (
     RegisteredModelAlias,
     RegisteredModelTag,
 )
+from mltrail.entities.prompt import Prompt, PromptModelConfig, PromptVersion
 from mltrail.entities.trace import (
     Span,
     SpanEvent,
@@ -67,6 +68,9 @@ __all__ = [
     "ModelVersionTag",
     "PagedList",
     "Param",
+    "Prompt",
+    "PromptModelConfig",
+    "PromptVersion",
     "RegisteredModel",
     "RegisteredModelAlias",
     "RegisteredModelTag",

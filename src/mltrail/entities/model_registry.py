@@ -12,7 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mltrail.entities.prompt import Prompt, PromptModelConfig, PromptVersion
 from mltrail.exceptions import invalid
+
+# Prompts live in the registry (registered models / versions with prompt tags), as in MLflow.
+__all__ = [
+    "ModelVersion",
+    "ModelVersionStages",
+    "ModelVersionStatus",
+    "ModelVersionTag",
+    "Prompt",
+    "PromptModelConfig",
+    "PromptVersion",
+    "RegisteredModel",
+    "RegisteredModelAlias",
+    "RegisteredModelTag",
+]
 
 
 class ModelVersionStages:

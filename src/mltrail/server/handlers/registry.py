@@ -18,6 +18,7 @@ import msgspec
 
 from mltrail.artifacts.paths import is_local_uri, validate_artifact_path
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
+from mltrail.entities.prompt import PROMPT_SOURCES, is_prompt_tags
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.wire import page_json
@@ -254,11 +255,33 @@ def _logged_models(call: Call):
     return logged_model_store(call)
 
 
+def _check_prompt_source(source: str) -> None:
+    """MLflow's server: a prompt version's source is one of MLflow's placeholders, nothing else."""
+    if source not in PROMPT_SOURCES:
+        raise invalid(f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder.")
+
+
+def _refuse_prompt_source(call: Call, source: str) -> None:
+    """MLflow's server: a model version is never copied from a prompt version (``models:/<prompt>/1``)."""
+    if not source.startswith("models:/") or source[len("models:/") :].startswith("m-"):
+        return
+    src_name = source[len("models:/") :].strip("/").split("/")[0].split("@")[0]
+    if src_name and is_prompt_tags(call.registry_store.get_registered_model(src_name).tags):
+        raise invalid(
+            f"Invalid model version source: '{source}'. Prompt versions cannot be used as model version sources."
+        )
+
+
 def create_model_version(call: Call) -> dict[str, Any]:
     b: CreateModelVersion = call.body
     name = _need(b.name, "name")
     source = _need(b.source, "source")
-    storage = check_source(call, source, b.run_id, b.model_id)
+    storage = None
+    if is_prompt_tags({t.key: t.value for t in b.tags}):  # a repeated tag: the last value wins
+        _check_prompt_source(source)
+    else:
+        storage = check_source(call, source, b.run_id, b.model_id)
+        _refuse_prompt_source(call, source)
     if b.model_id:
         _logged_models(call).get_logged_model(b.model_id)  # 404 for a model id nobody logged
     tags = [ModelVersionTag(t.key, t.value) for t in b.tags]

@@ -649,6 +649,15 @@ class SqlRegistryStore(RegistryStore):
         a = registered_model_aliases.c
         with self._read() as conn:
             self._require_model(conn, name)
+            if alias.lower() == "latest":  # MLflow's reserved alias: the newest live version
+                version = conn.execute(
+                    sa.select(sa.func.max(_MV.version)).where(_MV.name == name, _LIVE)
+                ).scalar()
+                if version is None:
+                    raise MltrailException(
+                        f"Latest version not found for model {name}.", error_code=RESOURCE_DOES_NOT_EXIST
+                    )
+                return self._load_versions(conn, [(name, version)])[0]
             version = conn.execute(sa.select(a.version).where(a.name == name, a.alias == alias)).scalar()
         if version is None:
             raise MltrailException(

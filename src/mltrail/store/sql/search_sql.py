@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.entities.enums import LifecycleStage
+from mltrail.entities.prompt import IS_PROMPT_TAG_KEY
 from mltrail.exceptions import invalid
 from mltrail.search import grammar as g
 from mltrail.search import nodes as n
@@ -40,7 +41,7 @@ DATASET_CONTEXT_TAG = "mlflow.data.context"
 STAGE_DELETED_INTERNAL = "Deleted_Internal"
 # Prompts live in the registry as models carrying this tag; MLflow 3 leaves them out
 # of model searches unless the filter asks for them.
-IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
+IS_PROMPT_TAG = IS_PROMPT_TAG_KEY
 
 _RUN_ATTRIBUTES: dict[str, sa.Column[Any]] = {
     "run_id": s.runs.c.run_uuid,
