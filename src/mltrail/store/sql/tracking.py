@@ -433,15 +433,16 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
         run_id = uuid.uuid4().hex
 
         def create(conn: sa.Connection) -> Run:
-            row = execute_constant(conn, _EXPERIMENT_FOR_RUN, {"exp_id": exp_id}).first()
-            if row is None:
+            found = execute_constant(conn, _EXPERIMENT_FOR_RUN, {"exp_id": exp_id})
+            if not found:
                 raise not_found(f"No Experiment with id={experiment_id} exists")
-            if row.lifecycle_stage != LifecycleStage.ACTIVE:
+            lifecycle_stage, artifact_location = found[0]
+            if lifecycle_stage != LifecycleStage.ACTIVE:
                 raise MltrailException(
                     f"Could not create run under non-active experiment with ID {experiment_id}.",
                     error_code=INVALID_STATE,
                 )
-            location = (row.artifact_location or self._default_location(exp_id)).rstrip("/")
+            location = (artifact_location or self._default_location(exp_id)).rstrip("/")
             artifact_uri = f"{location}/{run_id}/artifacts"
             run_row = {
                 "run_uuid": run_id,
