@@ -208,7 +208,7 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
             v.validate_experiment_tag(key, value)
 
         def create(conn: sa.Connection) -> str:
-            if conn.execute(_EXPERIMENT_BY_NAME, {"name": name}).first():
+            if execute_constant(conn, _EXPERIMENT_BY_NAME, {"name": name}):
                 raise MltrailException(
                     f"Experiment(name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
                 )
@@ -220,14 +220,15 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 "creation_time": ts,
                 "last_update_time": ts,
             }
+            # The new id comes back through SQLAlchemy (RETURNING or lastrowid, per dialect).
             exp_id = int(conn.execute(_INSERT_EXPERIMENT, row).inserted_primary_key[0])
             if not artifact_location:
-                conn.execute(_SET_LOCATION, {"exp_id": exp_id, "location": self._default_location(exp_id)})
-            if tag_rows:
-                conn.execute(
-                    _INSERT_EXPERIMENT_TAGS,
-                    [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows.items()],
-                )
+                execute_constant(conn, _SET_LOCATION, {"exp_id": exp_id, "location": self._default_location(exp_id)})
+            execute_constant(
+                conn,
+                _INSERT_EXPERIMENT_TAGS,
+                [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows.items()],
+            )
             return str(exp_id)
 
         try:
