@@ -116,15 +116,41 @@ export function runEventsUrl(runId) {
   return UI + 'runs/' + encodeURIComponent(runId) + '/events';
 }
 
+/** MLflow's tag that marks a registered model (and its versions) as a prompt of the Prompt Registry. */
+export const PROMPT_TAG = 'mlflow.prompt.is_prompt';
+
+/** A string literal for MLflow's filter grammar ("it's" -> 'it''s'). */
+export const quoteFilter = (value) => "'" + String(value).replace(/'/g, "''") + "'";
+
+/** Whether a registered model (or version) from the REST API is a prompt. */
+export const isPrompt = (entity) => (entity.tags || []).some((t) => t.key === PROMPT_TAG && String(t.value).toLowerCase() === 'true');
+
+/** All registered models that are not prompts (the server leaves prompts out too; this holds for any server). */
 export async function searchAllRegisteredModels() {
   const out = [];
   let token;
   do {
     const page = await get('registered-models/search', {max_results: 1000, page_token: token});
-    out.push(...(page.registered_models || []));
+    out.push(...(page.registered_models || []).filter((m) => !isPrompt(m)));
     token = page.next_page_token;
   } while (token && out.length < 20000);
   return out;
+}
+
+/** One page of registered models: {registered_models, next_page_token}. */
+export const searchRegisteredModels = ({filter, maxResults = 100, pageToken} = {}) =>
+  get('registered-models/search', {filter, max_results: maxResults, page_token: pageToken});
+
+/** Every model version matching `filter`, newest version first. */
+export async function searchAllModelVersions(filter) {
+  const out = [];
+  let token;
+  do {
+    const page = await get('model-versions/search', {filter, max_results: 1000, page_token: token});
+    out.push(...(page.model_versions || []));
+    token = page.next_page_token;
+  } while (token && out.length < 20000);
+  return out.sort((a, b) => Number(b.version) - Number(a.version));
 }
 
 export const getRegisteredModel = (name) => get('registered-models/get', {name}).then((r) => r.registered_model);

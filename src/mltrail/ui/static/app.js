@@ -15,6 +15,8 @@ const ROUTES = [
   [/^\/models\/([^/]+)$/, () => import('./pages/models.js'), (m) => ({modelName: decodeURIComponent(m[1])})],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, () => import('./pages/models.js'),
     (m) => ({modelName: decodeURIComponent(m[1]), version: decodeURIComponent(m[2])})],
+  [/^\/prompts$/, () => import('./pages/prompts.js'), () => ({})],
+  [/^\/prompts\/([^/]+)$/, () => import('./pages/prompt.js'), (m) => ({promptName: decodeURIComponent(m[1])})],
   // MLflow's own UI links (printed by the mlflow client) open the matching page here.
   [/^\/experiments\/[^/]+\/runs\/([^/]+)$/, () => import('./pages/run.js'), (m) => ({runId: decodeURIComponent(m[1])})],
   [/^\/compare-runs$/, () => import('./pages/compare.js'), () => ({})],
