@@ -33,6 +33,8 @@ from typing import Any
 
 import pytest
 
+from support.fake_http import FakeHTTPServer
+
 Responder = Callable[[dict[str, Any]], str]
 
 TEST_API_KEY = "sk-ant-api03-test-key-never-log-me"
@@ -188,7 +190,6 @@ def _validate(body: Any) -> str | None:
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
     requests: list[dict[str, Any]]
     responder: Responder
     api_key: str
@@ -197,35 +198,27 @@ class _Server(ThreadingHTTPServer):
     lock: threading.Lock
 
 
-class AnthropicServer:
+class AnthropicServer(FakeHTTPServer):
     """Start with ``with AnthropicServer() as s`` (or ``start()``/``stop()``); ``s.base_url`` is the root URL."""
 
+    thread_name = "fake-anthropic"
+
     def __init__(self, responder: Responder = default_responder, api_key: str = TEST_API_KEY) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.requests = []
+        super().__init__(_Server, _Handler)
         self._server.responder = responder
         self._server.api_key = api_key
         self._server.failures = []
         self._server.failed = 0
         self._server.lock = threading.Lock()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every accepted request so far: ``{"path", "body", "headers"}`` (header names lower-cased)."""
-        return self._server.requests
+        return self.root_url
 
     @property
     def failed(self) -> int:
         """How many requests were answered with a scripted failure."""
         return self._server.failed
-
-    def set_responder(self, responder: Responder) -> None:
-        self._server.responder = responder
 
     def set_api_key(self, api_key: str) -> None:
         """The key the server accepts (any other gets a 401)."""
@@ -239,21 +232,6 @@ class AnthropicServer:
         )
         with self._server.lock:
             self._server.failures.extend([(status, text)] * times)
-
-    def start(self) -> AnthropicServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> AnthropicServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from support.fake_http import FakeHTTPServer
+
 Responder = Callable[[dict[str, Any]], str]
 
 DEFAULT_ENDPOINTS: dict[str, dict[str, Any]] = {
@@ -181,7 +183,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
     requests: list[dict[str, Any]]
     responder: Responder
     endpoints: dict[str, dict[str, Any]]
@@ -190,34 +191,24 @@ class _Server(ThreadingHTTPServer):
     lock: threading.Lock
 
 
-class DeploymentsServer:
+class DeploymentsServer(FakeHTTPServer):
     """Start with ``with DeploymentsServer() as s``; ``s.base_url`` is the deployments target URI."""
+
+    thread_name = "fake-deployments"
 
     def __init__(
         self, responder: Responder = default_responder, endpoints: dict[str, dict[str, Any]] | None = None
     ) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.requests = []
+        super().__init__(_Server, _Handler)
         self._server.responder = responder
         self._server.endpoints = dict(endpoints or DEFAULT_ENDPOINTS)
         self._server.token = None
         self._server.failures = []
         self._server.lock = threading.Lock()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-deployments", daemon=True
-        )
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every request so far: ``{"method", "path", "body", "headers"}`` (header names lower-cased)."""
-        return self._server.requests
-
-    def set_responder(self, responder: Responder) -> None:
-        self._server.responder = responder
+        return self.root_url
 
     def require_token(self, token: str | None) -> None:
         self._server.token = token
@@ -226,21 +217,6 @@ class DeploymentsServer:
         """Answer the next ``times`` invocations with HTTP ``status``."""
         with self._server.lock:
             self._server.failures.extend([status] * times)
-
-    def start(self) -> DeploymentsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> DeploymentsServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
 
 @pytest.fixture

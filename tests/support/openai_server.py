@@ -22,7 +22,6 @@ uses the server.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from support.fake_http import FakeHTTPServer
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -95,7 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/models":
             if self._authorized():
-                models = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.server.models]
+                models = [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.server.models
+                ]
                 self._send_json(200, {"object": "list", "data": models})
             return
         self._error(404, f"Unknown path {self.path}")
@@ -152,7 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _stream(self, body: dict[str, Any], completion_id: str, created: int, answer: str, usage: dict) -> None:
+    def _stream(
+        self, body: dict[str, Any], completion_id: str, created: int, answer: str, usage: dict
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -195,61 +200,44 @@ class _Handler(BaseHTTPRequestHandler):
         for i, text in enumerate(inputs):
             # A deterministic 8-dimensional vector derived from the text.
             seed = sum(ord(c) for c in str(text))
-            data.append({"object": "embedding", "index": i, "embedding": [((seed * (k + 1)) % 97) / 97 for k in range(8)]})
+            data.append(
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": [((seed * (k + 1)) % 97) / 97 for k in range(8)],
+                }
+            )
         tokens = sum(count_tokens(str(t)) for t in inputs)
         self._send_json(
             200,
-            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
         )
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
     requests: list[dict[str, Any]]
     responder: Responder
     models: list[str]
 
 
-class OpenAIServer:
+class OpenAIServer(FakeHTTPServer):
     """Start with ``with OpenAIServer() as s`` (or ``start()``/``stop()``); ``s.base_url`` ends in ``/v1``."""
 
+    thread_name = "fake-openai"
+
     def __init__(self, responder: Responder = default_responder, models: list[str] | None = None) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.requests = []
+        super().__init__(_Server, _Handler)
         self._server.responder = responder
         self._server.models = models or ["gpt-4o-mini", "gpt-4o"]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every authorized POST so far: ``{"path", "body", "headers"}`` (header names lower-cased)."""
-        return self._server.requests
-
-    def set_responder(self, responder: Responder) -> None:
-        self._server.responder = responder
-
-    def start(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return f"{self.root_url}/v1"
 
 
 @pytest.fixture

@@ -1,0 +1,57 @@
+"""What the loopback fakes of hosted APIs share: a threaded HTTP server on a free port.
+
+Each fake (OpenAI, Anthropic, an MLflow deployments server) subclasses
+:class:`FakeHTTPServer` with its own request handler and state on the server
+object; this base runs it in a daemon thread and stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+class FakeHTTPServer:
+    """Start with ``with Fake() as s`` (or ``start()``/``stop()``); ``s.root_url`` is ``http://127.0.0.1:<port>``."""
+
+    thread_name = "fake-http"
+
+    def __init__(
+        self, server_class: type[ThreadingHTTPServer], handler: type[BaseHTTPRequestHandler]
+    ) -> None:
+        server_class.daemon_threads = True
+        self._server: Any = server_class(("127.0.0.1", 0), handler)
+        self._server.requests = []
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.thread_name, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request the fake accepted so far (its shape is the subclass's)."""
+        return self._server.requests
+
+    def set_responder(self, responder: Any) -> None:
+        self._server.responder = responder
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
