@@ -11,64 +11,22 @@ import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 import mltrail
 import mltrail.pytorch
 from mltrail.tracking import MlflowClient
+from support.lightning_kit import loader, tiny_regressor, trainer
 
-
-class TinyRegressor(pl.LightningModule):
-    """A 4 -> 8 -> 1 MLP; logs train_loss per step+epoch and val_loss per epoch."""
-
-    def __init__(self, lr: float = 0.05) -> None:
-        super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
-        self.lr = lr
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = torch.nn.functional.mse_loss(self(x), y)
-        self.log("train_loss", loss, on_step=True, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_loss", torch.nn.functional.mse_loss(self(x), y))
-
-    def test_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("test_loss", torch.nn.functional.mse_loss(self(x), y))
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
-
-
-def _data(n: int = 64, seed: int = 0) -> TensorDataset:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g)
-    y = x.sum(dim=1, keepdim=True) + 0.1 * torch.randn(n, 1, generator=g)
-    return TensorDataset(x, y)
+TinyRegressor = tiny_regressor(pl, __name__)
 
 
 def _loader(seed: int = 0) -> DataLoader:
-    return DataLoader(_data(seed=seed), batch_size=16)
+    return loader(seed)
 
 
 def _trainer(**kwargs) -> pl.Trainer:
-    opts = dict(
-        max_epochs=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    opts.update(kwargs)
-    return pl.Trainer(**opts)
+    return trainer(pl, **kwargs)
 
 
 def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
