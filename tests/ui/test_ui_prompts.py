@@ -406,3 +406,22 @@ def test_a_model_or_an_unknown_name_is_not_shown_as_a_prompt(page, prompts):
     alert.wait_for()
     assert "RESOURCE_DOES_NOT_EXIST" in alert.inner_text()
     _no_script_ran(page)
+
+
+def test_a_run_page_links_the_prompt_versions_loaded_in_it(page, prompts, seeder):
+    qa = prompts["qa"]
+    exp = seeder.experiment(f"prompt-users-{prompts['prefix']}")
+    run_id = seeder.run(exp, "uses-prompts")
+    # What MLflow's load_prompt inside a run records on it.
+    linked = json.dumps([{"name": qa, "version": "2"}, {"name": prompts["chat"], "version": "1"}])
+    seeder.post("runs/set-tag", {"run_id": run_id, "key": "mlflow.linkedPrompts", "value": linked})
+    page.goto(f"/#/runs/{run_id}")
+    links = page.locator(".linked-prompts a")
+    page.wait_for_selector("h1:text('uses-prompts')")
+    links.first.wait_for()
+    assert links.all_inner_texts() == [f"{qa} v2", f"{prompts['chat']} v1"]
+    assert links.first.get_attribute("href") == f"#/prompts/{quote(qa, safe='')}?version=2"
+    links.first.click()
+    page.wait_for_selector('tr[data-version="2"].selected')
+    assert "Context: {{ context }}" in page.locator("pre.template-text").first.inner_text()
+    _no_script_ran(page)

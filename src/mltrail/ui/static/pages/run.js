@@ -2,12 +2,21 @@
 
 import * as api from '../api.js';
 import {artifactBrowser} from '../components/artifacts.js';
+import {promptHref} from './prompts.js';
 import {metricPanel} from '../components/metricpanel.js';
 import {errorBox, experimentHref, fmtDuration, fmtNumber, fmtTime, h, replace, routeHref, runHref, runMaps, runName,
   statusBadge} from '../dom.js';
 
 const NOTE = 'mlflow.note.content';
 const PARENT = 'mlflow.parentRunId';
+const LINKED_PROMPTS = 'mlflow.linkedPrompts';  // MLflow's JSON list of {name, version} loaded in this run
+
+function linkedPrompts(value) {
+  try {
+    const list = JSON.parse(value || '[]');
+    return Array.isArray(list) ? list.filter((p) => p && typeof p.name === 'string' && p.version != null) : [];
+  } catch { return []; }
+}
 
 function kvTable(caption, rows, cls) {
   if (!rows.length) return h('p', {class: 'muted'}, `No ${caption.toLowerCase()}.`);
@@ -61,6 +70,7 @@ export async function render(root, {runId, query}) {
     const {tags: t} = runMaps(run);
     const item = (label, value) => [h('dt', {}, label), h('dd', {}, value === '' || value == null ? h('span', {class: 'muted'}, '—') : value)];
     const parent = t[PARENT];
+    const prompts = linkedPrompts(t[LINKED_PROMPTS]);
     replace(overview,
       item('Run ID', h('code', {}, run.info.run_id)),
       item('Status', statusBadge(run.info.status)),
@@ -70,6 +80,8 @@ export async function render(root, {runId, query}) {
       item('Source', t['mlflow.source.name'] || ''),
       item('Git commit', t['mlflow.source.git.commit'] ? h('code', {}, t['mlflow.source.git.commit']) : ''),
       item('Parent run', parent ? h('a', {href: runHref(parent), class: 'parent-link'}, parent) : ''),
+      item('Prompts', prompts.length ? h('span', {class: 'linked-prompts'}, prompts.map((p, i) => [i ? ', ' : null,
+        h('a', {href: promptHref(p.name, {version: String(p.version)})}, `${p.name} v${p.version}`)])) : ''),
       item('Artifact URI', run.info.artifact_uri || ''));
   }
 
