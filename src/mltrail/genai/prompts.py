@@ -136,8 +136,7 @@ def _latest_active_run() -> Any:
     stack = ctx.run_stack()
     if stack:
         return stack[-1]
-    with ctx._stacks_lock:
-        runs = [run for _thread, runs in ctx._all_stacks for run in runs]
+    runs = ctx.active_runs_of_all_threads()
     return max(runs, key=lambda r: r.info.start_time or 0) if runs else None
 
 

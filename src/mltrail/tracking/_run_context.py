@@ -159,6 +159,12 @@ def install_exit_hook() -> None:
         _exit_hook_installed = True
 
 
+def active_runs_of_all_threads() -> list[ActiveRun]:
+    """Every run active in any thread of this process (each thread's stack, outermost first)."""
+    with _stacks_lock:
+        return [run for _thread, stack in _all_stacks for run in stack]
+
+
 def end_all_runs_at_exit() -> None:
     """End every run left open in any thread, then flush buffered stores."""
     status = exit_status(_uncaught)
