@@ -75,39 +75,82 @@ def models() -> None:
     show_default=True,
     help="Interface to bind (use 0.0.0.0 to serve other machines).",
 )
-@click.option("-w", "--workers", default=1, show_default=True, type=int, help="Worker processes.")
-@click.option("--timeout", "-t", default=60, type=int, hidden=True, help="Accepted for MLflow compatibility.")
+@click.option(
+    "-w",
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Worker processes. With --enable-mlserver, 1 runs the model in MLServer's own process "
+    "and N > 1 starts N MLServer inference workers.",
+)
+@click.option(
+    "-t",
+    "--timeout",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar=["MLTRAIL_SCORING_SERVER_REQUEST_TIMEOUT", "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"],
+    help="Seconds a prediction may take before the request is answered 504. "
+    "Read from MLTRAIL_ or MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT when set.",
+)
+@click.option(
+    "--enable-mlserver",
+    is_flag=True,
+    help="Serve with Seldon's MLServer (Open Inference / KServe V2 protocol: "
+    "POST /v2/models/mlflow-model/infer, gRPC) instead of mltrail's scoring server. "
+    "Needs `pip install mlserver` in the serving environment.",
+)
 @click.option("--no-conda", is_flag=True, hidden=True, help="MLflow 1.x spelling of --env-manager local.")
 @_env_manager_option
 def serve(
-    model_uri: str, port: int, host: str, workers: int, timeout: int, no_conda: bool, env_manager: str
+    model_uri: str,
+    port: int,
+    host: str,
+    workers: int,
+    timeout: int,
+    enable_mlserver: bool,
+    no_conda: bool,
+    env_manager: str,
 ) -> None:
-    """Serve a model over HTTP: /ping, /health, /version and POST /invocations."""
+    """Serve a model over HTTP: /ping, /health, /version and POST /invocations.
+
+    With --enable-mlserver, MLServer serves it instead: GET /v2/health/ready,
+    GET /v2/models/<name> and POST /v2/models/<name>/infer (name: mlflow-model,
+    or MLSERVER_MODEL_NAME).
+    """
+    local = env_manager == "local" or no_conda
+    if enable_mlserver and local:
+        from mltrail.serving.mlserver import MLServerUnavailable, require_mlserver
+
+        try:
+            require_mlserver()  # before fetching the model: fail at once
+        except MLServerUnavailable as err:
+            raise click.ClickException(str(err)) from None
     model_dir = _local_copy(model_uri)
-    if env_manager not in ("local",) and not no_conda:
-        _reexec_in_env(
-            env_manager,
-            model_dir,
-            [
-                "models",
-                "serve",
-                "-m",
-                str(model_dir),
-                "-p",
-                str(port),
-                "-h",
-                host,
-                "-w",
-                str(workers),
-                "--env-manager",
-                "local",
-            ],
-        )
+    if not local:
+        argv = ["models", "serve", "-m", str(model_dir), "-p", str(port), "-h", host]
+        argv += ["-w", str(workers), "-t", str(timeout), "--env-manager", "local"]
+        if enable_mlserver:
+            argv.append("--enable-mlserver")
+        _reexec_in_env(env_manager, model_dir, argv)
+    if enable_mlserver:
+        from mltrail.serving.mlserver import MLServerUnavailable, exec_mlserver, parallel_workers_problem
+
+        problem = parallel_workers_problem(workers)
+        if problem:
+            raise click.ClickException(problem)
+        click.echo(f"mltrail: serving {model_uri} with MLServer on http://{host}:{port}", err=True)
+        try:
+            exec_mlserver(model_dir, host=host, port=port, workers=workers, timeout=timeout)
+        except (MLServerUnavailable, ValueError) as err:
+            raise click.ClickException(str(err)) from None
     import uvicorn
 
-    from mltrail.serving.app import MODEL_PATH_ENV, app_from_env
+    from mltrail.serving.app import MODEL_PATH_ENV, TIMEOUT_ENV, app_from_env
 
     os.environ[MODEL_PATH_ENV] = str(model_dir)
+    os.environ[TIMEOUT_ENV] = str(timeout)
     click.echo(f"mltrail: serving {model_uri} on http://{host}:{port} ({workers} worker(s))", err=True)
     kwargs = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     if workers > 1:

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from typing import Any
@@ -30,6 +31,9 @@ from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body,
 MODEL_PATH_ENV = "MLTRAIL_SERVING_MODEL_PATH"
 MAX_BODY_ENV = "MLTRAIL_SERVING_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
+# Seconds a prediction may take before the request is answered 504 (MLflow's --timeout, default 60).
+TIMEOUT_ENV = "MLTRAIL_SCORING_SERVER_REQUEST_TIMEOUT"
+DEFAULT_TIMEOUT = 60.0
 _log = logging.getLogger("mltrail.serving")
 _JSON = "application/json"
 
@@ -77,9 +81,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlette:
-    """A Starlette app serving ``model`` (a :class:`~mltrail.pyfunc.PyFuncModel`)."""
+def create_scoring_app(
+    model: Any, max_body_bytes: int | None = None, timeout: float | None = None
+) -> Starlette:
+    """A Starlette app serving ``model`` (a :class:`~mltrail.pyfunc.PyFuncModel`).
+
+    A prediction still running after ``timeout`` seconds (default: ``$MLTRAIL_SCORING_SERVER_REQUEST_TIMEOUT``
+    or 60) is answered 504 ``DEADLINE_EXCEEDED``; its worker thread finishes on its own.
+    """
     limit = max_body_bytes or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
+    timeout = timeout or float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
     from mltrail.version import __version__
 
     try:
@@ -118,13 +129,21 @@ def create_scoring_app(model: Any, max_body_bytes: int | None = None) -> Starlet
                     f"['text/csv', 'application/json']. Got '{ctype}'.",
                     status=415,
                 )
+            deadline = asyncio.timeout(timeout)
             try:
                 # In a worker thread unless the model has proved fast (see serving/dispatch.py):
                 # a model that waits on I/O (an LLM API) must not stop the event loop.
-                result = await dispatch(_call, predict, data, params)
+                async with deadline:
+                    result = await dispatch(_call, predict, data, params)
             except (MltrailException, ServingError):
                 raise
             except Exception as err:  # the model's own failure: report it like MLflow (400 + message)
+                if deadline.expired():  # not a TimeoutError the model raised itself
+                    raise ServingError(
+                        f"Request processing time exceeded limit ({timeout:g} s)",
+                        status=504,
+                        error_code="DEADLINE_EXCEEDED",
+                    ) from None
                 _log.exception("model prediction failed")
                 raise ServingError(
                     f"Encountered an unexpected error while evaluating the model. "
