@@ -364,3 +364,60 @@ def test_mlserver_serves_sklearn_with_parallel_workers(sklearn_server, sklearn_m
         httpx.post(f"{sklearn_server.url}/v2/models/mlflow-model/infer", json={"inputs": []}).status_code
         == 404
     )
+
+
+@pytest.mark.slow
+def test_an_isolated_uv_environment_gets_mlserver_too(tmp_path):
+    """From this venv (no mlserver): --env-manager uv builds an env with mltrail[mlserver] and serves there."""
+    (tmp_path / "echo.py").write_text(ECHO_MODEL)
+    mltrail.pyfunc.save_model(tmp_path / "m", python_model=str(tmp_path / "echo.py"))
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {
+        **os.environ,
+        "MLTRAIL_ENV_ROOT": str(tmp_path / "envs"),
+        "MLSERVER_GRPC_PORT": str(free_port()),
+        "MLSERVER_METRICS_PORT": str(free_port()),
+    }
+    argv = [
+        "models",
+        "serve",
+        "-m",
+        str(tmp_path / "m"),
+        "-p",
+        str(port),
+        "--enable-mlserver",
+        "--env-manager",
+        "uv",
+    ]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mltrail", *argv],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        (built,) = (tmp_path / "envs").iterdir()
+        assert (built / "bin" / "mlserver").exists()
+        body = _v2_frame({"prompt": ("BYTES", ["ab"]), "n": ("INT64", [3])})
+        reply = httpx.post(f"http://127.0.0.1:{port}/v2/models/mlflow-model/infer", json=body, timeout=60)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["outputs"][0]["data"] == ["ababab"]
+    finally:
+        stop_process(proc)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

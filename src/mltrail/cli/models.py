@@ -49,12 +49,12 @@ def _local_copy(model_uri: str) -> Path:
         raise click.ClickException(f"Could not fetch model '{model_uri}': {err}") from None
 
 
-def _reexec_in_env(env_manager: str, model_dir: Path, argv: list[str]) -> None:
+def _reexec_in_env(env_manager: str, model_dir: Path, argv: list[str], extras: tuple[str, ...] = ()) -> None:
     """Run this same command inside the model's isolated environment (never returns)."""
     from mltrail.serving.envs import prepare_environment
 
     try:
-        python = prepare_environment(model_dir, env_manager)
+        python = prepare_environment(model_dir, env_manager, extras)
     except Exception as err:
         raise click.ClickException(f"Could not build the {env_manager} environment: {err}") from None
     os.execv(python, [python, "-m", "mltrail", *argv])
@@ -133,7 +133,8 @@ def serve(
         argv += ["-w", str(workers), "-t", str(timeout), "--env-manager", "local"]
         if enable_mlserver:
             argv.append("--enable-mlserver")
-        _reexec_in_env(env_manager, model_dir, argv)
+        # As MLflow did: the isolated environment gets MLServer too.
+        _reexec_in_env(env_manager, model_dir, argv, ("mlserver",) if enable_mlserver else ())
     if enable_mlserver:
         from mltrail.serving.mlserver import MLServerUnavailable, exec_mlserver, parallel_workers_problem
 

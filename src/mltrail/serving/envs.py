@@ -30,15 +30,16 @@ def env_root() -> Path:
     return Path(os.environ.get(ENV_ROOT_VAR) or Path.home() / ".cache" / "mltrail" / "envs")
 
 
-def _mltrail_spec() -> str:
+def _mltrail_spec(extras: tuple[str, ...] = ()) -> str:
     """How to install mltrail into the env: this source tree when we run from one, else the release."""
     import mltrail
     from mltrail.version import __version__
 
+    wanted = ",".join(("server", "pandas", *extras))
     src = Path(mltrail.__file__).resolve().parents[2]
     if (src / "pyproject.toml").is_file():
-        return f"mltrail[server,pandas] @ {src.as_uri()}"
-    return f"mltrail[server,pandas]=={__version__}"
+        return f"mltrail[{wanted}] @ {src.as_uri()}"
+    return f"mltrail[{wanted}]=={__version__}"
 
 
 def model_requirements(model_dir: Path) -> list[str]:
@@ -61,10 +62,13 @@ def model_requirements(model_dir: Path) -> list[str]:
     return out
 
 
-def env_key(requirements: list[str], manager: str) -> str:
+def env_key(requirements: list[str], manager: str, extras: tuple[str, ...] = ()) -> str:
+    """The cache key of an environment: manager, Python, requirements, mltrail and its extras."""
     from mltrail.version import __version__
 
-    payload = json.dumps([manager, sys.version_info[:2], sorted(requirements), __version__, _mltrail_spec()])
+    payload = json.dumps(
+        [manager, sys.version_info[:2], sorted(requirements), __version__, _mltrail_spec(extras)]
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -87,12 +91,15 @@ def _run(cmd: list[str]) -> None:
         raise RuntimeError(f"`{' '.join(cmd[:3])} ...` failed:\n" + "\n".join(tail))
 
 
-def prepare_environment(model_dir: Path, manager: str) -> str:
-    """The Python executable of a ready environment for the model (built on first use)."""
+def prepare_environment(model_dir: Path, manager: str, extras: tuple[str, ...] = ()) -> str:
+    """The Python executable of a ready environment for the model (built on first use).
+
+    ``extras`` are mltrail extras the environment needs beyond serving (``("mlserver",)``).
+    """
     if manager not in ("uv", "virtualenv"):
         raise invalid(f"Unsupported env manager '{manager}': use local, uv or virtualenv")
     reqs = model_requirements(model_dir)
-    target = env_root() / f"{manager}-{env_key(reqs, manager)}"
+    target = env_root() / f"{manager}-{env_key(reqs, manager, extras)}"
     python = target / "bin" / "python"
     if (target / _READY).is_file():
         return str(python)
@@ -115,7 +122,7 @@ def prepare_environment(model_dir: Path, manager: str) -> str:
                     str(build / "env" / "bin" / "python"),
                     "-r",
                     str(req_file),
-                    _mltrail_spec(),
+                    _mltrail_spec(extras),
                 ]
             )
         else:
@@ -129,7 +136,7 @@ def prepare_environment(model_dir: Path, manager: str) -> str:
                     "--quiet",
                     "-r",
                     str(req_file),
-                    _mltrail_spec(),
+                    _mltrail_spec(extras),
                 ]
             )
         (build / "env" / _READY).write_text(json.dumps({"requirements": reqs}))
