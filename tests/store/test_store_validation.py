@@ -70,14 +70,16 @@ def test_tag_value_limit(sqlite_store, run_id):
 
 def test_experiment_tag_value_limit(sqlite_store):
     exp = sqlite_store.create_experiment("e")
-    sqlite_store.set_experiment_tag(exp, ExperimentTag("max", "v" * 5000))
-    _rejects(lambda: sqlite_store.set_experiment_tag(exp, ExperimentTag("over", "v" * 5001)), "5000")
+    sqlite_store.set_experiment_tag(exp, ExperimentTag("max", "v" * 20000))
+    _rejects(
+        lambda: sqlite_store.set_experiment_tag(exp, ExperimentTag("over", "v" * 20001)), "'over'", "20000"
+    )
 
 
 def test_experiment_name_limit(sqlite_store):
     sqlite_store.create_experiment("n" * 250)
-    sqlite_store.create_experiment("m" * 256)
-    _rejects(lambda: sqlite_store.create_experiment("n" * 257), "256")
+    sqlite_store.create_experiment("m" * 500)
+    _rejects(lambda: sqlite_store.create_experiment("n" * 501), "501", "500")
     _rejects(lambda: sqlite_store.create_experiment(""), "Invalid experiment name")
     _rejects(lambda: sqlite_store.create_experiment(None), "Invalid experiment name")
 

@@ -18,19 +18,18 @@ from mltrail.entities import (
     RegisteredModelTag,
 )
 from mltrail.exceptions import invalid
+from mltrail.store import validation as v
 
 SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
 SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD = 1000
 SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT = 10000
 SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD = 200000
-MAX_TAG_KEY_LENGTH = 250
-MAX_TAG_VALUE_LENGTH = 5000
-MAX_ALIAS_LENGTH = 255
 _ALIAS = re.compile(r"^[\w\-]*$")
 _VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 
 
 # ----------------------------------------------------------------- validation (MLflow's rules)
+# The length limits themselves live in mltrail.store.validation, with every other limit.
 
 
 def validate_model_name(name: object, field: str = "name") -> str:
@@ -38,8 +37,7 @@ def validate_model_name(name: object, field: str = "name") -> str:
         raise invalid(f"Missing value for required parameter '{field}'.")
     if "/" in name or ":" in name:
         raise invalid(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
-    if len(name) > 256:
-        raise invalid(f"Invalid model name '{name[:40]}...': longer than 256 characters")
+    v.validate_registered_model_name_length(name)
     return name
 
 
@@ -53,12 +51,8 @@ def validate_version(version: object) -> int:
 
 
 def validate_tag(key: object, value: object) -> None:
-    if not isinstance(key, str) or not key:
-        raise invalid("Missing value for required parameter 'key'.")
-    if len(key) > MAX_TAG_KEY_LENGTH:
-        raise invalid(f"Tag key '{key[:40]}...' exceeds the maximum length of {MAX_TAG_KEY_LENGTH}")
-    if value is not None and len(str(value)) > MAX_TAG_VALUE_LENGTH:
-        raise invalid(f"Tag value for key '{key}' exceeds the maximum length of {MAX_TAG_VALUE_LENGTH}")
+    """A registry (or logged-model) tag: key ≤ 250, value ≤ 100,000 characters, as in MLflow 3."""
+    v.validate_registry_tag(key, value)
 
 
 def validate_alias(alias: object, *, reserved: bool = True) -> str:
@@ -69,8 +63,7 @@ def validate_alias(alias: object, *, reserved: bool = True) -> str:
             f"Invalid alias name: '{alias}'. "
             "Names may only contain alphanumerics, underscores (_), and dashes (-)."
         )
-    if len(alias) > MAX_ALIAS_LENGTH:
-        raise invalid(f"Registered model alias name exceeds the maximum length of {MAX_ALIAS_LENGTH}")
+    v.validate_alias_length(alias)
     if reserved:
         if alias.lower() == "latest":
             raise invalid("'latest' alias name (case insensitive) is reserved.")

@@ -1,13 +1,16 @@
-"""MLflow's limits and key rules, in one place (values follow MLflow 3.x).
+"""MLflow's limits and key rules, in one place (values follow MLflow 3.17).
 
 Every check raises ``INVALID_PARAMETER_VALUE`` with a message that names the
-offending key and the limit, so a user knows what to fix. The stores call
-these before touching the database, so a rejected request writes nothing.
+offending field, its length and the limit, so a user knows what to fix. The
+stores call these before touching the database (the server only calls the
+stores), so a rejected request writes nothing. No limit here is smaller than
+MLflow's: the columns in :mod:`mltrail.store.sql.schema` are sized to hold them
+on SQLite, PostgreSQL and MySQL/MariaDB alike.
 
 Example::
 
     validate_param("lr", "0.01")            # fine
-    validate_param("a" * 300, "x")          # MltrailException: Param key ... limit of 250
+    validate_param("a" * 300, "x")          # MltrailException: Param key ... maximum length of 250
 """
 
 from __future__ import annotations
@@ -18,30 +21,40 @@ import re
 from collections.abc import Sequence
 
 from mltrail.entities import DatasetInput, Metric, Param, RunTag
-from mltrail.exceptions import invalid
+from mltrail.entities.prompt import PROMPT_TEXT_TAG_KEY
+from mltrail.exceptions import MltrailException, invalid
 
+# Runs (a run's description is its ``mlflow.note.content`` tag).
 MAX_ENTITY_KEY_LENGTH = 250
 MAX_PARAM_VAL_LENGTH = 6000
 MAX_TAG_VAL_LENGTH = 8000
-# MLflow says 500, but its (and our) ``experiments.name`` column holds 256: reject cleanly
-# instead of letting PostgreSQL/MySQL fail on the insert.
-MAX_EXPERIMENT_NAME_LENGTH = 256
-MAX_USER_ID_LENGTH = 256
-MAX_EXPERIMENT_TAG_KEY_LENGTH = 250
-MAX_EXPERIMENT_TAG_VAL_LENGTH = 5000
 MAX_RUN_NAME_LENGTH = 250
+MAX_USER_ID_LENGTH = 256
+# Experiments (an experiment's description is its ``mlflow.note.content`` tag).
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_EXPERIMENT_TAG_KEY_LENGTH = 250
+MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
+# MLflow's default for MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH.
+MAX_ARTIFACT_LOCATION_LENGTH = 2048
+# Model registry: registered-model, model-version (a prompt's template is the
+# ``mlflow.prompt.text`` model-version tag) and logged-model tags.
+MAX_REGISTERED_MODEL_NAME_LENGTH = 256
+MAX_MODEL_REGISTRY_TAG_KEY_LENGTH = 250
+MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH = 100_000
+MAX_REGISTERED_MODEL_ALIAS_LENGTH = 255
+# Batches and datasets.
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 MAX_ENTITIES_PER_BATCH = 1000
 MAX_DATASETS_PER_BATCH = 1000
 MAX_DATASET_NAME_SIZE = 500
 MAX_DATASET_DIGEST_SIZE = 36
+MAX_DATASET_SOURCE_TYPE_SIZE = 36
 MAX_DATASET_SCHEMA_SIZE = 1048575
 MAX_DATASET_SOURCE_SIZE = 65535
 MAX_DATASET_PROFILE_SIZE = 16777215
 MAX_INPUT_TAG_KEY_SIZE = 255
 MAX_INPUT_TAG_VALUE_SIZE = 500
-MAX_ARTIFACT_LOCATION_LENGTH = 1000
 MAX_INT64 = 2**63 - 1
 
 _VALID_KEY = re.compile(r"^[/\w.\- ]*$")
@@ -74,10 +87,7 @@ def _check_key(kind: str, key: object) -> None:
     if not isinstance(key, str):
         raise invalid(f"Invalid {kind.lower()} name: {key!r}. Expected a string.")
     if len(key) > MAX_ENTITY_KEY_LENGTH:
-        raise invalid(
-            f"{kind} key '{key[:250]}...' had length {len(key)}, which exceeded length limit of "
-            f"{MAX_ENTITY_KEY_LENGTH}"
-        )
+        raise too_long(f"{kind} key '{key[:40]}...'", len(key), MAX_ENTITY_KEY_LENGTH)
     if not _VALID_KEY.match(key):
         raise invalid(f"Invalid {kind.lower()} name: '{key}'. {_BAD_CHARACTERS}")
     if _path_not_unique(key):
@@ -88,12 +98,21 @@ def _check_key(kind: str, key: object) -> None:
         )
 
 
+def too_long(what: str, length: int, limit: int) -> MltrailException:
+    """The ``INVALID_PARAMETER_VALUE`` error for a ``what`` of ``length`` characters over ``limit``.
+
+    Example::
+
+        raise too_long("Tag value for key 'k'", 8001, 8000)
+        # Tag value for key 'k' had length 8001, which exceeds the maximum length of 8000 characters
+    """
+    return invalid(f"{what} had length {length}, which exceeds the maximum length of {limit} characters")
+
+
 def validate_length(what: str, key: str, value: str | None, limit: int) -> None:
-    """Reject ``value`` longer than ``limit`` characters, naming ``key`` and the limit."""
+    """Reject ``value`` longer than ``limit`` characters, naming ``key``, the length and the limit."""
     if value is not None and len(value) > limit:
-        raise invalid(
-            f"{what} for key '{key}' had length {len(value)}, which exceeded length limit of {limit}"
-        )
+        raise too_long(f"{what} for key '{key}'", len(value), limit)
 
 
 def _is_int(value: object) -> bool:
@@ -148,11 +167,48 @@ def validate_tag(key: str, value: object) -> None:
 
 
 def validate_experiment_tag(key: str, value: object) -> None:
-    """Key rules and a value of at most 5,000 characters."""
+    """Key rules and a value of at most 20,000 characters (MLflow 3's experiment tag limit)."""
     validate_key("Tag", key)
     if value is not None and not isinstance(value, str):
         raise invalid(f"Tag '{key}' must have a string value, got {type(value).__name__}")
     validate_length("Tag value", key, value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
+
+
+def validate_registry_tag(key: object, value: object) -> None:
+    """A registered-model, model-version or logged-model tag: key ≤ 250, value ≤ 100,000 characters.
+
+    A ``value`` of ``None`` checks the key alone (as deleting a tag does). A prompt's
+    template is the ``mlflow.prompt.text`` model-version tag, so it has the same limit.
+
+    Example::
+
+        validate_registry_tag("mlflow.prompt.text", "x" * 100_000)   # fine
+        validate_registry_tag("note", "x" * 100_001)                 # INVALID_PARAMETER_VALUE
+    """
+    if not isinstance(key, str) or not key:
+        raise invalid("Missing value for required parameter 'key'.")
+    if len(key) > MAX_MODEL_REGISTRY_TAG_KEY_LENGTH:
+        raise too_long(f"Tag key '{key[:40]}...'", len(key), MAX_MODEL_REGISTRY_TAG_KEY_LENGTH)
+    if value is None:
+        return
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH:
+        what = f"Prompt text (tag '{key}')" if key == PROMPT_TEXT_TAG_KEY else f"Tag value for key '{key}'"
+        raise too_long(what, len(text), MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
+
+
+def validate_registered_model_name_length(name: str) -> None:
+    """A registered model's name has at most 256 characters (the width of MLflow's column)."""
+    if len(name) > MAX_REGISTERED_MODEL_NAME_LENGTH:
+        raise too_long(f"Model name '{name[:40]}...'", len(name), MAX_REGISTERED_MODEL_NAME_LENGTH)
+
+
+def validate_alias_length(alias: str) -> None:
+    """A registered model alias has at most 255 characters."""
+    if len(alias) > MAX_REGISTERED_MODEL_ALIAS_LENGTH:
+        raise too_long(
+            f"Registered model alias name '{alias[:40]}...'", len(alias), MAX_REGISTERED_MODEL_ALIAS_LENGTH
+        )
 
 
 def validate_experiment_name(name: object) -> str:
@@ -162,23 +218,18 @@ def validate_experiment_name(name: object) -> str:
     if not isinstance(name, str):
         raise invalid(f"Invalid experiment name: {name!r}. Expects a string.")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
-        raise invalid(
-            f"Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
-        )
+        raise too_long("Experiment name", len(name), MAX_EXPERIMENT_NAME_LENGTH)
     return name
 
 
 def validate_artifact_location(location: str | None) -> None:
-    """``runs:/`` URIs cannot be an experiment's home; long URIs do not fit the column."""
+    """``runs:/`` URIs cannot be an experiment's home; at most 2,048 characters (MLflow's default)."""
     if location is None:
         return
     if location.startswith("runs:"):
         raise invalid(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
     if len(location) > MAX_ARTIFACT_LOCATION_LENGTH:
-        raise invalid(
-            f"Artifact location had length {len(location)}, which exceeded length limit of "
-            f"{MAX_ARTIFACT_LOCATION_LENGTH}"
-        )
+        raise too_long("Artifact location", len(location), MAX_ARTIFACT_LOCATION_LENGTH)
 
 
 def validate_run_name(name: str | None) -> None:
@@ -248,7 +299,7 @@ def validate_dataset_inputs(datasets: Sequence[DatasetInput]) -> None:
             raise invalid(f"Dataset '{ds.name}' must have a digest")
         validate_length("Dataset name", ds.name, ds.name, MAX_DATASET_NAME_SIZE)
         validate_length("Dataset digest", ds.name, ds.digest, MAX_DATASET_DIGEST_SIZE)
-        validate_length("Dataset source type", ds.name, ds.source_type, 36)
+        validate_length("Dataset source type", ds.name, ds.source_type, MAX_DATASET_SOURCE_TYPE_SIZE)
         validate_length("Dataset source", ds.name, ds.source, MAX_DATASET_SOURCE_SIZE)
         validate_length("Dataset schema", ds.name, ds.schema, MAX_DATASET_SCHEMA_SIZE)
         validate_length("Dataset profile", ds.name, ds.profile, MAX_DATASET_PROFILE_SIZE)

@@ -14,6 +14,13 @@ people who know it find their way around. Built for speed:
 * ``runs`` is indexed by ``(experiment_id, lifecycle_stage, start_time)`` for the
   default search order.
 
+Column widths hold MLflow 3.17's limits (:mod:`mltrail.store.validation`) on every
+backend: values that may exceed a few thousand characters (experiment, registry and
+logged-model tags, registry descriptions, logged-model params) are ``TEXT`` (``MEDIUMTEXT``
+on MySQL, whose ``TEXT`` holds 65,535 bytes: only ~16k characters of utf8mb4). Run tags
+and params stay ``VARCHAR(8000)`` because their ``(key, value)`` indexes need a
+bounded type; tag and param *keys* are ``VARCHAR`` everywhere (they are primary keys).
+
 Non-finite metric values: SQLite turns NaN into NULL and MySQL rejects NaN and
 infinities, so NaN is stored as ``value=0, is_nan=1`` and ±inf as ±DBL_MAX (the
 store maps them back when reading).
@@ -22,22 +29,29 @@ store maps them back when reading).
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
 metadata = sa.MetaData()
 
-# Column sizes: MLflow's limits (key 250, param value 6000, tag value 5000) with room.
+# Column sizes: MLflow's limits (key 250, param value 6000, run tag value 8000) with room.
 KEY = sa.String(250)
 NAME = sa.String(256)
 BIGINT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 LONG_TEXT = sa.Text().with_variant(sa.Text(length=2**24), "mysql")
+# Up to 16 MB on MySQL: room for 100,000-character tag values in utf8mb4 (migration 0005).
+WIDE_TEXT = sa.Text().with_variant(MEDIUMTEXT(), "mysql")
+# An experiment's artifact location (MLflow's 2,048-character limit), and locations derived
+# from it (``<location>/<run id>/artifacts``, ``<location>/models/<model id>/artifacts``).
+LOCATION = sa.String(2048)
+DERIVED_LOCATION = sa.String(2200)
 DOUBLE = sa.Double()
 
 experiments = sa.Table(
     "experiments",
     metadata,
     sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", NAME, nullable=False, unique=True),
-    sa.Column("artifact_location", sa.String(1000)),
+    sa.Column("name", sa.String(500), nullable=False, unique=True),
+    sa.Column("artifact_location", LOCATION),
     sa.Column("lifecycle_stage", sa.String(32), nullable=False, server_default="active"),
     sa.Column("creation_time", BIGINT),
     sa.Column("last_update_time", BIGINT),
@@ -48,7 +62,7 @@ experiment_tags = sa.Table(
     metadata,
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), primary_key=True),
     sa.Column("key", KEY, primary_key=True),
-    sa.Column("value", sa.String(5000)),
+    sa.Column("value", WIDE_TEXT),
 )
 
 runs = sa.Table(
@@ -66,7 +80,7 @@ runs = sa.Table(
     sa.Column("deleted_time", BIGINT),
     sa.Column("source_version", sa.String(50)),
     sa.Column("lifecycle_stage", sa.String(20), nullable=False, server_default="active"),
-    sa.Column("artifact_uri", sa.String(1000)),
+    sa.Column("artifact_uri", DERIVED_LOCATION),
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
     sa.Index("idx_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
 )
@@ -160,7 +174,7 @@ registered_models = sa.Table(
     sa.Column("name", NAME, primary_key=True),
     sa.Column("creation_time", BIGINT),
     sa.Column("last_updated_time", BIGINT),
-    sa.Column("description", sa.String(5000)),
+    sa.Column("description", WIDE_TEXT),
 )
 
 registered_model_tags = sa.Table(
@@ -168,7 +182,7 @@ registered_model_tags = sa.Table(
     metadata,
     sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
     sa.Column("key", KEY, primary_key=True),
-    sa.Column("value", sa.String(5000)),
+    sa.Column("value", WIDE_TEXT),
 )
 
 model_versions = sa.Table(
@@ -178,7 +192,7 @@ model_versions = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("creation_time", BIGINT),
     sa.Column("last_updated_time", BIGINT),
-    sa.Column("description", sa.String(5000)),
+    sa.Column("description", WIDE_TEXT),
     sa.Column("user_id", NAME),
     sa.Column("current_stage", sa.String(20)),
     sa.Column("source", sa.String(500)),
@@ -196,7 +210,7 @@ model_version_tags = sa.Table(
     sa.Column("name", NAME, primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("key", KEY, primary_key=True),
-    sa.Column("value", sa.String(5000)),
+    sa.Column("value", WIDE_TEXT),
     sa.ForeignKeyConstraint(
         ["name", "version"], ["model_versions.name", "model_versions.version"], onupdate="CASCADE"
     ),
@@ -220,8 +234,8 @@ logged_models = sa.Table(
     metadata,
     sa.Column("model_id", sa.String(64), primary_key=True),
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
-    sa.Column("name", NAME, nullable=False),
-    sa.Column("artifact_location", sa.String(1000), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("artifact_location", DERIVED_LOCATION, nullable=False),
     sa.Column("creation_timestamp_ms", BIGINT, nullable=False),
     sa.Column("last_updated_timestamp_ms", BIGINT, nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
@@ -238,7 +252,7 @@ logged_model_tags = sa.Table(
     metadata,
     sa.Column("model_id", sa.String(64), sa.ForeignKey("logged_models.model_id"), primary_key=True),
     sa.Column("tag_key", KEY, primary_key=True),
-    sa.Column("tag_value", sa.String(5000)),
+    sa.Column("tag_value", WIDE_TEXT),
 )
 
 logged_model_params = sa.Table(
@@ -246,7 +260,7 @@ logged_model_params = sa.Table(
     metadata,
     sa.Column("model_id", sa.String(64), sa.ForeignKey("logged_models.model_id"), primary_key=True),
     sa.Column("param_key", KEY, primary_key=True),
-    sa.Column("param_value", sa.String(8000), nullable=False),
+    sa.Column("param_value", WIDE_TEXT, nullable=False),
 )
 
 # ---------------------------------------------------------------- traces (MLflow 3)
