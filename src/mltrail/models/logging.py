@@ -127,6 +127,7 @@ def _record_logged_model(run, name: str, model_id: str) -> None:
 
 
 def _append_history(run_id: str, meta: Model) -> None:
+    from mltrail.store.validation import MAX_TAG_VAL_LENGTH
     from mltrail.tracking import MlflowClient
 
     client = MlflowClient()
@@ -151,5 +152,5 @@ def _append_history(run_id: str, meta: Model) -> None:
         history = []
     history.append(entry)
     text = json.dumps(history)
-    if len(text) <= 5000:  # the tag value limit; the model is logged either way
+    if len(text) <= MAX_TAG_VAL_LENGTH:  # a run tag's limit; the model is logged either way
         client.set_tag(run_id, _HISTORY_TAG, text)

@@ -39,6 +39,7 @@ from typing import Any
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey, TraceTagKey
 from mltrail.exceptions import invalid
+from mltrail.store.validation import MAX_TRACE_TAG_KEY_LENGTH, MAX_TRACE_TAG_VAL_LENGTH, too_long
 
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
 SEARCH_TRACES_MAX_RESULTS = 50000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD
@@ -247,9 +248,9 @@ def check_trace_tag(key: Any, value: Any) -> tuple[str, str]:
     """A valid ``(key, value)`` for a trace tag, or ``INVALID_PARAMETER_VALUE``."""
     if not isinstance(key, str) or not key.strip():
         raise invalid(f"Invalid trace tag key {key!r}: it must be a non-empty string")
-    if len(key) > 250:
-        raise invalid(f"Trace tag key '{key[:40]}...' is longer than 250 characters")
+    if len(key) > MAX_TRACE_TAG_KEY_LENGTH:
+        raise too_long(f"Trace tag key '{key[:40]}...'", len(key), MAX_TRACE_TAG_KEY_LENGTH)
     text = value if isinstance(value, str) else str(value)
-    if len(text) > 8000:
-        raise invalid(f"Trace tag '{key}' has a value longer than 8000 characters")
+    if len(text) > MAX_TRACE_TAG_VAL_LENGTH:
+        raise too_long(f"Trace tag value for key '{key[:40]}'", len(text), MAX_TRACE_TAG_VAL_LENGTH)
     return key, text

@@ -28,6 +28,8 @@ from mltrail.exceptions import MltrailException, invalid
 MAX_ENTITY_KEY_LENGTH = 250
 MAX_PARAM_VAL_LENGTH = 6000
 MAX_TAG_VAL_LENGTH = 8000
+MAX_TRACE_TAG_KEY_LENGTH = 250
+MAX_TRACE_TAG_VAL_LENGTH = 8000
 MAX_RUN_NAME_LENGTH = 250
 MAX_USER_ID_LENGTH = 256
 # Experiments (an experiment's description is its ``mlflow.note.content`` tag).

@@ -422,9 +422,7 @@ class SqlTrackingStore(RunWritesMixin, TrackingStore):
                 f"values (run_name='{run_name}', mlflow.runName='{tag_name}')."
             )
         if user_id is not None and len(str(user_id)) > v.MAX_USER_ID_LENGTH:
-            raise invalid(
-                f"User id had length {len(str(user_id))}, which exceeded length limit of {v.MAX_USER_ID_LENGTH}"
-            )
+            raise v.too_long("User id", len(str(user_id)), v.MAX_USER_ID_LENGTH)
         run_name = run_name or tag_name or random_run_name()
         v.validate_run_name(run_name)
         tag_map[RUN_NAME_TAG] = run_name
