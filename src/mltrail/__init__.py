@@ -87,6 +87,25 @@ _ATTRIBUTES: dict[str, str] = {
     },
     "autolog": "mltrail.autologging",
     **{
+        name: "mltrail.tracking._fluent_models"
+        for name in (
+            "ActiveModel",
+            "clear_active_model",
+            "create_external_model",
+            "delete_logged_model_tag",
+            "finalize_logged_model",
+            "get_active_model_id",
+            "get_logged_model",
+            "initialize_logged_model",
+            "last_logged_model",
+            "log_model_params",
+            "log_outputs",
+            "search_logged_models",
+            "set_active_model",
+            "set_logged_model_tags",
+        )
+    },
+    **{
         name: "mltrail.tracing.fluent"
         for name in (
             "delete_trace_tag",

@@ -28,7 +28,7 @@ def test_logged_model_lifecycle(stores):
     m = store.create_logged_model(
         exp_id, name="llm_model", source_run_id="r1", tags={"t": "1"}, params={"p": "x"}, model_type="agent"
     )
-    assert m.model_id.startswith("m-") and m.status == "LOGGED_MODEL_PENDING"
+    assert m.model_id.startswith("m-") and m.status == "PENDING"
     assert m.artifact_location == f"{exp.artifact_location}/models/{m.model_id}/artifacts"
     assert (m.name, m.source_run_id, m.tags, m.params, m.model_type) == (
         "llm_model",
@@ -37,7 +37,7 @@ def test_logged_model_lifecycle(stores):
         {"p": "x"},
         "agent",
     )
-    assert store.finalize_logged_model(m.model_id, "READY").status == "LOGGED_MODEL_READY"
+    assert store.finalize_logged_model(m.model_id, "READY").status == "READY"
     store.set_logged_model_tags(m.model_id, {"t": "2", "u": "3"})
     store.delete_logged_model_tag(m.model_id, "u")
     store.log_logged_model_params(m.model_id, {"q": "y"})

@@ -10,6 +10,7 @@ from mltrail.entities.assessment import (
 )
 from mltrail.entities.enums import LifecycleStage, RunStatus, SourceType, ViewType
 from mltrail.entities.files import FileInfo
+from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.entities.model_registry import (
     ModelVersion,
     ModelVersionStages,
@@ -61,6 +62,9 @@ __all__ = [
     "FileInfo",
     "InputTag",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelOutput",
+    "LoggedModelStatus",
     "Metric",
     "ModelVersion",
     "ModelVersionStages",

@@ -1,57 +1,153 @@
 """Logged models (MLflow 3): a model stored on its own, linked to the run that produced it.
 
-``to_dict`` is MLflow's REST JSON: ``{"info": {...}, "data": {"params": [...]}}``.
+``to_dict`` is MLflow's REST JSON: ``{"info": {...}, "data": {"params": [...], "metrics": [...]}}``.
+The status is MLflow's ``LoggedModelStatus`` (``READY``, ``PENDING``, …); the wire
+and the database spell it with the protobuf names (``LOGGED_MODEL_READY``).
+
+Example::
+
+    model = LoggedModel.from_dict(response["model"])
+    model.status == LoggedModelStatus.READY  # also == "READY", as in MLflow
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 
+from mltrail.entities.tracking import Metric, _json_float, _parse_float
 from mltrail.exceptions import invalid
 
 
-class LoggedModelStatus:
-    """MLflow's status names (the REST API spells them with the ``LOGGED_MODEL_`` prefix)."""
+class LoggedModelStatus(StrEnum):
+    """MLflow's status of a logged model; a ``str`` enum, so ``status == "READY"`` holds."""
 
-    PENDING = "LOGGED_MODEL_PENDING"
-    READY = "LOGGED_MODEL_READY"
-    FAILED = "LOGGED_MODEL_UPLOAD_FAILED"
-    UNSPECIFIED = "LOGGED_MODEL_STATUS_UNSPECIFIED"
-    ALL = (PENDING, READY, FAILED, UNSPECIFIED)
-    # protobuf enum numbers, accepted on input
-    _BY_NUMBER = {0: UNSPECIFIED, 1: PENDING, 2: READY, 3: FAILED}
+    UNSPECIFIED = "UNSPECIFIED"
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
 
     @classmethod
-    def normalize(cls, status: Any) -> str:
-        if isinstance(status, int) and status in cls._BY_NUMBER:
-            return cls._BY_NUMBER[status]
-        text = str(status).upper()
-        if not text.startswith("LOGGED_MODEL_"):
-            text = "LOGGED_MODEL_" + ("UPLOAD_FAILED" if text == "FAILED" else text)
-        if text not in cls.ALL:
-            raise invalid(f"Invalid logged model status {status!r}: use PENDING, READY or FAILED")
-        return text
+    def normalize(cls, status: Any) -> LoggedModelStatus:
+        """The status named by ``status``: the enum, ``"READY"``, ``"LOGGED_MODEL_READY"`` or 0-3.
+
+        Raises ``INVALID_PARAMETER_VALUE`` for anything else.
+        """
+        if isinstance(status, cls):
+            return status
+        if isinstance(status, int) and not isinstance(status, bool):
+            return cls.from_int(status)
+        text = str(status).strip().upper()
+        found = _BY_NAME.get(text)
+        if found is None:
+            raise invalid(
+                f"Invalid logged model status {status!r}: use PENDING, READY or FAILED "
+                "(or the LOGGED_MODEL_* names of MLflow's REST API)"
+            )
+        return found
+
+    @staticmethod
+    def is_finalized(status: Any) -> bool:
+        """READY and FAILED are final: no further status change is expected."""
+        return LoggedModelStatus.normalize(status) in (LoggedModelStatus.READY, LoggedModelStatus.FAILED)
+
+    def to_proto(self) -> str:
+        """The REST/protobuf name (``LOGGED_MODEL_READY``), which is also what the database stores."""
+        return _PROTO_NAMES[self]
+
+    @classmethod
+    def from_proto(cls, value: Any) -> LoggedModelStatus:
+        return cls.normalize(value)
+
+    def to_int(self) -> int:
+        return _NUMBERS[self]
+
+    @classmethod
+    def from_int(cls, number: int) -> LoggedModelStatus:
+        for status, n in _NUMBERS.items():
+            if n == number:
+                return status
+        raise invalid(f"Invalid logged model status {number!r}: use 0 to 3")
+
+
+_PROTO_NAMES = {
+    LoggedModelStatus.UNSPECIFIED: "LOGGED_MODEL_STATUS_UNSPECIFIED",
+    LoggedModelStatus.PENDING: "LOGGED_MODEL_PENDING",
+    LoggedModelStatus.READY: "LOGGED_MODEL_READY",
+    LoggedModelStatus.FAILED: "LOGGED_MODEL_UPLOAD_FAILED",
+}
+_NUMBERS = {
+    LoggedModelStatus.UNSPECIFIED: 0,
+    LoggedModelStatus.PENDING: 1,
+    LoggedModelStatus.READY: 2,
+    LoggedModelStatus.FAILED: 3,
+}
+_BY_NAME = {
+    **{s.value: s for s in LoggedModelStatus},
+    **{name: s for s, name in _PROTO_NAMES.items()},
+    "UPLOAD_FAILED": LoggedModelStatus.FAILED,
+}
+
+
+def _metric_json(m: Metric) -> dict[str, Any]:
+    """A model metric as MLflow's ``Metric`` JSON, with its run, model and dataset."""
+    d: dict[str, Any] = {
+        "key": m.key,
+        "value": _json_float(m.value),
+        "timestamp": m.timestamp,
+        "step": m.step,
+    }
+    for key in ("dataset_name", "dataset_digest", "model_id", "run_id"):
+        value = getattr(m, key)
+        if value:
+            d[key] = value
+    return d
+
+
+def _metric_from_json(d: dict[str, Any]) -> Metric:
+    return Metric(
+        key=d["key"],
+        value=_parse_float(d.get("value", 0.0)),
+        timestamp=int(d.get("timestamp") or 0),
+        step=int(d.get("step") or 0),
+        dataset_name=d.get("dataset_name") or None,
+        dataset_digest=d.get("dataset_digest") or None,
+        run_id=d.get("run_id") or None,
+        model_id=d.get("model_id") or None,
+    )
 
 
 @dataclass
 class LoggedModel:
+    """A logged model: MLflow's ``mlflow.entities.LoggedModel`` fields (``model_uri`` is ``models:/<id>``)."""
+
     model_id: str
     experiment_id: str
     name: str
     artifact_location: str
     creation_timestamp: int
     last_updated_timestamp: int
-    status: str = LoggedModelStatus.PENDING
+    status: LoggedModelStatus = LoggedModelStatus.PENDING
     model_type: str | None = None
     source_run_id: str | None = None
     status_message: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    metrics: list[Metric] | None = None
+
+    def __post_init__(self) -> None:
+        self.status = LoggedModelStatus.normalize(self.status)
 
     @property
     def model_uri(self) -> str:
         return f"models:/{self.model_id}"
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """MLflow's ``LoggedModel.to_dictionary()``: every field, the status as its number."""
+        d = {f.name: getattr(self, f.name) for f in fields(LoggedModel)}
+        d["status"] = self.status.to_int()
+        return d
 
     def to_dict(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -61,7 +157,7 @@ class LoggedModel:
             "artifact_uri": self.artifact_location,
             "creation_timestamp_ms": self.creation_timestamp,
             "last_updated_timestamp_ms": self.last_updated_timestamp,
-            "status": self.status,
+            "status": self.status.to_proto(),
             "tags": [{"key": k, "value": v} for k, v in self.tags.items()],
         }
         for key, value in (
@@ -71,7 +167,10 @@ class LoggedModel:
         ):
             if value:
                 info[key] = value
-        return {"info": info, "data": {"params": [{"key": k, "value": v} for k, v in self.params.items()]}}
+        data: dict[str, Any] = {"params": [{"key": k, "value": v} for k, v in self.params.items()]}
+        if self.metrics:
+            data["metrics"] = [_metric_json(m) for m in self.metrics]
+        return {"info": info, "data": data}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LoggedModel:
@@ -89,4 +188,16 @@ class LoggedModel:
             status_message=info.get("status_message") or None,
             tags={t["key"]: t.get("value", "") for t in info.get("tags") or []},
             params={p["key"]: p.get("value", "") for p in data.get("params") or []},
+            metrics=[_metric_from_json(m) for m in data.get("metrics") or []],
         )
+
+
+@dataclass(frozen=True)
+class LoggedModelOutput:
+    """A logged model recorded as an output of a run, at a step (MLflow's ``LoggedModelOutput``)."""
+
+    model_id: str
+    step: int = 0
+
+    def to_dictionary(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "step": self.step}

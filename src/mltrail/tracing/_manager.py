@@ -103,14 +103,23 @@ def _new_trace(root_name: str) -> _InFlight:
 def new_trace_info(
     name: str, experiment_id: str, tags: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None
 ) -> TraceInfo:
-    """The info of a new, in-progress trace: a fresh id, MLflow's standard metadata, the name tag."""
+    """The info of a new, in-progress trace: a fresh id, MLflow's standard metadata, the name tag.
+
+    While a model is active (``set_active_model``) the trace is linked to it by
+    ``mlflow.modelId``; ``metadata`` given by the caller wins.
+    """
+    from mltrail.tracking._model_context import TRACE_MODEL_ID_KEY, trace_model_id
+
     trace_metadata = {
         TraceMetadataKey.SCHEMA_VERSION: "3",
         TraceMetadataKey.USER: _user(),
         TraceMetadataKey.SOURCE_NAME: _source_name(),
         TraceMetadataKey.SOURCE_TYPE: "LOCAL",
-        **{str(k): str(v) for k, v in (metadata or {}).items()},
     }
+    model_id = trace_model_id()
+    if model_id:
+        trace_metadata[TRACE_MODEL_ID_KEY] = model_id
+    trace_metadata.update({str(k): str(v) for k, v in (metadata or {}).items()})
     trace_tags = {TraceTagKey.TRACE_NAME: name, **{str(k): str(v) for k, v in (tags or {}).items()}}
     return TraceInfo(trace_id=f"tr-{uuid.uuid4().hex}", experiment_id=experiment_id, request_time=0,
                      state=TraceState.IN_PROGRESS, trace_metadata=trace_metadata, tags=trace_tags)

@@ -13,44 +13,57 @@ Example::
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.entities import LifecycleStage, PagedList
-from mltrail.entities.logged_model import LoggedModel, LoggedModelStatus
+from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.search import nodes as n
+from mltrail.search.parser import parse_filter
+from mltrail.store.logged_models import (
+    LOGGED_MODELS,
+    LoggedModelStore,
+    check_datasets,
+    check_max_results,
+    validate_logged_model_name,
+)
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.registry import validate_tag
 from mltrail.store.sql._codec import chunks, now_ms
 from mltrail.store.sql.engine import create_sql_engine, read_connection
 from mltrail.store.sql.migrate import ensure_schema
-from mltrail.store.sql.schema import experiments, logged_model_params, logged_model_tags, logged_models
+from mltrail.store.sql.schema import (
+    experiments,
+    logged_model_params,
+    logged_model_tags,
+    logged_models,
+    runs,
+)
+from mltrail.store.sql.search_ops import compare, eq, nulls_last
 
 T = TypeVar("T")
 _LM = logged_models.c
-_MAX_RESULTS = 1000
-
-# One filter clause: <field> <op> <value>; clauses are joined with AND (MLflow's logged-model grammar).
-_CLAUSE = re.compile(
-    r"""\s*(?P<field>(?:tags?|params?)\.(?:`[^`]+`|"[^"]+"|[\w.\-/ ]+?)|[A-Za-z_]+)\s*
-        (?P<op>!=|>=|<=|=|<|>|\bILIKE\b|\bLIKE\b)\s*
-        (?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?)\s*""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_ATTRS = {
+_COLUMNS: dict[str, sa.Column[Any]] = {
     "name": _LM.name,
     "model_id": _LM.model_id,
+    "model_type": _LM.model_type,
     "source_run_id": _LM.source_run_id,
     "status": _LM.status,
-    "model_type": _LM.model_type,
-    "creation_timestamp": _LM.creation_timestamp_ms,
-    "creation_time": _LM.creation_timestamp_ms,
-    "last_updated_timestamp": _LM.last_updated_timestamp_ms,
+    "artifact_location": _LM.artifact_location,
+    "status_message": _LM.status_message,
+    "creation_timestamp_ms": _LM.creation_timestamp_ms,
+    "last_updated_timestamp_ms": _LM.last_updated_timestamp_ms,
 }
+# Until logged-model metrics are stored (they need their own table), say so instead of matching nothing.
+_NO_METRICS = (
+    "mltrail does not store metrics per logged model yet, so logged models cannot be "
+    "filtered or ordered by metrics"
+)
 
 
 def _not_found(model_id: str) -> MltrailException:
@@ -59,65 +72,71 @@ def _not_found(model_id: str) -> MltrailException:
     )
 
 
-def _compare(col: Any, op: str, value: Any) -> Any:
-    op = op.upper()
-    if op == "LIKE":
-        return col.like(value)
-    if op == "ILIKE":
-        return sa.func.lower(col).like(str(value).lower())
-    return {
-        "=": col == value,
-        "!=": col != value,
-        "<": col < value,
-        ">": col > value,
-        "<=": col <= value,
-        ">=": col >= value,
-    }[op]
+def _status_values(c: n.Comparison) -> Any:
+    """A status comparison's value(s) as stored (``LOGGED_MODEL_READY``); ``status = 'READY'`` reads naturally."""
+    if c.op not in (n.EQ, n.NE, n.IN, n.NOT_IN):
+        raise invalid(f"Invalid filter: status supports =, !=, IN and NOT IN, not {c.op}")
+    if isinstance(c.value, tuple):
+        return tuple(LoggedModelStatus.normalize(v).to_proto() for v in c.value)
+    return LoggedModelStatus.normalize(c.value).to_proto()
 
 
-def _parse_filter(filter_string: str | None) -> list[Any]:
-    """SQL conditions for a logged-model filter (``name = 'x' AND tags.k = 'v'``)."""
-    if not filter_string or not filter_string.strip():
-        return []
-    conds = []
-    for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
-        m = _CLAUSE.fullmatch(part)
-        if m is None:
+def _leaf(c: n.Comparison) -> ColumnElement[bool]:
+    """One filter comparison as a SQL term on ``logged_models``."""
+    if c.entity_type == n.METRIC:
+        raise invalid(f"Invalid filter on metrics.{c.key}: {_NO_METRICS}")
+    if c.entity_type in (n.TAG, n.PARAM):
+        table, key, value = (
+            (logged_model_tags, "tag_key", "tag_value")
+            if c.entity_type == n.TAG
+            else (logged_model_params, "param_key", "param_value")
+        )
+        same = [table.c.model_id == _LM.model_id, eq(table.c[key], c.key)]
+        if c.op == n.IS_NULL:
+            return ~sa.exists().where(*same)
+        if c.op == n.IS_NOT_NULL:
+            return sa.exists().where(*same)
+        return sa.exists().where(*same, compare(table.c[value], c.op, c.value, numeric=False))
+    value = _status_values(c) if c.key == "status" else c.value
+    return compare(_COLUMNS[c.key], c.op, value, c.key in LOGGED_MODELS.numeric_attributes)
+
+
+def _where(node: n.Node | None) -> ColumnElement[bool]:
+    if node is None:
+        return sa.true()
+    if isinstance(node, n.Comparison):
+        return _leaf(node)
+    parts = [_where(item) for item in node.items]
+    return sa.and_(*parts) if isinstance(node, n.And) else sa.or_(*parts)
+
+
+def _orders(order_by: Sequence[dict[str, Any]] | None) -> list[ColumnElement[Any]]:
+    """``ORDER BY`` terms for MLflow's ``[{"field_name": ..., "ascending": ...}]``; newest first, then id."""
+    terms: list[ColumnElement[Any]] = []
+    seen: set[str] = set()
+    for ob in order_by or []:
+        if not isinstance(ob, dict) or not isinstance(ob.get("field_name"), str) or not ob["field_name"]:
+            raise invalid(f"Invalid order_by {ob!r}: expected {{'field_name': <name>, 'ascending': <bool>}}")
+        field = ob["field_name"]
+        if field.startswith("metrics."):
+            raise invalid(f"Invalid order_by field '{field}': {_NO_METRICS}")
+        key = LOGGED_MODELS.canonical_attribute(field.removeprefix("attributes."))
+        if "." in key or key not in LOGGED_MODELS.order_attributes:
             raise invalid(
-                f"Invalid filter '{filter_string}': could not parse '{part.strip()}' "
-                "(expected <field> <op> <value>, e.g. name = 'model')"
+                f"Invalid order_by field '{field}': use one of "
+                f"{sorted(LOGGED_MODELS.order_attributes | set(LOGGED_MODELS.attribute_aliases))}"
             )
-        field, op, raw = m.group("field"), m.group("op"), m.group("value")
-        value: Any = raw[1:-1] if raw[0] in "'\"" else float(raw) if "." in raw else int(raw)
-        if "." in field and field.split(".", 1)[0].lower() in ("tag", "tags", "param", "params"):
-            kind, key = field.split(".", 1)
-            key = key.strip('`"')
-            table, kcol, vcol = (
-                (logged_model_tags, "tag_key", "tag_value")
-                if kind.lower().startswith("tag")
-                else (logged_model_params, "param_key", "param_value")
-            )
-            conds.append(
-                sa.exists().where(
-                    table.c.model_id == _LM.model_id,
-                    table.c[kcol] == key,
-                    _compare(table.c[vcol], op, str(value)),
-                )
-            )
-            continue
-        col = _ATTRS.get(field.lower())
-        if col is None:
-            raise invalid(
-                f"Invalid filter '{filter_string}': unknown field '{field}' "
-                f"(use {', '.join(sorted(_ATTRS))}, tags.<key> or params.<key>)"
-            )
-        if field.lower() == "status" and isinstance(value, str):
-            value = LoggedModelStatus.normalize(value)
-        conds.append(_compare(col, op, value))
-    return conds
+        if key not in seen:
+            seen.add(key)
+            terms.extend(nulls_last(_COLUMNS[key], bool(ob.get("ascending", True))))
+    if "creation_timestamp_ms" not in seen:
+        terms.append(_LM.creation_timestamp_ms.desc())
+    if "model_id" not in seen:
+        terms.append(_LM.model_id.asc())
+    return terms
 
 
-class SqlLoggedModelStore:
+class SqlLoggedModelStore(LoggedModelStore):
     """Logged models in the same database as the tracking store."""
 
     def __init__(self, db_uri: str) -> None:
@@ -148,7 +167,7 @@ class SqlLoggedModelStore:
                 artifact_location=r.artifact_location,
                 creation_timestamp=r.creation_timestamp_ms,
                 last_updated_timestamp=r.last_updated_timestamp_ms,
-                status=r.status,
+                status=LoggedModelStatus.from_proto(r.status),
                 model_type=r.model_type,
                 source_run_id=r.source_run_id,
                 status_message=r.status_message,
@@ -170,13 +189,16 @@ class SqlLoggedModelStore:
         *,
         model_id: str | None = None,
         artifact_location: str | None = None,
-        status: str | None = None,
+        status: Any = None,
     ) -> LoggedModel:
         """A new logged model in the experiment (``RESOURCE_DOES_NOT_EXIST`` if unknown).
 
         ``model_id``, ``artifact_location`` and ``status`` are for mltrail's own
-        ``log_model``, which has already written the files under the run's artifacts.
+        ``log_model``, which has already written the files under the run's artifacts
+        (its name is the artifact path, so MLflow's name rule is not applied to it).
         """
+        if model_id is None:
+            validate_logged_model_name(name)
         try:
             exp_id = int(experiment_id)
         except (TypeError, ValueError):
@@ -192,7 +214,9 @@ class SqlLoggedModelStore:
         model_id = model_id or f"m-{uuid.uuid4().hex}"
         if not model_id.startswith("m-"):
             raise invalid(f"Invalid model_id {model_id!r}: logged model ids start with 'm-'")
-        status = LoggedModelStatus.normalize(status) if status else LoggedModelStatus.PENDING
+        stored_status = (
+            LoggedModelStatus.normalize(status) if status else LoggedModelStatus.PENDING
+        ).to_proto()
 
         def create(conn: sa.Connection) -> None:
             exp = conn.execute(
@@ -216,7 +240,7 @@ class SqlLoggedModelStore:
                     artifact_location=location,
                     creation_timestamp_ms=ts,
                     last_updated_timestamp_ms=ts,
-                    status=status,
+                    status=stored_status,
                     lifecycle_stage=LifecycleStage.ACTIVE,
                     model_type=model_type or None,
                     source_run_id=source_run_id or None,
@@ -253,14 +277,14 @@ class SqlLoggedModelStore:
             raise _not_found(model_id)
 
     def finalize_logged_model(self, model_id: str, status: Any) -> LoggedModel:
-        status = LoggedModelStatus.normalize(status)
+        stored_status = LoggedModelStatus.normalize(status).to_proto()
 
         def finalize(conn: sa.Connection) -> None:
             self._require(conn, model_id)
             conn.execute(
                 sa.update(logged_models)
                 .where(_LM.model_id == model_id)
-                .values(status=status, last_updated_timestamp_ms=now_ms())
+                .values(status=stored_status, last_updated_timestamp_ms=now_ms())
             )
 
         self._write(finalize)
@@ -336,35 +360,30 @@ class SqlLoggedModelStore:
         max_results: int | None = None,
         order_by: Sequence[dict[str, Any]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, Any]] | None = None,
     ) -> PagedList:
-        """A page of live logged models in the experiments, filtered and ordered."""
-        limit = max_results or 100
-        if limit < 1 or limit > _MAX_RESULTS:
-            raise invalid(f"Invalid value for max_results: it must be between 1 and {_MAX_RESULTS}")
+        """A page of live logged models in the experiments, filtered and ordered.
+
+        ``datasets`` narrows metric clauses to metrics of those datasets in MLflow;
+        without stored model metrics it is only checked.
+        """
+        limit = check_max_results(max_results)
+        check_datasets(datasets)
+        if isinstance(experiment_ids, (str, int)):
+            experiment_ids = [experiment_ids]
         try:
             exp_ids = [int(e) for e in experiment_ids]
         except (TypeError, ValueError):
             raise invalid(f"Invalid experiment_ids {list(experiment_ids)!r}") from None
         offset = decode_page_token(page_token)
-        orders = []
-        for ob in order_by or []:
-            field = str(ob.get("field_name", "")).lower()
-            col = _ATTRS.get(field)
-            if col is None:
-                raise invalid(
-                    f"Invalid order_by field '{field}': use name, creation_timestamp, "
-                    "last_updated_timestamp or model_id"
-                )
-            orders.append(col.asc() if ob.get("ascending", True) else col.desc())
-        orders += [_LM.creation_timestamp_ms.desc(), _LM.model_id.asc()]
         stmt = (
             sa.select(_LM.model_id)
             .where(
                 _LM.experiment_id.in_(exp_ids),
                 _LM.lifecycle_stage == LifecycleStage.ACTIVE,
-                *_parse_filter(filter_string),
+                _where(parse_filter(filter_string, LOGGED_MODELS)),
             )
-            .order_by(*orders)
+            .order_by(*_orders(order_by))
             .offset(offset)
             .limit(limit + 1)
         )
@@ -372,3 +391,11 @@ class SqlLoggedModelStore:
             ids = [r[0] for r in conn.execute(stmt)]
             token = encode_page_token(offset + limit) if len(ids) > limit else None
             return PagedList(self._load(conn, ids[:limit]), token)
+
+    def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
+        """Check that the run and every model exist: the link itself is the model's ``source_run_id``."""
+        with read_connection(self.engine) as conn:
+            if conn.execute(sa.select(runs.c.run_uuid).where(runs.c.run_uuid == run_id)).first() is None:
+                raise MltrailException(f"Run with id={run_id} not found", error_code=RESOURCE_DOES_NOT_EXIST)
+            for m in models:
+                self._require(conn, m.model_id)
