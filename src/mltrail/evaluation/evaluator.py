@@ -3,28 +3,30 @@
 Steps, in an order that keeps failures clean: check every argument and that
 every metric's inputs can be found (nothing is logged if not), compute the
 predictions, compute the metrics (builtin for the ``model_type`` first, then
-``extra_metrics`` in dependency order), then log the aggregate metrics and
-the ``eval_results_table.json`` table artifact to the active run, the run
-``run_id``, or a new run.
+``extra_metrics`` in dependency order), then log the aggregate metrics and,
+when a metric gave per-row values, the ``eval_results_table.json`` table
+artifact (laid out by :mod:`mltrail.evaluation.results_table`) to the active
+run, the run ``run_id``, or a new run.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import tempfile
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
-from mltrail.evaluation import builtin, retrieval
+from mltrail.evaluation import builtin, results_table, retrieval
 from mltrail.evaluation.base import EvaluationArtifact, EvaluationMetric, EvaluationResult, MetricValue
 from mltrail.exceptions import invalid
 
 _log = logging.getLogger(__name__)
 
 MODEL_TYPES = ("question-answering", "text", "text-summarization", "retriever", "classifier", "regressor")
-EVAL_TABLE = "eval_results_table"
-_OUTPUTS = "outputs"
-_BARE_COLUMNS = ("token_count", "latency")
+# Model types whose MLflow evaluator names a model's output column only after the `predictions` argument.
+_CLASSIC_TYPES = ("classifier", "regressor")
+_LATENCY = "latency"
 
 
 def _default_metrics(
@@ -45,11 +47,15 @@ def _default_metrics(
                 "model_type 'retriever' needs `targets`: the column holding each row's list of relevant document ids."
             )
         return retrieval.retriever_metrics(k)
-    metrics = [builtin.token_count(), builtin.toxicity()]
+    # MLflow's order, which is the order of the per-row columns.
+    metrics = [
+        builtin.token_count(),
+        builtin.toxicity(),
+        builtin.flesch_kincaid_grade_level(),
+        builtin.ari_grade_level(),
+    ]
     if model_type == "question-answering" and has_targets:
-        metrics.insert(0, builtin.exact_match())
-    if model_type in ("question-answering", "text", "text-summarization"):
-        metrics += [builtin.flesch_kincaid_grade_level(), builtin.ari_grade_level()]
+        metrics.append(builtin.exact_match())
     return metrics
 
 
@@ -98,6 +104,7 @@ class _Context:
         col_mapping: dict[str, Any],
         config: dict[str, Any],
         latencies: list[float] | None,
+        outputs_pending: bool = False,
     ) -> None:
         self.df = df
         self.predictions = predictions
@@ -107,6 +114,23 @@ class _Context:
         self.config = config
         self.latencies = latencies
         self.values: dict[str, MetricValue] = {}
+        # The model's output columns besides the predictions (a DataFrame on the data's index), once it ran;
+        # until then, with `outputs_pending`, any unknown argument may still turn out to be one of them.
+        self.other_outputs: Any = None
+        self.outputs_pending = outputs_pending
+        self.used_outputs: list[str] = []  # the ones a metric read: MLflow adds them to the results table
+
+    def is_column(self, name: str) -> bool:
+        """Whether ``name`` binds to a column (of the data, the mapping or the model's other outputs)."""
+        return name in self.col_mapping or name in self.df.columns or self._is_output(name)
+
+    def _is_output(self, name: Any) -> bool:
+        return self.other_outputs is not None and name in self.other_outputs.columns
+
+    def _output(self, name: str) -> Any:
+        if name not in self.used_outputs:
+            self.used_outputs.append(name)
+        return self.other_outputs[name]
 
     def can_bind(self, name: str, metric_names: set[str]) -> bool:
         if name in ("predictions", "metrics", "inputs"):
@@ -115,9 +139,7 @@ class _Context:
             return self.targets is not None
         if name == "latencies":
             return self.latencies is not None
-        return (
-            name in self.col_mapping or name in self.df.columns or name in self.config or name in metric_names
-        )
+        return self.is_column(name) or name in self.config or name in metric_names or self.outputs_pending
 
     def bind(self, name: str) -> Any:
         if name == "predictions":
@@ -132,9 +154,13 @@ class _Context:
             return self.latencies
         if name in self.col_mapping:
             mapped = self.col_mapping[name]
-            return self.df[mapped] if isinstance(mapped, str) and mapped in self.df.columns else mapped
+            if isinstance(mapped, str) and mapped in self.df.columns:
+                return self.df[mapped]
+            return self._output(mapped) if isinstance(mapped, str) and self._is_output(mapped) else mapped
         if name in self.df.columns:
             return self.df[name]
+        if self._is_output(name):
+            return self._output(name)
         if name in self.config:
             return self.config[name]
         return self.values[name]
@@ -145,14 +171,24 @@ def _check_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> None:
     for m in metrics:
         if not isinstance(m, EvaluationMetric):
             raise invalid(f"extra_metrics must be EvaluationMetric objects (from make_metric), got {m!r}")
-    names = set()
-    for m in metrics:
-        names.update({m.name, m.full_name})
     seen: set[str] = set()
     for m in metrics:
         if m.full_name in seen:
             raise invalid(f"Metric {m.full_name!r} was given more than once.")
         seen.add(m.full_name)
+    _check_bindings(metrics, ctx)
+    judges = {getattr(m, "judge_model", None) for m in metrics} - {None}
+    if judges:
+        from mltrail.evaluation.judge import check_judge_available
+
+        for judge in sorted(judges):
+            check_judge_available(judge)
+
+
+def _check_bindings(metrics: list[EvaluationMetric], ctx: _Context) -> None:
+    """Every required argument of every metric binds to something, else INVALID_PARAMETER_VALUE."""
+    names = {n for m in metrics for n in (m.name, m.full_name)}
+    for m in metrics:
         if _is_legacy(m):
             continue
         missing = [
@@ -161,18 +197,13 @@ def _check_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> None:
             if required and not ctx.can_bind(p, names - {m.name, m.full_name})
         ]
         if missing:
-            available = sorted({str(c) for c in ctx.df.columns} | set(ctx.col_mapping))
+            outputs = [] if ctx.other_outputs is None else list(ctx.other_outputs.columns)
+            available = sorted({str(c) for c in [*ctx.df.columns, *outputs]} | set(ctx.col_mapping))
             raise invalid(
                 f"Metric {m.full_name!r} needs {missing} but they are neither columns of the data "
                 f"({available}), entries of evaluator_config['col_mapping'], nor other metrics' names. "
                 "Add the column or map it with evaluator_config={'col_mapping': {...}}."
             )
-    judges = {getattr(m, "judge_model", None) for m in metrics} - {None}
-    if judges:
-        from mltrail.evaluation.judge import check_judge_available
-
-        for judge in sorted(judges):
-            check_judge_available(judge)
 
 
 def _is_legacy(metric: EvaluationMetric) -> bool:
@@ -215,7 +246,7 @@ def _run_metrics(
         progressed = False
         for m in list(pending):
             deps = {p for p, _ in _params_of(m)} & (all_names - {m.name, m.full_name})
-            deps -= {p for p in deps if p in ctx.df.columns or p in ctx.col_mapping}
+            deps -= {p for p in deps if ctx.is_column(p)}
             if deps & skipped:
                 raise invalid(
                     f"Metric {m.full_name!r} needs metric(s) {sorted(deps & skipped)}, which were skipped."
@@ -249,13 +280,73 @@ def _metric_keys(metric: EvaluationMetric, value: MetricValue) -> dict[str, floa
     return out
 
 
+class _Predictions(NamedTuple):
+    """What running the model gave: one output per row and how its output was laid out."""
+
+    values: list[Any]
+    latencies: list[float] | None
+    column: str | None  # the output column or key the values came from (or `predictions`), if any
+    others: Any  # the model's other output columns (a DataFrame, positional index), or None
+
+
+def _split_outputs(out: Any, predictions_col: str | None, n: int) -> tuple[list[Any], str | None, Any]:
+    """``(values, column, other columns)`` of one model output, as MLflow reads it.
+
+    A DataFrame, a dict of columns or a list of row dicts gives its ``predictions_col``
+    column, or its only column, and keeps the others for metrics to read; anything
+    else (a list, an array, a Series, a string) is the predictions themselves.
+    """
+    import pandas as pd
+
+    if isinstance(out, list) and out and all(isinstance(row, dict) for row in out):
+        out = pd.DataFrame(out)
+    elif isinstance(out, dict):
+        try:
+            out = pd.DataFrame({key: _one_per_row(value, n) for key, value in out.items()})
+        except ValueError as err:
+            raise invalid(f"The model returned a dict whose values are not one per row: {err}") from err
+    column: Any = predictions_col
+    others = None
+    if isinstance(out, pd.DataFrame):
+        if predictions_col is not None and predictions_col in out.columns:
+            column = predictions_col
+        elif len(out.columns) == 1:
+            column = out.columns[0]
+        elif predictions_col is None:
+            raise invalid(
+                f"The model returned several output columns {list(out.columns)}: name the one holding the "
+                "predictions with predictions=..."
+            )
+        else:
+            raise invalid(
+                f"The model's output has no column {predictions_col!r} (it has {list(out.columns)}): "
+                "name the one holding the predictions with predictions=..."
+            )
+        others = out.drop(columns=[column]).reset_index(drop=True)
+        out = out[column]
+    elif isinstance(out, str) or not hasattr(out, "__len__"):
+        out = [out]
+    values = list(out.tolist() if hasattr(out, "tolist") else out)
+    if len(values) != n:
+        raise invalid(f"The model returned {len(values)} predictions for {n} rows.")
+    # A positional column label (0, 1 ...) names nothing: the table then says "outputs".
+    return values, column if isinstance(column, str) else None, others
+
+
+def _one_per_row(value: Any, n: int) -> list[Any]:
+    """A dict output's value as a column: itself when it has one entry per row, else one row's value."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != n:
+        return [value]
+    return list(value.tolist() if hasattr(value, "tolist") else value)
+
+
 def _predict(
     model: Any,
     features: Any,
     inference_params: dict[str, Any] | None,
     timed: bool,
     predictions_col: str | None,
-) -> tuple[list[Any], list[float] | None]:
+) -> _Predictions:
     import pandas as pd
 
     def call(frame: Any) -> Any:
@@ -263,39 +354,21 @@ def _predict(
             return model.predict(frame, params=inference_params) if inference_params else model.predict(frame)
         return model(frame)
 
-    def as_list(out: Any, n: int) -> list[Any]:
-        if isinstance(out, pd.DataFrame):
-            if predictions_col and predictions_col in out.columns:
-                out = out[predictions_col]
-            elif len(out.columns) == 1:
-                out = out.iloc[:, 0]
-            else:
-                raise invalid(
-                    f"The model returned a DataFrame with columns {list(out.columns)}: name the output column "
-                    "with predictions=..."
-                )
-        elif isinstance(out, dict):
-            if predictions_col and predictions_col in out:
-                out = out[predictions_col]
-            else:
-                raise invalid("The model returned a dict: name the output key with predictions=...")
-        elif isinstance(out, str) or not hasattr(out, "__len__"):
-            out = [out]
-        values = list(out.tolist() if hasattr(out, "tolist") else out)
-        if len(values) != n:
-            raise invalid(f"The model returned {len(values)} predictions for {n} rows.")
-        return values
-
     if not timed:
-        return as_list(call(features), len(features)), None
-    outputs, latencies = [], []
+        values, column, others = _split_outputs(call(features), predictions_col, len(features))
+        return _Predictions(values, None, column, others)
+    values, latencies, parts = [], [], []
+    column = predictions_col
     for i in range(len(features)):
         row = features.iloc[[i]].reset_index(drop=True)
         start = time.perf_counter()
         out = call(row)
         latencies.append(time.perf_counter() - start)
-        outputs += as_list(out, 1)
-    return outputs, latencies
+        row_values, column, row_others = _split_outputs(out, predictions_col, 1)
+        values += row_values
+        parts.append(row_others)
+    others = None if any(p is None for p in parts) else pd.concat(parts, ignore_index=True)
+    return _Predictions(values, latencies, column, others)
 
 
 def _resolve_model(model: Any, model_config: dict[str, Any] | None) -> Any:
@@ -339,7 +412,10 @@ def evaluate(
     ids; ``classifier``/``regressor``: the classic scores); ``extra_metrics``
     adds more, e.g. LLM judges from
     ``mltrail.metrics.genai``. Results go to the active run, to ``run_id``, or
-    to a new run; the per-row table is logged as ``eval_results_table.json``.
+    to a new run. When a metric gives per-row scores or justifications, the
+    per-row table is logged as ``eval_results_table.json``, laid out as MLflow's
+    (features, targets, outputs, then the metric columns; see
+    :mod:`mltrail.evaluation.results_table`).
 
     Example::
 
@@ -395,7 +471,10 @@ def evaluate(
         )
     extras = [*_metric_list(extra_metrics, "extra_metrics"), *_metric_list(custom_metrics, "custom_metrics")]
     metrics = _default_metrics(model_type, targets is not None, config) + extras
-    timed = model is not None and any(m.name == "latency" for m in metrics)
+    # MLflow times the model while it predicts, before any other metric: latency is the first per-row column.
+    metrics.sort(key=lambda m: m.name != _LATENCY)
+    wants_latency = any(m.name == _LATENCY for m in metrics)
+    timed = model is not None and wants_latency
     excluded = {c for c in (targets, predictions if model is None else None) if c}
     if feature_names is not None:
         unknown = [f for f in feature_names if f not in df.columns]
@@ -408,6 +487,8 @@ def evaluate(
     inputs = _inputs_series(df, features, col_mapping)
     target_values = df[targets] if targets else None
     # Check bindings with placeholder predictions so nothing runs (no model call, no judge call) on bad config.
+    # Only a model named with predictions= can return more columns than the predictions, which metrics may read:
+    # arguments that are nothing else are checked again once it ran.
     ctx = _Context(
         df,
         df[predictions] if model is None else None,
@@ -415,34 +496,50 @@ def evaluate(
         inputs,
         col_mapping,
         config,
-        [] if timed else None,
+        [] if wants_latency else None,
+        outputs_pending=model is not None and predictions is not None,
     )
     _check_metrics(metrics, ctx)
 
     resolved = _resolve_model(model, model_config)
     if resolved is None:
-        outputs, latencies = list(df[predictions]), None
+        latencies = None
+        if wants_latency:
+            _log.warning("No model to time: the latency of every row is set to 0 (as MLflow does).")
+            latencies = [0.0] * len(df)
+        predicted = _Predictions(list(df[predictions]), latencies, predictions, None)
     else:
-        outputs, latencies = _predict(resolved, features, inference_params, timed, predictions)
+        predicted = _predict(resolved, features, inference_params, timed, predictions)
     import pandas as pd
 
-    ctx.predictions = pd.Series(outputs, index=df.index, name=predictions or _OUTPUTS)
-    ctx.latencies = latencies
+    ctx.predictions = pd.Series(predicted.values, index=df.index, name=predictions or results_table.OUTPUTS)
+    ctx.latencies = predicted.latencies
+    if ctx.outputs_pending:
+        ctx.outputs_pending = False
+        if predicted.others is not None:
+            ctx.other_outputs = predicted.others.set_axis(df.index)
+        _check_bindings(metrics, ctx)
     computed = _run_metrics(metrics, ctx)
 
-    table = df.copy()
-    if resolved is not None:
-        table[_OUTPUTS] = outputs
     aggregates: dict[str, float] = {}
     for metric, value in computed:
         aggregates.update({prefix + k: v for k, v in _metric_keys(metric, value).items()})
-        name = prefix + metric.full_name
-        if value.scores:
-            # MLflow names the per-row columns "<metric>/score", except the bare token_count and latency.
-            column = name if metric.full_name in _BARE_COLUMNS else f"{name}/score"
-            table[column] = list(value.scores)
-        if value.justifications:
-            table[f"{name}/justification"] = list(value.justifications)
+    table = None
+    if results_table.has_per_row_values(value for _, value in computed):
+        output_name = results_table.output_column(
+            has_targets=targets is not None,
+            static_column=predictions if resolved is None else None,
+            model_column=predictions if model_type in _CLASSIC_TYPES else predicted.column,
+        )
+        table = results_table.build_table(
+            features,
+            targets,
+            target_values,
+            output_name,
+            predicted.values,
+            {name: ctx.other_outputs[name] for name in ctx.used_outputs},
+            results_table.metric_columns(((m.full_name, v) for m, v in computed), prefix),
+        )
     return _log_results(
         aggregates, table, run_id, df, targets, predictions if model is None else None, prefix
     )
@@ -480,6 +577,7 @@ def _log_results(
     predictions: str | None,
     prefix: str,
 ) -> EvaluationResult:
+    """Log the dataset, the metrics and the table (if any) to the run; the result holds the table as logged."""
     import mltrail
     from mltrail.tracking.fluent import _client
 
@@ -492,23 +590,37 @@ def _log_results(
     run = mltrail.start_run(run_id=run_id) if owns_run else active
     run_id = run.info.run_id
     client = _client()
+    table_file = results_table.table_file(prefix)
     try:
         _log_dataset(df, targets, predictions, prefix or None)
         if aggregates:
             mltrail.log_metrics(aggregates)
-        client.log_table(run_id, table, f"{prefix}{EVAL_TABLE}.json")
+        if table is not None:
+            client.log_table(run_id, table, table_file)
     except BaseException:
         if owns_run:
             mltrail.end_run("FAILED")
         raise
     if owns_run:
         mltrail.end_run()
-    artifact_uri = client.get_run(run_id).info.artifact_uri.rstrip("/") + f"/{prefix}{EVAL_TABLE}.json"
-    return EvaluationResult(
-        metrics=aggregates,
-        artifacts={EVAL_TABLE: EvaluationArtifact(uri=artifact_uri, content=table)},
-        run_id=run_id,
-    )
+    artifacts = {}
+    if table is not None:
+        artifact_uri = client.get_run(run_id).info.artifact_uri.rstrip("/") + f"/{table_file}"
+        content = _read_back(client, run_id, table_file, table)
+        artifacts[results_table.TABLE_NAME] = EvaluationArtifact(uri=artifact_uri, content=content)
+    return EvaluationResult(metrics=aggregates, artifacts=artifacts, run_id=run_id)
+
+
+def _read_back(client: Any, run_id: str, table_file: str, table: Any) -> Any:
+    """The logged table file as a DataFrame (all of it: a second evaluation in a run appends rows, as in MLflow)."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="mltrail-") as tmp:
+            return results_table.read_logged_table(client.download_artifacts(run_id, table_file, tmp))
+    except Exception as err:  # the results are logged: a failed read must not lose them for the caller
+        _log.warning(
+            "Could not read back %s (%s); result.tables holds the table as computed.", table_file, err
+        )
+        return table
 
 
 def _log_dataset(df: Any, targets: str | None, predictions: str | None, context: str | None) -> None:
