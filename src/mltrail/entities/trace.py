@@ -74,6 +74,7 @@ class TraceMetadataKey:
     USER = "mlflow.user"
     SOURCE_NAME = "mlflow.source.name"
     SOURCE_TYPE = "mlflow.source.type"
+    MODEL_ID = "mlflow.modelId"  # the LoggedModel active when the trace started
 
 
 class TraceTagKey:

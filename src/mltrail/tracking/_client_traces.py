@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from mltrail.entities.trace import TraceMetadataKey
 from mltrail.entities.tracking import PagedList
 from mltrail.exceptions import BAD_REQUEST, RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 
@@ -37,8 +38,8 @@ _log = logging.getLogger(__name__)
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
 _PAGE = 500  # traces per store call while collecting a long result
 _BATCH_GET = 100  # ids per batch_get_traces call
-_SOURCE_RUN = "mlflow.sourceRun"
-_MODEL_ID = "mlflow.modelId"
+_SOURCE_RUN = TraceMetadataKey.SOURCE_RUN
+_MODEL_ID = TraceMetadataKey.MODEL_ID
 _FINISHED = ("OK", "ERROR")
 
 

@@ -25,10 +25,12 @@ import os
 import threading
 from dataclasses import dataclass
 
+from mltrail.entities.trace import TraceMetadataKey
+
 ENV_VAR = "MLFLOW_ACTIVE_MODEL_ID"
 LEGACY_ENV_VAR = "_MLFLOW_ACTIVE_MODEL_ID"
 #: The trace metadata key MLflow links a trace to a LoggedModel with.
-TRACE_MODEL_ID_KEY = "mlflow.modelId"
+TRACE_MODEL_ID_KEY = TraceMetadataKey.MODEL_ID
 
 
 @dataclass(frozen=True)

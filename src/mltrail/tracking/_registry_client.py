@@ -224,30 +224,6 @@ class RegistryClientMixin:
         src = model_version_for(src_model_uri, getattr(self, "_tracking_uri", None))
         return self._registry_store.copy_model_version(src, dst_name)
 
-    # --------------------------------------------------- logged models (MLflow 3)
-    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> Any:
-        """The MLflow 3 logged model ``model_id`` (what ``models:/<model_id>`` URIs name)."""
-        from mltrail.entities.logged_model import LoggedModel
-        from mltrail.tracking._store_registry import plan_store
-
-        kind, target, _root = plan_store(self._registry_uri)
-        if kind == "rest":
-            from mltrail.store.rest_registry import RestRegistryStore
-
-            store = self._registry_store
-            http = store.http if isinstance(store, RestRegistryStore) else None
-            if http is None:  # pragma: no cover - a REST URI always gives a REST store
-                raise RuntimeError("no HTTP session for the registry")
-            out = http.call(
-                "GET",
-                f"/api/2.0/mlflow/logged-models/{model_id}",
-                params={"allow_deleted": "true"} if allow_deleted else None,
-            )
-            return LoggedModel.from_dict(out["model"])
-        from mltrail.store.sql.logged_models import SqlLoggedModelStore
-
-        return SqlLoggedModelStore(target).get_logged_model(model_id, allow_deleted)
-
     # ----------------------------------------------------------------- aliases
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         self._registry_store.set_registered_model_alias(name, alias, str(version))
