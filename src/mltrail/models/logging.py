@@ -1,23 +1,40 @@
-"""Logging a model into a run: save to a temp dir, upload as run artifacts, optionally register.
+"""Logging a model into a run: save to a temp dir, upload, record a LoggedModel, optionally register.
 
-Shared by every flavor's ``log_model``. The model lands at
-``<run artifact uri>/<name>``, so ``runs:/<run_id>/<name>`` finds it, and the
-run gets MLflow's ``mlflow.log-model.history`` tag.
+Shared by every flavor's ``log_model``. As MLflow 3.17's ``Model.log`` does, it
+creates a PENDING LoggedModel in the run's store (embedded or over REST), saves the
+model with that ``model_id``, makes its files the LoggedModel's, records the model
+as an output of the run and finalizes it READY (FAILED if saving or uploading
+fails); ``last_logged_model()`` then returns it and ``models:/<model_id>`` loads it.
+
+MLflow 3.17 no longer writes the model under the run's artifacts (its ``runs:/``
+resolver falls back to the run's logged models). mltrail's ``runs:/`` resolver does
+not yet, so the model also lands at ``<run artifact uri>/<name>`` and
+``ModelInfo.model_uri`` stays ``runs:/<run_id>/<name>``. On an embedded store that
+copy *is* the LoggedModel's artifact location (one write); over REST the server
+chooses the location (``<experiment>/models/<model_id>/artifacts``) and the files
+are uploaded there as well. The run also gets MLflow's ``mlflow.log-model.history`` tag.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mltrail.models.model import Model
 
+if TYPE_CHECKING:
+    from mltrail.entities import Run
+    from mltrail.entities.logged_model import LoggedModel
+    from mltrail.tracking.client import MlflowClient
+
 _HISTORY_TAG = "mlflow.log-model.history"
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +71,9 @@ def log_model_with(
     """Run ``save_fn(path=..., mlflow_model=..., **save_kwargs)`` and log the result to the active run."""
     import mltrail
     from mltrail.artifacts.paths import validate_artifact_path
+    from mltrail.entities.logged_model import LoggedModelOutput, LoggedModelStatus
+    from mltrail.tracking import fluent
+    from mltrail.tracking._fluent_models import note_logged_model
 
     name = validate_artifact_path(name or "model")
     if not name:
@@ -66,14 +86,24 @@ def log_model_with(
         run = mltrail.start_run()
     try:
         run_id = run.info.run_id
-        model_id = f"m-{uuid.uuid4().hex}"
-        meta = Model(artifact_path=name, run_id=run_id, model_id=model_id)
-        with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
-            local = Path(tmp) / "model"
-            save_fn(path=str(local), mlflow_model=meta, **save_kwargs)
-            mltrail.log_artifacts(str(local), name)
-        _append_history(run_id, meta)
-        _record_logged_model(run, name, model_id)
+        client = fluent.client_for_uri(run._tracking_uri)
+        current = client.get_run(run_id)
+        model = _create_logged_model(client, current, name)
+        note_logged_model(model.model_id)
+        meta = Model(artifact_path=name, run_id=run_id, model_id=model.model_id)
+        try:
+            client.log_outputs(run_id, [LoggedModelOutput(model.model_id, 0)])
+            with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
+                local = Path(tmp) / "model"
+                save_fn(path=str(local), mlflow_model=meta, **save_kwargs)
+                mltrail.log_artifacts(str(local), name)
+                if model.artifact_location != _run_copy(current, name):
+                    client.log_model_artifacts(model.model_id, str(local))
+        except BaseException:
+            _finalize_failed(client, model.model_id)
+            raise
+        client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+        _append_history(client, current, meta)
         info = ModelInfo(
             artifact_path=name,
             flavors=meta.flavors,
@@ -84,7 +114,7 @@ def log_model_with(
             signature=meta.signature,
             utc_time_created=meta.utc_time_created,
             mlflow_version=meta.mlflow_version,
-            model_id=model_id,
+            model_id=model.model_id,
             name=name,
             metadata=meta.metadata,
         )
@@ -101,56 +131,86 @@ def log_model_with(
             mltrail.end_run()
 
 
-def _record_logged_model(run, name: str, model_id: str) -> None:
-    """On a SQL tracking store, record the model as an MLflow 3 logged model (READY) whose files are
-    the ones just logged under the run, so ``models:/<model_id>`` resolves and UIs list it.
+def _run_copy(run: Run, name: str) -> str:
+    """Where the model's copy under the run's artifacts lives."""
+    return f"{run.info.artifact_uri.rstrip('/')}/{name}"
 
-    Over REST the server chooses logged-model ids and locations, so there the model is
-    reachable through ``runs:/`` and the registry only.
+
+def _logged_model_name(name: str) -> str:
+    """``name`` if MLflow's LoggedModel name rule allows it, else with the refused characters as ``-``.
+
+    An artifact path may be nested (``models/clf``); a LoggedModel name may not contain ``/``.
     """
+    from mltrail.store.logged_models import _BAD_NAME_CHARS
+
+    for ch in _BAD_NAME_CHARS:
+        name = name.replace(ch, "-")
+    return name
+
+
+def _create_logged_model(client: MlflowClient, run: Run, name: str) -> LoggedModel:
+    """A PENDING LoggedModel of the run, in the run's store, with MLflow's tags and the run's params.
+
+    An embedded (SQL) store points it at the run's copy of the files; a server picks its own
+    id and location, as for the official client.
+    """
+    from mltrail.tracking._default_tags import default_tags
     from mltrail.tracking._store_registry import plan_store
-    from mltrail.tracking._uris import get_tracking_uri
 
-    kind, target, _root = plan_store(get_tracking_uri())
-    if kind != "sql":
-        return
-    from mltrail.store.sql.logged_models import SqlLoggedModelStore
+    tags = default_tags()
+    params = dict(run.data.params)
+    if plan_store(client.tracking_uri)[0] == "sql":
+        from mltrail.store.sql.logged_models import SqlLoggedModelStore
 
-    SqlLoggedModelStore(target).create_logged_model(
+        store = client._logged_model_store
+        assert isinstance(store, SqlLoggedModelStore)
+        return store.create_logged_model(
+            run.info.experiment_id,
+            name=name,
+            source_run_id=run.info.run_id,
+            tags=tags,
+            params=params,
+            model_id=f"m-{uuid.uuid4().hex}",
+            artifact_location=_run_copy(run, name),
+        )
+    return client.create_logged_model(
         run.info.experiment_id,
-        name=name,
+        name=_logged_model_name(name),
         source_run_id=run.info.run_id,
-        model_id=model_id,
-        artifact_location=f"{run.info.artifact_uri.rstrip('/')}/{name}",
-        status="READY",
+        tags=tags,
+        params=params,
     )
 
 
-def _append_history(run_id: str, meta: Model) -> None:
-    from mltrail.store.validation import MAX_TAG_VAL_LENGTH
-    from mltrail.tracking import MlflowClient
+def _finalize_failed(client: MlflowClient, model_id: str) -> None:
+    """Mark the model FAILED; the original error is the one worth raising, so a failure here is logged."""
+    from mltrail.entities.logged_model import LoggedModelStatus
 
-    client = MlflowClient()
-    entry = {
-        k: v
-        for k, v in meta.to_dict().items()
-        if k
-        in (
-            "artifact_path",
-            "flavors",
-            "run_id",
-            "utc_time_created",
-            "model_uuid",
-            "model_id",
-            "mlflow_version",
-        )
-    }
-    tags = client.get_run(run_id).data.tags
     try:
-        history = json.loads(tags.get(_HISTORY_TAG, "[]"))
+        client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
+    except Exception:  # secondary to the error being raised
+        _log.warning("Could not mark logged model %s as FAILED", model_id, exc_info=True)
+
+
+def _append_history(client: MlflowClient, run: Run, meta: Model) -> None:
+    """Add the model to the run's ``mlflow.log-model.history`` tag (skipped past a run tag's limit)."""
+    from mltrail.store.validation import MAX_TAG_VAL_LENGTH
+
+    keep = (
+        "artifact_path",
+        "flavors",
+        "run_id",
+        "utc_time_created",
+        "model_uuid",
+        "model_id",
+        "mlflow_version",
+    )
+    entry = {k: v for k, v in meta.to_dict().items() if k in keep}
+    try:
+        history = json.loads(run.data.tags.get(_HISTORY_TAG, "[]"))
     except ValueError:
         history = []
     history.append(entry)
     text = json.dumps(history)
     if len(text) <= MAX_TAG_VAL_LENGTH:  # a run tag's limit; the model is logged either way
-        client.set_tag(run_id, _HISTORY_TAG, text)
+        client.set_tag(run.info.run_id, _HISTORY_TAG, text)

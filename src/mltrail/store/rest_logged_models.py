@@ -112,7 +112,10 @@ class RestLoggedModelStore(LoggedModelStore):
         if filter_string:
             body["filter"] = filter_string
         if datasets:
-            body["datasets"] = check_datasets(datasets)
+            # No "dataset_digest": null: MLflow's server would compare the digest with NULL.
+            body["datasets"] = [
+                {k: v for k, v in d.items() if v is not None} for d in check_datasets(datasets)
+            ]
         if order_by:
             body["order_by"] = [dict(o) if isinstance(o, dict) else o for o in order_by]
         if page_token:

@@ -41,6 +41,7 @@ from mltrail.exceptions import (
     MltrailException,
     invalid,
 )
+from mltrail.tracking import _model_context
 from mltrail.tracking import _run_context as ctx
 from mltrail.tracking._default_tags import (
     MLFLOW_PARENT_RUN_ID,
@@ -420,8 +421,13 @@ def log_metric(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
-    """Log one metric value to the active run (or ``run_id``)."""
+    """Log one metric value to the active run (or ``run_id``).
+
+    ``model_id`` defaults to the active model (``set_active_model``), as in MLflow:
+    the value is then also one of that LoggedModel's metrics.
+    """
     client, run_id = _run_client(run_id)
+    model_id = model_id or _model_context.active_model_id()
     name, digest = _dataset_ref(dataset)
     client.log_metric(
         run_id, key, value, timestamp=timestamp, step=step, synchronous=synchronous,
@@ -438,10 +444,11 @@ def log_metrics(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
-    """Log several metrics at one step and timestamp in one batch."""
+    """Log several metrics at one step and timestamp in one batch (``model_id``: as in :func:`log_metric`)."""
     from mltrail.tracking.client import _metric_value
 
     client, run_id = _run_client(run_id)
+    model_id = model_id or _model_context.active_model_id()
     ts = int(timestamp) if timestamp is not None else int(time.time() * 1000)
     name, digest = _dataset_ref(dataset)
     batch = [

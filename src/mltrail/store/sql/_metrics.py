@@ -6,6 +6,10 @@ one with the larger step, then the larger timestamp, then the larger value.
 On SQLite and PostgreSQL that is one conditional upsert per key; MySQL has no
 conditional ``ON DUPLICATE KEY`` that compares a tuple, so there we lock the
 existing rows and compare in Python.
+
+Metrics that carry a ``model_id`` are also written to ``logged_model_metrics``
+(MLflow 3's metrics per LoggedModel) in the same transaction; metrics without one
+cost no extra statement.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.entities import Metric
-from mltrail.store.sql._codec import DBL_MAX, decode_value, encode_value
+from mltrail.exceptions import invalid, not_found
+from mltrail.store.sql._codec import DBL_MAX, chunks, decode_value, encode_value
 from mltrail.store.sql.engine import execute_constant
-from mltrail.store.sql.schema import latest_metrics, metrics
+from mltrail.store.sql.schema import latest_metrics, logged_model_metrics, logged_models, metrics, runs
 
 _LM = latest_metrics.c
 _INSERT_LATEST = sa.insert(latest_metrics)
@@ -49,7 +54,10 @@ def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> 
     rows: list[dict[str, Any]] = []
     seen: set[tuple[Any, ...]] = set()
     newest: dict[str, dict[str, Any]] = {}
+    for_models: list[Metric] = []
     for m in items:
+        if m.model_id:  # the only cost metrics without a model pay
+            for_models.append(m)
         value, is_nan = encode_value(m.value)
         ident = (m.key, value, is_nan, m.timestamp, m.step)
         if ident in seen:  # MLflow stores an identical (key, value, timestamp, step) once
@@ -60,6 +68,8 @@ def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> 
         best = newest.get(m.key)
         if best is None or (row[4], row[3], row[2]) > (best[4], best[3], best[2]):
             newest[m.key] = row
+    if for_models:
+        write_model_metrics(conn, run_id, for_models)
     if not rows:
         return
     # executemany straight to the driver with precompiled SQL: no per-row bind processing.
@@ -69,6 +79,122 @@ def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> 
 
 _HISTORY_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
 _insert_sql_cache: dict[str, str] = {}
+
+# ------------------------------------------------------------------ metrics per logged model
+_LMM = logged_model_metrics.c
+# MLflow's column widths for a metric's dataset (longer values are refused, never truncated).
+_DATASET_NAME_MAX, _DATASET_DIGEST_MAX = 500, 36
+_RUN_EXPERIMENT = sa.select(runs.c.experiment_id).where(runs.c.run_uuid == sa.bindparam("run_id"))
+_model_metric_inserts: dict[str, Any] = {}
+
+
+def _insert_model_metrics(dialect: str) -> Any:
+    """``INSERT`` that keeps the first row of a primary key (MLflow ignores a re-logged metric too)."""
+    stmt = _model_metric_inserts.get(dialect)
+    if stmt is None:
+        if dialect == "mysql":
+            from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+            stmt = mysql_insert(logged_model_metrics).on_duplicate_key_update(metric_step=_LMM.metric_step)
+        else:
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            stmt = insert(logged_model_metrics).on_conflict_do_nothing()
+        _model_metric_inserts[dialect] = stmt
+    return stmt
+
+
+def write_model_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> None:
+    """Add ``items`` (each with a ``model_id``) to ``logged_model_metrics`` for ``run_id``.
+
+    Every model must exist (``RESOURCE_DOES_NOT_EXIST`` otherwise, and the caller's
+    transaction writes nothing). The experiment is the run's, as in MLflow.
+    """
+    for m in items:
+        if m.dataset_name is not None and len(m.dataset_name) > _DATASET_NAME_MAX:
+            raise invalid(
+                f"Metric '{m.key}': dataset_name had length {len(m.dataset_name)}, which exceeds the "
+                f"maximum length of {_DATASET_NAME_MAX} characters"
+            )
+        if m.dataset_digest is not None and len(m.dataset_digest) > _DATASET_DIGEST_MAX:
+            raise invalid(
+                f"Metric '{m.key}': dataset_digest had length {len(m.dataset_digest)}, which exceeds the "
+                f"maximum length of {_DATASET_DIGEST_MAX} characters"
+            )
+    wanted = sorted({str(m.model_id) for m in items})
+    found: set[str] = set()
+    for part in chunks(wanted):
+        found.update(
+            r[0]
+            for r in conn.execute(
+                sa.select(logged_models.c.model_id).where(logged_models.c.model_id.in_(part))
+            )
+        )
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise not_found(f"Logged model with ID '{missing[0]}' not found.")
+    experiment = execute_constant(conn, _RUN_EXPERIMENT, {"run_id": run_id})
+    if not experiment:
+        raise not_found(f"Run with id={run_id} not found")
+    experiment_id = experiment[0][0]
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for m in items:
+        value, is_nan = encode_value(m.value)
+        key = (m.model_id, m.key, int(m.timestamp), int(m.step))
+        rows.setdefault(
+            key,
+            {
+                "model_id": m.model_id,
+                "metric_name": m.key,
+                "metric_timestamp_ms": int(m.timestamp),
+                "metric_step": int(m.step),
+                "metric_value": None if is_nan else value,
+                "experiment_id": experiment_id,
+                "run_id": run_id,
+                "dataset_uuid": None,
+                "dataset_name": m.dataset_name or None,
+                "dataset_digest": m.dataset_digest or None,
+            },
+        )
+    conn.execute(_insert_model_metrics(conn.dialect.name), list(rows.values()))
+
+
+def read_model_metrics(conn: sa.Connection, model_ids: Sequence[str]) -> dict[str, list[Metric]]:
+    """The metrics of each model (all rows: every run, step and dataset), by name, step, then time."""
+    out: dict[str, list[Metric]] = {}
+    for part in chunks(list(model_ids)):
+        stmt = (
+            sa.select(
+                _LMM.model_id,
+                _LMM.metric_name,
+                _LMM.metric_value,
+                _LMM.metric_timestamp_ms,
+                _LMM.metric_step,
+                _LMM.dataset_name,
+                _LMM.dataset_digest,
+                _LMM.run_id,
+            )
+            .where(_LMM.model_id.in_(part))
+            .order_by(
+                _LMM.model_id, _LMM.metric_name, _LMM.metric_step, _LMM.metric_timestamp_ms, _LMM.run_id
+            )
+        )
+        for model_id, name, value, ts, step, ds_name, ds_digest, run in conn.execute(stmt):
+            out.setdefault(model_id, []).append(
+                Metric(
+                    name,
+                    decode_value(0.0, True) if value is None else decode_value(value, False),
+                    ts,
+                    step,
+                    ds_name,
+                    ds_digest,
+                    run,
+                    model_id,
+                )
+            )
+    return out
 
 
 def _insert_history_sql(dialect: sa.Dialect) -> str:

@@ -2,7 +2,8 @@
 
 A logged model's files live at ``<experiment artifact location>/models/<model_id>/artifacts``
 (MLflow's layout), so the official client uploads them through the artifact
-proxy like any run artifact.
+proxy like any run artifact. Its metrics are the run metrics logged with its
+``model_id`` (``logged_model_metrics``, written by the tracking store).
 
 Example::
 
@@ -35,10 +36,12 @@ from mltrail.store.logged_models import (
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.registry import validate_tag
 from mltrail.store.sql._codec import chunks, now_ms
+from mltrail.store.sql._metrics import read_model_metrics
 from mltrail.store.sql.engine import create_sql_engine, read_connection
 from mltrail.store.sql.migrate import ensure_schema
 from mltrail.store.sql.schema import (
     experiments,
+    logged_model_metrics,
     logged_model_params,
     logged_model_tags,
     logged_models,
@@ -59,11 +62,7 @@ _COLUMNS: dict[str, sa.Column[Any]] = {
     "creation_timestamp_ms": _LM.creation_timestamp_ms,
     "last_updated_timestamp_ms": _LM.last_updated_timestamp_ms,
 }
-# Until logged-model metrics are stored (they need their own table), say so instead of matching nothing.
-_NO_METRICS = (
-    "mltrail does not store metrics per logged model yet, so logged models cannot be "
-    "filtered or ordered by metrics"
-)
+_LMM = logged_model_metrics.c
 
 
 def _not_found(model_id: str) -> MltrailException:
@@ -81,10 +80,36 @@ def _status_values(c: n.Comparison) -> Any:
     return LoggedModelStatus.normalize(c.value).to_proto()
 
 
-def _leaf(c: n.Comparison) -> ColumnElement[bool]:
+def _on_datasets(datasets: Sequence[dict[str, Any]]) -> list[ColumnElement[bool]]:
+    """MLflow's ``datasets``: a metric row matches when it is on any of them (digest only if given)."""
+    if not datasets:
+        return []
+    terms = []
+    for d in datasets:
+        term = eq(_LMM.dataset_name, d["dataset_name"])
+        if d.get("dataset_digest"):
+            term = sa.and_(term, eq(_LMM.dataset_digest, d["dataset_digest"]))
+        terms.append(term)
+    return [sa.or_(*terms)]
+
+
+def _metric_leaf(c: n.Comparison, datasets: Sequence[dict[str, Any]]) -> ColumnElement[bool]:
+    """``metrics.<name> <op> v``: the model has a metric row of that name (on ``datasets``) matching.
+
+    As in MLflow any of the model's rows counts (every step, run and dataset), not only the latest.
+    """
+    same = [_LMM.model_id == _LM.model_id, eq(_LMM.metric_name, c.key), *_on_datasets(datasets)]
+    if c.op == n.IS_NULL:
+        return ~sa.exists().where(*same)
+    if c.op == n.IS_NOT_NULL:
+        return sa.exists().where(*same)
+    return sa.exists().where(*same, compare(_LMM.metric_value, c.op, c.value, numeric=True))
+
+
+def _leaf(c: n.Comparison, datasets: Sequence[dict[str, Any]]) -> ColumnElement[bool]:
     """One filter comparison as a SQL term on ``logged_models``."""
     if c.entity_type == n.METRIC:
-        raise invalid(f"Invalid filter on metrics.{c.key}: {_NO_METRICS}")
+        return _metric_leaf(c, datasets)
     if c.entity_type in (n.TAG, n.PARAM):
         table, key, value = (
             (logged_model_tags, "tag_key", "tag_value")
@@ -101,13 +126,46 @@ def _leaf(c: n.Comparison) -> ColumnElement[bool]:
     return compare(_COLUMNS[c.key], c.op, value, c.key in LOGGED_MODELS.numeric_attributes)
 
 
-def _where(node: n.Node | None) -> ColumnElement[bool]:
+def _where(node: n.Node | None, datasets: Sequence[dict[str, Any]]) -> ColumnElement[bool]:
     if node is None:
         return sa.true()
     if isinstance(node, n.Comparison):
-        return _leaf(node)
-    parts = [_where(item) for item in node.items]
+        return _leaf(node, datasets)
+    parts = [_where(item, datasets) for item in node.items]
     return sa.and_(*parts) if isinstance(node, n.And) else sa.or_(*parts)
+
+
+def _has_metric_clause(node: n.Node | None) -> bool:
+    if node is None:
+        return False
+    if isinstance(node, n.Comparison):
+        return node.entity_type == n.METRIC
+    return any(_has_metric_clause(item) for item in node.items)
+
+
+def _filter(filter_string: str | None, datasets: Sequence[dict[str, Any]]) -> ColumnElement[bool]:
+    """The filter; ``datasets`` without a metric clause keeps models with any metric on them (MLflow)."""
+    node = parse_filter(filter_string, LOGGED_MODELS)
+    where = _where(node, datasets)
+    if datasets and not _has_metric_clause(node):
+        where = sa.and_(where, sa.exists().where(_LMM.model_id == _LM.model_id, *_on_datasets(datasets)))
+    return where
+
+
+def _latest_metric(name: str, ob: dict[str, Any]) -> ColumnElement[Any]:
+    """The model's newest value of metric ``name`` (newest timestamp, then step; MLflow's order),
+    on the order-by entry's ``dataset_name``/``dataset_digest`` when given."""
+    same = [_LMM.model_id == _LM.model_id, eq(_LMM.metric_name, name)]
+    for key in ("dataset_name", "dataset_digest"):
+        if ob.get(key):
+            same.append(eq(logged_model_metrics.c[key], str(ob[key])))
+    return (
+        sa.select(_LMM.metric_value)
+        .where(*same)
+        .order_by(_LMM.metric_timestamp_ms.desc(), _LMM.metric_step.desc(), _LMM.run_id.asc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _orders(order_by: Sequence[dict[str, Any]] | None) -> list[ColumnElement[Any]]:
@@ -119,7 +177,12 @@ def _orders(order_by: Sequence[dict[str, Any]] | None) -> list[ColumnElement[Any
             raise invalid(f"Invalid order_by {ob!r}: expected {{'field_name': <name>, 'ascending': <bool>}}")
         field = ob["field_name"]
         if field.startswith("metrics."):
-            raise invalid(f"Invalid order_by field '{field}': {_NO_METRICS}")
+            name = field.removeprefix("metrics.")
+            if not name:
+                raise invalid(f"Invalid order_by field '{field}': name a metric, e.g. 'metrics.accuracy'")
+            # NULL (no such metric, or NaN) sorts last either way, as in MLflow.
+            terms.extend(nulls_last(_latest_metric(name, ob), bool(ob.get("ascending", True))))
+            continue
         key = LOGGED_MODELS.canonical_attribute(field.removeprefix("attributes."))
         if "." in key or key not in LOGGED_MODELS.order_attributes:
             raise invalid(
@@ -159,6 +222,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                 sa.select(logged_model_params).where(logged_model_params.c.model_id.in_(part))
             ):
                 params.setdefault(r.model_id, {})[r.param_key] = r.param_value
+        model_metrics = read_model_metrics(conn, ids)
         return [
             LoggedModel(
                 model_id=r.model_id,
@@ -173,6 +237,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                 status_message=r.status_message,
                 tags=tags.get(r.model_id, {}),
                 params=params.get(r.model_id, {}),
+                metrics=model_metrics.get(r.model_id, []),
             )
             for i in ids
             if (r := rows.get(i)) is not None
@@ -364,11 +429,14 @@ class SqlLoggedModelStore(LoggedModelStore):
     ) -> PagedList:
         """A page of live logged models in the experiments, filtered and ordered.
 
-        ``datasets`` narrows metric clauses to metrics of those datasets in MLflow;
-        without stored model metrics it is only checked.
+        ``metrics.<name>`` clauses match a model having any metric row of that name
+        that satisfies them; ``datasets`` (``[{"dataset_name": ..., "dataset_digest": ...}]``)
+        narrows those rows to the datasets, or, without metric clauses, keeps only
+        models with a metric on them. ``order_by`` ``metrics.<name>`` sorts by the
+        newest value (per the entry's ``dataset_name``/``dataset_digest`` if given).
         """
         limit = check_max_results(max_results)
-        check_datasets(datasets)
+        datasets = check_datasets(datasets)
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
         try:
@@ -381,7 +449,7 @@ class SqlLoggedModelStore(LoggedModelStore):
             .where(
                 _LM.experiment_id.in_(exp_ids),
                 _LM.lifecycle_stage == LifecycleStage.ACTIVE,
-                _where(parse_filter(filter_string, LOGGED_MODELS)),
+                _filter(filter_string, datasets),
             )
             .order_by(*_orders(order_by))
             .offset(offset)

@@ -263,6 +263,44 @@ logged_model_params = sa.Table(
     sa.Column("param_value", WIDE_TEXT, nullable=False),
 )
 
+# Added by migration 0006: metric values logged with a ``model_id`` (MLflow's
+# ``logged_model_metrics``), written with the run's metric in one transaction.
+# Every row of a model is kept (``LoggedModel.metrics`` lists them all); the primary
+# key starts with (model, name), so a model's metrics and the search's correlated
+# look-ups read one index range. NaN is stored as NULL (SQLite makes NULL of NaN
+# anyway and MLflow would store 0), ±inf as ±DBL_MAX.
+logged_model_metrics = sa.Table(
+    "logged_model_metrics",
+    metadata,
+    sa.Column("model_id", sa.String(64), nullable=False),
+    sa.Column("metric_name", KEY, nullable=False),
+    sa.Column("metric_timestamp_ms", BIGINT, nullable=False),
+    sa.Column("metric_step", BIGINT, nullable=False),
+    sa.Column("metric_value", DOUBLE),
+    sa.Column("experiment_id", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("dataset_uuid", sa.String(36)),
+    sa.Column("dataset_name", sa.String(500)),
+    sa.Column("dataset_digest", sa.String(36)),
+    sa.PrimaryKeyConstraint(
+        "model_id",
+        "metric_name",
+        "metric_timestamp_ms",
+        "metric_step",
+        "run_id",
+        name="logged_model_metrics_pk",
+    ),
+    sa.ForeignKeyConstraint(
+        ["model_id"], ["logged_models.model_id"], ondelete="CASCADE", name="fk_logged_model_metrics_model_id"
+    ),
+    sa.ForeignKeyConstraint(
+        ["experiment_id"], ["experiments.experiment_id"], name="fk_logged_model_metrics_experiment_id"
+    ),
+    sa.ForeignKeyConstraint(
+        ["run_id"], ["runs.run_uuid"], ondelete="CASCADE", name="fk_logged_model_metrics_run_id"
+    ),
+)
+
 # ---------------------------------------------------------------- traces (MLflow 3)
 # Added by migration 0003. Names follow MLflow's (``request_id`` is the trace id).
 # Spans are kept whole as MLflow's span JSON in ``content``; the other span
