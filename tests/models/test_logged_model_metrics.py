@@ -294,6 +294,28 @@ def test_rest_search_by_metrics(server):
     (found,) = r.json()["models"]
     assert found["info"]["model_id"] == model.model_id
     assert [(m["key"], m["value"]) for m in found["data"]["metrics"]] == [("acc", 0.9)]
+    # datasets= and a dataset-scoped order_by reach the store over HTTP too.
+    other = mltrail.initialize_logged_model(name="n")
+    with mltrail.start_run():
+        mltrail.log_metric("acc", 0.6, model_id=other.model_id, dataset=None)
+        client = mltrail.MlflowClient()
+        run_id = mltrail.active_run().info.run_id
+        client.log_batch(run_id, metrics=[_m("acc", 0.8, 2, 0, other.model_id, dataset_name="eval", dataset_digest="d1")])
+    by_dataset = httpx.post(
+        f"{server.url}{API}/logged-models/search",
+        json={"experiment_ids": [exp_id], "datasets": [{"dataset_name": "eval"}]},
+        timeout=10,
+    ).json()["models"]
+    assert [m["info"]["model_id"] for m in by_dataset] == [other.model_id]
+    ordered = httpx.post(
+        f"{server.url}{API}/logged-models/search",
+        json={
+            "experiment_ids": [exp_id],
+            "order_by": [{"field_name": "metrics.acc", "ascending": False, "dataset_name": "eval"}],
+        },
+        timeout=10,
+    ).json()["models"]
+    assert [m["info"]["model_id"] for m in ordered][0] == other.model_id
     r = httpx.post(
         f"{server.url}{API}/logged-models/search",
         json={"experiment_ids": [exp_id], "filter": "metrics.acc LIKE 'x'"},

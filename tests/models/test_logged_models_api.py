@@ -197,8 +197,6 @@ def test_bad_input_is_a_clear_invalid_parameter_error(target):
         lambda: mltrail.search_logged_models(filter_string="nosuch = 'x'"),
         lambda: mltrail.search_logged_models(filter_string="name = "),
         lambda: mltrail.search_logged_models(filter_string="status LIKE 'R%'"),
-        lambda: mltrail.search_logged_models(filter_string="metrics.acc > 0.5"),
-        lambda: mltrail.search_logged_models(order_by=[{"field_name": "metrics.acc"}]),
         lambda: mltrail.search_logged_models(order_by=[{"field_name": "nosuch"}]),
         lambda: mltrail.search_logged_models(datasets=[{"dataset_digest": "abc"}]),
         lambda: mltrail.MlflowClient().search_logged_models([model.experiment_id], max_results=5000),
@@ -206,8 +204,6 @@ def test_bad_input_is_a_clear_invalid_parameter_error(target):
         lambda: mltrail.set_active_model(name="other", model_id=model.model_id),
     ):
         assert _code(call) == "INVALID_PARAMETER_VALUE"
-    with pytest.raises(MltrailException, match="does not store metrics per logged model"):
-        mltrail.search_logged_models(filter_string="metrics.acc > 0.5")
     with pytest.raises(MltrailException, match="Invalid filter 'nosuch = 'x''"):
         mltrail.search_logged_models(filter_string="nosuch = 'x'")
     assert _code(lambda: mltrail.set_active_model(model_id=unknown)) == "RESOURCE_DOES_NOT_EXIST"
@@ -222,7 +218,6 @@ def test_rest_errors_are_400_with_error_codes(server):
         return httpx.post(server.url + API + path, json=body, timeout=10)
 
     for body in (
-        {"experiment_ids": [exp_id], "filter": "metrics.acc > 0.5"},
         {"experiment_ids": [exp_id], "filter": "name ~ 'x'"},
         {"experiment_ids": [exp_id], "order_by": [{"field_name": "nosuch"}]},
         {"experiment_ids": [exp_id], "max_results": 0},

@@ -324,8 +324,9 @@ def test_upgrade_from_0004_keeps_rows_and_accepts_long_values(fresh_db, tmp_path
 
     result = CliRunner().invoke(cli, ["db", "upgrade", fresh_db])
     assert result.exit_code == 0, result.output
-    assert head_revision() == "0005" and "revision 0005" in result.output
-    assert current_revision(create_sql_engine(fresh_db)) == "0005"
+    head = head_revision()
+    assert head >= "0005" and f"revision {head}" in result.output
+    assert current_revision(create_sql_engine(fresh_db)) == head
 
     tracking = SqlTrackingStore(fresh_db, str(tmp_path / "artifacts"))
     registry = SqlRegistryStore(fresh_db)

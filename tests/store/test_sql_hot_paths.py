@@ -66,7 +66,8 @@ def test_repeated_search_sees_new_writes(store):
 def test_searches_differing_only_in_values_or_paging_stay_apart(store):
     ids = {}
     for i in range(3):
-        run_id = _run(store, f"r{i}").info.run_id
+        # Distinct start times: the default order (newest first) must not hinge on the clock's resolution.
+        run_id = store.create_run("0", "alice", 1_000 + i, [], f"r{i}").info.run_id
         store.log_batch(run_id, metrics=[Metric("m", float(i), 1, 0)], tags=[RunTag("pct", f"{i}0% done")])
         ids[i] = run_id
     assert [r.info.run_id for r in store.search_runs(["0"], "metrics.m >= 1")] == [ids[2], ids[1]]

@@ -166,12 +166,17 @@ def search(call: Call) -> dict[str, Any]:
     b: SearchLoggedModels = call.body
     if not b.experiment_ids:
         raise invalid("Missing value for required parameter 'experiment_ids'.")
+    order_by = [
+        {
+            "field_name": o.field_name,
+            "ascending": o.ascending,
+            "dataset_name": o.dataset_name,
+            "dataset_digest": o.dataset_digest,
+        }
+        for o in b.order_by
+    ]
     page = logged_model_store(call).search_logged_models(
-        b.experiment_ids,
-        b.filter,
-        b.max_results,
-        [{"field_name": o.field_name, "ascending": o.ascending} for o in b.order_by],
-        b.page_token,
+        b.experiment_ids, b.filter, b.max_results, order_by, b.page_token, datasets=b.datasets or None
     )
     return page_json("models", page, lambda m: m.to_dict())
 
