@@ -300,7 +300,9 @@ def test_rest_search_by_metrics(server):
         mltrail.log_metric("acc", 0.6, model_id=other.model_id, dataset=None)
         client = mltrail.MlflowClient()
         run_id = mltrail.active_run().info.run_id
-        client.log_batch(run_id, metrics=[_m("acc", 0.8, 2, 0, other.model_id, dataset_name="eval", dataset_digest="d1")])
+        client.log_batch(
+            run_id, metrics=[_m("acc", 0.8, 2, 0, other.model_id, dataset_name="eval", dataset_digest="d1")]
+        )
     by_dataset = httpx.post(
         f"{server.url}{API}/logged-models/search",
         json={"experiment_ids": [exp_id], "datasets": [{"dataset_name": "eval"}]},
@@ -315,7 +317,7 @@ def test_rest_search_by_metrics(server):
         },
         timeout=10,
     ).json()["models"]
-    assert [m["info"]["model_id"] for m in ordered][0] == other.model_id
+    assert ordered[0]["info"]["model_id"] == other.model_id
     r = httpx.post(
         f"{server.url}{API}/logged-models/search",
         json={"experiment_ids": [exp_id], "filter": "metrics.acc LIKE 'x'"},

@@ -50,7 +50,9 @@ def test_repeated_search_sees_new_writes(store):
     query = ("metrics.acc > 0.5 and params.opt = 'adam'", ["metrics.acc DESC"])
     first = _run(store, "first").info.run_id
     store.log_batch(first, metrics=[Metric("acc", 0.7, 1, 0)], params=[Param("opt", "adam")])
-    assert [r.info.run_id for r in store.search_runs(["0"], query[0], ViewType.ACTIVE_ONLY, 10, query[1])] == [first]
+    assert [
+        r.info.run_id for r in store.search_runs(["0"], query[0], ViewType.ACTIVE_ONLY, 10, query[1])
+    ] == [first]
 
     second = _run(store, "second").info.run_id
     store.log_batch(second, metrics=[Metric("acc", 0.9, 1, 0)], params=[Param("opt", "adam")])
@@ -60,7 +62,9 @@ def test_repeated_search_sees_new_writes(store):
     assert again[0].data.metrics == {"acc": 0.9}
 
     store.delete_run(second)
-    assert [r.info.run_id for r in store.search_runs(["0"], query[0], ViewType.ACTIVE_ONLY, 10, query[1])] == [first]
+    assert [
+        r.info.run_id for r in store.search_runs(["0"], query[0], ViewType.ACTIVE_ONLY, 10, query[1])
+    ] == [first]
 
 
 def test_searches_differing_only_in_values_or_paging_stay_apart(store):
