@@ -15,10 +15,14 @@ field                                                      ops
 ``creation_time`` (``creation_timestamp``),                ``= != < <= > >=``
 ``last_updated_timestamp``
 ``tags.<key>``, ``params.<key>``                           ``= != LIKE ILIKE IN NOT IN``
+``metrics.<name>`` (any of the model's metric rows)        ``= != < <= > >=``
 =========================================================  ==============================
 
-``order_by`` is a list of ``{"field_name": ..., "ascending": bool}`` over the
-attributes above; ties (and no ``order_by``) fall back to newest first.
+``datasets`` (``[{"dataset_name": ..., "dataset_digest": ...}]``) narrows the
+metric rows to those datasets. ``order_by`` is a list of ``{"field_name": ...,
+"ascending": bool}`` over the attributes above and ``metrics.<name>`` (the newest
+value, optionally per ``dataset_name``/``dataset_digest``); ties (and no
+``order_by``) fall back to newest first.
 
 Example::
 
