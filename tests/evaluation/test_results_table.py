@@ -4,7 +4,9 @@ Each case runs the same evaluation through both libraries, each into a run of
 its own store, and compares what code written for MLflow reads: the logged
 ``eval_results_table.json`` (its JSON shape, columns in order and values), the
 ``mlflow.loggedArtifacts`` run tag, the run's artifact list, ``result.tables``
-(keys, column order, dtypes and values) and ``result.artifacts``' keys.
+(keys, column order, dtypes and values), ``result.artifacts``' keys, and the
+aggregate metrics (``result.metrics`` and the run's logged metrics: keys, order
+and values).
 
 What cannot be had here is stood in for, identically for both libraries:
 
@@ -358,6 +360,8 @@ class Outcome:
     run_artifacts: list[str]
     logged_tag: Any
     payload: dict[str, Any] | None
+    metrics: dict[str, float]
+    run_metrics: dict[str, float]
 
 
 def _outcome(lib: Any, client: Any, run_id: str, result: Any, table_file: str) -> Outcome:
@@ -373,6 +377,8 @@ def _outcome(lib: Any, client: Any, run_id: str, result: Any, table_file: str) -
         run_artifacts=sorted(paths),
         logged_tag=None if tag is None else json.loads(tag),
         payload=payload,
+        metrics=dict(result.metrics),
+        run_metrics=dict(client.get_run(run_id).data.metrics),
     )
 
 
@@ -440,7 +446,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _assert_same_metrics(ours: dict[str, float], theirs: dict[str, float]) -> None:
+    assert list(ours) == list(theirs)
+    for key, value in theirs.items():
+        if key.split("/")[0].endswith(TIMED_COLUMNS):
+            assert isinstance(ours[key], float), (key, ours[key])
+        else:
+            assert _same(float(ours[key]), float(value)), (key, ours[key], value)
+
+
 def _assert_same(ours: Outcome, theirs: Outcome) -> None:
+    _assert_same_metrics(ours.metrics, theirs.metrics)
+    _assert_same_metrics(dict(sorted(ours.run_metrics.items())), dict(sorted(theirs.run_metrics.items())))
     # MLflow's classifier evaluator also logs plots (confusion_matrix.png), which mltrail does not draw:
     # outside the table's scope, so image artifacts are left out of the comparison.
     assert [a for a in ours.run_artifacts if not a.endswith(".png")] == [

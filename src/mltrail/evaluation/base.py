@@ -17,20 +17,58 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.exceptions import invalid
 
 
+def standard_aggregations(scores: Sequence[float]) -> dict[str, float]:
+    """``mean``, ``variance`` (population) and ``p90`` (linear interpolation) of numeric scores, as MLflow's.
+
+    Empty scores have none (MLflow's numpy call fails on them instead).
+    """
+    import numpy as np
+
+    if len(scores) == 0:
+        return {}
+    values = np.asarray(scores, dtype=float)
+    return {
+        "mean": float(np.mean(values)),
+        "variance": float(np.var(values)),
+        "p90": float(np.percentile(values, 90)),
+    }
+
+
+def _is_number(value: Any) -> bool:
+    """A number that is not a bool (``True`` is an ``int`` to Python, not a score to MLflow)."""
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
 @dataclass
 class MetricValue:
-    """What a metric function returns: per-row ``scores`` and ``justifications``, and ``aggregate_results``."""
+    """What a metric function returns: per-row ``scores`` and ``justifications``, and ``aggregate_results``.
+
+    As in MLflow, a value made with a list (or tuple) of numeric ``scores`` and
+    no ``aggregate_results`` (``None``, not ``{}``) computes its own
+    :func:`standard_aggregations`, so ``MetricValue(scores=[1, 2, 3])`` logs
+    ``<metric>/mean``, ``/variance`` and ``/p90``. A ``None`` score (or any
+    non-number) among them means no aggregates.
+    """
 
     scores: list[Any] | None = None
     justifications: list[str | None] | None = None
     aggregate_results: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if (
+            self.aggregate_results is None
+            and isinstance(self.scores, (list, tuple))
+            and all(_is_number(score) for score in self.scores)
+        ):
+            self.aggregate_results = standard_aggregations(self.scores)
 
 
 class EvaluationMetric:
@@ -103,7 +141,14 @@ def make_metric(
     if not isinstance(name, str) or not name or "/" in name:
         raise invalid(f"Invalid metric name {name!r}: a non-empty string without '/' is required.")
     return EvaluationMetric(
-        eval_fn, name, greater_is_better, long_name, version, metric_details, metric_metadata, genai_metric_args
+        eval_fn,
+        name,
+        greater_is_better,
+        long_name,
+        version,
+        metric_details,
+        metric_metadata,
+        genai_metric_args,
     )
 
 

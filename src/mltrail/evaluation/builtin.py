@@ -15,16 +15,10 @@ import importlib.util
 import logging
 from typing import Any
 
-from mltrail.evaluation.base import EvaluationMetric, MetricValue
+from mltrail.evaluation.base import EvaluationMetric, MetricValue, standard_aggregations
+from mltrail.exceptions import invalid
 
 _log = logging.getLogger(__name__)
-STANDARD_AGGREGATIONS = ["mean", "variance", "p90"]
-
-
-def _standard(scores: list[Any]) -> dict[str, float]:
-    from mltrail.evaluation.genai import aggregate
-
-    return aggregate(scores, STANDARD_AGGREGATIONS)
 
 
 def exact_match() -> EvaluationMetric:
@@ -53,28 +47,31 @@ def _tokenizer() -> Any:
 
 
 def token_count() -> EvaluationMetric:
-    """Tokens per prediction (a per-row column, no aggregate)."""
+    """Tokens per prediction (a per-row column).
+
+    No aggregate, as in MLflow (``aggregate_results={}``): only with a ``metric_prefix``
+    does MLflow's re-prefixed value compute ``<prefix>token_count/mean``, ``/variance``, ``/p90``.
+    """
 
     def eval_fn(predictions: Any) -> MetricValue:
         count = _tokenizer()
-        return MetricValue(scores=[None if p is None else count(str(p)) for p in list(predictions)])
+        scores = [None if p is None else count(str(p)) for p in list(predictions)]
+        return MetricValue(scores=scores, aggregate_results={})
 
     return EvaluationMetric(eval_fn, "token_count", True)
 
 
 def latency() -> EvaluationMetric:
-    """Seconds the model took per row; asking for it makes ``evaluate`` call the model row by row."""
+    """Seconds the model took per row; asking for it makes ``evaluate`` call the model row by row.
 
-    def eval_fn(predictions: Any, latencies: Any = None) -> MetricValue | None:
-        if latencies is None:  # static predictions: nothing was timed
-            _log.warning("The latency metric needs a model to time; skipped for static predictions.")
-            return None
-        scores = list(latencies)
-        return MetricValue(scores=scores, aggregate_results=_standard(scores))
+    Static predictions (no model) get 0 for every row, as in MLflow. The value computes its own
+    ``latency/mean``, ``/variance`` and ``/p90`` (see :class:`MetricValue`).
+    """
 
-    metric = EvaluationMetric(eval_fn, "latency", False)
-    metric.required_args = ["predictions", "latencies"]
-    return metric
+    def eval_fn(latencies: Any) -> MetricValue:
+        return MetricValue(scores=[float(x) for x in latencies])
+
+    return EvaluationMetric(eval_fn, "latency", False)
 
 
 def _textstat_metric(name: str, fn_name: str) -> EvaluationMetric:
@@ -86,7 +83,7 @@ def _textstat_metric(name: str, fn_name: str) -> EvaluationMetric:
 
         fn = getattr(textstat, fn_name)
         scores = [fn(str(p)) for p in list(predictions)]
-        return MetricValue(scores=scores, aggregate_results=_standard(scores))
+        return MetricValue(scores=scores, aggregate_results=standard_aggregations(scores))
 
     return EvaluationMetric(eval_fn, name, False, version="v1")
 
@@ -131,19 +128,32 @@ def _regressor_metrics(y: Any, p: Any) -> dict[str, float]:
         "root_mean_squared_error": float(np.sqrt(np.mean(err**2))),
         "sum_on_target": float(np.sum(y)),
         "mean_on_target": float(np.mean(y)),
-        "r2_score": float(1 - np.sum(err**2) / ss_tot) if ss_tot else float("nan"),
+        "r2_score": _r2(float(np.sum(err**2)), ss_tot),
         "max_error": float(np.max(np.abs(err))),
     }
-    if np.all(y != 0):
-        out["mean_absolute_percentage_error"] = float(np.mean(np.abs(err / y)))
+    # sklearn's definition, which MLflow logs: a zero target divides by machine epsilon instead (a huge value).
+    out["mean_absolute_percentage_error"] = float(
+        np.mean(np.abs(err) / np.maximum(np.abs(y), np.finfo(np.float64).eps))
+    )
     return out
 
 
+def _r2(ss_res: float, ss_tot: float) -> float:
+    """sklearn's r2_score (as MLflow logs it): constant targets give 1.0 if predicted exactly, else 0.0."""
+    if ss_tot:
+        return 1 - ss_res / ss_tot
+    return 1.0 if ss_res == 0 else 0.0
+
+
 def _classifier_metrics(y: Any, p: Any) -> dict[str, float]:
+    """MLflow's classifier scores, in its order: the labels are those of targets and predictions, sorted.
+
+    Two labels: the last one is positive, and the confusion counts come first. More: support-weighted
+    averages (sklearn's ``average="weighted"``). Fewer than two cannot be scored, as in MLflow.
+    """
     import numpy as np
 
-    labels = np.unique(np.concatenate([y, p]))
-    out = {"example_count": float(len(y)), "accuracy_score": float(np.mean(y == p))}
+    labels = class_labels(y, p)
     per_label = []
     for label in labels:
         tp = float(np.sum((p == label) & (y == label)))
@@ -152,20 +162,31 @@ def _classifier_metrics(y: Any, p: Any) -> dict[str, float]:
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label.append((label, tp, fp, fn, precision, recall, f1, float(np.sum(y == label))))
-    if len(labels) <= 2:
-        # Binary: scores of the positive (larger) label, plus the confusion counts, as MLflow logs.
-        label, tp, fp, fn, precision, recall, f1, _ = per_label[-1]
-        out.update(
-            true_positives=tp, false_positives=fp, false_negatives=fn,
-            true_negatives=float(len(y)) - tp - fp - fn,
-            precision_score=precision, recall_score=recall, f1_score=f1,
-        )
+        per_label.append((tp, fp, fn, precision, recall, f1, float(np.sum(y == label))))
+    out: dict[str, float] = {}
+    if len(labels) == 2:
+        tp, fp, fn, precision, recall, f1, _ = per_label[-1]
+        out.update(true_negatives=float(len(y)) - tp - fp - fn, false_positives=fp, false_negatives=fn)
+        out["true_positives"] = tp
     else:  # multiclass: support-weighted averages
         total = float(len(y))
-        for i, key in ((4, "precision_score"), (5, "recall_score"), (6, "f1_score")):
-            out[key] = sum(row[i] * row[7] for row in per_label) / total
+        precision, recall, f1 = (sum(row[i] * row[6] for row in per_label) / total for i in (3, 4, 5))
+    out.update(example_count=float(len(y)), accuracy_score=float(np.mean(y == p)))
+    out.update(recall_score=recall, precision_score=precision, f1_score=f1)
     return out
+
+
+def class_labels(y: Any, p: Any) -> Any:
+    """The sorted labels of targets and predictions (MLflow's ``label_list``); at least two are needed."""
+    import numpy as np
+
+    labels = np.unique(np.concatenate([np.asarray(y), np.asarray(p)]))
+    if len(labels) < 2:
+        raise invalid(
+            "Evaluation dataset for classification must contain at least two unique labels, but only "
+            f"{len(labels)} unique labels were found."
+        )
+    return labels
 
 
 def model_type_metric(model_type: str) -> EvaluationMetric:

@@ -82,8 +82,7 @@ def _params_of(metric: EvaluationMetric) -> list[tuple[str, bool]]:
     """(parameter name, required?) pairs that ``metric.eval_fn`` is called with."""
     explicit = getattr(metric, "required_args", None)
     if explicit is not None:
-        optional = {"latencies"}
-        return [(name, name not in optional) for name in explicit]
+        return [(name, True) for name in explicit]
     sig = inspect.signature(metric.eval_fn)
     return [
         (p.name, p.default is inspect.Parameter.empty)
@@ -266,17 +265,29 @@ def _run_metrics(
     return done
 
 
-def _metric_keys(metric: EvaluationMetric, value: MetricValue) -> dict[str, float]:
+def _metric_keys(metric: EvaluationMetric, value: MetricValue, prefix: str) -> dict[str, float]:
+    """The run metric keys of one metric's aggregates, by MLflow's rule.
+
+    MLflow prefixes the metric's name *and* its aggregates' names, so ``metric_prefix="val_"``
+    turns ``x/v2``'s ``mean`` into ``val_x/v2/val_mean``; an aggregate named like the metric
+    (``exact_match``) is logged under the metric's name (``val_exact_match/v1``). The prefixed
+    value is made anew, so scores without aggregates (``token_count``) compute the standard ones
+    under bare names then (``val_token_count/mean``).
+    """
+    if getattr(metric, "flat_aggregates", False):  # one MLflow metric per aggregate: "val_accuracy_score"
+        return {prefix + agg: v for agg, v in (value.aggregate_results or {}).items() if v is not None}
+    name = prefix + metric.full_name
+    if prefix:
+        aggregates = value.aggregate_results
+        value = MetricValue(
+            value.scores,
+            value.justifications,
+            {prefix + k: v for k, v in aggregates.items()} if aggregates else None,
+        )
     out = {}
     for agg, v in (value.aggregate_results or {}).items():
-        if v is None:
-            continue
-        if getattr(metric, "flat_aggregates", False):
-            out[agg] = v
-        elif agg == metric.name:
-            out[metric.full_name] = v
-        else:
-            out[f"{metric.full_name}/{agg}"] = v
+        if v is not None:
+            out[name if agg == name.split("/")[0] else f"{name}/{agg}"] = v
     return out
 
 
@@ -523,7 +534,7 @@ def evaluate(
 
     aggregates: dict[str, float] = {}
     for metric, value in computed:
-        aggregates.update({prefix + k: v for k, v in _metric_keys(metric, value).items()})
+        aggregates.update(_metric_keys(metric, value, prefix))
     table = None
     if results_table.has_per_row_values(value for _, value in computed):
         output_name = results_table.output_column(
