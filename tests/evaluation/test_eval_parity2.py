@@ -187,3 +187,119 @@ def test_one_class_cannot_be_scored_and_nothing_is_logged():
         mltrail.evaluate(data=data, predictions="guess", targets="label", model_type="classifier")
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
     assert mltrail.search_runs(search_all_experiments=True).empty
+
+
+# ------------------------------------------------------- classifier artifacts
+BINARY = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0], "label": [0, 1, 1, 0, 1], "guess": [0, 1, 0, 0, 1]})
+THREE = pd.DataFrame(
+    {
+        "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        "label": ["cat", "dog", "bird", "cat", "dog", "bird"],
+        "guess": ["cat", "dog", "cat", "cat", "bird", "bird"],
+    }
+)
+# A label only the model predicts: its confusion-matrix row is empty, its per-class row still there.
+UNSEEN = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "label": [0, 1, 2, 1], "guess": [0, 1, 3, 2]})
+
+
+def _three_way(frame: pd.DataFrame) -> list[str]:
+    return ["bird" if x > 4 else "cat" if x < 3 else "dog" for x in frame["x"]]
+
+
+def _per_row_flag(lib: Any) -> Any:
+    def flag(predictions, targets):
+        return lib.metrics.MetricValue(
+            scores=[float(p == t) for p, t in zip(predictions, targets, strict=True)]
+        )
+
+    return lib.models.make_metric(eval_fn=flag, greater_is_better=True)
+
+
+CLASSIFIER_CASES: dict[str, Case] = {
+    "binary-static": lambda lib: {
+        "data": BINARY,
+        "predictions": "guess",
+        "targets": "label",
+        "model_type": "classifier",
+    },
+    "multiclass-static": lambda lib: {
+        "data": THREE,
+        "predictions": "guess",
+        "targets": "label",
+        "model_type": "classifier",
+    },
+    "multiclass-unseen-label": lambda lib: {
+        "data": UNSEEN,
+        "predictions": "guess",
+        "targets": "label",
+        "model_type": "classifier",
+    },
+    # The PNG takes the prefix, per_class_metrics.csv does not (as MLflow names them).
+    "multiclass-function-prefix-table": lambda lib: {
+        "model": _three_way,
+        "data": THREE.drop(columns="guess"),
+        "targets": "label",
+        "model_type": "classifier",
+        "extra_metrics": [_per_row_flag(lib)],
+        "evaluator_config": {"metric_prefix": "val_"},
+    },
+}
+
+
+def _artifact_file(lib: Any, run_id: str, path: str, tmp_path) -> str:
+    target = tmp_path / f"{lib.__name__}-{run_id}"
+    target.mkdir(exist_ok=True)
+    return lib.MlflowClient().download_artifacts(run_id, path, str(target))
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIER_CASES))
+def test_classifier_artifacts_match_mlflow(name, tmp_path):
+    from PIL import Image
+
+    case = CLASSIFIER_CASES[name]
+    theirs = _run_mlflow(case, tmp_path)
+    ours = _run_mltrail(case)
+    _assert_same(ours, theirs)  # metrics, run artifact list, result.artifacts names in order, table
+    prefix = (case(mltrail).get("evaluator_config") or {}).get("metric_prefix", "")
+    assert f"{prefix}confusion_matrix.png" in ours.run_artifacts
+    assert ("per_class_metrics.csv" in ours.run_artifacts) == (name.startswith("multiclass"))
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        their_run = mlflow.search_runs(search_all_experiments=True, output_format="list")[0].info.run_id
+        if "per_class_metrics.csv" in theirs.run_artifacts:
+            their_csv = pd.read_csv(_artifact_file(mlflow, their_run, "per_class_metrics.csv", tmp_path))
+    finally:
+        mlflow.set_tracking_uri(None)
+    our_run = mltrail.search_runs(search_all_experiments=True, output_format="list")[0].info.run_id
+    with Image.open(_artifact_file(mltrail, our_run, f"{prefix}confusion_matrix.png", tmp_path)) as image:
+        assert image.format == "PNG" and image.width > 500 and image.height > 300
+    if "per_class_metrics.csv" in theirs.run_artifacts:
+        our_csv = pd.read_csv(_artifact_file(mltrail, our_run, "per_class_metrics.csv", tmp_path))
+        assert list(our_csv.columns) == list(their_csv.columns)
+        assert [str(d) for d in our_csv.dtypes] == [str(d) for d in their_csv.dtypes]
+        pd.testing.assert_frame_equal(our_csv, their_csv, rtol=1e-12)
+
+
+def test_classifier_artifacts_in_the_result():
+    from PIL import Image
+
+    with mltrail.start_run() as run:
+        result = mltrail.evaluate(data=THREE, predictions="guess", targets="label", model_type="classifier")
+    assert list(result.artifacts) == ["per_class_metrics", "confusion_matrix"]
+    assert result.tables == {}  # a CSV is an artifact, not a table (as in MLflow)
+    root = mltrail.get_run(run.info.run_id).info.artifact_uri.rstrip("/")
+    per_class = result.artifacts["per_class_metrics"]
+    assert per_class.uri == f"{root}/per_class_metrics.csv"
+    assert list(per_class.content["positive_class"]) == ["bird", "cat", "dog"]
+    assert list(per_class.content["true_positives"]) == [1, 2, 1]
+    picture = result.artifacts["confusion_matrix"]
+    assert picture.uri == f"{root}/confusion_matrix.png"
+    assert isinstance(picture.content, Image.Image) and picture.content.size[0] > 500
+
+
+def test_normalized_confusion_matrix_rows():
+    from mltrail.evaluation.classifier_artifacts import normalized_confusion_matrix
+
+    matrix = normalized_confusion_matrix(UNSEEN["label"], UNSEEN["guess"], [0, 1, 2, 3])
+    assert matrix.tolist() == [[1, 0, 0, 0], [0, 0.5, 0.5, 0], [0, 0, 0, 1], [0, 0, 0, 0]]

@@ -372,7 +372,7 @@ def _outcome(lib: Any, client: Any, run_id: str, result: Any, table_file: str) -
             payload = json.load(f)
     tag = client.get_run(run_id).data.tags.get("mlflow.loggedArtifacts")
     return Outcome(
-        result_artifacts=sorted(result.artifacts),
+        result_artifacts=list(result.artifacts),
         tables=result.tables,
         run_artifacts=sorted(paths),
         logged_tag=None if tag is None else json.loads(tag),
@@ -458,14 +458,8 @@ def _assert_same_metrics(ours: dict[str, float], theirs: dict[str, float]) -> No
 def _assert_same(ours: Outcome, theirs: Outcome) -> None:
     _assert_same_metrics(ours.metrics, theirs.metrics)
     _assert_same_metrics(dict(sorted(ours.run_metrics.items())), dict(sorted(theirs.run_metrics.items())))
-    # MLflow's classifier evaluator also logs plots (confusion_matrix.png), which mltrail does not draw:
-    # outside the table's scope, so image artifacts are left out of the comparison.
-    assert [a for a in ours.run_artifacts if not a.endswith(".png")] == [
-        a for a in theirs.run_artifacts if not a.endswith(".png")
-    ]
-    assert [a for a in ours.result_artifacts if a != "confusion_matrix"] == [
-        a for a in theirs.result_artifacts if a != "confusion_matrix"
-    ]
+    assert ours.run_artifacts == theirs.run_artifacts
+    assert ours.result_artifacts == theirs.result_artifacts
     assert ours.logged_tag == theirs.logged_tag
     assert sorted(ours.tables) == sorted(theirs.tables)
     assert (ours.payload is None) == (theirs.payload is None)
@@ -537,10 +531,12 @@ def test_pyfunc_model_uri_table_matches_mlflow(targets, tmp_path):
 
 def test_no_per_row_metric_logs_no_table_and_no_table_tag():
     result = mltrail.evaluate(data=NUMBERS, predictions="guess", targets="label", model_type="classifier")
-    assert result.tables == {} and result.artifacts == {}
+    assert result.tables == {} and list(result.artifacts) == [
+        "confusion_matrix"
+    ]  # the classifier's plot only
     run = mltrail.get_run(result.run_id)
     assert "mlflow.loggedArtifacts" not in run.data.tags
-    assert mltrail.MlflowClient().list_artifacts(result.run_id) == []
+    assert [a.path for a in mltrail.MlflowClient().list_artifacts(result.run_id)] == ["confusion_matrix.png"]
     assert run.data.metrics["accuracy_score"] == pytest.approx(0.75)
 
 

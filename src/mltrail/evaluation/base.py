@@ -160,8 +160,14 @@ class EvaluationArtifact:
     content: Any = None
 
     def save(self, output_artifact_path: str) -> None:
-        """Write the content to a local file (JSON for tables and dicts)."""
+        """Write the content to a local file: CSV or an image as its ``uri`` says, else JSON for tables and dicts."""
         content = self.content
+        if self.uri.endswith(".csv") and hasattr(content, "to_csv"):
+            content.to_csv(output_artifact_path, index=False)
+            return
+        if self.uri.endswith(".png") and hasattr(content, "save"):
+            content.save(output_artifact_path, format="PNG")
+            return
         if hasattr(content, "to_dict"):
             content = {"columns": list(content.columns), "data": content.values.tolist()}
         with open(output_artifact_path, "w") as f:
@@ -178,7 +184,14 @@ class EvaluationResult:
 
     @property
     def tables(self) -> dict[str, Any]:
-        """The table artifacts as DataFrames, e.g. ``result.tables["eval_results_table"]``."""
+        """The logged JSON tables as DataFrames, e.g. ``result.tables["eval_results_table"]``.
+
+        As in MLflow, a CSV artifact (``per_class_metrics``) is not a table here: see ``artifacts``.
+        """
         import pandas as pd
 
-        return {name: a.content for name, a in self.artifacts.items() if isinstance(a.content, pd.DataFrame)}
+        return {
+            name: a.content
+            for name, a in self.artifacts.items()
+            if a.uri.endswith(".json") and isinstance(a.content, pd.DataFrame)
+        }

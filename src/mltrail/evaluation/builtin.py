@@ -145,15 +145,15 @@ def _r2(ss_res: float, ss_tot: float) -> float:
     return 1.0 if ss_res == 0 else 0.0
 
 
-def _classifier_metrics(y: Any, p: Any) -> dict[str, float]:
-    """MLflow's classifier scores, in its order: the labels are those of targets and predictions, sorted.
+def classifier_scores(y: Any, p: Any, labels: Any) -> dict[str, float]:
+    """MLflow's classifier scores of true labels ``y`` and predictions ``p``, in its order.
 
-    Two labels: the last one is positive, and the confusion counts come first. More: support-weighted
-    averages (sklearn's ``average="weighted"``). Fewer than two cannot be scored, as in MLflow.
+    ``labels`` is the sorted label list (see :func:`class_labels`). Two labels: the last one is
+    positive, and the confusion counts come first. More: support-weighted averages (sklearn's
+    ``average="weighted"``).
     """
     import numpy as np
 
-    labels = class_labels(y, p)
     per_label = []
     for label in labels:
         tp = float(np.sum((p == label) & (y == label)))
@@ -198,7 +198,7 @@ def model_type_metric(model_type: str) -> EvaluationMetric:
         if model_type == "regressor":
             results = _regressor_metrics(y.astype(float), p.astype(float))
         else:
-            results = _classifier_metrics(y, p)
+            results = classifier_scores(y, p, class_labels(y, p))
         return MetricValue(aggregate_results=results)
 
     metric = EvaluationMetric(eval_fn, f"_{model_type}", True)

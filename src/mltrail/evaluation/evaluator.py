@@ -15,9 +15,10 @@ import inspect
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from mltrail.evaluation import builtin, results_table, retrieval
+from mltrail.evaluation import builtin, classifier_artifacts, results_table, retrieval
 from mltrail.evaluation.base import EvaluationArtifact, EvaluationMetric, EvaluationResult, MetricValue
 from mltrail.exceptions import invalid
 
@@ -551,8 +552,17 @@ def evaluate(
             {name: ctx.other_outputs[name] for name in ctx.used_outputs},
             results_table.metric_columns(((m.full_name, v) for m, v in computed), prefix),
         )
+    log_artifacts = None
+    if model_type == "classifier":
+        labels, outputs = list(target_values), list(predicted.values)
+
+        def log_artifacts(run_id: str, client: Any, artifact_uri: str) -> dict[str, EvaluationArtifact]:
+            return classifier_artifacts.log_classifier_artifacts(
+                labels, outputs, prefix, run_id, client, artifact_uri
+            )
+
     return _log_results(
-        aggregates, table, run_id, df, targets, predictions if model is None else None, prefix
+        aggregates, table, run_id, df, targets, predictions if model is None else None, prefix, log_artifacts
     )
 
 
@@ -587,8 +597,12 @@ def _log_results(
     targets: str | None,
     predictions: str | None,
     prefix: str,
+    log_artifacts: Callable[[str, Any, str], dict[str, EvaluationArtifact]] | None = None,
 ) -> EvaluationResult:
-    """Log the dataset, the metrics and the table (if any) to the run; the result holds the table as logged."""
+    """Log the dataset, the metrics, the table (if any) and the model type's artifacts to the run.
+
+    The result holds the table as logged, then the other artifacts, in MLflow's order.
+    """
     import mltrail
     from mltrail.tracking.fluent import _client
 
@@ -602,12 +616,16 @@ def _log_results(
     run_id = run.info.run_id
     client = _client()
     table_file = results_table.table_file(prefix)
+    artifact_root = client.get_run(run_id).info.artifact_uri.rstrip("/")
+    more: dict[str, EvaluationArtifact] = {}
     try:
         _log_dataset(df, targets, predictions, prefix or None)
         if aggregates:
             mltrail.log_metrics(aggregates)
         if table is not None:
             client.log_table(run_id, table, table_file)
+        if log_artifacts is not None:
+            more = log_artifacts(run_id, client, artifact_root)
     except BaseException:
         if owns_run:
             mltrail.end_run("FAILED")
@@ -616,10 +634,11 @@ def _log_results(
         mltrail.end_run()
     artifacts = {}
     if table is not None:
-        artifact_uri = client.get_run(run_id).info.artifact_uri.rstrip("/") + f"/{table_file}"
         content = _read_back(client, run_id, table_file, table)
-        artifacts[results_table.TABLE_NAME] = EvaluationArtifact(uri=artifact_uri, content=content)
-    return EvaluationResult(metrics=aggregates, artifacts=artifacts, run_id=run_id)
+        artifacts[results_table.TABLE_NAME] = EvaluationArtifact(
+            uri=f"{artifact_root}/{table_file}", content=content
+        )
+    return EvaluationResult(metrics=aggregates, artifacts={**artifacts, **more}, run_id=run_id)
 
 
 def _read_back(client: Any, run_id: str, table_file: str, table: Any) -> Any:

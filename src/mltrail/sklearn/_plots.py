@@ -65,13 +65,11 @@ def classifier_plots(
     n_classes = len(classes) if classes is not None and np.ndim(classes) == 1 else len(np.unique(labels))
     data = {"X": features, "y": targets, "sample_weight": weights}
     plots = [
-        TrainingPlot(
-            name=prefix + "confusion_matrix",
-            title="Normalized confusion matrix",
-            draw=lambda ax: ConfusionMatrixDisplay.from_estimator(
+        confusion_matrix_plot(
+            prefix + "confusion_matrix",
+            lambda ax: ConfusionMatrixDisplay.from_estimator(
                 estimator, **data, normalize="true", cmap="Blues", ax=ax
             ),
-            figsize=(6.0, 4.0),
             # Smaller digits as the classes grow, so the cells stay readable (MLflow's rule).
             font_size=min(8.0, 50.0 / max(n_classes, 1)),
         )
@@ -98,6 +96,16 @@ def classifier_plots(
             )
         )
     return plots
+
+
+def confusion_matrix_plot(name: str, draw: Callable[[Any], Any], font_size: float) -> TrainingPlot:
+    """MLflow's normalized confusion matrix (6 x 4 inches, its title); ``draw`` puts the display on the axes.
+
+    Shared by sklearn autologging and the classifier artifacts of ``mltrail.evaluate``.
+    """
+    return TrainingPlot(
+        name=name, title="Normalized confusion matrix", draw=draw, figsize=(6.0, 4.0), font_size=font_size
+    )
 
 
 def binary_scores(estimator: Any, features: Any, labels: Any) -> tuple[Any, Any]:
