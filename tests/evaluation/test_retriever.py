@@ -335,7 +335,7 @@ def test_custom_retriever_k(mlflow_uri):
     prefixed = mltrail.evaluate(
         **{**kwargs, "evaluator_config": {"default": {"retriever_k": 5}, "metric_prefix": "val_"}}
     )
-    assert set(prefixed.metrics) == {f"val_{kind}_at_5/{agg}" for kind in KINDS for agg in AGGREGATES}
+    assert set(prefixed.metrics) == {f"val_{kind}_at_5/val_{agg}" for kind in KINDS for agg in AGGREGATES}
 
 
 def test_retriever_k_is_popped_so_metrics_do_not_receive_it():
