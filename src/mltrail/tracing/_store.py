@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-import threading
-
 from mltrail.store.traces import TraceStore
+from mltrail.tracking._store_registry import StoreCache
 
-_stores: dict[tuple[str, str], TraceStore] = {}
-_lock = threading.Lock()
+
+def _build(kind: str, target: str, uri: str) -> TraceStore:
+    if kind == "rest":
+        from mltrail.store.rest_traces import RestTraceStore
+
+        return RestTraceStore(target)
+    # The tracking store creates the schema and the Default experiment first.
+    from mltrail.store.sql.traces import SqlTraceStore
+    from mltrail.tracking._store_registry import get_tracking_store
+
+    get_tracking_store(uri)
+    return SqlTraceStore(target)
+
+
+_stores = StoreCache(_build)
 
 
 def trace_store_for(uri: str | None = None) -> TraceStore:
@@ -17,27 +29,6 @@ def trace_store_for(uri: str | None = None) -> TraceStore:
     on the same database as the tracking store; ``http(s)://`` gives
     :class:`~mltrail.store.rest_traces.RestTraceStore`.
     """
-    from mltrail.tracking._store_registry import plan_store
     from mltrail.tracking._uris import resolve_tracking_uri
 
-    kind, target, _root = plan_store(resolve_tracking_uri(uri))
-    key = (kind, target)
-    store = _stores.get(key)
-    if store is not None:
-        return store
-    with _lock:
-        store = _stores.get(key)
-        if store is None:
-            if kind == "rest":
-                from mltrail.store.rest_traces import RestTraceStore
-
-                store = RestTraceStore(target)
-            else:
-                # The tracking store creates the schema and the Default experiment first.
-                from mltrail.store.sql.traces import SqlTraceStore
-                from mltrail.tracking._store_registry import get_tracking_store
-
-                get_tracking_store(uri)
-                store = SqlTraceStore(target)
-            _stores[key] = store
-    return store
+    return _stores.get(resolve_tracking_uri(uri))

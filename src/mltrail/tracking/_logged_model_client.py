@@ -18,46 +18,36 @@ Example::
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mltrail.entities import PagedList
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.tracking._store_registry import StoreCache, get_tracking_store
 
 if TYPE_CHECKING:
     from mltrail.artifacts.base import ArtifactRepository
     from mltrail.entities.files import FileInfo
     from mltrail.store.logged_models import LoggedModelStore
 
-_stores: dict[tuple[str, str], LoggedModelStore] = {}
-_lock = threading.Lock()
+def _build_store(kind: str, target: str, uri: str) -> LoggedModelStore:
+    if kind == "rest":
+        from mltrail.store.rest_logged_models import RestLoggedModelStore
+
+        return RestLoggedModelStore(target)
+    from mltrail.store.sql.logged_models import SqlLoggedModelStore
+
+    get_tracking_store(uri)  # builds the schema and the Default experiment first
+    return SqlLoggedModelStore(target)
+
+
+_stores = StoreCache(_build_store)
 
 
 def logged_model_store_for(tracking_uri: str) -> LoggedModelStore:
     """The (cached) logged-model store of a resolved tracking URI."""
-    from mltrail.tracking._store_registry import get_tracking_store, plan_store
-
-    kind, target, _root = plan_store(tracking_uri)
-    key = (kind, target)
-    store = _stores.get(key)
-    if store is not None:
-        return store
-    with _lock:
-        store = _stores.get(key)
-        if store is None:
-            if kind == "rest":
-                from mltrail.store.rest_logged_models import RestLoggedModelStore
-
-                store = RestLoggedModelStore(target)
-            else:
-                from mltrail.store.sql.logged_models import SqlLoggedModelStore
-
-                get_tracking_store(tracking_uri)  # builds the schema and the Default experiment first
-                store = SqlLoggedModelStore(target)
-            _stores[key] = store
-    return store
+    return _stores.get(tracking_uri)
 
 
 def _check_model_id(model_id: Any) -> str:

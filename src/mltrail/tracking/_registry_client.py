@@ -17,40 +17,31 @@ Example::
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mltrail.entities import ModelVersion, ModelVersionTag, PagedList, RegisteredModel, RegisteredModelTag
+from mltrail.tracking._store_registry import StoreCache
 
 if TYPE_CHECKING:
     from mltrail.store.registry import RegistryStore
 
-_stores: dict[tuple[str, str], RegistryStore] = {}
-_lock = threading.Lock()
+def _build_registry_store(kind: str, target: str, _uri: str) -> RegistryStore:
+    if kind == "rest":
+        from mltrail.store.rest_registry import RestRegistryStore
+
+        return RestRegistryStore(target)
+    from mltrail.store.sql.registry import SqlRegistryStore
+
+    return SqlRegistryStore(target)
+
+
+_registry_stores = StoreCache(_build_registry_store)
 
 
 def get_registry_store(registry_uri: str) -> RegistryStore:
     """The (cached) registry store for a resolved registry URI."""
-    from mltrail.tracking._store_registry import plan_store
-
-    kind, target, _root = plan_store(registry_uri)
-    key = (kind, target)
-    store = _stores.get(key)
-    if store is None:
-        with _lock:
-            store = _stores.get(key)
-            if store is None:
-                if kind == "rest":
-                    from mltrail.store.rest_registry import RestRegistryStore
-
-                    store = RestRegistryStore(target)
-                else:
-                    from mltrail.store.sql.registry import SqlRegistryStore
-
-                    store = SqlRegistryStore(target)
-                _stores[key] = store
-    return store
+    return _registry_stores.get(registry_uri)
 
 
 def _tag_list(tags: dict[str, Any] | None, cls: type) -> list[Any]:

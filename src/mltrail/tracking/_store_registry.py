@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from mltrail.exceptions import invalid
@@ -41,8 +42,35 @@ if TYPE_CHECKING:
 _SQL_SCHEMES = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
+S = TypeVar("S")
 _stores: dict[tuple[str, str, str], TrackingStore] = {}
 _lock = threading.Lock()
+
+
+class StoreCache(Generic[S]):
+    """One store per ``(kind, target)`` of a resolved URI, built once by ``build(kind, target, uri)``.
+
+    The registry, trace and logged-model stores each keep one of these beside the
+    tracking store's own cache, so every kind of store is shared per database or server.
+    """
+
+    def __init__(self, build: Callable[[str, str, str], S]) -> None:
+        self._build = build
+        self._stores: dict[tuple[str, str], S] = {}
+        self._lock = threading.Lock()
+
+    def get(self, uri: str) -> S:
+        """The store for the resolved ``uri`` (built on first use, then shared)."""
+        kind, target, _root = plan_store(uri)
+        key = (kind, target)
+        store = self._stores.get(key)
+        if store is None:
+            with self._lock:
+                store = self._stores.get(key)
+                if store is None:
+                    store = self._build(kind, target, uri)
+                    self._stores[key] = store
+        return store
 
 
 def _sqlite_uri(path: Path) -> str:
