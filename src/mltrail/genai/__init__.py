@@ -11,38 +11,7 @@ Example::
 See :mod:`mltrail.genai.prompts` and ``docs/prompts.md``.
 """
 
-from mltrail.genai.prompts import (
-    Prompt,
-    PromptModelConfig,
-    PromptVersion,
-    delete_prompt_alias,
-    delete_prompt_model_config,
-    delete_prompt_tag,
-    delete_prompt_version_tag,
-    get_prompt_tags,
-    load_prompt,
-    register_prompt,
-    search_prompts,
-    set_prompt_alias,
-    set_prompt_model_config,
-    set_prompt_tag,
-    set_prompt_version_tag,
-)
+from mltrail.genai import prompts as _prompts
+from mltrail.genai.prompts import *  # noqa: F403  (the names listed in prompts.__all__)
 
-__all__ = [
-    "Prompt",
-    "PromptModelConfig",
-    "PromptVersion",
-    "delete_prompt_alias",
-    "delete_prompt_model_config",
-    "delete_prompt_tag",
-    "delete_prompt_version_tag",
-    "get_prompt_tags",
-    "load_prompt",
-    "register_prompt",
-    "search_prompts",
-    "set_prompt_alias",
-    "set_prompt_model_config",
-    "set_prompt_tag",
-    "set_prompt_version_tag",
-]
+__all__ = list(_prompts.__all__)
