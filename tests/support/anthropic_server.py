@@ -28,12 +28,12 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from support.fake_http import FakeHTTPServer
+from support.fake_http import FakeHTTPServer, JSONHandler
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -70,21 +70,11 @@ def _text(content: Any) -> str:
     return " ".join(block.get("text", "") for block in content if isinstance(block, dict))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-    def _send_json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
-        self.end_headers()
-        self.wfile.write(data)
+    def extra_headers(self) -> dict[str, str]:
+        return {"request-id": f"req_{uuid.uuid4().hex[:24]}"}
 
     def _error(self, status: int, message: str) -> None:
         kind = _ERROR_TYPES.get(status, "api_error")
