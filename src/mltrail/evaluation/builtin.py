@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from mltrail.evaluation.base import EvaluationMetric, MetricValue, standard_aggregations
@@ -189,16 +190,81 @@ def class_labels(y: Any, p: Any) -> Any:
     return labels
 
 
-def model_type_metric(model_type: str) -> EvaluationMetric:
-    """The bundle of classic metrics of ``classifier``/``regressor`` as one metric (logged without prefix)."""
+# The pyfunc flavors whose raw model MLflow scores itself (probabilities; sklearn's own `score`).
+_RAW_MODEL_FLAVORS = ("mlflow.sklearn", "mlflow.xgboost", "mlflow.catboost")
+
+
+@dataclass
+class RawModelOutputs:
+    """What MLflow reads from the raw model behind a pyfunc, besides its predictions.
+
+    ``score``: a scikit-learn model's own ``score(features, targets)`` (``mlflow.sklearn`` only);
+    ``probabilities``: a classifier's ``predict_proba(features)``, one column per sorted label.
+    """
+
+    score: float | None = None
+    probabilities: Any = None
+
+    def read(self, model: Any, features: Any, targets: Any, model_type: str) -> None:
+        """Fill in what ``model`` offers, as MLflow does; a failing ``score`` is warned about and left out."""
+        loader = getattr(model, "loader_module", None)
+        if loader not in _RAW_MODEL_FLAVORS or not hasattr(model, "get_raw_model"):
+            return
+        raw = model.get_raw_model()
+        if loader == "mlflow.sklearn" and hasattr(raw, "score"):
+            try:
+                self.score = float(raw.score(features, targets, sample_weight=None))
+            except Exception as err:  # MLflow logs the other metrics all the same
+                _log.warning("Computing sklearn model score failed: %r.", err)
+        if model_type == "classifier" and hasattr(raw, "predict_proba"):
+            import numpy as np
+
+            self.probabilities = np.asarray(raw.predict_proba(features))
+
+
+def _probability_scores(y: Any, labels: Any, probabilities: Any) -> dict[str, float]:
+    """``log_loss``, ``roc_auc`` and (two labels) ``precision_recall_auc`` of class probabilities, as MLflow's."""
+    from sklearn import metrics
+
+    from mltrail.evaluation.classifier_artifacts import curve_auc
+
+    try:
+        out = {"log_loss": float(metrics.log_loss(y, probabilities, labels=labels))}
+        if len(labels) == 2:
+            out["roc_auc"] = curve_auc("roc", y, probabilities[:, 1], labels[-1])
+            out["precision_recall_auc"] = curve_auc("pr", y, probabilities[:, 1], labels[-1])
+        else:
+            out["roc_auc"] = float(
+                metrics.roc_auc_score(y, probabilities, average="weighted", multi_class="ovr")
+            )
+    except (ValueError, IndexError) as err:
+        raise invalid(
+            f"The model's class probabilities ({probabilities.shape[1]} columns) do not fit the labels "
+            f"{list(labels)}: {err}"
+        ) from err
+    return out
+
+
+def model_type_metric(model_type: str, raw: RawModelOutputs | None = None) -> EvaluationMetric:
+    """The bundle of classic metrics of ``classifier``/``regressor`` as one metric (logged without prefix).
+
+    ``raw`` holds what the raw model gave once it ran (filled in by ``evaluate``): its ``score``
+    comes first, a classifier's probability scores after the label scores (MLflow's order).
+    """
     import numpy as np
+
+    raw = raw or RawModelOutputs()
 
     def eval_fn(predictions: Any, targets: Any) -> MetricValue:
         y, p = np.asarray(list(targets)), np.asarray(list(predictions))
+        results = {} if raw.score is None else {"score": raw.score}
         if model_type == "regressor":
-            results = _regressor_metrics(y.astype(float), p.astype(float))
+            results.update(_regressor_metrics(y.astype(float), p.astype(float)))
         else:
-            results = classifier_scores(y, p, class_labels(y, p))
+            labels = class_labels(y, p)
+            results.update(classifier_scores(y, p, labels))
+            if raw.probabilities is not None:
+                results.update(_probability_scores(y, labels, raw.probabilities))
         return MetricValue(aggregate_results=results)
 
     metric = EvaluationMetric(eval_fn, f"_{model_type}", True)

@@ -31,15 +31,18 @@ _LATENCY = "latency"
 
 
 def _default_metrics(
-    model_type: str | None, has_targets: bool, config: dict[str, Any]
+    model_type: str | None, has_targets: bool, config: dict[str, Any], raw: builtin.RawModelOutputs
 ) -> list[EvaluationMetric]:
-    """The built-in metrics of ``model_type``; pops the ``retriever_k`` they use from ``config``, as MLflow does."""
+    """The built-in metrics of ``model_type``; pops the ``retriever_k`` they use from ``config``, as MLflow does.
+
+    A classifier's or regressor's metric reads ``raw`` once the model ran.
+    """
     if model_type is None:
         return []
     if model_type in ("classifier", "regressor"):
         if not has_targets:
             raise invalid(f"model_type {model_type!r} needs `targets` (the column of true values).")
-        return [builtin.model_type_metric(model_type)]
+        return [builtin.model_type_metric(model_type, raw)]
     if model_type == "retriever":
         k = config.pop("retriever_k", retrieval.DEFAULT_K)
         # An invalid k warns and skips the metrics (MLflow's behaviour), so only a usable k needs targets.
@@ -482,7 +485,8 @@ def evaluate(
             "custom_artifacts are not supported by mltrail.evaluate(); log artifacts from your code instead."
         )
     extras = [*_metric_list(extra_metrics, "extra_metrics"), *_metric_list(custom_metrics, "custom_metrics")]
-    metrics = _default_metrics(model_type, targets is not None, config) + extras
+    raw = builtin.RawModelOutputs()
+    metrics = _default_metrics(model_type, targets is not None, config, raw) + extras
     # MLflow times the model while it predicts, before any other metric: latency is the first per-row column.
     metrics.sort(key=lambda m: m.name != _LATENCY)
     wants_latency = any(m.name == _LATENCY for m in metrics)
@@ -522,6 +526,8 @@ def evaluate(
         predicted = _Predictions(list(df[predictions]), latencies, predictions, None)
     else:
         predicted = _predict(resolved, features, inference_params, timed, predictions)
+        if model_type in _CLASSIC_TYPES:
+            raw.read(resolved, features, target_values, model_type)
     import pandas as pd
 
     ctx.predictions = pd.Series(predicted.values, index=df.index, name=predictions or results_table.OUTPUTS)
@@ -558,7 +564,7 @@ def evaluate(
 
         def log_artifacts(run_id: str, client: Any, artifact_uri: str) -> dict[str, EvaluationArtifact]:
             return classifier_artifacts.log_classifier_artifacts(
-                labels, outputs, prefix, run_id, client, artifact_uri
+                labels, outputs, raw.probabilities, prefix, config, run_id, client, artifact_uri
             )
 
     return _log_results(

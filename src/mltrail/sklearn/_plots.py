@@ -43,6 +43,10 @@ class TrainingPlot:
     figsize: tuple[float, float] | None = None  # None: matplotlib's default size
     font_size: float = 8.0
 
+    def draw_on(self, figure: Any) -> None:
+        """Draw the plot on new axes of ``figure`` and give it its title."""
+        self.draw(figure.subplots()).ax_.set_title(self.title)
+
 
 def classifier_plots(
     estimator: Any, features: Any, targets: Any, weights: Any, prefix: str = "training_"
@@ -129,16 +133,55 @@ def binary_scores(estimator: Any, features: Any, labels: Any) -> tuple[Any, Any]
 
 def render(plot: TrainingPlot, path: str) -> None:
     """Draw ``plot`` on a new bare ``Figure`` and save it as a PNG at ``path``."""
+    save_figure(plot.draw_on, path, figsize=plot.figsize, font_size=plot.font_size)
+
+
+def save_figure(
+    draw: Callable[[Any], Any],
+    path: str,
+    figsize: tuple[float, float] | None = None,
+    font_size: float = 8.0,
+    tight_bbox: bool = False,
+) -> None:
+    """Call ``draw(figure)`` on a new bare ``Figure`` (MLflow's dpi and fonts) and save it as a PNG.
+
+    ``tight_bbox`` crops the PNG to what was drawn, legends outside the axes included
+    (MLflow's evaluator saves its plots with ``bbox_inches="tight"``). Shared by sklearn
+    autologging and ``mltrail.evaluate``'s classifier plots.
+    """
     import matplotlib
     from matplotlib.figure import Figure
 
     # rc_context restores the user's rcParams (never the backend) on exit; fonts are read
     # from them while the artists are created and while the figure is laid out and saved.
-    with matplotlib.rc_context({"font.size": plot.font_size, "axes.labelsize": 8.0}):
-        figure = Figure(figsize=plot.figsize, dpi=_DPI, layout="tight")
-        display = plot.draw(figure.subplots())
-        display.ax_.set_title(plot.title)
-        figure.savefig(path, format="png", dpi=_DPI)
+    with matplotlib.rc_context({"font.size": font_size, "axes.labelsize": 8.0}):
+        figure = Figure(figsize=figsize, dpi=_DPI, layout="tight")
+        draw(figure)
+        figure.savefig(path, format="png", dpi=_DPI, bbox_inches="tight" if tight_bbox else None)
+
+
+def line_curves(
+    ax: Any,
+    series: list[tuple[str, Any, Any]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    diagonal: tuple[list[float], list[float]],
+    legend_outside: bool = False,
+) -> None:
+    """MLflow's ROC / precision-recall drawing: one stepped line per ``(label, x, y)``, a dashed reference line.
+
+    ``diagonal`` is the reference line's ``(xs, ys)``; ``legend_outside`` puts the legend right
+    of the axes (one line per class, as for a multiclass model).
+    """
+    for label, xs, ys in series:
+        ax.plot(xs, ys, label=label, drawstyle="steps-post", linewidth=1)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.plot(*diagonal, color="gray", alpha=0.3, drawstyle="default", linestyle="dashed")
+    if legend_outside:
+        ax.legend(loc="center left", bbox_to_anchor=(1, 0.5))
+    else:
+        ax.legend(loc="best")
 
 
 def log_training_plots(
