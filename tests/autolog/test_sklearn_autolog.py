@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.cluster import KMeans
@@ -37,19 +36,7 @@ REGRESSOR_METRICS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _autolog():
-    mltrail.sklearn.autolog()
-    yield
-    mltrail.sklearn.autolog(disable=True)
-
-
-@pytest.fixture
-def classification():
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
-    y = (X["a"] + 0.3 * X["b"] > 0).astype(int)
-    return X, y
+pytestmark = pytest.mark.usefixtures("sklearn_autolog")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -31,19 +30,7 @@ SIZES = {CONFUSION: (1050, 700), ROC: (1120, 840), PRECISION_RECALL: (1120, 840)
 DARKEST_BLUE = (8, 48, 107)  # the "Blues" colormap at 1.0: a confusion-matrix cell near 100 %
 
 
-@pytest.fixture(autouse=True)
-def _autolog():
-    mltrail.sklearn.autolog()
-    yield
-    mltrail.sklearn.autolog(disable=True)
-
-
-@pytest.fixture
-def binary():
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
-    y = (X["a"] + 0.3 * X["b"] > 0).astype(int)
-    return X, y
+pytestmark = pytest.mark.usefixtures("sklearn_autolog")
 
 
 @pytest.fixture
@@ -76,11 +63,11 @@ def _open_png(run, name: str, tmp_path: Path) -> Image.Image:
     return image
 
 
-def test_binary_classifier_logs_the_three_plots(binary, tmp_path):
+def test_binary_classifier_logs_the_three_plots(classification, tmp_path):
     import matplotlib
     import matplotlib.pyplot as plt
 
-    X, y = binary
+    X, y = classification
     open_before = plt.get_fignums()
     with matplotlib.rc_context({"font.size": 13.0}):
         LogisticRegression().fit(X, y)
@@ -111,9 +98,9 @@ def test_regressor_logs_no_plots(three_classes):
     assert _artifacts(_last_run()) == {"model", HTML}
 
 
-def test_string_labels_and_decision_function_without_predict_proba(binary):
+def test_string_labels_and_decision_function_without_predict_proba(classification):
     """SVC without ``probability`` is scored by ``decision_function``, as sklearn's displays do."""
-    X, y = binary
+    X, y = classification
     labels = np.where(y == 1, "dog", "cat")
     model = SVC()
     assert not hasattr(model, "predict_proba")
@@ -124,9 +111,9 @@ def test_string_labels_and_decision_function_without_predict_proba(binary):
     assert _artifacts(_last_run()) == {"model", HTML, *BINARY_PLOTS}
 
 
-def test_a_failing_plot_warns_and_the_rest_is_logged(binary):
+def test_a_failing_plot_warns_and_the_rest_is_logged(classification):
     """OutputCodeClassifier has neither predict_proba nor decision_function: no curves to draw."""
-    X, y = binary
+    X, y = classification
     model = OutputCodeClassifier(LogisticRegression(), random_state=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -142,35 +129,35 @@ def test_a_failing_plot_warns_and_the_rest_is_logged(binary):
     assert {"training_score", "training_accuracy_score", "training_f1_score"} <= set(run.data.metrics)
 
 
-def test_silent_turns_the_plot_warnings_into_debug_logs(binary, caplog):
+def test_silent_turns_the_plot_warnings_into_debug_logs(classification, caplog):
     mltrail.sklearn.autolog(silent=True)
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.DEBUG, "mltrail"):
         warnings.simplefilter("always")
-        OutputCodeClassifier(LogisticRegression(), random_state=0).fit(*binary)
+        OutputCodeClassifier(LogisticRegression(), random_state=0).fit(*classification)
     assert _our_warnings(caught) == []
     assert any(f"plot {ROC} not logged" in r.getMessage() for r in caplog.records)
     assert _artifacts(_last_run()) == {"model", HTML, CONFUSION}
 
 
-def test_plots_do_not_depend_on_log_models_or_post_training_metrics(binary):
+def test_plots_do_not_depend_on_log_models_or_post_training_metrics(classification):
     mltrail.sklearn.autolog(log_models=False, log_post_training_metrics=False)
-    LogisticRegression().fit(*binary)
+    LogisticRegression().fit(*classification)
     assert _artifacts(_last_run()) == {HTML, *BINARY_PLOTS}
 
 
-def test_search_and_pipeline_get_the_plots_of_their_classifier(binary):
-    X, y = binary
+def test_search_and_pipeline_get_the_plots_of_their_classifier(classification):
+    X, y = classification
     GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2).fit(X, y)
     assert _artifacts(_last_run()) == {"model", "best_estimator", "cv_results.csv", HTML, *BINARY_PLOTS}
     make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     assert _artifacts(_last_run()) == {"model", HTML, *BINARY_PLOTS}
 
 
-def test_positive_class_scores_come_from_the_last_class(binary):
+def test_positive_class_scores_come_from_the_last_class(classification):
     """The curves score ``classes_[-1]``, through patched Pipeline methods too (as from_estimator)."""
     from mltrail.sklearn._plots import binary_scores
 
-    X, y = binary
+    X, y = classification
     labels = np.where(y == 1, "dog", "cat")
     with_proba = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, labels)
     scores, positive = binary_scores(with_proba, X, labels)
@@ -182,10 +169,10 @@ def test_positive_class_scores_come_from_the_last_class(binary):
     np.testing.assert_allclose(scores, margins.decision_function(X))
 
 
-def test_without_matplotlib_plots_are_skipped_with_one_warning(binary, monkeypatch, caplog):
+def test_without_matplotlib_plots_are_skipped_with_one_warning(classification, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
     with caplog.at_level(logging.WARNING, "mltrail"):
-        model = LogisticRegression().fit(*binary)
+        model = LogisticRegression().fit(*classification)
     assert hasattr(model, "coef_")
     messages = [r.getMessage() for r in caplog.records if "matplotlib" in r.getMessage()]
     assert len(messages) == 1 and "training plots skipped" in messages[0]
@@ -194,22 +181,22 @@ def test_without_matplotlib_plots_are_skipped_with_one_warning(binary, monkeypat
     assert "training_accuracy_score" in run.data.metrics
 
 
-def test_disabled_autologging_logs_no_plots(binary):
+def test_disabled_autologging_logs_no_plots(classification):
     mltrail.autolog(disable=True)
     with mltrail.start_run() as run:
-        LogisticRegression().fit(*binary)
+        LogisticRegression().fit(*classification)
     assert _artifacts(run) == set()
     assert mltrail.get_run(run.info.run_id).data.metrics == {}
 
 
-def test_official_client_lists_the_plots_on_a_live_server(binary, tmp_path, monkeypatch):
+def test_official_client_lists_the_plots_on_a_live_server(classification, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
     from support.live_server import running_server
 
     with running_server(tmp_path / "server") as server:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
-        LogisticRegression().fit(*binary)
+        LogisticRegression().fit(*classification)
         run_id = mltrail.last_active_run().info.run_id
         official = MlflowClient(server.url)
         listed = {f.path: f for f in official.list_artifacts(run_id)}
