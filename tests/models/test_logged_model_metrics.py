@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -30,7 +29,6 @@ from mltrail.exceptions import MltrailException
 from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.schema import logged_model_metrics, metrics
 from mltrail.store.sql.tracking import SqlTrackingStore
-from mltrail.tracking import _fluent_models, _model_context
 from support.live_server import start_server, stop_server
 from support.sql_backends import SQL_BACKENDS
 
@@ -50,15 +48,6 @@ def server(tmp_path_factory):
     s = start_server(tmp_path_factory.mktemp("lm-metrics"), timeout=120)
     yield s
     stop_server(s)
-
-
-@pytest.fixture(autouse=True)
-def no_active_model() -> Iterator[None]:
-    _model_context.clear()
-    _fluent_models._last.__dict__.clear()
-    yield
-    _model_context.clear()
-    _fluent_models._last.__dict__.clear()
 
 
 def _code(call) -> str:

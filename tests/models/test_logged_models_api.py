@@ -25,7 +25,6 @@ import pytest
 import mltrail
 from mltrail.entities import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import MltrailException
-from mltrail.tracking import _fluent_models, _model_context
 from support.live_server import start_server, stop_server
 
 API = "/api/2.0/mlflow"
@@ -39,14 +38,10 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def no_active_model() -> Iterator[None]:
-    """No active model, no last logged model and no queued traces leak between tests."""
-    _model_context.clear()
-    _fluent_models._last.__dict__.clear()
+def no_queued_traces() -> Iterator[None]:
+    """No queued traces leak into the next test (the active model is reset by clean_fluent_state)."""
     yield
     mltrail.flush_trace_async_logging()
-    _model_context.clear()
-    _fluent_models._last.__dict__.clear()
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""A fixture that gives each test a clean fluent-API state (no active runs, URIs or experiment).
+"""A fixture that gives each test a clean fluent-API state (no active runs, URIs, experiment or model).
 
 It also keeps ``MLFLOW_*``/``MLTRAIL_*`` environment variables from leaking
 between tests: the real ``mlflow.set_experiment`` exports
@@ -27,7 +27,7 @@ _PER_TEST_VARS = (
 
 def _reset() -> None:
     import mltrail
-    from mltrail.tracking import _run_context
+    from mltrail.tracking import _fluent_models, _model_context, _run_context
 
     while mltrail.active_run() is not None:
         try:
@@ -38,6 +38,8 @@ def _reset() -> None:
     mltrail.set_registry_uri(None)
     _run_context.set_active_experiment("", None)
     _run_context._state.last_run = None
+    _model_context.clear()  # no active model (MLflow 3), in any thread
+    _fluent_models._last.__dict__.clear()  # no last logged model
 
 
 def _snapshot() -> dict[str, str]:
