@@ -20,10 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.entities import Metric
-from mltrail.exceptions import invalid, not_found
+from mltrail.exceptions import not_found
 from mltrail.store.sql._codec import DBL_MAX, chunks, decode_value, encode_value
 from mltrail.store.sql.engine import execute_constant
 from mltrail.store.sql.schema import latest_metrics, logged_model_metrics, logged_models, metrics, runs
+from mltrail.store.validation import MAX_DATASET_DIGEST_SIZE, MAX_DATASET_NAME_SIZE, too_long
 
 _LM = latest_metrics.c
 _INSERT_LATEST = sa.insert(latest_metrics)
@@ -82,8 +83,6 @@ _insert_sql_cache: dict[str, str] = {}
 
 # ------------------------------------------------------------------ metrics per logged model
 _LMM = logged_model_metrics.c
-# MLflow's column widths for a metric's dataset (longer values are refused, never truncated).
-_DATASET_NAME_MAX, _DATASET_DIGEST_MAX = 500, 36
 _RUN_EXPERIMENT = sa.select(runs.c.experiment_id).where(runs.c.run_uuid == sa.bindparam("run_id"))
 _model_metric_inserts: dict[str, Any] = {}
 
@@ -112,16 +111,13 @@ def write_model_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric
     Every model must exist (``RESOURCE_DOES_NOT_EXIST`` otherwise, and the caller's
     transaction writes nothing). The experiment is the run's, as in MLflow.
     """
+    # MLflow's column widths for a metric's dataset (longer values are refused, never truncated).
     for m in items:
-        if m.dataset_name is not None and len(m.dataset_name) > _DATASET_NAME_MAX:
-            raise invalid(
-                f"Metric '{m.key}': dataset_name had length {len(m.dataset_name)}, which exceeds the "
-                f"maximum length of {_DATASET_NAME_MAX} characters"
-            )
-        if m.dataset_digest is not None and len(m.dataset_digest) > _DATASET_DIGEST_MAX:
-            raise invalid(
-                f"Metric '{m.key}': dataset_digest had length {len(m.dataset_digest)}, which exceeds the "
-                f"maximum length of {_DATASET_DIGEST_MAX} characters"
+        if m.dataset_name is not None and len(m.dataset_name) > MAX_DATASET_NAME_SIZE:
+            raise too_long(f"Metric '{m.key}': dataset_name", len(m.dataset_name), MAX_DATASET_NAME_SIZE)
+        if m.dataset_digest is not None and len(m.dataset_digest) > MAX_DATASET_DIGEST_SIZE:
+            raise too_long(
+                f"Metric '{m.key}': dataset_digest", len(m.dataset_digest), MAX_DATASET_DIGEST_SIZE
             )
     wanted = sorted({str(m.model_id) for m in items})
     found: set[str] = set()
