@@ -30,6 +30,7 @@ from mltrail.exceptions import (
     invalid,
 )
 from mltrail.server.config import ServerConfig
+from mltrail.server.limits import check_depth, has_free_form, might_be_deep, too_deep
 from mltrail.server.routing import Call, Endpoint
 
 _log = logging.getLogger("mltrail.server")
@@ -121,6 +122,9 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
     decoder = msgspec.json.Decoder(req_type, strict=False)
     limit = config.max_body_bytes
     path = ep.openapi_path
+    what = f"the request body to {path}"
+    # Only free-form fields can nest without bound after decoding (see server.limits).
+    free_form = has_free_form(req_type)
 
     async def parse(request: Request) -> Any:
         if request.method in ("GET", "HEAD"):
@@ -138,13 +142,18 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
         if not raw.strip():
             raw = _EMPTY
         try:
-            return decoder.decode(raw)
+            body = decoder.decode(raw)
         except msgspec.ValidationError as err:
             raise _validation_error(path, err) from None
         except msgspec.DecodeError as err:
             raise MltrailException(
                 f"Malformed JSON in request body to {path}: {err}", error_code=INVALID_PARAMETER_VALUE
             ) from None
+        except RecursionError:  # msgspec skipping or decoding a value nested ~1,000 deep
+            raise too_deep(what) from None
+        if free_form and might_be_deep(raw):
+            check_depth(body, what)
+        return body
 
     return parse
 

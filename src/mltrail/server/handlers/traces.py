@@ -334,9 +334,13 @@ def delete_assessment(call: Call) -> dict[str, Any]:
     return {}
 
 
+_OTLP_BODY = "the OTLP request body"
+
+
 async def otlp_ingest(call: Call) -> Response:
     """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment."""
     from mltrail.server.dispatch import _locked_call, _read_body
+    from mltrail.server.limits import check_depth, loads_json, too_deep
 
     request = call.request
     raw = await _read_body(request, call.config.max_body_bytes)
@@ -344,17 +348,20 @@ async def otlp_ingest(call: Call) -> Response:
     experiment_id = request.headers.get(EXPERIMENT_HEADER) or "0"
     try:
         if content_type == "application/json":
-            payload = json.loads(raw or b"{}")
+            payload = loads_json(raw or b"{}", _OTLP_BODY)
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
         elif content_type in ("application/x-protobuf", "application/protobuf", "application/octet-stream"):
             payload = decode_otlp_protobuf(raw)
+            check_depth(payload, _OTLP_BODY)  # nested AnyValues, bounded as in JSON bodies
         else:
             raise MltrailException(f"Unsupported Content-Type {content_type!r}: send application/json or "
                                    "application/x-protobuf", error_code="INVALID_PARAMETER_VALUE")
         spans = spans_from_otlp(payload)
     except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
         raise invalid(f"Invalid OTLP trace export request: {err}") from None
+    except RecursionError:  # protobuf AnyValues nested ~1,000 deep
+        raise too_deep(_OTLP_BODY) from None
     if spans:
         store = await run_in_threadpool(trace_store, call)
         lock = call.state.write_lock
