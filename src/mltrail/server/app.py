@@ -34,6 +34,8 @@ from starlette.types import Receive, Scope, Send
 
 from mltrail.exceptions import INTERNAL_ERROR, MltrailException
 from mltrail.server.artifact_files import destination_for
+from mltrail.server.auth.rules import auth_enabled
+from mltrail.server.auth.ui_rules import protect_ui_routes
 from mltrail.server.config import ServerConfig
 from mltrail.server.dispatch import (
     TableRoute,
@@ -142,7 +144,8 @@ def collect_endpoints(config: ServerConfig | None = None) -> list[Endpoint]:
 def _ui_routes(config: ServerConfig) -> list[BaseRoute]:
     if config.artifacts_only or not _module_exists("mltrail.ui.routes"):
         return []
-    return list(importlib.import_module("mltrail.ui.routes").ui_routes())
+    routes = list(importlib.import_module("mltrail.ui.routes").ui_routes())
+    return protect_ui_routes(routes) if auth_enabled(config) else routes  # UI JSON checks permissions too
 
 
 def build_routes(endpoints: list[Endpoint], config: ServerConfig) -> list[BaseRoute]:

@@ -29,6 +29,7 @@ from mltrail.exceptions import (
     MltrailException,
     invalid,
 )
+from mltrail.server.auth.rules import auth_enabled, guard, rule_for
 from mltrail.server.config import ServerConfig
 from mltrail.server.limits import check_depth, has_free_form, might_be_deep, too_deep
 from mltrail.server.routing import Call, Endpoint
@@ -203,6 +204,8 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
     """Wrap one endpoint's handler into ``async (Request) -> Response`` with parsing and error mapping."""
     parse = _make_parser(ep, config)
     handler = ep.handler
+    if auth_enabled(config):  # each endpoint's permission rule, checked in the handler's own thread
+        handler = guard(rule_for(ep), handler)
     is_async = inspect.iscoroutinefunction(handler)
     write = ep.write
     # SQLite calls are local and short: running the cheap ones on the loop thread beats

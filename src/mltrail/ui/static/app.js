@@ -2,6 +2,7 @@
 // Hash routing keeps every view a shareable URL without server-side routes.
 
 import {errorBox, h, replace} from './dom.js';
+import './components/user.js'; // who is logged in; hides what they may not do (auth on only)
 
 const ROUTES = [
   [/^\/?$/, () => import('./pages/experiments.js'), () => ({})],

@@ -1,0 +1,739 @@
+"""Authorization: which permission every endpoint needs, on which resource.
+
+With ``--app-name basic-auth`` every endpoint of the route table gets a
+:class:`Rule` when the app is built (:func:`rule_for`); without it no rule
+exists and requests pay nothing. A rule says what the request touches and the
+capability it needs, as MLflow 3.17's ``mlflow.server.auth`` does:
+
+* an experiment, found from ``experiment_id``, a run id, a trace id, a logged
+  model id, an artifact-proxy path (``<experiment_id>/...``) or OTLP's
+  ``x-mlflow-experiment-id`` header;
+* a registered model (or prompt, which is one) from its ``name``;
+* nothing (any authenticated user: creating an experiment or model), public
+  (health, version), or admin only (fail closed for anything unknown).
+
+The effective permission is the user's explicit grant, else the server's
+``default_permission``; admins may do anything. A check that fails answers
+403 ``PERMISSION_DENIED`` "Permission denied" before the handler runs, so a
+refused request never writes anything (uploads are refused before their body
+is read).
+
+Around some handlers a rule does more: the creator of an experiment or
+registered model gets MANAGE (the create is undone if the grant cannot be
+written), model permissions follow renames and deletes, and searches return
+only what the caller may read, in full pages.
+
+Example::
+
+    rule = rule_for(endpoint)            # at app build time, only when auth is on
+    handler = guard(rule, endpoint.handler)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+
+from mltrail.exceptions import PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.server.routing import Call, Endpoint
+
+_log = logging.getLogger("mltrail.server.auth")
+
+READ, UPDATE, DELETE, MANAGE = "can_read", "can_update", "can_delete", "can_manage"
+USER_SCOPE_KEY = "mltrail.user"
+_EXPERIMENT_IN_PATH = re.compile(r"^(\d+)(?:/|$)")
+_OWNER_CACHE_LIMIT = 100_000
+_GRANT_ATTEMPTS = 3
+
+
+class PermissionDenied(MltrailException):
+    """403 ``PERMISSION_DENIED`` with MLflow's message."""
+
+    def __init__(self) -> None:
+        super().__init__("Permission denied", error_code=PERMISSION_DENIED)
+
+
+def auth_enabled(config: Any) -> bool:
+    """Whether the server runs MLflow's ``basic-auth`` app (rules are built only then)."""
+    return getattr(config, "app_name", None) == "basic-auth"
+
+
+# ------------------------------------------------------------------ who is asking
+
+
+class Subject:
+    """The caller of one request and their permissions, looked up at most once per resource."""
+
+    __slots__ = ("_experiments", "_models", "auth", "user")
+
+    def __init__(self, user: Any, auth: Any) -> None:
+        self.user = user
+        self.auth = auth
+        self._experiments: dict[str, Any] = {}
+        self._models: dict[str, Any] = {}
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user is not None and self.user.is_admin)
+
+    def _fixed(self) -> Any:
+        """MANAGE for admins, nothing without a user, None when the grants decide."""
+        from mltrail.server.auth import permissions
+
+        if self.user is None:
+            return permissions.NO_PERMISSIONS
+        return permissions.MANAGE if self.user.is_admin else None
+
+    def experiment(self, experiment_id: str) -> Any:
+        """The caller's effective permission on one experiment (explicit grant, else the default)."""
+        perm = self._experiments.get(experiment_id)
+        if perm is None:
+            perm = self._fixed() or self.auth.store.experiment_permission(experiment_id, self.user.username)
+            self._experiments[experiment_id] = perm = perm or self.auth.config.default_permission
+        return perm
+
+    def model(self, name: str) -> Any:
+        """The caller's effective permission on one registered model or prompt."""
+        perm = self._models.get(name)
+        if perm is None:
+            perm = self._fixed() or self.auth.store.registered_model_permission(name, self.user.username)
+            self._models[name] = perm = perm or self.auth.config.default_permission
+        return perm
+
+    def preload_experiments(self) -> None:
+        """Fetch every explicit experiment grant at once (searches check many)."""
+        if self._fixed() is None:
+            self._experiments.update(self.auth.store.experiment_permissions_of(self.user.username))
+
+    def preload_models(self) -> None:
+        """Fetch every explicit registered-model grant at once."""
+        if self._fixed() is None:
+            self._models.update(self.auth.store.registered_model_permissions_of(self.user.username))
+
+    def require_experiment(self, experiment_id: str | None, need: str) -> None:
+        """Raise :class:`PermissionDenied` unless the caller has ``need`` on the experiment.
+
+        ``None`` stands for a resource that names no experiment (an artifact outside
+        every experiment's folder): the default permission decides, as in MLflow.
+        """
+        if experiment_id is None:
+            perm = self._fixed() or self.auth.config.default_permission
+        else:
+            perm = self.experiment(experiment_id)
+        if not getattr(perm, need):
+            raise PermissionDenied()
+
+    def require_model(self, name: str, need: str) -> None:
+        """Raise :class:`PermissionDenied` unless the caller has ``need`` on the model."""
+        if not getattr(self.model(name), need):
+            raise PermissionDenied()
+
+
+def subject_of(request: Any) -> Subject:
+    """The :class:`Subject` of a request (``scope["mltrail.user"]`` set by authentication)."""
+    return Subject(request.scope.get(USER_SCOPE_KEY), request.app.state.auth)
+
+
+# ------------------------------------------------------------------ finding the resource
+
+
+def _owners(call: Call) -> dict[str, str]:
+    """App-wide cache: run / trace / logged-model id -> experiment id (never changes for an id)."""
+    state = call.state
+    cache = getattr(state, "auth_owner_cache", None)
+    if cache is None:
+        cache = state.auth_owner_cache = {}
+    elif len(cache) > _OWNER_CACHE_LIMIT:
+        cache.clear()
+    return cache
+
+
+def run_experiment(call: Call, run_id: str) -> str:
+    """The experiment of a run (RESOURCE_DOES_NOT_EXIST for an unknown run)."""
+    cache = _owners(call)
+    key = "r:" + run_id
+    exp = cache.get(key)
+    if exp is None:
+        exp = cache[key] = str(call.tracking_store.get_run(run_id).info.experiment_id)
+    return exp
+
+
+def trace_experiment(call: Call, trace_id: str) -> str:
+    """The experiment of a trace (RESOURCE_DOES_NOT_EXIST for an unknown trace)."""
+    from mltrail.server.handlers.traces import trace_store
+
+    cache = _owners(call)
+    key = "t:" + trace_id
+    exp = cache.get(key)
+    if exp is None:
+        exp = cache[key] = str(trace_store(call).get_trace_info(trace_id).experiment_id)
+    return exp
+
+
+def logged_model_experiment(call: Call, model_id: str) -> str:
+    """The experiment of a logged model (RESOURCE_DOES_NOT_EXIST for an unknown one)."""
+    from mltrail.server.handlers.logged_models import logged_model_store
+
+    cache = _owners(call)
+    key = "m:" + model_id
+    exp = cache.get(key)
+    if exp is None:
+        exp = cache[key] = str(logged_model_store(call).get_logged_model(model_id, True).experiment_id)
+    return exp
+
+
+def artifact_experiment(path: str) -> str | None:
+    """The experiment an artifact-proxy path belongs to (``<experiment_id>/...``), or None.
+
+    The path is normalized by the same check the handlers use first, so what is
+    judged is exactly what would be read or written (a bad path is a 400 here).
+    """
+    from mltrail.artifacts.paths import validate_artifact_path
+
+    match = _EXPERIMENT_IN_PATH.match(validate_artifact_path(path))
+    return match.group(1) if match else None
+
+
+Locate = Callable[[Call], Iterable[str | None]]
+
+
+def _body(field: str, default: str = "") -> Locate:
+    def locate(call: Call) -> Iterable[str | None]:
+        value = getattr(call.body, field, None) or default
+        return (str(value),) if value else ()
+
+    return locate
+
+
+def _run_of_body(call: Call) -> Iterable[str]:
+    body = call.body
+    run_id = getattr(body, "run_id", None) or getattr(body, "run_uuid", None)
+    return (run_experiment(call, run_id),) if run_id else ()
+
+
+def _runs_of_body(call: Call) -> Iterable[str]:
+    return {run_experiment(call, run_id) for run_id in dict.fromkeys(call.body.run_ids)}
+
+
+def _experiment_by_name(call: Call) -> Iterable[str]:
+    name = call.body.experiment_name
+    exp = call.tracking_store.get_experiment_by_name(name) if name else None
+    return (str(exp.experiment_id),) if exp is not None else ()  # unknown: the handler's 404
+
+
+def _trace_of_path(call: Call) -> Iterable[str]:
+    trace_id = call.path_params.get("trace_id") or ""
+    return (trace_experiment(call, trace_id),) if trace_id else ()
+
+
+def _trace_of_body(call: Call) -> Iterable[str]:
+    trace_id = call.body.trace_id
+    return (trace_experiment(call, trace_id),) if trace_id else ()
+
+
+def _traces_of_body(call: Call) -> Iterable[str]:
+    found = set()
+    for trace_id in dict.fromkeys(call.body.trace_ids):
+        try:
+            found.add(trace_experiment(call, trace_id))
+        except MltrailException as err:
+            if err.error_code != RESOURCE_DOES_NOT_EXIST:  # unknown ids are simply not returned
+                raise
+    return found
+
+
+def _new_trace(call: Call) -> Iterable[str]:
+    from mltrail.entities.trace import TraceInfo
+
+    raw = call.body.trace.get("trace_info") if isinstance(call.body.trace, dict) else None
+    if not isinstance(raw, dict):
+        return ()  # the handler refuses it
+    try:
+        exp = TraceInfo.from_proto_json(raw).experiment_id
+    except (TypeError, ValueError, AttributeError):
+        return ()
+    return (exp,) if exp else ()
+
+
+def _trace_search(call: Call) -> Iterable[str]:
+    body = call.body
+    ids = [str((loc.mlflow_experiment or {}).get("experiment_id", "")) for loc in body.locations]
+    return {i for i in ids if i} | set(body.experiment_ids)
+
+
+def _otlp_header(call: Call) -> Iterable[str]:
+    from mltrail.server.handlers.traces import EXPERIMENT_HEADER
+
+    return (call.request.headers.get(EXPERIMENT_HEADER) or "0",)
+
+
+def _logged_model_of_path(call: Call) -> Iterable[str]:
+    return (logged_model_experiment(call, call.path_params["model_id"]),)
+
+
+def _artifact_of_path(call: Call) -> Iterable[str | None]:
+    return (artifact_experiment(call.path_params.get("artifact_path") or ""),)
+
+
+def _artifact_of_query(call: Call) -> Iterable[str | None]:
+    return (artifact_experiment(call.body.path or ""),)
+
+
+def _model_name(call: Call) -> Iterable[str]:
+    name = call.body.name
+    return (name,) if name else ()
+
+
+# ------------------------------------------------------------------ rules
+
+
+# A check raises PermissionDenied, or returns None (go on), a narrower Call, or a dict (the answer).
+Check = Callable[[Call, Subject], "Call | dict[str, Any] | None"]
+Around = Callable[[Callable[[Call], Any], Call, Subject], Any]
+
+
+class Rule(msgspec.Struct, frozen=True):
+    """What one endpoint needs: ``check`` before the handler, ``around`` instead of a bare call.
+
+    ``kind`` names the resource (for docs and the coverage test): ``experiment``,
+    ``registered_model``, ``authenticated``, ``public`` or ``admin``. ``check``
+    raises :class:`PermissionDenied` or returns a replacement :class:`Call`
+    (searches narrowed to readable experiments); ``around`` wraps the handler
+    (grants after creates, filtered search pages).
+    """
+
+    kind: str
+    need: str | None = None
+    check: Check | None = None
+    around: Around | None = None
+
+
+def on_experiments(need: str, locate: Locate, around: Around | None = None) -> Rule:
+    """A rule needing ``need`` on every experiment ``locate`` finds."""
+
+    def check(call: Call, subject: Subject) -> None:
+        for experiment_id in locate(call):
+            subject.require_experiment(experiment_id, need)
+
+    return Rule("experiment", need, check, around)
+
+
+def on_model(need: str, around: Around | None = None) -> Rule:
+    """A rule needing ``need`` on the registered model (or prompt) named by ``name``."""
+
+    def check(call: Call, subject: Subject) -> None:
+        for name in _model_name(call):
+            subject.require_model(name, need)
+
+    return Rule("registered_model", need, check, around)
+
+
+def require_user(call: Call, subject: Subject) -> None:
+    """Any authenticated caller."""
+    if subject.user is None:
+        raise PermissionDenied()
+
+
+def require_admin(call: Call, subject: Subject) -> None:
+    """Admins only."""
+    if not subject.is_admin:
+        raise PermissionDenied()
+
+
+AUTHENTICATED = Rule("authenticated", None, require_user)
+PUBLIC = Rule("public")
+ADMIN_ONLY = Rule("admin", None, require_admin)
+
+
+# ------------------------------------------------------------------ creates, renames, deletes
+
+
+def _with_retries(action: Callable[[], None]) -> None:
+    """Run a permission write, retrying briefly: a busy auth database must not undo a create."""
+    for attempt in range(_GRANT_ATTEMPTS):
+        try:
+            action()
+            return
+        except Exception:
+            if attempt == _GRANT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 4**attempt)
+
+
+def _grant_failed(what: str) -> MltrailException:
+    return MltrailException(
+        f"Could not record the creator's permission on the new {what}; nothing was created. Retry the request.",
+        error_code="TEMPORARILY_UNAVAILABLE",
+    )
+
+
+def _undo(action: Callable[[], Any], what: str) -> None:
+    try:
+        action()
+    except Exception:  # the grant failure is what the client hears about; this goes to the log
+        _log.exception("Could not undo the creation of %s after its permission grant failed", what)
+
+
+def _creator_manages_experiment(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+    """Create the experiment, then give its creator MANAGE; undo the create if that fails.
+
+    Grants left behind by an erased experiment whose id the database reuses are
+    dropped first, so a new experiment never inherits someone else's grants.
+    """
+    from mltrail.server.auth.permissions import MANAGE as ALL
+
+    result = handler(call)
+    if subject.user is None:
+        return result
+    exp_id = str(result["experiment_id"])
+    store = subject.auth.store
+
+    def grant() -> None:
+        store.delete_experiment_permissions(exp_id)
+        store.grant_experiment(exp_id, subject.user.username, ALL)
+
+    try:
+        _with_retries(grant)
+    except Exception:
+        _log.exception("Granting MANAGE on experiment %s failed", exp_id)
+        _undo(lambda: call.tracking_store.hard_delete_experiment(exp_id), f"experiment {exp_id}")
+        raise _grant_failed("experiment") from None
+    return result
+
+
+def _creator_manages_model(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+    """Create the registered model (or prompt), then give its creator MANAGE; undo on failure."""
+    from mltrail.server.auth.permissions import MANAGE as ALL
+
+    result = handler(call)
+    if subject.user is None:
+        return result
+    name = result["registered_model"]["name"]
+    store = subject.auth.store
+
+    def grant() -> None:
+        store.delete_registered_model_permissions(name)  # stale grants of an earlier model of that name
+        store.grant_registered_model(name, subject.user.username, ALL)
+
+    try:
+        _with_retries(grant)
+    except Exception:
+        _log.exception("Granting MANAGE on registered model %r failed", name)
+        _undo(lambda: call.registry_store.delete_registered_model(name), f"registered model {name!r}")
+        raise _grant_failed("registered model") from None
+    return result
+
+
+def _permissions_follow_rename(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+    """Rename the model, then its grants; rename the model back if the grants cannot follow."""
+    result = handler(call)
+    old, new = call.body.name, call.body.new_name
+    store = subject.auth.store
+
+    def move() -> None:
+        store.delete_registered_model_permissions(new)
+        store.rename_registered_model_permissions(old, new)
+
+    try:
+        _with_retries(move)
+    except Exception:
+        _log.exception("Moving the permissions of registered model %r to %r failed", old, new)
+        _undo(lambda: call.registry_store.rename_registered_model(new, old), f"the rename of {old!r}")
+        raise MltrailException(
+            "Could not move the model's permissions to its new name; the model keeps its old name. Retry the request.",
+            error_code="TEMPORARILY_UNAVAILABLE",
+        ) from None
+    return result
+
+
+def _permissions_go_with_model(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+    """Delete the model, then its grants (a leftover is also dropped when the name is reused)."""
+    result = handler(call)
+    name = call.body.name
+    try:
+        _with_retries(lambda: subject.auth.store.delete_registered_model_permissions(name))
+    except Exception:
+        _log.exception("Deleting the permissions of deleted registered model %r failed", name)
+    return result
+
+
+# ------------------------------------------------------------------ searches
+
+
+def filtered_page(
+    handler: Callable[[Call], Any], call: Call, field: str, keep: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Run a search handler and keep only readable items, refilling the page as MLflow does.
+
+    A page never comes back short while readable items are left: more pages are
+    fetched until ``max_results`` readable items are found. When the last page
+    fetched holds more than needed, the token must resume right after the last
+    item returned, so that page is asked for again up to that item to get the
+    store's own token for that position (works with any page-token scheme).
+    """
+    body = call.body
+    result = handler(call)
+    items = [item for item in result.get(field, ()) if keep(item)]
+    token = result.get("next_page_token")
+    want = body.max_results if body.max_results is not None else len(result.get(field, ()))
+    while token and len(items) < want:
+        page_body = msgspec.structs.replace(body, max_results=want, page_token=token)
+        page = handler(Call(call.request, page_body))
+        fetched = page.get(field, ())
+        readable = [i for i, item in enumerate(fetched) if keep(item)]
+        need = want - len(items)
+        if len(readable) > need:
+            last = readable[need - 1]
+            items.extend(fetched[i] for i in readable[:need])
+            short = msgspec.structs.replace(body, max_results=last + 1, page_token=token)
+            token = handler(Call(call.request, short)).get("next_page_token")
+            break
+        items.extend(fetched[i] for i in readable)
+        token = page.get("next_page_token")
+    out = {**result, field: items}
+    out.pop("next_page_token", None)
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def _readable_experiments(field: str) -> Around:
+    def around(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+        if subject.is_admin:
+            return handler(call)
+        subject.preload_experiments()
+        return filtered_page(handler, call, field, lambda e: subject.experiment(str(e["experiment_id"])).can_read)
+
+    return around
+
+
+def _readable_models(field: str) -> Around:
+    def around(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+        if subject.is_admin:
+            return handler(call)
+        subject.preload_models()
+        return filtered_page(handler, call, field, lambda m: subject.model(m["name"]).can_read)
+
+    return around
+
+
+def _only_readable_experiment_ids(field: str, empty: dict[str, Any]) -> Rule:
+    """Searches over named experiments: unreadable ones are left out (MLflow's ``filter_experiment_ids``).
+
+    When none is left the answer is ``empty`` (an empty page), without a query.
+    """
+
+    def check(call: Call, subject: Subject) -> Call | dict[str, Any] | None:
+        require_user(call, subject)
+        ids = list(getattr(call.body, field))
+        if subject.is_admin or not ids:
+            return None
+        subject.preload_experiments()
+        readable = [i for i in ids if subject.experiment(str(i)).can_read]
+        if len(readable) == len(ids):
+            return None
+        if not readable:
+            return dict(empty)
+        return Call(call.request, msgspec.structs.replace(call.body, **{field: readable}))
+
+    return Rule("experiment", READ, check)
+
+
+# ------------------------------------------------------------------ the table
+
+
+def _key(service: str, path: str, method: str) -> str:
+    return f"{method} {service}:{path}"
+
+
+_T = "mlflow"
+_A = "mlflow-artifacts"
+
+
+def _table() -> dict[str, Rule]:
+    exp_body = _body("experiment_id")
+    rules: dict[str, Rule] = {
+        # meta: public, as in MLflow (server-info lets a client learn the setup before logging in)
+        _key("", "/health", "GET"): PUBLIC,
+        _key("", "/version", "GET"): PUBLIC,
+        _key("", "/openapi.json", "GET"): PUBLIC,
+        _key(_T, "/server-info", "GET"): PUBLIC,
+        # experiments
+        _key(_T, "/experiments/create", "POST"): Rule("authenticated", None, require_user, _creator_manages_experiment),
+        _key(_T, "/experiments/get", "GET"): on_experiments(READ, exp_body),
+        _key(_T, "/experiments/get-by-name", "GET"): on_experiments(READ, _experiment_by_name),
+        _key(_T, "/experiments/search", "POST"): Rule("experiment", READ, require_user, _readable_experiments("experiments")),
+        _key(_T, "/experiments/search", "GET"): Rule("experiment", READ, require_user, _readable_experiments("experiments")),
+        _key(_T, "/experiments/delete", "POST"): on_experiments(DELETE, exp_body),
+        _key(_T, "/experiments/restore", "POST"): on_experiments(DELETE, exp_body),
+        _key(_T, "/experiments/update", "POST"): on_experiments(UPDATE, exp_body),
+        _key(_T, "/experiments/set-experiment-tag", "POST"): on_experiments(UPDATE, exp_body),
+        _key(_T, "/experiments/delete-experiment-tag", "POST"): on_experiments(UPDATE, exp_body),
+        # runs
+        _key(_T, "/runs/create", "POST"): on_experiments(UPDATE, _body("experiment_id", "0")),
+        _key(_T, "/runs/get", "GET"): on_experiments(READ, _run_of_body),
+        _key(_T, "/runs/update", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/delete", "POST"): on_experiments(DELETE, _run_of_body),
+        _key(_T, "/runs/restore", "POST"): on_experiments(DELETE, _run_of_body),
+        _key(_T, "/runs/log-metric", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-parameter", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/set-tag", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/delete-tag", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-batch", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-inputs", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/outputs", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/search", "POST"): _only_readable_experiment_ids("experiment_ids", {"runs": []}),
+        _key(_T, "/metrics/get-history", "GET"): on_experiments(READ, _run_of_body),
+        _key(_T, "/metrics/get-history-bulk-interval", "GET"): on_experiments(READ, _runs_of_body),
+        _key(_T, "/artifacts/list", "GET"): on_experiments(READ, _run_of_body),
+        # artifact proxy: the experiment is the path's first segment; deleting needs MANAGE as in MLflow
+        _key(_A, "/artifacts", "GET"): on_experiments(READ, _artifact_of_query),
+        _key(_A, "/artifacts/{artifact_path:path}", "GET"): on_experiments(READ, _artifact_of_path),
+        _key(_A, "/artifacts/{artifact_path:path}", "PUT"): on_experiments(UPDATE, _artifact_of_path),
+        _key(_A, "/artifacts/{artifact_path:path}", "DELETE"): on_experiments(MANAGE, _artifact_of_path),
+        _key(_A, "/mpu/create/{artifact_path:path}", "POST"): on_experiments(UPDATE, _artifact_of_path),
+        _key(_A, "/mpu/complete/{artifact_path:path}", "POST"): on_experiments(UPDATE, _artifact_of_path),
+        _key(_A, "/mpu/abort/{artifact_path:path}", "POST"): on_experiments(UPDATE, _artifact_of_path),
+        _key(_A, "/presigned/{artifact_path:path}", "GET"): on_experiments(READ, _artifact_of_path),
+        _key("", "/get-artifact", "GET"): on_experiments(READ, _run_of_body),
+        _key("", "/model-versions/get-artifact", "GET"): on_model(READ),
+        # registry (prompts are registered models)
+        _key(_T, "/registered-models/create", "POST"): Rule("authenticated", None, require_user, _creator_manages_model),
+        _key(_T, "/registered-models/get", "GET"): on_model(READ),
+        _key(_T, "/registered-models/rename", "POST"): on_model(UPDATE, _permissions_follow_rename),
+        _key(_T, "/registered-models/update", "PATCH"): on_model(UPDATE),
+        _key(_T, "/registered-models/delete", "DELETE"): on_model(DELETE, _permissions_go_with_model),
+        _key(_T, "/registered-models/search", "GET"): Rule(
+            "registered_model", READ, require_user, _readable_models("registered_models")
+        ),
+        _key(_T, "/registered-models/get-latest-versions", "POST"): on_model(READ),
+        _key(_T, "/registered-models/get-latest-versions", "GET"): on_model(READ),
+        _key(_T, "/registered-models/set-tag", "POST"): on_model(UPDATE),
+        _key(_T, "/registered-models/delete-tag", "DELETE"): on_model(UPDATE),
+        _key(_T, "/registered-models/alias", "POST"): on_model(UPDATE),
+        _key(_T, "/registered-models/alias", "DELETE"): on_model(UPDATE),
+        _key(_T, "/registered-models/alias", "GET"): on_model(READ),
+        _key(_T, "/model-versions/create", "POST"): on_model(UPDATE),
+        _key(_T, "/model-versions/get", "GET"): on_model(READ),
+        _key(_T, "/model-versions/update", "PATCH"): on_model(UPDATE),
+        _key(_T, "/model-versions/transition-stage", "POST"): on_model(UPDATE),
+        _key(_T, "/model-versions/delete", "DELETE"): on_model(DELETE),
+        _key(_T, "/model-versions/search", "GET"): Rule(
+            "registered_model", READ, require_user, _readable_models("model_versions")
+        ),
+        _key(_T, "/model-versions/get-download-uri", "GET"): on_model(READ),
+        _key(_T, "/model-versions/set-tag", "POST"): on_model(UPDATE),
+        _key(_T, "/model-versions/delete-tag", "DELETE"): on_model(DELETE),
+        # logged models (their experiment's permission, as in MLflow)
+        _key(_T, "/logged-models", "POST"): on_experiments(UPDATE, exp_body),
+        _key(_T, "/logged-models/search", "POST"): _only_readable_experiment_ids("experiment_ids", {"models": []}),
+        _key(_T, "/logged-models/{model_id}", "GET"): on_experiments(READ, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}", "PATCH"): on_experiments(UPDATE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}", "DELETE"): on_experiments(DELETE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/tags", "PATCH"): on_experiments(UPDATE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/tags/{tag_key}", "DELETE"): on_experiments(DELETE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/params", "POST"): on_experiments(UPDATE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/artifacts/directories", "GET"): on_experiments(
+            READ, _logged_model_of_path
+        ),
+        # traces (v2 and v3 paths share endpoints)
+        _key(_T, "/traces", "POST"): on_experiments(UPDATE, _new_trace),
+        _key(_T, "/traces/get", "GET"): on_experiments(READ, _trace_of_body),
+        _key(_T, "/traces/batchGet", "GET"): on_experiments(READ, _traces_of_body),
+        _key(_T, "/traces/batchGetInfos", "POST"): on_experiments(READ, _traces_of_body),
+        _key(_T, "/traces/search", "POST"): on_experiments(READ, _trace_search),
+        _key(_T, "/traces/delete-traces", "POST"): on_experiments(DELETE, exp_body),
+        _key(_T, "/traces/{trace_id}", "GET"): on_experiments(READ, _trace_of_path),
+        _key(_T, "/traces/{trace_id}/tags", "PATCH"): on_experiments(UPDATE, _trace_of_path),
+        _key(_T, "/traces/{trace_id}/tags", "DELETE"): on_experiments(UPDATE, _trace_of_path),
+        _key(_T, "/traces/{trace_id}/assessments", "POST"): on_experiments(UPDATE, _trace_of_path),
+        _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "GET"): on_experiments(READ, _trace_of_path),
+        _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "PATCH"): on_experiments(UPDATE, _trace_of_path),
+        _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "DELETE"): on_experiments(
+            UPDATE, _trace_of_path
+        ),
+        _key("", "/v1/traces", "POST"): on_experiments(UPDATE, _otlp_header),
+    }
+    return rules
+
+
+@functools.cache
+def rules() -> dict[str, Rule]:
+    """The rule table, built once (never changed afterwards)."""
+    return _table()
+
+
+def declared_rule(ep: Endpoint, method: str) -> Rule | None:
+    """The rule written down for ``ep``'s ``method``, or None when there is none (a gap).
+
+    Endpoints may also carry their own rule as ``AUTH_RULES`` in their handler
+    module (``{(path, method): Rule}``), e.g. the auth API's own endpoints.
+    """
+    found = rules().get(_key(ep.service, ep.path, method.upper()))
+    if found is None:
+        import sys
+
+        module = sys.modules.get(getattr(ep.handler, "__module__", ""))
+        own = getattr(module, "AUTH_RULES", None) or {}
+        found = own.get((ep.path, method.upper()))
+    return found
+
+
+def rule_for(ep: Endpoint) -> Rule:
+    """The rule for an endpoint (all its methods share one); admin-only when none is declared.
+
+    Failing closed means a new endpoint without a rule is unusable for normal
+    users until someone writes its rule; ``tests/server/test_auth_rules.py``
+    fails for such an endpoint so that happens before a release.
+    """
+    found = {declared_rule(ep, m) for m in ep.methods}
+    if None in found or len(found) != 1:
+        _log.warning("No authorization rule for %s %s: admins only", ep.methods, ep.openapi_path)
+        return ADMIN_ONLY
+    return found.pop()
+
+
+def guard(rule: Rule, handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
+    """``handler`` with ``rule`` applied: checked first (in the handler's own thread), then run.
+
+    Plain handlers get a plain function, so the check costs no extra thread hop;
+    async handlers (streams, uploads) get a coroutine that checks in a worker
+    thread before touching the body.
+    """
+    check, around = rule.check, rule.around
+
+    if inspect.iscoroutinefunction(handler):
+        if around is not None:
+            raise TypeError(f"{handler.__qualname__}: async handlers take no 'around' rule")
+        if check is None:
+            return handler
+
+        async def guarded_async(call: Call) -> Any:
+            subject = subject_of(call.request)
+            new = await run_in_threadpool(check, call, subject)
+            if isinstance(new, dict):
+                return new
+            return await handler(new or call)
+
+        return guarded_async
+
+    def guarded(call: Call) -> Any:
+        subject = subject_of(call.request)
+        if check is not None:
+            new = check(call, subject)
+            if isinstance(new, dict):
+                return new
+            call = new or call
+        if around is not None:
+            return around(handler, call, subject)
+        return handler(call)
+
+    return guarded

@@ -1,0 +1,120 @@
+"""Permission checks for the web UI's own routes and the ``auth/me`` route its pages ask.
+
+The UI's JSON, event-stream and export routes (``/ajax-api/mltrail/...``) are
+plain Starlette routes, not route-table endpoints, so :func:`protect_ui_routes`
+wraps each one when the app is built with auth on: READ on every experiment and
+run the request names, admin-only for a request naming none (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from mltrail.exceptions import MltrailException
+from mltrail.server.auth.rules import READ, Subject, require_admin, require_user, run_experiment, subject_of
+from mltrail.server.routing import Call
+
+UI_API_PREFIX = "/ajax-api/mltrail/"
+WHOAMI_PATH = "/ajax-api/mltrail/auth/me"
+
+
+def _ids(request: Any, *names: str) -> list[str]:
+    """Comma-separated or repeated query values (and a path parameter of the first name)."""
+    values = [str(request.path_params[names[0]])] if names[0] in request.path_params else []
+    for name in names:
+        values += [part for value in request.query_params.getlist(name) for part in value.split(",") if part]
+    return list(dict.fromkeys(values))
+
+
+def _check_ui_request(request: Any, subject: Subject) -> None:
+    """READ on every experiment and run a UI request names; a request naming none is admin-only.
+
+    Failing closed on unrecognized requests means a new UI route that takes a new
+    kind of id cannot leak data before someone teaches this function about it.
+    """
+    call = Call(request, None)
+    experiments = _ids(request, "experiment_id", "experiment_ids")
+    runs = _ids(request, "run_id", "run_ids", "run_uuid")
+    if not experiments and not runs:
+        require_admin(call, subject)
+        return
+    require_user(call, subject)
+    for experiment_id in experiments:
+        subject.require_experiment(experiment_id, READ)
+    for run_id in runs:
+        subject.require_experiment(run_experiment(call, run_id), READ)
+
+
+def _protect_ui_endpoint(endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    from starlette.responses import JSONResponse
+
+    async def protected(request: Any) -> Any:
+        try:
+            await run_in_threadpool(_check_ui_request, request, subject_of(request))
+        except MltrailException as err:
+            return JSONResponse(err.to_dict(), status_code=err.get_http_status_code())
+        return await endpoint(request)
+
+    return protected
+
+
+def _permission_json(perm: Any) -> dict[str, Any]:
+    return {
+        "permission": perm.name,
+        "can_read": perm.can_read,
+        "can_update": perm.can_update,
+        "can_delete": perm.can_delete,
+        "can_manage": perm.can_manage,
+    }
+
+
+async def whoami(request: Any) -> Any:
+    """``GET /ajax-api/mltrail/auth/me?experiment_ids=&run_ids=&models=``: who is logged in, and may do what.
+
+    The UI shows the username and hides the buttons the user may not use; the
+    server still checks every request. Only the caller's own permissions are
+    told, on the resources named (unknown runs are left out).
+    """
+    from starlette.responses import JSONResponse
+
+    subject = subject_of(request)
+
+    def load() -> dict[str, Any]:
+        call = Call(request, None)
+        user = subject.user
+        out: dict[str, Any] = {
+            "user": None if user is None else {"username": user.username, "is_admin": bool(user.is_admin)},
+            "experiments": {e: _permission_json(subject.experiment(e)) for e in _ids(request, "experiment_ids")},
+            "models": {m: _permission_json(subject.model(m)) for m in _ids(request, "models")},
+            "runs": {},
+        }
+        for run_id in _ids(request, "run_ids"):
+            try:
+                out["runs"][run_id] = _permission_json(subject.experiment(run_experiment(call, run_id)))
+            except MltrailException:
+                continue
+        return out
+
+    body = await run_in_threadpool(load)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def protect_ui_routes(routes: list[Any]) -> list[Any]:
+    """The UI's routes with every ``/ajax-api/mltrail/`` JSON, event-stream and export route checked.
+
+    Pages and static files are left alone (the login itself guards them); the
+    ``auth/me`` route is added. Called at app build time, only when auth is on.
+    """
+    from starlette.routing import Route
+
+    out: list[Any] = []
+    for route in routes:
+        if isinstance(route, Route) and route.path.startswith(UI_API_PREFIX):
+            route = Route(route.path, _protect_ui_endpoint(route.endpoint), methods=list(route.methods or ()),
+                          name=route.name)
+        out.append(route)
+    out.append(Route(WHOAMI_PATH, whoami, methods=["GET"]))
+    return out
