@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -112,10 +113,14 @@ def test_unparseable_judge_reply_gives_none_score_with_explanation(openai_server
     assert row["answer_correctness/v1/score"] is None
 
 
-def test_all_rows_unparseable_logs_no_aggregate(openai_server):
+def test_all_rows_unparseable_gives_nan_aggregates_and_a_warning(openai_server):
     openai_server.set_responder(lambda request: "no idea")
-    result = mlflow.evaluate(data=QA, predictions="answer", extra_metrics=[answer_relevance()])
-    assert not any(k.startswith("answer_relevance") for k in result.metrics)
+    with pytest.warns(UserWarning, match=r"no score could be read .* on 3 of 3 rows"):
+        result = mlflow.evaluate(data=QA, predictions="answer", extra_metrics=[answer_relevance()])
+    # As in MLflow: NaN mean and variance, no p90.
+    judged = {k: v for k, v in result.metrics.items() if k.startswith("answer_relevance")}
+    assert set(judged) == {"answer_relevance/v1/mean", "answer_relevance/v1/variance"}
+    assert all(math.isnan(v) for v in judged.values())
     assert mlflow.get_run(result.run_id).info.status == "FINISHED"
     assert result.tables["eval_results_table"]["answer_relevance/v1/score"].isna().all()
 
@@ -154,11 +159,12 @@ def test_judge_server_error_marks_rows_failed(openai_server, monkeypatch):
 
     monkeypatch.setenv("MLTRAIL_GENAI_JUDGE_MAX_RETRIES", "0")
     openai_server._server.RequestHandlerClass = Broken
-    result = mlflow.evaluate(data=QA, predictions="answer", targets="ground_truth",
-                             extra_metrics=[answer_correctness()])
+    with pytest.warns(UserWarning, match=r"failed on 3 of 3 rows.*500"):
+        result = mlflow.evaluate(data=QA, predictions="answer", targets="ground_truth",
+                                 extra_metrics=[answer_correctness()])
     justifications = result.tables["eval_results_table"]["answer_correctness/v1/justification"]
     assert all("judge call failed" in j and "500" in j for j in justifications)
-    assert "answer_correctness/v1/mean" not in result.metrics
+    assert math.isnan(result.metrics["answer_correctness/v1/mean"])
 
 
 def test_rag_question_answering_flow_in_active_run(openai_server):

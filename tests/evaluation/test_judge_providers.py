@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -136,7 +137,7 @@ def test_anthropic_retries_give_up_after_the_configured_count(anthropic_server, 
     (justification,) = result.tables["eval_results_table"]["answer_correctness/v1/justification"]
     assert "judge call failed" in justification
     assert "HTTP 429" in justification and "rate_limit_error" in justification
-    assert "answer_correctness/v1/mean" not in result.metrics
+    assert math.isnan(result.metrics["answer_correctness/v1/mean"])  # no row scored: NaN, as in MLflow
 
 
 def test_anthropic_wrong_key_is_a_clear_error_that_never_shows_the_key(anthropic_server, monkeypatch, caplog):
@@ -152,7 +153,7 @@ def test_anthropic_wrong_key_is_a_clear_error_that_never_shows_the_key(anthropic
         assert wrong_key not in text
     assert anthropic_server.requests == []  # refused, and a 401 is not retried
     assert anthropic_server.failed == 0
-    assert "answer_correctness/v1/mean" not in result.metrics
+    assert math.isnan(result.metrics["answer_correctness/v1/mean"])  # no row scored: NaN, as in MLflow
     assert wrong_key not in json.dumps(_logged_table(result.run_id))
     assert wrong_key not in caplog.text
 

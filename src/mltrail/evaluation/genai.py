@@ -5,7 +5,9 @@ a prompt built from the metric's definition, its grading rubric, optional
 few-shot examples, the row's input and output and its grading-context columns
 (``targets``, ``context`` ...). Rows are graded concurrently on a bounded thread
 pool; a row whose call fails or whose reply cannot be read gets score ``None``
-and a justification that says why, and is left out of the aggregates.
+and a justification that says why, and is left out of the aggregates. Such
+rows are counted in a warning that names the metric, the judge and the first
+error; when no row got a score the aggregates are NaN, as in MLflow.
 
 Example::
 
@@ -22,6 +24,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -80,20 +84,57 @@ def aggregate(scores: list[float | None], aggregations: list[str]) -> dict[str, 
     return {name: float(fns[name](values)) for name in aggregations}
 
 
+def _judge_aggregates(scores: list[float | None], aggregations: list[str]) -> dict[str, float]:
+    """:func:`aggregate`, or NaN for each aggregate when no row got a score.
+
+    As in MLflow, whose numpy aggregates of no scores are NaN (``p90`` is
+    ``None`` there and goes unlogged), so ``result.metrics["<name>/v1/mean"]``
+    exists after a judge that failed on every row. MLflow raises on ``min``/``max``
+    of no scores; they are NaN here too.
+    """
+    if any(s is not None for s in scores):
+        return aggregate(scores, aggregations)
+    return {name: math.nan for name in aggregations if name != "p90"}
+
+
 def _grade_all(
     judge: str, prompts_: list[str], parameters: dict[str, Any] | None, max_workers: int
-) -> list[Verdict]:
-    def grade(prompt: str) -> Verdict:
+) -> tuple[list[Verdict], list[str]]:
+    """Each prompt's verdict, and the error of every judge call that failed (in row order)."""
+
+    def grade(prompt: str) -> tuple[Verdict, str | None]:
         try:
             reply = complete(judge, prompt, parameters)
         except Exception as err:  # one failing row must not lose the others' grades
-            return Verdict(None, f"Failed to score the row: the judge call failed: {type(err).__name__}: {err}")
-        return parse_verdict(reply)
+            error = f"{type(err).__name__}: {err}"
+            return Verdict(None, f"Failed to score the row: the judge call failed: {error}"), error
+        return parse_verdict(reply), None
 
     if not prompts_:
-        return []
+        return [], []
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(prompts_))), thread_name_prefix="judge") as pool:
-        return list(pool.map(grade, prompts_))
+        graded = list(pool.map(grade, prompts_))
+    return [verdict for verdict, _ in graded], [error for _, error in graded if error is not None]
+
+
+def _warn_failed_rows(metric: str, judge: str, verdicts: list[Verdict], errors: list[str]) -> None:
+    """Say when rows got no score: a judge that cannot be reached must not pass in silence."""
+    total = len(verdicts)
+    if errors:
+        warnings.warn(
+            f"Metric {metric!r}: the judge {judge!r} failed on {len(errors)} of {total} rows; "
+            f"those rows have no score. First error: {errors[0]}",
+            UserWarning,
+            stacklevel=3,
+        )
+    unreadable = sum(v.score is None for v in verdicts) - len(errors)
+    if unreadable:
+        warnings.warn(
+            f"Metric {metric!r}: no score could be read from the replies of the judge {judge!r} on "
+            f"{unreadable} of {total} rows; see the justification column of eval_results_table.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def make_genai_metric(
@@ -146,12 +187,13 @@ def make_genai_metric(
                     context=row_context,
                 )
             )
-        verdicts = _grade_all(model, rows, parameters, max_workers)
+        verdicts, errors = _grade_all(model, rows, parameters, max_workers)
+        _warn_failed_rows(f"{name}/{version}" if version else name, model, verdicts, errors)
         scores = [v.score for v in verdicts]
         return MetricValue(
             scores=scores,
             justifications=[v.justification for v in verdicts],
-            aggregate_results=aggregate(scores, aggregations),
+            aggregate_results=_judge_aggregates(scores, aggregations),
         )
 
     metric = EvaluationMetric(
