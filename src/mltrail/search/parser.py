@@ -38,6 +38,13 @@ from mltrail.search.lexer import (
     syntax_error,
     tokenize,
 )
+from mltrail.search.limits import (
+    MAX_FILTER_CLAUSES,
+    MAX_FILTER_NESTING,
+    MAX_FILTER_VALUES,
+    check_filter_length,
+    more_than,
+)
 
 _COMPARATORS = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL or IS NOT NULL"
 
@@ -64,6 +71,7 @@ def parse_filter(filter_string: str | None, grammar: Grammar | str = RUNS) -> n.
         raise MltrailException.invalid_parameter_value(
             f"Invalid filter {filter_string!r}: expected a string, got {type(filter_string).__name__}"
         )
+    check_filter_length(filter_string)
     if not filter_string.strip():
         return None
     return _Parser(filter_string, _grammar(grammar), "filter").parse_filter()
@@ -89,6 +97,10 @@ class _Parser:
         self.what = what
         self.tokens = tokenize(source, what)
         self.i = 0
+        # Counted while parsing, against search.limits (the source length is already bounded).
+        self.clauses = 0
+        self.values = 0
+        self.depth = 0
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -132,8 +144,12 @@ class _Parser:
 
     def primary(self) -> n.Node:
         if self.tok.kind == LPAREN:
+            self.depth += 1
+            if self.depth > MAX_FILTER_NESTING:
+                raise more_than("the filter", MAX_FILTER_NESTING, "levels of nested parentheses")
             self.advance()
             node = self.or_expr()
+            self.depth -= 1
             if self.tok.kind != RPAREN:
                 raise self.expected("')'")
             self.advance()
@@ -141,6 +157,9 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> n.Comparison:
+        self.clauses += 1
+        if self.clauses > MAX_FILTER_CLAUSES:
+            raise more_than("the filter", MAX_FILTER_CLAUSES, "clauses")
         start = self.tok.start
         entity, key, key_pos = self.identifier()
         op_tok = self.tok
@@ -313,6 +332,9 @@ class _Parser:
             if self.tok.kind == RPAREN and values:
                 break
             values.append(self.value(kind))
+            self.values += 1
+            if self.values > MAX_FILTER_VALUES:
+                raise more_than("the filter", MAX_FILTER_VALUES, "values in IN lists")
             if self.tok.kind == COMMA:
                 self.advance()
                 continue

@@ -39,6 +39,7 @@ from typing import Any
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey, TraceTagKey
 from mltrail.exceptions import invalid
+from mltrail.search.limits import MAX_FILTER_CLAUSES, check_filter_length, check_order_by_count, over_limit
 from mltrail.store.validation import MAX_TRACE_TAG_KEY_LENGTH, MAX_TRACE_TAG_VAL_LENGTH, too_long
 
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
@@ -103,8 +104,12 @@ def parse_trace_filter(filter_string: str | None) -> list[TraceClause]:
         return []
     if not isinstance(filter_string, str):
         raise invalid(f"Invalid trace filter {filter_string!r}: it must be a string")
+    check_filter_length(filter_string, "trace filter")
     clauses = []
-    for part in _split_and(filter_string.strip()):
+    parts = _split_and(filter_string.strip())
+    if len(parts) > MAX_FILTER_CLAUSES:
+        raise over_limit("the trace filter", len(parts), MAX_FILTER_CLAUSES, "clauses")
+    for part in parts:
         m = _CLAUSE.fullmatch(part)
         if m is None:
             raise invalid(f"Invalid trace filter '{filter_string}': could not parse '{part.strip()}' "
@@ -155,6 +160,7 @@ _ORDER_FIELDS = {"timestamp_ms": "timestamp_ms", "timestamp": "timestamp_ms", "r
 def parse_trace_order_by(order_by: list[str] | None) -> list[tuple[str, bool]]:
     """``["timestamp_ms DESC"]`` -> ``[("timestamp_ms", False)]``; default newest first."""
     out = []
+    check_order_by_count(order_by)
     for clause in order_by or []:
         words = str(clause).split()
         if not words or len(words) > 2:

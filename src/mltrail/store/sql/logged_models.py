@@ -25,6 +25,7 @@ from mltrail.entities import LifecycleStage, PagedList
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.search import nodes as n
+from mltrail.search.limits import check_order_by_count
 from mltrail.search.parser import parse_filter
 from mltrail.store.logged_models import (
     LOGGED_MODELS,
@@ -47,7 +48,7 @@ from mltrail.store.sql.schema import (
     logged_models,
     runs,
 )
-from mltrail.store.sql.search_ops import compare, eq, nulls_last
+from mltrail.store.sql.search_ops import compare, eq, joined, nulls_last
 
 T = TypeVar("T")
 _LM = logged_models.c
@@ -132,7 +133,7 @@ def _where(node: n.Node | None, datasets: Sequence[dict[str, Any]]) -> ColumnEle
     if isinstance(node, n.Comparison):
         return _leaf(node, datasets)
     parts = [_where(item, datasets) for item in node.items]
-    return sa.and_(*parts) if isinstance(node, n.And) else sa.or_(*parts)
+    return joined(sa.and_ if isinstance(node, n.And) else sa.or_, parts)
 
 
 def _has_metric_clause(node: n.Node | None) -> bool:
@@ -172,6 +173,7 @@ def _orders(order_by: Sequence[dict[str, Any]] | None) -> list[ColumnElement[Any
     """``ORDER BY`` terms for MLflow's ``[{"field_name": ..., "ascending": ...}]``; newest first, then id."""
     terms: list[ColumnElement[Any]] = []
     seen: set[str] = set()
+    check_order_by_count(order_by)
     for ob in order_by or []:
         if not isinstance(ob, dict) or not isinstance(ob.get("field_name"), str) or not ob["field_name"]:
             raise invalid(f"Invalid order_by {ob!r}: expected {{'field_name': <name>, 'ascending': <bool>}}")

@@ -17,7 +17,7 @@ character, on all three databases.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -184,3 +184,40 @@ def compare(col: ColumnElement[Any], op: str, value: Any, numeric: bool) -> Colu
 def nulls_last(col: ColumnElement[Any], ascending: bool) -> list[ColumnElement[Any]]:
     """Order by ``col`` with NULLs last in both directions (SQLite and MySQL lack NULLS LAST)."""
     return [sa.case((col.is_(None), 1), else_=0), col.asc() if ascending else col.desc()]
+
+
+#: Terms per parenthesised group in a long AND/OR (see :func:`joined`).
+_GROUP = 32
+
+
+def joined(op: Callable[..., ColumnElement[bool]], parts: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """``op(*parts)`` as a balanced tree of parenthesised groups of at most 32 terms.
+
+    Databases parse ``a AND b AND c ...`` into a chain as deep as it is long, and
+    SQLite refuses expressions deeper than 1,000 ("Expression tree is too large"):
+    grouping keeps the depth logarithmic in the number of clauses, so a filter at
+    the clause limit runs like any other.
+    """
+    while len(parts) > _GROUP:
+        parts = [_Parens(op(*parts[i : i + _GROUP])) for i in range(0, len(parts), _GROUP)]
+    return op(*parts)
+
+
+class _Parens(ColumnElement[bool]):
+    """A boolean term in parentheses that SQLAlchemy does not flatten into an enclosing AND/OR.
+
+    (``Grouping`` of an ``and_`` inside an ``and_`` renders without its parentheses.)
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _is_implicitly_boolean = True  # no "= 1" appended on SQLite/MySQL (see PerDialect)
+    _traverse_internals = [("inner", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, inner: ColumnElement[bool]) -> None:
+        self.inner = inner
+
+
+@compiles(_Parens)
+def _compile_parens(element: _Parens, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.inner, **kw)})"

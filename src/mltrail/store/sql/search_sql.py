@@ -31,9 +31,10 @@ from mltrail.entities.prompt import IS_PROMPT_TAG_KEY
 from mltrail.exceptions import invalid
 from mltrail.search import grammar as g
 from mltrail.search import nodes as n
+from mltrail.search.limits import check_order_by_count
 from mltrail.search.parser import parse_filter, parse_order_by
 from mltrail.store.sql import schema as s
-from mltrail.store.sql.search_ops import compare, eq, nulls_last
+from mltrail.store.sql.search_ops import compare, eq, joined, nulls_last
 
 # The tag holding a dataset input's context ("train", "eval", ...), as in MLflow.
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -63,7 +64,8 @@ def _where(node: n.Node | None, leaf: Callable[[n.Comparison], ColumnElement[boo
     if isinstance(node, n.Comparison):
         return leaf(node)
     parts = [_where(item, leaf) for item in node.items]
-    return sa.and_(*parts) if isinstance(node, n.And) else sa.or_(*parts)
+    return joined(sa.and_ if isinstance(node, n.And) else sa.or_, parts)
+
 
 
 def _keyed(
@@ -127,6 +129,7 @@ def _order_list(order_by: Sequence[str] | str | None) -> tuple[str, ...]:
 
 def _parse_orders(order_by: Sequence[str] | None, grammar: g.Grammar) -> list[tuple[str, str, bool]]:
     order_by = _order_list(order_by)
+    check_order_by_count(order_by)
     parsed: list[tuple[str, str, bool]] = []
     seen: set[tuple[str, str]] = set()
     for clause in order_by or []:
