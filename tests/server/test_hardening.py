@@ -47,7 +47,6 @@ BAD_LOCATIONS = [
     "file://evil/share",
     "file:///tmp/../etc",
     "//evil/share",
-    "relative/folder",
     "/tmp/a\x00b",
     "/tmp/a\x01b",
     "runs:/abc/artifacts",
@@ -88,6 +87,16 @@ def test_experiment_artifact_location_rejected(api, bad):
     _assert_400(resp)
     # Nothing half-written: the name is still free.
     assert api.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": f"loc-{bad!r}"}).status_code == 404
+
+
+def test_relative_experiment_location_is_pinned_like_mlflow(api, live_server):
+    """MLflow accepts a relative folder and stores it against the server's working directory."""
+    for given, stored in [("relative/folder", live_server.root / "relative" / "folder"),
+                          ("file:rel/dir", f"file://{live_server.root}/rel/dir")]:
+        resp = api.post("/api/2.0/mlflow/experiments/create", json={"name": f"rel-{given}", "artifact_location": given})
+        assert resp.status_code == 200, resp.text
+        exp = api.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": resp.json()["experiment_id"]})
+        assert exp.json()["experiment"]["artifact_location"] == str(stored)
 
 
 def test_raw_dot_segments_never_escape(live_server):

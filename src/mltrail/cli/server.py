@@ -66,6 +66,10 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      help="Proxy artifact uploads and downloads through this server."),
         click.option("--artifacts-only", is_flag=True, default=False,
                      help="Serve only the artifact proxy (no tracking database)."),
+        click.option("--allowed-artifact-roots", default="", envvar="MLTRAIL_ALLOWED_ARTIFACT_ROOTS",
+                     help="Comma-separated folders or s3://bucket/prefix URIs, besides the artifacts "
+                     "destination and default artifact root, that the server may read experiments' "
+                     "artifacts from."),
         click.option("-h", "--host", default="127.0.0.1", envvar="MLFLOW_HOST", show_default=True,
                      help="Interface to listen on (use 0.0.0.0 to listen on all, deliberately)."),
         click.option("-p", "--port", default=5000, type=int, envvar="MLFLOW_PORT", show_default=True),
@@ -104,7 +108,15 @@ def build_config(**kw: object) -> ServerConfig:
         port=int(kw.get("port") or 5000),  # type: ignore[arg-type]
         workers=int(kw.get("workers") or 1),  # type: ignore[arg-type]
         max_body_bytes=parse_size(str(kw.get("max_body_size") or DEFAULT_MAX_BODY_BYTES)),
+        allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
     )
+
+
+def _allowed_roots(raw: str) -> tuple[str, ...]:
+    """``--allowed-artifact-roots``: each checked like a default artifact root, folders made absolute."""
+    from mltrail.server.validation import check_artifact_location
+
+    return tuple(check_artifact_location(r.strip()) for r in raw.split(",") if r.strip())
 
 
 def run_server(config: ServerConfig, log_level: str = "info", access_log: bool = False) -> None:

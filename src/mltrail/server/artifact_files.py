@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
 
 import anyio.from_thread
@@ -75,9 +75,28 @@ class PresignedStore(Protocol):
     def presigned_download_url(self, path: str) -> PresignedDownload: ...
 
 
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """A ``Content-Disposition`` value for the file ``name`` (its last path segment), any script.
+
+    Header values travel as Latin-1, so a name like ``日本.txt`` gets an ASCII
+    ``filename="__.txt"`` for old clients plus RFC 5987's ``filename*=UTF-8''%E6%97%A5...``,
+    which every current browser and client prefers. Quotes, backslashes and control
+    characters (CR/LF included) never reach the header.
+
+    Example::
+
+        content_disposition("plots/日本.txt")   # 'attachment; filename="__.txt"; filename*=UTF-8\'\'%E6...'
+    """
+    filename = name.rsplit("/", 1)[-1]
+    ascii_name = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    value = f'{disposition}; filename="{ascii_name}"'
+    if ascii_name != filename:
+        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return value
+
+
 def download_headers(name: str, disposition: str) -> dict[str, str]:
-    filename = name.rsplit("/", 1)[-1].replace('"', "")
-    return {**SAFE_HEADERS, "Content-Disposition": f'{disposition}; filename="{filename}"'}
+    return {**SAFE_HEADERS, "Content-Disposition": content_disposition(name, disposition)}
 
 
 class Destination:

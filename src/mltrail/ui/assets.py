@@ -45,6 +45,10 @@ SECURITY_HEADERS = {
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
+def _has_control_char(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def plotly_js_path() -> Path | None:
     """plotly.min.js inside the installed ``plotly`` wheel, or ``None`` without the wheel."""
     spec = importlib.util.find_spec("plotly")
@@ -86,9 +90,12 @@ class Assets:
         """The file behind an asset path, or ``None`` if it is not a shipped file."""
         if rel_path == PLOTLY_URL_PATH:
             return self.plotly
-        if not rel_path or "\\" in rel_path or rel_path.startswith("/"):
+        if not rel_path or "\\" in rel_path or rel_path.startswith("/") or _has_control_char(rel_path):
+            return None  # NUL would make the file-system call raise; no shipped file has any of these
+        try:
+            candidate = (self.static_dir / rel_path).resolve()
+        except (OSError, ValueError, RuntimeError):  # e.g. a name too long, a symlink loop
             return None
-        candidate = (self.static_dir / rel_path).resolve()
         root = self.static_dir.resolve()
         # Refuse anything outside static/ (``..``, symlinks) and the shell template.
         if root not in candidate.parents or not candidate.is_file() or candidate.name == "index.html":

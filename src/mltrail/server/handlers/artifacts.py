@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +25,7 @@ from starlette.responses import Response
 from mltrail.artifacts.paths import join_artifact_path, validate_artifact_path
 from mltrail.exceptions import NOT_IMPLEMENTED, MltrailException, invalid
 from mltrail.server import artifact_files as af
+from mltrail.server.roots import roots_for
 from mltrail.server.routing import Call, Endpoint
 
 
@@ -105,13 +105,14 @@ def destination(call: Call) -> af.Destination:
     return call.state.artifact_destination
 
 
-def uri_destination(call: Call, artifact_uri: str) -> af.Destination:
-    """Where the artifacts at ``artifact_uri`` (a run's or a model version's) live."""
-    parts = urlsplit(artifact_uri)
-    if parts.scheme == "mlflow-artifacts":
-        return destination(call).child(parts.path.lstrip("/"))
+def uri_destination(call: Call, artifact_uri: str, what: str = "artifact location") -> af.Destination:
+    """Where the artifacts at ``artifact_uri`` (a run's, model version's, logged model's or trace's) live.
+
+    The URI passes :meth:`~mltrail.server.roots.ArtifactRoots.resolve`: a location outside
+    the server's artifact roots is a 400 and is never opened.
+    """
     try:
-        return af.destination_for(artifact_uri)
+        return roots_for(call.state, call.config).resolve(artifact_uri, what)
     except MltrailException:
         raise
     except Exception as err:  # e.g. a backend whose SDK is not installed
@@ -119,6 +120,17 @@ def uri_destination(call: Call, artifact_uri: str) -> af.Destination:
             f"Cannot serve artifacts stored at {artifact_uri!r} through this server: {err}",
             error_code=NOT_IMPLEMENTED,
         ) from None
+
+
+def run_artifact_uri(call: Call, source: str) -> str:
+    """``runs:/<run_id>/<path>`` as the run's artifact URI joined with ``path`` (404 for an unknown run)."""
+    rest = source[len("runs:") :].lstrip("/")
+    run_id, _, rel = rest.partition("/")
+    if not run_id:
+        raise invalid(f"Invalid runs:/ URI {source!r}: it names no run")
+    run = call.tracking_store.get_run(run_id)
+    rel = validate_artifact_path(rel)
+    return run.info.artifact_uri.rstrip("/") + (f"/{rel}" if rel else "")
 
 
 # ------------------------------------------------------------------ the proxy
@@ -207,7 +219,7 @@ async def get_run_artifact(call: Call) -> Response:
         raise invalid("Missing value for required parameter 'run_uuid'")
     rel = validate_artifact_path(body.path)
     run = await run_in_threadpool(call.tracking_store.get_run, run_id)
-    return await uri_destination(call, run.info.artifact_uri).download(rel, "inline")
+    return await uri_destination(call, run.info.artifact_uri, "run artifact location").download(rel, "inline")
 
 
 async def get_model_version_artifact(call: Call) -> Response:
@@ -216,7 +228,9 @@ async def get_model_version_artifact(call: Call) -> Response:
     rel = validate_artifact_path(body.path)
     store = call.registry_store
     uri = await run_in_threadpool(store.get_model_version_download_uri, body.name, body.version)
-    return await uri_destination(call, uri).download(rel, "inline")
+    if uri.startswith("runs:"):  # registered while its run was unknown: resolved now
+        uri = await run_in_threadpool(run_artifact_uri, call, uri)
+    return await uri_destination(call, uri, "model version location").download(rel, "inline")
 
 
 _PROXY = "mlflow-artifacts"

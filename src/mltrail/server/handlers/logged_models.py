@@ -15,6 +15,7 @@ import msgspec
 
 from mltrail.exceptions import invalid
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.validation import path_param
 from mltrail.server.wire import page_json
 
 _lock = threading.Lock()
@@ -108,7 +109,7 @@ class Empty(msgspec.Struct):
 
 
 def _model_id(call: Call) -> str:
-    return call.path_params["model_id"]
+    return path_param(call, "model_id")
 
 
 def create(call: Call) -> dict[str, Any]:
@@ -151,7 +152,7 @@ def set_tags(call: Call) -> dict[str, Any]:
 
 
 def delete_tag(call: Call) -> dict[str, Any]:
-    logged_model_store(call).delete_logged_model_tag(_model_id(call), call.path_params["tag_key"])
+    logged_model_store(call).delete_logged_model_tag(_model_id(call), path_param(call, "tag_key"))
     return {}
 
 
@@ -199,7 +200,7 @@ def list_artifacts(call: Call) -> dict[str, Any]:
 
     rel = validate_artifact_path(call.body.artifact_directory_path or "")
     root = logged_model_store(call).get_logged_model(_model_id(call)).artifact_location
-    files = uri_destination(call, root).list(rel)
+    files = uri_destination(call, root, "logged model artifact location").list(rel)
     if rel:
         files = [{**f, "path": f"{rel}/{f['path']}"} for f in files]
     return {"root_uri": root, "files": files}

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import msgspec
 
-from mltrail.artifacts.paths import is_local_uri, validate_artifact_path
+from mltrail.artifacts.paths import is_local_uri
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
 from mltrail.entities.prompt import PROMPT_SOURCES, is_prompt_tags
-from mltrail.exceptions import MltrailException, invalid
+from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.server.roots import local_path
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.wire import page_json
 
@@ -201,10 +202,6 @@ def delete_registered_model_tag(call: Call) -> dict[str, Any]:
 # ----------------------------------------------------------------- model versions
 
 
-def _local_path(uri: str) -> str:
-    return unquote(urlsplit(uri).path) if uri.startswith("file:") else uri
-
-
 def _bad_local_source(source: str) -> MltrailException:
     return invalid(
         f"Invalid model version source: '{source}'. To use a local path as a model version source, "
@@ -213,37 +210,47 @@ def _bad_local_source(source: str) -> MltrailException:
     )
 
 
+def _find_run(call: Call, run_id: str) -> Any | None:
+    """The run, or None when this server has no such run (MLflow registers such versions too)."""
+    try:
+        return call.tracking_store.get_run(run_id)
+    except MltrailException as err:
+        if err.error_code == RESOURCE_DOES_NOT_EXIST:
+            return None
+        raise
+
+
 def check_source(call: Call, source: str, run_id: str | None, model_id: str | None) -> str | None:
-    """Validate a version's source; return the storage location to download from (or None)."""
+    """Validate a version's source; return the storage location to download from (or None).
+
+    Nothing here reads files: downloads later go through the server's artifact roots
+    (:func:`mltrail.server.handlers.artifacts.uri_destination`), whatever the source says.
+    """
     # Imported here: the SQL registry module pulls in SQLAlchemy, which start-up must not wait for.
+    from mltrail.server.handlers.artifacts import run_artifact_uri
     from mltrail.store.sql.registry import validate_source
 
     validate_source(source)
     scheme = urlsplit(source).scheme.lower()
     if scheme == "runs":
-        rest = source[len("runs:") :].lstrip("/")
-        src_run, _, rel = rest.partition("/")
-        run = call.tracking_store.get_run(_need(src_run, "run_id in source"))
-        rel = validate_artifact_path(rel)
-        return run.info.artifact_uri.rstrip("/") + (f"/{rel}" if rel else "")
+        src_run = source[len("runs:") :].lstrip("/").partition("/")[0]
+        if _find_run(call, _need(src_run, "run_id in source")) is None:
+            return None  # as MLflow: stored as given, resolved when its files are downloaded
+        return run_artifact_uri(call, source)
     if scheme == "models":
         rest = source[len("models:") :].lstrip("/")
         if rest.startswith("m-") and "/" not in rest:
             return _logged_models(call).get_logged_model(rest).artifact_location
         return None  # models:/Name/Version: the store resolves it (copy_model_version)
     if is_local_uri(source):
-        if source.startswith("//") or (
-            source.startswith("file:") and urlsplit(source).netloc not in ("", "localhost")
-        ):
+        run = _find_run(call, run_id) if run_id else None
+        if run is None or not is_local_uri(run.info.artifact_uri):
             raise _bad_local_source(source)
-        if not run_id:
-            raise _bad_local_source(source)
-        run = call.tracking_store.get_run(run_id)
-        root = run.info.artifact_uri
-        if not is_local_uri(root):
-            raise _bad_local_source(source)
-        real_root = os.path.realpath(_local_path(root))
-        real_src = os.path.realpath(_local_path(source))
+        try:
+            real_root = os.path.realpath(local_path(run.info.artifact_uri))
+            real_src = os.path.realpath(local_path(source))
+        except MltrailException:  # a network path or a drive letter: not this server's disk
+            raise _bad_local_source(source) from None
         if os.path.commonpath([real_root, real_src]) != real_root:
             raise _bad_local_source(source)
     return None

@@ -36,14 +36,22 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from mltrail.entities.trace import Trace, TraceData, TraceInfo
+from mltrail.entities.trace import Trace, TraceData, TraceInfo, TraceTagKey
 from mltrail.entities.trace_otlp import decode_otlp_protobuf, span_to_proto_json, spans_from_otlp
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.validation import path_param
 from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS
 
 _lock = threading.Lock()
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
+_ARTIFACT_LOCATION = TraceTagKey.ARTIFACT_LOCATION
+_SPANS_LOCATION = TraceTagKey.SPANS_LOCATION
+_ARCHIVAL_FAILURE = "mlflow.trace.archivalFailure"
+# MLflow's server refuses client writes of the first three; mltrail adds the artifact location,
+# which only the server decides (see _trace_artifact_location).
+_SERVER_TAGS = frozenset({_SPANS_LOCATION, "mlflow.trace.archiveLocation", _ARCHIVAL_FAILURE, _ARTIFACT_LOCATION})
+_DELETABLE_SERVER_TAGS = frozenset({_ARCHIVAL_FAILURE})  # deleting it is how a client retries archival
 
 
 def trace_store(call: Call) -> Any:
@@ -166,8 +174,18 @@ def start_trace(call: Call) -> dict[str, Any]:
 
 
 def get_trace_info(call: Call) -> dict[str, Any]:
-    info = trace_store(call).get_trace_info(call.path_params["trace_id"])
+    info = trace_store(call).get_trace_info(path_param(call, "trace_id"))
     return {"trace": {"trace_info": info.to_proto_json()}}
+
+
+def _trace_artifact_location(call: Call, trace: Trace) -> str:
+    """Where the server put this trace's files: ``<experiment location>/traces/<id>/artifacts``.
+
+    Derived from the experiment, never read from the ``mlflow.artifactLocation`` tag,
+    so a tag a client wrote cannot send the server's reads elsewhere.
+    """
+    experiment = call.tracking_store.get_experiment(trace.info.experiment_id)
+    return f"{experiment.artifact_location.rstrip('/')}/traces/{trace.info.trace_id}/artifacts"
 
 
 async def _with_artifact_spans(call: Call, trace: Trace) -> Trace:
@@ -175,9 +193,10 @@ async def _with_artifact_spans(call: Call, trace: Trace) -> Trace:
 
     The official client uploads that file through the artifact proxy when the
     server did not report the spans as stored (e.g. its span export failed).
+    The file is read only from the location the server decided, inside its roots.
     """
-    location = trace.info.tags.get("mlflow.artifactLocation")
-    if trace.data.spans or not location or trace.info.tags.get("mlflow.trace.spansLocation") == "TRACKING_STORE":
+    tags = trace.info.tags
+    if trace.data.spans or not tags.get(_ARTIFACT_LOCATION) or tags.get(_SPANS_LOCATION) == "TRACKING_STORE":
         return trace
     from pathlib import Path
 
@@ -186,7 +205,8 @@ async def _with_artifact_spans(call: Call, trace: Trace) -> Trace:
     from mltrail.server.handlers.artifacts import uri_destination
 
     try:
-        resp = await uri_destination(call, location).download("traces.json")
+        location = await run_in_threadpool(_trace_artifact_location, call, trace)
+        resp = await uri_destination(call, location, "trace artifact location").download("traces.json")
         if isinstance(resp, FileResponse):
             raw = await run_in_threadpool(Path(resp.path).read_bytes)
         else:
@@ -251,12 +271,19 @@ def delete_traces(call: Call) -> dict[str, Any]:
 
 
 def _tag_trace_id(call: Call) -> str:
-    return call.path_params.get("trace_id") or ""
+    return path_param(call, "trace_id")
+
+
+def _check_tag_mutation(key: str, operation: str) -> None:
+    """Tags only the server writes: MLflow's immutable ones, plus the trace's artifact location."""
+    if key in _SERVER_TAGS and not (operation == "deleted" and key in _DELETABLE_SERVER_TAGS):
+        raise invalid(f"Tag '{key}' is immutable and cannot be {operation} on a trace.")
 
 
 def set_tag(call: Call) -> dict[str, Any]:
     if not call.body.key:
         raise invalid("Missing value for required parameter 'key'.")
+    _check_tag_mutation(call.body.key, "set")
     trace_store(call).set_trace_tag(_tag_trace_id(call), call.body.key, call.body.value)
     return {}
 
@@ -265,12 +292,13 @@ def delete_tag(call: Call) -> dict[str, Any]:
     key = call.body.key or call.query.get("key", "")
     if not key:
         raise invalid("Missing value for required parameter 'key'.")
+    _check_tag_mutation(key, "deleted")
     trace_store(call).delete_trace_tag(_tag_trace_id(call), key)
     return {}
 
 
 def _assessment_ids(call: Call) -> tuple[str, str]:
-    return call.path_params.get("trace_id") or "", call.path_params.get("assessment_id") or ""
+    return path_param(call, "trace_id"), path_param(call, "assessment_id")
 
 
 def create_assessment(call: Call) -> dict[str, Any]:
@@ -280,7 +308,7 @@ def create_assessment(call: Call) -> dict[str, Any]:
     if not raw:
         raise invalid("Missing value for required parameter 'assessment'.")
     assessment = Assessment.from_proto_json(raw)
-    assessment.trace_id = call.path_params.get("trace_id") or assessment.trace_id
+    assessment.trace_id = path_param(call, "trace_id") or assessment.trace_id
     assessment.assessment_id = None  # the server names it
     return {"assessment": trace_store(call).create_assessment(assessment)}
 
