@@ -289,6 +289,22 @@ def test_registered_models_follow_grants_renames_and_deletes(alice, bob, carol):
     _denied(bob.get(f"{API}/registered-models/get", params={"name": new}))
 
 
+def test_model_version_sources_must_be_readable(alice, bob):
+    """EDIT on one's own model does not let a user register files of a run they cannot read."""
+    exp = _experiment(alice)
+    run = _run(alice, exp)
+    _ok(alice.put(f"{ARTIFACTS}/{exp}/{run}/artifacts/model/MLmodel", content=b"flavors: {}"))
+    mine = _model(bob)
+    body = {"name": mine, "source": f"runs:/{run}/model", "run_id": run}
+    _denied(bob.post(f"{API}/model-versions/create", json=body))
+    _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": f"runs:/{run}/model"}))
+    logged = _ok(alice.post(f"{API}/logged-models", json={"experiment_id": exp, "name": "m"}))["model"]["info"]
+    _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": f"models:/{logged['model_id']}"}))
+    _denied(bob.post(f"{API}/logged-models", json={"experiment_id": _experiment(bob), "source_run_id": run}))
+    _grant_experiment(alice, exp, "bob", "READ")
+    _ok(bob.post(f"{API}/model-versions/create", json=body))
+
+
 def test_model_and_prompt_searches_show_only_readable(admin, bob):
     models = [_model(admin) for _ in range(6)]
     readable = [models[0], models[3], models[4]]

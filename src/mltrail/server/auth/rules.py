@@ -336,6 +336,74 @@ def on_model(need: str, around: Around | None = None) -> Rule:
     return Rule("registered_model", need, check, around)
 
 
+def _existing(find: Callable[[], str]) -> str | None:
+    """``find()``, or None when what it looks for does not exist (the handler answers that)."""
+    try:
+        return find()
+    except MltrailException as err:
+        if err.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        return None
+
+
+def _read_sources(call: Call, subject: Subject) -> None:
+    """READ on whatever a new model version copies or links: run, logged model, other version, path.
+
+    As MLflow's ``_can_read_model_version_source``: otherwise EDIT on one's own
+    model would let a user register (then download) files of a run they cannot read.
+    """
+    body = call.body
+    source = getattr(body, "source", "") or ""
+    experiments: list[str | None] = []
+    run_ids = [body.run_id] if getattr(body, "run_id", None) else []
+    model_ids = [body.model_id] if getattr(body, "model_id", None) else []
+    scheme, _, rest = source.partition(":")
+    rest = rest.lstrip("/")
+    if scheme == "runs":
+        run_ids.append(rest.partition("/")[0])
+    elif scheme == "models" and rest.startswith("m-"):
+        model_ids.append(rest.partition("/")[0])
+    elif scheme == "models" and rest:
+        subject.require_model(rest.split("/")[0].split("@")[0], READ)
+    elif scheme == "mlflow-artifacts":
+        experiments.append(artifact_experiment(rest))
+    experiments += [_existing(lambda r=r: run_experiment(call, r)) for r in run_ids if r]
+    experiments += [_existing(lambda m=m: logged_model_experiment(call, m)) for m in model_ids if m]
+    for experiment_id in experiments:
+        if experiment_id is not None or scheme == "mlflow-artifacts":
+            subject.require_experiment(experiment_id, READ)
+
+
+def _create_version(call: Call, subject: Subject) -> None:
+    for name in _model_name(call):
+        subject.require_model(name, UPDATE)
+    _read_sources(call, subject)
+
+
+def _source_run(call: Call, subject: Subject) -> None:
+    """Creating a logged model: UPDATE on its experiment and READ on its source run (MLflow)."""
+    for experiment_id in _body("experiment_id")(call):
+        subject.require_experiment(experiment_id, UPDATE)
+    run_id = call.body.source_run_id
+    experiment_id = _existing(lambda: run_experiment(call, run_id)) if run_id else None
+    if experiment_id is not None:
+        subject.require_experiment(experiment_id, READ)
+
+
+def _run_and_models(call: Call) -> Iterable[str]:
+    """The run's experiment and those of the logged models a call writes to (MLflow checks both)."""
+    body = call.body
+    found = set(_run_of_body(call))
+    model_ids = {getattr(body, "model_id", None)}
+    model_ids |= {m.model_id for m in getattr(body, "models", ()) or ()}
+    model_ids |= {m.model_id for m in getattr(body, "metrics", ()) or ()}
+    for model_id in model_ids - {None, ""}:
+        experiment_id = _existing(lambda m=model_id: logged_model_experiment(call, m))
+        if experiment_id is not None:
+            found.add(experiment_id)
+    return found
+
+
 def require_user(call: Call, subject: Subject) -> None:
     """Any authenticated caller."""
     if subject.user is None:
@@ -510,7 +578,9 @@ def _readable_experiments(field: str) -> Around:
         if subject.is_admin:
             return handler(call)
         subject.preload_experiments()
-        return filtered_page(handler, call, field, lambda e: subject.experiment(str(e["experiment_id"])).can_read)
+        return filtered_page(
+            handler, call, field, lambda e: subject.experiment(str(e["experiment_id"])).can_read
+        )
 
     return around
 
@@ -567,11 +637,17 @@ def _table() -> dict[str, Rule]:
         _key("", "/openapi.json", "GET"): PUBLIC,
         _key(_T, "/server-info", "GET"): PUBLIC,
         # experiments
-        _key(_T, "/experiments/create", "POST"): Rule("authenticated", None, require_user, _creator_manages_experiment),
+        _key(_T, "/experiments/create", "POST"): Rule(
+            "authenticated", None, require_user, _creator_manages_experiment
+        ),
         _key(_T, "/experiments/get", "GET"): on_experiments(READ, exp_body),
         _key(_T, "/experiments/get-by-name", "GET"): on_experiments(READ, _experiment_by_name),
-        _key(_T, "/experiments/search", "POST"): Rule("experiment", READ, require_user, _readable_experiments("experiments")),
-        _key(_T, "/experiments/search", "GET"): Rule("experiment", READ, require_user, _readable_experiments("experiments")),
+        _key(_T, "/experiments/search", "POST"): Rule(
+            "experiment", READ, require_user, _readable_experiments("experiments")
+        ),
+        _key(_T, "/experiments/search", "GET"): Rule(
+            "experiment", READ, require_user, _readable_experiments("experiments")
+        ),
         _key(_T, "/experiments/delete", "POST"): on_experiments(DELETE, exp_body),
         _key(_T, "/experiments/restore", "POST"): on_experiments(DELETE, exp_body),
         _key(_T, "/experiments/update", "POST"): on_experiments(UPDATE, exp_body),
@@ -583,13 +659,13 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/runs/update", "POST"): on_experiments(UPDATE, _run_of_body),
         _key(_T, "/runs/delete", "POST"): on_experiments(DELETE, _run_of_body),
         _key(_T, "/runs/restore", "POST"): on_experiments(DELETE, _run_of_body),
-        _key(_T, "/runs/log-metric", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-metric", "POST"): on_experiments(UPDATE, _run_and_models),
         _key(_T, "/runs/log-parameter", "POST"): on_experiments(UPDATE, _run_of_body),
         _key(_T, "/runs/set-tag", "POST"): on_experiments(UPDATE, _run_of_body),
         _key(_T, "/runs/delete-tag", "POST"): on_experiments(UPDATE, _run_of_body),
-        _key(_T, "/runs/log-batch", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-batch", "POST"): on_experiments(UPDATE, _run_and_models),
         _key(_T, "/runs/log-inputs", "POST"): on_experiments(UPDATE, _run_of_body),
-        _key(_T, "/runs/outputs", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/outputs", "POST"): on_experiments(UPDATE, _run_and_models),
         _key(_T, "/runs/search", "POST"): _only_readable_experiment_ids("experiment_ids", {"runs": []}),
         _key(_T, "/metrics/get-history", "GET"): on_experiments(READ, _run_of_body),
         _key(_T, "/metrics/get-history-bulk-interval", "GET"): on_experiments(READ, _runs_of_body),
@@ -606,7 +682,9 @@ def _table() -> dict[str, Rule]:
         _key("", "/get-artifact", "GET"): on_experiments(READ, _run_of_body),
         _key("", "/model-versions/get-artifact", "GET"): on_model(READ),
         # registry (prompts are registered models)
-        _key(_T, "/registered-models/create", "POST"): Rule("authenticated", None, require_user, _creator_manages_model),
+        _key(_T, "/registered-models/create", "POST"): Rule(
+            "authenticated", None, require_user, _creator_manages_model
+        ),
         _key(_T, "/registered-models/get", "GET"): on_model(READ),
         _key(_T, "/registered-models/rename", "POST"): on_model(UPDATE, _permissions_follow_rename),
         _key(_T, "/registered-models/update", "PATCH"): on_model(UPDATE),
@@ -621,7 +699,7 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/registered-models/alias", "POST"): on_model(UPDATE),
         _key(_T, "/registered-models/alias", "DELETE"): on_model(UPDATE),
         _key(_T, "/registered-models/alias", "GET"): on_model(READ),
-        _key(_T, "/model-versions/create", "POST"): on_model(UPDATE),
+        _key(_T, "/model-versions/create", "POST"): Rule("registered_model", UPDATE, _create_version),
         _key(_T, "/model-versions/get", "GET"): on_model(READ),
         _key(_T, "/model-versions/update", "PATCH"): on_model(UPDATE),
         _key(_T, "/model-versions/transition-stage", "POST"): on_model(UPDATE),
@@ -633,13 +711,17 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/model-versions/set-tag", "POST"): on_model(UPDATE),
         _key(_T, "/model-versions/delete-tag", "DELETE"): on_model(DELETE),
         # logged models (their experiment's permission, as in MLflow)
-        _key(_T, "/logged-models", "POST"): on_experiments(UPDATE, exp_body),
-        _key(_T, "/logged-models/search", "POST"): _only_readable_experiment_ids("experiment_ids", {"models": []}),
+        _key(_T, "/logged-models", "POST"): Rule("experiment", UPDATE, _source_run),
+        _key(_T, "/logged-models/search", "POST"): _only_readable_experiment_ids(
+            "experiment_ids", {"models": []}
+        ),
         _key(_T, "/logged-models/{model_id}", "GET"): on_experiments(READ, _logged_model_of_path),
         _key(_T, "/logged-models/{model_id}", "PATCH"): on_experiments(UPDATE, _logged_model_of_path),
         _key(_T, "/logged-models/{model_id}", "DELETE"): on_experiments(DELETE, _logged_model_of_path),
         _key(_T, "/logged-models/{model_id}/tags", "PATCH"): on_experiments(UPDATE, _logged_model_of_path),
-        _key(_T, "/logged-models/{model_id}/tags/{tag_key}", "DELETE"): on_experiments(DELETE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/tags/{tag_key}", "DELETE"): on_experiments(
+            DELETE, _logged_model_of_path
+        ),
         _key(_T, "/logged-models/{model_id}/params", "POST"): on_experiments(UPDATE, _logged_model_of_path),
         _key(_T, "/logged-models/{model_id}/artifacts/directories", "GET"): on_experiments(
             READ, _logged_model_of_path
@@ -655,8 +737,12 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/traces/{trace_id}/tags", "PATCH"): on_experiments(UPDATE, _trace_of_path),
         _key(_T, "/traces/{trace_id}/tags", "DELETE"): on_experiments(UPDATE, _trace_of_path),
         _key(_T, "/traces/{trace_id}/assessments", "POST"): on_experiments(UPDATE, _trace_of_path),
-        _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "GET"): on_experiments(READ, _trace_of_path),
-        _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "PATCH"): on_experiments(UPDATE, _trace_of_path),
+        _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "GET"): on_experiments(
+            READ, _trace_of_path
+        ),
+        _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "PATCH"): on_experiments(
+            UPDATE, _trace_of_path
+        ),
         _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "DELETE"): on_experiments(
             UPDATE, _trace_of_path
         ),
