@@ -66,6 +66,9 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      help="Proxy artifact uploads and downloads through this server."),
         click.option("--artifacts-only", is_flag=True, default=False,
                      help="Serve only the artifact proxy (no tracking database)."),
+        click.option("--app-name", default=None, type=click.Choice(["basic-auth"]),
+                     help="MLflow's app: 'basic-auth' requires a login (HTTP Basic or an API token) and checks "
+                     "permissions; settings from the ini file named by MLFLOW_AUTH_CONFIG_PATH."),
         click.option("--allowed-artifact-roots", default="", envvar="MLTRAIL_ALLOWED_ARTIFACT_ROOTS",
                      help="Comma-separated folders or s3://bucket/prefix URIs, besides the artifacts "
                      "destination and default artifact root, that the server may read experiments' "
@@ -108,6 +111,7 @@ def build_config(**kw: object) -> ServerConfig:
         port=int(kw.get("port") or 5000),  # type: ignore[arg-type]
         workers=int(kw.get("workers") or 1),  # type: ignore[arg-type]
         max_body_bytes=parse_size(str(kw.get("max_body_size") or DEFAULT_MAX_BODY_BYTES)),
+        app_name=str(kw["app_name"]) if kw.get("app_name") else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
     )
 
@@ -144,6 +148,8 @@ def run_server(config: ServerConfig, log_level: str = "info", access_log: bool =
             "each other through SQLite's lock. Use PostgreSQL or MySQL for several workers.",
             config.workers,
         )
+    if config.app_name == "basic-auth":
+        _bootstrap_auth()
     what = "artifact proxy" if config.artifacts_only else "tracking server"
     artifacts = f", artifacts -> {mask_uri(config.artifacts_destination)}" if config.serve_artifacts else ""
     backend = "" if config.artifacts_only else f" (backend {mask_uri(config.backend_store_uri)}{artifacts})"
@@ -173,6 +179,21 @@ def run_server(config: ServerConfig, log_level: str = "info", access_log: bool =
     # Several processes: each worker rebuilds the app from the same settings.
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     uvicorn.run("mltrail.server.app:create_app_from_env", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]
+
+
+def _bootstrap_auth() -> None:
+    """Check the auth settings and create the admin user once, before any worker starts (as MLflow).
+
+    A missing admin password then stops ``mltrail server`` with one line instead of
+    workers failing one after another.
+    """
+    from mltrail.exceptions import MltrailException
+    from mltrail.server.auth import AuthService
+
+    try:
+        AuthService.from_config()
+    except MltrailException as err:
+        raise click.ClickException(err.message) from None
 
 
 @click.command("server")

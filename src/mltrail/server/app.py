@@ -138,6 +138,8 @@ def collect_endpoints(config: ServerConfig | None = None) -> list[Endpoint]:
         endpoints = [ep for ep in endpoints if ep.service != _PROXY_SERVICE]
     if artifacts_only:  # no database: only the proxy and the meta endpoints
         endpoints = [ep for ep in endpoints if ep.service == _PROXY_SERVICE or ep.path in _META_PATHS]
+    if config is not None and auth_enabled(config):  # MLflow's auth REST API (users, permissions)
+        endpoints.extend(importlib.import_module("mltrail.server.auth.handlers").ENDPOINTS)
     return endpoints
 
 
@@ -223,8 +225,16 @@ class MltrailApp(Starlette):
     """
 
     fast_paths: dict[str, dict[str, Any]] = {}
+    auth: Any = None  # mltrail.server.auth.AuthService with --app-name basic-auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        auth = self.auth
+        if auth is not None and scope["type"] == "http" and not auth.is_public(scope["path"]):
+            user = await auth.authenticate(scope)  # login (server/auth/authn.py)
+            if isinstance(user, Response):
+                await user(scope, receive, send)
+                return
+            scope["mltrail.user"] = user
         methods = self.fast_paths.get(scope["path"]) if scope["type"] == "http" else None
         endpoint = methods.get(scope["method"]) if methods is not None else None
         if endpoint is None:
@@ -252,6 +262,11 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         # uvicorn.run(app, port=5000)
     """
     config = config or ServerConfig()
+    auth = None
+    if auth_enabled(config):  # each worker opens the auth database and checks the admin user itself
+        from mltrail.server.auth import AuthService
+
+        auth = AuthService.from_config()
     endpoints = collect_endpoints(config)
     routes = build_routes(endpoints, config) + _ui_routes(config)
     app = MltrailApp(
@@ -260,6 +275,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         lifespan=_lifespan,
     )
     app.fast_paths = routes[0].table if isinstance(routes[0], TableRoute) else {}
+    app.auth = app.state.auth = auth
     app.state.config = config
     app.state.endpoints = endpoints
     app.state.tracking_store = LazyStore(_tracking_store_factory(config), "tracking")

@@ -33,6 +33,8 @@ class ServerConfig:
     port: int = 5000
     workers: int = 1
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # MLflow's `--app-name`: "basic-auth" turns on logins and permissions (server/auth/).
+    app_name: str | None = None
     # Extra folders/buckets the server may read stored artifact locations from (see server/roots.py).
     allowed_artifact_roots: tuple[str, ...] = ()
 

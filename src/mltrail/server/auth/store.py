@@ -21,6 +21,8 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +73,20 @@ registered_model_permissions = sa.Table(
     sa.Column("permission", sa.String(255)),
     sa.UniqueConstraint("name", "user_id", name="unique_name_user"),
 )
+# mltrail's own: per-user API tokens for `Authorization: Bearer` (MLFLOW_TRACKING_TOKEN).
+# Only a SHA-256 of each token is kept: tokens are 256 random bits, so a fast hash suffices.
+access_tokens = sa.Table(
+    "mltrail_access_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", name="fk_access_tokens_user_id"), nullable=False
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False, default=""),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+)
+TOKEN_PREFIX = "mlt_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +99,23 @@ class User:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "username": self.username, "is_admin": self.is_admin}
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """What is known about an API token after it was created (never the token itself)."""
+
+    id: int
+    name: str
+    created_time: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "created_time": self.created_time}
+
+
+def token_digest(token: str) -> str:
+    """The stored form of an API token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 _MISSING = object()
@@ -287,12 +320,72 @@ class AuthStore:
         def delete(conn: sa.Connection) -> None:
             row = self._user_row(conn, username)
             conn.execute(experiment_permissions.delete().where(experiment_permissions.c.user_id == row.id))
+            conn.execute(access_tokens.delete().where(access_tokens.c.user_id == row.id))
             conn.execute(
                 registered_model_permissions.delete().where(registered_model_permissions.c.user_id == row.id)
             )
             conn.execute(users.delete().where(users.c.id == row.id))
 
         self._write(delete, user=username)
+
+    # ------------------------------------------------------------ API tokens
+    def create_token(self, username: str, name: str = "") -> tuple[str, AccessToken]:
+        """A new API token for ``username``: (the token, shown once; its record)."""
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+            raise invalid("Token name must be a string of at most 255 characters")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        created = int(time.time() * 1000)
+
+        def insert(conn: sa.Connection) -> AccessToken:
+            user_id = self._user_row(conn, username).id
+            result = conn.execute(
+                access_tokens.insert().values(
+                    user_id=user_id, token_hash=token_digest(token), name=name, created_time=created
+                )
+            )
+            return AccessToken(int(result.inserted_primary_key[0]), name, created)
+
+        return token, self._write(insert)
+
+    def list_tokens(self, username: str) -> list[AccessToken]:
+        """The API tokens of ``username`` (their records, not the tokens)."""
+
+        def load(conn: sa.Connection) -> list[AccessToken]:
+            user_id = self._user_row(conn, username).id
+            rows = conn.execute(
+                sa.select(access_tokens.c.id, access_tokens.c.name, access_tokens.c.created_time)
+                .where(access_tokens.c.user_id == user_id)
+                .order_by(access_tokens.c.id)
+            ).all()
+            return [AccessToken(int(r.id), r.name, int(r.created_time)) for r in rows]
+
+        return self._read(load)
+
+    def delete_token(self, username: str, token_id: int) -> None:
+        """Revoke one of ``username``'s API tokens; 404 if they have no token ``token_id``."""
+
+        def delete(conn: sa.Connection) -> None:
+            user_id = self._user_row(conn, username).id
+            deleted = conn.execute(
+                access_tokens.delete().where(
+                    access_tokens.c.id == token_id, access_tokens.c.user_id == user_id
+                )
+            ).rowcount
+            if not deleted:
+                raise not_found(f"Access token with id={token_id} and username={username} not found")
+
+        self._write(delete, user=username)
+
+    def user_for_token(self, token: str) -> User | None:
+        """The owner of API token ``token``, or None (uncached)."""
+        row = self._read(
+            lambda conn: conn.execute(
+                sa.select(users.c.id, users.c.username, users.c.is_admin)
+                .select_from(access_tokens.join(users, users.c.id == access_tokens.c.user_id))
+                .where(access_tokens.c.token_hash == token_digest(token))
+            ).first()
+        )
+        return None if row is None else User(int(row.id), row.username, bool(row.is_admin))
 
     # ------------------------------------------- permission lookups (request path)
     def experiment_permission(self, experiment_id: str, username: str) -> Permission | None:

@@ -1,0 +1,482 @@
+"""MLflow's auth REST API, mounted only with ``--app-name basic-auth``.
+
+Both families the official clients call:
+
+* users: ``/api/2.0/mlflow/users/create|get|current|list|update-password|update-admin|delete``;
+* MLflow 2.x permissions: ``/api/2.0/mlflow/experiments/permissions/create|get|update|delete``
+  and ``/api/2.0/mlflow/registered-models/permissions/...``;
+* MLflow 3.x per-user grants: ``/api/3.0/mlflow/users/permissions/grant|revoke|get``;
+* mltrail's API tokens (for ``MLFLOW_TRACKING_TOKEN``): ``/api/2.0/mltrail/users/tokens/create|list|delete``.
+
+Who may call what follows MLflow: admins anything; a user may read themselves and
+change their own password (giving the current one); managing a resource's
+permissions needs MANAGE on it. MLflow 3.x roles are answered with 501
+``NOT_IMPLEMENTED``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from mltrail.exceptions import (
+    BAD_REQUEST,
+    INVALID_PARAMETER_VALUE,
+    NOT_IMPLEMENTED,
+    PERMISSION_DENIED,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    MltrailException,
+    invalid,
+)
+from mltrail.server.auth import USER_SCOPE_KEY
+from mltrail.server.auth.permissions import Permission, get_permission
+from mltrail.server.auth.store import AuthStore, User
+from mltrail.server.routing import Call, Endpoint
+
+EXPERIMENT, REGISTERED_MODEL = "experiment", "registered_model"
+# MLflow 3.17's resource types (mltrail stores grants on the first two only).
+_MLFLOW_RESOURCE_TYPES = (
+    "assessment", "experiment", "gateway_endpoint", "gateway_model_definition", "gateway_secret",
+    "logged_model", "mcp_server", "mcp_server_version", "prompt", "prompt_version", "registered_model",
+    "registered_model_version", "review_queue", "run", "scorer", "scorer_version", "trace", "workspace",
+)  # fmt: skip
+# MLflow 3.17 refuses NO_PERMISSIONS on a resource grant made through the 3.x API.
+_GRANTABLE = ("DENY", "EDIT", "MANAGE", "READ", "USE")
+
+
+# ------------------------------------------------------------------ request bodies
+class UsernameBody(msgspec.Struct):
+    username: str = ""
+
+
+class CreateUser(msgspec.Struct):
+    username: str = ""
+    password: str = ""
+
+
+class UpdatePassword(msgspec.Struct):
+    username: str = ""
+    password: str = ""
+    current_password: str | None = None
+
+
+class UpdateAdmin(msgspec.Struct):
+    username: str = ""
+    is_admin: bool | None = None
+
+
+class ExperimentPermissionBody(msgspec.Struct):
+    experiment_id: str = ""
+    username: str = ""
+    permission: str = ""
+
+
+class ModelPermissionBody(msgspec.Struct):
+    name: str = ""
+    username: str = ""
+    permission: str = ""
+
+
+class UserPermissionBody(msgspec.Struct):
+    username: str = ""
+    resource_type: str = ""
+    resource_id: str = ""
+    permission: str = ""
+
+
+class TokenBody(msgspec.Struct):
+    name: str = ""
+    username: str = ""
+    id: int | None = None
+
+
+# ------------------------------------------------------------------ helpers
+def _required(value: Any, name: str) -> Any:
+    if value is None or value == "":
+        raise MltrailException(
+            f"Missing value for required parameter '{name}'. "
+            "See the API docs for more information about request parameters.",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    return value
+
+
+def _store(call: Call) -> AuthStore:
+    return call.state.auth.store
+
+
+def _caller(call: Call) -> User:
+    """The authenticated caller, re-read from the store so a revoked admin flag counts at once."""
+    user = call.request.scope.get(USER_SCOPE_KEY)
+    if user is None:
+        raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
+    try:
+        return _store(call).get_user(user.username)
+    except MltrailException:
+        raise MltrailException("Permission denied", error_code=PERMISSION_DENIED) from None
+
+
+def _require_admin(call: Call) -> User:
+    caller = _caller(call)
+    if not caller.is_admin:
+        raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
+    return caller
+
+
+def _require_admin_or_self(call: Call, username: str) -> User:
+    caller = _caller(call)
+    if not (caller.is_admin or caller.username == username):
+        raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
+    return caller
+
+
+def effective_permission(call: Call, resource_type: str, resource_id: str, username: str) -> Permission:
+    """A user's explicit grant on a resource, else the server's ``default_permission``."""
+    store = _store(call)
+    if resource_type == EXPERIMENT:
+        granted = store.experiment_permission(resource_id, username)
+    else:
+        granted = store.registered_model_permission(resource_id, username)
+    return granted or call.state.auth.config.default_permission
+
+
+def _require_manage(call: Call, resource_type: str, resource_id: str) -> None:
+    """MLflow's ``validate_can_manage_*``: admins, or MANAGE on the resource."""
+    caller = _caller(call)
+    if caller.is_admin or effective_permission(call, resource_type, resource_id, caller.username).can_manage:
+        return
+    raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
+
+
+def _user_json(store: AuthStore, user: User) -> dict[str, Any]:
+    """MLflow's user JSON, with the grant lists MLflow 2.x clients read."""
+    return {
+        **user.to_json(),
+        "experiment_permissions": [
+            {"experiment_id": key, "user_id": user.id, "permission": perm.name}
+            for key, perm in store.experiment_permissions_of(user.username).items()
+        ],
+        "registered_model_permissions": [
+            {"name": key, "user_id": user.id, "permission": perm.name}
+            for key, perm in store.registered_model_permissions_of(user.username).items()
+        ],
+    }
+
+
+# ------------------------------------------------------------------ users
+def create_user(call: Call) -> dict[str, Any]:
+    _require_admin(call)
+    body: CreateUser = call.body
+    if not body.username or not body.password:
+        raise invalid("Username and password cannot be empty.")
+    store = _store(call)
+    return {"user": _user_json(store, store.create_user(body.username, body.password))}
+
+
+def get_user(call: Call) -> dict[str, Any]:
+    username = _required(call.body.username, "username")
+    _require_admin_or_self(call, username)
+    store = _store(call)
+    return {"user": _user_json(store, store.get_user(username))}
+
+
+def get_current_user(call: Call) -> dict[str, Any]:
+    return {"user": _caller(call).to_json(), "is_basic_auth": True}
+
+
+def list_users(call: Call) -> dict[str, Any]:
+    _caller(call)  # any signed-in user, as MLflow 3.17 without workspaces
+    return {"users": [{**u.to_json(), "roles": []} for u in _store(call).list_users()]}
+
+
+def update_user_password(call: Call) -> None:
+    body: UpdatePassword = call.body
+    username = _required(body.username, "username")
+    password = _required(body.password, "password")
+    caller = _require_admin_or_self(call, username)
+    store = _store(call)
+    if caller.username == username:
+        # Self-service re-asserts the current password, so a hijacked session cannot rotate it (MLflow 3.17).
+        if not body.current_password:
+            raise invalid("Current password is required when changing your own password.")
+        if store.authenticate(username, body.current_password) is None:
+            raise invalid("Current password does not match.")
+        if password == body.current_password:
+            raise invalid("New password must differ from the current password.")
+    store.update_user(username, password=password)
+
+
+def update_user_admin(call: Call) -> None:
+    _require_admin(call)
+    body: UpdateAdmin = call.body
+    username = _required(body.username, "username")
+    is_admin = _required(body.is_admin, "is_admin")
+    _store(call).update_user(username, is_admin=is_admin)
+
+
+def delete_user(call: Call) -> None:
+    caller = _require_admin(call)
+    username = _required(call.body.username, "username")
+    if username == caller.username:
+        raise MltrailException(
+            "Users cannot delete their own account. Ask another admin to delete this user instead.",
+            error_code=BAD_REQUEST,
+        )
+    _store(call).delete_user(username)
+
+
+# ------------------------------------------------------------------ MLflow 2.x permissions
+def _experiment_args(call: Call, *, with_permission: bool) -> tuple[str, str, str]:
+    body: ExperimentPermissionBody = call.body
+    experiment_id = str(_required(body.experiment_id, "experiment_id"))
+    username = _required(body.username, "username")
+    permission = _required(body.permission, "permission") if with_permission else ""
+    _require_manage(call, EXPERIMENT, experiment_id)
+    return experiment_id, username, permission
+
+
+def _model_args(call: Call, *, with_permission: bool) -> tuple[str, str, str]:
+    body: ModelPermissionBody = call.body
+    name = _required(body.name, "name")
+    username = _required(body.username, "username")
+    permission = _required(body.permission, "permission") if with_permission else ""
+    _require_manage(call, REGISTERED_MODEL, name)
+    return name, username, permission
+
+
+def _experiment_permission_json(experiment_id: str, user_id: int, perm: Permission) -> dict[str, Any]:
+    return {
+        "experiment_permission": {"experiment_id": experiment_id, "user_id": user_id, "permission": perm.name}
+    }
+
+
+def _model_permission_json(name: str, user_id: int, perm: Permission) -> dict[str, Any]:
+    return {"registered_model_permission": {"name": name, "user_id": user_id, "permission": perm.name}}
+
+
+def create_experiment_permission(call: Call) -> dict[str, Any]:
+    experiment_id, username, permission = _experiment_args(call, with_permission=True)
+    user_id, perm = _store(call).create_experiment_permission(experiment_id, username, permission)
+    return _experiment_permission_json(experiment_id, user_id, perm)
+
+
+def get_experiment_permission(call: Call) -> dict[str, Any]:
+    experiment_id, username, _ = _experiment_args(call, with_permission=False)
+    user_id, perm = _store(call).get_experiment_permission(experiment_id, username)
+    return _experiment_permission_json(experiment_id, user_id, perm)
+
+
+def update_experiment_permission(call: Call) -> None:
+    experiment_id, username, permission = _experiment_args(call, with_permission=True)
+    _store(call).update_experiment_permission(experiment_id, username, permission)
+
+
+def delete_experiment_permission(call: Call) -> None:
+    experiment_id, username, _ = _experiment_args(call, with_permission=False)
+    _store(call).delete_experiment_permission(experiment_id, username)
+
+
+def create_registered_model_permission(call: Call) -> dict[str, Any]:
+    name, username, permission = _model_args(call, with_permission=True)
+    user_id, perm = _store(call).create_registered_model_permission(name, username, permission)
+    return _model_permission_json(name, user_id, perm)
+
+
+def get_registered_model_permission(call: Call) -> dict[str, Any]:
+    name, username, _ = _model_args(call, with_permission=False)
+    user_id, perm = _store(call).get_registered_model_permission(name, username)
+    return _model_permission_json(name, user_id, perm)
+
+
+def update_registered_model_permission(call: Call) -> None:
+    name, username, permission = _model_args(call, with_permission=True)
+    _store(call).update_registered_model_permission(name, username, permission)
+
+
+def delete_registered_model_permission(call: Call) -> None:
+    name, username, _ = _model_args(call, with_permission=False)
+    _store(call).delete_registered_model_permission(name, username)
+
+
+# ------------------------------------------------------------------ MLflow 3.x per-user grants
+def _resource(body: UserPermissionBody) -> tuple[str, str, str]:
+    username = _required(body.username, "username")
+    resource_type = _required(body.resource_type, "resource_type")
+    resource_id = str(_required(body.resource_id, "resource_id"))
+    if resource_type == "workspace":
+        raise invalid(
+            "resource_type 'workspace' is not supported by the per-user permission convenience APIs. "
+            "Use set_workspace_permission / delete_workspace_permission for workspace-wide grants."
+        )
+    if resource_type not in _MLFLOW_RESOURCE_TYPES:
+        raise invalid(
+            f"Invalid resource type '{resource_type}'. Valid resource types are: {_MLFLOW_RESOURCE_TYPES}"
+        )
+    if resource_type not in (EXPERIMENT, REGISTERED_MODEL):
+        raise MltrailException(
+            f"resource_type '{resource_type}' is not implemented by mltrail; "
+            "grant permissions on 'experiment' or 'registered_model'",
+            error_code=NOT_IMPLEMENTED,
+        )
+    if resource_id == "*":
+        raise MltrailException(
+            "Wildcard ('*') grants are not implemented by mltrail; grant per experiment or registered model",
+            error_code=NOT_IMPLEMENTED,
+        )
+    return username, resource_type, resource_id
+
+
+def grant_user_permission(call: Call) -> None:
+    body: UserPermissionBody = call.body
+    username, resource_type, resource_id = _resource(body)
+    permission = _required(body.permission, "permission")
+    get_permission(permission)
+    if permission not in _GRANTABLE:
+        raise invalid(
+            f"Invalid permission '{permission}' for resource_type='{resource_type}'. "
+            f"Resource-level grants accept only: {_GRANTABLE}."
+        )
+    _require_manage(call, resource_type, resource_id)
+    store = _store(call)
+    try:
+        if resource_type == EXPERIMENT:
+            store.create_experiment_permission(resource_id, username, permission)
+        else:
+            store.create_registered_model_permission(resource_id, username, permission)
+    except MltrailException as err:
+        if err.error_code != RESOURCE_ALREADY_EXISTS:
+            raise
+        raise MltrailException(
+            f"Permission for user={username} on resource_type={resource_type}, "
+            f"resource_id={resource_id} already exists.",
+            error_code=RESOURCE_ALREADY_EXISTS,
+        ) from None
+
+
+def revoke_user_permission(call: Call) -> None:
+    username, resource_type, resource_id = _resource(call.body)
+    _require_manage(call, resource_type, resource_id)
+    store = _store(call)
+    store.get_user(username)
+    try:
+        if resource_type == EXPERIMENT:
+            store.delete_experiment_permission(resource_id, username)
+        else:
+            store.delete_registered_model_permission(resource_id, username)
+    except MltrailException as err:
+        if err.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        raise MltrailException(
+            f"Permission for user={username} on resource_type={resource_type}, resource_id={resource_id} not found.",
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        ) from None
+
+
+def get_user_permission(call: Call) -> dict[str, Any]:
+    username, resource_type, resource_id = _resource(call.body)
+    _require_admin_or_self(call, username)
+    _store(call).get_user(username)
+    perm = effective_permission(call, resource_type, resource_id, username)
+    # `allowed` mirrors can_use, as MLflow 3.17 (READ alone is not "allowed").
+    return {"allowed": perm.can_use, "permission": perm.name}
+
+
+# ------------------------------------------------------------------ API tokens (mltrail)
+def _token_owner(call: Call, username: str) -> str:
+    caller = _caller(call)
+    if username and username != caller.username:
+        if not caller.is_admin:
+            raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
+        return username
+    return caller.username
+
+
+def create_token(call: Call) -> dict[str, Any]:
+    body: TokenBody = call.body
+    token, info = _store(call).create_token(_token_owner(call, body.username), body.name)
+    return {"token": token, "access_token": info.to_json()}
+
+
+def list_tokens(call: Call) -> dict[str, Any]:
+    owner = _token_owner(call, call.body.username)
+    return {"access_tokens": [t.to_json() for t in _store(call).list_tokens(owner)]}
+
+
+def delete_token(call: Call) -> None:
+    body: TokenBody = call.body
+    _store(call).delete_token(_token_owner(call, body.username), int(_required(body.id, "id")))
+
+
+def not_implemented(call: Call) -> None:
+    raise MltrailException(
+        "Roles are not implemented by mltrail: grant permissions per user "
+        "(users/permissions/grant, experiments/permissions/create, registered-models/permissions/create)",
+        error_code=NOT_IMPLEMENTED,
+    )
+
+
+# ------------------------------------------------------------------ the route table
+def _ep(path: str, method: str, handler: Any, request: type | None, summary: str, **kw: Any) -> Endpoint:
+    return Endpoint(path, (method,), handler, request=request, summary=summary, tags=("auth",), **kw)
+
+
+_ROLE_ROUTES = (
+    ("/roles/create", "POST"), ("/roles/get", "GET"), ("/roles/list", "GET"), ("/roles/update", "PATCH"),
+    ("/roles/delete", "DELETE"), ("/roles/permissions/add", "POST"), ("/roles/permissions/remove", "DELETE"),
+    ("/roles/permissions/list", "GET"), ("/roles/permissions/update", "PATCH"), ("/roles/assign", "POST"),
+    ("/roles/unassign", "DELETE"), ("/users/roles/list", "GET"), ("/roles/users/list", "GET"),
+    ("/users/current/permissions", "GET"), ("/users/permissions/list", "GET"),
+)  # fmt: skip
+
+ENDPOINTS: list[Endpoint] = [
+    _ep("/users/create", "POST", create_user, CreateUser, "Create a user (admin)"),
+    _ep("/users/get", "GET", get_user, UsernameBody, "Get a user (admin or self)"),
+    _ep("/users/current", "GET", get_current_user, None, "The signed-in user"),
+    _ep("/users/list", "GET", list_users, None, "List users"),
+    _ep("/users/update-password", "PATCH", update_user_password, UpdatePassword, "Change a password"),
+    _ep("/users/update-admin", "PATCH", update_user_admin, UpdateAdmin, "Grant or revoke admin (admin)"),
+    _ep("/users/delete", "DELETE", delete_user, UsernameBody, "Delete a user (admin)"),
+    _ep("/experiments/permissions/create", "POST", create_experiment_permission, ExperimentPermissionBody,
+        "Grant a permission on an experiment"),
+    _ep("/experiments/permissions/get", "GET", get_experiment_permission, ExperimentPermissionBody,
+        "Get a user's permission on an experiment"),
+    _ep("/experiments/permissions/update", "PATCH", update_experiment_permission, ExperimentPermissionBody,
+        "Change a user's permission on an experiment"),
+    _ep("/experiments/permissions/delete", "DELETE", delete_experiment_permission, ExperimentPermissionBody,
+        "Remove a user's permission on an experiment"),
+    _ep("/registered-models/permissions/create", "POST", create_registered_model_permission,
+        ModelPermissionBody, "Grant a permission on a registered model"),
+    _ep("/registered-models/permissions/get", "GET", get_registered_model_permission, ModelPermissionBody,
+        "Get a user's permission on a registered model"),
+    _ep("/registered-models/permissions/update", "PATCH", update_registered_model_permission,
+        ModelPermissionBody, "Change a user's permission on a registered model"),
+    _ep("/registered-models/permissions/delete", "DELETE", delete_registered_model_permission,
+        ModelPermissionBody, "Remove a user's permission on a registered model"),
+    _ep("/users/permissions/grant", "POST", grant_user_permission, UserPermissionBody,
+        "Grant a user a permission on a resource", versions=("3.0",)),
+    _ep("/users/permissions/revoke", "POST", revoke_user_permission, UserPermissionBody,
+        "Revoke a user's permission on a resource", versions=("3.0",)),
+    _ep("/users/permissions/get", "GET", get_user_permission, UserPermissionBody,
+        "A user's effective permission on a resource", versions=("3.0",)),
+    _ep("/users/tokens/create", "POST", create_token, TokenBody, "Create an API token (Bearer)",
+        service="mltrail"),
+    _ep("/users/tokens/list", "GET", list_tokens, TokenBody, "List API tokens", service="mltrail"),
+    _ep("/users/tokens/delete", "DELETE", delete_token, TokenBody, "Revoke an API token", service="mltrail"),
+    *(_ep(path, method, not_implemented, None, "Roles (not implemented)", versions=("3.0",))
+      for path, method in _ROLE_ROUTES),
+]  # fmt: skip
+
+
+def _auth_rules() -> dict[tuple[str, str], Any]:
+    """Every endpoint here checks its own caller: the route-level rule only requires a login."""
+    try:
+        from mltrail.server.auth.rules import AUTHENTICATED
+    except ImportError:  # authorization rules not present: nothing to declare
+        return {}
+    return {(ep.path, method): AUTHENTICATED for ep in ENDPOINTS for method in ep.methods}
+
+
+#: Read by :func:`mltrail.server.auth.rules.declared_rule`.
+AUTH_RULES = _auth_rules()
