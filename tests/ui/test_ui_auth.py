@@ -1,0 +1,94 @@
+"""The web UI of a ``--app-name basic-auth`` server in headless Chromium.
+
+The browser logs in with HTTP Basic credentials (what its login dialog sends),
+the top bar names the user, and a READ-only experiment shows no delete,
+rename or restore buttons, while the user's own experiment does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from support.live_server import running_server
+
+pytestmark = pytest.mark.browser
+
+ADMIN = ("admin", "admin-secret-password-123")
+READER = ("reader", "a-long-reader-password-456")
+API = "/api/2.0/mlflow"
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("ui-auth")
+    ini = root / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
+        f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
+    )
+    with running_server(
+        root, None, "--app-name", "basic-auth", "--artifacts-destination", str(root / "artifacts"),
+        env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+    ) as server:  # fmt: skip
+        with httpx.Client(base_url=server.url, auth=ADMIN) as admin:
+            r = admin.post(f"{API}/users/create", json={"username": READER[0], "password": READER[1]})
+            assert r.status_code == 200, r.text
+        yield server.url
+
+
+def _experiment(url: str, auth: tuple[str, str]) -> tuple[str, str]:
+    name = f"exp-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=url, auth=auth) as client:
+        r = client.post(f"{API}/experiments/create", json={"name": name})
+        assert r.status_code == 200, r.text
+        return r.json()["experiment_id"], name
+
+
+def test_login_shows_user_and_hides_what_read_cannot_do(browser, auth_server):
+    shared_id, shared = _experiment(auth_server, ADMIN)
+    own_id, own = _experiment(auth_server, READER)
+    with httpx.Client(base_url=auth_server, auth=ADMIN) as admin:
+        r = admin.post(f"{API}/experiments/permissions/create",
+                       json={"experiment_id": shared_id, "username": READER[0], "permission": "READ"})  # fmt: skip
+        assert r.status_code == 200, r.text
+    hidden_id, _ = _experiment(auth_server, ADMIN)  # no grant: never listed
+
+    # Without credentials the server asks the browser for a login.
+    response = httpx.get(auth_server + "/")
+    assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Basic")
+
+    context = browser.new_context(
+        base_url=auth_server, http_credentials={"username": READER[0], "password": READER[1]},
+        viewport={"width": 1280, "height": 800},
+    )  # fmt: skip
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    page.goto("/")
+    page.locator(".current-user", has_text=READER[0]).wait_for()
+    shared_row = page.locator("tr", has=page.locator(f'a[href="#/experiments/{shared_id}"]'))
+    own_row = page.locator("tr", has=page.locator(f'a[href="#/experiments/{own_id}"]'))
+    shared_row.wait_for()
+    own_row.wait_for()
+    # The user's own experiment (MANAGE as its creator) keeps its buttons; the READ one loses them.
+    own_row.locator("button.danger").wait_for()
+    page.wait_for_function(
+        "id => { const a = document.querySelector(`a[href=\"#/experiments/${id}\"]`);"
+        " const b = a && a.closest('tr').querySelector('button.danger'); return b && b.hidden; }",
+        arg=shared_id,
+    )
+    assert shared_row.locator("button.danger").is_hidden()
+    assert shared_row.get_by_role("button", name="Rename").count() == 0
+    assert own_row.get_by_role("button", name="Rename").is_visible()
+    assert page.locator(f'a[href="#/experiments/{hidden_id}"]').count() == 0
+    assert shared in page.content() and own in page.content()
+
+    # The runs page of the READ-only experiment has no delete button either.
+    page.goto(f"/#/experiments/{shared_id}")
+    page.wait_for_function("() => [...document.querySelectorAll('#main button.danger')].every(b => b.hidden)"
+                           " && document.querySelectorAll('#main button.danger').length > 0")  # fmt: skip
+    context.close()
