@@ -300,14 +300,14 @@ class _Parser:
         if tok.kind in (SQUOTE, DQUOTE):
             self.advance()
             if kind == "numeric":
-                number = _to_number(tok.text.strip())
+                number = to_number(tok.text.strip())
                 if number is None:
                     raise self.error(f"expected a number, found the string {tok.text!r}", tok.start)
                 return number
             return tok.text
         if tok.kind == NUMBER:
             self.advance()
-            number = _to_number(tok.text)
+            number = to_number(tok.text)
             if number is None:
                 raise self.error(f"malformed number {tok.text!r}", tok.start)
             # A number against a string field means its text: params.batch_size = 32.
@@ -356,10 +356,13 @@ class _Parser:
         return entity, key, ascending
 
 
-def _to_number(text: str) -> int | float | None:
+def to_number(text: str) -> int | float | None:
+    """``text`` as a filter number: an int when it is one and fits 64 bits, else a float; None if neither."""
     try:
         if text.lstrip("+-").isdigit():
-            return int(text)
+            number = int(text)
+            # Past 64 bits no database binds an integer (a 500 before): compare as a float.
+            return number if -(2**63) <= number < 2**63 else float(number)
         value = float(text)
     except ValueError:
         return None

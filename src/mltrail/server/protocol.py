@@ -8,8 +8,13 @@ matching dicts directly so JSON is encoded once.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
+#: protobuf's int64: a larger number is refused at decoding (400), as MLflow's parser does,
+#: instead of overflowing a database column later (a 500).
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 # ---------------------------------------------------------------- shared pieces
 
 
@@ -25,8 +30,8 @@ class MetricIn(msgspec.Struct):
 
     key: str
     value: float
-    timestamp: int
-    step: int = 0
+    timestamp: Int64
+    step: Int64 = 0
     dataset_name: str | None = None
     dataset_digest: str | None = None
     model_id: str | None = None
@@ -76,11 +81,11 @@ class GetExperimentByName(msgspec.Struct):
 
 
 class SearchExperiments(msgspec.Struct):
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
     filter: str | None = None
     order_by: list[str] = []
-    view_type: str | int | None = None
+    view_type: str | Int64 | None = None
 
 
 class UpdateExperiment(msgspec.Struct):
@@ -103,7 +108,7 @@ class CreateRun(msgspec.Struct):
     experiment_id: str = ""
     user_id: str = ""
     run_name: str | None = None
-    start_time: int | None = None
+    start_time: Int64 | None = None
     tags: list[KeyValue] = []
 
 
@@ -117,18 +122,18 @@ class RunRef(msgspec.Struct):
 class UpdateRun(msgspec.Struct):
     run_id: str = ""
     run_uuid: str = ""
-    status: str | int | None = None
-    end_time: int | None = None
+    status: str | Int64 | None = None
+    end_time: Int64 | None = None
     run_name: str | None = None
 
 
 class LogMetric(msgspec.Struct):
     key: str
     value: float
-    timestamp: int
+    timestamp: Int64
     run_id: str = ""
     run_uuid: str = ""
-    step: int = 0
+    step: Int64 = 0
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -171,22 +176,22 @@ class GetMetricHistory(msgspec.Struct):
     run_id: str = ""
     run_uuid: str = ""
     page_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
 
 
 class GetMetricHistoryBulkInterval(msgspec.Struct):
     metric_key: str
     run_ids: list[str] = []
-    start_step: int | None = None
-    end_step: int | None = None
-    max_results: int | None = None
+    start_step: Int64 | None = None
+    end_step: Int64 | None = None
+    max_results: Int64 | None = None
 
 
 class SearchRuns(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: str | None = None
-    run_view_type: str | int | None = None
-    max_results: int | None = None
+    run_view_type: str | Int64 | None = None
+    max_results: Int64 | None = None
     order_by: list[str] = []
     page_token: str | None = None
 
@@ -206,8 +211,8 @@ Number = float | str  # MLflow spells NaN/Infinity as strings
 class MetricOut(msgspec.Struct):
     key: str
     value: Number
-    timestamp: int
-    step: int = 0
+    timestamp: Int64
+    step: Int64 = 0
     run_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -219,8 +224,8 @@ class ExperimentOut(msgspec.Struct):
     name: str
     artifact_location: str = ""
     lifecycle_stage: str = "active"
-    last_update_time: int | None = None
-    creation_time: int | None = None
+    last_update_time: Int64 | None = None
+    creation_time: Int64 | None = None
     tags: list[KeyValue] = []
 
 
@@ -231,8 +236,8 @@ class RunInfoOut(msgspec.Struct):
     run_name: str | None = None
     user_id: str | None = None
     status: str | None = None
-    start_time: int | None = None
-    end_time: int | None = None
+    start_time: Int64 | None = None
+    end_time: Int64 | None = None
     artifact_uri: str | None = None
     lifecycle_stage: str | None = None
 
@@ -292,7 +297,7 @@ class SearchRunsResponse(msgspec.Struct):
 class FileInfoOut(msgspec.Struct):
     path: str
     is_dir: bool
-    file_size: int | None = None
+    file_size: Int64 | None = None
 
 
 class ListArtifactsResponse(msgspec.Struct):

@@ -40,6 +40,7 @@ from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackVa
 from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey, TraceTagKey
 from mltrail.exceptions import invalid
 from mltrail.search.limits import MAX_FILTER_CLAUSES, check_filter_length, check_order_by_count, over_limit
+from mltrail.search.parser import to_number
 from mltrail.store.validation import MAX_TRACE_TAG_KEY_LENGTH, MAX_TRACE_TAG_VAL_LENGTH, too_long
 
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
@@ -79,7 +80,8 @@ def _literal(raw: str) -> Any:
     if raw.startswith("("):
         items = [x.strip() for x in raw[1:-1].split(",") if x.strip()]
         return [_literal(x) for x in items]
-    return float(raw) if "." in raw else int(raw)
+    number = to_number(raw)  # None: left as text, which the clause checks then refuse
+    return raw if number is None else number
 
 
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`")

@@ -209,6 +209,8 @@ def runs_query(
     """
     try:
         exp_ids = [int(e) for e in experiment_ids]
+        if any(not -(2**63) <= e < 2**63 for e in exp_ids):
+            raise ValueError("out of the 64-bit range")
     except (TypeError, ValueError):
         raise invalid(f"Invalid experiment ids {list(experiment_ids)!r}: expected integer ids") from None
     runs = s.runs
@@ -239,7 +241,7 @@ def _experiment_id_clause(c: n.Comparison) -> ColumnElement[bool]:
     if c.op in (n.EQ, n.NE) or c.op in n.LIST_OPS:
         values = c.value if c.op in n.LIST_OPS else (c.value,)
         # A string that is not an integer names no experiment.
-        ids = [int(v) for v in values if str(v).strip().isdigit()]
+        ids = [int(v) for v in values if str(v).strip().isdigit() and int(v) < 2**63]
         if c.op == n.EQ:
             return col == ids[0] if ids else sa.false()
         if c.op == n.NE:
