@@ -196,7 +196,7 @@ async def _oversized(tmp_path):
     app = create_app(ServerConfig(backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}", max_body_bytes=1024,
                                   artifacts_destination=str(tmp_path / "art")))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         big = {"name": "x" * 5000}
         resp = await c.post("/api/2.0/mlflow/experiments/create", json=big)
         assert resp.status_code == 413
@@ -207,7 +207,8 @@ async def _oversized(tmp_path):
             for _ in range(10):
                 yield b" " * 512
 
-        resp = await c.post("/api/2.0/mlflow/experiments/create", content=chunked())
+        resp = await c.post("/api/2.0/mlflow/experiments/create", content=chunked(),
+                            headers={"Content-Type": "application/json"})
         assert resp.status_code == 413
         # Artifact uploads stream and are not bound by the JSON limit.
         resp = await c.put("/api/2.0/mlflow-artifacts/artifacts/big.bin", content=b"0" * 10_000)
