@@ -19,6 +19,7 @@ from mltrail.server.config import (
     DEFAULT_ARTIFACTS_DESTINATION,
     DEFAULT_BACKEND_STORE_URI,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_REQUEST_TIMEOUT,
     ServerConfig,
 )
 
@@ -75,11 +76,36 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      "artifacts from."),
         click.option("-h", "--host", default="127.0.0.1", envvar="MLFLOW_HOST", show_default=True,
                      help="Interface to listen on (use 0.0.0.0 to listen on all, deliberately)."),
-        click.option("-p", "--port", default=5000, type=int, envvar="MLFLOW_PORT", show_default=True),
+        click.option("-p", "--port", default=5000, type=click.IntRange(1, 65535), envvar="MLFLOW_PORT",
+                     show_default=True, help="TCP port to listen on (1-65535)."),
         click.option("-w", "--workers", default=1, type=click.IntRange(1, 256), envvar="MLFLOW_WORKERS",
                      show_default=True, help="Worker processes."),
         click.option("--max-body-size", default=str(DEFAULT_MAX_BODY_BYTES), show_default=True,
                      help="Largest JSON request body accepted (artifact uploads stream and are exempt)."),
+        click.option("--request-timeout", default=DEFAULT_REQUEST_TIMEOUT, type=click.FloatRange(min=0),
+                     envvar="MLTRAIL_REQUEST_TIMEOUT", show_default=True,
+                     help="Seconds a client may take to send a request's headers, or stay silent "
+                          "mid-body, before it gets 408 and is disconnected (0: no limit)."),
+        click.option("--allowed-hosts", default=None, envvar="MLFLOW_SERVER_ALLOWED_HOSTS",
+                     help="Comma-separated Host headers to accept, against DNS rebinding, e.g. "
+                     "'mlflow.company.com,10.0.0.100:5000,app-*.internal'; '*' accepts all (not for "
+                     "production). Default: private-network IPs and the --host address. The loopback "
+                     "names (localhost, 127.0.0.1, [::1]) are always accepted."),
+        click.option("--cors-allowed-origins", default=None, envvar="MLFLOW_SERVER_CORS_ALLOWED_ORIGINS",
+                     help="Comma-separated origins whose web pages may call this server, e.g. "
+                     "'https://app.company.com,https://*.company.com'; '*' allows every site (development "
+                     "only). Default: none; pages this server serves itself are always allowed."),
+        click.option("--x-frame-options", default="SAMEORIGIN", envvar="MLFLOW_SERVER_X_FRAME_OPTIONS",
+                     type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False),
+                     show_default=True, help="X-Frame-Options on every response (NONE: no header, the UI "
+                     "may be framed by any site)."),
+        click.option("--disable-security-middleware", is_flag=True, default=False,
+                     envvar="MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",
+                     help="DANGEROUS: turn off Host, Origin and Content-Type checks and security headers. "
+                     "Prefer --allowed-hosts and --cors-allowed-origins."),
+        click.option("--expose-prometheus", default=None, envvar="MLFLOW_EXPOSE_PROMETHEUS",
+                     help="Serve request metrics on /metrics in Prometheus format, keeping the workers' "
+                     "metric files in this folder (created if missing, cleared at start)."),
         click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
                      show_default=True),
         click.option("--access-log/--no-access-log", default=False, show_default=True,
@@ -111,7 +137,13 @@ def build_config(**kw: object) -> ServerConfig:
         port=int(kw.get("port") or 5000),  # type: ignore[arg-type]
         workers=int(kw.get("workers") or 1),  # type: ignore[arg-type]
         max_body_bytes=parse_size(str(kw.get("max_body_size") or DEFAULT_MAX_BODY_BYTES)),
+        request_timeout=float(kw.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)),  # type: ignore[arg-type]
         app_name=str(kw["app_name"]) if kw.get("app_name") else None,
+        allowed_hosts=str(kw["allowed_hosts"]) if kw.get("allowed_hosts") else None,
+        cors_allowed_origins=str(kw["cors_allowed_origins"]) if kw.get("cors_allowed_origins") else None,
+        x_frame_options=str(kw.get("x_frame_options") or "SAMEORIGIN").upper(),
+        disable_security_middleware=bool(kw.get("disable_security_middleware", False)),
+        expose_prometheus=os.path.abspath(str(kw["expose_prometheus"])) if kw.get("expose_prometheus") else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
     )
 
@@ -123,15 +155,42 @@ def _allowed_roots(raw: str) -> tuple[str, ...]:
     return tuple(check_artifact_location(r.strip()) for r in raw.split(",") if r.strip())
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail with one line (exit 1) when ``host:port`` cannot be bound, before anything says "listening".
+
+    Binds and closes a socket with ``SO_REUSEADDR``, as uvicorn's own socket
+    has, so a port in TIME_WAIT after a restart is not taken for a busy one.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise click.ClickException(f"Cannot listen on {host}:{port}: unknown host ({err.strerror})") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as err:
+            raise click.ClickException(
+                f"Cannot listen on {host}:{port}: {err.strerror or err}. Is another server running there? "
+                "Stop it or choose another --port."
+            ) from None
+
+
 def run_server(config: ServerConfig, log_level: str = "info", access_log: bool = False) -> None:
     """Start uvicorn (uvloop + httptools) with ``config``; blocks until stopped.
 
     ``access_log`` logs one line per request (also on with ``log_level="debug"``).
     """
     import dataclasses
+    import functools
     import json
 
     import uvicorn
+
+    from mltrail.server.connection import BoundedHttpToolsProtocol
 
     # Configure our logger only: the root logger stays quiet (alembic, httpx chatter).
     log = logging.getLogger("mltrail")
@@ -148,8 +207,14 @@ def run_server(config: ServerConfig, log_level: str = "info", access_log: bool =
             "each other through SQLite's lock. Use PostgreSQL or MySQL for several workers.",
             config.workers,
         )
+    check_port_free(config.host, config.port)
     if config.app_name == "basic-auth":
         _bootstrap_auth()
+    _announce_security(config, log)
+    if config.expose_prometheus:
+        from mltrail.server.metrics import prepare_directory
+
+        prepare_directory(config.expose_prometheus)  # before any worker writes to it
     what = "artifact proxy" if config.artifacts_only else "tracking server"
     artifacts = f", artifacts -> {mask_uri(config.artifacts_destination)}" if config.serve_artifacts else ""
     backend = "" if config.artifacts_only else f" (backend {mask_uri(config.backend_store_uri)}{artifacts})"
@@ -161,7 +226,8 @@ def run_server(config: ServerConfig, log_level: str = "info", access_log: bool =
         "host": config.host,
         "port": config.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, plus the request timeout and URL/header limits uvicorn lacks.
+        "http": functools.partial(BoundedHttpToolsProtocol, request_timeout=config.request_timeout),
         # uvicorn logs requests at INFO, so asking for the access log needs that level.
         "log_level": "info" if access_log else ("warning" if log_level == "info" else log_level),
         "access_log": access_log or log_level == "debug",
@@ -194,6 +260,19 @@ def _bootstrap_auth() -> None:
         AuthService.from_config()
     except MltrailException as err:
         raise click.ClickException(err.message) from None
+
+
+def _announce_security(config: ServerConfig, log: logging.Logger) -> None:
+    """MLflow's start-up warnings for the settings that open the server up."""
+    if config.disable_security_middleware:
+        log.warning("warning: security middleware is DISABLED: no Host, Origin or Content-Type checks")
+        return
+    from mltrail.server.guard import split_list
+
+    if "*" in split_list(config.allowed_hosts):
+        log.warning("warning: accepting ALL hosts; the server is open to DNS rebinding attacks")
+    if "*" in split_list(config.cors_allowed_origins):
+        log.warning("warning: allowing ALL origins: any website may call this server from a browser")
 
 
 @click.command("server")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 DEFAULT_BACKEND_STORE_URI = "sqlite:///mltrail.db"
 DEFAULT_ARTIFACTS_DESTINATION = "./mltrail-artifacts"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DEFAULT_REQUEST_TIMEOUT = 60.0
 
 
 @dataclass(slots=True)
@@ -33,8 +34,17 @@ class ServerConfig:
     port: int = 5000
     workers: int = 1
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Seconds for a request head to arrive and for a body to make progress (server/connection.py).
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     # MLflow's `--app-name`: "basic-auth" turns on logins and permissions (server/auth/).
     app_name: str | None = None
+    # Browser protections (server/guard.py), MLflow's flags: comma-separated lists as given.
+    allowed_hosts: str | None = None  # None: loopback names, private IPs, the bound address
+    cors_allowed_origins: str | None = None  # None: no cross-origin browser access
+    x_frame_options: str = "SAMEORIGIN"
+    disable_security_middleware: bool = False
+    # A folder for Prometheus' multiprocess files: serves /metrics when set (server/metrics.py).
+    expose_prometheus: str | None = None
     # Extra folders/buckets the server may read stored artifact locations from (see server/roots.py).
     allowed_artifact_roots: tuple[str, ...] = ()
 
