@@ -5,7 +5,7 @@
     python bench/run.py --only ops,capacity
     python bench/run.py --servers mlflow,fasttrackml   # while developing
 
-Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, footprint.
+Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, auth, footprint.
 Prints one markdown table per section and writes bench/results.json. Never part
 of ``make test``; see docs/benchmarks.md for the method.
 """
@@ -23,7 +23,7 @@ from common import BENCH_DIR, NA, ROOT, SERVERS
 from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
-ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "footprint")
+ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "auth", "footprint")
 SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
 # --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start) and ui (seeds 10k runs);
 # ask for them with --only serving,ui.
@@ -114,6 +114,10 @@ class Bench:
             import sec_ui
 
             self.guarded("ui", "Web UI", sec_ui.run, self.quick)
+        if "auth" in self.sections:
+            import auth_overhead
+
+            self.guarded("auth", "Auth overhead", auth_overhead.run, self.quick)
         if "footprint" in self.sections:
             import sec_footprint
 
