@@ -421,6 +421,9 @@ def test_ui_routes_check_the_run_and_experiment(alice, bob):
     _denied(bob.get(f"{UI}/runs/{run}/events"))
     _denied(bob.get(f"{UI}/experiments/columns", params={"experiment_ids": exp}))
     _denied(bob.get(f"{UI}/runs/export.csv", params={"experiment_ids": exp}))
+    _denied(bob.get(f"{UI}/metrics/history-bulk", params={"run_ids": run, "key": "m"}))
+    assert exp in _ok(alice.get(f"{UI}/experiments/summary"))["experiments"]
+    assert exp not in _ok(bob.get(f"{UI}/experiments/summary"))["experiments"]  # the list leaves it out
     assert run in alice.get(f"{UI}/runs/export.csv", params={"experiment_ids": exp}).text
     me = _ok(bob.get(f"{UI}/auth/me", params={"experiment_ids": exp, "run_ids": run}))
     assert me["user"] == {"username": "bob", "is_admin": False}

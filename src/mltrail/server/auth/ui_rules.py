@@ -8,6 +8,7 @@ run the request names, admin-only for a request naming none (fail closed).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -29,34 +30,61 @@ def _ids(request: Any, *names: str) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _check_ui_request(request: Any, subject: Subject) -> None:
-    """READ on every experiment and run a UI request names; a request naming none is admin-only.
+# UI lists that, asked without ids, cover every experiment: their answer (a JSON object keyed
+# by experiment id under this field) is cut down to the experiments the caller may read.
+_EXPERIMENT_KEYED_LISTS = {"/ajax-api/mltrail/experiments/summary": "experiments"}
 
-    Failing closed on unrecognized requests means a new UI route that takes a new
-    kind of id cannot leak data before someone teaches this function about it.
+
+def _check_ui_request(request: Any, subject: Subject) -> bool:
+    """READ on every experiment and run a UI request names. True: filter the answer instead.
+
+    A request naming nothing is admin-only unless its route is a known list
+    (:data:`_EXPERIMENT_KEYED_LISTS`): failing closed means a new UI route taking
+    a new kind of id cannot leak data before someone teaches this function about it.
     """
     call = Call(request, None)
     experiments = _ids(request, "experiment_id", "experiment_ids")
     runs = _ids(request, "run_id", "run_ids", "run_uuid")
     if not experiments and not runs:
+        if request.url.path in _EXPERIMENT_KEYED_LISTS and subject.user is not None:
+            return not subject.is_admin
         require_admin(call, subject)
-        return
+        return False
     require_user(call, subject)
     for experiment_id in experiments:
         subject.require_experiment(experiment_id, READ)
     for run_id in runs:
         subject.require_experiment(run_experiment(call, run_id), READ)
+    return False
+
+
+def _readable_only(response: Any, field: str, subject: Subject) -> Any:
+    """A JSON answer keyed by experiment id, without the experiments ``subject`` may not read."""
+    from starlette.responses import Response
+
+    if response.status_code != 200:
+        return response
+    payload = json.loads(response.body)
+    subject.preload_experiments()
+    payload[field] = {k: v for k, v in (payload.get(field) or {}).items() if subject.experiment(str(k)).can_read}
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json", headers=headers)
 
 
 def _protect_ui_endpoint(endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
     from starlette.responses import JSONResponse
 
     async def protected(request: Any) -> Any:
+        subject = subject_of(request)
         try:
-            await run_in_threadpool(_check_ui_request, request, subject_of(request))
+            filter_answer = await run_in_threadpool(_check_ui_request, request, subject)
         except MltrailException as err:
             return JSONResponse(err.to_dict(), status_code=err.get_http_status_code())
-        return await endpoint(request)
+        response = await endpoint(request)
+        if filter_answer:
+            field = _EXPERIMENT_KEYED_LISTS[request.url.path]
+            return await run_in_threadpool(_readable_only, response, field, subject)
+        return response
 
     return protected
 
@@ -87,7 +115,9 @@ async def whoami(request: Any) -> Any:
         user = subject.user
         out: dict[str, Any] = {
             "user": None if user is None else {"username": user.username, "is_admin": bool(user.is_admin)},
-            "experiments": {e: _permission_json(subject.experiment(e)) for e in _ids(request, "experiment_ids")},
+            "experiments": {
+                e: _permission_json(subject.experiment(e)) for e in _ids(request, "experiment_ids")
+            },
             "models": {m: _permission_json(subject.model(m)) for m in _ids(request, "models")},
             "runs": {},
         }
@@ -113,8 +143,12 @@ def protect_ui_routes(routes: list[Any]) -> list[Any]:
     out: list[Any] = []
     for route in routes:
         if isinstance(route, Route) and route.path.startswith(UI_API_PREFIX):
-            route = Route(route.path, _protect_ui_endpoint(route.endpoint), methods=list(route.methods or ()),
-                          name=route.name)
+            route = Route(
+                route.path,
+                _protect_ui_endpoint(route.endpoint),
+                methods=list(route.methods or ()),
+                name=route.name,
+            )
         out.append(route)
     out.append(Route(WHOAMI_PATH, whoami, methods=["GET"]))
     return out
