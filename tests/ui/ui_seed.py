@@ -71,3 +71,38 @@ class Seeder:
         data = content.encode() if isinstance(content, str) else content
         res = self.http.put(f"/api/2.0/mlflow-artifacts/artifacts/{rel}/{path}", content=data)
         assert res.status_code == 200, res.text
+
+    def trace(
+        self,
+        experiment_id: str,
+        name: str,
+        request: str,
+        response: str,
+        request_time_ms: int | None = None,
+        duration_ms: int = 1200,
+    ) -> str:
+        """Start a finished trace (MLflow 3's ``POST /api/3.0/mlflow/traces``) with these previews."""
+        import uuid
+
+        trace_id = "tr-" + uuid.uuid4().hex
+        when = request_time_ms or int(time.time() * 1000)
+        info = {
+            "trace_id": trace_id,
+            "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}},
+            "request_time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when / 1000)) + f".{when % 1000:03d}Z",
+            "execution_duration": f"{duration_ms / 1000}s",
+            "state": "OK",
+            "request_preview": request,
+            "response_preview": response,
+            "tags": {"mlflow.traceName": name},
+        }
+        res = self.http.post("/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}})
+        assert res.status_code == 200, res.text
+        return trace_id
+
+    def model_version(self, name: str, run_id: str) -> dict[str, Any]:
+        """Register ``runs:/<run_id>/model`` as a new version of ``name`` (created on first use)."""
+        res = self.http.post("/api/2.0/mlflow/registered-models/create", json={"name": name})
+        assert res.status_code == 200 or "RESOURCE_ALREADY_EXISTS" in res.text, res.text
+        body: dict[str, Any] = {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id}
+        return self.post("model-versions/create", body)["model_version"]

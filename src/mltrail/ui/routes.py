@@ -38,6 +38,8 @@ from mltrail.ui.sqlaccess import experiment_ints, sql_engine
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 COLUMN_SAMPLE_RUNS = 1000
+BULK_HISTORY_RUNS = 200  # runs per history-bulk request; the charts view asks in slices of this size
+COUNT_RUNS = 1000
 
 
 def _error(exc: MltrailException) -> JSONResponse:
@@ -59,6 +61,19 @@ def _run_id(request: Request) -> str:
     if not _RUN_ID.match(run_id):
         raise invalid(f"Invalid run id {run_id!r}")
     return run_id
+
+
+def _run_ids(request: Request, limit: int) -> list[str]:
+    """``run_ids=a,b`` (or repeated): each a valid run id, at least one and at most ``limit``."""
+    ids = [p for v in request.query_params.getlist("run_ids") for p in v.split(",") if p]
+    if not ids:
+        raise invalid("run_ids is required")
+    if len(ids) > limit:
+        raise invalid(f"run_ids may list at most {limit} runs, got {len(ids)}")
+    for run_id in ids:
+        if not _RUN_ID.match(run_id):
+            raise invalid(f"Invalid run id {run_id!r}")
+    return list(dict.fromkeys(ids))
 
 
 def _experiment_ids(request: Request) -> list[str]:
@@ -135,6 +150,76 @@ async def metric_history(request: Request) -> Response:
     except MltrailException as exc:
         return _error(exc)
     return _json({"run_id": run_id, "key": key, "axis": axis, **out})
+
+
+async def metric_history_bulk(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/metrics/history-bulk?run_ids=a,b&key=&axis=&max_points=``.
+
+    One metric of many runs in one request (the experiment charts view draws a
+    chart per key over every visible run); each run's history is downsampled as
+    by ``metrics/history``. A run that never logged the key has ``total`` 0.
+    """
+    try:
+        run_ids = _run_ids(request, BULK_HISTORY_RUNS)
+        key = request.query_params.get("key") or ""
+        if not key:
+            raise invalid("key is required")
+        axis = history.parse_axis(request.query_params.get("axis"))
+        max_points = history.parse_max_points(request.query_params.get("max_points"))
+        store = _store(request)
+
+        def load() -> list[dict[str, Any]]:
+            engine = sql_engine(store)
+            if engine is not None:
+                return [{"run_id": r, **history.history_via_sql(engine, r, key, axis, max_points)} for r in run_ids]
+            return [{"run_id": r, **history.history_via_store(store, r, key, axis, max_points)} for r in run_ids]
+
+        runs = await run_in_threadpool(load)
+    except MltrailException as exc:
+        return _error(exc)
+    return _json({"key": key, "axis": axis, "runs": runs})
+
+
+async def metric_counts(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/metrics/counts?run_ids=a,b``: how many values each metric of each run holds.
+
+    Pages draw a chart only for metrics with a history and show single values
+    (an evaluation's scores) as numbers.
+    """
+    try:
+        run_ids = _run_ids(request, COUNT_RUNS)
+        store = _store(request)
+
+        def load() -> dict[str, dict[str, int]]:
+            if hasattr(store, "metric_point_counts"):
+                return store.metric_point_counts(run_ids)
+            out: dict[str, dict[str, int]] = {}
+            for run_id in run_ids:  # stores without SQL: count through the store interface
+                keys = store.get_run(run_id).data.metrics
+                out[run_id] = {k: len(store.get_metric_history(run_id, k)) for k in keys}
+            return out
+
+        counts = await run_in_threadpool(load)
+    except MltrailException as exc:
+        return _error(exc)
+    return _json({"counts": counts})
+
+
+async def experiment_summaries(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/experiments/summary[?experiment_ids=1,2]``: run counts per experiment.
+
+    One query for the whole experiments list; experiments without active runs are absent.
+    """
+    try:
+        raw = [p for v in request.query_params.getlist("experiment_ids") for p in v.split(",") if p]
+        ids = [str(i) for i in experiment_ints(raw)] if raw else None
+        store = _store(request)
+        if not hasattr(store, "experiment_run_summaries"):
+            return _json({"experiments": {}})  # a store without SQL: the list simply shows no counts
+        out = await run_in_threadpool(store.experiment_run_summaries, ids)
+    except MltrailException as exc:
+        return _error(exc)
+    return _json({"experiments": out})
 
 
 def poll_seconds_from_env() -> float:
@@ -244,6 +329,9 @@ def ui_routes(assets: Assets | None = None) -> list[BaseRoute]:
         Route("/index.html", _legacy_redirect, methods=["GET"]),
         Route("/static/{version}/{path:path}", _static_endpoint(assets), methods=["GET", "HEAD"]),
         Route("/ajax-api/mltrail/metrics/history", metric_history, methods=["GET"]),
+        Route("/ajax-api/mltrail/metrics/history-bulk", metric_history_bulk, methods=["GET"]),
+        Route("/ajax-api/mltrail/metrics/counts", metric_counts, methods=["GET"]),
+        Route("/ajax-api/mltrail/experiments/summary", experiment_summaries, methods=["GET"]),
         Route("/ajax-api/mltrail/runs/{run_id}/events", run_events, methods=["GET"]),
         Route("/ajax-api/mltrail/experiments/columns", experiment_columns, methods=["GET"]),
         Route("/ajax-api/mltrail/runs/export.csv", export_runs_csv, methods=["GET"]),

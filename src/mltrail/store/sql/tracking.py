@@ -63,6 +63,7 @@ from mltrail.store.sql.schema import (
     runs,
 )
 from mltrail.store.sql.schema import tags as run_tags
+from mltrail.store.sql.ui_reads import UiReadsMixin
 from mltrail.store.tracking import (
     SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_DEFAULT,
@@ -127,7 +128,7 @@ def _check_max_results(max_results: Any) -> int:
     return max_results
 
 
-class SqlTrackingStore(RunWritesMixin, TrackingStore):
+class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
     """Experiments, runs, metrics, params, tags and inputs in one SQL database."""
 
     def __init__(self, db_uri: str, default_artifact_root: str) -> None:

@@ -105,6 +105,18 @@ export function metricHistory(runId, key, axis = 'step', maxPoints = 2000) {
   return call('GET', UI + 'metrics/history', {query: {run_id: runId, key, axis, max_points: maxPoints}});
 }
 
+/** One metric of many runs, each downsampled: {key, axis, runs: [{run_id, total, step, value, …}]}. */
+export function metricHistoryBulk(runIds, key, axis = 'step', maxPoints = 2000) {
+  return call('GET', UI + 'metrics/history-bulk', {query: {run_ids: runIds.join(','), key, axis, max_points: maxPoints}});
+}
+
+/** How many values each metric of each run holds: {run_id: {key: count}}. */
+export const metricCounts = (runIds) =>
+  call('GET', UI + 'metrics/counts', {query: {run_ids: runIds.join(',')}}).then((r) => r.counts || {});
+
+/** Run counts of every experiment in one request: {experiment_id: {runs, running, last_run_start}}. */
+export const experimentSummaries = () => call('GET', UI + 'experiments/summary').then((r) => r.experiments || {});
+
 export const experimentColumns = (ids) => call('GET', UI + 'experiments/columns', {query: {experiment_ids: ids.join(',')}});
 
 export function exportCsvUrl({experimentIds, filter, viewType, orderBy, columns}) {

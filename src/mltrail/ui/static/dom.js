@@ -62,19 +62,32 @@ export function fmtTime(ms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-export function fmtDuration(startMs, endMs) {
-  if (!startMs) return '';
-  const end = endMs ? Number(endMs) : Date.now();
-  let s = Math.max(0, Math.round((end - Number(startMs)) / 1000));
-  if (s < 60) return s + 's';
+/**
+ * A run's duration, end − start (a running run: now − start), for people: "850ms", "1.3s", "2m 5s", "1h 1m",
+ * "2d 3h". Sub-minute runs keep their fraction, so quick runs never all read "0s".
+ */
+export function fmtDuration(startMs, endMs, nowMs = Date.now()) {
+  if (startMs === null || startMs === undefined || startMs === '' || Number(startMs) <= 0) return '';
+  const start = Number(startMs);
+  const end = endMs ? Number(endMs) : nowMs;
+  if (!Number.isFinite(start) || !Number.isFinite(end)) return '';
+  return fmtElapsed(end - start);
+}
+
+/** Milliseconds for people: "850ms", "1.3s", "42s", "2m 5s", "1h 1m", "2d 3h". */
+export function fmtElapsed(milliseconds) {
+  const ms = Math.max(0, Number(milliseconds) || 0);
+  if (ms < 1000) return Math.round(ms) + 'ms';
+  if (ms < 60000) return String(ms < 10000 ? Math.floor(ms / 100) / 10 : Math.floor(ms / 1000)) + 's';
+  let s = Math.floor(ms / 1000);
   const parts = [];
   const d = Math.floor(s / 86400); s -= d * 86400;
   const hr = Math.floor(s / 3600); s -= hr * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
   if (d) parts.push(d + 'd');
   if (hr) parts.push(hr + 'h');
-  if (m) parts.push(m + 'm');
-  if (s && !d) parts.push(s + 's');
+  if (m && !d) parts.push(m + 'm');
+  if (s && !d && !hr) parts.push(s + 's');
   return parts.join(' ');
 }
 

@@ -5,6 +5,7 @@
 import * as api from '../api.js';
 import {errorBox, h, replace} from '../dom.js';
 import {parseCsv} from './csv.js';
+import {dataTable, isJsonTable, jsonTable} from './jsontable.js';
 
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp|ico)$/i;
 const TEXT = /(\.(txt|log|md|py|json|jsonl|ya?ml|csv|tsv|html?|xml|svg|js|ts|sql|ini|cfg|toml|sh|r|java|c|h|cpp|go|rs|ipynb|prompt)|(^|\/)(MLmodel|requirements\.txt|conda\.yaml|python_env\.yaml|LICENSE|Dockerfile))$/i;
@@ -34,9 +35,18 @@ export async function listAllFiles(runId, limit = 500) {
 
 function previewTable(rows) {
   const [head, ...body] = rows;
-  return h('div', {class: 'table-wrap'}, h('table', {class: 'csv'},
-    h('thead', {}, h('tr', {}, (head || []).map((c) => h('th', {}, c)))),
-    h('tbody', {}, body.map((r) => h('tr', {}, r.map((c) => h('td', {title: c}, c)))))));
+  const width = Math.max((head || []).length, ...body.map((r) => r.length));
+  const columns = Array.from({length: width}, (_, i) => (head || [])[i] ?? '');
+  return dataTable(columns, body, {cls: 'csv', maxRows: 500});
+}
+
+/** JSON as a table when it has MLflow's table layout (eval_results_table.json), else pretty-printed. */
+function previewJson(text) {
+  let value;
+  try { value = JSON.parse(text); } catch { return h('pre', {}, text); }
+  if (!isJsonTable(value)) return h('pre', {class: 'json'}, JSON.stringify(value, null, 2));
+  return h('div', {class: 'json-table'}, jsonTable(value, {cls: 'eval-table'}),
+    h('details', {}, h('summary', {}, 'Raw JSON'), h('pre', {class: 'json'}, JSON.stringify(value, null, 2))));
 }
 
 /** Render a preview of one file into `pane`. */
@@ -60,7 +70,7 @@ export async function showPreview(pane, runId, file) {
     if (text === null) { replace(pane, head, h('p', {class: 'muted'}, 'Too large to preview; download it instead.')); return; }
     let body;
     if (/\.json$/.test(name)) {
-      try { body = h('pre', {class: 'json'}, JSON.stringify(JSON.parse(text), null, 2)); } catch { body = h('pre', {}, text); }
+      body = previewJson(text);
     } else if (/\.(csv|tsv)$/.test(name)) {
       body = previewTable(parseCsv(text, 500, name.endsWith('.tsv') ? '\t' : ','));
     } else {

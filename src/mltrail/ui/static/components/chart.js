@@ -108,14 +108,22 @@ export async function drawChart(el, traces, {title, log, axis} = {}) {
   el.dataset.points = String(traces.filter((t) => t.meta === 'series').reduce((n, t) => n + t.x.length, 0));
 }
 
-/** One bar per series: for metrics logged once (eval scores), where a line chart says nothing. */
+/**
+ * One bar per series ({name, value, colorIndex}): for metrics logged once per run (eval scores) compared
+ * across runs. The y axis starts at zero, and all-zero values get a 0…1 axis instead of plotly's empty −1…1.
+ */
 export async function drawBars(el, bars, {title, log} = {}) {
   const Plotly = await loadPlotly();
   const base = themeLayout();
   const traces = bars.map((b, i) => ({type: 'bar', x: [plotlyText(b.name)], y: [b.value], name: plotlyText(b.name),
-    marker: {color: color(i)}, meta: 'series', hovertemplate: '%{x}: %{y}<extra></extra>'}));
+    marker: {color: color(b.colorIndex ?? i)}, meta: 'series', hovertemplate: '%{x}: %{y}<extra></extra>',
+    text: [typeof b.value === 'number' ? String(Number(b.value.toPrecision(4))) : String(b.value)], textposition: 'outside',
+    cliponaxis: false}));
+  const allZero = bars.every((b) => Number(b.value) === 0);
+  const yaxis = {...base.yaxis, type: log ? 'log' : 'linear', rangemode: 'tozero'};
+  if (allZero && !log) yaxis.range = [0, 1];
   await Plotly.react(el, traces, {...base, title: {text: plotlyText(title || ''), font: {size: 13}}, height: 300,
-    margin: {l: 55, r: 15, t: 36, b: 60}, showlegend: false, yaxis: {...base.yaxis, type: log ? 'log' : 'linear'},
+    margin: {l: 55, r: 15, t: 36, b: 60}, showlegend: false, yaxis,
     xaxis: {...base.xaxis, type: 'category'}}, {responsive: true, displaylogo: false});
   el.dataset.seriesCount = String(bars.length);
   el.dataset.points = String(bars.length);

@@ -1,6 +1,8 @@
 // A grid of metric charts with shared controls: x axis (step, time, relative time), smoothing, log scale.
-// `series` lists what to draw per metric key: [{runId, name, startTime}]; histories come downsampled
-// from /ajax-api/mltrail/metrics/history, so a million points arrive as a few thousand.
+// `seriesFor(key)` lists what to draw per metric key: [{runId, name, startTime, colorIndex, value, count}];
+// colorIndex is the run's place in its page (so a run keeps one colour on every chart); value and count,
+// when known, let a metric logged once per run be drawn as bars without fetching anything. Histories come
+// downsampled from /ajax-api/mltrail/metrics/history (one run) or history-bulk (many runs, one request per key).
 
 import * as api from '../api.js';
 import {updateQuery} from '../app.js';
@@ -8,6 +10,8 @@ import {errorBox, h, replace} from '../dom.js';
 import {drawBars, drawChart, loadPlotly, purge, seriesTraces} from './chart.js';
 
 const MAX_CHARTS = 40;
+const BULK_RUNS = 200;  // the server's limit of runs per history-bulk request
+const EMPTY = {total: 0, downsampled: false, step: [], timestamp: [], value: []};
 
 export function metricPanel({keys, seriesFor, query}) {
   const state = {
@@ -42,11 +46,30 @@ export function metricPanel({keys, seriesFor, query}) {
     redrawAll();
   }
 
-  async function history(runId, key, force) {
+  /** The histories of one key for every series, from the cache or in as few requests as possible. */
+  async function histories(key, series, force) {
     const axis = state.axis === 'step' ? 'step' : 'time';
-    const id = `${runId}\n${key}\n${axis}`;
-    if (force || !cache.has(id)) cache.set(id, api.metricHistory(runId, key, axis));
-    try { return await cache.get(id); } catch (err) { cache.delete(id); throw err; }
+    const idOf = (runId) => `${runId}\n${key}\n${axis}`;
+    const missing = series.filter((x) => force || !cache.has(idOf(x.runId)));
+    if (missing.length === 1 && series.length === 1) {
+      cache.set(idOf(missing[0].runId), api.metricHistory(missing[0].runId, key, axis));
+    } else if (missing.length) {
+      // Many runs share a chart: fewer points each keeps the whole chart near a few tens of thousands.
+      const maxPoints = Math.max(100, Math.min(2000, Math.floor(40000 / series.length)));
+      for (let i = 0; i < missing.length; i += BULK_RUNS) {
+        const part = missing.slice(i, i + BULK_RUNS).map((x) => x.runId);
+        const request = api.metricHistoryBulk(part, key, axis, maxPoints);
+        for (const runId of part) {
+          cache.set(idOf(runId), request.then((res) => res.runs.find((r) => r.run_id === runId) || EMPTY));
+        }
+      }
+    }
+    try {
+      return await Promise.all(series.map((x) => cache.get(idOf(x.runId))));
+    } catch (err) {
+      series.forEach((x) => cache.delete(idOf(x.runId)));
+      throw err;
+    }
   }
 
   async function draw(key, force = false) {
@@ -59,15 +82,22 @@ export function metricPanel({keys, seriesFor, query}) {
     }
     try {
       const series = seriesFor(key);
-      const histories = await Promise.all(series.map((s) => history(s.runId, key, force)));
-      if (histories.length && histories.every((x) => x.value.length === 1 && x.total === 1)) {
-        await drawBars(el, histories.map((x, i) => ({name: series[i].name, value: x.value[0]})), {title: key, log: state.log});
+      const colorOf = (i) => series[i].colorIndex ?? i;
+      const barsOf = (values) => values.map((value, i) => ({name: series[i].name, value, colorIndex: colorOf(i)}));
+      // Logged once per run (an evaluation's scores): bars from the values the page already has.
+      if (!force && series.length && series.every((x) => x.count !== undefined && x.count <= 1 && x.value !== undefined)) {
+        await drawBars(el, barsOf(series.map((x) => x.value)), {title: key, log: state.log});
         return;
       }
-      const traces = histories.flatMap((hist, i) => seriesTraces(hist, {name: series[i].name, index: i, axis: state.axis,
+      const loaded = await histories(key, series, force);
+      if (loaded.length && loaded.every((x) => x.value.length === 1 && x.total === 1)) {
+        await drawBars(el, barsOf(loaded.map((x) => x.value[0])), {title: key, log: state.log});
+        return;
+      }
+      const traces = loaded.flatMap((hist, i) => seriesTraces(hist, {name: series[i].name, index: colorOf(i), axis: state.axis,
         smoothing: state.smoothing, startTime: series[i].startTime}));
-      const total = histories.reduce((n, x) => n + x.total, 0);
-      const sampled = histories.some((x) => x.downsampled);
+      const total = loaded.reduce((n, x) => n + x.total, 0);
+      const sampled = loaded.some((x) => x.downsampled);
       await drawChart(el, traces, {title: key + (sampled ? ` (${total.toLocaleString()} points, min/max envelope)` : ''),
         log: state.log, axis: state.axis});
     } catch (err) {
@@ -85,10 +115,26 @@ export function metricPanel({keys, seriesFor, query}) {
     return Promise.all(changedKeys.filter((k) => state.keys.indexOf(k) < MAX_CHARTS).map((k) => draw(k, true)));
   }
 
+  /** Show exactly these keys, in this order (a filter changed): drops other charts, keeps fetched histories. */
+  function setKeys(keys) {
+    state.keys = [...keys];
+    const shown = new Set(state.keys.slice(0, MAX_CHARTS));
+    for (const [k, el] of charts) {
+      if (!shown.has(k)) { purge(el); el.remove(); charts.delete(k); }
+    }
+    for (const k of shown) if (charts.has(k)) grid.append(charts.get(k));  // existing charts in the new order
+    drawNote();
+    return redrawAll().then(() => { for (const k of shown) grid.append(charts.get(k)); });
+  }
+
   function destroy() { for (const el of charts.values()) purge(el); }
 
-  const element = h('section', {class: 'metric-panel'}, controls, message, grid,
-    state.keys.length > MAX_CHARTS ? h('p', {class: 'muted'}, `Showing the first ${MAX_CHARTS} of ${state.keys.length} metrics.`) : null);
-  if (!state.keys.length) replace(grid, h('p', {class: 'muted'}, 'No metrics logged yet.'));
-  return {element, redrawAll, refresh, destroy, grid};
+  const note = h('p', {class: 'muted'});
+  function drawNote() {
+    note.textContent = state.keys.length > MAX_CHARTS ? `Showing the first ${MAX_CHARTS} of ${state.keys.length} metrics.` : '';
+    if (!state.keys.length && !charts.size) replace(grid, h('p', {class: 'muted'}, 'No metrics logged yet.'));
+  }
+  const element = h('section', {class: 'metric-panel'}, controls, message, grid, note);
+  drawNote();
+  return {element, redrawAll, refresh, setKeys, destroy, grid};
 }

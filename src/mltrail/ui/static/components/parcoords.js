@@ -44,8 +44,12 @@ export function axisFor(values) {
   return {pos, ticks: cats.map((c, i) => [cats.length === 1 ? 0.5 : i / (cats.length - 1), c]).filter((_, i) => i % every === 0)};
 }
 
-/** Draw into `container`: columns are [{label, get(run)}]; lines are colored by the last column. */
-export function drawParallel(container, runs, columns, nameOf) {
+/**
+ * Draw into `container`: columns are [{label, get(run)}], one line per run. `colorOf(run)` gives each run its
+ * colour (the page's run colour, shared with its line charts); without it lines are coloured by the last column.
+ * A legend under the plot names each run's colour.
+ */
+export function drawParallel(container, runs, columns, nameOf, colorOf) {
   const width = Math.max(320, container.clientWidth || 600);
   const height = 340;
   const pad = {l: 40, r: 40, t: 52, b: 24};
@@ -64,7 +68,8 @@ export function drawParallel(container, runs, columns, nameOf) {
     });
     if (points.length < 2) return;
     const colorT = last.pos(columns[columns.length - 1].get(run));
-    const line = el('polyline', {points: points.join(' '), stroke: colorT === null ? '#888' : viridis(colorT), class: 'pc-line'});
+    const stroke = colorOf ? colorOf(run) : colorT === null ? '#888' : viridis(colorT);
+    const line = el('polyline', {points: points.join(' '), stroke, class: 'pc-line'});
     line.append(el('title', {}, nameOf(run)));
     lines.append(line);
   });
@@ -80,7 +85,19 @@ export function drawParallel(container, runs, columns, nameOf) {
     }
     svg.append(g);
   });
-  container.replaceChildren(svg);
+  const legend = document.createElement('ul');
+  legend.className = 'pc-legend';
+  if (colorOf) {
+    for (const run of runs) {
+      const item = document.createElement('li');
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch';
+      swatch.style.background = colorOf(run);
+      item.append(swatch, nameOf(run));  // a string argument becomes a text node
+      legend.append(item);
+    }
+  }
+  container.replaceChildren(svg, ...(colorOf ? [legend] : []));
   container.dataset.dimensions = String(columns.length);
   container.dataset.lines = String(lines.childNodes.length);
 }

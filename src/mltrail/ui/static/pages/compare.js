@@ -7,6 +7,7 @@ import {listAllFiles} from '../components/artifacts.js';
 import {diffLines, diffTable} from '../components/diff.js';
 import {metricPanel} from '../components/metricpanel.js';
 import {drawParallel} from '../components/parcoords.js';
+import {color} from '../components/chart.js';
 import {plotBox, scatter} from '../components/plots.js';
 import {errorBox, experimentHref, fmtNumber, h, replace, runHref, runMaps, runName} from '../dom.js';
 
@@ -21,7 +22,10 @@ function parseRunIds(raw) {
 export async function render(root, {query}) {
   const ids = parseRunIds(query.get('runs') || '');
   if (!ids.length) { replace(root, errorBox({code: 'INVALID_PARAMETER_VALUE', message: 'Choose runs to compare from a runs table.'})); return undefined; }
-  const runs = await Promise.all(ids.map((id) => api.getRun(id)));
+  const [runs, counts] = await Promise.all([Promise.all(ids.map((id) => api.getRun(id))),
+    api.metricCounts(ids).catch(() => ({}))]);
+  // One colour per run, by its place in the URL: the same on line charts, bars, scatter and parallel coordinates.
+  const colorIndex = new Map(runs.map((r, i) => [r.info.run_id, i]));
   const maps = new Map(runs.map((r) => [r.info.run_id, runMaps(r)]));
   const union = (kind) => [...new Set(runs.flatMap((r) => Object.keys(maps.get(r.info.run_id)[kind])))].sort();
   const paramKeys = union('params');
@@ -36,8 +40,9 @@ export async function render(root, {query}) {
   const tableHolder = h('div');
 
   function drawTable() {
-    const head = h('tr', {}, h('th', {scope: 'col'}, ''), runs.map((r) => h('th', {scope: 'col', class: 'wrap'},
-      h('a', {href: runHref(r.info.run_id)}, runName(r)))));
+    const head = h('tr', {}, h('th', {scope: 'col', class: 'key-col'}, ''), runs.map((r) => h('th', {scope: 'col', class: 'wrap',
+      dataset: {runId: r.info.run_id}}, h('span', {class: 'swatch', style: `background:${color(colorIndex.get(r.info.run_id))}`}),
+    h('a', {href: runHref(r.info.run_id)}, runName(r)))));
     const section = (label, kind, keys) => {
       const shown = keys.filter((k) => !onlyDiff.checked || differs(kind, k));
       return [h('tr', {class: 'section'}, h('th', {colspan: runs.length + 1, scope: 'colgroup'}, `${label} (${shown.length})`)),
@@ -45,17 +50,20 @@ export async function render(root, {query}) {
           h('th', {scope: 'row', class: 'wrap'}, k),
           runs.map((r) => {
             const v = maps.get(r.info.run_id)[kind][k];
-            return h('td', {class: kind === 'metrics' ? 'num' : 'wrap'}, v === undefined ? '' : kind === 'metrics' ? fmtNumber(v) : String(v));
+            return h('td', {class: kind === 'metrics' ? 'num wrap' : 'wrap', dataset: {runId: r.info.run_id}},
+              v === undefined ? '' : kind === 'metrics' ? fmtNumber(v) : String(v));
           })))];
     };
-    replace(tableHolder, h('div', {class: 'table-wrap'}, h('table', {class: 'compare'}, h('thead', {}, head),
+    replace(tableHolder, h('div', {class: 'table-wrap'}, h('table', {class: 'compare'},
+      h('colgroup', {}, h('col', {class: 'key-col'}), runs.map(() => h('col'))), h('thead', {}, head),
       h('tbody', {}, section('Parameters', 'params', paramKeys), section('Metrics', 'metrics', metricKeys)))));
   }
 
   // Overlaid charts: one series per run that logged the metric.
   const panel = metricPanel({keys: metricKeys, query,
     seriesFor: (key) => runs.filter((r) => maps.get(r.info.run_id).metrics[key] !== undefined)
-      .map((r) => ({runId: r.info.run_id, name: runName(r), startTime: r.info.start_time}))});
+      .map((r) => ({runId: r.info.run_id, name: runName(r), startTime: r.info.start_time, colorIndex: colorIndex.get(r.info.run_id),
+        value: maps.get(r.info.run_id).metrics[key], count: (counts[r.info.run_id] || {})[key]}))});
 
   // Parallel coordinates: params that vary, then metrics.
   const pcBox = plotBox('Parallel coordinates');
@@ -114,7 +122,7 @@ export async function render(root, {query}) {
     h('section', {'aria-label': 'Artifact diff'}, h('h2', {}, 'Artifact diff'), diffForm, diffOut));
   drawTable();
   panel.redrawAll();
-  if (pcDims.length > 1) drawParallel(pcBox, runs, pcDims, runName);
+  if (pcDims.length > 1) drawParallel(pcBox, runs, pcDims, runName, (r) => color(colorIndex.get(r.info.run_id)));
   if (columns.length) drawScatter();
   // Offer the paths the first runs have in common (or not) as suggestions.
   Promise.all(ids.slice(0, 4).map((id) => listAllFiles(id, 300).catch(() => [])))

@@ -1,8 +1,15 @@
-// Experiments list: search, create, rename, delete, restore, and open one or several.
+// Experiments list: search, create, rename, delete, restore, and open one or several; each row shows the
+// experiment's description (mlflow.note.content), its own tags and its run count (one request for all).
 
 import * as api from '../api.js';
 import {updateQuery} from '../app.js';
 import {errorBox, experimentHref, fmtTime, h, replace} from '../dom.js';
+
+const NOTE = 'mlflow.note.content';
+const MAX_TAGS = 6;
+
+/** An experiment's tags from the REST shape ([{key, value}]) as a map. */
+const tagMap = (exp) => Object.fromEntries((exp.tags || []).map((t) => [t.key, t.value]));
 
 export async function render(root, {query}) {
   const state = {
@@ -10,6 +17,7 @@ export async function render(root, {query}) {
     view: api.VIEW_TYPES.includes(query.get('view')) ? query.get('view') : 'ACTIVE_ONLY',
     selected: new Set(),
     experiments: [],
+    summaries: {},  // experiment_id -> {runs, running, last_run_start}
   };
   const message = h('div');
   const search = h('input', {type: 'search', placeholder: 'Search experiments by name', 'aria-label': 'Search experiments',
@@ -42,7 +50,8 @@ export async function render(root, {query}) {
     message,
     h('div', {class: 'table-wrap'}, h('table', {class: 'experiments'},
       h('thead', {}, h('tr', {}, h('th', {}, h('span', {class: 'sr-only'}, 'Select')), h('th', {}, 'Name'), h('th', {}, 'ID'),
-        h('th', {}, 'Created'), h('th', {}, 'Last update'), h('th', {}, 'Actions'))),
+        h('th', {class: 'num'}, 'Runs'), h('th', {}, 'Tags'), h('th', {}, 'Created'), h('th', {}, 'Last update'),
+        h('th', {}, 'Actions'))),
       tbody)));
 
   function updateCompare() {
@@ -53,8 +62,18 @@ export async function render(root, {query}) {
   function row(exp) {
     const id = exp.experiment_id;
     const deleted = exp.lifecycle_stage === 'deleted';
-    const nameCell = h('td', {class: 'wrap'}, h('a', {href: experimentHref([id])}, exp.name),
-      deleted ? h('span', {class: 'badge'}, ' deleted') : null);
+    const tags = tagMap(exp);
+    const note = (tags[NOTE] || '').trim();
+    const nameCell = h('td', {class: 'wrap name'}, h('a', {href: experimentHref([id])}, exp.name),
+      deleted ? h('span', {class: 'badge'}, ' deleted') : null,
+      note ? h('div', {class: 'muted exp-description', title: note}, note.length > 160 ? note.slice(0, 159) + '…' : note) : null);
+    const own = Object.entries(tags).filter(([k]) => !k.startsWith('mlflow.')).sort(([a], [b]) => a.localeCompare(b));
+    const tagCell = h('td', {class: 'tag-cell exp-tags'}, own.slice(0, MAX_TAGS).map(([k, v]) =>
+      h('span', {class: 'badge tag', title: `${k}=${v}`}, v === '' ? k : `${k}: ${v.length > 40 ? v.slice(0, 39) + '…' : v}`)),
+    own.length > MAX_TAGS ? h('span', {class: 'muted'}, ` +${own.length - MAX_TAGS}`) : null);
+    const summary = state.summaries[String(id)];
+    const runsCell = h('td', {class: 'num exp-runs', title: summary && summary.running ? `${summary.running} running` : null},
+      String(summary ? summary.runs : 0), summary && summary.running ? h('span', {class: 'muted'}, ` (${summary.running} running)`) : null);
     const actions = h('td', {});
     const renameBtn = h('button', {type: 'button', onclick: () => startRename()}, 'Rename');
     const stageBtn = deleted
@@ -76,7 +95,7 @@ export async function render(root, {query}) {
     }
     const box = h('input', {type: 'checkbox', 'aria-label': 'Select ' + exp.name, checked: state.selected.has(id),
       onchange: () => { if (box.checked) state.selected.add(id); else state.selected.delete(id); updateCompare(); }});
-    return h('tr', {dataset: {id}}, h('td', {}, box), nameCell, h('td', {}, id), h('td', {}, fmtTime(exp.creation_time)),
+    return h('tr', {dataset: {id}}, h('td', {}, box), nameCell, h('td', {}, id), runsCell, tagCell, h('td', {}, fmtTime(exp.creation_time)),
       h('td', {}, fmtTime(exp.last_update_time)), actions);
   }
 
@@ -92,14 +111,18 @@ export async function render(root, {query}) {
     const needle = state.q.trim().toLowerCase();
     const shown = state.experiments.filter((e) => !needle || e.name.toLowerCase().includes(needle));
     replace(tbody, shown.map(row));
-    if (!shown.length) replace(tbody, h('tr', {}, h('td', {colspan: 6, class: 'muted'}, 'No experiments.')));
+    if (!shown.length) replace(tbody, h('tr', {}, h('td', {colspan: 8, class: 'muted'}, 'No experiments.')));
     count.textContent = `${shown.length} of ${state.experiments.length}`;
     updateCompare();
   }
 
   async function load() {
     try {
-      state.experiments = await api.searchAllExperiments(state.view);
+      // Counts are extra: the list still shows when the server does not offer them.
+      const [experiments, summaries] = await Promise.all([api.searchAllExperiments(state.view),
+        api.experimentSummaries().catch(() => ({}))]);
+      state.experiments = experiments;
+      state.summaries = summaries;
       draw();
     } catch (err) { replace(message, errorBox(err)); }
   }

@@ -183,7 +183,8 @@ export async function renderVersion(root, name, version) {
       item('Status', (mv.status || '') + (mv.status_message ? ' — ' + mv.status_message : '')),
       item('Created', fmtTime(mv.creation_timestamp)),
       item('Last updated', fmtTime(mv.last_updated_timestamp)),
-      item('Registered by', mv.user_id || ''),
+      // MLflow's CreateModelVersion carries no user: without one, the source run's user made the model.
+      item('Registered by', mv.user_id || tags['mlflow.user'] || run?.info?.user_id || '', 'version-user'),
       item('Source', mv.source ? h('code', {}, mv.source) : '', 'version-source'),
       item('Run', runId ? h('a', {href: runHref(runId), class: 'run-link'}, run ? runName(run) : runId) : '', 'version-run'),
       mv.model_id ? item('Logged model', h('code', {}, (logged && logged.info && logged.info.name ? logged.info.name + ' · ' : '') + mv.model_id),

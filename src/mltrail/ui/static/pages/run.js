@@ -1,14 +1,18 @@
-// Run page: overview, description, tags, params, metrics, charts, artifacts, parent/child links; live over SSE.
+// Run page: overview, description, tags, params, metrics (single values as numbers, histories as charts),
+// an evaluation's results table, artifacts, parent/child links; live over SSE.
 
 import * as api from '../api.js';
 import {artifactBrowser} from '../components/artifacts.js';
+import {isJsonTable, jsonTable} from '../components/jsontable.js';
 import {promptHref} from './prompts.js';
+import {durationText, previewText} from './traces.js';
 import {metricPanel} from '../components/metricpanel.js';
 import {errorBox, experimentHref, fmtDuration, fmtNumber, fmtTime, h, replace, routeHref, runHref, runMaps, runName,
   statusBadge} from '../dom.js';
 
 const NOTE = 'mlflow.note.content';
 const PARENT = 'mlflow.parentRunId';
+const EVAL_TABLE = /(^|_)eval_results_table\.json$/;  // what mlflow.evaluate logs (prefixed with metric_prefix)
 const LINKED_PROMPTS = 'mlflow.linkedPrompts';  // MLflow's JSON list of {name, version} loaded in this run
 
 function linkedPrompts(value) {
@@ -25,8 +29,17 @@ function kvTable(caption, rows, cls) {
     h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c, i) => h('td', {class: i === 0 ? 'wrap' : 'wrap', title: String(c)}, c)))))));
 }
 
+/** Metric keys with a history (more than one value) to chart; null counts (an old server) chart every key. */
+function chartKeys(run, counts) {
+  const keys = runMaps(run).metricList.map((m) => m.key).sort();
+  return counts ? keys.filter((k) => (counts[k] || 0) > 1) : keys;
+}
+
 export async function render(root, {runId, query}) {
   let run = await api.getRun(runId);
+  const countsOf = () => api.metricCounts([runId]).then((c) => c[runId] || {}).catch(() => null);
+  let counts = await countsOf();
+  let live = false;  // the event stream is open
   let editingNote = false;
   const title = h('h1', {});
   const crumbs = h('div', {class: 'crumbs'});
@@ -38,9 +51,12 @@ export async function render(root, {runId, query}) {
   const metrics = h('div');
   const children = h('div');
   const traces = h('div');
+  const evalResults = h('section', {'aria-label': 'Evaluation results', class: 'eval-results', hidden: true});
   const message = h('div');
-  const panel = metricPanel({keys: runMaps(run).metricList.map((m) => m.key).sort(), query,
-    seriesFor: () => [{runId, name: runName(run), startTime: run.info.start_time}]});
+  const panel = metricPanel({keys: chartKeys(run, counts), query,
+    seriesFor: () => [{runId, name: runName(run), startTime: run.info.start_time, colorIndex: 0}]});
+  const chartsSection = h('section', {'aria-label': 'Charts', class: 'run-charts', hidden: !chartKeys(run, counts).length},
+    h('h2', {}, 'Charts'), panel.element);
 
   replace(root, crumbs, h('div', {class: 'toolbar'}, title, h('span', {class: 'status'}), liveBadge), message,
     h('div', {class: 'grid2'},
@@ -49,7 +65,8 @@ export async function render(root, {runId, query}) {
     h('div', {class: 'grid2'},
       h('section', {'aria-label': 'Parameters'}, h('h2', {}, 'Parameters'), params),
       h('section', {'aria-label': 'Metrics'}, h('h2', {}, 'Metrics'), metrics)),
-    h('section', {'aria-label': 'Charts'}, h('h2', {}, 'Charts'), panel.element),
+    evalResults,
+    chartsSection,
     h('section', {'aria-label': 'Tags'}, h('h2', {}, 'Tags'), tags),
     h('section', {'aria-label': 'Artifacts'}, h('h2', {}, 'Artifacts'), artifactBrowser(runId)),
     h('section', {'aria-label': 'Child runs'}, children),
@@ -58,6 +75,9 @@ export async function render(root, {runId, query}) {
   const experimentName = api.getExperiment(run.info.experiment_id).then((e) => e.name).catch(() => '#' + run.info.experiment_id);
 
   async function drawHeader() {
+    // "live" only while the run is RUNNING: a finished run's page still follows edits, but is not live.
+    liveBadge.textContent = live && run.info.status === 'RUNNING' ? '● live' : '';
+    liveBadge.dataset.connected = String(live);
     title.textContent = runName(run);
     document.title = runName(run) + ' · mltrail';
     replace(root.querySelector('.status'), statusBadge(run.info.status),
@@ -75,7 +95,8 @@ export async function render(root, {runId, query}) {
       item('Run ID', h('code', {}, run.info.run_id)),
       item('Status', statusBadge(run.info.status)),
       item('Started', fmtTime(run.info.start_time)),
-      item('Duration', fmtDuration(run.info.start_time, run.info.end_time) + (run.info.end_time ? '' : ' (running)')),
+      item('Duration', fmtDuration(run.info.start_time, run.info.end_time)
+        + (!run.info.end_time && run.info.status === 'RUNNING' ? ' (running)' : '')),
       item('User', t['mlflow.user'] || run.info.user_id),
       item('Source', t['mlflow.source.name'] || ''),
       item('Git commit', t['mlflow.source.git.commit'] ? h('code', {}, t['mlflow.source.git.commit']) : ''),
@@ -162,7 +183,8 @@ export async function render(root, {runId, query}) {
       replace(traces, list.length ? [h('h2', {}, `Traces (${list.length}${res.next_page_token ? '+' : ''})`),
         h('ul', {class: 'run-traces'}, list.map((t) => h('li', {},
           h('a', {href: routeHref('/traces/' + encodeURIComponent(t.trace_id))}, (t.tags || {})['mlflow.traceName'] || t.trace_id),
-          ' ', h('span', {class: 'muted'}, `${t.state || ''} · ${t.execution_duration || ''} · ${t.request_preview || ''}`))))] : null);
+          ' ', h('span', {class: 'muted'}, `${t.state || ''} · ${durationText(t.execution_duration)} · ${previewText(t.request_preview)}`))))]
+        : null);
     } catch { replace(traces); }  // a server without traces support simply shows none
   }
 
@@ -176,6 +198,24 @@ export async function render(root, {runId, query}) {
     } catch { replace(children); }
   }
 
+  // mlflow.evaluate's per-row results (eval_results_table.json) as a table, every cell as text.
+  async function drawEvalResults() {
+    try {
+      const files = (await api.listArtifacts(runId, '')).filter((f) => !f.is_dir && EVAL_TABLE.test(f.path));
+      const parts = [];
+      for (const f of files.slice(0, 3)) {
+        const text = await api.artifactText(runId, f.path);
+        let value = null;
+        try { value = text === null ? null : JSON.parse(text); } catch { /* not JSON: the artifact browser shows it */ }
+        if (!isJsonTable(value)) continue;
+        parts.push(h('h2', {}, `Evaluation results (${value.data.length} rows)`),
+          h('p', {class: 'muted'}, f.path), jsonTable(value, {cls: 'eval-table'}));
+      }
+      replace(evalResults, parts);
+      evalResults.hidden = !parts.length;
+    } catch { evalResults.hidden = true; }  // no artifacts, or none readable: nothing to show
+  }
+
   function drawAll() {
     drawHeader();
     drawOverview();
@@ -186,14 +226,15 @@ export async function render(root, {runId, query}) {
   drawAll();
   drawChildren();
   drawTraces();
+  drawEvalResults();
   panel.redrawAll();
 
   // Live updates: the server pushes a new run snapshot whenever something changes.
   let source = null;
   if (window.EventSource) {
     source = new EventSource(api.runEventsUrl(runId));
-    source.addEventListener('open', () => { liveBadge.textContent = '● live'; });
-    source.addEventListener('error', () => { liveBadge.textContent = ''; });
+    source.addEventListener('open', () => { live = true; drawHeader(); });
+    source.addEventListener('error', () => { live = false; drawHeader(); });
     const marks = (r) => new Map(runMaps(r).metricList.map((m) => [m.key, `${m.step}/${m.timestamp}`]));
     let seen = marks(run);
     source.addEventListener('run', (e) => {
@@ -204,12 +245,19 @@ export async function render(root, {runId, query}) {
       const now = marks(run);
       const moved = [...now.keys()].filter((k) => seen.get(k) !== now.get(k));
       seen = now;
-      if (moved.length) panel.refresh(moved, [...now.keys()].sort());
+      if (!moved.length) return;
+      // New values may turn a single value into a history: ask again which keys to chart.
+      countsOf().then((c) => {
+        counts = c;
+        const keys = chartKeys(run, counts);
+        chartsSection.hidden = !keys.length;
+        panel.refresh(moved.filter((k) => keys.includes(k)), keys);
+      });
     });
-    source.addEventListener('gone', () => { source.close(); liveBadge.textContent = ''; });
+    source.addEventListener('gone', () => { source.close(); live = false; drawHeader(); });
   }
   // Keep the running duration ticking between events.
-  const ticker = setInterval(() => { if (!run.info.end_time) drawOverview(); }, 5000);
+  const ticker = setInterval(() => { if (!run.info.end_time && run.info.status === 'RUNNING') drawOverview(); }, 5000);
 
   return () => {
     if (source) source.close();

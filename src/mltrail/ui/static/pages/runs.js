@@ -1,9 +1,12 @@
-// Runs table for one or several experiments: columns, sort, filter, paging, nesting, selection, CSV.
+// Runs table for one or several experiments: columns, sort, filter, paging, nesting, selection, CSV;
+// and a Charts tab: one chart per metric with every selected (or else every listed) run side by side.
 
 import * as api from '../api.js';
 import {updateQuery} from '../app.js';
+import {color} from '../components/chart.js';
 import {columnChooser, defaultColumns, storeColumns, storedColumns} from '../components/columns.js';
-import {errorBox, fmtDuration, fmtNumber, fmtTime, h, replace, routeHref, runHref, runMaps, runName,
+import {metricPanel} from '../components/metricpanel.js';
+import {debounce, errorBox, fmtDuration, fmtNumber, fmtTime, h, replace, routeHref, runHref, runMaps, runName,
   statusBadge} from '../dom.js';
 
 const BASE = [
@@ -67,6 +70,8 @@ export async function render(root, {experimentIds, query}) {
     page: 0,
     runs: [],
     collapsed: new Set(),
+    tab: query.get('tab') === 'charts' ? 'charts' : 'table',
+    chartFilter: query.get('mf') || '',
   };
   const title = h('h1', {}, 'Runs');
   const crumbs = h('div', {class: 'crumbs'}, h('a', {href: '#/'}, 'Experiments'), ' · ',
@@ -94,14 +99,66 @@ export async function render(root, {experimentIds, query}) {
   const sizeSelect = h('select', {'aria-label': 'Runs per page', onchange: () => { state.pageSize = Number(sizeSelect.value); reload(); }},
     PAGE_SIZES.map((n) => h('option', {value: n, selected: n === state.pageSize}, `${n} per page`)));
 
-  replace(root, crumbs, title,
+  const tabButton = (id, label) => h('button', {type: 'button', role: 'tab', id: 'tab-' + id, class: 'tab',
+    'aria-selected': String(state.tab === id), 'aria-controls': 'view-' + id, onclick: () => showTab(id)}, label);
+  const tabs = h('div', {class: 'tabs', role: 'tablist', 'aria-label': 'View'}, tabButton('table', 'Table'), tabButton('charts', 'Charts'));
+  const tableView = h('div', {id: 'view-table', role: 'tabpanel', 'aria-labelledby': 'tab-table', hidden: state.tab !== 'table'},
+    h('div', {class: 'table-wrap'}, h('table', {class: 'runs'}, thead, tbody)));
+  const chartsInfo = h('span', {class: 'muted charts-info'});
+  const chartFilterInput = h('input', {type: 'search', value: state.chartFilter, 'aria-label': 'Filter metrics',
+    placeholder: 'Filter metrics by name', oninput: debounce(() => {
+      state.chartFilter = chartFilterInput.value.trim();
+      updateQuery({mf: state.chartFilter});
+      if (charts) charts.panel.setKeys(charts.keys.filter(keyShown));
+    }, 200)});
+  const chartsBody = h('div');
+  const chartsView = h('div', {id: 'view-charts', role: 'tabpanel', 'aria-labelledby': 'tab-charts', hidden: state.tab !== 'charts'},
+    h('div', {class: 'toolbar'}, h('div', {class: 'grow'}, chartFilterInput), chartsInfo), chartsBody);
+  let charts = null;  // {panel, keys, runIds} of the charts view on screen
+
+  replace(root, crumbs, title, tabs,
     h('form', {class: 'toolbar', role: 'search', onsubmit: (e) => { e.preventDefault(); state.filter = filterInput.value.trim(); reload(); }},
       h('div', {class: 'grow'}, filterInput), h('button', {type: 'submit'}, 'Search'), viewSelect, columnsBtn),
     filterError, columnsHolder,
     h('div', {class: 'toolbar'}, compareBtn, deleteBtn, restoreBtn, csvLink, h('span', {class: 'selcount muted'})),
     message,
-    h('div', {class: 'table-wrap'}, h('table', {class: 'runs'}, thead, tbody)),
+    tableView, chartsView,
     h('div', {class: 'pager'}, prevBtn, nextBtn, pageInfo, sizeSelect));
+
+  function showTab(id) {
+    state.tab = id;
+    updateQuery({tab: id === 'charts' ? 'charts' : ''});
+    for (const btn of tabs.querySelectorAll('[role=tab]')) btn.setAttribute('aria-selected', String(btn.id === 'tab-' + id));
+    tableView.hidden = id !== 'table';
+    chartsView.hidden = id !== 'charts';
+    if (id === 'charts') drawCharts();
+  }
+
+  const keyShown = (key) => !state.chartFilter || key.toLowerCase().includes(state.chartFilter.toLowerCase());
+
+  /** The charts view: the selected runs of this page, or all of them; one colour per run on every chart. */
+  async function drawCharts() {
+    const picked = state.runs.filter((r) => state.selected.has(r.info.run_id));
+    const shown = picked.length ? picked : state.runs;
+    const runIds = shown.map((r) => r.info.run_id);
+    if (charts && charts.runIds.join() === runIds.join()) return;  // the same runs are drawn already
+    if (charts) { charts.panel.destroy(); charts = null; }
+    const noun = `run${shown.length === 1 ? '' : 's'}`;
+    chartsInfo.textContent = !shown.length ? '' : picked.length ? `${shown.length} selected ${noun}` : `${shown.length} ${noun} on this page`;
+    if (!shown.length) { replace(chartsBody, h('p', {class: 'muted'}, 'No runs to chart.')); return; }
+    const maps = new Map(shown.map((r) => [r.info.run_id, runMaps(r)]));
+    const keys = [...new Set(shown.flatMap((r) => Object.keys(maps.get(r.info.run_id).metrics)))].sort();
+    // How many values each metric holds decides bars (one per run) or lines, before fetching any history.
+    const counts = await api.metricCounts(runIds).catch(() => ({}));
+    const panel = metricPanel({keys: keys.filter(keyShown), query,
+      seriesFor: (key) => shown.map((r, i) => [r, i]).filter(([r]) => maps.get(r.info.run_id).metrics[key] !== undefined)
+        .map(([r, i]) => ({runId: r.info.run_id, name: runName(r), startTime: r.info.start_time, colorIndex: i,
+          value: maps.get(r.info.run_id).metrics[key], count: (counts[r.info.run_id] || {})[key]}))});
+    charts = {panel, keys, runIds};
+    replace(chartsBody, h('ul', {class: 'pc-legend run-legend'}, shown.map((r, i) => h('li', {},
+      h('span', {class: 'swatch', style: `background:${color(i)}`}), runName(r)))), panel.element);
+    await panel.redrawAll();
+  }
 
   // Experiment names for the title (and a column when several experiments share the table).
   const multi = experimentIds.length > 1;
@@ -224,6 +281,7 @@ export async function render(root, {experimentIds, query}) {
     if (!rows.length) rows.push(h('tr', {}, h('td', {colspan: 6 + (multi ? 1 : 0) + state.columns.length, class: 'muted'}, 'No runs match.')));
     replace(tbody, rows);
     syncUrl();
+    if (state.tab === 'charts') drawCharts();
   }
 
   function ancestors(run, byId) {
@@ -270,5 +328,5 @@ export async function render(root, {experimentIds, query}) {
 
   syncUrl();
   await load();
+  return () => { if (charts) charts.panel.destroy(); };
 }
-

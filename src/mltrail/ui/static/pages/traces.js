@@ -2,7 +2,7 @@
 // outputs and attributes. Spans arrive as OTLP JSON; every value is shown as text.
 
 import * as api from '../api.js';
-import {errorBox, experimentHref, fmtTime, h, replace, routeHref} from '../dom.js';
+import {errorBox, experimentHref, fmtElapsed, fmtTime, h, replace, routeHref} from '../dom.js';
 
 const traceHref = (id) => routeHref('/traces/' + encodeURIComponent(id));
 
@@ -31,13 +31,32 @@ function decoded(value) {
   try { return JSON.parse(value); } catch { return value; }
 }
 
+/**
+ * A request/response preview as readable text. MLflow stores previews as JSON (a string answer arrives as
+ * "\"Paris\"") and cuts them at 1,000 characters: parse once, show a string as itself and anything else as
+ * compact JSON; a cut (unparseable) preview is shown as it is.
+ */
+export function previewText(raw) {
+  if (raw === null || raw === undefined || raw === '') return '';
+  let value;
+  try { value = JSON.parse(raw); } catch { return String(raw); }
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value, null, 1).replace(/\n\s*/g, ' ');
+}
+
+/** MLflow 3's protobuf Duration ("1.200s") for people ("1.2s"); anything else as it is. */
+export function durationText(raw) {
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(String(raw || ''));
+  return m ? fmtElapsed(Number(m[1]) * 1000) : String(raw || '');
+}
+
 const pretty = (value) => (typeof value === 'string' ? value : JSON.stringify(value, null, 2));
 const durationMs = (span) => (Number(span.end_time_unix_nano) - Number(span.start_time_unix_nano)) / 1e6;
 
 export async function renderList(root, experimentIds) {
   const tbody = h('tbody');
   const message = h('div');
-  const more = h('button', {type: 'button', hidden: true}, 'Load more');
+  const more = h('button', {type: 'button', class: 'load-more', hidden: true}, 'Load more');
   replace(root,
     h('div', {class: 'crumbs'}, h('a', {href: '#/'}, 'Experiments'), ' › ', h('a', {href: experimentHref(experimentIds)}, 'Runs'), ' › Traces'),
     h('h1', {}, 'Traces'), message,
@@ -45,25 +64,38 @@ export async function renderList(root, experimentIds) {
       h('thead', {}, h('tr', {}, ['Trace', 'Name', 'Time', 'Duration', 'State', 'Request', 'Response'].map((t) => h('th', {scope: 'col'}, t)))),
       tbody)), more);
   let token = null;
+  let loading = false;
+  const seen = new Set();  // a trace logged while paging shifts later pages; never show one twice
   async function page() {
+    if (loading) return;  // a double click must not fetch the same page twice
+    loading = true;
+    more.disabled = true;
     try {
       const res = await api.searchTraces(experimentIds, {pageToken: token});
       for (const t of res.traces || []) {
+        if (seen.has(t.trace_id)) continue;
+        seen.add(t.trace_id);
+        const request = previewText(t.request_preview);
+        const response = previewText(t.response_preview);
         tbody.append(h('tr', {dataset: {traceId: t.trace_id}},
           h('td', {}, h('a', {href: traceHref(t.trace_id)}, t.trace_id.slice(0, 14))),
           h('td', {}, (t.tags || {})['mlflow.traceName'] || ''),
           h('td', {}, fmtTime(Date.parse(t.request_time))),
-          h('td', {}, t.execution_duration || ''),
+          h('td', {title: t.execution_duration || ''}, durationText(t.execution_duration)),
           h('td', {}, h('span', {class: 'badge status-' + (t.state === 'OK' ? 'finished' : t.state === 'ERROR' ? 'failed' : 'running')}, t.state || '')),
-          h('td', {title: t.request_preview || ''}, t.request_preview || ''),
-          h('td', {title: t.response_preview || ''}, t.response_preview || '')));
+          h('td', {class: 'preview-cell request', title: request}, request),
+          h('td', {class: 'preview-cell response', title: response}, response)));
       }
       token = res.next_page_token || null;
       more.hidden = !token;
       if (!tbody.childNodes.length) tbody.append(h('tr', {}, h('td', {colspan: 7, class: 'muted'}, 'No traces yet.')));
-    } catch (err) { replace(message, errorBox(err)); }
+    } catch (err) { replace(message, errorBox(err)); } finally {
+      loading = false;
+      more.disabled = false;
+    }
   }
-  more.addEventListener('click', page);
+  // Only with a next page token: without one the search would start over and repeat the first page.
+  more.addEventListener('click', () => { if (token) page(); });
   await page();
 }
 
@@ -125,7 +157,7 @@ export async function renderTrace(root, traceId) {
     h('div', {class: 'crumbs'}, h('a', {href: '#/'}, 'Experiments'), exp ? [' › ', h('a', {href: routeHref(`/experiments/${encodeURIComponent(exp)}/traces`)}, 'Traces')] : null),
     h('h1', {}, (info.tags || {})['mlflow.traceName'] || traceId),
     h('div', {class: 'toolbar'}, h('code', {}, traceId), h('span', {class: 'badge'}, info.state || ''),
-      h('span', {class: 'muted'}, info.execution_duration || ''), h('span', {class: 'muted'}, fmtTime(Date.parse(info.request_time)))),
+      h('span', {class: 'muted'}, durationText(info.execution_duration)), h('span', {class: 'muted'}, fmtTime(Date.parse(info.request_time)))),
     h('div', {class: 'artifacts'}, h('nav', {class: 'panel tree', 'aria-label': 'Spans'}, tree), detail));
   if (buttons.length) select(...buttons[0]);
   else replace(detail, h('p', {class: 'muted'}, 'This trace has no spans.'));
