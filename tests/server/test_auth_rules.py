@@ -235,6 +235,12 @@ def test_default_read_server_lets_everyone_read_but_not_write(tmp_path):
             assert exp in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
             _denied(b.post(f"{API}/runs/log-metric", json={"run_id": run, "key": "m", "value": 1, "timestamp": 1}))
             _denied(b.post(f"{API}/experiments/delete", json={"experiment_id": exp}))
+            # An explicit NO_PERMISSIONS takes it away again, however the id is spelled.
+            _grant_experiment(a, exp, "bob", "NO_PERMISSIONS")
+            for spelled in (exp, f"0{exp}", f" {exp}"):
+                _denied(b.get(f"{API}/experiments/get", params={"experiment_id": spelled}))
+                assert _ok(b.post(f"{API}/runs/search", json={"experiment_ids": [spelled]})).get("runs", []) == []
+            assert exp not in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
     finally:
         server.close()
 

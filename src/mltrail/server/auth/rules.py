@@ -94,6 +94,10 @@ class Subject:
 
     def experiment(self, experiment_id: str) -> Any:
         """The caller's effective permission on one experiment (explicit grant, else the default)."""
+        try:  # the stores read ids with int(): "01" and " 1" are experiment 1, and so are its grants
+            experiment_id = str(int(experiment_id))
+        except (TypeError, ValueError):
+            experiment_id = str(experiment_id)
         perm = self._experiments.get(experiment_id)
         if perm is None:
             perm = self._fixed() or self.auth.store.experiment_permission(experiment_id, self.user.username)
@@ -795,12 +799,12 @@ def guard(rule: Rule, handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
     thread before touching the body.
     """
     check, around = rule.check, rule.around
+    if check is None and around is None:
+        return handler
 
     if inspect.iscoroutinefunction(handler):
-        if around is not None:
-            raise TypeError(f"{handler.__qualname__}: async handlers take no 'around' rule")
-        if check is None:
-            return handler
+        if around is not None or check is None:
+            raise TypeError(f"{handler.__qualname__}: async handlers take a 'check' rule only")
 
         async def guarded_async(call: Call) -> Any:
             subject = subject_of(call.request)
