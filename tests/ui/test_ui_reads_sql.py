@@ -1,0 +1,45 @@
+"""The store's UI aggregates (store/sql/ui_reads.py) on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from mltrail.entities import Metric
+from support.sql_backends import SQL_BACKENDS
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def store(request, tmp_path):
+    from mltrail.store.sql.tracking import SqlTrackingStore
+
+    uri = request.getfixturevalue(f"{request.param}_uri")
+    s = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
+    yield s
+    s.engine.dispose()
+
+
+def test_experiment_run_summaries_count_active_and_running_runs(store):
+    busy = store.create_experiment(f"ui-reads-{uuid.uuid4().hex[:8]}")
+    empty = store.create_experiment(f"ui-reads-{uuid.uuid4().hex[:8]}")
+    runs = [store.create_run(busy, "tester", 1_000 + i, [], f"r{i}").info.run_id for i in range(4)]
+    store.update_run_info(runs[0], "FINISHED", 5_000, None)
+    store.update_run_info(runs[1], "FAILED", 5_000, None)
+    store.delete_run(runs[2])  # deleted runs are not counted
+    out = store.experiment_run_summaries([busy, empty])
+    assert out == {busy: {"runs": 3, "running": 1, "last_run_start": 1_003}}
+    assert out[busy] == store.experiment_run_summaries(None)[busy]
+
+
+def test_metric_point_counts_per_run_and_key(store):
+    exp = store.create_experiment(f"ui-reads-{uuid.uuid4().hex[:8]}")
+    a = store.create_run(exp, "tester", 1_000, [], "a").info.run_id
+    b = store.create_run(exp, "tester", 1_000, [], "b").info.run_id
+    quiet = store.create_run(exp, "tester", 1_000, [], "quiet").info.run_id
+    store.log_batch(a, metrics=[Metric("loss", 1.0 / (i + 1), 1_000 + i, i) for i in range(25)])
+    store.log_batch(a, metrics=[Metric("acc", 0.9, 1_000, 0)])
+    # Logged again at the same step (no step given): still a history of two values.
+    store.log_batch(b, metrics=[Metric("acc", 0.5, 1_000, 0), Metric("acc", 0.6, 2_000, 0)])
+    assert store.metric_point_counts([a, b, quiet]) == {a: {"loss": 25, "acc": 1}, b: {"acc": 2}, quiet: {}}
+    assert store.metric_point_counts([]) == {}
