@@ -110,12 +110,9 @@ class CredentialCache:
         return hashlib.blake2b(header, key=self._key, digest_size=32).digest()
 
     def get(self, digest: bytes) -> User | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            self._entries.pop(digest, None)
-            return None
+        entry = self._entries.get(digest)  # one atomic read: no lock on the request path
+        if entry is None or entry[0] <= time.monotonic():
+            return None  # an expired entry is replaced by the next put (writers hold the lock)
         return entry[1]
 
     def generation(self) -> int:

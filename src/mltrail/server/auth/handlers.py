@@ -383,6 +383,34 @@ def get_user_permission(call: Call) -> dict[str, Any]:
     return {"allowed": perm.can_use, "permission": perm.name}
 
 
+def _permission_rows(call: Call, user: User) -> dict[str, Any]:
+    """MLflow 3.x's permission listing: grants appear on the user's own ``__user_<id>__`` role.
+
+    mltrail has no roles; ``role_id`` is 0 and the workspace is MLflow's ``default``.
+    """
+    store = _store(call)
+    role = {"role_id": 0, "role_name": f"__user_{user.id}__", "workspace": "default"}
+    rows = [
+        {**role, "resource_type": kind, "resource_pattern": key, "permission": perm.name}
+        for kind, grants in (
+            (EXPERIMENT, store.experiment_permissions_of(user.username)),
+            (REGISTERED_MODEL, store.registered_model_permissions_of(user.username)),
+        )
+        for key, perm in grants.items()
+    ]
+    return {"is_admin": user.is_admin, "permissions": rows}
+
+
+def list_current_user_permissions(call: Call) -> dict[str, Any]:
+    return _permission_rows(call, _caller(call))
+
+
+def list_user_permissions(call: Call) -> dict[str, Any]:
+    username = _required(call.body.username, "username")
+    _require_admin_or_self(call, username)
+    return _permission_rows(call, _store(call).get_user(username))
+
+
 # ------------------------------------------------------------------ API tokens (mltrail)
 def _token_owner(call: Call, username: str) -> str:
     caller = _caller(call)
@@ -427,7 +455,6 @@ _ROLE_ROUTES = (
     ("/roles/delete", "DELETE"), ("/roles/permissions/add", "POST"), ("/roles/permissions/remove", "DELETE"),
     ("/roles/permissions/list", "GET"), ("/roles/permissions/update", "PATCH"), ("/roles/assign", "POST"),
     ("/roles/unassign", "DELETE"), ("/users/roles/list", "GET"), ("/roles/users/list", "GET"),
-    ("/users/current/permissions", "GET"), ("/users/permissions/list", "GET"),
 )  # fmt: skip
 
 ENDPOINTS: list[Endpoint] = [
@@ -460,6 +487,10 @@ ENDPOINTS: list[Endpoint] = [
         "Revoke a user's permission on a resource", versions=("3.0",)),
     _ep("/users/permissions/get", "GET", get_user_permission, UserPermissionBody,
         "A user's effective permission on a resource", versions=("3.0",)),
+    _ep("/users/current/permissions", "GET", list_current_user_permissions, None,
+        "The signed-in user's grants", versions=("3.0",)),
+    _ep("/users/permissions/list", "GET", list_user_permissions, UsernameBody,
+        "A user's grants (admin or self)", versions=("3.0",)),
     _ep("/users/tokens/create", "POST", create_token, TokenBody, "Create an API token (Bearer)",
         service="mltrail"),
     _ep("/users/tokens/list", "GET", list_tokens, TokenBody, "List API tokens", service="mltrail"),
