@@ -12,6 +12,7 @@ is a clear 400.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import uuid
@@ -24,6 +25,8 @@ import pytest
 
 from mltrail.entities.trace import Span, TraceData
 from mltrail.server.artifact_files import content_disposition
+from server.test_artifact_mpu import CREDS as S3_CREDS
+from server.test_artifact_mpu import s3, s3_endpoint  # noqa: F401  (fixtures: moto's local S3 server)
 from support.live_server import LiveServer, start_server, stop_server
 
 SECRET = "top-secret-content"
@@ -181,6 +184,32 @@ def test_a_symlink_below_a_served_run_cannot_lead_out(api, server):
     resp = api.get("/get-artifact", params={"run_uuid": run["run_id"], "path": "escape/secret.txt"})
     assert resp.status_code == 400 and SECRET not in resp.text
     assert "outside the artifact root" in resp.json()["message"]
+
+
+def test_without_the_proxy_the_destination_is_the_root(tmp_path):
+    """``--no-serve-artifacts``: runs live under the destination folder, which is served; nothing else is."""
+    from mltrail.server.app import create_app
+    from mltrail.server.config import ServerConfig
+
+    _plant_secrets(tmp_path)
+    app = create_app(ServerConfig(serve_artifacts=False, artifacts_destination=str(tmp_path / "mltrail-artifacts"),
+                                  backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as api:
+            for location, status in ((None, 200), (str(tmp_path / "outside"), 400)):
+                body = {"name": _uid("plain")} | ({"artifact_location": location} if location else {})
+                exp_id = (await api.post(f"{API}/experiments/create", json=body)).json()["experiment_id"]
+                run = (await api.post(f"{API}/runs/create", json={"experiment_id": exp_id})).json()["run"]["info"]
+                folder = Path(run["artifact_uri"])
+                folder.mkdir(parents=True)
+                (folder / "f.txt").write_text(SECRET if status == 400 else "mine")
+                got = await api.get("/get-artifact", params={"run_uuid": run["run_id"], "path": "f.txt"})
+                assert got.status_code == status, got.text
+                assert SECRET not in got.text
+
+    asyncio.run(scenario())
 
 
 # ------------------------------------------------------------------ model versions
@@ -435,3 +464,40 @@ def test_key_cases_on_postgresql(pg_server):
             for url in (f"/api/3.0/mlflow/traces/{bad}", f"/api/2.0/mlflow/logged-models/m-{bad}"):
                 resp = api.get(url)
                 assert resp.status_code in (400, 404), (url, resp.status_code, resp.text)
+
+
+# ------------------------------------------------------------------ remote roots (S3, moto's local server)
+
+
+@pytest.fixture(scope="module")
+def s3_roots_server(tmp_path_factory, request) -> Iterator[tuple[LiveServer, object, str]]:
+    """A server whose default artifact root is ``s3://<bucket>/exp-root`` on a local S3-compatible server."""
+    endpoint, client = request.getfixturevalue("s3_endpoint"), request.getfixturevalue("s3")
+    bucket = f"roots-{uuid.uuid4().hex[:10]}"
+    for name in (bucket, f"{bucket}-other"):
+        client.create_bucket(Bucket=name)
+    srv = start_server(tmp_path_factory.mktemp("roots-s3"), None, "--default-artifact-root", f"s3://{bucket}/exp-root",
+                       env={**S3_CREDS, "MLFLOW_S3_ENDPOINT_URL": endpoint})
+    yield srv, client, bucket
+    stop_server(srv)
+
+
+def test_remote_locations_compare_bucket_and_key_prefix(s3_roots_server):
+    srv, client, bucket = s3_roots_server
+    with httpx.Client(base_url=srv.url, timeout=30) as api:
+        inside = _run(api, _experiment(api))
+        assert inside["artifact_uri"].startswith(f"s3://{bucket}/exp-root/")
+        key = inside["artifact_uri"].removeprefix(f"s3://{bucket}/") + "/hello.txt"
+        client.put_object(Bucket=bucket, Key=key, Body=b"hello")
+        got = api.get("/get-artifact", params={"run_uuid": inside["run_id"], "path": "hello.txt"})
+        assert got.status_code == 200 and got.text == "hello"
+        for location in (f"s3://{bucket}/other-prefix", f"s3://{bucket}/exp-root-sibling", f"s3://{bucket}",
+                         f"s3://{bucket}-other/exp-root", f"s3://{bucket}/exp-root?versionId=1"):
+            run = _run(api, _experiment(api, location))
+            key = run["artifact_uri"].split("/", 3)[3].split("?")[0] + "/secret.txt"
+            client.put_object(Bucket=run["artifact_uri"].split("/")[2].split("?")[0], Key=key, Body=SECRET.encode())
+            _outside_400(api.get("/get-artifact", params={"run_uuid": run["run_id"], "path": "secret.txt"}))
+            _outside_400(api.get(f"{API}/artifacts/list", params={"run_id": run["run_id"]}))
+        for location in (f"s3://{bucket}/exp-root/../other", f"s3://{bucket}/exp-root/%2e%2e/other"):
+            resp = api.post(f"{API}/experiments/create", json={"name": _uid("bad"), "artifact_location": location})
+            assert resp.status_code == 400, resp.text
