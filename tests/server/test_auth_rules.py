@@ -304,6 +304,8 @@ def test_model_version_sources_must_be_readable(alice, bob):
     body = {"name": mine, "source": f"runs:/{run}/model", "run_id": run}
     _denied(bob.post(f"{API}/model-versions/create", json=body))
     _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": f"runs:/{run}/model"}))
+    proxied = f"mlflow-artifacts:/{exp}/{run}/artifacts/model"
+    _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": proxied}))
     logged = _ok(alice.post(f"{API}/logged-models", json={"experiment_id": exp, "name": "m"}))["model"]["info"]
     _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": f"models:/{logged['model_id']}"}))
     _denied(bob.post(f"{API}/logged-models", json={"experiment_id": _experiment(bob), "source_run_id": run}))

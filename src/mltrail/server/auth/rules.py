@@ -358,7 +358,7 @@ def _read_sources(call: Call, subject: Subject) -> None:
     """
     body = call.body
     source = getattr(body, "source", "") or ""
-    experiments: list[str | None] = []
+    experiments: list[str | None] = []  # None: the run or model does not exist (the handler says so)
     run_ids = [body.run_id] if getattr(body, "run_id", None) else []
     model_ids = [body.model_id] if getattr(body, "model_id", None) else []
     scheme, _, rest = source.partition(":")
@@ -370,11 +370,15 @@ def _read_sources(call: Call, subject: Subject) -> None:
     elif scheme == "models" and rest:
         subject.require_model(rest.split("/")[0].split("@")[0], READ)
     elif scheme == "mlflow-artifacts":
-        experiments.append(artifact_experiment(rest))
+        subject.require_experiment(artifact_experiment(rest), READ)
+    elif "://" in source:  # a remote store: under the default root, the folder names the experiment
+        root = call.config.effective_artifact_root().rstrip("/")
+        if "://" in root and source.startswith(root + "/"):
+            subject.require_experiment(artifact_experiment(source[len(root) + 1 :]), READ)
     experiments += [_existing(lambda r=r: run_experiment(call, r)) for r in run_ids if r]
     experiments += [_existing(lambda m=m: logged_model_experiment(call, m)) for m in model_ids if m]
     for experiment_id in experiments:
-        if experiment_id is not None or scheme == "mlflow-artifacts":
+        if experiment_id is not None:
             subject.require_experiment(experiment_id, READ)
 
 
