@@ -244,6 +244,11 @@ def test_non_admin_cannot_manage_users(server):
             api.get("/api/2.0/mlflow/users/get", params={"username": username}).json()["user"]["username"]
             == username
         )
+        assert (
+            api.get("/api/3.0/mlflow/users/permissions/list", params={"username": other}).status_code == 403
+        )
+        mine = api.get("/api/3.0/mlflow/users/current/permissions").json()
+        assert mine == {"is_admin": False, "permissions": []}
     with http(server, ADMIN, ADMIN_PASSWORD) as admin:
         assert (
             admin.get("/api/2.0/mlflow/users/get", params={"username": username}).json()["user"]["is_admin"]
@@ -333,6 +338,13 @@ def test_official_client_grant_revoke_get(server, official_admin):
     assert err.value.error_code == "RESOURCE_ALREADY_EXISTS"
     official_admin.grant_user_permission(username, "registered_model", "m7", "MANAGE")
     assert official_admin.get_user_permission(username, "registered_model", "m7").permission == "MANAGE"
+    with http(server, ADMIN, ADMIN_PASSWORD) as api:  # MLflow 3.x's listing, as its UI reads it
+        listed = api.get("/api/3.0/mlflow/users/permissions/list", params={"username": username}).json()
+    assert listed["is_admin"] is False
+    assert {(p["resource_type"], p["resource_pattern"], p["permission"]) for p in listed["permissions"]} == {
+        ("experiment", "7", "EDIT"),
+        ("registered_model", "m7", "MANAGE"),
+    }
     official_admin.revoke_user_permission(username, "experiment", "7")
     result = official_admin.get_user_permission(username, "experiment", "7")
     assert (result.allowed, result.permission) == (False, "READ")  # back to default_permission
