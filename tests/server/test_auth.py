@@ -188,6 +188,24 @@ def test_user_logs_runs_with_the_official_client(server, as_user, tmp_path):
     assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt") == "hello"
 
 
+def test_user_logs_runs_with_mltrails_sdk(server, monkeypatch, tmp_path):
+    """mltrail's REST client and artifact client send MLFLOW_TRACKING_USERNAME/PASSWORD."""
+    import mltrail
+
+    username, password = new_user(server)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+    client = mltrail.MlflowClient(tracking_uri=server.url)
+    run = client.create_run(client.create_experiment(name("sdk")))
+    client.log_metric(run.info.run_id, "m", 1.5)
+    (tmp_path / "a.txt").write_text("hi")
+    client.log_artifact(run.info.run_id, str(tmp_path / "a.txt"))
+    assert client.get_run(run.info.run_id).data.metrics == {"m": 1.5}
+    assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["a.txt"]
+    local = client.download_artifacts(run.info.run_id, "a.txt", str(tmp_path / "down"))
+    assert Path(local).read_text() == "hi"
+
+
 def test_password_change_takes_effect_at_once(server, official_admin):
     username, password = new_user(server)
     with http(server, username, password) as old:
@@ -405,6 +423,26 @@ def test_refuses_to_start_without_an_admin_password(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "MLFLOW_AUTH_ADMIN_PASSWORD" in lines[0], proc.stderr
+
+
+def test_workers_share_the_auth_database(tmp_path):
+    """With --workers 2 each worker opens the auth database; with no credential cache
+    (auth_cache_ttl_seconds = 0) a password change is refused by every worker at once."""
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'auth.db'}", auth_cache_ttl_seconds="0")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    live = start_server(tmp_path / "srv", None, "--app-name", "basic-auth", "--workers", "2", env=env)
+    try:
+        username, password = new_user(live)
+        with http(live, ADMIN, ADMIN_PASSWORD) as admin:
+            body = {"username": username, "password": "changed-password-1"}
+            assert admin.patch("/api/2.0/mlflow/users/update-password", json=body).status_code == 200
+        for _ in range(6):  # new connections, spread over both workers
+            with http(live, username, password) as api:
+                assert api.get("/api/2.0/mlflow/users/current").status_code == 401
+            with http(live, username, "changed-password-1") as api:
+                assert api.get("/api/2.0/mlflow/users/current").status_code == 200
+    finally:
+        stop_server(live)
 
 
 def test_mlflow_basic_auth_db_users_log_in(tmp_path):
