@@ -5,7 +5,8 @@
 =====================================================  =============================
 plain path, ``file:///...``                            :class:`LocalArtifactRepository`
 ``s3://bucket/prefix``                                 :class:`S3ArtifactRepository`
-``mlflow-artifacts:/path``, ``mlflow-artifacts://h/p`` :class:`HttpArtifactRepository`
+``mlflow-artifacts:/path``, ``mlflow-artifacts://h/p`` :class:`HttpArtifactRepository` (embedded
+                                                       tracking URI: the server's artifact folder)
 ``http(s)://host/api/2.0/mlflow-artifacts/artifacts/p`` :class:`HttpArtifactRepository`
 ``runs:/<run_id>/path``, ``models:/name/version``      resolved first, then as above
 =====================================================  =============================
@@ -26,7 +27,7 @@ import json
 import os
 import tempfile
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from mltrail.artifacts.base import ArtifactRepository
 from mltrail.artifacts.paths import (
@@ -89,19 +90,48 @@ def _resolve_models_uri(uri: str, tracking_uri: str | None) -> str:
     return resolve_model_uri(uri, tracking_uri=tracking_uri)
 
 
+def _embedded_proxy_root(tracking_uri: str | None) -> str | None:
+    """Where a server on the same database keeps ``mlflow-artifacts:/`` files, or ``None`` over HTTP.
+
+    A server started on the embedded store's database writes proxied artifacts
+    under its ``--artifacts-destination`` (``MLFLOW_ARTIFACTS_DESTINATION``),
+    whose default is the same ``./mltrail-artifacts`` folder the embedded store
+    uses; so runs created by the server stay readable and writable without it.
+    """
+    from mltrail.tracking._store_registry import plan_store  # lazy: tracking sits above artifacts
+    from mltrail.tracking._uris import resolve_tracking_uri
+
+    kind, _target, root = plan_store(resolve_tracking_uri(tracking_uri))
+    if kind != "sql":
+        return None
+    configured = os.environ.get("MLFLOW_ARTIFACTS_DESTINATION")  # what `mltrail server` reads too
+    if configured and not urlsplit(configured).scheme:
+        return os.path.abspath(configured)  # a folder, as the server would read it from this cwd
+    return configured or root
+
+
 def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> str:
     """Turn ``runs:/`` and ``models:/`` URIs into the storage URI behind them.
 
-    Other URIs are returned unchanged. ``runs:/`` asks the tracking store for
-    the run's ``artifact_uri``; ``models:/`` asks the model registry.
+    ``runs:/`` asks the tracking store for the run's ``artifact_uri``;
+    ``models:/`` asks the model registry. A host-less ``mlflow-artifacts:/``
+    URI under an embedded (database) tracking URI becomes the path under the
+    artifact destination a server on that database would use (see
+    :func:`_embedded_proxy_root`); under an http(s) tracking URI it stays as
+    is, for the server's proxy. Other URIs are returned unchanged.
     """
     if not isinstance(uri, str) or not uri:
         raise invalid("An artifact URI must be a non-empty string")
-    scheme = urlsplit(uri).scheme.lower()
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
     if scheme == "runs":
         return _resolve_runs_uri(uri, tracking_uri)
     if scheme == "models":
         return resolve_artifact_uri(_resolve_models_uri(uri, tracking_uri), tracking_uri)
+    if scheme == "mlflow-artifacts" and not parts.netloc:
+        root = _embedded_proxy_root(tracking_uri)
+        if root is not None:
+            return _join_uri(root, validate_artifact_path(unquote(parts.path.strip("/"))))
     return uri
 
 

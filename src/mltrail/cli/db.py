@@ -25,7 +25,13 @@ def upgrade(url: str) -> None:
 
     URI is sqlite:///path.db, postgresql://user@host/db or mysql://user@host/db.
     Safe to run again: a database already at the latest revision is left alone.
+    A missing SQLite file is created, as in MLflow; a database that cannot be
+    opened (a PostgreSQL/MySQL database that does not exist, a folder that
+    cannot be created) is reported in one line, with exit code 1.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mltrail.cli.server import mask_uri
     from mltrail.store.sql.engine import is_db_uri
     from mltrail.store.sql.migrate import upgrade_db
 
@@ -34,5 +40,17 @@ def upgrade(url: str) -> None:
             f"{url!r} is not a database URI: use sqlite:///path.db, postgresql://... or mysql://...",
             param_hint="URI",
         )
-    revision = upgrade_db(url)
+    try:
+        revision = upgrade_db(url)
+    except (OSError, SQLAlchemyError) as err:
+        raise click.ClickException(f"Cannot open the database {mask_uri(url)}: {_reason(err)}") from None
     click.echo(f"Database is at revision {revision} (latest)")
+
+
+def _reason(err: BaseException) -> str:
+    """The driver's own words, first line only: SQLAlchemy appends a traceback pointer and a link."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    cause = getattr(err, "orig", None) or err
+    lines = [line for line in str(cause).strip().splitlines() if line.strip()]
+    return lines[0].strip() if lines else type(err).__name__

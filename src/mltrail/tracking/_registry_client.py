@@ -17,6 +17,9 @@ Example::
 
 from __future__ import annotations
 
+import logging
+import posixpath
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,8 @@ from mltrail.tracking._store_registry import StoreCache
 
 if TYPE_CHECKING:
     from mltrail.store.registry import RegistryStore
+
+_log = logging.getLogger(__name__)
 
 def _build_registry_store(kind: str, target: str, _uri: str) -> RegistryStore:
     if kind == "rest":
@@ -116,10 +121,14 @@ class RegistryClientMixin:
         await_creation_for: int = 300,
         model_id: str | None = None,
     ) -> ModelVersion:
-        """A new version of ``name`` whose files live at ``source``; keeps ``run_id``/``run_link`` lineage."""
+        """A new version of ``name`` whose files live at ``source``; keeps ``run_id``/``run_link`` lineage.
+
+        A ``source`` without an ``MLmodel`` file is registered all the same, as
+        in MLflow, but with a warning: such a version cannot be loaded or served.
+        """
         if run_id and not run_link:
             run_link = self._run_link(run_id)
-        return self._registry_store.create_model_version(
+        mv = self._registry_store.create_model_version(
             name,
             source,
             run_id=run_id,
@@ -128,6 +137,27 @@ class RegistryClientMixin:
             description=description,
             model_id=model_id,
         )
+        self._warn_if_not_a_model(source)
+        return mv
+
+    def _warn_if_not_a_model(self, source: str) -> None:
+        """Warn when ``source`` (a folder, ``runs:/``, ``models:/`` …) holds no MLmodel file; never fail."""
+        from mltrail.artifacts import get_artifact_repository
+
+        try:
+            repo = get_artifact_repository(source, tracking_uri=getattr(self, "_tracking_uri", None))
+            files = repo.list_artifacts(None)
+        except Exception as err:  # the check is advice: a source we cannot list is not an error here
+            _log.debug("Could not list model version source %r: %s", source, err)
+            return
+        if not any(not f.is_dir and posixpath.basename(f.path) == "MLmodel" for f in files):
+            warnings.warn(
+                f"Model version source {source!r} holds no MLmodel file: the version is registered, but "
+                "it cannot be loaded or served. Register the folder that log_model wrote "
+                "(e.g. runs:/<run_id>/model).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _run_link(self, run_id: str) -> str | None:
         """``<ui>/#/experiments/<exp>/runs/<run>`` — where the UI shows the version's run."""
