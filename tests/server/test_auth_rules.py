@@ -135,6 +135,23 @@ def test_every_endpoint_and_ui_route_has_a_rule():
     assert api_routes and all(r.endpoint is not original[r.path] for r in api_routes)
 
 
+def test_without_auth_the_ui_hears_that_auth_is_off(tmp_path):
+    import asyncio
+
+    from mltrail.server.app import create_app
+    from mltrail.server.config import ServerConfig
+
+    app = create_app(ServerConfig(backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    assert app.state.auth is None
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.get(f"{UI}/auth/me")
+
+    assert _ok(asyncio.run(ask())) == {"user": None, "auth": False}
+
+
 # ---------------------------------------------------------------- tracking REST
 
 

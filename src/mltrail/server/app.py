@@ -147,7 +147,7 @@ def _ui_routes(config: ServerConfig) -> list[BaseRoute]:
     if config.artifacts_only or not _module_exists("mltrail.ui.routes"):
         return []
     routes = list(importlib.import_module("mltrail.ui.routes").ui_routes())
-    return protect_ui_routes(routes) if auth_enabled(config) else routes  # UI JSON checks permissions too
+    return protect_ui_routes(routes, auth_enabled(config))  # with auth on, UI JSON checks permissions too
 
 
 def build_routes(endpoints: list[Endpoint], config: ServerConfig) -> list[BaseRoute]:

@@ -108,12 +108,15 @@ async def whoami(request: Any) -> Any:
     """
     from starlette.responses import JSONResponse
 
+    if getattr(request.app.state, "auth", None) is None:
+        return JSONResponse({"user": None, "auth": False}, headers={"Cache-Control": "no-store"})
     subject = subject_of(request)
 
     def load() -> dict[str, Any]:
         call = Call(request, None)
         user = subject.user
         out: dict[str, Any] = {
+            "auth": True,
             "user": None if user is None else {"username": user.username, "is_admin": bool(user.is_admin)},
             "experiments": {
                 e: _permission_json(subject.experiment(e)) for e in _ids(request, "experiment_ids")
@@ -132,23 +135,21 @@ async def whoami(request: Any) -> Any:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-def protect_ui_routes(routes: list[Any]) -> list[Any]:
-    """The UI's routes with every ``/ajax-api/mltrail/`` JSON, event-stream and export route checked.
+def protect_ui_routes(routes: list[Any], enabled: bool = True) -> list[Any]:
+    """The UI's routes, plus ``auth/me``; with auth on, every ``/ajax-api/mltrail/`` route checked.
 
-    Pages and static files are left alone (the login itself guards them); the
-    ``auth/me`` route is added. Called at app build time, only when auth is on.
+    Pages and static files are left alone (the login itself guards them). With
+    auth off the routes are returned as they are, ``auth/me`` answering that
+    nobody is logged in (so the page asks once and hides nothing). Called at
+    app build time.
     """
     from starlette.routing import Route
 
     out: list[Any] = []
     for route in routes:
-        if isinstance(route, Route) and route.path.startswith(UI_API_PREFIX):
-            route = Route(
-                route.path,
-                _protect_ui_endpoint(route.endpoint),
-                methods=list(route.methods or ()),
-                name=route.name,
-            )
+        if enabled and isinstance(route, Route) and route.path.startswith(UI_API_PREFIX):
+            route = Route(route.path, _protect_ui_endpoint(route.endpoint), methods=list(route.methods or ()),
+                          name=route.name)
         out.append(route)
     out.append(Route(WHOAMI_PATH, whoami, methods=["GET"]))
     return out

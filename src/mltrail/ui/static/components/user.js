@@ -1,10 +1,10 @@
 // Who is logged in, and hiding what they may not do (servers run with --app-name basic-auth).
 //
 // The browser's Basic-auth dialog is the login. This module asks the server who the user is
-// (GET /ajax-api/mltrail/auth/me, mounted only when auth is on: a 404 means no auth, and then
-// nothing here does anything), shows the name in the top bar, and hides delete / rename / edit
-// buttons on pages about an experiment, run or model the user may not change. The server checks
-// every request anyway: hiding only spares the user a "Permission denied".
+// (GET /ajax-api/mltrail/auth/me; with auth off it says so, and then nothing here does anything),
+// shows the name in the top bar, and hides delete / rename / edit buttons on pages about an
+// experiment, run or model the user may not change. The server checks every request anyway:
+// hiding only spares the user a "Permission denied".
 
 const ME = '/ajax-api/mltrail/auth/me';
 const cache = new Map(); // "experiments:1" / "runs:abc" / "models:name" -> permission
@@ -87,7 +87,7 @@ function showUser(user) {
 async function start() {
   let me;
   try { me = await ask(); } catch { return; }
-  if (!me) return; // auth is off
+  if (!me || !me.auth) return; // auth is off
   showUser(me.user);
   const main = document.getElementById('main');
   if (!main) return;
