@@ -17,7 +17,7 @@ from support.live_server import start_server, stop_server
 
 def _run(app, *requests):
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
             return [await c.request(m, u, **kw) for m, u, kw in requests]
 
     return asyncio.run(go())

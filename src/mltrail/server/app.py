@@ -13,6 +13,7 @@ No module-level mutable state: stores, locks and settings hang off
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import importlib
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -44,6 +46,7 @@ from mltrail.server.dispatch import (
     http_error_response,
     make_request_handler,
 )
+from mltrail.server.guard import Guard, raw_routes_of
 from mltrail.server.routing import HANDLER_MODULES, Endpoint
 
 _log = logging.getLogger("mltrail.server")
@@ -52,7 +55,10 @@ _log = logging.getLogger("mltrail.server")
 _ARTIFACTS_ONLY_MODULES = ("mltrail.server.handlers.meta", "mltrail.server.handlers.artifacts")
 _PROXY_SERVICE = "mlflow-artifacts"
 _META_PATHS = ("/health", "/version", "/openapi.json")
-_WARM_UP_DELAY = 0.2
+# Answered while the stores open (probes); every other request waits for readiness.
+_UNGATED_PATHS = frozenset({"/health", "/version"})
+# How long a request that arrives during start-up waits before trying the store itself.
+_READY_WAIT_SECONDS = 60.0
 # Objects allocated between first-generation collections (CPython's default is 700).
 _GC_GEN0_THRESHOLD = 20_000
 
@@ -177,29 +183,70 @@ def _internal_error(request: Request, exc: Exception) -> Response:
     return error_response(MltrailException("Internal server error", error_code=INTERNAL_ERROR))
 
 
+class Readiness:
+    """Whether the app can serve every request: its stores are open, migrated and seeded.
+
+    Opening the tracking store brings the schema to head and creates the Default
+    experiment; until that is done, a call served by another store (a logged
+    model in experiment 0, say) could find the tables but not the experiment.
+    So ``/health`` answers 200 only once every store has opened, and requests
+    that arrive earlier wait for it (:meth:`gate`). A failed opening (database
+    down) is retried on the next ``/health`` probe; requests then go to the
+    stores themselves, which answer ``TEMPORARILY_UNAVAILABLE``.
+    """
+
+    def __init__(self, stores: tuple[LazyStore, ...]) -> None:
+        self._stores = stores
+        self.ready = not stores
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def opening(self) -> bool:
+        """Whether the stores are being opened right now."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def start(self) -> None:
+        """Open the stores in a background thread, unless done or under way."""
+        with self._lock:
+            if self.ready or self.opening:
+                return
+            self._thread = threading.Thread(target=self._open, name="mltrail-open-stores", daemon=True)
+            self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            for store in self._stores:
+                store.get()
+        except Exception as err:  # LazyStore already logged it; /health reports it
+            self.error = str(err)
+            return
+        self.error = None
+        self.ready = True
+        _settle_gc()
+
+    async def wait(self, timeout: float) -> None:
+        """Return once ready, once an opening has ended without success, or after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not self.ready and self.opening and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+    async def gate(self, scope: Scope) -> None:
+        """Hold a request that arrives while the stores open (probes pass at once)."""
+        if scope["type"] == "http" and scope["path"] not in _UNGATED_PATHS:
+            await self.wait(_READY_WAIT_SECONDS)
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
-    # Open the database in the background, a moment after start-up so the import
-    # work does not compete with binding the socket: /health answers at once and the
-    # first API call waits only for whatever is left (or builds the store itself).
-    timer = None
-    if not app.state.config.artifacts_only:
-        timer = threading.Timer(_WARM_UP_DELAY, _warm_up, args=(app.state.tracking_store,))
-        timer.daemon = True
-        timer.start()
+    # Open the database at once, in the background: uvicorn binds the socket meanwhile,
+    # /health says 503 until every store is ready and early requests wait for it.
+    app.state.readiness.start()
     yield
-    if timer is not None:
-        timer.cancel()
     if app.state.db_executor is not None:
         app.state.db_executor.shutdown(wait=False)
-
-
-def _warm_up(store: LazyStore) -> None:
-    try:
-        store.get()
-    except Exception as err:  # reported again, to the client, on the first request
-        _log.error("Cannot open the tracking store: %s", err)
-    _settle_gc()
 
 
 def _settle_gc() -> None:
@@ -225,23 +272,42 @@ class MltrailApp(Starlette):
     """
 
     fast_paths: dict[str, dict[str, Any]] = {}
+    guard: Guard | None = None
+    metrics: Any = None  # mltrail.server.metrics.Metrics with --expose-prometheus
+    readiness: Readiness = Readiness(())
     auth: Any = None  # mltrail.server.auth.AuthService with --app-name basic-auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        auth = self.auth
-        if auth is not None and scope["type"] == "http" and not auth.is_public(scope["path"]):
-            user = await auth.authenticate(scope)  # login (server/auth/authn.py)
-            if isinstance(user, Response):
-                await user(scope, receive, send)
-                return
-            scope["mltrail.user"] = user
-        methods = self.fast_paths.get(scope["path"]) if scope["type"] == "http" else None
-        endpoint = methods.get(scope["method"]) if methods is not None else None
-        if endpoint is None:
-            await super().__call__(scope, receive, send)
+        if self.metrics is not None and scope["type"] == "http":
+            await self.metrics.observe(self._serve, scope, receive, send)
             return
-        scope["app"] = self
-        await endpoint(scope, receive, send)
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            guard = self.guard
+            if guard is not None:  # browser protections (server/guard.py): Host, Origin, Content-Type
+                refusal = guard.check(scope)
+                send = guard.wrap_send(scope, send)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
+            auth = self.auth
+            if auth is not None and not auth.is_public(scope["path"]):  # login (server/auth/authn.py)
+                user = await auth.authenticate(scope)
+                if isinstance(user, Response):
+                    await user(scope, receive, send)
+                    return
+                scope["mltrail.user"] = user
+            if not self.readiness.ready:
+                await self.readiness.gate(scope)
+            methods = self.fast_paths.get(scope["path"])
+            endpoint = methods.get(scope["method"]) if methods is not None else None
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app_from_env() -> Starlette:
@@ -268,18 +334,33 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
         auth = AuthService.from_config()
     endpoints = collect_endpoints(config)
-    routes = build_routes(endpoints, config) + _ui_routes(config)
+    routes = build_routes(endpoints, config)
+    metrics = None
+    if config.expose_prometheus:
+        from mltrail.server.metrics import METRICS_PATH, Metrics, route_templates
+
+        metrics = Metrics(config.expose_prometheus, route_templates(routes[0].table, routes))
+        routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
+    routes += _ui_routes(config)
     app = MltrailApp(
         routes=routes,
         exception_handlers={HTTPException: _not_found, Exception: _internal_error},
         lifespan=_lifespan,
     )
     app.fast_paths = routes[0].table if isinstance(routes[0], TableRoute) else {}
+    app.guard = Guard.from_config(config, raw_routes_of(endpoints))
+    app.metrics = metrics
     app.auth = app.state.auth = auth
     app.state.config = config
     app.state.endpoints = endpoints
     app.state.tracking_store = LazyStore(_tracking_store_factory(config), "tracking")
     app.state.registry_store = LazyStore(_registry_store_factory(config), "registry")
+    stores: tuple[LazyStore, ...] = ()
+    if not config.artifacts_only:
+        stores = (app.state.tracking_store,)
+        if _module_exists("mltrail.store.sql.registry"):
+            stores += (app.state.registry_store,)
+    app.readiness = app.state.readiness = Readiness(stores)
     # SQLite has one writer at a time: serializing writes in-process means clients
     # never wait on SQLite's busy timeout or see "database is locked".
     is_sqlite = config.backend_store_uri.startswith("sqlite")

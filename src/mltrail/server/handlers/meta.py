@@ -6,16 +6,38 @@ from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
 
+from mltrail.exceptions import TEMPORARILY_UNAVAILABLE
+from mltrail.server.dispatch import json_response
 from mltrail.server.routing import Call, Endpoint
 
 # The MLflow REST API level this server speaks: the official client reads
 # ``/version`` to decide which calls a server supports.
 MLFLOW_API_VERSION = "3.17.2"
+# A probe that arrives while the stores open waits this long for them before answering 503.
+_HEALTH_WAIT_SECONDS = 0.5
 
 
 async def health(call: Call) -> Response:
-    """Liveness probe: ``OK``."""
-    return PlainTextResponse("OK")
+    """Readiness probe: ``OK`` (200) once every request can be served, else 503 with why.
+
+    Ready means the tracking store is open, its schema at head and the Default
+    experiment created, and the registry store open. Until then the answer is
+    ``{"status": "STARTING"|"UNAVAILABLE", "error_code": "TEMPORARILY_UNAVAILABLE",
+    "message": ...}``; a probe after a failed opening (database down) tries again.
+    """
+    readiness = getattr(call.state, "readiness", None)
+    if readiness is None or readiness.ready:
+        return PlainTextResponse("OK")
+    readiness.start()
+    await readiness.wait(_HEALTH_WAIT_SECONDS)
+    if readiness.ready:
+        return PlainTextResponse("OK")
+    if readiness.opening:
+        status, message = "STARTING", "The server is opening its database; try again shortly"
+    else:
+        status, message = "UNAVAILABLE", readiness.error or "The server cannot open its database"
+    body = {"status": status, "error_code": TEMPORARILY_UNAVAILABLE, "message": message}
+    return json_response(body, status=503)
 
 
 async def version(call: Call) -> Response:
@@ -60,7 +82,7 @@ def server_info(call: Call) -> dict[str, Any]:
 
 
 ENDPOINTS = [
-    Endpoint("/health", ("GET",), health, service="", summary="Liveness probe"),
+    Endpoint("/health", ("GET",), health, service="", summary="Readiness probe: 200 once every request can be served"),
     Endpoint("/version", ("GET",), version, service="", summary="MLflow API version served"),
     Endpoint("/openapi.json", ("GET",), openapi, service="", summary="This API's OpenAPI document"),
     Endpoint(
