@@ -461,7 +461,8 @@ def test_key_cases_on_postgresql(pg_server):
         assert _tag(api, trace_id).startswith("mlflow-artifacts:/")
         assert _spans(api, trace_id) == []
         for bad in ("tr-%00x", "tr-a%01b"):
-            for url in (f"/api/3.0/mlflow/traces/{bad}", f"/api/2.0/mlflow/logged-models/m-{bad}"):
+            for url in (f"/api/3.0/mlflow/traces/{bad}", f"/api/2.0/mlflow/logged-models/m-{bad}",
+                        f"/get-artifact?run_uuid={bad}&path=x", f"/model-versions/get-artifact?name={bad}&version=1&path=x"):
                 resp = api.get(url)
                 assert resp.status_code in (400, 404), (url, resp.status_code, resp.text)
 

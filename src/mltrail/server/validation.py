@@ -36,7 +36,11 @@ def path_param(call: Any, name: str) -> str:
 
         trace_id = path_param(call, "trace_id")
     """
-    value = str(call.path_params.get(name) or "")
+    return no_control_chars(str(call.path_params.get(name) or ""), name)
+
+
+def no_control_chars(value: str, name: str) -> str:
+    """``value``, or 400 if it carries NUL or another control character (``name`` is the field)."""
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise invalid(f"Invalid {name} {value!r}: control characters are not allowed")
     return value

@@ -27,6 +27,8 @@ from mltrail.exceptions import NOT_IMPLEMENTED, MltrailException, invalid
 from mltrail.server import artifact_files as af
 from mltrail.server.roots import roots_for
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.validation import no_control_chars
+from mltrail.store.validation import validate_run_id
 
 
 class ListProxyArtifacts(msgspec.Struct):
@@ -217,6 +219,7 @@ async def get_run_artifact(call: Call) -> Response:
     run_id = body.run_uuid or body.run_id
     if not run_id:
         raise invalid("Missing value for required parameter 'run_uuid'")
+    validate_run_id(run_id)  # before the database: PostgreSQL cannot even compare a NUL
     rel = validate_artifact_path(body.path)
     run = await run_in_threadpool(call.tracking_store.get_run, run_id)
     return await uri_destination(call, run.info.artifact_uri, "run artifact location").download(rel, "inline")
@@ -226,6 +229,7 @@ async def get_model_version_artifact(call: Call) -> Response:
     """``/model-versions/get-artifact?name=&version=&path=``: one file of a model version."""
     body = call.body
     rel = validate_artifact_path(body.path)
+    no_control_chars(body.name, "name")  # before the database: PostgreSQL cannot even compare a NUL
     store = call.registry_store
     uri = await run_in_threadpool(store.get_model_version_download_uri, body.name, body.version)
     if uri.startswith("runs:"):  # registered while its run was unknown: resolved now
