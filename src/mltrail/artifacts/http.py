@@ -91,15 +91,16 @@ def _verify() -> bool | str:
 
 def _auth() -> tuple[dict[str, str], Any]:
     """Auth headers and httpx auth from the environment (read per call, never logged)."""
-    token = _env("MLTRAIL_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token}"}, None
+    # MLflow's order: a username and password win over a token when both are set.
     user = _env("MLTRAIL_TRACKING_USERNAME", "MLFLOW_TRACKING_USERNAME")
     password = _env("MLTRAIL_TRACKING_PASSWORD", "MLFLOW_TRACKING_PASSWORD")
     if user and password:
         import httpx
 
         return {}, httpx.BasicAuth(user, password)
+    token = _env("MLTRAIL_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}, None
     return {}, None
 
 

@@ -57,10 +57,10 @@ class HttpSession:
         auth: Any = None
         token = env("TRACKING_TOKEN")
         user, password = env("TRACKING_USERNAME"), env("TRACKING_PASSWORD")
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif user and password:
+        if user and password:  # MLflow's order: basic auth wins over a token when both are set
             auth = httpx.BasicAuth(user, password)
+        elif token:
+            headers["Authorization"] = f"Bearer {token}"
         verify: Any = True
         if _truthy(env("TRACKING_INSECURE_TLS")):
             verify = False
