@@ -6,6 +6,10 @@ characters are refused for every scheme, and a *local* source (a plain path or
 ``file://``) is accepted only together with a ``run_id`` whose local artifact
 directory contains it. ``runs:/`` and ``models:/<model_id>`` sources are
 resolved to the artifact location the version's files are downloaded from.
+As in MLflow, a version whose run this server does not know is registered
+(a local source still needs a run it knows); a ``runs:/`` source of an unknown
+run is resolved when its files are downloaded. Whatever the source, the server
+reads a version's files only inside its artifact roots (:mod:`mltrail.server.roots`).
 """
 
 from __future__ import annotations
