@@ -42,8 +42,6 @@ def test_resolve_proxy_uri():
 @pytest.mark.parametrize(
     ("uri", "tracking", "message"),
     [
-        ("mlflow-artifacts:/0/r", None, "tracking URI"),
-        ("mlflow-artifacts:/0/r", "sqlite:///x.db", "tracking URI"),
         ("mlflow-artifacts://:5000/x", None, "host"),
         ("http://h/not-the-proxy/x", None, "expected"),
     ],
@@ -53,6 +51,20 @@ def test_unresolvable_uris(uri, tracking, message):
         get_artifact_repository(uri, tracking_uri=tracking)
     assert info.value.error_code == INVALID_PARAMETER_VALUE
     assert message in info.value.message
+
+
+def test_hostless_proxy_uri_needs_an_http_tracking_uri_for_the_proxy():
+    with pytest.raises(MltrailException) as info:
+        resolve_proxy_uri("mlflow-artifacts:/0/r", "sqlite:///x.db")
+    assert "tracking URI" in info.value.message
+
+
+def test_hostless_proxy_uri_under_a_database_uri_is_the_servers_artifact_folder(tmp_path, monkeypatch):
+    # The embedded SDK on a server's database reads and writes the server's proxied files directly.
+    monkeypatch.chdir(tmp_path)
+    repo = get_artifact_repository("mlflow-artifacts:/0/r", tracking_uri=f"sqlite:///{tmp_path / 'x.db'}")
+    repo.log_bytes(b"local", "f.txt")
+    assert (tmp_path / "mltrail-artifacts" / "0" / "r" / "f.txt").read_bytes() == b"local"
 
 
 def test_special_characters_are_url_encoded(proxy):
