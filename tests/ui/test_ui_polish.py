@@ -182,8 +182,8 @@ def test_compare_puts_values_under_their_run_and_gives_each_run_one_colour(page,
           const chart = (key) => document.querySelector(`.chart[data-metric="${key}"]`).data.filter((t) => t.meta === 'series');
           return {
             lines: Object.fromEntries(chart('loss').map((t) => [t.name, t.line.color])),
-            bars: Object.fromEntries(chart('acc').map((t) => [t.name, t.marker.color])),
-            evalBar: chart('latency/mean')[0].marker.color,
+            bars: Object.fromEntries(chart('acc')[0].text.map((name, i) => [name, chart('acc')[0].marker.color[i]])),
+            evalBar: chart('latency/mean')[0].marker.color[0],
             parallel: Object.fromEntries([...document.querySelectorAll('.pc-box polyline')]
               .map((l) => [l.querySelector('title').textContent, l.getAttribute('stroke')])),
           };
@@ -284,7 +284,8 @@ def test_experiment_charts_view_draws_every_run_per_metric_in_few_requests(page,
         ".filter((t) => t.meta === 'series').map((t) => [t.name, t.line.color]))"
     )
     bars = page.evaluate(
-        "() => Object.fromEntries(document.querySelector('.chart[data-metric=acc]').data.map((t) => [t.name, t.marker.color]))"
+        "() => { const t = document.querySelector('.chart[data-metric=acc]').data[0];"
+        " return Object.fromEntries(t.text.map((name, i) => [name, t.marker.color[i]])); }"
     )
     assert {k: bars[k] for k in lines} == lines  # a run has one colour on every chart
     # The metric filter narrows the charts, and is kept in the URL.

@@ -171,7 +171,8 @@ async def metric_history_bulk(request: Request) -> Response:
         def load() -> list[dict[str, Any]]:
             engine = sql_engine(store)
             if engine is not None:
-                return [{"run_id": r, **history.history_via_sql(engine, r, key, axis, max_points)} for r in run_ids]
+                found = history.histories_via_sql(engine, run_ids, key, axis, max_points)
+                return [{"run_id": r, **found[r]} for r in run_ids]
             return [{"run_id": r, **history.history_via_store(store, r, key, axis, max_points)} for r in run_ids]
 
         runs = await run_in_threadpool(load)

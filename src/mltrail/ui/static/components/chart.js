@@ -54,12 +54,12 @@ function xValues(history, axis, startTime) {
  * Plotly traces for one series (one run's history of one metric): an optional min/max envelope
  * (so downsampled spikes stay visible), the raw line, and a smoothed line when asked.
  */
-export function seriesTraces(history, {name: rawName, index, axis, smoothing, startTime}) {
+export function seriesTraces(history, {name: rawName, index, axis, smoothing, startTime, envelope = true}) {
   const name = plotlyText(rawName);
   const x = xValues(history, axis, startTime || 0);
   const c = color(index);
   const traces = [];
-  if (history.downsampled) {
+  if (history.downsampled && envelope) {
     traces.push({x, y: history.max, type: 'scatter', mode: 'lines', line: {width: 0, color: c}, hoverinfo: 'skip',
       showlegend: false, legendgroup: name, meta: 'envelope'});
     traces.push({x, y: history.min, type: 'scatter', mode: 'lines', line: {width: 0, color: c}, fill: 'tonexty',
@@ -110,21 +110,25 @@ export async function drawChart(el, traces, {title, log, axis} = {}) {
 
 /**
  * One bar per series ({name, value, colorIndex}): for metrics logged once per run (eval scores) compared
- * across runs. The y axis starts at zero, and all-zero values get a 0…1 axis instead of plotly's empty −1…1.
+ * across runs. One trace for all bars (fast with hundreds of runs); bars sit at 0…n−1 and are labelled
+ * with the run names, so two runs of the same name keep a bar each. The y axis starts at zero, and
+ * all-zero values get a 0…1 axis instead of plotly's empty −1…1.
  */
 export async function drawBars(el, bars, {title, log} = {}) {
   const Plotly = await loadPlotly();
   const base = themeLayout();
-  const traces = bars.map((b, i) => ({type: 'bar', x: [plotlyText(b.name)], y: [b.value], name: plotlyText(b.name),
-    marker: {color: color(b.colorIndex ?? i)}, meta: 'series', hovertemplate: '%{x}: %{y}<extra></extra>',
-    text: [typeof b.value === 'number' ? String(Number(b.value.toPrecision(4))) : String(b.value)], textposition: 'outside',
-    cliponaxis: false}));
+  const names = bars.map((b) => plotlyText(b.name));
+  const label = (v) => (typeof v === 'number' ? String(Number(v.toPrecision(4))) : String(v));
+  const trace = {type: 'bar', x: bars.map((_, i) => i), y: bars.map((b) => b.value), text: names,
+    marker: {color: bars.map((b, i) => color(b.colorIndex ?? i))}, meta: 'series', hovertemplate: '%{text}: %{y}<extra></extra>',
+    texttemplate: bars.length <= 20 ? bars.map((b) => label(b.value)) : undefined, textposition: 'outside', cliponaxis: false};
   const allZero = bars.every((b) => Number(b.value) === 0);
   const yaxis = {...base.yaxis, type: log ? 'log' : 'linear', rangemode: 'tozero'};
   if (allZero && !log) yaxis.range = [0, 1];
-  await Plotly.react(el, traces, {...base, title: {text: plotlyText(title || ''), font: {size: 13}}, height: 300,
+  const ticks = bars.length <= 40 ? {tickvals: bars.map((_, i) => i), ticktext: names} : {showticklabels: false};
+  await Plotly.react(el, [trace], {...base, title: {text: plotlyText(title || ''), font: {size: 13}}, height: 300,
     margin: {l: 55, r: 15, t: 36, b: 60}, showlegend: false, yaxis,
-    xaxis: {...base.xaxis, type: 'category'}}, {responsive: true, displaylogo: false});
+    xaxis: {...base.xaxis, type: 'linear', ...ticks, zeroline: false}}, {responsive: true, displaylogo: false});
   el.dataset.seriesCount = String(bars.length);
   el.dataset.points = String(bars.length);
 }

@@ -10,6 +10,7 @@ import {errorBox, h, replace} from '../dom.js';
 import {drawBars, drawChart, loadPlotly, purge, seriesTraces} from './chart.js';
 
 const MAX_CHARTS = 40;
+const ENVELOPE_MAX_RUNS = 10;
 const BULK_RUNS = 200;  // the server's limit of runs per history-bulk request
 const EMPTY = {total: 0, downsampled: false, step: [], timestamp: [], value: []};
 
@@ -94,11 +95,13 @@ export function metricPanel({keys, seriesFor, query}) {
         await drawBars(el, barsOf(loaded.map((x) => x.value[0])), {title: key, log: state.log});
         return;
       }
+      // Envelopes help one or a few runs; over many they only bury the lines (and triple the traces to draw).
+      const envelope = series.length <= ENVELOPE_MAX_RUNS;
       const traces = loaded.flatMap((hist, i) => seriesTraces(hist, {name: series[i].name, index: colorOf(i), axis: state.axis,
-        smoothing: state.smoothing, startTime: series[i].startTime}));
+        smoothing: state.smoothing, startTime: series[i].startTime, envelope}));
       const total = loaded.reduce((n, x) => n + x.total, 0);
       const sampled = loaded.some((x) => x.downsampled);
-      await drawChart(el, traces, {title: key + (sampled ? ` (${total.toLocaleString()} points, min/max envelope)` : ''),
+      await drawChart(el, traces, {title: key + (sampled ? ` (${total.toLocaleString()} points${envelope ? ', min/max envelope' : ', downsampled'})` : ''),
         log: state.log, axis: state.axis});
     } catch (err) {
       replace(message, errorBox(err));

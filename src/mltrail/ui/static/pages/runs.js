@@ -17,6 +17,7 @@ const BASE = [
   {id: 'user', label: 'User', order: 'attributes.user_id'},
 ];
 const PAGE_SIZES = [50, 100, 250, 500];
+const LEGEND_OPEN_RUNS = 20;
 const PARENT_TAG = 'mlflow.parentRunId';
 
 function orderKey(column) {
@@ -155,8 +156,11 @@ export async function render(root, {experimentIds, query}) {
         .map(([r, i]) => ({runId: r.info.run_id, name: runName(r), startTime: r.info.start_time, colorIndex: i,
           value: maps.get(r.info.run_id).metrics[key], count: (counts[r.info.run_id] || {})[key]}))});
     charts = {panel, keys, runIds};
-    replace(chartsBody, h('ul', {class: 'pc-legend run-legend'}, shown.map((r, i) => h('li', {},
-      h('span', {class: 'swatch', style: `background:${color(i)}`}), runName(r)))), panel.element);
+    const legend = h('ul', {class: 'pc-legend run-legend'}, shown.map((r, i) => h('li', {},
+      h('span', {class: 'swatch', style: `background:${color(i)}`}), runName(r))));
+    // A long legend folds away: the charts matter more than a wall of names.
+    replace(chartsBody, shown.length > LEGEND_OPEN_RUNS ? h('details', {}, h('summary', {}, `Run colours (${shown.length})`), legend)
+      : legend, panel.element);
     await panel.redrawAll();
   }
 
