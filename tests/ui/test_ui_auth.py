@@ -91,4 +91,21 @@ def test_login_shows_user_and_hides_what_read_cannot_do(browser, auth_server):
     page.goto(f"/#/experiments/{shared_id}")
     page.wait_for_function("() => [...document.querySelectorAll('#main button.danger')].every(b => b.hidden)"
                            " && document.querySelectorAll('#main button.danger').length > 0")  # fmt: skip
+
+    # A READ-only registered model: no delete, rename, tag or alias controls.
+    model = f"model-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=auth_server, auth=ADMIN) as admin:
+        assert admin.post(f"{API}/registered-models/create", json={"name": model}).status_code == 200
+        r = admin.post(f"{API}/registered-models/permissions/create",
+                       json={"name": model, "username": READER[0], "permission": "READ"})  # fmt: skip
+        assert r.status_code == 200, r.text
+    page.goto(f"/#/models/{model}")
+    page.get_by_text("Delete model").wait_for(state="attached")
+    page.wait_for_function(
+        "() => { const bs = [...document.querySelectorAll('#main button')];"
+        " const named = (t) => bs.filter(b => b.textContent.trim() === t);"
+        " return named('Delete model').length === 1 && named('Delete model').every(b => b.hidden)"
+        " && named('Rename').every(b => b.hidden); }"
+    )
+    assert page.get_by_role("button", name="Delete model").count() == 0
     context.close()

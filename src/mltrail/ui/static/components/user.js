@@ -26,16 +26,34 @@ async function permissions(kind, ids) {
   return ids.map((id) => cache.get(kind + ':' + id) || {can_read: false, can_update: false, can_delete: false});
 }
 
-function hide(buttons, allowed) {
-  for (const b of buttons) {
-    if (allowed) continue;
+const UPDATE_LABEL = /^(Rename|Edit|Save|Save name|Add .+|Move to .+)$/;
+
+/** The capability a button needs on the page's resource, or null for buttons anyone may use. */
+function needs(button, kind) {
+  const text = button.textContent.trim();
+  if (text === 'Restore') return 'can_delete';
+  if (button.classList.contains('danger')) {
+    // Deleting experiments, runs, models and versions needs DELETE; removing a tag or an alias is an update.
+    const deletes = kind === 'experiments' || /^(Delete (model|version)|Yes, delete .+)$/.test(text);
+    return deletes ? 'can_delete' : 'can_update';
+  }
+  return UPDATE_LABEL.test(text) ? 'can_update' : null;
+}
+
+function hideUnless(root, kind, perm) {
+  for (const b of root.querySelectorAll('button')) {
+    const need = needs(b, kind);
+    if (!need || perm[need]) continue;
     b.hidden = true;
     b.style.display = 'none';
     b.dataset.authHidden = 'true';
+    // An always-visible "Add ..." form is useless without its button: hide its inputs too.
+    if (b.type === 'submit' && b.form && /^Add /.test(b.textContent.trim())) {
+      b.form.hidden = true;
+      b.form.style.display = 'none';
+    }
   }
 }
-
-const byText = (root, ...labels) => [...root.querySelectorAll('button')].filter((b) => labels.includes(b.textContent.trim()));
 
 /** What the page in #main is about: [kind, ids]. */
 function subjectOfPage() {
@@ -56,20 +74,13 @@ async function applyToPage(main) {
       return link ? [tr, decodeURIComponent(link.getAttribute('href').split('/')[2] || '')] : null;
     }).filter(Boolean);
     const perms = await permissions('experiments', rows.map(([, id]) => id));
-    rows.forEach(([tr, ], i) => {
-      hide(byText(tr, 'Rename'), perms[i].can_update);
-      hide([...tr.querySelectorAll('button.danger'), ...byText(tr, 'Restore')], perms[i].can_delete);
-    });
+    rows.forEach(([tr], i) => hideUnless(tr, 'experiments', perms[i]));
     return;
   }
   if (!kind) return;
   const perms = await permissions(kind, ids);
-  const canUpdate = perms.every((p) => p.can_update);
-  const canDelete = perms.every((p) => p.can_delete);
-  // A run's tags and notes are updates; deleting runs, experiments and models needs DELETE.
-  hide(main.querySelectorAll('button.danger'), kind === 'runs' ? canUpdate : canDelete);
-  hide(byText(main, 'Restore'), canDelete);
-  hide(byText(main, 'Rename', 'Edit', 'Add tag', 'Add alias', 'Set alias', 'Save'), canUpdate);
+  const all = (cap) => perms.every((p) => p[cap]);
+  hideUnless(main, kind, {can_update: all('can_update'), can_delete: all('can_delete')});
 }
 
 function showUser(user) {
