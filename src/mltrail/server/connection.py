@@ -36,9 +36,10 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 #: Default seconds for a request head to arrive, and for a request body to make progress.
 DEFAULT_REQUEST_TIMEOUT = 60.0
-#: Longest request line target (path and query string) accepted, in bytes. Above the
-#: search filter limit (100,000 characters) even when the filter is percent-encoded.
-MAX_URL_BYTES = 512 * 1024
+#: Longest request target (path and query string) accepted, in bytes: httptools' own
+#: ``parse_url`` refuses anything longer, so past it a 414 says why instead of a bare 400.
+#: (A filter longer than this fits in a POST search body; registry searches are GETs.)
+MAX_URL_BYTES = 65_535
 #: Most bytes in all header names and values of one request.
 MAX_HEADER_BYTES = 64 * 1024
 #: Most header lines in one request.
