@@ -16,8 +16,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamp files keep re-runs fast; they are redone when pyproject.toml changes.
+# `make serve` also installs the `genai` extra (pandas, openai): the README's tour needs them.
 $(VENV)/.installed-server: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[server]'
+	$(BIN)/python -m pip install --quiet -e '.[server,genai]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
