@@ -262,24 +262,55 @@ def test_default_read_server_lets_everyone_read_but_not_write(tmp_path):
         server.close()
 
 
-def test_failed_creator_grant_undoes_the_create(server, alice, admin):
-    """If the creator's MANAGE cannot be written, the experiment is not left behind without it."""
+@pytest.mark.parametrize(
+    ("table", "create", "exists"),
+    [
+        ("experiment_permissions", "experiments/create", "experiments/get-by-name"),
+        ("registered_model_permissions", "registered-models/create", "registered-models/get"),
+    ],
+)
+def test_failed_creator_grant_undoes_the_create(server, alice, admin, table, create, exists):
+    """If the creator's MANAGE cannot be written, the new resource is not left behind without it."""
     db = sqlite3.connect(server.root / "basic_auth.db")
     name = _unique("undo")
-    db.execute("CREATE TRIGGER refuse_grants BEFORE INSERT ON experiment_permissions "
+    key = "experiment_name" if create.startswith("experiments") else "name"
+    db.execute(f"CREATE TRIGGER refuse_grants BEFORE INSERT ON {table} "
                "BEGIN SELECT RAISE(ABORT, 'grants refused by the test'); END")  # fmt: skip
     db.commit()
     try:
-        r = alice.post(f"{API}/experiments/create", json={"name": name})
+        r = alice.post(f"{API}/{create}", json={"name": name})
         assert r.status_code == 503, r.text
         assert r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
-        assert admin.get(f"{API}/experiments/get-by-name", params={"experiment_name": name}).status_code == 404
+        assert admin.get(f"{API}/{exists}", params={key: name}).status_code == 404
     finally:
         db.execute("DROP TRIGGER refuse_grants")
         db.commit()
         db.close()
-    exp = _ok(alice.post(f"{API}/experiments/create", json={"name": name}))["experiment_id"]
-    _ok(alice.post(f"{API}/experiments/delete", json={"experiment_id": exp}))  # MANAGE this time
+    _ok(alice.post(f"{API}/{create}", json={"name": name}))  # the name is free again; MANAGE this time
+    if create.startswith("experiments"):
+        exp = _ok(alice.get(f"{API}/{exists}", params={key: name}))["experiment"]["experiment_id"]
+        _ok(alice.post(f"{API}/experiments/delete", json={"experiment_id": exp}))
+    else:
+        _ok(alice.request("DELETE", f"{API}/registered-models/delete", json={"name": name}))
+
+
+def test_failed_permission_move_undoes_the_rename(server, alice, admin):
+    name, new = _unique("model"), _unique("renamed")
+    _ok(alice.post(f"{API}/registered-models/create", json={"name": name}))
+    db = sqlite3.connect(server.root / "basic_auth.db")
+    db.execute("CREATE TRIGGER refuse_moves BEFORE UPDATE ON registered_model_permissions "
+               "BEGIN SELECT RAISE(ABORT, 'moves refused by the test'); END")  # fmt: skip
+    db.commit()
+    try:
+        r = alice.post(f"{API}/registered-models/rename", json={"name": name, "new_name": new})
+        assert r.status_code == 503, r.text
+    finally:
+        db.execute("DROP TRIGGER refuse_moves")
+        db.commit()
+        db.close()
+    _ok(alice.get(f"{API}/registered-models/get", params={"name": name}))  # still under its old name
+    assert admin.get(f"{API}/registered-models/get", params={"name": new}).status_code == 404
+    _ok(alice.request("DELETE", f"{API}/registered-models/delete", json={"name": name}))  # and still hers
 
 
 # ---------------------------------------------------------------- registry and prompts
