@@ -502,3 +502,14 @@ def test_remote_locations_compare_bucket_and_key_prefix(s3_roots_server):
         for location in (f"s3://{bucket}/exp-root/../other", f"s3://{bucket}/exp-root/%2e%2e/other"):
             resp = api.post(f"{API}/experiments/create", json={"name": _uid("bad"), "artifact_location": location})
             assert resp.status_code == 400, resp.text
+
+
+def test_allowed_roots_option_is_parsed_and_pinned(tmp_path, monkeypatch):
+    from mltrail.cli.server import build_config
+    from mltrail.exceptions import MltrailException
+
+    monkeypatch.chdir(tmp_path)
+    config = build_config(allowed_artifact_roots=" shared/a , /srv/b,s3://bucket/p,, ")
+    assert config.allowed_artifact_roots == (str(tmp_path / "shared" / "a"), "/srv/b", "s3://bucket/p")
+    with pytest.raises(MltrailException, match="network paths"):
+        build_config(allowed_artifact_roots="//evil-host/share")
