@@ -38,7 +38,7 @@ def test_key_length_limit(sqlite_store, run_id):
     _rejects(lambda: sqlite_store.log_metric(run_id, Metric("m" * 251, 1.0, 0, 0)), "250")
 
 
-@pytest.mark.parametrize("key", ["a\\b", "a:b", "semi;colon", "quote'", "ümlaut?", "a\nb"])
+@pytest.mark.parametrize("key", ["a\\b", "semi;colon", "quote'", "ümlaut?", "a\nb"])
 def test_key_characters(sqlite_store, run_id, key):
     _rejects(lambda: sqlite_store.log_param(run_id, Param(key, "x")), "Names may only contain")
 
@@ -48,7 +48,7 @@ def test_key_path_tricks(sqlite_store, run_id, key):
     _rejects(lambda: sqlite_store.set_tag(run_id, RunTag(key, "x")), "must not resolve to other names")
 
 
-@pytest.mark.parametrize("key", ["ok", "with space", "a/b/c", "dots.and-dashes_1", "ünïcode"])
+@pytest.mark.parametrize("key", ["ok", "with space", "a/b/c", "dots.and-dashes_1", "ünïcode", "a:b"])
 def test_allowed_keys(sqlite_store, run_id, key):
     sqlite_store.log_param(run_id, Param(key, "1"))
     assert sqlite_store.get_run(run_id).data.params[key] == "1"

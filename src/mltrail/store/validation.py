@@ -59,9 +59,13 @@ MAX_INPUT_TAG_KEY_SIZE = 255
 MAX_INPUT_TAG_VALUE_SIZE = 500
 MAX_INT64 = 2**63 - 1
 
-_VALID_KEY = re.compile(r"^[/\w.\- ]*$")
+# MLflow's rule on Linux/macOS, where its servers run: colons allowed (not on Windows clients).
+_VALID_KEY = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
-_BAD_CHARACTERS = "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/)."
+_BAD_CHARACTERS = (
+    "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) "
+    "and slashes (/)."
+)
 
 
 def _path_not_unique(name: str) -> bool:
@@ -191,6 +195,7 @@ def validate_registry_tag(key: object, value: object) -> None:
         raise invalid("Missing value for required parameter 'key'.")
     if len(key) > MAX_MODEL_REGISTRY_TAG_KEY_LENGTH:
         raise too_long(f"Tag key '{key[:40]}...'", len(key), MAX_MODEL_REGISTRY_TAG_KEY_LENGTH)
+    validate_key("Tag", key)  # MLflow's character and path rules apply to registry tag keys too
     if value is None:
         return
     text = value if isinstance(value, str) else str(value)
