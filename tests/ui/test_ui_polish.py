@@ -326,6 +326,12 @@ def test_experiments_list_shows_run_counts_tags_and_descriptions(page, data):
     assert page.locator(f'tr[data-id="{data["empty"]}"] .exp-runs').inner_text() == "0"
     assert row.locator(".exp-tags .badge").all_inner_texts() == [f"team: {XSS}"]
     assert row.locator(".exp-description").inner_text() == "Prompt tuning " + XSS
+    # The search box finds an experiment by its description and its tags too.
+    page.get_by_label("Search experiments").fill("prompt tuning <img")
+    page.wait_for_function("() => document.querySelectorAll('table.experiments tbody tr[data-id]').length === 1")
+    assert page.locator("table.experiments tbody tr[data-id]").get_attribute("data-id") == data["exp"]
+    page.get_by_label("Search experiments").fill("team <img src=x")
+    page.wait_for_function("() => document.querySelectorAll('table.experiments tbody tr[data-id]').length === 1")
     _no_script_ran(page)
 
 

@@ -20,7 +20,7 @@ export async function render(root, {query}) {
     summaries: {},  // experiment_id -> {runs, running, last_run_start}
   };
   const message = h('div');
-  const search = h('input', {type: 'search', placeholder: 'Search experiments by name', 'aria-label': 'Search experiments',
+  const search = h('input', {type: 'search', placeholder: 'Search experiments by name, description or tag', 'aria-label': 'Search experiments',
     value: state.q, oninput: () => { state.q = search.value; updateQuery({q: state.q}); draw(); }});
   const viewSelect = h('select', {'aria-label': 'Show', onchange: () => { state.view = viewSelect.value; updateQuery({view: state.view}); load(); }},
     h('option', {value: 'ACTIVE_ONLY', selected: state.view === 'ACTIVE_ONLY'}, 'Active'),
@@ -109,7 +109,10 @@ export async function render(root, {query}) {
 
   function draw() {
     const needle = state.q.trim().toLowerCase();
-    const shown = state.experiments.filter((e) => !needle || e.name.toLowerCase().includes(needle));
+    // Names, descriptions and tag values: what people remember an experiment by.
+    const text = (e) => [e.name, ...(e.tags || []).filter((t) => t.key === NOTE || !t.key.startsWith('mlflow.'))
+      .map((t) => `${t.key} ${t.value}`)].join('\n').toLowerCase();
+    const shown = state.experiments.filter((e) => !needle || text(e).includes(needle));
     replace(tbody, shown.map(row));
     if (!shown.length) replace(tbody, h('tr', {}, h('td', {colspan: 8, class: 'muted'}, 'No experiments.')));
     count.textContent = `${shown.length} of ${state.experiments.length}`;
