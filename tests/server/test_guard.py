@@ -298,3 +298,23 @@ def test_official_client_works_unchanged(server, tmp_path):
         assert client.get_run(run.info.run_id).info.lifecycle_stage == "deleted"
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_help_and_flags_use_mlflow_names():
+    from click.testing import CliRunner
+
+    from mltrail.cli.main import cli
+    from mltrail.cli.server import build_config
+
+    result = CliRunner().invoke(cli, ["server", "--help"])
+    assert result.exit_code == 0
+    for flag in ("--allowed-hosts", "--cors-allowed-origins", "--x-frame-options", "--disable-security-middleware",
+                 "--expose-prometheus"):
+        assert flag in result.output
+    bad = CliRunner().invoke(cli, ["server", "--x-frame-options", "ALLOWALL"])
+    assert bad.exit_code != 0 and "x-frame-options" in bad.output.lower()
+    cfg = build_config(allowed_hosts="a.example", cors_allowed_origins="https://b.example", x_frame_options="deny",
+                       disable_security_middleware=False, expose_prometheus="prom")
+    assert (cfg.allowed_hosts, cfg.cors_allowed_origins, cfg.x_frame_options) == ("a.example", "https://b.example",
+                                                                                  "DENY")
+    assert cfg.expose_prometheus is not None and cfg.expose_prometheus.endswith("/prom")
