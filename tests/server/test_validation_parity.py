@@ -13,6 +13,8 @@ where mltrail refuses it (a deliberate difference, see docs/security.md).
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -234,3 +236,70 @@ def test_registry_tag_keys(client, key):
     assert_same(verdict(v._validate_model_version_tag, key, "v"),
                 verdict(client.set_model_version_tag, model, version, key, "v"), key)
     assert (key in client.get_registered_model(model).tags) == (reference is None)
+
+
+# ------------------------------------------------------------ MLflow's own request handlers
+
+# MLflow's server checks some fields in its Flask handlers before any store is reached
+# (``mlflow.server.handlers``: ``max_results`` caps per search). Those handlers run here
+# in-process, in a Flask request context, on a file store: a request the handler accepts
+# reaches the store, which answers that the file backend takes no new writes; a request
+# the handler refuses never gets that far. That is MLflow's verdict, to compare with ours.
+
+
+@pytest.fixture(scope="module")
+def mlflow_handlers(tmp_path_factory):
+    from flask import Flask
+    from mlflow.server import handlers
+
+    root = tmp_path_factory.mktemp("mlflow-server")
+    saved = {k: os.environ.get(k) for k in ("_MLFLOW_SERVER_FILE_STORE", "_MLFLOW_SERVER_ARTIFACT_ROOT")}
+    os.environ["_MLFLOW_SERVER_FILE_STORE"] = str(root / "mlruns")
+    os.environ["_MLFLOW_SERVER_ARTIFACT_ROOT"] = str(root / "artifacts")
+    yield Flask("mlflow-reference"), handlers
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def handler_verdict(flask_app: Any, handler: Callable[[], Any], body: dict[str, Any], method: str) -> Verdict:
+    """MLflow's handler on ``body``: None if it passed its own checks, else (error_code, status)."""
+    kwargs = {"json": body} if method == "POST" else {"query_string": body}
+    with flask_app.test_request_context("/", method=method, **kwargs):
+        try:
+            resp = handler()
+        except MlflowException as err:
+            reached_store = "maintenance mode" in err.message
+            return None if reached_store else (err.error_code, err.get_http_status_code())
+        payload = json.loads(resp.get_data())
+        if resp.status_code == 200 or "maintenance mode" in payload.get("message", ""):
+            return None
+        return payload["error_code"], resp.status_code
+
+
+LOCATION = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "0"}}]
+
+
+@pytest.mark.parametrize(
+    ("search", "max_results"),
+    [("runs", 50_000), ("runs", 50_001), ("traces", 500), ("traces", 501), ("registered_models", 1000),
+     ("registered_models", 1001), ("model_versions", 200_000), ("model_versions", 200_001)],
+)
+def test_max_results_caps_match_mlflows_handlers(client, mlflow_handlers, search, max_results):
+    flask_app, h = mlflow_handlers
+    store = client._tracking_client.store
+    registry = client._get_registry_client().store
+    cases = {
+        "runs": (h._search_runs, {"experiment_ids": ["0"], "max_results": max_results}, "POST",
+                 lambda: store.search_runs(["0"], "", 1, max_results)),
+        "traces": (h._search_traces_v3, {"locations": LOCATION, "max_results": max_results}, "POST",
+                   lambda: store.search_traces(locations=["0"], max_results=max_results)),
+        "registered_models": (h._search_registered_models, {"max_results": max_results}, "GET",
+                              lambda: registry.search_registered_models(max_results=max_results)),
+        "model_versions": (h._search_model_versions, {"max_results": max_results}, "GET",
+                           lambda: registry.search_model_versions(max_results=max_results)),
+    }
+    handler, body, method, ours = cases[search]
+    assert_same(handler_verdict(flask_app, handler, body, method), verdict(ours), (search, max_results))

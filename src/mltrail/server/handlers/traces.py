@@ -249,12 +249,19 @@ def batch_get_infos(call: Call) -> dict[str, Any]:
     return {"trace_infos": [t.info.to_proto_json() for t in traces]}
 
 
+#: MLflow's server refuses trace searches asking for more than 500 per page (its handler schema).
+SEARCH_TRACES_HTTP_MAX_RESULTS = 500
+
+
 def search(call: Call) -> dict[str, Any]:
     b: SearchTracesV3 = call.body
     ids = [str((loc.mlflow_experiment or {}).get("experiment_id", "")) for loc in b.locations]
     ids = [i for i in ids if i] + list(b.experiment_ids)
     if not ids:
         raise invalid("Missing value for required parameter 'locations' (experiment ids to search).")
+    if isinstance(b.max_results, int) and b.max_results > SEARCH_TRACES_HTTP_MAX_RESULTS:
+        raise invalid(f"Invalid value {b.max_results} for parameter 'max_results' supplied: "
+                      f"it must be at most {SEARCH_TRACES_HTTP_MAX_RESULTS} (as in MLflow's server)")
     infos, token = trace_store(call).search_traces(ids, b.filter, b.max_results, b.order_by or None, b.page_token)
     out: dict[str, Any] = {"traces": [i.to_proto_json() for i in infos]}
     if token:
