@@ -265,12 +265,17 @@ def test_registered_by_is_the_source_runs_user(page, data):
 def test_experiment_charts_view_draws_every_run_per_metric_in_few_requests(page, data):
     requests: list[str] = []
     page.on("request", lambda req: requests.append(req.url) if "/ajax-api/mltrail/metrics/" in req.url else None)
+    page.set_viewport_size({"width": 1280, "height": 400})
     page.goto(f"/#/experiments/{data['exp']}")
     page.wait_for_function("() => document.querySelectorAll('table.runs tbody tr[data-run-id]').length === 5")
     page.get_by_role("tab", name="Charts").click()
     assert "tab=charts" in page.url
     page.locator('.chart[data-metric="loss"][data-series-count="3"]').wait_for()
     page.locator('.chart[data-metric="acc"][data-series-count="4"]').wait_for()  # bars: one per run that logged it
+    # Charts far below the fold (the third row, in this short window) are drawn when scrolled to.
+    toxicity = page.locator('.chart[data-metric="toxicity/v1/mean"]')
+    assert toxicity.get_attribute("data-series-count") is None
+    toxicity.scroll_into_view_if_needed()
     page.locator('.chart[data-metric="toxicity/v1/mean"][data-series-count="1"]').wait_for()
     assert page.locator("#view-table").is_hidden()
     # One request per charted history, one for the counts; single values come from the runs already loaded.

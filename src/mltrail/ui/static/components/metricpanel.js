@@ -14,7 +14,11 @@ const ENVELOPE_MAX_RUNS = 10;
 const BULK_RUNS = 200;  // the server's limit of runs per history-bulk request
 const EMPTY = {total: 0, downsampled: false, step: [], timestamp: [], value: []};
 
-export function metricPanel({keys, seriesFor, query}) {
+/**
+ * `lazy`: draw a chart only once it comes near the viewport (the experiment charts view, where dozens of
+ * metrics times hundreds of runs would otherwise all be fetched and drawn up front).
+ */
+export function metricPanel({keys, seriesFor, query, lazy = false}) {
   const state = {
     axis: ['step', 'time', 'relative'].includes(query.get('x')) ? query.get('x') : 'step',
     smoothing: Math.min(0.99, Math.max(0, Number(query.get('smooth')) || 0)),
@@ -73,7 +77,7 @@ export function metricPanel({keys, seriesFor, query}) {
     }
   }
 
-  async function draw(key, force = false) {
+  function chartElement(key) {
     let el = charts.get(key);
     if (!el) {
       grid.querySelector(':scope > p.muted')?.remove();  // the "no metrics yet" placeholder
@@ -81,6 +85,31 @@ export function metricPanel({keys, seriesFor, query}) {
       charts.set(key, el);
       grid.append(el);
     }
+    return el;
+  }
+
+  // Lazy panels: keys whose chart has come near the viewport; the others wait for the observer.
+  const seen = new Set();
+  const observer = lazy && window.IntersectionObserver ? new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      const key = entry.target.dataset.metric;
+      observer.unobserve(entry.target);
+      seen.add(key);
+      if (charts.get(key) === entry.target) draw(key);
+    }
+  }, {rootMargin: '400px 0px'}) : null;
+
+  /** Draw now, or (lazy, not yet seen) when the chart scrolls near. */
+  function schedule(key, force = false) {
+    const el = chartElement(key);
+    if (!observer || seen.has(key)) return draw(key, force);
+    observer.observe(el);
+    return Promise.resolve();
+  }
+
+  async function draw(key, force = false) {
+    const el = chartElement(key);
     try {
       const series = seriesFor(key);
       const colorOf = (i) => series[i].colorIndex ?? i;
@@ -109,13 +138,13 @@ export function metricPanel({keys, seriesFor, query}) {
   }
 
   function redrawAll() {
-    return Promise.all(state.keys.slice(0, MAX_CHARTS).map((k) => draw(k)));
+    return Promise.all(state.keys.slice(0, MAX_CHARTS).map((k) => schedule(k)));
   }
 
   /** Re-fetch the given keys (new values were logged) and add charts for new keys. */
   function refresh(changedKeys, allKeys) {
     for (const k of allKeys) if (!state.keys.includes(k)) state.keys.push(k);
-    return Promise.all(changedKeys.filter((k) => state.keys.indexOf(k) < MAX_CHARTS).map((k) => draw(k, true)));
+    return Promise.all(changedKeys.filter((k) => state.keys.indexOf(k) < MAX_CHARTS).map((k) => schedule(k, true)));
   }
 
   /** Show exactly these keys, in this order (a filter changed): drops other charts, keeps fetched histories. */
@@ -123,14 +152,17 @@ export function metricPanel({keys, seriesFor, query}) {
     state.keys = [...keys];
     const shown = new Set(state.keys.slice(0, MAX_CHARTS));
     for (const [k, el] of charts) {
-      if (!shown.has(k)) { purge(el); el.remove(); charts.delete(k); }
+      if (!shown.has(k)) { if (observer) observer.unobserve(el); purge(el); el.remove(); charts.delete(k); }
     }
     for (const k of shown) if (charts.has(k)) grid.append(charts.get(k));  // existing charts in the new order
     drawNote();
     return redrawAll().then(() => { for (const k of shown) grid.append(charts.get(k)); });
   }
 
-  function destroy() { for (const el of charts.values()) purge(el); }
+  function destroy() {
+    if (observer) observer.disconnect();
+    for (const el of charts.values()) purge(el);
+  }
 
   const note = h('p', {class: 'muted'});
   function drawNote() {

@@ -151,7 +151,7 @@ export async function render(root, {experimentIds, query}) {
     const keys = [...new Set(shown.flatMap((r) => Object.keys(maps.get(r.info.run_id).metrics)))].sort();
     // How many values each metric holds decides bars (one per run) or lines, before fetching any history.
     const counts = await api.metricCounts(runIds).catch(() => ({}));
-    const panel = metricPanel({keys: keys.filter(keyShown), query,
+    const panel = metricPanel({keys: keys.filter(keyShown), query, lazy: true,
       seriesFor: (key) => shown.map((r, i) => [r, i]).filter(([r]) => maps.get(r.info.run_id).metrics[key] !== undefined)
         .map(([r, i]) => ({runId: r.info.run_id, name: runName(r), startTime: r.info.start_time, colorIndex: i,
           value: maps.get(r.info.run_id).metrics[key], count: (counts[r.info.run_id] || {})[key]}))});
