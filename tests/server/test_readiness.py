@@ -84,6 +84,19 @@ def _get(app, *paths: str) -> list[httpx.Response]:
     return asyncio.run(go())
 
 
+def test_first_request_to_an_app_without_lifespan_waits_for_the_stores(tmp_path):
+    app = create_app(ServerConfig(backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                                  artifacts_destination=str(tmp_path / "a")))
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
+            return await c.post("/api/2.0/mlflow/logged-models", json={"experiment_id": "0"})
+
+    resp = asyncio.run(go())
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["model"]["info"]["experiment_id"] == "0"
+
+
 def test_health_is_503_until_the_stores_are_open(tmp_path):
     # No lifespan under the ASGI transport: the first probe starts the opening itself.
     app = create_app(ServerConfig(backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",

@@ -234,8 +234,15 @@ class Readiness:
             await asyncio.sleep(0.005)
 
     async def gate(self, scope: Scope) -> None:
-        """Hold a request that arrives while the stores open (probes pass at once)."""
+        """Hold a request that arrives while the stores open (probes pass at once).
+
+        An app run without lifespan events (an ASGI test client) opens its stores on
+        its first request the same way; after a failed opening requests pass straight
+        on to the stores, which retry and answer for themselves.
+        """
         if scope["type"] == "http" and scope["path"] not in _UNGATED_PATHS:
+            if self._thread is None:
+                self.start()
             await self.wait(_READY_WAIT_SECONDS)
 
 
