@@ -47,6 +47,11 @@ def seed(seeder) -> dict:
                                                          "latency/mean": 1.5, "token_count": 42},
                               tags={"mlflow.user": "alice", "judge": XSS}, start_time=t0 + 5000)
     seeder.artifact(runs["eval"], "eval_results_table.json", json.dumps(EVAL_TABLE))
+    xss_exp = seeder.experiment(f"polish-xss-{suffix}")
+    xss_runs = [seeder.run(xss_exp, XSS, metrics={"acc": 0.5}, start_time=t0),
+                seeder.run(xss_exp, "plain", metrics={"acc": 0.25}, start_time=t0 + 1)]
+    for i, run_id in enumerate(xss_runs):
+        seeder.history(run_id, "loss", [1.0, 0.5 - i / 10, 0.25], start_ms=t0)
     empty = seeder.experiment(f"polish-empty-{suffix}")
     traces_exp = seeder.experiment(f"polish-traces-{suffix}")
     traces = []
@@ -56,7 +61,7 @@ def seed(seeder) -> dict:
             json.dumps(XSS if i == 0 else f"Answer number {i}."), request_time_ms=now - i * 1000))
     model = f"polish-model-{suffix}"
     version = seeder.model_version(model, runs["eval"])
-    return {"exp": exp, "empty": empty, "runs": runs, "traces_exp": traces_exp, "traces": traces,
+    return {"exp": exp, "empty": empty, "xss_exp": xss_exp, "runs": runs, "traces_exp": traces_exp, "traces": traces,
             "model": model, "version": version["version"], "seeder": seeder}
 
 
@@ -307,6 +312,18 @@ def test_experiment_charts_view_draws_every_run_per_metric_in_few_requests(page,
     page.locator('.chart[data-metric="loss"][data-series-count="2"]').wait_for()
     assert page.locator(".charts-info").inner_text() == "2 selected runs"
     assert page.locator(".run-legend li").all_inner_texts() == ["train-1", "train-0"]
+    _no_script_ran(page)
+
+
+def test_charts_view_shows_a_run_named_like_markup_as_text(page, data):
+    page.goto(f"/#/experiments/{data['xss_exp']}?tab=charts")
+    page.locator('.chart[data-metric="loss"][data-series-count="2"]').wait_for()
+    page.locator('.chart[data-metric="acc"][data-series-count="2"]').wait_for()
+    assert page.locator(".run-legend li").all_inner_texts() == ["plain", XSS]
+    legend = page.locator('.chart[data-metric="loss"] .legend .traces').evaluate_all("els => els.map(e => e.textContent)")
+    assert sorted(t.strip() for t in legend) == sorted(["plain", XSS])
+    ticks = page.locator('.chart[data-metric="acc"] .xtick text').evaluate_all("els => els.map(e => e.textContent)")
+    assert ticks == ["plain", XSS]
     _no_script_ran(page)
 
 
