@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
@@ -303,3 +304,62 @@ def test_max_results_caps_match_mlflows_handlers(client, mlflow_handlers, search
     }
     handler, body, method, ours = cases[search]
     assert_same(handler_verdict(flask_app, handler, body, method), verdict(ours), (search, max_results))
+
+
+# Malformed bodies: MLflow's handlers refuse each before its store is reached (missing
+# required fields, wrong JSON types), and mltrail must refuse them with the same code.
+# Bodies MLflow's handlers pass on to the store are listed with what its store does.
+MALFORMED = [
+    ("_create_experiment", "/experiments/create", {}),
+    ("_create_experiment", "/experiments/create", {"name": ""}),
+    ("_create_experiment", "/experiments/create", {"name": 5}),
+    ("_create_experiment", "/experiments/create", {"name": "x", "artifact_location": 5}),
+    ("_create_experiment", "/experiments/create", {"name": "x", "tags": "bad"}),
+    ("_create_run", "/runs/create", {"experiment_id": 5}),
+    ("_create_run", "/runs/create", {"experiment_id": "0", "start_time": "abc"}),
+    ("_create_run", "/runs/create", {"experiment_id": "0", "run_name": 5}),
+    ("_log_metric", "/runs/log-metric", {}),
+    ("_log_metric", "/runs/log-metric", {"run_id": "{run}", "key": "k"}),
+    ("_log_metric", "/runs/log-metric", {"run_id": "{run}", "key": "k", "value": "abc", "timestamp": 1}),
+    ("_log_metric", "/runs/log-metric", {"run_id": "{run}", "key": "k", "value": 1}),
+    ("_log_metric", "/runs/log-metric", {"run_id": "{run}", "value": 1, "timestamp": 1}),
+    ("_log_metric", "/runs/log-metric", {"run_id": "{run}", "key": "k", "value": 1, "timestamp": 1, "step": "x"}),
+    ("_log_metric", "/runs/log-metric", {"key": "k", "value": 1, "timestamp": 1}),
+    ("_log_param", "/runs/log-parameter", {"run_id": "{run}", "key": "k2", "value": 5}),
+    ("_log_param", "/runs/log-parameter", {"run_id": "{run}", "value": "v"}),
+    ("_log_param", "/runs/log-parameter", {"key": "k", "value": "v"}),
+    ("_set_tag", "/runs/set-tag", {"run_id": "{run}", "value": "v"}),
+    ("_set_tag", "/runs/set-tag", {"run_id": "{run}", "key": "k", "value": 5}),
+    ("_log_batch", "/runs/log-batch", {"run_id": "{run}", "metrics": "x"}),
+    ("_log_batch", "/runs/log-batch", {"run_id": "{run}", "metrics": [{"key": "k"}]}),
+    ("_log_batch", "/runs/log-batch", {"metrics": []}),
+    ("_search_runs", "/runs/search", {"experiment_ids": "0"}),
+    ("_search_runs", "/runs/search", {"experiment_ids": ["0"], "max_results": "abc"}),
+    ("_search_runs", "/runs/search", {"experiment_ids": ["0"], "order_by": "x"}),
+    ("_search_runs", "/runs/search", {"experiment_ids": ["0"], "order_by": [5]}),
+    ("_search_runs", "/runs/search", {"experiment_ids": ["0"], "filter": 5}),
+    ("_search_experiments", "/experiments/search", {"max_results": "abc"}),
+    ("_search_experiments", "/experiments/search", {"order_by": "x"}),
+    ("_search_experiments", "/experiments/search", {"filter": 5}),
+    ("_delete_experiment", "/experiments/delete", {}),
+    ("_delete_experiment", "/experiments/delete", {"experiment_id": 5}),
+    ("_update_run", "/runs/update", {}),
+    ("_update_run", "/runs/update", {"run_id": "{run}", "end_time": "x"}),
+]
+
+
+@pytest.mark.parametrize(("handler", "path", "body"), MALFORMED, ids=lambda x: json.dumps(x) if isinstance(x, dict) else x)
+def test_malformed_bodies_are_refused_as_mlflows_handlers_refuse_them(
+    server, mlflow_handlers, run_id, handler, path, body
+):
+    flask_app, h = mlflow_handlers
+    body = {k: (run_id if v == "{run}" else v) for k, v in body.items()}
+    reference = handler_verdict(flask_app, getattr(h, handler), body, "POST")
+    assert reference is not None, "MLflow's handler refuses this body"
+    resp = httpx.post(server.url + "/api/2.0/mlflow" + path, json=body, timeout=30)
+    got = (resp.json()["error_code"], resp.status_code) if resp.status_code != 200 else None
+    assert_same(reference, got, (path, body))
+    if path.startswith("/runs/log") or path == "/runs/set-tag":
+        data = httpx.get(server.url + "/api/2.0/mlflow/runs/get", params={"run_id": run_id}).json()["run"]["data"]
+        assert not data.get("metrics") and not data.get("params")
+        assert not [t for t in data.get("tags", []) if t["key"] in ("k", "k2")]
