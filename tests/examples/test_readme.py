@@ -199,7 +199,7 @@ def check_tour_data(server: LiveServer, output: str) -> None:
     assert "model/MLmodel" in files
     assert "HELLO" in output
     # 5. the trace with its retriever span
-    traces = client.search_traces(experiment_ids=["0"])
+    traces = client.search_traces(locations=["0"])
     spans = [s for t in traces for s in t.data.spans]
     assert {"answer", "retrieve"} <= {s.name for s in spans}
     # 6. the prompt and its alias
