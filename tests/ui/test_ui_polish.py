@@ -234,6 +234,25 @@ def test_traces_list_shows_readable_previews_and_pages_without_repeats(page, dat
     _no_script_ran(page)
 
 
+def test_trace_previews_are_parsed_once(page, data):
+    page.goto(f"/#/experiments/{data['traces_exp']}/traces")
+    page.locator("table.traces tbody tr[data-trace-id]").first.wait_for()
+    cases = [
+        ('"Paris"', "Paris"),
+        (json.dumps(json.dumps({"a": 1})), '{"a": 1}'),  # a JSON string holding JSON: parsed once only
+        ('{"question": "Why?"}', '{ "question": "Why?" }'),
+        ('{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]}', "Hi!"),
+        ('{"choices": [{"message": {"role": "assistant", "content": "Hello."}}]}', "Hello."),
+        ('{"answer": "cut off mid', '{"answer": "cut off mid'),  # truncated by MLflow: shown as it is
+        ("", ""),
+    ]
+    got = page.evaluate(
+        "async ([url, raws]) => { const t = await import(url); return raws.map((r) => t.previewText(r)); }",
+        [_dom_module(page, "pages/traces.js"), [raw for raw, _ in cases]],
+    )
+    assert got == [want for _, want in cases]
+
+
 def test_trace_search_pages_have_no_duplicates_over_http(data):
     seeder = data["seeder"]
     seen: list[str] = []

@@ -31,17 +31,27 @@ function decoded(value) {
   try { return JSON.parse(value); } catch { return value; }
 }
 
+/** The text of a chat request or completion (OpenAI's shapes, which most LLM traces carry), or null. */
+function chatText(value) {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  const content = (m) => (m && typeof m.content === 'string' ? m.content : null);
+  const choice = Array.isArray(value.choices) ? value.choices[0] : null;
+  if (choice) return content(choice.message) ?? (typeof choice.text === 'string' ? choice.text : null);
+  if (Array.isArray(value.messages) && value.messages.length) return content(value.messages[value.messages.length - 1]);
+  return null;
+}
+
 /**
  * A request/response preview as readable text. MLflow stores previews as JSON (a string answer arrives as
- * "\"Paris\"") and cuts them at 1,000 characters: parse once, show a string as itself and anything else as
- * compact JSON; a cut (unparseable) preview is shown as it is.
+ * "\"Paris\"") and cuts them at 1,000 characters: parse once, show a string as itself, a chat message as its
+ * content and anything else as compact JSON; a cut (unparseable) preview is shown as it is.
  */
 export function previewText(raw) {
   if (raw === null || raw === undefined || raw === '') return '';
   let value;
   try { value = JSON.parse(raw); } catch { return String(raw); }
   if (typeof value === 'string') return value;
-  return JSON.stringify(value, null, 1).replace(/\n\s*/g, ' ');
+  return chatText(value) ?? JSON.stringify(value, null, 1).replace(/\n\s*/g, ' ');
 }
 
 /** MLflow 3's protobuf Duration ("1.200s") for people ("1.2s"); anything else as it is. */
