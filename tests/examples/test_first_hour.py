@@ -69,6 +69,29 @@ def test_embedded_sdk_and_server_read_each_others_proxied_artifacts(tmp_path, mo
         assert list(model.predict(pd.DataFrame({"prompt": ["hello"]}))) == ["HELLO"]
 
 
+def test_a_server_started_later_serves_what_the_embedded_sdk_wrote(tmp_path, monkeypatch):
+    import httpx
+    import mlflow
+
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    mltrail.set_experiment("before-the-server")
+    with mltrail.start_run() as run:
+        mltrail.log_text("written before any server ran", "notes.txt")
+        mltrail.pyfunc.log_model("model", python_model=Echo())
+    mltrail.register_model(f"runs:/{run.info.run_id}/model", "Early")
+    with running_server(root) as server:
+        got = httpx.get(f"{server.url}/get-artifact", params={"run_id": run.info.run_id, "path": "notes.txt"})
+        assert got.status_code == 200 and got.text == "written before any server ran"
+        listed = httpx.get(
+            f"{server.url}/api/2.0/mlflow/artifacts/list", params={"run_id": run.info.run_id, "path": "model"}
+        ).json()
+        assert "model/MLmodel" in {f["path"] for f in listed["files"]}
+        official = mlflow.MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+        assert official.get_model_version("Early", "1").run_id == run.info.run_id
+
+
 def test_embedded_sdk_follows_a_custom_artifacts_destination(tmp_path, monkeypatch):
     import mlflow
 
