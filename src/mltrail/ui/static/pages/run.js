@@ -12,7 +12,7 @@ import {errorBox, experimentHref, fmtDuration, fmtNumber, fmtTime, h, replace, r
 
 const NOTE = 'mlflow.note.content';
 const PARENT = 'mlflow.parentRunId';
-const EVAL_TABLE = /(^|_)eval_results_table\.json$/;  // what mlflow.evaluate logs (prefixed with metric_prefix)
+const EVAL_TABLE = /^[^/]*eval_results_table\.json$/;  // what mlflow.evaluate logs: <metric_prefix>eval_results_table.json
 const LINKED_PROMPTS = 'mlflow.linkedPrompts';  // MLflow's JSON list of {name, version} loaded in this run
 
 function linkedPrompts(value) {
