@@ -273,6 +273,9 @@ def _announce_security(config: ServerConfig, log: logging.Logger) -> None:
         log.warning("warning: accepting ALL hosts; the server is open to DNS rebinding attacks")
     if "*" in split_list(config.cors_allowed_origins):
         log.warning("warning: allowing ALL origins: any website may call this server from a browser")
+    if config.host in ("0.0.0.0", "::") and not config.allowed_hosts:
+        log.info("Accepting requests addressed to loopback and private-network IPs; to reach this server by "
+                 "a DNS name, list it with --allowed-hosts")
 
 
 @click.command("server")
