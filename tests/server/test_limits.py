@@ -371,3 +371,43 @@ def test_search_limits_over_http(server):
             resp = c.post(path, json=body)
             assert resp.status_code == 400, (path, body, resp.text)
             assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+# ------------------------------------------------------------------ NUL characters
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_nul_characters_are_a_400_on_every_backend(request, tmp_path, backend):
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgres_uri")
+    app = create_app(ServerConfig(backend_store_uri=uri, artifacts_destination=str(tmp_path / "art")))
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+            api = "/api/2.0/mlflow"
+            name = f"nul-{uuid.uuid4().hex}"
+            exp = (await c.post(f"{api}/experiments/create", json={"name": name})).json()["experiment_id"]
+            run = (await c.post(f"{api}/runs/create", json={"experiment_id": exp})).json()["run"]["info"]["run_id"]
+            answers = [
+                await c.post(f"{api}/experiments/create", json={"name": "a\x00b"}),
+                await c.post(f"{api}/runs/log-parameter", json={"run_id": run, "key": "k", "value": "a\x00b"}),
+                await c.post(f"{api}/runs/set-tag", json={"run_id": run, "key": "k", "value": "\x00"}),
+                await c.post(f"{api}/runs/search", json={"experiment_ids": [exp], "filter": "params.k = '\x00'"}),
+                await c.get(f"{api}/runs/get", params={"run_id": "a\x00b"}),
+                await c.get(f"{api}/experiments/get-by-name", params={"experiment_name": "a\x00"}),
+                await c.post("/v1/traces", content=b'{"resourceSpans": [], "x": "\\u0000"}', headers=JSON),
+            ]
+            # A backslash before "u0000" is text, not NUL: stored as given.
+            text = await c.post(f"{api}/runs/set-tag", json={"run_id": run, "key": "t", "value": "\\u0000"})
+            run_json = (await c.get(f"{api}/runs/get", params={"run_id": run})).json()
+            return answers, text, run_json
+
+    answers, text, run_json = asyncio.run(go())
+    for resp in answers:
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "NUL character" in resp.json()["message"]
+    assert text.status_code == 200, text.text
+    data = run_json["run"]["data"]
+    assert "params" not in data or not data["params"]
+    assert {t["key"]: t["value"] for t in data["tags"]}["t"] == "\\u0000"

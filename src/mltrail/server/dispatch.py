@@ -31,7 +31,7 @@ from mltrail.exceptions import (
 )
 from mltrail.server.auth.rules import auth_enabled, guard, rule_for
 from mltrail.server.config import ServerConfig
-from mltrail.server.limits import check_depth, has_free_form, might_be_deep, too_deep
+from mltrail.server.limits import check_depth, has_free_form, has_nul, might_be_deep, nul_refused, too_deep
 from mltrail.server.routing import Call, Endpoint
 
 _log = logging.getLogger("mltrail.server")
@@ -129,6 +129,8 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
 
     async def parse(request: Request) -> Any:
         if request.method in ("GET", "HEAD"):
+            if b"%00" in request.scope["query_string"]:
+                raise nul_refused(f"the query string of {path}")
             data: dict[str, Any] = {}
             for key, value in request.query_params.multi_items():
                 if key in list_fields:
@@ -142,6 +144,8 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
         raw = await _read_body(request, limit)
         if not raw.strip():
             raw = _EMPTY
+        if has_nul(raw):
+            raise nul_refused(what)
         try:
             body = decoder.decode(raw)
         except msgspec.ValidationError as err:
