@@ -363,3 +363,15 @@ def test_malformed_bodies_are_refused_as_mlflows_handlers_refuse_them(
         data = httpx.get(server.url + "/api/2.0/mlflow/runs/get", params={"run_id": run_id}).json()["run"]["data"]
         assert not data.get("metrics") and not data.get("params")
         assert not [t for t in data.get("tags", []) if t["key"] in ("k", "k2")]
+
+
+@pytest.mark.parametrize("bad", ["metric", "param", "tag"])
+def test_one_bad_item_in_a_batch_writes_nothing(client, run_id, bad):
+    ms = [Metric(f"m{i}", 1.0, 0, 0) for i in range(5)] + ([Metric("bad$key", 1.0, 0, 0)] if bad == "metric" else [])
+    ps = [Param(f"p{i}", "v") for i in range(5)] + ([Param("../bad", "v")] if bad == "param" else [])
+    ts = [RunTag(f"t{i}", "v") for i in range(5)] + ([RunTag("t" * 251, "v")] if bad == "tag" else [])
+    reference = verdict(v._validate_batch_log_data, ms, ps, ts)
+    assert_same(reference, verdict(client._tracking_client.store.log_batch, run_id, ms, ps, ts), bad)
+    data = client.get_run(run_id).data
+    assert data.metrics == {} and data.params == {}
+    assert not [k for k in data.tags if k.startswith("t")]
