@@ -411,3 +411,19 @@ def test_nul_characters_are_a_400_on_every_backend(request, tmp_path, backend):
     data = run_json["run"]["data"]
     assert "params" not in data or not data["params"]
     assert {t["key"]: t["value"] for t in data["tags"]}["t"] == "\\u0000"
+
+
+def test_id_lists_past_the_limit_are_a_400_not_a_driver_error(db_uri, tmp_path):
+    from mltrail.search.limits import MAX_IDS_PER_REQUEST
+    from mltrail.store.sql.traces import SqlTraceStore
+
+    store = SqlTrackingStore(db_uri, str(tmp_path / "artifacts"))
+    exp = store.create_experiment(f"ids-{uuid.uuid4().hex}")
+    ids = [exp] + [str(10**9 + i) for i in range(MAX_IDS_PER_REQUEST - 1)]
+    assert store.search_runs(ids, None) == []
+    err = _refused(store.search_runs, [*ids, "1"], None)
+    assert f"the limit is {MAX_IDS_PER_REQUEST:,}" in err.message
+    traces = SqlTraceStore(db_uri)
+    assert traces.search_traces(ids)[0] == []
+    _refused(traces.search_traces, [*ids, "1"])
+    _refused(traces.delete_traces, exp, trace_ids=[f"tr-{i}" for i in range(MAX_IDS_PER_REQUEST + 1)])

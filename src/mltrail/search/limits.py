@@ -27,6 +27,9 @@ MAX_FILTER_VALUES = 10_000
 MAX_FILTER_NESTING = 50
 #: Most ``order_by`` clauses in one search (each one may join a table).
 MAX_ORDER_BY_CLAUSES = 20
+#: Most experiment or trace ids one search or delete names. Each is a bound SQL parameter,
+#: and PostgreSQL takes at most 65,535 per statement (a 500 past it before).
+MAX_IDS_PER_REQUEST = 10_000
 
 
 def over_limit(what: str, count: int, limit: int, unit: str) -> MltrailException:
@@ -43,6 +46,12 @@ def check_filter_length(filter_string: str, what: str = "filter") -> None:
     """Refuse a filter longer than :data:`MAX_FILTER_LENGTH` before any work is spent on it."""
     if len(filter_string) > MAX_FILTER_LENGTH:
         raise over_limit(f"the {what}", len(filter_string), MAX_FILTER_LENGTH, "characters")
+
+
+def check_id_count(ids: object, what: str) -> None:
+    """Refuse more than :data:`MAX_IDS_PER_REQUEST` ``what`` (e.g. "experiment_ids") in one request."""
+    if isinstance(ids, (list, tuple)) and len(ids) > MAX_IDS_PER_REQUEST:
+        raise over_limit(f"the list of {what}", len(ids), MAX_IDS_PER_REQUEST, "entries")
 
 
 def check_order_by_count(order_by: object) -> None:

@@ -25,7 +25,7 @@ from mltrail.entities import LifecycleStage, PagedList
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.search import nodes as n
-from mltrail.search.limits import check_order_by_count
+from mltrail.search.limits import check_id_count, check_order_by_count
 from mltrail.search.parser import parse_filter
 from mltrail.store.logged_models import (
     LOGGED_MODELS,
@@ -441,6 +441,7 @@ class SqlLoggedModelStore(LoggedModelStore):
         datasets = check_datasets(datasets)
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
+        check_id_count(list(experiment_ids), "experiment_ids")
         try:
             exp_ids = [int(e) for e in experiment_ids]
         except (TypeError, ValueError):

@@ -31,7 +31,7 @@ from mltrail.entities.prompt import IS_PROMPT_TAG_KEY
 from mltrail.exceptions import invalid
 from mltrail.search import grammar as g
 from mltrail.search import nodes as n
-from mltrail.search.limits import check_order_by_count
+from mltrail.search.limits import check_id_count, check_order_by_count
 from mltrail.search.parser import parse_filter, parse_order_by
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.search_ops import compare, eq, joined, nulls_last
@@ -207,6 +207,7 @@ def runs_query(
     Ordered by ``order_by`` (metrics, params, tags, attributes; missing values
     last), then ``start_time DESC``, then ``run_uuid`` as a stable tie-break.
     """
+    check_id_count(list(experiment_ids), "experiment_ids")
     try:
         exp_ids = [int(e) for e in experiment_ids]
         if any(not -(2**63) <= e < 2**63 for e in exp_ids):

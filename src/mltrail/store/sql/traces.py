@@ -30,6 +30,7 @@ from mltrail.entities.trace import (
     TraceTagKey,
 )
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.search.limits import check_id_count
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql import assessments as _assessments
 from mltrail.store.sql._codec import chunks, upsert_statement
@@ -241,6 +242,7 @@ class SqlTraceStore(TraceStore):
         if not isinstance(max_results, int) or max_results < 1 or max_results > SEARCH_TRACES_MAX_RESULTS:
             raise invalid(f"Invalid value {max_results!r} for parameter 'max_results': it must be between 1 "
                           f"and {SEARCH_TRACES_MAX_RESULTS}")
+        check_id_count(experiment_ids, "experiment_ids")
         exp_ids = [_exp_id(e) for e in experiment_ids or []]
         if not exp_ids:
             raise invalid("search_traces needs at least one experiment id")
@@ -289,6 +291,7 @@ class SqlTraceStore(TraceStore):
         def delete(conn: sa.Connection) -> int:
             query = sa.select(_TI.request_id).where(_TI.experiment_id == exp_id)
             if trace_ids:
+                check_id_count(list(trace_ids), "trace ids")
                 query = query.where(_TI.request_id.in_(list(trace_ids)))
             else:
                 query = query.where(_TI.timestamp_ms <= max_timestamp_millis).order_by(_TI.timestamp_ms.asc())
