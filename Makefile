@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# `make test` runs the tests on one worker per core (pytest-xdist), a test module (or a folder
+# named in tests/conftest.py) at a time per worker; PYTEST_XDIST= runs them in one process.
+PYTEST_XDIST ?= -n auto --dist loadfile
 
 .PHONY: serve test lint format install install-test browser bench bench-quick clean test-mlflow2
 
@@ -41,7 +44,7 @@ serve: install
 
 test: install-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -2,6 +2,12 @@
 
 With ``CI=true`` a database server that cannot be reached fails the test run;
 on a developer machine those tests are skipped with a reason instead.
+
+The suite runs in parallel under pytest-xdist (``make test``: ``-n auto --dist
+loadfile``). Each worker is its own pytest session, so session fixtures (the
+databases here, servers in the suites' conftests) exist once per worker, and
+every test module is one unit of work, kept on one worker so that its
+module-scoped servers start once (see :func:`pytest_xdist_make_scheduler`).
 """
 
 from __future__ import annotations
@@ -24,10 +30,17 @@ def _unreachable(what: str, err: Exception) -> None:
     pytest.skip(f"{what} not reachable: {err}")
 
 
+def worker_id() -> str:
+    """The pytest-xdist worker running this process (``gw0``, ``gw1``, ...), or ``main`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 def _fresh_database(admin_uri: str, what: str, base_uri: str) -> Iterator[str]:
     import sqlalchemy as sa
 
-    name = f"mltrail_test_{uuid.uuid4().hex[:12]}"
+    # The worker in the name says whose it is should one be left behind; the random part keeps
+    # two test runs on one database server (two work trees, say) apart.
+    name = f"mltrail_test_{worker_id()}_{uuid.uuid4().hex[:12]}"
     try:
         admin = sa.create_engine(admin_uri, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -100,3 +113,30 @@ def pytest_make_collect_report(collector):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"module skipped in CI, where every test must run: {reason}"
+
+
+# Folders whose test modules run on one xdist worker, one after the other, as one unit of work:
+# the UI suites share a session-scoped server, and its browser tests must not run two Chromiums
+# at once on a 2-core machine (they starve each other into timeouts); each deep-learning training
+# spreads over every core already, so two at once only slow each other down.
+SHARED_WORKER_FOLDERS = ("tests/ui/", "tests/autolog_dl/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with :data:`SHARED_WORKER_FOLDERS` each kept whole on one worker.
+
+    pytest-xdist's own ``loadgroup`` cannot group by mark under pytest 9 (it renames node ids
+    through an attribute pytest no longer reads), so the grouping is done here, by path, where
+    the controller hands out the work.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFolderScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            folder = next((f for f in SHARED_WORKER_FOLDERS if nodeid.startswith(f)), None)
+            return folder or super()._split_scope(nodeid)
+
+    return SharedFolderScheduling(config, log)

@@ -46,7 +46,14 @@ class FakeHTTPServer:
         server_class.daemon_threads = True
         self._server: Any = server_class(("127.0.0.1", 0), handler)
         self._server.requests = []
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.thread_name, daemon=True)
+        # serve_forever checks for shutdown() every poll_interval: the default 0.5 s made every
+        # test that stops a fake wait up to half a second for nothing.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=self.thread_name,
+            daemon=True,
+        )
 
     @property
     def port(self) -> int:
