@@ -125,8 +125,20 @@ class Metrics:
             series[2].inc()
 
     async def endpoint(self, request: Request) -> Response:
-        """``GET /metrics``: every worker's counts, summed, in Prometheus' text format."""
+        """``GET /metrics``: every worker's counts, summed, in Prometheus' text format.
+
+        With ``--app-name basic-auth`` only admins may read it: per-route traffic and
+        error counts tell an outsider what a team is doing.
+        """
         from starlette.concurrency import run_in_threadpool
+
+        user = request.scope.get("mltrail.user")
+        if user is not None and not user.is_admin:
+            return Response(
+                b'{"error_code": "PERMISSION_DENIED", "message": "Only admins may read /metrics"}',
+                status_code=403,
+                media_type="application/json",
+            )
 
         return Response(await run_in_threadpool(self.render), media_type=_content_type())
 
