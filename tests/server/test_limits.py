@@ -427,3 +427,25 @@ def test_id_lists_past_the_limit_are_a_400_not_a_driver_error(db_uri, tmp_path):
     assert traces.search_traces(ids)[0] == []
     _refused(traces.search_traces, [*ids, "1"])
     _refused(traces.delete_traces, exp, trace_ids=[f"tr-{i}" for i in range(MAX_IDS_PER_REQUEST + 1)])
+
+
+def test_lone_surrogates_are_malformed_json_not_a_500(app):
+    span = (b'{"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708", '
+            b'"name": "s\\ud800", "startTimeUnixNano": "1", "endTimeUnixNano": "2"}')
+    otlp = b'{"resourceSpans": [{"scopeSpans": [{"spans": [' + span + b"]}]}]}"
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+            bad = [
+                await c.post("/v1/traces", content=otlp, headers=JSON),
+                await c.post("/api/2.0/mlflow/experiments/create", content=b'{"name": "a\\udfff"}', headers=JSON),
+            ]
+            good = await c.post("/v1/traces", content=otlp.replace(b"\\ud800", b""), headers=JSON)
+            return bad, good
+
+    bad, good = asyncio.run(go())
+    for resp in bad:
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert good.status_code == 200, good.text
