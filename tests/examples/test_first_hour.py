@@ -144,6 +144,16 @@ def test_db_upgrade_on_a_database_that_cannot_be_opened_is_one_line(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_db_upgrade_says_when_it_creates_a_new_sqlite_file(tmp_path):
+    # As in MLflow, a missing SQLite file is created; a mistyped path must not pass for an upgrade.
+    uri = f"sqlite:///{tmp_path / 'mltrial.db'}"
+    first = CliRunner().invoke(cli, ["db", "upgrade", uri])
+    assert first.exit_code == 0
+    assert first.output.splitlines()[0] == f"Created a new SQLite database at {tmp_path / 'mltrial.db'} (there was none)"
+    again = CliRunner().invoke(cli, ["db", "upgrade", uri])
+    assert again.exit_code == 0 and "Created" not in again.output
+
+
 @pytest.mark.postgres
 def test_db_upgrade_on_a_missing_postgres_database_is_one_line(postgres_uri):
     missing = postgres_uri.rsplit("/", 1)[0] + "/mltrail_no_such_database"

@@ -25,7 +25,7 @@ def upgrade(url: str) -> None:
 
     URI is sqlite:///path.db, postgresql://user@host/db or mysql://user@host/db.
     Safe to run again: a database already at the latest revision is left alone.
-    A missing SQLite file is created, as in MLflow; a database that cannot be
+    A missing SQLite file is created (and said so), as in MLflow; a database that cannot be
     opened (a PostgreSQL/MySQL database that does not exist, a folder that
     cannot be created) is reported in one line, with exit code 1.
     """
@@ -40,11 +40,31 @@ def upgrade(url: str) -> None:
             f"{url!r} is not a database URI: use sqlite:///path.db, postgresql://... or mysql://...",
             param_hint="URI",
         )
+    new_file = _missing_sqlite_file(url)
     try:
         revision = upgrade_db(url)
     except (OSError, SQLAlchemyError) as err:
         raise click.ClickException(f"Cannot open the database {mask_uri(url)}: {_reason(err)}") from None
+    if new_file:  # say so: a mistyped path would otherwise pass for an upgrade
+        click.echo(f"Created a new SQLite database at {new_file} (there was none)")
     click.echo(f"Database is at revision {revision} (latest)")
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The absolute path of a SQLite file ``url`` names that does not exist yet, else ``None``."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # upgrade_db reports a malformed URI itself
+        return None
+    path = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    path = os.path.abspath(path)
+    return None if os.path.exists(path) else path
 
 
 def _reason(err: BaseException) -> str:
