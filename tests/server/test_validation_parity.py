@@ -375,3 +375,53 @@ def test_one_bad_item_in_a_batch_writes_nothing(client, run_id, bad):
     data = client.get_run(run_id).data
     assert data.metrics == {} and data.params == {}
     assert not [k for k in data.tags if k.startswith("t")]
+
+
+@pytest.mark.parametrize("new_name", ["renamed", "", "x" * 501], ids=len)
+def test_experiment_renames(client, new_name):
+    exp = client.create_experiment(f"to-rename-{uuid.uuid4().hex}")
+    unique = f"{new_name}-{uuid.uuid4().hex}" if new_name == "renamed" else new_name
+    reference = verdict(v._validate_experiment_name, unique)
+    assert_same(reference, verdict(client.rename_experiment, exp, unique), len(unique))
+
+
+@pytest.mark.parametrize("new_name", ["renamed", "a/b", "a:b", "", "../x"], ids=repr)
+def test_registered_model_renames(client, new_name):
+    model = f"to-rename-{uuid.uuid4().hex}"
+    client.create_registered_model(model)
+    unique = f"{new_name}-{uuid.uuid4().hex}" if new_name in ("renamed", "a/b", "a:b") else new_name
+    reference = verdict(v._validate_model_renaming, unique)
+    registry = client._get_registry_client().store  # the client refuses '' itself, before any request
+    assert_same(reference, verdict(registry.rename_registered_model, model, unique), unique)
+    assert client.get_registered_model(model).name == model if reference else True
+
+
+@pytest.mark.parametrize("version", ["1", "abc", "1.5"])
+def test_model_version_numbers(client, version):
+    model = f"versioned-{uuid.uuid4().hex}"
+    client.create_registered_model(model)
+    client.create_model_version(model, "s3://bucket/model")
+    reference = verdict(v._validate_model_version, version)
+    got = verdict(client.get_model_version, model, version)
+    assert_same(reference, got, version)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("k", "v"), ("k" * 250, "v"), ("k" * 251, "v"), ("k", "v" * 8000), ("k", "v" * 8001), ("a$b", "v"),
+     ("../x", "v"), ("a:b", "v")],
+    ids=lambda x: repr(x[:12]),
+)
+def test_trace_tags(server, client, key, value):
+    exp = client.create_experiment(f"traced-{uuid.uuid4().hex}")
+    hex_id = uuid.uuid4().hex
+    span = {"traceId": hex_id, "spanId": hex_id[:16], "name": "root", "startTimeUnixNano": "1",
+            "endTimeUnixNano": "2"}
+    sent = httpx.post(f"{server.url}/v1/traces", json={"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]},
+                      headers={"x-mlflow-experiment-id": exp}, timeout=30)
+    assert sent.status_code == 200, sent.text
+    store = client._tracing_client.store
+    trace_id = f"tr-{hex_id}"
+    reference = verdict(v._validate_trace_tag, key, value)
+    assert_same(reference, verdict(store.set_trace_tag, trace_id, key, value), (key[:12], len(value)))
+    assert (key in store.get_trace_info(trace_id).tags) == (reference is None)

@@ -113,8 +113,8 @@ def update_experiment(call: Call) -> None:
     """Rename an experiment."""
     body: p.UpdateExperiment = call.body
     exp_id = _required(body.experiment_id, "experiment_id")
-    if body.new_name:
-        call.tracking_store.rename_experiment(exp_id, body.new_name)
+    # MLflow requires new_name: an empty one is INVALID_PARAMETER_VALUE, not a silent no-op.
+    call.tracking_store.rename_experiment(exp_id, _required(body.new_name, "new_name"))
 
 
 def set_experiment_tag(call: Call) -> None:

@@ -44,6 +44,7 @@ from mltrail.store.traces import (
     parse_trace_filter,
     parse_trace_order_by,
 )
+from mltrail.store.validation import validate_key
 
 T = TypeVar("T")
 _TI = trace_info.c
@@ -310,6 +311,7 @@ class SqlTraceStore(TraceStore):
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         key, value = check_trace_tag(key, value)
+        validate_key("Tag", key)  # MLflow's set_trace_tag applies the run-tag key rules
 
         def write(conn: sa.Connection) -> None:
             if conn.execute(sa.select(_TI.request_id).where(_TI.request_id == trace_id)).first() is None:
