@@ -137,14 +137,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         now = self.loop.time()
-        if self.flow.read_paused:  # waiting on the app, not the client: the client's clock restarts
+        cycle = self.cycle
+        held_back = self._phase == _BODY and cycle is not None and cycle.waiting_for_100_continue
+        if self.flow.read_paused or held_back:
+            # Waiting on the app (to drain the buffer, or to ask for the body a client holds
+            # back until "100 Continue"), not on the client: the client's clock restarts.
             self._since = now
         stalled = now - self._since > self.request_timeout
         if self._phase == _HEAD and stalled:
             self._refuse(408, f"The request was not received within {self.request_timeout:g} seconds")
             return
         if self._phase == _BODY and stalled:
-            cycle = self.cycle
             if cycle is None or not cycle.response_started:
                 self._refuse(
                     408, f"The request body stopped arriving for {self.request_timeout:g} seconds"
