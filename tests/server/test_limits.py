@@ -294,7 +294,7 @@ def test_half_sent_requests_get_408_and_are_closed(server, sent):
     status, error = _status_and_error(raw)
     assert status == 408
     assert error["error_code"] == "BAD_REQUEST"
-    assert "1 seconds" in error["message"]
+    assert "1 second (--request-timeout)" in error["message"]
 
 
 def test_a_slow_but_moving_body_is_not_cut_off(server):

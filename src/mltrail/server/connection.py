@@ -145,17 +145,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._since = now
         stalled = now - self._since > self.request_timeout
         if self._phase == _HEAD and stalled:
-            self._refuse(408, f"The request was not received within {self.request_timeout:g} seconds")
+            self._refuse(408, f"The request was not received within {self._seconds()} (--request-timeout)")
             return
         if self._phase == _BODY and stalled:
             if cycle is None or not cycle.response_started:
-                self._refuse(
-                    408, f"The request body stopped arriving for {self.request_timeout:g} seconds"
-                )
+                self._refuse(408, f"The request body stopped arriving for {self._seconds()} (--request-timeout)")
             else:
                 self.transport.close()
             return
         self._watch = self.loop.call_later(self.request_timeout / 2, self._check)
+
+    def _seconds(self) -> str:
+        t = self.request_timeout
+        return f"{t:g} second" if t == 1 else f"{t:g} seconds"
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` with MLflow's error JSON and close the connection."""
