@@ -50,7 +50,8 @@ def has_nul(raw: bytes) -> bool:
     accepted on SQLite would break a later move to PostgreSQL: refused everywhere.
     Costs one substring search per body; the regex runs only on a hit.
     """
-    return b"\\u0000" in raw and _NUL_ESCAPE.search(raw) is not None
+    # A lone backslash is a memchr, cheaper than the 6-byte search most bodies never need.
+    return b"\\" in raw and b"\\u0000" in raw and _NUL_ESCAPE.search(raw) is not None
 
 
 def nul_refused(what: str) -> MltrailException:
