@@ -27,17 +27,17 @@ _PER_TEST_VARS = (
 
 def _reset() -> None:
     import mltrail
-    from mltrail.tracking import _fluent_models, _model_context, _run_context
+    from mltrail.tracking import _fluent_models, _model_context, context
 
     while mltrail.active_run() is not None:
         try:
             mltrail.end_run()
         except Exception:  # a test may have broken its store on purpose
-            _run_context.run_stack().pop()
+            context.run_stack().pop()
     mltrail.set_tracking_uri(None)
     mltrail.set_registry_uri(None)
-    _run_context.set_active_experiment("", None)
-    _run_context._state.last_run = None
+    context.set_active_experiment("", None)
+    context._state.last_run = None
     _model_context.clear()  # no active model (MLflow 3), in any thread
     _fluent_models._last.__dict__.clear()  # no last logged model
 

@@ -29,6 +29,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from mltrail.artifacts import _hooks
 from mltrail.artifacts.base import ArtifactRepository
 from mltrail.artifacts.paths import (
     is_local_uri,
@@ -66,48 +67,15 @@ def _join_uri(base: str, rel: str) -> str:
     return base.rstrip("/") + "/" + rel
 
 
-def _resolve_runs_uri(uri: str, tracking_uri: str | None) -> str:
-    # runs:/<run_id>/<path>  (also tolerate runs:<run_id>/<path> and runs:///<run_id>)
-    rest = uri[len("runs:") :].lstrip("/")
-    run_id, _, rel = rest.partition("/")
-    if not run_id:
-        raise invalid(f"Invalid runs URI {uri!r}: expected runs:/<run_id>/<path>")
-    rel = validate_artifact_path(rel)
-    from mltrail.tracking import MlflowClient  # lazy: the tracking client pulls in the store
-
-    run = MlflowClient(tracking_uri=tracking_uri).get_run(run_id)
-    return _join_uri(run.info.artifact_uri, rel)
-
-
-def _resolve_models_uri(uri: str, tracking_uri: str | None) -> str:
-    try:
-        from mltrail.models.uri import resolve_model_uri
-    except ImportError:
+def _resolve_by_sdk(uri: str, scheme: str, tracking_uri: str | None) -> str:
+    """A ``runs:/`` or ``models:/`` URI resolved by the SDK layer that owns it (see :mod:`._hooks`)."""
+    resolve = _hooks.resolver(scheme)
+    if resolve is None:
         raise MltrailException(
-            f"Cannot resolve {uri!r}: the model registry (mltrail.models) is not available in this install",
+            f"Cannot resolve {uri!r}: the {scheme}:/ resolver is not available in this install",
             error_code="FEATURE_DISABLED",
-        ) from None
-    return resolve_model_uri(uri, tracking_uri=tracking_uri)
-
-
-def _embedded_proxy_root(tracking_uri: str | None) -> str | None:
-    """Where a server on the same database keeps ``mlflow-artifacts:/`` files, or ``None`` over HTTP.
-
-    A server started on the embedded store's database writes proxied artifacts
-    under its ``--artifacts-destination`` (``MLFLOW_ARTIFACTS_DESTINATION``),
-    whose default is the same ``./mltrail-artifacts`` folder the embedded store
-    uses; so runs created by the server stay readable and writable without it.
-    """
-    from mltrail.tracking._store_registry import plan_store  # lazy: tracking sits above artifacts
-    from mltrail.tracking._uris import resolve_tracking_uri
-
-    kind, _target, root = plan_store(resolve_tracking_uri(tracking_uri))
-    if kind != "sql":
-        return None
-    configured = os.environ.get("MLFLOW_ARTIFACTS_DESTINATION")  # what `mltrail server` reads too
-    if configured and not urlsplit(configured).scheme:
-        return os.path.abspath(configured)  # a folder, as the server would read it from this cwd
-    return configured or root
+        )
+    return resolve(uri, tracking_uri)
 
 
 def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> str:
@@ -117,7 +85,7 @@ def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> str:
     ``models:/`` asks the model registry. A host-less ``mlflow-artifacts:/``
     URI under an embedded (database) tracking URI becomes the path under the
     artifact destination a server on that database would use (see
-    :func:`_embedded_proxy_root`); under an http(s) tracking URI it stays as
+    :func:`mltrail.tracking._model_uris.embedded_artifact_root`); under an http(s) tracking URI it stays as
     is, for the server's proxy. Other URIs are returned unchanged.
     """
     if not isinstance(uri, str) or not uri:
@@ -125,11 +93,11 @@ def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> str:
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme == "runs":
-        return _resolve_runs_uri(uri, tracking_uri)
+        return _resolve_by_sdk(uri, scheme, tracking_uri)
     if scheme == "models":
-        return resolve_artifact_uri(_resolve_models_uri(uri, tracking_uri), tracking_uri)
+        return resolve_artifact_uri(_resolve_by_sdk(uri, scheme, tracking_uri), tracking_uri)
     if scheme == "mlflow-artifacts" and not parts.netloc:
-        root = _embedded_proxy_root(tracking_uri)
+        root = _hooks.embedded_root(tracking_uri)
         if root is not None:
             return _join_uri(root, validate_artifact_path(unquote(parts.path.strip("/"))))
     return uri

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from mltrail.artifacts import _hooks
 from mltrail.artifacts.base import CHUNK_SIZE, ArtifactRepository, atomic_write, missing, read_file_chunks
 from mltrail.artifacts.paths import join_artifact_path, validate_artifact_path
 from mltrail.entities.files import FileInfo
@@ -130,16 +131,6 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
 
 
-def _default_tracking_uri() -> str | None:
-    """The SDK's tracking URI in effect (``set_tracking_uri``, then the environment)."""
-    try:
-        # Lazy, like runs:/ resolution: only host-less mlflow-artifacts URIs need it.
-        from mltrail.tracking import get_tracking_uri
-    except ImportError:
-        return _env("MLTRAIL_TRACKING_URI", "MLFLOW_TRACKING_URI")
-    return get_tracking_uri()
-
-
 def resolve_proxy_uri(artifact_uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
     """Split an artifact-proxy URI into (server base URL, root path under the proxy).
 
@@ -150,7 +141,7 @@ def resolve_proxy_uri(artifact_uri: str, tracking_uri: str | None = None) -> tup
     parts = urlsplit(artifact_uri)
     scheme = parts.scheme.lower()
     if scheme == "mlflow-artifacts":
-        tracking = tracking_uri or _default_tracking_uri()
+        tracking = tracking_uri or _hooks.current_tracking_uri()
         tracking_scheme = urlsplit(tracking).scheme.lower() if tracking else ""
         if parts.netloc:
             if not parts.hostname:

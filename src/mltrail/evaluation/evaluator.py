@@ -610,7 +610,7 @@ def _log_results(
     The result holds the table as logged, then the other artifacts, in MLflow's order.
     """
     import mltrail
-    from mltrail.tracking.fluent import _client
+    from mltrail.tracking import context
 
     active = mltrail.active_run()
     if run_id is not None and active is not None and active.info.run_id != run_id:
@@ -620,7 +620,7 @@ def _log_results(
     owns_run = active is None
     run = mltrail.start_run(run_id=run_id) if owns_run else active
     run_id = run.info.run_id
-    client = _client()
+    client = context.client()
     table_file = results_table.table_file(prefix)
     artifact_root = client.get_run(run_id).info.artifact_uri.rstrip("/")
     more: dict[str, EvaluationArtifact] = {}

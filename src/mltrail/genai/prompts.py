@@ -131,7 +131,7 @@ def load_prompt(
 
 def _latest_active_run() -> Any:
     """This thread's active run, else the most recently started one of any thread (as MLflow)."""
-    from mltrail.tracking import _run_context as ctx
+    from mltrail.tracking import context as ctx
 
     stack = ctx.run_stack()
     if stack:

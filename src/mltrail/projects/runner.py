@@ -141,9 +141,9 @@ def _experiment_id(client: Any, experiment_name: str | None, experiment_id: str 
     if experiment_name is not None:
         found = client.get_experiment_by_name(experiment_name)
         return found.experiment_id if found else client.create_experiment(experiment_name)
-    from mltrail.tracking.fluent import _get_experiment_id
+    from mltrail.tracking import context
 
-    return _get_experiment_id(client)
+    return context.experiment_id(client)
 
 
 def run(
@@ -251,15 +251,15 @@ def _launch(project: Project, entry_point: str, source: str, declared: dict[str,
     import sys
 
     from mltrail.entities import Param, RunTag
+    from mltrail.tracking import context
     from mltrail.tracking._default_tags import (
         MLFLOW_RUN_NAME,
         MLFLOW_SOURCE_NAME,
         MLFLOW_SOURCE_TYPE,
         default_tags,
     )
-    from mltrail.tracking.fluent import _client
 
-    client = _client()
+    client = context.client()
     if run_id is not None:
         existing = client.get_run(run_id)
         exp_id = existing.info.experiment_id

@@ -84,18 +84,17 @@ def reset_current(token: contextvars.Token) -> None:
 
 def _new_trace(root_name: str) -> _InFlight:
     """A trace for a new root span, placed in the active run's experiment (or the active one)."""
-    from mltrail.tracking import fluent
-    from mltrail.tracking._run_context import run_stack
+    from mltrail.tracking import context  # lazy: keeps `import mltrail.tracing` from loading the client
 
-    stack = run_stack()
+    stack = context.run_stack()
     run = stack[-1] if stack else None
     if run is not None:
         tracking_uri = run._tracking_uri
         experiment_id = run.info.experiment_id
     else:
-        client = fluent._client()
+        client = context.client()
         tracking_uri = client.tracking_uri
-        experiment_id = fluent._get_experiment_id(client)
+        experiment_id = context.experiment_id(client)
     metadata = {TraceMetadataKey.SOURCE_RUN: run.info.run_id} if run is not None else None
     return _InFlight(new_trace_info(root_name, str(experiment_id), metadata=metadata), tracking_uri)
 

@@ -245,9 +245,9 @@ def delete_trace_tag(trace_id: str, key: str) -> None:
 
 
 def _default_experiment_ids() -> list[str]:
-    from mltrail.tracking import fluent
+    from mltrail.tracking import context  # lazy: keeps `import mltrail.tracing` from loading the client
 
-    return [fluent._get_experiment_id()]
+    return [context.experiment_id()]
 
 
 def search_traces(experiment_ids: list[str] | None = None, filter_string: str | None = None,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from mltrail.entities.trace import TraceMetadataKey
 from mltrail.entities.tracking import PagedList
 from mltrail.exceptions import BAD_REQUEST, RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.tracking import context
 
 if TYPE_CHECKING:
     from mltrail.entities.trace import SpanStatus, Trace
@@ -184,9 +185,7 @@ class TracingClientMixin:
         """
         ids = _id_list("locations", locations) or _id_list("experiment_ids", experiment_ids)
         if not ids:
-            from mltrail.tracking import fluent
-
-            ids = [fluent._get_experiment_id(self)]  # type: ignore[arg-type]
+            ids = [context.experiment_id(self)]  # type: ignore[arg-type]
         if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
             raise invalid(f"Invalid max_results {max_results!r}: it must be a positive integer")
         filter_string = scoped_filter(filter_string, run_id, model_id)
@@ -275,10 +274,7 @@ class TracingClientMixin:
 
     def _trace_destination(self, experiment_id: str | None) -> tuple[str, str | None]:
         """The experiment a new trace goes to, and the active run it came from (if any)."""
-        from mltrail.tracking import fluent
-        from mltrail.tracking._run_context import run_stack
-
-        stack = run_stack()
+        stack = context.run_stack()
         run = stack[-1] if stack else None
         if run is not None and run._tracking_uri != self.tracking_uri:
             run = None
@@ -288,7 +284,7 @@ class TracingClientMixin:
             return str(experiment_id), run.info.run_id if run is not None else None
         if run is not None:
             return run.info.experiment_id, run.info.run_id
-        return fluent._get_experiment_id(self), None  # type: ignore[arg-type]
+        return context.experiment_id(self), None  # type: ignore[arg-type]
 
     def start_span(
         self,

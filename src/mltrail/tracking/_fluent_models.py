@@ -32,8 +32,11 @@ from typing import Any
 from mltrail import _exported_by
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import invalid
-from mltrail.tracking import _model_context
+from mltrail.tracking import _model_context, context
+from mltrail.tracking._default_tags import default_tags
 from mltrail.tracking.client import MlflowClient
+from mltrail.tracking.context import ActiveRun
+from mltrail.tracking.fluent import start_run
 
 _log = logging.getLogger(__name__)
 
@@ -46,12 +49,15 @@ __all__ = _exported_by(__name__)
 _last = threading.local()  # per thread, as MLflow's last logged model
 
 
+def _active_run() -> ActiveRun | None:
+    stack = context.run_stack()
+    return stack[-1] if stack else None
+
+
 def _client() -> MlflowClient:
     """The client of the active run's store, else of the tracking URI in effect."""
-    from mltrail.tracking import fluent
-
-    run = fluent.active_run()
-    return fluent.client_for_uri(run._tracking_uri) if run is not None else fluent._client()
+    run = _active_run()
+    return context.client_for_uri(run._tracking_uri) if run is not None else context.client()
 
 
 def note_logged_model(model_id: str) -> None:
@@ -136,15 +142,12 @@ def _create(
     experiment_id: str | None,
 ) -> tuple[MlflowClient, LoggedModel]:
     """A PENDING model with the system tags, in the active run's experiment unless told otherwise."""
-    from mltrail.tracking import fluent
-    from mltrail.tracking._default_tags import default_tags
-
-    run = fluent.active_run()
+    run = _active_run()
     client = _client()
     if source_run_id is None and run is not None:
         source_run_id = run.info.run_id
     if experiment_id is None:
-        experiment_id = run.info.experiment_id if run is not None else fluent._get_experiment_id(client)
+        experiment_id = run.info.experiment_id if run is not None else context.experiment_id(client)
     all_tags = {**default_tags(), **{str(k): str(v) for k, v in (tags or {}).items()}}
     model = client.create_logged_model(str(experiment_id), name, source_run_id, all_tags, params, model_type)
     return client, model
@@ -250,7 +253,6 @@ def search_logged_models(
                                     output_format="list")
     """
     from mltrail.store.logged_models import SEARCH_LOGGED_MODELS_MAX_RESULTS_THRESHOLD
-    from mltrail.tracking import fluent
 
     if output_format not in ("pandas", "list"):
         raise invalid(
@@ -261,7 +263,7 @@ def search_logged_models(
     ):
         raise invalid(f"Invalid max_results {max_results!r}: it must be a positive integer")
     client = _client()
-    ids = [str(e) for e in experiment_ids] if experiment_ids else [fluent._get_experiment_id(client)]
+    ids = [str(e) for e in experiment_ids] if experiment_ids else [context.experiment_id(client)]
     models: list[LoggedModel] = []
     token: str | None = None
     while max_results is None or len(models) < max_results:
@@ -311,7 +313,5 @@ def log_model_params(params: dict[str, Any], model_id: str | None = None) -> Non
 
 def log_outputs(models: list[LoggedModelOutput] | None = None) -> None:
     """Record logged models as outputs of the active run (a run is started if none is active)."""
-    from mltrail.tracking import fluent
-
-    client, run_id = fluent._run_client(None)
+    client, run_id = context.run_client(None, start_run)
     client.log_outputs(run_id, list(models or []))

@@ -50,6 +50,7 @@ from mltrail.exceptions import (
     invalid,
     not_found,
 )
+from mltrail.tracking import context
 
 if TYPE_CHECKING:
     from mltrail.entities import PagedList
@@ -349,10 +350,8 @@ class PromptClientMixin:
     # ----------------------------------------------------------------- linking
     def _link_prompt_to_experiment(self, name: str, prompt_tags: dict[str, str] | None = None) -> None:
         """Add the current experiment to the prompt's ``_mlflow_experiment_ids`` (never fails the caller)."""
-        from mltrail.tracking import fluent
-
         try:
-            experiment_id = str(fluent._get_experiment_id(self))  # type: ignore[arg-type]
+            experiment_id = str(context.experiment_id(self))  # type: ignore[arg-type]
             with _experiment_link_lock:
                 if prompt_tags is None:
                     prompt_tags = self._registry_store.get_registered_model(name).tags

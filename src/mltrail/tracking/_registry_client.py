@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mltrail.entities import ModelVersion, ModelVersionTag, PagedList, RegisteredModel, RegisteredModelTag
+from mltrail.tracking._model_uris import model_version_for
 from mltrail.tracking._store_registry import StoreCache
 
 if TYPE_CHECKING:
@@ -240,9 +241,7 @@ class RegistryClientMixin:
 
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
         """Copy the version at ``models:/Name/3`` (or ``@alias``/stage) into ``dst_name``."""
-        from mltrail.models.uri import model_version_for
-
-        src = model_version_for(src_model_uri, getattr(self, "_tracking_uri", None))
+        src = model_version_for(src_model_uri, self)
         return self._registry_store.copy_model_version(src, dst_name)
 
     # ----------------------------------------------------------------- aliases

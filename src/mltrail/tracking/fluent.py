@@ -1,6 +1,6 @@
 """The fluent API: MLflow's module-level functions (``mltrail.start_run``, ``log_metric``, …).
 
-They keep the active-run stack (:mod:`mltrail.tracking._run_context`) and
+They keep the active-run stack (:mod:`mltrail.tracking.context`) and
 delegate to a :class:`~mltrail.tracking.client.MlflowClient` for the tracking
 URI in effect. Logging without an active run starts one, as in MLflow.
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -42,19 +41,18 @@ from mltrail.exceptions import (
     invalid,
 )
 from mltrail.tracking import _model_context
-from mltrail.tracking import _run_context as ctx
+from mltrail.tracking import context as ctx
 from mltrail.tracking._default_tags import (
     MLFLOW_PARENT_RUN_ID,
     MLFLOW_RUN_NAME,
     MLFLOW_RUN_NOTE,
     default_tags,
 )
-from mltrail.tracking._run_context import ActiveRun
 from mltrail.tracking._uris import (  # the `x as x` names are re-exported as public API
     get_registry_uri as get_registry_uri,
 )
 from mltrail.tracking._uris import (
-    get_tracking_uri,
+    get_tracking_uri as get_tracking_uri,
 )
 from mltrail.tracking._uris import (
     is_tracking_uri_set as is_tracking_uri_set,
@@ -65,89 +63,28 @@ from mltrail.tracking._uris import (
 from mltrail.tracking._uris import (
     set_tracking_uri as set_tracking_uri,
 )
-from mltrail.tracking.client import MlflowClient
+from mltrail.tracking.client import MlflowClient, _metric_value
+from mltrail.tracking.context import DEFAULT_EXPERIMENT_ID as DEFAULT_EXPERIMENT_ID
+from mltrail.tracking.context import ActiveRun
+from mltrail.tracking.context import client_for_uri as client_for_uri
 
 _log = logging.getLogger(__name__)
 
-DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_MAX_RESULTS_PANDAS = 100000
 _PAGE_SIZE = 10000
 _RUN_ID_ENV_VARS = ("MLTRAIL_RUN_ID", "MLFLOW_RUN_ID")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][\w\-]{0,255}$")
 
-_clients: dict[str, MlflowClient] = {}
-_clients_lock = threading.Lock()
-
 # The public names are listed once, in mltrail/__init__.py's lazy table.
 __all__ = _exported_by(__name__)
 
 
-# ------------------------------------------------------------------ clients
-def client_for_uri(tracking_uri: str) -> MlflowClient:
-    """One shared client per tracking URI (clients are cheap, but their caches are worth keeping)."""
-    client = _clients.get(tracking_uri)
-    if client is None:
-        with _clients_lock:
-            client = _clients.setdefault(tracking_uri, MlflowClient(tracking_uri))
-    return client
-
-
-def _client() -> MlflowClient:
-    return client_for_uri(get_tracking_uri())
-
-
 def _run_client(run_id: str | None) -> tuple[MlflowClient, str]:
-    """The client and run id to log to: an explicit run, else the active run (started if needed).
-
-    A run started here logs to the store it was started in even if the tracking
-    URI (or, for the embedded default, the working directory) changed since.
-    """
-    if run_id is not None:
-        for run in ctx.run_stack():
-            if run.info.run_id == run_id:
-                return client_for_uri(run._tracking_uri), run_id
-        return _client(), run_id
-    run = _get_or_start_run()
-    return client_for_uri(run._tracking_uri), run.info.run_id
-
-
-def _get_or_start_run() -> ActiveRun:
-    stack = ctx.run_stack()
-    if stack:
-        return stack[-1]
-    return start_run()
+    """The client and run id to log to (the active run, started if needed): see :func:`ctx.run_client`."""
+    return ctx.run_client(run_id, start_run)
 
 
 # -------------------------------------------------------------- experiments
-def _get_experiment_id(client: MlflowClient | None = None) -> str:
-    """The experiment new runs go to: set_experiment, then env vars, then Default ("0")."""
-    client = client or _client()
-    chosen = ctx.active_experiment_id(client.tracking_uri)
-    if chosen is not None:
-        return chosen
-    name = os.environ.get("MLTRAIL_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    exp_id = os.environ.get("MLTRAIL_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID")
-    if name:
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            return client.create_experiment(name)
-        if exp_id and exp_id != experiment.experiment_id:
-            raise invalid(
-                f"The experiment id environment variable value `{exp_id}` does not match the id "
-                f"`{experiment.experiment_id}` of the experiment named `{name}`"
-            )
-        return experiment.experiment_id
-    if exp_id:
-        try:
-            return client.get_experiment(exp_id).experiment_id
-        except MltrailException as err:
-            raise invalid(
-                f"The experiment id environment variable value `{exp_id}` does not exist in the "
-                "tracking store. Provide a valid experiment id."
-            ) from err
-    return DEFAULT_EXPERIMENT_ID
-
-
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment active for new runs, creating it when given by a name that does not exist.
 
@@ -156,7 +93,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     """
     if (experiment_name is None) == (experiment_id is None):
         raise invalid("Must specify exactly one of: `experiment_id` or `experiment_name`.")
-    client = _client()
+    client = ctx.client()
     with ctx.experiment_lock():
         if experiment_id is None:
             experiment = client.get_experiment_by_name(experiment_name)
@@ -187,22 +124,22 @@ def create_experiment(
     name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
 ) -> str:
     """Create an experiment and return its id (it does not become active)."""
-    return _client().create_experiment(name, artifact_location, tags)
+    return ctx.client().create_experiment(name, artifact_location, tags)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
     """The experiment with that id (``RESOURCE_DOES_NOT_EXIST`` if unknown)."""
-    return _client().get_experiment(experiment_id)
+    return ctx.client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
     """The experiment with that name, or ``None``."""
-    return _client().get_experiment_by_name(name)
+    return ctx.client().get_experiment_by_name(name)
 
 
 def delete_experiment(experiment_id: str) -> None:
     """Move an experiment and its runs to the trash."""
-    _client().delete_experiment(experiment_id)
+    ctx.client().delete_experiment(experiment_id)
 
 
 def search_experiments(
@@ -212,7 +149,7 @@ def search_experiments(
     order_by: list[str] | None = None,
 ) -> list[Experiment]:
     """Every matching experiment (all pages, or at most ``max_results``)."""
-    client = _client()
+    client = ctx.client()
     return _collect(
         lambda n, token: client.search_experiments(view_type, n, filter_string, order_by, token),
         max_results,
@@ -222,14 +159,14 @@ def search_experiments(
 
 def set_experiment_tag(key: str, value: Any) -> None:
     """Tag the active experiment."""
-    client = _client()
-    client.set_experiment_tag(_get_experiment_id(client), key, value)
+    client = ctx.client()
+    client.set_experiment_tag(ctx.experiment_id(client), key, value)
 
 
 def set_experiment_tags(tags: dict[str, Any]) -> None:
     """Tag the active experiment with several tags."""
-    client = _client()
-    exp_id = _get_experiment_id(client)
+    client = ctx.client()
+    exp_id = ctx.experiment_id(client)
     for key, value in tags.items():
         client.set_experiment_tag(exp_id, key, value)
 
@@ -269,7 +206,7 @@ def start_run(
             "the current run with mlflow.end_run(). To start a nested run, call start_run with nested=True",
             error_code=INVALID_STATE,
         )
-    client = _client()
+    client = ctx.client()
     user_tags = {str(k): str(v) for k, v in (tags or {}).items()}
     if description is not None:
         if MLFLOW_RUN_NOTE in user_tags:
@@ -339,7 +276,7 @@ def _create_run(
             )
     elif stack:
         parent_run_id = stack[-1].info.run_id
-    exp_id = str(experiment_id) if experiment_id is not None else _get_experiment_id(client)
+    exp_id = str(experiment_id) if experiment_id is not None else ctx.experiment_id(client)
     tags = default_tags()
     tags.update(user_tags)
     if parent_run_id is not None:
@@ -385,17 +322,17 @@ def last_active_run() -> Run | None:
 
 def get_run(run_id: str) -> Run:
     """The run with its latest metrics, params, tags and inputs."""
-    return _client().get_run(run_id)
+    return ctx.client().get_run(run_id)
 
 
 def get_parent_run(run_id: str) -> Run | None:
     """The parent of a nested run, or ``None``."""
-    return _client().get_parent_run(run_id)
+    return ctx.client().get_parent_run(run_id)
 
 
 def delete_run(run_id: str) -> None:
     """Move a run to the trash."""
-    _client().delete_run(run_id)
+    ctx.client().delete_run(run_id)
 
 
 # ------------------------------------------------------- params and metrics
@@ -445,8 +382,6 @@ def log_metrics(
     dataset: Any = None,
 ) -> None:
     """Log several metrics at one step and timestamp in one batch (``model_id``: as in :func:`log_metric`)."""
-    from mltrail.tracking.client import _metric_value
-
     client, run_id = _run_client(run_id)
     model_id = model_id or _model_context.active_model_id()
     ts = int(timestamp) if timestamp is not None else int(time.time() * 1000)
@@ -526,8 +461,8 @@ def load_table(
     artifact_file: str, run_ids: list[str] | None = None, extra_columns: list[str] | None = None
 ) -> Any:
     """Read a table logged with ``log_table`` from runs of the active experiment."""
-    client = _client()
-    return client.load_table(_get_experiment_id(client), artifact_file, run_ids, extra_columns)
+    client = ctx.client()
+    return client.load_table(ctx.experiment_id(client), artifact_file, run_ids, extra_columns)
 
 
 def log_figure(
@@ -619,7 +554,7 @@ def search_runs(
         experiment_names = [experiment_names]
     if experiment_ids and experiment_names:
         raise invalid("Only experiment_ids or experiment_names can be used, but not both")
-    client = _client()
+    client = ctx.client()
     if experiment_names:
         ids = []
         for name in experiment_names:
@@ -633,7 +568,7 @@ def search_runs(
     elif search_all_experiments:
         ids = [e.experiment_id for e in search_experiments(view_type=ViewType.ACTIVE_ONLY)]
     else:
-        ids = [_get_experiment_id(client)]
+        ids = [ctx.experiment_id(client)]
     runs: list[Run] = []
     if ids:
         runs = _collect(
