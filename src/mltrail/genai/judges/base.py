@@ -1,0 +1,55 @@
+"""``Judge``: a scorer whose verdict comes from an LLM judge model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from mltrail.genai.judges._call import get_default_model
+from mltrail.genai.scorers.base import Scorer, ScorerKind
+
+
+@dataclass(frozen=True)
+class JudgeField:
+    """One input a judge reads (``inputs``, ``outputs``, ``expectations``, ``trace``, ``session``)."""
+
+    name: str
+    description: str
+
+
+class Judge(Scorer):
+    """A scorer graded by an LLM: ``model`` is a ``<provider>:/<model>`` URI (None: the default judge)."""
+
+    _fields: ClassVar[tuple[str, ...]] = ("model", "inference_params", "extra_headers")
+    model: str | None = None
+    inference_params: dict[str, Any] | None = None
+    extra_headers: dict[str, str] | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.model is not None:
+            from mltrail.evaluation.judge import parse_judge_uri  # raises INVALID_PARAMETER_VALUE
+
+            parse_judge_uri(self.model)
+
+    @property
+    def judge_model(self) -> str:
+        """The model this judge calls: its own, or the default judge model."""
+        return self.model or get_default_model()
+
+    @property
+    def kind(self) -> ScorerKind:
+        return ScorerKind.BUILTIN
+
+    @property
+    def instructions(self) -> str:
+        """What the judge is asked to decide, in plain words."""
+        return self.description or ""
+
+    @property
+    def feedback_value_type(self) -> Any:
+        return str
+
+    def get_input_fields(self) -> list[JudgeField]:
+        """The arguments this judge reads."""
+        return []

@@ -1,0 +1,119 @@
+"""``mltrail.genai.scorers``: MLflow 3's scorers for ``mltrail.genai.evaluate``.
+
+``Scorer`` and ``@scorer`` for your own, the built-in judges (``Correctness``,
+``Guidelines``, ``RetrievalGroundedness``, ``ToolCallCorrectness``,
+``UserFrustration`` ...), ``make_scorer_ensemble`` with its combiners
+(``majority_vote``, ``mean``, ``minimum``, ``maximum``, ``agg_all``,
+``agg_any``) and ``get_all_scorers()``. See ``docs/genai-evaluation.md``.
+
+Example::
+
+    from mltrail.genai.scorers import Correctness, Safety, scorer
+
+    @scorer
+    def short(outputs) -> bool:
+        return len(outputs) < 200
+
+    scorers = [Correctness(), Safety(model="anthropic:/claude-3-5-haiku-latest"), short]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mltrail.genai.scorers.base import Scorer, ScorerKind, scorer
+from mltrail.genai.scorers.ensemble import (
+    agg_all,
+    agg_any,
+    majority_vote,
+    make_scorer_ensemble,
+    maximum,
+    mean,
+    minimum,
+)
+
+FRAMEWORK_METADATA_KEY = "mlflow.scorer.framework"
+
+
+@dataclass
+class ScorerSamplingConfig:
+    """How a registered scorer samples traces (kept for MLflow's API; mltrail does not schedule scorers)."""
+
+    sample_rate: float | None = None
+    filter_string: str | None = None
+
+
+_SINGLE_TURN = (
+    "Completeness",
+    "Correctness",
+    "Equivalence",
+    "ExpectationsGuidelines",
+    "Fluency",
+    "Guidelines",
+    "RegexMatch",
+    "RelevanceToQuery",
+    "ResponseLength",
+    "RetrievalGroundedness",
+    "RetrievalRelevance",
+    "RetrievalSufficiency",
+    "Safety",
+    "Summarization",
+    "ToolCallCorrectness",
+    "ToolCallEfficiency",
+)
+_SESSION = (
+    "ConversationCompleteness",
+    "ConversationalGuidelines",
+    "ConversationalRoleAdherence",
+    "ConversationalSafety",
+    "ConversationalToolCallEfficiency",
+    "KnowledgeRetention",
+    "UserFrustration",
+)
+
+
+def get_all_scorers() -> list[Scorer]:
+    """One instance of every built-in scorer that needs no constructor argument."""
+    out = []
+    for name in (*_SINGLE_TURN, *_SESSION):
+        try:
+            out.append(__getattr__(name)())
+        except TypeError:  # needs guidelines=, pattern= ...
+            continue
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    # The built-ins import the judges, which import Scorer from here: loaded on first use.
+    if name in _SINGLE_TURN:
+        from mltrail.genai.scorers import builtin
+
+        return getattr(builtin, name)
+    if name in _SESSION:
+        from mltrail.genai.scorers import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SINGLE_TURN) | set(_SESSION))
+
+
+__all__ = [
+    *_SINGLE_TURN,
+    *_SESSION,
+    "Scorer",
+    "ScorerKind",
+    "ScorerSamplingConfig",
+    "agg_all",
+    "agg_any",
+    "get_all_scorers",
+    "majority_vote",
+    "make_scorer_ensemble",
+    "maximum",
+    "mean",
+    "minimum",
+    "scorer",
+]
