@@ -25,6 +25,7 @@ from mltrail.genai.scorers import (
     scorer,
 )
 from mltrail.genai.scorers.aggregation import aggregate_feedbacks, compute_aggregations
+from support.anthropic_server import anthropic_server  # noqa: F401  (fixture)
 
 # --- @scorer and Scorer.run ---------------------------------------------------------------------
 
@@ -408,7 +409,7 @@ def test_exact_paths_need_no_judge(openai_server):
     assert openai_server.requests == []
 
 
-def test_anthropic_judge(anthropic_server):
+def test_anthropic_judge(anthropic_server):  # noqa: F811  (the fixture imported above)
     anthropic_server.set_responder(verdict_anthropic)
     fb = Safety(model="anthropic:/claude-3-5-haiku-latest")(outputs="Hello there")
     assert (fb.value, fb.source.source_id) == ("yes", "anthropic:/claude-3-5-haiku-latest")

@@ -15,3 +15,19 @@ from mltrail.genai import prompts as _prompts
 from mltrail.genai.prompts import *  # noqa: F403  (the names listed in prompts.__all__)
 
 __all__ = list(_prompts.__all__)
+
+# Scorers and judges (G1): loaded on first use, so `import mltrail.genai` stays cheap.
+_SCORER_NAMES = ("Scorer", "scorer", "make_scorer_ensemble")
+__all__ += ["judges", "scorers", "make_judge", *_SCORER_NAMES]  # noqa: F405  (served by __getattr__)
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in ("judges", "scorers"):
+        return importlib.import_module(f"mltrail.genai.{name}")
+    if name in _SCORER_NAMES:
+        return getattr(importlib.import_module("mltrail.genai.scorers"), name)
+    if name == "make_judge":
+        return importlib.import_module("mltrail.genai.judges").make_judge
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
