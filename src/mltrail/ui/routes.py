@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.store.sql.engine import read_connection
-from mltrail.ui import events, export, history
+from mltrail.ui import events, export, history, trace_routes
 from mltrail.ui.assets import (
     CONTENT_SECURITY_POLICY,
     CONTENT_TYPES,
@@ -336,4 +336,8 @@ def ui_routes(assets: Assets | None = None) -> list[BaseRoute]:
         Route("/ajax-api/mltrail/runs/{run_id}/events", run_events, methods=["GET"]),
         Route("/ajax-api/mltrail/experiments/columns", experiment_columns, methods=["GET"]),
         Route("/ajax-api/mltrail/runs/export.csv", export_runs_csv, methods=["GET"]),
+        # The trace page (mltrail.ui.trace_routes): one trace with its spans, and live traces.
+        Route("/ajax-api/mltrail/traces/{trace_id}", trace_routes.trace_with_spans, methods=["GET"]),
+        Route("/ajax-api/mltrail/traces/{trace_id}/events", trace_routes.trace_events_route, methods=["GET"]),
+        Route("/ajax-api/mltrail/experiments/traces/events", trace_routes.experiment_traces_events, methods=["GET"]),
     ]

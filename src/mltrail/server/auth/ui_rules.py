@@ -15,7 +15,15 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from mltrail.exceptions import MltrailException
-from mltrail.server.auth.rules import READ, Subject, require_admin, require_user, run_experiment, subject_of
+from mltrail.server.auth.rules import (
+    READ,
+    Subject,
+    require_admin,
+    require_user,
+    run_experiment,
+    subject_of,
+    trace_experiment,
+)
 from mltrail.server.routing import Call
 
 UI_API_PREFIX = "/ajax-api/mltrail/"
@@ -45,7 +53,8 @@ def _check_ui_request(request: Any, subject: Subject) -> bool:
     call = Call(request, None)
     experiments = _ids(request, "experiment_id", "experiment_ids")
     runs = _ids(request, "run_id", "run_ids", "run_uuid")
-    if not experiments and not runs:
+    traces = _ids(request, "trace_id")
+    if not experiments and not runs and not traces:
         if request.url.path in _EXPERIMENT_KEYED_LISTS and subject.user is not None:
             return not subject.is_admin
         require_admin(call, subject)
@@ -55,6 +64,8 @@ def _check_ui_request(request: Any, subject: Subject) -> bool:
         subject.require_experiment(experiment_id, READ)
     for run_id in runs:
         subject.require_experiment(run_experiment(call, run_id), READ)
+    for trace_id in traces:  # the trace page and its event stream
+        subject.require_experiment(trace_experiment(call, trace_id), READ)
     return False
 
 

@@ -37,6 +37,7 @@ from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.engine import create_sql_engine, read_connection
 from mltrail.store.sql.migrate import ensure_schema
 from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
     SEARCH_TRACES_MAX_RESULTS,
     TraceStore,
@@ -81,7 +82,7 @@ def _preview(text: str | None) -> str | None:
     return None if text is None else text[:1000]
 
 
-class SqlTraceStore(TraceStore):
+class SqlTraceStore(TraceUiReadsMixin, TraceStore):
     """Traces in the same database as the tracking store.
 
     A new trace gets the tag ``mlflow.artifactLocation`` =

@@ -185,6 +185,16 @@ export function searchTraces(experimentIds, {maxResults = 100, pageToken, filter
 
 export const getTrace = (traceId) => call('GET', MLFLOW3 + 'traces/get', {query: {trace_id: traceId}}).then((r) => r.trace);
 
+/** A trace and all its spans (MLflow's span JSON) in one answer: {trace_info, spans}. */
+export const traceWithSpans = (traceId) => call('GET', UI + 'traces/' + encodeURIComponent(traceId));
+export const traceEventsUrl = (traceId) => UI + 'traces/' + encodeURIComponent(traceId) + '/events';
+export const tracesEventsUrl = (experimentIds) => withQuery(UI + 'experiments/traces/events', {experiment_ids: experimentIds.join(',')});
+/** MLflow's create-assessment call (what mlflow.log_feedback sends); answers the stored assessment. */
+export const createAssessment = (traceId, assessment) =>
+  call('POST', MLFLOW3 + 'traces/' + encodeURIComponent(traceId) + '/assessments', {body: {assessment}}).then((r) => r.assessment);
+/** Who is logged in: {auth, user: {username, is_admin} | null}. */
+export const whoAmI = () => call('GET', UI + 'auth/me');
+
 // Registry writes (model_registry.proto). Every call answers {} or the changed entity; pages re-read after.
 const patch = (path, body) => call('PATCH', MLFLOW + path, {body});
 const del = (path, body) => call('DELETE', MLFLOW + path, {body});

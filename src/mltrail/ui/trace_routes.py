@@ -1,0 +1,112 @@
+"""UI routes of the trace page: one trace with all its spans, and live trace streams.
+
+``GET /ajax-api/mltrail/traces/{trace_id}``
+    The trace's info and every span as MLflow's span JSON (``traces.json``'s
+    shape), in one answer. Spans are sent as the database stores them: the
+    server joins stored strings instead of decoding and re-encoding each span,
+    so a 10,000-span trace costs one read. ``Server-Timing: app;dur=`` says how
+    long the server took.
+``GET /ajax-api/mltrail/traces/{trace_id}/events``
+    A ``text/event-stream`` of the trace while it grows (see :mod:`mltrail.ui.trace_events`).
+``GET /ajax-api/mltrail/experiments/traces/events?experiment_ids=1,2``
+    A stream telling the traces list when the experiments' traces changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from mltrail.exceptions import MltrailException, invalid
+from mltrail.ui import trace_events
+from mltrail.ui.assets import SECURITY_HEADERS
+
+_TRACE_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
+_STREAM_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _trace_store(request: Request) -> Any:
+    from mltrail.server.handlers.traces import trace_store
+    from mltrail.server.routing import Call
+
+    return trace_store(Call(request, None))
+
+
+def _trace_id(request: Request) -> str:
+    trace_id = str(request.path_params.get("trace_id") or "")
+    if not _TRACE_ID.match(trace_id):
+        raise invalid(f"Invalid trace id {trace_id!r}")
+    return trace_id
+
+
+def _error(exc: MltrailException) -> Response:
+    body = json.dumps(exc.to_dict())
+    return Response(body, status_code=exc.get_http_status_code(), media_type="application/json",
+                    headers=SECURITY_HEADERS)
+
+
+def info_json(info: Any) -> str:
+    """A trace info as MLflow's ``TraceInfoV3`` JSON text (assessments included)."""
+    return json.dumps(info.to_proto_json(), allow_nan=False, separators=(",", ":"),
+                      default=lambda o: o.to_proto_json())
+
+
+def trace_body(info: Any, span_docs: list[str]) -> str:
+    """``{"trace_info": …, "spans": [<stored span JSON>, …]}`` built by joining, not re-encoding."""
+    return '{"trace_info":' + info_json(info) + ',"spans":[' + ",".join(span_docs) + "]}"
+
+
+async def trace_with_spans(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/traces/{trace_id}``: a trace and all its spans in one answer."""
+    started = time.perf_counter()
+    try:
+        trace_id = _trace_id(request)
+
+        def load() -> str:
+            store = _trace_store(request)
+            info = store.get_trace_info(trace_id)  # RESOURCE_DOES_NOT_EXIST for an unknown trace
+            return trace_body(info, store.span_documents(trace_id))
+
+        body = await run_in_threadpool(load)
+    except MltrailException as exc:
+        return _error(exc)
+    took = (time.perf_counter() - started) * 1000
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store", "Server-Timing": f"app;dur={took:.1f}"}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _poll_seconds(request: Request) -> float:
+    from mltrail.ui.routes import poll_seconds_from_env
+
+    return getattr(request.app.state, "ui_poll_seconds", None) or poll_seconds_from_env()
+
+
+async def trace_events_route(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/traces/{trace_id}/events``: the trace as it grows."""
+    try:
+        trace_id = _trace_id(request)
+        store = await run_in_threadpool(_trace_store, request)
+        await run_in_threadpool(store.get_trace_info, trace_id)
+    except MltrailException as exc:
+        return _error(exc)
+    stream = trace_events.trace_event_stream(store, trace_id, poll_seconds=_poll_seconds(request))
+    return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+
+async def experiment_traces_events(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/experiments/traces/events?experiment_ids=``: the traces list's change signal."""
+    from mltrail.ui.routes import _experiment_ids
+
+    try:
+        ids = _experiment_ids(request)
+        store = await run_in_threadpool(_trace_store, request)
+    except MltrailException as exc:
+        return _error(exc)
+    stream = trace_events.traces_list_stream(store, ids, poll_seconds=_poll_seconds(request))
+    return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
