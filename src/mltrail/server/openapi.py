@@ -1,11 +1,19 @@
-"""The OpenAPI 3.1 document, generated from the same route table the app mounts."""
+"""The OpenAPI 3.1 document, generated from the same route table the app mounts.
+
+Rows are :class:`~mltrail.server.routing.Endpoint` (the REST API) or bare
+:class:`~mltrail.protocol.routes.Route` declarations (the web UI's own routes,
+mounted by :mod:`mltrail.ui.routes`): both carry path, methods, wire types and
+media type.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from mltrail.protocol.routes import Route
 from mltrail.server.routing import Endpoint
 from mltrail.version import __version__
 
@@ -17,6 +25,18 @@ class ErrorResponse(msgspec.Struct):
 
     error_code: str
     message: str
+
+
+# One server-sent event (what a text/event-stream answer is a sequence of).
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
 
 
 def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -40,8 +60,12 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     return params
 
 
-def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
-    """An OpenAPI document describing every JSON endpoint in ``endpoints``."""
+def build_openapi(endpoints: Sequence[Endpoint | Route], ui: bool = False) -> dict[str, Any]:
+    """An OpenAPI document describing every endpoint in ``endpoints`` (and the UI's routes if ``ui``)."""
+    if ui:
+        from mltrail.protocol.ui import UI
+
+        endpoints = [*endpoints, *UI]
     types = [ErrorResponse]
     for ep in endpoints:
         types.extend(t for t in (ep.request, ep.response) if t is not None)
@@ -55,16 +79,18 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": _REF.format(name="ErrorResponse")}}}}
     paths: dict[str, Any] = {}
     for ep in endpoints:
-        path = ep.openapi_path.replace(":path}", "}")
+        template = ep.mount_paths()[0]
+        path = template.replace(":path}", "}")
         for method in ep.methods:
             op: dict[str, Any] = {
                 "operationId": f"{method.lower()}{path.replace('/', '_').replace('-', '_').replace('{', '').replace('}', '')}",
-                "summary": ep.summary or ep.handler.__doc__ or "",
+                "summary": ep.summary or getattr(getattr(ep, "handler", None), "__doc__", None) or "",
                 "tags": list(ep.tags) or [ep.service or "server"],
                 "responses": {"default": error},
             }
-            params = _path_parameters(ep.openapi_path)
-            if ep.request is not None and not ep.raw:
+            params = _path_parameters(template)
+            # A raw GET reads its own query, still described by its request type.
+            if ep.request is not None and (not ep.raw or method in ("GET", "HEAD")):
                 schema = component(ep.request)
                 if method in ("GET", "HEAD"):
                     params += _query_parameters(schema)
@@ -80,6 +106,9 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
                     "description": "OK",
                     "content": {"application/json": {"schema": {"$ref": ref_of[ep.response]}}},
                 }
+            elif ep.media_type != "application/json":  # event streams, CSV
+                schema = _SSE_EVENT if ep.media_type == "text/event-stream" else {"type": "string"}
+                op["responses"]["200"] = {"description": "OK", "content": {ep.media_type: {"schema": schema}}}
             else:
                 op["responses"]["200"] = {"description": "OK"}
             paths.setdefault(path, {})[method.lower()] = op

@@ -25,6 +25,10 @@ A handler takes one :class:`Call` and returns the response body::
 
     ENDPOINTS = [Endpoint("/runs/get", ("GET",), get_run, request=GetRun, response=GetRunResponse)]
 
+  Endpoints the REST client calls are declared in :mod:`mltrail.protocol` (path,
+  method, wire types, written once for both sides) and made rows with
+  :func:`implement`: ``implement(TRACKING.get_run, get_run, inline=True)``.
+
 * ``call.body`` is the validated ``request`` Struct. For GET it is built from the
   query string (``?run_id=…``; repeated keys fill list fields; strings are
   converted to the field types); for other methods from the JSON body. A body
@@ -66,6 +70,8 @@ if TYPE_CHECKING:  # typing only: keep this module import-light
 
     from mltrail.server.config import ServerConfig
     from mltrail.store.tracking import TrackingStore
+
+from mltrail.protocol.routes import Route, mount_paths
 
 Handler = Callable[["Call"], Any] | Callable[["Call"], Awaitable[Any]]
 
@@ -110,24 +116,39 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     # Also mounted without "/api/<v>" on the ajax prefix only (MLflow UI helpers).
     ajax_only: bool = False
+    # The declaration's name (:class:`mltrail.protocol.routes.Route`), "" for undeclared rows.
+    name: str = ""
+    # What a ``raw`` endpoint answers with (event streams, CSV), for the OpenAPI document.
+    media_type: str = "application/json"
 
     def mount_paths(self) -> list[str]:
         """Every absolute URL path this endpoint answers on."""
-        if not self.service:
-            return [self.path]
-        paths = []
-        for version in self.versions:
-            roots = ("/ajax-api",) if self.ajax_only else ("/api", "/ajax-api")
-            for root in roots:
-                paths.append(f"{root}/{version}/{self.service}{self.path}")
-                if self.preview:
-                    paths.append(f"{root}/{version}/preview/{self.service}{self.path}")
-        return paths
+        return mount_paths(self.path, self.service, self.versions, self.preview, self.ajax_only)
 
     @property
     def openapi_path(self) -> str:
         """The canonical path used in ``/openapi.json``."""
         return self.mount_paths()[0]
+
+
+def implement(route: Route, handler: Handler, **flags: Any) -> Endpoint:
+    """The route-table row for ``route`` served by ``handler``.
+
+    ``route`` (from :mod:`mltrail.protocol`) gives the method, path, service,
+    versions and wire types, written once for the server and the REST client;
+    ``flags`` are how the server runs it (``write``, ``inline``, ``db_only``,
+    ``raw``, ``summary``, ``tags``)::
+
+        ENDPOINTS = [implement(TRACKING.get_run, get_run, inline=True)]
+    """
+    flags.setdefault("raw", route.raw)
+    flags.setdefault("summary", route.summary)
+    flags.setdefault("tags", route.tags)
+    return Endpoint(
+        route.path, route.methods, handler, request=route.request, response=route.response,
+        service=route.service, versions=route.versions, preview=route.preview, ajax_only=route.ajax_only,
+        name=route.name, media_type=route.media_type, **flags,
+    )
 
 
 class Call:

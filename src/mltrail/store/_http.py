@@ -20,10 +20,12 @@ import httpx
 import msgspec
 
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, RestException
+from mltrail.protocol.routes import Route
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
+_to_builtins = msgspec.to_builtins
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -46,7 +48,7 @@ class HttpSession:
     Example::
 
         session = HttpSession("http://127.0.0.1:5000")
-        session.call("GET", "/api/2.0/mlflow/runs/get", params={"run_id": run_id})
+        session.send(TRACKING.get_run, RunRef(run_id=run_id))
     """
 
     def __init__(self, base_url: str, max_retries: int | None = None, backoff: float | None = None) -> None:
@@ -103,6 +105,19 @@ class HttpSession:
             f"{self.max_retries + 1} attempts: {last}",
             error_code=TEMPORARILY_UNAVAILABLE,
         )
+
+    def send(self, route: Route, body: Any = None, **path_params: str) -> dict[str, Any]:
+        """Call a declared endpoint: its method and path, ``body`` as query (GET) or JSON.
+
+        ``body`` is an instance of ``route.request``; fields left at their default
+        are not sent. ``path_params`` fill the route's ``{name}`` parameters.
+        """
+        path = route.url(**path_params) if path_params else route.client_path
+        if body is None:
+            return self.call(route.method, path)
+        if route.method == "GET":
+            return self.call("GET", path, params=_to_builtins(body))
+        return self.call(route.method, path, json=body)
 
     def call(self, method: str, path: str, json: Any = None, params: Any = None) -> dict[str, Any]:
         """A JSON API call; returns the decoded answer or raises the server's error."""

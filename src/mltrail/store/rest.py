@@ -28,6 +28,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from math import isfinite
 from typing import Any
 
 from mltrail.entities import (
@@ -44,6 +45,9 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.exceptions import NOT_IMPLEMENTED, RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.protocol import tracking as w
+from mltrail.protocol.routes import Route
+from mltrail.protocol.tracking import TRACKING as T
 from mltrail.store._http import HttpSession, env
 from mltrail.store.tracking import (
     SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
@@ -52,23 +56,21 @@ from mltrail.store.tracking import (
 )
 from mltrail.store.validation import validate_batch, validate_experiment_name, validate_metric
 
-API = "/api/2.0/mlflow"
 MAX_METRICS_PER_BATCH = 1000
 
 
-def _tags(tags: Sequence[Any] | None) -> list[dict[str, str]]:
-    return [{"key": t.key, "value": t.value} for t in tags or ()]
+def _tags(tags: Sequence[Any] | None) -> list[w.KeyValue]:
+    return [w.KeyValue(t.key, t.value) for t in tags or ()]
 
 
-def _metric_json(m: Metric) -> dict[str, Any]:
-    d = m.to_dict()  # NaN/Infinity as strings, like protobuf JSON
-    if m.dataset_name:
-        d["dataset_name"] = m.dataset_name
-    if m.dataset_digest:
-        d["dataset_digest"] = m.dataset_digest
-    if m.model_id:
-        d["model_id"] = m.model_id
-    return d
+def _value(m: Metric) -> Any:
+    value = m.value  # NaN and infinities are sent as strings ("NaN"), like protobuf JSON
+    return value if isfinite(value) else m.to_dict()["value"]
+
+
+def _metric(m: Metric) -> w.MetricIn:
+    return w.MetricIn(m.key, _value(m), m.timestamp, m.step, m.dataset_name or None, m.dataset_digest or None,
+                      m.model_id or None)
 
 
 class _MetricBuffer:
@@ -168,21 +170,14 @@ class RestTrackingStore(TrackingStore):
             pass
 
     # -------------------------------------------------------------- plumbing
-    def _get(self, path: str, **params: Any) -> dict[str, Any]:
-        self._sync()
-        clean = {k: v for k, v in params.items() if v is not None}
-        return self.http.call("GET", API + path, params=clean)
-
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._sync()
-        return self.http.call("POST", API + path, json={k: v for k, v in body.items() if v is not None})
-
-    def _sync(self) -> None:
+    def _send(self, route: Route, body: Any) -> dict[str, Any]:
+        """Send buffered metrics first (reads see earlier writes), then call ``route``."""
         if self._buffer.pending():
             self._buffer.flush()
+        return self.http.send(route, body)
 
     def _send_metrics(self, run_id: str, metrics: list[Metric]) -> None:
-        self.http.call("POST", API + "/runs/log-batch", json={"run_id": run_id, "metrics": [_metric_json(m) for m in metrics]})
+        self.http.send(T.log_batch, w.LogBatch(run_id, metrics=[_metric(m) for m in metrics]))
 
     def flush(self) -> None:
         """Send every buffered metric now (kept in order); raises if a background send failed."""
@@ -193,15 +188,15 @@ class RestTrackingStore(TrackingStore):
         self, name: str, artifact_location: str | None = None, tags: Sequence[ExperimentTag] | None = None
     ) -> str:
         validate_experiment_name(name)
-        body = {"name": name, "artifact_location": artifact_location or None, "tags": _tags(tags)}
-        return str(self._post("/experiments/create", body)["experiment_id"])
+        body = w.CreateExperiment(name, artifact_location or "", _tags(tags))
+        return str(self._send(T.create_experiment, body)["experiment_id"])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return Experiment.from_dict(self._get("/experiments/get", experiment_id=str(experiment_id))["experiment"])
+        return Experiment.from_dict(self._send(T.get_experiment, w.ExperimentId(str(experiment_id)))["experiment"])
 
     def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
         try:
-            data = self._get("/experiments/get-by-name", experiment_name=experiment_name)
+            data = self._send(T.get_experiment_by_name, w.GetExperimentByName(experiment_name))
         except MltrailException as err:
             if err.error_code == RESOURCE_DOES_NOT_EXIST:
                 return None
@@ -216,30 +211,30 @@ class RestTrackingStore(TrackingStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        body = {
-            "view_type": ViewType.to_string(ViewType.from_string(view_type)),
-            "max_results": max_results,
-            "filter": filter_string or None,
-            "order_by": list(order_by or []),
-            "page_token": page_token or None,
-        }
-        data = self._post("/experiments/search", body)
+        body = w.SearchExperiments(
+            max_results=max_results,
+            page_token=page_token or None,
+            filter=filter_string or None,
+            order_by=list(order_by or []),
+            view_type=ViewType.to_string(ViewType.from_string(view_type)),
+        )
+        data = self._send(T.search_experiments, body)
         return PagedList([Experiment.from_dict(e) for e in data.get("experiments", [])], data.get("next_page_token"))
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self._post("/experiments/delete", {"experiment_id": str(experiment_id)})
+        self._send(T.delete_experiment, w.ExperimentId(str(experiment_id)))
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self._post("/experiments/restore", {"experiment_id": str(experiment_id)})
+        self._send(T.restore_experiment, w.ExperimentId(str(experiment_id)))
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        self._post("/experiments/update", {"experiment_id": str(experiment_id), "new_name": new_name})
+        self._send(T.update_experiment, w.UpdateExperiment(str(experiment_id), new_name))
 
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
-        self._post("/experiments/set-experiment-tag", {"experiment_id": str(experiment_id), "key": tag.key, "value": tag.value})
+        self._send(T.set_experiment_tag, w.SetExperimentTag(str(experiment_id), tag.key, tag.value))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        self._post("/experiments/delete-experiment-tag", {"experiment_id": str(experiment_id), "key": key})
+        self._send(T.delete_experiment_tag, w.DeleteExperimentTag(str(experiment_id), key))
 
     # ------------------------------------------------------------------ runs
     def create_run(
@@ -250,47 +245,44 @@ class RestTrackingStore(TrackingStore):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run:
-        body = {
-            "experiment_id": str(experiment_id),
-            "user_id": user_id,
-            "start_time": start_time,
-            "tags": _tags(tags),
-            "run_name": run_name or None,
-        }
-        return Run.from_dict(self._post("/runs/create", body)["run"])
+        body = w.CreateRun(str(experiment_id), user_id, run_name or None, start_time, _tags(tags))
+        return Run.from_dict(self._send(T.create_run, body)["run"])
 
     def get_run(self, run_id: str) -> Run:
-        return Run.from_dict(self._get("/runs/get", run_id=run_id)["run"])
+        return Run.from_dict(self._send(T.get_run, w.RunRef(run_id))["run"])
 
     def update_run_info(
         self, run_id: str, run_status: str | int, end_time: int | None, run_name: str | None
     ) -> RunInfo:
         status = RunStatus.normalize(run_status) if run_status is not None else None
-        body = {"run_id": run_id, "status": status, "end_time": end_time, "run_name": run_name or None}
-        return RunInfo.from_dict(self._post("/runs/update", body)["run_info"])
+        body = w.UpdateRun(run_id, status=status, end_time=end_time, run_name=run_name or None)
+        return RunInfo.from_dict(self._send(T.update_run, body)["run_info"])
 
     def delete_run(self, run_id: str) -> None:
-        self._post("/runs/delete", {"run_id": run_id})
+        self._send(T.delete_run, w.RunRef(run_id))
 
     def restore_run(self, run_id: str) -> None:
-        self._post("/runs/restore", {"run_id": run_id})
+        self._send(T.restore_run, w.RunRef(run_id))
 
     def log_metric(self, run_id: str, metric: Metric, synchronous: bool | None = None) -> None:
         """Queue a metric value (sent in batches); ``synchronous=True`` sends it now and waits."""
         validate_metric(metric)  # bad values fail here, at the call, even when buffered
         if synchronous or (synchronous is None and not self.async_logging):
-            self._post("/runs/log-metric", {"run_id": run_id, **_metric_json(metric)})
+            m = metric
+            body = w.LogMetric(m.key, _value(m), m.timestamp, run_id, step=m.step, model_id=m.model_id or None,
+                               dataset_name=m.dataset_name or None, dataset_digest=m.dataset_digest or None)
+            self._send(T.log_metric, body)
             return
         self._buffer.put(run_id, metric)
 
     def log_param(self, run_id: str, param: Param) -> None:
-        self._post("/runs/log-parameter", {"run_id": run_id, "key": param.key, "value": param.value})
+        self._send(T.log_param, w.LogParam(param.key, run_id, value=param.value))
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
-        self._post("/runs/set-tag", {"run_id": run_id, "key": tag.key, "value": tag.value})
+        self._send(T.set_tag, w.SetTag(tag.key, run_id, value=tag.value))
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self._post("/runs/delete-tag", {"run_id": run_id, "key": key})
+        self._send(T.delete_tag, w.DeleteTag(run_id, key))
 
     def log_batch(
         self,
@@ -302,16 +294,13 @@ class RestTrackingStore(TrackingStore):
     ) -> None:
         """Log many values in one call (always sent now, after anything buffered)."""
         validate_batch(metrics, params, tags)
-        body = {
-            "run_id": run_id,
-            "metrics": [_metric_json(m) for m in metrics],
-            "params": [{"key": p.key, "value": p.value} for p in params],
-            "tags": _tags(tags),
-        }
-        self._post("/runs/log-batch", body)
+        body = w.LogBatch(run_id, [_metric(m) for m in metrics], [w.KeyValue(p.key, p.value) for p in params],
+                          _tags(tags))
+        self._send(T.log_batch, body)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
-        self._post("/runs/log-inputs", {"run_id": run_id, "datasets": [d.to_dict() for d in datasets or ()]})
+        # The entities already speak the wire's dataset shape (w.DatasetInputWire).
+        self._send(T.log_inputs, w.LogInputs(run_id, datasets=[d.to_dict() for d in datasets or ()]))  # type: ignore[misc]
 
     def get_metric_history(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
@@ -320,9 +309,8 @@ class RestTrackingStore(TrackingStore):
         out: list[Metric] = []
         token = page_token
         while True:
-            data = self._get(
-                "/metrics/get-history", run_id=run_id, metric_key=metric_key, max_results=max_results, page_token=token
-            )
+            body = w.GetMetricHistory(metric_key, run_id, page_token=token, max_results=max_results)
+            data = self._send(T.get_metric_history, body)
             out.extend(Metric.from_dict(m) for m in data.get("metrics", []))
             token = data.get("next_page_token") or None
             if max_results is not None or page_token is not None or token is None:
@@ -337,15 +325,15 @@ class RestTrackingStore(TrackingStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        body = {
-            "experiment_ids": [str(e) for e in experiment_ids],
-            "filter": filter_string or None,
-            "run_view_type": ViewType.to_string(ViewType.from_string(run_view_type)),
-            "max_results": max_results,
-            "order_by": list(order_by or []),
-            "page_token": page_token or None,
-        }
-        data = self._post("/runs/search", body)
+        body = w.SearchRuns(
+            experiment_ids=[str(e) for e in experiment_ids],
+            filter=filter_string or None,
+            run_view_type=ViewType.to_string(ViewType.from_string(run_view_type)),
+            max_results=max_results,
+            order_by=list(order_by or []),
+            page_token=page_token or None,
+        )
+        data = self._send(T.search_runs, body)
         return PagedList([Run.from_dict(r) for r in data.get("runs", [])], data.get("next_page_token"))
 
     # ------------------------------------------------------------------- gc

@@ -11,10 +11,24 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import msgspec
-
 from mltrail.exceptions import invalid
-from mltrail.server.routing import Call, Endpoint
+from mltrail.protocol.logged_models import (  # noqa: F401 (the wire types, declared with the endpoints)
+    KV,
+    LOGGED_MODELS,
+    CreateLoggedModel,
+    Empty,
+    FinalizeLoggedModel,
+    GetLoggedModel,
+    ListArtifacts,
+    LoggedModelResponse,
+    LogOutputs,
+    LogParams,
+    ModelOutput,
+    OrderBy,
+    SearchLoggedModels,
+    SetTags,
+)
+from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 from mltrail.server.wire import page_json
 
@@ -34,78 +48,6 @@ def logged_model_store(call: Call):
                 store = SqlLoggedModelStore(call.config.backend_store_uri)
                 state.logged_model_store = store
     return store
-
-
-class KV(msgspec.Struct):
-    key: str
-    value: str = ""
-
-
-class CreateLoggedModel(msgspec.Struct):
-    experiment_id: str = ""
-    name: str | None = None
-    model_type: str | None = None
-    source_run_id: str | None = None
-    params: list[KV] = []
-    tags: list[KV] = []
-
-
-class GetLoggedModel(msgspec.Struct):
-    allow_deleted: bool = False
-
-
-class FinalizeLoggedModel(msgspec.Struct):
-    model_id: str | None = None
-    status: str | int = "LOGGED_MODEL_READY"
-
-
-class SetTags(msgspec.Struct):
-    model_id: str | None = None
-    tags: list[KV] = []
-
-
-class LogParams(msgspec.Struct):
-    model_id: str | None = None
-    params: list[KV] = []
-
-
-class OrderBy(msgspec.Struct):
-    field_name: str = ""
-    ascending: bool = True
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
-
-
-class SearchLoggedModels(msgspec.Struct):
-    experiment_ids: list[str] = []
-    filter: str | None = None
-    datasets: list[dict[str, Any]] = []
-    max_results: int | None = None
-    order_by: list[OrderBy] = []
-    page_token: str | None = None
-
-
-class ModelOutput(msgspec.Struct):
-    model_id: str
-    step: int = 0
-
-
-class LogOutputs(msgspec.Struct):
-    run_id: str = ""
-    models: list[ModelOutput] = []
-
-
-class ListArtifacts(msgspec.Struct):
-    artifact_directory_path: str = ""
-    page_token: str | None = None
-
-
-class LoggedModelResponse(msgspec.Struct):
-    model: dict[str, Any] = {}
-
-
-class Empty(msgspec.Struct):
-    pass
 
 
 def _model_id(call: Call) -> str:
@@ -206,24 +148,17 @@ def list_artifacts(call: Call) -> dict[str, Any]:
     return {"root_uri": root, "files": files}
 
 
-def _ep(
-    path: str, methods: str, handler: Any, req: type | None, resp: type | None = None, write: bool = False
-) -> Endpoint:
-    return Endpoint(
-        path, (methods,), handler, request=req, response=resp or Empty, write=write, tags=("logged-models",)
-    )
-
-
-_LM = "/logged-models"
+L = LOGGED_MODELS
+_W = {"write": True}
 ENDPOINTS: list[Endpoint] = [
-    _ep(_LM, "POST", create, CreateLoggedModel, LoggedModelResponse, True),
-    _ep(f"{_LM}/search", "POST", search, SearchLoggedModels),
-    _ep(f"{_LM}/{{model_id}}", "GET", get, GetLoggedModel, LoggedModelResponse),
-    _ep(f"{_LM}/{{model_id}}", "PATCH", finalize, FinalizeLoggedModel, LoggedModelResponse, True),
-    _ep(f"{_LM}/{{model_id}}", "DELETE", delete, None, write=True),
-    _ep(f"{_LM}/{{model_id}}/tags", "PATCH", set_tags, SetTags, write=True),
-    _ep(f"{_LM}/{{model_id}}/tags/{{tag_key}}", "DELETE", delete_tag, None, write=True),
-    _ep(f"{_LM}/{{model_id}}/params", "POST", log_params, LogParams, write=True),
-    _ep(f"{_LM}/{{model_id}}/artifacts/directories", "GET", list_artifacts, ListArtifacts),
-    _ep("/runs/outputs", "POST", log_outputs, LogOutputs, write=True),
+    implement(L.create_logged_model, create, **_W),
+    implement(L.search_logged_models, search),
+    implement(L.get_logged_model, get),
+    implement(L.finalize_logged_model, finalize, **_W),
+    implement(L.delete_logged_model, delete, **_W),
+    implement(L.set_logged_model_tags, set_tags, **_W),
+    implement(L.delete_logged_model_tag, delete_tag, **_W),
+    implement(L.log_logged_model_params, log_params, **_W),
+    implement(L.list_logged_model_artifacts, list_artifacts),
+    implement(L.log_outputs, log_outputs, **_W),
 ]

@@ -54,7 +54,7 @@ async def openapi(call: Call) -> Response:
 
         from mltrail.server.openapi import build_openapi
 
-        cached = msgspec.json.encode(build_openapi(state.endpoints))
+        cached = msgspec.json.encode(build_openapi(state.endpoints, ui=not state.config.artifacts_only))
         state.openapi_bytes = cached
     return Response(cached, media_type="application/json")
 

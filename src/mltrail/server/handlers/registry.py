@@ -18,113 +18,33 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
-
 from mltrail.artifacts.paths import is_local_uri
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
 from mltrail.entities.prompt import PROMPT_SOURCES, is_prompt_tags
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.protocol.registry import (  # noqa: F401 (the wire types, declared with the endpoints)
+    KV,
+    REGISTRY,
+    AliasReq,
+    CreateModelVersion,
+    CreateRegisteredModel,
+    Empty,
+    GetLatestVersions,
+    ModelVersionResponse,
+    ModelVersionTagReq,
+    NameReq,
+    RegisteredModelResponse,
+    RegisteredModelTagReq,
+    RenameRegisteredModel,
+    SearchReq,
+    TransitionStage,
+    UpdateModelVersion,
+    UpdateRegisteredModel,
+    VersionReq,
+)
 from mltrail.server.roots import local_path
-from mltrail.server.routing import Call, Endpoint
+from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.wire import page_json
-
-
-class KV(msgspec.Struct):
-    key: str
-    value: str = ""
-
-
-class NameReq(msgspec.Struct):
-    name: str = ""
-
-
-class CreateRegisteredModel(msgspec.Struct):
-    name: str = ""
-    tags: list[KV] = []
-    description: str | None = None
-    deployment_job_id: str | None = None
-
-
-class RenameRegisteredModel(msgspec.Struct):
-    name: str = ""
-    new_name: str = ""
-
-
-class UpdateRegisteredModel(msgspec.Struct):
-    name: str = ""
-    description: str | None = None
-    deployment_job_id: str | None = None
-
-
-class SearchReq(msgspec.Struct):
-    filter: str | None = None
-    max_results: int | None = None
-    order_by: list[str] = []
-    page_token: str | None = None
-
-
-class GetLatestVersions(msgspec.Struct):
-    name: str = ""
-    stages: list[str] = []
-
-
-class RegisteredModelTagReq(msgspec.Struct):
-    name: str = ""
-    key: str = ""
-    value: str = ""
-
-
-class CreateModelVersion(msgspec.Struct):
-    name: str = ""
-    source: str = ""
-    run_id: str | None = None
-    tags: list[KV] = []
-    run_link: str | None = None
-    description: str | None = None
-    model_id: str | None = None
-
-
-class VersionReq(msgspec.Struct):
-    name: str = ""
-    version: str = ""
-
-
-class UpdateModelVersion(msgspec.Struct):
-    name: str = ""
-    version: str = ""
-    description: str | None = None
-
-
-class TransitionStage(msgspec.Struct):
-    name: str = ""
-    version: str = ""
-    stage: str = ""
-    archive_existing_versions: bool = False
-
-
-class ModelVersionTagReq(msgspec.Struct):
-    name: str = ""
-    version: str = ""
-    key: str = ""
-    value: str = ""
-
-
-class AliasReq(msgspec.Struct):
-    name: str = ""
-    alias: str = ""
-    version: str = ""
-
-
-class RegisteredModelResponse(msgspec.Struct):
-    registered_model: dict[str, Any] = {}
-
-
-class ModelVersionResponse(msgspec.Struct):
-    model_version: dict[str, Any] = {}
-
-
-class Empty(msgspec.Struct):
-    pass
 
 
 def _need(value: Any, field: str) -> Any:
@@ -398,55 +318,29 @@ def get_by_alias(call: Call) -> dict[str, Any]:
     return _mv(call.registry_store.get_model_version_by_alias(_need(b.name, "name"), _need(b.alias, "alias")))
 
 
-def _ep(
-    path: str, method: str, handler: Any, req: type, resp: type | None = None, write: bool = False
-) -> Endpoint:
-    return Endpoint(
-        path,
-        (method,),
-        handler,
-        request=req,
-        response=resp or Empty,
-        preview=True,
-        write=write,
-        tags=("model-registry",),
-    )
-
-
-_RM = "/registered-models"
-_MV = "/model-versions"
+R = REGISTRY
+_W = {"write": True}
 ENDPOINTS: list[Endpoint] = [
-    _ep(
-        f"{_RM}/create", "POST", create_registered_model, CreateRegisteredModel, RegisteredModelResponse, True
-    ),
-    _ep(f"{_RM}/get", "GET", get_registered_model, NameReq, RegisteredModelResponse),
-    _ep(
-        f"{_RM}/rename", "POST", rename_registered_model, RenameRegisteredModel, RegisteredModelResponse, True
-    ),
-    _ep(
-        f"{_RM}/update",
-        "PATCH",
-        update_registered_model,
-        UpdateRegisteredModel,
-        RegisteredModelResponse,
-        True,
-    ),
-    _ep(f"{_RM}/delete", "DELETE", delete_registered_model, NameReq, write=True),
-    _ep(f"{_RM}/search", "GET", search_registered_models, SearchReq),
-    _ep(f"{_RM}/get-latest-versions", "POST", get_latest_versions, GetLatestVersions),
-    _ep(f"{_RM}/get-latest-versions", "GET", get_latest_versions, GetLatestVersions),
-    _ep(f"{_RM}/set-tag", "POST", set_registered_model_tag, RegisteredModelTagReq, write=True),
-    _ep(f"{_RM}/delete-tag", "DELETE", delete_registered_model_tag, RegisteredModelTagReq, write=True),
-    _ep(f"{_RM}/alias", "POST", set_alias, AliasReq, write=True),
-    _ep(f"{_RM}/alias", "DELETE", delete_alias, AliasReq, write=True),
-    _ep(f"{_RM}/alias", "GET", get_by_alias, AliasReq, ModelVersionResponse),
-    _ep(f"{_MV}/create", "POST", create_model_version, CreateModelVersion, ModelVersionResponse, True),
-    _ep(f"{_MV}/get", "GET", get_model_version, VersionReq, ModelVersionResponse),
-    _ep(f"{_MV}/update", "PATCH", update_model_version, UpdateModelVersion, ModelVersionResponse, True),
-    _ep(f"{_MV}/transition-stage", "POST", transition_stage, TransitionStage, ModelVersionResponse, True),
-    _ep(f"{_MV}/delete", "DELETE", delete_model_version, VersionReq, write=True),
-    _ep(f"{_MV}/search", "GET", search_model_versions, SearchReq),
-    _ep(f"{_MV}/get-download-uri", "GET", get_download_uri, VersionReq),
-    _ep(f"{_MV}/set-tag", "POST", set_model_version_tag, ModelVersionTagReq, write=True),
-    _ep(f"{_MV}/delete-tag", "DELETE", delete_model_version_tag, ModelVersionTagReq, write=True),
+    implement(R.create_registered_model, create_registered_model, **_W),
+    implement(R.get_registered_model, get_registered_model),
+    implement(R.rename_registered_model, rename_registered_model, **_W),
+    implement(R.update_registered_model, update_registered_model, **_W),
+    implement(R.delete_registered_model, delete_registered_model, **_W),
+    implement(R.search_registered_models, search_registered_models),
+    implement(R.get_latest_versions, get_latest_versions),
+    implement(R.get_latest_versions_get, get_latest_versions),
+    implement(R.set_registered_model_tag, set_registered_model_tag, **_W),
+    implement(R.delete_registered_model_tag, delete_registered_model_tag, **_W),
+    implement(R.set_registered_model_alias, set_alias, **_W),
+    implement(R.delete_registered_model_alias, delete_alias, **_W),
+    implement(R.get_model_version_by_alias, get_by_alias),
+    implement(R.create_model_version, create_model_version, **_W),
+    implement(R.get_model_version, get_model_version),
+    implement(R.update_model_version, update_model_version, **_W),
+    implement(R.transition_model_version_stage, transition_stage, **_W),
+    implement(R.delete_model_version, delete_model_version, **_W),
+    implement(R.search_model_versions, search_model_versions),
+    implement(R.get_model_version_download_uri, get_download_uri),
+    implement(R.set_model_version_tag, set_model_version_tag, **_W),
+    implement(R.delete_model_version_tag, delete_model_version_tag, **_W),
 ]

@@ -20,8 +20,10 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.exceptions import invalid, not_found
+from mltrail.protocol.routes import Route
+from mltrail.protocol.tracking import TRACKING
 from mltrail.server import protocol as p
-from mltrail.server.routing import Call, Endpoint
+from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import check_artifact_location
 from mltrail.server.wire import experiment_json, metric_json, page_json, run_info_json, run_json
 
@@ -336,40 +338,40 @@ def list_run_artifacts(call: Call) -> dict[str, Any]:
     return {"root_uri": root_uri, "files": files}
 
 
-def _ep(path: str, method: str, handler: Any, req: type, resp: type | None = None, **kw: Any) -> Endpoint:
+def _ep(route: Route, handler: Any, **kw: Any) -> Endpoint:
     kw.setdefault("db_only", True)  # every tracking handler but the artifact listing only queries the store
-    return Endpoint(path, (method,), handler, request=req, response=resp or p.Empty, tags=("tracking",), **kw)
+    return implement(route, handler, **kw)
 
 
+T = TRACKING
 W = {"write": True}
 # Small writes, bounded by the request limits (a batch holds at most 1,000 metrics).
 FAST_W = {"write": True, "inline": True}
 FAST = {"inline": True}  # one small bounded read
 ENDPOINTS: list[Endpoint] = [
-    _ep("/experiments/create", "POST", create_experiment, p.CreateExperiment, p.CreateExperimentResponse, **FAST_W),
-    _ep("/experiments/get", "GET", get_experiment, p.ExperimentId, p.ExperimentResponse, **FAST),
-    _ep("/experiments/get-by-name", "GET", get_experiment_by_name, p.GetExperimentByName, p.ExperimentResponse, **FAST),
-    _ep("/experiments/search", "POST", search_experiments, p.SearchExperiments, p.SearchExperimentsResponse),
-    _ep("/experiments/search", "GET", search_experiments, p.SearchExperiments, p.SearchExperimentsResponse),
-    _ep("/experiments/delete", "POST", delete_experiment, p.ExperimentId, **W),
-    _ep("/experiments/restore", "POST", restore_experiment, p.ExperimentId, **W),
-    _ep("/experiments/update", "POST", update_experiment, p.UpdateExperiment, **W),
-    _ep("/experiments/set-experiment-tag", "POST", set_experiment_tag, p.SetExperimentTag, **FAST_W),
-    _ep("/experiments/delete-experiment-tag", "POST", delete_experiment_tag, p.DeleteExperimentTag, **W),
-    _ep("/runs/create", "POST", create_run, p.CreateRun, p.RunResponse, **FAST_W),
-    _ep("/runs/get", "GET", get_run, p.RunRef, p.RunResponse, **FAST),
-    _ep("/runs/update", "POST", update_run, p.UpdateRun, p.UpdateRunResponse, **FAST_W),
-    _ep("/runs/delete", "POST", delete_run, p.RunRef, **W),
-    _ep("/runs/restore", "POST", restore_run, p.RunRef, **W),
-    _ep("/runs/log-metric", "POST", log_metric, p.LogMetric, **FAST_W),
-    _ep("/runs/log-parameter", "POST", log_param, p.LogParam, **FAST_W),
-    _ep("/runs/set-tag", "POST", set_tag, p.SetTag, **FAST_W),
-    _ep("/runs/delete-tag", "POST", delete_tag, p.DeleteTag, **FAST_W),
-    _ep("/runs/log-batch", "POST", log_batch, p.LogBatch, **FAST_W),
-    _ep("/runs/log-inputs", "POST", log_inputs, p.LogInputs, **W),
-    _ep("/runs/search", "POST", search_runs, p.SearchRuns, p.SearchRunsResponse),
-    _ep("/metrics/get-history", "GET", get_metric_history, p.GetMetricHistory, p.MetricsResponse),
-    _ep("/metrics/get-history-bulk-interval", "GET", get_metric_history_bulk_interval,
-        p.GetMetricHistoryBulkInterval, p.MetricsResponse),
-    _ep("/artifacts/list", "GET", list_run_artifacts, p.ListArtifacts, p.ListArtifactsResponse, db_only=False),
+    _ep(T.create_experiment, create_experiment, **FAST_W),
+    _ep(T.get_experiment, get_experiment, **FAST),
+    _ep(T.get_experiment_by_name, get_experiment_by_name, **FAST),
+    _ep(T.search_experiments, search_experiments),
+    _ep(T.search_experiments_get, search_experiments),
+    _ep(T.delete_experiment, delete_experiment, **W),
+    _ep(T.restore_experiment, restore_experiment, **W),
+    _ep(T.update_experiment, update_experiment, **W),
+    _ep(T.set_experiment_tag, set_experiment_tag, **FAST_W),
+    _ep(T.delete_experiment_tag, delete_experiment_tag, **W),
+    _ep(T.create_run, create_run, **FAST_W),
+    _ep(T.get_run, get_run, **FAST),
+    _ep(T.update_run, update_run, **FAST_W),
+    _ep(T.delete_run, delete_run, **W),
+    _ep(T.restore_run, restore_run, **W),
+    _ep(T.log_metric, log_metric, **FAST_W),
+    _ep(T.log_param, log_param, **FAST_W),
+    _ep(T.set_tag, set_tag, **FAST_W),
+    _ep(T.delete_tag, delete_tag, **FAST_W),
+    _ep(T.log_batch, log_batch, **FAST_W),
+    _ep(T.log_inputs, log_inputs, **W),
+    _ep(T.search_runs, search_runs),
+    _ep(T.get_metric_history, get_metric_history),
+    _ep(T.get_metric_history_bulk_interval, get_metric_history_bulk_interval),
+    _ep(T.list_artifacts, list_run_artifacts, db_only=False),
 ]
