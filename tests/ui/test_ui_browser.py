@@ -489,7 +489,7 @@ def test_traces_from_the_official_client_show_as_a_span_tree(page, ui_server, se
     page.get_by_role("link", name="Traces").click()
     page.locator(f'tr[data-trace-id="{trace_id}"] a').click()
     page.wait_for_selector("h1:text('chain')")
-    assert page.locator(".span-tree button").evaluate_all("bs => bs.map(b => b.dataset.span)") == [
+    assert page.locator(".span-tree button[data-span]").evaluate_all("bs => bs.map(b => b.dataset.span)") == [
         "chain", "retrieve", "llm"]
     assert '"q": "What is MLflow?"' in page.locator(".span-detail pre.span-inputs").inner_text()
     page.locator(".span-tree button[data-span='retrieve']").click()
