@@ -631,3 +631,30 @@ def test_session_traces_must_share_a_session_id():
         with pytest.raises(MltrailException) as ours:
             scorers.ConversationalSafety(model=MODEL)(session=session)
         assert str(ours.value) == theirs.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "columns"),
+    [
+        ("Correctness", {}, {"inputs"}),
+        ("Correctness", {}, {"inputs", "outputs"}),
+        ("Correctness", {}, {"inputs", "outputs", "expectations/expected_facts"}),
+        ("ExpectationsGuidelines", {}, {"inputs", "outputs"}),
+        ("Equivalence", {}, {"outputs"}),
+        ("RetrievalSufficiency", {}, {"inputs", "trace"}),
+        ("ToolCallCorrectness", {"should_exact_match": True}, {"trace"}),
+        ("Safety", {}, {"inputs", "outputs"}),
+    ],
+)
+def test_validate_columns_matches_mlflow(name, args, columns):
+    import mlflow.genai.scorers as official
+    from mlflow.exceptions import MlflowException
+
+    def outcome(module, error):
+        try:
+            getattr(module, name)(model=MODEL, **args).validate_columns(columns)
+        except error as err:
+            return str(getattr(err, "message", err))
+        return None
+
+    assert outcome(scorers, MltrailException) == outcome(official, MlflowException)

@@ -59,6 +59,8 @@ class Scorer:
     aggregations: list[str | AggregationFunc] | None = None
     description: str | None = None
     timeout: float | None = None
+    # Whether a value counts as passing (``@scorer(pass_if=...)``); None: "yes" or True passes.
+    pass_if: Callable[[Any], bool] | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         fields = self._all_fields()

@@ -23,7 +23,7 @@ import re
 from typing import Any, ClassVar, Literal
 
 from mltrail.entities.assessment import AssessmentSource, AssessmentSourceType, Feedback
-from mltrail.exceptions import MltrailException, invalid
+from mltrail.exceptions import INVALID_PARAMETER_VALUE, MltrailException, invalid
 from mltrail.genai.judges import _trace
 from mltrail.genai.judges import builtin as judges
 from mltrail.genai.judges._call import CategoricalRating, invoke_judge
@@ -34,10 +34,33 @@ from mltrail.genai.judges.prompts import equivalence as equivalence_prompt
 YesNo = Literal["yes", "no"]
 
 
+class MissingColumnsException(MltrailException):
+    """The evaluation data lacks columns a scorer needs (``evaluate`` checks before scoring)."""
+
+    def __init__(self, scorer: str, missing_columns: Any) -> None:
+        self.scorer = scorer
+        self.missing_columns = list(missing_columns)
+        super().__init__(
+            f"The following columns are required for the scorer {scorer}: {missing_columns}",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+
+
 class BuiltInScorer(Judge):
     """A built-in judge scorer: its verdicts are ``"yes"``/``"no"`` (:class:`CategoricalRating`)."""
 
     required_columns: ClassVar[frozenset[str]] = frozenset()
+    # Columns one of which must be present too ("expectations/expected_response" ...), as in MLflow.
+    one_of_columns: ClassVar[tuple[str, ...]] = ()
+
+    def validate_columns(self, columns: set[str]) -> None:
+        """Raise :class:`MissingColumnsException` when ``columns`` (e.g. ``{"inputs", "expectations/guidelines"}``)
+        lack what this scorer reads."""
+        missing = set(self.required_columns) - set(columns)
+        if missing:
+            raise MissingColumnsException(self.name, missing)
+        if self.one_of_columns and not set(self.one_of_columns) & set(columns):
+            raise MissingColumnsException(self.name, [" or ".join(self.one_of_columns)])
 
     @property
     def feedback_value_type(self) -> Any:
@@ -122,6 +145,7 @@ class RetrievalSufficiency(BuiltInScorer):
 
     name = "retrieval_sufficiency"
     required_columns = frozenset({"inputs", "trace"})
+    one_of_columns = ("expectations/expected_response", "expectations/expected_facts")
 
     def __call__(self, *, trace: Any, expectations: dict[str, Any] | None = None) -> list[Feedback]:
         contexts = _require_retrieval(trace, "RetrievalSufficiency")
@@ -200,6 +224,13 @@ class ToolCallCorrectness(BuiltInScorer):
     required_columns = frozenset({"trace"})
     should_exact_match: bool = False
     should_consider_ordering: bool = False
+
+    def validate_columns(self, columns: set[str]) -> None:
+        super().validate_columns(columns)
+        if self.should_exact_match and "expectations/expected_tool_calls" not in columns:
+            raise MissingColumnsException(
+                self.name, {"expectations/expected_tool_calls (required when should_exact_match=True)"}
+            )
 
     def __call__(self, *, trace: Any, expectations: dict[str, Any] | None = None) -> Feedback:
         if trace is None:
@@ -293,6 +324,7 @@ class ExpectationsGuidelines(BuiltInScorer):
 
     name = "expectations_guidelines"
     required_columns = frozenset({"inputs", "outputs"})
+    one_of_columns = ("expectations/guidelines",)
 
     def __call__(
         self, *, inputs: Any = None, outputs: Any = None, expectations: Any = None, trace: Any = None
@@ -337,6 +369,7 @@ class Correctness(BuiltInScorer):
 
     name = "correctness"
     required_columns = frozenset({"inputs", "outputs"})
+    one_of_columns = ("expectations/expected_response", "expectations/expected_facts")
 
     def __call__(
         self, *, inputs: Any = None, outputs: Any = None, expectations: Any = None, trace: Any = None
@@ -364,6 +397,11 @@ class Equivalence(BuiltInScorer):
 
     name = "equivalence"
     required_columns = frozenset({"outputs"})
+
+    def validate_columns(self, columns: set[str]) -> None:
+        super().validate_columns(columns)
+        if "expectations/expected_response" not in columns:
+            raise MissingColumnsException(self.name, {"expectations/expected_response"})
 
     def __call__(
         self, *, inputs: Any = None, outputs: Any = None, expectations: Any = None, trace: Any = None
