@@ -343,3 +343,63 @@ def test_trace_event_stream_sends_spans_then_changes(seeder, exp_id):
     assert [s["name"] for s in events[0]["spans"]] == ["one"]
     assert events[0]["trace_info"]["state"] == "IN_PROGRESS"
     assert [s["name"] for s in events[1]["spans"]] == ["two"]  # only what changed
+
+
+# ---------------------------------------------------------------- with logins on
+
+
+ADMIN_PASSWORD = "admin-secret-password-123"
+PASSWORD = "a-long-user-password-456"
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    import httpx
+
+    from support.live_server import running_server
+
+    root = tmp_path_factory.mktemp("trace-auth")
+    ini = root / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                   f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
+                   f"admin_username = admin\nadmin_password = {ADMIN_PASSWORD}\n")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLTRAIL_UI_POLL_SECONDS": "0.2"}
+    with running_server(root, None, "--app-name", "basic-auth", "--artifacts-destination", str(root / "artifacts"),
+                        env=env) as server:
+        with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD), timeout=30) as admin:
+            for name in ("alice", "bob"):
+                r = admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD})
+                assert r.status_code == 200, r.text
+        yield server
+
+
+def test_trace_routes_need_read_on_the_trace_experiment_and_feedback_names_the_user(browser, auth_server):
+    import httpx
+
+    alice = httpx.Client(base_url=auth_server.url, auth=("alice", PASSWORD), timeout=30)
+    bob = httpx.Client(base_url=auth_server.url, auth=("bob", PASSWORD), timeout=30)
+    with alice, bob:
+        res = alice.post("/api/2.0/mlflow/experiments/create", json={"name": f"private-{uuid.uuid4().hex[:8]}"})
+        exp = res.json()["experiment_id"]
+        trace_id = agent_trace(alice, exp, "private")
+        assert alice.get(f"/ajax-api/mltrail/traces/{trace_id}").status_code == 200
+        for path in (f"/ajax-api/mltrail/traces/{trace_id}", f"/ajax-api/mltrail/traces/{trace_id}/events",
+                     f"/ajax-api/mltrail/experiments/traces/events?experiment_ids={exp}"):
+            denied = bob.get(path)
+            assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED", path
+
+        context = browser.new_context(base_url=auth_server.url, viewport={"width": 1280, "height": 800},
+                                      http_credentials={"username": "alice", "password": PASSWORD})
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"/#/traces/{trace_id}")
+        page.wait_for_selector("h1:text('private')")
+        page.locator("form.feedback-form").get_by_role("button", name="Add feedback").click()
+        page.wait_for_selector("li.assessment[data-name='user_feedback']")
+        context.close()
+        assert errors == []
+        info = alice.get(f"/api/3.0/mlflow/traces/{trace_id}").json()["trace"]["trace_info"]
+        (feedback,) = info["assessments"]
+        assert feedback["source"] == {"source_type": "HUMAN", "source_id": "alice"}
+        assert feedback["feedback"]["value"] is True
