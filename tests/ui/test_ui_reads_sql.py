@@ -46,21 +46,19 @@ def test_metric_point_counts_per_run_and_key(store):
 
 
 def test_bulk_histories_equal_one_run_at_a_time(store):
-    from mltrail.ui import history
-    from mltrail.ui.sqlaccess import sql_engine
+    from mltrail.store.sql._history import RAW_BUCKET_LIMIT
 
     exp = store.create_experiment(f"ui-reads-{uuid.uuid4().hex[:8]}")
     short, long_, empty = (store.create_run(exp, "tester", 1_000, [], n).info.run_id for n in ("short", "long", "empty"))
     store.log_batch(short, metrics=[Metric("loss", 1.0 / (i + 1), 1_000 + i, i) for i in range(300)]
                     + [Metric("loss", float("nan"), 5_000, 300)])
-    points = [Metric("loss", float(i % 97), 1_000 + i, i) for i in range(history.RAW_BUCKET_LIMIT + 500)]
+    points = [Metric("loss", float(i % 97), 1_000 + i, i) for i in range(RAW_BUCKET_LIMIT + 500)]
     for i in range(0, len(points), 1000):
         store.log_batch(long_, metrics=points[i : i + 1000])
-    engine = sql_engine(store)
     for axis in ("step", "time"):
-        bulk = history.histories_via_sql(engine, [short, long_, empty], "loss", axis, 200)
+        bulk = store.metric_histories_sampled([short, long_, empty], "loss", axis, 200)
         for run_id in (short, long_):
-            assert bulk[run_id] == history.history_via_sql(engine, run_id, "loss", axis, 200)
+            assert bulk[run_id] == store.metric_history_sampled(run_id, "loss", axis, 200)
         assert bulk[short]["total"] == 301 and bulk[short]["downsampled"]
-        assert bulk[long_]["total"] == history.RAW_BUCKET_LIMIT + 500
+        assert bulk[long_]["total"] == RAW_BUCKET_LIMIT + 500
         assert bulk[empty] == {"total": 0, "downsampled": False, "step": [], "timestamp": [], "value": []}

@@ -1,7 +1,8 @@
-"""The UI's direct SQL reads on every backend: downsampling, live-run probes and column keys.
+"""The tracking store's UI reads on every backend: downsampling, live-run probes and column keys.
 
-These run against the real store's schema (created by its migrations) on SQLite,
-PostgreSQL and MariaDB, since integer division and GROUP BY differ per dialect.
+The SQL store's answers (store/sql/ui_reads.py, store/sql/_history.py) are compared with the
+TrackingStore interface's generic defaults (what a store without SQL serves), against the real
+schema on SQLite, PostgreSQL and MariaDB, since integer division and GROUP BY differ per dialect.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import uuid
 import pytest
 
 from mltrail.entities import Metric, Param, RunTag
-from mltrail.ui import events, history
-from mltrail.ui.routes import _columns_via_sql, _columns_via_store
-from mltrail.ui.sqlaccess import sql_engine
+from mltrail.store.downsample import bucket_points
+from mltrail.store.sql import _history
+from mltrail.store.tracking import TrackingStore
+from mltrail.ui import events
 from support.sql_backends import SQL_BACKENDS
 
 
@@ -46,12 +48,10 @@ def test_sql_downsampling_matches_python_and_keeps_spikes(store):
     values[9000] = -99.0
     values[50] = float("nan")  # skipped, never breaks the envelope
     _log(store, run_id, "loss", values)
-    engine = sql_engine(store)
-    assert engine is not None
     # raw_limit=0: the GROUP BY (or SQLite range) path that long series take; the default: rows bucketed in Python.
     for axis, raw_limit in (("step", 0), ("time", 0), ("step", 20_000)):
-        got = history.history_via_sql(engine, run_id, "loss", axis, 1000, raw_limit)
-        ref = history.history_via_store(store, run_id, "loss", axis, 1000)
+        got = _history.sampled_history(store.db, run_id, "loss", axis, 1000, raw_limit)
+        ref = TrackingStore.metric_history_sampled(store, run_id, "loss", axis, 1000)
         assert got["downsampled"] and ref["downsampled"]
         assert got["total"] == ref["total"] == 12000
         assert len(got["value"]) == len(ref["value"]) <= 1000
@@ -59,27 +59,29 @@ def test_sql_downsampling_matches_python_and_keeps_spikes(store):
         assert got["min"] == pytest.approx(ref["min"]) and got["max"] == pytest.approx(ref["max"])
         assert got["value"] == pytest.approx(ref["value"])
         assert got["step"] == pytest.approx(ref["step"])
-    raw = history.history_via_sql(engine, run_id, "loss", "step", 20000)
+    assert store.metric_history_sampled(run_id, "loss", "time", 1000) == _history.sampled_history(
+        store.db, run_id, "loss", "time", 1000, _history.RAW_BUCKET_LIMIT)
+    raw = store.metric_history_sampled(run_id, "loss", "step", 20000)
     assert raw["downsampled"] is False and raw["step"][:3] == [0, 1, 2] and len(raw["value"]) == 11999
 
 
 def test_probe_changes_exactly_when_the_run_page_would(store):
     _, run_id = _run(store)
-    engine = sql_engine(store)
-    first = events.probe_sql(engine, run_id)
-    assert first is not None and events.probe_sql(engine, run_id) == first
+    probe = store.run_change_probe
+    first = probe(run_id)
+    assert first is not None and probe(run_id) == first
     store.log_batch(run_id, metrics=[Metric("acc", 0.5, 2_000, 1)])
-    second = events.probe_sql(engine, run_id)
+    second = probe(run_id)
     assert second != first
     store.log_batch(run_id, params=[Param("lr", "0.1")])
-    third = events.probe_sql(engine, run_id)
+    third = probe(run_id)
     assert third != second
     store.set_tag(run_id, RunTag("team", "a"))
-    fourth = events.probe_sql(engine, run_id)
+    fourth = probe(run_id)
     assert fourth != third
     store.update_run_info(run_id, "FINISHED", 3_000, None)
-    assert events.probe_sql(engine, run_id) != fourth
-    assert events.probe_sql(engine, "f" * 32) is None
+    assert probe(run_id) != fourth
+    assert probe("f" * 32) is None
 
 
 def test_column_keys_via_sql_and_via_the_interface_agree(store):
@@ -88,31 +90,35 @@ def test_column_keys_via_sql_and_via_the_interface_agree(store):
                     tags=[RunTag("team", "x")])
     other = store.create_run(exp, "tester", 2_000, [], "s").info.run_id
     store.log_batch(other, params=[Param("batch", "8")])
-    via_sql = _columns_via_sql(sql_engine(store), [exp])
-    via_store = _columns_via_store(store, [exp])
+    via_sql = store.experiment_columns([exp])
+    via_store = TrackingStore.experiment_columns(store, [exp])
     assert via_sql == via_store
     assert via_sql["params"] == ["batch", "lr"] and via_sql["metrics"] == ["loss"]
     assert "team" in via_sql["tags"]
 
 
 def test_bucket_points_is_exact_on_a_tiny_series():
-    out = history.bucket_points([0, 1, 2, 3], [10, 11, 12, 13], [1.0, 9.0, 1.0, 1.0], "step", 2)
+    out = bucket_points([0, 1, 2, 3], [10, 11, 12, 13], [1.0, 9.0, 1.0, 1.0], "step", 2)
     # One bucket (max_points // 2): mean, min and max of everything.
     assert out == {"total": 4, "downsampled": True, "step": [1.5], "timestamp": [11.5], "value": [3.0],
                    "min": [1.0], "max": [9.0]}
-    untouched = history.bucket_points([0, 1], [5, 6], [1.0, float("inf")], "time", 10)
+    untouched = bucket_points([0, 1], [5, 6], [1.0, float("inf")], "time", 10)
     assert untouched == {"total": 2, "downsampled": False, "step": [0], "timestamp": [5], "value": [1.0]}
 
 
-class _NoEngine:
-    """The real SQL store seen through the interface only, as a REST-backed store would be."""
+_UI_READS = ("experiment_run_summaries", "metric_point_counts", "metric_history_sampled",
+             "metric_histories_sampled", "experiment_columns", "run_change_probe")
+
+
+class _InterfaceOnly:
+    """The real SQL store whose UI reads are the interface's generic defaults (as a store without SQL)."""
 
     def __init__(self, inner) -> None:
         self._inner = inner
 
     def __getattr__(self, name):
-        if name in ("engine", "_engine"):
-            raise AttributeError(name)
+        if name in _UI_READS:
+            return getattr(TrackingStore, name).__get__(self)
         return getattr(self._inner, name)
 
 
@@ -124,8 +130,7 @@ def test_event_stream_without_sql_uses_the_store_interface(tmp_path):
     from mltrail.store.sql.tracking import SqlTrackingStore
 
     inner = SqlTrackingStore(f"sqlite:///{tmp_path / 'x.db'}", str(tmp_path / "a"))
-    store = _NoEngine(inner)
-    assert sql_engine(store) is None
+    store = _InterfaceOnly(inner)
     _, run_id = _run(inner)
 
     async def collect() -> list[tuple[str, dict]]:

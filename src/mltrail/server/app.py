@@ -123,6 +123,19 @@ def _registry_store_factory(config: ServerConfig) -> Any:
     return build
 
 
+def _same_database_factory(config: ServerConfig, tracking: LazyStore, module: str, cls: str) -> Any:
+    """A store on the tracking database (traces, logged models), opened after the tracking store.
+
+    The tracking store brings the schema to head and seeds the Default experiment;
+    the store built here shares its :class:`~mltrail.store.sql.database.Database`.
+    """
+    def build() -> Any:
+        tracking.get()
+        return getattr(importlib.import_module(module), cls)(config.backend_store_uri)
+
+    return build
+
+
 def _module_exists(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None
@@ -362,11 +375,24 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.state.endpoints = endpoints
     app.state.tracking_store = LazyStore(_tracking_store_factory(config), "tracking")
     app.state.registry_store = LazyStore(_registry_store_factory(config), "registry")
+    # Built with the others so every store of the app is known (and opened) up front; the
+    # trace and logged-model handlers find them on app.state.
+    app.state.trace_store = LazyStore(
+        _same_database_factory(config, app.state.tracking_store, "mltrail.store.sql.traces", "SqlTraceStore"),
+        "trace",
+    )
+    app.state.logged_model_store = LazyStore(
+        _same_database_factory(
+            config, app.state.tracking_store, "mltrail.store.sql.logged_models", "SqlLoggedModelStore"
+        ),
+        "logged model",
+    )
     stores: tuple[LazyStore, ...] = ()
     if not config.artifacts_only:
         stores = (app.state.tracking_store,)
         if _module_exists("mltrail.store.sql.registry"):
             stores += (app.state.registry_store,)
+        stores += (app.state.trace_store, app.state.logged_model_store)
     app.readiness = app.state.readiness = Readiness(stores)
     # SQLite has one writer at a time: serializing writes in-process means clients
     # never wait on SQLite's busy timeout or see "database is locked".

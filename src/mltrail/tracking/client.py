@@ -257,7 +257,7 @@ class MlflowClient(LoggedModelClientMixin, TracingClientMixin, RegistryClientMix
             dataset_digest=dataset_digest,
             model_id=model_id,
         )
-        self._call_maybe_async("log_metric", synchronous, run_id, metric)
+        self._store.log_metric(run_id, metric, synchronous=synchronous)
 
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
         """Set (or overwrite) a run tag; the value is stored as a string."""
@@ -285,7 +285,7 @@ class MlflowClient(LoggedModelClientMixin, TracingClientMixin, RegistryClientMix
         if not (metrics or params or tags):
             return
         for m_chunk, p_chunk, t_chunk in _split_batch(metrics, params, tags):
-            self._call_maybe_async("log_batch", synchronous, run_id, m_chunk, p_chunk, t_chunk)
+            self._store.log_batch(run_id, m_chunk, p_chunk, t_chunk, synchronous=synchronous)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Any = None
@@ -304,14 +304,6 @@ class MlflowClient(LoggedModelClientMixin, TracingClientMixin, RegistryClientMix
             token = getattr(page, "token", None)
             if not token:
                 return history
-
-    def _call_maybe_async(self, method: str, synchronous: bool | None, *args: Any) -> None:
-        """Pass ``synchronous`` only to stores that take it (the buffering REST store)."""
-        fn = getattr(self._store, method)
-        if synchronous is not None and _accepts_synchronous(fn):
-            fn(*args, synchronous=synchronous)
-        else:
-            fn(*args)
 
     # -------------------------------------------------------------- artifacts
     def _artifact_repo(self, run_id: str) -> Any:
@@ -391,24 +383,6 @@ class MlflowClient(LoggedModelClientMixin, TracingClientMixin, RegistryClientMix
     def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
         """Write ``data`` as ``artifact_file`` through a temp file (works for every repository)."""
         _artifact_io.log_bytes(self, run_id, data, artifact_file)
-
-
-_SYNC_CACHE: dict[Any, bool] = {}
-
-
-def _accepts_synchronous(fn: Any) -> bool:
-    key = getattr(fn, "__func__", fn)
-    known = _SYNC_CACHE.get(key)
-    if known is None:
-        # The code object answers this without importing ``inspect`` (slow to import).
-        code = getattr(key, "__code__", None)
-        if code is None:
-            known = False
-        else:
-            n_args = code.co_argcount + code.co_kwonlyargcount
-            known = "synchronous" in code.co_varnames[:n_args]
-        _SYNC_CACHE[key] = known
-    return known
 
 
 def _split_batch(

@@ -25,7 +25,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from mltrail.exceptions import MltrailException, invalid
-from mltrail.store.sql.engine import read_connection
+from mltrail.protocol.ui import UI
 from mltrail.ui import events, export, history, trace_routes
 from mltrail.ui.assets import (
     CONTENT_SECURITY_POLICY,
@@ -34,10 +34,9 @@ from mltrail.ui.assets import (
     SECURITY_HEADERS,
     Assets,
 )
-from mltrail.ui.sqlaccess import experiment_ints, sql_engine
+from mltrail.ui.sqlaccess import experiment_ints
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-COLUMN_SAMPLE_RUNS = 1000
 BULK_HISTORY_RUNS = 200  # runs per history-bulk request; the charts view asks in slices of this size
 COUNT_RUNS = 1000
 
@@ -137,11 +136,7 @@ async def metric_history(request: Request) -> Response:
         store = _store(request)
 
         def load() -> dict[str, Any]:
-            engine = sql_engine(store)
-            if engine is not None:
-                out = history.history_via_sql(engine, run_id, key, axis, max_points)
-            else:
-                out = history.history_via_store(store, run_id, key, axis, max_points)
+            out = store.metric_history_sampled(run_id, key, axis, max_points)
             if out["total"] == 0:
                 store.get_run(run_id)  # a missing run is RESOURCE_DOES_NOT_EXIST, not an empty chart
             return out
@@ -169,11 +164,8 @@ async def metric_history_bulk(request: Request) -> Response:
         store = _store(request)
 
         def load() -> list[dict[str, Any]]:
-            engine = sql_engine(store)
-            if engine is not None:
-                found = history.histories_via_sql(engine, run_ids, key, axis, max_points)
-                return [{"run_id": r, **found[r]} for r in run_ids]
-            return [{"run_id": r, **history.history_via_store(store, r, key, axis, max_points)} for r in run_ids]
+            found = store.metric_histories_sampled(run_ids, key, axis, max_points)
+            return [{"run_id": r, **found[r]} for r in run_ids]
 
         runs = await run_in_threadpool(load)
     except MltrailException as exc:
@@ -191,16 +183,7 @@ async def metric_counts(request: Request) -> Response:
         run_ids = _run_ids(request, COUNT_RUNS)
         store = _store(request)
 
-        def load() -> dict[str, dict[str, int]]:
-            if hasattr(store, "metric_point_counts"):
-                return store.metric_point_counts(run_ids)
-            out: dict[str, dict[str, int]] = {}
-            for run_id in run_ids:  # stores without SQL: count through the store interface
-                keys = store.get_run(run_id).data.metrics
-                out[run_id] = {k: len(store.get_metric_history(run_id, k)) for k in keys}
-            return out
-
-        counts = await run_in_threadpool(load)
+        counts = await run_in_threadpool(store.metric_point_counts, run_ids)
     except MltrailException as exc:
         return _error(exc)
     return _json({"counts": counts})
@@ -214,10 +197,7 @@ async def experiment_summaries(request: Request) -> Response:
     try:
         raw = [p for v in request.query_params.getlist("experiment_ids") for p in v.split(",") if p]
         ids = [str(i) for i in experiment_ints(raw)] if raw else None
-        store = _store(request)
-        if not hasattr(store, "experiment_run_summaries"):
-            return _json({"experiments": {}})  # a store without SQL: the list simply shows no counts
-        out = await run_in_threadpool(store.experiment_run_summaries, ids)
+        out = await run_in_threadpool(_store(request).experiment_run_summaries, ids)
     except MltrailException as exc:
         return _error(exc)
     return _json({"experiments": out})
@@ -248,43 +228,13 @@ async def run_events(request: Request) -> Response:
     )
 
 
-def _columns_via_sql(engine: Any, experiment_ids: list[str]) -> dict[str, list[str]]:
-    import sqlalchemy as sa
-
-    from mltrail.store.sql.schema import latest_metrics, params, runs, tags
-
-    ids = experiment_ints(experiment_ids)
-    live = sa.select(runs.c.run_uuid).where(runs.c.experiment_id.in_(ids))
-    out: dict[str, list[str]] = {}
-    with read_connection(engine) as conn:
-        for name, table in (("params", params), ("metrics", latest_metrics), ("tags", tags)):
-            stmt = sa.select(table.c.key).where(table.c.run_uuid.in_(live)).distinct().order_by(table.c.key)
-            out[name] = [row[0] for row in conn.execute(stmt)]
-    return out
-
-
-def _columns_via_store(store: Any, experiment_ids: list[str]) -> dict[str, list[str]]:
-    from mltrail.entities import ViewType
-
-    seen: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
-    for run in store.search_runs(experiment_ids, None, ViewType.ALL, COLUMN_SAMPLE_RUNS):
-        seen["params"].update(run.data.params)
-        seen["metrics"].update(run.data.metrics)
-        seen["tags"].update(run.data.tags)
-    return {name: sorted(keys) for name, keys in seen.items()}
-
-
 async def experiment_columns(request: Request) -> Response:
     """``GET /ajax-api/mltrail/experiments/columns?experiment_ids=1,2``: every param/metric/tag key."""
     try:
         ids = _experiment_ids(request)
         store = _store(request)
 
-        def load() -> dict[str, list[str]]:
-            engine = sql_engine(store)
-            return _columns_via_sql(engine, ids) if engine is not None else _columns_via_store(store, ids)
-
-        out = await run_in_threadpool(load)
+        out = await run_in_threadpool(store.experiment_columns, ids)
     except MltrailException as exc:
         return _error(exc)
     return _json(out)
@@ -329,15 +279,22 @@ def ui_routes(assets: Assets | None = None) -> list[BaseRoute]:
         Route("/", _shell_endpoint(assets), methods=["GET", "HEAD"], name="ui"),
         Route("/index.html", _legacy_redirect, methods=["GET"]),
         Route("/static/{version}/{path:path}", _static_endpoint(assets), methods=["GET", "HEAD"]),
-        Route("/ajax-api/mltrail/metrics/history", metric_history, methods=["GET"]),
-        Route("/ajax-api/mltrail/metrics/history-bulk", metric_history_bulk, methods=["GET"]),
-        Route("/ajax-api/mltrail/metrics/counts", metric_counts, methods=["GET"]),
-        Route("/ajax-api/mltrail/experiments/summary", experiment_summaries, methods=["GET"]),
-        Route("/ajax-api/mltrail/runs/{run_id}/events", run_events, methods=["GET"]),
-        Route("/ajax-api/mltrail/experiments/columns", experiment_columns, methods=["GET"]),
-        Route("/ajax-api/mltrail/runs/export.csv", export_runs_csv, methods=["GET"]),
-        # The trace page (mltrail.ui.trace_routes): one trace with its spans, and live traces.
-        Route("/ajax-api/mltrail/traces/{trace_id}", trace_routes.trace_with_spans, methods=["GET"]),
-        Route("/ajax-api/mltrail/traces/{trace_id}/events", trace_routes.trace_events_route, methods=["GET"]),
-        Route("/ajax-api/mltrail/experiments/traces/events", trace_routes.experiment_traces_events, methods=["GET"]),
+        # The UI's JSON, event-stream and CSV routes: path and method from their declarations
+        # (mltrail.protocol.ui, which /openapi.json also lists), handler from here.
+        *(Route(r.path, _UI_HANDLERS[r.name], methods=list(r.methods)) for r in UI),
     ]
+
+
+_UI_HANDLERS = {
+    "ui_metric_history": metric_history,
+    "ui_metric_history_bulk": metric_history_bulk,
+    "ui_metric_counts": metric_counts,
+    "ui_experiment_summaries": experiment_summaries,
+    "ui_run_events": run_events,
+    "ui_experiment_columns": experiment_columns,
+    "ui_export_runs_csv": export_runs_csv,
+    # The trace page (mltrail.ui.trace_routes): one trace with its spans, and live traces.
+    "ui_trace": trace_routes.trace_with_spans,
+    "ui_trace_events": trace_routes.trace_events_route,
+    "ui_experiment_traces_events": trace_routes.experiment_traces_events,
+}

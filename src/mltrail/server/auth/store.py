@@ -39,7 +39,7 @@ from mltrail.exceptions import (
 )
 from mltrail.server.auth.passwords import hash_password, verify_password
 from mltrail.server.auth.permissions import Permission, get_permission
-from mltrail.store.sql.engine import create_sql_engine, read_connection
+from mltrail.store.sql.database import database_for
 
 T = TypeVar("T")
 
@@ -185,7 +185,8 @@ class AuthStore:
         self, database_uri: str, *, cache_ttl_seconds: float = 10.0, cache_max_size: int = 10_000
     ) -> None:
         self.database_uri = database_uri
-        self.engine = create_sql_engine(database_uri)
+        self.db = database_for(database_uri)
+        self.engine = self.db.engine
         self._cache = _TTLCache(cache_ttl_seconds, cache_max_size)
         # Called with a username after a write that changes how that user authenticates
         # (the credential cache of AuthService drops the user's entries).
@@ -203,14 +204,13 @@ class AuthStore:
 
     # --------------------------------------------------------------- helpers
     def _read(self, fn: Callable[[sa.Connection], T]) -> T:
-        with read_connection(self.engine) as conn:
+        with self.db.read() as conn:
             return fn(conn)
 
     def _write(self, fn: Callable[[sa.Connection], T], *, user: str | None = None) -> T:
         with self._write_lock:
             try:
-                with self.engine.begin() as conn:
-                    result = fn(conn)
+                result = self.db.write(fn)
             finally:
                 # Clear even on failure: a concurrent load must not keep a value we may have changed.
                 self._cache.clear()

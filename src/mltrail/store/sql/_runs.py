@@ -9,8 +9,7 @@ request (bad key, changed param, deleted run) writes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -19,6 +18,7 @@ from mltrail.exceptions import invalid, not_found
 from mltrail.store import validation as v
 from mltrail.store.sql import _metrics
 from mltrail.store.sql._codec import chunks, upsert_statement
+from mltrail.store.sql.database import Database
 from mltrail.store.sql.schema import (
     datasets,
     input_tags,
@@ -30,7 +30,6 @@ from mltrail.store.sql.schema import (
     tags,
 )
 
-T = TypeVar("T")
 RUN_NAME_TAG = "mlflow.runName"
 _RUN_STATE = sa.select(runs.c.lifecycle_stage, runs.c.experiment_id).where(
     runs.c.run_uuid == sa.bindparam("run_id")
@@ -45,10 +44,10 @@ _RENAME_RUN = (
 
 
 class RunWritesMixin:
-    """Run-level writes; expects ``_write``, ``dialect`` from the store class."""
+    """Run-level writes; expects ``db`` (a :class:`Database`) and ``dialect`` from the store class."""
 
     dialect: str
-    _write: Callable[..., Any]
+    db: Database
 
     # --------------------------------------------------------------- checks
     def _check_active(self, conn: sa.Connection, run_id: str) -> int:
@@ -61,15 +60,15 @@ class RunWritesMixin:
         return int(row[1])
 
     # --------------------------------------------------------------- writes
-    def log_metric(self, run_id: str, metric: Metric) -> None:
-        """Append one metric value (NaN and ±inf allowed)."""
+    def log_metric(self, run_id: str, metric: Metric, synchronous: bool | None = None) -> None:
+        """Append one metric value (NaN and ±inf allowed); always written at once (``synchronous`` is moot)."""
         v.validate_metric(metric)
 
         def write(conn: sa.Connection) -> None:
             self._check_active(conn, run_id)
             _metrics.write_metrics(conn, run_id, [metric])
 
-        self._write(write)
+        self.db.write(write)
 
     def log_param(self, run_id: str, param: Param) -> None:
         """Log a param; the same value again is fine, a different one is an error."""
@@ -79,7 +78,7 @@ class RunWritesMixin:
             self._check_active(conn, run_id)
             self._write_params(conn, run_id, [param])
 
-        self._write(write)
+        self.db.write(write)
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         """Set or overwrite a tag; ``mlflow.runName`` also renames the run."""
@@ -89,7 +88,7 @@ class RunWritesMixin:
             self._check_active(conn, run_id)
             self._write_tags(conn, run_id, {tag.key: tag.value})
 
-        self._write(write)
+        self.db.write(write)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag; ``RESOURCE_DOES_NOT_EXIST`` if the run has no such tag."""
@@ -100,7 +99,7 @@ class RunWritesMixin:
             if result.rowcount == 0:
                 raise not_found(f"No tag with name: {key} in run with id {run_id}")
 
-        self._write(write)
+        self.db.write(write)
 
     def log_batch(
         self,
@@ -108,8 +107,9 @@ class RunWritesMixin:
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        synchronous: bool | None = None,
     ) -> None:
-        """Validate everything, then write params, tags and metrics in one transaction."""
+        """Validate everything, then write params, tags and metrics in one transaction (at once)."""
         metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
         v.validate_batch(metrics, params, tags)
         tag_map = {t.key: t.value for t in tags}  # the last value of a repeated key wins
@@ -123,7 +123,7 @@ class RunWritesMixin:
             if metrics:
                 _metrics.write_metrics(conn, run_id, metrics)
 
-        self._write(write)
+        self.db.write(write)
 
     def _write_params(self, conn: sa.Connection, run_id: str, items: Sequence[Param]) -> None:
         existing = dict(conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": [p.key for p in items]}).all())
@@ -157,7 +157,7 @@ class RunWritesMixin:
             for item in items:
                 self._write_input(conn, run_id, exp_id, item)
 
-        self._write(write)
+        self.db.write(write)
 
     def _write_input(self, conn: sa.Connection, run_id: str, exp_id: int, item: DatasetInput) -> None:
         ds = item.dataset

@@ -15,8 +15,8 @@ Example::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,8 +38,7 @@ from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.registry import validate_tag
 from mltrail.store.sql._codec import chunks, now_ms
 from mltrail.store.sql._metrics import read_model_metrics
-from mltrail.store.sql.engine import create_sql_engine, read_connection
-from mltrail.store.sql.migrate import ensure_schema
+from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     experiments,
     logged_model_metrics,
@@ -50,7 +49,6 @@ from mltrail.store.sql.schema import (
 )
 from mltrail.store.sql.search_ops import compare, eq, joined, nulls_last
 
-T = TypeVar("T")
 _LM = logged_models.c
 _COLUMNS: dict[str, sa.Column[Any]] = {
     "name": _LM.name,
@@ -205,13 +203,10 @@ class SqlLoggedModelStore(LoggedModelStore):
     """Logged models in the same database as the tracking store."""
 
     def __init__(self, db_uri: str) -> None:
-        self.engine = create_sql_engine(db_uri)
-        self.dialect = self.engine.dialect.name
-        ensure_schema(self.engine)
-
-    def _write(self, fn: Callable[[sa.Connection], T]) -> T:
-        with self.engine.begin() as conn:
-            return fn(conn)
+        self.db = database_for(db_uri)
+        self.engine = self.db.engine  # for tools and tests; the store itself goes through self.db
+        self.dialect = self.db.dialect
+        self.db.ensure_schema()
 
     def _load(self, conn: sa.Connection, ids: Sequence[str]) -> list[LoggedModel]:
         rows, tags, params = {}, {}, {}
@@ -324,11 +319,11 @@ class SqlLoggedModelStore(LoggedModelStore):
                     [{"model_id": model_id, "param_key": k, "param_value": v} for k, v in params.items()],
                 )
 
-        self._write(create)
+        self.db.write(create)
         return self.get_logged_model(model_id)
 
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
-        with read_connection(self.engine) as conn:
+        with self.db.read() as conn:
             if not allow_deleted:
                 stage = conn.execute(sa.select(_LM.lifecycle_stage).where(_LM.model_id == model_id)).scalar()
                 if stage != LifecycleStage.ACTIVE:
@@ -354,7 +349,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                 .values(status=stored_status, last_updated_timestamp_ms=now_ms())
             )
 
-        self._write(finalize)
+        self.db.write(finalize)
         return self.get_logged_model(model_id)
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
@@ -374,7 +369,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                         sa.insert(logged_model_tags).values(model_id=model_id, tag_key=k, tag_value=v)
                     )
 
-        self._write(set_tags)
+        self.db.write(set_tags)
 
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         def delete(conn: sa.Connection) -> None:
@@ -388,7 +383,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                     error_code=RESOURCE_DOES_NOT_EXIST,
                 )
 
-        self._write(delete)
+        self.db.write(delete)
 
     def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
         for k in params:
@@ -407,7 +402,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                         sa.insert(logged_model_params).values(model_id=model_id, param_key=k, param_value=v)
                     )
 
-        self._write(log)
+        self.db.write(log)
 
     def delete_logged_model(self, model_id: str) -> None:
         def delete(conn: sa.Connection) -> None:
@@ -418,7 +413,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                 .values(lifecycle_stage=LifecycleStage.DELETED, last_updated_timestamp_ms=now_ms())
             )
 
-        self._write(delete)
+        self.db.write(delete)
 
     def search_logged_models(
         self,
@@ -458,14 +453,14 @@ class SqlLoggedModelStore(LoggedModelStore):
             .offset(offset)
             .limit(limit + 1)
         )
-        with read_connection(self.engine) as conn:
+        with self.db.read() as conn:
             ids = [r[0] for r in conn.execute(stmt)]
             token = encode_page_token(offset + limit) if len(ids) > limit else None
             return PagedList(self._load(conn, ids[:limit]), token)
 
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
         """Check that the run and every model exist: the link itself is the model's ``source_run_id``."""
-        with read_connection(self.engine) as conn:
+        with self.db.read() as conn:
             if conn.execute(sa.select(runs.c.run_uuid).where(runs.c.run_uuid == run_id)).first() is None:
                 raise MltrailException(f"Run with id={run_id} not found", error_code=RESOURCE_DOES_NOT_EXIST)
             for m in models:

@@ -17,8 +17,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -50,8 +50,7 @@ from mltrail.store.registry import (
     validate_version,
 )
 from mltrail.store.sql._codec import chunks, now_ms
-from mltrail.store.sql.engine import create_sql_engine, read_connection
-from mltrail.store.sql.migrate import ensure_schema
+from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     model_version_tags,
     model_versions,
@@ -60,7 +59,6 @@ from mltrail.store.sql.schema import (
     registered_models,
 )
 
-T = TypeVar("T")
 _RM = registered_models.c
 _MV = model_versions.c
 _DELETED = ModelVersionStages.DELETED_INTERNAL
@@ -100,28 +98,10 @@ class SqlRegistryStore(RegistryStore):
 
     def __init__(self, db_uri: str) -> None:
         self.db_uri = db_uri
-        self.engine = create_sql_engine(db_uri)
-        self.dialect = self.engine.dialect.name
-        ensure_schema(self.engine)
-
-    # ------------------------------------------------------------ plumbing
-    def _read(self) -> sa.Connection:
-        return read_connection(self.engine)
-
-    def _write(self, fn: Callable[[sa.Connection], T]) -> T:
-        attempts = 1 if self.dialect == "sqlite" else 4
-        for attempt in range(attempts):
-            try:
-                with self.engine.begin() as conn:
-                    return fn(conn)
-            except sa.exc.OperationalError:
-                if attempt == attempts - 1:
-                    raise
-            except sa.exc.IntegrityError:
-                # Two writers took the same new version number: retry, it is recomputed.
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
+        self.db = database_for(db_uri)
+        self.engine = self.db.engine  # for tools and tests; the store itself goes through self.db
+        self.dialect = self.db.dialect
+        self.db.ensure_schema()
 
     @staticmethod
     def _require_model(conn: sa.Connection, name: str) -> None:
@@ -265,17 +245,14 @@ class SqlRegistryStore(RegistryStore):
                     [{"name": name, "key": k, "value": v} for k, v in tag_rows.items()],
                 )
 
-        try:
-            self._write(create)
-        except sa.exc.IntegrityError:
-            raise MltrailException(
-                f"Registered Model (name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
-            ) from None
+        self.db.write(create, conflict=lambda err: MltrailException(
+            f"Registered Model (name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
+        ))
         return self.get_registered_model(name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         validate_model_name(name)
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = self._load_models(conn, [name])
         if not found:
             raise _model_missing(name)
@@ -292,7 +269,7 @@ class SqlRegistryStore(RegistryStore):
                 .values(description=description, last_updated_time=now_ms())
             )
 
-        self._write(update)
+        self.db.write(update)
         return self.get_registered_model(name)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
@@ -316,7 +293,7 @@ class SqlRegistryStore(RegistryStore):
             )
             conn.execute(sa.update(model_versions).where(_MV.name == new_name).values(last_updated_time=ts))
 
-        self._write(rename)
+        self.db.write(rename)
         return self.get_registered_model(new_name)
 
     def delete_registered_model(self, name: str) -> None:
@@ -330,7 +307,7 @@ class SqlRegistryStore(RegistryStore):
             conn.execute(sa.delete(registered_model_tags).where(registered_model_tags.c.name == name))
             conn.execute(sa.delete(registered_models).where(_RM.name == name))
 
-        self._write(delete)
+        self.db.write(delete)
 
     def search_registered_models(
         self,
@@ -344,7 +321,7 @@ class SqlRegistryStore(RegistryStore):
         validate_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
         stmt = registered_models_query(filter_string, order_by, offset, max_results + 1)
-        with self._read() as conn:
+        with self.db.read() as conn:
             names = [r[0] for r in conn.execute(stmt)]
             token = encode_page_token(offset + max_results) if len(names) > max_results else None
             return PagedList(self._load_models(conn, names[:max_results]), token)
@@ -352,7 +329,7 @@ class SqlRegistryStore(RegistryStore):
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         validate_model_name(name)
         wanted = [ModelVersionStages.normalize(s) for s in stages] if stages else None
-        with self._read() as conn:
+        with self.db.read() as conn:
             self._require_model(conn, name)
             keys = self._latest_keys(conn, [name], wanted)[name]
             return self._load_versions(conn, keys)
@@ -372,7 +349,7 @@ class SqlRegistryStore(RegistryStore):
             if not done.rowcount:
                 conn.execute(sa.insert(registered_model_tags).values(name=name, key=tag.key, value=tag.value))
 
-        self._write(set_tag)
+        self.db.write(set_tag)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         validate_model_name(name)
@@ -383,7 +360,7 @@ class SqlRegistryStore(RegistryStore):
             t = registered_model_tags.c
             conn.execute(sa.delete(registered_model_tags).where(t.name == name, t.key == key))
 
-        self._write(delete)
+        self.db.write(delete)
 
     # -------------------------------------------------------- model versions
     def create_model_version(
@@ -442,7 +419,7 @@ class SqlRegistryStore(RegistryStore):
             conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=ts))
             return version
 
-        return self.get_model_version(name, str(self._write(create)))
+        return self.get_model_version(name, str(self.db.write(create)))
 
     def _copied_location(self, source: str) -> str | None:
         """For ``models:/Name/3`` sources (copy_model_version): the source version's location."""
@@ -455,7 +432,7 @@ class SqlRegistryStore(RegistryStore):
     def get_model_version(self, name: str, version: str) -> ModelVersion:
         validate_model_name(name)
         number = validate_version(version)
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = self._load_versions(conn, [(name, number)])
         if not found or found[0].current_stage == _DELETED:
             raise _version_missing(name, version)
@@ -473,7 +450,7 @@ class SqlRegistryStore(RegistryStore):
                 .values(description=description, last_updated_time=now_ms())
             )
 
-        self._write(update)
+        self.db.write(update)
         return self.get_model_version(name, str(number))
 
     def transition_model_version_stage(
@@ -507,7 +484,7 @@ class SqlRegistryStore(RegistryStore):
             )
             conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=ts))
 
-        self._write(transition)
+        self.db.write(transition)
         return self.get_model_version(name, str(number))
 
     def delete_model_version(self, name: str, version: str) -> None:
@@ -540,12 +517,12 @@ class SqlRegistryStore(RegistryStore):
                 sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms())
             )
 
-        self._write(delete)
+        self.db.write(delete)
 
     def get_model_version_download_uri(self, name: str, version: str) -> str:
         validate_model_name(name)
         number = validate_version(version)
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(
                 sa.select(_MV.storage_location, _MV.source).where(
                     _MV.name == name, _MV.version == number, _LIVE
@@ -567,7 +544,7 @@ class SqlRegistryStore(RegistryStore):
         validate_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
         stmt = model_versions_query(filter_string, order_by, offset, max_results + 1)
-        with self._read() as conn:
+        with self.db.read() as conn:
             keys = [(r[0], int(r[1])) for r in conn.execute(stmt)]
             token = encode_page_token(offset + max_results) if len(keys) > max_results else None
             return PagedList(self._load_versions(conn, keys[:max_results]), token)
@@ -592,7 +569,7 @@ class SqlRegistryStore(RegistryStore):
                     )
                 )
 
-        self._write(set_tag)
+        self.db.write(set_tag)
 
     def delete_model_version_tag(self, name: str, version: str, key: str) -> None:
         validate_model_name(name)
@@ -606,7 +583,7 @@ class SqlRegistryStore(RegistryStore):
                 sa.delete(model_version_tags).where(t.name == name, t.version == number, t.key == key)
             )
 
-        self._write(delete)
+        self.db.write(delete)
 
     # ----------------------------------------------------------------- aliases
     def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
@@ -630,7 +607,7 @@ class SqlRegistryStore(RegistryStore):
                 sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms())
             )
 
-        self._write(set_alias)
+        self.db.write(set_alias)
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
@@ -641,13 +618,13 @@ class SqlRegistryStore(RegistryStore):
             a = registered_model_aliases.c
             conn.execute(sa.delete(registered_model_aliases).where(a.name == name, a.alias == alias))
 
-        self._write(delete)
+        self.db.write(delete)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)
         validate_alias(alias, reserved=False)
         a = registered_model_aliases.c
-        with self._read() as conn:
+        with self.db.read() as conn:
             self._require_model(conn, name)
             if alias.lower() == "latest":  # MLflow's reserved alias: the newest live version
                 version = conn.execute(

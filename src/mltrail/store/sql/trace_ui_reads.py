@@ -23,22 +23,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.store.sql._codec import chunks
+from mltrail.store.sql.database import Database
 from mltrail.store.sql.schema import assessments, spans, trace_info, trace_tags
 
 
 class TraceUiReadsMixin:
-    """Read-only trace reads for the UI, mixed into the SQL trace store."""
+    """Read-only trace reads for the UI; the host class provides ``db`` (a :class:`Database`)."""
 
-    def _ui_read(self) -> sa.Connection:
-        # The shared database unit (``self.db``) where the store has one, else the store's own read.
-        db = getattr(self, "db", None)
-        return db.read() if db is not None else self._read()  # type: ignore[attr-defined]
+    db: Database
 
     def span_documents(self, trace_id: str, span_ids: Sequence[str] | None = None) -> list[str]:
         """The stored span JSON strings of a trace, by start time (only ``span_ids`` if given)."""
         query = sa.select(spans.c.content).where(spans.c.trace_id == trace_id)
         order = (spans.c.start_time_unix_nano, spans.c.span_id)
-        with self._ui_read() as conn:
+        with self.db.read() as conn:
             if span_ids is None:
                 return [r[0] for r in conn.execute(query.order_by(*order))]
             out: list[str] = []
@@ -50,7 +48,7 @@ class TraceUiReadsMixin:
         """``span_id -> (end time, status)`` of every span of a trace: what changes when a span does."""
         query = sa.select(spans.c.span_id, spans.c.end_time_unix_nano, spans.c.status).where(
             spans.c.trace_id == trace_id)
-        with self._ui_read() as conn:
+        with self.db.read() as conn:
             return {r[0]: (r[1], r[2]) for r in conn.execute(query)}
 
     def trace_probe(self, trace_id: str) -> tuple | None:
@@ -68,7 +66,7 @@ class TraceUiReadsMixin:
         stmt = (sa.select(trace_info.c.status, trace_info.c.execution_time_ms, *n_spans.c, *judged.c, n_tags)
                 .select_from(trace_info.join(n_spans, sa.true()).join(judged, sa.true()))
                 .where(trace_info.c.request_id == tid))
-        with self._ui_read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else tuple(row)
 
@@ -84,5 +82,5 @@ class TraceUiReadsMixin:
                          sa.func.sum(trace_info.c.execution_time_ms),
                          sa.func.sum(sa.case((trace_info.c.status == "ERROR", 1), else_=0))).where(
             trace_info.c.experiment_id.in_(ids))
-        with self._ui_read() as conn:
+        with self.db.read() as conn:
             return tuple(conn.execute(stmt).first() or ())

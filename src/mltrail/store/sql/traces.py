@@ -15,8 +15,8 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,8 +34,7 @@ from mltrail.search.limits import check_id_count
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql import assessments as _assessments
 from mltrail.store.sql._codec import chunks, upsert_statement
-from mltrail.store.sql.engine import create_sql_engine, read_connection
-from mltrail.store.sql.migrate import ensure_schema
+from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
@@ -47,7 +46,6 @@ from mltrail.store.traces import (
 )
 from mltrail.store.validation import validate_key
 
-T = TypeVar("T")
 _TI = trace_info.c
 _TRACKING_STORE = "TRACKING_STORE"
 
@@ -91,16 +89,10 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
     """
 
     def __init__(self, db_uri: str) -> None:
-        self.engine = create_sql_engine(db_uri)
-        self.dialect = self.engine.dialect.name
-        ensure_schema(self.engine)
-
-    def _write(self, fn: Callable[[sa.Connection], T]) -> T:
-        with self.engine.begin() as conn:
-            return fn(conn)
-
-    def _read(self) -> sa.Connection:
-        return read_connection(self.engine)
+        self.db = database_for(db_uri)
+        self.engine = self.db.engine  # for tools and tests; the store itself goes through self.db
+        self.dialect = self.db.dialect
+        self.db.ensure_schema()
 
     # ------------------------------------------------------------ writes
     def _experiment_location(self, conn: sa.Connection, exp_id: int) -> str:
@@ -171,13 +163,13 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
             _assessments.store_missing(conn, info.trace_id, info.assessments)
 
     def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
-        self._write(lambda conn: self._start_trace(conn, trace_info))
+        self.db.write(lambda conn: self._start_trace(conn, trace_info))
         return self.get_trace_info(trace_info.trace_id)
 
     def log_spans(self, experiment_id: str, spans: list[Span]) -> None:
         if spans:
             exp_id = _exp_id(experiment_id)
-            self._write(lambda conn: self._log_spans(conn, exp_id, spans))
+            self.db.write(lambda conn: self._log_spans(conn, exp_id, spans))
 
     def log_traces(self, traces: list[Trace]) -> None:
         """Every trace of the batch, spans and info, in one transaction."""
@@ -188,7 +180,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 self._start_trace(conn, trace.info)
 
         if traces:
-            self._write(write)
+            self.db.write(write)
 
     # ------------------------------------------------------------ reads
     def _load_infos(self, conn: sa.Connection, ids: Sequence[str]) -> list[TraceInfo]:
@@ -220,7 +212,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         return out
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
-        with self._read() as conn:
+        with self.db.read() as conn:
             infos = self._load_infos(conn, [trace_id])
         if not infos:
             raise _not_found(trace_id)
@@ -233,7 +225,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         return traces[0]
 
     def batch_get_traces(self, trace_ids: list[str]) -> list[Trace]:
-        with self._read() as conn:
+        with self.db.read() as conn:
             infos = self._load_infos(conn, trace_ids)
             by_trace = self._load_spans(conn, [i.trace_id for i in infos])
         return [Trace(info, TraceData(_root_first(by_trace.get(info.trace_id, [])))) for info in infos]
@@ -273,7 +265,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         offset = decode_page_token(page_token) if page_token else 0
         query = (sa.select(_TI.request_id).where(*conds).order_by(*order)
                  .offset(offset).limit(max_results + 1))
-        with self._read() as conn:
+        with self.db.read() as conn:
             ids = [r[0] for r in conn.execute(query)]
             infos = self._load_infos(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
@@ -308,7 +300,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 conn.execute(sa.delete(trace_info).where(_TI.request_id.in_(part)))
             return len(ids)
 
-        return self._write(delete)
+        return self.db.write(delete)
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         key, value = check_trace_tag(key, value)
@@ -319,7 +311,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 raise _not_found(trace_id)
             self._put_kv(conn, trace_tags, trace_id, {key: value})
 
-        self._write(write)
+        self.db.write(write)
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         def write(conn: sa.Connection) -> None:
@@ -331,24 +323,24 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 raise MltrailException(f"No tag with name: {key} in trace with ID {trace_id}",
                                        error_code=RESOURCE_DOES_NOT_EXIST)
 
-        self._write(write)
+        self.db.write(write)
 
     # ------------------------------------------------------------ assessments
     def create_assessment(self, assessment: Assessment) -> Assessment:
-        return self._write(lambda conn: _assessments.create(conn, assessment))
+        return self.db.write(lambda conn: _assessments.create(conn, assessment))
 
     def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
-        with self._read() as conn:
+        with self.db.read() as conn:
             return _assessments.get(conn, trace_id, assessment_id)
 
     def update_assessment(self, trace_id: str, assessment_id: str, name: str | None = None,
                           expectation: ExpectationValue | None = None, feedback: FeedbackValue | None = None,
                           rationale: str | None = None, metadata: dict[str, str] | None = None) -> Assessment:
-        return self._write(lambda conn: _assessments.update(conn, trace_id, assessment_id, name, expectation,
+        return self.db.write(lambda conn: _assessments.update(conn, trace_id, assessment_id, name, expectation,
                                                             feedback, rationale, metadata))
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
-        self._write(lambda conn: _assessments.delete(conn, trace_id, assessment_id))
+        self.db.write(lambda conn: _assessments.delete(conn, trace_id, assessment_id))
 
 
 def _root_first(span_list: list[Span]) -> list[Span]:

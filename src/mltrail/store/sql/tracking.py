@@ -19,8 +19,8 @@ Example::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -38,7 +38,6 @@ from mltrail.entities import (
 from mltrail.exceptions import (
     INVALID_STATE,
     RESOURCE_ALREADY_EXISTS,
-    TEMPORARILY_UNAVAILABLE,
     MltrailException,
     invalid,
     not_found,
@@ -49,14 +48,8 @@ from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
 from mltrail.store.sql._load import load_experiments, load_runs
 from mltrail.store.sql._names import random_run_name
 from mltrail.store.sql._runs import RunWritesMixin
-from mltrail.store.sql.engine import (
-    create_sql_engine,
-    driver_statement,
-    execute_constant,
-    raw_fetchall,
-    read_connection,
-)
-from mltrail.store.sql.migrate import ensure_schema
+from mltrail.store.sql.database import database_for, execute_constant, raw_fetchall
+from mltrail.store.sql.engine import driver_statement
 from mltrail.store.sql.schema import (
     experiment_tags,
     experiments,
@@ -71,7 +64,6 @@ from mltrail.store.tracking import (
     TrackingStore,
 )
 
-T = TypeVar("T")
 RUN_NAME_TAG = "mlflow.runName"
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -102,17 +94,8 @@ def _exp_id(experiment_id: object) -> int:
     return int(text)
 
 
-def _as_mltrail_error(err: sa.exc.DBAPIError) -> MltrailException | sa.exc.DBAPIError:
-    """A database error that survived retries, as an error a user can act on."""
-    detail = str(err.orig).splitlines()[0] if err.orig is not None else str(err)
-    if isinstance(err, sa.exc.IntegrityError):
-        # e.g. keys differing only in letter case are one key under MySQL's default collation
-        return invalid(f"The write conflicts with data already stored: {detail}")
-    if "locked" in detail or "deadlock" in detail.lower():
-        return MltrailException(
-            f"The database is busy, try again: {detail}", error_code=TEMPORARILY_UNAVAILABLE
-        )
-    return err
+def _name_taken(name: str) -> MltrailException:
+    return MltrailException(f"Experiment(name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS)
 
 
 def _check_max_results(max_results: Any) -> int:
@@ -134,37 +117,20 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
     def __init__(self, db_uri: str, default_artifact_root: str) -> None:
         self.db_uri = db_uri
         self.artifact_root_uri = default_artifact_root.rstrip("/") or default_artifact_root
-        self.engine = create_sql_engine(db_uri)
-        self.dialect = self.engine.dialect.name
+        self.db = database_for(db_uri)
+        self.engine = self.db.engine  # for tools and tests; the store itself goes through self.db
+        self.dialect = self.db.dialect
         # Searches repeat (a UI polling, a script's loop): their compiled SQL is kept by
         # request, so a repeat skips building and compiling the query.
         self._search_sql: dict[tuple, tuple[str, Any]] = {}
-        ensure_schema(self.engine)
+        self.db.ensure_schema()
         self._ensure_default_experiment()
-
-    # ------------------------------------------------------------ plumbing
-    def _read(self) -> sa.Connection:
-        return read_connection(self.engine)
-
-    def _write(self, fn: Callable[[sa.Connection], T]) -> T:
-        """Run ``fn`` in one write transaction; retry races that PostgreSQL/MySQL report as errors."""
-        attempts = 1 if self.dialect == "sqlite" else 4
-        for attempt in range(attempts):
-            try:
-                with self.engine.begin() as conn:
-                    return fn(conn)
-            except (sa.exc.IntegrityError, sa.exc.OperationalError) as err:
-                # Two writers inserting the same new key (or a deadlock victim): the
-                # transaction rolled back, so running it again is safe.
-                if attempt == attempts - 1:
-                    raise _as_mltrail_error(err) from err
-        raise AssertionError("unreachable")
 
     def _default_location(self, experiment_id: int | str) -> str:
         return f"{self.artifact_root_uri}/{experiment_id}"
 
     def _ensure_default_experiment(self) -> None:
-        with self._read() as conn:
+        with self.db.read() as conn:
             if conn.execute(sa.select(_E.experiment_id).where(_E.experiment_id == 0)).first():
                 return
 
@@ -192,10 +158,8 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
                 if restore_mode is not None:
                     conn.execute(sa.text("SET SESSION sql_mode = :m"), {"m": restore_mode})
 
-        try:
-            self._write(create)
-        except sa.exc.IntegrityError:
-            pass  # another process created it first (or a user took the name): nothing to do
+        # A conflict: another process created it first (or a user took the name): nothing to do.
+        self.db.write(create, conflict=lambda err: None)
 
     # ---------------------------------------------------------- experiments
     def create_experiment(
@@ -210,9 +174,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
 
         def create(conn: sa.Connection) -> str:
             if execute_constant(conn, _EXPERIMENT_BY_NAME, {"name": name}):
-                raise MltrailException(
-                    f"Experiment(name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
-                )
+                raise _name_taken(name)
             ts = now_ms()
             row = {
                 "name": name,
@@ -232,17 +194,12 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             )
             return str(exp_id)
 
-        try:
-            return self._write(create)
-        except sa.exc.IntegrityError as err:  # lost a race on the unique name
-            raise MltrailException(
-                f"Experiment(name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
-            ) from err
+        return self.db.write(create, conflict=lambda err: _name_taken(name))  # lost a race on the name
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment, active or deleted."""
         exp_id = _exp_id(experiment_id)
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = load_experiments(conn, [exp_id])
         if not found:
             raise not_found(f"No Experiment with id={experiment_id} exists")
@@ -250,7 +207,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
 
     def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
         """The experiment with that exact name (active or deleted), or ``None``."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(_E.experiment_id).where(_E.name == experiment_name)).first()
             if row is None:
                 return None
@@ -272,7 +229,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
         max_results = _check_max_results(max_results)
         offset = decode_page_token(page_token)
         query = experiments_query(filter_string, view_type, order_by, offset, max_results + 1)
-        with self._read() as conn:
+        with self.db.read() as conn:
             ids = [int(r[0]) for r in conn.execute(query)]
             page = load_experiments(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
@@ -310,7 +267,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
                 .values(lifecycle_stage=LifecycleStage.DELETED, deleted_time=ts)
             )
 
-        self._write(delete)
+        self.db.write(delete)
 
     def restore_experiment(self, experiment_id: str) -> None:
         """Bring back a deleted experiment and the runs that were deleted with it."""
@@ -339,7 +296,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
                 .values(lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None)
             )
 
-        self._write(restore)
+        self.db.write(restore)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename an active experiment; the new name must be free."""
@@ -351,21 +308,14 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
                 raise MltrailException("Cannot rename a non-active experiment.", error_code=INVALID_STATE)
             other = conn.execute(sa.select(_E.experiment_id).where(_E.name == new_name)).first()
             if other is not None and int(other[0]) != exp_id:
-                raise MltrailException(
-                    f"Experiment(name={new_name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
-                )
+                raise _name_taken(new_name)
             conn.execute(
                 sa.update(experiments)
                 .where(_E.experiment_id == exp_id)
                 .values(name=new_name, last_update_time=now_ms())
             )
 
-        try:
-            self._write(rename)
-        except sa.exc.IntegrityError as err:
-            raise MltrailException(
-                f"Experiment(name={new_name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
-            ) from err
+        self.db.write(rename, conflict=lambda err: _name_taken(new_name))
 
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
         """Set or overwrite a tag of an active experiment."""
@@ -380,7 +330,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             stmt = upsert_statement(self.dialect, experiment_tags, ("experiment_id", "key"), ("value",))
             conn.execute(stmt, [{"experiment_id": exp_id, "key": tag.key, "value": tag.value}])
 
-        self._write(set_tag)
+        self.db.write(set_tag)
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove a tag of an active experiment; ``RESOURCE_DOES_NOT_EXIST`` if absent."""
@@ -399,7 +349,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             if result.rowcount == 0:
                 raise not_found(f"No tag with name: {key} in experiment with id {experiment_id}")
 
-        self._write(delete)
+        self.db.write(delete)
 
     # ------------------------------------------------------------------ runs
     def create_run(
@@ -478,11 +428,11 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             run.data.tag_list.extend(RunTag(k, tag_map[k]) for k in sorted(tag_map))
             return run
 
-        return self._write(create)
+        return self.db.write(create)
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = load_runs(conn, [run_id])
         if not found:
             raise not_found(f"Run with id={run_id} not found")
@@ -509,7 +459,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             if values:
                 conn.execute(sa.update(runs).where(_R.run_uuid == run_id).values(**values))
 
-        self._write(update)
+        self.db.write(update)
         return self.get_run(run_id).info
 
     def delete_run(self, run_id: str) -> None:
@@ -530,7 +480,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             if result.rowcount == 0:
                 raise not_found(f"Run with id={run_id} not found")
 
-        self._write(update)
+        self.db.write(update)
 
     def get_metric_history(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
@@ -543,7 +493,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             offset = decode_page_token(page_token)
         if max_results is not None:
             max_results = _check_max_results(max_results) if max_results > 0 else None
-        with self._read() as conn:
+        with self.db.read() as conn:
             limit = None if max_results is None else max_results + 1
             history = _metrics.read_history(conn, run_id, metric_key, offset, limit)
         token = None
@@ -586,7 +536,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
                 if len(self._search_sql) >= _SEARCH_SQL_CACHE_SIZE:
                     self._search_sql.clear()  # rare: bound memory, no LRU bookkeeping per hit
                 self._search_sql[key] = sql
-        with self._read() as conn:
+        with self.db.read() as conn:
             ids = [r[0] for r in raw_fetchall(conn, *sql)]
             page = load_runs(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
@@ -596,7 +546,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
     def get_deleted_runs(self, older_than_ms: int = 0) -> list[str]:
         """Ids of deleted runs whose ``deleted_time`` is at least ``older_than_ms`` ago."""
         cutoff = now_ms() - int(older_than_ms)
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(_R.run_uuid)
                 .where(_R.lifecycle_stage == LifecycleStage.DELETED, _R.deleted_time <= cutoff)
@@ -607,7 +557,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
     def get_deleted_experiments(self, older_than_ms: int = 0) -> list[str]:
         """Ids of deleted experiments last updated (i.e. deleted) at least ``older_than_ms`` ago."""
         cutoff = now_ms() - int(older_than_ms)
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(_E.experiment_id)
                 .where(_E.lifecycle_stage == LifecycleStage.DELETED, _E.last_update_time <= cutoff)
@@ -618,7 +568,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
     def get_run_ids_of_experiment(self, experiment_id: str) -> list[str]:
         """Every run of an experiment, whatever its stage (``mltrail gc`` purges them all)."""
         exp_id = _exp_id(experiment_id)
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [r[0] for r in conn.execute(sa.select(_R.run_uuid).where(_R.experiment_id == exp_id))]
 
     def hard_delete_run(self, run_id: str) -> None:
@@ -627,7 +577,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
         def erase(conn: sa.Connection) -> None:
             self._erase_runs(conn, [run_id])
 
-        self._write(erase)
+        self.db.write(erase)
 
     def hard_delete_experiment(self, experiment_id: str) -> None:
         """Erase an experiment, its tags, datasets and any runs still in it."""
@@ -652,7 +602,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             _purge_dependents(conn, experiments, _E.experiment_id == exp_id)
             conn.execute(sa.delete(experiments).where(_E.experiment_id == exp_id))
 
-        self._write(erase)
+        self.db.write(erase)
 
 
 def _purge_dependents(conn: sa.Connection, parent: sa.Table, selected: sa.ColumnElement[bool]) -> None:

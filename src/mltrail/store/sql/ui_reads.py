@@ -1,9 +1,12 @@
 """Aggregate reads the web UI needs and MLflow's REST API does not offer.
 
-Mixed into :class:`~mltrail.store.sql.tracking.SqlTrackingStore`, so the UI asks
-the store (never the schema) for them. Each is one ``GROUP BY`` answered from an
-index: the run counts of every experiment for the experiments list, and how many
-points each metric of some runs holds, which decides between a number and a chart.
+Mixed into :class:`~mltrail.store.sql.tracking.SqlTrackingStore`: the SQL answers
+to the UI reads the :class:`~mltrail.store.tracking.TrackingStore` interface
+declares, so the UI asks the store (never the schema) for them. Each is a few
+queries answered from an index: the run counts of every experiment for the
+experiments list, how many points each metric of some runs holds (a number or
+a chart), downsampled histories, the column keys of experiments and a cheap
+fingerprint of a run for live pages.
 
 Example::
 
@@ -19,15 +22,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mltrail.store.sql import _history
 from mltrail.store.sql._codec import chunks
-from mltrail.store.sql.schema import metrics, runs
+from mltrail.store.sql.database import Database
+from mltrail.store.sql.schema import latest_metrics, metrics, params, runs, tags
 
 
 class UiReadsMixin:
-    """Read-only aggregates for the UI; the host class provides ``_read()``."""
+    """Read-only aggregates for the UI; the host class provides ``db`` (a :class:`Database`)."""
 
-    def _read(self) -> sa.Connection:  # pragma: no cover - provided by the store
-        raise NotImplementedError
+    db: Database
 
     def experiment_run_summaries(self, experiment_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """Per experiment id: active runs, how many of them are RUNNING, and the newest run's start time.
@@ -43,7 +47,7 @@ class UiReadsMixin:
         )
         if experiment_ids is not None:
             stmt = stmt.where(runs.c.experiment_id.in_([int(e) for e in experiment_ids]))
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(stmt).all()
         return {
             str(exp): {"runs": int(n), "running": int(live or 0), "last_run_start": None if last is None else int(last)}
@@ -53,7 +57,7 @@ class UiReadsMixin:
     def metric_point_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """Per run id, per metric key: how many values were logged (every run id is present)."""
         out: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
-        with self._read() as conn:
+        with self.db.read() as conn:
             for part in chunks(list(out)):
                 stmt = (
                     sa.select(metrics.c.run_uuid, metrics.c.key, sa.func.count())
@@ -63,3 +67,49 @@ class UiReadsMixin:
                 for run_id, key, n in conn.execute(stmt):
                     out[run_id][key] = int(n)
         return out
+
+    def metric_history_sampled(self, run_id: str, key: str, axis: str, max_points: int) -> dict[str, Any]:
+        """One metric of a run downsampled for a chart, grouped in the database (see :mod:`._history`)."""
+        return _history.sampled_history(self.db, run_id, key, axis, max_points)
+
+    def metric_histories_sampled(
+        self, run_ids: Sequence[str], key: str, axis: str, max_points: int
+    ) -> dict[str, dict[str, Any]]:
+        """One metric of many runs downsampled, in a few queries for all of them."""
+        return _history.sampled_histories(self.db, list(run_ids), key, axis, max_points)
+
+    def experiment_columns(self, experiment_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Every param, metric and tag key of the experiments' runs (deleted runs included), sorted."""
+        ids = [int(e) for e in experiment_ids]
+        live = sa.select(runs.c.run_uuid).where(runs.c.experiment_id.in_(ids))
+        out: dict[str, list[str]] = {}
+        with self.db.read() as conn:
+            for name, table in (("params", params), ("metrics", latest_metrics), ("tags", tags)):
+                stmt = sa.select(table.c.key).where(table.c.run_uuid.in_(live)).distinct().order_by(table.c.key)
+                out[name] = [row[0] for row in conn.execute(stmt)]
+        return out
+
+    def run_change_probe(self, run_id: str) -> tuple | None:
+        """One query over the run row and aggregates of its latest metrics, params and tags.
+
+        Changes whenever anything the run page shows changes; ``None`` once the run is gone.
+        """
+        lm = (
+            sa.select(
+                sa.func.count(), sa.func.max(latest_metrics.c.timestamp), sa.func.sum(latest_metrics.c.step)
+            )
+            .where(latest_metrics.c.run_uuid == run_id)
+            .subquery()
+        )
+        n_params = sa.select(sa.func.count()).where(params.c.run_uuid == run_id).scalar_subquery()
+        n_tags = sa.select(sa.func.count()).where(tags.c.run_uuid == run_id).scalar_subquery()
+        stmt = (
+            sa.select(
+                runs.c.status, runs.c.end_time, runs.c.lifecycle_stage, runs.c.name, *lm.c, n_params, n_tags
+            )
+            .select_from(runs.join(lm, sa.true()))
+            .where(runs.c.run_uuid == run_id)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else tuple(row)

@@ -1,0 +1,188 @@
+"""One SQL database as every mltrail store sees it: engine, transactions, retry, errors.
+
+The tracking, registry, trace, logged-model and auth stores each hold the
+:class:`Database` of their URI (:func:`database_for` returns one per URI per
+process, so stores on one URI share its engine and connection pool). A store
+never opens transactions itself:
+
+* ``db.read()`` is a connection for reads (a plain, deferred ``BEGIN`` on
+  SQLite, so readers never take the write lock);
+* ``db.write(fn)`` runs ``fn(conn)`` in one write transaction (``BEGIN
+  IMMEDIATE`` on SQLite) and runs it again when the database reports a race
+  that rolled the transaction back: a busy or locked SQLite file, a
+  serialization failure or deadlock on PostgreSQL/MySQL, two writers inserting
+  the same new key. ``fn`` must therefore only touch the database (it may run
+  more than once);
+* a driver error that survives the retries becomes an
+  :class:`~mltrail.exceptions.MltrailException` a client can act on:
+  ``INVALID_PARAMETER_VALUE`` for a conflict with stored data (or whatever the
+  caller's ``conflict`` says, e.g. ``RESOURCE_ALREADY_EXISTS`` for a taken
+  name), ``TEMPORARILY_UNAVAILABLE`` for a database that stayed busy. Any other
+  driver error is left as it is (a 500: a bug or an outage, not bad input).
+
+Example::
+
+    db = database_for("sqlite:///mltrail.db")
+    with db.read() as conn:
+        conn.execute(...)
+    new_id = db.write(lambda conn: conn.execute(insert_stmt).inserted_primary_key[0])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import sqlalchemy as sa
+
+from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, invalid
+from mltrail.store.sql.engine import create_sql_engine, execute_constant, raw_fetchall, read_connection
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["Database", "database_for", "execute_constant", "raw_fetchall"]
+
+T = TypeVar("T")
+# Attempts per write. SQLite's 30 s busy timeout already waits for the write lock, so a
+# "database is locked" that still comes out is one SQLite raised without waiting (a WAL
+# recovery, a lock taken mid-transaction): a few quick retries settle it.
+WRITE_ATTEMPTS = 4
+# Pause before retry n (seconds, doubled each time, with jitter) after a busy database;
+# races on a new key retry at once (the loser re-reads and takes the next key).
+BUSY_BACKOFF_S = 0.05
+
+_databases: dict[tuple[int, str], Database] = {}
+_lock = threading.Lock()
+
+Conflict = Callable[[sa.exc.IntegrityError], "MltrailException | None"]
+
+
+def database_for(uri: str) -> Database:
+    """The :class:`Database` for ``uri``: one per URI per process (a fork gets its own)."""
+    key = (os.getpid(), uri)
+    db = _databases.get(key)
+    if db is None:
+        with _lock:
+            db = _databases.get(key)
+            if db is None:
+                db = _databases[key] = Database(uri)
+    return db
+
+
+class Database:
+    """An engine plus the one transaction, retry and error policy every SQL store uses."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.engine: sa.Engine = create_sql_engine(uri)
+        self.dialect: str = self.engine.dialect.name
+        self._schema_ready = False
+
+    def __repr__(self) -> str:
+        return f"<Database {self.dialect}>"
+
+    # ------------------------------------------------------------ schema
+    def ensure_schema(self) -> None:
+        """Bring the tables to the head migration, once per process for this database."""
+        if self._schema_ready:
+            return
+        from mltrail.store.sql.migrate import ensure_schema
+
+        ensure_schema(self.engine)
+        self._schema_ready = True
+
+    # ------------------------------------------------------- transactions
+    def read(self) -> sa.Connection:
+        """A connection for reads: ``with db.read() as conn: ...`` (deferred ``BEGIN`` on SQLite)."""
+        return read_connection(self.engine)
+
+    def write(self, fn: Callable[[sa.Connection], T], conflict: Conflict | None = None) -> T:
+        """Run ``fn(conn)`` in one write transaction, retried on races; returns what ``fn`` returns.
+
+        ``conflict`` says what an integrity error that survives the retries means
+        (by default ``INVALID_PARAMETER_VALUE``): it returns the exception to raise,
+        or ``None`` when the conflict means the write is already done (``write``
+        then returns ``None``).
+        """
+        # The first attempt is the whole hot path: one try, one transaction, no extra calls.
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn)
+        except sa.exc.DBAPIError as err:
+            if not self._retryable(err):
+                return self._fail(err, conflict)
+            first = err
+        return self._retry(fn, conflict, first)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """``with db.transaction() as conn:`` one write transaction, no retry, errors mapped.
+
+        For work that cannot simply run again (it does more than touch the
+        database); prefer :meth:`write`.
+        """
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.DBAPIError as err:
+            self._fail(err, None)
+
+    # ------------------------------------------------------------- policy
+    def _retry(self, fn: Callable[[sa.Connection], T], conflict: Conflict | None, err: sa.exc.DBAPIError) -> T:
+        for attempt in range(1, WRITE_ATTEMPTS):
+            if not isinstance(err, sa.exc.IntegrityError):
+                time.sleep(BUSY_BACKOFF_S * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except sa.exc.DBAPIError as again:
+                err = again
+                if not self._retryable(err):
+                    break
+        return self._fail(err, conflict)
+
+    def _retryable(self, err: sa.exc.DBAPIError) -> bool:
+        """Whether the transaction rolled back because of another writer (running it again is safe)."""
+        if isinstance(err, sa.exc.IntegrityError):
+            # SQLite serializes writers (BEGIN IMMEDIATE): its conflicts are real, not races.
+            return self.dialect != "sqlite"
+        if isinstance(err, sa.exc.OperationalError):
+            # PostgreSQL/MySQL: deadlock victims, serialization failures, a connection the
+            # server dropped; SQLite: only a busy or locked file (others are real errors).
+            return self.dialect != "sqlite" or _is_busy(err)
+        return False
+
+    @staticmethod
+    def _fail(err: sa.exc.DBAPIError, conflict: Conflict | None) -> None:
+        """Raise a driver error that survived the retries as an error a client can act on.
+
+        Returns (``None``) only when ``conflict`` accepts an integrity error as "already done".
+        """
+        if isinstance(err, sa.exc.IntegrityError):
+            if conflict is None:
+                # e.g. keys differing only in letter case are one key under MySQL's default collation
+                raise invalid(f"The write conflicts with data already stored: {_detail(err)}") from err
+            mapped = conflict(err)
+            if mapped is None:
+                return None
+            raise mapped from err
+        if _is_busy(err):
+            raise MltrailException(
+                f"The database is busy, try again: {_detail(err)}", error_code=TEMPORARILY_UNAVAILABLE
+            ) from err
+        raise err
+
+
+def _detail(err: sa.exc.DBAPIError) -> str:
+    return str(err.orig).splitlines()[0] if err.orig is not None else str(err)
+
+
+def _is_busy(err: sa.exc.DBAPIError) -> bool:
+    detail = _detail(err).lower()
+    return "locked" in detail or "busy" in detail or "deadlock" in detail or "serializ" in detail
