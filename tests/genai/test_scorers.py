@@ -592,7 +592,6 @@ def test_parity_of_required_field_errors():
 
 # Names of mlflow.genai.scorers that mltrail leaves out, and why.
 SCORER_GAPS = {
-    "PIIDetection": "regex PII detection not built yet",
     "get_scorer": "the scorer registry (register/start/stop on the tracking server) is not built",
     "list_scorers": "the scorer registry is not built",
     "delete_scorer": "the scorer registry is not built",
@@ -658,3 +657,26 @@ def test_validate_columns_matches_mlflow(name, args, columns):
         return None
 
     assert outcome(scorers, MltrailException) == outcome(official, MlflowException)
+
+
+PII_SAMPLES = [
+    "Nothing personal here.",
+    "Mail ann.lee+x@example.co.uk today",
+    "Call (555) 123-4567 or +442071234567",
+    "SSN 123-45-6789",
+    "Card 4111 1111 1111 1111, Amex 3782-822463-10005",
+    "Server at 192.168.0.254, not 999.1.1.1",
+    "Version 1.2.3 released",
+]
+
+
+@pytest.mark.parametrize("text", PII_SAMPLES)
+@pytest.mark.parametrize("types", [None, ["email", "ip_address"]])
+def test_pii_detection_matches_mlflow(text, types):
+    import mlflow.genai.scorers as official
+
+    ours = scorers.PIIDetection(pii_types=types)(outputs=text)
+    theirs = official.PIIDetection(pii_types=types)(outputs=text)
+    assert (ours.name, str(ours.value), ours.rationale) == (theirs.name, str(theirs.value), theirs.rationale)
+    with pytest.raises(MltrailException, match="Unknown PII type"):
+        scorers.PIIDetection(pii_types=["passport"])

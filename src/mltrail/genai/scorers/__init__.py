@@ -51,6 +51,7 @@ _SINGLE_TURN = (
     "ExpectationsGuidelines",
     "Fluency",
     "Guidelines",
+    "PIIDetection",
     "RegexMatch",
     "RelevanceToQuery",
     "ResponseLength",
@@ -62,6 +63,7 @@ _SINGLE_TURN = (
     "ToolCallCorrectness",
     "ToolCallEfficiency",
 )
+_DETERMINISTIC = ("PIIDetection", "RegexMatch", "ResponseLength")
 _SESSION = (
     "ConversationCompleteness",
     "ConversationalGuidelines",
@@ -86,6 +88,10 @@ def get_all_scorers() -> list[Scorer]:
 
 def __getattr__(name: str) -> Any:
     # The built-ins import the judges, which import Scorer from here: loaded on first use.
+    if name in _DETERMINISTIC:
+        from mltrail.genai.scorers import deterministic
+
+        return getattr(deterministic, name)
     if name in _SINGLE_TURN:
         from mltrail.genai.scorers import builtin
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, ClassVar, Literal
 
 from mltrail.entities.assessment import AssessmentSource, AssessmentSourceType, Feedback
@@ -506,74 +505,3 @@ class Summarization(_InstructionScorer):
     def __call__(self, *, inputs: Any = None, outputs: Any = None, trace: Any = None) -> Feedback:
         inputs, outputs, _ = self._fields_from(trace, inputs, outputs, needs=("inputs", "outputs"))
         return self._judge()(inputs=inputs, outputs=outputs)
-
-
-def _output_text(outputs: Any, trace: Any) -> str | None:
-    if outputs is None and trace is not None:
-        outputs = _trace.root_outputs(trace)
-    return None if outputs is None else _trace.outputs_as_text(outputs)
-
-
-class RegexMatch(BuiltInScorer):
-    """Whether the output matches ``pattern`` (``match_type`` ``"search"`` or ``"fullmatch"``); no judge."""
-
-    _fields: ClassVar[tuple[str, ...]] = ("pattern", "match_type", "case_insensitive")
-    name = "regex_match"
-    required_columns = frozenset({"outputs"})
-    match_type: str = "search"
-    case_insensitive: bool = False
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if self.match_type not in ("search", "fullmatch"):
-            raise invalid(f"match_type must be 'search' or 'fullmatch', got {self.match_type!r}")
-        try:
-            self._compiled = re.compile(self.pattern, re.IGNORECASE if self.case_insensitive else 0)
-        except re.error as err:
-            raise invalid(f"Invalid regular expression {self.pattern!r}: {err}") from None
-
-    def __call__(self, *, outputs: Any = None, trace: Any = None) -> Feedback:
-        text = _output_text(outputs, trace)
-        if text is None:
-            return Feedback(
-                name=self.name, value=CategoricalRating.NO, rationale="No outputs provided to evaluate."
-            )
-        find = self._compiled.fullmatch if self.match_type == "fullmatch" else self._compiled.search
-        matched = find(text) is not None
-        return Feedback(
-            name=self.name,
-            value=CategoricalRating.YES if matched else CategoricalRating.NO,
-            rationale=f"Output {'matches' if matched else 'does not match'} pattern {self.pattern!r}",
-        )
-
-
-class ResponseLength(BuiltInScorer):
-    """Whether the output's length (``unit`` ``"chars"`` or ``"words"``) is within ``min_length``..``max_length``."""
-
-    _fields: ClassVar[tuple[str, ...]] = ("min_length", "max_length", "unit")
-    name = "response_length"
-    required_columns = frozenset({"outputs"})
-    min_length: int | None = None
-    max_length: int | None = None
-    unit: str = "chars"
-
-    def __call__(self, *, outputs: Any = None, trace: Any = None) -> Feedback:
-        text = _output_text(outputs, trace)
-        if text is None:
-            return Feedback(
-                name=self.name, value=CategoricalRating.NO, rationale="No outputs provided to evaluate."
-            )
-        length = len(text.split()) if self.unit == "words" else len(text)
-        unit = self.unit
-        if self.min_length is not None and length < self.min_length:
-            why, ok = (
-                f"Output length ({length} {unit}) is below the minimum ({self.min_length} {unit})",
-                False,
-            )
-        elif self.max_length is not None and length > self.max_length:
-            why, ok = f"Output length ({length} {unit}) exceeds the maximum ({self.max_length} {unit})", False
-        else:
-            why, ok = f"Output length ({length} {unit}) is within bounds", True
-        return Feedback(
-            name=self.name, value=CategoricalRating.YES if ok else CategoricalRating.NO, rationale=why
-        )
