@@ -183,6 +183,12 @@ def _detail(err: sa.exc.DBAPIError) -> str:
     return str(err.orig).splitlines()[0] if err.orig is not None else str(err)
 
 
+# How each backend says "another transaction is in the way": SQLite's "database is locked"
+# (or busy), PostgreSQL's deadlock / serialization failure / lock timeout, MySQL's deadlock
+# and "Lock wait timeout exceeded".
+_BUSY_WORDS = ("locked", "busy", "deadlock", "serializ", "lock timeout", "lock wait timeout")
+
+
 def _is_busy(err: sa.exc.DBAPIError) -> bool:
     detail = _detail(err).lower()
-    return "locked" in detail or "busy" in detail or "deadlock" in detail or "serializ" in detail
+    return any(word in detail for word in _BUSY_WORDS)
