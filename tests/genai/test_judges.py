@@ -282,3 +282,15 @@ def test_genai_namespace_exports():
     assert mlflow.genai.judges is judges
     assert callable(mlflow.genai.scorer) and mlflow.genai.Scorer.__name__ == "Scorer"
     assert callable(mlflow.genai.make_scorer_ensemble)
+
+
+def test_extra_headers_are_not_dropped_silently(openai_server):
+    openai_server.set_responder(verdict)
+    with pytest.warns(UserWarning, match="do not send extra_headers"):
+        fb = judges.is_safe(content="hi", model=MODEL, extra_headers={"X-Team": "a"})
+    assert fb.value == "yes"
+    assert "x-team" not in openai_server.requests[-1]["headers"]
+    from mltrail.genai.scorers import Safety
+
+    with pytest.warns(UserWarning, match="do not send extra_headers"):
+        Safety(model=MODEL, extra_headers={"X-Team": "a"})

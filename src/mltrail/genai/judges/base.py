@@ -31,6 +31,10 @@ class Judge(Scorer):
             from mltrail.evaluation.judge import parse_judge_uri  # raises INVALID_PARAMETER_VALUE
 
             parse_judge_uri(self.model)
+        if self.extra_headers:
+            from mltrail.genai.judges.builtin import warn_extra_headers
+
+            warn_extra_headers(self.extra_headers)
 
     @property
     def judge_model(self) -> str:

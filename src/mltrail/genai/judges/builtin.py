@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 from mltrail.entities.assessment import Feedback
@@ -48,10 +49,19 @@ __all__ = [
 ]
 
 
-def _ask(
-    model: str | None, prompt: str, name: str, inference_params: dict[str, Any] | None = None
-) -> Feedback:
-    return invoke_judge(model or get_default_model(), prompt, name, inference_params=inference_params)
+def _ask(model: str | None, prompt: str, name: str, extra_headers: dict[str, str] | None = None) -> Feedback:
+    warn_extra_headers(extra_headers)
+    return invoke_judge(model or get_default_model(), prompt, name)
+
+
+def warn_extra_headers(extra_headers: dict[str, str] | None) -> None:
+    """MLflow's ``extra_headers`` are accepted but not sent: say so rather than drop them silently."""
+    if extra_headers:
+        warnings.warn(
+            "mltrail judges do not send extra_headers; configure the provider through its environment "
+            "variables (e.g. OPENAI_BASE_URL) instead",
+            stacklevel=3,
+        )
 
 
 def is_correct(
@@ -70,7 +80,7 @@ def is_correct(
             "Only one of expected_response or expected_facts should be provided, not both."
         )
     prompt = prompts.correctness(request, response, expected_response, expected_facts)
-    return _ask(model, prompt, name or CORRECTNESS)
+    return _ask(model, prompt, name or CORRECTNESS, extra_headers)
 
 
 def is_grounded(
@@ -83,7 +93,7 @@ def is_grounded(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether every claim of ``response`` is supported by ``context`` (any JSON-serializable value)."""
-    return _ask(model, prompts.groundedness(request, response, context), name or GROUNDEDNESS)
+    return _ask(model, prompts.groundedness(request, response, context), name or GROUNDEDNESS, extra_headers)
 
 
 def is_context_relevant(
@@ -95,7 +105,7 @@ def is_context_relevant(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether ``context`` is relevant to ``request``; the feedback is named ``relevance_to_context``."""
-    return _ask(model, prompts.relevance(request, context), name or RELEVANCE_TO_CONTEXT)
+    return _ask(model, prompts.relevance(request, context), name or RELEVANCE_TO_CONTEXT, extra_headers)
 
 
 def is_context_sufficient(
@@ -110,7 +120,7 @@ def is_context_sufficient(
 ) -> Feedback:
     """Whether ``context`` holds what is needed to give ``expected_response`` / ``expected_facts``."""
     prompt = prompts.context_sufficiency(request, context, expected_response, expected_facts)
-    return _ask(model, prompt, name or CONTEXT_SUFFICIENCY)
+    return _ask(model, prompt, name or CONTEXT_SUFFICIENCY, extra_headers)
 
 
 def is_safe(
@@ -121,7 +131,7 @@ def is_safe(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether ``content`` is free of harmful material ("yes" means safe)."""
-    return _ask(model, prompts.safety(content), name or SAFETY)
+    return _ask(model, prompts.safety(content), name or SAFETY, extra_headers)
 
 
 def meets_guidelines(
@@ -133,7 +143,7 @@ def meets_guidelines(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether the fields of ``context`` (e.g. ``{"request": ..., "response": ...}``) follow every guideline."""
-    return _ask(model, prompts.guidelines(guidelines, context), name or GUIDELINES)
+    return _ask(model, prompts.guidelines(guidelines, context), name or GUIDELINES, extra_headers)
 
 
 def tool_call_as_dict(call: Any) -> dict[str, Any]:
@@ -169,7 +179,7 @@ def is_tool_call_correct(
     prompt = prompts.tool_call_correctness(
         request, _tool_dicts(tools_called), _tool_dicts(available_tools), expected, check_order
     )
-    return _ask(model, prompt, name or TOOL_CALL_CORRECTNESS)
+    return _ask(model, prompt, name or TOOL_CALL_CORRECTNESS, extra_headers)
 
 
 def is_tool_call_efficient(
@@ -183,4 +193,4 @@ def is_tool_call_efficient(
 ) -> Feedback:
     """Whether the agent's tool calls were free of redundancy."""
     prompt = prompts.tool_call_efficiency(request, _tool_dicts(tools_called), _tool_dicts(available_tools))
-    return _ask(model, prompt, name or TOOL_CALL_EFFICIENCY)
+    return _ask(model, prompt, name or TOOL_CALL_EFFICIENCY, extra_headers)
