@@ -5,7 +5,7 @@
     python bench/run.py --only ops,capacity
     python bench/run.py --servers mlflow,fasttrackml   # while developing
 
-Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, auth, footprint.
+Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, ui_trace, auth, footprint.
 Prints one markdown table per section and writes bench/results.json. Never part
 of ``make test``; see docs/benchmarks.md for the method.
 """
@@ -23,11 +23,11 @@ from common import BENCH_DIR, NA, ROOT, SERVERS
 from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
-ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "auth", "footprint")
+ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint")
 SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
-# --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start) and ui (seeds 10k runs);
-# ask for them with --only serving,ui.
-QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("serving", "ui"))
+# --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 10k runs) and
+# ui_trace (Chromium); ask for them with --only serving,ui,ui_trace.
+QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace"))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -114,6 +114,10 @@ class Bench:
             import sec_ui
 
             self.guarded("ui", "Web UI", sec_ui.run, self.quick)
+        if "ui_trace" in self.sections:
+            import ui_trace
+
+            self.guarded("ui_trace", "Trace page", ui_trace.run, self.quick)
         if "auth" in self.sections:
             import auth_overhead
 
