@@ -12,7 +12,11 @@ from judge_kit import MODEL, as_official, prompts_of, summary, trace, verdict
 from mltrail.exceptions import MltrailException
 from mltrail.genai import judges
 from mltrail.genai.judges import CategoricalRating, make_judge
-from support.anthropic_server import anthropic_server  # noqa: F401  (fixture)
+from support import anthropic_server as _anthropic_fake
+from support import openai_server as _openai_fake
+
+openai_server = _openai_fake.openai_server  # fixtures used here
+anthropic_server = _anthropic_fake.anthropic_server
 
 CALLS = [
     ("is_correct", dict(request="Capital of France?", response="Paris", expected_response="Paris")),
@@ -100,7 +104,7 @@ def test_openai_compatible_providers(openai_server, monkeypatch, provider, base_
     assert openai_server.requests[-1]["body"]["model"] == "small-model"
 
 
-def test_anthropic_make_judge(anthropic_server):  # noqa: F811  (the fixture imported above)
+def test_anthropic_make_judge(anthropic_server):
     anthropic_server.set_responder(lambda req: '```json\n{"result": 4, "rationale": "mostly right"}\n```')
     judge = make_judge(
         name="score",

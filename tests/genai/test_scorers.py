@@ -25,7 +25,11 @@ from mltrail.genai.scorers import (
     scorer,
 )
 from mltrail.genai.scorers.aggregation import aggregate_feedbacks, compute_aggregations
-from support.anthropic_server import anthropic_server  # noqa: F401  (fixture)
+from support import anthropic_server as _anthropic_fake
+from support import openai_server as _openai_fake
+
+openai_server = _openai_fake.openai_server  # fixtures used here
+anthropic_server = _anthropic_fake.anthropic_server
 
 # --- @scorer and Scorer.run ---------------------------------------------------------------------
 
@@ -409,7 +413,7 @@ def test_exact_paths_need_no_judge(openai_server):
     assert openai_server.requests == []
 
 
-def test_anthropic_judge(anthropic_server):  # noqa: F811  (the fixture imported above)
+def test_anthropic_judge(anthropic_server):
     anthropic_server.set_responder(verdict_anthropic)
     fb = Safety(model="anthropic:/claude-3-5-haiku-latest")(outputs="Hello there")
     assert (fb.value, fb.source.source_id) == ("yes", "anthropic:/claude-3-5-haiku-latest")
