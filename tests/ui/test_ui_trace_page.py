@@ -153,6 +153,14 @@ def test_waterfall_chat_pretty_json_tokens_and_cost(page, seeder, exp_id, tmp_pa
     assert "call_1" in tool_msg.inner_text() and '{"temp_c": 21}' in tool_msg.inner_text()
     assert page.locator(".span-detail .chat-msg").last.inner_text().endswith("It is 21°C and sunny.")
     page.screenshot(path=str(tmp_path / "trace-chat.png"), full_page=True)
+    # On a phone the detail goes under the span list and nothing overflows the page sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
+    list_box = page.locator(".span-list").bounding_box()
+    detail_box = page.locator(".span-detail").bounding_box()
+    assert detail_box["y"] >= list_box["y"] + list_box["height"] - 1
+    page.screenshot(path=str(tmp_path / "trace-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
     # Keyboard: arrow keys move the selection.
     page.locator(".span-viewport").focus()
     page.keyboard.press("ArrowUp")

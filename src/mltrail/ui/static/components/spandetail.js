@@ -60,7 +60,7 @@ export function spanDetail(node, traceStartNs, nowNs) {
       h('dt', {}, 'Status'), h('dd', {}, h('span', {class: 'badge status-' + node.status.toLowerCase()}, node.end === null ? 'RUNNING' : node.status),
         node.statusMessage ? ' ' + node.statusMessage : ''),
       h('dt', {}, 'Duration'), h('dd', {class: 'span-duration'}, fmtMs(node.durationMs(nowNs)) + (node.end === null ? ' so far' : '')),
-      h('dt', {}, 'Started'), h('dd', {}, '+' + fmtMs((node.start - traceStartNs) / 1e6)),
+      h('dt', {}, 'Started'), h('dd', {}, node.start === traceStartNs ? 'at the start' : '+' + fmtMs((node.start - traceStartNs) / 1e6)),
       typeof model === 'string' ? [h('dt', {}, 'Model'), h('dd', {}, model)] : null,
       tokens ? [h('dt', {}, 'Tokens'), h('dd', {class: 'span-tokens'}, tokens)] : null,
       cost ? [h('dt', {}, 'Cost'), h('dd', {class: 'span-cost'}, cost)] : null),
