@@ -168,6 +168,38 @@ def test_waterfall_chat_pretty_json_tokens_and_cost(page, seeder, exp_id, tmp_pa
     _no_script_ran(page)
 
 
+def test_langchain_and_responses_api_spans_read_as_conversations(page, seeder, exp_id):
+    """The shapes mltrail's LangChain autologger (messages in, LLMResult out) and OpenAI's Responses API record."""
+    t = uuid.uuid4().hex
+    lc_result = {"generations": [[{"text": "", "type": "ChatGeneration", "message": {
+        "type": "ai", "content": "", "tool_calls": [{"name": "search", "args": {"q": "mlflow"}, "id": "tc-9",
+                                                     "type": "tool_call"}]}}]], "llm_output": {"model": "m"}}
+    responses_out = {"output": [
+        {"type": "function_call", "name": "lookup", "arguments": '{"id": 7}', "call_id": "fc-1"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Found it."}]}]}
+    post_spans(seeder.http, exp_id, [
+        span(t, "ChatOpenAI", 0, 50, attrs={"mlflow.spanType": "CHAT_MODEL", "mlflow.spanInputs": [
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Find mlflow docs"}],
+            "mlflow.spanOutputs": lc_result}),
+        span(t, "Responses", 60, 90, attrs={"mlflow.spanType": "CHAT_MODEL",
+                                            "mlflow.spanInputs": {"instructions": "Be exact.", "input": "Find 7"},
+                                            "mlflow.spanOutputs": responses_out}),
+    ])
+    finish(seeder.http, exp_id, t, "shapes")
+    page.goto(f"/#/traces/tr-{t}")
+    page.wait_for_selector(".span-detail h2:text('ChatOpenAI')")
+    msgs = page.locator(".span-detail .chat-msg")
+    assert msgs.evaluate_all("ms => ms.map(m => m.dataset.role)") == ["system", "user", "assistant"]
+    assert "search" in msgs.last.locator(".tool-call-head").inner_text()
+    assert json.loads(msgs.last.locator(".tool-call pre").inner_text()) == {"q": "mlflow"}
+    page.locator(".span-pick[data-span='Responses']").click()
+    page.wait_for_selector(".span-detail h2:text('Responses')")
+    assert msgs.evaluate_all("ms => ms.map(m => m.dataset.role)") == ["system", "user", "assistant", "assistant"]
+    assert "lookup" in msgs.nth(2).inner_text() and json.loads(msgs.nth(2).locator("pre").inner_text()) == {"id": 7}
+    assert msgs.nth(3).locator(".chat-content").inner_text() == "Found it."
+    _no_script_ran(page)
+
+
 def test_markup_in_trace_values_is_text(page, seeder, exp_id):
     t = uuid.uuid4().hex
     root = uuid.uuid4().hex[:16]
