@@ -5,7 +5,8 @@
     python bench/run.py --only ops,capacity
     python bench/run.py --servers mlflow,fasttrackml   # while developing
 
-Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, ui_trace, auth, footprint.
+Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, ui_trace, auth, footprint,
+genai (genai.evaluate with loopback judges, bench/genai_eval.py).
 Prints one markdown table per section and writes bench/results.json. Never part
 of ``make test``; see docs/benchmarks.md for the method.
 """
@@ -23,7 +24,8 @@ from common import BENCH_DIR, NA, ROOT, SERVERS
 from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
-ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint")
+ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint",
+                "genai")
 SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
 # --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 10k runs) and
 # ui_trace (Chromium); ask for them with --only serving,ui,ui_trace.
@@ -126,6 +128,10 @@ class Bench:
             import sec_footprint
 
             self.guarded("footprint", "Install footprint", sec_footprint.run, self.quick)
+        if "genai" in self.sections:
+            import genai_eval
+
+            self.guarded("genai", "GenAI evaluation", genai_eval.run, self.quick)
 
     def run_server_sections(self, problems: dict[str, str]) -> None:
         import sec_ops

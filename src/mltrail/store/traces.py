@@ -262,3 +262,18 @@ def check_trace_tag(key: Any, value: Any) -> tuple[str, str]:
     if len(text) > MAX_TRACE_TAG_VAL_LENGTH:
         raise too_long(f"Trace tag value for key '{key[:40]}'", len(text), MAX_TRACE_TAG_VAL_LENGTH)
     return key, text
+
+
+#: Trace ids per ``traces/link-to-run`` request (MLflow's MAX_TRACE_LINKS_PER_REQUEST).
+MAX_TRACE_LINKS_PER_REQUEST = 100
+
+
+def check_trace_links(trace_ids: Any, run_id: Any) -> None:
+    """A valid link-to-run request (a run id, at most 100 string trace ids), or ``INVALID_PARAMETER_VALUE``."""
+    if not isinstance(run_id, str) or not run_id:
+        raise invalid("run_id cannot be empty")
+    if not isinstance(trace_ids, list) or not all(isinstance(t, str) and t for t in trace_ids):
+        raise invalid("trace_ids must be a list of non-empty trace id strings")
+    if len(trace_ids) > MAX_TRACE_LINKS_PER_REQUEST:
+        raise invalid(f"Cannot link more than {MAX_TRACE_LINKS_PER_REQUEST} traces to a run in a single request. "
+                      f"Provided {len(trace_ids)} traces.")

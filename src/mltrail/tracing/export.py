@@ -18,15 +18,35 @@ spans are sent there as OTLP/HTTP JSON instead of to the tracking store
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Iterator
 
 from mltrail.entities.trace import Trace
 
 _log = logging.getLogger(__name__)
 MAX_BATCH = 100
+# Set by synchronous_export(): traces finished in this context are stored before the traced call returns.
+_sync_export: contextvars.ContextVar[bool] = contextvars.ContextVar("mltrail_sync_trace_export", default=False)
+
+
+@contextlib.contextmanager
+def synchronous_export() -> Iterator[None]:
+    """Store the traces finished in this thread (or task) at once, as MLflow does while evaluating.
+
+    ``genai.evaluate`` reads each row's trace right after ``predict_fn``
+    returns; waiting for the shared queue instead would make its worker
+    threads wait for each other.
+    """
+    token = _sync_export.set(True)
+    try:
+        yield
+    finally:
+        _sync_export.reset(token)
 
 
 def _async_enabled() -> bool:
@@ -49,7 +69,7 @@ class TraceExporter:
 
     def submit(self, tracking_uri: str, trace: Trace) -> None:
         """Queue a finished trace (or store it now when async logging is off)."""
-        if not _async_enabled():
+        if _sync_export.get() or not _async_enabled():
             self._write([(tracking_uri, trace)])
             return
         with self._cond:

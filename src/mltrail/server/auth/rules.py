@@ -254,6 +254,11 @@ def _traces_of_body(call: Call) -> Iterable[str]:
     return found
 
 
+def _run_and_traces_of_body(call: Call) -> Iterable[str]:
+    """link-to-run: the run's experiment and the linked traces' (the link is written on each trace)."""
+    return {*_run_of_body(call), *_traces_of_body(call)}
+
+
 def _new_trace(call: Call) -> Iterable[str]:
     from mltrail.entities.trace import TraceInfo
 
@@ -741,6 +746,7 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/traces/batchGetInfos", "POST"): on_experiments(READ, _traces_of_body),
         _key(_T, "/traces/search", "POST"): on_experiments(READ, _trace_search),
         _key(_T, "/traces/delete-traces", "POST"): on_experiments(DELETE, exp_body),
+        _key(_T, "/traces/link-to-run", "POST"): on_experiments(UPDATE, _run_and_traces_of_body),
         _key(_T, "/traces/{trace_id}", "GET"): on_experiments(READ, _trace_of_path),
         _key(_T, "/traces/{trace_id}/tags", "PATCH"): on_experiments(UPDATE, _trace_of_path),
         _key(_T, "/traces/{trace_id}/tags", "DELETE"): on_experiments(UPDATE, _trace_of_path),

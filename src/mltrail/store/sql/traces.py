@@ -40,6 +40,7 @@ from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
     SEARCH_TRACES_MAX_RESULTS,
     TraceStore,
+    check_trace_links,
     check_trace_tag,
     parse_trace_filter,
     parse_trace_order_by,
@@ -341,6 +342,36 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
         self.db.write(lambda conn: _assessments.delete(conn, trace_id, assessment_id))
+
+    # ------------------------------------------------------------ run links
+    def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:
+        """Link up to 100 traces to a run (``traces/link-to-run``), so ``search_traces(run_id=)`` finds them.
+
+        The link is the trace's ``mlflow.sourceRun`` metadata, set where a
+        trace has none; a trace created inside another run stays that run's
+        (MLflow keeps a separate association table). Unknown trace ids are
+        skipped as in MLflow; an unknown run is ``RESOURCE_DOES_NOT_EXIST``.
+        """
+        from mltrail.entities.trace import TraceMetadataKey
+        from mltrail.store.sql.schema import runs
+
+        check_trace_links(trace_ids, run_id)
+        if not trace_ids:
+            return
+        meta = trace_request_metadata.c
+
+        def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(runs.c.run_uuid).where(runs.c.run_uuid == run_id)).first() is None:
+                raise MltrailException(f"Run with id={run_id} not found", error_code=RESOURCE_DOES_NOT_EXIST)
+            known = set(conn.execute(sa.select(_TI.request_id).where(_TI.request_id.in_(trace_ids))).scalars())
+            linked = set(conn.execute(sa.select(meta.request_id).where(
+                meta.request_id.in_(trace_ids), meta.key == TraceMetadataKey.SOURCE_RUN)).scalars())
+            rows = [{"request_id": t, "key": TraceMetadataKey.SOURCE_RUN, "value": run_id}
+                    for t in dict.fromkeys(trace_ids) if t in known and t not in linked]
+            if rows:
+                conn.execute(sa.insert(trace_request_metadata), rows)
+
+        self.db.write(write)
 
 
 def _root_first(span_list: list[Span]) -> list[Span]:

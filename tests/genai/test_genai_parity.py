@@ -1,0 +1,176 @@
+"""Parity with the official mlflow 3.17.2: the same ``genai.evaluate`` script under both SDKs.
+
+The script runs in a subprocess per SDK, each on its own SQLite store, with
+``@scorer`` code scorers (a value, a ``Feedback`` with a rationale, every
+aggregation, a failing scorer), an LLM judge (``make_judge``) answered by the
+loopback OpenAI fake, and a predict_fn; metric names and values,
+assessment names, values, rationales and error codes per row, and the
+``result_df`` columns must be the same. Then the official client reads an
+evaluation's traces and assessments from ``mltrail server``, and mltrail reads
+one the official client ran against the same server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SCRIPT = textwrap.dedent('''
+    import json, sys
+    if sys.argv[1] == "mlflow":
+        import mlflow
+        from mlflow.entities import Feedback
+        from mlflow.genai.judges import make_judge
+        from mlflow.genai.scorers import scorer
+    else:
+        import mltrail as mlflow
+        from mltrail.entities.assessment import Feedback
+        from mltrail.genai.judges import make_judge
+        from mltrail.genai.scorers import scorer
+    mlflow.set_tracking_uri(sys.argv[2])
+    mlflow.set_experiment(sys.argv[3])
+
+    @scorer
+    def exact(outputs, expectations):
+        return outputs == expectations["expected"]
+
+    @scorer(aggregations=["min", "max", "mean", "median", "variance", "p90"])
+    def length(outputs):
+        return len(outputs)
+
+    @scorer
+    def rated(inputs, outputs):
+        return Feedback(value="yes" if outputs.isupper() else "no", rationale=f"looked at {inputs['q']}")
+
+    @scorer
+    def broken(outputs):
+        raise ValueError("nope")
+
+    data = [
+        {"inputs": {"q": "alpha"}, "expectations": {"expected": "ALPHA"}},
+        {"inputs": {"q": "beta"}, "expectations": {"expected": "b"}},
+        {"inputs": {"q": "gamma"}, "expectations": {"expected": "GAMMA"}},
+        {"inputs": {"q": "delta"}, "expectations": {"expected": "DELTA"}},
+    ]
+
+    def predict(q):
+        return q.upper() if q != "beta" else "beta!"
+
+    # an LLM judge, answered by the loopback OpenAI fake (OPENAI_BASE_URL)
+    shouting = make_judge(name="shouting", instructions="Is {{ outputs }} in capital letters? Answer yes or no.",
+                          model="openai:/gpt-4o-mini", feedback_value_type=str)
+
+    scorers = [exact, length, rated, broken] + ([shouting] if sys.argv[4] == "judge" else [])
+    res = mlflow.genai.evaluate(data=data, predict_fn=predict, scorers=scorers)
+    rows = []
+    for trace_id in res.result_df["trace_id"]:
+        t = mlflow.get_trace(trace_id)
+        rows.append(sorted([a.name, a.value, a.rationale, a.error.error_code if a.error else None]
+                           for a in t.info.assessments))
+    run = mlflow.get_run(res.run_id)
+    print(json.dumps({
+        "metrics": res.metrics, "columns": list(res.result_df.columns), "rows": sorted(rows),
+        "run_metrics": run.data.metrics, "run_type": run.data.tags.get("mlflow.runType"),
+        "run_id": res.run_id, "trace_ids": list(res.result_df["trace_id"]),
+        "responses": sorted(res.result_df["response"]),
+        "n_traces": len(mlflow.search_traces(locations=[run.info.experiment_id], run_id=res.run_id)),
+    }, default=str))
+''')
+
+
+def _run(sdk: str, tracking_uri: str, experiment: str, cwd: Path, judge: bool = False) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    env["MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION"] = "false"
+    script = cwd / "evaluate_script.py"
+    script.write_text(SCRIPT)
+    res = subprocess.run([sys.executable, str(script), sdk, tracking_uri, experiment, "judge" if judge else "-"],
+                         capture_output=True,
+                         text=True, env=env, cwd=cwd, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def shouting_verdict(request: dict) -> str:
+    """The judge's answer: yes when the judged output (quoted in the prompt) is in capitals."""
+    prompt = " ".join(m["content"] for m in request["messages"] if isinstance(m.get("content"), str))
+    result = "no" if "beta!" in prompt else "yes"
+    return json.dumps({"result": result, "rationale": f"judged {result}"})
+
+
+def _comparable(out: dict) -> dict:
+    return {"metrics": out["metrics"], "columns": sorted(out["columns"]), "rows": out["rows"],
+            "run_metrics": out["run_metrics"], "run_type": out["run_type"], "responses": out["responses"],
+            "n_traces": out["n_traces"]}
+
+
+def test_same_evaluation_same_metrics_assessments_and_columns(tmp_path):
+    (tmp_path / "mlflow").mkdir()
+    (tmp_path / "mltrail").mkdir()
+    theirs = _run("mlflow", f"sqlite:///{tmp_path / 'mlflow' / 'm.db'}", "parity", tmp_path / "mlflow")
+    ours = _run("mltrail", f"sqlite:///{tmp_path / 'mltrail' / 'm.db'}", "parity", tmp_path / "mltrail")
+    assert _comparable(ours) == _comparable(theirs)
+    assert ours["metrics"]["exact/mean"] == 0.75 and ours["run_type"] == "genai_evaluate"
+    assert ["broken", None, None, "SCORER_ERROR"] in ours["rows"][0]
+
+
+@pytest.mark.xfail(strict=True, reason="mltrail's make_judge(feedback_value_type=str) has aggregations None (so "
+                   "shouting/mean is logged); MLflow's default is [] for str/categorical judges and ['mean'] for "
+                   "bool/int/float (mlflow/genai/judges/make_judge.py) - a judges fix, not the harness's")
+def test_same_evaluation_with_an_llm_judge(tmp_path, openai_server):
+    """make_judge(feedback_value_type=str) in both SDKs, answered by the loopback OpenAI fake."""
+    openai_server.set_responder(shouting_verdict)
+    (tmp_path / "mlflow").mkdir()
+    (tmp_path / "mltrail").mkdir()
+    theirs = _run("mlflow", f"sqlite:///{tmp_path / 'mlflow' / 'm.db'}", "parity", tmp_path / "mlflow", judge=True)
+    ours = _run("mltrail", f"sqlite:///{tmp_path / 'mltrail' / 'm.db'}", "parity", tmp_path / "mltrail", judge=True)
+    assert len(openai_server.requests) == 8  # four rows judged by each SDK
+    assert ["shouting", "no", "judged no", None] in ours["rows"][0]
+    assert _comparable(ours) == _comparable(theirs)
+
+
+def test_official_client_reads_mltrail_evaluation_through_the_server_and_back(tmp_path, live_server):
+    """mltrail evaluates against mltrail server; the official client reads it (and the other way round)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ours = _run("mltrail", live_server.url, "through-server", tmp_path / "a")
+    theirs = _run("mlflow", live_server.url, "through-server-official", tmp_path / "b")
+    assert _comparable(ours) == _comparable(theirs)  # the official client's evaluation works on mltrail server
+
+    reader = textwrap.dedent('''
+        import json, sys
+        if sys.argv[1] == "mlflow":
+            import mlflow
+        else:
+            import mltrail as mlflow
+        mlflow.set_tracking_uri(sys.argv[2])
+        out = {}
+        for trace_id in json.loads(sys.argv[4]):
+            t = mlflow.get_trace(trace_id)
+            out[trace_id] = sorted([a.name, a.value, (a.metadata or {}).get("mlflow.assessment.sourceRunId")]
+                                   for a in t.info.assessments)
+        run = mlflow.get_run(sys.argv[3])
+        linked = mlflow.search_traces(locations=[run.info.experiment_id], run_id=sys.argv[3], return_type="list")
+        print(json.dumps({"assessments": out, "metrics": run.data.metrics,
+                          "linked": sorted(t.info.trace_id for t in linked)}, default=str))
+    ''')
+    script = tmp_path / "reader.py"
+    script.write_text(reader)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    for writer, reader_sdk in ((ours, "mlflow"), (theirs, "mltrail")):
+        res = subprocess.run([sys.executable, str(script), reader_sdk, live_server.url, writer["run_id"],
+                              json.dumps(writer["trace_ids"])], capture_output=True, text=True, env=env,
+                             cwd=tmp_path, timeout=300)
+        assert res.returncode == 0, res.stderr[-3000:]
+        read = json.loads(res.stdout.strip().splitlines()[-1])
+        assert read["metrics"] == writer["run_metrics"]
+        assert read["linked"] == sorted(writer["trace_ids"])
+        for trace_id in writer["trace_ids"]:
+            names = [row[0] for row in read["assessments"][trace_id]]
+            assert names == ["broken", "exact", "expected", "length", "rated"]
+            assert {row[2] for row in read["assessments"][trace_id]} == {writer["run_id"]}
