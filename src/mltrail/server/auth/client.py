@@ -19,9 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-_V2 = "/api/2.0/mlflow"
-_V3 = "/api/3.0/mlflow"
-_TOKENS = "/api/2.0/mltrail/users/tokens"
+from mltrail.protocol.routes import MLTRAIL, service_root
+
+_V2 = service_root("2.0")
+_V3 = service_root("3.0")
+_TOKENS = service_root("2.0", MLTRAIL) + "/users/tokens"
 
 
 @dataclass(frozen=True)

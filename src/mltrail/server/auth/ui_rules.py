@@ -15,6 +15,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from mltrail.exceptions import MltrailException
+from mltrail.protocol.routes import UI_PREFIX
+from mltrail.protocol.ui import UI
 from mltrail.server.auth.rules import (
     READ,
     Subject,
@@ -26,8 +28,8 @@ from mltrail.server.auth.rules import (
 )
 from mltrail.server.routing import Call
 
-UI_API_PREFIX = "/ajax-api/mltrail/"
-WHOAMI_PATH = "/ajax-api/mltrail/auth/me"
+UI_API_PREFIX = UI_PREFIX + "/"
+WHOAMI_PATH = UI_PREFIX + "/auth/me"
 
 
 def _ids(request: Any, *names: str) -> list[str]:
@@ -40,7 +42,7 @@ def _ids(request: Any, *names: str) -> list[str]:
 
 # UI lists that, asked without ids, cover every experiment: their answer (a JSON object keyed
 # by experiment id under this field) is cut down to the experiments the caller may read.
-_EXPERIMENT_KEYED_LISTS = {"/ajax-api/mltrail/experiments/summary": "experiments"}
+_EXPERIMENT_KEYED_LISTS = {UI.ui_experiment_summaries.path: "experiments"}
 
 
 def _check_ui_request(request: Any, subject: Subject) -> bool:
