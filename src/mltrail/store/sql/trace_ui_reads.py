@@ -57,15 +57,19 @@ class TraceUiReadsMixin:
         State, duration, span count and latest span end, assessment count and last
         update, tag count: a page re-reads only when this changes.
         """
-        tid = trace_id
-        n_spans = sa.select(sa.func.count(), sa.func.max(spans.c.end_time_unix_nano),
-                            sa.func.max(spans.c.start_time_unix_nano)).where(spans.c.trace_id == tid).subquery()
-        judged = sa.select(sa.func.count(), sa.func.max(assessments.c.last_updated_timestamp)).where(
-            assessments.c.trace_id == tid).subquery()
-        n_tags = sa.select(sa.func.count()).where(trace_tags.c.request_id == tid).scalar_subquery()
-        stmt = (sa.select(trace_info.c.status, trace_info.c.execution_time_ms, *n_spans.c, *judged.c, n_tags)
-                .select_from(trace_info.join(n_spans, sa.true()).join(judged, sa.true()))
-                .where(trace_info.c.request_id == tid))
+        def one(column: Any, table: sa.Table, key: Any) -> Any:
+            # Scalar subqueries (not joins): one row whatever the dialect, no cartesian product.
+            return sa.select(column).select_from(table).where(key == trace_id).scalar_subquery()
+
+        stmt = sa.select(
+            trace_info.c.status, trace_info.c.execution_time_ms,
+            one(sa.func.count(), spans, spans.c.trace_id),
+            one(sa.func.max(spans.c.end_time_unix_nano), spans, spans.c.trace_id),
+            one(sa.func.max(spans.c.start_time_unix_nano), spans, spans.c.trace_id),
+            one(sa.func.count(), assessments, assessments.c.trace_id),
+            one(sa.func.max(assessments.c.last_updated_timestamp), assessments, assessments.c.trace_id),
+            one(sa.func.count(), trace_tags, trace_tags.c.request_id),
+        ).where(trace_info.c.request_id == trace_id)
         with self.db.read() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else tuple(row)
