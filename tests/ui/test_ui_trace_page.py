@@ -184,6 +184,7 @@ def test_langchain_and_responses_api_spans_read_as_conversations(page, seeder, e
         span(t, "Responses", 60, 90, attrs={"mlflow.spanType": "CHAT_MODEL",
                                             "mlflow.spanInputs": {"instructions": "Be exact.", "input": "Find 7"},
                                             "mlflow.spanOutputs": responses_out}),
+        span(t, "big", 95, 99, attrs={"mlflow.spanInputs": {"blob": "x" * 150_000}}),
     ])
     finish(seeder.http, exp_id, t, "shapes")
     page.goto(f"/#/traces/tr-{t}")
@@ -197,6 +198,13 @@ def test_langchain_and_responses_api_spans_read_as_conversations(page, seeder, e
     assert msgs.evaluate_all("ms => ms.map(m => m.dataset.role)") == ["system", "user", "assistant", "assistant"]
     assert "lookup" in msgs.nth(2).inner_text() and json.loads(msgs.nth(2).locator("pre").inner_text()) == {"id": 7}
     assert msgs.nth(3).locator(".chat-content").inner_text() == "Found it."
+    # A very long value shows its first 100,000 characters until asked for the rest.
+    page.locator(".span-pick[data-span='big']").click()
+    page.wait_for_selector(".span-detail h2:text('big')")
+    inputs = page.locator(".span-detail pre.span-inputs")
+    assert len(inputs.inner_text()) == 100_000
+    page.locator(".span-detail button.show-all").click()
+    assert json.loads(inputs.inner_text()) == {"blob": "x" * 150_000}
     _no_script_ran(page)
 
 

@@ -28,9 +28,20 @@ export function costText(c) {
   return fmtCost(c.total) + (parts.length ? ` (${parts.join(' · ')})` : '');
 }
 
+const LONG_TEXT = 100_000;
+
+/** A <pre> of a value's text; past LONG_TEXT characters it shows the start and a button for the rest. */
+function textBlock(cls, text) {
+  const pre = h('pre', {class: 'json ' + cls}, text.length > LONG_TEXT ? text.slice(0, LONG_TEXT) : text);
+  if (text.length <= LONG_TEXT) return pre;
+  const more = h('button', {type: 'button', class: 'link show-all'}, `Show all ${text.length.toLocaleString('en-US')} characters`);
+  more.addEventListener('click', () => { pre.textContent = text; more.remove(); });
+  return [pre, more];
+}
+
 function block(title, cls, value) {
   if (value === undefined) return null;
-  return [h('h3', {}, title), h('pre', {class: 'json ' + cls}, pretty(value))];
+  return [h('h3', {}, title), textBlock(cls, pretty(value))];
 }
 
 function eventsView(events, startNs) {
@@ -72,6 +83,6 @@ export function spanDetail(node, traceStartNs, nowNs) {
     eventsView(node.events, node.start),
     attrs.length ? h('details', {class: 'span-attributes'}, h('summary', {}, `Attributes (${attrs.length})`),
       h('div', {class: 'table-wrap'}, h('table', {}, h('tbody', {}, attrs.map((k) =>
-        h('tr', {}, h('th', {scope: 'row', class: 'wrap'}, k), h('td', {class: 'wrap'}, h('pre', {class: 'json'}, pretty(node.attr(k)))))))))) : null,
+        h('tr', {}, h('th', {scope: 'row', class: 'wrap'}, k), h('td', {class: 'wrap'}, textBlock('attr-value', pretty(node.attr(k)))))))))) : null,
   ];
 }
