@@ -14,19 +14,17 @@ Example::
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
 from mltrail.entities.trace_otlp import spans_from_otlp, spans_to_otlp_json
+from mltrail.protocol import traces as w
+from mltrail.protocol.traces import EXPERIMENT_HEADER
+from mltrail.protocol.traces import TRACES as T
 from mltrail.store._http import HttpSession, error_from
 from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS, TraceStore
-
-V3 = "/api/3.0/mlflow/traces"
-V2 = "/api/2.0/mlflow/traces"
-OTLP_PATH = "/v1/traces"
 
 
 def _info(d: dict[str, Any]) -> TraceInfo:
@@ -34,10 +32,6 @@ def _info(d: dict[str, Any]) -> TraceInfo:
     info = TraceInfo.from_proto_json(d)
     info.assessments = [Assessment.from_proto_json(a) for a in info.assessments]
     return info
-
-
-def _assessment_path(trace_id: str, assessment_id: str) -> str:
-    return f"{V3}/{quote(trace_id, safe='')}/assessments/{quote(assessment_id, safe='')}"
 
 
 def trace_from_json(d: dict[str, Any]) -> Trace:
@@ -55,75 +49,67 @@ class RestTraceStore(TraceStore):
         self.session = session or HttpSession(base_url)
 
     def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
-        resp = self.session.call("POST", V3, json={"trace": {"trace_info": trace_info.to_proto_json()}})
+        resp = self.session.send(T.start_trace, w.StartTraceV3({"trace_info": trace_info.to_proto_json()}))
         return _info(resp["trace"]["trace_info"])
 
     def log_spans(self, experiment_id: str, spans: list[Span]) -> None:
         if not spans:
             return
+        # A raw endpoint (OTLP/HTTP JSON, not an MLflow message): its declared path, our own body.
+        route = T.otlp_ingest
         body = msgspec.json.encode(spans_to_otlp_json(spans))
-        resp = self.session.request("POST", OTLP_PATH, content=body, headers={
-            "Content-Type": "application/json", "x-mlflow-experiment-id": str(experiment_id)})
+        resp = self.session.request(route.method, route.client_path, content=body, headers={
+            "Content-Type": "application/json", EXPERIMENT_HEADER: str(experiment_id)})
         if resp.status_code != 200:
-            raise error_from(resp, self.session.base_url + OTLP_PATH)
+            raise error_from(resp, self.session.base_url + route.client_path)
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
-        resp = self.session.call("GET", f"{V3}/{trace_id}")
+        resp = self.session.send(T.get_trace_info, trace_id=trace_id)
         return _info(resp["trace"]["trace_info"])
 
     def get_trace(self, trace_id: str) -> Trace:
-        resp = self.session.call("GET", f"{V3}/get", params={"trace_id": trace_id})
+        resp = self.session.send(T.get_trace, w.GetTrace(trace_id))
         return trace_from_json(resp["trace"])
 
     def batch_get_traces(self, trace_ids: list[str]) -> list[Trace]:
         if not trace_ids:
             return []
-        resp = self.session.call("GET", f"{V3}/batchGet", params=[("trace_ids", t) for t in trace_ids])
+        resp = self.session.send(T.batch_get_traces, w.BatchGet(list(trace_ids)))
         return [trace_from_json(t) for t in resp.get("traces") or []]
 
     def search_traces(self, experiment_ids: list[str], filter_string: str | None = None,
                       max_results: int = SEARCH_TRACES_DEFAULT_MAX_RESULTS, order_by: list[str] | None = None,
                       page_token: str | None = None) -> tuple[list[TraceInfo], str | None]:
-        body: dict[str, Any] = {
-            "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(e)}}
-                          for e in experiment_ids],
-            "max_results": max_results,
-        }
-        if filter_string:
-            body["filter"] = filter_string
-        if order_by:
-            body["order_by"] = list(order_by)
-        if page_token:
-            body["page_token"] = page_token
-        resp = self.session.call("POST", f"{V3}/search", json=body)
+        body = w.SearchTracesV3(
+            locations=[w.Location("MLFLOW_EXPERIMENT", {"experiment_id": str(e)}) for e in experiment_ids],
+            filter=filter_string or None,
+            max_results=max_results,
+            order_by=list(order_by or ()),
+            page_token=page_token or None,
+        )
+        resp = self.session.send(T.search_traces, body)
         return [_info(t) for t in resp.get("traces") or []], resp.get("next_page_token") or None
 
     def delete_traces(self, experiment_id: str, max_timestamp_millis: int | None = None,
                       max_traces: int | None = None, trace_ids: list[str] | None = None) -> int:
-        body: dict[str, Any] = {"experiment_id": str(experiment_id)}
-        if max_timestamp_millis is not None:
-            body["max_timestamp_millis"] = max_timestamp_millis
-        if max_traces is not None:
-            body["max_traces"] = max_traces
-        if trace_ids:
-            body["request_ids"] = list(trace_ids)
-        return int(self.session.call("POST", f"{V2}/delete-traces", json=body).get("traces_deleted", 0))
+        body = w.DeleteTraces(str(experiment_id), max_timestamp_millis, max_traces, list(trace_ids or ()))
+        return int(self.session.send(T.delete_traces, body).get("traces_deleted", 0))
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
-        self.session.call("PATCH", f"{V2}/{trace_id}/tags", json={"key": key, "value": value})
+        self.session.send(T.set_trace_tag, w.SetTag(key, value), trace_id=trace_id)
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
-        self.session.call("DELETE", f"{V2}/{trace_id}/tags", json={"key": key})
+        self.session.send(T.delete_trace_tag, w.DeleteTag(key), trace_id=trace_id)
 
     # ------------------------------------------------------------ assessments
     def create_assessment(self, assessment: Assessment) -> Assessment:
         trace_id = assessment.trace_id or ""
-        resp = self.session.call("POST", f"{V3}/{quote(trace_id, safe='')}/assessments",
-                                 json={"assessment": assessment.to_proto_json()})
+        resp = self.session.send(T.create_assessment, w.CreateAssessment(assessment.to_proto_json()),
+                                 trace_id=trace_id)
         return Assessment.from_proto_json(resp["assessment"])
 
     def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
-        resp = self.session.call("GET", _assessment_path(trace_id, assessment_id))
+        resp = self.session.send(T.get_assessment, trace_id=trace_id, assessment_id=assessment_id)
         return Assessment.from_proto_json(resp["assessment"])
 
     def update_assessment(self, trace_id: str, assessment_id: str, name: str | None = None,
@@ -139,10 +125,15 @@ class RestTraceStore(TraceStore):
             if value is not None:
                 body[field] = value
                 paths.append(mask)
-        resp = self.session.call("PATCH", _assessment_path(trace_id, assessment_id),
-                                 json={"assessment": body, "update_mask": ",".join(paths)})
+        resp = self.session.send(T.update_assessment, w.UpdateAssessment(body, ",".join(paths)),
+                                 trace_id=trace_id, assessment_id=assessment_id)
         return Assessment.from_proto_json(resp["assessment"])
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
-        self.session.call("DELETE", _assessment_path(trace_id, assessment_id),
-                          json={"trace_id": trace_id, "assessment_id": assessment_id})
+        self.session.send(T.delete_assessment, w.AssessmentIds(trace_id, assessment_id),
+                          trace_id=trace_id, assessment_id=assessment_id)
+
+    def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:
+        """``POST /api/2.0/mlflow/traces/link-to-run`` (the path the official client calls)."""
+        if trace_ids:
+            self.session.send(T.link_traces_to_run, w.LinkTracesToRun(list(trace_ids), run_id))

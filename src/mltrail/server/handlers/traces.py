@@ -19,6 +19,7 @@ Endpoints (under ``/api/3.0/mlflow`` and ``/api/2.0/mlflow``, and ``/ajax-api``)
 ``POST /traces/batchGetInfos``                 several trace infos
 ``POST /traces/search``                        search (locations, filter, order_by, paging)
 ``POST /traces/delete-traces``                 delete by ids or by age/count
+``POST /traces/link-to-run``                   link traces to a run (after ``genai.evaluate``)
 ``PATCH|DELETE /traces/{trace_id}/tags``       set / delete one tag
 ``POST /traces/{trace_id}/assessments``        log an assessment (feedback or expectation)
 ``GET|PATCH|DELETE …/assessments/{id}``        get / update (field mask) / delete one
@@ -32,19 +33,36 @@ import json
 import threading
 from typing import Any
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mltrail.entities.trace import Trace, TraceData, TraceInfo, TraceTagKey
 from mltrail.entities.trace_otlp import decode_otlp_protobuf, span_to_proto_json, spans_from_otlp
 from mltrail.exceptions import MltrailException, invalid
-from mltrail.server.routing import Call, Endpoint
+from mltrail.protocol.traces import (  # noqa: F401 (the wire types, declared with the endpoints)
+    EXPERIMENT_HEADER,
+    TRACES,
+    AssessmentIds,
+    AssessmentResponse,
+    BatchGet,
+    CreateAssessment,
+    DeleteTag,
+    DeleteTraces,
+    Empty,
+    GetTrace,
+    LinkTracesToRun,
+    Location,
+    SearchTracesV3,
+    SetTag,
+    StartTraceV3,
+    TraceResponse,
+    TracesResponse,
+    UpdateAssessment,
+)
+from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
-from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS
 
 _lock = threading.Lock()
-EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 _ARTIFACT_LOCATION = TraceTagKey.ARTIFACT_LOCATION
 _SPANS_LOCATION = TraceTagKey.SPANS_LOCATION
 _ARCHIVAL_FAILURE = "mlflow.trace.archivalFailure"
@@ -73,82 +91,6 @@ def trace_store(call: Call) -> Any:
 def trace_json(trace: Trace) -> dict[str, Any]:
     """A trace as MLflow's ``Trace`` message JSON (info + OpenTelemetry spans)."""
     return {"trace_info": trace.info.to_proto_json(), "spans": [span_to_proto_json(s) for s in trace.data.spans]}
-
-
-# ------------------------------------------------------------------ wire types
-class StartTraceV3(msgspec.Struct):
-    trace: dict[str, Any] = {}
-
-
-class GetTrace(msgspec.Struct):
-    trace_id: str = ""
-    allow_partial: bool = False
-
-
-class BatchGet(msgspec.Struct):
-    trace_ids: list[str] = []
-    experiment_ids: list[str] = []
-
-
-class Location(msgspec.Struct):
-    type: str | None = None
-    mlflow_experiment: dict[str, Any] | None = None
-
-
-class SearchTracesV3(msgspec.Struct):
-    locations: list[Location] = []
-    experiment_ids: list[str] = []
-    filter: str | None = None
-    max_results: int = SEARCH_TRACES_DEFAULT_MAX_RESULTS
-    order_by: list[str] = []
-    page_token: str | None = None
-
-
-class DeleteTraces(msgspec.Struct):
-    experiment_id: str = ""
-    max_timestamp_millis: int | None = None
-    max_traces: int | None = None
-    request_ids: list[str] = []
-
-
-class SetTag(msgspec.Struct):
-    key: str = ""
-    value: str = ""
-
-
-class DeleteTag(msgspec.Struct):
-    key: str = ""
-
-
-class TraceResponse(msgspec.Struct):
-    trace: dict[str, Any] = {}
-
-
-class TracesResponse(msgspec.Struct):
-    traces: list[dict[str, Any]] = []
-    next_page_token: str | None = None
-
-
-class Empty(msgspec.Struct):
-    pass
-
-
-class CreateAssessment(msgspec.Struct):
-    assessment: dict[str, Any] = {}
-
-
-class AssessmentIds(msgspec.Struct):
-    trace_id: str = ""
-    assessment_id: str = ""
-
-
-class UpdateAssessment(msgspec.Struct):
-    assessment: dict[str, Any] = {}
-    update_mask: Any = None  # protobuf FieldMask JSON: "assessmentName,rationale" (or {"paths": [...]})
-
-
-class AssessmentResponse(msgspec.Struct):
-    assessment: dict[str, Any] = {}
 
 
 # ------------------------------------------------------------------ handlers
@@ -304,6 +246,17 @@ def delete_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
+def link_to_run(call: Call) -> dict[str, Any]:
+    """Link traces to a run (what the official client calls after ``genai.evaluate``)."""
+    b: LinkTracesToRun = call.body
+    if not b.run_id:
+        raise invalid("Missing value for required parameter 'run_id'.")
+    if not b.trace_ids:
+        raise invalid("Missing value for required parameter 'trace_ids'.")
+    trace_store(call).link_traces_to_run(list(b.trace_ids), b.run_id)
+    return {}
+
+
 def _assessment_ids(call: Call) -> tuple[str, str]:
     return path_param(call, "trace_id"), path_param(call, "assessment_id")
 
@@ -410,31 +363,22 @@ async def otlp_ingest(call: Call) -> Response:
 
 
 # ------------------------------------------------------------------ routes
-_V = ("3.0", "2.0")
-
-
-def _ep(path: str, method: str, handler: Any, req: type | None, resp: type | None = None,
-        write: bool = False, inline: bool = False) -> Endpoint:
-    return Endpoint(path, (method,), handler, request=req, response=resp or Empty, write=write, inline=inline,
-                    versions=_V, tags=("traces",))
-
-
+T = TRACES
+_W = {"write": True}
 ENDPOINTS: list[Endpoint] = [
-    _ep("/traces", "POST", start_trace, StartTraceV3, TraceResponse, write=True),
-    _ep("/traces/get", "GET", get_trace, GetTrace, TraceResponse),
-    _ep("/traces/batchGet", "GET", batch_get, BatchGet, TracesResponse),
-    _ep("/traces/batchGetInfos", "POST", batch_get_infos, BatchGet),
-    _ep("/traces/search", "POST", search, SearchTracesV3, TracesResponse),
-    _ep("/traces/delete-traces", "POST", delete_traces, DeleteTraces, write=True),
-    _ep("/traces/{trace_id}", "GET", get_trace_info, None, TraceResponse, inline=True),
-    _ep("/traces/{trace_id}/tags", "PATCH", set_tag, SetTag, write=True),
-    _ep("/traces/{trace_id}/tags", "DELETE", delete_tag, DeleteTag, write=True),
-    _ep("/traces/{trace_id}/assessments", "POST", create_assessment, CreateAssessment, AssessmentResponse,
-        write=True),
-    _ep("/traces/{trace_id}/assessments/{assessment_id}", "GET", get_assessment, AssessmentIds, AssessmentResponse),
-    _ep("/traces/{trace_id}/assessments/{assessment_id}", "PATCH", update_assessment, UpdateAssessment,
-        AssessmentResponse, write=True),
-    _ep("/traces/{trace_id}/assessments/{assessment_id}", "DELETE", delete_assessment, AssessmentIds, write=True),
-    Endpoint("/v1/traces", ("POST",), otlp_ingest, service="", raw=True, tags=("traces",),
-             summary="OTLP/HTTP trace ingest (JSON or protobuf); experiment in x-mlflow-experiment-id"),
+    implement(T.start_trace, start_trace, **_W),
+    implement(T.get_trace, get_trace),
+    implement(T.batch_get_traces, batch_get),
+    implement(T.batch_get_trace_infos, batch_get_infos),
+    implement(T.search_traces, search),
+    implement(T.delete_traces, delete_traces, **_W),
+    implement(T.link_traces_to_run, link_to_run, **_W),
+    implement(T.get_trace_info, get_trace_info, inline=True),
+    implement(T.set_trace_tag, set_tag, **_W),
+    implement(T.delete_trace_tag, delete_tag, **_W),
+    implement(T.create_assessment, create_assessment, **_W),
+    implement(T.get_assessment, get_assessment),
+    implement(T.update_assessment, update_assessment, **_W),
+    implement(T.delete_assessment, delete_assessment, **_W),
+    implement(T.otlp_ingest, otlp_ingest),
 ]
