@@ -16,6 +16,7 @@ import mltrail as mlflow
 from mltrail.entities.assessment import Feedback
 from mltrail.exceptions import MltrailException
 from support.fake_http import FakeHTTPServer, JSONHandler
+from support.sql_backends import SQL_BACKENDS
 
 
 class CodeScorer:
@@ -352,3 +353,52 @@ def test_link_to_run_endpoint_with_the_official_client(live_server):
         assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE" and fragment in resp.json()["message"]
     resp = httpx.post(url, json={"trace_ids": ids, "run_id": "no-such-run"})
     assert resp.status_code == 404 and resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+def test_sql_store_links_traces_on_every_backend(request, tmp_path, backend):
+    from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
+    from mltrail.store.sql.traces import SqlTraceStore
+    from mltrail.store.sql.tracking import SqlTrackingStore
+
+    uri = f"sqlite:///{tmp_path / 't.db'}" if backend == "sqlite" else request.getfixturevalue(f"{backend}_uri")
+    tracking = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
+    exp = tracking.create_experiment(f"link-{uuid.uuid4().hex[:8]}")
+    run_id, other_run = (tracking.create_run(exp, "u", 0, [], f"r{i}").info.run_id for i in range(2))
+    store = SqlTraceStore(uri)
+
+    def trace(metadata: dict[str, str]) -> str:
+        trace_id = f"tr-{uuid.uuid4().hex}"
+        span = Span(trace_id, uuid.uuid4().hex[:16], None, "root", 1_000_000, 2_000_000)
+        store.log_traces([Trace(TraceInfo(trace_id, exp, 1, 1, "OK", metadata, {}), TraceData([span]))])
+        return trace_id
+
+    free, owned = trace({}), trace({"mlflow.sourceRun": other_run})
+    store.link_traces_to_run([free, owned, free, "tr-unknown"], run_id)
+    store.link_traces_to_run([free], run_id)  # linking again changes nothing
+    infos, _ = store.search_traces([exp], f"attributes.run_id = '{run_id}'")
+    assert [i.trace_id for i in infos] == [free]
+    assert store.get_trace_info(owned).trace_metadata["mlflow.sourceRun"] == other_run  # created in its own run
+    with pytest.raises(MltrailException) as err:
+        store.link_traces_to_run([free], "no-such-run")
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MltrailException, match="more than 100"):
+        store.link_traces_to_run([free] * 101, run_id)
+
+
+def test_synchronous_export_stores_a_trace_before_the_call_returns(tmp_path):
+    from mltrail.tracing._store import trace_store_for
+    from mltrail.tracing.export import get_exporter, synchronous_export
+
+    mlflow.set_experiment("sync-export")
+
+    @mlflow.trace
+    def f() -> int:
+        return 1
+
+    exporter = get_exporter()
+    with exporter._cond:  # hold the background writer: only a synchronous export can store the trace
+        with synchronous_export():
+            f()
+        trace_id = mlflow.get_last_active_trace_id()
+        assert trace_store_for(None).get_trace_info(trace_id).state == "OK"
