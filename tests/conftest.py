@@ -12,62 +12,35 @@ module-scoped servers start once (see :func:`pytest_xdist_make_scheduler`).
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-PG_ADMIN_URI = os.environ.get("MLTRAIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-MYSQL_ADMIN_URI = os.environ.get("MLTRAIL_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _unreachable(what: str, err: Exception) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI but cannot be reached: {err}")
-    pytest.skip(f"{what} not reachable: {err}")
-
-
-def worker_id() -> str:
-    """The pytest-xdist worker running this process (``gw0``, ``gw1``, ...), or ``main`` without xdist."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
-def _fresh_database(admin_uri: str, what: str, base_uri: str) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    # The worker in the name says whose it is should one be left behind; the random part keeps
-    # two test runs on one database server (two work trees, say) apart.
-    name = f"mltrail_test_{worker_id()}_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = sa.create_engine(admin_uri, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    except Exception as err:  # any driver error means the server is not usable
-        _unreachable(what, err)
-    try:
-        yield base_uri + name
-    finally:
-        with admin.connect() as conn:
-            if admin.dialect.name == "postgresql":
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            else:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+# The helpers live in support.databases (importable from any test module); the names stay here too.
+from support.databases import (  # noqa: F401  (re-exported)
+    IN_CI,
+    MYSQL_ADMIN_URI,
+    MYSQL_BASE_URI,
+    PG_ADMIN_URI,
+    PG_BASE_URI,
+    fresh_database,
+    worker_id,
+)
+from support.databases import fresh_database as _fresh_database  # noqa: F401  (the older name)
+from support.databases import unreachable as _unreachable  # noqa: F401  (the older name)
 
 
 @pytest.fixture(scope="session")
 def postgres_uri() -> Iterator[str]:
     """A URI of a fresh, empty PostgreSQL database, dropped after the session."""
-    yield from _fresh_database(PG_ADMIN_URI, "PostgreSQL", PG_ADMIN_URI.rsplit("/", 1)[0] + "/")
+    yield from fresh_database(PG_ADMIN_URI, "PostgreSQL", PG_BASE_URI)
 
 
 @pytest.fixture(scope="session")
 def mysql_uri() -> Iterator[str]:
     """A URI of a fresh, empty MariaDB/MySQL database, dropped after the session."""
-    yield from _fresh_database(MYSQL_ADMIN_URI, "MariaDB", MYSQL_ADMIN_URI.rstrip("/") + "/")
+    yield from fresh_database(MYSQL_ADMIN_URI, "MariaDB", MYSQL_BASE_URI)
 
 
 @pytest.fixture
