@@ -20,7 +20,7 @@ from mltrail.store.rest import RestTrackingStore
 from support.live_server import free_port
 
 _STORE_TESTS = Path(__file__).parents[1] / "store"
-_SUITES = ("test_sql_tracking_store.py", "test_store_validation.py")
+_SUITES = ("test_sql_tracking_store.py", "test_store_validation.py", "test_ui_reads_contract.py")
 # Tests that reach into the SQL engine or use server-side-only operations (gc).
 _SQL_ONLY = {
     "test_gc_helpers",

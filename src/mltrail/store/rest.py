@@ -49,6 +49,7 @@ from mltrail.protocol import tracking as w
 from mltrail.protocol.routes import Route
 from mltrail.protocol.tracking import TRACKING as T
 from mltrail.store._http import HttpSession, env
+from mltrail.store.rest_ui_reads import RestUiReadsMixin
 from mltrail.store.tracking import (
     SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_DEFAULT,
@@ -149,7 +150,7 @@ class _MetricBuffer:
         return bool(self._queue) or self._busy
 
 
-class RestTrackingStore(TrackingStore):
+class RestTrackingStore(RestUiReadsMixin, TrackingStore):
     """The tracking store interface over HTTP (MLflow's REST API)."""
 
     def __init__(self, base_url: str) -> None:
