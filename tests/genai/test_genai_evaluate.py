@@ -15,6 +15,7 @@ import pytest
 import mltrail as mlflow
 from mltrail.entities.assessment import Feedback
 from mltrail.exceptions import MltrailException
+from support.deployments_server import deployments_server  # noqa: F401  (fixture)
 from support.fake_http import FakeHTTPServer, JSONHandler
 from support.sql_backends import SQL_BACKENDS
 
@@ -402,3 +403,23 @@ def test_synchronous_export_stores_a_trace_before_the_call_returns(tmp_path):
             f()
         trace_id = mlflow.get_last_active_trace_id()
         assert trace_store_for(None).get_trace_info(trace_id).state == "OK"
+
+
+def test_to_predict_fn_calls_a_deployments_endpoint_traced(deployments_server, monkeypatch):  # noqa: F811
+    mlflow.set_experiment("to-predict-fn")
+    predict_fn = mlflow.genai.to_predict_fn("endpoints:/judge-chat")
+    data = [{"inputs": {"messages": [{"role": "user", "content": q}]}} for q in ("hi", "yo")]
+    answer = CodeScorer("answer", lambda outputs, **_: outputs["choices"][0]["message"]["content"])
+    result = mlflow.genai.evaluate(data=data, predict_fn=predict_fn, scorers=[answer])
+    assert sorted(result.result_df["answer/value"]) == ["Answer to: hi", "Answer to: yo"]
+    assert [r["body"]["messages"][0]["content"] for r in deployments_server.requests] in (["hi", "yo"], ["yo", "hi"])
+    root = mlflow.get_trace(result.result_df["trace_id"][0]).data.spans[0]
+    assert root.name == "predict" and root.inputs == {"messages": [{"role": "user", "content": "hi"}]}
+
+    with pytest.raises(ValueError, match="Invalid endpoint URI"):
+        mlflow.genai.to_predict_fn("http://example.com")
+    with pytest.raises(MltrailException, match="Databricks"):
+        mlflow.genai.to_predict_fn("apps:/agent")
+    monkeypatch.delenv("MLFLOW_DEPLOYMENTS_TARGET")
+    with pytest.raises(MltrailException, match="MLFLOW_DEPLOYMENTS_TARGET"):
+        mlflow.genai.to_predict_fn("endpoints:/judge-chat")

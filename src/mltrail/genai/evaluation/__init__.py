@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.genai.evaluation.predict import to_predict_fn
 from mltrail.genai.evaluation.result import EvaluationResult
 
-__all__ = ["EvaluationResult", "evaluate"]
+__all__ = ["EvaluationResult", "evaluate", "to_predict_fn"]
 
 _log = logging.getLogger(__name__)
 RUN_TYPE_TAG = "mlflow.runType"
