@@ -423,3 +423,28 @@ def test_to_predict_fn_calls_a_deployments_endpoint_traced(deployments_server, m
     monkeypatch.delenv("MLFLOW_DEPLOYMENTS_TARGET")
     with pytest.raises(MltrailException, match="MLFLOW_DEPLOYMENTS_TARGET"):
         mlflow.genai.to_predict_fn("endpoints:/judge-chat")
+
+
+def test_traces_of_another_experiment_are_cloned_into_the_runs(where):
+    @mlflow.trace
+    def answer(q: str) -> str:
+        return q.upper()
+
+    mlflow.set_experiment(f"elsewhere-{uuid.uuid4().hex[:8]}")
+    answer("x")
+    original = mlflow.get_last_active_trace_id()
+    mlflow.set_trace_tag(original, "team", "search")
+    mlflow.log_expectation(trace_id=original, name="expected", value="X")
+    traces = mlflow.search_traces(return_type="list")
+    target = mlflow.set_experiment(f"target-{uuid.uuid4().hex[:8]}").experiment_id
+
+    result = mlflow.genai.evaluate(data=traces, scorers=[EXACT])
+    assert result.metrics == {"exact/mean": 1.0}
+    (clone_id,) = result.result_df["trace_id"]
+    assert clone_id != original
+    clone = mlflow.get_trace(clone_id)
+    assert clone.info.experiment_id == target and clone.info.tags["team"] == "search"
+    assert [s.name for s in clone.data.spans] == ["answer"] and clone.data.spans[0].outputs == "X"
+    assert {a.name for a in clone.info.assessments} == {"exact", "expected"}
+    assert [t.info.trace_id for t in mlflow.search_traces(run_id=result.run_id, return_type="list")] == [clone_id]
+    assert {a.name for a in mlflow.get_trace(original).info.assessments} == {"expected"}  # the original is untouched

@@ -128,6 +128,8 @@ class RowEvaluator:
         if self.predict_fn is not None:
             trace_id = self._predict(item)
         elif item.trace is not None:
+            if str(item.trace.info.experiment_id) != str(self.experiment_id):
+                return self._clone(item.trace)
             return item.trace  # linked to the run in one batch at the end
         else:
             trace_id = self._record_trace("root_span", SpanType.CHAIN, item.inputs, item.outputs, time.time_ns())
@@ -137,6 +139,35 @@ class RowEvaluator:
             return self.store.get_trace(trace_id)
         except Exception as exc:  # e.g. tracing disabled, or the export failed: score without a trace
             _log.warning("Could not read back the trace %s of an evaluation row: %s", trace_id, exc)
+            return None
+
+    def _clone(self, trace: Trace) -> Trace | None:
+        """A copy of a trace of another experiment in the run's, with a new id (MLflow clones too).
+
+        User tags and the metadata are copied, the copy's source run being the
+        evaluation run; assessments are not (the row's expectations are logged
+        on the copy like any row's).
+        """
+        import dataclasses
+
+        from mltrail.entities.trace import SpanAttributeKey, TraceData, dump_json
+        from mltrail.tracing._manager import new_trace_info
+
+        old = trace.info
+        root = trace.data.root
+        info = new_trace_info(root.name if root else "root_span", str(self.experiment_id),
+                              tags={k: v for k, v in old.tags.items() if not k.startswith("mlflow.")},
+                              metadata={**old.trace_metadata, **self._metadata()})
+        new_id = info.trace_id
+        info.request_time, info.execution_duration, info.state = old.request_time, old.execution_duration, old.state
+        info.request_preview, info.response_preview = old.request_preview, old.response_preview
+        spans = [dataclasses.replace(s, trace_id=new_id, raw_attributes={
+            **s.raw_attributes, SpanAttributeKey.REQUEST_ID: dump_json(new_id)}) for s in trace.data.spans]
+        try:
+            self.store.log_traces([Trace(info, TraceData(spans))])
+            return self.store.get_trace(new_id)
+        except Exception as exc:  # score the row without a trace rather than fail the evaluation
+            _log.warning("Failed to clone trace %s to the current experiment: %s", old.trace_id, exc)
             return None
 
     # ------------------------------------------------------------- a row
