@@ -448,3 +448,23 @@ def test_traces_of_another_experiment_are_cloned_into_the_runs(where):
     assert {a.name for a in clone.info.assessments} == {"exact", "expected"}
     assert [t.info.trace_id for t in mlflow.search_traces(run_id=result.run_id, return_type="list")] == [clone_id]
     assert {a.name for a in mlflow.get_trace(original).info.assessments} == {"expected"}  # the original is untouched
+
+
+def test_passed_and_reason_follow_mlflow_rules(where):
+    from mltrail.genai.scorers import scorer
+
+    @scorer(pass_if=lambda v: v >= 2)
+    def long_enough(outputs):
+        return len(outputs)
+
+    hint = "assertions need a yes/no rating or a bool. Declare pass_if=... on the scorer to define what counts as passing."
+    result = mlflow.genai.evaluate(data=DATA, scorers=[EXACT, long_enough])
+    assert not result.passed
+    # as in MLflow, every '<name>/value' column is an assertion, the expectations' included
+    assert sorted(result.reason.splitlines()) == sorted([
+        "4 assertions failed:", "  - long_enough: value=1", "  - exact: value=False",
+        f"  - expected: returned 'A'; {hint}", f"  - expected: returned 'B'; {hint}"])
+    plain = mlflow.genai.evaluate(data=[{"inputs": {"q": "a"}, "outputs": "A"}], scorers=[RATED, long_enough])
+    assert not plain.passed and plain.reason == "long_enough: value=1"
+    fine = mlflow.genai.evaluate(data=[{"inputs": {"q": "a"}, "outputs": "AA"}], scorers=[RATED, long_enough])
+    assert fine.passed and fine.reason == ""

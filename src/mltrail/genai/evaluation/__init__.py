@@ -114,4 +114,5 @@ def evaluate(
         if metrics:
             fluent.log_metrics(metrics, run_id=run_id, dataset=dataset, model_id=model_id)
         result_df = result_dataframe(run_id, read_traces(evaluator, trace_ids))
-    return EvaluationResult(run_id=run_id, metrics=metrics, result_df=result_df)
+    pass_criteria = {s.name: s.pass_if for s in scorers if getattr(s, "pass_if", None) is not None}
+    return EvaluationResult(run_id=run_id, metrics=metrics, result_df=result_df, pass_criteria=pass_criteria)

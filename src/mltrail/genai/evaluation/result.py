@@ -11,7 +11,8 @@ too), then the columns ``search_traces`` returns (``trace``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.entities.trace import Trace
@@ -26,6 +27,8 @@ class EvaluationResult:
     run_id: str
     metrics: dict[str, float]
     result_df: Any  # a pandas DataFrame, or None when no row has a trace
+    #: Each scorer's ``pass_if`` predicate by scorer name (in-process only, as in MLflow).
+    pass_criteria: dict[str, Callable[[Any], bool]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         metrics = "\n    ".join(f"{k}: {v}" for k, v in self.metrics.items())
@@ -33,9 +36,63 @@ class EvaluationResult:
         return f"EvaluationResult(\n  run_id: {self.run_id}\n  metrics:\n    {metrics}\n  result_df: {shape}\n)"
 
     @property
+    def passed(self) -> bool:
+        """True when every scorer passed on every row: ``yes``/``True``, or the scorer's ``pass_if``."""
+        return not self._failures()
+
+    @property
+    def reason(self) -> str:
+        """Which scorers failed and why ("" when all passed)."""
+        failures = self._failures()
+        if len(failures) <= 1:
+            return failures[0] if failures else ""
+        return f"{len(failures)} assertions failed:\n" + "\n".join(f"  - {f}" for f in failures)
+
+    def _failures(self) -> list[str]:
+        from mltrail.genai.evaluation.data import is_none_or_nan
+
+        df = self.result_df
+        if df is None:
+            return []
+        failures = []
+        for _, row in df.iterrows():
+            for col in [c for c in df.columns if c.endswith("/value")]:
+                name = col.removesuffix("/value")
+                error = row.get(f"{name}/error_message")
+                error = None if is_none_or_nan(error) else error
+                value = row.get(col)
+                if error is None and is_none_or_nan(value):
+                    continue  # the scorer gave nothing for this row
+                rationale = row.get(f"{name}/rationale")
+                ok, detail = _outcome(value, error, None if is_none_or_nan(rationale) else rationale,
+                                      self.pass_criteria.get(name))
+                if not ok:
+                    failures.append(f"{name}: {detail}" if detail else name)
+        return failures
+
+    @property
     def tables(self) -> dict[str, Any]:
         """``{"eval_results": result_df}`` (MLflow keeps this for backward compatibility)."""
         return {"eval_results": self.result_df} if self.result_df is not None else {}
+
+
+def _outcome(value: Any, error: str | None, rationale: str | None,
+             pass_if: Callable[[Any], bool] | None) -> tuple[bool, str | None]:
+    """Whether one value passes, and the detail shown when it does not (MLflow's rules)."""
+    if error is not None:
+        return False, error
+    if pass_if is not None:
+        try:
+            return bool(pass_if(value)), rationale or f"value={value!r}"
+        except Exception as exc:
+            return False, f"pass_if raised {type(exc).__name__}: {exc}"
+    if isinstance(value, str) and value.strip().lower() in ("yes", "no"):
+        return value.strip().lower() == "yes", rationale or f"value={value!r}"
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool from the DataFrame too
+        return bool(value), rationale or f"value={value!r}"
+    hint = (f"returned {value!r}; assertions need a yes/no rating or a bool. "
+            "Declare pass_if=... on the scorer to define what counts as passing.")
+    return False, f"{rationale}; {hint}" if rationale else hint
 
 
 def _assessment_values(assessments: list[Any], run_id: str) -> dict[str, Any]:
