@@ -468,3 +468,28 @@ def test_passed_and_reason_follow_mlflow_rules(where):
     assert not plain.passed and plain.reason == "long_enough: value=1"
     fine = mlflow.genai.evaluate(data=[{"inputs": {"q": "a"}, "outputs": "AA"}], scorers=[RATED, long_enough])
     assert fine.passed and fine.reason == ""
+
+
+def test_async_predict_fn_traced_or_not(where, monkeypatch):
+    import asyncio
+
+    async def shout(q: str) -> str:
+        await asyncio.sleep(0)
+        return q.upper()
+
+    @mlflow.trace
+    async def traced_shout(q: str) -> str:
+        return q.upper()
+
+    for fn, span_name in ((shout, "shout"), (traced_shout, "traced_shout")):
+        result = mlflow.genai.evaluate(data=DATA, predict_fn=fn, scorers=[EXACT])
+        assert result.metrics == {"exact/mean": 1.0}
+        assert mlflow.get_trace(result.result_df["trace_id"][0]).data.spans[0].name == span_name
+
+    async def slow(q: str) -> str:
+        await asyncio.sleep(5)
+        return q
+
+    monkeypatch.setenv("MLFLOW_GENAI_EVAL_ASYNC_TIMEOUT", "0.05")
+    result = mlflow.genai.evaluate(data=DATA[:1], predict_fn=slow, scorers=[EXACT])
+    assert result.result_df["state"].tolist() == ["ERROR"]  # the timeout is the row's predict error

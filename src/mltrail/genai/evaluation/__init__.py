@@ -21,8 +21,12 @@ See ``docs/genai-evaluation.md``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
+import inspect
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,6 +60,17 @@ def _active_model(model_id: str | None) -> Any:
     from mltrail.tracking._fluent_models import set_active_model
 
     return set_active_model(model_id=model_id)
+
+
+def _run_async(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An ``async def`` predict_fn as a plain one, each call limited to ``MLFLOW_GENAI_EVAL_ASYNC_TIMEOUT`` s."""
+    timeout = float(os.environ.get("MLFLOW_GENAI_EVAL_ASYNC_TIMEOUT") or 300)
+
+    @functools.wraps(fn)
+    def call(**kwargs: Any) -> Any:
+        return asyncio.run(asyncio.wait_for(fn(**kwargs), timeout))
+
+    return call
 
 
 def _log_dataset(client: Any, run_id: str, df: Any) -> Any:
@@ -97,6 +112,8 @@ def evaluate(
     scorers = validate_scorers(scorers)
     if predict_fn is not None and not callable(predict_fn):
         raise invalid(f"predict_fn must be callable, got {type(predict_fn).__name__}")
+    if inspect.iscoroutinefunction(predict_fn):
+        predict_fn = _run_async(predict_fn)
     with _run_or_active() as run, _active_model(model_id):
         df = to_eval_df(data)
         items = eval_items(df)
