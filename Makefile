@@ -50,6 +50,7 @@ serve: install
 
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache  # the layer contracts in pyproject.toml (docs/DESIGN.md)
 	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: install-test

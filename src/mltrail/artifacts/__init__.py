@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from mltrail.artifacts import _hooks
-from mltrail.artifacts.base import ArtifactRepository
 from mltrail.artifacts.paths import (
     is_local_uri,
     resolve_under,
@@ -43,6 +42,8 @@ from mltrail.exceptions import BAD_REQUEST, MltrailException, invalid
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image
+
+    from mltrail.artifacts.base import ArtifactRepository
 
 __all__ = [
     "ArtifactRepository",
@@ -58,6 +59,16 @@ __all__ = [
     "validate_artifact_location",
     "validate_artifact_path",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The base class (and the thread pool it imports) loads when first named, not with the
+    # package: the SDK imports this package for URI resolution long before it moves a file.
+    if name == "ArtifactRepository":
+        from mltrail.artifacts.base import ArtifactRepository
+
+        return ArtifactRepository
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _join_uri(base: str, rel: str) -> str:

@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mltrail.entities.trace import _ms_to_rfc3339, _rfc3339_to_ms
+from mltrail.entities._timestamps import ms_to_rfc3339 as _ms_to_rfc3339
+from mltrail.entities._timestamps import rfc3339_to_ms as _rfc3339_to_ms
 from mltrail.exceptions import invalid
 
 DEFAULT_FEEDBACK_NAME = "feedback"

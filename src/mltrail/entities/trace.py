@@ -26,9 +26,11 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from mltrail.entities._timestamps import ms_to_rfc3339 as _ms_to_rfc3339
+from mltrail.entities._timestamps import rfc3339_to_ms as _rfc3339_to_ms
+from mltrail.entities.assessment import Assessment
 from mltrail.exceptions import MltrailException
 
 TRACE_ID_PREFIX = "tr-"
@@ -315,28 +317,6 @@ def normalize_status_code(code: Any) -> str:
     return text if text in ("OK", "ERROR", "UNSET") else SpanStatusCode.UNSET
 
 
-def _ms_to_rfc3339(ms: int) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def _rfc3339_to_ms(value: Any) -> int:
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    frac_ms = 0
-    base = text.rstrip("Z")
-    if "+" in base[10:]:
-        base = base[: 10 + base[10:].index("+")]
-    if "." in base:
-        base, frac = base.split(".", 1)
-        frac_ms = int((frac + "000")[:3])
-    dt = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    return int(dt.timestamp()) * 1000 + frac_ms
-
-
 def _duration_to_ms(value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -442,8 +422,6 @@ class TraceInfo:
 
 def _read_assessments(raw: Any) -> list[dict[str, Any]]:
     """Stored assessments as :class:`Feedback` / :class:`Expectation` (anything unreadable kept as is)."""
-    from mltrail.entities.assessment import Assessment  # it imports this module
-
     out: list[dict[str, Any]] = []
     for item in raw or []:
         try:

@@ -222,11 +222,19 @@ class RawModelOutputs:
             self.probabilities = np.asarray(raw.predict_proba(features))
 
 
+def curve_auc(kind: str, y: Any, scores: Any, pos_label: Any) -> float:
+    """The area MLflow reports under one curve: ROC AUC (``kind="roc"``) or average precision (``"pr"``)."""
+    import numpy as np
+    from sklearn import metrics
+
+    if kind == "roc":
+        return float(metrics.roc_auc_score(y_true=np.asarray(y) == pos_label, y_score=scores))
+    return float(metrics.average_precision_score(y_true=y, y_score=scores, pos_label=pos_label))
+
+
 def _probability_scores(y: Any, labels: Any, probabilities: Any) -> dict[str, float]:
     """``log_loss``, ``roc_auc`` and (two labels) ``precision_recall_auc`` of class probabilities, as MLflow's."""
     from sklearn import metrics
-
-    from mltrail.evaluation.classifier_artifacts import curve_auc
 
     try:
         out = {"log_loss": float(metrics.log_loss(y, probabilities, labels=labels))}

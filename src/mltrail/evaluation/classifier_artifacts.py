@@ -44,7 +44,9 @@ import tempfile
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from mltrail.evaluation._figures import confusion_matrix_plot, line_curves, save_figure
 from mltrail.evaluation.base import EvaluationArtifact
+from mltrail.evaluation.builtin import class_labels, classifier_scores, curve_auc
 
 _log = logging.getLogger(__name__)
 
@@ -61,8 +63,6 @@ def per_class_metrics(y: Any, p: Any, labels: Any) -> Any:
     """One row per label: the binary classifier scores of that label against all the others."""
     import numpy as np
     import pandas as pd
-
-    from mltrail.evaluation.builtin import classifier_scores
 
     y, p = np.asarray(y), np.asarray(p)
     rows = []
@@ -92,16 +92,6 @@ class Curve(NamedTuple):
     ylabel: str
     title: str
     auc: Any  # a float for a binary curve, one float per label (in label order) for one-vs-rest curves
-
-
-def curve_auc(kind: str, y: Any, scores: Any, pos_label: Any) -> float:
-    """The area MLflow reports under one curve: ROC AUC (``kind="roc"``) or average precision (``"pr"``)."""
-    import numpy as np
-    from sklearn import metrics
-
-    if kind == "roc":
-        return float(metrics.roc_auc_score(y_true=np.asarray(y) == pos_label, y_score=scores))
-    return float(metrics.average_precision_score(y_true=y, y_score=scores, pos_label=pos_label))
 
 
 def _points(kind: str, y: Any, scores: Any, pos_label: Any) -> tuple[Any, Any]:
@@ -158,8 +148,6 @@ def log_classifier_artifacts(
     ``probabilities`` is ``predict_proba``'s output (or None); ``config`` the evaluator config.
     """
     import numpy as np
-
-    from mltrail.evaluation.builtin import class_labels
 
     labels = class_labels(y, p)
     y = np.asarray(y)
@@ -224,8 +212,6 @@ def log_classifier_artifacts(
 def _draw(name: str, draw: Callable[[Any], Any], path: str, font_size: float) -> bool:
     """Draw one plot on a bare 6 x 4 inch figure; False (with MLflow's warning) if it cannot be drawn."""
     try:
-        from mltrail.sklearn._plots import save_figure
-
         save_figure(draw, path, figsize=(6.0, 4.0), font_size=font_size, tight_bbox=True)
     except Exception as err:  # ImportError included: the metrics are what matters, as in MLflow
         _log.warning("Failed to log image artifact %r: %r", name, err)
@@ -238,8 +224,6 @@ def _draw(name: str, draw: Callable[[Any], Any], path: str, font_size: float) ->
 def _confusion_matrix_plot(matrix: Any, labels: Any, font_size: float) -> Any:
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    from mltrail.sklearn._plots import confusion_matrix_plot
-
     return confusion_matrix_plot(
         CONFUSION_MATRIX,
         lambda ax: ConfusionMatrixDisplay(confusion_matrix=matrix, display_labels=labels).plot(
@@ -250,8 +234,6 @@ def _confusion_matrix_plot(matrix: Any, labels: Any, font_size: float) -> Any:
 
 
 def _draw_curve(kind: str, curve: Curve, one_vs_rest: bool, figure: Any) -> None:
-    from mltrail.sklearn._plots import line_curves
-
     diagonal = ([0, 1], [0, 1]) if kind == "roc" else ([0, 1], [1, 0])
     line_curves(
         figure.subplots(), curve.series, curve.xlabel, curve.ylabel, curve.title, diagonal, one_vs_rest

@@ -28,6 +28,7 @@ from mltrail.autologging import (
     warn_failure,
 )
 from mltrail.autologging import logging_utils as lu
+from mltrail.exceptions import invalid
 
 _log = logging.getLogger(__name__)
 NAME = "sklearn"
@@ -82,8 +83,6 @@ def autolog(
         LinearRegression().fit(X, y)
         run = mltrail.last_active_run()
     """
-    from mltrail.exceptions import invalid
-
     if disable:
         revert_patches(NAME)
         return
@@ -296,10 +295,11 @@ def _log_estimator_html(estimator: Any, run_id: str, client: Any) -> None:
 def _log_training_plots(
     estimator: Any, run_id: str, client: Any, features: Any, targets: Any, weights: Any
 ) -> None:
-    # Drawn whatever log_models / log_post_training_metrics say, as in MLflow.
+    # Drawn whatever log_models / log_post_training_metrics say, as in MLflow. Lazy: the plot
+    # helpers load mltrail.evaluation, which `import mltrail.sklearn` should not pay for.
     from mltrail.sklearn import _plots
 
-    _plots.log_training_plots(estimator, run_id, client, features, targets, weights)
+    _plots.log_training_plots(estimator, run_id, client, features, targets, weights, flavor=NAME)
 
 
 def _log_model(estimator: Any, name: str, features: Any) -> None:

@@ -22,30 +22,12 @@ import functools
 import logging
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from mltrail.autologging import get_autolog_config, warn_failure
-from mltrail.sklearn._autolog import NAME
+from mltrail.evaluation._figures import TrainingPlot, confusion_matrix_plot, render
 
 _log = logging.getLogger(__name__)
-_DPI = 175  # MLflow's resolution for these plots (its figure.dpi / savefig.dpi)
-
-
-@dataclass(frozen=True)
-class TrainingPlot:
-    """One plot to draw: its artifact name (without ``.png``), title, size and drawing call."""
-
-    name: str
-    title: str
-    draw: Callable[[Any], Any]  # axes -> an sklearn Display drawn on them
-    figsize: tuple[float, float] | None = None  # None: matplotlib's default size
-    font_size: float = 8.0
-
-    def draw_on(self, figure: Any) -> None:
-        """Draw the plot on new axes of ``figure`` and give it its title."""
-        self.draw(figure.subplots()).ax_.set_title(self.title)
 
 
 def classifier_plots(
@@ -102,16 +84,6 @@ def classifier_plots(
     return plots
 
 
-def confusion_matrix_plot(name: str, draw: Callable[[Any], Any], font_size: float) -> TrainingPlot:
-    """MLflow's normalized confusion matrix (6 x 4 inches, its title); ``draw`` puts the display on the axes.
-
-    Shared by sklearn autologging and the classifier artifacts of ``mltrail.evaluate``.
-    """
-    return TrainingPlot(
-        name=name, title="Normalized confusion matrix", draw=draw, figsize=(6.0, 4.0), font_size=font_size
-    )
-
-
 def binary_scores(estimator: Any, features: Any, labels: Any) -> tuple[Any, Any]:
     """The scores of the positive class (the last of ``classes_``) and that class's label.
 
@@ -131,59 +103,6 @@ def binary_scores(estimator: Any, features: Any, labels: Any) -> tuple[Any, Any]
     raise AttributeError(f"{type(estimator).__name__} has neither predict_proba nor decision_function")
 
 
-def render(plot: TrainingPlot, path: str) -> None:
-    """Draw ``plot`` on a new bare ``Figure`` and save it as a PNG at ``path``."""
-    save_figure(plot.draw_on, path, figsize=plot.figsize, font_size=plot.font_size)
-
-
-def save_figure(
-    draw: Callable[[Any], Any],
-    path: str,
-    figsize: tuple[float, float] | None = None,
-    font_size: float = 8.0,
-    tight_bbox: bool = False,
-) -> None:
-    """Call ``draw(figure)`` on a new bare ``Figure`` (MLflow's dpi and fonts) and save it as a PNG.
-
-    ``tight_bbox`` crops the PNG to what was drawn, legends outside the axes included
-    (MLflow's evaluator saves its plots with ``bbox_inches="tight"``). Shared by sklearn
-    autologging and ``mltrail.evaluate``'s classifier plots.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    # rc_context restores the user's rcParams (never the backend) on exit; fonts are read
-    # from them while the artists are created and while the figure is laid out and saved.
-    with matplotlib.rc_context({"font.size": font_size, "axes.labelsize": 8.0}):
-        figure = Figure(figsize=figsize, dpi=_DPI, layout="tight")
-        draw(figure)
-        figure.savefig(path, format="png", dpi=_DPI, bbox_inches="tight" if tight_bbox else None)
-
-
-def line_curves(
-    ax: Any,
-    series: list[tuple[str, Any, Any]],
-    xlabel: str,
-    ylabel: str,
-    title: str,
-    diagonal: tuple[list[float], list[float]],
-    legend_outside: bool = False,
-) -> None:
-    """MLflow's ROC / precision-recall drawing: one stepped line per ``(label, x, y)``, a dashed reference line.
-
-    ``diagonal`` is the reference line's ``(xs, ys)``; ``legend_outside`` puts the legend right
-    of the axes (one line per class, as for a multiclass model).
-    """
-    for label, xs, ys in series:
-        ax.plot(xs, ys, label=label, drawstyle="steps-post", linewidth=1)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.plot(*diagonal, color="gray", alpha=0.3, drawstyle="default", linestyle="dashed")
-    if legend_outside:
-        ax.legend(loc="center left", bbox_to_anchor=(1, 0.5))
-    else:
-        ax.legend(loc="best")
-
-
 def log_training_plots(
     estimator: Any,
     run_id: str,
@@ -192,8 +111,12 @@ def log_training_plots(
     targets: Any,
     weights: Any = None,
     prefix: str = "training_",
+    flavor: str = "sklearn",
 ) -> list[str]:
-    """Draw the plots that apply and log them as run artifacts; returns the file names logged."""
+    """Draw the plots that apply and log them as run artifacts; returns the file names logged.
+
+    ``flavor`` names the autologging integration whose ``silent`` option and warnings apply.
+    """
     plots = classifier_plots(estimator, features, targets, weights, prefix)
     if not plots:
         return []
@@ -201,7 +124,7 @@ def log_training_plots(
         import matplotlib  # noqa: F401
     except ImportError as err:
         message = f"matplotlib is not installed ({err}); training plots skipped"
-        if get_autolog_config(NAME).get("silent"):
+        if get_autolog_config(flavor).get("silent"):
             _log.debug(message)
         else:
             _log.warning(message)
@@ -214,7 +137,7 @@ def log_training_plots(
             try:
                 render(plot, path)
             except Exception as err:
-                warn_failure(NAME, f"plot {file_name} not logged", err)
+                warn_failure(flavor, f"plot {file_name} not logged", err)
                 with contextlib.suppress(OSError):  # a half-written file must not be uploaded
                     os.remove(path)
                 continue

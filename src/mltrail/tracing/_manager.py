@@ -28,6 +28,7 @@ from typing import Any
 
 from mltrail.entities.trace import (
     PREVIEW_MAX_CHARS,
+    SpanAttributeKey,
     Trace,
     TraceData,
     TraceInfo,
@@ -36,6 +37,7 @@ from mltrail.entities.trace import (
     TraceTagKey,
     dump_json,
 )
+from mltrail.tracing import span as _span
 from mltrail.tracing.span import LiveSpan, NoOpSpan
 
 _log = logging.getLogger(__name__)
@@ -228,8 +230,6 @@ def _truncate(text: str | None) -> str | None:
 
 def _token_usage(spans: list[LiveSpan]) -> dict[str, int] | None:
     """Token counts summed over the LLM calls of a trace (MLflow's ``mlflow.trace.tokenUsage``)."""
-    from mltrail.entities.trace import SpanAttributeKey
-
     total: dict[str, int] = {}
     for span in spans:
         usage = span.get_attribute(SpanAttributeKey.CHAT_USAGE)
@@ -256,8 +256,6 @@ def span_ended(span: LiveSpan) -> None:
         info.state = TraceState.ERROR if span.status.status_code == "ERROR" else TraceState.OK
     frozen = [s.to_span() for s in flight.spans]
     root = frozen[0]
-    from mltrail.entities.trace import SpanAttributeKey
-
     request = root.raw_attributes.get(SpanAttributeKey.INPUTS)
     response = root.raw_attributes.get(SpanAttributeKey.OUTPUTS)
     if info.request_preview is None:
@@ -276,6 +274,9 @@ def span_ended(span: LiveSpan) -> None:
     from mltrail.tracing.export import get_exporter
 
     get_exporter().submit(flight.tracking_uri, trace)
+
+
+_span.set_end_hook(span_ended)
 
 
 def last_trace_id(thread_local: bool = False) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from mltrail.entities.trace import (
@@ -20,6 +21,21 @@ from mltrail.entities.trace import (
     SpanType,
     dump_json,
 )
+
+
+def _no_hook(span: LiveSpan) -> None:
+    """Until the trace manager registers itself, ending a span records nothing more."""
+
+
+# What ending a span triggers (the export of its trace when it is a root). The trace manager
+# sets it when imported: it imports this module, so this module does not import it.
+_end_hook: Callable[[LiveSpan], None] = _no_hook
+
+
+def set_end_hook(hook: Callable[[LiveSpan], None]) -> None:
+    """Called once by :mod:`mltrail.tracing._manager` with its ``span_ended``."""
+    global _end_hook
+    _end_hook = hook
 
 
 class LiveSpan:
@@ -134,9 +150,7 @@ class LiveSpan:
         if status is not None:
             self.set_status(status)
         self.end_time_ns = end_time_ns if end_time_ns is not None else time.time_ns()
-        from mltrail.tracing._manager import span_ended
-
-        span_ended(self)
+        _end_hook(self)
 
     def to_span(self) -> Span:
         """The finished, immutable span (attribute values JSON-encoded)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from mltrail.entities.trace import TraceMetadataKey
+from mltrail.entities.trace import Trace, TraceMetadataKey
 from mltrail.entities.tracking import PagedList
 from mltrail.exceptions import BAD_REQUEST, RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.tracking import context
@@ -113,8 +113,6 @@ def collect_traces(
 
     Infos come a page at a time; spans are then read in batches.
     """
-    from mltrail.entities.trace import Trace
-
     infos: list[Any] = []
     token = page_token
     while max_results is None or len(infos) < max_results:

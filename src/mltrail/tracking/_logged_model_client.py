@@ -21,6 +21,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mltrail.artifacts import get_artifact_repository
 from mltrail.entities import PagedList
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
@@ -171,8 +172,6 @@ class LoggedModelClientMixin:
 
     # ----------------------------------------------------------------- artifacts
     def _model_repo(self, model_id: str) -> ArtifactRepository:
-        from mltrail.artifacts import get_artifact_repository
-
         location = self.get_logged_model(model_id).artifact_location
         return get_artifact_repository(location, tracking_uri=self.tracking_uri)
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mltrail.entities.prompt import (
+    IS_PROMPT_TAG_KEY,
     LINKED_PROMPTS_TAG_KEY,
     PROMPT_ASSOCIATED_RUN_IDS_TAG_KEY,
     PROMPT_EXPERIMENT_IDS_TAG_KEY,
@@ -39,6 +40,7 @@ from mltrail.entities.prompt import (
     PromptModelConfig,
     PromptVersion,
     merge_linked_prompts,
+    model_version_to_prompt_version,
     parse_prompt_uri,
     prompt_uri_for,
 )
@@ -51,6 +53,8 @@ from mltrail.exceptions import (
     not_found,
 )
 from mltrail.tracking import context
+from mltrail.tracking._client_traces import trace_store
+from mltrail.tracking._store_registry import plan_store
 
 if TYPE_CHECKING:
     from mltrail.entities import PagedList
@@ -388,8 +392,7 @@ class PromptClientMixin:
 
     def link_prompt_versions_to_trace(self, prompt_versions: list[PromptVersion], trace_id: str) -> None:
         """Record on a trace (in flight or stored; tag ``mlflow.linkedPrompts``) that it used these versions."""
-        from mltrail.tracing._manager import edit_in_flight_info
-        from mltrail.tracking._client_traces import trace_store
+        from mltrail.tracing._manager import edit_in_flight_info  # lazy: importing the tracer costs time
 
         if not isinstance(prompt_versions, list) or not all(
             isinstance(p, PromptVersion) for p in prompt_versions
@@ -433,7 +436,6 @@ class PromptClientMixin:
             )
             return
         from mltrail.store.sql.logged_models import SqlLoggedModelStore
-        from mltrail.tracking._store_registry import plan_store
 
         SqlLoggedModelStore(plan_store(self._registry_uri)[1]).set_logged_model_tags(model_id, {key: value})
 
@@ -451,8 +453,6 @@ class PromptClientMixin:
             except MltrailException as err:  # a prompt deleted since the run used it
                 if err.error_code not in (RESOURCE_DOES_NOT_EXIST, INVALID_PARAMETER_VALUE):
                     raise
-        from mltrail.entities.prompt import IS_PROMPT_TAG_KEY, model_version_to_prompt_version
-
         legacy = self._registry_store.search_model_versions(
             f"tags.`{PROMPT_ASSOCIATED_RUN_IDS_TAG_KEY}` LIKE '%{run_id}%' AND tags.`{IS_PROMPT_TAG_KEY}` = 'true'"
         )

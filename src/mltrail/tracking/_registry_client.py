@@ -23,7 +23,16 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mltrail.entities import ModelVersion, ModelVersionTag, PagedList, RegisteredModel, RegisteredModelTag
+from mltrail.artifacts import get_artifact_repository
+from mltrail.entities import (
+    ModelVersion,
+    ModelVersionStages,
+    ModelVersionTag,
+    PagedList,
+    RegisteredModel,
+    RegisteredModelTag,
+)
+from mltrail.exceptions import invalid, not_found
 from mltrail.tracking._model_uris import model_version_for
 from mltrail.tracking._store_registry import StoreCache
 
@@ -143,8 +152,6 @@ class RegistryClientMixin:
 
     def _warn_if_not_a_model(self, source: str) -> None:
         """Warn when ``source`` (a folder, ``runs:/``, ``models:/`` …) holds no MLmodel file; never fail."""
-        from mltrail.artifacts import get_artifact_repository
-
         try:
             repo = get_artifact_repository(source, tracking_uri=getattr(self, "_tracking_uri", None))
             files = repo.list_artifacts(None)
@@ -200,8 +207,6 @@ class RegistryClientMixin:
 
     def get_model_version_stages(self, name: str, version: str | int) -> list[str]:
         """The stages a version can move to (MLflow's fixed list)."""
-        from mltrail.entities import ModelVersionStages
-
         self.get_model_version(name, version)  # 404 for an unknown version, as MLflow
         return list(ModelVersionStages.ALL)
 
@@ -226,8 +231,6 @@ class RegistryClientMixin:
         self._registry_store.delete_model_version_tag(name, version, str(key))
 
     def _version_or_stage(self, name: str, version: str | int | None, stage: str | None) -> str:
-        from mltrail.exceptions import invalid, not_found
-
         if version is not None and stage is not None:
             raise invalid("version and stage cannot be set together")
         if version is not None:

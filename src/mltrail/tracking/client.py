@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mltrail.artifacts import get_artifact_repository
 from mltrail.entities import (
     DatasetInput,
     Experiment,
@@ -307,8 +308,6 @@ class MlflowClient(LoggedModelClientMixin, TracingClientMixin, RegistryClientMix
 
     # -------------------------------------------------------------- artifacts
     def _artifact_repo(self, run_id: str) -> Any:
-        from mltrail.artifacts import get_artifact_repository
-
         uri = self._artifact_uris.get(run_id)
         if uri is None:
             uri = self.get_run(run_id).info.artifact_uri

@@ -48,6 +48,7 @@ from mltrail.tracking._default_tags import (
     MLFLOW_RUN_NOTE,
     default_tags,
 )
+from mltrail.tracking._store_registry import cached_stores
 from mltrail.tracking._uris import (  # the `x as x` names are re-exported as public API
     get_registry_uri as get_registry_uri,
 )
@@ -82,6 +83,14 @@ __all__ = _exported_by(__name__)
 def _run_client(run_id: str | None) -> tuple[MlflowClient, str]:
     """The client and run id to log to (the active run, started if needed): see :func:`ctx.run_client`."""
     return ctx.run_client(run_id, start_run)
+
+
+def _get_experiment_id() -> str:
+    """MLflow's private ``mlflow.tracking.fluent._get_experiment_id``, which plugins and scripts call.
+
+    mltrail's own modules ask :func:`mltrail.tracking.context.experiment_id` instead.
+    """
+    return ctx.experiment_id()
 
 
 # -------------------------------------------------------------- experiments
@@ -288,8 +297,6 @@ def _create_run(
 
 def flush_async_logging() -> None:
     """Send everything buffered by stores that batch writes (the HTTP store's metrics)."""
-    from mltrail.tracking._store_registry import cached_stores
-
     for store in cached_stores():
         store.flush()
 
