@@ -48,6 +48,8 @@ def register(
 def _load() -> None:
     if _tracking_uri is None:
         importlib.import_module(PROVIDER)  # its __init__ calls register()
+    if _tracking_uri is None or _embedded_root is None:
+        raise RuntimeError(f"{PROVIDER} did not register the artifact hooks")
 
 
 def resolver(scheme: str) -> Callable[[str, str | None], str] | None:
@@ -59,12 +61,10 @@ def resolver(scheme: str) -> Callable[[str, str | None], str] | None:
 def current_tracking_uri() -> str:
     """The SDK's tracking URI in effect (``set_tracking_uri``, the environment, the default)."""
     _load()
-    assert _tracking_uri is not None
-    return _tracking_uri()
+    return _tracking_uri()  # type: ignore[misc]  # set by _load()
 
 
 def embedded_root(tracking_uri: str | None) -> str | None:
     """Where a server on the same database keeps ``mlflow-artifacts:/`` files, ``None`` over HTTP."""
     _load()
-    assert _embedded_root is not None
-    return _embedded_root(tracking_uri)
+    return _embedded_root(tracking_uri)  # type: ignore[misc]  # set by _load()
