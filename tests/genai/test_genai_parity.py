@@ -19,8 +19,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 SCRIPT = textwrap.dedent('''
     import json, sys
     if sys.argv[1] == "mlflow":
@@ -119,9 +117,6 @@ def test_same_evaluation_same_metrics_assessments_and_columns(tmp_path):
     assert ["broken", None, None, "SCORER_ERROR"] in ours["rows"][0]
 
 
-@pytest.mark.xfail(strict=True, reason="mltrail's make_judge(feedback_value_type=str) has aggregations None (so "
-                   "shouting/mean is logged); MLflow's default is [] for str/categorical judges and ['mean'] for "
-                   "bool/int/float (mlflow/genai/judges/make_judge.py) - a judges fix, not the harness's")
 def test_same_evaluation_with_an_llm_judge(tmp_path, openai_server):
     """make_judge(feedback_value_type=str) in both SDKs, answered by the loopback OpenAI fake."""
     openai_server.set_responder(shouting_verdict)

@@ -224,6 +224,10 @@ def make_judge(
         import warnings
 
         warnings.warn(f"make_judge ignores {', '.join(sorted(unsupported))} in mltrail", stacklevel=2)
+    if feedback_value_type is None:  # MLflow's default: a free-text verdict
+        feedback_value_type = str
+    # As MLflow: only numbers and booleans have a meaningful mean to log by default.
+    aggregations = ["mean"] if feedback_value_type in (bool, int, float) else []
     return InstructionsJudge(
         name=name,
         instructions_template=instructions,
@@ -231,4 +235,5 @@ def make_judge(
         description=description,
         value_type=feedback_value_type,
         inference_params=inference_params,
+        aggregations=aggregations,
     )
