@@ -17,9 +17,9 @@ import mlflow.pyfunc
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import PG_ADMIN_URI, _fresh_database
 from mltrail.server.app import create_app
 from mltrail.server.config import ServerConfig
+from support.databases import PG_ADMIN_URI, PG_BASE_URI, fresh_database
 from support.live_server import running_server
 
 
@@ -33,7 +33,7 @@ def fresh_postgres():
     """A new, empty PostgreSQL database per call (the session's ``postgres_uri`` is shared)."""
 
     def make():
-        gen = _fresh_database(PG_ADMIN_URI, "PostgreSQL", PG_ADMIN_URI.rsplit("/", 1)[0] + "/")
+        gen = fresh_database(PG_ADMIN_URI, "PostgreSQL", PG_BASE_URI)
         made.append(gen)
         return next(gen)
 
