@@ -26,6 +26,20 @@ from pathlib import Path
 import httpx
 
 
+def wait_ready(client: httpx.Client, timeout: float = 60.0) -> None:
+    """Poll ``/health`` until 200: it answers 503 while the server opens its stores."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {client.base_url} was not ready within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,12 +121,7 @@ def measure(quick: bool) -> list[tuple[str, float]]:
         base = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=base, timeout=60) as client:
-                for _ in range(100):
-                    try:
-                        if client.get("/health").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
+                wait_ready(client)
                 search = {
                     "experiment_ids": [exp],
                     "max_results": 100,

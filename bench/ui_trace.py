@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from ui_speed import _free_port, timed
+from ui_speed import _free_port, timed, wait_ready
 
 CHROMIUM = os.environ.get("MLTRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -138,12 +138,7 @@ def measure(quick: bool) -> tuple[list[tuple[str, float]], int]:
         base = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=base, timeout=120) as client:
-                for _ in range(100):
-                    try:
-                        if client.get("/health").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
+                wait_ready(client)
                 trace_id = seed_trace(client, n_spans)
                 server, ui, rest = server_times(client, trace_id)
             opens, scrolls, max_rows = browser_times(base, trace_id, n_spans)
