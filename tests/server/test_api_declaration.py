@@ -10,6 +10,8 @@ must list the web UI's routes as well.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -257,3 +259,14 @@ def test_the_ui_routes_answer_where_declared(api):
     assert answer.status_code == 200 and answer.json() == {"counts": {run_id: {}}}
     bad = api.get(UI.ui_metric_history.path, params={"run_id": run_id})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_the_rest_client_imports_neither_the_server_nor_its_framework():
+    code = (
+        "import sys\n"
+        "import mltrail.store.rest, mltrail.store.rest_registry, mltrail.store.rest_logged_models\n"
+        "import mltrail.store.rest_traces, mltrail.protocol.ui\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'starlette' or m.startswith('mltrail.server')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -127,7 +128,7 @@ class RouteSet:
                 raise ValueError(f"duplicate route name {route.name!r}")
             setattr(self, route.name, route)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Route]:
         return iter(self.all)
 
     def __getattr__(self, name: str) -> Route:  # only reached for unknown names
