@@ -169,7 +169,7 @@ def _log_importance(run_id: str, client: Any, booster: Any) -> None:
 
 
 def _log_model(model: Any, example: Any) -> None:
-    from mltrail.lightgbm import log_model
+    from mltrail.lightgbm._flavor import log_model
 
     config = get_autolog_config(NAME)
     signature = None

@@ -30,6 +30,7 @@ from mltrail.exceptions import (
     invalid,
 )
 from mltrail.server.auth.rules import auth_enabled, guard, rule_for
+from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.config import ServerConfig
 from mltrail.server.limits import check_depth, has_free_form, has_nul, might_be_deep, nul_refused, too_deep
 from mltrail.server.routing import Call, Endpoint
@@ -38,20 +39,6 @@ _log = logging.getLogger("mltrail.server")
 _encode = msgspec.json.Encoder().encode
 _JSON = "application/json"
 _EMPTY = b"{}"
-
-
-class PayloadTooLarge(MltrailException):
-    """A request body over the configured limit (HTTP 413)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"Request body is larger than the server's limit of {limit} bytes "
-            "(raise it with `mltrail server --max-body-size`)",
-            error_code="RESOURCE_LIMIT_EXCEEDED",
-        )
-
-    def get_http_status_code(self) -> int:
-        return 413
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -96,24 +83,6 @@ def _validation_error(path: str, err: Exception) -> MltrailException:
     return MltrailException(f"Invalid request to {path}: {msg}", error_code=INVALID_PARAMETER_VALUE)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise PayloadTooLarge(limit)
-        except ValueError:
-            raise MltrailException("Invalid Content-Length header", error_code="BAD_REQUEST") from None
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any] | None:
     """Build the coroutine that turns a request into ``ep.request`` (or None)."""
     req_type = ep.request
@@ -141,7 +110,7 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
                 return msgspec.convert(data, req_type, strict=False)
             except msgspec.ValidationError as err:
                 raise _validation_error(path, err) from None
-        raw = await _read_body(request, limit)
+        raw = await read_body(request, limit)
         if not raw.strip():
             raw = _EMPTY
         if has_nul(raw):
@@ -176,11 +145,6 @@ async def in_worker_thread(executor: Any, fn: Callable[..., Any], *args: Any) ->
     return await asyncio.get_running_loop().run_in_executor(executor, context.run, fn, *args)
 
 
-def _locked_call(lock: Any, handler: Callable[[Call], Any], call: Call) -> Any:
-    with lock:
-        return handler(call)
-
-
 async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) -> Any:
     if lock is None:
         return handler(call)
@@ -190,7 +154,7 @@ async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) ->
             return handler(call)
         finally:
             lock.release()
-    return await run_in_threadpool(_locked_call, lock, handler, call)
+    return await run_in_threadpool(locked_call, lock, handler, call)
 
 
 def to_response(result: Any) -> Response:
@@ -229,7 +193,7 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
                 lock = request.app.state.write_lock if write else None
                 executor = request.app.state.db_executor if db_only else None
                 if lock is not None:
-                    result = await in_worker_thread(executor, _locked_call, lock, handler, call)
+                    result = await in_worker_thread(executor, locked_call, lock, handler, call)
                 else:
                     result = await in_worker_thread(executor, handler, call)
             return to_response(result)

@@ -174,6 +174,16 @@ class Call:
         return self.request.app.state.registry_store
 
     @property
+    def trace_store(self) -> Any:
+        """The trace store (same database as tracking; opening it opens the tracking store first)."""
+        return self.request.app.state.trace_store
+
+    @property
+    def logged_model_store(self) -> Any:
+        """The logged-model store (same database as tracking)."""
+        return self.request.app.state.logged_model_store
+
+    @property
     def config(self) -> ServerConfig:
         return self.request.app.state.config
 

@@ -303,7 +303,7 @@ def _log_training_plots(
 
 
 def _log_model(estimator: Any, name: str, features: Any) -> None:
-    from mltrail.sklearn import log_model
+    from mltrail.sklearn._flavor import log_model
 
     config = get_autolog_config(NAME)
     predict_fn = "predict" if hasattr(estimator, "predict") else "transform"

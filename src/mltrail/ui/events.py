@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -69,3 +70,18 @@ async def run_event_stream(
         marks = new_marks
         last_sent = time.monotonic()
         yield _event("run", {"run": run.to_dict(), "changed_metrics": changed})
+
+
+def poll_seconds_from_env() -> float:
+    """How often live pages poll the store: ``MLTRAIL_UI_POLL_SECONDS`` (0.05 to 60), default 1."""
+    raw = os.environ.get("MLTRAIL_UI_POLL_SECONDS", "")
+    try:
+        value = float(raw) if raw else DEFAULT_POLL_SECONDS
+    except ValueError:
+        value = DEFAULT_POLL_SECONDS
+    return min(60.0, max(0.05, value))
+
+
+def poll_seconds(state: Any) -> float:
+    """The app's poll interval (tests set ``app.state.ui_poll_seconds``), else the environment's."""
+    return getattr(state, "ui_poll_seconds", None) or poll_seconds_from_env()

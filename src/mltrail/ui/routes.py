@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -34,6 +33,7 @@ from mltrail.ui.assets import (
     SECURITY_HEADERS,
     Assets,
 )
+from mltrail.ui.sqlaccess import experiment_ids as _experiment_ids
 from mltrail.ui.sqlaccess import experiment_ints
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -73,15 +73,6 @@ def _run_ids(request: Request, limit: int) -> list[str]:
         if not _RUN_ID.match(run_id):
             raise invalid(f"Invalid run id {run_id!r}")
     return list(dict.fromkeys(ids))
-
-
-def _experiment_ids(request: Request) -> list[str]:
-    raw = request.query_params.getlist("experiment_ids") or request.query_params.getlist("experiment_id")
-    ids = [part for value in raw for part in value.split(",") if part]
-    if not ids:
-        raise invalid("experiment_ids is required")
-    experiment_ints(ids)
-    return ids
 
 
 # ------------------------------------------------------------------- pages and assets
@@ -203,16 +194,6 @@ async def experiment_summaries(request: Request) -> Response:
     return _json({"experiments": out})
 
 
-def poll_seconds_from_env() -> float:
-    """How often live pages poll the store: ``MLTRAIL_UI_POLL_SECONDS`` (0.05 to 60), default 1."""
-    raw = os.environ.get("MLTRAIL_UI_POLL_SECONDS", "")
-    try:
-        value = float(raw) if raw else events.DEFAULT_POLL_SECONDS
-    except ValueError:
-        value = events.DEFAULT_POLL_SECONDS
-    return min(60.0, max(0.05, value))
-
-
 async def run_events(request: Request) -> Response:
     """``GET /ajax-api/mltrail/runs/{run_id}/events``: a text/event-stream of run changes."""
     try:
@@ -221,7 +202,7 @@ async def run_events(request: Request) -> Response:
         await run_in_threadpool(store.get_run, run_id)
     except MltrailException as exc:
         return _error(exc)
-    poll = getattr(request.app.state, "ui_poll_seconds", None) or poll_seconds_from_env()
+    poll = events.poll_seconds(request.app.state)
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(
         events.run_event_stream(store, run_id, poll_seconds=poll), media_type="text/event-stream", headers=headers

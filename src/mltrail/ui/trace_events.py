@@ -55,8 +55,6 @@ async def _changes(probe: Any, poll_seconds: float, max_seconds: float) -> Async
 async def trace_event_stream(store: Any, trace_id: str, poll_seconds: float = DEFAULT_POLL_SECONDS,
                              max_seconds: float = MAX_STREAM_SECONDS) -> AsyncIterator[str]:
     """SSE frames for one trace until ``max_seconds`` pass or the client goes away."""
-    from mltrail.ui.trace_routes import info_json
-
     yield "retry: 2000\n\n"
     marks: dict[str, Any] = {}
     async for probe in _changes(lambda: store.trace_probe(trace_id), poll_seconds, max_seconds):
@@ -81,3 +79,9 @@ async def traces_list_stream(store: Any, experiment_ids: list[str], poll_seconds
     yield "retry: 2000\n\n"
     async for probe in _changes(lambda: store.experiment_traces_probe(experiment_ids), poll_seconds, max_seconds):
         yield ": keepalive\n\n" if probe == "" else _frame("traces", "{}")
+
+
+def info_json(info: Any) -> str:
+    """A trace info as MLflow's ``TraceInfoV3`` JSON text (assessments included)."""
+    return json.dumps(info.to_proto_json(), allow_nan=False, separators=(",", ":"),
+                      default=lambda o: o.to_proto_json())

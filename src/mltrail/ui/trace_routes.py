@@ -26,16 +26,17 @@ from starlette.responses import Response, StreamingResponse
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.ui import trace_events
 from mltrail.ui.assets import SECURITY_HEADERS
+from mltrail.ui.events import poll_seconds
+from mltrail.ui.sqlaccess import experiment_ids
+from mltrail.ui.trace_events import info_json
 
 _TRACE_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 _STREAM_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _trace_store(request: Request) -> Any:
-    from mltrail.server.handlers.traces import trace_store
-    from mltrail.server.routing import Call
-
-    return trace_store(Call(request, None))
+    """The app's trace store (``create_app`` builds it; opening it opens the tracking store first)."""
+    return request.app.state.trace_store.get()
 
 
 def _trace_id(request: Request) -> str:
@@ -49,12 +50,6 @@ def _error(exc: MltrailException) -> Response:
     body = json.dumps(exc.to_dict())
     return Response(body, status_code=exc.get_http_status_code(), media_type="application/json",
                     headers=SECURITY_HEADERS)
-
-
-def info_json(info: Any) -> str:
-    """A trace info as MLflow's ``TraceInfoV3`` JSON text (assessments included)."""
-    return json.dumps(info.to_proto_json(), allow_nan=False, separators=(",", ":"),
-                      default=lambda o: o.to_proto_json())
 
 
 def trace_body(info: Any, span_docs: list[str]) -> str:
@@ -81,12 +76,6 @@ async def trace_with_spans(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _poll_seconds(request: Request) -> float:
-    from mltrail.ui.routes import poll_seconds_from_env
-
-    return getattr(request.app.state, "ui_poll_seconds", None) or poll_seconds_from_env()
-
-
 async def trace_events_route(request: Request) -> Response:
     """``GET /ajax-api/mltrail/traces/{trace_id}/events``: the trace as it grows."""
     try:
@@ -95,18 +84,16 @@ async def trace_events_route(request: Request) -> Response:
         await run_in_threadpool(store.get_trace_info, trace_id)
     except MltrailException as exc:
         return _error(exc)
-    stream = trace_events.trace_event_stream(store, trace_id, poll_seconds=_poll_seconds(request))
+    stream = trace_events.trace_event_stream(store, trace_id, poll_seconds=poll_seconds(request.app.state))
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
 
 
 async def experiment_traces_events(request: Request) -> Response:
     """``GET /ajax-api/mltrail/experiments/traces/events?experiment_ids=``: the traces list's change signal."""
-    from mltrail.ui.routes import _experiment_ids
-
     try:
-        ids = _experiment_ids(request)
+        ids = experiment_ids(request)
         store = await run_in_threadpool(_trace_store, request)
     except MltrailException as exc:
         return _error(exc)
-    stream = trace_events.traces_list_stream(store, ids, poll_seconds=_poll_seconds(request))
+    stream = trace_events.traces_list_stream(store, ids, poll_seconds=poll_seconds(request.app.state))
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)

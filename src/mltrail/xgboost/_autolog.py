@@ -179,7 +179,7 @@ def _log_importance(run_id: str, client: Any, booster: Any) -> None:
 
 
 def _log_model(model: Any, example: Any) -> None:
-    from mltrail.xgboost import _predict, log_model
+    from mltrail.xgboost._flavor import _predict, log_model
 
     config = get_autolog_config(NAME)
     signature = None

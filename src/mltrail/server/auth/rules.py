@@ -43,6 +43,7 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 
 from mltrail.exceptions import PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.protocol.traces import EXPERIMENT_HEADER
 from mltrail.server.routing import Call, Endpoint
 
 _log = logging.getLogger("mltrail.server.auth")
@@ -172,25 +173,21 @@ def run_experiment(call: Call, run_id: str) -> str:
 
 def trace_experiment(call: Call, trace_id: str) -> str:
     """The experiment of a trace (RESOURCE_DOES_NOT_EXIST for an unknown trace)."""
-    from mltrail.server.handlers.traces import trace_store
-
     cache = _owners(call)
     key = "t:" + trace_id
     exp = cache.get(key)
     if exp is None:
-        exp = cache[key] = str(trace_store(call).get_trace_info(trace_id).experiment_id)
+        exp = cache[key] = str(call.trace_store.get_trace_info(trace_id).experiment_id)
     return exp
 
 
 def logged_model_experiment(call: Call, model_id: str) -> str:
     """The experiment of a logged model (RESOURCE_DOES_NOT_EXIST for an unknown one)."""
-    from mltrail.server.handlers.logged_models import logged_model_store
-
     cache = _owners(call)
     key = "m:" + model_id
     exp = cache.get(key)
     if exp is None:
-        exp = cache[key] = str(logged_model_store(call).get_logged_model(model_id, True).experiment_id)
+        exp = cache[key] = str(call.logged_model_store.get_logged_model(model_id, True).experiment_id)
     return exp
 
 
@@ -279,8 +276,6 @@ def _trace_search(call: Call) -> Iterable[str]:
 
 
 def _otlp_header(call: Call) -> Iterable[str]:
-    from mltrail.server.handlers.traces import EXPERIMENT_HEADER
-
     return (call.request.headers.get(EXPERIMENT_HEADER) or "0",)
 
 

@@ -8,7 +8,6 @@ of the run, log params and tags, and finalize it as READY.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from mltrail.exceptions import invalid
@@ -32,22 +31,10 @@ from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 from mltrail.server.wire import page_json
 
-_lock = threading.Lock()
 
-
-def logged_model_store(call: Call):
-    """The logged-model store of this app (same database as tracking), built on first use."""
-    state = call.state
-    store = getattr(state, "logged_model_store", None)
-    if store is None:
-        with _lock:
-            store = getattr(state, "logged_model_store", None)
-            if store is None:
-                from mltrail.store.sql.logged_models import SqlLoggedModelStore
-
-                store = SqlLoggedModelStore(call.config.backend_store_uri)
-                state.logged_model_store = store
-    return store
+def logged_model_store(call: Call) -> Any:
+    """The logged-model store of this app (built in ``create_app`` with the others)."""
+    return call.logged_model_store
 
 
 def _model_id(call: Call) -> str:

@@ -30,7 +30,6 @@ Endpoints (under ``/api/3.0/mlflow`` and ``/api/2.0/mlflow``, and ``/ajax-api``)
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -62,7 +61,6 @@ from mltrail.protocol.traces import (  # noqa: F401 (the wire types, declared wi
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 
-_lock = threading.Lock()
 _ARTIFACT_LOCATION = TraceTagKey.ARTIFACT_LOCATION
 _SPANS_LOCATION = TraceTagKey.SPANS_LOCATION
 _ARCHIVAL_FAILURE = "mlflow.trace.archivalFailure"
@@ -73,19 +71,8 @@ _DELETABLE_SERVER_TAGS = frozenset({_ARCHIVAL_FAILURE})  # deleting it is how a 
 
 
 def trace_store(call: Call) -> Any:
-    """The trace store of this app (same database as tracking), built on first use."""
-    state = call.state
-    store = getattr(state, "trace_store", None)
-    if store is None:
-        with _lock:
-            store = getattr(state, "trace_store", None)
-            if store is None:
-                from mltrail.store.sql.traces import SqlTraceStore
-
-                call.tracking_store.get()  # schema and the Default experiment first
-                store = SqlTraceStore(call.config.backend_store_uri)
-                state.trace_store = store
-    return store
+    """The trace store of this app (built in ``create_app`` with the others)."""
+    return call.trace_store
 
 
 def trace_json(trace: Trace) -> dict[str, Any]:
@@ -327,11 +314,11 @@ _OTLP_BODY = "the OTLP request body"
 
 async def otlp_ingest(call: Call) -> Response:
     """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment."""
-    from mltrail.server.dispatch import _locked_call, _read_body
+    from mltrail.server.bodies import locked_call, read_body
     from mltrail.server.limits import check_depth, loads_json, too_deep
 
     request = call.request
-    raw = await _read_body(request, call.config.max_body_bytes)
+    raw = await read_body(request, call.config.max_body_bytes)
     content_type = request.headers.get("content-type", "application/x-protobuf").split(";")[0].strip().lower()
     experiment_id = request.headers.get(EXPERIMENT_HEADER) or "0"
     try:
@@ -354,7 +341,7 @@ async def otlp_ingest(call: Call) -> Response:
         store = await run_in_threadpool(trace_store, call)
         lock = call.state.write_lock
         if lock is not None:
-            await run_in_threadpool(_locked_call, lock, lambda _c: store.log_spans(experiment_id, spans), call)
+            await run_in_threadpool(locked_call, lock, lambda _c: store.log_spans(experiment_id, spans), call)
         else:
             await run_in_threadpool(store.log_spans, experiment_id, spans)
     if content_type == "application/json":
