@@ -54,7 +54,7 @@ from mltrail.exceptions import (
 )
 from mltrail.tracking import context
 from mltrail.tracking._client_traces import trace_store
-from mltrail.tracking._store_registry import plan_store
+from mltrail.tracking._logged_model_client import logged_model_store_for
 
 if TYPE_CHECKING:
     from mltrail.entities import PagedList
@@ -425,19 +425,9 @@ class PromptClientMixin:
                 self._set_logged_model_tag(model_id, LINKED_PROMPTS_TAG_KEY, merged)
 
     def _set_logged_model_tag(self, model_id: str, key: str, value: str) -> None:
-        from mltrail.store.rest_registry import RestRegistryStore
-
-        store = self._registry_store
-        if isinstance(store, RestRegistryStore):
-            store.http.call(
-                "PATCH",
-                f"/api/2.0/mlflow/logged-models/{model_id}/tags",
-                json={"tags": [{"key": key, "value": value}]},
-            )
-            return
-        from mltrail.store.sql.logged_models import SqlLoggedModelStore
-
-        SqlLoggedModelStore(plan_store(self._registry_uri)[1]).set_logged_model_tags(model_id, {key: value})
+        # Logged models live beside the registry here (one server or one database): its store,
+        # REST or SQL, sends the declared set-tags call.
+        logged_model_store_for(self._registry_uri).set_logged_model_tags(model_id, {key: value})
 
     @_prompt_errors
     def list_logged_prompts(self, run_id: str) -> list[PromptVersion]:
