@@ -57,7 +57,7 @@ def test_same_code_same_results(tmp_path, monkeypatch):
         m_tags = mlflow.get_run(m_first).data.tags
     finally:
         # Leave the real mlflow as we found it for later tests (its active experiment is global).
-        mlflow.set_tracking_uri("")
+        mlflow.set_tracking_uri(None)  # unset: "" would stay set, and mean a file store, for later tests
         mlflow.tracking.fluent._active_experiment_id = None
     (tmp_path / "t").mkdir()
     monkeypatch.chdir(tmp_path / "t")
