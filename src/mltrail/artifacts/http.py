@@ -40,6 +40,7 @@ from urllib.parse import quote, unquote, urlsplit
 from mltrail.artifacts import _hooks
 from mltrail.artifacts.base import CHUNK_SIZE, ArtifactRepository, atomic_write, missing, read_file_chunks
 from mltrail.artifacts.paths import join_artifact_path, validate_artifact_path
+from mltrail.credentials import tracking_authorization
 from mltrail.entities.files import FileInfo
 from mltrail.exceptions import (
     BAD_REQUEST,
@@ -90,19 +91,10 @@ def _verify() -> bool | str:
     return _env("MLTRAIL_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_SERVER_CERT_PATH") or True
 
 
-def _auth() -> tuple[dict[str, str], Any]:
-    """Auth headers and httpx auth from the environment (read per call, never logged)."""
-    # MLflow's order: a username and password win over a token when both are set.
-    user = _env("MLTRAIL_TRACKING_USERNAME", "MLFLOW_TRACKING_USERNAME")
-    password = _env("MLTRAIL_TRACKING_PASSWORD", "MLFLOW_TRACKING_PASSWORD")
-    if user and password:
-        import httpx
-
-        return {}, httpx.BasicAuth(user, password)
-    token = _env("MLTRAIL_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token}"}, None
-    return {}, None
+def _auth_headers() -> dict[str, str]:
+    """The ``Authorization`` header from the environment (read per call, never logged)."""
+    authorization = tracking_authorization()
+    return {"Authorization": authorization} if authorization else {}
 
 
 def _shared_client(base_url: str) -> Any:
@@ -221,7 +213,7 @@ class HttpArtifactRepository(ArtifactRepository):
         """
         import httpx
 
-        auth_headers, auth = _auth()
+        auth_headers = _auth_headers()
         attempts = 1 + (_max_retries() if retry else 0)
         for attempt in range(attempts):
             last = attempt + 1 >= attempts
@@ -233,7 +225,7 @@ class HttpArtifactRepository(ArtifactRepository):
                     content=content() if content is not None else None,
                     headers={**auth_headers, **(headers or {})},
                 )
-                resp = self._client.send(request, auth=auth, stream=stream)
+                resp = self._client.send(request, stream=stream)
             except httpx.TransportError as err:
                 if last:
                     raise MltrailException(

@@ -18,12 +18,12 @@ so existing setups keep working.
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+from mltrail.credentials import tracking_authorization
 
 JSON = dict[str, Any]
 
@@ -177,21 +177,10 @@ def _endpoint_reply(body: JSON, info: JSON) -> str | None:
     return _chat_reply(body, info)
 
 
-def _tracking_env(name: str) -> str | None:
-    """``MLTRAIL_<name>`` or else ``MLFLOW_<name>``, as for the tracking server."""
-    return os.environ.get(f"MLTRAIL_{name}") or os.environ.get(f"MLFLOW_{name}")
-
-
 def _tracking_credentials(key: str | None) -> dict[str, str]:
     """The tracking server's credentials, which MLflow's deployments client sends too."""
-    token = _tracking_env("TRACKING_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token}"}
-    user, password = _tracking_env("TRACKING_USERNAME"), _tracking_env("TRACKING_PASSWORD")
-    if user and password:
-        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-        return {"Authorization": f"Basic {pair}"}
-    return {}
+    authorization = tracking_authorization()
+    return {"Authorization": authorization} if authorization else {}
 
 
 def _endpoints() -> Provider:

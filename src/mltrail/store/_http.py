@@ -11,7 +11,6 @@ also under the ``MLTRAIL_`` prefix, which wins.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from mltrail.credentials import tracking_authorization, tracking_env
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, RestException
 from mltrail.protocol.routes import Route
 
@@ -30,7 +30,7 @@ _to_builtins = msgspec.to_builtins
 
 def env(name: str, default: str | None = None) -> str | None:
     """``MLTRAIL_<name>`` or else ``MLFLOW_<name>``."""
-    return os.environ.get(f"MLTRAIL_{name}") or os.environ.get(f"MLFLOW_{name}") or default
+    return tracking_env(name) or default
 
 
 def _truthy(value: str | None) -> bool:
@@ -56,13 +56,9 @@ class HttpSession:
         self.max_retries = int(env("HTTP_REQUEST_MAX_RETRIES", "5")) if max_retries is None else max_retries
         self.backoff = float(env("HTTP_REQUEST_BACKOFF_FACTOR", "0.1")) if backoff is None else backoff
         headers = {"User-Agent": "mltrail"}
-        auth: Any = None
-        token = env("TRACKING_TOKEN")
-        user, password = env("TRACKING_USERNAME"), env("TRACKING_PASSWORD")
-        if user and password:  # MLflow's order: basic auth wins over a token when both are set
-            auth = httpx.BasicAuth(user, password)
-        elif token:
-            headers["Authorization"] = f"Bearer {token}"
+        authorization = tracking_authorization()
+        if authorization:
+            headers["Authorization"] = authorization
         verify: Any = True
         if _truthy(env("TRACKING_INSECURE_TLS")):
             verify = False
@@ -72,7 +68,6 @@ class HttpSession:
         self.client = httpx.Client(
             base_url=self.base_url,
             headers=headers,
-            auth=auth,
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30),
