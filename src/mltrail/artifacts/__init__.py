@@ -78,6 +78,17 @@ def _join_uri(base: str, rel: str) -> str:
     return base.rstrip("/") + "/" + rel
 
 
+def proxied_artifact_uri(uri: str, destination: str) -> str:
+    """Where a host-less ``mlflow-artifacts:/<path>`` lives under a server's artifact destination.
+
+    Example::
+
+        proxied_artifact_uri("mlflow-artifacts:/0/abc/artifacts", "/srv/artifacts")
+        # "/srv/artifacts/0/abc/artifacts"
+    """
+    return _join_uri(destination, validate_artifact_path(unquote(urlsplit(uri).path.strip("/"))))
+
+
 def _resolve_by_sdk(uri: str, scheme: str, tracking_uri: str | None) -> str:
     """A ``runs:/`` or ``models:/`` URI resolved by the SDK layer that owns it (see :mod:`._hooks`)."""
     resolve = _hooks.resolver(scheme)
@@ -110,7 +121,7 @@ def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> str:
     if scheme == "mlflow-artifacts" and not parts.netloc:
         root = _hooks.embedded_root(tracking_uri)
         if root is not None:
-            return _join_uri(root, validate_artifact_path(unquote(parts.path.strip("/"))))
+            return proxied_artifact_uri(uri, root)
     return uri
 
 

@@ -36,14 +36,11 @@ def _split_ids(text: str | None) -> list[str]:
 
 
 def _delete_artifacts(uri: str, destination: str, run_id: str) -> None:
-    from urllib.parse import urlsplit
-
-    from mltrail.artifacts import get_artifact_repository
+    from mltrail.artifacts import get_artifact_repository, proxied_artifact_uri
     from mltrail.artifacts.local import local_path_from_uri
 
-    if uri.startswith("mlflow-artifacts:"):
-        # Proxied artifacts: the server keeps mlflow-artifacts:/<path> at <artifacts-destination>/<path>.
-        uri = f"{destination.rstrip('/')}/{urlsplit(uri).path.lstrip('/')}"
+    if uri.startswith("mlflow-artifacts:"):  # proxied: kept under the server's --artifacts-destination
+        uri = proxied_artifact_uri(uri, destination)
     get_artifact_repository(uri).delete_artifacts()
     if "://" in uri and not uri.startswith("file:"):
         return
