@@ -449,3 +449,25 @@ def test_lone_surrogates_are_malformed_json_not_a_500(app):
         assert resp.status_code == 400, resp.text
         assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert good.status_code == 200, good.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_control_characters_in_path_parameters_are_refused_before_permission_lookups(request, tmp_path, backend):
+    """With logins on, the permission rule looks a trace or model up by its path id: a NUL must
+    never reach the database there (PostgreSQL answers a driver error), whatever the route."""
+    uri = None if backend == "sqlite" else request.getfixturevalue("postgres_uri")
+    config = tmp_path / "basic_auth.ini"
+    config.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'auth.db'}\n"
+                      "admin_username = admin\n")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
+    server = start_server(tmp_path / "server", uri, "--app-name", "basic-auth", env=env)
+    try:
+        with httpx.Client(base_url=server.url, auth=("admin", "admin-password-123"), timeout=30) as c:
+            for url in ("/api/3.0/mlflow/traces/tr-%00x", "/api/3.0/mlflow/traces/tr-a%01b/info",
+                        "/api/2.0/mlflow/logged-models/m-%00x", "/api/3.0/mlflow/traces/tr-x/assessments/a-%00"):
+                resp = c.get(url)
+                assert resp.status_code == 400, (url, resp.status_code, resp.text)
+                assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+                assert "control characters" in resp.json()["message"].lower()
+    finally:
+        stop_server(server)

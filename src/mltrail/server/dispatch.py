@@ -34,6 +34,7 @@ from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.config import ServerConfig
 from mltrail.server.limits import check_depth, has_free_form, has_nul, might_be_deep, nul_refused, too_deep
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.validation import no_control_chars
 
 _log = logging.getLogger("mltrail.server")
 _encode = msgspec.json.Encoder().encode
@@ -180,9 +181,15 @@ def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Reques
     # the hop to a worker thread. Networked databases always go to the thread pool.
     inline = ep.inline and config.backend_store_uri.startswith("sqlite")
     db_only = ep.db_only
+    # Route patterns match any character but '/', so a NUL can arrive in a path parameter:
+    # refuse it here, before the permission rule or the handler looks anything up with it.
+    has_path_params = "{" in ep.path
 
     async def endpoint(request: Request) -> Response:
         try:
+            if has_path_params:
+                for name, value in request.path_params.items():
+                    no_control_chars(value, name)
             body = await parse(request) if parse is not None else None
             call = Call(request, body)
             if is_async:
