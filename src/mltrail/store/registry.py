@@ -17,7 +17,7 @@ from mltrail.entities import (
     RegisteredModel,
     RegisteredModelTag,
 )
-from mltrail.exceptions import invalid
+from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException, invalid
 from mltrail.store import validation as v
 
 SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
@@ -185,8 +185,6 @@ class RegistryStore(ABC):
 
     def copy_model_version(self, src_mv: ModelVersion, dst_name: str) -> ModelVersion:
         """A new version of ``dst_name`` (created if missing) with ``src_mv``'s source and lineage."""
-        from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException
-
         try:
             self.create_registered_model(dst_name)
         except MltrailException as err:

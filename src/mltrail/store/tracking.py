@@ -35,6 +35,8 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
+from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.store.downsample import bucket_points
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_THRESHOLD = 50000
@@ -215,8 +217,6 @@ class TrackingStore(ABC):
         point), ``downsampled``, and the ``step``, ``timestamp``, ``value`` lists
         (plus ``min`` and ``max`` when downsampled): see :mod:`mltrail.store.downsample`.
         """
-        from mltrail.store.downsample import bucket_points
-
         points = self._metric_values(run_id, key)
         return bucket_points([int(p.step) for p in points], [int(p.timestamp) for p in points],
                              [float(p.value) for p in points], axis, max_points)
@@ -245,8 +245,6 @@ class TrackingStore(ABC):
         Live pages poll it and read the whole run only when it changed. This default
         reads the run; the SQL store answers from one indexed query.
         """
-        from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException
-
         try:
             run = self.get_run(run_id)
         except MltrailException as err:

@@ -42,6 +42,7 @@ import sqlalchemy as sa
 
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, invalid
 from mltrail.store.sql.engine import create_sql_engine, execute_constant, raw_fetchall, read_connection
+from mltrail.store.sql.migrate import ensure_schema
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -92,8 +93,6 @@ class Database:
         """Bring the tables to the head migration, once per process for this database."""
         if self._schema_ready:
             return
-        from mltrail.store.sql.migrate import ensure_schema
-
         ensure_schema(self.engine)
         self._schema_ready = True
 

@@ -38,6 +38,7 @@ from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.registry import validate_tag
 from mltrail.store.sql._codec import chunks, now_ms
 from mltrail.store.sql._metrics import read_model_metrics
+from mltrail.store.sql._names import random_run_name
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     experiments,
@@ -270,8 +271,6 @@ class SqlLoggedModelStore(LoggedModelStore):
         for k in params or {}:
             validate_tag(k, None)
         if not name:
-            from mltrail.store.sql._names import random_run_name
-
             name = random_run_name()
         model_id = model_id or f"m-{uuid.uuid4().hex}"
         if not model_id.startswith("m-"):

@@ -23,6 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mltrail.exceptions import INVALID_STATE, MltrailException
+from mltrail.store.sql.engine import create_sql_engine, read_connection
+
 if TYPE_CHECKING:
     import sqlalchemy
 
@@ -70,8 +73,6 @@ def current_revision(engine: sqlalchemy.Engine) -> str | None:
     """The revision a database is at, or ``None`` for a database mltrail never touched."""
     import sqlalchemy as sa
 
-    from mltrail.store.sql.engine import read_connection
-
     with read_connection(engine) as conn:
         try:
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -81,8 +82,6 @@ def current_revision(engine: sqlalchemy.Engine) -> str | None:
 
 def upgrade_db(uri: str) -> str:
     """Create or upgrade the schema of the database at ``uri``; returns the revision reached."""
-    from mltrail.store.sql.engine import create_sql_engine
-
     engine = create_sql_engine(uri)
     _upgrade(engine)
     _mark_ready(engine)
@@ -110,8 +109,6 @@ def _upgrade(engine: sqlalchemy.Engine) -> None:
         _run_upgrade(engine)
     except CommandError as err:
         # Typically a database migrated by a newer mltrail: say so instead of a traceback.
-        from mltrail.exceptions import INVALID_STATE, MltrailException
-
         raise MltrailException(
             f"Cannot bring the database to schema revision {head_revision()}: {err}. If a newer "
             "mltrail created this database, upgrade mltrail.",

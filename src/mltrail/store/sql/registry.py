@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mltrail.artifacts.paths import validate_artifact_location, validate_artifact_path
 from mltrail.entities import (
     ModelVersion,
     ModelVersionStages,
@@ -58,6 +59,7 @@ from mltrail.store.sql.schema import (
     registered_model_tags,
     registered_models,
 )
+from mltrail.store.sql.search_sql import model_versions_query, registered_models_query
 
 _RM = registered_models.c
 _MV = model_versions.c
@@ -79,8 +81,6 @@ def _version_missing(name: str, version: Any) -> MltrailException:
 
 def validate_source(source: object) -> str:
     """Reject traversal, fragments and control characters in a version's source (any scheme)."""
-    from mltrail.artifacts.paths import validate_artifact_location, validate_artifact_path
-
     if not isinstance(source, str) or not source.strip():
         raise invalid("Missing value for required parameter 'source'.")
     if source.startswith(("runs:", "models:")):
@@ -316,8 +316,6 @@ class SqlRegistryStore(RegistryStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        from mltrail.store.sql.search_sql import registered_models_query
-
         validate_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
         stmt = registered_models_query(filter_string, order_by, offset, max_results + 1)
@@ -539,8 +537,6 @@ class SqlRegistryStore(RegistryStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        from mltrail.store.sql.search_sql import model_versions_query
-
         validate_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
         stmt = model_versions_query(filter_string, order_by, offset, max_results + 1)

@@ -26,6 +26,7 @@ from mltrail.entities.trace import (
     Trace,
     TraceData,
     TraceInfo,
+    TraceMetadataKey,
     TraceState,
     TraceTagKey,
 )
@@ -33,6 +34,7 @@ from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invali
 from mltrail.search.limits import check_id_count
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql import assessments as _assessments
+from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
@@ -46,6 +48,9 @@ from mltrail.store.traces import (
     parse_trace_order_by,
 )
 from mltrail.store.validation import validate_key
+
+#: Metadata key prefix of a trace's links to runs other than its ``mlflow.sourceRun`` (link-to-run).
+LINKED_RUN_PREFIX = "mltrail.linkedRun."
 
 _TI = trace_info.c
 _TRACKING_STORE = "TRACKING_STORE"
@@ -120,12 +125,15 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         elif exists.experiment_id != exp_id:
             raise invalid(f"Trace {trace_id} belongs to experiment {exists.experiment_id}, not {exp_id}")
 
-    def _log_spans(self, conn: sa.Connection, exp_id: int, span_list: Sequence[Span]) -> None:
+    def _log_spans(self, conn: sa.Connection, exp_id: int, span_list: Sequence[Span], totals: bool = True) -> None:
         by_trace: dict[str, list[Span]] = {}
+        priced: set[str] = set()
         for span in span_list:
             if not span.trace_id or not span.span_id:
                 raise invalid("Every span needs a trace id and a span id")
             by_trace.setdefault(span.trace_id, []).append(span)
+            if _usage.enrich(span):  # OTel GenAI usage, model and cost as MLflow's attributes
+                priced.add(span.trace_id)
         stmt = upsert_statement(self.dialect, spans, ("trace_id", "span_id"),
                                 ("parent_span_id", "name", "type", "status", "start_time_unix_nano",
                                  "end_time_unix_nano", "content", "experiment_id"))
@@ -138,6 +146,9 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 "end_time_unix_nano": s.end_time_ns, "content": json.dumps(s.to_dict(), ensure_ascii=False),
             } for s in group])
             self._put_kv(conn, trace_tags, trace_id, {TraceTagKey.SPANS_LOCATION: _TRACKING_STORE})
+            if totals and trace_id in priced:
+                _usage.refresh_trace_totals(conn, trace_id)
+            _usage.adopt_session_and_user(conn, self._put_kv, trace_id, group)
 
     def _start_trace(self, conn: sa.Connection, info: TraceInfo) -> None:
         if not info.trace_id:
@@ -177,7 +188,9 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         def write(conn: sa.Connection) -> None:
             for trace in traces:
                 if trace.data.spans:
-                    self._log_spans(conn, _exp_id(trace.info.experiment_id), trace.data.spans)
+                    # The SDK totals usage and cost over the whole trace it sends; re-read only without them.
+                    totals = TraceMetadataKey.TOKEN_USAGE not in trace.info.trace_metadata
+                    self._log_spans(conn, _exp_id(trace.info.experiment_id), trace.data.spans, totals)
                 self._start_trace(conn, trace.info)
 
         if traces:
@@ -194,7 +207,8 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 tags.setdefault(r.request_id, {})[r.key] = r.value
             for r in conn.execute(sa.select(trace_request_metadata)
                                   .where(trace_request_metadata.c.request_id.in_(part))):
-                meta.setdefault(r.request_id, {})[r.key] = r.value
+                if not r.key.startswith(LINKED_RUN_PREFIX):  # a run link is not the trace's own metadata
+                    meta.setdefault(r.request_id, {})[r.key] = r.value
         return [TraceInfo(
             trace_id=r.request_id, experiment_id=str(r.experiment_id), request_time=r.timestamp_ms,
             execution_duration=r.execution_time_ms, state=r.status, trace_metadata=meta.get(r.request_id, {}),
@@ -252,6 +266,11 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
             table = trace_tags if clause.kind == "tag" else trace_request_metadata
             conds.append(sa.exists().where(table.c.request_id == _TI.request_id, table.c.key == clause.key,
                                            _compare(table.c.value, clause.op, clause.value)))
+            if clause.kind == "metadata" and clause.key == TraceMetadataKey.SOURCE_RUN and clause.op == "=":
+                # as MLflow: `run_id = X` also finds traces linked to X by link-to-run (many runs per trace)
+                conds[-1] = sa.or_(conds[-1], sa.exists().where(
+                    trace_request_metadata.c.request_id == _TI.request_id,
+                    trace_request_metadata.c.key == f"{LINKED_RUN_PREFIX}{clause.value}"))
         order = []
         for name, ascending in parse_trace_order_by(order_by):
             if name == "name":
@@ -347,27 +366,35 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
     def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:
         """Link up to 100 traces to a run (``traces/link-to-run``), so ``search_traces(run_id=)`` finds them.
 
-        The link is the trace's ``mlflow.sourceRun`` metadata, set where a
-        trace has none; a trace created inside another run stays that run's
-        (MLflow keeps a separate association table). Unknown trace ids are
-        skipped as in MLflow; an unknown run is ``RESOURCE_DOES_NOT_EXIST``.
+        Many-to-many, as in MLflow 3: a trace can be linked to any number of
+        runs and a search by any of them finds it. A trace without a run gets
+        the run as its ``mlflow.sourceRun`` metadata; every further run is a
+        ``mltrail.linkedRun.<run_id>`` row, which trace reads leave out of
+        ``trace_metadata``. Unknown trace ids are skipped as in MLflow; an
+        unknown run is ``RESOURCE_DOES_NOT_EXIST``; linking twice is a no-op.
         """
-        from mltrail.entities.trace import TraceMetadataKey
         from mltrail.store.sql.schema import runs
 
         check_trace_links(trace_ids, run_id)
         if not trace_ids:
             return
         meta = trace_request_metadata.c
+        link_key = f"{LINKED_RUN_PREFIX}{run_id}"
 
         def write(conn: sa.Connection) -> None:
             if conn.execute(sa.select(runs.c.run_uuid).where(runs.c.run_uuid == run_id)).first() is None:
                 raise MltrailException(f"Run with id={run_id} not found", error_code=RESOURCE_DOES_NOT_EXIST)
             known = set(conn.execute(sa.select(_TI.request_id).where(_TI.request_id.in_(trace_ids))).scalars())
-            linked = set(conn.execute(sa.select(meta.request_id).where(
-                meta.request_id.in_(trace_ids), meta.key == TraceMetadataKey.SOURCE_RUN)).scalars())
-            rows = [{"request_id": t, "key": TraceMetadataKey.SOURCE_RUN, "value": run_id}
-                    for t in dict.fromkeys(trace_ids) if t in known and t not in linked]
+            present = {(r.request_id, r.key): r.value for r in conn.execute(
+                sa.select(meta.request_id, meta.key, meta.value).where(
+                    meta.request_id.in_(trace_ids), meta.key.in_((TraceMetadataKey.SOURCE_RUN, link_key))))}
+            rows = []
+            for t in dict.fromkeys(trace_ids):
+                source = present.get((t, TraceMetadataKey.SOURCE_RUN))
+                if t not in known or source == run_id or (t, link_key) in present:
+                    continue
+                key = TraceMetadataKey.SOURCE_RUN if source is None else link_key
+                rows.append({"request_id": t, "key": key, "value": run_id})
             if rows:
                 conn.execute(sa.insert(trace_request_metadata), rows)
 

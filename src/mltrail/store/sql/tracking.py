@@ -43,6 +43,7 @@ from mltrail.exceptions import (
     not_found,
 )
 from mltrail.store import validation as v
+from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql import _metrics
 from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
 from mltrail.store.sql._load import load_experiments, load_runs
@@ -51,11 +52,15 @@ from mltrail.store.sql._runs import RunWritesMixin
 from mltrail.store.sql.database import database_for, execute_constant, raw_fetchall
 from mltrail.store.sql.engine import driver_statement
 from mltrail.store.sql.schema import (
+    datasets,
     experiment_tags,
     experiments,
+    inputs,
+    metadata,
     runs,
 )
 from mltrail.store.sql.schema import tags as run_tags
+from mltrail.store.sql.search_sql import experiments_query, runs_query
 from mltrail.store.sql.ui_reads import UiReadsMixin
 from mltrail.store.tracking import (
     SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
@@ -223,9 +228,6 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
         page_token: str | None = None,
     ) -> PagedList:
         """A page of experiments; filter and order are compiled to SQL by :mod:`.search_sql`."""
-        from mltrail.store.paging import decode_page_token, encode_page_token
-        from mltrail.store.sql.search_sql import experiments_query
-
         max_results = _check_max_results(max_results)
         offset = decode_page_token(page_token)
         query = experiments_query(filter_string, view_type, order_by, offset, max_results + 1)
@@ -488,8 +490,6 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
         """Every value of ``metric_key``, ordered by step then timestamp; paged if ``max_results``."""
         offset = 0
         if page_token:
-            from mltrail.store.paging import decode_page_token
-
             offset = decode_page_token(page_token)
         if max_results is not None:
             max_results = _check_max_results(max_results) if max_results > 0 else None
@@ -498,8 +498,6 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
             history = _metrics.read_history(conn, run_id, metric_key, offset, limit)
         token = None
         if max_results is not None and len(history) > max_results:
-            from mltrail.store.paging import encode_page_token
-
             history = history[:max_results]
             token = encode_page_token(offset + max_results)
         return PagedList(history, token)
@@ -514,9 +512,6 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
         page_token: str | None = None,
     ) -> PagedList:
         """A page of runs: ids from the compiled search query, then one bulk load in that order."""
-        from mltrail.store.paging import decode_page_token, encode_page_token
-        from mltrail.store.sql.search_sql import runs_query
-
         max_results = _check_max_results(max_results)
         offset = decode_page_token(page_token)
         if isinstance(experiment_ids, str):
@@ -581,8 +576,6 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
 
     def hard_delete_experiment(self, experiment_id: str) -> None:
         """Erase an experiment, its tags, datasets and any runs still in it."""
-        from mltrail.store.sql.schema import datasets, inputs
-
         exp_id = _exp_id(experiment_id)
 
         def erase(conn: sa.Connection) -> None:
@@ -612,8 +605,6 @@ def _purge_dependents(conn: sa.Connection, parent: sa.Table, selected: sa.Column
     later (e.g. logged models under an experiment) are purged without this store
     having to know them.
     """
-    from mltrail.store.sql.schema import metadata
-
     for child in metadata.sorted_tables:
         if child is parent:
             continue
