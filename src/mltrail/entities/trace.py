@@ -61,8 +61,10 @@ class SpanAttributeKey:
     SPAN_TYPE = "mlflow.spanType"
     FUNCTION_NAME = "mlflow.spanFunctionName"
     CHAT_USAGE = "mlflow.chat.tokenUsage"
+    LLM_COST = "mlflow.llm.cost"
     MESSAGE_FORMAT = "mlflow.message.format"
     MODEL = "mlflow.llm.model"
+    MODEL_PROVIDER = "mlflow.llm.provider"
 
 
 class TraceMetadataKey:
@@ -73,6 +75,9 @@ class TraceMetadataKey:
     OUTPUTS = "mlflow.traceOutputs"
     SCHEMA_VERSION = "mlflow.trace_schema.version"
     TOKEN_USAGE = "mlflow.trace.tokenUsage"
+    COST = "mlflow.trace.cost"
+    TRACE_USER = "mlflow.trace.user"  # the application's end user (not mlflow.user, who ran the code)
+    TRACE_SESSION = "mlflow.trace.session"
     USER = "mlflow.user"
     SOURCE_NAME = "mlflow.source.name"
     SOURCE_TYPE = "mlflow.source.type"
@@ -363,6 +368,26 @@ class TraceInfo:
         return self.trace_metadata
 
     @property
+    def token_usage(self) -> dict[str, int] | None:
+        """The trace's token usage (``mlflow.trace.tokenUsage``): input, output and total tokens, or None."""
+        return _json_metadata(self.trace_metadata.get(TraceMetadataKey.TOKEN_USAGE))
+
+    @property
+    def cost(self) -> dict[str, float] | None:
+        """The trace's LLM cost in USD (``mlflow.trace.cost``): input, output and total cost, or None."""
+        return _json_metadata(self.trace_metadata.get(TraceMetadataKey.COST))
+
+    @property
+    def session_id(self) -> str | None:
+        """The application session this trace belongs to (``mlflow.trace.session``), or None."""
+        return self.trace_metadata.get(TraceMetadataKey.TRACE_SESSION)
+
+    @property
+    def user(self) -> str | None:
+        """The application user of this trace (``mlflow.trace.user``), or None."""
+        return self.trace_metadata.get(TraceMetadataKey.TRACE_USER)
+
+    @property
     def trace_location(self) -> dict[str, Any]:
         return {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": self.experiment_id}}
 
@@ -418,6 +443,16 @@ class TraceInfo:
         )
 
     from_dict = from_proto_json
+
+
+def _json_metadata(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _read_assessments(raw: Any) -> list[dict[str, Any]]:

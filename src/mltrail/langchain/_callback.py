@@ -132,6 +132,9 @@ class MltrailTracer(BaseCallbackHandler):
         usage = _usage(response)
         if usage:
             attributes[SpanAttributeKey.CHAT_USAGE] = usage
+            model = _model_name(response)  # what priced the call (the span may only have the requested name)
+            if model:
+                attributes[SpanAttributeKey.MODEL] = model
         self._end(run_id, response, attributes)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
@@ -171,13 +174,38 @@ def _usage(response: Any) -> dict[str, int] | None:
     if isinstance(raw, dict) and raw:
         prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
         if isinstance(prompt, int) and isinstance(completion, int):
-            return {"input_tokens": prompt, "output_tokens": completion,
-                    "total_tokens": raw.get("total_tokens") or prompt + completion}
+            out = {"input_tokens": prompt, "output_tokens": completion,
+                   "total_tokens": raw.get("total_tokens") or prompt + completion}
+            cached = (raw.get("prompt_tokens_details") or {}).get("cached_tokens")
+            if isinstance(cached, int) and cached > 0:
+                out["cache_read_input_tokens"] = cached
+            return out
     for group in getattr(response, "generations", None) or []:
         for gen in group:
             meta = getattr(getattr(gen, "message", None), "usage_metadata", None)
             if meta:
-                return {k: int(meta[k]) for k in ("input_tokens", "output_tokens", "total_tokens") if k in meta}
+                out = {k: int(meta[k]) for k in ("input_tokens", "output_tokens", "total_tokens") if k in meta}
+                details = meta.get("input_token_details") or {}
+                for theirs, ours in (("cache_read", "cache_read_input_tokens"),
+                                     ("cache_creation", "cache_creation_input_tokens")):
+                    if isinstance(details.get(theirs), int) and details[theirs] > 0:
+                        out[ours] = int(details[theirs])
+                return out
+    return None
+
+
+def _model_name(response: Any) -> str | None:
+    """The model that answered (``llm_output['model_name']``, else a message's response metadata)."""
+    llm_output = getattr(response, "llm_output", None) or {}
+    name = llm_output.get("model_name") or llm_output.get("model")
+    if isinstance(name, str) and name:
+        return name
+    for group in getattr(response, "generations", None) or []:
+        for gen in group:
+            meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
+            name = meta.get("model_name") or meta.get("model")
+            if isinstance(name, str) and name:
+                return name
     return None
 
 

@@ -85,6 +85,12 @@ def _usage(usage: Any) -> dict[str, int] | None:
         out["total_tokens"] = total
     elif out:
         out["total_tokens"] = sum(out.values())
+    # Cached prompt tokens (priced lower): chat's prompt_tokens_details, the Responses API's input_tokens_details.
+    details = get("prompt_tokens_details") or get("input_tokens_details")
+    if details is not None and out:
+        cached = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
+        if isinstance(cached, int) and cached > 0:
+            out["cache_read_input_tokens"] = cached
     return out or None
 
 

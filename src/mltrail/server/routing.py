@@ -84,6 +84,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "mltrail.server.handlers.registry",
     "mltrail.server.handlers.logged_models",
     "mltrail.server.handlers.traces",
+    "mltrail.server.handlers.datasets",
 )
 
 

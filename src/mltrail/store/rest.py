@@ -49,6 +49,7 @@ from mltrail.protocol import tracking as w
 from mltrail.protocol.routes import Route
 from mltrail.protocol.tracking import TRACKING as T
 from mltrail.store._http import HttpSession, env
+from mltrail.store.rest_datasets import RestDatasetsMixin
 from mltrail.store.rest_ui_reads import RestUiReadsMixin
 from mltrail.store.tracking import (
     SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
@@ -150,7 +151,7 @@ class _MetricBuffer:
         return bool(self._queue) or self._busy
 
 
-class RestTrackingStore(RestUiReadsMixin, TrackingStore):
+class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
     """The tracking store interface over HTTP (MLflow's REST API)."""
 
     def __init__(self, base_url: str) -> None:

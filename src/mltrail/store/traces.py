@@ -4,25 +4,13 @@ Implemented on SQL (:class:`mltrail.store.sql.traces.SqlTraceStore`) and over
 HTTP (:class:`mltrail.store.rest_traces.RestTraceStore`), so the tracing SDK
 does not care where traces live.
 
-Filter strings are clauses joined by ``AND``, each ``<field> <op> <value>``:
-
-==========================================  =================================
-field                                       ops
-==========================================  =================================
-``attributes.status`` / ``trace.status``    ``=  !=  IN  NOT IN``
-(also ``status``, ``state``)
-``attributes.timestamp_ms`` (``timestamp``) ``=  !=  <  <=  >  >=``
-``attributes.execution_time_ms``            ``=  !=  <  <=  >  >=``
-``attributes.run_id`` (``run_id``)          ``=  !=``
-``attributes.name`` / ``trace.name``        ``=  !=  LIKE  ILIKE``
-``attributes.client_request_id``            ``=  !=``
-``tags.<key>``                              ``=  !=  LIKE  ILIKE``
-``metadata.<key>`` / ``request_metadata.``  ``=  !=  LIKE  ILIKE``
-==========================================  =================================
-
-Keys with dots or spaces may be quoted with backticks: ``tags.`mlflow.traceName```.
+Filters follow MLflow 3.17's ``search_traces`` grammar (``trace.status``,
+``trace.text LIKE``, ``span.name``, ``span.attributes.<key>``, ``tags.<key>``,
+``metadata.<key>`` ...) plus ``OR``, parentheses and the session, user, token
+and cost fields: see :mod:`mltrail.store.trace_filter` for the table.
 Order by ``timestamp_ms`` (default ``DESC``), ``execution_time_ms``,
-``status`` or ``name``, each optionally ``ASC``/``DESC``.
+``status``, ``name``, ``session``, ``user``, ``total_tokens``,
+``input_tokens``, ``output_tokens`` or ``cost``, each optionally ``ASC``/``DESC``.
 
 Example::
 
@@ -31,132 +19,30 @@ Example::
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
-from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey, TraceTagKey
+from mltrail.entities.trace import Span, Trace, TraceInfo
 from mltrail.exceptions import invalid
-from mltrail.search.limits import MAX_FILTER_CLAUSES, check_filter_length, check_order_by_count, over_limit
-from mltrail.search.parser import to_number
+from mltrail.search.limits import check_order_by_count
+from mltrail.store.trace_filter import TraceClause, TraceNode, parse_trace_filter
 from mltrail.store.validation import MAX_TRACE_TAG_KEY_LENGTH, MAX_TRACE_TAG_VAL_LENGTH, too_long
 
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
 SEARCH_TRACES_MAX_RESULTS = 50000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD
 
-
-@dataclass(frozen=True)
-class TraceClause:
-    """One parsed filter clause: ``kind`` is ``attr``, ``tag`` or ``metadata``."""
-
-    kind: str
-    key: str
-    op: str
-    value: Any
-
-
-_ATTR_ALIASES = {
-    "status": "status", "state": "status", "timestamp_ms": "timestamp_ms", "timestamp": "timestamp_ms",
-    "request_time": "timestamp_ms", "execution_time_ms": "execution_time_ms",
-    "execution_duration": "execution_time_ms", "run_id": "run_id", "name": "name",
-    "client_request_id": "client_request_id", "trace_id": "trace_id", "request_id": "trace_id",
-}
-_NUMERIC = {"timestamp_ms", "execution_time_ms"}
-_FIELD = r"(?:(?P<prefix>[A-Za-z_]+)\.)?(?P<key>`[^`]+`|\"[^\"]+\"|[\w.\-/:]+?)"
-_VALUE = r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|-?\d+(?:\.\d+)?|\([^)]*\))"
-_CLAUSE = re.compile(
-    rf"\s*{_FIELD}\s*(?P<op>!=|>=|<=|=|<|>|\bNOT\s+IN\b|\bIN\b|\bNOT\s+LIKE\b|\bILIKE\b|\bLIKE\b)\s*{_VALUE}\s*",
-    re.IGNORECASE,
-)
-_PREFIXES = {"attributes": "attr", "attribute": "attr", "attr": "attr", "trace": "attr", "tags": "tag", "tag": "tag",
-             "metadata": "metadata", "request_metadata": "metadata"}
-
-
-def _literal(raw: str) -> Any:
-    if raw[0] in "'\"":
-        return re.sub(r"\\(.)", r"\1", raw[1:-1])
-    if raw.startswith("("):
-        items = [x.strip() for x in raw[1:-1].split(",") if x.strip()]
-        return [_literal(x) for x in items]
-    number = to_number(raw)  # None: left as text, which the clause checks then refuse
-    return raw if number is None else number
-
-
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`")
-
-
-def _split_and(text: str) -> list[str]:
-    """Split on AND outside quotes (quoted parts are masked while splitting)."""
-    saved: list[str] = []
-
-    def mask(m: re.Match[str]) -> str:
-        saved.append(m.group(0))
-        return f"\x00{len(saved) - 1}\x00"
-
-    masked = _QUOTED.sub(mask, text)
-    parts = re.split(r"\s+AND\s+", masked, flags=re.IGNORECASE)
-    return [re.sub(r"\x00(\d+)\x00", lambda m: saved[int(m.group(1))], part) for part in parts]
-
-
-def parse_trace_filter(filter_string: str | None) -> list[TraceClause]:
-    """Parse a trace filter; ``INVALID_PARAMETER_VALUE`` naming the clause that does not parse."""
-    if filter_string is None or not str(filter_string).strip():
-        return []
-    if not isinstance(filter_string, str):
-        raise invalid(f"Invalid trace filter {filter_string!r}: it must be a string")
-    check_filter_length(filter_string, "trace filter")
-    clauses = []
-    parts = _split_and(filter_string.strip())
-    if len(parts) > MAX_FILTER_CLAUSES:
-        raise over_limit("the trace filter", len(parts), MAX_FILTER_CLAUSES, "clauses")
-    for part in parts:
-        m = _CLAUSE.fullmatch(part)
-        if m is None:
-            raise invalid(f"Invalid trace filter '{filter_string}': could not parse '{part.strip()}' "
-                          "(expected <field> <op> <value>, e.g. attributes.status = 'OK')")
-        prefix = (m.group("prefix") or "attributes").lower()
-        key = m.group("key").strip("`\"")
-        op = " ".join(m.group("op").upper().split())
-        value = _literal(m.group("value"))
-        kind = _PREFIXES.get(prefix)
-        if kind is None:  # an unprefixed dotted key such as `mlflow.sourceRun` is not an attribute
-            raise invalid(f"Invalid trace filter '{filter_string}': unknown entity '{prefix}' "
-                          "(use attributes., trace., tags. or metadata.)")
-        if kind == "attr":
-            name = _ATTR_ALIASES.get(key.lower())
-            if name is None:
-                raise invalid(f"Invalid trace filter '{filter_string}': unknown attribute '{key}' "
-                              f"(use {', '.join(sorted(set(_ATTR_ALIASES.values())))})")
-            if name in _NUMERIC:
-                if op not in ("=", "!=", "<", "<=", ">", ">=") or not isinstance(value, (int, float)):
-                    raise invalid(f"Invalid trace filter '{filter_string}': '{key}' compares numbers with "
-                                  "=, !=, <, <=, >, >=")
-            elif op in ("IN", "NOT IN"):
-                if not isinstance(value, list):
-                    raise invalid(f"Invalid trace filter '{filter_string}': {op} takes a list like ('OK', 'ERROR')")
-            elif op in ("<", "<=", ">", ">=") or not isinstance(value, str):
-                raise invalid(f"Invalid trace filter '{filter_string}': '{key}' compares strings with =, !=, "
-                              "LIKE, ILIKE, IN")
-            if name == "run_id":  # MLflow: the run a trace was created in is metadata mlflow.sourceRun
-                clauses.append(TraceClause("metadata", TraceMetadataKey.SOURCE_RUN, op, value))
-            elif name == "name":
-                clauses.append(TraceClause("tag", TraceTagKey.TRACE_NAME, op, value))
-            else:
-                clauses.append(TraceClause("attr", name, op, value))
-            continue
-        if op not in ("=", "!=", "LIKE", "ILIKE", "NOT LIKE") or not isinstance(value, str):
-            raise invalid(f"Invalid trace filter '{filter_string}': {prefix}.{key} compares strings with "
-                          "=, !=, LIKE, ILIKE")
-        clauses.append(TraceClause(kind, key, op, value))
-    return clauses
+__all__ = ["MAX_TRACE_LINKS_PER_REQUEST", "SEARCH_TRACES_DEFAULT_MAX_RESULTS", "SEARCH_TRACES_MAX_RESULTS",
+           "TraceClause", "TraceNode", "TraceStore", "check_trace_links", "check_trace_tag", "parse_trace_filter",
+           "parse_trace_order_by"]
 
 
 _ORDER_FIELDS = {"timestamp_ms": "timestamp_ms", "timestamp": "timestamp_ms", "request_time": "timestamp_ms",
                  "execution_time_ms": "execution_time_ms", "execution_duration": "execution_time_ms",
                  "status": "status", "state": "status", "name": "name", "trace_id": "trace_id",
-                 "request_id": "trace_id"}
+                 "request_id": "trace_id", "session": "session", "user": "user", "total_tokens": "total_tokens",
+                 "tokens": "total_tokens", "input_tokens": "input_tokens", "output_tokens": "output_tokens",
+                 "cost": "cost", "total_cost": "cost"}
 
 
 def parse_trace_order_by(order_by: list[str] | None) -> list[tuple[str, bool]]:

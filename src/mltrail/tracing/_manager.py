@@ -26,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mltrail.entities.prices import price_spans
 from mltrail.entities.trace import (
     PREVIEW_MAX_CHARS,
+    Span,
     SpanAttributeKey,
     Trace,
     TraceData,
@@ -37,6 +39,7 @@ from mltrail.entities.trace import (
     TraceTagKey,
     dump_json,
 )
+from mltrail.entities.trace_usage import OTEL_SESSION_KEY, OTEL_USER_KEY
 from mltrail.tracing import span as _span
 from mltrail.tracing.span import LiveSpan, NoOpSpan
 
@@ -228,16 +231,28 @@ def _truncate(text: str | None) -> str | None:
     return None if text is None else text[:PREVIEW_MAX_CHARS]
 
 
-def _token_usage(spans: list[LiveSpan]) -> dict[str, int] | None:
-    """Token counts summed over the LLM calls of a trace (MLflow's ``mlflow.trace.tokenUsage``)."""
-    total: dict[str, int] = {}
-    for span in spans:
-        usage = span.get_attribute(SpanAttributeKey.CHAT_USAGE)
-        if isinstance(usage, dict):
-            for key in ("input_tokens", "output_tokens", "total_tokens"):
-                if isinstance(usage.get(key), int):
-                    total[key] = total.get(key, 0) + usage[key]
-    return total or None
+def _usage_and_cost(info: TraceInfo, frozen: list[Span]) -> None:
+    """Price each LLM span and total the trace's tokens and cost into its metadata (MLflow's keys).
+
+    Best effort, as in MLflow: a bad price file must never lose the trace.
+    Session and user given as OpenTelemetry attributes (``session.id`` /
+    ``user.id``) on a span become the trace's session and user.
+    """
+    try:
+        usage, cost = price_spans(frozen)
+    except Exception as err:  # a broken MLTRAIL_PRICES_FILE is reported, never fatal
+        _log.warning("Could not total token usage/cost of trace %s: %s", info.trace_id, err)
+        return
+    if usage:
+        info.trace_metadata[TraceMetadataKey.TOKEN_USAGE] = json.dumps(usage)
+    if cost:
+        info.trace_metadata[TraceMetadataKey.COST] = json.dumps(cost)
+    for key, otel_key in ((TraceMetadataKey.TRACE_SESSION, OTEL_SESSION_KEY), (TraceMetadataKey.TRACE_USER,
+                                                                              OTEL_USER_KEY)):
+        if key not in info.trace_metadata:
+            value = next((s.get_attribute(otel_key) for s in frozen if s.raw_attributes.get(otel_key)), None)
+            if value not in (None, ""):
+                info.trace_metadata[key] = str(value)
 
 
 def span_ended(span: LiveSpan) -> None:
@@ -264,9 +279,7 @@ def span_ended(span: LiveSpan) -> None:
         info.response_preview = _truncate(response)
     info.trace_metadata.setdefault(TraceMetadataKey.INPUTS, _truncate(request) or "")
     info.trace_metadata.setdefault(TraceMetadataKey.OUTPUTS, _truncate(response) or "")
-    usage = _token_usage(flight.spans)
-    if usage:
-        info.trace_metadata[TraceMetadataKey.TOKEN_USAGE] = json.dumps(usage)
+    _usage_and_cost(info, frozen)
     info.trace_metadata["mlflow.trace.sizeBytes"] = str(len(dump_json([s.to_dict() for s in frozen])))
     trace = Trace(info, TraceData(frozen))
     _last_trace_id = info.trace_id

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mltrail import _exported_by
-from mltrail.entities.trace import SpanAttributeKey, SpanType, Trace
+from mltrail.entities.trace import SpanAttributeKey, SpanType, Trace, TraceMetadataKey
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.tracing import _manager
 from mltrail.tracing.span import LiveSpan, NoOpSpan
@@ -197,8 +197,27 @@ def get_last_active_trace_id(thread_local: bool = False) -> str | None:
 
 def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
                          client_request_id: str | None = None, request_preview: str | None = None,
-                         response_preview: str | None = None, state: str | None = None) -> None:
-    """Add tags/metadata (or set previews, state) on the trace of the current span."""
+                         response_preview: str | None = None, state: str | None = None,
+                         model_id: str | None = None, session_id: str | None = None,
+                         user: str | None = None) -> None:
+    """Add tags/metadata (or set previews, state) on the trace of the current span.
+
+    ``session_id`` and ``user`` are MLflow's ``mlflow.trace.session`` /
+    ``mlflow.trace.user`` metadata: the conversation and the end user the
+    trace belongs to (the Sessions page groups by them; ``search_traces``
+    filters with ``metadata.`mlflow.trace.session` = '...'`` or ``trace.session = '...'``).
+
+    Example::
+
+        mltrail.update_current_trace(session_id="chat-42", user="ana@example.com")
+    """
+    metadata = dict(metadata or {})
+    if model_id is not None:
+        metadata[TraceMetadataKey.MODEL_ID] = str(model_id)
+    if session_id is not None:
+        metadata[TraceMetadataKey.TRACE_SESSION] = str(session_id)
+    if user is not None:
+        metadata[TraceMetadataKey.TRACE_USER] = str(user)
     if state is not None and state not in ("OK", "ERROR"):
         raise invalid(f"Invalid trace state {state!r}: use 'OK' or 'ERROR'")
     span = _manager.current_span()

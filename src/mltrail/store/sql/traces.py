@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -32,12 +33,13 @@ from mltrail.entities.trace import (
 )
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.search.limits import check_id_count
-from mltrail.store.paging import decode_page_token, encode_page_token
+from mltrail.store.paging import decode_page_token
 from mltrail.store.sql import assessments as _assessments
 from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.trace_search import compile_filter, order_column
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
     SEARCH_TRACES_MAX_RESULTS,
@@ -67,19 +69,27 @@ def _exp_id(experiment_id: Any) -> int:
         raise invalid(f"Invalid experiment id {experiment_id!r}: it must be an integer string") from None
 
 
-def _compare(col: Any, op: str, value: Any) -> Any:
-    if op == "LIKE":
-        return col.like(value)
-    if op == "NOT LIKE":
-        return sa.not_(col.like(value))
-    if op == "ILIKE":
-        return sa.func.lower(col).like(str(value).lower())
-    if op == "IN":
-        return col.in_(value)
-    if op == "NOT IN":
-        return col.not_in(value)
-    return {"=": col == value, "!=": col != value, "<": col < value, ">": col > value,
-            "<=": col <= value, ">=": col >= value}[op]
+def _make_token(offset: int, after: list[Any] | None) -> str:
+    """A page token: the offset (MLflow's shape) and, for keyset paging, the last row's sort key."""
+    doc: dict[str, Any] = {"offset": offset}
+    if after is not None:
+        doc["after"] = after
+    return base64.b64encode(json.dumps(doc).encode("utf-8")).decode("ascii")
+
+
+def _read_token(token: str | None) -> tuple[int, tuple[int, str] | None]:
+    """``(offset, (timestamp_ms, trace_id) or None)`` of a page token; bad tokens are INVALID_PARAMETER_VALUE."""
+    offset = decode_page_token(token)
+    if not token:
+        return offset, None
+    try:
+        after = json.loads(base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_")).get("after")
+    except (ValueError, AttributeError, TypeError):
+        after = None
+    if (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int)
+            and not isinstance(after[0], bool) and isinstance(after[1], str)):
+        return offset, (after[0], after[1])
+    return offset, None
 
 
 def _preview(text: str | None) -> str | None:
@@ -256,39 +266,32 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         if not exp_ids:
             raise invalid("search_traces needs at least one experiment id")
         conds = [_TI.experiment_id.in_(exp_ids)]
-        for clause in parse_trace_filter(filter_string):
-            if clause.kind == "attr":
-                col = {"status": _TI.status, "timestamp_ms": _TI.timestamp_ms, "trace_id": _TI.request_id,
-                       "execution_time_ms": _TI.execution_time_ms,
-                       "client_request_id": _TI.client_request_id}[clause.key]
-                conds.append(_compare(col, clause.op, clause.value))
-                continue
-            table = trace_tags if clause.kind == "tag" else trace_request_metadata
-            conds.append(sa.exists().where(table.c.request_id == _TI.request_id, table.c.key == clause.key,
-                                           _compare(table.c.value, clause.op, clause.value)))
-            if clause.kind == "metadata" and clause.key == TraceMetadataKey.SOURCE_RUN and clause.op == "=":
-                # as MLflow: `run_id = X` also finds traces linked to X by link-to-run (many runs per trace)
-                conds[-1] = sa.or_(conds[-1], sa.exists().where(
-                    trace_request_metadata.c.request_id == _TI.request_id,
-                    trace_request_metadata.c.key == f"{LINKED_RUN_PREFIX}{clause.value}"))
+        where = compile_filter(self.dialect, parse_trace_filter(filter_string))
+        if where is not None:
+            conds.append(where)
+        sort = parse_trace_order_by(order_by)
         order = []
-        for name, ascending in parse_trace_order_by(order_by):
-            if name == "name":
-                col: Any = (sa.select(trace_tags.c.value).where(trace_tags.c.request_id == _TI.request_id,
-                                                                 trace_tags.c.key == TraceTagKey.TRACE_NAME)
-                            .scalar_subquery())
-            else:
-                col = {"timestamp_ms": _TI.timestamp_ms, "execution_time_ms": _TI.execution_time_ms,
-                       "status": _TI.status, "trace_id": _TI.request_id}[name]
+        for name, ascending in sort:
+            col = order_column(self.dialect, name)
             order.append(col.asc() if ascending else col.desc())
         order.append(_TI.request_id.asc())  # a stable order for paging
-        offset = decode_page_token(page_token) if page_token else 0
-        query = (sa.select(_TI.request_id).where(*conds).order_by(*order)
-                 .offset(offset).limit(max_results + 1))
+        offset, after = _read_token(page_token)
+        query = sa.select(_TI.request_id, _TI.timestamp_ms).where(*conds).order_by(*order)
+        keyset = len(sort) == 1 and sort[0][0] == "timestamp_ms"
+        if keyset and after is not None:
+            # Keyset paging on (timestamp_ms, request_id): page 1,000 costs what page 1 does.
+            ts, last_id = after
+            newer = _TI.timestamp_ms > ts if sort[0][1] else _TI.timestamp_ms < ts
+            query = query.where(sa.or_(newer, sa.and_(_TI.timestamp_ms == ts, _TI.request_id > last_id)))
+        else:
+            query = query.offset(offset)
         with self.db.read() as conn:
-            ids = [r[0] for r in conn.execute(query)]
-            infos = self._load_infos(conn, ids[:max_results])
-        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+            rows = conn.execute(query.limit(max_results + 1)).all()
+            infos = self._load_infos(conn, [r[0] for r in rows[:max_results]])
+        token = None
+        if len(rows) > max_results:
+            last = rows[max_results - 1]
+            token = _make_token(offset + max_results, [last[1], last[0]] if keyset else None)
         return infos, token
 
     # ------------------------------------------------------------ deletes and tags

@@ -1,0 +1,184 @@
+"""SQL for ``search_traces``: a parsed trace filter (:mod:`mltrail.store.trace_filter`) and the sort columns.
+
+Every clause is one indexed predicate on ``trace_info`` or an ``EXISTS`` on
+the table that holds the value (tags, metadata, spans), so ``AND`` / ``OR``
+combine freely. Span clauses (``span.*``, ``trace.text``) mean "some span of
+the trace matches", each clause on its own, as in MLflow.
+
+Example::
+
+    where = compile_filter("sqlite", parse_trace_filter("trace.text LIKE '%refund%'"))
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from mltrail.entities.trace import TraceMetadataKey, TraceTagKey
+from mltrail.store.sql.schema import spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.trace_usage import json_number, json_text
+from mltrail.store.trace_filter import (
+    ATTR,
+    CONTENT,
+    METADATA,
+    SPAN,
+    SPAN_ATTR,
+    TAG,
+    USAGE,
+    AllOf,
+    AnyOf,
+    TraceClause,
+    TraceNode,
+)
+
+_TI = trace_info.c
+_SP = spans.c
+
+
+def compare(col: Any, op: str, value: Any) -> Any:
+    """``col <op> value`` for the filter comparators (``ILIKE`` as ``lower() LIKE lower()`` on every dialect)."""
+    if op == "LIKE":
+        return col.like(value)
+    if op == "NOT LIKE":
+        return sa.not_(col.like(value))
+    if op == "ILIKE":
+        return sa.func.lower(col).like(str(value).lower())
+    if op == "NOT ILIKE":
+        return sa.not_(sa.func.lower(col).like(str(value).lower()))
+    if op == "IN":
+        return col.in_(list(value))
+    if op == "NOT IN":
+        return col.not_in(list(value))
+    if op == "IS NULL":
+        return col.is_(None)
+    if op == "IS NOT NULL":
+        return col.is_not(None)
+    return {
+        "=": col == value,
+        "!=": col != value,
+        "<": col < value,
+        ">": col > value,
+        "<=": col <= value,
+        ">=": col >= value,
+    }[op]
+
+
+def _kv(table: sa.Table, clause: TraceClause) -> Any:
+    c = table.c
+    if clause.op == "IS NULL":
+        return sa.not_(sa.exists().where(c.request_id == _TI.request_id, c.key == clause.key))
+    if clause.op == "IS NOT NULL":
+        return sa.exists().where(c.request_id == _TI.request_id, c.key == clause.key)
+    return sa.exists().where(
+        c.request_id == _TI.request_id, c.key == clause.key, compare(c.value, clause.op, clause.value)
+    )
+
+
+def _span_attr(dialect: str, clause: TraceClause) -> Any:
+    # Span attribute values are stored JSON-encoded ("\"LLM\""): match the value as given or as encoded.
+    col = json_text(dialect, _SP.content, "attributes", clause.key)
+    op, value = clause.op, clause.value
+    if op in ("=", "!="):
+        cond = col.in_([value, json.dumps(value)])
+        cond = cond if op == "=" else sa.not_(cond)
+    elif op in ("IN", "NOT IN"):
+        both = [v for x in value for v in (x, json.dumps(x))]
+        cond = col.in_(both) if op == "IN" else col.not_in(both)
+    else:
+        cond = sa.or_(compare(col, op, value), compare(col, op, f'"{value}"'))
+    return sa.exists().where(_SP.trace_id == _TI.request_id, cond)
+
+
+def clause_sql(dialect: str, clause: TraceClause) -> Any:
+    """One clause as a SQL boolean over ``trace_info``."""
+    kind = clause.kind
+    if kind == ATTR:
+        if clause.key == "end_time_ms":
+            col: Any = _TI.timestamp_ms + sa.func.coalesce(_TI.execution_time_ms, 0)
+        else:
+            col = {
+                "status": _TI.status,
+                "timestamp_ms": _TI.timestamp_ms,
+                "trace_id": _TI.request_id,
+                "execution_time_ms": _TI.execution_time_ms,
+                "client_request_id": _TI.client_request_id,
+            }[clause.key]
+        return compare(col, clause.op, clause.value)
+    if kind == TAG:
+        return _kv(trace_tags, clause)
+    if kind == METADATA:
+        return _kv(trace_request_metadata, clause)
+    if kind == SPAN:
+        col = {"name": _SP.name, "type": _SP.type, "status": _SP.status}[clause.key]
+        value = (
+            [str(v).upper() for v in clause.value]
+            if clause.key == "status" and isinstance(clause.value, list)
+            else (str(clause.value).upper() if clause.key == "status" else clause.value)
+        )
+        return sa.exists().where(_SP.trace_id == _TI.request_id, compare(col, clause.op, value))
+    if kind == SPAN_ATTR:
+        return _span_attr(dialect, clause)
+    if kind == CONTENT:
+        return sa.exists().where(
+            _SP.trace_id == _TI.request_id, compare(_SP.content, clause.op, clause.value)
+        )
+    if kind == USAGE:
+        meta_key, field = clause.key.split(":", 1)
+        m = trace_request_metadata.c
+        number = json_number(dialect, m.value, field)
+        return sa.exists().where(
+            m.request_id == _TI.request_id, m.key == meta_key, compare(number, clause.op, clause.value)
+        )
+    raise ValueError(f"unknown clause kind {kind!r}")
+
+
+def compile_filter(dialect: str, node: TraceNode | None) -> Any:
+    """The whole tree as one SQL boolean (``None`` for no filter)."""
+    if node is None:
+        return None
+    if isinstance(node, TraceClause):
+        return clause_sql(dialect, node)
+    parts = [compile_filter(dialect, item) for item in node.items]
+    return sa.and_(*parts) if isinstance(node, AllOf) else sa.or_(*parts) if isinstance(node, AnyOf) else None
+
+
+def _meta_value(key: str) -> Any:
+    m = trace_request_metadata.c
+    return sa.select(m.value).where(m.request_id == _TI.request_id, m.key == key).scalar_subquery()
+
+
+def _meta_number(dialect: str, key: str, field: str) -> Any:
+    m = trace_request_metadata.c
+    return (
+        sa.select(json_number(dialect, m.value, field))
+        .where(m.request_id == _TI.request_id, m.key == key)
+        .scalar_subquery()
+    )
+
+
+def order_column(dialect: str, name: str) -> Any:
+    """The SQL expression a ``search_traces`` sort key orders by."""
+    if name == "name":
+        t = trace_tags.c
+        return (
+            sa.select(t.value)
+            .where(t.request_id == _TI.request_id, t.key == TraceTagKey.TRACE_NAME)
+            .scalar_subquery()
+        )
+    if name == "session":
+        return _meta_value(TraceMetadataKey.TRACE_SESSION)
+    if name == "user":
+        return _meta_value(TraceMetadataKey.TRACE_USER)
+    if name in ("total_tokens", "input_tokens", "output_tokens"):
+        return _meta_number(dialect, TraceMetadataKey.TOKEN_USAGE, name)
+    if name == "cost":
+        return _meta_number(dialect, TraceMetadataKey.COST, "total_cost")
+    return {
+        "timestamp_ms": _TI.timestamp_ms,
+        "execution_time_ms": _TI.execution_time_ms,
+        "status": _TI.status,
+        "trace_id": _TI.request_id,
+    }[name]
