@@ -36,6 +36,7 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.store.datasets import DatasetStore
 from mltrail.store.downsample import bucket_points
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
@@ -45,8 +46,8 @@ SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT = 1000
 COLUMN_SAMPLE_RUNS = 1000
 
 
-class TrackingStore(ABC):
-    """Experiments, runs, metrics, params, tags and dataset inputs."""
+class TrackingStore(DatasetStore, ABC):
+    """Experiments, runs, metrics, params, tags and dataset inputs (and evaluation datasets: :class:`DatasetStore`)."""
 
     # ------------------------------------------------------------ experiments
     @abstractmethod
@@ -190,7 +191,7 @@ class TrackingStore(ABC):
         """Erase an experiment in the trash (its runs must be erased first)."""
 
     # ------------------------------------------------------------- buffering
-    def flush(self) -> None:  # noqa: B027 - a deliberate no-op default
+    def flush(self) -> None:  # a deliberate no-op default
         """Send anything buffered (the REST store batches ``log_metric``); a no-op here."""
 
     # -------------------------------------------------------------- UI reads

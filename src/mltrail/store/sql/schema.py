@@ -371,3 +371,65 @@ assessments = sa.Table(
     sa.Column("content", LONG_TEXT, nullable=False),
     sa.Index("idx_assessments_trace_id_created", "trace_id", "created_timestamp"),
 )
+
+# ------------------------------------------------------- evaluation datasets (MLflow 3)
+# Added by migration 0007 (store: mltrail.store.sql.datasets). Names follow MLflow's
+# ``evaluation_datasets`` tables; experiments are linked by their own table (MLflow keeps
+# a generic ``entity_associations``). JSON values are stored as text. ``content_hash`` is
+# mltrail's: the hash of a record's inputs, outputs and expectations, from which the
+# dataset's digest is computed.
+
+evaluation_datasets = sa.Table(
+    "evaluation_datasets",
+    metadata,
+    sa.Column("dataset_id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("schema", LONG_TEXT),
+    sa.Column("profile", LONG_TEXT),
+    sa.Column("digest", sa.String(64)),
+    sa.Column("created_time", BIGINT, nullable=False),
+    sa.Column("last_update_time", BIGINT, nullable=False),
+    sa.Column("created_by", sa.String(255)),
+    sa.Column("last_updated_by", sa.String(255)),
+    sa.Index("index_evaluation_datasets_name", "name"),
+    sa.Index("index_evaluation_datasets_created_time", "created_time"),
+)
+
+evaluation_dataset_tags = sa.Table(
+    "evaluation_dataset_tags",
+    metadata,
+    sa.Column("dataset_id", sa.String(36), sa.ForeignKey("evaluation_datasets.dataset_id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.String(5000)),
+)
+
+evaluation_dataset_experiments = sa.Table(
+    "evaluation_dataset_experiments",
+    metadata,
+    sa.Column("dataset_id", sa.String(36), sa.ForeignKey("evaluation_datasets.dataset_id"), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), primary_key=True),
+    sa.Column("created_time", BIGINT, nullable=False),
+    sa.Index("index_evaluation_dataset_experiments_experiment", "experiment_id", "dataset_id"),
+)
+
+evaluation_dataset_records = sa.Table(
+    "evaluation_dataset_records",
+    metadata,
+    sa.Column("dataset_record_id", sa.String(36), primary_key=True),
+    sa.Column("dataset_id", sa.String(36), sa.ForeignKey("evaluation_datasets.dataset_id"), nullable=False),
+    sa.Column("inputs", LONG_TEXT, nullable=False),
+    sa.Column("outputs", LONG_TEXT),
+    sa.Column("expectations", LONG_TEXT),
+    sa.Column("tags", LONG_TEXT),
+    sa.Column("source", LONG_TEXT),
+    sa.Column("source_id", sa.String(255)),
+    sa.Column("source_type", sa.String(255)),
+    sa.Column("created_time", BIGINT, nullable=False),
+    sa.Column("last_update_time", BIGINT, nullable=False),
+    sa.Column("created_by", sa.String(255)),
+    sa.Column("last_updated_by", sa.String(255)),
+    sa.Column("input_hash", sa.String(64), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("dataset_id", "input_hash", name="unique_dataset_input"),
+    sa.Index("index_evaluation_dataset_records_page", "dataset_id", "created_time", "dataset_record_id"),
+)

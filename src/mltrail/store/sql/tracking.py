@@ -50,6 +50,7 @@ from mltrail.store.sql._load import load_experiments, load_runs
 from mltrail.store.sql._names import random_run_name
 from mltrail.store.sql._runs import RunWritesMixin
 from mltrail.store.sql.database import database_for, execute_constant, raw_fetchall
+from mltrail.store.sql.datasets import SqlDatasetsMixin
 from mltrail.store.sql.engine import driver_statement
 from mltrail.store.sql.schema import (
     datasets,
@@ -116,7 +117,7 @@ def _check_max_results(max_results: Any) -> int:
     return max_results
 
 
-class SqlTrackingStore(RunWritesMixin, UiReadsMixin, TrackingStore):
+class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingStore):
     """Experiments, runs, metrics, params, tags and inputs in one SQL database."""
 
     def __init__(self, db_uri: str, default_artifact_root: str) -> None:
