@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+from mltrail.entities.prices import get_prices, reset_prices, set_prices
 from mltrail.entities.trace import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType, Trace, TraceInfo
 from mltrail.tracing._manager import is_enabled
 from mltrail.tracing.assessments import (
@@ -78,13 +79,16 @@ __all__ = [
     "get_assessment",
     "get_current_active_span",
     "get_last_active_trace_id",
+    "get_prices",
     "get_trace",
     "is_enabled",
     "log_assessment",
     "log_expectation",
     "log_feedback",
     "override_feedback",
+    "reset_prices",
     "search_traces",
+    "set_prices",
     "set_trace_tag",
     "start_span",
     "trace",
