@@ -362,8 +362,13 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         start_time: int | None,
         tags: Sequence[RunTag],
         run_name: str | None,
+        run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run in an active experiment; names it and sets ``mlflow.runName``."""
+        """Create a RUNNING run in an active experiment; names it and sets ``mlflow.runName``.
+
+        ``run_id`` (32 lowercase hex characters) is a client-chosen id, used by the offline
+        journal's replay (:mod:`mltrail.server.handlers.offline`); by default a fresh uuid4.
+        """
         experiment_id = DEFAULT_EXPERIMENT_ID if experiment_id is None else experiment_id
         exp_id = _exp_id(experiment_id)
         tag_map = {t.key: t.value for t in tags or ()}
@@ -383,7 +388,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         if start_time is not None and (isinstance(start_time, bool) or not isinstance(start_time, int)):
             raise invalid(f"Invalid start_time {start_time!r}: expected milliseconds since the epoch")
         start_time = now_ms() if start_time is None else start_time
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
 
         def create(conn: sa.Connection) -> Run:
             found = execute_constant(conn, _EXPERIMENT_FOR_RUN, {"exp_id": exp_id})
