@@ -8,6 +8,7 @@ from mltrail.entities.assessment import (
     Expectation,
     Feedback,
 )
+from mltrail.entities.document import Document
 from mltrail.entities.enums import LifecycleStage, RunStatus, SourceType, ViewType
 from mltrail.entities.files import FileInfo
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
@@ -55,6 +56,7 @@ __all__ = [
     "AssessmentSourceType",
     "Dataset",
     "DatasetInput",
+    "Document",
     "Expectation",
     "Experiment",
     "ExperimentTag",

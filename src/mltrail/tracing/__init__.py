@@ -33,6 +33,8 @@ from mltrail.tracing.assessments import (
     override_feedback,
     update_assessment,
 )
+from mltrail.tracing.chat import set_span_chat_tools
+from mltrail.tracing.display import disable_notebook_display, enable_notebook_display
 from mltrail.tracing.fluent import (
     delete_trace_tag,
     flush_trace_async_logging,
@@ -74,7 +76,9 @@ __all__ = [
     "delete_assessment",
     "delete_trace_tag",
     "disable",
+    "disable_notebook_display",
     "enable",
+    "enable_notebook_display",
     "flush_trace_async_logging",
     "get_assessment",
     "get_current_active_span",
@@ -89,6 +93,7 @@ __all__ = [
     "reset_prices",
     "search_traces",
     "set_prices",
+    "set_span_chat_tools",
     "set_trace_tag",
     "start_span",
     "trace",
