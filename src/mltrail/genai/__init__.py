@@ -23,8 +23,24 @@ _SCORER_NAMES = ("Scorer", "scorer", "make_scorer_ensemble")
 __all__ += ["judges", "scorers", "make_judge", *_SCORER_NAMES]  # noqa: F405  (served by __getattr__)
 
 
+# Evaluation datasets (H2): loaded on first use as well (they load the tracking client).
+_DATASET_NAMES = (
+    "create_dataset",
+    "get_dataset",
+    "search_datasets",
+    "delete_dataset",
+    "set_dataset_tags",
+    "delete_dataset_tag",
+)
+__all__ += ["datasets", *_DATASET_NAMES]  # noqa: F405  (served by __getattr__)
+
+
 def __getattr__(name: str):
     import importlib
+
+    if name == "datasets" or name in _DATASET_NAMES:
+        module = importlib.import_module("mltrail.genai.datasets")
+        return module if name == "datasets" else getattr(module, name)
 
     if name in ("judges", "scorers"):
         return importlib.import_module(f"mltrail.genai.{name}")

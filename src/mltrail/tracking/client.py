@@ -40,6 +40,7 @@ from mltrail.entities import (
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.tracking import _artifact_io
 from mltrail.tracking._client_traces import TracingClientMixin
+from mltrail.tracking._dataset_client import DatasetClientMixin
 from mltrail.tracking._logged_model_client import LoggedModelClientMixin
 from mltrail.tracking._prompt_client import PromptClientMixin
 from mltrail.tracking._registry_client import RegistryClientMixin
@@ -74,7 +75,9 @@ def _metric_value(value: Any) -> Any:
         return value
 
 
-class MlflowClient(LoggedModelClientMixin, TracingClientMixin, RegistryClientMixin, PromptClientMixin):
+class MlflowClient(
+    LoggedModelClientMixin, TracingClientMixin, RegistryClientMixin, PromptClientMixin, DatasetClientMixin
+):
     """A client of one tracking store (and one model registry).
 
     ``tracking_uri`` defaults to the URI in effect (``set_tracking_uri``, then

@@ -44,6 +44,10 @@ def _to_df(data: Any) -> Any:
         return pd.DataFrame(data)
     if isinstance(data, pd.DataFrame):
         return data.copy()
+    if callable(getattr(data, "to_df", None)) and hasattr(data, "dataset_id"):  # genai.datasets.EvaluationDataset
+        df = data.to_df()  # its record columns; ids, sources and times are not evaluation data
+        keep = [c for c in ("outputs", "expectations", "tags") if c in df.columns and df[c].notna().any()]
+        return df[["inputs", *keep]].copy()
     if callable(getattr(data, "to_df", None)):  # an evaluation dataset (MLflow's managed datasets)
         return data.to_df()
     records = getattr(data, "records", None)
