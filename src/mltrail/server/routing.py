@@ -85,6 +85,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "mltrail.server.handlers.logged_models",
     "mltrail.server.handlers.traces",
     "mltrail.server.handlers.datasets",
+    "mltrail.server.handlers.offline",
 )
 
 

@@ -33,6 +33,18 @@ def env(name: str, default: str | None = None) -> str | None:
     return tracking_env(name) or default
 
 
+class ServerUnreachable(MltrailException):
+    """The server could not be reached after the retries (refused, dropped, timed out, 502/503/504).
+
+    What the offline journal (:mod:`mltrail.offline`) takes over from; a subclass, so
+    code that catches :class:`~mltrail.exceptions.MltrailException` is unchanged.
+    """
+
+
+#: Answers that mean "no server behind this address right now" (a proxy's or gateway's).
+UNREACHABLE_STATUS = frozenset({502, 503, 504})
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -86,16 +98,27 @@ class HttpSession:
         for attempt in range(self.max_retries + 1):
             try:
                 resp = self.client.request(method, path, **kw)
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
-                    httpx.ConnectTimeout, httpx.PoolTimeout) as err:
+            except (
+                httpx.ConnectError,
+                httpx.RemoteProtocolError,
+                httpx.ReadError,
+                httpx.WriteError,
+                httpx.ConnectTimeout,
+                httpx.PoolTimeout,
+            ) as err:
                 last = err
+            except httpx.TimeoutException as err:  # the request may have arrived: not retried here
+                raise ServerUnreachable(
+                    f"The tracking server at {self.base_url} did not answer {method} {path} in time: {err}",
+                    error_code=TEMPORARILY_UNAVAILABLE,
+                ) from err
             else:
                 if resp.status_code not in _RETRY_STATUS or attempt == self.max_retries:
                     return resp
                 last = None
             if attempt < self.max_retries:
                 self._sleep(attempt)
-        raise MltrailException(
+        raise ServerUnreachable(
             f"Cannot reach the tracking server at {self.base_url} ({method} {path}) after "
             f"{self.max_retries + 1} attempts: {last}",
             error_code=TEMPORARILY_UNAVAILABLE,
@@ -128,6 +151,11 @@ class HttpSession:
         raise error_from(resp, self.base_url + path)
 
 
+def unreachable(err: BaseException) -> bool:
+    """Whether ``err`` means the server could not be reached (what offline logging takes over from)."""
+    return isinstance(err, ServerUnreachable) or getattr(err, "status", None) in UNREACHABLE_STATUS
+
+
 def error_from(resp: httpx.Response, url: str) -> MltrailException:
     """The exception for an error answer: the server's code and message when it sent JSON."""
     try:
@@ -137,6 +165,11 @@ def error_from(resp: httpx.Response, url: str) -> MltrailException:
     if isinstance(payload, dict) and "error_code" in payload:
         return RestException(payload, status=resp.status_code)
     text = resp.text[:200].strip()
+    if resp.status_code in UNREACHABLE_STATUS:  # a gateway with no server behind it
+        return ServerUnreachable(
+            f"{url} answered HTTP {resp.status_code}: {text or resp.reason_phrase}",
+            error_code=TEMPORARILY_UNAVAILABLE,
+        )
     return MltrailException(
         f"{url} answered HTTP {resp.status_code}: {text or resp.reason_phrase}",
         error_code="ENDPOINT_NOT_FOUND" if resp.status_code == 404 else TEMPORARILY_UNAVAILABLE,

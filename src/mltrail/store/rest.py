@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Sequence
 from math import isfinite
 from typing import Any
+
+import msgspec
 
 from mltrail.entities import (
     DatasetInput,
@@ -45,10 +48,13 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.exceptions import NOT_IMPLEMENTED, RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.offline import settings as offline_settings
+from mltrail.offline.guard import OfflineGuard
 from mltrail.protocol import tracking as w
+from mltrail.protocol.offline import ReplayCreateRun
 from mltrail.protocol.routes import Route
 from mltrail.protocol.tracking import TRACKING as T
-from mltrail.store._http import HttpSession, env
+from mltrail.store._http import HttpSession, env, unreachable
 from mltrail.store.rest_datasets import RestDatasetsMixin
 from mltrail.store.rest_ui_reads import RestUiReadsMixin
 from mltrail.store.tracking import (
@@ -61,6 +67,10 @@ from mltrail.store.validation import validate_batch, validate_experiment_name, v
 MAX_METRICS_PER_BATCH = 1000
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _tags(tags: Sequence[Any] | None) -> list[w.KeyValue]:
     return [w.KeyValue(t.key, t.value) for t in tags or ()]
 
@@ -71,8 +81,15 @@ def _value(m: Metric) -> Any:
 
 
 def _metric(m: Metric) -> w.MetricIn:
-    return w.MetricIn(m.key, _value(m), m.timestamp, m.step, m.dataset_name or None, m.dataset_digest or None,
-                      m.model_id or None)
+    return w.MetricIn(
+        m.key,
+        _value(m),
+        m.timestamp,
+        m.step,
+        m.dataset_name or None,
+        m.dataset_digest or None,
+        m.model_id or None,
+    )
 
 
 class _MetricBuffer:
@@ -157,8 +174,18 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = HttpSession(self.base_url)
-        self.async_logging = (env("ASYNC_LOGGING", "true") or "true").strip().lower() not in ("0", "false", "no", "off")
+        self.async_logging = (env("ASYNC_LOGGING", "true") or "true").strip().lower() not in (
+            "0",
+            "false",
+            "no",
+            "off",
+        )
         self._buffer = _MetricBuffer(self._send_metrics)
+        # Offline logging (docs/offline.md): None with MLTRAIL_OFFLINE=never.
+        self.offline = (
+            None if offline_settings.mode() == "never"
+            else OfflineGuard(self.base_url, self.http.send, self._server_up, unreachable)
+        )  # fmt: skip
         ref = weakref.ref(self)
         atexit.register(lambda: (s := ref()) is not None and s._flush_quietly())
 
@@ -179,7 +206,22 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         return self.http.send(route, body)
 
     def _send_metrics(self, run_id: str, metrics: list[Metric]) -> None:
-        self.http.send(T.log_batch, w.LogBatch(run_id, metrics=[_metric(m) for m in metrics]))
+        body = w.LogBatch(run_id, metrics=[_metric(m) for m in metrics])
+        self._write("log_batch", body, lambda: self.http.send(T.log_batch, body))
+
+    # ------------------------------------------------------- offline hooks
+    def _write(self, op: str, body: Any, online: Any, offline: Any = None) -> Any:
+        """A write: ``online()``, or journaled while the server is unreachable (see mltrail.offline)."""
+        if self.offline is None:
+            return online()
+        return self.offline.write(op, body, online, offline)
+
+    def _server_up(self) -> bool:
+        """One quick ``GET /health`` (no retries): the offline replayer's probe."""
+        try:
+            return self.http.client.get("/health", timeout=5).status_code == 200
+        except Exception:
+            return False
 
     def flush(self) -> None:
         """Send every buffered metric now (kept in order); raises if a background send failed."""
@@ -191,12 +233,37 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
     ) -> str:
         validate_experiment_name(name)
         body = w.CreateExperiment(name, artifact_location or "", _tags(tags))
-        return str(self._send(T.create_experiment, body)["experiment_id"])
+        if self.offline is None:
+            return str(self._send(T.create_experiment, body)["experiment_id"])
+        record = self.offline.experiment_record(body)
+        return self.offline.write(
+            "create_experiment",
+            record,
+            lambda: str(self._send(T.create_experiment, body)["experiment_id"]),
+            lambda: self.offline.new_experiment(record),
+        )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return Experiment.from_dict(self._send(T.get_experiment, w.ExperimentId(str(experiment_id)))["experiment"])
+        if self.offline is not None and (
+            exp := self.offline.offline_experiment(experiment_id=str(experiment_id))
+        ):
+            return exp
+        return Experiment.from_dict(
+            self._send(T.get_experiment, w.ExperimentId(str(experiment_id)))["experiment"]
+        )
 
     def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        if self.offline is not None:  # offline: an experiment this process created offline, else None
+            guard = self.offline
+            if guard.journaling and (exp := guard.offline_experiment(name=experiment_name)):
+                return exp
+            return guard.read(
+                lambda: self._experiment_by_name(experiment_name),
+                lambda: guard.offline_experiment(name=experiment_name),
+            )
+        return self._experiment_by_name(experiment_name)
+
+    def _experiment_by_name(self, experiment_name: str) -> Experiment | None:
         try:
             data = self._send(T.get_experiment_by_name, w.GetExperimentByName(experiment_name))
         except MltrailException as err:
@@ -221,7 +288,9 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
             view_type=ViewType.to_string(ViewType.from_string(view_type)),
         )
         data = self._send(T.search_experiments, body)
-        return PagedList([Experiment.from_dict(e) for e in data.get("experiments", [])], data.get("next_page_token"))
+        return PagedList(
+            [Experiment.from_dict(e) for e in data.get("experiments", [])], data.get("next_page_token")
+        )
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._send(T.delete_experiment, w.ExperimentId(str(experiment_id)))
@@ -233,7 +302,8 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         self._send(T.update_experiment, w.UpdateExperiment(str(experiment_id), new_name))
 
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
-        self._send(T.set_experiment_tag, w.SetExperimentTag(str(experiment_id), tag.key, tag.value))
+        body = w.SetExperimentTag(str(experiment_id), tag.key, tag.value)
+        self._write("set_experiment_tag", body, lambda: self._send(T.set_experiment_tag, body))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         self._send(T.delete_experiment_tag, w.DeleteExperimentTag(str(experiment_id), key))
@@ -248,9 +318,29 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         run_name: str | None,
     ) -> Run:
         body = w.CreateRun(str(experiment_id), user_id, run_name or None, start_time, _tags(tags))
-        return Run.from_dict(self._send(T.create_run, body)["run"])
+        if self.offline is None:
+            return Run.from_dict(self._send(T.create_run, body)["run"])
+        guard = self.offline
+        record = msgspec.to_builtins(ReplayCreateRun(
+            str(experiment_id), user_id or "", run_name or None, start_time if start_time is not None else _now_ms(),
+            _tags(tags), run_id=guard.new_run_id(),
+        ))  # fmt: skip
+        return guard.write(
+            "create_run",
+            record,
+            lambda: Run.from_dict(self._send(T.create_run, body)["run"]),
+            lambda: guard.offline_run(record),
+        )
 
     def get_run(self, run_id: str) -> Run:
+        guard = self.offline
+        if guard is not None and (run := guard.offline_run_of(run_id)) is not None:  # created offline
+            if guard.journaling:
+                return run
+            return guard.read(lambda: self._get_run(run_id), lambda: run)
+        return self._get_run(run_id)
+
+    def _get_run(self, run_id: str) -> Run:
         return Run.from_dict(self._send(T.get_run, w.RunRef(run_id))["run"])
 
     def update_run_info(
@@ -258,7 +348,15 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
     ) -> RunInfo:
         status = RunStatus.normalize(run_status) if run_status is not None else None
         body = w.UpdateRun(run_id, status=status, end_time=end_time, run_name=run_name or None)
-        return RunInfo.from_dict(self._send(T.update_run, body)["run_info"])
+        if self.offline is None:
+            return RunInfo.from_dict(self._send(T.update_run, body)["run_info"])
+        guard, record = self.offline, msgspec.to_builtins(body)
+        return guard.write(
+            "update_run",
+            record,
+            lambda: RunInfo.from_dict(self._send(T.update_run, body)["run_info"]),
+            lambda: guard.offline_run_info(record),
+        )
 
     def delete_run(self, run_id: str) -> None:
         self._send(T.delete_run, w.RunRef(run_id))
@@ -271,20 +369,35 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         validate_metric(metric)  # bad values fail here, at the call, even when buffered
         if synchronous or (synchronous is None and not self.async_logging):
             m = metric
-            body = w.LogMetric(m.key, _value(m), m.timestamp, run_id, step=m.step, model_id=m.model_id or None,
-                               dataset_name=m.dataset_name or None, dataset_digest=m.dataset_digest or None)
-            self._send(T.log_metric, body)
+            body = w.LogMetric(
+                m.key,
+                _value(m),
+                m.timestamp,
+                run_id,
+                step=m.step,
+                model_id=m.model_id or None,
+                dataset_name=m.dataset_name or None,
+                dataset_digest=m.dataset_digest or None,
+            )
+            # Journaled offline as the log_batch it is equivalent to (one record type for values).
+            batch = w.LogBatch(run_id, metrics=[_metric(metric)])
+            self._write("log_batch", batch, lambda: self._send(T.log_metric, body))
             return
         self._buffer.put(run_id, metric)
 
     def log_param(self, run_id: str, param: Param) -> None:
-        self._send(T.log_param, w.LogParam(param.key, run_id, value=param.value))
+        body = w.LogParam(param.key, run_id, value=param.value)
+        batch = w.LogBatch(run_id, params=[w.KeyValue(param.key, param.value)])
+        self._write("log_batch", batch, lambda: self._send(T.log_param, body))
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
-        self._send(T.set_tag, w.SetTag(tag.key, run_id, value=tag.value))
+        body = w.SetTag(tag.key, run_id, value=tag.value)
+        batch = w.LogBatch(run_id, tags=[w.KeyValue(tag.key, tag.value)])
+        self._write("log_batch", batch, lambda: self._send(T.set_tag, body))
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self._send(T.delete_tag, w.DeleteTag(run_id, key))
+        body = w.DeleteTag(run_id, key)
+        self._write("delete_tag", body, lambda: self._send(T.delete_tag, body))
 
     def log_batch(
         self,
@@ -296,13 +409,15 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
     ) -> None:
         """Log many values in one call (always sent now, after anything buffered)."""
         validate_batch(metrics, params, tags)
-        body = w.LogBatch(run_id, [_metric(m) for m in metrics], [w.KeyValue(p.key, p.value) for p in params],
-                          _tags(tags))
-        self._send(T.log_batch, body)
+        body = w.LogBatch(
+            run_id, [_metric(m) for m in metrics], [w.KeyValue(p.key, p.value) for p in params], _tags(tags)
+        )
+        self._write("log_batch", body, lambda: self._send(T.log_batch, body))
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
         # The entities already speak the wire's dataset shape (w.DatasetInputWire).
-        self._send(T.log_inputs, w.LogInputs(run_id, datasets=[d.to_dict() for d in datasets or ()]))  # type: ignore[misc]
+        body = w.LogInputs(run_id, datasets=[d.to_dict() for d in datasets or ()])  # type: ignore[misc]
+        self._write("log_inputs", body, lambda: self._send(T.log_inputs, body))
 
     def get_metric_history(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
