@@ -88,11 +88,39 @@ class ExperimentColumnsResponse(msgspec.Struct):
     tags: list[str] = []
 
 
+class TraceTotalsQuery(Message):
+    """Traces of some experiments matching a ``search_traces`` filter (sessions: paged)."""
+
+    experiment_ids: list[str]
+    filter: str | None = None
+    max_results: int | None = None
+    page_token: str | None = None
+
+
 class UiTraceResponse(msgspec.Struct):
     """A trace's info and every span, as stored (OpenTelemetry JSON)."""
 
     trace_info: dict = {}
     spans: list[dict] = []
+
+
+# --- "Compare evaluations" (mltrail.ui.eval_compare_routes) ---------------------------------------
+class EvaluationCompareQuery(Message):
+    """Two evaluation runs, baseline first (``run_ids=a,b``), and scorers whose numbers improve downwards."""
+
+    run_ids: list[str]
+    lower_is_better: list[str] = []
+
+
+class EvaluationCompareResponse(msgspec.Struct):
+    """Rows matched on inputs with each scorer's change, per-scorer aggregates, logged-metric deltas."""
+
+    baseline_run_id: str
+    candidate_run_id: str
+    scorers: list[str] = []
+    rows: list[dict] = []
+    aggregates: dict[str, dict] = {}
+    metrics: dict[str, dict] = {}
 
 
 def _r(name: str, path: str, req: type | None, resp: type | None = None, media_type: str = "application/json",
@@ -121,4 +149,10 @@ UI = RouteSet(
        summary="Server-sent events: a trace as it grows"),
     _r("ui_experiment_traces_events", "/experiments/traces/events", ExperimentIdsQuery, media_type=EVENT_STREAM,
        summary="Server-sent events: the traces list's change signal"),
+    _r("ui_experiment_trace_totals", "/experiments/traces/totals", TraceTotalsQuery,
+       summary="Trace count, tokens and cost of the traces matching a filter"),
+    _r("ui_experiment_sessions", "/experiments/traces/sessions", TraceTotalsQuery,
+       summary="Sessions (mlflow.trace.session) with turn count, tokens and cost"),
+    _r("ui_compare_evaluations", "/evaluations/compare", EvaluationCompareQuery, EvaluationCompareResponse,
+       summary="Two evaluation runs row by row: which examples got better or worse per scorer"),
 )

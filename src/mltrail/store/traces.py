@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
-from mltrail.entities.trace import Span, Trace, TraceInfo
+from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey
 from mltrail.exceptions import invalid
 from mltrail.search.limits import check_order_by_count
 from mltrail.store.trace_filter import TraceClause, TraceNode, parse_trace_filter
@@ -34,7 +34,7 @@ SEARCH_TRACES_MAX_RESULTS = 50000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD
 
 __all__ = ["MAX_TRACE_LINKS_PER_REQUEST", "SEARCH_TRACES_DEFAULT_MAX_RESULTS", "SEARCH_TRACES_MAX_RESULTS",
            "TraceClause", "TraceNode", "TraceStore", "check_trace_links", "check_trace_tag", "parse_trace_filter",
-           "parse_trace_order_by"]
+           "parse_trace_order_by", "usage_totals_row"]
 
 
 _ORDER_FIELDS = {"timestamp_ms": "timestamp_ms", "timestamp": "timestamp_ms", "request_time": "timestamp_ms",
@@ -134,8 +134,80 @@ class TraceStore(ABC):
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
         """Delete an assessment (no error if it is already gone)."""
 
+    # -- usage totals and sessions (generic: pages through search_traces; the SQL store asks SQL)
+    def trace_totals(self, experiment_ids: list[str], filter_string: str | None = None) -> dict[str, Any]:
+        """``{"trace_count", "input_tokens", "output_tokens", "total_tokens", "input_cost", "output_cost",
+        "total_cost"}`` summed over the traces matching ``filter_string`` (per run: ``trace.run_id = '...'``)."""
+        totals = usage_totals_row(None)
+        for info in self._all_infos(experiment_ids, filter_string):
+            _add_usage(totals, info)
+        return totals
+
+    def session_summaries(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Sessions of some experiments, most recent first: ``session_id``, ``trace_count``, tokens, cost,
+        ``user``, ``first_timestamp_ms``, ``last_timestamp_ms``, ``error_count``; and the next page's token."""
+        from mltrail.store.paging import decode_page_token, encode_page_token
+
+        sessions: dict[str, dict[str, Any]] = {}
+        for info in self._all_infos(experiment_ids, filter_string):
+            sid = info.trace_metadata.get(TraceMetadataKey.TRACE_SESSION)
+            if not sid:
+                continue
+            row = sessions.setdefault(sid, {**usage_totals_row(None), "session_id": sid, "user": None,
+                                            "first_timestamp_ms": info.request_time, "error_count": 0,
+                                            "last_timestamp_ms": info.request_time})
+            _add_usage(row, info)
+            row["user"] = row["user"] or info.trace_metadata.get(TraceMetadataKey.TRACE_USER)
+            row["first_timestamp_ms"] = min(row["first_timestamp_ms"], info.request_time)
+            row["last_timestamp_ms"] = max(row["last_timestamp_ms"], info.request_time)
+            row["error_count"] += info.state == "ERROR"
+        ordered = sorted(sessions.values(), key=lambda r: (-r["last_timestamp_ms"], r["session_id"]))
+        offset = decode_page_token(page_token)
+        page = ordered[offset : offset + max_results]
+        return page, encode_page_token(offset + max_results) if len(ordered) > offset + max_results else None
+
+    def _all_infos(self, experiment_ids: list[str], filter_string: str | None) -> Any:
+        token = None
+        while True:
+            infos, token = self.search_traces(list(experiment_ids), filter_string, 500, None, token)
+            yield from infos
+            if not token:
+                return
+
     def flush(self) -> None:  # noqa: B027 - optional hook, most stores buffer nothing
         """Send anything buffered (nothing, by default)."""
+
+
+_TOTAL_KEYS = ("trace_count", "input_tokens", "output_tokens", "total_tokens", "input_cost", "output_cost",
+               "total_cost")
+
+
+def usage_totals_row(row: Any) -> dict[str, Any]:
+    """``(count, input, output, total tokens, input, output, total cost)`` as a totals dict (None: zeros)."""
+    values = list(row) if row is not None else [0] * len(_TOTAL_KEYS)
+    out: dict[str, Any] = {}
+    for key, value in zip(_TOTAL_KEYS, values, strict=True):
+        if key.endswith("_cost"):
+            out[key] = round(float(value or 0), 10)
+        else:
+            out[key] = int(value or 0)
+    return out
+
+
+def _add_usage(totals: dict[str, Any], info: TraceInfo) -> None:
+    totals["trace_count"] += 1
+    for key, value in (info.token_usage or {}).items():
+        if key in totals and isinstance(value, (int, float)):
+            totals[key] += int(value)
+    for key, value in (info.cost or {}).items():
+        if key in totals and isinstance(value, (int, float)):
+            totals[key] = round(totals[key] + float(value), 10)
 
 
 def check_trace_tag(key: Any, value: Any) -> tuple[str, str]:

@@ -10,6 +10,12 @@
     A ``text/event-stream`` of the trace while it grows (see :mod:`mltrail.ui.trace_events`).
 ``GET /ajax-api/mltrail/experiments/traces/events?experiment_ids=1,2``
     A stream telling the traces list when the experiments' traces changed.
+``GET /ajax-api/mltrail/experiments/traces/totals?experiment_ids=1&filter=``
+    Trace count, tokens and cost summed over the traces matching a filter
+    (``trace.run_id = '…'`` for a run's totals).
+``GET /ajax-api/mltrail/experiments/traces/sessions?experiment_ids=1&filter=&max_results=&page_token=``
+    The experiments' sessions (``mlflow.trace.session``), most recent first, each with its
+    turn count, tokens, cost and user.
 """
 
 from __future__ import annotations
@@ -97,3 +103,48 @@ async def experiment_traces_events(request: Request) -> Response:
         return _error(exc)
     stream = trace_events.traces_list_stream(store, ids, poll_seconds=poll_seconds(request.app.state))
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+
+def _json(payload: Any, started: float) -> Response:
+    took = (time.perf_counter() - started) * 1000
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store", "Server-Timing": f"app;dur={took:.1f}"}
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json", headers=headers)
+
+
+def _max_results(request: Request, default: int = 100) -> int:
+    raw = request.query_params.get("max_results")
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise invalid(f"Invalid max_results {raw!r}: expected an integer") from None
+
+
+async def experiment_trace_totals(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/experiments/traces/totals``: count, tokens and cost of matching traces."""
+    started = time.perf_counter()
+    try:
+        ids = experiment_ids(request)
+        filter_string = request.query_params.get("filter") or None
+        store = await run_in_threadpool(_trace_store, request)
+        totals = await run_in_threadpool(store.trace_totals, ids, filter_string)
+    except MltrailException as exc:
+        return _error(exc)
+    return _json({"totals": totals}, started)
+
+
+async def experiment_sessions(request: Request) -> Response:
+    """``GET /ajax-api/mltrail/experiments/traces/sessions``: sessions, most recent first, with their totals."""
+    started = time.perf_counter()
+    try:
+        ids = experiment_ids(request)
+        filter_string = request.query_params.get("filter") or None
+        max_results = _max_results(request)
+        token = request.query_params.get("page_token") or None
+        store = await run_in_threadpool(_trace_store, request)
+        sessions, next_token = await run_in_threadpool(store.session_summaries, ids, filter_string, max_results,
+                                                       token)
+    except MltrailException as exc:
+        return _error(exc)
+    return _json({"sessions": sessions, "next_page_token": next_token}, started)

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.entities.trace import TraceMetadataKey, TraceTagKey
+from mltrail.store.sql import search_ops as _ops
 from mltrail.store.sql.schema import spans, trace_info, trace_request_metadata, trace_tags
 from mltrail.store.sql.trace_usage import json_number, json_text
 from mltrail.store.trace_filter import (
@@ -35,35 +36,13 @@ from mltrail.store.trace_filter import (
 )
 
 _TI = trace_info.c
+_NUMERIC_ATTRS = ("timestamp_ms", "execution_time_ms", "end_time_ms")
 _SP = spans.c
 
 
-def compare(col: Any, op: str, value: Any) -> Any:
-    """``col <op> value`` for the filter comparators (``ILIKE`` as ``lower() LIKE lower()`` on every dialect)."""
-    if op == "LIKE":
-        return col.like(value)
-    if op == "NOT LIKE":
-        return sa.not_(col.like(value))
-    if op == "ILIKE":
-        return sa.func.lower(col).like(str(value).lower())
-    if op == "NOT ILIKE":
-        return sa.not_(sa.func.lower(col).like(str(value).lower()))
-    if op == "IN":
-        return col.in_(list(value))
-    if op == "NOT IN":
-        return col.not_in(list(value))
-    if op == "IS NULL":
-        return col.is_(None)
-    if op == "IS NOT NULL":
-        return col.is_not(None)
-    return {
-        "=": col == value,
-        "!=": col != value,
-        "<": col < value,
-        ">": col > value,
-        "<=": col <= value,
-        ">=": col >= value,
-    }[op]
+def compare(col: Any, op: str, value: Any, numeric: bool = False) -> Any:
+    """``col <op> value`` with MLflow's semantics on every dialect (case-sensitive ``=`` and ``LIKE``)."""
+    return _ops.compare(col, op, list(value) if isinstance(value, (list, tuple)) else value, numeric)
 
 
 def _kv(table: sa.Table, clause: TraceClause) -> Any:
@@ -106,7 +85,7 @@ def clause_sql(dialect: str, clause: TraceClause) -> Any:
                 "execution_time_ms": _TI.execution_time_ms,
                 "client_request_id": _TI.client_request_id,
             }[clause.key]
-        return compare(col, clause.op, clause.value)
+        return compare(col, clause.op, clause.value, clause.key in _NUMERIC_ATTRS)
     if kind == TAG:
         return _kv(trace_tags, clause)
     if kind == METADATA:
@@ -130,7 +109,7 @@ def clause_sql(dialect: str, clause: TraceClause) -> Any:
         m = trace_request_metadata.c
         number = json_number(dialect, m.value, field)
         return sa.exists().where(
-            m.request_id == _TI.request_id, m.key == meta_key, compare(number, clause.op, clause.value)
+            m.request_id == _TI.request_id, m.key == meta_key, compare(number, clause.op, clause.value, True)
         )
     raise ValueError(f"unknown clause kind {kind!r}")
 

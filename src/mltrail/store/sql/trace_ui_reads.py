@@ -13,6 +13,8 @@ Example::
     store.trace_probe("tr-1a2b")                      # ('IN_PROGRESS', None, 12, 1700000000123456789, 0)
     store.span_marks("tr-1a2b")                       # {'6f1c...': (1700000000123456789, 'OK'), ...}
     store.experiment_traces_probe(["1"])              # (40, 1700000000123, 2, 81234, 3)
+    store.trace_totals(["1"], "trace.run_id = 'r1'")  # {"trace_count": 3, "total_tokens": 900, ...}
+    store.session_summaries(["1"])                    # [{"session_id": "s1", "trace_count": 4, ...}], None
 """
 
 from __future__ import annotations
@@ -22,9 +24,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mltrail.entities.trace import TraceMetadataKey
+from mltrail.exceptions import invalid
 from mltrail.store.sql._codec import chunks
 from mltrail.store.sql.database import Database
-from mltrail.store.sql.schema import assessments, spans, trace_info, trace_tags
+from mltrail.store.sql.schema import assessments, spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.trace_search import compile_filter
+from mltrail.store.sql.trace_usage import json_number
+from mltrail.store.trace_filter import parse_trace_filter
+from mltrail.store.traces import SEARCH_TRACES_MAX_RESULTS, usage_totals_row
 
 
 class TraceUiReadsMixin:
@@ -88,3 +96,73 @@ class TraceUiReadsMixin:
             trace_info.c.experiment_id.in_(ids))
         with self.db.read() as conn:
             return tuple(conn.execute(stmt).first() or ())
+
+    # ------------------------------------------------------------ usage totals and sessions
+    def _usage_query(self, experiment_ids: Sequence[str], filter_string: str | None) -> tuple[Any, list[Any]]:
+        """``trace_info`` left-joined to its usage and cost metadata, filtered; and the summed columns."""
+        ids = [int(i) for i in experiment_ids]
+        usage = trace_request_metadata.alias("usage")
+        cost = trace_request_metadata.alias("cost")
+        ti = trace_info.c
+        joined = trace_info.outerjoin(
+            usage, sa.and_(usage.c.request_id == ti.request_id, usage.c.key == TraceMetadataKey.TOKEN_USAGE)
+        ).outerjoin(cost, sa.and_(cost.c.request_id == ti.request_id, cost.c.key == TraceMetadataKey.COST))
+        d = self.db.dialect
+        sums = [
+            sa.func.count(),
+            *(sa.func.sum(json_number(d, usage.c.value, k)) for k in ("input_tokens", "output_tokens", "total_tokens")),
+            *(sa.func.sum(json_number(d, cost.c.value, k)) for k in ("input_cost", "output_cost", "total_cost")),
+        ]
+        conds = [ti.experiment_id.in_(ids)]
+        where = compile_filter(d, parse_trace_filter(filter_string))
+        if where is not None:
+            conds.append(where)
+        return joined, [sums, conds]
+
+    def trace_totals(self, experiment_ids: Sequence[str], filter_string: str | None = None) -> dict[str, Any]:
+        """Trace count, tokens and cost (USD) summed over the traces matching a filter, in one query."""
+        joined, (sums, conds) = self._usage_query(experiment_ids, filter_string)
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(*sums).select_from(joined).where(*conds)).first()
+        return usage_totals_row(row)
+
+    def session_summaries(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Sessions (``mlflow.trace.session``) of some experiments, most recent first: turns, tokens, cost, user."""
+        from mltrail.store.paging import decode_page_token, encode_page_token
+
+        if not isinstance(max_results, int) or not 1 <= max_results <= SEARCH_TRACES_MAX_RESULTS:
+            raise invalid(f"Invalid max_results {max_results!r}: it must be between 1 and {SEARCH_TRACES_MAX_RESULTS}")
+        offset = decode_page_token(page_token)
+        joined, (sums, conds) = self._usage_query(experiment_ids, filter_string)
+        session = trace_request_metadata.alias("session")
+        user = trace_request_metadata.alias("user")
+        ti = trace_info.c
+        joined = joined.join(
+            session, sa.and_(session.c.request_id == ti.request_id, session.c.key == TraceMetadataKey.TRACE_SESSION)
+        ).outerjoin(user, sa.and_(user.c.request_id == ti.request_id, user.c.key == TraceMetadataKey.TRACE_USER))
+        last = sa.func.max(ti.timestamp_ms)
+        query = (
+            sa.select(session.c.value, *sums, sa.func.min(ti.timestamp_ms), last, sa.func.max(user.c.value),
+                      sa.func.sum(sa.case((ti.status == "ERROR", 1), else_=0)))
+            .select_from(joined)
+            .where(*conds)
+            .group_by(session.c.value)
+            .order_by(last.desc(), session.c.value)
+            .offset(offset)
+            .limit(max_results + 1)
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for r in rows[:max_results]:
+            totals = usage_totals_row(r[1:8])
+            totals.update(session_id=r[0], first_timestamp_ms=r[8], last_timestamp_ms=r[9], user=r[10],
+                          error_count=int(r[11] or 0))
+            out.append(totals)
+        return out, encode_page_token(offset + max_results) if len(rows) > max_results else None

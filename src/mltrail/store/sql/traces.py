@@ -39,6 +39,7 @@ from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.search_ops import nulls_last
 from mltrail.store.sql.trace_search import compile_filter, order_column
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
@@ -272,8 +273,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         sort = parse_trace_order_by(order_by)
         order = []
         for name, ascending in sort:
-            col = order_column(self.dialect, name)
-            order.append(col.asc() if ascending else col.desc())
+            order += nulls_last(order_column(self.dialect, name), ascending)  # traces without a value go last
         order.append(_TI.request_id.asc())  # a stable order for paging
         offset, after = _read_token(page_token)
         query = sa.select(_TI.request_id, _TI.timestamp_ms).where(*conds).order_by(*order)

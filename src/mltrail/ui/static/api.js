@@ -175,13 +175,21 @@ export async function modelVersions(name) {
 
 const MLFLOW3 = '/ajax-api/3.0/mlflow/';
 
-export function searchTraces(experimentIds, {maxResults = 100, pageToken, filter} = {}) {
+export function searchTraces(experimentIds, {maxResults = 100, pageToken, filter, orderBy} = {}) {
   return call('POST', MLFLOW3 + 'traces/search', {body: {
     locations: experimentIds.map((id) => ({type: 'MLFLOW_EXPERIMENT', mlflow_experiment: {experiment_id: String(id)}})),
     max_results: maxResults, page_token: pageToken || undefined, filter: filter || undefined,
-    order_by: ['timestamp_ms DESC'],
+    order_by: orderBy || ['timestamp_ms DESC'],
   }});
 }
+
+/** Trace count, tokens and cost (USD) of the traces matching a filter: {trace_count, total_tokens, total_cost, ...}. */
+export const traceTotals = (experimentIds, filter) => call('GET', UI + 'experiments/traces/totals',
+  {query: {experiment_ids: experimentIds.join(','), filter: filter || undefined}}).then((r) => r.totals);
+/** Sessions (mlflow.trace.session), most recent first: {sessions: [...], next_page_token}. */
+export const traceSessions = (experimentIds, {filter, pageToken, maxResults = 100} = {}) => call('GET',
+  UI + 'experiments/traces/sessions', {query: {experiment_ids: experimentIds.join(','), filter: filter || undefined,
+    page_token: pageToken || undefined, max_results: maxResults}});
 
 export const getTrace = (traceId) => call('GET', MLFLOW3 + 'traces/get', {query: {trace_id: traceId}}).then((r) => r.trace);
 
@@ -234,3 +242,5 @@ export async function modelVersionArtifactText(name, version, path, maxBytes = 2
 }
 export const deleteModelVersion = (name, version) => del('model-versions/delete', {name, version: String(version)});
 export const getLoggedModel = (modelId) => get('logged-models/' + encodeURIComponent(modelId)).then((r) => r.model);
+export const searchLoggedModels = (experimentIds, filter, maxResults = 100) =>
+  post('logged-models/search', {experiment_ids: experimentIds, filter, max_results: maxResults}).then((r) => r.models || []);
