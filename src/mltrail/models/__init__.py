@@ -4,8 +4,10 @@ Imports nothing heavy: numpy/pandas load only when a signature is inferred or
 an example is read.
 """
 
-from mltrail.models.logging import ModelInfo
+from mltrail.models.evaluation_validation import MetricThreshold, validate_evaluation_results
 from mltrail.models.model import Model
+from mltrail.models.model_config import ModelConfig
+from mltrail.models.model_info import ModelInfo
 from mltrail.models.registration import register_model
 from mltrail.models.signature import (
     ColSpec,
@@ -17,6 +19,16 @@ from mltrail.models.signature import (
     TensorSpec,
     infer_signature,
 )
+from mltrail.models.utils import (
+    ModelInputExample,
+    convert_input_example_to_serving_input,
+    get_model_info,
+    infer_pip_requirements,
+    set_signature,
+    update_model_requirements,
+    validate_schema,
+    validate_serving_input,
+)
 from mltrail.pyfunc.model import set_model
 
 __all__ = [
@@ -25,18 +37,29 @@ __all__ = [
     "EvaluationArtifact",
     "EvaluationMetric",
     "EvaluationResult",
+    "MetricThreshold",
     "Model",
+    "ModelConfig",
     "ModelInfo",
+    "ModelInputExample",
     "ModelSignature",
     "ParamSchema",
     "ParamSpec",
     "Schema",
     "TensorSpec",
+    "convert_input_example_to_serving_input",
     "evaluate",
+    "get_model_info",
+    "infer_pip_requirements",
     "infer_signature",
     "make_metric",
     "register_model",
     "set_model",
+    "set_signature",
+    "update_model_requirements",
+    "validate_evaluation_results",
+    "validate_schema",
+    "validate_serving_input",
 ]
 
 # MLflow also exposes evaluation under ``mlflow.models``; those names load on first

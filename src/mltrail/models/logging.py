@@ -1,18 +1,17 @@
-"""Logging a model into a run: save to a temp dir, upload, record a LoggedModel, optionally register.
+"""Logging a model: save it to a temp dir, upload it once to its LoggedModel, optionally register.
 
 Shared by every flavor's ``log_model``. As MLflow 3.17's ``Model.log`` does, it
-creates a PENDING LoggedModel in the run's store (embedded or over REST), saves the
-model with that ``model_id``, makes its files the LoggedModel's, records the model
-as an output of the run and finalizes it READY (FAILED if saving or uploading
-fails); ``last_logged_model()`` then returns it and ``models:/<model_id>`` loads it.
+creates a PENDING LoggedModel (in the active run's experiment and store, or the
+active experiment when no run is active), saves the model with that ``model_id``,
+uploads its files once, to the LoggedModel's artifact location
+(``<experiment>/models/<model_id>/artifacts``, embedded or over HTTP), records it
+as an output of the run, copies the run's metrics at the model's ``step`` onto it
+and finalizes it READY (FAILED if saving or uploading fails).
 
-MLflow 3.17 no longer writes the model under the run's artifacts (its ``runs:/``
-resolver falls back to the run's logged models). mltrail's ``runs:/`` resolver does
-not yet, so the model also lands at ``<run artifact uri>/<name>`` and
-``ModelInfo.model_uri`` stays ``runs:/<run_id>/<name>``. On an embedded store that
-copy *is* the LoggedModel's artifact location (one write); over REST the server
-chooses the location (``<experiment>/models/<model_id>/artifacts``) and the files
-are uploaded there as well. The run also gets MLflow's ``mlflow.log-model.history`` tag.
+Nothing is written under the run's artifacts: ``runs:/<run_id>/<name>`` resolves
+through the run's logged models (:mod:`mltrail.tracking._model_uris`), and
+``ModelInfo.model_uri`` is ``models:/<model_id>``. The run also gets MLflow's
+``mlflow.log-model.history`` tag.
 """
 
 from __future__ import annotations
@@ -20,45 +19,22 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mltrail.models.model import Model
+from mltrail.models.model_info import ModelInfo
 
 if TYPE_CHECKING:
     from mltrail.entities import Run
     from mltrail.entities.logged_model import LoggedModel
     from mltrail.tracking.client import MlflowClient
 
+__all__ = ["ModelInfo", "log_model_with"]
+
 _HISTORY_TAG = "mlflow.log-model.history"
 _log = logging.getLogger(__name__)
-
-
-@dataclass
-class ModelInfo:
-    """What ``log_model`` returns (MLflow's ``ModelInfo`` fields)."""
-
-    artifact_path: str
-    flavors: dict[str, Any]
-    model_uri: str
-    model_uuid: str
-    run_id: str | None
-    saved_input_example_info: dict[str, Any] | None
-    signature: Any
-    utc_time_created: str
-    mlflow_version: str | None
-    model_id: str | None = None
-    name: str | None = None
-    metadata: dict[str, Any] | None = None
-    registered_model_version: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def signature_dict(self) -> dict[str, Any] | None:
-        return self.signature.to_dict() if self.signature is not None else None
 
 
 def log_model_with(
@@ -66,74 +42,91 @@ def log_model_with(
     name: str | None,
     registered_model_name: str | None = None,
     await_registration_for: int = 300,
+    *,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    step: int = 0,
+    model_id: str | None = None,
     **save_kwargs: Any,
 ) -> ModelInfo:
-    """Run ``save_fn(path=..., mlflow_model=..., **save_kwargs)`` and log the result to the active run."""
+    """Save with ``save_fn(path=..., mlflow_model=..., **save_kwargs)`` and log it as a LoggedModel.
+
+    ``params``, ``tags``, ``model_type``, ``step`` and ``model_id`` are MLflow 3's
+    ``log_model`` arguments: extra params and tags for the LoggedModel, its type, the
+    run step it belongs to (the run's metrics at that step are copied onto it), and an
+    existing (PENDING) LoggedModel to log the files to instead of a new one.
+    """
     import mltrail
-    from mltrail.artifacts.paths import validate_artifact_path
     from mltrail.entities.logged_model import LoggedModelOutput, LoggedModelStatus
-    from mltrail.tracking import fluent
+    from mltrail.tracking import context
     from mltrail.tracking._fluent_models import note_logged_model
 
-    name = validate_artifact_path(name or "model")
-    if not name:
-        from mltrail.exceptions import invalid
-
-        raise invalid("A model name (artifact path) must not be empty")
+    name = _logged_model_name(name or "model")
     run = mltrail.active_run()
-    started = run is None
-    if started:
-        run = mltrail.start_run()
+    run_id = run.info.run_id if run is not None else None
+    client = context.client_for_uri(run._tracking_uri) if run is not None else context.client()
+    current = client.get_run(run_id) if run_id else None
+    if model_id is not None:
+        model = client.get_logged_model(model_id)
+    else:
+        model = _create_logged_model(client, current, name, params, tags, model_type)
+    note_logged_model(model.model_id)
+    meta = Model(
+        artifact_path=model.artifact_location,
+        run_id=run_id,
+        model_id=model.model_id,
+        model_uuid=model.model_id,
+    )
     try:
-        run_id = run.info.run_id
-        client = fluent.client_for_uri(run._tracking_uri)
-        current = client.get_run(run_id)
-        model = _create_logged_model(client, current, name)
-        note_logged_model(model.model_id)
-        meta = Model(artifact_path=name, run_id=run_id, model_id=model.model_id)
-        try:
-            client.log_outputs(run_id, [LoggedModelOutput(model.model_id, 0)])
-            with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
-                local = Path(tmp) / "model"
-                save_fn(path=str(local), mlflow_model=meta, **save_kwargs)
-                mltrail.log_artifacts(str(local), name)
-                if model.artifact_location != _run_copy(current, name):
-                    client.log_model_artifacts(model.model_id, str(local))
-        except BaseException:
-            _finalize_failed(client, model.model_id)
-            raise
-        client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+        if run_id is not None:
+            client.log_outputs(run_id, [LoggedModelOutput(model.model_id, int(step))])
+            _copy_step_metrics(client, model.model_id, run_id, int(step))
+        with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
+            local = Path(tmp) / "model"
+            save_fn(path=str(local), mlflow_model=meta, **save_kwargs)
+            client.log_model_artifacts(model.model_id, str(local))
+    except BaseException:
+        _finalize_failed(client, model.model_id)
+        raise
+    if model.tags.get("mlflow.model.isExternal", "false").lower() == "true":
+        client.delete_logged_model_tag(model.model_id, "mlflow.model.isExternal")
+    client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    if current is not None:
         _append_history(client, current, meta)
-        info = ModelInfo(
-            artifact_path=name,
-            flavors=meta.flavors,
-            model_uri=f"runs:/{run_id}/{name}",
-            model_uuid=meta.model_uuid,
-            run_id=run_id,
-            saved_input_example_info=meta.saved_input_example_info,
-            signature=meta.signature,
-            utc_time_created=meta.utc_time_created,
-            mlflow_version=meta.mlflow_version,
-            model_id=model.model_id,
-            name=name,
-            metadata=meta.metadata,
+    info = ModelInfo.from_model(meta, client.get_logged_model(model.model_id))
+    if registered_model_name:
+        from mltrail.models.registration import register_model
+
+        mv = register_model(
+            info.model_uri, registered_model_name, await_registration_for=await_registration_for
         )
-        if registered_model_name:
-            from mltrail.models.registration import register_model
-
-            mv = register_model(
-                info.model_uri, registered_model_name, await_registration_for=await_registration_for
-            )
-            info.registered_model_version = int(mv.version)
-        return info
-    finally:
-        if started:
-            mltrail.end_run()
+        info.registered_model_version = int(mv.version)
+    return info
 
 
-def _run_copy(run: Run, name: str) -> str:
-    """Where the model's copy under the run's artifacts lives."""
-    return f"{run.info.artifact_uri.rstrip('/')}/{name}"
+def _copy_step_metrics(client: MlflowClient, model_id: str, run_id: str, step: int) -> None:
+    """The run's metric values at ``step`` (not yet tied to a model) logged again for ``model_id``, as MLflow does."""
+    from mltrail.entities import Metric
+
+    copied = []
+    for key in client.get_run(run_id).data.metrics:
+        for m in client.get_metric_history(run_id, key):
+            if m.step == step and m.model_id is None:
+                copied.append(
+                    Metric(
+                        m.key,
+                        m.value,
+                        m.timestamp,
+                        m.step,
+                        m.dataset_name,
+                        m.dataset_digest,
+                        run_id,
+                        model_id,
+                    )
+                )
+    if copied:
+        client.log_batch(run_id, metrics=copied)
 
 
 def _logged_model_name(name: str) -> str:
@@ -148,37 +141,34 @@ def _logged_model_name(name: str) -> str:
     return name
 
 
-def _create_logged_model(client: MlflowClient, run: Run, name: str) -> LoggedModel:
-    """A PENDING LoggedModel of the run, in the run's store, with MLflow's tags and the run's params.
+def _create_logged_model(
+    client: MlflowClient,
+    run: Run | None,
+    name: str,
+    params: dict[str, Any] | None,
+    tags: dict[str, Any] | None,
+    model_type: str | None,
+) -> LoggedModel:
+    """A PENDING LoggedModel with MLflow's system tags and the run's params, in the run's experiment.
 
-    An embedded (SQL) store points it at the run's copy of the files; a server picks its own
-    id and location, as for the official client.
+    The store picks its id and location, embedded or over HTTP, as for the official client.
     """
+    from mltrail.tracking import context
     from mltrail.tracking._default_tags import default_tags
-    from mltrail.tracking._store_registry import plan_store
 
-    tags = default_tags()
-    params = dict(run.data.params)
-    if plan_store(client.tracking_uri)[0] == "sql":
-        from mltrail.store.sql.logged_models import SqlLoggedModelStore
-
-        store = client._logged_model_store
-        assert isinstance(store, SqlLoggedModelStore)
-        return store.create_logged_model(
-            run.info.experiment_id,
-            name=name,
-            source_run_id=run.info.run_id,
-            tags=tags,
-            params=params,
-            model_id=f"m-{uuid.uuid4().hex}",
-            artifact_location=_run_copy(run, name),
-        )
+    all_params = {
+        **{str(k): str(v) for k, v in (params or {}).items()},
+        **(dict(run.data.params) if run else {}),
+    }
+    all_tags = {**default_tags(), **{str(k): str(v) for k, v in (tags or {}).items()}}
+    experiment_id = run.info.experiment_id if run is not None else context.experiment_id(client)
     return client.create_logged_model(
-        run.info.experiment_id,
-        name=_logged_model_name(name),
-        source_run_id=run.info.run_id,
-        tags=tags,
-        params=params,
+        experiment_id,
+        name=name,
+        source_run_id=run.info.run_id if run is not None else None,
+        tags=all_tags,
+        params=all_params,
+        model_type=model_type,
     )
 
 

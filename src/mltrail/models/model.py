@@ -86,14 +86,16 @@ class Model:
         d: dict[str, Any] = {
             "artifact_path": self.artifact_path,
             "flavors": self.flavors,
-            "is_signature_from_type_hint": False,
+            "is_signature_from_type_hint": bool(
+                getattr(self.signature, "_is_signature_from_type_hint", False)
+            ),
             "mlflow_version": self.mlflow_version,
             "model_id": self.model_id,
             "model_size_bytes": self.model_size_bytes,
             "model_uuid": self.model_uuid,
             "prompts": None,
             "run_id": self.run_id,
-            "type_hint_from_example": False,
+            "type_hint_from_example": bool(getattr(self.signature, "_is_type_hint_from_example", False)),
             "utc_time_created": self.utc_time_created,
         }
         d.update(self._extra)
@@ -121,9 +123,24 @@ class Model:
         d = dict(d)
         sig = d.pop("signature", None)
         signature = ModelSignature.from_dict(sig) if sig else None
-        for key in ("is_signature_from_type_hint", "type_hint_from_example"):
-            d.pop(key, None)
+        from_hint = bool(d.pop("is_signature_from_type_hint", False))
+        from_example = bool(d.pop("type_hint_from_example", False))
+        if signature is not None:
+            signature._is_signature_from_type_hint = from_hint
+            signature._is_type_hint_from_example = from_example
         return cls(signature=signature, **d)
+
+    def _is_signature_from_type_hint(self) -> bool:
+        return bool(getattr(self.signature, "_is_signature_from_type_hint", False))
+
+    def _is_type_hint_from_example(self) -> bool:
+        return bool(getattr(self.signature, "_is_type_hint_from_example", False))
+
+    def get_model_info(self, logged_model: Any = None) -> Any:
+        """The :class:`~mltrail.models.ModelInfo` of this model (``logged_model`` fills params, metrics, tags)."""
+        from mltrail.models.model_info import ModelInfo
+
+        return ModelInfo.from_model(self, logged_model)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:

@@ -41,6 +41,8 @@ def register_model(
         if err.error_code != RESOURCE_ALREADY_EXISTS:
             raise
     model_id, run_id = _model_ids_from_uri(model_uri, _run_id_of(model_uri))
+    if model_id is None and model_uri.startswith("models:/m-") and "/" not in model_uri[len("models:/"):]:
+        model_id = model_uri[len("models:/"):]  # MLflow 3: models:/<model_id> names the logged model itself
     if model_id is not None:
         try:  # link the version to the logged model only when the store knows it
             client.get_logged_model(model_id)

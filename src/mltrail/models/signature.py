@@ -20,6 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.models.schema_types import (
+    AnyType,
+    Array,
+    ColumnType,
+    Map,
+    Object,
+    dtype_from_dict,
+    dtype_to_dict,
+)
 
 # MLflow's DataType names, and the numpy dtype each maps to.
 DATA_TYPES: dict[str, str] = {
@@ -56,17 +65,22 @@ def _check_type(type_: str) -> str:
 
 @dataclass
 class ColSpec:
-    """A named (or unnamed) column of one :class:`DataType`."""
+    """A named (or unnamed) column of one :class:`DataType`, or of a composite type.
 
-    type: str
+    Composite types (:class:`~mltrail.models.schema_types.Array`, ``Map``, ``Object``,
+    ``AnyType``) are what MLflow infers from type hints such as ``list[list[str]]``.
+    """
+
+    type: ColumnType
     name: str | None = None
     required: bool = True
 
     def __post_init__(self) -> None:
-        self.type = _check_type(self.type)
+        if not isinstance(self.type, Array | Map | Object | AnyType):
+            self.type = _check_type(self.type)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"type": self.type}
+        d: dict[str, Any] = dtype_to_dict(self.type)
         if self.name is not None:
             d["name"] = self.name
         d["required"] = self.required
@@ -74,7 +88,7 @@ class ColSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ColSpec:
-        return cls(type=d["type"], name=d.get("name"), required=d.get("required", True))
+        return cls(type=dtype_from_dict(d), name=d.get("name"), required=d.get("required", True))
 
 
 @dataclass
@@ -212,6 +226,9 @@ class ModelSignature:
         self.inputs = inputs
         self.outputs = outputs
         self.params = params
+        # Written to MLmodel as is_signature_from_type_hint / type_hint_from_example (MLflow 3).
+        self._is_signature_from_type_hint = False
+        self._is_type_hint_from_example = False
 
     def to_dict(self) -> dict[str, str | None]:
         return {

@@ -13,6 +13,7 @@ from mltrail.models.model import MLMODEL_FILE_NAME, Model, directory_size
 from mltrail.models.signature import ModelSignature
 from mltrail.pyfunc.model import LOADER_MODULE, save_python_model
 from mltrail.pyfunc.pyfunc_model import PyFuncModel
+from mltrail.pyfunc.signature import signature_for_python_model
 
 FLAVOR_NAME = "python_function"
 
@@ -113,6 +114,10 @@ def save_model(
         if metadata:
             model.metadata = metadata
         code_obj = python_model if not isinstance(python_model, str | Path) else None
+        code_dir = conf.get("code") and path / conf["code"]
+        signature = signature_for_python_model(
+            python_model, signature, input_example, artifacts, model_config, code_dir
+        )
         inferred = infer_requirements([code_obj], base=["cloudpickle", "pandas", "numpy"])
         reqs = resolve_requirements(inferred, pip_requirements, extra_pip_requirements)
         finish_model(path, model, signature, input_example, reqs, conf)
@@ -143,25 +148,41 @@ def log_model(
     model_config: dict[str, Any] | None = None,
     name: str | None = None,
     code_path: list[str] | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    step: int = 0,
+    model_id: str | None = None,
     **kwargs: Any,
 ):
-    """Save the model into the active run's artifacts (starting a run if none is active).
+    """Log the model as a LoggedModel (of the active run, if any): its files are written once.
 
-    ``name`` (MLflow 3) and ``artifact_path`` (MLflow 2) are both accepted. Returns
-    a :class:`~mltrail.models.ModelInfo`; ``registered_model_name`` also registers it.
+    ``name`` (MLflow 3) and ``artifact_path`` (MLflow 2, deprecated) are both accepted;
+    ``params``, ``tags``, ``model_type``, ``step`` and ``model_id`` are MLflow 3's. Returns a
+    :class:`~mltrail.models.ModelInfo` (``model_uri`` is ``models:/<model_id>``;
+    ``runs:/<run_id>/<name>`` loads it too); ``registered_model_name`` also registers it.
 
     Example::
 
-        info = mltrail.pyfunc.log_model("llm_model", python_model=LLMWrapper())
-        info.model_uri  # "runs:/<run_id>/llm_model"
+        info = mltrail.pyfunc.log_model(name="llm_model", python_model=LLMWrapper())
+        info.model_uri  # "models:/m-…"
     """
     from mltrail.models.logging import log_model_with
 
+    if name is not None and artifact_path is not None:
+        raise invalid(
+            "Both `artifact_path` (deprecated) and `name` parameters were specified. Please only specify `name`."
+        )
     return log_model_with(
         save_model,
         name=name or artifact_path,
         registered_model_name=registered_model_name,
         await_registration_for=await_registration_for,
+        params=params,
+        tags=tags,
+        model_type=model_type,
+        step=step,
+        model_id=model_id,
         python_model=python_model,
         artifacts=artifacts,
         code_paths=code_paths if code_paths is not None else code_path,
@@ -230,3 +251,76 @@ def get_model_dependencies(model_uri: str, format: str = "pip") -> str:
 
     local = download_model(model_uri)
     return str(local / ("requirements.txt" if format == "pip" else "conda.yaml"))
+
+
+class EnvType:
+    """The environment kinds a model's ``env`` config names (MLflow's ``mlflow.pyfunc.EnvType``)."""
+
+    CONDA = "conda"
+    VIRTUALENV = "virtualenv"
+
+
+def add_to_model(
+    model: Model,
+    loader_module: str,
+    data: str | None = None,
+    code: str | None = None,
+    conda_env: str | None = None,
+    python_env: str | None = None,
+    model_config: dict[str, Any] | None = None,
+    model_code_path: str | None = None,
+    **kwargs: Any,
+) -> Model:
+    """Add a ``python_function`` flavor to ``model`` (a custom flavor's ``save_model`` calls this).
+
+    Example::
+
+        mltrail.pyfunc.add_to_model(model, loader_module="my_flavor", data="model.pkl", conda_env="conda.yaml")
+    """
+    params: dict[str, Any] = dict(kwargs)
+    params["loader_module"] = loader_module
+    params["python_version"] = ".".join(map(str, sys.version_info[:3]))
+    if code:
+        params["code"] = code
+    if data:
+        params["data"] = data
+    if conda_env or python_env:
+        params["env"] = {}
+        if conda_env:
+            params["env"][EnvType.CONDA] = conda_env
+        if python_env:
+            params["env"][EnvType.VIRTUALENV] = python_env
+    if model_config:
+        params["model_config"] = model_config
+    if model_code_path:
+        params["model_code_path"] = model_code_path
+    return model.add_flavor(FLAVOR_NAME, **params)
+
+
+def get_default_pip_requirements() -> list[str]:
+    """The pip requirements every ``PythonModel`` saved by this flavor gets (cloudpickle, pinned)."""
+    from mltrail.models.requirements import pinned
+
+    return [pinned("cloudpickle")]
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """The conda environment of a ``PythonModel`` saved with no requirements of its own."""
+    py = ".".join(map(str, sys.version_info[:3]))
+    return {
+        "name": "mlflow-env",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={py}", "pip<=24.0", {"pip": ["mlflow", *get_default_pip_requirements()]}],
+    }
+
+
+def load_pyfunc(
+    model_uri: str,
+    suppress_warnings: bool = False,
+    dst_path: str | None = None,
+    model_config: dict[str, Any] | None = None,
+) -> PyFuncModel:
+    """MLflow's deprecated name for :func:`load_model`."""
+    return load_model(
+        model_uri, suppress_warnings=suppress_warnings, dst_path=dst_path, model_config=model_config
+    )

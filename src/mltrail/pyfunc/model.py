@@ -10,14 +10,16 @@ loads mlflow's.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.types.type_hints import TypeHints
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
@@ -27,20 +29,81 @@ MODEL_CODE_PATH = "model_code_path"
 LOADER_MODULE = "mlflow.pyfunc.model"
 
 
-class _TypeHints(NamedTuple):
-    input: Any = None
-    output: Any = None
+def _wrap_predict(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` with its input validated and converted against its type hint (MLflow's ``@pyfunc``).
+
+    A ``predict`` without a usable hint is returned as is (marked, so it is not wrapped twice).
+    """
+    from mltrail.types.type_hints import supported_input_hint
+
+    if getattr(func, "_is_pyfunc", False):
+        return func
+    found = supported_input_hint(func)
+    if found is None:
+        func._is_pyfunc = True  # type: ignore[attr-defined]
+        return func
+    hint, param = found
+    index = _input_index(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from mltrail.types.type_hints import validate_model_input
+
+        if param in kwargs:
+            kwargs[param] = validate_model_input(kwargs[param], hint)
+        elif len(args) > index:
+            args = (*args[:index], validate_model_input(args[index], hint), *args[index + 1 :])
+        return func(*args, **kwargs)
+
+    wrapper._is_pyfunc = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _input_index(func: Callable[..., Any]) -> int:
+    """The position of the model input among ``func``'s positional arguments (``self`` counted)."""
+    from mltrail.types.type_hints import context_in_predict
+
+    params = list(inspect.signature(func).parameters)
+    index = 1 if params and params[0] == "self" else 0
+    return index + 1 if context_in_predict(func) else index
+
+
+def pyfunc(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator (MLflow's ``mlflow.pyfunc.utils.pyfunc``): validate ``func``'s input against its type hint.
+
+    Example::
+
+        @pyfunc
+        def predict(model_input: list[str]) -> list[str]:
+            return [s.upper() for s in model_input]
+    """
+    return _wrap_predict(func)
 
 
 class PythonModel:
     """Base class for custom models: override ``predict`` (and optionally ``load_context``).
 
+    A type-hinted ``predict`` (``list[str]``, ``list[dict[str, Any]]``, ``list[MyPydanticModel]`` …)
+    gives the model its signature and has its input validated and converted on every call, as
+    in MLflow 3; lists and dicts reach it unchanged.
+
     Example::
 
         class Echo(PythonModel):
-            def predict(self, context, model_input, params=None):
-                return model_input["prompt"].tolist()
+            def predict(self, model_input: list[str], params=None) -> list[str]:
+                return model_input
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The classes mltrail and mlflow define themselves (ChatModel …) validate on their own.
+        if cls.__module__.startswith(("mltrail.", "mlflow.")) or getattr(
+            cls, "_skip_type_hint_validation", False
+        ):
+            return
+        predict = cls.__dict__.get("predict")
+        if predict is not None and callable(predict):
+            cls.predict = _wrap_predict(predict)  # type: ignore[method-assign]
 
     def load_context(self, context: PythonModelContext) -> None:
         """Called once when the model is loaded: open artifacts, build clients."""
@@ -52,10 +115,16 @@ class PythonModel:
         raise NotImplementedError("Subclasses of PythonModel must implement predict()")
 
     @property
-    def predict_type_hints(self) -> _TypeHints:
-        # mlflow's pyfunc wrapper reads this when it loads one of our models;
-        # no type hints means "pass the input through", which is what we want.
-        return _TypeHints()
+    def predict_type_hints(self) -> TypeHints:
+        """The input and return hints of ``predict`` (mlflow's pyfunc wrapper reads them too)."""
+        from mltrail.types.type_hints import context_in_predict, extract_type_hints
+
+        cached = self.__dict__.get("_predict_type_hints")
+        if cached is None:
+            index = 1 if context_in_predict(self.predict) else 0
+            cached = extract_type_hints(self.predict, index)
+            self.__dict__["_predict_type_hints"] = cached
+        return cached
 
 
 class PythonModelContext:
@@ -83,10 +152,22 @@ class _FunctionModel(PythonModel):
     def __init__(self, func: Callable[..., Any]) -> None:
         self.func = func
 
+    @property
+    def predict_type_hints(self) -> TypeHints:
+        from mltrail.types.type_hints import extract_type_hints
+
+        return extract_type_hints(self.func, 0)
+
     def predict(
         self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
     ) -> Any:
-        return self.func(model_input)
+        func = self.__dict__.get("_validated")
+        if func is None:
+            func = self.__dict__["_validated"] = _wrap_predict(self.func)
+        return func(model_input)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"func": self.func}
 
 
 # ------------------------------------------------------------ models from code
@@ -105,12 +186,23 @@ def set_model(model: Any) -> None:
         mlflow_model_module.__mlflow_model__ = model
 
 
-def _load_model_from_code(path: Path) -> Any:
+def load_model_from_code(path: Path, model_config: str | dict[str, Any] | None = None) -> Any:
+    """Run a models-from-code file and return the object it passed to ``set_model``.
+
+    ``model_config`` is what ``ModelConfig()`` reads inside the file. A file written
+    for mlflow (``mlflow.models.set_model``) works too.
+    """
     import runpy
+
+    from mltrail.models.model_config import model_config_in_effect
 
     _CURRENT_MODEL.clear()
     before = _mlflow_current_model()
-    runpy.run_path(str(path), run_name="__mltrail_model__")
+    try:
+        with model_config_in_effect(model_config):
+            runpy.run_path(str(path), run_name="__mltrail_model__")
+    except ImportError as err:
+        raise invalid(f"Failed to import code model from {path}. Error: {err}") from err
     if _CURRENT_MODEL:
         return _CURRENT_MODEL.pop()
     # A file written for mlflow calls mlflow.models.set_model instead.
@@ -210,7 +302,9 @@ def load_python_model(model_path: Path, conf: dict[str, Any], model_config: dict
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
     if MODEL_CODE_PATH in conf:
-        python_model = _load_model_from_code(model_path / Path(conf[MODEL_CODE_PATH]).name)
+        python_model = load_model_from_code(
+            model_path / Path(conf[MODEL_CODE_PATH]).name, model_config or conf.get("model_config")
+        )
         if not _looks_like_python_model(python_model) and callable(python_model):
             python_model = _FunctionModel(python_model)
     else:
@@ -240,7 +334,21 @@ class _PythonModelImpl:
         self._takes_context = "context" in names or len(positional) >= 2
         self._takes_params = "params" in names
 
+    def _convert_input(self, model_input: Any) -> Any:
+        """MLflow's conversion for ``list[str]`` models: a DataFrame gives its first string column."""
+        pd = sys.modules.get("pandas")
+        if pd is None or not isinstance(model_input, pd.DataFrame):
+            return model_input
+        hints = getattr(self.python_model, "predict_type_hints", None)
+        if isinstance(hints, tuple) and hints and hints[0] == list[str]:
+            for column in model_input.columns:
+                if model_input[column].map(lambda v: isinstance(v, str)).all():
+                    return model_input[column].tolist()
+            raise invalid("Expected model input to contain at least one string column")
+        return model_input
+
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        model_input = self._convert_input(model_input)
         args = [self.context, model_input] if self._takes_context else [model_input]
         if self._takes_params:
             return self.python_model.predict(*args, params=params)

@@ -7,6 +7,8 @@ from typing import Any
 from mltrail.models.model import Model
 from mltrail.pyfunc.enforce import enforce_params, enforce_schema
 
+_UNREAD = object()  # the input example is read from the model directory on first use
+
 
 class PyFuncModel:
     """A loaded model: ``predict`` checks input against the signature, then calls the flavor.
@@ -24,6 +26,7 @@ class PyFuncModel:
         sig = model_meta.signature
         self._input_schema = sig.inputs if sig is not None else None
         self._params_schema = sig.params if sig is not None else None
+        self._input_example: Any = _UNREAD
 
     @property
     def metadata(self) -> Model:
@@ -38,10 +41,38 @@ class PyFuncModel:
     def loader_module(self) -> str | None:
         return self._model_meta.flavors.get("python_function", {}).get("loader_module")
 
+    @property
+    def input_example(self) -> Any:
+        """The input example saved with the model (``None`` if there is none)."""
+        if self._input_example is _UNREAD:
+            self._input_example = None
+            if self._model_path is not None and self._model_meta.saved_input_example_info:
+                try:
+                    self._input_example = self._model_meta.load_input_example(self._model_path)
+                except Exception:  # an unreadable example only loses the TypeFromExample conversion
+                    self._input_example = None
+        return self._input_example
+
+    @input_example.setter
+    def input_example(self, value: Any) -> None:
+        self._input_example = value
+
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        """Score ``data`` (DataFrame, dict, list or numpy array); ``params`` as the signature allows."""
-        data = enforce_schema(data, self._input_schema)
-        params = enforce_params(params, self._params_schema)
+        """Score ``data`` (DataFrame, dict, list or numpy array); ``params`` as the signature allows.
+
+        A signature that came from ``predict``'s type hints is not enforced here: the
+        model's own ``predict`` validates and converts its input against the hint, and
+        lists and dicts reach it unchanged (MLflow 3's behaviour).
+        """
+        if self._model_meta._is_signature_from_type_hint():
+            params = enforce_params(params, self._params_schema)
+        else:
+            data = enforce_schema(data, self._input_schema)
+            params = enforce_params(params, self._params_schema)
+            if self._model_meta._is_type_hint_from_example():
+                from mltrail.types.type_hints import convert_to_example_format
+
+                data = convert_to_example_format(data, self.input_example)
         impl_predict = self._model_impl.predict
         if params is None:
             return impl_predict(data)

@@ -5,7 +5,8 @@
 ``models:/Name@champion``       the version the alias points at
 ``models:/Name/Production``     the newest version in that stage
 ``models:/Name/latest``         the newest version, whatever its stage
-``runs:/<run_id>/path``         ``<run artifact uri>/path``
+``runs:/<run_id>/name/path``    the run's logged model ``name`` (its location + path),
+                                else ``<run artifact uri>/name/path``
 anything else                   returned unchanged (paths, ``mlflow-artifacts:/``, s3 …)
 ==============================  ==============================================
 
@@ -20,6 +21,7 @@ which sits below, through :func:`register_artifact_hooks`;
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -70,6 +72,13 @@ def parse_models_uri(uri: str) -> tuple[str, str | None, str | None, str | None]
     return name, None, stage, None
 
 
+_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+
+
+def _is_version_suffix(suffix: str) -> bool:
+    return suffix.isdigit() or suffix.lower() in _STAGES or suffix.lower() == "latest"
+
+
 def _registry_client(tracking_uri: str | None) -> MlflowClient:
     return client_for_uri(resolve_tracking_uri(tracking_uri))
 
@@ -105,6 +114,11 @@ def resolve_model_uri(uri: str, tracking_uri: str | None = None) -> str:
         rest = uri[len("models:/") :].strip("/")
         if rest.startswith("m-") and "/" not in rest and "@" not in rest:
             return _logged_model_location(rest, tracking_uri)
+        model_id, _, inner = rest.partition("/")
+        if _MODEL_ID.fullmatch(model_id) and inner and not _is_version_suffix(inner):
+            # `models:/<model_id>/MLmodel`: a file of a logged model (what download_artifacts splits off)
+            location = _logged_model_location(model_id, tracking_uri)
+            return location.rstrip("/") + "/" + validate_artifact_path(inner)
         client = _registry_client(tracking_uri)
         mv = model_version_for(uri, client)
         source = client.get_model_version_download_uri(mv.name, mv.version)
@@ -124,8 +138,40 @@ def resolve_runs_uri(uri: str, tracking_uri: str | None = None) -> str:
     if not run_id:
         raise invalid(f"Invalid runs URI {uri!r}: expected runs:/<run_id>/<path>")
     rel = validate_artifact_path(rel)
-    base = _registry_client(tracking_uri).get_run(run_id).info.artifact_uri
+    client = _registry_client(tracking_uri)
+    run = client.get_run(run_id)
+    if rel:
+        # MLflow 3 writes a model once, at its LoggedModel's location: `runs:/<run>/<name>/…`
+        # names the run's logged model `<name>` when the run has one.
+        name, _, inner = rel.partition("/")
+        location = _run_logged_model_location(client, run.info.experiment_id, run_id, name)
+        if location is not None:
+            return location.rstrip("/") + "/" + inner if inner else location
+    base = run.info.artifact_uri
     return base.rstrip("/") + "/" + rel if rel else base
+
+
+def _run_logged_model_location(
+    client: MlflowClient, experiment_id: str, run_id: str, name: str
+) -> str | None:
+    """The artifact location of the newest READY logged model ``name`` whose source run is ``run_id``."""
+    from mltrail.store.logged_models import validate_logged_model_name
+
+    try:
+        validate_logged_model_name(name)  # also keeps the name safe inside the filter below
+    except MltrailException:
+        return None
+    token: str | None = None
+    while True:
+        page = client.search_logged_models(
+            [experiment_id], filter_string=f"name = '{name}'", max_results=100, page_token=token
+        )
+        for model in page:
+            if model.source_run_id == run_id and model.status == "READY":
+                return model.artifact_location
+        token = page.token
+        if not token:
+            return None
 
 
 def _logged_model_location(model_id: str, tracking_uri: str | None) -> str:

@@ -242,3 +242,5 @@ export async function modelVersionArtifactText(name, version, path, maxBytes = 2
 }
 export const deleteModelVersion = (name, version) => del('model-versions/delete', {name, version: String(version)});
 export const getLoggedModel = (modelId) => get('logged-models/' + encodeURIComponent(modelId)).then((r) => r.model);
+export const searchLoggedModels = (experimentIds, filter, maxResults = 100) =>
+  post('logged-models/search', {experiment_ids: experimentIds, filter, max_results: maxResults}).then((r) => r.models || []);

@@ -51,6 +51,7 @@ export async function render(root, {runId, query}) {
   const metrics = h('div');
   const children = h('div');
   const traces = h('div');
+  const loggedModels = h('section', {'aria-label': 'Logged models', class: 'logged-models', hidden: true});
   const evalResults = h('section', {'aria-label': 'Evaluation results', class: 'eval-results', hidden: true});
   const message = h('div');
   const panel = metricPanel({keys: chartKeys(run, counts), query,
@@ -69,6 +70,7 @@ export async function render(root, {runId, query}) {
     chartsSection,
     h('section', {'aria-label': 'Tags'}, h('h2', {}, 'Tags'), tags),
     h('section', {'aria-label': 'Artifacts'}, h('h2', {}, 'Artifacts'), artifactBrowser(runId)),
+    loggedModels,
     h('section', {'aria-label': 'Child runs'}, children),
     h('section', {'aria-label': 'Traces'}, traces));
 
@@ -188,6 +190,30 @@ export async function render(root, {runId, query}) {
     } catch { replace(traces); }  // a server without traces support simply shows none
   }
 
+  // MLflow 3 writes a model once, at its LoggedModel's location (not under the run's artifacts):
+  // the models this run logged (source_run_id), with their metrics, as `models:/<id>` URIs.
+  async function drawLoggedModels() {
+    try {
+      const models = await api.searchLoggedModels([run.info.experiment_id],
+        `source_run_id = ${api.quoteFilter(runId)}`);
+      const rows = models.map((m) => {
+        const info = m.info || {};
+        const metrics = ((m.data || {}).metrics || []).map((x) => `${x.key}=${fmtNumber(x.value)}`).join(', ');
+        return h('tr', {},
+          h('td', {}, info.name || ''),
+          h('td', {}, h('code', {}, 'models:/' + info.model_id)),
+          h('td', {}, String(info.status || '').replace(/^LOGGED_MODEL_/, '')),
+          h('td', {}, info.creation_timestamp_ms ? fmtTime(Number(info.creation_timestamp_ms)) : ''),
+          h('td', {}, metrics));
+      });
+      replace(loggedModels, rows.length ? [h('h2', {}, `Logged models (${rows.length})`),
+        h('table', {class: 'logged-models-table'},
+          h('thead', {}, h('tr', {}, ['Name', 'Model URI', 'Status', 'Created', 'Metrics'].map((c) => h('th', {}, c)))),
+          h('tbody', {}, rows))] : []);
+      loggedModels.hidden = !rows.length;
+    } catch { loggedModels.hidden = true; }  // a server without logged models shows none
+  }
+
   async function drawChildren() {
     try {
       const res = await api.searchRuns({experimentIds: [run.info.experiment_id], viewType: 'ALL', maxResults: 200,
@@ -225,6 +251,7 @@ export async function render(root, {runId, query}) {
   }
   drawAll();
   drawChildren();
+  drawLoggedModels();
   drawTraces();
   drawEvalResults();
   panel.redrawAll();
