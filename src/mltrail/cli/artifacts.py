@@ -13,7 +13,9 @@ import json
 
 import click
 
+from mltrail.artifacts import download_artifacts
 from mltrail.cli._common import handle_errors, print_table, tracking_uri_option
+from mltrail.tracking import MlflowClient
 
 _RUN_ID = click.option("--run-id", "-r", help="Id of the run that owns the artifacts.")
 _ARTIFACT_PATH = click.option(
@@ -22,8 +24,6 @@ _ARTIFACT_PATH = click.option(
 
 
 def _client(tracking_uri: str):  # -> MlflowClient, imported lazily to keep --help fast
-    from mltrail.tracking import MlflowClient
-
     return MlflowClient(tracking_uri=tracking_uri)
 
 
@@ -85,8 +85,6 @@ def download(
     run_id: str | None, artifact_path: str | None, artifact_uri: str | None, dst_path: str | None, tracking_uri: str
 ) -> None:
     """Download a run's artifacts (or any artifact URI) and print the local path."""
-    from mltrail.artifacts import download_artifacts
-
     if bool(run_id) == bool(artifact_uri):
         raise click.UsageError("Give exactly one of --run-id or --artifact-uri.")
     local = download_artifacts(

@@ -10,6 +10,9 @@ from __future__ import annotations
 import click
 
 from mltrail.cli._common import handle_errors
+from mltrail.cli.server import mask_uri
+from mltrail.store.sql.engine import is_db_uri
+from mltrail.store.sql.migrate import upgrade_db
 
 
 @click.group()
@@ -30,10 +33,6 @@ def upgrade(url: str) -> None:
     cannot be created) is reported in one line, with exit code 1.
     """
     from sqlalchemy.exc import SQLAlchemyError
-
-    from mltrail.cli.server import mask_uri
-    from mltrail.store.sql.engine import is_db_uri
-    from mltrail.store.sql.migrate import upgrade_db
 
     if not is_db_uri(url):
         raise click.BadParameter(

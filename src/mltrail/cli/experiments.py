@@ -20,6 +20,7 @@ from mltrail.cli._common import (
     store_action,
     tracking_uri_option,
 )
+from mltrail.entities import ViewType
 
 _ID = click.option("--experiment-id", "-x", required=True, help="Id of the experiment.")
 
@@ -59,8 +60,6 @@ def create(experiment_name: str, artifact_location: str | None, tracking_uri: st
 @handle_errors
 def list_experiments(view: str, tracking_uri: str) -> None:
     """List experiments (id, name, stage, artifact location, creation time)."""
-    from mltrail.entities import ViewType
-
     store = open_store(tracking_uri)
     view_type = ViewType.from_string(view)
     found, token = [], None

@@ -17,7 +17,11 @@ import re
 
 import click
 
+from mltrail.artifacts import get_artifact_repository, proxied_artifact_uri
+from mltrail.artifacts.local import local_path_from_uri
 from mltrail.cli._common import handle_errors, open_store, tracking_uri_option
+from mltrail.entities import LifecycleStage
+from mltrail.exceptions import invalid
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
@@ -36,9 +40,6 @@ def _split_ids(text: str | None) -> list[str]:
 
 
 def _delete_artifacts(uri: str, destination: str, run_id: str) -> None:
-    from mltrail.artifacts import get_artifact_repository, proxied_artifact_uri
-    from mltrail.artifacts.local import local_path_from_uri
-
     if uri.startswith("mlflow-artifacts:"):  # proxied: kept under the server's --artifacts-destination
         uri = proxied_artifact_uri(uri, destination)
     get_artifact_repository(uri).delete_artifacts()
@@ -80,9 +81,6 @@ def gc(
     tracking_uri: str,
 ) -> None:
     """Permanently delete runs and experiments in the trash, with their artifacts."""
-    from mltrail.entities import LifecycleStage
-    from mltrail.exceptions import invalid
-
     store = open_store(tracking_uri, need_sql=True)
     if "://" not in artifacts_destination:
         from pathlib import Path

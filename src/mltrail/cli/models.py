@@ -15,6 +15,19 @@ from pathlib import Path
 
 import click
 
+import mltrail.pyfunc
+from mltrail.exceptions import MltrailException
+from mltrail.models.download import download_model
+from mltrail.serving.docker import write_docker_context
+from mltrail.serving.envs import prepare_environment
+from mltrail.serving.mlserver import (
+    MLServerUnavailable,
+    exec_mlserver,
+    parallel_workers_problem,
+    require_mlserver,
+)
+from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
+
 ENV_MANAGERS = ("local", "uv", "virtualenv", "conda")
 
 
@@ -41,8 +54,6 @@ def _model_option(f):
 
 
 def _local_copy(model_uri: str) -> Path:
-    from mltrail.models.download import download_model
-
     try:
         return download_model(model_uri).resolve()
     except Exception as err:
@@ -51,8 +62,6 @@ def _local_copy(model_uri: str) -> Path:
 
 def _reexec_in_env(env_manager: str, model_dir: Path, argv: list[str], extras: tuple[str, ...] = ()) -> None:
     """Run this same command inside the model's isolated environment (never returns)."""
-    from mltrail.serving.envs import prepare_environment
-
     try:
         python = prepare_environment(model_dir, env_manager, extras)
     except Exception as err:
@@ -121,8 +130,6 @@ def serve(
     """
     local = env_manager == "local" or no_conda
     if enable_mlserver and local:
-        from mltrail.serving.mlserver import MLServerUnavailable, require_mlserver
-
         try:
             require_mlserver()  # before fetching the model: fail at once
         except MLServerUnavailable as err:
@@ -136,8 +143,6 @@ def serve(
         # As MLflow did: the isolated environment gets MLServer too.
         _reexec_in_env(env_manager, model_dir, argv, ("mlserver",) if enable_mlserver else ())
     if enable_mlserver:
-        from mltrail.serving.mlserver import MLServerUnavailable, exec_mlserver, parallel_workers_problem
-
         problem = parallel_workers_problem(workers)
         if problem:
             raise click.ClickException(problem)
@@ -157,8 +162,6 @@ def serve(
     if workers > 1:
         # Load once here so a model that cannot load fails now, with its error, instead of
         # each spawned worker crashing in a loop.
-        import mltrail.pyfunc
-
         try:
             mltrail.pyfunc.load_model(str(model_dir))
         except Exception as err:
@@ -209,10 +212,6 @@ def predict(
         _reexec_in_env(env_manager, model_dir, argv)
     import msgspec
 
-    import mltrail.pyfunc
-    from mltrail.exceptions import MltrailException
-    from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
-
     model = mltrail.pyfunc.load_model(str(model_dir))
     raw = Path(input_path).read_bytes()
     schema = model.metadata.get_input_schema()
@@ -257,8 +256,6 @@ def predict(
 @click.option("--env-manager", type=click.Choice(["local", "uv", "virtualenv"]), default="local", hidden=True)
 def generate_dockerfile(model_uri: str | None, output_directory: str, env_manager: str) -> None:
     """Write a Dockerfile (and build context) that serves the model on port 8080."""
-    from mltrail.serving.docker import write_docker_context
-
     model_dir = _local_copy(model_uri) if model_uri else None
     out = write_docker_context(Path(output_directory), model_dir)
     click.echo(f"Wrote {out / 'Dockerfile'}; build with: docker build -t my-model {out}")

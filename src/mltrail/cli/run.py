@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from mltrail.cli._common import handle_errors
+from mltrail.projects import run as run_project
 
 
 def _parse_params(values: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -43,8 +44,6 @@ def run(uri: str, entry_point: str, version: str | None, param_list: tuple[str, 
         experiment_name: str | None, experiment_id: str | None, backend: str, env_manager: str | None,
         run_id: str | None, run_name: str | None, build_image: bool) -> None:
     """Run the project at URI (a folder, folder#subdir, or a git repository)."""
-    from mltrail.projects import run as run_project
-
     submitted = run_project(
         uri,
         entry_point=entry_point,

@@ -21,6 +21,7 @@ from mltrail.cli._common import (
     store_action,
     tracking_uri_option,
 )
+from mltrail.entities import ViewType
 
 _RUN_ID = click.option("--run-id", required=True, help="Id of the run (32 hex characters).")
 
@@ -44,8 +45,6 @@ def runs() -> None:
 @handle_errors
 def list_runs(experiment_id: str, view: str, tracking_uri: str) -> None:
     """List the runs of an experiment, newest first."""
-    from mltrail.entities import ViewType
-
     store = open_store(tracking_uri)
     store.get_experiment(experiment_id)  # a clear error for an unknown experiment
     found, token = [], None

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
+from mltrail.exceptions import MltrailException
 from mltrail.server.config import (
     DEFAULT_ARTIFACTS_DESTINATION,
     DEFAULT_BACKEND_STORE_URI,
@@ -22,6 +23,7 @@ from mltrail.server.config import (
     DEFAULT_REQUEST_TIMEOUT,
     ServerConfig,
 )
+from mltrail.server.validation import check_artifact_location
 
 CONFIG_ENV = "MLTRAIL_SERVER_CONFIG"
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
@@ -118,8 +120,6 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
 
 def build_config(**kw: object) -> ServerConfig:
     """A :class:`ServerConfig` from the command-line options."""
-    from mltrail.server.validation import check_artifact_location
-
     root = kw.get("default_artifact_root")
     if root:
         root = str(root)
@@ -150,8 +150,6 @@ def build_config(**kw: object) -> ServerConfig:
 
 def _allowed_roots(raw: str) -> tuple[str, ...]:
     """``--allowed-artifact-roots``: each checked like a default artifact root, folders made absolute."""
-    from mltrail.server.validation import check_artifact_location
-
     return tuple(check_artifact_location(r.strip()) for r in raw.split(",") if r.strip())
 
 
@@ -253,7 +251,6 @@ def _bootstrap_auth() -> None:
     A missing admin password then stops ``mltrail server`` with one line instead of
     workers failing one after another.
     """
-    from mltrail.exceptions import MltrailException
     from mltrail.server.auth import AuthService
 
     try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mltrail.exceptions import MltrailException
+
 _APP_CLIENTS = {"basic-auth": "mltrail.server.auth.client:AuthServiceClient"}
 
 
@@ -21,8 +23,6 @@ def get_app_client(app_name: str, *args: Any, **kwargs: Any) -> Any:
     """
     target = _APP_CLIENTS.get(app_name)
     if target is None:
-        from mltrail.exceptions import MltrailException
-
         raise MltrailException(
             f"Failed to find client for '{app_name}'. Available clients: {list(_APP_CLIENTS)}"
         )

@@ -47,6 +47,7 @@ from mltrail.server.dispatch import (
     make_request_handler,
 )
 from mltrail.server.guard import Guard, raw_routes_of
+from mltrail.server.metrics import METRICS_PATH, Metrics, route_templates
 from mltrail.server.routing import HANDLER_MODULES, Endpoint
 
 _log = logging.getLogger("mltrail.server")
@@ -357,8 +358,6 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     routes = build_routes(endpoints, config)
     metrics = None
     if config.expose_prometheus:
-        from mltrail.server.metrics import METRICS_PATH, Metrics, route_templates
-
         metrics = Metrics(config.expose_prometheus, route_templates(routes[0].table, routes))
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
     routes += _ui_routes(config)

@@ -29,6 +29,7 @@ import anyio.from_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
+from mltrail.artifacts import get_artifact_repository
 from mltrail.artifacts.paths import is_local_uri, resolve_under, validate_artifact_path
 from mltrail.exceptions import NOT_IMPLEMENTED, MltrailException, invalid, not_found
 
@@ -227,8 +228,6 @@ class RepoDestination(Destination):
     """A remote root (``s3://…``) behind the artifacts package's repository."""
 
     def __init__(self, uri: str) -> None:
-        from mltrail.artifacts import get_artifact_repository
-
         self.uri = uri.rstrip("/")
         self.repo = get_artifact_repository(self.uri)
 

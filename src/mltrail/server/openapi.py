@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from mltrail.protocol.routes import Route
+from mltrail.protocol.ui import UI
 from mltrail.server.routing import Endpoint
 from mltrail.version import __version__
 
@@ -63,8 +64,6 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 def build_openapi(endpoints: Sequence[Endpoint | Route], ui: bool = False) -> dict[str, Any]:
     """An OpenAPI document describing every endpoint in ``endpoints`` (and the UI's routes if ``ui``)."""
     if ui:
-        from mltrail.protocol.ui import UI
-
         endpoints = [*endpoints, *UI]
     types = [ErrorResponse]
     for ep in endpoints:

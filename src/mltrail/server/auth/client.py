@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.protocol.routes import MLTRAIL, service_root
+from mltrail.store._http import HttpSession
 
 _V2 = service_root("2.0")
 _V3 = service_root("3.0")
@@ -84,8 +85,6 @@ class AuthServiceClient:
     """Client of a tracking server started with ``--app-name basic-auth``."""
 
     def __init__(self, tracking_uri: str) -> None:
-        from mltrail.store._http import HttpSession
-
         self.tracking_uri = tracking_uri
         self._http = HttpSession(tracking_uri)
 

@@ -32,6 +32,7 @@ from mltrail.exceptions import (
 )
 from mltrail.server.auth import USER_SCOPE_KEY
 from mltrail.server.auth.permissions import Permission, get_permission
+from mltrail.server.auth.rules import AUTHENTICATED
 from mltrail.server.auth.store import AuthStore, User
 from mltrail.server.routing import Call, Endpoint
 
@@ -502,10 +503,6 @@ ENDPOINTS: list[Endpoint] = [
 
 def _auth_rules() -> dict[tuple[str, str], Any]:
     """Every endpoint here checks its own caller: the route-level rule only requires a login."""
-    try:
-        from mltrail.server.auth.rules import AUTHENTICATED
-    except ImportError:  # authorization rules not present: nothing to declare
-        return {}
     return {(ep.path, method): AUTHENTICATED for ep in ENDPOINTS for method in ep.methods}
 
 

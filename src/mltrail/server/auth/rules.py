@@ -42,8 +42,12 @@ from typing import Any
 import msgspec
 from starlette.concurrency import run_in_threadpool
 
+from mltrail.artifacts.paths import validate_artifact_path
+from mltrail.entities.trace import TraceInfo
 from mltrail.exceptions import PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST, MltrailException
 from mltrail.protocol.traces import EXPERIMENT_HEADER
+from mltrail.server.auth import permissions
+from mltrail.server.auth.permissions import MANAGE as ALL
 from mltrail.server.routing import Call, Endpoint
 
 _log = logging.getLogger("mltrail.server.auth")
@@ -87,8 +91,6 @@ class Subject:
 
     def _fixed(self) -> Any:
         """MANAGE for admins, nothing without a user, None when the grants decide."""
-        from mltrail.server.auth import permissions
-
         if self.user is None:
             return permissions.NO_PERMISSIONS
         return permissions.MANAGE if self.user.is_admin else None
@@ -197,8 +199,6 @@ def artifact_experiment(path: str) -> str | None:
     The path is normalized by the same check the handlers use first, so what is
     judged is exactly what would be read or written (a bad path is a 400 here).
     """
-    from mltrail.artifacts.paths import validate_artifact_path
-
     match = _EXPERIMENT_IN_PATH.match(validate_artifact_path(path))
     return match.group(1) if match else None
 
@@ -257,8 +257,6 @@ def _run_and_traces_of_body(call: Call) -> Iterable[str]:
 
 
 def _new_trace(call: Call) -> Iterable[str]:
-    from mltrail.entities.trace import TraceInfo
-
     raw = call.body.trace.get("trace_info") if isinstance(call.body.trace, dict) else None
     if not isinstance(raw, dict):
         return ()  # the handler refuses it
@@ -464,8 +462,6 @@ def _creator_manages_experiment(handler: Callable[[Call], Any], call: Call, subj
     Grants left behind by an erased experiment whose id the database reuses are
     dropped first, so a new experiment never inherits someone else's grants.
     """
-    from mltrail.server.auth.permissions import MANAGE as ALL
-
     result = handler(call)
     if subject.user is None:
         return result
@@ -487,8 +483,6 @@ def _creator_manages_experiment(handler: Callable[[Call], Any], call: Call, subj
 
 def _creator_manages_model(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
     """Create the registered model (or prompt), then give its creator MANAGE; undo on failure."""
-    from mltrail.server.auth.permissions import MANAGE as ALL
-
     result = handler(call)
     if subject.user is None:
         return result

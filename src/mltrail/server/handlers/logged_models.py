@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.exceptions import invalid
 from mltrail.protocol.logged_models import (  # noqa: F401 (the wire types, declared with the endpoints)
     KV,
@@ -27,6 +28,7 @@ from mltrail.protocol.logged_models import (  # noqa: F401 (the wire types, decl
     SearchLoggedModels,
     SetTags,
 )
+from mltrail.server.handlers.artifacts import uri_destination
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 from mltrail.server.wire import page_json
@@ -124,9 +126,6 @@ def log_outputs(call: Call) -> dict[str, Any]:
 
 
 def list_artifacts(call: Call) -> dict[str, Any]:
-    from mltrail.artifacts.paths import validate_artifact_path
-    from mltrail.server.handlers.artifacts import uri_destination
-
     rel = validate_artifact_path(call.body.artifact_directory_path or "")
     root = logged_model_store(call).get_logged_model(_model_id(call)).artifact_location
     files = uri_destination(call, root, "logged model artifact location").list(rel)

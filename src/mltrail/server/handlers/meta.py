@@ -8,6 +8,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE
 from mltrail.server.dispatch import json_response
+from mltrail.server.openapi import build_openapi
 from mltrail.server.routing import Call, Endpoint
 
 # The MLflow REST API level this server speaks: the official client reads
@@ -51,8 +52,6 @@ async def openapi(call: Call) -> Response:
     cached = getattr(state, "openapi_bytes", None)
     if cached is None:
         import msgspec
-
-        from mltrail.server.openapi import build_openapi
 
         cached = msgspec.json.encode(build_openapi(state.endpoints, ui=not state.config.artifacts_only))
         state.openapi_bytes = cached

@@ -42,6 +42,8 @@ from mltrail.protocol.registry import (  # noqa: F401 (the wire types, declared 
     UpdateRegisteredModel,
     VersionReq,
 )
+from mltrail.server.handlers.artifacts import run_artifact_uri
+from mltrail.server.handlers.logged_models import logged_model_store
 from mltrail.server.roots import local_path
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.wire import page_json
@@ -151,7 +153,6 @@ def check_source(call: Call, source: str, run_id: str | None, model_id: str | No
     (:func:`mltrail.server.handlers.artifacts.uri_destination`), whatever the source says.
     """
     # Imported here: the SQL registry module pulls in SQLAlchemy, which start-up must not wait for.
-    from mltrail.server.handlers.artifacts import run_artifact_uri
     from mltrail.store.sql.registry import validate_source
 
     validate_source(source)
@@ -181,8 +182,6 @@ def check_source(call: Call, source: str, run_id: str | None, model_id: str | No
 
 
 def _logged_models(call: Call):
-    from mltrail.server.handlers.logged_models import logged_model_store
-
     return logged_model_store(call)
 
 

@@ -35,6 +35,13 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from mltrail.entities.assessment import (
+    Assessment,
+    AssessmentError,
+    ExpectationValue,
+    FeedbackValue,
+    decode_expectation_value,
+)
 from mltrail.entities.trace import Trace, TraceData, TraceInfo, TraceTagKey
 from mltrail.entities.trace_otlp import decode_otlp_protobuf, span_to_proto_json, spans_from_otlp
 from mltrail.exceptions import MltrailException, invalid
@@ -58,6 +65,9 @@ from mltrail.protocol.traces import (  # noqa: F401 (the wire types, declared wi
     TracesResponse,
     UpdateAssessment,
 )
+from mltrail.server.bodies import locked_call, read_body
+from mltrail.server.handlers.artifacts import uri_destination
+from mltrail.server.limits import check_depth, loads_json, too_deep
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 
@@ -130,8 +140,6 @@ async def _with_artifact_spans(call: Call, trace: Trace) -> Trace:
     from pathlib import Path
 
     from starlette.responses import FileResponse
-
-    from mltrail.server.handlers.artifacts import uri_destination
 
     try:
         location = await run_in_threadpool(_trace_artifact_location, call, trace)
@@ -249,8 +257,6 @@ def _assessment_ids(call: Call) -> tuple[str, str]:
 
 
 def create_assessment(call: Call) -> dict[str, Any]:
-    from mltrail.entities.assessment import Assessment
-
     raw = call.body.assessment
     if not raw:
         raise invalid("Missing value for required parameter 'assessment'.")
@@ -278,13 +284,6 @@ def _mask_paths(mask: Any, assessment: dict[str, Any]) -> set[str]:
 
 
 def update_assessment(call: Call) -> dict[str, Any]:
-    from mltrail.entities.assessment import (
-        AssessmentError,
-        ExpectationValue,
-        FeedbackValue,
-        decode_expectation_value,
-    )
-
     body, paths = call.body.assessment, _mask_paths(call.body.update_mask, call.body.assessment)
     unknown = paths - {"assessment_name", "expectation", "feedback", "rationale", "metadata"}
     if unknown:
@@ -314,9 +313,6 @@ _OTLP_BODY = "the OTLP request body"
 
 async def otlp_ingest(call: Call) -> Response:
     """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment."""
-    from mltrail.server.bodies import locked_call, read_body
-    from mltrail.server.limits import check_depth, loads_json, too_deep
-
     request = call.request
     raw = await read_body(request, call.config.max_body_bytes)
     content_type = request.headers.get("content-type", "application/x-protobuf").split(";")[0].strip().lower()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.entities import (
     Dataset,
     DatasetInput,
@@ -23,6 +24,7 @@ from mltrail.exceptions import invalid, not_found
 from mltrail.protocol.routes import Route
 from mltrail.protocol.tracking import TRACKING
 from mltrail.server import protocol as p
+from mltrail.server.handlers.artifacts import uri_destination
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import check_artifact_location
 from mltrail.server.wire import experiment_json, metric_json, page_json, run_info_json, run_json
@@ -325,9 +327,6 @@ def search_runs(call: Call) -> dict[str, Any]:
 
 def list_run_artifacts(call: Call) -> dict[str, Any]:
     """Entries under ``path`` of a run's artifacts (paths relative to the run's root)."""
-    from mltrail.artifacts.paths import validate_artifact_path
-    from mltrail.server.handlers.artifacts import uri_destination
-
     body: p.ListArtifacts = call.body
     rel = validate_artifact_path(body.path or "")
     run = call.tracking_store.get_run(_run_id(body))
