@@ -12,11 +12,13 @@ See :mod:`mltrail.genai.prompts` and ``docs/prompts.md``.
 """
 
 from mltrail.genai import prompts as _prompts
+from mltrail.genai.compare import compare_evaluations
 from mltrail.genai.evaluation import EvaluationResult, evaluate, to_predict_fn
 from mltrail.genai.prompts import *  # noqa: F403  (the names listed in prompts.__all__)
 
 __all__ = list(_prompts.__all__)
 __all__ += ["EvaluationResult", "evaluate", "to_predict_fn"]
+__all__ += ["compare_evaluations"]  # mltrail only: regressions between two evaluations
 
 # Scorers and judges (G1): loaded on first use, so `import mltrail.genai` stays cheap.
 _SCORER_NAMES = ("Scorer", "scorer", "make_scorer_ensemble")

@@ -104,6 +104,25 @@ class UiTraceResponse(msgspec.Struct):
     spans: list[dict] = []
 
 
+# --- "Compare evaluations" (mltrail.ui.eval_compare_routes) ---------------------------------------
+class EvaluationCompareQuery(Message):
+    """Two evaluation runs, baseline first (``run_ids=a,b``), and scorers whose numbers improve downwards."""
+
+    run_ids: list[str]
+    lower_is_better: list[str] = []
+
+
+class EvaluationCompareResponse(msgspec.Struct):
+    """Rows matched on inputs with each scorer's change, per-scorer aggregates, logged-metric deltas."""
+
+    baseline_run_id: str
+    candidate_run_id: str
+    scorers: list[str] = []
+    rows: list[dict] = []
+    aggregates: dict[str, dict] = {}
+    metrics: dict[str, dict] = {}
+
+
 def _r(name: str, path: str, req: type | None, resp: type | None = None, media_type: str = "application/json",
        summary: str = "") -> Route:
     return Route(name, "GET", UI_PREFIX + path, req, resp, service="", raw=True, media_type=media_type,
@@ -134,4 +153,6 @@ UI = RouteSet(
        summary="Trace count, tokens and cost of the traces matching a filter"),
     _r("ui_experiment_sessions", "/experiments/traces/sessions", TraceTotalsQuery,
        summary="Sessions (mlflow.trace.session) with turn count, tokens and cost"),
+    _r("ui_compare_evaluations", "/evaluations/compare", EvaluationCompareQuery, EvaluationCompareResponse,
+       summary="Two evaluation runs row by row: which examples got better or worse per scorer"),
 )

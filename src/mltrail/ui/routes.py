@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.protocol.ui import UI
-from mltrail.ui import events, export, history, trace_routes
+from mltrail.ui import eval_compare_routes, events, export, history, trace_routes
 from mltrail.ui.assets import (
     CONTENT_SECURITY_POLICY,
     CONTENT_TYPES,
@@ -280,4 +280,5 @@ _UI_HANDLERS = {
     "ui_experiment_traces_events": trace_routes.experiment_traces_events,
     "ui_experiment_trace_totals": trace_routes.experiment_trace_totals,
     "ui_experiment_sessions": trace_routes.experiment_sessions,
+    "ui_compare_evaluations": eval_compare_routes.compare_evaluations,  # "Compare evaluations"
 }
