@@ -25,6 +25,7 @@ _COMMANDS: dict[str, str] = {
     "models": "mltrail.cli.models:models",
     "artifacts": "mltrail.cli.artifacts:artifacts",
     "run": "mltrail.cli.run:run",
+    "sync": "mltrail.cli.sync:sync",
 }
 
 

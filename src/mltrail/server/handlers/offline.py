@@ -54,7 +54,7 @@ def _body(record: ReplayRecord) -> Any:
     if kind is None:
         raise invalid(f"Unknown offline journal operation {record.op!r} (record {record.seq})")
     try:
-        return msgspec.convert(record.body, kind)
+        return msgspec.convert(record.body, kind, strict=False)  # "NaN" values, as dispatch decodes
     except msgspec.ValidationError as err:
         raise invalid(f"Invalid body for {record.op} (record {record.seq}): {err}") from err
 
@@ -95,15 +95,13 @@ def _new_metrics(call: Call, body: Any) -> Any:
     if not body.metrics:
         return body
     store = call.tracking_store
-    held: dict[str, set[tuple[int, int]]] = {}
     values: dict[tuple[str, int, int], list[float]] = {}
     for key in {m.key for m in body.metrics}:
         for m in store.get_metric_history(body.run_id, key):
             values.setdefault((key, m.step, m.timestamp), []).append(float(m.value))
-        held[key] = set()
     keep = []
     for m in body.metrics:
-        value = float(m.value) if not isinstance(m.value, str) else float(m.value.replace("Infinity", "inf"))
+        value = float(m.value)
         if not any(_same(value, v) for v in values.get((m.key, m.step, m.timestamp), ())):
             keep.append(m)
     return msgspec.structs.replace(body, metrics=keep)

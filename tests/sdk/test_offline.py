@@ -1,0 +1,230 @@
+"""Offline logging against a real ``mltrail server`` that is killed and started again (docs/offline.md).
+
+The server runs as a subprocess on one port and one SQLite file for the whole
+module; tests kill it (SIGKILL) mid-run or before a run and start it again, and
+read the result back with the official ``mlflow`` client.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+import mlflow as official
+import pytest
+
+import mltrail
+from mltrail.entities import Metric
+from mltrail.exceptions import MltrailException
+from mltrail.offline.guard import OfflineWarning
+from mltrail.offline.journal import Journal
+from mltrail.offline.settings import journal_dir
+from mltrail.store.rest import RestTrackingStore
+from mltrail.tracking._store_registry import get_tracking_store
+from support.restartable_server import RestartableServer
+
+FAST = {
+    "MLTRAIL_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLTRAIL_OFFLINE_RETRY_SECONDS": "0.1",
+    "MLTRAIL_OFFLINE_RETRY_MAX_SECONDS": "0.3",
+}
+
+
+@pytest.fixture(scope="module")
+def journals(tmp_path_factory):
+    """One offline directory for the module (the cached SDK store reads it once)."""
+    path = tmp_path_factory.mktemp("offline")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLTRAIL_OFFLINE_DIR", str(path))
+        for key, value in FAST.items():
+            mp.setenv(key, value)
+        yield path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, journals):
+    srv = RestartableServer(tmp_path_factory.mktemp("server"))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fast_env(monkeypatch, journals):
+    # clean_fluent_state restores MLTRAIL_* variables after each test: set them again per test.
+    monkeypatch.setenv("MLTRAIL_OFFLINE_DIR", str(journals))
+    for key, value in FAST.items():
+        monkeypatch.setenv(key, value)
+
+
+def _official(server: RestartableServer) -> official.MlflowClient:
+    return official.MlflowClient(tracking_uri=server.url)
+
+
+def _wait_replayed(store: RestTrackingStore, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while store.offline.journaling:
+        assert time.monotonic() < deadline, "the SDK did not replay its journal after the server came back"
+        time.sleep(0.05)
+
+
+def _history(client, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+
+
+def test_server_killed_mid_run_then_restarted_gets_everything_once_in_order(server):
+    mltrail.set_tracking_uri(server.url)
+    with mltrail.start_run(run_name="resilient") as run:
+        mltrail.log_param("lr", 0.1)
+        for step in range(3):
+            mltrail.log_metric("loss", 1.0 / (step + 1), step=step)
+        mltrail.flush_async_logging()
+        server.kill()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mltrail.log_param("epochs", 6)  # no exception in the training loop
+            for step in range(3, 6):
+                mltrail.log_metric("loss", 1.0 / (step + 1), step=step)
+            mltrail.set_tag("phase", "offline")
+            mltrail.log_metrics({"acc": 0.9, "f1": 0.8}, step=5)
+            mltrail.flush_async_logging()
+    store = get_tracking_store(server.url)
+    offline_warnings = [w for w in caught if issubclass(w.category, OfflineWarning)]
+    assert len(offline_warnings) == 1
+    assert str(store.offline.journal().path) in str(offline_warnings[0].message)
+    assert store.offline.journaling
+
+    server.start()
+    _wait_replayed(store)
+    client = _official(server)
+    got = client.get_run(run.info.run_id)
+    assert got.info.run_name == "resilient"
+    assert got.info.status == "FINISHED"
+    assert got.info.end_time is not None
+    assert got.data.params == {"lr": "0.1", "epochs": "6"}
+    assert got.data.tags["phase"] == "offline"
+    assert _history(client, run.info.run_id, "loss") == [(s, 1.0 / (s + 1)) for s in range(6)]
+    assert _history(client, run.info.run_id, "acc") == [(5, 0.9)]
+    # Logging is online again: a new write reaches the server at once.
+    mltrail.MlflowClient().set_tag(run.info.run_id, "after", "yes")
+    assert client.get_run(run.info.run_id).data.tags["after"] == "yes"
+
+
+def test_run_started_while_the_server_is_down_keeps_its_id_experiment_and_artifacts(server, tmp_path):
+    server.kill()
+    mltrail.set_tracking_uri(server.url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OfflineWarning)
+        experiment = mltrail.set_experiment("made-offline")
+        with mltrail.start_run() as run:
+            mltrail.log_params({"depth": 3, "model": "tree"})
+            mltrail.log_metric("auc", 0.75, step=0)
+            mltrail.log_metric("auc", 0.8, step=1)
+            mltrail.log_text("hello offline", "notes/readme.txt")
+            (tmp_path / "weights.bin").write_bytes(b"\x00\x01\x02")
+            mltrail.log_artifact(str(tmp_path / "weights.bin"), "model")
+            mltrail.delete_tag("mlflow.source.name")
+            with mltrail.start_run(nested=True) as child:
+                mltrail.log_metric("inner", 1.0)
+        mltrail.end_run()
+    assert experiment.experiment_id.startswith("offline-")
+    assert len(run.info.run_id) == 32
+
+    server.start()
+    store = get_tracking_store(server.url)
+    _wait_replayed(store)
+    client = _official(server)
+    exp = client.get_experiment_by_name("made-offline")
+    got = client.get_run(run.info.run_id)
+    assert got.info.experiment_id == exp.experiment_id
+    assert got.info.status == "FINISHED"
+    assert got.data.params == {"depth": "3", "model": "tree"}
+    assert "mlflow.source.name" not in got.data.tags
+    assert _history(client, run.info.run_id, "auc") == [(0, 0.75), (1, 0.8)]
+    kid = client.get_run(child.info.run_id)
+    assert kid.data.tags["mlflow.parentRunId"] == run.info.run_id
+    assert kid.info.status == "FINISHED"
+    notes = client.download_artifacts(run.info.run_id, "notes/readme.txt", str(tmp_path / "dl"))
+    assert Path(notes).read_text() == "hello offline"
+    weights = client.download_artifacts(run.info.run_id, "model/weights.bin", str(tmp_path / "dl"))
+    assert Path(weights).read_bytes() == b"\x00\x01\x02"
+
+
+def test_a_replay_sent_again_after_an_interruption_adds_nothing_twice(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLTRAIL_OFFLINE_DIR", str(tmp_path / "journal"))
+    monkeypatch.setenv("MLTRAIL_OFFLINE", "always")
+    monkeypatch.setenv("MLTRAIL_OFFLINE_REPLAY_BATCH", "7")
+    store = RestTrackingStore(server.url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OfflineWarning)
+        run = store.create_run("0", "me", None, [], "replayed-twice")
+        for step in range(40):
+            store.log_metric(run.info.run_id, Metric("x", float(step), 1000 + step, step), synchronous=True)
+        store.log_batch(run.info.run_id, metrics=[Metric("nan", float("nan"), 5, 0)])
+        store.update_run_info(run.info.run_id, "FINISHED", 2000, None)
+    client = _official(server)
+    with pytest.raises(official.exceptions.MlflowException):
+        client.get_run(run.info.run_id)  # always: nothing is sent until a replay
+
+    first = store.offline.replay()
+    assert first is not None and first.applied == 43 and not first.refused
+    # As if the client died after the server applied everything but before it saved "acked".
+    journal = Journal(journal_dir(server.url), store.offline.journal().id)
+    state = journal.state()
+    assert (state.acked, state.sent) == (43, 43)
+    state.acked = 10
+    journal.save_state(state)
+    again = store.offline.replay()
+    assert again is not None and again.duplicates == 0 and not again.refused
+    assert [v for _, v in _history(client, run.info.run_id, "x")] == [float(s) for s in range(40)]
+    assert len(client.get_metric_history(run.info.run_id, "nan")) == 1
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"
+    # A create_run sent again is recognised as the same run.
+    state.acked = 0
+    journal.save_state(state)
+    third = store.offline.replay()
+    assert third.duplicates == 1
+    assert len(client.get_metric_history(run.info.run_id, "x")) == 40
+
+
+def test_never_keeps_raising_and_writes_no_journal(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLTRAIL_OFFLINE", "never")
+    monkeypatch.setenv("MLTRAIL_OFFLINE_DIR", str(tmp_path / "journal"))
+    dead = RestartableServer(tmp_path / "dead").url  # a free port nobody listens on
+    store = RestTrackingStore(dead)
+    assert store.offline is None
+    with pytest.raises(MltrailException) as err:
+        store.create_run("0", "me", None, [], "x")
+    assert err.value.error_code == "TEMPORARILY_UNAVAILABLE"
+    assert not (tmp_path / "journal").exists()
+
+
+def test_bad_offline_mode_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("MLTRAIL_OFFLINE", "sometimes")
+    with pytest.raises(MltrailException, match="MLTRAIL_OFFLINE must be one of auto, never, always"):
+        RestTrackingStore("http://127.0.0.1:9")
+
+
+def test_replay_endpoint_checks_its_input(server):
+    url = server.url + "/api/2.0/mltrail/offline/replay"
+    bad_journal = httpx.post(url, json={"journal": "../x", "records": []})
+    assert bad_journal.status_code == 400 and bad_journal.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    too_many = httpx.post(url, json={"journal": "j", "records": [{"seq": i, "op": "x"} for i in range(501)]})
+    assert too_many.status_code == 400 and too_many.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    not_a_list = httpx.post(url, json={"journal": "j", "records": "nope"})
+    assert not_a_list.status_code == 400
+    answer = httpx.post(url, json={"journal": "j", "records": [
+        {"seq": 1, "op": "drop_table", "body": {}},
+        {"seq": 2, "op": "create_run", "body": {"run_id": "NOT-HEX", "experiment_id": "0"}},
+        {"seq": 3, "op": "log_batch", "body": {"run_id": "0" * 32, "metrics": "no"}},
+        {"seq": 4, "op": "log_batch", "body": {"run_id": "f" * 32, "params": [{"key": "a", "value": "1"}]}},
+    ]})  # fmt: skip
+    assert answer.status_code == 200
+    outcomes = answer.json()["results"]
+    assert [o["seq"] for o in outcomes] == [1, 2, 3, 4]
+    assert [o.get("error_code") for o in outcomes] == [
+        "INVALID_PARAMETER_VALUE", "INVALID_PARAMETER_VALUE", "INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST",
+    ]  # fmt: skip
+    assert "drop_table" in outcomes[0]["message"]
