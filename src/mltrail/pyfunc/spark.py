@@ -1,0 +1,710 @@
+"""Batch scoring on Apache Spark: ``mltrail.pyfunc.spark_udf`` (MLflow's ``mlflow.pyfunc.spark_udf``).
+
+``spark_udf(spark, model_uri)`` returns a Spark column function that scores any
+``python_function`` model in Spark's Python workers:
+
+* the driver downloads the model once (``runs:/``, ``models:/Name@alias``,
+  ``models:/m-…``, paths, ``mlflow-artifacts:/``), zips it and ships the archive
+  with ``SparkContext.addFile`` (``SparkSession.addArtifacts`` on Spark Connect),
+  so executors on other machines get it the same way a local run does;
+* each executor unpacks the archive once (into Spark's own per-application file
+  folder, removed when the application ends) and each Python worker process
+  loads the model once, on its first batch, and keeps it for every later task;
+* batches travel as Arrow record batches into an iterator-of-batches
+  ``pandas_udf``; the predictions are shaped into the UDF's ``result_type``
+  with MLflow's rules (leftmost matching column for a scalar type, all matching
+  columns for an array type, named fields for a struct), taken from the model
+  signature's outputs when ``result_type`` is not given.
+
+Nothing here imports pyspark, pandas or numpy at module level: ``import
+mltrail.pyfunc`` stays light, and only the functions Spark runs need them.
+
+Example::
+
+    predict = mltrail.pyfunc.spark_udf(spark, "models:/churn@champion", result_type="double")
+    df.withColumn("score", predict()).show()       # columns bound by the signature's input names
+    df.withColumn("score", predict(struct("a", "b")))  # or named through a struct
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import typing
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mltrail.exceptions import invalid
+from mltrail.models.model import Model
+from mltrail.models.signature import ColSpec, Schema, TensorSpec
+from mltrail.pyfunc._api import FLAVOR_NAME, load_model
+from mltrail.pyfunc.enforce import enforce_params
+
+_logger = logging.getLogger(__name__)
+
+ENV_MANAGERS = ("local", "virtualenv", "uv", "conda")
+
+# MLflow's column types as Spark type names (what a signature-derived result_type becomes).
+_SIGNATURE_TO_SPARK = {
+    "boolean": "BooleanType",
+    "integer": "IntegerType",
+    "long": "LongType",
+    "float": "FloatType",
+    "double": "DoubleType",
+    "string": "StringType",
+    "binary": "BinaryType",
+    "datetime": "TimestampType",
+}
+# numpy dtype names of the tensor outputs a signature may declare, as Spark type names.
+_NUMPY_TO_SPARK = {
+    "bool": "BooleanType",
+    "int8": "IntegerType",
+    "int16": "IntegerType",
+    "int32": "IntegerType",
+    "uint8": "IntegerType",
+    "uint16": "IntegerType",
+    "int64": "LongType",
+    "uint32": "LongType",
+    "float16": "FloatType",
+    "float32": "FloatType",
+    "float64": "DoubleType",
+    "str": "StringType",
+    "object": "StringType",
+}
+# The result types a caller may ask for (MLflow's list): these, arrays of them, structs and maps of them.
+_PRIMITIVES = ("IntegerType", "LongType", "FloatType", "DoubleType", "StringType", "BooleanType")
+_NUMPY_OF = {
+    "IntegerType": "int32",
+    "LongType": "int64",
+    "FloatType": "float32",
+    "DoubleType": "float64",
+    "BooleanType": "bool",
+}
+_INT_RANGE = {"IntegerType": (-(2**31), 2**31 - 1), "LongType": (-(2**63), 2**63 - 1)}
+
+
+# ---------------------------------------------------------------------------------------------- driver side
+def spark_udf(
+    spark: Any,
+    model_uri: str,
+    result_type: Any = None,
+    env_manager: str | None = None,
+    params: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+    prebuilt_env_uri: str | None = None,
+    model_config: str | os.PathLike | dict[str, Any] | None = None,
+) -> Callable[..., Any]:
+    """A Spark UDF that scores the ``python_function`` model at ``model_uri``.
+
+    Args:
+        spark: the ``SparkSession``.
+        model_uri: any model URI ``mltrail.pyfunc.load_model`` takes.
+        result_type: a ``pyspark.sql.types.DataType`` or a DDL string (``"double"``,
+            ``"array<string>"``, ``"label string, score double"``). ``None``: from the
+            signature's outputs (one output: its type; several: a struct of them), or
+            ``double`` when the model has no output schema.
+        env_manager: ``"local"`` (the default): the workers' own Python scores the model.
+            ``"virtualenv"``, ``"uv"`` and ``"conda"`` are refused with an explanation.
+        params: inference parameters, checked against the signature's params on the driver.
+        extra_env: environment variables set in the Python workers while they score.
+        prebuilt_env_uri: Databricks only; refused.
+        model_config: passed to ``load_model(model_config=...)`` in every worker.
+
+    Returns:
+        A function of Spark columns: ``udf()`` binds the columns named by the input
+        signature, ``udf("a", "b")`` binds columns by position to the signature's names
+        (``"0"``, ``"1"``, … without a signature), ``udf(struct("a", "b"))`` by the struct's
+        field names. Its ``metadata`` attribute is the model's ``Model``.
+
+    Example::
+
+        predict = mltrail.pyfunc.spark_udf(spark, "runs:/<run_id>/model", result_type="array<double>")
+        scored = df.withColumn("proba", predict("x1", "x2"))
+    """
+    from pyspark.sql.functions import pandas_udf  # lazy: pyspark is an optional dependency
+
+    _check_env_manager(env_manager, prebuilt_env_uri)
+    workdir = _driver_workdir()
+    from mltrail.models.download import download_model
+
+    local = download_model(str(model_uri), dst_path=workdir)
+    meta = Model.load(local)
+    if FLAVOR_NAME not in meta.flavors:
+        raise invalid(
+            f"Model at '{model_uri}' has no '{FLAVOR_NAME}' flavor, so spark_udf cannot score it "
+            f"(flavors: {', '.join(meta.flavors) or 'none'})"
+        )
+    spark_type = resolve_result_type(result_type, meta)
+    sig = meta.signature
+    if sig is not None and sig.params is not None:
+        params = enforce_params(params, sig.params)
+    elif params:
+        _logger.warning("The model's signature declares no params: %s are passed to predict as given", params)
+    archive = _ship_model(spark, local, Path(workdir))
+    env = {k: str(v) for k, v in (extra_env or {}).items()}
+    tracking_uri = _tracking_uri()
+    if tracking_uri and "MLFLOW_TRACKING_URI" not in env:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    plan = _Plan(
+        archive=archive,
+        input_schema=sig.inputs if sig is not None else None,
+        result_type=spark_type,
+        params=params,
+        model_config=model_config if not isinstance(model_config, os.PathLike) else str(model_config),
+        env=env,
+    )
+    udf = pandas_udf(_udf_function(plan), returnType=spark_type)
+    udf.metadata = meta
+
+    @functools.wraps(udf)
+    def bound(*cols: Any) -> Any:
+        if cols:
+            return udf(*cols)
+        return udf(*_signature_columns(plan.input_schema))
+
+    bound.metadata = meta
+    return bound
+
+
+def _check_env_manager(env_manager: str | None, prebuilt_env_uri: str | None) -> None:
+    if prebuilt_env_uri is not None:
+        raise invalid(
+            "prebuilt_env_uri is a Databricks feature (environments built by mlflow.pyfunc.build_model_env); "
+            "mltrail's spark_udf scores in the workers' own Python: leave prebuilt_env_uri unset"
+        )
+    manager = env_manager or "local"
+    if manager not in ENV_MANAGERS:
+        raise invalid(f"Invalid env_manager {env_manager!r}: use one of {', '.join(ENV_MANAGERS)}")
+    if manager != "local":
+        raise invalid(
+            f"spark_udf(env_manager={manager!r}) is not supported: mltrail scores the model in the Spark "
+            "workers' own Python (env_manager='local'). Install the model's requirements on the workers "
+            "(mltrail.pyfunc.get_model_dependencies(model_uri) names them), or score with "
+            f"`mltrail models predict --env-manager {manager}` outside Spark."
+            if manager != "conda"
+            else "spark_udf(env_manager='conda') is not supported: mltrail does not manage conda "
+            "environments. Use env_manager='local' with the model's requirements installed on the workers."
+        )
+
+
+def _driver_workdir() -> str:
+    """A private folder for this UDF's download and archive, removed when the driver exits.
+
+    Spark reads the archive whenever a new executor joins, so it lives as long as the driver.
+    """
+    path = tempfile.mkdtemp(prefix="mltrail-spark-udf-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def _tracking_uri() -> str | None:
+    from mltrail.tracking import get_tracking_uri
+
+    try:
+        return get_tracking_uri()
+    except Exception:  # a broken tracking setup must not stop scoring a local model
+        return None
+
+
+def _ship_model(spark: Any, local: Path, workdir: Path) -> str:
+    """Zip the model folder and hand it to Spark's file distribution; the name executors ask for.
+
+    Each call gets its own name: Spark refuses a second, different file under a name it has.
+    """
+    import zipfile  # lazy: keeps `import mltrail.pyfunc` light
+
+    name = f"mltrail-model-{uuid.uuid4().hex}.zip"
+    archive = workdir / name
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for path in sorted(local.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(local).as_posix())
+    if _is_spark_connect(spark):
+        spark.addArtifacts(str(archive), file=True)
+    else:
+        spark.sparkContext.addFile(str(archive))
+    return name
+
+
+def _is_spark_connect(spark: Any) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def _signature_columns(schema: Schema | None) -> list[str]:
+    """The columns ``udf()`` binds: the input signature's names, in order."""
+    if schema is None or not schema.inputs:
+        raise invalid(
+            "Attempting to apply udf on zero columns because no column names were specified as arguments "
+            "or inferred from the model signature."
+        )
+    if not schema.has_input_names():
+        raise invalid(
+            f"Cannot apply udf because no column names specified. The udf expects {len(schema.inputs)} "
+            f"columns with types: {schema.to_dict()}. Input column names could not be inferred from the "
+            "model signature (column names not found)."
+        )
+    if any(not spec.required for spec in schema.inputs):
+        raise invalid(
+            "Cannot apply UDF without column names specified when model signature contains optional columns."
+        )
+    return [str(spec.name) for spec in schema.inputs]
+
+
+# ---------------------------------------------------------------------------------------------- result types
+def resolve_result_type(result_type: Any, meta: Model) -> Any:
+    """The Spark ``DataType`` the UDF returns: the caller's (checked), else the signature's, else double."""
+    from pyspark.sql import types as T
+
+    if result_type is None:
+        outputs = meta.get_output_schema()
+        if outputs is None or not outputs.inputs:
+            _logger.warning(
+                "No 'result_type' provided for spark_udf and the model has no output schema: "
+                "'result_type' is set to 'double'."
+            )
+            return T.DoubleType()
+        return _schema_to_spark(outputs)
+    if isinstance(result_type, str):
+        result_type = _parse_type(result_type)
+    if not isinstance(result_type, T.DataType):
+        raise invalid(
+            f"result_type must be a pyspark.sql.types.DataType or a DDL string, got {type(result_type).__name__}"
+        )
+    if not _allowed(result_type):
+        raise invalid(
+            f"Invalid 'spark_udf' result type: {result_type.simpleString()}. It must be one of: int, long, "
+            "float, double, string, boolean; an array of those (or of arrays/structs of them); a struct whose "
+            "fields are those; a map<string, those>."
+        )
+    return result_type
+
+
+def _parse_type(text: str) -> Any:
+    """A DDL type string (``"double"``, ``"array<int>"``, ``"a long, b string"``) as a Spark DataType."""
+    from pyspark.sql import types as T
+
+    cleaned = text.strip()
+    if cleaned.lower() in ("bool", "boolean"):
+        return T.BooleanType()
+    from pyspark.sql.functions import udf
+
+    try:
+        # Spark's own parser (through the active session), the way pandas_udf itself reads the string.
+        return udf(lambda x: x, returnType=cleaned).returnType
+    except Exception as err:
+        raise invalid(f"Invalid result_type {text!r}: {str(err).splitlines()[0]}") from None
+
+
+def _allowed(dt: Any) -> bool:
+    from pyspark.sql import types as T
+
+    if type(dt).__name__ in _PRIMITIVES:
+        return True
+    if isinstance(dt, T.ArrayType):
+        return _allowed(dt.elementType)
+    if isinstance(dt, T.StructType):
+        return bool(dt.fields) and all(_allowed(f.dataType) for f in dt.fields)
+    if isinstance(dt, T.MapType):
+        return isinstance(dt.keyType, T.StringType) and _allowed(dt.valueType)
+    return False
+
+
+def _spec_to_spark(spec: ColSpec | TensorSpec) -> Any:
+    from pyspark.sql import types as T
+
+    if isinstance(spec, ColSpec):
+        return getattr(T, _SIGNATURE_TO_SPARK[spec.type])()
+    name = _NUMPY_TO_SPARK.get(str(spec.type).lstrip("<>=|"))
+    if name is None:
+        raise invalid(f"Model output tensor spec type {spec.type} is not supported in spark_udf.")
+    elem = getattr(T, name)()
+    if len(spec.shape) == 1:
+        return T.ArrayType(elem)
+    if len(spec.shape) == 2:
+        return T.ArrayType(T.ArrayType(elem))
+    raise invalid(
+        "Only 1D or 2D tensors are supported as spark_udf return value, but model output "
+        f"'{spec.name}' has shape {tuple(spec.shape)}."
+    )
+
+
+def _schema_to_spark(schema: Schema) -> Any:
+    from pyspark.sql import types as T
+
+    if len(schema.inputs) == 1:
+        return _spec_to_spark(schema.inputs[0])
+    return T.StructType(
+        [T.StructField(str(spec.name) if spec.name is not None else str(i), _spec_to_spark(spec))
+         for i, spec in enumerate(schema.inputs)]
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- worker side
+@dataclass
+class _Plan:
+    """Everything a Python worker needs to score, pickled into the UDF (small: no model inside)."""
+
+    archive: str
+    input_schema: Schema | None
+    result_type: Any
+    params: dict[str, Any] | None
+    model_config: Any
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _udf_function(plan: _Plan) -> Callable[..., Any]:
+    """The iterator-of-batches function ``pandas_udf`` wraps (type hints tell Spark its kind)."""
+    import pandas as pd
+    from pyspark.sql.types import StructType
+
+    def score(batches):
+        return score_batches(plan, batches)
+
+    out = pd.DataFrame if isinstance(plan.result_type, StructType) else pd.Series
+    # Set rather than written: pyspark reads the hints with get_type_hints, which cannot see this scope.
+    # pyspark recognises typing.Union/Tuple/Iterator only (not `X | Y`).
+    score.__annotations__ = {
+        "batches": typing.Iterator[typing.Tuple[typing.Union[pd.Series, pd.DataFrame], ...]],  # noqa: UP006, UP007
+        "return": typing.Iterator[out],
+    }
+    return score
+
+
+_models: dict[str, Any] = {}
+_models_lock = threading.Lock()
+load_count = 0  # models loaded by this process (read by tests through a UDF)
+
+
+def cached_model(plan: _Plan) -> Any:
+    """This process's loaded copy of the plan's model: loaded on first use, then reused for every batch."""
+    global load_count
+    model = _models.get(plan.archive)
+    if model is not None:
+        return model
+    with _models_lock:
+        model = _models.get(plan.archive)
+        if model is None:
+            model_dir = _unpacked(plan.archive)
+            model = load_model(str(model_dir), model_config=plan.model_config)
+            _models[plan.archive] = model
+            load_count += 1
+    return model
+
+
+def _unpacked(archive: str) -> Path:
+    """The shipped model, unzipped once per executor next to Spark's copy of the archive.
+
+    The folder is built under a temporary name and renamed into place, so a second worker process
+    on the same executor either finds it complete or builds its own and keeps the first one's.
+    """
+    import zipfile
+
+    from pyspark import SparkFiles
+
+    zipped = Path(SparkFiles.get(archive))
+    target = zipped.with_suffix("")
+    if target.is_dir():
+        return target
+    build = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=zipped.parent))
+    try:
+        with zipfile.ZipFile(zipped) as zf:
+            zf.extractall(build)  # names are ours; extractall also refuses absolute and '..' paths
+        try:
+            build.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return target
+
+
+@contextmanager
+def _environ(update: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in update}
+    os.environ.update(update)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def score_batches(plan: _Plan, batches: Iterator[Any]) -> Iterator[Any]:
+    """Score each Arrow batch Spark hands the worker; yields one result batch per input batch."""
+    import pandas as pd
+
+    with _environ(plan.env):
+        model = cached_model(plan)
+        for batch in batches:
+            args = (batch,) if isinstance(batch, pd.Series | pd.DataFrame) else tuple(batch)
+            if len(args[0]) == 0:
+                continue
+            frame = input_frame(args, plan.input_schema)
+            if plan.params is not None:
+                result = model.predict(frame, params=plan.params)
+            else:
+                result = model.predict(frame)
+            yield to_spark_values(result, plan.result_type, len(frame))
+
+
+def input_frame(args: tuple[Any, ...], schema: Schema | None) -> Any:
+    """The model's input DataFrame from the UDF's argument batches (MLflow's column binding)."""
+    import pandas as pd
+
+    if len(args) == 1 and isinstance(args[0], pd.DataFrame):
+        frame = args[0]  # udf(struct(...)): the struct's field names are the columns
+    else:
+        if schema is None:
+            names: list[Any] = [str(i) for i in range(len(args))]
+        else:
+            names = schema.input_names()
+            required = schema.required_input_names()
+            args = args[: len(names)]
+            if len(args) < len(required):
+                raise invalid(
+                    f"Model input is missing required columns. Expected {len(names)} required input columns "
+                    f"{names}, but the model received only {len(args)} unnamed input columns (Since the "
+                    "columns were passed unnamed they are expected to be in the order specified by the schema)."
+                )
+        data = {
+            names[i]: arg
+            if isinstance(arg, pd.Series)
+            else pd.Series(arg.to_dict("records"), index=arg.index)
+            for i, arg in enumerate(args)
+        }
+        frame = pd.DataFrame(data, columns=names[: len(args)])
+    if schema is not None and schema.is_tensor_spec():
+        return _tensor_input(frame, schema)
+    return frame
+
+
+def _tensor_input(frame: Any, schema: Schema) -> Any:
+    """Array columns stacked into the tensors a tensor signature expects (C order, the spec's dtype)."""
+    import numpy as np
+
+    def stack(col: Any, spec: TensorSpec) -> Any:
+        values = col.to_numpy()
+        if values.dtype == object:
+            values = np.stack([np.asarray(v) for v in values])
+        shape = [len(values), *[-1 if s == -1 else s for s in spec.shape[1:]]]
+        return values.astype(spec.type).reshape(shape)
+
+    specs = schema.inputs
+    if len(specs) == 1:
+        return stack(frame.iloc[:, 0], specs[0])
+    return {str(s.name): stack(frame[frame.columns[i]], s) for i, s in enumerate(specs)}
+
+
+# ---------------------------------------------------------------------------------------------- predictions
+def to_spark_values(result: Any, spark_type: Any, rows: int) -> Any:
+    """Shape ``predict``'s output into a pandas Series (or a DataFrame for a struct) of ``spark_type``."""
+    import pandas as pd
+    from pyspark.sql import types as T
+
+    if isinstance(spark_type, T.StructType):
+        return _struct_frame(result, spark_type)
+    if isinstance(spark_type, T.MapType):
+        return pd.Series([_value(v, spark_type) for v in _rows_of(result)], dtype=object)
+    if isinstance(spark_type, T.ArrayType) and _per_row_sequences(result):
+        return pd.Series([_value(v, spark_type) for v in _rows_of(result)], dtype=object)
+    frame = _as_frame(result)
+    elem = spark_type.elementType if isinstance(spark_type, T.ArrayType) else spark_type
+    if isinstance(elem, T.ArrayType | T.StructType | T.MapType):
+        return pd.Series([_value(v, spark_type) for v in _rows_of(result)], dtype=object)
+    cols = [c for c in frame.columns if _fits(frame[c], elem)]
+    if not cols:
+        raise invalid(
+            f"The model did not produce any values compatible with the requested type '{elem.simpleString()}' "
+            f"(its output columns: {[str(frame[c].dtype) for c in frame.columns]}). "
+            "Consider requesting udf with StringType or ArrayType(StringType)."
+        )
+    if isinstance(spark_type, T.ArrayType):
+        converted = [_column(frame[c], elem) for c in cols]
+        matrix = pd.concat(converted, axis=1).to_numpy() if len(converted) > 1 else None
+        if matrix is None:
+            return pd.Series([[v] for v in converted[0].tolist()], dtype=object)
+        return pd.Series(list(matrix), dtype=object)
+    return _column(frame[cols[0]], elem).reset_index(drop=True)
+
+
+def _per_row_sequences(result: Any) -> bool:
+    """True when ``result`` is one list-like value per row (e.g. a list of token lists)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(result, pd.Series) or (isinstance(result, np.ndarray) and result.ndim == 1):
+        values = result.tolist() if isinstance(result, np.ndarray) else list(result[:1])
+        first = values[0] if len(values) else None
+        return isinstance(first, list | tuple | np.ndarray)
+    if isinstance(result, list) and result:
+        return isinstance(result[0], list | tuple | np.ndarray)
+    return False
+
+
+def _rows_of(result: Any) -> list[Any]:
+    """One Python value per row, from any output form."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        if len(result.columns) == 1:
+            return result.iloc[:, 0].tolist()
+        return result.to_numpy().tolist()
+    if isinstance(result, pd.Series | np.ndarray):
+        return list(result)
+    if isinstance(result, dict):
+        return _as_frame(result).to_dict("records")
+    if isinstance(result, list | tuple):
+        return list(result)
+    return [result]
+
+
+def _as_frame(result: Any) -> Any:
+    """Any predict output as a DataFrame whose columns are the candidate outputs."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        return result
+    if isinstance(result, pd.Series):
+        return result.to_frame()
+    if isinstance(result, dict):
+        return pd.DataFrame({k: [v] if np.isscalar(v) else list(v) for k, v in result.items()})
+    if isinstance(result, np.ndarray):
+        if result.ndim == 0:
+            return pd.DataFrame({0: [result.item()]})
+        if result.ndim == 1:
+            return pd.DataFrame({0: result})
+        return pd.DataFrame(result.reshape(len(result), -1))
+    if isinstance(result, list | tuple):
+        if result and all(isinstance(r, dict) for r in result):
+            return pd.DataFrame.from_records(list(result))
+        return pd.DataFrame(list(result))
+    if np.isscalar(result) or result is None:
+        return pd.DataFrame({0: [result]})
+    # Anything else that pandas understands (pyarrow tables, Polars-like objects with __array__).
+    return pd.DataFrame(result)
+
+
+def _fits(col: Any, elem: Any) -> bool:
+    """Whether a predictions column can become ``elem`` (MLflow's rule, and in-range integers)."""
+    from pandas.api import types as pt
+
+    name = type(elem).__name__
+    if name == "StringType":
+        return True
+    is_bool = pt.is_bool_dtype(col.dtype)
+    if name == "BooleanType":
+        return is_bool
+    if is_bool or not pt.is_numeric_dtype(col.dtype):
+        return False
+    if name in _INT_RANGE:
+        if not pt.is_integer_dtype(col.dtype):
+            return False
+        low, high = _INT_RANGE[name]
+        values = col.dropna()
+        return values.empty or (int(values.min()) >= low and int(values.max()) <= high)
+    return name in ("FloatType", "DoubleType")
+
+
+def _column(col: Any, elem: Any) -> Any:
+    """One predictions column as values of the primitive Spark type ``elem`` (nulls kept null)."""
+    import numpy as np
+
+    name = type(elem).__name__
+    if name == "StringType":
+        return col.map(lambda v: None if _is_null(v) else v if isinstance(v, str) else str(v)).astype(object)
+    if name == "BinaryType":
+        return col.map(lambda v: None if _is_null(v) else bytes(v) if not isinstance(v, str) else v.encode())
+    if name == "TimestampType":
+        import pandas as pd
+
+        return pd.to_datetime(col)
+    target = _NUMPY_OF[name]
+    if col.isna().any() and name in ("IntegerType", "LongType", "BooleanType"):
+        return col.astype({"IntegerType": "Int32", "LongType": "Int64", "BooleanType": "boolean"}[name])
+    return col.astype(np.dtype(target))
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _struct_frame(result: Any, spark_type: Any) -> Any:
+    import pandas as pd
+
+    frame = _as_frame(result)
+    names = [str(c) for c in frame.columns]
+    out = {}
+    for i, fld in enumerate(spark_type.fields):
+        if fld.name in names:
+            col = frame[frame.columns[names.index(fld.name)]]
+        elif names == [str(n) for n in range(len(names))] and i < len(names):
+            col = frame.iloc[:, i]  # unnamed outputs (a 2-D array): fields by position
+        else:
+            raise invalid(
+                f"The model's output has no field '{fld.name}' for the struct result type "
+                f"{spark_type.simpleString()} (output columns: {names})"
+            )
+        out[fld.name] = _field_values(col.reset_index(drop=True), fld.dataType)
+    return pd.DataFrame(out)
+
+
+def _field_values(col: Any, dt: Any) -> Any:
+    import pandas as pd
+
+    if type(dt).__name__ in (*_PRIMITIVES, "BinaryType", "TimestampType"):
+        if not _fits(col, dt) and type(dt).__name__ not in ("BinaryType", "TimestampType"):
+            raise invalid(f"Output column '{col.name}' of type {col.dtype} does not fit {dt.simpleString()}")
+        return _column(col, dt)
+    return pd.Series([_value(v, dt) for v in col.tolist()], dtype=object)
+
+
+def _value(v: Any, dt: Any) -> Any:
+    """One Python value as ``dt`` (nested arrays, structs, maps: the slow, general path)."""
+    import numpy as np
+    from pyspark.sql import types as T
+
+    if _is_null(v) or v is None:
+        return None
+    if isinstance(dt, T.ArrayType):
+        if isinstance(v, np.ndarray) and type(dt.elementType).__name__ in _NUMPY_OF:
+            return v.astype(_NUMPY_OF[type(dt.elementType).__name__])
+        if np.isscalar(v):
+            v = [v]
+        return [_value(x, dt.elementType) for x in v]
+    if isinstance(dt, T.StructType):
+        if hasattr(v, "model_dump"):  # pydantic outputs (MLflow's ChatModel responses)
+            v = v.model_dump()
+        if not isinstance(v, dict):
+            raise invalid(f"A {dt.simpleString()} result needs a dict per row, got {type(v).__name__}")
+        return {f.name: _value(v.get(f.name), f.dataType) for f in dt.fields}
+    if isinstance(dt, T.MapType):
+        if not isinstance(v, dict):
+            raise invalid(f"A {dt.simpleString()} result needs a dict per row, got {type(v).__name__}")
+        return {str(k): _value(x, dt.valueType) for k, x in v.items()}
+    name = type(dt).__name__
+    if isinstance(v, np.generic):
+        v = v.item()
+    if name == "StringType":
+        return v if isinstance(v, str) else str(v)
+    if name in ("IntegerType", "LongType"):
+        return int(v)
+    if name in ("FloatType", "DoubleType"):
+        return float(v)
+    if name == "BooleanType":
+        return bool(v)
+    return v
