@@ -16,16 +16,21 @@ from mltrail.pyfunc._api import (
     log_model,
     save_model,
 )
+from mltrail.pyfunc.agents import ChatAgent, ResponsesAgent
+from mltrail.pyfunc.chat_model import ChatModel
 from mltrail.pyfunc.model import PythonModel, PythonModelContext
 from mltrail.pyfunc.pyfunc_model import PyFuncModel
 from mltrail.pyfunc.spark import spark_udf
 
 __all__ = [
     "FLAVOR_NAME",
+    "ChatAgent",
+    "ChatModel",
     "EnvType",
     "PyFuncModel",
     "PythonModel",
     "PythonModelContext",
+    "ResponsesAgent",
     "add_to_model",
     "get_default_conda_env",
     "get_default_pip_requirements",

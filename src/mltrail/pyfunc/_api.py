@@ -11,6 +11,7 @@ from typing import Any
 from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException, invalid
 from mltrail.models.model import MLMODEL_FILE_NAME, Model, directory_size
 from mltrail.models.signature import ModelSignature
+from mltrail.pyfunc.loaders._saving import agent_plan
 from mltrail.pyfunc.model import LOADER_MODULE, save_python_model
 from mltrail.pyfunc.pyfunc_model import PyFuncModel
 from mltrail.pyfunc.signature import signature_for_python_model
@@ -20,8 +21,8 @@ FLAVOR_NAME = "python_function"
 # mlflow's loader modules and ours: each maps to the mltrail module that loads it.
 _LOADERS = {
     "mlflow.pyfunc.model": "mltrail.pyfunc.model",
-    # mlflow's models-from-code loader: ours handles `model_code_path` in the same module.
-    "mlflow.pyfunc.loaders.code_model": "mltrail.pyfunc.model",
+    # mlflow's models-from-code loader: ours picks the agent, chat or python-model wrapper.
+    "mlflow.pyfunc.loaders.code_model": "mltrail.pyfunc.loaders.code_model",
     "mltrail.pyfunc.model": "mltrail.pyfunc.model",
     "mlflow.sklearn": "mltrail.sklearn",
     "mltrail.sklearn": "mltrail.sklearn",
@@ -109,15 +110,21 @@ def save_model(
         conf["loader_module"] = LOADER_MODULE
         conf["streamable"] = False
         if model_config:
-            conf["model_config"] = model_config
+            conf["config"] = model_config  # MLflow's key (mlflow.models.model.MODEL_CONFIG)
         model = mlflow_model or Model()
         if metadata:
             model.metadata = metadata
         code_obj = python_model if not isinstance(python_model, str | Path) else None
         code_dir = conf.get("code") and path / conf["code"]
-        signature = signature_for_python_model(
-            python_model, signature, input_example, artifacts, model_config, code_dir
-        )
+        plan = agent_plan(python_model, signature, input_example, artifacts, model_config, code_dir)
+        if plan is not None:  # ResponsesAgent, ChatAgent, ChatModel: MLflow's loader, signature and task
+            conf["loader_module"], conf["streamable"] = plan.loader_module, plan.streamable
+            signature, input_example = plan.signature, plan.input_example
+            model.metadata = {**plan.metadata, **(model.metadata or {})}
+        else:
+            signature = signature_for_python_model(
+                python_model, signature, input_example, artifacts, model_config, code_dir
+            )
         inferred = infer_requirements([code_obj], base=["cloudpickle", "pandas", "numpy"])
         reqs = resolve_requirements(inferred, pip_requirements, extra_pip_requirements)
         finish_model(path, model, signature, input_example, reqs, conf)
@@ -291,7 +298,7 @@ def add_to_model(
         if python_env:
             params["env"][EnvType.VIRTUALENV] = python_env
     if model_config:
-        params["model_config"] = model_config
+        params["config"] = model_config
     if model_code_path:
         params["model_code_path"] = model_code_path
     return model.add_flavor(FLAVOR_NAME, **params)

@@ -150,7 +150,44 @@ def enforce_schema(data: Any, schema: Schema | None) -> Any:
         return data
     if schema.is_tensor_spec():
         return _enforce_tensor(data, schema)
+    if (
+        isinstance(data, dict)
+        and schema.has_input_names()
+        and any(not isinstance(c.type, str) for c in schema.inputs)
+    ):
+        return _enforce_request(data, schema)
     return _enforce_columns(data, schema)
+
+
+def _enforce_request(data: dict[str, Any], schema: Schema) -> dict[str, Any]:
+    """A request dict against a schema with composite columns (an agent's, a chat model's): kept a dict.
+
+    As in MLflow, a dict is one request, not a table: required fields must be there,
+    scalar fields must have their type, and the dict goes to the model unchanged (the
+    model's request class validates nested objects, whose extra fields it may allow).
+    """
+    from mltrail.models.schema_types import matches
+
+    missing = [n for n in schema.required_input_names() if data.get(n) is None]
+    if missing:
+        raise invalid(f"Model is missing inputs {missing}.")
+    for spec in schema.inputs:
+        value = data.get(spec.name)
+        if value is None:
+            continue
+        kind = spec.type if isinstance(spec.type, str) else type(spec.type).__name__.lower()
+        ok = matches(value, spec.type) if isinstance(spec.type, str) else _same_shape(value, kind)
+        if not ok:
+            raise invalid(f"Model input '{spec.name}' must be of type {kind}, got {type(value).__name__}")
+    return data
+
+
+def _same_shape(value: Any, kind: str) -> bool:
+    if kind == "array":
+        return isinstance(value, list | tuple) or hasattr(value, "tolist")
+    if kind in ("map", "object"):
+        return isinstance(value, dict)
+    return True
 
 
 def _convert_param(name: str, value: Any, dtype: str) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from mltrail.exceptions import INVALID_PARAMETER_VALUE, MltrailException
 from mltrail.models.model import Model
 from mltrail.pyfunc.enforce import enforce_params, enforce_schema
 
@@ -82,6 +84,23 @@ class PyFuncModel:
             if "params" not in str(err):
                 raise
             return impl_predict(data)
+
+    def predict_stream(self, data: Any, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Stream predictions (an agent's events, a chat model's chunks) for one request.
+
+        Example::
+
+            for event in model.predict_stream({"input": [{"role": "user", "content": "Hi"}]}):
+                print(event)
+        """
+        stream = getattr(self._model_impl, "predict_stream", None)
+        if stream is None or not self._model_meta.flavors.get("python_function", {}).get("streamable", True):
+            raise MltrailException(
+                "This model does not support predict_stream method.", error_code=INVALID_PARAMETER_VALUE
+            )
+        data = enforce_schema(data, self._input_schema)
+        params = enforce_params(params, self._params_schema)
+        return iter(stream(data, params=params))
 
     def unwrap_python_model(self) -> Any:
         """The user's ``PythonModel`` instance behind this wrapper."""

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mltrail.exceptions import MltrailException
+from mltrail.serving import llm
 from mltrail.serving.dispatch import PredictDispatcher
 from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
 
@@ -102,6 +103,7 @@ def create_scoring_app(
         pass
     schema = model.metadata.get_input_schema() if hasattr(model, "metadata") else None
     column_schema = schema is not None and not schema.is_tensor_spec()
+    params_schema = model.metadata.get_params_schema() if hasattr(model, "metadata") else None
     predict = model.predict
     dispatch = PredictDispatcher()
 
@@ -113,6 +115,7 @@ def create_scoring_app(
 
     async def invocations(request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        unwrapped = False  # chat/agent requests are answered without {"predictions": ...} (serving/llm.py)
         try:
             raw = await _read_body(request, limit)
             if ctype == "text/csv":
@@ -122,7 +125,13 @@ def create_scoring_app(
                     body = _decoder.decode(raw)
                 except msgspec.DecodeError as err:
                     raise ServingError(f"Invalid JSON in the request body: {err}") from None
-                data, params = parse_json_body(body, column_schema)
+                if llm.is_llm_request(body):
+                    data, params = llm.split_llm_request(body, params_schema)
+                    if llm.wants_stream(body, model):
+                        return await llm.stream_response(model, data, params, _encoder)
+                    unwrapped = True
+                else:
+                    data, params = parse_json_body(body, column_schema)
             else:
                 raise ServingError(
                     f"This predictor only supports the following content types: "
@@ -154,7 +163,9 @@ def create_scoring_app(
         except MltrailException as err:
             return _error(err.message, 400, err.error_code)
         try:
-            payload = _encoder.encode({"predictions": to_jsonable(result)})
+            payload = _encoder.encode(
+                to_jsonable(result) if unwrapped else {"predictions": to_jsonable(result)}
+            )
         except TypeError as err:
             return _error(
                 f"The model's predictions could not be encoded as JSON: {err}", 500, "INTERNAL_ERROR"
