@@ -244,3 +244,15 @@ export const deleteModelVersion = (name, version) => del('model-versions/delete'
 export const getLoggedModel = (modelId) => get('logged-models/' + encodeURIComponent(modelId)).then((r) => r.model);
 export const searchLoggedModels = (experimentIds, filter, maxResults = 100) =>
   post('logged-models/search', {experiment_ids: experimentIds, filter, max_results: maxResults}).then((r) => r.models || []);
+
+// Evaluation datasets (MLflow 3's /datasets endpoints). Tags and records travel as JSON strings, as in MLflow.
+const DATASETS = MLFLOW3 + 'datasets/';
+const datasetOf = (d) => ({...d, tags: d.tags ? JSON.parse(d.tags) : {}});
+export const searchDatasets = (experimentIds, {maxResults = 100, pageToken, orderBy = ['last_update_time DESC']} = {}) =>
+  call('POST', DATASETS + 'search', {body: {experiment_ids: experimentIds, max_results: maxResults, page_token: pageToken,
+    order_by: orderBy}}).then((r) => ({datasets: (r.datasets || []).map(datasetOf), next_page_token: r.next_page_token}));
+export const getDataset = (datasetId) =>
+  call('GET', DATASETS + encodeURIComponent(datasetId)).then((r) => datasetOf(r.dataset));
+export const datasetRecords = (datasetId, {maxResults = 100, pageToken} = {}) =>
+  call('GET', DATASETS + encodeURIComponent(datasetId) + '/records', {query: {max_results: maxResults, page_token: pageToken}})
+    .then((r) => ({records: JSON.parse(r.records || '[]'), next_page_token: r.next_page_token}));
