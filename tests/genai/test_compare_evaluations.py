@@ -202,6 +202,16 @@ def test_over_rest_and_through_the_ui_route(served):
     assert by_q["gamma"]["scores"]["flaky"]["candidate_error"]
     assert body["aggregates"]["exact"]["worse"] == 1 and body["metrics"]["exact/mean"]["delta"] == 0
 
+    rows_route = f"{url}/ajax-api/mltrail/evaluations/rows"
+    rows = httpx.get(rows_route, params={"run_id": cand_id}).json()
+    assert (
+        rows["scorers"] == ["exact", "flaky", "label", "length", "rated", "tone"] and len(rows["rows"]) == 5
+    )
+    gamma = next(r for r in rows["rows"] if r["inputs"] == {"q": "gamma"})
+    assert gamma["outputs"] == "gamma?" and gamma["feedback"]["rated"]["rationale"] == "gamma gave gamma?"
+    resp = httpx.get(rows_route, params={"run_id": "bad id!"})
+    assert (resp.status_code, resp.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+
     for params, status, code in [
         ({"run_ids": base_id}, 400, "INVALID_PARAMETER_VALUE"),
         ({"run_ids": f"{base_id},{base_id}"}, 400, "INVALID_PARAMETER_VALUE"),

@@ -123,6 +123,20 @@ class EvaluationCompareResponse(msgspec.Struct):
     metrics: dict[str, dict] = {}
 
 
+class EvaluationRowsQuery(Message):
+    """One evaluation run."""
+
+    run_id: str
+
+
+class EvaluationRowsResponse(msgspec.Struct):
+    """The run's evaluation rows: inputs, outputs, expectations and each scorer's value, rationale, error."""
+
+    run_id: str
+    scorers: list[str] = []
+    rows: list[dict] = []
+
+
 def _r(name: str, path: str, req: type | None, resp: type | None = None, media_type: str = "application/json",
        summary: str = "") -> Route:
     return Route(name, "GET", UI_PREFIX + path, req, resp, service="", raw=True, media_type=media_type,
@@ -155,4 +169,6 @@ UI = RouteSet(
        summary="Sessions (mlflow.trace.session) with turn count, tokens and cost"),
     _r("ui_compare_evaluations", "/evaluations/compare", EvaluationCompareQuery, EvaluationCompareResponse,
        summary="Two evaluation runs row by row: which examples got better or worse per scorer"),
+    _r("ui_evaluation_rows", "/evaluations/rows", EvaluationRowsQuery, EvaluationRowsResponse,
+       summary="An evaluation run's rows with every scorer's value and rationale"),
 )

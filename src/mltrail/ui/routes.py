@@ -281,4 +281,5 @@ _UI_HANDLERS = {
     "ui_experiment_trace_totals": trace_routes.experiment_trace_totals,
     "ui_experiment_sessions": trace_routes.experiment_sessions,
     "ui_compare_evaluations": eval_compare_routes.compare_evaluations,  # "Compare evaluations"
+    "ui_evaluation_rows": eval_compare_routes.evaluation_rows,  # the run page's evaluation table
 }

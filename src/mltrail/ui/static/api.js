@@ -202,6 +202,10 @@ export const createAssessment = (traceId, assessment) =>
   call('POST', MLFLOW3 + 'traces/' + encodeURIComponent(traceId) + '/assessments', {body: {assessment}}).then((r) => r.assessment);
 /** Who is logged in: {auth, user: {username, is_admin} | null}. */
 export const whoAmI = () => call('GET', UI + 'auth/me');
+// genai.evaluate runs: one run's rows, and two runs compared row by row (mltrail.ui.eval_compare_routes).
+export const evaluationRows = (runId) => call('GET', UI + 'evaluations/rows', {query: {run_id: runId}});
+export const compareEvaluations = (baseline, candidate, lowerIsBetter = []) => call('GET', UI + 'evaluations/compare',
+  {query: {run_ids: baseline + ',' + candidate, lower_is_better: lowerIsBetter.join(',')}});
 
 // Registry writes (model_registry.proto). Every call answers {} or the changed entity; pages re-read after.
 const patch = (path, body) => call('PATCH', MLFLOW + path, {body});

@@ -9,6 +9,7 @@ const ROUTES = [
   [/^\/experiments\/([^/]+)$/, () => import('./pages/runs.js'), (m) => ({experimentIds: m[1].split(',').map(decodeURIComponent)})],
   [/^\/runs\/([^/]+)$/, () => import('./pages/run.js'), (m) => ({runId: decodeURIComponent(m[1])})],
   [/^\/compare$/, () => import('./pages/compare.js'), () => ({})],
+  [/^\/compare-evaluations$/, () => import('./pages/eval_compare.js'), () => ({})],
   [/^\/models$/, () => import('./pages/models.js'), () => ({})],
   [/^\/experiments\/([^/]+)\/traces$/, () => import('./pages/traces.js'),
     (m) => ({experimentIds: m[1].split(',').map(decodeURIComponent)})],

@@ -4,6 +4,7 @@
 import * as api from '../api.js';
 import {artifactBrowser} from '../components/artifacts.js';
 import {isJsonTable, jsonTable} from '../components/jsontable.js';
+import {GENAI_EVALUATE, RUN_TYPE, evaluationRowsSection} from '../components/evalrows.js';
 import {promptHref} from './prompts.js';
 import {durationText, previewText} from './traces.js';
 import {metricPanel} from '../components/metricpanel.js';
@@ -67,6 +68,8 @@ export async function render(root, {runId, query}) {
       h('section', {'aria-label': 'Parameters'}, h('h2', {}, 'Parameters'), params),
       h('section', {'aria-label': 'Metrics'}, h('h2', {}, 'Metrics'), metrics)),
     evalResults,
+    // genai.evaluate: each row with every scorer's value and rationale, filterable by result
+    runMaps(run).tags[RUN_TYPE] === GENAI_EVALUATE ? evaluationRowsSection(runId) : null,
     chartsSection,
     h('section', {'aria-label': 'Tags'}, h('h2', {}, 'Tags'), tags),
     h('section', {'aria-label': 'Artifacts'}, h('h2', {}, 'Artifacts'), artifactBrowser(runId)),

@@ -8,6 +8,7 @@ import {columnChooser, defaultColumns, storeColumns, storedColumns} from '../com
 import {metricPanel} from '../components/metricpanel.js';
 import {debounce, errorBox, fmtDuration, fmtNumber, fmtTime, h, replace, routeHref, runHref, runMaps, runName,
   statusBadge} from '../dom.js';
+import {evalCompareButton} from './eval_compare.js';
 
 const BASE = [
   {id: 'name', label: 'Run name', order: 'attributes.run_name'},
@@ -88,6 +89,7 @@ export async function render(root, {experimentIds, query}) {
   const compareBtn = h('button', {type: 'button', class: 'primary', onclick: () => {
     location.hash = routeHref('/compare', {runs: [...state.selected].join(',')});
   }}, 'Compare');
+  const evalCompare = evalCompareButton();  // two evaluation runs selected: compare them row by row
   const deleteBtn = h('button', {type: 'button', class: 'danger', onclick: () => bulk(api.deleteRun, 'Delete')}, 'Delete');
   const restoreBtn = h('button', {type: 'button', onclick: () => bulk(api.restoreRun, 'Restore')}, 'Restore');
   const csvLink = h('a', {class: 'button', download: 'runs.csv'}, 'Download CSV');
@@ -122,7 +124,7 @@ export async function render(root, {experimentIds, query}) {
     h('form', {class: 'toolbar', role: 'search', onsubmit: (e) => { e.preventDefault(); state.filter = filterInput.value.trim(); reload(); }},
       h('div', {class: 'grow'}, filterInput), h('button', {type: 'submit'}, 'Search'), viewSelect, columnsBtn),
     filterError, columnsHolder,
-    h('div', {class: 'toolbar'}, compareBtn, deleteBtn, restoreBtn, csvLink, h('span', {class: 'selcount muted'})),
+    h('div', {class: 'toolbar'}, compareBtn, evalCompare.element, deleteBtn, restoreBtn, csvLink, h('span', {class: 'selcount muted'})),
     message,
     tableView, chartsView,
     h('div', {class: 'pager'}, prevBtn, nextBtn, pageInfo, sizeSelect));
@@ -206,6 +208,7 @@ export async function render(root, {experimentIds, query}) {
     deleteBtn.disabled = n < 1;
     restoreBtn.disabled = n < 1;
     compareBtn.textContent = n ? `Compare (${n})` : 'Compare';
+    evalCompare.sync(state.selected, state.runs);
   }
 
   async function bulk(fn, verb) {
