@@ -303,7 +303,7 @@ def load_python_model(model_path: Path, conf: dict[str, Any], model_config: dict
             sys.path.insert(0, code_dir)
     if MODEL_CODE_PATH in conf:
         python_model = load_model_from_code(
-            model_path / Path(conf[MODEL_CODE_PATH]).name, model_config or conf.get("model_config")
+            model_path / Path(conf[MODEL_CODE_PATH]).name, model_config or _saved_config(conf)
         )
         if not _looks_like_python_model(python_model) and callable(python_model):
             python_model = _FunctionModel(python_model)
@@ -313,10 +313,15 @@ def load_python_model(model_path: Path, conf: dict[str, Any], model_config: dict
         with open(model_path / conf.get("python_model", PYTHON_MODEL_FILE), "rb") as fh:
             python_model = cloudpickle.load(fh)
     artifacts = {name: str(model_path / a["path"]) for name, a in (conf.get("artifacts") or {}).items()}
-    context = PythonModelContext(artifacts, model_config or conf.get("model_config"))
+    context = PythonModelContext(artifacts, model_config or _saved_config(conf))
     if hasattr(python_model, "load_context"):
         python_model.load_context(context)
     return _PythonModelImpl(python_model, context)
+
+
+def _saved_config(conf: dict[str, Any]) -> Any:
+    """The ``model_config`` saved in the flavor: MLflow's key ``config`` (older mltrail wrote ``model_config``)."""
+    return conf.get("config") or conf.get("model_config")
 
 
 class _PythonModelImpl:
