@@ -8,8 +8,10 @@ from mltrail.entities.assessment import (
     Expectation,
     Feedback,
 )
+from mltrail.entities.dataset_record import DatasetRecord, DatasetRecordSource, DatasetRecordSourceType
 from mltrail.entities.document import Document
 from mltrail.entities.enums import LifecycleStage, RunStatus, SourceType, ViewType
+from mltrail.entities.evaluation_dataset import EvaluationDataset
 from mltrail.entities.files import FileInfo
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.entities.model_registry import (
@@ -56,7 +58,11 @@ __all__ = [
     "AssessmentSourceType",
     "Dataset",
     "DatasetInput",
+    "DatasetRecord",
+    "DatasetRecordSource",
+    "DatasetRecordSourceType",
     "Document",
+    "EvaluationDataset",
     "Expectation",
     "Experiment",
     "ExperimentTag",
