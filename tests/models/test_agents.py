@@ -37,7 +37,9 @@ class EchoAgent(ResponsesAgent):
         text = request.input[-1].content
         for word in text.split():
             yield ResponsesAgentStreamEvent(**self.create_text_delta(word, item_id="m1"))
-        yield ResponsesAgentStreamEvent(type="response.output_item.done", item=self.create_text_output_item(text, "m1"))
+        yield ResponsesAgentStreamEvent(
+            type="response.output_item.done", item=self.create_text_output_item(text, "m1")
+        )
 
 
 class EchoChatAgent(ChatAgent):
@@ -53,7 +55,9 @@ class EchoChatAgent(ChatAgent):
 class EchoChatModel(ChatModel):
     def predict(self, context, messages, params):
         text = f"echo: {messages[-1].content} t={params.temperature}"
-        return ChatCompletionResponse(choices=[ChatChoice(message=ChatMessage(role="assistant", content=text))])
+        return ChatCompletionResponse(
+            choices=[ChatChoice(message=ChatMessage(role="assistant", content=text))]
+        )
 
     def predict_stream(self, context, messages, params):
         for word in messages[-1].content.split():
@@ -129,10 +133,19 @@ def test_chat_completion_chunks_become_response_events_like_mlflow():
         yield {
             "id": "c1",
             "choices": [
-                {"delta": {"tool_calls": [{"index": 0, "id": "t1", "function": {"name": "f", "arguments": '{"a"'}}]}}
+                {
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 0, "id": "t1", "function": {"name": "f", "arguments": '{"a"'}}
+                        ]
+                    }
+                }
             ],
         }
-        yield {"id": "c1", "choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}}]}
+        yield {
+            "id": "c1",
+            "choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}}],
+        }
 
     ours, theirs = [], []
     mine = [e.model_dump(exclude_none=True) for e in R.output_to_responses_items_stream(chunks(), ours)]
@@ -148,7 +161,9 @@ def test_chat_completion_chunks_become_response_events_like_mlflow():
 
 def test_invalid_items_and_events_are_refused():
     with pytest.raises(ValueError, match="missing id"):
-        R.ResponsesAgentStreamEvent(type="response.output_item.done", item={"type": "message", "content": [], "role": "a"})
+        R.ResponsesAgentStreamEvent(
+            type="response.output_item.done", item={"type": "message", "content": [], "role": "a"}
+        )
     with pytest.raises(ValueError, match="item_id"):
         R.ResponsesAgentStreamEvent(type="response.output_text.delta", delta="x")
     with pytest.raises(ValueError):
@@ -220,7 +235,10 @@ def test_agent_calls_are_traced_with_stream_outputs_reduced():
     list(agent.predict_stream(HELLO))
     (span,) = mltrail.get_trace(mltrail.get_last_active_trace_id()).data.spans
     assert (span.name, span.span_type) == ("predict_stream", "AGENT")
-    assert span.outputs == {"object": "response", "output": [R.create_text_output_item("hello big world", "m1")]}
+    assert span.outputs == {
+        "object": "response",
+        "output": [R.create_text_output_item("hello big world", "m1")],
+    }
 
     list(EchoChatAgent().predict_stream(CHAT))
     (span,) = mltrail.get_trace(mltrail.get_last_active_trace_id()).data.spans
@@ -262,7 +280,11 @@ def test_chat_agent_and_chat_model_roundtrip(tmp_path):
     out = chat.predict({**CHAT, "temperature": 0.2})
     assert out["object"] == "chat.completion"
     assert out["choices"][0]["message"]["content"] == "echo: hello big world t=0.2"
-    assert [c["choices"][0]["delta"]["content"] for c in chat.predict_stream(CHAT)] == ["hello", "big", "world"]
+    assert [c["choices"][0]["delta"]["content"] for c in chat.predict_stream(CHAT)] == [
+        "hello",
+        "big",
+        "world",
+    ]
     with pytest.raises(MltrailException, match="messages"):
         chat.predict({"temperature": 0.1, "messages": []})
 
@@ -270,7 +292,7 @@ def test_chat_agent_and_chat_model_roundtrip(tmp_path):
 # ------------------------------------------------------------- mlflow both ways
 
 
-AGENT_CODE = '''
+AGENT_CODE = """
 import {lib} as mlflow
 from {lib}.pyfunc import ResponsesAgent
 from {lib}.types.responses import ResponsesAgentResponse, ResponsesAgentStreamEvent
@@ -288,14 +310,16 @@ class CodeAgent(ResponsesAgent):
 
 
 mlflow.models.set_model(CodeAgent())
-'''
+"""
 
 
 @pytest.mark.parametrize("lib", ["mltrail", "mlflow"])
 def test_code_agents_load_in_the_other_library(tmp_path, lib):
     (tmp_path / "agent.py").write_text(AGENT_CODE.replace("{lib}", lib))
     saver, loader = (mltrail, mlflow) if lib == "mltrail" else (mlflow, mltrail)
-    saver.pyfunc.save_model(str(tmp_path / "m"), python_model=str(tmp_path / "agent.py"), pip_requirements=["x"])
+    saver.pyfunc.save_model(
+        str(tmp_path / "m"), python_model=str(tmp_path / "agent.py"), pip_requirements=["x"]
+    )
     model = loader.pyfunc.load_model(str(tmp_path / "m"))
     assert model.predict(HELLO)["output"][0]["content"][0]["text"] == f"{lib}:hello big world"
     assert [e["type"] for e in model.predict_stream(HELLO)] == [
@@ -315,7 +339,10 @@ def test_pickled_agents_and_chat_models_load_in_mlflow(tmp_path, monkeypatch):
     assert a.predict(CHAT)["messages"][0]["content"] == "echo: hello big world"
     assert len(list(a.predict_stream(CHAT))) == 3
     c = mlflow.pyfunc.load_model(str(tmp_path / "c"))
-    assert c.predict({**CHAT, "temperature": 0.3})["choices"][0]["message"]["content"] == "echo: hello big world t=0.3"
+    assert (
+        c.predict({**CHAT, "temperature": 0.3})["choices"][0]["message"]["content"]
+        == "echo: hello big world t=0.3"
+    )
     assert [x["choices"][0]["delta"]["content"] for x in c.predict_stream(CHAT)] == ["hello", "big", "world"]
 
 
@@ -341,7 +368,10 @@ def test_mlflow_agents_and_chat_models_load_in_mltrail(tmp_path, monkeypatch):
     agent = mltrail.pyfunc.load_model(str(tmp_path / "a"))
     assert agent.predict(CHAT)["messages"][0]["content"] == "mlflow hello big world"
     chat = mltrail.pyfunc.load_model(str(tmp_path / "c"))
-    assert chat.predict({**CHAT, "max_tokens": 7})["choices"][0]["message"]["content"] == "mlflow hello big world 7"
+    assert (
+        chat.predict({**CHAT, "max_tokens": 7})["choices"][0]["message"]["content"]
+        == "mlflow hello big world 7"
+    )
 
 
 def test_logged_agent_has_task_and_loads_by_model_id(tmp_path):
@@ -354,7 +384,7 @@ def test_logged_agent_has_task_and_loads_by_model_id(tmp_path):
 
 
 def test_agent_calling_an_llm_streams_through_the_openai_fake(openai_server, tmp_path):
-    code = '''
+    code = """
 import openai
 import mltrail
 from mltrail.pyfunc import ResponsesAgent
@@ -374,7 +404,7 @@ class LLMAgent(ResponsesAgent):
 
 
 mltrail.models.set_model(LLMAgent())
-'''
+"""
     (tmp_path / "llm_agent.py").write_text(code)
     mltrail.pyfunc.save_model(tmp_path / "m", python_model=str(tmp_path / "llm_agent.py"))
     model = mltrail.pyfunc.load_model(str(tmp_path / "m"))
