@@ -128,6 +128,13 @@ def test_run_started_while_the_server_is_down_keeps_its_id_experiment_and_artifa
             mltrail.delete_tag("mlflow.source.name")
             with mltrail.start_run(nested=True) as child:
                 mltrail.log_metric("inner", 1.0)
+
+            @mltrail.trace(name="predict")
+            def predict(x):
+                return x * 2
+
+            assert predict(21) == 42
+            mltrail.flush_trace_async_logging()
         mltrail.end_run()
     assert experiment.experiment_id.startswith("offline-")
     assert len(run.info.run_id) == 32
@@ -150,6 +157,9 @@ def test_run_started_while_the_server_is_down_keeps_its_id_experiment_and_artifa
     assert Path(notes).read_text() == "hello offline"
     weights = client.download_artifacts(run.info.run_id, "model/weights.bin", str(tmp_path / "dl"))
     assert Path(weights).read_bytes() == b"\x00\x01\x02"
+    (trace,) = client.search_traces(locations=[exp.experiment_id])
+    assert [span.name for span in trace.data.spans] == ["predict"]
+    assert trace.data.spans[0].outputs == 42
 
 
 def test_a_replay_sent_again_after_an_interruption_adds_nothing_twice(server, tmp_path, monkeypatch):

@@ -42,6 +42,30 @@ T = TypeVar("T")
 _log = logging.getLogger("mltrail.offline")
 
 
+_guards: dict[tuple[str, str, str], OfflineGuard] = {}
+_guards_lock = threading.Lock()
+
+
+def guard_for(session: Any, is_unreachable: Callable[[BaseException], bool]) -> OfflineGuard | None:
+    """The one guard of this process for ``session``'s server (None with ``MLTRAIL_OFFLINE=never``).
+
+    The tracking and trace stores of one server share it, so their writes share
+    one journal and keep their order. ``session`` has ``base_url``, ``send`` and
+    ``reachable()`` (:class:`mltrail.store._http.HttpSession`).
+    """
+    mode = settings.mode()
+    if mode == "never":
+        return None
+    key = (session.base_url, mode, str(settings.journal_dir(session.base_url)))
+    with _guards_lock:
+        guard = _guards.get(key)
+        if guard is None:
+            guard = _guards[key] = OfflineGuard(
+                session.base_url, session.send, session.reachable, is_unreachable
+            )
+        return guard
+
+
 class OfflineWarning(UserWarning):
     """Issued once per process and server when logging switches to the offline journal."""
 

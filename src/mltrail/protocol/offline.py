@@ -72,6 +72,14 @@ class ReplayCreateRun(w.CreateRun):
     run_id: str = ""
 
 
+class ReplayTrace(msgspec.Struct):
+    """A finished trace: its experiment, its info as MLflow 3's ``TraceInfo`` JSON, its spans as OTLP JSON."""
+
+    experiment_id: str
+    trace_info: dict[str, Any]
+    spans: list[dict[str, Any]] = []
+
+
 #: op -> the Struct its body is checked against.
 RECORD_BODIES: dict[str, type] = {
     "create_experiment": w.CreateExperiment,
@@ -81,6 +89,7 @@ RECORD_BODIES: dict[str, type] = {
     "log_batch": w.LogBatch,
     "delete_tag": w.DeleteTag,
     "log_inputs": w.LogInputs,
+    "log_trace": ReplayTrace,
 }
 
 OFFLINE = RouteSet(

@@ -88,6 +88,13 @@ class HttpSession:
     def close(self) -> None:
         self.client.close()
 
+    def reachable(self) -> bool:
+        """One quick ``GET /health`` without retries: whether the server answers 200 now."""
+        try:
+            return self.client.get("/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def _sleep(self, attempt: int) -> None:
         delay = min(self.backoff * (2**attempt), 5.0)
         time.sleep(delay * (0.5 + random.random() / 2))

@@ -48,8 +48,7 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.exceptions import NOT_IMPLEMENTED, RESOURCE_DOES_NOT_EXIST, MltrailException
-from mltrail.offline import settings as offline_settings
-from mltrail.offline.guard import OfflineGuard
+from mltrail.offline.guard import guard_for
 from mltrail.protocol import tracking as w
 from mltrail.protocol.offline import ReplayCreateRun
 from mltrail.protocol.routes import Route
@@ -182,10 +181,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         )
         self._buffer = _MetricBuffer(self._send_metrics)
         # Offline logging (docs/offline.md): None with MLTRAIL_OFFLINE=never.
-        self.offline = (
-            None if offline_settings.mode() == "never"
-            else OfflineGuard(self.base_url, self.http.send, self._server_up, unreachable)
-        )  # fmt: skip
+        self.offline = guard_for(self.http, unreachable)
         ref = weakref.ref(self)
         atexit.register(lambda: (s := ref()) is not None and s._flush_quietly())
 
@@ -215,13 +211,6 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         if self.offline is None:
             return online()
         return self.offline.write(op, body, online, offline)
-
-    def _server_up(self) -> bool:
-        """One quick ``GET /health`` (no retries): the offline replayer's probe."""
-        try:
-            return self.http.client.get("/health", timeout=5).status_code == 200
-        except Exception:
-            return False
 
     def flush(self) -> None:
         """Send every buffered metric now (kept in order); raises if a background send failed."""

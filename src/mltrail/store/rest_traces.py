@@ -20,10 +20,11 @@ import msgspec
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
 from mltrail.entities.trace_otlp import spans_from_otlp, spans_to_otlp_json
+from mltrail.offline.guard import guard_for
 from mltrail.protocol import traces as w
 from mltrail.protocol.traces import EXPERIMENT_HEADER
 from mltrail.protocol.traces import TRACES as T
-from mltrail.store._http import HttpSession, error_from
+from mltrail.store._http import HttpSession, error_from, unreachable
 from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS, TraceStore
 
 
@@ -62,6 +63,24 @@ class RestTraceStore(TraceStore):
             "Content-Type": "application/json", EXPERIMENT_HEADER: str(experiment_id)})
         if resp.status_code != 200:
             raise error_from(resp, self.session.base_url + route.client_path)
+
+    def log_traces(self, traces: list[Trace]) -> None:
+        """Store finished traces; journaled while the server is unreachable (docs/offline.md)."""
+        guard = guard_for(self.session, unreachable)
+        for trace in traces:
+            info = trace.info
+
+            def online(info: TraceInfo = info, spans: list[Span] = trace.data.spans) -> None:
+                self.log_spans(info.experiment_id, spans)
+                self.start_trace(info)
+
+            if guard is None:
+                online()
+                continue
+            otlp = spans_to_otlp_json(trace.data.spans)["resourceSpans"]
+            spans = [s for rs in otlp for ss in rs["scopeSpans"] for s in ss["spans"]]
+            record = {"experiment_id": str(info.experiment_id), "trace_info": info.to_proto_json(), "spans": spans}
+            guard.write("log_trace", record, online)
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
         resp = self.session.send(T.get_trace_info, trace_id=trace_id)

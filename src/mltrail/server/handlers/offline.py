@@ -32,6 +32,8 @@ from typing import Any
 import msgspec
 
 from mltrail.entities import RunTag
+from mltrail.entities.trace import TraceInfo
+from mltrail.entities.trace_otlp import spans_from_otlp
 from mltrail.exceptions import (
     INTERNAL_ERROR,
     RESOURCE_DOES_NOT_EXIST,
@@ -107,6 +109,21 @@ def _new_metrics(call: Call, body: Any) -> Any:
     return msgspec.structs.replace(body, metrics=keep)
 
 
+def _log_trace(call: Call, body: Any) -> dict[str, Any]:
+    """Spans then info, as the SDK exports a trace; both are upserts (a trace sent twice is one trace)."""
+    try:
+        spans = spans_from_otlp({"resource_spans": [{"scope_spans": [{"spans": body.spans}]}]})
+        info = TraceInfo.from_proto_json(body.trace_info)
+    except (KeyError, TypeError, ValueError) as err:
+        raise invalid(f"Invalid trace in an offline journal record: {err}") from err
+    info.experiment_id = body.experiment_id  # an experiment created offline got its id at replay
+    if not info.trace_id:
+        raise invalid("Invalid trace in an offline journal record: no trace_id")
+    call.trace_store.log_spans(body.experiment_id, spans)
+    call.trace_store.start_trace(info)
+    return {}
+
+
 def _apply(call: Call, record: ReplayRecord) -> dict[str, Any]:
     body = _body(record)
     op = record.op
@@ -114,6 +131,8 @@ def _apply(call: Call, record: ReplayRecord) -> dict[str, Any]:
         return _create_run(call, body)
     if op == "create_experiment":
         return _create_experiment(call, body)
+    if op == "log_trace":
+        return _log_trace(call, body)
     if op == "log_batch" and record.check:
         body = _new_metrics(call, body)
     if op == "delete_tag" and record.check:
@@ -169,7 +188,7 @@ def _check(call: Call, subject: Subject) -> None:
                 if found is None:
                     raise PermissionDenied()
                 subject.require_experiment(str(found.experiment_id), "can_read")
-        elif record.op in ("create_run", "set_experiment_tag"):
+        elif record.op in ("create_run", "set_experiment_tag", "log_trace"):
             exp_id = str(body.get("experiment_id") or "0")
             subject.require_experiment(exp_id, "can_update")
             if record.op == "create_run":
