@@ -275,6 +275,10 @@ def test_sdk_create_merge_read_search_evaluate(sdk):
     row = ds.to_df().iloc[-1]
     assert row["inputs"] == {"question": "5+5"} and row["outputs"] == "10"
     assert row["source_type"] == "TRACE" and row["source_id"] == trace.info.trace_id
+    ds.merge_records(
+        mltrail.search_traces(experiment_ids=[sdk])
+    )  # a search_traces DataFrame: same trace, merged
+    assert len(ds.to_df()) == 3
 
     same = datasets.get_dataset(name=name)
     assert same.dataset_id == ds.dataset_id and same.digest == ds.digest
@@ -364,3 +368,84 @@ def test_http_bad_input_is_400_and_unknown_is_404(live_server):
         assert int(created_time) > 0 and record_id.startswith("dr-")
         assert http.get(f"{one}/experiment-ids").json() == {"experiment_ids": ["0"]}
         assert http.delete(one).status_code == 200
+
+
+# ------------------------------------------------------------------------- permissions (basic-auth)
+
+ADMIN_PASSWORD = "admin-secret-password-123"
+PASSWORD = "a-long-user-password-456"
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    from support.live_server import running_server
+
+    root = tmp_path_factory.mktemp("datasets-auth")
+    ini = root / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
+        f"admin_username = admin\nadmin_password = {ADMIN_PASSWORD}\n"
+    )
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini)}
+    with running_server(root, None, "--app-name", "basic-auth", env=env) as server:
+        with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD), timeout=30) as admin:
+            for name in ("alice", "bob"):
+                r = admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD})
+                assert r.status_code == 200, r.text
+        yield server
+
+
+def test_datasets_follow_their_experiments_permissions(auth_server):
+    ds_api = "/api/3.0/mlflow/datasets"
+
+    def client(user: str) -> httpx.Client:
+        return httpx.Client(base_url=auth_server.url, auth=(user, PASSWORD), timeout=30)
+
+    def ok(r: httpx.Response) -> dict:
+        assert r.status_code == 200, f"{r.request.method} {r.request.url}: {r.text}"
+        return r.json()
+
+    def denied(r: httpx.Response) -> None:
+        assert r.status_code == 403, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+        assert r.json()["error_code"] == "PERMISSION_DENIED"
+
+    with client("alice") as alice, client("bob") as bob:
+        exp = ok(alice.post("/api/2.0/mlflow/experiments/create", json={"name": f"a-{uuid.uuid4().hex[:8]}"}))
+        exp_id = exp["experiment_id"]
+        ds = ok(alice.post(f"{ds_api}/create", json={"name": "private", "experiment_ids": [exp_id]}))[
+            "dataset"
+        ]
+        one = f"{ds_api}/{ds['dataset_id']}"
+        ok(alice.post(f"{one}/records", json={"records": json.dumps([{"inputs": {"q": 1}}])}))
+
+        denied(bob.post(f"{ds_api}/create", json={"name": "intruder", "experiment_ids": [exp_id]}))
+        denied(bob.get(one))
+        denied(bob.get(f"{one}/records"))
+        denied(bob.post(f"{one}/records", json={"records": "[]"}))
+        denied(bob.patch(f"{one}/tags", json={"tags": "{}"}))
+        denied(bob.delete(one))
+        assert ok(bob.post(f"{ds_api}/search", json={"experiment_ids": [exp_id]})).get("datasets", []) == []
+        assert ok(bob.post(f"{ds_api}/search", json={})).get("datasets", []) == []
+        assert [d["dataset_id"] for d in ok(alice.post(f"{ds_api}/search", json={}))["datasets"]] == [
+            ds["dataset_id"]
+        ]
+
+        grant = {"experiment_id": exp_id, "username": "bob", "permission": "READ"}
+        ok(alice.post("/api/2.0/mlflow/experiments/permissions/create", json=grant))
+        assert ok(bob.get(one))["dataset"]["name"] == "private"
+        assert len(json.loads(ok(bob.get(f"{one}/records"))["records"])) == 1
+        assert [d["dataset_id"] for d in ok(bob.post(f"{ds_api}/search", json={}))["datasets"]] == [
+            ds["dataset_id"]
+        ]
+        denied(bob.post(f"{one}/records", json={"records": "[]"}))
+
+        ok(
+            alice.patch(
+                "/api/2.0/mlflow/experiments/permissions/update", json={**grant, "permission": "EDIT"}
+            )
+        )
+        ok(bob.post(f"{one}/records", json={"records": json.dumps([{"inputs": {"q": 2}}])}))
+        denied(bob.delete(one))  # EDIT is not DELETE
+        ok(alice.delete(one))
+        assert bob.get(one).status_code == 404  # gone: the handler answers, not the rule
