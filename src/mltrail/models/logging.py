@@ -106,14 +106,18 @@ def log_model_with(
 
 
 def _copy_step_metrics(client: MlflowClient, model_id: str, run_id: str, step: int) -> None:
-    """The run's metric values at ``step`` (not yet tied to a model) logged again for ``model_id``, as MLflow does."""
+    """The run's metric values at ``step`` logged again with ``model_id``, as MLflow's ``Model.log`` does.
+
+    Each distinct (key, value, timestamp, step) is copied once, even if the history holds it twice.
+    """
     from mltrail.entities import Metric
 
-    copied = []
+    copied: dict[tuple[str, float, int, int], Metric] = {}
     for key in client.get_run(run_id).data.metrics:
         for m in client.get_metric_history(run_id, key):
             if m.step == step and m.model_id is None:
-                copied.append(
+                copied.setdefault(
+                    (m.key, m.value, m.timestamp, m.step),
                     Metric(
                         m.key,
                         m.value,
@@ -123,10 +127,10 @@ def _copy_step_metrics(client: MlflowClient, model_id: str, run_id: str, step: i
                         m.dataset_digest,
                         run_id,
                         model_id,
-                    )
+                    ),
                 )
     if copied:
-        client.log_batch(run_id, metrics=copied)
+        client.log_batch(run_id, metrics=list(copied.values()))
 
 
 def _logged_model_name(name: str) -> str:

@@ -40,9 +40,24 @@ def register_model(
     except MltrailException as err:
         if err.error_code != RESOURCE_ALREADY_EXISTS:
             raise
+    if model_uri.startswith("runs:"):
+        from mltrail.models.uri import logged_model_for_runs_uri
+
+        logged = logged_model_for_runs_uri(model_uri)
+        if logged is not None:  # MLflow 3: the run's logged model, registered by its models:/ URI
+            model_uri = f"models:/{logged.model_id}"
+            mv = client.create_model_version(
+                name,
+                model_uri,
+                run_id=logged.source_run_id,
+                tags=tags,
+                await_creation_for=await_registration_for,
+                model_id=logged.model_id,
+            )
+            return mv
     model_id, run_id = _model_ids_from_uri(model_uri, _run_id_of(model_uri))
-    if model_id is None and model_uri.startswith("models:/m-") and "/" not in model_uri[len("models:/"):]:
-        model_id = model_uri[len("models:/"):]  # MLflow 3: models:/<model_id> names the logged model itself
+    if model_id is None and model_uri.startswith("models:/m-") and "/" not in model_uri[len("models:/") :]:
+        model_id = model_uri[len("models:/") :]  # MLflow 3: models:/<model_id> names the logged model itself
     if model_id is not None:
         try:  # link the version to the logged model only when the store knows it
             client.get_logged_model(model_id)

@@ -8,6 +8,11 @@ Example::
     resolve_model_uri("models:/MyLLMApp@champion")  # ".../artifacts/llm_model"
 """
 
-from mltrail.tracking._model_uris import model_version_for, parse_models_uri, resolve_model_uri
+from mltrail.tracking._model_uris import (
+    logged_model_for_runs_uri,
+    model_version_for,
+    parse_models_uri,
+    resolve_model_uri,
+)
 
-__all__ = ["model_version_for", "parse_models_uri", "resolve_model_uri"]
+__all__ = ["logged_model_for_runs_uri", "model_version_for", "parse_models_uri", "resolve_model_uri"]

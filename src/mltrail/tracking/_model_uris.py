@@ -33,6 +33,7 @@ from mltrail.tracking._uris import get_tracking_uri, resolve_tracking_uri
 from mltrail.tracking.context import client_for_uri
 
 if TYPE_CHECKING:
+    from mltrail.entities.logged_model import LoggedModel
     from mltrail.entities.model_registry import ModelVersion
     from mltrail.tracking._registry_client import RegistryClientMixin
     from mltrail.tracking.client import MlflowClient
@@ -154,7 +155,12 @@ def resolve_runs_uri(uri: str, tracking_uri: str | None = None) -> str:
 def _run_logged_model_location(
     client: MlflowClient, experiment_id: str, run_id: str, name: str
 ) -> str | None:
-    """The artifact location of the newest READY logged model ``name`` whose source run is ``run_id``."""
+    model = _run_logged_model(client, experiment_id, run_id, name)
+    return model.artifact_location if model is not None else None
+
+
+def _run_logged_model(client: MlflowClient, experiment_id: str, run_id: str, name: str) -> LoggedModel | None:
+    """The newest READY logged model ``name`` whose source run is ``run_id`` (``None`` if there is none)."""
     from mltrail.store.logged_models import validate_logged_model_name
 
     try:
@@ -168,10 +174,21 @@ def _run_logged_model_location(
         )
         for model in page:
             if model.source_run_id == run_id and model.status == "READY":
-                return model.artifact_location
+                return model
         token = page.token
         if not token:
             return None
+
+
+def logged_model_for_runs_uri(uri: str, tracking_uri: str | None = None) -> LoggedModel | None:
+    """The logged model ``runs:/<run_id>/<name>`` names (MLflow 3), or ``None`` (a plain run artifact path)."""
+    rest = uri[len("runs:") :].lstrip("/")
+    run_id, _, rel = rest.partition("/")
+    name = rel.strip("/").split("/", 1)[0]
+    if not run_id or not name or "/" in rel.strip("/"):
+        return None
+    client = _registry_client(tracking_uri)
+    return _run_logged_model(client, client.get_run(run_id).info.experiment_id, run_id, name)
 
 
 def _logged_model_location(model_id: str, tracking_uri: str | None) -> str:
