@@ -16,7 +16,7 @@ import mlflow as official
 import pytest
 
 import mltrail
-from mltrail.entities import Metric
+from mltrail.entities import Metric, Param, RunTag
 from mltrail.exceptions import MltrailException
 from mltrail.offline.guard import OfflineWarning
 from mltrail.offline.journal import Journal
@@ -173,24 +173,28 @@ def test_a_replay_sent_again_after_an_interruption_adds_nothing_twice(server, tm
         for step in range(40):
             store.log_metric(run.info.run_id, Metric("x", float(step), 1000 + step, step), synchronous=True)
         store.log_batch(run.info.run_id, metrics=[Metric("nan", float("nan"), 5, 0)])
+        store.log_param(run.info.run_id, Param("p", "1"))
+        store.set_tag(run.info.run_id, RunTag("t", "v"))
         store.update_run_info(run.info.run_id, "FINISHED", 2000, None)
     client = _official(server)
     with pytest.raises(official.exceptions.MlflowException):
         client.get_run(run.info.run_id)  # always: nothing is sent until a replay
 
     first = store.offline.replay()
-    assert first is not None and first.applied == 43 and not first.refused
+    assert first is not None and first.applied == 45 and not first.refused
     # As if the client died after the server applied everything but before it saved "acked".
     journal = Journal(journal_dir(server.url), store.offline.journal().id)
     state = journal.state()
-    assert (state.acked, state.sent) == (43, 43)
+    assert (state.acked, state.sent) == (45, 45)
     state.acked = 10
     journal.save_state(state)
     again = store.offline.replay()
     assert again is not None and again.duplicates == 0 and not again.refused
     assert [v for _, v in _history(client, run.info.run_id, "x")] == [float(s) for s in range(40)]
     assert len(client.get_metric_history(run.info.run_id, "nan")) == 1
-    assert client.get_run(run.info.run_id).info.status == "FINISHED"
+    got = client.get_run(run.info.run_id)
+    assert got.info.status == "FINISHED"
+    assert got.data.params == {"p": "1"} and got.data.tags["t"] == "v"
     # A create_run sent again is recognised as the same run.
     state.acked = 0
     journal.save_state(state)

@@ -16,6 +16,7 @@ the journal directory and uploaded at replay.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -123,7 +124,22 @@ class OfflineGuard:
         with self._lock:
             if self._journal is None:
                 self._journal = Journal.create(self.directory)
+                atexit.register(self._tidy_at_exit)
             return self._journal
+
+    def _tidy_at_exit(self) -> None:
+        """Delete this process's journal when the server confirmed all of it (else leave it for later)."""
+        with self._lock:
+            journal = self._journal
+            if journal is None:
+                return
+            try:
+                done = journal.pending() == 0 and not journal.artifacts_pending()
+            except OSError:
+                return
+            journal.close()
+            if done:
+                journal.remove()
 
     def _go_offline(self, err: BaseException | None) -> None:
         self._journaling = True

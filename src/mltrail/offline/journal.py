@@ -220,6 +220,19 @@ class Journal:
         """How many records the server has not confirmed yet."""
         return max(0, self._last_on_disk() - self.state().acked)
 
+    def artifacts_pending(self) -> bool:
+        """Whether an artifact file of a run created offline is not uploaded yet (or changed since)."""
+        if not self.artifacts.is_dir():
+            return False
+        uploaded = self.state().uploaded
+        for path in self.artifacts.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                key = path.relative_to(self.artifacts).as_posix()
+                if uploaded.get(key) != [stat.st_size, stat.st_mtime_ns]:
+                    return True
+        return False
+
     def _last_on_disk(self) -> int:
         recs = self.records()
         return recs[-1].seq if recs else 0

@@ -180,7 +180,7 @@ def replay_directory(
         for journal in Journal.all_in(directory):
             replay_journal(journal, send, tracking_uri, report, progress)
             with journal.writer_gone() as gone:
-                if gone and journal.pending() == 0:
+                if gone and journal.pending() == 0 and not journal.artifacts_pending():
                     journal.remove()
                     report.removed += 1
     finally:
