@@ -25,11 +25,11 @@ from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
 ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint",
-                "genai")
+                "genai", "traces_list")
 SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
 # --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 10k runs) and
 # ui_trace (Chromium); ask for them with --only serving,ui,ui_trace.
-QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace"))
+QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace", "traces_list"))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -120,6 +120,10 @@ class Bench:
             import ui_trace
 
             self.guarded("ui_trace", "Trace page", ui_trace.run, self.quick)
+        if "traces_list" in self.sections:
+            import traces_list
+
+            self.guarded("traces_list", "Traces list", traces_list.run, self.quick)
         if "auth" in self.sections:
             import auth_overhead
 
