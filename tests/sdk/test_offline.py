@@ -7,7 +7,9 @@ read the result back with the official ``mlflow`` client.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from mltrail.exceptions import MltrailException
 from mltrail.offline.guard import OfflineWarning
 from mltrail.offline.journal import Journal
 from mltrail.offline.settings import journal_dir
+from mltrail.server.app import create_app
+from mltrail.server.config import ServerConfig
 from mltrail.store.rest import RestTrackingStore
 from mltrail.tracking._store_registry import get_tracking_store
 from support.restartable_server import RestartableServer
@@ -242,3 +246,42 @@ def test_replay_endpoint_checks_its_input(server):
         "INVALID_PARAMETER_VALUE", "INVALID_PARAMETER_VALUE", "INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST",
     ]  # fmt: skip
     assert "drop_table" in outcomes[0]["message"]
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"])
+def test_replayed_records_apply_once_on_postgresql_and_mariadb(backend, request, tmp_path):
+    uri = request.getfixturevalue(f"{backend}_uri")
+    asyncio.run(_replay_twice(uri, tmp_path))
+
+
+async def _replay_twice(uri: str, tmp_path: Path) -> None:
+    app = create_app(ServerConfig(backend_store_uri=uri, artifacts_destination=str(tmp_path / "art")))
+    run_id = uuid.uuid4().hex
+    name = f"offline-{uuid.uuid4().hex[:8]}"
+    first = [
+        {"seq": 1, "op": "create_experiment", "body": {"name": name}},
+    ]
+    metrics = [{"key": "m", "value": i / 2, "timestamp": 100 + i, "step": i} for i in range(5)]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
+        url = "/api/2.0/mltrail/offline/replay"
+        created = (await c.post(url, json={"journal": "j1", "records": first})).json()["results"][0]
+        exp_id = created["experiment_id"]
+        rest = [
+            {"seq": 2, "op": "create_run", "body": {"run_id": run_id, "experiment_id": exp_id, "run_name": "r"}},
+            {"seq": 3, "op": "log_batch", "body": {"run_id": run_id, "metrics": metrics,
+                                                    "params": [{"key": "p", "value": "1"}]}},
+            {"seq": 4, "op": "update_run", "body": {"run_id": run_id, "status": "FINISHED", "end_time": 200}},
+        ]  # fmt: skip
+        for check in (False, True):  # the second time as after an interrupted replay
+            again = (await c.post(url, json={"journal": "j1", "records": first})).json()["results"][0]
+            assert again["experiment_id"] == exp_id
+            records = [{**r, "check": check} for r in rest]
+            outcomes = (await c.post(url, json={"journal": "j1", "records": records})).json()["results"]
+            assert not [o for o in outcomes if "error_code" in o], outcomes
+            assert bool(outcomes[0].get("duplicate")) is check
+        run = (await c.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})).json()["run"]
+        assert run["info"]["experiment_id"] == exp_id and run["info"]["status"] == "FINISHED"
+        history = await c.get(
+            "/api/2.0/mlflow/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}
+        )
+        assert [(m["step"], m["value"]) for m in history.json()["metrics"]] == [(i, i / 2) for i in range(5)]

@@ -110,6 +110,8 @@ class OfflineGuard:
         self._offline_runs: dict[str, Run] = {}
         self._experiments: dict[str, Experiment] = {}
         self.last_report: ReplayReport | None = None
+        # Registered before the stores' and the fluent API's exit hooks, so it runs after them (LIFO).
+        atexit.register(self._tidy_at_exit)
         if self.mode == "auto" and any(self.directory.glob("*.jsonl")):
             self._start_replayer(first_wait=0.0)  # journals left by an earlier process
 
@@ -124,7 +126,6 @@ class OfflineGuard:
         with self._lock:
             if self._journal is None:
                 self._journal = Journal.create(self.directory)
-                atexit.register(self._tidy_at_exit)
             return self._journal
 
     def _tidy_at_exit(self) -> None:
