@@ -35,6 +35,9 @@ from mltrail.store.trace_filter import (
     TraceNode,
 )
 
+#: Metadata key prefix of a trace's links to runs other than its ``mlflow.sourceRun`` (link-to-run).
+LINKED_RUN_PREFIX = "mltrail.linkedRun."
+
 _TI = trace_info.c
 _NUMERIC_ATTRS = ("timestamp_ms", "execution_time_ms", "end_time_ms")
 _SP = spans.c
@@ -89,6 +92,12 @@ def clause_sql(dialect: str, clause: TraceClause) -> Any:
     if kind == TAG:
         return _kv(trace_tags, clause)
     if kind == METADATA:
+        if clause.key == TraceMetadataKey.SOURCE_RUN and clause.op == "=":
+            # as MLflow: `run_id = X` also finds the traces linked to X by link-to-run (many runs per trace)
+            m = trace_request_metadata.c
+            link_key = f"{LINKED_RUN_PREFIX}{clause.value}"
+            linked = sa.exists().where(m.request_id == _TI.request_id, m.key == link_key)
+            return sa.or_(_kv(trace_request_metadata, clause), linked)
         return _kv(trace_request_metadata, clause)
     if kind == SPAN:
         col = {"name": _SP.name, "type": _SP.type, "status": _SP.status}[clause.key]

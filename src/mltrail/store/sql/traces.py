@@ -40,7 +40,7 @@ from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
 from mltrail.store.sql.search_ops import nulls_last
-from mltrail.store.sql.trace_search import compile_filter, order_column
+from mltrail.store.sql.trace_search import LINKED_RUN_PREFIX, compile_filter, order_column
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
     SEARCH_TRACES_MAX_RESULTS,
@@ -51,9 +51,6 @@ from mltrail.store.traces import (
     parse_trace_order_by,
 )
 from mltrail.store.validation import validate_key
-
-#: Metadata key prefix of a trace's links to runs other than its ``mlflow.sourceRun`` (link-to-run).
-LINKED_RUN_PREFIX = "mltrail.linkedRun."
 
 _TI = trace_info.c
 _TRACKING_STORE = "TRACKING_STORE"
