@@ -13,6 +13,7 @@ import mltrail as mlflow
 from mltrail.entities import prices
 from mltrail.entities.trace import SpanAttributeKey as K
 from mltrail.entities.trace_usage import cost_total, otel_usage, usage_total
+from mltrail.exceptions import MltrailException
 
 _MINI = {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}
 
@@ -141,6 +142,16 @@ def test_sdk_prices_spans_and_totals_the_trace_with_session_and_user(tmp_path):
         "output_tokens": 10,
         "total_tokens": 110,
     }
+    totals = mlflow.tracing.get_trace_totals(
+        filter_string="trace.session = 'chat-1' OR trace.user = 'nobody'"
+    )
+    assert (totals["trace_count"], totals["total_tokens"]) == (1, 3110)
+    assert totals["total_cost"] == pytest.approx(mini + gpt4o)
+    sessions, token = mlflow.tracing.search_sessions()
+    assert token is None
+    assert [(s["session_id"], s["user"], s["trace_count"]) for s in sessions] == [
+        ("chat-1", "ana@example.com", 1)
+    ]
     found = mlflow.search_traces(
         filter_string="trace.session = 'chat-1' AND trace.cost > 0.0005", return_type="list"
     )
@@ -250,6 +261,21 @@ def test_otlp_genai_spans_are_priced_and_totalled_by_the_server(live_server):
     by_id = {s["session_id"]: s for s in sessions["sessions"]}
     assert by_id["conv-a"]["trace_count"] == 2 and by_id["conv-a"]["total_tokens"] == 6000
     assert by_id["conv-b"]["user"] == "bob" and sessions["next_page_token"] is None
+    # The REST store (the SDK against a server) asks the same routes.
+    from mltrail.store.rest_traces import RestTraceStore
+
+    rest = RestTraceStore(live_server.url)
+    assert rest.trace_totals([exp]) == totals
+    assert rest.session_summaries([exp], "trace.user = 'bob'")[0][0]["session_id"] == "conv-b"
+    page, token = rest.session_summaries([exp], max_results=1)
+    assert (
+        len(page) == 1
+        and token
+        and len(rest.session_summaries([exp], max_results=1, page_token=token)[0]) == 1
+    )
+    with pytest.raises(MltrailException) as err:
+        rest.trace_totals([exp], "trace.nope = 1")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
     bad = httpx.get(f"{ui}/totals", params={"experiment_ids": exp, "filter": "trace.cost > 'x'"})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     bad = httpx.get(f"{ui}/sessions", params={"experiment_ids": exp, "max_results": "lots"})

@@ -20,10 +20,12 @@ import msgspec
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue
 from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
 from mltrail.entities.trace_otlp import spans_from_otlp, spans_to_otlp_json
+from mltrail.exceptions import MltrailException
 from mltrail.offline.guard import guard_for
 from mltrail.protocol import traces as w
 from mltrail.protocol.traces import EXPERIMENT_HEADER
 from mltrail.protocol.traces import TRACES as T
+from mltrail.protocol.ui import UI, TraceTotalsQuery
 from mltrail.store._http import HttpSession, error_from, unreachable
 from mltrail.store.traces import SEARCH_TRACES_DEFAULT_MAX_RESULTS, TraceStore
 
@@ -156,3 +158,27 @@ class RestTraceStore(TraceStore):
         """``POST /api/2.0/mlflow/traces/link-to-run`` (the path the official client calls)."""
         if trace_ids:
             self.session.send(T.link_traces_to_run, w.LinkTracesToRun(list(trace_ids), run_id))
+
+    # -- usage totals and sessions: the server's one SQL query, or the generic paging on an MLflow server
+    def trace_totals(self, experiment_ids: list[str], filter_string: str | None = None) -> dict[str, Any]:
+        """Trace count, tokens and cost of matching traces (``GET /ajax-api/mltrail/experiments/traces/totals``)."""
+        query = TraceTotalsQuery([str(e) for e in experiment_ids], filter_string)
+        try:
+            return self.session.send(UI.ui_experiment_trace_totals, query)["totals"]
+        except MltrailException as err:
+            if err.error_code != "ENDPOINT_NOT_FOUND":  # only an MLflow server lacks the route
+                raise
+        return super().trace_totals(experiment_ids, filter_string)
+
+    def session_summaries(self, experiment_ids: list[str], filter_string: str | None = None,
+                          max_results: int = 100, page_token: str | None = None) -> tuple[list[dict[str, Any]],
+                                                                                         str | None]:
+        """Sessions with their totals (``GET /ajax-api/mltrail/experiments/traces/sessions``)."""
+        query = TraceTotalsQuery([str(e) for e in experiment_ids], filter_string, max_results, page_token)
+        try:
+            resp = self.session.send(UI.ui_experiment_sessions, query)
+        except MltrailException as err:
+            if err.error_code != "ENDPOINT_NOT_FOUND":
+                raise
+            return super().session_summaries(experiment_ids, filter_string, max_results, page_token)
+        return resp.get("sessions") or [], resp.get("next_page_token")

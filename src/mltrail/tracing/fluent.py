@@ -300,3 +300,43 @@ def search_traces(experiment_ids: list[str] | None = None, filter_string: str | 
     from mltrail.tracing._dataframe import traces_to_dataframe
 
     return traces_to_dataframe(traces, extract_fields)
+
+
+def get_trace_totals(experiment_ids: list[str] | None = None, run_id: str | None = None,
+                     filter_string: str | None = None) -> dict[str, Any]:
+    """Trace count, tokens and cost (USD) summed over traces: an experiment's, a run's, or any filter's.
+
+    Answers ``{"trace_count", "input_tokens", "output_tokens", "total_tokens",
+    "input_cost", "output_cost", "total_cost"}`` from the store (one SQL query,
+    embedded or on the server). ``experiment_ids`` default to the active experiment.
+
+    Example::
+
+        mltrail.tracing.get_trace_totals(run_id=run.info.run_id)["total_cost"]
+        mltrail.tracing.get_trace_totals(filter_string="trace.session = 'chat-42'")
+    """
+    from mltrail.tracking._client_traces import trace_store
+
+    ids = [str(e) for e in (experiment_ids or _default_experiment_ids())]
+    clauses = [f"({filter_string})"] if filter_string else []  # parenthesised: the filter may hold OR
+    if run_id:
+        clauses.append("trace.run_id = '" + str(run_id).replace("'", "''") + "'")
+    return trace_store(None).trace_totals(ids, " AND ".join(clauses) or None)
+
+
+def search_sessions(experiment_ids: list[str] | None = None, filter_string: str | None = None,
+                    max_results: int = 100, page_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """The sessions (``mlflow.trace.session``) of experiments, most recent first, and the next page's token.
+
+    Each is a dict with ``session_id``, ``user``, ``trace_count`` (turns),
+    ``first_timestamp_ms``, ``last_timestamp_ms``, ``error_count`` and the token
+    and cost totals; ``filter_string`` picks the traces first (e.g. ``trace.user = 'ana'``).
+
+    Example::
+
+        sessions, token = mltrail.tracing.search_sessions(filter_string="trace.user = 'ana'")
+    """
+    from mltrail.tracking._client_traces import trace_store
+
+    ids = [str(e) for e in (experiment_ids or _default_experiment_ids())]
+    return trace_store(None).session_summaries(ids, filter_string, max_results, page_token)
