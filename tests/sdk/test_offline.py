@@ -22,9 +22,11 @@ from mltrail.entities import Metric, Param, RunTag
 from mltrail.exceptions import MltrailException
 from mltrail.offline.guard import OfflineWarning
 from mltrail.offline.journal import Journal
+from mltrail.offline.replay import replay_directory
 from mltrail.offline.settings import journal_dir
 from mltrail.server.app import create_app
 from mltrail.server.config import ServerConfig
+from mltrail.store._http import HttpSession
 from mltrail.store.rest import RestTrackingStore
 from mltrail.tracking._store_registry import get_tracking_store
 from support.restartable_server import RestartableServer
@@ -285,3 +287,38 @@ async def _replay_twice(uri: str, tmp_path: Path) -> None:
             "/api/2.0/mlflow/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}
         )
         assert [(m["step"], m["value"]) for m in history.json()["metrics"]] == [(i, i / 2) for i in range(5)]
+
+
+def test_a_cut_short_record_is_ignored_and_refused_records_do_not_block_the_rest(
+    server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MLTRAIL_OFFLINE_DIR", str(tmp_path / "journal"))
+    directory = journal_dir(server.url)
+    journal = Journal.create(directory)
+    journal.append(
+        "create_experiment", {"name": "", "_offline_id": "offline-000000000001"}
+    )  # refused: no name
+    run_a, run_b = uuid.uuid4().hex, uuid.uuid4().hex
+    journal.append("create_run", {"run_id": run_a, "experiment_id": "offline-000000000001"})
+    journal.append("create_run", {"run_id": run_b, "experiment_id": "0", "run_name": "kept"})
+    journal.append("log_batch", {"run_id": run_b, "params": [{"key": "p", "value": "1"}]})
+    journal.close()
+    with open(journal.path, "ab") as f:  # the process died in the middle of writing a record
+        f.write(b'{"seq":5,"op":"log_batch","body":{"run_id":"')
+    again = Journal(directory, journal.id)
+    assert [r.seq for r in again.records()] == [1, 2, 3, 4]
+    again.append("set_experiment_tag", {"experiment_id": "0", "key": "after", "value": "crash"})
+    assert [r.seq for r in again.records()] == [1, 2, 3, 4, 5]
+    again.close()
+
+    session = HttpSession(server.url)
+    report = replay_directory(directory, session.send, server.url)
+    session.close()
+    assert [(r.seq, r.error_code) for r in report.refused] == [
+        (1, "INVALID_PARAMETER_VALUE"), (2, "RESOURCE_DOES_NOT_EXIST"),
+    ]  # fmt: skip
+    assert report.applied == 3 and report.removed == 1
+    client = _official(server)
+    assert client.get_run(run_b).data.params == {"p": "1"}
+    assert client.get_experiment("0").tags["after"] == "crash"
+    assert not list(directory.glob("*.jsonl"))

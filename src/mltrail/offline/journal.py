@@ -224,9 +224,11 @@ class Journal:
         """Whether an artifact file of a run created offline is not uploaded yet (or changed since)."""
         if not self.artifacts.is_dir():
             return False
-        uploaded = self.state().uploaded
+        state = self.state()
+        uploaded = state.uploaded
         for path in self.artifacts.rglob("*"):
-            if path.is_file():
+            run_id = path.relative_to(self.artifacts).parts[0]
+            if path.is_file() and state.runs.get(run_id) != "":  # "": its run was refused
                 stat = path.stat()
                 key = path.relative_to(self.artifacts).as_posix()
                 if uploaded.get(key) != [stat.st_size, stat.st_mtime_ns]:

@@ -64,14 +64,23 @@ def pending_records(directory: Path) -> list[tuple[Journal, list[Record]]]:
     return [(j, j.records(after=j.state().acked)) for j in Journal.all_in(directory)]
 
 
-def _wire(record: Record, state: State) -> ReplayRecord:
+def _wire(record: Record, state: State) -> ReplayRecord | None:
+    """The record as sent, placeholders replaced; None when it names an experiment never created."""
     body = {k: v for k, v in record.body.items() if k != OFFLINE_EXPERIMENT_KEY}
     exp = body.get("experiment_id")
     if isinstance(exp, str) and exp.startswith(OFFLINE_EXPERIMENT_PREFIX):
         if exp not in state.experiments:
-            raise RuntimeError(f"journal record {record.seq} names experiment {exp}, never created")
+            return None
         body["experiment_id"] = state.experiments[exp]
     return ReplayRecord(record.seq, record.op, body, check=record.check or record.seq <= state.sent)
+
+
+def _refuse(report: ReplayReport, journal: Journal, record: Record, error_code: str, message: str) -> None:
+    report.refused.append(Refused(journal.id, record.seq, record.op, error_code, message))
+    _log.warning(
+        "The server refused offline record %s (%s) of journal %s: %s: %s",
+        record.seq, record.op, journal.path, error_code, message,
+    )  # fmt: skip
 
 
 def _batches(records: list[Record], size: int) -> list[list[Record]]:
@@ -95,28 +104,33 @@ def replay_journal(
     state = journal.state()
     records = journal.records(after=state.acked)
     for batch in _batches(records, replay_batch()):
-        wire = [_wire(r, state) for r in batch]
+        wire = []
+        for record in batch:
+            sent = _wire(record, state)
+            if sent is None:  # its experiment's create_experiment was refused: so is this record
+                _refuse(
+                    report,
+                    journal,
+                    record,
+                    "RESOURCE_DOES_NOT_EXIST",
+                    f"experiment {record.body.get('experiment_id')} could not be created on the server",
+                )
+                if record.op == "create_run":
+                    state.runs[record.body["run_id"]] = ""
+            else:
+                wire.append(sent)
         state.sent = max(state.sent, batch[-1].seq)
         journal.save_state(state)
-        answer = send(OFFLINE.replay, Replay(journal.id, wire))
+        answer = send(OFFLINE.replay, Replay(journal.id, wire)) if wire else {}
         by_seq = {r.seq: r for r in batch}
         for outcome in answer.get("results", ()):
             record = by_seq.get(int(outcome.get("seq", -1)))
             if record is None:
                 continue
             if outcome.get("error_code"):
-                refused = Refused(
-                    journal.id, record.seq, record.op, outcome["error_code"], outcome.get("message", "")
-                )
-                report.refused.append(refused)
-                _log.warning(
-                    "The server refused offline record %s (%s) of journal %s: %s: %s",
-                    record.seq,
-                    record.op,
-                    journal.path,
-                    refused.error_code,
-                    refused.message,
-                )
+                _refuse(report, journal, record, outcome["error_code"], outcome.get("message", ""))
+                if record.op == "create_run":
+                    state.runs[record.body["run_id"]] = ""  # its artifacts have nowhere to go
                 continue
             if outcome.get("duplicate"):
                 report.duplicates += 1
@@ -145,8 +159,8 @@ def _upload_artifacts(journal: Journal, state: State, tracking_uri: str) -> int:
     count = 0
     for run_dir in sorted(p for p in journal.artifacts.iterdir() if p.is_dir()):
         uri = state.runs.get(run_dir.name)
-        if uri is None:
-            continue  # its create_run is not confirmed yet
+        if not uri:
+            continue  # its create_run is not confirmed yet, or was refused (the files stay in the journal)
         repo = None
         for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
             rel = path.relative_to(run_dir).as_posix()
