@@ -342,6 +342,21 @@ def test_http_bad_input_is_400_and_unknown_is_404(live_server):
             http.patch(f"{one}/tags", json={"tags": "[]"}),
             http.request("DELETE", f"{one}/records", json={}),
             http.post(f"{one}/add-experiments", json={"experiment_ids": ["zero"]}),
+            http.post(f"{one}/add-experiments", json={"experiment_ids": ["99999999999999999999"]}),
+            http.post(f"{one}/records", json={"records": "[" * 5000 + "]" * 5000}),
+            http.post(
+                f"{one}/records",
+                json={
+                    "records": json.dumps(
+                        [
+                            {
+                                "inputs": {},
+                                "source": {"source_type": "TRACE", "source_data": {"trace_id": "t" * 300}},
+                            }
+                        ]
+                    )
+                },
+            ),
         ]
         for resp in bad:
             assert resp.status_code == 400, (resp.request.url, resp.text)
@@ -358,6 +373,22 @@ def test_http_bad_input_is_400_and_unknown_is_404(live_server):
             assert resp.status_code == 404, (resp.request.url, resp.text)
             assert resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
+        long_user = http.post(
+            f"{one}/records",
+            json={"records": json.dumps([{"inputs": {"q": -1}, "tags": {"mlflow.user": "u" * 4000}}])},
+        )
+        assert (
+            long_user.status_code == 200 and http.get(one).json()["dataset"]["last_updated_by"] == "u" * 255
+        )
+        http.request(
+            "DELETE",
+            f"{one}/records",
+            json={
+                "dataset_record_ids": [
+                    json.loads(http.get(f"{one}/records").json()["records"])[0]["dataset_record_id"]
+                ]
+            },
+        )
         merged = http.post(
             f"{one}/records", json={"records": json.dumps([{"inputs": {"q": i}} for i in range(3)])}
         )

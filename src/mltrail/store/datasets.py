@@ -43,6 +43,10 @@ USER_TAG = "mlflow.user"
 MAX_NAME_LENGTH = 255
 MAX_TAG_KEY_LENGTH = 255
 MAX_TAG_VALUE_LENGTH = 5000
+#: Width of ``created_by`` / ``last_updated_by`` and of a record's ``source_id`` (MLflow's 255).
+MAX_USER_LENGTH = 255
+#: Experiment ids are 32-bit integers in the database.
+MAX_EXPERIMENT_ID = 2**31 - 1
 
 #: What ``search_datasets`` filters and orders by (MLflow's ``SearchEvaluationDatasetsUtils``,
 #: plus ``dataset_id`` and ``digest``, and OR / parentheses as every mltrail search).
@@ -151,16 +155,19 @@ def clean_record(record: Any, index: int) -> dict[str, Any]:
         raise invalid(f"{where}: 'expectations' must be a JSON object, got {type(expectations).__name__}")
     try:
         json.dumps(record, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise invalid(f"{where} is not JSON-serializable: {err}") from None
+    except (TypeError, ValueError, RecursionError) as err:
+        raise invalid(f"{where} is not JSON-serializable: {type(err).__name__}: {err}") from None
     source = record.get("source")
+    parsed = DatasetRecordSource.from_dict(source) if source is not None else None
+    if parsed is not None and len(parsed.source_id or "") > MAX_USER_LENGTH:
+        raise invalid(f"{where}: the source's id is longer than {MAX_USER_LENGTH} characters")
     return {
         "inputs": inputs,
         "has_outputs": "outputs" in record,
         "outputs": record.get("outputs"),
         "expectations": expectations,
         "tags": normalize_tags(record.get("tags")),
-        "source": DatasetRecordSource.from_dict(source) if source is not None else None,
+        "source": parsed,
     }
 
 

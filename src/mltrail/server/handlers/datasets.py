@@ -33,6 +33,8 @@ def _json_field(text: str | None, field: str, kind: type) -> Any:
         value = json.loads(text)
     except ValueError as err:
         raise invalid(f"Invalid value for '{field}': not valid JSON ({err})") from None
+    except RecursionError:
+        raise invalid(f"Invalid value for '{field}': nested too deeply") from None
     if not isinstance(value, kind):
         raise invalid(f"Invalid value for '{field}': expected a JSON {'object' if kind is dict else 'array'}")
     return value

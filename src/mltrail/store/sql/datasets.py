@@ -43,6 +43,8 @@ from mltrail.search.parser import parse_filter, parse_order_by
 from mltrail.store.datasets import (
     EVALUATION_DATASETS,
     LOAD_DATASET_RECORDS_MAX_RESULTS,
+    MAX_EXPERIMENT_ID,
+    MAX_USER_LENGTH,
     SEARCH_DATASETS_MAX_RESULTS_DEFAULT,
     USER_TAG,
     check_max_results,
@@ -89,11 +91,16 @@ def _experiment_ids(ids: Sequence[Any] | None) -> list[int]:
     out: list[int] = []
     for raw in ids:
         text = str(raw).strip()
-        if not text.isdigit():
+        if not text.isdigit() or int(text) > MAX_EXPERIMENT_ID:
             raise invalid(f"Invalid experiment id {raw!r}: experiment ids are integers")
         if int(text) not in out:
             out.append(int(text))
     return out
+
+
+def _user(value: str | None) -> str | None:
+    """A user name as stored in ``created_by`` / ``last_updated_by`` (cut to the column's width)."""
+    return value[:MAX_USER_LENGTH] if value else None
 
 
 def _dumps(value: Any) -> str | None:
@@ -322,7 +329,7 @@ class SqlDatasetsMixin:
         name = validate_dataset_name(name)
         clean_tags = normalize_tags(tags)
         exp_ids = _experiment_ids(experiment_ids)
-        user = clean_tags.get(USER_TAG)
+        user = _user(clean_tags.get(USER_TAG))
         dataset_id = f"{DATASET_ID_PREFIX}{uuid.uuid4().hex}"
 
         def write(conn: sa.Connection) -> EvaluationDataset:
@@ -392,7 +399,7 @@ class SqlDatasetsMixin:
             now = now_ms()
             for seq, rec in enumerate(cleaned):
                 key = input_hash(rec["inputs"])
-                rec_user = rec["tags"].get(USER_TAG)
+                rec_user = _user(rec["tags"].get(USER_TAG))
                 user = rec_user or user
                 stored = conn.execute(
                     sa.select(evaluation_dataset_records).where(
