@@ -75,6 +75,7 @@ _ATTRIBUTES: dict[str, str] = {
     "MlflowException": "mltrail.exceptions",
     "MltrailException": "mltrail.exceptions",
     "register_model": "mltrail.models.registration",
+    "validate_evaluation_results": "mltrail.models.evaluation_validation",
     **{
         name: "mltrail.genai.prompts"
         for name in (
@@ -169,6 +170,7 @@ _SUBMODULES = frozenset(
         "tracing",
         "tracking",
         "transformers",
+        "types",
         "server",
         "version",
         "xgboost",
