@@ -12,7 +12,9 @@ module-scoped servers start once (see :func:`pytest_xdist_make_scheduler`).
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +30,10 @@ from support.databases import (  # noqa: F401  (re-exported)
     worker_id,
 )
 from support.databases import fresh_database as _fresh_database  # noqa: F401  (the older name)
+
+# Offline logging (docs/offline.md) journals writes to an unreachable server; a journal left in
+# ~/.mltrail/offline could be replayed into another run's server that later gets the same port.
+os.environ.setdefault("MLTRAIL_OFFLINE_DIR", tempfile.mkdtemp(prefix="mltrail-offline-"))
 from support.databases import unreachable as _unreachable  # noqa: F401  (the older name)
 
 
