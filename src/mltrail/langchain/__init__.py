@@ -1,4 +1,4 @@
-"""LangChain autologging: every chain, prompt, chat model, parser, retriever and tool call is traced.
+"""LangChain: autologging (every chain, prompt, chat model, parser, retriever and tool call traced) and the flavor.
 
 Example::
 
@@ -9,16 +9,27 @@ Example::
     with mlflow.start_run():
         chain.invoke({"question": "What is MLflow?"})   # one trace: CHAIN root, CHAT_MODEL child
 
-``langchain_core`` is imported only when :func:`autolog` is called.
+``save_model`` / ``log_model`` / ``load_model`` save chains from code (MLflow's
+``langchain`` flavor, see ``_flavor.py``). ``langchain_core`` is imported only when
+:func:`autolog` is called or a model is saved or loaded.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mltrail.langchain._flavor import FLAVOR_NAME, load_model, log_model, save_model
+from mltrail.langchain._flavor import _load_pyfunc as _load_pyfunc  # the pyfunc loader entry point
 
-def autolog(disable: bool = False, log_traces: bool = True, exclusive: bool = False,
-            disable_for_unsupported_versions: bool = False, silent: bool = False, **_ignored: Any) -> None:
+
+def autolog(
+    disable: bool = False,
+    log_traces: bool = True,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    **_ignored: Any,
+) -> None:
     """Trace LangChain runs through a globally registered callback handler.
 
     ``disable=True`` (or ``log_traces=False``) stops it. Other MLflow
@@ -36,4 +47,11 @@ def get_callback_handler() -> Any:
     return MltrailTracer()
 
 
-__all__ = ["autolog", "get_callback_handler"]
+__all__ = [
+    "FLAVOR_NAME",
+    "autolog",
+    "get_callback_handler",
+    "load_model",
+    "log_model",
+    "save_model",
+]

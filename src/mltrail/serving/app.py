@@ -40,6 +40,11 @@ _JSON = "application/json"
 
 
 def _enc_hook(obj: Any) -> Any:
+    for base in (str, int, float):  # subclasses msgspec does not take (LangChain's text type, …)
+        if isinstance(obj, base):
+            return base(obj)
+    if hasattr(obj, "model_dump"):  # pydantic objects: a chain's messages, an agent's responses
+        return obj.model_dump(exclude_none=True)
     if hasattr(obj, "tolist"):
         return obj.tolist()
     if hasattr(obj, "isoformat"):
