@@ -19,6 +19,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SCRIPT = textwrap.dedent('''
     import json, sys
     if sys.argv[1] == "mlflow":
@@ -169,3 +171,83 @@ def test_official_client_reads_mltrail_evaluation_through_the_server_and_back(tm
             names = [row[0] for row in read["assessments"][trace_id]]
             assert names == ["broken", "exact", "expected", "length", "rated"]
             assert {row[2] for row in read["assessments"][trace_id]} == {writer["run_id"]}
+
+
+RE_EVALUATE = textwrap.dedent('''
+    import json, sys
+    import mlflow
+    from mlflow.genai.scorers import scorer
+    mlflow.set_tracking_uri(sys.argv[1])
+    exp_id, run_a, run_c = sys.argv[2], sys.argv[3], sys.argv[4]
+    mlflow.set_experiment(experiment_id=exp_id)
+
+    @scorer
+    def shouty(outputs):
+        return str(outputs).isupper()
+
+    res = mlflow.genai.evaluate(data=mlflow.search_traces(locations=[exp_id], run_id=run_a), scorers=[shouty])
+    def linked(run):
+        return sorted(t.info.trace_id for t in mlflow.search_traces(locations=[exp_id], run_id=run, return_type="list"))
+    by_trace = {t.info.trace_id: sorted([a.name, a.value, (a.metadata or {}).get("mlflow.assessment.sourceRunId")]
+                                        for a in t.info.assessments)
+                for t in mlflow.search_traces(locations=[exp_id], run_id=run_a, return_type="list")}
+    print(json.dumps({"run_b": res.run_id, "linked": {r: linked(r) for r in (run_a, res.run_id, run_c)},
+                      "metrics": res.metrics, "columns": sorted(res.result_df.columns), "assessments": by_trace},
+                     default=str))
+''')
+
+
+def test_traces_re_evaluated_by_either_sdk_link_to_every_run(tmp_path, live_server):
+    """MLflow 3 links an evaluated trace to each run that scored it (traces/link-to-run, many-to-many).
+
+    mltrail evaluates (run A), then re-scores A's traces (run C); the official
+    client re-scores them too (run B). Each run finds the same traces, each
+    assessment names its run, and mltrail's compare_evaluations of C and B
+    (the same scorer under both SDKs, on the same traces) says every row is the same.
+    """
+    import mltrail as mlflow
+    from mltrail.genai.scorers import scorer
+
+    @scorer
+    def exact(outputs, expectations):
+        return outputs == expectations["expected"]
+
+    @scorer
+    def shouty(outputs):
+        return str(outputs).isupper()
+
+    mlflow.set_tracking_uri(live_server.url)
+    exp_id = mlflow.set_experiment("re-evaluated").experiment_id
+    data = [{"inputs": {"q": w}, "expectations": {"expected": w.upper()}} for w in ("alpha", "beta", "gamma")]
+    run_a = mlflow.genai.evaluate(data=data, predict_fn=lambda q: q if q == "beta" else q.upper(),
+                                  scorers=[exact]).run_id
+    traces = sorted(t.info.trace_id for t in mlflow.search_traces(locations=[exp_id], run_id=run_a,
+                                                                  return_type="list"))
+    run_c = mlflow.genai.evaluate(data=mlflow.search_traces(locations=[exp_id], run_id=run_a),
+                                  scorers=[shouty]).run_id
+    mlflow.flush_trace_async_logging()
+
+    script = tmp_path / "re_evaluate.py"
+    script.write_text(RE_EVALUATE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
+    res = subprocess.run([sys.executable, str(script), live_server.url, exp_id, run_a, run_c],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    theirs = json.loads(res.stdout.strip().splitlines()[-1])
+    run_b = theirs["run_b"]
+    assert theirs["linked"] == {run_a: traces, run_b: traces, run_c: traces}  # the official client sees every link
+    assert theirs["metrics"] == {"shouty/mean": pytest.approx(2 / 3)}
+    assert "shouty/value" in theirs["columns"] and "trace_id" in theirs["columns"]
+    for trace_id in traces:
+        rows = theirs["assessments"][trace_id]
+        assert [r[0] for r in rows] == ["exact", "expected", "shouty", "shouty"]
+        assert {r[2] for r in rows if r[0] == "shouty"} == {run_b, run_c}  # each run's feedback names its run
+
+    for run in (run_a, run_b, run_c):  # and mltrail finds the traces by any of the three runs
+        assert sorted(t.info.trace_id for t in mlflow.search_traces(
+            locations=[exp_id], run_id=run, return_type="list")) == traces
+    info = mlflow.get_trace(traces[0]).info
+    assert not [k for k in info.trace_metadata if k.startswith("mltrail.")]  # links are not metadata
+    df = mlflow.genai.compare_evaluations(run_c, run_b)
+    assert len(df) == 3 and set(df["shouty/change"]) == {"same"} and set(df["status"]) == {"matched"}
+    assert df.attrs["aggregates"].loc["shouty", "delta"] == 0
