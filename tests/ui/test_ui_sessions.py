@@ -57,4 +57,7 @@ def test_sessions_list_and_one_conversation_turn_by_turn(page, seeder):
     turns.nth(0).locator(".turn-head a").click()
     page.wait_for_selector(".trace-summary .trace-cost")
     assert page.locator(".trace-summary .trace-cost strong").inner_text().startswith("$0.00045")
+    assert page.locator(".trace-summary .trace-user strong").inner_text() == "ana"
+    page.locator(".trace-summary .trace-session a").click()  # back to the conversation
+    page.wait_for_function("() => document.querySelectorAll('li.session-turn').length === 3")
     assert page.evaluate("window.__pwned === undefined") and page.console_errors == []

@@ -41,7 +41,23 @@ function summary(info, model) {
     fact('Tokens', tokensText(tokens) || '–', 'trace-tokens'),
     fact('Cost', costText(cost) || '–', 'trace-cost'),
     fact('Started', fmtTime(Date.parse(info.request_time)) || '–'),
+    ...sessionFacts(info, meta),
   ];
+}
+
+/** The trace's session (a link to the conversation) and end user, when it has them. */
+function sessionFacts(info, meta) {
+  const exp = info.trace_location && info.trace_location.mlflow_experiment ? info.trace_location.mlflow_experiment.experiment_id : null;
+  const session = meta['mlflow.trace.session'];
+  const user = meta['mlflow.trace.user'];
+  const out = [];
+  if (session) {
+    out.push(fact('Session', exp
+      ? h('a', {href: routeHref(`/experiments/${encodeURIComponent(exp)}/sessions/${encodeURIComponent(session)}`)}, session)
+      : session, 'trace-session'));
+  }
+  if (user) out.push(fact('User', user, 'trace-user'));
+  return out;
 }
 
 export async function renderTrace(root, traceId) {
