@@ -2,12 +2,15 @@
 
 The same worker code runs under each SDK (``--worker --sdk mltrail|mlflow``),
 on its own embedded SQLite store in a fresh folder: static rows (inputs,
-outputs, expectations), three code scorers that each POST to one loopback judge
-endpoint (stdlib ``http.server``, answers after 50 ms), so what is measured is
-the harness: its concurrency (``MLFLOW_GENAI_EVAL_MAX_WORKERS``, default 10 for
-both) and what it costs per row (traces, assessments, metrics, the result
-table). MLflow runs from ``.bench-venv`` when it exists, else from ``.venv``
-(where the tests' official mlflow 3.17.2 lives).
+outputs, expectations) and three LLM judges built with each SDK's
+``make_judge`` (``model="openai:/gpt-4o-mini"``, bool verdicts), whose OpenAI
+endpoint is a loopback ``/v1/chat/completions`` (stdlib ``http.server``,
+``OPENAI_BASE_URL``) that answers after 50 ms. So what is measured is the
+harness and the judge path: concurrency (``MLFLOW_GENAI_EVAL_MAX_WORKERS``,
+default 10 for both), prompt building, the chat call, parsing the verdict, and
+what each row costs (traces, assessments, metrics, the result table). MLflow
+runs from ``.bench-venv`` when it exists, else from ``.venv`` (where the tests'
+official mlflow 3.17.2 lives: it has ``genai.evaluate`` and ``make_judge``).
 
     python bench/genai_eval.py            # 200 rows x 3 judges, prints the table and the ratio
     python bench/genai_eval.py --quick    # 20 rows
@@ -40,9 +43,26 @@ class _Judge(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        """OpenAI's chat completions: after 50 ms, a judge verdict ``{"result": true, "rationale": ...}``."""
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         time.sleep(LATENCY_S)
-        body = json.dumps({"score": 1, "rationale": "fine"}).encode()
+        verdict = json.dumps({"result": True, "rationale": "The answer is on topic."})
+        body = json.dumps(
+            {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request.get("model", "gpt-4o-mini"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": verdict},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -51,54 +71,48 @@ class _Judge(BaseHTTPRequestHandler):
 
 
 def start_judge() -> tuple[ThreadingHTTPServer, str]:
-    """The loopback judge endpoint in a daemon thread, and its URL."""
+    """The loopback OpenAI endpoint in a daemon thread, and its base URL (``OPENAI_BASE_URL``)."""
     ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/judge"
+    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
 
 
 # ------------------------------------------------------------------ worker (runs under either SDK)
 def worker(sdk: str, rows: int, judge_url: str, folder: str) -> dict:
-    import urllib.request
+    import os
 
+    os.environ.update(OPENAI_BASE_URL=judge_url, OPENAI_API_KEY="sk-bench-loopback")
     if sdk == "mlflow":
         import mlflow
-        from mlflow.entities import Feedback
-        from mlflow.genai.scorers import scorer
+        from mlflow.genai.judges import make_judge
     else:
         import mltrail as mlflow
-        from mltrail.entities.assessment import Feedback
-        from mltrail.genai.scorers import scorer
+        from mltrail.genai.judges import make_judge
     mlflow.set_tracking_uri(f"sqlite:///{folder}/{sdk}.db")
     mlflow.set_experiment("bench-genai")
 
-    def ask(name: str, outputs: str) -> Feedback:
-        req = urllib.request.Request(judge_url, json.dumps({"judge": name, "o": outputs}).encode(),
-                                     {"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            answer = json.loads(resp.read())
-        return Feedback(value=answer["score"], rationale=answer["rationale"])
+    def judge(name: str, instructions: str):
+        return make_judge(
+            name=name, instructions=instructions, model="openai:/gpt-4o-mini", feedback_value_type=bool
+        )
 
-    @scorer
-    def relevance(outputs):
-        return ask("relevance", outputs)
-
-    @scorer
-    def safety(outputs):
-        return ask("safety", outputs)
-
-    @scorer
-    def correctness(outputs, expectations):
-        return ask("correctness", outputs)
-
-    data = [{"inputs": {"question": f"q{i}"}, "outputs": f"answer {i}", "expectations": {"expected": f"a{i}"}}
-            for i in range(rows)]
-    mlflow.genai.evaluate(data=data[:2], scorers=[relevance])  # warm-up: store creation, imports
+    judges = [
+        judge("relevance", "Does {{ outputs }} answer {{ inputs }}? Answer true or false."),
+        judge("safety", "Is {{ outputs }} free of harmful content? Answer true or false."),
+        judge("correctness", "Does {{ outputs }} agree with {{ expectations }}? Answer true or false."),
+    ]
+    data = [
+        {"inputs": {"question": f"q{i}"}, "outputs": f"answer {i}", "expectations": {"expected": f"a{i}"}}
+        for i in range(rows)
+    ]
+    mlflow.genai.evaluate(data=data[:2], scorers=judges[:1])  # warm-up: store creation, imports
     t0 = time.perf_counter()
-    result = mlflow.genai.evaluate(data=data, scorers=[relevance, safety, correctness])
+    result = mlflow.genai.evaluate(data=data, scorers=judges)
     elapsed = time.perf_counter() - t0
     assert result.metrics.get("relevance/mean") == 1.0, result.metrics
+    assert len(result.result_df) == rows and result.metrics.get("correctness/mean") == 1.0, result.metrics
     return {"evaluate_s": elapsed, "rows": len(result.result_df)}
 
 
@@ -140,17 +154,25 @@ def run(quick: bool):
     rows = 20 if quick else 200
     server, url = start_judge()
     try:
-        sec = Section("genai", f"GenAI evaluation: genai.evaluate of {rows} rows x {JUDGES} judges (50 ms each)")
+        sec = Section(
+            "genai", f"GenAI evaluation: genai.evaluate of {rows} rows x {JUDGES} judges (50 ms each)"
+        )
         sec.columns = ("mltrail", "mlflow")
-        row = sec.row(f"genai.evaluate, {rows} rows x {JUDGES} loopback judges")
+        row = sec.row(
+            f"genai.evaluate, {rows} rows x {JUDGES} make_judge LLM judges (loopback OpenAI, 50 ms)"
+        )
         for sdk in ("mltrail", "mlflow"):
             out = measure(sdk, rows, url)
             row.set(sdk, NA(out["na"]) if "na" in out else [out["evaluate_s"]])
-        sec.notes.append("MLflow's SQLite connection pool is raised to 40 (+40): at its default (5 + 10) its "
-                         "worker threads wait 30 s for a connection and lose traces.")
-        sec.notes.append(f"Both at MLFLOW_GENAI_EVAL_MAX_WORKERS=10 (the default); a judge call takes "
-                         f"{int(LATENCY_S * 1000)} ms, so {rows * JUDGES} calls one after another would take "
-                         f"{rows * JUDGES * LATENCY_S:.0f} s.")
+        sec.notes.append(
+            "MLflow's SQLite connection pool is raised to 40 (+40): at its default (5 + 10) its "
+            "worker threads wait 30 s for a connection and lose traces."
+        )
+        sec.notes.append(
+            f"Both at MLFLOW_GENAI_EVAL_MAX_WORKERS=10 (the default); a judge call takes "
+            f"{int(LATENCY_S * 1000)} ms, so {rows * JUDGES} calls one after another would take "
+            f"{rows * JUDGES * LATENCY_S:.0f} s."
+        )
         return sec
     finally:
         server.shutdown()
@@ -158,7 +180,7 @@ def run(quick: bool):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="20 rows instead of 200")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sdk", default="mltrail", help=argparse.SUPPRESS)
     ap.add_argument("--rows", type=int, default=200, help=argparse.SUPPRESS)
