@@ -143,14 +143,15 @@ class TraceUiReadsMixin:
         session = trace_request_metadata.alias("session")
         user = trace_request_metadata.alias("user")
         ti = trace_info.c
-        joined = joined.join(
-            session, sa.and_(session.c.request_id == ti.request_id, session.c.key == TraceMetadataKey.TRACE_SESSION)
-        ).outerjoin(user, sa.and_(user.c.request_id == ti.request_id, user.c.key == TraceMetadataKey.TRACE_USER))
+        in_session = sa.and_(session.c.request_id == ti.request_id, session.c.key == TraceMetadataKey.TRACE_SESSION)
+        of_user = sa.and_(user.c.request_id == ti.request_id, user.c.key == TraceMetadataKey.TRACE_USER)
         last = sa.func.max(ti.timestamp_ms)
-        query = (
-            sa.select(session.c.value, *sums, sa.func.min(ti.timestamp_ms), last, sa.func.max(user.c.value),
+        # Two steps: the page of sessions from indexed columns only, then the JSON token and cost sums for
+        # that page's traces alone (summing every trace's JSON first cost seconds at 100,000 traces).
+        page_query = (
+            sa.select(session.c.value, sa.func.count(), sa.func.min(ti.timestamp_ms), last, sa.func.max(user.c.value),
                       sa.func.sum(sa.case((ti.status == "ERROR", 1), else_=0)))
-            .select_from(joined)
+            .select_from(trace_info.join(session, in_session).outerjoin(user, of_user))
             .where(*conds)
             .group_by(session.c.value)
             .order_by(last.desc(), session.c.value)
@@ -158,11 +159,17 @@ class TraceUiReadsMixin:
             .limit(max_results + 1)
         )
         with self.db.read() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(page_query).all()
+            ids = [r[0] for r in rows[:max_results]]
+            sums_by_session: dict[str, Any] = {}
+            for part in chunks(ids):
+                sums_query = (sa.select(session.c.value, *sums).select_from(joined.join(session, in_session))
+                              .where(*conds, session.c.value.in_(part)).group_by(session.c.value))
+                sums_by_session.update({r[0]: r[1:] for r in conn.execute(sums_query)})
         out = []
         for r in rows[:max_results]:
-            totals = usage_totals_row(r[1:8])
-            totals.update(session_id=r[0], first_timestamp_ms=r[8], last_timestamp_ms=r[9], user=r[10],
-                          error_count=int(r[11] or 0))
+            totals = usage_totals_row(sums_by_session.get(r[0]))
+            totals.update(session_id=r[0], trace_count=int(r[1]), first_timestamp_ms=r[2], last_timestamp_ms=r[3],
+                          user=r[4], error_count=int(r[5] or 0))
             out.append(totals)
         return out, encode_page_token(offset + max_results) if len(rows) > max_results else None
