@@ -322,3 +322,24 @@ def test_a_cut_short_record_is_ignored_and_refused_records_do_not_block_the_rest
     assert client.get_run(run_b).data.params == {"p": "1"}
     assert client.get_experiment("0").tags["after"] == "crash"
     assert not list(directory.glob("*.jsonl"))
+
+
+def test_the_journal_keeps_the_logging_order_of_buffered_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLTRAIL_OFFLINE", "always")
+    monkeypatch.setenv("MLTRAIL_OFFLINE_DIR", str(tmp_path / "journal"))
+    store = RestTrackingStore(RestartableServer(tmp_path / "none").url)  # never contacted: always
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OfflineWarning)
+        run = store.create_run("0", "me", None, [], "ordered")
+        store.log_metric(run.info.run_id, Metric("a", 1.0, 1, 0))  # buffered
+        store.log_param(run.info.run_id, Param("p", "x"))  # journaled after the buffered metric
+        store.log_metric(run.info.run_id, Metric("a", 2.0, 2, 1))
+        store.update_run_info(run.info.run_id, "FAILED", 3, None)
+    records = store.offline.journal().records()
+    assert [r.op for r in records] == ["create_run", "log_batch", "log_batch", "log_batch", "update_run"]
+    assert [r.body.get("metrics", r.body.get("params")) for r in records[1:4]] == [
+        [{"key": "a", "value": 1.0, "timestamp": 1}],
+        [{"key": "p", "value": "x"}],
+        [{"key": "a", "value": 2.0, "timestamp": 2, "step": 1}],
+    ]
+    assert store.get_run(run.info.run_id).info.run_name == "ordered"  # answered from the journal's copy

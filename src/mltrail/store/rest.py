@@ -203,13 +203,19 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
 
     def _send_metrics(self, run_id: str, metrics: list[Metric]) -> None:
         body = w.LogBatch(run_id, metrics=[_metric(m) for m in metrics])
-        self._write("log_batch", body, lambda: self.http.send(T.log_batch, body))
+        self._write("log_batch", body, lambda: self.http.send(T.log_batch, body), flush=False)
 
     # ------------------------------------------------------- offline hooks
-    def _write(self, op: str, body: Any, online: Any, offline: Any = None) -> Any:
-        """A write: ``online()``, or journaled while the server is unreachable (see mltrail.offline)."""
+    def _write(self, op: str, body: Any, online: Any, offline: Any = None, flush: bool = True) -> Any:
+        """A write: ``online()``, or journaled while the server is unreachable (see mltrail.offline).
+
+        Buffered metrics go first (to the server or to the journal), so the journal keeps
+        the logging order; the metric sender itself passes ``flush=False``.
+        """
         if self.offline is None:
             return online()
+        if flush and self._buffer.pending():
+            self._buffer.flush()
         return self.offline.write(op, body, online, offline)
 
     def flush(self) -> None:
@@ -225,7 +231,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         if self.offline is None:
             return str(self._send(T.create_experiment, body)["experiment_id"])
         record = self.offline.experiment_record(body)
-        return self.offline.write(
+        return self._write(
             "create_experiment",
             record,
             lambda: str(self._send(T.create_experiment, body)["experiment_id"]),
@@ -314,7 +320,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
             str(experiment_id), user_id or "", run_name or None, start_time if start_time is not None else _now_ms(),
             _tags(tags), run_id=guard.new_run_id(),
         ))  # fmt: skip
-        return guard.write(
+        return self._write(
             "create_run",
             record,
             lambda: Run.from_dict(self._send(T.create_run, body)["run"]),
@@ -340,7 +346,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         if self.offline is None:
             return RunInfo.from_dict(self._send(T.update_run, body)["run_info"])
         guard, record = self.offline, msgspec.to_builtins(body)
-        return guard.write(
+        return self._write(
             "update_run",
             record,
             lambda: RunInfo.from_dict(self._send(T.update_run, body)["run_info"]),
