@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from mltrail.entities.trace import Trace, TraceMetadataKey
@@ -85,7 +86,9 @@ def scoped_filter(
     filter_string: str | None, run_id: str | None = None, model_id: str | None = None
 ) -> str | None:
     """``filter_string`` narrowed to the traces of a run and/or a logged model (MLflow's arguments)."""
-    clauses = [filter_string] if filter_string else []
+    # mltrail's grammar has OR: keep the caller's filter one term (MLflow's servers take no parentheses).
+    wrap = filter_string and run_id and re.search(r"\bOR\b", filter_string, re.IGNORECASE)
+    clauses = [f"({filter_string})" if wrap else filter_string] if filter_string else []
     if run_id:
         if filter_string and _SOURCE_RUN in filter_string:
             raise invalid(
