@@ -302,6 +302,10 @@ def test_sdk_create_merge_read_search_evaluate(sdk):
         scorers=[exact],
     )
     assert result.metrics["exact/mean"] == pytest.approx(1 / 3)  # "four" != "4", "6" == "6", "10" != None
+    inputs = mltrail.get_run(result.run_id).inputs.dataset_inputs
+    assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [
+        (name, same.digest)
+    ]  # the run's input: the dataset
 
     deleted = ds.delete_records([ds.records[0].dataset_record_id])
     assert deleted == 1 and len(ds.to_df()) == 2

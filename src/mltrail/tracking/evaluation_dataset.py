@@ -204,9 +204,11 @@ class EvaluationDataset:
     # ------------------------------------------------------------- records
     @property
     def records(self) -> list[DatasetRecord]:
-        """Every record, read on first use (in the order they were added)."""
+        """Every record, read on first use (in the order they were added); the metadata is refreshed with them."""
         if self._records is None:
             self._records, _ = self._store.load_dataset_records(self.dataset_id)
+            # Re-read the metadata with them, so digest, schema and profile describe these records.
+            self._entity = self._store.get_dataset(self.dataset_id)
         return list(self._records)
 
     def has_records(self) -> bool:

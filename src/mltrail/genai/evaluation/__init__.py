@@ -76,9 +76,13 @@ def _run_async(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _log_dataset(client: Any, run_id: str, df: Any) -> Any:
     """Record the evaluation data as the run's input dataset named ``dataset`` (MLflow's name)."""
     from mltrail.data import from_pandas, to_dataset_input
+    from mltrail.genai.evaluation.data import DATASET_IDENTITY
 
     try:
-        dataset = from_pandas(df.drop(columns=["trace"], errors="ignore"), name="dataset")
+        # An evaluation dataset is logged under its name and digest, as in MLflow.
+        ident = df.attrs.get(DATASET_IDENTITY) or {}
+        frame = df.drop(columns=["trace"], errors="ignore")
+        dataset = from_pandas(frame, name=ident.get("name", "dataset"), digest=ident.get("digest"))
         client.log_inputs(run_id, [to_dataset_input(dataset)])
         return dataset
     except Exception as exc:  # a dataset that cannot be described must not stop the evaluation

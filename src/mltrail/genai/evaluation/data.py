@@ -23,6 +23,8 @@ from mltrail.entities.trace import Trace
 from mltrail.exceptions import invalid
 
 _log = logging.getLogger(__name__)
+#: ``DataFrame.attrs`` key naming the evaluation dataset a frame came from (its name and digest).
+DATASET_IDENTITY = "mltrail.dataset_identity"
 
 
 def is_none_or_nan(value: Any) -> bool:
@@ -44,10 +46,13 @@ def _to_df(data: Any) -> Any:
         return pd.DataFrame(data)
     if isinstance(data, pd.DataFrame):
         return data.copy()
-    if callable(getattr(data, "to_df", None)) and hasattr(data, "dataset_id"):  # genai.datasets.EvaluationDataset
+    # mltrail.genai.datasets.EvaluationDataset
+    if callable(getattr(data, "to_df", None)) and hasattr(data, "dataset_id"):
         df = data.to_df()  # its record columns; ids, sources and times are not evaluation data
         keep = [c for c in ("outputs", "expectations", "tags") if c in df.columns and df[c].notna().any()]
-        return df[["inputs", *keep]].copy()
+        out = df[["inputs", *keep]].copy()
+        out.attrs[DATASET_IDENTITY] = {"name": data.name, "digest": data.digest}  # the run's input dataset
+        return out
     if callable(getattr(data, "to_df", None)):  # an evaluation dataset (MLflow's managed datasets)
         return data.to_df()
     records = getattr(data, "records", None)
