@@ -19,6 +19,8 @@ from mltrail.autologging import logging_utils as lu
 from mltrail.autologging.config import get_autolog_config
 from mltrail.autologging.patching import running_integrations, warn_failure
 from mltrail.autologging.runs import autolog_run
+from mltrail.entities import Metric
+from mltrail.sklearn._autolog import estimator_tags, log_training_metrics
 
 # How many training rows make the model's input example and signature.
 EXAMPLE_ROWS = 5
@@ -52,8 +54,6 @@ def log_eval_history(
     run_id: str, client: Any, history: dict[str, dict[str, list[float]]]
 ) -> list[dict[str, float]]:
     """Log ``<data>-<metric>`` at step = iteration in one batch; return the metrics of each iteration."""
-    from mltrail.entities import Metric
-
     now = int(time.time() * 1000)
     batch = []
     per_iteration: list[dict[str, float]] = []
@@ -74,8 +74,6 @@ def sklearn_api_fit(api: BoosterAPI, original: Any, estimator: Any, *args: Any, 
     """The patched ``fit`` of a booster's scikit-learn estimator (only the outermost autologged call logs)."""
     if running_integrations() - {api.name}:  # inside another integration's call (an sklearn search): theirs
         return original(estimator, *args, **kwargs)
-    from mltrail.sklearn._autolog import estimator_tags, log_training_metrics
-
     with autolog_run(api.name) as run:
         if run is None:
             return original(estimator, *args, **kwargs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from mltrail.entities import Metric, Param, RunTag
+
 if TYPE_CHECKING:
     from mltrail.tracking.client import MlflowClient
     from mltrail.tracking.fluent import ActiveRun
@@ -31,8 +33,6 @@ def log_params(run_id: str, client: MlflowClient, params: dict[str, Any]) -> Non
     MLflow refuses to change a logged param, so a param the user logged by hand
     before (or an earlier autolog call in the same run) is left as it is.
     """
-    from mltrail.entities import Param
-
     existing = client.get_run(run_id).data.params
     fresh = {k: v for k, v in truncate_params(params).items() if k not in existing}
     if fresh:
@@ -41,8 +41,6 @@ def log_params(run_id: str, client: MlflowClient, params: dict[str, Any]) -> Non
 
 def log_metrics(run_id: str, client: MlflowClient, metrics: dict[str, Any], step: int = 0) -> None:
     """Log numeric metrics at ``step`` in one batch (values that are not numbers are dropped)."""
-    from mltrail.entities import Metric
-
     now = int(time.time() * 1000)
     batch = []
     for key, value in metrics.items():
@@ -57,8 +55,6 @@ def log_metrics(run_id: str, client: MlflowClient, metrics: dict[str, Any], step
 
 def log_tags(run_id: str, client: MlflowClient, tags: dict[str, Any]) -> None:
     """Set several tags in one batch."""
-    from mltrail.entities import RunTag
-
     if tags:
         client.log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
 
@@ -175,8 +171,6 @@ class MetricsBuffer:
         self._last_flush = time.monotonic()
 
     def record(self, metrics: dict[str, Any], step: int) -> None:
-        from mltrail.entities import Metric
-
         now = int(time.time() * 1000)
         for key, value in metrics.items():
             try:

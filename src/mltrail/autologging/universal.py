@@ -11,6 +11,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
+from mltrail.autologging import config, patching
 from mltrail.autologging.config import configured_by_user, mark_globally_configured
 from mltrail.autologging.hooks import register_post_import_hook
 from mltrail.autologging.patching import warn_failure
@@ -157,8 +158,6 @@ def _enable(library: str) -> None:
 
 def reset() -> None:
     """Forget every autologging configuration and restore every patched function (tests use it)."""
-    from mltrail.autologging import config, patching
-
     for name in list(patching._patches):
         patching.revert_patches(name)
     with config._lock:

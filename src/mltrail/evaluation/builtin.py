@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mltrail.evaluation.base import EvaluationMetric, MetricValue, standard_aggregations
+from mltrail.evaluation.toxicity import evaluate_toxicity
 from mltrail.exceptions import invalid
 
 _log = logging.getLogger(__name__)
@@ -105,8 +106,6 @@ def toxicity() -> EvaluationMetric:
     Needs ``transformers``, ``torch`` and the classifier in the local Hugging Face
     cache or in ``$MLTRAIL_TOXICITY_MODEL``; skipped with a warning otherwise.
     """
-    from mltrail.evaluation.toxicity import evaluate_toxicity
-
     return EvaluationMetric(
         evaluate_toxicity,
         "toxicity",

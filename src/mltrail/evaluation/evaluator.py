@@ -18,8 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import mltrail
+from mltrail.data import from_pandas
+from mltrail.data.tabular import PandasDataset
 from mltrail.evaluation import builtin, classifier_artifacts, results_table, retrieval
 from mltrail.evaluation.base import EvaluationArtifact, EvaluationMetric, EvaluationResult, MetricValue
+from mltrail.evaluation.judge import check_judge_available
 from mltrail.exceptions import invalid
 
 _log = logging.getLogger(__name__)
@@ -65,8 +69,6 @@ def _default_metrics(
 
 def _to_dataframe(data: Any) -> Any:
     import pandas as pd
-
-    from mltrail.data.tabular import PandasDataset
 
     if isinstance(data, PandasDataset):
         return data.df.copy()
@@ -182,8 +184,6 @@ def _check_metrics(metrics: list[EvaluationMetric], ctx: _Context) -> None:
     _check_bindings(metrics, ctx)
     judges = {getattr(m, "judge_model", None) for m in metrics} - {None}
     if judges:
-        from mltrail.evaluation.judge import check_judge_available
-
         for judge in sorted(judges):
             check_judge_available(judge)
 
@@ -454,8 +454,6 @@ def evaluate(
         raise invalid(f"Unsupported evaluators {evaluators!r}: only the 'default' evaluator exists.")
     if env_manager != "local":
         raise invalid("evaluate() runs the model in this process: only env_manager='local' is supported.")
-    from mltrail.data.tabular import PandasDataset
-
     if isinstance(data, PandasDataset):
         targets = targets or data.targets
         predictions = predictions or data.predictions
@@ -609,7 +607,6 @@ def _log_results(
 
     The result holds the table as logged, then the other artifacts, in MLflow's order.
     """
-    import mltrail
     from mltrail.tracking import context
 
     active = mltrail.active_run()
@@ -661,9 +658,6 @@ def _read_back(client: Any, run_id: str, table_file: str, table: Any) -> Any:
 
 def _log_dataset(df: Any, targets: str | None, predictions: str | None, context: str | None) -> None:
     """Record the evaluation data as a run input; MLflow tags it with a context only for a ``metric_prefix``."""
-    import mltrail
-    from mltrail.data import from_pandas
-
     try:
         dataset = from_pandas(df, targets=targets, predictions=predictions)
     except Exception as err:  # an unhashable column must not cost the user their results

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mltrail.evaluation.base import EvaluationMetric, MetricValue
+from mltrail.evaluation.genai import aggregate
 
 _log = logging.getLogger(__name__)
 
@@ -146,8 +147,6 @@ def _metric(kind: str, k: Any, row_score: RowScore) -> EvaluationMetric:
 
 
 def _aggregate(scores: list[float]) -> dict[str, float]:
-    from mltrail.evaluation.genai import aggregate
-
     return aggregate(scores, _AGGREGATIONS)
 
 

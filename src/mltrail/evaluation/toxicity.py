@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.evaluation.base import MetricValue
+from mltrail.evaluation.genai import aggregate
 
 _log = logging.getLogger(__name__)
 
@@ -202,8 +203,6 @@ def evaluate_toxicity(predictions: Any) -> MetricValue | None:
 
 def aggregate_toxicity(scores: list[float | None]) -> dict[str, float]:
     """``mean``, ``variance``, ``p90`` and ``ratio`` (share with score >= 0.5) over the scores that are not ``None``."""
-    from mltrail.evaluation.genai import aggregate
-
     scored = [s for s in scores if s is not None]
     if not scored:
         return {}

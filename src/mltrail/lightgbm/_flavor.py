@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.sklearn import _load_from_file
 
 FLAVOR_NAME = "lightgbm"
 _BOOSTER_CLASS = "lightgbm.basic.Booster"
@@ -134,8 +135,6 @@ def _load_from_dir(local: Path) -> Any:
         import lightgbm as lgb
 
         return lgb.Booster(model_file=str(data))
-    from mltrail.sklearn import _load_from_file
-
     # MLflow writes LightGBM sklearn models with skops by default; ours use cloudpickle.
     return _load_from_file(data, conf.get("serialization_format") or "cloudpickle")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.serving.envs import prepare_environment
 
 ENV_MANAGERS = ("local", "virtualenv", "uv", "conda")
 
@@ -70,8 +71,6 @@ def prepare(project_dir: Path, env_type: str | None, env_value: Any, manager: st
         bin_dir = str(Path(sys.executable).parent)
         return {"PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     requirements = python_env_requirements(project_dir, env_value) if env_type == "python_env" else []
-    from mltrail.serving.envs import prepare_environment
-
     with tempfile.TemporaryDirectory(prefix="mltrail-project-env-") as tmp:
         (Path(tmp) / "requirements.txt").write_text("\n".join(requirements) + "\n")
         try:

@@ -19,9 +19,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mltrail.entities import Param, RunTag
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.projects import env as envs
 from mltrail.projects.spec import Project, load_project
+from mltrail.tracking import context
+from mltrail.tracking._default_tags import (
+    MLFLOW_GIT_COMMIT,
+    MLFLOW_RUN_NAME,
+    MLFLOW_SOURCE_NAME,
+    MLFLOW_SOURCE_TYPE,
+    default_tags,
+    git_commit_for,
+)
 
 SOURCE_TYPE = "PROJECT"
 TAG_ENTRY_POINT = "mlflow.project.entryPoint"
@@ -119,8 +129,6 @@ def _git(args: list[str], cwd: Path | None = None) -> str:
 
 
 def _git_info(folder: Path) -> dict[str, str]:
-    from mltrail.tracking._default_tags import MLFLOW_GIT_COMMIT, git_commit_for
-
     tags: dict[str, str] = {}
     commit = git_commit_for(str(folder / "MLproject"))
     if commit:
@@ -141,8 +149,6 @@ def _experiment_id(client: Any, experiment_name: str | None, experiment_id: str 
     if experiment_name is not None:
         found = client.get_experiment_by_name(experiment_name)
         return found.experiment_id if found else client.create_experiment(experiment_name)
-    from mltrail.tracking import context
-
     return context.experiment_id(client)
 
 
@@ -249,15 +255,6 @@ def _launch(project: Project, entry_point: str, source: str, declared: dict[str,
             experiment_id: str | None, run_id: str | None, run_name: str | None,
             cleanup: Path | None) -> SubmittedRun:
     import sys
-
-    from mltrail.entities import Param, RunTag
-    from mltrail.tracking import context
-    from mltrail.tracking._default_tags import (
-        MLFLOW_RUN_NAME,
-        MLFLOW_SOURCE_NAME,
-        MLFLOW_SOURCE_TYPE,
-        default_tags,
-    )
 
     client = context.client()
     if run_id is not None:

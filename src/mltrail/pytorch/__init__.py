@@ -27,6 +27,7 @@ from mltrail.autologging import (
     revert_patches,
 )
 from mltrail.pytorch._checkpoint import load_checkpoint
+from mltrail.pytorch._lightning import patch_lightning
 from mltrail.pytorch._model import (
     FLAVOR_NAME,
     _load_pyfunc,  # noqa: F401  # the pyfunc loader entry point (loader_module: mlflow.pytorch)
@@ -101,6 +102,4 @@ def autolog(
 
 
 def _patch_module(module: ModuleType) -> None:
-    from mltrail.pytorch._lightning import patch_lightning
-
     patch_lightning(module)

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import mltrail
 from mltrail.autologging import warn_failure
 from mltrail.exceptions import invalid
 
@@ -144,7 +145,6 @@ def load_checkpoint(
 
         model = mltrail.pytorch.load_checkpoint(MyModule, run_id)
     """
-    import mltrail
     from mltrail.tracking import MlflowClient
 
     if epoch is not None and global_step is not None:

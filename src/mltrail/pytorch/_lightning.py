@@ -19,7 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import mltrail
 from mltrail.autologging import autolog_run, get_autolog_config, safe_patch, warn_failure
+from mltrail.entities import Metric, Param
+from mltrail.pytorch._checkpoint import _MARK, checkpoint_callback
+from mltrail.pytorch._model import log_model
 
 NAME = "pytorch"
 _log = logging.getLogger(__name__)
@@ -38,8 +42,6 @@ def _client() -> Any:
 
 
 def _log_metrics(client: Any, run_id: str, metrics: dict[str, float], step: int) -> None:
-    from mltrail.entities import Metric
-
     if not metrics:
         return
     now = int(time.time() * 1000)
@@ -47,8 +49,6 @@ def _log_metrics(client: Any, run_id: str, metrics: dict[str, float], step: int)
 
 
 def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
-    from mltrail.entities import Param
-
     if params:
         client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
@@ -170,8 +170,6 @@ class _FitSession:
         ]
         self.trainer.callbacks.append(callback)
         if self.config.get("checkpoint", True):
-            from mltrail.pytorch._checkpoint import _MARK, checkpoint_callback
-
             kept = [cb for cb in self.trainer.callbacks if not getattr(cb, _MARK, False)]
             self.trainer.callbacks[:] = [*kept, checkpoint_callback(self.pl, self.run_id, self.config)]
         if self.config.get("log_models", True) and self.config.get("log_model_signatures", True):
@@ -208,8 +206,6 @@ class _FitSession:
 
     def after(self, module: Any) -> None:
         """Log EarlyStopping results, the model summary and the model (each failure warned alone)."""
-        import mltrail
-
         client = _client()
         if self.early_stop is not None:
             self._guard("early stopping metrics", self._log_early_stop, client)
@@ -223,8 +219,6 @@ class _FitSession:
             signature = self._guard(
                 "signature", lambda: infer_signature(self.example[0].numpy(), self.example[1].numpy())
             )
-        from mltrail.pytorch._model import log_model
-
         logged = self._guard(
             "model",
             lambda: log_model(
@@ -264,8 +258,6 @@ class _FitSession:
         _log_metrics(client, self.run_id, metrics, 0)
 
     def _log_summary(self, module: Any) -> None:
-        import mltrail
-
         summaries = importlib.import_module(f"{self.pl.__name__}.utilities.model_summary")
         summary = summaries.ModelSummary(module, max_depth=-1)
         with tempfile.TemporaryDirectory(prefix="mltrail-pl-") as tmp:

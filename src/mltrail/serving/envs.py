@@ -20,7 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import mltrail
 from mltrail.exceptions import invalid
+from mltrail.models.requirements import read_requirements
+from mltrail.version import __version__
 
 ENV_ROOT_VAR = "MLTRAIL_ENV_ROOT"
 _READY = ".mltrail-env-ready"
@@ -32,9 +35,6 @@ def env_root() -> Path:
 
 def _mltrail_spec(extras: tuple[str, ...] = ()) -> str:
     """How to install mltrail into the env: this source tree when we run from one, else the release."""
-    import mltrail
-    from mltrail.version import __version__
-
     wanted = ",".join(("server", "pandas", *extras))
     src = Path(mltrail.__file__).resolve().parents[2]
     if (src / "pyproject.toml").is_file():
@@ -50,8 +50,6 @@ def model_requirements(model_dir: Path) -> list[str]:
     """
     import re
 
-    from mltrail.models.requirements import read_requirements
-
     out = []
     for req in read_requirements(model_dir):
         norm = req.lower().replace("_", "-")
@@ -64,8 +62,6 @@ def model_requirements(model_dir: Path) -> list[str]:
 
 def env_key(requirements: list[str], manager: str, extras: tuple[str, ...] = ()) -> str:
     """The cache key of an environment: manager, Python, requirements, mltrail and its extras."""
-    from mltrail.version import __version__
-
     payload = json.dumps(
         [manager, sys.version_info[:2], sorted(requirements), __version__, _mltrail_spec(extras)]
     )

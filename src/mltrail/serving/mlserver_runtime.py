@@ -49,7 +49,10 @@ from mlserver.types import (
 )
 from mlserver.utils import get_model_uri
 
+import mltrail.pyfunc
+from mltrail.exceptions import MltrailException
 from mltrail.serving.mlserver import TIMEOUT_KEY
+from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
 
 #: Name of the single output when a prediction is not a DataFrame or a dict (MLServer's own default).
 OUTPUT_NAME = "output-1"
@@ -182,8 +185,6 @@ class MltrailRuntime(MLModel):
     """
 
     async def load(self) -> bool:
-        import mltrail.pyfunc
-
         uri = await get_model_uri(self._settings)
         self._model = await asyncio.to_thread(mltrail.pyfunc.load_model, uri)
         if self._settings.parameters is None:
@@ -205,8 +206,6 @@ class MltrailRuntime(MLModel):
 
     async def _predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         """The model's prediction; :class:`InferenceError` if it fails, :class:`PredictionTimeout` if late."""
-        from mltrail.exceptions import MltrailException
-
         def call() -> Any:
             return self._model.predict(data, params=params) if params else self._model.predict(data)
 
@@ -268,8 +267,6 @@ class MltrailRuntime(MLModel):
     async def invocations(self, request: Request) -> Response:
         """MLflow's scoring protocol (JSON or CSV in, ``{"predictions": ...}`` out, MLflow-style errors)."""
         import msgspec
-
-        from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
 
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:

@@ -29,6 +29,8 @@ from mltrail.autologging import (
 )
 from mltrail.autologging import logging_utils as lu
 from mltrail.exceptions import invalid
+from mltrail.sklearn import _post_training
+from mltrail.sklearn._flavor import log_model
 
 _log = logging.getLogger(__name__)
 NAME = "sklearn"
@@ -94,8 +96,6 @@ def autolog(
         patch_class(cls)
     safe_patch(NAME, BaseEstimator, "__init_subclass__", _patched_init_subclass)
     if log_post_training_metrics:
-        from mltrail.sklearn import _post_training
-
         _post_training.patch_metrics(NAME)
 
 
@@ -144,8 +144,6 @@ def patch_class(cls: type) -> None:
         if hasattr(cls, method):
             safe_patch(NAME, cls, method, _patched_fit)
     if get_autolog_config(NAME).get("log_post_training_metrics", True):
-        from mltrail.sklearn import _post_training
-
         _post_training.patch_class(NAME, cls)
 
 
@@ -195,8 +193,6 @@ def _patched_fit(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
         if get_autolog_config(NAME).get("log_models", True):
             _guarded("model", _log_model, self, "model", features)
         if get_autolog_config(NAME).get("log_post_training_metrics", True):
-            from mltrail.sklearn import _post_training
-
             _post_training.register_model(self, run_id, run._tracking_uri)
         return result
 
@@ -303,8 +299,6 @@ def _log_training_plots(
 
 
 def _log_model(estimator: Any, name: str, features: Any) -> None:
-    from mltrail.sklearn._flavor import log_model
-
     config = get_autolog_config(NAME)
     predict_fn = "predict" if hasattr(estimator, "predict") else "transform"
     if not hasattr(estimator, predict_fn):

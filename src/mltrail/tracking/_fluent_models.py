@@ -32,6 +32,7 @@ from typing import Any
 from mltrail import _exported_by
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import invalid
+from mltrail.store.logged_models import SEARCH_LOGGED_MODELS_MAX_RESULTS_THRESHOLD, validate_logged_model_name
 from mltrail.tracking import _model_context, context
 from mltrail.tracking._default_tags import default_tags
 from mltrail.tracking.client import MlflowClient
@@ -106,8 +107,6 @@ def set_active_model(*, name: str | None = None, model_id: str | None = None) ->
                 f"the provided name {name!r}."
             )
     else:
-        from mltrail.store.logged_models import validate_logged_model_name
-
         validate_logged_model_name(name)  # also keeps the name safe inside the filter below
         found = search_logged_models(filter_string=f"name = '{name}'", max_results=2, output_format="list")
         if len(found) > 1:
@@ -252,8 +251,6 @@ def search_logged_models(
                                     order_by=[{"field_name": "creation_time", "ascending": True}],
                                     output_format="list")
     """
-    from mltrail.store.logged_models import SEARCH_LOGGED_MODELS_MAX_RESULTS_THRESHOLD
-
     if output_format not in ("pandas", "list"):
         raise invalid(
             f"Unsupported output format: {output_format!r}. Supported string values are 'pandas' or 'list'"

@@ -52,6 +52,7 @@ from mltrail.exceptions import (
     invalid,
     not_found,
 )
+from mltrail.store.prompts import PromptStore
 from mltrail.tracking import context
 from mltrail.tracking._client_traces import trace_store
 from mltrail.tracking._logged_model_client import logged_model_store_for
@@ -157,8 +158,6 @@ class PromptClientMixin:
 
     @property
     def _prompts(self) -> PromptStore:
-        from mltrail.store.prompts import PromptStore
-
         return PromptStore(self._registry_store)
 
     # ----------------------------------------------------------------- prompts

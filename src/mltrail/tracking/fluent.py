@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mltrail import _exported_by
+from mltrail.data import to_dataset_input
 from mltrail.entities import (
     Experiment,
     LifecycleStage,
@@ -48,6 +49,7 @@ from mltrail.tracking._default_tags import (
     MLFLOW_RUN_NOTE,
     default_tags,
 )
+from mltrail.tracking._search_df import runs_to_dataframe
 from mltrail.tracking._store_registry import cached_stores
 from mltrail.tracking._uris import (  # the `x as x` names are re-exported as public API
     get_registry_uri as get_registry_uri,
@@ -510,8 +512,6 @@ def log_inputs(
     models: Any = None,
 ) -> None:
     """Record several datasets at once, each with an optional context and tags."""
-    from mltrail.data import to_dataset_input
-
     datasets = list(datasets or [])
     contexts = list(contexts or [None] * len(datasets))
     tags_list = list(tags_list or [None] * len(datasets))
@@ -585,7 +585,5 @@ def search_runs(
         )
     if output_format == "list":
         return runs
-    from mltrail.tracking._search_df import runs_to_dataframe
-
     return runs_to_dataframe(runs)
 

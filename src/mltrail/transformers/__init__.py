@@ -22,6 +22,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from mltrail.autologging import autologging_integration, register_post_import_hook, revert_patches
+from mltrail.transformers._callback import patch_trainer
 
 FLAVOR_NAME = "transformers"
 
@@ -69,6 +70,4 @@ def autolog(
 
 
 def _patch_module(module: ModuleType) -> None:
-    from mltrail.transformers._callback import patch_trainer
-
     patch_trainer(module)

@@ -20,8 +20,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import mltrail
 from mltrail.autologging import autolog_run, get_autolog_config, safe_patch, warn_failure
 from mltrail.autologging.config import configured_by_user
+from mltrail.entities import Metric, Param
 
 NAME = "transformers"
 _MAX_PARAM_VAL_LENGTH = 6000  # MLflow's limit; longer values are left out, as MLflowCallback does
@@ -78,8 +80,6 @@ def _callback_class() -> type:
             """The run to log into: train's run, else (e.g. ``evaluate()``) the active run."""
             if self.run_id is not None:
                 return self.run_id
-            import mltrail
-
             active = mltrail.active_run()
             if active is None or get_autolog_config(NAME).get("exclusive"):
                 return None
@@ -92,8 +92,6 @@ def _callback_class() -> type:
             run_id = self._target()
             if run_id is None or not state.is_world_process_zero:
                 return
-            from mltrail.entities import Param
-
             combined: dict[str, Any] = {}
             config = getattr(model, "config", None)
             if config is not None and hasattr(config, "to_dict"):
@@ -117,8 +115,6 @@ def _callback_class() -> type:
             run_id = self._target()
             if run_id is None or not state.is_world_process_zero or not logs:
                 return
-            from mltrail.entities import Metric
-
             now = int(time.time() * 1000)
             metrics = []
             for key, value in logs.items():
@@ -167,8 +163,6 @@ def _patched_train(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _log_pretrained(trainer: Any) -> None:
     """``log_models=True``: the trained model (and tokenizer) via ``save_pretrained`` as artifacts ``model/``."""
-    import mltrail
-
     try:
         with tempfile.TemporaryDirectory(prefix="mltrail-hf-") as tmp:
             target = Path(tmp) / "model"

@@ -31,6 +31,7 @@ from mltrail.autologging import (
 )
 from mltrail.autologging import logging_utils as lu
 from mltrail.autologging.boosters import EXAMPLE_ROWS, BoosterAPI, guarded, sklearn_api_fit
+from mltrail.xgboost._flavor import _predict, log_model
 
 _log = logging.getLogger(__name__)
 NAME = "xgboost"
@@ -179,8 +180,6 @@ def _log_importance(run_id: str, client: Any, booster: Any) -> None:
 
 
 def _log_model(model: Any, example: Any) -> None:
-    from mltrail.xgboost._flavor import _predict, log_model
-
     config = get_autolog_config(NAME)
     signature = None
     if example is not None and config.get("log_model_signatures", True):
