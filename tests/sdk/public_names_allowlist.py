@@ -3,14 +3,12 @@
 Read by ``test_public_names_genai.py``. Keys are official module paths; each
 entry maps a name or a glob pattern (fnmatch) to why it is missing. An entry
 that no longer matches a missing name fails the test, so the list shrinks as
-names land. "being added in parallel (H2/H8)" marks names another engineer is
-delivering right now; the lead removes those entries at integration.
+names land.
 """
 
 from __future__ import annotations
 
-H2 = "being added in parallel (H2: mlflow.genai.datasets, evaluation datasets)"
-H8 = "being added in parallel (H8: token usage and cost on traces and spans)"
+DATASET_VERSIONS = "versions of an evaluation dataset (MLflow 3.17): not in mltrail's datasets yet"
 DATABRICKS = "Databricks-only (labeling sessions, review apps, Unity Catalog, model serving)"
 GATEWAY = "AI Gateway configuration entities: mltrail has no AI Gateway server"
 MCP = "MCP server registry (MLflow 3.17 preview): not in mltrail"
@@ -24,11 +22,7 @@ OTEL = "OpenTelemetry SDK plumbing: mltrail's tracer is not an OTel TracerProvid
 
 ALLOWED: dict[str, dict[str, str]] = {
     "mlflow.genai": {
-        "EvaluationDatasetVersion": H2,
-        "datasets": H2,
-        "*_dataset": H2,
-        "*_dataset_tag*": H2,
-        "search_datasets": H2,
+        "EvaluationDatasetVersion": DATASET_VERSIONS,
         "Agent": DATABRICKS,
         "LabelingSession": DATABRICKS,
         "ReviewApp": DATABRICKS,
@@ -55,7 +49,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "custom_prompt_judge": "deprecated since MLflow 3.4 in favour of make_judge",
     },
     "mlflow.genai.judges.base": {"AlignmentOptimizer": DSPY},
-    "mlflow.genai.datasets": {"*": H2},
+    "mlflow.genai.datasets": {"EvaluationDatasetVersion": DATASET_VERSIONS},
     "mlflow.entities": {
         "Budget*": GATEWAY,
         "Gateway*": GATEWAY,
@@ -67,8 +61,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "Webhook*": "model-registry webhooks: not in mltrail",
         "Workspace*": "multi-workspace servers: mltrail has one workspace per server",
         "Issue*": "issue tracking for traces (3.17 experimental): not in mltrail",
-        "DatasetRecord*": H2,
-        "_DatasetSummary": H2,
+        "_DatasetSummary": "private in MLflow (a summary row of search_datasets)",
         "LiveSpan": LIVE_SPAN,
         "NoOpSpan": LIVE_SPAN,
         "TraceLocation*": "trace locations other than an experiment (Unity Catalog tables): Databricks-only",
@@ -119,8 +112,6 @@ ALLOWED: dict[str, dict[str, str]] = {
         "unset_experiment_trace_location": DATABRICKS,
     },
     "mlflow.tracing.constant": {
-        "TokenUsageKey": H8,
-        "CostKey": H8,
         "*Metric*Key": "trace metrics aggregation API (3.17): not in mltrail",
         "GenAiSemconvKey": OTEL,
         "SpansLocation": "spans kept in artifact or archive storage: mltrail keeps spans in the database",

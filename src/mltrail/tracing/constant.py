@@ -1,8 +1,9 @@
 """``mlflow.tracing.constant``'s import path: the keys MLflow uses in spans, traces and assessments.
 
 The span, trace-metadata and trace-tag keys are defined once in
-:mod:`mltrail.entities.trace`; this module re-exports them under MLflow's path
-and adds the assessment metadata keys.
+:mod:`mltrail.entities.trace`, the token-usage and cost keys in
+:mod:`mltrail.entities.trace_usage`; this module re-exports them under MLflow's
+path and adds the assessment metadata keys.
 
 Example::
 
@@ -14,6 +15,7 @@ Example::
 from __future__ import annotations
 
 from mltrail.entities.trace import SpanAttributeKey, TraceMetadataKey, TraceTagKey
+from mltrail.entities.trace_usage import CostKey, TokenUsageKey
 
 
 class AssessmentMetadataKey:
@@ -28,4 +30,11 @@ class AssessmentMetadataKey:
     JUDGE_OUTPUT_TOKENS = "mlflow.assessment.judgeOutputTokens"
 
 
-__all__ = ["AssessmentMetadataKey", "SpanAttributeKey", "TraceMetadataKey", "TraceTagKey"]
+__all__ = [
+    "AssessmentMetadataKey",
+    "CostKey",
+    "SpanAttributeKey",
+    "TokenUsageKey",
+    "TraceMetadataKey",
+    "TraceTagKey",
+]
