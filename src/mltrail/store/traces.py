@@ -26,6 +26,7 @@ from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackVa
 from mltrail.entities.trace import Span, Trace, TraceInfo, TraceMetadataKey
 from mltrail.exceptions import invalid
 from mltrail.search.limits import check_order_by_count
+from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.trace_filter import TraceClause, TraceNode, parse_trace_filter
 from mltrail.store.validation import MAX_TRACE_TAG_KEY_LENGTH, MAX_TRACE_TAG_VAL_LENGTH, too_long
 
@@ -152,8 +153,6 @@ class TraceStore(ABC):
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Sessions of some experiments, most recent first: ``session_id``, ``trace_count``, tokens, cost,
         ``user``, ``first_timestamp_ms``, ``last_timestamp_ms``, ``error_count``; and the next page's token."""
-        from mltrail.store.paging import decode_page_token, encode_page_token
-
         sessions: dict[str, dict[str, Any]] = {}
         for info in self._all_infos(experiment_ids, filter_string):
             sid = info.trace_metadata.get(TraceMetadataKey.TRACE_SESSION)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from mltrail.entities.trace import Trace, TraceMetadataKey
 from mltrail.entities.tracking import PagedList
 from mltrail.exceptions import BAD_REQUEST, RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.store.traces import check_trace_tag
 from mltrail.tracking import context
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ def read_trace(tracking_uri: str | None, trace_id: str) -> Trace:
 
 def set_tag(tracking_uri: str | None, trace_id: str, key: str, value: Any) -> None:
     """Set a tag on a trace still in flight, else on the stored trace."""
-    from mltrail.store.traces import check_trace_tag
     from mltrail.tracing import _manual
 
     key, text = check_trace_tag(key, value)

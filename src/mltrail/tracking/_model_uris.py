@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from mltrail.artifacts._hooks import register
 from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.store.logged_models import validate_logged_model_name
 from mltrail.tracking._store_registry import plan_store
 from mltrail.tracking._uris import get_tracking_uri, resolve_tracking_uri
 from mltrail.tracking.context import client_for_uri
@@ -161,8 +162,6 @@ def _run_logged_model_location(
 
 def _run_logged_model(client: MlflowClient, experiment_id: str, run_id: str, name: str) -> LoggedModel | None:
     """The newest READY logged model ``name`` whose source run is ``run_id`` (``None`` if there is none)."""
-    from mltrail.store.logged_models import validate_logged_model_name
-
     try:
         validate_logged_model_name(name)  # also keeps the name safe inside the filter below
     except MltrailException:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from mltrail.entities.trace import TraceMetadataKey
 from mltrail.exceptions import invalid
+from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql._codec import chunks
 from mltrail.store.sql.database import Database
 from mltrail.store.sql.schema import assessments, spans, trace_info, trace_request_metadata, trace_tags
@@ -134,8 +135,6 @@ class TraceUiReadsMixin:
         page_token: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Sessions (``mlflow.trace.session``) of some experiments, most recent first: turns, tokens, cost, user."""
-        from mltrail.store.paging import decode_page_token, encode_page_token
-
         if not isinstance(max_results, int) or not 1 <= max_results <= SEARCH_TRACES_MAX_RESULTS:
             raise invalid(f"Invalid max_results {max_results!r}: it must be between 1 and {SEARCH_TRACES_MAX_RESULTS}")
         offset = decode_page_token(page_token)
