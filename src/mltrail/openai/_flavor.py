@@ -21,15 +21,14 @@ Example::
 from __future__ import annotations
 
 import os
-import string
 from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.openai._templates import PYFUNC_TASKS, template_variables
 
 FLAVOR_NAME = "openai"
 MODEL_FILENAME = "model.yaml"
-PYFUNC_TASKS = ("chat.completions", "completions", "embeddings")
 _RESOURCE_TASKS = {  # openai.resources class -> task name
     ("openai.resources.chat.completions", "Completions"): "chat.completions",
     ("openai.resources.completions", "Completions"): "completions",
@@ -55,20 +54,6 @@ def task_name(task: Any) -> str:
         if cls.__name__ == name and (cls.__module__ == mod or cls.__module__.startswith(mod + ".")):
             return value
     raise invalid(f"Unsupported task object: {task}")
-
-
-def template_variables(task: str, template: Any) -> list[str]:
-    """The ``{placeholders}`` of a prompt or of chat messages' roles and contents, sorted."""
-    texts: list[str] = []
-    if task == "completions":
-        texts = [template or "{prompt}"]
-    elif task == "chat.completions":
-        for m in template or []:
-            texts += [v for v in (m.get("role"), m.get("content")) if isinstance(v, str)]
-    names = set()
-    for text in texts:
-        names |= {f for _, f, _, _ in string.Formatter().parse(text) if f}
-    return sorted(names)
 
 
 def _signature(task: str, kwargs: dict[str, Any]) -> Any:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mltrail.exceptions import invalid
-from mltrail.openai._flavor import PYFUNC_TASKS, template_variables
+from mltrail.openai._templates import PYFUNC_TASKS, template_variables
 
 _PARALLEL = 8
 
