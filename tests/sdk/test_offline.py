@@ -8,9 +8,11 @@ read the result back with the official ``mlflow`` client.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -343,3 +345,51 @@ def test_the_journal_keeps_the_logging_order_of_buffered_metrics(tmp_path, monke
         [{"key": "a", "value": 2.0, "timestamp": 2, "step": 1}],
     ]
     assert store.get_run(run.info.run_id).info.run_name == "ordered"  # answered from the journal's copy
+
+
+class _Gateway(BaseHTTPRequestHandler):
+    """A proxy with no server behind it: 502 for every call, or no answer at all (``hang``)."""
+
+    hang = False
+
+    def do_POST(self):
+        if self.hang:
+            time.sleep(1)  # longer than MLTRAIL_HTTP_REQUEST_TIMEOUT
+            self.close_connection = True
+            return
+        self.send_response(502)
+        self.send_header("Content-Length", "11")
+        self.end_headers()
+        self.wfile.write(b"Bad Gateway")
+
+    do_GET = do_POST
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("hang", [False, True], ids=["502", "timeout"])
+def test_a_gateway_error_or_a_timeout_also_switches_to_the_journal(hang, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLTRAIL_OFFLINE_DIR", str(tmp_path / "journal"))
+    monkeypatch.setenv("MLTRAIL_HTTP_REQUEST_TIMEOUT", "0.3")
+    handler = type("Handler", (_Gateway,), {"hang": hang})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        store = RestTrackingStore(f"http://127.0.0.1:{httpd.server_address[1]}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            store.log_param("f" * 32, Param("p", "1"))  # no exception
+        assert [w.category for w in caught] == [OfflineWarning]
+        (record,) = store.offline.journal().records()
+        # The call may have reached a server behind the gateway: replayed with check.
+        assert (record.op, record.check, record.body["params"]) == (
+            "log_batch",
+            True,
+            [{"key": "p", "value": "1"}],
+        )
+        store.offline.stop()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

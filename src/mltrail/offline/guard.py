@@ -110,6 +110,7 @@ class OfflineGuard:
         self._offline_runs: dict[str, Run] = {}
         self._experiments: dict[str, Experiment] = {}
         self.last_report: ReplayReport | None = None
+        self._stop = threading.Event()
         # Registered before the stores' and the fluent API's exit hooks, so it runs after them (LIFO).
         atexit.register(self._tidy_at_exit)
         if self.mode == "auto" and any(self.directory.glob("*.jsonl")):
@@ -278,7 +279,8 @@ class OfflineGuard:
         wait, longest = settings.retry_seconds()
         delay = wait if first_wait is None else first_wait
         while True:
-            time.sleep(delay)
+            if self._stop.wait(delay):
+                return
             delay = wait if delay == 0 else min(delay * 2, longest)
             try:
                 if not self._probe():
@@ -297,6 +299,13 @@ class OfflineGuard:
                         )
                     self._journaling = False
                     return
+
+    def stop(self) -> None:
+        """Stop retrying in the background for good (the journal stays for the next process or ``mltrail sync``)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
 
     def replay(self, progress: Callable[[int], None] | None = None) -> ReplayReport | None:
         """Replay this server's journals now (None when another process is replaying them)."""
