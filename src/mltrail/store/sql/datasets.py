@@ -191,6 +191,76 @@ def _orders(order_by: Sequence[str] | None) -> list[ColumnElement[Any]]:
     return out
 
 
+# What a merge may change on a stored record (MLflow's ``SqlEvaluationDatasetRecord.merge``).
+_MERGED_COLUMNS = frozenset(
+    {"outputs", "expectations", "tags", "last_update_time", "last_updated_by", "content_hash"}
+)
+_MERGE_UPDATE = (
+    sa.update(evaluation_dataset_records)
+    .where(evaluation_dataset_records.c.dataset_record_id == sa.bindparam("rid"))
+    .values({c: sa.bindparam(f"v_{c}") for c in _MERGED_COLUMNS})
+)
+
+
+def _state(row: Any) -> dict[str, Any]:
+    """A stored record as plain values (JSON decoded), to merge into."""
+    return {
+        **row._asdict(),
+        "inputs": json.loads(row.inputs),
+        "outputs": _loads(row.outputs),
+        "expectations": _loads(row.expectations),
+        "tags": _loads(row.tags) or {},
+    }
+
+
+def _new_state(
+    dataset_id: str, rec: dict[str, Any], key: str, user: str | None, now: int, seq: int
+) -> dict[str, Any]:
+    source: DatasetRecordSource | None = rec["source"]
+    return {
+        "dataset_record_id": _record_id(now, seq),
+        "dataset_id": dataset_id,
+        "inputs": rec["inputs"],
+        "outputs": rec["outputs"],
+        "expectations": rec["expectations"],
+        "tags": rec["tags"],
+        "source": _dumps(source.to_dict()) if source else None,
+        "source_id": source.source_id if source else None,
+        "source_type": str(source.source_type) if source else None,
+        "created_time": now,
+        "last_update_time": now,
+        "created_by": user,
+        "last_updated_by": user,
+        "input_hash": key,
+    }
+
+
+def _merge(state: dict[str, Any], rec: dict[str, Any], user: str | None, now: int) -> dict[str, Any]:
+    """MLflow's merge into ``state``: outputs replaced when given, expectations and tags updated key by key."""
+    if rec["has_outputs"]:
+        state["outputs"] = rec["outputs"]
+    if rec["expectations"]:
+        state["expectations"] = {**(state["expectations"] or {}), **rec["expectations"]}
+    if rec["tags"]:
+        state["tags"] = {**(state["tags"] or {}), **rec["tags"]}
+    state["last_update_time"] = max(now, int(state["last_update_time"]))
+    if user:
+        state["last_updated_by"] = user
+    return state
+
+
+def _row(state: dict[str, Any]) -> dict[str, Any]:
+    """A record's state as table values (JSON encoded, content hash computed)."""
+    return {
+        **state,
+        "inputs": json.dumps(state["inputs"], ensure_ascii=False),
+        "outputs": _dumps(state["outputs"]),
+        "expectations": _dumps(state["expectations"]),
+        "tags": _dumps(state["tags"]),
+        "content_hash": content_hash(state["inputs"], state["outputs"], state["expectations"]),
+    }
+
+
 class SqlDatasetsMixin:
     """Evaluation-dataset methods of the SQL tracking store (see :class:`mltrail.store.datasets.DatasetStore`)."""
 
@@ -391,89 +461,43 @@ class SqlDatasetsMixin:
         if isinstance(records, (str, bytes, dict)) or not isinstance(records, Sequence):
             raise invalid(f"Invalid records {type(records).__name__}: expected a list of record objects")
         cleaned = [clean_record(r, i) for i, r in enumerate(records)]
+        keys = [input_hash(rec["inputs"]) for rec in cleaned]
 
         def write(conn: sa.Connection) -> dict[str, int]:
+            # A few statements per merge, whatever its size: stored matches read at once, new
+            # records inserted together, one update per stored record that changed.
             row = self._require(conn, dataset_id)
-            inserted = updated = 0
-            user = None
             now = now_ms()
-            for seq, rec in enumerate(cleaned):
-                key = input_hash(rec["inputs"])
+            stored: dict[str, dict[str, Any]] = {}
+            for part in chunks(list(dict.fromkeys(keys))):
+                query = sa.select(evaluation_dataset_records).where(
+                    _R.dataset_id == dataset_id, _R.input_hash.in_(part)
+                )
+                stored.update((r.input_hash, _state(r)) for r in conn.execute(query))
+            new: dict[str, dict[str, Any]] = {}
+            changed: dict[str, dict[str, Any]] = {}
+            user = None
+            for seq, (rec, key) in enumerate(zip(cleaned, keys, strict=True)):
                 rec_user = _user(rec["tags"].get(USER_TAG))
                 user = rec_user or user
-                stored = conn.execute(
-                    sa.select(evaluation_dataset_records).where(
-                        _R.dataset_id == dataset_id, _R.input_hash == key
-                    )
-                ).first()
-                if stored is None:
-                    self._insert_record(conn, dataset_id, rec, key, rec_user, now, seq)
-                    inserted += 1
+                if key in new:
+                    _merge(new[key], rec, rec_user, now)
+                elif key in stored:
+                    changed[key] = _merge(stored[key], rec, rec_user, now)
                 else:
-                    self._merge_record(conn, stored, rec, rec_user, now)
-                    updated += 1
+                    new[key] = _new_state(dataset_id, rec, key, rec_user, now, seq)
+            if new:
+                conn.execute(sa.insert(evaluation_dataset_records), [_row(state) for state in new.values()])
+            if changed:  # one executemany for every merged stored record
+                rows = [_row(state) for state in changed.values()]
+                params = [
+                    {"rid": r["dataset_record_id"], **{f"v_{c}": r[c] for c in _MERGED_COLUMNS}} for r in rows
+                ]
+                conn.execute(_MERGE_UPDATE, params)
             self._refresh(conn, dataset_id, update_schema(row.schema, cleaned), user)
-            return {"inserted": inserted, "updated": updated}
+            return {"inserted": len(new), "updated": len(cleaned) - len(new)}
 
         return self.db.write(write)
-
-    @staticmethod
-    def _insert_record(
-        conn: sa.Connection,
-        dataset_id: str,
-        rec: dict[str, Any],
-        key: str,
-        user: str | None,
-        now: int,
-        seq: int,
-    ) -> None:
-        source: DatasetRecordSource | None = rec["source"]
-        conn.execute(
-            sa.insert(evaluation_dataset_records).values(
-                dataset_record_id=_record_id(now, seq),
-                dataset_id=dataset_id,
-                inputs=json.dumps(rec["inputs"], ensure_ascii=False),
-                outputs=_dumps(rec["outputs"]),
-                expectations=_dumps(rec["expectations"]),
-                tags=_dumps(rec["tags"]),
-                source=_dumps(source.to_dict()) if source else None,
-                source_id=source.source_id if source else None,
-                source_type=str(source.source_type) if source else None,
-                created_time=now,
-                last_update_time=now,
-                created_by=user,
-                last_updated_by=user,
-                input_hash=key,
-                content_hash=content_hash(rec["inputs"], rec["outputs"], rec["expectations"]),
-            )
-        )
-
-    @staticmethod
-    def _merge_record(
-        conn: sa.Connection, stored: Any, rec: dict[str, Any], user: str | None, now: int
-    ) -> None:
-        """MLflow's merge: outputs replaced when given, expectations and tags updated key by key."""
-        outputs = rec["outputs"] if rec["has_outputs"] else _loads(stored.outputs)
-        expectations = _loads(stored.expectations)
-        if rec["expectations"]:
-            expectations = {**(expectations or {}), **rec["expectations"]}
-        tags = _loads(stored.tags) or {}
-        if rec["tags"]:
-            tags = {**tags, **rec["tags"]}
-        values: dict[str, Any] = {
-            "outputs": _dumps(outputs),
-            "expectations": _dumps(expectations),
-            "tags": _dumps(tags),
-            "last_update_time": max(now, int(stored.last_update_time)),
-            "content_hash": content_hash(json.loads(stored.inputs), outputs, expectations),
-        }
-        if user:
-            values["last_updated_by"] = user
-        conn.execute(
-            sa.update(evaluation_dataset_records)
-            .where(_R.dataset_record_id == stored.dataset_record_id)
-            .values(**values)
-        )
 
     def delete_dataset_records(self, dataset_id: str, dataset_record_ids: Sequence[str]) -> int:
         if isinstance(dataset_record_ids, (str, bytes)) or not isinstance(dataset_record_ids, Sequence):
