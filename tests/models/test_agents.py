@@ -415,3 +415,17 @@ mltrail.models.set_model(LLMAgent())
     sent = openai_server.requests[-1]["body"]
     assert sent["messages"] == [{"role": "user", "content": "hello big world"}]
     assert sent["stream"] is True
+
+
+@pytest.mark.parametrize("lib", ["mltrail", "mlflow"])
+def test_code_agents_logged_through_mltrail_server_load_in_the_other_library(tmp_path, live, lib):
+    (tmp_path / "agent.py").write_text(AGENT_CODE.replace("{lib}", lib))
+    mltrail.set_tracking_uri(live.url)
+    logger, loader = (mltrail, mlflow) if lib == "mltrail" else (mlflow, mltrail)
+    with logger.start_run():
+        info = logger.pyfunc.log_model(
+            name="agent", python_model=str(tmp_path / "agent.py"), pip_requirements=["x"]
+        )
+    model = loader.pyfunc.load_model(info.model_uri)
+    assert model.metadata.metadata == {"task": "agent/v1/responses"}
+    assert model.predict(HELLO)["output"][0]["content"][0]["text"] == f"{lib}:hello big world"
