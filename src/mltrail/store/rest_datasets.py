@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mltrail.entities import PagedList
 from mltrail.entities.dataset_record import DatasetRecord
 from mltrail.entities.evaluation_dataset import EvaluationDataset
+from mltrail.exceptions import invalid
 from mltrail.protocol import datasets as w
 from mltrail.protocol.datasets import DATASETS as D
 from mltrail.store.datasets import (
@@ -79,7 +80,10 @@ class RestDatasetsMixin:
         )
 
     def upsert_dataset_records(self, dataset_id: str, records: Sequence[dict[str, Any]]) -> dict[str, int]:
-        body = w.UpsertDatasetRecords(records=json.dumps(list(records)))
+        try:
+            body = w.UpsertDatasetRecords(records=json.dumps(list(records)))
+        except (TypeError, ValueError, RecursionError) as err:  # as the SQL store says it
+            raise invalid(f"Records are not JSON-serializable: {type(err).__name__}: {err}") from None
         data = self.http.send(D.upsert_dataset_records, body, dataset_id=dataset_id)
         return {"inserted": int(data.get("inserted_count", 0)), "updated": int(data.get("updated_count", 0))}
 
