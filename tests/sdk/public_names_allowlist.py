@@ -43,6 +43,12 @@ ALLOWED: dict[str, dict[str, str]] = {
         "get_scorer": SCORER_REGISTRY,
         "delete_scorer": SCORER_REGISTRY,
     },
+    "mlflow.genai.scorers.builtin_scorers": {
+        "*SessionLevelScorer": "the session scorers' base class is private in mltrail (genai.scorers.session)",
+        "ExtractedFields": "MLflow's internal field-extraction helpers for built-in scorers",
+        "FieldExtractionConfig": "MLflow's internal field-extraction helpers for built-in scorers",
+        "resolve_scorer_fields": "MLflow's internal field-extraction helpers for built-in scorers",
+    },
     "mlflow.genai.judges": {
         "AlignmentOptimizer": DSPY,
         "ModelAPI": "the judge adapters' internal model-API enum; judges take 'provider:/model' URIs",

@@ -19,6 +19,7 @@ from public_names_allowlist import ALLOWED
 MODULES = [
     "mlflow.genai",
     "mlflow.genai.scorers",
+    "mlflow.genai.scorers.builtin_scorers",
     "mlflow.genai.judges",
     "mlflow.genai.judges.base",
     "mlflow.genai.datasets",
