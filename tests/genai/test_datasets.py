@@ -65,6 +65,9 @@ def test_create_get_tags_and_experiments(store):
     )
     assert store.remove_dataset_from_experiments(ds.dataset_id, [exp, "999999"]).experiment_ids == [other]
     assert store.get_dataset_experiment_ids(ds.dataset_id) == [other]
+    store.delete_experiment(other)
+    store.hard_delete_experiment(other)  # mltrail gc: the link goes with the experiment, the dataset stays
+    assert store.get_dataset_experiment_ids(ds.dataset_id) == []
 
     with pytest.raises(MltrailException) as err:
         store.create_dataset("qa", experiment_ids=["987654"])
