@@ -429,3 +429,16 @@ def test_code_agents_logged_through_mltrail_server_load_in_the_other_library(tmp
     model = loader.pyfunc.load_model(info.model_uri)
     assert model.metadata.metadata == {"task": "agent/v1/responses"}
     assert model.predict(HELLO)["output"][0]["content"][0]["text"] == f"{lib}:hello big world"
+
+
+def test_agent_example_runs_with_the_openai_fake(tmp_path, monkeypatch, openai_server, capsys):
+    import runpy
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "agent" / "run.py"
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "task: agent/v1/responses" in out
+    assert "answer: Answer to: What is MLflow?" in out
+    assert "[('predict_stream', 'AGENT')]" in out
+    assert openai_server.requests[-1]["body"]["messages"][0]["role"] == "system"
