@@ -242,12 +242,15 @@ def test_replay_endpoint_checks_its_input(server):
         {"seq": 2, "op": "create_run", "body": {"run_id": "NOT-HEX", "experiment_id": "0"}},
         {"seq": 3, "op": "log_batch", "body": {"run_id": "0" * 32, "metrics": "no"}},
         {"seq": 4, "op": "log_batch", "body": {"run_id": "f" * 32, "params": [{"key": "a", "value": "1"}]}},
+            {"seq": 5, "op": "log_trace", "body": {"experiment_id": "0", "trace_info": {"request_time": "x"}}},
+            {"seq": 6, "op": "delete_tag", "body": {"run_id": "e" * 32, "key": "k"}, "check": True},
     ]})  # fmt: skip
     assert answer.status_code == 200
     outcomes = answer.json()["results"]
-    assert [o["seq"] for o in outcomes] == [1, 2, 3, 4]
+    assert [o["seq"] for o in outcomes] == [1, 2, 3, 4, 5, 6]
     assert [o.get("error_code") for o in outcomes] == [
         "INVALID_PARAMETER_VALUE", "INVALID_PARAMETER_VALUE", "INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST",
+        "INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST",  # a checked delete_tag forgives a gone tag, not a run
     ]  # fmt: skip
     assert "drop_table" in outcomes[0]["message"]
 

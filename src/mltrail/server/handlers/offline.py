@@ -114,8 +114,8 @@ def _log_trace(call: Call, body: Any) -> dict[str, Any]:
     try:
         spans = spans_from_otlp({"resource_spans": [{"scope_spans": [{"spans": body.spans}]}]})
         info = TraceInfo.from_proto_json(body.trace_info)
-    except (KeyError, TypeError, ValueError) as err:
-        raise invalid(f"Invalid trace in an offline journal record: {err}") from err
+    except Exception as err:  # any shape the parsers cannot read is the client's error, never a 500
+        raise invalid(f"Invalid trace in an offline journal record: {err!r}") from err
     info.experiment_id = body.experiment_id  # an experiment created offline got its id at replay
     if not info.trace_id:
         raise invalid("Invalid trace in an offline journal record: no trace_id")
@@ -141,6 +141,7 @@ def _apply(call: Call, record: ReplayRecord) -> dict[str, Any]:
         except MltrailException as err:
             if err.error_code != RESOURCE_DOES_NOT_EXIST:
                 raise
+            call.tracking_store.get_run(body.run_id)  # the tag is gone, not the run (else: refused)
         return {}
     handler = {
         "set_experiment_tag": live.set_experiment_tag,
