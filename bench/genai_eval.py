@@ -112,8 +112,9 @@ def worker(sdk: str, rows: int, judge_url: str, folder: str) -> dict:
     result = mlflow.genai.evaluate(data=data, scorers=judges)
     elapsed = time.perf_counter() - t0
     assert result.metrics.get("relevance/mean") == 1.0, result.metrics
-    assert len(result.result_df) == rows and result.metrics.get("correctness/mean") == 1.0, result.metrics
-    return {"evaluate_s": elapsed, "rows": len(result.result_df)}
+    assert result.metrics.get("correctness/mean") == 1.0, result.metrics
+    # Rows whose trace made it into result_df (MLflow drops traces when its store falls behind).
+    return {"evaluate_s": elapsed, "rows": 0 if result.result_df is None else len(result.result_df)}
 
 
 # ------------------------------------------------------------------ parent
@@ -164,6 +165,8 @@ def run(quick: bool):
         for sdk in ("mltrail", "mlflow"):
             out = measure(sdk, rows, url)
             row.set(sdk, NA(out["na"]) if "na" in out else [out["evaluate_s"]])
+            if "na" not in out and out["rows"] != rows:
+                sec.notes.append(f"{sdk}: result_df held {out['rows']} of {rows} rows.")
         sec.notes.append(
             "MLflow's SQLite connection pool is raised to 40 (+40): at its default (5 + 10) its "
             "worker threads wait 30 s for a connection and lose traces."
