@@ -8,7 +8,6 @@ names land.
 
 from __future__ import annotations
 
-DATASET_VERSIONS = "versions of an evaluation dataset (MLflow 3.17): not in mltrail's datasets yet"
 DATABRICKS = "Databricks-only (labeling sessions, review apps, Unity Catalog, model serving)"
 GATEWAY = "AI Gateway configuration entities: mltrail has no AI Gateway server"
 MCP = "MCP server registry (MLflow 3.17 preview): not in mltrail"
@@ -22,7 +21,6 @@ OTEL = "OpenTelemetry SDK plumbing: mltrail's tracer is not an OTel TracerProvid
 
 ALLOWED: dict[str, dict[str, str]] = {
     "mlflow.genai": {
-        "EvaluationDatasetVersion": DATASET_VERSIONS,
         "Agent": DATABRICKS,
         "LabelingSession": DATABRICKS,
         "ReviewApp": DATABRICKS,
@@ -55,7 +53,6 @@ ALLOWED: dict[str, dict[str, str]] = {
         "custom_prompt_judge": "deprecated since MLflow 3.4 in favour of make_judge",
     },
     "mlflow.genai.judges.base": {"AlignmentOptimizer": DSPY},
-    "mlflow.genai.datasets": {"EvaluationDatasetVersion": DATASET_VERSIONS},
     "mlflow.entities": {
         "Budget*": GATEWAY,
         "Gateway*": GATEWAY,

@@ -33,6 +33,7 @@ _DATASET_NAMES = (
     "delete_dataset",
     "set_dataset_tags",
     "delete_dataset_tag",
+    "EvaluationDatasetVersion",
 )
 __all__ += ["datasets", *_DATASET_NAMES]  # noqa: F405  (served by __getattr__)
 

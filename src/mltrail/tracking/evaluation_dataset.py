@@ -211,6 +211,10 @@ class EvaluationDataset:
             self._entity = self._store.get_dataset(self.dataset_id)
         return list(self._records)
 
+    def list_versions(self) -> list[Any]:
+        """Listed versions are Databricks-only in MLflow: ``NotImplementedError`` (the ``digest`` names the content)."""
+        raise NotImplementedError("Dataset versions are only supported for Databricks datasets.")
+
     def has_records(self) -> bool:
         """Whether the records are already read (without reading them)."""
         return self._records is not None

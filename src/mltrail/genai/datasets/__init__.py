@@ -24,11 +24,13 @@ import time
 from typing import Any
 
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.genai.datasets.entities import EvaluationDatasetVersion
 from mltrail.tracking import context
 from mltrail.tracking.evaluation_dataset import CLIENT_SEARCH_DATASETS_MAX_RESULTS, EvaluationDataset
 
 __all__ = [
     "EvaluationDataset",
+    "EvaluationDatasetVersion",
     "add_dataset_to_experiments",
     "create_dataset",
     "delete_dataset",
@@ -65,14 +67,22 @@ def create_dataset(
     return client.create_dataset(name, experiment_id=ids, tags=user_tags)
 
 
-def get_dataset(name: str | None = None, dataset_id: str | None = None) -> EvaluationDataset:
+def get_dataset(
+    name: str | None = None,
+    dataset_id: str | None = None,
+    version: int | EvaluationDatasetVersion | None = None,
+) -> EvaluationDataset:
     """The dataset with this id, or the only one with this name.
 
     Example::
 
         ds = get_dataset(dataset_id="d-4b5c...")
         ds = get_dataset(name="qa_v1")  # RESOURCE_DOES_NOT_EXIST / INVALID_PARAMETER_VALUE if 0 / 2+ match
+
+    ``version`` (Databricks datasets in MLflow) raises ``NotImplementedError``, as in MLflow.
     """
+    if version is not None:
+        raise NotImplementedError("`version` is only supported for Databricks datasets.")
     if name is not None and dataset_id is not None:
         raise invalid("Cannot specify both 'name' and 'dataset_id'. Use only one parameter.")
     if name is None and dataset_id is None:
