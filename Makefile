@@ -10,7 +10,7 @@ PORT ?= 5000
 PYTEST_ARGS ?=
 # `make test` runs the tests on one worker per core (pytest-xdist), a test module (or a folder
 # named in tests/conftest.py) at a time per worker; PYTEST_XDIST= runs them in one process.
-PYTEST_XDIST ?= -n auto --dist loadfile
+PYTEST_XDIST ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: serve test lint format install install-test browser bench bench-quick clean test-mlflow2
 

@@ -101,6 +101,42 @@ def pytest_make_collect_report(collector):
 SHARED_WORKER_FOLDERS = ("tests/ui/", "tests/autolog_dl/")
 
 
+# The longest units of work, longest first: the xdist controller hands units out in collection order,
+# so a long one collected last would run alone at the end while the other worker idles. The rest
+# keep their order. (Rough idle-machine seconds, session 5: the UI folder and each README tour about
+# 60, the GenAI parity and readiness tests about 35, the others 20 to 30.)
+LONGEST_FIRST = (
+    "tests/ui/",
+    "tests/examples/test_readme.py",
+    "tests/examples/test_readme_embedded.py",
+    "tests/autolog_dl/",
+    "tests/genai/test_genai_parity.py",
+    "tests/server/test_readiness.py",
+    "tests/examples/test_examples_run.py",
+    "tests/evaluation/test_toxicity.py",
+    "tests/models/test_mlserver.py",
+    "tests/evaluation/test_classifier_proba.py",
+    "tests/evaluation/test_results_table.py",
+    "tests/models/test_server_registry.py",
+    "tests/autolog/test_core.py",
+    "tests/evaluation/test_eval_parity2.py",
+)
+
+
+def _rank(nodeid: str) -> int:
+    ranks = (i for i, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix))
+    return next(ranks, len(LONGEST_FIRST))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Collect :data:`LONGEST_FIRST` ahead of the rest (a stable sort: modules stay whole).
+
+    ``make test`` passes ``--no-loadscope-reorder`` so xdist keeps this order instead of its own
+    (by number of tests, which says little about time).
+    """
+    items.sort(key=lambda item: _rank(item.nodeid))
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadfile`` with :data:`SHARED_WORKER_FOLDERS` each kept whole on one worker.

@@ -23,6 +23,7 @@ from test_results_table import (  # noqa: F401  (the autouse fixture must be in 
 )
 
 import mltrail
+from support.mlflow_db import mlflow_sqlite_uri
 
 mlflow = pytest.importorskip("mlflow")
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
@@ -140,7 +141,7 @@ def test_multiclass_probability_artifacts_match_mlflow(labels, config, artifacts
     assert list(ours.metrics)[-2:] == [f"{prefix}log_loss", f"{prefix}roc_auc"]
 
     their_csv = pd.read_csv(
-        _last_run_file(mlflow, "per_class_metrics.csv", tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}")
+        _last_run_file(mlflow, "per_class_metrics.csv", tmp_path, mlflow_sqlite_uri(tmp_path / "mlflow.db"))
     )
     our_csv = pd.read_csv(_last_run_file(mltrail, "per_class_metrics.csv", tmp_path))
     assert ("roc_auc" in our_csv.columns) == ("roc_curve_plot" in artifacts)

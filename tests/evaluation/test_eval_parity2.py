@@ -26,6 +26,7 @@ from test_results_table import (  # noqa: F401  (the autouse fixture must be in 
 )
 
 import mltrail
+from support.mlflow_db import mlflow_sqlite_uri
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -264,7 +265,7 @@ def test_classifier_artifacts_match_mlflow(name, tmp_path):
     assert f"{prefix}confusion_matrix.png" in ours.run_artifacts
     assert ("per_class_metrics.csv" in ours.run_artifacts) == (name.startswith("multiclass"))
 
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(mlflow_sqlite_uri(tmp_path / "mlflow.db"))
     try:
         their_run = mlflow.search_runs(search_all_experiments=True, output_format="list")[0].info.run_id
         if "per_class_metrics.csv" in theirs.run_artifacts:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import mltrail
+from support.mlflow_db import mlflow_sqlite_uri
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -45,7 +46,7 @@ def test_static_evaluation_matches_mlflow(tmp_path):
     )
     kwargs = {"predictions": "answer", "targets": "ground_truth"}
 
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(mlflow_sqlite_uri(tmp_path / "mlflow.db"))
     try:
         with mlflow.start_run():
             theirs = mlflow.models.evaluate(

@@ -31,6 +31,7 @@ import pytest
 
 import mltrail
 from mltrail.exceptions import MltrailException
+from support.mlflow_db import mlflow_sqlite_uri
 
 mlflow = pytest.importorskip("mlflow")
 tiktoken_registry = pytest.importorskip("tiktoken.registry")
@@ -386,7 +387,7 @@ def _run_mlflow(case: Case, tmp_path, model: Any = None) -> Outcome:
     kwargs = case(mlflow)
     if model is not None:
         kwargs["model"] = model
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(mlflow_sqlite_uri(tmp_path / "mlflow.db"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -508,7 +509,7 @@ def test_pyfunc_model_uri_table_matches_mlflow(targets, tmp_path):
         data = QA.drop(columns="answer") if targets else QA.drop(columns=["answer", "truth"])
         return {"data": data, "targets": targets, "model_type": "question-answering"}
 
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(mlflow_sqlite_uri(tmp_path / "mlflow.db"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

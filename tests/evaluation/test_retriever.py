@@ -16,6 +16,7 @@ from sklearn.metrics import ndcg_score
 import mltrail
 from mltrail.evaluation import retrieval
 from mltrail.exceptions import MltrailException
+from support.mlflow_db import mlflow_sqlite_uri
 
 KINDS = ("precision", "recall", "ndcg")
 AGGREGATES = ("mean", "variance", "p90")
@@ -209,7 +210,7 @@ KEYS_AT_3 = {f"{kind}_at_3/{agg}" for kind in KINDS for agg in AGGREGATES}
 @pytest.fixture(scope="module")
 def mlflow_uri(tmp_path_factory):
     """A SQLite store for the real mlflow client, shared by this module's parity tests."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    return mlflow_sqlite_uri(tmp_path_factory.mktemp("mlflow") / "mlflow.db")
 
 
 def _mlflow_evaluate(uri: str, **kwargs) -> tuple[dict[str, float], pd.DataFrame]:

@@ -19,7 +19,6 @@ metrics, a project run) is read back through the server with the official
 from __future__ import annotations
 
 import httpx
-import pytest
 from tour_support import (
     JUDGE_SCORE,
     MAX_SKIPPED,
@@ -44,8 +43,12 @@ def test_readme_blocks_are_found_and_skips_are_few_and_explained():
     assert all(len(b.skip or "") > 20 for b in skipped)  # a real reason, not a bare marker
 
 
-@pytest.mark.parametrize("mode", ["server", "embedded"])
-def test_readme_tour_runs_in_order(mode, tmp_path, openai_fake, tracking_env, monkeypatch):
+def test_readme_tour_runs_in_order_against_the_server(tmp_path, openai_fake, tracking_env, monkeypatch):
+    """Each block, in order, with the server's URI (the embedded run is in test_readme_embedded.py)."""
+    run_tour("server", tmp_path, openai_fake, monkeypatch)
+
+
+def run_tour(mode: str, tmp_path, openai_fake, monkeypatch) -> None:
     """Each block, in order, with the server's URI (``server``) or none (``embedded``, same ./mltrail.db)."""
     root = tmp_path / "newcomer"
     with running_server(root) as server:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import mltrail
+from support.mlflow_db import mlflow_sqlite_uri
 
 mlflow = pytest.importorskip("mlflow")
 pd = pytest.importorskip("pandas")
@@ -50,7 +51,7 @@ def _artifact_root(lib, run_id: str) -> Path:
 def test_same_code_same_results(tmp_path, monkeypatch):
     (tmp_path / "m").mkdir()
     monkeypatch.chdir(tmp_path / "m")
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'm' / 'mlflow.db'}")
+    mlflow.set_tracking_uri(mlflow_sqlite_uri(tmp_path / "m" / "mlflow.db"))
     try:
         m_first, m_df, m_err = _workload(mlflow)
         m_root = _artifact_root(mlflow, m_first)
