@@ -270,7 +270,11 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         sort = parse_trace_order_by(order_by)
         order = []
         for name, ascending in sort:
-            order += nulls_last(order_column(self.dialect, name), ascending)  # traces without a value go last
+            col = order_column(self.dialect, name)
+            if name in ("timestamp_ms", "status", "trace_id"):  # never NULL: a plain ORDER BY keeps the index
+                order.append(col.asc() if ascending else col.desc())
+            else:
+                order += nulls_last(col, ascending)  # traces without a value go last
         order.append(_TI.request_id.asc())  # a stable order for paging
         offset, after = _read_token(page_token)
         query = sa.select(_TI.request_id, _TI.timestamp_ms).where(*conds).order_by(*order)
