@@ -261,6 +261,18 @@ def test_the_ui_routes_answer_where_declared(api):
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
+def test_the_ui_routes_are_dispatched_table_rows(api, table):
+    """The UI's routes are rows of the same table as the API, so the dispatcher's checks apply."""
+    rows = {ep.name: ep for ep in table}
+    for route in UI:
+        assert rows[route.name].mount_paths() == [route.path] and rows[route.name].raw
+    # The dispatcher, not the handler's own run-id check, refuses a control character in a path.
+    answer = api.get("/ajax-api/mltrail/runs/a%01b/events")
+    assert answer.status_code == 400 and "control characters are not allowed" in answer.json()["message"]
+    trace = api.get("/ajax-api/mltrail/traces/tr-%7F")
+    assert trace.status_code == 400 and trace.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
 def test_the_rest_client_imports_neither_the_server_nor_its_framework():
     code = (
         "import sys\n"

@@ -1,9 +1,9 @@
 """The OpenAPI 3.1 document, generated from the same route table the app mounts.
 
-Rows are :class:`~mltrail.server.routing.Endpoint` (the REST API) or bare
-:class:`~mltrail.protocol.routes.Route` declarations (the web UI's own routes,
-mounted by :mod:`mltrail.ui.routes`): both carry path, methods, wire types and
-media type.
+Rows are :class:`~mltrail.server.routing.Endpoint` (the REST API and the web UI's
+own routes, :data:`mltrail.ui.routes.ENDPOINTS`) or bare
+:class:`~mltrail.protocol.routes.Route` declarations: both carry path, methods,
+wire types and media type.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 import msgspec
 
 from mltrail.protocol.routes import Route
-from mltrail.protocol.ui import UI
 from mltrail.server.routing import Endpoint
 from mltrail.version import __version__
 
@@ -61,10 +60,8 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     return params
 
 
-def build_openapi(endpoints: Sequence[Endpoint | Route], ui: bool = False) -> dict[str, Any]:
-    """An OpenAPI document describing every endpoint in ``endpoints`` (and the UI's routes if ``ui``)."""
-    if ui:
-        endpoints = [*endpoints, *UI]
+def build_openapi(endpoints: Sequence[Endpoint | Route]) -> dict[str, Any]:
+    """An OpenAPI document describing every endpoint in ``endpoints`` (the app's route table)."""
     types = [ErrorResponse]
     for ep in endpoints:
         types.extend(t for t in (ep.request, ep.response) if t is not None)

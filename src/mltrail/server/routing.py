@@ -86,6 +86,9 @@ HANDLER_MODULES: tuple[str, ...] = (
     "mltrail.server.handlers.traces",
     "mltrail.server.handlers.datasets",
     "mltrail.server.handlers.offline",
+    # The web UI's JSON, event-stream and CSV routes (declared in mltrail.protocol.ui), named
+    # here rather than imported: the UI sits above the server.
+    "mltrail.ui.routes",
 )
 
 

@@ -14,8 +14,10 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,8 +25,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from mltrail.entities import ViewType
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.protocol.ui import UI
+from mltrail.server.auth.ui_rules import ui_route_rules
+from mltrail.server.routing import Call, Endpoint, Handler, implement
 from mltrail.ui import eval_compare_routes, events, export, history, trace_routes
 from mltrail.ui.assets import (
     CONTENT_SECURITY_POLICY,
@@ -50,9 +55,6 @@ def _json(payload: Any) -> Response:
     body = json.dumps(payload, allow_nan=False, separators=(",", ":"))
     return Response(body, media_type="application/json", headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
 
-
-def _store(request: Request) -> Any:
-    return request.app.state.tracking_store
 
 
 def _run_id(request: Request) -> str:
@@ -113,10 +115,17 @@ def _static_endpoint(assets: Assets):
 
 
 # ------------------------------------------------------------------- UI-only JSON
+#
+# Route-table rows (``ENDPOINTS``), dispatched like the REST API (server/dispatch.py): path,
+# method and query types from mltrail.protocol.ui, control characters refused in path
+# parameters, each route's permission rule (``AUTH_RULES``) applied with logins on. The
+# handlers read their own query (``raw``: lists come comma-separated or repeated) and answer
+# with the UI's headers. Plain handlers run in a worker thread (the database thread on SQLite).
 
 
-async def metric_history(request: Request) -> Response:
+def metric_history(call: Call) -> Response:
     """``GET /ajax-api/mltrail/metrics/history?run_id=&key=&axis=step|time&max_points=``."""
+    request = call.request
     try:
         run_id = _run_id(request)
         key = request.query_params.get("key") or request.query_params.get("metric_key") or ""
@@ -124,27 +133,23 @@ async def metric_history(request: Request) -> Response:
             raise invalid("key is required")
         axis = history.parse_axis(request.query_params.get("axis"))
         max_points = history.parse_max_points(request.query_params.get("max_points"))
-        store = _store(request)
-
-        def load() -> dict[str, Any]:
-            out = store.metric_history_sampled(run_id, key, axis, max_points)
-            if out["total"] == 0:
-                store.get_run(run_id)  # a missing run is RESOURCE_DOES_NOT_EXIST, not an empty chart
-            return out
-
-        out = await run_in_threadpool(load)
+        store = call.tracking_store
+        out = store.metric_history_sampled(run_id, key, axis, max_points)
+        if out["total"] == 0:
+            store.get_run(run_id)  # a missing run is RESOURCE_DOES_NOT_EXIST, not an empty chart
     except MltrailException as exc:
         return _error(exc)
     return _json({"run_id": run_id, "key": key, "axis": axis, **out})
 
 
-async def metric_history_bulk(request: Request) -> Response:
+def metric_history_bulk(call: Call) -> Response:
     """``GET /ajax-api/mltrail/metrics/history-bulk?run_ids=a,b&key=&axis=&max_points=``.
 
     One metric of many runs in one request (the experiment charts view draws a
     chart per key over every visible run); each run's history is downsampled as
     by ``metrics/history``. A run that never logged the key has ``total`` 0.
     """
+    request = call.request
     try:
         run_ids = _run_ids(request, BULK_HISTORY_RUNS)
         key = request.query_params.get("key") or ""
@@ -152,53 +157,46 @@ async def metric_history_bulk(request: Request) -> Response:
             raise invalid("key is required")
         axis = history.parse_axis(request.query_params.get("axis"))
         max_points = history.parse_max_points(request.query_params.get("max_points"))
-        store = _store(request)
-
-        def load() -> list[dict[str, Any]]:
-            found = store.metric_histories_sampled(run_ids, key, axis, max_points)
-            return [{"run_id": r, **found[r]} for r in run_ids]
-
-        runs = await run_in_threadpool(load)
+        found = call.tracking_store.metric_histories_sampled(run_ids, key, axis, max_points)
     except MltrailException as exc:
         return _error(exc)
-    return _json({"key": key, "axis": axis, "runs": runs})
+    return _json({"key": key, "axis": axis, "runs": [{"run_id": r, **found[r]} for r in run_ids]})
 
 
-async def metric_counts(request: Request) -> Response:
+def metric_counts(call: Call) -> Response:
     """``GET /ajax-api/mltrail/metrics/counts?run_ids=a,b``: how many values each metric of each run holds.
 
     Pages draw a chart only for metrics with a history and show single values
     (an evaluation's scores) as numbers.
     """
     try:
-        run_ids = _run_ids(request, COUNT_RUNS)
-        store = _store(request)
-
-        counts = await run_in_threadpool(store.metric_point_counts, run_ids)
+        run_ids = _run_ids(call.request, COUNT_RUNS)
+        counts = call.tracking_store.metric_point_counts(run_ids)
     except MltrailException as exc:
         return _error(exc)
     return _json({"counts": counts})
 
 
-async def experiment_summaries(request: Request) -> Response:
+def experiment_summaries(call: Call) -> Response:
     """``GET /ajax-api/mltrail/experiments/summary[?experiment_ids=1,2]``: run counts per experiment.
 
     One query for the whole experiments list; experiments without active runs are absent.
     """
     try:
-        raw = [p for v in request.query_params.getlist("experiment_ids") for p in v.split(",") if p]
+        raw = [p for v in call.request.query_params.getlist("experiment_ids") for p in v.split(",") if p]
         ids = [str(i) for i in experiment_ints(raw)] if raw else None
-        out = await run_in_threadpool(_store(request).experiment_run_summaries, ids)
+        out = call.tracking_store.experiment_run_summaries(ids)
     except MltrailException as exc:
         return _error(exc)
     return _json({"experiments": out})
 
 
-async def run_events(request: Request) -> Response:
+async def run_events(call: Call) -> Response:
     """``GET /ajax-api/mltrail/runs/{run_id}/events``: a text/event-stream of run changes."""
+    request = call.request
     try:
         run_id = _run_id(request)
-        store = _store(request)
+        store = call.tracking_store
         await run_in_threadpool(store.get_run, run_id)
     except MltrailException as exc:
         return _error(exc)
@@ -209,35 +207,25 @@ async def run_events(request: Request) -> Response:
     )
 
 
-async def experiment_columns(request: Request) -> Response:
+def experiment_columns(call: Call) -> Response:
     """``GET /ajax-api/mltrail/experiments/columns?experiment_ids=1,2``: every param/metric/tag key."""
     try:
-        ids = _experiment_ids(request)
-        store = _store(request)
-
-        out = await run_in_threadpool(store.experiment_columns, ids)
+        out = call.tracking_store.experiment_columns(_experiment_ids(call.request))
     except MltrailException as exc:
         return _error(exc)
     return _json(out)
 
 
-async def export_runs_csv(request: Request) -> Response:
+def export_runs_csv(call: Call) -> Response:
     """``GET /ajax-api/mltrail/runs/export.csv?experiment_ids=&filter=&order_by=&view_type=&columns=``."""
-    from mltrail.entities import ViewType
-
+    request = call.request
     try:
         ids = _experiment_ids(request)
         q = request.query_params
         view_type = ViewType.from_string(q.get("view_type") or None)
         columns = export.parse_columns([c for v in q.getlist("columns") for c in v.split(",") if c])
-        order_by = q.getlist("order_by")
-        store = _store(request)
-
-        def build() -> str:
-            runs = export.collect_runs(store, ids, q.get("filter") or None, view_type, order_by)
-            return export.runs_to_csv(runs, columns)
-
-        text = await run_in_threadpool(build)
+        runs = export.collect_runs(call.tracking_store, ids, q.get("filter") or None, view_type, q.getlist("order_by"))
+        text = export.runs_to_csv(runs, columns)
     except MltrailException as exc:
         return _error(exc)
     headers = {
@@ -249,24 +237,39 @@ async def export_runs_csv(request: Request) -> Response:
     return Response("\ufeff" + text, media_type="text/csv; charset=utf-8", headers=headers)
 
 
+def _on_request(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Call], Awaitable[Response]]:
+    """A handler written as ``async (Request) -> Response`` as a route-table handler.
+
+    For the trace page's and "Compare evaluations"' handlers (:mod:`.trace_routes`,
+    :mod:`.eval_compare_routes`), which still take the Starlette request.
+    """
+
+    @functools.wraps(endpoint)
+    async def handler(call: Call) -> Response:
+        return await endpoint(call.request)
+
+    handler.__module__ = __name__  # AUTH_RULES below are looked up in the handler's module
+    return handler
+
+
 async def _legacy_redirect(request: Request) -> Response:
     return RedirectResponse("/", status_code=307)
 
 
 def ui_routes(assets: Assets | None = None) -> list[BaseRoute]:
-    """Every route of the web UI, to mount at the root of the server app."""
+    """The web UI's page and static routes, to mount at the root of the server app.
+
+    Its JSON, event-stream and CSV routes are :data:`ENDPOINTS`, mounted with the REST API.
+    """
     assets = assets or Assets()
     return [
         Route("/", _shell_endpoint(assets), methods=["GET", "HEAD"], name="ui"),
         Route("/index.html", _legacy_redirect, methods=["GET"]),
         Route("/static/{version}/{path:path}", _static_endpoint(assets), methods=["GET", "HEAD"]),
-        # The UI's JSON, event-stream and CSV routes: path and method from their declarations
-        # (mltrail.protocol.ui, which /openapi.json also lists), handler from here.
-        *(Route(r.path, _UI_HANDLERS[r.name], methods=list(r.methods)) for r in UI),
     ]
 
 
-_UI_HANDLERS = {
+_UI_HANDLERS: dict[str, Handler] = {
     "ui_metric_history": metric_history,
     "ui_metric_history_bulk": metric_history_bulk,
     "ui_metric_counts": metric_counts,
@@ -275,11 +278,24 @@ _UI_HANDLERS = {
     "ui_experiment_columns": experiment_columns,
     "ui_export_runs_csv": export_runs_csv,
     # The trace page (mltrail.ui.trace_routes): one trace with its spans, and live traces.
-    "ui_trace": trace_routes.trace_with_spans,
-    "ui_trace_events": trace_routes.trace_events_route,
-    "ui_experiment_traces_events": trace_routes.experiment_traces_events,
-    "ui_experiment_trace_totals": trace_routes.experiment_trace_totals,
-    "ui_experiment_sessions": trace_routes.experiment_sessions,
-    "ui_compare_evaluations": eval_compare_routes.compare_evaluations,  # "Compare evaluations"
-    "ui_evaluation_rows": eval_compare_routes.evaluation_rows,  # the run page's evaluation table
+    "ui_trace": _on_request(trace_routes.trace_with_spans),
+    "ui_trace_events": _on_request(trace_routes.trace_events_route),
+    "ui_experiment_traces_events": _on_request(trace_routes.experiment_traces_events),
+    "ui_experiment_trace_totals": _on_request(trace_routes.experiment_trace_totals),
+    "ui_experiment_sessions": _on_request(trace_routes.experiment_sessions),
+    "ui_compare_evaluations": _on_request(eval_compare_routes.compare_evaluations),  # "Compare evaluations"
+    "ui_evaluation_rows": _on_request(eval_compare_routes.evaluation_rows),  # the run page's evaluation table
 }
+
+# Reads of the tracking database only: on SQLite they share the app's database thread.
+_DB_ONLY = frozenset({
+    "ui_metric_history", "ui_metric_history_bulk", "ui_metric_counts", "ui_experiment_summaries",
+    "ui_experiment_columns", "ui_export_runs_csv",
+})  # fmt: skip
+
+#: The UI's JSON, event-stream and CSV routes as route-table rows: one per declaration in
+#: :data:`mltrail.protocol.ui.UI` (``mltrail.server.routing.HANDLER_MODULES`` mounts them).
+ENDPOINTS: list[Endpoint] = [implement(r, _UI_HANDLERS[r.name], db_only=r.name in _DB_ONLY) for r in UI]
+
+#: Their permission rules with logins on (read by ``mltrail.server.auth.rules.declared_rule``).
+AUTH_RULES = ui_route_rules(ENDPOINTS)

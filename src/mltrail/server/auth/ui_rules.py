@@ -1,9 +1,10 @@
 """Permission checks for the web UI's own routes and the ``auth/me`` route its pages ask.
 
 The UI's JSON, event-stream and export routes (``/ajax-api/mltrail/...``) are
-plain Starlette routes, not route-table endpoints, so :func:`protect_ui_routes`
-wraps each one when the app is built with auth on: READ on every experiment and
-run the request names, admin-only for a request naming none (fail closed).
+route-table endpoints (``mltrail.ui.routes.ENDPOINTS``); :func:`ui_route_rules`
+gives each its rule: READ on every experiment and run the request names,
+admin-only for a request naming none (fail closed). :func:`protect_ui_routes`
+wraps any plain Starlette route still under that prefix the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mltrail.protocol.routes import UI_PREFIX
 from mltrail.protocol.ui import UI
 from mltrail.server.auth.rules import (
     READ,
+    Rule,
     Subject,
     require_admin,
     require_user,
@@ -26,7 +28,7 @@ from mltrail.server.auth.rules import (
     subject_of,
     trace_experiment,
 )
-from mltrail.server.routing import Call
+from mltrail.server.routing import Call, Endpoint
 
 UI_API_PREFIX = UI_PREFIX + "/"
 WHOAMI_PATH = UI_PREFIX + "/auth/me"
@@ -100,6 +102,36 @@ def _protect_ui_endpoint(endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]
         return response
 
     return protected
+
+
+def _ui_check(call: Call, subject: Subject) -> None:
+    """The rule of a UI route: READ on every experiment, run and trace it names (admin-only for none)."""
+    _check_ui_request(call.request, subject)
+
+
+def _ui_keyed_list(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+    """The rule of a UI list keyed by experiment: asked without ids, it answers the readable ones."""
+    filter_answer = _check_ui_request(call.request, subject)
+    response = handler(call)
+    if filter_answer:
+        return _readable_only(response, _EXPERIMENT_KEYED_LISTS[call.request.url.path], subject)
+    return response
+
+
+def ui_route_rules(endpoints: list[Endpoint]) -> dict[tuple[str, str], Rule]:
+    """``{(path, method): Rule}`` for the UI's route-table rows (``mltrail.ui.routes.AUTH_RULES``).
+
+    Keyed lists (:data:`_EXPERIMENT_KEYED_LISTS`) have plain handlers, so their answer can be
+    filtered after the call; every other UI route is checked before its handler runs.
+    """
+    out: dict[tuple[str, str], Rule] = {}
+    for ep in endpoints:
+        if ep.path in _EXPERIMENT_KEYED_LISTS:
+            rule = Rule("experiment", READ, around=_ui_keyed_list)
+        else:
+            rule = Rule("experiment", READ, check=_ui_check)
+        out.update({(ep.path, method): rule for method in ep.methods})
+    return out
 
 
 def _permission_json(perm: Any) -> dict[str, Any]:

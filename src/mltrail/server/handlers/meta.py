@@ -53,7 +53,7 @@ async def openapi(call: Call) -> Response:
     if cached is None:
         import msgspec
 
-        cached = msgspec.json.encode(build_openapi(state.endpoints, ui=not state.config.artifacts_only))
+        cached = msgspec.json.encode(build_openapi(state.endpoints))
         state.openapi_bytes = cached
     return Response(cached, media_type="application/json")
 
