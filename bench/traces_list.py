@@ -32,7 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from ui_speed import _free_port, wait_ready
+from common import free_port
+from ui_speed import wait_ready
 
 
 def trace_count(quick: bool) -> int:
@@ -144,7 +145,7 @@ def measure(quick: bool) -> list[tuple[str, float]]:
         started = time.perf_counter()
         exp = seed(db, str(Path(tmp) / "artifacts"), n)
         seeded_s = time.perf_counter() - started
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "mltrail", "server", "--backend-store-uri", db, "--port", str(port),
              "--artifacts-destination", str(Path(tmp) / "artifacts"), "--log-level", "warning"],

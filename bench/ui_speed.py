@@ -15,7 +15,6 @@ import argparse
 import math
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from common import free_port
 
 
 def wait_ready(client: httpx.Client, timeout: float = 60.0) -> None:
@@ -38,12 +39,6 @@ def wait_ready(client: httpx.Client, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the server at {client.base_url} was not ready within {timeout:.0f} s")
         time.sleep(0.1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(db_uri: str, artifacts: str, n_runs: int, n_points: int) -> tuple[str, str]:
@@ -99,7 +94,7 @@ def measure(quick: bool) -> list[tuple[str, float]]:
         t0 = time.perf_counter()
         exp, big = seed(db, str(Path(tmp) / "artifacts"), n_runs, n_points)
         print(f"seeded {n_runs} runs and {n_points} points in {time.perf_counter() - t0:.0f} s")
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [
                 sys.executable,

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import httpx
 
-from ui_speed import _free_port, timed, wait_ready
+from common import free_port
+from ui_speed import timed, wait_ready
 
 CHROMIUM = os.environ.get("MLTRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -129,7 +130,7 @@ def measure(quick: bool) -> tuple[list[tuple[str, float]], int]:
     """Start a server, seed a trace, time it: ((label, ms) rows, most span rows in the DOM)."""
     n_spans = span_count(quick)
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "mltrail", "server", "--backend-store-uri", f"sqlite:///{Path(tmp) / 'ui.db'}",
              "--port", str(port), "--artifacts-destination", str(Path(tmp) / "artifacts"), "--log-level", "warning"],
