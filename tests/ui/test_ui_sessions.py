@@ -45,9 +45,9 @@ def test_sessions_list_and_one_conversation_turn_by_turn(page, seeder):
     turns = page.locator("li.session-turn")
     page.wait_for_function("() => document.querySelectorAll('li.session-turn').length === 3")
     assert turns.locator(".turn-request p").all_inner_texts() == [
-        '{ "question": "Hi, I want a refund" }',
-        '{ "question": "Order 42" }',
-        '{ "question": "Thanks!" }',
+        "Hi, I want a refund",
+        "Order 42",
+        "Thanks!",
     ]
     assert turns.locator(".turn-response p").all_inner_texts() == ["Sure, which order?", "Refund sent.", XSS]
     assert turns.nth(1).get_attribute("data-state") == "ERROR"

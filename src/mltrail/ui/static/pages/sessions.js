@@ -111,6 +111,17 @@ async function renderSession(root, experimentIds, sessionId) {
   }
 }
 
+/** A turn's message: a request like {"question": "..."} (one text field) reads as its text; else the preview. */
+export function turnText(raw) {
+  let value = null;
+  try { value = JSON.parse(raw); } catch { /* a cut preview: shown as it is */ }
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const texts = Object.values(value).filter((v) => typeof v === 'string');
+    if (Object.keys(value).length === 1 && texts.length === 1) return texts[0];
+  }
+  return previewText(raw);
+}
+
 function turn(t, n) {
   const facts = traceFacts(t);
   const state = t.state || '';
@@ -123,8 +134,8 @@ function turn(t, n) {
       h('span', {class: 'badge status-' + (state === 'OK' ? 'finished' : state === 'ERROR' ? 'failed' : 'running')}, state), ' ',
       h('span', {class: 'muted turn-facts'}, bits.join(' · ')), ' ',
       h('a', {href: routeHref('/traces/' + encodeURIComponent(t.trace_id))}, 'trace ›')),
-    h('div', {class: 'chat-msg role-user turn-request'}, h('span', {class: 'muted'}, 'User'), h('p', {}, previewText(t.request_preview))),
-    h('div', {class: 'chat-msg role-assistant turn-response'}, h('span', {class: 'muted'}, 'Assistant'), h('p', {}, previewText(t.response_preview))));
+    h('div', {class: 'chat-msg role-user turn-request'}, h('span', {class: 'muted'}, 'User'), h('p', {}, turnText(t.request_preview))),
+    h('div', {class: 'chat-msg role-assistant turn-response'}, h('span', {class: 'muted'}, 'Assistant'), h('p', {}, turnText(t.response_preview))));
 }
 
 export async function render(root, {experimentIds, sessionId, query}) {
