@@ -19,7 +19,6 @@ import mltrail.pyfunc
 from mltrail.exceptions import MltrailException
 from mltrail.models import Model, ModelConfig
 from mltrail.models.model_config import model_config_in_effect
-from support.live_server import start_server, stop_server
 
 mlflow = pytest.importorskip("mlflow")
 warnings.filterwarnings("ignore", message=".*type hint.*")
@@ -52,27 +51,12 @@ mlflow.models.set_model(Count())
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = start_server(tmp_path_factory.mktemp("from-code"), timeout=120)
-    yield s
-    stop_server(s)
-
-
 @pytest.fixture
 def code_files(tmp_path) -> tuple[Path, Path]:
     ours, theirs = tmp_path / "shout.py", tmp_path / "count.py"
     ours.write_text(MLTRAIL_CODE)
     theirs.write_text(MLFLOW_CODE)
     return ours, theirs
-
-
-@pytest.fixture
-def official_client():
-    """The official client, reset afterwards so later tests on this worker start clean."""
-    yield mlflow
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
 
 
 def test_model_config_development_and_logged():
@@ -114,26 +98,6 @@ def test_mlflow_code_model_loads_in_mltrail(tmp_path, code_files):
     assert model.predict([{"a": "x", "b": "y"}, {}]) == [2, 0]  # list of dicts, unchanged
     with pytest.raises(Exception, match="invalid elements"):
         model.predict([{"a": 1}])
-
-
-def test_through_the_server_both_ways(server, code_files, official_client):
-    ours, theirs = code_files
-    mltrail.set_tracking_uri(server.url)
-    mltrail.set_experiment("from-code")
-    with mltrail.start_run() as run:
-        info = mltrail.pyfunc.log_model(name="shout", python_model=str(ours), model_config={"suffix": "!"})
-    official_client.set_tracking_uri(server.url)
-    for uri in (info.model_uri, f"runs:/{run.info.run_id}/shout"):
-        assert official_client.pyfunc.load_model(uri).predict(["x"]) == ["X!"], uri
-
-    official_client.set_experiment("from-code")
-    with official_client.start_run() as off_run:
-        off_info = official_client.pyfunc.log_model(
-            name="count", python_model=str(theirs), pip_requirements=["pandas"]
-        )
-    for uri in (off_info.model_uri, f"runs:/{off_run.info.run_id}/count"):
-        assert mltrail.pyfunc.load_model(uri).predict([{"a": "1"}]) == [1], uri
-    assert mltrail.get_logged_model(off_info.model_id).source_run_id == off_run.info.run_id
 
 
 def test_code_file_without_set_model_is_refused(tmp_path):

@@ -134,10 +134,8 @@ def test_input_validated_before_and_after_logging(tmp_path):
     # Before logging: the class itself validates, as MLflow's PythonModel subclasses do.
     with pytest.raises(MltrailException, match="invalid elements"):
         Upper().predict([1])
-    mltrail.set_tracking_uri(f"sqlite:///{tmp_path}/db.sqlite")
-    with mltrail.start_run():
-        info = mltrail.pyfunc.log_model(name="upper", python_model=Upper(), input_example=["a"])
-    model = mltrail.pyfunc.load_model(info.model_uri)
+    mltrail.pyfunc.save_model(tmp_path / "m", python_model=Upper(), input_example=["a"])
+    model = mltrail.pyfunc.load_model(str(tmp_path / "m"))
     assert model.predict(["a", "b"]) == ["A", "B"]
     # A DataFrame (what evaluate and spark_udf send) gives its string column as the list.
     assert model.predict(pd.DataFrame({"q": ["x", "y"]})) == ["X", "Y"]

@@ -7,6 +7,8 @@
 * ``ModelInfo`` has MLflow 3's fields; the run's params and its metrics at the model's step
   are copied onto the model; a model logged outside a run starts no run.
 * The run page lists the run's logged models.
+* Models from code cross between mltrail and the official client through the server
+  (sharing this module's server; the rest is in ``test_models_from_code.py``).
 """
 
 from __future__ import annotations
@@ -119,6 +121,31 @@ def test_embedded_store_writes_once_and_outside_a_run(tmp_path, monkeypatch):
     assert outside.run_id is None and mltrail.active_run() is None
     assert mltrail.get_logged_model(outside.model_id).source_run_id is None
     assert mltrail.pyfunc.load_model(outside.model_uri).predict([3.0]) == [6.0]
+
+
+def test_code_models_through_the_server_both_ways(at_server, tmp_path):
+    from test_models_from_code import MLFLOW_CODE, MLTRAIL_CODE
+
+    ours, theirs = tmp_path / "shout.py", tmp_path / "count.py"
+    ours.write_text(MLTRAIL_CODE)
+    theirs.write_text(MLFLOW_CODE)
+    official_client = mlflow
+    mltrail.set_tracking_uri(at_server.url)
+    mltrail.set_experiment("from-code")
+    with mltrail.start_run() as run:
+        info = mltrail.pyfunc.log_model(name="shout", python_model=str(ours), model_config={"suffix": "!"})
+    official_client.set_tracking_uri(at_server.url)
+    for uri in (info.model_uri, f"runs:/{run.info.run_id}/shout"):
+        assert official_client.pyfunc.load_model(uri).predict(["x"]) == ["X!"], uri
+
+    official_client.set_experiment("from-code")
+    with official_client.start_run() as off_run:
+        off_info = official_client.pyfunc.log_model(
+            name="count", python_model=str(theirs), pip_requirements=["pandas"]
+        )
+    for uri in (off_info.model_uri, f"runs:/{off_run.info.run_id}/count"):
+        assert mltrail.pyfunc.load_model(uri).predict([{"a": "1"}]) == [1], uri
+    assert mltrail.get_logged_model(off_info.model_id).source_run_id == off_run.info.run_id
 
 
 def test_run_page_lists_logged_models(logged, server):
