@@ -133,3 +133,29 @@ def test_logged_through_mltrail_server_both_ways(chain_file, live):
         )
     finally:
         mlflow.set_tracking_uri(None)
+
+
+CHAT_CHAIN = """
+import {lib}
+from langchain_core.output_parsers import StrOutputParser
+from langchain_openai import ChatOpenAI
+
+{lib}.models.set_model(ChatOpenAI(model="gpt-4o-mini") | StrOutputParser())
+"""
+
+
+def test_chat_requests_become_messages_and_answers_chat_completions(tmp_path, openai_server):
+    (tmp_path / "chat.py").write_text(CHAT_CHAIN.format(lib="mltrail"))
+    mltrail.langchain.save_model(str(tmp_path / "chat.py"), tmp_path / "m")
+    request = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]}
+    ours = mltrail.pyfunc.load_model(str(tmp_path / "m"))
+    answer = ours.predict(request)
+    assert answer["object"] == "chat.completion"
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": "Answer to: hi"}
+    assert openai_server.requests[-1]["body"]["messages"] == request["messages"]
+    chunks = list(ours.predict_stream(request))
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "Answer to: hi"
+    theirs = mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(request)
+    assert theirs["choices"][0]["message"]["content"] == answer["choices"][0]["message"]["content"]
+    assert theirs["object"] == answer["object"]
