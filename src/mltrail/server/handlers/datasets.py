@@ -16,13 +16,13 @@ from mltrail.exceptions import invalid
 from mltrail.protocol.datasets import DATASETS, SearchEvaluationDatasets
 from mltrail.server.auth.dataset_rules import AUTH_RULES  # noqa: F401 (the permission rules, see auth.rules)
 from mltrail.server.routing import Call, Endpoint, implement
-from mltrail.server.validation import path_param
 from mltrail.server.wire import page_json
 from mltrail.store.datasets import LOAD_DATASET_RECORDS_MAX_RESULTS
 
 
 def _dataset_id(call: Call) -> str:
-    return path_param(call, "dataset_id")
+    # Control characters in path parameters were refused by the dispatcher (server/dispatch.py).
+    return call.path_params["dataset_id"]
 
 
 def _json_field(text: str | None, field: str, kind: type) -> Any:
@@ -80,7 +80,7 @@ def set_tags(call: Call) -> dict[str, Any]:
 
 
 def delete_tag(call: Call) -> dict[str, Any]:
-    call.tracking_store.delete_dataset_tag(_dataset_id(call), path_param(call, "key"))
+    call.tracking_store.delete_dataset_tag(_dataset_id(call), call.path_params["key"])
     return {}
 
 

@@ -30,7 +30,6 @@ from mltrail.protocol.logged_models import (  # noqa: F401 (the wire types, decl
 )
 from mltrail.server.handlers.artifacts import uri_destination
 from mltrail.server.routing import Call, Endpoint, implement
-from mltrail.server.validation import path_param
 from mltrail.server.wire import page_json
 
 
@@ -40,7 +39,8 @@ def logged_model_store(call: Call) -> Any:
 
 
 def _model_id(call: Call) -> str:
-    return path_param(call, "model_id")
+    # Control characters in path parameters were refused by the dispatcher (server/dispatch.py).
+    return call.path_params["model_id"]
 
 
 def create(call: Call) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def set_tags(call: Call) -> dict[str, Any]:
 
 
 def delete_tag(call: Call) -> dict[str, Any]:
-    logged_model_store(call).delete_logged_model_tag(_model_id(call), path_param(call, "tag_key"))
+    logged_model_store(call).delete_logged_model_tag(_model_id(call), call.path_params["tag_key"])
     return {}
 
 
