@@ -442,3 +442,13 @@ def test_agent_example_runs_with_the_openai_fake(tmp_path, monkeypatch, openai_s
     assert "answer: Answer to: What is MLflow?" in out
     assert "[('predict_stream', 'AGENT')]" in out
     assert openai_server.requests[-1]["body"]["messages"][0]["role"] == "system"
+
+
+def test_agent_logged_to_the_embedded_store_loads_in_mlflow_from_its_files(tmp_path):
+    (tmp_path / "agent.py").write_text(AGENT_CODE.replace("{lib}", "mltrail"))
+    with mltrail.start_run():  # the per-test SQLite store and its local artifact folder
+        info = mltrail.pyfunc.log_model(name="agent", python_model=str(tmp_path / "agent.py"))
+    local = mltrail.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "dl"))
+    model = mlflow.pyfunc.load_model(local)
+    assert model.predict(HELLO)["output"][0]["content"][0]["text"] == "mltrail:hello big world"
+    assert [e["type"] for e in model.predict_stream(HELLO)][-1] == "response.output_item.done"
