@@ -80,6 +80,8 @@ def spark() -> Iterator[object]:
         .appName("mltrail-spark-udf-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        # Small frames in one partition: one Python worker (and one import of pandas, sklearn, mlflow) per job.
+        .config("spark.default.parallelism", "1")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
