@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "artifacts": "mltrail.cli.artifacts:artifacts",
     "run": "mltrail.cli.run:run",
     "sync": "mltrail.cli.sync:sync",
+    "import": "mltrail.cli.import_cmd:import_",
 }
 
 

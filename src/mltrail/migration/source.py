@@ -1,0 +1,105 @@
+"""What an import reads from an MLflow store: plain records and the :class:`Source` interface.
+
+Every reader (an MLflow database, an ``mlruns`` folder) yields the same records,
+so the writer and the verification do not care where the data came from.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from mltrail.entities.model_registry import ModelVersion, RegisteredModel
+from mltrail.entities.tracking import DatasetInput, Metric
+
+
+@dataclass
+class ExperimentRecord:
+    """An experiment as the source stores it (``experiment_id`` is the source's id)."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str | None
+    lifecycle_stage: str
+    creation_time: int | None
+    last_update_time: int | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunRecord:
+    """A run with everything but its metric history (read separately, it can be large)."""
+
+    run_id: str
+    experiment_id: str
+    name: str
+    user_id: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_uri: str | None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    inputs: list[DatasetInput] = field(default_factory=list)
+    metric_points: int = 0
+
+    def marker(self) -> str:
+        """What changes when the run does: compared with the marker of the last import."""
+        return (
+            f"{self.status}|{self.end_time}|{self.lifecycle_stage}|{self.metric_points}|"
+            f"{len(self.params)}|{len(self.tags)}|{len(self.inputs)}"
+        )
+
+
+@dataclass
+class Skipped:
+    """Something the import did not bring, with why: listed at the end, never dropped silently."""
+
+    kind: str
+    ident: str
+    reason: str
+
+
+class Source(ABC):
+    """An MLflow store to import from."""
+
+    #: A stable identity of the source (its URI), recorded in the destination's import state.
+    identity: str
+
+    @abstractmethod
+    def experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, active and deleted."""
+
+    @abstractmethod
+    def runs(self, experiment_id: str) -> Iterator[RunRecord]:
+        """The runs of one experiment, active and deleted, oldest first."""
+
+    @abstractmethod
+    def metrics(self, run: RunRecord) -> list[Metric]:
+        """The run's full metric history, in logging order."""
+
+    @abstractmethod
+    def registered_models(self) -> list[RegisteredModel]:
+        """Registered models (prompts included) with their tags and aliases."""
+
+    @abstractmethod
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        """A registered model's versions, by version number, with stage, tags and run id."""
+
+    def artifact_uri(self, run: RunRecord) -> str | None:
+        """Where the run's artifacts can be read (a local path or a repository URI), if anywhere."""
+        return run.artifact_uri
+
+    def unsupported(self) -> list[Skipped]:
+        """Entities in the source that this import does not bring (counted, with the reason)."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - a deliberate no-op default
+        """Release connections."""
+
+
+def is_deleted_version(version: ModelVersion) -> bool:
+    """Whether MLflow keeps this version only as a deleted placeholder (stage ``Deleted_Internal``)."""
+    return version.current_stage == "Deleted_Internal"

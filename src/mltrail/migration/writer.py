@@ -1,0 +1,250 @@
+"""Write imported records into a mltrail database through its SQL stores, keeping ids where free.
+
+Experiments keep their id when no experiment holds it (an experiment of the
+same name is reused), runs keep their 32-hex id, model versions keep their
+number when the versions before it came along. Everything else goes through the
+stores' public methods, so the destination's validation and indexes apply.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from mltrail.artifacts import get_artifact_repository
+from mltrail.artifacts.base import ArtifactRepository
+from mltrail.entities.model_registry import ModelVersion, ModelVersionTag, RegisteredModel, RegisteredModelTag
+from mltrail.entities.tracking import ExperimentTag, Metric, Param, RunTag
+from mltrail.exceptions import MltrailException
+from mltrail.migration.source import ExperimentRecord, RunRecord
+from mltrail.store.sql import schema
+from mltrail.store.sql.registry import SqlRegistryStore
+from mltrail.store.sql.tracking import SqlTrackingStore
+
+_METRICS_PER_BATCH = 1000
+_PARAMS_TAGS_PER_BATCH = 100
+
+
+def _chunks(items: Sequence, size: int) -> list[Sequence]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class SqlDestination:
+    """A mltrail database (SQLite, PostgreSQL, MySQL) receiving an import."""
+
+    def __init__(self, tracking: SqlTrackingStore, registry: SqlRegistryStore) -> None:
+        self.tracking = tracking
+        self.registry = registry
+        self.engine: sa.Engine = tracking.engine
+
+    # ------------------------------------------------------------ experiments
+    def experiment(self, rec: ExperimentRecord) -> str:
+        """The destination id for a source experiment: same name reused, else its id if free."""
+        found = self.tracking.get_experiment_by_name(rec.name)
+        if found is not None:
+            dest_id = found.experiment_id
+            if found.lifecycle_stage != "active":
+                self.tracking.restore_experiment(dest_id)
+        else:
+            dest_id = self._create_experiment(rec)
+        for key, value in rec.tags.items():
+            self.tracking.set_experiment_tag(dest_id, ExperimentTag(key, value))
+        return dest_id
+
+    def _create_experiment(self, rec: ExperimentRecord) -> str:
+        tags = [ExperimentTag(k, v) for k, v in rec.tags.items()]
+        if not rec.experiment_id.isdigit():
+            return self.tracking.create_experiment(rec.name, tags=tags)
+        exp_id = int(rec.experiment_id)
+        e = schema.experiments
+
+        def create(conn: sa.Connection) -> bool:
+            if conn.execute(sa.select(e.c.experiment_id).where(e.c.experiment_id == exp_id)).first():
+                return False
+            conn.execute(
+                sa.insert(e).values(
+                    experiment_id=exp_id,
+                    name=rec.name,
+                    artifact_location=f"{self.tracking.artifact_root_uri}/{exp_id}",
+                    lifecycle_stage="active",
+                    creation_time=rec.creation_time,
+                    last_update_time=rec.last_update_time,
+                )
+            )
+            if conn.dialect.name == "postgresql":  # an explicit id does not move the sequence on
+                conn.execute(
+                    sa.text(
+                        "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
+                        "(SELECT MAX(experiment_id) FROM experiments))"
+                    )
+                )
+            return True
+
+        if self.tracking.db.write(create):
+            return str(exp_id)
+        return self.tracking.create_experiment(rec.name, tags=tags)
+
+    def finish_experiment(self, dest_id: str, rec: ExperimentRecord) -> None:
+        """Delete the experiment again when it is deleted in the source (after its runs came)."""
+        if rec.lifecycle_stage == "deleted":
+            self.tracking.delete_experiment(dest_id)
+
+    # ------------------------------------------------------------------- runs
+    def run_exists(self, run_id: str) -> str | None:
+        """The experiment id of a destination run, or ``None``."""
+        r = schema.runs.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(r.experiment_id).where(r.run_uuid == run_id)).first()
+        return None if row is None else str(row[0])
+
+    def create_run(self, rec: RunRecord, dest_exp: str, run_id: str | None) -> str:
+        """Create the run (RUNNING) with the source's name, user and start time."""
+        run = self.tracking.create_run(
+            dest_exp, rec.user_id, rec.start_time, [], rec.name or None, run_id=run_id
+        )
+        return run.info.run_id
+
+    def write_run(self, rec: RunRecord, run_id: str, metrics: list[Metric]) -> int:
+        """Params, tags, inputs, the metric points not there yet, then status/end time. Points written."""
+        restore = self._is_deleted(run_id)
+        if restore:
+            self.tracking.restore_run(run_id)
+        params = [Param(k, v) for k, v in rec.params.items()]
+        tags = [RunTag(k, v) for k, v in rec.tags.items()]
+        for chunk in _chunks(params, _PARAMS_TAGS_PER_BATCH):
+            self.tracking.log_batch(run_id, params=chunk)
+        for chunk in _chunks(tags, _PARAMS_TAGS_PER_BATCH):
+            self.tracking.log_batch(run_id, tags=chunk)
+        if rec.inputs:
+            self.tracking.log_inputs(run_id, rec.inputs)
+        new = self._new_points(run_id, metrics)
+        for chunk in _chunks(new, _METRICS_PER_BATCH):
+            self.tracking.log_batch(run_id, metrics=chunk)
+        if rec.status != "RUNNING" or rec.end_time is not None:
+            self.tracking.update_run_info(run_id, rec.status, rec.end_time, None)
+        if rec.lifecycle_stage == "deleted" or restore:
+            self.tracking.delete_run(run_id)
+        return len(new)
+
+    def _is_deleted(self, run_id: str) -> bool:
+        r = schema.runs.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(r.lifecycle_stage).where(r.run_uuid == run_id)).first()
+        return row is not None and row[0] == "deleted"
+
+    def _new_points(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
+        """The source points beyond what the destination holds per key (append-only histories)."""
+        counts = self.tracking.metric_point_counts([run_id]).get(run_id, {})
+        if not counts:
+            return metrics
+        by_key: dict[str, list[Metric]] = defaultdict(list)
+        for m in metrics:
+            by_key[m.key].append(m)
+        out: list[Metric] = []
+        for key, points in by_key.items():
+            out.extend(points[counts.get(key, 0) :])
+        return out
+
+    def metric_count(self, run_id: str) -> int:
+        """How many metric points the destination run holds."""
+        return sum(self.tracking.metric_point_counts([run_id]).get(run_id, {}).values())
+
+    def run_artifacts(self, run_id: str) -> ArtifactRepository:
+        """The artifact repository of a destination run."""
+        return get_artifact_repository(self.tracking.get_run(run_id).info.artifact_uri)
+
+    # --------------------------------------------------------------- registry
+    def registered_model(self, model: RegisteredModel) -> None:
+        """Create the model (or reuse one of that name) and set its description and tags."""
+        try:
+            self.registry.get_registered_model(model.name)
+        except MltrailException:
+            self.registry.create_registered_model(model.name, description=model.description)
+        else:
+            if model.description:
+                self.registry.update_registered_model(model.name, model.description)
+        for key, value in model.tags.items():
+            self.registry.set_registered_model_tag(model.name, RegisteredModelTag(key, value))
+
+    def existing_versions(self, name: str) -> dict[str, ModelVersion]:
+        """The versions the destination model already has, by number."""
+        mv = schema.model_versions.c
+        with self.engine.connect() as conn:
+            numbers = [str(r[0]) for r in conn.execute(sa.select(mv.version).where(mv.name == name))]
+        return {n: self.registry.get_model_version(name, n) for n in numbers}
+
+    def model_version(self, mv: ModelVersion, run_id: str | None, source: str) -> str:
+        """Create a version (stage, tags, description) and return the number it was given."""
+        created = self.registry.create_model_version(
+            mv.name,
+            source,
+            run_id=run_id,
+            tags=[ModelVersionTag(k, v) for k, v in mv.tags.items()],
+            run_link=mv.run_link or None,
+            description=mv.description or None,
+            user_id=mv.user_id,
+        )
+        if mv.current_stage and mv.current_stage not in ("None", "Deleted_Internal"):
+            self.registry.transition_model_version_stage(mv.name, created.version, mv.current_stage, False)
+        return str(created.version)
+
+    def delete_model_version(self, name: str, version: str) -> None:
+        """Drop a placeholder version (kept only so that later numbers line up)."""
+        self.registry.delete_model_version(name, version)
+
+    def alias(self, name: str, alias: str, version: str) -> bool:
+        """Point an alias at a version; whether it changed."""
+        if self.registry.get_registered_model(name).aliases.get(alias) == version:
+            return False
+        self.registry.set_registered_model_alias(name, alias, version)
+        return True
+
+
+def copy_tree(
+    src: ArtifactRepository, dst: ArtifactRepository, progress: Callable[[int], None], path: str | None = None
+) -> tuple[int, int]:
+    """Stream every file under ``path`` from ``src`` to ``dst``; files already there with the same
+    size are skipped (a resumed import). Returns ``(files copied, bytes copied)``."""
+    have = {f.path: f for f in _safe_list(dst, path)}
+    files = nbytes = 0
+    for info in src.list_artifacts(path):
+        if info.is_dir:
+            f, b = copy_tree(src, dst, progress, info.path)
+            files, nbytes = files + f, nbytes + b
+            continue
+        old = have.get(info.path)
+        if old is not None and not old.is_dir and old.file_size == info.file_size:
+            continue
+        written = 0
+
+        def counted(chunks, _path=info.path):  # type: ignore[no-untyped-def]
+            nonlocal written
+            for chunk in chunks:
+                written += len(chunk)
+                progress(len(chunk))
+                yield chunk
+
+        dst.write_stream(info.path, counted(src.open_stream(info.path)))
+        files, nbytes = files + 1, nbytes + written
+    return files, nbytes
+
+
+def _safe_list(repo: ArtifactRepository, path: str | None) -> list:
+    try:
+        return repo.list_artifacts(path)
+    except (MltrailException, OSError):
+        return []
+
+
+def count_files(repo: ArtifactRepository, path: str | None = None) -> tuple[int, int]:
+    """``(files, bytes)`` under ``path`` of a repository."""
+    files = nbytes = 0
+    for info in _safe_list(repo, path):
+        if info.is_dir:
+            f, b = count_files(repo, info.path)
+            files, nbytes = files + f, nbytes + b
+        else:
+            files, nbytes = files + 1, nbytes + (info.file_size or 0)
+    return files, nbytes

@@ -1,0 +1,77 @@
+"""Build a real MLflow store with the official client (in a child process, so its global state
+never touches the test's process): experiments, runs, metrics, params, tags, a dataset input,
+artifacts, a deleted run and experiment, a registered model with stages, aliases and tags, a prompt
+and a trace."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+_SCRIPT = r"""
+import json, sys
+import mlflow
+from mlflow import MlflowClient
+from mlflow.data.http_dataset_source import HTTPDatasetSource
+from mlflow.data.meta_dataset import MetaDataset
+
+mlflow.set_tracking_uri(sys.argv[1])
+client = MlflowClient()
+exp_id = mlflow.set_experiment("churn").experiment_id
+mlflow.set_experiment_tag("team", "ml")
+with mlflow.start_run(run_name="first") as r1:
+    mlflow.log_params({"lr": "0.1", "depth": "3"})
+    mlflow.set_tag("stage", "dev")
+    for step in range(40):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step, timestamp=1_000 + step)
+    mlflow.log_metric("acc", float("nan"), step=0, timestamp=5)
+    mlflow.log_text("hello", "notes/readme.txt")
+    mlflow.log_dict({"a": 1}, "model/MLmodel.json")
+    ds = MetaDataset(HTTPDatasetSource("https://example.com/train.csv"), name="train", digest="abc123")
+    mlflow.log_input(ds, context="training")
+with mlflow.start_run(run_name="second") as r2:
+    mlflow.log_metric("loss", 0.5)
+    mlflow.end_run("FAILED")
+with mlflow.start_run(run_name="gone") as r3:
+    mlflow.log_param("p", "1")
+client.delete_run(r3.info.run_id)
+old = client.create_experiment("old")
+r4 = client.create_run(old, run_name="in-old")
+client.log_metric(r4.info.run_id, "m", 1.0, step=1)
+client.set_terminated(r4.info.run_id)
+client.delete_experiment(old)
+
+client.create_registered_model("clf", tags={"owner": "me"}, description="a classifier")
+v1 = client.create_model_version("clf", r1.info.artifact_uri + "/model", run_id=r1.info.run_id, tags={"k": "v"})
+v2 = client.create_model_version("clf", f"runs:/{r2.info.run_id}/model", run_id=r2.info.run_id)
+client.transition_model_version_stage("clf", "1", "Production")
+client.set_registered_model_alias("clf", "champion", "2")
+mlflow.genai.register_prompt(name="greet", template="Hello {{name}}")
+with mlflow.start_span("step"):
+    pass
+print(json.dumps({"exp": exp_id, "old": old, "r1": r1.info.run_id, "r2": r2.info.run_id,
+                  "r3": r3.info.run_id, "r4": r4.info.run_id}))
+"""
+
+_MORE = r"""
+import sys, mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+client = mlflow.MlflowClient()
+client.log_metric(sys.argv[2], "loss", 0.01, step=40, timestamp=2_000)
+client.set_tag(sys.argv[2], "reviewed", "yes")
+"""
+
+
+def build_source(uri: str, cwd: Path) -> dict[str, str]:
+    """Fill the MLflow store at ``uri`` (artifacts under ``cwd``); the ids it made."""
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, uri], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def log_more(uri: str, cwd: Path, run_id: str) -> None:
+    """One more metric point and a tag on a run, through the official client."""
+    subprocess.run([sys.executable, "-c", _MORE, uri, run_id], cwd=cwd, check=True, capture_output=True)
