@@ -83,8 +83,10 @@ def _history(client, run_id: str, key: str) -> list[tuple[int, float]]:
     return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
 
 
-def test_server_killed_mid_run_then_restarted_gets_everything_once_in_order(server):
+def test_server_killed_mid_run_then_restarted_gets_everything_once_in_order(server, tmp_path):
     mltrail.set_tracking_uri(server.url)
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "epoch5.bin").write_bytes(b"\x00weights" * 100)
     with mltrail.start_run(run_name="resilient") as run:
         mltrail.log_param("lr", 0.1)
         for step in range(3):
@@ -98,6 +100,9 @@ def test_server_killed_mid_run_then_restarted_gets_everything_once_in_order(serv
                 mltrail.log_metric("loss", 1.0 / (step + 1), step=step)
             mltrail.set_tag("phase", "offline")
             mltrail.log_metrics({"acc": 0.9, "f1": 0.8}, step=5)
+            # Artifacts of this run (created online) wait in the journal too.
+            mltrail.log_text("written while the server was away", "notes/offline.txt")
+            mltrail.log_artifacts(str(tmp_path / "ckpt"), "checkpoints")
             mltrail.flush_async_logging()
     store = get_tracking_store(server.url)
     offline_warnings = [w for w in caught if issubclass(w.category, OfflineWarning)]
@@ -116,6 +121,10 @@ def test_server_killed_mid_run_then_restarted_gets_everything_once_in_order(serv
     assert got.data.tags["phase"] == "offline"
     assert _history(client, run.info.run_id, "loss") == [(s, 1.0 / (s + 1)) for s in range(6)]
     assert _history(client, run.info.run_id, "acc") == [(5, 0.9)]
+    notes = client.download_artifacts(run.info.run_id, "notes/offline.txt", str(tmp_path / "dl"))
+    assert Path(notes).read_text() == "written while the server was away"
+    ckpt = client.download_artifacts(run.info.run_id, "checkpoints/epoch5.bin", str(tmp_path / "dl"))
+    assert Path(ckpt).read_bytes() == b"\x00weights" * 100
     # Logging is online again: a new write reaches the server at once.
     mltrail.MlflowClient().set_tag(run.info.run_id, "after", "yes")
     assert client.get_run(run.info.run_id).data.tags["after"] == "yes"

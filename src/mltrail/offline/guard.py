@@ -11,7 +11,8 @@ thread finds the server back and has replayed everything.
 Runs created offline get their id here (a uuid4 hex, like the server's), which
 the server keeps at replay; experiments created offline get a placeholder id
 (``offline-…``) resolved by name at replay. Their artifacts are written under
-the journal directory and uploaded at replay.
+the journal directory and uploaded at replay, as are the files of runs created
+online whose upload failed while the server was away.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class OfflineGuard:
         self._runs: dict[str, RunInfo] = {}
         self._offline_runs: dict[str, Run] = {}
         self._experiments: dict[str, Experiment] = {}
+        self._artifact_uris: dict[str, str] = {}
         self.last_report: ReplayReport | None = None
         self._stop = threading.Event()
         # Registered before the stores' and the fluent API's exit hooks, so it runs after them (LIFO).
@@ -253,6 +255,48 @@ class OfflineGuard:
             if exp.name == name or exp.experiment_id == experiment_id:
                 return exp
         return None
+
+    def note_artifact_uri(self, run_id: str, artifact_uri: str) -> None:
+        """Remember a run's artifact URI, learnt online (its uploads can be journaled later)."""
+        self._artifact_uris[run_id] = artifact_uri
+
+    def artifact_uri_of(self, run_id: str) -> str | None:
+        """The artifact URI of a run this process saw online or created offline, or None."""
+        if run_id in self._offline_runs:
+            return self._offline_runs[run_id].info.artifact_uri
+        return self._artifact_uris.get(run_id)
+
+    def journal_artifacts(
+        self, run_id: str, artifact_uri: str, local_path: Path, artifact_path: str | None, err: BaseException
+    ) -> None:
+        """Keep a file or folder whose upload failed with the server away; the replay uploads it.
+
+        ``local_path`` goes where ``log_artifact`` would put it: under
+        ``artifact_path``, a folder as its contents (what ``log_artifacts`` does;
+        the caller passes the folder's own name in ``artifact_path`` when it
+        wants the folder kept).
+        """
+        import shutil
+
+        with self._lock:
+            journal = self.journal()
+            target = journal.artifacts / run_id
+            for part in (artifact_path or "").split("/"):
+                if part in ("", "."):
+                    continue
+                if part == "..":
+                    raise MltrailException(
+                        f"Invalid artifact path {artifact_path!r}", "INVALID_PARAMETER_VALUE"
+                    )
+                target = target / part
+            target.mkdir(parents=True, exist_ok=True)
+            if local_path.is_dir():
+                shutil.copytree(local_path, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(local_path, target / local_path.name)
+            journal.remember_artifact_uri(run_id, artifact_uri)
+            if not self._journaling:
+                self._go_offline(err)
 
     def read(self, online: Callable[[], T], offline: Callable[[], T]) -> T:
         """A read that has an offline answer (an experiment created offline): ``offline()`` when unreachable."""

@@ -111,6 +111,8 @@ class Journal:
         self.state_path = directory / f"{journal_id}.state"
         self.owner_path = directory / f"{journal_id}.owner"
         self.artifacts = directory / f"{journal_id}.artifacts"
+        #: One file per run created online whose artifacts were journaled: it holds the run's artifact URI.
+        self.artifact_uris = directory / f"{journal_id}.artifact-uris"
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._owner_fd: int | None = None
@@ -235,6 +237,22 @@ class Journal:
                     return True
         return False
 
+    def remember_artifact_uri(self, run_id: str, artifact_uri: str) -> None:
+        """Keep where a run created online takes its journaled artifacts (the replay uploads them there)."""
+        self.artifact_uris.mkdir(parents=True, exist_ok=True)
+        target = self.artifact_uris / run_id
+        if not target.exists():
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(artifact_uri, encoding="utf-8")
+            os.replace(tmp, target)
+
+    def artifact_uri_of(self, run_id: str) -> str | None:
+        """The artifact URI kept by :meth:`remember_artifact_uri`, or None."""
+        try:
+            return (self.artifact_uris / run_id).read_text(encoding="utf-8") or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def _last_on_disk(self) -> int:
         recs = self.records()
         return recs[-1].seq if recs else 0
@@ -260,6 +278,7 @@ class Journal:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         shutil.rmtree(self.artifacts, ignore_errors=True)
+        shutil.rmtree(self.artifact_uris, ignore_errors=True)
 
 
 def _parse(data: bytes) -> list[Record]:

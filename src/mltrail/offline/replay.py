@@ -151,14 +151,19 @@ def replay_journal(
 
 
 def _upload_artifacts(journal: Journal, state: State, tracking_uri: str) -> int:
-    """Upload files of runs created offline that are new or changed since the last upload."""
+    """Upload journaled artifact files that are new or changed since the last upload.
+
+    They belong to runs created offline (uploaded once their ``create_run`` is
+    confirmed) or to runs created online whose uploads failed while the server
+    was away (uploaded to the artifact URI kept with them).
+    """
     if not journal.artifacts.is_dir():
         return 0
     from mltrail.artifacts import get_artifact_repository  # only when there is something to upload
 
     count = 0
     for run_dir in sorted(p for p in journal.artifacts.iterdir() if p.is_dir()):
-        uri = state.runs.get(run_dir.name)
+        uri = state.runs.get(run_dir.name, journal.artifact_uri_of(run_dir.name))
         if not uri:
             continue  # its create_run is not confirmed yet, or was refused (the files stay in the journal)
         repo = None

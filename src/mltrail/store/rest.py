@@ -316,16 +316,12 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         if self.offline is None:
             return Run.from_dict(self._send(T.create_run, body)["run"])
         guard = self.offline
+        online = lambda: self._known(Run.from_dict(self._send(T.create_run, body)["run"]))  # noqa: E731
         record = msgspec.to_builtins(ReplayCreateRun(
             str(experiment_id), user_id or "", run_name or None, start_time if start_time is not None else _now_ms(),
             _tags(tags), run_id=guard.new_run_id(),
         ))  # fmt: skip
-        return self._write(
-            "create_run",
-            record,
-            lambda: Run.from_dict(self._send(T.create_run, body)["run"]),
-            lambda: guard.offline_run(record),
-        )
+        return self._write("create_run", record, online, lambda: guard.offline_run(record))
 
     def get_run(self, run_id: str) -> Run:
         guard = self.offline
@@ -336,7 +332,13 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         return self._get_run(run_id)
 
     def _get_run(self, run_id: str) -> Run:
-        return Run.from_dict(self._send(T.get_run, w.RunRef(run_id))["run"])
+        return self._known(Run.from_dict(self._send(T.get_run, w.RunRef(run_id))["run"]))
+
+    def _known(self, run: Run) -> Run:
+        """``run``, its artifact URI noted for offline logging (its uploads can wait in the journal)."""
+        if self.offline is not None:
+            self.offline.note_artifact_uri(run.info.run_id, run.info.artifact_uri)
+        return run
 
     def update_run_info(
         self, run_id: str, run_status: str | int, end_time: int | None, run_name: str | None

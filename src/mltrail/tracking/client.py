@@ -37,7 +37,8 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
-from mltrail.exceptions import MltrailException, invalid
+from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, invalid
+from mltrail.store._http import unreachable
 from mltrail.tracking import _artifact_io
 from mltrail.tracking._client_traces import TracingClientMixin
 from mltrail.tracking._dataset_client import DatasetClientMixin
@@ -321,12 +322,12 @@ class MlflowClient(
         path = pathlib.Path(local_path)
         if not path.exists():
             raise invalid(f"Cannot log artifact: local path {str(local_path)!r} does not exist")
-        repo = self._artifact_repo(run_id)
         if path.is_dir():
             target = posixpath.join(artifact_path, path.name) if artifact_path else path.name
-            repo.log_artifacts(str(path), target)
+            self._upload(run_id, path, target, lambda repo: repo.log_artifacts(str(path), target))
         else:
-            repo.log_artifact(str(path), artifact_path)
+            upload = lambda repo: repo.log_artifact(str(path), artifact_path)  # noqa: E731
+            self._upload(run_id, path, artifact_path, upload)
 
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
@@ -334,7 +335,20 @@ class MlflowClient(
         """Upload the contents of a directory to the run's artifacts."""
         if not pathlib.Path(local_dir).is_dir():
             raise invalid(f"Cannot log artifacts: {str(local_dir)!r} is not a directory")
-        self._artifact_repo(run_id).log_artifacts(str(local_dir), artifact_path)
+        path = pathlib.Path(local_dir)
+        self._upload(run_id, path, artifact_path, lambda repo: repo.log_artifacts(str(path), artifact_path))
+
+    def _upload(self, run_id: str, local: pathlib.Path, artifact_path: str | None, upload: Any) -> None:
+        """``upload(repo)``; with the server away, the files go to the offline journal (docs/offline.md)."""
+        try:
+            upload(self._artifact_repo(run_id))
+        except MltrailException as err:
+            guard = getattr(self._store, "offline", None)
+            uri = self._artifact_uris.get(run_id) or (guard.artifact_uri_of(run_id) if guard else None)
+            away = unreachable(err) or err.error_code == TEMPORARILY_UNAVAILABLE
+            if guard is None or uri is None or not away:
+                raise
+            guard.journal_artifacts(run_id, uri, local, artifact_path, err)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[Any]:
         """The run's artifacts one level under ``path`` (``FileInfo`` records)."""
