@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.langchain._pyfunc import LangChainModelWrapper
 
 FLAVOR_NAME = "langchain"
 _LOADER = "mlflow.langchain"
@@ -117,7 +118,6 @@ def save_model(
         if streamable is None:
             streamable = hasattr(chain, "stream")
         if signature is None and input_example is not None:
-            from mltrail.langchain._pyfunc import LangChainModelWrapper
             from mltrail.models.signature import infer_signature_by_scoring
 
             signature = infer_signature_by_scoring(input_example, LangChainModelWrapper(chain).predict)
@@ -239,6 +239,4 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
     """Loader entry point for ``loader_module: mlflow.langchain``."""
-    from mltrail.langchain._pyfunc import LangChainModelWrapper
-
     return LangChainModelWrapper(_load_chain(Path(path), model_config))

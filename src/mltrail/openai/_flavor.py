@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.openai._pyfunc import OpenAIModelWrapper
 from mltrail.openai._templates import PYFUNC_TASKS, template_variables
 
 FLAVOR_NAME = "openai"
@@ -196,7 +197,5 @@ def load_model(model_uri: str, dst_path: str | None = None) -> dict[str, Any]:
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
     """Loader entry point for ``loader_module: mlflow.openai`` (``path`` is ``model.yaml``)."""
-    from mltrail.openai._pyfunc import OpenAIModelWrapper
-
     p = Path(path)
     return OpenAIModelWrapper(_read(p if p.is_file() else p / MODEL_FILENAME))

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mltrail.pyfunc._agent_wrapping import from_mlflow, validate_request, wrap_method
+from mltrail.pyfunc._agent_wrapping import from_mlflow, plain, validate_request, wrap_method
 from mltrail.pyfunc.model import PythonModel
 
 if TYPE_CHECKING:
@@ -208,8 +208,6 @@ def _chat_agent_input(
 
 def chat_agent_output_reducer(chunks: list[Any]) -> dict[str, Any]:
     """A ChatAgent stream as one response: chunks with the same message id are joined."""
-    from mltrail.pyfunc._agent_wrapping import plain
-
     messages: dict[str, dict[str, Any]] = {}
     out: dict[str, Any] = {}
     for chunk in chunks:

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.models.model import get_flavor_configuration
+from mltrail.pyfunc.model import load_python_model
 
 
 def load_model_and_context(model_path: str, model_config: dict[str, Any] | None) -> tuple[Any, Any]:
     """The user's model object (``load_context`` already called) and its context."""
-    from mltrail.models.model import get_flavor_configuration
-    from mltrail.pyfunc.model import load_python_model
-
     conf = get_flavor_configuration(model_path, "python_function")
     impl = load_python_model(Path(model_path), conf, model_config)
     return impl.python_model, impl.context

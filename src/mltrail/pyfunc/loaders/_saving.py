@@ -27,6 +27,7 @@ from typing import Any
 
 from mltrail.exceptions import invalid
 from mltrail.models.signature import ModelSignature
+from mltrail.pyfunc.model import PythonModelContext, load_model_from_code
 
 _KINDS = {  # base class name -> (kind, task)
     "ResponsesAgent": ("responses_agent", "agent/v1/responses"),
@@ -68,8 +69,6 @@ def agent_plan(
     if isinstance(python_model, str | Path):
         import sys
 
-        from mltrail.pyfunc.model import load_model_from_code
-
         if code_dir is not None and str(code_dir) not in sys.path:
             sys.path.insert(0, str(code_dir))
         model = load_model_from_code(Path(python_model), model_config)
@@ -82,8 +81,6 @@ def agent_plan(
             f"{name} subclasses have a standard signature that is set automatically. Please remove "
             "the `signature` parameter from the call to log_model() or save_model()."
         )
-    from mltrail.pyfunc.model import PythonModelContext
-
     context = PythonModelContext(dict(artifacts or {}), model_config)
     model.load_context(context)
     example = _CHECKS[kind](model, context, input_example)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.pyfunc._agent_wrapping import validate_request
 from mltrail.pyfunc.loaders._common import AgentWrapper, as_dict, load_model_and_context, request_dict
 
 
@@ -32,7 +33,6 @@ class ChatAgentWrapper(AgentWrapper):
     """``predict({"messages": [...], "context": ..., "custom_inputs": ...})`` -> response dict."""
 
     def _args(self, model_input: Any) -> dict[str, Any]:
-        from mltrail.pyfunc._agent_wrapping import validate_request
         from mltrail.types.agent import ChatAgentRequest
 
         request = request_dict(model_input)

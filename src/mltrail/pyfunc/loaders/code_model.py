@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mltrail.models.model import get_flavor_configuration
+from mltrail.pyfunc.loaders import chat_agent, chat_model, responses_agent
+from mltrail.pyfunc.loaders._saving import agent_kind
+from mltrail.pyfunc.model import load_python_model
+
 
 def _load_pyfunc(model_path: str, model_config: dict[str, Any] | None = None) -> Any:
-    from mltrail.models.model import get_flavor_configuration
-    from mltrail.pyfunc.loaders import chat_agent, chat_model, responses_agent
-    from mltrail.pyfunc.loaders._saving import agent_kind
-    from mltrail.pyfunc.model import load_python_model
-
     conf = get_flavor_configuration(model_path, "python_function")
     impl = load_python_model(Path(model_path), conf, model_config)
     kind = agent_kind(impl.python_model)

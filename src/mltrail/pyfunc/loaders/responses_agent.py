@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.pyfunc._agent_wrapping import validate_request
 from mltrail.pyfunc.loaders._common import AgentWrapper, as_dict, load_model_and_context, request_dict
 
 
@@ -34,7 +35,6 @@ class ResponsesAgentWrapper(AgentWrapper):
     def _request(self, model_input: Any) -> dict[str, Any]:
         request = request_dict(model_input)
         request.pop("stream", None)  # how to answer is the caller's choice, not the agent's input
-        from mltrail.pyfunc._agent_wrapping import validate_request
         from mltrail.types.responses import ResponsesAgentRequest
 
         validate_request(ResponsesAgentRequest, request, "ResponsesAgent")
