@@ -28,6 +28,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from mltrail.protocol.meta import META
 from mltrail.server.auth.store import AuthStore, User
 
 # MLflow's 401 body and challenge: the realm makes a browser show its login dialog.
@@ -37,11 +38,10 @@ UNAUTHENTICATED_MESSAGE = (
     "on how to authenticate."
 )
 CHALLENGE = 'Basic realm="mlflow"'
-# MLflow 3.17's unprotected routes: health checks, static assets, the favicon and the
-# public capability document (/api/3.0/mlflow/server-info). Everything else needs a login.
-PUBLIC_PATHS = frozenset(
-    {"/health", "/favicon.ico", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"}
-)
+# MLflow 3.17's unprotected routes: health checks, the public capability document (both
+# declared in mltrail.protocol.meta), the favicon and the UI's static assets (page routes of
+# mltrail.ui.routes, not API declarations). Everything else needs a login.
+PUBLIC_PATHS = frozenset({*META.health.mount_paths(), *META.server_info.mount_paths(), "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 # The password older MLflow versions shipped for `admin`: MLflow 3.17 refuses admin logins with it.
 LEGACY_DEFAULT_ADMIN_PASSWORD = "password1234"

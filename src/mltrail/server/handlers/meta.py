@@ -7,9 +7,10 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE
+from mltrail.protocol.meta import META
 from mltrail.server.dispatch import json_response
 from mltrail.server.openapi import build_openapi
-from mltrail.server.routing import Call, Endpoint
+from mltrail.server.routing import Call, implement
 
 # The MLflow REST API level this server speaks: the official client reads
 # ``/version`` to decide which calls a server supports.
@@ -81,15 +82,8 @@ def server_info(call: Call) -> dict[str, Any]:
 
 
 ENDPOINTS = [
-    Endpoint("/health", ("GET",), health, service="", summary="Readiness probe: 200 once every request can be served"),
-    Endpoint("/version", ("GET",), version, service="", summary="MLflow API version served"),
-    Endpoint("/openapi.json", ("GET",), openapi, service="", summary="This API's OpenAPI document"),
-    Endpoint(
-        "/server-info",
-        ("GET",),
-        server_info,
-        versions=("3.0",),
-        inline=True,
-        summary="Server capabilities (store type, multipart artifact transfers)",
-    ),
+    implement(META.health, health),
+    implement(META.version, version),
+    implement(META.openapi, openapi),
+    implement(META.server_info, server_info, inline=True),
 ]
