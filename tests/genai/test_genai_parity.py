@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from support.mlflow_db import mlflow_sqlite_uri
+
 SCRIPT = textwrap.dedent('''
     import json, sys
     if sys.argv[1] == "mlflow":
@@ -112,7 +114,7 @@ def _comparable(out: dict) -> dict:
 def test_same_evaluation_same_metrics_assessments_and_columns(tmp_path):
     (tmp_path / "mlflow").mkdir()
     (tmp_path / "mltrail").mkdir()
-    theirs = _run("mlflow", f"sqlite:///{tmp_path / 'mlflow' / 'm.db'}", "parity", tmp_path / "mlflow")
+    theirs = _run("mlflow", mlflow_sqlite_uri(tmp_path / "mlflow" / "m.db"), "parity", tmp_path / "mlflow")
     ours = _run("mltrail", f"sqlite:///{tmp_path / 'mltrail' / 'm.db'}", "parity", tmp_path / "mltrail")
     assert _comparable(ours) == _comparable(theirs)
     assert ours["metrics"]["exact/mean"] == 0.75 and ours["run_type"] == "genai_evaluate"
@@ -124,7 +126,8 @@ def test_same_evaluation_with_an_llm_judge(tmp_path, openai_server):
     openai_server.set_responder(shouting_verdict)
     (tmp_path / "mlflow").mkdir()
     (tmp_path / "mltrail").mkdir()
-    theirs = _run("mlflow", f"sqlite:///{tmp_path / 'mlflow' / 'm.db'}", "parity", tmp_path / "mlflow", judge=True)
+    mlflow_db = mlflow_sqlite_uri(tmp_path / "mlflow" / "m.db")
+    theirs = _run("mlflow", mlflow_db, "parity", tmp_path / "mlflow", judge=True)
     ours = _run("mltrail", f"sqlite:///{tmp_path / 'mltrail' / 'm.db'}", "parity", tmp_path / "mltrail", judge=True)
     assert len(openai_server.requests) == 8  # four rows judged by each SDK
     assert ["shouting", "no", "judged no", None] in ours["rows"][0]

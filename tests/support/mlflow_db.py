@@ -57,7 +57,9 @@ def _template() -> Path:
 
 
 def mlflow_sqlite_uri(path: Path) -> str:
-    """A ``sqlite:///`` URI for the official client: a fresh copy of the migrated template at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_template(), path)
+    """A ``sqlite:///`` URI for the official client at ``path``: a copy of the migrated template,
+    unless ``path`` is already a database (a test that opens the same store twice keeps its data)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_template(), path)
     return f"sqlite:///{path}"
