@@ -25,6 +25,11 @@ KINDS = ("experiments", "runs", "metric points", "params", "tags", "dataset inpu
          "registered models", "model versions", "aliases")  # fmt: skip
 
 
+def _plain(uri: str) -> str:
+    """A local ``file://`` URI as a path, so sources written either way compare equal."""
+    return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
 @dataclass
 class KindCount:
     """One line of the final table: how many in the source, brought now, and found in the destination."""
@@ -121,6 +126,8 @@ class Importer:
             if known is None or self._experiment_missing(known):
                 dest_id = self.dest.experiment(exp)
                 self.c["experiments"].brought += 1
+                if dest_id != exp.experiment_id:
+                    self._skip("experiment id", f"{exp.experiment_id} ({exp.name})", f"imported as {dest_id}")
             else:
                 dest_id = self.dest.experiment(exp) if runs else known
         except MltrailException as err:
@@ -285,10 +292,10 @@ class Importer:
                 self._skip("lineage", f"{mv.name}/{mv.version}", f"run {mv.run_id} is not in the destination")
         source = mv.source or ""
         if run_id and mv.run_id in self.run_map:
-            src_uri = (self.run_map[mv.run_id][0] or "").rstrip("/")
-            if src_uri and source.startswith(src_uri):
+            src_uri = _plain(self.run_map[mv.run_id][0] or "").rstrip("/")
+            if src_uri and _plain(source).startswith(src_uri + "/"):
                 dest_uri = self.dest.tracking.get_run(run_id).info.artifact_uri.rstrip("/")
-                source = dest_uri + source[len(src_uri) :]
+                source = dest_uri + _plain(source)[len(src_uri) :]
         number = self.dest.model_version(mv, run_id, source or f"runs:/{run_id}/model")
         if number != mv.version:
             self._skip("version number", f"{mv.name}/{mv.version}", f"imported as version {number}")

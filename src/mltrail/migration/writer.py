@@ -25,6 +25,7 @@ from mltrail.store.sql.tracking import SqlTrackingStore
 
 _METRICS_PER_BATCH = 1000
 _PARAMS_TAGS_PER_BATCH = 100
+_MAX_INT32 = 2**31 - 1
 
 
 def _chunks(items: Sequence, size: int) -> list[Sequence]:
@@ -55,9 +56,10 @@ class SqlDestination:
 
     def _create_experiment(self, rec: ExperimentRecord) -> str:
         tags = [ExperimentTag(k, v) for k, v in rec.tags.items()]
-        if not rec.experiment_id.isdigit():
+        exp_id = int(rec.experiment_id) if rec.experiment_id.isdigit() else -1
+        # MLflow's FileStore ids are 64-bit random numbers: kept on SQLite, too wide elsewhere.
+        if exp_id < 0 or (exp_id > _MAX_INT32 and self.tracking.dialect != "sqlite"):
             return self.tracking.create_experiment(rec.name, tags=tags)
-        exp_id = int(rec.experiment_id)
         e = schema.experiments
 
         def create(conn: sa.Connection) -> bool:
