@@ -206,6 +206,7 @@ class MltrailRuntime(MLModel):
 
     async def _predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         """The model's prediction; :class:`InferenceError` if it fails, :class:`PredictionTimeout` if late."""
+
         def call() -> Any:
             return self._model.predict(data, params=params) if params else self._model.predict(data)
 
