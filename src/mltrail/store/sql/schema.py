@@ -317,7 +317,20 @@ trace_info = sa.Table(
     sa.Column("client_request_id", sa.String(50)),
     sa.Column("request_preview", sa.String(1000)),
     sa.Column("response_preview", sa.String(1000)),
+    # Added by migration 0008: copies of the session, user, token and cost metadata (store/sql/trace_columns.py).
+    sa.Column("session_id", sa.String(255)),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("input_tokens", sa.BigInteger),
+    sa.Column("output_tokens", sa.BigInteger),
+    sa.Column("total_tokens", sa.BigInteger),
+    sa.Column("input_cost", sa.Double),
+    sa.Column("output_cost", sa.Double),
+    sa.Column("total_cost", sa.Double),
     sa.Index("idx_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms"),
+    sa.Index("idx_trace_info_experiment_session", "experiment_id", "session_id", "timestamp_ms"),
+    sa.Index("idx_trace_info_experiment_user", "experiment_id", "user_id"),
+    sa.Index("idx_trace_info_experiment_tokens", "experiment_id", "total_tokens"),
+    sa.Index("idx_trace_info_experiment_cost", "experiment_id", "total_cost"),
 )
 
 trace_tags = sa.Table(

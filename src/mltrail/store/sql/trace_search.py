@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from mltrail.entities.trace import TraceMetadataKey, TraceTagKey
 from mltrail.store.sql import search_ops as _ops
 from mltrail.store.sql.schema import spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.trace_columns import ID_WIDTH, NUMBER_COLUMNS
 from mltrail.store.sql.trace_usage import json_number, json_text
 from mltrail.store.trace_filter import (
     ATTR,
@@ -41,6 +42,22 @@ LINKED_RUN_PREFIX = "mltrail.linkedRun."
 _TI = trace_info.c
 _NUMERIC_ATTRS = ("timestamp_ms", "execution_time_ms", "end_time_ms")
 _SP = spans.c
+#: Metadata keys with an indexed copy in trace_info (migration 0008), and the numbers inside JSON ones.
+_ID_COLUMNS = {TraceMetadataKey.TRACE_SESSION: _TI.session_id, TraceMetadataKey.TRACE_USER: _TI.user_id}
+_NUMBER_COLUMNS = {f"{key}:{field}": trace_info.c[column] for column, key, field in NUMBER_COLUMNS}
+
+
+def _id_column_clause(clause: TraceClause) -> Any:
+    """``session = 's1'`` / ``user IN (...)`` on the indexed copy, or None when the metadata must answer.
+
+    Only equality and IN on ids the column can hold: a longer id is not copied (its column is NULL),
+    and ``!=``, ``LIKE`` or ``IS NULL`` would then count such a trace wrongly.
+    """
+    col = _ID_COLUMNS.get(clause.key)
+    values = clause.value if isinstance(clause.value, list) else [clause.value]
+    if col is None or clause.op not in ("=", "IN") or any(len(str(v)) > ID_WIDTH for v in values):
+        return None
+    return compare(col, clause.op, clause.value)
 
 
 def compare(col: Any, op: str, value: Any, numeric: bool = False) -> Any:
@@ -98,7 +115,8 @@ def clause_sql(dialect: str, clause: TraceClause) -> Any:
             link_key = f"{LINKED_RUN_PREFIX}{clause.value}"
             linked = sa.exists().where(m.request_id == _TI.request_id, m.key == link_key)
             return sa.or_(_kv(trace_request_metadata, clause), linked)
-        return _kv(trace_request_metadata, clause)
+        on_column = _id_column_clause(clause)
+        return _kv(trace_request_metadata, clause) if on_column is None else on_column
     if kind == SPAN:
         col = {"name": _SP.name, "type": _SP.type, "status": _SP.status}[clause.key]
         value = (
@@ -114,6 +132,8 @@ def clause_sql(dialect: str, clause: TraceClause) -> Any:
             _SP.trace_id == _TI.request_id, compare(_SP.content, clause.op, clause.value)
         )
     if kind == USAGE:
+        if clause.key in _NUMBER_COLUMNS:
+            return compare(_NUMBER_COLUMNS[clause.key], clause.op, clause.value, True)
         meta_key, field = clause.key.split(":", 1)
         m = trace_request_metadata.c
         number = json_number(dialect, m.value, field)
@@ -133,20 +153,6 @@ def compile_filter(dialect: str, node: TraceNode | None) -> Any:
     return sa.and_(*parts) if isinstance(node, AllOf) else sa.or_(*parts) if isinstance(node, AnyOf) else None
 
 
-def _meta_value(key: str) -> Any:
-    m = trace_request_metadata.c
-    return sa.select(m.value).where(m.request_id == _TI.request_id, m.key == key).scalar_subquery()
-
-
-def _meta_number(dialect: str, key: str, field: str) -> Any:
-    m = trace_request_metadata.c
-    return (
-        sa.select(json_number(dialect, m.value, field))
-        .where(m.request_id == _TI.request_id, m.key == key)
-        .scalar_subquery()
-    )
-
-
 def order_column(dialect: str, name: str) -> Any:
     """The SQL expression a ``search_traces`` sort key orders by."""
     if name == "name":
@@ -157,13 +163,13 @@ def order_column(dialect: str, name: str) -> Any:
             .scalar_subquery()
         )
     if name == "session":
-        return _meta_value(TraceMetadataKey.TRACE_SESSION)
+        return _TI.session_id
     if name == "user":
-        return _meta_value(TraceMetadataKey.TRACE_USER)
+        return _TI.user_id
     if name in ("total_tokens", "input_tokens", "output_tokens"):
-        return _meta_number(dialect, TraceMetadataKey.TOKEN_USAGE, name)
+        return _TI[name]
     if name == "cost":
-        return _meta_number(dialect, TraceMetadataKey.COST, "total_cost")
+        return _TI.total_cost
     return {
         "timestamp_ms": _TI.timestamp_ms,
         "execution_time_ms": _TI.execution_time_ms,

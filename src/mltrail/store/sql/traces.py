@@ -31,10 +31,12 @@ from mltrail.entities.trace import (
     TraceState,
     TraceTagKey,
 )
+from mltrail.entities.trace_usage import OTEL_SESSION_KEY, OTEL_USER_KEY
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.search.limits import check_id_count
 from mltrail.store.paging import decode_page_token
 from mltrail.store.sql import assessments as _assessments
+from mltrail.store.sql import trace_columns as _columns
 from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
@@ -54,6 +56,7 @@ from mltrail.store.validation import validate_key
 
 _TI = trace_info.c
 _TRACKING_STORE = "TRACKING_STORE"
+_OTEL_IDS = (OTEL_SESSION_KEY, OTEL_USER_KEY)
 
 
 def _not_found(trace_id: str) -> MltrailException:
@@ -84,10 +87,24 @@ def _read_token(token: str | None) -> tuple[int, tuple[int, str] | None]:
         after = json.loads(base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_")).get("after")
     except (ValueError, AttributeError, TypeError):
         after = None
-    if (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int)
-            and not isinstance(after[0], bool) and isinstance(after[1], str)):
+    if (
+        isinstance(after, list)
+        and len(after) == 2
+        and isinstance(after[0], int)
+        and not isinstance(after[0], bool)
+        and isinstance(after[1], str)
+    ):
         return offset, (after[0], after[1])
     return offset, None
+
+
+def _nulls_last(dialect: str, col: Any, ascending: bool) -> list[Any]:
+    """ORDER BY terms with NULLs last that still let the column's index serve the sort where it can."""
+    if dialect == "postgresql":
+        return [col.asc().nulls_last() if ascending else col.desc().nulls_last()]
+    if not ascending:  # SQLite and MariaDB put NULLs first ascending, so last descending
+        return [col.desc()]
+    return nulls_last(col, ascending)
 
 
 def _preview(text: str | None) -> str | None:
@@ -110,10 +127,15 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
 
     # ------------------------------------------------------------ writes
     def _experiment_location(self, conn: sa.Connection, exp_id: int) -> str:
-        row = conn.execute(sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage)
-                           .where(experiments.c.experiment_id == exp_id)).first()
+        row = conn.execute(
+            sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
+                experiments.c.experiment_id == exp_id
+            )
+        ).first()
         if row is None:
-            raise MltrailException(f"No Experiment with id={exp_id} exists", error_code=RESOURCE_DOES_NOT_EXIST)
+            raise MltrailException(
+                f"No Experiment with id={exp_id} exists", error_code=RESOURCE_DOES_NOT_EXIST
+            )
         return row.artifact_location or ""
 
     def _put_kv(self, conn: sa.Connection, table: sa.Table, trace_id: str, items: dict[str, str]) -> None:
@@ -123,17 +145,31 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         conn.execute(stmt, [{"request_id": trace_id, "key": k, "value": v} for k, v in items.items()])
 
     def _ensure_trace_row(self, conn: sa.Connection, exp_id: int, trace_id: str, start_ms: int) -> None:
-        exists = conn.execute(sa.select(_TI.request_id, _TI.experiment_id).where(_TI.request_id == trace_id)).first()
+        exists = conn.execute(
+            sa.select(_TI.request_id, _TI.experiment_id).where(_TI.request_id == trace_id)
+        ).first()
         if exists is None:
             location = self._experiment_location(conn, exp_id)
-            conn.execute(sa.insert(trace_info).values(
-                request_id=trace_id, experiment_id=exp_id, timestamp_ms=start_ms, status=TraceState.IN_PROGRESS))
-            self._put_kv(conn, trace_tags, trace_id, {
-                TraceTagKey.ARTIFACT_LOCATION: f"{location.rstrip('/')}/traces/{trace_id}/artifacts"})
+            conn.execute(
+                sa.insert(trace_info).values(
+                    request_id=trace_id,
+                    experiment_id=exp_id,
+                    timestamp_ms=start_ms,
+                    status=TraceState.IN_PROGRESS,
+                )
+            )
+            self._put_kv(
+                conn,
+                trace_tags,
+                trace_id,
+                {TraceTagKey.ARTIFACT_LOCATION: f"{location.rstrip('/')}/traces/{trace_id}/artifacts"},
+            )
         elif exists.experiment_id != exp_id:
             raise invalid(f"Trace {trace_id} belongs to experiment {exists.experiment_id}, not {exp_id}")
 
-    def _log_spans(self, conn: sa.Connection, exp_id: int, span_list: Sequence[Span], totals: bool = True) -> None:
+    def _log_spans(
+        self, conn: sa.Connection, exp_id: int, span_list: Sequence[Span], totals: bool = True
+    ) -> None:
         by_trace: dict[str, list[Span]] = {}
         priced: set[str] = set()
         for span in span_list:
@@ -142,21 +178,47 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
             by_trace.setdefault(span.trace_id, []).append(span)
             if _usage.enrich(span):  # OTel GenAI usage, model and cost as MLflow's attributes
                 priced.add(span.trace_id)
-        stmt = upsert_statement(self.dialect, spans, ("trace_id", "span_id"),
-                                ("parent_span_id", "name", "type", "status", "start_time_unix_nano",
-                                 "end_time_unix_nano", "content", "experiment_id"))
+        stmt = upsert_statement(
+            self.dialect,
+            spans,
+            ("trace_id", "span_id"),
+            (
+                "parent_span_id",
+                "name",
+                "type",
+                "status",
+                "start_time_unix_nano",
+                "end_time_unix_nano",
+                "content",
+                "experiment_id",
+            ),
+        )
         for trace_id, group in by_trace.items():
             self._ensure_trace_row(conn, exp_id, trace_id, min(s.start_time_ns for s in group) // 1_000_000)
-            conn.execute(stmt, [{
-                "trace_id": trace_id, "span_id": s.span_id, "parent_span_id": s.parent_id,
-                "experiment_id": exp_id, "name": (s.name or "")[:1000], "type": (s.span_type or None),
-                "status": s.status_code, "start_time_unix_nano": s.start_time_ns,
-                "end_time_unix_nano": s.end_time_ns, "content": json.dumps(s.to_dict(), ensure_ascii=False),
-            } for s in group])
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "trace_id": trace_id,
+                        "span_id": s.span_id,
+                        "parent_span_id": s.parent_id,
+                        "experiment_id": exp_id,
+                        "name": (s.name or "")[:1000],
+                        "type": (s.span_type or None),
+                        "status": s.status_code,
+                        "start_time_unix_nano": s.start_time_ns,
+                        "end_time_unix_nano": s.end_time_ns,
+                        "content": json.dumps(s.to_dict(), ensure_ascii=False),
+                    }
+                    for s in group
+                ],
+            )
             self._put_kv(conn, trace_tags, trace_id, {TraceTagKey.SPANS_LOCATION: _TRACKING_STORE})
             if totals and trace_id in priced:
                 _usage.refresh_trace_totals(conn, trace_id)
             _usage.adopt_session_and_user(conn, self._put_kv, trace_id, group)
+            if trace_id in priced or any(k in s.raw_attributes for s in group for k in _OTEL_IDS):
+                _columns.sync(conn, [trace_id])  # the indexed copies follow the metadata just written
 
     def _start_trace(self, conn: sa.Connection, info: TraceInfo) -> None:
         if not info.trace_id:
@@ -169,16 +231,25 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         for key, value in info.trace_metadata.items():
             check_trace_tag(key, value)
         self._ensure_trace_row(conn, exp_id, info.trace_id, info.request_time)
-        conn.execute(sa.update(trace_info).where(_TI.request_id == info.trace_id).values(
-            timestamp_ms=info.request_time, execution_time_ms=info.execution_duration, status=info.state,
-            client_request_id=info.client_request_id, request_preview=_preview(info.request_preview),
-            response_preview=_preview(info.response_preview)))
+        conn.execute(
+            sa.update(trace_info)
+            .where(_TI.request_id == info.trace_id)
+            .values(
+                timestamp_ms=info.request_time,
+                execution_time_ms=info.execution_duration,
+                status=info.state,
+                client_request_id=info.client_request_id,
+                request_preview=_preview(info.request_preview),
+                response_preview=_preview(info.response_preview),
+            )
+        )
         tags = dict(info.tags)
         # Where the spans are is the server's business, not the client's.
         tags.pop(TraceTagKey.SPANS_LOCATION, None)
         tags.pop(TraceTagKey.ARTIFACT_LOCATION, None)
         self._put_kv(conn, trace_tags, info.trace_id, tags)
         self._put_kv(conn, trace_request_metadata, info.trace_id, dict(info.trace_metadata))
+        _columns.sync(conn, [info.trace_id])
         if info.assessments:  # logged while the trace was still running
             _assessments.store_missing(conn, info.trace_id, info.assessments)
 
@@ -193,6 +264,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
 
     def log_traces(self, traces: list[Trace]) -> None:
         """Every trace of the batch, spans and info, in one transaction."""
+
         def write(conn: sa.Connection) -> None:
             for trace in traces:
                 if trace.data.spans:
@@ -213,23 +285,37 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 rows[r.request_id] = r
             for r in conn.execute(sa.select(trace_tags).where(trace_tags.c.request_id.in_(part))):
                 tags.setdefault(r.request_id, {})[r.key] = r.value
-            for r in conn.execute(sa.select(trace_request_metadata)
-                                  .where(trace_request_metadata.c.request_id.in_(part))):
+            for r in conn.execute(
+                sa.select(trace_request_metadata).where(trace_request_metadata.c.request_id.in_(part))
+            ):
                 if not r.key.startswith(LINKED_RUN_PREFIX):  # a run link is not the trace's own metadata
                     meta.setdefault(r.request_id, {})[r.key] = r.value
-        return [TraceInfo(
-            trace_id=r.request_id, experiment_id=str(r.experiment_id), request_time=r.timestamp_ms,
-            execution_duration=r.execution_time_ms, state=r.status, trace_metadata=meta.get(r.request_id, {}),
-            tags=tags.get(r.request_id, {}), client_request_id=r.client_request_id,
-            request_preview=r.request_preview, response_preview=r.response_preview,
-            assessments=list(judged.get(r.request_id, [])),
-        ) for i in ids if (r := rows.get(i)) is not None]
+        return [
+            TraceInfo(
+                trace_id=r.request_id,
+                experiment_id=str(r.experiment_id),
+                request_time=r.timestamp_ms,
+                execution_duration=r.execution_time_ms,
+                state=r.status,
+                trace_metadata=meta.get(r.request_id, {}),
+                tags=tags.get(r.request_id, {}),
+                client_request_id=r.client_request_id,
+                request_preview=r.request_preview,
+                response_preview=r.response_preview,
+                assessments=list(judged.get(r.request_id, [])),
+            )
+            for i in ids
+            if (r := rows.get(i)) is not None
+        ]
 
     def _load_spans(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, list[Span]]:
         out: dict[str, list[Span]] = {}
         for part in chunks(list(ids)):
-            query = (sa.select(spans.c.trace_id, spans.c.content).where(spans.c.trace_id.in_(part))
-                     .order_by(spans.c.trace_id, spans.c.start_time_unix_nano, spans.c.span_id))
+            query = (
+                sa.select(spans.c.trace_id, spans.c.content)
+                .where(spans.c.trace_id.in_(part))
+                .order_by(spans.c.trace_id, spans.c.start_time_unix_nano, spans.c.span_id)
+            )
             for r in conn.execute(query):
                 out.setdefault(r.trace_id, []).append(Span.from_dict(json.loads(r.content)))
         return out
@@ -253,12 +339,19 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
             by_trace = self._load_spans(conn, [i.trace_id for i in infos])
         return [Trace(info, TraceData(_root_first(by_trace.get(info.trace_id, [])))) for info in infos]
 
-    def search_traces(self, experiment_ids: list[str], filter_string: str | None = None,
-                      max_results: int = 100, order_by: list[str] | None = None,
-                      page_token: str | None = None) -> tuple[list[TraceInfo], str | None]:
+    def search_traces(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[TraceInfo], str | None]:
         if not isinstance(max_results, int) or max_results < 1 or max_results > SEARCH_TRACES_MAX_RESULTS:
-            raise invalid(f"Invalid value {max_results!r} for parameter 'max_results': it must be between 1 "
-                          f"and {SEARCH_TRACES_MAX_RESULTS}")
+            raise invalid(
+                f"Invalid value {max_results!r} for parameter 'max_results': it must be between 1 "
+                f"and {SEARCH_TRACES_MAX_RESULTS}"
+            )
         check_id_count(experiment_ids, "experiment_ids")
         exp_ids = [_exp_id(e) for e in experiment_ids or []]
         if not exp_ids:
@@ -274,7 +367,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
             if name in ("timestamp_ms", "status", "trace_id"):  # never NULL: a plain ORDER BY keeps the index
                 order.append(col.asc() if ascending else col.desc())
             else:
-                order += nulls_last(col, ascending)  # traces without a value go last
+                order += _nulls_last(self.dialect, col, ascending)  # traces without a value go last
         order.append(_TI.request_id.asc())  # a stable order for paging
         offset, after = _read_token(page_token)
         query = sa.select(_TI.request_id, _TI.timestamp_ms).where(*conds).order_by(*order)
@@ -296,8 +389,13 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         return infos, token
 
     # ------------------------------------------------------------ deletes and tags
-    def delete_traces(self, experiment_id: str, max_timestamp_millis: int | None = None,
-                      max_traces: int | None = None, trace_ids: list[str] | None = None) -> int:
+    def delete_traces(
+        self,
+        experiment_id: str,
+        max_timestamp_millis: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: list[str] | None = None,
+    ) -> int:
         exp_id = _exp_id(experiment_id)
         if trace_ids and (max_timestamp_millis is not None or max_traces is not None):
             raise invalid("Give either trace ids, or max_timestamp_millis / max_traces, not both")
@@ -341,11 +439,13 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         def write(conn: sa.Connection) -> None:
             if conn.execute(sa.select(_TI.request_id).where(_TI.request_id == trace_id)).first() is None:
                 raise _not_found(trace_id)
-            done = conn.execute(sa.delete(trace_tags).where(trace_tags.c.request_id == trace_id,
-                                                           trace_tags.c.key == key))
+            done = conn.execute(
+                sa.delete(trace_tags).where(trace_tags.c.request_id == trace_id, trace_tags.c.key == key)
+            )
             if not done.rowcount:
-                raise MltrailException(f"No tag with name: {key} in trace with ID {trace_id}",
-                                       error_code=RESOURCE_DOES_NOT_EXIST)
+                raise MltrailException(
+                    f"No tag with name: {key} in trace with ID {trace_id}", error_code=RESOURCE_DOES_NOT_EXIST
+                )
 
         self.db.write(write)
 
@@ -357,11 +457,21 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         with self.db.read() as conn:
             return _assessments.get(conn, trace_id, assessment_id)
 
-    def update_assessment(self, trace_id: str, assessment_id: str, name: str | None = None,
-                          expectation: ExpectationValue | None = None, feedback: FeedbackValue | None = None,
-                          rationale: str | None = None, metadata: dict[str, str] | None = None) -> Assessment:
-        return self.db.write(lambda conn: _assessments.update(conn, trace_id, assessment_id, name, expectation,
-                                                            feedback, rationale, metadata))
+    def update_assessment(
+        self,
+        trace_id: str,
+        assessment_id: str,
+        name: str | None = None,
+        expectation: ExpectationValue | None = None,
+        feedback: FeedbackValue | None = None,
+        rationale: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Assessment:
+        return self.db.write(
+            lambda conn: _assessments.update(
+                conn, trace_id, assessment_id, name, expectation, feedback, rationale, metadata
+            )
+        )
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
         self.db.write(lambda conn: _assessments.delete(conn, trace_id, assessment_id))
@@ -388,10 +498,17 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         def write(conn: sa.Connection) -> None:
             if conn.execute(sa.select(runs.c.run_uuid).where(runs.c.run_uuid == run_id)).first() is None:
                 raise MltrailException(f"Run with id={run_id} not found", error_code=RESOURCE_DOES_NOT_EXIST)
-            known = set(conn.execute(sa.select(_TI.request_id).where(_TI.request_id.in_(trace_ids))).scalars())
-            present = {(r.request_id, r.key): r.value for r in conn.execute(
-                sa.select(meta.request_id, meta.key, meta.value).where(
-                    meta.request_id.in_(trace_ids), meta.key.in_((TraceMetadataKey.SOURCE_RUN, link_key))))}
+            known = set(
+                conn.execute(sa.select(_TI.request_id).where(_TI.request_id.in_(trace_ids))).scalars()
+            )
+            present = {
+                (r.request_id, r.key): r.value
+                for r in conn.execute(
+                    sa.select(meta.request_id, meta.key, meta.value).where(
+                        meta.request_id.in_(trace_ids), meta.key.in_((TraceMetadataKey.SOURCE_RUN, link_key))
+                    )
+                )
+            }
             rows = []
             for t in dict.fromkeys(trace_ids):
                 source = present.get((t, TraceMetadataKey.SOURCE_RUN))
