@@ -1,8 +1,9 @@
-"""``mltrail import SOURCE``: bring an MLflow store (database or ``mlruns`` folder) into mltrail.
+"""``mltrail import SOURCE``: bring an MLflow store (server, database or ``mlruns`` folder) into mltrail.
 
 Example::
 
     mltrail import sqlite:///mlflow.db                      # into ./mltrail.db
+    mltrail import https://mlflow.example.com               # a server, with MLFLOW_TRACKING_* auth
     mltrail import ./mlruns --tracking-uri postgresql://...  # an mlruns folder into PostgreSQL
     mltrail import sqlite:///mlflow.db --experiment churn --since 2026-01-01
 
@@ -27,10 +28,9 @@ from mltrail.migration.writer import SqlDestination
 def open_source(source: str) -> Source:
     """The reader for ``source``: a database URI or an ``mlruns`` folder."""
     if source.startswith(("http://", "https://")):
-        raise click.UsageError(
-            "Importing from a running MLflow server is not supported yet: import its backend database "
-            "(--backend-store-uri of `mlflow server`) or its mlruns folder instead."
-        )
+        from mltrail.migration.rest import RestSource
+
+        return RestSource(source)
     if "://" in source and not source.startswith("file://"):
         from mltrail.migration.mlflow_db import MlflowDbSource
 
@@ -97,7 +97,7 @@ def print_report(report: ImportReport) -> None:
 def import_(
     source: str, tracking_uri: str, experiments: tuple[str, ...], since: str | None, no_progress: bool
 ) -> None:
-    """Import an MLflow store: SOURCE is an MLflow database URI or an mlruns folder."""
+    """Import an MLflow store: SOURCE is a tracking server URL, an MLflow database URI or an mlruns folder."""
     since_ms = _since_ms(since)
     src = open_source(source)
     dest = _destination(tracking_uri)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from mltrail.artifacts import get_artifact_repository
 from mltrail.entities.model_registry import ModelVersion, ModelVersionTag, RegisteredModel
 from mltrail.exceptions import MltrailException
 from mltrail.migration.source import ExperimentRecord, RunRecord, Skipped, Source, is_deleted_version
@@ -151,7 +150,6 @@ class Importer:
     def _run(self, rec: RunRecord, dest_exp: str) -> None:
         c = self.c
         c["runs"].source += 1
-        c["metric points"].source += rec.metric_points
         c["params"].source += len(rec.params)
         c["tags"].source += len(rec.tags)
         c["dataset inputs"].source += len(rec.inputs)
@@ -159,6 +157,8 @@ class Importer:
         try:
             if known is not None and known[1] == rec.marker() and self.dest.run_exists(known[0]):
                 run_id = known[0]
+                if rec.metric_points < 0:  # unchanged since the last import: as many as then
+                    rec.metric_points = self.dest.metric_count(run_id)
             else:
                 run_id = self._write_run(rec, dest_exp, known[0] if known else None)
                 self.state.record("run", rec.run_id, run_id, rec.marker())
@@ -166,6 +166,7 @@ class Importer:
             self._skip("run", rec.run_id, err.message)
             self.progress.entity("run")
             return
+        c["metric points"].source += max(rec.metric_points, 0)
         self.run_map[rec.run_id] = (self.source.artifact_uri(rec), run_id)
         self._verify_run(rec, run_id)
         self.progress.entity("run")
@@ -189,10 +190,10 @@ class Importer:
 
     def _artifacts(self, rec: RunRecord, run_id: str) -> None:
         uri = self.source.artifact_uri(rec)
-        if not uri:
-            return
         try:
-            src = get_artifact_repository(uri)
+            src = self.source.artifact_repository(rec)
+            if src is None:
+                return
             files, nbytes = copy_tree(src, self.dest.run_artifacts(run_id), self.progress.nbytes)
         except (MltrailException, OSError) as err:
             self._skip("artifacts", rec.run_id, f"cannot read {uri}: {err}")
@@ -213,13 +214,14 @@ class Importer:
         c["dataset inputs"].destination += sum(
             1 for d in rec.inputs if (d.dataset.name, d.dataset.digest) in digests
         )
-        uri = self.source.artifact_uri(rec)
-        if uri:
-            self._count_artifacts(uri, run_id)
+        self._count_artifacts(rec, run_id)
 
-    def _count_artifacts(self, uri: str, run_id: str) -> None:
+    def _count_artifacts(self, rec: RunRecord, run_id: str) -> None:
         try:
-            src_files, _ = count_files(get_artifact_repository(uri))
+            src = self.source.artifact_repository(rec)
+            if src is None:
+                return
+            src_files, _ = count_files(src)
         except (MltrailException, OSError):
             return
         dst_files, _ = count_files(self.dest.run_artifacts(run_id))

@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from mltrail.artifacts import get_artifact_repository
+from mltrail.artifacts.base import ArtifactRepository
 from mltrail.entities.model_registry import ModelVersion, RegisteredModel
 from mltrail.entities.tracking import DatasetInput, Metric
 
@@ -43,12 +45,18 @@ class RunRecord:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     inputs: list[DatasetInput] = field(default_factory=list)
+    #: How many metric points the run has; -1 when the source only knows after reading them.
     metric_points: int = 0
+    #: What stands for the metric history in the marker when the count is unknown (a REST source).
+    metric_signature: str | None = None
+    #: The run's metric keys, for sources that read histories key by key.
+    metric_keys: list[str] = field(default_factory=list)
 
     def marker(self) -> str:
         """What changes when the run does: compared with the marker of the last import."""
+        points = self.metric_signature or self.metric_points
         return (
-            f"{self.status}|{self.end_time}|{self.lifecycle_stage}|{self.metric_points}|"
+            f"{self.status}|{self.end_time}|{self.lifecycle_stage}|{points}|"
             f"{len(self.params)}|{len(self.tags)}|{len(self.inputs)}"
         )
 
@@ -91,6 +99,11 @@ class Source(ABC):
     def artifact_uri(self, run: RunRecord) -> str | None:
         """Where the run's artifacts can be read (a local path or a repository URI), if anywhere."""
         return run.artifact_uri
+
+    def artifact_repository(self, run: RunRecord) -> ArtifactRepository | None:
+        """The repository holding the run's artifacts, if any."""
+        uri = self.artifact_uri(run)
+        return get_artifact_repository(uri) if uri else None
 
     def unsupported(self) -> list[Skipped]:
         """Entities in the source that this import does not bring (counted, with the reason)."""

@@ -1,0 +1,176 @@
+"""Read an MLflow tracking server over its REST API (mltrail's REST stores, with their auth).
+
+Credentials come as for the SDK (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``,
+``MLFLOW_TRACKING_TOKEN``, ``~/.mlflow/credentials``). Searches and metric
+histories are read page by page; artifacts are streamed through the server's
+artifact proxy (``mlflow-artifacts:``) or read from where the run says they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from mltrail.artifacts import get_artifact_repository
+from mltrail.artifacts.base import ArtifactRepository
+from mltrail.entities.model_registry import ModelVersion, RegisteredModel
+from mltrail.entities.tracking import Metric
+from mltrail.entities.view_type import ViewType
+from mltrail.exceptions import MltrailException
+from mltrail.migration.source import ExperimentRecord, RunRecord, Skipped, Source
+from mltrail.store.rest import RestTrackingStore
+from mltrail.store.rest_logged_models import RestLoggedModelStore
+from mltrail.store.rest_registry import RestRegistryStore
+from mltrail.store.rest_traces import RestTraceStore
+
+_PAGE = 1000
+
+
+def _pages(call: Callable[[str | None], Any]) -> Iterator[Any]:
+    token = None
+    while True:
+        page = call(token)
+        yield from page
+        token = getattr(page, "token", None)
+        if not token:
+            return
+
+
+class RestSource(Source):
+    """An MLflow (or mltrail) tracking server at ``http(s)://host[:port][/prefix]``."""
+
+    def __init__(self, url: str) -> None:
+        self.identity = url.rstrip("/")
+        self.tracking = RestTrackingStore(self.identity)
+        self.registry = RestRegistryStore(self.identity)
+
+    def experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, active and deleted."""
+        pages = _pages(
+            lambda t: self.tracking.search_experiments(
+                view_type=ViewType.ALL, max_results=_PAGE, page_token=t
+            )
+        )
+        return [
+            ExperimentRecord(
+                experiment_id=str(e.experiment_id),
+                name=e.name,
+                artifact_location=e.artifact_location,
+                lifecycle_stage=e.lifecycle_stage,
+                creation_time=e.creation_time,
+                last_update_time=e.last_update_time,
+                tags=dict(e.tags),
+            )
+            for e in pages
+        ]
+
+    def runs(self, experiment_id: str) -> Iterator[RunRecord]:
+        """The experiment's runs, oldest first; their marker uses the latest value of each metric."""
+        pages = _pages(
+            lambda t: self.tracking.search_runs(
+                [experiment_id],
+                run_view_type=ViewType.ALL,
+                max_results=_PAGE,
+                order_by=["attributes.start_time ASC"],
+                page_token=t,
+            )
+        )
+        for run in pages:
+            info = run.info
+            latest = sorted((m.key, m.step, m.timestamp) for m in run.data.metric_list)
+            yield RunRecord(
+                run_id=info.run_id,
+                experiment_id=str(info.experiment_id),
+                name=info.run_name or "",
+                user_id=info.user_id or "",
+                status=info.status,
+                start_time=info.start_time,
+                end_time=info.end_time,
+                lifecycle_stage=info.lifecycle_stage,
+                artifact_uri=info.artifact_uri,
+                params=dict(run.data.params),
+                tags=dict(run.data.tags),
+                inputs=list(run.inputs.dataset_inputs),
+                metric_points=-1,
+                metric_signature=hashlib.sha1(repr(latest).encode()).hexdigest(),
+                metric_keys=[k for k, _, _ in latest],
+            )
+
+    def metrics(self, run: RunRecord) -> list[Metric]:
+        """Each metric's full history, paged."""
+        out: list[Metric] = []
+        for key in run.metric_keys:
+            history = _pages(
+                lambda t, k=key: self.tracking.get_metric_history(
+                    run.run_id, k, max_results=25_000, page_token=t
+                )
+            )
+            out.extend(Metric(m.key, m.value, m.timestamp, m.step) for m in history)
+        run.metric_points = len(out)
+        return out
+
+    def artifact_repository(self, run: RunRecord) -> ArtifactRepository | None:
+        """The run's artifacts, through the server's proxy when the URI is ``mlflow-artifacts:``."""
+        if not run.artifact_uri:
+            return None
+        return get_artifact_repository(run.artifact_uri, tracking_uri=self.identity)
+
+    def registered_models(self) -> list[RegisteredModel]:
+        """Every registered model (prompts included), paged."""
+        return list(_pages(lambda t: self.registry.search_registered_models(max_results=_PAGE, page_token=t)))
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        """The model's versions by number."""
+        quoted = name.replace("'", "\\'")
+        versions = _pages(
+            lambda t: self.registry.search_model_versions(
+                f"name = '{quoted}'", max_results=_PAGE, page_token=t
+            )
+        )
+        return sorted(versions, key=lambda v: int(v.version))
+
+    def unsupported(self) -> list[Skipped]:
+        """Traces and logged models on the server, counted (an older server without them counts none)."""
+        exp_ids = [e.experiment_id for e in self.experiments()]
+        if not exp_ids:
+            return []
+        out = []
+        traces = RestTraceStore(self.identity)
+        logged = RestLoggedModelStore(self.identity)
+        for kind, count in (
+            ("trace", self._count_traces(traces, exp_ids)),
+            ("logged model", self._count_models(logged, exp_ids)),
+        ):
+            if count:
+                out.append(Skipped(kind, f"{count} in the source", f"{kind}s are not imported yet"))
+        return out
+
+    @staticmethod
+    def _count_traces(store: RestTraceStore, exp_ids: list[str]) -> int:
+        count, token = 0, None
+        try:
+            while True:
+                page, token = store.search_traces(exp_ids, max_results=500, page_token=token)
+                count += len(page)
+                if not token:
+                    return count
+        except MltrailException:
+            return count
+
+    @staticmethod
+    def _count_models(store: RestLoggedModelStore, exp_ids: list[str]) -> int:
+        try:
+            return sum(
+                1
+                for _ in _pages(lambda t: store.search_logged_models(exp_ids, max_results=100, page_token=t))
+            )
+        except MltrailException:
+            return 0
+
+    def close(self) -> None:
+        """Close the HTTP sessions."""
+        for store in (self.tracking, self.registry):
+            http = getattr(store, "http", None)
+            if http is not None:
+                http.close()

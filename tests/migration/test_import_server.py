@@ -1,0 +1,61 @@
+"""``mltrail import http://…``: read a tracking server over MLflow's REST API (a live
+``mltrail server`` filled by the official client; same wire as an MLflow server), artifacts
+through its proxy, histories paged, traces counted as not brought; a rerun brings nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from migration._mlflow_source import build_source
+from mltrail.artifacts import get_artifact_repository
+from mltrail.cli.main import cli
+from mltrail.store.sql.registry import SqlRegistryStore
+from mltrail.store.sql.tracking import SqlTrackingStore
+from support.live_server import start_server, stop_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    server = start_server(tmp_path_factory.mktemp("server"))
+    ids = build_source(server.url, server.root)
+    yield server, ids
+    stop_server(server)
+
+
+def _import(src: str, dest: str) -> str:
+    result = CliRunner().invoke(cli, ["import", src, "--tracking-uri", dest, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _row(output: str, kind: str) -> list[str]:
+    line = next(line for line in output.splitlines() if line.startswith(kind + "  "))
+    return line[len(kind) :].split()
+
+
+def test_import_from_server(server, tmp_path: Path, monkeypatch) -> None:
+    live, ids = server
+    monkeypatch.chdir(tmp_path)
+    dest = f"sqlite:///{tmp_path / 'dest.db'}"
+    out = _import(live.url, dest)
+    assert _row(out, "metric points") == ["43", "43", "43", "ok"]
+    assert _row(out, "artifact files") == ["2", "2", "2", "ok"]
+    assert "trace 1 in the source: traces are not imported yet" in out
+
+    store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
+    r1 = store.get_run(ids["r1"])
+    assert r1.info.experiment_id == ids["exp"] and r1.data.params == {"lr": "0.1", "depth": "3"}
+    assert [m.step for m in store.get_metric_history(ids["r1"], "loss")] == list(range(40))
+    assert get_artifact_repository(r1.info.artifact_uri).read_bytes("notes/readme.txt") == b"hello"
+    assert store.get_experiment(ids["old"]).lifecycle_stage == "deleted"
+    registry = SqlRegistryStore(dest)
+    assert registry.get_model_version("clf", "1").current_stage == "Production"
+    assert registry.get_registered_model("clf").aliases == {"champion": "2"}
+
+    again = _import(live.url, dest)
+    assert _row(again, "runs") == ["4", "0", "4", "ok"]
+    assert _row(again, "metric points") == ["43", "0", "43", "ok"]
+    assert len(store.get_metric_history(ids["r1"], "loss")) == 40
