@@ -4,7 +4,8 @@
     python bench/traces_list.py --quick        # 10,000 traces
     python bench/run.py --only traces_list     # the same, as a section of the benchmark report
 
-Seeds an SQLite file with the rows the SQL trace store writes (each trace: a root
+Seeds an SQLite file with the rows the SQL trace store writes (with the indexed
+session/user/token/cost columns of migration 0008; each trace: a root
 and a priced chat span, a session of 5 turns, a user, token usage and cost, as the
 SDK writes them), starts ``mltrail server`` on it and times what the traces list and the
 Sessions view ask: the first page newest first, a page 50 pages deep (keyset
@@ -47,6 +48,7 @@ def seed(db_uri: str, artifacts: str, n: int) -> str:
 
     from mltrail.entities.trace import Span, dump_json
     from mltrail.store.sql.schema import spans, trace_info, trace_request_metadata, trace_tags
+    from mltrail.store.sql.trace_columns import column_values
     from mltrail.store.sql.traces import SqlTraceStore
     from mltrail.store.sql.tracking import SqlTrackingStore
 
@@ -82,15 +84,15 @@ def seed(db_uri: str, artifacts: str, n: int) -> str:
                                   "status": "OK", "start_time_unix_nano": span.start_time_ns,
                                   "end_time_unix_nano": span.end_time_ns,
                                   "content": json.dumps(span.to_dict(), ensure_ascii=False)})
-            infos.append({"request_id": tid, "experiment_id": int(exp), "timestamp_ms": origin_ms + i * 1000,
+            meta = {"mlflow.trace.tokenUsage": json.dumps(usage), "mlflow.trace.cost": json.dumps(cost),
+                    "mlflow.trace.session": f"session-{i // 5}", "mlflow.trace.user": f"user-{i % 300}"}
+            infos.append({**column_values(meta), "request_id": tid, "experiment_id": int(exp), "timestamp_ms": origin_ms + i * 1000,
                           "execution_time_ms": rng.randint(100, 5000), "status": "ERROR" if i % 50 == 0 else "OK",
                           "request_preview": json.dumps({"question": question}), "response_preview": json.dumps(answer)})
             tags += [{"request_id": tid, "key": k, "value": v} for k, v in (
                 ("mlflow.traceName", "agent"), ("mlflow.trace.spansLocation", "TRACKING_STORE"),
                 ("mlflow.artifactLocation", f"{artifacts}/traces/{tid}/artifacts"))]
-            metas += [{"request_id": tid, "key": k, "value": v} for k, v in (
-                ("mlflow.trace.tokenUsage", json.dumps(usage)), ("mlflow.trace.cost", json.dumps(cost)),
-                ("mlflow.trace.session", f"session-{i // 5}"), ("mlflow.trace.user", f"user-{i % 300}"))]
+            metas += [{"request_id": tid, "key": k, "value": v} for k, v in meta.items()]
 
         def write(conn: sa.Connection, infos=infos, tags=tags, metas=metas, span_rows=span_rows) -> None:
             conn.execute(sa.insert(trace_info), infos)
