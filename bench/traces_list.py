@@ -64,34 +64,94 @@ def seed(db_uri: str, artifacts: str, n: int) -> str:
             root, chat = uuid.uuid4().hex[:16], uuid.uuid4().hex[:16]
             ns = (origin_ms + i * 1000) * 1_000_000
             tokens_in, tokens_out = rng.randint(50, 4000), rng.randint(10, 800)
-            usage = {"input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}
-            cost = {"input_cost": tokens_in * 0.15e-6, "output_cost": tokens_out * 0.6e-6,
-                    "total_cost": tokens_in * 0.15e-6 + tokens_out * 0.6e-6}
+            usage = {
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out,
+            }
+            cost = {
+                "input_cost": tokens_in * 0.15e-6,
+                "output_cost": tokens_out * 0.6e-6,
+                "total_cost": tokens_in * 0.15e-6 + tokens_out * 0.6e-6,
+            }
             question = f"Question {i} about order {rng.randint(1, 99999)}"
             answer = "A refund is on its way." if i % 97 == 0 else f"Answer {i}."
             rid = dump_json(tid)
             for span in (
-                Span(tid, root, None, "agent", ns, ns + 900_000_000, "OK", "", {
-                    "mlflow.traceRequestId": rid, "mlflow.spanType": dump_json("AGENT"),
-                    "mlflow.spanInputs": dump_json({"question": question}), "mlflow.spanOutputs": dump_json(answer)}),
-                Span(tid, chat, root, "chat", ns + 1, ns + 800_000_000, "OK", "", {
-                    "mlflow.traceRequestId": rid, "mlflow.spanType": dump_json("CHAT_MODEL"),
-                    "mlflow.llm.model": dump_json("gpt-4o-mini"), "mlflow.chat.tokenUsage": dump_json(usage),
-                    "mlflow.llm.cost": dump_json(cost)}),
+                Span(
+                    tid,
+                    root,
+                    None,
+                    "agent",
+                    ns,
+                    ns + 900_000_000,
+                    "OK",
+                    "",
+                    {
+                        "mlflow.traceRequestId": rid,
+                        "mlflow.spanType": dump_json("AGENT"),
+                        "mlflow.spanInputs": dump_json({"question": question}),
+                        "mlflow.spanOutputs": dump_json(answer),
+                    },
+                ),
+                Span(
+                    tid,
+                    chat,
+                    root,
+                    "chat",
+                    ns + 1,
+                    ns + 800_000_000,
+                    "OK",
+                    "",
+                    {
+                        "mlflow.traceRequestId": rid,
+                        "mlflow.spanType": dump_json("CHAT_MODEL"),
+                        "mlflow.llm.model": dump_json("gpt-4o-mini"),
+                        "mlflow.chat.tokenUsage": dump_json(usage),
+                        "mlflow.llm.cost": dump_json(cost),
+                    },
+                ),
             ):
-                span_rows.append({"trace_id": tid, "span_id": span.span_id, "parent_span_id": span.parent_id,
-                                  "experiment_id": int(exp), "name": span.name, "type": span.span_type,
-                                  "status": "OK", "start_time_unix_nano": span.start_time_ns,
-                                  "end_time_unix_nano": span.end_time_ns,
-                                  "content": json.dumps(span.to_dict(), ensure_ascii=False)})
-            meta = {"mlflow.trace.tokenUsage": json.dumps(usage), "mlflow.trace.cost": json.dumps(cost),
-                    "mlflow.trace.session": f"session-{i // 5}", "mlflow.trace.user": f"user-{i % 300}"}
-            infos.append({**column_values(meta), "request_id": tid, "experiment_id": int(exp), "timestamp_ms": origin_ms + i * 1000,
-                          "execution_time_ms": rng.randint(100, 5000), "status": "ERROR" if i % 50 == 0 else "OK",
-                          "request_preview": json.dumps({"question": question}), "response_preview": json.dumps(answer)})
-            tags += [{"request_id": tid, "key": k, "value": v} for k, v in (
-                ("mlflow.traceName", "agent"), ("mlflow.trace.spansLocation", "TRACKING_STORE"),
-                ("mlflow.artifactLocation", f"{artifacts}/traces/{tid}/artifacts"))]
+                span_rows.append(
+                    {
+                        "trace_id": tid,
+                        "span_id": span.span_id,
+                        "parent_span_id": span.parent_id,
+                        "experiment_id": int(exp),
+                        "name": span.name,
+                        "type": span.span_type,
+                        "status": "OK",
+                        "start_time_unix_nano": span.start_time_ns,
+                        "end_time_unix_nano": span.end_time_ns,
+                        "content": json.dumps(span.to_dict(), ensure_ascii=False),
+                    }
+                )
+            meta = {
+                "mlflow.trace.tokenUsage": json.dumps(usage),
+                "mlflow.trace.cost": json.dumps(cost),
+                "mlflow.trace.session": f"session-{i // 5}",
+                "mlflow.trace.user": f"user-{i % 300}",
+            }
+            infos.append(
+                {
+                    **column_values(meta),
+                    "request_id": tid,
+                    "experiment_id": int(exp),
+                    "timestamp_ms": origin_ms + i * 1000,
+                    "execution_time_ms": rng.randint(100, 5000),
+                    "status": "ERROR" if i % 50 == 0 else "OK",
+                    "request_preview": json.dumps({"question": question}),
+                    "response_preview": json.dumps(answer),
+                }
+            )
+            tags += [
+                {"request_id": tid, "key": k, "value": v}
+                for k, v in (
+                    ("mlflow.traceName", "agent"),
+                    ("mlflow.trace.spansLocation", "TRACKING_STORE"),
+                    ("mlflow.artifactLocation", f"{artifacts}/traces/{tid}/artifacts"),
+                )
+            ]
             metas += [{"request_id": tid, "key": k, "value": v} for k, v in meta.items()]
 
         def write(conn: sa.Connection, infos=infos, tags=tags, metas=metas, span_rows=span_rows) -> None:
@@ -104,10 +164,18 @@ def seed(db_uri: str, artifacts: str, n: int) -> str:
     return exp
 
 
-def _search(client: httpx.Client, exp: str, filter_string: str | None = None, order_by: list[str] | None = None,
-            page_token: str | None = None) -> dict:
-    body: dict = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}],
-                  "max_results": 100, "order_by": order_by or ["timestamp_ms DESC"]}
+def _search(
+    client: httpx.Client,
+    exp: str,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+    page_token: str | None = None,
+) -> dict:
+    body: dict = {
+        "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}],
+        "max_results": 100,
+        "order_by": order_by or ["timestamp_ms DESC"],
+    }
     if filter_string:
         body["filter"] = filter_string
     if page_token:
@@ -149,9 +217,22 @@ def measure(quick: bool) -> list[tuple[str, float]]:
         seeded_s = time.perf_counter() - started
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mltrail", "server", "--backend-store-uri", db, "--port", str(port),
-             "--artifacts-destination", str(Path(tmp) / "artifacts"), "--log-level", "warning"],
-            cwd=tmp, env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
+            [
+                sys.executable,
+                "-m",
+                "mltrail",
+                "server",
+                "--backend-store-uri",
+                db,
+                "--port",
+                str(port),
+                "--artifacts-destination",
+                str(Path(tmp) / "artifacts"),
+                "--log-level",
+                "warning",
+            ],
+            cwd=tmp,
+            env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
         )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
@@ -162,27 +243,56 @@ def measure(quick: bool) -> list[tuple[str, float]]:
                 rows = [
                     (f"seed {n:,} traces (bulk rows, 10,000 per transaction)", seeded_s * 1000),
                     ("first page, newest first (100 traces)", _median_ms(lambda: _search(client, exp))),
-                    ("page 51, newest first (keyset token)", _median_ms(lambda: _search(client, exp, page_token=token))),
-                    ("first page sorted by cost DESC", _median_ms(lambda: _search(client, exp, order_by=["cost DESC"]))),
-                    ("first page sorted by latency ASC",
-                     _median_ms(lambda: _search(client, exp, order_by=["execution_time_ms ASC"]))),
-                    ("filter trace.session = 'session-777'",
-                     _median_ms(lambda: _search(client, exp, "trace.session = 'session-777'"))),
-                    ("filter trace.user = 'user-5' AND trace.total_tokens > 3000",
-                     _median_ms(lambda: _search(client, exp, "trace.user = 'user-5' AND trace.total_tokens > 3000"))),
-                    ("filter trace.status = 'ERROR' OR trace.cost > 0.0008",
-                     _median_ms(lambda: _search(client, exp, "trace.status = 'ERROR' OR trace.cost > 0.0008"))),
-                    ("full text trace.text LIKE '%refund%' (scans every span)",
-                     _median_ms(lambda: _search(client, exp, "trace.text LIKE '%refund%'"), reps=3)),
+                    (
+                        "page 51, newest first (keyset token)",
+                        _median_ms(lambda: _search(client, exp, page_token=token)),
+                    ),
+                    (
+                        "first page sorted by cost DESC",
+                        _median_ms(lambda: _search(client, exp, order_by=["cost DESC"])),
+                    ),
+                    (
+                        "first page sorted by latency ASC",
+                        _median_ms(lambda: _search(client, exp, order_by=["execution_time_ms ASC"])),
+                    ),
+                    (
+                        "filter trace.session = 'session-777'",
+                        _median_ms(lambda: _search(client, exp, "trace.session = 'session-777'")),
+                    ),
+                    (
+                        "filter trace.user = 'user-5' AND trace.total_tokens > 3000",
+                        _median_ms(
+                            lambda: _search(
+                                client, exp, "trace.user = 'user-5' AND trace.total_tokens > 3000"
+                            )
+                        ),
+                    ),
+                    (
+                        "filter trace.status = 'ERROR' OR trace.cost > 0.0008",
+                        _median_ms(
+                            lambda: _search(client, exp, "trace.status = 'ERROR' OR trace.cost > 0.0008")
+                        ),
+                    ),
+                    (
+                        "full text trace.text LIKE '%refund%' (scans every span)",
+                        _median_ms(lambda: _search(client, exp, "trace.text LIKE '%refund%'"), reps=3),
+                    ),
                 ]
                 ui = "/ajax-api/mltrail/experiments/traces"
                 trip, app = _server_ms(client, f"{ui}/totals", {"experiment_ids": exp}, reps=3)
-                rows += [("totals of all traces (tokens, cost), round trip", trip), ("  same, server time", app)]
-                trip, app = _server_ms(client, f"{ui}/totals", {"experiment_ids": exp,
-                                                                "filter": "trace.user = 'user-5'"})
+                rows += [
+                    ("totals of all traces (tokens, cost), round trip", trip),
+                    ("  same, server time", app),
+                ]
+                trip, app = _server_ms(
+                    client, f"{ui}/totals", {"experiment_ids": exp, "filter": "trace.user = 'user-5'"}
+                )
                 rows += [("totals of one user's traces, round trip", trip), ("  same, server time", app)]
                 trip, app = _server_ms(client, f"{ui}/sessions", {"experiment_ids": exp}, reps=3)
-                rows += [("sessions page (100 of n/5 sessions), round trip", trip), ("  same, server time", app)]
+                rows += [
+                    ("sessions page (100 of n/5 sessions), round trip", trip),
+                    ("  same, server time", app),
+                ]
         finally:
             proc.terminate()
             proc.wait(10)
