@@ -50,7 +50,9 @@ def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
     client = mlflow.MlflowClient()
 
     mv = client.get_model_version("MyLLMApp", "1")
-    assert (mv.run_id, mv.source) == (run_id, f"runs:/{run_id}/llm_model")
+    # As in MLflow 3: a runs:/ URI naming a logged model registers that model (models:/<model_id>).
+    assert mv.model_id and mv.model_id.startswith("m-")
+    assert (mv.run_id, mv.source) == (run_id, f"models:/{mv.model_id}")
     assert mv.run_link.endswith(f"/runs/{run_id}")
     run = client.get_run(mv.run_id)  # lineage: version -> run -> source
     assert run.data.params["base_model"] == "gpt-4o-mini"
@@ -64,7 +66,8 @@ def test_llm_wrapper_log_register_load_serve(logged, openai_server, served):
     ).stdout.strip()
     assert run.data.tags["mlflow.source.git.commit"] == head
     history = json.loads(run.data.tags["mlflow.log-model.history"])
-    assert history[0]["artifact_path"] == "llm_model"
+    assert history[0]["model_id"] == mv.model_id  # the run's model, written once at its own location
+    assert client.get_logged_model(mv.model_id).name == "llm_model"
 
     # Transition to production, as the brief suggests, and give it an alias.
     client.transition_model_version_stage("MyLLMApp", mv.version, "Production")
