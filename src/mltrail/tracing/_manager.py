@@ -44,7 +44,9 @@ from mltrail.tracing import span as _span
 from mltrail.tracing.span import LiveSpan, NoOpSpan
 
 _log = logging.getLogger(__name__)
-_current: contextvars.ContextVar[LiveSpan | None] = contextvars.ContextVar("mltrail_current_span", default=None)
+_current: contextvars.ContextVar[LiveSpan | None] = contextvars.ContextVar(
+    "mltrail_current_span", default=None
+)
 _lock = threading.Lock()
 _last_trace_id: str | None = None
 _thread_last = threading.local()
@@ -125,8 +127,14 @@ def new_trace_info(
         trace_metadata[TRACE_MODEL_ID_KEY] = model_id
     trace_metadata.update({str(k): str(v) for k, v in (metadata or {}).items()})
     trace_tags = {TraceTagKey.TRACE_NAME: name, **{str(k): str(v) for k, v in (tags or {}).items()}}
-    return TraceInfo(trace_id=f"tr-{uuid.uuid4().hex}", experiment_id=experiment_id, request_time=0,
-                     state=TraceState.IN_PROGRESS, trace_metadata=trace_metadata, tags=trace_tags)
+    return TraceInfo(
+        trace_id=f"tr-{uuid.uuid4().hex}",
+        experiment_id=experiment_id,
+        request_time=0,
+        state=TraceState.IN_PROGRESS,
+        trace_metadata=trace_metadata,
+        tags=trace_tags,
+    )
 
 
 def begin_trace(info: TraceInfo, tracking_uri: str, root: LiveSpan) -> None:
@@ -176,9 +184,14 @@ def _source_name() -> str:
     return os.path.basename(path) if path else "<console>"
 
 
-def start_span(name: str, span_type: str | None = None, parent: LiveSpan | None = None,
-               inputs: Any = None, attributes: dict[str, Any] | None = None,
-               use_current_parent: bool = True) -> LiveSpan:
+def start_span(
+    name: str,
+    span_type: str | None = None,
+    parent: LiveSpan | None = None,
+    inputs: Any = None,
+    attributes: dict[str, Any] | None = None,
+    use_current_parent: bool = True,
+) -> LiveSpan:
     """Create and start a span without making it current (callback-style integrations use this).
 
     The parent is ``parent``, else the current span (``use_current_parent``),
@@ -213,8 +226,9 @@ def start_span(name: str, span_type: str | None = None, parent: LiveSpan | None 
     return span
 
 
-def update_trace(trace_id: str, tags: dict[str, str] | None = None, metadata: dict[str, str] | None = None,
-                 **fields: Any) -> bool:
+def update_trace(
+    trace_id: str, tags: dict[str, str] | None = None, metadata: dict[str, str] | None = None, **fields: Any
+) -> bool:
     """Change a trace still in flight; False when it is not in flight."""
 
     def edit(info: TraceInfo) -> None:
@@ -247,8 +261,10 @@ def _usage_and_cost(info: TraceInfo, frozen: list[Span]) -> None:
         info.trace_metadata[TraceMetadataKey.TOKEN_USAGE] = json.dumps(usage)
     if cost:
         info.trace_metadata[TraceMetadataKey.COST] = json.dumps(cost)
-    for key, otel_key in ((TraceMetadataKey.TRACE_SESSION, OTEL_SESSION_KEY), (TraceMetadataKey.TRACE_USER,
-                                                                              OTEL_USER_KEY)):
+    for key, otel_key in (
+        (TraceMetadataKey.TRACE_SESSION, OTEL_SESSION_KEY),
+        (TraceMetadataKey.TRACE_USER, OTEL_USER_KEY),
+    ):
         if key not in info.trace_metadata:
             value = next((s.get_attribute(otel_key) for s in frozen if s.raw_attributes.get(otel_key)), None)
             if value not in (None, ""):
@@ -258,7 +274,10 @@ def _usage_and_cost(info: TraceInfo, frozen: list[Span]) -> None:
 def span_ended(span: LiveSpan) -> None:
     """Called by ``LiveSpan.end``: a root's end freezes the trace and queues it for export."""
     global _last_trace_id
-    if isinstance(span, NoOpSpan) or span.parent_id is not None:
+    if isinstance(span, NoOpSpan):
+        return
+    if span.parent_id is not None:
+        _child_ended(span)
         return
     with _lock:
         flight = _traces.pop(span.trace_id, None)
@@ -266,7 +285,9 @@ def span_ended(span: LiveSpan) -> None:
         return
     info = flight.info
     info.request_time = span.start_time_ns // 1_000_000
-    info.execution_duration = max(0, ((span.end_time_ns or span.start_time_ns) - span.start_time_ns) // 1_000_000)
+    info.execution_duration = max(
+        0, ((span.end_time_ns or span.start_time_ns) - span.start_time_ns) // 1_000_000
+    )
     if info.state == TraceState.IN_PROGRESS:
         info.state = TraceState.ERROR if span.status.status_code == "ERROR" else TraceState.OK
     frozen = [s.to_span() for s in flight.spans]
@@ -287,6 +308,17 @@ def span_ended(span: LiveSpan) -> None:
     from mltrail.tracing.export import get_exporter
 
     get_exporter().submit(flight.tracking_uri, trace)
+
+
+def _child_ended(span: LiveSpan) -> None:
+    """A span inside a running trace ended: queue it for the trace's live export (see tracing/export.py)."""
+    with _lock:
+        flight = _traces.get(span.trace_id)
+    if flight is None:
+        return
+    from mltrail.tracing.export import get_exporter
+
+    get_exporter().submit_span(flight.tracking_uri, flight.info.experiment_id, span)
 
 
 _span.set_end_hook(span_ended)

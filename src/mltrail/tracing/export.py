@@ -13,6 +13,15 @@ OpenTelemetry collectors: with ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (or
 spans are sent there as OTLP/HTTP JSON instead of to the tracking store
 (headers from ``OTEL_EXPORTER_OTLP[_TRACES]_HEADERS``, ``k=v,k2=v2``); with
 ``MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true`` they go to both, as in MLflow.
+
+Live traces: while a trace runs, the spans that have ended are sent with the
+store's ``log_spans`` (``POST /v1/traces`` on a server, which MLflow 3's server
+accepts too), batched per trace, once a trace has run for
+``MLTRAIL_TRACE_LIVE_INTERVAL_MS`` (default 1000) and then at that interval; so
+the trace shows ``IN_PROGRESS`` in the UI and grows there. A trace that ends
+sooner costs nothing extra: its pending spans are dropped and the whole trace is
+stored once. ``MLTRAIL_TRACE_LIVE_EXPORT=false`` turns this off; a store that
+refuses ``log_spans`` is not asked again.
 """
 
 from __future__ import annotations
@@ -23,15 +32,23 @@ import contextvars
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mltrail.entities.trace import Trace
+from mltrail.entities.trace import Span, Trace
+
+if TYPE_CHECKING:
+    from mltrail.tracing.span import LiveSpan
 
 _log = logging.getLogger(__name__)
 MAX_BATCH = 100
 # Set by synchronous_export(): traces finished in this context are stored before the traced call returns.
-_sync_export: contextvars.ContextVar[bool] = contextvars.ContextVar("mltrail_sync_trace_export", default=False)
+_sync_export: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mltrail_sync_trace_export", default=False
+)
 
 
 @contextlib.contextmanager
@@ -57,11 +74,39 @@ def _async_enabled() -> bool:
     return True
 
 
+def _live_interval() -> float:
+    """Seconds between live span exports of a running trace."""
+    try:
+        return max(0.01, float(os.environ.get("MLTRAIL_TRACE_LIVE_INTERVAL_MS") or 1000) / 1000)
+    except ValueError:
+        return 1.0
+
+
+def _live_enabled() -> bool:
+    value = os.environ.get("MLTRAIL_TRACE_LIVE_EXPORT")
+    if value and value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    endpoint_only = otlp_endpoint() and not _truthy(os.environ.get("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT"))
+    return not endpoint_only and not _sync_export.get() and _async_enabled()
+
+
+@dataclass
+class _Pending:
+    """Ended spans of a running trace, waiting for their live export."""
+
+    tracking_uri: str
+    experiment_id: str
+    due: float
+    spans: list[LiveSpan] = field(default_factory=list)  # frozen (to_span) by the export thread
+
+
 class TraceExporter:
-    """A queue of ``(tracking_uri, trace)`` written by one background thread."""
+    """A queue of ``(tracking_uri, trace)`` written by one background thread, plus live span batches."""
 
     def __init__(self) -> None:
         self._queue: deque[tuple[str, Trace]] = deque()
+        self._pending: dict[str, _Pending] = {}
+        self._no_live: set[str] = set()  # tracking URIs whose store refused log_spans
         self._cond = threading.Condition()
         self._busy = False
         self._thread: threading.Thread | None = None
@@ -69,6 +114,8 @@ class TraceExporter:
 
     def submit(self, tracking_uri: str, trace: Trace) -> None:
         """Queue a finished trace (or store it now when async logging is off)."""
+        with self._cond:
+            self._pending.pop(trace.info.trace_id, None)  # the whole trace carries them
         if _sync_export.get() or not _async_enabled():
             self._write([(tracking_uri, trace)])
             return
@@ -76,6 +123,44 @@ class TraceExporter:
             self._queue.append((tracking_uri, trace))
             self._ensure_thread()
             self._cond.notify_all()
+
+    def submit_span(self, tracking_uri: str, experiment_id: str, span: LiveSpan) -> None:
+        """Queue a span that ended while its trace still runs, for the trace's next live export."""
+        if tracking_uri in self._no_live or not _live_enabled():
+            return
+        with self._cond:
+            pending = self._pending.get(span.trace_id)
+            if pending is None:
+                pending = self._pending[span.trace_id] = _Pending(
+                    tracking_uri, experiment_id, time.monotonic() + _live_interval()
+                )
+            pending.spans.append(span)
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def _due_spans(self) -> list[_Pending]:
+        """Pop the live batches whose time has come (caller holds the lock)."""
+        now = time.monotonic()
+        due = [t for t, p in self._pending.items() if p.due <= now]
+        return [self._pending.pop(t) for t in due]
+
+    def _next_due(self) -> float | None:
+        return min((p.due for p in self._pending.values()), default=None)
+
+    def _write_live(self, batches: list[_Pending]) -> None:
+        from mltrail.tracing._store import trace_store_for
+
+        groups: dict[tuple[str, str], list[Span]] = {}
+        for p in batches:
+            groups.setdefault((p.tracking_uri, p.experiment_id), []).extend(s.to_span() for s in p.spans)
+        for (uri, exp_id), spans in groups.items():
+            if uri in self._no_live:
+                continue
+            try:
+                trace_store_for(uri).log_spans(exp_id, spans)
+            except Exception as err:  # a store without log_spans: stay quiet, send whole traces only
+                self._no_live.add(uri)
+                _log.debug("Live span export to %s is off: %s", uri, err)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
@@ -87,11 +172,18 @@ class TraceExporter:
         while True:
             with self._cond:
                 while not self._queue:
-                    self._cond.wait()
+                    due = self._next_due()
+                    if due is not None and due <= time.monotonic():
+                        break
+                    self._cond.wait(None if due is None else due - time.monotonic())
                 batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+                live = self._due_spans()
                 self._busy = True
             try:
-                self._write(batch)
+                if live:
+                    self._write_live(live)
+                if batch:
+                    self._write(batch)
             finally:
                 with self._cond:
                     self._busy = False
@@ -135,7 +227,11 @@ def otlp_endpoint() -> str | None:
 
 
 def _otlp_headers() -> dict[str, str]:
-    raw = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get("OTEL_EXPORTER_OTLP_HEADERS") or ""
+    raw = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+        or os.environ.get("OTEL_EXPORTER_OTLP_HEADERS")
+        or ""
+    )
     headers = {"Content-Type": "application/json"}
     for item in raw.split(","):
         key, sep, value = item.partition("=")
@@ -159,10 +255,13 @@ def _send_otlp(endpoint: str, traces: list[Trace]) -> None:
     for exp_id, spans in by_exp.items():
         headers = {**_otlp_headers(), "x-mlflow-experiment-id": exp_id}
         try:
-            resp = httpx.post(endpoint, content=msgspec.json.encode(spans_to_otlp_json(spans)), headers=headers,
-                              timeout=30)
+            resp = httpx.post(
+                endpoint, content=msgspec.json.encode(spans_to_otlp_json(spans)), headers=headers, timeout=30
+            )
             if resp.status_code >= 300:
-                _log.warning("OTLP endpoint %s answered HTTP %s: %s", endpoint, resp.status_code, resp.text[:200])
+                _log.warning(
+                    "OTLP endpoint %s answered HTTP %s: %s", endpoint, resp.status_code, resp.text[:200]
+                )
         except httpx.HTTPError as err:
             _log.warning("Failed to send %d span(s) to OTLP endpoint %s: %s", len(spans), endpoint, err)
 
