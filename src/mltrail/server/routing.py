@@ -85,7 +85,9 @@ HANDLER_MODULES: tuple[str, ...] = (
     "mltrail.server.handlers.logged_models",
     "mltrail.server.handlers.traces",
     "mltrail.server.handlers.datasets",
+    "mltrail.server.handlers.scorers",
     "mltrail.server.handlers.offline",
+    "mltrail.server.handlers.webhooks",
     # The web UI's JSON, event-stream and CSV routes (declared in mltrail.protocol.ui), named
     # here rather than imported: the UI sits above the server.
     "mltrail.ui.routes",

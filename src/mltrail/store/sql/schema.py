@@ -446,3 +446,53 @@ evaluation_dataset_records = sa.Table(
     sa.UniqueConstraint("dataset_id", "input_hash", name="unique_dataset_input"),
     sa.Index("index_evaluation_dataset_records_page", "dataset_id", "created_time", "dataset_record_id"),
 )
+
+# ------------------------------------------------------------- registered scorers (MLflow 3)
+# Added by migration 0009 (store: mltrail.store.sql.scorers). ``scorers`` / ``scorer_versions``
+# / ``online_scoring_configs`` follow MLflow's tables; ``scorer_judged_traces`` is mltrail's
+# ledger of the traces each scorer version has taken (its primary key is the claim that lets
+# several online-scoring workers share one database and judge each trace once).
+
+scorers = sa.Table(
+    "scorers",
+    metadata,
+    sa.Column("scorer_id", sa.String(36), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+    sa.Column("scorer_name", sa.String(256), nullable=False),
+    sa.UniqueConstraint("experiment_id", "scorer_name", name="unique_experiment_scorer_name"),
+)
+
+scorer_versions = sa.Table(
+    "scorer_versions",
+    metadata,
+    sa.Column("scorer_id", sa.String(36), sa.ForeignKey("scorers.scorer_id"), primary_key=True),
+    sa.Column("scorer_version", sa.Integer, primary_key=True),
+    sa.Column("serialized_scorer", LONG_TEXT, nullable=False),
+    sa.Column("creation_time", BIGINT, nullable=False),
+    sa.Column("created_by", sa.String(255)),
+)
+
+online_scoring_configs = sa.Table(
+    "online_scoring_configs",
+    metadata,
+    sa.Column("online_scoring_config_id", sa.String(36), primary_key=True),
+    sa.Column("scorer_id", sa.String(36), sa.ForeignKey("scorers.scorer_id"), nullable=False, unique=True),
+    sa.Column("experiment_id", sa.Integer, nullable=False),
+    sa.Column("sample_rate", sa.Float, nullable=False),
+    sa.Column("filter_string", sa.Text),
+    sa.Column("started_time", BIGINT, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
+    sa.Index("idx_online_scoring_configs_rate", "sample_rate"),
+)
+
+scorer_judged_traces = sa.Table(
+    "scorer_judged_traces",
+    metadata,
+    sa.Column("request_id", sa.String(50), primary_key=True),
+    sa.Column("scorer_id", sa.String(36), primary_key=True),
+    sa.Column("scorer_version", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("claimed_time", BIGINT, nullable=False),
+    sa.Column("worker", sa.String(100)),
+    sa.Index("idx_scorer_judged_traces_scorer", "scorer_id", "scorer_version", "request_id"),
+)
