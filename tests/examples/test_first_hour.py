@@ -84,12 +84,14 @@ def test_a_server_started_later_serves_what_the_embedded_sdk_wrote(tmp_path, mon
     with running_server(root) as server:
         got = httpx.get(f"{server.url}/get-artifact", params={"run_id": run.info.run_id, "path": "notes.txt"})
         assert got.status_code == 200 and got.text == "written before any server ran"
-        listed = httpx.get(
-            f"{server.url}/api/2.0/mlflow/artifacts/list", params={"run_id": run.info.run_id, "path": "model"}
-        ).json()
-        assert "model/MLmodel" in {f["path"] for f in listed["files"]}
         official = mlflow.MlflowClient(tracking_uri=server.url, registry_uri=server.url)
-        assert official.get_model_version("Early", "1").run_id == run.info.run_id
+        version = official.get_model_version("Early", "1")
+        assert version.run_id == run.info.run_id
+        # The model's files live once, at its LoggedModel's location (MLflow 3), served by the server.
+        # (The official client's ModelVersion leaves model_id unread: the source names the model.)
+        assert version.source.startswith("models:/m-")
+        model_id = version.source.removeprefix("models:/")
+        assert "MLmodel" in {f.path for f in official.list_logged_model_artifacts(model_id)}
 
 
 def test_embedded_sdk_follows_a_custom_artifacts_destination(tmp_path, monkeypatch):
