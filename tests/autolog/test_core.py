@@ -305,7 +305,12 @@ def test_drop_in_autolog_script_read_back_with_the_client(tmp_path):
     assert "num_boost_round" in runs[1].data.params
     assert "training_mean_squared_error" in runs[2].data.metrics
     for run, flavor in zip(runs, ["sklearn", "xgboost", "lightgbm"], strict=True):
-        path = client.download_artifacts(run.info.run_id, "model/MLmodel", str(tmp_path / run.info.run_id))
+        # MLflow 3: the model lives at its LoggedModel; runs:/<run>/model still finds it.
+        path = mltrail.artifacts.download_artifacts(
+            artifact_uri=f"runs:/{run.info.run_id}/model/MLmodel",
+            dst_path=str(tmp_path / run.info.run_id),
+            tracking_uri=f"sqlite:///{db}",
+        )
         flavors = yaml.safe_load(Path(path).read_text())["flavors"]
         assert set(flavors) == {flavor, "python_function"}
         assert flavors["python_function"]["loader_module"] == f"mlflow.{flavor}"

@@ -86,8 +86,9 @@ def check_tour_data(server: LiveServer, output: str) -> None:
     assert parent.info.run_id in output
     # 4. the registered model: its files come back through the server, and the model answered
     version = client.get_model_version("MyLLMApp", "1")
-    files = {f.path for f in client.list_artifacts(version.run_id, "model")}
-    assert "model/MLmodel" in files
+    assert version.source.startswith("models:/m-")  # MLflow 3: the version is the run's logged model
+    files = {f.path for f in client.list_logged_model_artifacts(version.source.removeprefix("models:/"))}
+    assert "MLmodel" in files
     assert "HELLO" in output
     # 5. the trace with its retriever span
     traces = client.search_traces(locations=["0"])
