@@ -155,7 +155,7 @@ def test_otlp_json_and_protobuf_nesting_is_bounded(app):
     async def go():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
-            pb = {"Content-Type": "application/x-protobuf"}
+            pb = {"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": "0"}
             shallow = await c.post("/v1/traces", content=_otlp_protobuf(3), headers=pb)
             deep = await c.post("/v1/traces", content=_otlp_protobuf(60), headers=pb)
             deeper = await c.post("/v1/traces", content=_otlp_protobuf(3000), headers=pb)
@@ -441,7 +441,8 @@ def test_lone_surrogates_are_malformed_json_not_a_500(app):
                 await c.post("/v1/traces", content=otlp, headers=JSON),
                 await c.post("/api/2.0/mlflow/experiments/create", content=b'{"name": "a\\udfff"}', headers=JSON),
             ]
-            good = await c.post("/v1/traces", content=otlp.replace(b"\\ud800", b""), headers=JSON)
+            good = await c.post("/v1/traces", content=otlp.replace(b"\\ud800", b""),
+                                headers={**JSON, "x-mlflow-experiment-id": "0"})
             return bad, good
 
     bad, good = asyncio.run(go())

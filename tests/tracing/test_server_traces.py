@@ -157,8 +157,8 @@ def test_otlp_json_ingest_and_rest_errors(api):
     error(api.post("/v1/traces", content=b"[1]", headers={"content-type": "application/json"}),
           400, "INVALID_PARAMETER_VALUE")
     error(api.post("/v1/traces", content=b"x", headers={"content-type": "text/plain"}), 400, "INVALID_PARAMETER_VALUE")
-    error(api.post("/v1/traces", json={"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "no ids"}]}]}]}),
-          400, "INVALID_PARAMETER_VALUE")
+    error(api.post("/v1/traces", json={"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "no ids"}]}]}]},
+                   headers={"x-mlflow-experiment-id": exp_id}), 422, "INVALID_PARAMETER_VALUE")  # MLflow: 422
     error(api.post("/api/3.0/mlflow/traces/search", json={"locations": [
         {"mlflow_experiment": {"experiment_id": exp_id}}], "filter": "status ~ 1"}), 400, "INVALID_PARAMETER_VALUE")
     error(api.post("/api/3.0/mlflow/traces/search", json={}), 400, "INVALID_PARAMETER_VALUE")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -24,6 +25,9 @@ from mltrail.server.config import (
     ServerConfig,
 )
 from mltrail.server.validation import check_artifact_location
+
+if TYPE_CHECKING:
+    from mltrail.server.otlp_grpc import OtlpGrpcServer
 
 CONFIG_ENV = "MLTRAIL_SERVER_CONFIG"
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
@@ -108,6 +112,10 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
         click.option("--expose-prometheus", default=None, envvar="MLFLOW_EXPOSE_PROMETHEUS",
                      help="Serve request metrics on /metrics in Prometheus format, keeping the workers' "
                      "metric files in this folder (created if missing, cleared at start)."),
+        click.option("--otlp-grpc-port", default=None, type=click.IntRange(1, 65535),
+                     envvar="MLTRAIL_OTLP_GRPC_PORT",
+                     help="Also accept OpenTelemetry traces over OTLP/gRPC on this port (e.g. 4317), on the same "
+                     "host; off by default. Needs `pip install mltrail[otlp-grpc]`."),
         click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
                      show_default=True),
         click.option("--access-log/--no-access-log", default=False, show_default=True,
@@ -145,6 +153,7 @@ def build_config(**kw: object) -> ServerConfig:
         disable_security_middleware=bool(kw.get("disable_security_middleware", False)),
         expose_prometheus=os.path.abspath(str(kw["expose_prometheus"])) if kw.get("expose_prometheus") else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
+        otlp_grpc_port=int(kw["otlp_grpc_port"]) if kw.get("otlp_grpc_port") else None,  # type: ignore[call-overload]
     )
 
 
@@ -206,6 +215,8 @@ def run_server(config: ServerConfig, log_level: str = "info", access_log: bool =
             config.workers,
         )
     check_port_free(config.host, config.port)
+    if config.otlp_grpc_port:
+        _check_grpc(config)
     if config.app_name == "basic-auth":
         _bootstrap_auth()
     _announce_security(config, log)
@@ -235,14 +246,49 @@ def run_server(config: ServerConfig, log_level: str = "info", access_log: bool =
         # without a bound, Ctrl+C would wait for every browser tab to close.
         "timeout_graceful_shutdown": 5,
     }
-    if config.workers == 1:
-        from mltrail.server.app import create_app
+    from mltrail.server.app import create_app
 
-        uvicorn.run(create_app(config), **common)  # type: ignore[arg-type]
-        return
-    # Several processes: each worker rebuilds the app from the same settings.
-    os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
-    uvicorn.run("mltrail.server.app:create_app_from_env", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]
+    app = create_app(config) if config.workers == 1 or config.otlp_grpc_port else None
+    grpc_server = _start_grpc(config, app) if config.otlp_grpc_port else None
+    try:
+        if config.workers == 1:
+            uvicorn.run(app, **common)  # type: ignore[arg-type]
+            return
+        # Several processes: each worker rebuilds the app from the same settings.
+        os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
+        uvicorn.run("mltrail.server.app:create_app_from_env", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]
+    finally:
+        if grpc_server is not None:
+            grpc_server.stop()
+
+
+def _check_grpc(config: ServerConfig) -> None:
+    """``--otlp-grpc-port`` needs grpcio and a free port: say so in one line before anything starts."""
+    try:
+        import grpc  # noqa: F401  (optional dependency: the otlp-grpc extra)
+    except ImportError:
+        raise click.ClickException(
+            "--otlp-grpc-port needs grpcio: pip install 'mltrail[otlp-grpc]'"
+        ) from None
+    if config.otlp_grpc_port == config.port:
+        raise click.ClickException("--otlp-grpc-port must differ from --port")
+    check_port_free(config.host, int(config.otlp_grpc_port or 0))
+
+
+def _start_grpc(config: ServerConfig, app: object) -> OtlpGrpcServer:
+    """The OTLP/gRPC server, started once in this process (the parent when there are several workers).
+
+    With one worker it calls the app uvicorn serves; with several, an app of its own
+    built from the same settings (see :mod:`mltrail.server.otlp_grpc`).
+    """
+    from mltrail.server.otlp_grpc import OtlpGrpcServer
+
+    server = OtlpGrpcServer(app, config.host, int(config.otlp_grpc_port or 0), config.max_body_bytes)
+    try:
+        server.start()
+    except OSError as err:
+        raise click.ClickException(f"Cannot listen for OTLP/gRPC on {server.address}: {err}") from None
+    return server
 
 
 def _bootstrap_auth() -> None:

@@ -31,8 +31,26 @@ from mltrail.entities.trace import (
     trace_id_from_hex,
     trace_id_to_hex,
 )
+from mltrail.entities.trace_semconv import apply_semconv
 
 _STATUS_NUM = {"UNSET": 0, "OK": 1, "ERROR": 2}
+#: The resource attribute naming the app that sent the spans (copied to root spans on ingest).
+SERVICE_NAME = "service.name"
+# Names that say nothing about the app: the OpenTelemetry SDK's default and mltrail's own exporter.
+_ANONYMOUS_SERVICES = ("unknown_service", "mltrail")
+_MAX_SERVICE_NAME = 256
+
+
+def _is_hex(value: str) -> bool:
+    try:
+        int(value, 16)
+    except ValueError:
+        return False
+    return value.isascii() and value.isalnum()
+
+
+class SpanConversionError(ValueError):
+    """A span in a well-formed OTLP request that cannot become a span (MLflow answers 422)."""
 
 
 # ------------------------------------------------------------------ AnyValue
@@ -155,10 +173,23 @@ def spans_to_otlp_json(spans: list[Span], service_name: str = "mltrail") -> dict
 
 # ------------------------------------------------------------------ spans in
 def _span_from_otlp(d: dict[str, Any]) -> Span:
-    otel_trace = id_to_hex(_get(d, "trace_id"), 32)
-    span_id = id_to_hex(_get(d, "span_id"), 16)
+    if not isinstance(d, dict):
+        raise SpanConversionError("a span must be an object")
+    try:
+        otel_trace = id_to_hex(_get(d, "trace_id"), 32)
+        span_id = id_to_hex(_get(d, "span_id"), 16)
+    except (TypeError, ValueError) as err:
+        raise SpanConversionError(f"invalid span id: {err}") from None
     if not otel_trace or not span_id:
-        raise ValueError("every span needs a trace_id and a span_id")
+        raise SpanConversionError("every span needs a trace_id and a span_id")
+    parent = _get(d, "parent_span_id")
+    try:
+        parent_id = id_to_hex(parent, 16) if parent else None
+    except (TypeError, ValueError) as err:
+        raise SpanConversionError(f"invalid parent span id: {err}") from None
+    for what, value, width in (("trace_id", otel_trace, 32), ("span_id", span_id, 16), ("parent_span_id", parent_id, 16)):
+        if value is not None and (len(value) != width or not _is_hex(value)):
+            raise SpanConversionError(f"{what} must be {width // 2} bytes ({width} hex digits), got {value[:80]!r}")
     attributes = {a.get("key", ""): dump_json(from_any_value(a.get("value"))) for a in d.get("attributes") or []}
     # The trace id is derived from the OTLP trace id, never trusted from a client attribute.
     trace_id = trace_id_from_hex(otel_trace)
@@ -171,10 +202,11 @@ def _span_from_otlp(d: dict[str, Any]) -> Span:
         for e in d.get("events") or []
     ]
     code = normalize_status_code(status.get("code", 0))
+    apply_semconv(attributes, events)  # OTel GenAI / OpenInference attributes read as MLflow's
     return Span(
         trace_id=trace_id,
         span_id=span_id,
-        parent_id=id_to_hex(_get(d, "parent_span_id"), 16),
+        parent_id=parent_id,
         name=d.get("name", ""),
         start_time_ns=int(_get(d, "start_time_unix_nano") or 0),
         end_time_ns=int(end) if end not in (None, "", 0, "0") else None,
@@ -186,13 +218,35 @@ def _span_from_otlp(d: dict[str, Any]) -> Span:
     )
 
 
-def spans_from_otlp(payload: dict[str, Any]) -> list[Span]:
-    """Every span in an ``ExportTraceServiceRequest`` (either JSON casing, or decoded protobuf)."""
+def service_name(resource_spans: dict[str, Any]) -> str | None:
+    """The ``service.name`` of one ``ResourceSpans``, unless it is a default that names no app."""
+    resource = resource_spans.get("resource") or {}
+    for attr in resource.get("attributes") or []:
+        if isinstance(attr, dict) and attr.get("key") == SERVICE_NAME:
+            name = from_any_value(attr.get("value"))
+            if isinstance(name, str) and name and not name.startswith(_ANONYMOUS_SERVICES):
+                return name[:_MAX_SERVICE_NAME]
+            return None
+    return None
+
+
+def spans_from_otlp(payload: dict[str, Any], *, service_name_to_root: bool = False) -> list[Span]:
+    """Every span in an ``ExportTraceServiceRequest`` (either JSON casing, or decoded protobuf).
+
+    With ``service_name_to_root`` a root span without a ``service.name`` attribute
+    gets its resource's (as MLflow's server does on OTLP ingest, so the app's name
+    shows on the trace). Raises :class:`SpanConversionError` for a span that cannot
+    be read and ``ValueError`` / ``TypeError`` for a malformed request.
+    """
     spans = []
     for rs in _get(payload, "resource_spans") or []:
+        service = service_name(rs) if service_name_to_root else None
         for ss in _get(rs, "scope_spans") or []:
             for d in ss.get("spans") or []:
-                spans.append(_span_from_otlp(d))
+                span = _span_from_otlp(d)
+                if service and span.parent_id is None and SERVICE_NAME not in span.raw_attributes:
+                    span.raw_attributes[SERVICE_NAME] = dump_json(service)
+                spans.append(span)
     return spans
 
 
@@ -324,9 +378,12 @@ def decode_otlp_protobuf(buf: bytes) -> dict[str, Any]:
         if num != 1 or wire != 2:
             continue
         scope_spans = []
+        resource: dict[str, Any] = {"attributes": []}
         for n, w, ss in _fields(rs):
-            if n == 2 and w == 2:
+            if n == 1 and w == 2:  # Resource: its attributes (field 1) only
+                resource["attributes"] = [_pb_kv(v) for k, kw, v in _fields(ss) if k == 1 and kw == 2]
+            elif n == 2 and w == 2:
                 spans = [_pb_span(v) for k, kw, v in _fields(ss) if k == 2 and kw == 2]
                 scope_spans.append({"spans": spans})
-        resource_spans.append({"scope_spans": scope_spans})
+        resource_spans.append({"resource": resource, "scope_spans": scope_spans})
     return {"resource_spans": resource_spans}

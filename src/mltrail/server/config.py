@@ -47,6 +47,8 @@ class ServerConfig:
     expose_prometheus: str | None = None
     # Extra folders/buckets the server may read stored artifact locations from (see server/roots.py).
     allowed_artifact_roots: tuple[str, ...] = ()
+    # OTLP over gRPC (server/otlp_grpc.py) on this port of `host`; None: off.
+    otlp_grpc_port: int | None = None
 
     def effective_artifact_root(self) -> str:
         """Where new experiments put artifacts unless they name a location."""

@@ -43,7 +43,12 @@ from mltrail.entities.assessment import (
     decode_expectation_value,
 )
 from mltrail.entities.trace import Trace, TraceData, TraceInfo, TraceTagKey
-from mltrail.entities.trace_otlp import decode_otlp_protobuf, span_to_proto_json, spans_from_otlp
+from mltrail.entities.trace_otlp import (
+    SpanConversionError,
+    decode_otlp_protobuf,
+    span_to_proto_json,
+    spans_from_otlp,
+)
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.protocol.traces import (  # noqa: F401 (the wire types, declared with the endpoints)
     EXPERIMENT_HEADER,
@@ -68,6 +73,7 @@ from mltrail.protocol.traces import (  # noqa: F401 (the wire types, declared wi
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.handlers.artifacts import uri_destination
 from mltrail.server.limits import check_depth, loads_json, too_deep
+from mltrail.server.otlp_encoding import decompress
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 
@@ -311,24 +317,50 @@ def delete_assessment(call: Call) -> dict[str, Any]:
 _OTLP_BODY = "the OTLP request body"
 
 
+class SpanNotConvertible(MltrailException):
+    """A span of a well-formed OTLP request that cannot be stored: HTTP 422, as MLflow answers."""
+
+    def get_http_status_code(self) -> int:
+        return 422
+
+
 async def otlp_ingest(call: Call) -> Response:
-    """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment."""
+    """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment.
+
+    As MLflow's server: the ``x-mlflow-experiment-id`` header is required, a gzip or
+    deflate ``Content-Encoding`` is undone (the decompressed size within
+    ``--max-body-size``), a request without spans is refused with 400, a span that
+    cannot be read with 422, and the resource's ``service.name`` goes to root spans.
+    """
     request = call.request
-    raw = await read_body(request, call.config.max_body_bytes)
-    content_type = request.headers.get("content-type", "application/x-protobuf").split(";")[0].strip().lower()
-    experiment_id = request.headers.get(EXPERIMENT_HEADER) or "0"
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_json = content_type == "application/json"
+    if not is_json and content_type not in ("application/x-protobuf", "application/protobuf",
+                                            "application/octet-stream"):
+        raise MltrailException(f"Unsupported Content-Type {content_type!r}: send application/json or "
+                               "application/x-protobuf", error_code="INVALID_PARAMETER_VALUE")
+    limit = call.config.max_body_bytes
+    raw = decompress(await read_body(request, limit), request.headers.get("content-encoding"), limit)
     try:
-        if content_type == "application/json":
+        if is_json:
             payload = loads_json(raw or b"{}", _OTLP_BODY)
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
-        elif content_type in ("application/x-protobuf", "application/protobuf", "application/octet-stream"):
+        else:
             payload = decode_otlp_protobuf(raw)
             check_depth(payload, _OTLP_BODY)  # nested AnyValues, bounded as in JSON bodies
-        else:
-            raise MltrailException(f"Unsupported Content-Type {content_type!r}: send application/json or "
-                                   "application/x-protobuf", error_code="INVALID_PARAMETER_VALUE")
-        spans = spans_from_otlp(payload)
+        resource_spans = payload.get("resourceSpans", payload.get("resource_spans"))
+        if resource_spans is not None and not isinstance(resource_spans, list):
+            raise ValueError("resourceSpans must be a list")
+        if not resource_spans:
+            raise invalid("Invalid OpenTelemetry format - no spans found")
+        spans = spans_from_otlp(payload, service_name_to_root=True)
+        experiment_id = (request.headers.get(EXPERIMENT_HEADER) or "").strip()
+        if not experiment_id:
+            raise invalid(f"Missing required header {EXPERIMENT_HEADER!r}: the experiment the spans go to")
+    except SpanConversionError as err:
+        raise SpanNotConvertible(f"Cannot convert OpenTelemetry span to MLflow span: {err}",
+                                 error_code="INVALID_PARAMETER_VALUE") from None
     except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
         raise invalid(f"Invalid OTLP trace export request: {err}") from None
     except RecursionError:  # protobuf AnyValues nested ~1,000 deep
@@ -340,7 +372,7 @@ async def otlp_ingest(call: Call) -> Response:
             await run_in_threadpool(locked_call, lock, lambda _c: store.log_spans(experiment_id, spans), call)
         else:
             await run_in_threadpool(store.log_spans, experiment_id, spans)
-    if content_type == "application/json":
+    if is_json:
         return Response(b"{}", media_type="application/json")
     return Response(b"", media_type="application/x-protobuf")
 
