@@ -173,6 +173,13 @@ class LogInputs(Message):
     models: list[ModelInputWire] = []
 
 
+class LogModel(Message):
+    """``runs/log-model``: a logged model's summary (``Model.get_tags_dict()`` as JSON)."""
+
+    run_id: str
+    model_json: str
+
+
 class GetMetricHistory(Message):
     metric_key: str
     run_id: str = ""
@@ -339,6 +346,7 @@ TRACKING = RouteSet(
     _r("delete_tag", "POST", "/runs/delete-tag", DeleteTag),
     _r("log_batch", "POST", "/runs/log-batch", LogBatch),
     _r("log_inputs", "POST", "/runs/log-inputs", LogInputs),
+    _r("log_model", "POST", "/runs/log-model", LogModel),
     _r("search_runs", "POST", "/runs/search", SearchRuns, SearchRunsResponse),
     _r("get_metric_history", "GET", "/metrics/get-history", GetMetricHistory, MetricsResponse),
     _r("get_metric_history_bulk_interval", "GET", "/metrics/get-history-bulk-interval",

@@ -667,6 +667,7 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/runs/delete-tag", "POST"): on_experiments(UPDATE, _run_of_body),
         _key(_T, "/runs/log-batch", "POST"): on_experiments(UPDATE, _run_and_models),
         _key(_T, "/runs/log-inputs", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-model", "POST"): on_experiments(UPDATE, _run_of_body),
         _key(_T, "/runs/outputs", "POST"): on_experiments(UPDATE, _run_and_models),
         _key(_T, "/runs/search", "POST"): _only_readable_experiment_ids("experiment_ids", {"runs": []}),
         _key(_T, "/metrics/get-history", "GET"): on_experiments(READ, _run_of_body),

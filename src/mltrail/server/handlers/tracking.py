@@ -6,6 +6,7 @@ store, shape the answer with MLflow's JSON field names.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mltrail.artifacts.paths import validate_artifact_path
@@ -22,7 +23,7 @@ from mltrail.entities import (
 )
 from mltrail.exceptions import invalid, not_found
 from mltrail.protocol.routes import Route
-from mltrail.protocol.tracking import TRACKING
+from mltrail.protocol.tracking import TRACKING, LogModel
 from mltrail.server import protocol as p
 from mltrail.server.handlers.artifacts import uri_destination
 from mltrail.server.routing import Call, Endpoint, implement
@@ -263,6 +264,47 @@ def log_inputs(call: Call) -> None:
     call.tracking_store.log_inputs(run_id, datasets)
 
 
+_LOG_MODEL_HISTORY = "mlflow.log-model.history"
+_LOG_MODEL_FIELDS = {"artifact_path", "flavors", "utc_time_created", "run_id"}
+
+
+def log_model(call: Call) -> None:
+    """Append a model's summary to the run's ``mlflow.log-model.history`` tag (MLflow's LogModel).
+
+    The official client's ``log_model`` sends it for every model logged in a run. The
+    entry keeps what ``Model.get_tags_dict()`` keeps (flavors without their ``config``).
+    """
+    body: LogModel = call.body
+    try:
+        model = json.loads(body.model_json)
+    except ValueError:
+        raise invalid(f"Malformed model info. \n {body.model_json} \n is not a valid JSON.") from None
+    if not isinstance(model, dict):
+        raise invalid(f"Malformed model info. \n {body.model_json} \n is not a JSON object.")
+    missing = _LOG_MODEL_FIELDS - model.keys()
+    if missing:
+        raise invalid(f"Model json is missing mandatory fields: {sorted(missing)}")
+    if not isinstance(model["flavors"], dict):
+        raise invalid("Model json field 'flavors' must be an object.")
+    entry = {k: model[k] for k in ("run_id", "utc_time_created", "artifact_path", "model_uuid") if k in model}
+    entry["flavors"] = {
+        name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
+        for name, conf in model["flavors"].items()
+    }
+    store = call.tracking_store
+    run = store.get_run(body.run_id)
+    if run.info.lifecycle_stage != "active":
+        raise invalid(
+            f"The run {body.run_id} must be in the 'active' state. Current state is {run.info.lifecycle_stage}."
+        )
+    try:
+        history = json.loads(run.data.tags.get(_LOG_MODEL_HISTORY, "[]"))
+    except ValueError:
+        history = []
+    history = history if isinstance(history, list) else []
+    store.set_tag(body.run_id, RunTag(_LOG_MODEL_HISTORY, json.dumps([*history, entry])))
+
+
 def get_metric_history(call: Call) -> dict[str, Any]:
     """Every value logged for one metric key of a run, paged."""
     body: p.GetMetricHistory = call.body
@@ -291,7 +333,9 @@ def get_metric_history_bulk_interval(call: Call) -> dict[str, Any]:
     if not run_ids:
         raise invalid("GetMetricHistoryBulkInterval request must specify at least one run_id.")
     if len(run_ids) > MAX_RUNS_BULK_INTERVAL:
-        raise invalid(f"GetMetricHistoryBulkInterval request cannot specify more than {MAX_RUNS_BULK_INTERVAL} run_ids.")
+        raise invalid(
+            f"GetMetricHistoryBulkInterval request cannot specify more than {MAX_RUNS_BULK_INTERVAL} run_ids."
+        )
     max_results = _max_results(body.max_results, DEFAULT_BULK_INTERVAL_RESULTS, DEFAULT_BULK_INTERVAL_RESULTS)
     lo, hi = body.start_step, body.end_step
     if (lo is None) != (hi is None):
@@ -301,8 +345,7 @@ def get_metric_history_bulk_interval(call: Call) -> dict[str, Any]:
     out = []
     for run_id in run_ids:
         history = [
-            m for m in call.tracking_store.get_metric_history(run_id, key)
-            if lo is None or lo <= m.step <= hi
+            m for m in call.tracking_store.get_metric_history(run_id, key) if lo is None or lo <= m.step <= hi
         ]
         keep = _sample_steps(sorted({m.step for m in history}), max_results)
         for m in sorted(history, key=lambda m: (m.step, m.timestamp)):
@@ -369,6 +412,7 @@ ENDPOINTS: list[Endpoint] = [
     _ep(T.delete_tag, delete_tag, **FAST_W),
     _ep(T.log_batch, log_batch, **FAST_W),
     _ep(T.log_inputs, log_inputs, **W),
+    _ep(T.log_model, log_model, **W),
     _ep(T.search_runs, search_runs),
     _ep(T.get_metric_history, get_metric_history),
     _ep(T.get_metric_history_bulk_interval, get_metric_history_bulk_interval),

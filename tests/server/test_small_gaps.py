@@ -1,0 +1,88 @@
+"""Issue 19 point 4, the small gaps: official client calls that must work against ``mltrail server``.
+
+``runs/log-model``: the official client's ``log_model`` records every model logged in a
+run in the run's ``mlflow.log-model.history`` tag; the entry must be what MLflow's own
+server stores (``Model.from_dict(...).get_tags_dict()``), and bad input is a 400.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model
+from mlflow.tracking import MlflowClient
+
+from support.live_server import start_server, stop_server
+
+HISTORY = "mlflow.log-model.history"
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory):
+    server = start_server(tmp_path_factory.mktemp("small_gaps"))
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def client(live_server) -> MlflowClient:
+    return MlflowClient(tracking_uri=live_server.url)
+
+
+@pytest.fixture
+def run_id(client: MlflowClient) -> str:
+    exp = client.create_experiment(f"gaps-{uuid.uuid4().hex[:8]}")
+    return client.create_run(exp).info.run_id
+
+
+def _model(run_id: str, path: str) -> Model:
+    model = Model(artifact_path=path, run_id=run_id)
+    model.add_flavor("python_function", loader_module="m", config={"secret": 1}, env={"conda": "c.yaml"})
+    model.add_flavor("sklearn", sklearn_version="1.5", pickled_model="model.pkl")
+    return model
+
+
+def test_official_client_records_logged_models_in_the_run_history(client: MlflowClient, run_id: str) -> None:
+    first, second = _model(run_id, "model"), _model(run_id, "other")
+    client._record_logged_model(run_id, first)  # what mlflow.<flavor>.log_model calls
+    client._record_logged_model(run_id, second)
+    history = json.loads(client.get_run(run_id).data.tags[HISTORY])
+    # MLflow's server stores Model.from_dict(body).get_tags_dict() of each request
+    expected = [Model.from_dict(m.get_tags_dict()).get_tags_dict() for m in (first, second)]
+    assert history == expected
+    assert "config" not in history[0]["flavors"]["python_function"]
+    assert [h["artifact_path"] for h in history] == ["model", "other"]
+
+
+@pytest.mark.parametrize(
+    ("model_json", "message"),
+    [
+        ("{not json", "is not a valid JSON"),
+        ('{"artifact_path": "m", "flavors": {}}', "missing mandatory fields"),
+        ("[1, 2]", "is not a JSON object"),
+    ],
+)
+def test_log_model_refuses_bad_model_json(live_server, run_id: str, model_json: str, message: str) -> None:
+    resp = httpx.post(
+        f"{live_server.url}/api/2.0/mlflow/runs/log-model", json={"run_id": run_id, "model_json": model_json}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert message in resp.json()["message"]
+
+
+def test_log_model_on_a_deleted_or_unknown_run(client: MlflowClient, live_server, run_id: str) -> None:
+    client.delete_run(run_id)
+    with pytest.raises(MlflowException, match="active"):
+        client._record_logged_model(run_id, _model(run_id, "model"))
+    assert HISTORY not in client.get_run(run_id).data.tags
+    resp = httpx.post(
+        f"{live_server.url}/api/2.0/mlflow/runs/log-model",
+        json={"run_id": "0" * 32, "model_json": json.dumps(_model("x", "m").get_tags_dict())},
+    )
+    assert resp.status_code == 404
+    assert resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
