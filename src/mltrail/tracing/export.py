@@ -126,17 +126,21 @@ class TraceExporter:
 
     def submit_span(self, tracking_uri: str, experiment_id: str, span: LiveSpan) -> None:
         """Queue a span that ended while its trace still runs, for the trace's next live export."""
-        if tracking_uri in self._no_live or not _live_enabled():
-            return
         with self._cond:
             pending = self._pending.get(span.trace_id)
-            if pending is None:
-                pending = self._pending[span.trace_id] = _Pending(
-                    tracking_uri, experiment_id, time.monotonic() + _live_interval()
-                )
-            pending.spans.append(span)
+            if pending is not None:  # the settings were read at the trace's first span
+                pending.spans.append(span)
+                return
+        if tracking_uri in self._no_live or not _live_enabled():
+            return
+        due = time.monotonic() + _live_interval()
+        with self._cond:
+            # No notify: waking the export thread for each trace costs the traced code more than the
+            # thread's own look at the pending traces once per interval (see _run).
+            self._pending.setdefault(span.trace_id, _Pending(tracking_uri, experiment_id, due)).spans.append(
+                span
+            )
             self._ensure_thread()
-            self._cond.notify_all()
 
     def _due_spans(self) -> list[_Pending]:
         """Pop the live batches whose time has come (caller holds the lock)."""
@@ -175,7 +179,9 @@ class TraceExporter:
                     due = self._next_due()
                     if due is not None and due <= time.monotonic():
                         break
-                    self._cond.wait(None if due is None else due - time.monotonic())
+                    # Live spans are queued without a notify: look again within one interval at most.
+                    wait = _live_interval() if due is None else due - time.monotonic()
+                    self._cond.wait(min(wait, _live_interval()))
                 batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
                 live = self._due_spans()
                 self._busy = True
