@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "gc": "mltrail.cli.gc:gc",
     "server": "mltrail.cli.server:server",
     "ui": "mltrail.cli.server:ui",
+    "scorer-worker": "mltrail.cli.scorer_worker:scorer_worker",
     "models": "mltrail.cli.models:models",
     "artifacts": "mltrail.cli.artifacts:artifacts",
     "run": "mltrail.cli.run:run",

@@ -120,6 +120,10 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      show_default=True),
         click.option("--access-log/--no-access-log", default=False, show_default=True,
                      help="Log every request (off by default: it costs a share of each request's time)."),
+        click.option("--scorer-worker/--no-scorer-worker", default=True, envvar="MLTRAIL_SCORER_WORKER",
+                     show_default=True,
+                     help="Judge new traces with the experiments' started scorers (online evaluation) in this "
+                     "server's main process. Turn off when `mltrail scorer-worker` runs elsewhere."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -186,8 +190,12 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def run_server(config: ServerConfig, log_level: str = "info", access_log: bool = False) -> None:
+def run_server(
+    config: ServerConfig, log_level: str = "info", access_log: bool = False, scorer_worker: bool = True
+) -> None:
     """Start uvicorn (uvloop + httptools) with ``config``; blocks until stopped.
+
+    ``scorer_worker`` also runs the online-scoring worker in this process (one per server).
 
     ``access_log`` logs one line per request (also on with ``log_level="debug"``).
     """
@@ -220,6 +228,8 @@ def run_server(config: ServerConfig, log_level: str = "info", access_log: bool =
     if config.app_name == "basic-auth":
         _bootstrap_auth()
     _announce_security(config, log)
+    if scorer_worker and not config.artifacts_only:
+        _start_scorer_worker(config.backend_store_uri)
     if config.expose_prometheus:
         from mltrail.server.metrics import prepare_directory
 
@@ -291,6 +301,43 @@ def _start_grpc(config: ServerConfig, app: object) -> OtlpGrpcServer:
     return server
 
 
+def _start_scorer_worker(backend_store_uri: str) -> None:
+    """The online-scoring worker, in a daemon thread of this process (see ``mltrail scorer-worker``).
+
+    Until an experiment has a started scorer the thread only asks the database for one
+    every poll interval; the worker and the scorers load once there is one.
+    """
+    import threading
+
+    thread = threading.Thread(
+        target=_scorer_worker_loop, args=(backend_store_uri,), name="mltrail-scorer-worker", daemon=True
+    )
+    thread.start()
+
+
+def _scorer_worker_loop(backend_store_uri: str) -> None:
+    import time
+
+    from mltrail.store.sql.scorers import SqlScorerStore
+
+    try:
+        interval = max(0.05, float(os.environ.get("MLTRAIL_SCORER_POLL_INTERVAL") or 2.0))
+    except ValueError:
+        interval = 2.0
+    store = None
+    while True:
+        time.sleep(interval)
+        try:
+            store = store or SqlScorerStore(backend_store_uri)
+            if store.active_scorers():
+                break
+        except Exception:  # the database is not ready or briefly away: ask again later
+            logging.getLogger("mltrail").debug("scorer worker: waiting for the database", exc_info=True)
+    from mltrail.cli.scorer_worker import worker_from_env
+
+    worker_from_env(backend_store_uri).run_forever()
+
+
 def _bootstrap_auth() -> None:
     """Check the auth settings and create the admin user once, before any worker starts (as MLflow).
 
@@ -323,13 +370,13 @@ def _announce_security(config: ServerConfig, log: logging.Logger) -> None:
 
 @click.command("server")
 @_options
-def server(log_level: str, access_log: bool, **kw: object) -> None:
+def server(log_level: str, access_log: bool, scorer_worker: bool, **kw: object) -> None:
     """Run the MLflow-compatible tracking server, artifact proxy and UI."""
-    run_server(build_config(**kw), log_level, access_log)
+    run_server(build_config(**kw), log_level, access_log, scorer_worker)
 
 
 @click.command("ui")
 @_options
-def ui(log_level: str, access_log: bool, **kw: object) -> None:
+def ui(log_level: str, access_log: bool, scorer_worker: bool, **kw: object) -> None:
     """Alias of ``mltrail server``: the tracking server with its web UI."""
-    run_server(build_config(**kw), log_level, access_log)
+    run_server(build_config(**kw), log_level, access_log, scorer_worker)

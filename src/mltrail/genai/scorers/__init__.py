@@ -4,7 +4,9 @@
 ``Guidelines``, ``RetrievalGroundedness``, ``ToolCallCorrectness``,
 ``UserFrustration`` ...), ``make_scorer_ensemble`` with its combiners
 (``majority_vote``, ``mean``, ``minimum``, ``maximum``, ``agg_all``,
-``agg_any``) and ``get_all_scorers()``. See ``docs/genai-evaluation.md``.
+``agg_any``), ``get_all_scorers()``, and online evaluation: ``scorer.register()``,
+``.start(sampling_config=ScorerSamplingConfig(...))``, ``.update()``, ``.stop()``,
+``list_scorers``, ``get_scorer``, ``delete_scorer`` (``genai/scorers/registry.py``). See ``docs/genai-evaluation.md``.
 
 Example::
 
@@ -19,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from mltrail.genai.scorers.base import Scorer, ScorerKind, scorer
@@ -32,16 +33,18 @@ from mltrail.genai.scorers.ensemble import (
     mean,
     minimum,
 )
+from mltrail.genai.scorers.registry import (
+    ScorerSamplingConfig,
+    ScorerStatus,
+    attach,
+    delete_scorer,
+    get_scorer,
+    list_scorer_versions,
+    list_scorers,
+)
 
 FRAMEWORK_METADATA_KEY = "mlflow.scorer.framework"
-
-
-@dataclass
-class ScorerSamplingConfig:
-    """How a registered scorer samples traces (kept for MLflow's API; mltrail does not schedule scorers)."""
-
-    sample_rate: float | None = None
-    filter_string: str | None = None
+attach(Scorer)  # register(), start(), update(), stop(), sample_rate, filter_string, status
 
 
 _SINGLE_TURN = (
@@ -113,9 +116,14 @@ __all__ = [
     "Scorer",
     "ScorerKind",
     "ScorerSamplingConfig",
+    "ScorerStatus",
     "agg_all",
     "agg_any",
+    "delete_scorer",
     "get_all_scorers",
+    "get_scorer",
+    "list_scorer_versions",
+    "list_scorers",
     "majority_vote",
     "make_scorer_ensemble",
     "maximum",

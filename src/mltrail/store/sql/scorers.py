@@ -405,24 +405,29 @@ class SqlScorerStore:
             rows = conn.execute(query).all()
         return [ActiveScorer(_version(r, r.experiment_id, r.scorer_name), _config(r)) for r in rows]
 
-    def unjudged_traces(self, active: ActiveScorer, limit: int = 50) -> list[tuple[str, int]]:
-        """Finished traces of the scorer's experiment, begun since it was started, with no ledger row yet.
+    def unjudged_traces(
+        self, active: ActiveScorer, limit: int = 50, stale_before_ms: int | None = None
+    ) -> list[tuple[str, int]]:
+        """Finished traces of the scorer's experiment, begun since it was started, not judged yet.
 
-        ``(trace_id, timestamp_ms)`` pairs, oldest first.
+        ``(trace_id, timestamp_ms)`` pairs, oldest first: traces with no ledger row, and
+        traces claimed before ``stale_before_ms`` whose worker never finished (it stopped).
         """
         t, j = s.trace_info.c, s.scorer_judged_traces.c
-        judged = sa.select(j.request_id).where(
+        taken = [
             j.request_id == t.request_id,
             j.scorer_id == active.version.scorer_id,
             j.scorer_version == active.version.scorer_version,
-        )
+        ]
+        if stale_before_ms is not None:
+            taken.append(sa.or_(j.status != CLAIMED, j.claimed_time >= stale_before_ms))
         query = (
             sa.select(t.request_id, t.timestamp_ms)
             .where(
                 t.experiment_id == int(active.config.experiment_id),
                 t.timestamp_ms >= active.config.started_time,
                 t.status != "IN_PROGRESS",
-                ~sa.exists(judged),
+                ~sa.exists(sa.select(j.request_id).where(*taken)),
             )
             .order_by(t.timestamp_ms, t.request_id)
             .limit(limit)
@@ -431,20 +436,46 @@ class SqlScorerStore:
             return [(r.request_id, int(r.timestamp_ms)) for r in conn.execute(query)]
 
     def claim(
-        self, trace_id: str, active: ActiveScorer, status: str = CLAIMED, worker: str | None = None
+        self,
+        trace_id: str,
+        active: ActiveScorer,
+        status: str = CLAIMED,
+        worker: str | None = None,
+        stale_before_ms: int | None = None,
     ) -> bool:
-        """Insert the ledger row for ``trace_id``; False when another worker got there first."""
+        """Take ``trace_id`` for the scorer version: True for this caller only, whatever other workers do.
+
+        Inserts the ledger row; when it exists, takes it over only if it is a claim made
+        before ``stale_before_ms`` (a worker that stopped mid-judging).
+        """
+        now = int(time.time() * 1000)
         row = {
             "request_id": trace_id,
             "scorer_id": active.version.scorer_id,
             "scorer_version": active.version.scorer_version,
             "status": status,
-            "claimed_time": int(time.time() * 1000),
+            "claimed_time": now,
             "worker": (worker or "")[:100] or None,
         }
+        j = s.scorer_judged_traces.c
 
         def write(conn: sa.Connection) -> bool:
-            return bool(conn.execute(_insert_if_absent(self.db.dialect, row)).rowcount)
+            if conn.execute(_insert_if_absent(self.db.dialect, row)).rowcount:
+                return True
+            if stale_before_ms is None:
+                return False
+            taken = conn.execute(
+                sa.update(s.scorer_judged_traces)
+                .where(
+                    j.request_id == trace_id,
+                    j.scorer_id == row["scorer_id"],
+                    j.scorer_version == row["scorer_version"],
+                    j.status == CLAIMED,
+                    j.claimed_time < stale_before_ms,
+                )
+                .values(status=status, claimed_time=now, worker=row["worker"])
+            )
+            return bool(taken.rowcount)
 
         return self.db.write(write)
 
