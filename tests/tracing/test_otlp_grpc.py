@@ -166,11 +166,13 @@ def test_http_exporter_with_gzip_reaches_the_experiment(server, admin):
     _check_trace(admin, spans, "tea-shop")
 
 
-def _raw_export(port: int, body: bytes, metadata: list[tuple[str, str]]) -> grpc.RpcError | bytes:
+def _raw_export(
+    port: int, body: bytes, metadata: list[tuple[str, str]], compression: grpc.Compression | None = None
+) -> grpc.RpcError | bytes:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         call = channel.unary_unary(EXPORT)
         try:
-            return call(body, metadata=metadata, timeout=30)
+            return call(body, metadata=metadata, timeout=30, compression=compression)
         except grpc.RpcError as err:
             return err
 
@@ -204,6 +206,9 @@ def test_grpc_checks_logins_permissions_and_the_experiment(server, admin):
     assert "no spans found" in empty.details()
     too_big = _raw_export(port, b"\x0a" + b"\xff\xff\x7f" + b"\x00" * (2 * LIMIT), [exp_header, admin_auth])
     assert isinstance(too_big, grpc.RpcError) and too_big.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # a gzip bomb over gRPC: small on the wire, past the limit once inflated
+    bomb = _raw_export(port, b"\x00" * (8 * LIMIT), [exp_header, admin_auth], grpc.Compression.Gzip)
+    assert isinstance(bomb, grpc.RpcError) and bomb.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, bomb
 
 
 def _span_json(trace_hex: str, span_hex: str, name: str = "s") -> dict:
