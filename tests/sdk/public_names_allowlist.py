@@ -11,7 +11,7 @@ from __future__ import annotations
 DATABRICKS = "Databricks-only (labeling sessions, review apps, Unity Catalog, model serving)"
 GATEWAY = "AI Gateway configuration entities: mltrail has no AI Gateway server"
 MCP = "MCP server registry (MLflow 3.17 preview): not in mltrail"
-SCORER_REGISTRY = "registered (server-side, scheduled) scorers: mltrail runs scorers client-side only"
+SCORER_REGISTRY = "Databricks scheduled scorers; mltrail starts registered scorers with ScorerSamplingConfig"
 DSPY = "needs DSPy / GEPA (prompt optimization and judge alignment), not installable without models"
 LIVE_SPAN = (
     "lives in mltrail.tracing.span: mltrail.entities is the pure layer below the tracer "
@@ -28,18 +28,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         "get_review_app": DATABRICKS,
         "*mcp_*": MCP,
         "ScorerScheduleConfig": SCORER_REGISTRY,
-        "list_scorers": SCORER_REGISTRY,
-        "get_scorer": SCORER_REGISTRY,
-        "delete_scorer": SCORER_REGISTRY,
         "optimize_prompt*": DSPY,
         "ConversationSimulator": "agent conversation simulation (3.17 experimental): not in mltrail",
         "test_agent": "agent conversation simulation (3.17 experimental): not in mltrail",
         "*git_model_versioning": "git-based LoggedModel versioning (3.17 experimental): not in mltrail",
-    },
-    "mlflow.genai.scorers": {
-        "list_scorers": SCORER_REGISTRY,
-        "get_scorer": SCORER_REGISTRY,
-        "delete_scorer": SCORER_REGISTRY,
     },
     "mlflow.genai.scorers.builtin_scorers": {
         "*SessionLevelScorer": "the session scorers' base class is private in mltrail (genai.scorers.session)",

@@ -21,7 +21,7 @@ __all__ += ["EvaluationResult", "evaluate", "to_predict_fn"]
 __all__ += ["compare_evaluations"]  # mltrail only: regressions between two evaluations
 
 # Scorers and judges (G1): loaded on first use, so `import mltrail.genai` stays cheap.
-_SCORER_NAMES = ("Scorer", "scorer", "make_scorer_ensemble")
+_SCORER_NAMES = ("Scorer", "scorer", "make_scorer_ensemble", "list_scorers", "get_scorer", "delete_scorer")
 __all__ += ["judges", "scorers", "make_judge", *_SCORER_NAMES]  # noqa: F405  (served by __getattr__)
 
 
