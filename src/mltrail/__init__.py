@@ -92,7 +92,6 @@ _ATTRIBUTES: dict[str, str] = {
         for name in (
             "ActiveModel",
             "clear_active_model",
-            "create_external_model",
             "delete_logged_model_tag",
             "finalize_logged_model",
             "get_active_model_id",
@@ -102,10 +101,12 @@ _ATTRIBUTES: dict[str, str] = {
             "log_model_params",
             "log_outputs",
             "search_logged_models",
-            "set_active_model",
             "set_logged_model_tags",
         )
     },
+    # They write an external model's MLmodel file, so they live in the models layer.
+    "create_external_model": "mltrail.models.external",
+    "set_active_model": "mltrail.models.external",
     **{
         name: "mltrail.tracing.fluent"
         for name in (

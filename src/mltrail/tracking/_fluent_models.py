@@ -1,6 +1,8 @@
 """MLflow 3's fluent LoggedModel functions and the active model.
 
-``set_active_model`` names the LoggedModel (an app or agent version) that
+``set_active_model`` and ``create_external_model`` write an ``MLmodel`` file, which
+the models layer knows how to write, so they live in :mod:`mltrail.models.external`
+(the functions here are what they build on). ``set_active_model`` names the LoggedModel (an app or agent version) that
 traces started afterwards belong to: each new trace carries its id as metadata
 ``mlflow.modelId``, so ``search_traces(model_id=...)`` finds a version's traces.
 The active model is per thread (see :mod:`mltrail.tracking._model_context`).
@@ -22,27 +24,19 @@ Example::
 
 from __future__ import annotations
 
-import logging
-import tempfile
 import threading
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 from mltrail import _exported_by
 from mltrail.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from mltrail.exceptions import invalid
-from mltrail.store.logged_models import SEARCH_LOGGED_MODELS_MAX_RESULTS_THRESHOLD, validate_logged_model_name
+from mltrail.store.logged_models import SEARCH_LOGGED_MODELS_MAX_RESULTS_THRESHOLD
 from mltrail.tracking import _model_context, context
 from mltrail.tracking._default_tags import default_tags
 from mltrail.tracking.client import MlflowClient
 from mltrail.tracking.context import ActiveRun
 from mltrail.tracking.fluent import start_run
-
-_log = logging.getLogger(__name__)
-
-#: The tag MLflow puts on models whose files live outside MLflow (``create_external_model``).
-MLFLOW_MODEL_IS_EXTERNAL = "mlflow.model.isExternal"
 
 # The public names are listed once, in mltrail/__init__.py's lazy table.
 __all__ = _exported_by(__name__)
@@ -85,42 +79,6 @@ class ActiveModel(LoggedModel):
         _model_context.restore(self.last_active_model_context)
 
 
-def set_active_model(*, name: str | None = None, model_id: str | None = None) -> ActiveModel:
-    """Make a LoggedModel the active model of this thread: new traces link to it.
-
-    ``name`` finds the newest model of that name in the current experiment, or
-    creates one (``create_external_model``); ``model_id`` must name an existing
-    model (and match ``name`` when both are given). Usable as a context manager.
-
-    Example::
-
-        with mlflow.set_active_model(name="agent-v2"):
-            answer("hi")  # its trace has metadata mlflow.modelId
-    """
-    if name is None and model_id is None:
-        raise invalid("Either name or model_id must be provided")
-    if model_id is not None:
-        model = get_logged_model(model_id)
-        if name is not None and model.name != name:
-            raise invalid(
-                f"LoggedModel with model_id {model_id!r} has name {model.name!r}, which does not match "
-                f"the provided name {name!r}."
-            )
-    else:
-        validate_logged_model_name(name)  # also keeps the name safe inside the filter below
-        found = search_logged_models(filter_string=f"name = '{name}'", max_results=2, output_format="list")
-        if len(found) > 1:
-            _log.warning(
-                "Multiple LoggedModels found with name %r, setting the latest one as active model.", name
-            )
-        if found:
-            model = found[0]
-        else:
-            _log.info("LoggedModel with name %r does not exist, creating one...", name)
-            model = create_external_model(name=name)
-    return ActiveModel(model, set_by_user=True)
-
-
 def get_active_model_id() -> str | None:
     """This thread's active model id: ``set_active_model``, else ``MLFLOW_ACTIVE_MODEL_ID``, else ``None``."""
     return _model_context.active_model_id()
@@ -132,7 +90,7 @@ def clear_active_model() -> None:
 
 
 # ------------------------------------------------------------ creating models
-def _create(
+def create_pending_model(
     name: str | None,
     source_run_id: str | None,
     tags: dict[str, Any] | None,
@@ -140,7 +98,11 @@ def _create(
     model_type: str | None,
     experiment_id: str | None,
 ) -> tuple[MlflowClient, LoggedModel]:
-    """A PENDING model with the system tags, in the active run's experiment unless told otherwise."""
+    """A PENDING model with the system tags, in the active run's experiment unless told otherwise.
+
+    Returns the client it used (the active run's store, else the tracking URI's), so that the
+    caller adds files and finalizes it in the same store (``models.external.create_external_model``).
+    """
     run = _active_run()
     client = _client()
     if source_run_id is None and run is not None:
@@ -169,52 +131,7 @@ def initialize_logged_model(
         model = mlflow.initialize_logged_model(name="ranker", params={"depth": "6"})
         mlflow.finalize_logged_model(model.model_id, "READY")
     """
-    _client_used, model = _create(name, source_run_id, tags, params, model_type, experiment_id)
-    note_logged_model(model.model_id)
-    return model
-
-
-def create_external_model(
-    name: str | None = None,
-    source_run_id: str | None = None,
-    tags: dict[str, Any] | None = None,
-    params: dict[str, Any] | None = None,
-    model_type: str | None = None,
-    experiment_id: str | None = None,
-) -> LoggedModel:
-    """A READY LoggedModel whose code and weights live outside mltrail (an agent, an app, an API model).
-
-    It is tagged ``mlflow.model.isExternal`` and gets an ``MLmodel`` file
-    marking it external, so it can be registered like any model.
-
-    Example::
-
-        model = mlflow.create_external_model(name="agent", model_type="agent")
-    """
-    from mltrail.models.model import MLMODEL_FILE_NAME, Model
-    from mltrail.models.signature import infer_signature
-
-    client, model = _create(
-        name,
-        source_run_id,
-        {**(tags or {}), MLFLOW_MODEL_IS_EXTERNAL: "true"},
-        params,
-        model_type,
-        experiment_id,
-    )
-    spec = Model(
-        artifact_path=model.artifact_location,
-        model_uuid=model.model_id,
-        model_id=model.model_id,
-        run_id=model.source_run_id,
-        # A placeholder signature, as MLflow writes, so registries that need one accept the model.
-        signature=infer_signature(True, True),
-        metadata={MLFLOW_MODEL_IS_EXTERNAL: True},
-    )
-    with tempfile.TemporaryDirectory(prefix="mltrail-external-") as tmp:
-        spec.save(Path(tmp) / MLMODEL_FILE_NAME)
-        client.log_model_artifacts(model.model_id, tmp)
-    model = client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    _client_used, model = create_pending_model(name, source_run_id, tags, params, model_type, experiment_id)
     note_logged_model(model.model_id)
     return model
 

@@ -57,7 +57,7 @@ def _run_or_active() -> Iterator[Any]:
 def _active_model(model_id: str | None) -> Any:
     if not model_id:
         return contextlib.nullcontext()
-    from mltrail.tracking._fluent_models import set_active_model
+    from mltrail.models.external import set_active_model
 
     return set_active_model(model_id=model_id)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from mltrail.genai._scorer_base import Scorer, ScorerKind
 from mltrail.genai.judges._call import get_default_model
-from mltrail.genai.scorers.base import Scorer, ScorerKind
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,10 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from mltrail.entities.assessment import Feedback
 from mltrail.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, MltrailException, invalid
+from mltrail.genai._scorer_base import ScorerKind
 from mltrail.genai.judges import _call
 from mltrail.genai.judges._trace import conversation_of, trace_as_json, validate_session
 from mltrail.genai.judges.base import Judge, JudgeField
-from mltrail.genai.scorers.base import ScorerKind
 
 VARIABLES = ("inputs", "outputs", "expectations", "trace", "conversation")
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
