@@ -196,7 +196,7 @@ def test_mltrail_code_scorer_start_stop_versions(server, monkeypatch):
     get_scorer(name="canary").stop()
 
 
-def test_bad_requests_are_400_or_404(server):
+def test_bad_requests_are_400_or_404(server, monkeypatch):
     api = f"{server.url}/api/3.0/mlflow/scorers"
     exp = httpx.post(
         f"{server.url}/api/2.0/mlflow/experiments/create", json={"name": f"bad-{uuid.uuid4().hex[:8]}"}
@@ -235,6 +235,20 @@ def test_bad_requests_are_400_or_404(server):
     assert [(s["scorer_name"], s["scorer_version"]) for s in listed] == [("s", 1)]
     configs = httpx.get(api + "/online-configs", params={"scorer_ids": listed[0]["scorer_id"]}).json()
     assert configs == {"configs": []}  # registered, never started
+
+    # A kind mltrail cannot run (MLflow's ensembles) is stored, listed and kept as it was.
+    ensemble = {"name": "ens", "ensemble_scorer_data": {"ensemble_fn": "mean", "scorers": []}}
+    body = {"experiment_id": exp, "name": "ens", "serialized_scorer": json.dumps(ensemble)}
+    assert httpx.post(api + "/register", json=body).is_success
+    from mltrail.genai.scorers import list_scorers
+
+    monkeypatch.setenv("MLTRAIL_TRACKING_URI", server.url)
+    ens = next(s for s in list_scorers(experiment_id=exp) if s.name == "ens")
+    with pytest.raises(Exception, match="cannot run"):
+        ens(outputs="x")
+    ens.register(name="ens", experiment_id=exp)
+    again = httpx.get(api + "/get", params={"experiment_id": exp, "name": "ens"}).json()["scorer"]
+    assert again["scorer_version"] == 2 and json.loads(again["serialized_scorer"]) == ensemble
 
 
 def test_sampling_is_deterministic_and_proportional():

@@ -52,8 +52,9 @@ from mltrail.entities.assessment import (
     AssessmentSourceType,
     Feedback,
 )
+from mltrail.exceptions import invalid
 from mltrail.genai.scorers.base import Scorer, ScorerKind
-from mltrail.genai.scorers.serialization import load_scorer
+from mltrail.genai.scorers.serialization import UnrunnableScorer, load_scorer
 from mltrail.store.sql.scorers import DONE, ERROR, SKIPPED, ActiveScorer, SqlScorerStore
 from mltrail.store.sql.traces import SqlTraceStore
 
@@ -132,6 +133,9 @@ class OnlineScoringWorker:
             except Exception as err:  # a registration this worker cannot run: say so once
                 self._loaded[key] = err
         found = self._loaded[key]
+        if isinstance(found, UnrunnableScorer):
+            found = invalid(f"{found.name!r} is of a kind mltrail cannot run")
+            self._loaded[key] = found
         if isinstance(found, Exception):
             self._warn_once(
                 key,

@@ -305,7 +305,17 @@ def load_scorer(data: dict[str, Any] | str) -> Scorer:
         known = set(cls._all_fields())
         kwargs = {k: v for k, v in {**fields, **common}.items() if k in known and v is not None}
         return cls(**kwargs)
-    raise invalid(
-        f"Scorer {name!r} is of a kind mltrail cannot run (MLflow's memory-augmented, third-party or "
-        "ensemble scorers are not supported by the online-scoring worker)"
-    )
+    made = UnrunnableScorer(name=name, description=data.get("description"))
+    made._serialized = dict(data)
+    return made
+
+
+class UnrunnableScorer(Scorer):
+    """A registration of a kind mltrail cannot run (MLflow's memory-augmented, third-party or ensemble
+    scorers): listed and re-registered as stored; calling it is INVALID_PARAMETER_VALUE."""
+
+    def __call__(self, **kwargs: Any) -> Any:
+        raise invalid(
+            f"Scorer {self.name!r} is of a kind mltrail cannot run (MLflow's memory-augmented, third-party "
+            "and ensemble scorers are stored and listed only)"
+        )
