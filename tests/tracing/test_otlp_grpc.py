@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import grpc
 import httpx
 import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -155,15 +156,32 @@ def test_http_exporter_with_gzip_reaches_the_experiment(server, admin):
     live, _port = server
     exp = _experiment(admin)
     spans = _record_spans("tea-shop")
+    run_id = admin.post("/api/2.0/mlflow/runs/create", json={"experiment_id": exp}).json()["run"]["info"][
+        "run_id"
+    ]
     exporter = HttpExporter(
-        endpoint=f"{live.url}/v1/traces", compression=HttpCompression.Gzip,
-        headers={"x-mlflow-experiment-id": exp, "authorization": httpx.BasicAuth(*ADMIN)._auth_header},
-    )  # fmt: skip
+        endpoint=f"{live.url}/v1/traces",
+        compression=HttpCompression.Gzip,
+        headers={
+            "x-mlflow-experiment-id": exp,
+            "x-mlflow-run-id": run_id,  # MLflow's header: the traces get linked to the run
+            "authorization": httpx.BasicAuth(*ADMIN)._auth_header,
+        },
+    )
     try:
         assert exporter.export(spans) == SpanExportResult.SUCCESS
     finally:
         exporter.shutdown()
     _check_trace(admin, spans, "tea-shop")
+    assert _trace(admin, spans)["trace_info"]["trace_metadata"]["mlflow.sourceRun"] == run_id
+    # a run of another experiment is not linked (the permission checked was this experiment's)
+    other = admin.post("/api/2.0/mlflow/runs/create", json={"experiment_id": _experiment(admin)}).json()
+    more = _record_spans("tea-shop")
+    r = admin.post("/v1/traces", content=encode_spans(more).SerializeToString(), headers={
+        "content-type": "application/x-protobuf", "x-mlflow-experiment-id": exp,
+        "x-mlflow-run-id": other["run"]["info"]["run_id"]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert "mlflow.sourceRun" not in _trace(admin, more)["trace_info"]["trace_metadata"]
 
 
 def _raw_export(
@@ -180,8 +198,6 @@ def _raw_export(
 def test_grpc_checks_logins_permissions_and_the_experiment(server, admin):
     _live, port = server
     exp = _experiment(admin)
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
     body = encode_spans(_record_spans("perm-bot")).SerializeToString()
     exp_header = ("x-mlflow-experiment-id", exp)
     refused = _raw_export(port, body, [exp_header])

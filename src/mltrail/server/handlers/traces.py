@@ -30,6 +30,7 @@ Endpoints (under ``/api/3.0/mlflow`` and ``/api/2.0/mlflow``, and ``/ajax-api``)
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -324,6 +325,30 @@ class SpanNotConvertible(MltrailException):
         return 422
 
 
+RUN_HEADER = "x-mlflow-run-id"
+_log = logging.getLogger(__name__)
+
+
+def _link_to_run(call: Call, experiment_id: str, trace_ids: list[str], run_id: str) -> None:
+    """Link ingested traces to the ``x-mlflow-run-id`` header's run, as MLflow's server does.
+
+    Only a run of the same experiment (the permission checked was the experiment's);
+    as in MLflow, a failed link is logged and the spans stay accepted.
+    """
+    try:
+        run = call.tracking_store.get_run(run_id)
+        if run.info.experiment_id != experiment_id:
+            _log.warning("OTLP: run %s is not in experiment %s; traces not linked", run_id, experiment_id)
+            return
+        lock = call.state.write_lock
+        if lock is not None:
+            locked_call(lock, lambda _c: trace_store(call).link_traces_to_run(trace_ids, run_id), call)
+        else:
+            trace_store(call).link_traces_to_run(trace_ids, run_id)
+    except MltrailException as err:
+        _log.warning("OTLP: could not link traces to run %s: %s", run_id, err.message)
+
+
 async def otlp_ingest(call: Call) -> Response:
     """OTLP/HTTP ``ExportTraceServiceRequest`` in JSON or protobuf; spans go to the header's experiment.
 
@@ -372,6 +397,10 @@ async def otlp_ingest(call: Call) -> Response:
             await run_in_threadpool(locked_call, lock, lambda _c: store.log_spans(experiment_id, spans), call)
         else:
             await run_in_threadpool(store.log_spans, experiment_id, spans)
+        run_id = (request.headers.get(RUN_HEADER) or "").strip()
+        roots = sorted({s.trace_id for s in spans if s.parent_id is None})
+        if run_id and roots:
+            await run_in_threadpool(_link_to_run, call, experiment_id, roots, run_id)
     if is_json:
         return Response(b"{}", media_type="application/json")
     return Response(b"", media_type="application/x-protobuf")
