@@ -325,3 +325,53 @@ def test_two_workers_judge_each_trace_once(database, monkeypatch):
     scorer_id = SqlScorerStore(database).get_scorer(exp, registered.name).scorer_id
     assert SqlScorerStore(database).ledger(scorer_id) == dict.fromkeys(trace_ids, "DONE")
     registered.stop()
+
+
+def test_logins_registering_needs_edit_reading_needs_read(tmp_path):
+    root = tmp_path / "auth"
+    root.mkdir()
+    config = root / "basic_auth.ini"
+    config.write_text(
+        f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root / 'auth.db'}\nadmin_username = admin\n"
+    )
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
+    live = start_server(root, None, "--app-name", "basic-auth", "--no-scorer-worker", env=env)
+    try:
+        admin = httpx.Client(base_url=live.url, auth=("admin", "admin-password-123"), timeout=30)
+        user = httpx.Client(base_url=live.url, auth=("alice", "alice-password-123"), timeout=30)
+        created = admin.post(
+            "/api/2.0/mlflow/users/create", json={"username": "alice", "password": "alice-password-123"}
+        )
+        assert created.status_code == 200, created.text
+        exp = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "guarded"}).json()[
+            "experiment_id"
+        ]
+        code = json.dumps(
+            {"name": "s", "call_source": "return 1", "call_signature": "()", "original_func_name": "s"}
+        )
+        register = {"experiment_id": exp, "name": "s", "serialized_scorer": code}
+        api = "/api/3.0/mlflow/scorers"
+
+        denied = user.post(api + "/register", json=register)
+        assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+        assert admin.post(api + "/register", json=register).status_code == 200
+        listed = user.get(api + "/list", params={"experiment_id": exp})  # READ by default
+        assert [s["scorer_name"] for s in listed.json()["scorers"]] == ["s"]
+        start = {"experiment_id": exp, "name": "s", "sample_rate": 1.0}
+        assert user.put(api + "/online-config", json=start).status_code == 403
+        assert (
+            user.request("DELETE", api + "/delete", json={"experiment_id": exp, "name": "s"}).status_code
+            == 403
+        )
+
+        grant = {"experiment_id": exp, "username": "alice", "permission": "EDIT"}
+        assert admin.post("/api/2.0/mlflow/experiments/permissions/create", json=grant).status_code == 200
+        assert user.post(api + "/register", json=register).json()["version"] == 2
+        assert user.put(api + "/online-config", json=start).json()["config"]["sample_rate"] == 1.0
+
+        from mltrail.store.sql.scorers import SqlScorerStore
+
+        versions = SqlScorerStore(live.backend).list_scorer_versions(exp, "s")
+        assert [(v.scorer_version, v.created_by) for v in versions] == [(1, "admin"), (2, "alice")]
+    finally:
+        stop_server(live)
