@@ -88,7 +88,7 @@ def _official_trace(mlflow, text: str, env: str) -> str:
     return mlflow.get_last_active_trace_id()
 
 
-def test_official_client_judge_runs_on_new_traces(official, server, judge_api):
+def test_official_client_judge_runs_on_new_traces(official, server, judge_api, monkeypatch):
     mlflow, exp = official
     from mlflow.genai.judges import make_judge
     from mlflow.genai.scorers import ScorerSamplingConfig, delete_scorer, get_scorer, list_scorers
@@ -125,6 +125,18 @@ def test_official_client_judge_runs_on_new_traces(official, server, judge_api):
     assert ledger == {rude: "DONE", kind: "DONE", skipped: "SKIPPED"}
     assert _feedback(server.url, skipped, "polite") == []
     assert len(judge_api.requests) >= 2
+
+    # Registrations move between the clients: mltrail loads the official judge and the other way round.
+    import mltrail.genai.scorers as ours
+    from mltrail.genai.judges import make_judge as our_make_judge
+
+    monkeypatch.setenv("MLTRAIL_TRACKING_URI", server.url)
+    [loaded] = ours.list_scorers(experiment_id=exp)
+    assert (loaded.instructions, loaded.value_type, loaded.sample_rate) == (judge.instructions, bool, 1.0)
+    our_make_judge(name="strict", instructions="Is {{ outputs }} short?").register(experiment_id=exp)
+    theirs = get_scorer(name="strict")
+    assert theirs.instructions == "Is {{ outputs }} short?" and theirs.model and theirs.sample_rate is None
+    delete_scorer(name="strict", version=1)
 
     started.update(sampling_config=ScorerSamplingConfig(sample_rate=0.5))
     assert get_scorer(name="polite").sample_rate == 0.5

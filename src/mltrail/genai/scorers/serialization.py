@@ -156,7 +156,7 @@ def dump_scorer(s: Scorer) -> dict[str, Any]:
         out["original_func_name"] = func.__name__
         return out
     if kind == ScorerKind.INSTRUCTIONS:
-        data: dict[str, Any] = {"instructions": s.instructions, "model": getattr(s, "model", None)}
+        data: dict[str, Any] = {"instructions": s.instructions, "model": s.judge_model}  # as MLflow: pinned
         schema = value_type_schema(getattr(s, "value_type", None))
         if schema is not None:
             data["feedback_value_type"] = schema
