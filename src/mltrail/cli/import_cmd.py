@@ -46,7 +46,7 @@ def open_source(source: str) -> Source:
     return MlrunsSource(path)
 
 
-def _since_ms(value: str | None) -> int | None:
+def since_ms(value: str | None) -> int | None:
     if value is None:
         return None
     if value.isdigit():
@@ -84,6 +84,37 @@ def print_report(report: ImportReport) -> None:
             click.echo(f"  {item.kind} {item.ident}: {item.reason}")
 
 
+def run_with_progress(
+    src: Source, dest: SqlDestination, experiments: tuple[str, ...], cutoff: int | None, no_progress: bool
+) -> ImportReport:
+    """Run the import with a progress bar on stderr (entities, and megabytes of artifacts copied)."""
+    bar = None
+    progress = Progress()
+    if not no_progress:
+        copied = [0]
+
+        def total(n: int) -> None:
+            nonlocal bar
+            bar = click.progressbar(
+                length=n,
+                label="Importing",
+                show_pos=True,
+                file=sys.stderr,
+                item_show_func=lambda _: f"{copied[0] / 1e6:.1f} MB",
+            )
+            bar.__enter__()
+
+        def nbytes(n: int) -> None:
+            copied[0] += n
+
+        progress = Progress(total=total, entity=lambda kind: bar.update(1) if bar else None, nbytes=nbytes)
+    try:
+        return Importer(src, dest, experiments, cutoff, progress).run()
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
 @click.command("import")
 @click.argument("source")
 @tracking_uri_option
@@ -98,29 +129,12 @@ def import_(
     source: str, tracking_uri: str, experiments: tuple[str, ...], since: str | None, no_progress: bool
 ) -> None:
     """Import an MLflow store: SOURCE is a tracking server URL, an MLflow database URI or an mlruns folder."""
-    since_ms = _since_ms(since)
+    cutoff = since_ms(since)
     src = open_source(source)
     dest = _destination(tracking_uri)
-    bar = None
-    progress = Progress()
-    if not no_progress:
-        copied = [0]
-
-        def total(n: int) -> None:
-            nonlocal bar
-            bar = click.progressbar(length=n, label="Importing", show_pos=True, file=sys.stderr,
-                                    item_show_func=lambda _: f"{copied[0] / 1e6:.1f} MB")  # fmt: skip
-            bar.__enter__()
-
-        def nbytes(n: int) -> None:
-            copied[0] += n
-
-        progress = Progress(total=total, entity=lambda kind: bar.update(1) if bar else None, nbytes=nbytes)
     try:
-        report = Importer(src, dest, experiments, since_ms, progress).run()
+        report = run_with_progress(src, dest, experiments, cutoff, no_progress)
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
         src.close()
     print_report(report)
     if not report.verified:

@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "run": "mltrail.cli.run:run",
     "sync": "mltrail.cli.sync:sync",
     "import": "mltrail.cli.import_cmd:import_",
+    "export": "mltrail.cli.export_cmd:export",
 }
 
 

@@ -25,6 +25,8 @@ from mltrail.store.rest_registry import RestRegistryStore
 from mltrail.store.rest_traces import RestTraceStore
 
 _PAGE = 1000
+# MLflow keeps prompts as registered models with this tag, out of plain searches.
+_PROMPTS = "tags.`mlflow.prompt.is_prompt` = 'true'"
 
 
 def _pages(call: Callable[[str | None], Any]) -> Iterator[Any]:
@@ -43,6 +45,7 @@ class RestSource(Source):
     def __init__(self, url: str) -> None:
         self.identity = url.rstrip("/")
         self.tracking = RestTrackingStore(self.identity)
+        self.tracking.offline = None  # an unreachable server is an error here, never a journal
         self.registry = RestRegistryStore(self.identity)
 
     def experiments(self) -> list[ExperimentRecord]:
@@ -117,18 +120,44 @@ class RestSource(Source):
         return get_artifact_repository(run.artifact_uri, tracking_uri=self.identity)
 
     def registered_models(self) -> list[RegisteredModel]:
-        """Every registered model (prompts included), paged."""
-        return list(_pages(lambda t: self.registry.search_registered_models(max_results=_PAGE, page_token=t)))
+        """Every registered model, and the prompts (which MLflow's plain search leaves out), paged."""
+        found: dict[str, RegisteredModel] = {}
+        for filter_string in (None, _PROMPTS):
+            pages = _pages(
+                lambda t, f=filter_string: self.registry.search_registered_models(
+                    f, max_results=_PAGE, page_token=t
+                )
+            )
+            for model in pages:
+                found.setdefault(model.name, model)
+        return list(found.values())
 
     def model_versions(self, name: str) -> list[ModelVersion]:
-        """The model's versions by number."""
+        """The model's versions by number (a prompt's, which searches leave out, one by one)."""
         quoted = name.replace("'", "\\'")
-        versions = _pages(
-            lambda t: self.registry.search_model_versions(
-                f"name = '{quoted}'", max_results=_PAGE, page_token=t
+        versions = list(
+            _pages(
+                lambda t: self.registry.search_model_versions(
+                    f"name = '{quoted}'", max_results=_PAGE, page_token=t
+                )
             )
         )
+        if not versions:
+            versions = self._versions_one_by_one(name)
         return sorted(versions, key=lambda v: int(v.version))
+
+    def _versions_one_by_one(self, name: str) -> list[ModelVersion]:
+        model = self.registry.get_registered_model(name)
+        top = max(
+            [int(v.version) for v in model.latest_versions] + [int(v) for v in model.aliases.values()] + [0]
+        )
+        out = []
+        for number in range(1, top + 1):
+            try:
+                out.append(self.registry.get_model_version(name, str(number)))
+            except MltrailException:
+                continue  # deleted
+        return out
 
     def unsupported(self) -> list[Skipped]:
         """Traces and logged models on the server, counted (an older server without them counts none)."""

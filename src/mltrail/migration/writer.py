@@ -116,14 +116,14 @@ class SqlDestination:
         params = [Param(k, v) for k, v in rec.params.items()]
         tags = [RunTag(k, v) for k, v in rec.tags.items()]
         for chunk in _chunks(params, _PARAMS_TAGS_PER_BATCH):
-            self.tracking.log_batch(run_id, params=chunk)
+            self.tracking.log_batch(run_id, params=chunk, synchronous=True)
         for chunk in _chunks(tags, _PARAMS_TAGS_PER_BATCH):
-            self.tracking.log_batch(run_id, tags=chunk)
+            self.tracking.log_batch(run_id, tags=chunk, synchronous=True)
         if rec.inputs:
             self.tracking.log_inputs(run_id, rec.inputs)
         new = self._new_points(run_id, metrics)
         for chunk in _chunks(new, _METRICS_PER_BATCH):
-            self.tracking.log_batch(run_id, metrics=chunk)
+            self.tracking.log_batch(run_id, metrics=chunk, synchronous=True)
         if rec.status != "RUNNING" or rec.end_time is not None:
             self.tracking.update_run_info(run_id, rec.status, rec.end_time, None)
         if rec.lifecycle_stage == "deleted" or restore:
@@ -138,7 +138,7 @@ class SqlDestination:
 
     def _new_points(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
         """The source points beyond what the destination holds per key (append-only histories)."""
-        counts = self.tracking.metric_point_counts([run_id]).get(run_id, {})
+        counts = self.key_counts(run_id)
         if not counts:
             return metrics
         by_key: dict[str, list[Metric]] = defaultdict(list)
@@ -151,7 +151,11 @@ class SqlDestination:
 
     def metric_count(self, run_id: str) -> int:
         """How many metric points the destination run holds."""
-        return sum(self.tracking.metric_point_counts([run_id]).get(run_id, {}).values())
+        return sum(self.key_counts(run_id).values())
+
+    def key_counts(self, run_id: str) -> dict[str, int]:
+        """Per metric key, how many points the destination run holds."""
+        return self.tracking.metric_point_counts([run_id]).get(run_id, {})
 
     def run_artifacts(self, run_id: str) -> ArtifactRepository:
         """The artifact repository of a destination run."""
@@ -186,11 +190,15 @@ class SqlDestination:
             tags=[ModelVersionTag(k, v) for k, v in mv.tags.items()],
             run_link=mv.run_link or None,
             description=mv.description or None,
-            user_id=mv.user_id,
+            **self._version_extras(mv),
         )
         if mv.current_stage and mv.current_stage not in ("None", "Deleted_Internal"):
             self.registry.transition_model_version_stage(mv.name, created.version, mv.current_stage, False)
         return str(created.version)
+
+    def _version_extras(self, mv: ModelVersion) -> dict[str, str | None]:
+        """Fields only the SQL registry takes (who created the version)."""
+        return {"user_id": mv.user_id}
 
     def delete_model_version(self, name: str, version: str) -> None:
         """Drop a placeholder version (kept only so that later numbers line up)."""
