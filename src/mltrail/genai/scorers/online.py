@@ -18,7 +18,10 @@ and ``mltrail scorer-worker --backend-store-uri …`` runs one on its own. Each 
 
 A trace whose spans have not arrived yet is left for a later pass (up to
 ``span_wait`` seconds after it ended). A claim left by a worker that stopped
-mid-judging is taken over after ``stale_claim`` seconds.
+mid-judging is taken over after ``stale_claim`` seconds. Once a worker has seen
+every trace of a scorer, its later passes read only the traces that began in the
+last ``lookback`` seconds (an index range, not the experiment's whole history): a
+trace logged more than ``lookback`` after it began is not judged.
 
 Security: a ``@scorer`` registration is Python source, and this worker runs it with
 the worker's rights. With logins on, only users with EDIT on the experiment can
@@ -98,6 +101,7 @@ class OnlineScoringWorker:
         threads: int = 4,
         span_wait: float = 60.0,
         stale_claim: float = 900.0,
+        lookback: float = 3600.0,
         run_code: bool = True,
         name: str | None = None,
     ) -> None:
@@ -108,6 +112,8 @@ class OnlineScoringWorker:
         self.threads = max(1, threads)
         self.span_wait = span_wait
         self.stale_claim = stale_claim
+        self.lookback = lookback
+        self._floor: dict[tuple[str, int], int] = {}
         self.run_code = run_code
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._loaded: dict[tuple[str, int], Scorer | Exception] = {}
@@ -161,25 +167,33 @@ class OnlineScoringWorker:
             _log.warning("scorer worker: " + message, *args)
 
     def _judge_new(self, active: ActiveScorer, scorer: Scorer) -> int:
-        stale = int((time.time() - self.stale_claim) * 1000)
-        found = self.scorers.unjudged_traces(active, self.batch_size, stale_before_ms=stale)
-        if not found:
-            return 0
+        key = (active.version.scorer_id, active.version.scorer_version)
+        now_ms = int(time.time() * 1000)
+        stale = now_ms - int(self.stale_claim * 1000)
+        floor = max(self._floor.get(key, 0), active.config.started_time)
+        found = self.scorers.unjudged_traces(active, self.batch_size, stale_before_ms=stale, since_ms=floor)
         rate, scorer_id = active.config.sample_rate, active.version.scorer_id
         chosen = [tid for tid, _ in found if sampled(tid, scorer_id, rate)]
         matching = self._matching(active, chosen)
         todo = []
-        for trace_id, _ in found:
+        for trace_id, ts in found:
             if trace_id not in matching:  # not sampled or filtered out: recorded, never looked at again
                 self.scorers.claim(trace_id, active, SKIPPED, self.name)
             elif self.scorers.claim(trace_id, active, worker=self.name, stale_before_ms=stale):
-                todo.append(trace_id)
+                todo.append((trace_id, ts))
         if len(todo) <= 1 or self.threads == 1:
-            return sum(self._judge(active, scorer, tid) for tid in todo)
-        with ThreadPoolExecutor(
-            min(self.threads, len(todo)), thread_name_prefix="MltrailOnlineScorer"
-        ) as pool:
-            return sum(pool.map(lambda tid: self._judge(active, scorer, tid), todo))
+            done = [self._judge(active, scorer, tid) for tid, _ in todo]
+        else:
+            with ThreadPoolExecutor(
+                min(self.threads, len(todo)), thread_name_prefix="MltrailOnlineScorer"
+            ) as pool:
+                done = list(pool.map(lambda item: self._judge(active, scorer, item[0]), todo))
+        if len(found) < self.batch_size:
+            # Every trace since the floor was seen: later passes start LOOKBACK before now (traces may
+            # be logged a while after they began), or at the oldest trace left for later.
+            left = [ts for (_, ts), ok in zip(todo, done, strict=True) if not ok]
+            self._floor[key] = max(floor, min([now_ms - int(self.lookback * 1000), *left]))
+        return sum(done)
 
     def _matching(self, active: ActiveScorer, trace_ids: list[str]) -> set[str]:
         """The ids among ``trace_ids`` that the scorer's filter keeps."""

@@ -406,9 +406,13 @@ class SqlScorerStore:
         return [ActiveScorer(_version(r, r.experiment_id, r.scorer_name), _config(r)) for r in rows]
 
     def unjudged_traces(
-        self, active: ActiveScorer, limit: int = 50, stale_before_ms: int | None = None
+        self,
+        active: ActiveScorer,
+        limit: int = 50,
+        stale_before_ms: int | None = None,
+        since_ms: int | None = None,
     ) -> list[tuple[str, int]]:
-        """Finished traces of the scorer's experiment, begun since it was started, not judged yet.
+        """Finished traces of the scorer's experiment, begun since it was started (and ``since_ms``), not judged yet.
 
         ``(trace_id, timestamp_ms)`` pairs, oldest first: traces with no ledger row, and
         traces claimed before ``stale_before_ms`` whose worker never finished (it stopped).
@@ -425,7 +429,7 @@ class SqlScorerStore:
             sa.select(t.request_id, t.timestamp_ms)
             .where(
                 t.experiment_id == int(active.config.experiment_id),
-                t.timestamp_ms >= active.config.started_time,
+                t.timestamp_ms >= max(active.config.started_time, since_ms or 0),
                 t.status != "IN_PROGRESS",
                 ~sa.exists(sa.select(j.request_id).where(*taken)),
             )
