@@ -116,6 +116,14 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      envvar="MLTRAIL_OTLP_GRPC_PORT",
                      help="Also accept OpenTelemetry traces over OTLP/gRPC on this port (e.g. 4317), on the same "
                      "host; off by default. Needs `pip install mltrail[otlp-grpc]`."),
+        click.option("--webhooks-allow-private", is_flag=True, default=False,
+                     envvar="MLTRAIL_WEBHOOKS_ALLOW_PRIVATE",
+                     help="Let webhooks target loopback, private and link-local addresses (local development "
+                     "only: off, a webhook cannot reach this host's or its network's internal services)."),
+        click.option("--secrets-key-file", default=None, type=click.Path(exists=True, dir_okay=False),
+                     envvar="MLTRAIL_SECRETS_KEY_FILE",
+                     help="A file whose contents key the encryption of webhook secrets at rest "
+                     "(default: the MLTRAIL_SECRET_KEY variable; without either they are stored as given)."),
         click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
                      show_default=True),
         click.option("--access-log/--no-access-log", default=False, show_default=True,
@@ -157,6 +165,8 @@ def build_config(**kw: object) -> ServerConfig:
         disable_security_middleware=bool(kw.get("disable_security_middleware", False)),
         expose_prometheus=os.path.abspath(str(kw["expose_prometheus"])) if kw.get("expose_prometheus") else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
+        webhooks_allow_private=bool(kw.get("webhooks_allow_private", False)),
+        secrets_key_file=os.path.abspath(str(kw["secrets_key_file"])) if kw.get("secrets_key_file") else None,
         otlp_grpc_port=int(kw["otlp_grpc_port"]) if kw.get("otlp_grpc_port") else None,  # type: ignore[call-overload]
     )
 

@@ -496,3 +496,50 @@ scorer_judged_traces = sa.Table(
     sa.Column("worker", sa.String(100)),
     sa.Index("idx_scorer_judged_traces_scorer", "scorer_id", "scorer_version", "request_id"),
 )
+
+# ------------------------------------------------------------------- registry webhooks (MLflow 3)
+# Added by migration 0010 (store: mltrail.store.sql.webhooks). ``webhooks`` / ``webhook_events``
+# follow MLflow's tables (soft delete through ``deleted_timestamp``; the secret is sealed by the
+# server when it has a key); ``webhook_deliveries`` is mltrail's delivery log.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("webhook_id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("description", sa.String(1000)),
+    sa.Column("url", sa.String(500), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("secret", sa.String(1000)),
+    sa.Column("creation_timestamp", BIGINT, nullable=False),
+    sa.Column("last_updated_timestamp", BIGINT, nullable=False),
+    sa.Column("deleted_timestamp", BIGINT),
+    sa.Index("idx_webhooks_created", "creation_timestamp"),
+)
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column(
+        "webhook_id",
+        sa.String(36),
+        sa.ForeignKey("webhooks.webhook_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("entity", sa.String(50), primary_key=True),
+    sa.Column("action", sa.String(50), primary_key=True),
+    sa.Index("idx_webhook_events_entity_action", "entity", "action"),
+)
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.String(36), primary_key=True),
+    sa.Column("webhook_id", sa.String(36), nullable=False),
+    sa.Column("event", sa.String(101), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("response_status", sa.Integer),
+    sa.Column("error_message", sa.String(1000)),
+    sa.Column("created_timestamp", BIGINT, nullable=False),
+    sa.Column("last_attempt_timestamp", BIGINT),
+    sa.Column("completed_timestamp", BIGINT),
+    sa.Index("idx_webhook_deliveries_webhook", "webhook_id", "created_timestamp"),
+)
