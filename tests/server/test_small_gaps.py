@@ -3,6 +3,10 @@
 ``runs/log-model``: the official client's ``log_model`` records every model logged in a
 run in the run's ``mlflow.log-model.history`` tag; the entry must be what MLflow's own
 server stores (``Model.from_dict(...).get_tags_dict()``), and bad input is a 400.
+
+``runs/outputs`` and ``runs/log-inputs`` with models: the logged models a run produced
+(with their step) and used come back in ``run.outputs.model_outputs`` and
+``run.inputs.model_inputs``, through the official client and on every SQL backend.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import uuid
 
 import httpx
 import pytest
+from mlflow.entities import LoggedModelInput, LoggedModelOutput
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from support.live_server import start_server, stop_server
+from support.sql_backends import SQL_BACKENDS
 
 HISTORY = "mlflow.log-model.history"
 
@@ -86,3 +92,62 @@ def test_log_model_on_a_deleted_or_unknown_run(client: MlflowClient, live_server
     )
     assert resp.status_code == 404
     assert resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_official_client_sees_model_outputs_and_inputs(
+    client: MlflowClient, live_server, run_id: str
+) -> None:
+    exp = client.get_run(run_id).info.experiment_id
+    produced = client.create_logged_model(exp, name="produced", source_run_id=run_id)
+    used = client.create_logged_model(exp, name="used")
+    client.log_outputs(run_id, [LoggedModelOutput(produced.model_id, step=3)])
+    client.log_outputs(run_id, [LoggedModelOutput(produced.model_id, step=9)])  # the first record stays
+    client.log_inputs(run_id, models=[LoggedModelInput(used.model_id)])
+    run = client.get_run(run_id)
+    assert [(m.model_id, m.step) for m in run.outputs.model_outputs] == [(produced.model_id, 3)]
+    assert [m.model_id for m in run.inputs.model_inputs] == [used.model_id]
+    found = client.search_runs([exp])
+    assert [m.model_id for m in found[0].outputs.model_outputs] == [produced.model_id]
+    # an unknown model or run is refused, and nothing is written
+    for call in (
+        lambda: client.log_outputs(run_id, [LoggedModelOutput("m-" + "0" * 32, step=0)]),
+        lambda: client.log_inputs(run_id, models=[LoggedModelInput("m-" + "0" * 32)]),
+        lambda: client.log_outputs("0" * 32, [LoggedModelOutput(produced.model_id, step=0)]),
+    ):
+        with pytest.raises(MlflowException) as err:
+            call()
+        assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert len(client.get_run(run_id).outputs.model_outputs) == 1
+    resp = httpx.post(
+        f"{live_server.url}/api/2.0/mlflow/runs/log-inputs",
+        json={"run_id": run_id, "models": [{"model_id": ""}]},
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def backend_uri(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'links.db'}"
+    return request.getfixturevalue("postgres_uri" if request.param == "postgres" else "mysql_uri")
+
+
+def test_model_links_on_every_sql_backend(backend_uri: str) -> None:
+    from mltrail.entities import LoggedModelInput as In
+    from mltrail.entities import LoggedModelOutput as Out
+    from mltrail.tracking.client import MlflowClient as MltrailClient
+
+    mc = MltrailClient(backend_uri)
+    exp = mc.create_experiment(f"links-{uuid.uuid4().hex[:8]}")
+    run_id = mc.create_run(exp).info.run_id
+    a = mc.create_logged_model(exp, name="a", source_run_id=run_id).model_id
+    b = mc.create_logged_model(exp, name="b").model_id
+    mc.log_outputs(run_id, [Out(a, 2), Out(b, 7)])
+    mc.log_inputs(run_id, models=[In(b), In(b)])
+    run = mc.get_run(run_id)
+    assert sorted((m.model_id, m.step) for m in run.outputs.model_outputs) == sorted([(a, 2), (b, 7)])
+    assert [m.model_id for m in run.inputs.model_inputs] == [b]
+    mc.delete_run(run_id)
+    with pytest.raises(Exception, match="active"):
+        mc.log_outputs(run_id, [Out(a, 1)])

@@ -24,6 +24,7 @@ from mltrail.entities.model_registry import (
     RegisteredModelTag,
 )
 from mltrail.entities.prompt import Prompt, PromptModelConfig, PromptVersion
+from mltrail.entities.run_io import LoggedModelInput, RunOutputs
 from mltrail.entities.trace import (
     Span,
     SpanEvent,
@@ -71,6 +72,7 @@ __all__ = [
     "InputTag",
     "LifecycleStage",
     "LoggedModel",
+    "LoggedModelInput",
     "LoggedModelOutput",
     "LoggedModelStatus",
     "Metric",
@@ -90,6 +92,7 @@ __all__ = [
     "RunData",
     "RunInfo",
     "RunInputs",
+    "RunOutputs",
     "RunStatus",
     "RunTag",
     "SourceType",

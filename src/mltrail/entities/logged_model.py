@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from mltrail.entities.run_io import LoggedModelOutput  # noqa: F401  (its import path before run_io)
 from mltrail.entities.tracking import Metric, _json_float, _parse_float
 from mltrail.exceptions import invalid
 
@@ -190,14 +191,3 @@ class LoggedModel:
             params={p["key"]: p.get("value", "") for p in data.get("params") or []},
             metrics=[_metric_from_json(m) for m in data.get("metrics") or []],
         )
-
-
-@dataclass(frozen=True)
-class LoggedModelOutput:
-    """A logged model recorded as an output of a run, at a step (MLflow's ``LoggedModelOutput``)."""
-
-    model_id: str
-    step: int = 0
-
-    def to_dictionary(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "step": self.step}

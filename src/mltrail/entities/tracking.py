@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mltrail.entities.run_io import LoggedModelInput, RunOutputs
+
 
 def _json_float(value: float) -> float | str:
     """MLflow's JSON spells non-finite floats as strings ("NaN", "Infinity")."""
@@ -292,29 +294,40 @@ class DatasetInput:
 
 @dataclass(slots=True)
 class RunInputs:
-    """What a run consumed: dataset inputs."""
+    """What a run consumed: dataset inputs and logged models (``model_inputs``)."""
 
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset_inputs": [i.to_dict() for i in self.dataset_inputs]}
+        out: dict[str, Any] = {"dataset_inputs": [i.to_dict() for i in self.dataset_inputs]}
+        if self.model_inputs:  # left out when empty, as protobuf JSON leaves out an empty list
+            out["model_inputs"] = [m.to_dictionary() for m in self.model_inputs]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> RunInputs:
         d = d or {}
-        return cls(dataset_inputs=[DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])])
+        return cls(
+            dataset_inputs=[DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])],
+            model_inputs=[LoggedModelInput.from_dict(m) for m in d.get("model_inputs", [])],
+        )
 
 
 @dataclass(slots=True)
 class Run:
-    """A run: its info, its data and its inputs."""
+    """A run: its info, its data, its inputs and its outputs (logged models it produced)."""
 
     info: RunInfo
     data: RunData = field(default_factory=RunData)
     inputs: RunInputs = field(default_factory=RunInputs)
+    outputs: RunOutputs = field(default_factory=RunOutputs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"info": self.info.to_dict(), "data": self.data.to_dict(), "inputs": self.inputs.to_dict()}
+        out = {"info": self.info.to_dict(), "data": self.data.to_dict(), "inputs": self.inputs.to_dict()}
+        if self.outputs.model_outputs:
+            out["outputs"] = self.outputs.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Run:
@@ -322,6 +335,7 @@ class Run:
             info=RunInfo.from_dict(d["info"]),
             data=RunData.from_dict(d.get("data") or {}),
             inputs=RunInputs.from_dict(d.get("inputs")),
+            outputs=RunOutputs.from_dict(d.get("outputs")),
         )
 
 

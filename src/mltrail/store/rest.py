@@ -411,9 +411,15 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         )
         self._write("log_batch", body, lambda: self._send(T.log_batch, body))
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[Any] | None = None
+    ) -> None:
         # The entities already speak the wire's dataset shape (w.DatasetInputWire).
-        body = w.LogInputs(run_id, datasets=[d.to_dict() for d in datasets or ()])  # type: ignore[misc]
+        body = w.LogInputs(
+            run_id,
+            datasets=[d.to_dict() for d in datasets or ()],  # type: ignore[misc]
+            models=[w.ModelInputWire(m.model_id) for m in models or ()],
+        )
         self._write("log_inputs", body, lambda: self._send(T.log_inputs, body))
 
     def get_metric_history(

@@ -156,8 +156,10 @@ class TrackingStore(DatasetStore, ABC):
         """
 
     @abstractmethod
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
-        """Record datasets a run used."""
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[Any] | None = None
+    ) -> None:
+        """Record datasets and logged models (``LoggedModelInput``) a run used."""
 
     @abstractmethod
     def get_metric_history(

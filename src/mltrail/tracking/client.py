@@ -295,8 +295,8 @@ class MlflowClient(
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Any = None
     ) -> None:
-        """Record the datasets a run used."""
-        self._store.log_inputs(run_id, list(datasets or []))
+        """Record the datasets and logged models (``LoggedModelInput``) a run used."""
+        self._store.log_inputs(run_id, list(datasets or []), list(models or []))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value logged for ``key``, ordered by step then timestamp."""

@@ -511,7 +511,7 @@ def log_inputs(
     tags_list: Sequence[dict[str, Any] | None] | None = None,
     models: Any = None,
 ) -> None:
-    """Record several datasets at once, each with an optional context and tags."""
+    """Record several datasets at once, each with an optional context and tags, and logged models used."""
     datasets = list(datasets or [])
     contexts = list(contexts or [None] * len(datasets))
     tags_list = list(tags_list or [None] * len(datasets))
@@ -519,7 +519,7 @@ def log_inputs(
         raise invalid("datasets, contexts and tags_list must have the same length")
     inputs = [to_dataset_input(d, c, t) for d, c, t in zip(datasets, contexts, tags_list, strict=True)]
     client, run_id = _run_client(None)
-    client.log_inputs(run_id, inputs)
+    client.log_inputs(run_id, inputs, list(models or []))
 
 
 # ------------------------------------------------------------------- search

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mltrail.artifacts.paths import validate_artifact_path
+from mltrail.entities.run_io import LoggedModelOutput
 from mltrail.exceptions import invalid
 from mltrail.protocol.logged_models import (  # noqa: F401 (the wire types, declared with the endpoints)
     KV,
@@ -114,14 +115,14 @@ def search(call: Call) -> dict[str, Any]:
 
 
 def log_outputs(call: Call) -> dict[str, Any]:
-    """Record models as outputs of a run: both must exist (the link itself is ``source_run_id``)."""
+    """Record models as outputs of a run at their steps (``run.outputs.model_outputs``); both must exist."""
     b: LogOutputs = call.body
     if not b.run_id:
         raise invalid("Missing value for required parameter 'run_id'.")
-    call.tracking_store.get_run(b.run_id)
-    store = logged_model_store(call)
     for m in b.models:
-        store.get_logged_model(m.model_id)
+        if not m.model_id:
+            raise invalid("Missing value for required parameter 'models.model_id'.")
+    logged_model_store(call).log_outputs(b.run_id, [LoggedModelOutput(m.model_id, m.step) for m in b.models])
     return {}
 
 

@@ -15,6 +15,7 @@ from mltrail.entities import (
     DatasetInput,
     ExperimentTag,
     InputTag,
+    LoggedModelInput,
     Metric,
     Param,
     RunStatus,
@@ -261,7 +262,8 @@ def log_inputs(call: Call) -> None:
         )
         for d in body.datasets
     ]
-    call.tracking_store.log_inputs(run_id, datasets)
+    models = [LoggedModelInput(_required(m.model_id, "models.model_id")) for m in body.models]
+    call.tracking_store.log_inputs(run_id, datasets, models)
 
 
 _LOG_MODEL_HISTORY = "mlflow.log-model.history"

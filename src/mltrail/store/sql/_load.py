@@ -29,6 +29,7 @@ from mltrail.entities import (
     RunTag,
 )
 from mltrail.store.sql._codec import chunks, decode_value
+from mltrail.store.sql._run_models import attach_links, links_statement
 from mltrail.store.sql.engine import raw_fetchall
 from mltrail.store.sql.schema import (
     datasets,
@@ -165,6 +166,7 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[Run]:
     for run_id, key, value in _rows(conn, _TAGS, ids):
         found[run_id].data.tag_list.append(RunTag(key, value if value is not None else ""))
     _load_inputs(conn, found, ids)
+    attach_links(found, _rows(conn, links_statement(), ids))
     return [found[i] for i in run_ids if i in found]
 
 

@@ -13,17 +13,19 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from mltrail.entities import DatasetInput, LifecycleStage, Metric, Param, RunTag
+from mltrail.entities import DatasetInput, LifecycleStage, LoggedModelInput, Metric, Param, RunTag
 from mltrail.exceptions import invalid, not_found
 from mltrail.store import validation as v
 from mltrail.store.sql import _metrics
 from mltrail.store.sql._codec import chunks, upsert_statement
+from mltrail.store.sql._run_models import RUN_INPUT, erase_links, link_models
 from mltrail.store.sql.database import Database
 from mltrail.store.sql.schema import (
     datasets,
     input_tags,
     inputs,
     latest_metrics,
+    logged_models,
     metrics,
     params,
     runs,
@@ -145,17 +147,30 @@ class RunWritesMixin:
             conn.execute(_RENAME_RUN, {"run_id": run_id, "name": tag_map[RUN_NAME_TAG]})
 
     # --------------------------------------------------------------- inputs
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
-        """Record datasets a run used; a dataset (name + digest) is stored once per experiment."""
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: Sequence[DatasetInput] | None = None,
+        models: Sequence[LoggedModelInput] | None = None,
+    ) -> None:
+        """Record datasets and logged models a run used; a dataset (name + digest) is stored once per experiment."""
         items = list(datasets or ())
         v.validate_dataset_inputs(items)
-        if not items:
+        model_ids = [m.model_id for m in models or ()]
+        if not items and not model_ids:
             return
 
         def write(conn: sa.Connection) -> None:
             exp_id = self._check_active(conn, run_id)
             for item in items:
                 self._write_input(conn, run_id, exp_id, item)
+            if model_ids:
+                lm = logged_models.c
+                known = {r[0] for r in conn.execute(sa.select(lm.model_id).where(lm.model_id.in_(model_ids)))}
+                for model_id in model_ids:
+                    if model_id not in known:
+                        raise not_found(f"Logged model with ID '{model_id}' not found.")
+            link_models(conn, run_id, RUN_INPUT, [(m, 0) for m in model_ids])
 
         self.db.write(write)
 
@@ -224,4 +239,5 @@ class RunWritesMixin:
             for table in (metrics, latest_metrics, params, tags):
                 conn.execute(sa.delete(table).where(table.c.run_uuid.in_(ids)))
             self._erase_inputs(conn, (inputs.c.destination_type == "RUN") & inputs.c.destination_id.in_(ids))
+            erase_links(conn, ids)
             conn.execute(sa.delete(runs).where(runs.c.run_uuid.in_(ids)))

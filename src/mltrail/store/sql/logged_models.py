@@ -39,6 +39,7 @@ from mltrail.store.registry import validate_tag
 from mltrail.store.sql._codec import chunks, now_ms
 from mltrail.store.sql._metrics import read_model_metrics
 from mltrail.store.sql._names import random_run_name
+from mltrail.store.sql._run_models import RUN_OUTPUT, link_models
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     experiments,
@@ -458,9 +459,27 @@ class SqlLoggedModelStore(LoggedModelStore):
             return PagedList(self._load(conn, ids[:limit]), token)
 
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
-        """Check that the run and every model exist: the link itself is the model's ``source_run_id``."""
-        with self.db.read() as conn:
-            if conn.execute(sa.select(runs.c.run_uuid).where(runs.c.run_uuid == run_id)).first() is None:
+        """Record models as outputs of an active run at their steps (``run.outputs.model_outputs``).
+
+        The run and every model must exist; a model already recorded as an output of
+        the run keeps its first step.
+        """
+
+        def write(conn: sa.Connection) -> None:
+            stage = conn.execute(sa.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == run_id)).scalar()
+            if stage is None:
                 raise MltrailException(f"Run with id={run_id} not found", error_code=RESOURCE_DOES_NOT_EXIST)
+            if stage != LifecycleStage.ACTIVE:
+                raise invalid(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
             for m in models:
                 self._require(conn, m.model_id)
+            link_models(conn, run_id, RUN_OUTPUT, [(m.model_id, int(m.step or 0)) for m in models])
+
+        if models:
+            self.db.write(write)
+        else:
+            with self.db.read() as conn:  # nothing to record, but an unknown run is still an error
+                if conn.execute(sa.select(runs.c.run_uuid).where(runs.c.run_uuid == run_id)).first() is None:
+                    raise MltrailException(
+                        f"Run with id={run_id} not found", error_code=RESOURCE_DOES_NOT_EXIST
+                    )

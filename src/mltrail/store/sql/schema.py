@@ -152,6 +152,7 @@ inputs = sa.Table(
     sa.Column("source_id", sa.String(36), nullable=False),
     sa.Column("destination_type", sa.String(36), nullable=False),
     sa.Column("destination_id", sa.String(36), nullable=False),
+    sa.Column("step", BIGINT, nullable=False, server_default="0"),  # a model output's step (0011)
     sa.UniqueConstraint(
         "source_type", "source_id", "destination_type", "destination_id", name="uq_inputs_source_destination"
     ),
