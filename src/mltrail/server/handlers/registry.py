@@ -46,6 +46,7 @@ from mltrail.server.handlers.artifacts import run_artifact_uri
 from mltrail.server.handlers.logged_models import logged_model_store
 from mltrail.server.roots import local_path
 from mltrail.server.routing import Call, Endpoint, implement
+from mltrail.server.webhook_events import with_webhook_events
 from mltrail.server.wire import page_json
 
 
@@ -343,3 +344,5 @@ ENDPOINTS: list[Endpoint] = [
     implement(R.set_model_version_tag, set_model_version_tag, **_W),
     implement(R.delete_model_version_tag, delete_model_version_tag, **_W),
 ]
+# Registry writes fire MLflow 3's webhook events (model version created, tags, aliases, prompts).
+ENDPOINTS = with_webhook_events(ENDPOINTS)

@@ -1,0 +1,296 @@
+"""Registry webhooks and their delivery log on SQL (SQLite, PostgreSQL, MySQL/MariaDB).
+
+The tables are migration 0010's (``webhooks``, ``webhook_events`` as MLflow has
+them, and mltrail's ``webhook_deliveries``, declared in :mod:`mltrail.store.sql.schema`). Secrets are stored as the caller hands them over
+(the server encrypts them first when it has a key, ``server/webhook_secrets.py``)
+and come back only through :meth:`SqlWebhookStore.get_webhook` for delivery.
+
+Example::
+
+    store = SqlWebhookStore("sqlite:///mltrail.db")
+    hook = store.create_webhook("ci", "https://ci.example.com/hook",
+                                [WebhookEvent("model_version", "created")])
+    store.list_webhooks_by_event(WebhookEvent("model_version", "created"))
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from mltrail.entities import PagedList
+from mltrail.entities.webhook import (
+    ACTIVE,
+    DELIVERY_PENDING,
+    STATUSES,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.store.paging import decode_page_token, encode_page_token
+from mltrail.store.sql._codec import now_ms
+from mltrail.store.sql.database import database_for
+from mltrail.store.sql.schema import webhook_deliveries, webhook_events, webhooks
+
+_W = webhooks.c
+_E = webhook_events.c
+_D = webhook_deliveries.c
+_LIVE = _W.deleted_timestamp.is_(None)
+
+# MLflow's rule (``_validate_webhook_name``): 1-63 letters, digits, '.', '_', '-', alphanumeric ends.
+_NAME = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9._-]*[a-z0-9])?$", re.IGNORECASE)
+MAX_URL = 500
+MAX_DESCRIPTION = 1000
+MAX_SECRET_STORED = 1000
+MAX_EVENTS = 64
+MAX_RESULTS = 1000
+DEFAULT_MAX_RESULTS = 100
+ERROR_CHARS = 1000
+
+
+def validate_name(name: Any) -> str:
+    """A webhook name as MLflow accepts it, else 400."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise invalid(
+            f"Webhook name {name!r} is invalid. It must start and end with a letter or digit, "
+            "be less than 63 characters long, and contain only letters, digits, dots (.), "
+            "underscores (_), and hyphens (-)."
+        )
+    return name
+
+
+def _validate_events(events: Sequence[WebhookEvent]) -> list[WebhookEvent]:
+    if not events:
+        raise invalid("Webhook events must be a non-empty list of WebhookEvent objects.")
+    if len(events) > MAX_EVENTS:
+        raise invalid(f"A webhook subscribes to at most {MAX_EVENTS} events")
+    return list(dict.fromkeys(events))  # a repeated event is one subscription
+
+
+def _validate_fields(
+    description: str | None, url: str | None, secret: str | None, status: str | None
+) -> None:
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise invalid(f"Webhook description is longer than {MAX_DESCRIPTION} characters")
+    if url is not None and len(url) > MAX_URL:
+        raise invalid(f"Webhook URL is longer than {MAX_URL} characters")
+    if secret is not None and len(secret) > MAX_SECRET_STORED:
+        raise invalid("Webhook secret is too long")
+    if status is not None and status not in STATUSES:
+        raise invalid(f"Invalid webhook status {status!r}: expected one of {list(STATUSES)}")
+
+
+def _missing(webhook_id: str) -> MltrailException:
+    return MltrailException(f"Webhook with ID {webhook_id} not found.", error_code=RESOURCE_DOES_NOT_EXIST)
+
+
+def _check_max_results(max_results: int | None) -> int:
+    max_results = max_results or DEFAULT_MAX_RESULTS
+    if max_results < 1 or max_results > MAX_RESULTS:
+        raise invalid(f"max_results must be between 1 and {MAX_RESULTS}.")
+    return max_results
+
+
+class SqlWebhookStore:
+    """Webhooks, their events and their delivery log, on the registry's database."""
+
+    def __init__(self, db_uri: str) -> None:
+        self.db = database_for(db_uri)
+        self.db.ensure_schema()
+
+    # ------------------------------------------------------------- webhooks
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: Sequence[WebhookEvent],
+        description: str | None = None,
+        secret: str | None = None,
+        status: str | None = None,
+    ) -> Webhook:
+        """A new webhook (ACTIVE unless ``status`` says otherwise)."""
+        validate_name(name)
+        events = _validate_events(events)
+        _validate_fields(description, url, secret, status)
+        now = now_ms()
+        webhook_id = str(uuid.uuid4())
+        row = {
+            "webhook_id": webhook_id, "name": name, "description": description, "url": url,
+            "status": status or ACTIVE, "secret": secret, "creation_timestamp": now,
+            "last_updated_timestamp": now, "deleted_timestamp": None,
+        }  # fmt: skip
+
+        def write(conn: sa.Connection) -> None:
+            conn.execute(webhooks.insert().values(row))
+            conn.execute(webhook_events.insert(), [_event_row(webhook_id, e) for e in events])
+
+        self.db.write(write)
+        return self.get_webhook(webhook_id)
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        """The live webhook with this id (its secret included: server-side use only), else 404."""
+        with self.db.read() as conn:
+            found = self._load(conn, sa.select(webhooks).where(_W.webhook_id == webhook_id, _LIVE))
+        if not found:
+            raise _missing(webhook_id)
+        return found[0]
+
+    def list_webhooks(self, max_results: int | None = None, page_token: str | None = None) -> PagedList:
+        """Live webhooks, newest first, in pages (MLflow's offset tokens)."""
+        return self._page(sa.select(webhooks).where(_LIVE), max_results, page_token)
+
+    def list_webhooks_by_event(
+        self, event: WebhookEvent, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        """Live webhooks subscribed to ``event`` (active or not), newest first."""
+        subscribed = sa.select(_E.webhook_id).where(_E.entity == event.entity, _E.action == event.action)
+        return self._page(
+            sa.select(webhooks).where(_LIVE, _W.webhook_id.in_(subscribed)), max_results, page_token
+        )
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        url: str | None = None,
+        events: Sequence[WebhookEvent] | None = None,
+        secret: str | None = None,
+        status: str | None = None,
+    ) -> Webhook:
+        """Change the fields given (``None`` leaves a field as it is); 404 for an unknown webhook."""
+        if name is not None:
+            validate_name(name)
+        new_events = _validate_events(events) if events is not None else None
+        _validate_fields(description, url, secret, status)
+        values: dict[str, Any] = {"last_updated_timestamp": now_ms()}
+        for key, value in (("name", name), ("description", description), ("url", url),
+                           ("secret", secret), ("status", status)):  # fmt: skip
+            if value is not None:
+                values[key] = value
+
+        def write(conn: sa.Connection) -> None:
+            done = conn.execute(webhooks.update().where(_W.webhook_id == webhook_id, _LIVE).values(values))
+            if done.rowcount == 0:
+                raise _missing(webhook_id)
+            if new_events is not None:
+                conn.execute(webhook_events.delete().where(_E.webhook_id == webhook_id))
+                conn.execute(webhook_events.insert(), [_event_row(webhook_id, e) for e in new_events])
+
+        self.db.write(write)
+        return self.get_webhook(webhook_id)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Soft-delete (as MLflow): the webhook stops receiving events; its delivery log stays."""
+        now = now_ms()
+
+        def write(conn: sa.Connection) -> None:
+            done = conn.execute(
+                webhooks.update()
+                .where(_W.webhook_id == webhook_id, _LIVE)
+                .values(deleted_timestamp=now, last_updated_timestamp=now, secret=None)
+            )
+            if done.rowcount == 0:
+                raise _missing(webhook_id)
+
+        self.db.write(write)
+
+    # --------------------------------------------------------- delivery log
+    def create_delivery(self, delivery_id: str, webhook_id: str, event: str) -> None:
+        """A PENDING row for an event about to be sent to a webhook."""
+        row = {
+            "delivery_id": delivery_id, "webhook_id": webhook_id, "event": event,
+            "status": DELIVERY_PENDING, "attempts": 0, "created_timestamp": now_ms(),
+        }  # fmt: skip
+        self.db.write(lambda conn: conn.execute(webhook_deliveries.insert().values(row)))
+
+    def record_attempt(
+        self,
+        delivery_id: str,
+        status: str,
+        attempts: int,
+        response_status: int | None,
+        error_message: str | None,
+        done: bool,
+    ) -> None:
+        """The outcome of one attempt (``done``: no more attempts will follow)."""
+        now = now_ms()
+        values = {
+            "status": status, "attempts": attempts, "response_status": response_status,
+            "error_message": (error_message or None) and error_message[:ERROR_CHARS],
+            "last_attempt_timestamp": now, "completed_timestamp": now if done else None,
+        }  # fmt: skip
+        self.db.write(
+            lambda conn: conn.execute(
+                webhook_deliveries.update().where(_D.delivery_id == delivery_id).values(values)
+            )
+        )
+
+    def list_deliveries(
+        self, webhook_id: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        """The delivery log of one webhook (deleted ones too), newest first; 404 if it never existed."""
+        max_results = _check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        with self.db.read() as conn:
+            if conn.execute(sa.select(_W.webhook_id).where(_W.webhook_id == webhook_id)).first() is None:
+                raise _missing(webhook_id)
+            rows = conn.execute(
+                sa.select(webhook_deliveries)
+                .where(_D.webhook_id == webhook_id)
+                .order_by(_D.created_timestamp.desc(), _D.delivery_id)
+                .limit(max_results + 1)
+                .offset(offset)
+            ).all()
+        items = [WebhookDelivery(**row._asdict()) for row in rows[:max_results]]
+        token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+        return PagedList(items, token)
+
+    # -------------------------------------------------------------- helpers
+    def _page(self, query: sa.Select, max_results: int | None, page_token: str | None) -> PagedList:
+        max_results = _check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        query = (
+            query.order_by(_W.creation_timestamp.desc(), _W.webhook_id).limit(max_results + 1).offset(offset)
+        )
+        with self.db.read() as conn:
+            found = self._load(conn, query)
+        token = encode_page_token(offset + max_results) if len(found) > max_results else None
+        return PagedList(found[:max_results], token)
+
+    @staticmethod
+    def _load(conn: sa.Connection, query: sa.Select) -> list[Webhook]:
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        ids = [r.webhook_id for r in rows]
+        events: dict[str, list[WebhookEvent]] = {i: [] for i in ids}
+        for ev in conn.execute(
+            sa.select(_E.webhook_id, _E.entity, _E.action)
+            .where(_E.webhook_id.in_(ids))
+            .order_by(_E.webhook_id, _E.entity, _E.action)
+        ):
+            events[ev.webhook_id].append(WebhookEvent(ev.entity, ev.action))
+        return [
+            Webhook(
+                webhook_id=r.webhook_id,
+                name=r.name,
+                url=r.url,
+                events=events[r.webhook_id],
+                status=r.status,
+                description=r.description,
+                creation_timestamp=r.creation_timestamp,
+                last_updated_timestamp=r.last_updated_timestamp,
+                secret=r.secret,
+            )
+            for r in rows
+        ]
+
+
+def _event_row(webhook_id: str, event: WebhookEvent) -> dict[str, str]:
+    return {"webhook_id": webhook_id, "entity": event.entity, "action": event.action}

@@ -1,0 +1,367 @@
+"""Registry webhooks against a live ``mltrail server``, driven by the official ``mlflow`` client.
+
+A loopback receiver (``http.server`` in a thread) records what the server sends;
+signatures are recomputed here with ``hmac`` from the secret, as a receiver would.
+The server runs with ``--webhooks-allow-private`` (the receiver is on 127.0.0.1)
+and a short retry backoff; one test starts a server without the flag to check the
+SSRF guard.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities.webhook import WebhookEvent, WebhookStatus
+from mlflow.exceptions import MlflowException
+
+from support.live_server import LiveServer, running_server, start_server, stop_server
+
+SECRET = "whsec-do-not-leak-7d1f"
+SERVER_KEY = "server-key-for-tests-0123456789"
+MODEL_EVENTS = [
+    "registered_model.created", "model_version.created", "model_version_tag.set", "model_version_tag.deleted",
+    "model_version_alias.created", "model_version_alias.deleted",
+]  # fmt: skip
+PROMPT_EVENTS = ["prompt.created", "prompt_version.created", "prompt_tag.set", "prompt_alias.created"]
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records each POST; ``plan[path]`` lists the statuses to answer."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, list[dict]] = defaultdict(list)
+        self.plan: dict[str, list[int]] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.requests[self.path].append({"headers": dict(self.headers), "body": body})
+                    plan = receiver.plan.get(self.path) or [200]
+                    status = plan.pop(0) if len(plan) > 1 else plan[0]
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(f"got it ({status})".encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, path: str, count: int, timeout: float = 10.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.requests[path]) >= count:
+                    return list(self.requests[path])
+            time.sleep(0.02)
+        raise AssertionError(f"{path}: {len(self.requests[path])} requests, expected {count}")
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+    yield rec
+    rec.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[LiveServer]:
+    env = {"MLTRAIL_WEBHOOK_RETRY_BACKOFF": "0.05", "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "3",
+           "MLTRAIL_SECRET_KEY": SERVER_KEY}  # fmt: skip
+    srv = start_server(tmp_path_factory.mktemp("webhooks"), None, "--webhooks-allow-private", env=env)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer) -> MlflowClient:
+    return MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+
+
+def _signature_ok(request: dict, secret: str) -> bool:
+    h = {k.lower(): v for k, v in request["headers"].items()}
+    signed = f"{h['x-mlflow-delivery-id']}.{h['x-mlflow-timestamp']}.{request['body'].decode()}".encode()
+    expected = "v1," + base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(h["x-mlflow-signature"], expected)
+
+
+def _deliveries(server: LiveServer, webhook_id: str) -> list[dict]:
+    resp = httpx.get(f"{server.url}/api/2.0/mltrail/webhooks/{webhook_id}/deliveries")
+    assert resp.status_code == 200, resp.text
+    return resp.json().get("deliveries", [])
+
+
+def _wait_deliveries(server: LiveServer, webhook_id: str, done: int) -> list[dict]:
+    deadline = time.monotonic() + 10
+    while True:
+        found = _deliveries(server, webhook_id)
+        if sum(d["status"] != "PENDING" for d in found) >= done or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_crud_with_the_official_client(client: MlflowClient, receiver: Receiver) -> None:
+    hook = client.create_webhook(
+        "crud-hook", f"{receiver.url}/crud", ["model_version.created", "prompt_alias.deleted"],
+        description="first", secret=SECRET,
+    )  # fmt: skip
+    assert hook.name == "crud-hook" and hook.description == "first" and hook.status == WebhookStatus.ACTIVE
+    assert {str(e) for e in hook.events} == {"model_version.created", "prompt_alias.deleted"}
+    assert hook.creation_timestamp > 0 and hook.secret is None
+    got = client.get_webhook(hook.webhook_id)
+    assert (got.webhook_id, got.url) == (hook.webhook_id, f"{receiver.url}/crud")
+
+    second = client.create_webhook("crud-two", f"{receiver.url}/crud", ["registered_model.created"])
+    page = client.list_webhooks(max_results=1)
+    assert len(page) == 1 and page.token
+    rest = client.list_webhooks(max_results=1000, page_token=page.token)
+    ids = {w.webhook_id for w in page} | {w.webhook_id for w in rest}
+    assert {hook.webhook_id, second.webhook_id} <= ids
+
+    updated = client.update_webhook(
+        hook.webhook_id, name="crud-renamed", status="DISABLED", events=["model_version_alias.created"]
+    )
+    assert updated.name == "crud-renamed" and updated.status == WebhookStatus.DISABLED
+    assert [str(e) for e in updated.events] == ["model_version_alias.created"]
+    assert updated.description == "first" and updated.last_updated_timestamp >= hook.last_updated_timestamp
+
+    client.delete_webhook(second.webhook_id)
+    with pytest.raises(MlflowException) as err:
+        client.get_webhook(second.webhook_id)
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert second.webhook_id not in {w.webhook_id for w in client.list_webhooks(max_results=1000)}
+
+
+def test_registry_events_are_delivered_signed(
+    client: MlflowClient, receiver: Receiver, server: LiveServer
+) -> None:
+    hook = client.create_webhook("model-events", f"{receiver.url}/models", MODEL_EVENTS, secret=SECRET)
+    client.create_registered_model("wh-model", tags={"team": "a"}, description="d")
+    mv = client.create_model_version("wh-model", "s3://bucket/model", tags={"k": "v"}, description="v1")
+    client.set_model_version_tag("wh-model", mv.version, "stage", "qa")
+    client.delete_model_version_tag("wh-model", mv.version, "stage")
+    client.set_registered_model_alias("wh-model", "champion", mv.version)
+    client.delete_registered_model_alias("wh-model", "champion")
+    client.set_registered_model_tag("wh-model", "owner", "x")  # MLflow fires nothing for a model's own tag
+
+    got = receiver.wait("/models", 6)
+    by_event = {}
+    for request in got:
+        envelope = json.loads(request["body"])
+        assert _signature_ok(request, SECRET)
+        assert request["headers"]["Content-Type"] == "application/json"
+        assert set(envelope) == {"entity", "action", "timestamp", "data"}
+        by_event[f"{envelope['entity']}.{envelope['action']}"] = envelope["data"]
+    assert by_event == {
+        "registered_model.created": {"name": "wh-model", "tags": {"team": "a"}, "description": "d"},
+        "model_version.created": {
+            "name": "wh-model", "version": "1", "source": "s3://bucket/model", "run_id": None,
+            "tags": {"k": "v"}, "description": "v1",
+        },
+        "model_version_tag.set": {"name": "wh-model", "version": "1", "key": "stage", "value": "qa"},
+        "model_version_tag.deleted": {"name": "wh-model", "version": "1", "key": "stage"},
+        "model_version_alias.created": {"name": "wh-model", "alias": "champion", "version": "1"},
+        "model_version_alias.deleted": {"name": "wh-model", "alias": "champion"},
+    }  # fmt: skip
+    log = _wait_deliveries(server, hook.webhook_id, 6)
+    assert sorted(d["event"] for d in log) == sorted(MODEL_EVENTS)
+    assert all(d["status"] == "SUCCEEDED" and d["attempts"] == 1 and d["response_status"] == 200 for d in log)
+    time.sleep(0.3)
+    assert len(receiver.requests["/models"]) == 6  # nothing for the registered model's own tag
+
+
+def test_prompt_events(client: MlflowClient, receiver: Receiver, server: LiveServer) -> None:
+    client.create_webhook("prompt-events", f"{receiver.url}/prompts", PROMPT_EVENTS)
+    client.register_prompt("wh-prompt", "Hello {{name}}!", commit_message="first")
+    client.set_prompt_alias("wh-prompt", "prod", 1)
+    client.set_prompt_tag("wh-prompt", "lang", "en")
+    expected_tag = {"name": "wh-prompt", "key": "lang", "value": "en"}
+    deadline = time.monotonic() + 10
+    while True:  # the client also tags the prompt with its experiment ids (a prompt_tag.set of its own)
+        got = receiver.wait("/prompts", 4)
+        by_event: dict[str, list[dict]] = defaultdict(list)
+        for request in got:
+            envelope = json.loads(request["body"])
+            assert "X-MLflow-Signature" not in request["headers"]  # no secret, no signature
+            by_event[f"{envelope['entity']}.{envelope['action']}"].append(envelope["data"])
+        if expected_tag in by_event["prompt_tag.set"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert expected_tag in by_event["prompt_tag.set"]
+    assert set(by_event) == set(PROMPT_EVENTS)
+    by_event = {k: v[0] for k, v in by_event.items() if k != "prompt_tag.set"}
+    assert by_event["prompt.created"]["name"] == "wh-prompt"
+    assert "mlflow.prompt.is_prompt" not in by_event["prompt.created"]["tags"]
+    created = by_event["prompt_version.created"]
+    assert (created["name"], created["version"], created["template"]) == ("wh-prompt", "1", "Hello {{name}}!")
+    assert "mlflow.prompt.text" not in created["tags"]
+    assert by_event["prompt_alias.created"] == {"name": "wh-prompt", "alias": "prod", "version": "1"}
+
+
+def test_retries_with_backoff_and_the_delivery_log(
+    client: MlflowClient, receiver: Receiver, server: LiveServer
+) -> None:
+    receiver.plan["/flaky"] = [503, 502, 200]
+    receiver.plan["/down"] = [500]
+    receiver.plan["/gone"] = [404]
+    hooks = {
+        path: client.create_webhook(f"retry{path.replace('/', '-')}", f"{receiver.url}{path}", ["registered_model.created"])
+        for path in ("/flaky", "/down", "/gone")
+    }  # fmt: skip
+    client.create_registered_model("retry-model")
+    flaky = _wait_deliveries(server, hooks["/flaky"].webhook_id, 1)
+    down = _wait_deliveries(server, hooks["/down"].webhook_id, 1)
+    gone = _wait_deliveries(server, hooks["/gone"].webhook_id, 1)
+    assert [(d["status"], d["attempts"], d["response_status"]) for d in flaky] == [("SUCCEEDED", 3, 200)]
+    assert [(d["status"], d["attempts"], d["response_status"]) for d in down] == [("FAILED", 4, 500)]
+    assert [(d["status"], d["attempts"], d["response_status"]) for d in gone] == [("FAILED", 1, 404)]
+    assert (
+        down[0]["error_message"] == "HTTP 500"
+        and down[0]["completed_timestamp"] >= down[0]["created_timestamp"]
+    )
+    # A retry resends the same delivery: same id, same bytes, same signature input.
+    sent = receiver.requests["/flaky"]
+    assert len(sent) == 3 and len({r["headers"]["X-MLflow-Delivery-Id"] for r in sent}) == 1
+    assert len({r["body"] for r in sent}) == 1
+    assert len(receiver.requests["/down"]) == 4 and len(receiver.requests["/gone"]) == 1
+
+
+def test_disabled_webhook_gets_nothing(client: MlflowClient, receiver: Receiver, server: LiveServer) -> None:
+    hook = client.create_webhook(
+        "disabled", f"{receiver.url}/disabled", ["registered_model.created"], status=WebhookStatus.DISABLED
+    )
+    live = client.create_webhook("enabled", f"{receiver.url}/enabled", ["registered_model.created"])
+    client.create_registered_model("disabled-check")
+    receiver.wait("/enabled", 1)
+    _wait_deliveries(server, live.webhook_id, 1)
+    assert receiver.requests["/disabled"] == [] and _deliveries(server, hook.webhook_id) == []
+
+
+def test_test_webhook_sends_mlflows_example(client: MlflowClient, receiver: Receiver) -> None:
+    hook = client.create_webhook(
+        "tester", f"{receiver.url}/test", ["model_version_alias.created"], secret=SECRET
+    )
+    result = client.test_webhook(hook.webhook_id)
+    assert result.success and result.response_status == 200 and result.response_body == "got it (200)"
+    request = receiver.wait("/test", 1)[0]
+    assert _signature_ok(request, SECRET)
+    assert json.loads(request["body"])["data"] == {
+        "name": "example_model",
+        "alias": "example_alias",
+        "version": "1",
+    }
+    result = client.test_webhook(hook.webhook_id, event=WebhookEvent.from_str("prompt_version.created"))
+    assert json.loads(receiver.wait("/test", 2)[1]["body"])["data"]["template"] == "Hello {{name}}!"
+
+    receiver.plan["/test-fail"] = [500]
+    failing = client.create_webhook("tester-fail", f"{receiver.url}/test-fail", ["registered_model.created"])
+    result = client.test_webhook(failing.webhook_id)
+    assert not result.success and result.response_status == 500
+    unreachable = client.create_webhook("tester-none", "http://127.0.0.1:9/", ["registered_model.created"])
+    result = client.test_webhook(unreachable.webhook_id)
+    assert (
+        not result.success
+        and result.response_status is None
+        and "Failed to test webhook" in result.error_message
+    )
+
+
+def test_secret_is_write_only_and_encrypted_at_rest(
+    client: MlflowClient, receiver: Receiver, server: LiveServer
+) -> None:
+    hook = client.create_webhook(
+        "secretive", f"{receiver.url}/s", ["registered_model.created"], secret=SECRET
+    )
+    api = f"{server.url}/api/2.0/mlflow/webhooks"
+    answers = [
+        httpx.get(f"{api}/{hook.webhook_id}").text,
+        httpx.get(api, params={"max_results": 1000}).text,
+        httpx.patch(f"{api}/{hook.webhook_id}", json={"secret": SECRET + "2", "description": "x"}).text,
+    ]
+    for text in answers:
+        assert SECRET not in text and '"secret"' not in text
+    client.test_webhook(hook.webhook_id)  # signed with the updated secret
+    assert _signature_ok(receiver.wait("/s", 1)[0], SECRET + "2")
+    db = sqlite3.connect(server.root / "mltrail.db")
+    try:
+        (stored,) = db.execute(
+            "SELECT secret FROM webhooks WHERE webhook_id = ?", (hook.webhook_id,)
+        ).fetchone()
+    finally:
+        db.close()
+    assert stored.startswith("enc:v1:") and SECRET not in stored
+    assert SECRET not in server.log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"name": "-bad", "url": "http://127.0.0.1/", "events": [{"entity": "MODEL_VERSION", "action": "CREATED"}]}, "name"),
+        ({"name": "ok", "url": "ftp://127.0.0.1/", "events": [{"entity": "MODEL_VERSION", "action": "CREATED"}]}, "scheme"),
+        ({"name": "ok", "url": "http://127.0.0.1/", "events": [{"entity": "MODEL_VERSION", "action": "SET"}]}, "action"),
+        ({"name": "ok", "url": "http://127.0.0.1/", "events": []}, "events"),
+        ({"name": "ok", "url": "http://127.0.0.1/", "events": [{"entity": "NOPE", "action": "CREATED"}]}, "entity"),
+        ({"name": "ok", "url": "http://127.0.0.1/", "events": [{"entity": "PROMPT", "action": "CREATED"}],
+          "status": "PAUSED"}, "status"),
+        ({"name": "ok", "url": "http://u:p@127.0.0.1/", "events": [{"entity": "PROMPT", "action": "CREATED"}]}, "credentials"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_400(server: LiveServer, body: dict, needle: str) -> None:
+    before = httpx.get(f"{server.url}/api/2.0/mlflow/webhooks", params={"max_results": 1000}).json()
+    resp = httpx.post(f"{server.url}/api/2.0/mlflow/webhooks", json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE" and needle in resp.json()["message"]
+    assert httpx.get(f"{server.url}/api/2.0/mlflow/webhooks", params={"max_results": 1000}).json() == before
+
+
+def test_unknown_webhook_is_a_404(server: LiveServer) -> None:
+    base = f"{server.url}/api/2.0/mlflow/webhooks/no-such-id"
+    for method, url in [("GET", base), ("PATCH", base), ("DELETE", base), ("POST", f"{base}/test"),
+                        ("GET", f"{server.url}/api/2.0/mltrail/webhooks/no-such-id/deliveries")]:  # fmt: skip
+        resp = httpx.request(method, url, json={} if method in ("PATCH", "POST") else None)
+        assert resp.status_code == 404, (method, url, resp.text)
+        assert resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_openapi_lists_the_webhook_routes(server: LiveServer) -> None:
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/2.0/mlflow/webhooks"])
+    assert {"get", "patch", "delete"} <= set(paths["/api/2.0/mlflow/webhooks/{webhook_id}"])
+    assert "post" in paths["/api/2.0/mlflow/webhooks/{webhook_id}/test"]
+    assert "get" in paths["/api/2.0/mltrail/webhooks/{webhook_id}/deliveries"]
+
+
+def test_private_targets_refused_without_the_flag(tmp_path) -> None:
+    refused = [
+        "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://[::1]/hook", "http://169.254.169.254/latest",
+        "http://10.0.0.1/", "http://[::ffff:127.0.0.1]/", "http://0177.0.0.1/", "http://2130706433/",
+        "http://127.1/", "file:///etc/passwd", "gopher://127.0.0.1/",
+    ]  # fmt: skip
+    with running_server(tmp_path) as srv:
+        client = MlflowClient(tracking_uri=srv.url, registry_uri=srv.url)
+        for url in refused:
+            with pytest.raises(MlflowException) as err:
+                client.create_webhook("ssrf", url, ["registered_model.created"])
+            assert err.value.error_code == "INVALID_PARAMETER_VALUE", url
+        ok = client.create_webhook("public", "https://93.184.215.14/hook", ["registered_model.created"])
+        with pytest.raises(MlflowException):
+            client.update_webhook(ok.webhook_id, url="http://127.0.0.1/")
+        assert client.get_webhook(ok.webhook_id).url == "https://93.184.215.14/hook"
