@@ -35,7 +35,8 @@ def _runs() -> list:
 
 
 def _mlmodel(run_id: str) -> dict:
-    with open(mltrail.MlflowClient().download_artifacts(run_id, "model/MLmodel")) as fh:
+    # MLflow 3: the model lives at its LoggedModel, which runs:/<run>/model resolves to.
+    with open(mltrail.artifacts.download_artifacts(artifact_uri=f"runs:/{run_id}/model/MLmodel")) as fh:
         return yaml.safe_load(fh)
 
 
@@ -82,7 +83,7 @@ def test_train_logs_params_metrics_early_stopping_importance_and_text_model(data
     assert flavors["lightgbm"]["model_class"] == "lightgbm.basic.Booster"
     assert flavors["lightgbm"]["data"] == "model.lgb"
     assert flavors["python_function"]["loader_module"] == "mlflow.lightgbm"
-    text = Path(client.download_artifacts(run.info.run_id, "model/model.lgb")).read_text()
+    text = Path(mltrail.artifacts.download_artifacts(artifact_uri=f"runs:/{run.info.run_id}/model/model.lgb")).read_text()
     assert text.startswith("tree")  # LightGBM's text format
     loaded = mltrail.lightgbm.load_model(f"runs:/{run.info.run_id}/model")
     np.testing.assert_allclose(loaded.predict(X[:5]), booster.predict(X[:5]), rtol=1e-6)

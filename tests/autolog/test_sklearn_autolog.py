@@ -179,7 +179,12 @@ def test_grid_search_best_params_child_runs_and_best_estimator(classification):
     whole = mltrail.sklearn.load_model(f"runs:/{parent.info.run_id}/model")
     assert type(whole).__name__ == "GridSearchCV"
     names = {f.path for f in mltrail.MlflowClient().list_artifacts(parent.info.run_id)}
-    assert {"model", "best_estimator", "cv_results.csv"} <= names
+    assert "cv_results.csv" in names
+    # MLflow 3: both models are the run's LoggedModels (written once, at their own locations).
+    models = mltrail.search_logged_models(
+        filter_string=f"source_run_id = '{parent.info.run_id}'", output_format="list"
+    )
+    assert {m.name for m in models} == {"model", "best_estimator"}
 
 
 def test_max_tuning_runs_limits_child_runs(classification):

@@ -36,7 +36,8 @@ def _runs() -> list:
 
 
 def _mlmodel(run_id: str, name: str = "model") -> dict:
-    path = mltrail.MlflowClient().download_artifacts(run_id, f"{name}/MLmodel")
+    # MLflow 3: the model lives at its LoggedModel, which runs:/<run>/<name> resolves to.
+    path = mltrail.artifacts.download_artifacts(artifact_uri=f"runs:/{run_id}/{name}/MLmodel")
     with open(path) as fh:
         return yaml.safe_load(fh)
 

@@ -71,11 +71,31 @@ def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> 
             newest[m.key] = row
     if for_models:
         write_model_metrics(conn, run_id, for_models)
+        rows = _without_logged(conn, run_id, rows, for_models)
     if not rows:
         return
     # executemany straight to the driver with precompiled SQL: no per-row bind processing.
     conn.exec_driver_sql(_insert_history_sql(conn.dialect), rows)
     _update_latest(conn, run_id, [dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in newest.values()])
+
+
+def _without_logged(conn: sa.Connection, run_id: str, rows: list[Any], for_models: Sequence[Metric]) -> list[Any]:
+    """``rows`` minus those the run's history already holds as they are.
+
+    ``log_model`` copies the run's metrics at the model's step onto the model by
+    logging them again with its ``model_id`` (as MLflow does); MLflow's primary
+    key keeps such an identical row once, and so does this. Only batches that
+    carry a ``model_id`` pay for the lookup.
+    """
+    keys = sorted({m.key for m in for_models})
+    steps = sorted({int(m.step) for m in for_models})
+    found = conn.execute(
+        sa.select(metrics.c.key, metrics.c.value, metrics.c.is_nan, metrics.c.timestamp, metrics.c.step).where(
+            metrics.c.run_uuid == run_id, metrics.c.key.in_(keys), metrics.c.step.in_(steps)
+        )
+    )
+    held = {(k, v, bool(n), int(t), int(s)) for k, v, n, t, s in found}
+    return [r for r in rows if (r[1], r[2], bool(r[5]), r[3], r[4]) not in held]
 
 
 _HISTORY_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
