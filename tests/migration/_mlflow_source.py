@@ -5,10 +5,14 @@ and a trace."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 _SCRIPT = r"""
@@ -83,6 +87,31 @@ def build_source(uri: str, cwd: Path) -> dict[str, str]:
         text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cached_sqlite_source(path: Path) -> tuple[str, dict[str, str]]:
+    """A copy at ``path`` of an MLflow SQLite store filled by :func:`build_source`, and its ids.
+
+    Built once per machine and MLflow version (whichever xdist worker gets there first, under
+    a file lock), so the test modules that read one do not each pay for the official client.
+    Its artifacts stay in the cache folder, which the copies only read.
+    """
+    from support.mlflow_db import mlflow_sqlite_uri
+
+    cache = (
+        Path(tempfile.gettempdir()) / "mltrail-test-cache" / f"migration-source-{version('mlflow-skinny')}"
+    )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.parent / "migration-source.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (cache / "ids.json").exists():
+            shutil.rmtree(cache, ignore_errors=True)
+            cache.mkdir()
+            ids = build_source(mlflow_sqlite_uri(cache / "mlflow.db"), cache)
+            (cache / "ids.json").write_text(json.dumps(ids))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cache / "mlflow.db", path)
+    return f"sqlite:///{path}", json.loads((cache / "ids.json").read_text())
 
 
 def log_more(uri: str, cwd: Path, run_id: str) -> None:

@@ -15,19 +15,17 @@ import mlflow
 import pytest
 from click.testing import CliRunner
 
-from migration._mlflow_source import build_source
+from migration._mlflow_source import cached_sqlite_source
 from mltrail.cli.main import cli
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 from support.live_server import start_server, stop_server
-from support.mlflow_db import mlflow_sqlite_uri
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("export")
-    uri = mlflow_sqlite_uri(root / "mlflow.db")
-    ids = build_source(uri, root)
+    uri, ids = cached_sqlite_source(root / "mlflow.db")
     server = start_server(root / "server")
     mltrail_db = f"sqlite:///{root / 'mltrail.db'}"
     runner = CliRunner()

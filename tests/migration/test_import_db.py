@@ -10,20 +10,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from migration._mlflow_source import build_source, log_more
+from migration._mlflow_source import cached_sqlite_source, log_more
 from mltrail.artifacts import get_artifact_repository
 from mltrail.cli.main import cli
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 from support.databases import PG_ADMIN_URI, PG_BASE_URI, fresh_database
-from support.mlflow_db import mlflow_sqlite_uri
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("mlflow-source")
-    uri = mlflow_sqlite_uri(root / "mlflow.db")
-    return uri, root, build_source(uri, root)
+    uri, ids = cached_sqlite_source(root / "mlflow.db")
+    return uri, root, ids
 
 
 def _import(src: str, dest: str, *extra: str) -> str:
