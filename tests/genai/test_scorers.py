@@ -596,9 +596,6 @@ def test_parity_of_required_field_errors():
 
 # Names of mlflow.genai.scorers that mltrail leaves out, and why.
 SCORER_GAPS = {
-    "get_scorer": "the scorer registry (register/start/stop on the tracking server) is not built",
-    "list_scorers": "the scorer registry is not built",
-    "delete_scorer": "the scorer registry is not built",
     "FRAMEWORK_METADATA_KEY": None,  # present; listed so the check below stays honest
 }
 
