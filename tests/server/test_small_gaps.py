@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -151,3 +152,73 @@ def test_model_links_on_every_sql_backend(backend_uri: str) -> None:
     mc.delete_run(run_id)
     with pytest.raises(Exception, match="active"):
         mc.log_outputs(run_id, [Out(a, 1)])
+
+
+# ------------------------------------------------------------ get-history-bulk-interval
+BULK = "/api/2.0/mlflow/metrics/get-history-bulk-interval"
+
+
+def _histories() -> list[list[tuple[float, int, int]]]:
+    """(value, timestamp, step) per run: many values at step 0, a NaN, ties at one step, gaps in steps."""
+    a = [(float(i), 100 + i, 0) for i in range(30)] + [(i * 0.5, 1000 + i, i) for i in range(1, 61)]
+    b = [(float("nan") if s == 5 else -3.5 if s == 7 else s * 2.0, 50 + s, s * 3) for s in range(10)]
+    return [a, b]
+
+
+def _sampled(metrics: list[dict[str, Any]], run_ids: list[str]) -> list[list[tuple]]:
+    return [
+        [(str(float(m["value"])), m["timestamp"], m["step"]) for m in metrics if m["run_id"] == run_id]
+        for run_id in run_ids
+    ]
+
+
+def test_bulk_interval_samples_as_the_official_store(client: MlflowClient, live_server, tmp_path) -> None:
+    from mlflow.entities import Metric as MlflowMetric
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from support.mlflow_db import mlflow_sqlite_uri
+
+    official = SqlAlchemyStore(mlflow_sqlite_uri(tmp_path / "mlflow.db"), str(tmp_path / "art"))
+    exp = client.create_experiment(f"bulk-{uuid.uuid4().hex[:8]}")
+    ours, theirs = [], []
+    for history in _histories():
+        metrics = [MlflowMetric("loss", v, ts, step) for v, ts, step in history]
+        run_id = client.create_run(exp).info.run_id
+        client.log_batch(run_id, metrics=metrics)
+        ours.append(run_id)
+        run = official.create_run("0", "u", 0, [], "r")
+        official.log_batch(run.info.run_id, metrics=metrics, params=[], tags=[])
+        theirs.append(run.info.run_id)
+    for max_results, lo, hi in [(7, None, None), (2500, None, None), (1, None, None), (5, 3, 40), (4, 0, 0)]:
+        params: list[tuple[str, Any]] = [("run_ids", r) for r in ours] + [("metric_key", "loss")]
+        params.append(("max_results", max_results))
+        if lo is not None:
+            params += [("start_step", lo), ("end_step", hi)]
+        resp = httpx.get(live_server.url + BULK, params=params)
+        assert resp.status_code == 200, resp.text
+        expected = official.get_metric_history_bulk_interval(theirs, "loss", max_results, lo, hi)
+        want = [
+            [(str(m.value), m.timestamp, m.step) for m in expected if m.run_id == run_id] for run_id in theirs
+        ]
+        assert _sampled(resp.json()["metrics"], ours) == want, (max_results, lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "message"),
+    [
+        ([("metric_key", "loss"), ("max_results", "0")], 400, "max_results must be between 1 and 2500"),
+        ([("metric_key", "loss"), ("max_results", "2501")], 400, "max_results must be between 1 and 2500"),
+        ([("metric_key", "loss"), ("start_step", "5")], 400, "both must be specified"),
+        ([("metric_key", "loss"), ("start_step", "5"), ("end_step", "2")], 400, "end_step must be greater"),
+        ([("metric_key", "loss")] + [("run_ids", f"r{i}") for i in range(101)], 400, "at most 100 run_ids"),
+        ([("metric_key", "loss"), ("run_ids", "0" * 32)], 404, "not found"),
+    ],
+)
+def test_bulk_interval_refuses_what_mlflow_refuses(
+    live_server, run_id: str, params: list[tuple[str, str]], status: int, message: str
+) -> None:
+    if not any(k == "run_ids" for k, _ in params):
+        params = [*params, ("run_ids", run_id)]
+    resp = httpx.get(live_server.url + BULK, params=params)
+    assert resp.status_code == status, resp.text
+    assert message in resp.json()["message"]

@@ -317,42 +317,64 @@ def get_metric_history(call: Call) -> dict[str, Any]:
     return page_json("metrics", page, metric_json)
 
 
-def _sample_steps(steps: list[int], max_results: int) -> set[int]:
-    """Evenly spaced steps, always keeping the first and the last (MLflow's sampling)."""
-    if len(steps) <= max_results:
-        return set(steps)
-    stride = (len(steps) - 1) / (max_results - 1) if max_results > 1 else len(steps)
-    picked = {steps[round(i * stride)] for i in range(max_results) if round(i * stride) < len(steps)}
-    picked.update((steps[0], steps[-1]))
+def _ntile_sample(rows: list[Any], max_results: int) -> list[Any]:
+    """MLflow's row sampling: the first row of each of ``max_results`` NTILE buckets, plus the last row.
+
+    ``rows`` are ordered. NTILE splits n rows into buckets whose sizes differ by at
+    most one (the larger ones first); the last row replaces the last pick when the
+    sample is already full, so at most ``max_results`` rows come back.
+    """
+    n = len(rows)
+    if n <= max_results:
+        return rows
+    q, r = divmod(n, max_results)
+    picked = [rows[b * (q + 1) if b < r else r * (q + 1) + (b - r) * q] for b in range(max_results)]
+    if picked[-1] is not rows[-1]:
+        picked[-1] = rows[-1]
     return picked
 
 
+def _history_order(m: Metric) -> tuple:
+    nan = m.value != m.value
+    return (m.step, m.timestamp, 0.0 if nan else m.value, nan)  # MLflow stores NaN as 0 with is_nan
+
+
 def get_metric_history_bulk_interval(call: Call) -> dict[str, Any]:
-    """Sampled histories of one metric across several runs (for charts)."""
+    """Histories of one metric across runs, each sampled to ``max_results`` rows (for charts).
+
+    As MLflow 3.17: up to 100 runs, ``max_results`` 1..2500 (2500 by default), an
+    optional inclusive ``[start_step, end_step]``; each run's values ordered by step,
+    timestamp and value are sampled evenly by row (NTILE), always keeping the first
+    and the last, so many values at one step cannot blow the answer up.
+    """
     body: p.GetMetricHistoryBulkInterval = call.body
     key = _required(body.metric_key, "metric_key")
-    run_ids = list(dict.fromkeys(body.run_ids))
-    if not run_ids:
-        raise invalid("GetMetricHistoryBulkInterval request must specify at least one run_id.")
-    if len(run_ids) > MAX_RUNS_BULK_INTERVAL:
+    if not body.run_ids:
+        raise invalid("Missing value for required parameter 'run_ids'.")
+    if len(body.run_ids) > MAX_RUNS_BULK_INTERVAL:
         raise invalid(
-            f"GetMetricHistoryBulkInterval request cannot specify more than {MAX_RUNS_BULK_INTERVAL} run_ids."
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS_BULK_INTERVAL} run_ids."
+            f" Received {len(body.run_ids)} run_ids."
         )
-    max_results = _max_results(body.max_results, DEFAULT_BULK_INTERVAL_RESULTS, DEFAULT_BULK_INTERVAL_RESULTS)
+    max_results = DEFAULT_BULK_INTERVAL_RESULTS if body.max_results is None else body.max_results
+    if not 1 <= max_results <= DEFAULT_BULK_INTERVAL_RESULTS:
+        raise invalid(f"max_results must be between 1 and {DEFAULT_BULK_INTERVAL_RESULTS}.")
     lo, hi = body.start_step, body.end_step
     if (lo is None) != (hi is None):
         raise invalid("If either start step or end step are specified, both must be specified.")
     if lo is not None and hi is not None and lo > hi:
-        raise invalid("end_step must be greater than start_step.")
+        raise invalid(f"end_step must be greater than start_step. Found start_step={lo} and end_step={hi}.")
+    store = call.tracking_store
+    run_ids = list(dict.fromkeys(body.run_ids))
+    for run_id in run_ids:  # every run must exist before any answer is built
+        store.get_run(run_id)
     out = []
     for run_id in run_ids:
-        history = [
-            m for m in call.tracking_store.get_metric_history(run_id, key) if lo is None or lo <= m.step <= hi
-        ]
-        keep = _sample_steps(sorted({m.step for m in history}), max_results)
-        for m in sorted(history, key=lambda m: (m.step, m.timestamp)):
-            if m.step in keep:
-                out.append({**metric_json(m), "run_id": run_id})
+        history = sorted(
+            (m for m in store.get_metric_history(run_id, key) if lo is None or lo <= m.step <= hi),
+            key=_history_order,
+        )
+        out.extend({**metric_json(m), "run_id": run_id} for m in _ntile_sample(history, max_results))
     return {"metrics": out}
 
 
