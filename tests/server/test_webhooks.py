@@ -26,6 +26,8 @@ from mlflow import MlflowClient
 from mlflow.entities.webhook import WebhookEvent, WebhookStatus
 from mlflow.exceptions import MlflowException
 
+from mltrail.exceptions import MltrailException
+from mltrail.server.webhook_secrets import SecretBox
 from support.live_server import LiveServer, running_server, start_server, stop_server
 
 SECRET = "whsec-do-not-leak-7d1f"
@@ -365,3 +367,38 @@ def test_private_targets_refused_without_the_flag(tmp_path) -> None:
         with pytest.raises(MlflowException):
             client.update_webhook(ok.webhook_id, url="http://127.0.0.1/")
         assert client.get_webhook(ok.webhook_id).url == "https://93.184.215.14/hook"
+
+
+def test_secret_box_seals_and_refuses_the_wrong_key() -> None:
+    box = SecretBox(SERVER_KEY)
+    sealed = box.seal(SECRET)
+    assert sealed != box.seal(SECRET) and sealed.startswith("enc:v1:") and SECRET not in sealed
+    assert box.open(sealed) == SECRET and SecretBox(None).open(SECRET) == SECRET
+    for other in (SecretBox(SERVER_KEY + "x"), SecretBox(None)):
+        with pytest.raises(MltrailException):
+            other.open(sealed)
+    with pytest.raises(MltrailException):
+        SecretBox("short")
+
+
+def test_secret_sealed_with_another_key_is_never_sent_unsigned(
+    client: MlflowClient, receiver: Receiver, server: LiveServer
+) -> None:
+    hook = client.create_webhook(
+        "badkey", f"{receiver.url}/badkey", ["registered_model.created"], secret=SECRET
+    )
+    db = sqlite3.connect(server.root / "mltrail.db")
+    try:
+        sealed = SecretBox("another-server-key-0123456789").seal(SECRET)
+        db.execute("UPDATE webhooks SET secret = ? WHERE webhook_id = ?", (sealed, hook.webhook_id))
+        db.commit()
+    finally:
+        db.close()
+    client.create_registered_model("badkey-model")
+    (delivery,) = _wait_deliveries(server, hook.webhook_id, 1)
+    assert delivery["status"] == "FAILED" and delivery["attempts"] == 0
+    assert "cannot be decrypted" in delivery["error_message"]
+    assert receiver.requests["/badkey"] == []
+    result = client.test_webhook(hook.webhook_id)  # the test endpoint says so too, and sends nothing
+    assert receiver.requests["/badkey"] == [] and not result.success
+    assert "cannot be decrypted" in result.error_message

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,7 @@ from mltrail.server.webhook_secrets import SecretBox
 
 _HIDDEN_PROMPT_TAGS = (IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY)
 _lock = threading.RLock()
+_log = logging.getLogger("mltrail.server.webhooks")
 
 #: MLflow's example payloads (``mlflow.webhooks.types``), sent by ``test_webhook``.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -216,7 +218,12 @@ def _firing(handler: Callable[[Call], Any], build: Callable[[Call, Any], Found])
     @functools.wraps(handler)
     def fire(call: Call) -> Any:
         result = handler(call)
-        dispatcher(call.state).emit(functools.partial(build, call, result))
+        try:
+            dispatcher(call.state).emit(functools.partial(build, call, result))
+        except Exception:  # e.g. a bad secrets key: the registry call has succeeded and says so
+            _log.exception(
+                "Cannot queue the webhook event of %s", getattr(handler, "__name__", "a registry call")
+            )
         return result
 
     return fire

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mltrail.entities.webhook import STATUSES, WebhookEvent
-from mltrail.exceptions import invalid
+from mltrail.entities.webhook import STATUSES, WebhookEvent, WebhookTestResult
+from mltrail.exceptions import MltrailException, invalid
 from mltrail.protocol.webhooks import (
     WEBHOOKS,
     CreateWebhook,
@@ -136,7 +136,14 @@ def test_webhook(call: Call) -> dict[str, Any]:
         if b.event is not None and (b.event.entity or b.event.action)
         else hook.events[0]
     )
-    secret = _box(call).open(hook.secret)
+    try:
+        secret = _box(call).open(hook.secret)
+    except MltrailException as err:  # never sent unsigned: the answer says why nothing was sent
+        return {
+            "result": WebhookTestResult(
+                False, error_message=f"Failed to test webhook: {err.message}"
+            ).to_dict()
+        }
     sender = dispatcher(call.state)
     result = send_test(
         sender.client, hook, secret, event, EXAMPLES[str(event)], sender.allow_private, sender.timeout
