@@ -6,6 +6,7 @@ and a trace."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -98,9 +99,9 @@ def cached_sqlite_source(path: Path) -> tuple[str, dict[str, str]]:
     """
     from support.mlflow_db import mlflow_sqlite_uri
 
-    cache = (
-        Path(tempfile.gettempdir()) / "mltrail-test-cache" / f"migration-source-{version('mlflow-skinny')}"
-    )
+    digest = hashlib.sha1(_SCRIPT.encode()).hexdigest()[:10]  # a changed script builds a new one
+    name = f"migration-source-{version('mlflow-skinny')}-{digest}"
+    cache = Path(tempfile.gettempdir()) / "mltrail-test-cache" / name
     cache.parent.mkdir(parents=True, exist_ok=True)
     with open(cache.parent / "migration-source.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
