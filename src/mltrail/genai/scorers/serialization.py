@@ -295,12 +295,14 @@ def load_scorer(data: dict[str, Any] | str) -> Scorer:
             made.aggregations = aggregations
         return made
     if data.get("builtin_scorer_class"):
-        from mltrail.genai import scorers
+        from mltrail.genai.scorers import builtin, deterministic, session
 
-        try:
-            cls = getattr(scorers, data["builtin_scorer_class"])
-        except AttributeError:
-            raise invalid(f"Unknown built-in scorer class {data['builtin_scorer_class']!r}") from None
+        wanted = data["builtin_scorer_class"]
+        cls = next(
+            (getattr(m, wanted) for m in (builtin, deterministic, session) if hasattr(m, wanted)), None
+        )
+        if not (isinstance(cls, type) and issubclass(cls, Scorer)):
+            raise invalid(f"Unknown built-in scorer class {wanted!r}")
         fields = dict(data.get("builtin_scorer_pydantic_data") or {})
         known = set(cls._all_fields())
         kwargs = {k: v for k, v in {**fields, **common}.items() if k in known and v is not None}
