@@ -351,13 +351,23 @@ def test_openapi_lists_the_webhook_routes(server: LiveServer) -> None:
     assert "get" in paths["/api/2.0/mltrail/webhooks/{webhook_id}/deliveries"]
 
 
-def test_private_targets_refused_without_the_flag(tmp_path) -> None:
+def test_private_targets_refused_without_the_flag_and_admins_only(tmp_path, monkeypatch) -> None:
+    """A server without --webhooks-allow-private, with logins on: the SSRF guard, and MLflow's admin-only rule."""
     refused = [
         "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://[::1]/hook", "http://169.254.169.254/latest",
         "http://10.0.0.1/", "http://[::ffff:127.0.0.1]/", "http://0177.0.0.1/", "http://2130706433/",
         "http://127.1/", "file:///etc/passwd", "gopher://127.0.0.1/",
     ]  # fmt: skip
-    with running_server(tmp_path) as srv:
+    admin_password, password = "admin-secret-password-123", "a-long-user-password-456"
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text(
+        f"[mlflow]\ndefault_permission = MANAGE\ndatabase_uri = sqlite:///{tmp_path / 'basic_auth.db'}\n"
+        f"admin_username = admin\nadmin_password = {admin_password}\n"
+    )
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini)}
+    with running_server(tmp_path, None, "--app-name", "basic-auth", env=env) as srv:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
         client = MlflowClient(tracking_uri=srv.url, registry_uri=srv.url)
         for url in refused:
             with pytest.raises(MlflowException) as err:
@@ -367,6 +377,26 @@ def test_private_targets_refused_without_the_flag(tmp_path) -> None:
         with pytest.raises(MlflowException):
             client.update_webhook(ok.webhook_id, url="http://127.0.0.1/")
         assert client.get_webhook(ok.webhook_id).url == "https://93.184.215.14/hook"
+
+        admin = httpx.Client(base_url=srv.url, auth=("admin", admin_password))
+        assert admin.post(
+            "/api/2.0/mlflow/users/create", json={"username": "alice", "password": password}
+        ).is_success
+        alice = httpx.Client(base_url=srv.url, auth=("alice", password))
+        one = f"/api/2.0/mlflow/webhooks/{ok.webhook_id}"
+        for method, path in [("GET", "/api/2.0/mlflow/webhooks"), ("POST", "/api/2.0/mlflow/webhooks"),
+                             ("GET", one), ("PATCH", one), ("DELETE", one), ("POST", f"{one}/test"),
+                             ("GET", f"/api/2.0/mltrail/webhooks/{ok.webhook_id}/deliveries")]:  # fmt: skip
+            resp = alice.request(method, path, json={} if method in ("POST", "PATCH") else None)
+            assert resp.status_code == 403 and resp.json()["error_code"] == "PERMISSION_DENIED", (
+                method,
+                path,
+            )
+        assert (
+            admin.get(one).json()["webhook"]["url"] == "https://93.184.215.14/hook"
+        )  # alice changed nothing
+        admin.close()
+        alice.close()
 
 
 def test_secret_box_seals_and_refuses_the_wrong_key() -> None:
