@@ -25,6 +25,7 @@ from mltrail.server.config import (
     ServerConfig,
 )
 from mltrail.server.validation import check_artifact_location
+from mltrail.server.webhook_secrets import SecretBox
 
 if TYPE_CHECKING:
     from mltrail.server.otlp_grpc import OtlpGrpcServer
@@ -233,6 +234,10 @@ def run_server(
             config.workers,
         )
     check_port_free(config.host, config.port)
+    try:  # a webhook-secrets key that is unreadable or too short stops the server now, not at first use
+        SecretBox.from_config(config)
+    except MltrailException as err:
+        raise click.ClickException(err.message) from None
     if config.otlp_grpc_port:
         _check_grpc(config)
     if config.app_name == "basic-auth":
