@@ -222,3 +222,50 @@ def test_bulk_interval_refuses_what_mlflow_refuses(
     resp = httpx.get(live_server.url + BULK, params=params)
     assert resp.status_code == status, resp.text
     assert message in resp.json()["message"]
+
+
+# ------------------------------------------------------------ artifact downloads
+_FILES = [
+    "MLmodel",
+    "conda.yaml",
+    "metrics.json",
+    "train.py",
+    "table.csv",
+    "notes.md",
+    "plot.png",
+    "model.pkl",
+]
+
+
+def _flask_content_type(name: str) -> str:
+    """What MLflow's server sends: its guessed type, with Flask's charset on text types."""
+    from mlflow.utils.mime_type_utils import _guess_mime_type
+
+    mime = _guess_mime_type(name)
+    return f"{mime}; charset=utf-8" if mime.startswith("text/") else mime
+
+
+def test_artifact_downloads_carry_mlflow_types_and_attachment(
+    client: MlflowClient, live_server, run_id
+) -> None:
+    for name in [*_FILES, "page.html"]:
+        client.log_text(run_id, f"content of {name}", name)
+    version = client.create_registered_model(f"types-{uuid.uuid4().hex[:8]}").name
+    client.create_model_version(version, f"runs:/{run_id}", run_id=run_id)
+    proxy_root = client.get_run(run_id).info.artifact_uri.removeprefix("mlflow-artifacts:/").lstrip("/")
+    for name in [*_FILES, "page.html"]:
+        urls = [
+            ("/get-artifact", {"run_uuid": run_id, "path": name}),
+            ("/model-versions/get-artifact", {"name": version, "version": "1", "path": name}),
+            (f"/api/2.0/mlflow-artifacts/artifacts/{proxy_root}/{name}", {}),
+        ]
+        for url, params in urls:
+            resp = httpx.get(live_server.url + url, params=params)
+            assert resp.status_code == 200, (url, resp.text)
+            assert resp.content == f"content of {name}".encode()
+            assert resp.headers["content-disposition"] == f'attachment; filename="{name}"'
+            assert resp.headers["x-content-type-options"] == "nosniff"
+            if name == "page.html":  # MLflow says text/html; mltrail never serves markup a browser runs
+                assert resp.headers["content-type"] == "text/plain; charset=utf-8"
+            else:
+                assert resp.headers["content-type"] == _flask_content_type(name), (url, name)

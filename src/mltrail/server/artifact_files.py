@@ -51,9 +51,53 @@ _UPLOAD_PREFIX = ".mltrail-upload-"
 _HIDDEN_PREFIXES = (_UPLOAD_PREFIX, ".mltrail-partial-")
 
 
+# Served as text/plain, as MLflow's server does (mlflow.utils.mime_type_utils.get_text_extensions):
+# configs, logs, code and tables a browser or client shows as text; files without an
+# extension are matched by name (MLmodel, MLproject).
+TEXT_EXTENSIONS = frozenset(
+    [
+        "txt",
+        "log",
+        "err",
+        "cfg",
+        "conf",
+        "cnf",
+        "cf",
+        "ini",
+        "properties",
+        "prop",
+        "hocon",
+        "toml",
+        "yaml",
+        "yml",
+        "xml",
+        "json",
+        "js",
+        "py",
+        "py3",
+        "csv",
+        "tsv",
+        "md",
+        "rst",
+        "ipynb",
+        "MLmodel",
+        "MLproject",
+    ]
+)
+
+
 def safe_media_type(name: str) -> str:
-    """The content type to serve ``name`` with: text/plain for anything a browser could run."""
-    guessed, _ = mimetypes.guess_type(name)
+    """The content type to serve ``name`` with, as MLflow picks it, but never one a browser runs.
+
+    MLflow's text extensions are ``text/plain; charset=utf-8``; other types come from
+    :mod:`mimetypes` (``application/octet-stream`` when unknown); HTML, SVG, script and
+    the like are served as plain text instead of their own type.
+    """
+    filename = name.rsplit("/", 1)[-1]
+    extension = os.path.splitext(filename)[1].lstrip(".") or filename
+    if extension in TEXT_EXTENSIONS:
+        return "text/plain; charset=utf-8"
+    guessed, _ = mimetypes.guess_type(filename)
     if guessed is None:
         return "application/octet-stream"
     if any(h in guessed for h in _EXECUTABLE_HINTS):

@@ -214,7 +214,7 @@ def presigned_download(call: Call) -> PresignedDownloadResponse:
 
 
 async def get_run_artifact(call: Call) -> Response:
-    """``/get-artifact?run_uuid=&path=``: one file of a run, inline but never executable."""
+    """``/get-artifact?run_uuid=&path=``: one file of a run, as an attachment (as MLflow), never executable."""
     body = call.body
     run_id = body.run_uuid or body.run_id
     if not run_id:
@@ -222,7 +222,7 @@ async def get_run_artifact(call: Call) -> Response:
     validate_run_id(run_id)  # before the database: PostgreSQL cannot even compare a NUL
     rel = validate_artifact_path(body.path)
     run = await run_in_threadpool(call.tracking_store.get_run, run_id)
-    return await uri_destination(call, run.info.artifact_uri, "run artifact location").download(rel, "inline")
+    return await uri_destination(call, run.info.artifact_uri, "run artifact location").download(rel)
 
 
 async def get_model_version_artifact(call: Call) -> Response:
@@ -234,7 +234,7 @@ async def get_model_version_artifact(call: Call) -> Response:
     uri = await run_in_threadpool(store.get_model_version_download_uri, body.name, body.version)
     if uri.startswith("runs:"):  # registered while its run was unknown: resolved now
         uri = await run_in_threadpool(run_artifact_uri, call, uri)
-    return await uri_destination(call, uri, "model version location").download(rel, "inline")
+    return await uri_destination(call, uri, "model version location").download(rel)
 
 
 _PROXY = "mlflow-artifacts"
