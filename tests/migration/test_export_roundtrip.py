@@ -27,17 +27,19 @@ def exported(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("export")
     uri, ids = cached_sqlite_source(root / "mlflow.db")
     server = start_server(root / "server")
-    mltrail_db = f"sqlite:///{root / 'mltrail.db'}"
-    runner = CliRunner()
-    with contextlib.chdir(root):  # the mltrail database's artifacts go under root
-        first = runner.invoke(cli, ["import", uri, "--tracking-uri", mltrail_db, "--no-progress"])
-        assert first.exit_code == 0, first.output
-        state = str(root / "export-state.db")
-        args = ["export", server.url, "--tracking-uri", mltrail_db, "--state", state, "--no-progress"]
-        out = runner.invoke(cli, args)
-        again = runner.invoke(cli, args)
-    yield server, root, ids, out, again
-    stop_server(server)
+    try:  # the server is stopped even when an import or export fails or times out
+        mltrail_db = f"sqlite:///{root / 'mltrail.db'}"
+        runner = CliRunner()
+        with contextlib.chdir(root):  # the mltrail database's artifacts go under root
+            first = runner.invoke(cli, ["import", uri, "--tracking-uri", mltrail_db, "--no-progress"])
+            assert first.exit_code == 0, first.output
+            state = str(root / "export-state.db")
+            args = ["export", server.url, "--tracking-uri", mltrail_db, "--state", state, "--no-progress"]
+            out = runner.invoke(cli, args)
+            again = runner.invoke(cli, args)
+        yield server, root, ids, out, again
+    finally:
+        stop_server(server)
 
 
 def _row(output: str, kind: str) -> list[str]:

@@ -20,9 +20,10 @@ from support.live_server import start_server, stop_server
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     server = start_server(tmp_path_factory.mktemp("server"))
-    ids = build_source(server.url, server.root)
-    yield server, ids
-    stop_server(server)
+    try:  # the server is stopped even when filling it fails or times out
+        yield server, build_source(server.url, server.root)
+    finally:
+        stop_server(server)
 
 
 def _import(src: str, dest: str) -> str:
