@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 
 from mltrail.entities.webhook import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED, WebhookEvent
 from mltrail.exceptions import MltrailException
+from mltrail.store.sql.schema import webhook_deliveries
 from mltrail.store.sql.webhooks import SqlWebhookStore
 from support.sql_backends import SQL_BACKENDS
 
@@ -97,3 +99,21 @@ def test_delivery_log(store: SqlWebhookStore) -> None:
     with pytest.raises(MltrailException) as err:
         store.list_deliveries("no-such-webhook")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_prune_keeps_recent_and_pending_rows(store: SqlWebhookStore) -> None:
+    hook = store.create_webhook(_name(), "https://example.com/prune", [MV_CREATED])
+    old_done, old_pending, recent = (str(uuid.uuid4()) for _ in range(3))
+    for delivery_id in (old_done, old_pending, recent):
+        store.create_delivery(delivery_id, hook.webhook_id, "model_version.created")
+    store.record_attempt(old_done, DELIVERY_SUCCEEDED, 1, 200, None, done=True)
+    store.record_attempt(recent, DELIVERY_SUCCEEDED, 1, 200, None, done=True)
+    with store.db.engine.begin() as conn:  # age two of them by a day
+        conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.delivery_id.in_([old_done, old_pending]))
+            .values(created_timestamp=webhook_deliveries.c.created_timestamp - 86_400_000)
+        )
+    cutoff = int(time.time() * 1000) - 3_600_000
+    assert store.prune_deliveries(cutoff) >= 1
+    assert {d.delivery_id for d in store.list_deliveries(hook.webhook_id)} == {old_pending, recent}

@@ -66,6 +66,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 60.0
 MAX_RESPONSE_BYTES = 64 * 1024
 _CACHE_TTL_S = 5.0
+_PRUNE_EVERY_S = 3600.0
 
 
 def sign(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
@@ -246,6 +247,9 @@ class WebhookDispatcher:
         self._cache: dict[WebhookEvent, tuple[float, list[Webhook]]] = {}
         self._thread: threading.Thread | None = None
         self._closed = False
+        # Finished delivery-log rows older than this many days are deleted (hourly); 0 keeps them all.
+        self.retention_days = float(env.get("MLTRAIL_WEBHOOK_LOG_RETENTION_DAYS", 30))
+        self._next_prune = 0.0
 
     @property
     def store(self) -> Any:
@@ -295,6 +299,8 @@ class WebhookDispatcher:
                     due.append(heapq.heappop(self._due).out)
             for resolve in events:
                 self._fan_out(resolve)
+            if events:
+                self._prune()
             for out in due:
                 self._pool.submit(self._attempt, out)
 
@@ -328,6 +334,17 @@ class WebhookDispatcher:
                     self._start_delivery(hook, event, data)
         except Exception:  # a store outage: logged, the request that caused the event is unaffected
             _log.exception("Cannot dispatch a webhook event")
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        if self.retention_days <= 0 or now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_EVERY_S
+        try:
+            cutoff = int((time.time() - self.retention_days * 86400) * 1000)
+            self.store.prune_deliveries(cutoff)
+        except Exception:
+            _log.exception("Cannot prune the webhook delivery log")
 
     def _start_delivery(self, hook: Webhook, event: WebhookEvent, data: dict[str, Any]) -> None:
         try:

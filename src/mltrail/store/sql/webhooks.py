@@ -251,6 +251,19 @@ class SqlWebhookStore:
         token = encode_page_token(offset + max_results) if len(rows) > max_results else None
         return PagedList(items, token)
 
+    def prune_deliveries(self, before_ms: int) -> int:
+        """Delete finished delivery-log rows created before ``before_ms``; returns how many went."""
+
+        def write(conn: sa.Connection) -> int:
+            done = conn.execute(
+                webhook_deliveries.delete().where(
+                    _D.created_timestamp < before_ms, _D.status != DELIVERY_PENDING
+                )
+            )
+            return int(done.rowcount or 0)
+
+        return self.db.write(write)
+
     # -------------------------------------------------------------- helpers
     def _page(self, query: sa.Select, max_results: int | None, page_token: str | None) -> PagedList:
         max_results = _check_max_results(max_results)
