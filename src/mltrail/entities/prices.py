@@ -29,7 +29,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mltrail.entities.trace_usage import CostKey, TokenUsageKey
+from mltrail.entities.trace import SpanAttributeKey as K
+from mltrail.entities.trace_usage import (
+    CostKey,
+    TokenUsageKey,
+    cost_total,
+    otel_model,
+    otel_provider,
+    otel_usage,
+    usage_total,
+)
 
 PRICES_FILE_ENV = "MLTRAIL_PRICES_FILE"
 _SHIPPED = Path(__file__).with_name("prices.json")
@@ -191,9 +200,6 @@ def enrich_span_attributes(raw: dict[str, str]) -> bool:
     missing; a span with usage and a priced model gets ``mlflow.llm.cost``
     unless it already has one (an explicit cost, even null, is kept, as in MLflow).
     """
-    from mltrail.entities.trace import SpanAttributeKey as K  # trace.py imports nothing from here
-    from mltrail.entities.trace_usage import otel_model, otel_provider, otel_usage
-
     changed = False
     if K.CHAT_USAGE not in raw and any(k.startswith(("gen_ai.usage.", "llm.usage.")) for k in raw):
         otel = {k: _decoded(raw, k) for k in raw if k.startswith(("gen_ai.", "llm."))}
@@ -220,9 +226,6 @@ def price_spans(spans: Any) -> tuple[dict[str, int] | None, dict[str, float] | N
 
     ``spans`` are :class:`~mltrail.entities.trace.Span` objects (their ``raw_attributes`` change in place).
     """
-    from mltrail.entities.trace import SpanAttributeKey as K
-    from mltrail.entities.trace_usage import cost_total, usage_total
-
     usage_nodes, cost_nodes = [], []
     for span in spans:
         enrich_span_attributes(span.raw_attributes)

@@ -33,7 +33,7 @@ from mltrail.entities.prompt import (
     model_config_json,
 )
 from mltrail.entities.tracking import PagedList
-from mltrail.exceptions import invalid
+from mltrail.exceptions import invalid, not_found
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
@@ -199,8 +199,6 @@ def delete_prompt_alias(name: str, alias: str) -> None:
 
 def get_prompt_tags(name: str) -> dict[str, str]:
     """The prompt-level tags of ``name`` (RESOURCE_DOES_NOT_EXIST if there is no such prompt)."""
-    from mltrail.exceptions import not_found
-
     prompt = _client().get_prompt(name)
     if prompt is None:
         raise not_found(f"Prompt with name={name} not found")

@@ -19,16 +19,6 @@ from mltrail.models.signature import (
     TensorSpec,
     infer_signature,
 )
-from mltrail.models.utils import (
-    ModelInputExample,
-    convert_input_example_to_serving_input,
-    get_model_info,
-    infer_pip_requirements,
-    set_signature,
-    update_model_requirements,
-    validate_schema,
-    validate_serving_input,
-)
 from mltrail.pyfunc.model import set_model
 
 __all__ = [
@@ -64,7 +54,22 @@ __all__ = [
 
 # MLflow also exposes evaluation under ``mlflow.models``; those names load on first
 # use so that loading or saving a model does not import the evaluation stack.
+# ``mltrail.models.utils`` loads on first use too: it scores with ``mltrail.pyfunc``,
+# whose modules import this package while ``mltrail.pyfunc`` is still initialising.
 _LAZY = {
+    **{
+        name: "mltrail.models.utils"
+        for name in (
+            "ModelInputExample",
+            "convert_input_example_to_serving_input",
+            "get_model_info",
+            "infer_pip_requirements",
+            "set_signature",
+            "update_model_requirements",
+            "validate_schema",
+            "validate_serving_input",
+        )
+    },
     "EvaluationArtifact": "mltrail.evaluation.base",
     "EvaluationMetric": "mltrail.evaluation.base",
     "EvaluationResult": "mltrail.evaluation.base",

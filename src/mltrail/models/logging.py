@@ -23,8 +23,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import mltrail
+from mltrail.entities import Metric
+from mltrail.entities.logged_model import LoggedModelOutput, LoggedModelStatus
 from mltrail.models.model import Model
 from mltrail.models.model_info import ModelInfo
+from mltrail.models.registration import register_model
+from mltrail.store.logged_models import _BAD_NAME_CHARS
+from mltrail.store.validation import MAX_TAG_VAL_LENGTH
+from mltrail.tracking import context
+from mltrail.tracking._default_tags import default_tags
+from mltrail.tracking._fluent_models import note_logged_model
 
 if TYPE_CHECKING:
     from mltrail.entities import Run
@@ -57,11 +66,6 @@ def log_model_with(
     run step it belongs to (the run's metrics at that step are copied onto it), and an
     existing (PENDING) LoggedModel to log the files to instead of a new one.
     """
-    import mltrail
-    from mltrail.entities.logged_model import LoggedModelOutput, LoggedModelStatus
-    from mltrail.tracking import context
-    from mltrail.tracking._fluent_models import note_logged_model
-
     name = _logged_model_name(name or "model")
     run = mltrail.active_run()
     run_id = run.info.run_id if run is not None else None
@@ -96,8 +100,6 @@ def log_model_with(
         _append_history(client, current, meta)
     info = ModelInfo.from_model(meta, client.get_logged_model(model.model_id))
     if registered_model_name:
-        from mltrail.models.registration import register_model
-
         mv = register_model(
             info.model_uri, registered_model_name, await_registration_for=await_registration_for
         )
@@ -110,8 +112,6 @@ def _copy_step_metrics(client: MlflowClient, model_id: str, run_id: str, step: i
 
     Each distinct (key, value, timestamp, step) is copied once, even if the history holds it twice.
     """
-    from mltrail.entities import Metric
-
     copied: dict[tuple[str, float, int, int], Metric] = {}
     for key in client.get_run(run_id).data.metrics:
         for m in client.get_metric_history(run_id, key):
@@ -138,8 +138,6 @@ def _logged_model_name(name: str) -> str:
 
     An artifact path may be nested (``models/clf``); a LoggedModel name may not contain ``/``.
     """
-    from mltrail.store.logged_models import _BAD_NAME_CHARS
-
     for ch in _BAD_NAME_CHARS:
         name = name.replace(ch, "-")
     return name
@@ -157,9 +155,6 @@ def _create_logged_model(
 
     The store picks its id and location, embedded or over HTTP, as for the official client.
     """
-    from mltrail.tracking import context
-    from mltrail.tracking._default_tags import default_tags
-
     all_params = {
         **{str(k): str(v) for k, v in (params or {}).items()},
         **(dict(run.data.params) if run else {}),
@@ -178,8 +173,6 @@ def _create_logged_model(
 
 def _finalize_failed(client: MlflowClient, model_id: str) -> None:
     """Mark the model FAILED; the original error is the one worth raising, so a failure here is logged."""
-    from mltrail.entities.logged_model import LoggedModelStatus
-
     try:
         client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
     except Exception:  # secondary to the error being raised
@@ -188,8 +181,6 @@ def _finalize_failed(client: MlflowClient, model_id: str) -> None:
 
 def _append_history(client: MlflowClient, run: Run, meta: Model) -> None:
     """Add the model to the run's ``mlflow.log-model.history`` tag (skipped past a run tag's limit)."""
-    from mltrail.store.validation import MAX_TAG_VAL_LENGTH
-
     keep = (
         "artifact_path",
         "flavors",

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.models.input_example import read_input_example
+from mltrail.models.model_info import ModelInfo
 from mltrail.models.signature import ModelSignature
 
 MLMODEL_FILE_NAME = "MLmodel"
@@ -138,8 +140,6 @@ class Model:
 
     def get_model_info(self, logged_model: Any = None) -> Any:
         """The :class:`~mltrail.models.ModelInfo` of this model (``logged_model`` fills params, metrics, tags)."""
-        from mltrail.models.model_info import ModelInfo
-
         return ModelInfo.from_model(self, logged_model)
 
     @classmethod
@@ -160,8 +160,6 @@ class Model:
 
     def load_input_example(self, path: str | os.PathLike) -> Any:
         """The saved input example of the model in directory ``path`` (or ``None``)."""
-        from mltrail.models.input_example import read_input_example
-
         return read_input_example(Path(path), self.saved_input_example_info)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException
+from mltrail.models.download import local_path_of
+from mltrail.models.model import Model
 
 
 def _run_id_of(model_uri: str) -> str | None:
@@ -76,9 +78,6 @@ def register_model(
 
 def _model_ids_from_uri(model_uri: str, run_id: str | None) -> tuple[str | None, str | None]:
     """Best effort: read ``model_id``/``run_id`` from the model's MLmodel (local or remote)."""
-    from mltrail.models.download import local_path_of
-    from mltrail.models.model import Model
-
     try:
         local = local_path_of(model_uri)
         if local is None and model_uri.startswith("runs:"):

@@ -18,6 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mltrail.exceptions import invalid
+from mltrail.version import __version__
+
 REQUIREMENTS_FILE = "requirements.txt"
 PYTHON_ENV_FILE = "python_env.yaml"
 CONDA_ENV_FILE = "conda.yaml"
@@ -115,8 +118,6 @@ def modules_to_requirements(modules: Iterable[str]) -> list[str]:
 
 def mltrail_requirement() -> str:
     """The requirement line for mltrail itself."""
-    from mltrail.version import __version__
-
     return f"mltrail=={__version__}"
 
 
@@ -154,8 +155,6 @@ def resolve_requirements(
 ) -> list[str]:
     """MLflow's rule: explicit ``pip_requirements`` replace the inferred ones; extras add to them."""
     if pip_requirements is not None and extra_pip_requirements is not None:
-        from mltrail.exceptions import invalid
-
         raise invalid("Only one of `pip_requirements` and `extra_pip_requirements` can be specified")
     if pip_requirements is not None:
         return _read_requirement_arg(pip_requirements)

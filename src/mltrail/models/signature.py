@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mltrail.exceptions import invalid
+from mltrail.exceptions import MltrailException, invalid
 from mltrail.models.schema_types import (
     AnyType,
     Array,
@@ -376,8 +376,6 @@ def infer_signature_by_scoring(model_input: Any, predict: Any) -> ModelSignature
     ``predict`` is called on ``model_input``; a model that cannot score it (or an output
     with no schema) gives ``None``, and the model is saved without a signature.
     """
-    from mltrail.exceptions import MltrailException
-
     try:
         return infer_signature(model_input, predict(model_input))
     except (MltrailException, ValueError, TypeError):

@@ -15,10 +15,16 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal, Union
 
+import mltrail
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.models.download import download_model
+from mltrail.models.input_example import SERVING_FILE, save_input_example
 from mltrail.models.model import MLMODEL_FILE_NAME, Model
 from mltrail.models.model_info import ModelInfo
+from mltrail.models.requirements import read_requirements
 from mltrail.models.signature import ModelSignature, Schema
+from mltrail.pyfunc import load_model
+from mltrail.pyfunc.enforce import enforce_schema
 
 # The input example types MLflow names ``ModelInputExample`` (a typing alias, for annotations).
 ModelInputExample = Union["pd.DataFrame", "np.ndarray", dict, list, str, bytes, tuple]  # noqa: F821
@@ -66,8 +72,6 @@ def get_model_info(model_uri: str) -> ModelInfo:
         meta = Model.load(_download(resolve_model_uri(model_uri), MLMODEL_FILE_NAME, tmp))
     logged = None
     if meta.model_id:
-        import mltrail
-
         try:
             logged = mltrail.get_logged_model(meta.model_id)
         except MltrailException:  # a model copied from another server: its MLmodel still answers
@@ -145,9 +149,6 @@ def _update_conda(path: Path, requirements: list[str]) -> None:
 
 def infer_pip_requirements(model_uri: str, flavor: str, fallback: list[str] | None = None) -> list[str]:
     """The pip requirements of a saved model: its ``requirements.txt``, else ``fallback``."""
-    from mltrail.models.download import download_model
-    from mltrail.models.requirements import read_requirements
-
     try:
         return read_requirements(download_model(model_uri))
     except MltrailException:
@@ -158,8 +159,6 @@ def infer_pip_requirements(model_uri: str, flavor: str, fallback: list[str] | No
 
 def convert_input_example_to_serving_input(input_example: Any) -> str | None:
     """The JSON body ``/invocations`` accepts for ``input_example`` (what ``serving_input_example.json`` holds)."""
-    from mltrail.models.input_example import SERVING_FILE, save_input_example
-
     if input_example is None:
         return None
     with tempfile.TemporaryDirectory(prefix="mltrail-example-") as tmp:
@@ -169,8 +168,6 @@ def convert_input_example_to_serving_input(input_example: Any) -> str | None:
 
 def validate_schema(data: Any, expected_schema: Schema) -> None:
     """Raise ``INVALID_PARAMETER_VALUE`` if ``data`` does not match ``expected_schema``."""
-    from mltrail.pyfunc.enforce import enforce_schema
-
     enforce_schema(data, expected_schema)
 
 
@@ -182,8 +179,6 @@ def validate_serving_input(model_uri: str, serving_input: str | dict[str, Any]) 
         validate_serving_input(info.model_uri, '{"inputs": ["hello"]}')
     """
     import importlib
-
-    from mltrail.pyfunc import load_model
 
     # The scoring server's body parser sits in the serving layer above this one; like the
     # evaluation names in ``mltrail.models.__init__``, it is looked up by name on use.

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException, invalid
+from mltrail.models.download import download_model
+from mltrail.models.input_example import save_input_example
 from mltrail.models.model import MLMODEL_FILE_NAME, Model, directory_size
-from mltrail.models.signature import ModelSignature
+from mltrail.models.requirements import infer_requirements, pinned, resolve_requirements, write_environment
+from mltrail.models.signature import ModelSignature, infer_signature
 from mltrail.pyfunc.loaders._saving import agent_plan
 from mltrail.pyfunc.model import LOADER_MODULE, save_python_model
 from mltrail.pyfunc.pyfunc_model import PyFuncModel
@@ -49,14 +52,9 @@ def finish_model(
     pyfunc_conf: dict[str, Any] | None,
 ) -> Model:
     """Write input example, environment files and MLmodel — the steps every flavor shares."""
-    from mltrail.models.input_example import save_input_example
-    from mltrail.models.requirements import write_environment
-
     if input_example is not None:
         mlflow_model.saved_input_example_info = save_input_example(path, input_example)
         if signature is None:
-            from mltrail.models.signature import infer_signature
-
             try:
                 signature = infer_signature(input_example)
             except MltrailException:
@@ -97,8 +95,6 @@ def save_model(
 
         mltrail.pyfunc.save_model("my_model", python_model=MyModel(), input_example=df)
     """
-    from mltrail.models.requirements import infer_requirements, resolve_requirements
-
     if python_model is None:
         raise invalid("save_model needs `python_model` (a PythonModel instance or a path to a .py file)")
     if loader_module is not None or data_path is not None:
@@ -229,8 +225,6 @@ def load_model(
 
         model = mltrail.pyfunc.load_model("models:/MyLLMApp@champion")
     """
-    from mltrail.models.download import download_model
-
     local = download_model(str(model_uri), dst_path=dst_path)
     meta = Model.load(local)
     conf = meta.flavors.get(FLAVOR_NAME)
@@ -254,8 +248,6 @@ def load_model(
 
 def get_model_dependencies(model_uri: str, format: str = "pip") -> str:
     """Path of the model's ``requirements.txt`` (``format="pip"``) or ``conda.yaml``."""
-    from mltrail.models.download import download_model
-
     local = download_model(model_uri)
     return str(local / ("requirements.txt" if format == "pip" else "conda.yaml"))
 
@@ -306,8 +298,6 @@ def add_to_model(
 
 def get_default_pip_requirements() -> list[str]:
     """The pip requirements every ``PythonModel`` saved by this flavor gets (cloudpickle, pinned)."""
-    from mltrail.models.requirements import pinned
-
     return [pinned("cloudpickle")]
 
 

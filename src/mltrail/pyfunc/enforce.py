@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mltrail.exceptions import invalid
+from mltrail.models.schema_types import matches
 from mltrail.models.signature import ColSpec, ParamSchema, Schema, TensorSpec
 
 
@@ -166,8 +167,6 @@ def _enforce_request(data: dict[str, Any], schema: Schema) -> dict[str, Any]:
     scalar fields must have their type, and the dict goes to the model unchanged (the
     model's request class validates nested objects, whose extra fields it may allow).
     """
-    from mltrail.models.schema_types import matches
-
     missing = [n for n in schema.required_input_names() if data.get(n) is None]
     if missing:
         raise invalid(f"Model is missing inputs {missing}.")

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
-from mltrail.types.type_hints import TypeHints
+from mltrail.models.model import get_flavor_configuration
+from mltrail.models.model_config import model_config_in_effect
+from mltrail.types.type_hints import (
+    TypeHints,
+    context_in_predict,
+    extract_type_hints,
+    supported_input_hint,
+    validate_model_input,
+)
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
@@ -34,8 +42,6 @@ def _wrap_predict(func: Callable[..., Any]) -> Callable[..., Any]:
 
     A ``predict`` without a usable hint is returned as is (marked, so it is not wrapped twice).
     """
-    from mltrail.types.type_hints import supported_input_hint
-
     if getattr(func, "_is_pyfunc", False):
         return func
     found = supported_input_hint(func)
@@ -47,8 +53,6 @@ def _wrap_predict(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from mltrail.types.type_hints import validate_model_input
-
         if param in kwargs:
             kwargs[param] = validate_model_input(kwargs[param], hint)
         elif len(args) > index:
@@ -61,8 +65,6 @@ def _wrap_predict(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _input_index(func: Callable[..., Any]) -> int:
     """The position of the model input among ``func``'s positional arguments (``self`` counted)."""
-    from mltrail.types.type_hints import context_in_predict
-
     params = list(inspect.signature(func).parameters)
     index = 1 if params and params[0] == "self" else 0
     return index + 1 if context_in_predict(func) else index
@@ -117,8 +119,6 @@ class PythonModel:
     @property
     def predict_type_hints(self) -> TypeHints:
         """The input and return hints of ``predict`` (mlflow's pyfunc wrapper reads them too)."""
-        from mltrail.types.type_hints import context_in_predict, extract_type_hints
-
         cached = self.__dict__.get("_predict_type_hints")
         if cached is None:
             index = 1 if context_in_predict(self.predict) else 0
@@ -154,8 +154,6 @@ class _FunctionModel(PythonModel):
 
     @property
     def predict_type_hints(self) -> TypeHints:
-        from mltrail.types.type_hints import extract_type_hints
-
         return extract_type_hints(self.func, 0)
 
     def predict(
@@ -193,8 +191,6 @@ def load_model_from_code(path: Path, model_config: str | dict[str, Any] | None =
     for mlflow (``mlflow.models.set_model``) works too.
     """
     import runpy
-
-    from mltrail.models.model_config import model_config_in_effect
 
     _CURRENT_MODEL.clear()
     before = _mlflow_current_model()
@@ -365,7 +361,5 @@ class _PythonModelImpl:
 
 def _load_pyfunc(model_path: str, model_config: dict[str, Any] | None = None):
     """Loader entry point (``loader_module: mltrail.pyfunc.model``)."""
-    from mltrail.models.model import get_flavor_configuration
-
     conf = get_flavor_configuration(model_path, "python_function")
     return load_python_model(Path(model_path), conf, model_config)

@@ -8,6 +8,7 @@ from typing import Any
 from mltrail.exceptions import INVALID_PARAMETER_VALUE, MltrailException
 from mltrail.models.model import Model
 from mltrail.pyfunc.enforce import enforce_params, enforce_schema
+from mltrail.types.type_hints import convert_to_example_format
 
 _UNREAD = object()  # the input example is read from the model directory on first use
 
@@ -72,8 +73,6 @@ class PyFuncModel:
             data = enforce_schema(data, self._input_schema)
             params = enforce_params(params, self._params_schema)
             if self._model_meta._is_type_hint_from_example():
-                from mltrail.types.type_hints import convert_to_example_format
-
                 data = convert_to_example_format(data, self.input_example)
         impl_predict = self._model_impl.predict
         if params is None:

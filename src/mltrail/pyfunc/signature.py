@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mltrail.models.signature import ModelSignature
+from mltrail.models.signature import ModelSignature, infer_signature_by_scoring
 from mltrail.pyfunc.model import (
     PythonModel,
     PythonModelContext,
@@ -89,8 +89,6 @@ def signature_for_python_model(
     call = _caller(model, artifacts, model_config)
     if is_type_from_example(hints.input):
         if signature is None and example is not None:
-            from mltrail.models.signature import infer_signature_by_scoring
-
             signature = infer_signature_by_scoring(example, call)
         if signature is not None:
             if example is not None and _example_allows_type_from_example(example):
@@ -105,8 +103,6 @@ def signature_for_python_model(
     from_hints = signature_from_type_hints(model.predict, hints, example, call)
     if from_hints is None:
         if signature is None and example is not None:
-            from mltrail.models.signature import infer_signature_by_scoring
-
             return infer_signature_by_scoring(example, call)
         return signature
     if signature is not None and signature != from_hints:

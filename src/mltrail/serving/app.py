@@ -24,10 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import mltrail.pyfunc
 from mltrail.exceptions import MltrailException
 from mltrail.serving import llm
 from mltrail.serving.dispatch import PredictDispatcher
 from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
+from mltrail.version import __version__
 
 MODEL_PATH_ENV = "MLTRAIL_SERVING_MODEL_PATH"
 MAX_BODY_ENV = "MLTRAIL_SERVING_MAX_BODY_BYTES"
@@ -97,7 +99,6 @@ def create_scoring_app(
     """
     limit = max_body_bytes or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
     timeout = timeout or float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
-    from mltrail.version import __version__
 
     try:
         # Import what request parsing needs now, not on the first request (a fresh env
@@ -188,8 +189,6 @@ def create_scoring_app(
 
 def app_from_env() -> Starlette:
     """App factory for ``uvicorn --factory`` workers: loads the model named by ``MLTRAIL_SERVING_MODEL_PATH``."""
-    import mltrail.pyfunc
-
     path = os.environ.get(MODEL_PATH_ENV)
     if not path:
         raise RuntimeError(

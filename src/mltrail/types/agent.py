@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 
+from mltrail.types._schema import columns_of
+
 
 class FunctionCall(BaseModel):
     """The function a tool call names, with its JSON-encoded arguments."""
@@ -122,8 +124,6 @@ CHAT_AGENT_INPUT_EXAMPLE: dict[str, Any] = {"messages": [{"role": "user", "conte
 def __getattr__(name: str) -> Any:
     # The schemas are built on first use: they need the models package.
     if name in ("CHAT_AGENT_INPUT_SCHEMA", "CHAT_AGENT_OUTPUT_SCHEMA"):
-        from mltrail.types._schema import columns_of
-
         value = columns_of(ChatAgentRequest if name.endswith("INPUT_SCHEMA") else ChatAgentResponse)
         globals()[name] = value
         return value

@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from mltrail.types._schema import columns_of
+
 _T = TypeVar("_T", bound="_BaseDataclass")
 
 
@@ -266,8 +268,6 @@ CHAT_MODEL_INPUT_EXAMPLE: dict[str, Any] = {
 def __getattr__(name: str) -> Any:
     # The schemas are built on first use: they need the models package.
     if name in ("CHAT_MODEL_INPUT_SCHEMA", "CHAT_MODEL_OUTPUT_SCHEMA"):
-        from mltrail.types._schema import columns_of
-
         cls = ChatCompletionRequest if name == "CHAT_MODEL_INPUT_SCHEMA" else ChatCompletionResponse
         value = columns_of(cls, required=("messages",))
         globals()[name] = value

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from mltrail.types._schema import columns_of, object_of
 from mltrail.types.agent import ChatContext
 from mltrail.types.responses_helpers import (
     BaseRequestPayload,
@@ -112,12 +113,8 @@ RESPONSES_AGENT_INPUT_EXAMPLE: dict[str, Any] = {"input": [{"role": "user", "con
 def __getattr__(name: str) -> Any:
     # The schemas are built on first use: they need the models package.
     if name == "RESPONSES_AGENT_INPUT_SCHEMA":
-        from mltrail.types._schema import columns_of
-
         value = columns_of(ResponsesAgentRequest)
     elif name == "RESPONSES_AGENT_OUTPUT_SCHEMA":
-        from mltrail.types._schema import object_of
-
         value = object_of(ResponsesAgentResponse)
     else:
         raise AttributeError(f"module 'mltrail.types.responses' has no attribute {name!r}")

@@ -34,7 +34,7 @@ import typing
 from types import UnionType
 from typing import Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
-from mltrail.exceptions import invalid
+from mltrail.exceptions import MltrailException, invalid
 from mltrail.models.schema_types import AnyType, Array, Map, Object, Property
 from mltrail.models.signature import ColSpec, ModelSignature, Schema
 
@@ -350,8 +350,6 @@ def validate_against_hint(data: Any, hint: Any) -> Any:
 
 
 def _error_of(data: Any, hint: Any) -> tuple[Any, str | None]:
-    from mltrail.exceptions import MltrailException
-
     try:
         return validate_against_hint(data, hint), None
     except MltrailException as err:

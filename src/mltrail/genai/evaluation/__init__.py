@@ -30,9 +30,11 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mltrail.data import from_pandas, to_dataset_input
 from mltrail.exceptions import invalid
+from mltrail.genai.evaluation.data import DATASET_IDENTITY, eval_items, to_eval_df
 from mltrail.genai.evaluation.predict import to_predict_fn
-from mltrail.genai.evaluation.result import EvaluationResult
+from mltrail.genai.evaluation.result import EvaluationResult, result_dataframe
 
 __all__ = ["EvaluationResult", "evaluate", "to_predict_fn"]
 
@@ -75,9 +77,6 @@ def _run_async(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _log_dataset(client: Any, run_id: str, df: Any) -> Any:
     """Record the evaluation data as the run's input dataset named ``dataset`` (MLflow's name)."""
-    from mltrail.data import from_pandas, to_dataset_input
-    from mltrail.genai.evaluation.data import DATASET_IDENTITY
-
     try:
         # An evaluation dataset is logged under its name and digest, as in MLflow.
         ident = df.attrs.get(DATASET_IDENTITY) or {}
@@ -107,9 +106,7 @@ def evaluate(
     (the active run, else a new one). ``model_id`` links the run and traces to
     a LoggedModel. Rows run in ``MLFLOW_GENAI_EVAL_MAX_WORKERS`` threads.
     """
-    from mltrail.genai.evaluation.data import eval_items, to_eval_df
     from mltrail.genai.evaluation.harness import RowEvaluator, evaluate_rows, link_traces, read_traces
-    from mltrail.genai.evaluation.result import result_dataframe
     from mltrail.genai.evaluation.scoring import aggregate, validate_scorers
     from mltrail.tracking import context, fluent
 

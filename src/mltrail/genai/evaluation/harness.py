@@ -28,9 +28,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mltrail.entities.assessment import AssessmentSource, AssessmentSourceType, Expectation, Feedback
-from mltrail.entities.trace import SpanType, Trace, TraceMetadataKey
+from mltrail.entities.trace import SpanAttributeKey, SpanType, Trace, TraceData, TraceMetadataKey, dump_json
 from mltrail.genai.evaluation.data import EvalItem
 from mltrail.genai.evaluation.scoring import run_scorers
+from mltrail.tracing import _manager, _manual
+from mltrail.tracing._manager import new_trace_info
+from mltrail.tracing._store import trace_store_for
+from mltrail.tracing.export import synchronous_export
+from mltrail.tracking import _model_context
+from mltrail.tracking.context import run_stack
 
 _log = logging.getLogger(__name__)
 
@@ -38,8 +44,15 @@ MAX_WORKERS_ENV = "MLFLOW_GENAI_EVAL_MAX_WORKERS"
 SOURCE_RUN_ID_KEY = "mlflow.assessment.sourceRunId"
 EVAL_REQUEST_ID_TAG = "mlflow.eval.requestId"
 #: Trace tags a dataset row may not set (MLflow's IMMUTABLE_TAGS).
-_IMMUTABLE_TAGS = frozenset({"mlflow.user", "mlflow.artifactLocation", "mlflow.trace.spansLocation",
-                             "mlflow.trace.archiveLocation", "mlflow.trace.archivalFailure"})
+_IMMUTABLE_TAGS = frozenset(
+    {
+        "mlflow.user",
+        "mlflow.artifactLocation",
+        "mlflow.trace.spansLocation",
+        "mlflow.trace.archiveLocation",
+        "mlflow.trace.archivalFailure",
+    }
+)
 _LINK_BATCH = 100  # trace ids per link-to-run call, MLflow's cap per request
 
 
@@ -51,10 +64,6 @@ def max_workers() -> int:
 @contextlib.contextmanager
 def worker_context(run: Any, model_id: str | None) -> Iterator[None]:
     """For one row: ``run`` (and ``model_id``) as this worker thread's active run (and model), traces stored at once."""
-    from mltrail.tracing.export import synchronous_export
-    from mltrail.tracking import _model_context
-    from mltrail.tracking.context import run_stack
-
     stack = run_stack()
     stack.append(run)
     previous = _model_context.current()
@@ -72,8 +81,14 @@ def worker_context(run: Any, model_id: str | None) -> Iterator[None]:
 class RowEvaluator:
     """Everything one row needs: the run, the model, the predict function and the scorers."""
 
-    def __init__(self, run: Any, model_id: str | None, predict_fn: Callable[..., Any] | None,
-                 scorers: list[Any], user: str) -> None:
+    def __init__(
+        self,
+        run: Any,
+        model_id: str | None,
+        predict_fn: Callable[..., Any] | None,
+        scorers: list[Any],
+        user: str,
+    ) -> None:
         self.run = run
         self.run_id = run.info.run_id
         self.experiment_id = run.info.experiment_id
@@ -82,7 +97,6 @@ class RowEvaluator:
         self.predict_fn = predict_fn
         self.scorers = scorers
         self.user = user
-        from mltrail.tracing._store import trace_store_for
 
         # The store itself, not the fluent calls: those wait for every queued trace of the process first.
         self.store = trace_store_for(self.tracking_uri)
@@ -94,22 +108,32 @@ class RowEvaluator:
             meta[TraceMetadataKey.MODEL_ID] = self.model_id
         return meta
 
-    def _record_trace(self, name: str, span_type: str, inputs: Any, outputs: Any, start_ns: int,
-                      error: BaseException | None = None) -> str | None:
+    def _record_trace(
+        self,
+        name: str,
+        span_type: str,
+        inputs: Any,
+        outputs: Any,
+        start_ns: int,
+        error: BaseException | None = None,
+    ) -> str | None:
         """Record a one-span trace (a minimal trace, or the trace of an untraced predict_fn)."""
-        from mltrail.tracing import _manual
-
-        root = _manual.start_root(self.tracking_uri, self.experiment_id, name, span_type, inputs=inputs,
-                                  tags={EVAL_REQUEST_ID_TAG: uuid.uuid4().hex}, metadata=self._metadata(),
-                                  start_time_ns=start_ns)
+        root = _manual.start_root(
+            self.tracking_uri,
+            self.experiment_id,
+            name,
+            span_type,
+            inputs=inputs,
+            tags={EVAL_REQUEST_ID_TAG: uuid.uuid4().hex},
+            metadata=self._metadata(),
+            start_time_ns=start_ns,
+        )
         if error is not None:
             root.record_exception(error)  # marks the span ERROR
         root.end(outputs=outputs)
         return getattr(root, "trace_id", None) or None
 
     def _predict(self, item: EvalItem) -> str | None:
-        from mltrail.tracing import _manager
-
         before = _manager.last_trace_id(thread_local=True)
         start = time.time_ns()
         error: BaseException | None = None
@@ -132,7 +156,9 @@ class RowEvaluator:
                 return self._clone(item.trace)
             return item.trace  # linked to the run in one batch at the end
         else:
-            trace_id = self._record_trace("root_span", SpanType.CHAIN, item.inputs, item.outputs, time.time_ns())
+            trace_id = self._record_trace(
+                "root_span", SpanType.CHAIN, item.inputs, item.outputs, time.time_ns()
+            )
         if not trace_id:
             return None
         try:
@@ -150,19 +176,29 @@ class RowEvaluator:
         """
         import dataclasses
 
-        from mltrail.entities.trace import SpanAttributeKey, TraceData, dump_json
-        from mltrail.tracing._manager import new_trace_info
-
         old = trace.info
         root = trace.data.root
-        info = new_trace_info(root.name if root else "root_span", str(self.experiment_id),
-                              tags={k: v for k, v in old.tags.items() if not k.startswith("mlflow.")},
-                              metadata={**old.trace_metadata, **self._metadata()})
+        info = new_trace_info(
+            root.name if root else "root_span",
+            str(self.experiment_id),
+            tags={k: v for k, v in old.tags.items() if not k.startswith("mlflow.")},
+            metadata={**old.trace_metadata, **self._metadata()},
+        )
         new_id = info.trace_id
-        info.request_time, info.execution_duration, info.state = old.request_time, old.execution_duration, old.state
+        info.request_time, info.execution_duration, info.state = (
+            old.request_time,
+            old.execution_duration,
+            old.state,
+        )
         info.request_preview, info.response_preview = old.request_preview, old.response_preview
-        spans = [dataclasses.replace(s, trace_id=new_id, raw_attributes={
-            **s.raw_attributes, SpanAttributeKey.REQUEST_ID: dump_json(new_id)}) for s in trace.data.spans]
+        spans = [
+            dataclasses.replace(
+                s,
+                trace_id=new_id,
+                raw_attributes={**s.raw_attributes, SpanAttributeKey.REQUEST_ID: dump_json(new_id)},
+            )
+            for s in trace.data.spans
+        ]
         try:
             self.store.log_traces([Trace(info, TraceData(spans))])
             return self.store.get_trace(new_id)
@@ -183,8 +219,11 @@ class RowEvaluator:
     def _new_expectations(self, item: EvalItem) -> list[Expectation]:
         have = {a.name for a in (item.trace.info.assessments or []) if a.expectation is not None}
         source = AssessmentSource(AssessmentSourceType.HUMAN, self.user or "unknown")
-        return [Expectation(name=str(k), value=v, source=source)
-                for k, v in (item.expectations or {}).items() if k not in have and v is not None]
+        return [
+            Expectation(name=str(k), value=v, source=source)
+            for k, v in (item.expectations or {}).items()
+            if k not in have and v is not None
+        ]
 
     def _log(self, item: EvalItem, feedbacks: list[Feedback]) -> None:
         trace_id = item.trace.info.trace_id
@@ -215,7 +254,7 @@ def link_traces(evaluator: RowEvaluator, trace_ids: list[str]) -> None:
     """Link the rows' traces to the run (``traces/link-to-run``), in batches of 100."""
     for start in range(0, len(trace_ids), _LINK_BATCH):
         try:
-            evaluator.store.link_traces_to_run(trace_ids[start:start + _LINK_BATCH], evaluator.run_id)
+            evaluator.store.link_traces_to_run(trace_ids[start : start + _LINK_BATCH], evaluator.run_id)
         except Exception as exc:
             _log.warning("Failed to link a batch of traces to run %s: %s", evaluator.run_id, exc)
 
@@ -224,6 +263,6 @@ def read_traces(evaluator: RowEvaluator, trace_ids: list[str]) -> list[Trace]:
     """The rows' traces as stored now (with every assessment), in row order."""
     found: dict[str, Trace] = {}
     for start in range(0, len(trace_ids), _LINK_BATCH):
-        for trace in evaluator.store.batch_get_traces(trace_ids[start:start + _LINK_BATCH]):
+        for trace in evaluator.store.batch_get_traces(trace_ids[start : start + _LINK_BATCH]):
             found[trace.info.trace_id] = trace
     return [found[t] for t in trace_ids if t in found]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.entities.trace import Trace
+from mltrail.genai.evaluation.data import is_none_or_nan
 
 SOURCE_RUN_ID_KEY = "mlflow.assessment.sourceRunId"
 
@@ -32,8 +33,14 @@ class EvaluationResult:
 
     def __repr__(self) -> str:
         metrics = "\n    ".join(f"{k}: {v}" for k, v in self.metrics.items())
-        shape = "None" if self.result_df is None else f"{len(self.result_df)} rows x {len(self.result_df.columns)} cols"
-        return f"EvaluationResult(\n  run_id: {self.run_id}\n  metrics:\n    {metrics}\n  result_df: {shape}\n)"
+        shape = (
+            "None"
+            if self.result_df is None
+            else f"{len(self.result_df)} rows x {len(self.result_df.columns)} cols"
+        )
+        return (
+            f"EvaluationResult(\n  run_id: {self.run_id}\n  metrics:\n    {metrics}\n  result_df: {shape}\n)"
+        )
 
     @property
     def passed(self) -> bool:
@@ -49,8 +56,6 @@ class EvaluationResult:
         return f"{len(failures)} assertions failed:\n" + "\n".join(f"  - {f}" for f in failures)
 
     def _failures(self) -> list[str]:
-        from mltrail.genai.evaluation.data import is_none_or_nan
-
         df = self.result_df
         if df is None:
             return []
@@ -64,8 +69,12 @@ class EvaluationResult:
                 if error is None and is_none_or_nan(value):
                     continue  # the scorer gave nothing for this row
                 rationale = row.get(f"{name}/rationale")
-                ok, detail = _outcome(value, error, None if is_none_or_nan(rationale) else rationale,
-                                      self.pass_criteria.get(name))
+                ok, detail = _outcome(
+                    value,
+                    error,
+                    None if is_none_or_nan(rationale) else rationale,
+                    self.pass_criteria.get(name),
+                )
                 if not ok:
                     failures.append(f"{name}: {detail}" if detail else name)
         return failures
@@ -76,8 +85,9 @@ class EvaluationResult:
         return {"eval_results": self.result_df} if self.result_df is not None else {}
 
 
-def _outcome(value: Any, error: str | None, rationale: str | None,
-             pass_if: Callable[[Any], bool] | None) -> tuple[bool, str | None]:
+def _outcome(
+    value: Any, error: str | None, rationale: str | None, pass_if: Callable[[Any], bool] | None
+) -> tuple[bool, str | None]:
     """Whether one value passes, and the detail shown when it does not (MLflow's rules)."""
     if error is not None:
         return False, error
@@ -90,8 +100,10 @@ def _outcome(value: Any, error: str | None, rationale: str | None,
         return value.strip().lower() == "yes", rationale or f"value={value!r}"
     if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool from the DataFrame too
         return bool(value), rationale or f"value={value!r}"
-    hint = (f"returned {value!r}; assertions need a yes/no rating or a bool. "
-            "Declare pass_if=... on the scorer to define what counts as passing.")
+    hint = (
+        f"returned {value!r}; assertions need a yes/no rating or a bool. "
+        "Declare pass_if=... on the scorer to define what counts as passing."
+    )
     return False, f"{rationale}; {hint}" if rationale else hint
 
 
@@ -125,7 +137,8 @@ def result_dataframe(run_id: str, traces: list[Trace]) -> Any:
     if not traces:
         return None
     df = traces_to_dataframe(traces)
-    values = pd.DataFrame([_assessment_values(list(t.info.assessments or []), run_id) for t in traces],
-                          index=df.index)
+    values = pd.DataFrame(
+        [_assessment_values(list(t.info.assessments or []), run_id) for t in traces], index=df.index
+    )
     trace_ids = df.pop("trace_id")
     return pd.concat([trace_ids, values, df], axis=1)

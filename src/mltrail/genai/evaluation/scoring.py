@@ -24,6 +24,7 @@ from mltrail.entities.assessment import (
     Feedback,
 )
 from mltrail.exceptions import invalid
+from mltrail.genai.scorers.aggregation import aggregate_feedbacks
 
 MAX_SCORER_WORKERS_ENV = "MLFLOW_GENAI_EVAL_MAX_SCORER_WORKERS"
 _USER_DEFINED_NAME_KEY = "_user_defined_assessment_name"
@@ -32,17 +33,27 @@ _USER_DEFINED_NAME_KEY = "_user_defined_assessment_name"
 def validate_scorers(scorers: Any) -> list[Any]:
     """The scorers, or ``INVALID_PARAMETER_VALUE`` worded as MLflow's for anything else."""
     if not isinstance(scorers, list):
-        raise invalid("The `scorers` argument must be a list of scorers. If you are unsure about which "
-                      "scorer to use, you can specify `scorers=mlflow.genai.scorers.get_all_scorers()` "
-                      "to jump start with all available built-in scorers.")
+        raise invalid(
+            "The `scorers` argument must be a list of scorers. If you are unsure about which "
+            "scorer to use, you can specify `scorers=mlflow.genai.scorers.get_all_scorers()` "
+            "to jump start with all available built-in scorers."
+        )
     for scorer in scorers:
-        if isinstance(scorer, type) or not callable(getattr(scorer, "run", None)) or not hasattr(scorer, "name"):
+        if (
+            isinstance(scorer, type)
+            or not callable(getattr(scorer, "run", None))
+            or not hasattr(scorer, "name")
+        ):
             hint = ""
             if isinstance(scorer, type):
-                hint = ("\nHint: It looks like you passed a scorer class instead of an instance. "
-                        f"Correct way to pass scorers is `scorers=[{scorer.__name__}()]`.")
-            raise invalid("The `scorers` argument must be a list of scorers. The specified list contains an "
-                          f"invalid item with type: {type(scorer).__name__}.{hint}")
+                hint = (
+                    "\nHint: It looks like you passed a scorer class instead of an instance. "
+                    f"Correct way to pass scorers is `scorers=[{scorer.__name__}()]`."
+                )
+            raise invalid(
+                "The `scorers` argument must be a list of scorers. The specified list contains an "
+                f"invalid item with type: {type(scorer).__name__}.{hint}"
+            )
     return scorers
 
 
@@ -75,9 +86,11 @@ def standardize(scorer_name: str, value: Any) -> list[Feedback]:
             else:  # a list that is the value of one feedback
                 out.append(Feedback(name=scorer_name, value=item, source=_code_source(scorer_name)))
         return out
-    raise invalid(f"Got unsupported result from scorer '{scorer_name}'. Expected the metric value to be a "
-                  "number, or a boolean, or a string, or an Feedback, or a list of Feedbacks. "
-                  f"Got {value}.")
+    raise invalid(
+        f"Got unsupported result from scorer '{scorer_name}'. Expected the metric value to be a "
+        "number, or a boolean, or a string, or an Feedback, or a list of Feedbacks. "
+        f"Got {value}."
+    )
 
 
 def _run_one(scorer: Any, kwargs: dict[str, Any]) -> list[Feedback]:
@@ -93,14 +106,18 @@ def max_scorer_workers() -> int:
     return max(1, int(os.environ.get(MAX_SCORER_WORKERS_ENV) or 10))
 
 
-def run_scorers(scorers: list[Any], inputs: Any, outputs: Any, expectations: Any, trace: Any) -> list[Feedback]:
+def run_scorers(
+    scorers: list[Any], inputs: Any, outputs: Any, expectations: Any, trace: Any
+) -> list[Feedback]:
     """Every scorer on one row, in parallel as MLflow does (at most the scorer-worker limit at once)."""
     if not scorers:
         return []
     kwargs = {"inputs": inputs, "outputs": outputs, "expectations": expectations, "trace": trace}
     if len(scorers) == 1:
         return _run_one(scorers[0], kwargs)
-    with ThreadPoolExecutor(min(len(scorers), max_scorer_workers()), thread_name_prefix="MltrailEvalScorer") as pool:
+    with ThreadPoolExecutor(
+        min(len(scorers), max_scorer_workers()), thread_name_prefix="MltrailEvalScorer"
+    ) as pool:
         results = list(pool.map(lambda s: _run_one(s, kwargs), scorers))
     return [fb for feedbacks in results for fb in feedbacks]
 
@@ -112,6 +129,4 @@ def aggregate(feedbacks: list[Feedback], scorers: list[Any]) -> dict[str, float]
     A scorer without ``aggregations`` gets ``mean`` only; values that are not
     numbers, bools or yes/no (and errors) are left out.
     """
-    from mltrail.genai.scorers.aggregation import aggregate_feedbacks
-
     return aggregate_feedbacks(feedbacks, {s.name: getattr(s, "aggregations", None) for s in scorers})

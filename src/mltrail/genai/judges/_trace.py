@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mltrail.entities.trace import SpanType, Trace
+from mltrail.exceptions import invalid
 
 _CONTENT_KEYS = ("page_content", "content", "text", "chunk", "document")
 _CHAT_TOOLS = "mlflow.chat.tools"
@@ -209,8 +210,6 @@ SESSION_KEY = "mlflow.trace.session"
 
 def validate_session(session: list[Trace]) -> None:
     """Every trace carries the same ``mlflow.trace.session`` metadata, or INVALID_PARAMETER_VALUE (MLflow's messages)."""
-    from mltrail.exceptions import invalid
-
     by_session: dict[str, list[str]] = {}
     for t in session:
         if not isinstance(t, Trace):

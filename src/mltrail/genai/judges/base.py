@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from mltrail.genai._scorer_base import Scorer, ScorerKind
 from mltrail.genai.judges._call import get_default_model
+from mltrail.genai.judges.builtin import warn_extra_headers
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,6 @@ class Judge(Scorer):
 
             parse_judge_uri(self.model)
         if self.extra_headers:
-            from mltrail.genai.judges.builtin import warn_extra_headers
-
             warn_extra_headers(self.extra_headers)
 
     @property

@@ -21,9 +21,24 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 from mltrail.genai.scorers.base import Scorer, ScorerKind, scorer
+from mltrail.genai.scorers.builtin import (
+    Completeness,
+    Correctness,
+    Equivalence,
+    ExpectationsGuidelines,
+    Fluency,
+    Guidelines,
+    RelevanceToQuery,
+    RetrievalGroundedness,
+    RetrievalRelevance,
+    RetrievalSufficiency,
+    Safety,
+    Summarization,
+    ToolCallCorrectness,
+    ToolCallEfficiency,
+)
+from mltrail.genai.scorers.deterministic import PIIDetection, RegexMatch, ResponseLength
 from mltrail.genai.scorers.ensemble import (
     agg_all,
     agg_any,
@@ -41,6 +56,15 @@ from mltrail.genai.scorers.registry import (
     get_scorer,
     list_scorer_versions,
     list_scorers,
+)
+from mltrail.genai.scorers.session import (
+    ConversationalGuidelines,
+    ConversationalRoleAdherence,
+    ConversationalSafety,
+    ConversationalToolCallEfficiency,
+    ConversationCompleteness,
+    KnowledgeRetention,
+    UserFrustration,
 )
 
 FRAMEWORK_METADATA_KEY = "mlflow.scorer.framework"
@@ -66,7 +90,6 @@ _SINGLE_TURN = (
     "ToolCallCorrectness",
     "ToolCallEfficiency",
 )
-_DETERMINISTIC = ("PIIDetection", "RegexMatch", "ResponseLength")
 _SESSION = (
     "ConversationCompleteness",
     "ConversationalGuidelines",
@@ -83,40 +106,41 @@ def get_all_scorers() -> list[Scorer]:
     out = []
     for name in (*_SINGLE_TURN, *_SESSION):
         try:
-            out.append(__getattr__(name)())
+            out.append(globals()[name]())
         except TypeError:  # needs guidelines=, pattern= ...
             continue
     return out
 
 
-def __getattr__(name: str) -> Any:
-    # The built-ins import the judges, which import Scorer from here: loaded on first use.
-    if name in _DETERMINISTIC:
-        from mltrail.genai.scorers import deterministic
-
-        return getattr(deterministic, name)
-    if name in _SINGLE_TURN:
-        from mltrail.genai.scorers import builtin
-
-        return getattr(builtin, name)
-    if name in _SESSION:
-        from mltrail.genai.scorers import session
-
-        return getattr(session, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_SINGLE_TURN) | set(_SESSION))
-
-
 __all__ = [
-    *_SINGLE_TURN,
-    *_SESSION,
+    "Completeness",
+    "ConversationCompleteness",
+    "ConversationalGuidelines",
+    "ConversationalRoleAdherence",
+    "ConversationalSafety",
+    "ConversationalToolCallEfficiency",
+    "Correctness",
+    "Equivalence",
+    "ExpectationsGuidelines",
+    "Fluency",
+    "Guidelines",
+    "KnowledgeRetention",
+    "PIIDetection",
+    "RegexMatch",
+    "RelevanceToQuery",
+    "ResponseLength",
+    "RetrievalGroundedness",
+    "RetrievalRelevance",
+    "RetrievalSufficiency",
+    "Safety",
     "Scorer",
     "ScorerKind",
     "ScorerSamplingConfig",
     "ScorerStatus",
+    "Summarization",
+    "ToolCallCorrectness",
+    "ToolCallEfficiency",
+    "UserFrustration",
     "agg_all",
     "agg_any",
     "delete_scorer",

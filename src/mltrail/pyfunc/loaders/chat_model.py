@@ -8,6 +8,7 @@ from typing import Any
 
 from mltrail.exceptions import invalid
 from mltrail.pyfunc.loaders._common import AgentWrapper, as_dict, load_model_and_context, request_dict
+from mltrail.types.llm import ChatMessage, ChatParams
 
 
 def _load_pyfunc(model_path: str, model_config: dict[str, Any] | None = None) -> ChatModelWrapper:
@@ -18,8 +19,6 @@ class ChatModelWrapper(AgentWrapper):
     """``predict({"messages": [...], "temperature": ...})`` -> a ``chat.completion`` dict."""
 
     def _args(self, method: Any, model_input: Any) -> list[Any]:
-        from mltrail.types.llm import ChatMessage, ChatParams
-
         request = request_dict(model_input)
         raw = request.pop("messages", None)
         if not isinstance(raw, list) or not raw:
