@@ -30,7 +30,10 @@ HISTORY = "mlflow.log-model.history"
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory):
-    server = start_server(tmp_path_factory.mktemp("small_gaps"))
+    root = tmp_path_factory.mktemp("small_gaps")
+    (root / "local").mkdir()
+    server = start_server(root, None, "--allowed-artifact-roots", str(root / "local"))
+    server.local_root = root / "local"  # type: ignore[attr-defined]
     yield server
     stop_server(server)
 
@@ -269,3 +272,58 @@ def test_artifact_downloads_carry_mlflow_types_and_attachment(
                 assert resp.headers["content-type"] == "text/plain; charset=utf-8"
             else:
                 assert resp.headers["content-type"] == _flask_content_type(name), (url, name)
+
+
+# ------------------------------------------------------------ model-version sources
+def test_model_version_sources_mlflow_accepts_and_refuses(client: MlflowClient, live_server, run_id) -> None:
+    exp = client.get_run(run_id).info.experiment_id
+    root = client.get_run(run_id).info.artifact_uri  # mlflow-artifacts:/<exp>/<run>/artifacts
+    model = client.create_logged_model(exp, name="src")
+    other = client.create_run(exp).info.run_id
+    name = client.create_registered_model(f"sources-{uuid.uuid4().hex[:8]}").name
+    accepted = [
+        {"source": f"{root}/model", "run_id": run_id},  # inside the run's artifacts
+        {"source": model.artifact_location, "model_id": model.model_id},  # the logged model's location
+        {"source": f"{model.artifact_location}/sub", "model_id": model.model_id, "run_id": run_id},
+        {"source": f"models:/{model.model_id}", "model_id": model.model_id},
+        {"source": f"runs:/{run_id}/model", "run_id": run_id},
+    ]
+    for kw in accepted:
+        assert client.create_model_version(name, **kw).source == kw["source"]
+    refused = [
+        ({"source": f"{root}/model"}, "run_id request parameter must identify"),  # no run named
+        ({"source": f"{root}/model", "run_id": other}, "run_id request parameter must identify"),
+        ({"source": model.artifact_location, "run_id": run_id}, "run_id request parameter must identify"),
+        ({"source": f"{root}/model", "model_id": model.model_id}, "model_id request parameter must identify"),
+        ({"source": f"{root}/a/../../{other}/artifacts", "run_id": run_id}, "'..'"),
+        (
+            {"source": f"{root}/model", "model_id": "m-" + "0" * 32},
+            "model_id request parameter must identify",
+        ),
+    ]
+    for kw, message in refused:
+        with pytest.raises(MlflowException, match=message) as err:
+            client.create_model_version(name, **kw)
+        assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert len(client.search_model_versions(f"name = '{name}'")) == len(accepted)  # nothing partial
+
+
+def test_local_sources_resolve_inside_the_run(client: MlflowClient, live_server) -> None:
+    local = live_server.local_root / f"exp-{uuid.uuid4().hex[:6]}"
+    exp = client.create_experiment(f"local-{uuid.uuid4().hex[:8]}", artifact_location=local.as_uri())
+    run_id = client.create_run(exp).info.run_id
+    art = local / run_id / "artifacts"
+    (art / "model").mkdir(parents=True)
+    name = client.create_registered_model(f"local-{uuid.uuid4().hex[:8]}").name
+    # a path with '..' that stays inside the run is stored resolved, plain or as a file URI
+    plain = client.create_model_version(name, f"{art}/sub/../model", run_id=run_id)
+    assert plain.source == str((art / "model").resolve())
+    uri = client.create_model_version(name, f"{art.as_uri()}/sub/../model", run_id=run_id)
+    assert uri.source == (art / "model").resolve().as_uri()
+    for source, kw in [
+        (f"{art}/../../other", {"run_id": run_id}),  # leaves the run
+        (str(art / "model"), {}),  # no run named
+    ]:
+        with pytest.raises(MlflowException, match="contained within the artifact directory") as err:
+            client.create_model_version(name, source, **kw)
+        assert err.value.error_code == "INVALID_PARAMETER_VALUE"

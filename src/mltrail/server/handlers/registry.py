@@ -15,8 +15,9 @@ reads a version's files only inside its artifact roots (:mod:`mltrail.server.roo
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from mltrail.artifacts.paths import is_local_uri
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
@@ -147,39 +148,113 @@ def _find_run(call: Call, run_id: str) -> Any | None:
         raise
 
 
-def check_source(call: Call, source: str, run_id: str | None, model_id: str | None) -> str | None:
-    """Validate a version's source; return the storage location to download from (or None).
+def _not_contained(source: str, id_name: str) -> MltrailException:
+    """MLflow's message when the run or model named does not hold the source."""
+    return invalid(
+        f"Invalid model version source: '{source}'. The {id_name} request parameter must "
+        "identify the resource that contains the source."
+    )
 
-    Nothing here reads files: downloads later go through the server's artifact roots
+
+def _uri_parts(uri: str) -> tuple[str, str, tuple[str, ...]]:
+    """Scheme, authority and path segments (percent-decoded until stable), for containment checks."""
+    parts = urlsplit(uri)
+    segments = []
+    for seg in parts.path.split("/"):
+        while (decoded := unquote(seg)) != seg:
+            seg = decoded
+        if seg:
+            segments.append(seg)
+    return parts.scheme.lower(), parts.netloc.lower(), tuple(segments)
+
+
+def _within(source: str, root: str) -> bool:
+    src, top = _uri_parts(source), _uri_parts(root)
+    return src[:2] == top[:2] and src[2][: len(top[2])] == top[2]
+
+
+def _is_proxy_source(source: str) -> bool:
+    """``mlflow-artifacts:`` URIs and http(s) URLs into a server's artifact proxy (MLflow's rule)."""
+    scheme, _, segments = _uri_parts(source)
+    route = ("api", "2.0", "mlflow-artifacts", "artifacts")
+    return scheme == "mlflow-artifacts" or (
+        scheme in ("http", "https")
+        and any(segments[i : i + len(route)] == route for i in range(len(segments) - len(route) + 1))
+    )
+
+
+def _owner_root(call: Call, source: str, run_id: str | None, model_id: str | None) -> tuple[str, str]:
+    """The artifact root of the logged model (``model_id``) or else the run (``run_id``) named."""
+    if model_id:
+        try:
+            return _logged_models(call).get_logged_model(model_id).artifact_location, "model_id"
+        except MltrailException as err:
+            if err.error_code == RESOURCE_DOES_NOT_EXIST:
+                raise _not_contained(source, "model_id") from None
+            raise
+    run = _find_run(call, run_id) if run_id else None
+    if run is None:
+        raise _not_contained(source, "run_id")
+    return run.info.artifact_uri, "run_id"
+
+
+def _check_local_source(call: Call, source: str, run_id: str | None, model_id: str | None) -> str:
+    """A path on this server's disk: inside the run's (or logged model's) local artifact directory.
+
+    As MLflow, the path is resolved first, so ``…/artifacts/a/../model`` is fine while it stays
+    inside; the version stores the resolved path (in the form given: plain or ``file://``).
+    """
+    if not (run_id or model_id):
+        raise _bad_local_source(source)
+    try:
+        root, _ = _owner_root(call, source, run_id, model_id)
+    except MltrailException:
+        raise _bad_local_source(source) from None
+    if not is_local_uri(root):
+        raise _bad_local_source(source)
+    try:
+        real_root = os.path.realpath(local_path(root))
+        real_src = os.path.realpath(local_path(source))
+    except MltrailException:  # a network path or a drive letter: not this server's disk
+        raise _bad_local_source(source) from None
+    if os.path.commonpath([real_root, real_src]) != real_root:
+        raise _bad_local_source(source)
+    return Path(real_src).as_uri() if urlsplit(source).scheme.lower() == "file" else real_src
+
+
+def check_source(call: Call, source: str, run_id: str | None, model_id: str | None) -> tuple[str, str | None]:
+    """Validate a version's source; return the source to store and the location to download from.
+
+    Accepted as MLflow accepts them: ``runs:/<run_id>/…`` of the run named by ``run_id``
+    (or of a run this server does not know), ``models:/<model_id>`` and
+    ``models:/<name>/<version>``, a path or ``file://`` URI inside the run's (or, with
+    ``model_id``, the logged model's) local artifact directory, and ``mlflow-artifacts:``
+    URIs or proxy URLs inside that run's or model's artifact root. Nothing here reads
+    files: downloads later go through the server's artifact roots
     (:func:`mltrail.server.handlers.artifacts.uri_destination`), whatever the source says.
     """
     # Imported here: the SQL registry module pulls in SQLAlchemy, which start-up must not wait for.
     from mltrail.store.sql.registry import validate_source
 
+    if is_local_uri(source):
+        source = _check_local_source(call, source, run_id, model_id)
     validate_source(source)
     scheme = urlsplit(source).scheme.lower()
     if scheme == "runs":
         src_run = source[len("runs:") :].lstrip("/").partition("/")[0]
         if _find_run(call, _need(src_run, "run_id in source")) is None:
-            return None  # as MLflow: stored as given, resolved when its files are downloaded
-        return run_artifact_uri(call, source)
+            return source, None  # as MLflow: stored as given, resolved when its files are downloaded
+        return source, run_artifact_uri(call, source)
     if scheme == "models":
         rest = source[len("models:") :].lstrip("/")
         if rest.startswith("m-") and "/" not in rest:
-            return _logged_models(call).get_logged_model(rest).artifact_location
-        return None  # models:/Name/Version: the store resolves it (copy_model_version)
-    if is_local_uri(source):
-        run = _find_run(call, run_id) if run_id else None
-        if run is None or not is_local_uri(run.info.artifact_uri):
-            raise _bad_local_source(source)
-        try:
-            real_root = os.path.realpath(local_path(run.info.artifact_uri))
-            real_src = os.path.realpath(local_path(source))
-        except MltrailException:  # a network path or a drive letter: not this server's disk
-            raise _bad_local_source(source) from None
-        if os.path.commonpath([real_root, real_src]) != real_root:
-            raise _bad_local_source(source)
-    return None
+            return source, _logged_models(call).get_logged_model(rest).artifact_location
+        return source, None  # models:/Name/Version: the store resolves it (copy_model_version)
+    if _is_proxy_source(source):
+        root, id_name = _owner_root(call, source, run_id, model_id)
+        if not _within(source, root):
+            raise _not_contained(source, id_name)
+    return source, None
 
 
 def _logged_models(call: Call):
@@ -211,7 +286,7 @@ def create_model_version(call: Call) -> dict[str, Any]:
     if is_prompt_tags({t.key: t.value for t in b.tags}):  # a repeated tag: the last value wins
         _check_prompt_source(source)
     else:
-        storage = check_source(call, source, b.run_id, b.model_id)
+        source, storage = check_source(call, source, b.run_id, b.model_id)
         _refuse_prompt_source(call, source)
     if b.model_id:
         _logged_models(call).get_logged_model(b.model_id)  # 404 for a model id nobody logged
