@@ -75,7 +75,9 @@ def test_fit_logs_params_epoch_metrics_summary_and_model():
         assert _steps(client, run_id, key) == [0, 1], key
     assert run.data.metrics["val_loss"] == pytest.approx(float(trainer.callback_metrics["val_loss"]))
 
-    assert {"model_summary.txt", "model"} <= {f.path for f in client.list_artifacts(run_id)}
+    assert "model_summary.txt" in {f.path for f in client.list_artifacts(run_id)}
+    models = mltrail.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+    assert [m.name for m in models] == ["model"]  # MLflow 3: the model is the run's LoggedModel
     with open(client.download_artifacts(run_id, "model_summary.txt")) as fh:
         summary = fh.read()
     assert "Linear" in summary and "Trainable params" in summary
@@ -288,7 +290,11 @@ def test_lightning_imported_after_autolog_is_patched(tmp_path):
         assert _steps(client, run.info.run_id, "train_loss") == [0, 1], name
         # The model class lived in the script's __main__, so cloudpickle stored it by value.
         loaded = mltrail.pytorch.load_model(
-            client.download_artifacts(run.info.run_id, "model", str(tmp_path))
+            mltrail.artifacts.download_artifacts(
+                artifact_uri=f"runs:/{run.info.run_id}/model",
+                dst_path=str(tmp_path / name / "downloaded"),
+                tracking_uri=f"sqlite:///{tmp_path / name / 'mltrail.db'}",
+            )
         )
         with torch.no_grad():
             prediction = loaded(torch.ones(3, 4))

@@ -21,6 +21,12 @@ from support.lightning_kit import loader, tiny_regressor, trainer
 TinyRegressor = tiny_regressor(pl, __name__)
 
 
+
+def _logged_model_names(run_id: str) -> list[str]:
+    """The names of the LoggedModels a run produced (where MLflow 3 writes a run's models)."""
+    found = mltrail.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+    return sorted(m.name for m in found)
+
 def _loader(seed: int = 0) -> DataLoader:
     return loader(seed)
 
@@ -61,8 +67,8 @@ def test_fit_logs_params_epoch_metrics_summary_and_model():
     # No per-step logging by default (log_every_n_step=None): the last step value, per epoch.
     assert [s for s, _ in _history(client, run.info.run_id, "train_loss_step")] == [0, 1]
 
-    files = {f.path for f in client.list_artifacts(run.info.run_id)}
-    assert {"model_summary.txt", "model"} <= files
+    assert "model_summary.txt" in {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert _logged_model_names(run.info.run_id) == ["model"]  # MLflow 3: the model is the run's LoggedModel
     with open(client.download_artifacts(run.info.run_id, "model_summary.txt")) as fh:
         summary = fh.read()
     assert "net" in summary and "Linear" in summary and "Trainable params" in summary
@@ -111,7 +117,8 @@ def test_log_model_and_load_outside_autolog():
     net = torch.nn.Sequential(torch.nn.Linear(2, 1))
     with mltrail.start_run() as run:
         info = mltrail.pytorch.log_model(net, name="net")
-    assert info.model_uri == f"runs:/{run.info.run_id}/net"
+    assert info.model_uri == f"models:/{info.model_id}"  # MLflow 3's ModelInfo
+    assert _logged_model_names(run.info.run_id) == ["net"]
     loaded = mltrail.pytorch.load_model(info.model_uri)
     x = torch.ones(3, 2)
     assert torch.allclose(loaded(x), net(x))
@@ -135,7 +142,7 @@ def test_active_run_is_used_and_step_metrics_logged():
     # 4 batches -> global steps 1..4; every 2nd step: 1 and 3 ((step + 1) % 2 == 0).
     assert [s for s, _ in _history(client, run.info.run_id, "train_loss_step")] == [1, 3]
     assert [s for s, _ in _history(client, run.info.run_id, "val_loss")] == [0]
-    assert "model" not in {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert _logged_model_names(run.info.run_id) == []
 
 
 def test_early_stopping_params_and_metrics():

@@ -62,9 +62,11 @@ def register_model(
         model_id = model_uri[len("models:/") :]  # MLflow 3: models:/<model_id> names the logged model itself
     if model_id is not None:
         try:  # link the version to the logged model only when the store knows it
-            client.get_logged_model(model_id)
+            logged_model = client.get_logged_model(model_id)
         except MltrailException:
             model_id = None
+        else:  # MLflow 3: the version's run is the model's source run
+            run_id = run_id or logged_model.source_run_id
     mv = client.create_model_version(
         name,
         model_uri,
