@@ -109,7 +109,10 @@ def check_tour_data(server: LiveServer, output: str) -> None:
     (train,) = client.search_runs([demo.experiment_id])
     assert train.info.status == "FINISHED"
     assert train.data.params["alpha"] == "0.2" and "mse" in train.data.metrics
-    # 9. the command line
+    # 9. the agent: logged from its file, registered, its call traced as an AGENT span
+    assert client.get_registered_model("help-desk-agent").latest_versions
+    assert "'AGENT'" in output and "streamed" in output
+    # 10. the command line
     assert "Database is at revision" in output
 
 
