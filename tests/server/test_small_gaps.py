@@ -327,3 +327,31 @@ def test_local_sources_resolve_inside_the_run(client: MlflowClient, live_server)
         with pytest.raises(MlflowException, match="contained within the artifact directory") as err:
             client.create_model_version(name, source, **kw)
         assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_ajax_history_bulk_as_mlflow(client: MlflowClient, live_server) -> None:
+    from mlflow.entities import Metric as MlflowMetric
+
+    exp = client.create_experiment(f"hbulk-{uuid.uuid4().hex[:8]}")
+    runs = sorted(client.create_run(exp).info.run_id for _ in range(2))
+    for i, run_id in enumerate(runs):
+        client.log_batch(run_id, metrics=[MlflowMetric("acc", i + s / 10, 500 - s, s) for s in range(5)])
+    url = f"{live_server.url}/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+    params = [("run_id", runs[1]), ("run_id", runs[0]), ("metric_key", "acc")]
+    metrics = httpx.get(url, params=params).json()["metrics"]
+    # runs in id order, each by timestamp (here the reverse of the steps), run_id on each value
+    assert [(m["run_id"], m["step"]) for m in metrics] == [(r, s) for r in runs for s in range(4, -1, -1)]
+    assert httpx.get(url, params=[*params, ("max_results", "3")]).json()["metrics"] == metrics[:3]
+    unknown = httpx.get(url, params=[*params, ("run_id", "0" * 32)]).json()["metrics"]
+    assert unknown == metrics  # MLflow's store leaves unknown runs out
+    assert (
+        httpx.get(live_server.url + "/api/2.0/mlflow/metrics/get-history-bulk", params=params).status_code
+        == 404
+    )
+    for bad, message in [
+        ([("metric_key", "acc")], "at least one run_id"),
+        ([("run_id", runs[0])], "must specify a metric_key"),
+        ([("metric_key", "acc")] + [("run_id", f"r{i}") for i in range(101)], "cannot specify more than 100"),
+    ]:
+        resp = httpx.get(url, params=bad)
+        assert resp.status_code == 400 and message in resp.json()["message"], resp.text

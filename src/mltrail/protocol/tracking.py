@@ -196,6 +196,14 @@ class GetMetricHistoryBulkInterval(Message):
     max_results: Int64 | None = None
 
 
+class GetMetricHistoryBulk(Message):
+    """MLflow UI's ``ajax-api/2.0/mlflow/metrics/get-history-bulk`` (``run_id`` repeated)."""
+
+    run_id: list[str] = []
+    metric_key: str | None = None
+    max_results: Int64 | None = None
+
+
 class SearchRuns(Message):
     experiment_ids: list[str] = []
     filter: str | None = None
@@ -352,4 +360,8 @@ TRACKING = RouteSet(
     _r("get_metric_history_bulk_interval", "GET", "/metrics/get-history-bulk-interval",
        GetMetricHistoryBulkInterval, MetricsResponse),
     _r("list_artifacts", "GET", "/artifacts/list", ListArtifacts, ListArtifactsResponse),
+    Route(
+        "get_metric_history_bulk", "GET", "/metrics/get-history-bulk", GetMetricHistoryBulk, MetricsResponse,
+        ajax_only=True, tags=_T,
+    ),
 )

@@ -224,6 +224,10 @@ def _runs_of_body(call: Call) -> Iterable[str]:
     return {run_experiment(call, run_id) for run_id in dict.fromkeys(call.body.run_ids)}
 
 
+def _run_list_of_body(call: Call) -> Iterable[str]:  # get-history-bulk repeats ``run_id``
+    return {run_experiment(call, run_id) for run_id in dict.fromkeys(call.body.run_id)}
+
+
 def _experiment_by_name(call: Call) -> Iterable[str]:
     name = call.body.experiment_name
     exp = call.tracking_store.get_experiment_by_name(name) if name else None
@@ -274,7 +278,9 @@ def _trace_search(call: Call) -> Iterable[str]:
 
 
 def _otlp_header(call: Call) -> Iterable[str]:
-    return (call.request.headers.get(EXPERIMENT_HEADER) or "0",)
+    """The experiment OTLP spans go to; none without the header (the handler refuses that, 400)."""
+    experiment_id = call.request.headers.get(EXPERIMENT_HEADER)
+    return (experiment_id,) if experiment_id else ()
 
 
 def _logged_model_of_path(call: Call) -> Iterable[str]:
@@ -672,6 +678,7 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/runs/search", "POST"): _only_readable_experiment_ids("experiment_ids", {"runs": []}),
         _key(_T, "/metrics/get-history", "GET"): on_experiments(READ, _run_of_body),
         _key(_T, "/metrics/get-history-bulk-interval", "GET"): on_experiments(READ, _runs_of_body),
+        _key(_T, "/metrics/get-history-bulk", "GET"): on_experiments(READ, _run_list_of_body),
         _key(_T, "/artifacts/list", "GET"): on_experiments(READ, _run_of_body),
         # artifact proxy: the experiment is the path's first segment; deleting needs MANAGE as in MLflow
         _key(_A, "/artifacts", "GET"): on_experiments(READ, _artifact_of_query),

@@ -22,9 +22,9 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
-from mltrail.exceptions import invalid, not_found
+from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid, not_found
 from mltrail.protocol.routes import Route
-from mltrail.protocol.tracking import TRACKING, LogModel
+from mltrail.protocol.tracking import TRACKING, GetMetricHistoryBulk, LogModel
 from mltrail.server import protocol as p
 from mltrail.server.handlers.artifacts import uri_destination
 from mltrail.server.routing import Call, Endpoint, implement
@@ -378,6 +378,44 @@ def get_metric_history_bulk_interval(call: Call) -> dict[str, Any]:
     return {"metrics": out}
 
 
+MAX_HISTORY_BULK_RESULTS = 25000
+
+
+def get_metric_history_bulk(call: Call) -> dict[str, Any]:
+    """MLflow UI's full histories of one metric for up to 100 runs (``ajax-api`` only), as MLflow.
+
+    Runs in id order (unknown ones left out), each run's values by timestamp, step and
+    value, cut at ``max_results`` values in all (25,000 at most).
+    """
+    body: GetMetricHistoryBulk = call.body
+    if not body.run_id:
+        raise invalid("GetMetricHistoryBulk request must specify at least one run_id.")
+    if len(body.run_id) > MAX_RUNS_BULK_INTERVAL:
+        raise invalid(
+            f"GetMetricHistoryBulk request cannot specify more than {MAX_RUNS_BULK_INTERVAL}"
+            f" run_ids. Received {len(body.run_id)} run_ids."
+        )
+    if body.metric_key is None:
+        raise invalid("GetMetricHistoryBulk request must specify a metric_key.")
+    max_results = MAX_HISTORY_BULK_RESULTS if body.max_results is None else body.max_results
+    if max_results < 1:
+        raise invalid(f"Invalid value {max_results} for parameter 'max_results': it must be at least 1")
+    max_results = min(max_results, MAX_HISTORY_BULK_RESULTS)
+    out: list[dict[str, Any]] = []
+    for run_id in sorted(set(body.run_id)):
+        if len(out) >= max_results:
+            break
+        try:
+            history = call.tracking_store.get_metric_history(run_id, body.metric_key)
+        except MltrailException as err:  # MLflow's store leaves unknown runs out
+            if err.error_code != RESOURCE_DOES_NOT_EXIST:
+                raise
+            continue
+        for m in sorted(history, key=lambda m: (m.timestamp, m.step, m.value)):
+            out.append({**metric_json(m), "run_id": run_id})
+    return {"metrics": out[:max_results]}
+
+
 def search_runs(call: Call) -> dict[str, Any]:
     """A page of runs matching a filter, in the requested order."""
     body: p.SearchRuns = call.body
@@ -440,5 +478,6 @@ ENDPOINTS: list[Endpoint] = [
     _ep(T.search_runs, search_runs),
     _ep(T.get_metric_history, get_metric_history),
     _ep(T.get_metric_history_bulk_interval, get_metric_history_bulk_interval),
+    _ep(T.get_metric_history_bulk, get_metric_history_bulk),
     _ep(T.list_artifacts, list_run_artifacts, db_only=False),
 ]
