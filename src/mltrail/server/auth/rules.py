@@ -278,7 +278,9 @@ def _trace_search(call: Call) -> Iterable[str]:
 
 
 def _otlp_header(call: Call) -> Iterable[str]:
-    return (call.request.headers.get(EXPERIMENT_HEADER) or "0",)
+    """The experiment OTLP spans go to; none without the header (the handler refuses that, 400)."""
+    experiment_id = call.request.headers.get(EXPERIMENT_HEADER)
+    return (experiment_id,) if experiment_id else ()
 
 
 def _logged_model_of_path(call: Call) -> Iterable[str]:
