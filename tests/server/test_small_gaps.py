@@ -355,3 +355,23 @@ def test_ajax_history_bulk_as_mlflow(client: MlflowClient, live_server) -> None:
     ]:
         resp = httpx.get(url, params=bad)
         assert resp.status_code == 400 and message in resp.json()["message"], resp.text
+
+
+def test_dataset_search_over_get_answers_as_post(client: MlflowClient, live_server) -> None:
+    from mlflow.genai.datasets import create_dataset
+
+    exp = client.create_experiment(f"ds-{uuid.uuid4().hex[:8]}")
+    import mlflow
+
+    mlflow.set_tracking_uri(live_server.url)
+    try:
+        for i in range(3):
+            create_dataset(name=f"ds{i}", experiment_id=exp)
+    finally:
+        mlflow.set_tracking_uri(None)
+    url = f"{live_server.url}/api/3.0/mlflow/datasets/search"
+    posted = httpx.post(url, json={"experiment_ids": [exp], "max_results": 2}).json()
+    got = httpx.get(url, params=[("experiment_ids", exp), ("max_results", "2")]).json()
+    assert got == posted and len(got["datasets"]) == 2 and got["next_page_token"]
+    ajax = httpx.get(url.replace("/api/", "/ajax-api/"), params=[("experiment_ids", exp)]).json()
+    assert sorted(d["name"] for d in ajax["datasets"]) == ["ds0", "ds1", "ds2"]

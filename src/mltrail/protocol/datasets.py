@@ -105,6 +105,8 @@ def _r(name: str, method: str, path: str, req: type | None, resp: type = Empty) 
 DATASETS = RouteSet(
     _r("create_dataset", "POST", f"{_DS}/create", CreateDataset, DatasetResponse),
     _r("search_datasets", "POST", f"{_DS}/search", SearchEvaluationDatasets, SearchDatasetsResponse),
+    # MLflow's proto declares the search over GET too (query parameters, lists repeated).
+    _r("search_datasets_get", "GET", f"{_DS}/search", SearchEvaluationDatasets, SearchDatasetsResponse),
     _r("get_dataset", "GET", _ONE, DatasetPage, DatasetResponse),
     _r("delete_dataset", "DELETE", _ONE, None),
     _r("set_dataset_tags", "PATCH", f"{_ONE}/tags", SetDatasetTags, DatasetResponse),

@@ -85,6 +85,7 @@ _ONE = "/datasets/{dataset_id}"
 AUTH_RULES: dict[tuple[str, str], Rule] = {
     ("/datasets/create", "POST"): on_experiments(UPDATE, _of_body),
     ("/datasets/search", "POST"): Rule("experiment", READ, require_user, _readable_datasets),
+    ("/datasets/search", "GET"): Rule("experiment", READ, require_user, _readable_datasets),
     (_ONE, "GET"): on_experiments(READ, _of_dataset),
     (_ONE, "DELETE"): on_experiments(DELETE, _of_dataset),
     (f"{_ONE}/tags", "PATCH"): on_experiments(UPDATE, _of_dataset),

@@ -136,6 +136,7 @@ _R = {"db_only": True}
 ENDPOINTS: list[Endpoint] = [
     implement(D.create_dataset, create, **_W),
     implement(D.search_datasets, search, **_R),
+    implement(D.search_datasets_get, search, **_R),
     implement(D.get_dataset, get, **_R),
     implement(D.delete_dataset, delete, **_W),
     implement(D.set_dataset_tags, set_tags, **_W),
