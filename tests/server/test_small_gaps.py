@@ -375,3 +375,23 @@ def test_dataset_search_over_get_answers_as_post(client: MlflowClient, live_serv
     assert got == posted and len(got["datasets"]) == 2 and got["next_page_token"]
     ajax = httpx.get(url.replace("/api/", "/ajax-api/"), params=[("experiment_ids", exp)]).json()
     assert sorted(d["name"] for d in ajax["datasets"]) == ["ds0", "ds1", "ds2"]
+
+
+def test_ajax_logged_model_file_download(client: MlflowClient, live_server, run_id, tmp_path) -> None:
+    exp = client.get_run(run_id).info.experiment_id
+    model = client.create_logged_model(exp, name="files")
+    (tmp_path / "MLmodel").write_text("flavors: {}\n")
+    client.log_model_artifact(model.model_id, str(tmp_path / "MLmodel"))
+    url = f"{live_server.url}/ajax-api/2.0/mlflow/logged-models/{model.model_id}/artifacts/files"
+    resp = httpx.get(url, params={"artifact_file_path": "MLmodel"})
+    assert resp.status_code == 200 and resp.text == "flavors: {}\n"
+    assert resp.headers["content-type"] == "text/plain; charset=utf-8"
+    assert resp.headers["content-disposition"] == 'attachment; filename="MLmodel"'
+    for params, status in [
+        ({}, 400),
+        ({"artifact_file_path": "../x"}, 400),
+        ({"artifact_file_path": "nope"}, 404),
+    ]:
+        assert httpx.get(url, params=params).status_code == status, params
+    unknown = url.replace(model.model_id, "m-" + "0" * 32)
+    assert httpx.get(unknown, params={"artifact_file_path": "MLmodel"}).status_code == 404

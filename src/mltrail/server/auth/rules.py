@@ -736,6 +736,7 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/logged-models/{model_id}/artifacts/directories", "GET"): on_experiments(
             READ, _logged_model_of_path
         ),
+        _key(_T, "/logged-models/{model_id}/artifacts/files", "GET"): on_experiments(READ, _logged_model_of_path),
         # traces (v2 and v3 paths share endpoints)
         _key(_T, "/traces", "POST"): on_experiments(UPDATE, _new_trace),
         _key(_T, "/traces/get", "GET"): on_experiments(READ, _trace_of_body),

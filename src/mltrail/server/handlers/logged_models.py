@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
 from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.entities.run_io import LoggedModelOutput
 from mltrail.exceptions import invalid
@@ -135,6 +139,23 @@ def list_artifacts(call: Call) -> dict[str, Any]:
     return {"root_uri": root, "files": files}
 
 
+class LoggedModelArtifactFile(msgspec.Struct):
+    """``?artifact_file_path=`` of MLflow UI's logged-model file download."""
+
+    artifact_file_path: str = ""
+
+
+async def get_artifact_file(call: Call) -> Response:
+    """``/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files``: one file, as MLflow's UI reads it."""
+    path = call.body.artifact_file_path
+    if not path:
+        raise invalid('Request must include the "artifact_file_path" query parameter.')
+    rel = validate_artifact_path(path)
+    model = await run_in_threadpool(logged_model_store(call).get_logged_model, _model_id(call))
+    destination = uri_destination(call, model.artifact_location, "logged model artifact location")
+    return await destination.download(rel)
+
+
 L = LOGGED_MODELS
 _W = {"write": True}
 ENDPOINTS: list[Endpoint] = [
@@ -148,4 +169,12 @@ ENDPOINTS: list[Endpoint] = [
     implement(L.log_logged_model_params, log_params, **_W),
     implement(L.list_logged_model_artifacts, list_artifacts),
     implement(L.log_outputs, log_outputs, **_W),
+    Endpoint(
+        "/logged-models/{model_id}/artifacts/files",
+        ("GET",),
+        get_artifact_file,
+        request=LoggedModelArtifactFile,
+        ajax_only=True,
+        summary="Download a logged model's file (MLflow UI)",
+    ),
 ]
