@@ -71,10 +71,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "Session": "chat-session entity (search_sessions, 3.17 experimental): not in mltrail",
         "SpanLogLevel": "span log levels (3.17 experimental): not in mltrail",
         "ScorerVersion": SCORER_REGISTRY,
-        "LoggedModelInput": "LoggedModel lineage entities: mltrail keeps them as plain dicts",
         "LoggedModelParameter": "LoggedModel lineage entities: mltrail keeps them as plain dicts",
         "LoggedModelTag": "LoggedModel lineage entities: mltrail keeps them as plain dicts",
-        "RunOutputs": "LoggedModel lineage entities: mltrail keeps them as plain dicts",
     },
     "mlflow.entities.assessment": {
         "IssueReference*": "issue tracking for traces (3.17 experimental): not in mltrail",
