@@ -41,6 +41,7 @@ from mltrail.entities.trace import (
 )
 from mltrail.entities.trace_usage import OTEL_SESSION_KEY, OTEL_USER_KEY
 from mltrail.tracing import span as _span
+from mltrail.tracing.export import get_exporter
 from mltrail.tracing.span import LiveSpan, NoOpSpan
 
 _log = logging.getLogger(__name__)
@@ -305,8 +306,6 @@ def span_ended(span: LiveSpan) -> None:
     trace = Trace(info, TraceData(frozen))
     _last_trace_id = info.trace_id
     _thread_last.trace_id = info.trace_id
-    from mltrail.tracing.export import get_exporter
-
     get_exporter().submit(flight.tracking_uri, trace)
 
 
@@ -316,8 +315,6 @@ def _child_ended(span: LiveSpan) -> None:
         flight = _traces.get(span.trace_id)
     if flight is None:
         return
-    from mltrail.tracing.export import get_exporter
-
     get_exporter().submit_span(flight.tracking_uri, flight.info.experiment_id, span)
 
 

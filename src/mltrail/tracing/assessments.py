@@ -37,6 +37,7 @@ from mltrail.entities.assessment import (
     new_assessment_id,
 )
 from mltrail.exceptions import invalid
+from mltrail.tracing import _manual
 
 # The public names are listed once, in mltrail/__init__.py's lazy table.
 __all__ = _exported_by(__name__)
@@ -54,7 +55,6 @@ def log_assessment(trace_id: str, assessment: Assessment) -> Assessment:
     A trace that is still running keeps the assessment and stores it when it
     ends; a finished trace gets it stored now.
     """
-    from mltrail.tracing import _manual
 
     if not isinstance(assessment, Assessment):
         raise invalid(f"Invalid assessment {assessment!r}: use Feedback or Expectation")

@@ -28,6 +28,8 @@ from mltrail import _exported_by
 from mltrail.entities.trace import SpanAttributeKey, SpanType, Trace, TraceMetadataKey
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.tracing import _manager
+from mltrail.tracing._dataframe import traces_to_dataframe
+from mltrail.tracing.export import flush_trace_async_logging as _flush_traces
 from mltrail.tracing.span import LiveSpan, NoOpSpan
 
 _log = logging.getLogger(__name__)
@@ -230,9 +232,7 @@ def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str,
 
 def flush_trace_async_logging(terminate: bool = False) -> None:
     """Wait until every finished trace is stored."""
-    from mltrail.tracing.export import flush_trace_async_logging as flush
-
-    flush(terminate)
+    _flush_traces(terminate)
 
 
 def get_trace(trace_id: str, silent: bool = False) -> Trace | None:
@@ -297,7 +297,6 @@ def search_traces(experiment_ids: list[str] | None = None, filter_string: str | 
             import pandas  # noqa: F401
         except ImportError:
             return traces
-    from mltrail.tracing._dataframe import traces_to_dataframe
 
     return traces_to_dataframe(traces, extract_fields)
 

@@ -40,7 +40,7 @@ from mltrail.store.sql import trace_columns as _columns
 from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
-from mltrail.store.sql.schema import experiments, spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.schema import experiments, runs, spans, trace_info, trace_request_metadata, trace_tags
 from mltrail.store.sql.search_ops import nulls_last
 from mltrail.store.sql.trace_search import LINKED_RUN_PREFIX, compile_filter, order_column
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
@@ -487,8 +487,6 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
         ``trace_metadata``. Unknown trace ids are skipped as in MLflow; an
         unknown run is ``RESOURCE_DOES_NOT_EXIST``; linking twice is a no-op.
         """
-        from mltrail.store.sql.schema import runs
-
         check_trace_links(trace_ids, run_id)
         if not trace_ids:
             return
