@@ -66,9 +66,17 @@ def _isolated_env(monkeypatch, tmp_path) -> None:
         monkeypatch.delenv(var, raising=False)
     # The real mlflow also keeps its active experiment in a module global: reset it too,
     # or a test run after another module's official-client test logs to a stale experiment.
+    for var in ("MLFLOW_ACTIVE_MODEL_ID", "_MLFLOW_ACTIVE_MODEL_ID"):
+        monkeypatch.delenv(var, raising=False)
     official = sys.modules.get("mlflow.tracking.fluent")
     if official is not None:
         monkeypatch.setattr(official, "_active_experiment_id", None, raising=False)
+        # ... and its active and last logged model (MLflow 3): a model one test made active would
+        # otherwise be linked to another test's traces and models, on another server.
+        if hasattr(official, "_ACTIVE_MODEL_CONTEXT"):
+            official._ACTIVE_MODEL_CONTEXT.set(official.ActiveModelContext())
+        if hasattr(official, "_last_logged_model_id"):
+            official._last_logged_model_id.set(None)
     monkeypatch.chdir(tmp_path)
 
 
