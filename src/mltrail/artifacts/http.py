@@ -53,8 +53,10 @@ from mltrail.exceptions import (
     RestException,
     invalid,
 )
+from mltrail.protocol.routes import ARTIFACTS, service_root
 
-ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
+#: The artifact proxy's file routes (``/api/2.0/mlflow-artifacts/artifacts``), from the protocol's service roots.
+ARTIFACTS_API = service_root("2.0", ARTIFACTS) + "/artifacts"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _STATUS_CODES = {400: BAD_REQUEST, 401: UNAUTHENTICATED, 403: PERMISSION_DENIED, 404: RESOURCE_DOES_NOT_EXIST}
 
