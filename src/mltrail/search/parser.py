@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from mltrail.exceptions import MltrailException
 from mltrail.search import nodes as n
+from mltrail.search.descent import DescentParser
 from mltrail.search.grammar import ENTITY_ALIASES, GRAMMARS, RUNS, Grammar
 from mltrail.search.lexer import (
     BACKTICK,
@@ -35,12 +36,9 @@ from mltrail.search.lexer import (
     SQUOTE,
     WORD,
     Token,
-    syntax_error,
-    tokenize,
 )
 from mltrail.search.limits import (
     MAX_FILTER_CLAUSES,
-    MAX_FILTER_NESTING,
     MAX_FILTER_VALUES,
     check_filter_length,
     more_than,
@@ -90,71 +88,19 @@ def parse_order_by(clause: str, grammar: Grammar | str = RUNS) -> tuple[str, str
     return _Parser(str(clause), _grammar(grammar), "order_by clause").parse_order_by()
 
 
-class _Parser:
+class _Parser(DescentParser):
     def __init__(self, source: str, grammar: Grammar, what: str) -> None:
-        self.source = source
+        super().__init__(source, what)
         self.grammar = grammar
-        self.what = what
-        self.tokens = tokenize(source, what)
-        self.i = 0
-        # Counted while parsing, against search.limits (the source length is already bounded).
-        self.clauses = 0
-        self.values = 0
-        self.depth = 0
 
-    # ---------------------------------------------------------------- helpers
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.i]
-
-    def advance(self) -> Token:
-        tok = self.tokens[self.i]
-        if tok.kind != EOF:
-            self.i += 1
-        return tok
-
-    def error(self, message: str, pos: int | None = None) -> MltrailException:
-        return syntax_error(self.source, self.what, message, self.tok.start if pos is None else pos)
-
-    def expected(self, what: str) -> MltrailException:
-        tok = self.tok
-        found = "the end" if tok.kind == EOF else repr(self.source[tok.start : tok.end])
-        return self.error(f"expected {what}, found {found}")
-
-    # ----------------------------------------------------------------- filter
     def parse_filter(self) -> n.Node:
-        node = self.or_expr()
-        if self.tok.kind != EOF:
-            raise self.expected("AND, OR or the end of the filter")
-        return node
+        return self.parse_boolean()
 
-    def or_expr(self) -> n.Node:
-        items = [self.and_expr()]
-        while self.tok.is_keyword("OR"):
-            self.advance()
-            items.append(self.and_expr())
-        return items[0] if len(items) == 1 else n.Or(tuple(items))
+    def all_of(self, items: tuple[n.Node, ...]) -> n.Node:
+        return n.And(items)
 
-    def and_expr(self) -> n.Node:
-        items = [self.primary()]
-        while self.tok.is_keyword("AND"):
-            self.advance()
-            items.append(self.primary())
-        return items[0] if len(items) == 1 else n.And(tuple(items))
-
-    def primary(self) -> n.Node:
-        if self.tok.kind == LPAREN:
-            self.depth += 1
-            if self.depth > MAX_FILTER_NESTING:
-                raise more_than("the filter", MAX_FILTER_NESTING, "levels of nested parentheses")
-            self.advance()
-            node = self.or_expr()
-            self.depth -= 1
-            if self.tok.kind != RPAREN:
-                raise self.expected("')'")
-            self.advance()
-            return node
-        return self.comparison()
+    def any_of(self, items: tuple[n.Node, ...]) -> n.Node:
+        return n.Or(items)
 
     def comparison(self) -> n.Comparison:
         self.clauses += 1

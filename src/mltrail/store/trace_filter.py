@@ -36,24 +36,20 @@ from typing import Any
 
 from mltrail.entities.trace import TraceMetadataKey, TraceTagKey
 from mltrail.exceptions import MltrailException
+from mltrail.search.descent import DescentParser
 from mltrail.search.lexer import (
     BACKTICK,
     COMMA,
     DQUOTE,
-    EOF,
     LPAREN,
     NUMBER,
     OP,
     RPAREN,
     SQUOTE,
     WORD,
-    Token,
-    syntax_error,
-    tokenize,
 )
 from mltrail.search.limits import (
     MAX_FILTER_CLAUSES,
-    MAX_FILTER_NESTING,
     MAX_FILTER_VALUES,
     check_filter_length,
     more_than,
@@ -172,63 +168,20 @@ def parse_trace_filter(filter_string: str | None) -> TraceNode | None:
     return _Parser(filter_string).parse()
 
 
-class _Parser:
+class _Parser(DescentParser):
+    subject = "the trace filter"
+
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.tokens = tokenize(source, "trace filter")
-        self.i = 0
-        self.clauses = self.values = self.depth = 0
-
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.i]
-
-    def advance(self) -> Token:
-        tok = self.tokens[self.i]
-        if tok.kind != EOF:
-            self.i += 1
-        return tok
-
-    def error(self, message: str, pos: int | None = None) -> MltrailException:
-        return syntax_error(self.source, "trace filter", message, self.tok.start if pos is None else pos)
-
-    def expected(self, what: str) -> MltrailException:
-        found = "the end" if self.tok.kind == EOF else repr(self.source[self.tok.start : self.tok.end])
-        return self.error(f"expected {what}, found {found}")
+        super().__init__(source, "trace filter")
 
     def parse(self) -> TraceNode:
-        node = self.or_expr()
-        if self.tok.kind != EOF:
-            raise self.expected("AND, OR or the end of the filter")
-        return node
+        return self.parse_boolean()
 
-    def or_expr(self) -> TraceNode:
-        items = [self.and_expr()]
-        while self.tok.is_keyword("OR"):
-            self.advance()
-            items.append(self.and_expr())
-        return items[0] if len(items) == 1 else AnyOf(tuple(items))
+    def all_of(self, items: tuple[TraceNode, ...]) -> TraceNode:
+        return AllOf(items)
 
-    def and_expr(self) -> TraceNode:
-        items = [self.primary()]
-        while self.tok.is_keyword("AND"):
-            self.advance()
-            items.append(self.primary())
-        return items[0] if len(items) == 1 else AllOf(tuple(items))
-
-    def primary(self) -> TraceNode:
-        if self.tok.kind != LPAREN:
-            return self.comparison()
-        self.depth += 1
-        if self.depth > MAX_FILTER_NESTING:
-            raise more_than("the trace filter", MAX_FILTER_NESTING, "levels of nested parentheses")
-        self.advance()
-        node = self.or_expr()
-        self.depth -= 1
-        if self.tok.kind != RPAREN:
-            raise self.expected("')'")
-        self.advance()
-        return node
+    def any_of(self, items: tuple[TraceNode, ...]) -> TraceNode:
+        return AnyOf(items)
 
     # ------------------------------------------------------------ one clause
     def identifier(self) -> tuple[str, str, int]:
