@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -33,8 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from common import free_port
-from ui_speed import wait_ready
+from ui_speed import start_server, wait_ready
 
 
 def trace_count(quick: bool) -> int:
@@ -215,25 +211,7 @@ def measure(quick: bool) -> list[tuple[str, float]]:
         started = time.perf_counter()
         exp = seed(db, str(Path(tmp) / "artifacts"), n)
         seeded_s = time.perf_counter() - started
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mltrail",
-                "server",
-                "--backend-store-uri",
-                db,
-                "--port",
-                str(port),
-                "--artifacts-destination",
-                str(Path(tmp) / "artifacts"),
-                "--log-level",
-                "warning",
-            ],
-            cwd=tmp,
-            env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
-        )
+        proc, port = start_server(db, tmp)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
                 wait_ready(client)

@@ -41,6 +41,34 @@ def wait_ready(client: httpx.Client, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
+def start_server(db_uri: str, folder: str) -> tuple[subprocess.Popen, int]:
+    """``mltrail server`` on ``db_uri`` with its artifacts under ``folder`` (its cwd), on a free port.
+
+    Run without the caller's ``MLTRAIL_*``/``MLFLOW_*`` variables; call :func:`wait_ready` before use
+    and ``terminate()`` the process after.
+    """
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mltrail",
+            "server",
+            "--backend-store-uri",
+            db_uri,
+            "--port",
+            str(port),
+            "--artifacts-destination",
+            str(Path(folder) / "artifacts"),
+            "--log-level",
+            "warning",
+        ],
+        cwd=folder,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
+    )
+    return proc, port
+
+
 def seed(db_uri: str, artifacts: str, n_runs: int, n_points: int) -> tuple[str, str]:
     from mltrail.entities import Metric, Param
     from mltrail.store.sql.tracking import SqlTrackingStore
@@ -94,25 +122,7 @@ def measure(quick: bool) -> list[tuple[str, float]]:
         t0 = time.perf_counter()
         exp, big = seed(db, str(Path(tmp) / "artifacts"), n_runs, n_points)
         print(f"seeded {n_runs} runs and {n_points} points in {time.perf_counter() - t0:.0f} s")
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mltrail",
-                "server",
-                "--backend-store-uri",
-                db,
-                "--port",
-                str(port),
-                "--artifacts-destination",
-                str(Path(tmp) / "artifacts"),
-                "--log-level",
-                "warning",
-            ],
-            cwd=tmp,
-            env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
-        )
+        proc, port = start_server(db, tmp)
         base = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=base, timeout=60) as client:

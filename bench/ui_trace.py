@@ -18,8 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,8 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from common import free_port
-from ui_speed import timed, wait_ready
+from ui_speed import start_server, timed, wait_ready
 
 CHROMIUM = os.environ.get("MLTRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -130,12 +127,7 @@ def measure(quick: bool) -> tuple[list[tuple[str, float]], int]:
     """Start a server, seed a trace, time it: ((label, ms) rows, most span rows in the DOM)."""
     n_spans = span_count(quick)
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mltrail", "server", "--backend-store-uri", f"sqlite:///{Path(tmp) / 'ui.db'}",
-             "--port", str(port), "--artifacts-destination", str(Path(tmp) / "artifacts"), "--log-level", "warning"],
-            cwd=tmp, env={k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))},
-        )
+        proc, port = start_server(f"sqlite:///{Path(tmp) / 'ui.db'}", tmp)
         base = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=base, timeout=120) as client:
