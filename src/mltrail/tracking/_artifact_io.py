@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrail.exceptions import invalid, not_found
+from mltrail.exceptions import MltrailException, invalid, not_found
 
 if TYPE_CHECKING:
     from mltrail.tracking.client import MlflowClient
@@ -58,17 +58,20 @@ def artifact_tmp_path(client: MlflowClient, run_id: str, artifact_file: str) -> 
 def log_bytes(client: MlflowClient, run_id: str, data: bytes, artifact_file: str) -> None:
     """Write bytes as an artifact: straight through the repository when it can, else via a temp file."""
     directory, name = _split_artifact_file(artifact_file)
-    with tempfile.TemporaryDirectory(prefix="mltrail-") as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)  # also what the offline journal keeps if the server is away
-
-        def upload(repo: Any) -> None:
-            if hasattr(repo, "log_bytes"):
-                repo.log_bytes(data, artifact_file)
-            else:
-                repo.log_artifact(str(path), directory)
-
-        client._upload(run_id, path, directory, upload)
+    try:
+        repo = client._artifact_repo(run_id)
+        if hasattr(repo, "log_bytes"):
+            repo.log_bytes(data, artifact_file)
+            return
+    except MltrailException as err:  # the server is away: the offline journal keeps a copy
+        guard, uri = client._offline_target(run_id, err)
+        with tempfile.TemporaryDirectory(prefix="mltrail-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            guard.journal_artifacts(run_id, uri, path, directory, err)
+        return
+    with artifact_tmp_path(client, run_id, artifact_file) as path, open(path, "wb") as f:
+        f.write(data)
 
 
 def log_text(client: MlflowClient, run_id: str, text: str, artifact_file: str) -> None:

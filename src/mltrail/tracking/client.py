@@ -343,12 +343,17 @@ class MlflowClient(
         try:
             upload(self._artifact_repo(run_id))
         except MltrailException as err:
-            guard = getattr(self._store, "offline", None)
-            uri = self._artifact_uris.get(run_id) or (guard.artifact_uri_of(run_id) if guard else None)
-            away = unreachable(err) or err.error_code == TEMPORARILY_UNAVAILABLE
-            if guard is None or uri is None or not away:
-                raise
+            guard, uri = self._offline_target(run_id, err)
             guard.journal_artifacts(run_id, uri, local, artifact_path, err)
+
+    def _offline_target(self, run_id: str, err: MltrailException) -> tuple[Any, str]:
+        """The offline guard and the run's artifact URI to journal a failed upload to; else raises ``err``."""
+        guard = getattr(self._store, "offline", None)
+        uri = self._artifact_uris.get(run_id) or (guard.artifact_uri_of(run_id) if guard else None)
+        away = unreachable(err) or err.error_code == TEMPORARILY_UNAVAILABLE
+        if guard is None or uri is None or not away:
+            raise err
+        return guard, uri
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[Any]:
         """The run's artifacts one level under ``path`` (``FileInfo`` records)."""
