@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mltrail.entities._timestamps import ms_to_rfc3339 as _ms_to_rfc3339
-from mltrail.entities._timestamps import rfc3339_to_ms as _rfc3339_to_ms
+from mltrail.entities.timestamps import ms_to_rfc3339 as _ms_to_rfc3339
+from mltrail.entities.timestamps import rfc3339_to_ms as _rfc3339_to_ms
 from mltrail.exceptions import invalid
 
 DEFAULT_FEEDBACK_NAME = "feedback"

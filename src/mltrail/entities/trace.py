@@ -28,9 +28,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mltrail.entities._timestamps import ms_to_rfc3339 as _ms_to_rfc3339
-from mltrail.entities._timestamps import rfc3339_to_ms as _rfc3339_to_ms
 from mltrail.entities.assessment import Assessment
+from mltrail.entities.timestamps import ms_to_rfc3339 as _ms_to_rfc3339
+from mltrail.entities.timestamps import rfc3339_to_ms as _rfc3339_to_ms
 from mltrail.exceptions import MltrailException
 
 TRACE_ID_PREFIX = "tr-"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +84,9 @@ def save_model(
     **kwargs: Any,
 ) -> None:
     """Save the LangChain chain built by the code file ``lc_model`` as a model directory."""
-    from mltrail.models.model import Model
     from mltrail.models.requirements import infer_requirements, resolve_requirements
-    from mltrail.pyfunc._api import finish_model, prepare_model_dir
-    from mltrail.pyfunc.model import copy_code_paths, load_model_from_code
+    from mltrail.pyfunc.flavor_dir import add_code_folder, new_model_dir
+    from mltrail.pyfunc.model import load_model_from_code
 
     recorded_version, core_major = _versions()
     if not isinstance(lc_model, str | os.PathLike):
@@ -102,12 +100,10 @@ def save_model(
     code_file = Path(lc_model)
     if not code_file.is_file():
         raise invalid(f"The LangChain code file '{lc_model}' does not exist")
-    path = prepare_model_dir(path)
-    try:
-        code_dir = copy_code_paths(code_paths, path)
-        if code_dir and str(path / code_dir) not in sys.path:
-            sys.path.insert(0, str(path / code_dir))
-        shutil.copy2(code_file, path / code_file.name)
+    with new_model_dir(path, code_paths=code_paths, mlflow_model=mlflow_model, metadata=metadata) as new:
+        if new.code_dir:
+            add_code_folder(new.path / new.code_dir)
+        shutil.copy2(code_file, new.path / code_file.name)
         config = _config_dict(model_config)
         chain = load_model_from_code(code_file, config)
         if not hasattr(chain, "invoke"):
@@ -117,16 +113,7 @@ def save_model(
             )
         if streamable is None:
             streamable = hasattr(chain, "stream")
-        if signature is None and input_example is not None:
-            from mltrail.models.signature import infer_signature_by_scoring
-
-            signature = infer_signature_by_scoring(input_example, LangChainModelWrapper(chain).predict)
-        model = mlflow_model or Model()
-        if metadata:
-            model.metadata = metadata
-        model.add_flavor(
-            FLAVOR_NAME, langchain_version=recorded_version, code=code_dir, streamable=streamable
-        )
+        new.add_flavor(FLAVOR_NAME, langchain_version=recorded_version, streamable=streamable)
         base = ["langchain-core"] + (["langchain"] if recorded_version != _core_version() else [])
         inferred = infer_requirements([], base=base)
         for req in _code_requirements(code_file):
@@ -139,14 +126,9 @@ def save_model(
             "streamable": streamable,
             "model_code_path": code_file.name,
         }
-        if code_dir:
-            pyfunc_conf["code"] = code_dir
         if config:
             pyfunc_conf["model_config"] = config
-        finish_model(path, model, signature, input_example, reqs, pyfunc_conf)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+        new.finish(reqs, pyfunc_conf, signature, input_example, predict=LangChainModelWrapper(chain).predict)
 
 
 def _core_version() -> str:
@@ -210,13 +192,14 @@ def log_model(
 
 def _load_chain(local: Path, model_config: dict[str, Any] | None = None) -> Any:
     from mltrail.models.model import get_flavor_configuration
+    from mltrail.pyfunc.flavor_dir import add_code_folder
     from mltrail.pyfunc.model import load_model_from_code
 
     flavor = get_flavor_configuration(local, FLAVOR_NAME)
     pyfunc_conf = get_flavor_configuration(local, "python_function")
     code = pyfunc_conf.get("code") or flavor.get("code")
-    if code and str(local / code) not in sys.path:
-        sys.path.insert(0, str(local / code))
+    if code:
+        add_code_folder(local / code)
     code_path = pyfunc_conf.get("model_code_path") or flavor.get("model_code_path")
     if not code_path:
         raise invalid(

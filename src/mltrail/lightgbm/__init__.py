@@ -18,7 +18,6 @@ from mltrail.lightgbm._autolog import autolog as autolog  # the library is impor
 from mltrail.lightgbm._flavor import (  # noqa: F401 (the flavor's names, and the pyfunc loader entry point)
     _BOOSTER_CLASS,
     FLAVOR_NAME,
-    _LGBModelWrapper,
     _load_from_dir,
     _load_pyfunc,
     get_default_pip_requirements,

@@ -6,12 +6,10 @@ Kept apart from the package's ``__init__`` so autologging can import it without 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
-from mltrail.sklearn import _load_from_file
 
 FLAVOR_NAME = "lightgbm"
 _BOOSTER_CLASS = "lightgbm.basic.Booster"
@@ -41,55 +39,40 @@ def save_model(
     **kwargs: Any,
 ) -> None:
     """Save a LightGBM Booster (text) or scikit-learn model (cloudpickle) as a model directory."""
-    import shutil
-
     import lightgbm as lgb
 
-    from mltrail.models.model import Model
     from mltrail.models.requirements import resolve_requirements
-    from mltrail.models.signature import infer_signature_by_scoring
-    from mltrail.pyfunc._api import finish_model, prepare_model_dir
-    from mltrail.pyfunc.model import copy_code_paths
+    from mltrail.models.serialization import CLOUDPICKLE, dump_model
+    from mltrail.pyfunc.flavor_dir import new_model_dir
 
     is_booster = isinstance(lgb_model, lgb.Booster)
     if not is_booster and not isinstance(lgb_model, lgb.LGBMModel):
         raise invalid(f"Expected a lightgbm Booster or LGBMModel, got {type(lgb_model).__name__}")
-    path = prepare_model_dir(path)
     data = "model.lgb" if is_booster else "model.pkl"
-    try:
+    with new_model_dir(path, code_paths=code_paths, mlflow_model=mlflow_model, metadata=metadata) as new:
         if is_booster:
-            lgb_model.save_model(str(path / data))
+            lgb_model.save_model(str(new.path / data))
         else:
-            import cloudpickle
-
-            with open(path / data, "wb") as fh:
-                cloudpickle.dump(lgb_model, fh)
-        code_dir = copy_code_paths(code_paths, path)
-        model = mlflow_model or Model()
-        if metadata:
-            model.metadata = metadata
-        model.add_flavor(
+            dump_model(lgb_model, new.path / data, CLOUDPICKLE)
+        new.add_flavor(
             FLAVOR_NAME,
             lgb_version=lgb.__version__,
             data=data,
             model_class=f"{type(lgb_model).__module__}.{type(lgb_model).__name__}",
-            code=code_dir,
-            serialization_format=None if is_booster else "cloudpickle",
+            serialization_format=None if is_booster else CLOUDPICKLE,
         )
         reqs = resolve_requirements(
             get_default_pip_requirements(include_cloudpickle=not is_booster),
             pip_requirements,
             extra_pip_requirements,
         )
-        pyfunc_conf: dict[str, Any] = {"loader_module": "mlflow.lightgbm", "data": data}
-        if code_dir:
-            pyfunc_conf["code"] = code_dir
-        if signature is None and input_example is not None:
-            signature = infer_signature_by_scoring(input_example, lgb_model.predict)
-        finish_model(path, model, signature, input_example, reqs, pyfunc_conf)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+        new.finish(
+            reqs,
+            {"loader_module": "mlflow.lightgbm", "data": data},
+            signature,
+            input_example,
+            predict=lgb_model.predict,
+        )
 
 
 def log_model(
@@ -125,18 +108,17 @@ def log_model(
 
 
 def _load_from_dir(local: Path) -> Any:
-    from mltrail.models.model import get_flavor_configuration
+    from mltrail.models.serialization import CLOUDPICKLE, load_model_file
+    from mltrail.pyfunc.flavor_dir import flavor_conf
 
-    conf = get_flavor_configuration(local, FLAVOR_NAME)
-    if conf.get("code"):
-        sys.path.insert(0, str(local / conf["code"]))
+    conf = flavor_conf(local, FLAVOR_NAME)
     data = local / conf.get("data", "model.lgb")
     if conf.get("model_class", _BOOSTER_CLASS) == _BOOSTER_CLASS:
         import lightgbm as lgb
 
         return lgb.Booster(model_file=str(data))
     # MLflow writes LightGBM sklearn models with skops by default; ours use cloudpickle.
-    return _load_from_file(data, conf.get("serialization_format") or "cloudpickle")
+    return load_model_file(data, conf.get("serialization_format") or CLOUDPICKLE)
 
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:
@@ -146,18 +128,8 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     return _load_from_dir(download_model(str(model_uri), dst_path=dst_path))
 
 
-class _LGBModelWrapper:
-    def __init__(self, lgb_model: Any) -> None:
-        self.lgb_model = lgb_model
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.lgb_model.predict(data, **(params or {}))
-
-    def get_raw_model(self) -> Any:
-        return self.lgb_model
-
-
-def _load_pyfunc(path: str) -> _LGBModelWrapper:
+def _load_pyfunc(path: str) -> Any:
     """Loader entry point for ``loader_module: mlflow.lightgbm`` (``path``: the data file or its folder)."""
-    local = Path(path)
-    return _LGBModelWrapper(_load_from_dir(local.parent if local.is_file() else local))
+    from mltrail.pyfunc.flavor_dir import RawModelWrapper, model_folder
+
+    return RawModelWrapper(_load_from_dir(model_folder(path)))

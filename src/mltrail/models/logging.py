@@ -29,7 +29,7 @@ from mltrail.entities.logged_model import LoggedModelOutput, LoggedModelStatus
 from mltrail.models.model import Model
 from mltrail.models.model_info import ModelInfo
 from mltrail.models.registration import register_model
-from mltrail.store.logged_models import _BAD_NAME_CHARS
+from mltrail.store.logged_models import BAD_NAME_CHARS
 from mltrail.store.validation import MAX_TAG_VAL_LENGTH
 from mltrail.tracking import context
 from mltrail.tracking._default_tags import default_tags
@@ -138,7 +138,7 @@ def _logged_model_name(name: str) -> str:
 
     An artifact path may be nested (``models/clf``); a LoggedModel name may not contain ``/``.
     """
-    for ch in _BAD_NAME_CHARS:
+    for ch in BAD_NAME_CHARS:
         name = name.replace(ch, "-")
     return name
 

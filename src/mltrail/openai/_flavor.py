@@ -93,14 +93,10 @@ def save_model(
     **kwargs: Any,
 ) -> None:
     """Save an OpenAI model (name, task and request arguments) as a model directory."""
-    import shutil
-
     import yaml
 
-    from mltrail.models.model import Model
     from mltrail.models.requirements import infer_requirements, resolve_requirements
-    from mltrail.pyfunc._api import finish_model, prepare_model_dir
-    from mltrail.pyfunc.model import copy_code_paths
+    from mltrail.pyfunc.flavor_dir import new_model_dir
 
     if not isinstance(model, str) or not model:
         raise invalid(
@@ -109,29 +105,19 @@ def save_model(
     task = task_name(task)
     if task == "chat.completions":
         _check_messages(kwargs.get("messages"))
-    path = prepare_model_dir(path)
-    try:
-        code_dir = copy_code_paths(code_paths, path)
+    with new_model_dir(path, code_paths=code_paths, mlflow_model=mlflow_model, metadata=metadata) as new:
         if signature is None:
             signature = _signature(task, kwargs)
-        with open(path / MODEL_FILENAME, "w", encoding="utf-8") as fh:
+        with open(new.path / MODEL_FILENAME, "w", encoding="utf-8") as fh:
             yaml.safe_dump({"model": model, "task": task, **kwargs}, fh)
-        meta = mlflow_model or Model()
-        if metadata:
-            meta.metadata = metadata
-        meta.add_flavor(FLAVOR_NAME, openai_version=_openai_version(), data=MODEL_FILENAME, code=code_dir)
+        new.add_flavor(FLAVOR_NAME, openai_version=_openai_version(), data=MODEL_FILENAME)
         reqs = resolve_requirements(
             infer_requirements([], base=["openai"]), pip_requirements, extra_pip_requirements
         )
-        pyfunc_conf = None
-        if task in PYFUNC_TASKS:
-            pyfunc_conf = {"loader_module": "mlflow.openai", "data": MODEL_FILENAME}
-            if code_dir:
-                pyfunc_conf["code"] = code_dir
-        finish_model(path, meta, signature, input_example, reqs, pyfunc_conf)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+        pyfunc_conf = (
+            {"loader_module": "mlflow.openai", "data": MODEL_FILENAME} if task in PYFUNC_TASKS else None
+        )
+        new.finish(reqs, pyfunc_conf, signature, input_example)
 
 
 def _openai_version() -> str:

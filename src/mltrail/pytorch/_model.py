@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +66,10 @@ def save_model(
 
         mltrail.pytorch.save_model(net, "my_model", input_example=np.zeros((2, 4), "float32"))
     """
-    import shutil
-
     import torch
 
-    from mltrail.models.model import Model
     from mltrail.models.requirements import infer_requirements, resolve_requirements
-    from mltrail.pyfunc._api import finish_model, prepare_model_dir
-    from mltrail.pyfunc.model import copy_code_paths
+    from mltrail.pyfunc.flavor_dir import new_model_dir
 
     if serialization_format not in (None, "pickle"):
         raise invalid(
@@ -92,25 +87,19 @@ def save_model(
         pickle_name = pickle_module.__name__
         if pickle_name == "mltrail.pytorch.pickle_module":
             pickle_name = _DEFAULT_PICKLE_MODULE_NAME  # the same module under MLflow's name
-    path = prepare_model_dir(path)
-    try:
-        data_dir = path / _MODEL_DATA_SUBPATH
+    with new_model_dir(path, code_paths=code_paths, mlflow_model=mlflow_model, metadata=metadata) as new:
+        data_dir = new.path / _MODEL_DATA_SUBPATH
         data_dir.mkdir()
         (data_dir / _PICKLE_MODULE_INFO_FILE).write_text(pickle_name, encoding="utf-8")
         if isinstance(pytorch_model, torch.jit.ScriptModule):
             torch.jit.save(pytorch_model, str(data_dir / _MODEL_FILE))
         else:
             torch.save(pytorch_model, str(data_dir / _MODEL_FILE), pickle_module=pickle_module, **kwargs)
-        code_dir = copy_code_paths(code_paths, path)
-        extra_conf = _copy_extra_files(extra_files, path)
-        model = mlflow_model or Model()
-        if metadata:
-            model.metadata = metadata
-        model.add_flavor(
+        extra_conf = _copy_extra_files(extra_files, new.path)
+        new.add_flavor(
             FLAVOR_NAME,
             model_data=_MODEL_DATA_SUBPATH,
             pytorch_version=str(torch.__version__),
-            code=code_dir,
             **extra_conf,
         )
         reqs = resolve_requirements(
@@ -127,14 +116,9 @@ def save_model(
             "pickle_module_name": pickle_name,
             "model_config": {"device": None},
         }
-        if code_dir:
-            pyfunc_conf["code"] = code_dir
         if signature is None and input_example is not None:
             signature = _infer_with_output(pytorch_model, input_example)
-        finish_model(path, model, signature, input_example, reqs, pyfunc_conf)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+        new.finish(reqs, pyfunc_conf, signature, input_example)
 
 
 def _without_local_version(requirement: str) -> str:
@@ -276,14 +260,10 @@ def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> An
         net = mltrail.pytorch.load_model(f"runs:/{run_id}/model")
     """
     from mltrail.models.download import download_model
-    from mltrail.models.model import get_flavor_configuration
+    from mltrail.pyfunc.flavor_dir import flavor_conf
 
     local = download_model(str(model_uri), dst_path=dst_path)
-    conf = get_flavor_configuration(local, FLAVOR_NAME)
-    if conf.get("code"):
-        code_dir = str(local / conf["code"])
-        if code_dir not in sys.path:
-            sys.path.insert(0, code_dir)
+    conf = flavor_conf(local, FLAVOR_NAME)
     return _load_from_data_dir(local / conf.get("model_data", _MODEL_DATA_SUBPATH), **kwargs)
 
 

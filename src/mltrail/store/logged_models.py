@@ -64,17 +64,18 @@ LOGGED_MODELS = Grammar(
 )
 
 
-_BAD_NAME_CHARS = ("/", ":", ".", "%", '"', "'")
+#: Characters MLflow refuses in a LoggedModel name.
+BAD_NAME_CHARS = ("/", ":", ".", "%", '"', "'")
 
 
 def validate_logged_model_name(name: Any) -> None:
     """MLflow's rule: ``None`` (a random name) or a non-empty string without ``/ : . % " '``."""
     if name is None:
         return
-    if not isinstance(name, str) or not name or any(c in name for c in _BAD_NAME_CHARS):
+    if not isinstance(name, str) or not name or any(c in name for c in BAD_NAME_CHARS):
         raise invalid(
             f"Invalid model name ({name!r}) provided. Model name must be a non-empty string "
-            f"and cannot contain the following characters: {_BAD_NAME_CHARS}"
+            f"and cannot contain the following characters: {BAD_NAME_CHARS}"
         )
 
 

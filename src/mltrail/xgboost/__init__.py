@@ -21,7 +21,6 @@ from mltrail.xgboost._flavor import (  # noqa: F401 (the flavor's names, and the
     _load_from_dir,
     _load_pyfunc,
     _predict,
-    _XGBModelWrapper,
     get_default_pip_requirements,
     load_model,
     log_model,

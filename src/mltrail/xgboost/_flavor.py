@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,46 +38,33 @@ def save_model(
     **kwargs: Any,
 ) -> None:
     """Save a Booster or XGBoost scikit-learn model as a model directory (MLflow's layout)."""
-    import shutil
-
     import xgboost as xgb
 
-    from mltrail.models.model import Model
     from mltrail.models.requirements import resolve_requirements
-    from mltrail.models.signature import infer_signature_by_scoring
-    from mltrail.pyfunc._api import finish_model, prepare_model_dir
-    from mltrail.pyfunc.model import copy_code_paths
+    from mltrail.pyfunc.flavor_dir import new_model_dir
 
     if model_format not in _FORMATS:
         raise invalid(f"Unsupported model_format '{model_format}': use one of {list(_FORMATS)}")
     if not hasattr(xgb_model, "save_model"):
         raise invalid(f"Expected an xgboost Booster or XGBModel, got {type(xgb_model).__name__}")
-    path = prepare_model_dir(path)
     data = f"model.{model_format}"
-    try:
-        xgb_model.save_model(str(path / data))
-        code_dir = copy_code_paths(code_paths, path)
-        model = mlflow_model or Model()
-        if metadata:
-            model.metadata = metadata
-        model.add_flavor(
+    with new_model_dir(path, code_paths=code_paths, mlflow_model=mlflow_model, metadata=metadata) as new:
+        xgb_model.save_model(str(new.path / data))
+        new.add_flavor(
             FLAVOR_NAME,
             xgb_version=xgb.__version__,
             data=data,
             model_class=f"{type(xgb_model).__module__}.{type(xgb_model).__name__}",
             model_format=model_format,
-            code=code_dir,
         )
         reqs = resolve_requirements(get_default_pip_requirements(), pip_requirements, extra_pip_requirements)
-        pyfunc_conf: dict[str, Any] = {"loader_module": "mlflow.xgboost", "data": data}
-        if code_dir:
-            pyfunc_conf["code"] = code_dir
-        if signature is None and input_example is not None:
-            signature = infer_signature_by_scoring(input_example, lambda x: _predict(xgb_model, x))
-        finish_model(path, model, signature, input_example, reqs, pyfunc_conf)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+        new.finish(
+            reqs,
+            {"loader_module": "mlflow.xgboost", "data": data},
+            signature,
+            input_example,
+            predict=lambda x: _predict(xgb_model, x),
+        )
 
 
 def _predict(xgb_model: Any, data: Any, **params: Any) -> Any:
@@ -124,11 +110,9 @@ def log_model(
 
 
 def _load_from_dir(local: Path) -> Any:
-    from mltrail.models.model import get_flavor_configuration
+    from mltrail.pyfunc.flavor_dir import flavor_conf
 
-    conf = get_flavor_configuration(local, FLAVOR_NAME)
-    if conf.get("code"):
-        sys.path.insert(0, str(local / conf["code"]))
+    conf = flavor_conf(local, FLAVOR_NAME)
     module_name, _, class_name = conf.get("model_class", "xgboost.core.Booster").rpartition(".")
     model = getattr(importlib.import_module(module_name), class_name)()
     model.load_model(str(local / conf.get("data", "model.xgb")))
@@ -142,18 +126,9 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     return _load_from_dir(download_model(str(model_uri), dst_path=dst_path))
 
 
-class _XGBModelWrapper:
-    def __init__(self, xgb_model: Any) -> None:
-        self.xgb_model = xgb_model
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return _predict(self.xgb_model, data, **(params or {}))
-
-    def get_raw_model(self) -> Any:
-        return self.xgb_model
-
-
-def _load_pyfunc(path: str) -> _XGBModelWrapper:
+def _load_pyfunc(path: str) -> Any:
     """Loader entry point for ``loader_module: mlflow.xgboost`` (``path``: the data file or its folder)."""
-    local = Path(path)
-    return _XGBModelWrapper(_load_from_dir(local.parent if local.is_file() else local))
+    from mltrail.pyfunc.flavor_dir import RawModelWrapper, model_folder
+
+    booster = _load_from_dir(model_folder(path))
+    return RawModelWrapper(booster, lambda data, **params: _predict(booster, data, **params))

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackValue, new_assessment_id
-from mltrail.entities.trace import _ms_to_rfc3339
+from mltrail.entities.timestamps import ms_to_rfc3339
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.store.sql._codec import chunks
 from mltrail.store.sql.schema import assessments, trace_info
@@ -167,7 +167,7 @@ def update(
             **(current.get("metadata") or {}),
             **{str(k): str(v) for k, v in metadata.items()},
         }
-    current["last_update_time"] = _ms_to_rfc3339(int(time.time() * 1000))
+    current["last_update_time"] = ms_to_rfc3339(int(time.time() * 1000))
     row = _row(current)
     conn.execute(
         sa.update(assessments)
