@@ -36,7 +36,6 @@ SCRIPT = textwrap.dedent('''
         from mltrail.genai.judges import make_judge
         from mltrail.genai.scorers import scorer
     mlflow.set_tracking_uri(sys.argv[2])
-    mlflow.set_experiment(sys.argv[3])
 
     @scorer
     def exact(outputs, expectations):
@@ -68,32 +67,52 @@ SCRIPT = textwrap.dedent('''
     shouting = make_judge(name="shouting", instructions="Is {{ outputs }} in capital letters? Answer yes or no.",
                           model="openai:/gpt-4o-mini", feedback_value_type=str)
 
-    scorers = [exact, length, rated, broken] + ([shouting] if sys.argv[4] == "judge" else [])
-    res = mlflow.genai.evaluate(data=data, predict_fn=predict, scorers=scorers)
-    rows = []
-    for trace_id in res.result_df["trace_id"]:
-        t = mlflow.get_trace(trace_id)
-        rows.append(sorted([a.name, a.value, a.rationale, a.error.error_code if a.error else None]
-                           for a in t.info.assessments))
-    run = mlflow.get_run(res.run_id)
-    print(json.dumps({
-        "metrics": res.metrics, "columns": list(res.result_df.columns), "rows": sorted(rows),
-        "run_metrics": run.data.metrics, "run_type": run.data.tags.get("mlflow.runType"),
-        "run_id": res.run_id, "trace_ids": list(res.result_df["trace_id"]),
-        "responses": sorted(res.result_df["response"]),
-        "n_traces": len(mlflow.search_traces(locations=[run.info.experiment_id], run_id=res.run_id)),
-    }, default=str))
+    def evaluate(experiment, judge):
+        mlflow.set_experiment(experiment)
+        scorers = [exact, length, rated, broken] + ([shouting] if judge else [])
+        res = mlflow.genai.evaluate(data=data, predict_fn=predict, scorers=scorers)
+        rows = []
+        for trace_id in res.result_df["trace_id"]:
+            t = mlflow.get_trace(trace_id)
+            rows.append(sorted([a.name, a.value, a.rationale, a.error.error_code if a.error else None]
+                               for a in t.info.assessments))
+        run = mlflow.get_run(res.run_id)
+        return {
+            "metrics": res.metrics, "columns": list(res.result_df.columns), "rows": sorted(rows),
+            "run_metrics": run.data.metrics, "run_type": run.data.tags.get("mlflow.runType"),
+            "run_id": res.run_id, "trace_ids": list(res.result_df["trace_id"]),
+            "responses": sorted(res.result_df["response"]),
+            "n_traces": len(mlflow.search_traces(locations=[run.info.experiment_id], run_id=res.run_id)),
+        }
+
+    # argv[3]: the experiment; argv[4]: the evaluations to run ("plain", "judge" or both, comma-separated)
+    out = {mode: evaluate(f"{sys.argv[3]}-{mode}", mode == "judge") for mode in sys.argv[4].split(",")}
+    if len(sys.argv) > 5:  # then read another SDK's evaluation: [run id, [trace ids]] as JSON
+        other_run, other_traces = json.loads(sys.argv[5])
+        read = {}
+        for trace_id in other_traces:
+            t = mlflow.get_trace(trace_id)
+            read[trace_id] = sorted([a.name, a.value, (a.metadata or {}).get("mlflow.assessment.sourceRunId")]
+                                    for a in t.info.assessments)
+        run = mlflow.get_run(other_run)
+        linked = mlflow.search_traces(locations=[run.info.experiment_id], run_id=other_run, return_type="list")
+        out["read"] = {"assessments": read, "metrics": run.data.metrics,
+                       "linked": sorted(t.info.trace_id for t in linked)}
+    print(json.dumps(out, default=str))
 ''')
 
 
-def _run(sdk: str, tracking_uri: str, experiment: str, cwd: Path, judge: bool = False) -> dict:
+def _run(sdk: str, tracking_uri: str, experiment: str, cwd: Path, modes: str = "plain",
+         read: dict | None = None) -> dict:
+    """Run SCRIPT under ``sdk``: the evaluations ``modes`` names, then (given ``read``) read that one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
     env["MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION"] = "false"
     script = cwd / "evaluate_script.py"
     script.write_text(SCRIPT)
-    res = subprocess.run([sys.executable, str(script), sdk, tracking_uri, experiment, "judge" if judge else "-"],
-                         capture_output=True,
-                         text=True, env=env, cwd=cwd, timeout=300)
+    args = [sys.executable, str(script), sdk, tracking_uri, experiment, modes]
+    if read is not None:
+        args.append(json.dumps([read["run_id"], read["trace_ids"]]))
+    res = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -111,63 +130,51 @@ def _comparable(out: dict) -> dict:
             "n_traces": out["n_traces"]}
 
 
-def test_same_evaluation_same_metrics_assessments_and_columns(tmp_path):
-    (tmp_path / "mlflow").mkdir()
-    (tmp_path / "mltrail").mkdir()
-    theirs = _run("mlflow", mlflow_sqlite_uri(tmp_path / "mlflow" / "m.db"), "parity", tmp_path / "mlflow")
-    ours = _run("mltrail", f"sqlite:///{tmp_path / 'mltrail' / 'm.db'}", "parity", tmp_path / "mltrail")
-    assert _comparable(ours) == _comparable(theirs)
-    assert ours["metrics"]["exact/mean"] == 0.75 and ours["run_type"] == "genai_evaluate"
-    assert ["broken", None, None, "SCORER_ERROR"] in ours["rows"][0]
+def test_same_evaluations_same_metrics_assessments_and_columns(tmp_path, openai_server):
+    """Code scorers alone, then with make_judge(feedback_value_type=str) answered by the OpenAI fake.
 
-
-def test_same_evaluation_with_an_llm_judge(tmp_path, openai_server):
-    """make_judge(feedback_value_type=str) in both SDKs, answered by the loopback OpenAI fake."""
+    Each SDK runs both evaluations in one process (one interpreter start per SDK).
+    """
     openai_server.set_responder(shouting_verdict)
     (tmp_path / "mlflow").mkdir()
     (tmp_path / "mltrail").mkdir()
     mlflow_db = mlflow_sqlite_uri(tmp_path / "mlflow" / "m.db")
-    theirs = _run("mlflow", mlflow_db, "parity", tmp_path / "mlflow", judge=True)
-    ours = _run("mltrail", f"sqlite:///{tmp_path / 'mltrail' / 'm.db'}", "parity", tmp_path / "mltrail", judge=True)
+    theirs = _run("mlflow", mlflow_db, "parity", tmp_path / "mlflow", modes="plain,judge")
+    ours = _run("mltrail", f"sqlite:///{tmp_path / 'mltrail' / 'm.db'}", "parity", tmp_path / "mltrail",
+                modes="plain,judge")
+    assert _comparable(ours["plain"]) == _comparable(theirs["plain"])
+    assert ours["plain"]["metrics"]["exact/mean"] == 0.75 and ours["plain"]["run_type"] == "genai_evaluate"
+    assert ["broken", None, None, "SCORER_ERROR"] in ours["plain"]["rows"][0]
+
     assert len(openai_server.requests) == 8  # four rows judged by each SDK
-    assert ["shouting", "no", "judged no", None] in ours["rows"][0]
-    assert _comparable(ours) == _comparable(theirs)
+    assert ["shouting", "no", "judged no", None] in ours["judge"]["rows"][0]
+    assert _comparable(ours["judge"]) == _comparable(theirs["judge"])
 
 
 def test_official_client_reads_mltrail_evaluation_through_the_server_and_back(tmp_path, live_server):
     """mltrail evaluates against mltrail server; the official client reads it (and the other way round)."""
+    import mltrail
+
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    ours = _run("mltrail", live_server.url, "through-server", tmp_path / "a")
-    theirs = _run("mlflow", live_server.url, "through-server-official", tmp_path / "b")
+    ours = _run("mltrail", live_server.url, "through-server", tmp_path / "a")["plain"]
+    theirs_out = _run("mlflow", live_server.url, "through-server-official", tmp_path / "b", read=ours)
+    theirs = theirs_out["plain"]
     assert _comparable(ours) == _comparable(theirs)  # the official client's evaluation works on mltrail server
 
-    reader = textwrap.dedent('''
-        import json, sys
-        if sys.argv[1] == "mlflow":
-            import mlflow
-        else:
-            import mltrail as mlflow
-        mlflow.set_tracking_uri(sys.argv[2])
-        out = {}
-        for trace_id in json.loads(sys.argv[4]):
-            t = mlflow.get_trace(trace_id)
-            out[trace_id] = sorted([a.name, a.value, (a.metadata or {}).get("mlflow.assessment.sourceRunId")]
-                                   for a in t.info.assessments)
-        run = mlflow.get_run(sys.argv[3])
-        linked = mlflow.search_traces(locations=[run.info.experiment_id], run_id=sys.argv[3], return_type="list")
-        print(json.dumps({"assessments": out, "metrics": run.data.metrics,
-                          "linked": sorted(t.info.trace_id for t in linked)}, default=str))
-    ''')
-    script = tmp_path / "reader.py"
-    script.write_text(reader)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
-    for writer, reader_sdk in ((ours, "mlflow"), (theirs, "mltrail")):
-        res = subprocess.run([sys.executable, str(script), reader_sdk, live_server.url, writer["run_id"],
-                              json.dumps(writer["trace_ids"])], capture_output=True, text=True, env=env,
-                             cwd=tmp_path, timeout=300)
-        assert res.returncode == 0, res.stderr[-3000:]
-        read = json.loads(res.stdout.strip().splitlines()[-1])
+    mltrail.set_tracking_uri(live_server.url)
+    read_by_mltrail = {
+        "assessments": {
+            trace_id: sorted([a.name, a.value, (a.metadata or {}).get("mlflow.assessment.sourceRunId")]
+                             for a in mltrail.get_trace(trace_id).info.assessments)
+            for trace_id in theirs["trace_ids"]
+        },
+        "metrics": mltrail.get_run(theirs["run_id"]).data.metrics,
+        "linked": sorted(t.info.trace_id for t in mltrail.search_traces(
+            locations=[mltrail.get_run(theirs["run_id"]).info.experiment_id], run_id=theirs["run_id"],
+            return_type="list")),
+    }
+    for writer, read in ((ours, theirs_out["read"]), (theirs, read_by_mltrail)):
         assert read["metrics"] == writer["run_metrics"]
         assert read["linked"] == sorted(writer["trace_ids"])
         for trace_id in writer["trace_ids"]:
