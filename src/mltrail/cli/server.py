@@ -244,6 +244,8 @@ def run_server(
         _bootstrap_auth()
     _announce_security(config, log)
     if scorer_worker and not config.artifacts_only:
+        # gateway:/ judges of the in-process worker call this server's AI gateway.
+        os.environ.setdefault("MLTRAIL_GATEWAY_URL", f"{_own_url(config)}/gateway/mlflow/v1")
         _start_scorer_worker(config.backend_store_uri)
     if config.expose_prometheus:
         from mltrail.server.metrics import prepare_directory
@@ -314,6 +316,12 @@ def _start_grpc(config: ServerConfig, app: object) -> OtlpGrpcServer:
     except OSError as err:
         raise click.ClickException(f"Cannot listen for OTLP/gRPC on {server.address}: {err}") from None
     return server
+
+
+def _own_url(config: ServerConfig) -> str:
+    """How a process on this machine reaches the server (a wildcard host means loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
+    return f"http://[{host}]:{config.port}" if ":" in host else f"http://{host}:{config.port}"
 
 
 def _start_scorer_worker(backend_store_uri: str) -> None:
