@@ -254,6 +254,7 @@ def test_gateway_judges_genai_classic_and_online(server, endpoint, monkeypatch):
 
     with mltrail.start_run(experiment_id=experiment_id):
         answer("Capital of France?")
+    mltrail.flush_trace_async_logging()
     trace_id = mltrail.get_last_active_trace_id()
     url = f"{server.url}/api/3.0/mlflow/traces/{trace_id}"
     deadline = time.monotonic() + 30
