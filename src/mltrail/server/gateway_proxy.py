@@ -41,6 +41,7 @@ from mltrail.exceptions import (
 )
 from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_providers as providers
+from mltrail.server.auth.rules import AUTHENTICATED
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.limits import loads_json
 from mltrail.server.routing import Call, Endpoint, implement
@@ -292,3 +293,7 @@ ENDPOINTS: list[Endpoint] = [
     implement(G.openai_chat, chat_completions),
     implement(G.openai_embeddings, openai_embeddings),
 ]
+
+#: Any signed-in user may call the proxies (MLflow checks a per-endpoint USE permission, which
+#: mltrail's permission model does not have); configuring them is for admins.
+AUTH_RULES = {(ep.path, m): AUTHENTICATED for ep in ENDPOINTS for m in ep.methods}

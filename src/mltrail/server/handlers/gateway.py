@@ -24,7 +24,7 @@ from mltrail.protocol import gateway as p
 from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_providers as providers
 from mltrail.server import gateway_proxy as proxy
-from mltrail.server.auth.rules import ADMIN_ONLY, AUTHENTICATED
+from mltrail.server.auth.rules import ADMIN_ONLY
 from mltrail.server.gateway_proxy import gateway_store, secret_box
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.webhook_urls import check_url
@@ -384,11 +384,6 @@ ENDPOINTS: list[Endpoint] = [
     *proxy.ENDPOINTS,
 ]
 
-_PROXIES = {ep.name for ep in proxy.ENDPOINTS}
-#: MLflow's auth app lets admins (or the resource's managers) configure the gateway; mltrail
-#: keeps configuration for admins, and lets any signed-in user call the proxies.
-AUTH_RULES = {
-    (ep.path, m): (AUTHENTICATED if ep.name in _PROXIES else ADMIN_ONLY)
-    for ep in ENDPOINTS
-    for m in ep.methods
-}
+#: MLflow's auth app lets admins (or the resource's managers) configure the gateway; mltrail keeps
+#: configuration for admins. The proxies' rule (any signed-in user) is in ``gateway_proxy``.
+AUTH_RULES = {(ep.path, m): ADMIN_ONLY for ep in ENDPOINTS if ep not in proxy.ENDPOINTS for m in ep.methods}
