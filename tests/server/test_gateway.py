@@ -109,14 +109,17 @@ def test_official_client_configures_secrets_models_and_endpoints(server, store, 
     assert mapping.linkage_type == GatewayModelLinkageType.PRIMARY and mapping.weight == 1.0
     assert mapping.model_definition.secret_name == "judge-key"
     assert mapping.model_definition.model_name == "gpt-4o-mini"
-    exp = httpx.get(f"{server.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": endpoint.experiment_id})
+    exp = httpx.get(
+        f"{server.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": endpoint.experiment_id}
+    )
     assert exp.json()["experiment"]["name"] == "gateway/judge"
     assert store.get_gateway_endpoint(name="judge").endpoint_id == endpoint.endpoint_id
 
     # A second model: attach as fallback, tag, bind, detach, delete.
     spare = store.create_gateway_model_definition("spare", info.secret_id, "openai", "gpt-4o")
     attached = store.attach_model_to_endpoint(
-        endpoint.endpoint_id, GatewayEndpointModelConfig(spare.model_definition_id, GatewayModelLinkageType.FALLBACK, 1.0, 1)
+        endpoint.endpoint_id,
+        GatewayEndpointModelConfig(spare.model_definition_id, GatewayModelLinkageType.FALLBACK, 1.0, 1),
     )
     assert attached.fallback_order == 1 and attached.linkage_type == GatewayModelLinkageType.FALLBACK
     store.set_gateway_endpoint_tag(endpoint.endpoint_id, GatewayEndpointTag("team", "eval"))
@@ -129,11 +132,15 @@ def test_official_client_configures_secrets_models_and_endpoints(server, store, 
     store.delete_endpoint_binding(endpoint.endpoint_id, "scorer", "sc-1")
     store.delete_gateway_endpoint_tag(endpoint.endpoint_id, "team")
     in_use = httpx.request(
-        "DELETE", server.url + API + "/model-definitions/delete", json={"model_definition_id": spare.model_definition_id}
+        "DELETE",
+        server.url + API + "/model-definitions/delete",
+        json={"model_definition_id": spare.model_definition_id},
     )
     assert "in use by endpoints" in _error(in_use, 400, "INVALID_STATE")
     store.detach_model_from_endpoint(endpoint.endpoint_id, spare.model_definition_id)
-    renamed = store.update_gateway_model_definition(spare.model_definition_id, name="spare-2", model_name="gpt-4.1")
+    renamed = store.update_gateway_model_definition(
+        spare.model_definition_id, name="spare-2", model_name="gpt-4.1"
+    )
     assert (renamed.name, renamed.model_name) == ("spare-2", "gpt-4.1")
     store.delete_gateway_model_definition(spare.model_definition_id)
     assert [m.name for m in store.list_gateway_model_definitions()] == ["judge-model"]
@@ -141,6 +148,12 @@ def test_official_client_configures_secrets_models_and_endpoints(server, store, 
 
 def test_answers_have_the_proto_shapes_and_bad_input_is_400(server, endpoint):
     http = httpx.Client(base_url=server.url + API, timeout=10)
+    ui = httpx.Client(base_url=server.url + "/ajax-api/3.0/mlflow/gateway", timeout=10)
+    with http, ui:
+        _shapes_and_errors(server, http, ui)
+
+
+def _shapes_and_errors(server, http: httpx.Client, ui: httpx.Client) -> None:
     secret = http.post("/secrets/create", json={"secret_name": "shape", "secret_value": {"api_key": "short"}})
     _proto(secret.json(), pb.CreateGatewaySecret.Response)
     assert secret.json()["secret"]["masked_values"] == {"api_key": "***"}
@@ -150,31 +163,53 @@ def test_answers_have_the_proto_shapes_and_bad_input_is_400(server, endpoint):
     _proto(http.get("/model-definitions/list").json(), pb.ListGatewayModelDefinitions.Response)
     assert "sk-" not in http.get("/secrets/list").text.replace("sk-...", "")
 
-    again = http.post("/secrets/create", json={"secret_name": "shape", "secret_value": {"api_key": "other-key"}})
+    again = http.post(
+        "/secrets/create", json={"secret_name": "shape", "secret_value": {"api_key": "other-key"}}
+    )
     assert "already exists" in _error(again, 400, "RESOURCE_ALREADY_EXISTS")
-    steer = http.post("/secrets/create", json={"secret_name": "s2", "secret_value": {"api_key": "k", "base_url": "x"}})
+    steer = http.post(
+        "/secrets/create", json={"secret_name": "s2", "secret_value": {"api_key": "k", "base_url": "x"}}
+    )
     assert "base_url" in _error(steer, 400, "INVALID_PARAMETER_VALUE")
     ssrf = http.post(
-        "/secrets/create", json={"secret_name": "s3", "secret_value": {"api_key": "k"}, "auth_config": {"api_base": "file:///etc"}}
+        "/secrets/create",
+        json={
+            "secret_name": "s3",
+            "secret_value": {"api_key": "k"},
+            "auth_config": {"api_base": "file:///etc"},
+        },
     )
     _error(ssrf, 400, "INVALID_PARAMETER_VALUE")
     _error(http.post("/secrets/create", json={"secret_name": "s4"}), 400, "INVALID_PARAMETER_VALUE")
     _error(http.get("/secrets/get", params={"secret_id": "s-nope"}), 404, "RESOURCE_DOES_NOT_EXIST")
-    bad_name = http.post("/endpoints/create", json={"name": "a b", "model_configs": [{"model_definition_id": "d"}]})
+    bad_name = http.post(
+        "/endpoints/create", json={"name": "a b", "model_configs": [{"model_definition_id": "d"}]}
+    )
     assert "Invalid endpoint name" in _error(bad_name, 400, "INVALID_PARAMETER_VALUE")
-    no_linkage = http.post("/endpoints/create", json={"name": "ok", "model_configs": [{"model_definition_id": "d"}]})
+    no_linkage = http.post(
+        "/endpoints/create", json={"name": "ok", "model_configs": [{"model_definition_id": "d"}]}
+    )
     assert "linkage_type" in _error(no_linkage, 400, "INVALID_PARAMETER_VALUE")
-    missing = http.post("/endpoints/create", json={"name": "ok", "model_configs": [{"model_definition_id": "d-x", "linkage_type": "PRIMARY"}]})
+    missing = http.post(
+        "/endpoints/create",
+        json={"name": "ok", "model_configs": [{"model_definition_id": "d-x", "linkage_type": "PRIMARY"}]},
+    )
     _error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
     assert http.get("/endpoints/get", params={"name": "ok"}).status_code == 404  # nothing half-written
 
-    ui = httpx.Client(base_url=server.url + "/ajax-api/3.0/mlflow/gateway", timeout=10)
     assert "openai" in ui.get("/supported-providers").json()["providers"]
     config = ui.get("/provider-config", params={"provider": "openai"}).json()
-    assert config["default_mode"] == "api_key" and config["auth_modes"][0]["secret_fields"][0]["name"] == "api_key"
+    assert (
+        config["default_mode"] == "api_key"
+        and config["auth_modes"][0]["secret_fields"][0]["name"] == "api_key"
+    )
     assert ui.get("/secrets/config").json() == {"secrets_available": True, "using_default_passphrase": False}
     paths = httpx.get(server.url + "/openapi.json").json()["paths"]
-    assert {API + "/secrets/create", "/gateway/mlflow/v1/chat/completions", "/gateway/openai/v1/embeddings"} <= set(paths)
+    assert {
+        API + "/secrets/create",
+        "/gateway/mlflow/v1/chat/completions",
+        "/gateway/openai/v1/embeddings",
+    } <= set(paths)
 
 
 def test_proxy_sends_the_stored_key_and_counts_usage(server, endpoint, fake):
@@ -182,31 +217,48 @@ def test_proxy_sends_the_stored_key_and_counts_usage(server, endpoint, fake):
 
     before = len(fake.requests)
     client = openai.OpenAI(base_url=f"{server.url}/gateway/mlflow/v1", api_key="unused", max_retries=0)
-    reply = client.chat.completions.create(model="judge", messages=[{"role": "user", "content": "one two three"}])
+    reply = client.chat.completions.create(
+        model="judge", messages=[{"role": "user", "content": "one two three"}]
+    )
     assert json.loads(reply.choices[0].message.content)["result"] == "yes"
     sent = fake.requests[before]
     assert sent["body"]["model"] == "gpt-4o-mini" and sent["headers"]["authorization"] == f"Bearer {KEY}"
     assert [m.id for m in client.models.list().data] == ["judge"]
+    stream = client.chat.completions.create(
+        model="judge", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    assert "result" in "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
     passthrough = openai.OpenAI(base_url=f"{server.url}/gateway/openai/v1", api_key="unused", max_retries=0)
     vectors = passthrough.embeddings.create(model="judge", input=["a b", "c"])
     assert len(vectors.data) == 2
-    invoked = httpx.post(f"{server.url}/gateway/judge/mlflow/invocations", json={"messages": [{"role": "user", "content": "hi"}]})
+    invoked = httpx.post(
+        f"{server.url}/gateway/judge/mlflow/invocations",
+        json={"messages": [{"role": "user", "content": "hi"}]},
+    )
     assert invoked.status_code == 200 and invoked.json()["choices"][0]["message"]["role"] == "assistant"
 
-    unknown = httpx.post(f"{server.url}/gateway/mlflow/v1/chat/completions", json={"model": "nope", "messages": []})
+    unknown = httpx.post(
+        f"{server.url}/gateway/mlflow/v1/chat/completions", json={"model": "nope", "messages": []}
+    )
     _error(unknown, 404, "RESOURCE_DOES_NOT_EXIST")
-    usage = httpx.get(f"{server.url}/ajax-api/3.0/mltrail/gateway/usage", params={"endpoint_id": endpoint.endpoint_id})
+    usage = httpx.get(
+        f"{server.url}/ajax-api/3.0/mltrail/gateway/usage", params={"endpoint_id": endpoint.endpoint_id}
+    )
     [today] = usage.json()["usage"]
     assert today["endpoint_name"] == "judge" and today["requests"] >= 3 and today["errors"] == 0
     assert today["input_tokens"] >= 3 + 3 and today["output_tokens"] > 0
+    client.close()
+    passthrough.close()
     assert KEY not in server.log.read_text()
 
 
 def test_unsupported_provider_and_fallback(server, store, fake):
     from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
 
-    dead = store.create_gateway_secret("dead", {"api_key": KEY}, auth_config={"api_base": "http://127.0.0.1:9/v1"})
+    dead = store.create_gateway_secret(
+        "dead", {"api_key": KEY}, auth_config={"api_base": "http://127.0.0.1:9/v1"}
+    )
     live = store.get_secret_info(secret_name="judge-key")
     first = store.create_gateway_model_definition("dead-model", dead.secret_id, "openai", "m1")
     second = store.create_gateway_model_definition("live-model", live.secret_id, "openai", "m2")
@@ -219,7 +271,9 @@ def test_unsupported_provider_and_fallback(server, store, fake):
     )  # fmt: skip
     store.create_gateway_endpoint("claude", [GatewayEndpointModelConfig(claude.model_definition_id, primary)])
     chat = {"messages": [{"role": "user", "content": "hi"}]}
-    answered = httpx.post(f"{server.url}/gateway/mlflow/v1/chat/completions", json={"model": "failover", **chat})
+    answered = httpx.post(
+        f"{server.url}/gateway/mlflow/v1/chat/completions", json={"model": "failover", **chat}
+    )
     assert answered.status_code == 200 and fake.requests[-1]["body"]["model"] == "m2"
     refused = httpx.post(f"{server.url}/gateway/mlflow/v1/chat/completions", json={"model": "claude", **chat})
     assert "not supported by mltrail" in _error(refused, 400, "INVALID_PARAMETER_VALUE")
@@ -238,7 +292,9 @@ def test_gateway_judges_genai_classic_and_online(server, endpoint, monkeypatch):
     assert feedback.value == "yes" and feedback.rationale == "fine"
 
     data = pd.DataFrame({"inputs": ["Capital of France?"], "answer": ["Paris"]})
-    result = mltrail.evaluate(data=data, predictions="answer", extra_metrics=[answer_relevance(model="gateway:/judge")])
+    result = mltrail.evaluate(
+        data=data, predictions="answer", extra_metrics=[answer_relevance(model="gateway:/judge")]
+    )
     assert result.metrics["answer_relevance/v1/mean"] == 4.0
 
     from mltrail.genai.scorers import ScorerSamplingConfig
