@@ -119,12 +119,14 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      "host; off by default. Needs `pip install mltrail[otlp-grpc]`."),
         click.option("--webhooks-allow-private", is_flag=True, default=False,
                      envvar="MLTRAIL_WEBHOOKS_ALLOW_PRIVATE",
-                     help="Let webhooks target loopback, private and link-local addresses (local development "
-                     "only: off, a webhook cannot reach this host's or its network's internal services)."),
+                     help="Let webhooks and the AI gateway's api_base target loopback, private and link-local "
+                     "addresses (local development only: off, they cannot reach this host's or its "
+                     "network's internal services)."),
         click.option("--secrets-key-file", default=None, type=click.Path(exists=True, dir_okay=False),
                      envvar="MLTRAIL_SECRETS_KEY_FILE",
-                     help="A file whose contents key the encryption of webhook secrets at rest "
-                     "(default: the MLTRAIL_SECRET_KEY variable; without either they are stored as given)."),
+                     help="A file whose contents key the encryption of webhook secrets and AI gateway keys at "
+                     "rest (default: the MLTRAIL_SECRET_KEY variable; without either, webhook secrets are "
+                     "stored as given and the gateway refuses to store keys)."),
         click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
                      show_default=True),
         click.option("--access-log/--no-access-log", default=False, show_default=True,
