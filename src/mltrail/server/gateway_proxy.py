@@ -217,7 +217,8 @@ async def _forward(call: Call, endpoint_name: str, path: str, body: dict[str, An
 
     if not endpoint_name or not isinstance(endpoint_name, str):
         raise invalid("The request must name the gateway endpoint in 'model'.")
-    endpoint = await _blocking(call, gateway_store(call).get_endpoint, None, endpoint_name)
+    store = await _blocking(call, gateway_store, call)  # the first call opens it: off the event loop
+    endpoint = await _blocking(call, store.get_endpoint, None, endpoint_name)
     last: MltrailException | None = None
     for mapping in _order(endpoint):
         target = await _blocking(call, _resolve, call, mapping)
@@ -278,7 +279,8 @@ async def invocations(call: Call) -> Any:
 
 
 async def list_models(call: Call) -> Any:
-    endpoints = await _blocking(call, gateway_store(call).list_endpoints)
+    store = await _blocking(call, gateway_store, call)
+    endpoints = await _blocking(call, store.list_endpoints)
     data = [
         {"id": e["name"], "object": "model", "created": e["created_at"] // 1000, "owned_by": "mlflow"}
         for e in sorted(endpoints, key=lambda e: e["name"])
