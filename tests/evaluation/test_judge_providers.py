@@ -33,8 +33,11 @@ QA = pd.DataFrame(
     }
 )
 CLAUDE = "anthropic:/claude-3-5-haiku-latest"
+# Providers with a key of their own (``gateway:/`` sends the tracking server's credentials instead).
 OPENAI_COMPATIBLE = [
-    name for name, p in PROVIDERS.items() if p.path("m") == "/chat/completions" and name != "openai"
+    name
+    for name, p in PROVIDERS.items()
+    if p.path("m") == "/chat/completions" and name != "openai" and p.key_var is not None
 ]
 
 

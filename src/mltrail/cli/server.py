@@ -119,12 +119,14 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      "host; off by default. Needs `pip install mltrail[otlp-grpc]`."),
         click.option("--webhooks-allow-private", is_flag=True, default=False,
                      envvar="MLTRAIL_WEBHOOKS_ALLOW_PRIVATE",
-                     help="Let webhooks target loopback, private and link-local addresses (local development "
-                     "only: off, a webhook cannot reach this host's or its network's internal services)."),
+                     help="Let webhooks and the AI gateway's api_base target loopback, private and link-local "
+                     "addresses (local development only: off, they cannot reach this host's or its "
+                     "network's internal services)."),
         click.option("--secrets-key-file", default=None, type=click.Path(exists=True, dir_okay=False),
                      envvar="MLTRAIL_SECRETS_KEY_FILE",
-                     help="A file whose contents key the encryption of webhook secrets at rest "
-                     "(default: the MLTRAIL_SECRET_KEY variable; without either they are stored as given)."),
+                     help="A file whose contents key the encryption of webhook secrets and AI gateway keys at "
+                     "rest (default: the MLTRAIL_SECRET_KEY variable; without either, webhook secrets are "
+                     "stored as given and the gateway refuses to store keys)."),
         click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
                      show_default=True),
         click.option("--access-log/--no-access-log", default=False, show_default=True,
@@ -244,6 +246,8 @@ def run_server(
         _bootstrap_auth()
     _announce_security(config, log)
     if scorer_worker and not config.artifacts_only:
+        # gateway:/ judges of the in-process worker call this server's AI gateway.
+        os.environ.setdefault("MLTRAIL_GATEWAY_URL", f"{_own_url(config)}/gateway/mlflow/v1")
         _start_scorer_worker(config.backend_store_uri)
     if config.expose_prometheus:
         from mltrail.server.metrics import prepare_directory
@@ -314,6 +318,12 @@ def _start_grpc(config: ServerConfig, app: object) -> OtlpGrpcServer:
     except OSError as err:
         raise click.ClickException(f"Cannot listen for OTLP/gRPC on {server.address}: {err}") from None
     return server
+
+
+def _own_url(config: ServerConfig) -> str:
+    """How a process on this machine reaches the server (a wildcard host means loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
+    return f"http://[{host}]:{config.port}" if ":" in host else f"http://{host}:{config.port}"
 
 
 def _start_scorer_worker(backend_store_uri: str) -> None:

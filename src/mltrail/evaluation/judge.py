@@ -109,7 +109,14 @@ def _resolve(uri: str) -> _Target:
     scheme, model = parse_judge_uri(uri)
     provider = PROVIDERS[scheme]
     base_url = os.environ.get(provider.base_url_var) or provider.default_base_url
+    if not base_url and provider.default_base_url_from is not None:
+        base_url = provider.default_base_url_from()
     if not base_url:
+        if provider.default_base_url_from is not None:
+            raise invalid(
+                f"A '{scheme}:/' judge model is called through a tracking server: set the tracking URI "
+                f"to the server (http(s)://...) or {provider.base_url_var}."
+            )
         raise invalid(f"{provider.base_url_var} must be set to use an '{scheme}:/' judge model.")
     if urlsplit(base_url).scheme not in ("http", "https"):
         raise invalid(f"{provider.base_url_var} must be an http(s) URL to use an '{scheme}:/' judge model.")

@@ -11,6 +11,10 @@ OpenAI-compatible service::
 
     "acme": _openai_compatible("acme", "https://api.acme.ai/v1", "ACME_API_KEY", "ACME_BASE_URL"),
 
+``gateway:/<endpoint>`` calls the tracking server's AI gateway
+(``<tracking URI>/gateway/mlflow/v1/chat/completions``, or ``MLTRAIL_GATEWAY_URL``
+when set: ``mltrail server`` sets it for its own online-scoring worker).
+
 The environment variable names follow MLflow's judges (``ANTHROPIC_API_KEY``,
 ``MISTRAL_API_KEY``, ``TOGETHERAI_API_KEY``, ``MLFLOW_DEPLOYMENTS_TARGET`` ...)
 so existing setups keep working.
@@ -73,6 +77,9 @@ class Provider:
     lookup: Lookup | None = None
     secret_vars: tuple[str, ...] = ()
     via_openai_package: bool = False
+    # Where to send when ``base_url_var`` is unset and there is no fixed default (the gateway:
+    # the tracking server).
+    default_base_url_from: Callable[[], str | None] | None = None
 
 
 def _user_message(prompt: str) -> list[JSON]:
@@ -201,6 +208,38 @@ def _endpoints() -> Provider:
     )
 
 
+# --- mltrail's (and MLflow 3's) AI gateway: gateway:/<endpoint> ----------------------------------
+
+GATEWAY_PATH = "/gateway/mlflow/v1"
+
+
+def _gateway_base_url() -> str | None:
+    """The tracking server's gateway, when the tracking URI is a server (``http(s)://``)."""
+    from mltrail.tracking.context import get_tracking_uri  # the client loads only when a judge is resolved
+
+    uri = get_tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return None
+    return uri.rstrip("/") + GATEWAY_PATH
+
+
+def _gateway() -> Provider:
+    """``gateway:/<endpoint>``: OpenAI chat completions on the server's gateway, ``model`` = the endpoint."""
+    return Provider(
+        name="gateway",
+        base_url_var="MLTRAIL_GATEWAY_URL",
+        default_base_url=None,
+        key_var=None,
+        path=lambda endpoint: "/chat/completions",
+        payload=_chat_payload,
+        reply=_chat_reply,
+        headers=_tracking_credentials,
+        key_required=False,
+        secret_vars=_endpoints().secret_vars,
+        default_base_url_from=_gateway_base_url,
+    )
+
+
 PROVIDERS: dict[str, Provider] = {
     # Called through the openai package (which reads the same two variables).
     "openai": Provider(
@@ -244,4 +283,5 @@ PROVIDERS: dict[str, Provider] = {
         "ollama", "http://localhost:11434/v1", "OLLAMA_API_KEY", "OLLAMA_BASE_URL", key_required=False
     ),
     "endpoints": _endpoints(),
+    "gateway": _gateway(),
 }

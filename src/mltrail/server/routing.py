@@ -88,6 +88,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "mltrail.server.handlers.scorers",
     "mltrail.server.handlers.offline",
     "mltrail.server.handlers.webhooks",
+    "mltrail.server.handlers.gateway",
     # The web UI's JSON, event-stream and CSV routes (declared in mltrail.protocol.ui), named
     # here rather than imported: the UI sits above the server.
     "mltrail.ui.routes",

@@ -1,4 +1,4 @@
-"""Webhook secrets at rest: AES-256-GCM with the server's key, when it has one.
+"""Secrets at rest (webhook signing secrets, AI gateway provider keys): AES-256-GCM with the server's key.
 
 The key comes from ``MLTRAIL_SECRET_KEY`` (any string of at least 16 characters)
 or from the file named by ``--secrets-key-file`` (its contents); the AES key is
@@ -10,6 +10,11 @@ else with a key made up per process, which loses every secret at a restart).
 A secret stored encrypted needs the same key to be read back: a server started
 without it (or with another) refuses to deliver to that webhook and says why in
 the delivery log, rather than sign with something else.
+
+Each use seals under its own associated data (``purpose``), so a webhook secret
+copied into the gateway's table (or the reverse) does not open there. The AI
+gateway (:mod:`mltrail.server.handlers.gateway`) requires a key: it refuses to
+store a provider key in clear.
 
 Example::
 
@@ -32,7 +37,8 @@ KEY_ENV = "MLTRAIL_SECRET_KEY"
 _PREFIX = "enc:v1:"
 _MIN_KEY_CHARS = 16
 _NONCE_BYTES = 12
-_AAD = b"mltrail-webhook-secret"
+WEBHOOK = "webhook"
+GATEWAY = "gateway"
 
 
 def _key_material(config: Any) -> str | None:
@@ -50,10 +56,16 @@ def _key_material(config: Any) -> str | None:
 
 
 class SecretBox:
-    """Seals and opens webhook secrets with the server's key (or passes them through without one)."""
+    """Seals and opens secrets with the server's key (or passes them through without one).
 
-    def __init__(self, key_material: str | None) -> None:
+    ``purpose`` names what the secrets are for (``"webhook"``, ``"gateway"``): it is the
+    associated data of every seal and the noun of every error message.
+    """
+
+    def __init__(self, key_material: str | None, purpose: str = WEBHOOK) -> None:
         self._aead: Any = None
+        self._aad = f"mltrail-{purpose}-secret".encode()
+        self._what = f"{purpose} secret"
         if key_material is not None:
             if len(key_material) < _MIN_KEY_CHARS:
                 raise MltrailException(
@@ -65,9 +77,9 @@ class SecretBox:
             self._aead = AESGCM(hashlib.sha256(key_material.encode("utf-8")).digest())
 
     @classmethod
-    def from_config(cls, config: Any) -> SecretBox:
+    def from_config(cls, config: Any, purpose: str = WEBHOOK) -> SecretBox:
         """The box for a server's settings (``--secrets-key-file``, else ``MLTRAIL_SECRET_KEY``)."""
-        return cls(_key_material(config))
+        return cls(_key_material(config), purpose)
 
     @property
     def encrypts(self) -> bool:
@@ -79,7 +91,7 @@ class SecretBox:
         if not secret or self._aead is None:
             return secret
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, secret.encode("utf-8"), _AAD)
+        sealed = self._aead.encrypt(nonce, secret.encode("utf-8"), self._aad)
         return _PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
 
     def open(self, stored: str | None) -> str | None:
@@ -88,7 +100,7 @@ class SecretBox:
             return stored or None
         if self._aead is None:
             raise MltrailException(
-                f"The webhook secret is stored encrypted and the server has no key ({KEY_ENV} or "
+                f"The {self._what} is stored encrypted and the server has no key ({KEY_ENV} or "
                 "--secrets-key-file)",
                 INVALID_STATE,
             )
@@ -96,9 +108,9 @@ class SecretBox:
 
         try:
             raw = base64.b64decode(stored[len(_PREFIX) :], validate=True)
-            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _AAD).decode("utf-8")
+            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], self._aad).decode("utf-8")
         except (InvalidTag, binascii.Error, ValueError):
             raise MltrailException(
-                "The webhook secret cannot be decrypted with the server's key (was the key changed?)",
+                f"The {self._what} cannot be decrypted with the server's key (was the key changed?)",
                 INVALID_STATE,
             ) from None

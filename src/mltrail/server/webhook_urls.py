@@ -47,33 +47,38 @@ def is_public(ip: IP) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved and not ip.is_unspecified
 
 
-def _split(url: Any) -> tuple[str, str, int | None]:
+def _noun(label: str) -> str:
+    """``"Webhook URL"`` inside a sentence: ``"webhook URL"``."""
+    return label[:1].lower() + label[1:]
+
+
+def _split(url: Any, label: str = "Webhook URL") -> tuple[str, str, int | None]:
     if not isinstance(url, str) or not url.strip():
-        raise invalid(f"Webhook URL cannot be empty or just whitespace: {url!r}")
+        raise invalid(f"{label} cannot be empty or just whitespace: {url!r}")
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        raise invalid("Webhook URL must not contain spaces or control characters")
+        raise invalid(f"{label} must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as err:
-        raise invalid(f"Invalid webhook URL {url!r}: {err}") from None
+        raise invalid(f"Invalid {_noun(label)} {url!r}: {err}") from None
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
-        raise invalid(f"Invalid webhook URL scheme: {parts.scheme!r}. Allowed schemes are: http, https.")
+        raise invalid(f"Invalid {_noun(label)} scheme: {parts.scheme!r}. Allowed schemes are: http, https.")
     if parts.username is not None or parts.password is not None:
-        raise invalid("Webhook URL must not include embedded credentials")
+        raise invalid(f"{label} must not include embedded credentials")
     host = parts.hostname
     if not host:
-        raise invalid(f"Webhook URL must include a hostname: {url!r}")
+        raise invalid(f"{label} must include a hostname: {url!r}")
     if ":" in host or host.replace(".", "").isdigit() or host.lower().startswith("0x"):
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            raise invalid(f"Webhook URL host {host!r} is not a canonical IP address literal.") from None
+            raise invalid(f"{label} host {host!r} is not a canonical IP address literal.") from None
     return scheme, host, port
 
 
-def _addresses(host: str, port: int | None) -> list[IP]:
+def _addresses(host: str, port: int | None, label: str = "Webhook URL") -> list[IP]:
     try:
         return [ipaddress.ip_address(host.split("%")[0])]
     except ValueError:
@@ -81,45 +86,50 @@ def _addresses(host: str, port: int | None) -> list[IP]:
     try:
         infos = socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as err:
-        raise invalid(f"Cannot resolve webhook URL hostname {host!r}: {err}") from None
+        raise invalid(f"Cannot resolve {_noun(label)} hostname {host!r}: {err}") from None
     found: list[IP] = []
     for info in infos:
         try:
             ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         except ValueError:
-            raise invalid(f"Webhook URL hostname {host!r} resolved to an invalid address") from None
+            raise invalid(f"{label} hostname {host!r} resolved to an invalid address") from None
         if ip not in found:
             found.append(ip)
     if not found:
-        raise invalid(f"Cannot resolve webhook URL hostname {host!r}")
+        raise invalid(f"Cannot resolve {_noun(label)} hostname {host!r}")
     return found
 
 
-def check_url(url: Any, allow_private: bool) -> str:
-    """``url`` if a webhook may send to it, else 400 ``INVALID_PARAMETER_VALUE`` saying why."""
-    _, host, port = _split(url)
+def check_url(url: Any, allow_private: bool, label: str = "Webhook URL") -> str:
+    """``url`` if the server may send to it, else 400 ``INVALID_PARAMETER_VALUE`` saying why.
+
+    ``label`` names the setting in messages (webhook URLs, the AI gateway's ``api_base``).
+    """
+    _, host, port = _split(url, label)
     if not allow_private:
-        for ip in _addresses(host, port):
+        for ip in _addresses(host, port, label):
             if not is_public(ip):
                 raise invalid(
-                    f"Webhook URL must not resolve to a non-public IP address. {host!r} resolves to {ip}. "
+                    f"{label} must not resolve to a non-public IP address. {host!r} resolves to {ip}. "
                     "Private and loopback targets need the server option --webhooks-allow-private."
                 )
     return url
 
 
-def pinned_request(url: str, allow_private: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
+def pinned_request(
+    url: str, allow_private: bool, label: str = "Webhook URL"
+) -> tuple[str, dict[str, str], dict[str, Any]]:
     """The URL to connect to (the checked address), the ``Host`` header, and httpx extensions (TLS name).
 
     Raises 400 ``INVALID_PARAMETER_VALUE`` when the target is refused (see :func:`check_url`).
     """
-    scheme, host, port = _split(url)
-    addresses = _addresses(host, port)
+    scheme, host, port = _split(url, label)
+    addresses = _addresses(host, port, label)
     if not allow_private:
         bad = [ip for ip in addresses if not is_public(ip)]
         if bad:
             raise invalid(
-                f"Webhook URL must not resolve to a non-public IP address. {host!r} resolves to {bad[0]}."
+                f"{label} must not resolve to a non-public IP address. {host!r} resolves to {bad[0]}."
             )
     # IPv4 first: it is what most receivers listen on; the Host header and TLS name stay the URL's.
     ip = sorted(addresses, key=lambda a: a.version)[0]

@@ -544,3 +544,92 @@ webhook_deliveries = sa.Table(
     sa.Column("completed_timestamp", BIGINT),
     sa.Index("idx_webhook_deliveries_webhook", "webhook_id", "created_timestamp"),
 )
+
+# ------------------------------------------------------------------------- AI gateway (MLflow 3)
+# Added by migration 0013 (store: mltrail.store.sql.gateway). Secrets are sealed with the
+# server's key before they get here; ``gateway_usage`` is mltrail's per-endpoint, per-day counters.
+_GW_ID = 64
+_GW_NAME = 255
+
+
+def _gw_audit() -> list[sa.Column]:
+    return [
+        sa.Column("created_at", BIGINT, nullable=False),
+        sa.Column("last_updated_at", BIGINT, nullable=False),
+        sa.Column("created_by", sa.String(_GW_NAME)),
+        sa.Column("last_updated_by", sa.String(_GW_NAME)),
+    ]
+
+
+gateway_secrets = sa.Table(
+    "gateway_secrets",
+    metadata,
+    sa.Column("secret_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("secret_name", sa.String(_GW_NAME), nullable=False, unique=True),
+    sa.Column("encrypted_value", sa.Text, nullable=False),
+    sa.Column("masked_value", sa.Text, nullable=False),
+    sa.Column("provider", sa.String(_GW_NAME)),
+    sa.Column("auth_config", sa.Text),
+    *_gw_audit(),
+)
+gateway_model_definitions = sa.Table(
+    "gateway_model_definitions",
+    metadata,
+    sa.Column("model_definition_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("name", sa.String(_GW_NAME), nullable=False, unique=True),
+    sa.Column("secret_id", sa.String(_GW_ID)),
+    sa.Column("provider", sa.String(_GW_NAME), nullable=False),
+    sa.Column("model_name", sa.String(_GW_NAME), nullable=False),
+    *_gw_audit(),
+    sa.Index("idx_gateway_model_definitions_secret", "secret_id"),
+)
+gateway_endpoints = sa.Table(
+    "gateway_endpoints",
+    metadata,
+    sa.Column("endpoint_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("name", sa.String(_GW_NAME), nullable=False, unique=True),
+    sa.Column("routing_strategy", sa.String(64)),
+    sa.Column("fallback_config", sa.Text),
+    sa.Column("experiment_id", sa.String(32)),
+    sa.Column("usage_tracking", sa.Boolean, nullable=False),
+    *_gw_audit(),
+)
+gateway_endpoint_model_mappings = sa.Table(
+    "gateway_endpoint_model_mappings",
+    metadata,
+    sa.Column("mapping_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("endpoint_id", sa.String(_GW_ID), nullable=False),
+    sa.Column("model_definition_id", sa.String(_GW_ID), nullable=False),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("linkage_type", sa.String(32), nullable=False),
+    sa.Column("fallback_order", sa.Integer),
+    sa.Column("created_at", BIGINT, nullable=False),
+    sa.Column("created_by", sa.String(_GW_NAME)),
+    sa.UniqueConstraint("endpoint_id", "model_definition_id", "linkage_type", name="uq_gateway_mapping"),
+    sa.Index("idx_gateway_mappings_model", "model_definition_id"),
+)
+gateway_endpoint_tags = sa.Table(
+    "gateway_endpoint_tags",
+    metadata,
+    sa.Column("endpoint_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("key", sa.String(_GW_NAME), primary_key=True),
+    sa.Column("value", sa.String(5000)),
+)
+gateway_endpoint_bindings = sa.Table(
+    "gateway_endpoint_bindings",
+    metadata,
+    sa.Column("endpoint_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("resource_type", sa.String(64), primary_key=True),
+    sa.Column("resource_id", sa.String(_GW_NAME), primary_key=True),
+    *_gw_audit(),
+)
+gateway_usage = sa.Table(
+    "gateway_usage",
+    metadata,
+    sa.Column("endpoint_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("requests", BIGINT, nullable=False),
+    sa.Column("errors", BIGINT, nullable=False),
+    sa.Column("input_tokens", BIGINT, nullable=False),
+    sa.Column("output_tokens", BIGINT, nullable=False),
+)
