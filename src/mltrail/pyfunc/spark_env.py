@@ -21,14 +21,13 @@ the signature's ``datetime`` and ``binary`` columns on the child's side).
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.models.envs import ENV_ROOT_VAR, env_root, prepare_environment
@@ -74,7 +73,17 @@ def _enc_hook(obj: Any) -> Any:
     raise TypeError(f"Cannot send a {type(obj).__name__} to the model's environment")
 
 
-_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+@functools.cache
+def _encoder() -> Any:
+    import msgspec  # lazy: `import mltrail.pyfunc` does not pay for it
+
+    return msgspec.json.Encoder(enc_hook=_enc_hook)
+
+
+def _decode(line: bytes) -> Any:
+    import msgspec
+
+    return msgspec.json.decode(line)
 
 
 class EnvScorer:
@@ -109,7 +118,7 @@ class EnvScorer:
     def _call(self, message: dict[str, Any], what: str) -> Any:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         try:
-            self._proc.stdin.write(_encoder.encode(message) + b"\n")
+            self._proc.stdin.write(_encoder().encode(message) + b"\n")
             self._proc.stdin.flush()
             line = self._proc.stdout.readline()
         except (BrokenPipeError, OSError):
@@ -121,7 +130,7 @@ class EnvScorer:
                 f"The scoring process in the model's environment exited (code {self._proc.returncode}) "
                 f"while trying to {what}." + (f" Its last output:\n{tail}" if tail else "")
             )
-        answer = msgspec.json.decode(line)
+        answer = _decode(line)
         if "error" in answer:
             raise MltrailException(f"The model failed in its environment: {answer['error']}")
         return answer.get("predictions")
@@ -174,15 +183,15 @@ def serve_pipe() -> None:
 
     def answer(payload: dict[str, Any]) -> None:
         try:
-            out.write(_encoder.encode(payload) + b"\n")
+            out.write(_encoder().encode(payload) + b"\n")
         except TypeError as err:
-            out.write(_encoder.encode({"error": f"its predictions cannot be sent back: {err}"}) + b"\n")
+            out.write(_encoder().encode({"error": f"its predictions cannot be sent back: {err}"}) + b"\n")
         out.flush()
 
     model = None
     schema = None
     for line in sys.stdin.buffer:
-        request = msgspec.json.decode(line)
+        request = _decode(line)
         try:
             if model is None:
                 model = load_model(request["model_dir"], model_config=request.get("model_config"))
