@@ -9,7 +9,7 @@ import pytest
 from model_helpers import serve_model
 
 import mltrail.pyfunc
-from mltrail.serving.envs import model_requirements, prepare_environment
+from mltrail.models.envs import model_requirements, prepare_environment
 
 pytest.importorskip("uv")
 

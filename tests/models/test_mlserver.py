@@ -421,3 +421,74 @@ def test_an_isolated_uv_environment_gets_mlserver_too(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+# ---------------------------------------------------------------- agents under MLServer
+
+AGENT_MODEL = """
+import mltrail
+from mltrail.pyfunc import ResponsesAgent
+from mltrail.types.responses import ResponsesAgentResponse, ResponsesAgentStreamEvent
+
+
+class Echo(ResponsesAgent):
+    def predict(self, request):
+        return ResponsesAgentResponse(output=[self.create_text_output_item("echo: " + request.input[-1].content, "m1")])
+
+    def predict_stream(self, request):
+        for word in request.input[-1].content.split():
+            yield ResponsesAgentStreamEvent(**self.create_text_delta(word, item_id="m1"))
+
+
+mltrail.models.set_model(Echo())
+"""
+
+
+@pytest.fixture(scope="module")
+def agent_server(start_mlserver, tmp_path_factory) -> MLServerProcess:
+    root = tmp_path_factory.mktemp("agent")
+    (root / "agent.py").write_text(AGENT_MODEL)
+    mltrail.set_tracking_uri(f"sqlite:///{root / 'traces.db'}")
+    try:
+        mltrail.pyfunc.save_model(root / "m", python_model=str(root / "agent.py"))
+    finally:
+        mltrail.set_tracking_uri(None)
+    return start_mlserver(root / "m")
+
+
+@pytest.mark.slow
+def test_mlserver_serves_a_responses_agent_over_v2_and_invocations(agent_server):
+    url = agent_server.url
+    meta = httpx.get(f"{url}/v2/models/mlflow-model", timeout=10).json()
+    assert {"name": "input", "content_type": "pd_json"} in [
+        {"name": i["name"], "content_type": i["parameters"]["content_type"]} for i in meta["inputs"]
+    ]
+    # V2: one agent request, its field as a JSON document (typed by the signature's metadata).
+    messages = [{"role": "user", "content": "hi"}]
+    body = {"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1], "data": [json.dumps(messages)]}]}
+    reply = httpx.post(f"{url}/v2/models/mlflow-model/infer", json=body, timeout=60)
+    assert reply.status_code == 200, reply.text
+    outputs = {o["name"]: o for o in reply.json()["outputs"]}
+    assert outputs["object"]["data"] == ["response"]
+    assert outputs["output"]["shape"] == [1, 1]
+    assert outputs["output"]["parameters"]["content_type"] == "pd_json"
+    (items,) = [json.loads(d) for d in outputs["output"]["data"]]
+    assert items[0]["content"][0]["text"] == "echo: hi"
+    # MLflow's /invocations: the agent's own request body, the response unwrapped.
+    resp = httpx.post(f"{url}/invocations", json={"input": messages}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["object"] == "response" and "predictions" not in resp.json()
+    assert resp.json()["output"][0]["content"][0]["text"] == "echo: hi"
+    # "stream": true -> server-sent events from predict_stream.
+    stream = httpx.post(
+        f"{url}/invocations", json={"input": [{"role": "user", "content": "a b"}], "stream": True}, timeout=60
+    )
+    assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: ")]
+    assert [e["delta"] for e in events] == ["a", "b"]
+    # A request that does not fit the agent's schema: MLflow's 400, over both protocols.
+    bad = httpx.post(f"{url}/invocations", json={"input": "hello"}, timeout=60)
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE", bad.text
+    body["inputs"][0]["data"] = [json.dumps("hello")]
+    bad_v2 = httpx.post(f"{url}/v2/models/mlflow-model/infer", json=body, timeout=60)
+    assert bad_v2.status_code == 400 and "input" in bad_v2.json()["error"], bad_v2.text

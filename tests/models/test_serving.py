@@ -209,7 +209,7 @@ def test_body_size_limit(shout_dir):
 
 
 def test_env_requirements_drop_mltrail_and_slim_mlflow(tmp_path):
-    from mltrail.serving.envs import env_key, model_requirements
+    from mltrail.models.envs import env_key, model_requirements
 
     (tmp_path / "requirements.txt").write_text("mlflow==3.17.2\nmltrail==0.1.0\ncloudpickle==3.1.3\npandas\n")
     reqs = model_requirements(tmp_path)

@@ -22,6 +22,7 @@ from pyspark.sql.types import FloatType
 import mltrail
 import mltrail.sklearn
 from mltrail.exceptions import MltrailException
+from mltrail.models.schema_types import Array, Map, Object, Property
 from mltrail.models.signature import ColSpec, ModelSignature, ParamSchema, ParamSpec, Schema
 
 _MODELS_CODE = textwrap.dedent('''
@@ -55,6 +56,18 @@ _MODELS_CODE = textwrap.dedent('''
 
         def predict(self, context, model_input, params=None):
             return [str(t).split() for t in model_input["text"]]
+
+
+    class ComplexModel(PythonModel):
+        """Array, struct and map columns in; an array and a struct (per row) out."""
+
+        def predict(self, context, model_input, params=None):
+            scaled = [[float(v) * row["a"] for v in xs] for xs, row in zip(model_input["xs"], model_input["obj"])]
+            info = [
+                {"tag": row["b"], "total": float(sum(xs)) + float(sum(m.values()))}
+                for xs, row, m in zip(model_input["xs"], model_input["obj"], model_input["m"])
+            ]
+            return pd.DataFrame({"scaled": scaled, "info": info})
 
 
     class LoadCounter(PythonModel):
@@ -131,6 +144,20 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             tokens_sig = ModelSignature(Schema([ColSpec("string", "text")]))
             mltrail.pyfunc.log_model("tokens", python_model=models.TokensModel(), signature=tokens_sig, **kw)
             mltrail.pyfunc.log_model("counter", python_model=models.LoadCounter(), **kw)
+            complex_sig = ModelSignature(
+                Schema([
+                    ColSpec(Array("double"), "xs"),
+                    ColSpec(Object([Property("a", "long"), Property("b", "string")]), "obj"),
+                    ColSpec(Map("double"), "m"),
+                ]),
+                Schema([
+                    ColSpec(Array("double"), "scaled"),
+                    ColSpec(Object([Property("tag", "string"), Property("total", "double")]), "info"),
+                ]),
+            )  # fmt: skip
+            mltrail.pyfunc.log_model(
+                "complex", python_model=models.ComplexModel(), signature=complex_sig, **kw
+            )
         mltrail.MlflowClient().set_registered_model_alias("spark-udf-clf", "champion", "1")
     finally:
         mltrail.set_tracking_uri(None)
@@ -263,9 +290,6 @@ def test_bad_arguments_are_refused_on_the_driver(spark, tracking) -> None:
     run = tracking["run_id"]
     clf = f"runs:/{run}/clf"
     cases = [
-        ({"env_manager": "uv"}, "env_manager='uv'"),
-        ({"env_manager": "virtualenv"}, "not supported"),
-        ({"env_manager": "conda"}, "conda"),
         ({"env_manager": "docker"}, "Invalid env_manager"),
         ({"prebuilt_env_uri": "/tmp/env.tar.gz"}, "prebuilt_env_uri"),
         ({"result_type": "map<int, string>"}, "Invalid 'spark_udf' result type"),
@@ -306,3 +330,93 @@ def test_same_predictions_as_mlflow_spark_udf(spark, tracking) -> None:
     for kind in ("inferred", "double", "strings"):
         assert [r[f"mltrail_{kind}"] for r in rows] == [r[f"mlflow_{kind}"] for r in rows], kind
     assert [r["mltrail_double"] for r in rows] == [float(v) for v in tracking["clf"].predict(tracking["x"])]
+
+
+_COMPLEX_ROWS = [
+    ([1.0, 2.0], {"a": 2, "b": "x"}, {"k": 0.5}),
+    ([3.0], {"a": -1, "b": "y"}, {}),
+]
+_COMPLEX_DDL = "xs array<double>, obj struct<a:bigint,b:string>, m map<string,double>"
+
+
+def test_array_struct_and_map_columns_in_and_out(spark, tracking) -> None:
+    """Spark array/struct/map columns bound to Array/Object/Map inputs; the result type from the signature."""
+    sdf = spark.createDataFrame(_COMPLEX_ROWS, _COMPLEX_DDL)
+    uri = f"runs:/{tracking['run_id']}/complex"
+    inferred = mltrail.pyfunc.spark_udf(spark, uri)
+    just_array = mltrail.pyfunc.spark_udf(spark, uri, result_type="scaled array<double>")
+    nested = mltrail.pyfunc.spark_udf(spark, uri, result_type="info struct<tag:string,total:double>")
+    out = sdf.select(inferred().alias("p"), just_array("xs", "obj", "m").alias("a"), nested().alias("n"))
+    expected_type = "struct<scaled:array<double>,info:struct<tag:string,total:double>>"
+    assert out.schema["p"].dataType.simpleString() == expected_type
+    rows = out.collect()
+    assert [r["p"]["scaled"] for r in rows] == [[2.0, 4.0], [-3.0]]
+    assert [(r["p"]["info"]["tag"], r["p"]["info"]["total"]) for r in rows] == [("x", 3.5), ("y", 3.0)]
+    assert [r["a"]["scaled"] for r in rows] == [[2.0, 4.0], [-3.0]]  # a struct picks its fields by name
+    assert [r["n"]["info"].asDict() for r in rows] == [{"tag": "x", "total": 3.5}, {"tag": "y", "total": 3.0}]
+
+
+_ENV_MODEL = textwrap.dedent("""
+    import os
+    import sys
+
+    import pandas as pd
+
+    import mltrail
+
+
+    class WhereAmI(mltrail.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            print("a model that prints must not break the pipe")
+            n = len(model_input)
+            return pd.DataFrame({
+                "prefix": [sys.prefix] * n,
+                "pid": [os.getpid()] * n,
+                "scaled": [[float(v) * (params or {}).get("k", 1.0) for v in xs] for xs in model_input["xs"]],
+            })
+
+
+    mltrail.models.set_model(WhereAmI())
+""")
+
+
+def test_env_manager_uv_scores_inside_the_models_environment(spark, tmp_path, monkeypatch) -> None:
+    """uv builds the model's environment once (cached); each Python worker scores through one process there."""
+    monkeypatch.setenv("MLTRAIL_ENV_ROOT", str(tmp_path / "envs"))
+    (tmp_path / "where.py").write_text(_ENV_MODEL)
+    sig = ModelSignature(
+        Schema([ColSpec(Array("double"), "xs")]),
+        Schema([ColSpec("string", "prefix"), ColSpec("long", "pid"), ColSpec(Array("double"), "scaled")]),
+        ParamSchema([ParamSpec("k", "double", 1.0)]),
+    )
+    mltrail.pyfunc.save_model(tmp_path / "m", python_model=str(tmp_path / "where.py"), signature=sig)
+    udf = mltrail.pyfunc.spark_udf(spark, str(tmp_path / "m"), env_manager="uv", params={"k": 2.0})
+    (env,) = (tmp_path / "envs").iterdir()  # built on the driver, before any Spark job
+    ready = env / ".mltrail-env-ready"
+    stamp = ready.stat().st_mtime_ns
+    sdf = spark.createDataFrame([([float(i)],) for i in range(12)], "xs array<double>").repartition(4)
+    rows = sdf.select("xs", udf().alias("p")).collect()
+    assert {r["p"]["prefix"] for r in rows} == {str(env)}
+    assert sorted(r["p"]["scaled"][0] for r in rows) == [2.0 * i for i in range(12)]
+    assert len({r["p"]["pid"] for r in rows}) <= 2  # one scoring process per Python worker, kept across tasks
+    again = mltrail.pyfunc.spark_udf(spark, str(tmp_path / "m"), env_manager="uv")
+    (row,) = spark.createDataFrame([([3.0],)], "xs array<double>").select(again("xs").alias("p")).collect()
+    assert row["p"]["scaled"] == [3.0] and row["p"]["prefix"] == str(env)
+    assert ready.stat().st_mtime_ns == stamp and len(list((tmp_path / "envs").iterdir())) == 1  # cached
+
+
+def test_env_manager_conda_without_conda_is_a_clear_error(spark, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no conda on it
+    for var in ("CONDA_EXE", "MLFLOW_CONDA_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    mltrail.pyfunc.save_model(tmp_path / "m", python_model=str(_write(tmp_path / "where.py", _ENV_MODEL)))
+    with pytest.raises(
+        MltrailException, match="env_manager 'conda' needs conda, which is not installed"
+    ) as err:
+        mltrail.pyfunc.spark_udf(spark, str(tmp_path / "m"), env_manager="conda")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -19,7 +19,7 @@ import mltrail.pyfunc
 from mltrail.exceptions import MltrailException
 from mltrail.models.download import download_model
 from mltrail.serving.docker import write_docker_context
-from mltrail.serving.envs import prepare_environment
+from mltrail.models.envs import prepare_environment
 from mltrail.serving.mlserver import (
     MLServerUnavailable,
     exec_mlserver,
@@ -38,7 +38,7 @@ def _env_manager_option(f):
         default="local",
         show_default=True,
         help="Where the model runs: this Python ('local'), or an isolated, cached environment built "
-        "from the model's requirements with 'uv' or 'virtualenv'.",
+        "from the model's requirements with 'uv', 'virtualenv' or 'conda' (conda must be installed).",
     )(f)
 
 

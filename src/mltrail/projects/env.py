@@ -1,6 +1,6 @@
 """Environments a project's command runs in: ``local`` (this interpreter) or an isolated ``virtualenv``/``uv`` env.
 
-Isolated envs are built by :func:`mltrail.serving.envs.prepare_environment`
+Isolated envs are built by :func:`mltrail.models.envs.prepare_environment`
 (the one place that builds, caches and atomically publishes environments) from
 the project's ``python_env.yaml`` dependencies.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.exceptions import invalid
-from mltrail.serving.envs import prepare_environment
+from mltrail.models.envs import prepare_environment
 
 ENV_MANAGERS = ("local", "virtualenv", "uv", "conda")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from mltrail.exceptions import invalid
 from mltrail.models.model import Model
+from mltrail.models.schema_types import AnyType, Array, Map, Object
 from mltrail.models.signature import ColSpec, Schema, TensorSpec
 
 _logger = logging.getLogger("mltrail.pyfunc.spark")
@@ -115,11 +116,29 @@ def _allowed(dt: Any) -> bool:
     return False
 
 
+def column_type_to_spark(dtype: Any) -> Any:
+    """A signature column type as a Spark type: primitives by name, ``Array`` an array, ``Object`` a struct
+    (every field nullable, as in MLflow), ``Map`` a ``map<string, …>``, ``AnyType`` a variant."""
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, Array):
+        return T.ArrayType(column_type_to_spark(dtype.dtype))
+    if isinstance(dtype, Object):
+        return T.StructType([T.StructField(p.name, column_type_to_spark(p.dtype)) for p in dtype.properties])
+    if isinstance(dtype, Map):
+        return T.MapType(T.StringType(), column_type_to_spark(dtype.value_type))
+    if isinstance(dtype, AnyType):
+        if not hasattr(T, "VariantType"):
+            raise invalid("An AnyType output needs pyspark 4 (VariantType): pass result_type instead")
+        return T.VariantType()
+    return getattr(T, _SIGNATURE_TO_SPARK[str(dtype)])()
+
+
 def _spec_to_spark(spec: ColSpec | TensorSpec) -> Any:
     from pyspark.sql import types as T
 
     if isinstance(spec, ColSpec):
-        return getattr(T, _SIGNATURE_TO_SPARK[spec.type])()
+        return column_type_to_spark(spec.type)
     name = _NUMPY_TO_SPARK.get(str(spec.type).lstrip("<>=|"))
     if name is None:
         raise invalid(f"Model output tensor spec type {spec.type} is not supported in spark_udf.")
@@ -153,7 +172,7 @@ def to_spark_values(result: Any, spark_type: Any, rows: int) -> Any:
 
     if isinstance(spark_type, T.StructType):
         return _struct_frame(result, spark_type)
-    if isinstance(spark_type, T.MapType):
+    if isinstance(spark_type, T.MapType) or _is_variant(spark_type):
         return pd.Series([_value(v, spark_type) for v in _rows_of(result)], dtype=object)
     if isinstance(spark_type, T.ArrayType) and _per_row_sequences(result):
         return pd.Series([_value(v, spark_type) for v in _rows_of(result)], dtype=object)
@@ -280,6 +299,10 @@ def _column(col: Any, elem: Any) -> Any:
     return col.astype(np.dtype(target))
 
 
+def _is_variant(dt: Any) -> bool:
+    return type(dt).__name__ == "VariantType"
+
+
 def _is_null(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
@@ -321,6 +344,12 @@ def _value(v: Any, dt: Any) -> Any:
 
     if _is_null(v) or v is None:
         return None
+    if _is_variant(dt):  # an AnyType output: any JSON value
+        import json
+
+        return T.VariantVal.parseJson(
+            json.dumps(v, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+        )
     if isinstance(dt, T.ArrayType):
         if isinstance(v, np.ndarray) and type(dt.elementType).__name__ in _NUMPY_OF:
             return v.astype(_NUMPY_OF[type(dt.elementType).__name__])

@@ -14,7 +14,10 @@
   ``pandas_udf``; the predictions are shaped into the UDF's ``result_type``
   with MLflow's rules (leftmost matching column for a scalar type, all matching
   columns for an array type, named fields for a struct), taken from the model
-  signature's outputs when ``result_type`` is not given.
+  signature's outputs when ``result_type`` is not given;
+* with ``env_manager="uv"|"virtualenv"|"conda"`` the model's environment is built
+  once (cached) and each Python worker scores through one process running there
+  (``spark_env``).
 
 Nothing here imports pyspark, pandas or numpy at module level: ``import
 mltrail.pyfunc`` stays light, and only the functions Spark runs need them.
@@ -45,8 +48,10 @@ from typing import Any
 
 from mltrail.exceptions import invalid
 from mltrail.models.model import Model
-from mltrail.models.signature import Schema, TensorSpec
+from mltrail.models.signature import Schema
+from mltrail.pyfunc import spark_env
 from mltrail.pyfunc._api import FLAVOR_NAME, load_model
+from mltrail.pyfunc._spark_input import bind_columns, model_input
 from mltrail.pyfunc._spark_types import resolve_result_type, to_spark_values
 from mltrail.pyfunc.enforce import enforce_params
 
@@ -76,7 +81,9 @@ def spark_udf(
             signature's outputs (one output: its type; several: a struct of them), or
             ``double`` when the model has no output schema.
         env_manager: ``"local"`` (the default): the workers' own Python scores the model.
-            ``"virtualenv"``, ``"uv"`` and ``"conda"`` are refused with an explanation.
+            ``"uv"``, ``"virtualenv"``, ``"conda"``: the model's environment is built from its
+            requirements (once, cached as for ``mltrail models serve --env-manager``) and each
+            Python worker scores in one process running there (see ``mltrail.pyfunc.spark_env``).
         params: inference parameters, checked against the signature's params on the driver.
         extra_env: environment variables set in the Python workers while they score.
         prebuilt_env_uri: Databricks only; refused.
@@ -95,7 +102,7 @@ def spark_udf(
     """
     from pyspark.sql.functions import pandas_udf  # lazy: pyspark is an optional dependency
 
-    _check_env_manager(env_manager, prebuilt_env_uri)
+    manager = _check_env_manager(env_manager, prebuilt_env_uri)
     workdir = _driver_workdir()
     from mltrail.models.download import download_model
 
@@ -112,8 +119,10 @@ def spark_udf(
         params = enforce_params(params, sig.params)
     elif params:
         _logger.warning("The model's signature declares no params: %s are passed to predict as given", params)
-    archive = _ship_model(spark, local, Path(workdir))
     env = {k: str(v) for k, v in (extra_env or {}).items()}
+    if manager != "local":
+        env = {**spark_env.build_environment(Path(local), manager), **env}
+    archive = _ship_model(spark, local, Path(workdir))
     tracking_uri = _tracking_uri()
     if tracking_uri and "MLFLOW_TRACKING_URI" not in env:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
@@ -124,6 +133,7 @@ def spark_udf(
         params=params,
         model_config=model_config if not isinstance(model_config, os.PathLike) else str(model_config),
         env=env,
+        env_manager=manager,
     )
     udf = pandas_udf(_udf_function(plan), returnType=spark_type)
     udf.metadata = meta
@@ -138,25 +148,17 @@ def spark_udf(
     return bound
 
 
-def _check_env_manager(env_manager: str | None, prebuilt_env_uri: str | None) -> None:
+def _check_env_manager(env_manager: str | None, prebuilt_env_uri: str | None) -> str:
+    """The env manager to use (``"local"`` by default); refuses unknown ones and Databricks' prebuilt envs."""
     if prebuilt_env_uri is not None:
         raise invalid(
             "prebuilt_env_uri is a Databricks feature (environments built by mlflow.pyfunc.build_model_env); "
-            "mltrail's spark_udf scores in the workers' own Python: leave prebuilt_env_uri unset"
+            "leave it unset: spark_udf(env_manager='uv'|'virtualenv') builds and caches the model's environment"
         )
     manager = env_manager or "local"
     if manager not in ENV_MANAGERS:
         raise invalid(f"Invalid env_manager {env_manager!r}: use one of {', '.join(ENV_MANAGERS)}")
-    if manager != "local":
-        raise invalid(
-            f"spark_udf(env_manager={manager!r}) is not supported: mltrail scores the model in the Spark "
-            "workers' own Python (env_manager='local'). Install the model's requirements on the workers "
-            "(mltrail.pyfunc.get_model_dependencies(model_uri) names them), or score with "
-            f"`mltrail models predict --env-manager {manager}` outside Spark."
-            if manager != "conda"
-            else "spark_udf(env_manager='conda') is not supported: mltrail does not manage conda "
-            "environments. Use env_manager='local' with the model's requirements installed on the workers."
-        )
+    return manager
 
 
 def _driver_workdir() -> str:
@@ -233,6 +235,7 @@ class _Plan:
     params: dict[str, Any] | None
     model_config: Any
     env: dict[str, str] = field(default_factory=dict)
+    env_manager: str = "local"
 
 
 def _udf_function(plan: _Plan) -> Callable[..., Any]:
@@ -259,16 +262,24 @@ load_count = 0  # models loaded by this process (read by tests through a UDF)
 
 
 def cached_model(plan: _Plan) -> Any:
-    """This process's loaded copy of the plan's model: loaded on first use, then reused for every batch."""
+    """This process's loaded copy of the plan's model: loaded on first use, then reused for every batch.
+
+    With an env manager, the "model" is the process scoring it in the model's environment
+    (``spark_env.EnvScorer``), started again if it died.
+    """
     global load_count
     model = _models.get(plan.archive)
-    if model is not None:
+    if model is not None and (plan.env_manager == "local" or model.alive()):
         return model
     with _models_lock:
         model = _models.get(plan.archive)
-        if model is None:
+        if model is None or (plan.env_manager != "local" and not model.alive()):
             model_dir = _unpacked(plan.archive)
-            model = load_model(str(model_dir), model_config=plan.model_config)
+            if plan.env_manager == "local":
+                model = load_model(str(model_dir), model_config=plan.model_config)
+            else:
+                model = spark_env.scorer_for(plan.env_manager, model_dir, plan.model_config)
+                atexit.register(model.close)
             _models[plan.archive] = model
             load_count += 1
     return model
@@ -326,57 +337,11 @@ def score_batches(plan: _Plan, batches: Iterator[Any]) -> Iterator[Any]:
             args = (batch,) if isinstance(batch, pd.Series | pd.DataFrame) else tuple(batch)
             if len(args[0]) == 0:
                 continue
-            frame = input_frame(args, plan.input_schema)
-            if plan.params is not None:
-                result = model.predict(frame, params=plan.params)
+            frame = bind_columns(args, plan.input_schema)
+            if plan.env_manager != "local":
+                result = model.predict(frame, plan.params)  # the child makes tensors itself
+            elif plan.params is not None:
+                result = model.predict(model_input(frame, plan.input_schema), params=plan.params)
             else:
-                result = model.predict(frame)
+                result = model.predict(model_input(frame, plan.input_schema))
             yield to_spark_values(result, plan.result_type, len(frame))
-
-
-def input_frame(args: tuple[Any, ...], schema: Schema | None) -> Any:
-    """The model's input DataFrame from the UDF's argument batches (MLflow's column binding)."""
-    import pandas as pd
-
-    if len(args) == 1 and isinstance(args[0], pd.DataFrame):
-        frame = args[0]  # udf(struct(...)): the struct's field names are the columns
-    else:
-        if schema is None:
-            names: list[Any] = [str(i) for i in range(len(args))]
-        else:
-            names = schema.input_names()
-            required = schema.required_input_names()
-            args = args[: len(names)]
-            if len(args) < len(required):
-                raise invalid(
-                    f"Model input is missing required columns. Expected {len(names)} required input columns "
-                    f"{names}, but the model received only {len(args)} unnamed input columns (Since the "
-                    "columns were passed unnamed they are expected to be in the order specified by the schema)."
-                )
-        data = {
-            names[i]: arg
-            if isinstance(arg, pd.Series)
-            else pd.Series(arg.to_dict("records"), index=arg.index)
-            for i, arg in enumerate(args)
-        }
-        frame = pd.DataFrame(data, columns=names[: len(args)])
-    if schema is not None and schema.is_tensor_spec():
-        return _tensor_input(frame, schema)
-    return frame
-
-
-def _tensor_input(frame: Any, schema: Schema) -> Any:
-    """Array columns stacked into the tensors a tensor signature expects (C order, the spec's dtype)."""
-    import numpy as np
-
-    def stack(col: Any, spec: TensorSpec) -> Any:
-        values = col.to_numpy()
-        if values.dtype == object:
-            values = np.stack([np.asarray(v) for v in values])
-        shape = [len(values), *[-1 if s == -1 else s for s in spec.shape[1:]]]
-        return values.astype(spec.type).reshape(shape)
-
-    specs = schema.inputs
-    if len(specs) == 1:
-        return stack(frame.iloc[:, 0], specs[0])
-    return {str(s.name): stack(frame[frame.columns[i]], s) for i, s in enumerate(specs)}

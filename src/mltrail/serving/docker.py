@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import mltrail
-from mltrail.serving.envs import model_requirements
+from mltrail.models.envs import model_requirements
 from mltrail.version import __version__
 
 _TEMPLATE = """\

@@ -21,6 +21,14 @@ MLflow's ``GET /ping`` and ``POST /invocations`` are served too, when the model
 runs in MLServer's own process (one worker, the default): MLServer cannot hand
 these raw HTTP requests to parallel inference workers.
 
+Agents and chat models (``ResponsesAgent``, ``ChatAgent``, ``ChatModel``) are served
+as the scoring server serves them: ``/invocations`` takes their own request bodies
+(``input``, ``messages``), answers without ``{"predictions": ...}`` and streams
+server-sent events for ``"stream": true`` (``serving/llm.py``). Over V2, a request is
+one agent request: one input per request field (JSON documents, content type
+``pd_json``, as the signature's metadata says), and the answer one output per field
+of the response, each one JSON document (a string field as text).
+
 Example (what the CLI sets up)::
 
     MLSERVER_MODEL_IMPLEMENTATION=mltrail.serving.mlserver_runtime.MltrailRuntime \\
@@ -33,6 +41,7 @@ import asyncio
 import json
 from typing import Any
 
+import msgspec
 from fastapi import Request, Response
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec, PandasCodec, StringCodec
@@ -51,6 +60,7 @@ from mlserver.utils import get_model_uri
 
 import mltrail.pyfunc
 from mltrail.exceptions import MltrailException
+from mltrail.serving import llm
 from mltrail.serving.mlserver import TIMEOUT_KEY
 from mltrail.serving.parse import ServingError, parse_csv_body, parse_json_body, to_jsonable
 
@@ -69,6 +79,8 @@ _COLUMN_TYPES = {
     "datetime": ("BYTES", "datetime"),
 }
 _JSON = "application/json"
+# The loaders of MLflow's agent and chat-model flavors: one request in, one response (a dict) out.
+_AGENT_LOADERS = ("responses_agent", "chat_agent", "chat_model")
 _TENSOR_DICT = "dict"  # named tensors: each input decoded on its own, the model gets {name: array}
 
 
@@ -176,6 +188,30 @@ def encode_prediction(result: Any) -> tuple[list[ResponseOutput], str | None]:
     return [output], output.parameters.content_type if output.parameters else None
 
 
+def encode_agent_response(result: Any) -> list[ResponseOutput]:
+    """An agent's response (one dict) as V2 outputs: one per field, each one row (text, or a JSON document)."""
+    outputs = []
+    for key, value in dict(result).items():
+        if isinstance(value, str):
+            outputs.append(StringCodec.encode_output(str(key), [value]))
+            continue
+        outputs.append(
+            ResponseOutput(
+                name=str(key),
+                datatype="BYTES",
+                shape=[1, 1],
+                data=[json.dumps(to_jsonable(value), default=str)],
+                parameters=Parameters(content_type=PandasCodec.JsonContentType),
+            )
+        )
+    return outputs
+
+
+def _is_agent(model: Any) -> bool:
+    conf = model.metadata.flavors.get("python_function", {})
+    return str(conf.get("loader_module", "")).rsplit(".", 1)[-1] in _AGENT_LOADERS
+
+
 class MltrailRuntime(MLModel):
     """MLServer runtime serving one MLflow-format model through :func:`mltrail.pyfunc.load_model`.
 
@@ -194,6 +230,8 @@ class MltrailRuntime(MLModel):
         self._timeout = float(timeout) if timeout else None
 
         schema = self._model.metadata.get_input_schema()
+        self._params_schema = self._model.metadata.get_params_schema()
+        self._agent = _is_agent(self._model)
         self._column_schema = schema is not None and not schema.is_tensor_spec()
         content_type, inputs = _signature_metadata(schema)
         self._request_content_type = content_type
@@ -204,8 +242,14 @@ class MltrailRuntime(MLModel):
         self.ready = True
         return self.ready
 
-    async def _predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        """The model's prediction; :class:`InferenceError` if it fails, :class:`PredictionTimeout` if late."""
+    async def _predict(
+        self, data: Any, params: dict[str, Any] | None = None, keep_codes: bool = False
+    ) -> Any:
+        """The model's prediction; :class:`InferenceError` if it fails, :class:`PredictionTimeout` if late.
+
+        ``keep_codes``: an :class:`MltrailException` (a request the model's schema refuses) is raised as
+        it is, so ``/invocations`` answers with its MLflow error code.
+        """
 
         def call() -> Any:
             return self._model.predict(data, params=params) if params else self._model.predict(data)
@@ -217,6 +261,8 @@ class MltrailRuntime(MLModel):
             async with deadline:
                 return await asyncio.to_thread(call)
         except MltrailException as err:
+            if keep_codes:
+                raise
             raise InferenceError(err.message) from None
         except Exception as err:
             if deadline.expired():  # not a TimeoutError the model raised itself
@@ -235,6 +281,7 @@ class MltrailRuntime(MLModel):
             raise InferenceError(
                 f"Unknown request content type {requested!r}: use pd, np or str (or none, for the model's)"
             )
+        self._json_inputs_from_metadata(payload)
         try:
             if requested is None and self._request_content_type == _TENSOR_DICT:
                 data = {i.name: self.decode(i, default_codec=NumpyCodec) for i in payload.inputs}
@@ -246,10 +293,29 @@ class MltrailRuntime(MLModel):
             raise InferenceError(f"Could not decode the inference request: {err}") from None
         return data
 
+    def _json_inputs_from_metadata(self, payload: InferenceRequest) -> None:
+        """Inputs the signature types as JSON documents (arrays, objects, maps: an agent's request fields)
+        are decoded as JSON when the request does not say otherwise; MLServer's pandas codec would keep the text."""
+        wanted = {
+            i.name: i.parameters.content_type
+            for i in self.inputs or []
+            if i.parameters is not None and i.parameters.content_type == PandasCodec.JsonContentType
+        }
+        for given in payload.inputs:
+            if given.name not in wanted:
+                continue
+            if given.parameters is None:
+                given.parameters = Parameters(content_type=wanted[given.name])
+            elif not given.parameters.content_type:
+                given.parameters.content_type = wanted[given.name]
+
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         result = await self._predict(self._decode(payload))
         try:
-            outputs, content_type = encode_prediction(result)
+            if self._agent and hasattr(result, "items"):
+                outputs, content_type = encode_agent_response(result), None
+            else:
+                outputs, content_type = encode_prediction(result)
         except Exception as err:
             raise MLServerError(f"The model's predictions could not be encoded: {err}", 500) from None
         return InferenceResponse(
@@ -267,9 +333,8 @@ class MltrailRuntime(MLModel):
     @custom_handler(rest_path="/invocations")
     async def invocations(self, request: Request) -> Response:
         """MLflow's scoring protocol (JSON or CSV in, ``{"predictions": ...}`` out, MLflow-style errors)."""
-        import msgspec
-
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        unwrapped = False  # agent and chat requests are answered as they are (serving/llm.py)
         try:
             raw = await request.body()
             if ctype == "text/csv":
@@ -279,30 +344,43 @@ class MltrailRuntime(MLModel):
                     body = msgspec.json.decode(raw)
                 except msgspec.DecodeError as err:
                     raise ServingError(f"Invalid JSON in the request body: {err}") from None
-                data, params = parse_json_body(body, self._column_schema)
+                if llm.is_llm_request(body):
+                    data, params = llm.split_llm_request(body, self._params_schema)
+                    if llm.wants_stream(body, self._model):
+                        return await llm.stream_response(self._model, data, params, _encoder)
+                    unwrapped = True
+                else:
+                    data, params = parse_json_body(body, self._column_schema)
             else:
                 raise ServingError(
                     "This predictor only supports the following content types: "
                     f"['text/csv', 'application/json']. Got '{ctype}'.",
                     status=415,
                 )
-            result = await self._predict(data, params)
+            result = await self._predict(data, params, keep_codes=True)
         except ServingError as err:
             return _mlflow_error(err.message, err.status, err.error_code)
         except PredictionTimeout as err:
             return _mlflow_error(str(err), 504, "DEADLINE_EXCEEDED")
         except InferenceError as err:
             return _mlflow_error(str(err), 400, "BAD_REQUEST")
-        payload = msgspec.json.encode({"predictions": to_jsonable(result)}, enc_hook=_enc_hook)
-        return Response(payload, media_type=_JSON)
+        except MltrailException as err:  # an agent request that does not fit its schema
+            return _mlflow_error(err.message, 400, err.error_code)
+        answer = to_jsonable(result)
+        return Response(_encoder.encode(answer if unwrapped else {"predictions": answer}), media_type=_JSON)
 
 
 def _enc_hook(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):  # pydantic objects: an agent's response and stream events
+        return obj.model_dump(exclude_none=True)
     if hasattr(obj, "tolist"):
         return obj.tolist()
     if hasattr(obj, "isoformat"):
         return obj.isoformat()
     return str(obj)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 
 
 def _mlflow_error(message: str, status: int, error_code: str) -> Response:

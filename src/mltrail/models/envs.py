@@ -1,4 +1,8 @@
-"""Isolated, cached Python environments for ``--env-manager uv|virtualenv``.
+"""Isolated, cached Python environments for ``env_manager`` ``uv``, ``virtualenv`` and ``conda``.
+
+Used by ``mltrail models serve|predict --env-manager``, ``mltrail run`` and
+``mltrail.pyfunc.spark_udf(env_manager=...)``; it sits in ``models`` so that the
+SDK (``pyfunc``) and the serving and project layers above it share one builder.
 
 The environment is built from the model's ``requirements.txt`` plus mltrail
 itself (with its serving extra), and cached under
@@ -6,11 +10,14 @@ itself (with its serving extra), and cached under
 Python version, the requirements and the mltrail version, so the second
 ``serve`` of the same model starts at once. A build happens in a temporary
 folder that is renamed into place only when it succeeded: a failed build
-leaves nothing behind.
+leaves nothing behind. conda environments cannot be moved once built (their
+prefix is written into their files), so they are built in place under a file
+lock and count as ready only once their marker file is written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -80,6 +87,21 @@ def _uv_binary() -> str:
     raise invalid("--env-manager uv needs the 'uv' tool: pip install uv")
 
 
+def conda_binary() -> str:
+    """The ``conda`` executable (``$MLFLOW_CONDA_HOME/bin/conda``, ``$CONDA_EXE`` or on PATH), or a clear error."""
+    home = os.environ.get("MLFLOW_CONDA_HOME")
+    candidates = [str(Path(home) / "bin" / "conda")] if home else []
+    candidates += [os.environ.get("CONDA_EXE") or "", shutil.which("conda") or ""]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise invalid(
+        "env_manager 'conda' needs conda, which is not installed here (no conda on PATH, $CONDA_EXE "
+        "or $MLFLOW_CONDA_HOME/bin). Install Miniconda/Miniforge, or use env_manager 'uv' or 'virtualenv' "
+        "(built from the model's requirements.txt with PyPI only)."
+    )
+
+
 def _run(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -92,14 +114,18 @@ def prepare_environment(model_dir: Path, manager: str, extras: tuple[str, ...] =
 
     ``extras`` are mltrail extras the environment needs beyond serving (``("mlserver",)``).
     """
-    if manager not in ("uv", "virtualenv"):
-        raise invalid(f"Unsupported env manager '{manager}': use local, uv or virtualenv")
+    if manager not in ("uv", "virtualenv", "conda"):
+        raise invalid(f"Unsupported env manager '{manager}': use local, uv, virtualenv or conda")
+    conda = conda_binary() if manager == "conda" else None
     reqs = model_requirements(model_dir)
     target = env_root() / f"{manager}-{env_key(reqs, manager, extras)}"
     python = target / "bin" / "python"
     if (target / _READY).is_file():
         return str(python)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if conda is not None:
+        _build_conda_env(conda, target, reqs, extras)
+        return str(python)
     build = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         req_file = build / "requirements.txt"
@@ -147,3 +173,23 @@ def prepare_environment(model_dir: Path, manager: str, extras: tuple[str, ...] =
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return str(python)
+
+
+def _build_conda_env(conda: str, target: Path, reqs: list[str], extras: tuple[str, ...]) -> None:
+    """Build a conda env in place at ``target`` (this Python's version, then pip), once across processes."""
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second builder waits here, then finds the env ready
+        if (target / _READY).is_file():
+            return
+        shutil.rmtree(target, ignore_errors=True)  # a build that died half-way
+        try:
+            version = f"{sys.version_info.major}.{sys.version_info.minor}"
+            _run([conda, "create", "--yes", "--quiet", "--prefix", str(target), f"python={version}", "pip"])
+            req_file = target / "mltrail-requirements.txt"
+            req_file.write_text("\n".join(reqs) + "\n")
+            pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+            _run([*pip, "-r", str(req_file), _mltrail_spec(extras)])
+            (target / _READY).write_text(json.dumps({"requirements": reqs}))
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
