@@ -118,6 +118,8 @@ def test_schemas_queues_items_and_their_rules(uri: str) -> None:
     assert "completed_by" not in reopened
     assert store.list_items(queue["queue_id"], status="DECLINED") == ([], None)
     assert [q["queue_id"] for q in store.list_review_queues(exp, item_id=trace_id)[0]] == [queue["queue_id"]]
+    SqlTraceStore(uri).delete_traces(exp, trace_ids=[trace_id])  # a deleted trace leaves its queues
+    assert store.list_items(queue["queue_id"]) == ([], None)
     store.delete_review_queue(queue["queue_id"])
     assert _code(lambda: store.get_review_queue(queue["queue_id"])) == "RESOURCE_DOES_NOT_EXIST"
     store.delete_label_schema(tone["schema_id"])
