@@ -161,7 +161,15 @@ def test_workspaces_with_the_official_client(server) -> None:
     assert {"default", name} <= {w.name for w in mlflow.list_workspaces()}
     with pytest.raises(MlflowException, match="already exists"):
         mlflow.create_workspace(name)
+    mltrail.set_tracking_uri(server.url)  # mltrail's functions over REST see and change the same list
+    assert mltrail.get_workspace(name).default_artifact_root == "s3://bucket/team"
+    ours = mltrail.create_workspace(name + "-b", description="B")
+    assert (ours.name, ours.description) == (name + "-b", "B")
+    assert mltrail.update_workspace(name + "-b", description="C").description == "C"
+    assert mlflow.get_workspace(name + "-b").description == "C"
+    mltrail.delete_workspace(name + "-b")
     mlflow.delete_workspace(name)
+    assert not {name, name + "-b"} & {w.name for w in mltrail.list_workspaces()}
     with pytest.raises(MlflowException, match="not found"):
         mlflow.get_workspace(name)
     bad = httpx.post(f"{server.url}/api/3.0/mlflow/workspaces", json={"name": "Not_A_Name"}, timeout=30)
