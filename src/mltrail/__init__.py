@@ -104,6 +104,17 @@ _ATTRIBUTES: dict[str, str] = {
             "set_logged_model_tags",
         )
     },
+    **{
+        name: "mltrail.tracking.workspaces"
+        for name in (
+            "create_workspace",
+            "delete_workspace",
+            "get_workspace",
+            "list_workspaces",
+            "set_workspace",
+            "update_workspace",
+        )
+    },
     # They write an external model's MLmodel file, so they live in the models layer.
     "create_external_model": "mltrail.models.external",
     "set_active_model": "mltrail.models.external",

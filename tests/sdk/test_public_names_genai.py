@@ -24,6 +24,8 @@ MODULES = [
     "mlflow.genai.judges.base",
     "mlflow.genai.datasets",
     "mlflow.genai.evaluation",
+    "mlflow.genai.label_schemas",
+    "mlflow.genai.review_queues",
     "mlflow.entities",
     "mlflow.entities.assessment",
     "mlflow.entities.assessment_source",

@@ -501,3 +501,58 @@ def test_postgresql_auth_database(tmp_path, postgres_uri, monkeypatch):
             assert api.get("/api/2.0/mlflow/users/current").status_code == 401
     finally:
         stop_server(live)
+
+
+# ---------------------------------------------------------------- human review and workspaces
+def test_review_queues_and_workspaces_follow_permissions(server):
+    """READ (the default) may read schemas and queues but not change them; a queue's owner is the
+    logged-in user; workspaces are read by any user and changed by admins only."""
+    reader, reader_password = new_user(server)
+    with http(server, ADMIN, ADMIN_PASSWORD) as admin:
+        exp = admin.post("/api/2.0/mlflow/experiments/create", json={"name": name("review")}).json()[
+            "experiment_id"
+        ]
+        made = admin.post(
+            "/api/3.0/mlflow/label-schemas/create",
+            json={"experiment_id": exp, "name": "tone", "type": "FEEDBACK", "input": {"text": {}}},
+        )
+        assert made.status_code == 200, made.text
+        queue = admin.post(
+            "/api/3.0/mlflow/review-queues/create",
+            json={"experiment_id": exp, "name": "q", "queue_type": "CUSTOM", "created_by": "mallory"},
+        ).json()["review_queue"]
+        assert queue["created_by"] == ADMIN  # the caller, not the client's value
+        ws = name("ws")
+        assert admin.post("/api/3.0/mlflow/workspaces", json={"name": ws}).status_code == 201
+    with http(server, reader, reader_password) as api:
+        assert api.get("/api/3.0/mlflow/label-schemas/list", params={"experiment_id": exp}).status_code == 200
+        assert (
+            api.get("/api/3.0/mlflow/review-queues/get", params={"queue_id": queue["queue_id"]}).status_code
+            == 200
+        )
+        denied = [
+            (
+                "POST",
+                "/api/3.0/mlflow/label-schemas/create",
+                {"experiment_id": exp, "name": "x", "type": "FEEDBACK", "input": {"text": {}}},
+            ),
+            (
+                "DELETE",
+                "/api/3.0/mlflow/label-schemas/delete",
+                {"schema_id": made.json()["label_schema"]["schema_id"]},
+            ),
+            ("POST", "/api/3.0/mlflow/review-queues/delete", {"queue_id": queue["queue_id"]}),
+            (
+                "POST",
+                "/api/3.0/mlflow/review-queues/items/set-status",
+                {"queue_id": queue["queue_id"], "item_id": "tr-1", "status": "COMPLETE"},
+            ),
+            ("POST", "/api/3.0/mlflow/workspaces", {"name": name("mine")}),
+            ("DELETE", f"/api/3.0/mlflow/workspaces/{ws}", None),
+        ]
+        for method, path, body in denied:
+            resp = api.request(method, path, json=body)
+            assert resp.status_code == 403, (path, resp.text)
+        assert ws in {w["name"] for w in api.get("/api/3.0/mlflow/workspaces").json()["workspaces"]}
+    with http(server) as anonymous:
+        assert anonymous.get("/api/3.0/mlflow/workspaces").status_code == 401

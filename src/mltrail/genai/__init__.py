@@ -45,7 +45,7 @@ def __getattr__(name: str):
         module = importlib.import_module("mltrail.genai.datasets")
         return module if name == "datasets" else getattr(module, name)
 
-    if name in ("judges", "scorers"):
+    if name in ("judges", "scorers", "label_schemas", "review_queues"):
         return importlib.import_module(f"mltrail.genai.{name}")
     if name in _SCORER_NAMES:
         return getattr(importlib.import_module("mltrail.genai.scorers"), name)

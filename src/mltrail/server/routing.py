@@ -89,6 +89,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "mltrail.server.handlers.offline",
     "mltrail.server.handlers.webhooks",
     "mltrail.server.handlers.gateway",
+    "mltrail.server.handlers.review",
+    "mltrail.server.handlers.workspaces",
     # The web UI's JSON, event-stream and CSV routes (declared in mltrail.protocol.ui), named
     # here rather than imported: the UI sits above the server.
     "mltrail.ui.routes",
@@ -153,9 +155,18 @@ def implement(route: Route, handler: Handler, **flags: Any) -> Endpoint:
     flags.setdefault("summary", route.summary)
     flags.setdefault("tags", route.tags)
     return Endpoint(
-        route.path, route.methods, handler, request=route.request, response=route.response,
-        service=route.service, versions=route.versions, preview=route.preview, ajax_only=route.ajax_only,
-        name=route.name, media_type=route.media_type, **flags,
+        route.path,
+        route.methods,
+        handler,
+        request=route.request,
+        response=route.response,
+        service=route.service,
+        versions=route.versions,
+        preview=route.preview,
+        ajax_only=route.ajax_only,
+        name=route.name,
+        media_type=route.media_type,
+        **flags,
     )
 
 

@@ -153,7 +153,7 @@ class HttpSession:
             kw["content"] = _encode(json)
             kw["headers"] = {"Content-Type": "application/json"}
         resp = self.request(method, path, **kw)
-        if resp.status_code == 200:
+        if 200 <= resp.status_code < 300:  # 201 / 204: MLflow's workspace create and delete
             return _decode(resp.content) if resp.content else {}
         raise error_from(resp, self.base_url + path)
 

@@ -633,3 +633,72 @@ gateway_usage = sa.Table(
     sa.Column("input_tokens", BIGINT, nullable=False),
     sa.Column("output_tokens", BIGINT, nullable=False),
 )
+
+
+# ------------------------------------------------ human review and workspaces (MLflow 3.14 / 3.17)
+# Added by migration 0014 (store: mltrail.store.sql.review, mltrail.store.sql.workspaces).
+# A label schema's input widget is JSON (``{"categorical": {"options": [...]}}``, MLflow's
+# ``LabelSchemaInput`` as JSON); a queue's name is unique per experiment without case
+# (``name_key`` is the lower-cased name).
+label_schemas = sa.Table(
+    "label_schemas",
+    metadata,
+    sa.Column("schema_id", sa.String(36), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(250), nullable=False),
+    sa.Column("schema_type", sa.String(20), nullable=False),
+    sa.Column("input_json", sa.Text, nullable=False),
+    sa.Column("instruction", sa.String(1000)),
+    sa.Column("enable_comment", sa.Boolean, nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.String(250)),
+    sa.Column("created_time", BIGINT, nullable=False),
+    sa.Column("last_update_time", BIGINT, nullable=False),
+    sa.UniqueConstraint("experiment_id", "name", name="uq_label_schemas_experiment_name"),
+)
+review_queues = sa.Table(
+    "review_queues",
+    metadata,
+    sa.Column("queue_id", sa.String(36), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(250), nullable=False),
+    sa.Column("name_key", sa.String(250), nullable=False),
+    sa.Column("queue_type", sa.String(20), nullable=False),
+    sa.Column("created_by", sa.String(250)),
+    sa.Column("creation_time_ms", BIGINT, nullable=False),
+    sa.Column("last_update_time_ms", BIGINT, nullable=False),
+    sa.UniqueConstraint("experiment_id", "name_key", name="uq_review_queues_experiment_name"),
+)
+review_queue_users = sa.Table(
+    "review_queue_users",
+    metadata,
+    sa.Column("queue_id", sa.String(36), sa.ForeignKey("review_queues.queue_id"), primary_key=True),
+    sa.Column("user_id", sa.String(250), primary_key=True),
+)
+review_queue_label_schemas = sa.Table(
+    "review_queue_label_schemas",
+    metadata,
+    sa.Column("queue_id", sa.String(36), sa.ForeignKey("review_queues.queue_id"), primary_key=True),
+    sa.Column("schema_id", sa.String(36), primary_key=True),
+)
+review_queue_items = sa.Table(
+    "review_queue_items",
+    metadata,
+    sa.Column("queue_id", sa.String(36), sa.ForeignKey("review_queues.queue_id"), primary_key=True),
+    sa.Column("item_id", sa.String(50), primary_key=True),
+    sa.Column("item_type", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("completed_by", sa.String(250)),
+    sa.Column("completed_time_ms", BIGINT),
+    sa.Column("creation_time_ms", BIGINT, nullable=False),
+    sa.Column("last_update_time_ms", BIGINT, nullable=False),
+    sa.Index("idx_review_queue_items_item", "item_id"),
+)
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("description", sa.String(1000)),
+    sa.Column("default_artifact_root", sa.String(2048)),
+    sa.Column("creation_time", BIGINT, nullable=False),
+)

@@ -40,7 +40,15 @@ from mltrail.store.sql import trace_columns as _columns
 from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
-from mltrail.store.sql.schema import experiments, runs, spans, trace_info, trace_request_metadata, trace_tags
+from mltrail.store.sql.schema import (
+    experiments,
+    review_queue_items,
+    runs,
+    spans,
+    trace_info,
+    trace_request_metadata,
+    trace_tags,
+)
 from mltrail.store.sql.search_ops import nulls_last
 from mltrail.store.sql.trace_search import LINKED_RUN_PREFIX, compile_filter, order_column
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
@@ -419,6 +427,8 @@ class SqlTraceStore(TraceUiReadsMixin, TraceStore):
                 for table in (spans, trace_tags, trace_request_metadata):
                     key = table.c.trace_id if table is spans else table.c.request_id
                     conn.execute(sa.delete(table).where(key.in_(part)))
+                # A deleted trace leaves the review queues it was in (as in MLflow).
+                conn.execute(sa.delete(review_queue_items).where(review_queue_items.c.item_id.in_(part)))
                 conn.execute(sa.delete(trace_info).where(_TI.request_id.in_(part)))
             return len(ids)
 

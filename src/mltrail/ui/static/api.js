@@ -260,3 +260,34 @@ export const getDataset = (datasetId) =>
 export const datasetRecords = (datasetId, {maxResults = 100, pageToken} = {}) =>
   call('GET', DATASETS + encodeURIComponent(datasetId) + '/records', {query: {max_results: maxResults, page_token: pageToken}})
     .then((r) => ({records: JSON.parse(r.records || '[]'), next_page_token: r.next_page_token}));
+
+// Human review (MLflow 3.14): label schemas, review queues and their items (mltrail.server.handlers.review).
+/** An experiment's label schemas (its default "Feedback" question included): all pages. */
+export async function listLabelSchemas(experimentId) {
+  const out = [];
+  let token;
+  do {
+    const page = await call('GET', MLFLOW3 + 'label-schemas/list', {query: {experiment_id: experimentId, max_results: 1000, page_token: token}});
+    out.push(...(page.label_schemas || []));
+    token = page.next_page_token;
+  } while (token);
+  return out;
+}
+export const listReviewQueues = (experimentId, {pageToken} = {}) =>
+  call('GET', MLFLOW3 + 'review-queues/list', {query: {experiment_id: experimentId, max_results: 1000, page_token: pageToken}});
+export const getReviewQueue = (queueId) =>
+  call('GET', MLFLOW3 + 'review-queues/get', {query: {queue_id: queueId}}).then((r) => r.review_queue);
+/** A queue's items (newest attached first), all pages; one status only when given. */
+export async function reviewQueueItems(queueId, status) {
+  const out = [];
+  let token;
+  do {
+    const page = await call('GET', MLFLOW3 + 'review-queues/items/list', {query: {queue_id: queueId, status, max_results: 1000, page_token: token}});
+    out.push(...(page.items || []));
+    token = page.next_page_token;
+  } while (token);
+  return out;
+}
+export const setReviewItemStatus = (queueId, itemId, status, completedBy) =>
+  call('POST', MLFLOW3 + 'review-queues/items/set-status', {body: {queue_id: queueId, item_id: itemId, status, completed_by: completedBy}})
+    .then((r) => r.item);

@@ -21,6 +21,8 @@ const ROUTES = [
   [/^\/compare-traces$/, () => import('./pages/trace_compare.js'), () => ({})],
   [/^\/experiments\/([^/]+)\/datasets$/, () => import('./pages/datasets.js'),
     (m) => ({experimentIds: m[1].split(',').map(decodeURIComponent)})],
+  [/^\/experiments\/([^/]+)\/review$/, () => import('./pages/review.js'), (m) => ({experimentId: decodeURIComponent(m[1])})],
+  [/^\/review\/([^/]+)$/, () => import('./pages/review.js'), (m) => ({queueId: decodeURIComponent(m[1])})],
   [/^\/datasets\/([^/]+)$/, () => import('./pages/datasets.js'), (m) => ({datasetId: decodeURIComponent(m[1])})],
   [/^\/models\/([^/]+)$/, () => import('./pages/models.js'), (m) => ({modelName: decodeURIComponent(m[1])})],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, () => import('./pages/models.js'),

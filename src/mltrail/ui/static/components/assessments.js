@@ -33,7 +33,8 @@ function item(a) {
 }
 
 let me = null;
-async function currentUser() {
+/** The logged-in user's name, or "anonymous" when logins are off (asked once per page load). */
+export async function currentUser() {
   if (me === null) {
     me = api.whoAmI().then((r) => (r && r.user && r.user.username) || 'anonymous').catch(() => 'anonymous');
   }

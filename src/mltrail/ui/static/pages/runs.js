@@ -78,7 +78,8 @@ export async function render(root, {experimentIds, query}) {
   const title = h('h1', {}, 'Runs');
   const crumbs = h('div', {class: 'crumbs'}, h('a', {href: '#/'}, 'Experiments'), ' · ',
     h('a', {href: routeHref(`/experiments/${experimentIds.map(encodeURIComponent).join(',')}/traces`)}, 'Traces'), ' · ',
-    h('a', {href: routeHref(`/experiments/${experimentIds.map(encodeURIComponent).join(',')}/datasets`)}, 'Datasets'));
+    h('a', {href: routeHref(`/experiments/${experimentIds.map(encodeURIComponent).join(',')}/datasets`)}, 'Datasets'),
+    experimentIds.length === 1 ? [' · ', h('a', {href: routeHref(`/experiments/${encodeURIComponent(experimentIds[0])}/review`)}, 'Review')] : null);
   const filterInput = h('input', {type: 'search', value: state.filter, name: 'filter', 'aria-label': 'Filter runs',
     placeholder: "Filter, e.g. metrics.loss < 0.5 AND params.model = 'gpt-4o' OR tags.team = 'nlp'"});
   const filterError = h('div', {class: 'filter-error'});

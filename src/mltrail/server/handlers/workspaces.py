@@ -1,0 +1,96 @@
+"""MLflow 3.17's workspace API (``/api/3.0/mlflow/workspaces``, ``/workspaces/{workspace_name}``).
+
+What ``mlflow.list_workspaces()``, ``create_workspace``, ``get_workspace``,
+``update_workspace`` and ``delete_workspace`` call (through MLflow's REST workspace
+store). Answers are MLflow's ``Workspace`` message as JSON; a create answers 201 and a
+delete 204, as MLflow's server does. ``default`` always exists and cannot be created,
+changed or deleted. A bad name is a 400 ``INVALID_PARAMETER_VALUE``, an unknown one a 404.
+
+Permissions (with logins on): any logged-in user may list and read workspaces; creating,
+updating and deleting them is for admins. Scoping experiments and models to a workspace
+is not implemented yet (docs/review.md says what is missing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from mltrail.exceptions import invalid
+from mltrail.protocol.review import WORKSPACES as WS
+from mltrail.server.auth.rules import ADMIN_ONLY, AUTHENTICATED, Rule
+from mltrail.server.dispatch import json_response
+from mltrail.server.routing import Call, Endpoint, implement
+from mltrail.server.validation import path_param
+from mltrail.store.sql.workspaces import DEFAULT_WORKSPACE, SqlWorkspaceStore, check_workspace_name
+
+_MAX_DESCRIPTION = 1000
+
+
+def workspace_store(call: Call) -> SqlWorkspaceStore:
+    """The app's workspace store (opened once, after the tracking store brought the schema to head)."""
+    store = getattr(call.state, "workspace_store", None)
+    if store is None:
+        call.state.tracking_store.get()
+        store = call.state.workspace_store = SqlWorkspaceStore(call.config.backend_store_uri)
+    return store
+
+
+def _name(call: Call) -> str:
+    name = path_param(call, "workspace_name")
+    return name if name == DEFAULT_WORKSPACE else check_workspace_name(name)
+
+
+def _fields(body: Any) -> tuple[str | None, str | None]:
+    if body.trace_archival_config:
+        raise invalid("Trace archival is not supported by this server: leave 'trace_archival_config' out.")
+    if body.description is not None and len(body.description) > _MAX_DESCRIPTION:
+        raise invalid(f"A workspace description must be at most {_MAX_DESCRIPTION} characters.")
+    return body.description, body.default_artifact_root
+
+
+def list_workspaces(call: Call) -> dict[str, Any]:
+    return {"workspaces": workspace_store(call).list()}
+
+
+def create_workspace(call: Call) -> Response:
+    description, root = _fields(call.body)
+    created = workspace_store(call).create(call.body.name, description, root)
+    return json_response({"workspace": created}, status=201)
+
+
+def get_workspace(call: Call) -> dict[str, Any]:
+    return {"workspace": workspace_store(call).get(_name(call))}
+
+
+def update_workspace(call: Call) -> dict[str, Any]:
+    description, root = _fields(call.body)
+    return {"workspace": workspace_store(call).update(_name(call), description, root)}
+
+
+def delete_workspace(call: Call) -> Response:
+    mode = (call.body.mode or "RESTRICT").upper()
+    if mode not in ("RESTRICT", "SET_DEFAULT", "CASCADE"):
+        raise invalid(f"Invalid deletion mode '{call.body.mode}'. Use RESTRICT, SET_DEFAULT or CASCADE.")
+    workspace_store(call).delete(
+        _name(call)
+    )  # no resource is in a workspace yet: every mode deletes the name
+    return Response(status_code=204)
+
+
+ENDPOINTS: list[Endpoint] = [
+    implement(WS.list_workspaces, list_workspaces, db_only=True),
+    implement(WS.create_workspace, create_workspace, write=True),
+    implement(WS.get_workspace, get_workspace, db_only=True),
+    implement(WS.update_workspace, update_workspace, write=True),
+    implement(WS.delete_workspace, delete_workspace, write=True),
+]
+
+AUTH_RULES: dict[tuple[str, str], Rule] = {
+    ("/workspaces", "GET"): AUTHENTICATED,
+    ("/workspaces", "POST"): ADMIN_ONLY,
+    ("/workspaces/{workspace_name}", "GET"): AUTHENTICATED,
+    ("/workspaces/{workspace_name}", "PATCH"): ADMIN_ONLY,
+    ("/workspaces/{workspace_name}", "DELETE"): ADMIN_ONLY,
+}

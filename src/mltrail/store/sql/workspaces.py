@@ -1,0 +1,137 @@
+"""Workspaces (MLflow 3.17's ``/api/3.0/mlflow/workspaces``) on the tracking database.
+
+A workspace is a name (MLflow's rule: 2-63 lower-case letters, digits and ``-``, starting
+and ending with a letter or digit), a description and a default artifact root. The
+``default`` workspace always exists and cannot be created, renamed or deleted. Which
+experiments and models belong to a workspace is not recorded yet: see docs/review.md.
+
+Example::
+
+    store = SqlWorkspaceStore("sqlite:///mltrail.db")
+    store.create("team-a", description="Team A")
+    [w["name"] for w in store.list()]      # ["default", "team-a"]
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.store.sql import schema as s
+from mltrail.store.sql.database import database_for
+
+DEFAULT_WORKSPACE = "default"
+_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])$")
+_W = s.workspaces
+_RESERVED = {"workspaces", "api", "ajax-api", "static-files"}
+
+
+def check_workspace_name(name: Any) -> str:
+    """A workspace name by MLflow's rule (DNS-label style), else ``INVALID_PARAMETER_VALUE``."""
+    if name in _RESERVED:
+        raise invalid(f"Workspace name '{name}' is reserved and cannot be used.")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise invalid(
+            f"Invalid workspace name {name!r}: use 2-63 lower-case letters, digits or '-', "
+            "starting and ending with a letter or digit."
+        )
+    return name
+
+
+def _wire(row: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": row.name}
+    if row.description is not None:
+        out["description"] = row.description
+    if row.default_artifact_root is not None:
+        out["default_artifact_root"] = row.default_artifact_root
+    return out
+
+
+def _missing(name: str) -> MltrailException:
+    return MltrailException(f"Workspace '{name}' not found.", RESOURCE_DOES_NOT_EXIST)
+
+
+class SqlWorkspaceStore:
+    """The workspace list; ``default`` is implied and always answered."""
+
+    def __init__(self, db_uri: str) -> None:
+        self.db = database_for(db_uri)
+        self.db.ensure_schema()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(_W).order_by(_W.c.name)).all()
+        return [{"name": DEFAULT_WORKSPACE}, *(_wire(r) for r in rows)]
+
+    def get(self, name: str) -> dict[str, Any]:
+        if name == DEFAULT_WORKSPACE:
+            return {"name": DEFAULT_WORKSPACE}
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(_W).where(_W.c.name == name)).first()
+        if row is None:
+            raise _missing(name)
+        return _wire(row)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.get(name)
+        except MltrailException:
+            return False
+        return True
+
+    def create(
+        self, name: str, description: str | None = None, default_artifact_root: str | None = None
+    ) -> dict[str, Any]:
+        if name == DEFAULT_WORKSPACE:
+            raise invalid(f"The '{DEFAULT_WORKSPACE}' workspace is reserved and cannot be created")
+        check_workspace_name(name)
+        taken = MltrailException(f"Workspace '{name}' already exists.", RESOURCE_ALREADY_EXISTS)
+
+        def write(conn: sa.Connection) -> dict[str, Any]:
+            if conn.execute(sa.select(_W.c.name).where(_W.c.name == name)).first():
+                raise taken
+            row = {
+                "name": name,
+                "description": description,
+                "default_artifact_root": default_artifact_root,
+                "creation_time": int(time.time() * 1000),
+            }
+            conn.execute(sa.insert(_W).values(**row))
+            return _wire(conn.execute(sa.select(_W).where(_W.c.name == name)).one())
+
+        return self.db.write(write, conflict=lambda _err: taken)
+
+    def update(
+        self, name: str, description: str | None = None, default_artifact_root: str | None = None
+    ) -> dict[str, Any]:
+        """Change the description / artifact root (``None``: unchanged; ``""`` clears)."""
+        if name == DEFAULT_WORKSPACE:
+            raise invalid(f"The '{DEFAULT_WORKSPACE}' workspace cannot be updated.")
+        values = {
+            k: (v or None)
+            for k, v in (("description", description), ("default_artifact_root", default_artifact_root))
+            if v is not None
+        }
+
+        def write(conn: sa.Connection) -> dict[str, Any]:
+            if conn.execute(sa.select(_W.c.name).where(_W.c.name == name)).first() is None:
+                raise _missing(name)
+            if values:
+                conn.execute(sa.update(_W).where(_W.c.name == name).values(**values))
+            return _wire(conn.execute(sa.select(_W).where(_W.c.name == name)).one())
+
+        return self.db.write(write)
+
+    def delete(self, name: str) -> None:
+        if name == DEFAULT_WORKSPACE:
+            raise invalid(f"The '{DEFAULT_WORKSPACE}' workspace cannot be deleted.")
+
+        def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.delete(_W).where(_W.c.name == name)).rowcount == 0:
+                raise _missing(name)
+
+        self.db.write(write)
