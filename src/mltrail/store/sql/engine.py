@@ -194,6 +194,25 @@ def execute_constant(
         cursor.close()
 
 
+def raw_executemany(conn: sqlalchemy.Connection, sql: str, rows: list[tuple]) -> None:
+    """Run driver SQL once per row of ``rows`` on ``conn``'s DBAPI cursor, inside its transaction.
+
+    For the hottest bulk writes (a metric history's rows): no SQLAlchemy execute path.
+    Driver errors come out as SQLAlchemy's (``IntegrityError``, ...), as from ``conn.execute``.
+    """
+    if not conn.in_transaction():
+        conn.begin()
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    except conn.dialect.loaded_dbapi.Error as err:
+        import sqlalchemy as sa
+
+        raise sa.exc.DBAPIError.instance(sql, rows, err, conn.dialect.loaded_dbapi.Error) from err
+    finally:
+        cursor.close()
+
+
 def raw_fetchall(conn: sqlalchemy.Connection, sql: str, params: Any) -> list[tuple]:
     """Run driver SQL on ``conn``'s DBAPI cursor inside its (read) transaction; plain tuples."""
     if not conn.in_transaction():
