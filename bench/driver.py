@@ -1,5 +1,8 @@
 """The workload driver: the official ``mlflow`` client, run inside ``.bench-venv``.
 
+With ``BENCH_SDK=mltrail`` (section "sdk") it runs under mltrail's ``.venv`` and
+drives mltrail's own SDK instead: the same calls, since mltrail's names are MLflow's.
+
 One long-lived driver process per server, so that the client is identical for
 all three and its import cost is paid once. The harness sends one JSON command
 per line on stdin and reads one JSON answer per line on stdout; every timed
@@ -25,8 +28,12 @@ import time
 import uuid
 
 T0 = time.perf_counter()
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+if os.environ.get("BENCH_SDK") == "mltrail":  # section "sdk": mltrail's own SDK, same names
+    from mltrail.entities import Metric, Param, RunTag
+    from mltrail.tracking.client import MlflowClient
+else:
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
 
 from seed import SEARCH_FILTER, SEARCH_ORDER, search_values  # noqa: E402
 

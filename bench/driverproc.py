@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 
-from common import BENCH_BIN, BENCH_DIR, NA
+from common import BENCH_BIN, BENCH_DIR, NA, VENV_BIN
 
 # The same client settings for every server: no telemetry, and two quick retries
 # instead of MLflow's default minutes of backoff (calls with a time budget get none).
@@ -31,14 +31,19 @@ def client_env(tracking_uri: str) -> dict[str, str]:
 class DriverProc:
     """Sends JSON commands to one driver.py process and reads its answers."""
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, sdk: str = "mlflow") -> None:
+        env = client_env(tracking_uri)
+        python = BENCH_BIN / "python"
+        if sdk == "mltrail":  # mltrail's own SDK, from .venv, logging synchronously like the client above
+            python = VENV_BIN / "python"
+            env.update(BENCH_SDK="mltrail", MLTRAIL_ASYNC_LOGGING="false")
         self.proc = subprocess.Popen(
-            [str(BENCH_BIN / "python"), str(BENCH_DIR / "driver.py")],
+            [str(python), str(BENCH_DIR / "driver.py")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=client_env(tracking_uri),
+            env=env,
             start_new_session=True,
         )
         hello = self.proc.stdout.readline()

@@ -5,7 +5,7 @@
     python bench/run.py --only ops,capacity
     python bench/run.py --servers mlflow,fasttrackml   # while developing
 
-Sections: process, ops (with ops_server), capacity, scale, embedded, serving, ui, ui_trace, auth, footprint,
+Sections: process, ops (with ops_server), sdk (each project's SDK against its own server), capacity, scale, embedded, serving, ui, ui_trace, auth, footprint,
 genai (genai.evaluate with loopback judges, bench/genai_eval.py), spark (spark_udf over 1,000,000 rows, bench/spark_udf.py).
 Prints one markdown table per section and writes bench/results.json. Never part
 of ``make test``; see docs/benchmarks.md for the method.
@@ -24,9 +24,9 @@ from common import BENCH_DIR, NA, ROOT, SERVERS
 from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
-ALL_SECTIONS = ("process", "ops", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint",
+ALL_SECTIONS = ("process", "ops", "sdk", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint",
                 "genai", "spark", "traces_list")
-SERVER_SECTIONS = {"process", "ops", "capacity", "scale"}
+SERVER_SECTIONS = {"process", "ops", "sdk", "capacity", "scale"}
 # --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 10k runs),
 # ui_trace (Chromium) and spark (a JVM); ask for them with --only serving,ui,ui_trace,spark.
 QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace", "spark", "traces_list"))
@@ -169,6 +169,11 @@ class Bench:
                 live, ids = sec_ops.setup(drivers)
                 if "ops" in self.sections:
                     self.guarded("ops", "Client workload", sec_ops.run, live, self.quick)
+                if "sdk" in self.sections:
+                    import sec_sdk
+
+                    official = live.get("mlflow", NA("mlflow is not among --servers"))
+                    self.guarded("sdk", "SDK against its own server", sec_sdk.run, urls, official, self.quick)
                 if "capacity" in self.sections:
                     import sec_capacity
 

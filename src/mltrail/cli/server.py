@@ -214,8 +214,15 @@ def run_server(
     """
     import dataclasses
     import functools
+    import gc
     import json
 
+    # No garbage collection while the server imports its modules and opens its stores: the
+    # collector would scan the growing heap over and over (about a seventh of the start-up)
+    # for almost no garbage. The app turns it back on once its stores are open (with one
+    # worker: several run in processes of their own, and this one only supervises them).
+    if config.workers == 1:
+        gc.disable()
     import uvicorn
 
     from mltrail.server.connection import BoundedHttpToolsProtocol

@@ -21,6 +21,16 @@ import msgspec
 from mltrail.credentials import tracking_authorization, tracking_env
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, RestException
 from mltrail.protocol.routes import Route
+from mltrail.store.reachability import UNREACHABLE_STATUS, ServerUnreachable, unreachable
+
+__all__ = [
+    "UNREACHABLE_STATUS",
+    "HttpSession",
+    "ServerUnreachable",
+    "env",
+    "error_from",
+    "unreachable",
+]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _encode = msgspec.json.encode
@@ -31,18 +41,6 @@ _to_builtins = msgspec.to_builtins
 def env(name: str, default: str | None = None) -> str | None:
     """``MLTRAIL_<name>`` or else ``MLFLOW_<name>``."""
     return tracking_env(name) or default
-
-
-class ServerUnreachable(MltrailException):
-    """The server could not be reached after the retries (refused, dropped, timed out, 502/503/504).
-
-    What the offline journal (:mod:`mltrail.offline`) takes over from; a subclass, so
-    code that catches :class:`~mltrail.exceptions.MltrailException` is unchanged.
-    """
-
-
-#: Answers that mean "no server behind this address right now" (a proxy's or gateway's).
-UNREACHABLE_STATUS = frozenset({502, 503, 504})
 
 
 def _truthy(value: str | None) -> bool:
@@ -156,11 +154,6 @@ class HttpSession:
         if 200 <= resp.status_code < 300:  # 201 / 204: MLflow's workspace create and delete
             return _decode(resp.content) if resp.content else {}
         raise error_from(resp, self.base_url + path)
-
-
-def unreachable(err: BaseException) -> bool:
-    """Whether ``err`` means the server could not be reached (what offline logging takes over from)."""
-    return isinstance(err, ServerUnreachable) or getattr(err, "status", None) in UNREACHABLE_STATUS
 
 
 def error_from(resp: httpx.Response, url: str) -> MltrailException:

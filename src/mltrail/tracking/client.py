@@ -38,7 +38,7 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, invalid
-from mltrail.store._http import unreachable
+from mltrail.store.reachability import unreachable
 from mltrail.tracking import _artifact_io
 from mltrail.tracking._client_traces import TracingClientMixin
 from mltrail.tracking._dataset_client import DatasetClientMixin

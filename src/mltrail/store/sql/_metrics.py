@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from mltrail.entities import Metric
 from mltrail.exceptions import not_found
 from mltrail.store.sql._codec import DBL_MAX, chunks, decode_value, encode_value
-from mltrail.store.sql.engine import execute_constant
+from mltrail.store.sql.engine import execute_constant, raw_executemany
 from mltrail.store.sql.schema import latest_metrics, logged_model_metrics, logged_models, metrics, runs
 from mltrail.store.validation import MAX_DATASET_DIGEST_SIZE, MAX_DATASET_NAME_SIZE, too_long
 
@@ -75,7 +75,7 @@ def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> 
     if not rows:
         return
     # executemany straight to the driver with precompiled SQL: no per-row bind processing.
-    conn.exec_driver_sql(_insert_history_sql(conn.dialect), rows)
+    raw_executemany(conn, _insert_history_sql(conn.dialect), rows)
     _update_latest(conn, run_id, [dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in newest.values()])
 
 

@@ -19,7 +19,7 @@ from mltrail.store import validation as v
 from mltrail.store.sql import _metrics
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql._run_models import RUN_INPUT, erase_links, link_models
-from mltrail.store.sql.database import Database
+from mltrail.store.sql.database import Database, execute_constant
 from mltrail.store.sql.schema import (
     datasets,
     input_tags,
@@ -54,7 +54,9 @@ class RunWritesMixin:
     # --------------------------------------------------------------- checks
     def _check_active(self, conn: sa.Connection, run_id: str) -> int:
         """The run's experiment id; errors if the run is unknown or deleted."""
-        row = conn.execute(_RUN_STATE, {"run_id": run_id}).first()
+        # On the DBAPI cursor: every write to a run starts with this check.
+        found = execute_constant(conn, _RUN_STATE, {"run_id": run_id})
+        row = found[0] if found else None
         if row is None:
             raise not_found(f"Run with id={run_id} not found")
         if row[0] != LifecycleStage.ACTIVE:

@@ -3,7 +3,11 @@
 ``upgrade_db(uri)`` is what ``mltrail db upgrade URI`` runs. ``ensure_schema``
 is what the stores call when they open a database: an empty database is built
 at head, one that is behind is upgraded, and one already at head costs a
-single ``SELECT`` once per engine per process.
+single ``SELECT`` once per engine per process. An empty SQLite file is built
+from one prepared script (:mod:`mltrail.store.sql.head_script`, the dump of
+what the migrations produce) without loading alembic; ``python -m
+mltrail.store.sql.migrate --write-sqlite-script`` regenerates that script after
+a new migration.
 
 Concurrent first opens are safe: on SQLite the migration runs inside one
 ``BEGIN IMMEDIATE`` transaction (SQLite DDL is transactional), so a second
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from mltrail.exceptions import INVALID_STATE, MltrailException
 from mltrail.store.sql.engine import create_sql_engine, read_connection
+from mltrail.store.sql.head_script import HEADER, NOTE, SCRIPT_PATH, create_from_script
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -92,7 +97,8 @@ def ensure_schema(engine: sqlalchemy.Engine) -> None:
     """Make sure ``engine``'s database is at head; cheap after the first call."""
     if id(engine) in _ready:
         return
-    if current_revision(engine) != head_revision():
+    revision = current_revision(engine)
+    if revision != head_revision() and not (revision is None and create_from_script(engine, head_revision())):
         _upgrade(engine)
     _mark_ready(engine)
 
@@ -137,3 +143,36 @@ def _run_upgrade(engine: sqlalchemy.Engine) -> None:
         if backend == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
         command.upgrade(_config(conn), "head")
+
+
+def dump_migrated_sqlite(path: Path) -> str:
+    """Migrate a new SQLite file at ``path`` with alembic; its dump, as :mod:`head_script` reads it."""
+    import sqlite3
+
+    uri = f"sqlite:///{path}"
+    engine = create_sql_engine(uri)
+    _upgrade(engine)
+    engine.dispose()
+    conn = sqlite3.connect(path)
+    try:
+        lines = [line for line in conn.iterdump() if line not in ("BEGIN TRANSACTION;", "COMMIT;")]
+    finally:
+        conn.close()
+    return f"{HEADER}{head_revision()}\n{NOTE}" + "\n".join(lines) + "\n"
+
+
+def write_sqlite_script() -> Path:
+    """Rewrite ``migrations/sqlite_head.sql`` from the migrations; returns its path."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        SCRIPT_PATH.write_text(dump_migrated_sqlite(Path(tmp) / "head.db"), encoding="utf-8")
+    return SCRIPT_PATH
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--write-sqlite-script"]:
+        raise SystemExit("usage: python -m mltrail.store.sql.migrate --write-sqlite-script")
+    print(f"wrote {write_sqlite_script()} at revision {head_revision()}")
