@@ -157,7 +157,8 @@ def _anthropic_headers(key: str | None) -> dict[str, str]:
 # --- MLflow deployments server (AI Gateway) endpoints ----------------------------------------
 
 
-def _endpoint_path(name: str) -> str:
+def endpoint_path(name: str) -> str:
+    """The invocation path of the deployments server's endpoint ``name`` (MLflow's, URL-quoted)."""
     return f"/endpoints/{quote(name, safe='')}/invocations"
 
 
@@ -184,7 +185,7 @@ def _endpoint_reply(body: JSON, info: JSON) -> str | None:
     return _chat_reply(body, info)
 
 
-def _tracking_credentials(key: str | None) -> dict[str, str]:
+def tracking_credentials(key: str | None) -> dict[str, str]:
     """The tracking server's credentials, which MLflow's deployments client sends too."""
     authorization = tracking_authorization()
     return {"Authorization": authorization} if authorization else {}
@@ -196,10 +197,10 @@ def _endpoints() -> Provider:
         base_url_var="MLFLOW_DEPLOYMENTS_TARGET",
         default_base_url=None,
         key_var=None,
-        path=_endpoint_path,
+        path=endpoint_path,
         payload=_endpoint_payload,
         reply=_endpoint_reply,
-        headers=_tracking_credentials,
+        headers=tracking_credentials,
         key_required=False,
         lookup=Lookup(path=lambda name: f"/api/2.0/endpoints/{quote(name, safe='')}", read=_read_endpoint),
         secret_vars=tuple(
@@ -233,7 +234,7 @@ def _gateway() -> Provider:
         path=lambda endpoint: "/chat/completions",
         payload=_chat_payload,
         reply=_chat_reply,
-        headers=_tracking_credentials,
+        headers=tracking_credentials,
         key_required=False,
         secret_vars=_endpoints().secret_vars,
         default_base_url_from=_gateway_base_url,

@@ -40,9 +40,9 @@ def to_predict_fn(endpoint_uri: str) -> Callable[..., Any]:
     if not target:
         raise invalid(f"{endpoint_uri}: set MLFLOW_DEPLOYMENTS_TARGET to the deployments server's URL.")
     # The judges' helpers: the same invocation path and the same credentials as endpoints:/ judges.
-    from mltrail.evaluation.providers import _endpoint_path, _tracking_credentials
+    from mltrail.evaluation.providers import endpoint_path, tracking_credentials
 
-    url = target.rstrip("/") + _endpoint_path(name)
+    url = target.rstrip("/") + endpoint_path(name)
 
     def predict_fn(**kwargs: Any) -> Any:
         import httpx
@@ -51,7 +51,7 @@ def to_predict_fn(endpoint_uri: str) -> Callable[..., Any]:
 
         with start_span("predict", span_type="LLM") as span:
             span.set_inputs(kwargs)
-            resp = httpx.post(url, json=kwargs, headers=_tracking_credentials(None), timeout=_TIMEOUT_S)
+            resp = httpx.post(url, json=kwargs, headers=tracking_credentials(None), timeout=_TIMEOUT_S)
             if resp.status_code != 200:
                 raise invalid(f"{endpoint_uri} answered {resp.status_code}: {resp.text[:500]}")
             result = resp.json()
