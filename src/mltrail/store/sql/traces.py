@@ -42,6 +42,7 @@ from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import experiments, runs, spans, trace_info, trace_request_metadata, trace_tags
 from mltrail.store.sql.search_ops import nulls_last
+from mltrail.store.sql.trace_metrics import TraceMetricsMixin
 from mltrail.store.sql.trace_search import LINKED_RUN_PREFIX, compile_filter, order_column
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
@@ -111,7 +112,7 @@ def _preview(text: str | None) -> str | None:
     return None if text is None else text[:1000]
 
 
-class SqlTraceStore(TraceUiReadsMixin, TraceStore):
+class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
     """Traces in the same database as the tracking store.
 
     A new trace gets the tag ``mlflow.artifactLocation`` =
