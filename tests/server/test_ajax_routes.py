@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import mlflow
@@ -40,12 +41,15 @@ def test_upload_artifact(server: LiveServer, client: mlflow.MlflowClient, run, t
     url = f"{server.url}{AJAX}/upload-artifact"
     params = {"run_uuid": run.info.run_id, "path": "notes/a.txt"}
     # a body type a browser sends cross-site without asking is refused (the guard's CSRF rule)
-    assert httpx.post(url, params=params, content=b"hello", headers={"Content-Type": "text/plain"}).status_code == 400
+    assert (
+        httpx.post(url, params=params, content=b"hello", headers={"Content-Type": "text/plain"}).status_code
+        == 400
+    )
     resp = httpx.post(url, params=params, content=b"hello", headers=OCTETS)
     assert resp.status_code == 200, resp.text
     assert [f.path for f in client.list_artifacts(run.info.run_id, "notes")] == ["notes/a.txt"]
     local = client.download_artifacts(run.info.run_id, "notes/a.txt", str(tmp_path))
-    assert open(local, "rb").read() == b"hello"
+    assert Path(local).read_bytes() == b"hello"
 
     too_big = b"x" * (10 * 1024 * 1024 + 1)
     for params, body, needle in [
@@ -72,15 +76,21 @@ def test_get_trace_artifact(server: LiveServer, client: mlflow.MlflowClient, run
     assert sent.status_code == 200, sent.text
     trace_id = f"tr-{otel_trace}"
     for version in ("2.0", "3.0"):
-        resp = httpx.get(f"{server.url}/ajax-api/{version}/mlflow/get-trace-artifact", params={"request_id": trace_id})
+        resp = httpx.get(
+            f"{server.url}/ajax-api/{version}/mlflow/get-trace-artifact", params={"request_id": trace_id}
+        )
         assert resp.status_code == 200, resp.text
         assert 'filename="traces.json"' in resp.headers["content-disposition"]
         spans = json.loads(resp.content)["spans"]
         assert [s["name"] for s in spans] == ["outer"]
     missing = httpx.get(f"{server.url}{AJAX}/get-trace-artifact")
     assert missing.status_code == 400 and missing.json()["error_code"] == "BAD_REQUEST"
-    assert httpx.get(f"{server.url}{AJAX}/get-trace-artifact", params={"request_id": "tr-0"}).status_code == 404
-    escape = httpx.get(f"{server.url}{AJAX}/get-trace-artifact", params={"request_id": trace_id, "path": "../x"})
+    assert (
+        httpx.get(f"{server.url}{AJAX}/get-trace-artifact", params={"request_id": "tr-0"}).status_code == 404
+    )
+    escape = httpx.get(
+        f"{server.url}{AJAX}/get-trace-artifact", params={"request_id": trace_id, "path": "../x"}
+    )
     assert escape.status_code == 400
 
 
@@ -115,11 +125,25 @@ def test_create_promptlab_run(server: LiveServer, client: mlflow.MlflowClient, r
     run_id = resp.json()["run"]["info"]["run_id"]
     made = client.get_run(run_id)
     assert (made.info.status, made.info.run_name, made.info.user_id) == ("FINISHED", "lab", "ann")
-    assert made.data.params == {"temperature": "0.1", "model_route": "chat", "prompt_template": "Answer {{question}}"}
+    assert made.data.params == {
+        "temperature": "0.1",
+        "model_route": "chat",
+        "prompt_template": "Answer {{question}}",
+    }
     assert made.data.tags["mlflow.runSourceType"] == "PROMPT_ENGINEERING" and made.data.tags["team"] == "nlp"
-    assert json.loads(made.data.tags["mlflow.loggedArtifacts"]) == [{"path": "eval_results_table.json", "type": "table"}]
-    table = json.load(open(client.download_artifacts(run_id, "eval_results_table.json", str(tmp_path))))
-    assert table == {"columns": ["question", "prompt", "output", "latency"], "data": [["2+2?", "Answer 2+2?", "4", "12"]]}
-    assert {f.path for f in client.list_artifacts(run_id, "model")} == {"model/MLmodel", "model/parameters.yaml"}
+    assert json.loads(made.data.tags["mlflow.loggedArtifacts"]) == [
+        {"path": "eval_results_table.json", "type": "table"}
+    ]
+    table = json.loads(
+        Path(client.download_artifacts(run_id, "eval_results_table.json", str(tmp_path))).read_text()
+    )
+    assert table == {
+        "columns": ["question", "prompt", "output", "latency"],
+        "data": [["2+2?", "Answer 2+2?", "4", "12"]],
+    }
+    assert {f.path for f in client.list_artifacts(run_id, "model")} == {
+        "model/MLmodel",
+        "model/parameters.yaml",
+    }
     missing = httpx.post(f"{server.url}{AJAX}/runs/create-promptlab-run", json={**body, "model_route": ""})
     assert missing.status_code == 400 and "model_route" in missing.json()["message"]
