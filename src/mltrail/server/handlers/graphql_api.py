@@ -45,6 +45,7 @@ MAX_TOKENS = 5_000
 _ROOT_FIELDS_ENV = "MLFLOW_SERVER_GRAPHQL_MAX_ROOT_FIELDS"
 _ALIASES_ENV = "MLFLOW_SERVER_GRAPHQL_MAX_ALIASES"
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity"})
 
 
 class GraphQLRequest(msgspec.Struct):
@@ -251,20 +252,20 @@ _NESTED: dict[tuple[str, str], Callable[[Context, dict[str, Any]], Any]] = {
 }
 
 
-def _field(source: Any, args: dict[str, Any], context: Context, info: Any) -> Any:
+def _field(source: Any, info: Any, **args: Any) -> Any:
     """Every field: a root or run-extension resolver, else the snake_case key of the parent's JSON."""
     key = (info.parent_type.name, info.field_name)
     resolver = _ROOTS.get(key) or _NESTED.get(key)
     try:
         if resolver is not None:
-            return resolver(context, args if key in _ROOTS else source)
+            return resolver(info.context, args if key in _ROOTS else source)
     except MltrailException as err:
         from graphql import GraphQLError
 
         raise GraphQLError(err.message) from None
     value = source.get(_snake(info.field_name)) if isinstance(source, dict) else None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # a NaN metric: GraphQL's Float cannot carry it (MLflow answers null)
+    if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, str) and value in _NON_FINITE):
+        return None  # a NaN metric (protobuf JSON's "NaN"): GraphQL's Float cannot carry it; MLflow answers null
     return value
 
 
@@ -281,9 +282,10 @@ def schema() -> Any:
 
     built = build_schema(SDL)
     long_string = built.type_map["LongString"]
-    long_string.serialize = str  # type: ignore[attr-defined]
-    long_string.parse_value = int  # type: ignore[attr-defined]
-    long_string.parse_literal = _long_literal  # type: ignore[attr-defined]
+    # graphql-core 3.3 names them coerce_*; 3.2 serialize / parse_*: set both.
+    long_string.coerce_output_value = long_string.serialize = str  # type: ignore[attr-defined]
+    long_string.coerce_input_value = long_string.parse_value = int  # type: ignore[attr-defined]
+    long_string.coerce_input_literal = long_string.parse_literal = _long_literal  # type: ignore[attr-defined]
     return built
 
 
