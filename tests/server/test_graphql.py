@@ -26,10 +26,10 @@ GET_RUN = """
   query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTracking") {
     mlflowGetRun(input: $data) {
       apiError { helpUrl code message }
-      run { %s modelVersions { status version name source } }
+      run { RUN_FIELDS modelVersions { status version name source } }
     }
   }
-""" % RUN_FIELDS
+""".replace("RUN_FIELDS", RUN_FIELDS)
 BULK = """
   query GetMetricHistoryBulkInterval($data: MlflowGetMetricHistoryBulkIntervalInput!)
   @component(name: "MLflow.ExperimentRunTracking") {
@@ -94,13 +94,17 @@ def test_get_run_as_the_ui_asks(server: LiveServer, logged: dict) -> None:
         "startTime": str(official.info.start_time), "userId": official.info.user_id,
     }  # fmt: skip
     assert run["experiment"]["name"] == "gql" and {"key": "team", "value": "nlp"} in run["experiment"]["tags"]
-    assert run["data"]["metrics"] == [{"key": "loss", "value": None, "step": "2", "timestamp": "1002"}]  # NaN: null
+    assert run["data"]["metrics"] == [
+        {"key": "loss", "value": None, "step": "2", "timestamp": "1002"}
+    ]  # NaN: null
     assert run["data"]["params"] == [{"key": "lr", "value": "0.1"}]
     assert {"key": "k", "value": "v"} in run["data"]["tags"]
     [dataset_input] = run["inputs"]["datasetInputs"]
     assert dataset_input["dataset"]["name"] == "iris" and dataset_input["tags"] == [
         {"key": "mlflow.data.context", "value": "train"}]  # fmt: skip
-    assert [(v["name"], v["version"], v["status"]) for v in run["modelVersions"]] == [("gql-model", "1", "READY")]
+    assert [(v["name"], v["version"], v["status"]) for v in run["modelVersions"]] == [
+        ("gql-model", "1", "READY")
+    ]
 
 
 def test_metric_history_bulk_interval(server: LiveServer, logged: dict) -> None:
@@ -135,11 +139,13 @@ def test_get_works_too(server: LiveServer, logged: dict) -> None:
 
 
 def test_errors_are_graphql_errors(server: LiveServer, logged: dict) -> None:
-    unknown_field = _post(server, "{ mlflowGetRun(input: {runId: \"x\"}) { run { info { secret } } } }")
+    unknown_field = _post(server, '{ mlflowGetRun(input: {runId: "x"}) { run { info { secret } } } }')
     assert unknown_field["data"] is None and "Cannot query field 'secret'" in unknown_field["errors"][0]
     missing_run = _post(server, GET_RUN, {"data": {"runId": "0" * 32}})
     assert missing_run["data"] == {"mlflowGetRun": None} and "0" * 32 in missing_run["errors"][0]
-    bad_input = _post(server, BULK, {"data": {"runIds": [logged["run_id"]], "metricKey": "loss", "maxResults": 0}})
+    bad_input = _post(
+        server, BULK, {"data": {"runIds": [logged["run_id"]], "metricKey": "loss", "maxResults": 0}}
+    )
     assert "max_results" in bad_input["errors"][0]
     assert _post(server, "")["errors"] == ["Must provide query string."]
     assert _post(server, "{ mlflowGetRun(")["data"] is None  # a syntax error is an error, not a 500
@@ -148,13 +154,13 @@ def test_errors_are_graphql_errors(server: LiveServer, logged: dict) -> None:
 def test_deep_wide_or_long_queries_are_refused(server: LiveServer) -> None:
     deep = "{ mlflowGetRun(input: {}) { run { info { " + "a { " * 12 + "b" + " }" * 12 + " } } } }"
     assert _post(server, deep)["errors"] == ["Query exceeds maximum depth of 10"]
-    aliases = "{ " + " ".join(f"t{i}: test(inputString: \"x\") {{ output }}" for i in range(11)) + " }"
+    aliases = "{ " + " ".join(f't{i}: test(inputString: "x") {{ output }}' for i in range(11)) + " }"
     assert "at most 10 root fields" in _post(server, aliases)["errors"][0]
-    many_aliases = "{ test(inputString: \"x\") { " + " ".join(f"o{i}: output" for i in range(11)) + " } }"
+    many_aliases = '{ test(inputString: "x") { ' + " ".join(f"o{i}: output" for i in range(11)) + " } }"
     assert "at most 10 aliases" in _post(server, many_aliases)["errors"][0]
     fragments = "query { ...F } fragment F on Query { ...G } fragment G on Query { ...F }"
     assert _post(server, fragments)["data"] is None  # a fragment cycle ends, refused by validation
-    long_query = "{ test(inputString: \"" + "x" * 60_000 + "\") { output } }"
+    long_query = '{ test(inputString: "' + "x" * 60_000 + '") { output } }'
     assert "maximum length" in _post(server, long_query)["errors"][0]
-    many_tokens = "{ test(inputString: \"x\") { " + "output " * 6000 + "} }"
+    many_tokens = '{ test(inputString: "x") { ' + "output " * 6000 + "} }"
     assert _post(server, many_tokens)["data"] is None

@@ -264,8 +264,12 @@ def _field(source: Any, info: Any, **args: Any) -> Any:
 
         raise GraphQLError(err.message) from None
     value = source.get(_snake(info.field_name)) if isinstance(source, dict) else None
-    if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, str) and value in _NON_FINITE):
-        return None  # a NaN metric (protobuf JSON's "NaN"): GraphQL's Float cannot carry it; MLflow answers null
+    if (isinstance(value, float) and not math.isfinite(value)) or (
+        isinstance(value, str) and value in _NON_FINITE
+    ):
+        return (
+            None  # a NaN metric (protobuf JSON's "NaN"): GraphQL's Float cannot carry it; MLflow answers null
+        )
     return value
 
 
