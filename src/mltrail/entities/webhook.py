@@ -137,6 +137,27 @@ class Webhook:
             out["description"] = self.description
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Webhook:
+        """A webhook from MLflow's ``Webhook`` message JSON (what the REST API answers)."""
+        return cls(
+            webhook_id=str(data.get("webhook_id", "")),
+            name=str(data.get("name", "")),
+            url=str(data.get("url", "")),
+            events=[WebhookEvent.from_dict(e) for e in data.get("events") or ()],
+            status=_status_name(data.get("status")),
+            description=data.get("description") or None,
+            creation_timestamp=int(data.get("creation_timestamp") or 0),
+            last_updated_timestamp=int(data.get("last_updated_timestamp") or 0),
+        )
+
+
+def _status_name(value: Any) -> str:
+    """A status as answered (``"ACTIVE"``, or protobuf's number ``1``/``2``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {1: ACTIVE, 2: DISABLED}.get(value, ACTIVE)
+    return str(value).upper() if value else ACTIVE
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookTestResult:
@@ -156,6 +177,17 @@ class WebhookTestResult:
         if self.error_message:
             out["error_message"] = self.error_message
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WebhookTestResult:
+        """A result from MLflow's ``WebhookTestResult`` message JSON."""
+        status = data.get("response_status")
+        return cls(
+            bool(data.get("success", False)),
+            int(status) if status is not None else None,
+            data.get("response_body") or None,
+            data.get("error_message") or None,
+        )
 
 
 @dataclass(slots=True)

@@ -94,6 +94,103 @@ class AssessmentResponse(msgspec.Struct):
     assessment: dict[str, Any] = {}
 
 
+class KV(msgspec.Struct):
+    """MLflow 2's ``TraceRequestMetadata`` / ``TraceTag``: one key and its value."""
+
+    key: str = ""
+    value: str = ""
+
+
+class StartTraceV2(Message):
+    """MLflow 2's ``StartTrace`` (``POST /api/2.0/mlflow/traces``); ``trace`` is MLflow 3's body."""
+
+    experiment_id: str = ""
+    timestamp_ms: int | None = None
+    request_metadata: list[KV] = []
+    tags: list[KV] = []
+    trace: dict[str, Any] | None = None
+
+
+class EndTraceV2(Message):
+    """MLflow 2's ``EndTrace`` (``PATCH /api/2.0/mlflow/traces/{request_id}``)."""
+
+    timestamp_ms: int | None = None
+    status: str | int | None = None
+    request_metadata: list[KV] = []
+    tags: list[KV] = []
+
+
+class SearchTracesV2(Message):
+    """MLflow 2's ``SearchTraces`` (``GET /api/2.0/mlflow/traces``)."""
+
+    experiment_ids: list[str] = []
+    filter: str | None = None
+    max_results: int = SEARCH_TRACES_WIRE_DEFAULT
+    order_by: list[str] = []
+    page_token: str | None = None
+
+
+class TraceInfoV2Response(msgspec.Struct):
+    trace_info: dict[str, Any] = {}
+
+
+class TracesV2Response(msgspec.Struct):
+    traces: list[dict[str, Any]] = []
+    next_page_token: str | None = None
+
+
+class PromptVersionRef(msgspec.Struct):
+    name: str = ""
+    version: str | int = ""
+
+
+class LinkPromptsToTrace(Message):
+    trace_id: str = ""
+    prompt_versions: list[PromptVersionRef] = []
+
+
+class MetricAggregationWire(msgspec.Struct):
+    """``{"aggregation_type": "PERCENTILE", "percentile_value": 95}`` (enum names or numbers)."""
+
+    aggregation_type: str | int | None = None
+    percentile_value: float | None = None
+
+
+class QueryTraceMetrics(Message):
+    experiment_ids: list[str] = []
+    view_type: str | int | None = None
+    metric_name: str = ""
+    aggregations: list[MetricAggregationWire] = []
+    dimensions: list[str] = []
+    filters: list[str] = []
+    time_interval_seconds: int | None = None
+    start_time_ms: int | None = None
+    end_time_ms: int | None = None
+    max_results: int | None = None
+    page_token: str | None = None
+
+
+class QueryTraceMetricsResponse(msgspec.Struct):
+    data_points: list[dict[str, Any]] = []
+    next_page_token: str | None = None
+
+
+class CalculateTraceFilterCorrelation(Message):
+    experiment_ids: list[str] = []
+    filter_string1: str = ""
+    filter_string2: str = ""
+    base_filter: str | None = None
+
+
+class TraceFilterCorrelationResponse(msgspec.Struct):
+    npmi: float | str | None = None
+    npmi_smoothed: float | str | None = None
+    filter1_count: int = 0
+    filter2_count: int = 0
+    joint_count: int = 0
+    total_count: int = 0
+
+
 # ------------------------------------------------------------------- endpoints
 
 #: Served under 3.0 and 2.0; the official client calls 3.0 except where noted (``client_version``).
@@ -102,12 +199,29 @@ _ONE = "/traces/{trace_id}"
 _ASSESSMENT = _ONE + "/assessments/{assessment_id}"
 
 
-def _r(name: str, method: str, path: str, req: type | None, resp: type = Empty, client: str = "") -> Route:
-    return Route(name, method, path, req, resp, versions=_V, tags=("traces",), client_version=client)
+def _r(
+    name: str, method: str, path: str, req: type | None, resp: type = Empty, client: str = "",
+    versions: tuple[str, ...] = _V,
+) -> Route:
+    return Route(name, method, path, req, resp, versions=versions, tags=("traces",), client_version=client)
+
+
+_V3, _V2 = ("3.0",), ("2.0",)
 
 
 TRACES = RouteSet(
-    _r("start_trace", "POST", "/traces", StartTraceV3, TraceResponse),
+    _r("start_trace", "POST", "/traces", StartTraceV3, TraceResponse, versions=_V3),
+    # MLflow 2's trace API, which older clients still call (MLflow 3.17 keeps it, deprecated).
+    _r("start_trace_v2", "POST", "/traces", StartTraceV2, TraceInfoV2Response, versions=_V2),
+    _r("end_trace_v2", "PATCH", "/traces/{request_id}", EndTraceV2, TraceInfoV2Response, versions=_V2),
+    _r("get_trace_info_v2", "GET", "/traces/{request_id}/info", None, TraceInfoV2Response, versions=_V2),
+    _r("search_traces_v2", "GET", "/traces", SearchTracesV2, TracesV2Response, versions=_V2),
+    _r("link_prompts_to_trace", "POST", "/traces/link-prompts", LinkPromptsToTrace, versions=_V2),
+    # MLflow 3.17's trace dashboards.
+    _r("query_trace_metrics", "POST", "/traces/metrics", QueryTraceMetrics, QueryTraceMetricsResponse,
+       versions=_V3),
+    _r("calculate_trace_filter_correlation", "POST", "/traces/calculate-filter-correlation",
+       CalculateTraceFilterCorrelation, TraceFilterCorrelationResponse, versions=_V3),
     _r("get_trace", "GET", "/traces/get", GetTrace, TraceResponse),
     _r("batch_get_traces", "GET", "/traces/batchGet", BatchGet, TracesResponse),
     _r("batch_get_trace_infos", "POST", "/traces/batchGetInfos", BatchGet),

@@ -197,6 +197,11 @@ class TrackingStore(DatasetStore, ABC):
         """Send anything buffered (the REST store batches ``log_metric``); a no-op here."""
 
     # -------------------------------------------------------------- UI reads
+    def dataset_summaries(self, experiment_ids: Sequence[str]) -> list[dict[str, str]]:
+        """MLflow's ``DatasetSummary`` JSON (``experiment_id``, ``name``, ``digest``, ``context`` when set) of
+        every dataset logged as a run input in some experiments (at most 1000, as MLflow's SQL store)."""
+        raise MltrailException("dataset summaries need a database-backed store", error_code="NOT_IMPLEMENTED")
+
     def experiment_run_summaries(self, experiment_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """Per experiment id: ``{"runs": n, "running": n, "last_run_start": ms}`` for its active runs.
 

@@ -47,6 +47,7 @@ from mltrail.tracking._prompt_client import PromptClientMixin
 from mltrail.tracking._registry_client import RegistryClientMixin
 from mltrail.tracking._store_registry import get_tracking_store
 from mltrail.tracking._uris import resolve_registry_uri, resolve_tracking_uri
+from mltrail.tracking._webhook_client import WebhookClientMixin
 
 if TYPE_CHECKING:
     from mltrail.store.tracking import TrackingStore
@@ -77,7 +78,8 @@ def _metric_value(value: Any) -> Any:
 
 
 class MlflowClient(
-    LoggedModelClientMixin, TracingClientMixin, RegistryClientMixin, PromptClientMixin, DatasetClientMixin
+    LoggedModelClientMixin, TracingClientMixin, RegistryClientMixin, PromptClientMixin, DatasetClientMixin,
+    WebhookClientMixin,
 ):
     """A client of one tracking store (and one model registry).
 

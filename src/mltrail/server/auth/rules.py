@@ -261,6 +261,9 @@ def _run_and_traces_of_body(call: Call) -> Iterable[str]:
 
 
 def _new_trace(call: Call) -> Iterable[str]:
+    v2_experiment = getattr(call.body, "experiment_id", "")  # MLflow 2's StartTrace (the 2.0 path)
+    if v2_experiment and call.body.trace is None:
+        return (v2_experiment,)
     raw = call.body.trace.get("trace_info") if isinstance(call.body.trace, dict) else None
     if not isinstance(raw, dict):
         return ()  # the handler refuses it

@@ -82,7 +82,7 @@ _ARTIFACT_LOCATION = TraceTagKey.ARTIFACT_LOCATION
 _SPANS_LOCATION = TraceTagKey.SPANS_LOCATION
 _ARCHIVAL_FAILURE = "mlflow.trace.archivalFailure"
 # MLflow's server refuses client writes of the first three; mltrail adds the artifact location,
-# which only the server decides (see _trace_artifact_location).
+# which only the server decides (see trace_artifact_location).
 _SERVER_TAGS = frozenset({_SPANS_LOCATION, "mlflow.trace.archiveLocation", _ARCHIVAL_FAILURE, _ARTIFACT_LOCATION})
 _DELETABLE_SERVER_TAGS = frozenset({_ARCHIVAL_FAILURE})  # deleting it is how a client retries archival
 
@@ -124,7 +124,7 @@ def get_trace_info(call: Call) -> dict[str, Any]:
     return {"trace": {"trace_info": info.to_proto_json()}}
 
 
-def _trace_artifact_location(call: Call, trace: Trace) -> str:
+def trace_artifact_location(call: Call, trace: Trace) -> str:
     """Where the server put this trace's files: ``<experiment location>/traces/<id>/artifacts``.
 
     Derived from the experiment, never read from the ``mlflow.artifactLocation`` tag,
@@ -134,7 +134,7 @@ def _trace_artifact_location(call: Call, trace: Trace) -> str:
     return f"{experiment.artifact_location.rstrip('/')}/traces/{trace.info.trace_id}/artifacts"
 
 
-async def _with_artifact_spans(call: Call, trace: Trace) -> Trace:
+async def with_artifact_spans(call: Call, trace: Trace) -> Trace:
     """A trace whose spans never reached the database, with spans from its ``traces.json`` artifact.
 
     The official client uploads that file through the artifact proxy when the
@@ -149,7 +149,7 @@ async def _with_artifact_spans(call: Call, trace: Trace) -> Trace:
     from starlette.responses import FileResponse
 
     try:
-        location = await run_in_threadpool(_trace_artifact_location, call, trace)
+        location = await run_in_threadpool(trace_artifact_location, call, trace)
         resp = await uri_destination(call, location, "trace artifact location").download("traces.json")
         if isinstance(resp, FileResponse):
             raw = await run_in_threadpool(Path(resp.path).read_bytes)
@@ -166,7 +166,7 @@ async def get_trace(call: Call) -> dict[str, Any]:
         raise invalid("Missing value for required parameter 'trace_id'.")
     store = await run_in_threadpool(trace_store, call)  # built on first use: may open the database
     trace = await run_in_threadpool(store.get_trace, call.body.trace_id)
-    return {"trace": trace_json(await _with_artifact_spans(call, trace))}
+    return {"trace": trace_json(await with_artifact_spans(call, trace))}
 
 
 def _scoped(traces: list[Any], experiment_ids: list[str], info: Any = lambda t: t.info) -> list[Any]:
@@ -181,7 +181,7 @@ async def batch_get(call: Call) -> dict[str, Any]:
         raise invalid("Missing value for required parameter 'trace_ids'.")
     store = await run_in_threadpool(trace_store, call)
     found = await run_in_threadpool(store.batch_get_traces, ids)
-    traces = [await _with_artifact_spans(call, t) for t in _scoped(found, call.body.experiment_ids)]
+    traces = [await with_artifact_spans(call, t) for t in _scoped(found, call.body.experiment_ids)]
     return {"traces": [trace_json(t) for t in traces]}
 
 

@@ -50,6 +50,7 @@ from mltrail.store.sql.schema import (
     trace_tags,
 )
 from mltrail.store.sql.search_ops import nulls_last
+from mltrail.store.sql.trace_metrics import TraceMetricsMixin
 from mltrail.store.sql.trace_search import LINKED_RUN_PREFIX, compile_filter, order_column
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
@@ -119,7 +120,7 @@ def _preview(text: str | None) -> str | None:
     return None if text is None else text[:1000]
 
 
-class SqlTraceStore(TraceUiReadsMixin, TraceStore):
+class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
     """Traces in the same database as the tracking store.
 
     A new trace gets the tag ``mlflow.artifactLocation`` =

@@ -25,13 +25,17 @@ import sqlalchemy as sa
 from mltrail.store.sql import _history
 from mltrail.store.sql._codec import chunks
 from mltrail.store.sql.database import Database
-from mltrail.store.sql.schema import latest_metrics, metrics, params, runs, tags
+from mltrail.store.sql.schema import datasets, input_tags, inputs, latest_metrics, metrics, params, runs, tags
 
 
 class UiReadsMixin:
     """Read-only aggregates for the UI; the host class provides ``db`` (a :class:`Database`)."""
 
     db: Database
+
+    def dataset_summaries(self, experiment_ids: Sequence[str]) -> list[dict[str, str]]:
+        """The datasets logged as run inputs in some experiments, with their input context."""
+        return dataset_summaries(self.db, experiment_ids)
 
     def experiment_run_summaries(self, experiment_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """Per experiment id: active runs, how many of them are RUNNING, and the newest run's start time.
@@ -113,3 +117,35 @@ class UiReadsMixin:
         with self.db.read() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else tuple(row)
+
+
+#: MLflow's ``MAX_DATASET_SUMMARIES_RESULTS``.
+MAX_DATASET_SUMMARIES = 1000
+_CONTEXT_TAG = "mlflow.data.context"
+
+
+def dataset_summaries(db: Database, experiment_ids: Sequence[str]) -> list[dict[str, str]]:
+    """Distinct ``(experiment, dataset name, digest, input context)`` of the run inputs of some experiments."""
+    ids = [int(i) for i in experiment_ids]
+    d, i, t = datasets.c, inputs.c, input_tags.c
+    stmt = (
+        sa.select(d.experiment_id, d.name, d.digest, t.value)
+        .select_from(
+            datasets.join(inputs, i.source_id == d.dataset_uuid).outerjoin(
+                input_tags, sa.and_(t.input_uuid == i.input_uuid, t.name == _CONTEXT_TAG)
+            )
+        )
+        .where(d.experiment_id.in_(ids), i.source_type == "DATASET")
+        .distinct()
+        .order_by(d.experiment_id, d.name, d.digest, t.value)
+        .limit(MAX_DATASET_SUMMARIES)
+    )
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    out = []
+    for exp, name, digest, context in rows:
+        row = {"experiment_id": str(exp), "name": name, "digest": digest}
+        if context:
+            row["context"] = context
+        out.append(row)
+    return out
