@@ -18,8 +18,8 @@ import click
 import mltrail.pyfunc
 from mltrail.exceptions import MltrailException
 from mltrail.models.download import download_model
-from mltrail.serving.docker import write_docker_context
 from mltrail.models.envs import prepare_environment
+from mltrail.serving.docker import write_docker_context
 from mltrail.serving.mlserver import (
     MLServerUnavailable,
     exec_mlserver,
