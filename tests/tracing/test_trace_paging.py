@@ -1,7 +1,7 @@
 """Keyset pages of ``search_traces`` in every sort, on SQLite, PostgreSQL and MariaDB.
 
 Traces with ties and missing values (no tokens, no session, no name...) are
-paged 9 at a time in each sort and direction; the pages together must be the
+paged 8 at a time in each sort and direction; the pages together must be the
 whole order (value, then request id in the sort's direction, traces without a
 value last), each token a keyset one. MLflow-shaped offset tokens read the
 same pages; tokens that are not ours or belong to another sort are 400.
@@ -21,7 +21,7 @@ from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 from support.sql_backends import SQL_BACKENDS
 
-N = 40
+N = 30
 SORTS = (
     "timestamp_ms",
     "execution_time_ms",
@@ -123,17 +123,17 @@ def test_every_sort_pages_by_keyset_through_ties_and_missing_values(seeded):
             order = [f"{key} {'ASC' if ascending else 'DESC'}"]
             got, token, pages = [], None, 0
             while True:
-                page, token = store.search_traces([exp], None, 9, order, token)
+                page, token = store.search_traces([exp], None, 8, order, token)
                 got += [i.trace_id for i in page]
                 pages += 1
                 if token is None:
                     break
                 assert "after" in _doc(token) and _doc(token)["sort"] == order[0]
             assert got == _expected(infos, key, ascending), order
-            assert pages == -(-N // 9)
+            assert pages == -(-N // 8)
             # MLflow's token shape (an offset only) reads the same page, by offset.
-            third, _ = store.search_traces([exp], None, 9, order, _token({"offset": 18}))
-            assert [i.trace_id for i in third] == got[18:27], order
+            third, _ = store.search_traces([exp], None, 8, order, _token({"offset": 16}))
+            assert [i.trace_id for i in third] == got[16:24], order
 
 
 def test_filters_and_several_keys_still_page(seeded):

@@ -340,6 +340,7 @@ trace_info = sa.Table(
     sa.Index("idx_trace_info_sort_name", "experiment_id", "trace_name", "request_id"),
     sa.Index("idx_trace_info_sort_input_tokens", "experiment_id", "input_tokens", "request_id"),
     sa.Index("idx_trace_info_sort_output_tokens", "experiment_id", "output_tokens", "request_id"),
+    sa.Index("idx_trace_info_sort_id", "experiment_id", "request_id"),
 )
 
 trace_tags = sa.Table(

@@ -141,7 +141,9 @@ def keyset_page(
         if cursor is not None:
             point = sa.tuple_(col, rid)
             mark = sa.tuple_(sa.literal(cursor.value), sa.literal(cursor.last_id))
-            query = query.where(point > mark if ascending else point < mark)
+            # The plain bound is redundant but lets MariaDB seek (it reads row comparisons as filters).
+            bound = col >= cursor.value if ascending else col <= cursor.value
+            query = query.where(bound, point > mark if ascending else point < mark)
         order = (col.asc(), rid.asc()) if ascending else (col.desc(), rid.desc())
         rows = list(conn.execute(query.order_by(*order).limit(limit)))
     if nullable and len(rows) < limit:

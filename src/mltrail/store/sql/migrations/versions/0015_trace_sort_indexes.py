@@ -36,6 +36,8 @@ _NEW = {
     "idx_trace_info_sort_input_tokens": "input_tokens",
     "idx_trace_info_sort_output_tokens": "output_tokens",
 }
+#: The sort by trace id: (experiment_id, request_id).
+_BY_ID = "idx_trace_info_sort_id"
 
 
 def upgrade() -> None:
@@ -54,9 +56,11 @@ def upgrade() -> None:
         op.create_index(index, "trace_info", ["experiment_id", column, "request_id"])
     for index, column in _NEW.items():
         op.create_index(index, "trace_info", ["experiment_id", column, "request_id"])
+    op.create_index(_BY_ID, "trace_info", ["experiment_id", "request_id"])
 
 
 def downgrade() -> None:
+    op.drop_index(_BY_ID, table_name="trace_info")
     for index in _NEW:
         op.drop_index(index, table_name="trace_info")
     for index, column in _REPLACED.items():
