@@ -10,6 +10,9 @@
 * When the root span ends the trace is frozen and handed to
   :class:`~mltrail.tracing.export.TraceExporter`, which stores it in the
   background (flushed at exit, and before ``get_trace``/``search_traces``).
+* A new trace is also handed to the exporter's live watch (:func:`live_snapshot`
+  tells it how the trace stands): one still running after an interval is sent
+  as it stands, root first, and then as it grows (see ``tracing/export.py``).
 """
 
 from __future__ import annotations

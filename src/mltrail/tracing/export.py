@@ -188,34 +188,52 @@ class TraceExporter:
         return min((p.due for p in self._pending.values()), default=None)
 
     def _write_live(self, batches: list[tuple[_Pending, list[LiveSpan]]]) -> None:
-        from mltrail.tracing._store import trace_store_for
-
+        """Send what changed in each due trace: ``start_trace`` per changed info, one ``log_spans`` per experiment."""
+        groups: dict[tuple[str, str], list[tuple[_Pending, tuple, list[Span]]]] = {}
         for pending, ended in batches:
             uri = pending.tracking_uri
             if uri in self._no_live:
                 continue
-            now = pending.snapshot()
+            try:
+                now = pending.snapshot()
+            except Exception as err:  # never let a snapshot stop the export thread
+                _log.debug("Live snapshot of trace %s failed: %s", pending.trace_id, err)
+                now = None
             if now is None:  # ended meanwhile (the whole trace follows in the queue) or dropped
                 with self._cond:
                     if self._pending.get(pending.trace_id) is pending:
                         del self._pending[pending.trace_id]
                 continue
             info, root = now
-            info_mark, root_mark = _info_mark(info), _root_mark(root)
+            root_mark = _root_mark(root)
             spans = [s.to_span() for s in ended]
             if root_mark != pending.sent_root:
                 spans.insert(0, root)
-            try:
-                store = trace_store_for(uri)
-                if info_mark != pending.sent_info:
-                    store.start_trace(info)
-                if spans:
-                    store.log_spans(pending.experiment_id, spans)
-            except Exception as err:  # a store that refuses: stay quiet, send whole traces only
-                self._no_live.add(uri)
-                _log.debug("Live trace export to %s is off: %s", uri, err)
+            info_mark = _info_mark(info)
+            if info_mark != pending.sent_info and not self._live_call(uri, "start_trace", info):
                 continue
-            pending.sent_info, pending.sent_root = info_mark, root_mark
+            pending.sent_info = info_mark
+            groups.setdefault((uri, pending.experiment_id), []).append((pending, root_mark, spans))
+        for (uri, exp_id), items in groups.items():
+            spans = [s for _p, _m, group in items for s in group]
+            if spans and not self._live_call(uri, "log_spans", exp_id, spans):
+                continue
+            for pending, root_mark, _spans in items:
+                pending.sent_root = root_mark
+
+    def _live_call(self, uri: str, method: str, *args: object) -> bool:
+        """Run one live write (a trace store method); a store that refuses is not asked again in this process."""
+        from mltrail.tracing._store import trace_store_for
+
+        if uri in self._no_live:
+            return False
+        try:
+            getattr(trace_store_for(uri), method)(*args)
+            return True
+        except Exception as err:  # a store without these calls: stay quiet, send whole traces only
+            self._no_live.add(uri)
+            _log.debug("Live trace export to %s is off: %s", uri, err)
+            return False
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
