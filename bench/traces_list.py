@@ -9,7 +9,9 @@ session/user/token/cost columns of migration 0008; each trace: a root
 and a priced chat span, a session of 5 turns, a user, token usage and cost, as the
 SDK writes them), starts ``mltrail server`` on it and times what the traces list and the
 Sessions view ask: the first page newest first, a page 50 pages deep (keyset
-paging), sorted by cost, filtered by session, by user and tokens, full text
+paging), the first page and page 51 in every sort (round trip, and the SQL
+store's own time for page 51 by keyset and by MLflow's offset token), filtered by
+session, by user and tokens, full text
 (``trace.text LIKE``, a scan of every span), the totals over a filter, and the
 sessions page. Each number is the median round trip over a few calls on
 loopback; ``app;dur`` server times are shown for the UI routes that send them.
@@ -20,6 +22,7 @@ hours); compare with ``bench/run.py --only scale`` for runs.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import random
 import statistics
@@ -137,13 +140,14 @@ def seed(db_uri: str, artifacts: str, n: int) -> str:
                     "execution_time_ms": rng.randint(100, 5000),
                     "status": "ERROR" if i % 50 == 0 else "OK",
                     "request_preview": json.dumps({"question": question}),
+                    "trace_name": f"agent-{i % 7}",
                     "response_preview": json.dumps(answer),
                 }
             )
             tags += [
                 {"request_id": tid, "key": k, "value": v}
                 for k, v in (
-                    ("mlflow.traceName", "agent"),
+                    ("mlflow.traceName", f"agent-{i % 7}"),
                     ("mlflow.trace.spansLocation", "TRACKING_STORE"),
                     ("mlflow.artifactLocation", f"{artifacts}/traces/{tid}/artifacts"),
                 )
@@ -204,6 +208,58 @@ def _server_ms(client: httpx.Client, url: str, params: dict, reps: int = 5) -> t
     return statistics.median(trips), statistics.median(apps)
 
 
+#: Every sort the traces list offers (and two more of search_traces), each paged by keyset.
+SORTS = (
+    "timestamp_ms DESC",
+    "execution_time_ms ASC",
+    "status ASC",
+    "name ASC",
+    "total_tokens DESC",
+    "input_tokens ASC",
+    "cost DESC",
+    "session ASC",
+    "user DESC",
+)
+
+
+def _offset_token(offset: int) -> str:
+    """MLflow's page token shape (an offset only): what paging cost before keyset tokens."""
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _store_ms(store, exp: str, order: str, token: str | None, reps: int = 5) -> float:
+    """Median time of the SQL store's search_traces call itself: the server's work, without HTTP."""
+    return _median_ms(lambda: store.search_traces([exp], None, 100, [order], token), reps)
+
+
+def _sorts(client: httpx.Client, exp: str, db: str) -> list[tuple[str, float]]:
+    """Per sort: first page and page 51 (keyset) round trips, and the store's time for page 51 by keyset / offset."""
+    from mltrail.store.sql.traces import SqlTraceStore
+
+    store = SqlTraceStore(db)
+    rows = []
+    for order in SORTS:
+        token = None
+        for _ in range(50):
+            token = _search(client, exp, order_by=[order], page_token=token)["next_page_token"]
+        rows += [
+            (
+                f"{order}: first page, round trip",
+                _median_ms(lambda o=order: _search(client, exp, order_by=[o])),
+            ),
+            (
+                f"{order}: page 51, round trip",
+                _median_ms(lambda o=order, t=token: _search(client, exp, order_by=[o], page_token=t)),
+            ),
+            (f"{order}: page 51, server (store) time, keyset", _store_ms(store, exp, order, token)),
+            (
+                f"{order}: page 51, server (store) time, offset",
+                _store_ms(store, exp, order, _offset_token(5000), 3),
+            ),
+        ]
+    return rows
+
+
 def measure(quick: bool) -> list[tuple[str, float]]:
     n = trace_count(quick)
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,14 +280,6 @@ def measure(quick: bool) -> list[tuple[str, float]]:
                     (
                         "page 51, newest first (keyset token)",
                         _median_ms(lambda: _search(client, exp, page_token=token)),
-                    ),
-                    (
-                        "first page sorted by cost DESC",
-                        _median_ms(lambda: _search(client, exp, order_by=["cost DESC"])),
-                    ),
-                    (
-                        "first page sorted by latency ASC",
-                        _median_ms(lambda: _search(client, exp, order_by=["execution_time_ms ASC"])),
                     ),
                     (
                         "filter trace.session = 'session-777'",
@@ -256,6 +304,7 @@ def measure(quick: bool) -> list[tuple[str, float]]:
                         _median_ms(lambda: _search(client, exp, "trace.text LIKE '%refund%'"), reps=3),
                     ),
                 ]
+                rows += _sorts(client, exp, db)
                 ui = "/ajax-api/mltrail/experiments/traces"
                 trip, app = _server_ms(client, f"{ui}/totals", {"experiment_ids": exp}, reps=3)
                 rows += [

@@ -18,7 +18,8 @@ from mltrail.entities.trace import Span, TraceInfo, TraceMetadataKey, TraceState
 from mltrail.store.sql import schema
 from mltrail.store.sql.engine import create_sql_engine
 from mltrail.store.sql.migrate import _config, current_revision, head_revision, upgrade_db
-from mltrail.store.sql.trace_search import compile_filter, order_column
+from mltrail.store.sql.trace_paging import column_for
+from mltrail.store.sql.trace_search import compile_filter
 from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.trace_filter import parse_trace_filter
 from support.sql_backends import SQL_BACKENDS
@@ -208,7 +209,8 @@ def test_store_keeps_the_columns_and_searches_read_them(store, db_uri):
     assert ids("trace.cost >= 0.1") == ["tr-4", "tr-2"]
     assert ids(order_by=["total_tokens DESC"]) == ["tr-2", "tr-3", "tr-1", "tr-5", "tr-4"]
     assert ids(order_by=["cost ASC"]) == ["tr-1", "tr-3", "tr-2", "tr-4", "tr-5"]  # no cost: last
-    assert ids(order_by=["session DESC"]) == ["tr-5", "tr-3", "tr-4", "tr-1", "tr-2"]
+    # ties (s2: tr-3, tr-4; s1: tr-1, tr-2) follow the sort direction too: one index serves order and paging
+    assert ids(order_by=["session DESC"]) == ["tr-5", "tr-4", "tr-3", "tr-2", "tr-1"]
     assert ids(order_by=["user ASC"]) == ["tr-1", "tr-2", "tr-5", "tr-3", "tr-4"]  # no user: last
 
     totals = traces.trace_totals([exp])
@@ -247,5 +249,6 @@ def test_filters_and_sorts_compile_to_the_columns_not_the_metadata():
         ("user", "user_id"),
         ("total_tokens", "total_tokens"),
         ("cost", "total_cost"),
+        ("name", "trace_name"),
     ):
-        assert sql(order_column("sqlite", name)) == f"trace_info.{column}"
+        assert sql(column_for(name)) == f"trace_info.{column}"

@@ -1,8 +1,10 @@
 """Live traces: an SDK trace still running is stored as it grows, seen over REST and the trace page's SSE.
 
-The SDK sends the spans that ended (``log_spans``, OTLP on ``/v1/traces``) while
-the root still runs, batched every ``MLTRAIL_TRACE_LIVE_INTERVAL_MS``; the
-server's event stream pushes each change; the whole trace replaces it at the end.
+Once a trace has run for ``MLTRAIL_TRACE_LIVE_INTERVAL_MS`` the SDK sends its
+start (info ``IN_PROGRESS`` with its metadata, the running root span), then the
+spans that ended and changed metadata at that interval (``start_trace`` and
+``log_spans``, OTLP on ``/v1/traces``); the server's event stream pushes each
+change; the whole trace replaces it at the end.
 """
 
 from __future__ import annotations
@@ -65,12 +67,28 @@ def test_a_running_sdk_trace_grows_over_rest_and_the_event_stream(server, http, 
 
     with mltrail.start_span("agent") as root:
         trace_id = root.trace_id
+        root.set_inputs({"question": "live?"})
+        mltrail.update_current_trace(session_id="chat-live", user="ana")
+        # The start arrives on its own: the running root (no end yet) and the metadata set so far.
+        trace = _wait_for(lambda: (t := _trace(http, trace_id)) and t["spans"] and t, "the running trace")
+        info = trace["trace_info"]
+        assert info["state"] == "IN_PROGRESS"
+        assert info["trace_metadata"]["mlflow.trace.session"] == "chat-live"
+        assert info["trace_metadata"]["mlflow.trace.user"] == "ana"
+        assert info["tags"]["mlflow.traceName"] == "agent"
+        assert json.loads(info["request_preview"]) == {"question": "live?"}
+        assert [s["name"] for s in trace["spans"]] == ["agent"]
+        assert "end_time_unix_nano" not in trace["spans"][0]
         with mltrail.start_span("step-1") as step:
             step.set_inputs({"q": "first"})
-        trace = _wait_for(lambda: _trace(http, trace_id), "the running trace over REST")
-        assert trace["trace_info"]["state"] == "IN_PROGRESS"
-        assert [s["name"] for s in trace["spans"]] == ["step-1"]
-        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}]}
+        trace = _wait_for(
+            lambda: (t := _trace(http, trace_id)) and len(t["spans"]) == 2 and t, "step-1 over REST"
+        )
+        assert sorted(s["name"] for s in trace["spans"]) == ["agent", "step-1"]
+        body = {
+            "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}],
+            "filter": "trace.session = 'chat-live'",
+        }
         listed = http.post("/api/3.0/mlflow/traces/search", json=body).json()["traces"]
         assert [(t["trace_id"], t["state"]) for t in listed] == [(trace_id, "IN_PROGRESS")]
 
@@ -78,17 +96,21 @@ def test_a_running_sdk_trace_grows_over_rest_and_the_event_stream(server, http, 
             events = _events(stream.iter_lines())
             first = next(events)
             assert first["trace_info"]["state"] == "IN_PROGRESS"
-            assert [s["name"] for s in first["spans"]] == ["step-1"]
+            assert sorted(s["name"] for s in first["spans"]) == ["agent", "step-1"]
             with mltrail.start_span("step-2"):
                 pass
             second = next(events)  # pushed by the server: only what changed
             assert [s["name"] for s in second["spans"]] == ["step-2"]
             assert second["trace_info"]["state"] == "IN_PROGRESS"
+            mltrail.update_current_trace(tags={"stage": "late"})
+            third = next(events)  # a tag set later reaches the page too
+            assert third["trace_info"]["tags"]["stage"] == "late"
 
     flush_trace_async_logging()
     done = _trace(http, trace_id)
     assert done["trace_info"]["state"] == "OK"
     assert sorted(s["name"] for s in done["spans"]) == ["agent", "step-1", "step-2"]
+    assert next(s for s in done["spans"] if s["name"] == "agent")["end_time_unix_nano"]
     assert done["trace_info"]["tags"]["mlflow.traceName"] == "agent"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -169,6 +170,38 @@ def test_otlp_json_ingest_and_rest_errors(api):
     deleted = api.post("/api/2.0/mlflow/traces/delete-traces", json={"experiment_id": exp_id,
                                                                      "request_ids": [trace_id]}).json()
     assert deleted == {"traces_deleted": 1}
+
+
+def test_search_pages_by_keyset_in_any_sort_over_rest(api):
+    exp_id = api.post("/api/2.0/mlflow/experiments/create", json={"name": f"pages-{uuid.uuid4().hex[:6]}"}).json()[
+        "experiment_id"]
+    for i in range(5):  # five traces, two latencies tied, one without a latency
+        trace_hex = uuid.uuid4().hex
+        info = {"trace_id": f"tr-{trace_hex}",
+                "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp_id}},
+                "request_time": f"2026-01-01T00:00:0{i}Z", "state": "OK", "tags": {"mlflow.traceName": f"t{i}"}}
+        if i:
+            info["execution_duration"] = f"{min(i, 3)}s"
+        assert api.post("/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}}).status_code == 200
+    where = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp_id}}]
+
+    def search(token=None, order="execution_time_ms DESC"):
+        body = {"locations": where, "max_results": 2, "order_by": [order]}
+        return api.post("/api/3.0/mlflow/traces/search", json={**body, **({"page_token": token} if token else {})})
+
+    names, token = [], None
+    while True:
+        page = search(token).json()
+        names += [t["tags"]["mlflow.traceName"] for t in page["traces"]]
+        token = page.get("next_page_token")
+        if not token:
+            break
+        assert "after" in json.loads(base64.b64decode(token))  # a keyset position, opaque to the client
+    assert set(names[:2]) == {"t3", "t4"} and names[2:] == ["t2", "t1", "t0"]  # no latency: last
+    second = search().json()["next_page_token"]
+    for bad, order in (("bm90IGEgdG9rZW4=", "execution_time_ms DESC"), (second, "status ASC"), ("%%%", "name ASC")):
+        resp = search(bad, order)
+        assert resp.status_code == 400 and resp.json()["error_code"] == "INVALID_PARAMETER_VALUE", resp.text
 
 
 def test_otlp_protobuf_from_the_opentelemetry_library_is_decoded(api):

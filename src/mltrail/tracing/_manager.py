@@ -10,11 +10,16 @@
 * When the root span ends the trace is frozen and handed to
   :class:`~mltrail.tracing.export.TraceExporter`, which stores it in the
   background (flushed at exit, and before ``get_trace``/``search_traces``).
+* A new trace is also handed to the exporter's live watch (:func:`live_snapshot`
+  tells it how the trace stands): one still running after an interval is sent
+  as it stands, root first, and then as it grows (see ``tracing/export.py``).
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import functools
 import getpass
 import json
 import logging
@@ -143,6 +148,50 @@ def begin_trace(info: TraceInfo, tracking_uri: str, root: LiveSpan) -> None:
     flight = _InFlight(info, tracking_uri, [root])
     with _lock:
         _traces[info.trace_id] = flight
+    _watch(flight)
+
+
+def _watch(flight: _InFlight) -> None:
+    """Hand a new trace to the live export, which sends it as it stands if it is still running later."""
+    trace_id = flight.info.trace_id
+    get_exporter().submit_start(
+        flight.tracking_uri, flight.info.experiment_id, trace_id, functools.partial(live_snapshot, trace_id)
+    )
+
+
+def live_snapshot(trace_id: str) -> tuple[TraceInfo, Span] | None:
+    """A running trace as it stands: a copy of its info (``IN_PROGRESS``, timed from its root) and its root span.
+
+    None when the trace is no longer in flight. Called from the export thread while the traced code
+    may still change the root: a copy that meets a concurrent change is taken again.
+    """
+    with _lock:
+        flight = _traces.get(trace_id)
+        if flight is None or not flight.spans:
+            return None
+        info = dataclasses.replace(
+            flight.info,
+            state=TraceState.IN_PROGRESS,
+            trace_metadata=dict(flight.info.trace_metadata),
+            tags=dict(flight.info.tags),
+            assessments=[],
+        )
+        live_root = flight.spans[0]
+    for _attempt in range(3):
+        try:
+            root = live_root.to_span()
+            break
+        except RuntimeError:  # the traced code changed the root's attributes while they were copied
+            continue
+    else:
+        return None
+    if root.end_time_ns is None:
+        root = dataclasses.replace(root, status_code="UNSET", status_message="")
+    info.request_time = root.start_time_ns // 1_000_000
+    info.execution_duration = None
+    if info.request_preview is None:
+        info.request_preview = _truncate(root.raw_attributes.get(SpanAttributeKey.INPUTS))
+    return info, root
 
 
 def in_flight_spans(trace_id: str) -> list[LiveSpan] | None:
@@ -216,10 +265,12 @@ def start_span(
         span = LiveSpan(flight.info.trace_id, span_id, None, name, span_type)
         with _lock:
             _traces[flight.info.trace_id] = flight
+            flight.spans.append(span)
+        _watch(flight)
     else:
         span = LiveSpan(flight.info.trace_id, span_id, parent.span_id, name, span_type)
-    with _lock:
-        flight.spans.append(span)
+        with _lock:
+            flight.spans.append(span)
     if inputs is not None:
         span.set_inputs(inputs)
     if attributes:
@@ -311,11 +362,7 @@ def span_ended(span: LiveSpan) -> None:
 
 def _child_ended(span: LiveSpan) -> None:
     """A span inside a running trace ended: queue it for the trace's live export (see tracing/export.py)."""
-    with _lock:
-        flight = _traces.get(span.trace_id)
-    if flight is None:
-        return
-    get_exporter().submit_span(flight.tracking_uri, flight.info.experiment_id, span)
+    get_exporter().submit_span(span)
 
 
 _span.set_end_hook(span_ended)

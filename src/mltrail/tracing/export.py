@@ -14,14 +14,18 @@ spans are sent there as OTLP/HTTP JSON instead of to the tracking store
 (headers from ``OTEL_EXPORTER_OTLP[_TRACES]_HEADERS``, ``k=v,k2=v2``); with
 ``MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true`` they go to both, as in MLflow.
 
-Live traces: while a trace runs, the spans that have ended are sent with the
-store's ``log_spans`` (``POST /v1/traces`` on a server, which MLflow 3's server
-accepts too), batched per trace, once a trace has run for
-``MLTRAIL_TRACE_LIVE_INTERVAL_MS`` (default 1000) and then at that interval; so
-the trace shows ``IN_PROGRESS`` in the UI and grows there. A trace that ends
-sooner costs nothing extra: its pending spans are dropped and the whole trace is
-stored once. ``MLTRAIL_TRACE_LIVE_EXPORT=false`` turns this off; a store that
-refuses ``log_spans`` is not asked again.
+Live traces: a trace that is still running once ``MLTRAIL_TRACE_LIVE_INTERVAL_MS``
+(default 1000) have passed since it started is sent as it stands: its info
+(``IN_PROGRESS``, with the tags and metadata set so far, e.g. the session and
+user of ``update_current_trace``) with the store's ``start_trace``, and its
+root span (still running: no end time) with the spans that have ended, with
+``log_spans`` (``POST /v1/traces`` on a server, which MLflow 3's server accepts
+too). Then, at that interval, whatever changed: the spans that ended since and
+the info when its tags or metadata changed. So the trace shows ``IN_PROGRESS``
+in the UI, its root first, and grows there. A trace that ends sooner costs
+nothing extra (nothing is sent until the whole trace is stored once), which
+keeps short calls as cheap as before. ``MLTRAIL_TRACE_LIVE_EXPORT=false`` turns
+this off; a store that refuses a live write is not asked again.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mltrail.entities.trace import Span, Trace
+from mltrail.entities.trace import Span, Trace, TraceInfo
 
 if TYPE_CHECKING:
     from mltrail.tracing.span import LiveSpan
@@ -90,14 +94,36 @@ def _live_enabled() -> bool:
     return not endpoint_only and not _sync_export.get() and _async_enabled()
 
 
+#: What a running trace looks like now: its info and its root span, or None once it has ended.
+Snapshot = Callable[[], "tuple[TraceInfo, Span] | None"]
+
+
 @dataclass
 class _Pending:
-    """Ended spans of a running trace, waiting for their live export."""
+    """A running trace's live export: the spans that ended since the last write, and what was sent."""
 
+    trace_id: str
     tracking_uri: str
     experiment_id: str
     due: float
+    snapshot: Snapshot
     spans: list[LiveSpan] = field(default_factory=list)  # frozen (to_span) by the export thread
+    sent_info: tuple | None = None  # the info's fingerprint at the last write (None: not sent yet)
+    sent_root: tuple | None = None  # the root span's, likewise
+
+
+def _info_mark(info: TraceInfo) -> tuple:
+    return (
+        tuple(sorted(info.tags.items())),
+        tuple(sorted(info.trace_metadata.items())),
+        info.client_request_id,
+        info.request_preview,
+        info.response_preview,
+    )
+
+
+def _root_mark(root: Span) -> tuple:
+    return (root.name, root.end_time_ns, root.status_code, tuple(sorted(root.raw_attributes.items())))
 
 
 class TraceExporter:
@@ -124,47 +150,90 @@ class TraceExporter:
             self._ensure_thread()
             self._cond.notify_all()
 
-    def submit_span(self, tracking_uri: str, experiment_id: str, span: LiveSpan) -> None:
-        """Queue a span that ended while its trace still runs, for the trace's next live export."""
-        with self._cond:
-            pending = self._pending.get(span.trace_id)
-            if pending is not None:  # the settings were read at the trace's first span
-                pending.spans.append(span)
-                return
+    def submit_start(self, tracking_uri: str, experiment_id: str, trace_id: str, snapshot: Snapshot) -> None:
+        """Watch a trace that just started: if it still runs after one interval, send it as it stands.
+
+        ``snapshot`` is called on the export thread; it returns the trace's info and root span
+        now, or None when the trace has ended (the whole trace is then on its way).
+        """
         if tracking_uri in self._no_live or not _live_enabled():
             return
         due = time.monotonic() + _live_interval()
         with self._cond:
             # No notify: waking the export thread for each trace costs the traced code more than the
-            # thread's own look at the pending traces once per interval (see _run).
-            self._pending.setdefault(span.trace_id, _Pending(tracking_uri, experiment_id, due)).spans.append(
-                span
-            )
+            # thread's own look at the running traces once per interval (see _run).
+            self._pending[trace_id] = _Pending(trace_id, tracking_uri, experiment_id, due, snapshot)
             self._ensure_thread()
 
-    def _due_spans(self) -> list[_Pending]:
-        """Pop the live batches whose time has come (caller holds the lock)."""
+    def submit_span(self, span: LiveSpan) -> None:
+        """Queue a span that ended while its trace still runs, for the trace's next live write."""
+        with self._cond:
+            pending = self._pending.get(span.trace_id)
+            if pending is not None:  # None: live export was off when the trace started, or it ended
+                pending.spans.append(span)
+
+    def _due_spans(self) -> list[tuple[_Pending, list[LiveSpan]]]:
+        """The running traces whose time has come, with their new spans (caller holds the lock)."""
         now = time.monotonic()
-        due = [t for t, p in self._pending.items() if p.due <= now]
-        return [self._pending.pop(t) for t in due]
+        interval = _live_interval()
+        out = []
+        for pending in self._pending.values():
+            if pending.due <= now:
+                out.append((pending, pending.spans))
+                pending.spans = []
+                pending.due = now + interval
+        return out
 
     def _next_due(self) -> float | None:
         return min((p.due for p in self._pending.values()), default=None)
 
-    def _write_live(self, batches: list[_Pending]) -> None:
-        from mltrail.tracing._store import trace_store_for
-
-        groups: dict[tuple[str, str], list[Span]] = {}
-        for p in batches:
-            groups.setdefault((p.tracking_uri, p.experiment_id), []).extend(s.to_span() for s in p.spans)
-        for (uri, exp_id), spans in groups.items():
+    def _write_live(self, batches: list[tuple[_Pending, list[LiveSpan]]]) -> None:
+        """Send what changed in each due trace: ``start_trace`` per changed info, one ``log_spans`` per experiment."""
+        groups: dict[tuple[str, str], list[tuple[_Pending, tuple, list[Span]]]] = {}
+        for pending, ended in batches:
+            uri = pending.tracking_uri
             if uri in self._no_live:
                 continue
             try:
-                trace_store_for(uri).log_spans(exp_id, spans)
-            except Exception as err:  # a store without log_spans: stay quiet, send whole traces only
-                self._no_live.add(uri)
-                _log.debug("Live span export to %s is off: %s", uri, err)
+                now = pending.snapshot()
+            except Exception as err:  # never let a snapshot stop the export thread
+                _log.debug("Live snapshot of trace %s failed: %s", pending.trace_id, err)
+                now = None
+            if now is None:  # ended meanwhile (the whole trace follows in the queue) or dropped
+                with self._cond:
+                    if self._pending.get(pending.trace_id) is pending:
+                        del self._pending[pending.trace_id]
+                continue
+            info, root = now
+            root_mark = _root_mark(root)
+            spans = [s.to_span() for s in ended]
+            if root_mark != pending.sent_root:
+                spans.insert(0, root)
+            info_mark = _info_mark(info)
+            if info_mark != pending.sent_info and not self._live_call(uri, "start_trace", info):
+                continue
+            pending.sent_info = info_mark
+            groups.setdefault((uri, pending.experiment_id), []).append((pending, root_mark, spans))
+        for (uri, exp_id), items in groups.items():
+            spans = [s for _p, _m, group in items for s in group]
+            if spans and not self._live_call(uri, "log_spans", exp_id, spans):
+                continue
+            for pending, root_mark, _spans in items:
+                pending.sent_root = root_mark
+
+    def _live_call(self, uri: str, method: str, *args: object) -> bool:
+        """Run one live write (a trace store method); a store that refuses is not asked again in this process."""
+        from mltrail.tracing._store import trace_store_for
+
+        if uri in self._no_live:
+            return False
+        try:
+            getattr(trace_store_for(uri), method)(*args)
+            return True
+        except Exception as err:  # a store without these calls: stay quiet, send whole traces only
+            self._no_live.add(uri)
+            _log.debug("Live trace export to %s is off: %s", uri, err)
+            return False
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():

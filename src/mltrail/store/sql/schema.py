@@ -327,11 +327,20 @@ trace_info = sa.Table(
     sa.Column("input_cost", sa.Double),
     sa.Column("output_cost", sa.Double),
     sa.Column("total_cost", sa.Double),
+    # Added by migration 0015: the ``mlflow.traceName`` tag's first 255 characters, for the sort by name.
+    sa.Column("trace_name", sa.String(255)),
     sa.Index("idx_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms"),
     sa.Index("idx_trace_info_experiment_session", "experiment_id", "session_id", "timestamp_ms"),
-    sa.Index("idx_trace_info_experiment_user", "experiment_id", "user_id"),
-    sa.Index("idx_trace_info_experiment_tokens", "experiment_id", "total_tokens"),
-    sa.Index("idx_trace_info_experiment_cost", "experiment_id", "total_cost"),
+    # (experiment, sort value, request_id): keyset pages of search_traces in every sort (migration 0015).
+    sa.Index("idx_trace_info_experiment_user", "experiment_id", "user_id", "request_id"),
+    sa.Index("idx_trace_info_experiment_tokens", "experiment_id", "total_tokens", "request_id"),
+    sa.Index("idx_trace_info_experiment_cost", "experiment_id", "total_cost", "request_id"),
+    sa.Index("idx_trace_info_sort_latency", "experiment_id", "execution_time_ms", "request_id"),
+    sa.Index("idx_trace_info_sort_status", "experiment_id", "status", "request_id"),
+    sa.Index("idx_trace_info_sort_name", "experiment_id", "trace_name", "request_id"),
+    sa.Index("idx_trace_info_sort_input_tokens", "experiment_id", "input_tokens", "request_id"),
+    sa.Index("idx_trace_info_sort_output_tokens", "experiment_id", "output_tokens", "request_id"),
+    sa.Index("idx_trace_info_sort_id", "experiment_id", "request_id"),
 )
 
 trace_tags = sa.Table(

@@ -1,5 +1,8 @@
 """Copies of a trace's session, user, token and cost metadata as indexed ``trace_info`` columns.
 
+The trace's name (the ``mlflow.traceName`` tag) is copied too, into
+``trace_name`` (migration 0015), for the sort by name (:func:`set_name`).
+
 The values live in ``trace_request_metadata`` (``mlflow.trace.session``,
 ``mlflow.trace.user``, ``mlflow.trace.tokenUsage``, ``mlflow.trace.cost``), as
 MLflow keeps them. Filters, sorts, totals and the sessions page read the
@@ -104,3 +107,13 @@ def sync(conn: sa.Connection, trace_ids: Sequence[str]) -> None:
             .values({c: sa.bindparam(f"v_{c}") for c in COLUMNS})
         )
         conn.execute(stmt, rows)
+
+
+#: Characters of a trace's name (the ``mlflow.traceName`` tag) copied into ``trace_info.trace_name`` (0015).
+NAME_WIDTH = 255
+
+
+def set_name(conn: sa.Connection, trace_id: str, name: str | None) -> None:
+    """Copy a trace's name tag (its first :data:`NAME_WIDTH` characters) into the sorted column."""
+    value = None if name is None else name[:NAME_WIDTH]
+    conn.execute(sa.update(trace_info).where(trace_info.c.request_id == trace_id).values(trace_name=value))

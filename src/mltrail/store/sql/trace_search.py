@@ -1,4 +1,6 @@
-"""SQL for ``search_traces``: a parsed trace filter (:mod:`mltrail.store.trace_filter`) and the sort columns.
+"""SQL for ``search_traces``: a parsed trace filter (:mod:`mltrail.store.trace_filter`).
+
+The sort columns and paging are in :mod:`mltrail.store.sql.trace_paging`.
 
 Every clause is one indexed predicate on ``trace_info`` or an ``EXISTS`` on
 the table that holds the value (tags, metadata, spans), so ``AND`` / ``OR``
@@ -17,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mltrail.entities.trace import TraceMetadataKey, TraceTagKey
+from mltrail.entities.trace import TraceMetadataKey
 from mltrail.store.sql import search_ops as _ops
 from mltrail.store.sql.schema import spans, trace_info, trace_request_metadata, trace_tags
 from mltrail.store.sql.trace_columns import ID_WIDTH, NUMBER_COLUMNS
@@ -151,28 +153,3 @@ def compile_filter(dialect: str, node: TraceNode | None) -> Any:
         return clause_sql(dialect, node)
     parts = [compile_filter(dialect, item) for item in node.items]
     return sa.and_(*parts) if isinstance(node, AllOf) else sa.or_(*parts) if isinstance(node, AnyOf) else None
-
-
-def order_column(dialect: str, name: str) -> Any:
-    """The SQL expression a ``search_traces`` sort key orders by."""
-    if name == "name":
-        t = trace_tags.c
-        return (
-            sa.select(t.value)
-            .where(t.request_id == _TI.request_id, t.key == TraceTagKey.TRACE_NAME)
-            .scalar_subquery()
-        )
-    if name == "session":
-        return _TI.session_id
-    if name == "user":
-        return _TI.user_id
-    if name in ("total_tokens", "input_tokens", "output_tokens"):
-        return _TI[name]
-    if name == "cost":
-        return _TI.total_cost
-    return {
-        "timestamp_ms": _TI.timestamp_ms,
-        "execution_time_ms": _TI.execution_time_ms,
-        "status": _TI.status,
-        "trace_id": _TI.request_id,
-    }[name]

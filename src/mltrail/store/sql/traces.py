@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from mltrail.search.limits import check_id_count
 from mltrail.store.paging import decode_page_token
 from mltrail.store.sql import assessments as _assessments
 from mltrail.store.sql import trace_columns as _columns
+from mltrail.store.sql import trace_paging as _paging
 from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql.database import database_for
@@ -49,9 +49,8 @@ from mltrail.store.sql.schema import (
     trace_request_metadata,
     trace_tags,
 )
-from mltrail.store.sql.search_ops import nulls_last
 from mltrail.store.sql.trace_metrics import TraceMetricsMixin
-from mltrail.store.sql.trace_search import LINKED_RUN_PREFIX, compile_filter, order_column
+from mltrail.store.sql.trace_search import LINKED_RUN_PREFIX, compile_filter
 from mltrail.store.sql.trace_ui_reads import TraceUiReadsMixin
 from mltrail.store.traces import (
     SEARCH_TRACES_MAX_RESULTS,
@@ -77,43 +76,6 @@ def _exp_id(experiment_id: Any) -> int:
         return int(experiment_id)
     except (TypeError, ValueError):
         raise invalid(f"Invalid experiment id {experiment_id!r}: it must be an integer string") from None
-
-
-def _make_token(offset: int, after: list[Any] | None) -> str:
-    """A page token: the offset (MLflow's shape) and, for keyset paging, the last row's sort key."""
-    doc: dict[str, Any] = {"offset": offset}
-    if after is not None:
-        doc["after"] = after
-    return base64.b64encode(json.dumps(doc).encode("utf-8")).decode("ascii")
-
-
-def _read_token(token: str | None) -> tuple[int, tuple[int, str] | None]:
-    """``(offset, (timestamp_ms, trace_id) or None)`` of a page token; bad tokens are INVALID_PARAMETER_VALUE."""
-    offset = decode_page_token(token)
-    if not token:
-        return offset, None
-    try:
-        after = json.loads(base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_")).get("after")
-    except (ValueError, AttributeError, TypeError):
-        after = None
-    if (
-        isinstance(after, list)
-        and len(after) == 2
-        and isinstance(after[0], int)
-        and not isinstance(after[0], bool)
-        and isinstance(after[1], str)
-    ):
-        return offset, (after[0], after[1])
-    return offset, None
-
-
-def _nulls_last(dialect: str, col: Any, ascending: bool) -> list[Any]:
-    """ORDER BY terms with NULLs last that still let the column's index serve the sort where it can."""
-    if dialect == "postgresql":
-        return [col.asc().nulls_last() if ascending else col.desc().nulls_last()]
-    if not ascending:  # SQLite and MariaDB put NULLs first ascending, so last descending
-        return [col.desc()]
-    return nulls_last(col, ascending)
 
 
 def _preview(text: str | None) -> str | None:
@@ -240,18 +202,18 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
         for key, value in info.trace_metadata.items():
             check_trace_tag(key, value)
         self._ensure_trace_row(conn, exp_id, info.trace_id, info.request_time)
-        conn.execute(
-            sa.update(trace_info)
-            .where(_TI.request_id == info.trace_id)
-            .values(
-                timestamp_ms=info.request_time,
-                execution_time_ms=info.execution_duration,
-                status=info.state,
-                client_request_id=info.client_request_id,
-                request_preview=_preview(info.request_preview),
-                response_preview=_preview(info.response_preview),
-            )
-        )
+        values = {
+            "timestamp_ms": info.request_time,
+            "execution_time_ms": info.execution_duration,
+            "status": info.state,
+            "client_request_id": info.client_request_id,
+            "request_preview": _preview(info.request_preview),
+            "response_preview": _preview(info.response_preview),
+        }
+        name = info.tags.get(TraceTagKey.TRACE_NAME)
+        if name is not None:  # the sorted copy of the name tag (migration 0015)
+            values["trace_name"] = name[: _columns.NAME_WIDTH]
+        conn.execute(sa.update(trace_info).where(_TI.request_id == info.trace_id).values(**values))
         tags = dict(info.tags)
         # Where the spans are is the server's business, not the client's.
         tags.pop(TraceTagKey.SPANS_LOCATION, None)
@@ -370,31 +332,26 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
         if where is not None:
             conds.append(where)
         sort = parse_trace_order_by(order_by)
-        order = []
-        for name, ascending in sort:
-            col = order_column(self.dialect, name)
-            if name in ("timestamp_ms", "status", "trace_id"):  # never NULL: a plain ORDER BY keeps the index
-                order.append(col.asc() if ascending else col.desc())
-            else:
-                order += _nulls_last(self.dialect, col, ascending)  # traces without a value go last
-        order.append(_TI.request_id.asc())  # a stable order for paging
-        offset, after = _read_token(page_token)
-        query = sa.select(_TI.request_id, _TI.timestamp_ms).where(*conds).order_by(*order)
-        keyset = len(sort) == 1 and sort[0][0] == "timestamp_ms"
-        if keyset and after is not None:
-            # Keyset paging on (timestamp_ms, request_id): page 1,000 costs what page 1 does.
-            ts, last_id = after
-            newer = _TI.timestamp_ms > ts if sort[0][1] else _TI.timestamp_ms < ts
-            query = query.where(sa.or_(newer, sa.and_(_TI.timestamp_ms == ts, _TI.request_id > last_id)))
-        else:
-            query = query.offset(offset)
+        key, ascending = sort[0]
+        keyset = len(sort) == 1  # one key: keyset pages; several: by offset (store/sql/trace_paging.py)
+        offset, cursor = (
+            _paging.read_cursor(page_token, key, ascending)
+            if keyset
+            else (decode_page_token(page_token), None)
+        )
         with self.db.read() as conn:
-            rows = conn.execute(query.limit(max_results + 1)).all()
+            if keyset and (cursor is not None or offset == 0):
+                rows = _paging.keyset_page(conn, conds, key, ascending, cursor, max_results + 1)
+            else:
+                order = [t for name, asc in sort for t in _paging.offset_order(name, asc, self.dialect)]
+                order.append(_paging.tie_breaker(ascending))
+                query = sa.select(_TI.request_id, _paging.column_for(key)).where(*conds).order_by(*order)
+                rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
             infos = self._load_infos(conn, [r[0] for r in rows[:max_results]])
         token = None
         if len(rows) > max_results:
             last = rows[max_results - 1]
-            token = _make_token(offset + max_results, [last[1], last[0]] if keyset else None)
+            token = _paging.make_token(offset + max_results, key if keyset else None, ascending, last)
         return infos, token
 
     # ------------------------------------------------------------ deletes and tags
@@ -443,6 +400,8 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
             if conn.execute(sa.select(_TI.request_id).where(_TI.request_id == trace_id)).first() is None:
                 raise _not_found(trace_id)
             self._put_kv(conn, trace_tags, trace_id, {key: value})
+            if key == TraceTagKey.TRACE_NAME:
+                _columns.set_name(conn, trace_id, value)
 
         self.db.write(write)
 
@@ -457,6 +416,8 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
                 raise MltrailException(
                     f"No tag with name: {key} in trace with ID {trace_id}", error_code=RESOURCE_DOES_NOT_EXIST
                 )
+            if key == TraceTagKey.TRACE_NAME:
+                _columns.set_name(conn, trace_id, None)
 
         self.db.write(write)
 
