@@ -544,3 +544,14 @@ webhook_deliveries = sa.Table(
     sa.Column("completed_timestamp", BIGINT),
     sa.Index("idx_webhook_deliveries_webhook", "webhook_id", "created_timestamp"),
 )
+# What ``mltrail import`` / ``export`` brought from each source (mltrail.migration.state).
+import_state = sa.Table(
+    "mltrail_import_state",
+    metadata,
+    sa.Column("source", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("source_id", sa.String(255), primary_key=True),
+    sa.Column("dest_id", sa.String(500), nullable=False),
+    sa.Column("marker", sa.String(1000), nullable=False),
+    sa.Column("updated_ms", BIGINT, nullable=False),
+)
