@@ -93,7 +93,12 @@ def test_import_keeps_everything_and_reruns_bring_only_new(source, tmp_path: Pat
     again = _import(uri, dest)  # nothing new: nothing brought, nothing duplicated
     assert _row(again, "runs") == ["4", "0", "4", "ok"]
     assert _row(again, "metric points") == ["43", "0", "43", "ok"]
-    assert _row(again, "traces") == ["1", "0", "1", "ok"] and _row(again, "assessments") == ["2", "0", "2", "ok"]
+    assert _row(again, "traces") == ["1", "0", "1", "ok"] and _row(again, "assessments") == [
+        "2",
+        "0",
+        "2",
+        "ok",
+    ]
     assert _row(again, "logged models") == ["1", "0", "1", "ok"]
     assert len(traces.get_trace(ids["trace"]).info.assessments) == 2
     assert len(store.get_metric_history(ids["r1"], "loss")) == 40

@@ -58,7 +58,9 @@ class GenaiImport:
                 holder = self.dest.logged_model_holder(m.model_id)
                 run_id = self._dest_run(m.source_run_id)
                 if m.source_run_id and run_id is None:
-                    self._skip("lineage", f"logged model {m.model_id}", f"run {m.source_run_id} is not imported")
+                    self._skip(
+                        "lineage", f"logged model {m.model_id}", f"run {m.source_run_id} is not imported"
+                    )
                 model_id = self.dest.create_logged_model(rec, dest_exp, run_id, keep_id=holder is None)
                 c.brought += 1
                 if model_id != m.model_id:
@@ -82,7 +84,9 @@ class GenaiImport:
             files, nbytes = copy_tree(src, dst, self.progress.nbytes)
             src_files, _ = count_files(src)
         except (MltrailException, OSError) as err:
-            self._skip("logged model files", rec.model.model_id, f"cannot read {rec.model.artifact_location}: {err}")
+            self._skip(
+                "logged model files", rec.model.model_id, f"cannot read {rec.model.artifact_location}: {err}"
+            )
             return
         self.c["artifact files"].brought += files
         self.c["artifact files"].source += src_files

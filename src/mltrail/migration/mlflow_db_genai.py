@@ -44,7 +44,10 @@ def _json(text: Any) -> Any:
 
 
 def assessment_from_row(m: Any) -> Assessment:
-    """MLflow's ``assessments`` row as the wire form (``Feedback`` or ``Expectation``)."""
+    """MLflow's ``assessments`` row as the wire form (``Feedback`` or ``Expectation``); mltrail's own
+    table (``mltrail export``) keeps the wire form whole in ``content``."""
+    if m.get("content"):
+        return Assessment.from_proto_json(json.loads(m["content"]))
     d: dict[str, Any] = {
         "assessment_id": m["assessment_id"],
         "assessment_name": m["name"],
@@ -81,7 +84,9 @@ class GenaiTables:
         #: traces whose spans could not be read, with why (listed by the import)
         self.unreadable: list[tuple[str, str]] = []
 
-    def _kv(self, table: str, key_col: str, val_col: str, id_col: str, ids: list[str]) -> dict[str, dict[str, str]]:
+    def _kv(
+        self, table: str, key_col: str, val_col: str, id_col: str, ids: list[str]
+    ) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = defaultdict(dict)
         if table not in self.t:
             return out

@@ -26,8 +26,8 @@ from mltrail.store.sql import schema
 from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.traces import SqlTraceStore
-from mltrail.store.traces import TraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
+from mltrail.store.traces import TraceStore
 
 _METRICS_PER_BATCH = 1000
 _PARAMS_TAGS_PER_BATCH = 100
@@ -220,7 +220,6 @@ class SqlDestination:
         self.registry.set_registered_model_alias(name, alias, version)
         return True
 
-
     # ------------------------------------------------------------ logged models
     def logged_model_holder(self, model_id: str) -> str | None:
         """The experiment id of a destination logged model (deleted ones too), or ``None``."""
@@ -229,7 +228,9 @@ class SqlDestination:
         except MltrailException:
             return None
 
-    def create_logged_model(self, rec: LoggedModelRecord, dest_exp: str, run_id: str | None, keep_id: bool) -> str:
+    def create_logged_model(
+        self, rec: LoggedModelRecord, dest_exp: str, run_id: str | None, keep_id: bool
+    ) -> str:
         """Create the model (its id kept when ``keep_id``) with name, type, tags, params and status."""
         m = rec.model
         assert isinstance(self.logged_models, SqlLoggedModelStore)
