@@ -304,6 +304,11 @@ class Importer(GenaiImport):
             if src_uri and _plain(source).startswith(src_uri + "/"):
                 dest_uri = self.dest.tracking.get_run(run_id).info.artifact_uri.rstrip("/")
                 source = dest_uri + _plain(source)[len(src_uri) :]
+        if run_id and mv.run_id and source.startswith(f"runs:/{mv.run_id}/"):  # the run got another id
+            source = f"runs:/{run_id}/" + source[len(f"runs:/{mv.run_id}/") :]
+        model = source[len("models:/") :].split("/", 1)[0] if source.startswith("models:/") else ""
+        if model in self.model_map:  # a logged model's URI (MLflow 3), which may have another id now
+            source = "models:/" + self.model_map[model] + source[len("models:/") + len(model) :]
         number = self.dest.model_version(mv, run_id, source or f"runs:/{run_id}/model")
         if number != mv.version:
             self._skip("version number", f"{mv.name}/{mv.version}", f"imported as version {number}")
