@@ -45,19 +45,27 @@ def start_mlflow_server(root: Path, timeout: float = 600) -> LiveServer:
             cmd, cwd=root, env=server_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     server = LiveServer(f"http://127.0.0.1:{port}", proc, root, backend)
+    try:  # a failure or an interruption (a test timeout) while waiting stops it too
+        _wait(server, log_path, timeout)
+    except BaseException:
+        stop_mlflow_server(server)
+        raise
+    return server
+
+
+def _wait(server: LiveServer, log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        if proc.poll() is not None:
+        if server.proc.poll() is not None:
             raise RuntimeError(
-                f"mlflow server exited with code {proc.returncode}; log:\n{log_path.read_text()}"
+                f"mlflow server exited with code {server.proc.returncode}; log:\n{log_path.read_text()}"
             )
         try:
             if httpx.get(server.url + "/health", timeout=1).status_code == 200:
-                return server
+                return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            stop_mlflow_server(server)
             raise RuntimeError(
                 f"mlflow server did not answer within {timeout:g}s; log:\n{log_path.read_text()}"
             )
