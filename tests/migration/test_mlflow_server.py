@@ -101,7 +101,9 @@ def test_export_to_mlflow_server(trip, tmp_path: Path) -> None:
         "1",
     )
     assert model.source_run_id == run.info.run_id and str(model.status) == "READY"
-    files = client.download_artifacts(f"models:/{model.model_id}", "", str(tmp_path / "model"))
+    files = mlflow.artifacts.download_artifacts(
+        artifact_uri=model.artifact_location, dst_path=str(tmp_path / "model"), tracking_uri=server.url
+    )
     assert (Path(files) / "MLmodel").read_text() == "flavors: {}"
 
 
