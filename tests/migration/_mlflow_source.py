@@ -1,7 +1,7 @@
 """Build a real MLflow store with the official client (in a child process, so its global state
 never touches the test's process): experiments, runs, metrics, params, tags, a dataset input,
-artifacts, a deleted run and experiment, a registered model with stages, aliases and tags, a prompt
-and a trace."""
+artifacts, a deleted run and experiment, a registered model with stages, aliases and tags, a prompt,
+a trace (two spans, a feedback and an expectation) and a logged model with a file."""
 
 from __future__ import annotations
 
@@ -56,9 +56,23 @@ client.transition_model_version_stage("clf", "1", "Production")
 client.set_registered_model_alias("clf", "champion", "2")
 if sys.argv[2] == "full":  # prompts and traces need a database store
     mlflow.genai.register_prompt(name="greet", template="Hello {{name}}")
-    with mlflow.start_span("step"):
-        pass
-print(json.dumps({"exp": exp_id, "old": old, "r1": r1.info.run_id, "r2": r2.info.run_id,
+    with mlflow.start_span("step") as span:
+        span.set_inputs({"q": "hi"})
+        with mlflow.start_span("inner"):
+            pass
+    mlflow.flush_trace_async_logging()
+    tid = mlflow.get_last_active_trace_id()
+    mlflow.log_feedback(trace_id=tid, name="quality", value=0.9, rationale="fine")
+    mlflow.log_expectation(trace_id=tid, name="expected", value={"a": 1})
+    lm = client.create_logged_model(exp_id, name="agent", source_run_id=r1.info.run_id,
+                                    params={"temp": "0.1"}, tags={"t": "1"}, model_type="agent")
+    import pathlib, tempfile
+    folder = pathlib.Path(tempfile.mkdtemp())
+    (folder / "MLmodel").write_text("flavors: {}")
+    client.log_model_artifacts(lm.model_id, str(folder))
+    client.finalize_logged_model(lm.model_id, "READY")
+extra = {"trace": tid, "model": lm.model_id} if sys.argv[2] == "full" else {}
+print(json.dumps({**extra, "exp": exp_id, "old": old, "r1": r1.info.run_id, "r2": r2.info.run_id,
                   "r3": r3.info.run_id, "r4": r4.info.run_id}))
 """
 

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from migration._mlflow_source import cached_sqlite_source, log_more
 from mltrail.artifacts import get_artifact_repository
 from mltrail.cli.main import cli
+from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.registry import SqlRegistryStore
+from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 from support.databases import PG_ADMIN_URI, PG_BASE_URI, fresh_database
 
@@ -43,7 +45,9 @@ def test_import_keeps_everything_and_reruns_bring_only_new(source, tmp_path: Pat
     out = _import(uri, dest)
     assert _row(out, "runs") == ["4", "4", "4", "ok"]
     assert _row(out, "metric points") == ["43", "43", "43", "ok"]
-    assert "trace 1 in the source: traces are not imported yet" in out
+    for kind, n in (("traces", "1"), ("spans", "2"), ("assessments", "2"), ("logged models", "1"),
+                    ("artifact files", "3")):  # fmt: skip
+        assert _row(out, kind) == [n, n, n, "ok"], kind
 
     store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
     exp = store.get_experiment(ids["exp"])  # the experiment id is kept
@@ -73,9 +77,30 @@ def test_import_keeps_everything_and_reruns_bring_only_new(source, tmp_path: Pat
     prompt = registry.get_registered_model("greet")
     assert prompt.tags.get("mlflow.prompt.is_prompt") == "true"
 
+    traces = SqlTraceStore(dest)
+    trace = traces.get_trace(ids["trace"])  # the trace id is kept, with its spans and assessments
+    assert trace.info.experiment_id == ids["exp"]
+    assert [s.name for s in trace.data.spans] == ["step", "inner"]
+    assert trace.data.spans[0].inputs == {"q": "hi"}
+    judged = {a.name: a for a in trace.info.assessments}
+    assert judged["quality"].feedback.value == 0.9 and judged["quality"].rationale == "fine"
+    assert judged["expected"].expectation.value == {"a": 1}
+    model = SqlLoggedModelStore(dest).get_logged_model(ids["model"])  # the model id is kept
+    assert (model.name, model.model_type, str(model.status)) == ("agent", "agent", "READY")
+    assert model.source_run_id == ids["r1"] and model.params == {"temp": "0.1"} and model.tags == {"t": "1"}
+    assert get_artifact_repository(model.artifact_location).read_bytes("MLmodel") == b"flavors: {}"
+
     again = _import(uri, dest)  # nothing new: nothing brought, nothing duplicated
     assert _row(again, "runs") == ["4", "0", "4", "ok"]
     assert _row(again, "metric points") == ["43", "0", "43", "ok"]
+    assert _row(again, "traces") == ["1", "0", "1", "ok"] and _row(again, "assessments") == [
+        "2",
+        "0",
+        "2",
+        "ok",
+    ]
+    assert _row(again, "logged models") == ["1", "0", "1", "ok"]
+    assert len(traces.get_trace(ids["trace"]).info.assessments) == 2
     assert len(store.get_metric_history(ids["r1"], "loss")) == 40
 
     log_more(uri, root, ids["r1"])
@@ -93,6 +118,7 @@ def test_import_into_postgresql(source, tmp_path: Path, monkeypatch) -> None:
     try:
         out = _import(uri, dest)
         assert _row(out, "model versions")[2:] == ["3", "ok"]
+        assert _row(out, "spans")[2:] == ["2", "ok"] and _row(out, "logged models")[2:] == ["1", "ok"]
         store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
         assert store.get_run(ids["r1"]).info.experiment_id == ids["exp"]
         # an id given explicitly moved the sequence on: a new experiment takes a fresh id

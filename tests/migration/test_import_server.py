@@ -1,6 +1,7 @@
 """``mltrail import http://…``: read a tracking server over MLflow's REST API (a live
 ``mltrail server`` filled by the official client; same wire as an MLflow server), artifacts
-through its proxy, histories paged, traces counted as not brought; a rerun brings nothing."""
+through its proxy, histories paged, traces with spans and assessments, logged models with their
+files; a rerun brings nothing."""
 
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ def test_import_from_server(server, tmp_path: Path, monkeypatch) -> None:
     dest = f"sqlite:///{tmp_path / 'dest.db'}"
     out = _import(live.url, dest)
     assert _row(out, "metric points") == ["43", "43", "43", "ok"]
-    assert _row(out, "artifact files") == ["2", "2", "2", "ok"]
-    assert "trace 1 in the source: traces are not imported yet" in out
+    for kind, n in (("artifact files", "3"), ("traces", "1"), ("spans", "2"), ("assessments", "2"),
+                    ("logged models", "1")):  # fmt: skip
+        assert _row(out, kind) == [n, n, n, "ok"], kind
 
     store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
     r1 = store.get_run(ids["r1"])
@@ -59,4 +61,10 @@ def test_import_from_server(server, tmp_path: Path, monkeypatch) -> None:
     again = _import(live.url, dest)
     assert _row(again, "runs") == ["4", "0", "4", "ok"]
     assert _row(again, "metric points") == ["43", "0", "43", "ok"]
+    assert _row(again, "traces") == ["1", "0", "1", "ok"] and _row(again, "assessments") == [
+        "2",
+        "0",
+        "2",
+        "ok",
+    ]
     assert len(store.get_metric_history(ids["r1"], "loss")) == 40

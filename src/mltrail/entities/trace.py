@@ -159,9 +159,11 @@ def hex_to_b64(hex_id: str) -> str:
 
 
 def id_to_hex(value: str | None, width: int) -> str | None:
-    """An id given as hex or as base64 bytes, as ``width`` hex digits (``None`` for empty)."""
+    """An id given as hex (``0x``-prefixed too) or as base64 bytes, as ``width`` hex digits (``None`` for empty)."""
     if not value:
         return None
+    if value[:2] in ("0x", "0X") and len(value) == width + 2:  # MLflow 2's span JSON: "0x" + hex
+        value = value[2:]
     if len(value) == width and _HEX.match(value):
         return value.lower()
     try:

@@ -1,7 +1,8 @@
 """``mltrail import``: bring an MLflow store into a mltrail database, resumable and idempotent.
 
 Order: experiments, then each experiment's runs (params, tags, dataset inputs,
-the full metric history, artifacts streamed), then registered models and their
+the full metric history, artifacts streamed), logged models (with their files)
+and traces (spans, assessments; :mod:`.genai_import`), then registered models and their
 versions (stage, tags, aliases; the version's run id mapped to the imported
 run). After each run, its marker is recorded in the destination's import state
 (:mod:`.state`), so a rerun brings only new or changed entities and an
@@ -16,12 +17,13 @@ from dataclasses import dataclass, field
 
 from mltrail.entities.model_registry import ModelVersion, ModelVersionTag, RegisteredModel
 from mltrail.exceptions import MltrailException
+from mltrail.migration.genai_import import GENAI_KINDS, GenaiImport
 from mltrail.migration.source import ExperimentRecord, RunRecord, Skipped, Source, is_deleted_version
 from mltrail.migration.state import ImportState
 from mltrail.migration.writer import SqlDestination, copy_tree, count_files
 
 KINDS = ("experiments", "runs", "metric points", "params", "tags", "dataset inputs", "artifact files",
-         "registered models", "model versions", "aliases")  # fmt: skip
+         "registered models", "model versions", "aliases", *GENAI_KINDS)  # fmt: skip
 
 
 def _plain(uri: str) -> str:
@@ -66,7 +68,7 @@ class Progress:
     nbytes: Callable[[int], None] = lambda n: None
 
 
-class Importer:
+class Importer(GenaiImport):
     """One import of ``source`` into ``dest``; :meth:`run` does it and returns the report."""
 
     def __init__(
@@ -87,6 +89,8 @@ class Importer:
         self.c = self.report.counts
         # source run id -> (source artifact uri, destination run id) for the runs seen this time
         self.run_map: dict[str, tuple[str | None, str]] = {}
+        # source logged model id -> destination id, for the traces and model versions that name one
+        self.model_map: dict[str, str] = {}
 
     def _skip(self, kind: str, ident: str, reason: str) -> None:
         self.report.skipped.append(Skipped(kind, ident, reason))
@@ -135,6 +139,8 @@ class Importer:
         self.state.record("experiment", exp.experiment_id, dest_id, exp.lifecycle_stage)
         for run in runs:
             self._run(run, dest_id)
+        self._logged_models(exp.experiment_id, dest_id)
+        self._traces(exp.experiment_id, dest_id)
         self.dest.finish_experiment(dest_id, exp)
         self.c["experiments"].destination += 1
         self.progress.entity("experiment")
@@ -298,6 +304,11 @@ class Importer:
             if src_uri and _plain(source).startswith(src_uri + "/"):
                 dest_uri = self.dest.tracking.get_run(run_id).info.artifact_uri.rstrip("/")
                 source = dest_uri + _plain(source)[len(src_uri) :]
+        if run_id and mv.run_id and source.startswith(f"runs:/{mv.run_id}/"):  # the run got another id
+            source = f"runs:/{run_id}/" + source[len(f"runs:/{mv.run_id}/") :]
+        model = source[len("models:/") :].split("/", 1)[0] if source.startswith("models:/") else ""
+        if model in self.model_map:  # a logged model's URI (MLflow 3), which may have another id now
+            source = "models:/" + self.model_map[model] + source[len("models:/") + len(model) :]
         number = self.dest.model_version(mv, run_id, source or f"runs:/{run_id}/model")
         if number != mv.version:
             self._skip("version number", f"{mv.name}/{mv.version}", f"imported as version {number}")

@@ -16,20 +16,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.entities.model_registry import ModelVersion, RegisteredModel
+from mltrail.entities.trace import Trace
 from mltrail.entities.tracking import Dataset, DatasetInput, InputTag, Metric
-from mltrail.migration.source import ExperimentRecord, RunRecord, Skipped, Source
+from mltrail.migration.mlflow_db_genai import GenaiTables
+from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord, Skipped, Source
 
 _TABLES = (
     "experiments", "experiment_tags", "runs", "metrics", "params", "tags", "datasets", "inputs",
     "input_tags", "registered_models", "registered_model_tags", "model_versions", "model_version_tags",
-    "registered_model_aliases", "logged_models", "trace_info", "alembic_version",
+    "registered_model_aliases", "logged_models", "logged_model_tags", "logged_model_params", "trace_info",
+    "trace_tags", "trace_request_metadata", "spans", "assessments", "alembic_version",
 )  # fmt: skip
-
-# Entities this version of ``mltrail import`` does not bring, by table: listed at the end.
-_NOT_BROUGHT = {
-    "logged_models": ("logged model", "logged models (MLflow 3) are not imported yet"),
-    "trace_info": ("trace", "traces are not imported yet"),
-}
 
 
 def _str(value: Any) -> str:
@@ -54,6 +51,7 @@ class MlflowDbSource(Source):
             raise ValueError(f"{uri} is not an MLflow tracking database (no experiments/runs tables)")
         meta.reflect(self.engine, only=[t for t in _TABLES if t in present])
         self.t = meta.tables
+        self.genai = GenaiTables(dict(self.t), self._rows)
 
     def close(self) -> None:
         """Dispose of the engine."""
@@ -246,12 +244,15 @@ class MlflowDbSource(Source):
             )
         return out
 
+    # ------------------------------------------------------------------ GenAI
+    def logged_models(self, experiment_id: str) -> list[LoggedModelRecord]:
+        """The experiment's logged models (MLflow 3's ``logged_models`` table)."""
+        return self.genai.logged_models(experiment_id)
+
+    def traces(self, experiment_id: str) -> Iterator[Trace]:
+        """The experiment's traces with spans and assessments (MLflow 3's trace tables)."""
+        return self.genai.traces(experiment_id)
+
     def unsupported(self) -> list[Skipped]:
-        """Logged models and traces, one entry per table with how many there are."""
-        out = []
-        for table, (kind, reason) in _NOT_BROUGHT.items():
-            if table in self.t:
-                count = self._rows(sa.select(sa.func.count()).select_from(self.t[table]))[0][0]
-                if count:
-                    out.append(Skipped(kind, f"{count} in the source", reason))
-        return out
+        """Traces whose spans could not be read."""
+        return [Skipped("trace spans", trace_id, reason) for trace_id, reason in self.genai.unreadable]

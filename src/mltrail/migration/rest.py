@@ -9,22 +9,27 @@ artifact proxy (``mlflow-artifacts:``) or read from where the run says they are.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from mltrail.artifacts import get_artifact_repository
 from mltrail.artifacts.base import ArtifactRepository
+from mltrail.entities.logged_model import LoggedModel
 from mltrail.entities.model_registry import ModelVersion, RegisteredModel
+from mltrail.entities.trace import Trace, TraceData
 from mltrail.entities.tracking import Metric
 from mltrail.entities.view_type import ViewType
 from mltrail.exceptions import MltrailException
-from mltrail.migration.source import ExperimentRecord, RunRecord, Skipped, Source
+from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord, Skipped, Source
 from mltrail.store.rest import RestTrackingStore
 from mltrail.store.rest_logged_models import RestLoggedModelStore
 from mltrail.store.rest_registry import RestRegistryStore
 from mltrail.store.rest_traces import RestTraceStore
 
 _PAGE = 1000
+_TRACE_PAGE = 100
+_ARTIFACT_LOCATION = "mlflow.artifactLocation"
 # MLflow keeps prompts as registered models with this tag, out of plain searches.
 _PROMPTS = "tags.`mlflow.prompt.is_prompt` = 'true'"
 
@@ -47,6 +52,9 @@ class RestSource(Source):
         self.tracking = RestTrackingStore(self.identity)
         self.tracking.offline = None  # an unreachable server is an error here, never a journal
         self.registry = RestRegistryStore(self.identity)
+        self.trace_store = RestTraceStore(self.identity)
+        self.logged_store = RestLoggedModelStore(self.identity)
+        self.problems: list[Skipped] = []
 
     def experiments(self) -> list[ExperimentRecord]:
         """Every experiment, active and deleted."""
@@ -159,47 +167,77 @@ class RestSource(Source):
                 continue  # deleted
         return out
 
-    def unsupported(self) -> list[Skipped]:
-        """Traces and logged models on the server, counted (an older server without them counts none)."""
-        exp_ids = [e.experiment_id for e in self.experiments()]
-        if not exp_ids:
-            return []
-        out = []
-        traces = RestTraceStore(self.identity)
-        logged = RestLoggedModelStore(self.identity)
-        for kind, count in (
-            ("trace", self._count_traces(traces, exp_ids)),
-            ("logged model", self._count_models(logged, exp_ids)),
-        ):
-            if count:
-                out.append(Skipped(kind, f"{count} in the source", f"{kind}s are not imported yet"))
-        return out
-
-    @staticmethod
-    def _count_traces(store: RestTraceStore, exp_ids: list[str]) -> int:
-        count, token = 0, None
+    # ------------------------------------------------------------------ GenAI
+    def logged_models(self, experiment_id: str) -> list[LoggedModelRecord]:
+        """The experiment's live logged models (the REST API does not list deleted ones), paged."""
         try:
-            while True:
-                page, token = store.search_traces(exp_ids, max_results=500, page_token=token)
-                count += len(page)
-                if not token:
-                    return count
-        except MltrailException:
-            return count
-
-    @staticmethod
-    def _count_models(store: RestLoggedModelStore, exp_ids: list[str]) -> int:
-        try:
-            return sum(
-                1
-                for _ in _pages(lambda t: store.search_logged_models(exp_ids, max_results=100, page_token=t))
+            pages = _pages(
+                lambda t: self.logged_store.search_logged_models(
+                    [experiment_id], max_results=100, page_token=t
+                )
             )
+            models = list(pages)
+        except MltrailException as err:  # a server older than MLflow 3
+            self._problem("logged models", experiment_id, err)
+            return []
+        models.sort(key=lambda m: (m.creation_timestamp or 0, m.model_id))
+        return [LoggedModelRecord(m) for m in models]
+
+    def model_artifact_repository(self, model: LoggedModel) -> ArtifactRepository | None:
+        """A logged model's files, through the server's proxy when its location is ``mlflow-artifacts:``."""
+        if not model.artifact_location:
+            return None
+        return get_artifact_repository(model.artifact_location, tracking_uri=self.identity)
+
+    def traces(self, experiment_id: str) -> Iterator[Trace]:
+        """The experiment's traces, oldest first, fetched with their spans a page at a time."""
+        token = None
+        while True:
+            try:
+                infos, token = self.trace_store.search_traces(
+                    [experiment_id], None, _TRACE_PAGE, ["timestamp_ms ASC"], token
+                )
+            except MltrailException as err:  # a server older than MLflow 3
+                self._problem("traces", experiment_id, err)
+                return
+            full = {t.info.trace_id: t for t in self._with_spans([i.trace_id for i in infos])}
+            for info in infos:
+                found = full.get(info.trace_id)
+                spans = found.data.spans if found is not None else self._artifact_spans(info)
+                # the search's info carries the assessments; batchGet's may not
+                yield Trace(info, TraceData(list(spans)))
+            if not token:
+                return
+
+    def _with_spans(self, trace_ids: list[str]) -> list[Trace]:
+        try:
+            return self.trace_store.batch_get_traces(trace_ids)
         except MltrailException:
-            return 0
+            return []  # an MLflow server that keeps spans in artifacts: read them there
+
+    def _artifact_spans(self, info: Any) -> list:
+        location = info.tags.get(_ARTIFACT_LOCATION)
+        if not location:
+            return []
+        try:
+            repo = get_artifact_repository(location, tracking_uri=self.identity)
+            return TraceData.from_dict(json.loads(repo.read_bytes("traces.json"))).spans
+        except (MltrailException, OSError, ValueError, KeyError, TypeError) as err:
+            self.problems.append(Skipped("trace spans", info.trace_id, f"cannot read {location}: {err}"))
+            return []
+
+    def _problem(self, kind: str, experiment_id: str, err: MltrailException) -> None:
+        self.problems.append(
+            Skipped(kind, f"of experiment {experiment_id}", f"cannot be listed: {err.message}")
+        )
+
+    def unsupported(self) -> list[Skipped]:
+        """What could not be read (spans, or traces and logged models on a server without them)."""
+        return list(self.problems)
 
     def close(self) -> None:
         """Close the HTTP sessions."""
-        for store in (self.tracking, self.registry):
+        for store in (self.tracking, self.registry, self.trace_store, self.logged_store):
             http = getattr(store, "http", None)
             if http is not None:
                 http.close()

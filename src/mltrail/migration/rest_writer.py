@@ -8,17 +8,24 @@ artifacts go through the server's artifact proxy.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
 
 from mltrail.artifacts import get_artifact_repository
 from mltrail.artifacts.base import ArtifactRepository
+from mltrail.entities.assessment import Assessment
+from mltrail.entities.logged_model import LoggedModelStatus
 from mltrail.entities.model_registry import ModelVersion
+from mltrail.entities.trace import Trace
 from mltrail.entities.tracking import ExperimentTag
 from mltrail.exceptions import MltrailException
-from mltrail.migration.source import ExperimentRecord, RunRecord
+from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord
 from mltrail.migration.writer import SqlDestination
 from mltrail.store.rest import RestTrackingStore
+from mltrail.store.rest_logged_models import RestLoggedModelStore
 from mltrail.store.rest_registry import RestRegistryStore
+from mltrail.store.rest_traces import RestTraceStore
 
 
 class RestDestination(SqlDestination):
@@ -30,6 +37,8 @@ class RestDestination(SqlDestination):
         tracking.offline = None  # an unreachable server is an error here, never a journal
         self.tracking = tracking  # type: ignore[assignment]
         self.registry = RestRegistryStore(self.url)  # type: ignore[assignment]
+        self.traces = RestTraceStore(self.url)
+        self.logged_models = RestLoggedModelStore(self.url)
         self.engine = state_engine
 
     def _create_experiment(self, rec: ExperimentRecord) -> str:
@@ -66,6 +75,52 @@ class RestDestination(SqlDestination):
     def run_artifacts(self, run_id: str) -> ArtifactRepository:
         """The run's artifacts, through the server's proxy when its URI is ``mlflow-artifacts:``."""
         return get_artifact_repository(self.tracking.get_run(run_id).info.artifact_uri, tracking_uri=self.url)
+
+    # ---------------------------------------------------------- logged models
+    def create_logged_model(
+        self, rec: LoggedModelRecord, dest_exp: str, run_id: str | None, keep_id: bool
+    ) -> str:
+        """Create the model (the server picks its id) and finalize it to the source's status."""
+        m = rec.model
+        created = self.logged_models.create_logged_model(
+            dest_exp, m.name, run_id, m.tags, m.params, m.model_type
+        )
+        if m.status != LoggedModelStatus.PENDING:
+            self.logged_models.finalize_logged_model(created.model_id, m.status)
+        return created.model_id
+
+    def model_artifacts(self, model_id: str) -> ArtifactRepository:
+        """A logged model's files on the server, through its proxy when the location is ``mlflow-artifacts:``."""
+        return get_artifact_repository(self.logged_model(model_id).artifact_location, tracking_uri=self.url)
+
+    # ----------------------------------------------------------------- traces
+    def write_trace(self, trace: Trace) -> int:
+        """Spans (OTLP), the trace's info (``StartTraceV3``), then each assessment the server lacks.
+
+        The server gives assessments new ids: one is taken as there when it has the same name and
+        creation time; an ``overrides`` link follows the new ids."""
+        info = trace.info
+        self.traces.log_spans(info.experiment_id, trace.data.spans)
+        stored = self.traces.start_trace(replace(info, assessments=[]))
+        have = {(a.name, a.create_time_ms): a.assessment_id for a in stored.assessments}
+        new_ids: dict[str | None, str | None] = {}
+        added = 0
+        for item in info.assessments:
+            a = Assessment.from_proto_json(item.to_proto_json() if isinstance(item, Assessment) else item)
+            key = (a.name, a.create_time_ms)
+            if key in have:
+                new_ids[a.assessment_id] = have[key]
+                continue
+            old_id = a.assessment_id
+            body = {k: v for k, v in a.items() if k not in ("assessment_id", "overrides")}
+            if a.overrides and new_ids.get(a.overrides):
+                body["overrides"] = new_ids[a.overrides]
+            body["trace_id"] = info.trace_id
+            created = self.traces.create_assessment(Assessment.from_proto_json(body))
+            new_ids[old_id] = created.assessment_id
+            have[key] = created.assessment_id
+            added += 1
+        return added
 
     def close(self) -> None:
         """Send what is buffered and close the HTTP sessions."""

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from mltrail.artifacts import get_artifact_repository
 from mltrail.artifacts.base import ArtifactRepository
+from mltrail.entities.logged_model import LoggedModel
 from mltrail.entities.model_registry import ModelVersion, RegisteredModel
+from mltrail.entities.trace import Trace
 from mltrail.entities.tracking import DatasetInput, Metric
 
 
@@ -62,6 +64,28 @@ class RunRecord:
 
 
 @dataclass
+class LoggedModelRecord:
+    """A logged model (MLflow 3) with whether the source keeps it only in the trash."""
+
+    model: LoggedModel
+    deleted: bool = False
+
+    def marker(self) -> str:
+        """What changes when the model does (status, tags, params)."""
+        m = self.model
+        return f"{m.status}|{self.deleted}|{len(m.tags)}|{len(m.params)}"
+
+
+def trace_marker(trace: Trace) -> str:
+    """What changes when a trace does: state, spans, tags, metadata and assessments."""
+    info = trace.info
+    return (
+        f"{info.state}|{len(trace.data.spans)}|{len(info.tags)}|{len(info.trace_metadata)}|"
+        f"{len(info.assessments)}"
+    )
+
+
+@dataclass
 class Skipped:
     """Something the import did not bring, with why: listed at the end, never dropped silently."""
 
@@ -95,6 +119,18 @@ class Source(ABC):
     @abstractmethod
     def model_versions(self, name: str) -> list[ModelVersion]:
         """A registered model's versions, by version number, with stage, tags and run id."""
+
+    def logged_models(self, experiment_id: str) -> list[LoggedModelRecord]:
+        """The experiment's logged models (MLflow 3), oldest first; none for a source without them."""
+        return []
+
+    def traces(self, experiment_id: str) -> Iterator[Trace]:
+        """The experiment's traces with spans and assessments, oldest first; none by default."""
+        return iter(())
+
+    def model_artifact_repository(self, model: LoggedModel) -> ArtifactRepository | None:
+        """The repository holding a logged model's files, if any."""
+        return get_artifact_repository(model.artifact_location) if model.artifact_location else None
 
     def artifact_uri(self, run: RunRecord) -> str | None:
         """Where the run's artifacts can be read (a local path or a repository URI), if anywhere."""

@@ -1,6 +1,6 @@
 """What earlier imports brought: one table in the destination database.
 
-Each row says: from this source, this entity (kind + source id) became this
+The table is ``mltrail_import_state`` (migration 0012). Each row says: from this source, this entity (kind + source id) became this
 destination id, and the source looked like ``marker`` then. A rerun skips the
 entities whose marker has not changed and resumes or updates the others, so an
 import can be repeated or interrupted without duplicating anything.
@@ -12,17 +12,7 @@ import time
 
 import sqlalchemy as sa
 
-_meta = sa.MetaData()
-import_state = sa.Table(
-    "mltrail_import_state",
-    _meta,
-    sa.Column("source", sa.String(255), primary_key=True),
-    sa.Column("kind", sa.String(32), primary_key=True),
-    sa.Column("source_id", sa.String(255), primary_key=True),
-    sa.Column("dest_id", sa.String(500), nullable=False),
-    sa.Column("marker", sa.String(1000), nullable=False),
-    sa.Column("updated_ms", sa.BigInteger, nullable=False),
-)
+from mltrail.store.sql.schema import import_state
 
 
 class ImportState:
@@ -31,7 +21,8 @@ class ImportState:
     def __init__(self, engine: sa.Engine, source: str) -> None:
         self.engine = engine
         self.source = source[:255]
-        _meta.create_all(engine, checkfirst=True)
+        # A mltrail database has the table (migration 0012); the export's own state file gets it here.
+        import_state.create(engine, checkfirst=True)
         self._rows: dict[tuple[str, str], tuple[str, str]] = {}
         with engine.connect() as conn:
             t = import_state.c

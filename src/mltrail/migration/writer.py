@@ -15,13 +15,19 @@ import sqlalchemy as sa
 
 from mltrail.artifacts import get_artifact_repository
 from mltrail.artifacts.base import ArtifactRepository
+from mltrail.entities.logged_model import LoggedModel, LoggedModelStatus
 from mltrail.entities.model_registry import ModelVersion, ModelVersionTag, RegisteredModel, RegisteredModelTag
+from mltrail.entities.trace import Trace
 from mltrail.entities.tracking import ExperimentTag, Metric, Param, RunTag
 from mltrail.exceptions import MltrailException
-from mltrail.migration.source import ExperimentRecord, RunRecord
+from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord
+from mltrail.store.logged_models import LoggedModelStore
 from mltrail.store.sql import schema
+from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.registry import SqlRegistryStore
+from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
+from mltrail.store.traces import TraceStore
 
 _METRICS_PER_BATCH = 1000
 _PARAMS_TAGS_PER_BATCH = 100
@@ -39,6 +45,9 @@ class SqlDestination:
         self.tracking = tracking
         self.registry = registry
         self.engine: sa.Engine = tracking.engine
+        uri = tracking.engine.url.render_as_string(hide_password=False)
+        self.traces: TraceStore = SqlTraceStore(uri)
+        self.logged_models: LoggedModelStore = SqlLoggedModelStore(uri)
 
     # ------------------------------------------------------------ experiments
     def experiment(self, rec: ExperimentRecord) -> str:
@@ -210,6 +219,79 @@ class SqlDestination:
             return False
         self.registry.set_registered_model_alias(name, alias, version)
         return True
+
+    # ------------------------------------------------------------ logged models
+    def logged_model_holder(self, model_id: str) -> str | None:
+        """The experiment id of a destination logged model (deleted ones too), or ``None``."""
+        try:
+            return str(self.logged_models.get_logged_model(model_id, allow_deleted=True).experiment_id)
+        except MltrailException:
+            return None
+
+    def create_logged_model(
+        self, rec: LoggedModelRecord, dest_exp: str, run_id: str | None, keep_id: bool
+    ) -> str:
+        """Create the model (its id kept when ``keep_id``) with name, type, tags, params and status."""
+        m = rec.model
+        assert isinstance(self.logged_models, SqlLoggedModelStore)
+        created = self.logged_models.create_logged_model(
+            dest_exp, m.name, run_id, m.tags, m.params, m.model_type,
+            model_id=m.model_id if keep_id else None, status=m.status,
+        )  # fmt: skip
+        return created.model_id
+
+    def update_logged_model(self, rec: LoggedModelRecord, model_id: str) -> None:
+        """Bring tags, params and status up to date (a rerun after the source changed)."""
+        m = rec.model
+        store = self.logged_models
+        if m.tags:
+            store.set_logged_model_tags(model_id, m.tags)
+        if m.params:
+            store.log_logged_model_params(model_id, m.params)
+        current = store.get_logged_model(model_id, allow_deleted=True)
+        if m.status != LoggedModelStatus.PENDING and current.status != m.status:
+            store.finalize_logged_model(model_id, m.status)
+
+    def finish_logged_model(self, rec: LoggedModelRecord, model_id: str) -> None:
+        """Move the model to the trash when it is deleted in the source (after its files came)."""
+        if rec.deleted:
+            try:
+                self.logged_models.delete_logged_model(model_id)
+            except MltrailException:
+                pass  # already in the trash
+
+    def logged_model(self, model_id: str) -> LoggedModel:
+        """A destination logged model, deleted ones too."""
+        return self.logged_models.get_logged_model(model_id, allow_deleted=True)
+
+    def model_artifacts(self, model_id: str) -> ArtifactRepository:
+        """The artifact repository of a destination logged model."""
+        return get_artifact_repository(self.logged_model(model_id).artifact_location)
+
+    # ------------------------------------------------------------------- traces
+    def trace_holder(self, trace_id: str) -> str | None:
+        """The experiment id of a destination trace, or ``None``."""
+        try:
+            return str(self.traces.get_trace_info(trace_id).experiment_id)
+        except MltrailException:
+            return None
+
+    def write_trace(self, trace: Trace) -> int:
+        """Store the trace with its id, spans and assessments (ids kept); how many assessments are new."""
+        before = {a.get("assessment_id") for a in self._stored_assessments(trace.info.trace_id)}
+        self.traces.log_traces([trace])
+        return sum(1 for a in trace.info.assessments if a.get("assessment_id") not in before)
+
+    def _stored_assessments(self, trace_id: str) -> list:
+        try:
+            return list(self.traces.get_trace_info(trace_id).assessments)
+        except MltrailException:
+            return []
+
+    def trace_counts(self, trace_id: str) -> tuple[int, int]:
+        """``(spans, assessments)`` the destination trace holds."""
+        trace = self.traces.get_trace(trace_id)
+        return len(trace.data.spans), len(trace.info.assessments)
 
 
 def copy_tree(

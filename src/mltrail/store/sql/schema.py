@@ -711,3 +711,15 @@ workspaces = sa.Table(
     sa.Column("default_artifact_root", sa.String(2048)),
     sa.Column("creation_time", BIGINT, nullable=False),
 )
+
+# What ``mltrail import`` / ``export`` brought from each source (mltrail.migration.state); migration 0012.
+import_state = sa.Table(
+    "mltrail_import_state",
+    metadata,
+    sa.Column("source", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("source_id", sa.String(255), primary_key=True),
+    sa.Column("dest_id", sa.String(500), nullable=False),
+    sa.Column("marker", sa.String(1000), nullable=False),
+    sa.Column("updated_ms", BIGINT, nullable=False),
+)

@@ -269,6 +269,15 @@ CREATE TABLE metrics (
 	is_nan BOOLEAN DEFAULT 0 NOT NULL, 
 	PRIMARY KEY (id)
 );
+CREATE TABLE mltrail_import_state (
+	source VARCHAR(255) NOT NULL, 
+	kind VARCHAR(32) NOT NULL, 
+	source_id VARCHAR(255) NOT NULL, 
+	dest_id VARCHAR(500) NOT NULL, 
+	marker VARCHAR(1000) NOT NULL, 
+	updated_ms INTEGER NOT NULL, 
+	PRIMARY KEY (source, kind, source_id)
+);
 CREATE TABLE model_version_tags (
 	name VARCHAR(256) NOT NULL, 
 	version INTEGER NOT NULL, 

@@ -9,7 +9,7 @@ bindings as in MLflow. ``gateway_usage`` is mltrail's: per endpoint and UTC day,
 the requests, failed requests and input/output tokens its proxy saw.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
