@@ -74,7 +74,7 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _wait(url: str, what: str, proc: subprocess.Popen, timeout: float = 600.0) -> None:
+def _wait(url: str, what: str, proc: subprocess.Popen, timeout: float = 1800.0) -> None:
     deadline = time.monotonic() + timeout
     while not http_ok(url):
         if proc.poll() is not None or time.monotonic() > deadline:
