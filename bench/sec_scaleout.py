@@ -298,6 +298,7 @@ def run(quick: bool) -> Section:
     if haproxy is None:
         sec.na_all("haproxy is not installed and cannot be installed here")
         return sec
+    load_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="mltrail-scaleout-"))
     stack = Stack(haproxy, workdir)
     clients = Clients()
@@ -325,7 +326,8 @@ def run(quick: bool) -> Section:
         stack.close()
     sec.notes.append(
         f"one machine ({os.cpu_count()} cores) runs the clients, HAProxy, PostgreSQL, moto and the servers; "
-        "each server is `mltrail server --workers 1 --no-scorer-worker`"
+        "each server is `mltrail server --workers 1 --no-scorer-worker`; 1-minute load average "
+        f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     )
     return sec
 
