@@ -74,19 +74,24 @@ def ensure_bench_venv() -> dict[str, str]:
 
 def ensure_wrk() -> str | None:
     """Path of ``wrk``, installing Debian's package when we are root; None if unavailable."""
-    path = shutil.which("wrk")
+    return ensure_debian_tool("wrk", "wrk", "the capacity section")
+
+
+def ensure_debian_tool(binary: str, package: str, needed_for: str) -> str | None:
+    """Path of ``binary``, installing Debian's ``package`` when we are root; None if unavailable."""
+    path = shutil.which(binary)
     if path:
         return path
     if shutil.which("apt-get") and os.geteuid() == 0:
-        _log("installing wrk from Debian (apt-get install -y wrk)")
+        _log(f"installing {package} from Debian (apt-get install -y {package})")
         subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
         subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "wrk"],
+            ["apt-get", "install", "-y", "-qq", package],
             capture_output=True,
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
-        return shutil.which("wrk")
-    _log("wrk not found: install it with `sudo apt-get install -y wrk` for the capacity section")
+        return shutil.which(binary)
+    _log(f"{binary} not found: install it with `sudo apt-get install -y {package}` for {needed_for}")
     return None
 
 

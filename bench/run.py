@@ -6,7 +6,8 @@
     python bench/run.py --servers mlflow,fasttrackml   # while developing
 
 Sections: process, ops (with ops_server), sdk (each project's SDK against its own server), capacity, scale, embedded, serving, ui, ui_trace, auth, footprint,
-genai (genai.evaluate with loopback judges, bench/genai_eval.py), spark (spark_udf over 1,000,000 rows, bench/spark_udf.py).
+genai (genai.evaluate with loopback judges, bench/genai_eval.py), spark (spark_udf over 1,000,000 rows, bench/spark_udf.py),
+scaleout (1, 2 and 4 mltrail servers behind HAProxy on PostgreSQL and S3, bench/sec_scaleout.py).
 Prints one markdown table per section and writes bench/results.json. Never part
 of ``make test``; see docs/benchmarks.md for the method.
 """
@@ -25,11 +26,14 @@ from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
 ALL_SECTIONS = ("process", "ops", "sdk", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint",
-                "genai", "spark", "traces_list")
+                "genai", "spark", "traces_list", "scaleout")
 SERVER_SECTIONS = {"process", "ops", "sdk", "capacity", "scale"}
 # --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 10k runs),
-# ui_trace (Chromium) and spark (a JVM); ask for them with --only serving,ui,ui_trace,spark.
-QUICK_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace", "spark", "traces_list"))
+# ui_trace (Chromium), spark (a JVM) and scaleout (PostgreSQL, HAProxy, 32 clients); ask for them with
+# --only serving,ui,ui_trace,spark,scaleout.
+QUICK_SECTIONS = tuple(
+    s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace", "spark", "traces_list", "scaleout")
+)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -140,6 +144,10 @@ class Bench:
             import spark_udf
 
             self.guarded("spark", "Batch scoring on Spark", spark_udf.run, self.quick)
+        if "scaleout" in self.sections:
+            import sec_scaleout
+
+            self.guarded("scaleout", "Scale-out behind HAProxy", sec_scaleout.run, self.quick)
 
     def run_server_sections(self, problems: dict[str, str]) -> None:
         import sec_ops

@@ -91,6 +91,7 @@ def start_server(
     *extra_args: str,
     env: Mapping[str, str] | None = None,
     timeout: float = 60,
+    health_path: str = "/health",
 ) -> LiveServer:
     """Start ``mltrail server`` in ``root`` and return once ``GET /health`` answers 200.
 
@@ -99,7 +100,8 @@ def start_server(
     line after it (e.g. ``"--artifacts-destination", path``). ``env`` is merged
     over :func:`server_env`. If the server exits, or has not answered within
     ``timeout`` seconds (it is then killed), raises :class:`RuntimeError` with
-    the server's log.
+    the server's log. ``health_path`` is where readiness is asked (``/p/health`` under
+    ``--static-prefix /p``).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -122,7 +124,7 @@ def start_server(
                 f"log {log_path}:\n{log_path.read_text(errors='replace')}"
             )
         try:
-            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
+            if httpx.get(server.url + health_path, timeout=1).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass

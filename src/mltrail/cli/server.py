@@ -24,8 +24,10 @@ from mltrail.server.config import (
     DEFAULT_REQUEST_TIMEOUT,
     ServerConfig,
 )
+from mltrail.server.prefix import validate_static_prefix
 from mltrail.server.validation import check_artifact_location
 from mltrail.server.webhook_secrets import SecretBox
+from mltrail.store.sql.engine import is_db_uri, normalize_db_uri
 
 if TYPE_CHECKING:
     from mltrail.server.otlp_grpc import OtlpGrpcServer
@@ -58,10 +60,45 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * _UNITS[unit]
 
 
+def _static_prefix(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    """``--static-prefix`` checked as MLflow checks it (a usage error names the rule broken)."""
+    try:
+        return validate_static_prefix(value)
+    except MltrailException as err:
+        raise click.BadParameter(err.message) from None
+
+
+def _read_replica(backend: str, replica: str | None) -> str | None:
+    """``--read-replica-backend-store-uri``: a database of the backend's kind; ``None`` when unused."""
+    if not replica:
+        return None
+    if not is_db_uri(replica):
+        raise click.BadParameter(
+            f"{mask_uri(replica)} is not a database URI (sqlite:///..., postgresql://..., mysql://...)",
+            param_hint="'--read-replica-backend-store-uri'",
+        )
+    if is_db_uri(backend) and normalize_db_uri(replica).split("://")[0] != normalize_db_uri(backend).split("://")[0]:
+        raise click.BadParameter(
+            "the read replica must be the same kind of database as --backend-store-uri",
+            param_hint="'--read-replica-backend-store-uri'",
+        )
+    if replica == backend:
+        logging.getLogger("mltrail").warning(
+            "warning: --read-replica-backend-store-uri is the backend store itself; reads are not routed"
+        )
+        return None
+    return replica
+
+
 def _options(fn: click.decorators.FC) -> click.decorators.FC:
     opts = [
         click.option("--backend-store-uri", default=None, envvar="MLFLOW_BACKEND_STORE_URI",
                      help=f"Database for tracking (and registry) data. Default: {DEFAULT_BACKEND_STORE_URI}."),
+        click.option("--read-replica-backend-store-uri", default=None, metavar="URI",
+                     envvar="MLFLOW_READ_REPLICA_BACKEND_STORE_URI",
+                     help="A read-only replica of the backend store (same kind of database): requests that only "
+                     "read (gets and searches) read from it, writes go to --backend-store-uri. No failover: put "
+                     "a proxy (PgBouncer, HAProxy) in front of several replicas."),
         click.option("--registry-store-uri", default=None, envvar="MLFLOW_REGISTRY_STORE_URI",
                      help="Database for the model registry. Default: the backend store."),
         click.option("--default-artifact-root", default=None, envvar="MLFLOW_DEFAULT_ARTIFACT_ROOT",
@@ -87,6 +124,10 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
                      show_default=True, help="TCP port to listen on (1-65535)."),
         click.option("-w", "--workers", default=1, type=click.IntRange(1, 256), envvar="MLFLOW_WORKERS",
                      show_default=True, help="Worker processes."),
+        click.option("--static-prefix", default=None, envvar="MLFLOW_STATIC_PREFIX", callback=_static_prefix,
+                     help="Serve every route (REST API, UI, artifacts, /health) under this path, e.g. /mlflow, "
+                     "for a proxy that forwards it; clients then use http://host:port/mlflow. Starts with '/', "
+                     "no trailing '/'."),
         click.option("--max-body-size", default=str(DEFAULT_MAX_BODY_BYTES), show_default=True,
                      help="Largest JSON request body accepted (artifact uploads stream and are exempt)."),
         click.option("--request-timeout", default=DEFAULT_REQUEST_TIMEOUT, type=click.FloatRange(min=0),
@@ -149,8 +190,9 @@ def build_config(**kw: object) -> ServerConfig:
         if not urlsplit(root).scheme or len(urlsplit(root).scheme) == 1:
             root = os.path.abspath(root)  # a folder: pin it now, not against a later cwd
         check_artifact_location(root)
+    backend = str(kw.get("backend_store_uri") or DEFAULT_BACKEND_STORE_URI)
     return ServerConfig(
-        backend_store_uri=str(kw.get("backend_store_uri") or DEFAULT_BACKEND_STORE_URI),
+        backend_store_uri=backend,
         registry_store_uri=kw.get("registry_store_uri") or None,  # type: ignore[arg-type]
         default_artifact_root=str(root) if root else None,
         artifacts_destination=str(kw.get("artifacts_destination") or DEFAULT_ARTIFACTS_DESTINATION),
@@ -171,6 +213,8 @@ def build_config(**kw: object) -> ServerConfig:
         webhooks_allow_private=bool(kw.get("webhooks_allow_private", False)),
         secrets_key_file=os.path.abspath(str(kw["secrets_key_file"])) if kw.get("secrets_key_file") else None,
         otlp_grpc_port=int(kw["otlp_grpc_port"]) if kw.get("otlp_grpc_port") else None,  # type: ignore[call-overload]
+        static_prefix=str(kw.get("static_prefix") or ""),
+        read_replica_backend_store_uri=_read_replica(backend, kw.get("read_replica_backend_store_uri")),  # type: ignore[arg-type]
     )
 
 
@@ -262,10 +306,13 @@ def run_server(
         prepare_directory(config.expose_prometheus)  # before any worker writes to it
     what = "artifact proxy" if config.artifacts_only else "tracking server"
     artifacts = f", artifacts -> {mask_uri(config.artifacts_destination)}" if config.serve_artifacts else ""
-    backend = "" if config.artifacts_only else f" (backend {mask_uri(config.backend_store_uri)}{artifacts})"
+    replica = config.read_replica_backend_store_uri
+    reads = f", reads -> {mask_uri(replica)}" if replica and not config.artifacts_only else ""
+    backend = "" if config.artifacts_only else f" (backend {mask_uri(config.backend_store_uri)}{reads}{artifacts})"
     log.info(
-        "mltrail %s listening on http://%s:%d with %d worker%s%s",
-        what, config.host, config.port, config.workers, "" if config.workers == 1 else "s", backend,
+        "mltrail %s listening on http://%s:%d%s/ with %d worker%s%s",
+        what, config.host, config.port, config.static_prefix, config.workers,
+        "" if config.workers == 1 else "s", backend,
     )
     common = {
         "host": config.host,

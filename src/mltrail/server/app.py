@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from mltrail.exceptions import INTERNAL_ERROR, MltrailException
+from mltrail.exceptions import ENDPOINT_NOT_FOUND, INTERNAL_ERROR, MltrailException
 from mltrail.server.artifact_files import destination_for
 from mltrail.server.auth.rules import auth_enabled
 from mltrail.server.auth.ui_rules import protect_ui_routes
@@ -48,7 +48,9 @@ from mltrail.server.dispatch import (
 )
 from mltrail.server.guard import Guard, raw_routes_of
 from mltrail.server.metrics import METRICS_PATH, Metrics, route_templates
+from mltrail.server.prefix import strip_prefix
 from mltrail.server.routing import HANDLER_MODULES, Endpoint
+from mltrail.store.replica import use_read_replica
 
 _log = logging.getLogger("mltrail.server")
 
@@ -306,12 +308,31 @@ class MltrailApp(Starlette):
     metrics: Any = None  # mltrail.server.metrics.Metrics with --expose-prometheus
     readiness: Readiness = Readiness(())
     auth: Any = None  # mltrail.server.auth.AuthService with --app-name basic-auth
+    static_prefix: str = ""  # --static-prefix (server/prefix.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.static_prefix and scope["type"] in ("http", "websocket"):
+            stripped = strip_prefix(scope, self.static_prefix)
+            if not isinstance(stripped, dict):
+                await self._outside_prefix(stripped, scope, receive, send)
+                return
+            scope = stripped
         if self.metrics is not None and scope["type"] == "http":
             await self.metrics.observe(self._serve, scope, receive, send)
             return
         await self._serve(scope, receive, send)
+
+    async def _outside_prefix(self, redirect: str | None, scope: Scope, receive: Receive, send: Send) -> None:
+        """The bare prefix redirects to the UI under it; any other path outside it is not found."""
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if redirect is not None:
+            response: Response = Response(status_code=307, headers={"Location": redirect})
+        else:
+            where = f"No endpoint {scope['method']} {scope['path']}: this server answers under {self.static_prefix}/"
+            response = error_response(MltrailException(where, error_code=ENDPOINT_NOT_FOUND))
+        await response(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -358,6 +379,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         # uvicorn.run(app, port=5000)
     """
     config = config or ServerConfig()
+    if config.read_replica_backend_store_uri:  # read-only requests read there (mltrail.store.replica)
+        use_read_replica(config.backend_store_uri, config.read_replica_backend_store_uri)
     auth = None
     if auth_enabled(config):  # each worker opens the auth database and checks the admin user itself
         from mltrail.server.auth import AuthService
@@ -378,6 +401,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.fast_paths = routes[0].table if isinstance(routes[0], TableRoute) else {}
     app.guard = Guard.from_config(config, raw_routes_of(endpoints))
     app.metrics = metrics
+    app.static_prefix = config.static_prefix
     app.auth = app.state.auth = auth
     app.state.config = config
     app.state.endpoints = endpoints

@@ -53,6 +53,11 @@ class ServerConfig:
     secrets_key_file: str | None = None
     # OTLP over gRPC (server/otlp_grpc.py) on this port of `host`; None: off.
     otlp_grpc_port: int | None = None
+    # MLflow's `--static-prefix`: every route is served under this path (server/prefix.py); "" for none.
+    static_prefix: str = ""
+    # MLflow's `--read-replica-backend-store-uri`: read-only requests read from this database
+    # (a replica of backend_store_uri); writes, and reads made while writing, use the primary.
+    read_replica_backend_store_uri: str | None = None
 
     def effective_artifact_root(self) -> str:
         """Where new experiments put artifacts unless they name a location."""

@@ -35,6 +35,7 @@ from mltrail.server.config import ServerConfig
 from mltrail.server.limits import check_depth, has_free_form, has_nul, might_be_deep, nul_refused, too_deep
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.validation import no_control_chars
+from mltrail.store.replica import replica_reads
 
 _log = logging.getLogger("mltrail.server")
 _encode = msgspec.json.Encoder().encode
@@ -177,12 +178,46 @@ def to_response(result: Any) -> Response:
     return Response(_encode(result), media_type=_JSON)
 
 
+# POST endpoints that only read, by the last segment of their path (runs/search, traces/batchGetInfos,
+# registered-models/get-latest-versions, ...); every GET endpoint only reads.
+_READ_POST_VERBS = ("search", "get", "batchget")
+
+
+def reads_only(ep: Endpoint) -> bool:
+    """Whether ``ep`` never writes: its reads may go to a read replica (``--read-replica-backend-store-uri``)."""
+    if ep.write:
+        return False
+    if all(m in ("GET", "HEAD") for m in ep.methods):
+        return True
+    last = ep.path.rstrip("/").rsplit("/", 1)[-1].lower()
+    return all(m == "POST" for m in ep.methods) and last.startswith(_READ_POST_VERBS)
+
+
 def make_request_handler(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]:
     """Wrap one endpoint's handler into ``async (Request) -> Response`` with parsing and error mapping."""
     parse = _make_parser(ep, config)
     handler = ep.handler
     if auth_enabled(config):  # each endpoint's permission rule, checked in the handler's own thread
         handler = guard(rule_for(ep), handler)
+    if config.read_replica_backend_store_uri and reads_only(ep):
+        return _on_replica(_handler_endpoint(ep, config, parse, handler))
+    return _handler_endpoint(ep, config, parse, handler)
+
+
+def _on_replica(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """``endpoint`` with its reads on the read replica (see :mod:`mltrail.store.replica`)."""
+
+    async def on_replica(request: Request) -> Response:
+        with replica_reads():
+            return await endpoint(request)
+
+    return on_replica
+
+
+def _handler_endpoint(
+    ep: Endpoint, config: ServerConfig, parse: Callable[[Request], Any] | None, handler: Callable[[Call], Any]
+) -> Callable[[Request], Any]:
+    """The endpoint's ``async (Request) -> Response``: parse, run the handler where it belongs, map errors."""
     is_async = inspect.iscoroutinefunction(handler)
     write = ep.write
     # SQLite calls are local and short: running the cheap ones on the loop thread beats

@@ -70,14 +70,15 @@ async def call_app(
         (b"content-length", str(len(body)).encode()),
     ]
     headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in metadata.items() if k in _FORWARDED]
+    path = getattr(app, "static_prefix", "") + OTLP_PATH  # the app answers under its --static-prefix
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "2",
         "method": "POST",
         "scheme": "http",
-        "path": OTLP_PATH,
-        "raw_path": OTLP_PATH.encode(),
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": headers,

@@ -123,7 +123,7 @@ class Assets:
             self._warming = True
         threading.Thread(target=self.gzipped, args=(self.plotly,), name="mltrail-ui-gzip", daemon=True).start()
 
-    def shell(self) -> str:
-        """The HTML shell with this version's asset URLs filled in."""
+    def shell(self, prefix: str = "") -> str:
+        """The HTML shell with this version's asset URLs filled in, under ``prefix`` (``--static-prefix``)."""
         template = (self.static_dir / "index.html").read_text(encoding="utf-8")
-        return template.replace("{{BASE}}", self.base)
+        return template.replace("{{BASE}}", prefix + self.base)

@@ -29,6 +29,7 @@ from mltrail.entities import ViewType
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.protocol.ui import UI
 from mltrail.server.auth.ui_rules import ui_route_rules
+from mltrail.server.prefix import PREFIX_KEY
 from mltrail.server.routing import Call, Endpoint, Handler, implement
 from mltrail.ui import eval_compare_routes, events, export, history, trace_routes
 from mltrail.ui.assets import (
@@ -88,7 +89,9 @@ def _shell_endpoint(assets: Assets):
             "Content-Security-Policy": CONTENT_SECURITY_POLICY,
             "Cache-Control": "no-cache",
         }
-        return Response(assets.shell(), media_type="text/html; charset=utf-8", headers=headers)
+        # Under --static-prefix the asset URLs carry the prefix; the scripts find it from their own URL.
+        page = assets.shell(request.scope.get(PREFIX_KEY, ""))
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
 
     return shell
 
@@ -253,7 +256,7 @@ def _on_request(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[
 
 
 async def _legacy_redirect(request: Request) -> Response:
-    return RedirectResponse("/", status_code=307)
+    return RedirectResponse(request.scope.get(PREFIX_KEY, "") + "/", status_code=307)
 
 
 def ui_routes(assets: Assets | None = None) -> list[BaseRoute]:

@@ -6,7 +6,8 @@ process, so stores on one URI share its engine and connection pool). A store
 never opens transactions itself:
 
 * ``db.read()`` is a connection for reads (a plain, deferred ``BEGIN`` on
-  SQLite, so readers never take the write lock);
+  SQLite, so readers never take the write lock); on the read replica when one
+  is configured and the request only reads (:mod:`mltrail.store.replica`);
 * ``db.write(fn)`` runs ``fn(conn)`` in one write transaction (``BEGIN
   IMMEDIATE`` on SQLite) and runs it again when the database reports a race
   that rolled the transaction back: a busy or locked SQLite file, a
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, TypeVar
 import sqlalchemy as sa
 
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, invalid
+from mltrail.store.replica import reading_replica, replica_of
 from mltrail.store.sql.engine import create_sql_engine, execute_constant, raw_fetchall, read_connection
 from mltrail.store.sql.migrate import ensure_schema
 
@@ -84,6 +86,9 @@ class Database:
         self.engine: sa.Engine = create_sql_engine(uri)
         self.dialect: str = self.engine.dialect.name
         self._schema_ready = False
+        # --read-replica-backend-store-uri: its engine is made on the first read routed to it.
+        self.replica_uri = replica_of(uri)
+        self._replica_engine: sa.Engine | None = None
 
     def __repr__(self) -> str:
         return f"<Database {self.dialect}>"
@@ -98,8 +103,23 @@ class Database:
 
     # ------------------------------------------------------- transactions
     def read(self) -> sa.Connection:
-        """A connection for reads: ``with db.read() as conn: ...`` (deferred ``BEGIN`` on SQLite)."""
+        """A connection for reads: ``with db.read() as conn: ...`` (deferred ``BEGIN`` on SQLite).
+
+        On the read replica when this database has one and the current request only reads.
+        """
+        if self.replica_uri is not None and reading_replica():
+            return read_connection(self._replica_engine or self._open_replica())
         return read_connection(self.engine)
+
+    def _open_replica(self) -> sa.Engine:
+        """The replica's engine, made once. The replica has the primary's schema; it is never migrated."""
+        engine = create_sql_engine(self.replica_uri or "")
+        if engine.dialect.name != self.dialect:
+            raise invalid(
+                f"The read replica is a {engine.dialect.name} database but the backend store is {self.dialect}"
+            )
+        self._replica_engine = engine
+        return engine
 
     def write(self, fn: Callable[[sa.Connection], T], conflict: Conflict | None = None) -> T:
         """Run ``fn(conn)`` in one write transaction, retried on races; returns what ``fn`` returns.

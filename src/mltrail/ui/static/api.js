@@ -1,7 +1,10 @@
 // Thin wrappers over MLflow's REST API (/ajax-api/2.0/mlflow/…) and mltrail's UI endpoints.
+// Every URL starts at ROOT, the server's --static-prefix ("" without one).
 
-const MLFLOW = '/ajax-api/2.0/mlflow/';
-const UI = '/ajax-api/mltrail/';
+import {ROOT} from './root.js';
+
+const MLFLOW = ROOT + '/ajax-api/2.0/mlflow/';
+const UI = ROOT + '/ajax-api/mltrail/';
 
 /** An error answered by the server, with MLflow's error_code and message. */
 export class ApiError extends Error {
@@ -85,7 +88,7 @@ export const listArtifacts = (runId, path) =>
   get('artifacts/list', {run_id: runId, run_uuid: runId, path: path || undefined}).then((r) => r.files || []);
 
 export function artifactUrl(runId, path) {
-  return withQuery('/get-artifact', {path, run_uuid: runId});
+  return withQuery(ROOT + '/get-artifact', {path, run_uuid: runId});
 }
 
 /** An artifact's text, or null when it is larger than maxBytes. */
@@ -173,7 +176,7 @@ export async function modelVersions(name) {
   return (res.model_versions || []).sort((a, b) => Number(b.version) - Number(a.version));
 }
 
-const MLFLOW3 = '/ajax-api/3.0/mlflow/';
+const MLFLOW3 = ROOT + '/ajax-api/3.0/mlflow/';
 
 export function searchTraces(experimentIds, {maxResults = 100, pageToken, filter, orderBy} = {}) {
   return call('POST', MLFLOW3 + 'traces/search', {body: {
@@ -235,7 +238,7 @@ export const deleteModelVersionTag = (name, version, key) =>
 
 /** A file of a model version (whatever its source scheme), or null when larger than maxBytes. */
 export async function modelVersionArtifactText(name, version, path, maxBytes = 2 * 1024 * 1024) {
-  const res = await fetch(withQuery('/model-versions/get-artifact', {name, version, path}));
+  const res = await fetch(withQuery(ROOT + '/model-versions/get-artifact', {name, version, path}));
   if (!res.ok) {
     let message = res.statusText;
     try { message = (await res.json()).message || message; } catch { /* not JSON */ }

@@ -6,7 +6,9 @@
 // experiment, run or model the user may not change. The server checks every request anyway:
 // hiding only spares the user a "Permission denied".
 
-const ME = '/ajax-api/mltrail/auth/me';
+import {ROOT} from '../root.js';
+
+const ME = ROOT + '/ajax-api/mltrail/auth/me';
 const cache = new Map(); // "experiments:1" / "runs:abc" / "models:name" -> permission
 
 async function ask(query) {
