@@ -109,3 +109,24 @@ def test_only_reading_endpoints_are_routed():
         assert not reads_only(by_name[name]), name
     # No endpoint that writes is taken for a reader.
     assert not [ep.name for ep in collect_endpoints() if ep.write and reads_only(ep)]
+
+
+@pytest.mark.postgres
+def test_a_replica_that_cannot_be_reached_is_a_clear_503_without_its_password(tmp_path):
+    from mltrail.exceptions import MltrailException
+    from mltrail.store.replica import replica_reads, use_read_replica
+
+    made = fresh_database(PG_ADMIN_URI, "PostgreSQL", PG_BASE_URI)
+    primary = next(made)  # a database of its own: the replica setting is per URI and process-wide
+    use_read_replica(primary, "postgresql+psycopg://reader:s3cret@127.0.0.1:1/replica")
+    store = SqlTrackingStore(primary, str(tmp_path / "artifacts"))
+    try:
+        assert store.get_experiment("0").name == "Default"  # not marked as a read: the primary answers
+        with replica_reads(), pytest.raises(MltrailException) as caught:
+            store.get_experiment("0")
+        assert caught.value.error_code == "TEMPORARILY_UNAVAILABLE"
+        assert caught.value.get_http_status_code() == 503
+        assert "read replica" in caught.value.message and "s3cret" not in caught.value.message
+    finally:
+        store.db.engine.dispose()
+        next(made, None)

@@ -108,8 +108,8 @@ class Database:
         On the read replica when this database has one and the current request only reads.
         """
         if self.replica_uri is not None and reading_replica():
-            return read_connection(self._replica_engine or self._open_replica())
-        return read_connection(self.engine)
+            return _connect(self._replica_engine or self._open_replica(), "the read replica")
+        return _connect(self.engine, "the database")
 
     def _open_replica(self) -> sa.Engine:
         """The replica's engine, made once. The replica has the primary's schema; it is never migrated."""
@@ -196,6 +196,16 @@ class Database:
                 f"The database is busy, try again: {_detail(err)}", error_code=TEMPORARILY_UNAVAILABLE
             ) from err
         raise err
+
+
+def _connect(engine: sa.Engine, what: str) -> sa.Connection:
+    """A read connection on ``engine``; a database that cannot be reached is a clear 503, not a 500."""
+    try:
+        return read_connection(engine)
+    except sa.exc.OperationalError as err:
+        raise MltrailException(
+            f"Cannot reach {what}, try again: {_detail(err)}", error_code=TEMPORARILY_UNAVAILABLE
+        ) from err
 
 
 def _detail(err: sa.exc.DBAPIError) -> str:
