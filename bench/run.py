@@ -28,7 +28,7 @@ from report import Section, to_json, to_markdown
 ALL_SECTIONS = ("process", "ops", "sdk", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint",
                 "genai", "spark", "traces_list", "scaleout")
 SERVER_SECTIONS = {"process", "ops", "sdk", "capacity", "scale"}
-# --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 10k runs),
+# --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 100k runs),
 # ui_trace (Chromium), spark (a JVM) and scaleout (PostgreSQL, HAProxy, 32 clients); ask for them with
 # --only serving,ui,ui_trace,spark,scaleout.
 QUICK_SECTIONS = tuple(
