@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from support.live_server import LiveServer, start_server, stop_server
+from support.sdk_state import clean_fluent_state  # noqa: F401  (autouse: no SDK state leaks between tests)
 
 
 @pytest.fixture(scope="module")

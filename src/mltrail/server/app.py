@@ -50,6 +50,7 @@ from mltrail.server.guard import Guard, raw_routes_of
 from mltrail.server.metrics import METRICS_PATH, Metrics, route_templates
 from mltrail.server.prefix import strip_prefix
 from mltrail.server.routing import HANDLER_MODULES, Endpoint
+from mltrail.server.scope import USER_SCOPE_KEY
 from mltrail.store.replica import use_read_replica
 
 _log = logging.getLogger("mltrail.server")
@@ -349,7 +350,7 @@ class MltrailApp(Starlette):
                 if isinstance(user, Response):
                     await user(scope, receive, send)
                     return
-                scope["mltrail.user"] = user
+                scope[USER_SCOPE_KEY] = user
             if not self.readiness.ready:
                 await self.readiness.gate(scope)
             methods = self.fast_paths.get(scope["path"])

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -50,24 +49,20 @@ from mltrail.server.webhook_secrets import GATEWAY, KEY_ENV, SecretBox
 from mltrail.server.webhook_urls import pinned_request
 
 _log = logging.getLogger("mltrail.gateway")
-_lock = threading.Lock()
 _TIMEOUT_S = 120.0
 CHAT, EMBEDDINGS = "/chat/completions", "/embeddings"
 
 
 def gateway_store(call: Call) -> Any:
     """The app's gateway store (opened once, after the tracking store brought the schema to head)."""
-    store = getattr(call.state, "gateway_store", None)
-    if store is None:
-        with _lock:
-            store = getattr(call.state, "gateway_store", None)
-            if store is None:
-                # Imported here: the SQL layer pulls in SQLAlchemy, which server start-up must not wait for.
-                from mltrail.store.sql.gateway import SqlGatewayStore
+    return call.side_store("gateway_store", _open_gateway_store)
 
-                call.state.tracking_store.get()
-                store = call.state.gateway_store = SqlGatewayStore(call.config.backend_store_uri)
-    return store
+
+def _open_gateway_store(backend_store_uri: str) -> Any:
+    # Imported here: the SQL layer pulls in SQLAlchemy, which server start-up must not wait for.
+    from mltrail.store.sql.gateway import SqlGatewayStore
+
+    return SqlGatewayStore(backend_store_uri)
 
 
 def secret_box(call: Call, required: bool = False) -> SecretBox:

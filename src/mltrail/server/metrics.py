@@ -32,6 +32,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
+from mltrail.server.scope import USER_SCOPE_KEY
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_PATH = "/metrics"
 EXCLUDED_PATHS = frozenset({"/health", "/version", METRICS_PATH})
@@ -132,7 +134,7 @@ class Metrics:
         """
         from starlette.concurrency import run_in_threadpool
 
-        user = request.scope.get("mltrail.user")
+        user = request.scope.get(USER_SCOPE_KEY)
         if user is not None and not user.is_admin:
             return Response(
                 b'{"error_code": "PERMISSION_DENIED", "message": "Only admins may read /metrics"}',

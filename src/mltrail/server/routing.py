@@ -61,9 +61,10 @@ A handler takes one :class:`Call` and returns the response body::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # typing only: keep this module import-light
     from starlette.requests import Request
@@ -71,7 +72,9 @@ if TYPE_CHECKING:  # typing only: keep this module import-light
     from mltrail.server.config import ServerConfig
     from mltrail.store.tracking import TrackingStore
 
+from mltrail.exceptions import invalid
 from mltrail.protocol.routes import Route, mount_paths
+from mltrail.server.scope import USER_SCOPE_KEY
 
 Handler = Callable[["Call"], Any] | Callable[["Call"], Awaitable[Any]]
 
@@ -174,6 +177,17 @@ def implement(route: Route, handler: Handler, **flags: Any) -> Endpoint:
     )
 
 
+S = TypeVar("S")
+_side_store_lock = threading.Lock()
+
+
+def required(value: Any, field: str) -> Any:
+    """``value``, or 400 ``INVALID_PARAMETER_VALUE`` naming ``field`` when it is missing or empty."""
+    if value is None or value == "":
+        raise invalid(f"Missing value for required parameter '{field}'.")
+    return value
+
+
 class Call:
     """What a handler gets: the validated body, the request and the stores."""
 
@@ -209,6 +223,26 @@ class Call:
     @property
     def config(self) -> ServerConfig:
         return self.request.app.state.config
+
+    @property
+    def user(self) -> str | None:
+        """The signed-in user's name (with logins on), else ``None``."""
+        user = self.request.scope.get(USER_SCOPE_KEY)
+        return getattr(user, "username", None) if user is not None else None
+
+    def side_store(self, name: str, open_store: Callable[[str], S]) -> S:
+        """A store of the app on the tracking database beside the four core ones (scorers,
+        review, workspaces, gateway …), opened once per app as ``app.state.<name>`` by
+        ``open_store(backend_store_uri)``, after the tracking store brought the schema to head."""
+        store = getattr(self.state, name, None)
+        if store is None:
+            with _side_store_lock:
+                store = getattr(self.state, name, None)
+                if store is None:
+                    self.state.tracking_store.get()
+                    store = open_store(self.config.backend_store_uri)
+                    setattr(self.state, name, store)
+        return store
 
     @property
     def path_params(self) -> dict[str, Any]:

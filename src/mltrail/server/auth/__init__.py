@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-USER_SCOPE_KEY = "mltrail.user"
+from mltrail.server.scope import USER_SCOPE_KEY
 
 # Loaded on first use, so the light modules (permissions, the client) import without
 # Starlette or SQLAlchemy.

@@ -49,11 +49,11 @@ from mltrail.protocol.traces import EXPERIMENT_HEADER
 from mltrail.server.auth import permissions
 from mltrail.server.auth.permissions import MANAGE as ALL
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.scope import USER_SCOPE_KEY
 
 _log = logging.getLogger("mltrail.server.auth")
 
 READ, UPDATE, DELETE, MANAGE = "can_read", "can_update", "can_delete", "can_manage"
-USER_SCOPE_KEY = "mltrail.user"
 _EXPERIMENT_IN_PATH = re.compile(r"^(\d+)(?:/|$)")
 _OWNER_CACHE_LIMIT = 100_000
 _GRANT_ATTEMPTS = 3

@@ -44,8 +44,7 @@ def _required(value: Any, field: str) -> Any:
 
 
 def _user(call: Call, given: str | None) -> str | None:
-    user = call.request.scope.get("mltrail.user")
-    return given or getattr(user, "username", None) or None
+    return given or call.user or None
 
 
 # ------------------------------------------------------------------------------ secrets

@@ -21,34 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mltrail.exceptions import invalid
 from mltrail.protocol.review import LABEL_SCHEMAS as LS
 from mltrail.protocol.review import REVIEW_QUEUES as RQ
 from mltrail.server.auth.rules import READ, UPDATE, Rule, on_experiments
-from mltrail.server.routing import Call, Endpoint, implement
+from mltrail.server.routing import Call, Endpoint, implement, required
 from mltrail.store.sql.review import SqlReviewStore
-
-_USER_KEY = "mltrail.user"
 
 
 def review_store(call: Call) -> SqlReviewStore:
-    """The app's review store (opened once, after the tracking store brought the schema to head)."""
-    store = getattr(call.state, "review_store", None)
-    if store is None:
-        call.state.tracking_store.get()
-        store = call.state.review_store = SqlReviewStore(call.config.backend_store_uri)
-    return store
-
-
-def _user(call: Call) -> str | None:
-    user = call.request.scope.get(_USER_KEY)
-    return getattr(user, "username", None) if user is not None else None
-
-
-def _required(value: Any, field: str) -> Any:
-    if value is None or value == "":
-        raise invalid(f"Missing value for required parameter '{field}'.")
-    return value
+    """The app's review store."""
+    return call.side_store("review_store", SqlReviewStore)
 
 
 def _page(field: str, rows: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
@@ -62,25 +44,25 @@ def _page(field: str, rows: list[dict[str, Any]], token: str | None) -> dict[str
 def create_schema(call: Call) -> dict[str, Any]:
     b = call.body
     schema = review_store(call).create_label_schema(
-        _required(b.experiment_id, "experiment_id"),
-        _required(b.name, "name"),
+        required(b.experiment_id, "experiment_id"),
+        required(b.name, "name"),
         b.type,
         b.input,
         instruction=b.instruction,
         enable_comment=bool(b.enable_comment),
-        created_by=_user(call),
+        created_by=call.user,
     )
     return {"label_schema": schema}
 
 
 def get_schema(call: Call) -> dict[str, Any]:
-    return {"label_schema": review_store(call).get_label_schema(_required(call.body.schema_id, "schema_id"))}
+    return {"label_schema": review_store(call).get_label_schema(required(call.body.schema_id, "schema_id"))}
 
 
 def get_schema_by_name(call: Call) -> dict[str, Any]:
     b = call.body
     found = review_store(call).get_label_schema_by_name(
-        _required(b.experiment_id, "experiment_id"), _required(b.name, "name")
+        required(b.experiment_id, "experiment_id"), required(b.name, "name")
     )
     return {"label_schema": found}
 
@@ -88,7 +70,7 @@ def get_schema_by_name(call: Call) -> dict[str, Any]:
 def list_schemas(call: Call) -> dict[str, Any]:
     b = call.body
     rows, token = review_store(call).list_label_schemas(
-        _required(b.experiment_id, "experiment_id"), b.max_results, b.page_token
+        required(b.experiment_id, "experiment_id"), b.max_results, b.page_token
     )
     return _page("label_schemas", rows, token)
 
@@ -96,7 +78,7 @@ def list_schemas(call: Call) -> dict[str, Any]:
 def update_schema(call: Call) -> dict[str, Any]:
     b = call.body
     updated = review_store(call).update_label_schema(
-        _required(b.schema_id, "schema_id"),
+        required(b.schema_id, "schema_id"),
         name=b.name,
         instruction=b.instruction,
         enable_comment=b.enable_comment,
@@ -106,7 +88,7 @@ def update_schema(call: Call) -> dict[str, Any]:
 
 
 def delete_schema(call: Call) -> dict[str, Any]:
-    review_store(call).delete_label_schema(_required(call.body.schema_id, "schema_id"))
+    review_store(call).delete_label_schema(required(call.body.schema_id, "schema_id"))
     return {}
 
 
@@ -114,12 +96,12 @@ def delete_schema(call: Call) -> dict[str, Any]:
 def create_queue(call: Call) -> dict[str, Any]:
     b = call.body
     queue = review_store(call).create_review_queue(
-        _required(b.experiment_id, "experiment_id"),
-        _required(b.name, "name"),
+        required(b.experiment_id, "experiment_id"),
+        required(b.name, "name"),
         b.queue_type,
         users=list(b.users),
         schema_ids=list(b.schema_ids),
-        created_by=_user(call),
+        created_by=call.user,
     )
     return {"review_queue": queue}
 
@@ -127,19 +109,19 @@ def create_queue(call: Call) -> dict[str, Any]:
 def get_or_create_user(call: Call) -> dict[str, Any]:
     b = call.body
     queue = review_store(call).get_or_create_user_queue(
-        _required(b.experiment_id, "experiment_id"), _required(b.user, "user")
+        required(b.experiment_id, "experiment_id"), required(b.user, "user")
     )
     return {"review_queue": queue}
 
 
 def get_queue(call: Call) -> dict[str, Any]:
-    return {"review_queue": review_store(call).get_review_queue(_required(call.body.queue_id, "queue_id"))}
+    return {"review_queue": review_store(call).get_review_queue(required(call.body.queue_id, "queue_id"))}
 
 
 def get_queue_by_name(call: Call) -> dict[str, Any]:
     b = call.body
     found = review_store(call).get_review_queue_by_name(
-        _required(b.experiment_id, "experiment_id"), _required(b.name, "name")
+        required(b.experiment_id, "experiment_id"), required(b.name, "name")
     )
     return {"review_queue": found}
 
@@ -147,7 +129,7 @@ def get_queue_by_name(call: Call) -> dict[str, Any]:
 def list_queues(call: Call) -> dict[str, Any]:
     b = call.body
     rows, token = review_store(call).list_review_queues(
-        _required(b.experiment_id, "experiment_id"), b.user, b.item_id, b.max_results, b.page_token
+        required(b.experiment_id, "experiment_id"), b.user, b.item_id, b.max_results, b.page_token
     )
     return _page("review_queues", rows, token)
 
@@ -155,7 +137,7 @@ def list_queues(call: Call) -> dict[str, Any]:
 def update_queue(call: Call) -> dict[str, Any]:
     b = call.body
     updated = review_store(call).update_review_queue(
-        _required(b.queue_id, "queue_id"),
+        required(b.queue_id, "queue_id"),
         name=b.name,
         new_owner=b.new_owner,
         users=list(b.users) if b.update_users else None,
@@ -165,26 +147,26 @@ def update_queue(call: Call) -> dict[str, Any]:
 
 
 def delete_queue(call: Call) -> dict[str, Any]:
-    review_store(call).delete_review_queue(_required(call.body.queue_id, "queue_id"))
+    review_store(call).delete_review_queue(required(call.body.queue_id, "queue_id"))
     return {}
 
 
 def add_items(call: Call) -> dict[str, Any]:
     b = call.body
-    items = review_store(call).add_items(_required(b.queue_id, "queue_id"), list(b.item_ids), b.item_type)
+    items = review_store(call).add_items(required(b.queue_id, "queue_id"), list(b.item_ids), b.item_type)
     return {"items": items}
 
 
 def remove_items(call: Call) -> dict[str, Any]:
     b = call.body
-    review_store(call).remove_items(_required(b.queue_id, "queue_id"), list(b.item_ids))
+    review_store(call).remove_items(required(b.queue_id, "queue_id"), list(b.item_ids))
     return {}
 
 
 def list_items(call: Call) -> dict[str, Any]:
     b = call.body
     rows, token = review_store(call).list_items(
-        _required(b.queue_id, "queue_id"), b.status, b.max_results, b.page_token
+        required(b.queue_id, "queue_id"), b.status, b.max_results, b.page_token
     )
     return _page("items", rows, token)
 
@@ -192,12 +174,12 @@ def list_items(call: Call) -> dict[str, Any]:
 def set_status(call: Call) -> dict[str, Any]:
     b = call.body
     completed_by = b.completed_by
-    user = _user(call)
+    user = call.user
     if user is not None:  # logins on: the caller is who completed it (reopening clears it)
         pending = str(b.status).upper() in ("PENDING", "1")
         completed_by = None if pending else user
     item = review_store(call).set_item_status(
-        _required(b.queue_id, "queue_id"), _required(b.item_id, "item_id"), b.status, completed_by
+        required(b.queue_id, "queue_id"), required(b.item_id, "item_id"), b.status, completed_by
     )
     return {"item": item}
 
@@ -225,17 +207,17 @@ ENDPOINTS: list[Endpoint] = [
 
 # ------------------------------------------------------------------- permissions
 def _of_body(call: Call) -> Iterable[str]:
-    return [str(_required(call.body.experiment_id, "experiment_id"))]
+    return [str(required(call.body.experiment_id, "experiment_id"))]
 
 
 def _of_schema(call: Call) -> Iterable[str]:
     """The experiment of ``schema_id`` (an unknown schema names none: the handler answers 404)."""
-    found = review_store(call).schema_experiment(str(_required(call.body.schema_id, "schema_id")))
+    found = review_store(call).schema_experiment(str(required(call.body.schema_id, "schema_id")))
     return [found] if found else []
 
 
 def _of_queue(call: Call) -> Iterable[str]:
-    found = review_store(call).queue_experiment(str(_required(call.body.queue_id, "queue_id")))
+    found = review_store(call).queue_experiment(str(required(call.body.queue_id, "queue_id")))
     return [found] if found else []
 
 

@@ -21,39 +21,22 @@ from typing import Any
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.protocol.scorers import SCORERS
 from mltrail.server.auth.rules import DELETE, READ, UPDATE, PermissionDenied, Rule, Subject, on_experiments
-from mltrail.server.routing import Call, Endpoint, implement
+from mltrail.server.routing import Call, Endpoint, implement, required
 from mltrail.store.sql.scorers import SqlScorerStore
-
-_USER_KEY = "mltrail.user"
 
 
 def scorer_store(call: Call) -> SqlScorerStore:
-    """The app's scorer store (opened once, after the tracking store brought the schema to head)."""
-    store = getattr(call.state, "scorer_store", None)
-    if store is None:
-        call.state.tracking_store.get()
-        store = call.state.scorer_store = SqlScorerStore(call.config.backend_store_uri)
-    return store
-
-
-def _user(call: Call) -> str | None:
-    user = call.request.scope.get(_USER_KEY)
-    return getattr(user, "username", None) if user is not None else None
-
-
-def _required(value: Any, field: str) -> Any:
-    if value is None or value == "":
-        raise invalid(f"Missing value for required parameter '{field}'.")
-    return value
+    """The app's scorer store."""
+    return call.side_store("scorer_store", SqlScorerStore)
 
 
 def register(call: Call) -> dict[str, Any]:
     b = call.body
     version = scorer_store(call).register_scorer(
-        _required(b.experiment_id, "experiment_id"),
-        _required(b.name, "name"),
-        _required(b.serialized_scorer, "serialized_scorer"),
-        created_by=_user(call),
+        required(b.experiment_id, "experiment_id"),
+        required(b.name, "name"),
+        required(b.serialized_scorer, "serialized_scorer"),
+        created_by=call.user,
     )
     return {
         "version": version.scorer_version,
@@ -100,7 +83,7 @@ def list_scorers(call: Call) -> dict[str, Any]:
 def list_versions(call: Call) -> dict[str, Any]:
     b = call.body
     versions = scorer_store(call).list_scorer_versions(
-        _required(b.experiment_id, "experiment_id"), _required(b.name, "name")
+        required(b.experiment_id, "experiment_id"), required(b.name, "name")
     )
     return {"scorers": [v.to_dict() for v in versions]}
 
@@ -108,7 +91,7 @@ def list_versions(call: Call) -> dict[str, Any]:
 def get(call: Call) -> dict[str, Any]:
     b = call.body
     version = scorer_store(call).get_scorer(
-        _required(b.experiment_id, "experiment_id"), _required(b.name, "name"), b.version
+        required(b.experiment_id, "experiment_id"), required(b.name, "name"), b.version
     )
     return {"scorer": version.to_dict()}
 
@@ -116,7 +99,7 @@ def get(call: Call) -> dict[str, Any]:
 def delete(call: Call) -> dict[str, Any]:
     b = call.body
     scorer_store(call).delete_scorer(
-        _required(b.experiment_id, "experiment_id"), _required(b.name, "name"), b.version
+        required(b.experiment_id, "experiment_id"), required(b.name, "name"), b.version
     )
     return {}
 
@@ -124,17 +107,17 @@ def delete(call: Call) -> dict[str, Any]:
 def upsert_config(call: Call) -> dict[str, Any]:
     b = call.body
     config = scorer_store(call).upsert_online_scoring_config(
-        _required(b.experiment_id, "experiment_id"),
-        _required(b.name, "name"),
-        _required(b.sample_rate, "sample_rate"),
+        required(b.experiment_id, "experiment_id"),
+        required(b.name, "name"),
+        required(b.sample_rate, "sample_rate"),
         b.filter_string,
-        updated_by=_user(call),
+        updated_by=call.user,
     )
     return {"config": config.to_dict()}
 
 
 def get_configs(call: Call) -> dict[str, Any]:
-    ids = _required(call.body.scorer_ids, "scorer_ids")
+    ids = required(call.body.scorer_ids, "scorer_ids")
     return {"configs": [c.to_dict() for c in scorer_store(call).get_online_scoring_configs(ids)]}
 
 
@@ -152,7 +135,7 @@ ENDPOINTS: list[Endpoint] = [
 
 # ------------------------------------------------------------------- permissions
 def _of_body(call: Call) -> Iterable[str]:
-    return [str(_required(call.body.experiment_id, "experiment_id"))]
+    return [str(required(call.body.experiment_id, "experiment_id"))]
 
 
 def _of_scorer_ids(call: Call) -> Iterable[str]:

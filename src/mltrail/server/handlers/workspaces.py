@@ -29,12 +29,8 @@ _MAX_DESCRIPTION = 1000
 
 
 def workspace_store(call: Call) -> SqlWorkspaceStore:
-    """The app's workspace store (opened once, after the tracking store brought the schema to head)."""
-    store = getattr(call.state, "workspace_store", None)
-    if store is None:
-        call.state.tracking_store.get()
-        store = call.state.workspace_store = SqlWorkspaceStore(call.config.backend_store_uri)
-    return store
+    """The app's workspace store."""
+    return call.side_store("workspace_store", SqlWorkspaceStore)
 
 
 def _name(call: Call) -> str:
