@@ -25,7 +25,7 @@ from mltrail.server.config import (
     ServerConfig,
 )
 from mltrail.server.validation import check_artifact_location
-from mltrail.server.webhook_secrets import SecretBox
+from mltrail.store.secrets import SecretBox
 
 if TYPE_CHECKING:
     from mltrail.server.otlp_grpc import OtlpGrpcServer
