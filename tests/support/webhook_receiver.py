@@ -47,7 +47,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def wait(self, path: str, count: int, timeout: float = 10.0) -> list[dict]:
         """The requests to ``path`` once there are at least ``count`` (AssertionError after ``timeout``)."""
