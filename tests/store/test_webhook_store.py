@@ -142,9 +142,14 @@ def test_pending_delivery_is_claimed_when_due_and_free(store: SqlWebhookStore) -
         1, body, 1_700_000_123, "model_version.created",
     )  # fmt: skip
     time.sleep(0.01)  # the 1 ms lease ran out: the delivery may be taken over
-    assert store.claim_delivery(delivery_id, 60_000) is not None
+    taken = store.claim_delivery(delivery_id, 60_000)
+    assert taken is not None and taken.lease > got.lease
     assert store.claim_delivery(delivery_id, 60_000) is None
-    store.record_attempt(delivery_id, DELIVERY_SUCCEEDED, 2, 200, None, done=True)
+    # The first claimer's late answer changes nothing; the holder's is recorded.
+    assert not store.record_attempt(delivery_id, DELIVERY_FAILED, 2, 500, "late", True, lease=got.lease)
+    (log,) = store.list_deliveries(hook.webhook_id)
+    assert (log.status, log.attempts) == (DELIVERY_PENDING, 1)
+    assert store.record_attempt(delivery_id, DELIVERY_SUCCEEDED, 2, 200, None, True, lease=taken.lease)
     assert store.claim_delivery(delivery_id, 60_000) is None  # finished
     assert delivery_id not in dict(store.pending_deliveries(limit=100_000))
     with store.db.read() as conn:  # a finished delivery keeps neither its body nor a lease

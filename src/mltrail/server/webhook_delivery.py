@@ -67,6 +67,7 @@ class Outgoing:
     headers: dict[str, str]
     delivery_id: str
     attempts: int = 0
+    lease: int | None = None  # this server's claim on the stored delivery (its claimed_until, ms)
 
     @property
     def timestamp(self) -> int:
@@ -107,7 +108,7 @@ def rebuild(webhook: Webhook, secret: str | None, stored: Any) -> Outgoing:
     body = stored.payload
     headers = _headers(secret, stored.delivery_id, str(stored.request_timestamp), body)
     return Outgoing(webhook.webhook_id, webhook.url, stored.event, body.encode("utf-8"), headers,
-                    stored.delivery_id, stored.attempts)  # fmt: skip
+                    stored.delivery_id, stored.attempts, stored.lease)  # fmt: skip
 
 
 @dataclass(slots=True)

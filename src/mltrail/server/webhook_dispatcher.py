@@ -13,7 +13,8 @@ key); the signature is recomputed from the webhook's secret, so a resumed attemp
 sends the same bytes and headers. A server takes each due attempt with an atomic
 claim (:meth:`~mltrail.store.sql.webhooks.SqlWebhookStore.claim_delivery`: a lease
 of the request timeout plus 30 s), so with several servers on one database one of
-them sends it. At start-up a server looks for PENDING deliveries
+them sends it; the outcome is recorded only while that claim holds (a sender whose
+lease ran out and was taken over changes nothing). At start-up a server looks for PENDING deliveries
 (:func:`mltrail.server.webhook_events.resume_pending`) and schedules each for when it
 is due (or for when the lease of a server that stopped mid-attempt runs out); while
 its dispatcher runs it looks again every ``MLTRAIL_WEBHOOK_RESUME_INTERVAL`` seconds
@@ -254,12 +255,12 @@ class WebhookDispatcher:
     def _start_delivery(self, hook: Webhook, event: WebhookEvent, data: dict[str, Any]) -> None:
         secret, error = self._open(hook)
         out = prepare(hook, secret, event, data)
+        out.lease = int(time.time() * 1000) + self.lease_ms
         self.store.create_delivery(
-            out.delivery_id, hook.webhook_id, out.event, out.body.decode("utf-8"), out.timestamp,
-            int(time.time() * 1000) + self.lease_ms,
-        )  # fmt: skip
+            out.delivery_id, hook.webhook_id, out.event, out.body.decode("utf-8"), out.timestamp, out.lease
+        )
         if error is not None:  # never send unsigned what was meant to be signed
-            self.store.record_attempt(out.delivery_id, DELIVERY_FAILED, 0, None, error, done=True)
+            self.store.record_attempt(out.delivery_id, DELIVERY_FAILED, 0, None, error, True, lease=out.lease)
             return
         self._pool.submit(self._attempt, out)
 
@@ -281,7 +282,7 @@ class WebhookDispatcher:
                     secret, error = self._open(hook)
             if error is not None:
                 self.store.record_attempt(
-                    delivery_id, DELIVERY_FAILED, stored.attempts, None, error, done=True
+                    delivery_id, DELIVERY_FAILED, stored.attempts, None, error, True, lease=stored.lease
                 )
                 return
             self._attempt(rebuild(hook, secret, stored))
@@ -294,9 +295,7 @@ class WebhookDispatcher:
             out.attempts += 1
             error = answer.error or (None if answer.ok else f"HTTP {answer.status}")
             if answer.ok:
-                self.store.record_attempt(
-                    out.delivery_id, DELIVERY_SUCCEEDED, out.attempts, answer.status, None, True
-                )
+                self._record(out, DELIVERY_SUCCEEDED, answer.status, None, True)
                 return
             retries_left = out.attempts <= self.max_retries
             if answer.retryable and retries_left:
@@ -304,21 +303,32 @@ class WebhookDispatcher:
                 if answer.retry_after is not None:
                     delay = max(delay, answer.retry_after)
                 delay = min(delay, MAX_BACKOFF_S)
-                self.store.record_attempt(
-                    out.delivery_id, DELIVERY_PENDING, out.attempts, answer.status, error, False,
-                    int((time.time() + delay) * 1000),
-                )  # fmt: skip
-                with self._cond:
-                    self._push(out.delivery_id, delay)
+                if self._record(out, DELIVERY_PENDING, answer.status, error, False, time.time() + delay):
+                    with self._cond:
+                        self._push(out.delivery_id, delay)
                 return
-            self.store.record_attempt(
-                out.delivery_id, DELIVERY_FAILED, out.attempts, answer.status, error, True
-            )
+            self._record(out, DELIVERY_FAILED, answer.status, error, True)
             _log.warning(
                 "Webhook delivery %s to webhook %s failed: %s", out.delivery_id, out.webhook_id, error
             )
         except Exception:
             _log.exception("Webhook delivery %s could not be recorded", out.delivery_id)
+
+    def _record(
+        self, out: Outgoing, status: str, response_status: int | None, error: str | None, done: bool,
+        next_at: float | None = None,
+    ) -> bool:  # fmt: skip
+        """Log an attempt under this server's claim; False when the claim was lost (nothing logged)."""
+        next_ms = int(next_at * 1000) if next_at is not None else None
+        recorded = self.store.record_attempt(
+            out.delivery_id, status, out.attempts, response_status, error, done, next_ms, lease=out.lease
+        )
+        if not recorded:
+            _log.warning(
+                "Webhook delivery %s: its lease ran out during the attempt and another server took it over",
+                out.delivery_id,
+            )
+        return recorded
 
     def _push(self, delivery_id: str, delay: float) -> None:
         """Try ``delivery_id`` again in ``delay`` seconds (caller holds the lock); replaces an earlier entry."""

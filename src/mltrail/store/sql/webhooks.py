@@ -101,6 +101,7 @@ class StoredDelivery:
     attempts: int
     payload: str | None  # None: queued by a version that did not keep it (cannot be resumed)
     request_timestamp: int | None
+    lease: int  # the claim's ``claimed_until`` (ms): what record_attempt checks
 
 
 #: The delivery-log columns an API answer shows (the resume columns stay inside).
@@ -260,11 +261,14 @@ class SqlWebhookStore:
         error_message: str | None,
         done: bool,
         next_attempt_ms: int | None = None,
-    ) -> None:
-        """The outcome of one attempt, which ends the sender's lease.
+        lease: int | None = None,
+    ) -> bool:
+        """The outcome of one attempt, which ends the sender's lease; whether it was recorded.
 
         ``done``: no more attempts will follow (the stored body is dropped); otherwise the
-        next one is due at ``next_attempt_ms``, for whichever server claims it then.
+        next one is due at ``next_attempt_ms``, for whichever server claims it then. With
+        ``lease`` (the ``claimed_until`` of the sender's claim) it is recorded only while that
+        claim holds: a sender whose lease ran out and was taken over changes nothing.
         """
         now = now_ms()
         values = {
@@ -275,11 +279,14 @@ class SqlWebhookStore:
         }  # fmt: skip
         if done:
             values["payload"] = None
-        self.db.write(
-            lambda conn: conn.execute(
-                webhook_deliveries.update().where(_D.delivery_id == delivery_id).values(values)
-            )
-        )
+        where = [_D.delivery_id == delivery_id]
+        if lease is not None:
+            where.append(_D.claimed_until == lease)
+
+        def write(conn: sa.Connection) -> bool:
+            return conn.execute(webhook_deliveries.update().where(*where).values(values)).rowcount == 1
+
+        return self.db.write(write)
 
     def pending_deliveries(self, limit: int = 1000) -> list[tuple[str, int]]:
         """PENDING deliveries as ``(delivery_id, ms)``: when each may next be claimed, soonest first.
@@ -306,11 +313,13 @@ class SqlWebhookStore:
         due = sa.or_(_D.next_attempt_timestamp.is_(None), _D.next_attempt_timestamp <= now)
         free = sa.or_(_D.claimed_until.is_(None), _D.claimed_until < now)
 
+        lease = now + lease_ms
+
         def write(conn: sa.Connection) -> StoredDelivery | None:
             done = conn.execute(
                 webhook_deliveries.update()
                 .where(_D.delivery_id == delivery_id, _D.status == DELIVERY_PENDING, due, free)
-                .values(claimed_until=now + lease_ms)
+                .values(claimed_until=lease)
             )
             if done.rowcount != 1:
                 return None
@@ -320,7 +329,7 @@ class SqlWebhookStore:
                 )
             ).one()
             return StoredDelivery(delivery_id, row.webhook_id, row.event, row.attempts, row.payload,
-                                  row.request_timestamp)  # fmt: skip
+                                  row.request_timestamp, lease)  # fmt: skip
 
         return self.db.write(write)
 
