@@ -136,9 +136,7 @@ def test_bad_input_is_refused_like_the_official_client(server: LiveServer) -> No
 def test_embedded_store(tmp_path) -> None:
     uri = f"sqlite:///{tmp_path / 'hooks.db'}"
     client = MlflowClient(uri)
-    made = client.create_webhook(
-        "local", "https://ci.example.com/hook", ["model_version.created"], secret="x"
-    )
+    made = client.create_webhook("local", "https://ci.example.com/hook", ["model_version.created"])
     assert made.secret is None and client.get_webhook(made.webhook_id).name == "local"
     assert [h.webhook_id for h in client.list_webhooks()] == [made.webhook_id]
     assert client.update_webhook(made.webhook_id, description="now described").description == "now described"

@@ -9,16 +9,11 @@ SSRF guard.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import sqlite3
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -27,8 +22,9 @@ from mlflow.entities.webhook import WebhookEvent, WebhookStatus
 from mlflow.exceptions import MlflowException
 
 from mltrail.exceptions import MltrailException
-from mltrail.server.webhook_secrets import SecretBox
+from mltrail.store.secrets import SecretBox
 from support.live_server import LiveServer, running_server, start_server, stop_server
+from support.webhook_receiver import Receiver, signature_ok
 
 SECRET = "whsec-do-not-leak-7d1f"
 SERVER_KEY = "server-key-for-tests-0123456789"
@@ -39,49 +35,11 @@ MODEL_EVENTS = [
 PROMPT_EVENTS = ["prompt.created", "prompt_version.created", "prompt_tag.set", "prompt_alias.created"]
 
 
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records each POST; ``plan[path]`` lists the statuses to answer."""
-
-    def __init__(self) -> None:
-        self.requests: dict[str, list[dict]] = defaultdict(list)
-        self.plan: dict[str, list[int]] = {}
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.requests[self.path].append({"headers": dict(self.headers), "body": body})
-                    plan = receiver.plan.get(self.path) or [200]
-                    status = plan.pop(0) if len(plan) > 1 else plan[0]
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(f"got it ({status})".encode())
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, path: str, count: int, timeout: float = 10.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.requests[path]) >= count:
-                    return list(self.requests[path])
-            time.sleep(0.02)
-        raise AssertionError(f"{path}: {len(self.requests[path])} requests, expected {count}")
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     rec = Receiver()
     yield rec
-    rec.server.shutdown()
+    rec.close()
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +54,6 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> MlflowClient:
     return MlflowClient(tracking_uri=server.url, registry_uri=server.url)
-
-
-def _signature_ok(request: dict, secret: str) -> bool:
-    h = {k.lower(): v for k, v in request["headers"].items()}
-    signed = f"{h['x-mlflow-delivery-id']}.{h['x-mlflow-timestamp']}.{request['body'].decode()}".encode()
-    expected = "v1," + base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
-    return hmac.compare_digest(h["x-mlflow-signature"], expected)
 
 
 def _deliveries(server: LiveServer, webhook_id: str) -> list[dict]:
@@ -168,7 +119,7 @@ def test_registry_events_are_delivered_signed(
     by_event = {}
     for request in got:
         envelope = json.loads(request["body"])
-        assert _signature_ok(request, SECRET)
+        assert signature_ok(request, SECRET)
         assert request["headers"]["Content-Type"] == "application/json"
         assert set(envelope) == {"entity", "action", "timestamp", "data"}
         by_event[f"{envelope['entity']}.{envelope['action']}"] = envelope["data"]
@@ -264,7 +215,7 @@ def test_test_webhook_sends_mlflows_example(client: MlflowClient, receiver: Rece
     result = client.test_webhook(hook.webhook_id)
     assert result.success and result.response_status == 200 and result.response_body == "got it (200)"
     request = receiver.wait("/test", 1)[0]
-    assert _signature_ok(request, SECRET)
+    assert signature_ok(request, SECRET)
     assert json.loads(request["body"])["data"] == {
         "name": "example_model",
         "alias": "example_alias",
@@ -301,7 +252,7 @@ def test_secret_is_write_only_and_encrypted_at_rest(
     for text in answers:
         assert SECRET not in text and '"secret"' not in text
     client.test_webhook(hook.webhook_id)  # signed with the updated secret
-    assert _signature_ok(receiver.wait("/s", 1)[0], SECRET + "2")
+    assert signature_ok(receiver.wait("/s", 1)[0], SECRET + "2")
     db = sqlite3.connect(server.root / "mltrail.db")
     try:
         (stored,) = db.execute(

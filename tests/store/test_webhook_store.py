@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from mltrail.entities.webhook import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED, WebhookEvent
 from mltrail.exceptions import MltrailException
@@ -117,3 +119,67 @@ def test_prune_keeps_recent_and_pending_rows(store: SqlWebhookStore) -> None:
     cutoff = int(time.time() * 1000) - 3_600_000
     assert store.prune_deliveries(cutoff) >= 1
     assert {d.delivery_id for d in store.list_deliveries(hook.webhook_id)} == {old_pending, recent}
+
+
+def test_pending_delivery_is_claimed_when_due_and_free(store: SqlWebhookStore) -> None:
+    hook = store.create_webhook(_name(), "https://example.com/claim", [MV_CREATED])
+    delivery_id, body = str(uuid.uuid4()), '{"entity": "model_version", "action": "created", "data": {}}'
+    now = int(time.time() * 1000)
+    store.create_delivery(
+        delivery_id, hook.webhook_id, "model_version.created", body, 1_700_000_123, now + 60_000
+    )
+    assert store.claim_delivery(delivery_id, 60_000) is None  # the creating server's lease runs
+    assert dict(store.pending_deliveries())[delivery_id] >= now + 60_000  # free once the lease ends
+    store.record_attempt(delivery_id, DELIVERY_PENDING, 1, 503, "HTTP 503", False, now + 60_000)
+    assert store.claim_delivery(delivery_id, 60_000) is None  # not due for a minute
+    (log,) = store.list_deliveries(hook.webhook_id)
+    assert (
+        log.next_attempt_timestamp == now + 60_000 and log.to_dict()["next_attempt_timestamp"] == now + 60_000
+    )
+    store.record_attempt(delivery_id, DELIVERY_PENDING, 1, 503, "HTTP 503", False, now - 1)  # due now
+    got = store.claim_delivery(delivery_id, 1)
+    assert got is not None and (got.attempts, got.payload, got.request_timestamp, got.event) == (
+        1, body, 1_700_000_123, "model_version.created",
+    )  # fmt: skip
+    time.sleep(0.01)  # the 1 ms lease ran out: the delivery may be taken over
+    taken = store.claim_delivery(delivery_id, 60_000)
+    assert taken is not None and taken.lease > got.lease
+    assert store.claim_delivery(delivery_id, 60_000) is None
+    # The first claimer's late answer changes nothing; the holder's is recorded.
+    assert not store.record_attempt(delivery_id, DELIVERY_FAILED, 2, 500, "late", True, lease=got.lease)
+    (log,) = store.list_deliveries(hook.webhook_id)
+    assert (log.status, log.attempts) == (DELIVERY_PENDING, 1)
+    assert store.record_attempt(delivery_id, DELIVERY_SUCCEEDED, 2, 200, None, True, lease=taken.lease)
+    assert store.claim_delivery(delivery_id, 60_000) is None  # finished
+    assert delivery_id not in dict(store.pending_deliveries(limit=100_000))
+    with store.db.read() as conn:  # a finished delivery keeps neither its body nor a lease
+        row = conn.execute(
+            sa.select(webhook_deliveries.c.payload, webhook_deliveries.c.claimed_until).where(
+                webhook_deliveries.c.delivery_id == delivery_id
+            )
+        ).one()
+    assert tuple(row) == (None, None)
+
+
+def test_concurrent_claims_have_one_winner(store: SqlWebhookStore) -> None:
+    hook = store.create_webhook(_name(), "https://example.com/race", [MV_CREATED])
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for delivery_id in ids:
+        store.create_delivery(delivery_id, hook.webhook_id, "model_version.created", "{}", 1_700_000_000)
+    claims: list[tuple[str, object]] = []
+    barrier = threading.Barrier(6)
+
+    def claimer() -> None:
+        barrier.wait()
+        for delivery_id in ids:
+            claims.append((delivery_id, store.claim_delivery(delivery_id, 60_000)))
+
+    threads = [threading.Thread(target=claimer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for delivery_id in ids:
+        won = [got for d, got in claims if d == delivery_id and got is not None]
+        assert len(won) == 1, delivery_id
+        store.record_attempt(delivery_id, DELIVERY_SUCCEEDED, 1, 200, None, done=True)

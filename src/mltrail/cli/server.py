@@ -26,7 +26,7 @@ from mltrail.server.config import (
 )
 from mltrail.server.prefix import validate_static_prefix
 from mltrail.server.validation import check_artifact_location
-from mltrail.server.webhook_secrets import SecretBox
+from mltrail.store.secrets import SecretBox
 from mltrail.store.sql.engine import is_db_uri, normalize_db_uri
 
 if TYPE_CHECKING:

@@ -204,6 +204,7 @@ class WebhookDelivery:
     created_timestamp: int = 0
     last_attempt_timestamp: int | None = None
     completed_timestamp: int | None = None
+    next_attempt_timestamp: int | None = None  # while PENDING: when the next attempt is due (ms)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -217,5 +218,6 @@ class WebhookDelivery:
             "created_timestamp": self.created_timestamp,
             "last_attempt_timestamp": self.last_attempt_timestamp,
             "completed_timestamp": self.completed_timestamp,
+            "next_attempt_timestamp": self.next_attempt_timestamp,
         }
         return {k: v for k, v in out.items() if v is not None}

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from mltrail.protocol.routes import Route, RouteSet
 
+#: Set by ``mltrail server`` on its ``/version`` answer (mltrail's version). ``/version``'s body is the
+#: MLflow API level (``3.17.2``), the same as a real MLflow server's, so the header is how a client
+#: tells the two apart (e.g. live traces are sent only to mltrail, ``tracing/export.py``).
+SERVER_HEADER = "X-Mltrail-Version"
+
 META = RouteSet(
     Route("health", "GET", "/health", service="", summary="Readiness probe: 200 once every request can be served"),
     Route("version", "GET", "/version", service="", summary="MLflow API version served"),

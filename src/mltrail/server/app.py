@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import importlib
 import importlib.util
@@ -23,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -51,6 +52,7 @@ from mltrail.server.metrics import METRICS_PATH, Metrics, route_templates
 from mltrail.server.prefix import strip_prefix
 from mltrail.server.routing import HANDLER_MODULES, Endpoint
 from mltrail.server.scope import USER_SCOPE_KEY
+from mltrail.server.webhook_events import resume_pending
 from mltrail.store.replica import use_read_replica
 
 _log = logging.getLogger("mltrail.server")
@@ -133,6 +135,7 @@ def _same_database_factory(config: ServerConfig, tracking: LazyStore, module: st
     The tracking store brings the schema to head and seeds the Default experiment;
     the store built here shares its :class:`~mltrail.store.sql.database.Database`.
     """
+
     def build() -> Any:
         tracking.get()
         return getattr(importlib.import_module(module), cls)(config.backend_store_uri)
@@ -212,8 +215,9 @@ class Readiness:
     stores themselves, which answer ``TEMPORARILY_UNAVAILABLE``.
     """
 
-    def __init__(self, stores: tuple[LazyStore, ...]) -> None:
+    def __init__(self, stores: tuple[LazyStore, ...], on_ready: Callable[[], None] | None = None) -> None:
         self._stores = stores
+        self._on_ready = on_ready
         self.ready = not stores
         self.error: str | None = None
         self._thread: threading.Thread | None = None
@@ -244,6 +248,8 @@ class Readiness:
         _settle_gc()
         self.error = None
         self.ready = True
+        if self._on_ready is not None:  # once the stores are open: work that needs them (never raises)
+            self._on_ready()
 
     async def wait(self, timeout: float) -> None:
         """Return once ready, once an opening has ended without success, or after ``timeout``."""
@@ -421,12 +427,15 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         "logged model",
     )
     stores: tuple[LazyStore, ...] = ()
+    on_ready = None
     if not config.artifacts_only:
         stores = (app.state.tracking_store,)
         if _module_exists("mltrail.store.sql.registry"):
             stores += (app.state.registry_store,)
+            # Webhook deliveries a stopped server left PENDING are sent by this one.
+            on_ready = functools.partial(resume_pending, app.state)
         stores += (app.state.trace_store, app.state.logged_model_store)
-    app.readiness = app.state.readiness = Readiness(stores)
+    app.readiness = app.state.readiness = Readiness(stores, on_ready)
     # SQLite has one writer at a time: serializing writes in-process means clients
     # never wait on SQLite's busy timeout or see "database is locked".
     is_sqlite = config.backend_store_uri.startswith("sqlite")

@@ -49,7 +49,7 @@ class ServerConfig:
     allowed_artifact_roots: tuple[str, ...] = ()
     # Webhooks may target loopback/private addresses (server/webhook_urls.py): local development only.
     webhooks_allow_private: bool = False
-    # A file whose contents key the encryption of webhook secrets (server/webhook_secrets.py).
+    # A file whose contents key the encryption of webhook secrets (store/secrets.py).
     secrets_key_file: str | None = None
     # OTLP over gRPC (server/otlp_grpc.py) on this port of `host`; None: off.
     otlp_grpc_port: int | None = None

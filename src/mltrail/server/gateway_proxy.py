@@ -45,8 +45,8 @@ from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.limits import loads_json
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
-from mltrail.server.webhook_secrets import GATEWAY, KEY_ENV, SecretBox
 from mltrail.server.webhook_urls import pinned_request
+from mltrail.store.secrets import GATEWAY, KEY_ENV, SecretBox
 
 _log = logging.getLogger("mltrail.gateway")
 _TIMEOUT_S = 120.0

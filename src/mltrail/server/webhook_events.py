@@ -16,11 +16,12 @@ set / delete alias          ``model_version_alias.created|deleted`` / ``prompt_a
 A create is a prompt's when its request carries ``mlflow.prompt.is_prompt=true``;
 the other calls look the registered model up. That look-up, finding the
 subscribed webhooks and sending all happen on the dispatcher's thread
-(:class:`~mltrail.server.webhook_delivery.WebhookDispatcher`), so a registry call
+(:class:`~mltrail.server.webhook_dispatcher.WebhookDispatcher`), so a registry call
 pays for one queue append.
 
 :func:`with_webhook_events` wraps the registry's route-table rows; the
-dispatcher is built per app on first use (:func:`dispatcher`).
+dispatcher is built per app on first use (:func:`dispatcher`), or at start-up when
+the database holds deliveries to resume (:func:`resume_pending`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from mltrail.entities.prompt import (
 )
 from mltrail.entities.webhook import WebhookEvent
 from mltrail.server.routing import Call, Endpoint
-from mltrail.server.webhook_secrets import SecretBox
+from mltrail.store.secrets import SecretBox
 
 _HIDDEN_PROMPT_TAGS = (IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY)
 _lock = threading.RLock()
@@ -82,7 +83,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 def dispatcher(state: Any) -> Any:
-    """The app's :class:`~mltrail.server.webhook_delivery.WebhookDispatcher`, built on first use."""
+    """The app's :class:`~mltrail.server.webhook_dispatcher.WebhookDispatcher`, built on first use."""
     found = getattr(state, "webhooks", None)
     if found is not None:
         return found
@@ -90,7 +91,7 @@ def dispatcher(state: Any) -> Any:
         found = getattr(state, "webhooks", None)
         if found is None:
             # Imported here: httpx loads with the first event, not at server start-up.
-            from mltrail.server.webhook_delivery import WebhookDispatcher
+            from mltrail.server.webhook_dispatcher import WebhookDispatcher
 
             config = state.config
             box = SecretBox.from_config(config)
@@ -101,6 +102,18 @@ def dispatcher(state: Any) -> Any:
             )
             state.webhooks = found
     return found
+
+
+def resume_pending(state: Any) -> None:
+    """At server start: hand the deliveries a stopped server left PENDING to this one's dispatcher.
+
+    One indexed look-up; the dispatcher (and httpx) is built only when there is something to send.
+    """
+    try:
+        if webhook_store(state).pending_deliveries(limit=1):
+            dispatcher(state).resume()
+    except Exception:  # never stops the server: the next start (or event) looks again
+        _log.exception("Cannot look for webhook deliveries to resume")
 
 
 def webhook_store(state: Any) -> Any:

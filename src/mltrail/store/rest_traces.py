@@ -23,6 +23,7 @@ from mltrail.entities.trace_otlp import spans_from_otlp, spans_to_otlp_json
 from mltrail.exceptions import MltrailException
 from mltrail.offline.guard import guard_for
 from mltrail.protocol import traces as w
+from mltrail.protocol.meta import META, SERVER_HEADER
 from mltrail.protocol.traces import EXPERIMENT_HEADER
 from mltrail.protocol.traces import TRACES as T
 from mltrail.protocol.ui import UI, TraceTotalsQuery
@@ -50,6 +51,22 @@ class RestTraceStore(TraceStore):
 
     def __init__(self, base_url: str, session: HttpSession | None = None) -> None:
         self.session = session or HttpSession(base_url)
+        self._is_mltrail: bool | None = None
+
+    def accepts_live_traces(self) -> bool:
+        """Whether the server is ``mltrail server``: its ``/version`` answer carries ``X-Mltrail-Version``.
+
+        Asked once per store (one per tracking URI). MLflow's server stores an early
+        ``IN_PROGRESS`` trace as finished (OK, 0 s) until the trace ends, so it gets whole
+        traces only; so does a server that cannot be asked.
+        """
+        if self._is_mltrail is None:
+            try:
+                resp = self.session.request(META.version.method, META.version.client_path)
+                self._is_mltrail = resp.status_code == 200 and SERVER_HEADER in resp.headers
+            except Exception:
+                self._is_mltrail = False
+        return self._is_mltrail
 
     def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
         resp = self.session.send(T.start_trace, w.StartTraceV3({"trace_info": trace_info.to_proto_json()}))

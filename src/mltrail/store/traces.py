@@ -79,6 +79,14 @@ class TraceStore(ABC):
     def log_spans(self, experiment_id: str, spans: list[Span]) -> None:
         """Store spans (creating an IN_PROGRESS trace for spans of an unknown trace)."""
 
+    def accepts_live_traces(self) -> bool:
+        """Whether a trace may be sent while it still runs (``start_trace`` + ``log_spans`` early).
+
+        True here; the REST store asks its server once, since a server other than mltrail
+        shows such a trace as finished (OK, 0 s) until it ends.
+        """
+        return True
+
     def log_traces(self, traces: list[Trace]) -> None:
         """Store finished traces, spans and info (the exporter's batch call)."""
         for trace in traces:

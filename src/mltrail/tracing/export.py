@@ -26,6 +26,12 @@ in the UI, its root first, and grows there. A trace that ends sooner costs
 nothing extra (nothing is sent until the whole trace is stored once), which
 keeps short calls as cheap as before. ``MLTRAIL_TRACE_LIVE_EXPORT=false`` turns
 this off; a store that refuses a live write is not asked again.
+
+Only mltrail stores get live writes: before the first one to a tracking server the
+exporter asks the store (``accepts_live_traces``: one ``GET /version`` per server,
+which ``mltrail server`` answers with an ``X-Mltrail-Version`` header). A real MLflow
+server would show the early trace as finished (OK, 0 s) until it ends, so it gets
+each trace whole, once, as without live export.
 """
 
 from __future__ import annotations
@@ -132,7 +138,8 @@ class TraceExporter:
     def __init__(self) -> None:
         self._queue: deque[tuple[str, Trace]] = deque()
         self._pending: dict[str, _Pending] = {}
-        self._no_live: set[str] = set()  # tracking URIs whose store refused log_spans
+        self._no_live: set[str] = set()  # tracking URIs whose store refused log_spans or live traces
+        self._live_ok: set[str] = set()  # tracking URIs whose store said it takes running traces
         self._cond = threading.Condition()
         self._busy = False
         self._thread: threading.Thread | None = None
@@ -192,7 +199,7 @@ class TraceExporter:
         groups: dict[tuple[str, str], list[tuple[_Pending, tuple, list[Span]]]] = {}
         for pending, ended in batches:
             uri = pending.tracking_uri
-            if uri in self._no_live:
+            if uri in self._no_live or not self._accepts_live(uri):
                 continue
             try:
                 now = pending.snapshot()
@@ -220,6 +227,23 @@ class TraceExporter:
                 continue
             for pending, root_mark, _spans in items:
                 pending.sent_root = root_mark
+
+    def _accepts_live(self, uri: str) -> bool:
+        """Whether the store at ``uri`` takes running traces (asked once; no is remembered)."""
+        if uri in self._live_ok:
+            return True
+        from mltrail.tracing._store import trace_store_for
+
+        try:
+            accepts = trace_store_for(uri).accepts_live_traces()
+        except Exception as err:
+            _log.debug("Live trace export to %s is off: %s", uri, err)
+            accepts = False
+        if accepts:
+            self._live_ok.add(uri)
+        else:
+            self._no_live.add(uri)
+        return accepts
 
     def _live_call(self, uri: str, method: str, *args: object) -> bool:
         """Run one live write (a trace store method); a store that refuses is not asked again in this process."""

@@ -6,6 +6,13 @@ server checks URLs, seals secrets and sends tests); on a database they are
 :class:`~mltrail.store.sql.webhooks.SqlWebhookStore` rows on the registry's
 database, which a ``mltrail server`` on that database then delivers to.
 
+A secret written straight to the database is sealed with the server's key, read
+from the variables ``mltrail server`` reads (``MLTRAIL_SECRETS_KEY_FILE``, else
+``MLTRAIL_SECRET_KEY``; :class:`~mltrail.store.secrets.SecretBox`), so the server
+opens it as if it had stored it itself. Without a key the client refuses to store
+a secret (``INVALID_PARAMETER_VALUE``), rather than leave it in clear in a
+database whose server may expect it sealed.
+
 Example::
 
     client = MlflowClient("http://127.0.0.1:5000")
@@ -24,6 +31,7 @@ from urllib.parse import urlsplit
 from mltrail.entities import PagedList
 from mltrail.entities.webhook import STATUSES, Webhook, WebhookEvent, WebhookTestResult
 from mltrail.exceptions import MltrailException, invalid
+from mltrail.store.secrets import KEY_ENV, KEY_FILE_ENV, WEBHOOK, SecretBox
 from mltrail.tracking._store_registry import StoreCache, plan_store
 
 
@@ -78,6 +86,20 @@ def _check_url(url: str | None) -> None:
         raise invalid(f"Invalid webhook URL {url!r}: it must be an http:// or https:// URL with a host")
 
 
+def _seal(secret: str | None) -> str | None:
+    """``secret`` as the embedded store keeps it: sealed with the server's key, else refused."""
+    if not secret:
+        return secret
+    box = SecretBox.from_env(WEBHOOK)
+    if not box.encrypts:
+        raise invalid(
+            "A webhook secret written straight to the database must be sealed with the key of the "
+            f"`mltrail server` that delivers it: set {KEY_ENV} (or {KEY_FILE_ENV}) to the server's "
+            "key, or create the webhook through the server (an http(s):// registry URI)."
+        )
+    return box.seal(secret)
+
+
 class WebhookClientMixin:
     """Webhook half of the client; expects ``self._registry_uri`` to be set by ``__init__``."""
 
@@ -107,6 +129,7 @@ class WebhookClientMixin:
         """
         if self._is_embedded():
             _check_url(url)
+            secret = _seal(secret)
         hook = self._webhook_store.create_webhook(
             name, url, _events(events), description, secret, _status(status)
         )
@@ -139,6 +162,7 @@ class WebhookClientMixin:
         """Change the fields given; ``None`` leaves a field as it is."""
         if self._is_embedded():
             _check_url(url)
+            secret = _seal(secret)
         hook = self._webhook_store.update_webhook(
             webhook_id, name, description, url, _events(events) if events is not None else None, secret,
             _status(status),

@@ -1,7 +1,7 @@
 """MLflow 3's AI gateway configuration API (``/api/3.0/mlflow/gateway/...``) and mltrail's usage read.
 
 Secrets: the value (``{"api_key": "sk-..."}``) is sealed with the server's key
-(:class:`~mltrail.server.webhook_secrets.SecretBox`, purpose ``"gateway"``) before
+(:class:`~mltrail.store.secrets.SecretBox`, purpose ``"gateway"``) before
 it is stored, answered only masked (``"sk-...abcd"``), and never logged. Without a
 key (``MLTRAIL_SECRET_KEY`` or ``--secrets-key-file``) creating a secret is refused
 rather than stored in clear. ``auth_config.api_base`` passes the server's egress

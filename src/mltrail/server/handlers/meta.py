@@ -7,10 +7,11 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE
-from mltrail.protocol.meta import META
+from mltrail.protocol.meta import META, SERVER_HEADER
 from mltrail.server.dispatch import json_response
 from mltrail.server.openapi import build_openapi
 from mltrail.server.routing import Call, implement
+from mltrail.version import __version__
 
 # The MLflow REST API level this server speaks: the official client reads
 # ``/version`` to decide which calls a server supports.
@@ -43,8 +44,8 @@ async def health(call: Call) -> Response:
 
 
 async def version(call: Call) -> Response:
-    """The MLflow version whose REST API this server implements."""
-    return PlainTextResponse(MLFLOW_API_VERSION)
+    """The MLflow version whose REST API this server implements (and mltrail's, in a header)."""
+    return PlainTextResponse(MLFLOW_API_VERSION, headers={SERVER_HEADER: __version__})
 
 
 async def openapi(call: Call) -> Response:

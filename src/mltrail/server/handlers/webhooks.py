@@ -1,7 +1,7 @@
 """MLflow 3's webhook endpoints (``/api/2.0/mlflow/webhooks``) and mltrail's delivery log.
 
 ``create``/``get``/``list``/``update``/``delete``/``test`` answer as MLflow's
-server does; the secret is taken, sealed (:mod:`mltrail.server.webhook_secrets`)
+server does; the secret is taken, sealed (:mod:`mltrail.store.secrets`)
 and never answered or logged. URLs pass the SSRF guard
 (:mod:`mltrail.server.webhook_urls`) when saved. ``test`` sends MLflow's example
 payload for the event (default: the webhook's first) once, synchronously, and
@@ -30,9 +30,9 @@ from mltrail.server.auth.rules import ADMIN_ONLY
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 from mltrail.server.webhook_events import EXAMPLES, dispatcher, webhook_store
-from mltrail.server.webhook_secrets import SecretBox
 from mltrail.server.webhook_urls import check_url
 from mltrail.server.wire import page_json
+from mltrail.store.secrets import SecretBox
 
 _STATUS_NUMBERS = {1: "ACTIVE", 2: "DISABLED"}
 

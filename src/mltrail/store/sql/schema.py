@@ -551,7 +551,14 @@ webhook_deliveries = sa.Table(
     sa.Column("created_timestamp", BIGINT, nullable=False),
     sa.Column("last_attempt_timestamp", BIGINT),
     sa.Column("completed_timestamp", BIGINT),
+    # Migration 0016: what a PENDING delivery needs to be resumed by any server on this database
+    # (the exact body and signed timestamp, when it is due) and the lease of the server sending it.
+    sa.Column("payload", WIDE_TEXT),
+    sa.Column("request_timestamp", BIGINT),
+    sa.Column("next_attempt_timestamp", BIGINT),
+    sa.Column("claimed_until", BIGINT),
     sa.Index("idx_webhook_deliveries_webhook", "webhook_id", "created_timestamp"),
+    sa.Index("idx_webhook_deliveries_pending", "status", "next_attempt_timestamp"),
 )
 
 # ------------------------------------------------------------------------- AI gateway (MLflow 3)

@@ -2,8 +2,13 @@
 
 The tables are migration 0010's (``webhooks``, ``webhook_events`` as MLflow has
 them, and mltrail's ``webhook_deliveries``, declared in :mod:`mltrail.store.sql.schema`). Secrets are stored as the caller hands them over
-(the server encrypts them first when it has a key, ``server/webhook_secrets.py``)
+(the server encrypts them first when it has a key, ``store/secrets.py``)
 and come back only through :meth:`SqlWebhookStore.get_webhook` for delivery.
+
+A PENDING delivery keeps what its next attempt needs (migration 0016): the exact
+body, the signed timestamp and when it is due. A server takes a due delivery with
+:meth:`SqlWebhookStore.claim_delivery` (one conditional ``UPDATE`` that sets a
+lease), so with several servers on one database each attempt is made once.
 
 Example::
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,6 +89,27 @@ def _validate_fields(
         raise invalid("Webhook secret is too long")
     if status is not None and status not in STATUSES:
         raise invalid(f"Invalid webhook status {status!r}: expected one of {list(STATUSES)}")
+
+
+@dataclass(slots=True)
+class StoredDelivery:
+    """A PENDING delivery as stored: what any server needs to make its next attempt."""
+
+    delivery_id: str
+    webhook_id: str
+    event: str
+    attempts: int
+    payload: str | None  # None: queued by a version that did not keep it (cannot be resumed)
+    request_timestamp: int | None
+    lease: int  # the claim's ``claimed_until`` (ms): what record_attempt checks
+
+
+#: The delivery-log columns an API answer shows (the resume columns stay inside).
+_LOG_COLUMNS = [
+    _D.delivery_id, _D.webhook_id, _D.event, _D.status, _D.attempts, _D.response_status,
+    _D.error_message, _D.created_timestamp, _D.last_attempt_timestamp, _D.completed_timestamp,
+    _D.next_attempt_timestamp,
+]  # fmt: skip
 
 
 def _missing(webhook_id: str) -> MltrailException:
@@ -201,11 +228,27 @@ class SqlWebhookStore:
         self.db.write(write)
 
     # --------------------------------------------------------- delivery log
-    def create_delivery(self, delivery_id: str, webhook_id: str, event: str) -> None:
-        """A PENDING row for an event about to be sent to a webhook."""
+    def create_delivery(
+        self,
+        delivery_id: str,
+        webhook_id: str,
+        event: str,
+        payload: str | None = None,
+        request_timestamp: int | None = None,
+        claimed_until: int | None = None,
+    ) -> None:
+        """A PENDING row for an event about to be sent to a webhook.
+
+        ``payload`` and ``request_timestamp`` (the signed body and ``X-MLflow-Timestamp``) let
+        any server make a later attempt; ``claimed_until`` (ms) is the lease of the server about
+        to make the first one.
+        """
+        now = now_ms()
         row = {
             "delivery_id": delivery_id, "webhook_id": webhook_id, "event": event,
-            "status": DELIVERY_PENDING, "attempts": 0, "created_timestamp": now_ms(),
+            "status": DELIVERY_PENDING, "attempts": 0, "created_timestamp": now, "payload": payload,
+            "request_timestamp": request_timestamp, "next_attempt_timestamp": now,
+            "claimed_until": claimed_until,
         }  # fmt: skip
         self.db.write(lambda conn: conn.execute(webhook_deliveries.insert().values(row)))
 
@@ -217,19 +260,78 @@ class SqlWebhookStore:
         response_status: int | None,
         error_message: str | None,
         done: bool,
-    ) -> None:
-        """The outcome of one attempt (``done``: no more attempts will follow)."""
+        next_attempt_ms: int | None = None,
+        lease: int | None = None,
+    ) -> bool:
+        """The outcome of one attempt, which ends the sender's lease; whether it was recorded.
+
+        ``done``: no more attempts will follow (the stored body is dropped); otherwise the
+        next one is due at ``next_attempt_ms``, for whichever server claims it then. With
+        ``lease`` (the ``claimed_until`` of the sender's claim) it is recorded only while that
+        claim holds: a sender whose lease ran out and was taken over changes nothing.
+        """
         now = now_ms()
         values = {
             "status": status, "attempts": attempts, "response_status": response_status,
             "error_message": (error_message or None) and error_message[:ERROR_CHARS],
             "last_attempt_timestamp": now, "completed_timestamp": now if done else None,
+            "next_attempt_timestamp": None if done else (next_attempt_ms or now), "claimed_until": None,
         }  # fmt: skip
-        self.db.write(
-            lambda conn: conn.execute(
-                webhook_deliveries.update().where(_D.delivery_id == delivery_id).values(values)
+        if done:
+            values["payload"] = None
+        where = [_D.delivery_id == delivery_id]
+        if lease is not None:
+            where.append(_D.claimed_until == lease)
+
+        def write(conn: sa.Connection) -> bool:
+            return conn.execute(webhook_deliveries.update().where(*where).values(values)).rowcount == 1
+
+        return self.db.write(write)
+
+    def pending_deliveries(self, limit: int = 1000) -> list[tuple[str, int]]:
+        """PENDING deliveries as ``(delivery_id, ms)``: when each may next be claimed, soonest first.
+
+        That is its next attempt's time, or the end of the lease of a server sending it now.
+        """
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(_D.delivery_id, _D.next_attempt_timestamp, _D.claimed_until)
+                .where(_D.status == DELIVERY_PENDING)
+                .order_by(_D.next_attempt_timestamp)
+                .limit(limit)
+            ).all()
+        found = [(r.delivery_id, max(r.next_attempt_timestamp or 0, r.claimed_until or 0)) for r in rows]
+        return sorted(found, key=lambda item: item[1])
+
+    def claim_delivery(self, delivery_id: str, lease_ms: int) -> StoredDelivery | None:
+        """Take a due PENDING delivery for ``lease_ms``, atomically; None when it is not this caller's.
+
+        None: finished, not due yet, or leased by another server whose lease has not run out.
+        The lease ends with the next :meth:`record_attempt`.
+        """
+        now = now_ms()
+        due = sa.or_(_D.next_attempt_timestamp.is_(None), _D.next_attempt_timestamp <= now)
+        free = sa.or_(_D.claimed_until.is_(None), _D.claimed_until < now)
+
+        lease = now + lease_ms
+
+        def write(conn: sa.Connection) -> StoredDelivery | None:
+            done = conn.execute(
+                webhook_deliveries.update()
+                .where(_D.delivery_id == delivery_id, _D.status == DELIVERY_PENDING, due, free)
+                .values(claimed_until=lease)
             )
-        )
+            if done.rowcount != 1:
+                return None
+            row = conn.execute(
+                sa.select(_D.webhook_id, _D.event, _D.attempts, _D.payload, _D.request_timestamp).where(
+                    _D.delivery_id == delivery_id
+                )
+            ).one()
+            return StoredDelivery(delivery_id, row.webhook_id, row.event, row.attempts, row.payload,
+                                  row.request_timestamp, lease)  # fmt: skip
+
+        return self.db.write(write)
 
     def list_deliveries(
         self, webhook_id: str, max_results: int | None = None, page_token: str | None = None
@@ -241,7 +343,7 @@ class SqlWebhookStore:
             if conn.execute(sa.select(_W.webhook_id).where(_W.webhook_id == webhook_id)).first() is None:
                 raise _missing(webhook_id)
             rows = conn.execute(
-                sa.select(webhook_deliveries)
+                sa.select(*_LOG_COLUMNS)
                 .where(_D.webhook_id == webhook_id)
                 .order_by(_D.created_timestamp.desc(), _D.delivery_id)
                 .limit(max_results + 1)

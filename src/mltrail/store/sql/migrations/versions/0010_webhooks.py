@@ -2,7 +2,7 @@
 
 ``webhooks`` and ``webhook_events`` follow MLflow's tables (a webhook is soft-deleted
 through ``deleted_timestamp``; its secret is stored encrypted when the server has a
-key, see ``server/webhook_secrets.py``). ``webhook_deliveries`` is mltrail's: one
+key, see ``store/secrets.py``). ``webhook_deliveries`` is mltrail's: one
 row per event sent to one webhook, with its state, attempts, last response status
 and error, read by ``GET /api/2.0/mltrail/webhooks/{webhook_id}/deliveries``.
 

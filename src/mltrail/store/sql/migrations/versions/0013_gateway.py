@@ -1,7 +1,7 @@
 """The AI gateway (MLflow 3): secrets, model definitions, endpoints, and mltrail's usage counters.
 
 ``gateway_secrets`` holds each provider credential sealed with the server's key
-(``encrypted_value``, see ``server/webhook_secrets.py``) next to its masked form
+(``encrypted_value``, see ``store/secrets.py``) next to its masked form
 (``masked_value``, JSON, what the API answers). ``gateway_model_definitions``
 name a provider, a model and a secret; ``gateway_endpoints`` route to model
 definitions through ``gateway_endpoint_model_mappings``; endpoints carry tags and
