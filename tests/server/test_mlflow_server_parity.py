@@ -97,20 +97,23 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
 
     thread = threading.Thread(target=boot_mlflow)
     thread.start()
-    ours = start_server(
-        tmp_path_factory.mktemp("mltrail-parity"),
-        None,
-        "--webhooks-allow-private",
-        env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
-    )
-    thread.join()
+    ours = None
     try:
+        ours = start_server(
+            tmp_path_factory.mktemp("mltrail-parity"),
+            None,
+            "--webhooks-allow-private",
+            env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
+        )
+        thread.join()
         if "error" in holder:
             raise holder["error"]
         yield {"mltrail": ours, "mlflow": holder["mlflow"]}
-    finally:
+    finally:  # however start-up or the tests end, both servers stop
+        thread.join()
         HTTP.close()
-        stop_server(ours)
+        if ours is not None:
+            stop_server(ours)
         if "mlflow" in holder:
             stop_mlflow_server(holder["mlflow"])
 
