@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -27,8 +28,13 @@ from support.live_server import STOP_GRACE_SECONDS, LiveServer, free_port, serve
 from support.mlflow_db import mlflow_sqlite_uri
 
 
-def start_mlflow_server(root: Path, timeout: float = 600) -> LiveServer:
+def start_mlflow_server(
+    root: Path, *extra_args: str, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> LiveServer:
     """Start ``mlflow server`` in ``root`` and return once ``GET /health`` answers 200.
+
+    ``extra_args`` go on the command line (e.g. ``"--enable-workspaces"``); ``env`` is merged over
+    :func:`support.live_server.server_env` (e.g. ``MLFLOW_CRYPTO_KEK_PASSPHRASE``).
 
     Raises :class:`RuntimeError` with the server's log if it exits or does not answer in time.
     """
@@ -37,12 +43,12 @@ def start_mlflow_server(root: Path, timeout: float = 600) -> LiveServer:
     port = free_port()
     cmd = [
         str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--backend-store-uri", backend,
+        "--workers", "1", "--backend-store-uri", backend, *extra_args,
     ]  # fmt: skip
     log_path = root / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=root, env=server_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=root, env=server_env(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     server = LiveServer(f"http://127.0.0.1:{port}", proc, root, backend)
     try:  # a failure or an interruption (a test timeout) while waiting stops it too

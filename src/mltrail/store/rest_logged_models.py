@@ -109,5 +109,7 @@ class RestLoggedModelStore(LoggedModelStore):
         )
 
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
+        if not models:  # nothing to record; the server requires a non-empty list (as MLflow's does)
+            return
         outputs = [w.ModelOutput(**m.to_dictionary()) for m in models]
         self.session.send(L.log_outputs, w.LogOutputs(run_id, outputs))

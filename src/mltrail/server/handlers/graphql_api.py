@@ -264,6 +264,8 @@ def _field(source: Any, info: Any, **args: Any) -> Any:
 
         raise GraphQLError(err.message) from None
     value = source.get(_snake(info.field_name)) if isinstance(source, dict) else None
+    if value is None and isinstance(source, dict) and _named_type(info.return_type) == "String":
+        return ""  # MLflow's graphene reads the protobuf message: an unset string field is its default ""
     if (isinstance(value, float) and not math.isfinite(value)) or (
         isinstance(value, str) and value in _NON_FINITE
     ):
@@ -271,6 +273,13 @@ def _field(source: Any, info: Any, **args: Any) -> Any:
             None  # a NaN metric (protobuf JSON's "NaN"): GraphQL's Float cannot carry it; MLflow answers null
         )
     return value
+
+
+def _named_type(gql_type: Any) -> str | None:
+    """The name of a GraphQL output type under its non-null / list wrappers."""
+    while hasattr(gql_type, "of_type"):
+        gql_type = gql_type.of_type
+    return getattr(gql_type, "name", None)
 
 
 def _long_literal(node: Any, _variables: Any = None) -> int | None:

@@ -123,6 +123,8 @@ def log_outputs(call: Call) -> dict[str, Any]:
     b: LogOutputs = call.body
     if not b.run_id:
         raise invalid("Missing value for required parameter 'run_id'.")
+    if not b.models:  # MLflow requires the list (the official client never sends an empty one)
+        raise invalid("Missing value for required parameter 'models'.")
     for m in b.models:
         if not m.model_id:
             raise invalid("Missing value for required parameter 'models.model_id'.")

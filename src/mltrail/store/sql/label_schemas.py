@@ -26,6 +26,7 @@ from mltrail.store import review_rules as rules
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.database import database_for
+from mltrail.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
 
 _LS, _RQS = s.label_schemas, s.review_queue_label_schemas
 
@@ -162,7 +163,7 @@ class SqlLabelSchemaStore:
         self, experiment_id: str, max_results: Any = None, page_token: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """The experiment's schemas, newest first (the default question seeded on first call)."""
-        limit = rules.check_max_results(max_results)
+        limit = rules.check_max_results(max_results, limit=SEARCH_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
 
         def seed_and_read(conn: sa.Connection) -> tuple[list[Any], str | None]:

@@ -36,6 +36,7 @@ from mltrail.store import review_rules as rules
 from mltrail.store.paging import decode_page_token
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.label_schemas import SqlLabelSchemaStore, exists, missing, now_ms, page
+from mltrail.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
 
 _LS, _RQ = s.label_schemas, s.review_queues
 _RQU, _RQS, _RQI = s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items
@@ -195,7 +196,7 @@ class SqlReviewStore(SqlLabelSchemaStore):
         page_token: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """The experiment's queues, newest first; only those assigned to ``user`` / holding ``item_id`` when given."""
-        limit = rules.check_max_results(max_results)
+        limit = rules.check_max_results(max_results, limit=SEARCH_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
         with self.db.read() as conn:
             eid = self._active_experiment(conn, experiment_id)
@@ -352,7 +353,7 @@ class SqlReviewStore(SqlLabelSchemaStore):
     ) -> tuple[list[dict[str, Any]], str | None]:
         """The queue's items, newest attached first (one status only when given)."""
         wanted = rules.enum_name(status, rules.STATUSES, "status", required=False)
-        limit = rules.check_max_results(max_results)
+        limit = rules.check_max_results(max_results, limit=SEARCH_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
         with self.db.read() as conn:
             self._queue_row(conn, queue_id)
