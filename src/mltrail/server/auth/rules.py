@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -42,11 +41,10 @@ from typing import Any
 import msgspec
 from starlette.concurrency import run_in_threadpool
 
-from mltrail.artifacts.paths import validate_artifact_path
-from mltrail.entities.trace import TraceInfo
 from mltrail.exceptions import PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST, MltrailException
-from mltrail.protocol.traces import EXPERIMENT_HEADER
+from mltrail.server.auth import locate as at
 from mltrail.server.auth import permissions
+from mltrail.server.auth.locate import Locate, artifact_experiment, logged_model_experiment, run_experiment
 from mltrail.server.auth.permissions import MANAGE as ALL
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.scope import USER_SCOPE_KEY
@@ -54,8 +52,6 @@ from mltrail.server.scope import USER_SCOPE_KEY
 _log = logging.getLogger("mltrail.server.auth")
 
 READ, UPDATE, DELETE, MANAGE = "can_read", "can_update", "can_delete", "can_manage"
-_EXPERIMENT_IN_PATH = re.compile(r"^(\d+)(?:/|$)")
-_OWNER_CACHE_LIMIT = 100_000
 _GRANT_ATTEMPTS = 3
 
 
@@ -149,160 +145,6 @@ def subject_of(request: Any) -> Subject:
     return Subject(request.scope.get(USER_SCOPE_KEY), request.app.state.auth)
 
 
-# ------------------------------------------------------------------ finding the resource
-
-
-def _owners(call: Call) -> dict[str, str]:
-    """App-wide cache: run / trace / logged-model id -> experiment id (never changes for an id)."""
-    state = call.state
-    cache = getattr(state, "auth_owner_cache", None)
-    if cache is None:
-        cache = state.auth_owner_cache = {}
-    elif len(cache) > _OWNER_CACHE_LIMIT:
-        cache.clear()
-    return cache
-
-
-def run_experiment(call: Call, run_id: str) -> str:
-    """The experiment of a run (RESOURCE_DOES_NOT_EXIST for an unknown run)."""
-    cache = _owners(call)
-    key = "r:" + run_id
-    exp = cache.get(key)
-    if exp is None:
-        exp = cache[key] = str(call.tracking_store.get_run(run_id).info.experiment_id)
-    return exp
-
-
-def trace_experiment(call: Call, trace_id: str) -> str:
-    """The experiment of a trace (RESOURCE_DOES_NOT_EXIST for an unknown trace)."""
-    cache = _owners(call)
-    key = "t:" + trace_id
-    exp = cache.get(key)
-    if exp is None:
-        exp = cache[key] = str(call.trace_store.get_trace_info(trace_id).experiment_id)
-    return exp
-
-
-def logged_model_experiment(call: Call, model_id: str) -> str:
-    """The experiment of a logged model (RESOURCE_DOES_NOT_EXIST for an unknown one)."""
-    cache = _owners(call)
-    key = "m:" + model_id
-    exp = cache.get(key)
-    if exp is None:
-        exp = cache[key] = str(call.logged_model_store.get_logged_model(model_id, True).experiment_id)
-    return exp
-
-
-def artifact_experiment(path: str) -> str | None:
-    """The experiment an artifact-proxy path belongs to (``<experiment_id>/...``), or None.
-
-    The path is normalized by the same check the handlers use first, so what is
-    judged is exactly what would be read or written (a bad path is a 400 here).
-    """
-    match = _EXPERIMENT_IN_PATH.match(validate_artifact_path(path))
-    return match.group(1) if match else None
-
-
-Locate = Callable[[Call], Iterable[str | None]]
-
-
-def _body(field: str, default: str = "") -> Locate:
-    def locate(call: Call) -> Iterable[str | None]:
-        value = getattr(call.body, field, None) or default
-        return (str(value),) if value else ()
-
-    return locate
-
-
-def _run_of_body(call: Call) -> Iterable[str]:
-    body = call.body
-    run_id = getattr(body, "run_id", None) or getattr(body, "run_uuid", None)
-    return (run_experiment(call, run_id),) if run_id else ()
-
-
-def _runs_of_body(call: Call) -> Iterable[str]:
-    return {run_experiment(call, run_id) for run_id in dict.fromkeys(call.body.run_ids)}
-
-
-def _run_list_of_body(call: Call) -> Iterable[str]:  # get-history-bulk repeats ``run_id``
-    return {run_experiment(call, run_id) for run_id in dict.fromkeys(call.body.run_id)}
-
-
-def _experiment_by_name(call: Call) -> Iterable[str]:
-    name = call.body.experiment_name
-    exp = call.tracking_store.get_experiment_by_name(name) if name else None
-    return (str(exp.experiment_id),) if exp is not None else ()  # unknown: the handler's 404
-
-
-def _trace_of_path(call: Call) -> Iterable[str]:
-    trace_id = call.path_params.get("trace_id") or ""
-    return (trace_experiment(call, trace_id),) if trace_id else ()
-
-
-def _trace_of_body(call: Call) -> Iterable[str]:
-    trace_id = call.body.trace_id
-    return (trace_experiment(call, trace_id),) if trace_id else ()
-
-
-def _traces_of_body(call: Call) -> Iterable[str]:
-    found = set()
-    for trace_id in dict.fromkeys(call.body.trace_ids):
-        try:
-            found.add(trace_experiment(call, trace_id))
-        except MltrailException as err:
-            if err.error_code != RESOURCE_DOES_NOT_EXIST:  # unknown ids are simply not returned
-                raise
-    return found
-
-
-def _run_and_traces_of_body(call: Call) -> Iterable[str]:
-    """link-to-run: the run's experiment and the linked traces' (the link is written on each trace)."""
-    return {*_run_of_body(call), *_traces_of_body(call)}
-
-
-def _new_trace(call: Call) -> Iterable[str]:
-    v2_experiment = getattr(call.body, "experiment_id", "")  # MLflow 2's StartTrace (the 2.0 path)
-    if v2_experiment and call.body.trace is None:
-        return (v2_experiment,)
-    raw = call.body.trace.get("trace_info") if isinstance(call.body.trace, dict) else None
-    if not isinstance(raw, dict):
-        return ()  # the handler refuses it
-    try:
-        exp = TraceInfo.from_proto_json(raw).experiment_id
-    except (TypeError, ValueError, AttributeError):
-        return ()
-    return (exp,) if exp else ()
-
-
-def _trace_search(call: Call) -> Iterable[str]:
-    body = call.body
-    ids = [str((loc.mlflow_experiment or {}).get("experiment_id", "")) for loc in body.locations]
-    return {i for i in ids if i} | set(body.experiment_ids)
-
-
-def _otlp_header(call: Call) -> Iterable[str]:
-    """The experiment OTLP spans go to; none without the header (the handler refuses that, 400)."""
-    experiment_id = call.request.headers.get(EXPERIMENT_HEADER)
-    return (experiment_id,) if experiment_id else ()
-
-
-def _logged_model_of_path(call: Call) -> Iterable[str]:
-    return (logged_model_experiment(call, call.path_params["model_id"]),)
-
-
-def _artifact_of_path(call: Call) -> Iterable[str | None]:
-    return (artifact_experiment(call.path_params.get("artifact_path") or ""),)
-
-
-def _artifact_of_query(call: Call) -> Iterable[str | None]:
-    return (artifact_experiment(call.body.path or ""),)
-
-
-def _model_name(call: Call) -> Iterable[str]:
-    name = call.body.name
-    return (name,) if name else ()
-
-
 # ------------------------------------------------------------------ rules
 
 
@@ -341,7 +183,7 @@ def on_model(need: str, around: Around | None = None) -> Rule:
     """A rule needing ``need`` on the registered model (or prompt) named by ``name``."""
 
     def check(call: Call, subject: Subject) -> None:
-        for name in _model_name(call):
+        for name in at.model_name(call):
             subject.require_model(name, need)
 
     return Rule("registered_model", need, check, around)
@@ -390,14 +232,14 @@ def _read_sources(call: Call, subject: Subject) -> None:
 
 
 def _create_version(call: Call, subject: Subject) -> None:
-    for name in _model_name(call):
+    for name in at.model_name(call):
         subject.require_model(name, UPDATE)
     _read_sources(call, subject)
 
 
 def _source_run(call: Call, subject: Subject) -> None:
     """Creating a logged model: UPDATE on its experiment and READ on its source run (MLflow)."""
-    for experiment_id in _body("experiment_id")(call):
+    for experiment_id in at.body_field("experiment_id")(call):
         subject.require_experiment(experiment_id, UPDATE)
     run_id = call.body.source_run_id
     experiment_id = _existing(lambda: run_experiment(call, run_id)) if run_id else None
@@ -408,7 +250,7 @@ def _source_run(call: Call, subject: Subject) -> None:
 def _run_and_models(call: Call) -> Iterable[str]:
     """The run's experiment and those of the logged models a call writes to (MLflow checks both)."""
     body = call.body
-    found = set(_run_of_body(call))
+    found = set(at.run_of_body(call))
     model_ids = {getattr(body, "model_id", None)}
     model_ids |= {m.model_id for m in getattr(body, "models", ()) or ()}
     model_ids |= {m.model_id for m in getattr(body, "metrics", ()) or ()}
@@ -640,7 +482,7 @@ _A = "mlflow-artifacts"
 
 
 def _table() -> dict[str, Rule]:
-    exp_body = _body("experiment_id")
+    exp_body = at.body_field("experiment_id")
     rules: dict[str, Rule] = {
         # meta: public, as in MLflow (server-info lets a client learn the setup before logging in)
         _key("", "/health", "GET"): PUBLIC,
@@ -652,7 +494,7 @@ def _table() -> dict[str, Rule]:
             "authenticated", None, require_user, _creator_manages_experiment
         ),
         _key(_T, "/experiments/get", "GET"): on_experiments(READ, exp_body),
-        _key(_T, "/experiments/get-by-name", "GET"): on_experiments(READ, _experiment_by_name),
+        _key(_T, "/experiments/get-by-name", "GET"): on_experiments(READ, at.experiment_by_name),
         _key(_T, "/experiments/search", "POST"): Rule(
             "experiment", READ, require_user, _readable_experiments("experiments")
         ),
@@ -665,34 +507,34 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/experiments/set-experiment-tag", "POST"): on_experiments(UPDATE, exp_body),
         _key(_T, "/experiments/delete-experiment-tag", "POST"): on_experiments(UPDATE, exp_body),
         # runs
-        _key(_T, "/runs/create", "POST"): on_experiments(UPDATE, _body("experiment_id", "0")),
-        _key(_T, "/runs/get", "GET"): on_experiments(READ, _run_of_body),
-        _key(_T, "/runs/update", "POST"): on_experiments(UPDATE, _run_of_body),
-        _key(_T, "/runs/delete", "POST"): on_experiments(DELETE, _run_of_body),
-        _key(_T, "/runs/restore", "POST"): on_experiments(DELETE, _run_of_body),
+        _key(_T, "/runs/create", "POST"): on_experiments(UPDATE, at.body_field("experiment_id", "0")),
+        _key(_T, "/runs/get", "GET"): on_experiments(READ, at.run_of_body),
+        _key(_T, "/runs/update", "POST"): on_experiments(UPDATE, at.run_of_body),
+        _key(_T, "/runs/delete", "POST"): on_experiments(DELETE, at.run_of_body),
+        _key(_T, "/runs/restore", "POST"): on_experiments(DELETE, at.run_of_body),
         _key(_T, "/runs/log-metric", "POST"): on_experiments(UPDATE, _run_and_models),
-        _key(_T, "/runs/log-parameter", "POST"): on_experiments(UPDATE, _run_of_body),
-        _key(_T, "/runs/set-tag", "POST"): on_experiments(UPDATE, _run_of_body),
-        _key(_T, "/runs/delete-tag", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-parameter", "POST"): on_experiments(UPDATE, at.run_of_body),
+        _key(_T, "/runs/set-tag", "POST"): on_experiments(UPDATE, at.run_of_body),
+        _key(_T, "/runs/delete-tag", "POST"): on_experiments(UPDATE, at.run_of_body),
         _key(_T, "/runs/log-batch", "POST"): on_experiments(UPDATE, _run_and_models),
-        _key(_T, "/runs/log-inputs", "POST"): on_experiments(UPDATE, _run_of_body),
-        _key(_T, "/runs/log-model", "POST"): on_experiments(UPDATE, _run_of_body),
+        _key(_T, "/runs/log-inputs", "POST"): on_experiments(UPDATE, at.run_of_body),
+        _key(_T, "/runs/log-model", "POST"): on_experiments(UPDATE, at.run_of_body),
         _key(_T, "/runs/outputs", "POST"): on_experiments(UPDATE, _run_and_models),
         _key(_T, "/runs/search", "POST"): _only_readable_experiment_ids("experiment_ids", {"runs": []}),
-        _key(_T, "/metrics/get-history", "GET"): on_experiments(READ, _run_of_body),
-        _key(_T, "/metrics/get-history-bulk-interval", "GET"): on_experiments(READ, _runs_of_body),
-        _key(_T, "/metrics/get-history-bulk", "GET"): on_experiments(READ, _run_list_of_body),
-        _key(_T, "/artifacts/list", "GET"): on_experiments(READ, _run_of_body),
+        _key(_T, "/metrics/get-history", "GET"): on_experiments(READ, at.run_of_body),
+        _key(_T, "/metrics/get-history-bulk-interval", "GET"): on_experiments(READ, at.runs_of_body),
+        _key(_T, "/metrics/get-history-bulk", "GET"): on_experiments(READ, at.run_list_of_body),
+        _key(_T, "/artifacts/list", "GET"): on_experiments(READ, at.run_of_body),
         # artifact proxy: the experiment is the path's first segment; deleting needs MANAGE as in MLflow
-        _key(_A, "/artifacts", "GET"): on_experiments(READ, _artifact_of_query),
-        _key(_A, "/artifacts/{artifact_path:path}", "GET"): on_experiments(READ, _artifact_of_path),
-        _key(_A, "/artifacts/{artifact_path:path}", "PUT"): on_experiments(UPDATE, _artifact_of_path),
-        _key(_A, "/artifacts/{artifact_path:path}", "DELETE"): on_experiments(MANAGE, _artifact_of_path),
-        _key(_A, "/mpu/create/{artifact_path:path}", "POST"): on_experiments(UPDATE, _artifact_of_path),
-        _key(_A, "/mpu/complete/{artifact_path:path}", "POST"): on_experiments(UPDATE, _artifact_of_path),
-        _key(_A, "/mpu/abort/{artifact_path:path}", "POST"): on_experiments(UPDATE, _artifact_of_path),
-        _key(_A, "/presigned/{artifact_path:path}", "GET"): on_experiments(READ, _artifact_of_path),
-        _key("", "/get-artifact", "GET"): on_experiments(READ, _run_of_body),
+        _key(_A, "/artifacts", "GET"): on_experiments(READ, at.artifact_of_query),
+        _key(_A, "/artifacts/{artifact_path:path}", "GET"): on_experiments(READ, at.artifact_of_path),
+        _key(_A, "/artifacts/{artifact_path:path}", "PUT"): on_experiments(UPDATE, at.artifact_of_path),
+        _key(_A, "/artifacts/{artifact_path:path}", "DELETE"): on_experiments(MANAGE, at.artifact_of_path),
+        _key(_A, "/mpu/create/{artifact_path:path}", "POST"): on_experiments(UPDATE, at.artifact_of_path),
+        _key(_A, "/mpu/complete/{artifact_path:path}", "POST"): on_experiments(UPDATE, at.artifact_of_path),
+        _key(_A, "/mpu/abort/{artifact_path:path}", "POST"): on_experiments(UPDATE, at.artifact_of_path),
+        _key(_A, "/presigned/{artifact_path:path}", "GET"): on_experiments(READ, at.artifact_of_path),
+        _key("", "/get-artifact", "GET"): on_experiments(READ, at.run_of_body),
         _key("", "/model-versions/get-artifact", "GET"): on_model(READ),
         # registry (prompts are registered models)
         _key(_T, "/registered-models/create", "POST"): Rule(
@@ -728,40 +570,40 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/logged-models/search", "POST"): _only_readable_experiment_ids(
             "experiment_ids", {"models": []}
         ),
-        _key(_T, "/logged-models/{model_id}", "GET"): on_experiments(READ, _logged_model_of_path),
-        _key(_T, "/logged-models/{model_id}", "PATCH"): on_experiments(UPDATE, _logged_model_of_path),
-        _key(_T, "/logged-models/{model_id}", "DELETE"): on_experiments(DELETE, _logged_model_of_path),
-        _key(_T, "/logged-models/{model_id}/tags", "PATCH"): on_experiments(UPDATE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}", "GET"): on_experiments(READ, at.logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}", "PATCH"): on_experiments(UPDATE, at.logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}", "DELETE"): on_experiments(DELETE, at.logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/tags", "PATCH"): on_experiments(UPDATE, at.logged_model_of_path),
         _key(_T, "/logged-models/{model_id}/tags/{tag_key}", "DELETE"): on_experiments(
-            DELETE, _logged_model_of_path
+            DELETE, at.logged_model_of_path
         ),
-        _key(_T, "/logged-models/{model_id}/params", "POST"): on_experiments(UPDATE, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/params", "POST"): on_experiments(UPDATE, at.logged_model_of_path),
         _key(_T, "/logged-models/{model_id}/artifacts/directories", "GET"): on_experiments(
-            READ, _logged_model_of_path
+            READ, at.logged_model_of_path
         ),
-        _key(_T, "/logged-models/{model_id}/artifacts/files", "GET"): on_experiments(READ, _logged_model_of_path),
+        _key(_T, "/logged-models/{model_id}/artifacts/files", "GET"): on_experiments(READ, at.logged_model_of_path),
         # traces (v2 and v3 paths share endpoints)
-        _key(_T, "/traces", "POST"): on_experiments(UPDATE, _new_trace),
-        _key(_T, "/traces/get", "GET"): on_experiments(READ, _trace_of_body),
-        _key(_T, "/traces/batchGet", "GET"): on_experiments(READ, _traces_of_body),
-        _key(_T, "/traces/batchGetInfos", "POST"): on_experiments(READ, _traces_of_body),
-        _key(_T, "/traces/search", "POST"): on_experiments(READ, _trace_search),
+        _key(_T, "/traces", "POST"): on_experiments(UPDATE, at.new_trace),
+        _key(_T, "/traces/get", "GET"): on_experiments(READ, at.trace_of_body),
+        _key(_T, "/traces/batchGet", "GET"): on_experiments(READ, at.traces_of_body),
+        _key(_T, "/traces/batchGetInfos", "POST"): on_experiments(READ, at.traces_of_body),
+        _key(_T, "/traces/search", "POST"): on_experiments(READ, at.trace_search),
         _key(_T, "/traces/delete-traces", "POST"): on_experiments(DELETE, exp_body),
-        _key(_T, "/traces/link-to-run", "POST"): on_experiments(UPDATE, _run_and_traces_of_body),
-        _key(_T, "/traces/{trace_id}", "GET"): on_experiments(READ, _trace_of_path),
-        _key(_T, "/traces/{trace_id}/tags", "PATCH"): on_experiments(UPDATE, _trace_of_path),
-        _key(_T, "/traces/{trace_id}/tags", "DELETE"): on_experiments(UPDATE, _trace_of_path),
-        _key(_T, "/traces/{trace_id}/assessments", "POST"): on_experiments(UPDATE, _trace_of_path),
+        _key(_T, "/traces/link-to-run", "POST"): on_experiments(UPDATE, at.run_and_traces_of_body),
+        _key(_T, "/traces/{trace_id}", "GET"): on_experiments(READ, at.trace_of_path),
+        _key(_T, "/traces/{trace_id}/tags", "PATCH"): on_experiments(UPDATE, at.trace_of_path),
+        _key(_T, "/traces/{trace_id}/tags", "DELETE"): on_experiments(UPDATE, at.trace_of_path),
+        _key(_T, "/traces/{trace_id}/assessments", "POST"): on_experiments(UPDATE, at.trace_of_path),
         _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "GET"): on_experiments(
-            READ, _trace_of_path
+            READ, at.trace_of_path
         ),
         _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "PATCH"): on_experiments(
-            UPDATE, _trace_of_path
+            UPDATE, at.trace_of_path
         ),
         _key(_T, "/traces/{trace_id}/assessments/{assessment_id}", "DELETE"): on_experiments(
-            UPDATE, _trace_of_path
+            UPDATE, at.trace_of_path
         ),
-        _key("", "/v1/traces", "POST"): on_experiments(UPDATE, _otlp_header),
+        _key("", "/v1/traces", "POST"): on_experiments(UPDATE, at.otlp_header),
     }
     return rules
 

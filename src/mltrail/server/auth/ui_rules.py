@@ -18,16 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from mltrail.exceptions import MltrailException
 from mltrail.protocol.routes import UI_PREFIX
 from mltrail.protocol.ui import UI
-from mltrail.server.auth.rules import (
-    READ,
-    Rule,
-    Subject,
-    require_admin,
-    require_user,
-    run_experiment,
-    subject_of,
-    trace_experiment,
-)
+from mltrail.server.auth.locate import run_experiment, trace_experiment
+from mltrail.server.auth.rules import READ, Rule, Subject, require_admin, require_user, subject_of
 from mltrail.server.routing import Call, Endpoint
 
 UI_API_PREFIX = UI_PREFIX + "/"

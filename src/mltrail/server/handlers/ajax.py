@@ -34,7 +34,8 @@ from starlette.responses import Response
 from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.entities import Param, RunTag
 from mltrail.exceptions import MltrailException, invalid
-from mltrail.server.auth.rules import READ, UPDATE, Rule, on_experiments, run_experiment, trace_experiment
+from mltrail.server.auth.locate import run_experiment, trace_experiment
+from mltrail.server.auth.rules import READ, UPDATE, Rule, on_experiments
 from mltrail.server.bodies import PayloadTooLarge, read_body
 from mltrail.server.handlers.artifacts import uri_destination
 from mltrail.server.handlers.traces import trace_artifact_location, with_artifact_spans

@@ -42,7 +42,8 @@ from mltrail.exceptions import (
     invalid,
 )
 from mltrail.protocol.offline import MAX_REPLAY_RECORDS, OFFLINE, RECORD_BODIES, Replay, ReplayRecord
-from mltrail.server.auth.rules import PermissionDenied, Rule, Subject, require_user, run_experiment
+from mltrail.server.auth.locate import run_experiment
+from mltrail.server.auth.rules import PermissionDenied, Rule, Subject, require_user
 from mltrail.server.handlers import tracking as live
 from mltrail.server.routing import Call, implement
 from mltrail.server.wire import run_json

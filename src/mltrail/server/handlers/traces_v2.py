@@ -25,7 +25,8 @@ from mltrail.entities.prompt import LINKED_PROMPTS_TAG_KEY, PromptVersion, merge
 from mltrail.entities.trace import TraceInfo, TraceState, TraceTagKey
 from mltrail.exceptions import invalid
 from mltrail.protocol.traces import KV, TRACES, EndTraceV2, LinkPromptsToTrace, SearchTracesV2, StartTraceV2
-from mltrail.server.auth.rules import READ, UPDATE, Rule, on_experiments, trace_experiment
+from mltrail.server.auth.locate import trace_experiment
+from mltrail.server.auth.rules import READ, UPDATE, Rule, on_experiments
 from mltrail.server.handlers.traces import SEARCH_TRACES_HTTP_MAX_RESULTS, start_trace
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
