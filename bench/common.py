@@ -20,6 +20,9 @@ ROOT = BENCH_DIR.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 BENCH_VENV = ROOT / ".bench-venv"
 BENCH_BIN = BENCH_VENV / "bin"
+# mlflow-migration needs Python >= 3.12: its own venv (section ``migrate``, bench/sec_migrate.py).
+MIGRATE_VENV = ROOT / ".bench-venv-migrate"
+MIGRATE_BIN = MIGRATE_VENV / "bin"
 
 # The three servers, in the column order every table uses.
 SERVERS = ("mltrail", "mlflow", "fasttrackml")

@@ -16,30 +16,33 @@ import shutil
 import subprocess
 import sys
 
-from common import BENCH_BIN, BENCH_VENV, ROOT
+from common import BENCH_BIN, BENCH_VENV, MIGRATE_BIN, MIGRATE_VENV, ROOT, VENV_BIN
 
 MLFLOW_VERSION = "3.17.2"
 FASTTRACKML_VERSION = "0.6.0"
+# The maintained successor of mlflow-export-import, for the ``migrate`` section. It needs Python
+# 3.12 or newer, so it gets its own venv (with the same MLflow) on the first such interpreter found.
+MLFLOW_MIGRATION_VERSION = "1.2.2"
 
 
 def _log(msg: str) -> None:
     print(f"[setup] {msg}", flush=True)
 
 
-def _pip(args: list[str]) -> subprocess.CompletedProcess:
+def _pip(args: list[str], bin_dir=BENCH_BIN) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BENCH_BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
+        [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
         capture_output=True,
         text=True,
     )
 
 
-def _installed_version(dist: str) -> str | None:
-    if not (BENCH_BIN / "python").exists():
+def _installed_version(dist: str, bin_dir=BENCH_BIN) -> str | None:
+    if not (bin_dir / "python").exists():
         return None
     out = subprocess.run(
         [
-            str(BENCH_BIN / "python"),
+            str(bin_dir / "python"),
             "-c",
             f"import importlib.metadata as m; print(m.version({dist!r}))",
         ],
@@ -70,6 +73,53 @@ def ensure_bench_venv() -> dict[str, str]:
         if res.returncode != 0:
             problems["fasttrackml"] = f"pip install fasttrackml failed: {res.stderr.strip()[-300:]}"
     return problems
+
+
+def _python_312() -> str | None:
+    """A Python 3.12+ interpreter: ``$BENCH_MIGRATE_PYTHON``, ``python3.13``/``3.12`` on PATH, or pyenv's."""
+    found = [os.environ.get("BENCH_MIGRATE_PYTHON", "")]
+    found += [shutil.which(f"python3.{minor}") or "" for minor in (14, 13, 12)]
+    pyenv = os.path.expanduser("~/.pyenv/versions")
+    if os.path.isdir(pyenv):
+        for name in sorted(os.listdir(pyenv), key=lambda v: [int(x) for x in v.split(".") if x.isdigit()]):
+            if name.startswith("3.") and name.split(".")[1].isdigit() and int(name.split(".")[1]) >= 12:
+                found.append(os.path.join(pyenv, name, "bin", "python3"))
+    return next((p for p in found if p and os.access(p, os.X_OK)), None)
+
+
+def ensure_migrate_venv() -> str | None:
+    """Create ``.bench-venv-migrate`` (mlflow + mlflow-migration) if needed; the problem, or None."""
+    if _installed_version("mlflow-migration", MIGRATE_BIN) == MLFLOW_MIGRATION_VERSION and (
+        _installed_version("mlflow", MIGRATE_BIN) == MLFLOW_VERSION
+    ):
+        return None
+    python = _python_312()
+    if python is None:
+        return "mlflow-migration needs Python >= 3.12; none found (set BENCH_MIGRATE_PYTHON)"
+    if not (MIGRATE_BIN / "python").exists():
+        _log(f"creating {MIGRATE_VENV.relative_to(ROOT)} with {python} (once; a minute or two)")
+        subprocess.run([python, "-m", "venv", "--clear", str(MIGRATE_VENV)], check=True)
+    pins = [f"mlflow=={MLFLOW_VERSION}", f"mlflow-migration=={MLFLOW_MIGRATION_VERSION}"]
+    _log(f"installing {' '.join(pins)} into {MIGRATE_VENV.name}")
+    if (VENV_BIN / "uv").exists():  # much faster than pip for MLflow's many dependencies
+        python = str(MIGRATE_BIN / "python")
+        # bytecode compiled now: each of `mlflow server`'s workers would compile its imports at every start
+        cmd = [
+            str(VENV_BIN / "uv"),
+            "pip",
+            "install",
+            "--quiet",
+            "--compile-bytecode",
+            "--python",
+            python,
+            *pins,
+        ]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+    else:
+        res = _pip(pins, MIGRATE_BIN)
+    if res.returncode != 0:
+        return f"installing {' '.join(pins)} failed: {res.stderr.strip()[-300:]}"
+    return None
 
 
 def ensure_wrk() -> str | None:

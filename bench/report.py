@@ -2,8 +2,8 @@
 
 A row holds, per server, either a summary (``{"median", "min", "max", "n"}``) or an
 ``NA`` with its reason. ``kind`` says how to print and compare it: ``time``
-(seconds, lower is better), ``rate`` (per second, higher is better) or ``bytes``
-(lower is better).
+(seconds, lower is better), ``rate`` (per second, higher is better), ``bytes``
+(lower is better) or ``count`` (a plain number, not compared).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TIMES = "\u00d7"
 @dataclass
 class Row:
     op: str
-    kind: str = "time"  # time | rate | bytes
+    kind: str = "time"  # time | rate | bytes | count
     values: dict[str, dict | NA] = field(default_factory=dict)
     unit: str = ""  # shown after rates, e.g. "req/s"
 
@@ -82,7 +82,9 @@ def fmt_value(row: Row, v: dict | NA | None) -> str:
     if isinstance(v, NA):
         reason = " ".join(v.reason.split()).replace("|", "/")
         return f"n/a \u2014 {reason[:140]}"
-    f = {"time": fmt_time, "bytes": fmt_bytes}.get(row.kind, lambda x: fmt_rate(x, row.unit))
+    f = {"time": fmt_time, "bytes": fmt_bytes, "count": lambda x: f"{x:,.0f}"}.get(
+        row.kind, lambda x: fmt_rate(x, row.unit)
+    )
     text = f(v["median"])
     if v.get("n", 1) > 1 and v["max"] > v["min"]:
         text += f" ({f(v['min'])}{EN_DASH}{f(v['max'])})"
@@ -96,6 +98,8 @@ def ratio(row: Row, ours: str, peer: str) -> str:
     true ratio can only be larger than shown, "< N x" when only smaller.
     """
     a, b = row.values.get(ours), row.values.get(peer)
+    if row.kind == "count":
+        return EN_DASH
     if not isinstance(a, dict) or not isinstance(b, dict) or a["median"] <= 0 or b["median"] <= 0:
         return EN_DASH
     a_bound, b_bound = bool(a.get("lower_bound")), bool(b.get("lower_bound"))

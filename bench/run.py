@@ -1,13 +1,14 @@
 """mltrail's side-by-side benchmark against MLflow and FastTrackML.
 
-    python bench/run.py                 # everything (< 15 min on 2 cores)
+    python bench/run.py                 # everything (about 30 min on 2 cores)
     python bench/run.py --quick         # smaller sizes, fewer repetitions (< 2 min)
     python bench/run.py --only ops,capacity
     python bench/run.py --servers mlflow,fasttrackml   # while developing
 
 Sections: process, ops (with ops_server), sdk (each project's SDK against its own server), capacity, scale, embedded, serving, ui, ui_trace, auth, footprint,
 genai (genai.evaluate with loopback judges, bench/genai_eval.py), spark (spark_udf over 1,000,000 rows, bench/spark_udf.py),
-scaleout (1, 2 and 4 mltrail servers behind HAProxy on PostgreSQL and S3, bench/sec_scaleout.py).
+scaleout (1, 2 and 4 mltrail servers behind HAProxy on PostgreSQL and S3, bench/sec_scaleout.py),
+migrate (mltrail import beside mlflow-migration, bench/sec_migrate.py; --migrate-size small|full).
 Prints one markdown table per section and writes bench/results.json. Never part
 of ``make test``; see docs/benchmarks.md for the method.
 """
@@ -26,13 +27,13 @@ from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
 ALL_SECTIONS = ("process", "ops", "sdk", "capacity", "scale", "embedded", "serving", "ui", "ui_trace", "auth", "footprint",
-                "genai", "spark", "traces_list", "scaleout")
+                "genai", "spark", "traces_list", "scaleout", "migrate")
 SERVER_SECTIONS = {"process", "ops", "sdk", "capacity", "scale"}
 # --quick leaves out serving (MLflow's model server alone takes ~15-25 s to start), ui (seeds 100k runs),
-# ui_trace (Chromium), spark (a JVM) and scaleout (PostgreSQL, HAProxy, 32 clients); ask for them with
-# --only serving,ui,ui_trace,spark,scaleout.
+# ui_trace (Chromium), spark (a JVM), scaleout (PostgreSQL, HAProxy, 32 clients) and migrate (seeds an
+# MLflow store); ask for them with --only.
 QUICK_SECTIONS = tuple(
-    s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace", "spark", "traces_list", "scaleout")
+    s for s in ALL_SECTIONS if s not in ("serving", "ui", "ui_trace", "spark", "traces_list", "scaleout", "migrate")
 )
 
 
@@ -41,6 +42,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (< 2 minutes)")
     ap.add_argument("--only", default="", help=f"comma-separated sections out of {', '.join(ALL_SECTIONS)}")
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of servers")
+    ap.add_argument(
+        "--migrate-size",
+        choices=("small", "full"),
+        default="small",
+        help="migrate section: small (100 runs, 100,000 points) or full (issue 17: 1,000 runs, 1,000,000 points)",
+    )
     ap.add_argument("--out", default=str(BENCH_DIR / "results.json"), help="where to write the JSON results")
     ap.add_argument("--markdown", default="", help="also write the tables to this markdown file")
     ap.add_argument(
@@ -103,7 +110,8 @@ class Bench:
         print(f"[{key}: {time.perf_counter() - t0:.0f} s]", flush=True)
 
     def run(self) -> None:
-        problems = ensure_bench_venv()
+        # The migrate section brings its own venv (mlflow-migration needs Python 3.12+).
+        problems = ensure_bench_venv() if set(self.sections) - {"migrate"} else {}
         for name, why in problems.items():
             print(f"[setup] {name}: {why}", flush=True)
         if SERVER_SECTIONS & set(self.sections):
@@ -148,6 +156,10 @@ class Bench:
             import sec_scaleout
 
             self.guarded("scaleout", "Scale-out behind HAProxy", sec_scaleout.run, self.quick)
+        if "migrate" in self.sections:
+            import sec_migrate
+
+            self.guarded("migrate", "Moving an MLflow store", sec_migrate.run, self.args.migrate_size)
 
     def run_server_sections(self, problems: dict[str, str]) -> None:
         import sec_ops

@@ -1,7 +1,8 @@
 """Build a real MLflow store with the official client (in a child process, so its global state
 never touches the test's process): experiments, runs, metrics, params, tags, a dataset input,
 artifacts, a deleted run and experiment, a registered model with stages, aliases and tags, a prompt,
-a trace (two spans, a feedback and an expectation) and a logged model with a file."""
+a trace (two spans, a feedback and an expectation) and a logged model with a file, registered as
+version 3 of the model."""
 
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ if sys.argv[2] == "full":  # prompts and traces need a database store
     (folder / "MLmodel").write_text("flavors: {}")
     client.log_model_artifacts(lm.model_id, str(folder))
     client.finalize_logged_model(lm.model_id, "READY")
+    client.create_model_version("clf", f"models:/{lm.model_id}", run_id=r1.info.run_id, model_id=lm.model_id)
 extra = {"trace": tid, "model": lm.model_id} if sys.argv[2] == "full" else {}
 print(json.dumps({**extra, "exp": exp_id, "old": old, "r1": r1.info.run_id, "r2": r2.info.run_id,
                   "r3": r3.info.run_id, "r4": r4.info.run_id}))

@@ -13,6 +13,9 @@ from click.testing import CliRunner
 from migration._mlflow_source import cached_sqlite_source, log_more
 from mltrail.artifacts import get_artifact_repository
 from mltrail.cli.main import cli
+from mltrail.migration.importer import Importer, Progress
+from mltrail.migration.mlflow_db import MlflowDbSource
+from mltrail.migration.writer import SqlDestination
 from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.traces import SqlTraceStore
@@ -74,6 +77,8 @@ def test_import_keeps_everything_and_reruns_bring_only_new(source, tmp_path: Pat
     assert v1.current_stage == "Production" and v1.tags == {"k": "v"} and v1.run_id == ids["r1"]
     assert v1.source == r1.info.artifact_uri + "/model"  # points into the imported run's artifacts
     assert registry.get_model_version("clf", "2").run_id == ids["r2"]
+    v3 = registry.get_model_version("clf", "3")  # registered from the logged model: linked to the import
+    assert v3.model_id == ids["model"] and v3.source == f"models:/{ids['model']}"
     prompt = registry.get_registered_model("greet")
     assert prompt.tags.get("mlflow.prompt.is_prompt") == "true"
 
@@ -117,11 +122,31 @@ def test_import_into_postgresql(source, tmp_path: Path, monkeypatch) -> None:
     dest = next(databases)
     try:
         out = _import(uri, dest)
-        assert _row(out, "model versions")[2:] == ["3", "ok"]
+        assert _row(out, "model versions")[2:] == ["4", "ok"]
         assert _row(out, "spans")[2:] == ["2", "ok"] and _row(out, "logged models")[2:] == ["1", "ok"]
         store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
         assert store.get_run(ids["r1"]).info.experiment_id == ids["exp"]
         # an id given explicitly moved the sequence on: a new experiment takes a fresh id
         assert int(store.create_experiment("after-import")) > int(ids["old"])
+        assert SqlRegistryStore(dest).get_model_version("clf", "3").model_id == ids["model"]
     finally:
         databases.close()
+
+
+def test_progress_total_counts_every_entity(source, tmp_path: Path, monkeypatch) -> None:
+    """The bar's total includes traces and logged models, so it ends at exactly 100%."""
+    uri, _, _ = source
+    monkeypatch.chdir(tmp_path)
+    dest = f"sqlite:///{tmp_path / 'dest.db'}"
+    totals: list[int] = []
+    ticks: list[str] = []
+    progress = Progress(total=totals.append, entity=ticks.append)
+    src = MlflowDbSource(uri)
+    try:
+        target = SqlDestination(SqlTrackingStore(dest, str(tmp_path / "art")), SqlRegistryStore(dest))
+        Importer(src, target, progress=progress).run()
+    finally:
+        src.close()
+    # 3 experiments (Default too), 4 runs, 2 registered models (a prompt is one), 1 logged model, 1 trace
+    assert totals == [11] and len(ticks) == 11
+    assert ticks.count("trace") == 1 and ticks.count("logged model") == 1

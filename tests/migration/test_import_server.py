@@ -13,6 +13,9 @@ from click.testing import CliRunner
 from migration._mlflow_source import build_source
 from mltrail.artifacts import get_artifact_repository
 from mltrail.cli.main import cli
+from mltrail.migration.importer import Importer, Progress
+from mltrail.migration.rest import RestSource
+from mltrail.migration.writer import SqlDestination
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 from support.live_server import start_server, stop_server
@@ -57,6 +60,17 @@ def test_import_from_server(server, tmp_path: Path, monkeypatch) -> None:
     registry = SqlRegistryStore(dest)
     assert registry.get_model_version("clf", "1").current_stage == "Production"
     assert registry.get_registered_model("clf").aliases == {"champion": "2"}
+    assert registry.get_model_version("clf", "3").model_id == ids["model"]  # the version's logged model
+
+    ticks: list[str] = []
+    totals: list[int] = []
+    src = RestSource(live.url)  # a rerun counts the same entities: the total covers traces and models
+    try:
+        target = SqlDestination(store, registry)
+        Importer(src, target, progress=Progress(total=totals.append, entity=ticks.append)).run()
+    finally:
+        src.close()
+    assert totals == [len(ticks)] and ticks.count("trace") == 1 and ticks.count("logged model") == 1
 
     again = _import(live.url, dest)
     assert _row(again, "runs") == ["4", "0", "4", "ok"]

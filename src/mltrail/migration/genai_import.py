@@ -41,7 +41,8 @@ class GenaiImport:
 
     # ---------------------------------------------------------- logged models
     def _logged_models(self: Importer, exp_id: str, dest_exp: str) -> None:
-        for rec in self.source.logged_models(exp_id):
+        records = self.logged.pop(exp_id, None)
+        for rec in self.source.logged_models(exp_id) if records is None else records:
             self._logged_model(rec, dest_exp)
 
     def _logged_model(self: Importer, rec: LoggedModelRecord, dest_exp: str) -> None:
@@ -69,6 +70,7 @@ class GenaiImport:
             self.dest.finish_logged_model(rec, model_id)
         except MltrailException as err:
             self._skip("logged model", m.model_id, err.message)
+            self.progress.entity("logged model")
             return
         self.state.record("logged_model", m.model_id, model_id, rec.marker())
         self.model_map[m.model_id] = model_id
@@ -124,6 +126,7 @@ class GenaiImport:
             spans, judged = self.dest.trace_counts(trace_id)
         except MltrailException as err:
             self._skip("trace", info.trace_id, err.message)
+            self.progress.entity("trace")
             return
         c["traces"].destination += 1
         c["spans"].destination += min(spans, len(trace.data.spans))

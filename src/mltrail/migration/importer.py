@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from mltrail.entities.model_registry import ModelVersion, ModelVersionTag, RegisteredModel
 from mltrail.exceptions import MltrailException
 from mltrail.migration.genai_import import GENAI_KINDS, GenaiImport
-from mltrail.migration.source import ExperimentRecord, RunRecord, Skipped, Source, is_deleted_version
+from mltrail.migration.source import (
+    ExperimentRecord,
+    LoggedModelRecord,
+    RunRecord,
+    Skipped,
+    Source,
+    is_deleted_version,
+)
 from mltrail.migration.state import ImportState
 from mltrail.migration.writer import SqlDestination, copy_tree, count_files
 
@@ -91,6 +98,8 @@ class Importer(GenaiImport):
         self.run_map: dict[str, tuple[str | None, str]] = {}
         # source logged model id -> destination id, for the traces and model versions that name one
         self.model_map: dict[str, str] = {}
+        # an experiment's logged models, read once for the progress total
+        self.logged: dict[str, list[LoggedModelRecord]] = {}
 
     def _skip(self, kind: str, ident: str, reason: str) -> None:
         self.report.skipped.append(Skipped(kind, ident, reason))
@@ -104,7 +113,10 @@ class Importer(GenaiImport):
             e.experiment_id: [r for r in self.source.runs(e.experiment_id) if self._recent(r)] for e in exps
         }
         models = self.source.registered_models()
-        self.progress.total(len(exps) + sum(len(r) for r in runs.values()) + len(models))
+        self.logged = {e.experiment_id: self.source.logged_models(e.experiment_id) for e in exps}
+        genai = sum(len(m) for m in self.logged.values())
+        genai += sum(self.source.trace_count(e.experiment_id, self.since_ms) for e in exps)
+        self.progress.total(len(exps) + sum(len(r) for r in runs.values()) + len(models) + genai)
         for exp in exps:
             self._experiment(exp, runs[exp.experiment_id])
         for model in models:
@@ -309,10 +321,29 @@ class Importer(GenaiImport):
         model = source[len("models:/") :].split("/", 1)[0] if source.startswith("models:/") else ""
         if model in self.model_map:  # a logged model's URI (MLflow 3), which may have another id now
             source = "models:/" + self.model_map[model] + source[len("models:/") + len(model) :]
-        number = self.dest.model_version(mv, run_id, source or f"runs:/{run_id}/model")
+        model_id = self._version_model(mv, model)
+        number = self.dest.model_version(mv, run_id, source or f"runs:/{run_id}/model", model_id)
         if number != mv.version:
             self._skip("version number", f"{mv.name}/{mv.version}", f"imported as version {number}")
         return number
+
+    def _version_model(self, mv: ModelVersion, source_model: str) -> str | None:
+        """The imported logged model a version stands for: its ``model_id``, else its ``models:/<id>`` source.
+
+        MLflow's database keeps no ``model_id`` column for versions (its server answers without
+        one); a version registered from a logged model names it in its source instead.
+        """
+        wanted = mv.model_id or source_model
+        if not wanted:
+            return None
+        if wanted in self.model_map:
+            return self.model_map[wanted]
+        known = self.state.dest_id("logged_model", wanted)
+        if known is not None and self.dest.logged_model_holder(known) is not None:
+            return known
+        if mv.model_id:
+            self._skip("lineage", f"{mv.name}/{mv.version}", f"logged model {mv.model_id} is not imported")
+        return None
 
     def _update_version(self, mv: ModelVersion, number: str) -> None:
         reg = self.dest.registry

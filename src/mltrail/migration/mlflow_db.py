@@ -253,6 +253,10 @@ class MlflowDbSource(Source):
         """The experiment's traces with spans and assessments (MLflow 3's trace tables)."""
         return self.genai.traces(experiment_id)
 
+    def trace_count(self, experiment_id: str, since_ms: int | None = None) -> int:
+        """How many traces the experiment has (requested since ``since_ms``)."""
+        return self.genai.trace_count(experiment_id, since_ms)
+
     def unsupported(self) -> list[Skipped]:
         """Traces whose spans could not be read."""
         return [Skipped("trace spans", trace_id, reason) for trace_id, reason in self.genai.unreadable]

@@ -134,6 +134,16 @@ class GenaiTables:
                     found = self._artifact_spans(trace_id, info.tags.get(ARTIFACT_LOCATION_TAG))
                 yield Trace(info, TraceData(found))
 
+    def trace_count(self, experiment_id: str, since_ms: int | None = None) -> int:
+        """How many traces :meth:`traces` yields, counted in SQL (``since_ms`` as the import's cut-off)."""
+        if "trace_info" not in self.t:
+            return 0
+        ti = self.t["trace_info"]
+        query = sa.select(sa.func.count()).where(ti.c.experiment_id == int(experiment_id))
+        if since_ms is not None:
+            query = query.where(ti.c.timestamp_ms >= since_ms)
+        return int(self._rows(query)[0][0])
+
     def _spans(self, ids: list[str]) -> dict[str, list[Span]]:
         if "spans" not in self.t:
             return {}

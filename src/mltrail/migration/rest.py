@@ -29,6 +29,7 @@ from mltrail.store.rest_traces import RestTraceStore
 
 _PAGE = 1000
 _TRACE_PAGE = 100
+_PAGE_COUNT = 500  # MLflow's largest page of trace infos
 _ARTIFACT_LOCATION = "mlflow.artifactLocation"
 # MLflow keeps prompts as registered models with this tag, out of plain searches.
 _PROMPTS = "tags.`mlflow.prompt.is_prompt` = 'true'"
@@ -208,6 +209,18 @@ class RestSource(Source):
                 yield Trace(info, TraceData(list(spans)))
             if not token:
                 return
+
+    def trace_count(self, experiment_id: str, since_ms: int | None = None) -> int:
+        """How many traces the experiment has (requested since ``since_ms``): the search alone, no spans."""
+        count, token = 0, None
+        while True:
+            try:
+                infos, token = self.trace_store.search_traces([experiment_id], None, _PAGE_COUNT, None, token)
+            except MltrailException:
+                return count  # reported when the traces themselves are read
+            count += sum(1 for i in infos if since_ms is None or i.request_time >= since_ms)
+            if not token:
+                return count
 
     def _with_spans(self, trace_ids: list[str]) -> list[Trace]:
         try:

@@ -128,6 +128,10 @@ class Source(ABC):
         """The experiment's traces with spans and assessments, oldest first; none by default."""
         return iter(())
 
+    def trace_count(self, experiment_id: str, since_ms: int | None = None) -> int:
+        """How many traces :meth:`traces` yields (requested since ``since_ms``), for the progress total."""
+        return 0
+
     def model_artifact_repository(self, model: LoggedModel) -> ArtifactRepository | None:
         """The repository holding a logged model's files, if any."""
         return get_artifact_repository(model.artifact_location) if model.artifact_location else None

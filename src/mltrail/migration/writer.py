@@ -190,8 +190,10 @@ class SqlDestination:
             numbers = [str(r[0]) for r in conn.execute(sa.select(mv.version).where(mv.name == name))]
         return {n: self.registry.get_model_version(name, n) for n in numbers}
 
-    def model_version(self, mv: ModelVersion, run_id: str | None, source: str) -> str:
-        """Create a version (stage, tags, description) and return the number it was given."""
+    def model_version(
+        self, mv: ModelVersion, run_id: str | None, source: str, model_id: str | None = None
+    ) -> str:
+        """Create a version (stage, tags, description, logged model) and return the number it was given."""
         created = self.registry.create_model_version(
             mv.name,
             source,
@@ -199,6 +201,7 @@ class SqlDestination:
             tags=[ModelVersionTag(k, v) for k, v in mv.tags.items()],
             run_link=mv.run_link or None,
             description=mv.description or None,
+            model_id=model_id,
             **self._version_extras(mv),
         )
         if mv.current_stage and mv.current_stage not in ("None", "Deleted_Internal"):
