@@ -85,8 +85,8 @@ def save_model(
 ) -> None:
     """Save the LangChain chain built by the code file ``lc_model`` as a model directory."""
     from mltrail.models.requirements import infer_requirements, resolve_requirements
-    from mltrail.pyfunc.flavor_dir import add_code_folder, new_model_dir
-    from mltrail.pyfunc.model import load_model_from_code
+    from mltrail.pyfunc.flavor_dir import new_model_dir
+    from mltrail.pyfunc.model import add_code_folder, load_model_from_code
 
     recorded_version, core_major = _versions()
     if not isinstance(lc_model, str | os.PathLike):
@@ -192,8 +192,7 @@ def log_model(
 
 def _load_chain(local: Path, model_config: dict[str, Any] | None = None) -> Any:
     from mltrail.models.model import get_flavor_configuration
-    from mltrail.pyfunc.flavor_dir import add_code_folder
-    from mltrail.pyfunc.model import load_model_from_code
+    from mltrail.pyfunc.model import add_code_folder, load_model_from_code
 
     flavor = get_flavor_configuration(local, FLAVOR_NAME)
     pyfunc_conf = get_flavor_configuration(local, "python_function")

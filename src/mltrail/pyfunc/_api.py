@@ -15,7 +15,7 @@ from mltrail.models.model import MLMODEL_FILE_NAME, Model, directory_size
 from mltrail.models.requirements import infer_requirements, pinned, resolve_requirements, write_environment
 from mltrail.models.signature import ModelSignature, infer_signature
 from mltrail.pyfunc.loaders._saving import agent_plan
-from mltrail.pyfunc.model import LOADER_MODULE, save_python_model
+from mltrail.pyfunc.model import LOADER_MODULE, add_code_folder, save_python_model
 from mltrail.pyfunc.pyfunc_model import PyFuncModel
 from mltrail.pyfunc.signature import signature_for_python_model
 
@@ -234,9 +234,7 @@ def load_model(
             f"(flavors: {', '.join(meta.flavors) or 'none'})"
         )
     if conf.get("code"):
-        code_dir = str(local / conf["code"])
-        if code_dir not in sys.path:
-            sys.path.insert(0, code_dir)
+        add_code_folder(local / conf["code"])
     loader = _loader_for(conf.get("loader_module", LOADER_MODULE))
     data_path = str(local / conf["data"]) if conf.get("data") else str(local)
     if model_config is not None:

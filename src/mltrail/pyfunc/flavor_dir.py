@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Any
 from mltrail.models.model import Model, get_flavor_configuration
 from mltrail.models.signature import infer_signature_by_scoring
 from mltrail.pyfunc._api import finish_model, prepare_model_dir
-from mltrail.pyfunc.model import copy_code_paths
+from mltrail.pyfunc.model import add_code_folder, copy_code_paths
 
 
 @dataclass
@@ -90,12 +89,6 @@ def flavor_conf(local: Path, flavor: str) -> dict[str, Any]:
     if conf.get("code"):
         add_code_folder(local / conf["code"])
     return conf
-
-
-def add_code_folder(folder: Path) -> None:
-    """Put a model's ``code`` folder on ``sys.path`` (first, once), so its modules import."""
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
 
 
 def model_folder(path: str | os.PathLike) -> Path:

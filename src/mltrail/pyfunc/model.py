@@ -227,6 +227,12 @@ def _copy_into(src: str, dest_dir: Path) -> None:
         shutil.copy2(p, target)
 
 
+def add_code_folder(folder: str | Path) -> None:
+    """Put a model's ``code`` folder on ``sys.path`` (first, once), so its modules import."""
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+
 def copy_code_paths(code_paths: list[str] | None, path: Path) -> str | None:
     """Copy ``code_paths`` into ``<path>/code``; the directory name for the flavor config, or None."""
     if not code_paths:
@@ -294,9 +300,7 @@ def _looks_like_python_model(obj: Any) -> bool:
 def load_python_model(model_path: Path, conf: dict[str, Any], model_config: dict[str, Any] | None = None):
     """Unpickle (or run the code of) a python model and call its ``load_context``."""
     if conf.get("code"):
-        code_dir = str(model_path / conf["code"])
-        if code_dir not in sys.path:
-            sys.path.insert(0, code_dir)
+        add_code_folder(model_path / conf["code"])
     if MODEL_CODE_PATH in conf:
         python_model = load_model_from_code(
             model_path / Path(conf[MODEL_CODE_PATH]).name, model_config or _saved_config(conf)

@@ -23,6 +23,7 @@ from mltrail.pyfunc.model import (
     PythonModelContext,
     _FunctionModel,
     _looks_like_python_model,
+    add_code_folder,
     load_model_from_code,
 )
 from mltrail.types.type_hints import (
@@ -37,8 +38,8 @@ _log = logging.getLogger(__name__)
 
 def _model_object(python_model: Any, model_config: dict[str, Any] | None, code_dir: Path | None) -> Any:
     if isinstance(python_model, str | Path):
-        if code_dir is not None and str(code_dir) not in sys.path:
-            sys.path.insert(0, str(code_dir))
+        if code_dir is not None:
+            add_code_folder(code_dir)
         python_model = load_model_from_code(Path(python_model), model_config)
     if not isinstance(python_model, PythonModel) and not _looks_like_python_model(python_model):
         if callable(python_model):

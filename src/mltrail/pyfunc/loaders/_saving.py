@@ -27,7 +27,7 @@ from typing import Any
 
 from mltrail.exceptions import invalid
 from mltrail.models.signature import ModelSignature
-from mltrail.pyfunc.model import PythonModelContext, load_model_from_code
+from mltrail.pyfunc.model import PythonModelContext, add_code_folder, load_model_from_code
 
 _KINDS = {  # base class name -> (kind, task)
     "ResponsesAgent": ("responses_agent", "agent/v1/responses"),
@@ -67,10 +67,8 @@ def agent_plan(
     """The plan for ``python_model`` if it is an agent or chat model, else None."""
     model = python_model
     if isinstance(python_model, str | Path):
-        import sys
-
-        if code_dir is not None and str(code_dir) not in sys.path:
-            sys.path.insert(0, str(code_dir))
+        if code_dir is not None:
+            add_code_folder(code_dir)
         model = load_model_from_code(Path(python_model), model_config)
     kind = agent_kind(model)
     if kind is None:
