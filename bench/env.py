@@ -84,7 +84,12 @@ def _python_312() -> str | None:
         for name in sorted(os.listdir(pyenv), key=lambda v: [int(x) for x in v.split(".") if x.isdigit()]):
             if name.startswith("3.") and name.split(".")[1].isdigit() and int(name.split(".")[1]) >= 12:
                 found.append(os.path.join(pyenv, name, "bin", "python3"))
-    return next((p for p in found if p and os.access(p, os.X_OK)), None)
+    return next((p for p in found if p and os.access(p, os.X_OK) and _runs(p)), None)
+
+
+def _runs(python: str) -> bool:
+    """Whether ``python`` starts: a pyenv shim for a version pyenv has not made global exits 127."""
+    return subprocess.run([python, "-c", "pass"], capture_output=True).returncode == 0
 
 
 def ensure_migrate_venv() -> str | None:
