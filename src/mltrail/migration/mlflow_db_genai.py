@@ -21,12 +21,14 @@ import sqlalchemy as sa
 from mltrail.artifacts import get_artifact_repository
 from mltrail.entities.assessment import Assessment, ExpectationValue
 from mltrail.entities.logged_model import LoggedModel, LoggedModelStatus
-from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
-from mltrail.exceptions import MltrailException
-from mltrail.migration.source import LoggedModelRecord
+from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo, TraceTagKey
+from mltrail.migration.source import (
+    SPAN_READ_ERRORS,
+    LoggedModelRecord,
+    artifact_spans,
+)
 
 _PAGE = 200
-ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 
 
 def _rfc3339(ms: int | None) -> str:
@@ -131,7 +133,7 @@ class GenaiTables:
                 )
                 found = spans.get(trace_id)
                 if found is None:
-                    found = self._artifact_spans(trace_id, info.tags.get(ARTIFACT_LOCATION_TAG))
+                    found = self._artifact_spans(trace_id, info.tags.get(TraceTagKey.ARTIFACT_LOCATION))
                 yield Trace(info, TraceData(found))
 
     def trace_count(self, experiment_id: str, since_ms: int | None = None) -> int:
@@ -159,9 +161,8 @@ class GenaiTables:
         if not location:
             return []
         try:
-            data = json.loads(get_artifact_repository(location).read_bytes("traces.json"))
-            return TraceData.from_dict(data).spans
-        except (MltrailException, OSError, ValueError, KeyError, TypeError) as err:
+            return artifact_spans(get_artifact_repository(location))
+        except SPAN_READ_ERRORS as err:
             self.unreadable.append((trace_id, f"its spans at {location} cannot be read: {err}"))
             return []
 
