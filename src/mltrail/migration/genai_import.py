@@ -117,7 +117,7 @@ class GenaiImport:
             else:
                 if known is None and holder is not None and holder != dest_exp:
                     raise MltrailException(f"the id is taken by a trace of experiment {holder}")
-                new = self.dest.write_trace(self._rewritten(trace, dest_exp))
+                new = self.dest.write_trace(self._rewritten(trace, dest_exp), exists=holder is not None)
                 trace_id = info.trace_id
                 c["traces"].brought += holder is None
                 c["spans"].brought += len(trace.data.spans) if holder is None else 0

@@ -41,6 +41,8 @@ class MlrunsSource(Source):
         if not any((d / "meta.yaml").is_file() for d in self._exp_dirs()):
             raise ValueError(f"{root} is not an MLflow mlruns folder (no <experiment>/meta.yaml)")
         self.genai = MlrunsGenai(self._exp_dir)
+        # registered model name -> its folder under models/ (the name as MLflow keeps it in meta.yaml)
+        self._model_folders: dict[str, Path] = {}
 
     def _exp_dirs(self) -> list[Path]:
         dirs = [d for d in self.root.iterdir() if d.is_dir() and d.name.isdigit()]
@@ -151,8 +153,10 @@ class MlrunsSource(Source):
     def registered_models(self) -> list[RegisteredModel]:
         """The models under ``models/`` with tags and aliases."""
         out = []
+        self._model_folders = {}
         for d in self._model_dirs():
             meta = read_meta(d)
+            self._model_folders[str(meta.get("name", d.name))] = d
             out.append(
                 RegisteredModel(
                     name=str(meta.get("name", d.name)),
@@ -168,7 +172,9 @@ class MlrunsSource(Source):
 
     def model_versions(self, name: str) -> list[ModelVersion]:
         """The model's ``version-<n>`` folders by number."""
-        folder = next((d for d in self._model_dirs() if read_meta(d).get("name", d.name) == name), None)
+        if name not in self._model_folders:  # found once by registered_models(), not per model
+            self.registered_models()
+        folder = self._model_folders.get(name)
         if folder is None:
             return []
         out = []

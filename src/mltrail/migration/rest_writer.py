@@ -94,8 +94,9 @@ class RestDestination(SqlDestination):
         return get_artifact_repository(self.logged_model(model_id).artifact_location, tracking_uri=self.url)
 
     # ----------------------------------------------------------------- traces
-    def write_trace(self, trace: Trace) -> int:
-        """Spans (OTLP), the trace's info (``StartTraceV3``), then each assessment the server lacks.
+    def write_trace(self, trace: Trace, exists: bool = True) -> int:
+        """Spans (OTLP), the trace's info (``StartTraceV3``), then each assessment the server lacks
+        (its answer lists the ones it has, so ``exists`` is not needed).
 
         The server gives assessments new ids: one is taken as there when it has the same name and
         creation time; an ``overrides`` link follows the new ids."""

@@ -279,9 +279,12 @@ class SqlDestination:
         except MltrailException:
             return None
 
-    def write_trace(self, trace: Trace) -> int:
-        """Store the trace with its id, spans and assessments (ids kept); how many assessments are new."""
-        before = {a.get("assessment_id") for a in self._stored_assessments(trace.info.trace_id)}
+    def write_trace(self, trace: Trace, exists: bool = True) -> int:
+        """Store the trace with its id, spans and assessments (ids kept); how many assessments are new.
+
+        ``exists=False`` says the destination has no such trace yet (no assessments to look up)."""
+        stored = self._stored_assessments(trace.info.trace_id) if exists else []
+        before = {a.get("assessment_id") for a in stored}
         self.traces.log_traces([trace])
         return sum(1 for a in trace.info.assessments if a.get("assessment_id") not in before)
 
