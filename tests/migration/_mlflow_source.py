@@ -1,8 +1,8 @@
 """Build a real MLflow store with the official client (in a child process, so its global state
 never touches the test's process): experiments, runs, metrics, params, tags, a dataset input,
 artifacts, a deleted run and experiment, a registered model with stages, aliases and tags, a prompt,
-a trace (two spans, a feedback and an expectation) and a logged model with a file, registered as
-version 3 of the model."""
+a trace (two spans, a feedback and an expectation) and a logged model with a file and a metric value
+(logged by run ``r2``), registered as version 3 of the model."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ import pathlib, tempfile
 folder = pathlib.Path(tempfile.mkdtemp())
 (folder / "MLmodel").write_text("flavors: {}")
 client.log_model_artifacts(lm.model_id, str(folder))
+client.log_metric(r2.info.run_id, "score", 0.8, step=1, timestamp=7, model_id=lm.model_id)
 client.finalize_logged_model(lm.model_id, "READY")
 client.create_model_version("clf", f"models:/{lm.model_id}", run_id=r1.info.run_id, model_id=lm.model_id)
 extra = {}
@@ -77,7 +78,6 @@ if sys.argv[2] == "files":  # more of what an mlruns folder keeps for GenAI
     (folder / "sub").mkdir()
     (folder / "sub" / "weights.bin").write_bytes(b"0123456789")
     client.log_model_artifacts(lm.model_id, str(folder))
-    client.log_metric(r2.info.run_id, "score", 0.8, step=1, timestamp=7, model_id=lm.model_id)
     gone = client.create_logged_model(exp_id, name="dropped")
     client.delete_logged_model(gone.model_id)
     mlflow.set_active_model(model_id=lm.model_id)
@@ -105,8 +105,8 @@ def build_source(uri: str, cwd: Path) -> dict[str, str]:
     """Fill the MLflow store at ``uri`` (artifacts under ``cwd``); the ids it made.
 
     A ``file:`` URI makes an ``mlruns`` folder (MLflow's FileStore, allowed by
-    ``MLFLOW_ALLOW_FILE_STORE``), with more GenAI data: a logged model's metric and nested
-    file, a deleted logged model, and a trace inside run ``r2`` made with the model active.
+    ``MLFLOW_ALLOW_FILE_STORE``), with more GenAI data: a logged model's nested file, a
+    deleted logged model, and a trace inside run ``r2`` made with the model active.
     """
     kind = "files" if uri.startswith("file:") else "full"
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}

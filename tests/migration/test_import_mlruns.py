@@ -87,7 +87,8 @@ def test_import_mlruns_folder(source, tmp_path: Path, monkeypatch) -> None:
     assert _row(out, "metric points") == ["44", "44", "44", "ok"]
     assert _row(out, "dataset inputs") == ["1", "1", "1", "ok"]
     for kind, n in (("traces", "4"), ("spans", "4"), ("assessments", "2"), ("logged models", "2"),
-                    ("artifact files", "4"), ("model versions", "4"), ("registered models", "2")):  # fmt: skip
+                    ("artifact files", "4"), ("model versions", "4"), ("registered models", "2"),
+                    ("model metric values", "1")):  # fmt: skip
         assert _row(out, kind) == [n, n, n, "ok"], kind
     assert f"  trace spans {NO_SPANS}: " in out  # imported without them, and listed
 
@@ -121,6 +122,8 @@ def test_import_mlruns_folder(source, tmp_path: Path, monkeypatch) -> None:
     assert model.source_run_id == ids["r1"] and model.params == {"temp": "0.1"} and model.tags == {"t": "1"}
     files = get_artifact_repository(model.artifact_location)
     assert files.read_bytes("MLmodel") == b"flavors: {}" and files.read_bytes("sub/weights.bin") == b"0123456789"
+    (value,) = model.metrics  # its metrics/ file, linked to the run that logged it
+    assert (value.key, value.value, value.step, value.run_id) == ("score", 0.8, 1, ids["r2"])
     assert models.get_logged_model(ids["gone"], allow_deleted=True).name == "dropped"  # still deleted
     with pytest.raises(Exception, match="not found"):
         models.get_logged_model(ids["gone"])
@@ -151,6 +154,7 @@ def test_import_mlruns_folder(source, tmp_path: Path, monkeypatch) -> None:
     # nothing twice; the MLflow 2 trace (2017) is before --since
     assert _row(again, "traces") == ["3", "0", "3", "ok"]
     assert _row(again, "logged models") == ["2", "0", "2", "ok"]
+    assert _row(again, "model metric values") == ["1", "0", "1", "ok"]
     assert _row(again, "assessments") == ["2", "0", "2", "ok"]
     assert len(traces.get_trace(ids["trace"]).info.assessments) == 2
 

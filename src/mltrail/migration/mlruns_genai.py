@@ -8,7 +8,8 @@ dict; MLflow 2 wrote its V2 dict there, ``request_id``, ``timestamp_ms``,
 
 Logged models (MLflow 3): ``<exp>/models/<model id>/`` with ``meta.yaml`` (status as
 MLflow's number, ``lifecycle_stage: deleted`` for one in the trash), ``tags/<key>``,
-``params/<key>``, ``metrics/<key>`` and the files in ``artifacts/``.
+``params/<key>``, ``metrics/<key>`` (lines ``timestamp value step run_id`` and, for a
+metric on a dataset, ``dataset_name dataset_digest``) and the files in ``artifacts/``.
 
 Each trace's info is read once (to sort by request time and count); its spans and
 assessments only when it is yielded, so a large folder is streamed.
@@ -25,12 +26,30 @@ from mltrail.artifacts.base import ArtifactRepository
 from mltrail.entities.assessment import Assessment
 from mltrail.entities.logged_model import LoggedModel, LoggedModelStatus
 from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo, TraceState, TraceTagKey
+from mltrail.entities.tracking import Metric
 from mltrail.exceptions import MltrailException
 from mltrail.migration.mlruns_files import key_files, located, read_meta, read_yaml
 from mltrail.migration.source import SPAN_READ_ERRORS, LoggedModelRecord, Skipped, artifact_spans
 
 # MLflow 2's TraceStatus names that differ from MLflow 3's TraceState.
 _V2_STATES = {"TRACE_STATUS_UNSPECIFIED": TraceState.STATE_UNSPECIFIED}
+
+
+def _model_metrics(model_id: str, folder: Path) -> list[Metric]:
+    """Every line of the model's ``metrics/<key>`` files (a line of another shape is not a value)."""
+    out = []
+    for key, text in key_files(folder).items():
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) not in (4, 6):
+                continue
+            dataset = (parts[4], parts[5]) if len(parts) == 6 else (None, None)
+            try:
+                value = float(parts[1])
+                out.append(Metric(key, value, int(parts[0]), int(parts[2]), *dataset, parts[3], model_id))
+            except ValueError:
+                continue
+    return out
 
 
 def _trace_info_dict(raw: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +169,7 @@ class MlrunsGenai:
                 status_message=meta.get("status_message") or None,
                 tags=key_files(d / "tags"),
                 params=key_files(d / "params"),
+                metrics=_model_metrics(str(meta["model_id"]), d / "metrics"),
             )
             out.append(LoggedModelRecord(model, deleted=meta.get("lifecycle_stage") == "deleted"))
         out.sort(key=lambda r: (r.model.creation_timestamp, r.model.model_id))

@@ -31,6 +31,11 @@ from mltrail.store.rest_traces import RestTraceStore
 class RestDestination(SqlDestination):
     """An MLflow (or mltrail) tracking server; the import state lives in a local SQLite file."""
 
+    model_metrics_unsupported = (
+        "not exported yet (the run's own metrics are): over MLflow's REST API such a value is "
+        "logged as a run metric carrying a model_id, which the export does not send"
+    )
+
     def __init__(self, url: str, state_engine: sa.Engine) -> None:
         self.url = url.rstrip("/")
         tracking = RestTrackingStore(self.url)

@@ -76,9 +76,10 @@ class LoggedModelRecord:
     deleted: bool = False
 
     def marker(self) -> str:
-        """What changes when the model does (status, tags, params)."""
+        """What changes when the model does (status, tags, params, metric values)."""
         m = self.model
-        return f"{m.status}|{self.deleted}|{len(m.tags)}|{len(m.params)}"
+        values = f"|{len(m.metrics)}" if m.metrics else ""  # as before for a model without any
+        return f"{m.status}|{self.deleted}|{len(m.tags)}|{len(m.params)}{values}"
 
 
 def trace_marker(trace: Trace) -> str:
