@@ -3,7 +3,7 @@ SQLite (MLflow's 64-bit experiment ids kept) and MariaDB (too wide there: new id
 
 The folder is written elsewhere and then moved, as one copied from another machine: every
 absolute path it records is gone, so runs', logged models' and traces' files are read from
-their own folders. Beside what the client wrote it holds a trace laid out by MLflow 2 (V2
+their own folders (one trace has lost the tag naming its folder, too). Beside what the client wrote it holds a trace laid out by MLflow 2 (V2
 ``trace_info.yaml``, its spans in a ``traces.json`` outside the folder, where its tag says)
 and a trace whose spans are missing (imported, and listed).
 """
@@ -65,6 +65,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     ids = build_source(f"file://{root / 'built'}", root)
     shutil.move(root / "built", root / "mlruns")  # copied from elsewhere: the recorded paths are gone
     _mlflow2_trace(root / "mlruns", root / "v2-spans", ids["exp"], ids["r1"])
+    # a trace without its mlflow.artifactLocation tag: the spans are in its own artifacts/ folder
+    (root / "mlruns" / ids["exp"] / "traces" / ids["run_trace"] / "tags" / "mlflow.artifactLocation").unlink()
     return root, ids
 
 
@@ -90,7 +92,7 @@ def test_import_mlruns_folder(source, tmp_path: Path, monkeypatch) -> None:
                     ("artifact files", "4"), ("model versions", "4"), ("registered models", "2"),
                     ("model metric values", "1")):  # fmt: skip
         assert _row(out, kind) == [n, n, n, "ok"], kind
-    assert f"  trace spans {NO_SPANS}: " in out  # imported without them, and listed
+    assert f"  trace spans {NO_SPANS}: no mlflow.artifactLocation tag and no " in out  # imported, listed
 
     store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
     assert store.get_experiment(ids["exp"]).tags["team"] == "ml"  # a FileStore id, kept on SQLite

@@ -115,23 +115,25 @@ class MlrunsGenai:
             yield Trace(info, TraceData(self._spans(info, folder)))
 
     def _assessments(self, trace_id: str, folder: Path) -> list[dict[str, Any]]:
-        out: list[Assessment] = []
+        out: list[dict[str, Any]] = []
         for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
             raw = read_yaml(path)
             try:
                 out.append(Assessment.from_proto_json(raw))
             except MltrailException as err:
                 self.unreadable.append(Skipped("assessment", f"{trace_id}/{path.stem}", err.message))
-        out.sort(key=lambda a: (str(a.get("create_time") or ""), str(a.assessment_id)))
-        return list(out)
+        out.sort(key=lambda a: (str(a.get("create_time") or ""), str(a.get("assessment_id") or "")))
+        return out
 
     def _spans(self, info: TraceInfo, folder: Path) -> list[Span]:
         """``traces.json`` where the trace's tag says, or in its own folder if the mlruns folder moved."""
-        location = located(info.tags.get(TraceTagKey.ARTIFACT_LOCATION), folder / "artifacts")
+        own = folder / "artifacts"
+        location = located(info.tags.get(TraceTagKey.ARTIFACT_LOCATION), own)
+        if not location and own.is_dir():
+            location = str(own)
         if not location:
-            self.unreadable.append(
-                Skipped("trace spans", info.trace_id, "the trace names no artifact folder")
-            )
+            reason = f"no {TraceTagKey.ARTIFACT_LOCATION} tag and no {own}"
+            self.unreadable.append(Skipped("trace spans", info.trace_id, reason))
             return []
         try:
             return artifact_spans(get_artifact_repository(location))
