@@ -176,6 +176,7 @@ def test_import_mlruns_into_mariadb_renumbers_wide_experiment_ids(
         assert store.get_experiment(run.info.experiment_id).name == "churn"
         assert _row(out, "runs") == ["3", "3", "3", "ok"]
         assert _row(out, "traces") == ["4", "4", "4", "ok"] and _row(out, "logged models")[2:] == ["2", "ok"]
+        assert _row(out, "model metric values") == ["1", "1", "1", "ok"]
         trace = SqlTraceStore(dest).get_trace(ids["trace"])  # in the renumbered experiment
         assert trace.info.experiment_id == run.info.experiment_id and len(trace.data.spans) == 2
         assert SqlRegistryStore(dest).get_model_version("clf", "3").model_id == ids["model"]
