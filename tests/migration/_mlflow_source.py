@@ -1,8 +1,8 @@
 """Build a real MLflow store with the official client (in a child process, so its global state
 never touches the test's process): experiments, runs, metrics, params, tags, a dataset input,
 artifacts, a deleted run and experiment, a registered model with stages, aliases and tags, a prompt,
-a trace (two spans, a feedback and an expectation) and a logged model with a file, registered as
-version 3 of the model."""
+a trace (two spans, a feedback and an expectation) and a logged model with a file and a metric value
+(logged by run ``r2``), registered as version 3 of the model."""
 
 from __future__ import annotations
 
@@ -55,25 +55,39 @@ v1 = client.create_model_version("clf", r1.info.artifact_uri + "/model", run_id=
 v2 = client.create_model_version("clf", f"runs:/{r2.info.run_id}/model", run_id=r2.info.run_id)
 client.transition_model_version_stage("clf", "1", "Production")
 client.set_registered_model_alias("clf", "champion", "2")
-if sys.argv[2] == "full":  # prompts and traces need a database store
-    mlflow.genai.register_prompt(name="greet", template="Hello {{name}}")
-    with mlflow.start_span("step") as span:
-        span.set_inputs({"q": "hi"})
-        with mlflow.start_span("inner"):
-            pass
-    mlflow.flush_trace_async_logging()
-    tid = mlflow.get_last_active_trace_id()
-    mlflow.log_feedback(trace_id=tid, name="quality", value=0.9, rationale="fine")
-    mlflow.log_expectation(trace_id=tid, name="expected", value={"a": 1})
-    lm = client.create_logged_model(exp_id, name="agent", source_run_id=r1.info.run_id,
-                                    params={"temp": "0.1"}, tags={"t": "1"}, model_type="agent")
-    import pathlib, tempfile
-    folder = pathlib.Path(tempfile.mkdtemp())
-    (folder / "MLmodel").write_text("flavors: {}")
+mlflow.genai.register_prompt(name="greet", template="Hello {{name}}")
+with mlflow.start_span("step") as span:
+    span.set_inputs({"q": "hi"})
+    with mlflow.start_span("inner"):
+        pass
+mlflow.flush_trace_async_logging()
+tid = mlflow.get_last_active_trace_id()
+mlflow.log_feedback(trace_id=tid, name="quality", value=0.9, rationale="fine")
+mlflow.log_expectation(trace_id=tid, name="expected", value={"a": 1})
+lm = client.create_logged_model(exp_id, name="agent", source_run_id=r1.info.run_id,
+                                params={"temp": "0.1"}, tags={"t": "1"}, model_type="agent")
+import pathlib, tempfile
+folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "MLmodel").write_text("flavors: {}")
+client.log_model_artifacts(lm.model_id, str(folder))
+client.log_metric(r2.info.run_id, "score", 0.8, step=1, timestamp=7, model_id=lm.model_id)
+client.finalize_logged_model(lm.model_id, "READY")
+client.create_model_version("clf", f"models:/{lm.model_id}", run_id=r1.info.run_id, model_id=lm.model_id)
+extra = {}
+if sys.argv[2] == "files":  # more of what an mlruns folder keeps for GenAI
+    (folder / "sub").mkdir()
+    (folder / "sub" / "weights.bin").write_bytes(b"0123456789")
     client.log_model_artifacts(lm.model_id, str(folder))
-    client.finalize_logged_model(lm.model_id, "READY")
-    client.create_model_version("clf", f"models:/{lm.model_id}", run_id=r1.info.run_id, model_id=lm.model_id)
-extra = {"trace": tid, "model": lm.model_id} if sys.argv[2] == "full" else {}
+    gone = client.create_logged_model(exp_id, name="dropped")
+    client.delete_logged_model(gone.model_id)
+    mlflow.set_active_model(model_id=lm.model_id)
+    mlflow.start_run(run_id=r2.info.run_id)
+    with mlflow.start_span("in-run") as span:
+        span.set_outputs({"a": 2})
+    mlflow.end_run("FAILED")
+    mlflow.flush_trace_async_logging()
+    extra = {"run_trace": mlflow.get_last_active_trace_id(), "gone": gone.model_id}
+extra.update({"trace": tid, "model": lm.model_id})
 print(json.dumps({**extra, "exp": exp_id, "old": old, "r1": r1.info.run_id, "r2": r2.info.run_id,
                   "r3": r3.info.run_id, "r4": r4.info.run_id}))
 """
@@ -91,7 +105,8 @@ def build_source(uri: str, cwd: Path) -> dict[str, str]:
     """Fill the MLflow store at ``uri`` (artifacts under ``cwd``); the ids it made.
 
     A ``file:`` URI makes an ``mlruns`` folder (MLflow's FileStore, allowed by
-    ``MLFLOW_ALLOW_FILE_STORE``), without the prompt and the trace it cannot hold.
+    ``MLFLOW_ALLOW_FILE_STORE``), with more GenAI data: a logged model's nested file, a
+    deleted logged model, and a trace inside run ``r2`` made with the model active.
     """
     kind = "files" if uri.startswith("file:") else "full"
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}

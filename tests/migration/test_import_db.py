@@ -47,9 +47,9 @@ def test_import_keeps_everything_and_reruns_bring_only_new(source, tmp_path: Pat
     dest = f"sqlite:///{tmp_path / 'dest.db'}"
     out = _import(uri, dest)
     assert _row(out, "runs") == ["4", "4", "4", "ok"]
-    assert _row(out, "metric points") == ["43", "43", "43", "ok"]
+    assert _row(out, "metric points") == ["44", "44", "44", "ok"]
     for kind, n in (("traces", "1"), ("spans", "2"), ("assessments", "2"), ("logged models", "1"),
-                    ("artifact files", "3")):  # fmt: skip
+                    ("artifact files", "3"), ("model metric values", "1")):  # fmt: skip
         assert _row(out, kind) == [n, n, n, "ok"], kind
 
     store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
@@ -94,10 +94,12 @@ def test_import_keeps_everything_and_reruns_bring_only_new(source, tmp_path: Pat
     assert (model.name, model.model_type, str(model.status)) == ("agent", "agent", "READY")
     assert model.source_run_id == ids["r1"] and model.params == {"temp": "0.1"} and model.tags == {"t": "1"}
     assert get_artifact_repository(model.artifact_location).read_bytes("MLmodel") == b"flavors: {}"
+    (value,) = model.metrics  # logged_model_metrics, linked to the run that logged it
+    assert (value.key, value.value, value.step, value.run_id) == ("score", 0.8, 1, ids["r2"])
 
     again = _import(uri, dest)  # nothing new: nothing brought, nothing duplicated
     assert _row(again, "runs") == ["4", "0", "4", "ok"]
-    assert _row(again, "metric points") == ["43", "0", "43", "ok"]
+    assert _row(again, "metric points") == ["44", "0", "44", "ok"]
     assert _row(again, "traces") == ["1", "0", "1", "ok"] and _row(again, "assessments") == [
         "2",
         "0",
@@ -105,12 +107,13 @@ def test_import_keeps_everything_and_reruns_bring_only_new(source, tmp_path: Pat
         "ok",
     ]
     assert _row(again, "logged models") == ["1", "0", "1", "ok"]
+    assert _row(again, "model metric values") == ["1", "0", "1", "ok"]
     assert len(traces.get_trace(ids["trace"]).info.assessments) == 2
     assert len(store.get_metric_history(ids["r1"], "loss")) == 40
 
     log_more(uri, root, ids["r1"])
     third = _import(uri, dest, "--experiment", "churn")
-    assert _row(third, "metric points")[:2] == ["43", "1"]  # churn only: 41 + 1 + 1
+    assert _row(third, "metric points")[:2] == ["44", "1"]  # churn only: 41 + 2 + 1
     assert len(store.get_metric_history(ids["r1"], "loss")) == 41
     assert store.get_run(ids["r1"]).data.tags["reviewed"] == "yes"
 

@@ -46,9 +46,9 @@ def test_import_from_server(server, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     dest = f"sqlite:///{tmp_path / 'dest.db'}"
     out = _import(live.url, dest)
-    assert _row(out, "metric points") == ["43", "43", "43", "ok"]
+    assert _row(out, "metric points") == ["44", "44", "44", "ok"]
     for kind, n in (("artifact files", "3"), ("traces", "1"), ("spans", "2"), ("assessments", "2"),
-                    ("logged models", "1")):  # fmt: skip
+                    ("logged models", "1"), ("model metric values", "1")):  # fmt: skip
         assert _row(out, kind) == [n, n, n, "ok"], kind
 
     store = SqlTrackingStore(dest, str(tmp_path / "mltrail-artifacts"))
@@ -74,7 +74,7 @@ def test_import_from_server(server, tmp_path: Path, monkeypatch) -> None:
 
     again = _import(live.url, dest)
     assert _row(again, "runs") == ["4", "0", "4", "ok"]
-    assert _row(again, "metric points") == ["43", "0", "43", "ok"]
+    assert _row(again, "metric points") == ["44", "0", "44", "ok"]
     assert _row(again, "traces") == ["1", "0", "1", "ok"] and _row(again, "assessments") == [
         "2",
         "0",

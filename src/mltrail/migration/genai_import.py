@@ -11,9 +11,11 @@ source and in the destination like every other kind.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from mltrail.entities.trace import Trace, TraceInfo
+from mltrail.entities.tracking import Metric
 from mltrail.exceptions import MltrailException
 from mltrail.migration.source import LoggedModelRecord, trace_marker
 from mltrail.migration.writer import copy_tree, count_files
@@ -21,7 +23,7 @@ from mltrail.migration.writer import copy_tree, count_files
 if TYPE_CHECKING:
     from mltrail.migration.importer import Importer
 
-GENAI_KINDS = ("logged models", "traces", "spans", "assessments")
+GENAI_KINDS = ("logged models", "model metric values", "traces", "spans", "assessments")
 # Trace metadata naming other entities: rewritten when the import gave those another id.
 _RUN_KEY = "mlflow.sourceRun"
 _MODEL_KEY = "mlflow.modelId"
@@ -51,9 +53,11 @@ class GenaiImport:
         c.source += 1
         known = self.state.get("logged_model", m.model_id)
         try:
+            changed = True
             if known is not None and self.dest.logged_model_holder(known[0]) is not None:
                 model_id = known[0]
-                if known[1] != rec.marker():
+                changed = known[1] != rec.marker()
+                if changed:
                     self.dest.update_logged_model(rec, model_id)
             else:
                 holder = self.dest.logged_model_holder(m.model_id)
@@ -67,6 +71,7 @@ class GenaiImport:
                 if model_id != m.model_id:
                     self._skip("logged model id", m.model_id, f"imported as {model_id}")
             self._model_files(rec, model_id)
+            self._model_metrics(rec, model_id, write=changed)
             self.dest.finish_logged_model(rec, model_id)
         except MltrailException as err:
             self._skip("logged model", m.model_id, err.message)
@@ -76,6 +81,38 @@ class GenaiImport:
         self.model_map[m.model_id] = model_id
         c.destination += 1
         self.progress.entity("logged model")
+
+    def _model_metrics(self: Importer, rec: LoggedModelRecord, model_id: str, write: bool) -> None:
+        """The model's metric values, per run that logged them (mapped to the imported run).
+
+        Values whose run is not in the destination, or that the destination cannot take, are listed
+        and not counted; the rest are counted as distinct (key, timestamp, step, run), as the
+        destination's table keeps them. ``write=False``: unchanged since the last import, only counted."""
+        c = self.c["model metric values"]
+        by_run: dict[str, list[Metric]] = defaultdict(list)
+        for m in rec.model.metrics or []:
+            by_run[m.run_id or ""].append(m)
+        ident = f"logged model {rec.model.model_id}"
+        if by_run and self.dest.model_metrics_unsupported:
+            self._skip("model metric values", ident, self.dest.model_metrics_unsupported)
+            return
+        counted = 0
+        for run, points in by_run.items():
+            dest_run = self._dest_run(run)
+            distinct = len({(m.key, m.timestamp, m.step) for m in points})
+            if dest_run is None:
+                self._skip("model metric values", ident, f"{distinct} from run {run or '?'}, not imported")
+                continue
+            try:
+                if write:
+                    c.brought += self.dest.model_metrics(model_id, dest_run, points)
+            except MltrailException as err:
+                self._skip("model metric values", ident, f"{distinct} from run {run}: {err.message}")
+                continue
+            counted += distinct
+        if counted:
+            c.source += counted
+            c.destination += min(self.dest.model_metric_count(model_id), counted)
 
     def _model_files(self: Importer, rec: LoggedModelRecord, model_id: str) -> None:
         try:
@@ -117,7 +154,7 @@ class GenaiImport:
             else:
                 if known is None and holder is not None and holder != dest_exp:
                     raise MltrailException(f"the id is taken by a trace of experiment {holder}")
-                new = self.dest.write_trace(self._rewritten(trace, dest_exp))
+                new = self.dest.write_trace(self._rewritten(trace, dest_exp), exists=holder is not None)
                 trace_id = info.trace_id
                 c["traces"].brought += holder is None
                 c["spans"].brought += len(trace.data.spans) if holder is None else 0

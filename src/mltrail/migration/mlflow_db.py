@@ -24,8 +24,9 @@ from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRec
 _TABLES = (
     "experiments", "experiment_tags", "runs", "metrics", "params", "tags", "datasets", "inputs",
     "input_tags", "registered_models", "registered_model_tags", "model_versions", "model_version_tags",
-    "registered_model_aliases", "logged_models", "logged_model_tags", "logged_model_params", "trace_info",
-    "trace_tags", "trace_request_metadata", "spans", "assessments", "alembic_version",
+    "registered_model_aliases", "logged_models", "logged_model_tags", "logged_model_params",
+    "logged_model_metrics", "trace_info", "trace_tags", "trace_request_metadata", "spans", "assessments",
+    "alembic_version",
 )  # fmt: skip
 
 

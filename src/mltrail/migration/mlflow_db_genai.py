@@ -11,6 +11,7 @@ trace's artifact folder (``traces.json``) when it can be opened.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,12 +22,15 @@ import sqlalchemy as sa
 from mltrail.artifacts import get_artifact_repository
 from mltrail.entities.assessment import Assessment, ExpectationValue
 from mltrail.entities.logged_model import LoggedModel, LoggedModelStatus
-from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo
-from mltrail.exceptions import MltrailException
-from mltrail.migration.source import LoggedModelRecord
+from mltrail.entities.trace import Span, Trace, TraceData, TraceInfo, TraceTagKey
+from mltrail.entities.tracking import Metric
+from mltrail.migration.source import (
+    SPAN_READ_ERRORS,
+    LoggedModelRecord,
+    artifact_spans,
+)
 
 _PAGE = 200
-ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 
 
 def _rfc3339(ms: int | None) -> str:
@@ -131,7 +135,7 @@ class GenaiTables:
                 )
                 found = spans.get(trace_id)
                 if found is None:
-                    found = self._artifact_spans(trace_id, info.tags.get(ARTIFACT_LOCATION_TAG))
+                    found = self._artifact_spans(trace_id, info.tags.get(TraceTagKey.ARTIFACT_LOCATION))
                 yield Trace(info, TraceData(found))
 
     def trace_count(self, experiment_id: str, since_ms: int | None = None) -> int:
@@ -159,9 +163,8 @@ class GenaiTables:
         if not location:
             return []
         try:
-            data = json.loads(get_artifact_repository(location).read_bytes("traces.json"))
-            return TraceData.from_dict(data).spans
-        except (MltrailException, OSError, ValueError, KeyError, TypeError) as err:
+            return artifact_spans(get_artifact_repository(location))
+        except SPAN_READ_ERRORS as err:
             self.unreadable.append((trace_id, f"its spans at {location} cannot be read: {err}"))
             return []
 
@@ -189,6 +192,7 @@ class GenaiTables:
         ids = [r.model_id for r in rows]
         tags = self._kv("logged_model_tags", "tag_key", "tag_value", "model_id", ids)
         params = self._kv("logged_model_params", "param_key", "param_value", "model_id", ids)
+        metrics = self._model_metrics(ids)
         out = []
         for row in rows:
             m = row._mapping
@@ -205,6 +209,26 @@ class GenaiTables:
                 status_message=m.get("status_message"),
                 tags=tags.get(m["model_id"], {}),
                 params=params.get(m["model_id"], {}),
+                metrics=metrics.get(m["model_id"], []),
             )
             out.append(LoggedModelRecord(model, deleted=m.get("lifecycle_stage") == "deleted"))
+        return out
+
+    def _model_metrics(self, ids: list[str]) -> dict[str, list[Metric]]:
+        """``logged_model_metrics`` rows of the models (every run, step and dataset), by model."""
+        out: dict[str, list[Metric]] = defaultdict(list)
+        if "logged_model_metrics" not in self.t or not ids:
+            return out
+        table = self.t["logged_model_metrics"]
+        t = table.c
+        query = sa.select(table).where(t.model_id.in_(ids))
+        for row in self._rows(
+            query.order_by(t.model_id, t.metric_name, t.metric_step, t.metric_timestamp_ms)
+        ):
+            value = math.nan if row.metric_value is None else float(row.metric_value)
+            dataset = (row.dataset_name or None, row.dataset_digest or None)
+            point = (int(row.metric_timestamp_ms), int(row.metric_step))
+            out[row.model_id].append(
+                Metric(row.metric_name, value, *point, *dataset, row.run_id, row.model_id)
+            )
         return out

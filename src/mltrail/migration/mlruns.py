@@ -5,7 +5,11 @@
 ``timestamp value step``), ``params/<key>``, ``tags/<key>``, ``inputs/`` and
 ``artifacts/``; datasets under ``<exp id>/datasets/``; the model registry under
 ``models/<name>/`` (``meta.yaml``, ``tags/``, ``aliases/``, ``version-<n>/``).
-Keys with ``/`` are nested folders, as MLflow writes them.
+Keys with ``/`` are nested folders, as MLflow writes them. Traces and logged models
+(``<exp id>/traces/``, ``<exp id>/models/``) are read by :mod:`.mlruns_genai`.
+
+A folder moved or copied from another machine still names its old absolute paths:
+files are then read from the entity's own folder (``artifacts/``).
 """
 
 from __future__ import annotations
@@ -13,37 +17,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from mltrail.artifacts import get_artifact_repository
+from mltrail.artifacts.base import ArtifactRepository
+from mltrail.entities.logged_model import LoggedModel
 from mltrail.entities.model_registry import ModelVersion, RegisteredModel
+from mltrail.entities.trace import Trace
 from mltrail.entities.tracking import Dataset, DatasetInput, InputTag, Metric
-from mltrail.migration.source import ExperimentRecord, RunRecord, Skipped, Source
+from mltrail.migration.mlruns_files import key_files, local_uri, located, read_meta
+from mltrail.migration.mlruns_genai import MlrunsGenai
+from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord, Skipped, Source
 
 # MLflow's FileStore writes a run's status as the RunStatus enum number.
 _STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
-
-
-def _meta(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load((path / "meta.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _key_files(folder: Path) -> dict[str, str]:
-    """``{key: content}`` of every file under ``folder`` (nested folders make ``a/b`` keys)."""
-    if not folder.is_dir():
-        return {}
-    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _local_uri(uri: str | None) -> str | None:
-    if uri and uri.startswith("file://"):
-        return uri[len("file://") :]
-    return uri
 
 
 class MlrunsSource(Source):
@@ -54,6 +40,9 @@ class MlrunsSource(Source):
         self.identity = f"file://{self.root}"
         if not any((d / "meta.yaml").is_file() for d in self._exp_dirs()):
             raise ValueError(f"{root} is not an MLflow mlruns folder (no <experiment>/meta.yaml)")
+        self.genai = MlrunsGenai(self._exp_dir)
+        # registered model name -> its folder under models/ (the name as MLflow keeps it in meta.yaml)
+        self._model_folders: dict[str, Path] = {}
 
     def _exp_dirs(self) -> list[Path]:
         dirs = [d for d in self.root.iterdir() if d.is_dir() and d.name.isdigit()]
@@ -70,7 +59,7 @@ class MlrunsSource(Source):
         """Every experiment, the ones in ``.trash`` as deleted."""
         out = []
         for d in self._exp_dirs():
-            meta = _meta(d)
+            meta = read_meta(d)
             if not meta:
                 continue
             deleted = d.parent.name == ".trash"
@@ -82,7 +71,7 @@ class MlrunsSource(Source):
                     lifecycle_stage="deleted" if deleted else str(meta.get("lifecycle_stage", "active")),
                     creation_time=meta.get("creation_time"),
                     last_update_time=meta.get("last_update_time"),
-                    tags=_key_files(d / "tags"),
+                    tags=key_files(d / "tags"),
                 )
             )
         return out
@@ -92,7 +81,7 @@ class MlrunsSource(Source):
         exp_dir = self._exp_dir(experiment_id)
         records = []
         for d in exp_dir.iterdir():
-            meta = _meta(d) if d.is_dir() and len(d.name) == 32 else {}
+            meta = read_meta(d) if d.is_dir() and len(d.name) == 32 else {}
             if not meta:
                 continue
             status = meta.get("status", 3)
@@ -108,9 +97,9 @@ class MlrunsSource(Source):
                     start_time=meta.get("start_time"),
                     end_time=meta.get("end_time"),
                     lifecycle_stage=str(meta.get("lifecycle_stage", "active")),
-                    artifact_uri=_local_uri(meta.get("artifact_uri")),
-                    params=_key_files(d / "params"),
-                    tags=_key_files(d / "tags"),
+                    artifact_uri=local_uri(meta.get("artifact_uri")),
+                    params=key_files(d / "params"),
+                    tags=key_files(d / "tags"),
                     inputs=self._inputs(exp_dir, d),
                     metric_points=points,
                 )
@@ -124,10 +113,10 @@ class MlrunsSource(Source):
             return []
         out = []
         for d in sorted(folder.iterdir()):
-            meta = _meta(d)
+            meta = read_meta(d)
             if meta.get("source_type") not in ("DATASET", 1) or not meta.get("source_id"):
                 continue
-            ds = _meta(exp_dir / "datasets" / str(meta["source_id"]))
+            ds = read_meta(exp_dir / "datasets" / str(meta["source_id"]))
             if not ds:
                 continue
             tags = [InputTag(str(k), str(v)) for k, v in (meta.get("tags") or {}).items()]
@@ -146,7 +135,7 @@ class MlrunsSource(Source):
         """Every line of every metric file, per key in file order."""
         folder = self._exp_dir(run.experiment_id) / run.run_id / "metrics"
         out = []
-        for key, text in _key_files(folder).items():
+        for key, text in key_files(folder).items():
             for line in text.splitlines():
                 parts = line.split()
                 if len(parts) < 2:
@@ -164,16 +153,18 @@ class MlrunsSource(Source):
     def registered_models(self) -> list[RegisteredModel]:
         """The models under ``models/`` with tags and aliases."""
         out = []
+        self._model_folders = {}
         for d in self._model_dirs():
-            meta = _meta(d)
+            meta = read_meta(d)
+            self._model_folders[str(meta.get("name", d.name))] = d
             out.append(
                 RegisteredModel(
                     name=str(meta.get("name", d.name)),
                     creation_timestamp=meta.get("creation_timestamp"),
                     last_updated_timestamp=meta.get("last_updated_timestamp"),
                     description=meta.get("description") or None,
-                    tags=_key_files(d / "tags"),
-                    aliases={k: v.strip() for k, v in _key_files(d / "aliases").items()},
+                    tags=key_files(d / "tags"),
+                    aliases={k: v.strip() for k, v in key_files(d / "aliases").items()},
                 )
             )
         out.sort(key=lambda m: (m.creation_timestamp or 0, m.name))
@@ -181,12 +172,14 @@ class MlrunsSource(Source):
 
     def model_versions(self, name: str) -> list[ModelVersion]:
         """The model's ``version-<n>`` folders by number."""
-        folder = next((d for d in self._model_dirs() if _meta(d).get("name", d.name) == name), None)
+        if name not in self._model_folders:  # found once by registered_models(), not per model
+            self.registered_models()
+        folder = self._model_folders.get(name)
         if folder is None:
             return []
         out = []
         for d in folder.glob("version-*"):
-            meta = _meta(d)
+            meta = read_meta(d)
             if not meta:
                 continue
             out.append(
@@ -201,26 +194,37 @@ class MlrunsSource(Source):
                     source=meta.get("source"),
                     run_id=meta.get("run_id") or None,
                     status=str(meta.get("status") or "READY"),
-                    tags=_key_files(d / "tags"),
+                    tags=key_files(d / "tags"),
                     run_link=meta.get("run_link") or None,
+                    model_id=meta.get("model_id") or None,
                 )
             )
         out.sort(key=lambda v: int(v.version))
         return out
 
+    # ------------------------------------------------------------------ GenAI
+    def logged_models(self, experiment_id: str) -> list[LoggedModelRecord]:
+        """The experiment's logged models (``<exp>/models/``), deleted ones too, oldest first."""
+        return self.genai.logged_models(experiment_id)
+
+    def model_artifact_repository(self, model: LoggedModel) -> ArtifactRepository | None:
+        """A logged model's files (its own ``artifacts/`` when the recorded path is gone)."""
+        return self.genai.model_artifact_repository(model)
+
+    def traces(self, experiment_id: str) -> Iterator[Trace]:
+        """The experiment's traces (``<exp>/traces/``) with spans and assessments, oldest first."""
+        return self.genai.traces(experiment_id)
+
+    def trace_count(self, experiment_id: str, since_ms: int | None = None) -> int:
+        """How many traces the experiment's folder holds (requested since ``since_ms``)."""
+        return self.genai.trace_count(experiment_id, since_ms)
+
+    def artifact_repository(self, run: RunRecord) -> ArtifactRepository | None:
+        """The run's files: its ``artifact_uri``, or its own ``artifacts/`` when the recorded path is gone."""
+        own = self._exp_dir(run.experiment_id) / run.run_id / "artifacts"
+        location = located(run.artifact_uri, own)
+        return get_artifact_repository(location) if location else None
+
     def unsupported(self) -> list[Skipped]:
-        """Traces (``<exp>/traces/``) and logged models (``<exp>/models/``), counted."""
-        traces = models = 0
-        for d in self._exp_dirs():
-            if (d / "traces").is_dir():
-                traces += sum(1 for _ in (d / "traces").iterdir())
-            if (d / "models").is_dir():
-                models += sum(1 for _ in (d / "models").iterdir())
-        out = []
-        if traces:
-            out.append(Skipped("trace", f"{traces} in the source", "traces are not imported yet"))
-        if models:
-            out.append(
-                Skipped("logged model", f"{models} in the source", "logged models are not imported yet")
-            )
-        return out
+        """Traces, assessments, spans and logged models whose files could not be read."""
+        return list(self.genai.unreadable)

@@ -9,7 +9,6 @@ artifact proxy (``mlflow-artifacts:``) or read from where the run says they are.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,11 +16,19 @@ from mltrail.artifacts import get_artifact_repository
 from mltrail.artifacts.base import ArtifactRepository
 from mltrail.entities.logged_model import LoggedModel
 from mltrail.entities.model_registry import ModelVersion, RegisteredModel
-from mltrail.entities.trace import Trace, TraceData
+from mltrail.entities.trace import Trace, TraceData, TraceTagKey
 from mltrail.entities.tracking import Metric
 from mltrail.entities.view_type import ViewType
 from mltrail.exceptions import MltrailException
-from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord, Skipped, Source
+from mltrail.migration.source import (
+    SPAN_READ_ERRORS,
+    ExperimentRecord,
+    LoggedModelRecord,
+    RunRecord,
+    Skipped,
+    Source,
+    artifact_spans,
+)
 from mltrail.store.rest import RestTrackingStore
 from mltrail.store.rest_logged_models import RestLoggedModelStore
 from mltrail.store.rest_registry import RestRegistryStore
@@ -30,7 +37,6 @@ from mltrail.store.rest_traces import RestTraceStore
 _PAGE = 1000
 _TRACE_PAGE = 100
 _PAGE_COUNT = 500  # MLflow's largest page of trace infos
-_ARTIFACT_LOCATION = "mlflow.artifactLocation"
 # MLflow keeps prompts as registered models with this tag, out of plain searches.
 _PROMPTS = "tags.`mlflow.prompt.is_prompt` = 'true'"
 
@@ -229,13 +235,12 @@ class RestSource(Source):
             return []  # an MLflow server that keeps spans in artifacts: read them there
 
     def _artifact_spans(self, info: Any) -> list:
-        location = info.tags.get(_ARTIFACT_LOCATION)
+        location = info.tags.get(TraceTagKey.ARTIFACT_LOCATION)
         if not location:
             return []
         try:
-            repo = get_artifact_repository(location, tracking_uri=self.identity)
-            return TraceData.from_dict(json.loads(repo.read_bytes("traces.json"))).spans
-        except (MltrailException, OSError, ValueError, KeyError, TypeError) as err:
+            return artifact_spans(get_artifact_repository(location, tracking_uri=self.identity))
+        except SPAN_READ_ERRORS as err:
             self.problems.append(Skipped("trace spans", info.trace_id, f"cannot read {location}: {err}"))
             return []
 

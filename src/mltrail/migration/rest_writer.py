@@ -31,6 +31,11 @@ from mltrail.store.rest_traces import RestTraceStore
 class RestDestination(SqlDestination):
     """An MLflow (or mltrail) tracking server; the import state lives in a local SQLite file."""
 
+    model_metrics_unsupported = (
+        "not exported yet (the run's own metrics are): over MLflow's REST API such a value is "
+        "logged as a run metric carrying a model_id, which the export does not send"
+    )
+
     def __init__(self, url: str, state_engine: sa.Engine) -> None:
         self.url = url.rstrip("/")
         tracking = RestTrackingStore(self.url)
@@ -94,8 +99,9 @@ class RestDestination(SqlDestination):
         return get_artifact_repository(self.logged_model(model_id).artifact_location, tracking_uri=self.url)
 
     # ----------------------------------------------------------------- traces
-    def write_trace(self, trace: Trace) -> int:
-        """Spans (OTLP), the trace's info (``StartTraceV3``), then each assessment the server lacks.
+    def write_trace(self, trace: Trace, exists: bool = True) -> int:
+        """Spans (OTLP), the trace's info (``StartTraceV3``), then each assessment the server lacks
+        (its answer lists the ones it has, so ``exists`` is not needed).
 
         The server gives assessments new ids: one is taken as there when it has the same name and
         creation time; an ``overrides`` link follows the new ids."""

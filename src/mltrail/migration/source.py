@@ -6,6 +6,7 @@ so the writer and the verification do not care where the data came from.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,8 +15,12 @@ from mltrail.artifacts import get_artifact_repository
 from mltrail.artifacts.base import ArtifactRepository
 from mltrail.entities.logged_model import LoggedModel
 from mltrail.entities.model_registry import ModelVersion, RegisteredModel
-from mltrail.entities.trace import Trace
+from mltrail.entities.trace import Span, Trace, TraceData
 from mltrail.entities.tracking import DatasetInput, Metric
+from mltrail.exceptions import MltrailException
+
+#: What reading a trace's ``traces.json`` may raise: a missing or unreadable file, bad JSON.
+SPAN_READ_ERRORS = (MltrailException, OSError, ValueError, KeyError, TypeError)
 
 
 @dataclass
@@ -71,9 +76,10 @@ class LoggedModelRecord:
     deleted: bool = False
 
     def marker(self) -> str:
-        """What changes when the model does (status, tags, params)."""
+        """What changes when the model does (status, tags, params, metric values)."""
         m = self.model
-        return f"{m.status}|{self.deleted}|{len(m.tags)}|{len(m.params)}"
+        values = f"|{len(m.metrics)}" if m.metrics else ""  # as before for a model without any
+        return f"{m.status}|{self.deleted}|{len(m.tags)}|{len(m.params)}{values}"
 
 
 def trace_marker(trace: Trace) -> str:
@@ -83,6 +89,14 @@ def trace_marker(trace: Trace) -> str:
         f"{info.state}|{len(trace.data.spans)}|{len(info.tags)}|{len(info.trace_metadata)}|"
         f"{len(info.assessments)}"
     )
+
+
+def artifact_spans(repo: ArtifactRepository) -> list[Span]:
+    """The spans a trace keeps in its artifact folder (``traces.json``; MLflow 2's span JSON too).
+
+    Raises one of :data:`SPAN_READ_ERRORS` when the file is missing or unreadable.
+    """
+    return TraceData.from_dict(json.loads(repo.read_bytes("traces.json"))).spans
 
 
 @dataclass

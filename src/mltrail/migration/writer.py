@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import sqlalchemy as sa
 
@@ -23,6 +24,7 @@ from mltrail.exceptions import MltrailException
 from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord
 from mltrail.store.logged_models import LoggedModelStore
 from mltrail.store.sql import schema
+from mltrail.store.sql._metrics import write_model_metrics
 from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.traces import SqlTraceStore
@@ -40,6 +42,9 @@ def _chunks(items: Sequence, size: int) -> list[Sequence]:
 
 class SqlDestination:
     """A mltrail database (SQLite, PostgreSQL, MySQL) receiving an import."""
+
+    #: Why the destination cannot take a logged model's metric values, or ``None`` when it can.
+    model_metrics_unsupported: str | None = None
 
     def __init__(self, tracking: SqlTrackingStore, registry: SqlRegistryStore) -> None:
         self.tracking = tracking
@@ -263,6 +268,20 @@ class SqlDestination:
             except MltrailException:
                 pass  # already in the trash
 
+    def model_metrics(self, model_id: str, run_id: str, metrics: Sequence[Metric]) -> int:
+        """Add a logged model's metric values logged by one run (MLflow's ``logged_model_metrics``; the
+        run's own history came with the run). A value already there is kept; returns how many are new."""
+        items = [replace(m, model_id=model_id, run_id=run_id) for m in metrics]
+        before = self.model_metric_count(model_id)
+        self.tracking.db.write(lambda conn: write_model_metrics(conn, run_id, items))
+        return self.model_metric_count(model_id) - before
+
+    def model_metric_count(self, model_id: str) -> int:
+        """How many metric values the destination holds for a logged model."""
+        t = schema.logged_model_metrics.c
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(t.model_id == model_id)).scalar_one())
+
     def logged_model(self, model_id: str) -> LoggedModel:
         """A destination logged model, deleted ones too."""
         return self.logged_models.get_logged_model(model_id, allow_deleted=True)
@@ -279,9 +298,12 @@ class SqlDestination:
         except MltrailException:
             return None
 
-    def write_trace(self, trace: Trace) -> int:
-        """Store the trace with its id, spans and assessments (ids kept); how many assessments are new."""
-        before = {a.get("assessment_id") for a in self._stored_assessments(trace.info.trace_id)}
+    def write_trace(self, trace: Trace, exists: bool = True) -> int:
+        """Store the trace with its id, spans and assessments (ids kept); how many assessments are new.
+
+        ``exists=False`` says the destination has no such trace yet (no assessments to look up)."""
+        stored = self._stored_assessments(trace.info.trace_id) if exists else []
+        before = {a.get("assessment_id") for a in stored}
         self.traces.log_traces([trace])
         return sum(1 for a in trace.info.assessments if a.get("assessment_id") not in before)
 
