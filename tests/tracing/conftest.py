@@ -17,10 +17,19 @@ def clean_tracing_state() -> Iterator[None]:
     from mltrail.tracing import _manager
     from mltrail.tracing.export import flush_trace_async_logging
 
+    # Before as well as after: a module of another folder, run earlier on this xdist worker, may
+    # have left OpenAI autologging on (then a LangChain chat call would gain an OpenAI span).
+    _disable_llm_autologging()
     _manager.set_enabled(True)
     _manager.reset_last_trace_id()
     yield
     flush_trace_async_logging()
+    _disable_llm_autologging()
+    _manager.set_enabled(True)
+    _manager.reset_last_trace_id()
+
+
+def _disable_llm_autologging() -> None:
     import mltrail.openai
 
     mltrail.openai.autolog(disable=True)
@@ -30,8 +39,6 @@ def clean_tracing_state() -> Iterator[None]:
         mltrail.langchain.autolog(disable=True)
     except ImportError:
         pass
-    _manager.set_enabled(True)
-    _manager.reset_last_trace_id()
 
 
 @pytest.fixture(scope="module")
