@@ -72,9 +72,10 @@ def update_workspace(call: Call) -> dict[str, Any]:
 
 
 def delete_workspace(call: Call) -> Response:
-    mode = (call.body.mode or "RESTRICT").upper()
+    given = call.body.mode or call.query.get("mode")  # MLflow's client sends ``?mode=``
+    mode = (given or "RESTRICT").upper()
     if mode not in DELETION_MODES:
-        raise invalid(f"Invalid deletion mode '{call.body.mode}'. Use RESTRICT, SET_DEFAULT or CASCADE.")
+        raise invalid(f"Invalid deletion mode '{given}'. Use RESTRICT, SET_DEFAULT or CASCADE.")
     tracking, registry = call.tracking_store, call.registry_store
 
     def erase(conn: Any, name: str) -> None:  # CASCADE: in the deletion's own transaction

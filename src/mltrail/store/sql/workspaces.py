@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,28 +30,12 @@ from mltrail.exceptions import (
 )
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.database import database_for
-from mltrail.store.workspace_scope import DEFAULT_WORKSPACE
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, DELETION_MODES, check_workspace_name
 
 __all__ = ["DEFAULT_WORKSPACE", "DELETION_MODES", "SqlWorkspaceStore", "check_workspace_name"]
-_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])$")
 _W = s.workspaces
-_RESERVED = {"workspaces", "api", "ajax-api", "static-files"}
-#: ``delete_workspace``'s modes (MLflow's ``WorkspaceDeletionMode``).
-DELETION_MODES = ("RESTRICT", "SET_DEFAULT", "CASCADE")
 # The tables whose rows belong to a workspace (migration 0017).
 _HOLDERS = (s.experiments, s.registered_models)
-
-
-def check_workspace_name(name: Any) -> str:
-    """A workspace name by MLflow's rule (DNS-label style), else ``INVALID_PARAMETER_VALUE``."""
-    if name in _RESERVED:
-        raise invalid(f"Workspace name '{name}' is reserved and cannot be used.")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise invalid(
-            f"Invalid workspace name {name!r}: use 2-63 lower-case letters, digits or '-', "
-            "starting and ending with a letter or digit."
-        )
-    return name
 
 
 def _wire(row: Any) -> dict[str, Any]:
