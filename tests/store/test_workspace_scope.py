@@ -60,6 +60,15 @@ def test_upgrade_from_0016_puts_rows_in_default_and_names_become_per_workspace(f
         command.upgrade(config, "0016")
     with engine.begin() as conn:  # rows as an mltrail before 0017 wrote them (no workspace column)
         conn.execute(sa.text("INSERT INTO experiments (name, lifecycle_stage) VALUES ('old', 'active')"))
+        old = conn.execute(sa.text("SELECT experiment_id FROM experiments WHERE name = 'old'")).scalar()
+        # rows that refer to the experiment: SQLite's rebuild of the table must keep them valid
+        conn.execute(sa.insert(s.experiment_tags).values(experiment_id=old, key="k", value="v"))
+        conn.execute(
+            sa.insert(s.runs).values(
+                run_uuid="a" * 32, name="r", status="FINISHED", lifecycle_stage="active",
+                artifact_uri="/tmp/a", experiment_id=old, user_id="u",
+            )
+        )  # fmt: skip
         conn.execute(sa.text("INSERT INTO registered_models (name) VALUES ('old-model')"))
         conn.execute(sa.text("INSERT INTO model_versions (name, version, source) VALUES ('old-model', 1, 's3://b/m')"))
         conn.execute(sa.insert(s.registered_model_tags.c.name.table).values(name="old-model", key="t", value="v"))
@@ -72,6 +81,8 @@ def test_upgrade_from_0016_puts_rows_in_default_and_names_become_per_workspace(f
         assert conn.execute(sa.select(s.experiments.c.workspace).where(s.experiments.c.name == "old")).scalar() == "default"
         assert conn.execute(sa.select(s.registered_models.c.workspace)).scalar() == "default"
         assert conn.execute(sa.select(sa.func.count()).select_from(s.model_versions)).scalar() == 1
+        assert conn.execute(sa.select(s.runs.c.experiment_id)).scalar() == old
+        assert conn.execute(sa.select(s.experiment_tags.c.value)).scalar() == "v"
     with engine.begin() as conn:  # the same name in another workspace is fine, twice in one is not
         conn.execute(sa.insert(s.experiments).values(name="old", lifecycle_stage="active", workspace="team-a"))
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
