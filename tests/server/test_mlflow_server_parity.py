@@ -716,3 +716,39 @@ def test_workspace_tenancy(servers: dict[str, LiveServer]) -> None:
     assert got["mlflow"].pop("refused_deletes") == [(500, "INVALID_STATE")] * 2
     assert got["mltrail"].pop("refused_deletes") == [(400, "INVALID_STATE")] * 2
     _same(got)
+
+
+def _sdk_workspace(url: str) -> dict:
+    """mltrail's own client in a workspace: its X-MLFLOW-WORKSPACE header works on both servers."""
+    import mltrail
+    from mltrail.exceptions import MltrailException
+
+    mltrail.set_tracking_uri(url)
+    out: dict[str, Any] = {}
+    mltrail.create_workspace("sdk-ws")
+    try:
+        mltrail.set_workspace("sdk-ws")
+        exp = mltrail.create_experiment("sdk-exp")
+        with mltrail.start_run(experiment_id=exp) as run:
+            mltrail.log_param("p", "1")
+        out["search"] = [e.name for e in mltrail.search_experiments()]
+        out["params"] = mltrail.get_run(run.info.run_id).data.params
+        mltrail.set_workspace(None)
+        out["outside_by_name"] = mltrail.get_experiment_by_name("sdk-exp")
+        try:
+            mltrail.get_run(run.info.run_id)
+            out["outside_run"] = "found"
+        except MltrailException as exc:
+            out["outside_run"] = exc.error_code
+        mltrail.delete_workspace("sdk-ws", mode="CASCADE")
+        out["left"] = [w.name for w in mltrail.list_workspaces() if w.name == "sdk-ws"]
+    finally:
+        mltrail.set_workspace(None)
+        mltrail.set_tracking_uri(None)
+    return out
+
+
+def test_mltrail_sdk_in_a_workspace(servers: dict[str, LiveServer]) -> None:
+    got = _run_both(servers, _sdk_workspace)
+    assert got["mltrail"]["outside_run"] == "RESOURCE_DOES_NOT_EXIST"
+    _same(got)
