@@ -60,6 +60,7 @@ experiments = sa.Table(
     # Migration 0017: the workspace (MLflow's ``--enable-workspaces``); a name is unique per workspace.
     sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
     sa.UniqueConstraint("workspace", "name", name="uq_experiments_workspace_name"),
+    sa.Index("idx_experiments_name", "name"),
 )
 
 experiment_tags = sa.Table(

@@ -545,4 +545,5 @@ CREATE INDEX idx_trace_info_sort_input_tokens ON trace_info (experiment_id, inpu
 CREATE INDEX idx_trace_info_sort_output_tokens ON trace_info (experiment_id, output_tokens, request_id);
 CREATE INDEX idx_trace_info_sort_id ON trace_info (experiment_id, request_id);
 CREATE INDEX idx_webhook_deliveries_pending ON webhook_deliveries (status, next_attempt_timestamp);
+CREATE INDEX idx_experiments_name ON experiments (name);
 CREATE INDEX idx_registered_models_workspace ON registered_models (workspace, name);

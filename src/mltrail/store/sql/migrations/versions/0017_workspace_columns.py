@@ -4,6 +4,7 @@
   ``'default'`` for existing rows and for rows written while workspaces are off.
 * An experiment name is unique per workspace: the unique constraint on ``name`` becomes
   ``uq_experiments_workspace_name`` on ``(workspace, name)``.
+* ``idx_experiments_name`` keeps a look-up by name alone (workspaces off) indexed.
 * ``idx_registered_models_workspace`` serves the per-workspace model search. Registered
   model names stay unique across workspaces (the name is the key its versions, tags and
   aliases refer to), see docs/review.md.
@@ -24,6 +25,7 @@ depends_on = None
 
 _UNIQUE = "uq_experiments_workspace_name"
 _MODELS_INDEX = "idx_registered_models_workspace"
+_NAME_INDEX = "idx_experiments_name"
 # Names alembic gives the unnamed constraints it reflects while rebuilding a SQLite table.
 _NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
 
@@ -52,6 +54,8 @@ def upgrade() -> None:
             op.drop_constraint(old, "experiments", type_="unique")
         op.add_column("experiments", _column())
         op.create_unique_constraint(_UNIQUE, "experiments", ["workspace", "name"])
+    # Without workspaces, a name is looked up alone: the unique index leads with the workspace.
+    op.create_index(_NAME_INDEX, "experiments", ["name"])
     with op.batch_alter_table("registered_models") as batch:
         batch.add_column(_column())
     op.create_index(_MODELS_INDEX, "registered_models", ["workspace", "name"])
@@ -59,6 +63,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(_MODELS_INDEX, table_name="registered_models")
+    op.drop_index(_NAME_INDEX, table_name="experiments")
     with op.batch_alter_table("registered_models") as batch:
         batch.drop_column("workspace")
     with op.batch_alter_table("experiments", recreate="auto") as batch:
