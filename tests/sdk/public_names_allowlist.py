@@ -54,7 +54,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "ConnectOptionSettings": GATEWAY,
         "MCP*": MCP,
         "Webhook*": "model-registry webhooks: not in mltrail",
-        "Workspace*": "multi-workspace servers: mltrail has one workspace per server",
+        "Workspace*": "MLflow's workspace entities: mltrail's Workspace is in mltrail.entities.workspace (not re-exported)",
         "Issue*": "issue tracking for traces (3.17 experimental): not in mltrail",
         "_DatasetSummary": "private in MLflow (a summary row of search_datasets)",
         "LiveSpan": LIVE_SPAN,

@@ -556,3 +556,55 @@ def test_review_queues_and_workspaces_follow_permissions(server):
         assert ws in {w["name"] for w in api.get("/api/3.0/mlflow/workspaces").json()["workspaces"]}
     with http(server) as anonymous:
         assert anonymous.get("/api/3.0/mlflow/workspaces").status_code == 401
+
+
+def test_workspaces_with_logins(tmp_path, as_user):
+    """``--app-name basic-auth --enable-workspaces``: as on MLflow 3.17, an absent grant is a denial
+    (``default_permission`` applies only in ``default``, with ``grant_default_workspace_access``),
+    only admins create in other workspaces, and explicit grants work inside the workspace."""
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'basic_auth.db'}", grant_default_workspace_access="true")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    live = start_server(tmp_path, None, "--app-name", "basic-auth", "--enable-workspaces", env=env)
+    try:
+        user, password = new_user(live)
+        as_user(live, ADMIN, ADMIN_PASSWORD)
+        client = mlflow.MlflowClient(live.url, registry_uri=live.url)
+        mlflow.create_workspace("team-x")
+        mlflow.set_workspace("team-x")
+        exp = client.create_experiment("exp-x")
+        client.create_registered_model("model-x")
+        admin_api = http(live, ADMIN, ADMIN_PASSWORD)
+        in_x = {"X-MLFLOW-WORKSPACE": "team-x"}
+
+        as_user(live, user, password)
+        client = mlflow.MlflowClient(live.url, registry_uri=live.url)
+        assert client.search_experiments() == []
+        assert client.search_registered_models() == []
+        for denied in (
+            lambda: client.get_experiment(exp),
+            lambda: client.get_registered_model("model-x"),
+            lambda: client.create_experiment("mine"),
+            lambda: client.create_registered_model("mine"),
+        ):
+            with pytest.raises(MlflowException) as caught:
+                denied()
+            assert caught.value.error_code == "PERMISSION_DENIED"
+
+        grant = {"experiment_id": exp, "username": user, "permission": "READ"}
+        resp = admin_api.post("/api/2.0/mlflow/experiments/permissions/create", json=grant, headers=in_x)
+        assert resp.status_code == 200, resp.text
+        assert client.get_experiment(exp).name == "exp-x"
+        assert [e.name for e in client.search_experiments()] == ["exp-x"]
+        with pytest.raises(MlflowException) as caught:
+            client.set_experiment_tag(exp, "k", "v")
+        assert caught.value.error_code == "PERMISSION_DENIED"
+
+        mlflow.set_workspace(None)  # default: grant_default_workspace_access gives READ (no USE: no creates)
+        assert client.get_experiment("0").name == "Default"
+        with pytest.raises(MlflowException) as caught:
+            client.create_experiment("mine")
+        assert caught.value.error_code == "PERMISSION_DENIED"
+        admin_api.close()
+    finally:
+        mlflow.set_workspace(None)
+        stop_server(live)

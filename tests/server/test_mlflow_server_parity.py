@@ -76,7 +76,8 @@ def receiver() -> Iterator[_Receiver]:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
-    """``{"mltrail": ..., "mlflow": ...}``; the real server starts first, mltrail's while it boots."""
+    """``{"mltrail": ..., "mlflow": ...}``, both with workspaces on; the real server starts first,
+    mltrail's while it boots."""
     holder: dict[str, Any] = {}
 
     def boot_mlflow() -> None:
@@ -103,6 +104,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
             tmp_path_factory.mktemp("mltrail-parity"),
             None,
             "--webhooks-allow-private",
+            "--enable-workspaces",
             env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
         )
         thread.join()
@@ -614,4 +616,139 @@ def test_runs_graphql_outputs_and_bulk_history(servers: dict[str, LiveServer]) -
     # http or https URI"); mltrail serves the file.
     assert got["mlflow"].pop("differs")[0] == 500
     assert got["mltrail"].pop("differs") == (200, "flavors: {}\n")
+    _same(got)
+
+
+# ---------------------------------------------------------------- workspaces as tenancy (--enable-workspaces)
+
+
+def _tenancy(url: str) -> dict:
+    import mlflow
+
+    mlflow.set_tracking_uri(url)
+    mlflow.set_registry_uri(url)
+    client = MlflowClient(url, registry_uri=url)
+    n, out = Norm(), {}
+    for name in ("ws-one", "ws-two", "ws-three"):
+        mlflow.create_workspace(name)
+    try:
+        mlflow.set_workspace("ws-one")
+        one = client.create_experiment("shared-exp")
+        run_one = client.create_run(one, run_name="r1").info.run_id
+        client.create_registered_model("model-one")
+        client.create_model_version("model-one", "s3://bucket/model")
+        mlflow.genai.register_prompt("prompt-one", "Hello {{name}}")
+        out["location_one"] = client.get_experiment(one).artifact_location.replace(f"/{one}", "/<exp>")
+        out["own_location"] = _error(lambda: client.create_experiment("placed", artifact_location="/tmp/x"))
+
+        mlflow.set_workspace("ws-two")
+        two = client.create_experiment("shared-exp")  # the same name in another workspace
+        out["two_ids"] = one != two
+        out["by_name"] = client.get_experiment_by_name("shared-exp").experiment_id == two
+        out["search"] = sorted(e.name for e in client.search_experiments(view_type=3))
+        out["search_runs"] = n(client.search_runs([one]))
+        out["search_models"] = n(client.search_registered_models())
+        out["search_versions"] = n(client.search_model_versions())
+        out["search_prompts"] = [p.name for p in mlflow.genai.search_prompts()]
+        out["other"] = {
+            "experiment": _error(lambda: client.get_experiment(one)),
+            "run": _error(lambda: client.get_run(run_one)),
+            "create_run": _error(lambda: client.create_run(one)),
+            "delete_experiment": _error(lambda: client.delete_experiment(one)),
+            "model": _error(lambda: client.get_registered_model("model-one")),
+            "version": _error(lambda: client.get_model_version("model-one", "1")),
+            "new_version": _error(lambda: client.create_model_version("model-one", "s3://bucket/m")),
+            "prompt": _error(lambda: mlflow.genai.load_prompt("prompts:/prompt-one/1")),
+        }
+        out["differs"] = _error(lambda: client.create_registered_model("model-one"))
+
+        mlflow.set_workspace("ws-one")
+        out["back"] = (
+            client.get_run(run_one).info.experiment_id == one,
+            [m.name for m in client.search_registered_models()],
+            [p.name for p in mlflow.genai.search_prompts()],
+        )
+        mlflow.set_workspace("no-such-ws")
+        out["unknown_workspace"] = _error(lambda: client.search_experiments())
+        bad = HTTP.get(f"{url}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                       headers={"X-MLFLOW-WORKSPACE": "Not_A_Name"})  # fmt: skip
+        out["bad_header"] = _http_error(bad)
+
+        mlflow.set_workspace(None)
+        client.create_experiment("clash-exp")
+        out["default_search"] = "shared-exp" in [e.name for e in client.search_experiments()]
+        mlflow.set_workspace("ws-three")
+        client.create_experiment("clash-exp")
+        moved = client.create_experiment("moved-exp")
+        mlflow.set_workspace(None)
+        api = f"{url}/api/3.0/mlflow/workspaces"
+        # raw calls: MLflow answers INVALID_STATE with HTTP 500, which its client retries for minutes
+        out["refused_deletes"] = [
+            _http_error(HTTP.delete(f"{api}/ws-one")),  # RESTRICT while it holds experiments
+            _http_error(HTTP.delete(f"{api}/ws-three", params={"mode": "SET_DEFAULT"})),  # "clash-exp"
+        ]
+        out["bad_mode"] = _http_error(HTTP.delete(f"{api}/ws-one", params={"mode": "NOPE"}))
+        mlflow.set_workspace("ws-three")
+        clash = client.get_experiment_by_name("clash-exp").experiment_id
+        client.rename_experiment(clash, "renamed-clash")
+        mlflow.set_workspace(None)
+        mlflow.delete_workspace("ws-three", mode="SET_DEFAULT")
+        out["moved"] = (client.get_experiment(moved).name, client.get_experiment(clash).name)
+    finally:
+        mlflow.set_workspace(None)
+    for name in ("ws-one", "ws-two"):
+        mlflow.delete_workspace(name, mode="CASCADE")
+    out["after_cascade"] = (
+        sorted(w.name for w in mlflow.list_workspaces() if w.name.startswith("ws-")),
+        _error(lambda: client.get_run(run_one)),
+        client.get_experiment_by_name("shared-exp"),
+    )
+    return out
+
+
+def test_workspace_tenancy(servers: dict[str, LiveServer]) -> None:
+    got = _run_both(servers, _tenancy)
+    # Registered model (and prompt) names are unique per workspace on MLflow's server; on mltrail's
+    # they stay unique across workspaces (docs/review.md), so a name taken elsewhere is refused.
+    assert got["mlflow"].pop("differs") == "no error"
+    assert got["mltrail"].pop("differs") == (400, "RESOURCE_ALREADY_EXISTS")
+    # INVALID_STATE is an HTTP 500 on MLflow's server, a 400 on mltrail's (a refusal, not a failure).
+    assert got["mlflow"].pop("refused_deletes") == [(500, "INVALID_STATE")] * 2
+    assert got["mltrail"].pop("refused_deletes") == [(400, "INVALID_STATE")] * 2
+    _same(got)
+
+
+def _sdk_workspace(url: str) -> dict:
+    """mltrail's own client in a workspace: its X-MLFLOW-WORKSPACE header works on both servers."""
+    import mltrail
+    from mltrail.exceptions import MltrailException
+
+    mltrail.set_tracking_uri(url)
+    out: dict[str, Any] = {}
+    mltrail.create_workspace("sdk-ws")
+    try:
+        mltrail.set_workspace("sdk-ws")
+        exp = mltrail.create_experiment("sdk-exp")
+        with mltrail.start_run(experiment_id=exp) as run:
+            mltrail.log_param("p", "1")
+        out["search"] = [e.name for e in mltrail.search_experiments()]
+        out["params"] = mltrail.get_run(run.info.run_id).data.params
+        mltrail.set_workspace(None)
+        out["outside_by_name"] = mltrail.get_experiment_by_name("sdk-exp")
+        try:
+            mltrail.get_run(run.info.run_id)
+            out["outside_run"] = "found"
+        except MltrailException as exc:
+            out["outside_run"] = exc.error_code
+        mltrail.delete_workspace("sdk-ws", mode="CASCADE")
+        out["left"] = [w.name for w in mltrail.list_workspaces() if w.name == "sdk-ws"]
+    finally:
+        mltrail.set_workspace(None)
+        mltrail.set_tracking_uri(None)
+    return out
+
+
+def test_mltrail_sdk_in_a_workspace(servers: dict[str, LiveServer]) -> None:
+    got = _run_both(servers, _sdk_workspace)
+    assert got["mltrail"]["outside_run"] == "RESOURCE_DOES_NOT_EXIST"
     _same(got)

@@ -114,6 +114,10 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
         click.option("--app-name", default=None, type=click.Choice(["basic-auth"]),
                      help="MLflow's app: 'basic-auth' requires a login (HTTP Basic or an API token) and checks "
                      "permissions; settings from the ini file named by MLFLOW_AUTH_CONFIG_PATH."),
+        click.option("--enable-workspaces/--disable-workspaces", default=False, show_default=True,
+                     envvar="MLFLOW_ENABLE_WORKSPACES",
+                     help="Scope experiments, registered models and prompts to the workspace each request "
+                     "names in its X-MLFLOW-WORKSPACE header (MLflow's workspaces; 'default' without one)."),
         click.option("--allowed-artifact-roots", default="", envvar="MLTRAIL_ALLOWED_ARTIFACT_ROOTS",
                      help="Comma-separated folders or s3://bucket/prefix URIs, besides the artifacts "
                      "destination and default artifact root, that the server may read experiments' "
@@ -204,6 +208,7 @@ def build_config(**kw: object) -> ServerConfig:
         max_body_bytes=parse_size(str(kw.get("max_body_size") or DEFAULT_MAX_BODY_BYTES)),
         request_timeout=float(kw.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)),  # type: ignore[arg-type]
         app_name=str(kw["app_name"]) if kw.get("app_name") else None,
+        enable_workspaces=bool(kw.get("enable_workspaces", False)),
         allowed_hosts=str(kw["allowed_hosts"]) if kw.get("allowed_hosts") else None,
         cors_allowed_origins=str(kw["cors_allowed_origins"]) if kw.get("cors_allowed_origins") else None,
         x_frame_options=str(kw.get("x_frame_options") or "SAMEORIGIN").upper(),

@@ -53,7 +53,9 @@ from mltrail.server.prefix import strip_prefix
 from mltrail.server.routing import HANDLER_MODULES, Endpoint
 from mltrail.server.scope import USER_SCOPE_KEY
 from mltrail.server.webhook_events import resume_pending
+from mltrail.server.workspaces import WorkspaceResolver
 from mltrail.store.replica import use_read_replica
+from mltrail.store.workspace_scope import in_workspace
 
 _log = logging.getLogger("mltrail.server")
 
@@ -316,6 +318,7 @@ class MltrailApp(Starlette):
     readiness: Readiness = Readiness(())
     auth: Any = None  # mltrail.server.auth.AuthService with --app-name basic-auth
     static_prefix: str = ""  # --static-prefix (server/prefix.py)
+    workspaces: WorkspaceResolver | None = None  # --enable-workspaces (server/workspaces.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.static_prefix and scope["type"] in ("http", "websocket"):
@@ -359,6 +362,18 @@ class MltrailApp(Starlette):
                 scope[USER_SCOPE_KEY] = user
             if not self.readiness.ready:
                 await self.readiness.gate(scope)
+            if self.workspaces is not None:  # the stores filter by the request's workspace
+                bound = await self.workspaces.resolve(scope)
+                if isinstance(bound, Response):
+                    await bound(scope, receive, send)
+                    return
+                with in_workspace(bound):
+                    await self._route(scope, receive, send)
+                return
+        await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
             methods = self.fast_paths.get(scope["path"])
             endpoint = methods.get(scope["method"]) if methods is not None else None
             if endpoint is not None:
@@ -409,6 +424,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.guard = Guard.from_config(config, raw_routes_of(endpoints))
     app.metrics = metrics
     app.static_prefix = config.static_prefix
+    app.workspaces = WorkspaceResolver(app.state) if config.enable_workspaces and not config.artifacts_only else None
     app.auth = app.state.auth = auth
     app.state.config = config
     app.state.endpoints = endpoints

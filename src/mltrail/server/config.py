@@ -38,6 +38,9 @@ class ServerConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     # MLflow's `--app-name`: "basic-auth" turns on logins and permissions (server/auth/).
     app_name: str | None = None
+    # MLflow's `--enable-workspaces`: each request works in the workspace its X-MLFLOW-WORKSPACE
+    # header names (server/workspace_scope.py); off: one shared space, the header is ignored.
+    enable_workspaces: bool = False
     # Browser protections (server/guard.py), MLflow's flags: comma-separated lists as given.
     allowed_hosts: str | None = None  # None: loopback names, private IPs, the bound address
     cors_allowed_origins: str | None = None  # None: no cross-origin browser access

@@ -22,6 +22,7 @@ from mltrail.credentials import tracking_authorization, tracking_env
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, RestException
 from mltrail.protocol.routes import Route
 from mltrail.store.reachability import UNREACHABLE_STATUS, ServerUnreachable, unreachable
+from mltrail.store.workspace_scope import WORKSPACE_HEADER, client_workspace
 
 __all__ = [
     "UNREACHABLE_STATUS",
@@ -99,6 +100,9 @@ class HttpSession:
 
     def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """One HTTP request with retries; raises a clear error when the server is unreachable."""
+        workspace = client_workspace()
+        if workspace is not None:  # mltrail.set_workspace / MLFLOW_WORKSPACE, as MLflow's client sends it
+            kw["headers"] = {WORKSPACE_HEADER: workspace, **(kw.get("headers") or {})}
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
             try:

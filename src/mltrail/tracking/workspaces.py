@@ -2,8 +2,9 @@
 
 On a server URI they call ``/api/3.0/mlflow/workspaces`` (``protocol/review.py``); on a
 database URI they use :class:`mltrail.store.sql.workspaces.SqlWorkspaceStore`. Workspaces
-are names only so far: experiments and models are not scoped to them, so
-:func:`set_workspace` just remembers the name (docs/review.md).
+scope experiments, registered models and prompts on a server started with
+``--enable-workspaces``: :func:`set_workspace` makes every request name the workspace
+(``X-MLFLOW-WORKSPACE``), as MLflow's client does (docs/review.md).
 
 Example::
 
@@ -18,7 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 from mltrail.entities.workspace import Workspace
+from mltrail.exceptions import invalid
 from mltrail.protocol.review import WORKSPACES, CreateWorkspace, Empty, UpdateWorkspace
+from mltrail.store.workspace_scope import (
+    DEFAULT_WORKSPACE,
+    DELETION_MODES,
+    check_workspace_name,
+    set_client_workspace,
+)
 from mltrail.tracking._store_registry import get_tracking_store
 
 __all__ = [
@@ -29,8 +37,6 @@ __all__ = [
     "set_workspace",
     "update_workspace",
 ]
-
-_current: list[str | None] = [None]
 
 
 def _backend() -> tuple[Any, Any]:
@@ -87,14 +93,37 @@ def update_workspace(
     return Workspace.from_dict(sql.update(name, description, default_artifact_root))
 
 
-def delete_workspace(name: str) -> None:
+def delete_workspace(name: str, *, mode: str = "RESTRICT") -> None:
+    """Delete a workspace. ``mode``: ``RESTRICT`` (refused while it holds experiments or models),
+    ``SET_DEFAULT`` (they move to ``default``) or ``CASCADE`` (they are erased)."""
+    if str(mode).upper() not in DELETION_MODES:
+        raise invalid(f"Invalid deletion mode '{mode}'. Must be one of: {', '.join(DELETION_MODES)}")
+    mode = str(mode).upper()
     http, sql = _backend()
     if http:
-        http.send(WORKSPACES.delete_workspace, None, workspace_name=name)
+        path = WORKSPACES.delete_workspace.url(workspace_name=name)
+        http.call("DELETE", path, params={"mode": mode} if mode != "RESTRICT" else None)
+    elif mode == "CASCADE":
+        from mltrail.store.sql.registry import (
+            SqlRegistryStore,  # import speed: SQLAlchemy only for a database URI
+        )
+
+        store = get_tracking_store()
+        registry = SqlRegistryStore(store.db_uri)
+
+        def erase(conn: Any, workspace: str) -> None:
+            store.erase_workspace(conn, workspace)
+            registry.erase_workspace(conn, workspace)
+
+        sql.delete(name, mode, erase)
     else:
-        sql.delete(name)
+        sql.delete(name, mode)
 
 
 def set_workspace(name: str | None) -> None:
-    """Remember the workspace to work in (not yet sent to the server: resources are not scoped)."""
-    _current[0] = name
+    """Work in workspace ``name`` from now on (``None``: the server's default), as
+    ``mlflow.set_workspace`` does: requests to a server name it in their
+    ``X-MLFLOW-WORKSPACE`` header. A database URI stays one shared space, as in MLflow."""
+    if name is not None and name != DEFAULT_WORKSPACE:
+        check_workspace_name(name)
+    set_client_workspace(name)

@@ -53,6 +53,8 @@ class AuthConfig:
     auth_cache_ttl_seconds: int = DEFAULT_AUTH_CACHE_TTL_SECONDS
     #: mltrail's: how long another worker's permission or user change may take to be seen here.
     permission_cache_ttl_seconds: int = DEFAULT_PERMISSION_CACHE_TTL_SECONDS
+    #: MLflow's: with workspaces on, users without a grant get ``default_permission`` in ``default``.
+    grant_default_workspace_access: bool = False
     path: str | None = None
 
     def __repr__(self) -> str:  # never show the admin password
@@ -104,8 +106,13 @@ def read_auth_config(environ: dict[str, str] | None = None) -> AuthConfig:
             f"authorization_function = {authorization_function} is not supported by mltrail; "
             f"remove it or use {DEFAULT_AUTHORIZATION_FUNCTION}"
         )
+    try:
+        default_workspace_access = section.getboolean("grant_default_workspace_access", fallback=False)
+    except ValueError:
+        raise AuthConfigError(f"grant_default_workspace_access in {path} must be true or false") from None
     return AuthConfig(
         default_permission=default_permission,
+        grant_default_workspace_access=default_workspace_access,
         database_uri=section.get("database_uri", DEFAULT_DATABASE_URI) or DEFAULT_DATABASE_URI,
         admin_username=env_or_file(ADMIN_USERNAME_ENV, "admin_username", "admin"),
         admin_password=env_or_file(ADMIN_PASSWORD_ENV, "admin_password", None),

@@ -32,7 +32,7 @@ from mltrail.exceptions import (
 )
 from mltrail.server.auth import USER_SCOPE_KEY
 from mltrail.server.auth.permissions import Permission, get_permission
-from mltrail.server.auth.rules import AUTHENTICATED
+from mltrail.server.auth.rules import AUTHENTICATED, absent_permission
 from mltrail.server.auth.store import AuthStore, User
 from mltrail.server.routing import Call, Endpoint
 
@@ -134,13 +134,13 @@ def _require_admin_or_self(call: Call, username: str) -> User:
 
 
 def effective_permission(call: Call, resource_type: str, resource_id: str, username: str) -> Permission:
-    """A user's explicit grant on a resource, else the server's ``default_permission``."""
+    """A user's explicit grant on a resource, else what an absent grant gives (``absent_permission``)."""
     store = _store(call)
     if resource_type == EXPERIMENT:
         granted = store.experiment_permission(resource_id, username)
     else:
         granted = store.registered_model_permission(resource_id, username)
-    return granted or call.state.auth.config.default_permission
+    return granted or absent_permission(call.state.auth.config)
 
 
 def _require_manage(call: Call, resource_type: str, resource_id: str) -> None:

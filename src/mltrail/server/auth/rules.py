@@ -13,7 +13,8 @@ capability it needs, as MLflow 3.17's ``mlflow.server.auth`` does:
   (health, version), or admin only (fail closed for anything unknown).
 
 The effective permission is the user's explicit grant, else the server's
-``default_permission``; admins may do anything. A check that fails answers
+``default_permission`` (with ``--enable-workspaces``: nothing, see
+:func:`absent_permission`); admins may do anything. A check that fails answers
 403 ``PERMISSION_DENIED`` "Permission denied" before the handler runs, so a
 refused request never writes anything (uploads are refused before their body
 is read).
@@ -48,6 +49,7 @@ from mltrail.server.auth.locate import Locate, artifact_experiment, logged_model
 from mltrail.server.auth.permissions import MANAGE as ALL
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.scope import USER_SCOPE_KEY
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
 
 _log = logging.getLogger("mltrail.server.auth")
 
@@ -60,6 +62,20 @@ class PermissionDenied(MltrailException):
 
     def __init__(self) -> None:
         super().__init__("Permission denied", error_code=PERMISSION_DENIED)
+
+
+def absent_permission(config: Any) -> Any:
+    """What a user without a grant on a resource gets (MLflow 3.17's rule).
+
+    Without workspaces, the server's ``default_permission``. With ``--enable-workspaces``
+    (a workspace bound to the request) nothing, except in ``default`` when the auth config
+    sets ``grant_default_workspace_access``: an absent grant is a denial, so one workspace's
+    users see nothing of another's.
+    """
+    workspace = active_workspace()
+    if workspace is None or (workspace == DEFAULT_WORKSPACE and config.grant_default_workspace_access):
+        return config.default_permission
+    return permissions.NO_PERMISSIONS
 
 
 def auth_enabled(config: Any) -> bool:
@@ -100,7 +116,7 @@ class Subject:
         perm = self._experiments.get(experiment_id)
         if perm is None:
             perm = self._fixed() or self.auth.store.experiment_permission(experiment_id, self.user.username)
-            self._experiments[experiment_id] = perm = perm or self.auth.config.default_permission
+            self._experiments[experiment_id] = perm = perm or absent_permission(self.auth.config)
         return perm
 
     def model(self, name: str) -> Any:
@@ -108,7 +124,7 @@ class Subject:
         perm = self._models.get(name)
         if perm is None:
             perm = self._fixed() or self.auth.store.registered_model_permission(name, self.user.username)
-            self._models[name] = perm = perm or self.auth.config.default_permission
+            self._models[name] = perm = perm or absent_permission(self.auth.config)
         return perm
 
     def preload_experiments(self) -> None:
@@ -128,7 +144,7 @@ class Subject:
         every experiment's folder): the default permission decides, as in MLflow.
         """
         if experiment_id is None:
-            perm = self._fixed() or self.auth.config.default_permission
+            perm = self._fixed() or absent_permission(self.auth.config)
         else:
             perm = self.experiment(experiment_id)
         if not getattr(perm, need):
@@ -270,6 +286,20 @@ def require_user(call: Call, subject: Subject) -> None:
 def require_admin(call: Call, subject: Subject) -> None:
     """Admins only."""
     if not subject.is_admin:
+        raise PermissionDenied()
+
+
+def require_creator(call: Call, subject: Subject) -> None:
+    """An authenticated caller who may create experiments and models in the request's workspace.
+
+    Without workspaces, anyone logged in. With them, admins, and in ``default`` the users
+    that ``grant_default_workspace_access`` lets in when ``default_permission`` carries USE
+    (MLflow's workspace-wide grants, its roles, are not implemented: docs/security.md).
+    """
+    require_user(call, subject)
+    if subject.is_admin or active_workspace() is None:
+        return
+    if not absent_permission(subject.auth.config).can_use:
         raise PermissionDenied()
 
 
@@ -491,7 +521,7 @@ def _table() -> dict[str, Rule]:
         _key(_T, "/server-info", "GET"): PUBLIC,
         # experiments
         _key(_T, "/experiments/create", "POST"): Rule(
-            "authenticated", None, require_user, _creator_manages_experiment
+            "authenticated", None, require_creator, _creator_manages_experiment
         ),
         _key(_T, "/experiments/get", "GET"): on_experiments(READ, exp_body),
         _key(_T, "/experiments/get-by-name", "GET"): on_experiments(READ, at.experiment_by_name),
@@ -538,7 +568,7 @@ def _table() -> dict[str, Rule]:
         _key("", "/model-versions/get-artifact", "GET"): on_model(READ),
         # registry (prompts are registered models)
         _key(_T, "/registered-models/create", "POST"): Rule(
-            "authenticated", None, require_user, _creator_manages_model
+            "authenticated", None, require_creator, _creator_manages_model
         ),
         _key(_T, "/registered-models/get", "GET"): on_model(READ),
         _key(_T, "/registered-models/rename", "POST"): on_model(UPDATE, _permissions_follow_rename),

@@ -71,7 +71,7 @@ def server_info(call: Call) -> dict[str, Any]:
     presigned = config.serve_artifacts and call.state.artifact_destination.supports_presigned
     return {
         "store_type": None if config.artifacts_only else "SqlStore",
-        "workspaces_enabled": False,
+        "workspaces_enabled": config.enable_workspaces,
         "trace_archival_enabled": False,
         "multipart_uploads_enabled": presigned,
         "multipart_downloads_enabled": presigned,

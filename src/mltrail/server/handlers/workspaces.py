@@ -7,8 +7,9 @@ delete 204, as MLflow's server does. ``default`` always exists and cannot be cre
 changed or deleted. A bad name is a 400 ``INVALID_PARAMETER_VALUE``, an unknown one a 404.
 
 Permissions (with logins on): any logged-in user may list and read workspaces; creating,
-updating and deleting them is for admins. Scoping experiments and models to a workspace
-is not implemented yet (docs/review.md says what is missing).
+updating and deleting them is for admins. With ``--enable-workspaces`` each request works
+in the workspace its ``X-MLFLOW-WORKSPACE`` header names (:mod:`mltrail.server.workspaces`);
+``delete`` takes MLflow's modes (``RESTRICT``, ``SET_DEFAULT``, ``CASCADE``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from mltrail.server.auth.rules import ADMIN_ONLY, AUTHENTICATED, Rule
 from mltrail.server.dispatch import json_response
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
-from mltrail.store.sql.workspaces import DEFAULT_WORKSPACE, SqlWorkspaceStore, check_workspace_name
+from mltrail.store.sql.workspaces import (
+    DEFAULT_WORKSPACE,
+    DELETION_MODES,
+    SqlWorkspaceStore,
+    check_workspace_name,
+)
 
 _MAX_DESCRIPTION = 1000
 
@@ -66,12 +72,17 @@ def update_workspace(call: Call) -> dict[str, Any]:
 
 
 def delete_workspace(call: Call) -> Response:
-    mode = (call.body.mode or "RESTRICT").upper()
-    if mode not in ("RESTRICT", "SET_DEFAULT", "CASCADE"):
-        raise invalid(f"Invalid deletion mode '{call.body.mode}'. Use RESTRICT, SET_DEFAULT or CASCADE.")
-    workspace_store(call).delete(
-        _name(call)
-    )  # no resource is in a workspace yet: every mode deletes the name
+    given = call.body.mode or call.query.get("mode")  # MLflow's client sends ``?mode=``
+    mode = (given or "RESTRICT").upper()
+    if mode not in DELETION_MODES:
+        raise invalid(f"Invalid deletion mode '{given}'. Use RESTRICT, SET_DEFAULT or CASCADE.")
+    tracking, registry = call.tracking_store, call.registry_store
+
+    def erase(conn: Any, name: str) -> None:  # CASCADE: in the deletion's own transaction
+        tracking.erase_workspace(conn, name)
+        registry.erase_workspace(conn, name)
+
+    workspace_store(call).delete(_name(call), mode, erase)
     return Response(status_code=204)
 
 

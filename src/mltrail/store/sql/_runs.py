@@ -19,6 +19,7 @@ from mltrail.store import validation as v
 from mltrail.store.sql import _metrics
 from mltrail.store.sql._codec import chunks, upsert_statement
 from mltrail.store.sql._run_models import RUN_INPUT, erase_links, link_models
+from mltrail.store.sql._workspace import visible_experiment
 from mltrail.store.sql.database import Database, execute_constant
 from mltrail.store.sql.schema import (
     datasets,
@@ -57,7 +58,7 @@ class RunWritesMixin:
         # On the DBAPI cursor: every write to a run starts with this check.
         found = execute_constant(conn, _RUN_STATE, {"run_id": run_id})
         row = found[0] if found else None
-        if row is None:
+        if row is None or not visible_experiment(conn, int(row[1])):
             raise not_found(f"Run with id={run_id} not found")
         if row[0] != LifecycleStage.ACTIVE:
             raise invalid(f"The run {run_id} must be in the 'active' state. Current state is {row[0]}.")

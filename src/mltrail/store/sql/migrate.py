@@ -139,10 +139,33 @@ def _run_upgrade(engine: sqlalchemy.Engine) -> None:
                 conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
                 conn.commit()
         return
-    with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: one migrator at a time
+    if backend == "sqlite":
+        _run_sqlite_upgrade(engine)
+        return
+    with engine.begin() as conn:
         if backend == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
         command.upgrade(_config(conn), "head")
+
+
+def _run_sqlite_upgrade(engine: sqlalchemy.Engine) -> None:
+    """The migrations in one ``BEGIN IMMEDIATE`` transaction (one migrator at a time), foreign keys off.
+
+    A migration that rebuilds a table (alembic's batch mode: copy, drop, rename) drops a table
+    other tables refer to, which SQLite refuses with foreign keys on, even deferred; the pragma
+    only changes outside a transaction. SQLite's own recipe: off, migrate, commit, on (a rebuilt
+    table keeps its rows and keys, so the references still hold).
+    """
+    from alembic import command
+
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        driver.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                command.upgrade(_config(conn), "head")
+        finally:
+            driver.execute("PRAGMA foreign_keys = ON")
 
 
 def dump_migrated_sqlite(path: Path) -> str:

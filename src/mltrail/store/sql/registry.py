@@ -51,6 +51,7 @@ from mltrail.store.registry import (
     validate_version,
 )
 from mltrail.store.sql._codec import chunks, now_ms
+from mltrail.store.sql._workspace import model_scope, new_row_workspace
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     model_version_tags,
@@ -79,6 +80,21 @@ def _version_missing(name: str, version: Any) -> MltrailException:
     )
 
 
+def _in_scope() -> list[sa.ColumnElement[bool]]:
+    """``[model_versions.name IN <the bound workspace's models>]``, or ``[]`` when none is bound."""
+    scope = model_scope()
+    return [_MV.name.in_(sa.select(_RM.name).where(*scope))] if scope else []
+
+
+def _erase_models(conn: sa.Connection, names: list[str]) -> None:
+    """Delete the models called ``names`` with their versions, tags and aliases."""
+    conn.execute(sa.delete(registered_model_aliases).where(registered_model_aliases.c.name.in_(names)))
+    conn.execute(sa.delete(model_version_tags).where(model_version_tags.c.name.in_(names)))
+    conn.execute(sa.delete(model_versions).where(_MV.name.in_(names)))
+    conn.execute(sa.delete(registered_model_tags).where(registered_model_tags.c.name.in_(names)))
+    conn.execute(sa.delete(registered_models).where(_RM.name.in_(names)))
+
+
 def validate_source(source: object) -> str:
     """Reject traversal, fragments and control characters in a version's source (any scheme)."""
     if not isinstance(source, str) or not source.strip():
@@ -105,13 +121,13 @@ class SqlRegistryStore(RegistryStore):
 
     @staticmethod
     def _require_model(conn: sa.Connection, name: str) -> None:
-        if conn.execute(sa.select(_RM.name).where(_RM.name == name)).first() is None:
+        if conn.execute(sa.select(_RM.name).where(_RM.name == name, *model_scope())).first() is None:
             raise _model_missing(name)
 
     @staticmethod
     def _require_version(conn: sa.Connection, name: str, version: int) -> None:
         row = conn.execute(
-            sa.select(_MV.version).where(_MV.name == name, _MV.version == version, _LIVE)
+            sa.select(_MV.version).where(_MV.name == name, _MV.version == version, _LIVE, *_in_scope())
         ).first()
         if row is None:
             raise _version_missing(name, version)
@@ -122,6 +138,8 @@ class SqlRegistryStore(RegistryStore):
         if not keys:
             return []
         names = sorted({k[0] for k in keys})
+        if model_scope():  # another workspace's versions are not found
+            names = [r[0] for r in conn.execute(sa.select(_RM.name).where(_RM.name.in_(names), *model_scope()))]
         wanted = set(keys)
         rows: dict[tuple[str, int], Any] = {}
         tags: dict[tuple[str, int], dict[str, str]] = {}
@@ -184,7 +202,7 @@ class SqlRegistryStore(RegistryStore):
             return []
         rows, tags, aliases = {}, {}, {}
         for part in chunks(list(names)):
-            for r in conn.execute(sa.select(registered_models).where(_RM.name.in_(part))):
+            for r in conn.execute(sa.select(registered_models).where(_RM.name.in_(part), *model_scope())):
                 rows[r.name] = r
             for r in conn.execute(
                 sa.select(registered_model_tags).where(registered_model_tags.c.name.in_(part))
@@ -236,7 +254,7 @@ class SqlRegistryStore(RegistryStore):
             ts = now_ms()
             conn.execute(
                 sa.insert(registered_models).values(
-                    name=name, creation_time=ts, last_updated_time=ts, description=description
+                    name=name, creation_time=ts, last_updated_time=ts, description=description, **new_row_workspace()
                 )
             )
             if tag_rows:
@@ -301,13 +319,16 @@ class SqlRegistryStore(RegistryStore):
 
         def delete(conn: sa.Connection) -> None:
             self._require_model(conn, name)
-            conn.execute(sa.delete(registered_model_aliases).where(registered_model_aliases.c.name == name))
-            conn.execute(sa.delete(model_version_tags).where(model_version_tags.c.name == name))
-            conn.execute(sa.delete(model_versions).where(_MV.name == name))
-            conn.execute(sa.delete(registered_model_tags).where(registered_model_tags.c.name == name))
-            conn.execute(sa.delete(registered_models).where(_RM.name == name))
+            _erase_models(conn, [name])
 
         self.db.write(delete)
+
+    def erase_workspace(self, conn: sa.Connection, workspace: str) -> None:
+        """Erase every registered model and prompt of ``workspace``, in the caller's transaction
+        (``delete_workspace``'s ``CASCADE`` mode)."""
+        names = [r[0] for r in conn.execute(sa.select(_RM.name).where(_RM.workspace == workspace))]
+        for part in chunks(names):
+            _erase_models(conn, list(part))
 
     def search_registered_models(
         self,
@@ -318,7 +339,7 @@ class SqlRegistryStore(RegistryStore):
     ) -> PagedList:
         validate_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
-        stmt = registered_models_query(filter_string, order_by, offset, max_results + 1)
+        stmt = registered_models_query(filter_string, order_by, offset, max_results + 1).where(*model_scope())
         with self.db.read() as conn:
             names = [r[0] for r in conn.execute(stmt)]
             token = encode_page_token(offset + max_results) if len(names) > max_results else None
@@ -386,7 +407,9 @@ class SqlRegistryStore(RegistryStore):
         def create(conn: sa.Connection) -> int:
             # Lock the model's row: concurrent creators of the same model queue here, so
             # "max + 1" is never taken twice (SQLite's BEGIN IMMEDIATE already serializes).
-            locked = conn.execute(sa.select(_RM.name).where(_RM.name == name).with_for_update()).first()
+            locked = conn.execute(
+                sa.select(_RM.name).where(_RM.name == name, *model_scope()).with_for_update()
+            ).first()
             if locked is None:
                 raise _model_missing(name)
             current = conn.execute(sa.select(sa.func.max(_MV.version)).where(_MV.name == name)).scalar()
@@ -523,7 +546,7 @@ class SqlRegistryStore(RegistryStore):
         with self.db.read() as conn:
             row = conn.execute(
                 sa.select(_MV.storage_location, _MV.source).where(
-                    _MV.name == name, _MV.version == number, _LIVE
+                    _MV.name == name, _MV.version == number, _LIVE, *_in_scope()
                 )
             ).first()
         if row is None:
@@ -539,7 +562,7 @@ class SqlRegistryStore(RegistryStore):
     ) -> PagedList:
         validate_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
-        stmt = model_versions_query(filter_string, order_by, offset, max_results + 1)
+        stmt = model_versions_query(filter_string, order_by, offset, max_results + 1).where(*_in_scope())
         with self.db.read() as conn:
             keys = [(r[0], int(r[1])) for r in conn.execute(stmt)]
             token = encode_page_token(offset + max_results) if len(keys) > max_results else None

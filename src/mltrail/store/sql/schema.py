@@ -45,16 +45,22 @@ WIDE_TEXT = sa.Text().with_variant(MEDIUMTEXT(), "mysql")
 LOCATION = sa.String(2048)
 DERIVED_LOCATION = sa.String(2200)
 DOUBLE = sa.Double()
+# A workspace name (MLflow's limit: 63 characters).
+WORKSPACE = sa.String(63)
 
 experiments = sa.Table(
     "experiments",
     metadata,
     sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(500), nullable=False, unique=True),
+    sa.Column("name", sa.String(500), nullable=False),
     sa.Column("artifact_location", LOCATION),
     sa.Column("lifecycle_stage", sa.String(32), nullable=False, server_default="active"),
     sa.Column("creation_time", BIGINT),
     sa.Column("last_update_time", BIGINT),
+    # Migration 0017: the workspace (MLflow's ``--enable-workspaces``); a name is unique per workspace.
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.UniqueConstraint("workspace", "name", name="uq_experiments_workspace_name"),
+    sa.Index("idx_experiments_name", "name"),
 )
 
 experiment_tags = sa.Table(
@@ -176,6 +182,9 @@ registered_models = sa.Table(
     sa.Column("creation_time", BIGINT),
     sa.Column("last_updated_time", BIGINT),
     sa.Column("description", WIDE_TEXT),
+    # Migration 0017: the workspace; names stay unique across workspaces (docs/review.md).
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Index("idx_registered_models_workspace", "workspace", "name"),
 )
 
 registered_model_tags = sa.Table(

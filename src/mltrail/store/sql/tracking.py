@@ -49,6 +49,13 @@ from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
 from mltrail.store.sql._load import load_experiments, load_runs
 from mltrail.store.sql._names import random_run_name
 from mltrail.store.sql._runs import RunWritesMixin
+from mltrail.store.sql._workspace import (
+    experiment_scope,
+    new_row_workspace,
+    visible_experiment,
+    visible_experiment_ids,
+    workspace_artifact_root,
+)
 from mltrail.store.sql.database import database_for, execute_constant, raw_fetchall
 from mltrail.store.sql.datasets import SqlDatasetsMixin
 from mltrail.store.sql.engine import driver_statement
@@ -69,6 +76,7 @@ from mltrail.store.tracking import (
     SEARCH_MAX_RESULTS_THRESHOLD,
     TrackingStore,
 )
+from mltrail.store.workspace_scope import active_workspace
 
 RUN_NAME_TAG = "mlflow.runName"
 DEFAULT_EXPERIMENT_ID = "0"
@@ -178,8 +186,11 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         for key, value in tag_rows.items():
             v.validate_experiment_tag(key, value)
 
+        if artifact_location and active_workspace() is not None:
+            raise invalid("artifact_location cannot be specified when workspaces are enabled")
+
         def create(conn: sa.Connection) -> str:
-            if execute_constant(conn, _EXPERIMENT_BY_NAME, {"name": name}):
+            if self._experiment_named(conn, name) is not None:
                 raise _name_taken(name)
             ts = now_ms()
             row = {
@@ -188,11 +199,13 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
                 "lifecycle_stage": LifecycleStage.ACTIVE,
                 "creation_time": ts,
                 "last_update_time": ts,
+                **new_row_workspace(),
             }
             # The new id comes back through SQLAlchemy (RETURNING or lastrowid, per dialect).
             exp_id = int(conn.execute(_INSERT_EXPERIMENT, row).inserted_primary_key[0])
             if not artifact_location:
-                execute_constant(conn, _SET_LOCATION, {"exp_id": exp_id, "location": self._default_location(exp_id)})
+                root = workspace_artifact_root(conn, self.artifact_root_uri)
+                execute_constant(conn, _SET_LOCATION, {"exp_id": exp_id, "location": f"{root.rstrip('/')}/{exp_id}"})
             execute_constant(
                 conn,
                 _INSERT_EXPERIMENT_TAGS,
@@ -202,11 +215,21 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
 
         return self.db.write(create, conflict=lambda err: _name_taken(name))  # lost a race on the name
 
+    @staticmethod
+    def _experiment_named(conn: sa.Connection, name: str) -> int | None:
+        """The id of the experiment called ``name`` in the bound workspace (anywhere if none is bound)."""
+        scope = experiment_scope()
+        if not scope:
+            found = execute_constant(conn, _EXPERIMENT_BY_NAME, {"name": name})
+            return int(found[0][0]) if found else None
+        row = conn.execute(sa.select(_E.experiment_id).where(_E.name == name, *scope)).first()
+        return None if row is None else int(row[0])
+
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment, active or deleted."""
         exp_id = _exp_id(experiment_id)
         with self.db.read() as conn:
-            found = load_experiments(conn, [exp_id])
+            found = load_experiments(conn, [exp_id]) if visible_experiment(conn, exp_id) else []
         if not found:
             raise not_found(f"No Experiment with id={experiment_id} exists")
         return found[0]
@@ -214,10 +237,10 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
     def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
         """The experiment with that exact name (active or deleted), or ``None``."""
         with self.db.read() as conn:
-            row = conn.execute(sa.select(_E.experiment_id).where(_E.name == experiment_name)).first()
-            if row is None:
+            exp_id = self._experiment_named(conn, experiment_name)
+            if exp_id is None:
                 return None
-            found = load_experiments(conn, [int(row[0])])
+            found = load_experiments(conn, [exp_id])
         return found[0] if found else None
 
     def search_experiments(
@@ -231,7 +254,9 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         """A page of experiments; filter and order are compiled to SQL by :mod:`.search_sql`."""
         max_results = _check_max_results(max_results)
         offset = decode_page_token(page_token)
-        query = experiments_query(filter_string, view_type, order_by, offset, max_results + 1)
+        query = experiments_query(filter_string, view_type, order_by, offset, max_results + 1).where(
+            *experiment_scope()
+        )
         with self.db.read() as conn:
             ids = [int(r[0]) for r in conn.execute(query)]
             page = load_experiments(conn, ids[:max_results])
@@ -239,7 +264,9 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         return PagedList(page, token)
 
     def _experiment_stage(self, conn: sa.Connection, exp_id: int, experiment_id: object) -> str:
-        row = conn.execute(sa.select(_E.lifecycle_stage).where(_E.experiment_id == exp_id)).first()
+        row = conn.execute(
+            sa.select(_E.lifecycle_stage).where(_E.experiment_id == exp_id, *experiment_scope())
+        ).first()
         if row is None:
             raise not_found(f"No Experiment with id={experiment_id} exists")
         return row[0]
@@ -278,7 +305,9 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
 
         def restore(conn: sa.Connection) -> None:
             row = conn.execute(
-                sa.select(_E.lifecycle_stage, _E.last_update_time).where(_E.experiment_id == exp_id)
+                sa.select(_E.lifecycle_stage, _E.last_update_time).where(
+                    _E.experiment_id == exp_id, *experiment_scope()
+                )
             ).first()
             if row is None:
                 raise not_found(f"No Experiment with id={experiment_id} exists")
@@ -309,8 +338,8 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         def rename(conn: sa.Connection) -> None:
             if self._experiment_stage(conn, exp_id, experiment_id) != LifecycleStage.ACTIVE:
                 raise MltrailException("Cannot rename a non-active experiment.", error_code=INVALID_STATE)
-            other = conn.execute(sa.select(_E.experiment_id).where(_E.name == new_name)).first()
-            if other is not None and int(other[0]) != exp_id:
+            other = self._experiment_named(conn, new_name)
+            if other is not None and other != exp_id:
                 raise _name_taken(new_name)
             conn.execute(
                 sa.update(experiments)
@@ -392,7 +421,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
 
         def create(conn: sa.Connection) -> Run:
             found = execute_constant(conn, _EXPERIMENT_FOR_RUN, {"exp_id": exp_id})
-            if not found:
+            if not found or not visible_experiment(conn, exp_id):
                 raise not_found(f"No Experiment with id={experiment_id} exists")
             lifecycle_stage, artifact_location = found[0]
             if lifecycle_stage != LifecycleStage.ACTIVE:
@@ -442,6 +471,8 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         """The run with its latest metrics, params, tags and dataset inputs."""
         with self.db.read() as conn:
             found = load_runs(conn, [run_id])
+            if found and not visible_experiment(conn, int(found[0].info.experiment_id)):
+                found = []
         if not found:
             raise not_found(f"Run with id={run_id} not found")
         return found[0]
@@ -479,11 +510,14 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         self._set_run_stage(run_id, LifecycleStage.ACTIVE, None)
 
     def _set_run_stage(self, run_id: str, stage: str, deleted_time: int | None) -> None:
+        scope = experiment_scope()
+        where = [_R.run_uuid == run_id]
+        if scope:  # a run of another workspace's experiment is not found
+            where.append(_R.experiment_id.in_(sa.select(_E.experiment_id).where(*scope)))
+
         def update(conn: sa.Connection) -> None:
             result = conn.execute(
-                sa.update(runs)
-                .where(_R.run_uuid == run_id)
-                .values(lifecycle_stage=stage, deleted_time=deleted_time)
+                sa.update(runs).where(*where).values(lifecycle_stage=stage, deleted_time=deleted_time)
             )
             if result.rowcount == 0:
                 raise not_found(f"Run with id={run_id} not found")
@@ -522,6 +556,8 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         offset = decode_page_token(page_token)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
+        if active_workspace() is not None:  # another workspace's experiments hold no runs for this caller
+            experiment_ids = self._visible_ids(experiment_ids)
         key = (tuple(experiment_ids), filter_string, run_view_type, tuple(order_by or ()), offset, max_results)
         # Only plain values make a key; anything odd goes to runs_query, which explains the error.
         cacheable = all(isinstance(x, (str, int)) for x in (*key[0], *key[3], run_view_type)) and (
@@ -542,6 +578,12 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
             page = load_runs(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
         return PagedList(page, token)
+
+    def _visible_ids(self, experiment_ids: Sequence[str]) -> list[str]:
+        wanted = [str(e) for e in experiment_ids if str(e).strip().isdigit() and len(str(e).strip()) <= 18]
+        with self.db.read() as conn:
+            held = set(visible_experiment_ids(conn, [int(e) for e in wanted]))
+        return [e for e in experiment_ids if str(e) not in wanted or int(str(e)) in held]
 
     # -------------------------------------------------------------------- gc
     def get_deleted_runs(self, older_than_ms: int = 0) -> list[str]:
@@ -586,22 +628,32 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
 
         def erase(conn: sa.Connection) -> None:
             self._experiment_stage(conn, exp_id, experiment_id)
-            run_ids = [r[0] for r in conn.execute(sa.select(_R.run_uuid).where(_R.experiment_id == exp_id))]
-            self._erase_runs(conn, run_ids)
-            ds_ids = [
-                r[0]
-                for r in conn.execute(
-                    sa.select(datasets.c.dataset_uuid).where(datasets.c.experiment_id == exp_id)
-                )
-            ]
-            for part in chunks(ds_ids):
-                self._erase_inputs(conn, inputs.c.source_id.in_(list(part)))
-            conn.execute(sa.delete(datasets).where(datasets.c.experiment_id == exp_id))
-            conn.execute(sa.delete(experiment_tags).where(experiment_tags.c.experiment_id == exp_id))
-            _purge_dependents(conn, experiments, _E.experiment_id == exp_id)
-            conn.execute(sa.delete(experiments).where(_E.experiment_id == exp_id))
+            self._erase_experiment(conn, exp_id)
 
         self.db.write(erase)
+
+    def erase_workspace(self, conn: sa.Connection, workspace: str) -> None:
+        """Erase every experiment of ``workspace`` with all it holds, in the caller's transaction
+        (``delete_workspace``'s ``CASCADE`` mode)."""
+        found = conn.execute(sa.select(_E.experiment_id).where(_E.workspace == workspace))
+        for exp_id in [int(r[0]) for r in found]:
+            self._erase_experiment(conn, exp_id)
+
+    def _erase_experiment(self, conn: sa.Connection, exp_id: int) -> None:
+        run_ids = [r[0] for r in conn.execute(sa.select(_R.run_uuid).where(_R.experiment_id == exp_id))]
+        self._erase_runs(conn, run_ids)
+        ds_ids = [
+            r[0]
+            for r in conn.execute(
+                sa.select(datasets.c.dataset_uuid).where(datasets.c.experiment_id == exp_id)
+            )
+        ]
+        for part in chunks(ds_ids):
+            self._erase_inputs(conn, inputs.c.source_id.in_(list(part)))
+        conn.execute(sa.delete(datasets).where(datasets.c.experiment_id == exp_id))
+        conn.execute(sa.delete(experiment_tags).where(experiment_tags.c.experiment_id == exp_id))
+        _purge_dependents(conn, experiments, _E.experiment_id == exp_id)
+        conn.execute(sa.delete(experiments).where(_E.experiment_id == exp_id))
 
 
 def _purge_dependents(conn: sa.Connection, parent: sa.Table, selected: sa.ColumnElement[bool]) -> None:

@@ -2,8 +2,9 @@
 
 A workspace is a name (MLflow's rule: 2-63 lower-case letters, digits and ``-``, starting
 and ending with a letter or digit), a description and a default artifact root. The
-``default`` workspace always exists and cannot be created, renamed or deleted. Which
-experiments and models belong to a workspace is not recorded yet: see docs/review.md.
+``default`` workspace always exists and cannot be created, renamed or deleted.
+Experiments and registered models (prompts too) carry their workspace in a
+``workspace`` column (migration 0017); ``delete`` deals with them by MLflow's modes.
 
 Example::
 
@@ -14,32 +15,27 @@ Example::
 
 from __future__ import annotations
 
-import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
-from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.exceptions import (
+    INVALID_STATE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    MltrailException,
+    invalid,
+)
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.database import database_for
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, DELETION_MODES, check_workspace_name
 
-DEFAULT_WORKSPACE = "default"
-_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])$")
+__all__ = ["DEFAULT_WORKSPACE", "DELETION_MODES", "SqlWorkspaceStore", "check_workspace_name"]
 _W = s.workspaces
-_RESERVED = {"workspaces", "api", "ajax-api", "static-files"}
-
-
-def check_workspace_name(name: Any) -> str:
-    """A workspace name by MLflow's rule (DNS-label style), else ``INVALID_PARAMETER_VALUE``."""
-    if name in _RESERVED:
-        raise invalid(f"Workspace name '{name}' is reserved and cannot be used.")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise invalid(
-            f"Invalid workspace name {name!r}: use 2-63 lower-case letters, digits or '-', "
-            "starting and ending with a letter or digit."
-        )
-    return name
+# The tables whose rows belong to a workspace (migration 0017).
+_HOLDERS = (s.experiments, s.registered_models)
 
 
 def _wire(row: Any) -> dict[str, Any]:
@@ -126,12 +122,60 @@ class SqlWorkspaceStore:
 
         return self.db.write(write)
 
-    def delete(self, name: str) -> None:
+    def delete(
+        self,
+        name: str,
+        mode: str = "RESTRICT",
+        erase: Callable[[sa.Connection, str], None] | None = None,
+    ) -> None:
+        """Delete a workspace; what happens to its experiments and models depends on ``mode``.
+
+        ``RESTRICT`` refuses (``INVALID_STATE``) while it holds any; ``SET_DEFAULT`` moves them to
+        ``default`` (refused when an experiment name is taken there); ``CASCADE`` calls
+        ``erase(conn, name)`` (the stores' ``erase_workspace``) in the same transaction.
+        """
         if name == DEFAULT_WORKSPACE:
             raise invalid(f"The '{DEFAULT_WORKSPACE}' workspace cannot be deleted.")
+        if mode not in DELETION_MODES:
+            raise invalid(f"Invalid deletion mode '{mode}'. Use RESTRICT, SET_DEFAULT or CASCADE.")
 
         def write(conn: sa.Connection) -> None:
-            if conn.execute(sa.delete(_W).where(_W.c.name == name)).rowcount == 0:
+            if conn.execute(sa.select(_W.c.name).where(_W.c.name == name)).first() is None:
                 raise _missing(name)
+            if mode == "RESTRICT":
+                for table in _HOLDERS:
+                    count = conn.execute(
+                        sa.select(sa.func.count()).select_from(table).where(table.c.workspace == name)
+                    ).scalar()
+                    if count:
+                        raise MltrailException(
+                            f"Cannot delete workspace '{name}': table '{table.name}' still contains "
+                            f"{count} resource(s). Remove or reassign them before deleting the workspace.",
+                            INVALID_STATE,
+                        )
+            elif mode == "SET_DEFAULT":
+                _check_moves_to_default(conn, name)
+                for table in _HOLDERS:
+                    conn.execute(
+                        sa.update(table).where(table.c.workspace == name).values(workspace=DEFAULT_WORKSPACE)
+                    )
+            elif erase is not None:
+                erase(conn, name)
+            conn.execute(sa.delete(_W).where(_W.c.name == name))
 
         self.db.write(write)
+
+
+def _check_moves_to_default(conn: sa.Connection, name: str) -> None:
+    """``SET_DEFAULT``'s check: none of the workspace's experiment names is taken in ``default``."""
+    e = s.experiments.c
+    in_default = sa.select(e.name).where(e.workspace == DEFAULT_WORKSPACE)
+    clashes = [r[0] for r in conn.execute(sa.select(e.name).where(e.workspace == name, e.name.in_(in_default)))]
+    if clashes:
+        listed = "\n".join(f"  - experiments: {c!r}" for c in sorted(clashes))
+        raise MltrailException(
+            f"Cannot reassign resources from workspace '{name}' to '{DEFAULT_WORKSPACE}': the following "
+            f"names already exist in the default workspace and would cause conflicts:\n{listed}\n"
+            "Rename or remove the conflicting resources before retrying.",
+            INVALID_STATE,
+        )

@@ -1,0 +1,71 @@
+"""The SQL side of workspace scoping: the filters the stores add while a workspace is bound.
+
+:mod:`mltrail.store.workspace_scope` says which workspace the request works in (``None``:
+none, no filter); these helpers turn it into ``WHERE`` clauses and checks on the
+``workspace`` columns of ``experiments`` and ``registered_models`` (migration 0017).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from mltrail.store.sql.schema import experiments, registered_models, workspaces
+from mltrail.store.workspace_scope import WORKSPACES_DIR, active_workspace
+
+_E = experiments.c
+
+
+def experiment_scope() -> list[sa.ColumnElement[bool]]:
+    """``[experiments.workspace = <bound>]``, or ``[]`` when no workspace is bound."""
+    ws = active_workspace()
+    return [] if ws is None else [_E.workspace == ws]
+
+
+def model_scope() -> list[sa.ColumnElement[bool]]:
+    """``[registered_models.workspace = <bound>]``, or ``[]`` when no workspace is bound."""
+    ws = active_workspace()
+    return [] if ws is None else [registered_models.c.workspace == ws]
+
+
+def visible_experiment(conn: sa.Connection, exp_id: int) -> bool:
+    """Whether the experiment is in the bound workspace (always true when none is bound)."""
+    ws = active_workspace()
+    if ws is None:
+        return True
+    found = conn.execute(sa.select(_E.experiment_id).where(_E.experiment_id == exp_id, _E.workspace == ws))
+    return found.first() is not None
+
+
+def visible_experiment_ids(conn: sa.Connection, exp_ids: list[int]) -> list[int]:
+    """The ids among ``exp_ids`` that the bound workspace holds, in their order."""
+    ws = active_workspace()
+    if ws is None or not exp_ids:
+        return exp_ids
+    rows = conn.execute(sa.select(_E.experiment_id).where(_E.experiment_id.in_(exp_ids), _E.workspace == ws))
+    held = {int(r[0]) for r in rows}
+    return [e for e in exp_ids if e in held]
+
+
+def new_row_workspace() -> dict[str, Any]:
+    """The ``workspace`` value for a new row: the bound one, else the column default."""
+    ws = active_workspace()
+    return {} if ws is None else {"workspace": ws}
+
+
+def workspace_artifact_root(conn: sa.Connection, server_root: str) -> str:
+    """Where the bound workspace's new experiments put artifacts (MLflow's rule).
+
+    The workspace's own ``default_artifact_root`` when it has one, else
+    ``<server root>/workspaces/<name>``; the server root when no workspace is bound.
+    """
+    ws = active_workspace()
+    if ws is None:
+        return server_root
+    own = conn.execute(
+        sa.select(workspaces.c.default_artifact_root).where(workspaces.c.name == ws)
+    ).scalar()
+    if own:
+        return own.rstrip("/") or own
+    return f"{server_root.rstrip('/')}/{WORKSPACES_DIR}/{ws}"

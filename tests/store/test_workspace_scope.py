@@ -1,0 +1,174 @@
+"""Workspaces as tenancy in the SQL stores, on SQLite, PostgreSQL and MariaDB (migration 0017).
+
+A database written before 0017 keeps its rows, now in ``default``; with a workspace bound
+(:func:`mltrail.store.workspace_scope.in_workspace`, what ``mltrail server
+--enable-workspaces`` does per request) experiments, runs, registered models and their
+versions of other workspaces are not found, searches list the bound workspace's only, an
+experiment name is unique per workspace, and ``delete`` honours MLflow's three modes. With
+no workspace bound the stores see everything, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from mltrail.entities import RunTag, ViewType
+from mltrail.exceptions import MltrailException
+from mltrail.store.sql import schema as s
+from mltrail.store.sql.engine import create_sql_engine
+from mltrail.store.sql.migrate import MIGRATIONS_DIR, current_revision, head_revision, upgrade_db
+from mltrail.store.sql.registry import SqlRegistryStore
+from mltrail.store.sql.tracking import SqlTrackingStore
+from mltrail.store.sql.workspaces import SqlWorkspaceStore
+from mltrail.store.workspace_scope import in_workspace
+from support.databases import MYSQL_ADMIN_URI, MYSQL_BASE_URI, PG_ADMIN_URI, PG_BASE_URI, fresh_database
+from support.sql_backends import SQL_BACKENDS
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def fresh_db(request, tmp_path) -> Iterator[str]:
+    """A brand-new empty database of the test's own on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ws.db'}"
+        return
+    if request.param == "postgres":
+        databases = fresh_database(PG_ADMIN_URI, "PostgreSQL", PG_BASE_URI)
+    else:
+        databases = fresh_database(MYSQL_ADMIN_URI, "MariaDB", MYSQL_BASE_URI)
+    yield next(databases)
+    next(databases, None)
+
+
+def _code(call) -> str:
+    with pytest.raises(MltrailException) as caught:
+        call()
+    return caught.value.error_code
+
+
+def test_upgrade_from_0016_puts_rows_in_default_and_names_become_per_workspace(fresh_db):
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_sql_engine(fresh_db)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0016")
+    with engine.begin() as conn:  # rows as an mltrail before 0017 wrote them (no workspace column)
+        conn.execute(sa.text("INSERT INTO experiments (name, lifecycle_stage) VALUES ('old', 'active')"))
+        old = conn.execute(sa.text("SELECT experiment_id FROM experiments WHERE name = 'old'")).scalar()
+        # rows that refer to the experiment: SQLite's rebuild of the table must keep them valid
+        conn.execute(sa.insert(s.experiment_tags).values(experiment_id=old, key="k", value="v"))
+        conn.execute(
+            sa.insert(s.runs).values(
+                run_uuid="a" * 32, name="r", status="FINISHED", lifecycle_stage="active",
+                artifact_uri="/tmp/a", experiment_id=old, user_id="u",
+            )
+        )  # fmt: skip
+        conn.execute(sa.text("INSERT INTO registered_models (name) VALUES ('old-model')"))
+        conn.execute(sa.text("INSERT INTO model_versions (name, version, source) VALUES ('old-model', 1, 's3://b/m')"))
+        conn.execute(sa.insert(s.registered_model_tags.c.name.table).values(name="old-model", key="t", value="v"))
+    engine.dispose()
+
+    upgrade_db(fresh_db)
+    engine = create_sql_engine(fresh_db)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(s.experiments.c.workspace).where(s.experiments.c.name == "old")).scalar() == "default"
+        assert conn.execute(sa.select(s.registered_models.c.workspace)).scalar() == "default"
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.model_versions)).scalar() == 1
+        assert conn.execute(sa.select(s.runs.c.experiment_id)).scalar() == old
+        assert conn.execute(sa.select(s.experiment_tags.c.value)).scalar() == "v"
+    with engine.begin() as conn:  # the same name in another workspace is fine, twice in one is not
+        conn.execute(sa.insert(s.experiments).values(name="old", lifecycle_stage="active", workspace="team-a"))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(s.experiments).values(name="old", lifecycle_stage="active", workspace="team-a"))
+    engine.dispose()
+
+
+def test_stores_filter_by_the_bound_workspace(fresh_db, tmp_path):
+    tracking = SqlTrackingStore(fresh_db, str(tmp_path / "artifacts"))
+    registry = SqlRegistryStore(fresh_db)
+    workspaces = SqlWorkspaceStore(fresh_db)
+    workspaces.create("team-a")
+    workspaces.create("team-b", default_artifact_root="s3://bucket-b/root")
+
+    with in_workspace("team-a"):
+        a = tracking.create_experiment("shared")
+        run_a = tracking.create_run(a, "u", None, [], "r").info.run_id
+        registry.create_registered_model("model-a")
+        registry.create_model_version("model-a", "s3://b/m")
+        assert _code(lambda: tracking.create_experiment("shared")) == "RESOURCE_ALREADY_EXISTS"
+        assert _code(lambda: tracking.create_experiment("x", artifact_location="/tmp/x")) == "INVALID_PARAMETER_VALUE"
+    with in_workspace("team-b"):
+        b = tracking.create_experiment("shared")
+        assert tracking.get_experiment(b).artifact_location == f"s3://bucket-b/root/{b}"
+    assert a != b
+    assert tracking.get_experiment(a).artifact_location.endswith(f"/workspaces/team-a/{a}")
+
+    with in_workspace("team-b"):
+        assert tracking.get_experiment_by_name("shared").experiment_id == b
+        assert [e.name for e in tracking.search_experiments(ViewType.ALL)] == ["shared"]
+        assert _code(lambda: tracking.get_experiment(a)) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: tracking.get_run(run_a)) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: tracking.delete_experiment(a)) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: tracking.set_tag(run_a, RunTag("k", "v"))) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: tracking.create_run(a, "u", None, [], "r")) == "RESOURCE_DOES_NOT_EXIST"
+        assert list(tracking.search_runs([a])) == []
+        assert _code(lambda: registry.get_registered_model("model-a")) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: registry.get_model_version("model-a", "1")) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: registry.create_model_version("model-a", "s3://b/m")) == "RESOURCE_DOES_NOT_EXIST"
+        assert list(registry.search_registered_models()) == []
+        assert list(registry.search_model_versions()) == []
+        # Registered model names stay unique across workspaces (docs/review.md).
+        assert _code(lambda: registry.create_registered_model("model-a")) == "RESOURCE_ALREADY_EXISTS"
+    with in_workspace("team-a"):
+        assert tracking.get_run(run_a).info.experiment_id == a
+        assert [m.name for m in registry.search_registered_models()] == ["model-a"]
+        assert [e.name for e in tracking.search_experiments(ViewType.ALL)] == ["shared"]
+    with in_workspace("default"):
+        assert [e.name for e in tracking.search_experiments(ViewType.ALL)] == ["Default"]
+    # Unbound: one space, as before workspaces.
+    assert {e.experiment_id for e in tracking.search_experiments(ViewType.ALL)} == {"0", a, b}
+    assert registry.get_registered_model("model-a").name == "model-a"
+
+
+def test_delete_modes(fresh_db, tmp_path):
+    tracking = SqlTrackingStore(fresh_db, str(tmp_path / "artifacts"))
+    registry = SqlRegistryStore(fresh_db)
+    workspaces = SqlWorkspaceStore(fresh_db)
+
+    def erase(conn, name):
+        tracking.erase_workspace(conn, name)
+        registry.erase_workspace(conn, name)
+
+    for name in ("keep", "move", "gone"):
+        workspaces.create(name)
+        with in_workspace(name):
+            exp = tracking.create_experiment(f"exp-{name}")
+            tracking.create_run(exp, "u", None, [], "r")
+            registry.create_registered_model(f"model-{name}")
+            registry.create_model_version(f"model-{name}", "s3://b/m")
+    with in_workspace("default"):  # SET_DEFAULT would clash with it
+        tracking.create_experiment("exp-move")
+
+    assert _code(lambda: workspaces.delete("keep", "RESTRICT")) == "INVALID_STATE"
+    assert _code(lambda: workspaces.delete("move", "SET_DEFAULT")) == "INVALID_STATE"
+    assert workspaces.exists("keep") and workspaces.exists("move")
+
+    with in_workspace("default"):
+        tracking.rename_experiment(tracking.get_experiment_by_name("exp-move").experiment_id, "exp-moved-aside")
+    workspaces.delete("move", "SET_DEFAULT")
+    with in_workspace("default"):
+        assert tracking.get_experiment_by_name("exp-move") is not None
+        assert registry.get_registered_model("model-move").latest_versions[0].version == "1"
+
+    workspaces.delete("gone", "CASCADE", erase)
+    assert not workspaces.exists("gone")
+    assert tracking.get_experiment_by_name("exp-gone") is None
+    assert _code(lambda: registry.get_registered_model("model-gone")) == "RESOURCE_DOES_NOT_EXIST"
+    assert registry.get_registered_model("model-keep").name == "model-keep"
