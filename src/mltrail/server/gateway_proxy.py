@@ -34,13 +34,14 @@ from typing import Any
 from mltrail.exceptions import (
     INVALID_STATE,
     REQUEST_LIMIT_EXCEEDED,
+    RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
     MltrailException,
     invalid,
 )
 from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_providers as providers
-from mltrail.server.auth.rules import AUTHENTICATED
+from mltrail.server.auth.rules import AUTHENTICATED, USE, PermissionDenied, auth_enabled, subject_of
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.limits import loads_json
 from mltrail.server.routing import Call, Endpoint, implement
@@ -186,6 +187,33 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
     return resp
 
 
+def _usable_endpoint(call: Call, store: Any, name: str) -> dict[str, Any]:
+    """The endpoint called ``name``; with logins on, 403 unless the caller has USE on it.
+
+    As in MLflow, a non-admin naming an endpoint that does not exist is refused the
+    same way (403), so names cannot be probed.
+    """
+    if not auth_enabled(call.config):
+        return store.get_endpoint(None, name)
+    subject = subject_of(call.request)
+    try:
+        endpoint = store.get_endpoint(None, name)
+    except MltrailException as err:
+        if err.error_code == RESOURCE_DOES_NOT_EXIST and not subject.is_admin:
+            raise PermissionDenied() from None
+        raise
+    subject.require_gateway("gateway_endpoint", endpoint["endpoint_id"], USE)
+    return endpoint
+
+
+def _usable(call: Call, endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The endpoints the caller may call (all of them without logins)."""
+    if not auth_enabled(call.config):
+        return endpoints
+    subject = subject_of(call.request)
+    return [e for e in endpoints if subject.gateway("gateway_endpoint", e["endpoint_id"]).can_use]
+
+
 def _retryable(err: MltrailException) -> bool:
     return err.error_code in (TEMPORARILY_UNAVAILABLE, REQUEST_LIMIT_EXCEEDED)
 
@@ -213,7 +241,7 @@ async def _forward(call: Call, endpoint_name: str, path: str, body: dict[str, An
     if not endpoint_name or not isinstance(endpoint_name, str):
         raise invalid("The request must name the gateway endpoint in 'model'.")
     store = await _blocking(call, gateway_store, call)  # the first call opens it: off the event loop
-    endpoint = await _blocking(call, store.get_endpoint, None, endpoint_name)
+    endpoint = await _blocking(call, _usable_endpoint, call, store, endpoint_name)
     last: MltrailException | None = None
     for mapping in _order(endpoint):
         target = await _blocking(call, _resolve, call, mapping)
@@ -275,7 +303,7 @@ async def invocations(call: Call) -> Any:
 
 async def list_models(call: Call) -> Any:
     store = await _blocking(call, gateway_store, call)
-    endpoints = await _blocking(call, store.list_endpoints)
+    endpoints = await _blocking(call, _usable, call, await _blocking(call, store.list_endpoints))
     data = [
         {"id": e["name"], "object": "model", "created": e["created_at"] // 1000, "owned_by": "mlflow"}
         for e in sorted(endpoints, key=lambda e: e["name"])
@@ -291,6 +319,6 @@ ENDPOINTS: list[Endpoint] = [
     implement(G.openai_embeddings, openai_embeddings),
 ]
 
-#: Any signed-in user may call the proxies (MLflow checks a per-endpoint USE permission, which
-#: mltrail's permission model does not have); configuring them is for admins.
+#: Any signed-in user reaches the proxies; calling an endpoint needs USE on it (checked once the
+#: body names it, :func:`_usable_endpoint`), and the model list shows only those (as MLflow).
 AUTH_RULES = {(ep.path, m): AUTHENTICATED for ep in ENDPOINTS for m in ep.methods}
