@@ -223,3 +223,29 @@ def test_gemini_generate_content_plain_and_streamed(server, endpoints, fakes):
         assert trace.info.token_usage == {"input_tokens": 2, "output_tokens": 4, "total_tokens": 6}
     unknown = httpx.post(f"{server.url}/gateway/gemini/v1beta/models/nope:generateContent", json=body)
     assert unknown.status_code == 404
+
+
+def test_bad_passthrough_input_is_400_never_500(server, endpoints):
+    url = server.url
+    for path, body in [
+        ("/gateway/anthropic/v1/messages", {"max_tokens": 5, "messages": []}),  # no model
+        ("/gateway/openai/v1/responses", {"model": 7, "input": "x"}),
+        ("/gateway/anthropic/v1/messages", "not an object"),
+        ("/gateway/proxy/gpt/chat/completions", ["a list"]),
+    ]:
+        resp = httpx.post(url + path, json=body)
+        assert resp.status_code == 400 and resp.json()["error_code"] == "INVALID_PARAMETER_VALUE", (
+            path,
+            resp.text,
+        )
+    broken = httpx.post(
+        url + "/gateway/openai/v1/responses",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert broken.status_code == 400, broken.text
+    for path in (
+        "/gateway/gemini/v1beta/models/nope:generateContent",
+        "/gateway/proxy/nope/chat/completions",
+    ):
+        assert httpx.post(url + path, json={"contents": []}).status_code == 404

@@ -107,7 +107,10 @@ async def _blocking(call: Call, fn: Any, *args: Any, write: bool = False) -> Any
 
 async def _json_body(call: Call) -> dict[str, Any]:
     raw = await read_body(call.request, call.config.max_body_bytes)
-    body = loads_json(raw or b"{}", f"the request body to {call.request.url.path}")
+    try:
+        body = loads_json(raw or b"{}", f"the request body to {call.request.url.path}")
+    except ValueError as err:  # malformed JSON is the caller's mistake: 400, never a 500
+        raise invalid(f"The request body is not valid JSON ({err}).") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
     return body
