@@ -94,6 +94,12 @@ def test_only_users_with_use_call_an_endpoint_and_config_follows_grants(server, 
     assert reply.choices[0].message.content == "Answer to: hi"
     auth = AuthServiceClient(server.url)
     assert auth.get_user_permission("alice", "gateway_endpoint", endpoint.endpoint_id).permission == "MANAGE"
+    # The call's trace, in the endpoint's experiment, names who made it (as MLflow's does).
+    from mlflow import MlflowClient
+
+    [trace] = MlflowClient(server.url).search_traces(locations=[endpoint.experiment_id])
+    assert trace.info.trace_metadata["mlflow.auth.username"] == "alice"
+    assert trace.info.trace_metadata["mlflow.auth.userId"] == "2"  # admin is user 1
 
     # Bob reads (the default READ) but may not call, change or build on Alice's resources.
     bob = httpx.Client(base_url=server.url, auth=("bob", PASSWORD))
