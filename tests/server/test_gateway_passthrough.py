@@ -142,6 +142,7 @@ def test_openai_responses_passthrough_and_raw_proxy(server, endpoints, fakes):
         "passthrough/model/openai-responses"
     }
     assert traces[0].info.token_usage == {"input_tokens": 2, "output_tokens": 4, "total_tokens": 6}
+    assert traces[0].data.spans[0].outputs["output"][0]["content"][0]["text"] == "Answer to: x y"
 
     # The raw proxy: the body as it is (model kept) to <api_base>/<path>, with the endpoint's key.
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "raw"}]}
@@ -185,6 +186,9 @@ def test_anthropic_messages_passthrough_plain_and_streamed(server, endpoints, fa
     assert plain.info.token_usage == {"input_tokens": 2, "output_tokens": 4, "total_tokens": 6}
     assert streamed.info.token_usage == {"input_tokens": 2, "output_tokens": 4, "total_tokens": 6}
     assert plain.data.spans[1].name == "provider/anthropic/claude-3-5-sonnet"
+    joined = streamed.data.spans[0].outputs  # the stream joined into one message, as MLflow's reducer
+    assert joined["content"] == [{"type": "text", "text": "Answer to: hi there"}]
+    assert joined["stop_reason"] == "end_turn" and joined["usage"]["output_tokens"] == 4
 
     # An OpenAI-format route refuses an Anthropic endpoint, and the other way round.
     wrong = httpx.post(f"{server.url}/gateway/openai/v1/chat/completions", json=body)
@@ -215,6 +219,9 @@ def test_gemini_generate_content_plain_and_streamed(server, endpoints, fakes):
 
     traces = _traces(server, gem)
     assert len(traces) == before + 2
+    joined = traces[0].data.spans[0].outputs
+    assert joined["candidates"][0]["content"]["parts"] == [{"text": "Gemini says: what now"}]
+    assert joined["usageMetadata"]["totalTokenCount"] == 6
     for trace in traces[:2]:
         assert (
             trace.info.trace_metadata["mlflow.gateway.requestType"]

@@ -361,7 +361,7 @@ async def _forward(
     raise last
 
 
-_MAX_TRACED_EVENTS = 500
+_MAX_TRACED_EVENTS = 20_000  # a streamed answer kept for its trace (the output is joined from them)
 
 
 async def _relay(
@@ -391,7 +391,8 @@ async def _relay(
     finally:
         await resp.aclose()
         attempt.end(usage or None, error)
-        outputs = tr.join_chat_stream(events) if route.path == CHAT else events
+        join = tr.STREAM_JOINERS.get(route.request_type)
+        outputs = join(events) if join is not None else events
         await _finish(call, traced, usage or None, outputs, error)
 
 

@@ -6,7 +6,8 @@ records it:
 
 * the root span ``gateway/<endpoint>`` (attributes ``endpoint_id``, ``endpoint_name``,
   ``server_url``), its inputs the request body and its outputs the answer (a
-  streamed chat answer is joined into one ``chat.completion``);
+  streamed answer is joined into the provider's non-streamed shape, as MLflow's
+  output reducers do: :data:`STREAM_JOINERS`);
 * one ``LLM`` span per provider attempt, ``provider/<provider>/<model>``, with
   ``mlflow.llm.provider``, ``mlflow.llm.model``, ``method`` and the token usage
   (``mlflow.chat.tokenUsage``: ``input_tokens``, ``output_tokens``, ``total_tokens``);
@@ -262,3 +263,90 @@ def join_chat_stream(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
     if usage:
         joined["usage"] = usage
     return joined
+
+
+def join_responses_stream(events: list[dict[str, Any]]) -> Any:
+    """OpenAI Responses stream events as the response object (the ``response.completed`` event's)."""
+    done = [
+        e for e in events if e.get("type") == "response.completed" and isinstance(e.get("response"), dict)
+    ]
+    return done[-1]["response"] if done else events or None
+
+
+def join_anthropic_stream(events: list[dict[str, Any]]) -> Any:
+    """Anthropic Messages stream events as one ``message`` (text and tool_use blocks, stop reason, usage)."""
+    start = next((e["message"] for e in events if e.get("type") == "message_start" and "message" in e), None)
+    if not isinstance(start, dict):
+        return events or None
+    message = {**start, "content": []}
+    usage = dict(start.get("usage") or {})
+    blocks: dict[int, dict[str, Any]] = {}
+    partial_json: dict[int, list[str]] = {}
+    for event in events:
+        kind, index = event.get("type"), event.get("index", 0)
+        if kind == "content_block_start" and isinstance(event.get("content_block"), dict):
+            blocks[index] = dict(event["content_block"])
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            block = blocks.setdefault(index, {"type": "text", "text": ""})
+            if delta.get("type") == "text_delta":
+                block["text"] = block.get("text", "") + delta.get("text", "")
+            elif delta.get("type") == "input_json_delta":
+                partial_json.setdefault(index, []).append(delta.get("partial_json", ""))
+        elif kind == "message_delta":
+            message.update(
+                {k: v for k, v in (event.get("delta") or {}).items() if k in ("stop_reason", "stop_sequence")}
+            )
+            usage.update(event.get("usage") or {})
+    for index, parts in partial_json.items():
+        try:
+            blocks[index]["input"] = json.loads("".join(parts) or "{}")
+        except ValueError:
+            blocks[index]["input"] = "".join(parts)
+    message["content"] = [blocks[i] for i in sorted(blocks)]
+    message["usage"] = usage
+    return message
+
+
+def join_gemini_stream(events: list[dict[str, Any]]) -> Any:
+    """Gemini stream events as one ``generateContent`` answer (text joined, last finish reason and usage)."""
+    candidates: dict[int, dict[str, Any]] = {}
+    usage = None
+    for event in events:
+        for position, candidate in enumerate(event.get("candidates") or ()):
+            index = candidate.get("index", position)
+            state = candidates.setdefault(index, {"role": "model", "texts": [], "other": [], "finish": None})
+            content = candidate.get("content") or {}
+            state["role"] = content.get("role") or state["role"]
+            for part in content.get("parts") or ():
+                (state["texts"] if "text" in part else state["other"]).append(part.get("text", part))
+            state["finish"] = candidate.get("finishReason") or state["finish"]
+        usage = event.get("usageMetadata") or usage
+    if not candidates:
+        return events or None
+    joined: dict[str, Any] = {
+        "candidates": [
+            {
+                "content": {
+                    "parts": ([{"text": "".join(s["texts"])}] if s["texts"] else []) + s["other"],
+                    "role": s["role"],
+                },
+                "finishReason": s["finish"],
+                "index": index,
+            }
+            for index, s in sorted(candidates.items())
+        ]
+    }
+    if usage:
+        joined["usageMetadata"] = usage
+    return joined
+
+
+#: Request type -> how its stream's events become the trace's output (others: the events as they came).
+STREAM_JOINERS = {
+    UNIFIED_CHAT: join_chat_stream,
+    OPENAI_CHAT: join_chat_stream,
+    OPENAI_RESPONSES: join_responses_stream,
+    ANTHROPIC_MESSAGES: join_anthropic_stream,
+    GEMINI_GENERATE_CONTENT: join_gemini_stream,
+}
