@@ -92,6 +92,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
                     "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
                     # the gateway proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
                     "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+                    # MLflow caches each event's webhook list for 60 s: a hook created after an earlier
+                    # test fired that event would miss it (mltrail drops its cache when a hook changes)
+                    "MLFLOW_WEBHOOK_CACHE_TTL": "0",
                 },
             )
         except BaseException as exc:  # re-raised in the test's thread
