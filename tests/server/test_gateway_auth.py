@@ -130,6 +130,8 @@ def test_only_users_with_use_call_an_endpoint_and_config_follows_grants(server, 
             {"model_definition_id": model.model_definition_id, "linkage_type": "PRIMARY"}]})
     )  # fmt: skip
     _denied(bob.get(API + "/endpoints/bindings/list"))  # no endpoint named: admins only
+    _denied(bob.post(API + "/endpoints/update", json={"endpoint_id": endpoint.endpoint_id,
+                                                       "experiment_id": endpoint.experiment_id}))  # fmt: skip
 
     # Alice grants Bob USE on the endpoint (the official client): he may call it, still not change it.
     auth.grant_user_permission("bob", "gateway_endpoint", endpoint.endpoint_id, "USE")
@@ -162,14 +164,36 @@ def test_only_users_with_use_call_an_endpoint_and_config_follows_grants(server, 
         .permission
         == "READ"
     )
+    # An endpoint of Bob's may not trace into an experiment where he may only read (the admin's).
+    from mlflow import MlflowClient
+
+    admins = MlflowClient(server.url).create_experiment("admin-exp")
+    bob_model = bob.post(
+        API + "/model-definitions/create",
+        json={
+            "name": "bob-model",
+            "secret_id": bob.post(
+                API + "/secrets/create",
+                json={"secret_name": "bob-key2", "secret_value": {"api_key": "sk-bob-654321"}},
+            ).json()["secret"]["secret_id"],
+            "provider": "openai",
+            "model_name": "m",
+        },
+    ).json()["model_definition"]
+    configs = [{"model_definition_id": bob_model["model_definition_id"], "linkage_type": "PRIMARY"}]
+    _denied(
+        bob.post(
+            API + "/endpoints/create",
+            json={"name": "bob-chat", "model_configs": configs, "experiment_id": admins},
+        )
+    )
+    assert bob.post(API + "/endpoints/create", json={"name": "bob-chat", "model_configs": configs}).is_success
     mine = bob.post(
         API + "/secrets/create", json={"secret_name": "bob-key", "secret_value": {"api_key": "sk-bob-123456"}}
     )
     assert mine.is_success, mine.text
-    assert [s["secret_name"] for s in bob.get(API + "/secrets/list").json()["secrets"]] == [
-        "alice-key",
-        "bob-key",
-    ]
+    listed = sorted(s["secret_name"] for s in bob.get(API + "/secrets/list").json()["secrets"])
+    assert listed == ["alice-key", "bob-key", "bob-key2"]
     alice.close()
     bob_ai.close()
     bob.close()

@@ -6,7 +6,8 @@ Each secret, model definition and endpoint carries per-user grants (resource typ
 ``default_permission`` applies, admins may do anything:
 
 * creating one needs a login, and its creator gets MANAGE on it; a model definition
-  also needs USE on its secret, an endpoint USE on each model definition it routes to;
+  also needs USE on its secret, an endpoint USE on each model definition it routes to
+  and, when it names the experiment its calls are traced into, UPDATE there;
 * reading needs READ, changing (update, tags, bindings, attach / detach) UPDATE,
   deleting DELETE (its grants go with it); pointing a definition at another secret
   needs USE on that secret, an endpoint at other definitions USE on them;
@@ -172,6 +173,17 @@ def _readable_usage(handler: Callable[[Call], Any], call: Call, subject: Subject
     return {**result, "usage": rows}
 
 
+def _trace_experiment(call: Call, subject: Subject) -> None:
+    """An endpoint's calls are traced into ``experiment_id`` when given: the caller must be able to write there.
+
+    (MLflow only refuses an explicit DENY on it; a user who may not log to an experiment
+    must not be able to send traces into it through an endpoint.)
+    """
+    experiment_id = getattr(call.body, "experiment_id", None)
+    if experiment_id:
+        subject.require_experiment(str(experiment_id), UPDATE)
+
+
 def _bindings(call: Call, subject: Subject) -> None:
     if not call.body.endpoint_id:
         require_admin(call, subject)
@@ -216,7 +228,12 @@ AUTH_RULES: dict[tuple[str, str], Rule] = {
         (G.list_model_definitions, _rule(DEFINITION, READ, require_user, _readable(DEFINITION))),
         (
             G.create_endpoint,
-            _rule(ENDPOINT, USE, _on(DEFINITION, USE, _definitions_of_configs), _creator_manages(ENDPOINT)),
+            _rule(
+                ENDPOINT,
+                USE,
+                _all(_on(DEFINITION, USE, _definitions_of_configs), _trace_experiment),
+                _creator_manages(ENDPOINT),
+            ),
         ),
         (G.get_endpoint, _rule(ENDPOINT, READ, _on(ENDPOINT, READ, _endpoint_of_ref))),
         (
@@ -224,7 +241,11 @@ AUTH_RULES: dict[tuple[str, str], Rule] = {
             _rule(
                 ENDPOINT,
                 UPDATE,
-                _all(_on(ENDPOINT, UPDATE, _ENDPOINT_ID), _on(DEFINITION, USE, _definitions_of_configs)),
+                _all(
+                    _on(ENDPOINT, UPDATE, _ENDPOINT_ID),
+                    _on(DEFINITION, USE, _definitions_of_configs),
+                    _trace_experiment,
+                ),
             ),
         ),
         (
