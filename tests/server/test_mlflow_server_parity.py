@@ -91,6 +91,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
                     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
                     "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
                     "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
+                    # the gateway proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
+                    "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+                    # MLflow caches each event's webhook list for 60 s: a hook created after an earlier
+                    # test fired that event would miss it (mltrail drops its cache when a hook changes)
+                    "MLFLOW_WEBHOOK_CACHE_TTL": "0",
                 },
             )
         except BaseException as exc:  # re-raised in the test's thread
@@ -751,4 +756,138 @@ def _sdk_workspace(url: str) -> dict:
 def test_mltrail_sdk_in_a_workspace(servers: dict[str, LiveServer]) -> None:
     got = _run_both(servers, _sdk_workspace)
     assert got["mltrail"]["outside_run"] == "RESOURCE_DOES_NOT_EXIST"
+    _same(got)
+
+
+# ---------------------------------------------------------------- registry webhooks, gateway proxy
+
+
+REGISTRY_EVENTS = [
+    "registered_model.created", "model_version.created", "model_version_tag.set", "model_version_tag.deleted",
+    "model_version_alias.created", "model_version_alias.deleted", "prompt.created", "prompt_version.created",
+    "prompt_tag.set", "prompt_version_tag.set", "prompt_alias.created",
+]  # fmt: skip
+
+
+def _deliveries(receiver: _Receiver, path: str, want: int) -> list[dict]:
+    """The JSON bodies delivered to ``path``, once ``want`` of them arrived (deliveries are asynchronous)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        bodies = [body for got_path, body in list(receiver.received) if got_path == path]
+        if len(bodies) >= want or time.monotonic() > deadline:
+            return bodies
+        time.sleep(0.05)
+
+
+def _registry_webhooks(url: str, receiver: _Receiver) -> dict:
+    client = MlflowClient(url, registry_uri=url)
+    path = f"/registry/{url.rsplit(':', 1)[-1]}"  # one receiver, one path per server
+    hook = client.create_webhook("registry-hook", receiver.url + path, REGISTRY_EVENTS)
+    client.create_registered_model("hooked-model", description="for hooks")
+    version = client.create_model_version("hooked-model", "s3://parity-bucket/model", description="v1")
+    client.set_model_version_tag("hooked-model", version.version, "stage", "qa")
+    client.delete_model_version_tag("hooked-model", version.version, "stage")
+    client.set_registered_model_alias("hooked-model", "champion", version.version)
+    client.delete_registered_model_alias("hooked-model", "champion")
+    prompt = client.register_prompt("hooked-prompt", "Hello {{name}}", commit_message="first")
+    client.set_prompt_tag("hooked-prompt", "team", "docs")
+    client.set_prompt_version_tag("hooked-prompt", prompt.version, "reviewed", "yes")
+    client.set_prompt_alias("hooked-prompt", "prod", prompt.version)
+    # every event above once, and prompt_tag.set twice: register_prompt's commit message is a tag too
+    bodies = _deliveries(receiver, path, 12)
+    client.delete_webhook(hook.webhook_id)
+    # the same envelope minus MLflow's workspace (see _webhooks); sorted: deliveries race each other
+    bodies = sorted(
+        ({k: v for k, v in body.items() if k != "workspace"} for body in bodies),
+        key=lambda b: (b.get("entity", ""), b.get("action", ""), json.dumps(b.get("data"), sort_keys=True)),
+    )
+    return {"events": [(b.get("entity"), b.get("action")) for b in bodies], "payloads": Norm()(bodies)}
+
+
+def test_registry_events_deliver_the_same_webhooks(
+    servers: dict[str, LiveServer], receiver: _Receiver
+) -> None:
+    got = _run_both(servers, _registry_webhooks, receiver)
+    assert len(got["mlflow"]["events"]) == 12, got["mlflow"]["events"]
+    _same(got)
+
+
+def _gateway_proxy(url: str, base_url: str) -> dict:
+    import time
+
+    import openai
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+
+    store, out = _store(url), {}
+    secret = store.create_gateway_secret(
+        "proxy-key", {"api_key": "sk-proxy-0123456789"}, provider="openai", auth_config={"api_base": base_url}
+    )
+    model = store.create_gateway_model_definition("proxy-model", secret.secret_id, "openai", "gpt-4o-mini")
+    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
+    endpoint = store.create_gateway_endpoint("proxied", [config])
+    messages = [{"role": "user", "content": "one two three"}]
+    unified = openai.OpenAI(base_url=f"{url}/gateway/mlflow/v1", api_key="unused", max_retries=0)
+    reply = unified.chat.completions.create(model="proxied", messages=messages)
+    out["chat"] = {
+        "message": (reply.choices[0].message.role, reply.choices[0].message.content),
+        "finish": reply.choices[0].finish_reason,
+        "usage": (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.total_tokens),
+    }
+    stream = unified.chat.completions.create(model="proxied", messages=messages, stream=True)
+    out["streamed"] = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    passthrough = openai.OpenAI(base_url=f"{url}/gateway/openai/v1", api_key="unused", max_retries=0)
+    raw = passthrough.chat.completions.with_raw_response.create(model="proxied", messages=messages)
+    answer = json.loads(raw.text)
+    out["passthrough"] = Norm()({k: v for k, v in answer.items() if k not in ("id", "created")})
+    vectors = passthrough.embeddings.create(model="proxied", input=["a b", "c"])
+    out["embeddings"] = ([len(v.embedding) for v in vectors.data], vectors.usage.prompt_tokens)
+    out["invocations"] = _http_error(
+        HTTP.post(f"{url}/gateway/proxied/mlflow/invocations", json={"messages": messages})
+    )
+    out["unknown_endpoint"] = HTTP.post(
+        f"{url}/gateway/mlflow/v1/chat/completions", json={"model": "nope", "messages": messages}
+    ).status_code
+    out["models"] = [m.id for m in unified.models.list().data]
+    # One trace per call in the endpoint's experiment, with MLflow's metadata and span names.
+    import mlflow
+
+    client = MlflowClient(url)
+    mlflow.set_tracking_uri(url)  # the client reads MLflow's trace spans through its artifact proxy
+    deadline = time.monotonic() + 60
+    while True:  # MLflow exports its gateway traces asynchronously, spans and metadata after the info
+        traces = client.search_traces(locations=[endpoint.experiment_id], order_by=["timestamp_ms ASC"])
+        done = [
+            t
+            for t in traces
+            if t.info.state == "OK" and "mlflow.gateway.requestType" in t.info.trace_metadata
+        ]
+        if len(done) >= 5 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    shapes = [
+        {
+            "request_type": t.info.trace_metadata.get("mlflow.gateway.requestType"),
+            "endpoint": t.info.trace_metadata.get("mlflow.gateway.endpointId") == endpoint.endpoint_id,
+            "state": str(t.info.state),
+            "root": t.data.spans[0].name,
+            "root_attributes": sorted(k for k in t.data.spans[0].attributes if not k.startswith("mlflow.")),
+        }
+        for t in traces
+    ]
+    out["traces"] = shapes
+    out["trace_usage"] = traces[0].info.token_usage if traces else None
+    mlflow.set_tracking_uri(None)
+    unified.close()
+    passthrough.close()
+    store.delete_gateway_endpoint(endpoint.endpoint_id)
+    return out
+
+
+def test_gateway_proxy_answers_and_traces(servers: dict[str, LiveServer]) -> None:
+    from support.openai_server import OpenAIServer
+
+    with OpenAIServer() as fake:
+        got = _run_both(servers, _gateway_proxy, fake.base_url)
     _same(got)

@@ -3,7 +3,8 @@
 It stands in for api.anthropic.com (an external service tests may not reach)
 and speaks its wire format: ``POST /v1/messages`` with the ``x-api-key`` and
 ``anthropic-version`` headers and a JSON body ``{"model", "max_tokens",
-"messages", ...}``, answered with a ``message`` object whose ``content`` is a
+"messages", ...}``, answered with a ``message`` object (or, with ``"stream": true``,
+its server-sent events: ``message_start`` … ``message_stop``) whose ``content`` is a
 list of ``{"type": "text", "text": ...}`` blocks. Like the real API it rejects a
 wrong key (401 ``authentication_error``), a missing version header, a missing
 ``max_tokens`` and top-level fields the API does not know (OpenAI-only ones
@@ -113,19 +114,48 @@ class _Handler(JSONHandler):
         self.server.requests.append({"path": "/v1/messages", "body": body, "headers": headers})
         answer = self.server.responder(body)
         input_tokens = sum(len(_text(m["content"]).split()) for m in body["messages"])
-        self._send_json(
-            200,
-            {
-                "id": f"msg_{uuid.uuid4().hex[:24]}",
-                "type": "message",
-                "role": "assistant",
-                "model": body["model"],
-                "content": [{"type": "text", "text": answer}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": {"input_tokens": input_tokens, "output_tokens": len(answer.split())},
-            },
-        )
+        message = {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": answer}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": len(answer.split())},
+        }
+        if body.get("stream"):
+            self._stream(message, answer)
+        else:
+            self._send_json(200, message)
+
+    def _stream(self, message: dict[str, Any], answer: str) -> None:
+        """The Messages API's event stream: message_start, one text block in deltas, message_delta, stop."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 1},
+        }
+        events = [
+            {"type": "message_start", "message": start},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            *({"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": word if i == 0 else " " + word}}
+              for i, word in enumerate(answer.split(" "))),
+            {"type": "content_block_stop", "index": 0},
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+             "usage": {"output_tokens": message["usage"]["output_tokens"]}},
+            {"type": "message_stop"},
+        ]  # fmt: skip
+        for event in events:
+            self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+        self.wfile.flush()
 
     def _scripted_failure(self) -> bool:
         """Answer with the next scripted failure, if any is left."""

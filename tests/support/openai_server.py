@@ -3,7 +3,8 @@
 It stands in for the hosted OpenAI API (the one external service tests may not
 reach) and speaks its real wire format, so the official ``openai`` package
 talks to it unchanged: ``POST /v1/chat/completions`` (JSON, or server-sent
-events with ``"stream": true``), ``POST /v1/embeddings`` and ``GET /v1/models``.
+events with ``"stream": true``), ``POST /v1/responses`` (the Responses API, JSON or
+its typed events), ``POST /v1/embeddings`` and ``GET /v1/models``.
 Every request body is recorded in ``server.requests`` for assertions.
 
 Usage::
@@ -102,6 +103,8 @@ class _Handler(JSONHandler):
             self._chat(body)
         elif path == "/v1/embeddings":
             self._embeddings(body)
+        elif path in ("/v1/responses", "/v1/responses/compact"):
+            self._responses(body)
         else:
             self._error(404, f"Unknown path {path}")
 
@@ -175,6 +178,48 @@ class _Handler(JSONHandler):
         if (body.get("stream_options") or {}).get("include_usage"):
             chunk({}, None, with_usage=True)
         self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+    def _responses(self, body: dict[str, Any]) -> None:
+        given = body.get("input")
+        if not body.get("model") or not given:
+            self._error(400, "'model' and 'input' are required.")
+            return
+        messages = [{"role": "user", "content": given}] if isinstance(given, str) else given
+        answer = self.server.responder({**body, "messages": messages})
+        input_tokens = sum(count_tokens(_text(m.get("content"))) for m in messages if isinstance(m, dict))
+        usage = {
+            "input_tokens": input_tokens,
+            "output_tokens": count_tokens(answer),
+            "total_tokens": input_tokens + count_tokens(answer),
+        }
+        text = {"type": "output_text", "text": answer, "annotations": []}
+        item = {"type": "message", "id": f"msg_{uuid.uuid4().hex[:24]}", "status": "completed",
+                "role": "assistant", "content": [text]}  # fmt: skip
+        response = {
+            "id": f"resp_{uuid.uuid4().hex[:24]}", "object": "response", "created_at": int(time.time()),
+            "status": "completed", "model": body["model"], "output": [item], "usage": usage,
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+        }  # fmt: skip
+        if not body.get("stream"):
+            self._send_json(200, response)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        events = [
+            {"type": "response.created", "response": {**response, "status": "in_progress", "output": [],
+                                                      "usage": None}},
+            *({"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
+               "content_index": 0, "delta": word if i == 0 else " " + word}
+              for i, word in enumerate(answer.split(" "))),
+            {"type": "response.completed", "response": response},
+        ]  # fmt: skip
+        for number, event in enumerate(events):
+            event["sequence_number"] = number
+            self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
         self.wfile.flush()
 
     def _embeddings(self, body: dict[str, Any]) -> None:

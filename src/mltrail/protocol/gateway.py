@@ -237,4 +237,30 @@ GATEWAY = RouteSet(
     ),
     _proxy("openai_chat", "POST", "/openai/v1/chat/completions", "OpenAI chat passthrough"),
     _proxy("openai_embeddings", "POST", "/openai/v1/embeddings", "OpenAI embeddings passthrough"),
+    _proxy("openai_responses", "POST", "/openai/v1/responses", "OpenAI Responses passthrough"),
+    _proxy(
+        "openai_responses_compact",
+        "POST",
+        "/openai/v1/responses/compact",
+        "OpenAI Responses compact passthrough",
+    ),
+    _proxy("anthropic_messages", "POST", "/anthropic/v1/messages", "Anthropic Messages passthrough"),
+    _proxy(
+        "gemini_generate_content",
+        "POST",
+        "/gemini/v1beta/models/{endpoint_name}:generateContent",
+        "Gemini generateContent passthrough (the endpoint in the path)",
+    ),
+    _proxy(
+        "gemini_stream_generate_content",
+        "POST",
+        "/gemini/v1beta/models/{endpoint_name}:streamGenerateContent",
+        "Gemini streamGenerateContent passthrough (server-sent events)",
+    ),
+    _proxy(
+        "raw_proxy",
+        "POST",
+        "/proxy/{endpoint_name}/{path:path}",
+        "The body as it is to <provider base>/<path> with the endpoint's key",
+    ),
 )

@@ -5,9 +5,11 @@ MLflow lists LiteLLM's provider catalog; mltrail lists the same well-known names
 (:data:`OPENAI_COMPATIBLE`: a base URL, ``POST /chat/completions`` and
 ``/embeddings`` with a bearer key). Any of them takes ``auth_config.api_base``
 to point at another server (a proxy, a self-hosted model, a test fake); the
-``openai_compatible`` provider has no default and needs one. A model definition
-of another provider is stored, but calling it answers 400 "not supported by
-mltrail".
+``openai_compatible`` provider has no default and needs one. Anthropic and Gemini
+(:data:`NATIVE`) are called in their own format, through their passthrough routes
+(``/gateway/anthropic/v1/messages``, ``/gateway/gemini/v1beta/models/…``) and the raw
+proxy. A model definition of another provider is stored, but calling it answers
+400 "not supported by mltrail".
 
 Example::
 
@@ -38,6 +40,13 @@ OPENAI_COMPATIBLE: dict[str, str | None] = {
     "vllm": None,
 }
 
+#: Providers called in their own wire format (through their passthrough routes and the raw proxy).
+NATIVE: dict[str, str] = {
+    "anthropic": "https://api.anthropic.com/v1",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta",
+}
+ANTHROPIC_VERSION = "2023-06-01"  # the ``anthropic-version`` header MLflow sends by default
+
 #: Every provider name the providers API lists (MLflow's common LiteLLM providers, plus the above).
 PROVIDERS: tuple[str, ...] = tuple(
     sorted(
@@ -67,23 +76,40 @@ KNOWN_MODELS: dict[str, tuple[str, ...]] = {
 
 
 def supported(provider: str) -> bool:
-    """Whether mltrail's proxy can call ``provider``."""
-    return provider.lower() in OPENAI_COMPATIBLE
+    """Whether mltrail's proxy can call ``provider`` at all (in OpenAI's format or its own)."""
+    return provider.lower() in OPENAI_COMPATIBLE or provider.lower() in NATIVE
+
+
+def wire(provider: str) -> str:
+    """The wire format ``provider`` speaks: ``"openai"``, ``"anthropic"`` or ``"gemini"``."""
+    name = provider.lower()
+    return name if name in NATIVE else "openai"
 
 
 def base_url(provider: str, auth_config: dict[str, Any]) -> str:
     """Where to send a provider's requests: ``api_base``, else its default; 400 when unsupported."""
     name = provider.lower()
-    if name not in OPENAI_COMPATIBLE:
+    if not supported(name):
         raise invalid(
             f"Provider {provider!r} is not supported by mltrail's gateway: it calls OpenAI-compatible "
-            f"providers ({', '.join(sorted(OPENAI_COMPATIBLE))}), or any server speaking OpenAI's API "
-            "through the secret's auth_config api_base."
+            f"providers ({', '.join(sorted(OPENAI_COMPATIBLE))}) or any server speaking OpenAI's API "
+            "through the secret's auth_config api_base, and Anthropic and Gemini through their "
+            "passthrough routes."
         )
-    url = auth_config.get("api_base") or OPENAI_COMPATIBLE[name]
+    url = auth_config.get("api_base") or OPENAI_COMPATIBLE.get(name) or NATIVE.get(name)
     if not url:
         raise invalid(f"Provider {provider!r} needs 'api_base' in the secret's auth_config.")
     return str(url).rstrip("/")
+
+
+def auth_headers(provider: str, key: str | None) -> dict[str, str]:
+    """The headers carrying the provider key: Bearer (OpenAI), ``x-api-key`` (Anthropic), ``x-goog-api-key``."""
+    kind = wire(provider)
+    if kind == "anthropic":
+        return {"anthropic-version": ANTHROPIC_VERSION, **({"x-api-key": key} if key else {})}
+    if not key:
+        return {}
+    return {"x-goog-api-key": key} if kind == "gemini" else {"Authorization": f"Bearer {key}"}
 
 
 def provider_config(provider: str | None) -> dict[str, Any]:

@@ -1,26 +1,33 @@
-"""The AI gateway's proxy: OpenAI-format requests sent to an endpoint's provider with its stored key.
+"""The AI gateway's proxy: requests sent to an endpoint's provider with its stored key, traced.
 
-Routes (declared in :mod:`mltrail.protocol.gateway`):
+Routes (declared in :mod:`mltrail.protocol.gateway`), as MLflow 3.17 serves them:
 
-* ``POST /gateway/mlflow/v1/chat/completions`` and the passthrough
-  ``POST /gateway/openai/v1/chat/completions`` / ``.../embeddings``: the body's
-  ``model`` names the endpoint;
+* ``POST /gateway/mlflow/v1/chat/completions``: the body's ``model`` names the endpoint;
 * ``POST /gateway/{endpoint_name}/mlflow/invocations``: chat when the body has
   ``messages``, embeddings when it has ``input``;
-* ``GET /gateway/mlflow/v1/models``: the endpoints, as OpenAI's model list.
+* ``GET /gateway/mlflow/v1/models``: the endpoints the caller may use, as OpenAI's model list;
+* passthroughs in the provider's own format, ``model`` naming the endpoint:
+  ``/gateway/openai/v1/chat/completions``, ``/embeddings``, ``/responses``,
+  ``/responses/compact`` (OpenAI-compatible providers), ``/gateway/anthropic/v1/messages``
+  (Anthropic); the endpoint in the path: ``/gateway/gemini/v1beta/models/{endpoint}:generateContent``
+  and ``:streamGenerateContent`` (Gemini);
+* ``POST /gateway/proxy/{endpoint_name}/{path}``: the body as it is (``model`` kept) to
+  ``<provider base>/<path>`` (query kept), any provider.
 
 An endpoint's PRIMARY models share the traffic by weight; when the chosen one
 fails (unreachable, 429 or 5xx) its FALLBACK models are tried in
 ``fallback_order`` (up to ``fallback_config.max_attempts``). The request goes to
 the model definition's provider (:mod:`mltrail.server.gateway_providers`) with
-``model`` set to the definition's model name and the secret's ``api_key`` as a
-bearer token, opened from its sealed form only here, for this request. The
+``model`` set to the definition's model name and the secret's ``api_key`` in the
+provider's header, opened from its sealed form only here, for this request. The
 target passes the egress guard (:func:`~mltrail.server.webhook_urls.pinned_request`)
-each time. Error text from a provider is relayed with the key masked out.
+each time. Error text from a provider is relayed with the key masked out. An
+event-stream answer (``"stream": true``, Gemini's stream route) is relayed as it comes.
 
-Every call is counted in the endpoint's usage (requests, failures, prompt and
-completion tokens from the provider's ``usage``), read by
-``GET /ajax-api/3.0/mltrail/gateway/usage``.
+Every call is counted in the endpoint's usage (requests, failures, input and output
+tokens), read by ``GET /ajax-api/3.0/mltrail/gateway/usage``, and traced into the
+endpoint's experiment (:mod:`mltrail.server.gateway_traces`). With logins on, calling
+an endpoint needs USE on it.
 """
 
 from __future__ import annotations
@@ -29,18 +36,20 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from mltrail.exceptions import (
     INVALID_STATE,
     REQUEST_LIMIT_EXCEEDED,
+    RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
     MltrailException,
     invalid,
 )
 from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_providers as providers
-from mltrail.server.auth.rules import AUTHENTICATED
+from mltrail.server import gateway_traces as tr
+from mltrail.server.auth.rules import AUTHENTICATED, USE, PermissionDenied, auth_enabled, subject_of
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.limits import loads_json
 from mltrail.server.routing import Call, Endpoint, implement
@@ -98,10 +107,44 @@ async def _blocking(call: Call, fn: Any, *args: Any, write: bool = False) -> Any
 
 async def _json_body(call: Call) -> dict[str, Any]:
     raw = await read_body(call.request, call.config.max_body_bytes)
-    body = loads_json(raw or b"{}", f"the request body to {call.request.url.path}")
+    try:
+        body = loads_json(raw or b"{}", f"the request body to {call.request.url.path}")
+    except ValueError as err:  # malformed JSON is the caller's mistake: 400, never a 500
+        raise invalid(f"The request body is not valid JSON ({err}).") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
     return body
+
+
+# ----------------------------------------------------------------------------- routes
+class ProxyRoute(NamedTuple):
+    """How one proxy route calls a provider."""
+
+    wire: str | None  # the provider wire format it needs ("openai", "anthropic", "gemini"); None: any
+    path: str  # the provider path ("{model}": the definition's model name); raw proxy: the caller's
+    request_type: str  # MLflow's GatewayRequestType value (trace metadata)
+    method: str  # the provider span's ``method`` attribute
+    set_model: bool = True  # replace the body's ``model`` with the definition's model name
+
+
+CHAT_ROUTE = ProxyRoute("openai", CHAT, tr.UNIFIED_CHAT, "chat")
+EMBEDDINGS_ROUTE = ProxyRoute("openai", EMBEDDINGS, tr.UNIFIED_EMBEDDINGS, "embeddings")
+OPENAI_CHAT_ROUTE = ProxyRoute("openai", CHAT, tr.OPENAI_CHAT, "passthrough")
+OPENAI_EMBEDDINGS_ROUTE = ProxyRoute("openai", EMBEDDINGS, tr.OPENAI_EMBEDDINGS, "passthrough")
+RESPONSES_ROUTE = ProxyRoute("openai", "/responses", tr.OPENAI_RESPONSES, "passthrough")
+RESPONSES_COMPACT_ROUTE = ProxyRoute("openai", "/responses/compact", tr.OPENAI_RESPONSES, "passthrough")
+ANTHROPIC_ROUTE = ProxyRoute("anthropic", "/messages", tr.ANTHROPIC_MESSAGES, "passthrough")
+GEMINI_ROUTE = ProxyRoute(
+    "gemini", "/models/{model}:generateContent", tr.GEMINI_GENERATE_CONTENT, "passthrough", False
+)
+GEMINI_STREAM_ROUTE = ProxyRoute(
+    "gemini",
+    "/models/{model}:streamGenerateContent?alt=sse",
+    tr.GEMINI_GENERATE_CONTENT,
+    "passthrough",
+    False,
+)
+_STREAM_TYPES = ("text/event-stream", "application/x-ndjson")
 
 
 # ----------------------------------------------------------------------------- targets
@@ -130,7 +173,7 @@ def _order(endpoint: dict[str, Any]) -> list[dict[str, Any]]:
     return [first, *(fallbacks[:limit] if limit else fallbacks)]
 
 
-def _resolve(call: Call, mapping: dict[str, Any]) -> _Target:
+def _resolve(call: Call, mapping: dict[str, Any], route: ProxyRoute) -> _Target:
     definition = mapping.get("model_definition") or {}
     provider = definition.get("provider", "")
     if not definition.get("secret_id"):
@@ -139,6 +182,12 @@ def _resolve(call: Call, mapping: dict[str, Any]) -> _Target:
         )
     if not providers.supported(provider):
         providers.base_url(provider, {})  # raises the "not supported by mltrail" 400
+    if route.wire is not None and providers.wire(provider) != route.wire:
+        raise invalid(
+            f"Provider {provider!r} is not supported by mltrail's gateway on {call.request.url.path}: "
+            f"it takes {route.wire} models; call a {provider} model through "
+            f"{_PASSTHROUGH_OF.get(providers.wire(provider), 'its passthrough route')} or /gateway/proxy/."
+        )
     sealed, auth_config = gateway_store(call).sealed_secret(definition["secret_id"])
     opened = secret_box(call).open(sealed)
     try:
@@ -151,20 +200,29 @@ def _resolve(call: Call, mapping: dict[str, Any]) -> _Target:
     return _Target(url, definition["model_name"], values.get("api_key"), provider)
 
 
+_PASSTHROUGH_OF = {
+    "openai": "/gateway/openai/v1/...",
+    "anthropic": "/gateway/anthropic/v1/messages",
+    "gemini": "/gateway/gemini/v1beta/models/<endpoint>:generateContent",
+}
+
+
 async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) -> Any:
-    """POST ``body`` to ``target``: the httpx response (streamed when ``body['stream']``)."""
+    """POST ``body`` to ``target`` + ``path``: the httpx response, its body not read yet."""
     import httpx
 
     url, host, extensions = pinned_request(
         target.url + path, bool(call.config.webhooks_allow_private), "Gateway provider URL"
     )
-    headers = {**host, "Content-Type": "application/json"}
-    if target.key:
-        headers["Authorization"] = f"Bearer {target.key}"
+    headers = {
+        **host,
+        "Content-Type": "application/json",
+        **providers.auth_headers(target.provider, target.key),
+    }
     client = _http(call)
     request = client.build_request("POST", url, json=body, headers=headers, extensions=extensions)
     try:
-        resp = await client.send(request, stream=bool(body.get("stream")))
+        resp = await client.send(request, stream=True)
     except httpx.HTTPError as err:
         raise MltrailException(
             f"The {target.provider} provider cannot be reached: {target.mask(type(err).__name__ + ' ' + str(err))}",
@@ -186,96 +244,208 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
     return resp
 
 
+def _usable_endpoint(call: Call, store: Any, name: str) -> dict[str, Any]:
+    """The endpoint called ``name``; with logins on, 403 unless the caller has USE on it.
+
+    As in MLflow, a non-admin naming an endpoint that does not exist is refused the
+    same way (403), so names cannot be probed.
+    """
+    if not auth_enabled(call.config):
+        return store.get_endpoint(None, name)
+    subject = subject_of(call.request)
+    try:
+        endpoint = store.get_endpoint(None, name)
+    except MltrailException as err:
+        if err.error_code == RESOURCE_DOES_NOT_EXIST and not subject.is_admin:
+            raise PermissionDenied() from None
+        raise
+    subject.require_gateway("gateway_endpoint", endpoint["endpoint_id"], USE)
+    return endpoint
+
+
+def _usable(call: Call, endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The endpoints the caller may call (all of them without logins)."""
+    if not auth_enabled(call.config):
+        return endpoints
+    subject = subject_of(call.request)
+    return [e for e in endpoints if subject.gateway("gateway_endpoint", e["endpoint_id"]).can_use]
+
+
 def _retryable(err: MltrailException) -> bool:
     return err.error_code in (TEMPORARILY_UNAVAILABLE, REQUEST_LIMIT_EXCEEDED)
 
 
-async def _record(call: Call, endpoint: dict[str, Any], usage: dict[str, Any] | None, failed: bool) -> None:
-    usage = usage or {}
+def _usage_of(answer: Any) -> Any:
+    """The provider's usage object in an answer or stream event (OpenAI, Anthropic, Gemini)."""
+    if not isinstance(answer, dict):
+        return None
+    if isinstance(answer.get("message"), dict) and "usage" in answer["message"]:  # Anthropic message_start
+        return answer["message"]["usage"]
+    if isinstance(answer.get("response"), dict) and "usage" in answer["response"]:  # Responses' final event
+        return answer["response"]["usage"]
+    return answer.get("usage") or answer.get("usageMetadata")
+
+
+async def _finish(
+    call: Call, traced: tr.GatewayTrace, usage: Any, outputs: Any = None, error: str | None = None
+) -> None:
+    """Count the call in the endpoint's usage and write its trace (never failing the call)."""
+    endpoint = traced.endpoint
+    tokens = tr.token_usage(usage) or {}
     try:
         await _blocking(
             call,
             gateway_store(call).record_usage,
             endpoint["endpoint_id"],
-            int(usage.get("prompt_tokens") or 0),
-            int(usage.get("completion_tokens") or 0),
-            failed,
+            int(tokens.get("input_tokens") or 0),
+            int(tokens.get("output_tokens") or 0),
+            error is not None,
             write=True,
         )
     except Exception:  # counting must never fail the call it counts
         _log.warning("gateway: could not record usage for endpoint %s", endpoint.get("name"), exc_info=True)
+    try:
+        trace = traced.finish(outputs, error)
+        if trace is not None:
+            await _blocking(call, call.trace_store.log_traces, [trace], write=True)
+    except Exception:
+        _log.warning(
+            "gateway: could not write the trace of a call to %s", endpoint.get("name"), exc_info=True
+        )
 
 
-async def _forward(call: Call, endpoint_name: str, path: str, body: dict[str, Any]) -> Any:
-    """Send ``body`` through the endpoint's models (fallbacks on transient failures), count it."""
+async def _forward(
+    call: Call, endpoint_name: Any, route: ProxyRoute, body: dict[str, Any], path: str | None = None
+) -> Any:
+    """Send ``body`` through the endpoint's models (fallbacks on transient failures); count and trace it."""
     from starlette.responses import Response, StreamingResponse
 
     if not endpoint_name or not isinstance(endpoint_name, str):
         raise invalid("The request must name the gateway endpoint in 'model'.")
     store = await _blocking(call, gateway_store, call)  # the first call opens it: off the event loop
-    endpoint = await _blocking(call, store.get_endpoint, None, endpoint_name)
+    endpoint = await _blocking(call, _usable_endpoint, call, store, endpoint_name)
+    traced = tr.GatewayTrace(endpoint, route.request_type, body, call.request)
     last: MltrailException | None = None
     for mapping in _order(endpoint):
-        target = await _blocking(call, _resolve, call, mapping)
         try:
-            resp = await _send(call, target, path, {**body, "model": target.model})
+            target = await _blocking(call, _resolve, call, mapping, route)
         except MltrailException as err:
+            await _finish(call, traced, None, error=err.message)
+            raise
+        sent = {**body, "model": target.model} if route.set_model else body
+        attempt = traced.attempt(target.provider, target.model, route.method, bool(body.get("stream")))
+        try:
+            resp = await _send(call, target, path or route.path.replace("{model}", target.model), sent)
+        except MltrailException as err:
+            attempt.end(error=err.message)
             last = err
             if _retryable(err):
                 continue
-            await _record(call, endpoint, None, True)
+            await _finish(call, traced, None, error=err.message)
             raise
-        if body.get("stream"):
-            return StreamingResponse(_relay(call, endpoint, resp), media_type="text/event-stream")
+        media_type = resp.headers.get("content-type", "application/json").split(";")[0].strip()
+        if media_type in _STREAM_TYPES:
+            return StreamingResponse(_relay(call, traced, attempt, resp, route), media_type=media_type)
         content = await resp.aread()
+        await resp.aclose()
         try:
-            usage = json.loads(content).get("usage")
-        except (ValueError, AttributeError):
-            usage = None
-        await _record(call, endpoint, usage if isinstance(usage, dict) else None, False)
-        return Response(content, media_type="application/json")
-    await _record(call, endpoint, None, True)
+            answer = json.loads(content)
+        except ValueError:
+            answer = None
+        usage = _usage_of(answer)
+        attempt.end(usage)
+        await _finish(call, traced, usage, answer)
+        return Response(content, media_type=media_type or "application/json")
     assert last is not None
+    await _finish(call, traced, None, error=last.message)
     raise last
 
 
-async def _relay(call: Call, endpoint: dict[str, Any], resp: Any) -> AsyncIterator[bytes]:
-    """Pass a provider's event stream through; count its tokens if a chunk reports usage."""
-    usage: dict[str, Any] | None = None
+_MAX_TRACED_EVENTS = 20_000  # a streamed answer kept for its trace (the output is joined from them)
+
+
+async def _relay(
+    call: Call, traced: tr.GatewayTrace, attempt: tr.Attempt, resp: Any, route: ProxyRoute
+) -> AsyncIterator[bytes]:
+    """Pass a provider's event stream through as it comes; total its usage and trace it at the end."""
+    usage: dict[str, Any] = {}
+    events: list[Any] = []
+    error: str | None = None
     try:
         async for line in resp.aiter_lines():
-            if line.startswith("data:") and '"usage"' in line:
+            payload = line[5:].strip() if line.startswith("data:") else line.strip()
+            if payload.startswith("{"):
                 try:
-                    usage = json.loads(line[5:]).get("usage") or usage
-                except (ValueError, AttributeError):
-                    pass
+                    event = json.loads(payload)
+                except ValueError:
+                    event = None
+                if isinstance(event, dict):
+                    if isinstance(found := _usage_of(event), dict):
+                        usage.update(found)
+                    if len(events) < _MAX_TRACED_EVENTS:
+                        events.append(event)
             yield (line + "\n").encode()
+    except Exception as err:
+        error = f"The stream from the provider broke: {type(err).__name__}"
+        raise
     finally:
         await resp.aclose()
-        await _record(call, endpoint, usage, False)
+        attempt.end(usage or None, error)
+        join = tr.STREAM_JOINERS.get(route.request_type)
+        outputs = join(events) if join is not None else events
+        await _finish(call, traced, usage or None, outputs, error)
 
 
 # ------------------------------------------------------------------------------ handlers
 async def chat_completions(call: Call) -> Any:
     body = await _json_body(call)
-    return await _forward(call, body.pop("model", None), CHAT, body)
+    return await _forward(call, body.get("model"), CHAT_ROUTE, body)
 
 
-async def openai_embeddings(call: Call) -> Any:
-    body = await _json_body(call)
-    return await _forward(call, body.pop("model", None), EMBEDDINGS, body)
+def _passthrough(route: ProxyRoute) -> Any:
+    async def handler(call: Call) -> Any:
+        body = await _json_body(call)
+        return await _forward(call, body.get("model"), route, body)
+
+    handler.__name__ = handler.__qualname__ = f"passthrough_{route.request_type.rsplit('/', 1)[-1]}"
+    return handler
+
+
+def _gemini(route: ProxyRoute) -> Any:
+    async def handler(call: Call) -> Any:
+        body = await _json_body(call)
+        return await _forward(call, path_param(call, "endpoint_name"), route, body)
+
+    handler.__name__ = handler.__qualname__ = "gemini_" + route.path.rsplit(":", 1)[-1].split("?")[0]
+    return handler
 
 
 async def invocations(call: Call) -> Any:
     body = await _json_body(call)
     body.pop("model", None)
-    path = EMBEDDINGS if "input" in body and "messages" not in body else CHAT
-    return await _forward(call, path_param(call, "endpoint_name"), path, body)
+    route = EMBEDDINGS_ROUTE if "input" in body and "messages" not in body else CHAT_ROUTE
+    return await _forward(call, path_param(call, "endpoint_name"), route, body)
+
+
+def _raw_path(call: Call) -> str:
+    """The caller's provider path for the raw proxy (query kept); no way out of the provider's base."""
+    path = path_param(call, "path")
+    parts = path.split("/")
+    if not path or any(p in ("", ".", "..") for p in parts) or any(c in path for c in "\\@?#%"):
+        raise invalid(f"Invalid provider path {path!r} for the gateway proxy.")
+    query = call.request.url.query
+    return "/" + path + (f"?{query}" if query else "")
+
+
+async def raw_proxy(call: Call) -> Any:
+    body = await _json_body(call)
+    route = ProxyRoute(None, "", tr.RAW_PROXY, "proxy", set_model=False)
+    return await _forward(call, path_param(call, "endpoint_name"), route, body, _raw_path(call))
 
 
 async def list_models(call: Call) -> Any:
     store = await _blocking(call, gateway_store, call)
-    endpoints = await _blocking(call, store.list_endpoints)
+    endpoints = await _blocking(call, _usable, call, await _blocking(call, store.list_endpoints))
     data = [
         {"id": e["name"], "object": "model", "created": e["created_at"] // 1000, "owned_by": "mlflow"}
         for e in sorted(endpoints, key=lambda e: e["name"])
@@ -287,10 +457,16 @@ ENDPOINTS: list[Endpoint] = [
     implement(G.chat_completions, chat_completions),
     implement(G.list_models, list_models),
     implement(G.invocations, invocations),
-    implement(G.openai_chat, chat_completions),
-    implement(G.openai_embeddings, openai_embeddings),
+    implement(G.openai_chat, _passthrough(OPENAI_CHAT_ROUTE)),
+    implement(G.openai_embeddings, _passthrough(OPENAI_EMBEDDINGS_ROUTE)),
+    implement(G.openai_responses, _passthrough(RESPONSES_ROUTE)),
+    implement(G.openai_responses_compact, _passthrough(RESPONSES_COMPACT_ROUTE)),
+    implement(G.anthropic_messages, _passthrough(ANTHROPIC_ROUTE)),
+    implement(G.gemini_generate_content, _gemini(GEMINI_ROUTE)),
+    implement(G.gemini_stream_generate_content, _gemini(GEMINI_STREAM_ROUTE)),
+    implement(G.raw_proxy, raw_proxy),
 ]
 
-#: Any signed-in user may call the proxies (MLflow checks a per-endpoint USE permission, which
-#: mltrail's permission model does not have); configuring them is for admins.
+#: Any signed-in user reaches the proxies; calling an endpoint needs USE on it (checked once the
+#: body names it, :func:`_usable_endpoint`), and the model list shows only those (as MLflow).
 AUTH_RULES = {(ep.path, m): AUTHENTICATED for ep in ENDPOINTS for m in ep.methods}

@@ -33,11 +33,12 @@ from mltrail.exceptions import (
 from mltrail.server.auth import USER_SCOPE_KEY
 from mltrail.server.auth.permissions import Permission, get_permission
 from mltrail.server.auth.rules import AUTHENTICATED, absent_permission
-from mltrail.server.auth.store import AuthStore, User
+from mltrail.server.auth.store import GATEWAY_GRANTS, AuthStore, User
 from mltrail.server.routing import Call, Endpoint
 
 EXPERIMENT, REGISTERED_MODEL = "experiment", "registered_model"
-# MLflow 3.17's resource types (mltrail stores grants on the first two only).
+# MLflow 3.17's resource types (mltrail stores grants on experiments, registered models and
+# the AI gateway's endpoints, model definitions and secrets).
 _MLFLOW_RESOURCE_TYPES = (
     "assessment", "experiment", "gateway_endpoint", "gateway_model_definition", "gateway_secret",
     "logged_model", "mcp_server", "mcp_server_version", "prompt", "prompt_version", "registered_model",
@@ -138,6 +139,8 @@ def effective_permission(call: Call, resource_type: str, resource_id: str, usern
     store = _store(call)
     if resource_type == EXPERIMENT:
         granted = store.experiment_permission(resource_id, username)
+    elif resource_type in GATEWAY_GRANTS:
+        granted = store.gateway_permission(resource_type, resource_id, username)
     else:
         granted = store.registered_model_permission(resource_id, username)
     return granted or absent_permission(call.state.auth.config)
@@ -315,10 +318,10 @@ def _resource(body: UserPermissionBody) -> tuple[str, str, str]:
         raise invalid(
             f"Invalid resource type '{resource_type}'. Valid resource types are: {_MLFLOW_RESOURCE_TYPES}"
         )
-    if resource_type not in (EXPERIMENT, REGISTERED_MODEL):
+    if resource_type not in (EXPERIMENT, REGISTERED_MODEL, *GATEWAY_GRANTS):
         raise MltrailException(
-            f"resource_type '{resource_type}' is not implemented by mltrail; "
-            "grant permissions on 'experiment' or 'registered_model'",
+            f"resource_type '{resource_type}' is not implemented by mltrail; grant permissions on "
+            f"{', '.join(map(repr, (EXPERIMENT, REGISTERED_MODEL, *GATEWAY_GRANTS)))}",
             error_code=NOT_IMPLEMENTED,
         )
     if resource_id == "*":
@@ -344,6 +347,8 @@ def grant_user_permission(call: Call) -> None:
     try:
         if resource_type == EXPERIMENT:
             store.create_experiment_permission(resource_id, username, permission)
+        elif resource_type in GATEWAY_GRANTS:
+            store.create_gateway_permission(resource_type, resource_id, username, permission)
         else:
             store.create_registered_model_permission(resource_id, username, permission)
     except MltrailException as err:
@@ -364,6 +369,8 @@ def revoke_user_permission(call: Call) -> None:
     try:
         if resource_type == EXPERIMENT:
             store.delete_experiment_permission(resource_id, username)
+        elif resource_type in GATEWAY_GRANTS:
+            store.delete_gateway_permission(resource_type, resource_id, username)
         else:
             store.delete_registered_model_permission(resource_id, username)
     except MltrailException as err:
@@ -396,6 +403,7 @@ def _permission_rows(call: Call, user: User) -> dict[str, Any]:
         for kind, grants in (
             (EXPERIMENT, store.experiment_permissions_of(user.username)),
             (REGISTERED_MODEL, store.registered_model_permissions_of(user.username)),
+            *((kind, store.gateway_permissions_of(kind, user.username)) for kind in GATEWAY_GRANTS),
         )
         for key, perm in grants.items()
     ]

@@ -54,6 +54,7 @@ from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
 _log = logging.getLogger("mltrail.server.auth")
 
 READ, UPDATE, DELETE, MANAGE = "can_read", "can_update", "can_delete", "can_manage"
+USE = "can_use"
 _GRANT_ATTEMPTS = 3
 
 
@@ -89,13 +90,14 @@ def auth_enabled(config: Any) -> bool:
 class Subject:
     """The caller of one request and their permissions, looked up at most once per resource."""
 
-    __slots__ = ("_experiments", "_models", "auth", "user")
+    __slots__ = ("_experiments", "_gateway", "_models", "auth", "user")
 
     def __init__(self, user: Any, auth: Any) -> None:
         self.user = user
         self.auth = auth
         self._experiments: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
+        self._gateway: dict[tuple[str, str], Any] = {}
 
     @property
     def is_admin(self) -> bool:
@@ -126,6 +128,26 @@ class Subject:
             perm = self._fixed() or self.auth.store.registered_model_permission(name, self.user.username)
             self._models[name] = perm = perm or absent_permission(self.auth.config)
         return perm
+
+    def gateway(self, resource_type: str, resource_id: str) -> Any:
+        """The caller's effective permission on an AI gateway resource.
+
+        ``resource_type`` is MLflow's name: ``gateway_endpoint``, ``gateway_model_definition``
+        or ``gateway_secret``; ``resource_id`` the resource's id.
+        """
+        key = (resource_type, resource_id)
+        perm = self._gateway.get(key)
+        if perm is None:
+            perm = self._fixed() or self.auth.store.gateway_permission(
+                resource_type, resource_id, self.user.username
+            )
+            self._gateway[key] = perm = perm or self.auth.config.default_permission
+        return perm
+
+    def require_gateway(self, resource_type: str, resource_id: str, need: str) -> None:
+        """Raise :class:`PermissionDenied` unless the caller has ``need`` on the gateway resource."""
+        if not getattr(self.gateway(resource_type, resource_id), need):
+            raise PermissionDenied()
 
     def preload_experiments(self) -> None:
         """Fetch every explicit experiment grant at once (searches check many)."""

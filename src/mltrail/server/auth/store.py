@@ -73,6 +73,40 @@ registered_model_permissions = sa.Table(
     sa.Column("permission", sa.String(255)),
     sa.UniqueConstraint("name", "user_id", name="unique_name_user"),
 )
+
+
+def _grant_table(name: str, key: str, fk: str, unique: str) -> sa.Table:
+    """One of MLflow's per-user grant tables on a gateway resource (its 2025 auth schema)."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(key, sa.String(255), nullable=False),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", name=fk), nullable=False),
+        sa.Column("permission", sa.String(255)),
+        sa.UniqueConstraint(key, "user_id", name=unique),
+    )
+
+
+# The AI gateway's resources, as MLflow's auth migration a1b2c3d4e5f6 created them.
+gateway_secret_permissions = _grant_table(
+    "gateway_secret_permissions", "secret_id", "fk_gateway_secret_perm_user_id", "unique_secret_user"
+)
+gateway_endpoint_permissions = _grant_table(
+    "gateway_endpoint_permissions", "endpoint_id", "fk_gateway_endpoint_perm_user_id", "unique_endpoint_user"
+)
+gateway_model_definition_permissions = _grant_table(
+    "gateway_model_definition_permissions",
+    "model_definition_id",
+    "fk_gateway_model_def_perm_user_id",
+    "unique_model_def_user",
+)
+#: Gateway resource type (MLflow's names) -> (its grant table, the key column's name).
+GATEWAY_GRANTS: dict[str, tuple[sa.Table, str]] = {
+    "gateway_secret": (gateway_secret_permissions, "secret_id"),
+    "gateway_endpoint": (gateway_endpoint_permissions, "endpoint_id"),
+    "gateway_model_definition": (gateway_model_definition_permissions, "model_definition_id"),
+}
 # mltrail's own: per-user API tokens for `Authorization: Bearer` (MLFLOW_TRACKING_TOKEN).
 # Only a SHA-256 of each token is kept: tokens are 256 random bits, so a fast hash suffices.
 access_tokens = sa.Table(
@@ -324,6 +358,8 @@ class AuthStore:
             conn.execute(
                 registered_model_permissions.delete().where(registered_model_permissions.c.user_id == row.id)
             )
+            for table, _ in GATEWAY_GRANTS.values():
+                conn.execute(table.delete().where(table.c.user_id == row.id))
             conn.execute(users.delete().where(users.c.id == row.id))
 
         self._write(delete, user=username)
@@ -424,6 +460,24 @@ class AuthStore:
             ),
         )
 
+    def gateway_permission(self, resource_type: str, resource_id: str, username: str) -> Permission | None:
+        """The permission explicitly granted to ``username`` on a gateway resource, or None.
+
+        ``resource_type`` is a key of :data:`GATEWAY_GRANTS` (``gateway_endpoint``, ...).
+        """
+        table, key = GATEWAY_GRANTS[resource_type]
+        return self._cache.get_or_load(
+            (resource_type, resource_id, username),
+            lambda: self._load_grant(table, table.c[key], resource_id, username),
+        )
+
+    def gateway_permissions_of(self, resource_type: str, username: str) -> dict[str, Permission]:
+        """Every explicit grant of ``username`` on gateway resources of one type: id -> permission."""
+        table, key = GATEWAY_GRANTS[resource_type]
+        return self._cache.get_or_load(
+            (resource_type + "s_of", username), lambda: self._load_grants_of(table, table.c[key], username)
+        )
+
     def _load_grant(self, table: sa.Table, key_col: sa.Column, key: str, username: str) -> Permission | None:
         stmt = (
             sa.select(table.c.permission)
@@ -450,6 +504,11 @@ class AuthStore:
     def grant_registered_model(self, name: str, username: str, permission: Permission) -> None:
         """Give ``username`` ``permission`` on the registered model (create or update)."""
         self._upsert(registered_model_permissions, "name", name, username, permission)
+
+    def grant_gateway(self, resource_type: str, resource_id: str, username: str, permission: Permission) -> None:
+        """Give ``username`` ``permission`` on a gateway resource (create or update)."""
+        table, key = GATEWAY_GRANTS[resource_type]
+        self._upsert(table, key, resource_id, username, permission)
 
     def _upsert(
         self, table: sa.Table, key_name: str, key: str, username: str, permission: Permission
@@ -515,6 +574,33 @@ class AuthStore:
     def delete_registered_model_permission(self, name: str, username: str) -> None:
         """Remove an existing grant; 404 if there is none."""
         self._delete(self._model_args(name, username))
+
+    def create_gateway_permission(
+        self, resource_type: str, resource_id: str, username: str, permission: str
+    ) -> tuple[int, Permission]:
+        """Insert a grant on a gateway resource; 400 ``RESOURCE_ALREADY_EXISTS`` if there is one."""
+        table, key = GATEWAY_GRANTS[resource_type]
+        return self._create(
+            table, key, resource_id, username, permission,
+            f"Permission for user={username} on resource_type={resource_type}, "
+            f"resource_id={resource_id} already exists.",
+        )  # fmt: skip
+
+    def delete_gateway_permission(self, resource_type: str, resource_id: str, username: str) -> None:
+        """Remove a grant on a gateway resource; 404 if there is none."""
+        table, key = GATEWAY_GRANTS[resource_type]
+        self._delete(
+            (
+                table, key, resource_id, username,
+                f"Permission for user={username} on resource_type={resource_type}, "
+                f"resource_id={resource_id} not found.",
+            )
+        )  # fmt: skip
+
+    def delete_gateway_permissions(self, resource_type: str, resource_id: str) -> None:
+        """Drop every grant on a gateway resource (when it is deleted)."""
+        table, key = GATEWAY_GRANTS[resource_type]
+        self._write(lambda conn: conn.execute(table.delete().where(table.c[key] == resource_id)))
 
     @staticmethod
     def _experiment_args(experiment_id: str, username: str) -> tuple[sa.Table, str, str, str, str]:

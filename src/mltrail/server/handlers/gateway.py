@@ -10,8 +10,8 @@ allows loopback and private targets) when saved and again at each request.
 
 Endpoints with usage tracking (the default) get MLflow's experiment
 ``gateway/<name>``. The proxy routes are in :mod:`mltrail.server.gateway_proxy`
-(their rows are added here, so there is one table). With logins on, configuration
-is for admins, the proxies for any signed-in user.
+(their rows are added here, so there is one table). With logins on, MLflow's
+per-resource permissions apply (:mod:`mltrail.server.gateway_rules`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from mltrail.protocol import gateway as p
 from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_providers as providers
 from mltrail.server import gateway_proxy as proxy
-from mltrail.server.auth.rules import ADMIN_ONLY
 from mltrail.server.gateway_proxy import gateway_store, secret_box
+from mltrail.server.gateway_rules import AUTH_RULES  # noqa: F401 (the permission rules, see auth.rules)
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.webhook_urls import check_url
 
@@ -382,7 +382,3 @@ ENDPOINTS: list[Endpoint] = [
     implement(G.usage, usage, **_DB),
     *proxy.ENDPOINTS,
 ]
-
-#: MLflow's auth app lets admins (or the resource's managers) configure the gateway; mltrail keeps
-#: configuration for admins. The proxies' rule (any signed-in user) is in ``gateway_proxy``.
-AUTH_RULES = {(ep.path, m): ADMIN_ONLY for ep in ENDPOINTS if ep not in proxy.ENDPOINTS for m in ep.methods}

@@ -1,0 +1,277 @@
+"""Permission rules of the AI gateway's configuration API, as MLflow 3.17's ``basic-auth`` app has them.
+
+Each secret, model definition and endpoint carries per-user grants (resource types
+``gateway_secret``, ``gateway_model_definition``, ``gateway_endpoint``; granted with
+``/api/3.0/mlflow/users/permissions/grant``); without a grant the server's
+``default_permission`` applies, admins may do anything:
+
+* creating one needs a login, and its creator gets MANAGE on it; a model definition
+  also needs USE on its secret, an endpoint USE on each model definition it routes to
+  and, when it names the experiment its calls are traced into, UPDATE there;
+* reading needs READ, changing (update, tags, bindings, attach / detach) UPDATE,
+  deleting DELETE (its grants go with it); pointing a definition at another secret
+  needs USE on that secret, an endpoint at other definitions USE on them;
+* lists answer only what the caller may read; bindings without an endpoint, admins only;
+* calling an endpoint through a proxy needs USE on it
+  (:func:`mltrail.server.gateway_proxy.require_use`).
+
+Served to :func:`mltrail.server.auth.rules.declared_rule` as ``AUTH_RULES`` of
+:mod:`mltrail.server.handlers.gateway`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.protocol.gateway import GATEWAY as G
+from mltrail.server.auth.permissions import MANAGE as ALL
+from mltrail.server.auth.rules import (
+    AUTHENTICATED,
+    DELETE,
+    READ,
+    UPDATE,
+    USE,
+    Rule,
+    Subject,
+    require_admin,
+    require_user,
+)
+from mltrail.server.gateway_proxy import gateway_store
+from mltrail.server.routing import Call
+
+_log = logging.getLogger("mltrail.server.auth")
+
+SECRET, DEFINITION, ENDPOINT = "gateway_secret", "gateway_model_definition", "gateway_endpoint"
+# resource type -> (the answer's field of one, of a list, the id field, the store's delete)
+_SHAPES: dict[str, tuple[str, str, str, str]] = {
+    SECRET: ("secret", "secrets", "secret_id", "delete_secret"),
+    DEFINITION: ("model_definition", "model_definitions", "model_definition_id", "delete_model_definition"),
+    ENDPOINT: ("endpoint", "endpoints", "endpoint_id", "delete_endpoint"),
+}
+
+
+def _existing_id(find: Callable[[], dict[str, Any]], field: str) -> str | None:
+    """The id of what ``find`` looks up, or None when it does not exist (the handler answers 404)."""
+    try:
+        return str(find()[field])
+    except MltrailException as err:
+        if err.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        return None
+
+
+def _on(resource_type: str, need: str, ids: Callable[[Call], Iterable[str | None]]) -> Callable[..., None]:
+    def check(call: Call, subject: Subject) -> None:
+        require_user(call, subject)
+        for resource_id in ids(call):
+            if resource_id:
+                subject.require_gateway(resource_type, resource_id, need)
+
+    return check
+
+
+def _all(*checks: Callable[[Call, Subject], None]) -> Callable[[Call, Subject], None]:
+    def check(call: Call, subject: Subject) -> None:
+        for one in checks:
+            one(call, subject)
+
+    return check
+
+
+def _field(name: str) -> Callable[[Call], list[str | None]]:
+    return lambda call: [getattr(call.body, name, None)]
+
+
+def _secret_of_ref(call: Call) -> list[str | None]:
+    b = call.body
+    if b.secret_id or not b.secret_name:
+        return [b.secret_id]
+    return [_existing_id(lambda: gateway_store(call).get_secret(None, b.secret_name), "secret_id")]
+
+
+def _endpoint_of_ref(call: Call) -> list[str | None]:
+    b = call.body
+    if b.endpoint_id or not b.name:
+        return [b.endpoint_id]
+    return [_existing_id(lambda: gateway_store(call).get_endpoint(None, b.name), "endpoint_id")]
+
+
+def _definitions_of_configs(call: Call) -> list[str | None]:
+    return [c.model_definition_id for c in call.body.model_configs or ()]
+
+
+def _definition_of_attach(call: Call) -> list[str | None]:
+    config = call.body.model_config
+    return [config.model_definition_id if config is not None else None]
+
+
+def _creator_manages(resource_type: str) -> Callable[..., Any]:
+    """Create the resource, then give its creator MANAGE on it; undo the create if that fails."""
+    one, _, id_field, delete = _SHAPES[resource_type]
+
+    def around(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+        result = handler(call)
+        if subject.user is None:
+            return result
+        resource_id = str(result[one][id_field])
+        try:
+            subject.auth.store.grant_gateway(resource_type, resource_id, subject.user.username, ALL)
+        except Exception:
+            _log.exception("Granting MANAGE on %s %s failed", resource_type, resource_id)
+            try:
+                getattr(gateway_store(call), delete)(resource_id)
+            except Exception:
+                _log.exception("Could not undo the creation of %s %s", resource_type, resource_id)
+            raise MltrailException(
+                f"Could not record the creator's permission on the new {resource_type}; nothing was "
+                "created. Retry the request.",
+                error_code="TEMPORARILY_UNAVAILABLE",
+            ) from None
+        return result
+
+    return around
+
+
+def _grants_go_with(resource_type: str) -> Callable[..., Any]:
+    """Delete the resource, then every grant on it."""
+    id_field = _SHAPES[resource_type][2]
+
+    def around(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+        result = handler(call)
+        resource_id = getattr(call.body, id_field)
+        try:
+            subject.auth.store.delete_gateway_permissions(resource_type, resource_id)
+        except Exception:
+            _log.exception("Deleting the grants of deleted %s %s failed", resource_type, resource_id)
+        return result
+
+    return around
+
+
+def _readable(resource_type: str) -> Callable[..., Any]:
+    """A list answering only what the caller may read."""
+    _, many, id_field, _ = _SHAPES[resource_type]
+
+    def around(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+        result = handler(call)
+        if subject.is_admin:
+            return result
+        kept = [r for r in result.get(many, ()) if subject.gateway(resource_type, str(r[id_field])).can_read]
+        return {**result, many: kept}
+
+    return around
+
+
+def _readable_usage(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+    result = handler(call)
+    if subject.is_admin:
+        return result
+    rows = [r for r in result.get("usage", ()) if subject.gateway(ENDPOINT, str(r["endpoint_id"])).can_read]
+    return {**result, "usage": rows}
+
+
+def _trace_experiment(call: Call, subject: Subject) -> None:
+    """An endpoint's calls are traced into ``experiment_id`` when given: the caller must be able to write there.
+
+    (MLflow only refuses an explicit DENY on it; a user who may not log to an experiment
+    must not be able to send traces into it through an endpoint.)
+    """
+    experiment_id = getattr(call.body, "experiment_id", None)
+    if experiment_id:
+        subject.require_experiment(str(experiment_id), UPDATE)
+
+
+def _bindings(call: Call, subject: Subject) -> None:
+    if not call.body.endpoint_id:
+        require_admin(call, subject)
+    else:
+        _on(ENDPOINT, READ, _field("endpoint_id"))(call, subject)
+
+
+def _rule(resource_type: str, need: str | None, check: Any, around: Any = None) -> Rule:
+    return Rule(resource_type, need, check, around)
+
+
+_SECRET_ID = _field("secret_id")
+_DEFINITION_ID = _field("model_definition_id")
+_ENDPOINT_ID = _field("endpoint_id")
+
+#: (path, method) -> rule for every configuration endpoint (the proxies' rule is in gateway_proxy).
+AUTH_RULES: dict[tuple[str, str], Rule] = {
+    (ep.path, m): rule
+    for ep, rule in (
+        (G.create_secret, _rule(SECRET, None, require_user, _creator_manages(SECRET))),
+        (G.get_secret, _rule(SECRET, READ, _on(SECRET, READ, _secret_of_ref))),
+        (G.update_secret, _rule(SECRET, UPDATE, _on(SECRET, UPDATE, _SECRET_ID))),
+        (G.delete_secret, _rule(SECRET, DELETE, _on(SECRET, DELETE, _SECRET_ID), _grants_go_with(SECRET))),
+        (G.list_secrets, _rule(SECRET, READ, require_user, _readable(SECRET))),
+        (
+            G.create_model_definition,
+            _rule(DEFINITION, USE, _on(SECRET, USE, _SECRET_ID), _creator_manages(DEFINITION)),
+        ),
+        (G.get_model_definition, _rule(DEFINITION, READ, _on(DEFINITION, READ, _DEFINITION_ID))),
+        (
+            G.update_model_definition,
+            _rule(
+                DEFINITION,
+                UPDATE,
+                _all(_on(DEFINITION, UPDATE, _DEFINITION_ID), _on(SECRET, USE, _SECRET_ID)),
+            ),
+        ),
+        (
+            G.delete_model_definition,
+            _rule(DEFINITION, DELETE, _on(DEFINITION, DELETE, _DEFINITION_ID), _grants_go_with(DEFINITION)),
+        ),
+        (G.list_model_definitions, _rule(DEFINITION, READ, require_user, _readable(DEFINITION))),
+        (
+            G.create_endpoint,
+            _rule(
+                ENDPOINT,
+                USE,
+                _all(_on(DEFINITION, USE, _definitions_of_configs), _trace_experiment),
+                _creator_manages(ENDPOINT),
+            ),
+        ),
+        (G.get_endpoint, _rule(ENDPOINT, READ, _on(ENDPOINT, READ, _endpoint_of_ref))),
+        (
+            G.update_endpoint,
+            _rule(
+                ENDPOINT,
+                UPDATE,
+                _all(
+                    _on(ENDPOINT, UPDATE, _ENDPOINT_ID),
+                    _on(DEFINITION, USE, _definitions_of_configs),
+                    _trace_experiment,
+                ),
+            ),
+        ),
+        (
+            G.delete_endpoint,
+            _rule(ENDPOINT, DELETE, _on(ENDPOINT, DELETE, _ENDPOINT_ID), _grants_go_with(ENDPOINT)),
+        ),
+        (G.list_endpoints, _rule(ENDPOINT, READ, require_user, _readable(ENDPOINT))),
+        (
+            G.attach_model,
+            _rule(
+                ENDPOINT,
+                UPDATE,
+                _all(_on(ENDPOINT, UPDATE, _ENDPOINT_ID), _on(DEFINITION, USE, _definition_of_attach)),
+            ),
+        ),
+        (G.detach_model, _rule(ENDPOINT, UPDATE, _on(ENDPOINT, UPDATE, _ENDPOINT_ID))),
+        (G.create_binding, _rule(ENDPOINT, UPDATE, _on(ENDPOINT, UPDATE, _ENDPOINT_ID))),
+        (G.delete_binding, _rule(ENDPOINT, UPDATE, _on(ENDPOINT, UPDATE, _ENDPOINT_ID))),
+        (G.list_bindings, _rule(ENDPOINT, READ, _bindings)),
+        (G.set_endpoint_tag, _rule(ENDPOINT, UPDATE, _on(ENDPOINT, UPDATE, _ENDPOINT_ID))),
+        (G.delete_endpoint_tag, _rule(ENDPOINT, UPDATE, _on(ENDPOINT, UPDATE, _ENDPOINT_ID))),
+        (G.supported_providers, AUTHENTICATED),
+        (G.supported_models, AUTHENTICATED),
+        (G.provider_config, AUTHENTICATED),
+        (G.secrets_config, AUTHENTICATED),
+        (G.usage, _rule(ENDPOINT, READ, require_user, _readable_usage)),
+    )
+    for m in ep.methods
+}
