@@ -141,6 +141,8 @@ def _sql_for(dialect: sa.Dialect, stmt: sa.Select, count: int) -> str:
 
 def _rows(conn: sa.Connection | DriverRead, stmt: sa.Select, ids: Sequence[object]) -> list[tuple]:
     """All rows of ``stmt`` for ``ids``, as plain tuples in the select's column order."""
+    if not ids:  # no statement: ``IN ()`` is an error on PostgreSQL and MySQL
+        return []
     dialect = conn.dialect
     if len(ids) <= IN_CHUNK:  # a page or a single run: one statement
         return raw_fetchall(conn, _sql_for(dialect, stmt, len(ids)), tuple(ids))
