@@ -5,7 +5,9 @@ run with metrics, params and tags; ``runs/log-batch`` of 10 metrics, each
 request with fresh steps (a Lua ``request()`` builds the body, so no server can
 win by deduplicating); ``runs/search`` with the ops section's three-clause filter
 and ``order_by`` on that section's experiment. Each measurement follows a
-one-second warm-up; the servers take turns endpoint by endpoint.
+one-second warm-up; the servers take turns endpoint by endpoint. Every endpoint
+is measured with wrk at 1 thread and at 2 (the same 8 connections): on 2 cores,
+wrk's second thread takes CPU from the server, so both figures are shown.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from report import Section
 from seed import SEARCH_FILTER, SEARCH_ORDER
 
 CONNECTIONS = 8
-THREADS = 2
+THREADS = (1, 2)
 
 # Appended to every script: wrk calls done() once and we print one JSON line.
 DONE_LUA = """
@@ -86,10 +88,10 @@ def _scripts(tmp: Path, run_id: str, experiment_id: str) -> dict[str, tuple[str,
     return out
 
 
-def wrk(binary: str, url: str, script: Path, seconds: int) -> dict | NA:
+def wrk(binary: str, url: str, script: Path, seconds: int, threads: int = 2) -> dict | NA:
     cmd = [
         binary,
-        f"-t{THREADS}",
+        f"-t{threads}",
         f"-c{CONNECTIONS}",
         f"-d{seconds}s",
         "--timeout",
@@ -106,7 +108,8 @@ def wrk(binary: str, url: str, script: Path, seconds: int) -> dict | NA:
 
 
 def run(servers: dict, ids: dict[str, dict], quick: bool, wrk_bin: str | None) -> Section:
-    sec = Section("capacity", f"Server capacity (wrk, {CONNECTIONS} connections, {THREADS} threads)")
+    counts = " and ".join(str(t) for t in THREADS)
+    sec = Section("capacity", f"Server capacity (wrk, {CONNECTIONS} connections, {counts} threads)")
     if wrk_bin is None:
         sec.na_all("wrk is not installed (`apt-get install -y wrk`)")
         return sec
@@ -126,34 +129,43 @@ def _measure(
         (tmp / name).mkdir()
         scripts[name] = _scripts(tmp / name, ident["run_id"], ident["experiment_id"])
     for endpoint in ("runs/get", "runs/log-batch", "runs/search"):
-        rps = sec.row(f"{endpoint}: requests/s", "rate", "req/s")
-        p50 = sec.row(f"{endpoint}: p50 latency")
-        p99 = sec.row(f"{endpoint}: p99 latency")
-        for name, server in servers.items():
-            if isinstance(server, NA) or name not in scripts:
-                reason = server if isinstance(server, NA) else NA("setup failed")
-                for r in (rps, p50, p99):
-                    r.set(name, reason)
-                continue
-            path, script = scripts[name][endpoint]
-            if not quick:
-                wrk(wrk_bin, server.url + path, script, 1)  # warm-up
-            out = wrk(wrk_bin, server.url + path, script, seconds)
-            if isinstance(out, NA):
-                for r in (rps, p50, p99):
-                    r.set(name, out)
-                continue
-            ok = out["requests"] - out["non2xx"]
-            if out["non2xx"] or out["errors"]:
-                sec.notes.append(
-                    f"{name} {endpoint}: {out['non2xx']} non-2xx answers and {out['errors']} socket errors "
-                    f"out of {out['requests']} requests (only 2xx counted)"
-                )
-            rps.set(name, ok / (out["duration_us"] / 1e6))
-            p50.set(name, out["p50_us"] / 1e6)
-            p99.set(name, out["p99_us"] / 1e6)
+        for threads in THREADS:
+            _endpoint_rows(sec, servers, scripts, endpoint, threads, seconds, quick, wrk_bin)
     warm = "no warm-up (--quick)" if quick else "after a 1-second warm-up"
     sec.notes.append(
         f"each figure: one {seconds}-second wrk run {warm}; wrk runs on the same 2 cores as the server"
     )
     return sec
+
+
+def _endpoint_rows(
+    sec: Section, servers: dict, scripts: dict, endpoint: str, threads: int, seconds: int, quick: bool, wrk_bin: str
+) -> None:
+    """Requests/s, p50 and p99 of one endpoint with wrk at ``threads`` threads, server by server."""
+    label = f"{endpoint}, {threads} thread{'s' if threads > 1 else ''}"
+    rps = sec.row(f"{label}: requests/s", "rate", "req/s")
+    p50 = sec.row(f"{label}: p50 latency")
+    p99 = sec.row(f"{label}: p99 latency")
+    for name, server in servers.items():
+        if isinstance(server, NA) or name not in scripts:
+            reason = server if isinstance(server, NA) else NA("setup failed")
+            for r in (rps, p50, p99):
+                r.set(name, reason)
+            continue
+        path, script = scripts[name][endpoint]
+        if not quick:
+            wrk(wrk_bin, server.url + path, script, 1, threads)  # warm-up
+        out = wrk(wrk_bin, server.url + path, script, seconds, threads)
+        if isinstance(out, NA):
+            for r in (rps, p50, p99):
+                r.set(name, out)
+            continue
+        ok = out["requests"] - out["non2xx"]
+        if out["non2xx"] or out["errors"]:
+            sec.notes.append(
+                f"{name} {label}: {out['non2xx']} non-2xx answers and {out['errors']} socket errors "
+                f"out of {out['requests']} requests (only 2xx counted)"
+            )
+        rps.set(name, ok / (out["duration_us"] / 1e6))
+        p50.set(name, out["p50_us"] / 1e6)
+        p99.set(name, out["p99_us"] / 1e6)

@@ -13,6 +13,7 @@ import logging
 import typing
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -111,7 +112,8 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
             if b"%00" in request.scope["query_string"]:
                 raise nul_refused(f"the query string of {path}")
             data: dict[str, Any] = {}
-            for key, value in request.query_params.multi_items():
+            # The pairs Starlette's ``request.query_params`` holds, without building its multidict.
+            for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True):
                 if key in list_fields:
                     data.setdefault(key, []).append(value)
                 else:

@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import yaml
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -197,7 +196,18 @@ def _model_files(
         "model_parameters": {p.key: p.value for p in model},
         "model_route": b.model_route,
     }
-    return {"MLmodel": mlmodel, "parameters": yaml.safe_dump(parameters, default_flow_style=False)}
+    return {"MLmodel": mlmodel, "parameters": _yaml_text(parameters)}
+
+
+def _yaml_text(data: dict[str, Any]) -> str:
+    """``data`` as YAML, the way MLflow writes its model files.
+
+    PyYAML loads here, on the first prompt-lab run: importing it (its resolver compiles
+    dozens of regular expressions) cost about a fourteenth of a server's start-up.
+    """
+    import yaml
+
+    return yaml.safe_dump(data, default_flow_style=False)
 
 
 async def create_promptlab_run(call: Call) -> dict[str, Any]:
@@ -229,7 +239,7 @@ async def create_promptlab_run(call: Call) -> dict[str, Any]:
         target = uri_destination(call, run.info.artifact_uri, "run artifact location")
         written = {
             "eval_results_table.json": _results_table(b, prompt, outputs),
-            "model/MLmodel": yaml.safe_dump(files["MLmodel"], default_flow_style=False),
+            "model/MLmodel": _yaml_text(files["MLmodel"]),
             "model/parameters.yaml": files["parameters"],
         }
         for rel, text in written.items():

@@ -28,9 +28,9 @@ from mltrail.entities import (
     RunInputs,
     RunTag,
 )
-from mltrail.store.sql._codec import chunks, decode_value
+from mltrail.store.sql._codec import IN_CHUNK, chunks, decode_value
 from mltrail.store.sql._run_models import attach_links, links_statement
-from mltrail.store.sql.engine import raw_fetchall
+from mltrail.store.sql.engine import DriverRead, raw_fetchall
 from mltrail.store.sql.schema import (
     datasets,
     experiment_tags,
@@ -112,6 +112,8 @@ _EXPERIMENT_TAGS = (
 
 _POSTCOMPILE = "__[POSTCOMPILE_ids]"
 _sql_text: dict[tuple[str, int], tuple[str, str]] = {}
+# Ready SQL by (dialect, statement, number of ids): at most IN_CHUNK texts per statement.
+_sql_by_count: dict[tuple[str, int, int], str] = {}
 
 
 def _driver_sql(dialect: sa.Dialect, stmt: sa.Select) -> tuple[str, str]:
@@ -127,16 +129,30 @@ def _driver_sql(dialect: sa.Dialect, stmt: sa.Select) -> tuple[str, str]:
     return found
 
 
-def _rows(conn: sa.Connection, stmt: sa.Select, ids: Sequence[object]) -> list[tuple]:
+def _sql_for(dialect: sa.Dialect, stmt: sa.Select, count: int) -> str:
+    """``stmt``'s SQL text with ``count`` placeholders in its ids list (built once per count)."""
+    key = (dialect.name, id(stmt), count)
+    text = _sql_by_count.get(key)
+    if text is None:
+        text, mark = _driver_sql(dialect, stmt)
+        text = _sql_by_count[key] = text.replace(_POSTCOMPILE, ", ".join([mark] * count))
+    return text
+
+
+def _rows(conn: sa.Connection | DriverRead, stmt: sa.Select, ids: Sequence[object]) -> list[tuple]:
     """All rows of ``stmt`` for ``ids``, as plain tuples in the select's column order."""
-    text, mark = _driver_sql(conn.dialect, stmt)
+    if not ids:  # no statement: ``IN ()`` is an error on PostgreSQL and MySQL
+        return []
+    dialect = conn.dialect
+    if len(ids) <= IN_CHUNK:  # a page or a single run: one statement
+        return raw_fetchall(conn, _sql_for(dialect, stmt, len(ids)), tuple(ids))
     rows: list[tuple] = []
     for part in chunks(ids):
-        rows.extend(raw_fetchall(conn, text.replace(_POSTCOMPILE, ", ".join([mark] * len(part))), tuple(part)))
+        rows.extend(raw_fetchall(conn, _sql_for(dialect, stmt, len(part)), tuple(part)))
     return rows
 
 
-def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[Run]:
+def load_runs(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> list[Run]:
     """The runs with these ids, in the order given (unknown ids are skipped)."""
     if not run_ids:
         return []
@@ -170,7 +186,7 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[Run]:
     return [found[i] for i in run_ids if i in found]
 
 
-def _load_inputs(conn: sa.Connection, found: dict[str, Run], ids: list[str]) -> None:
+def _load_inputs(conn: sa.Connection | DriverRead, found: dict[str, Run], ids: list[str]) -> None:
     by_input: dict[str, DatasetInput] = {}
     for run_id, input_uuid, name, digest, source_type, source, schema, profile in _rows(conn, _INPUTS, ids):
         ds = Dataset(

@@ -43,7 +43,13 @@ import sqlalchemy as sa
 
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, invalid
 from mltrail.store.replica import reading_replica, replica_of
-from mltrail.store.sql.engine import create_sql_engine, execute_constant, raw_fetchall, read_connection
+from mltrail.store.sql.engine import (
+    DriverRead,
+    create_sql_engine,
+    execute_constant,
+    raw_fetchall,
+    read_connection,
+)
 from mltrail.store.sql.migrate import ensure_schema
 
 if TYPE_CHECKING:
@@ -110,6 +116,16 @@ class Database:
         if self.replica_uri is not None and reading_replica():
             return _connect(self._replica_engine or self._open_replica(), "the read replica")
         return _connect(self.engine, "the database")
+
+    def driver_read(self) -> contextlib.AbstractContextManager[sa.Connection | DriverRead]:
+        """A read transaction for driver SQL only (:func:`raw_fetchall`): ``with db.driver_read() as conn``.
+
+        On SQLite (not on a read replica) it skips SQLAlchemy's ``Connection``
+        (:class:`~mltrail.store.sql.engine.DriverRead`); elsewhere it is :meth:`read`.
+        """
+        if self.dialect == "sqlite" and (self.replica_uri is None or not reading_replica()):
+            return DriverRead(self.engine)
+        return self.read()
 
     def _open_replica(self) -> sa.Engine:
         """The replica's engine, made once. The replica has the primary's schema; it is never migrated."""

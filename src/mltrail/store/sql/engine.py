@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrail.exceptions import invalid
+from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, invalid
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -213,8 +213,54 @@ def raw_executemany(conn: sqlalchemy.Connection, sql: str, rows: list[tuple]) ->
         cursor.close()
 
 
-def raw_fetchall(conn: sqlalchemy.Connection, sql: str, params: Any) -> list[tuple]:
+class DriverRead:
+    """A read transaction straight on one pooled SQLite connection: ``with DriverRead(engine) as reads``.
+
+    For the hottest reads (``runs/get``, a search page), which run only driver SQL
+    (:func:`raw_fetchall`): SQLAlchemy's ``Connection`` around them (its events,
+    ``BEGIN`` and rollback through the execute path, its own checkout and return
+    bookkeeping) cost about a quarter of a ``runs/get``. This takes the pool's DBAPI
+    connection, opens a plain deferred ``BEGIN`` (one snapshot for every read, never
+    the write lock) and gives the connection back to the pool, which rolls the read
+    transaction back, as SQLAlchemy does. SQLite only: other drivers begin
+    transactions by themselves, and go through :func:`read_connection`.
+    """
+
+    __slots__ = ("_driver", "_engine", "_fairy", "dialect")
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self._engine = engine
+        self.dialect = engine.dialect
+        self._fairy: Any = None
+        self._driver: Any = None
+
+    def __enter__(self) -> DriverRead:
+        error = self.dialect.loaded_dbapi.Error
+        try:
+            self._fairy = self._engine.raw_connection()
+            self._driver = self._fairy.driver_connection
+            self._driver.execute("BEGIN")
+        except error as err:  # a file that cannot be opened: a clear 503, as for read_connection's callers
+            if self._fairy is not None:
+                self._fairy.close()
+            raise MltrailException(
+                f"Cannot reach the database, try again: {str(err).splitlines()[0]}",
+                error_code=TEMPORARILY_UNAVAILABLE,
+            ) from err
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fairy.close()  # back to the pool, which rolls the read transaction back
+
+    def fetchall(self, sql: str, params: Any) -> list[tuple]:
+        """Every row of driver SQL ``sql`` with ``params``, as plain tuples."""
+        return self._driver.execute(sql, params).fetchall()
+
+
+def raw_fetchall(conn: sqlalchemy.Connection | DriverRead, sql: str, params: Any) -> list[tuple]:
     """Run driver SQL on ``conn``'s DBAPI cursor inside its (read) transaction; plain tuples."""
+    if type(conn) is DriverRead:
+        return conn.fetchall(sql, params)
     if not conn.in_transaction():
         conn.begin()  # one snapshot for all the reads on conn (BEGIN on SQLite)
     cursor = conn.connection.cursor()

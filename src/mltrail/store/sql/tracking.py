@@ -469,7 +469,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
-        with self.db.read() as conn:
+        with self.db.driver_read() as conn:
             found = load_runs(conn, [run_id])
             if found and not visible_experiment(conn, int(found[0].info.experiment_id)):
                 found = []
@@ -573,7 +573,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
                 if len(self._search_sql) >= _SEARCH_SQL_CACHE_SIZE:
                     self._search_sql.clear()  # rare: bound memory, no LRU bookkeeping per hit
                 self._search_sql[key] = sql
-        with self.db.read() as conn:
+        with self.db.driver_read() as conn:
             ids = [r[0] for r in raw_fetchall(conn, *sql)]
             page = load_runs(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
