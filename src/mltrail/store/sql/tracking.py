@@ -469,10 +469,14 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
-        with self.db.driver_read() as conn:
-            found = load_runs(conn, [run_id])
-            if found and not visible_experiment(conn, int(found[0].info.experiment_id)):
-                found = []
+        if active_workspace() is None:  # the hot path: driver SQL only
+            with self.db.driver_read() as reads:
+                found = load_runs(reads, [run_id])
+        else:  # the workspace check runs SQLAlchemy statements
+            with self.db.read() as conn:
+                found = load_runs(conn, [run_id])
+                if found and not visible_experiment(conn, int(found[0].info.experiment_id)):
+                    found = []
         if not found:
             raise not_found(f"Run with id={run_id} not found")
         return found[0]
