@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from mltrail.entities import RunTag, ViewType
+from mltrail.entities import RegisteredModelTag, RunTag, ViewType
 from mltrail.exceptions import MltrailException
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.engine import create_sql_engine
@@ -71,7 +71,17 @@ def test_upgrade_from_0016_puts_rows_in_default_and_names_become_per_workspace(f
         )  # fmt: skip
         conn.execute(sa.text("INSERT INTO registered_models (name) VALUES ('old-model')"))
         conn.execute(sa.text("INSERT INTO model_versions (name, version, source) VALUES ('old-model', 1, 's3://b/m')"))
-        conn.execute(sa.insert(s.registered_model_tags.c.name.table).values(name="old-model", key="t", value="v"))
+        model_tags = sa.table("registered_model_tags", sa.column("name"), sa.column("key"), sa.column("value"))
+        conn.execute(sa.insert(model_tags).values(name="old-model", key="t", value="v"))
+    with engine.connect() as conn:  # 0017 kept model names global; 0018 gives children their model's workspace
+        if engine.dialect.name == "sqlite":  # as migrate does: 0017 rebuilds a referenced table
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        with conn.begin():
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0017")
+        with conn.begin():
+            conn.execute(sa.text("INSERT INTO registered_models (name, workspace) VALUES ('a-model', 'team-a')"))
+            conn.execute(sa.text("INSERT INTO model_versions (name, version, source) VALUES ('a-model', 1, 's3://b/a')"))
     engine.dispose()
 
     upgrade_db(fresh_db)
@@ -79,14 +89,20 @@ def test_upgrade_from_0016_puts_rows_in_default_and_names_become_per_workspace(f
     assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
         assert conn.execute(sa.select(s.experiments.c.workspace).where(s.experiments.c.name == "old")).scalar() == "default"
-        assert conn.execute(sa.select(s.registered_models.c.workspace)).scalar() == "default"
-        assert conn.execute(sa.select(sa.func.count()).select_from(s.model_versions)).scalar() == 1
+        models = dict(conn.execute(sa.select(s.registered_models.c.name, s.registered_models.c.workspace)).all())
+        assert models == {"old-model": "default", "a-model": "team-a"}
+        versions = dict(conn.execute(sa.select(s.model_versions.c.name, s.model_versions.c.workspace)).all())
+        assert versions == {"old-model": "default", "a-model": "team-a"}
+        assert conn.execute(sa.select(s.registered_model_tags.c.workspace)).scalar() == "default"
         assert conn.execute(sa.select(s.runs.c.experiment_id)).scalar() == old
         assert conn.execute(sa.select(s.experiment_tags.c.value)).scalar() == "v"
     with engine.begin() as conn:  # the same name in another workspace is fine, twice in one is not
         conn.execute(sa.insert(s.experiments).values(name="old", lifecycle_stage="active", workspace="team-a"))
+        conn.execute(sa.insert(s.registered_models).values(name="old-model", workspace="team-a"))
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(sa.insert(s.experiments).values(name="old", lifecycle_stage="active", workspace="team-a"))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(s.registered_models).values(name="a-model", workspace="team-a"))
     engine.dispose()
 
 
@@ -124,17 +140,32 @@ def test_stores_filter_by_the_bound_workspace(fresh_db, tmp_path):
         assert _code(lambda: registry.create_model_version("model-a", "s3://b/m")) == "RESOURCE_DOES_NOT_EXIST"
         assert list(registry.search_registered_models()) == []
         assert list(registry.search_model_versions()) == []
-        # Registered model names stay unique across workspaces (docs/review.md).
+        # A registered model name is unique per workspace (migration 0018), as in MLflow.
+        registry.create_registered_model("model-a", description="b's")
+        registry.set_registered_model_tag("model-a", RegisteredModelTag("team", "b"))
+        assert registry.create_model_version("model-a", "s3://b/other").version == "1"
+        registry.set_registered_model_alias("model-a", "champion", "1")
         assert _code(lambda: registry.create_registered_model("model-a")) == "RESOURCE_ALREADY_EXISTS"
+        assert [m.name for m in registry.search_registered_models("tags.team = 'b'")] == ["model-a"]
     with in_workspace("team-a"):
         assert tracking.get_run(run_a).info.experiment_id == a
         assert [m.name for m in registry.search_registered_models()] == ["model-a"]
+        mine = registry.get_registered_model("model-a")
+        assert (mine.description, mine.tags, mine.aliases) == (None, {}, {})
+        assert registry.get_model_version("model-a", "1").source == "s3://b/m"
+        assert list(registry.search_registered_models("tags.team = 'b'")) == []
+        assert _code(lambda: registry.get_model_version_by_alias("model-a", "champion")) == "RESOURCE_DOES_NOT_EXIST"
+        registry.rename_registered_model("model-a", "model-a2")  # team-b's model-a stays
+        registry.delete_registered_model("model-a2")
+    with in_workspace("team-b"):
+        assert registry.get_model_version_by_alias("model-a", "champion").source == "s3://b/other"
         assert [e.name for e in tracking.search_experiments(ViewType.ALL)] == ["shared"]
     with in_workspace("default"):
         assert [e.name for e in tracking.search_experiments(ViewType.ALL)] == ["Default"]
     # Unbound: one space, as before workspaces.
     assert {e.experiment_id for e in tracking.search_experiments(ViewType.ALL)} == {"0", a, b}
-    assert registry.get_registered_model("model-a").name == "model-a"
+    # ... but a model name is looked up in `default` (names are per workspace).
+    assert _code(lambda: registry.get_registered_model("model-a")) == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_delete_modes(fresh_db, tmp_path):
@@ -153,15 +184,19 @@ def test_delete_modes(fresh_db, tmp_path):
             tracking.create_run(exp, "u", None, [], "r")
             registry.create_registered_model(f"model-{name}")
             registry.create_model_version(f"model-{name}", "s3://b/m")
-    with in_workspace("default"):  # SET_DEFAULT would clash with it
+    with in_workspace("default"):  # SET_DEFAULT would clash with them
         tracking.create_experiment("exp-move")
+        registry.create_registered_model("model-move")
 
     assert _code(lambda: workspaces.delete("keep", "RESTRICT")) == "INVALID_STATE"
     assert _code(lambda: workspaces.delete("move", "SET_DEFAULT")) == "INVALID_STATE"
     assert workspaces.exists("keep") and workspaces.exists("move")
 
+    with pytest.raises(MltrailException, match="registered_models: 'model-move'"):
+        workspaces.delete("move", "SET_DEFAULT")
     with in_workspace("default"):
         tracking.rename_experiment(tracking.get_experiment_by_name("exp-move").experiment_id, "exp-moved-aside")
+        registry.delete_registered_model("model-move")
     workspaces.delete("move", "SET_DEFAULT")
     with in_workspace("default"):
         assert tracking.get_experiment_by_name("exp-move") is not None
@@ -171,4 +206,5 @@ def test_delete_modes(fresh_db, tmp_path):
     assert not workspaces.exists("gone")
     assert tracking.get_experiment_by_name("exp-gone") is None
     assert _code(lambda: registry.get_registered_model("model-gone")) == "RESOURCE_DOES_NOT_EXIST"
-    assert registry.get_registered_model("model-keep").name == "model-keep"
+    with in_workspace("keep"):
+        assert registry.get_registered_model("model-keep").name == "model-keep"

@@ -167,12 +167,16 @@ class SqlWorkspaceStore:
 
 
 def _check_moves_to_default(conn: sa.Connection, name: str) -> None:
-    """``SET_DEFAULT``'s check: none of the workspace's experiment names is taken in ``default``."""
-    e = s.experiments.c
-    in_default = sa.select(e.name).where(e.workspace == DEFAULT_WORKSPACE)
-    clashes = [r[0] for r in conn.execute(sa.select(e.name).where(e.workspace == name, e.name.in_(in_default)))]
+    """``SET_DEFAULT``'s check: none of the workspace's experiment or registered model (prompt)
+    names is taken in ``default``."""
+    clashes = []
+    for table in _HOLDERS:
+        c = table.c
+        in_default = sa.select(c.name).where(c.workspace == DEFAULT_WORKSPACE)
+        found = conn.execute(sa.select(c.name).where(c.workspace == name, c.name.in_(in_default)))
+        clashes += [(table.name, r[0]) for r in found]
     if clashes:
-        listed = "\n".join(f"  - experiments: {c!r}" for c in sorted(clashes))
+        listed = "\n".join(f"  - {table}: {c!r}" for table, c in sorted(clashes))
         raise MltrailException(
             f"Cannot reassign resources from workspace '{name}' to '{DEFAULT_WORKSPACE}': the following "
             f"names already exist in the default workspace and would cause conflicts:\n{listed}\n"
