@@ -660,13 +660,21 @@ def _tenancy(url: str) -> dict:
             "new_version": _error(lambda: client.create_model_version("model-one", "s3://bucket/m")),
             "prompt": _error(lambda: mlflow.genai.load_prompt("prompts:/prompt-one/1")),
         }
-        out["differs"] = _error(lambda: client.create_registered_model("model-one"))
+        # A registered model / prompt name is unique per workspace: ws-two may have its own.
+        client.create_registered_model("model-one", description="two's")
+        out["own_version"] = client.create_model_version("model-one", "s3://bucket/two").version
+        mlflow.genai.register_prompt("prompt-one", "Bye {{name}}")
+        out["own_prompt"] = mlflow.genai.load_prompt("prompts:/prompt-one/1").template
+        out["taken_here"] = _error(lambda: client.create_registered_model("model-one"))
 
         mlflow.set_workspace("ws-one")
         out["back"] = (
             client.get_run(run_one).info.experiment_id == one,
             [m.name for m in client.search_registered_models()],
             [p.name for p in mlflow.genai.search_prompts()],
+            client.get_registered_model("model-one").description,
+            client.get_model_version("model-one", "1").source,
+            mlflow.genai.load_prompt("prompts:/prompt-one/1").template,
         )
         mlflow.set_workspace("no-such-ws")
         out["unknown_workspace"] = _error(lambda: client.search_experiments())
@@ -708,10 +716,6 @@ def _tenancy(url: str) -> dict:
 
 def test_workspace_tenancy(servers: dict[str, LiveServer]) -> None:
     got = _run_both(servers, _tenancy)
-    # Registered model (and prompt) names are unique per workspace on MLflow's server; on mltrail's
-    # they stay unique across workspaces (docs/review.md), so a name taken elsewhere is refused.
-    assert got["mlflow"].pop("differs") == "no error"
-    assert got["mltrail"].pop("differs") == (400, "RESOURCE_ALREADY_EXISTS")
     # INVALID_STATE is an HTTP 500 on MLflow's server, a 400 on mltrail's (a refusal, not a failure).
     assert got["mlflow"].pop("refused_deletes") == [(500, "INVALID_STATE")] * 2
     assert got["mltrail"].pop("refused_deletes") == [(400, "INVALID_STATE")] * 2
