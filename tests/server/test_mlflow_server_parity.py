@@ -638,6 +638,7 @@ def _tenancy(url: str) -> dict:
         client.create_registered_model("model-one")
         client.create_model_version("model-one", "s3://bucket/model")
         mlflow.genai.register_prompt("prompt-one", "Hello {{name}}")
+        logged_one = client.create_logged_model(one, name="lm-one").model_id
         out["location_one"] = client.get_experiment(one).artifact_location.replace(f"/{one}", "/<exp>")
         out["own_location"] = _error(lambda: client.create_experiment("placed", artifact_location="/tmp/x"))
 
@@ -659,6 +660,7 @@ def _tenancy(url: str) -> dict:
             "version": _error(lambda: client.get_model_version("model-one", "1")),
             "new_version": _error(lambda: client.create_model_version("model-one", "s3://bucket/m")),
             "prompt": _error(lambda: mlflow.genai.load_prompt("prompts:/prompt-one/1")),
+            "logged_model": _error(lambda: client.get_logged_model(logged_one)),
         }
         # A registered model / prompt name is unique per workspace: ws-two may have its own.
         client.create_registered_model("model-one", description="two's")

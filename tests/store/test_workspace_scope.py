@@ -15,12 +15,14 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from mltrail.entities import RegisteredModelTag, RunTag, ViewType
+from mltrail.entities import RegisteredModelTag, RunTag, TraceInfo, ViewType
 from mltrail.exceptions import MltrailException
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.engine import create_sql_engine
+from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.migrate import MIGRATIONS_DIR, current_revision, head_revision, upgrade_db
 from mltrail.store.sql.registry import SqlRegistryStore
+from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 from mltrail.store.sql.workspaces import SqlWorkspaceStore
 from mltrail.store.workspace_scope import in_workspace
@@ -208,3 +210,31 @@ def test_delete_modes(fresh_db, tmp_path):
     assert _code(lambda: registry.get_registered_model("model-gone")) == "RESOURCE_DOES_NOT_EXIST"
     with in_workspace("keep"):
         assert registry.get_registered_model("model-keep").name == "model-keep"
+
+
+def test_traces_and_logged_models_follow_their_experiments_workspace(fresh_db, tmp_path):
+    tracking = SqlTrackingStore(fresh_db, str(tmp_path / "artifacts"))
+    traces, logged = SqlTraceStore(fresh_db), SqlLoggedModelStore(fresh_db)
+    SqlWorkspaceStore(fresh_db).create("team-a")
+    with in_workspace("team-a"):
+        exp = tracking.create_experiment("traced")
+        trace_id = "tr-" + "a" * 32
+        traces.start_trace(TraceInfo(trace_id=trace_id, experiment_id=exp, request_time=1, execution_duration=5, state="OK"))
+        model_id = logged.create_logged_model(exp, name="lm").model_id
+        assert traces.get_trace_info(trace_id).experiment_id == exp
+        assert [i.trace_id for i in traces.search_traces([exp])[0]] == [trace_id]
+    with in_workspace("default"):  # another workspace: MLflow's 404 by id, nothing in searches
+        assert _code(lambda: traces.get_trace_info(trace_id)) == "RESOURCE_DOES_NOT_EXIST"
+        assert traces.batch_get_traces([trace_id]) == []
+        assert traces.search_traces([exp])[0] == []
+        assert _code(lambda: traces.set_trace_tag(trace_id, "k", "v")) == "RESOURCE_DOES_NOT_EXIST"
+        assert traces.delete_traces(exp, trace_ids=[trace_id]) == 0
+        info = TraceInfo(trace_id="tr-" + "b" * 32, experiment_id=exp, request_time=1, execution_duration=5, state="OK")
+        assert _code(lambda: traces.start_trace(info)) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: logged.get_logged_model(model_id)) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: logged.delete_logged_model(model_id)) == "RESOURCE_DOES_NOT_EXIST"
+        assert list(logged.search_logged_models([exp])) == []
+        assert _code(lambda: logged.create_logged_model(exp, name="x")) == "RESOURCE_DOES_NOT_EXIST"
+    with in_workspace("team-a"):
+        assert traces.get_trace_info(trace_id).experiment_id == exp
+        assert logged.get_logged_model(model_id).name == "lm"

@@ -24,6 +24,13 @@ def experiment_scope() -> list[sa.ColumnElement[bool]]:
     return [] if ws is None else [_E.workspace == ws]
 
 
+def by_experiment_scope(experiment_id: sa.ColumnElement[Any]) -> list[sa.ColumnElement[bool]]:
+    """``[<experiment_id> IN <the bound workspace's experiments>]``, or ``[]`` when none is bound:
+    the filter of rows that belong to a workspace through their experiment (traces, logged models)."""
+    scope = experiment_scope()
+    return [experiment_id.in_(sa.select(_E.experiment_id).where(*scope))] if scope else []
+
+
 def registry_workspace() -> str:
     """The workspace a registered model (or prompt) name is looked up in: the bound one, else
     ``default``. A name is unique per workspace (migration 0018), so unlike experiments the
