@@ -10,13 +10,16 @@ no workspace bound the stores see everything, as before.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
 from mltrail.entities import RegisteredModelTag, RunTag, TraceInfo, ViewType
+from mltrail.entities.webhook import WebhookEvent
 from mltrail.exceptions import MltrailException
+from mltrail.server.webhook_delivery import prepare
 from mltrail.store.sql import schema as s
 from mltrail.store.sql.engine import create_sql_engine
 from mltrail.store.sql.logged_models import SqlLoggedModelStore
@@ -24,6 +27,7 @@ from mltrail.store.sql.migrate import MIGRATIONS_DIR, current_revision, head_rev
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
+from mltrail.store.sql.webhooks import SqlWebhookStore
 from mltrail.store.sql.workspaces import SqlWorkspaceStore
 from mltrail.store.workspace_scope import in_workspace
 from support.databases import MYSQL_ADMIN_URI, MYSQL_BASE_URI, PG_ADMIN_URI, PG_BASE_URI, fresh_database
@@ -238,3 +242,22 @@ def test_traces_and_logged_models_follow_their_experiments_workspace(fresh_db, t
     with in_workspace("team-a"):
         assert traces.get_trace_info(trace_id).experiment_id == exp
         assert logged.get_logged_model(model_id).name == "lm"
+
+
+def test_webhooks_belong_to_a_workspace(fresh_db):
+    hooks = SqlWebhookStore(fresh_db)
+    SqlWorkspaceStore(fresh_db).create("team-a")
+    event = WebhookEvent("model_version", "created")
+    with in_workspace("team-a"):
+        hook = hooks.create_webhook("hook-a", "https://example.com/a", [event])
+        assert hook.workspace == "team-a"
+        assert [h.name for h in hooks.list_webhooks_by_event(event)] == ["hook-a"]
+    with in_workspace("default"):
+        assert _code(lambda: hooks.get_webhook(hook.webhook_id)) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: hooks.delete_webhook(hook.webhook_id)) == "RESOURCE_DOES_NOT_EXIST"
+        assert list(hooks.list_webhooks()) == []
+        assert list(hooks.list_webhooks_by_event(event)) == []
+    # MLflow's envelope names the webhook's workspace when workspaces are on.
+    body = json.loads(prepare(hook, None, event, {"name": "m"}, with_workspace=True).body)
+    assert body["workspace"] == "team-a"
+    assert "workspace" not in json.loads(prepare(hook, None, event, {"name": "m"}).body)

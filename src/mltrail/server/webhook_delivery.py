@@ -86,14 +86,23 @@ def _headers(secret: str | None, delivery_id: str, timestamp: str, body: str) ->
     return headers
 
 
-def prepare(webhook: Webhook, secret: str | None, event: WebhookEvent, data: dict[str, Any]) -> Outgoing:
-    """The envelope, headers and signature for sending ``data`` about ``event`` to ``webhook``."""
-    envelope = {
+def prepare(
+    webhook: Webhook,
+    secret: str | None,
+    event: WebhookEvent,
+    data: dict[str, Any],
+    with_workspace: bool = False,
+) -> Outgoing:
+    """The envelope, headers and signature for sending ``data`` about ``event`` to ``webhook``;
+    with workspaces on (``with_workspace``) the envelope names the webhook's workspace, as MLflow's."""
+    envelope: dict[str, Any] = {
         "entity": event.entity,
         "action": event.action,
         "timestamp": datetime.now(UTC).isoformat(),
         "data": data,
     }
+    if with_workspace:
+        envelope["workspace"] = webhook.workspace
     body = json.dumps(envelope)
     delivery_id = str(uuid.uuid4())
     headers = _headers(secret, delivery_id, str(int(time.time())), body)

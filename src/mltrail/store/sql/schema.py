@@ -557,7 +557,10 @@ webhooks = sa.Table(
     sa.Column("creation_timestamp", BIGINT, nullable=False),
     sa.Column("last_updated_timestamp", BIGINT, nullable=False),
     sa.Column("deleted_timestamp", BIGINT),
+    # Migration 0018: the workspace it belongs to (MLflow 3.17), ``default`` without workspaces.
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
     sa.Index("idx_webhooks_created", "creation_timestamp"),
+    sa.Index("idx_webhooks_workspace", "workspace"),
 )
 webhook_events = sa.Table(
     "webhook_events",

@@ -506,7 +506,7 @@ CREATE TABLE webhooks (
 	secret VARCHAR(1000), 
 	creation_timestamp INTEGER NOT NULL, 
 	last_updated_timestamp INTEGER NOT NULL, 
-	deleted_timestamp INTEGER, 
+	deleted_timestamp INTEGER, workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
 	PRIMARY KEY (webhook_id)
 );
 CREATE TABLE workspaces (
@@ -551,3 +551,4 @@ CREATE INDEX idx_trace_info_sort_output_tokens ON trace_info (experiment_id, out
 CREATE INDEX idx_trace_info_sort_id ON trace_info (experiment_id, request_id);
 CREATE INDEX idx_webhook_deliveries_pending ON webhook_deliveries (status, next_attempt_timestamp);
 CREATE INDEX idx_experiments_name ON experiments (name);
+CREATE INDEX idx_webhooks_workspace ON webhooks (workspace);
