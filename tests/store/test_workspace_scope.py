@@ -261,3 +261,21 @@ def test_webhooks_belong_to_a_workspace(fresh_db):
     body = json.loads(prepare(hook, None, event, {"name": "m"}, with_workspace=True).body)
     assert body["workspace"] == "team-a"
     assert "workspace" not in json.loads(prepare(hook, None, event, {"name": "m"}).body)
+
+
+def test_evaluation_datasets_belong_to_a_workspace(fresh_db, tmp_path):
+    tracking = datasets = SqlTrackingStore(fresh_db, str(tmp_path / "artifacts"))
+    SqlWorkspaceStore(fresh_db).create("team-a")
+    with in_workspace("team-a"):
+        exp = tracking.create_experiment("evals")
+        ds = datasets.create_dataset("golden", experiment_ids=[exp])
+        datasets.upsert_dataset_records(ds.dataset_id, [{"inputs": {"q": "1"}, "expectations": {"a": "1"}}])
+    with in_workspace("default"):
+        assert _code(lambda: datasets.get_dataset(ds.dataset_id)) == "RESOURCE_DOES_NOT_EXIST"
+        assert _code(lambda: datasets.load_dataset_records(ds.dataset_id)) == "RESOURCE_DOES_NOT_EXIST"
+        assert list(datasets.search_datasets()) == []
+        assert _code(lambda: datasets.create_dataset("x", experiment_ids=[exp])) == "RESOURCE_DOES_NOT_EXIST"
+        datasets.delete_dataset(ds.dataset_id)  # not this workspace's: nothing happens
+    with in_workspace("team-a"):
+        assert [d.name for d in datasets.search_datasets()] == ["golden"]
+        assert len(datasets.load_dataset_records(ds.dataset_id)[0]) == 1

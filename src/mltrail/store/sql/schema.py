@@ -448,7 +448,10 @@ evaluation_datasets = sa.Table(
     sa.Column("last_update_time", BIGINT, nullable=False),
     sa.Column("created_by", sa.String(255)),
     sa.Column("last_updated_by", sa.String(255)),
+    # Migration 0018: the workspace it belongs to (MLflow 3.17), ``default`` without workspaces.
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
     sa.Index("index_evaluation_datasets_name", "name"),
+    sa.Index("idx_evaluation_datasets_workspace", "workspace"),
     sa.Index("index_evaluation_datasets_created_time", "created_time"),
 )
 

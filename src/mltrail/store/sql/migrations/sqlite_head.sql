@@ -75,7 +75,7 @@ CREATE TABLE evaluation_datasets (
 	created_time INTEGER NOT NULL, 
 	last_update_time INTEGER NOT NULL, 
 	created_by VARCHAR(255), 
-	last_updated_by VARCHAR(255), 
+	last_updated_by VARCHAR(255), workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
 	PRIMARY KEY (dataset_id)
 );
 CREATE TABLE experiment_tags (
@@ -552,3 +552,4 @@ CREATE INDEX idx_trace_info_sort_id ON trace_info (experiment_id, request_id);
 CREATE INDEX idx_webhook_deliveries_pending ON webhook_deliveries (status, next_attempt_timestamp);
 CREATE INDEX idx_experiments_name ON experiments (name);
 CREATE INDEX idx_webhooks_workspace ON webhooks (workspace);
+CREATE INDEX idx_evaluation_datasets_workspace ON evaluation_datasets (workspace);

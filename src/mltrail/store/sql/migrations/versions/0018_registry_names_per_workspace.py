@@ -11,8 +11,8 @@ five tables are rebuilt: the old ones are renamed ``<table>_0017``, the new ones
 under the real names, the rows copied and the old tables dropped, all in the migration's
 transaction. ``idx_registered_models_workspace`` (0017) goes: the primary key serves it.
 
-``webhooks`` gains a ``workspace`` column (``default`` for existing rows), indexed: a webhook
-belongs to a workspace, as in MLflow 3.17.
+``webhooks`` and ``evaluation_datasets`` gain a ``workspace`` column (``default`` for
+existing rows), indexed: a webhook and a dataset belong to a workspace, as in MLflow 3.17.
 
 The downgrade rebuilds the name-only keys; it fails while two workspaces share a name.
 
@@ -161,20 +161,23 @@ def _rebuild(per_workspace: bool) -> None:
         op.drop_table(table + _OLD)
 
 
-_WEBHOOKS_INDEX = "idx_webhooks_workspace"
+# Tables that gain a plain workspace column, with its index.
+_OWNED = (("webhooks", "idx_webhooks_workspace"), ("evaluation_datasets", "idx_evaluation_datasets_workspace"))
 
 
 def upgrade() -> None:
     op.drop_index(_MODELS_INDEX, table_name="registered_models")
     _rebuild(per_workspace=True)
-    with op.batch_alter_table("webhooks") as batch:
-        batch.add_column(_workspace())
-    op.create_index(_WEBHOOKS_INDEX, "webhooks", ["workspace"])
+    for table, index in _OWNED:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(_workspace())
+        op.create_index(index, table, ["workspace"])
 
 
 def downgrade() -> None:
-    op.drop_index(_WEBHOOKS_INDEX, table_name="webhooks")
-    with op.batch_alter_table("webhooks") as batch:
-        batch.drop_column("workspace")
+    for table, index in _OWNED:
+        op.drop_index(index, table_name=table)
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("workspace")
     _rebuild(per_workspace=False)
     op.create_index(_MODELS_INDEX, "registered_models", ["workspace", "name"])
