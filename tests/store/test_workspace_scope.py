@@ -178,6 +178,7 @@ def test_delete_modes(fresh_db, tmp_path):
     tracking = SqlTrackingStore(fresh_db, str(tmp_path / "artifacts"))
     registry = SqlRegistryStore(fresh_db)
     workspaces = SqlWorkspaceStore(fresh_db)
+    hooks = SqlWebhookStore(fresh_db)
 
     def erase(conn, name):
         tracking.erase_workspace(conn, name)
@@ -190,6 +191,8 @@ def test_delete_modes(fresh_db, tmp_path):
             tracking.create_run(exp, "u", None, [], "r")
             registry.create_registered_model(f"model-{name}")
             registry.create_model_version(f"model-{name}", "s3://b/m")
+            tracking.create_dataset(f"ds-{name}", experiment_ids=[exp])
+            hooks.create_webhook(f"hook-{name}", "https://example.com/h", [WebhookEvent("model_version", "created")])
     with in_workspace("default"):  # SET_DEFAULT would clash with them
         tracking.create_experiment("exp-move")
         registry.create_registered_model("model-move")
@@ -207,11 +210,15 @@ def test_delete_modes(fresh_db, tmp_path):
     with in_workspace("default"):
         assert tracking.get_experiment_by_name("exp-move") is not None
         assert registry.get_registered_model("model-move").latest_versions[0].version == "1"
+        assert [d.name for d in tracking.search_datasets()] == ["ds-move"]
+        assert [h.name for h in hooks.list_webhooks()] == ["hook-move"]
 
     workspaces.delete("gone", "CASCADE", erase)
     assert not workspaces.exists("gone")
     assert tracking.get_experiment_by_name("exp-gone") is None
     assert _code(lambda: registry.get_registered_model("model-gone")) == "RESOURCE_DOES_NOT_EXIST"
+    assert sorted(d.name for d in tracking.search_datasets()) == ["ds-keep", "ds-move"]  # unbound: all
+    assert sorted(h.name for h in hooks.list_webhooks()) == ["hook-keep", "hook-move"]
     with in_workspace("keep"):
         assert registry.get_registered_model("model-keep").name == "model-keep"
 
