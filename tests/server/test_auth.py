@@ -570,6 +570,9 @@ def test_workspaces_with_logins(tmp_path, as_user):
         as_user(live, ADMIN, ADMIN_PASSWORD)
         client = mlflow.MlflowClient(live.url, registry_uri=live.url)
         mlflow.create_workspace("team-x")
+        mlflow.create_workspace("team-y")
+        mlflow.set_workspace("team-y")
+        client.create_registered_model("model-x")  # the same name as team-x's (names are per workspace)
         mlflow.set_workspace("team-x")
         exp = client.create_experiment("exp-x")
         client.create_registered_model("model-x")
@@ -598,6 +601,18 @@ def test_workspaces_with_logins(tmp_path, as_user):
         with pytest.raises(MlflowException) as caught:
             client.set_experiment_tag(exp, "k", "v")
         assert caught.value.error_code == "PERMISSION_DENIED"
+        # A model grant names its workspace: READ on team-x's model-x says nothing of team-y's.
+        grant = {"name": "model-x", "username": user, "permission": "READ"}
+        resp = admin_api.post("/api/2.0/mlflow/registered-models/permissions/create", json=grant, headers=in_x)
+        assert resp.status_code == 200, resp.text
+        assert client.get_registered_model("model-x").name == "model-x"
+        assert [m.name for m in client.search_registered_models()] == ["model-x"]
+        mlflow.set_workspace("team-y")
+        assert client.search_registered_models() == []
+        with pytest.raises(MlflowException) as caught:
+            client.get_registered_model("model-x")
+        assert caught.value.error_code == "PERMISSION_DENIED"
+        mlflow.set_workspace("team-x")
 
         mlflow.set_workspace(None)  # default: grant_default_workspace_access gives READ (no USE: no creates)
         assert client.get_experiment("0").name == "Default"

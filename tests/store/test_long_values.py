@@ -266,12 +266,12 @@ def _seed_0004(engine: sa.Engine) -> dict[str, str]:
             )
         )
         conn.execute(sa.insert(s.tags).values(run_uuid="a" * 32, key="t", value=values["tag"]))
-        conn.execute(sa.insert(s.registered_models).values(name="old-model", description=values["desc"]))
+        conn.execute(sa.insert(_before_0018(s.registered_models)).values(name="old-model", description=values["desc"]))
         conn.execute(
-            sa.insert(s.registered_model_tags).values(name="old-model", key="t", value=values["tag"])
+            sa.insert(_before_0018(s.registered_model_tags)).values(name="old-model", key="t", value=values["tag"])
         )
         conn.execute(
-            sa.insert(s.model_versions).values(
+            sa.insert(_before_0018(s.model_versions)).values(
                 name="old-model",
                 version=1,
                 description=values["desc"],
@@ -281,7 +281,7 @@ def _seed_0004(engine: sa.Engine) -> dict[str, str]:
             )
         )
         conn.execute(
-            sa.insert(s.model_version_tags).values(
+            sa.insert(_before_0018(s.model_version_tags)).values(
                 name="old-model", version=1, key="mlflow.prompt.text", value=values["tag"]
             )
         )
@@ -309,6 +309,11 @@ def _seed_0004(engine: sa.Engine) -> dict[str, str]:
     return values
 
 
+def _before_0018(table: sa.Table) -> sa.TableClause:
+    """The registry table as it was before migration 0018 added its ``workspace`` column."""
+    return sa.table(table.name, *(sa.column(c.name) for c in table.columns if c.name != "workspace"))
+
+
 def test_upgrade_from_0004_keeps_rows_and_accepts_long_values(fresh_db, tmp_path):
     engine = _migrate_to_0004(fresh_db)
     values = _seed_0004(engine)
@@ -316,7 +321,7 @@ def test_upgrade_from_0004_keeps_rows_and_accepts_long_values(fresh_db, tmp_path
         # The 0004 columns really are too narrow here (SQLite never enforces VARCHAR lengths).
         with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
             conn.execute(
-                sa.insert(s.model_version_tags).values(
+                sa.insert(_before_0018(s.model_version_tags)).values(
                     name="old-model", version=1, key="wide", value=_text(5001)
                 )
             )

@@ -117,6 +117,8 @@ class Webhook:
     creation_timestamp: int = 0
     last_updated_timestamp: int = 0
     secret: str | None = field(default=None, repr=False)
+    #: The workspace it belongs to (MLflow 3.17's ``--enable-workspaces``); ``default`` without.
+    workspace: str = "default"
 
     @property
     def is_active(self) -> bool:

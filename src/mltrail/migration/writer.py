@@ -30,6 +30,7 @@ from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.traces import SqlTraceStore
 from mltrail.store.sql.tracking import SqlTrackingStore
 from mltrail.store.traces import TraceStore
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
 
 _METRICS_PER_BATCH = 1000
 _PARAMS_TAGS_PER_BATCH = 100
@@ -192,7 +193,9 @@ class SqlDestination:
         """The versions the destination model already has, by number."""
         mv = schema.model_versions.c
         with self.engine.connect() as conn:
-            numbers = [str(r[0]) for r in conn.execute(sa.select(mv.version).where(mv.name == name))]
+            numbers = [str(r[0]) for r in conn.execute(
+                sa.select(mv.version).where(mv.workspace == (active_workspace() or DEFAULT_WORKSPACE), mv.name == name)
+            )]
         return {n: self.registry.get_model_version(name, n) for n in numbers}
 
     def model_version(

@@ -39,6 +39,7 @@ import httpx
 
 from mltrail.entities.webhook import Webhook, WebhookEvent, WebhookTestResult
 from mltrail.server.webhook_urls import pinned_request
+from mltrail.store.workspace_scope import active_workspace
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
@@ -86,14 +87,23 @@ def _headers(secret: str | None, delivery_id: str, timestamp: str, body: str) ->
     return headers
 
 
-def prepare(webhook: Webhook, secret: str | None, event: WebhookEvent, data: dict[str, Any]) -> Outgoing:
-    """The envelope, headers and signature for sending ``data`` about ``event`` to ``webhook``."""
-    envelope = {
+def prepare(
+    webhook: Webhook,
+    secret: str | None,
+    event: WebhookEvent,
+    data: dict[str, Any],
+    with_workspace: bool = False,
+) -> Outgoing:
+    """The envelope, headers and signature for sending ``data`` about ``event`` to ``webhook``;
+    with workspaces on (``with_workspace``) the envelope names the webhook's workspace, as MLflow's."""
+    envelope: dict[str, Any] = {
         "entity": event.entity,
         "action": event.action,
         "timestamp": datetime.now(UTC).isoformat(),
         "data": data,
     }
+    if with_workspace:
+        envelope["workspace"] = webhook.workspace
     body = json.dumps(envelope)
     delivery_id = str(uuid.uuid4())
     headers = _headers(secret, delivery_id, str(int(time.time())), body)
@@ -187,8 +197,10 @@ def test_webhook(
     client: httpx.Client, webhook: Webhook, secret: str | None, event: WebhookEvent, data: dict[str, Any],
     allow_private: bool, timeout: float,
 ) -> WebhookTestResult:  # fmt: skip
-    """Send ``data`` once, now, and say what came back (MLflow's ``test_webhook``)."""
-    answer = send_once(client, prepare(webhook, secret, event, data), allow_private, timeout)
+    """Send ``data`` once, now, and say what came back (MLflow's ``test_webhook``); in a request
+    bound to a workspace (workspaces on) the envelope names the webhook's."""
+    out = prepare(webhook, secret, event, data, with_workspace=active_workspace() is not None)
+    answer = send_once(client, out, allow_private, timeout)
     if answer.error is not None:
         return WebhookTestResult(False, error_message=f"Failed to test webhook: {answer.error}")
     return WebhookTestResult(bool(answer.ok), answer.status, answer.body or None)

@@ -46,6 +46,7 @@ from mltrail.entities.webhook import (
     WebhookEvent,
 )
 from mltrail.server.webhook_delivery import MAX_BACKOFF_S, Outgoing, new_client, prepare, rebuild, send_once
+from mltrail.store.workspace_scope import active_workspace, in_workspace
 
 _log = logging.getLogger("mltrail.server.webhooks")
 _CACHE_TTL_S = 5.0
@@ -98,7 +99,7 @@ class WebhookDispatcher:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="mltrail-webhook")
         self._client = new_client()
         self._cond = threading.Condition()
-        self._events: list[Resolver] = []
+        self._events: list[tuple[Resolver, str | None]] = []  # with the emitting request's workspace
         self._due: list[_Due] = []
         self._scheduled: dict[str, float] = {}  # delivery id -> its current entry's time in _due
         self._seq = 0
@@ -106,7 +107,7 @@ class WebhookDispatcher:
         self.lease_ms = int((self.timeout + 30.0) * 1000)
         self.resume_interval = float(env.get("MLTRAIL_WEBHOOK_RESUME_INTERVAL", 60))
         self._next_scan = time.monotonic() + self.resume_interval
-        self._cache: dict[WebhookEvent, tuple[float, list[Webhook]]] = {}
+        self._cache: dict[tuple[WebhookEvent, str | None], tuple[float, list[Webhook]]] = {}
         self._thread: threading.Thread | None = None
         self._closed = False
         # Finished delivery-log rows older than this many days are deleted (hourly); 0 keeps them all.
@@ -127,7 +128,7 @@ class WebhookDispatcher:
         with self._cond:
             if self._closed:
                 return
-            self._events.append(resolve)
+            self._events.append((resolve, active_workspace()))
             self._start()
             self._cond.notify()
 
@@ -178,8 +179,9 @@ class WebhookDispatcher:
                     if self._scheduled.get(entry.delivery_id) == entry.at:  # else superseded
                         del self._scheduled[entry.delivery_id]
                         due.append(entry.delivery_id)
-            for resolve in events:
-                self._fan_out(resolve)
+            for resolve, workspace in events:
+                with in_workspace(workspace):  # the event's model and webhooks are the request's workspace's
+                    self._fan_out(resolve, workspace)
             if events:
                 self._prune()
             if scan:
@@ -206,9 +208,9 @@ class WebhookDispatcher:
     def _ready_due(self) -> bool:
         return bool(self._due) and self._due[0].at <= time.monotonic()
 
-    def _subscribed(self, event: WebhookEvent) -> list[Webhook]:
+    def _subscribed(self, event: WebhookEvent, workspace: str | None) -> list[Webhook]:
         now = time.monotonic()
-        cached = self._cache.get(event)
+        cached = self._cache.get((event, workspace))
         if cached is not None and cached[0] > now:
             return cached[1]
         hooks: list[Webhook] = []
@@ -219,18 +221,18 @@ class WebhookDispatcher:
             token = page.token
             if not token:
                 break
-        self._cache[event] = (now + _CACHE_TTL_S, hooks)
+        self._cache[(event, workspace)] = (now + _CACHE_TTL_S, hooks)
         return hooks
 
-    def _fan_out(self, resolve: Resolver) -> None:
+    def _fan_out(self, resolve: Resolver, workspace: str | None) -> None:
         try:
             found = resolve()
             if found is None:
                 return
             event, data = found
-            for hook in self._subscribed(event):
+            for hook in self._subscribed(event, workspace):
                 if hook.is_active:
-                    self._start_delivery(hook, event, data)
+                    self._start_delivery(hook, event, data, workspace is not None)
         except Exception:  # a store outage: logged, the request that caused the event is unaffected
             _log.exception("Cannot dispatch a webhook event")
 
@@ -252,9 +254,11 @@ class WebhookDispatcher:
         except Exception as err:
             return None, str(getattr(err, "message", None) or err)
 
-    def _start_delivery(self, hook: Webhook, event: WebhookEvent, data: dict[str, Any]) -> None:
+    def _start_delivery(
+        self, hook: Webhook, event: WebhookEvent, data: dict[str, Any], with_workspace: bool = False
+    ) -> None:
         secret, error = self._open(hook)
-        out = prepare(hook, secret, event, data)
+        out = prepare(hook, secret, event, data, with_workspace)
         out.lease = int(time.time() * 1000) + self.lease_ms
         self.store.create_delivery(
             out.delivery_id, hook.webhook_id, out.event, out.body.decode("utf-8"), out.timestamp, out.lease

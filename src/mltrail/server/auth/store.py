@@ -40,6 +40,7 @@ from mltrail.exceptions import (
 from mltrail.server.auth.passwords import hash_password, verify_password
 from mltrail.server.auth.permissions import Permission, get_permission
 from mltrail.store.sql.database import database_for
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
 
 T = TypeVar("T")
 
@@ -436,9 +437,9 @@ class AuthStore:
     def registered_model_permission(self, name: str, username: str) -> Permission | None:
         """The permission explicitly granted to ``username`` on the registered model, or None."""
         return self._cache.get_or_load(
-            ("model", name, username),
+            ("model", model_grant_key(name), username),
             lambda: self._load_grant(
-                registered_model_permissions, registered_model_permissions.c.name, name, username
+                registered_model_permissions, registered_model_permissions.c.name, model_grant_key(name), username
             ),
         )
 
@@ -452,13 +453,19 @@ class AuthStore:
         )
 
     def registered_model_permissions_of(self, username: str) -> dict[str, Permission]:
-        """Every explicit registered-model grant of ``username``: model name -> permission."""
-        return self._cache.get_or_load(
+        """Every explicit registered-model grant of ``username`` in the request's workspace:
+        model name -> permission."""
+        grants = self._cache.get_or_load(
             ("models_of", username),
             lambda: self._load_grants_of(
                 registered_model_permissions, registered_model_permissions.c.name, username
             ),
         )
+        ws = active_workspace()
+        if ws is not None and ws != DEFAULT_WORKSPACE:
+            prefix = f"{ws}:"
+            return {key[len(prefix) :]: perm for key, perm in grants.items() if key.startswith(prefix)}
+        return {key: perm for key, perm in grants.items() if ":" not in key}
 
     def gateway_permission(self, resource_type: str, resource_id: str, username: str) -> Permission | None:
         """The permission explicitly granted to ``username`` on a gateway resource, or None.
@@ -503,7 +510,7 @@ class AuthStore:
 
     def grant_registered_model(self, name: str, username: str, permission: Permission) -> None:
         """Give ``username`` ``permission`` on the registered model (create or update)."""
-        self._upsert(registered_model_permissions, "name", name, username, permission)
+        self._upsert(registered_model_permissions, "name", model_grant_key(name), username, permission)
 
     def grant_gateway(self, resource_type: str, resource_id: str, username: str, permission: Permission) -> None:
         """Give ``username`` ``permission`` on a gateway resource (create or update)."""
@@ -541,7 +548,7 @@ class AuthStore:
     ) -> tuple[int, Permission]:
         """Insert a grant; 400 ``RESOURCE_ALREADY_EXISTS`` if there is one. Returns (user id, permission)."""
         return self._create(
-            registered_model_permissions, "name", name, username, permission,
+            registered_model_permissions, "name", model_grant_key(name), username, permission,
             f"Registered model permission (name={name}, username={username}) already exists.",
         )  # fmt: skip
 
@@ -612,7 +619,7 @@ class AuthStore:
     @staticmethod
     def _model_args(name: str, username: str) -> tuple[sa.Table, str, str, str, str]:
         return (
-            registered_model_permissions, "name", name, username,
+            registered_model_permissions, "name", model_grant_key(name), username,
             f"Registered model permission with name={name} and username={username} not found",
         )  # fmt: skip
 
@@ -687,7 +694,9 @@ class AuthStore:
         """Drop every grant on a registered model (when it is deleted)."""
         self._write(
             lambda conn: conn.execute(
-                registered_model_permissions.delete().where(registered_model_permissions.c.name == name)
+                registered_model_permissions.delete().where(
+                    registered_model_permissions.c.name == model_grant_key(name)
+                )
             )
         )
 
@@ -696,10 +705,21 @@ class AuthStore:
         self._write(
             lambda conn: conn.execute(
                 registered_model_permissions.update()
-                .where(registered_model_permissions.c.name == old)
-                .values(name=new)
+                .where(registered_model_permissions.c.name == model_grant_key(old))
+                .values(name=model_grant_key(new))
             )
         )
+
+
+def model_grant_key(name: str) -> str:
+    """The ``registered_model_permissions.name`` of the model ``name`` in the request's workspace.
+
+    A model name is unique per workspace, so a grant names its workspace: ``<workspace>:<name>``
+    outside ``default`` (a model name cannot hold ``:``), the bare name in ``default`` and when
+    workspaces are off, which is what MLflow 2.x's ``basic_auth.db`` holds.
+    """
+    ws = active_workspace()
+    return name if not name or ws is None or ws == DEFAULT_WORKSPACE else f"{ws}:{name}"
 
 
 def _stored_permission(name: str | None) -> Permission:

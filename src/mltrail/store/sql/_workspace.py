@@ -2,7 +2,8 @@
 
 :mod:`mltrail.store.workspace_scope` says which workspace the request works in (``None``:
 none, no filter); these helpers turn it into ``WHERE`` clauses and checks on the
-``workspace`` columns of ``experiments`` and ``registered_models`` (migration 0017).
+``workspace`` columns of ``experiments`` (migration 0017) and of the registry tables
+(migration 0018, where the workspace is part of every key).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mltrail.store.sql.schema import experiments, registered_models, workspaces
-from mltrail.store.workspace_scope import WORKSPACES_DIR, active_workspace
+from mltrail.store.sql.schema import experiments, workspaces
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, WORKSPACES_DIR, active_workspace
 
 _E = experiments.c
 
@@ -23,10 +24,19 @@ def experiment_scope() -> list[sa.ColumnElement[bool]]:
     return [] if ws is None else [_E.workspace == ws]
 
 
-def model_scope() -> list[sa.ColumnElement[bool]]:
-    """``[registered_models.workspace = <bound>]``, or ``[]`` when no workspace is bound."""
-    ws = active_workspace()
-    return [] if ws is None else [registered_models.c.workspace == ws]
+def by_experiment_scope(experiment_id: sa.ColumnElement[Any]) -> list[sa.ColumnElement[bool]]:
+    """``[<experiment_id> IN <the bound workspace's experiments>]``, or ``[]`` when none is bound:
+    the filter of rows that belong to a workspace through their experiment (traces, logged models)."""
+    scope = experiment_scope()
+    return [experiment_id.in_(sa.select(_E.experiment_id).where(*scope))] if scope else []
+
+
+def registry_workspace() -> str:
+    """The workspace a registered model (or prompt) name is looked up in: the bound one, else
+    ``default``. A name is unique per workspace (migration 0018), so unlike experiments the
+    registry always keys by a workspace; rows written while workspaces are off are in ``default``.
+    """
+    return active_workspace() or DEFAULT_WORKSPACE
 
 
 def visible_experiment(conn: sa.Connection, exp_id: int) -> bool:

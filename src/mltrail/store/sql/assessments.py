@@ -19,6 +19,7 @@ from mltrail.entities.assessment import Assessment, ExpectationValue, FeedbackVa
 from mltrail.entities.timestamps import ms_to_rfc3339
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.store.sql._codec import chunks
+from mltrail.store.sql._workspace import by_experiment_scope
 from mltrail.store.sql.schema import assessments, trace_info
 
 _A = assessments.c
@@ -26,7 +27,11 @@ _A = assessments.c
 
 def _trace_exists(conn: sa.Connection, trace_id: str) -> bool:
     return (
-        conn.execute(sa.select(trace_info.c.request_id).where(trace_info.c.request_id == trace_id)).first()
+        conn.execute(
+            sa.select(trace_info.c.request_id).where(
+                trace_info.c.request_id == trace_id, *by_experiment_scope(trace_info.c.experiment_id)
+            )
+        ).first()
         is not None
     )
 
@@ -122,11 +127,11 @@ def _set_valid_in_content(conn: sa.Connection, assessment_id: str, valid: bool) 
 
 def get(conn: sa.Connection, trace_id: str, assessment_id: str) -> Assessment:
     """One assessment of a trace; ``RESOURCE_DOES_NOT_EXIST`` naming the trace or the assessment."""
+    _require_trace(conn, trace_id)  # first: another workspace's trace is not found
     row = conn.execute(
         sa.select(_A.content).where(_A.trace_id == trace_id, _A.assessment_id == assessment_id)
     ).first()
     if row is None:
-        _require_trace(conn, trace_id)
         raise MltrailException(
             f"Assessment with ID '{assessment_id}' not found for trace '{trace_id}'",
             error_code=RESOURCE_DOES_NOT_EXIST,

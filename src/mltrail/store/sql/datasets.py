@@ -58,6 +58,7 @@ from mltrail.store.datasets import (
 )
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql._codec import chunks, now_ms
+from mltrail.store.sql._workspace import experiment_scope
 from mltrail.store.sql.schema import (
     evaluation_dataset_experiments,
     evaluation_dataset_records,
@@ -66,6 +67,7 @@ from mltrail.store.sql.schema import (
     experiments,
 )
 from mltrail.store.sql.search_ops import compare, eq, joined
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
 
 if TYPE_CHECKING:
     from mltrail.store.sql.database import Database
@@ -74,6 +76,13 @@ _D = evaluation_datasets.c
 _R = evaluation_dataset_records.c
 _T = evaluation_dataset_tags.c
 _X = evaluation_dataset_experiments.c
+
+
+def _scope() -> list[ColumnElement[bool]]:
+    """``[evaluation_datasets.workspace = <bound>]``: a dataset belongs to a workspace (MLflow
+    3.17), ``[]`` when none is bound."""
+    ws = active_workspace()
+    return [] if ws is None else [_D.workspace == ws]
 
 
 def _not_found(dataset_id: str) -> MltrailException:
@@ -273,7 +282,7 @@ class SqlDatasetsMixin:
             return []
         rows = {
             r.dataset_id: r
-            for r in conn.execute(sa.select(evaluation_datasets).where(_D.dataset_id.in_(ids)))
+            for r in conn.execute(sa.select(evaluation_datasets).where(_D.dataset_id.in_(ids), *_scope()))
         }
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         for t in conn.execute(sa.select(_T.dataset_id, _T.key, _T.value).where(_T.dataset_id.in_(ids))):
@@ -332,7 +341,7 @@ class SqlDatasetsMixin:
         limit = check_max_results(max_results, SEARCH_DATASETS_MAX_RESULTS_DEFAULT)
         offset = decode_page_token(page_token)
         exp_ids = _experiment_ids(experiment_ids)
-        query = sa.select(_D.dataset_id).where(_where(parse_filter(filter_string, EVALUATION_DATASETS)))
+        query = sa.select(_D.dataset_id).where(_where(parse_filter(filter_string, EVALUATION_DATASETS)), *_scope())
         if exp_ids:
             query = query.where(
                 sa.exists().where(_X.dataset_id == _D.dataset_id, _X.experiment_id.in_(exp_ids))
@@ -362,7 +371,7 @@ class SqlDatasetsMixin:
         if limit is not None:
             query = query.limit(limit + 1)
         with self.db.read() as conn:
-            if conn.execute(sa.select(_D.dataset_id).where(_D.dataset_id == dataset_id)).first() is None:
+            if conn.execute(sa.select(_D.dataset_id).where(_D.dataset_id == dataset_id, *_scope())).first() is None:
                 raise _not_found(dataset_id)
             rows = conn.execute(query).all()
         token = None
@@ -378,7 +387,9 @@ class SqlDatasetsMixin:
         found = {
             r[0]
             for r in conn.execute(
-                sa.select(experiments.c.experiment_id).where(experiments.c.experiment_id.in_(exp_ids))
+                sa.select(experiments.c.experiment_id).where(
+                    experiments.c.experiment_id.in_(exp_ids), *experiment_scope()
+                )
             )
         }
         for exp_id in exp_ids:
@@ -388,7 +399,7 @@ class SqlDatasetsMixin:
                 )
 
     def _require(self, conn: sa.Connection, dataset_id: str) -> Any:
-        row = conn.execute(sa.select(_D.name, _D.schema).where(_D.dataset_id == dataset_id)).first()
+        row = conn.execute(sa.select(_D.name, _D.schema).where(_D.dataset_id == dataset_id, *_scope())).first()
         if row is None:
             raise _not_found(dataset_id)
         return row
@@ -416,6 +427,7 @@ class SqlDatasetsMixin:
                     last_update_time=now,
                     created_by=user,
                     last_updated_by=user,
+                    workspace=active_workspace() or DEFAULT_WORKSPACE,
                 )
             )
             if clean_tags:
@@ -434,6 +446,8 @@ class SqlDatasetsMixin:
 
     def delete_dataset(self, dataset_id: str) -> None:
         def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(_D.dataset_id).where(_D.dataset_id == dataset_id, *_scope())).first() is None:
+                return  # unknown, or another workspace's: nothing to delete (deletes are idempotent)
             for table in (
                 evaluation_dataset_records,
                 evaluation_dataset_tags,
@@ -542,6 +556,8 @@ class SqlDatasetsMixin:
 
     def delete_dataset_tag(self, dataset_id: str, key: str) -> None:
         def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(_D.dataset_id).where(_D.dataset_id == dataset_id, *_scope())).first() is None:
+                return
             conn.execute(sa.delete(evaluation_dataset_tags).where(_T.dataset_id == dataset_id, _T.key == key))
 
         self.db.write(write)

@@ -40,6 +40,7 @@ from mltrail.store.sql._codec import chunks, now_ms
 from mltrail.store.sql._metrics import read_model_metrics
 from mltrail.store.sql._names import random_run_name
 from mltrail.store.sql._run_models import RUN_OUTPUT, link_models
+from mltrail.store.sql._workspace import by_experiment_scope, experiment_scope
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     experiments,
@@ -70,6 +71,11 @@ def _not_found(model_id: str) -> MltrailException:
     return MltrailException(
         f"Logged model with ID '{model_id}' not found.", error_code=RESOURCE_DOES_NOT_EXIST
     )
+
+
+def _visible() -> list[ColumnElement[bool]]:
+    """Logged models of the bound workspace's experiments only (``[]``: no workspace bound)."""
+    return by_experiment_scope(_LM.experiment_id)
 
 
 def _status_values(c: n.Comparison) -> Any:
@@ -213,7 +219,7 @@ class SqlLoggedModelStore(LoggedModelStore):
     def _load(self, conn: sa.Connection, ids: Sequence[str]) -> list[LoggedModel]:
         rows, tags, params = {}, {}, {}
         for part in chunks(list(ids)):
-            for r in conn.execute(sa.select(logged_models).where(_LM.model_id.in_(part))):
+            for r in conn.execute(sa.select(logged_models).where(_LM.model_id.in_(part), *_visible())):
                 rows[r.model_id] = r
             for r in conn.execute(sa.select(logged_model_tags).where(logged_model_tags.c.model_id.in_(part))):
                 tags.setdefault(r.model_id, {})[r.tag_key] = r.tag_value
@@ -283,7 +289,7 @@ class SqlLoggedModelStore(LoggedModelStore):
         def create(conn: sa.Connection) -> None:
             exp = conn.execute(
                 sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
-                    experiments.c.experiment_id == exp_id
+                    experiments.c.experiment_id == exp_id, *experiment_scope()
                 )
             ).first()
             if exp is None:
@@ -325,7 +331,9 @@ class SqlLoggedModelStore(LoggedModelStore):
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         with self.db.read() as conn:
             if not allow_deleted:
-                stage = conn.execute(sa.select(_LM.lifecycle_stage).where(_LM.model_id == model_id)).scalar()
+                stage = conn.execute(
+                    sa.select(_LM.lifecycle_stage).where(_LM.model_id == model_id, *_visible())
+                ).scalar()
                 if stage != LifecycleStage.ACTIVE:
                     raise _not_found(model_id)
             found = self._load(conn, [model_id])
@@ -334,7 +342,9 @@ class SqlLoggedModelStore(LoggedModelStore):
         return found[0]
 
     def _require(self, conn: sa.Connection, model_id: str) -> None:
-        stage = conn.execute(sa.select(_LM.lifecycle_stage).where(_LM.model_id == model_id)).scalar()
+        stage = conn.execute(
+            sa.select(_LM.lifecycle_stage).where(_LM.model_id == model_id, *_visible())
+        ).scalar()
         if stage != LifecycleStage.ACTIVE:
             raise _not_found(model_id)
 
@@ -448,6 +458,7 @@ class SqlLoggedModelStore(LoggedModelStore):
                 _LM.experiment_id.in_(exp_ids),
                 _LM.lifecycle_stage == LifecycleStage.ACTIVE,
                 _filter(filter_string, datasets),
+                *_visible(),
             )
             .order_by(*_orders(order_by))
             .offset(offset)

@@ -51,7 +51,7 @@ from mltrail.store.registry import (
     validate_version,
 )
 from mltrail.store.sql._codec import chunks, now_ms
-from mltrail.store.sql._workspace import model_scope, new_row_workspace
+from mltrail.store.sql._workspace import registry_workspace as _ws
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     model_version_tags,
@@ -80,19 +80,20 @@ def _version_missing(name: str, version: Any) -> MltrailException:
     )
 
 
-def _in_scope() -> list[sa.ColumnElement[bool]]:
-    """``[model_versions.name IN <the bound workspace's models>]``, or ``[]`` when none is bound."""
-    scope = model_scope()
-    return [_MV.name.in_(sa.select(_RM.name).where(*scope))] if scope else []
+def _named(table: sa.Table, name: str) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """The rows of ``table`` that hang on the model ``name`` of the request's workspace."""
+    return table.c.workspace == _ws(), table.c.name == name
 
 
-def _erase_models(conn: sa.Connection, names: list[str]) -> None:
-    """Delete the models called ``names`` with their versions, tags and aliases."""
-    conn.execute(sa.delete(registered_model_aliases).where(registered_model_aliases.c.name.in_(names)))
-    conn.execute(sa.delete(model_version_tags).where(model_version_tags.c.name.in_(names)))
-    conn.execute(sa.delete(model_versions).where(_MV.name.in_(names)))
-    conn.execute(sa.delete(registered_model_tags).where(registered_model_tags.c.name.in_(names)))
-    conn.execute(sa.delete(registered_models).where(_RM.name.in_(names)))
+def _among(table: sa.Table, names: Sequence[str]) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """The rows of ``table`` that hang on the models ``names`` of the request's workspace."""
+    return table.c.workspace == _ws(), table.c.name.in_(names)
+
+
+def _erase_models(conn: sa.Connection, workspace: str, names: list[str]) -> None:
+    """Delete the models called ``names`` of ``workspace`` with their versions, tags and aliases."""
+    for table in (registered_model_aliases, model_version_tags, model_versions, registered_model_tags, registered_models):
+        conn.execute(sa.delete(table).where(table.c.workspace == workspace, table.c.name.in_(names)))
 
 
 def validate_source(source: object) -> str:
@@ -121,13 +122,13 @@ class SqlRegistryStore(RegistryStore):
 
     @staticmethod
     def _require_model(conn: sa.Connection, name: str) -> None:
-        if conn.execute(sa.select(_RM.name).where(_RM.name == name, *model_scope())).first() is None:
+        if conn.execute(sa.select(_RM.name).where(*_named(registered_models, name))).first() is None:
             raise _model_missing(name)
 
     @staticmethod
     def _require_version(conn: sa.Connection, name: str, version: int) -> None:
         row = conn.execute(
-            sa.select(_MV.version).where(_MV.name == name, _MV.version == version, _LIVE, *_in_scope())
+            sa.select(_MV.version).where(*_named(model_versions, name), _MV.version == version, _LIVE)
         ).first()
         if row is None:
             raise _version_missing(name, version)
@@ -138,21 +139,19 @@ class SqlRegistryStore(RegistryStore):
         if not keys:
             return []
         names = sorted({k[0] for k in keys})
-        if model_scope():  # another workspace's versions are not found
-            names = [r[0] for r in conn.execute(sa.select(_RM.name).where(_RM.name.in_(names), *model_scope()))]
         wanted = set(keys)
         rows: dict[tuple[str, int], Any] = {}
         tags: dict[tuple[str, int], dict[str, str]] = {}
         aliases: dict[tuple[str, int], list[str]] = {}
         for part in chunks(names):
-            for r in conn.execute(sa.select(model_versions).where(_MV.name.in_(part))):
+            for r in conn.execute(sa.select(model_versions).where(*_among(model_versions, part))):
                 if (r.name, r.version) in wanted:
                     rows[(r.name, r.version)] = r
-            for r in conn.execute(sa.select(model_version_tags).where(model_version_tags.c.name.in_(part))):
+            for r in conn.execute(sa.select(model_version_tags).where(*_among(model_version_tags, part))):
                 tags.setdefault((r.name, r.version), {})[r.key] = r.value
             for r in conn.execute(
                 sa.select(registered_model_aliases)
-                .where(registered_model_aliases.c.name.in_(part))
+                .where(*_among(registered_model_aliases, part))
                 .order_by(registered_model_aliases.c.alias)
             ):
                 aliases.setdefault((r.name, r.version), []).append(r.alias)
@@ -188,7 +187,7 @@ class SqlRegistryStore(RegistryStore):
         """Per model: the newest version in each stage (all stages, or those given)."""
         stmt = (
             sa.select(_MV.name, _MV.current_stage, sa.func.max(_MV.version))
-            .where(_MV.name.in_(names), _LIVE)
+            .where(*_among(model_versions, names), _LIVE)
             .group_by(_MV.name, _MV.current_stage)
         )
         found: dict[str, dict[str, int]] = {}
@@ -202,15 +201,15 @@ class SqlRegistryStore(RegistryStore):
             return []
         rows, tags, aliases = {}, {}, {}
         for part in chunks(list(names)):
-            for r in conn.execute(sa.select(registered_models).where(_RM.name.in_(part), *model_scope())):
+            for r in conn.execute(sa.select(registered_models).where(*_among(registered_models, part))):
                 rows[r.name] = r
             for r in conn.execute(
-                sa.select(registered_model_tags).where(registered_model_tags.c.name.in_(part))
+                sa.select(registered_model_tags).where(*_among(registered_model_tags, part))
             ):
                 tags.setdefault(r.name, {})[r.key] = r.value
             for r in conn.execute(
                 sa.select(registered_model_aliases)
-                .where(registered_model_aliases.c.name.in_(part))
+                .where(*_among(registered_model_aliases, part))
                 .order_by(registered_model_aliases.c.alias)
             ):
                 aliases.setdefault(r.name, {})[r.alias] = str(r.version)
@@ -247,20 +246,20 @@ class SqlRegistryStore(RegistryStore):
             validate_tag(key, value)
 
         def create(conn: sa.Connection) -> None:
-            if conn.execute(sa.select(_RM.name).where(_RM.name == name)).first() is not None:
+            if conn.execute(sa.select(_RM.name).where(*_named(registered_models, name))).first() is not None:
                 raise MltrailException(
                     f"Registered Model (name={name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
                 )
             ts = now_ms()
             conn.execute(
                 sa.insert(registered_models).values(
-                    name=name, creation_time=ts, last_updated_time=ts, description=description, **new_row_workspace()
+                    name=name, creation_time=ts, last_updated_time=ts, description=description, workspace=_ws()
                 )
             )
             if tag_rows:
                 conn.execute(
                     sa.insert(registered_model_tags),
-                    [{"name": name, "key": k, "value": v} for k, v in tag_rows.items()],
+                    [{"workspace": _ws(), "name": name, "key": k, "value": v} for k, v in tag_rows.items()],
                 )
 
         self.db.write(create, conflict=lambda err: MltrailException(
@@ -283,7 +282,7 @@ class SqlRegistryStore(RegistryStore):
             self._require_model(conn, name)
             conn.execute(
                 sa.update(registered_models)
-                .where(_RM.name == name)
+                .where(*_named(registered_models, name))
                 .values(description=description, last_updated_time=now_ms())
             )
 
@@ -298,7 +297,7 @@ class SqlRegistryStore(RegistryStore):
             self._require_model(conn, name)
             if name == new_name:
                 return
-            if conn.execute(sa.select(_RM.name).where(_RM.name == new_name)).first() is not None:
+            if conn.execute(sa.select(_RM.name).where(*_named(registered_models, new_name))).first() is not None:
                 raise MltrailException(
                     f"Registered Model (name={new_name}) already exists.", error_code=RESOURCE_ALREADY_EXISTS
                 )
@@ -306,10 +305,10 @@ class SqlRegistryStore(RegistryStore):
             # Children follow through ON UPDATE CASCADE on every backend.
             conn.execute(
                 sa.update(registered_models)
-                .where(_RM.name == name)
+                .where(*_named(registered_models, name))
                 .values(name=new_name, last_updated_time=ts)
             )
-            conn.execute(sa.update(model_versions).where(_MV.name == new_name).values(last_updated_time=ts))
+            conn.execute(sa.update(model_versions).where(*_named(model_versions, new_name)).values(last_updated_time=ts))
 
         self.db.write(rename)
         return self.get_registered_model(new_name)
@@ -319,7 +318,7 @@ class SqlRegistryStore(RegistryStore):
 
         def delete(conn: sa.Connection) -> None:
             self._require_model(conn, name)
-            _erase_models(conn, [name])
+            _erase_models(conn, _ws(), [name])
 
         self.db.write(delete)
 
@@ -328,7 +327,7 @@ class SqlRegistryStore(RegistryStore):
         (``delete_workspace``'s ``CASCADE`` mode)."""
         names = [r[0] for r in conn.execute(sa.select(_RM.name).where(_RM.workspace == workspace))]
         for part in chunks(names):
-            _erase_models(conn, list(part))
+            _erase_models(conn, workspace, list(part))
 
     def search_registered_models(
         self,
@@ -339,7 +338,9 @@ class SqlRegistryStore(RegistryStore):
     ) -> PagedList:
         validate_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
-        stmt = registered_models_query(filter_string, order_by, offset, max_results + 1).where(*model_scope())
+        stmt = registered_models_query(filter_string, order_by, offset, max_results + 1).where(
+            _RM.workspace == _ws()
+        )
         with self.db.read() as conn:
             names = [r[0] for r in conn.execute(stmt)]
             token = encode_page_token(offset + max_results) if len(names) > max_results else None
@@ -362,11 +363,11 @@ class SqlRegistryStore(RegistryStore):
             t = registered_model_tags.c
             done = conn.execute(
                 sa.update(registered_model_tags)
-                .where(t.name == name, t.key == tag.key)
+                .where(*_named(registered_model_tags, name), t.key == tag.key)
                 .values(value=tag.value)
             )
             if not done.rowcount:
-                conn.execute(sa.insert(registered_model_tags).values(name=name, key=tag.key, value=tag.value))
+                conn.execute(sa.insert(registered_model_tags).values(workspace=_ws(), name=name, key=tag.key, value=tag.value))
 
         self.db.write(set_tag)
 
@@ -377,7 +378,7 @@ class SqlRegistryStore(RegistryStore):
         def delete(conn: sa.Connection) -> None:
             self._require_model(conn, name)
             t = registered_model_tags.c
-            conn.execute(sa.delete(registered_model_tags).where(t.name == name, t.key == key))
+            conn.execute(sa.delete(registered_model_tags).where(*_named(registered_model_tags, name), t.key == key))
 
         self.db.write(delete)
 
@@ -408,15 +409,16 @@ class SqlRegistryStore(RegistryStore):
             # Lock the model's row: concurrent creators of the same model queue here, so
             # "max + 1" is never taken twice (SQLite's BEGIN IMMEDIATE already serializes).
             locked = conn.execute(
-                sa.select(_RM.name).where(_RM.name == name, *model_scope()).with_for_update()
+                sa.select(_RM.name).where(*_named(registered_models, name)).with_for_update()
             ).first()
             if locked is None:
                 raise _model_missing(name)
-            current = conn.execute(sa.select(sa.func.max(_MV.version)).where(_MV.name == name)).scalar()
+            current = conn.execute(sa.select(sa.func.max(_MV.version)).where(*_named(model_versions, name))).scalar()
             version = (current or 0) + 1
             ts = now_ms()
             conn.execute(
                 sa.insert(model_versions).values(
+                    workspace=_ws(),
                     name=name,
                     version=version,
                     creation_time=ts,
@@ -435,9 +437,12 @@ class SqlRegistryStore(RegistryStore):
             if tag_rows:
                 conn.execute(
                     sa.insert(model_version_tags),
-                    [{"name": name, "version": version, "key": k, "value": v} for k, v in tag_rows.items()],
+                    [
+                        {"workspace": _ws(), "name": name, "version": version, "key": k, "value": v}
+                        for k, v in tag_rows.items()
+                    ],
                 )
-            conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=ts))
+            conn.execute(sa.update(registered_models).where(*_named(registered_models, name)).values(last_updated_time=ts))
             return version
 
         return self.get_model_version(name, str(self.db.write(create)))
@@ -467,7 +472,7 @@ class SqlRegistryStore(RegistryStore):
             self._require_version(conn, name, number)
             conn.execute(
                 sa.update(model_versions)
-                .where(_MV.name == name, _MV.version == number)
+                .where(*_named(model_versions, name), _MV.version == number)
                 .values(description=description, last_updated_time=now_ms())
             )
 
@@ -495,15 +500,15 @@ class SqlRegistryStore(RegistryStore):
             if archive_existing_versions:
                 conn.execute(
                     sa.update(model_versions)
-                    .where(_MV.name == name, _MV.version != number, _MV.current_stage == stage)
+                    .where(*_named(model_versions, name), _MV.version != number, _MV.current_stage == stage)
                     .values(current_stage=ModelVersionStages.ARCHIVED, last_updated_time=ts)
                 )
             conn.execute(
                 sa.update(model_versions)
-                .where(_MV.name == name, _MV.version == number)
+                .where(*_named(model_versions, name), _MV.version == number)
                 .values(current_stage=stage, last_updated_time=ts)
             )
-            conn.execute(sa.update(registered_models).where(_RM.name == name).values(last_updated_time=ts))
+            conn.execute(sa.update(registered_models).where(*_named(registered_models, name)).values(last_updated_time=ts))
 
         self.db.write(transition)
         return self.get_model_version(name, str(number))
@@ -515,13 +520,13 @@ class SqlRegistryStore(RegistryStore):
         def delete(conn: sa.Connection) -> None:
             self._require_version(conn, name, number)
             a = registered_model_aliases.c
-            conn.execute(sa.delete(registered_model_aliases).where(a.name == name, a.version == number))
+            conn.execute(sa.delete(registered_model_aliases).where(*_named(registered_model_aliases, name), a.version == number))
             t = model_version_tags.c
-            conn.execute(sa.delete(model_version_tags).where(t.name == name, t.version == number))
+            conn.execute(sa.delete(model_version_tags).where(*_named(model_version_tags, name), t.version == number))
             # The row stays (numbers are never reused) but loses everything it pointed at.
             conn.execute(
                 sa.update(model_versions)
-                .where(_MV.name == name, _MV.version == number)
+                .where(*_named(model_versions, name), _MV.version == number)
                 .values(
                     current_stage=_DELETED,
                     description=None,
@@ -535,7 +540,7 @@ class SqlRegistryStore(RegistryStore):
                 )
             )
             conn.execute(
-                sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms())
+                sa.update(registered_models).where(*_named(registered_models, name)).values(last_updated_time=now_ms())
             )
 
         self.db.write(delete)
@@ -546,7 +551,7 @@ class SqlRegistryStore(RegistryStore):
         with self.db.read() as conn:
             row = conn.execute(
                 sa.select(_MV.storage_location, _MV.source).where(
-                    _MV.name == name, _MV.version == number, _LIVE, *_in_scope()
+                    *_named(model_versions, name), _MV.version == number, _LIVE
                 )
             ).first()
         if row is None:
@@ -562,7 +567,9 @@ class SqlRegistryStore(RegistryStore):
     ) -> PagedList:
         validate_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token)
-        stmt = model_versions_query(filter_string, order_by, offset, max_results + 1).where(*_in_scope())
+        stmt = model_versions_query(filter_string, order_by, offset, max_results + 1).where(
+            _MV.workspace == _ws()
+        )
         with self.db.read() as conn:
             keys = [(r[0], int(r[1])) for r in conn.execute(stmt)]
             token = encode_page_token(offset + max_results) if len(keys) > max_results else None
@@ -578,13 +585,13 @@ class SqlRegistryStore(RegistryStore):
             t = model_version_tags.c
             done = conn.execute(
                 sa.update(model_version_tags)
-                .where(t.name == name, t.version == number, t.key == tag.key)
+                .where(*_named(model_version_tags, name), t.version == number, t.key == tag.key)
                 .values(value=tag.value)
             )
             if not done.rowcount:
                 conn.execute(
                     sa.insert(model_version_tags).values(
-                        name=name, version=number, key=tag.key, value=tag.value
+                        workspace=_ws(), name=name, version=number, key=tag.key, value=tag.value
                     )
                 )
 
@@ -599,7 +606,9 @@ class SqlRegistryStore(RegistryStore):
             self._require_version(conn, name, number)
             t = model_version_tags.c
             conn.execute(
-                sa.delete(model_version_tags).where(t.name == name, t.version == number, t.key == key)
+                sa.delete(model_version_tags).where(
+                    *_named(model_version_tags, name), t.version == number, t.key == key
+                )
             )
 
         self.db.write(delete)
@@ -615,15 +624,17 @@ class SqlRegistryStore(RegistryStore):
             a = registered_model_aliases.c
             done = conn.execute(
                 sa.update(registered_model_aliases)
-                .where(a.name == name, a.alias == alias)
+                .where(*_named(registered_model_aliases, name), a.alias == alias)
                 .values(version=number)
             )
             if not done.rowcount:
                 conn.execute(
-                    sa.insert(registered_model_aliases).values(name=name, alias=alias, version=number)
+                    sa.insert(registered_model_aliases).values(
+                        workspace=_ws(), name=name, alias=alias, version=number
+                    )
                 )
             conn.execute(
-                sa.update(registered_models).where(_RM.name == name).values(last_updated_time=now_ms())
+                sa.update(registered_models).where(*_named(registered_models, name)).values(last_updated_time=now_ms())
             )
 
         self.db.write(set_alias)
@@ -635,7 +646,7 @@ class SqlRegistryStore(RegistryStore):
         def delete(conn: sa.Connection) -> None:
             self._require_model(conn, name)
             a = registered_model_aliases.c
-            conn.execute(sa.delete(registered_model_aliases).where(a.name == name, a.alias == alias))
+            conn.execute(sa.delete(registered_model_aliases).where(*_named(registered_model_aliases, name), a.alias == alias))
 
         self.db.write(delete)
 
@@ -647,14 +658,14 @@ class SqlRegistryStore(RegistryStore):
             self._require_model(conn, name)
             if alias.lower() == "latest":  # MLflow's reserved alias: the newest live version
                 version = conn.execute(
-                    sa.select(sa.func.max(_MV.version)).where(_MV.name == name, _LIVE)
+                    sa.select(sa.func.max(_MV.version)).where(*_named(model_versions, name), _LIVE)
                 ).scalar()
                 if version is None:
                     raise MltrailException(
                         f"Latest version not found for model {name}.", error_code=RESOURCE_DOES_NOT_EXIST
                     )
                 return self._load_versions(conn, [(name, version)])[0]
-            version = conn.execute(sa.select(a.version).where(a.name == name, a.alias == alias)).scalar()
+            version = conn.execute(sa.select(a.version).where(*_named(registered_model_aliases, name), a.alias == alias)).scalar()
         if version is None:
             raise MltrailException(
                 f"Registered model alias {alias} not found.", error_code=RESOURCE_DOES_NOT_EXIST

@@ -175,31 +175,46 @@ input_tags = sa.Table(
 
 # ---------------------------------------------------------------- model registry
 
+# Migration 0018: a model's name is unique per workspace (MLflow 3.17), so the workspace
+# leads every key that hangs on a name: versions, tags and aliases carry their model's.
 registered_models = sa.Table(
     "registered_models",
     metadata,
-    sa.Column("name", NAME, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
     sa.Column("creation_time", BIGINT),
     sa.Column("last_updated_time", BIGINT),
     sa.Column("description", WIDE_TEXT),
-    # Migration 0017: the workspace; names stay unique across workspaces (docs/review.md).
     sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
-    sa.Index("idx_registered_models_workspace", "workspace", "name"),
+    sa.PrimaryKeyConstraint("workspace", "name", name="registered_model_pk"),
 )
+
+
+def _model_key(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["workspace", "name"],
+        ["registered_models.workspace", "registered_models.name"],
+        onupdate="CASCADE",
+        name=f"fk_{table}_model",
+    )
+
 
 registered_model_tags = sa.Table(
     "registered_model_tags",
     metadata,
-    sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
-    sa.Column("key", KEY, primary_key=True),
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("key", KEY, nullable=False),
     sa.Column("value", WIDE_TEXT),
+    sa.PrimaryKeyConstraint("workspace", "name", "key", name="registered_model_tag_pk"),
+    _model_key("registered_model_tags"),
 )
 
 model_versions = sa.Table(
     "model_versions",
     metadata,
-    sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
     sa.Column("creation_time", BIGINT),
     sa.Column("last_updated_time", BIGINT),
     sa.Column("description", WIDE_TEXT),
@@ -212,26 +227,36 @@ model_versions = sa.Table(
     sa.Column("status_message", sa.String(500)),
     sa.Column("storage_location", sa.String(500)),
     sa.Column("model_id", sa.String(64)),
+    sa.PrimaryKeyConstraint("workspace", "name", "version", name="model_version_pk"),
+    _model_key("model_versions"),
 )
 
 model_version_tags = sa.Table(
     "model_version_tags",
     metadata,
-    sa.Column("name", NAME, primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("key", KEY, primary_key=True),
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("key", KEY, nullable=False),
     sa.Column("value", WIDE_TEXT),
+    sa.PrimaryKeyConstraint("workspace", "name", "version", "key", name="model_version_tag_pk"),
     sa.ForeignKeyConstraint(
-        ["name", "version"], ["model_versions.name", "model_versions.version"], onupdate="CASCADE"
+        ["workspace", "name", "version"],
+        ["model_versions.workspace", "model_versions.name", "model_versions.version"],
+        onupdate="CASCADE",
+        name="fk_model_version_tags_version",
     ),
 )
 
 registered_model_aliases = sa.Table(
     "registered_model_aliases",
     metadata,
-    sa.Column("name", NAME, sa.ForeignKey("registered_models.name", onupdate="CASCADE"), primary_key=True),
-    sa.Column("alias", NAME, primary_key=True),
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("alias", NAME, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("workspace", "name", "alias", name="registered_model_alias_pk"),
+    _model_key("registered_model_aliases"),
 )
 
 # ---------------------------------------------------------------- logged models (MLflow 3)
@@ -423,7 +448,10 @@ evaluation_datasets = sa.Table(
     sa.Column("last_update_time", BIGINT, nullable=False),
     sa.Column("created_by", sa.String(255)),
     sa.Column("last_updated_by", sa.String(255)),
+    # Migration 0018: the workspace it belongs to (MLflow 3.17), ``default`` without workspaces.
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
     sa.Index("index_evaluation_datasets_name", "name"),
+    sa.Index("idx_evaluation_datasets_workspace", "workspace"),
     sa.Index("index_evaluation_datasets_created_time", "created_time"),
 )
 
@@ -532,7 +560,10 @@ webhooks = sa.Table(
     sa.Column("creation_timestamp", BIGINT, nullable=False),
     sa.Column("last_updated_timestamp", BIGINT, nullable=False),
     sa.Column("deleted_timestamp", BIGINT),
+    # Migration 0018: the workspace it belongs to (MLflow 3.17), ``default`` without workspaces.
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
     sa.Index("idx_webhooks_created", "creation_timestamp"),
+    sa.Index("idx_webhooks_workspace", "workspace"),
 )
 webhook_events = sa.Table(
     "webhook_events",

@@ -322,16 +322,32 @@ def _prompt_aware(
     return lambda c: sa.true() if c.entity_type == n.TAG and c.key == IS_PROMPT_TAG else leaf(c)
 
 
-def _not_a_prompt(name: ColumnElement[Any], tag_table: sa.Table) -> ColumnElement[bool]:
-    prompt_names = sa.select(tag_table.c.name).where(
-        eq(tag_table.c.key, IS_PROMPT_TAG), eq(tag_table.c.value, "true")
+def _not_a_prompt(owner: sa.Table, tag_table: sa.Table) -> ColumnElement[bool]:
+    """The owner row (a model or version) is not a prompt's: its model has no ``is_prompt``
+    tag saying ``true`` in its workspace (names are unique per workspace only)."""
+    t = tag_table.c
+    return ~sa.exists().where(
+        t.workspace == owner.c.workspace,
+        t.name == owner.c.name,
+        eq(t.key, IS_PROMPT_TAG),
+        eq(t.value, "true"),
     )
-    return name.not_in(prompt_names)
+
+
+def _tag_test(same: list[ColumnElement[bool]], value: ColumnElement[Any], c: n.Comparison) -> ColumnElement[bool]:
+    """A correlated ``[NOT] EXISTS`` on a registry tag table (keyed by workspace and name)."""
+    if c.op == n.IS_NULL:
+        return ~sa.exists().where(*same)
+    if c.op == n.IS_NOT_NULL:
+        return sa.exists().where(*same)
+    return sa.exists().where(*same, compare(value, c.op, c.value, numeric=False))
 
 
 def _model_leaf(c: n.Comparison) -> ColumnElement[bool]:
     if c.entity_type == n.TAG:
-        return _keyed(s.registered_models.c.name, s.registered_model_tags, "name", c)
+        rm, t = s.registered_models, s.registered_model_tags
+        same = [t.c.workspace == rm.c.workspace, t.c.name == rm.c.name, eq(t.c.key, c.key)]
+        return _tag_test(same, t.c.value, c)
     col = _MODEL_ATTRIBUTES[c.key]
     return compare(col, c.op, c.value, c.key in g.REGISTERED_MODELS.numeric_attributes)
 
@@ -360,7 +376,7 @@ def registered_models_query(
     prompts = _queries_prompts(tree)
     where = [_where(tree, _prompt_aware(_model_leaf, prompts))]
     if not prompts:
-        where.append(_not_a_prompt(models.c.name, s.registered_model_tags))
+        where.append(_not_a_prompt(models, s.registered_model_tags))
     stmt = sa.select(models.c.name).where(*where).order_by(*orders)
     return _page(stmt, offset, limit)
 
@@ -378,13 +394,15 @@ _VERSION_ATTRIBUTES: dict[str, sa.Column[Any]] = {
 def _version_leaf(c: n.Comparison) -> ColumnElement[bool]:
     mv, t = s.model_versions, s.model_version_tags
     if c.entity_type == n.TAG:
-        # Correlated EXISTS: the tag table's key is (name, version), which IN (subquery) cannot match portably.
-        same = [t.c.name == mv.c.name, t.c.version == mv.c.version, eq(t.c.key, c.key)]
-        if c.op == n.IS_NULL:
-            return ~sa.exists().where(*same)
-        if c.op == n.IS_NOT_NULL:
-            return sa.exists().where(*same)
-        return sa.exists().where(*same, compare(t.c.value, c.op, c.value, numeric=False))
+        # Correlated EXISTS: the tag table's key is (workspace, name, version), which IN
+        # (subquery) cannot match portably.
+        same = [
+            t.c.workspace == mv.c.workspace,
+            t.c.name == mv.c.name,
+            t.c.version == mv.c.version,
+            eq(t.c.key, c.key),
+        ]
+        return _tag_test(same, t.c.value, c)
     col = _VERSION_ATTRIBUTES[c.key]
     return compare(col, c.op, c.value, c.key in g.MODEL_VERSIONS.numeric_attributes)
 
@@ -418,6 +436,6 @@ def model_versions_query(
     prompts = _queries_prompts(tree)
     where = [live, _where(tree, _prompt_aware(_version_leaf, prompts))]
     if not prompts:
-        where.append(_not_a_prompt(mv.c.name, s.model_version_tags))
+        where.append(_not_a_prompt(mv, s.model_version_tags))
     stmt = sa.select(mv.c.name, mv.c.version).where(*where).order_by(*orders)
     return _page(stmt, offset, limit)

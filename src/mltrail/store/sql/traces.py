@@ -39,6 +39,7 @@ from mltrail.store.sql import trace_columns as _columns
 from mltrail.store.sql import trace_paging as _paging
 from mltrail.store.sql import trace_usage as _usage
 from mltrail.store.sql._codec import chunks, upsert_statement
+from mltrail.store.sql._workspace import by_experiment_scope, experiment_scope
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import (
     experiments,
@@ -71,6 +72,11 @@ def _not_found(trace_id: str) -> MltrailException:
     return MltrailException(f"Trace with ID '{trace_id}' not found.", error_code=RESOURCE_DOES_NOT_EXIST)
 
 
+def _trace_key(trace_id: str) -> list[sa.ColumnElement[bool]]:
+    """The trace ``trace_id`` if the bound workspace holds its experiment."""
+    return [_TI.request_id == trace_id, *by_experiment_scope(_TI.experiment_id)]
+
+
 def _exp_id(experiment_id: Any) -> int:
     try:
         return int(experiment_id)
@@ -100,7 +106,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
     def _experiment_location(self, conn: sa.Connection, exp_id: int) -> str:
         row = conn.execute(
             sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
-                experiments.c.experiment_id == exp_id
+                experiments.c.experiment_id == exp_id, *experiment_scope()
             )
         ).first()
         if row is None:
@@ -252,7 +258,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
         rows, tags, meta = {}, {}, {}
         judged = _assessments.load_for_traces(conn, ids)
         for part in chunks(list(ids)):
-            for r in conn.execute(sa.select(trace_info).where(_TI.request_id.in_(part))):
+            for r in conn.execute(sa.select(trace_info).where(_TI.request_id.in_(part), *by_experiment_scope(_TI.experiment_id))):
                 rows[r.request_id] = r
             for r in conn.execute(sa.select(trace_tags).where(trace_tags.c.request_id.in_(part))):
                 tags.setdefault(r.request_id, {})[r.key] = r.value
@@ -327,7 +333,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
         exp_ids = [_exp_id(e) for e in experiment_ids or []]
         if not exp_ids:
             raise invalid("search_traces needs at least one experiment id")
-        conds = [_TI.experiment_id.in_(exp_ids)]
+        conds = [_TI.experiment_id.in_(exp_ids), *by_experiment_scope(_TI.experiment_id)]
         where = compile_filter(self.dialect, parse_trace_filter(filter_string))
         if where is not None:
             conds.append(where)
@@ -371,7 +377,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
             raise invalid(f"Invalid max_traces {max_traces!r}: it must be a positive integer")
 
         def delete(conn: sa.Connection) -> int:
-            query = sa.select(_TI.request_id).where(_TI.experiment_id == exp_id)
+            query = sa.select(_TI.request_id).where(_TI.experiment_id == exp_id, *by_experiment_scope(_TI.experiment_id))
             if trace_ids:
                 check_id_count(list(trace_ids), "trace ids")
                 query = query.where(_TI.request_id.in_(list(trace_ids)))
@@ -397,7 +403,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
         validate_key("Tag", key)  # MLflow's set_trace_tag applies the run-tag key rules
 
         def write(conn: sa.Connection) -> None:
-            if conn.execute(sa.select(_TI.request_id).where(_TI.request_id == trace_id)).first() is None:
+            if conn.execute(sa.select(_TI.request_id).where(*_trace_key(trace_id))).first() is None:
                 raise _not_found(trace_id)
             self._put_kv(conn, trace_tags, trace_id, {key: value})
             if key == TraceTagKey.TRACE_NAME:
@@ -407,7 +413,7 @@ class SqlTraceStore(TraceUiReadsMixin, TraceMetricsMixin, TraceStore):
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         def write(conn: sa.Connection) -> None:
-            if conn.execute(sa.select(_TI.request_id).where(_TI.request_id == trace_id)).first() is None:
+            if conn.execute(sa.select(_TI.request_id).where(*_trace_key(trace_id))).first() is None:
                 raise _not_found(trace_id)
             done = conn.execute(
                 sa.delete(trace_tags).where(trace_tags.c.request_id == trace_id, trace_tags.c.key == key)

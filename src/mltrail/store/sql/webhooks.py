@@ -42,6 +42,7 @@ from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql._codec import now_ms
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.schema import webhook_deliveries, webhook_events, webhooks
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
 
 _W = webhooks.c
 _E = webhook_events.c
@@ -112,6 +113,12 @@ _LOG_COLUMNS = [
 ]  # fmt: skip
 
 
+def _scope() -> list[sa.ColumnElement[bool]]:
+    """``[webhooks.workspace = <bound>]``: a webhook belongs to a workspace (``[]``: none bound)."""
+    ws = active_workspace()
+    return [] if ws is None else [_W.workspace == ws]
+
+
 def _missing(webhook_id: str) -> MltrailException:
     return MltrailException(f"Webhook with ID {webhook_id} not found.", error_code=RESOURCE_DOES_NOT_EXIST)
 
@@ -150,6 +157,7 @@ class SqlWebhookStore:
             "webhook_id": webhook_id, "name": name, "description": description, "url": url,
             "status": status or ACTIVE, "secret": secret, "creation_timestamp": now,
             "last_updated_timestamp": now, "deleted_timestamp": None,
+            "workspace": active_workspace() or DEFAULT_WORKSPACE,
         }  # fmt: skip
 
         def write(conn: sa.Connection) -> None:
@@ -162,14 +170,14 @@ class SqlWebhookStore:
     def get_webhook(self, webhook_id: str) -> Webhook:
         """The live webhook with this id (its secret included: server-side use only), else 404."""
         with self.db.read() as conn:
-            found = self._load(conn, sa.select(webhooks).where(_W.webhook_id == webhook_id, _LIVE))
+            found = self._load(conn, sa.select(webhooks).where(_W.webhook_id == webhook_id, _LIVE, *_scope()))
         if not found:
             raise _missing(webhook_id)
         return found[0]
 
     def list_webhooks(self, max_results: int | None = None, page_token: str | None = None) -> PagedList:
         """Live webhooks, newest first, in pages (MLflow's offset tokens)."""
-        return self._page(sa.select(webhooks).where(_LIVE), max_results, page_token)
+        return self._page(sa.select(webhooks).where(_LIVE, *_scope()), max_results, page_token)
 
     def list_webhooks_by_event(
         self, event: WebhookEvent, max_results: int | None = None, page_token: str | None = None
@@ -177,7 +185,7 @@ class SqlWebhookStore:
         """Live webhooks subscribed to ``event`` (active or not), newest first."""
         subscribed = sa.select(_E.webhook_id).where(_E.entity == event.entity, _E.action == event.action)
         return self._page(
-            sa.select(webhooks).where(_LIVE, _W.webhook_id.in_(subscribed)), max_results, page_token
+            sa.select(webhooks).where(_LIVE, _W.webhook_id.in_(subscribed), *_scope()), max_results, page_token
         )
 
     def update_webhook(
@@ -202,7 +210,9 @@ class SqlWebhookStore:
                 values[key] = value
 
         def write(conn: sa.Connection) -> None:
-            done = conn.execute(webhooks.update().where(_W.webhook_id == webhook_id, _LIVE).values(values))
+            done = conn.execute(
+                webhooks.update().where(_W.webhook_id == webhook_id, _LIVE, *_scope()).values(values)
+            )
             if done.rowcount == 0:
                 raise _missing(webhook_id)
             if new_events is not None:
@@ -219,7 +229,7 @@ class SqlWebhookStore:
         def write(conn: sa.Connection) -> None:
             done = conn.execute(
                 webhooks.update()
-                .where(_W.webhook_id == webhook_id, _LIVE)
+                .where(_W.webhook_id == webhook_id, _LIVE, *_scope())
                 .values(deleted_timestamp=now, last_updated_timestamp=now, secret=None)
             )
             if done.rowcount == 0:
@@ -340,7 +350,7 @@ class SqlWebhookStore:
         max_results = _check_max_results(max_results)
         offset = decode_page_token(page_token)
         with self.db.read() as conn:
-            if conn.execute(sa.select(_W.webhook_id).where(_W.webhook_id == webhook_id)).first() is None:
+            if conn.execute(sa.select(_W.webhook_id).where(_W.webhook_id == webhook_id, *_scope())).first() is None:
                 raise _missing(webhook_id)
             rows = conn.execute(
                 sa.select(*_LOG_COLUMNS)
@@ -402,6 +412,7 @@ class SqlWebhookStore:
                 creation_timestamp=r.creation_timestamp,
                 last_updated_timestamp=r.last_updated_timestamp,
                 secret=r.secret,
+                workspace=r.workspace,
             )
             for r in rows
         ]

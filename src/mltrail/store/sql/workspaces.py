@@ -35,7 +35,13 @@ from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, DELETION_MODES, che
 __all__ = ["DEFAULT_WORKSPACE", "DELETION_MODES", "SqlWorkspaceStore", "check_workspace_name"]
 _W = s.workspaces
 # The tables whose rows belong to a workspace (migration 0017).
-_HOLDERS = (s.experiments, s.registered_models)
+# Tables whose rows belong to a workspace: the named ones (a name is unique per workspace), then
+# those that carry one without a unique name (migration 0018). RESTRICT counts them all, SET_DEFAULT
+# moves them all, CASCADE erases them all.
+_NAMED = (s.experiments, s.registered_models)
+_HOLDERS = (*_NAMED, s.evaluation_datasets, s.webhooks)
+# A soft-deleted webhook is gone for RESTRICT.
+_LIVE_ONLY = {s.webhooks.name: s.webhooks.c.deleted_timestamp.is_(None)}
 
 
 def _wire(row: Any) -> dict[str, Any]:
@@ -144,8 +150,9 @@ class SqlWorkspaceStore:
                 raise _missing(name)
             if mode == "RESTRICT":
                 for table in _HOLDERS:
+                    live = _LIVE_ONLY.get(table.name, sa.true())
                     count = conn.execute(
-                        sa.select(sa.func.count()).select_from(table).where(table.c.workspace == name)
+                        sa.select(sa.func.count()).select_from(table).where(table.c.workspace == name, live)
                     ).scalar()
                     if count:
                         raise MltrailException(
@@ -159,20 +166,38 @@ class SqlWorkspaceStore:
                     conn.execute(
                         sa.update(table).where(table.c.workspace == name).values(workspace=DEFAULT_WORKSPACE)
                     )
-            elif erase is not None:
-                erase(conn, name)
+            else:
+                if erase is not None:
+                    erase(conn, name)
+                _erase_owned(conn, name)
             conn.execute(sa.delete(_W).where(_W.c.name == name))
 
         self.db.write(write)
 
 
+def _erase_owned(conn: sa.Connection, name: str) -> None:
+    """``CASCADE``: erase the workspace's evaluation datasets and webhooks with their rows."""
+    datasets = sa.select(s.evaluation_datasets.c.dataset_id).where(s.evaluation_datasets.c.workspace == name)
+    for table in (s.evaluation_dataset_records, s.evaluation_dataset_tags, s.evaluation_dataset_experiments):
+        conn.execute(sa.delete(table).where(table.c.dataset_id.in_(datasets)))
+    conn.execute(sa.delete(s.evaluation_datasets).where(s.evaluation_datasets.c.workspace == name))
+    hooks = sa.select(s.webhooks.c.webhook_id).where(s.webhooks.c.workspace == name)
+    for table in (s.webhook_deliveries, s.webhook_events):
+        conn.execute(sa.delete(table).where(table.c.webhook_id.in_(hooks)))
+    conn.execute(sa.delete(s.webhooks).where(s.webhooks.c.workspace == name))
+
+
 def _check_moves_to_default(conn: sa.Connection, name: str) -> None:
-    """``SET_DEFAULT``'s check: none of the workspace's experiment names is taken in ``default``."""
-    e = s.experiments.c
-    in_default = sa.select(e.name).where(e.workspace == DEFAULT_WORKSPACE)
-    clashes = [r[0] for r in conn.execute(sa.select(e.name).where(e.workspace == name, e.name.in_(in_default)))]
+    """``SET_DEFAULT``'s check: none of the workspace's experiment or registered model (prompt)
+    names is taken in ``default``."""
+    clashes = []
+    for table in _NAMED:
+        c = table.c
+        in_default = sa.select(c.name).where(c.workspace == DEFAULT_WORKSPACE)
+        found = conn.execute(sa.select(c.name).where(c.workspace == name, c.name.in_(in_default)))
+        clashes += [(table.name, r[0]) for r in found]
     if clashes:
-        listed = "\n".join(f"  - experiments: {c!r}" for c in sorted(clashes))
+        listed = "\n".join(f"  - {table}: {c!r}" for table, c in sorted(clashes))
         raise MltrailException(
             f"Cannot reassign resources from workspace '{name}' to '{DEFAULT_WORKSPACE}': the following "
             f"names already exist in the default workspace and would cause conflicts:\n{listed}\n"
