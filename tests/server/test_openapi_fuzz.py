@@ -27,7 +27,7 @@ def test_no_server_errors_and_answers_match_the_schema(live_server):
         strategy = operation.as_strategy() | operation.as_strategy(GenerationMode.NEGATIVE)
 
         @given(case=strategy)
-        @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+        @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def check(case):
             response = case.call()
