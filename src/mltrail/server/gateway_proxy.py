@@ -38,6 +38,8 @@ import random
 from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
+import anyio
+
 from mltrail.exceptions import (
     INVALID_STATE,
     REQUEST_LIMIT_EXCEEDED,
@@ -389,11 +391,15 @@ async def _relay(
         error = f"The stream from the provider broke: {type(err).__name__}"
         raise
     finally:
-        await resp.aclose()
-        attempt.end(usage or None, error)
-        join = tr.STREAM_JOINERS.get(route.request_type)
-        outputs = join(events) if join is not None else events
-        await _finish(call, traced, usage or None, outputs, error)
+        # A client may hang up as soon as it has the last chunk: Starlette then cancels this
+        # stream, and every await here would be cancelled with it. Shielded, the call is still
+        # counted and traced.
+        with anyio.CancelScope(shield=True):
+            await resp.aclose()
+            attempt.end(usage or None, error)
+            join = tr.STREAM_JOINERS.get(route.request_type)
+            outputs = join(events) if join is not None else events
+            await _finish(call, traced, usage or None, outputs, error)
 
 
 # ------------------------------------------------------------------------------ handlers
