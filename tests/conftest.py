@@ -68,6 +68,13 @@ def _isolated_env(monkeypatch, tmp_path) -> None:
     # or a test run after another module's official-client test logs to a stale experiment.
     for var in ("MLFLOW_ACTIVE_MODEL_ID", "_MLFLOW_ACTIVE_MODEL_ID"):
         monkeypatch.delenv(var, raising=False)
+    # ... and its tracking and registry URIs, kept in module globals: a parity script that set them
+    # to a server its module has since stopped would send a later test's calls there.
+    for module in ("mlflow.tracking._tracking_service.utils", "mlflow.tracking._model_registry.utils"):
+        uris = sys.modules.get(module)
+        for name in ("_tracking_uri", "_registry_uri"):
+            if uris is not None and hasattr(uris, name):
+                monkeypatch.setattr(uris, name, None)
     official = sys.modules.get("mlflow.tracking.fluent")
     if official is not None:
         monkeypatch.setattr(official, "_active_experiment_id", None, raising=False)
