@@ -70,11 +70,12 @@ def _isolated_env(monkeypatch, tmp_path) -> None:
         monkeypatch.delenv(var, raising=False)
     # ... and its tracking and registry URIs, kept in module globals: a parity script that set them
     # to a server its module has since stopped would send a later test's calls there.
-    for module in ("mlflow.tracking._tracking_service.utils", "mlflow.tracking._model_registry.utils"):
-        uris = sys.modules.get(module)
-        for name in ("_tracking_uri", "_registry_uri"):
-            if uris is not None and hasattr(uris, name):
-                monkeypatch.setattr(uris, name, None)
+    for module, name in (
+        ("mlflow.tracking._tracking_service.utils", "_tracking_uri"),
+        ("mlflow.tracking._model_registry.utils", "_registry_uri"),
+    ):
+        if module in sys.modules:
+            monkeypatch.setattr(sys.modules[module], name, None)
     official = sys.modules.get("mlflow.tracking.fluent")
     if official is not None:
         monkeypatch.setattr(official, "_active_experiment_id", None, raising=False)
