@@ -30,6 +30,7 @@ from mltrail.store.secrets import SecretBox
 from mltrail.store.sql.engine import is_db_uri, normalize_db_uri
 
 if TYPE_CHECKING:
+    from mltrail.server.app import Readiness
     from mltrail.server.otlp_grpc import OtlpGrpcServer
 
 CONFIG_ENV = "MLTRAIL_SERVER_CONFIG"
@@ -304,7 +305,6 @@ def run_server(
     if scorer_worker and not config.artifacts_only:
         # gateway:/ judges of the in-process worker call this server's AI gateway.
         os.environ.setdefault("MLTRAIL_GATEWAY_URL", f"{_own_url(config)}/gateway/mlflow/v1")
-        _start_scorer_worker(config.backend_store_uri)
     if config.expose_prometheus:
         from mltrail.server.metrics import prepare_directory
 
@@ -337,6 +337,12 @@ def run_server(
     from mltrail.server.app import create_app
 
     app = create_app(config) if config.workers == 1 or config.otlp_grpc_port else None
+    if scorer_worker and not config.artifacts_only:
+        # After the app is built, and it waits for the app's stores to open: a thread importing
+        # mltrail's modules while another imports them too can meet one of them half-initialised
+        # (Python's import deadlock guard raises ImportError; seen on a loaded machine).
+        readiness = app.state.readiness if app is not None and config.workers == 1 else None
+        _start_scorer_worker(config.backend_store_uri, readiness)
     grpc_server = _start_grpc(config, app) if config.otlp_grpc_port else None
     try:
         if config.workers == 1:
@@ -385,29 +391,33 @@ def _own_url(config: ServerConfig) -> str:
     return f"http://[{host}]:{config.port}" if ":" in host else f"http://{host}:{config.port}"
 
 
-def _start_scorer_worker(backend_store_uri: str) -> None:
+def _start_scorer_worker(backend_store_uri: str, readiness: Readiness | None) -> None:
     """The online-scoring worker, in a daemon thread of this process (see ``mltrail scorer-worker``).
 
     Until an experiment has a started scorer the thread only asks the database for one
-    every poll interval; the worker and the scorers load once there is one.
+    every poll interval; the worker and the scorers load once there is one. With the app
+    in this process (``readiness``), the thread imports nothing before the app's stores are
+    open, so that it never imports modules at the same time as the app's own threads.
     """
     import threading
 
     thread = threading.Thread(
-        target=_scorer_worker_loop, args=(backend_store_uri,), name="mltrail-scorer-worker", daemon=True
+        target=_scorer_worker_loop, args=(backend_store_uri, readiness), name="mltrail-scorer-worker", daemon=True
     )
     thread.start()
 
 
-def _scorer_worker_loop(backend_store_uri: str) -> None:
+def _scorer_worker_loop(backend_store_uri: str, readiness: Readiness | None) -> None:
     import time
-
-    from mltrail.store.sql.scorers import SqlScorerStore
 
     try:
         interval = max(0.05, float(os.environ.get("MLTRAIL_SCORER_POLL_INTERVAL") or 2.0))
     except ValueError:
         interval = 2.0
+    while readiness is not None and not readiness.ready:
+        time.sleep(interval)
+    from mltrail.store.sql.scorers import SqlScorerStore
+
     store = None
     while True:
         time.sleep(interval)

@@ -316,7 +316,14 @@ class SqlGatewayStore(EndpointLinks):
             for m in conn.execute(
                 sa.select(_MAP)
                 .where(_MAP.c.endpoint_id == row.endpoint_id)
-                .order_by(_MAP.c.created_at, _MAP.c.mapping_id)
+                # Primaries first, then fallbacks in their order: rows written in one call share a
+                # millisecond, and their random ids would otherwise decide.
+                .order_by(
+                    sa.case((_MAP.c.linkage_type == PRIMARY, 0), else_=1),
+                    _MAP.c.fallback_order,
+                    _MAP.c.created_at,
+                    _MAP.c.mapping_id,
+                )
             )
         ]
         tags = [
