@@ -120,14 +120,17 @@ SHARED_WORKER_FOLDERS = ("tests/ui/", "tests/autolog_dl/")
 # The longest units of work, longest first: the xdist controller hands units out in collection order,
 # so a long one collected last would run alone at the end while the other worker idles. The rest
 # keep their order. (Rough idle-machine seconds, session 5: the UI folder and each README tour about
-# 60, the GenAI parity and readiness tests about 35, the others 20 to 30.)
+# 60, the GenAI parity and readiness tests about 35, the others 20 to 30; session 8 added the Spark
+# UDF module, about 60 s of a JVM's work, and the parity module against a real `mlflow server`.)
 LONGEST_FIRST = (
     "tests/ui/",
     "tests/examples/test_readme.py",
     "tests/examples/test_readme_embedded.py",
     "tests/autolog_dl/",
     "tests/genai/test_genai_parity.py",
+    "tests/models/test_spark_udf.py",
     "tests/server/test_readiness.py",
+    "tests/server/test_mlflow_server_parity.py",
     "tests/examples/test_examples_run.py",
     "tests/evaluation/test_toxicity.py",
     "tests/models/test_mlserver.py",
