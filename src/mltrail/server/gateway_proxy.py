@@ -27,7 +27,10 @@ event-stream answer (``"stream": true``, Gemini's stream route) is relayed as it
 Every call is counted in the endpoint's usage (requests, failures, input and output
 tokens), read by ``GET /ajax-api/3.0/mltrail/gateway/usage``, and traced into the
 endpoint's experiment (:mod:`mltrail.server.gateway_traces`). With logins on, calling
-an endpoint needs USE on it.
+an endpoint needs USE on it. With ``--enable-workspaces`` an endpoint name is resolved in the
+workspace the request names (``X-MLFLOW-WORKSPACE``, ``default`` without it): the store reads
+in the workspace the app bound for the request, so the same name in two workspaces reaches
+two endpoints, each with its own models and keys, and another workspace's endpoint is unknown.
 """
 
 from __future__ import annotations
@@ -247,7 +250,8 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
 
 
 def _usable_endpoint(call: Call, store: Any, name: str) -> dict[str, Any]:
-    """The endpoint called ``name``; with logins on, 403 unless the caller has USE on it.
+    """The endpoint called ``name`` in the request's workspace; with logins on, 403 unless the
+    caller has USE on it.
 
     As in MLflow, a non-admin naming an endpoint that does not exist is refused the
     same way (403), so names cannot be probed.

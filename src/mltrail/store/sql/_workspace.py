@@ -32,9 +32,10 @@ def by_experiment_scope(experiment_id: sa.ColumnElement[Any]) -> list[sa.ColumnE
 
 
 def registry_workspace() -> str:
-    """The workspace a registered model (or prompt) name is looked up in: the bound one, else
-    ``default``. A name is unique per workspace (migration 0018), so unlike experiments the
-    registry always keys by a workspace; rows written while workspaces are off are in ``default``.
+    """The workspace a registered model (or prompt) name, or an AI gateway record, is looked up
+    in: the bound one, else ``default``. A name is unique per workspace (migrations 0018, 0019),
+    so unlike experiments these always key by a workspace; rows written while workspaces are off
+    are in ``default``.
     """
     return active_workspace() or DEFAULT_WORKSPACE
 

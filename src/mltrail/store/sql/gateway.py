@@ -18,6 +18,12 @@ attached to an endpoint cannot be deleted (``INVALID_STATE``); deleting an endpo
 removes its mappings, tags and bindings; listing endpoints shows those with at
 least one model.
 
+Secrets, model definitions and endpoints belong to a workspace (migration 0019, as in
+MLflow 3.17): every read and write is in the bound workspace (``default`` when none is
+bound, where everything is while workspaces are off), names are unique per workspace, and
+another workspace's record is ``RESOURCE_DOES_NOT_EXIST``. An endpoint's mappings, tags,
+bindings and usage are its workspace's; it routes only to its workspace's model definitions.
+
 Example::
 
     store = SqlGatewayStore("sqlite:///mltrail.db")
@@ -35,6 +41,7 @@ import sqlalchemy as sa
 from mltrail.exceptions import INVALID_STATE, RESOURCE_ALREADY_EXISTS, MltrailException, invalid, not_found
 from mltrail.store.sql import schema as s
 from mltrail.store.sql._codec import now_ms
+from mltrail.store.sql._workspace import registry_workspace as _ws
 from mltrail.store.sql.database import database_for
 from mltrail.store.sql.gateway_links import JSON, EndpointLinks
 from mltrail.store.sql.gateway_links import some as _some
@@ -123,13 +130,14 @@ class SqlGatewayStore(EndpointLinks):
             "last_updated_at": now,
             "created_by": created_by,
             "last_updated_by": created_by,
+            "workspace": _ws(),
         }
         self.db.write(lambda conn: conn.execute(_SEC.insert().values(**row)), _exists("Secret", name))
         return self.get_secret(row["secret_id"])
 
     def _secret_row(self, conn: sa.Connection, secret_id: str | None, name: str | None = None) -> Any:
         where = _SEC.c.secret_id == secret_id if secret_id else _SEC.c.secret_name == name
-        row = conn.execute(sa.select(_SEC).where(where)).first()
+        row = conn.execute(sa.select(_SEC).where(where, _SEC.c.workspace == _ws())).first()
         if row is None:
             key = f"secret_id='{secret_id}'" if secret_id else f"secret_name='{name}'"
             raise not_found(f"GatewaySecret not found ({key})")
@@ -182,7 +190,7 @@ class SqlGatewayStore(EndpointLinks):
 
     def list_secrets(self, provider: str | None = None) -> list[JSON]:
         """All secrets' metadata, optionally of one provider."""
-        query = sa.select(_SEC).order_by(_SEC.c.created_at, _SEC.c.secret_id)
+        query = sa.select(_SEC).where(_SEC.c.workspace == _ws()).order_by(_SEC.c.created_at, _SEC.c.secret_id)
         if provider:
             query = query.where(_SEC.c.provider == provider)
         with self.db.read() as conn:
@@ -193,6 +201,7 @@ class SqlGatewayStore(EndpointLinks):
         query = (
             sa.select(_DEF, _SEC.c.secret_name)
             .select_from(_DEF.outerjoin(_SEC, _SEC.c.secret_id == _DEF.c.secret_id))
+            .where(_DEF.c.workspace == _ws())
             .order_by(_DEF.c.created_at, _DEF.c.model_definition_id)
         )
         if where is not None:
@@ -220,6 +229,7 @@ class SqlGatewayStore(EndpointLinks):
             "last_updated_at": now,
             "created_by": created_by,
             "last_updated_by": created_by,
+            "workspace": _ws(),
         }
 
         def write(conn: sa.Connection) -> JSON:
@@ -283,7 +293,7 @@ class SqlGatewayStore(EndpointLinks):
     # ---------------------------------------------------------------- endpoints
     def _endpoint_row(self, conn: sa.Connection, endpoint_id: str | None, name: str | None = None) -> Any:
         where = _END.c.endpoint_id == endpoint_id if endpoint_id else _END.c.name == name
-        row = conn.execute(sa.select(_END).where(where)).first()
+        row = conn.execute(sa.select(_END).where(where, _END.c.workspace == _ws())).first()
         if row is None:
             key = f"endpoint_id='{endpoint_id}'" if endpoint_id else f"name='{name}'"
             raise not_found(f"GatewayEndpoint not found ({key})")
@@ -361,7 +371,9 @@ class SqlGatewayStore(EndpointLinks):
         found = {
             r[0]
             for r in conn.execute(
-                sa.select(_DEF.c.model_definition_id).where(_DEF.c.model_definition_id.in_(wanted))
+                sa.select(_DEF.c.model_definition_id).where(
+                    _DEF.c.model_definition_id.in_(wanted), _DEF.c.workspace == _ws()
+                )
             )
         }
         if missing := sorted(wanted - found):
@@ -435,6 +447,7 @@ class SqlGatewayStore(EndpointLinks):
                     last_updated_at=now,
                     created_by=created_by,
                     last_updated_by=created_by,
+                    workspace=_ws(),
                 )
             )
             self._set_mappings(conn, endpoint_id, configs, created_by)
@@ -516,7 +529,7 @@ class SqlGatewayStore(EndpointLinks):
             used = sa.select(_MAP.c.endpoint_id)
         query = (
             sa.select(_END)
-            .where(_END.c.endpoint_id.in_(used))
+            .where(_END.c.endpoint_id.in_(used), _END.c.workspace == _ws())
             .order_by(_END.c.created_at, _END.c.endpoint_id)
         )
         with self.db.read() as conn:
@@ -548,9 +561,9 @@ class SqlGatewayStore(EndpointLinks):
         """Remove an endpoint's mappings to one model definition."""
 
         def write(conn: sa.Connection) -> None:
+            self._endpoint_row(conn, endpoint_id)
             where = sa.and_(_MAP.c.endpoint_id == endpoint_id, _MAP.c.model_definition_id == definition_id)
             if conn.execute(sa.select(_MAP.c.mapping_id).where(where)).first() is None:
-                self._endpoint_row(conn, endpoint_id)
                 raise not_found(
                     f"Model definition '{definition_id}' is not attached to endpoint '{endpoint_id}'"
                 )

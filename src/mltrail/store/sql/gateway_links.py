@@ -3,7 +3,8 @@
 The part of :class:`mltrail.store.sql.gateway.SqlGatewayStore` that hangs off an
 endpoint (the store mixes this class in): MLflow's endpoint tags and bindings,
 and ``gateway_usage``, one row per endpoint and UTC day with the requests,
-failed requests and input/output tokens the proxy saw.
+failed requests and input/output tokens the proxy saw. All of them are in their
+endpoint's workspace: bindings and usage of another workspace's endpoints are not listed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException, not_found
 from mltrail.store.sql import schema as s
 from mltrail.store.sql._codec import now_ms
+from mltrail.store.sql._workspace import registry_workspace
 
 JSON = dict[str, Any]
 _END, _TAG, _BIND, _USE = (
@@ -24,6 +26,11 @@ _END, _TAG, _BIND, _USE = (
     s.gateway_endpoint_bindings,
     s.gateway_usage,
 )
+
+
+def _workspace_endpoints() -> sa.Select:
+    """The ids of the bound workspace's endpoints (``default``'s when none is bound)."""
+    return sa.select(_END.c.endpoint_id).where(_END.c.workspace == registry_workspace())
 
 
 def some(record: JSON) -> JSON:
@@ -90,6 +97,7 @@ class EndpointLinks:
             _BIND.c.endpoint_id == endpoint_id,
             _BIND.c.resource_type == resource_type,
             _BIND.c.resource_id == resource_id,
+            _BIND.c.endpoint_id.in_(_workspace_endpoints()),
         )
 
         def write(conn: sa.Connection) -> None:
@@ -103,7 +111,7 @@ class EndpointLinks:
 
     def list_bindings(self, **filters: str | None) -> list[JSON]:
         """Bindings, filtered by any of ``endpoint_id``, ``resource_type``, ``resource_id``."""
-        query = sa.select(_BIND)
+        query = sa.select(_BIND).where(_BIND.c.endpoint_id.in_(_workspace_endpoints()))
         for key, value in filters.items():
             if value:
                 query = query.where(_BIND.c[key] == value)
@@ -113,7 +121,10 @@ class EndpointLinks:
 
     # -------------------------------------------------------------------- usage
     def record_usage(self, endpoint_id: str, input_tokens: int, output_tokens: int, failed: bool) -> None:
-        """Add one request (and its tokens) to the endpoint's counters for today (UTC)."""
+        """Add one request (and its tokens) to the endpoint's counters for today (UTC).
+
+        ``endpoint_id`` is the one the proxy resolved in the request's workspace; not checked again.
+        """
         day = time.strftime("%Y-%m-%d", time.gmtime())
         key = sa.and_(_USE.c.endpoint_id == endpoint_id, _USE.c.day == day)
         add = {
@@ -136,7 +147,7 @@ class EndpointLinks:
         """Per endpoint and day: requests, errors, input and output tokens (newest day first)."""
         query = sa.select(_USE, _END.c.name).select_from(
             _USE.join(_END, _END.c.endpoint_id == _USE.c.endpoint_id)
-        )
+        ).where(_END.c.workspace == registry_workspace())
         if endpoint_id:
             query = query.where(_USE.c.endpoint_id == endpoint_id)
         with self.db.read() as conn:

@@ -6,6 +6,10 @@ Listing an experiment's schemas first seeds its protected default question ("Fee
 free text), which cannot be edited or deleted. Answers are assessments on the trace, not
 rows here. :class:`mltrail.store.sql.review.SqlReviewStore` adds the review queues.
 
+With a workspace bound (``mltrail server --enable-workspaces``) a schema belongs to the
+workspace of its experiment, as in MLflow: another workspace's schema is not found (and
+deleting it does nothing), its experiment is ``RESOURCE_DOES_NOT_EXIST``.
+
 Example::
 
     store = SqlReviewStore("sqlite:///mltrail.db")
@@ -25,6 +29,7 @@ from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST,
 from mltrail.store import review_rules as rules
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql import schema as s
+from mltrail.store.sql._workspace import by_experiment_scope, experiment_scope
 from mltrail.store.sql.database import database_for
 from mltrail.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
 
@@ -87,7 +92,9 @@ class SqlLabelSchemaStore:
     def _active_experiment(conn: sa.Connection, experiment_id: Any) -> int:
         eid = _experiment_int(experiment_id)
         stage = conn.execute(
-            sa.select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == eid)
+            sa.select(s.experiments.c.lifecycle_stage).where(
+                s.experiments.c.experiment_id == eid, *experiment_scope()
+            )
         ).scalar()
         if stage is None:
             raise missing(f"No Experiment with id={experiment_id} exists")
@@ -96,8 +103,13 @@ class SqlLabelSchemaStore:
         return eid
 
     @staticmethod
-    def _schema_row(conn: sa.Connection, schema_id: str) -> Any:
-        row = conn.execute(sa.select(_LS).where(_LS.c.schema_id == schema_id)).first()
+    def _schema_where(schema_id: str) -> list[sa.ColumnElement[bool]]:
+        """The schema ``schema_id``, when its experiment is in the bound workspace."""
+        return [_LS.c.schema_id == schema_id, *by_experiment_scope(_LS.c.experiment_id)]
+
+    @classmethod
+    def _schema_row(cls, conn: sa.Connection, schema_id: str) -> Any:
+        row = conn.execute(sa.select(_LS).where(*cls._schema_where(schema_id))).first()
         if row is None:
             raise missing(f"Label schema with id '{schema_id}' not found.")
         return row
@@ -245,7 +257,7 @@ class SqlLabelSchemaStore:
         """Delete a schema (no-op when unknown); the default question is refused. Assessments stay."""
 
         def write(conn: sa.Connection) -> None:
-            row = conn.execute(sa.select(_LS.c.is_default).where(_LS.c.schema_id == schema_id)).first()
+            row = conn.execute(sa.select(_LS.c.is_default).where(*self._schema_where(schema_id))).first()
             if row is None:
                 return
             if row.is_default:
@@ -256,9 +268,9 @@ class SqlLabelSchemaStore:
         self.db.write(write)
 
     def schema_experiment(self, schema_id: str) -> str | None:
-        """The experiment of a label schema (None when unknown)."""
+        """The experiment of a label schema (None when unknown or of another workspace)."""
         with self.db.read() as conn:
-            eid = conn.execute(sa.select(_LS.c.experiment_id).where(_LS.c.schema_id == schema_id)).scalar()
+            eid = conn.execute(sa.select(_LS.c.experiment_id).where(*self._schema_where(schema_id))).scalar()
         return None if eid is None else str(eid)
 
 

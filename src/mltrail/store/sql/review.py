@@ -14,7 +14,9 @@ strings), so the REST API, the SDK and the UI share one shape. Rules: see
   reviewer and asks all of the experiment's questions, a *custom* queue asks the
   schemas attached to it (frozen once it holds items);
 * each item has one shared status (PENDING, COMPLETE, DECLINED); answers are not stored
-  here but as assessments on the trace.
+  here but as assessments on the trace;
+* with a workspace bound a queue (and so its users, questions and items) belongs to the
+  workspace of its experiment, as in MLflow: another workspace's queue is not found.
 
 Example::
 
@@ -35,6 +37,7 @@ from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException, invali
 from mltrail.store import review_rules as rules
 from mltrail.store.paging import decode_page_token
 from mltrail.store.sql import schema as s
+from mltrail.store.sql._workspace import by_experiment_scope
 from mltrail.store.sql.label_schemas import SqlLabelSchemaStore, exists, missing, now_ms, page
 from mltrail.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
 
@@ -61,8 +64,13 @@ class SqlReviewStore(SqlLabelSchemaStore):
     """Label schemas (inherited), review queues and their items, on the tracking database."""
 
     @staticmethod
-    def _queue_row(conn: sa.Connection, queue_id: str) -> Any:
-        row = conn.execute(sa.select(_RQ).where(_RQ.c.queue_id == queue_id)).first()
+    def _queue_where(queue_id: str) -> list[sa.ColumnElement[bool]]:
+        """The queue ``queue_id``, when its experiment is in the bound workspace."""
+        return [_RQ.c.queue_id == queue_id, *by_experiment_scope(_RQ.c.experiment_id)]
+
+    @classmethod
+    def _queue_row(cls, conn: sa.Connection, queue_id: str) -> Any:
+        row = conn.execute(sa.select(_RQ).where(*cls._queue_where(queue_id))).first()
         if row is None:
             raise missing(f"Review queue with id '{queue_id}' not found.")
         return row
@@ -284,6 +292,8 @@ class SqlReviewStore(SqlLabelSchemaStore):
         """Delete a queue with its users, questions and items (no-op when unknown); assessments stay."""
 
         def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(_RQ.c.queue_id).where(*self._queue_where(queue_id))).first() is None:
+                return
             for table in (_RQU, _RQS, _RQI):
                 conn.execute(sa.delete(table).where(table.c.queue_id == queue_id))
             conn.execute(sa.delete(_RQ).where(_RQ.c.queue_id == queue_id))
@@ -396,5 +406,5 @@ class SqlReviewStore(SqlLabelSchemaStore):
     def queue_experiment(self, queue_id: str) -> str | None:
         """The experiment of a queue (None when unknown): what permission checks look at."""
         with self.db.read() as conn:
-            eid = conn.execute(sa.select(_RQ.c.experiment_id).where(_RQ.c.queue_id == queue_id)).scalar()
+            eid = conn.execute(sa.select(_RQ.c.experiment_id).where(*self._queue_where(queue_id))).scalar()
         return None if eid is None else str(eid)

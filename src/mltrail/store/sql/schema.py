@@ -604,6 +604,7 @@ webhook_deliveries = sa.Table(
 # ------------------------------------------------------------------------- AI gateway (MLflow 3)
 # Added by migration 0013 (store: mltrail.store.sql.gateway). Secrets are sealed with the
 # server's key before they get here; ``gateway_usage`` is mltrail's per-endpoint, per-day counters.
+# Mappings, tags, bindings and usage belong to their endpoint's workspace (migration 0019).
 _GW_ID = 64
 _GW_NAME = 255
 
@@ -617,38 +618,50 @@ def _gw_audit() -> list[sa.Column]:
     ]
 
 
+def _gw_workspace(table: str, name: str) -> list[sa.SchemaItem]:
+    """Migration 0019: the workspace a secret / model definition / endpoint belongs to (MLflow
+    3.17), ``default`` without workspaces; its name is unique per workspace."""
+    return [
+        sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+        sa.UniqueConstraint("workspace", name, name=f"uq_{table}_workspace_name"),
+    ]
+
+
 gateway_secrets = sa.Table(
     "gateway_secrets",
     metadata,
     sa.Column("secret_id", sa.String(_GW_ID), primary_key=True),
-    sa.Column("secret_name", sa.String(_GW_NAME), nullable=False, unique=True),
+    sa.Column("secret_name", sa.String(_GW_NAME), nullable=False),
     sa.Column("encrypted_value", sa.Text, nullable=False),
     sa.Column("masked_value", sa.Text, nullable=False),
     sa.Column("provider", sa.String(_GW_NAME)),
     sa.Column("auth_config", sa.Text),
     *_gw_audit(),
+    *_gw_workspace("gateway_secrets", "secret_name"),
 )
 gateway_model_definitions = sa.Table(
     "gateway_model_definitions",
     metadata,
     sa.Column("model_definition_id", sa.String(_GW_ID), primary_key=True),
-    sa.Column("name", sa.String(_GW_NAME), nullable=False, unique=True),
+    sa.Column("name", sa.String(_GW_NAME), nullable=False),
     sa.Column("secret_id", sa.String(_GW_ID)),
     sa.Column("provider", sa.String(_GW_NAME), nullable=False),
     sa.Column("model_name", sa.String(_GW_NAME), nullable=False),
     *_gw_audit(),
+    *_gw_workspace("gateway_model_definitions", "name"),
     sa.Index("idx_gateway_model_definitions_secret", "secret_id"),
 )
 gateway_endpoints = sa.Table(
     "gateway_endpoints",
     metadata,
     sa.Column("endpoint_id", sa.String(_GW_ID), primary_key=True),
-    sa.Column("name", sa.String(_GW_NAME), nullable=False, unique=True),
+    sa.Column("name", sa.String(_GW_NAME), nullable=False),
     sa.Column("routing_strategy", sa.String(64)),
     sa.Column("fallback_config", sa.Text),
     sa.Column("experiment_id", sa.String(32)),
     sa.Column("usage_tracking", sa.Boolean, nullable=False),
     *_gw_audit(),
+    *_gw_workspace("gateway_endpoints", "name"),
 )
 gateway_endpoint_model_mappings = sa.Table(
     "gateway_endpoint_model_mappings",

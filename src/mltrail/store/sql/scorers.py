@@ -14,6 +14,10 @@ and what the online-scoring worker (:mod:`mltrail.genai.scorers.online`) reads:
   makes the claim atomic, so several workers on one database judge each
   trace once.
 
+With a workspace bound (``mltrail server --enable-workspaces``) a scorer belongs to the
+workspace of its experiment, as in MLflow: another workspace's experiment and its scorers
+are ``RESOURCE_DOES_NOT_EXIST``. The online-scoring worker runs unbound and sees them all.
+
 Example::
 
     store = SqlScorerStore("sqlite:///mltrail.db")
@@ -33,6 +37,7 @@ import sqlalchemy as sa
 
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
 from mltrail.store.sql import schema as s
+from mltrail.store.sql._workspace import by_experiment_scope, experiment_scope, visible_experiment
 from mltrail.store.sql.database import database_for
 from mltrail.store.trace_filter import parse_trace_filter
 
@@ -176,6 +181,10 @@ def _config(row: Any) -> OnlineScoringConfig:
     )
 
 
+def _no_experiment(experiment_id: Any) -> MltrailException:
+    return MltrailException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+
+
 def _not_found(name: str, experiment_id: Any, version: int | None = None) -> MltrailException:
     what = f"Scorer with name '{name}'" + (f" and version {version}" if version is not None else "")
     return MltrailException(f"{what} not found for experiment {experiment_id}.", RESOURCE_DOES_NOT_EXIST)
@@ -192,10 +201,12 @@ class SqlScorerStore:
     def _active_experiment(self, conn: sa.Connection, experiment_id: Any) -> int:
         eid = _experiment_int(experiment_id)
         stage = conn.execute(
-            sa.select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == eid)
+            sa.select(s.experiments.c.lifecycle_stage).where(
+                s.experiments.c.experiment_id == eid, *experiment_scope()
+            )
         ).scalar()
         if stage is None:
-            raise MltrailException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+            raise _no_experiment(experiment_id)
         if stage != "active":
             raise invalid(f"The experiment {experiment_id} must be in the 'active' state.")
         return eid
@@ -203,7 +214,9 @@ class SqlScorerStore:
     def _scorer_id(self, conn: sa.Connection, eid: int, name: str) -> str | None:
         c = s.scorers.c
         return conn.execute(
-            sa.select(c.scorer_id).where(c.experiment_id == eid, c.scorer_name == name)
+            sa.select(c.scorer_id).where(
+                c.experiment_id == eid, c.scorer_name == name, *by_experiment_scope(c.experiment_id)
+            )
         ).scalar()
 
     def register_scorer(
@@ -250,11 +263,12 @@ class SqlScorerStore:
                 sc.scorer_name,
             )
             .join_from(s.scorer_versions, s.scorers, v.scorer_id == sc.scorer_id)
-            .where(sc.experiment_id == eid)
+            .where(sc.experiment_id == eid, *by_experiment_scope(sc.experiment_id))
         )
 
     def list_scorers(self, experiment_id: str) -> list[ScorerVersion]:
-        """The latest version of each scorer in the experiment, by name."""
+        """The latest version of each scorer in the experiment, by name (another workspace's
+        experiment: ``RESOURCE_DOES_NOT_EXIST``)."""
         eid = _experiment_int(experiment_id)
         v = s.scorer_versions.c
         latest = (
@@ -268,6 +282,8 @@ class SqlScorerStore:
             .order_by(s.scorers.c.scorer_name)
         )
         with self.db.read() as conn:
+            if not visible_experiment(conn, eid):
+                raise _no_experiment(experiment_id)
             return [_version(r, eid, r.scorer_name) for r in conn.execute(query)]
 
     def list_scorer_versions(self, experiment_id: str, name: str) -> list[ScorerVersion]:
@@ -369,12 +385,16 @@ class SqlScorerStore:
         return self.db.write(write)
 
     def get_online_scoring_configs(self, scorer_ids: list[str]) -> list[OnlineScoringConfig]:
-        """The configurations of the given scorers (scorers without one are left out)."""
+        """The configurations of the given scorers (scorers without one, or of another
+        workspace's experiment, are left out)."""
         if not scorer_ids:
             return []
-        c = s.online_scoring_configs.c
+        c, sc = s.online_scoring_configs.c, s.scorers.c
+        query = sa.select(s.online_scoring_configs).where(c.scorer_id.in_(list(scorer_ids)))
+        if scope := by_experiment_scope(sc.experiment_id):
+            query = query.where(c.scorer_id.in_(sa.select(sc.scorer_id).where(*scope)))
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(s.online_scoring_configs).where(c.scorer_id.in_(list(scorer_ids))))
+            rows = conn.execute(query)
             return [_config(r) for r in rows]
 
     # ---------------------------------------------------------------- the worker

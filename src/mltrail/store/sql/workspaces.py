@@ -4,7 +4,10 @@ A workspace is a name (MLflow's rule: 2-63 lower-case letters, digits and ``-``,
 and ending with a letter or digit), a description and a default artifact root. The
 ``default`` workspace always exists and cannot be created, renamed or deleted.
 Experiments and registered models (prompts too) carry their workspace in a
-``workspace`` column (migration 0017); ``delete`` deals with them by MLflow's modes.
+``workspace`` column (migration 0017), so do evaluation datasets and webhooks (0018) and
+the AI gateway's secrets, model definitions and endpoints (0019); ``delete`` deals with
+them by MLflow's modes. What belongs to an experiment (runs, traces, scorers, label
+schemas, review queues) follows it.
 
 Example::
 
@@ -34,12 +37,17 @@ from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, DELETION_MODES, che
 
 __all__ = ["DEFAULT_WORKSPACE", "DELETION_MODES", "SqlWorkspaceStore", "check_workspace_name"]
 _W = s.workspaces
-# The tables whose rows belong to a workspace (migration 0017).
-# Tables whose rows belong to a workspace: the named ones (a name is unique per workspace), then
-# those that carry one without a unique name (migration 0018). RESTRICT counts them all, SET_DEFAULT
-# moves them all, CASCADE erases them all.
-_NAMED = (s.experiments, s.registered_models)
-_HOLDERS = (*_NAMED, s.evaluation_datasets, s.webhooks)
+# Tables whose rows belong to a workspace: the named ones with their name column (a name is unique
+# per workspace), then those that carry one without a unique name (migration 0018). RESTRICT counts
+# them all, SET_DEFAULT moves them all, CASCADE erases them all.
+_NAMED = (
+    (s.experiments, "name"),
+    (s.registered_models, "name"),
+    (s.gateway_secrets, "secret_name"),
+    (s.gateway_model_definitions, "name"),
+    (s.gateway_endpoints, "name"),
+)
+_HOLDERS = (*(table for table, _ in _NAMED), s.evaluation_datasets, s.webhooks)
 # A soft-deleted webhook is gone for RESTRICT.
 _LIVE_ONLY = {s.webhooks.name: s.webhooks.c.deleted_timestamp.is_(None)}
 
@@ -137,8 +145,10 @@ class SqlWorkspaceStore:
         """Delete a workspace; what happens to its experiments and models depends on ``mode``.
 
         ``RESTRICT`` refuses (``INVALID_STATE``) while it holds any; ``SET_DEFAULT`` moves them to
-        ``default`` (refused when an experiment name is taken there); ``CASCADE`` calls
-        ``erase(conn, name)`` (the stores' ``erase_workspace``) in the same transaction.
+        ``default`` (refused when one of their names is taken there); ``CASCADE`` erases the
+        review queues, label schemas and scorers' ledger of its experiments, calls
+        ``erase(conn, name)`` (the stores' ``erase_workspace``: experiments, models) and erases
+        its datasets, webhooks and gateway records, all in the same transaction.
         """
         if name == DEFAULT_WORKSPACE:
             raise invalid(f"The '{DEFAULT_WORKSPACE}' workspace cannot be deleted.")
@@ -167,6 +177,7 @@ class SqlWorkspaceStore:
                         sa.update(table).where(table.c.workspace == name).values(workspace=DEFAULT_WORKSPACE)
                     )
             else:
+                _erase_experiment_bound(conn, name)  # before ``erase`` takes the experiments away
                 if erase is not None:
                     erase(conn, name)
                 _erase_owned(conn, name)
@@ -175,8 +186,22 @@ class SqlWorkspaceStore:
         self.db.write(write)
 
 
+def _erase_experiment_bound(conn: sa.Connection, name: str) -> None:
+    """``CASCADE``: erase what belongs to the workspace's experiments without a foreign key to
+    them (review queues with their rows, label schemas, the scorers' judged-traces ledger)."""
+    exps = sa.select(s.experiments.c.experiment_id).where(s.experiments.c.workspace == name)
+    queues = sa.select(s.review_queues.c.queue_id).where(s.review_queues.c.experiment_id.in_(exps))
+    for table in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
+        conn.execute(sa.delete(table).where(table.c.queue_id.in_(queues)))
+    conn.execute(sa.delete(s.review_queues).where(s.review_queues.c.experiment_id.in_(exps)))
+    conn.execute(sa.delete(s.label_schemas).where(s.label_schemas.c.experiment_id.in_(exps)))
+    scorers = sa.select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id.in_(exps))
+    conn.execute(sa.delete(s.scorer_judged_traces).where(s.scorer_judged_traces.c.scorer_id.in_(scorers)))
+
+
 def _erase_owned(conn: sa.Connection, name: str) -> None:
-    """``CASCADE``: erase the workspace's evaluation datasets and webhooks with their rows."""
+    """``CASCADE``: erase the workspace's evaluation datasets, webhooks and gateway records
+    (endpoints with their mappings, tags, bindings and usage; model definitions; secrets)."""
     datasets = sa.select(s.evaluation_datasets.c.dataset_id).where(s.evaluation_datasets.c.workspace == name)
     for table in (s.evaluation_dataset_records, s.evaluation_dataset_tags, s.evaluation_dataset_experiments):
         conn.execute(sa.delete(table).where(table.c.dataset_id.in_(datasets)))
@@ -185,16 +210,26 @@ def _erase_owned(conn: sa.Connection, name: str) -> None:
     for table in (s.webhook_deliveries, s.webhook_events):
         conn.execute(sa.delete(table).where(table.c.webhook_id.in_(hooks)))
     conn.execute(sa.delete(s.webhooks).where(s.webhooks.c.workspace == name))
+    endpoints = sa.select(s.gateway_endpoints.c.endpoint_id).where(s.gateway_endpoints.c.workspace == name)
+    for table in (
+        s.gateway_endpoint_model_mappings,
+        s.gateway_endpoint_tags,
+        s.gateway_endpoint_bindings,
+        s.gateway_usage,
+    ):
+        conn.execute(sa.delete(table).where(table.c.endpoint_id.in_(endpoints)))
+    for table in (s.gateway_endpoints, s.gateway_model_definitions, s.gateway_secrets):
+        conn.execute(sa.delete(table).where(table.c.workspace == name))
 
 
 def _check_moves_to_default(conn: sa.Connection, name: str) -> None:
-    """``SET_DEFAULT``'s check: none of the workspace's experiment or registered model (prompt)
-    names is taken in ``default``."""
+    """``SET_DEFAULT``'s check: none of the workspace's experiment, registered model (prompt) or
+    gateway secret, model definition or endpoint names is taken in ``default``."""
     clashes = []
-    for table in _NAMED:
-        c = table.c
-        in_default = sa.select(c.name).where(c.workspace == DEFAULT_WORKSPACE)
-        found = conn.execute(sa.select(c.name).where(c.workspace == name, c.name.in_(in_default)))
+    for table, column in _NAMED:
+        c, named = table.c, table.c[column]
+        in_default = sa.select(named).where(c.workspace == DEFAULT_WORKSPACE)
+        found = conn.execute(sa.select(named).where(c.workspace == name, named.in_(in_default)))
         clashes += [(table.name, r[0]) for r in found]
     if clashes:
         listed = "\n".join(f"  - {table}: {c!r}" for table, c in sorted(clashes))
