@@ -36,7 +36,7 @@ def fake() -> Iterator[OpenAIServer]:
 def server(tmp_path_factory: pytest.TempPathFactory, fake: OpenAIServer) -> Iterator[LiveServer]:
     live = start_server(
         tmp_path_factory.mktemp("ws-genai"), None, "--enable-workspaces", "--webhooks-allow-private",
-        env={"MLTRAIL_SECRET_KEY": SERVER_KEY},
+        env={"MLTRAIL_SECRET_KEY": SERVER_KEY, "MLTRAIL_SCORER_POLL_INTERVAL": "0.2"},
     )  # fmt: skip
     yield live
     stop_server(live)
@@ -135,3 +135,89 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
     for name in WORKSPACES:
         usage = httpx.get(f"{url}/ajax-api/3.0/mltrail/gateway/usage", headers={"X-MLFLOW-WORKSPACE": name}).json()
         assert [(u["endpoint_id"], u["requests"]) for u in usage["usage"]] == [(made[name]["endpoint"].endpoint_id, 1)]
+
+
+def _judge_endpoint(url: str, fake: OpenAIServer, workspace: str | None) -> None:
+    """A ``judge-ep`` endpoint in ``workspace`` (``None``: default) on a model named after it."""
+    import mlflow
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.store.tracking.rest_store import RestStore
+    from mlflow.utils.rest_utils import MlflowHostCreds
+
+    mlflow.set_workspace(workspace)
+    store = RestStore(lambda: MlflowHostCreds(url))
+    secret = store.create_gateway_secret(
+        "judge-key", {"api_key": "sk-judge-0123456789"}, provider="openai", auth_config={"api_base": fake.base_url}
+    )
+    model = store.create_gateway_model_definition("judge-model", secret.secret_id, "openai", f"gpt-{workspace}")
+    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
+    store.create_gateway_endpoint("judge-ep", [config])
+
+
+def _wait_feedback(url: str, workspace: str, trace_id: str, name: str) -> dict:
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = httpx.get(
+            f"{url}/api/3.0/mlflow/traces/{trace_id}", headers={"X-MLFLOW-WORKSPACE": workspace}, timeout=10
+        ).json()["trace"]["trace_info"]
+        found = [a for a in info.get("assessments", []) if a["assessment_name"] == name and "feedback" in a]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no {name!r} feedback on {trace_id} after 30s")
+
+
+def test_gateway_judges_reach_the_endpoint_of_their_workspace(server: LiveServer, fake: OpenAIServer) -> None:
+    """``gateway:/judge-ep`` names the client's workspace, in the SDK and in the server's online scoring.
+
+    The same endpoint name exists in ``default`` (model ``gpt-None``) and in ``ws-judge`` (model
+    ``gpt-ws-judge``): a judge called by mltrail's SDK with ``set_workspace("ws-judge")``, and a judge
+    started on an experiment of ``ws-judge`` and run by the server's scorer worker, both reach the latter.
+    """
+    import mlflow
+    from mlflow.genai.judges import make_judge as official_make_judge
+    from mlflow.genai.scorers import ScorerSamplingConfig
+
+    import mltrail
+    from mltrail.genai.judges import make_judge
+
+    fake.set_responder(lambda request: json.dumps({"result": "yes", "rationale": "judged"}))
+    url = server.url
+    mlflow.set_tracking_uri(url)
+    mlflow.create_workspace("ws-judge")
+    try:
+        _judge_endpoint(url, fake, None)
+        _judge_endpoint(url, fake, "ws-judge")
+
+        mltrail.set_tracking_uri(url)
+        mltrail.set_workspace("ws-judge")
+        try:
+            judge = make_judge(name="ok", instructions="Is {{ outputs }} fine?", model="gateway:/judge-ep")
+            assert judge(outputs="hello").value == "yes"
+        finally:
+            mltrail.set_workspace(None)
+            mltrail.set_tracking_uri(None)
+        assert fake.requests[-1]["body"]["model"] == "gpt-ws-judge"
+
+        mlflow.set_workspace("ws-judge")
+        mlflow.set_experiment("judged-online")
+        started = official_make_judge(
+            name="fine", instructions="Is {{ outputs }} fine?", model="gateway:/judge-ep", feedback_value_type=str
+        ).register(name="fine").start(sampling_config=ScorerSamplingConfig(sample_rate=1.0))
+        assert started.sample_rate == 1.0
+        before = len(fake.requests)
+
+        @mlflow.trace(name="answer")
+        def answer(question: str) -> str:
+            return "all good"
+
+        answer("how is it?")
+        mlflow.flush_trace_async_logging()
+        feedback = _wait_feedback(url, "ws-judge", mlflow.get_last_active_trace_id(), "fine")
+        assert feedback["feedback"]["value"] == "yes", feedback
+        assert [r["body"]["model"] for r in fake.requests[before:]] == ["gpt-ws-judge"]
+    finally:
+        mlflow.set_workspace(None)
+        mlflow.set_tracking_uri(None)

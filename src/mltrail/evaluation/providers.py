@@ -224,6 +224,14 @@ def _gateway_base_url() -> str | None:
     return uri.rstrip("/") + GATEWAY_PATH
 
 
+def _gateway_headers(key: str | None) -> dict[str, str]:
+    """The tracking server's credentials, and the workspace the client names (as its REST calls do)."""
+    from mltrail.store.workspace_scope import WORKSPACE_HEADER, client_workspace
+
+    workspace = client_workspace()
+    return {**tracking_credentials(key), **({WORKSPACE_HEADER: workspace} if workspace else {})}
+
+
 def _gateway() -> Provider:
     """``gateway:/<endpoint>``: OpenAI chat completions on the server's gateway, ``model`` = the endpoint."""
     return Provider(
@@ -234,7 +242,7 @@ def _gateway() -> Provider:
         path=lambda endpoint: "/chat/completions",
         payload=_chat_payload,
         reply=_chat_reply,
-        headers=tracking_credentials,
+        headers=_gateway_headers,
         key_required=False,
         secret_vars=_endpoints().secret_vars,
         default_base_url_from=_gateway_base_url,

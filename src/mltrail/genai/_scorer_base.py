@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import functools
 import inspect
@@ -183,7 +184,11 @@ def _with_timeout(scorer_: Scorer, timeout: float, given: dict[str, Any]) -> Any
         except BaseException as err:  # re-raised in the caller's thread
             outcome["error"] = err
 
-    thread = threading.Thread(target=target, name=f"mltrail-scorer-{scorer_.name}", daemon=True)
+    # The caller's context variables (its workspace, its active span) go along into the thread.
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(target,), name=f"mltrail-scorer-{scorer_.name}", daemon=True
+    )
     thread.start()
     thread.join(min(timeout, threading.TIMEOUT_MAX))
     if thread.is_alive():

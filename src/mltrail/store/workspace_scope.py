@@ -84,6 +84,23 @@ def set_client_workspace(name: str | None) -> None:
         os.environ[_CLIENT_ENV] = name
 
 
+@contextmanager
+def client_workspace_for(name: str | None) -> Iterator[None]:
+    """Name ``name`` in this thread's requests for the code in the block (``None``: leave as is).
+
+    Unlike :func:`set_client_workspace` it touches no environment variable, so threads that
+    work for different workspaces at once (the online-scoring worker) each send their own.
+    """
+    if name is None:
+        yield
+        return
+    token = _CLIENT.set(name)
+    try:
+        yield
+    finally:
+        _CLIENT.reset(token)
+
+
 def client_workspace() -> str | None:
     """The workspace this client's requests name: the one set, else ``MLTRAIL_WORKSPACE`` /
     ``MLFLOW_WORKSPACE``, else ``None`` (no header)."""

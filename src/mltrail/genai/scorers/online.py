@@ -60,6 +60,7 @@ from mltrail.genai.scorers.base import Scorer, ScorerKind
 from mltrail.genai.scorers.serialization import UnrunnableScorer, load_scorer
 from mltrail.store.sql.scorers import DONE, ERROR, SKIPPED, ActiveScorer, SqlScorerStore
 from mltrail.store.sql.traces import SqlTraceStore
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, client_workspace_for
 
 _log = logging.getLogger("mltrail.scorer_worker")
 
@@ -218,7 +219,10 @@ class OnlineScoringWorker:
             if root is None and self._spans_may_come(trace):
                 self.scorers.release(trace_id, active)
                 return 0
-            feedbacks = self._run(scorer, trace, root)
+            # A judge on a gateway:/ endpoint must reach the endpoint of the trace's own workspace.
+            workspace = None if active.workspace == DEFAULT_WORKSPACE else active.workspace
+            with client_workspace_for(workspace):
+                feedbacks = self._run(scorer, trace, root)
             for feedback in feedbacks:
                 feedback.trace_id = trace_id
                 feedback["metadata"] = {

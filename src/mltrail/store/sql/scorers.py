@@ -40,6 +40,7 @@ from mltrail.store.sql import schema as s
 from mltrail.store.sql._workspace import by_experiment_scope, experiment_scope, visible_experiment
 from mltrail.store.sql.database import database_for
 from mltrail.store.trace_filter import parse_trace_filter
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE
 
 # Ledger states: claimed (being judged), done, error (the scorer failed: an error feedback
 # was logged), skipped (not sampled, or the filter did not match).
@@ -101,6 +102,8 @@ class ActiveScorer:
 
     version: ScorerVersion
     config: OnlineScoringConfig
+    #: The workspace of the scorer's experiment: judges calling ``gateway:/`` endpoints name it.
+    workspace: str = DEFAULT_WORKSPACE
 
 
 def _experiment_int(experiment_id: Any) -> int:
@@ -414,6 +417,7 @@ class SqlScorerStore:
                 v.serialized_scorer,
                 v.creation_time,
                 v.created_by,
+                e.workspace,
             )
             .join_from(s.online_scoring_configs, s.scorers, sc.scorer_id == c.scorer_id)
             .join(top, top.c.scorer_id == c.scorer_id)
@@ -423,7 +427,10 @@ class SqlScorerStore:
         )
         with self.db.read() as conn:
             rows = conn.execute(query).all()
-        return [ActiveScorer(_version(r, r.experiment_id, r.scorer_name), _config(r)) for r in rows]
+        return [
+            ActiveScorer(_version(r, r.experiment_id, r.scorer_name), _config(r), r.workspace or DEFAULT_WORKSPACE)
+            for r in rows
+        ]
 
     def unjudged_traces(
         self,
