@@ -43,6 +43,7 @@ REFRESH_ENV = "MLTRAIL_GATEWAY_BUDGET_REFRESH_INTERVAL"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_SUNDAY = _EPOCH - timedelta(days=4)  # 1969-12-28, the Sunday before the epoch
 _STEP = {"MINUTES": 60, "HOURS": 3600, "DAYS": 86400}
+_LAST = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def budget_store(call: Call) -> Any:
@@ -69,7 +70,14 @@ def window_start(unit: str, value: int, now: datetime) -> datetime:
 
 
 def window_end(unit: str, value: int, start: datetime) -> datetime:
-    """The end (exclusive) of the window that starts at ``start``."""
+    """The end (exclusive) of the window that starts at ``start`` (the last day of year 9999 at most)."""
+    try:
+        return _window_end(unit, value, start)
+    except (OverflowError, ValueError):  # a window of millions of years
+        return _LAST
+
+
+def _window_end(unit: str, value: int, start: datetime) -> datetime:
     if unit in _STEP:
         return start + timedelta(seconds=_STEP[unit] * value)
     if unit == "WEEKS":

@@ -17,6 +17,8 @@ they come, so only BEFORE guardrails see those calls, as in MLflow). A scorer pa
 A scorer that cannot run (its LLM unreachable, an answer that is not a verdict) refuses
 the call too (503 ``TEMPORARILY_UNAVAILABLE``): an endpoint never serves traffic its
 guardrails did not see. A custom ``@scorer`` never runs here (400 ``INVALID_STATE``).
+As in MLflow, a guardrail whose scorer cannot be loaded at all (its registration is
+gone or unreadable) is skipped with a warning in the server log.
 
 The server runs on the stores and does not import the SDK; the process that starts it
 (``mltrail server``) hands it the function that turns a serialized scorer into one it can
@@ -100,7 +102,13 @@ def _scorer(call: Call, guardrail: dict[str, Any]) -> Any:
                 "runtime (start it with `mltrail server`).",
                 INVALID_STATE,
             )
-        cache[key] = load(scorer["serialized_scorer"])
+        try:
+            cache[key] = load(scorer["serialized_scorer"])
+        except Exception:  # as MLflow: a guardrail that cannot be loaded is skipped, loudly
+            _log.warning(
+                "gateway: cannot load guardrail %s, skipping it", guardrail["guardrail_id"], exc_info=True
+            )
+            return None
     return cache[key]
 
 
@@ -125,6 +133,8 @@ def _rationale(result: Any) -> str:
 def _judge(call: Call, guardrail: dict[str, Any], inputs: Any, outputs: Any) -> tuple[bool, str]:
     """Run one guardrail's scorer (on a worker thread): (passed, rationale)."""
     scorer = _scorer(call, guardrail)
+    if scorer is None:
+        return True, ""
     try:
         result = scorer.run(inputs=inputs, outputs=outputs)
         passed = _passes(result)

@@ -61,7 +61,14 @@ def _duration(wire: p.DurationWire) -> tuple[str, int]:
     value = wire.value or 0
     if value <= 0:
         raise invalid(f"duration.value must be a positive integer, got {value}")
-    return unit, value
+    return unit, _int32(value, "duration.value")
+
+
+def _int32(value: int, field: str) -> int:
+    """``value`` when it fits service.proto's int32 (larger numbers do not parse in MLflow either)."""
+    if not -(2**31) <= value < 2**31:
+        raise invalid(f"Invalid value {value} for parameter '{field}': it must fit a 32-bit integer.")
+    return value
 
 
 def _check_target(call: Call, scope: str, target: str | None) -> None:
@@ -152,6 +159,7 @@ def delete_budget_policy(call: Call) -> dict[str, Any]:
 
 def list_budget_policies(call: Call) -> dict[str, Any]:
     b: p.Page = call.body
+    _int32(b.max_results or 0, "max_results")
     policies, token = budget.budget_store(call).list_policies(
         b.max_results or _DEFAULT_PAGE, b.page_token or None
     )
@@ -181,6 +189,7 @@ def create_guardrail(call: Call) -> dict[str, Any]:
             raise _missing(field)
     if b.scorer_version is None:
         raise _missing("scorer_version")
+    _int32(b.scorer_version, "scorer_version")
     stage = _enum(b.stage, STAGES, "stage", required=True)
     action = _enum(b.action, ACTIONS, "action", required=True)
     guardrail = guardrail_store(call).create_guardrail(
@@ -210,6 +219,7 @@ def delete_guardrail(call: Call) -> dict[str, Any]:
 
 def list_guardrails(call: Call) -> dict[str, Any]:
     b: p.Page = call.body
+    _int32(b.max_results or 0, "max_results")
     guardrails, token = guardrail_store(call).list_guardrails(
         b.max_results or _DEFAULT_PAGE, b.page_token or None
     )
@@ -224,6 +234,8 @@ def _config_ref(call: Call) -> p.GuardrailConfigRef:
     for field in ("endpoint_id", "guardrail_id"):
         if not getattr(b, field):
             raise _missing(field)
+    if b.execution_order is not None:
+        _int32(b.execution_order, "execution_order")
     return b
 
 
