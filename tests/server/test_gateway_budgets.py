@@ -178,7 +178,10 @@ def test_bad_budget_requests_are_400s_as_in_mlflow(server, endpoints):
     assert (
         made["budget_policy"]["budget_action"] == "REJECT" and made["budget_policy"]["budget_unit"] == "USD"
     )
-    http.delete("/budgets/delete", params={"budget_policy_id": made["budget_policy"]["budget_policy_id"]})
+    gone = http.request(
+        "DELETE", "/budgets/delete", json={"budget_policy_id": made["budget_policy"]["budget_policy_id"]}
+    )
+    assert gone.status_code == 200 and gone.json() == {}
 
 
 def test_reject_budget_refuses_calls_once_spent(server, store, endpoints):
