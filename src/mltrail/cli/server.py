@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -302,8 +303,8 @@ def run_server(
     if config.app_name == "basic-auth":
         _bootstrap_auth()
     _announce_security(config, log)
-    if scorer_worker and not config.artifacts_only:
-        # gateway:/ judges of the in-process worker call this server's AI gateway.
+    if not config.artifacts_only:
+        # gateway:/ judges (the in-process worker's, the gateway's guardrails) call this server's AI gateway.
         os.environ.setdefault("MLTRAIL_GATEWAY_URL", f"{_own_url(config)}/gateway/mlflow/v1")
     if config.expose_prometheus:
         from mltrail.server.metrics import prepare_directory
@@ -336,7 +337,7 @@ def run_server(
     }
     from mltrail.server.app import create_app
 
-    app = create_app(config) if config.workers == 1 or config.otlp_grpc_port else None
+    app = with_sdk(create_app(config)) if config.workers == 1 or config.otlp_grpc_port else None
     if scorer_worker and not config.artifacts_only:
         # After the app is built, and it waits for the app's stores to open: a thread importing
         # mltrail's modules while another imports them too can meet one of them half-initialised
@@ -350,10 +351,38 @@ def run_server(
             return
         # Several processes: each worker rebuilds the app from the same settings.
         os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
-        uvicorn.run("mltrail.server.app:create_app_from_env", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]
+        uvicorn.run("mltrail.cli.server:create_app_from_env", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]
     finally:
         if grpc_server is not None:
             grpc_server.stop()
+
+
+#: Held while a server thread imports the SDK's scorers late (the scorer worker, a request's first
+#: guardrail): two threads importing the same modules at once can meet one half-initialised.
+_LAZY_IMPORTS = threading.Lock()
+
+
+def _load_scorer(serialized_scorer: str) -> Any:
+    """A registered scorer ready to run (the SDK is imported on the first guardrail, not at start-up)."""
+    with _LAZY_IMPORTS:
+        from mltrail.genai.scorers.serialization import load_scorer
+
+    return load_scorer(serialized_scorer)
+
+
+def with_sdk(app: Any) -> Any:
+    """The server app, able to run the AI gateway's guardrail scorers (the server does not import the SDK)."""
+    from mltrail.server.gateway_guardrails import SCORER_LOADER
+
+    setattr(app.state, SCORER_LOADER, _load_scorer)
+    return app
+
+
+def create_app_from_env() -> Any:
+    """A worker's app (``--workers`` above 1): the server's, with the SDK's scorers (:func:`with_sdk`)."""
+    from mltrail.server.app import create_app_from_env as server_app
+
+    return with_sdk(server_app())
 
 
 def _check_grpc(config: ServerConfig) -> None:
@@ -399,8 +428,6 @@ def _start_scorer_worker(backend_store_uri: str, readiness: Readiness | None) ->
     in this process (``readiness``), the thread imports nothing before the app's stores are
     open, so that it never imports modules at the same time as the app's own threads.
     """
-    import threading
-
     thread = threading.Thread(
         target=_scorer_worker_loop, args=(backend_store_uri, readiness), name="mltrail-scorer-worker", daemon=True
     )
@@ -416,7 +443,8 @@ def _scorer_worker_loop(backend_store_uri: str, readiness: Readiness | None) -> 
         interval = 2.0
     while readiness is not None and not readiness.ready:
         time.sleep(interval)
-    from mltrail.store.sql.scorers import SqlScorerStore
+    with _LAZY_IMPORTS:
+        from mltrail.store.sql.scorers import SqlScorerStore
 
     store = None
     while True:
@@ -427,7 +455,8 @@ def _scorer_worker_loop(backend_store_uri: str, readiness: Readiness | None) -> 
                 break
         except Exception:  # the database is not ready or briefly away: ask again later
             logging.getLogger("mltrail").debug("scorer worker: waiting for the database", exc_info=True)
-    from mltrail.cli.scorer_worker import worker_from_env
+    with _LAZY_IMPORTS:
+        from mltrail.cli.scorer_worker import worker_from_env
 
     worker_from_env(backend_store_uri).run_forever()
 

@@ -52,6 +52,7 @@ from mltrail.exceptions import (
     invalid,
 )
 from mltrail.protocol.gateway import GATEWAY as G
+from mltrail.server import gateway_policy as policy
 from mltrail.server import gateway_providers as providers
 from mltrail.server import gateway_traces as tr
 from mltrail.server.auth.rules import AUTHENTICATED, USE, PermissionDenied, auth_enabled, subject_of
@@ -318,6 +319,7 @@ async def _finish(
         _log.warning(
             "gateway: could not write the trace of a call to %s", endpoint.get("name"), exc_info=True
         )
+    await policy.count(call, endpoint, traced.attempts, traced.username)
 
 
 async def _forward(
@@ -331,6 +333,12 @@ async def _forward(
     store = await _blocking(call, gateway_store, call)  # the first call opens it: off the event loop
     endpoint = await _blocking(call, _usable_endpoint, call, store, endpoint_name)
     traced = tr.GatewayTrace(endpoint, route.request_type, body, call.request)
+    try:  # budgets and BEFORE guardrails (mltrail.server.gateway_policy)
+        admitted = await policy.admit(call, endpoint, body, traced.username)
+    except MltrailException as err:
+        await _finish(call, traced, None, error=err.message)
+        raise
+    body = admitted.body
     last: MltrailException | None = None
     for mapping in _order(endpoint):
         try:
@@ -360,6 +368,11 @@ async def _forward(
             answer = None
         usage = _usage_of(answer)
         attempt.end(usage)
+        try:  # AFTER guardrails
+            content = await admitted.screen(call, answer, content)
+        except MltrailException as err:
+            await _finish(call, traced, usage, answer, error=err.message)
+            raise
         await _finish(call, traced, usage, answer)
         return Response(content, media_type=media_type or "application/json")
     assert last is not None

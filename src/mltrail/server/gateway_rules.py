@@ -27,8 +27,11 @@ from typing import Any
 
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException
 from mltrail.protocol.gateway import GATEWAY as G
+from mltrail.protocol.gateway_policies import BUDGETS as B
+from mltrail.protocol.gateway_policies import GUARDRAILS as GR
 from mltrail.server.auth.permissions import MANAGE as ALL
 from mltrail.server.auth.rules import (
+    ADMIN_ONLY,
     AUTHENTICATED,
     DELETE,
     READ,
@@ -275,3 +278,37 @@ AUTH_RULES: dict[tuple[str, str], Rule] = {
     )
     for m in ep.methods
 }
+
+
+def _policy_rules() -> dict[tuple[str, str], Rule]:
+    """Budget policies and guardrails, as MLflow 3.17's auth app has them (served by handlers.gateway_policies).
+
+    Budget writes are admins', reads any signed-in user's; guardrails themselves are
+    admins'; an endpoint's guardrails need UPDATE on it to change, READ to list.
+    """
+    admin = ADMIN_ONLY
+    change = _rule(ENDPOINT, UPDATE, _on(ENDPOINT, UPDATE, _ENDPOINT_ID))
+    return {
+        (ep.path, m): rule
+        for ep, rule in (
+            (B.create_budget_policy, admin),
+            (B.update_budget_policy, admin),
+            (B.delete_budget_policy, admin),
+            (B.get_budget_policy, AUTHENTICATED),
+            (B.list_budget_policies, AUTHENTICATED),
+            (B.list_budget_windows, AUTHENTICATED),
+            (GR.create_guardrail, admin),
+            (GR.get_guardrail, admin),
+            (GR.list_guardrails, admin),
+            (GR.delete_guardrail, admin),
+            (GR.add_guardrail_to_endpoint, change),
+            (GR.remove_guardrail_from_endpoint, change),
+            (GR.update_endpoint_guardrail_config, change),
+            (GR.list_endpoint_guardrails, _rule(ENDPOINT, READ, _on(ENDPOINT, READ, _ENDPOINT_ID))),
+        )
+        for m in ep.methods
+    }
+
+
+#: (path, method) -> rule for the budget and guardrail endpoints.
+POLICY_RULES: dict[tuple[str, str], Rule] = _policy_rules()

@@ -96,6 +96,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "mltrail.server.handlers.offline",
     "mltrail.server.handlers.webhooks",
     "mltrail.server.handlers.gateway",
+    "mltrail.server.handlers.gateway_policies",
     "mltrail.server.handlers.review",
     "mltrail.server.handlers.workspaces",
     # The web UI's JSON, event-stream and CSV routes (declared in mltrail.protocol.ui), named

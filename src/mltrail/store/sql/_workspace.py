@@ -80,3 +80,18 @@ def workspace_artifact_root(conn: sa.Connection, server_root: str) -> str:
     if own:
         return own.rstrip("/") or own
     return f"{server_root.rstrip('/')}/{WORKSPACES_DIR}/{ws}"
+
+
+def require_gateway_endpoint(conn: sa.Connection, endpoint_id: str, label: str = "GatewayEndpoint") -> None:
+    """``RESOURCE_DOES_NOT_EXIST`` unless the AI gateway endpoint is in this request's workspace.
+
+    For the stores that refer to an endpoint by id (budgets, guardrails): another workspace's
+    endpoint is as absent as one that never existed.
+    """
+    from mltrail.exceptions import not_found
+    from mltrail.store.sql import schema as s
+
+    ends = s.gateway_endpoints
+    query = sa.select(ends.c.endpoint_id).where(ends.c.endpoint_id == endpoint_id, ends.c.workspace == registry_workspace())
+    if conn.execute(query).first() is None:
+        raise not_found(f"{label} not found (endpoint_id='{endpoint_id}')")

@@ -703,6 +703,58 @@ gateway_usage = sa.Table(
     sa.Column("output_tokens", BIGINT, nullable=False),
 )
 
+# Added by migration 0020 (stores: mltrail.store.sql.gateway_budgets, gateway_guardrails).
+# MLflow 3.17's ``budget_policies``, ``guardrails`` and ``guardrail_configs``, prefixed like
+# the other gateway tables; each row belongs to a workspace (``default`` without workspaces).
+gateway_budget_policies = sa.Table(
+    "gateway_budget_policies",
+    metadata,
+    sa.Column("budget_policy_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("budget_unit", sa.String(32), nullable=False),
+    sa.Column("budget_amount", DOUBLE, nullable=False),
+    sa.Column("duration_unit", sa.String(32), nullable=False),
+    sa.Column("duration_value", sa.Integer, nullable=False),
+    sa.Column("target_scope", sa.String(32), nullable=False),
+    sa.Column("target_value", sa.String(_GW_NAME)),
+    sa.Column("budget_action", sa.String(32), nullable=False),
+    *_gw_audit(),
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Index("idx_gateway_budget_policies_workspace", "workspace"),
+)
+gateway_guardrails = sa.Table(
+    "gateway_guardrails",
+    metadata,
+    sa.Column("guardrail_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column("name", sa.String(_GW_NAME), nullable=False),
+    sa.Column("scorer_id", sa.String(36), nullable=False),
+    sa.Column("scorer_version", sa.Integer, nullable=False),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("action_endpoint_id", sa.String(_GW_ID)),
+    *_gw_audit(),
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Index("idx_gateway_guardrails_workspace", "workspace"),
+    sa.Index("idx_gateway_guardrails_scorer", "scorer_id", "scorer_version"),
+)
+gateway_guardrail_configs = sa.Table(
+    "gateway_guardrail_configs",
+    metadata,
+    # No foreign key to ``gateway_endpoints``: a deleted endpoint's rows are never read again
+    # (every read starts from an existing endpoint) and the endpoint table stays free to be rebuilt.
+    sa.Column("endpoint_id", sa.String(_GW_ID), primary_key=True),
+    sa.Column(
+        "guardrail_id",
+        sa.String(_GW_ID),
+        sa.ForeignKey("gateway_guardrails.guardrail_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("execution_order", sa.Integer),
+    sa.Column("created_by", sa.String(_GW_NAME)),
+    sa.Column("created_at", BIGINT, nullable=False),
+    sa.Column("workspace", WORKSPACE, nullable=False, server_default="default"),
+    sa.Index("idx_gateway_guardrail_configs_guardrail", "guardrail_id"),
+)
+
 
 # ------------------------------------------------ human review and workspaces (MLflow 3.14 / 3.17)
 # Added by migration 0014 (store: mltrail.store.sql.review, mltrail.store.sql.workspaces).

@@ -1,0 +1,220 @@
+"""Guardrails on the AI gateway's proxy: an endpoint's scorers run on the request before the call, on the answer after it.
+
+As MLflow 3.17's gateway (``mlflow.gateway.guardrails``): the guardrails attached to the
+called endpoint run in their ``execution_order``. A BEFORE guardrail judges the request
+body (the scorer's ``inputs``); an AFTER guardrail judges the answer (``outputs``, with the
+request as ``inputs``) of a call that was not streamed (streamed answers are relayed as
+they come, so only BEFORE guardrails see those calls, as in MLflow). A scorer passes with
+``True``, ``"yes"`` or a feedback of either (every one of a list); otherwise:
+
+* VALIDATION refuses the call: HTTP 400 ``INVALID_PARAMETER_VALUE``,
+  ``Guardrail '<name>' blocked: <rationale>``;
+* SANITIZATION asks the guardrail's action endpoint (through this server's gateway) to
+  rewrite the payload with MLflow's sanitizer prompt, and the call goes on with the
+  rewritten JSON. The rewrite call carries a per-process token so it runs without
+  guardrails (no loops); a caller cannot forge it.
+
+A scorer that cannot run (its LLM unreachable, an answer that is not a verdict) refuses
+the call too (503 ``TEMPORARILY_UNAVAILABLE``): an endpoint never serves traffic its
+guardrails did not see. A custom ``@scorer`` never runs here (400 ``INVALID_STATE``).
+As in MLflow, a guardrail whose scorer cannot be loaded at all (its registration is
+gone or unreadable) is skipped with a warning in the server log.
+
+The server runs on the stores and does not import the SDK; the process that starts it
+(``mltrail server``) hands it the function that turns a serialized scorer into one it can
+run (:data:`SCORER_LOADER`, set on the app's state).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from mltrail.exceptions import INVALID_STATE, TEMPORARILY_UNAVAILABLE, MltrailException, invalid
+from mltrail.server.routing import Call
+
+_log = logging.getLogger("mltrail.gateway")
+#: The app state's attribute holding ``load(serialized_scorer: str) -> scorer`` (``scorer.run(inputs=, outputs=)``).
+SCORER_LOADER = "gateway_scorer_loader"
+#: The header that marks this server's own sanitization calls (its value is the process's token).
+BYPASS_HEADER = "x-mltrail-guardrail-bypass"
+_MAX_RATIONALE = 500
+_SANITIZE_PROMPT = """\
+You are a content sanitizer. You will receive a JSON payload and an issue description.
+Fix the issue by modifying the content using the following rules:
+- Replace content that cannot be safely rephrased (e.g. sensitive data, PII, credentials)
+  with [REDACTED].
+- Rewrite content that can be made acceptable (e.g. soften hostile tone, remove bias,
+  generalize specifics).
+Preserve the payload structure and overall intent. Do not add new fields or change the schema.
+Return ONLY a valid JSON object with the same schema as the input payload.
+Issue: {rationale}
+Input payload:
+{payload_json}"""
+
+
+def guardrail_store(call: Call) -> Any:
+    """The app's guardrail store."""
+    return call.side_store("gateway_guardrail_store", _open)
+
+
+def _open(backend_store_uri: str) -> Any:
+    from mltrail.store.sql.gateway_guardrails import SqlGuardrailStore  # SQLAlchemy: not at start-up
+
+    return SqlGuardrailStore(backend_store_uri)
+
+
+def _bypass_token(call: Call) -> str:
+    token = getattr(call.state, "gateway_bypass_token", None)
+    if token is None:
+        token = call.state.gateway_bypass_token = secrets.token_urlsafe(32)
+    return token
+
+
+def bypassed(call: Call) -> bool:
+    """Whether this request is the server's own sanitization call (which runs no guardrails)."""
+    given = call.request.headers.get(BYPASS_HEADER)
+    return bool(given) and secrets.compare_digest(given, _bypass_token(call))
+
+
+def _scorer(call: Call, guardrail: dict[str, Any]) -> Any:
+    from mltrail.store.sql.gateway_guardrails import is_custom_code  # the store is open by now
+
+    scorer = guardrail["scorer"]
+    if is_custom_code(scorer["serialized_scorer"]):
+        raise MltrailException(
+            f"Guardrail '{guardrail['name']}' uses a custom scorer defined with the @scorer decorator, which "
+            "gateway guardrails do not support. Replace it with a built-in scorer or a judge created with "
+            "make_judge, or remove it from this endpoint.",
+            INVALID_STATE,
+        )
+    cache = getattr(call.state, "gateway_guardrail_scorers", None)
+    if cache is None:
+        cache = call.state.gateway_guardrail_scorers = {}
+    key = (scorer["scorer_id"], scorer["scorer_version"], scorer["serialized_scorer"])
+    if key not in cache:
+        load = getattr(call.state, SCORER_LOADER, None)
+        if load is None:
+            raise MltrailException(
+                f"Guardrail '{guardrail['name']}' cannot run: this server was started without the scorer "
+                "runtime (start it with `mltrail server`).",
+                INVALID_STATE,
+            )
+        try:
+            cache[key] = load(scorer["serialized_scorer"])
+        except Exception:  # as MLflow: a guardrail that cannot be loaded is skipped, loudly
+            _log.warning(
+                "gateway: cannot load guardrail %s, skipping it", guardrail["guardrail_id"], exc_info=True
+            )
+            return None
+    return cache[key]
+
+
+def _passes(result: Any) -> bool:
+    if isinstance(result, list):
+        return all(_passes(r) for r in result)
+    value = getattr(result, "value", result)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() == "yes"
+    raise TypeError(f"expected a bool, 'yes'/'no' or a feedback of one, got {type(value).__name__}")
+
+
+def _rationale(result: Any) -> str:
+    if isinstance(result, list):
+        return "; ".join(_rationale(r) for r in result if not _passes(r))[:_MAX_RATIONALE]
+    text = getattr(result, "rationale", None) or str(getattr(result, "value", result))
+    return text[:_MAX_RATIONALE]
+
+
+def _judge(call: Call, guardrail: dict[str, Any], inputs: Any, outputs: Any) -> tuple[bool, str]:
+    """Run one guardrail's scorer (on a worker thread): (passed, rationale)."""
+    scorer = _scorer(call, guardrail)
+    if scorer is None:
+        return True, ""
+    try:
+        result = scorer.run(inputs=inputs, outputs=outputs)
+        passed = _passes(result)
+        return passed, "" if passed else _rationale(result)
+    except MltrailException as err:
+        raise MltrailException(
+            f"Guardrail '{guardrail['name']}' could not run: {err.message}", TEMPORARILY_UNAVAILABLE
+        ) from None
+    except Exception as err:
+        raise MltrailException(
+            f"Guardrail '{guardrail['name']}' could not run: {type(err).__name__}: {err}",
+            TEMPORARILY_UNAVAILABLE,
+        ) from None
+
+
+async def _sanitize(call: Call, guardrail: dict[str, Any], payload: Any, rationale: str) -> Any:
+    """The payload rewritten by the guardrail's action endpoint (through this server's own gateway)."""
+    import httpx
+
+    name = guardrail["name"]
+    if not guardrail.get("action_endpoint_id"):
+        raise invalid(
+            f"Guardrail '{name}' blocked: Sanitization requires an action endpoint but none was configured."
+        )
+    endpoint_name = guardrail_store(call).endpoint_name(guardrail["action_endpoint_id"])
+    if endpoint_name is None:
+        raise invalid(f"Guardrail '{name}' blocked: its action endpoint no longer exists.")
+    config = call.config
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
+    host = f"[{host}]" if ":" in host else host
+    url = f"http://{host}:{config.port}{config.static_prefix}/gateway/{endpoint_name}/mlflow/invocations"
+    prompt = _SANITIZE_PROMPT.format(rationale=rationale, payload_json=json.dumps(payload, indent=2))
+    headers = {BYPASS_HEADER: _bypass_token(call)}
+    if auth := call.request.headers.get("authorization"):
+        headers["authorization"] = auth
+    try:
+        async with httpx.AsyncClient(timeout=120.0) as client:
+            resp = await client.post(
+                url, json={"messages": [{"role": "user", "content": prompt}]}, headers=headers
+            )
+        content = resp.json()["choices"][0]["message"]["content"] if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+        content = None
+    if content is None:
+        raise invalid(f"Guardrail '{name}' blocked: Sanitization request failed.")
+    try:
+        return json.loads(content)
+    except (ValueError, TypeError):
+        raise invalid(f"Guardrail '{name}' blocked: Sanitization LLM returned invalid JSON.") from None
+
+
+async def _apply(call: Call, guardrail: dict[str, Any], payload: Any, inputs: Any, outputs: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    passed, rationale = await run_in_threadpool(_judge, call, guardrail, inputs, outputs)
+    if passed:
+        return payload
+    if guardrail["action"] == "VALIDATION":
+        raise invalid(f"Guardrail '{guardrail['name']}' blocked: {rationale}")
+    return await _sanitize(call, guardrail, payload, rationale)
+
+
+def endpoint_guardrails(call: Call, endpoint_id: str) -> list[dict[str, Any]]:
+    """The guardrails attached to an endpoint, in execution order (none for the server's own rewrite calls)."""
+    if bypassed(call):
+        return []
+    return [c["guardrail"] for c in guardrail_store(call).endpoint_configs(endpoint_id, check_endpoint=False)]
+
+
+async def before(call: Call, guardrails: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    """Run the BEFORE guardrails on a request body: the body to send (rewritten by a sanitizer), or refuse."""
+    for guardrail in guardrails:
+        if guardrail["stage"] == "BEFORE":
+            body = await _apply(call, guardrail, body, body, None)
+    return body
+
+
+async def after(call: Call, guardrails: list[dict[str, Any]], body: dict[str, Any], answer: Any) -> Any:
+    """Run the AFTER guardrails on an answer: the answer to relay (rewritten by a sanitizer), or refuse."""
+    for guardrail in guardrails:
+        if guardrail["stage"] == "AFTER":
+            answer = await _apply(call, guardrail, answer, body, answer)
+    return answer

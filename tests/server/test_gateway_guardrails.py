@@ -1,0 +1,270 @@
+"""The AI gateway's guardrails (MLflow 3.17): the guardrails/* API and the scorers run around proxied calls.
+
+One ``mltrail server`` (secrets key, loopback targets allowed) and the loopback OpenAI
+fake for the module. The guardrails' scorer is a ``make_judge`` judge registered in an
+experiment, its model ``gateway:/judge`` (an endpoint of this server on the fake), so a
+guardrail's verdict is a real LLM call through the gateway. The fake answers a judge
+prompt "no" when the judged text mentions a banana, rewrites a sanitizer prompt's payload
+with the banana redacted, and answers anything else as usual. The official client's REST
+store drives the API; answers parse as MLflow's protobuf messages.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from google.protobuf.json_format import ParseDict
+from mlflow.protos import service_pb2 as pb
+
+from support.live_server import start_server, stop_server
+from support.openai_server import OpenAIServer, default_responder
+
+API = "/api/3.0/mlflow/gateway"
+SERVER_KEY = "a-test-server-key-of-32-characters!"
+JUDGE_ASK = "Answer yes unless the text mentions a fruit"
+
+
+def _respond(request: dict) -> str:
+    text = " ".join(str(m.get("content")) for m in request.get("messages", []))
+    if "You are a content sanitizer" in text:
+        return text.split("Input payload:\n", 1)[1].replace("banana", "[REDACTED]")
+    if JUDGE_ASK in text:
+        if "banana" in text:
+            return json.dumps({"result": "no", "rationale": "it mentions a fruit"})
+        return json.dumps({"result": "yes", "rationale": "no fruit"})
+    return default_responder(request)
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with OpenAIServer(_respond) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, fake):
+    env = {"MLTRAIL_SECRET_KEY": SERVER_KEY}
+    live = start_server(
+        tmp_path_factory.mktemp("guardrails"), None, "--webhooks-allow-private", "--no-scorer-worker", env=env
+    )
+    yield live
+    stop_server(live)
+
+
+@pytest.fixture(scope="module")
+def store(server):
+    from mlflow.store.tracking.rest_store import RestStore
+    from mlflow.utils.rest_utils import MlflowHostCreds
+
+    return RestStore(lambda: MlflowHostCreds(server.url))
+
+
+@pytest.fixture(scope="module")
+def endpoints(store, fake):
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+
+    secret = store.create_gateway_secret(
+        "guard-key",
+        {"api_key": "sk-test-0123456789"},
+        provider="openai",
+        auth_config={"api_base": fake.base_url},
+    )
+    model = store.create_gateway_model_definition("mini", secret.secret_id, "openai", "gpt-4o-mini")
+    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
+    names = ("judge", "guarded", "checked", "cleaned")
+    return {name: store.create_gateway_endpoint(name, [config]) for name in names}
+
+
+def _register(server, monkeypatch, name: str, instructions: str) -> dict:
+    """A make_judge judge registered in a fresh experiment: its ``Scorer`` record."""
+    import mltrail
+    import mltrail.genai.scorers  # gives judges their register()
+    from mltrail.genai.judges import make_judge
+
+    monkeypatch.setenv("MLTRAIL_TRACKING_URI", server.url)
+    experiment_id = mltrail.create_experiment(f"guardrail-scorers-{name}")
+    make_judge(name=name, instructions=instructions, model="gateway:/judge").register(
+        name=name, experiment_id=experiment_id
+    )
+    found = httpx.get(
+        f"{server.url}/api/3.0/mlflow/scorers/get", params={"experiment_id": experiment_id, "name": name}
+    )
+    assert found.status_code == 200, found.text
+    return found.json()["scorer"]
+
+
+@pytest.fixture(scope="module")
+def scorers(server, endpoints):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return {
+            "inputs": _register(server, monkeypatch, "no-fruit-in", JUDGE_ASK + ": {{ inputs }}"),
+            "outputs": _register(server, monkeypatch, "no-fruit-out", JUDGE_ASK + ": {{ outputs }}"),
+        }
+
+
+def _chat(server, endpoint: str, content: str) -> httpx.Response:
+    body = {"model": endpoint, "messages": [{"role": "user", "content": content}]}
+    return httpx.post(f"{server.url}/gateway/mlflow/v1/chat/completions", json=body, timeout=60)
+
+
+def _error(resp: httpx.Response, status: int, code: str) -> str:
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error_code"] == code
+    return resp.json()["message"]
+
+
+def test_official_client_manages_guardrails_and_endpoint_configs(server, store, endpoints, scorers):
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+    from mlflow.exceptions import MlflowException
+
+    scorer = scorers["inputs"]
+    first = store.create_gateway_guardrail(
+        "first",
+        scorer["scorer_id"],
+        scorer["scorer_version"],
+        GuardrailStage.BEFORE,
+        GuardrailAction.VALIDATION,
+    )
+    second = store.create_gateway_guardrail(
+        "second",
+        scorer["scorer_id"],
+        scorer["scorer_version"],
+        GuardrailStage.AFTER,
+        GuardrailAction.SANITIZATION,
+        action_endpoint_id=endpoints["judge"].endpoint_id,
+    )
+    assert first.guardrail_id.startswith("gr-") and first.scorer.scorer_name == "no-fruit-in"
+    assert (first.scorer.scorer_id, first.scorer.scorer_version) == (
+        scorer["scorer_id"],
+        scorer["scorer_version"],
+    )
+    assert first.scorer.serialized_scorer.instructions_judge_pydantic_data["model"] == "gateway:/judge"
+    assert second.action_endpoint_name == endpoints["judge"].endpoint_id
+    assert store.get_gateway_guardrail(first.guardrail_id).to_proto() == first.to_proto()
+    page = store.list_gateway_guardrails(max_results=1)
+    rest = store.list_gateway_guardrails(max_results=1, page_token=page.token)
+    assert {g.guardrail_id for g in [*page, *rest]} == {first.guardrail_id, second.guardrail_id}
+
+    # Attached in execution order (unset last); twice is a conflict; reordering and detaching.
+    guarded = endpoints["guarded"].endpoint_id
+    store.add_guardrail_to_endpoint(guarded, second.guardrail_id)
+    config = store.add_guardrail_to_endpoint(guarded, first.guardrail_id, execution_order=1)
+    assert (config.execution_order, config.guardrail.name) == (1, "first")
+    listed = store.list_endpoint_guardrail_configs(guarded)
+    assert [c.guardrail_id for c in listed] == [first.guardrail_id, second.guardrail_id]
+    assert [c.execution_order for c in listed] == [1, None]
+    with pytest.raises(MlflowException, match="is already added to endpoint") as err:
+        store.add_guardrail_to_endpoint(guarded, first.guardrail_id)
+    assert err.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    moved = store.update_endpoint_guardrail_config(guarded, second.guardrail_id, execution_order=0)
+    assert moved.execution_order == 0
+    assert store.list_endpoint_guardrail_configs(guarded)[0].guardrail_id == second.guardrail_id
+    store.remove_guardrail_from_endpoint(guarded, second.guardrail_id)
+    with pytest.raises(MlflowException, match="GuardrailConfig not found"):
+        store.remove_guardrail_from_endpoint(guarded, second.guardrail_id)
+
+    # Deleting a guardrail detaches it everywhere.
+    store.delete_gateway_guardrail(first.guardrail_id)
+    store.delete_gateway_guardrail(second.guardrail_id)
+    assert store.list_endpoint_guardrail_configs(guarded) == []
+    with pytest.raises(MlflowException, match="Guardrail not found") as err:
+        store.get_gateway_guardrail(first.guardrail_id)
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_bad_guardrail_requests(server, endpoints, scorers):
+    http = httpx.Client(base_url=server.url + API, timeout=10)
+    scorer = scorers["inputs"]
+    base = {"name": "g", "scorer_id": scorer["scorer_id"], "scorer_version": scorer["scorer_version"],
+            "stage": "BEFORE", "action": "VALIDATION"}  # fmt: skip
+    assert _error(http.post("/guardrails/create", json={**base, "stage": "DURING"}), 400,
+                  "INVALID_PARAMETER_VALUE") == "Invalid stage: DURING"  # fmt: skip
+    assert "Missing value for required parameter 'name'" in _error(
+        http.post("/guardrails/create", json={**base, "name": ""}), 400, "INVALID_PARAMETER_VALUE"
+    )
+    unknown = http.post("/guardrails/create", json={**base, "scorer_version": 99})
+    assert "version 99 not found" in _error(unknown, 404, "RESOURCE_DOES_NOT_EXIST")
+    missing = http.post(
+        "/guardrails/add-to-endpoint", json={"endpoint_id": "e-none", "guardrail_id": "gr-none"}
+    )
+    assert "Endpoint not found" in _error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+    listed = http.get("/guardrails/list-for-endpoint", params={"endpoint_id": endpoints["judge"].endpoint_id})
+    ParseDict(listed.json(), pb.ListEndpointGuardrailConfigs.Response(), ignore_unknown_fields=False)
+    assert listed.json() == {"configs": []}
+
+    # A custom @scorer would run its code in the server: refused, as MLflow refuses it.
+    custom = {"name": "custom", "call_source": "return True", "call_signature": "(outputs)",
+              "original_func_name": "custom"}  # fmt: skip
+    created = httpx.post(f"{server.url}/api/2.0/mlflow/experiments/create", json={"name": "custom-scorers"})
+    experiment_id = created.json()["experiment_id"]
+    registered = httpx.post(
+        f"{server.url}/api/3.0/mlflow/scorers/register",
+        json={"experiment_id": experiment_id, "name": "custom", "serialized_scorer": json.dumps(custom)},
+    ).json()
+    refused = http.post(
+        "/guardrails/create", json={**base, "scorer_id": registered["scorer_id"], "scorer_version": 1}
+    )
+    assert "do not support custom scorers" in _error(refused, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_guardrails_block_check_and_sanitize_calls(server, store, endpoints, scorers, fake):
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    def guardrail(name: str, scorer: dict, stage: GuardrailStage, action: GuardrailAction, **kw) -> str:
+        made = store.create_gateway_guardrail(
+            name, scorer["scorer_id"], scorer["scorer_version"], stage, action, **kw
+        )
+        return made.guardrail_id
+
+    # BEFORE + VALIDATION: a request the judge fails never reaches the provider.
+    store.add_guardrail_to_endpoint(
+        endpoints["guarded"].endpoint_id,
+        guardrail("no-fruit", scorers["inputs"], GuardrailStage.BEFORE, GuardrailAction.VALIDATION),
+    )
+    calls = len(fake.requests)
+    blocked = _chat(server, "guarded", "Tell me about the banana")
+    assert (
+        _error(blocked, 400, "INVALID_PARAMETER_VALUE") == "Guardrail 'no-fruit' blocked: it mentions a fruit"
+    )
+    provider_calls = [r for r in fake.requests[calls:] if JUDGE_ASK not in json.dumps(r["body"])]
+    assert provider_calls == []  # only the judge was asked
+    passed = _chat(server, "guarded", "Tell me about Paris")
+    assert passed.status_code == 200 and passed.json()["choices"][0]["message"]["content"] == (
+        "Answer to: Tell me about Paris"
+    )
+
+    # AFTER + VALIDATION: the answer is judged; one that fails is not relayed.
+    store.add_guardrail_to_endpoint(
+        endpoints["checked"].endpoint_id,
+        guardrail("no-fruit-answer", scorers["outputs"], GuardrailStage.AFTER, GuardrailAction.VALIDATION),
+    )
+    assert _chat(server, "checked", "Say hello").status_code == 200
+    refused = _chat(server, "checked", "Repeat: banana")
+    assert _error(refused, 400, "INVALID_PARAMETER_VALUE").startswith("Guardrail 'no-fruit-answer' blocked")
+
+    # BEFORE + SANITIZATION: the action endpoint rewrites the request, which then goes on.
+    store.add_guardrail_to_endpoint(
+        endpoints["cleaned"].endpoint_id,
+        guardrail(
+            "redact-fruit",
+            scorers["inputs"],
+            GuardrailStage.BEFORE,
+            GuardrailAction.SANITIZATION,
+            action_endpoint_id=endpoints["judge"].endpoint_id,
+        ),
+    )
+    cleaned = _chat(server, "cleaned", "My secret is banana")
+    assert cleaned.status_code == 200, cleaned.text
+    assert cleaned.json()["choices"][0]["message"]["content"] == "Answer to: My secret is [REDACTED]"
+    assert fake.requests[-1]["body"]["messages"][0]["content"] == "My secret is [REDACTED]"
+
+    # A caller cannot skip guardrails by sending the sanitizer's header.
+    forged = httpx.post(
+        f"{server.url}/gateway/mlflow/v1/chat/completions",
+        json={"model": "guarded", "messages": [{"role": "user", "content": "banana"}]},
+        headers={"X-Mltrail-Guardrail-Bypass": "1"},
+        timeout=60,
+    )
+    assert forged.status_code == 400
