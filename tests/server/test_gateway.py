@@ -21,6 +21,7 @@ import pytest
 from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
+from support.gateway_kit import chat_endpoints, official_store
 from support.live_server import start_server, stop_server
 from support.openai_server import OpenAIServer
 
@@ -51,23 +52,15 @@ def server(tmp_path_factory, fake):
 @pytest.fixture(scope="module")
 def store(server):
     """The official client's REST store (``MlflowClient``'s gateway calls go through it)."""
-    from mlflow.store.tracking.rest_store import RestStore
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
-    return RestStore(lambda: MlflowHostCreds(server.url))
+    return official_store(server.url)
 
 
 @pytest.fixture(scope="module")
 def endpoint(store, fake):
     """A chat endpoint on the fake: secret -> model definition -> endpoint."""
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
-
-    secret = store.create_gateway_secret(
-        "judge-key", {"api_key": KEY}, provider="openai", auth_config={"api_base": fake.base_url}
-    )
-    model = store.create_gateway_model_definition("judge-model", secret.secret_id, "openai", "gpt-4o-mini")
-    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
-    return store.create_gateway_endpoint("judge", [config])
+    return chat_endpoints(store, fake.base_url, "judge", secret="judge-key", definition="judge-model", api_key=KEY)[
+        "judge"
+    ]
 
 
 def _proto(answer: dict, message: type) -> None:

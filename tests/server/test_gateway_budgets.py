@@ -17,6 +17,7 @@ import pytest
 from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
+from support.gateway_kit import chat_endpoints, official_store
 from support.live_server import start_server, stop_server
 from support.openai_server import OpenAIServer
 from support.webhook_receiver import Receiver, signature_ok
@@ -51,26 +52,14 @@ def server(tmp_path_factory, fake):
 
 @pytest.fixture(scope="module")
 def store(server):
-    from mlflow.store.tracking.rest_store import RestStore
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
-    return RestStore(lambda: MlflowHostCreds(server.url))
+    return official_store(server.url)
 
 
 @pytest.fixture(scope="module")
 def endpoints(store, fake):
     """Three chat endpoints on the fake's gpt-4o: one per budget test, and one no budget names."""
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
-
-    secret = store.create_gateway_secret(
-        "budget-key",
-        {"api_key": "sk-test-0123456789"},
-        provider="openai",
-        auth_config={"api_base": fake.base_url},
-    )
-    model = store.create_gateway_model_definition("gpt4o", secret.secret_id, "openai", "gpt-4o")
-    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
-    return {name: store.create_gateway_endpoint(name, [config]) for name in ("capped", "alerted", "free")}
+    names = ("capped", "alerted", "free")
+    return chat_endpoints(store, fake.base_url, *names, secret="budget-key", definition="gpt4o", model="gpt-4o")
 
 
 def _chat(server, endpoint: str) -> openai.types.chat.ChatCompletion:

@@ -18,6 +18,7 @@ import pytest
 from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
+from support.gateway_kit import chat_endpoints, official_store
 from support.live_server import start_server, stop_server
 from support.openai_server import OpenAIServer, default_responder
 
@@ -55,26 +56,13 @@ def server(tmp_path_factory, fake):
 
 @pytest.fixture(scope="module")
 def store(server):
-    from mlflow.store.tracking.rest_store import RestStore
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
-    return RestStore(lambda: MlflowHostCreds(server.url))
+    return official_store(server.url)
 
 
 @pytest.fixture(scope="module")
 def endpoints(store, fake):
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
-
-    secret = store.create_gateway_secret(
-        "guard-key",
-        {"api_key": "sk-test-0123456789"},
-        provider="openai",
-        auth_config={"api_base": fake.base_url},
-    )
-    model = store.create_gateway_model_definition("mini", secret.secret_id, "openai", "gpt-4o-mini")
-    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
     names = ("judge", "guarded", "checked", "cleaned")
-    return {name: store.create_gateway_endpoint(name, [config]) for name in names}
+    return chat_endpoints(store, fake.base_url, *names, secret="guard-key", definition="mini")
 
 
 def _register(server, monkeypatch, name: str, instructions: str) -> dict:

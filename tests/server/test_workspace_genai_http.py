@@ -18,6 +18,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from support.gateway_kit import chat_endpoints, official_store
 from support.live_server import LiveServer, start_server, stop_server
 from support.openai_server import OpenAIServer
 
@@ -51,23 +52,18 @@ def _status(call: Any) -> tuple[int, str]:
 
 def _fill(url: str, fake: OpenAIServer, workspace: str) -> dict[str, Any]:
     """The same names in ``workspace``: what the other workspace must not see."""
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
     from mlflow.genai import label_schemas as mls
     from mlflow.genai import review_queues as mrq
-    from mlflow.store.tracking.rest_store import RestStore
-    from mlflow.utils.rest_utils import MlflowHostCreds
 
-    store = RestStore(lambda: MlflowHostCreds(url))
+    store = official_store(url)
     exp = MlflowClient(url).create_experiment("shared")
     scorer = store.register_scorer(exp, "tone", SCORER)
     schema = mls.create_label_schema("tone", type="feedback", input=mls.InputText(), experiment_id=exp)
     queue = mrq.create_review_queue("triage", queue_type="custom", schema_ids=[schema.schema_id], experiment_id=exp)
-    secret = store.create_gateway_secret(
-        "key", {"api_key": f"sk-{workspace}-0123456789"}, provider="openai", auth_config={"api_base": fake.base_url}
-    )
-    model = store.create_gateway_model_definition("model", secret.secret_id, "openai", f"gpt-{workspace}")
-    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
-    endpoint = store.create_gateway_endpoint("chat", [config])
+    key = f"sk-{workspace}-0123456789"
+    endpoint = chat_endpoints(store, fake.base_url, "chat", model=f"gpt-{workspace}", api_key=key)["chat"]
+    [secret] = store.list_secret_infos()
+    [model] = store.list_gateway_model_definitions()
     return {
         "store": store, "exp": exp, "scorer": scorer, "schema": schema, "queue": queue,
         "secret": secret, "model": model, "endpoint": endpoint,
@@ -140,18 +136,10 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
 def _judge_endpoint(url: str, fake: OpenAIServer, workspace: str | None) -> None:
     """A ``judge-ep`` endpoint in ``workspace`` (``None``: default) on a model named after it."""
     import mlflow
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
-    from mlflow.store.tracking.rest_store import RestStore
-    from mlflow.utils.rest_utils import MlflowHostCreds
 
     mlflow.set_workspace(workspace)
-    store = RestStore(lambda: MlflowHostCreds(url))
-    secret = store.create_gateway_secret(
-        "judge-key", {"api_key": "sk-judge-0123456789"}, provider="openai", auth_config={"api_base": fake.base_url}
-    )
-    model = store.create_gateway_model_definition("judge-model", secret.secret_id, "openai", f"gpt-{workspace}")
-    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
-    store.create_gateway_endpoint("judge-ep", [config])
+    chat_endpoints(official_store(url), fake.base_url, "judge-ep", secret="judge-key", definition="judge-model",
+                   model=f"gpt-{workspace}")  # fmt: skip
 
 
 def _wait_feedback(url: str, workspace: str, trace_id: str, name: str) -> dict:
