@@ -264,6 +264,14 @@ def test_anthropic_tool_calls_both_ways_and_streamed(server, endpoints, fakes, c
     assert {d.index for d in deltas} == {0}
     assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"city": "Oslo"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    joined = _traces(server, endpoints["claude"])[0].data.spans[0].outputs["choices"][0]  # the trace's output
+    assert joined["finish_reason"] == "tool_calls" and joined["message"]["tool_calls"] == [
+        {
+            "id": "toolu_02",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+        }
+    ]
 
 
 def test_gemini_chat_is_translated_plain_and_streamed(server, endpoints, fakes, client):
@@ -400,7 +408,10 @@ def test_fallback_and_traffic_split_mix_providers(server, endpoints, fakes, clie
     [trace] = _traces(server, mixed)
     assert trace.info.state == "OK"
     root, failed, answered = trace.data.spans
-    assert root.name == "gateway/mixed" and root.outputs["choices"][0]["message"]["content"] == "Answer to: hello"
+    assert (
+        root.name == "gateway/mixed"
+        and root.outputs["choices"][0]["message"]["content"] == "Answer to: hello"
+    )
     assert failed.name == "provider/openai/gpt-4o-mini" and failed.status.status_code == "ERROR"
     assert answered.name == "provider/anthropic/claude-3-5-sonnet" and answered.status.status_code == "OK"
     assert trace.info.token_usage["input_tokens"] == 1

@@ -21,8 +21,8 @@ rewritten back into OpenAI's. This module does the same, with the rules of MLflo
   ``tool_calls``); ``usageMetadata`` -> ``usage``. Embeddings go to
   ``:embedContent`` (one input) or ``:batchEmbedContents``.
 * Streams: the provider's server-sent events become ``chat.completion.chunk`` events
-  one by one (usage on the last), then ``data: [DONE]``; an error event mid-stream
-  becomes ``{"error": {...}}``, as MLflow sends it.
+  one by one (usage on the last), ending with the body as MLflow's do (no ``[DONE]``);
+  an error event mid-stream becomes ``{"error": {...}}``, as MLflow sends it.
 
 Bad input answers 400 ``INVALID_PARAMETER_VALUE`` with MLflow's message (MLflow
 answers some of these 422). OpenAI-only fields the provider does not take
@@ -93,7 +93,7 @@ class Translation:
         return self._answer(provider_answer if isinstance(provider_answer, dict) else {})
 
     async def stream(self, lines: AsyncIterator[str]) -> AsyncIterator[str]:
-        """The provider's event-stream lines as OpenAI's (``data: {chunk}``, blank, ..., ``[DONE]``)."""
+        """The provider's event-stream lines as OpenAI's (``data: {chunk}``, a blank line, ...)."""
         convert = self._events() if self._events is not None else (lambda event: [])
         data: list[str] = []
 
@@ -118,8 +118,8 @@ class Translation:
                     yield out
         for out in flush():
             yield out
-        yield "data: [DONE]"
-        yield ""
+        # No ``data: [DONE]``, as MLflow's translated streams: the body's end is the stream's end, so
+        # a client that stops reading at [DONE] still waits until the call is counted and traced.
 
 
 def translates(request_type: str, provider: str) -> bool:
