@@ -2,7 +2,8 @@
 
 Routes (declared in :mod:`mltrail.protocol.gateway`), as MLflow 3.17 serves them:
 
-* ``POST /gateway/mlflow/v1/chat/completions``: the body's ``model`` names the endpoint;
+* ``POST /gateway/mlflow/v1/chat/completions``: the body's ``model`` names the endpoint
+  (an Anthropic or Gemini model gets it translated: :mod:`mltrail.server.gateway_translate`);
 * ``POST /gateway/{endpoint_name}/mlflow/invocations``: chat when the body has
   ``messages``, embeddings when it has ``input``;
 * ``GET /gateway/mlflow/v1/models``: the endpoints the caller may use, as OpenAI's model list;
