@@ -90,6 +90,8 @@ def test_denied_definitions_and_secrets_are_withheld_from_answers(server, monkey
     auth.grant_user_permission("bob", "gateway_secret", ids["two"][0], "DENY")
 
     withheld = _mappings(bob, "chat")
+    ajax = bob.get("/ajax-api/3.0/mlflow/gateway/endpoints/get", params={"name": "chat"})  # the UI's path
+    assert ajax.json()["endpoint"]["model_mappings"] == withheld
     assert "model_definition" not in withheld[0] and "model_definition_id" not in withheld[0]
     assert withheld[0]["linkage_type"] == "PRIMARY" and withheld[0]["mapping_id"] == full[0]["mapping_id"]
     second = withheld[1]["model_definition"]

@@ -134,7 +134,7 @@ def test_anthropic_chat_is_translated_plain_and_streamed(server, endpoints, fake
     before = len(_traces(server, claude))
     messages = [
         {"role": "system", "content": "Be brief."},
-        {"role": "system", "content": "Be kind."},
+        {"role": "developer", "content": "Be kind."},  # OpenAI's newer name for a system message
         {"role": "user", "content": "hi there"},
     ]
     reply = client.chat.completions.create(
@@ -469,3 +469,22 @@ def test_bad_requests_are_400_and_provider_errors_mapped(server, endpoints, fake
     resp = httpx.post(chat, json={"model": "claude", "messages": hi, "stream": True})
     assert resp.status_code == 503 and resp.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     assert "scripted overloaded_error" in resp.json()["message"]
+
+    # Failing mid-stream (an error event after the first words): the client gets MLflow's error
+    # chunk, which the openai package raises; the call is counted and traced as failed.
+    claude = endpoints["claude"]
+    errors_before = sum(r["errors"] for r in httpx.get(
+        f"{server.url}/ajax-api/3.0/mltrail/gateway/usage", params={"endpoint_id": claude.endpoint_id}
+    ).json()["usage"])  # fmt: skip
+    fakes["anthropic"].break_next_stream("Overloaded right now")
+    got = []
+    with pytest.raises(openai.APIError, match="Overloaded right now"):
+        for chunk in client.chat.completions.create(model="claude", messages=hi, stream=True):
+            got.append(chunk.choices[0].delta.content)
+    assert got == ["", "Answer"]  # the text block opened, its first word, then the error
+    trace = _traces(server, claude)[0]
+    assert trace.info.state == "ERROR" and trace.data.spans[1].status.status_code == "ERROR"
+    errors = sum(r["errors"] for r in httpx.get(
+        f"{server.url}/ajax-api/3.0/mltrail/gateway/usage", params={"endpoint_id": claude.endpoint_id}
+    ).json()["usage"])  # fmt: skip
+    assert errors == errors_before + 1

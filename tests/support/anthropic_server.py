@@ -20,7 +20,8 @@ Usage::
 
 or the ``anthropic_server`` fixture, which also sets ``ANTHROPIC_BASE_URL`` and
 ``ANTHROPIC_API_KEY``. ``server.fail_next(status, times)`` answers the next
-requests with an error (``status="drop"`` closes the connection unanswered).
+requests with an error (``status="drop"`` closes the connection unanswered);
+``server.break_next_stream(message)`` ends the next stream with an ``error`` event.
 
 As the API does, an answer stops at the first of ``stop_sequences`` it contains
 (``stop_reason: "stop_sequence"``) or after ``max_tokens`` tokens (one per word here,
@@ -189,6 +190,13 @@ class _Handler(JSONHandler):
              "usage": {"output_tokens": message["usage"]["output_tokens"]}},
             {"type": "message_stop"},
         ]  # fmt: skip
+        with self.server.lock:
+            broken, self.server.break_stream = self.server.break_stream, None
+        if broken:  # the API's mid-stream failure: an error event after the first text, then the end
+            events = [
+                *events[:3],
+                {"type": "error", "error": {"type": "overloaded_error", "message": broken}},
+            ]
         for event in events:
             self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
         self.wfile.flush()
@@ -266,6 +274,7 @@ class _Server(ThreadingHTTPServer):
     failures: list[tuple[int | str, str]]
     failed: int
     lock: threading.Lock
+    break_stream: str | None
 
 
 class AnthropicServer(FakeHTTPServer):
@@ -280,6 +289,7 @@ class AnthropicServer(FakeHTTPServer):
         self._server.failures = []
         self._server.failed = 0
         self._server.lock = threading.Lock()
+        self._server.break_stream = None
 
     @property
     def base_url(self) -> str:
@@ -293,6 +303,11 @@ class AnthropicServer(FakeHTTPServer):
     def set_api_key(self, api_key: str) -> None:
         """The key the server accepts (any other gets a 401)."""
         self._server.api_key = api_key
+
+    def break_next_stream(self, message: str = "Overloaded") -> None:
+        """The next streamed answer stops after its first words with an ``overloaded_error`` event."""
+        with self._server.lock:
+            self._server.break_stream = message
 
     def fail_next(self, status: int | str, times: int = 1, message: str | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` (or ``"drop"`` the connection)."""

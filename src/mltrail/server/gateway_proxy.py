@@ -400,6 +400,10 @@ async def _relay(
                 except ValueError:
                     event = None
                 if isinstance(event, dict):
+                    if (
+                        isinstance(event.get("error"), dict) and error is None
+                    ):  # the provider failed mid-stream
+                        error = f"The provider's stream ended in an error: {event['error'].get('message')}"
                     if isinstance(found := _usage_of(event), dict):
                         usage.update(found)
                     if len(events) < _MAX_TRACED_EVENTS:

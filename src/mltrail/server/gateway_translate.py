@@ -63,6 +63,8 @@ _NOT_FOR_ANTHROPIC = frozenset(
         "service_tier", "max_completion_tokens", "functions", "function_call", "verbosity",
     }
 )  # fmt: skip
+# OpenAI's newer models take instructions as "developer" messages: a system prompt by another name.
+_SYSTEM_ROLES = ("system", "developer")
 _GEMINI_CONFIG = {
     "temperature": "temperature",
     "stop": "stopSequences",
@@ -278,7 +280,7 @@ def _anthropic_request(model: str, body: dict[str, Any]) -> Translation:
     sent.update(model=model, max_tokens=max_tokens, messages=_anthropic_messages(messages))
     if "stop" in sent:
         sent["stop_sequences"] = _stops(sent.pop("stop"))
-    if systems := [m for m in messages if m["role"] == "system"]:
+    if systems := [m for m in messages if m["role"] in _SYSTEM_ROLES]:
         sent["system"] = "\n".join(_text(m.get("content")) for m in systems)
     if "temperature" in sent:
         sent["temperature"] = 0.5 * sent["temperature"]
@@ -469,7 +471,7 @@ def _gemini_contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any
     names: dict[str, str] = {}  # tool call id -> function name (Gemini's functionResponse needs it)
     for m in messages:
         role = m["role"]
-        if role == "system":
+        if role in _SYSTEM_ROLES:
             system = system or {"parts": []}
             system["parts"].append({"text": _text(m.get("content"))})
         elif role == "assistant" and m.get("tool_calls"):
