@@ -420,9 +420,9 @@ class _AnthropicStream:
                 "tool_calls": [{"index": index, "function": {"arguments": block.get("partial_json", "")}}]
             }
         elif kind in ("content_block_start", "content_block_delta"):
-            text = block.get("text", block.get("thinking"))
+            text = block.get("text")
             if text is None:
-                return []  # signatures and other blocks OpenAI has no field for
+                return []  # thinking (MLflow streams it not), signatures: OpenAI has no field for them
             delta = {"content": text}
         elif kind == "message_delta":
             self.usage.update(event.get("usage") or {})
