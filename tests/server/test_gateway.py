@@ -260,7 +260,8 @@ def test_unsupported_provider_and_fallback(server, store, fake):
     live = store.get_secret_info(secret_name="judge-key")
     first = store.create_gateway_model_definition("dead-model", dead.secret_id, "openai", "m1")
     second = store.create_gateway_model_definition("live-model", live.secret_id, "openai", "m2")
-    claude = store.create_gateway_model_definition("claude", live.secret_id, "anthropic", "claude-3-5-haiku")
+    # Anthropic and Gemini are translated now (test_gateway_translate.py); Bedrock is not served.
+    claude = store.create_gateway_model_definition("claude", live.secret_id, "bedrock", "anthropic.claude-v2")
     primary, fallback = GatewayModelLinkageType.PRIMARY, GatewayModelLinkageType.FALLBACK
     store.create_gateway_endpoint(
         "failover",

@@ -76,7 +76,13 @@ def _traces(server, endpoint, count_before: int = 0):
 
 
 def _one_more_trace(server, endpoint, before: int):
-    traces = _traces(server, endpoint)
+    """The newest trace, once there is one more than ``before``: a streamed call's trace is written
+    after its last chunk has gone out, so the client may ask before it is there."""
+    import time
+
+    deadline = time.monotonic() + 15
+    while len(traces := _traces(server, endpoint)) < before + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(traces) == before + 1, [t.info.trace_id for t in traces]
     return traces[0]
 

@@ -20,7 +20,12 @@ Usage::
 
 or the ``anthropic_server`` fixture, which also sets ``ANTHROPIC_BASE_URL`` and
 ``ANTHROPIC_API_KEY``. ``server.fail_next(status, times)`` answers the next
-requests with an error (``status="drop"`` closes the connection unanswered).
+requests with an error (``status="drop"`` closes the connection unanswered);
+``server.break_next_stream(message)`` ends the next stream with an ``error`` event.
+
+As the API does, an answer stops at the first of ``stop_sequences`` it contains
+(``stop_reason: "stop_sequence"``) or after ``max_tokens`` tokens (one per word here,
+``"max_tokens"``); a responder answering ``tool_use`` blocks stops with ``"tool_use"``.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ import pytest
 
 from support.fake_http import FakeHTTPServer, JSONHandler
 
-Responder = Callable[[dict[str, Any]], str]
+# A responder answers text, or a list of content blocks (``text`` and ``tool_use``).
+Responder = Callable[[dict[str, Any]], "str | list[dict[str, Any]]"]
 
 TEST_API_KEY = "sk-ant-api03-test-key-never-log-me"
 
@@ -112,25 +118,29 @@ class _Handler(JSONHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.server.requests.append({"path": "/v1/messages", "body": body, "headers": headers})
-        answer = self.server.responder(body)
+        blocks, stop_reason, stop_sequence = _answer_blocks(self.server.responder(body), body)
         input_tokens = sum(len(_text(m["content"]).split()) for m in body["messages"])
+        output_tokens = sum(
+            len(b["text"].split()) if b["type"] == "text" else len(json.dumps(b["input"]).split())
+            for b in blocks
+        )
         message = {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
             "type": "message",
             "role": "assistant",
             "model": body["model"],
-            "content": [{"type": "text", "text": answer}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": len(answer.split())},
+            "content": blocks,
+            "stop_reason": stop_reason,
+            "stop_sequence": stop_sequence,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
         }
         if body.get("stream"):
-            self._stream(message, answer)
+            self._stream(message)
         else:
             self._send_json(200, message)
 
-    def _stream(self, message: dict[str, Any], answer: str) -> None:
-        """The Messages API's event stream: message_start, one text block in deltas, message_delta, stop."""
+    def _stream(self, message: dict[str, Any]) -> None:
+        """The Messages API's event stream: message_start, each block in deltas, message_delta, stop."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
@@ -142,17 +152,51 @@ class _Handler(JSONHandler):
             "stop_reason": None,
             "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 1},
         }
-        events = [
-            {"type": "message_start", "message": start},
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            *({"type": "content_block_delta", "index": 0,
-               "delta": {"type": "text_delta", "text": word if i == 0 else " " + word}}
-              for i, word in enumerate(answer.split(" "))),
-            {"type": "content_block_stop", "index": 0},
-            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+        for index, block in enumerate(message["content"]):
+            if block["type"] == "text":
+                events.append(
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {"type": "text", "text": ""},
+                    }
+                )
+                events += (
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "text_delta", "text": word if i == 0 else " " + word},
+                    }
+                    for i, word in enumerate(block["text"].split(" "))
+                )
+            else:  # tool_use: the input arrives as partial JSON, in two pieces
+                events.append(
+                    {"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}}
+                )
+                raw = json.dumps(block["input"])
+                events += (
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": piece},
+                    }
+                    for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :])
+                )
+            events.append({"type": "content_block_stop", "index": index})
+        events += [
+            {"type": "message_delta",
+             "delta": {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]},
              "usage": {"output_tokens": message["usage"]["output_tokens"]}},
             {"type": "message_stop"},
         ]  # fmt: skip
+        with self.server.lock:
+            broken, self.server.break_stream = self.server.break_stream, None
+        if broken:  # the API's mid-stream failure: an error event after the first text, then the end
+            events = [
+                *events[:3],
+                {"type": "error", "error": {"type": "overloaded_error", "message": broken}},
+            ]
         for event in events:
             self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
         self.wfile.flush()
@@ -170,6 +214,20 @@ class _Handler(JSONHandler):
             return True
         self._error(int(status), message)
         return True
+
+
+def _answer_blocks(answer: Any, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None]:
+    """The answer's content blocks, cut as the API cuts them, with its stop reason and sequence."""
+    if not isinstance(answer, str):
+        blocks = [dict(b) for b in answer]
+        return blocks, "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn", None
+    for stop in body.get("stop_sequences") or ():
+        if stop in answer:
+            return [{"type": "text", "text": answer[: answer.index(stop)]}], "stop_sequence", stop
+    words = answer.split(" ")
+    if len(words) > body["max_tokens"]:
+        return [{"type": "text", "text": " ".join(words[: body["max_tokens"]])}], "max_tokens", None
+    return [{"type": "text", "text": answer}], "end_turn", None
 
 
 def _validate(body: Any) -> str | None:
@@ -216,6 +274,7 @@ class _Server(ThreadingHTTPServer):
     failures: list[tuple[int | str, str]]
     failed: int
     lock: threading.Lock
+    break_stream: str | None
 
 
 class AnthropicServer(FakeHTTPServer):
@@ -230,6 +289,7 @@ class AnthropicServer(FakeHTTPServer):
         self._server.failures = []
         self._server.failed = 0
         self._server.lock = threading.Lock()
+        self._server.break_stream = None
 
     @property
     def base_url(self) -> str:
@@ -243,6 +303,11 @@ class AnthropicServer(FakeHTTPServer):
     def set_api_key(self, api_key: str) -> None:
         """The key the server accepts (any other gets a 401)."""
         self._server.api_key = api_key
+
+    def break_next_stream(self, message: str = "Overloaded") -> None:
+        """The next streamed answer stops after its first words with an ``overloaded_error`` event."""
+        with self._server.lock:
+            self._server.break_stream = message
 
     def fail_next(self, status: int | str, times: int = 1, message: str | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` (or ``"drop"`` the connection)."""

@@ -8,8 +8,9 @@ to point at another server (a proxy, a self-hosted model, a test fake); the
 ``openai_compatible`` provider has no default and needs one. Anthropic and Gemini
 (:data:`NATIVE`) are called in their own format, through their passthrough routes
 (``/gateway/anthropic/v1/messages``, ``/gateway/gemini/v1beta/models/…``) and the raw
-proxy. A model definition of another provider is stored, but calling it answers
-400 "not supported by mltrail".
+proxy, and through the OpenAI-format routes translated
+(:mod:`mltrail.server.gateway_translate`). A model definition of another provider is
+stored, but calling it answers 400 "not supported by mltrail".
 
 Example::
 
@@ -93,8 +94,7 @@ def base_url(provider: str, auth_config: dict[str, Any]) -> str:
         raise invalid(
             f"Provider {provider!r} is not supported by mltrail's gateway: it calls OpenAI-compatible "
             f"providers ({', '.join(sorted(OPENAI_COMPATIBLE))}) or any server speaking OpenAI's API "
-            "through the secret's auth_config api_base, and Anthropic and Gemini through their "
-            "passthrough routes."
+            "through the secret's auth_config api_base, and Anthropic and Gemini."
         )
     url = auth_config.get("api_base") or OPENAI_COMPATIBLE.get(name) or NATIVE.get(name)
     if not url:

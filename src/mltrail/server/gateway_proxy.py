@@ -2,7 +2,8 @@
 
 Routes (declared in :mod:`mltrail.protocol.gateway`), as MLflow 3.17 serves them:
 
-* ``POST /gateway/mlflow/v1/chat/completions``: the body's ``model`` names the endpoint;
+* ``POST /gateway/mlflow/v1/chat/completions``: the body's ``model`` names the endpoint
+  (an Anthropic or Gemini model gets it translated: :mod:`mltrail.server.gateway_translate`);
 * ``POST /gateway/{endpoint_name}/mlflow/invocations``: chat when the body has
   ``messages``, embeddings when it has ``input``;
 * ``GET /gateway/mlflow/v1/models``: the endpoints the caller may use, as OpenAI's model list;
@@ -55,6 +56,7 @@ from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_policy as policy
 from mltrail.server import gateway_providers as providers
 from mltrail.server import gateway_traces as tr
+from mltrail.server import gateway_translate as gt
 from mltrail.server.auth.rules import AUTHENTICATED, USE, PermissionDenied, auth_enabled, subject_of
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.limits import loads_json
@@ -188,11 +190,12 @@ def _resolve(call: Call, mapping: dict[str, Any], route: ProxyRoute) -> _Target:
         )
     if not providers.supported(provider):
         providers.base_url(provider, {})  # raises the "not supported by mltrail" 400
-    if route.wire is not None and providers.wire(provider) != route.wire:
+    kind = providers.wire(provider)
+    if route.wire is not None and kind != route.wire and not gt.translates(route.request_type, provider):
         raise invalid(
             f"Provider {provider!r} is not supported by mltrail's gateway on {call.request.url.path}: "
             f"it takes {route.wire} models; call a {provider} model through "
-            f"{_PASSTHROUGH_OF.get(providers.wire(provider), 'its passthrough route')} or /gateway/proxy/."
+            f"{_PASSTHROUGH_OF.get(kind, 'its passthrough route')} or /gateway/proxy/."
         )
     sealed, auth_config = gateway_store(call).sealed_secret(definition["secret_id"])
     opened = secret_box(call).open(sealed)
@@ -235,7 +238,7 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
             TEMPORARILY_UNAVAILABLE,
         ) from None
     if resp.status_code >= 400:
-        text = (await resp.aread()).decode("utf-8", "replace")[:1000]
+        text = gt.error_detail((await resp.aread()).decode("utf-8", "replace"))[:1000]
         await resp.aclose()
         code = (
             REQUEST_LIMIT_EXCEEDED
@@ -343,13 +346,18 @@ async def _forward(
     for mapping in _order(endpoint):
         try:
             target = await _blocking(call, _resolve, call, mapping, route)
+            # An OpenAI-format call to an Anthropic or Gemini model: rewritten both ways.
+            translated = gt.translation(route.request_type, target.provider, target.model, body)
         except MltrailException as err:
             await _finish(call, traced, None, error=err.message)
             raise
         sent = {**body, "model": target.model} if route.set_model else body
+        to = path or route.path.replace("{model}", target.model)
+        if translated is not None:
+            sent, to = translated.body, translated.path
         attempt = traced.attempt(target.provider, target.model, route.method, bool(body.get("stream")))
         try:
-            resp = await _send(call, target, path or route.path.replace("{model}", target.model), sent)
+            resp = await _send(call, target, to, sent)
         except MltrailException as err:
             attempt.end(error=err.message)
             last = err
@@ -359,13 +367,17 @@ async def _forward(
             raise
         media_type = resp.headers.get("content-type", "application/json").split(";")[0].strip()
         if media_type in _STREAM_TYPES:
-            return StreamingResponse(_relay(call, traced, attempt, resp, route), media_type=media_type)
+            relay = _relay(call, traced, attempt, resp, route, translated)
+            return StreamingResponse(relay, media_type="text/event-stream" if translated else media_type)
         content = await resp.aread()
         await resp.aclose()
         try:
             answer = json.loads(content)
         except ValueError:
             answer = None
+        if translated is not None:
+            answer = translated.answer(answer)
+            content, media_type = json.dumps(answer).encode(), "application/json"
         usage = _usage_of(answer)
         attempt.end(usage)
         try:  # AFTER guardrails
@@ -384,14 +396,20 @@ _MAX_TRACED_EVENTS = 20_000  # a streamed answer kept for its trace (the output 
 
 
 async def _relay(
-    call: Call, traced: tr.GatewayTrace, attempt: tr.Attempt, resp: Any, route: ProxyRoute
+    call: Call,
+    traced: tr.GatewayTrace,
+    attempt: tr.Attempt,
+    resp: Any,
+    route: ProxyRoute,
+    translated: gt.Translation | None = None,
 ) -> AsyncIterator[bytes]:
     """Pass a provider's event stream through as it comes; total its usage and trace it at the end."""
     usage: dict[str, Any] = {}
     events: list[Any] = []
     error: str | None = None
     try:
-        async for line in resp.aiter_lines():
+        lines = resp.aiter_lines() if translated is None else translated.stream(resp.aiter_lines())
+        async for line in lines:
             payload = line[5:].strip() if line.startswith("data:") else line.strip()
             if payload.startswith("{"):
                 try:
@@ -399,6 +417,10 @@ async def _relay(
                 except ValueError:
                     event = None
                 if isinstance(event, dict):
+                    if (
+                        isinstance(event.get("error"), dict) and error is None
+                    ):  # the provider failed mid-stream
+                        error = f"The provider's stream ended in an error: {event['error'].get('message')}"
                     if isinstance(found := _usage_of(event), dict):
                         usage.update(found)
                     if len(events) < _MAX_TRACED_EVENTS:

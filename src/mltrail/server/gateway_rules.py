@@ -12,6 +12,11 @@ Each secret, model definition and endpoint carries per-user grants (resource typ
   deleting DELETE (its grants go with it); pointing a definition at another secret
   needs USE on that secret, an endpoint at other definitions USE on them;
 * lists answer only what the caller may read; bindings without an endpoint, admins only;
+* an answer never shows what the caller is denied (an explicit DENY, as MLflow's
+  ``_withhold_denied_model_mappings``): an endpoint's mapping to a denied model
+  definition loses ``model_definition`` and ``model_definition_id``, a definition
+  naming a denied secret loses ``secret_id`` and ``secret_name`` (get, update, list,
+  attach); ``secrets/config`` keeps ``using_default_passphrase`` for admins;
 * calling an endpoint through a proxy needs USE on it
   (:func:`mltrail.server.gateway_proxy.require_use`).
 
@@ -168,6 +173,63 @@ def _readable(resource_type: str) -> Callable[..., Any]:
     return around
 
 
+def _withhold_definition_secret(definition: Any, subject: Subject) -> Any:
+    """A model definition without its secret's id and name when the caller is denied that secret."""
+    secret_id = definition.get("secret_id") if isinstance(definition, dict) else None
+    if secret_id and subject.gateway(SECRET, str(secret_id)).denied:
+        return {k: v for k, v in definition.items() if k not in ("secret_id", "secret_name")}
+    return definition
+
+
+def _withhold_mapping(mapping: Any, subject: Subject) -> Any:
+    """An endpoint's model mapping without what the caller is denied (its definition, or that one's secret)."""
+    if not isinstance(mapping, dict):
+        return mapping
+    definition_id = mapping.get("model_definition_id") or (mapping.get("model_definition") or {}).get(
+        "model_definition_id"
+    )
+    if definition_id and subject.gateway(DEFINITION, str(definition_id)).denied:
+        return {k: v for k, v in mapping.items() if k not in ("model_definition", "model_definition_id")}
+    if "model_definition" in mapping:
+        return {
+            **mapping,
+            "model_definition": _withhold_definition_secret(mapping["model_definition"], subject),
+        }
+    return mapping
+
+
+def _withhold_endpoint(endpoint: Any, subject: Subject) -> Any:
+    if not isinstance(endpoint, dict) or not endpoint.get("model_mappings"):
+        return endpoint
+    return {**endpoint, "model_mappings": [_withhold_mapping(m, subject) for m in endpoint["model_mappings"]]}
+
+
+def _withheld(field: str, one: Callable[[Any, Subject], Any], many: bool = False) -> Callable[..., Any]:
+    """An answer's ``field`` (one resource, or a list with ``many``) without what the caller is denied."""
+
+    def around(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+        result = handler(call)
+        if subject.is_admin or not isinstance(result, dict) or field not in result:
+            return result
+        value = result[field]
+        return {**result, field: [one(v, subject) for v in value] if many else one(value, subject)}
+
+    return around
+
+
+def _then(first: Callable[..., Any], second: Callable[..., Any]) -> Callable[..., Any]:
+    """Two ``around`` wrappers: ``second`` applied to what ``first`` answers."""
+    return lambda handler, call, subject: second(lambda c: first(handler, c, subject), call, subject)
+
+
+def _admin_posture(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
+    """``secrets/config`` without ``using_default_passphrase`` (the server's security posture) for non-admins."""
+    result = handler(call)
+    if subject.is_admin or not isinstance(result, dict):
+        return result
+    return {k: v for k, v in result.items() if k != "using_default_passphrase"}
+
+
 def _readable_usage(handler: Callable[[Call], Any], call: Call, subject: Subject) -> Any:
     result = handler(call)
     if subject.is_admin:
@@ -215,20 +277,39 @@ AUTH_RULES: dict[tuple[str, str], Rule] = {
             G.create_model_definition,
             _rule(DEFINITION, USE, _on(SECRET, USE, _SECRET_ID), _creator_manages(DEFINITION)),
         ),
-        (G.get_model_definition, _rule(DEFINITION, READ, _on(DEFINITION, READ, _DEFINITION_ID))),
+        (
+            G.get_model_definition,
+            _rule(
+                DEFINITION,
+                READ,
+                _on(DEFINITION, READ, _DEFINITION_ID),
+                _withheld("model_definition", _withhold_definition_secret),
+            ),
+        ),
         (
             G.update_model_definition,
             _rule(
                 DEFINITION,
                 UPDATE,
                 _all(_on(DEFINITION, UPDATE, _DEFINITION_ID), _on(SECRET, USE, _SECRET_ID)),
+                _withheld("model_definition", _withhold_definition_secret),
             ),
         ),
         (
             G.delete_model_definition,
             _rule(DEFINITION, DELETE, _on(DEFINITION, DELETE, _DEFINITION_ID), _grants_go_with(DEFINITION)),
         ),
-        (G.list_model_definitions, _rule(DEFINITION, READ, require_user, _readable(DEFINITION))),
+        (
+            G.list_model_definitions,
+            _rule(
+                DEFINITION,
+                READ,
+                require_user,
+                _then(
+                    _readable(DEFINITION), _withheld("model_definitions", _withhold_definition_secret, True)
+                ),
+            ),
+        ),
         (
             G.create_endpoint,
             _rule(
@@ -238,7 +319,15 @@ AUTH_RULES: dict[tuple[str, str], Rule] = {
                 _creator_manages(ENDPOINT),
             ),
         ),
-        (G.get_endpoint, _rule(ENDPOINT, READ, _on(ENDPOINT, READ, _endpoint_of_ref))),
+        (
+            G.get_endpoint,
+            _rule(
+                ENDPOINT,
+                READ,
+                _on(ENDPOINT, READ, _endpoint_of_ref),
+                _withheld("endpoint", _withhold_endpoint),
+            ),
+        ),
         (
             G.update_endpoint,
             _rule(
@@ -249,19 +338,29 @@ AUTH_RULES: dict[tuple[str, str], Rule] = {
                     _on(DEFINITION, USE, _definitions_of_configs),
                     _trace_experiment,
                 ),
+                _withheld("endpoint", _withhold_endpoint),
             ),
         ),
         (
             G.delete_endpoint,
             _rule(ENDPOINT, DELETE, _on(ENDPOINT, DELETE, _ENDPOINT_ID), _grants_go_with(ENDPOINT)),
         ),
-        (G.list_endpoints, _rule(ENDPOINT, READ, require_user, _readable(ENDPOINT))),
+        (
+            G.list_endpoints,
+            _rule(
+                ENDPOINT,
+                READ,
+                require_user,
+                _then(_readable(ENDPOINT), _withheld("endpoints", _withhold_endpoint, True)),
+            ),
+        ),
         (
             G.attach_model,
             _rule(
                 ENDPOINT,
                 UPDATE,
                 _all(_on(ENDPOINT, UPDATE, _ENDPOINT_ID), _on(DEFINITION, USE, _definition_of_attach)),
+                _withheld("mapping", _withhold_mapping),
             ),
         ),
         (G.detach_model, _rule(ENDPOINT, UPDATE, _on(ENDPOINT, UPDATE, _ENDPOINT_ID))),
@@ -273,7 +372,7 @@ AUTH_RULES: dict[tuple[str, str], Rule] = {
         (G.supported_providers, AUTHENTICATED),
         (G.supported_models, AUTHENTICATED),
         (G.provider_config, AUTHENTICATED),
-        (G.secrets_config, AUTHENTICATED),
+        (G.secrets_config, _rule("authenticated", None, require_user, _admin_posture)),
         (G.usage, _rule(ENDPOINT, READ, require_user, _readable_usage)),
     )
     for m in ep.methods

@@ -238,11 +238,22 @@ def join_chat_stream(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
     choices: dict[int, dict[str, Any]] = {}
     for chunk in chunks:
         for choice in chunk.get("choices") or ():
-            state = choices.setdefault(choice.get("index", 0), {"role": None, "parts": [], "finish": None})
+            state = choices.setdefault(
+                choice.get("index", 0), {"role": None, "parts": [], "finish": None, "calls": {}}
+            )
             delta = choice.get("delta") or {}
             state["role"] = state["role"] or delta.get("role")
             if delta.get("content"):
                 state["parts"].append(delta["content"])
+            for call in delta.get("tool_calls") or ():  # a call's id and name first, its arguments in pieces
+                joined = state["calls"].setdefault(
+                    call.get("index", 0),
+                    {"id": None, "type": "function", "function": {"name": None, "arguments": ""}},
+                )
+                joined["id"] = joined["id"] or call.get("id")
+                function = call.get("function") or {}
+                joined["function"]["name"] = joined["function"]["name"] or function.get("name")
+                joined["function"]["arguments"] += function.get("arguments") or ""
             state["finish"] = choice.get("finish_reason") or state["finish"]
     last = chunks[-1]
     joined: dict[str, Any] = {
@@ -253,7 +264,11 @@ def join_chat_stream(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
         "choices": [
             {
                 "index": index,
-                "message": {"role": s["role"] or "assistant", "content": "".join(s["parts"]) or None},
+                "message": {
+                    "role": s["role"] or "assistant",
+                    "content": "".join(s["parts"]) or None,
+                    **({"tool_calls": [s["calls"][i] for i in sorted(s["calls"])]} if s["calls"] else {}),
+                },
                 "finish_reason": s["finish"] or "stop",
             }
             for index, s in sorted(choices.items())
