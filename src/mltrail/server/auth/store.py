@@ -71,7 +71,11 @@ registered_model_permissions = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", name="fk_user_id"), nullable=False),
+    # MLflow names this key fk_user_id too, which MySQL/MariaDB refuse (a constraint name is unique
+    # per database there): tables created here get their own name; existing ones keep theirs.
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", name="fk_model_perm_user_id"), nullable=False
+    ),
     sa.Column("permission", sa.String(255)),
     sa.UniqueConstraint("name", "user_id", name="unique_name_user"),
 )
