@@ -273,11 +273,24 @@ def test_a_role_grants_what_it_says_in_its_workspace_only(server, world, admin, 
     assert client.search_experiments() == []
     assert client.search_registered_models() == []
 
-    signed_in(server, ADMIN)
+    signed_in(server, ADMIN, "team-a")  # artifacts: under workspaces/team-a/<experiment_id>/
+    with mlflow.start_run(experiment_id=world["team-a"]) as theirs:
+        mlflow.log_text("the admin's", "notes.txt")
     admin.add_role_permission(role.id, "workspace", "*", "USE")  # a member of team-a may create there
     client = signed_in(server, user, "team-a")
+    assert mlflow.artifacts.load_text(f"runs:/{theirs.info.run_id}/notes.txt") == "the admin's"  # READ
+    with pytest.raises(Exception, match="403"):
+        client.log_text(theirs.info.run_id, "mine", "notes.txt")
     mine = client.create_experiment(name("mine"))
     client.set_experiment_tag(mine, "owner", "me")  # the creator manages what they create
+    with mlflow.start_run(experiment_id=mine) as run:
+        mlflow.log_text("hello", "notes/a.txt")
+    assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/a.txt") == "hello"
+    team_b = client.get_experiment(mine).artifact_location.replace("/team-a/", "/team-b/")
+    with http(server, user) as api:  # a path into another workspace than the request's: refused
+        for path in (team_b.split(":", 1)[1].lstrip("/") + "/x.txt", f"{world['team-b']}/x.txt"):
+            resp = api.get(f"/api/2.0/mlflow-artifacts/artifacts/{path}", headers={"X-MLFLOW-WORKSPACE": "team-a"})
+            assert resp.status_code == 403, (path, resp.text)
     client = signed_in(server, user, "team-b")
     refused(lambda: client.create_experiment(name("mine")))
 

@@ -55,6 +55,7 @@ from mltrail.server.auth.resolve import (
     listed,
     own_grant,
     request_workspace,
+    workspace_permission,
 )
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.scope import USER_SCOPE_KEY
@@ -191,10 +192,12 @@ class Subject:
         """Raise :class:`PermissionDenied` unless the caller has ``need`` on the experiment.
 
         ``None`` stands for a resource that names no experiment (an artifact outside
-        every experiment's folder): the default permission decides, as in MLflow.
+        every experiment's folder): as in MLflow, the caller's workspace grant decides
+        (a member may look around their workspace), else the absent-grant rule.
         """
         if experiment_id is None:
-            perm = self._fixed() or absent_permission(self.auth.config)
+            perm = self._fixed() or workspace_permission(self.auth, self.user.username)
+            perm = perm or absent_permission(self.auth.config)
         else:
             perm = self.experiment(experiment_id)
         if not getattr(perm, need):
@@ -293,11 +296,11 @@ def _read_sources(call: Call, subject: Subject) -> None:
     elif scheme == "models" and rest:
         subject.require_model(rest.split("/")[0].split("@")[0], READ)
     elif scheme == "mlflow-artifacts":
-        subject.require_experiment(artifact_experiment(rest), READ)
+        subject.require_experiment(artifact_experiment(rest, admin=subject.is_admin), READ)
     elif "://" in source:  # a remote store: under the default root, the folder names the experiment
         root = call.config.effective_artifact_root().rstrip("/")
         if "://" in root and source.startswith(root + "/"):
-            subject.require_experiment(artifact_experiment(source[len(root) + 1 :]), READ)
+            subject.require_experiment(artifact_experiment(source[len(root) + 1 :], admin=subject.is_admin), READ)
     experiments += [_existing(lambda r=r: run_experiment(call, r)) for r in run_ids if r]
     experiments += [_existing(lambda m=m: logged_model_experiment(call, m)) for m in model_ids if m]
     for experiment_id in experiments:
