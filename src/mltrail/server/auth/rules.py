@@ -196,7 +196,9 @@ class Subject:
         (a member may look around their workspace), else the absent-grant rule.
         """
         if experiment_id is None:
-            perm = self._fixed() or workspace_permission(self.auth, self.user.username)
+            perm = self._fixed()
+            if perm is None and active_workspace() is not None:
+                perm = workspace_permission(self.auth, self.user.username)
             perm = perm or absent_permission(self.auth.config)
         else:
             perm = self.experiment(experiment_id)
