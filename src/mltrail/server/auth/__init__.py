@@ -4,8 +4,11 @@
 * :mod:`.config` — :class:`AuthConfig` from MLflow's ini file (``MLFLOW_AUTH_CONFIG_PATH``).
 * :mod:`.passwords` — scrypt hashes in werkzeug's format (MLflow's); pbkdf2 verified too.
 * :mod:`.store` — :class:`AuthStore`: users, permissions and API tokens in their own database.
+* :mod:`.roles` — MLflow 3.17's roles (``AuthStore.roles``): roles, role permissions, assignments.
+* :mod:`.resolve` — a user's effective permission: per-user and role grants folded as MLflow does.
 * :mod:`.authn` — Basic / Bearer credentials, verified once and then cached per credential.
-* :mod:`.handlers` — MLflow's auth REST API (users, permissions), mounted when auth is on.
+* :mod:`.handlers` — MLflow's auth REST API (users, permissions), mounted when auth is on;
+  :mod:`.role_handlers` its roles API; :mod:`.calls` what both read from a call.
 * :mod:`.rules` — per-route authorization (who may do what to which resource).
 
 The app holds one :class:`AuthService` on ``app.state.auth`` (``None`` when auth

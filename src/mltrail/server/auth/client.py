@@ -76,6 +76,55 @@ class User:
 
 
 @dataclass(frozen=True)
+class RolePermission:
+    """A permission of a role: ``permission`` on ``resource_type`` resources matching ``resource_pattern``."""
+
+    id: int
+    role_id: int
+    resource_type: str
+    resource_pattern: str
+    permission: str
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RolePermission:
+        return cls(int(d["id"]), int(d["role_id"]), d["resource_type"], d["resource_pattern"], d["permission"])
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role of a workspace with its permissions."""
+
+    id: int
+    name: str
+    workspace: str
+    description: str | None = None
+    permissions: list[RolePermission] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Role:
+        return cls(
+            int(d["id"]),
+            d["name"],
+            d.get("workspace", "default"),
+            d.get("description"),
+            [RolePermission.from_json(p) for p in d.get("permissions", [])],
+        )
+
+
+@dataclass(frozen=True)
+class UserRoleAssignment:
+    """A user's membership of a role."""
+
+    id: int
+    user_id: int
+    role_id: int
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> UserRoleAssignment:
+        return cls(int(d["id"]), int(d["user_id"]), int(d["role_id"]))
+
+
+@dataclass(frozen=True)
 class GetUserPermissionResult:
     allowed: bool
     permission: str
@@ -205,11 +254,70 @@ class AuthServiceClient:
     def delete_token(self, token_id: int, username: str | None = None) -> None:
         self._call("DELETE", f"{_TOKENS}/delete", {"id": token_id, "username": username or ""})
 
-    # ----------------------------------------------------- roles (MLflow 3.x)
-    def _roles(self, *_: Any, **__: Any) -> Any:
-        """Roles are not implemented by mltrail: the server answers 501 NOT_IMPLEMENTED."""
-        return self._call("GET", f"{_V3}/roles/list")
+    # ----------------------------------------------------- roles (MLflow 3.17)
+    def create_role(self, workspace: str, name: str, description: str | None = None) -> Role:
+        """A new role in ``workspace`` (admins, or that workspace's admins)."""
+        body: dict[str, Any] = {"workspace": workspace, "name": name}
+        if description is not None:
+            body["description"] = description
+        return Role.from_json(self._call("POST", f"{_V3}/roles/create", body)["role"])
 
-    create_role = get_role = list_roles = update_role = delete_role = _roles
-    add_role_permission = remove_role_permission = list_role_permissions = update_role_permission = _roles
-    assign_role = unassign_role = list_user_roles = list_role_users = list_all_roles = _roles
+    def get_role(self, role_id: int) -> Role:
+        return Role.from_json(self._call("GET", f"{_V3}/roles/get", {"role_id": str(role_id)})["role"])
+
+    def list_roles(self, workspace: str) -> list[Role]:
+        """The roles of one workspace."""
+        return [Role.from_json(r) for r in self._call("GET", f"{_V3}/roles/list", {"workspace": workspace})["roles"]]
+
+    def list_all_roles(self) -> list[Role]:
+        """Every role of every workspace (admins)."""
+        return [Role.from_json(r) for r in self._call("GET", f"{_V3}/roles/list")["roles"]]
+
+    def update_role(self, role_id: int, name: str | None = None, description: str | None = None) -> Role:
+        body: dict[str, Any] = {"role_id": role_id}
+        if name is not None:
+            body["name"] = name
+        if description is not None:
+            body["description"] = description
+        return Role.from_json(self._call("PATCH", f"{_V3}/roles/update", body)["role"])
+
+    def delete_role(self, role_id: int) -> None:
+        self._call("DELETE", f"{_V3}/roles/delete", {"role_id": role_id})
+
+    def add_role_permission(
+        self, role_id: int, resource_type: str, resource_pattern: str, permission: str
+    ) -> RolePermission:
+        """Give a role ``permission`` on ``resource_type`` resources matching ``resource_pattern``
+        (an id or ``"*"``); ``workspace`` takes ``"*"`` with USE (member) or MANAGE (workspace admin)."""
+        body = {
+            "role_id": role_id, "resource_type": resource_type,
+            "resource_pattern": resource_pattern, "permission": permission,
+        }  # fmt: skip
+        return RolePermission.from_json(self._call("POST", f"{_V3}/roles/permissions/add", body)["role_permission"])
+
+    def remove_role_permission(self, role_permission_id: int) -> None:
+        self._call("DELETE", f"{_V3}/roles/permissions/remove", {"role_permission_id": role_permission_id})
+
+    def list_role_permissions(self, role_id: int) -> list[RolePermission]:
+        resp = self._call("GET", f"{_V3}/roles/permissions/list", {"role_id": str(role_id)})
+        return [RolePermission.from_json(p) for p in resp["role_permissions"]]
+
+    def update_role_permission(self, role_permission_id: int, permission: str) -> RolePermission:
+        body = {"role_permission_id": role_permission_id, "permission": permission}
+        return RolePermission.from_json(
+            self._call("PATCH", f"{_V3}/roles/permissions/update", body)["role_permission"]
+        )
+
+    def assign_role(self, username: str, role_id: int) -> UserRoleAssignment:
+        resp = self._call("POST", f"{_V3}/roles/assign", {"username": username, "role_id": role_id})
+        return UserRoleAssignment.from_json(resp["assignment"])
+
+    def unassign_role(self, username: str, role_id: int) -> None:
+        self._call("DELETE", f"{_V3}/roles/unassign", {"username": username, "role_id": role_id})
+
+    def list_user_roles(self, username: str) -> list[Role]:
+        return [Role.from_json(r) for r in self._call("GET", f"{_V3}/users/roles/list", {"username": username})["roles"]]
+
+    def list_role_users(self, role_id: int) -> list[UserRoleAssignment]:
+        resp = self._call("GET", f"{_V3}/roles/users/list", {"role_id": str(role_id)})
+        return [UserRoleAssignment.from_json(a) for a in resp["assignments"]]

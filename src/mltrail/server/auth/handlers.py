@@ -10,8 +10,8 @@ Both families the official clients call:
 
 Who may call what follows MLflow: admins anything; a user may read themselves and
 change their own password (giving the current one); managing a resource's
-permissions needs MANAGE on it. MLflow 3.x roles are answered with 501
-``NOT_IMPLEMENTED``.
+permissions needs MANAGE on it (an admin's, a workspace admin's, or a grant's).
+MLflow 3.17's roles are in :mod:`mltrail.server.auth.role_handlers`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import msgspec
 
 from mltrail.exceptions import (
     BAD_REQUEST,
-    INVALID_PARAMETER_VALUE,
     NOT_IMPLEMENTED,
     PERMISSION_DENIED,
     RESOURCE_ALREADY_EXISTS,
@@ -30,20 +29,18 @@ from mltrail.exceptions import (
     MltrailException,
     invalid,
 )
-from mltrail.server.auth import USER_SCOPE_KEY
-from mltrail.server.auth.permissions import Permission, get_permission
-from mltrail.server.auth.rules import AUTHENTICATED, absent_permission
+from mltrail.server.auth.calls import auth_store, caller, require_admin, required
+from mltrail.server.auth.permissions import RESOURCE_TYPES, Permission, get_permission
+from mltrail.server.auth.resolve import effective_permission as _effective
+from mltrail.server.auth.role_handlers import ROLE_ENDPOINTS
+from mltrail.server.auth.rules import AUTHENTICATED
 from mltrail.server.auth.store import GATEWAY_GRANTS, AuthStore, User
 from mltrail.server.routing import Call, Endpoint
 
 EXPERIMENT, REGISTERED_MODEL = "experiment", "registered_model"
-# MLflow 3.17's resource types (mltrail stores grants on experiments, registered models and
-# the AI gateway's endpoints, model definitions and secrets).
-_MLFLOW_RESOURCE_TYPES = (
-    "assessment", "experiment", "gateway_endpoint", "gateway_model_definition", "gateway_secret",
-    "logged_model", "mcp_server", "mcp_server_version", "prompt", "prompt_version", "registered_model",
-    "registered_model_version", "review_queue", "run", "scorer", "scorer_version", "trace", "workspace",
-)  # fmt: skip
+# MLflow 3.17's resource types (mltrail stores per-user grants on experiments, registered models
+# and the AI gateway's endpoints, model definitions and secrets; roles may name any of them).
+_MLFLOW_RESOURCE_TYPES = tuple(sorted(RESOURCE_TYPES))
 # MLflow 3.17 refuses NO_PERMISSIONS on a resource grant made through the 3.x API.
 _GRANTABLE = ("DENY", "EDIT", "MANAGE", "READ", "USE")
 
@@ -95,36 +92,10 @@ class TokenBody(msgspec.Struct):
 
 
 # ------------------------------------------------------------------ helpers
-def _required(value: Any, name: str) -> Any:
-    if value is None or value == "":
-        raise MltrailException(
-            f"Missing value for required parameter '{name}'. "
-            "See the API docs for more information about request parameters.",
-            error_code=INVALID_PARAMETER_VALUE,
-        )
-    return value
-
-
-def _store(call: Call) -> AuthStore:
-    return call.state.auth.store
-
-
-def _caller(call: Call) -> User:
-    """The authenticated caller, re-read from the store so a revoked admin flag counts at once."""
-    user = call.request.scope.get(USER_SCOPE_KEY)
-    if user is None:
-        raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
-    try:
-        return _store(call).get_user(user.username)
-    except MltrailException:
-        raise MltrailException("Permission denied", error_code=PERMISSION_DENIED) from None
-
-
-def _require_admin(call: Call) -> User:
-    caller = _caller(call)
-    if not caller.is_admin:
-        raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
-    return caller
+_required = required
+_store = auth_store
+_caller = caller
+_require_admin = require_admin
 
 
 def _require_admin_or_self(call: Call, username: str) -> User:
@@ -135,15 +106,8 @@ def _require_admin_or_self(call: Call, username: str) -> User:
 
 
 def effective_permission(call: Call, resource_type: str, resource_id: str, username: str) -> Permission:
-    """A user's explicit grant on a resource, else what an absent grant gives (``absent_permission``)."""
-    store = _store(call)
-    if resource_type == EXPERIMENT:
-        granted = store.experiment_permission(resource_id, username)
-    elif resource_type in GATEWAY_GRANTS:
-        granted = store.gateway_permission(resource_type, resource_id, username)
-    else:
-        granted = store.registered_model_permission(resource_id, username)
-    return granted or absent_permission(call.state.auth.config)
+    """A user's explicit grant folded with their roles' grants, else what an absent grant gives."""
+    return _effective(call.state.auth, username, resource_type, resource_id)
 
 
 def _require_manage(call: Call, resource_type: str, resource_id: str) -> None:
@@ -191,8 +155,19 @@ def get_current_user(call: Call) -> dict[str, Any]:
 
 
 def list_users(call: Call) -> dict[str, Any]:
-    _caller(call)  # any signed-in user, as MLflow 3.17 without workspaces
-    return {"users": [{**u.to_json(), "roles": []} for u in _store(call).list_users()]}
+    """Every user with their roles: all of them for admins and oneself, else only the roles in
+    workspaces the caller administers (MLflow 3.17)."""
+    caller = _caller(call)  # any signed-in user, as MLflow 3.17 without workspaces
+    store = _store(call)
+    roles_of = store.roles.roles_of_users()
+    admin_of = None if caller.is_admin else store.roles.admin_workspaces(caller.id)
+    out = []
+    for user in store.list_users():
+        roles = roles_of.get(user.id, [])
+        if admin_of is not None and user.username != caller.username:
+            roles = [r for r in roles if r.workspace in admin_of]
+        out.append({**user.to_json(), "roles": [r.to_json() for r in roles]})
+    return {"users": out}
 
 
 def update_user_password(call: Call) -> None:
@@ -391,11 +366,11 @@ def get_user_permission(call: Call) -> dict[str, Any]:
     return {"allowed": perm.can_use, "permission": perm.name}
 
 
-def _permission_rows(call: Call, user: User) -> dict[str, Any]:
-    """MLflow 3.x's permission listing: grants appear on the user's own ``__user_<id>__`` role.
-
-    mltrail has no roles; ``role_id`` is 0 and the workspace is MLflow's ``default``.
-    """
+def _permission_rows(call: Call, user: User, visible: set[str] | None = None) -> dict[str, Any]:
+    """MLflow 3.x's permission listing: per-user grants appear on the user's own ``__user_<id>__``
+    role (``role_id`` 0, workspace ``default``: mltrail keeps them in their own tables), then
+    every permission of every role assigned to the user (those in ``visible`` workspaces only,
+    when given)."""
     store = _store(call)
     role = {"role_id": 0, "role_name": f"__user_{user.id}__", "workspace": "default"}
     rows = [
@@ -407,6 +382,15 @@ def _permission_rows(call: Call, user: User) -> dict[str, Any]:
         )
         for key, perm in grants.items()
     ]
+    if visible is not None:
+        rows = [r for r in rows if r["workspace"] in visible]
+    rows += [
+        {"role_id": r.id, "role_name": r.name, "workspace": r.workspace, "resource_type": p.resource_type,
+         "resource_pattern": p.resource_pattern, "permission": p.permission}
+        for r in store.roles.roles_of(user.id)
+        if visible is None or r.workspace in visible
+        for p in r.permissions
+    ]  # fmt: skip
     return {"is_admin": user.is_admin, "permissions": rows}
 
 
@@ -415,9 +399,25 @@ def list_current_user_permissions(call: Call) -> dict[str, Any]:
 
 
 def list_user_permissions(call: Call) -> dict[str, Any]:
+    """Admins and the user see every row; a workspace admin of a workspace the user has a role in
+    sees the rows of the workspaces they administer (MLflow 3.17)."""
     username = _required(call.body.username, "username")
-    _require_admin_or_self(call, username)
-    return _permission_rows(call, _store(call).get_user(username))
+    caller = _caller(call)
+    store = _store(call)
+    if caller.is_admin or caller.username == username:
+        return _permission_rows(call, store.get_user(username))
+    target = _visible_user(call, caller, username)
+    return _permission_rows(call, target, store.roles.admin_workspaces(caller.id))
+
+
+def _visible_user(call: Call, caller: User, username: str) -> User:
+    """``username`` if ``caller`` administers a workspace in which that user holds a role, else 403."""
+    store = _store(call)
+    if store.has_user(username):
+        target = store.get_user(username)
+        if store.roles.admin_workspaces(caller.id) & store.roles.present_workspaces(target.id):
+            return target
+    raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
 
 
 # ------------------------------------------------------------------ API tokens (mltrail)
@@ -446,25 +446,11 @@ def delete_token(call: Call) -> None:
     _store(call).delete_token(_token_owner(call, body.username), int(_required(body.id, "id")))
 
 
-def not_implemented(call: Call) -> None:
-    raise MltrailException(
-        "Roles are not implemented by mltrail: grant permissions per user "
-        "(users/permissions/grant, experiments/permissions/create, registered-models/permissions/create)",
-        error_code=NOT_IMPLEMENTED,
-    )
-
-
 # ------------------------------------------------------------------ the route table
 def _ep(path: str, method: str, handler: Any, request: type | None, summary: str, **kw: Any) -> Endpoint:
     return Endpoint(path, (method,), handler, request=request, summary=summary, tags=("auth",), **kw)
 
 
-_ROLE_ROUTES = (
-    ("/roles/create", "POST"), ("/roles/get", "GET"), ("/roles/list", "GET"), ("/roles/update", "PATCH"),
-    ("/roles/delete", "DELETE"), ("/roles/permissions/add", "POST"), ("/roles/permissions/remove", "DELETE"),
-    ("/roles/permissions/list", "GET"), ("/roles/permissions/update", "PATCH"), ("/roles/assign", "POST"),
-    ("/roles/unassign", "DELETE"), ("/users/roles/list", "GET"), ("/roles/users/list", "GET"),
-)  # fmt: skip
 
 ENDPOINTS: list[Endpoint] = [
     _ep("/users/create", "POST", create_user, CreateUser, "Create a user (admin)"),
@@ -504,8 +490,7 @@ ENDPOINTS: list[Endpoint] = [
         service="mltrail"),
     _ep("/users/tokens/list", "GET", list_tokens, TokenBody, "List API tokens", service="mltrail"),
     _ep("/users/tokens/delete", "DELETE", delete_token, TokenBody, "Revoke an API token", service="mltrail"),
-    *(_ep(path, method, not_implemented, None, "Roles (not implemented)", versions=("3.0",))
-      for path, method in _ROLE_ROUTES),
+    *ROLE_ENDPOINTS,
 ]  # fmt: skip
 
 

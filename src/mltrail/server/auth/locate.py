@@ -4,7 +4,8 @@ Each locator takes a :class:`~mltrail.server.routing.Call` and gives the
 experiment ids (or registered-model names) the request reads or writes: from a
 field of the body, a run, a trace or a logged model (their experiment, cached
 app-wide, as it never changes for an id), an artifact-proxy path
-(``<experiment_id>/...``) or OTLP's experiment header. An id that does not exist
+(``<experiment_id>/...``, with workspaces ``workspaces/<workspace>/<experiment_id>/...``)
+or OTLP's experiment header. An id that does not exist
 raises the store's ``RESOURCE_DOES_NOT_EXIST``, which the handler would answer
 anyway.
 """
@@ -16,11 +17,14 @@ from collections.abc import Callable, Iterable
 
 from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.entities.trace import TraceInfo
-from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException
+from mltrail.exceptions import PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST, MltrailException
 from mltrail.protocol.traces import EXPERIMENT_HEADER
 from mltrail.server.routing import Call
+from mltrail.server.scope import USER_SCOPE_KEY
+from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
 
 _EXPERIMENT_IN_PATH = re.compile(r"^(\d+)(?:/|$)")
+_WORKSPACE_IN_PATH = re.compile(r"^workspaces/([^/]+)(?:/|$)")
 _OWNER_CACHE_LIMIT = 100_000
 
 
@@ -65,14 +69,40 @@ def logged_model_experiment(call: Call, model_id: str) -> str:
     return exp
 
 
-def artifact_experiment(path: str) -> str | None:
+def artifact_experiment(path: str, *, admin: bool = False) -> str | None:
     """The experiment an artifact-proxy path belongs to (``<experiment_id>/...``), or None.
 
     The path is normalized by the same check the handlers use first, so what is
     judged is exactly what would be read or written (a bad path is a 400 here).
+    With workspaces, a workspace's experiments keep their artifacts under
+    ``workspaces/<workspace>/<experiment_id>/``, as MLflow 3.17 lays them out. A path in
+    another workspace than the request's is refused (403) to non-admins: grants, and
+    above all role grants, are judged in the request's workspace, so they must not
+    reach another workspace's files through the path.
     """
-    match = _EXPERIMENT_IN_PATH.match(validate_artifact_path(path))
+    clean = validate_artifact_path(path)
+    workspace = active_workspace()
+    if workspace is not None:
+        match = _WORKSPACE_IN_PATH.match(clean)
+        if match is not None:
+            if match.group(1) != workspace:
+                return _foreign(admin)
+            clean = clean[match.end() :]
+        elif workspace != DEFAULT_WORKSPACE and _EXPERIMENT_IN_PATH.match(clean):
+            return _foreign(admin)  # the default workspace's layout
+    match = _EXPERIMENT_IN_PATH.match(clean)
     return match.group(1) if match else None
+
+
+def _foreign(admin: bool) -> None:
+    if admin:
+        return None  # admins may do anything; nothing to look up
+    raise MltrailException("Permission denied", error_code=PERMISSION_DENIED)
+
+
+def _is_admin(call: Call) -> bool:
+    user = call.request.scope.get(USER_SCOPE_KEY)
+    return bool(user is not None and user.is_admin)
 
 
 Locate = Callable[[Call], Iterable[str | None]]
@@ -163,11 +193,11 @@ def logged_model_of_path(call: Call) -> Iterable[str]:
 
 
 def artifact_of_path(call: Call) -> Iterable[str | None]:
-    return (artifact_experiment(call.path_params.get("artifact_path") or ""),)
+    return (artifact_experiment(call.path_params.get("artifact_path") or "", admin=_is_admin(call)),)
 
 
 def artifact_of_query(call: Call) -> Iterable[str | None]:
-    return (artifact_experiment(call.body.path or ""),)
+    return (artifact_experiment(call.body.path or "", admin=_is_admin(call)),)
 
 
 def model_name(call: Call) -> Iterable[str]:

@@ -12,9 +12,10 @@ capability it needs, as MLflow 3.17's ``mlflow.server.auth`` does:
 * nothing (any authenticated user: creating an experiment or model), public
   (health, version), or admin only (fail closed for anything unknown).
 
-The effective permission is the user's explicit grant, else the server's
-``default_permission`` (with ``--enable-workspaces``: nothing, see
-:func:`absent_permission`); admins may do anything. A check that fails answers
+The effective permission folds the user's explicit grant with their roles' grants
+in the request's workspace, else the server's ``default_permission`` (with
+``--enable-workspaces``: nothing, see :func:`absent_permission`), as
+:mod:`mltrail.server.auth.resolve` says; admins may do anything. A check that fails answers
 403 ``PERMISSION_DENIED`` "Permission denied" before the handler runs, so a
 refused request never writes anything (uploads are refused before their body
 is read).
@@ -47,9 +48,18 @@ from mltrail.server.auth import locate as at
 from mltrail.server.auth import permissions
 from mltrail.server.auth.locate import Locate, artifact_experiment, logged_model_experiment, run_experiment
 from mltrail.server.auth.permissions import MANAGE as ALL
+from mltrail.server.auth.resolve import (
+    absent_permission,
+    can_create,
+    combine,
+    listed,
+    own_grant,
+    request_workspace,
+    workspace_permission,
+)
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.scope import USER_SCOPE_KEY
-from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
+from mltrail.store.workspace_scope import active_workspace
 
 _log = logging.getLogger("mltrail.server.auth")
 
@@ -65,20 +75,6 @@ class PermissionDenied(MltrailException):
         super().__init__("Permission denied", error_code=PERMISSION_DENIED)
 
 
-def absent_permission(config: Any) -> Any:
-    """What a user without a grant on a resource gets (MLflow 3.17's rule).
-
-    Without workspaces, the server's ``default_permission``. With ``--enable-workspaces``
-    (a workspace bound to the request) nothing, except in ``default`` when the auth config
-    sets ``grant_default_workspace_access``: an absent grant is a denial, so one workspace's
-    users see nothing of another's.
-    """
-    workspace = active_workspace()
-    if workspace is None or (workspace == DEFAULT_WORKSPACE and config.grant_default_workspace_access):
-        return config.default_permission
-    return permissions.NO_PERMISSIONS
-
-
 def auth_enabled(config: Any) -> bool:
     """Whether the server runs MLflow's ``basic-auth`` app (rules are built only then)."""
     return getattr(config, "app_name", None) == "basic-auth"
@@ -88,16 +84,21 @@ def auth_enabled(config: Any) -> bool:
 
 
 class Subject:
-    """The caller of one request and their permissions, looked up at most once per resource."""
+    """The caller of one request and their permissions, looked up at most once per resource.
 
-    __slots__ = ("_experiments", "_gateway", "_models", "auth", "user")
+    A permission folds the caller's per-user grant with their roles' grants in the request's
+    workspace (:mod:`mltrail.server.auth.resolve`).
+    """
+
+    __slots__ = ("_effective", "_grants", "_own", "_preloaded", "auth", "user")
 
     def __init__(self, user: Any, auth: Any) -> None:
         self.user = user
         self.auth = auth
-        self._experiments: dict[str, Any] = {}
-        self._models: dict[str, Any] = {}
-        self._gateway: dict[tuple[str, str], Any] = {}
+        self._effective: dict[tuple[str, str], Any] = {}
+        self._own: dict[tuple[str, str], Any] = {}
+        self._preloaded: set[str] = set()
+        self._grants: tuple[Any, ...] | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -109,25 +110,56 @@ class Subject:
             return permissions.NO_PERMISSIONS
         return permissions.MANAGE if self.user.is_admin else None
 
-    def experiment(self, experiment_id: str) -> Any:
-        """The caller's effective permission on one experiment (explicit grant, else the default)."""
-        try:  # the stores read ids with int(): "01" and " 1" are experiment 1, and so are its grants
-            experiment_id = str(int(experiment_id))
-        except (TypeError, ValueError):
-            experiment_id = str(experiment_id)
-        perm = self._experiments.get(experiment_id)
+    def role_grants(self) -> tuple[Any, ...]:
+        """The caller's role grants in the request's workspace (loaded once per request)."""
+        if self._grants is None:
+            self._grants = self.auth.store.roles.grants_of(self.user.username, request_workspace())
+        return self._grants
+
+    def _own_grant(self, resource_type: str, resource_id: str) -> Any:
+        key = (resource_type, resource_id)
+        if key in self._own:
+            return self._own[key]
+        if resource_type in self._preloaded:
+            return None
+        self._own[key] = found = own_grant(self.auth, resource_type, resource_id, self.user.username)
+        return found
+
+    def _absent(self, resource_type: str) -> Any:
+        # The AI gateway's resources are not bound to a workspace: the server's default applies.
+        if resource_type.startswith("gateway_"):
+            return self.auth.config.default_permission
+        return absent_permission(self.auth.config)
+
+    def permission(self, resource_type: str, resource_id: str) -> Any:
+        """The caller's effective permission on one resource (MLflow's resource type names)."""
+        key = (resource_type, resource_id)
+        perm = self._effective.get(key)
         if perm is None:
-            perm = self._fixed() or self.auth.store.experiment_permission(experiment_id, self.user.username)
-            self._experiments[experiment_id] = perm = perm or absent_permission(self.auth.config)
+            perm = self._fixed() or combine(
+                self.role_grants(), resource_type, resource_id, self._own_grant(resource_type, resource_id),
+                self._absent(resource_type), self.auth.config.default_permission,
+            )  # fmt: skip
+            self._effective[key] = perm
         return perm
+
+    def lists(self, resource_type: str, resource_id: str) -> bool:
+        """Whether a search shows the resource to the caller (a workspace member sees every one)."""
+        fixed = self._fixed()
+        if fixed is not None:
+            return fixed.can_read
+        return listed(
+            self.role_grants(), resource_type, resource_id, self._own_grant(resource_type, resource_id),
+            self._absent(resource_type), self.auth.config.default_permission,
+        )  # fmt: skip
+
+    def experiment(self, experiment_id: str) -> Any:
+        """The caller's effective permission on one experiment."""
+        return self.permission("experiment", _experiment_key(experiment_id))
 
     def model(self, name: str) -> Any:
         """The caller's effective permission on one registered model or prompt."""
-        perm = self._models.get(name)
-        if perm is None:
-            perm = self._fixed() or self.auth.store.registered_model_permission(name, self.user.username)
-            self._models[name] = perm = perm or absent_permission(self.auth.config)
-        return perm
+        return self.permission("registered_model", name)
 
     def gateway(self, resource_type: str, resource_id: str) -> Any:
         """The caller's effective permission on an AI gateway resource.
@@ -135,14 +167,7 @@ class Subject:
         ``resource_type`` is MLflow's name: ``gateway_endpoint``, ``gateway_model_definition``
         or ``gateway_secret``; ``resource_id`` the resource's id.
         """
-        key = (resource_type, resource_id)
-        perm = self._gateway.get(key)
-        if perm is None:
-            perm = self._fixed() or self.auth.store.gateway_permission(
-                resource_type, resource_id, self.user.username
-            )
-            self._gateway[key] = perm = perm or self.auth.config.default_permission
-        return perm
+        return self.permission(resource_type, resource_id)
 
     def require_gateway(self, resource_type: str, resource_id: str, need: str) -> None:
         """Raise :class:`PermissionDenied` unless the caller has ``need`` on the gateway resource."""
@@ -151,22 +176,30 @@ class Subject:
 
     def preload_experiments(self) -> None:
         """Fetch every explicit experiment grant at once (searches check many)."""
-        if self._fixed() is None:
-            self._experiments.update(self.auth.store.experiment_permissions_of(self.user.username))
+        self._preload("experiment", lambda username: self.auth.store.experiment_permissions_of(username))
 
     def preload_models(self) -> None:
         """Fetch every explicit registered-model grant at once."""
-        if self._fixed() is None:
-            self._models.update(self.auth.store.registered_model_permissions_of(self.user.username))
+        self._preload("registered_model", lambda username: self.auth.store.registered_model_permissions_of(username))
+
+    def _preload(self, resource_type: str, load: Callable[[str], dict[str, Any]]) -> None:
+        if self._fixed() is None and resource_type not in self._preloaded:
+            for key, perm in load(self.user.username).items():
+                self._own[(resource_type, key)] = perm
+            self._preloaded.add(resource_type)
 
     def require_experiment(self, experiment_id: str | None, need: str) -> None:
         """Raise :class:`PermissionDenied` unless the caller has ``need`` on the experiment.
 
         ``None`` stands for a resource that names no experiment (an artifact outside
-        every experiment's folder): the default permission decides, as in MLflow.
+        every experiment's folder): as in MLflow, the caller's workspace grant decides
+        (a member may look around their workspace), else the absent-grant rule.
         """
         if experiment_id is None:
-            perm = self._fixed() or absent_permission(self.auth.config)
+            perm = self._fixed()
+            if perm is None and active_workspace() is not None:
+                perm = workspace_permission(self.auth, self.user.username)
+            perm = perm or absent_permission(self.auth.config)
         else:
             perm = self.experiment(experiment_id)
         if not getattr(perm, need):
@@ -176,6 +209,14 @@ class Subject:
         """Raise :class:`PermissionDenied` unless the caller has ``need`` on the model."""
         if not getattr(self.model(name), need):
             raise PermissionDenied()
+
+
+def _experiment_key(experiment_id: Any) -> str:
+    """The stores read ids with int(): "01" and " 1" are experiment 1, and so are its grants."""
+    try:
+        return str(int(experiment_id))
+    except (TypeError, ValueError):
+        return str(experiment_id)
 
 
 def subject_of(request: Any) -> Subject:
@@ -257,11 +298,11 @@ def _read_sources(call: Call, subject: Subject) -> None:
     elif scheme == "models" and rest:
         subject.require_model(rest.split("/")[0].split("@")[0], READ)
     elif scheme == "mlflow-artifacts":
-        subject.require_experiment(artifact_experiment(rest), READ)
+        subject.require_experiment(artifact_experiment(rest, admin=subject.is_admin), READ)
     elif "://" in source:  # a remote store: under the default root, the folder names the experiment
         root = call.config.effective_artifact_root().rstrip("/")
         if "://" in root and source.startswith(root + "/"):
-            subject.require_experiment(artifact_experiment(source[len(root) + 1 :]), READ)
+            subject.require_experiment(artifact_experiment(source[len(root) + 1 :], admin=subject.is_admin), READ)
     experiments += [_existing(lambda r=r: run_experiment(call, r)) for r in run_ids if r]
     experiments += [_existing(lambda m=m: logged_model_experiment(call, m)) for m in model_ids if m]
     for experiment_id in experiments:
@@ -314,14 +355,14 @@ def require_admin(call: Call, subject: Subject) -> None:
 def require_creator(call: Call, subject: Subject) -> None:
     """An authenticated caller who may create experiments and models in the request's workspace.
 
-    Without workspaces, anyone logged in. With them, admins, and in ``default`` the users
-    that ``grant_default_workspace_access`` lets in when ``default_permission`` carries USE
-    (MLflow's workspace-wide grants, its roles, are not implemented: docs/security.md).
+    Without workspaces, anyone logged in. With them, admins, holders of a role with USE or
+    MANAGE on the workspace, and in ``default`` the users that ``grant_default_workspace_access``
+    lets in when ``default_permission`` carries USE (MLflow 3.17's ``_can_create_in_workspace``).
     """
     require_user(call, subject)
     if subject.is_admin or active_workspace() is None:
         return
-    if not absent_permission(subject.auth.config).can_use:
+    if not can_create(subject.auth, subject.user.username):
         raise PermissionDenied()
 
 
@@ -484,7 +525,7 @@ def _readable_experiments(field: str) -> Around:
             return handler(call)
         subject.preload_experiments()
         return filtered_page(
-            handler, call, field, lambda e: subject.experiment(str(e["experiment_id"])).can_read
+            handler, call, field, lambda e: subject.lists("experiment", _experiment_key(e["experiment_id"]))
         )
 
     return around
@@ -495,7 +536,7 @@ def _readable_models(field: str) -> Around:
         if subject.is_admin:
             return handler(call)
         subject.preload_models()
-        return filtered_page(handler, call, field, lambda m: subject.model(m["name"]).can_read)
+        return filtered_page(handler, call, field, lambda m: subject.lists("registered_model", m["name"]))
 
     return around
 
@@ -512,7 +553,7 @@ def _only_readable_experiment_ids(field: str, empty: dict[str, Any]) -> Rule:
         if subject.is_admin or not ids:
             return None
         subject.preload_experiments()
-        readable = [i for i in ids if subject.experiment(str(i)).can_read]
+        readable = [i for i in ids if subject.lists("experiment", _experiment_key(i))]
         if len(readable) == len(ids):
             return None
         if not readable:

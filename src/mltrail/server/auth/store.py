@@ -1,7 +1,8 @@
 """``AuthStore``: users and per-resource permissions in their own database (SQLAlchemy Core).
 
 The tables are MLflow's (``users``, ``experiment_permissions``,
-``registered_model_permissions``, as MLflow 2.x created them), so a
+``registered_model_permissions``, as MLflow 2.x created them; ``roles``,
+``role_permissions`` and ``user_role_assignments`` as MLflow 3.17 did), so a
 ``basic_auth.db`` written by MLflow works here and the other way round; they are
 created on start when missing (SQLite, PostgreSQL, MySQL).
 
@@ -70,7 +71,11 @@ registered_model_permissions = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", name="fk_user_id"), nullable=False),
+    # MLflow names this key fk_user_id too, which MySQL/MariaDB refuse (a constraint name is unique
+    # per database there): tables created here get their own name; existing ones keep theirs.
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", name="fk_model_perm_user_id"), nullable=False
+    ),
     sa.Column("permission", sa.String(255)),
     sa.UniqueConstraint("name", "user_id", name="unique_name_user"),
 )
@@ -122,6 +127,42 @@ access_tokens = sa.Table(
     sa.Column("created_time", sa.BigInteger, nullable=False),
 )
 TOKEN_PREFIX = "mlt_"
+
+# MLflow 3.17's roles (its auth migration c3d4e5f6a7b8): a role lives in one workspace, holds
+# permissions on resource types/patterns and is assigned to users. Created on start when missing,
+# like every table here, so an older basic_auth.db gains them in place. The operations are in
+# :mod:`mltrail.server.auth.roles`.
+roles = sa.Table(
+    "roles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("workspace", sa.String(63), nullable=False),
+    sa.Column("description", sa.String(1024), nullable=True),
+    sa.UniqueConstraint("workspace", "name", name="unique_workspace_role_name"),
+    sa.Index("idx_roles_workspace", "workspace"),
+)
+role_permissions = sa.Table(
+    "role_permissions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("role_id", sa.Integer, sa.ForeignKey("roles.id"), nullable=False),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("resource_pattern", sa.String(255), nullable=False),
+    sa.Column("permission", sa.String(255), nullable=False),
+    sa.UniqueConstraint("role_id", "resource_type", "resource_pattern", name="unique_role_resource_perm"),
+    sa.Index("idx_role_permissions_role_id", "role_id"),
+)
+user_role_assignments = sa.Table(
+    "user_role_assignments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("role_id", sa.Integer, sa.ForeignKey("roles.id"), nullable=False),
+    sa.UniqueConstraint("user_id", "role_id", name="unique_user_role"),
+    sa.Index("idx_user_role_assignments_user_id", "user_id"),
+    sa.Index("idx_user_role_assignments_role_id", "role_id"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +269,10 @@ class AuthStore:
         self.on_user_changed: list[Callable[[str], None]] = []
         self._write_lock = threading.Lock()  # one writer at a time in-process (SQLite)
         self._create_tables()
+        from mltrail.server.auth.roles import RoleStore  # it builds on this module's tables
+
+        #: Roles, their permissions and assignments (MLflow 3.17's RBAC).
+        self.roles = RoleStore(self)
 
     # ---------------------------------------------------------------- schema
     def _create_tables(self) -> None:
@@ -356,6 +401,7 @@ class AuthStore:
             row = self._user_row(conn, username)
             conn.execute(experiment_permissions.delete().where(experiment_permissions.c.user_id == row.id))
             conn.execute(access_tokens.delete().where(access_tokens.c.user_id == row.id))
+            conn.execute(user_role_assignments.delete().where(user_role_assignments.c.user_id == row.id))
             conn.execute(
                 registered_model_permissions.delete().where(registered_model_permissions.c.user_id == row.id)
             )
