@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from mltrail.exceptions import RESOURCE_ALREADY_EXISTS, MltrailException, invalid, not_found
 from mltrail.server.auth.permissions import WORKSPACE, Grant, check_grant, check_pattern
-from mltrail.server.auth.store import role_permissions, roles, user_role_assignments, users
+from mltrail.server.auth.tables import role_permissions, roles, user_role_assignments, users
 
 if TYPE_CHECKING:
     from mltrail.server.auth.store import AuthStore
