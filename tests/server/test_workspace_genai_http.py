@@ -110,6 +110,12 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
         assert _status(lambda: store.get_secret_info(secret_id=alpha["secret"].secret_id)) == not_found
         assert _status(lambda: store.get_gateway_model_definition(alpha["model"].model_definition_id)) == not_found
         assert _status(lambda: store.get_gateway_endpoint(endpoint_id=alpha["endpoint"].endpoint_id)) == not_found
+        # An endpoint's traces cannot be sent to another workspace's experiment.
+        from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+
+        own = [GatewayEndpointModelConfig(beta["model"].model_definition_id, GatewayModelLinkageType.PRIMARY)]
+        assert _status(lambda: store.create_gateway_endpoint("leak", own, experiment_id=alpha["exp"])) == not_found
+        assert store.create_gateway_endpoint("kept", own, experiment_id=beta["exp"]).experiment_id == beta["exp"]
         assert _status(lambda: store.delete_gateway_endpoint(alpha["endpoint"].endpoint_id)) == not_found
 
         mlflow.set_workspace(None)  # `default` has none of them

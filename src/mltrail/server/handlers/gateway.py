@@ -225,12 +225,22 @@ def _tracking_experiment(call: Call, name: str, endpoint_id: str | None) -> str:
     return str(store.create_experiment(title, tags=tags))
 
 
+def _named_experiment(call: Call, experiment_id: str | None) -> str | None:
+    """An experiment a client names for an endpoint's traces: it must be one this request can see
+    (with workspaces, one of the request's workspace: traces must not land in another tenant's)."""
+    if experiment_id:
+        call.tracking_store.get_experiment(experiment_id)  # RESOURCE_DOES_NOT_EXIST otherwise
+    return experiment_id or None
+
+
 def create_endpoint(call: Call) -> dict[str, Any]:
     b: p.CreateGatewayEndpoint = call.body
     name = _endpoint_name(_required(b.name, "name"))
     configs = _configs(_required(b.model_configs, "model_configs"))
     tracking = True if b.usage_tracking is None else b.usage_tracking
-    experiment_id = b.experiment_id or (_tracking_experiment(call, str(name), None) if tracking else None)
+    experiment_id = _named_experiment(call, b.experiment_id) or (
+        _tracking_experiment(call, str(name), None) if tracking else None
+    )
     found = gateway_store(call).create_endpoint(
         str(name),
         configs,
@@ -253,7 +263,7 @@ def update_endpoint(call: Call) -> dict[str, Any]:
     endpoint_id = _required(b.endpoint_id, "endpoint_id")
     name = _endpoint_name(b.name or None)
     store = gateway_store(call)
-    experiment_id = b.experiment_id or None
+    experiment_id = _named_experiment(call, b.experiment_id)
     if b.usage_tracking and experiment_id is None:
         current = store.get_endpoint(endpoint_id)
         if not current.get("experiment_id"):
