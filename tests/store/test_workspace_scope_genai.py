@@ -279,6 +279,38 @@ def test_delete_workspace_modes_cover_genai_records(db_uri, tmp_path):
     engine.dispose()
 
 
+def test_erasing_an_experiment_erases_its_queues_schemas_and_scorer_ledger(db_uri, tmp_path):
+    """``gc`` (``hard_delete_experiment``) takes what names the experiment only by id along too."""
+    tracking = SqlTrackingStore(db_uri, str(tmp_path / "artifacts"))
+    review, scorers = SqlReviewStore(db_uri), SqlScorerStore(db_uri)
+    kept, doomed = tracking.create_experiment("kept"), tracking.create_experiment("doomed")
+    made = {}
+    for n, exp in enumerate((kept, doomed), start=3):
+        schema = review.create_label_schema(exp, "tone", "FEEDBACK", {"text": {}})
+        queue = review.create_review_queue(exp, "triage", "CUSTOM", users=["ann"], schema_ids=[schema["schema_id"]])
+        review.add_items(queue["queue_id"], [_trace(db_uri, exp, n)])
+        scorer = scorers.register_scorer(exp, "tone", SCORER)
+        scorers.upsert_online_scoring_config(exp, "tone", 1.0)
+        active = next(x for x in scorers.active_scorers() if x.version.scorer_id == scorer.scorer_id)
+        scorers.claim(f"tr-{n:032x}", active)
+        made[exp] = (queue["queue_id"], scorer.scorer_id)
+    tracking.delete_experiment(doomed)
+    tracking.hard_delete_experiment(doomed)
+    engine = create_sql_engine(db_uri)
+    with engine.connect() as conn:
+        def left(table: sa.Table, where: sa.ColumnElement[bool]) -> int:
+            return conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar()
+
+        for exp, expected in ((doomed, 0), (kept, 1)):
+            qid, sid = made[exp]
+            for table in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
+                assert left(table, table.c.queue_id == qid) == expected, table.name
+            for table in (s.review_queues, s.label_schemas, s.scorers):
+                assert left(table, table.c.experiment_id == int(exp)) == expected, table.name
+            assert left(s.scorer_judged_traces, s.scorer_judged_traces.c.scorer_id == sid) == expected
+    engine.dispose()
+
+
 @pytest.fixture(params=SQL_BACKENDS)
 def fresh_db(request, tmp_path) -> Iterator[str]:
     """A brand-new empty database of the test's own on each backend."""

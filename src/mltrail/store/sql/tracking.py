@@ -45,6 +45,7 @@ from mltrail.exceptions import (
 from mltrail.store import validation as v
 from mltrail.store.paging import decode_page_token, encode_page_token
 from mltrail.store.sql import _metrics
+from mltrail.store.sql._bound import erase_experiment_bound
 from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
 from mltrail.store.sql._load import load_experiments, load_runs
 from mltrail.store.sql._names import random_run_name
@@ -656,6 +657,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
             self._erase_inputs(conn, inputs.c.source_id.in_(list(part)))
         conn.execute(sa.delete(datasets).where(datasets.c.experiment_id == exp_id))
         conn.execute(sa.delete(experiment_tags).where(experiment_tags.c.experiment_id == exp_id))
+        erase_experiment_bound(conn, sa.select(_E.experiment_id).where(_E.experiment_id == exp_id))
         _purge_dependents(conn, experiments, _E.experiment_id == exp_id)
         conn.execute(sa.delete(experiments).where(_E.experiment_id == exp_id))
 

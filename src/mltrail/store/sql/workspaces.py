@@ -32,6 +32,7 @@ from mltrail.exceptions import (
     invalid,
 )
 from mltrail.store.sql import schema as s
+from mltrail.store.sql._bound import erase_experiment_bound
 from mltrail.store.sql.database import database_for
 from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, DELETION_MODES, check_workspace_name
 
@@ -187,16 +188,8 @@ class SqlWorkspaceStore:
 
 
 def _erase_experiment_bound(conn: sa.Connection, name: str) -> None:
-    """``CASCADE``: erase what belongs to the workspace's experiments without a foreign key to
-    them (review queues with their rows, label schemas, the scorers' judged-traces ledger)."""
-    exps = sa.select(s.experiments.c.experiment_id).where(s.experiments.c.workspace == name)
-    queues = sa.select(s.review_queues.c.queue_id).where(s.review_queues.c.experiment_id.in_(exps))
-    for table in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
-        conn.execute(sa.delete(table).where(table.c.queue_id.in_(queues)))
-    conn.execute(sa.delete(s.review_queues).where(s.review_queues.c.experiment_id.in_(exps)))
-    conn.execute(sa.delete(s.label_schemas).where(s.label_schemas.c.experiment_id.in_(exps)))
-    scorers = sa.select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id.in_(exps))
-    conn.execute(sa.delete(s.scorer_judged_traces).where(s.scorer_judged_traces.c.scorer_id.in_(scorers)))
+    """``CASCADE``: erase what belongs to the workspace's experiments without a foreign key to them."""
+    erase_experiment_bound(conn, sa.select(s.experiments.c.experiment_id).where(s.experiments.c.workspace == name))
 
 
 def _erase_owned(conn: sa.Connection, name: str) -> None:
