@@ -26,6 +26,7 @@ from mlflow.utils.rest_utils import MlflowHostCreds
 from server.test_mlflow_server_parity import Norm, _error, _http_error
 from support.live_server import LiveServer, start_server, stop_server
 from support.mlflow_server import start_mlflow_server, stop_mlflow_server
+from support.openai_server import OpenAIServer
 
 GATEWAY = "/api/3.0/mlflow/gateway"
 #: this module's raw HTTP calls (a loaded machine can be slow; httpx's default is 5 s)
@@ -46,7 +47,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
             holder["mlflow"] = start_mlflow_server(
                 tmp_path_factory.mktemp("mlflow-genai-parity"),
                 "--enable-workspaces",
-                env={"MLFLOW_CRYPTO_KEK_PASSPHRASE": "a-parity-test-kek-passphrase"},
+                env={
+                    "MLFLOW_CRYPTO_KEK_PASSPHRASE": "a-parity-test-kek-passphrase",
+                    # the proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
+                    "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
+                    "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+                },
             )
         except BaseException as exc:  # re-raised in the test's thread
             holder["error"] = exc
@@ -60,6 +66,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
             None,
             "--enable-workspaces",
             "--no-scorer-worker",
+            "--webhooks-allow-private",
             env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
         )
         thread.join()
@@ -327,7 +334,11 @@ def _guardrails(url: str) -> dict:
     # set on it; mltrail stores it (its online-scoring worker runs it) but refuses it as a guardrail.
     registered = HTTP.post(f"{url}/api/3.0/mlflow/scorers/register", json={
         "experiment_id": exp, "name": "custom", "serialized_scorer": json.dumps(custom)})  # fmt: skip
-    out["differs"] = {"register_custom": _http_error(registered)}
+    out["differs"] = {
+        "register_custom": _http_error(registered),
+        "unknown_action_endpoint": _http_error(_post(url, "guardrails/create", {
+            **base, "action": "SANITIZATION", "action_endpoint_id": "e-nope"})),
+    }  # fmt: skip
     if registered.status_code == 200:
         out["differs"]["custom_guardrail"] = _http_error(_post(url, "guardrails/create", {
             **base, "scorer_id": registered.json()["scorer_id"], "scorer_version": 1}))  # fmt: skip
@@ -349,8 +360,17 @@ def test_guardrails(servers: dict[str, LiveServer]) -> None:
     bad = {"bad_stage", "bad_action"}
     assert {k: got["mlflow"]["errors"].pop(k) for k in bad} == dict.fromkeys(bad, (500, ""))
     assert {k: got["mltrail"]["errors"].pop(k) for k in bad} == dict.fromkeys(bad, invalid)
-    assert got["mlflow"].pop("differs") == {"register_custom": invalid}
-    assert got["mltrail"].pop("differs") == {"register_custom": (200, ""), "custom_guardrail": invalid}
+    # An action endpoint that does not exist: MLflow's database refuses the row's foreign key and the
+    # server answers 400 BAD_REQUEST with the SQL error as the message; mltrail 404 "Endpoint not found".
+    assert got["mlflow"].pop("differs") == {
+        "register_custom": invalid,
+        "unknown_action_endpoint": (400, "BAD_REQUEST"),
+    }
+    assert got["mltrail"].pop("differs") == {
+        "register_custom": (200, ""),
+        "custom_guardrail": invalid,
+        "unknown_action_endpoint": (404, "RESOURCE_DOES_NOT_EXIST"),
+    }
     _same(got)
 
 
@@ -537,4 +557,76 @@ def test_workspace_scoping_of_genai_records(servers: dict[str, LiveServer]) -> N
     for seen in ("seen_gen-a", "after_gen-a"):
         assert got["mlflow"][seen].pop("windows") == []
         assert got["mltrail"][seen].pop("windows") == got["mltrail"][seen]["budgets_ids"]
+    _same(got)
+
+
+# ---------------------------------------------------------------- the gateway proxy per workspace
+
+
+def _proxy(url: str, fake: OpenAIServer) -> dict:
+    """The same endpoint name in two workspaces, each on its own model and key, called through the proxy."""
+    import mlflow
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+
+    mlflow.set_tracking_uri(url)
+    names = ("px-a", "px-b")
+    for workspace in names:
+        mlflow.create_workspace(workspace)
+        mlflow.set_workspace(workspace)
+        store = _store(url)
+        secret = store.create_gateway_secret(
+            "px-key",
+            {"api_key": f"sk-{workspace}-0123456789"},
+            provider="openai",
+            auth_config={"api_base": fake.base_url},
+        )
+        model = store.create_gateway_model_definition(
+            "px-model", secret.secret_id, "openai", f"gpt-{workspace}"
+        )
+        config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
+        store.create_gateway_endpoint("px-chat", [config])
+    mlflow.set_workspace(None)
+    messages = [{"role": "user", "content": "hello there"}]
+
+    def called(workspace: str | None, path: str, body: dict[str, Any]) -> tuple[int, Any, list[tuple]]:
+        before = len(fake.requests)
+        resp = HTTP.post(f"{url}/gateway/{path}", json=body, headers=_headers(workspace))
+        body = resp.json()
+        # an error: its error_code, or "detail" for FastAPI's {"detail": message}
+        answer = (
+            body["choices"][0]["message"]["content"]
+            if resp.status_code == 200
+            else body.get("error_code", "detail" in body and "detail")
+        )
+        sent = [(r["body"].get("model"), r["headers"].get("authorization")) for r in fake.requests[before:]]
+        return resp.status_code, answer, sent
+
+    out: dict[str, Any] = {}
+    for workspace in (*names, None, "no-such-ws"):
+        out[str(workspace)] = {
+            "unified": called(
+                workspace, "mlflow/v1/chat/completions", {"model": "px-chat", "messages": messages}
+            ),
+            "passthrough": called(
+                workspace, "openai/v1/chat/completions", {"model": "px-chat", "messages": messages}
+            ),
+            "invocations": called(workspace, "px-chat/mlflow/invocations", {"messages": messages}),
+        }
+    return out
+
+
+def test_gateway_proxy_resolves_endpoints_in_the_request_workspace(servers: dict[str, LiveServer]) -> None:
+    with OpenAIServer() as fake:
+        got = {name: _proxy(server.url, fake) for name, server in servers.items()}
+    theirs = got["mlflow"]
+    for workspace in ("px-a", "px-b"):  # each workspace reaches its own model with its own key
+        assert theirs[workspace]["unified"][2] == [(f"gpt-{workspace}", f"Bearer sk-{workspace}-0123456789")]
+    # An unknown workspace is a 404 RESOURCE_DOES_NOT_EXIST on both (compared below). An endpoint name
+    # unknown in the request's workspace is a 404 on both with nothing sent on, but the body differs:
+    # MLflow's gateway answers FastAPI's {"detail": message}, mltrail the error JSON of every other
+    # route ({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": ...}).
+    for route in ("unified", "passthrough", "invocations"):
+        assert theirs["None"].pop(route) == (404, "detail", [])
+        assert got["mltrail"]["None"].pop(route) == (404, "RESOURCE_DOES_NOT_EXIST", [])
+    assert theirs["no-such-ws"]["unified"] == (404, "RESOURCE_DOES_NOT_EXIST", [])
     _same(got)
