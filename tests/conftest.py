@@ -131,6 +131,7 @@ LONGEST_FIRST = (
     "tests/models/test_spark_udf.py",
     "tests/server/test_readiness.py",
     "tests/server/test_mlflow_server_parity.py",
+    "tests/server/test_mlflow_server_parity_genai.py",
     "tests/examples/test_examples_run.py",
     "tests/evaluation/test_toxicity.py",
     "tests/models/test_mlserver.py",

@@ -130,7 +130,7 @@ def test_guardrails_configs_order_and_cascade(db_uri, tmp_path):
     assert a["scorer"]["scorer_name"] == "judge" and a["scorer"]["experiment_id"] == int(exp)
     assert a["scorer"]["serialized_scorer"] == JUDGE and "action_endpoint_id" not in a
     b = store.create_guardrail("b", judge.scorer_id, 1, "AFTER", "SANITIZATION", action_endpoint_id=endpoint)
-    assert b["action_endpoint_id"] == endpoint and store.endpoint_name(endpoint) == "guarded"
+    assert b["action_endpoint_id"] == "guarded"  # MLflow's wire field carries the endpoint's name
     assert _code(lambda: store.create_guardrail("c", custom.scorer_id, 1, "BEFORE", "VALIDATION")) == (
         "INVALID_PARAMETER_VALUE"
     )

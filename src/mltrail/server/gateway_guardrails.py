@@ -155,13 +155,11 @@ async def _sanitize(call: Call, guardrail: dict[str, Any], payload: Any, rationa
     import httpx
 
     name = guardrail["name"]
-    if not guardrail.get("action_endpoint_id"):
+    endpoint_name = guardrail.get("action_endpoint_id")  # the endpoint's name on the wire, as in MLflow
+    if not endpoint_name:  # none was set, or the endpoint is gone
         raise invalid(
             f"Guardrail '{name}' blocked: Sanitization requires an action endpoint but none was configured."
         )
-    endpoint_name = guardrail_store(call).endpoint_name(guardrail["action_endpoint_id"])
-    if endpoint_name is None:
-        raise invalid(f"Guardrail '{name}' blocked: its action endpoint no longer exists.")
     config = call.config
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
     host = f"[{host}]" if ":" in host else host

@@ -14,6 +14,7 @@ or ordering an endpoint's guardrails needs UPDATE on the endpoint, listing them 
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 from mltrail.exceptions import invalid
@@ -82,6 +83,17 @@ def _check_target(call: Call, scope: str, target: str | None) -> None:
             "USER-scoped budget policies require server authentication to be enabled. Without auth the "
             "gateway cannot attribute requests to a user, so the policy would never take effect."
         )
+
+
+def _author(call: Call) -> str | None:
+    """Who a guardrail or config is recorded as made by: the signed-in user; without logins, as
+    MLflow records it, the user the server runs as (``getpass.getuser()``)."""
+    if call.user:
+        return call.user
+    try:
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):  # no login name in the environment nor in passwd
+        return None
 
 
 def _wire(policy: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +211,7 @@ def create_guardrail(call: Call) -> dict[str, Any]:
         str(stage),
         str(action),
         b.action_endpoint_id or None,
-        call.user,
+        _author(call),
     )
     return {"guardrail": guardrail}
 
@@ -242,7 +254,7 @@ def _config_ref(call: Call) -> p.GuardrailConfigRef:
 def add_guardrail_to_endpoint(call: Call) -> dict[str, Any]:
     b = _config_ref(call)
     config = guardrail_store(call).add_to_endpoint(
-        b.endpoint_id, b.guardrail_id, b.execution_order, call.user
+        b.endpoint_id, b.guardrail_id, b.execution_order, _author(call)
     )
     return {"config": config}
 

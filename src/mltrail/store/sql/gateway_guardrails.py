@@ -4,7 +4,9 @@ A guardrail names a registered scorer version (``scorer_id``, ``scorer_version``
 :mod:`mltrail.store.sql.scorers`), the ``stage`` it runs at (BEFORE the provider call,
 on the request; AFTER it, on the answer) and its ``action`` when the scorer fails the
 payload: VALIDATION blocks the call, SANITIZATION has the ``action_endpoint_id``
-endpoint rewrite the payload. Configs attach guardrails to endpoints, in
+endpoint rewrite the payload. As in MLflow, a guardrail's answer carries that endpoint's
+*name* in ``action_endpoint_id`` (the official client reads it as ``action_endpoint_name``),
+and none once the endpoint is gone. Configs attach guardrails to endpoints, in
 ``execution_order`` (unset last, then by guardrail id). Records are MLflow's wire JSON,
 the guardrail's ``scorer`` being the full ``Scorer`` message.
 
@@ -47,9 +49,14 @@ _SCORER_COLUMNS = (
     _SV.c.serialized_scorer,
     _SV.c.creation_time,
 )
+_ACT = s.gateway_endpoints.alias("action_endpoint")
+_ACTION_NAME = _ACT.c.name.label("action_endpoint_name")
+_ACTION_ON = _ACT.c.endpoint_id == _GR.c.action_endpoint_id
 _SCORER_ON = sa.and_(_SV.c.scorer_id == _GR.c.scorer_id, _SV.c.scorer_version == _GR.c.scorer_version)
-_GUARDRAIL_QUERY = sa.select(_GR, *_SCORER_COLUMNS).select_from(
-    _GR.outerjoin(_SV, _SCORER_ON).outerjoin(_SC, _SC.c.scorer_id == _GR.c.scorer_id)
+_GUARDRAIL_QUERY = sa.select(_GR, *_SCORER_COLUMNS, _ACTION_NAME).select_from(
+    _GR.outerjoin(_SV, _SCORER_ON)
+    .outerjoin(_SC, _SC.c.scorer_id == _GR.c.scorer_id)
+    .outerjoin(_ACT, _ACTION_ON)
 )
 
 
@@ -90,8 +97,8 @@ def guardrail_json(row: Any) -> JSON:
         "last_updated_by": row.last_updated_by or "",
         "last_updated_at": row.last_updated_at,
     }
-    if row.action_endpoint_id:
-        found["action_endpoint_id"] = row.action_endpoint_id
+    if row.action_endpoint_name:  # MLflow's wire field holds the endpoint's name
+        found["action_endpoint_id"] = row.action_endpoint_name
     return found
 
 
@@ -124,12 +131,6 @@ class SqlGuardrailStore:
     # ------------------------------------------------------------------ lookups
     def _require_endpoint(self, conn: sa.Connection, endpoint_id: str) -> None:
         require_gateway_endpoint(conn, endpoint_id, "Endpoint")
-
-    def endpoint_name(self, endpoint_id: str) -> str | None:
-        """The name of an endpoint (a guardrail's action endpoint), or None when it is gone."""
-        ends = s.gateway_endpoints
-        with self.db.read() as conn:
-            return conn.execute(sa.select(ends.c.name).where(ends.c.endpoint_id == endpoint_id)).scalar()
 
     def _guardrail(self, conn: sa.Connection, guardrail_id: str) -> JSON:
         query = _GUARDRAIL_QUERY.where(_GR.c.guardrail_id == guardrail_id, *_in_workspace(_GR))
@@ -306,11 +307,13 @@ class SqlGuardrailStore:
                 _CFG.c.created_at.label("config_at"),
                 _GR,
                 *_SCORER_COLUMNS,
+                _ACTION_NAME,
             )
             .select_from(
                 _CFG.join(_GR, _GR.c.guardrail_id == _CFG.c.guardrail_id)
                 .outerjoin(_SV, _SCORER_ON)
                 .outerjoin(_SC, _SC.c.scorer_id == _GR.c.scorer_id)
+                .outerjoin(_ACT, _ACTION_ON)
             )
             .where(_CFG.c.endpoint_id == endpoint_id, *scope)
             .order_by(order_unset, _CFG.c.execution_order, _CFG.c.guardrail_id)
