@@ -47,12 +47,16 @@ def endpoints(server, fake):
 
     store = official_store(server.url)
     auth = {"api_base": fake.base_url}
-    typesafe = store.create_gateway_secret("ts-key", {"api_key": TEST_API_KEY}, provider="typesafe", auth_config=auth)
+    typesafe = store.create_gateway_secret(
+        "ts-key", {"api_key": TEST_API_KEY}, provider="typesafe", auth_config=auth
+    )
     router = store.create_gateway_secret(
         "or-key", {"api_key": OPENROUTER_KEY}, provider="openrouter", auth_config=auth
     )
     definitions = {
-        name: store.create_gateway_model_definition(name, secret.secret_id, provider, model).model_definition_id
+        name: store.create_gateway_model_definition(
+            name, secret.secret_id, provider, model
+        ).model_definition_id
         for name, secret, provider, model in [
             ("jev", typesafe, "typesafe", "jev-1.13"),
             ("orjev", router, "openrouter", "typesafe/jev-latest"),
@@ -195,9 +199,14 @@ def test_the_official_gateway_judge_falls_back_to_system_one(server, endpoints, 
     assert yes.source.source_id == "gateway:/jev"
     sent = fake.requests[started]["body"]
     assert sent["model"] == "jev-1.13" and sent["state"] == {"outputs": "Yes, please sit down."}
-    [(name, question)] = sent["questions"].items()
+    [(_name, question)] = sent["questions"].items()
     assert question["type"] == "noul" and "state.outputs" in question["instructions"]
     deadline = time.monotonic() + 10
     while len(traces := _traces(server, endpoints["jev"])) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert traces[0].info.trace_metadata["mlflow.gateway.caller"] is not None
+    # The chat attempts were refused before any trace; the two System One calls left one each.
+    assert len(traces) == 3
+    assert traces[0].data.spans[0].inputs["state"] == {"outputs": "Sit down."}
+    assert {t.info.trace_metadata["mlflow.gateway.requestType"] for t in traces} == {
+        "passthrough/model/typesafe-systemone"
+    }

@@ -97,7 +97,9 @@ def supports_system_one(provider: str, model_name: str) -> bool:
         supports_system_one("openrouter", "typesafe/jev-router")  # False (a chat model)
     """
     name = provider.lower()
-    return name == "typesafe" or (name == "openrouter" and _OPENROUTER_SYSTEM_ONE.match(model_name) is not None)
+    return name == "typesafe" or (
+        name == "openrouter" and _OPENROUTER_SYSTEM_ONE.match(model_name) is not None
+    )
 
 
 def supported(provider: str) -> bool:
