@@ -88,7 +88,9 @@ def _traces(server, endpoint):
 def test_a_typesafe_endpoint_is_called_with_its_key_and_traced(server, endpoints, fake):
     jev = endpoints["jev"]
     body = {"model": "jev", "state": {"outputs": "Thank you kindly"}, "questions": QUESTION}
-    answer = httpx.post(server.url + ROUTE, json=body, headers={"Authorization": "Bearer caller-key"})
+    answer = httpx.post(
+        server.url + ROUTE, json={**body, "stream": False}, headers={"Authorization": "Bearer caller-key"}
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
         "model": "jev-1.13",

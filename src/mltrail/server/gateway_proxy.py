@@ -463,8 +463,7 @@ def _passthrough(route: ProxyRoute) -> Any:
 
 
 async def typesafe_system_one(call: Call) -> Any:
-    body = await _json_body(call)
-    system_one.check_request(body)
+    body = system_one.request_body(await _json_body(call))
     return await _forward(call, body.get("model"), SYSTEM_ONE_ROUTE, body)
 
 

@@ -19,7 +19,7 @@ then switch to this route) from a chat one.
 
 Example::
 
-    check_request(body)                         # 400 for "stream": true
+    body = request_body(body)                   # 400 for "stream": true
     check_endpoint(endpoint, system_one_route=True)
 """
 
@@ -56,10 +56,12 @@ class GatewayRefusal(MltrailException):
         return self.status
 
 
-def check_request(body: dict[str, Any]) -> None:
-    """A System One request the route refuses before it looks the endpoint up: a streamed one."""
+def request_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The body to forward: a streamed request refused before the endpoint is looked up (400, as
+    MLflow), ``"stream": false`` left out (TypeSafe's API does not take the field)."""
     if body.get("model") and body.get("stream"):
         raise GatewayRefusal(NO_STREAMING)
+    return {k: v for k, v in body.items() if k != "stream"}
 
 
 def check_endpoint(endpoint: dict[str, Any], system_one_route: bool) -> None:
