@@ -206,6 +206,20 @@ def test_the_official_gateway_judge_falls_back_to_system_one(server, endpoints, 
     deadline = time.monotonic() + 10
     while len(traces := _traces(server, endpoints["jev"])) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
+    # model_api="decisions" goes to System One directly; on a chat endpoint the official client
+    # reads the 422's detail and says so.
+    from mlflow.exceptions import MlflowException
+
+    decisions = make_judge(
+        name="tone",
+        instructions="Is {{ outputs }} warm?",
+        feedback_value_type=bool,
+        model="gateway:/orchat",
+        model_api="decisions",
+    )
+    with pytest.raises(MlflowException, match="does not serve a System One model"):
+        decisions(outputs="Hello")
+
     # The chat attempts were refused before any trace; the two System One calls left one each.
     assert len(traces) == 3
     assert traces[0].data.spans[0].inputs["state"] == {"outputs": "Sit down."}
