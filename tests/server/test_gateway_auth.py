@@ -107,6 +107,8 @@ def test_only_users_with_use_call_an_endpoint_and_config_follows_grants(server, 
     for path in ("/gateway/mlflow/v1/chat/completions", "/gateway/openai/v1/chat/completions"):
         _denied(bob.post(path, json=chat))
     _denied(bob.post("/gateway/alice-chat/mlflow/invocations", json={"messages": chat["messages"]}))
+    system_one = {"model": "alice-chat", "state": {}, "questions": {}}
+    _denied(bob.post("/gateway/typesafe/v1/systemone", json=system_one))  # USE before anything else
     _denied(bob.post("/gateway/mlflow/v1/chat/completions", json={**chat, "model": "no-such-endpoint"}))
     assert bob.get("/gateway/mlflow/v1/models").json()["data"] == []
     assert [e["name"] for e in bob.get(API + "/endpoints/list").json()["endpoints"]] == ["alice-chat"]
@@ -147,6 +149,8 @@ def test_only_users_with_use_call_an_endpoint_and_config_follows_grants(server, 
     answer = bob_ai.chat.completions.create(model="alice-chat", messages=[{"role": "user", "content": "yo"}])
     assert answer.choices[0].message.content == "Answer to: yo"
     assert [m["id"] for m in bob.get("/gateway/mlflow/v1/models").json()["data"]] == ["alice-chat"]
+    # Past the USE check, the System One route refuses a chat endpoint as MLflow does.
+    assert bob.post("/gateway/typesafe/v1/systemone", json=system_one).status_code == 422
     with pytest.raises(MlflowException) as err:
         _store(server).update_gateway_endpoint(endpoint.endpoint_id, name="mine")
     assert err.value.error_code == "PERMISSION_DENIED"

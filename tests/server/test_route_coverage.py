@@ -93,6 +93,8 @@ def test_the_official_route_list_is_read_whole(routes: tuple[set, set, list[Abse
         ("PATCH", "/ajax-api/3.0/mlflow/jobs/cancel/{}"),  # handlers.get_job_endpoints
         ("POST", "/v1/traces"),  # the OTLP router (prefix from a constant)
         ("POST", "/gateway/mlflow/v1/chat/completions"),  # the gateway router
+        ("POST", "/gateway/typesafe/v1/systemone"),  # PASSTHROUGH_ROUTES[PassthroughAction...]
+        ("POST", "/gateway/gemini/v1beta/models/{}:generateContent"),
         ("GET", "/api/3.0/mlflow/mcp-servers/{}"),  # a router mounted at two prefixes
     ]:
         assert expected in official

@@ -13,6 +13,7 @@ Every route is a ``(METHOD, path)`` pair with path parameters written ``{}``.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -129,12 +130,39 @@ def _flask_app_routes() -> set[tuple[str, str]]:
     return routes
 
 
+@functools.cache
+def _passthrough_routes() -> dict[str, str]:
+    """The gateway's ``PASSTHROUGH_ROUTES`` table (``PassthroughAction`` member name -> path)."""
+    tree = ast.parse((SERVER_DIR.parent / "gateway" / "providers" / "base.py").read_text())
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        if (
+            isinstance(target, ast.Name)
+            and target.id == "PASSTHROUGH_ROUTES"
+            and isinstance(node.value, ast.Dict)
+        ):
+            return {
+                key.attr: value.value
+                for key, value in zip(node.value.keys, node.value.values, strict=True)
+                if isinstance(key, ast.Attribute) and isinstance(value, ast.Constant)
+            }
+    return {}
+
+
 def _router_path(arg: ast.AST) -> str:
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
         return arg.value
     if isinstance(arg, ast.Name) and arg.id in _CONSTANTS:
         return _CONSTANTS[arg.id]
-    return "/{}"  # a computed path (the gateway's passthrough table): one parameter
+    if (  # PASSTHROUGH_ROUTES[PassthroughAction.NAME]
+        isinstance(arg, ast.Subscript)
+        and isinstance(arg.value, ast.Name)
+        and arg.value.id == "PASSTHROUGH_ROUTES"
+        and isinstance(arg.slice, ast.Attribute)
+        and arg.slice.attr in (table := _passthrough_routes())
+    ):
+        return table[arg.slice.attr]
+    return "/{}"  # a path computed otherwise: one parameter
 
 
 def _fastapi_routes() -> set[tuple[str, str]]:

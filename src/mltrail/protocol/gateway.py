@@ -10,8 +10,8 @@ value is write-only: answers carry ``masked_values`` (``"sk-...abcd"``).
 
 The proxy routes are absolute (no service prefix): ``POST /gateway/mlflow/v1/chat/completions``
 (the endpoint named by ``model``), ``GET /gateway/mlflow/v1/models``,
-``POST /gateway/{endpoint_name}/mlflow/invocations`` and the OpenAI passthrough
-``POST /gateway/openai/v1/{chat/completions,embeddings}``. They read their own
+``POST /gateway/{endpoint_name}/mlflow/invocations``, the OpenAI, Anthropic, Gemini and
+TypeSafe System One passthroughs and the raw proxy. They read their own
 bodies (``raw``). mltrail adds ``GET /ajax-api/3.0/mltrail/gateway/usage``.
 """
 
@@ -245,6 +245,12 @@ GATEWAY = RouteSet(
         "OpenAI Responses compact passthrough",
     ),
     _proxy("anthropic_messages", "POST", "/anthropic/v1/messages", "Anthropic Messages passthrough"),
+    _proxy(
+        "typesafe_system_one",
+        "POST",
+        "/typesafe/v1/systemone",
+        "TypeSafe System One passthrough (TypeSafe or OpenRouter Jev models)",
+    ),
     _proxy(
         "gemini_generate_content",
         "POST",

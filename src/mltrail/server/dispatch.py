@@ -50,8 +50,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 def error_response(err: MltrailException, status: int | None = None) -> Response:
-    """MLflow's error body ``{"error_code", "message"}`` with MLflow's status."""
-    body = {"error_code": err.error_code, "message": err.message}
+    """MLflow's error body ``{"error_code", "message"}`` (and the error's extra fields) with its status."""
+    body = err.to_dict()
     return Response(_encode(body), status_code=status or err.get_http_status_code(), media_type=_JSON)
 
 

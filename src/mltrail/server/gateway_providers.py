@@ -9,8 +9,10 @@ to point at another server (a proxy, a self-hosted model, a test fake); the
 (:data:`NATIVE`) are called in their own format, through their passthrough routes
 (``/gateway/anthropic/v1/messages``, ``/gateway/gemini/v1beta/models/…``) and the raw
 proxy, and through the OpenAI-format routes translated
-(:mod:`mltrail.server.gateway_translate`). A model definition of another provider is
-stored, but calling it answers 400 "not supported by mltrail".
+(:mod:`mltrail.server.gateway_translate`). TypeSafe (also :data:`NATIVE`) serves only its
+System One API, through ``/gateway/typesafe/v1/systemone``; OpenRouter's Jev decision
+models (``typesafe/jev-<version>``) do too (:func:`supports_system_one`). A model
+definition of another provider is stored, but calling it answers 400 "not supported by mltrail".
 
 Example::
 
@@ -20,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mltrail.exceptions import invalid
@@ -45,6 +48,7 @@ OPENAI_COMPATIBLE: dict[str, str | None] = {
 NATIVE: dict[str, str] = {
     "anthropic": "https://api.anthropic.com/v1",
     "gemini": "https://generativelanguage.googleapis.com/v1beta",
+    "typesafe": "https://api.typesafe.ai/v1",
 }
 ANTHROPIC_VERSION = "2023-06-01"  # the ``anthropic-version`` header MLflow sends by default
 
@@ -66,6 +70,7 @@ PROVIDERS: tuple[str, ...] = tuple(
             "nvidia_nim",
             "cerebras",
             "sambanova",
+            "typesafe",
         }
     )
 )
@@ -76,13 +81,34 @@ KNOWN_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The System One evaluation API's path under a TypeSafe (or OpenRouter) base URL.
+SYSTEM_ONE_PATH = "/systemone"
+# OpenRouter's Jev decision models (MLflow's pattern): ``typesafe/jev-latest`` or a dotted
+# version, ``~`` allowed in front; ``typesafe/jev-router`` is a chat model and does not match.
+_OPENROUTER_SYSTEM_ONE = re.compile(r"^~?typesafe/jev-(?:latest|\d+(?:\.\d+)*)$")
+
+
+def supports_system_one(provider: str, model_name: str) -> bool:
+    """Whether a model definition serves TypeSafe System One: any TypeSafe model, OpenRouter's Jev ones.
+
+    Example::
+
+        supports_system_one("openrouter", "typesafe/jev-1.13")   # True
+        supports_system_one("openrouter", "typesafe/jev-router")  # False (a chat model)
+    """
+    name = provider.lower()
+    return name == "typesafe" or (
+        name == "openrouter" and _OPENROUTER_SYSTEM_ONE.match(model_name) is not None
+    )
+
+
 def supported(provider: str) -> bool:
     """Whether mltrail's proxy can call ``provider`` at all (in OpenAI's format or its own)."""
     return provider.lower() in OPENAI_COMPATIBLE or provider.lower() in NATIVE
 
 
 def wire(provider: str) -> str:
-    """The wire format ``provider`` speaks: ``"openai"``, ``"anthropic"`` or ``"gemini"``."""
+    """The wire format ``provider`` speaks: ``"openai"``, ``"anthropic"``, ``"gemini"`` or ``"typesafe"``."""
     name = provider.lower()
     return name if name in NATIVE else "openai"
 
@@ -94,7 +120,7 @@ def base_url(provider: str, auth_config: dict[str, Any]) -> str:
         raise invalid(
             f"Provider {provider!r} is not supported by mltrail's gateway: it calls OpenAI-compatible "
             f"providers ({', '.join(sorted(OPENAI_COMPATIBLE))}) or any server speaking OpenAI's API "
-            "through the secret's auth_config api_base, and Anthropic and Gemini."
+            "through the secret's auth_config api_base, and Anthropic, Gemini and TypeSafe."
         )
     url = auth_config.get("api_base") or OPENAI_COMPATIBLE.get(name) or NATIVE.get(name)
     if not url:
@@ -103,7 +129,7 @@ def base_url(provider: str, auth_config: dict[str, Any]) -> str:
 
 
 def auth_headers(provider: str, key: str | None) -> dict[str, str]:
-    """The headers carrying the provider key: Bearer (OpenAI), ``x-api-key`` (Anthropic), ``x-goog-api-key``."""
+    """The headers carrying the provider key: Bearer (OpenAI, TypeSafe), ``x-api-key`` (Anthropic), ``x-goog-api-key``."""
     kind = wire(provider)
     if kind == "anthropic":
         return {"anthropic-version": ANTHROPIC_VERSION, **({"x-api-key": key} if key else {})}
@@ -112,11 +138,15 @@ def auth_headers(provider: str, key: str | None) -> dict[str, str]:
     return {"x-goog-api-key": key} if kind == "gemini" else {"Authorization": f"Bearer {key}"}
 
 
+_LABELS = {"typesafe": "TypeSafe"}  # MLflow's spelling in the settings form
+
+
 def provider_config(provider: str | None) -> dict[str, Any]:
     """The settings form for ``provider`` (MLflow's simple API-key shape)."""
     if not provider:
         raise invalid("Provider parameter is required")
-    label = provider.lower().capitalize()
+    label = _LABELS.get(provider.lower(), provider.lower().capitalize())
+    base_hint = f" (defaults to {NATIVE['typesafe']})" if provider.lower() == "typesafe" else ""
     return {
         "auth_modes": [
             {
@@ -130,7 +160,7 @@ def provider_config(provider: str | None) -> dict[str, Any]:
                     {
                         "name": "api_base",
                         "type": "string",
-                        "description": f"{label} API Base URL",
+                        "description": f"{label} API Base URL{base_hint}",
                         "required": False,
                     }
                 ],

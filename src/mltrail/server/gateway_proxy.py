@@ -11,7 +11,10 @@ Routes (declared in :mod:`mltrail.protocol.gateway`), as MLflow 3.17 serves them
   ``/gateway/openai/v1/chat/completions``, ``/embeddings``, ``/responses``,
   ``/responses/compact`` (OpenAI-compatible providers), ``/gateway/anthropic/v1/messages``
   (Anthropic); the endpoint in the path: ``/gateway/gemini/v1beta/models/{endpoint}:generateContent``
-  and ``:streamGenerateContent`` (Gemini);
+  and ``:streamGenerateContent`` (Gemini); ``/gateway/typesafe/v1/systemone`` (TypeSafe System One,
+  TypeSafe and OpenRouter Jev models only: :mod:`mltrail.server.gateway_systemone`, whose
+  :func:`~mltrail.server.gateway_systemone.check_endpoint` also keeps System One endpoints off
+  every other route);
 * ``POST /gateway/proxy/{endpoint_name}/{path}``: the body as it is (``model`` kept) to
   ``<provider base>/<path>`` (query kept), any provider.
 
@@ -55,6 +58,7 @@ from mltrail.exceptions import (
 from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_policy as policy
 from mltrail.server import gateway_providers as providers
+from mltrail.server import gateway_systemone as system_one
 from mltrail.server import gateway_traces as tr
 from mltrail.server import gateway_translate as gt
 from mltrail.server.auth.rules import AUTHENTICATED, USE, PermissionDenied, auth_enabled, subject_of
@@ -152,6 +156,7 @@ GEMINI_STREAM_ROUTE = ProxyRoute(
     "passthrough",
     False,
 )
+SYSTEM_ONE_ROUTE = ProxyRoute(None, providers.SYSTEM_ONE_PATH, tr.TYPESAFE_SYSTEM_ONE, "passthrough")
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson")
 
 
@@ -335,6 +340,7 @@ async def _forward(
         raise invalid("The request must name the gateway endpoint in 'model'.")
     store = await _blocking(call, gateway_store, call)  # the first call opens it: off the event loop
     endpoint = await _blocking(call, _usable_endpoint, call, store, endpoint_name)
+    system_one.check_endpoint(endpoint, route is SYSTEM_ONE_ROUTE)
     traced = tr.GatewayTrace(endpoint, route.request_type, body, call.request)
     try:  # budgets and BEFORE guardrails (mltrail.server.gateway_policy)
         admitted = await policy.admit(call, endpoint, body, traced.username)
@@ -456,6 +462,11 @@ def _passthrough(route: ProxyRoute) -> Any:
     return handler
 
 
+async def typesafe_system_one(call: Call) -> Any:
+    body = system_one.request_body(await _json_body(call))
+    return await _forward(call, body.get("model"), SYSTEM_ONE_ROUTE, body)
+
+
 def _gemini(route: ProxyRoute) -> Any:
     async def handler(call: Call) -> Any:
         body = await _json_body(call)
@@ -507,6 +518,7 @@ ENDPOINTS: list[Endpoint] = [
     implement(G.openai_responses, _passthrough(RESPONSES_ROUTE)),
     implement(G.openai_responses_compact, _passthrough(RESPONSES_COMPACT_ROUTE)),
     implement(G.anthropic_messages, _passthrough(ANTHROPIC_ROUTE)),
+    implement(G.typesafe_system_one, typesafe_system_one),
     implement(G.gemini_generate_content, _gemini(GEMINI_ROUTE)),
     implement(G.gemini_stream_generate_content, _gemini(GEMINI_STREAM_ROUTE)),
     implement(G.raw_proxy, raw_proxy),

@@ -70,6 +70,7 @@ OPENAI_EMBEDDINGS = "passthrough/model/openai-embeddings"
 OPENAI_RESPONSES = "passthrough/model/openai-responses"
 ANTHROPIC_MESSAGES = "passthrough/model/anthropic-messages"
 GEMINI_GENERATE_CONTENT = "passthrough/model/gemini-generateContent"
+TYPESAFE_SYSTEM_ONE = "passthrough/model/typesafe-systemone"
 RAW_PROXY = "proxy/raw"
 
 
