@@ -147,3 +147,36 @@ def test_each_shared_route_reaches_a_handler_over_http(
             if resp.status_code == 405 or code == "ENDPOINT_NOT_FOUND":
                 unreached.append(f"{method} {path}: {resp.status_code} {resp.text[:120]}")
     assert not unreached, "\n".join(unreached)
+
+
+def test_openapi_lists_every_endpoint_logins_and_workspaces_included(tmp_path: Path, monkeypatch) -> None:
+    """``/openapi.json`` is built from the app's endpoint table: with logins and workspaces on, every
+    endpoint is there, the newest routes of issue 19 among them (budgets, guardrails, roles, System One)."""
+    from mltrail.server.openapi import build_openapi
+
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "an-admin-password-long-enough")
+    config = ServerConfig(
+        backend_store_uri=f"sqlite:///{tmp_path / 'routes.db'}",
+        artifacts_destination=str(tmp_path / "art"),
+        app_name="basic-auth",
+        enable_workspaces=True,
+    )
+    app = create_app(config)
+    paths = build_openapi(app.state.endpoints)["paths"]
+    unlisted = [
+        f"{method} {ep.mount_paths()[0]}"
+        for ep in app.state.endpoints
+        for method in ep.methods
+        if method.lower() not in paths.get(ep.mount_paths()[0].replace(":path}", "}"), {})
+    ]
+    assert not unlisted, unlisted
+    for method, path in [
+        ("post", "/api/3.0/mlflow/gateway/budgets/create"),
+        ("get", "/api/3.0/mlflow/gateway/budgets/windows"),
+        ("post", "/api/3.0/mlflow/gateway/guardrails/add-to-endpoint"),
+        ("post", "/api/3.0/mlflow/roles/create"),
+        ("delete", "/api/3.0/mlflow/roles/unassign"),
+        ("post", "/gateway/typesafe/v1/systemone"),
+        ("post", "/gateway/mlflow/v1/chat/completions"),
+    ]:
+        assert method in paths.get(path, {}), (method, path)
