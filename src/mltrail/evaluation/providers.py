@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mltrail.credentials import tracking_authorization
+from mltrail.store.workspace_scope import WORKSPACE_HEADER, client_workspace
 
 JSON = dict[str, Any]
 
@@ -226,8 +227,6 @@ def _gateway_base_url() -> str | None:
 
 def _gateway_headers(key: str | None) -> dict[str, str]:
     """The tracking server's credentials, and the workspace the client names (as its REST calls do)."""
-    from mltrail.store.workspace_scope import WORKSPACE_HEADER, client_workspace
-
     workspace = client_workspace()
     return {**tracking_credentials(key), **({WORKSPACE_HEADER: workspace} if workspace else {})}
 

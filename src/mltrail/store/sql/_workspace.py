@@ -12,7 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mltrail.store.sql.schema import experiments, workspaces
+from mltrail.exceptions import not_found
+from mltrail.store.sql.schema import experiments, gateway_endpoints, workspaces
 from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, WORKSPACES_DIR, active_workspace
 
 _E = experiments.c
@@ -88,10 +89,7 @@ def require_gateway_endpoint(conn: sa.Connection, endpoint_id: str, label: str =
     For the stores that refer to an endpoint by id (budgets, guardrails): another workspace's
     endpoint is as absent as one that never existed.
     """
-    from mltrail.exceptions import not_found
-    from mltrail.store.sql import schema as s
-
-    ends = s.gateway_endpoints
+    ends = gateway_endpoints
     query = sa.select(ends.c.endpoint_id).where(ends.c.endpoint_id == endpoint_id, ends.c.workspace == registry_workspace())
     if conn.execute(query).first() is None:
         raise not_found(f"{label} not found (endpoint_id='{endpoint_id}')")
