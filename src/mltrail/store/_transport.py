@@ -194,13 +194,14 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext:
 class _Conn:
     """One open connection: its socket, unread bytes, and when it was last used."""
 
-    __slots__ = ("__weakref__", "buf", "generation", "idle_since", "sock")
+    __slots__ = ("__weakref__", "buf", "generation", "idle_since", "received", "sock")
 
     def __init__(self, sock: socket.socket, generation: int) -> None:
         self.sock = sock
         self.buf = bytearray()
         self.idle_since = time.monotonic()
         self.generation = generation
+        self.received = False  # whether any byte of the current answer has arrived
 
     def close(self) -> None:
         try:
@@ -230,6 +231,7 @@ class _Conn:
             raise Dropped(f"the connection broke while reading the answer: {err!r}") from err
         if not chunk:
             return False
+        self.received = True
         self.buf += chunk
         return True
 
@@ -296,28 +298,31 @@ class _Conn:
 
 def _parse_head(head: bytes) -> tuple[int, str, bool, Headers, list[str]]:
     """Status, reason, HTTP/1.0 or not, headers and ``Set-Cookie`` values of an answer's head."""
-    lines = head.split(b"\r\n")
-    version, _, rest = lines[0].partition(b" ")
-    code, _, reason = rest.partition(b" ")
-    if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
         raise Dropped(f"the server did not answer with HTTP/1.x: {lines[0][:60]!r}")
-    headers = Headers()
+    fields: dict[str, str] = {}
     cookies: list[str] = []
     last = ""
-    for raw in lines[1:]:
-        if raw[:1] in (b" ", b"\t") and last:  # an obsolete folded continuation line
-            headers[last] = headers[last] + " " + raw.strip().decode("latin-1")
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and last:  # an obsolete folded continuation line
+            fields[last] += " " + line.strip()
             continue
-        name, sep, value = raw.partition(b":")
+        name, sep, value = line.partition(":")
         if not sep:
-            raise Dropped(f"the server sent a bad header line {raw[:60]!r}")
-        key = name.strip().decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
+            raise Dropped(f"the server sent a bad header line {line[:60]!r}")
+        key = name.strip().lower()
+        value = value.strip()
+        if key in fields:
+            fields[key] += ", " + value
+        else:
+            fields[key] = value
         if key == "set-cookie":
-            cookies.append(text)
-        headers[key] = headers[key] + ", " + text if key in headers else text
+            cookies.append(value)
         last = key
-    return int(code), reason.decode("latin-1"), version == b"HTTP/1.0", headers, cookies
+    return int(code), reason, version == "HTTP/1.0", Headers(fields), cookies
 
 
 def _decode_body(body: bytes, encoding: str) -> bytes:
@@ -455,7 +460,7 @@ class LeanTransport:
             resp, keep = self._exchange(conn, data, method, target)
         except Dropped:
             conn.close()
-            if not reused:
+            if not reused or conn.received:
                 raise
             # The server closed the reused connection as we wrote: once more on a new one.
             conn = self._connect(timeout)
@@ -475,6 +480,7 @@ class LeanTransport:
         return resp
 
     def _exchange(self, conn: _Conn, data: bytes, method: str, target: str) -> tuple[Response, bool]:
+        conn.received = False
         try:
             conn.sock.sendall(data)
         except TimeoutError as err:
@@ -485,13 +491,14 @@ class LeanTransport:
             code, reason, http10, headers, cookies = _parse_head(conn.read_until(b"\r\n\r\n", _MAX_HEAD, "header"))
             if not 100 <= code < 200 or code == 101:
                 break  # 1xx answers (100 Continue, 103 Early Hints) precede the real one
-        connection = (headers.get("connection") or "").lower()
+        get = dict.get  # the keys are lower case already: no need for Headers' own lookups
+        connection = (get(headers, "connection") or "").lower()
         keep = "keep-alive" in connection if http10 else "close" not in connection
         if method == "HEAD" or code in _NO_BODY_STATUS or code < 200:
             content = b""
-        elif "chunked" in (headers.get("transfer-encoding") or "").lower():
+        elif "chunked" in (get(headers, "transfer-encoding") or "").lower():
             content = conn.read_chunked()
-        elif (length := headers.get("content-length")) is not None:
+        elif (length := get(headers, "content-length")) is not None:
             try:
                 n = int(length.split(",")[0])
             except ValueError as err:
@@ -500,7 +507,7 @@ class LeanTransport:
         else:
             content = conn.read_to_eof()
             keep = False
-        if encoding := headers.get("content-encoding"):
+        if encoding := get(headers, "content-encoding"):
             content = _decode_body(content, encoding)
         if cookies:
             self._keep_cookies(cookies, target)
