@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -32,7 +33,7 @@ from mltrail.exceptions import MltrailException, RestException
 from mltrail.protocol import tracking as w
 from mltrail.protocol.tracking import TRACKING
 from mltrail.store._http import HttpSession
-from mltrail.store._transport import HttpxTransport, LeanTransport
+from mltrail.store._transport import HttpxTransport, LeanTransport, _target, encode_query
 from mltrail.store.reachability import ServerUnreachable
 from mltrail.store.rest import RestTrackingStore
 from support.live_server import free_port, start_server, stop_server
@@ -414,3 +415,12 @@ def test_a_proxy_from_the_environment_goes_through_httpx(mltrail_server, quiet_e
         store.http.close()
     finally:
         proxy.stop()
+
+
+def test_queries_and_paths_are_written_as_httpx_writes_them():
+    params = {"a": "b c", "ids": ["1", "2"], "x": True, "n": False, "y": None, "z": 1.5, "ü": "é&=+", "t": ("q~", "a/b")}
+    assert encode_query(params) == str(httpx.QueryParams(params))
+    client = httpx.Client(base_url="http://h/p")
+    for path in ("/api/x", "/a path/ü", "/x/%41b", "/artifacts/a+b@c:d", "/x/[y]", "/x?y=1/2?3", "/x?a=[1]"):
+        assert _target("/p", path) == client.build_request("GET", path).url.raw_path.decode()
+    client.close()

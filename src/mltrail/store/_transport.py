@@ -36,7 +36,7 @@ import time
 import weakref
 import zlib
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 __all__ = [
     "KEEPALIVE_EXPIRY",
@@ -60,9 +60,11 @@ _MAX_HEAD = 64 * 1024  # status line + headers of an answer
 _RECV = 256 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
 # Characters a request target may hold as they are (RFC 3986 pchar, "/", "?", "%" of an escape).
-_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%[]"
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + _PATH_SAFE + "?")
 _HEX = frozenset("0123456789abcdefABCDEF")
+# What ``quote_plus`` leaves as it is: a run id or a number needs no escaping at all.
+_UNRESERVED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~")
 
 
 class TransportError(Exception):
@@ -128,14 +130,17 @@ class Response:
 
 
 def encode_query(params: Any) -> str:
-    """A query string as httpx writes it: list values repeat the key, booleans are ``true``/``false``."""
-    items: list[tuple[str, str]] = []
+    """A query string as httpx writes it: list values repeat the key, booleans are ``true``/``false``,
+    ``None`` is empty, the rest is form-encoded (``quote_plus``)."""
+    out: list[str] = []
     pairs = params.items() if isinstance(params, dict) else params
     for key, value in pairs:
+        name = str(key)
+        name = name if _UNRESERVED.issuperset(name) else quote_plus(name)
         for one in value if isinstance(value, (list, tuple)) else (value,):
-            items.append((str(key), "true" if one is True else "false" if one is False else "" if one is None
-                          else str(one)))
-    return urlencode(items)
+            text = "true" if one is True else "false" if one is False else "" if one is None else str(one)
+            out.append(f"{name}={text if _UNRESERVED.issuperset(text) else quote_plus(text)}")
+    return "&".join(out)
 
 
 def _target(prefix: str, path: str) -> str:
