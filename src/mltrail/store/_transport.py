@@ -30,13 +30,15 @@ from __future__ import annotations
 import os
 import select
 import socket
-import ssl
 import threading
 import time
 import weakref
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, urlsplit
+
+if TYPE_CHECKING:
+    import ssl  # loaded for https:// URLs only
 
 __all__ = [
     "KEEPALIVE_EXPIRY",
@@ -178,6 +180,8 @@ def uses_env_proxy(base_url: str) -> bool:
 def ssl_context(verify: bool | str) -> ssl.SSLContext:
     """The TLS settings httpx uses: certifi's CAs (or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), a CA
     bundle (file or directory) when ``verify`` is a path, no checks at all when it is False."""
+    import ssl
+
     if verify is False:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -404,7 +408,7 @@ class LeanTransport:
             except BaseException:
                 sock.close()
                 raise
-        except (OSError, ssl.SSLError) as err:  # refused, unknown host, handshake or certificate
+        except OSError as err:  # refused, unknown host, TLS handshake or certificate (ssl.SSLError)
             raise ConnectFailed(f"cannot connect to {self.host}:{self.port}: {err}") from err
         sock.settimeout(timeout)
         conn = _Conn(sock, _GENERATION[0])
