@@ -27,6 +27,7 @@ from mltrail.store._transport import (
     TimedOut,
     encode_query,
     open_transport,
+    ssl_context,
 )
 from mltrail.store.reachability import UNREACHABLE_STATUS, ServerUnreachable, unreachable
 from mltrail.store.workspace_scope import WORKSPACE_HEADER, client_workspace
@@ -101,7 +102,7 @@ class HttpSession:
             self._client = httpx.Client(
                 base_url=self.base_url,
                 headers=headers,
-                verify=verify,
+                verify=verify if isinstance(verify, bool) else ssl_context(verify),
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                 limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30),
             )
