@@ -4,8 +4,9 @@ httpx spends about half a millisecond of CPU building and parsing each request (
 objects, header normalisation, h11's state machine, its connection pool); a JSON call
 to a tracking server needs none of that. :class:`LeanTransport` writes each request as
 one buffer on a plain socket (or an :mod:`ssl` socket for ``https://``) and parses the
-answer itself: about a tenth of httpx's CPU per call, measured in docs/benchmarks.md
-(``http.client`` would be about a quarter: it parses headers with :mod:`email`).
+answer itself: a fifth of httpx's CPU per call or less, most of what is left being the
+socket calls themselves (``http.client`` costs about a third of httpx's: it parses
+headers with :mod:`email`); the figures are in docs/benchmarks.md.
 
 One persistent connection per thread; an idle connection the server has closed (or one
 idle longer than :data:`KEEPALIVE_EXPIRY`) is replaced before it is used, and a request
