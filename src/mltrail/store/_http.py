@@ -15,18 +15,27 @@ import random
 import time
 from typing import Any
 
-import httpx
 import msgspec
 
 from mltrail.credentials import tracking_authorization, tracking_env
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, RestException
 from mltrail.protocol.routes import Route
+from mltrail.store._transport import (
+    ConnectFailed,
+    Dropped,
+    Response,
+    TimedOut,
+    encode_query,
+    open_transport,
+    ssl_context,
+)
 from mltrail.store.reachability import UNREACHABLE_STATUS, ServerUnreachable, unreachable
 from mltrail.store.workspace_scope import WORKSPACE_HEADER, client_workspace
 
 __all__ = [
     "UNREACHABLE_STATUS",
     "HttpSession",
+    "Response",
     "ServerUnreachable",
     "env",
     "error_from",
@@ -34,6 +43,7 @@ __all__ = [
 ]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_JSON_HEADERS = {"Content-Type": "application/json"}
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 _to_builtins = msgspec.to_builtins
@@ -54,7 +64,9 @@ class HttpSession:
     Retries (exponential backoff with jitter) on 429/5xx answers and on dropped
     or refused connections; other errors are raised at once as
     :class:`~mltrail.exceptions.RestException` carrying the server's
-    ``error_code``.
+    ``error_code``. Requests go over :mod:`mltrail.store._transport`: its lean
+    keep-alive transport (one connection per thread), or httpx where that one
+    does not apply (a proxy from the environment, credentials in the URL).
 
     Example::
 
@@ -70,53 +82,84 @@ class HttpSession:
         authorization = tracking_authorization()
         if authorization:
             headers["Authorization"] = authorization
-        verify: Any = True
+        verify: bool | str = True
         if _truthy(env("TRACKING_INSECURE_TLS")):
             verify = False
         elif env("TRACKING_SERVER_CERT_PATH"):
-            verify = env("TRACKING_SERVER_CERT_PATH")
+            verify = env("TRACKING_SERVER_CERT_PATH") or True
         timeout = float(env("HTTP_REQUEST_TIMEOUT", "120") or 120)
-        self.client = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            verify=verify,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30),
-        )
+        self.transport = open_transport(self.base_url, headers, verify, timeout, min(timeout, 10.0))
+        self._settings = (headers, verify, timeout)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """An ``httpx.Client`` with this session's settings (made on first use; for streaming callers)."""
+        if self._client is None:
+            import httpx
+
+            headers, verify, timeout = self._settings
+            self._client = httpx.Client(
+                base_url=self.base_url,
+                headers=headers,
+                verify=verify if isinstance(verify, bool) else ssl_context(verify),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30),
+            )
+        return self._client
 
     def close(self) -> None:
-        self.client.close()
+        self.transport.close()
+        if self._client is not None:
+            self._client.close()
 
     def reachable(self) -> bool:
         """One quick ``GET /health`` without retries: whether the server answers 200 now."""
         try:
-            return self.client.get("/health", timeout=5).status_code == 200
-        except httpx.HTTPError:
+            return self.transport.send("GET", "/health", None, None, timeout=5).status_code == 200
+        except (ConnectFailed, Dropped, TimedOut):
             return False
 
     def _sleep(self, attempt: int) -> None:
         delay = min(self.backoff * (2**attempt), 5.0)
         time.sleep(delay * (0.5 + random.random() / 2))
 
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """One HTTP request with retries; raises a clear error when the server is unreachable."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | str | None = None,
+        json: Any = None,
+        params: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """One HTTP request with retries; raises a clear error when the server is unreachable.
+
+        ``content`` is the raw body (``json``: a value sent as JSON), ``params`` the query
+        (a mapping; list values repeat the key), ``headers`` are added to the session's.
+        """
         workspace = client_workspace()
         if workspace is not None:  # mltrail.set_workspace / MLFLOW_WORKSPACE, as MLflow's client sends it
-            kw["headers"] = {WORKSPACE_HEADER: workspace, **(kw.get("headers") or {})}
+            headers = {WORKSPACE_HEADER: workspace, **(headers or {})}
+        if json is not None:
+            content = _encode(json)
+            headers = {**_JSON_HEADERS, **(headers or {})}
+        elif isinstance(content, str):
+            content = content.encode()
+        if params:
+            query = encode_query(params)
+            if query:
+                path += ("&" if "?" in path else "?") + query
+        send = self.transport.send
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
             try:
-                resp = self.client.request(method, path, **kw)
-            except (
-                httpx.ConnectError,
-                httpx.RemoteProtocolError,
-                httpx.ReadError,
-                httpx.WriteError,
-                httpx.ConnectTimeout,
-                httpx.PoolTimeout,
-            ) as err:
+                resp = send(method, path, content, headers, timeout)
+            except (ConnectFailed, Dropped) as err:
                 last = err
-            except httpx.TimeoutException as err:  # the request may have arrived: not retried here
+            except TimedOut as err:  # the request may have arrived: not retried here
                 raise ServerUnreachable(
                     f"The tracking server at {self.base_url} did not answer {method} {path} in time: {err}",
                     error_code=TEMPORARILY_UNAVAILABLE,
@@ -148,19 +191,16 @@ class HttpSession:
 
     def call(self, method: str, path: str, json: Any = None, params: Any = None) -> dict[str, Any]:
         """A JSON API call; returns the decoded answer or raises the server's error."""
-        kw: dict[str, Any] = {}
-        if params is not None:
-            kw["params"] = params
         if json is not None:
-            kw["content"] = _encode(json)
-            kw["headers"] = {"Content-Type": "application/json"}
-        resp = self.request(method, path, **kw)
+            resp = self.request(method, path, content=_encode(json), headers=_JSON_HEADERS, params=params)
+        else:
+            resp = self.request(method, path, params=params)
         if 200 <= resp.status_code < 300:  # 201 / 204: MLflow's workspace create and delete
             return _decode(resp.content) if resp.content else {}
         raise error_from(resp, self.base_url + path)
 
 
-def error_from(resp: httpx.Response, url: str) -> MltrailException:
+def error_from(resp: Response, url: str) -> MltrailException:
     """The exception for an error answer: the server's code and message when it sent JSON."""
     try:
         payload = _decode(resp.content)
