@@ -95,6 +95,7 @@ class Database:
         # --read-replica-backend-store-uri: its engine is made on the first read routed to it.
         self.replica_uri = replica_of(uri)
         self._replica_engine: sa.Engine | None = None
+        self._thread = threading.local()  # .reads: this thread's DriverRead (see driver_read)
 
     def __repr__(self) -> str:
         return f"<Database {self.dialect}>"
@@ -121,10 +122,15 @@ class Database:
         """A read transaction for driver SQL only (:func:`raw_fetchall`): ``with db.driver_read() as conn``.
 
         On SQLite (not on a read replica) it skips SQLAlchemy's ``Connection``
-        (:class:`~mltrail.store.sql.engine.DriverRead`); elsewhere it is :meth:`read`.
+        (:class:`~mltrail.store.sql.engine.DriverRead`, one connection kept per thread);
+        elsewhere, and for a read opened inside another on the same thread, it is :meth:`read`.
         """
         if self.dialect == "sqlite" and (self.replica_uri is None or not reading_replica()):
-            return DriverRead(self.engine)
+            reads = getattr(self._thread, "reads", None)
+            if reads is None:
+                reads = self._thread.reads = DriverRead(self.engine)
+            if not reads.busy:
+                return reads
         return self.read()
 
     def _open_replica(self) -> sa.Engine:

@@ -214,43 +214,68 @@ def raw_executemany(conn: sqlalchemy.Connection, sql: str, rows: list[tuple]) ->
 
 
 class DriverRead:
-    """A read transaction straight on one pooled SQLite connection: ``with DriverRead(engine) as reads``.
+    """Read transactions straight on a SQLite connection of this thread's own: ``with reads as conn``.
 
     For the hottest reads (``runs/get``, a search page), which run only driver SQL
-    (:func:`raw_fetchall`): SQLAlchemy's ``Connection`` around them (its events,
-    ``BEGIN`` and rollback through the execute path, its own checkout and return
-    bookkeeping) cost about a quarter of a ``runs/get``. This takes the pool's DBAPI
-    connection, opens a plain deferred ``BEGIN`` (one snapshot for every read, never
-    the write lock) and gives the connection back to the pool, which rolls the read
-    transaction back, as SQLAlchemy does. SQLite only: other drivers begin
-    transactions by themselves, and go through :func:`read_connection`.
+    (:func:`raw_fetchall`). SQLAlchemy's ``Connection`` around them (its events,
+    ``BEGIN`` and rollback through the execute path) cost about a quarter of a
+    ``runs/get``, and a checkout from the pool and its return with reset another
+    seventh. So one of these is kept per thread (``Database.driver_read``): it
+    holds a connection taken from the engine's pool once and detached from it (so
+    it went through the same ``connect`` set-up: WAL, busy timeout, foreign keys),
+    opens a plain deferred ``BEGIN`` per use (one snapshot for every read, never
+    the write lock) and rolls back at the end. ``engine.dispose()`` (a new pool)
+    makes it take a fresh connection on its next use. SQLite only: other drivers
+    begin transactions by themselves, and go through :func:`read_connection`.
     """
 
-    __slots__ = ("_driver", "_engine", "_fairy", "dialect")
+    __slots__ = ("_driver", "_engine", "_fairy", "_pool", "busy", "dialect")
 
     def __init__(self, engine: sqlalchemy.Engine) -> None:
         self._engine = engine
         self.dialect = engine.dialect
         self._fairy: Any = None
         self._driver: Any = None
+        self._pool: Any = None
+        self.busy = False  # inside a ``with`` block (a nested read takes another connection)
 
     def __enter__(self) -> DriverRead:
         error = self.dialect.loaded_dbapi.Error
         try:
-            self._fairy = self._engine.raw_connection()
-            self._driver = self._fairy.driver_connection
+            if self._pool is not self._engine.pool:
+                self._connect()
             self._driver.execute("BEGIN")
         except error as err:  # a file that cannot be opened: a clear 503, as for read_connection's callers
-            if self._fairy is not None:
-                self._fairy.close()
+            self._close()
             raise MltrailException(
                 f"Cannot reach the database, try again: {str(err).splitlines()[0]}",
                 error_code=TEMPORARILY_UNAVAILABLE,
             ) from err
+        self.busy = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._fairy.close()  # back to the pool, which rolls the read transaction back
+        self.busy = False
+        try:
+            self._driver.rollback()  # ends the read transaction (reads only: nothing to keep)
+        except self.dialect.loaded_dbapi.Error:
+            self._close()  # a broken connection: the next use takes a new one
+
+    def _connect(self) -> None:
+        self._close()
+        pool = self._engine.pool
+        fairy = self._engine.raw_connection()
+        driver = fairy.driver_connection  # (read first: detaching forgets the connection record)
+        fairy.detach()  # this thread's from now on: closing it closes the driver connection
+        self._fairy, self._driver, self._pool = fairy, driver, pool
+
+    def _close(self) -> None:
+        fairy, self._fairy, self._driver, self._pool = self._fairy, None, None, None
+        if fairy is not None:
+            try:
+                fairy.close()
+            except Exception:
+                pass
 
     def fetchall(self, sql: str, params: Any) -> list[tuple]:
         """Every row of driver SQL ``sql`` with ``params``, as plain tuples."""
