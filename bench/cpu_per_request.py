@@ -106,6 +106,7 @@ def _routes(exp: str, run_id: str) -> dict:
         }
 
     return {
+        "health": lambda: ("GET", "/health", None),
         "runs/get": lambda: ("GET", f"{api}/runs/get?run_id={run_id}", None),
         "runs/search": lambda: ("POST", f"{api}/runs/search", search),
         "runs/log-batch": lambda: ("POST", f"{api}/runs/log-batch", log_batch()),

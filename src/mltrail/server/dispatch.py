@@ -41,7 +41,22 @@ from mltrail.store.replica import replica_reads
 _log = logging.getLogger("mltrail.server")
 _encode = msgspec.json.Encoder().encode
 _JSON = "application/json"
+_JSON_BYTES = _JSON.encode("latin-1")
 _EMPTY = b"{}"
+
+
+class JsonOk(Response):
+    """A 200 response with a JSON body already encoded: the headers Starlette's
+    ``Response(body, media_type="application/json")`` sends (content-length, then
+    content-type), without its generic header building on every answer."""
+
+    media_type = _JSON
+
+    def __init__(self, body: bytes) -> None:  # noqa: D107 (see the class)
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", _JSON_BYTES)]
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -67,6 +82,23 @@ def http_error_response(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
         return error_response(MltrailException(f"No endpoint {request.method} {path}", error_code=ENDPOINT_NOT_FOUND))
     return error_response(MltrailException(str(exc.detail), error_code="BAD_REQUEST"), status=exc.status_code)
+
+
+def query_pairs(query: bytes) -> list[tuple[str, str]]:
+    """The ``(key, value)`` pairs of a query string, as ``parse_qsl(..., keep_blank_values=True)`` gives them.
+
+    A plain query (no ``%`` escape, no ``+``: ``run_id=...``, what clients send on the hot
+    GETs) is split directly; anything else goes through ``parse_qsl``.
+    """
+    text = query.decode("latin-1")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            pairs.append((key, value))
+    return pairs
 
 
 def _list_fields(struct_type: type) -> frozenset[str]:
@@ -113,7 +145,7 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
                 raise nul_refused(f"the query string of {path}")
             data: dict[str, Any] = {}
             # The pairs Starlette's ``request.query_params`` holds, without building its multidict.
-            for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True):
+            for key, value in query_pairs(request.scope["query_string"]):
                 if key in list_fields:
                     data.setdefault(key, []).append(value)
                 else:
@@ -171,13 +203,15 @@ async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) ->
 
 def to_response(result: Any) -> Response:
     """Turn what a handler returned into a response."""
+    if type(result) is dict:  # the common case first
+        return JsonOk(_encode(result))
     if isinstance(result, Response):
         return result
     if result is None:
-        return Response(_EMPTY, media_type=_JSON)
+        return JsonOk(_EMPTY)
     if isinstance(result, bytes):
-        return Response(result, media_type=_JSON)
-    return Response(_encode(result), media_type=_JSON)
+        return JsonOk(result)
+    return JsonOk(_encode(result))
 
 
 # POST endpoints that only read, by the last segment of their path (runs/search, traces/batchGetInfos,

@@ -33,7 +33,9 @@ def _metric_value(value: float, is_nan: Any) -> float | str:
         return "Infinity"
     if value <= -DBL_MAX:
         return "-Infinity"
-    return value if _isfinite(value) else ("NaN" if value != value else ("Infinity" if value > 0 else "-Infinity"))
+    if _isfinite(value):
+        return value
+    return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
 
 
 def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -70,25 +72,42 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
     if not found:
         return []
     ids = list(found)
+    # Stored values are finite unless flagged NaN or clamped to ±DBL_MAX: one comparison
+    # chain per metric, and the spelled-out cases in _metric_value.
+    lo, hi = -DBL_MAX, DBL_MAX
     if len(ids) == 1:  # runs/get: every row is this run's
         data = found[ids[0]]["data"]
         data["metrics"] = [
-            {"key": key, "value": _metric_value(value, is_nan), "timestamp": timestamp, "step": step}
+            {
+                "key": key,
+                "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
+                "timestamp": timestamp,
+                "step": step,
+            }
             for _, key, value, timestamp, step, is_nan in _rows(conn, _LATEST, ids)
         ]
         data["params"] = [{"key": key, "value": value} for _, key, value in _rows(conn, _PARAMS, ids)]
         data["tags"] = [
-            {"key": key, "value": value if value is not None else ""} for _, key, value in _rows(conn, _TAGS, ids)
+            {"key": key, "value": value if value is not None else ""}
+            for _, key, value in _rows(conn, _TAGS, ids)
         ]
-    else:
+    else:  # a search page: each run's lists, looked up once
+        metrics_of = {i: run["data"]["metrics"] for i, run in found.items()}
         for run_id, key, value, timestamp, step, is_nan in _rows(conn, _LATEST, ids):
-            found[run_id]["data"]["metrics"].append(
-                {"key": key, "value": _metric_value(value, is_nan), "timestamp": timestamp, "step": step}
+            metrics_of[run_id].append(
+                {
+                    "key": key,
+                    "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
+                    "timestamp": timestamp,
+                    "step": step,
+                }
             )
+        params_of = {i: run["data"]["params"] for i, run in found.items()}
         for run_id, key, value in _rows(conn, _PARAMS, ids):
-            found[run_id]["data"]["params"].append({"key": key, "value": value})
+            params_of[run_id].append({"key": key, "value": value})
+        tags_of = {i: run["data"]["tags"] for i, run in found.items()}
         for run_id, key, value in _rows(conn, _TAGS, ids):
-            found[run_id]["data"]["tags"].append({"key": key, "value": value if value is not None else ""})
+            tags_of[run_id].append({"key": key, "value": value if value is not None else ""})
     _inputs_json(conn, found, ids)
     _links_json(found, _rows(conn, links_statement(), ids))
     return [found[i] for i in run_ids if i in found]
