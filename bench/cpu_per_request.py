@@ -113,6 +113,20 @@ def _routes(exp: str, run_id: str) -> dict:
     }
 
 
+def _callgrind(pid: int, flag: str) -> None:
+    subprocess.run(["callgrind_control", flag, str(pid)], check=True, capture_output=True)
+
+
+def _callgrind_total(root: Path, pid: int) -> float:
+    """Instructions counted since the last zeroing: dump, then read the newest dump's totals."""
+    _callgrind(pid, "-d")
+    newest = max(root.glob("cg.out.*"), key=lambda p: p.stat().st_mtime_ns)
+    for line in newest.read_text(errors="replace").splitlines():
+        if line.startswith(("totals:", "summary:")):
+            return float(line.split()[1])
+    raise RuntimeError(f"no totals in {newest}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=3000)
@@ -126,7 +140,7 @@ def main() -> None:
     cmd = [sys.executable, "-m", "mltrail.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
            "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}"]  # fmt: skip
     if args.callgrind:
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={root}/cg.out", *cmd]
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={root}/cg.out", "--dump-instr=no", *cmd]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
     log = open(root / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -153,17 +167,28 @@ def main() -> None:
                     continue
                 for _ in range(min(200, args.n)):
                     conn.call(*make())
+                if args.callgrind:
+                    _callgrind(proc.pid, "-z")  # zero the counts, collect over the n requests only
                 before = _cpu_seconds(proc.pid)
                 for _ in range(args.n):
                     conn.call(*make())
                 after = _cpu_seconds(proc.pid)
+                if args.callgrind:
+                    instructions = _callgrind_total(root, proc.pid) / args.n
+                    results[name].append(instructions)
+                    print(f"{name}: {instructions / 1e3:.0f} k instructions per request", flush=True)
+                    continue
                 user, system = ((a - b) / args.n * 1e6 for a, b in zip(after, before, strict=True))
                 results[name].append(user + system)
-                print(f"{name}: {user + system:.0f} µs CPU per request ({user:.0f} user, {system:.0f} system)", flush=True)
+                print(
+                    f"{name}: {user + system:.0f} µs CPU per request ({user:.0f} user, {system:.0f} system)",
+                    flush=True,
+                )
+        unit, scale = ("k instructions", 1e-3) if args.callgrind else ("µs", 1.0)
         for name, vals in results.items():
             if vals:
-                print(f"== {name}: median {statistics.median(vals):.0f} µs "
-                      f"(min {min(vals):.0f}, max {max(vals):.0f})")  # fmt: skip
+                print(f"== {name}: median {statistics.median(vals) * scale:.0f} {unit} "
+                      f"(min {min(vals) * scale:.0f}, max {max(vals) * scale:.0f})")  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(30)

@@ -52,7 +52,7 @@ class JsonOk(Response):
 
     media_type = _JSON
 
-    def __init__(self, body: bytes) -> None:  # noqa: D107 (see the class)
+    def __init__(self, body: bytes) -> None:
         self.status_code = 200
         self.background = None
         self.body = body
