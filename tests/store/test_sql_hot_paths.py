@@ -160,3 +160,39 @@ def test_reads_on_the_thread_connection_survive_dispose_nesting_and_threads(stor
     worker.start()
     worker.join()
     assert seen == [{"a": "1", "b": "2"}]
+
+
+def test_writes_on_the_thread_connection_recover_from_errors_and_many_threads(store):
+    """SQLite writes run on a connection the thread keeps: after a driver error the next
+    write takes a new one, and threads past the bound of kept connections use the pool."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from mltrail.store.sql.database import KEPT_CONNECTIONS
+
+    run_id = _run(store, "r").info.run_id
+    with pytest.raises(sa.exc.DBAPIError):  # OperationalError on SQLite, ProgrammingError elsewhere
+        store.db.write(lambda conn: conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)"))
+    store.log_batch(run_id, params=[Param("after-error", "1")])
+    assert store.get_run(run_id).data.params == {"after-error": "1"}
+
+    count = KEPT_CONNECTIONS + 4
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)  # every thread alive at once: some must go through the pool
+            store.log_batch(run_id, metrics=[Metric(f"m{i}", float(i), 1000, 0)])
+            assert store.get_run(run_id).data.metrics[f"m{i}"] == float(i)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.get_run(run_id).data.metrics == {f"m{i}": float(i) for i in range(count)}
