@@ -6,8 +6,6 @@ responses with MLflow's HTTP statuses.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import inspect
 import logging
 import typing
@@ -33,6 +31,7 @@ from mltrail.exceptions import (
 from mltrail.server.auth.rules import auth_enabled, guard, rule_for
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.config import ServerConfig
+from mltrail.server.db_thread import DbThread
 from mltrail.server.limits import check_depth, has_free_form, has_nul, might_be_deep, nul_refused, too_deep
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.validation import no_control_chars
@@ -176,7 +175,7 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
     return parse
 
 
-async def in_worker_thread(executor: Any, fn: Callable[..., Any], *args: Any) -> Any:
+async def in_worker_thread(executor: DbThread | None, fn: Callable[..., Any], *args: Any) -> Any:
     """Run blocking ``fn(*args)`` off the event loop: on ``executor``, or the shared pool if None.
 
     ``executor`` is the app's one database thread on SQLite (``app.state.db_executor``):
@@ -185,8 +184,7 @@ async def in_worker_thread(executor: Any, fn: Callable[..., Any], *args: Any) ->
     """
     if executor is None:
         return await run_in_threadpool(fn, *args)
-    context = contextvars.copy_context()  # as run_in_threadpool does: handlers see the request's context
-    return await asyncio.get_running_loop().run_in_executor(executor, context.run, fn, *args)
+    return await executor.run(fn, *args)  # in a copy of the request's context, as run_in_threadpool
 
 
 async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) -> Any:
