@@ -59,8 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["Database", "database_for", "execute_constant", "raw_fetchall"]
 
 T = TypeVar("T")
-# Threads that keep SQLite connections of their own per Database (reads and writes each):
-# the event loop's, the database thread's and a few more; further threads use the pool.
+# SQLite connections threads may keep of their own per Database, read and write ones together:
+# the event loop's and the database thread's two each, and a few more; past it, the pool.
 KEPT_CONNECTIONS = 8
 # Attempts per write. SQLite's 30 s busy timeout already waits for the write lock, so a
 # "database is locked" that still comes out is one SQLite raised without waiting (a WAL
