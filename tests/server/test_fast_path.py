@@ -68,3 +68,17 @@ def test_concurrent_searches_on_the_database_thread_all_answer(api, live_server)
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(search, range(24)))
     assert results == [[4.0, 3.0, 2.0]] * 24
+
+
+def test_query_strings_split_as_parse_qsl_does():
+    """The GET fast path's query split gives parse_qsl's pairs on every shape of query."""
+    import itertools
+    from urllib.parse import parse_qsl
+
+    from mltrail.server.dispatch import query_pairs
+
+    pieces = [b"a", b"=", b"&", b"b", b"%20", b"+", b";", b"\xe9", b""]
+    cases = [b"run_id=abc", b"run_id=abc&run_uuid=", b"k=v&k=w", b"a=b=c"]
+    cases += [b"".join(p) for p in itertools.product(pieces, repeat=4)]
+    for query in cases:
+        assert query_pairs(query) == parse_qsl(query.decode("latin-1"), keep_blank_values=True), query

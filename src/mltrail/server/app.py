@@ -25,7 +25,6 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,6 +39,7 @@ from mltrail.server.artifact_files import destination_for
 from mltrail.server.auth.rules import auth_enabled
 from mltrail.server.auth.ui_rules import protect_ui_routes
 from mltrail.server.config import ServerConfig
+from mltrail.server.db_thread import DbThread
 from mltrail.server.dispatch import (
     TableRoute,
     asgi_endpoint,
@@ -281,7 +281,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.readiness.start()
     yield
     if app.state.db_executor is not None:
-        app.state.db_executor.shutdown(wait=False)
+        app.state.db_executor.shutdown()
 
 
 def _settle_gc() -> None:
@@ -396,6 +396,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
         from mltrail.server.app import create_app
         from mltrail.server.config import ServerConfig
+from mltrail.server.db_thread import DbThread
 
         app = create_app(ServerConfig(backend_store_uri="sqlite:///mltrail.db"))
         # uvicorn.run(app, port=5000)
@@ -457,6 +458,6 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     is_sqlite = config.backend_store_uri.startswith("sqlite")
     app.state.write_lock = threading.Lock() if is_sqlite else None
     # One thread for database-only work on SQLite (see Endpoint.db_only); threads start lazily.
-    app.state.db_executor = ThreadPoolExecutor(1, thread_name_prefix="mltrail-db") if is_sqlite else None
+    app.state.db_executor = DbThread("mltrail-db") if is_sqlite else None
     app.state.artifact_destination = destination_for(config.artifacts_destination)
     return app

@@ -6,8 +6,6 @@ responses with MLflow's HTTP statuses.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import inspect
 import logging
 import typing
@@ -33,6 +31,7 @@ from mltrail.exceptions import (
 from mltrail.server.auth.rules import auth_enabled, guard, rule_for
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.config import ServerConfig
+from mltrail.server.db_thread import DbThread
 from mltrail.server.limits import check_depth, has_free_form, has_nul, might_be_deep, nul_refused, too_deep
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.validation import no_control_chars
@@ -41,7 +40,22 @@ from mltrail.store.replica import replica_reads
 _log = logging.getLogger("mltrail.server")
 _encode = msgspec.json.Encoder().encode
 _JSON = "application/json"
+_JSON_BYTES = _JSON.encode("latin-1")
 _EMPTY = b"{}"
+
+
+class JsonOk(Response):
+    """A 200 response with a JSON body already encoded: the headers Starlette's
+    ``Response(body, media_type="application/json")`` sends (content-length, then
+    content-type), without its generic header building on every answer."""
+
+    media_type = _JSON
+
+    def __init__(self, body: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", _JSON_BYTES)]
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -67,6 +81,23 @@ def http_error_response(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
         return error_response(MltrailException(f"No endpoint {request.method} {path}", error_code=ENDPOINT_NOT_FOUND))
     return error_response(MltrailException(str(exc.detail), error_code="BAD_REQUEST"), status=exc.status_code)
+
+
+def query_pairs(query: bytes) -> list[tuple[str, str]]:
+    """The ``(key, value)`` pairs of a query string, as ``parse_qsl(..., keep_blank_values=True)`` gives them.
+
+    A plain query (no ``%`` escape, no ``+``: ``run_id=...``, what clients send on the hot
+    GETs) is split directly; anything else goes through ``parse_qsl``.
+    """
+    text = query.decode("latin-1")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            pairs.append((key, value))
+    return pairs
 
 
 def _list_fields(struct_type: type) -> frozenset[str]:
@@ -113,7 +144,7 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
                 raise nul_refused(f"the query string of {path}")
             data: dict[str, Any] = {}
             # The pairs Starlette's ``request.query_params`` holds, without building its multidict.
-            for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True):
+            for key, value in query_pairs(request.scope["query_string"]):
                 if key in list_fields:
                     data.setdefault(key, []).append(value)
                 else:
@@ -144,7 +175,7 @@ def _make_parser(ep: Endpoint, config: ServerConfig) -> Callable[[Request], Any]
     return parse
 
 
-async def in_worker_thread(executor: Any, fn: Callable[..., Any], *args: Any) -> Any:
+async def in_worker_thread(executor: DbThread | None, fn: Callable[..., Any], *args: Any) -> Any:
     """Run blocking ``fn(*args)`` off the event loop: on ``executor``, or the shared pool if None.
 
     ``executor`` is the app's one database thread on SQLite (``app.state.db_executor``):
@@ -153,8 +184,7 @@ async def in_worker_thread(executor: Any, fn: Callable[..., Any], *args: Any) ->
     """
     if executor is None:
         return await run_in_threadpool(fn, *args)
-    context = contextvars.copy_context()  # as run_in_threadpool does: handlers see the request's context
-    return await asyncio.get_running_loop().run_in_executor(executor, context.run, fn, *args)
+    return await executor.run(fn, *args)  # in a copy of the request's context, as run_in_threadpool
 
 
 async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) -> Any:
@@ -171,13 +201,15 @@ async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) ->
 
 def to_response(result: Any) -> Response:
     """Turn what a handler returned into a response."""
+    if type(result) is dict:  # the common case first
+        return JsonOk(_encode(result))
     if isinstance(result, Response):
         return result
     if result is None:
-        return Response(_EMPTY, media_type=_JSON)
+        return JsonOk(_EMPTY)
     if isinstance(result, bytes):
-        return Response(result, media_type=_JSON)
-    return Response(_encode(result), media_type=_JSON)
+        return JsonOk(result)
+    return JsonOk(_encode(result))
 
 
 # POST endpoints that only read, by the last segment of their path (runs/search, traces/batchGetInfos,

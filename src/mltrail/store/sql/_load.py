@@ -144,8 +144,12 @@ def _rows(conn: sa.Connection | DriverRead, stmt: sa.Select, ids: Sequence[objec
     if not ids:  # no statement: ``IN ()`` is an error on PostgreSQL and MySQL
         return []
     dialect = conn.dialect
-    if len(ids) <= IN_CHUNK:  # a page or a single run: one statement
-        return raw_fetchall(conn, _sql_for(dialect, stmt, len(ids)), tuple(ids))
+    count = len(ids)
+    if count <= IN_CHUNK:  # a page or a single run: one statement (runs/get runs six of these)
+        sql = _sql_by_count.get((dialect.name, id(stmt), count)) or _sql_for(dialect, stmt, count)
+        if type(conn) is DriverRead:
+            return conn.fetchall(sql, tuple(ids))
+        return raw_fetchall(conn, sql, tuple(ids))
     rows: list[tuple] = []
     for part in chunks(ids):
         rows.extend(raw_fetchall(conn, _sql_for(dialect, stmt, len(part)), tuple(part)))

@@ -36,6 +36,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -58,6 +59,9 @@ if TYPE_CHECKING:
 __all__ = ["Database", "database_for", "execute_constant", "raw_fetchall"]
 
 T = TypeVar("T")
+# SQLite connections threads may keep of their own per Database, read and write ones together:
+# the event loop's and the database thread's two each, and a few more; past it, the pool.
+KEPT_CONNECTIONS = 8
 # Attempts per write. SQLite's 30 s busy timeout already waits for the write lock, so a
 # "database is locked" that still comes out is one SQLite raised without waiting (a WAL
 # recovery, a lock taken mid-transaction): a few quick retries settle it.
@@ -95,6 +99,11 @@ class Database:
         # --read-replica-backend-store-uri: its engine is made on the first read routed to it.
         self.replica_uri = replica_of(uri)
         self._replica_engine: sa.Engine | None = None
+        # SQLite: connections kept per thread, off the pool (see driver_read and write): .reads
+        # (a DriverRead), .writer (a Connection) and .writer_pool (the pool it came from).
+        self._thread = threading.local()
+        self._kept = 0  # connections kept by threads now (at most KEPT_CONNECTIONS)
+        self._kept_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Database {self.dialect}>"
@@ -121,11 +130,65 @@ class Database:
         """A read transaction for driver SQL only (:func:`raw_fetchall`): ``with db.driver_read() as conn``.
 
         On SQLite (not on a read replica) it skips SQLAlchemy's ``Connection``
-        (:class:`~mltrail.store.sql.engine.DriverRead`); elsewhere it is :meth:`read`.
+        (:class:`~mltrail.store.sql.engine.DriverRead`, one connection kept per thread);
+        elsewhere, and for a read opened inside another on the same thread, it is :meth:`read`.
         """
         if self.dialect == "sqlite" and (self.replica_uri is None or not reading_replica()):
-            return DriverRead(self.engine)
+            reads = getattr(self._thread, "reads", None)
+            if reads is None and self._keep_one():
+                reads = self._thread.reads = DriverRead(self.engine)
+                weakref.finalize(reads, self._release_one)  # the thread ended, its connection closed
+            if reads is not None and not reads.busy:
+                return reads
         return self.read()
+
+    def _keep_one(self) -> bool:
+        """Whether one more thread may keep a connection of its own (else it uses the pool)."""
+        with self._kept_lock:
+            if self._kept >= KEPT_CONNECTIONS:
+                return False
+            self._kept += 1
+            return True
+
+    def _release_one(self) -> None:
+        with self._kept_lock:
+            self._kept -= 1
+
+    def _writer(self) -> sa.Connection | None:
+        """This thread's own write connection on SQLite (kept between writes), or None for the pool.
+
+        A ``runs/log-batch`` spent about a fifth of its time taking a connection from
+        the pool and giving it back (with its reset). The connection is detached from the
+        pool, so threads that keep one never starve those that do not.
+        """
+        if self.dialect != "sqlite":  # networked databases: the pool (bounded, pre-pinged)
+            return None
+        local = self._thread
+        conn: sa.Connection | None = getattr(local, "writer", None)
+        if conn is not None:
+            if local.writer_pool is self.engine.pool and not conn.closed and not conn.invalidated:
+                return None if conn.in_transaction() else conn  # a write inside a write: the pool
+            local.writer = None
+            conn.close()
+            del conn  # its finalizer gives its place back
+        if not self._keep_one():
+            return None
+        try:
+            conn = self.engine.connect()
+            conn.detach()  # closing it closes the driver connection; the pool never sees it again
+        except BaseException:
+            self._release_one()
+            raise
+        local.writer, local.writer_pool = conn, self.engine.pool
+        weakref.finalize(conn, self._release_one)  # the thread ended or the connection was dropped
+        return conn
+
+    def _drop_writer(self) -> None:
+        """Close this thread's write connection after a driver error (the next write takes a new one)."""
+        conn = getattr(self._thread, "writer", None)
+        if conn is not None:
+            self._thread.writer = None
+            conn.close()
 
     def _open_replica(self) -> sa.Engine:
         """The replica's engine, made once. The replica has the primary's schema; it is never migrated."""
@@ -147,6 +210,14 @@ class Database:
         """
         # The first attempt is the whole hot path: one try, one transaction, no extra calls.
         try:
+            kept = self._writer()
+            if kept is not None:
+                try:
+                    with kept.begin():
+                        return fn(kept)
+                except sa.exc.DBAPIError:
+                    self._drop_writer()
+                    raise
             with self.engine.begin() as conn:
                 return fn(conn)
         except sa.exc.DBAPIError as err:

@@ -25,8 +25,10 @@ Example::
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,7 +134,7 @@ def _sqlite_engine(url: sqlalchemy.URL) -> sqlalchemy.Engine:
         # object) for a BEGIN cost about a tenth of a whole runs/get.
         sql = "BEGIN" if conn.get_execution_options().get("mltrail_read") else "BEGIN IMMEDIATE"
         try:
-            conn.connection.driver_connection.execute(sql)
+            conn.connection.dbapi_connection.execute(sql)  # (also on a connection detached from the pool)
         except sqlite3.Error as err:  # as SQLAlchemy would raise it ("database is locked" is retried)
             raise sa.exc.DBAPIError.instance(sql, (), err, sqlite3.Error) from err
 
@@ -153,7 +155,17 @@ def driver_statement(dialect: sqlalchemy.Dialect, stmt: sqlalchemy.Executable) -
     return str(compiled), params
 
 
-_constant_sql: dict[tuple[str, int, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+_constant_sql: dict[tuple[str, int, tuple[str, ...]], tuple[str, Callable[[dict[str, Any]], tuple] | None]] = {}
+
+
+def _picker(order: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
+    """A function that takes a parameter dict to the tuple of its values in ``order`` (C-speed)."""
+    if len(order) == 1:
+        (name,) = order
+        return lambda params: (params[name],)
+    if not order:
+        return lambda params: ()
+    return operator.itemgetter(*order)
 
 
 def execute_constant(
@@ -173,18 +185,18 @@ def execute_constant(
     cached = _constant_sql.get(key)
     if cached is None:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(first))
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        cached = (str(compiled), order)
+        pick = _picker(tuple(compiled.positiontup or ())) if compiled.positional else None
+        cached = (str(compiled), pick)
         _constant_sql[key] = cached
-    sql, order = cached
+    sql, pick = cached
     if not conn.in_transaction():
         conn.begin()
     cursor = conn.connection.cursor()
     try:
         if isinstance(params, list):
-            cursor.executemany(sql, params if order is None else [tuple(p[n] for n in order) for p in params])
+            cursor.executemany(sql, params if pick is None else list(map(pick, params)))
         else:
-            cursor.execute(sql, params if order is None else tuple(params[n] for n in order))
+            cursor.execute(sql, params if pick is None else pick(params))
         return cursor.fetchall() if cursor.description else []
     except conn.dialect.loaded_dbapi.Error as err:
         import sqlalchemy as sa
@@ -214,43 +226,68 @@ def raw_executemany(conn: sqlalchemy.Connection, sql: str, rows: list[tuple]) ->
 
 
 class DriverRead:
-    """A read transaction straight on one pooled SQLite connection: ``with DriverRead(engine) as reads``.
+    """Read transactions straight on a SQLite connection of this thread's own: ``with reads as conn``.
 
     For the hottest reads (``runs/get``, a search page), which run only driver SQL
-    (:func:`raw_fetchall`): SQLAlchemy's ``Connection`` around them (its events,
-    ``BEGIN`` and rollback through the execute path, its own checkout and return
-    bookkeeping) cost about a quarter of a ``runs/get``. This takes the pool's DBAPI
-    connection, opens a plain deferred ``BEGIN`` (one snapshot for every read, never
-    the write lock) and gives the connection back to the pool, which rolls the read
-    transaction back, as SQLAlchemy does. SQLite only: other drivers begin
-    transactions by themselves, and go through :func:`read_connection`.
+    (:func:`raw_fetchall`). SQLAlchemy's ``Connection`` around them (its events,
+    ``BEGIN`` and rollback through the execute path) cost about a quarter of a
+    ``runs/get``, and a checkout from the pool and its return with reset another
+    seventh. So one of these is kept per thread (``Database.driver_read``): it
+    holds a connection taken from the engine's pool once and detached from it (so
+    it went through the same ``connect`` set-up: WAL, busy timeout, foreign keys),
+    opens a plain deferred ``BEGIN`` per use (one snapshot for every read, never
+    the write lock) and rolls back at the end. ``engine.dispose()`` (a new pool)
+    makes it take a fresh connection on its next use. SQLite only: other drivers
+    begin transactions by themselves, and go through :func:`read_connection`.
     """
 
-    __slots__ = ("_driver", "_engine", "_fairy", "dialect")
+    __slots__ = ("__weakref__", "_driver", "_engine", "_fairy", "_pool", "busy", "dialect")
 
     def __init__(self, engine: sqlalchemy.Engine) -> None:
         self._engine = engine
         self.dialect = engine.dialect
         self._fairy: Any = None
         self._driver: Any = None
+        self._pool: Any = None
+        self.busy = False  # inside a ``with`` block (a nested read takes another connection)
 
     def __enter__(self) -> DriverRead:
         error = self.dialect.loaded_dbapi.Error
         try:
-            self._fairy = self._engine.raw_connection()
-            self._driver = self._fairy.driver_connection
+            if self._pool is not self._engine.pool:
+                self._connect()
             self._driver.execute("BEGIN")
         except error as err:  # a file that cannot be opened: a clear 503, as for read_connection's callers
-            if self._fairy is not None:
-                self._fairy.close()
+            self._close()
             raise MltrailException(
                 f"Cannot reach the database, try again: {str(err).splitlines()[0]}",
                 error_code=TEMPORARILY_UNAVAILABLE,
             ) from err
+        self.busy = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._fairy.close()  # back to the pool, which rolls the read transaction back
+        self.busy = False
+        try:
+            self._driver.rollback()  # ends the read transaction (reads only: nothing to keep)
+        except self.dialect.loaded_dbapi.Error:
+            self._close()  # a broken connection: the next use takes a new one
+
+    def _connect(self) -> None:
+        self._close()
+        pool = self._engine.pool
+        fairy = self._engine.raw_connection()
+        driver = fairy.driver_connection  # (read first: detaching forgets the connection record)
+        fairy.detach()  # this thread's from now on: closing it closes the driver connection
+        self._fairy, self._driver, self._pool = fairy, driver, pool
+
+    def _close(self) -> None:
+        fairy, self._fairy, self._driver, self._pool = self._fairy, None, None, None
+        if fairy is not None:
+            try:
+                fairy.close()
+            except Exception:
+                pass
 
     def fetchall(self, sql: str, params: Any) -> list[tuple]:
         """Every row of driver SQL ``sql`` with ``params``, as plain tuples."""

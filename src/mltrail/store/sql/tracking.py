@@ -19,8 +19,8 @@ Example::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -49,6 +49,7 @@ from mltrail.store.sql._bound import erase_experiment_bound
 from mltrail.store.sql._codec import chunks, now_ms, upsert_statement
 from mltrail.store.sql._load import load_experiments, load_runs
 from mltrail.store.sql._names import random_run_name
+from mltrail.store.sql._run_json import load_runs_json
 from mltrail.store.sql._runs import RunWritesMixin
 from mltrail.store.sql._workspace import (
     experiment_scope,
@@ -85,6 +86,14 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 _E = experiments.c
 _R = runs.c
 _SEARCH_SQL_CACHE_SIZE = 256
+T = TypeVar("T")
+
+
+def _experiment_of(run: Run | dict[str, Any]) -> str:
+    """The experiment id of a loaded run, an entity or its JSON."""
+    return run.info.experiment_id if isinstance(run, Run) else run["info"]["experiment_id"]
+
+
 # Built once: a statement rebuilt per call costs SQLAlchemy a cache-key walk every time.
 _EXPERIMENT_FOR_RUN = sa.select(_E.lifecycle_stage, _E.artifact_location).where(
     _E.experiment_id == sa.bindparam("exp_id")
@@ -470,13 +479,20 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
+        return self._get_run(run_id, load_runs)
+
+    def get_run_json(self, run_id: str) -> dict[str, Any]:
+        """:meth:`get_run` as MLflow's REST JSON (``wire.run_json``), built straight from the rows."""
+        return self._get_run(run_id, load_runs_json)
+
+    def _get_run(self, run_id: str, load: Callable[[Any, Sequence[str]], list[T]]) -> T:
         if active_workspace() is None:  # the hot path: driver SQL only
             with self.db.driver_read() as reads:
-                found = load_runs(reads, [run_id])
+                found = load(reads, [run_id])
         else:  # the workspace check runs SQLAlchemy statements
             with self.db.read() as conn:
-                found = load_runs(conn, [run_id])
-                if found and not visible_experiment(conn, int(found[0].info.experiment_id)):
+                found = load(conn, [run_id])
+                if found and not visible_experiment(conn, int(_experiment_of(found[0]))):
                     found = []
         if not found:
             raise not_found(f"Run with id={run_id} not found")
@@ -557,6 +573,34 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         page_token: str | None = None,
     ) -> PagedList:
         """A page of runs: ids from the compiled search query, then one bulk load in that order."""
+        return self._search_runs(
+            load_runs, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+
+    def search_runs_json(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """:meth:`search_runs` with each run as MLflow's REST JSON, built straight from the rows."""
+        return self._search_runs(
+            load_runs_json, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+
+    def _search_runs(
+        self,
+        load: Callable[[Any, Sequence[str]], list[Any]],
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        run_view_type: int,
+        max_results: int,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList:
         max_results = _check_max_results(max_results)
         offset = decode_page_token(page_token)
         if isinstance(experiment_ids, str):
@@ -580,7 +624,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
                 self._search_sql[key] = sql
         with self.db.driver_read() as conn:
             ids = [r[0] for r in raw_fetchall(conn, *sql)]
-            page = load_runs(conn, ids[:max_results])
+            page = load(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
         return PagedList(page, token)
 
