@@ -34,7 +34,10 @@ def sqlite_db(tmp_path) -> Database:
     locked" at once, as it does when it cannot wait, so the retry path is what runs.)
     """
     db = database_for(f"sqlite:///{tmp_path / 'unit.db'}")
-    db.write(lambda conn: conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+    # Straight on the engine: db.write would keep this thread's write connection, made before the
+    # short wait below is set on checkout, and the tests' writes would wait SQLite's full 30 s.
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY)")
     checkouts: list[int] = []
 
     def short_wait(dbapi_conn, _record, _proxy) -> None:
@@ -91,22 +94,16 @@ def test_sqlite_locked_by_another_connection_is_retried_until_free(sqlite_db, tm
 def test_sqlite_that_stays_locked_is_temporarily_unavailable(sqlite_db, tmp_path):
     blocker = sqlite3.connect(tmp_path / "unit.db", isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
-    tries: list[sa.Connection] = []
-
-    def insert(conn: sa.Connection) -> None:
-        tries.append(conn)
-        conn.exec_driver_sql("INSERT INTO t VALUES ('a')")
-
+    before = len(sqlite_db.checkouts)
     try:
         with pytest.raises(MltrailException) as info:
-            sqlite_db.write(insert)
+            sqlite_db.write(lambda conn: conn.exec_driver_sql("INSERT INTO t VALUES ('a')"))
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
     assert info.value.error_code == TEMPORARILY_UNAVAILABLE
     assert str(info.value.message).startswith("The database is busy, try again: database is locked")
-    # Every attempt was made (the first on the thread's kept connection, the retries on the pool's).
-    assert len(tries) == WRITE_ATTEMPTS
+    assert len(sqlite_db.checkouts) - before == WRITE_ATTEMPTS
     assert _keys(sqlite_db) == []
     # The transaction form maps the same error, without retrying.
     blocker = sqlite3.connect(tmp_path / "unit.db", isolation_level=None)
