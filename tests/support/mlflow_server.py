@@ -46,9 +46,13 @@ def start_mlflow_server(
         "--workers", "1", "--backend-store-uri", backend, *extra_args,
     ]  # fmt: skip
     log_path = root / "server.log"
+    # No job runner unless a test asks for one: MLflow 3 starts huey consumer processes beside the
+    # server (for its UI's evaluation and optimization jobs, none of which these tests start), and
+    # they cost more CPU than the server itself.
+    settings = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=root, env=server_env(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=root, env=server_env(settings), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     server = LiveServer(f"http://127.0.0.1:{port}", proc, root, backend)
     try:  # a failure or an interruption (a test timeout) while waiting stops it too
