@@ -276,3 +276,20 @@ def test_an_unreachable_store_never_breaks_traced_code(monkeypatch):
             return x + 1
 
     assert f(1) == 2
+
+
+def test_an_ended_span_left_current_is_not_active():
+    """Code that hops contexts (a callback handler, a generator finished elsewhere) can leave an
+    ended span set as current: it is not active, and the next trace is a new one."""
+    import mltrail
+    from mltrail.tracing import _manager
+
+    with mltrail.start_span("first") as first:
+        pass
+    token = _manager.set_current(first)  # what a misbehaving integration would leave behind
+    try:
+        assert first.is_ended and mltrail.get_current_active_span() is None
+        with mltrail.start_span("second") as second:
+            assert second.parent_id is None and second.trace_id != first.trace_id
+    finally:
+        _manager.reset_current(token)

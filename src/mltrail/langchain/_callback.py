@@ -81,8 +81,10 @@ class MltrailTracer(BaseCallbackHandler):
         if entry is None:
             return None
         span, previous = entry
-        if _manager.current_span() is span:  # only undo our own change (callbacks may hop contexts)
-            _manager.set_current(previous)
+        # Only undo our own change (callbacks may hop contexts), and never back to a span that has
+        # ended meanwhile (current_span() already reads an ended span as none).
+        if _manager.current_span() in (span, None):
+            _manager.set_current(None if previous is None or previous.is_ended else previous)
         return span
 
     def _end(self, run_id: UUID, outputs: Any = None, attributes: dict[str, Any] | None = None) -> None:

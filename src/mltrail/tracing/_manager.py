@@ -81,7 +81,10 @@ def is_enabled() -> bool:
 
 
 def current_span() -> LiveSpan | None:
-    return _current.get()
+    """The span running here, or ``None``. A span that has ended is never current, even if code
+    that hops contexts (a callback handler, a generator finished elsewhere) left it set."""
+    span = _current.get()
+    return None if span is not None and span.is_ended else span
 
 
 def set_current(span: LiveSpan | None) -> contextvars.Token:
