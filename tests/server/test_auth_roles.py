@@ -504,7 +504,8 @@ def _cheap_password_hashes(auth_db: Path) -> None:
 def _roles_script(live: LiveServer, users_made: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """The same role calls and role-governed requests, answered as (status, JSON without ids).
 
-    ``users_made`` is called once the script's users exist (MLflow's side: cheaper hashes)."""
+    ``users_made`` is called at the start (the admin exists) and again once the script's users exist
+    (MLflow's side: cheaper hashes)."""
     users_made()
     out: dict[str, Any] = {}
     admin = http(live, ADMIN)

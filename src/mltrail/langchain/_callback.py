@@ -81,9 +81,9 @@ class MltrailTracer(BaseCallbackHandler):
         if entry is None:
             return None
         span, previous = entry
-        # Only undo our own change (callbacks may hop contexts), and never back to a span that has
-        # ended meanwhile (current_span() already reads an ended span as none).
-        if _manager.current_span() in (span, None):
+        # Only undo our own change, or an ended child's left behind (callbacks may hop contexts: a
+        # context with nothing set is left alone), and never back to a span that has ended meanwhile.
+        if _manager.left_current(span):
             _manager.set_current(None if previous is None or previous.is_ended else previous)
         return span
 

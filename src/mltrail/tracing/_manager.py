@@ -87,6 +87,12 @@ def current_span() -> LiveSpan | None:
     return None if span is not None and span.is_ended else span
 
 
+def left_current(span: LiveSpan) -> bool:
+    """Whether ``span`` is set as current here, or an ended span (one of its children) was left set."""
+    raw = _current.get()
+    return raw is span or (raw is not None and raw.is_ended)
+
+
 def set_current(span: LiveSpan | None) -> contextvars.Token:
     return _current.set(span)
 
