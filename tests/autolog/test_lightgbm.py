@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 import mltrail
+from support.lazy import lazy_module
+
+lgb = lazy_module("lightgbm")  # loaded by the first test here, not at collection
 
 
 @pytest.fixture(autouse=True)

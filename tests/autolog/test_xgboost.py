@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import xgboost as xgb
 import yaml
 
 import mltrail
 from mltrail.autologging import is_patched
+from support.lazy import lazy_module
+
+xgb = lazy_module("xgboost")  # loaded by the first test here, not at collection
 
 
 @pytest.fixture(autouse=True)

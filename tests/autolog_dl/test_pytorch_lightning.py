@@ -5,20 +5,33 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
-import pytorch_lightning as pl
-import torch
-from torch.utils.data import DataLoader
 
 import mltrail
 import mltrail.pytorch
 from mltrail.tracking import MlflowClient
+from support.lazy import lazy_module
 from support.lightning_kit import loader, tiny_regressor, trainer
 
-TinyRegressor = tiny_regressor(pl, __name__)
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
+# Lightning and torch load when the first test here runs, not when a worker that never runs
+# them collects this module (a few seconds of imports each).
+pl = lazy_module("pytorch_lightning")
+torch = lazy_module("torch")
+TinyRegressor: type = type(None)  # the model class, made by _model_class below
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _model_class() -> None:
+    """``TinyRegressor`` on this module's Lightning (pickled models find it here by name)."""
+    global TinyRegressor
+    TinyRegressor = tiny_regressor(pl, __name__)
 
 
 

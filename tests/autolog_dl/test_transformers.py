@@ -8,31 +8,51 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import functools
+from typing import TYPE_CHECKING, Any
+
 import pytest
-import torch
-from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
 import mltrail
 import mltrail.transformers
 from mltrail.tracking import MlflowClient
+from support.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from transformers import BertForSequenceClassification, TrainingArguments
+
+# torch and transformers load when the first test here runs, not when a worker that never runs
+# them collects this module.
+torch = lazy_module("torch")
+transformers = lazy_module("transformers")
 
 
-class _Tokens(torch.utils.data.Dataset):
-    def __init__(self, n: int, seed: int) -> None:
-        g = torch.Generator().manual_seed(seed)
-        self.x = torch.randint(0, 100, (n, 8), generator=g)
-        self.y = torch.randint(0, 2, (n,), generator=g)
+@functools.cache
+def _tokens_class() -> type:
+    """The dataset class, made once torch is imported."""
 
-    def __len__(self) -> int:
-        return len(self.x)
+    class _Tokens(torch.utils.data.Dataset):
+        def __init__(self, n: int, seed: int) -> None:
+            g = torch.Generator().manual_seed(seed)
+            self.x = torch.randint(0, 100, (n, 8), generator=g)
+            self.y = torch.randint(0, 2, (n,), generator=g)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.x[i], "labels": self.y[i]}
+        def __len__(self) -> int:
+            return len(self.x)
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"input_ids": self.x[i], "labels": self.y[i]}
+
+    return _Tokens
+
+
+def _Tokens(n: int, seed: int) -> Any:
+    return _tokens_class()(n, seed)
 
 
 def _model() -> BertForSequenceClassification:
     torch.manual_seed(0)
-    config = BertConfig(
+    config = transformers.BertConfig(
         vocab_size=100,
         hidden_size=32,
         num_hidden_layers=2,
@@ -41,7 +61,7 @@ def _model() -> BertForSequenceClassification:
         max_position_embeddings=32,
         num_labels=2,
     )
-    return BertForSequenceClassification(config)
+    return transformers.BertForSequenceClassification(config)
 
 
 def _args(tmp_path, report_to="none", **kwargs) -> TrainingArguments:
@@ -60,7 +80,7 @@ def _args(tmp_path, report_to="none", **kwargs) -> TrainingArguments:
         dataloader_num_workers=0,
     )
     opts.update(kwargs)
-    return TrainingArguments(**opts)
+    return transformers.TrainingArguments(**opts)
 
 
 def _steps(client: MlflowClient, run_id: str, key: str) -> list[int]:
@@ -69,7 +89,7 @@ def _steps(client: MlflowClient, run_id: str, key: str) -> list[int]:
 
 def test_trainer_logs_args_curves_eval_and_summary(tmp_path):
     mltrail.transformers.autolog()
-    trainer = Trainer(
+    trainer = transformers.Trainer(
         model=_model(), args=_args(tmp_path), train_dataset=_Tokens(32, 0), eval_dataset=_Tokens(16, 1)
     )
     output = trainer.train()
@@ -115,7 +135,7 @@ def test_trainer_logs_args_curves_eval_and_summary(tmp_path):
 def test_report_to_mlflow_or_empty_list_does_not_stop_our_logging(tmp_path):
     mltrail.transformers.autolog()
     with mltrail.start_run() as run:
-        trainer = Trainer(
+        trainer = transformers.Trainer(
             model=_model(),
             args=_args(tmp_path, report_to=[], num_train_epochs=1, eval_strategy="no"),
             train_dataset=_Tokens(16, 0),
@@ -143,7 +163,7 @@ def test_failed_training_ends_run_failed(tmp_path):
             raise RuntimeError("bad sample")
 
     mltrail.transformers.autolog()
-    trainer = Trainer(model=_model(), args=_args(tmp_path, eval_strategy="no"), train_dataset=Exploding())
+    trainer = transformers.Trainer(model=_model(), args=_args(tmp_path, eval_strategy="no"), train_dataset=Exploding())
     with pytest.raises(RuntimeError, match="bad sample"):
         trainer.train()
     assert mltrail.active_run() is None
@@ -153,7 +173,7 @@ def test_failed_training_ends_run_failed(tmp_path):
 def test_disabled_autolog_logs_nothing(tmp_path):
     mltrail.transformers.autolog()
     mltrail.transformers.autolog(disable=True)
-    Trainer(
+    transformers.Trainer(
         model=_model(),
         args=_args(tmp_path, num_train_epochs=1, eval_strategy="no"),
         train_dataset=_Tokens(8, 0),
@@ -164,7 +184,7 @@ def test_disabled_autolog_logs_nothing(tmp_path):
 def test_log_models_saves_pretrained_artifacts(tmp_path):
     mltrail.transformers.autolog(log_models=True)
     model = _model()
-    Trainer(
+    transformers.Trainer(
         model=model, args=_args(tmp_path, num_train_epochs=1, eval_strategy="no"), train_dataset=_Tokens(8, 0)
     ).train()
     client = MlflowClient()
@@ -172,7 +192,7 @@ def test_log_models_saves_pretrained_artifacts(tmp_path):
     files = {f.path for f in client.list_artifacts(run_id, "model")}
     assert "model/config.json" in files
     local = client.download_artifacts(run_id, "model")
-    reloaded = BertForSequenceClassification.from_pretrained(local)
+    reloaded = transformers.BertForSequenceClassification.from_pretrained(local)
     x = torch.randint(0, 100, (2, 8))
     model.eval()
     with torch.no_grad():
@@ -184,7 +204,7 @@ def test_global_autolog_switch_enables_trainer_logging_without_weights(tmp_path)
 
     mlflow.autolog()
     try:
-        Trainer(
+        transformers.Trainer(
             model=_model(),
             args=_args(tmp_path, num_train_epochs=1, eval_strategy="no"),
             train_dataset=_Tokens(16, 0),  # 2 steps: one loss log at step 2

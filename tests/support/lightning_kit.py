@@ -7,10 +7,14 @@ their own classes, so the model must subclass the ``LightningModule`` of the pac
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch.utils.data import DataLoader, TensorDataset
+from support.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader, TensorDataset
+
+torch = lazy_module("torch")  # imported when a test first builds a model or data
 
 
 def tiny_regressor(pl: ModuleType, module: str) -> type:
@@ -56,12 +60,12 @@ def dataset(n: int = 64, seed: int = 0) -> TensorDataset:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 4, generator=g)
     y = x.sum(dim=1, keepdim=True) + 0.1 * torch.randn(n, 1, generator=g)
-    return TensorDataset(x, y)
+    return torch.utils.data.TensorDataset(x, y)
 
 
 def loader(seed: int = 0, n: int = 64) -> DataLoader:
     """Batches of 16 (4 batches by default)."""
-    return DataLoader(dataset(n, seed), batch_size=16)
+    return torch.utils.data.DataLoader(dataset(n, seed), batch_size=16)
 
 
 def trainer(pl: ModuleType, **kwargs: Any) -> Any:
