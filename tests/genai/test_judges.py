@@ -262,7 +262,6 @@ def test_default_model(monkeypatch):
 
 # Names of mlflow.genai.judges that mltrail leaves out, and why.
 JUDGE_GAPS = {
-    "ModelAPI": "Databricks/TypeSafe model APIs do not apply: every judge is a chat call",
     "AlignmentOptimizer": "judge alignment from human feedback (DSPy/MemAlign) is not built",
     "custom_prompt_judge": "deprecated in MLflow 3 in favour of make_judge",
 }

@@ -41,7 +41,6 @@ ALLOWED: dict[str, dict[str, str]] = {
     },
     "mlflow.genai.judges": {
         "AlignmentOptimizer": DSPY,
-        "ModelAPI": "the judge adapters' internal model-API enum; judges take 'provider:/model' URIs",
         "custom_prompt_judge": "deprecated since MLflow 3.4 in favour of make_judge",
     },
     "mlflow.genai.judges.base": {"AlignmentOptimizer": DSPY},

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from mltrail.evaluation.providers import JSON, PROVIDERS, Provider
 from mltrail.exceptions import (
     BAD_REQUEST,
+    INTERNAL_ERROR,
     PERMISSION_DENIED,
     REQUEST_LIMIT_EXCEEDED,
     RESOURCE_DOES_NOT_EXIST,
@@ -58,7 +59,19 @@ class Verdict:
 
 
 class JudgeCallError(MltrailException):
-    """A judge call that failed for good: an error retrying cannot fix, or retries exhausted."""
+    """A judge call that failed for good: an error retrying cannot fix, or retries exhausted.
+
+    ``status`` is the HTTP status of a refused call and ``detail`` the ``detail`` field of its
+    JSON body (FastAPI's, which MLflow's gateway refusals carry); both are ``None`` otherwise.
+    Callers that must tell one refusal from another (System One routing) read them.
+    """
+
+    def __init__(
+        self, message: str, error_code: str = INTERNAL_ERROR, *, status: int | None = None, detail: Any = None
+    ) -> None:
+        super().__init__(message, error_code=error_code)
+        self.status = status
+        self.detail = detail
 
 
 class _Transient(Exception):
@@ -156,14 +169,43 @@ def complete(uri: str, prompt: str, parameters: dict[str, Any] | None = None) ->
     target = _resolve(uri)
     params = {"temperature": 0.0, **(parameters or {})}
     if target.provider.via_openai_package:
-        return _with_retries(target, lambda: _openai_chat(target, prompt, params))
+        return _with_retries(target.provider.name, lambda: _openai_chat(target, prompt, params))
     info = _describe(target) if target.provider.lookup is not None else {}
     body = target.provider.payload(target.model, prompt, params, info)
     path = target.provider.path(target.model)
-    return _with_retries(target, lambda: _reply_text(target, _request(target, "POST", path, body), info))
+    return _with_retries(
+        target.provider.name, lambda: _reply_text(target, _request(target, "POST", path, body), info)
+    )
 
 
-def _with_retries(target: _Target, call: Callable[[], _T]) -> _T:
+def post_json(
+    url: str, body: JSON, headers: dict[str, str], *, name: str, secrets: tuple[str, ...] = ()
+) -> JSON:
+    """POST ``body`` to ``url`` with the judges' timeout, retries and key masking; the JSON object answered.
+
+    For judge APIs outside the chat-provider table (TypeSafe's System One). ``name`` names the
+    judge in messages; ``secrets`` are masked in them. A refusal (4xx) raises
+    :class:`JudgeCallError` with its ``status`` and ``detail``; 429/5xx and dropped connections
+    are retried as every judge call is.
+    """
+    mask = _masker(secrets)
+    what = f"the {name} judge at POST {_display_url(url)}"
+    return _with_retries(name, lambda: _send("POST", url, body, headers, what, mask))
+
+
+def _masker(secrets: tuple[str | None, ...]) -> Callable[[str], str]:
+    # Longest first, so a key that contains another secret is masked whole.
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def mask(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "***")
+        return text
+
+    return mask
+
+
+def _with_retries(name: str, call: Callable[[], _T]) -> _T:
     retries = int(os.environ.get(_RETRIES_VAR, _DEFAULT_RETRIES))
     attempt = 0
     while True:
@@ -173,7 +215,7 @@ def _with_retries(target: _Target, call: Callable[[], _T]) -> _T:
             if attempt >= retries:
                 raise JudgeCallError(str(err), error_code=TEMPORARILY_UNAVAILABLE) from None
             delay = _BACKOFF_SECONDS * (2**attempt)
-            _logger.debug("Retrying the %s judge in %.1fs: %s", target.provider.name, delay, err)
+            _logger.debug("Retrying the %s judge in %.1fs: %s", name, delay, err)
             time.sleep(delay)
             attempt += 1
 
@@ -222,7 +264,10 @@ def _openai_chat(target: _Target, prompt: str, params: JSON) -> str:
         message = target.mask(f"the openai judge at {where} answered HTTP {err.status_code}: {err.message}")
         if err.status_code == 429 or err.status_code >= 500:
             raise _Transient(message) from None
-        raise JudgeCallError(message, error_code=_error_code(err.status_code)) from None
+        detail = err.body.get("detail") if isinstance(err.body, dict) else None
+        raise JudgeCallError(
+            message, error_code=_error_code(err.status_code), status=err.status_code, detail=detail
+        ) from None
     except openai.APIConnectionError as err:  # includes timeouts
         raise _Transient(target.mask(f"the openai judge at {where} could not be reached: {err}")) from None
     return resp.choices[0].message.content or ""
@@ -248,35 +293,50 @@ def _http_client() -> Any:
 
 
 def _request(target: _Target, method: str, path: str, body: JSON | None = None) -> JSON:
-    """One HTTP call; 429/5xx and dropped connections raise :class:`_Transient`."""
-    import httpx
-
+    """One HTTP call to ``target``'s provider; 429/5xx and dropped connections raise :class:`_Transient`."""
     url = target.base_url + path
     what = f"the {target.provider.name} judge at {method} {_display_url(url)}"
+    return _send(method, url, body, target.provider.headers(target.key), what, target.mask)
+
+
+def _send(
+    method: str, url: str, body: JSON | None, headers: dict[str, str], what: str, mask: Callable[[str], str]
+) -> JSON:
+    import httpx
+
     try:
-        resp = _http_client().request(
-            method, url, json=body, headers=target.provider.headers(target.key), timeout=_timeout()
-        )
+        resp = _http_client().request(method, url, json=body, headers=headers, timeout=_timeout())
     except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as err:
-        raise _Transient(target.mask(f"{what} could not be reached: {type(err).__name__}: {err}")) from None
+        raise _Transient(mask(f"{what} could not be reached: {type(err).__name__}: {err}")) from None
     except httpx.HTTPError as err:
         raise JudgeCallError(
-            target.mask(f"{what} failed: {type(err).__name__}: {err}"), error_code=BAD_REQUEST
+            mask(f"{what} failed: {type(err).__name__}: {err}"), error_code=BAD_REQUEST
         ) from None
     if resp.status_code >= 400:
-        message = target.mask(f"{what} answered HTTP {resp.status_code}: {_error_text(resp)}")
+        message = mask(f"{what} answered HTTP {resp.status_code}: {_error_text(resp)}")
         if resp.status_code == 429 or resp.status_code >= 500:
             raise _Transient(message)
-        raise JudgeCallError(message, error_code=_error_code(resp.status_code))
+        raise JudgeCallError(
+            message, error_code=_error_code(resp.status_code), status=resp.status_code, detail=_detail(resp)
+        )
     try:
         data = resp.json()
     except ValueError:
         data = None
     if not isinstance(data, dict):
         raise JudgeCallError(
-            target.mask(f"{what} answered with a body that is not a JSON object: {_snippet(resp.text)}")
+            mask(f"{what} answered with a body that is not a JSON object: {_snippet(resp.text)}")
         )
     return data
+
+
+def _detail(resp: Any) -> Any:
+    """The ``detail`` field of a JSON error body, or ``None``."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body.get("detail") if isinstance(body, dict) else None
 
 
 def _reply_text(target: _Target, body: JSON, info: JSON) -> str:
@@ -301,7 +361,7 @@ def _describe(target: _Target) -> JSON:
         known = _descriptions.get(cache_key)
     if known is not None:
         return known
-    body = _with_retries(target, lambda: _request(target, "GET", lookup.path(target.model)))
+    body = _with_retries(target.provider.name, lambda: _request(target, "GET", lookup.path(target.model)))
     try:
         info = lookup.read(target.model, body)
     except ValueError as err:

@@ -22,6 +22,7 @@ so existing setups keep working.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -223,6 +224,25 @@ def _gateway_base_url() -> str | None:
     if not uri.startswith(("http://", "https://")):
         return None
     return uri.rstrip("/") + GATEWAY_PATH
+
+
+def gateway_root() -> str | None:
+    """The server whose gateway ``gateway:/`` judges call, without a trailing ``/``.
+
+    ``MLTRAIL_GATEWAY_URL`` (``<server>/gateway/mlflow/v1``, as ``mltrail server`` sets it) less
+    that path, else the tracking server; ``None`` when neither is an http(s) server. Other gateway
+    routes (TypeSafe's System One, ``/gateway/typesafe/v1/systemone``) hang off this root.
+    """
+    override = os.environ.get("MLTRAIL_GATEWAY_URL", "").rstrip("/")
+    if override:
+        return override.removesuffix(GATEWAY_PATH)
+    base = _gateway_base_url()
+    return base.removesuffix(GATEWAY_PATH) if base else None
+
+
+def gateway_headers() -> dict[str, str]:
+    """What a call to the server's gateway sends: its credentials and the client's workspace."""
+    return _gateway_headers(None)
 
 
 def _gateway_headers(key: str | None) -> dict[str, str]:

@@ -6,8 +6,10 @@
 ``meets_guidelines``, ``is_context_relevant``, ``is_context_sufficient``,
 ``is_tool_call_correct`` and ``is_tool_call_efficient`` ask one question each.
 Every judge provider of ``mltrail.evaluate`` works (``openai:/``,
-``anthropic:/``, ``mistral:/``, ``groq:/``, ``endpoints:/`` ...). A judge that
-fails gives a ``Feedback`` with an error and a warning, never an exception.
+``anthropic:/``, ``mistral:/``, ``groq:/``, ``endpoints:/`` ...), and ``make_judge`` also
+takes TypeSafe System One models (``typesafe:/``, or a ``gateway:/`` endpoint serving one;
+``ModelAPI`` picks the API). A judge whose call fails gives a ``Feedback`` with an error and a
+warning, never an exception.
 
 Example::
 
@@ -31,12 +33,14 @@ from mltrail.genai.judges.builtin import (
     meets_guidelines,
 )
 from mltrail.genai.judges.make_judge import InstructionsJudge, make_judge
+from mltrail.genai.judges.model_api import ModelAPI
 
 __all__ = [
     "CategoricalRating",
     "InstructionsJudge",
     "Judge",
     "JudgeField",
+    "ModelAPI",
     "get_default_model",
     "is_context_relevant",
     "is_context_sufficient",

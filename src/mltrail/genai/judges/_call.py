@@ -16,6 +16,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from mltrail.entities.assessment import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback
@@ -200,18 +201,23 @@ def invoke_judge(
     *,
     yes_no: bool = True,
     inference_params: dict[str, Any] | None = None,
+    reraise: Callable[[MltrailException], bool] | None = None,
 ) -> Feedback:
     """Ask ``model`` to grade ``prompt`` and return its verdict as a feedback named ``name``.
 
     With ``yes_no`` the result is read as a :class:`CategoricalRating`. Failures
     give a feedback with an error (``error_code`` from the provider's answer, or
-    ``BAD_REQUEST`` for an unreadable verdict) plus a warning.
+    ``BAD_REQUEST`` for an unreadable verdict) plus a warning, except a call error for which
+    ``reraise`` says true: that one is raised (the gateway's "System One endpoint" refusal, on
+    which a ``gateway:/`` judge switches API).
     """
     from mltrail.evaluation.judge import complete  # httpx/openai only when a judge is called
 
     try:
         text = complete(model, prompt, inference_params)
     except MltrailException as err:
+        if reraise is not None and reraise(err):
+            raise
         return error_feedback(name, model, err.error_code, err.message)
     try:
         data = parse_verdict(text)

@@ -29,11 +29,27 @@ class Judge(Scorer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.model is not None:
-            from mltrail.evaluation.judge import parse_judge_uri  # raises INVALID_PARAMETER_VALUE
-
-            parse_judge_uri(self.model)
-        if self.extra_headers:
+            self._check_model(self.model)
+        if self.extra_headers and not self._sends_extra_headers():
             warn_extra_headers(self.extra_headers)
+
+    def _check_model(self, model: str) -> None:
+        """Refuse (INVALID_PARAMETER_VALUE) a model URI this judge cannot call."""
+        from mltrail.evaluation.judge import parse_judge_uri
+
+        parse_judge_uri(model)
+
+    def _sends_extra_headers(self) -> bool:
+        """Whether this judge's calls carry ``extra_headers`` (else they are refused with a warning)."""
+        return False
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if self.extra_headers:  # header values may be credentials: show the names only
+            text = text.replace(
+                f"extra_headers={self.extra_headers!r}", f"extra_headers={list(self.extra_headers)!r}"
+            )
+        return text
 
     @property
     def judge_model(self) -> str:

@@ -9,6 +9,13 @@ gets the instructions and the values of the variables, and answers
 ``feedback_value_type`` (``str`` by default; ``bool``, ``int``, ``float``,
 ``Literal[...]``, or a ``list``/``dict`` of those).
 
+``model_api`` picks the API, as in MLflow 3.17 (:mod:`~mltrail.genai.judges.model_api`): a
+``typesafe:/`` judge asks TypeSafe's System One API, a ``gateway:/`` judge chats and switches
+to System One when the gateway answers that its endpoint serves a System One model
+(:mod:`~mltrail.genai.judges._systemone`). A System One verdict has no rationale: its
+probabilities are in the feedback's ``typesafe.*`` metadata. Every verdict's metadata holds the
+instructions (``guideline``), for the UI.
+
 Example::
 
     from typing import Literal
@@ -27,19 +34,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from mltrail.entities.assessment import Feedback
 from mltrail.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, MltrailException, invalid
 from mltrail.genai._scorer_base import ScorerKind
-from mltrail.genai.judges import _call
+from mltrail.genai.judges import _call, _systemone
 from mltrail.genai.judges._trace import conversation_of, trace_as_json, validate_session
 from mltrail.genai.judges.base import Judge, JudgeField
+from mltrail.genai.judges.model_api import ModelAPI, parse_model_api, select_mode
 
 VARIABLES = ("inputs", "outputs", "expectations", "trace", "conversation")
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
 _PRIMITIVES = (str, int, float, bool)
 _ARGUMENT_OF = {"conversation": "session"}
+# The variables whose values a System One model reads as its state (a trace it cannot read).
+_STATE_VARIABLES = ("inputs", "outputs", "expectations", "conversation")
 
 
 def _check_value_type(t: Any) -> None:
@@ -99,9 +110,11 @@ def type_text(t: Any) -> str:
 class InstructionsJudge(Judge):
     """The judge ``make_judge`` returns."""
 
-    _fields: ClassVar[tuple[str, ...]] = ("instructions_template", "value_type")
+    _fields: ClassVar[tuple[str, ...]] = ("instructions_template", "value_type", "model_api", "base_url")
     instructions_template: str = ""
     value_type: Any = None
+    model_api: ModelAPI = ModelAPI.DEFAULT
+    base_url: str | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -127,6 +140,33 @@ class InstructionsJudge(Judge):
             )
         _check_value_type(self.value_type)
         self.template_variables: list[str] = found
+        self.model_api = parse_model_api(self.model_api)
+        self._check_model_api()
+
+    def _check_model(self, model: str) -> None:
+        if _systemone.provider_of(model) == _systemone.TYPESAFE:  # no chat provider: System One only
+            if not model.partition(":/")[2].strip("/"):
+                raise invalid(f"Malformed judge model URI {model!r}: the model name is missing.")
+            return
+        super()._check_model(model)
+
+    def _sends_extra_headers(self) -> bool:
+        return _systemone.provider_of(self.judge_model) == _systemone.TYPESAFE
+
+    def _check_model_api(self) -> None:
+        """MLflow's refusals of an API its model or instructions cannot use, at construction."""
+        model = self.judge_model
+        if select_mode(model, self.model_api) is not ModelAPI.DECISIONS:
+            return
+        if "trace" in self.template_variables:
+            raise invalid("Decision API judges do not support {{ trace }} tool calling.")
+        if _systemone.provider_of(model) is None:
+            raise invalid(
+                "model_api='decisions' with an openai:/ model (OpenAI's Decision API) is not supported by "
+                "mltrail; use a typesafe:/ or gateway:/ System One model, or model_api='chat_completions'."
+            )
+        if self.inference_params is not None:
+            raise invalid("Decision API judges do not support inference_params.")
 
     @property
     def kind(self) -> ScorerKind:
@@ -170,8 +210,58 @@ class InstructionsJudge(Judge):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         model = self.judge_model
+        feedback = self._judge(model, given)
+        if feedback.error is not None:
+            return feedback
+        # As MLflow: the criterion in each verdict's metadata, for the UI to show beside it.
+        feedback["metadata"] = {**(feedback.metadata or {}), "guideline": self.instructions_template}
+        return feedback
+
+    def _judge(self, model: str, given: dict[str, Any]) -> Feedback:
+        """The verdict through the API MLflow would use for ``model`` (see :mod:`.model_api`)."""
+        mode = select_mode(model, self.model_api)
+        provider = _systemone.provider_of(model)
+        trace_based = "trace" in self.template_variables
+        if mode is ModelAPI.DECISIONS:
+            try:
+                return self._system_one(model, given)
+            except _systemone.NotSystemOne:
+                raise invalid(
+                    "This Gateway endpoint does not serve a System One model. "
+                    f"Use model_api={ModelAPI.CHAT_COMPLETIONS.value!r} or select a System One endpoint."
+                ) from None
+        if provider == _systemone.GATEWAY and mode is ModelAPI.DEFAULT and not trace_based:
+            try:
+                return _systemone.gateway_judge(
+                    model,
+                    chat=lambda: self._chat(model, given, reraise=_systemone.is_chat_rejection),
+                    system_one=lambda: self._system_one(model, given),
+                )
+            except _systemone.NotSystemOne:  # refused on chat as System One, and on System One as not
+                raise invalid(
+                    "The Gateway endpoint refused chat as a System One endpoint, and System One as not one."
+                ) from None
+        if provider == _systemone.GATEWAY and trace_based:
+            # System One cannot read a trace: a System One endpoint's refusal of chat says so plainly.
+            try:
+                return self._chat(model, given, reraise=_systemone.is_chat_rejection)
+            except MltrailException as err:
+                if not _systemone.is_chat_rejection(err):
+                    raise
+                raise invalid("TypeSafe judge models do not support trace-based evaluation.") from err
+        return self._chat(model, given)
+
+    def _chat(
+        self, model: str, given: dict[str, Any], reraise: Callable[[MltrailException], bool] | None = None
+    ) -> Feedback:
+        """The verdict of a chat model: a JSON answer read as ``feedback_value_type``."""
         raw = _call.invoke_judge(
-            model, self._prompt(given), self.name, yes_no=False, inference_params=self.inference_params
+            model,
+            self._prompt(given),
+            self.name,
+            yes_no=False,
+            inference_params=self.inference_params,
+            reraise=reraise,
         )
         if raw.error is not None:
             return raw
@@ -180,6 +270,23 @@ class InstructionsJudge(Judge):
         except ValueError as err:
             return _call.error_feedback(self.name, model, BAD_REQUEST, str(err))
         return Feedback(name=self.name, value=value, rationale=raw.rationale, source=raw.source)
+
+    def _system_one(self, model: str, given: dict[str, Any]) -> Feedback:
+        """The verdict of a System One model, asked the instructions about the given values."""
+        state = {}
+        for var in _STATE_VARIABLES:
+            if var in self.template_variables:
+                state[var] = conversation_of(given["session"]) if var == "conversation" else given[var]
+        return _systemone.evaluate(
+            model,
+            instructions=self.instructions_template,
+            state=state,
+            value_type=self.feedback_value_type,
+            name=self.name,
+            inference_params=self.inference_params,
+            base_url=self.base_url,
+            extra_headers=self.extra_headers,
+        )
 
     def _prompt(self, given: dict[str, Any]) -> str:
         parts = []
@@ -210,16 +317,25 @@ def make_judge(
     description: str | None = None,
     feedback_value_type: Any = None,
     inference_params: dict[str, Any] | None = None,
+    base_url: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+    model_api: ModelAPI | str = ModelAPI.DEFAULT,
     **unsupported: Any,
 ) -> InstructionsJudge:
     """A judge named ``name`` that grades by ``instructions`` with ``model`` (default: the default judge).
 
-    MLflow's further options (``base_url``, ``extra_headers``, ``model_api`` ...)
-    are accepted for compatibility and ignored with a warning: the provider's
-    base URL comes from its environment variable.
+    ``model_api`` is MLflow's (``"default"``, ``"chat_completions"``, ``"decisions"``).
+    ``base_url`` and ``extra_headers`` go to TypeSafe for a ``typesafe:/`` model (MLflow refuses
+    them for a ``gateway:/`` one when it asks System One); chat providers take their base URL
+    from their environment variable, so there they are ignored with a warning, as are MLflow's
+    other options (``generate_rationale_first`` ...).
     """
     if not name or not isinstance(name, str):
         raise invalid("name must be a non-empty string")
+    typesafe = _systemone.provider_of(model or _call.get_default_model()) == _systemone.TYPESAFE
+    if base_url is not None and not typesafe and _systemone.provider_of(model or "") != _systemone.GATEWAY:
+        unsupported["base_url"] = base_url
+        base_url = None
     if unsupported:
         import warnings
 
@@ -235,5 +351,8 @@ def make_judge(
         description=description,
         value_type=feedback_value_type,
         inference_params=inference_params,
+        extra_headers=extra_headers,
+        base_url=base_url,
+        model_api=model_api,
         aggregations=aggregations,
     )

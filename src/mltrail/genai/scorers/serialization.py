@@ -162,6 +162,8 @@ def dump_scorer(s: Scorer) -> dict[str, Any]:
             data["feedback_value_type"] = schema
         if getattr(s, "inference_params", None):
             data["inference_params"] = s.inference_params
+        if getattr(s, "model_api", "default") != "default":  # as MLflow: only a chosen API is kept
+            data["model_api"] = str(s.model_api)
         out["instructions_judge_pydantic_data"] = data
         return out
     if kind in (ScorerKind.BUILTIN, ScorerKind.GUIDELINES) or type(s).__module__.startswith(
@@ -290,6 +292,7 @@ def load_scorer(data: dict[str, Any] | str) -> Scorer:
             description=data.get("description"),
             feedback_value_type=value_type_from_schema(judge.get("feedback_value_type")),
             inference_params=judge.get("inference_params"),
+            model_api=judge.get("model_api") or "default",
         )
         if aggregations is not None:
             made.aggregations = aggregations
