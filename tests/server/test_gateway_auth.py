@@ -5,6 +5,8 @@ users and the loopback OpenAI fake. Alice configures the gateway with the offici
 client's REST store and grants with MLflow's ``AuthServiceClient``; Bob calls the
 proxy with the ``openai`` package and raw HTTP. Only a user with USE on an endpoint
 may call it; configuration follows READ / UPDATE / DELETE / MANAGE per resource.
+The last test starts its own pair, a real ``mlflow server`` and an ``mltrail server`` with
+``default_permission = NO_PERMISSIONS``, for the experiment an endpoint's traces go to.
 """
 
 from __future__ import annotations
@@ -53,10 +55,15 @@ def _as(monkeypatch, user: str) -> None:
 
 
 def _store(server):
+    return _store_at(server.url)
+
+
+def _store_at(url: str):
+    """The official client's REST store on ``url``, signed in as the environment's user."""
     from mlflow.store.tracking.rest_store import RestStore
     from mlflow.utils.credentials import get_default_host_creds
 
-    return RestStore(lambda: get_default_host_creds(server.url))
+    return RestStore(lambda: get_default_host_creds(url))
 
 
 def _basic(user: str) -> str:
@@ -201,3 +208,101 @@ def test_only_users_with_use_call_an_endpoint_and_config_follows_grants(server, 
     alice.close()
     bob_ai.close()
     bob.close()
+
+
+# ----------------------------------------------------- the experiment an endpoint's traces go to
+
+
+def _tracking_experiment_access(url: str, fake: OpenAIServer, monkeypatch) -> dict:
+    """Alice (no admin) makes an endpoint with usage tracking on a server whose default is
+    NO_PERMISSIONS and calls it: what she (and the admin's grant) can do with its experiment."""
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.server.auth.client import AuthServiceClient
+
+    admin = httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD), timeout=60)
+    assert admin.post(
+        "/api/2.0/mlflow/users/create", json={"username": "alice", "password": PASSWORD}
+    ).is_success
+    _as(monkeypatch, "alice")
+    store = _store_at(url)
+    secret = store.create_gateway_secret(
+        "alice-key",
+        {"api_key": "sk-alice-0123456789"},
+        provider="openai",
+        auth_config={"api_base": fake.base_url},
+    )
+    model = store.create_gateway_model_definition("alice-model", secret.secret_id, "openai", "gpt-4o-mini")
+    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
+    endpoint = store.create_gateway_endpoint("alice-chat", [config])
+    alice = httpx.Client(base_url=url, auth=("alice", PASSWORD), timeout=60)
+    chat = {"model": "alice-chat", "messages": [{"role": "user", "content": "hi"}]}
+    exp = endpoint.experiment_id
+    traces = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}]}
+
+    def seen() -> dict:
+        return {
+            "endpoint": alice.get(API + "/endpoints/get", params={"endpoint_id": endpoint.endpoint_id}).status_code,
+            "experiment": alice.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": exp}).status_code,
+            "traces": alice.post("/api/3.0/mlflow/traces/search", json=traces).status_code,
+            "tag": alice.post("/api/2.0/mlflow/experiments/set-experiment-tag",
+                              json={"experiment_id": exp, "key": "k", "value": "v"}).status_code,
+        }  # fmt: skip
+
+    out = {"call": alice.post("/gateway/mlflow/v1/chat/completions", json=chat).status_code, "alice": seen()}
+    _as(monkeypatch, "admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    auth = AuthServiceClient(url)
+    out["grants"] = {
+        kind: auth.get_user_permission("alice", kind, key).permission
+        for kind, key in (("gateway_endpoint", endpoint.endpoint_id), ("experiment", exp))
+    }
+    auth.grant_user_permission("alice", "experiment", exp, "READ")
+    out["granted_read"] = seen()
+    return out
+
+
+def test_endpoint_creator_gets_no_grant_on_its_tracking_experiment(tmp_path_factory, fake, monkeypatch):
+    """As MLflow 3.17.2 (the same script against a real ``mlflow server``): the creator of an endpoint
+    MANAGEs it, but the experiment created for its traces (``gateway/<name>``) is made by the server,
+    not by a create-experiment request, and carries no grant for her. Under ``default_permission =
+    NO_PERMISSIONS`` she can call her endpoint but not open its traces until she is granted the
+    experiment (the default READ lets every user read them)."""
+    from support.mlflow_server import start_mlflow_server, stop_mlflow_server
+
+    def config(root) -> dict[str, str]:
+        ini = root / "basic_auth.ini"
+        ini.write_text(
+            f"[mlflow]\ndefault_permission = NO_PERMISSIONS\ndatabase_uri = sqlite:///{root / 'basic_auth.db'}\n"
+            "admin_username = admin\n"
+        )
+        return {
+            "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+            "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-test-flask-secret-key-of-32-chars",
+        }
+
+    root = tmp_path_factory.mktemp("gateway-auth-mlflow")
+    theirs = start_mlflow_server(root, "--app-name", "basic-auth", env={
+        **config(root),
+        "MLFLOW_CRYPTO_KEK_PASSPHRASE": "a-test-kek-passphrase",
+        "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",  # the loopback fake
+        "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+    })  # fmt: skip
+    try:
+        got = {"mlflow": _tracking_experiment_access(theirs.url, fake, monkeypatch)}
+    finally:
+        stop_mlflow_server(theirs)
+    root = tmp_path_factory.mktemp("gateway-auth-mltrail")
+    env = {**config(root), "MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"}
+    ours = start_server(root, None, "--webhooks-allow-private", "--app-name", "basic-auth", env=env)
+    try:
+        got["mltrail"] = _tracking_experiment_access(ours.url, fake, monkeypatch)
+    finally:
+        stop_server(ours)
+    assert got["mlflow"] == {
+        "call": 200,
+        "alice": {"endpoint": 200, "experiment": 403, "traces": 403, "tag": 403},
+        "grants": {"gateway_endpoint": "MANAGE", "experiment": "NO_PERMISSIONS"},
+        "granted_read": {"endpoint": 200, "experiment": 200, "traces": 200, "tag": 403},
+    }
+    assert got["mltrail"] == got["mlflow"]

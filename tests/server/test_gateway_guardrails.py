@@ -256,3 +256,113 @@ def test_guardrails_block_check_and_sanitize_calls(server, store, endpoints, sco
         timeout=60,
     )
     assert forged.status_code == 400
+
+
+def _traces(server, endpoint, count: int) -> list:
+    """The endpoint's traces, oldest first, once there are ``count`` (a streamed call's trace is
+    written after its last chunk has gone out, so the client may ask before it is there)."""
+    import time
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(server.url)
+    deadline = time.monotonic() + 15
+    while True:
+        found = client.search_traces(locations=[endpoint.experiment_id], order_by=["timestamp_ms ASC"])
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) == count, [t.info.trace_id for t in found]
+            return found
+        time.sleep(0.05)
+
+
+def _tree(trace) -> list[tuple[str, str, str | None, str]]:
+    """(name, span type, parent's name, status) of each span, in the trace's order."""
+    names = {s.span_id: s.name for s in trace.data.spans}
+    return [(s.name, s.span_type, names.get(s.parent_id), s.status.status_code) for s in trace.data.spans]
+
+
+def test_guardrail_runs_are_spans_of_the_call_trace(server, store, endpoints, scorers):
+    """Each guardrail run is recorded in the proxied call's trace as MLflow records it: a GUARDRAIL
+    span ``guardrail/<name>`` with an EVALUATOR ``judge`` (the verdict) and, for a rewrite, an LLM
+    ``sanitization`` under it; a blocked call's guardrail span ends in ERROR with the exception."""
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    model = endpoints["judge"].model_mappings[0].model_definition_id
+    config = GatewayEndpointModelConfig(model, GatewayModelLinkageType.PRIMARY)
+    screened, rewritten = (store.create_gateway_endpoint(n, [config]) for n in ("traced-in", "traced-out"))
+    before = store.create_gateway_guardrail(
+        "in-check", scorers["inputs"]["scorer_id"], scorers["inputs"]["scorer_version"],
+        GuardrailStage.BEFORE, GuardrailAction.VALIDATION,
+    )  # fmt: skip
+    after = store.create_gateway_guardrail(
+        "out-clean", scorers["outputs"]["scorer_id"], scorers["outputs"]["scorer_version"],
+        GuardrailStage.AFTER, GuardrailAction.SANITIZATION, action_endpoint_id=endpoints["judge"].endpoint_id,
+    )  # fmt: skip
+    store.add_guardrail_to_endpoint(screened.endpoint_id, before.guardrail_id)
+    store.add_guardrail_to_endpoint(rewritten.endpoint_id, after.guardrail_id)
+    provider = ("provider/openai/gpt-4o-mini", "LLM", "gateway/traced-in", "OK")
+
+    # BEFORE + VALIDATION, passed: the guardrail's span comes before the provider's.
+    assert _chat(server, "traced-in", "Tell me about Paris").status_code == 200
+    # ... blocked: the guardrail span ends in ERROR; no provider span.
+    assert _chat(server, "traced-in", "Tell me about the banana").status_code == 400
+    # ... a streamed call: its BEFORE guardrail runs in its trace too.
+    body = {"model": "traced-in", "stream": True, "messages": [{"role": "user", "content": "Hi Paris"}]}
+    with httpx.stream("POST", f"{server.url}/gateway/mlflow/v1/chat/completions", json=body, timeout=60) as r:
+        assert r.status_code == 200 and "data: [DONE]" in "".join(r.iter_text())
+    passed, blocked, streamed = _traces(server, screened, 3)
+
+    assert _tree(passed) == [
+        ("gateway/traced-in", "UNKNOWN", None, "OK"),
+        ("guardrail/in-check", "GUARDRAIL", "gateway/traced-in", "OK"),
+        ("judge", "EVALUATOR", "guardrail/in-check", "OK"),
+        provider,
+    ]
+    run, judge = passed.data.spans[1:3]
+    request = {"model": "traced-in", "messages": [{"role": "user", "content": "Tell me about Paris"}]}
+    assert run.inputs == request and run.outputs == request
+    assert judge.outputs == {"passed": True, "rationale": "no fruit"}
+
+    assert blocked.info.state == "ERROR"
+    assert _tree(blocked) == [
+        ("gateway/traced-in", "UNKNOWN", None, "ERROR"),
+        ("guardrail/in-check", "GUARDRAIL", "gateway/traced-in", "ERROR"),
+        ("judge", "EVALUATOR", "guardrail/in-check", "OK"),
+    ]
+    run, judge = blocked.data.spans[1:3]
+    assert judge.outputs == {"passed": False, "rationale": "it mentions a fruit"}
+    assert run.outputs is None
+    assert run.status.description == "GuardrailViolation: Guardrail 'in-check' blocked: it mentions a fruit"
+    [event] = run.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"] == "GuardrailViolation"
+    assert event.attributes["exception.message"] == "Guardrail 'in-check' blocked: it mentions a fruit"
+
+    assert [(name, kind) for name, kind, _, _ in _tree(streamed)] == [
+        ("gateway/traced-in", "UNKNOWN"), ("guardrail/in-check", "GUARDRAIL"), ("judge", "EVALUATOR"),
+        ("provider/openai/gpt-4o-mini", "LLM"),
+    ]  # fmt: skip
+    assert streamed.data.spans[1].inputs["stream"] is True
+
+    # AFTER + SANITIZATION: after the provider's span, with the rewrite under it.
+    cleaned = _chat(server, "traced-out", "Repeat: banana")
+    assert cleaned.status_code == 200, cleaned.text
+    assert cleaned.json()["choices"][0]["message"]["content"] == "Answer to: Repeat: [REDACTED]"
+    [trace] = _traces(server, rewritten, 1)
+    assert _tree(trace) == [
+        ("gateway/traced-out", "UNKNOWN", None, "OK"),
+        ("provider/openai/gpt-4o-mini", "LLM", "gateway/traced-out", "OK"),
+        ("guardrail/out-clean", "GUARDRAIL", "gateway/traced-out", "OK"),
+        ("judge", "EVALUATOR", "guardrail/out-clean", "OK"),
+        ("sanitization", "LLM", "guardrail/out-clean", "OK"),
+    ]
+    run, judge, rewrite = trace.data.spans[2:]
+    answer = run.inputs["response"]
+    assert run.inputs["request"]["messages"][0]["content"] == "Repeat: banana"
+    assert answer["choices"][0]["message"]["content"] == "Answer to: Repeat: banana"
+    assert judge.outputs == {"passed": False, "rationale": "it mentions a fruit"}
+    assert rewrite.inputs == {"payload": answer, "rationale": "it mentions a fruit"}
+    assert rewrite.outputs == run.outputs == cleaned.json()
+    # The sanitization's LLM span carries no model or usage: the trace's cost is the provider call's.
+    assert trace.info.token_usage == trace.data.spans[1].attributes["mlflow.chat.tokenUsage"]

@@ -24,9 +24,9 @@ from mlflow.store.tracking.rest_store import RestStore
 from mlflow.utils.rest_utils import MlflowHostCreds
 
 from server.test_mlflow_server_parity import Norm, _error, _http_error
-from support.live_server import LiveServer, start_server, stop_server
+from support.live_server import LiveServer, free_port, start_server, stop_server
 from support.mlflow_server import start_mlflow_server, stop_mlflow_server
-from support.openai_server import OpenAIServer
+from support.openai_server import OpenAIServer, default_responder
 
 GATEWAY = "/api/3.0/mlflow/gateway"
 #: this module's raw HTTP calls (a loaded machine can be slow; httpx's default is 5 s)
@@ -43,6 +43,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
     holder: dict[str, Any] = {}
 
     def boot_mlflow() -> None:
+        port = free_port()
         try:
             holder["mlflow"] = start_mlflow_server(
                 tmp_path_factory.mktemp("mlflow-genai-parity"),
@@ -52,7 +53,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
                     # the proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
                     "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
                     "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+                    # A guardrail's gateway:/ judge runs in the server, which finds its own gateway
+                    # here or from the tracking URI (there, the backend store: "requires an HTTP(S)
+                    # tracking URI" otherwise).
+                    "MLFLOW_GATEWAY_URI": f"http://127.0.0.1:{port}",
                 },
+                port=port,
             )
         except BaseException as exc:  # re-raised in the test's thread
             holder["error"] = exc
@@ -370,6 +376,130 @@ def test_guardrails(servers: dict[str, LiveServer]) -> None:
         "register_custom": (200, ""),
         "custom_guardrail": invalid,
         "unknown_action_endpoint": (404, "RESOURCE_DOES_NOT_EXIST"),
+    }
+    _same(got)
+
+
+# ---------------------------------------------------------------- guardrail runs in the call's trace
+
+FRUIT_ASK = "Answer yes unless the text mentions a fruit"
+
+
+def _fruit_judge(request: dict[str, Any]) -> str:
+    """The fake's answers: a judge prompt gets "no" when it mentions a banana, a sanitizer prompt its
+    payload with the banana redacted, anything else the default answer."""
+    text = " ".join(str(m.get("content")) for m in request.get("messages", []))
+    if "You are a content sanitizer" in text:
+        return text.split("Input payload:\n", 1)[1].replace("banana", "[REDACTED]")
+    if FRUIT_ASK in text:
+        verdict = ("no", "it mentions a fruit") if "banana" in text else ("yes", "no fruit")
+        return json.dumps({"result": verdict[0], "rationale": verdict[1]})
+    return default_responder(request)
+
+
+def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
+    """Guardrails that pass, block, run on a streamed call and sanitize an answer: each call's trace as
+    (name, span type, parent's name, status) per span, its state, the judges' verdicts and the
+    guardrail spans' errors (description and exception events)."""
+    import time
+
+    import mlflow
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+    from mlflow.genai.judges import make_judge
+
+    mlflow.set_tracking_uri(url)
+    store = _store(url)
+    secret = store.create_gateway_secret(
+        "gr-key",
+        {"api_key": "sk-parity-0123456789"},
+        provider="openai",
+        auth_config={"api_base": fake.base_url},
+    )
+    model = store.create_gateway_model_definition("gr-model", secret.secret_id, "openai", "gpt-4o-mini")
+    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
+    judge_ep, screened, cleaned = (
+        store.create_gateway_endpoint(n, [config]) for n in ("gr-judge", "gr-in", "gr-out")
+    )
+    exp = MlflowClient(url).create_experiment("guardrail-run-scorers")
+    scorers = {}
+    for name, field in (("fruit-in", "inputs"), ("fruit-out", "outputs")):
+        make_judge(name=name, instructions=FRUIT_ASK + ": {{ " + field + " }}", model="gateway:/gr-judge",
+                   feedback_value_type=str).register(name=name, experiment_id=exp)  # fmt: skip
+        scorers[name] = store.get_scorer(exp, name)
+    checked = store.create_gateway_guardrail("in-check", scorers["fruit-in"].scorer_id, scorers["fruit-in"].scorer_version,
+                                             GuardrailStage.BEFORE, GuardrailAction.VALIDATION)  # fmt: skip
+    rewriter = store.create_gateway_guardrail(
+        "out-clean", scorers["fruit-out"].scorer_id, scorers["fruit-out"].scorer_version, GuardrailStage.AFTER,
+        GuardrailAction.SANITIZATION, action_endpoint_id=judge_ep.endpoint_id)  # fmt: skip
+    store.add_guardrail_to_endpoint(screened.endpoint_id, checked.guardrail_id)
+    store.add_guardrail_to_endpoint(cleaned.endpoint_id, rewriter.guardrail_id)
+
+    def chat(endpoint: str, content: str, **extra: Any) -> int:
+        body = {"model": endpoint, "messages": [{"role": "user", "content": content}], **extra}
+        with HTTP.stream("POST", f"{url}/gateway/mlflow/v1/chat/completions", json=body) as resp:
+            resp.read()
+            return resp.status_code
+
+    statuses = [chat("gr-in", "Tell me about Paris"), chat("gr-in", "Tell me about the banana"),
+                chat("gr-in", "Hi Paris", stream=True), chat("gr-out", "Repeat: banana")]  # fmt: skip
+
+    def traces(endpoint: Any, count: int) -> list[Any]:
+        # A trace may be written just after its answer went out (a stream's; MLflow exports in the
+        # background, its spans as they end): wait for every one to be complete.
+        deadline = time.monotonic() + 60
+        while True:
+            found = MlflowClient(url).search_traces(
+                locations=[endpoint.experiment_id], order_by=["timestamp_ms ASC"]
+            )
+            done = len(found) >= count and all(str(t.info.state) != "IN_PROGRESS" for t in found)
+            if done or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def code(span: Any) -> str:
+        return getattr(span.status.status_code, "value", span.status.status_code)
+
+    def shape(trace: Any) -> dict:
+        spans = trace.data.spans
+        names = {s.span_id: s.name for s in spans}
+        ours = [
+            s
+            for s in spans
+            if s.name.startswith("guardrail/") or names.get(s.parent_id, "").startswith("guardrail/")
+        ]
+        return {
+            "state": str(trace.info.state),
+            "spans": [(s.name, s.span_type, names.get(s.parent_id), code(s)) for s in spans],
+            # the verdicts (the payloads are the route's request and answer, in each server's shape)
+            "verdicts": [s.outputs for s in ours if s.name == "judge"],
+            "errors": {s.name: (s.status.description, [(e.name, e.attributes.get("exception.type"),
+                                                        e.attributes.get("exception.message")) for e in s.events])
+                       for s in ours if code(s) == "ERROR"},
+        }  # fmt: skip
+
+    made = [*traces(screened, 3), *traces(cleaned, 1)]
+    out = {"statuses": statuses, "traces": [shape(t) for t in made]}
+    for guardrail in (checked, rewriter):
+        store.delete_gateway_guardrail(guardrail.guardrail_id)
+    for endpoint in (judge_ep, screened, cleaned):
+        store.delete_gateway_endpoint(endpoint.endpoint_id)
+    store.delete_gateway_model_definition(model.model_definition_id)
+    store.delete_gateway_secret(secret.secret_id)
+    return out
+
+
+def test_guardrail_runs_are_spans_of_the_call_trace(servers: dict[str, LiveServer]) -> None:
+    with OpenAIServer(_fruit_judge) as fake:
+        got = {name: _guardrail_runs(server.url, fake) for name, server in servers.items()}
+    theirs = got["mlflow"]
+    assert theirs["statuses"] == [200, 400, 200, 200]  # passed, blocked, streamed, sanitized
+    blocked = "Guardrail 'in-check' blocked: it mentions a fruit"
+    assert theirs["traces"][1]["errors"] == {
+        "guardrail/in-check": (
+            f"GuardrailViolation: {blocked}",
+            [("exception", "GuardrailViolation", blocked)],
+        )
     }
     _same(got)
 

@@ -29,18 +29,23 @@ from support.mlflow_db import mlflow_sqlite_uri
 
 
 def start_mlflow_server(
-    root: Path, *extra_args: str, env: Mapping[str, str] | None = None, timeout: float = 600
+    root: Path,
+    *extra_args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+    port: int | None = None,
 ) -> LiveServer:
     """Start ``mlflow server`` in ``root`` and return once ``GET /health`` answers 200.
 
     ``extra_args`` go on the command line (e.g. ``"--enable-workspaces"``); ``env`` is merged over
-    :func:`support.live_server.server_env` (e.g. ``MLFLOW_CRYPTO_KEK_PASSPHRASE``).
+    :func:`support.live_server.server_env` (e.g. ``MLFLOW_CRYPTO_KEK_PASSPHRASE``). ``port``: the
+    port to listen on (a free one without it), for a caller whose ``env`` must name the server's URL.
 
     Raises :class:`RuntimeError` with the server's log if it exits or does not answer in time.
     """
     root.mkdir(parents=True, exist_ok=True)
     backend = mlflow_sqlite_uri(root / "mlflow.db")
-    port = free_port()
+    port = port or free_port()
     cmd = [
         str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1", "--backend-store-uri", backend, *extra_args,
@@ -52,7 +57,12 @@ def start_mlflow_server(
     settings = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=root, env=server_env(settings), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            cwd=root,
+            env=server_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", proc, root, backend)
     try:  # a failure or an interruption (a test timeout) while waiting stops it too

@@ -14,6 +14,11 @@ they come, so only BEFORE guardrails see those calls, as in MLflow). A scorer pa
   rewritten JSON. The rewrite call carries a per-process token so it runs without
   guardrails (no loops); a caller cannot forge it.
 
+Each guardrail run is a span of the call's trace (``guardrail/<name>``, ``GUARDRAIL``) with
+its ``judge`` (``EVALUATOR``, the verdict as outputs) and, when it rewrote the payload, its
+``sanitization`` (``LLM``) under it, as MLflow's guardrails record them
+(:class:`mltrail.server.gateway_traces.Step`); streamed calls included (their BEFORE runs).
+
 A scorer that cannot run (its LLM unreachable, an answer that is not a verdict) refuses
 the call too (503 ``TEMPORARILY_UNAVAILABLE``): an endpoint never serves traffic its
 guardrails did not see. A custom ``@scorer`` never runs here (400 ``INVALID_STATE``).
@@ -32,7 +37,14 @@ import logging
 import secrets
 from typing import Any
 
-from mltrail.exceptions import INVALID_STATE, TEMPORARILY_UNAVAILABLE, MltrailException, invalid
+from mltrail.entities.trace import SpanType
+from mltrail.exceptions import (
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    TEMPORARILY_UNAVAILABLE,
+    MltrailException,
+)
+from mltrail.server.gateway_traces import GatewayTrace
 from mltrail.server.routing import Call
 
 _log = logging.getLogger("mltrail.gateway")
@@ -53,6 +65,13 @@ Return ONLY a valid JSON object with the same schema as the input payload.
 Issue: {rationale}
 Input payload:
 {payload_json}"""
+
+
+class GuardrailViolation(MltrailException):
+    """A guardrail refused the call (400 ``INVALID_PARAMETER_VALUE``); its span's exception is named so, as MLflow's."""
+
+    def __init__(self, name: str, rationale: str) -> None:
+        super().__init__(f"Guardrail '{name}' blocked: {rationale}", INVALID_PARAMETER_VALUE)
 
 
 def guardrail_store(call: Call) -> Any:
@@ -130,15 +149,11 @@ def _rationale(result: Any) -> str:
     return text[:_MAX_RATIONALE]
 
 
-def _judge(call: Call, guardrail: dict[str, Any], inputs: Any, outputs: Any) -> tuple[bool, str]:
+def _judge(guardrail: dict[str, Any], scorer: Any, inputs: Any, outputs: Any) -> tuple[bool, str]:
     """Run one guardrail's scorer (on a worker thread): (passed, rationale)."""
-    scorer = _scorer(call, guardrail)
-    if scorer is None:
-        return True, ""
     try:
         result = scorer.run(inputs=inputs, outputs=outputs)
-        passed = _passes(result)
-        return passed, "" if passed else _rationale(result)
+        return _passes(result), _rationale(result)
     except MltrailException as err:
         raise MltrailException(
             f"Guardrail '{guardrail['name']}' could not run: {err.message}", TEMPORARILY_UNAVAILABLE
@@ -155,11 +170,7 @@ async def _sanitize(call: Call, guardrail: dict[str, Any], payload: Any, rationa
     import httpx
 
     name = guardrail["name"]
-    endpoint_name = guardrail.get("action_endpoint_id")  # the endpoint's name on the wire, as in MLflow
-    if not endpoint_name:  # none was set, or the endpoint is gone
-        raise invalid(
-            f"Guardrail '{name}' blocked: Sanitization requires an action endpoint but none was configured."
-        )
+    endpoint_name = guardrail["action_endpoint_id"]  # the endpoint's name on the wire, as in MLflow
     config = call.config
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
     host = f"[{host}]" if ":" in host else host
@@ -177,22 +188,54 @@ async def _sanitize(call: Call, guardrail: dict[str, Any], payload: Any, rationa
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
         content = None
     if content is None:
-        raise invalid(f"Guardrail '{name}' blocked: Sanitization request failed.")
+        raise GuardrailViolation(name, "Sanitization request failed.")
     try:
         return json.loads(content)
     except (ValueError, TypeError):
-        raise invalid(f"Guardrail '{name}' blocked: Sanitization LLM returned invalid JSON.") from None
+        raise GuardrailViolation(name, "Sanitization LLM returned invalid JSON.") from None
 
 
-async def _apply(call: Call, guardrail: dict[str, Any], payload: Any, inputs: Any, outputs: Any) -> Any:
+async def _apply(
+    call: Call, traced: GatewayTrace, guardrail: dict[str, Any], payload: Any, inputs: Any, outputs: Any
+) -> Any:
+    """Run one guardrail on ``payload`` inside its spans: the payload to go on with, or raise to refuse."""
     from starlette.concurrency import run_in_threadpool
 
-    passed, rationale = await run_in_threadpool(_judge, call, guardrail, inputs, outputs)
-    if passed:
+    scorer = await run_in_threadpool(_scorer, call, guardrail)
+    if scorer is None:  # cannot be loaded: skipped, as MLflow skips it before the call (so no span)
         return payload
-    if guardrail["action"] == "VALIDATION":
-        raise invalid(f"Guardrail '{guardrail['name']}' blocked: {rationale}")
-    return await _sanitize(call, guardrail, payload, rationale)
+    # As MLflow's: a BEFORE run's span takes the request, an AFTER run's the request and the response.
+    span_inputs = payload if guardrail["stage"] == "BEFORE" else {"request": inputs, "response": outputs}
+    run = traced.step(f"guardrail/{guardrail['name']}", SpanType.GUARDRAIL, inputs=span_inputs)
+    try:
+        judge = traced.step("judge", SpanType.EVALUATOR, parent=run)
+        try:
+            passed, rationale = await run_in_threadpool(_judge, guardrail, scorer, inputs, outputs)
+        except MltrailException as err:
+            judge.fail(err)
+            raise
+        judge.end({"passed": passed, "rationale": rationale})
+        if not passed:
+            if guardrail["action"] == "VALIDATION":
+                raise GuardrailViolation(guardrail["name"], rationale)
+            if not guardrail.get("action_endpoint_id"):  # none was set, or the endpoint is gone
+                raise GuardrailViolation(
+                    guardrail["name"], "Sanitization requires an action endpoint but none was configured."
+                )
+            rewrite = traced.step(
+                "sanitization", SpanType.LLM, parent=run, inputs={"payload": payload, "rationale": rationale}
+            )
+            try:
+                payload = await _sanitize(call, guardrail, payload, rationale)
+            except MltrailException as err:
+                rewrite.fail(err)
+                raise
+            rewrite.end(payload)
+    except MltrailException as err:
+        run.fail(err)
+        raise
+    run.end(payload)
+    return payload
 
 
 def endpoint_guardrails(call: Call, endpoint_id: str) -> list[dict[str, Any]]:
@@ -202,17 +245,21 @@ def endpoint_guardrails(call: Call, endpoint_id: str) -> list[dict[str, Any]]:
     return [c["guardrail"] for c in guardrail_store(call).endpoint_configs(endpoint_id, check_endpoint=False)]
 
 
-async def before(call: Call, guardrails: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+async def before(
+    call: Call, traced: GatewayTrace, guardrails: list[dict[str, Any]], body: dict[str, Any]
+) -> dict[str, Any]:
     """Run the BEFORE guardrails on a request body: the body to send (rewritten by a sanitizer), or refuse."""
     for guardrail in guardrails:
         if guardrail["stage"] == "BEFORE":
-            body = await _apply(call, guardrail, body, body, None)
+            body = await _apply(call, traced, guardrail, body, body, None)
     return body
 
 
-async def after(call: Call, guardrails: list[dict[str, Any]], body: dict[str, Any], answer: Any) -> Any:
+async def after(
+    call: Call, traced: GatewayTrace, guardrails: list[dict[str, Any]], body: dict[str, Any], answer: Any
+) -> Any:
     """Run the AFTER guardrails on an answer: the answer to relay (rewritten by a sanitizer), or refuse."""
     for guardrail in guardrails:
         if guardrail["stage"] == "AFTER":
-            answer = await _apply(call, guardrail, answer, body, answer)
+            answer = await _apply(call, traced, guardrail, answer, body, answer)
     return answer

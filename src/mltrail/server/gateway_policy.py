@@ -11,7 +11,7 @@ The proxy (:mod:`mltrail.server.gateway_proxy`) makes three calls into this modu
 
 Example::
 
-    admitted = await admit(call, endpoint, body, username)
+    admitted = await admit(call, endpoint, body, traced)
     ...  # send admitted.body
     content = await admitted.screen(call, answer, content)
 """
@@ -27,6 +27,7 @@ from mltrail.entities.prices import span_cost
 from mltrail.entities.trace import SpanAttributeKey
 from mltrail.server import gateway_budget as budget
 from mltrail.server import gateway_guardrails as guardrails
+from mltrail.server.gateway_traces import GatewayTrace
 from mltrail.server.routing import Call
 
 _log = logging.getLogger("mltrail.gateway")
@@ -34,29 +35,31 @@ _log = logging.getLogger("mltrail.gateway")
 
 @dataclass
 class Admitted:
-    """A call the budgets and BEFORE guardrails let through: its body and the endpoint's guardrails."""
+    """A call the budgets and BEFORE guardrails let through: its body, its trace and the endpoint's guardrails."""
 
     body: dict[str, Any]
+    traced: GatewayTrace
     guardrails: list[dict[str, Any]] = field(default_factory=list)
 
     async def screen(self, call: Call, answer: Any, content: bytes) -> bytes:
         """The answer's bytes to relay once the AFTER guardrails passed (or rewrote) it; raises to refuse."""
         if answer is None or not any(g["stage"] == "AFTER" for g in self.guardrails):
             return content
-        screened = await guardrails.after(call, self.guardrails, self.body, answer)
+        screened = await guardrails.after(call, self.traced, self.guardrails, self.body, answer)
         return content if screened is answer else json.dumps(screened).encode()
 
 
-async def admit(call: Call, endpoint: dict[str, Any], body: dict[str, Any], username: str | None) -> Admitted:
-    """Check the budgets and run the BEFORE guardrails; raises :class:`MltrailException` to refuse the call."""
+async def admit(call: Call, endpoint: dict[str, Any], body: dict[str, Any], traced: GatewayTrace) -> Admitted:
+    """Check the budgets and run the BEFORE guardrails (their runs are spans of ``traced``); raises
+    :class:`MltrailException` to refuse the call."""
     from starlette.concurrency import run_in_threadpool
 
     endpoint_id = str(endpoint["endpoint_id"])
-    await run_in_threadpool(budget.check, call, endpoint_id, username)
+    await run_in_threadpool(budget.check, call, endpoint_id, traced.username)
     found = await run_in_threadpool(guardrails.endpoint_guardrails, call, endpoint_id)
     if not found:
-        return Admitted(body)
-    return Admitted(await guardrails.before(call, found, body), found)
+        return Admitted(body, traced)
+    return Admitted(await guardrails.before(call, traced, found, body), traced, found)
 
 
 def call_cost(attempts: list[Any]) -> float:

@@ -343,7 +343,7 @@ async def _forward(
     system_one.check_endpoint(endpoint, route is SYSTEM_ONE_ROUTE)
     traced = tr.GatewayTrace(endpoint, route.request_type, body, call.request)
     try:  # budgets and BEFORE guardrails (mltrail.server.gateway_policy)
-        admitted = await policy.admit(call, endpoint, body, traced.username)
+        admitted = await policy.admit(call, endpoint, body, traced)
     except MltrailException as err:
         await _finish(call, traced, None, error=err.message)
         raise

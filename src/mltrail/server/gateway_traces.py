@@ -12,6 +12,15 @@ records it:
   ``mlflow.llm.provider``, ``mlflow.llm.model``, ``method`` and the token usage
   (``mlflow.chat.tokenUsage``: ``input_tokens``, ``output_tokens``, ``total_tokens``);
   a failed attempt (a fallback followed) ends in ERROR;
+* one ``GUARDRAIL`` span per guardrail run, ``guardrail/<name>``, before the provider
+  spans for a BEFORE guardrail and after them for an AFTER one (:class:`Step`, written by
+  :mod:`mltrail.server.gateway_guardrails`); its inputs the request (BEFORE) or
+  ``{"request": ..., "response": ...}`` (AFTER), its outputs the payload that went on
+  (rewritten by a sanitizer). Under it, an ``EVALUATOR`` span ``judge`` whose outputs are
+  the verdict (``{"passed": ..., "rationale": ...}``) and, when a SANITIZATION guardrail
+  failed, an ``LLM`` span ``sanitization`` (inputs ``{"payload": ..., "rationale": ...}``,
+  outputs the rewrite). A guardrail that blocks the call ends in ERROR with an
+  ``exception`` event (``GuardrailViolation``), as MLflow's spans record the exception;
 * metadata ``mlflow.gateway.endpointId``, ``mlflow.gateway.requestType``
   (``unified/chat``, ``passthrough/model/openai-chat``, ...), ``mlflow.gateway.caller``
   (``X-MLflow-Gateway-Caller``, else the User-Agent's product), the signed-in user
@@ -27,6 +36,8 @@ Example::
     traced = GatewayTrace(endpoint, "unified/chat", body, request)
     attempt = traced.attempt("openai", "gpt-4o-mini", "chat")
     attempt.end(usage={"prompt_tokens": 3, "completion_tokens": 5})
+    step = traced.step("guardrail/no-pii", SpanType.GUARDRAIL, inputs=answer)
+    step.end(outputs=answer)
     trace = traced.finish(answer)          # a Trace, or None when tracking is off
 """
 
@@ -35,6 +46,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -43,6 +55,7 @@ from mltrail.entities.trace import (
     PREVIEW_MAX_CHARS,
     Span,
     SpanAttributeKey,
+    SpanEvent,
     SpanStatusCode,
     SpanType,
     Trace,
@@ -116,6 +129,7 @@ class Attempt:
 
     def __init__(self, trace: GatewayTrace, provider: str, model: str, method: str, streaming: bool) -> None:
         self._trace = trace
+        self.span_id = secrets.token_hex(8)
         self.start_ns = time.time_ns()
         self.end_ns: int | None = None
         self.name = f"provider/{provider}/{model}" if model else f"provider/{provider}"
@@ -135,6 +149,40 @@ class Attempt:
             self.values[SpanAttributeKey.CHAT_USAGE] = found
 
 
+class Step:
+    """A span of the gateway's own work in a traced call: a guardrail run, its judge, a sanitization."""
+
+    def __init__(self, name: str, span_type: str, parent: Step | None, inputs: Any) -> None:
+        self.span_id = secrets.token_hex(8)
+        self.parent = parent
+        self.name = name
+        self.span_type = span_type
+        self.start_ns = time.time_ns()
+        self.end_ns: int | None = None
+        self.values: dict[str, Any] = {SpanAttributeKey.INPUTS: inputs}
+        self.error: str | None = None
+        self.events: list[SpanEvent] = []
+
+    def end(self, outputs: Any = None) -> None:
+        """The step succeeded; ``outputs`` become the span's outputs."""
+        self.end_ns = time.time_ns()
+        self.values[SpanAttributeKey.OUTPUTS] = outputs
+
+    def fail(self, err: BaseException) -> None:
+        """The step raised ``err``: the span ends in ERROR with OpenTelemetry's ``exception`` event."""
+        self.end_ns = time.time_ns()
+        kind = type(err).__name__
+        self.error = f"{kind}: {err}"
+        stack = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        self.events.append(
+            SpanEvent(
+                "exception",
+                self.end_ns,
+                {"exception.message": str(err), "exception.type": kind, "exception.stacktrace": stack},
+            )
+        )
+
+
 class GatewayTrace:
     """The trace of one proxied call, built while it runs (see the module docstring)."""
 
@@ -144,7 +192,9 @@ class GatewayTrace:
         self.inputs = inputs
         self.trace_id = f"tr-{uuid.uuid4().hex}"
         self.start_ns = time.time_ns()
+        self.root_id = secrets.token_hex(8)
         self.attempts: list[Attempt] = []
+        self._children: list[Attempt | Step] = []  # every span under the root, in the order they started
         headers = request.headers
         self.server_url = headers.get("host")
         self.caller = _caller(headers)
@@ -161,6 +211,13 @@ class GatewayTrace:
         """Start the span of one provider call."""
         found = Attempt(self, provider, model, method, streaming)
         self.attempts.append(found)
+        self._children.append(found)
+        return found
+
+    def step(self, name: str, span_type: str, parent: Step | None = None, inputs: Any = None) -> Step:
+        """Start a span of the gateway's own work, under ``parent`` (the root span without one)."""
+        found = Step(name, span_type, parent, inputs)
+        self._children.append(found)
         return found
 
     def finish(self, outputs: Any = None, error: str | None = None) -> Trace | None:
@@ -168,7 +225,7 @@ class GatewayTrace:
         if not self.enabled:
             return None
         end_ns = time.time_ns()
-        root_id = secrets.token_hex(8)
+        root_id = self.root_id
         name = f"gateway/{self.endpoint['name']}"
         root_values = {
             "endpoint_id": self.endpoint["endpoint_id"],
@@ -190,18 +247,21 @@ class GatewayTrace:
                 _attrs(self.trace_id, SpanType.UNKNOWN, root_values),
             )
         ]
-        for a in self.attempts:
+        for a in self._children:
+            is_step = isinstance(a, Step)
+            parent = a.parent.span_id if is_step and a.parent is not None else root_id
             spans.append(
                 Span(
                     self.trace_id,
-                    secrets.token_hex(8),
-                    root_id,
+                    a.span_id,
+                    parent,
                     a.name,
                     a.start_ns,
                     a.end_ns or end_ns,
                     SpanStatusCode.ERROR if a.error else SpanStatusCode.OK,
                     a.error or "",
-                    _attrs(self.trace_id, SpanType.LLM, a.values),
+                    _attrs(self.trace_id, a.span_type if is_step else SpanType.LLM, a.values),
+                    list(a.events) if is_step else [],
                 )
             )
         metadata = {

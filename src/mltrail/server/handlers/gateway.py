@@ -210,7 +210,12 @@ def _endpoint_name(name: str | None) -> str | None:
 
 
 def _tracking_experiment(call: Call, name: str, endpoint_id: str | None) -> str:
-    """MLflow's experiment for an endpoint's traces: ``gateway/<name>``, created on first need."""
+    """MLflow's experiment for an endpoint's traces: ``gateway/<name>``, created on first need.
+
+    As in MLflow 3.17.2 the server makes it (not a create-experiment request), so under
+    ``basic-auth`` nobody is granted it: the endpoint's creator gets MANAGE on the endpoint only,
+    and reads its traces through ``default_permission`` or a grant on this experiment.
+    """
     title = f"gateway/{name}"
     store = call.tracking_store
     found = store.get_experiment_by_name(title)
