@@ -106,6 +106,10 @@ def test_official_client_configures_secrets_models_and_endpoints(server, store, 
         f"{server.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": endpoint.experiment_id}
     )
     assert exp.json()["experiment"]["name"] == "gateway/judge"
+    # As MLflow tags it: which endpoint the experiment serves.
+    tags = {t["key"]: t["value"] for t in exp.json()["experiment"]["tags"]}
+    assert tags["mlflow.experiment.sourceId"] == endpoint.endpoint_id
+    assert tags["mlflow.experiment.sourceType"] == "GATEWAY" and tags["mlflow.experiment.isGateway"] == "true"
     assert store.get_gateway_endpoint(name="judge").endpoint_id == endpoint.endpoint_id
 
     # A second model: attach as fallback, tag, bind, detach, delete.

@@ -243,10 +243,12 @@ def create_endpoint(call: Call) -> dict[str, Any]:
     name = _endpoint_name(_required(b.name, "name"))
     configs = _configs(_required(b.model_configs, "model_configs"))
     tracking = True if b.usage_tracking is None else b.usage_tracking
+    store = gateway_store(call)
+    endpoint_id = store.new_endpoint_id()  # named first: the tracking experiment is tagged with it
     experiment_id = _named_experiment(call, b.experiment_id) or (
-        _tracking_experiment(call, str(name), None) if tracking else None
+        _tracking_experiment(call, str(name), endpoint_id) if tracking else None
     )
-    found = gateway_store(call).create_endpoint(
+    found = store.create_endpoint(
         str(name),
         configs,
         _user(call, b.created_by),
@@ -254,6 +256,7 @@ def create_endpoint(call: Call) -> dict[str, Any]:
         _fallback(b.fallback_config),
         experiment_id,
         tracking,
+        endpoint_id,
     )
     return {"endpoint": found}
 

@@ -419,6 +419,12 @@ class SqlGatewayStore(EndpointLinks):
             }
         )
 
+    @staticmethod
+    def new_endpoint_id() -> str:
+        """A fresh endpoint id (``e-<32 hex>``), for a caller that names it before the endpoint
+        exists (its tracking experiment is tagged with it, as in MLflow)."""
+        return _new_id("e")
+
     def create_endpoint(
         self,
         name: str,
@@ -428,11 +434,13 @@ class SqlGatewayStore(EndpointLinks):
         fallback: JSON | None,
         experiment_id: str | None,
         usage_tracking: bool,
+        endpoint_id: str | None = None,
     ) -> JSON:
-        """A new endpoint routing to existing model definitions (at least one)."""
+        """A new endpoint routing to existing model definitions (at least one); ``endpoint_id``
+        from :meth:`new_endpoint_id` when the caller needs it first, else a fresh one."""
         if not configs:
             raise invalid("Endpoint must have at least one model configuration")
-        endpoint_id, now = _new_id("e"), now_ms()
+        endpoint_id, now = endpoint_id or _new_id("e"), now_ms()
 
         def write(conn: sa.Connection) -> JSON:
             conn.execute(
