@@ -19,11 +19,9 @@ import uuid
 import httpx
 import pytest
 
+from support.feedback import trace_feedback, wait_feedback
 from support.live_server import server_env, start_server, stop_server
 from support.openai_server import OpenAIServer
-
-POLL = 0.1
-WAIT = 30.0
 
 
 def _verdict(request: dict) -> str:
@@ -49,21 +47,6 @@ def server(tmp_path_factory, judge_api):
     live = start_server(tmp_path_factory.mktemp("online"), env=env)
     yield live
     stop_server(live)
-
-
-def _feedback(url: str, trace_id: str, name: str) -> list[dict]:
-    info = httpx.get(f"{url}/api/3.0/mlflow/traces/{trace_id}", timeout=10).json()["trace"]["trace_info"]
-    return [a for a in info.get("assessments", []) if a["assessment_name"] == name and "feedback" in a]
-
-
-def _wait_feedback(url: str, trace_id: str, name: str) -> list[dict]:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        found = _feedback(url, trace_id, name)
-        if found:
-            return found
-        time.sleep(POLL)
-    raise AssertionError(f"no {name!r} feedback on {trace_id} after {WAIT}s")
 
 
 @pytest.fixture
@@ -110,8 +93,8 @@ def test_official_client_judge_runs_on_new_traces(official, server, judge_api, m
     rude = _official_trace(mlflow, "GO AWAY", "prod")
     kind = _official_trace(mlflow, "Happy to help!", "prod")
     skipped = _official_trace(mlflow, "Happy to help!", "dev")  # filtered out
-    [on_rude] = _wait_feedback(server.url, rude, "polite")
-    [on_kind] = _wait_feedback(server.url, kind, "polite")
+    [on_rude] = wait_feedback(server.url, rude, "polite")
+    [on_kind] = wait_feedback(server.url, kind, "polite")
     assert on_rude["feedback"]["value"] is False and on_kind["feedback"]["value"] is True
     assert on_kind["source"] == {"source_type": "LLM_JUDGE", "source_id": "openai:/gpt-4o-mini"}
     assert on_kind["rationale"] == "polite=True"
@@ -123,7 +106,7 @@ def test_official_client_judge_runs_on_new_traces(official, server, judge_api, m
 
     ledger = SqlScorerStore(server.backend).ledger(started_id(server, exp, "polite"))
     assert ledger == {rude: "DONE", kind: "DONE", skipped: "SKIPPED"}
-    assert _feedback(server.url, skipped, "polite") == []
+    assert trace_feedback(server.url, skipped, "polite") == []
     assert len(judge_api.requests) >= 2
 
     # Registrations move between the clients: mltrail loads the official judge and the other way round.
@@ -180,11 +163,11 @@ def test_mltrail_code_scorer_start_stop_versions(server, monkeypatch):
     answer("short")
     mltrail.flush_trace_async_logging()
     first = mltrail.get_last_active_trace_id()
-    [fb] = _wait_feedback(server.url, first, "short")
+    [fb] = wait_feedback(server.url, first, "short")
     assert fb["feedback"]["value"] is True
     assert fb["source"] == {"source_type": "CODE", "source_id": "short"}
     assert fb["metadata"]["mltrail.onlineScoring.scorerVersion"] == "1"
-    [seen] = _wait_feedback(server.url, first, "canary")
+    [seen] = wait_feedback(server.url, first, "canary")
     assert seen["feedback"]["value"] == "seen" and seen["rationale"] == "2 chars"
 
     stopped = live.stop()
@@ -192,8 +175,8 @@ def test_mltrail_code_scorer_start_stop_versions(server, monkeypatch):
     answer("long")
     mltrail.flush_trace_async_logging()
     second = mltrail.get_last_active_trace_id()
-    _wait_feedback(server.url, second, "canary")  # a pass over the new trace has happened
-    assert _feedback(server.url, second, "short") == []
+    wait_feedback(server.url, second, "canary")  # a pass over the new trace has happened
+    assert trace_feedback(server.url, second, "short") == []
 
     # A second registration is version 2; the code came back as stored and runs locally too.
     short.register()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
 
 import httpx
@@ -21,6 +20,7 @@ import pytest
 from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
+from support.feedback import wait_feedback
 from support.gateway_kit import chat_endpoints, official_store
 from support.live_server import start_server, stop_server
 from support.openai_server import OpenAIServer
@@ -58,9 +58,9 @@ def store(server):
 @pytest.fixture(scope="module")
 def endpoint(store, fake):
     """A chat endpoint on the fake: secret -> model definition -> endpoint."""
-    return chat_endpoints(store, fake.base_url, "judge", secret="judge-key", definition="judge-model", api_key=KEY)[
-        "judge"
-    ]
+    return chat_endpoints(
+        store, fake.base_url, "judge", secret="judge-key", definition="judge-model", api_key=KEY
+    )["judge"]
 
 
 def _proto(answer: dict, message: type) -> None:
@@ -314,14 +314,6 @@ def test_gateway_judges_genai_classic_and_online(server, endpoint, monkeypatch):
     with mltrail.start_run(experiment_id=experiment_id):
         answer("Capital of France?")
     mltrail.flush_trace_async_logging()
-    trace_id = mltrail.get_last_active_trace_id()
-    url = f"{server.url}/api/3.0/mlflow/traces/{trace_id}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        info = httpx.get(url).json()["trace"]["trace_info"]
-        found = [a for a in info.get("assessments", []) if a["assessment_name"] == "ok"]
-        if found:
-            break
-        time.sleep(0.2)
-    assert found and found[0]["feedback"]["value"] == "yes"
+    found = wait_feedback(server.url, mltrail.get_last_active_trace_id(), "ok")
+    assert found[0]["feedback"]["value"] == "yes"
     assert found[0]["source"]["source_id"] == "gateway:/judge"

@@ -13,31 +13,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from support.live_server import start_server, stop_server
+from support.basic_auth import ADMIN_PASSWORD, PASSWORD, basic_auth_server
+from support.gateway_kit import SERVER_KEY
 
 API = "/api/3.0/mlflow/gateway"
-ADMIN_PASSWORD = "admin-password-1234"
-PASSWORD = "a-user-password-1234"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """Logins (``support.basic_auth``: READ by default, users alice and bob), a key for gateway secrets."""
     root = tmp_path_factory.mktemp("gateway-redaction")
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root / 'basic_auth.db'}\n"
-        f"admin_username = admin\nadmin_password = {ADMIN_PASSWORD}\n"
-    )
-    env = {"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!", "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
-    live = start_server(root, None, "--webhooks-allow-private", "--app-name", "basic-auth", env=env)
-    admin = httpx.Client(base_url=live.url, auth=("admin", ADMIN_PASSWORD))
-    for user in ("alice", "bob"):
-        assert admin.post(
-            "/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD}
-        ).is_success
-    admin.close()
-    yield live
-    stop_server(live)
+    with basic_auth_server(root, "--webhooks-allow-private", env={"MLTRAIL_SECRET_KEY": SERVER_KEY}) as live:
+        yield live
 
 
 def _mappings(client: httpx.Client, name: str) -> list[dict]:

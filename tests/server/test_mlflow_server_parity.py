@@ -1,12 +1,12 @@
 """Issue 19's new APIs, one official-client script against ``mltrail server`` and a real ``mlflow server``.
 
-ONE real ``mlflow server`` 3.17.2 (``support.mlflow_server``: workspaces on, a KEK passphrase for
-gateway secrets, private webhook targets allowed) and ONE ``mltrail server`` (its secrets key, private
-webhook targets allowed) for the module. Each test runs the same script (``_webhooks``, ``_gateway``,
-…) with the official ``mlflow`` client against both and compares what comes back: entities turned into
-their protobuf JSON, ids replaced by ``<id:N>`` in order of first appearance (so "the same id as
-before" still compares), wall-clock times by ``<time>``; error answers compared as (HTTP status,
-``error_code``). Where mltrail deliberately answers otherwise the script says so where it asserts.
+ONE real ``mlflow server`` 3.17.2 and ONE ``mltrail server`` for the module (``support.parity_servers``:
+workspaces on, keys for gateway secrets, private webhook targets allowed). Each test runs the same
+script (``_webhooks``, ``_gateway``, …) with the official ``mlflow`` client against both and compares
+what comes back: entities turned into their protobuf JSON, ids replaced by ``<id:N>`` in order of
+first appearance (so "the same id as before" still compares), wall-clock times by ``<time>``; error
+answers compared as (HTTP status, ``error_code``). Where mltrail deliberately answers otherwise the
+script says so where it asserts.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.rest_store import RestStore
 from mlflow.utils.rest_utils import MlflowHostCreds
 
-from support.live_server import LiveServer, start_server, stop_server
-from support.mlflow_server import start_mlflow_server, stop_mlflow_server
+from support.live_server import LiveServer
+from support.parity_servers import parity_servers
 
 T0 = 1_700_000_000_000  # fixed trace times: data, compared as they are
 HOUR = 3_600_000
@@ -76,53 +76,20 @@ def receiver() -> Iterator[_Receiver]:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
-    """``{"mltrail": ..., "mlflow": ...}``, both with workspaces on; the real server starts first,
-    mltrail's while it boots."""
-    holder: dict[str, Any] = {}
-
-    def boot_mlflow() -> None:
-        try:
-            holder["mlflow"] = start_mlflow_server(
-                tmp_path_factory.mktemp("mlflow-parity"),
-                "--enable-workspaces",
-                env={
-                    "MLFLOW_CRYPTO_KEK_PASSPHRASE": "a-parity-test-kek-passphrase",
-                    # loopback receivers over plain http, as mltrail's --webhooks-allow-private allows
-                    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-                    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-                    "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
-                    # the gateway proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
-                    "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
-                    # MLflow caches each event's webhook list for 60 s: a hook created after an earlier
-                    # test fired that event would miss it (mltrail drops its cache when a hook changes)
-                    "MLFLOW_WEBHOOK_CACHE_TTL": "0",
-                },
-            )
-        except BaseException as exc:  # re-raised in the test's thread
-            holder["error"] = exc
-
-    thread = threading.Thread(target=boot_mlflow)
-    thread.start()
-    ours = None
+    """``{"mltrail": ..., "mlflow": ...}`` (``support.parity_servers``), MLflow's also sending webhooks."""
+    mlflow_env = {
+        # loopback receivers over plain http, as mltrail's --webhooks-allow-private allows
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        # MLflow caches each event's webhook list for 60 s: a hook created after an earlier
+        # test fired that event would miss it (mltrail drops its cache when a hook changes)
+        "MLFLOW_WEBHOOK_CACHE_TTL": "0",
+    }
     try:
-        ours = start_server(
-            tmp_path_factory.mktemp("mltrail-parity"),
-            None,
-            "--webhooks-allow-private",
-            "--enable-workspaces",
-            env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
-        )
-        thread.join()
-        if "error" in holder:
-            raise holder["error"]
-        yield {"mltrail": ours, "mlflow": holder["mlflow"]}
-    finally:  # however start-up or the tests end, both servers stop
-        thread.join()
+        with parity_servers(tmp_path_factory, "parity", mlflow_env=mlflow_env) as both:
+            yield both
+    finally:
         HTTP.close()
-        if ours is not None:
-            stop_server(ours)
-        if "mlflow" in holder:
-            stop_mlflow_server(holder["mlflow"])
 
 
 # ---------------------------------------------------------------- normalising

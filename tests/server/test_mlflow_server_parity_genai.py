@@ -13,7 +13,6 @@ lists compare as sorted data. Where mltrail deliberately answers otherwise the t
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,9 +23,9 @@ from mlflow.store.tracking.rest_store import RestStore
 from mlflow.utils.rest_utils import MlflowHostCreds
 
 from server.test_mlflow_server_parity import Norm, _error, _http_error
-from support.live_server import LiveServer, free_port, start_server, stop_server
-from support.mlflow_server import start_mlflow_server, stop_mlflow_server
+from support.live_server import LiveServer
 from support.openai_server import OpenAIServer, default_responder
+from support.parity_servers import parity_servers
 
 GATEWAY = "/api/3.0/mlflow/gateway"
 #: this module's raw HTTP calls (a loaded machine can be slow; httpx's default is 5 s)
@@ -39,53 +38,12 @@ NOT_FOUND = (404, "RESOURCE_DOES_NOT_EXIST")
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
-    """``{"mltrail": ..., "mlflow": ...}`` with workspaces on; mltrail's starts while MLflow's boots."""
-    holder: dict[str, Any] = {}
-
-    def boot_mlflow() -> None:
-        port = free_port()
-        try:
-            holder["mlflow"] = start_mlflow_server(
-                tmp_path_factory.mktemp("mlflow-genai-parity"),
-                "--enable-workspaces",
-                env={
-                    "MLFLOW_CRYPTO_KEK_PASSPHRASE": "a-parity-test-kek-passphrase",
-                    # the proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
-                    "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
-                    "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
-                    # A guardrail's gateway:/ judge runs in the server, which finds its own gateway
-                    # here or from the tracking URI (there, the backend store: "requires an HTTP(S)
-                    # tracking URI" otherwise).
-                    "MLFLOW_GATEWAY_URI": f"http://127.0.0.1:{port}",
-                },
-                port=port,
-            )
-        except BaseException as exc:  # re-raised in the test's thread
-            holder["error"] = exc
-
-    thread = threading.Thread(target=boot_mlflow)
-    thread.start()
-    ours = None
+    """``{"mltrail": ..., "mlflow": ...}`` (``support.parity_servers``); no online scoring on mltrail's."""
     try:
-        ours = start_server(
-            tmp_path_factory.mktemp("mltrail-genai-parity"),
-            None,
-            "--enable-workspaces",
-            "--no-scorer-worker",
-            "--webhooks-allow-private",
-            env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
-        )
-        thread.join()
-        if "error" in holder:
-            raise holder["error"]
-        yield {"mltrail": ours, "mlflow": holder["mlflow"]}
-    finally:  # however start-up or the tests end, both servers stop
-        thread.join()
+        with parity_servers(tmp_path_factory, "genai-parity", mltrail_args=("--no-scorer-worker",)) as both:
+            yield both
+    finally:
         HTTP.close()
-        if ours is not None:
-            stop_server(ours)
-        if "mlflow" in holder:
-            stop_mlflow_server(holder["mlflow"])
 
 
 @pytest.fixture(autouse=True)

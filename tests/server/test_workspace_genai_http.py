@@ -18,6 +18,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from support.feedback import wait_feedback
 from support.gateway_kit import chat_endpoints, official_store
 from support.live_server import LiveServer, start_server, stop_server
 from support.openai_server import OpenAIServer
@@ -59,7 +60,9 @@ def _fill(url: str, fake: OpenAIServer, workspace: str) -> dict[str, Any]:
     exp = MlflowClient(url).create_experiment("shared")
     scorer = store.register_scorer(exp, "tone", SCORER)
     schema = mls.create_label_schema("tone", type="feedback", input=mls.InputText(), experiment_id=exp)
-    queue = mrq.create_review_queue("triage", queue_type="custom", schema_ids=[schema.schema_id], experiment_id=exp)
+    queue = mrq.create_review_queue(
+        "triage", queue_type="custom", schema_ids=[schema.schema_id], experiment_id=exp
+    )
     key = f"sk-{workspace}-0123456789"
     endpoint = chat_endpoints(store, fake.base_url, "chat", model=f"gpt-{workspace}", api_key=key)["chat"]
     [secret] = store.list_secret_infos()
@@ -97,7 +100,9 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
         mlflow.set_workspace("ws-beta")  # beta sees its own, and alpha's ids are not found
         assert [s.scorer_id for s in store.list_scorers(beta["exp"])] == [beta["scorer"].scorer_id]
         assert mls.get_label_schema("tone", experiment_id=beta["exp"]).schema_id == beta["schema"].schema_id
-        assert [q.queue_id for q in mrq.list_review_queues(experiment_id=beta["exp"])] == [beta["queue"].queue_id]
+        assert [q.queue_id for q in mrq.list_review_queues(experiment_id=beta["exp"])] == [
+            beta["queue"].queue_id
+        ]
         assert store.get_gateway_endpoint(name="chat").endpoint_id == beta["endpoint"].endpoint_id
         assert [e.endpoint_id for e in store.list_gateway_endpoints()] == [beta["endpoint"].endpoint_id]
         assert [s.secret_id for s in store.list_secret_infos()] == [beta["secret"].secret_id]
@@ -108,14 +113,25 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
         assert _status(lambda: mls.get_label_schema(schema_id=alpha["schema"].schema_id)) == not_found
         assert _status(lambda: mrq.get_review_queue(queue_id=alpha["queue"].queue_id)) == not_found
         assert _status(lambda: store.get_secret_info(secret_id=alpha["secret"].secret_id)) == not_found
-        assert _status(lambda: store.get_gateway_model_definition(alpha["model"].model_definition_id)) == not_found
-        assert _status(lambda: store.get_gateway_endpoint(endpoint_id=alpha["endpoint"].endpoint_id)) == not_found
+        assert (
+            _status(lambda: store.get_gateway_model_definition(alpha["model"].model_definition_id))
+            == not_found
+        )
+        assert (
+            _status(lambda: store.get_gateway_endpoint(endpoint_id=alpha["endpoint"].endpoint_id))
+            == not_found
+        )
         # An endpoint's traces cannot be sent to another workspace's experiment.
         from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
 
         own = [GatewayEndpointModelConfig(beta["model"].model_definition_id, GatewayModelLinkageType.PRIMARY)]
-        assert _status(lambda: store.create_gateway_endpoint("leak", own, experiment_id=alpha["exp"])) == not_found
-        assert store.create_gateway_endpoint("kept", own, experiment_id=beta["exp"]).experiment_id == beta["exp"]
+        assert (
+            _status(lambda: store.create_gateway_endpoint("leak", own, experiment_id=alpha["exp"]))
+            == not_found
+        )
+        assert (
+            store.create_gateway_endpoint("kept", own, experiment_id=beta["exp"]).experiment_id == beta["exp"]
+        )
         assert _status(lambda: store.delete_gateway_endpoint(alpha["endpoint"].endpoint_id)) == not_found
 
         mlflow.set_workspace(None)  # `default` has none of them
@@ -135,8 +151,12 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
     assert unknown.status_code == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     # Each workspace's usage counts its own call only.
     for name in WORKSPACES:
-        usage = httpx.get(f"{url}/ajax-api/3.0/mltrail/gateway/usage", headers={"X-MLFLOW-WORKSPACE": name}).json()
-        assert [(u["endpoint_id"], u["requests"]) for u in usage["usage"]] == [(made[name]["endpoint"].endpoint_id, 1)]
+        usage = httpx.get(
+            f"{url}/ajax-api/3.0/mltrail/gateway/usage", headers={"X-MLFLOW-WORKSPACE": name}
+        ).json()
+        assert [(u["endpoint_id"], u["requests"]) for u in usage["usage"]] == [
+            (made[name]["endpoint"].endpoint_id, 1)
+        ]
 
 
 def _judge_endpoint(url: str, fake: OpenAIServer, workspace: str | None) -> None:
@@ -146,21 +166,6 @@ def _judge_endpoint(url: str, fake: OpenAIServer, workspace: str | None) -> None
     mlflow.set_workspace(workspace)
     chat_endpoints(official_store(url), fake.base_url, "judge-ep", secret="judge-key", definition="judge-model",
                    model=f"gpt-{workspace}")  # fmt: skip
-
-
-def _wait_feedback(url: str, workspace: str, trace_id: str, name: str) -> dict:
-    import time
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        info = httpx.get(
-            f"{url}/api/3.0/mlflow/traces/{trace_id}", headers={"X-MLFLOW-WORKSPACE": workspace}, timeout=10
-        ).json()["trace"]["trace_info"]
-        found = [a for a in info.get("assessments", []) if a["assessment_name"] == name and "feedback" in a]
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no {name!r} feedback on {trace_id} after 30s")
 
 
 def test_gateway_judges_reach_the_endpoint_of_their_workspace(server: LiveServer, fake: OpenAIServer) -> None:
@@ -197,9 +202,16 @@ def test_gateway_judges_reach_the_endpoint_of_their_workspace(server: LiveServer
 
         mlflow.set_workspace("ws-judge")
         mlflow.set_experiment("judged-online")
-        started = official_make_judge(
-            name="fine", instructions="Is {{ outputs }} fine?", model="gateway:/judge-ep", feedback_value_type=str
-        ).register(name="fine").start(sampling_config=ScorerSamplingConfig(sample_rate=1.0))
+        started = (
+            official_make_judge(
+                name="fine",
+                instructions="Is {{ outputs }} fine?",
+                model="gateway:/judge-ep",
+                feedback_value_type=str,
+            )
+            .register(name="fine")
+            .start(sampling_config=ScorerSamplingConfig(sample_rate=1.0))
+        )
         assert started.sample_rate == 1.0
         before = len(fake.requests)
 
@@ -209,7 +221,7 @@ def test_gateway_judges_reach_the_endpoint_of_their_workspace(server: LiveServer
 
         answer("how is it?")
         mlflow.flush_trace_async_logging()
-        feedback = _wait_feedback(url, "ws-judge", mlflow.get_last_active_trace_id(), "fine")
+        feedback = wait_feedback(url, mlflow.get_last_active_trace_id(), "fine", workspace="ws-judge")[0]
         assert feedback["feedback"]["value"] == "yes", feedback
         assert [r["body"]["model"] for r in fake.requests[before:]] == ["gpt-ws-judge"]
     finally:

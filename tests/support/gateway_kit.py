@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: A ``MLTRAIL_SECRET_KEY`` for servers that keep gateway secrets (32 characters or more).
+SERVER_KEY = "a-test-server-key-of-32-characters!"
+
 
 def official_store(url: str) -> Any:
     """The official client's REST store on ``url`` (``MlflowClient``'s gateway calls go through it)."""
@@ -35,7 +38,9 @@ def chat_endpoints(
     """One secret and one model definition, then an endpoint per name routing to it (as its PRIMARY)."""
     from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
 
-    made = store.create_gateway_secret(secret, {"api_key": api_key}, provider=provider, auth_config={"api_base": api_base})
+    made = store.create_gateway_secret(
+        secret, {"api_key": api_key}, provider=provider, auth_config={"api_base": api_base}
+    )
     target = store.create_gateway_model_definition(definition, made.secret_id, provider, model)
     config = GatewayEndpointModelConfig(target.model_definition_id, GatewayModelLinkageType.PRIMARY)
     return {name: store.create_gateway_endpoint(name, [config]) for name in names}

@@ -78,11 +78,25 @@ class LiveServer:
 def server_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without ``MLFLOW_*``/``MLTRAIL_*`` variables, then ``overrides``.
 
-    The test process's own tracking settings must not leak into the server.
+    The test process's own tracking settings must not leak into the server. Every ``PYTHONPATH``
+    entry is made absolute against this process's working directory: servers run in a folder of
+    their own, where a relative entry (``PYTHONPATH=src`` run from a checkout) would name another
+    folder or none, and the server would import another copy of mltrail (the venv's) unnoticed.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
     env.update(overrides or {})
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = absolute_path_list(env["PYTHONPATH"])
     return env
+
+
+def absolute_path_list(value: str) -> str:
+    """``value``, an ``os.pathsep``-separated list as ``PYTHONPATH`` holds, with each entry absolute.
+
+    An entry is taken relative to the current working directory, as Python itself takes it; an
+    empty entry (Python reads it as the working directory) becomes that directory.
+    """
+    return os.pathsep.join(os.path.abspath(entry or os.curdir) for entry in value.split(os.pathsep))
 
 
 def start_server(
