@@ -28,7 +28,8 @@ from support.mlflow_server import start_mlflow_server, stop_mlflow_server
 
 ALL = {"experiments": "3", "runs": "4", "metric points": "44", "params": "3", "dataset inputs": "1",
        "artifact files": "3", "registered models": "2", "model versions": "4", "aliases": "1",
-       "logged models": "1", "traces": "1", "spans": "2", "assessments": "2"}  # fmt: skip
+       "logged models": "1", "model metric values": "1", "traces": "1", "spans": "2",
+       "assessments": "2"}  # fmt: skip
 
 
 def _row(output: str, kind: str) -> list[str]:
@@ -101,6 +102,13 @@ def test_export_to_mlflow_server(trip, tmp_path: Path) -> None:
         "1",
     )
     assert model.source_run_id == run.info.run_id and str(model.status) == "READY"
+    # its metric value, logged by another run (as the official client logs one: a run metric
+    # carrying the model's id), and that run's id on this server
+    (second,) = client.search_runs([exp.experiment_id], filter_string="attributes.run_name = 'second'")
+    assert [(m.key, m.value, m.step, m.timestamp, m.run_id) for m in model.metrics] == [
+        ("score", 0.8, 1, 7, second.info.run_id)
+    ]
+    assert [m.value for m in client.get_metric_history(second.info.run_id, "score")] == [0.8]  # once
     files = mlflow.artifacts.download_artifacts(
         artifact_uri=model.artifact_location, dst_path=str(tmp_path / "model"), tracking_uri=server.url
     )

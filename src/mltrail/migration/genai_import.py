@@ -93,9 +93,6 @@ class GenaiImport:
         for m in rec.model.metrics or []:
             by_run[m.run_id or ""].append(m)
         ident = f"logged model {rec.model.model_id}"
-        if by_run and self.dest.model_metrics_unsupported:
-            self._skip("model metric values", ident, self.dest.model_metrics_unsupported)
-            return
         counted = 0
         for run, points in by_run.items():
             dest_run = self._dest_run(run)

@@ -8,6 +8,7 @@ artifacts go through the server's artifact proxy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import sqlalchemy as sa
@@ -18,10 +19,10 @@ from mltrail.entities.assessment import Assessment
 from mltrail.entities.logged_model import LoggedModelStatus
 from mltrail.entities.model_registry import ModelVersion
 from mltrail.entities.trace import Trace
-from mltrail.entities.tracking import ExperimentTag
+from mltrail.entities.tracking import ExperimentTag, Metric
 from mltrail.exceptions import MltrailException
 from mltrail.migration.source import ExperimentRecord, LoggedModelRecord, RunRecord
-from mltrail.migration.writer import SqlDestination
+from mltrail.migration.writer import _METRICS_PER_BATCH, SqlDestination, _chunks
 from mltrail.store.rest import RestTrackingStore
 from mltrail.store.rest_logged_models import RestLoggedModelStore
 from mltrail.store.rest_registry import RestRegistryStore
@@ -30,11 +31,6 @@ from mltrail.store.rest_traces import RestTraceStore
 
 class RestDestination(SqlDestination):
     """An MLflow (or mltrail) tracking server; the import state lives in a local SQLite file."""
-
-    model_metrics_unsupported = (
-        "not exported yet (the run's own metrics are): over MLflow's REST API such a value is "
-        "logged as a run metric carrying a model_id, which the export does not send"
-    )
 
     def __init__(self, url: str, state_engine: sa.Engine) -> None:
         self.url = url.rstrip("/")
@@ -76,6 +72,20 @@ class RestDestination(SqlDestination):
         """Per metric key, the length of the run's history on the server."""
         run = self.tracking.get_run(run_id)
         return {m.key: len(self.tracking.get_metric_history(run_id, m.key)) for m in run.data.metric_list}
+
+    def model_metrics(self, model_id: str, run_id: str, metrics: Sequence[Metric]) -> int:
+        """A logged model's values as MLflow's REST API takes them: metrics of the run that logged
+        them, each carrying the model's id (and dataset). The server keeps one copy of a value sent
+        twice, in the run's history (where the run's import already put it) and the model's."""
+        items = [replace(m, model_id=model_id, run_id=run_id) for m in metrics]
+        before = self.model_metric_count(model_id)
+        for chunk in _chunks(items, _METRICS_PER_BATCH):
+            self.tracking.log_batch(run_id, metrics=chunk)
+        return self.model_metric_count(model_id) - before
+
+    def model_metric_count(self, model_id: str) -> int:
+        """How many metric values the server shows for a logged model."""
+        return len(self.logged_models.get_logged_model(model_id).metrics or [])
 
     def run_artifacts(self, run_id: str) -> ArtifactRepository:
         """The run's artifacts, through the server's proxy when its URI is ``mlflow-artifacts:``."""

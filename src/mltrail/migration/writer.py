@@ -44,9 +44,6 @@ def _chunks(items: Sequence, size: int) -> list[Sequence]:
 class SqlDestination:
     """A mltrail database (SQLite, PostgreSQL, MySQL) receiving an import."""
 
-    #: Why the destination cannot take a logged model's metric values, or ``None`` when it can.
-    model_metrics_unsupported: str | None = None
-
     def __init__(self, tracking: SqlTrackingStore, registry: SqlRegistryStore) -> None:
         self.tracking = tracking
         self.registry = registry
