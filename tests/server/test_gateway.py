@@ -58,9 +58,9 @@ def store(server):
 @pytest.fixture(scope="module")
 def endpoint(store, fake):
     """A chat endpoint on the fake: secret -> model definition -> endpoint."""
-    return chat_endpoints(store, fake.base_url, "judge", secret="judge-key", definition="judge-model", api_key=KEY)[
-        "judge"
-    ]
+    return chat_endpoints(
+        store, fake.base_url, "judge", secret="judge-key", definition="judge-model", api_key=KEY
+    )["judge"]
 
 
 def _proto(answer: dict, message: type) -> None:

@@ -59,7 +59,9 @@ def store(server):
 def endpoints(store, fake):
     """Three chat endpoints on the fake's gpt-4o: one per budget test, and one no budget names."""
     names = ("capped", "alerted", "free")
-    return chat_endpoints(store, fake.base_url, *names, secret="budget-key", definition="gpt4o", model="gpt-4o")
+    return chat_endpoints(
+        store, fake.base_url, *names, secret="budget-key", definition="gpt4o", model="gpt-4o"
+    )
 
 
 def _chat(server, endpoint: str) -> openai.types.chat.ChatCompletion:

@@ -59,7 +59,9 @@ def _fill(url: str, fake: OpenAIServer, workspace: str) -> dict[str, Any]:
     exp = MlflowClient(url).create_experiment("shared")
     scorer = store.register_scorer(exp, "tone", SCORER)
     schema = mls.create_label_schema("tone", type="feedback", input=mls.InputText(), experiment_id=exp)
-    queue = mrq.create_review_queue("triage", queue_type="custom", schema_ids=[schema.schema_id], experiment_id=exp)
+    queue = mrq.create_review_queue(
+        "triage", queue_type="custom", schema_ids=[schema.schema_id], experiment_id=exp
+    )
     key = f"sk-{workspace}-0123456789"
     endpoint = chat_endpoints(store, fake.base_url, "chat", model=f"gpt-{workspace}", api_key=key)["chat"]
     [secret] = store.list_secret_infos()
@@ -97,7 +99,9 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
         mlflow.set_workspace("ws-beta")  # beta sees its own, and alpha's ids are not found
         assert [s.scorer_id for s in store.list_scorers(beta["exp"])] == [beta["scorer"].scorer_id]
         assert mls.get_label_schema("tone", experiment_id=beta["exp"]).schema_id == beta["schema"].schema_id
-        assert [q.queue_id for q in mrq.list_review_queues(experiment_id=beta["exp"])] == [beta["queue"].queue_id]
+        assert [q.queue_id for q in mrq.list_review_queues(experiment_id=beta["exp"])] == [
+            beta["queue"].queue_id
+        ]
         assert store.get_gateway_endpoint(name="chat").endpoint_id == beta["endpoint"].endpoint_id
         assert [e.endpoint_id for e in store.list_gateway_endpoints()] == [beta["endpoint"].endpoint_id]
         assert [s.secret_id for s in store.list_secret_infos()] == [beta["secret"].secret_id]
@@ -108,14 +112,25 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
         assert _status(lambda: mls.get_label_schema(schema_id=alpha["schema"].schema_id)) == not_found
         assert _status(lambda: mrq.get_review_queue(queue_id=alpha["queue"].queue_id)) == not_found
         assert _status(lambda: store.get_secret_info(secret_id=alpha["secret"].secret_id)) == not_found
-        assert _status(lambda: store.get_gateway_model_definition(alpha["model"].model_definition_id)) == not_found
-        assert _status(lambda: store.get_gateway_endpoint(endpoint_id=alpha["endpoint"].endpoint_id)) == not_found
+        assert (
+            _status(lambda: store.get_gateway_model_definition(alpha["model"].model_definition_id))
+            == not_found
+        )
+        assert (
+            _status(lambda: store.get_gateway_endpoint(endpoint_id=alpha["endpoint"].endpoint_id))
+            == not_found
+        )
         # An endpoint's traces cannot be sent to another workspace's experiment.
         from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
 
         own = [GatewayEndpointModelConfig(beta["model"].model_definition_id, GatewayModelLinkageType.PRIMARY)]
-        assert _status(lambda: store.create_gateway_endpoint("leak", own, experiment_id=alpha["exp"])) == not_found
-        assert store.create_gateway_endpoint("kept", own, experiment_id=beta["exp"]).experiment_id == beta["exp"]
+        assert (
+            _status(lambda: store.create_gateway_endpoint("leak", own, experiment_id=alpha["exp"]))
+            == not_found
+        )
+        assert (
+            store.create_gateway_endpoint("kept", own, experiment_id=beta["exp"]).experiment_id == beta["exp"]
+        )
         assert _status(lambda: store.delete_gateway_endpoint(alpha["endpoint"].endpoint_id)) == not_found
 
         mlflow.set_workspace(None)  # `default` has none of them
@@ -135,8 +150,12 @@ def test_two_workspaces_same_names_no_leakage(server: LiveServer, fake: OpenAISe
     assert unknown.status_code == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     # Each workspace's usage counts its own call only.
     for name in WORKSPACES:
-        usage = httpx.get(f"{url}/ajax-api/3.0/mltrail/gateway/usage", headers={"X-MLFLOW-WORKSPACE": name}).json()
-        assert [(u["endpoint_id"], u["requests"]) for u in usage["usage"]] == [(made[name]["endpoint"].endpoint_id, 1)]
+        usage = httpx.get(
+            f"{url}/ajax-api/3.0/mltrail/gateway/usage", headers={"X-MLFLOW-WORKSPACE": name}
+        ).json()
+        assert [(u["endpoint_id"], u["requests"]) for u in usage["usage"]] == [
+            (made[name]["endpoint"].endpoint_id, 1)
+        ]
 
 
 def _judge_endpoint(url: str, fake: OpenAIServer, workspace: str | None) -> None:
@@ -197,9 +216,16 @@ def test_gateway_judges_reach_the_endpoint_of_their_workspace(server: LiveServer
 
         mlflow.set_workspace("ws-judge")
         mlflow.set_experiment("judged-online")
-        started = official_make_judge(
-            name="fine", instructions="Is {{ outputs }} fine?", model="gateway:/judge-ep", feedback_value_type=str
-        ).register(name="fine").start(sampling_config=ScorerSamplingConfig(sample_rate=1.0))
+        started = (
+            official_make_judge(
+                name="fine",
+                instructions="Is {{ outputs }} fine?",
+                model="gateway:/judge-ep",
+                feedback_value_type=str,
+            )
+            .register(name="fine")
+            .start(sampling_config=ScorerSamplingConfig(sample_rate=1.0))
+        )
         assert started.sample_rate == 1.0
         before = len(fake.requests)
 
