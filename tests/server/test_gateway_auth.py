@@ -14,7 +14,7 @@ import base64
 import httpx
 import pytest
 
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 
 API = "/api/3.0/mlflow/gateway"
@@ -37,7 +37,7 @@ def server(tmp_path_factory):
         f"admin_username = admin\nadmin_password = {ADMIN_PASSWORD}\n"
     )
     env = {"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!", "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
-    live = start_server(root, None, "--webhooks-allow-private", "--app-name", "basic-auth", env=env)
+    live = start_server(root, None, *LOOPBACK_HTTP, "--app-name", "basic-auth", env=env)
     admin = httpx.Client(base_url=live.url, auth=("admin", ADMIN_PASSWORD))
     for user in ("alice", "bob"):
         assert admin.post(

@@ -1,9 +1,10 @@
 """Issue 19's new APIs, one official-client script against ``mltrail server`` and a real ``mlflow server``.
 
 ONE real ``mlflow server`` 3.17.2 (``support.mlflow_server``: workspaces on, a KEK passphrase for
-gateway secrets, private webhook targets allowed) and ONE ``mltrail server`` (its secrets key, private
-webhook targets allowed) for the module. Each test runs the same script (``_webhooks``, ``_gateway``,
-…) with the official ``mlflow`` client against both and compares what comes back: entities turned into
+gateway secrets, private targets and plain http allowed for webhooks and the gateway's api_base) and
+ONE ``mltrail server`` (its secrets key, the same allowed: ``LOOPBACK_HTTP``) for the module. Each
+test runs the same script (``_webhooks``, ``_gateway``, …) with the official ``mlflow`` client
+against both and compares what comes back: entities turned into
 their protobuf JSON, ids replaced by ``<id:N>`` in order of first appearance (so "the same id as
 before" still compares), wall-clock times by ``<time>``; error answers compared as (HTTP status,
 ``error_code``). Where mltrail deliberately answers otherwise the script says so where it asserts.
@@ -26,7 +27,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.rest_store import RestStore
 from mlflow.utils.rest_utils import MlflowHostCreds
 
-from support.live_server import LiveServer, start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, LiveServer, start_server, stop_server
 from support.mlflow_server import start_mlflow_server, stop_mlflow_server
 
 T0 = 1_700_000_000_000  # fixed trace times: data, compared as they are
@@ -87,11 +88,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
                 "--enable-workspaces",
                 env={
                     "MLFLOW_CRYPTO_KEK_PASSPHRASE": "a-parity-test-kek-passphrase",
-                    # loopback receivers over plain http, as mltrail's --webhooks-allow-private allows
+                    # loopback receivers over plain http (mltrail: support.live_server.LOOPBACK_HTTP)
                     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
                     "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
                     "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
-                    # the gateway proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
+                    # the gateway proxy's loopback OpenAI fake (mltrail: LOOPBACK_HTTP too)
                     "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
                     # MLflow caches each event's webhook list for 60 s: a hook created after an earlier
                     # test fired that event would miss it (mltrail drops its cache when a hook changes)
@@ -101,6 +102,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
         except BaseException as exc:  # re-raised in the test's thread
             holder["error"] = exc
 
+    # The session's temporary folder is made on first use: made here, not by both threads at once
+    # (with --basetemp the loser of that race fails with FileExistsError).
+    tmp_path_factory.getbasetemp()
     thread = threading.Thread(target=boot_mlflow)
     thread.start()
     ours = None
@@ -108,7 +112,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
         ours = start_server(
             tmp_path_factory.mktemp("mltrail-parity"),
             None,
-            "--webhooks-allow-private",
+            *LOOPBACK_HTTP,
             "--enable-workspaces",
             env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
         )

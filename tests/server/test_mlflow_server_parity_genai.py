@@ -24,7 +24,7 @@ from mlflow.store.tracking.rest_store import RestStore
 from mlflow.utils.rest_utils import MlflowHostCreds
 
 from server.test_mlflow_server_parity import Norm, _error, _http_error
-from support.live_server import LiveServer, start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, LiveServer, start_server, stop_server
 from support.mlflow_server import start_mlflow_server, stop_mlflow_server
 from support.openai_server import OpenAIServer
 
@@ -49,7 +49,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
                 "--enable-workspaces",
                 env={
                     "MLFLOW_CRYPTO_KEK_PASSPHRASE": "a-parity-test-kek-passphrase",
-                    # the proxy's loopback OpenAI fake (mltrail: --webhooks-allow-private)
+                    # the proxy's loopback OpenAI fake over http (mltrail: support.live_server.LOOPBACK_HTTP)
                     "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
                     "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
                 },
@@ -57,6 +57,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
         except BaseException as exc:  # re-raised in the test's thread
             holder["error"] = exc
 
+    # The session's temporary folder is made on first use: made here, not by both threads at once
+    # (with --basetemp the loser of that race fails with FileExistsError).
+    tmp_path_factory.getbasetemp()
     thread = threading.Thread(target=boot_mlflow)
     thread.start()
     ours = None
@@ -66,7 +69,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
             None,
             "--enable-workspaces",
             "--no-scorer-worker",
-            "--webhooks-allow-private",
+            *LOOPBACK_HTTP,
             env={"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"},
         )
         thread.join()

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
+from mltrail.entities.webhook import DEFAULT_URL_SCHEMES, parse_schemes
 from mltrail.exceptions import MltrailException
 from mltrail.server.config import (
     DEFAULT_ARTIFACTS_DESTINATION,
@@ -68,6 +69,25 @@ def _static_prefix(_ctx: click.Context, _param: click.Parameter, value: str | No
         return validate_static_prefix(value)
     except MltrailException as err:
         raise click.BadParameter(err.message) from None
+
+
+def _schemes(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    """``--webhooks-allowed-schemes``/``--gateway-api-base-allowed-schemes``: ``"http,https"`` checked."""
+    if value is None:
+        return DEFAULT_URL_SCHEMES
+    try:
+        return parse_schemes(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def _scheme_setting(value: object) -> tuple[str, ...]:
+    """A scheme option's value as the config keeps it; MLflow's default when not given."""
+    if not value:
+        return DEFAULT_URL_SCHEMES
+    if isinstance(value, str):
+        return parse_schemes(value)
+    return parse_schemes([str(v) for v in value]) if isinstance(value, list | tuple) else DEFAULT_URL_SCHEMES
 
 
 def _read_replica(backend: str, replica: str | None) -> str | None:
@@ -275,6 +295,26 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
             "network's internal services).",
         ),
         click.option(
+            "--webhooks-allowed-schemes",
+            default=",".join(DEFAULT_URL_SCHEMES),
+            callback=_schemes,
+            envvar="MLFLOW_WEBHOOK_ALLOWED_SCHEMES",
+            show_default=True,
+            help="Comma-separated URL schemes webhooks may use, checked when a webhook is saved and "
+            "before each delivery: 'http,https' also allows plain http (local development only: "
+            "payloads and signatures then travel unencrypted).",
+        ),
+        click.option(
+            "--gateway-api-base-allowed-schemes",
+            default=",".join(DEFAULT_URL_SCHEMES),
+            callback=_schemes,
+            envvar="MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES",
+            show_default=True,
+            help="Comma-separated URL schemes an AI gateway secret's api_base may use, checked when "
+            "saved and before each provider request: 'http,https' also allows plaintext upstreams "
+            "(prompts and API keys then travel unencrypted).",
+        ),
+        click.option(
             "--secrets-key-file",
             default=None,
             type=click.Path(exists=True, dir_okay=False),
@@ -341,6 +381,8 @@ def build_config(**kw: object) -> ServerConfig:
         else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
         webhooks_allow_private=bool(kw.get("webhooks_allow_private", False)),
+        webhook_allowed_schemes=_scheme_setting(kw.get("webhooks_allowed_schemes")),
+        gateway_api_base_allowed_schemes=_scheme_setting(kw.get("gateway_api_base_allowed_schemes")),
         secrets_key_file=os.path.abspath(str(kw["secrets_key_file"])) if kw.get("secrets_key_file") else None,
         otlp_grpc_port=int(kw["otlp_grpc_port"]) if kw.get("otlp_grpc_port") else None,  # type: ignore[call-overload]
         static_prefix=str(kw.get("static_prefix") or ""),
