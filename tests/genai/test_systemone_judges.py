@@ -19,8 +19,8 @@ from judge_kit import as_official, trace
 
 from mltrail.evaluation.judge import JudgeCallError
 from mltrail.genai.judges import _systemone
-from support.gateway_kit import official_store
-from support.live_server import start_server, stop_server
+from support.gateway_kit import SERVER_KEY, official_store
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 from support.typesafe_server import TEST_API_KEY, TypeSafeServer
 
@@ -65,10 +65,8 @@ def openai():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    env = {"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"}
-    live = start_server(
-        tmp_path_factory.mktemp("systemone-judges"), None, "--webhooks-allow-private", env=env
-    )
+    env = {"MLTRAIL_SECRET_KEY": SERVER_KEY}
+    live = start_server(tmp_path_factory.mktemp("systemone-judges"), None, *LOOPBACK_HTTP, env=env)
     yield live
     stop_server(live)
 

@@ -1,6 +1,6 @@
 """mltrail's client webhook methods against the official client's (MLflow 3.17's signatures and entities).
 
-One ``mltrail server`` (``--webhooks-allow-private``: the receiver is on 127.0.0.1)
+One ``mltrail server`` (``LOOPBACK_HTTP``: the receiver is plain http on 127.0.0.1)
 is shared by the module; the official ``mlflow.MlflowClient`` and mltrail's
 client call it side by side and must see the same webhooks. The embedded case
 runs mltrail's client on a SQLite file.
@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 from mltrail.entities.webhook import Webhook, WebhookEvent, WebhookTestResult
 from mltrail.exceptions import MltrailException
 from mltrail.tracking import MlflowClient
-from support.live_server import LiveServer, start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, LiveServer, start_server, stop_server
 
 METHODS = [
     "create_webhook",
@@ -54,7 +54,7 @@ def receiver() -> Iterator[tuple[str, list[bytes]]]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("client_webhooks"), None, "--webhooks-allow-private")
+    srv = start_server(tmp_path_factory.mktemp("client_webhooks"), None, *LOOPBACK_HTTP)
     yield srv
     stop_server(srv)
 
@@ -146,3 +146,28 @@ def test_embedded_store(tmp_path) -> None:
         client.test_webhook(made.webhook_id)
     client.delete_webhook(made.webhook_id)
     assert list(client.list_webhooks()) == []
+
+
+def test_embedded_store_allows_mlflows_schemes(tmp_path, monkeypatch) -> None:
+    """Written straight to the database, a URL meets MLflow's scheme rule as MLflow's own store applies it:
+    ``https`` unless ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES`` says otherwise, with MLflow's message."""
+    from mlflow.utils.validation import _validate_webhook_url
+
+    monkeypatch.delenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", raising=False)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'hooks.db'}")
+    url = "http://ci.example.com/hook"
+    with pytest.raises(MlflowException) as official:
+        _validate_webhook_url(url)
+    with pytest.raises(MltrailException) as mine:
+        client.create_webhook("plain", url, ["model_version.created"])
+    assert mine.value.error_code == official.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert mine.value.message == official.value.message
+    made = client.create_webhook("tls", "https://ci.example.com/hook", ["model_version.created"])
+    with pytest.raises(MltrailException, match="scheme: 'http'"):
+        client.update_webhook(made.webhook_id, url=url)
+
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+    assert client.update_webhook(made.webhook_id, url=url).url == url
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "ftp")
+    with pytest.raises(MltrailException, match="MLFLOW_WEBHOOK_ALLOWED_SCHEMES"):
+        client.create_webhook("odd", "ftp://ci.example.com/hook", ["model_version.created"])

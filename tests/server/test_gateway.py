@@ -22,7 +22,7 @@ from mlflow.protos import service_pb2 as pb
 
 from support.feedback import wait_feedback
 from support.gateway_kit import chat_endpoints, official_store
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 
 API = "/api/3.0/mlflow/gateway"
@@ -44,7 +44,7 @@ def fake():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake):
     env = {"MLTRAIL_SECRET_KEY": SERVER_KEY, "MLTRAIL_SCORER_POLL_INTERVAL": "0.2"}
-    live = start_server(tmp_path_factory.mktemp("gateway"), None, "--webhooks-allow-private", env=env)
+    live = start_server(tmp_path_factory.mktemp("gateway"), None, *LOOPBACK_HTTP, env=env)
     yield live
     stop_server(live)
 

@@ -18,7 +18,7 @@ import pytest
 
 from support.basic_auth import ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.gateway_kit import SERVER_KEY
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 
 API = "/api/3.0/mlflow/gateway"
@@ -34,7 +34,7 @@ def fake():
 def server(tmp_path_factory):
     """Logins (``support.basic_auth``: READ by default, users alice and bob), a key for gateway secrets."""
     root = tmp_path_factory.mktemp("gateway-auth")
-    with basic_auth_server(root, "--webhooks-allow-private", env={"MLTRAIL_SECRET_KEY": SERVER_KEY}) as live:
+    with basic_auth_server(root, *LOOPBACK_HTTP, env={"MLTRAIL_SECRET_KEY": SERVER_KEY}) as live:
         yield live
 
 
@@ -283,7 +283,7 @@ def test_endpoint_creator_gets_no_grant_on_its_tracking_experiment(tmp_path_fact
         stop_mlflow_server(theirs)
     root = tmp_path_factory.mktemp("gateway-auth-mltrail")
     env = {**config(root), "MLTRAIL_SECRET_KEY": SERVER_KEY}
-    ours = start_server(root, None, "--webhooks-allow-private", "--app-name", "basic-auth", env=env)
+    ours = start_server(root, None, *LOOPBACK_HTTP, "--app-name", "basic-auth", env=env)
     try:
         got["mltrail"] = _tracking_experiment_access(ours.url, fake, monkeypatch)
     finally:

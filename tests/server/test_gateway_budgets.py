@@ -18,7 +18,7 @@ from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
 from support.gateway_kit import chat_endpoints, official_store
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 from support.webhook_receiver import Receiver, signature_ok
 
@@ -44,7 +44,7 @@ def receiver():
 def server(tmp_path_factory, fake):
     env = {"MLTRAIL_SECRET_KEY": SERVER_KEY}
     live = start_server(
-        tmp_path_factory.mktemp("budgets"), None, "--webhooks-allow-private", "--no-scorer-worker", env=env
+        tmp_path_factory.mktemp("budgets"), None, *LOOPBACK_HTTP, "--no-scorer-worker", env=env
     )
     yield live
     stop_server(live)
@@ -59,7 +59,9 @@ def store(server):
 def endpoints(store, fake):
     """Three chat endpoints on the fake's gpt-4o: one per budget test, and one no budget names."""
     names = ("capped", "alerted", "free")
-    return chat_endpoints(store, fake.base_url, *names, secret="budget-key", definition="gpt4o", model="gpt-4o")
+    return chat_endpoints(
+        store, fake.base_url, *names, secret="budget-key", definition="gpt4o", model="gpt-4o"
+    )
 
 
 def _chat(server, endpoint: str) -> openai.types.chat.ChatCompletion:

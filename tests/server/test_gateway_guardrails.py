@@ -19,7 +19,7 @@ from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
 from support.gateway_kit import chat_endpoints, official_store
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer, default_responder
 
 API = "/api/3.0/mlflow/gateway"
@@ -48,7 +48,7 @@ def fake():
 def server(tmp_path_factory, fake):
     env = {"MLTRAIL_SECRET_KEY": SERVER_KEY}
     live = start_server(
-        tmp_path_factory.mktemp("guardrails"), None, "--webhooks-allow-private", "--no-scorer-worker", env=env
+        tmp_path_factory.mktemp("guardrails"), None, *LOOPBACK_HTTP, "--no-scorer-worker", env=env
     )
     yield live
     stop_server(live)

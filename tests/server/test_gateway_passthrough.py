@@ -20,7 +20,7 @@ from support.anthropic_server import TEST_API_KEY as ANTHROPIC_KEY
 from support.anthropic_server import AnthropicServer
 from support.gemini_server import TEST_API_KEY as GEMINI_KEY
 from support.gemini_server import GeminiServer
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 
 OPENAI_KEY = "sk-openai-0123456789abcdef"
@@ -35,7 +35,7 @@ def fakes():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fakes):
     env = {"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"}
-    live = start_server(tmp_path_factory.mktemp("gateway-pt"), None, "--webhooks-allow-private", env=env)
+    live = start_server(tmp_path_factory.mktemp("gateway-pt"), None, *LOOPBACK_HTTP, env=env)
     yield live
     stop_server(live)
 

@@ -14,6 +14,7 @@ import pytest
 
 from support.basic_auth import ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.gateway_kit import SERVER_KEY
+from support.live_server import LOOPBACK_HTTP
 from support.openai_server import OpenAIServer
 
 API = "/api/3.0/mlflow/gateway"
@@ -34,7 +35,7 @@ def server(tmp_path_factory):
     """Logins (``support.basic_auth``: READ by default, users alice and bob), a key for gateway secrets."""
     root = tmp_path_factory.mktemp("gateway-policy-auth")
     with basic_auth_server(
-        root, "--webhooks-allow-private", "--no-scorer-worker", env={"MLTRAIL_SECRET_KEY": SERVER_KEY}
+        root, *LOOPBACK_HTTP, "--no-scorer-worker", env={"MLTRAIL_SECRET_KEY": SERVER_KEY}
     ) as live:
         yield live
 

@@ -15,6 +15,7 @@ import pytest
 
 from support.basic_auth import ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.gateway_kit import SERVER_KEY
+from support.live_server import LOOPBACK_HTTP
 
 API = "/api/3.0/mlflow/gateway"
 
@@ -23,7 +24,7 @@ API = "/api/3.0/mlflow/gateway"
 def server(tmp_path_factory):
     """Logins (``support.basic_auth``: READ by default, users alice and bob), a key for gateway secrets."""
     root = tmp_path_factory.mktemp("gateway-redaction")
-    with basic_auth_server(root, "--webhooks-allow-private", env={"MLTRAIL_SECRET_KEY": SERVER_KEY}) as live:
+    with basic_auth_server(root, *LOOPBACK_HTTP, env={"MLTRAIL_SECRET_KEY": SERVER_KEY}) as live:
         yield live
 
 

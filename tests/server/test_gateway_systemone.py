@@ -19,7 +19,7 @@ import pytest
 from mlflow.gateway.constants import SYSTEM_ONE_CHAT_ROUTE_REJECTION_DETAIL
 
 from support.gateway_kit import official_store
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.typesafe_server import TEST_API_KEY, TypeSafeServer
 
 OPENROUTER_KEY = "sk-or-v1-openrouter-test-key-0123456789"
@@ -36,7 +36,7 @@ def fake():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = {"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"}
-    live = start_server(tmp_path_factory.mktemp("gateway-s1"), None, "--webhooks-allow-private", env=env)
+    live = start_server(tmp_path_factory.mktemp("gateway-s1"), None, *LOOPBACK_HTTP, env=env)
     yield live
     stop_server(live)
 

@@ -22,7 +22,7 @@ from support.anthropic_server import default_responder as anthropic_default
 from support.gemini_server import TEST_API_KEY as GEMINI_KEY
 from support.gemini_server import GeminiServer, embedding
 from support.gemini_server import default_responder as gemini_default
-from support.live_server import start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 
 OPENAI_KEY = "sk-openai-0123456789abcdef"
@@ -45,7 +45,7 @@ def fakes():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fakes):
     env = {"MLTRAIL_SECRET_KEY": "a-test-server-key-of-32-characters!"}
-    live = start_server(tmp_path_factory.mktemp("gateway-xlate"), None, "--webhooks-allow-private", env=env)
+    live = start_server(tmp_path_factory.mktemp("gateway-xlate"), None, *LOOPBACK_HTTP, env=env)
     yield live
     stop_server(live)
 

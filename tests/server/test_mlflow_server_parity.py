@@ -78,7 +78,7 @@ def receiver() -> Iterator[_Receiver]:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
     """``{"mltrail": ..., "mlflow": ...}`` (``support.parity_servers``), MLflow's also sending webhooks."""
     mlflow_env = {
-        # loopback receivers over plain http, as mltrail's --webhooks-allow-private allows
+        # loopback receivers over plain http, as mltrail's LOOPBACK_HTTP allows
         "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
         "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
         # MLflow caches each event's webhook list for 60 s: a hook created after an earlier

@@ -28,7 +28,7 @@ from mltrail.server.webhook_dispatcher import WebhookDispatcher
 from mltrail.store.secrets import SecretBox
 from mltrail.store.sql.webhooks import SqlWebhookStore
 from mltrail.tracking import MlflowClient
-from support.live_server import LiveServer, start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, LiveServer, start_server, stop_server
 from support.webhook_receiver import Receiver, headers_of, signature_ok
 
 SECRET = "whsec-resume-4b1e"
@@ -68,6 +68,8 @@ def test_pending_delivery_is_resumed_by_the_next_server(tmp_path, monkeypatch, r
     uri = f"sqlite:///{db_path}"
     # The embedded client seals the secret with the key the servers use.
     monkeypatch.setenv("MLTRAIL_SECRET_KEY", SERVER_KEY)
+    # The receiver is plain http: allowed as in MLflow's embedded store (its servers: LOOPBACK_HTTP).
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
     hook = MlflowClient(uri).create_webhook(
         "resumed", f"{receiver.url}/resume", ["registered_model.created"], secret=SECRET
     )
@@ -78,7 +80,7 @@ def test_pending_delivery_is_resumed_by_the_next_server(tmp_path, monkeypatch, r
     assert stored.startswith("enc:v1:") and SECRET not in stored
     receiver.plan["/resume"] = [503, 200]
 
-    first = start_server(tmp_path / "one", uri, "--webhooks-allow-private", env=SERVER_ENV)
+    first = start_server(tmp_path / "one", uri, *LOOPBACK_HTTP, env=SERVER_ENV)
     try:
         OfficialClient(first.url, registry_uri=first.url).create_registered_model("resume-model")
         receiver.wait("/resume", 1)
@@ -89,7 +91,7 @@ def test_pending_delivery_is_resumed_by_the_next_server(tmp_path, monkeypatch, r
     assert pending["next_attempt_timestamp"] >= pending["last_attempt_timestamp"]
     assert len(receiver.requests["/resume"]) == 1
 
-    second = start_server(tmp_path / "two", uri, "--webhooks-allow-private", env=SERVER_ENV)
+    second = start_server(tmp_path / "two", uri, *LOOPBACK_HTTP, env=SERVER_ENV)
     try:
         one, two = receiver.wait("/resume", 2, timeout=BACKOFF_S + 10)
         done = _wait_for(second, hook.webhook_id, lambda d: d["status"] != "PENDING")
@@ -123,7 +125,12 @@ def test_two_servers_send_a_due_delivery_once(tmp_path, receiver: Receiver) -> N
     delivery_id, body = str(uuid.uuid4()), '{"entity": "registered_model", "action": "created", "data": {}}'
     store.create_delivery(delivery_id, hook.webhook_id, "registered_model.created", body, 1_700_000_000)
 
-    servers = [WebhookDispatcher(lambda: store, box.open, allow_private=True, backoff=0.05) for _ in range(4)]
+    servers = [
+        WebhookDispatcher(
+            lambda: store, box.open, allow_private=True, backoff=0.05, schemes=("http", "https")
+        )
+        for _ in range(4)
+    ]
     try:
         start = threading.Barrier(len(servers))
 

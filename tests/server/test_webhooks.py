@@ -2,9 +2,9 @@
 
 A loopback receiver (``http.server`` in a thread) records what the server sends;
 signatures are recomputed here with ``hmac`` from the secret, as a receiver would.
-The server runs with ``--webhooks-allow-private`` (the receiver is on 127.0.0.1)
-and a short retry backoff; one test starts a server without the flag to check the
-SSRF guard.
+The server runs with ``LOOPBACK_HTTP`` (private targets and plain http allowed: the
+receiver is http on 127.0.0.1) and a short retry backoff; one test starts a server
+without ``--webhooks-allow-private`` to check the SSRF guard.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from mlflow.exceptions import MlflowException
 
 from mltrail.exceptions import MltrailException
 from mltrail.store.secrets import SecretBox
-from support.live_server import LiveServer, running_server, start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, LiveServer, running_server, start_server, stop_server
 from support.webhook_receiver import Receiver, signature_ok
 
 SECRET = "whsec-do-not-leak-7d1f"
@@ -46,7 +46,7 @@ def receiver() -> Iterator[Receiver]:
 def server(tmp_path_factory) -> Iterator[LiveServer]:
     env = {"MLTRAIL_WEBHOOK_RETRY_BACKOFF": "0.05", "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "3",
            "MLTRAIL_SECRET_KEY": SERVER_KEY}  # fmt: skip
-    srv = start_server(tmp_path_factory.mktemp("webhooks"), None, "--webhooks-allow-private", env=env)
+    srv = start_server(tmp_path_factory.mktemp("webhooks"), None, *LOOPBACK_HTTP, env=env)
     yield srv
     stop_server(srv)
 
@@ -303,11 +303,15 @@ def test_openapi_lists_the_webhook_routes(server: LiveServer) -> None:
 
 
 def test_private_targets_refused_without_the_flag_and_admins_only(tmp_path, monkeypatch) -> None:
-    """A server without --webhooks-allow-private, with logins on: the SSRF guard, and MLflow's admin-only rule."""
+    """A server without --webhooks-allow-private, with logins on: the SSRF guard, and MLflow's admin-only rule.
+
+    Plain http is allowed here, so the http URLs below are refused for their address (MLflow's default,
+    https only, is tested in test_url_schemes.py).
+    """
     refused = [
         "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://[::1]/hook", "http://169.254.169.254/latest",
         "http://10.0.0.1/", "http://[::ffff:127.0.0.1]/", "http://0177.0.0.1/", "http://2130706433/",
-        "http://127.1/", "file:///etc/passwd", "gopher://127.0.0.1/",
+        "http://127.1/", "https://127.0.0.1/hook", "file:///etc/passwd", "gopher://127.0.0.1/",
     ]  # fmt: skip
     admin_password, password = "admin-secret-password-123", "a-long-user-password-456"
     ini = tmp_path / "basic_auth.ini"
@@ -316,7 +320,9 @@ def test_private_targets_refused_without_the_flag_and_admins_only(tmp_path, monk
         f"admin_username = admin\nadmin_password = {admin_password}\n"
     )
     env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini)}
-    with running_server(tmp_path, None, "--app-name", "basic-auth", env=env) as srv:
+    with running_server(
+        tmp_path, None, "--app-name", "basic-auth", "--webhooks-allowed-schemes", "http,https", env=env
+    ) as srv:
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
         client = MlflowClient(tracking_uri=srv.url, registry_uri=srv.url)

@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 
 from support.feedback import wait_feedback
 from support.gateway_kit import chat_endpoints, official_store
-from support.live_server import LiveServer, start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, LiveServer, start_server, stop_server
 from support.openai_server import OpenAIServer
 
 SERVER_KEY = "a-test-server-key-of-32-characters!"
@@ -37,7 +37,7 @@ def fake() -> Iterator[OpenAIServer]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, fake: OpenAIServer) -> Iterator[LiveServer]:
     live = start_server(
-        tmp_path_factory.mktemp("ws-genai"), None, "--enable-workspaces", "--webhooks-allow-private",
+        tmp_path_factory.mktemp("ws-genai"), None, "--enable-workspaces", *LOOPBACK_HTTP,
         env={"MLTRAIL_SECRET_KEY": SERVER_KEY, "MLTRAIL_SCORER_POLL_INTERVAL": "0.2"},
     )  # fmt: skip
     yield live

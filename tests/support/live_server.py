@@ -36,6 +36,15 @@ import httpx
 #: How long :func:`stop_server` waits after SIGTERM before it kills the process.
 STOP_GRACE_SECONDS = 10
 
+#: Server options for suites whose webhook receivers and fake LLM providers listen on loopback over
+#: plain http: private targets, and the http scheme MLflow's defaults (https only) refuse, allowed
+#: for webhooks and the gateway's api_base. ``start_server(root, None, *LOOPBACK_HTTP, ...)``.
+LOOPBACK_HTTP: tuple[str, ...] = (
+    "--webhooks-allow-private",
+    "--webhooks-allowed-schemes", "http,https",
+    "--gateway-api-base-allowed-schemes", "http,https",
+)  # fmt: skip
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.

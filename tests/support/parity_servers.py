@@ -2,7 +2,7 @@
 
 The parity modules run one script with the official client against both and compare the answers.
 Both servers have workspaces on and a key for gateway secrets; both may call loopback addresses
-(mltrail: ``--webhooks-allow-private``; MLflow: the gateway's private ``api_base`` settings), as
+(mltrail: ``support.live_server.LOOPBACK_HTTP``; MLflow: the gateway's ``api_base`` settings), as
 the loopback fakes the scripts talk to need. A module adds what only it needs::
 
     @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from support.gateway_kit import SERVER_KEY
-from support.live_server import LiveServer, free_port, start_server, stop_server
+from support.live_server import LOOPBACK_HTTP, LiveServer, free_port, start_server, stop_server
 from support.mlflow_server import start_mlflow_server, stop_mlflow_server
 
 #: MLflow's passphrase for the key that seals gateway secrets.
@@ -32,11 +32,11 @@ MLFLOW_KEK_PASSPHRASE = "a-parity-test-kek-passphrase"
 
 _MLFLOW_ENV = {
     "MLFLOW_CRYPTO_KEK_PASSPHRASE": MLFLOW_KEK_PASSPHRASE,
-    # the gateway proxy's loopback fakes over plain http (mltrail: --webhooks-allow-private)
+    # the gateway proxy's loopback fakes over plain http (mltrail: LOOPBACK_HTTP)
     "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
     "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
 }
-_MLTRAIL_ARGS = ("--enable-workspaces", "--webhooks-allow-private")
+_MLTRAIL_ARGS = ("--enable-workspaces", *LOOPBACK_HTTP)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,41 @@ VALID_ENTITY_ACTIONS: dict[str, tuple[str, ...]] = {
     "prompt_alias": ("created", "deleted"),
     "budget_policy": ("exceeded",),
 }
+
+#: MLflow's default schemes for webhook URLs (``MLFLOW_WEBHOOK_ALLOWED_SCHEMES``) and the AI
+#: gateway's ``api_base`` (``MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES``): TLS only.
+DEFAULT_URL_SCHEMES: tuple[str, ...] = ("https",)
+#: What mltrail sends with: the most a scheme setting may allow.
+SUPPORTED_URL_SCHEMES: tuple[str, ...] = ("http", "https")
+WEBHOOK_SCHEMES_ENV = "MLFLOW_WEBHOOK_ALLOWED_SCHEMES"
+
+
+def parse_schemes(raw: str | Iterable[str]) -> tuple[str, ...]:
+    """A scheme setting (``"http,https"`` or a list) as lower-case names, in the order given.
+
+    Raises :class:`ValueError` when it names nothing, or a scheme mltrail cannot send with.
+    """
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    schemes: list[str] = []
+    for item in items:
+        scheme = str(item).strip().lower()
+        if scheme and scheme not in schemes:
+            schemes.append(scheme)
+    unsupported = [s for s in schemes if s not in SUPPORTED_URL_SCHEMES]
+    if unsupported:
+        raise ValueError(
+            f"unsupported scheme(s) {', '.join(map(repr, unsupported))}: "
+            f"choose among {', '.join(SUPPORTED_URL_SCHEMES)}"
+        )
+    if not schemes:
+        raise ValueError(f"name at least one scheme among {', '.join(SUPPORTED_URL_SCHEMES)}")
+    return tuple(schemes)
+
+
+def webhook_scheme_refused(scheme: str, schemes: Iterable[str]) -> str:
+    """MLflow's message (``_validate_webhook_url``) for a webhook URL whose scheme is not allowed."""
+    return f"Invalid webhook URL scheme: {scheme!r}. Allowed schemes are: {', '.join(schemes)}."
+
 
 #: Delivery states in the delivery log.
 DELIVERY_PENDING = "PENDING"

@@ -52,6 +52,11 @@ class ServerConfig:
     allowed_artifact_roots: tuple[str, ...] = ()
     # Webhooks may target loopback/private addresses (server/webhook_urls.py): local development only.
     webhooks_allow_private: bool = False
+    # The URL schemes webhooks may use and the gateway's api_base may use (server/webhook_urls.py);
+    # MLflow's defaults (https only) and env vars (MLFLOW_WEBHOOK_ALLOWED_SCHEMES,
+    # MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES). Checked when saved and before each request.
+    webhook_allowed_schemes: tuple[str, ...] = ("https",)
+    gateway_api_base_allowed_schemes: tuple[str, ...] = ("https",)
     # A file whose contents key the encryption of webhook secrets (store/secrets.py).
     secrets_key_file: str | None = None
     # OTLP over gRPC (server/otlp_grpc.py) on this port of `host`; None: off.

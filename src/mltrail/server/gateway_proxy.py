@@ -25,7 +25,8 @@ the model definition's provider (:mod:`mltrail.server.gateway_providers`) with
 ``model`` set to the definition's model name and the secret's ``api_key`` in the
 provider's header, opened from its sealed form only here, for this request. The
 target passes the egress guard (:func:`~mltrail.server.webhook_urls.pinned_request`)
-each time. Error text from a provider is relayed with the key masked out. An
+each time; a secret's ``api_base`` must also use a scheme ``--gateway-api-base-allowed-schemes``
+allows (``https`` by default). Error text from a provider is relayed with the key masked out. An
 event-stream answer (``"stream": true``, Gemini's stream route) is relayed as it comes.
 
 Every call is counted in the endpoint's usage (requests, failures, input and output
@@ -66,7 +67,7 @@ from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.limits import loads_json
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
-from mltrail.server.webhook_urls import pinned_request
+from mltrail.server.webhook_urls import SUPPORTED_SCHEMES, pinned_request
 from mltrail.store.secrets import GATEWAY, KEY_ENV, SecretBox
 
 _log = logging.getLogger("mltrail.gateway")
@@ -162,10 +163,17 @@ _STREAM_TYPES = ("text/event-stream", "application/x-ndjson")
 
 # ----------------------------------------------------------------------------- targets
 class _Target:
-    """One model of an endpoint, resolved: where to send, which model name, which key."""
+    """One model of an endpoint, resolved: where to send, which model name, which key.
 
-    def __init__(self, url: str, model: str, key: str | None, provider: str) -> None:
+    ``from_api_base``: the URL is the secret's ``api_base`` (held to the server's scheme
+    setting), not the provider's built-in default.
+    """
+
+    def __init__(
+        self, url: str, model: str, key: str | None, provider: str, from_api_base: bool = False
+    ) -> None:
         self.url, self.model, self.key, self.provider = url, model, key, provider
+        self.from_api_base = from_api_base
 
     def mask(self, text: str) -> str:
         return text.replace(self.key, "***") if self.key else text
@@ -211,7 +219,8 @@ def _resolve(call: Call, mapping: dict[str, Any], route: ProxyRoute) -> _Target:
             "The gateway secret cannot be read (was it stored by this server?)", INVALID_STATE
         ) from None
     url = providers.base_url(provider, auth_config)
-    return _Target(url, definition["model_name"], values.get("api_key"), provider)
+    from_api_base = bool(auth_config.get("api_base"))
+    return _Target(url, definition["model_name"], values.get("api_key"), provider, from_api_base)
 
 
 _PASSTHROUGH_OF = {
@@ -225,8 +234,11 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
     """POST ``body`` to ``target`` + ``path``: the httpx response, its body not read yet."""
     import httpx
 
+    # A stored api_base meets the scheme setting in force now (it may have been saved under a wider
+    # one); the built-in provider URLs are this code's constants (https, and Ollama's local http).
+    schemes = call.config.gateway_api_base_allowed_schemes if target.from_api_base else SUPPORTED_SCHEMES
     url, host, extensions = pinned_request(
-        target.url + path, bool(call.config.webhooks_allow_private), "Gateway provider URL"
+        target.url + path, bool(call.config.webhooks_allow_private), "Gateway provider URL", schemes=schemes
     )
     headers = {
         **host,

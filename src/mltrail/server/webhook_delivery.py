@@ -13,7 +13,8 @@ duplicates by delivery id.
 
 Outbound requests are guarded against server-side request forgery
 (:mod:`mltrail.server.webhook_urls`): the host is resolved once, every address
-must be public unless the server runs with ``--webhooks-allow-private``, and the
+must be public unless the server runs with ``--webhooks-allow-private``, the
+scheme must be one ``--webhooks-allowed-schemes`` allows (``https`` by default), and the
 connection goes to the address that was checked (the ``Host`` header and TLS name
 stay the URL's), so a DNS answer that changes between check and connect cannot
 redirect it. Redirects are not followed, proxies from the environment are not
@@ -31,6 +32,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +40,7 @@ from typing import Any
 import httpx
 
 from mltrail.entities.webhook import Webhook, WebhookEvent, WebhookTestResult
-from mltrail.server.webhook_urls import pinned_request
+from mltrail.server.webhook_urls import DEFAULT_SCHEMES, pinned_request
 from mltrail.store.workspace_scope import active_workspace
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
@@ -139,10 +141,14 @@ class Answer:
         return self.error is None and self.status is not None and self.status < 400
 
 
-def send_once(client: httpx.Client, out: Outgoing, allow_private: bool, timeout: float) -> Answer:
-    """One POST of ``out`` to its webhook's URL (checked and pinned), never raising."""
+def send_once(
+    client: httpx.Client, out: Outgoing, allow_private: bool, timeout: float,
+    schemes: Collection[str] = DEFAULT_SCHEMES,
+) -> Answer:  # fmt: skip
+    """One POST of ``out`` to its webhook's URL (checked against ``allow_private`` and ``schemes``,
+    and pinned), never raising: a refused URL is an answer with its error."""
     try:
-        url, headers, extensions = pinned_request(out.url, allow_private)
+        url, headers, extensions = pinned_request(out.url, allow_private, schemes=schemes)
         request = client.build_request(
             "POST", url, content=out.body, headers={**out.headers, **headers}, extensions=extensions,
             timeout=timeout,
@@ -195,12 +201,12 @@ def new_client() -> httpx.Client:
 
 def test_webhook(
     client: httpx.Client, webhook: Webhook, secret: str | None, event: WebhookEvent, data: dict[str, Any],
-    allow_private: bool, timeout: float,
+    allow_private: bool, timeout: float, schemes: Collection[str] = DEFAULT_SCHEMES,
 ) -> WebhookTestResult:  # fmt: skip
     """Send ``data`` once, now, and say what came back (MLflow's ``test_webhook``); in a request
     bound to a workspace (workspaces on) the envelope names the webhook's."""
     out = prepare(webhook, secret, event, data, with_workspace=active_workspace() is not None)
-    answer = send_once(client, out, allow_private, timeout)
+    answer = send_once(client, out, allow_private, timeout, schemes)
     if answer.error is not None:
         return WebhookTestResult(False, error_message=f"Failed to test webhook: {answer.error}")
     return WebhookTestResult(bool(answer.ok), answer.status, answer.body or None)

@@ -31,7 +31,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +46,7 @@ from mltrail.entities.webhook import (
     WebhookEvent,
 )
 from mltrail.server.webhook_delivery import MAX_BACKOFF_S, Outgoing, new_client, prepare, rebuild, send_once
+from mltrail.server.webhook_urls import DEFAULT_SCHEMES
 from mltrail.store.workspace_scope import active_workspace, in_workspace
 
 _log = logging.getLogger("mltrail.server.webhooks")
@@ -68,7 +69,8 @@ class WebhookDispatcher:
 
     ``store`` returns the :class:`~mltrail.store.sql.webhooks.SqlWebhookStore` (opened on the
     dispatcher's thread, on first need); ``open_secret``
-    turns a stored secret into the signing key. :meth:`emit` only queues: the
+    turns a stored secret into the signing key; ``allow_private`` and ``schemes`` are the
+    server's SSRF settings, applied before every attempt. :meth:`emit` only queues: the
     lookups, the log rows and the HTTP requests happen on the dispatcher's threads.
     """
 
@@ -81,11 +83,14 @@ class WebhookDispatcher:
         backoff: float | None = None,
         timeout: float | None = None,
         workers: int | None = None,
+        schemes: Collection[str] = DEFAULT_SCHEMES,
     ) -> None:
         env = os.environ
         self._store = store
         self.open_secret = open_secret
         self.allow_private = allow_private
+        # Checked again before each attempt: a webhook saved while http was allowed is not sent over it now.
+        self.schemes = tuple(schemes)
         self.max_retries = (
             max_retries if max_retries is not None else int(env.get("MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES", 3))
         )
@@ -295,7 +300,7 @@ class WebhookDispatcher:
 
     def _attempt(self, out: Outgoing) -> None:
         try:
-            answer = send_once(self._client, out, self.allow_private, self.timeout)
+            answer = send_once(self._client, out, self.allow_private, self.timeout, schemes=self.schemes)
             out.attempts += 1
             error = answer.error or (None if answer.ok else f"HTTP {answer.status}")
             if answer.ok:

@@ -41,6 +41,7 @@ from mltrail.entities.prompt import (
 )
 from mltrail.entities.webhook import WebhookEvent
 from mltrail.server.routing import Call, Endpoint
+from mltrail.server.webhook_urls import DEFAULT_SCHEMES
 from mltrail.store.secrets import SecretBox
 
 _HIDDEN_PROMPT_TAGS = (IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY)
@@ -99,6 +100,7 @@ def dispatcher(state: Any) -> Any:
                 functools.partial(webhook_store, state),
                 box.open,
                 bool(getattr(config, "webhooks_allow_private", False)),
+                schemes=tuple(getattr(config, "webhook_allowed_schemes", DEFAULT_SCHEMES)),
             )
             state.webhooks = found
     return found

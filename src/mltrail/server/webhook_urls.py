@@ -5,7 +5,11 @@ create webhooks; left unchecked it reaches the cloud metadata service
 (``169.254.169.254``), the database port, or anything else on the server's
 network. So:
 
-* only ``http`` and ``https``, with a host, without ``user:password@``;
+* only the schemes the server allows (MLflow's default: ``https`` alone; the
+  ``--webhooks-allowed-schemes`` and ``--gateway-api-base-allowed-schemes`` options,
+  read from MLflow's ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES`` and
+  ``MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES``, may add ``http``), with a host,
+  without ``user:password@``;
 * an IP literal must be written canonically (``127.1``, ``0x7f.1``,
   ``2130706433`` and ``0177.0.0.1`` are refused: resolvers disagree on them);
 * every address the host resolves to must be public (not loopback, private,
@@ -21,12 +25,22 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from mltrail.entities.webhook import (
+    DEFAULT_URL_SCHEMES,
+    SUPPORTED_URL_SCHEMES,
+    webhook_scheme_refused,
+)
 from mltrail.exceptions import invalid
 
-ALLOWED_SCHEMES = ("http", "https")
+#: MLflow's default for webhook URLs and for the gateway's ``api_base``: TLS only.
+DEFAULT_SCHEMES = DEFAULT_URL_SCHEMES
+#: What the server's HTTP client speaks: the most a scheme setting may allow.
+SUPPORTED_SCHEMES = SUPPORTED_URL_SCHEMES
+WEBHOOK_LABEL = "Webhook URL"
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -52,7 +66,18 @@ def _noun(label: str) -> str:
     return label[:1].lower() + label[1:]
 
 
-def _split(url: Any, label: str = "Webhook URL") -> tuple[str, str, int | None]:
+def _scheme_refused(label: str, scheme: str, schemes: Collection[str]) -> str:
+    """MLflow's message for a refused scheme: two shapes, as its two validators word it."""
+    if label == WEBHOOK_LABEL:  # _validate_webhook_url: the setting's order, names bare
+        return webhook_scheme_refused(scheme, schemes)
+    # _validate_public_https_url (the gateway's api_base): sorted, quoted, the label as written
+    allowed = ", ".join(repr(s) for s in sorted(set(schemes)))
+    return f"Invalid {label} scheme: {scheme!r}. Allowed schemes are: {allowed}."
+
+
+def _split(
+    url: Any, label: str = WEBHOOK_LABEL, schemes: Collection[str] = DEFAULT_SCHEMES
+) -> tuple[str, str, int | None]:
     if not isinstance(url, str) or not url.strip():
         raise invalid(f"{label} cannot be empty or just whitespace: {url!r}")
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
@@ -63,8 +88,9 @@ def _split(url: Any, label: str = "Webhook URL") -> tuple[str, str, int | None]:
     except ValueError as err:
         raise invalid(f"Invalid {_noun(label)} {url!r}: {err}") from None
     scheme = parts.scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise invalid(f"Invalid {_noun(label)} scheme: {parts.scheme!r}. Allowed schemes are: http, https.")
+    # Never beyond what the client speaks, whatever a caller passes.
+    if scheme not in schemes or scheme not in SUPPORTED_SCHEMES:
+        raise invalid(_scheme_refused(label, scheme, schemes))
     if parts.username is not None or parts.password is not None:
         raise invalid(f"{label} must not include embedded credentials")
     host = parts.hostname
@@ -78,7 +104,7 @@ def _split(url: Any, label: str = "Webhook URL") -> tuple[str, str, int | None]:
     return scheme, host, port
 
 
-def _addresses(host: str, port: int | None, label: str = "Webhook URL") -> list[IP]:
+def _addresses(host: str, port: int | None, label: str = WEBHOOK_LABEL) -> list[IP]:
     try:
         return [ipaddress.ip_address(host.split("%")[0])]
     except ValueError:
@@ -100,12 +126,15 @@ def _addresses(host: str, port: int | None, label: str = "Webhook URL") -> list[
     return found
 
 
-def check_url(url: Any, allow_private: bool, label: str = "Webhook URL") -> str:
+def check_url(
+    url: Any, allow_private: bool, label: str = WEBHOOK_LABEL, *, schemes: Collection[str] = DEFAULT_SCHEMES
+) -> str:
     """``url`` if the server may send to it, else 400 ``INVALID_PARAMETER_VALUE`` saying why.
 
-    ``label`` names the setting in messages (webhook URLs, the AI gateway's ``api_base``).
+    ``label`` names the setting in messages (webhook URLs, the AI gateway's ``api_base``);
+    ``schemes`` are the ones the server allows for it (MLflow's default: ``https`` alone).
     """
-    _, host, port = _split(url, label)
+    _, host, port = _split(url, label, schemes)
     if not allow_private:
         for ip in _addresses(host, port, label):
             if not is_public(ip):
@@ -117,13 +146,14 @@ def check_url(url: Any, allow_private: bool, label: str = "Webhook URL") -> str:
 
 
 def pinned_request(
-    url: str, allow_private: bool, label: str = "Webhook URL"
+    url: str, allow_private: bool, label: str = WEBHOOK_LABEL, *, schemes: Collection[str] = DEFAULT_SCHEMES
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """The URL to connect to (the checked address), the ``Host`` header, and httpx extensions (TLS name).
 
-    Raises 400 ``INVALID_PARAMETER_VALUE`` when the target is refused (see :func:`check_url`).
+    Raises 400 ``INVALID_PARAMETER_VALUE`` when the target is refused (see :func:`check_url`): a
+    URL saved while its scheme was allowed is refused once the setting no longer allows it.
     """
-    scheme, host, port = _split(url, label)
+    scheme, host, port = _split(url, label, schemes)
     addresses = _addresses(host, port, label)
     if not allow_private:
         bad = [ip for ip in addresses if not is_public(ip)]

@@ -24,12 +24,22 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from mltrail.entities import PagedList
-from mltrail.entities.webhook import STATUSES, Webhook, WebhookEvent, WebhookTestResult
+from mltrail.entities.webhook import (
+    DEFAULT_URL_SCHEMES,
+    STATUSES,
+    WEBHOOK_SCHEMES_ENV,
+    Webhook,
+    WebhookEvent,
+    WebhookTestResult,
+    parse_schemes,
+    webhook_scheme_refused,
+)
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.store.secrets import KEY_ENV, KEY_FILE_ENV, WEBHOOK, SecretBox
 from mltrail.tracking._store_registry import StoreCache, plan_store
@@ -78,12 +88,23 @@ def _status(value: Any) -> str | None:
 
 
 def _check_url(url: str | None) -> None:
-    """The embedded store's URL check (a server also refuses private addresses, see its SSRF guard)."""
+    """The embedded store's URL check (a server also refuses private addresses, see its SSRF guard).
+
+    The schemes are MLflow's: ``https`` unless ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES`` names others, as
+    MLflow's own embedded store reads it (the server that delivers checks its own setting again).
+    """
     if url is None:
         return
+    raw = os.environ.get(WEBHOOK_SCHEMES_ENV, "").strip()
+    try:
+        schemes = parse_schemes(raw) if raw else DEFAULT_URL_SCHEMES
+    except ValueError as err:
+        raise invalid(f"{WEBHOOK_SCHEMES_ENV}={raw!r}: {err}") from None
     parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid(f"Invalid webhook URL {url!r}: it must be an http:// or https:// URL with a host")
+    if parts.scheme not in schemes:
+        raise invalid(webhook_scheme_refused(parts.scheme, schemes))
+    if not parts.hostname:
+        raise invalid(f"Webhook URL must include a hostname: {url!r}")
 
 
 def _seal(secret: str | None) -> str | None:

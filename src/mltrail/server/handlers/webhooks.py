@@ -3,7 +3,8 @@
 ``create``/``get``/``list``/``update``/``delete``/``test`` answer as MLflow's
 server does; the secret is taken, sealed (:mod:`mltrail.store.secrets`)
 and never answered or logged. URLs pass the SSRF guard
-(:mod:`mltrail.server.webhook_urls`) when saved. ``test`` sends MLflow's example
+(:mod:`mltrail.server.webhook_urls`: private targets, the allowed schemes) when
+saved, and again before each request. ``test`` sends MLflow's example
 payload for the event (default: the webhook's first) once, synchronously, and
 answers what came back. ``GET /api/2.0/mltrail/webhooks/{webhook_id}/deliveries``
 is the delivery log.
@@ -30,7 +31,7 @@ from mltrail.server.auth.rules import ADMIN_ONLY
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 from mltrail.server.webhook_events import EXAMPLES, dispatcher, webhook_store
-from mltrail.server.webhook_urls import check_url
+from mltrail.server.webhook_urls import DEFAULT_SCHEMES, check_url
 from mltrail.server.wire import page_json
 from mltrail.store.secrets import SecretBox
 
@@ -52,8 +53,14 @@ def _status(value: str | int | None) -> str | None:
     return status
 
 
-def _allow_private(call: Call) -> bool:
-    return bool(getattr(call.config, "webhooks_allow_private", False))
+def _check(call: Call, url: str) -> None:
+    """The SSRF guard under this server's settings: private targets, allowed schemes."""
+    config = call.config
+    check_url(
+        url,
+        bool(getattr(config, "webhooks_allow_private", False)),
+        schemes=getattr(config, "webhook_allowed_schemes", DEFAULT_SCHEMES),
+    )
 
 
 def _box(call: Call) -> SecretBox:
@@ -83,7 +90,7 @@ def create_webhook(call: Call) -> dict[str, Any]:
         raise invalid("Missing value for required parameter 'events'.")
     events = _events(b.events)
     status = _status(b.status)
-    check_url(b.url, _allow_private(call))
+    _check(call, b.url)
     hook = webhook_store(call.state).create_webhook(
         b.name, b.url, events, description=b.description or None, secret=_box(call).seal(b.secret or None),
         status=status,
@@ -106,7 +113,7 @@ def update_webhook(call: Call) -> dict[str, Any]:
     b: UpdateWebhook = call.body
     url = b.url or None
     if url is not None:
-        check_url(url, _allow_private(call))
+        _check(call, url)
     hook = webhook_store(call.state).update_webhook(
         path_param(call, "webhook_id"),
         name=b.name or None,
@@ -146,7 +153,14 @@ def test_webhook(call: Call) -> dict[str, Any]:
         }
     sender = dispatcher(call.state)
     result = send_test(
-        sender.client, hook, secret, event, EXAMPLES[str(event)], sender.allow_private, sender.timeout
+        sender.client,
+        hook,
+        secret,
+        event,
+        EXAMPLES[str(event)],
+        sender.allow_private,
+        sender.timeout,
+        schemes=sender.schemes,
     )
     return {"result": result.to_dict()}
 
