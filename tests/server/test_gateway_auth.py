@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from support.basic_auth import ADMIN_PASSWORD, PASSWORD, basic_auth_server
-from support.gateway_kit import SERVER_KEY
+from support.gateway_kit import SERVER_KEY, chat_endpoints
 from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
 
@@ -205,7 +205,6 @@ def test_only_users_with_use_call_an_endpoint_and_config_follows_grants(server, 
 def _tracking_experiment_access(url: str, fake: OpenAIServer, monkeypatch) -> dict:
     """Alice (no admin) makes an endpoint with usage tracking on a server whose default is
     NO_PERMISSIONS and calls it: what she (and the admin's grant) can do with its experiment."""
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
     from mlflow.server.auth.client import AuthServiceClient
 
     admin = httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD), timeout=60)
@@ -213,16 +212,9 @@ def _tracking_experiment_access(url: str, fake: OpenAIServer, monkeypatch) -> di
         "/api/2.0/mlflow/users/create", json={"username": "alice", "password": PASSWORD}
     ).is_success
     _as(monkeypatch, "alice")
-    store = _store_at(url)
-    secret = store.create_gateway_secret(
-        "alice-key",
-        {"api_key": "sk-alice-0123456789"},
-        provider="openai",
-        auth_config={"api_base": fake.base_url},
-    )
-    model = store.create_gateway_model_definition("alice-model", secret.secret_id, "openai", "gpt-4o-mini")
-    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
-    endpoint = store.create_gateway_endpoint("alice-chat", [config])
+    endpoint = chat_endpoints(
+        _store_at(url), fake.base_url, "alice-chat", secret="alice-key", definition="alice-model"
+    )["alice-chat"]
     alice = httpx.Client(base_url=url, auth=("alice", PASSWORD), timeout=60)
     chat = {"model": "alice-chat", "messages": [{"role": "user", "content": "hi"}]}
     exp = endpoint.experiment_id

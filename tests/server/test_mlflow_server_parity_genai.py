@@ -23,6 +23,7 @@ from mlflow.store.tracking.rest_store import RestStore
 from mlflow.utils.rest_utils import MlflowHostCreds
 
 from server.test_mlflow_server_parity import Norm, _error, _http_error
+from support.gateway_kit import chat_endpoints
 from support.live_server import LiveServer
 from support.openai_server import OpenAIServer, default_responder
 from support.parity_servers import parity_servers
@@ -362,23 +363,15 @@ def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
     import time
 
     import mlflow
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
     from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
     from mlflow.genai.judges import make_judge
 
     mlflow.set_tracking_uri(url)
     store = _store(url)
-    secret = store.create_gateway_secret(
-        "gr-key",
-        {"api_key": "sk-parity-0123456789"},
-        provider="openai",
-        auth_config={"api_base": fake.base_url},
+    made = chat_endpoints(
+        store, fake.base_url, "gr-judge", "gr-in", "gr-out", secret="gr-key", definition="gr-model"
     )
-    model = store.create_gateway_model_definition("gr-model", secret.secret_id, "openai", "gpt-4o-mini")
-    config = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
-    judge_ep, screened, cleaned = (
-        store.create_gateway_endpoint(n, [config]) for n in ("gr-judge", "gr-in", "gr-out")
-    )
+    judge_ep, screened, cleaned = made["gr-judge"], made["gr-in"], made["gr-out"]
     exp = MlflowClient(url).create_experiment("guardrail-run-scorers")
     scorers = {}
     for name, field in (("fruit-in", "inputs"), ("fruit-out", "outputs")):
@@ -442,8 +435,9 @@ def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
         store.delete_gateway_guardrail(guardrail.guardrail_id)
     for endpoint in (judge_ep, screened, cleaned):
         store.delete_gateway_endpoint(endpoint.endpoint_id)
-    store.delete_gateway_model_definition(model.model_definition_id)
-    store.delete_gateway_secret(secret.secret_id)
+    definition = judge_ep.model_mappings[0].model_definition
+    store.delete_gateway_model_definition(definition.model_definition_id)
+    store.delete_gateway_secret(definition.secret_id)
     return out
 
 
