@@ -331,6 +331,23 @@ def test_oversized_or_malformed_request_heads_get_4xx_json(server, sent, status)
     assert error["message"]
 
 
+def test_an_upgrade_request_is_answered_as_plain_http_and_the_connection_closed(server):
+    # No route speaks WebSocket: the server ignores the Upgrade header (RFC 9110 allows it),
+    # answers the request itself, and closes the connection its parser can read no further.
+    raw = _exchange(server, b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+                    b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    assert not raw.endswith(b"<still open>"), raw
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), raw
+    assert b"connection: close" in head.lower()
+    assert body == b"OK"
+    # The server goes on serving other connections.
+    assert _exchange(server, b"GET /version HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").startswith(
+        b"HTTP/1.1 200"
+    )
+
+
 def test_the_server_keeps_serving_and_big_queries_under_the_limit_work(server):
     with httpx.Client(base_url=server.url, timeout=30) as c:
         assert c.get("/health").status_code == 200

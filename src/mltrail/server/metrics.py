@@ -174,9 +174,9 @@ def route_templates(fast_paths: dict[str, Any], routes: list[Any]) -> Callable[[
         route = scope.get("route")
         if route is None:
             for candidate in routes:
-                match, _ = candidate.matches(scope)
+                match, child = candidate.matches(scope)
                 if match is Match.FULL:
-                    route = candidate
+                    route = child.get("route", candidate)  # a group of routes names the one matched
                     break
         return getattr(route, "path", None) or OTHER
 
