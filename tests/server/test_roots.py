@@ -212,6 +212,27 @@ def test_without_the_proxy_the_destination_is_the_root(tmp_path):
     asyncio.run(scenario())
 
 
+def test_a_file_uri_destination_is_unescaped_into_its_folder(tmp_path):
+    """``--artifacts-destination file:///.../with%20space``: the proxy stores under ``with space``."""
+    from mltrail.server.app import create_app
+    from mltrail.server.config import ServerConfig
+
+    folder = tmp_path / "with space"
+    destination = "file://" + quote(str(folder))
+    app = create_app(ServerConfig(artifacts_destination=destination, backend_store_uri=f"sqlite:///{tmp_path}/db"))
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as api:
+            put = await api.put("/api/2.0/mlflow-artifacts/artifacts/a/f.txt", content=b"data")
+            assert put.status_code == 200, put.text
+            got = await api.get("/api/2.0/mlflow-artifacts/artifacts/a/f.txt")
+            assert got.status_code == 200 and got.content == b"data"
+
+    asyncio.run(scenario())
+    assert (folder / "a" / "f.txt").read_bytes() == b"data"
+
+
 # ------------------------------------------------------------------ model versions
 
 
