@@ -79,7 +79,10 @@ def _read_replica(backend: str, replica: str | None) -> str | None:
             f"{mask_uri(replica)} is not a database URI (sqlite:///..., postgresql://..., mysql://...)",
             param_hint="'--read-replica-backend-store-uri'",
         )
-    if is_db_uri(backend) and normalize_db_uri(replica).split("://")[0] != normalize_db_uri(backend).split("://")[0]:
+    if (
+        is_db_uri(backend)
+        and normalize_db_uri(replica).split("://")[0] != normalize_db_uri(backend).split("://")[0]
+    ):
         raise click.BadParameter(
             "the read replica must be the same kind of database as --backend-store-uri",
             param_hint="'--read-replica-backend-store-uri'",
@@ -94,94 +97,212 @@ def _read_replica(backend: str, replica: str | None) -> str | None:
 
 def _options(fn: click.decorators.FC) -> click.decorators.FC:
     opts = [
-        click.option("--backend-store-uri", default=None, envvar="MLFLOW_BACKEND_STORE_URI",
-                     help=f"Database for tracking (and registry) data. Default: {DEFAULT_BACKEND_STORE_URI}."),
-        click.option("--read-replica-backend-store-uri", default=None, metavar="URI",
-                     envvar="MLFLOW_READ_REPLICA_BACKEND_STORE_URI",
-                     help="A read-only replica of the backend store (same kind of database): requests that only "
-                     "read (gets and searches) read from it, writes go to --backend-store-uri. No failover: put "
-                     "a proxy (PgBouncer, HAProxy) in front of several replicas."),
-        click.option("--registry-store-uri", default=None, envvar="MLFLOW_REGISTRY_STORE_URI",
-                     help="Database for the model registry. Default: the backend store."),
-        click.option("--default-artifact-root", default=None, envvar="MLFLOW_DEFAULT_ARTIFACT_ROOT",
-                     help="Artifact location of new experiments. Default: mlflow-artifacts:/ when serving "
-                     "artifacts, else the artifacts destination."),
-        click.option("--artifacts-destination", default=DEFAULT_ARTIFACTS_DESTINATION,
-                     envvar="MLFLOW_ARTIFACTS_DESTINATION", show_default=True,
-                     help="Where the artifact proxy stores files (a folder or s3://bucket/prefix)."),
-        click.option("--serve-artifacts/--no-serve-artifacts", default=True, show_default=True,
-                     help="Proxy artifact uploads and downloads through this server."),
-        click.option("--artifacts-only", is_flag=True, default=False,
-                     help="Serve only the artifact proxy (no tracking database)."),
-        click.option("--app-name", default=None, type=click.Choice(["basic-auth"]),
-                     help="MLflow's app: 'basic-auth' requires a login (HTTP Basic or an API token) and checks "
-                     "permissions; settings from the ini file named by MLFLOW_AUTH_CONFIG_PATH."),
-        click.option("--enable-workspaces/--disable-workspaces", default=False, show_default=True,
-                     envvar="MLFLOW_ENABLE_WORKSPACES",
-                     help="Scope experiments, registered models and prompts to the workspace each request "
-                     "names in its X-MLFLOW-WORKSPACE header (MLflow's workspaces; 'default' without one)."),
-        click.option("--allowed-artifact-roots", default="", envvar="MLTRAIL_ALLOWED_ARTIFACT_ROOTS",
-                     help="Comma-separated folders or s3://bucket/prefix URIs, besides the artifacts "
-                     "destination and default artifact root, that the server may read experiments' "
-                     "artifacts from."),
-        click.option("-h", "--host", default="127.0.0.1", envvar="MLFLOW_HOST", show_default=True,
-                     help="Interface to listen on (use 0.0.0.0 to listen on all, deliberately)."),
-        click.option("-p", "--port", default=5000, type=click.IntRange(1, 65535), envvar="MLFLOW_PORT",
-                     show_default=True, help="TCP port to listen on (1-65535)."),
-        click.option("-w", "--workers", default=1, type=click.IntRange(1, 256), envvar="MLFLOW_WORKERS",
-                     show_default=True, help="Worker processes."),
-        click.option("--static-prefix", default=None, envvar="MLFLOW_STATIC_PREFIX", callback=_static_prefix,
-                     help="Serve every route (REST API, UI, artifacts, /health) under this path, e.g. /mlflow, "
-                     "for a proxy that forwards it; clients then use http://host:port/mlflow. Starts with '/', "
-                     "no trailing '/'."),
-        click.option("--max-body-size", default=str(DEFAULT_MAX_BODY_BYTES), show_default=True,
-                     help="Largest JSON request body accepted (artifact uploads stream and are exempt)."),
-        click.option("--request-timeout", default=DEFAULT_REQUEST_TIMEOUT, type=click.FloatRange(min=0),
-                     envvar="MLTRAIL_REQUEST_TIMEOUT", show_default=True,
-                     help="Seconds a client may take to send a request's headers, or stay silent "
-                          "mid-body, before it gets 408 and is disconnected (0: no limit)."),
-        click.option("--allowed-hosts", default=None, envvar="MLFLOW_SERVER_ALLOWED_HOSTS",
-                     help="Comma-separated Host headers to accept, against DNS rebinding, e.g. "
-                     "'mlflow.company.com,10.0.0.100:5000,app-*.internal'; '*' accepts all (not for "
-                     "production). Default: private-network IPs and the --host address. The loopback "
-                     "names (localhost, 127.0.0.1, [::1]) are always accepted."),
-        click.option("--cors-allowed-origins", default=None, envvar="MLFLOW_SERVER_CORS_ALLOWED_ORIGINS",
-                     help="Comma-separated origins whose web pages may call this server, e.g. "
-                     "'https://app.company.com,https://*.company.com'; '*' allows every site (development "
-                     "only). Default: none; pages this server serves itself are always allowed."),
-        click.option("--x-frame-options", default="SAMEORIGIN", envvar="MLFLOW_SERVER_X_FRAME_OPTIONS",
-                     type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False),
-                     show_default=True, help="X-Frame-Options on every response (NONE: no header, the UI "
-                     "may be framed by any site)."),
-        click.option("--disable-security-middleware", is_flag=True, default=False,
-                     envvar="MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",
-                     help="DANGEROUS: turn off Host, Origin and Content-Type checks and security headers. "
-                     "Prefer --allowed-hosts and --cors-allowed-origins."),
-        click.option("--expose-prometheus", default=None, envvar="MLFLOW_EXPOSE_PROMETHEUS",
-                     help="Serve request metrics on /metrics in Prometheus format, keeping the workers' "
-                     "metric files in this folder (created if missing, cleared at start)."),
-        click.option("--otlp-grpc-port", default=None, type=click.IntRange(1, 65535),
-                     envvar="MLTRAIL_OTLP_GRPC_PORT",
-                     help="Also accept OpenTelemetry traces over OTLP/gRPC on this port (e.g. 4317), on the same "
-                     "host; off by default. Needs `pip install mltrail[otlp-grpc]`."),
-        click.option("--webhooks-allow-private", is_flag=True, default=False,
-                     envvar="MLTRAIL_WEBHOOKS_ALLOW_PRIVATE",
-                     help="Let webhooks and the AI gateway's api_base target loopback, private and link-local "
-                     "addresses (local development only: off, they cannot reach this host's or its "
-                     "network's internal services)."),
-        click.option("--secrets-key-file", default=None, type=click.Path(exists=True, dir_okay=False),
-                     envvar="MLTRAIL_SECRETS_KEY_FILE",
-                     help="A file whose contents key the encryption of webhook secrets and AI gateway keys at "
-                     "rest (default: the MLTRAIL_SECRET_KEY variable; without either, webhook secrets are "
-                     "stored as given and the gateway refuses to store keys)."),
-        click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
-                     show_default=True),
-        click.option("--access-log/--no-access-log", default=False, show_default=True,
-                     help="Log every request (off by default: it costs a share of each request's time)."),
-        click.option("--scorer-worker/--no-scorer-worker", default=True, envvar="MLTRAIL_SCORER_WORKER",
-                     show_default=True,
-                     help="Judge new traces with the experiments' started scorers (online evaluation) in this "
-                     "server's main process. Turn off when `mltrail scorer-worker` runs elsewhere."),
+        click.option(
+            "--backend-store-uri",
+            default=None,
+            envvar="MLFLOW_BACKEND_STORE_URI",
+            help=f"Database for tracking (and registry) data. Default: {DEFAULT_BACKEND_STORE_URI}.",
+        ),
+        click.option(
+            "--read-replica-backend-store-uri",
+            default=None,
+            metavar="URI",
+            envvar="MLFLOW_READ_REPLICA_BACKEND_STORE_URI",
+            help="A read-only replica of the backend store (same kind of database): requests that only "
+            "read (gets and searches) read from it, writes go to --backend-store-uri. No failover: put "
+            "a proxy (PgBouncer, HAProxy) in front of several replicas.",
+        ),
+        click.option(
+            "--registry-store-uri",
+            default=None,
+            envvar="MLFLOW_REGISTRY_STORE_URI",
+            help="Database for the model registry. Default: the backend store.",
+        ),
+        click.option(
+            "--default-artifact-root",
+            default=None,
+            envvar="MLFLOW_DEFAULT_ARTIFACT_ROOT",
+            help="Artifact location of new experiments. Default: mlflow-artifacts:/ when serving "
+            "artifacts, else the artifacts destination.",
+        ),
+        click.option(
+            "--artifacts-destination",
+            default=DEFAULT_ARTIFACTS_DESTINATION,
+            envvar="MLFLOW_ARTIFACTS_DESTINATION",
+            show_default=True,
+            help="Where the artifact proxy stores files (a folder or s3://bucket/prefix).",
+        ),
+        click.option(
+            "--serve-artifacts/--no-serve-artifacts",
+            default=True,
+            show_default=True,
+            help="Proxy artifact uploads and downloads through this server.",
+        ),
+        click.option(
+            "--artifacts-only",
+            is_flag=True,
+            default=False,
+            help="Serve only the artifact proxy (no tracking database).",
+        ),
+        click.option(
+            "--app-name",
+            default=None,
+            type=click.Choice(["basic-auth"]),
+            help="MLflow's app: 'basic-auth' requires a login (HTTP Basic or an API token) and checks "
+            "permissions; settings from the ini file named by MLFLOW_AUTH_CONFIG_PATH.",
+        ),
+        click.option(
+            "--enable-workspaces/--disable-workspaces",
+            default=False,
+            show_default=True,
+            envvar="MLFLOW_ENABLE_WORKSPACES",
+            help="Scope experiments, registered models and prompts to the workspace each request "
+            "names in its X-MLFLOW-WORKSPACE header (MLflow's workspaces; 'default' without one).",
+        ),
+        click.option(
+            "--allowed-artifact-roots",
+            default="",
+            envvar="MLTRAIL_ALLOWED_ARTIFACT_ROOTS",
+            help="Comma-separated folders or s3://bucket/prefix URIs, besides the artifacts "
+            "destination and default artifact root, that the server may read experiments' "
+            "artifacts from.",
+        ),
+        click.option(
+            "-h",
+            "--host",
+            default="127.0.0.1",
+            envvar="MLFLOW_HOST",
+            show_default=True,
+            help="Interface to listen on (use 0.0.0.0 to listen on all, deliberately).",
+        ),
+        click.option(
+            "-p",
+            "--port",
+            default=5000,
+            type=click.IntRange(1, 65535),
+            envvar="MLFLOW_PORT",
+            show_default=True,
+            help="TCP port to listen on (1-65535).",
+        ),
+        click.option(
+            "-w",
+            "--workers",
+            default=1,
+            type=click.IntRange(1, 256),
+            envvar="MLFLOW_WORKERS",
+            show_default=True,
+            help="Worker processes.",
+        ),
+        click.option(
+            "--static-prefix",
+            default=None,
+            envvar="MLFLOW_STATIC_PREFIX",
+            callback=_static_prefix,
+            help="Serve every route (REST API, UI, artifacts, /health) under this path, e.g. /mlflow, "
+            "for a proxy that forwards it; clients then use http://host:port/mlflow. Starts with '/', "
+            "no trailing '/'.",
+        ),
+        click.option(
+            "--max-body-size",
+            default=str(DEFAULT_MAX_BODY_BYTES),
+            show_default=True,
+            help="Largest JSON request body accepted (artifact uploads stream and are exempt).",
+        ),
+        click.option(
+            "--request-timeout",
+            default=DEFAULT_REQUEST_TIMEOUT,
+            type=click.FloatRange(min=0),
+            envvar="MLTRAIL_REQUEST_TIMEOUT",
+            show_default=True,
+            help="Seconds a client may take to send a request's headers, or stay silent "
+            "mid-body, before it gets 408 and is disconnected (0: no limit).",
+        ),
+        click.option(
+            "--allowed-hosts",
+            default=None,
+            envvar="MLFLOW_SERVER_ALLOWED_HOSTS",
+            help="Comma-separated Host headers to accept, against DNS rebinding, e.g. "
+            "'mlflow.company.com,10.0.0.100:5000,app-*.internal'; '*' accepts all (not for "
+            "production). Default: private-network IPs and the --host address. The loopback "
+            "names (localhost, 127.0.0.1, [::1]) are always accepted.",
+        ),
+        click.option(
+            "--cors-allowed-origins",
+            default=None,
+            envvar="MLFLOW_SERVER_CORS_ALLOWED_ORIGINS",
+            help="Comma-separated origins whose web pages may call this server, e.g. "
+            "'https://app.company.com,https://*.company.com'; '*' allows every site (development "
+            "only). Default: none; pages this server serves itself are always allowed.",
+        ),
+        click.option(
+            "--x-frame-options",
+            default="SAMEORIGIN",
+            envvar="MLFLOW_SERVER_X_FRAME_OPTIONS",
+            type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False),
+            show_default=True,
+            help="X-Frame-Options on every response (NONE: no header, the UI may be framed by any site).",
+        ),
+        click.option(
+            "--disable-security-middleware",
+            is_flag=True,
+            default=False,
+            envvar="MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",
+            help="DANGEROUS: turn off Host, Origin and Content-Type checks and security headers. "
+            "Prefer --allowed-hosts and --cors-allowed-origins.",
+        ),
+        click.option(
+            "--expose-prometheus",
+            default=None,
+            envvar="MLFLOW_EXPOSE_PROMETHEUS",
+            help="Serve request metrics on /metrics in Prometheus format, keeping the workers' "
+            "metric files in this folder (created if missing, cleared at start).",
+        ),
+        click.option(
+            "--otlp-grpc-port",
+            default=None,
+            type=click.IntRange(1, 65535),
+            envvar="MLTRAIL_OTLP_GRPC_PORT",
+            help="Also accept OpenTelemetry traces over OTLP/gRPC on this port (e.g. 4317), on the same "
+            "host; off by default. Needs `pip install mltrail[otlp-grpc]`.",
+        ),
+        click.option(
+            "--webhooks-allow-private",
+            is_flag=True,
+            default=False,
+            envvar="MLTRAIL_WEBHOOKS_ALLOW_PRIVATE",
+            help="Let webhooks and the AI gateway's api_base target loopback, private and link-local "
+            "addresses (local development only: off, they cannot reach this host's or its "
+            "network's internal services).",
+        ),
+        click.option(
+            "--secrets-key-file",
+            default=None,
+            type=click.Path(exists=True, dir_okay=False),
+            envvar="MLTRAIL_SECRETS_KEY_FILE",
+            help="A file whose contents key the encryption of webhook secrets and AI gateway keys at "
+            "rest (default: the MLTRAIL_SECRET_KEY variable; without either, webhook secrets are "
+            "stored as given and the gateway refuses to store keys).",
+        ),
+        click.option(
+            "--log-level",
+            default="info",
+            type=click.Choice(["debug", "info", "warning", "error"]),
+            show_default=True,
+        ),
+        click.option(
+            "--access-log/--no-access-log",
+            default=False,
+            show_default=True,
+            help="Log every request (off by default: it costs a share of each request's time).",
+        ),
+        click.option(
+            "--scorer-worker/--no-scorer-worker",
+            default=True,
+            envvar="MLTRAIL_SCORER_WORKER",
+            show_default=True,
+            help="Judge new traces with the experiments' started scorers (online evaluation) in this "
+            "server's main process. Turn off when `mltrail scorer-worker` runs elsewhere.",
+        ),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -215,7 +336,9 @@ def build_config(**kw: object) -> ServerConfig:
         cors_allowed_origins=str(kw["cors_allowed_origins"]) if kw.get("cors_allowed_origins") else None,
         x_frame_options=str(kw.get("x_frame_options") or "SAMEORIGIN").upper(),
         disable_security_middleware=bool(kw.get("disable_security_middleware", False)),
-        expose_prometheus=os.path.abspath(str(kw["expose_prometheus"])) if kw.get("expose_prometheus") else None,
+        expose_prometheus=os.path.abspath(str(kw["expose_prometheus"]))
+        if kw.get("expose_prometheus")
+        else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
         webhooks_allow_private=bool(kw.get("webhooks_allow_private", False)),
         secrets_key_file=os.path.abspath(str(kw["secrets_key_file"])) if kw.get("secrets_key_file") else None,
@@ -314,11 +437,18 @@ def run_server(
     artifacts = f", artifacts -> {mask_uri(config.artifacts_destination)}" if config.serve_artifacts else ""
     replica = config.read_replica_backend_store_uri
     reads = f", reads -> {mask_uri(replica)}" if replica and not config.artifacts_only else ""
-    backend = "" if config.artifacts_only else f" (backend {mask_uri(config.backend_store_uri)}{reads}{artifacts})"
+    backend = (
+        "" if config.artifacts_only else f" (backend {mask_uri(config.backend_store_uri)}{reads}{artifacts})"
+    )
     log.info(
         "mltrail %s listening on http://%s:%d%s/ with %d worker%s%s",
-        what, config.host, config.port, config.static_prefix, config.workers,
-        "" if config.workers == 1 else "s", backend,
+        what,
+        config.host,
+        config.port,
+        config.static_prefix,
+        config.workers,
+        "" if config.workers == 1 else "s",
+        backend,
     )
     common = {
         "host": config.host,
@@ -432,7 +562,10 @@ def _start_scorer_worker(backend_store_uri: str, readiness: Readiness | None) ->
     open, so that it never imports modules at the same time as the app's own threads.
     """
     thread = threading.Thread(
-        target=_scorer_worker_loop, args=(backend_store_uri, readiness), name="mltrail-scorer-worker", daemon=True
+        target=_scorer_worker_loop,
+        args=(backend_store_uri, readiness),
+        name="mltrail-scorer-worker",
+        daemon=True,
     )
     thread.start()
 
@@ -490,8 +623,10 @@ def _announce_security(config: ServerConfig, log: logging.Logger) -> None:
     if "*" in split_list(config.cors_allowed_origins):
         log.warning("warning: allowing ALL origins: any website may call this server from a browser")
     if config.host in ("0.0.0.0", "::") and not config.allowed_hosts:
-        log.info("Accepting requests addressed to loopback and private-network IPs; to reach this server by "
-                 "a DNS name, list it with --allowed-hosts")
+        log.info(
+            "Accepting requests addressed to loopback and private-network IPs; to reach this server by "
+            "a DNS name, list it with --allowed-hosts"
+        )
 
 
 @click.command("server")

@@ -425,7 +425,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.guard = Guard.from_config(config, raw_routes_of(endpoints))
     app.metrics = metrics
     app.static_prefix = config.static_prefix
-    app.workspaces = WorkspaceResolver(app.state) if config.enable_workspaces and not config.artifacts_only else None
+    app.workspaces = (
+        WorkspaceResolver(app.state) if config.enable_workspaces and not config.artifacts_only else None
+    )
     app.auth = app.state.auth = auth
     app.state.config = config
     app.state.endpoints = endpoints

@@ -163,7 +163,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._phase == _BODY and stalled:
             if cycle is None or not cycle.response_started:
-                self._refuse(408, f"The request body stopped arriving for {self._seconds()} (--request-timeout)")
+                self._refuse(
+                    408, f"The request body stopped arriving for {self._seconds()} (--request-timeout)"
+                )
             else:
                 self.transport.close()
             return

@@ -56,7 +56,10 @@ class JsonOk(Response):
         self.status_code = 200
         self.background = None
         self.body = body
-        self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", _JSON_BYTES)]
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", _JSON_BYTES),
+        ]
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -74,13 +77,17 @@ def http_error_response(request: Request, exc: HTTPException) -> Response:
     """Starlette's routing errors (no such path, wrong method) in MLflow's error shape."""
     path = request.scope["path"]
     if exc.status_code == 405:
-        err = MltrailException(f"Method {request.method} is not allowed on {path}", error_code=ENDPOINT_NOT_FOUND)
+        err = MltrailException(
+            f"Method {request.method} is not allowed on {path}", error_code=ENDPOINT_NOT_FOUND
+        )
         return error_response(err, status=405)
     if exc.status_code == 404 and any(ord(c) < 32 or ord(c) == 127 for c in path):
         # Route patterns never match control characters; say why instead of "no endpoint".
         return error_response(invalid("Control characters are not allowed in URL paths"))
     if exc.status_code == 404:
-        return error_response(MltrailException(f"No endpoint {request.method} {path}", error_code=ENDPOINT_NOT_FOUND))
+        return error_response(
+            MltrailException(f"No endpoint {request.method} {path}", error_code=ENDPOINT_NOT_FOUND)
+        )
     return error_response(MltrailException(str(exc.detail), error_code="BAD_REQUEST"), status=exc.status_code)
 
 
@@ -367,7 +374,9 @@ class DeferredRoutes(BaseRoute):
         if routes is None:
             with self._lock:
                 if self._routes is None:
-                    self._routes = [Route(path, handler, methods=methods) for path, handler, methods in self._specs]
+                    self._routes = [
+                        Route(path, handler, methods=methods) for path, handler, methods in self._specs
+                    ]
                 routes = self._routes
         return routes
 

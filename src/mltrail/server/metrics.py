@@ -87,10 +87,16 @@ class Metrics:
         # registry=None: in multiprocess mode /metrics reads the files, not a registry,
         # and several apps in one process must not collide on registration.
         self.requests = Counter("mlflow_http_request", "Requests answered", labels, registry=None)
-        self.errors = Counter("mlflow_http_request_errors", "Requests answered with status >= 400", labels,
-                              registry=None)
-        self.latency = Histogram("mlflow_http_request_duration_seconds", "Time to answer a request", labels,
-                                 buckets=BUCKETS, registry=None)
+        self.errors = Counter(
+            "mlflow_http_request_errors", "Requests answered with status >= 400", labels, registry=None
+        )
+        self.latency = Histogram(
+            "mlflow_http_request_duration_seconds",
+            "Time to answer a request",
+            labels,
+            buckets=BUCKETS,
+            registry=None,
+        )
         self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def observe(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:

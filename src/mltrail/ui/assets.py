@@ -138,7 +138,9 @@ class Assets:
             if self._warming or self.plotly is None:
                 return
             self._warming = True
-        threading.Thread(target=self.gzipped, args=(self.plotly,), name="mltrail-ui-gzip", daemon=True).start()
+        threading.Thread(
+            target=self.gzipped, args=(self.plotly,), name="mltrail-ui-gzip", daemon=True
+        ).start()
 
     def shell(self, prefix: str = "") -> str:
         """The HTML shell with this version's asset URLs filled in, under ``prefix`` (``--static-prefix``)."""
