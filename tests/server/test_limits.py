@@ -70,8 +70,12 @@ def _fill(path: str) -> str:
 
 @pytest.fixture
 def app(tmp_path):
-    return create_app(ServerConfig(backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",
-                                   artifacts_destination=str(tmp_path / "art")))
+    return create_app(
+        ServerConfig(
+            backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            artifacts_destination=str(tmp_path / "art"),
+        )
+    )
 
 
 async def _post_all(app, bodies: dict[str, bytes]) -> list[tuple[str, str, str, httpx.Response]]:
@@ -130,6 +134,7 @@ def test_free_form_values_are_bounded_exactly_at_the_limit(app):
 
 def _pb_field(number: int, payload: bytes) -> bytes:
     """One length-delimited protobuf field."""
+
     def varint(n: int) -> bytes:
         out = bytearray()
         while True:
@@ -147,7 +152,9 @@ def _otlp_protobuf(any_value_depth: int) -> bytes:
     for _ in range(any_value_depth):
         value = _pb_field(5, _pb_field(1, value))  # AnyValue.array_value.values[0]
     attribute = _pb_field(1, b"k") + _pb_field(2, value)
-    span = _pb_field(1, b"\x01" * 16) + _pb_field(2, b"\x02" * 8) + _pb_field(5, b"s") + _pb_field(9, attribute)
+    span = (
+        _pb_field(1, b"\x01" * 16) + _pb_field(2, b"\x02" * 8) + _pb_field(5, b"s") + _pb_field(9, attribute)
+    )
     return _pb_field(1, _pb_field(2, _pb_field(2, span)))
 
 
@@ -159,8 +166,9 @@ def test_otlp_json_and_protobuf_nesting_is_bounded(app):
             shallow = await c.post("/v1/traces", content=_otlp_protobuf(3), headers=pb)
             deep = await c.post("/v1/traces", content=_otlp_protobuf(60), headers=pb)
             deeper = await c.post("/v1/traces", content=_otlp_protobuf(3000), headers=pb)
-            json_deep = await c.post("/v1/traces", content=b'{"resourceSpans": ' + b"[" * 500 + b"]" * 500 + b"}",
-                                     headers=JSON)
+            json_deep = await c.post(
+                "/v1/traces", content=b'{"resourceSpans": ' + b"[" * 500 + b"]" * 500 + b"}", headers=JSON
+            )
             return shallow, deep, deeper, json_deep
 
     shallow, *refused = asyncio.run(go())
@@ -221,7 +229,10 @@ def test_run_filters_at_the_limits_run_and_one_more_is_refused(db_uri, tmp_path)
     err = _refused(store.search_runs, [exp], None, order_by=[*orders, "params.z"])
     assert f"the limit is {MAX_ORDER_BY_CLAUSES}" in err.message
     # Numbers past 64 bits compare instead of overflowing the driver.
-    assert store.search_runs([exp], "metrics.m < 99999999999999999999999 AND params.p = 'x'")[0].info.run_id == hit
+    assert (
+        store.search_runs([exp], "metrics.m < 99999999999999999999999 AND params.p = 'x'")[0].info.run_id
+        == hit
+    )
     assert store.search_runs([exp], "attributes.start_time > 99999999999999999999999") == []
 
 
@@ -229,14 +240,18 @@ def test_experiment_and_registry_filters_at_the_limit(db_uri, tmp_path):
     tag = uuid.uuid4().hex
     store = SqlTrackingStore(db_uri, str(tmp_path / "artifacts"))
     store.create_experiment(f"exp-{tag}")
-    text = " AND ".join([f"name = 'exp-{tag}'"] + [f"name != 'other-{i}'" for i in range(MAX_FILTER_CLAUSES - 1)])
+    text = " AND ".join(
+        [f"name = 'exp-{tag}'"] + [f"name != 'other-{i}'" for i in range(MAX_FILTER_CLAUSES - 1)]
+    )
     assert [e.name for e in store.search_experiments(filter_string=text)] == [f"exp-{tag}"]
     _refused(store.search_experiments, filter_string=text + " AND name != 'one-more'")
     assert store.search_experiments(filter_string="creation_time > 99999999999999999999999") == []
 
     registry = SqlRegistryStore(db_uri)
     registry.create_registered_model(f"model-{tag}")
-    text = " AND ".join([f"name = 'model-{tag}'"] + [f"name != 'm{i}'" for i in range(MAX_FILTER_CLAUSES - 1)])
+    text = " AND ".join(
+        [f"name = 'model-{tag}'"] + [f"name != 'm{i}'" for i in range(MAX_FILTER_CLAUSES - 1)]
+    )
     assert [m.name for m in registry.search_registered_models(filter_string=text)] == [f"model-{tag}"]
     _refused(registry.search_registered_models, filter_string=text + " AND name != 'one-more'")
     versions = " OR ".join([f"name = 'model-{tag}'"] * MAX_FILTER_CLAUSES)
@@ -284,7 +299,7 @@ def _status_and_error(raw: bytes) -> tuple[int, dict]:
         b"",  # connects and says nothing
         b"GET /health HTTP/1.1\r\nHost: localhost\r\n",  # headers never finish
         b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\": ",  # body stops
+        b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": ',  # body stops
     ],
     ids=["silent", "partial-head", "partial-body"],
 )
@@ -299,8 +314,10 @@ def test_half_sent_requests_get_408_and_are_closed(server, sent):
 
 def test_a_slow_but_moving_body_is_not_cut_off(server):
     body = f'{{"name": "slow-{uuid.uuid4().hex}"}}'.encode()
-    head = (b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+    head = (
+        b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
     with socket.create_connection(_address(server), timeout=15) as sock:
         sock.sendall(head)
         for i in range(0, len(body), 8):  # about 2 s in all, never 1 s of silence
@@ -317,9 +334,18 @@ def test_a_slow_but_moving_body_is_not_cut_off(server):
     ("sent", "status"),
     [
         (b"GET /health?q=" + b"a" * (MAX_URL_BYTES + 1) + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 414),
-        (b"GET /health HTTP/1.1\r\nHost: localhost\r\n"
-         + b"".join(b"X-H%d: v\r\n" % i for i in range(MAX_HEADER_COUNT + 1)) + b"\r\n", 431),
-        (b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"v" * (MAX_HEADER_BYTES + 1) + b"\r\n\r\n", 431),
+        (
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\n"
+            + b"".join(b"X-H%d: v\r\n" % i for i in range(MAX_HEADER_COUNT + 1))
+            + b"\r\n",
+            431,
+        ),
+        (
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: "
+            + b"v" * (MAX_HEADER_BYTES + 1)
+            + b"\r\n\r\n",
+            431,
+        ),
         (b"NOT HTTP AT ALL\r\n\r\n", 400),
     ],
     ids=["long-url", "many-headers", "huge-header", "garbage"],
@@ -331,13 +357,37 @@ def test_oversized_or_malformed_request_heads_get_4xx_json(server, sent, status)
     assert error["message"]
 
 
+def test_an_upgrade_request_is_answered_as_plain_http_and_the_connection_closed(server):
+    # No route speaks WebSocket: the server ignores the Upgrade header (RFC 9110 allows it),
+    # answers the request itself, and closes the connection its parser can read no further.
+    raw = _exchange(
+        server,
+        b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+        b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    assert not raw.endswith(b"<still open>"), raw
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), raw
+    assert b"connection: close" in head.lower()
+    assert body == b"OK"
+    # The server goes on serving other connections.
+    assert _exchange(
+        server, b"GET /version HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    ).startswith(b"HTTP/1.1 200")
+
+
 def test_the_server_keeps_serving_and_big_queries_under_the_limit_work(server):
     with httpx.Client(base_url=server.url, timeout=30) as c:
         assert c.get("/health").status_code == 200
     # A query string near the server's URL limit is an ordinary request.
     query = b"filter=name%3D%27" + b"x" * (MAX_URL_BYTES - 1000) + b"%27"
-    raw = _exchange(server, b"GET /api/2.0/mlflow/registered-models/search?" + query
-                    + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    raw = _exchange(
+        server,
+        b"GET /api/2.0/mlflow/registered-models/search?"
+        + query
+        + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
     assert raw.startswith(b"HTTP/1.1 200"), raw[:300]
     assert raw.endswith(b'{"registered_models":[]}')
 
@@ -366,7 +416,10 @@ def test_search_limits_over_http(server):
             ("/api/2.0/mlflow/runs/create", {"experiment_id": "0", "start_time": 10**23}),
             ("/api/2.0/mlflow/runs/search", {"experiment_ids": [str(10**23)]}),
             ("/api/2.0/mlflow/runs/search", {"experiment_ids": ["0"], "max_results": 50_001}),
-            ("/api/2.0/mlflow/experiments/search", {"filter": f"experiment_id = '{10**23}'", "max_results": 0}),
+            (
+                "/api/2.0/mlflow/experiments/search",
+                {"filter": f"experiment_id = '{10**23}'", "max_results": 0},
+            ),
         ]:
             resp = c.post(path, json=body)
             assert resp.status_code == 400, (path, body, resp.text)
@@ -378,7 +431,11 @@ def test_search_limits_over_http(server):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_nul_characters_are_a_400_on_every_backend(request, tmp_path, backend):
-    uri = f"sqlite:///{tmp_path / 'db.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgres_uri")
+    uri = (
+        f"sqlite:///{tmp_path / 'db.sqlite'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_uri")
+    )
     app = create_app(ServerConfig(backend_store_uri=uri, artifacts_destination=str(tmp_path / "art")))
 
     async def go():
@@ -387,12 +444,18 @@ def test_nul_characters_are_a_400_on_every_backend(request, tmp_path, backend):
             api = "/api/2.0/mlflow"
             name = f"nul-{uuid.uuid4().hex}"
             exp = (await c.post(f"{api}/experiments/create", json={"name": name})).json()["experiment_id"]
-            run = (await c.post(f"{api}/runs/create", json={"experiment_id": exp})).json()["run"]["info"]["run_id"]
+            run = (await c.post(f"{api}/runs/create", json={"experiment_id": exp})).json()["run"]["info"][
+                "run_id"
+            ]
             answers = [
                 await c.post(f"{api}/experiments/create", json={"name": "a\x00b"}),
-                await c.post(f"{api}/runs/log-parameter", json={"run_id": run, "key": "k", "value": "a\x00b"}),
+                await c.post(
+                    f"{api}/runs/log-parameter", json={"run_id": run, "key": "k", "value": "a\x00b"}
+                ),
                 await c.post(f"{api}/runs/set-tag", json={"run_id": run, "key": "k", "value": "\x00"}),
-                await c.post(f"{api}/runs/search", json={"experiment_ids": [exp], "filter": "params.k = '\x00'"}),
+                await c.post(
+                    f"{api}/runs/search", json={"experiment_ids": [exp], "filter": "params.k = '\x00'"}
+                ),
                 await c.get(f"{api}/runs/get", params={"run_id": "a\x00b"}),
                 await c.get(f"{api}/experiments/get-by-name", params={"experiment_name": "a\x00"}),
                 await c.post("/v1/traces", content=b'{"resourceSpans": [], "x": "\\u0000"}', headers=JSON),
@@ -430,8 +493,10 @@ def test_id_lists_past_the_limit_are_a_400_not_a_driver_error(db_uri, tmp_path):
 
 
 def test_lone_surrogates_are_malformed_json_not_a_500(app):
-    span = (b'{"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708", '
-            b'"name": "s\\ud800", "startTimeUnixNano": "1", "endTimeUnixNano": "2"}')
+    span = (
+        b'{"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708", '
+        b'"name": "s\\ud800", "startTimeUnixNano": "1", "endTimeUnixNano": "2"}'
+    )
     otlp = b'{"resourceSpans": [{"scopeSpans": [{"spans": [' + span + b"]}]}]}"
 
     async def go():
@@ -439,10 +504,15 @@ def test_lone_surrogates_are_malformed_json_not_a_500(app):
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             bad = [
                 await c.post("/v1/traces", content=otlp, headers=JSON),
-                await c.post("/api/2.0/mlflow/experiments/create", content=b'{"name": "a\\udfff"}', headers=JSON),
+                await c.post(
+                    "/api/2.0/mlflow/experiments/create", content=b'{"name": "a\\udfff"}', headers=JSON
+                ),
             ]
-            good = await c.post("/v1/traces", content=otlp.replace(b"\\ud800", b""),
-                                headers={**JSON, "x-mlflow-experiment-id": "0"})
+            good = await c.post(
+                "/v1/traces",
+                content=otlp.replace(b"\\ud800", b""),
+                headers={**JSON, "x-mlflow-experiment-id": "0"},
+            )
             return bad, good
 
     bad, good = asyncio.run(go())
@@ -453,19 +523,27 @@ def test_lone_surrogates_are_malformed_json_not_a_500(app):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_control_characters_in_path_parameters_are_refused_before_permission_lookups(request, tmp_path, backend):
+def test_control_characters_in_path_parameters_are_refused_before_permission_lookups(
+    request, tmp_path, backend
+):
     """With logins on, the permission rule looks a trace or model up by its path id: a NUL must
     never reach the database there (PostgreSQL answers a driver error), whatever the route."""
     uri = None if backend == "sqlite" else request.getfixturevalue("postgres_uri")
     config = tmp_path / "basic_auth.ini"
-    config.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'auth.db'}\n"
-                      "admin_username = admin\n")
+    config.write_text(
+        f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'auth.db'}\n"
+        "admin_username = admin\n"
+    )
     env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
     server = start_server(tmp_path / "server", uri, "--app-name", "basic-auth", env=env)
     try:
         with httpx.Client(base_url=server.url, auth=("admin", "admin-password-123"), timeout=30) as c:
-            for url in ("/api/3.0/mlflow/traces/tr-%00x", "/api/3.0/mlflow/traces/tr-a%01b/info",
-                        "/api/2.0/mlflow/logged-models/m-%00x", "/api/3.0/mlflow/traces/tr-x/assessments/a-%00"):
+            for url in (
+                "/api/3.0/mlflow/traces/tr-%00x",
+                "/api/3.0/mlflow/traces/tr-a%01b/info",
+                "/api/2.0/mlflow/logged-models/m-%00x",
+                "/api/3.0/mlflow/traces/tr-x/assessments/a-%00",
+            ):
                 resp = c.get(url)
                 assert resp.status_code == 400, (url, resp.status_code, resp.text)
                 assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"

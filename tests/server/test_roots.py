@@ -141,17 +141,20 @@ def test_relative_location_is_stored_like_mlflow(api, server):
     assert got["artifact_location"] == str(server.root / "outside")
 
 
-@pytest.mark.parametrize("location", [
-    "{root}/mltrail-artifacts/%2e%2e/outside",
-    "{root}/mltrail-artifacts/%252e%252e/outside",
-    "file://{root}/mltrail-artifacts/..%2Foutside",
-    "{root}/mltrail-artifacts/../outside",
-    "{root}\\mltrail-artifacts\\..\\outside",
-    "//evil-host/share",
-    "file://evil-host/share",
-    "C:/Windows",
-    "{root}/outside\x00",
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "{root}/mltrail-artifacts/%2e%2e/outside",
+        "{root}/mltrail-artifacts/%252e%252e/outside",
+        "file://{root}/mltrail-artifacts/..%2Foutside",
+        "{root}/mltrail-artifacts/../outside",
+        "{root}\\mltrail-artifacts\\..\\outside",
+        "//evil-host/share",
+        "file://evil-host/share",
+        "C:/Windows",
+        "{root}/outside\x00",
+    ],
+)
 def test_traversal_spellings_are_refused_when_named(api, server, location):
     location = location.format(root=server.root)
     resp = api.post(f"{API}/experiments/create", json={"name": _uid("bad"), "artifact_location": location})
@@ -192,8 +195,13 @@ def test_without_the_proxy_the_destination_is_the_root(tmp_path):
     from mltrail.server.config import ServerConfig
 
     _plant_secrets(tmp_path)
-    app = create_app(ServerConfig(serve_artifacts=False, artifacts_destination=str(tmp_path / "mltrail-artifacts"),
-                                  backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    app = create_app(
+        ServerConfig(
+            serve_artifacts=False,
+            artifacts_destination=str(tmp_path / "mltrail-artifacts"),
+            backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        )
+    )
 
     async def scenario() -> None:
         transport = httpx.ASGITransport(app=app)
@@ -201,7 +209,9 @@ def test_without_the_proxy_the_destination_is_the_root(tmp_path):
             for location, status in ((None, 200), (str(tmp_path / "outside"), 400)):
                 body = {"name": _uid("plain")} | ({"artifact_location": location} if location else {})
                 exp_id = (await api.post(f"{API}/experiments/create", json=body)).json()["experiment_id"]
-                run = (await api.post(f"{API}/runs/create", json={"experiment_id": exp_id})).json()["run"]["info"]
+                run = (await api.post(f"{API}/runs/create", json={"experiment_id": exp_id})).json()["run"][
+                    "info"
+                ]
                 folder = Path(run["artifact_uri"])
                 folder.mkdir(parents=True)
                 (folder / "f.txt").write_text(SECRET if status == 400 else "mine")
@@ -210,6 +220,29 @@ def test_without_the_proxy_the_destination_is_the_root(tmp_path):
                 assert SECRET not in got.text
 
     asyncio.run(scenario())
+
+
+def test_a_file_uri_destination_is_unescaped_into_its_folder(tmp_path):
+    """``--artifacts-destination file:///.../with%20space``: the proxy stores under ``with space``."""
+    from mltrail.server.app import create_app
+    from mltrail.server.config import ServerConfig
+
+    folder = tmp_path / "with space"
+    destination = "file://" + quote(str(folder))
+    app = create_app(
+        ServerConfig(artifacts_destination=destination, backend_store_uri=f"sqlite:///{tmp_path}/db")
+    )
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as api:
+            put = await api.put("/api/2.0/mlflow-artifacts/artifacts/a/f.txt", content=b"data")
+            assert put.status_code == 200, put.text
+            got = await api.get("/api/2.0/mlflow-artifacts/artifacts/a/f.txt")
+            assert got.status_code == 200 and got.content == b"data"
+
+    asyncio.run(scenario())
+    assert (folder / "a" / "f.txt").read_bytes() == b"data"
 
 
 # ------------------------------------------------------------------ model versions
@@ -278,8 +311,9 @@ def test_logged_model_listing_outside_the_roots_is_refused(api, server):
     _outside_400(api.get(url))
     # In the roots, the same listing works.
     inside = api.post("/api/2.0/mlflow/logged-models", json={"experiment_id": _experiment(api), "name": "m"})
-    listing = api.get(f"/api/2.0/mlflow/logged-models/{inside.json()['model']['info']['model_id']}"
-                      "/artifacts/directories")
+    listing = api.get(
+        f"/api/2.0/mlflow/logged-models/{inside.json()['model']['info']['model_id']}/artifacts/directories"
+    )
     assert listing.status_code == 200 and listing.json()["files"] == []
 
 
@@ -288,9 +322,13 @@ def test_logged_model_listing_outside_the_roots_is_refused(api, server):
 
 def _start_trace(api: httpx.Client, exp_id: str, tags: dict[str, str] | None = None) -> str:
     trace_id = f"tr-{uuid.uuid4().hex}"
-    info = {"trace_id": trace_id, "trace_location": {"type": "MLFLOW_EXPERIMENT",
-                                                     "mlflow_experiment": {"experiment_id": exp_id}},
-            "request_time": "2026-01-01T00:00:00Z", "state": "OK", "tags": tags or {}}
+    info = {
+        "trace_id": trace_id,
+        "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp_id}},
+        "request_time": "2026-01-01T00:00:00Z",
+        "state": "OK",
+        "tags": tags or {},
+    }
     resp = api.post("/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}})
     assert resp.status_code == 200, resp.text
     return trace_id
@@ -318,11 +356,14 @@ def test_trace_artifact_location_tag_cannot_redirect_reads(api, server):
     # Written later, in any spelling: refused, nothing changes.
     for value in (outside, f"file://{outside}", "s3://someone-elses-bucket/x", f"{outside}/../outside"):
         for version in ("2.0", "3.0"):
-            resp = api.patch(f"/api/{version}/mlflow/traces/{trace_id}/tags",
-                             json={"key": "mlflow.artifactLocation", "value": value})
+            resp = api.patch(
+                f"/api/{version}/mlflow/traces/{trace_id}/tags",
+                json={"key": "mlflow.artifactLocation", "value": value},
+            )
             assert resp.status_code == 400 and "immutable" in resp.json()["message"], resp.text
-    resp = api.request("DELETE", f"/api/3.0/mlflow/traces/{trace_id}/tags",
-                       json={"key": "mlflow.artifactLocation"})
+    resp = api.request(
+        "DELETE", f"/api/3.0/mlflow/traces/{trace_id}/tags", json={"key": "mlflow.artifactLocation"}
+    )
     assert resp.status_code == 400
     assert _tag(api, trace_id) == server_location
     assert _spans(api, trace_id) == []
@@ -333,8 +374,10 @@ def test_trace_tag_stored_before_the_fix_is_not_followed(api, server):
     trace_id = _start_trace(api, _experiment(api))
     db = sqlite3.connect(server.root / "mltrail.db")
     with db:
-        db.execute("UPDATE trace_tags SET value = ? WHERE request_id = ? AND key = 'mlflow.artifactLocation'",
-                   (str(server.root / "outside"), trace_id))
+        db.execute(
+            "UPDATE trace_tags SET value = ? WHERE request_id = ? AND key = 'mlflow.artifactLocation'",
+            (str(server.root / "outside"), trace_id),
+        )
     db.close()
     assert _spans(api, trace_id) == []
 
@@ -345,7 +388,9 @@ def test_trace_files_are_read_from_the_servers_location_only(api, server):
     trace_id = _start_trace(api, exp_id)
     span = Span(trace_id, "00000000000000bb", None, "served", 1, 2)
     body = json.dumps(TraceData([span]).to_dict()).encode()
-    assert api.put(f"{PROXY}/{exp_id}/traces/{trace_id}/artifacts/traces.json", content=body).status_code == 200
+    assert (
+        api.put(f"{PROXY}/{exp_id}/traces/{trace_id}/artifacts/traces.json", content=body).status_code == 200
+    )
     assert [s["name"] for s in _spans(api, trace_id)] == ["served"]
     # An experiment outside the roots: its trace files are never read.
     outside_exp = _experiment(api, str(server.root / "outside"))
@@ -366,9 +411,11 @@ def test_non_latin1_names_download_everywhere(api, name):
     assert api.put(f"{PROXY}/{rel}/{quote(name)}", content=name.encode()).status_code == 200
     model = _model(api)
     assert _version(api, model, run["artifact_uri"], run["run_id"]).status_code == 200
-    for url, params in [(f"{PROXY}/{rel}/{quote(name)}", None),
-                        ("/get-artifact", {"run_uuid": run["run_id"], "path": name}),
-                        ("/model-versions/get-artifact", {"name": model, "version": "1", "path": name})]:
+    for url, params in [
+        (f"{PROXY}/{rel}/{quote(name)}", None),
+        ("/get-artifact", {"run_uuid": run["run_id"], "path": name}),
+        ("/model-versions/get-artifact", {"name": model, "version": "1", "path": name}),
+    ]:
         resp = api.get(url, params=params)
         assert resp.status_code == 200, (url, resp.text)
         assert resp.content == name.encode()
@@ -382,7 +429,9 @@ def test_non_latin1_names_download_everywhere(api, name):
 def test_content_disposition_never_carries_line_breaks_or_quotes():
     value = content_disposition('a\r\nSet-Cookie: x="1".txt', "inline")
     assert "\r" not in value and "\n" not in value and value.isascii()
-    assert value.startswith('inline; filename="a__Set-Cookie: x=_1_.txt"; filename*=UTF-8\'\'a%0D%0ASet-Cookie')
+    assert value.startswith(
+        "inline; filename=\"a__Set-Cookie: x=_1_.txt\"; filename*=UTF-8''a%0D%0ASet-Cookie"
+    )
     assert content_disposition("dir/plain.txt") == 'attachment; filename="plain.txt"'
 
 
@@ -403,10 +452,13 @@ def test_official_client_downloads_non_latin1_names(server, tmp_path, monkeypatc
             client.log_artifact(run.info.run_id, str(src / name), "docs")
         out = Path(client.download_artifacts(run.info.run_id, "docs", str(tmp_path / "a")))
         assert sorted(p.name for p in out.iterdir()) == sorted(["日本.txt", "🙂.txt"])
-        one = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="docs/日本.txt",
-                                                  dst_path=str(tmp_path / "b"))
+        one = mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="docs/日本.txt", dst_path=str(tmp_path / "b")
+        )
         assert Path(one).read_text() == "content of 日本.txt"
-        two = mlflow.artifacts.download_artifacts(f"{run.info.artifact_uri}/docs/🙂.txt", dst_path=str(tmp_path / "c"))
+        two = mlflow.artifacts.download_artifacts(
+            f"{run.info.artifact_uri}/docs/🙂.txt", dst_path=str(tmp_path / "c")
+        )
         assert Path(two).read_text() == "content of 🙂.txt"
     finally:
         mlflow.set_tracking_uri(None)
@@ -446,23 +498,37 @@ def pg_server(tmp_path_factory, postgres_uri) -> Iterator[LiveServer]:
 def test_key_cases_on_postgresql(pg_server):
     with httpx.Client(base_url=pg_server.url, timeout=30) as api:
         root = pg_server.root
-        for kind in ("absolute", "file-encoded-slashes", "relative", "symlink-in-destination", "other-bucket"):
+        for kind in (
+            "absolute",
+            "file-encoded-slashes",
+            "relative",
+            "symlink-in-destination",
+            "other-bucket",
+        ):
             run = _run(api, _experiment(api, _locations(root)[kind]))
             _place_run_secret(root, run)
             _outside_400(api.get("/get-artifact", params={"run_uuid": run["run_id"], "path": "secret.txt"}))
             _outside_400(api.get(f"{API}/artifacts/list", params={"run_id": run["run_id"]}))
         name = _model(api)
         assert _version(api, name, "s3://someone-elses-bucket/m", uuid.uuid4().hex).status_code == 200
-        _outside_400(api.get("/model-versions/get-artifact", params={"name": name, "version": "1", "path": "x"}))
+        _outside_400(
+            api.get("/model-versions/get-artifact", params={"name": name, "version": "1", "path": "x"})
+        )
         trace_id = _start_trace(api, _experiment(api), {"mlflow.artifactLocation": str(root / "outside")})
-        resp = api.patch(f"/api/3.0/mlflow/traces/{trace_id}/tags",
-                         json={"key": "mlflow.artifactLocation", "value": str(root / "outside")})
+        resp = api.patch(
+            f"/api/3.0/mlflow/traces/{trace_id}/tags",
+            json={"key": "mlflow.artifactLocation", "value": str(root / "outside")},
+        )
         assert resp.status_code == 400
         assert _tag(api, trace_id).startswith("mlflow-artifacts:/")
         assert _spans(api, trace_id) == []
         for bad in ("tr-%00x", "tr-a%01b"):
-            for url in (f"/api/3.0/mlflow/traces/{bad}", f"/api/2.0/mlflow/logged-models/m-{bad}",
-                        f"/get-artifact?run_uuid={bad}&path=x", f"/model-versions/get-artifact?name={bad}&version=1&path=x"):
+            for url in (
+                f"/api/3.0/mlflow/traces/{bad}",
+                f"/api/2.0/mlflow/logged-models/m-{bad}",
+                f"/get-artifact?run_uuid={bad}&path=x",
+                f"/model-versions/get-artifact?name={bad}&version=1&path=x",
+            ):
                 resp = api.get(url)
                 assert resp.status_code in (400, 404), (url, resp.status_code, resp.text)
 
@@ -477,8 +543,13 @@ def s3_roots_server(tmp_path_factory, request) -> Iterator[tuple[LiveServer, obj
     bucket = f"roots-{uuid.uuid4().hex[:10]}"
     for name in (bucket, f"{bucket}-other"):
         client.create_bucket(Bucket=name)
-    srv = start_server(tmp_path_factory.mktemp("roots-s3"), None, "--default-artifact-root", f"s3://{bucket}/exp-root",
-                       env={**S3_CREDS, "MLFLOW_S3_ENDPOINT_URL": endpoint})
+    srv = start_server(
+        tmp_path_factory.mktemp("roots-s3"),
+        None,
+        "--default-artifact-root",
+        f"s3://{bucket}/exp-root",
+        env={**S3_CREDS, "MLFLOW_S3_ENDPOINT_URL": endpoint},
+    )
     yield srv, client, bucket
     stop_server(srv)
 
@@ -492,15 +563,24 @@ def test_remote_locations_compare_bucket_and_key_prefix(s3_roots_server):
         client.put_object(Bucket=bucket, Key=key, Body=b"hello")
         got = api.get("/get-artifact", params={"run_uuid": inside["run_id"], "path": "hello.txt"})
         assert got.status_code == 200 and got.text == "hello"
-        for location in (f"s3://{bucket}/other-prefix", f"s3://{bucket}/exp-root-sibling", f"s3://{bucket}",
-                         f"s3://{bucket}-other/exp-root", f"s3://{bucket}/exp-root?versionId=1"):
+        for location in (
+            f"s3://{bucket}/other-prefix",
+            f"s3://{bucket}/exp-root-sibling",
+            f"s3://{bucket}",
+            f"s3://{bucket}-other/exp-root",
+            f"s3://{bucket}/exp-root?versionId=1",
+        ):
             run = _run(api, _experiment(api, location))
             key = run["artifact_uri"].split("/", 3)[3].split("?")[0] + "/secret.txt"
-            client.put_object(Bucket=run["artifact_uri"].split("/")[2].split("?")[0], Key=key, Body=SECRET.encode())
+            client.put_object(
+                Bucket=run["artifact_uri"].split("/")[2].split("?")[0], Key=key, Body=SECRET.encode()
+            )
             _outside_400(api.get("/get-artifact", params={"run_uuid": run["run_id"], "path": "secret.txt"}))
             _outside_400(api.get(f"{API}/artifacts/list", params={"run_id": run["run_id"]}))
         for location in (f"s3://{bucket}/exp-root/../other", f"s3://{bucket}/exp-root/%2e%2e/other"):
-            resp = api.post(f"{API}/experiments/create", json={"name": _uid("bad"), "artifact_location": location})
+            resp = api.post(
+                f"{API}/experiments/create", json={"name": _uid("bad"), "artifact_location": location}
+            )
             assert resp.status_code == 400, resp.text
 
 

@@ -64,12 +64,14 @@ def served_routes(tmp_path: Path) -> set[tuple[str, str]]:
         backend_store_uri=f"sqlite:///{tmp_path / 'routes.db'}", artifacts_destination=str(tmp_path / "art")
     )
     served: set[tuple[str, str]] = set()
-    for route in create_app(config).routes:
-        table = getattr(route, "table", None)
+    for mounted in create_app(config).routes:
+        table = getattr(mounted, "table", None)
         if table is not None:
             served |= {(m, normalize(path)) for path, by_method in table.items() for m in by_method}
-        elif isinstance(route, Route):
-            served |= {(m, normalize(route.path)) for m in route.methods or ()}
+            continue
+        for route in getattr(mounted, "routes", [mounted]):  # the parameterised paths come as one group
+            if isinstance(route, Route):
+                served |= {(m, normalize(route.path)) for m in route.methods or ()}
     return served
 
 

@@ -498,6 +498,9 @@ def run_server(
         "loop": "uvloop",
         # httptools, plus the request timeout and URL/header limits uvicorn lacks.
         "http": functools.partial(BoundedHttpToolsProtocol, request_timeout=config.request_timeout),
+        # No route speaks WebSocket (the UI's live views are server-sent events): without this,
+        # uvicorn would load a WebSocket library at start (23 modules) only to refuse every upgrade.
+        "ws": "none",
         # uvicorn logs requests at INFO, so asking for the access log needs that level.
         "log_level": "info" if access_log else ("warning" if log_level == "info" else log_level),
         "access_log": access_log or log_level == "debug",

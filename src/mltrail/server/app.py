@@ -41,6 +41,7 @@ from mltrail.server.auth.ui_rules import protect_ui_routes
 from mltrail.server.config import ServerConfig
 from mltrail.server.db_thread import DbThread
 from mltrail.server.dispatch import (
+    DeferredRoutes,
     TableRoute,
     asgi_endpoint,
     error_response,
@@ -179,20 +180,20 @@ def _ui_routes(config: ServerConfig) -> list[BaseRoute]:
 
 
 def build_routes(endpoints: list[Endpoint], config: ServerConfig) -> list[BaseRoute]:
-    """Exact paths into one table route; parameterised paths as Starlette routes."""
+    """Exact paths into one table route; parameterised paths as Starlette routes, built on first use."""
     table: dict[str, dict[str, Any]] = {}
-    param_routes: list[BaseRoute] = []
+    param_routes: list[tuple[str, Callable[..., Any], list[str]]] = []
     for ep in endpoints:
         handler = make_request_handler(ep, config)
         app = asgi_endpoint(handler)
         for path in ep.mount_paths():
             if "{" in path:
-                param_routes.append(Route(path, handler, methods=list(ep.methods)))
+                param_routes.append((path, handler, list(ep.methods)))
                 continue
             by_method = table.setdefault(path, {})
             for method in ep.methods:
                 by_method[method.upper()] = app
-    return [TableRoute(table), *param_routes]
+    return [TableRoute(table), DeferredRoutes(param_routes)]
 
 
 def _not_found(request: Request, exc: Exception) -> Response:
@@ -396,7 +397,6 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
         from mltrail.server.app import create_app
         from mltrail.server.config import ServerConfig
-from mltrail.server.db_thread import DbThread
 
         app = create_app(ServerConfig(backend_store_uri="sqlite:///mltrail.db"))
         # uvicorn.run(app, port=5000)
@@ -425,7 +425,9 @@ from mltrail.server.db_thread import DbThread
     app.guard = Guard.from_config(config, raw_routes_of(endpoints))
     app.metrics = metrics
     app.static_prefix = config.static_prefix
-    app.workspaces = WorkspaceResolver(app.state) if config.enable_workspaces and not config.artifacts_only else None
+    app.workspaces = (
+        WorkspaceResolver(app.state) if config.enable_workspaces and not config.artifacts_only else None
+    )
     app.auth = app.state.auth = auth
     app.state.config = config
     app.state.endpoints = endpoints

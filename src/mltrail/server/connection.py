@@ -126,6 +126,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = _IDLE
         super().on_message_complete()
 
+    def _unsupported_upgrade_warning(self) -> None:
+        """An ``Upgrade`` request (WebSocket, h2c) was answered as plain HTTP/1.1, as RFC 9110 allows.
+
+        The parser takes no more requests on this connection, so the answer closes it;
+        uvicorn's own warning here would ask for a WebSocket library this server does
+        not use (``mltrail server`` runs uvicorn with ``ws="none"``: no route speaks it).
+        """
+        self.logger.debug("Ignored the Upgrade header of a request from %s", self.client)
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False
+        else:
+            self.transport.close()
+
     def send_400_response(self, msg: str) -> None:
         if self._refused:  # the limit's own answer is already out
             return
@@ -149,7 +163,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._phase == _BODY and stalled:
             if cycle is None or not cycle.response_started:
-                self._refuse(408, f"The request body stopped arriving for {self._seconds()} (--request-timeout)")
+                self._refuse(
+                    408, f"The request body stopped arriving for {self._seconds()} (--request-timeout)"
+                )
             else:
                 self.transport.close()
             return

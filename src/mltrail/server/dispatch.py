@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 from mltrail.exceptions import (
@@ -55,7 +56,10 @@ class JsonOk(Response):
         self.status_code = 200
         self.background = None
         self.body = body
-        self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", _JSON_BYTES)]
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", _JSON_BYTES),
+        ]
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -73,13 +77,17 @@ def http_error_response(request: Request, exc: HTTPException) -> Response:
     """Starlette's routing errors (no such path, wrong method) in MLflow's error shape."""
     path = request.scope["path"]
     if exc.status_code == 405:
-        err = MltrailException(f"Method {request.method} is not allowed on {path}", error_code=ENDPOINT_NOT_FOUND)
+        err = MltrailException(
+            f"Method {request.method} is not allowed on {path}", error_code=ENDPOINT_NOT_FOUND
+        )
         return error_response(err, status=405)
     if exc.status_code == 404 and any(ord(c) < 32 or ord(c) == 127 for c in path):
         # Route patterns never match control characters; say why instead of "no endpoint".
         return error_response(invalid("Control characters are not allowed in URL paths"))
     if exc.status_code == 404:
-        return error_response(MltrailException(f"No endpoint {request.method} {path}", error_code=ENDPOINT_NOT_FOUND))
+        return error_response(
+            MltrailException(f"No endpoint {request.method} {path}", error_code=ENDPOINT_NOT_FOUND)
+        )
     return error_response(MltrailException(str(exc.detail), error_code="BAD_REQUEST"), status=exc.status_code)
 
 
@@ -338,6 +346,64 @@ class TableRoute(BaseRoute):
         await app(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
-        from starlette.routing import NoMatchFound
+        raise NoMatchFound(name, path_params)
 
+
+class DeferredRoutes(BaseRoute):
+    """Starlette routes for the parameterised API paths, built when a request first needs them.
+
+    A Starlette :class:`~starlette.routing.Route` compiles its path into a regex when it is
+    built: for the API's ~100 parameterised paths that was about 2% of the instructions
+    ``mltrail server`` spends before it is ready, for routes a fresh server may not see
+    for a while. Matching is Starlette's own, route by route in order (the first full match
+    wins, else the first partial one, which answers 405). The matched route goes into the
+    child scope as ``"route"``: Starlette's router applies the child scope after setting
+    ``scope["route"]`` to this object, so the request (and the Prometheus path template)
+    sees the real route.
+    """
+
+    def __init__(self, specs: list[tuple[str, Callable[..., Any], list[str]]]) -> None:
+        self._specs = specs
+        self._routes: list[Route] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def routes(self) -> list[Route]:
+        """The Starlette routes, built on first use (regex compilation only: no imports)."""
+        routes = self._routes
+        if routes is None:
+            with self._lock:
+                if self._routes is None:
+                    self._routes = [
+                        Route(path, handler, methods=methods) for path, handler, methods in self._specs
+                    ]
+                routes = self._routes
+        return routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        partial: tuple[Match, Scope] | None = None
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, {**child, "route": route}
+            if match is Match.PARTIAL and partial is None:
+                partial = (match, {**child, "route": route})
+        return partial or (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = scope.get("route")
+        if not isinstance(route, Route):  # not reached through a router that applied matches()
+            match, child = self.matches(scope)
+            if match is Match.NONE:
+                raise HTTPException(status_code=404)
+            scope.update(child)
+            route = child["route"]
+        await route.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
         raise NoMatchFound(name, path_params)

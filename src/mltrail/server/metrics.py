@@ -87,10 +87,16 @@ class Metrics:
         # registry=None: in multiprocess mode /metrics reads the files, not a registry,
         # and several apps in one process must not collide on registration.
         self.requests = Counter("mlflow_http_request", "Requests answered", labels, registry=None)
-        self.errors = Counter("mlflow_http_request_errors", "Requests answered with status >= 400", labels,
-                              registry=None)
-        self.latency = Histogram("mlflow_http_request_duration_seconds", "Time to answer a request", labels,
-                                 buckets=BUCKETS, registry=None)
+        self.errors = Counter(
+            "mlflow_http_request_errors", "Requests answered with status >= 400", labels, registry=None
+        )
+        self.latency = Histogram(
+            "mlflow_http_request_duration_seconds",
+            "Time to answer a request",
+            labels,
+            buckets=BUCKETS,
+            registry=None,
+        )
         self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def observe(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,9 +180,9 @@ def route_templates(fast_paths: dict[str, Any], routes: list[Any]) -> Callable[[
         route = scope.get("route")
         if route is None:
             for candidate in routes:
-                match, _ = candidate.matches(scope)
+                match, child = candidate.matches(scope)
                 if match is Match.FULL:
-                    route = candidate
+                    route = child.get("route", candidate)  # a group of routes names the one matched
                     break
         return getattr(route, "path", None) or OTHER
 

@@ -60,26 +60,43 @@ def plotly_js_path() -> Path | None:
 
 @dataclass
 class Assets:
-    """The shipped files, their version and gzip copies made on first request."""
+    """The shipped files, their version and gzip copies made on first request.
+
+    The version (a hash of every shipped file) and plotly's location are found on
+    first use, by the first UI request: not while the server starts.
+    """
 
     static_dir: Path = STATIC_DIR
-    version: str = ""
-    plotly: Path | None = None
+    _found: tuple[str, Path | None] | None = None
     _gzipped: dict[Path, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warming: bool = False
 
-    def __post_init__(self) -> None:
-        self.plotly = plotly_js_path()
-        digest = hashlib.sha256()
-        for path in sorted(self.static_dir.rglob("*")):
-            if path.is_file():
-                digest.update(str(path.relative_to(self.static_dir)).encode())
-                digest.update(path.read_bytes())
-        if self.plotly is not None:
-            stat = self.plotly.stat()
-            digest.update(f"plotly:{stat.st_size}:{int(stat.st_mtime)}".encode())
-        self.version = "v-" + digest.hexdigest()[:12]
+    def _find(self) -> tuple[str, Path | None]:
+        found = self._found
+        if found is None:
+            plotly = plotly_js_path()
+            digest = hashlib.sha256()
+            for path in sorted(self.static_dir.rglob("*")):
+                if path.is_file():
+                    digest.update(str(path.relative_to(self.static_dir)).encode())
+                    digest.update(path.read_bytes())
+            if plotly is not None:
+                stat = plotly.stat()
+                digest.update(f"plotly:{stat.st_size}:{int(stat.st_mtime)}".encode())
+            # Two first requests at once both hash the same files: same result, either one kept.
+            found = self._found = ("v-" + digest.hexdigest()[:12], plotly)
+        return found
+
+    @property
+    def version(self) -> str:
+        """``v-`` and 12 hex digits of a hash of the shipped files and plotly's."""
+        return self._find()[0]
+
+    @property
+    def plotly(self) -> Path | None:
+        """plotly.min.js of the installed wheel (``None`` without it)."""
+        return self._find()[1]
 
     @property
     def base(self) -> str:
@@ -121,7 +138,9 @@ class Assets:
             if self._warming or self.plotly is None:
                 return
             self._warming = True
-        threading.Thread(target=self.gzipped, args=(self.plotly,), name="mltrail-ui-gzip", daemon=True).start()
+        threading.Thread(
+            target=self.gzipped, args=(self.plotly,), name="mltrail-ui-gzip", daemon=True
+        ).start()
 
     def shell(self, prefix: str = "") -> str:
         """The HTML shell with this version's asset URLs filled in, under ``prefix`` (``--static-prefix``)."""
