@@ -15,7 +15,7 @@ import mltrail
 import mltrail.pytorch
 from mltrail.tracking import MlflowClient
 from support.lazy import lazy_module
-from support.lightning_kit import loader, tiny_regressor, trainer
+from support.lightning_kit import loader, model_class_fixture, trainer
 
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader
@@ -24,14 +24,8 @@ if TYPE_CHECKING:
 # them collects this module (a few seconds of imports each).
 pl = lazy_module("pytorch_lightning")
 torch = lazy_module("torch")
-TinyRegressor: type = type(None)  # the model class, made by _model_class below
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _model_class() -> None:
-    """``TinyRegressor`` on this module's Lightning (pickled models find it here by name)."""
-    global TinyRegressor
-    TinyRegressor = tiny_regressor(pl, __name__)
+TinyRegressor: type = type(None)  # the model class on this module's Lightning, set by _model_class
+_model_class = model_class_fixture(pl, __name__)  # (pickled models find the class here by name)
 
 
 

@@ -6,8 +6,12 @@ their own classes, so the model must subclass the ``LightningModule`` of the pac
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from support.lazy import lazy_module
 
@@ -53,6 +57,22 @@ def tiny_regressor(pl: ModuleType, module: str) -> type:
     TinyRegressor.__module__ = module
     TinyRegressor.__qualname__ = "TinyRegressor"
     return TinyRegressor
+
+
+def model_class_fixture(pl: ModuleType, module: str) -> Callable[[], None]:
+    """A module-scoped autouse fixture that sets ``TinyRegressor`` in the test module ``module``
+    (on its Lightning ``pl``, a lazy module: Lightning loads when the module's first test runs)::
+
+        pl = lazy_module("pytorch_lightning")
+        TinyRegressor: type = type(None)
+        _model_class = model_class_fixture(pl, __name__)
+    """
+
+    @pytest.fixture(scope="module", autouse=True)
+    def _model_class() -> None:
+        sys.modules[module].TinyRegressor = tiny_regressor(pl, module)
+
+    return _model_class
 
 
 def dataset(n: int = 64, seed: int = 0) -> TensorDataset:
