@@ -366,3 +366,196 @@ def test_guardrail_runs_are_spans_of_the_call_trace(server, store, endpoints, sc
     assert rewrite.outputs == run.outputs == cleaned.json()
     # The sanitization's LLM span carries no model or usage: the trace's cost is the provider call's.
     assert trace.info.token_usage == trace.data.spans[1].attributes["mlflow.chat.tokenUsage"]
+
+
+def _stream(server, path: str, body: dict) -> tuple[int, str, str]:
+    """A call read to its end: (status, content type, body text)."""
+    with httpx.stream("POST", f"{server.url}{path}", json=body, timeout=60) as resp:
+        return resp.status_code, resp.headers["content-type"], resp.read().decode()
+
+
+def _streamed_text(text: str) -> str:
+    """The answer an OpenAI chat stream carries (its chunks' deltas joined)."""
+    chunks = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+def _provider_calls(fake, since: int) -> list:
+    """The fake's requests after ``since`` that are not a judge's."""
+    return [r for r in fake.requests[since:] if JUDGE_ASK not in json.dumps(r["body"])]
+
+
+def test_a_streamed_call_a_guardrail_blocks_is_answered_with_an_error_event(
+    server, store, endpoints, scorers, fake
+):
+    """As MLflow 3.17: its BEFORE guardrails run once the stream has started, so a refusal is a 200
+    event stream of one error event (no ``[DONE]``) on every route that streams; the raw proxy, which
+    does not know yet whether its answer streams, answers 400. AFTER guardrails never see a stream."""
+    import openai
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    scorer = scorers["inputs"]
+    model = endpoints["judge"].model_mappings[0].model_definition_id
+    config = GatewayEndpointModelConfig(model, GatewayModelLinkageType.PRIMARY)
+    made = {n: store.create_gateway_endpoint(n, [config]) for n in ("stream-in", "stream-out")}
+    made.update(chat_endpoints(store, fake.base_url, "stream-claude", secret="an-key", definition="an-model",
+                               provider="anthropic", model="claude-3-5-haiku"))  # fmt: skip
+    made.update(chat_endpoints(store, fake.base_url, "stream-gemini", secret="ge-key", definition="ge-model",
+                               provider="gemini", model="gemini-2.0-flash"))  # fmt: skip
+    before = store.create_gateway_guardrail(
+        "stream-check",
+        scorer["scorer_id"],
+        scorer["scorer_version"],
+        GuardrailStage.BEFORE,
+        GuardrailAction.VALIDATION,
+    )
+    after = store.create_gateway_guardrail(
+        "late-check",
+        scorer["scorer_id"],
+        scorer["scorer_version"],
+        GuardrailStage.AFTER,
+        GuardrailAction.VALIDATION,
+    )
+    for name in ("stream-in", "stream-claude", "stream-gemini"):
+        store.add_guardrail_to_endpoint(made[name].endpoint_id, before.guardrail_id)
+    store.add_guardrail_to_endpoint(made["stream-out"].endpoint_id, after.guardrail_id)
+
+    blocked = "Guardrail 'stream-check' blocked: it mentions a fruit"
+    event = 'data: {"error": {"message": "' + blocked + '", "type": "GuardrailViolation"}}\n\n'
+    messages = [{"role": "user", "content": "Tell me about the banana"}]
+    calls = len(fake.requests)
+    streamed = {
+        "/gateway/mlflow/v1/chat/completions": {"model": "stream-in", "messages": messages, "stream": True},
+        "/gateway/stream-in/mlflow/invocations": {"messages": messages, "stream": True},
+        "/gateway/openai/v1/chat/completions": {"model": "stream-in", "messages": messages, "stream": True},
+        "/gateway/openai/v1/responses": {"model": "stream-in", "input": "banana", "stream": True},
+        "/gateway/anthropic/v1/messages": {"model": "stream-claude", "messages": messages, "max_tokens": 9,
+                                           "stream": True},
+        # Gemini's stream route streams without a flag
+        "/gateway/gemini/v1beta/models/stream-gemini:streamGenerateContent": {
+            "contents": [{"role": "user", "parts": [{"text": "banana"}]}]},
+    }  # fmt: skip
+    for path, body in streamed.items():
+        assert _stream(server, path, body) == (200, "text/event-stream; charset=utf-8", event), path
+    raw = _stream(server, "/gateway/proxy/stream-in/chat/completions", {"model": "gpt-4o-mini", "messages": messages,
+                                                                      "stream": True})  # fmt: skip
+    assert raw[0] == 400 and json.loads(raw[2]) == {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": blocked,
+    }
+    assert _provider_calls(fake, calls) == []  # only the judge was asked, each time
+
+    # The official client reads the event as the API error it is.
+    client = openai.OpenAI(base_url=f"{server.url}/gateway/mlflow/v1", api_key="unused")
+    with pytest.raises(openai.APIError, match=blocked) as err:
+        list(client.chat.completions.create(model="stream-in", messages=messages, stream=True))
+    assert err.value.body == {"message": blocked, "type": "GuardrailViolation"}
+
+    # The call's trace is the blocked call's: the guardrail span in ERROR, no provider span.
+    *_, last = _traces(server, made["stream-in"], 6)
+    assert last.info.state == "ERROR"
+    assert _tree(last) == [
+        ("gateway/stream-in", "UNKNOWN", None, "ERROR"),
+        ("guardrail/stream-check", "GUARDRAIL", "gateway/stream-in", "ERROR"),
+        ("judge", "EVALUATOR", "guardrail/stream-check", "OK"),
+    ]
+    assert last.data.spans[1].events[0].attributes["exception.message"] == blocked
+
+    # A request that passes streams as usual.
+    status, _, text = _stream(server, "/gateway/mlflow/v1/chat/completions",
+                              {"model": "stream-in", "messages": [{"role": "user", "content": "Hi"}], "stream": True})  # fmt: skip
+    assert status == 200 and text.rstrip().endswith("data: [DONE]") and '"error"' not in text
+
+    # AFTER guardrails: not run on a streamed answer (this one's request would fail it).
+    status, _, text = _stream(server, "/gateway/openai/v1/chat/completions",
+                              {"model": "stream-out", "messages": messages, "stream": True})  # fmt: skip
+    assert status == 200 and text.rstrip().endswith("data: [DONE]")
+    assert _streamed_text(text) == "Answer to: Tell me about the banana"
+    [trace] = _traces(server, made["stream-out"], 1)
+    assert [name for name, *_ in _tree(trace)] == ["gateway/stream-out", "provider/openai/gpt-4o-mini"]
+    # ... but run on the same call unstreamed.
+    assert _error(_chat(server, "stream-out", "the banana"), 400, "INVALID_PARAMETER_VALUE").startswith(
+        "Guardrail 'late-check' blocked"
+    )
+
+
+def test_embeddings_run_the_guardrails_mlflow_runs(server, store, endpoints, scorers, fake):
+    """As MLflow 3.17: a unified ``/invocations`` embeddings call runs no guardrails; an OpenAI-format
+    ``/embeddings`` call runs the BEFORE ones (a refusal is a 400) and never the AFTER ones."""
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    scorer = scorers["inputs"]
+    model = endpoints["judge"].model_mappings[0].model_definition_id
+    config = GatewayEndpointModelConfig(model, GatewayModelLinkageType.PRIMARY)
+    made = {n: store.create_gateway_endpoint(n, [config]) for n in ("embed-in", "embed-out")}
+    for name, stage in (("embed-in", GuardrailStage.BEFORE), ("embed-out", GuardrailStage.AFTER)):
+        guardrail = store.create_gateway_guardrail(
+            f"{name}-check", scorer["scorer_id"], scorer["scorer_version"], stage, GuardrailAction.VALIDATION
+        )
+        store.add_guardrail_to_endpoint(made[name].endpoint_id, guardrail.guardrail_id)
+
+    def embed(path: str, body: dict) -> httpx.Response:
+        return httpx.post(f"{server.url}{path}", json=body, timeout=60)
+
+    calls = len(fake.requests)
+    for name in ("embed-in", "embed-out"):
+        unified = embed(f"/gateway/{name}/mlflow/invocations", {"input": ["a banana", "a pear"]})
+        assert unified.status_code == 200, unified.text
+        assert [d["index"] for d in unified.json()["data"]] == [0, 1]
+    assert [r["path"] for r in fake.requests[calls:]] == ["/v1/embeddings"] * 2  # no judge asked
+
+    refused = embed("/gateway/openai/v1/embeddings", {"model": "embed-in", "input": "a banana"})
+    assert (
+        _error(refused, 400, "INVALID_PARAMETER_VALUE")
+        == "Guardrail 'embed-in-check' blocked: it mentions a fruit"
+    )
+    # ... "stream" or not: an embeddings call never answers as a stream.
+    refused = embed(
+        "/gateway/openai/v1/embeddings", {"model": "embed-in", "input": "a banana", "stream": True}
+    )
+    assert refused.status_code == 400
+    assert embed("/gateway/openai/v1/embeddings", {"model": "embed-in", "input": "Paris"}).status_code == 200
+    late = embed("/gateway/openai/v1/embeddings", {"model": "embed-out", "input": "a banana"})
+    assert late.status_code == 200 and len(late.json()["data"][0]["embedding"]) == 8
+
+    unified, *_, passed = _traces(server, made["embed-in"], 4)
+    assert [name for name, *_ in _tree(unified)] == ["gateway/embed-in", "provider/openai/gpt-4o-mini"]
+    assert [name for name, *_ in _tree(passed)] == [
+        "gateway/embed-in", "guardrail/embed-in-check", "judge", "provider/openai/gpt-4o-mini"
+    ]  # fmt: skip
+    for trace in _traces(server, made["embed-out"], 2):
+        assert [name for name, *_ in _tree(trace)] == ["gateway/embed-out", "provider/openai/gpt-4o-mini"]
+
+
+def test_a_guardrail_that_cannot_judge_refuses_a_streamed_call_in_its_stream(server, store, endpoints, fake):
+    """A scorer whose LLM answers no verdict refuses the call: 503 unstreamed, an error event streamed."""
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    with pytest.MonkeyPatch.context() as monkeypatch:  # the fake answers this prompt with plain text
+        scorer = _register(server, monkeypatch, "no-verdict", "Is this text fine: {{ inputs }}")
+    model = endpoints["judge"].model_mappings[0].model_definition_id
+    config = GatewayEndpointModelConfig(model, GatewayModelLinkageType.PRIMARY)
+    endpoint = store.create_gateway_endpoint("unjudged", [config])
+    guardrail = store.create_gateway_guardrail(
+        "mute",
+        scorer["scorer_id"],
+        scorer["scorer_version"],
+        GuardrailStage.BEFORE,
+        GuardrailAction.VALIDATION,
+    )
+    store.add_guardrail_to_endpoint(endpoint.endpoint_id, guardrail.guardrail_id)
+
+    message = _error(_chat(server, "unjudged", "Hello"), 503, "TEMPORARILY_UNAVAILABLE")
+    assert message.startswith("Guardrail 'mute' could not run: ")
+    body = {"model": "unjudged", "messages": [{"role": "user", "content": "Hello"}], "stream": True}
+    status, kind, text = _stream(server, "/gateway/mlflow/v1/chat/completions", body)
+    assert (status, kind) == (200, "text/event-stream; charset=utf-8")
+    [line] = text.splitlines()[:1]
+    assert text == line + "\n\n" and line.startswith("data: ")
+    error = json.loads(line[6:])["error"]
+    assert error["type"] == "GuardrailUnavailable" and error["message"].startswith(
+        "Guardrail 'mute' could not run: "
+    )

@@ -356,8 +356,18 @@ def _fruit_judge(request: dict[str, Any]) -> str:
     return default_responder(request)
 
 
+def _said(resp: httpx.Response) -> tuple[int, str | None]:
+    """(HTTP status, error message) of a proxied call: MLflow's gateway answers an error as FastAPI's
+    ``{"detail": ...}``, mltrail as ``{"error_code", "message"}`` (the code is compared elsewhere)."""
+    if resp.status_code == 200:
+        return 200, None
+    body = resp.json()
+    return resp.status_code, body.get("message", body.get("detail"))
+
+
 def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
-    """Guardrails that pass, block, run on a streamed call and sanitize an answer: each call's trace as
+    """Guardrails that pass, block (a streamed call too, on each streaming route), run on a streamed call
+    and sanitize an answer, and the ones embeddings calls run: the answers, and each call's trace as
     (name, span type, parent's name, status) per span, its state, the judges' verdicts and the
     guardrail spans' errors (description and exception events)."""
     import time
@@ -368,10 +378,14 @@ def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
 
     mlflow.set_tracking_uri(url)
     store = _store(url)
-    made = chat_endpoints(
-        store, fake.base_url, "gr-judge", "gr-in", "gr-out", secret="gr-key", definition="gr-model"
-    )
-    judge_ep, screened, cleaned = made["gr-judge"], made["gr-in"], made["gr-out"]
+    names = ("gr-judge", "gr-in", "gr-out", "gr-embed", "gr-embed-late")
+    made = chat_endpoints(store, fake.base_url, *names, secret="gr-key", definition="gr-model")
+    judge_ep, screened, cleaned, embedded, embedded_late = (made[n] for n in names)
+    # Anthropic and Gemini endpoints for their streaming routes (the provider is never called: blocked).
+    made.update(chat_endpoints(store, fake.base_url, "gr-claude", secret="gr-an-key", definition="gr-an-model",
+                               provider="anthropic", model="claude-3-5-haiku"))  # fmt: skip
+    made.update(chat_endpoints(store, fake.base_url, "gr-gemini", secret="gr-ge-key", definition="gr-ge-model",
+                               provider="gemini", model="gemini-2.0-flash"))  # fmt: skip
     exp = MlflowClient(url).create_experiment("guardrail-run-scorers")
     scorers = {}
     for name, field in (("fruit-in", "inputs"), ("fruit-out", "outputs")):
@@ -383,8 +397,12 @@ def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
     rewriter = store.create_gateway_guardrail(
         "out-clean", scorers["fruit-out"].scorer_id, scorers["fruit-out"].scorer_version, GuardrailStage.AFTER,
         GuardrailAction.SANITIZATION, action_endpoint_id=judge_ep.endpoint_id)  # fmt: skip
-    store.add_guardrail_to_endpoint(screened.endpoint_id, checked.guardrail_id)
+    late = store.create_gateway_guardrail("late-check", scorers["fruit-in"].scorer_id, scorers["fruit-in"].scorer_version,
+                                          GuardrailStage.AFTER, GuardrailAction.VALIDATION)  # fmt: skip
+    for endpoint in (screened, embedded, made["gr-claude"], made["gr-gemini"]):
+        store.add_guardrail_to_endpoint(endpoint.endpoint_id, checked.guardrail_id)
     store.add_guardrail_to_endpoint(cleaned.endpoint_id, rewriter.guardrail_id)
+    store.add_guardrail_to_endpoint(embedded_late.endpoint_id, late.guardrail_id)
 
     def chat(endpoint: str, content: str, **extra: Any) -> int:
         body = {"model": endpoint, "messages": [{"role": "user", "content": content}], **extra}
@@ -394,6 +412,38 @@ def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
 
     statuses = [chat("gr-in", "Tell me about Paris"), chat("gr-in", "Tell me about the banana"),
                 chat("gr-in", "Hi Paris", stream=True), chat("gr-out", "Repeat: banana")]  # fmt: skip
+
+    # A streamed call a BEFORE guardrail blocks, on each route that streams: the whole answer. The raw
+    # proxy's refusal is an error whether or not its answer would have streamed.
+    banana = [{"role": "user", "content": "Tell me about the banana"}]
+    streamed = {
+        "/gateway/mlflow/v1/chat/completions": {"model": "gr-in", "messages": banana, "stream": True},
+        "/gateway/gr-in/mlflow/invocations": {"messages": banana, "stream": True},
+        "/gateway/openai/v1/chat/completions": {"model": "gr-in", "messages": banana, "stream": True},
+        "/gateway/openai/v1/responses": {"model": "gr-in", "input": "the banana", "stream": True},
+        "/gateway/anthropic/v1/messages": {"model": "gr-claude", "messages": banana, "max_tokens": 9, "stream": True},
+        "/gateway/gemini/v1beta/models/gr-gemini:streamGenerateContent": {
+            "contents": [{"role": "user", "parts": [{"text": "the banana"}]}]},
+    }  # fmt: skip
+    blocks = {}
+    for path, body in streamed.items():
+        with HTTP.stream("POST", f"{url}{path}", json=body) as resp:
+            blocks[path] = (resp.status_code, resp.headers.get("content-type"), resp.read().decode())
+    raw = HTTP.post(f"{url}/gateway/proxy/gr-in/chat/completions",
+                    json={"model": "gpt-4o-mini", "messages": banana, "stream": True})  # fmt: skip
+    blocks["raw"] = _said(raw)
+
+    # Embeddings: a unified call runs no guardrail (BEFORE nor AFTER), an OpenAI-format one the BEFORE.
+    def embed(path: str, body: dict[str, Any]) -> tuple[int, str | None]:
+        return _said(HTTP.post(f"{url}{path}", json=body))
+
+    embeds = {
+        "unified_before": embed("/gateway/gr-embed/mlflow/invocations", {"input": "a banana"}),
+        "unified_after": embed("/gateway/gr-embed-late/mlflow/invocations", {"input": "a banana"}),
+        "openai_before": embed("/gateway/openai/v1/embeddings", {"model": "gr-embed", "input": "a banana"}),
+        "openai_before_passed": embed("/gateway/openai/v1/embeddings", {"model": "gr-embed", "input": "Paris"}),
+        "openai_after": embed("/gateway/openai/v1/embeddings", {"model": "gr-embed-late", "input": "a banana"}),
+    }  # fmt: skip
 
     def traces(endpoint: Any, count: int) -> list[Any]:
         # A trace may be written just after its answer went out (a stream's; MLflow exports in the
@@ -429,15 +479,19 @@ def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
                        for s in ours if code(s) == "ERROR"},
         }  # fmt: skip
 
-    made = [*traces(screened, 3), *traces(cleaned, 1)]
-    out = {"statuses": statuses, "traces": [shape(t) for t in made]}
-    for guardrail in (checked, rewriter):
+    found = [*traces(screened, 8), *traces(cleaned, 1), *traces(made["gr-claude"], 1),
+             *traces(made["gr-gemini"], 1), *traces(embedded_late, 2)]  # fmt: skip
+    out = {"statuses": statuses, "blocks": blocks, "embeds": embeds, "traces": [shape(t) for t in found]}
+    # The OpenAI-format embeddings calls' traces differ (see the test): their spans' names.
+    out["differs"] = [[s.name for s in t.data.spans] for t in traces(embedded, 2)]
+    for guardrail in (checked, rewriter, late):
         store.delete_gateway_guardrail(guardrail.guardrail_id)
-    for endpoint in (judge_ep, screened, cleaned):
+    for endpoint in made.values():
         store.delete_gateway_endpoint(endpoint.endpoint_id)
-    definition = judge_ep.model_mappings[0].model_definition
-    store.delete_gateway_model_definition(definition.model_definition_id)
-    store.delete_gateway_secret(definition.secret_id)
+    for name in ("gr-judge", "gr-claude", "gr-gemini"):
+        definition = made[name].model_mappings[0].model_definition
+        store.delete_gateway_model_definition(definition.model_definition_id)
+        store.delete_gateway_secret(definition.secret_id)
     return out
 
 
@@ -453,6 +507,25 @@ def test_guardrail_runs_are_spans_of_the_call_trace(servers: dict[str, LiveServe
             [("exception", "GuardrailViolation", blocked)],
         )
     }
+    # A streamed call blocked: 200 and one error event, no [DONE]; the raw proxy: a 400.
+    event = "data: " + json.dumps({"error": {"message": blocked, "type": "GuardrailViolation"}}) + "\n\n"
+    streamed = {k: v for k, v in theirs["blocks"].items() if k != "raw"}
+    assert set(streamed.values()) == {(200, "text/event-stream; charset=utf-8", event)}
+    assert theirs["blocks"]["raw"] == (400, blocked)
+    assert theirs["embeds"] == {
+        "unified_before": (200, None), "unified_after": (200, None), "openai_before": (400, blocked),
+        "openai_before_passed": (200, None), "openai_after": (200, None),
+    }  # fmt: skip
+    # An OpenAI-format embeddings call's BEFORE guardrails: MLflow 3.17.2 runs them before it opens
+    # the call's trace, so their spans are traces of their own and a blocked call has no gateway
+    # trace; mltrail records them in the call's trace, as on every other route.
+    provider = "provider/openai/gpt-4o-mini"
+    assert got["mlflow"].pop("differs") == [["gateway/gr-embed", provider]] * 2  # unified, passed
+    assert got["mltrail"].pop("differs") == [
+        ["gateway/gr-embed", provider],
+        ["gateway/gr-embed", "guardrail/in-check", "judge"],
+        ["gateway/gr-embed", "guardrail/in-check", "judge", provider],
+    ]
     _same(got)
 
 

@@ -4,11 +4,17 @@ As MLflow 3.17's gateway (``mlflow.gateway.guardrails``): the guardrails attache
 called endpoint run in their ``execution_order``. A BEFORE guardrail judges the request
 body (the scorer's ``inputs``); an AFTER guardrail judges the answer (``outputs``, with the
 request as ``inputs``) of a call that was not streamed (streamed answers are relayed as
-they come, so only BEFORE guardrails see those calls, as in MLflow). A scorer passes with
-``True``, ``"yes"`` or a feedback of either (every one of a list); otherwise:
+they come, so only BEFORE guardrails see those calls, as in MLflow). Embeddings, as in
+MLflow: a unified ``/invocations`` embeddings call runs no guardrails, an OpenAI-format
+``/embeddings`` call only the BEFORE ones (the proxy's routes say which stages run). A
+scorer passes with ``True``, ``"yes"`` or a feedback of either (every one of a list); otherwise:
 
 * VALIDATION refuses the call: HTTP 400 ``INVALID_PARAMETER_VALUE``,
-  ``Guardrail '<name>' blocked: <rationale>``;
+  ``Guardrail '<name>' blocked: <rationale>``. A streamed call (``"stream": true``, Gemini's
+  stream route; not the raw proxy) is answered as MLflow answers it, its guardrails having run
+  once its stream began: HTTP 200, ``text/event-stream``, one event
+  ``data: {"error": {"message": "Guardrail '<name>' blocked: ...", "type": "GuardrailViolation"}}``
+  and no ``[DONE]`` (:class:`GuardrailStop`; a scorer that cannot run is told so the same way);
 * SANITIZATION asks the guardrail's action endpoint (through this server's gateway) to
   rewrite the payload with MLflow's sanitizer prompt, and the call goes on with the
   rewritten JSON. The rewrite call carries a per-process token so it runs without
@@ -67,11 +73,27 @@ Input payload:
 {payload_json}"""
 
 
-class GuardrailViolation(MltrailException):
+class GuardrailStop(MltrailException):
+    """A guardrail's run stopped the call: it refused it, or could not judge it.
+
+    A streamed call stopped so gets an error event in a 200 stream (as from MLflow, whose
+    guardrails run once the stream has started). An error in setting a guardrail up (a custom
+    scorer, no scorer runtime) is not one: it stays an HTTP error, as MLflow's load errors do.
+    """
+
+
+class GuardrailViolation(GuardrailStop):
     """A guardrail refused the call (400 ``INVALID_PARAMETER_VALUE``); its span's exception is named so, as MLflow's."""
 
     def __init__(self, name: str, rationale: str) -> None:
         super().__init__(f"Guardrail '{name}' blocked: {rationale}", INVALID_PARAMETER_VALUE)
+
+
+class GuardrailUnavailable(GuardrailStop):
+    """A guardrail's scorer could not judge the call (503 ``TEMPORARILY_UNAVAILABLE``)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"Guardrail '{name}' could not run: {reason}", TEMPORARILY_UNAVAILABLE)
 
 
 def guardrail_store(call: Call) -> Any:
@@ -155,14 +177,9 @@ def _judge(guardrail: dict[str, Any], scorer: Any, inputs: Any, outputs: Any) ->
         result = scorer.run(inputs=inputs, outputs=outputs)
         return _passes(result), _rationale(result)
     except MltrailException as err:
-        raise MltrailException(
-            f"Guardrail '{guardrail['name']}' could not run: {err.message}", TEMPORARILY_UNAVAILABLE
-        ) from None
+        raise GuardrailUnavailable(guardrail["name"], err.message) from None
     except Exception as err:
-        raise MltrailException(
-            f"Guardrail '{guardrail['name']}' could not run: {type(err).__name__}: {err}",
-            TEMPORARILY_UNAVAILABLE,
-        ) from None
+        raise GuardrailUnavailable(guardrail["name"], f"{type(err).__name__}: {err}") from None
 
 
 async def _sanitize(call: Call, guardrail: dict[str, Any], payload: Any, rationale: str) -> Any:

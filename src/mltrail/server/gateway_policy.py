@@ -4,7 +4,8 @@ The proxy (:mod:`mltrail.server.gateway_proxy`) makes three calls into this modu
 
 * :func:`admit` before the provider call: a spent REJECT budget refuses it
   (:mod:`mltrail.server.gateway_budget`), then the endpoint's BEFORE guardrails judge the
-  request (:mod:`mltrail.server.gateway_guardrails`); it answers the body to send;
+  request (:mod:`mltrail.server.gateway_guardrails`; only the stages the route runs); it
+  answers the body to send;
 * :meth:`Admitted.screen` on a JSON answer: the AFTER guardrails judge it; it answers the
   bytes to relay;
 * :func:`count` once the call is over: its cost goes to the budget windows.
@@ -49,14 +50,28 @@ class Admitted:
         return content if screened is answer else json.dumps(screened).encode()
 
 
-async def admit(call: Call, endpoint: dict[str, Any], body: dict[str, Any], traced: GatewayTrace) -> Admitted:
+async def admit(
+    call: Call,
+    endpoint: dict[str, Any],
+    body: dict[str, Any],
+    traced: GatewayTrace,
+    stages: tuple[str, ...] = ("BEFORE", "AFTER"),
+) -> Admitted:
     """Check the budgets and run the BEFORE guardrails (their runs are spans of ``traced``); raises
-    :class:`MltrailException` to refuse the call."""
+    :class:`MltrailException` to refuse the call (:class:`~mltrail.server.gateway_guardrails.GuardrailStop`
+    when a guardrail's run refused it).
+
+    ``stages``: the guardrail stages the route runs (MLflow runs none on a unified embeddings call,
+    only BEFORE on an OpenAI-format one); guardrails of the other stages do not run.
+    """
     from starlette.concurrency import run_in_threadpool
 
     endpoint_id = str(endpoint["endpoint_id"])
     await run_in_threadpool(budget.check, call, endpoint_id, traced.username)
+    if not stages:
+        return Admitted(body, traced)
     found = await run_in_threadpool(guardrails.endpoint_guardrails, call, endpoint_id)
+    found = [g for g in found if g["stage"] in stages]
     if not found:
         return Admitted(body, traced)
     return Admitted(await guardrails.before(call, traced, found, body), traced, found)

@@ -27,7 +27,10 @@ provider's header, opened from its sealed form only here, for this request. The
 target passes the egress guard (:func:`~mltrail.server.webhook_urls.pinned_request`)
 each time; a secret's ``api_base`` must also use a scheme ``--gateway-api-base-allowed-schemes``
 allows (``https`` by default). Error text from a provider is relayed with the key masked out. An
-event-stream answer (``"stream": true``, Gemini's stream route) is relayed as it comes.
+event-stream answer (``"stream": true``, Gemini's stream route) is relayed as it comes; a
+guardrail's refusal of such a call is an error event in a 200 stream, as MLflow's
+(:mod:`mltrail.server.gateway_guardrails`), and each route runs the guardrail stages MLflow
+runs on it (``ProxyRoute.guardrails``: none on unified embeddings, BEFORE on OpenAI's).
 
 Every call is counted in the endpoint's usage (requests, failures, input and output
 tokens), read by ``GET /ajax-api/3.0/mltrail/gateway/usage``, and traced into the
@@ -64,6 +67,7 @@ from mltrail.server import gateway_traces as tr
 from mltrail.server import gateway_translate as gt
 from mltrail.server.auth.rules import AUTHENTICATED, USE, PermissionDenied, auth_enabled, subject_of
 from mltrail.server.bodies import locked_call, read_body
+from mltrail.server.gateway_guardrails import GuardrailStop
 from mltrail.server.limits import loads_json
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
@@ -138,17 +142,33 @@ class ProxyRoute(NamedTuple):
     request_type: str  # MLflow's GatewayRequestType value (trace metadata)
     method: str  # the provider span's ``method`` attribute
     set_model: bool = True  # replace the body's ``model`` with the definition's model name
+    # When MLflow answers the call as an event stream from the start, so that a guardrail's refusal
+    # is an event in it: "flag" (the body's "stream"), "always" or "never".
+    streams: str = "flag"
+    guardrails: tuple[str, ...] = ("BEFORE", "AFTER")  # the guardrail stages MLflow runs on it
 
 
 CHAT_ROUTE = ProxyRoute("openai", CHAT, tr.UNIFIED_CHAT, "chat")
-EMBEDDINGS_ROUTE = ProxyRoute("openai", EMBEDDINGS, tr.UNIFIED_EMBEDDINGS, "embeddings")
+EMBEDDINGS_ROUTE = ProxyRoute(
+    "openai", EMBEDDINGS, tr.UNIFIED_EMBEDDINGS, "embeddings", streams="never", guardrails=()
+)
 OPENAI_CHAT_ROUTE = ProxyRoute("openai", CHAT, tr.OPENAI_CHAT, "passthrough")
-OPENAI_EMBEDDINGS_ROUTE = ProxyRoute("openai", EMBEDDINGS, tr.OPENAI_EMBEDDINGS, "passthrough")
+# MLflow judges an OpenAI-format embeddings request but not its vectors.
+OPENAI_EMBEDDINGS_ROUTE = ProxyRoute(
+    "openai", EMBEDDINGS, tr.OPENAI_EMBEDDINGS, "passthrough", streams="never", guardrails=("BEFORE",)
+)
 RESPONSES_ROUTE = ProxyRoute("openai", "/responses", tr.OPENAI_RESPONSES, "passthrough")
-RESPONSES_COMPACT_ROUTE = ProxyRoute("openai", "/responses/compact", tr.OPENAI_RESPONSES, "passthrough")
+RESPONSES_COMPACT_ROUTE = ProxyRoute(
+    "openai", "/responses/compact", tr.OPENAI_RESPONSES, "passthrough", streams="never"
+)
 ANTHROPIC_ROUTE = ProxyRoute("anthropic", "/messages", tr.ANTHROPIC_MESSAGES, "passthrough")
 GEMINI_ROUTE = ProxyRoute(
-    "gemini", "/models/{model}:generateContent", tr.GEMINI_GENERATE_CONTENT, "passthrough", False
+    "gemini",
+    "/models/{model}:generateContent",
+    tr.GEMINI_GENERATE_CONTENT,
+    "passthrough",
+    False,
+    streams="never",
 )
 GEMINI_STREAM_ROUTE = ProxyRoute(
     "gemini",
@@ -156,8 +176,11 @@ GEMINI_STREAM_ROUTE = ProxyRoute(
     tr.GEMINI_GENERATE_CONTENT,
     "passthrough",
     False,
+    streams="always",
 )
-SYSTEM_ONE_ROUTE = ProxyRoute(None, providers.SYSTEM_ONE_PATH, tr.TYPESAFE_SYSTEM_ONE, "passthrough")
+SYSTEM_ONE_ROUTE = ProxyRoute(
+    None, providers.SYSTEM_ONE_PATH, tr.TYPESAFE_SYSTEM_ONE, "passthrough", streams="never"
+)
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson")
 
 
@@ -355,9 +378,11 @@ async def _forward(
     system_one.check_endpoint(endpoint, route is SYSTEM_ONE_ROUTE)
     traced = tr.GatewayTrace(endpoint, route.request_type, body, call.request)
     try:  # budgets and BEFORE guardrails (mltrail.server.gateway_policy)
-        admitted = await policy.admit(call, endpoint, body, traced)
+        admitted = await policy.admit(call, endpoint, body, traced, route.guardrails)
     except MltrailException as err:
         await _finish(call, traced, None, error=err.message)
+        if isinstance(err, GuardrailStop) and _streamed(route, body):
+            return StreamingResponse(_refused(err), media_type="text/event-stream")
         raise
     body = admitted.body
     last: MltrailException | None = None
@@ -408,6 +433,19 @@ async def _forward(
     assert last is not None
     await _finish(call, traced, None, error=last.message)
     raise last
+
+
+def _streamed(route: ProxyRoute, body: dict[str, Any]) -> bool:
+    """Whether MLflow answers this call as an event stream whatever happens once it starts."""
+    return route.streams == "always" or (route.streams == "flag" and bool(body.get("stream")))
+
+
+async def _refused(err: MltrailException) -> AsyncIterator[bytes]:
+    """A streamed call's refusal as MLflow sends it: one error event, no ``[DONE]`` after it."""
+    # MLflow's BEFORE guardrails run inside the stream it has already answered 200 to, so their
+    # refusal can only be an event in it (json.dumps' default spacing, as MLflow writes it).
+    event = {"error": {"message": err.message, "type": type(err).__name__}}
+    yield f"data: {json.dumps(event)}\n\n".encode()
 
 
 _MAX_TRACED_EVENTS = 20_000  # a streamed answer kept for its trace (the output is joined from them)
@@ -507,7 +545,8 @@ def _raw_path(call: Call) -> str:
 
 async def raw_proxy(call: Call) -> Any:
     body = await _json_body(call)
-    route = ProxyRoute(None, "", tr.RAW_PROXY, "proxy", set_model=False)
+    # MLflow refuses a raw call before it knows whether the answer streams: an HTTP error always.
+    route = ProxyRoute(None, "", tr.RAW_PROXY, "proxy", set_model=False, streams="never")
     return await _forward(call, path_param(call, "endpoint_name"), route, body, _raw_path(call))
 
 
