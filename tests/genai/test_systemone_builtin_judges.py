@@ -304,6 +304,16 @@ def test_typesafe_models_ask_the_same_question_directly(env, typesafe):
     assert fluency["value"] == "yes" and fluency["metadata"]["guideline"] == systemone_prompts.FLUENCY
 
 
+def test_an_instruction_scorer_ignores_inference_params_on_system_one(env, typesafe):
+    """MLflow's Fluency never passes ``inference_params`` to its judge, so System One does not refuse them."""
+    names = {"CLASS": "Fluency", "ROW": {"outputs": "Paris."}, "OPTIONS": {"inference_params": {"top_p": 1}}}
+    for model in ("typesafe:/jev-1.13", "gateway:/jev"):
+        ours = facts(run(OURS, **names, MODEL=model))
+        assert ours["value"] == "yes" and ours["error"] is None, model
+    theirs = facts(run(OFFICIAL, **names, MODEL="gateway:/jev"))
+    assert theirs["value"] == "yes" and theirs["metadata"]["typesafe.model"] == "jev-1.13"
+
+
 @pytest.mark.parametrize("case", ["correctness-response", "safety-no", "retrieval-groundedness"])
 def test_a_chat_endpoint_stays_on_chat(env, typesafe, openai, case):
     """``gateway:/chat`` is an ordinary chat endpoint: both libraries chat and never ask System One."""

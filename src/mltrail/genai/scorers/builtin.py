@@ -508,14 +508,17 @@ class _InstructionScorer(BuiltInScorer):
 
     def _judge(self) -> InstructionsJudge:
         # Built per call: cheap, and no shared mutable state between threads.
-        typesafe = _systemone.provider_of(self.judge_model) == _systemone.TYPESAFE
+        provider = _systemone.provider_of(self.judge_model)
+        typesafe = provider == _systemone.TYPESAFE
         return InstructionsJudge(
             name=self.name,
             instructions_template=(typesafe and self._typesafe_instructions) or self.instructions,
             model=self.model,
             description=self.description,
             value_type=self.value_type,
-            inference_params=self.inference_params,
+            # MLflow's instruction scorers never pass inference_params, so System One, which
+            # refuses them, is not refused there; chat models keep them.
+            inference_params=self.inference_params if provider is None else None,
             extra_headers=self.extra_headers if typesafe else None,
         )
 
