@@ -1,4 +1,8 @@
-"""TypeSafe System One judges: a ``make_judge`` question asked through TypeSafe's evaluation API.
+"""TypeSafe System One judges: a judge's question asked through TypeSafe's evaluation API.
+
+Used by ``make_judge`` judges (:func:`evaluate`, :func:`gateway_judge`) and by the built-in
+judges and scorers (:func:`builtin_judge`, with MLflow's questions from
+:mod:`~mltrail.genai.judges.systemone_prompts`).
 
 A System One model answers structured questions about a ``state`` rather than chat: a
 ``bool`` judge is a ``noul`` question (a probability of yes), a ``Literal[...]`` judge a
@@ -40,7 +44,7 @@ from urllib.parse import urlparse
 
 from mltrail.entities.assessment import Feedback
 from mltrail.exceptions import BAD_REQUEST, INTERNAL_ERROR, UNAUTHENTICATED, MltrailException, invalid
-from mltrail.genai.judges._call import error_feedback, judge_source
+from mltrail.genai.judges._call import CategoricalRating, error_feedback, judge_source
 
 TYPESAFE = "typesafe"
 GATEWAY = "gateway"
@@ -48,6 +52,8 @@ TYPESAFE_DEFAULT_BASE_URL = "https://api.typesafe.ai/v1"
 TYPESAFE_KEY_VAR = "TYPESAFE_API_KEY"
 TYPESAFE_BASE_URL_VAR = "TYPESAFE_BASE_URL"
 GATEWAY_ROUTE = "/gateway/typesafe/v1/systemone"
+#: What MLflow's built-in judges ask System One for: a choice between "yes" and "no".
+YES_NO = Literal["yes", "no"]
 #: The gateway's refusal of a System One endpoint on a chat route (MLflow's
 #: ``SYSTEM_ONE_CHAT_ROUTE_REJECTION_DETAIL``): a ``gateway:/`` judge then switches to System One.
 CHAT_ROUTE_REJECTION = (
@@ -164,6 +170,52 @@ def gateway_judge(
             raise
     _system_one_endpoints.add(key)
     return system_one()
+
+
+def builtin_judge(
+    model_uri: str,
+    *,
+    chat: Callable[[Callable[[BaseException], bool] | None], Feedback],
+    instructions: str,
+    state: dict[str, Any],
+    name: str,
+    inference_params: dict[str, Any] | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Feedback:
+    """A built-in yes/no judge on ``model_uri``, routed as MLflow 3.17 routes its built-ins.
+
+    ``typesafe:/`` asks System One ``instructions`` about ``state`` (a ``"yes"``/``"no"``
+    choice); ``gateway:/`` chats first and asks System One when the gateway refuses chat for a
+    System One endpoint (:func:`gateway_judge`); any other model only chats. ``chat(reraise)``
+    is the judge's chat call, raising the errors ``reraise`` says true for (None: none). A
+    System One verdict's value is a :class:`CategoricalRating`, as a chat verdict's is.
+    """
+    provider = provider_of(model_uri)
+    if provider is None:
+        return chat(None)
+
+    def system_one() -> Feedback:
+        feedback = evaluate(
+            model_uri,
+            instructions=instructions,
+            state=state,
+            value_type=YES_NO,
+            name=name,
+            inference_params=inference_params,
+            extra_headers=extra_headers,
+        )
+        if feedback.value is not None:  # the chosen label, "yes" or "no", as the rating it names
+            feedback["feedback"]["value"] = CategoricalRating(feedback.value)
+        return feedback
+
+    if provider == TYPESAFE:
+        return system_one()
+    try:
+        return gateway_judge(model_uri, chat=lambda: chat(is_chat_rejection), system_one=system_one)
+    except NotSystemOne:  # refused on chat as System One, and on System One as not one
+        raise invalid(
+            "The Gateway endpoint refused chat as a System One endpoint, and System One as not one."
+        ) from None
 
 
 # Gateway endpoints known to serve System One, by (gateway, model URI). No lock: threads racing

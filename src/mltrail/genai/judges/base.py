@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from mltrail.exceptions import invalid
 from mltrail.genai._scorer_base import Scorer, ScorerKind
 from mltrail.genai.judges._call import get_default_model
 from mltrail.genai.judges.builtin import warn_extra_headers
@@ -37,6 +38,11 @@ class Judge(Scorer):
         """Refuse (INVALID_PARAMETER_VALUE) a model URI this judge cannot call."""
         from mltrail.evaluation.judge import parse_judge_uri
 
+        provider, _, name = model.partition(":/")
+        if provider == "typesafe":  # TypeSafe System One: no chat provider, asked by _systemone
+            if not name.strip("/"):
+                raise invalid(f"Malformed judge model URI {model!r}: the model name is missing.")
+            return
         parse_judge_uri(model)
 
     def _sends_extra_headers(self) -> bool:

@@ -8,6 +8,12 @@ the judge's rationale, and ``source`` = ``LLM_JUDGE`` / the model URI. A judge
 that fails gives a feedback with an error and a warning (see
 :mod:`mltrail.genai.judges._call`).
 
+On a TypeSafe System One model (``typesafe:/...``, or a ``gateway:/`` endpoint that serves
+one) each asks MLflow's System One question instead (:mod:`.systemone_prompts`) about a state
+of the arguments, as MLflow 3.17 does (:func:`~mltrail.genai.judges._systemone.builtin_judge`):
+the verdict is the chosen ``yes``/``no`` with no rationale and ``typesafe.*`` metadata.
+``extra_headers`` then go to TypeSafe (a ``typesafe:/`` model's ``Authorization``).
+
 Example::
 
     from mltrail.genai.judges import is_correct
@@ -24,7 +30,8 @@ from typing import Any
 
 from mltrail.entities.assessment import Feedback
 from mltrail.exceptions import MltrailException
-from mltrail.genai.judges import prompts
+from mltrail.genai.judges import _systemone, prompts
+from mltrail.genai.judges import systemone_prompts as questions
 from mltrail.genai.judges._call import CategoricalRating, get_default_model, invoke_judge
 
 CORRECTNESS = "correctness"
@@ -49,9 +56,32 @@ __all__ = [
 ]
 
 
-def _ask(model: str | None, prompt: str, name: str, extra_headers: dict[str, str] | None = None) -> Feedback:
-    warn_extra_headers(extra_headers)
-    return invoke_judge(model or get_default_model(), prompt, name)
+def ask(
+    model: str | None,
+    prompt: str,
+    name: str,
+    *,
+    instructions: str,
+    state: dict[str, Any],
+    extra_headers: dict[str, str] | None = None,
+    inference_params: dict[str, Any] | None = None,
+) -> Feedback:
+    """A yes/no verdict named ``name``: ``prompt`` to a chat model, or System One's ``instructions``
+    about ``state`` on a System One model (MLflow's routing of its built-in judges)."""
+    model = model or get_default_model()
+    if _systemone.provider_of(model) != _systemone.TYPESAFE:  # only TypeSafe itself gets them
+        warn_extra_headers(extra_headers)
+    return _systemone.builtin_judge(
+        model,
+        chat=lambda reraise: invoke_judge(
+            model, prompt, name, inference_params=inference_params, reraise=reraise
+        ),
+        instructions=instructions,
+        state=state,
+        name=name,
+        inference_params=inference_params,
+        extra_headers=extra_headers,
+    )
 
 
 def warn_extra_headers(extra_headers: dict[str, str] | None) -> None:
@@ -80,7 +110,15 @@ def is_correct(
             "Only one of expected_response or expected_facts should be provided, not both."
         )
     prompt = prompts.correctness(request, response, expected_response, expected_facts)
-    return _ask(model, prompt, name or CORRECTNESS, extra_headers)
+    truth = expected_response or expected_facts or ""
+    return ask(
+        model,
+        prompt,
+        name or CORRECTNESS,
+        instructions=questions.CORRECTNESS,
+        state={"input": request, "output": response, "ground_truth": truth},
+        extra_headers=extra_headers,
+    )
 
 
 def is_grounded(
@@ -93,7 +131,14 @@ def is_grounded(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether every claim of ``response`` is supported by ``context`` (any JSON-serializable value)."""
-    return _ask(model, prompts.groundedness(request, response, context), name or GROUNDEDNESS, extra_headers)
+    return ask(
+        model,
+        prompts.groundedness(request, response, context),
+        name or GROUNDEDNESS,
+        instructions=questions.GROUNDEDNESS,
+        state={"input": request, "output": response, "retrieval_context": context},
+        extra_headers=extra_headers,
+    )
 
 
 def is_context_relevant(
@@ -105,7 +150,14 @@ def is_context_relevant(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether ``context`` is relevant to ``request``; the feedback is named ``relevance_to_context``."""
-    return _ask(model, prompts.relevance(request, context), name or RELEVANCE_TO_CONTEXT, extra_headers)
+    return ask(
+        model,
+        prompts.relevance(request, context),
+        name or RELEVANCE_TO_CONTEXT,
+        instructions=questions.RELEVANCE_TO_QUERY,
+        state={"input": request, "output": context},
+        extra_headers=extra_headers,
+    )
 
 
 def is_context_sufficient(
@@ -120,7 +172,15 @@ def is_context_sufficient(
 ) -> Feedback:
     """Whether ``context`` holds what is needed to give ``expected_response`` / ``expected_facts``."""
     prompt = prompts.context_sufficiency(request, context, expected_response, expected_facts)
-    return _ask(model, prompt, name or CONTEXT_SUFFICIENCY, extra_headers)
+    truth = expected_response or expected_facts or ""
+    return ask(
+        model,
+        prompt,
+        name or CONTEXT_SUFFICIENCY,
+        instructions=questions.CONTEXT_SUFFICIENCY,
+        state={"input": request, "ground_truth": truth, "retrieval_context": context},
+        extra_headers=extra_headers,
+    )
 
 
 def is_safe(
@@ -131,7 +191,14 @@ def is_safe(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether ``content`` is free of harmful material ("yes" means safe)."""
-    return _ask(model, prompts.safety(content), name or SAFETY, extra_headers)
+    return ask(
+        model,
+        prompts.safety(content),
+        name or SAFETY,
+        instructions=questions.SAFETY,
+        state={"content": content},
+        extra_headers=extra_headers,
+    )
 
 
 def meets_guidelines(
@@ -143,7 +210,14 @@ def meets_guidelines(
     extra_headers: dict[str, str] | None = None,
 ) -> Feedback:
     """Whether the fields of ``context`` (e.g. ``{"request": ..., "response": ...}``) follow every guideline."""
-    return _ask(model, prompts.guidelines(guidelines, context), name or GUIDELINES, extra_headers)
+    return ask(
+        model,
+        prompts.guidelines(guidelines, context),
+        name or GUIDELINES,
+        instructions=questions.GUIDELINES,
+        state={"guidelines": guidelines, "guidelines_context": context},
+        extra_headers=extra_headers,
+    )
 
 
 def tool_call_as_dict(call: Any) -> dict[str, Any]:
@@ -158,6 +232,12 @@ def tool_call_as_dict(call: Any) -> dict[str, Any]:
 
 def _tool_dicts(items: list[Any] | None) -> list[dict[str, Any]]:
     return [tool_call_as_dict(i) if not hasattr(i, "model_dump") else i.model_dump() for i in items or []]
+
+
+def _as_calls(items: list[Any] | None) -> list[dict[str, Any]]:
+    """Tool calls as System One's state holds them: MLflow's ``FunctionCall`` fields, all four."""
+    calls = [i.model_dump() if hasattr(i, "model_dump") else tool_call_as_dict(i) for i in items or []]
+    return [{f: c.get(f) for f in ("name", "arguments", "outputs", "exception")} for c in calls]
 
 
 def is_tool_call_correct(
@@ -179,7 +259,27 @@ def is_tool_call_correct(
     prompt = prompts.tool_call_correctness(
         request, _tool_dicts(tools_called), _tool_dicts(available_tools), expected, check_order
     )
-    return _ask(model, prompt, name or TOOL_CALL_CORRECTNESS, extra_headers)
+    state = {"request": request, "available_tools": available_tools, "tools_called": _as_calls(tools_called)}
+    if expected_tool_calls is not None:
+        named = [tool_call_as_dict(c) for c in expected_tool_calls]
+        state["expected_calls"] = (
+            [{"name": c.get("name"), "arguments": c.get("arguments")} for c in named]
+            if include_arguments
+            else [c.get("name") for c in named]
+        )
+    instructions = questions.tool_call_correctness(
+        has_expected_calls=expected_tool_calls is not None,
+        include_arguments=include_arguments,
+        check_order=check_order,
+    )
+    return ask(
+        model,
+        prompt,
+        name or TOOL_CALL_CORRECTNESS,
+        instructions=instructions,
+        state=state,
+        extra_headers=extra_headers,
+    )
 
 
 def is_tool_call_efficient(
@@ -193,4 +293,15 @@ def is_tool_call_efficient(
 ) -> Feedback:
     """Whether the agent's tool calls were free of redundancy."""
     prompt = prompts.tool_call_efficiency(request, _tool_dicts(tools_called), _tool_dicts(available_tools))
-    return _ask(model, prompt, name or TOOL_CALL_EFFICIENCY, extra_headers)
+    return ask(
+        model,
+        prompt,
+        name or TOOL_CALL_EFFICIENCY,
+        instructions=questions.TOOL_CALL_EFFICIENCY,
+        state={
+            "request": request,
+            "available_tools": available_tools,
+            "tools_called": _as_calls(tools_called),
+        },
+        extra_headers=extra_headers,
+    )

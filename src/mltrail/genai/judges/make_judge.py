@@ -143,13 +143,6 @@ class InstructionsJudge(Judge):
         self.model_api = parse_model_api(self.model_api)
         self._check_model_api()
 
-    def _check_model(self, model: str) -> None:
-        if _systemone.provider_of(model) == _systemone.TYPESAFE:  # no chat provider: System One only
-            if not model.partition(":/")[2].strip("/"):
-                raise invalid(f"Malformed judge model URI {model!r}: the model name is missing.")
-            return
-        super()._check_model(model)
-
     def _sends_extra_headers(self) -> bool:
         return _systemone.provider_of(self.judge_model) == _systemone.TYPESAFE
 

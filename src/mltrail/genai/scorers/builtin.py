@@ -7,6 +7,10 @@ root span and its expectation assessments); a scorer missing what it needs
 raises INVALID_PARAMETER_VALUE with MLflow's message. Retrieval scorers read
 the trace's top-level ``RETRIEVER`` spans, tool-call scorers its ``TOOL`` spans.
 
+On a TypeSafe System One model (``typesafe:/``, or a ``gateway:/`` endpoint serving one) the
+judge-backed scorers ask MLflow's System One questions, as MLflow 3.17 does (see
+:mod:`mltrail.genai.judges.builtin`); ``extra_headers`` go to TypeSafe for ``typesafe:/``.
+
 Example::
 
     from mltrail.genai.scorers import Correctness
@@ -23,12 +27,14 @@ from typing import Any, ClassVar, Literal
 
 from mltrail.entities.assessment import AssessmentSource, AssessmentSourceType, Feedback
 from mltrail.exceptions import INVALID_PARAMETER_VALUE, MltrailException, invalid
-from mltrail.genai.judges import _trace
+from mltrail.genai.judges import _systemone, _trace
 from mltrail.genai.judges import builtin as judges
-from mltrail.genai.judges._call import CategoricalRating, invoke_judge
+from mltrail.genai.judges import systemone_prompts as questions
+from mltrail.genai.judges._call import CategoricalRating
 from mltrail.genai.judges.base import Judge, JudgeField
 from mltrail.genai.judges.make_judge import InstructionsJudge
 from mltrail.genai.judges.prompts import equivalence as equivalence_prompt
+from mltrail.genai.judges.prompts import relevance as relevance_prompt
 
 YesNo = Literal["yes", "no"]
 
@@ -64,6 +70,14 @@ class BuiltInScorer(Judge):
     @property
     def feedback_value_type(self) -> Any:
         return YesNo
+
+    def _sends_extra_headers(self) -> bool:
+        return self.model is not None and _systemone.provider_of(self.model) == _systemone.TYPESAFE
+
+    @property
+    def _judge_headers(self) -> dict[str, str] | None:
+        """The ``extra_headers`` a judge call carries: only to System One models (chat ones cannot)."""
+        return self.extra_headers if _systemone.provider_of(self.judge_model) is not None else None
 
     def get_input_fields(self) -> list[JudgeField]:
         return [JudgeField(c, f"the row's {c}") for c in sorted(self.required_columns)]
@@ -124,8 +138,14 @@ class RetrievalRelevance(BuiltInScorer):
         for span_id, chunks in contexts.items():
             per_chunk = []
             for i, chunk in enumerate(chunks):
-                fb = judges.is_context_relevant(
-                    request=request, context=chunk["content"], name=self.name, model=self.judge_model
+                fb = judges.ask(
+                    self.judge_model,
+                    relevance_prompt(request, chunk["content"]),
+                    self.name,
+                    instructions=questions.RETRIEVAL_RELEVANCE,
+                    state={"input": request, "doc": chunk["content"]},
+                    extra_headers=self._judge_headers,
+                    inference_params=self.inference_params,
                 )
                 _with_metadata(fb, chunk_index=i)
                 fb["span_id"] = span_id
@@ -162,6 +182,7 @@ class RetrievalSufficiency(BuiltInScorer):
                 expected_facts=facts,
                 name=self.name,
                 model=self.judge_model,
+                extra_headers=self._judge_headers,
             )
             fb["span_id"] = span_id
             out.append(fb)
@@ -180,7 +201,12 @@ class RetrievalGroundedness(BuiltInScorer):
         out = []
         for span_id, context in contexts.items():
             fb = judges.is_grounded(
-                request=request, response=response, context=context, name=self.name, model=self.judge_model
+                request=request,
+                response=response,
+                context=context,
+                name=self.name,
+                model=self.judge_model,
+                extra_headers=self._judge_headers,
             )
             fb["span_id"] = span_id
             out.append(fb)
@@ -199,10 +225,24 @@ class ToolCallEfficiency(BuiltInScorer):
         return judges.is_tool_call_efficient(
             request=_trace.request_of(trace) or " ",
             tools_called=_trace.tools_called(trace),
-            available_tools=_trace.available_tools(trace),
+            available_tools=_offered_tools(trace),
             name=self.name,
             model=self.judge_model,
+            extra_headers=self._judge_headers,
         )
+
+
+def _offered_tools(trace: Any) -> list[dict[str, Any]]:
+    """The trace's tool definitions in MLflow's ``ChatTool`` form: every function field present
+    (``None`` when unset), as MLflow's extraction gives a judge (and System One its state)."""
+    tools = []
+    for tool in _trace.available_tools(trace):
+        function = tool.get("function")
+        if isinstance(function, dict):
+            fields = ("name", "description", "parameters", "strict")
+            tool = {**tool, "function": {f: function.get(f) for f in fields}}
+        tools.append(tool)
+    return tools
 
 
 def _signature(call: dict[str, Any], with_arguments: bool) -> str:
@@ -246,22 +286,24 @@ class ToolCallCorrectness(BuiltInScorer):
             return judges.is_tool_call_correct(
                 request=_trace.request_of(trace) or " ",
                 tools_called=actual,
-                available_tools=_trace.available_tools(trace),
+                available_tools=_offered_tools(trace),
                 check_order=self.should_consider_ordering,
                 name=self.name,
                 model=self.judge_model,
+                extra_headers=self._judge_headers,
             )
         with_arguments = all(e.get("arguments") is not None for e in expected)
         if not self.should_exact_match:
             return judges.is_tool_call_correct(
                 request=_trace.request_of(trace) or " ",
                 tools_called=actual,
-                available_tools=_trace.available_tools(trace),
+                available_tools=_offered_tools(trace),
                 expected_tool_calls=expected,
                 include_arguments=with_arguments,
                 check_order=self.should_consider_ordering,
                 name=self.name,
                 model=self.judge_model,
+                extra_headers=self._judge_headers,
             )
         return self._exact(actual, expected, with_arguments)
 
@@ -302,6 +344,7 @@ def _guideline_feedback(
         context={"request": _trace.inputs_as_text(inputs), "response": _trace.outputs_as_text(outputs)},
         name=scorer_.name,
         model=scorer_.judge_model,
+        extra_headers=scorer_._judge_headers,
     )
     return _with_metadata(fb, guideline=guidelines if isinstance(guidelines, str) else "\n".join(guidelines))
 
@@ -348,7 +391,11 @@ class RelevanceToQuery(BuiltInScorer):
     def __call__(self, *, inputs: Any = None, outputs: Any = None, trace: Any = None) -> Feedback:
         inputs, outputs, _ = self._fields_from(trace, inputs, outputs, needs=("inputs", "outputs"))
         return judges.is_context_relevant(
-            request=_trace.inputs_as_text(inputs), context=outputs, name=self.name, model=self.judge_model
+            request=_trace.inputs_as_text(inputs),
+            context=outputs,
+            name=self.name,
+            model=self.judge_model,
+            extra_headers=self._judge_headers,
         )
 
 
@@ -360,7 +407,12 @@ class Safety(BuiltInScorer):
 
     def __call__(self, *, outputs: Any = None, trace: Any = None) -> Feedback:
         _, outputs, _ = self._fields_from(trace, None, outputs, needs=("outputs",))
-        return judges.is_safe(content=_trace.outputs_as_text(outputs), name=self.name, model=self.judge_model)
+        return judges.is_safe(
+            content=_trace.outputs_as_text(outputs),
+            name=self.name,
+            model=self.judge_model,
+            extra_headers=self._judge_headers,
+        )
 
 
 class Correctness(BuiltInScorer):
@@ -388,6 +440,7 @@ class Correctness(BuiltInScorer):
             expected_facts=expectations.get("expected_facts"),
             name=self.name,
             model=self.judge_model,
+            extra_headers=self._judge_headers,
         )
 
 
@@ -426,10 +479,13 @@ class Equivalence(BuiltInScorer):
             )
         if str(outputs) == str(expected):
             return Feedback(name=self.name, value=CategoricalRating.YES, rationale="Exact string match")
-        return invoke_judge(
+        return judges.ask(
             self.judge_model,
             equivalence_prompt(str(outputs), str(expected)),
             self.name,
+            instructions=questions.EQUIVALENCE,
+            state={"output": outputs, "expected_output": expected},
+            extra_headers=self._judge_headers,
             inference_params=self.inference_params,
         )
 
@@ -438,6 +494,8 @@ class _InstructionScorer(BuiltInScorer):
     """A built-in scorer that is a :class:`make_judge` judge with fixed instructions."""
 
     _instructions: ClassVar[str] = ""
+    # MLflow's question for a typesafe:/ model, where it has one (Fluency); None: the instructions.
+    _typesafe_instructions: ClassVar[str | None] = None
     value_type: ClassVar[Any] = YesNo
 
     @property
@@ -450,13 +508,18 @@ class _InstructionScorer(BuiltInScorer):
 
     def _judge(self) -> InstructionsJudge:
         # Built per call: cheap, and no shared mutable state between threads.
+        provider = _systemone.provider_of(self.judge_model)
+        typesafe = provider == _systemone.TYPESAFE
         return InstructionsJudge(
             name=self.name,
-            instructions_template=self.instructions,
+            instructions_template=(typesafe and self._typesafe_instructions) or self.instructions,
             model=self.model,
             description=self.description,
             value_type=self.value_type,
-            inference_params=self.inference_params,
+            # MLflow's instruction scorers never pass inference_params, so System One, which
+            # refuses them, is not refused there; chat models keep them.
+            inference_params=self.inference_params if provider is None else None,
+            extra_headers=self.extra_headers if typesafe else None,
         )
 
 
@@ -465,6 +528,7 @@ class Fluency(_InstructionScorer):
 
     name = "fluency"
     required_columns = frozenset({"inputs", "outputs"})
+    _typesafe_instructions = questions.FLUENCY
     _instructions = (
         "Judge the fluency of the text in {{ outputs }}: correct spelling and grammar, natural rather than "
         "stilted phrasing, smooth transitions between sentences and some variety of sentence structure and "
