@@ -19,6 +19,7 @@ import click
 
 from mltrail.entities.webhook import DEFAULT_URL_SCHEMES, parse_schemes
 from mltrail.exceptions import MltrailException
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.config import (
     DEFAULT_ARTIFACTS_DESTINATION,
     DEFAULT_BACKEND_STORE_URI,
@@ -532,14 +533,9 @@ def run_server(
             grpc_server.stop()
 
 
-#: Held while a server thread imports the SDK's scorers late (the scorer worker, a request's first
-#: guardrail): two threads importing the same modules at once can meet one half-initialised.
-_LAZY_IMPORTS = threading.Lock()
-
-
 def _load_scorer(serialized_scorer: str) -> Any:
     """A registered scorer ready to run (the SDK is imported on the first guardrail, not at start-up)."""
-    with _LAZY_IMPORTS:
+    with LAZY_IMPORTS:
         from mltrail.genai.scorers.serialization import load_scorer
 
     return load_scorer(serialized_scorer)
@@ -621,7 +617,7 @@ def _scorer_worker_loop(backend_store_uri: str, readiness: Readiness | None) -> 
         interval = 2.0
     while readiness is not None and not readiness.ready:
         time.sleep(interval)
-    with _LAZY_IMPORTS:
+    with LAZY_IMPORTS:
         from mltrail.store.sql.scorers import SqlScorerStore
 
     store = None
@@ -633,7 +629,7 @@ def _scorer_worker_loop(backend_store_uri: str, readiness: Readiness | None) -> 
                 break
         except Exception:  # the database is not ready or briefly away: ask again later
             logging.getLogger("mltrail").debug("scorer worker: waiting for the database", exc_info=True)
-    with _LAZY_IMPORTS:
+    with LAZY_IMPORTS:
         from mltrail.cli.scorer_worker import worker_from_env
 
     worker_from_env(backend_store_uri).run_forever()
