@@ -293,7 +293,8 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
             envvar="MLTRAIL_WEBHOOKS_ALLOW_PRIVATE",
             help="Let webhooks and the AI gateway's api_base target loopback, private and link-local "
             "addresses (local development only: off, they cannot reach this host's or its "
-            "network's internal services).",
+            "network's internal services). MLflow's MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS (webhooks) and "
+            "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS (the gateway) are read too.",
         ),
         click.option(
             "--webhooks-allowed-schemes",
@@ -359,6 +360,8 @@ def build_config(**kw: object) -> ServerConfig:
             root = os.path.abspath(root)  # a folder: pin it now, not against a later cwd
         check_artifact_location(root)
     backend = str(kw.get("backend_store_uri") or DEFAULT_BACKEND_STORE_URI)
+    # mltrail's option opens both webhooks and the gateway; MLflow's two variables one each.
+    allow_private = bool(kw.get("webhooks_allow_private", False))
     return ServerConfig(
         backend_store_uri=backend,
         registry_store_uri=kw.get("registry_store_uri") or None,  # type: ignore[arg-type]
@@ -381,7 +384,9 @@ def build_config(**kw: object) -> ServerConfig:
         if kw.get("expose_prometheus")
         else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
-        webhooks_allow_private=bool(kw.get("webhooks_allow_private", False)),
+        webhooks_allow_private=allow_private or _mlflow_flag("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"),
+        gateway_api_base_allow_private=allow_private
+        or _mlflow_flag("MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS"),
         webhook_allowed_schemes=_scheme_setting(kw.get("webhooks_allowed_schemes")),
         gateway_api_base_allowed_schemes=_scheme_setting(kw.get("gateway_api_base_allowed_schemes")),
         secrets_key_file=os.path.abspath(str(kw["secrets_key_file"])) if kw.get("secrets_key_file") else None,
@@ -389,6 +394,17 @@ def build_config(**kw: object) -> ServerConfig:
         static_prefix=str(kw.get("static_prefix") or ""),
         read_replica_backend_store_uri=_read_replica(backend, kw.get("read_replica_backend_store_uri")),  # type: ignore[arg-type]
     )
+
+
+def _mlflow_flag(name: str) -> bool:
+    """MLflow's boolean variable ``name``, read as MLflow reads it (true/false/1/0, any case; default
+    false); unset or empty is false, anything else stops the server with one line."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return False
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise click.ClickException(f"{name} must be one of true, false, 1 or 0 (any case), got {value!r}")
+    return value.lower() in ("true", "1")
 
 
 def _allowed_roots(raw: str) -> tuple[str, ...]:

@@ -241,8 +241,9 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
     # A stored api_base meets the scheme setting in force now (it may have been saved under a wider
     # one); the built-in provider URLs are this code's constants (https, and Ollama's local http).
     schemes = call.config.gateway_api_base_allowed_schemes if target.from_api_base else SUPPORTED_SCHEMES
+    allow_private = bool(call.config.gateway_api_base_allow_private)
     url, host, extensions = pinned_request(
-        target.url + path, bool(call.config.webhooks_allow_private), "Gateway provider URL", schemes=schemes
+        target.url + path, allow_private, "Gateway provider URL", schemes=schemes
     )
     headers = {
         **host,
