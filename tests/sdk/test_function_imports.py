@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import sys
 from pathlib import Path
 
 import mltrail
@@ -155,3 +156,86 @@ def test_audited_entries_still_match_an_import():
     assert not stale, "Entries whose import is gone (remove them):\n" + "\n".join(
         f"{a} -> {b}" for a, b in stale
     )
+
+
+#: Packages every server has loaded once its app is built (``create_app``): importing them
+#: again is a look-up in ``sys.modules``. (A ``sqlalchemy.dialects.<name>`` package is imported
+#: only when the engine of that dialect, which loaded it, is in use.)
+LOADED_WITH_THE_APP = ("starlette", "msgspec", "sqlalchemy")
+
+#: Function-level imports in the server and the stores that need not hold the lock, and why.
+OUTSIDE_THE_LOCK = {
+    ("mltrail.server.app", "mltrail.server.auth"): "create_app, in the main thread, with basic-auth",
+    ("mltrail.server.handlers.graphql_api", "graphql"): "after execute() loaded graphql-core under the lock",
+    ("mltrail.server.handlers.graphql_api", "graphql.language"): "loaded with graphql, as above",
+    ("mltrail.server.metrics", "prometheus_client"): "Metrics is built with the app, in the main thread",
+    (
+        "mltrail.server.otlp_grpc",
+        "grpc",
+    ): "`mltrail server` imports grpcio in the main thread before it starts",
+    ("mltrail.store._transport", "certifi"): "one module that imports nothing of its own",
+}
+
+
+def _needs_the_lock(target: str) -> bool:
+    top = target.partition(".")[0]
+    return top not in sys.stdlib_module_names and top not in LOADED_WITH_THE_APP
+
+
+def late_imports_outside_the_lock(source: str, module: str, is_package: bool) -> set[tuple[str, str]]:
+    """``(module, imported module)`` for each function-level import of a module that is neither in
+    the standard library nor loaded with the app, and not under ``with LAZY_IMPORTS:``."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(node: ast.AST, in_function: bool, locked: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if _is_type_checking(child):
+                continue
+            if in_function and not locked and isinstance(child, (ast.Import, ast.ImportFrom)):
+                found.update((module, t) for t in _targets(child, module, is_package) if _needs_the_lock(t))
+            holds = isinstance(child, ast.With) and any(
+                ast.unparse(item.context_expr) == "LAZY_IMPORTS" for item in child.items
+            )
+            function = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            walk(child, in_function or function, (locked and not function) or holds)
+
+    walk(ast.parse(source), False, False)
+    return found
+
+
+def test_the_lock_scanner_sees_imports_outside_with_lazy_imports():
+    source = """
+import httpx
+def f():
+    import json
+    import sqlalchemy as sa
+    with LAZY_IMPORTS:
+        from mltrail.store.sql import gateway
+        import yaml
+        def inner():
+            from mltrail.store.sql import webhooks
+    from mltrail.store.sql import traces
+    import graphql
+"""
+    assert late_imports_outside_the_lock(source, "mltrail.server.x", False) == {
+        ("mltrail.server.x", "mltrail.store.sql.webhooks"),
+        ("mltrail.server.x", "mltrail.store.sql.traces"),
+        ("mltrail.server.x", "graphql"),
+    }
+
+
+def test_late_imports_of_the_server_and_the_stores_hold_the_one_lock():
+    """A late import in the server or a store may run first in any thread (the store-opening
+    thread, a worker thread, the database thread, the webhook dispatcher, the scorer worker): it
+    holds ``mltrail.lazy_imports.LAZY_IMPORTS``, so two threads never import at the same time."""
+    found: set[tuple[str, str]] = set()
+    for package in ("server", "store", "ui"):
+        for path in sorted((SRC / "mltrail" / package).rglob("*.py")):
+            module, is_package = _module_name(path)
+            found |= late_imports_outside_the_lock(path.read_text(encoding="utf-8"), module, is_package)
+    unlocked = sorted(found - OUTSIDE_THE_LOCK.keys())
+    assert not unlocked, "Wrap these imports in `with LAZY_IMPORTS:`:\n" + "\n".join(
+        f"{a} -> {b}" for a, b in unlocked
+    )
+    stale = sorted(OUTSIDE_THE_LOCK.keys() - found)
+    assert not stale, f"OUTSIDE_THE_LOCK entries that no longer match an import (remove them): {stale}"

@@ -389,3 +389,37 @@ def test_secret_sealed_with_another_key_is_never_sent_unsigned(
     result = client.test_webhook(hook.webhook_id)  # the test endpoint says so too, and sends nothing
     assert receiver.requests["/badkey"] == [] and not result.success
     assert "cannot be decrypted" in result.error_message
+
+
+def test_a_delivery_refused_by_the_url_check_fails_at_once(tmp_path, receiver: Receiver, monkeypatch) -> None:
+    """A webhook saved while its target was allowed, on a server that refuses it (its address, then its
+    scheme): the delivery ends FAILED after one attempt, nothing sent, with MLflow's message; MLflow's
+    ``_validate_webhook_url`` raises before its retrying session is used, so it is not retried either.
+    The backoff is a minute here: a retry would leave the delivery PENDING."""
+    from mlflow.utils.validation import _validate_webhook_url
+
+    url = f"{receiver.url}/refused"
+    with running_server(tmp_path, None, *LOOPBACK_HTTP) as opened:
+        hook = MlflowClient(tracking_uri=opened.url, registry_uri=opened.url).create_webhook(
+            "refused-later", url, ["registered_model.created"]
+        )
+    env = {"MLTRAIL_WEBHOOK_RETRY_BACKOFF": "60", "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "3"}
+    closed_by = {
+        "address": ("--webhooks-allowed-schemes", "http,https"),
+        "scheme": ("--webhooks-allow-private",),
+    }
+    for done, (why, options) in enumerate(closed_by.items(), 1):
+        # What MLflow's own check says under the same settings.
+        monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https" if why == "address" else "https")
+        monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "false" if why == "address" else "true")
+        with pytest.raises(MlflowException) as mlflow_says:
+            _validate_webhook_url(url)
+        with running_server(tmp_path, None, *options, env=env) as closed:
+            MlflowClient(tracking_uri=closed.url, registry_uri=closed.url).create_registered_model(f"m-{why}")
+            found = _wait_deliveries(closed, hook.webhook_id, done)
+        latest = max(found, key=lambda d: d["created_timestamp"])
+        outcome = (latest["status"], latest["attempts"], latest.get("response_status"))
+        assert outcome == ("FAILED", 1, None), why
+        assert latest["error_message"] == mlflow_says.value.message, why
+        assert "next_attempt_timestamp" not in latest, why
+    assert receiver.requests["/refused"] == []

@@ -182,9 +182,10 @@ def running_server(
     *extra_args: str,
     env: Mapping[str, str] | None = None,
     timeout: float = 60,
+    health_path: str = "/health",
 ) -> Iterator[LiveServer]:
     """:func:`start_server` for the length of a ``with`` block, stopped however the block ends."""
-    server = start_server(root, backend, *extra_args, env=env, timeout=timeout)
+    server = start_server(root, backend, *extra_args, env=env, timeout=timeout, health_path=health_path)
     try:
         yield server
     finally:

@@ -19,6 +19,7 @@ import click
 
 from mltrail.entities.webhook import DEFAULT_URL_SCHEMES, parse_schemes
 from mltrail.exceptions import MltrailException
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.config import (
     DEFAULT_ARTIFACTS_DESTINATION,
     DEFAULT_BACKEND_STORE_URI,
@@ -292,7 +293,8 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
             envvar="MLTRAIL_WEBHOOKS_ALLOW_PRIVATE",
             help="Let webhooks and the AI gateway's api_base target loopback, private and link-local "
             "addresses (local development only: off, they cannot reach this host's or its "
-            "network's internal services).",
+            "network's internal services). MLflow's MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS (webhooks) and "
+            "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS (the gateway) are read too.",
         ),
         click.option(
             "--webhooks-allowed-schemes",
@@ -358,6 +360,8 @@ def build_config(**kw: object) -> ServerConfig:
             root = os.path.abspath(root)  # a folder: pin it now, not against a later cwd
         check_artifact_location(root)
     backend = str(kw.get("backend_store_uri") or DEFAULT_BACKEND_STORE_URI)
+    # mltrail's option opens both webhooks and the gateway; MLflow's two variables one each.
+    allow_private = bool(kw.get("webhooks_allow_private", False))
     return ServerConfig(
         backend_store_uri=backend,
         registry_store_uri=kw.get("registry_store_uri") or None,  # type: ignore[arg-type]
@@ -380,7 +384,9 @@ def build_config(**kw: object) -> ServerConfig:
         if kw.get("expose_prometheus")
         else None,
         allowed_artifact_roots=_allowed_roots(str(kw.get("allowed_artifact_roots") or "")),
-        webhooks_allow_private=bool(kw.get("webhooks_allow_private", False)),
+        webhooks_allow_private=allow_private or _mlflow_flag("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"),
+        gateway_api_base_allow_private=allow_private
+        or _mlflow_flag("MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS"),
         webhook_allowed_schemes=_scheme_setting(kw.get("webhooks_allowed_schemes")),
         gateway_api_base_allowed_schemes=_scheme_setting(kw.get("gateway_api_base_allowed_schemes")),
         secrets_key_file=os.path.abspath(str(kw["secrets_key_file"])) if kw.get("secrets_key_file") else None,
@@ -388,6 +394,17 @@ def build_config(**kw: object) -> ServerConfig:
         static_prefix=str(kw.get("static_prefix") or ""),
         read_replica_backend_store_uri=_read_replica(backend, kw.get("read_replica_backend_store_uri")),  # type: ignore[arg-type]
     )
+
+
+def _mlflow_flag(name: str) -> bool:
+    """MLflow's boolean variable ``name``, read as MLflow reads it (true/false/1/0, any case; default
+    false); unset or empty is false, anything else stops the server with one line."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return False
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise click.ClickException(f"{name} must be one of true, false, 1 or 0 (any case), got {value!r}")
+    return value.lower() in ("true", "1")
 
 
 def _allowed_roots(raw: str) -> tuple[str, ...]:
@@ -532,14 +549,9 @@ def run_server(
             grpc_server.stop()
 
 
-#: Held while a server thread imports the SDK's scorers late (the scorer worker, a request's first
-#: guardrail): two threads importing the same modules at once can meet one half-initialised.
-_LAZY_IMPORTS = threading.Lock()
-
-
 def _load_scorer(serialized_scorer: str) -> Any:
     """A registered scorer ready to run (the SDK is imported on the first guardrail, not at start-up)."""
-    with _LAZY_IMPORTS:
+    with LAZY_IMPORTS:
         from mltrail.genai.scorers.serialization import load_scorer
 
     return load_scorer(serialized_scorer)
@@ -621,7 +633,7 @@ def _scorer_worker_loop(backend_store_uri: str, readiness: Readiness | None) -> 
         interval = 2.0
     while readiness is not None and not readiness.ready:
         time.sleep(interval)
-    with _LAZY_IMPORTS:
+    with LAZY_IMPORTS:
         from mltrail.store.sql.scorers import SqlScorerStore
 
     store = None
@@ -633,7 +645,7 @@ def _scorer_worker_loop(backend_store_uri: str, readiness: Readiness | None) -> 
                 break
         except Exception:  # the database is not ready or briefly away: ask again later
             logging.getLogger("mltrail").debug("scorer worker: waiting for the database", exc_info=True)
-    with _LAZY_IMPORTS:
+    with LAZY_IMPORTS:
         from mltrail.cli.scorer_worker import worker_from_env
 
     worker_from_env(backend_store_uri).run_forever()

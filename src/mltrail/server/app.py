@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from mltrail.exceptions import ENDPOINT_NOT_FOUND, INTERNAL_ERROR, MltrailException
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.artifact_files import destination_for
 from mltrail.server.auth.rules import auth_enabled
 from mltrail.server.auth.ui_rules import protect_ui_routes
@@ -114,7 +115,8 @@ class LazyStore:
 
 def _tracking_store_factory(config: ServerConfig) -> Any:
     def build() -> Any:
-        from mltrail.store.sql.tracking import SqlTrackingStore
+        with LAZY_IMPORTS:  # in the store-opening thread, or a request's when an opening failed
+            from mltrail.store.sql.tracking import SqlTrackingStore
 
         return SqlTrackingStore(config.backend_store_uri, config.effective_artifact_root())
 
@@ -125,15 +127,16 @@ def _registry_store_factory(config: ServerConfig) -> Any:
     def build() -> Any:
         if importlib.util.find_spec("mltrail.store.sql.registry") is None:
             raise MltrailException("The model registry is not available in this build", "NOT_IMPLEMENTED")
-        from mltrail.store.sql.registry import SqlRegistryStore
+        with LAZY_IMPORTS:
+            from mltrail.store.sql.registry import SqlRegistryStore
 
         return SqlRegistryStore(config.effective_registry_uri())
 
     return build
 
 
-def _same_database_factory(config: ServerConfig, tracking: LazyStore, module: str, cls: str) -> Any:
-    """A store on the tracking database (traces, logged models), opened after the tracking store.
+def _trace_store_factory(config: ServerConfig, tracking: LazyStore) -> Any:
+    """The trace store, opened after the tracking store (on the same database).
 
     The tracking store brings the schema to head and seeds the Default experiment;
     the store built here shares its :class:`~mltrail.store.sql.database.Database`.
@@ -141,7 +144,23 @@ def _same_database_factory(config: ServerConfig, tracking: LazyStore, module: st
 
     def build() -> Any:
         tracking.get()
-        return getattr(importlib.import_module(module), cls)(config.backend_store_uri)
+        with LAZY_IMPORTS:
+            from mltrail.store.sql.traces import SqlTraceStore
+
+        return SqlTraceStore(config.backend_store_uri)
+
+    return build
+
+
+def _logged_model_store_factory(config: ServerConfig, tracking: LazyStore) -> Any:
+    """The logged-model store, opened after the tracking store (on the same database)."""
+
+    def build() -> Any:
+        tracking.get()
+        with LAZY_IMPORTS:
+            from mltrail.store.sql.logged_models import SqlLoggedModelStore
+
+        return SqlLoggedModelStore(config.backend_store_uri)
 
     return build
 
@@ -435,15 +454,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.state.registry_store = LazyStore(_registry_store_factory(config), "registry")
     # Built with the others so every store of the app is known (and opened) up front; the
     # trace and logged-model handlers find them on app.state.
-    app.state.trace_store = LazyStore(
-        _same_database_factory(config, app.state.tracking_store, "mltrail.store.sql.traces", "SqlTraceStore"),
-        "trace",
-    )
+    app.state.trace_store = LazyStore(_trace_store_factory(config, app.state.tracking_store), "trace")
     app.state.logged_model_store = LazyStore(
-        _same_database_factory(
-            config, app.state.tracking_store, "mltrail.store.sql.logged_models", "SqlLoggedModelStore"
-        ),
-        "logged model",
+        _logged_model_store_factory(config, app.state.tracking_store), "logged model"
     )
     stores: tuple[LazyStore, ...] = ()
     on_ready = None

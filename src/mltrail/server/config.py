@@ -51,7 +51,11 @@ class ServerConfig:
     # Extra folders/buckets the server may read stored artifact locations from (see server/roots.py).
     allowed_artifact_roots: tuple[str, ...] = ()
     # Webhooks may target loopback/private addresses (server/webhook_urls.py): local development only.
+    # `--webhooks-allow-private` or MLflow's MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS.
     webhooks_allow_private: bool = False
+    # The same for the AI gateway's api_base and provider URLs: `--webhooks-allow-private` or
+    # MLflow's MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS.
+    gateway_api_base_allow_private: bool = False
     # The URL schemes webhooks may use and the gateway's api_base may use (server/webhook_urls.py);
     # MLflow's defaults (https only) and env vars (MLFLOW_WEBHOOK_ALLOWED_SCHEMES,
     # MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES). Checked when saved and before each request.

@@ -34,6 +34,7 @@ from typing import Any
 
 from mltrail.entities.webhook import WebhookEvent
 from mltrail.exceptions import REQUEST_LIMIT_EXCEEDED, MltrailException
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.routing import Call
 from mltrail.server.webhook_events import dispatcher
 from mltrail.store.workspace_scope import DEFAULT_WORKSPACE, active_workspace
@@ -52,7 +53,8 @@ def budget_store(call: Call) -> Any:
 
 
 def _open(backend_store_uri: str) -> Any:
-    from mltrail.store.sql.gateway_budgets import SqlBudgetStore  # SQLAlchemy: not at server start-up
+    with LAZY_IMPORTS:  # the SQL store loads on the first proxied call, not at server start-up
+        from mltrail.store.sql.gateway_budgets import SqlBudgetStore
 
     return SqlBudgetStore(backend_store_uri)
 

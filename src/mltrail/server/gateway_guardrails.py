@@ -50,6 +50,7 @@ from mltrail.exceptions import (
     TEMPORARILY_UNAVAILABLE,
     MltrailException,
 )
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.gateway_traces import GatewayTrace
 from mltrail.server.routing import Call
 
@@ -102,7 +103,8 @@ def guardrail_store(call: Call) -> Any:
 
 
 def _open(backend_store_uri: str) -> Any:
-    from mltrail.store.sql.gateway_guardrails import SqlGuardrailStore  # SQLAlchemy: not at start-up
+    with LAZY_IMPORTS:  # the SQL store loads on the first proxied call, not at server start-up
+        from mltrail.store.sql.gateway_guardrails import SqlGuardrailStore
 
     return SqlGuardrailStore(backend_store_uri)
 
@@ -121,7 +123,8 @@ def bypassed(call: Call) -> bool:
 
 
 def _scorer(call: Call, guardrail: dict[str, Any]) -> Any:
-    from mltrail.store.sql.gateway_guardrails import is_custom_code  # the store is open by now
+    with LAZY_IMPORTS:  # in a worker thread; the store (and so this module) is open by now
+        from mltrail.store.sql.gateway_guardrails import is_custom_code
 
     scorer = guardrail["scorer"]
     if is_custom_code(scorer["serialized_scorer"]):
@@ -184,7 +187,8 @@ def _judge(guardrail: dict[str, Any], scorer: Any, inputs: Any, outputs: Any) ->
 
 async def _sanitize(call: Call, guardrail: dict[str, Any], payload: Any, rationale: str) -> Any:
     """The payload rewritten by the guardrail's action endpoint (through this server's own gateway)."""
-    import httpx
+    with LAZY_IMPORTS:
+        import httpx
 
     name = guardrail["name"]
     endpoint_name = guardrail["action_endpoint_id"]  # the endpoint's name on the wire, as in MLflow

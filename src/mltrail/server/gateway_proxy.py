@@ -59,6 +59,7 @@ from mltrail.exceptions import (
     MltrailException,
     invalid,
 )
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.protocol.gateway import GATEWAY as G
 from mltrail.server import gateway_policy as policy
 from mltrail.server import gateway_providers as providers
@@ -85,8 +86,9 @@ def gateway_store(call: Call) -> Any:
 
 
 def _open_gateway_store(backend_store_uri: str) -> Any:
-    # Imported here: the SQL layer pulls in SQLAlchemy, which server start-up must not wait for.
-    from mltrail.store.sql.gateway import SqlGatewayStore
+    # Imported here: the gateway's SQL store loads on first use, not while the server starts.
+    with LAZY_IMPORTS:
+        from mltrail.store.sql.gateway import SqlGatewayStore
 
     return SqlGatewayStore(backend_store_uri)
 
@@ -108,7 +110,8 @@ def secret_box(call: Call, required: bool = False) -> SecretBox:
 def _http(call: Call) -> Any:
     client = getattr(call.state, "gateway_http", None)
     if client is None:
-        import httpx  # the server's optional dependency, needed only once the gateway is called
+        with LAZY_IMPORTS:  # the server's optional dependency, needed only once the gateway is called
+            import httpx
 
         client = call.state.gateway_http = httpx.AsyncClient(timeout=_TIMEOUT_S, follow_redirects=False)
     return client
@@ -255,13 +258,15 @@ _PASSTHROUGH_OF = {
 
 async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) -> Any:
     """POST ``body`` to ``target`` + ``path``: the httpx response, its body not read yet."""
-    import httpx
+    with LAZY_IMPORTS:
+        import httpx
 
     # A stored api_base meets the scheme setting in force now (it may have been saved under a wider
     # one); the built-in provider URLs are this code's constants (https, and Ollama's local http).
     schemes = call.config.gateway_api_base_allowed_schemes if target.from_api_base else SUPPORTED_SCHEMES
+    allow_private = bool(call.config.gateway_api_base_allow_private)
     url, host, extensions = pinned_request(
-        target.url + path, bool(call.config.webhooks_allow_private), "Gateway provider URL", schemes=schemes
+        target.url + path, allow_private, "Gateway provider URL", schemes=schemes
     )
     headers = {
         **host,

@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.scope import USER_SCOPE_KEY
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -152,8 +153,9 @@ class Metrics:
 
     def render(self) -> bytes:
         """The exposition text of all workers' metric files."""
-        from prometheus_client import CollectorRegistry, generate_latest
-        from prometheus_client.multiprocess import MultiProcessCollector
+        with LAZY_IMPORTS:  # in a worker thread
+            from prometheus_client import CollectorRegistry, generate_latest
+            from prometheus_client.multiprocess import MultiProcessCollector
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.directory)

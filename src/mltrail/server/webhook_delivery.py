@@ -18,7 +18,9 @@ scheme must be one ``--webhooks-allowed-schemes`` allows (``https`` by default),
 connection goes to the address that was checked (the ``Host`` header and TLS name
 stay the URL's), so a DNS answer that changes between check and connect cannot
 redirect it. Redirects are not followed, proxies from the environment are not
-used, and at most 64 KiB of an answer is read.
+used, and at most 64 KiB of an answer is read. A URL the guard refuses is not
+sent to, and, as in MLflow (whose ``_validate_webhook_url`` raises before its
+retrying session is used), not tried again: the delivery fails at once.
 
 The dispatcher that sends events in the background, with retries that survive a
 restart, is :mod:`mltrail.server.webhook_dispatcher`.
@@ -125,15 +127,22 @@ def rebuild(webhook: Webhook, secret: str | None, stored: Any) -> Outgoing:
 
 @dataclass(slots=True)
 class Answer:
-    """What one attempt got: a status and (part of) the body, or an error."""
+    """What one attempt got: a status and (part of) the body, or an error.
+
+    ``refused``: the URL check (scheme, host, private address) refused the target, so nothing
+    was sent; a later attempt would meet the same check, and MLflow does not retry it either.
+    """
 
     status: int | None = None
     body: str = ""
     error: str | None = None
     retry_after: float | None = None
+    refused: bool = False
 
     @property
     def retryable(self) -> bool:
+        if self.refused:
+            return False
         return self.error is not None or self.status in RETRY_STATUSES
 
     @property
@@ -146,9 +155,12 @@ def send_once(
     schemes: Collection[str] = DEFAULT_SCHEMES,
 ) -> Answer:  # fmt: skip
     """One POST of ``out`` to its webhook's URL (checked against ``allow_private`` and ``schemes``,
-    and pinned), never raising: a refused URL is an answer with its error."""
+    and pinned), never raising: a refused URL is an answer with its error, marked ``refused``."""
     try:
         url, headers, extensions = pinned_request(out.url, allow_private, schemes=schemes)
+    except Exception as err:  # MLflow's message (a 400 had the URL been saved now)
+        return Answer(error=str(getattr(err, "message", None) or err), refused=True)
+    try:
         request = client.build_request(
             "POST", url, content=out.body, headers={**out.headers, **headers}, extensions=extensions,
             timeout=timeout,
@@ -165,7 +177,7 @@ def send_once(
             return Answer(resp.status_code, text, retry_after=_retry_after(resp.headers.get("Retry-After")))
     except httpx.HTTPError as err:
         return Answer(error=f"{type(err).__name__}: {err}")
-    except Exception as err:  # a refused target (SSRF guard), a bad URL: reported, never raised
+    except Exception as err:  # anything else the client raises: reported, never raised
         return Answer(error=str(getattr(err, "message", None) or err))
 
 

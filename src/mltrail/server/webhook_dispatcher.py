@@ -5,7 +5,9 @@ server process) takes them from a queue, finds the active webhooks subscribed to
 each, writes a delivery-log row and sends it from a small thread pool. A 429,
 5xx, timeout or connection error is retried with exponential backoff (``backoff``
 seconds, doubled each time, capped at 60 s, ``Retry-After`` honoured up to that
-cap) until ``max_retries`` retries are spent; every attempt updates the row.
+cap) until ``max_retries`` retries are spent; every attempt updates the row. A
+target the URL check refuses (scheme, private address) is not retried: as in MLflow,
+the delivery fails at once, with the check's message.
 
 Deliveries survive a restart. The row of a PENDING delivery keeps the exact body,
 its ``X-MLflow-Timestamp`` and when the next attempt is due (the delivery id is its
@@ -318,8 +320,9 @@ class WebhookDispatcher:
                 return
             self._record(out, DELIVERY_FAILED, answer.status, error, True)
             _log.warning(
-                "Webhook delivery %s to webhook %s failed: %s", out.delivery_id, out.webhook_id, error
-            )
+                "Webhook delivery %s to webhook %s failed%s: %s", out.delivery_id, out.webhook_id,
+                " (its URL is refused: not sent, not retried)" if answer.refused else "", error,
+            )  # fmt: skip
         except Exception:
             _log.exception("Webhook delivery %s could not be recorded", out.delivery_id)
 

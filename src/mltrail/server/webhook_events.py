@@ -40,6 +40,7 @@ from mltrail.entities.prompt import (
     is_prompt_tags,
 )
 from mltrail.entities.webhook import WebhookEvent
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.webhook_urls import DEFAULT_SCHEMES
 from mltrail.store.secrets import SecretBox
@@ -92,7 +93,8 @@ def dispatcher(state: Any) -> Any:
         found = getattr(state, "webhooks", None)
         if found is None:
             # Imported here: httpx loads with the first event, not at server start-up.
-            from mltrail.server.webhook_dispatcher import WebhookDispatcher
+            with LAZY_IMPORTS:
+                from mltrail.server.webhook_dispatcher import WebhookDispatcher
 
             config = state.config
             box = SecretBox.from_config(config)
@@ -125,8 +127,9 @@ def webhook_store(state: Any) -> Any:
         with _lock:
             found = getattr(state, "webhook_store", None)
             if found is None:
-                # Imported here: the SQL layer pulls in SQLAlchemy, which server start-up must not wait for.
-                from mltrail.store.sql.webhooks import SqlWebhookStore
+                # Imported here: the SQL store loads on first use, not while the server starts.
+                with LAZY_IMPORTS:
+                    from mltrail.store.sql.webhooks import SqlWebhookStore
 
                 state.registry_store.get()  # the registry's database, migrated
                 found = state.webhook_store = SqlWebhookStore(state.config.effective_registry_uri())

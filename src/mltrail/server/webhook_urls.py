@@ -15,7 +15,9 @@ network. So:
 * every address the host resolves to must be public (not loopback, private,
   link-local, CGNAT, multicast, reserved or unspecified; IPv4 wrapped in IPv6,
   6to4 and NAT64 are unwrapped first), unless the server runs with
-  ``--webhooks-allow-private`` (local development and tests);
+  ``--webhooks-allow-private`` (local development and tests; MLflow's
+  ``MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS`` for webhooks and
+  ``MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS`` for the gateway are read too);
 * the check runs when a webhook is saved and again before each request, and
   the request then goes to the address just checked (:func:`pinned_request`),
   so a DNS answer that changes in between (rebinding) gains nothing.
@@ -136,11 +138,18 @@ def check_url(
     """
     _, host, port = _split(url, label, schemes)
     if not allow_private:
+        # MLflow's variable for the setting the label names: webhooks', else the gateway's.
+        env = (
+            "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"
+            if label == WEBHOOK_LABEL
+            else "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS"
+        )
         for ip in _addresses(host, port, label):
             if not is_public(ip):
                 raise invalid(
                     f"{label} must not resolve to a non-public IP address. {host!r} resolves to {ip}. "
-                    "Private and loopback targets need the server option --webhooks-allow-private."
+                    "Private and loopback targets need the server option --webhooks-allow-private "
+                    f"(or {env}=true)."
                 )
     return url
 

@@ -19,6 +19,7 @@ import msgspec
 
 from mltrail.credentials import tracking_authorization, tracking_env
 from mltrail.exceptions import TEMPORARILY_UNAVAILABLE, MltrailException, RestException
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.protocol.routes import Route
 from mltrail.store._transport import (
     ConnectFailed,
@@ -96,7 +97,8 @@ class HttpSession:
     def client(self) -> Any:
         """An ``httpx.Client`` with this session's settings (made on first use; for streaming callers)."""
         if self._client is None:
-            import httpx
+            with LAZY_IMPORTS:  # the SDK's export threads may be first
+                import httpx
 
             headers, verify, timeout = self._settings
             self._client = httpx.Client(

@@ -38,6 +38,8 @@ import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, urlsplit
 
+from mltrail.lazy_imports import LAZY_IMPORTS
+
 if TYPE_CHECKING:
     import ssl  # loaded for https:// URLs only
 
@@ -253,7 +255,8 @@ class _Conn:
             start = max(0, len(self.buf) - len(marker) + 1)
             if not self._fill():
                 raise Dropped(
-                    "the server closed the connection without sending an answer" if not self.buf
+                    "the server closed the connection without sending an answer"
+                    if not self.buf
                     else f"the server closed the connection in the middle of the {what}"
                 )
         out = bytes(self.buf[:end])
@@ -401,7 +404,9 @@ class LeanTransport:
     # ------------------------------------------------------------ plumbing
     def _connect(self, timeout: float) -> _Conn:
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=min(timeout, self.connect_timeout))
+            sock = socket.create_connection(
+                (self.host, self.port), timeout=min(timeout, self.connect_timeout)
+            )
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self._ssl is not None:
@@ -498,7 +503,9 @@ class LeanTransport:
         except OSError as err:
             raise Dropped(f"the connection broke while sending the request: {err!r}") from err
         while True:
-            code, reason, http10, headers, cookies = _parse_head(conn.read_until(b"\r\n\r\n", _MAX_HEAD, "header"))
+            code, reason, http10, headers, cookies = _parse_head(
+                conn.read_until(b"\r\n\r\n", _MAX_HEAD, "header")
+            )
             if not 100 <= code < 200 or code == 101:
                 break  # 1xx answers (100 Continue, 103 Early Hints) precede the real one
         get = dict.get  # the keys are lower case already: no need for Headers' own lookups
@@ -568,7 +575,8 @@ class HttpxTransport:
         timeout: float = 120.0,
         connect_timeout: float = 10.0,
     ) -> None:
-        import httpx
+        with LAZY_IMPORTS:  # the SDK's export threads may be first
+            import httpx
 
         self._httpx = httpx
         self.client = httpx.Client(

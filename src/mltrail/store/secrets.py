@@ -40,6 +40,7 @@ import os
 from typing import Any
 
 from mltrail.exceptions import INVALID_STATE, MltrailException
+from mltrail.lazy_imports import LAZY_IMPORTS
 
 KEY_ENV = "MLTRAIL_SECRET_KEY"
 KEY_FILE_ENV = "MLTRAIL_SECRETS_KEY_FILE"
@@ -86,7 +87,8 @@ class SecretBox:
                     f"The server's secret key must be at least {_MIN_KEY_CHARS} characters", INVALID_STATE
                 )
             try:  # imported here: only installs configured with a key need the cryptography package
-                from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+                with LAZY_IMPORTS:
+                    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
             except ImportError:
                 raise MltrailException(
                     "Sealing secrets needs the 'cryptography' package: pip install cryptography",
@@ -133,7 +135,8 @@ class SecretBox:
                 "--secrets-key-file)",
                 INVALID_STATE,
             )
-        from cryptography.exceptions import InvalidTag
+        with LAZY_IMPORTS:
+            from cryptography.exceptions import InvalidTag
 
         try:
             raw = base64.b64decode(stored[len(_PREFIX) :], validate=True)

@@ -33,6 +33,7 @@ from starlette.responses import Response
 from mltrail.artifacts.paths import validate_artifact_path
 from mltrail.entities import Param, RunTag
 from mltrail.exceptions import MltrailException, invalid
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.auth.locate import run_experiment, trace_experiment
 from mltrail.server.auth.rules import READ, UPDATE, Rule, on_experiments
 from mltrail.server.bodies import PayloadTooLarge, read_body
@@ -205,7 +206,8 @@ def _yaml_text(data: dict[str, Any]) -> str:
     PyYAML loads here, on the first prompt-lab run: importing it (its resolver compiles
     dozens of regular expressions) cost about a fourteenth of a server's start-up.
     """
-    import yaml
+    with LAZY_IMPORTS:  # in a worker thread
+        import yaml
 
     return yaml.safe_dump(data, default_flow_style=False)
 

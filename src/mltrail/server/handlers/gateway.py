@@ -6,7 +6,7 @@ it is stored, answered only masked (``"sk-...abcd"``), and never logged. Without
 key (``MLTRAIL_SECRET_KEY`` or ``--secrets-key-file``) creating a secret is refused
 rather than stored in clear. ``auth_config.api_base`` passes the server's egress
 guard (:func:`~mltrail.server.webhook_urls.check_url`; ``--webhooks-allow-private``
-allows loopback and private targets, ``--gateway-api-base-allowed-schemes`` the schemes,
+or MLflow's ``MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS`` allows loopback and private targets, ``--gateway-api-base-allowed-schemes`` the schemes,
 ``https`` alone by default, as in MLflow) when saved and again at each request.
 
 Endpoints with usage tracking (the default) get MLflow's experiment
@@ -60,7 +60,7 @@ def _auth_config(call: Call, raw: dict[str, str]) -> dict[str, str]:
         config.pop("api_base", None)
         return config
     check_url(
-        api_base, bool(call.config.webhooks_allow_private), "Gateway secret api_base",
+        api_base, bool(call.config.gateway_api_base_allow_private), "Gateway secret api_base",
         schemes=call.config.gateway_api_base_allowed_schemes,
     )  # fmt: skip
     config["api_base"] = api_base

@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 
 from mltrail.exceptions import MltrailException, invalid
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.protocol.registry import REGISTRY
 from mltrail.protocol.tracking import TRACKING
 from mltrail.server.auth.rules import READ, PermissionDenied, Rule, Subject
@@ -317,7 +318,8 @@ def execute(
     call: Call, query: str | None, variables: Any, operation: str | None, subject: Subject | None
 ) -> dict:
     """Run one GraphQL request; MLflow's answer shape (errors as messages)."""
-    from graphql import GraphQLError, execute_sync, parse, validate
+    with LAZY_IMPORTS:  # graphql-core loads on the first query, in a worker thread; later imports find it
+        from graphql import GraphQLError, execute_sync, parse, validate
 
     if not isinstance(query, str) or not query.strip():
         return {"data": None, "errors": ["Must provide query string."]}

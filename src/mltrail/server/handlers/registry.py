@@ -23,6 +23,7 @@ from mltrail.artifacts.paths import is_local_uri
 from mltrail.entities import ModelVersionTag, RegisteredModelTag
 from mltrail.entities.prompt import PROMPT_SOURCES, is_prompt_tags
 from mltrail.exceptions import RESOURCE_DOES_NOT_EXIST, MltrailException, invalid
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.protocol.registry import (  # noqa: F401 (the wire types, declared with the endpoints)
     KV,
     REGISTRY,
@@ -233,8 +234,9 @@ def check_source(call: Call, source: str, run_id: str | None, model_id: str | No
     files: downloads later go through the server's artifact roots
     (:func:`mltrail.server.handlers.artifacts.uri_destination`), whatever the source says.
     """
-    # Imported here: the SQL registry module pulls in SQLAlchemy, which start-up must not wait for.
-    from mltrail.store.sql.registry import validate_source
+    # Imported here: the SQL registry module loads on first use, not while the server starts.
+    with LAZY_IMPORTS:
+        from mltrail.store.sql.registry import validate_source
 
     if is_local_uri(source):
         source = _check_local_source(call, source, run_id, model_id)

@@ -18,6 +18,7 @@ from typing import Any
 
 from mltrail.entities.webhook import STATUSES, WebhookEvent, WebhookTestResult
 from mltrail.exceptions import MltrailException, invalid
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.protocol.webhooks import (
     WEBHOOKS,
     CreateWebhook,
@@ -134,7 +135,8 @@ def delete_webhook(call: Call) -> dict[str, Any]:
 
 
 def test_webhook(call: Call) -> dict[str, Any]:
-    from mltrail.server.webhook_delivery import test_webhook as send_test
+    with LAZY_IMPORTS:  # httpx, on the first test delivery
+        from mltrail.server.webhook_delivery import test_webhook as send_test
 
     b: TestWebhook = call.body
     hook = webhook_store(call.state).get_webhook(path_param(call, "webhook_id"))

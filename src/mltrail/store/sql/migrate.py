@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mltrail.exceptions import INVALID_STATE, MltrailException
+from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.store.sql.engine import create_sql_engine, read_connection
 from mltrail.store.sql.head_script import HEADER, NOTE, SCRIPT_PATH, create_from_script
 
@@ -43,7 +44,8 @@ _ready_lock = threading.Lock()
 
 
 def _config(connection: sqlalchemy.Connection | None = None):
-    from alembic.config import Config
+    with LAZY_IMPORTS:  # alembic loads in the store-opening thread
+        from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -109,7 +111,8 @@ def _mark_ready(engine: sqlalchemy.Engine) -> None:
 
 
 def _upgrade(engine: sqlalchemy.Engine) -> None:
-    from alembic.util.exc import CommandError
+    with LAZY_IMPORTS:
+        from alembic.util.exc import CommandError
 
     try:
         _run_upgrade(engine)
@@ -124,7 +127,9 @@ def _upgrade(engine: sqlalchemy.Engine) -> None:
 
 def _run_upgrade(engine: sqlalchemy.Engine) -> None:
     import sqlalchemy as sa
-    from alembic import command
+
+    with LAZY_IMPORTS:
+        from alembic import command
 
     backend = engine.dialect.name
     if backend == "mysql":
@@ -156,7 +161,8 @@ def _run_sqlite_upgrade(engine: sqlalchemy.Engine) -> None:
     only changes outside a transaction. SQLite's own recipe: off, migrate, commit, on (a rebuilt
     table keeps its rows and keys, so the references still hold).
     """
-    from alembic import command
+    with LAZY_IMPORTS:
+        from alembic import command
 
     with engine.connect() as conn:
         driver = conn.connection.driver_connection
