@@ -26,25 +26,19 @@ from mlflow.exceptions import MlflowException
 import mltrail.server
 from mltrail.server.auth.permissions import Grant
 from mltrail.server.auth.store import AuthStore
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, write_basic_auth_ini
 from support.live_server import LiveServer, start_server, stop_server
 from support.mlflow_server import start_mlflow_server, stop_mlflow_server
 from support.sql_backends import SQL_BACKENDS
 
-ADMIN, ADMIN_PASSWORD = "admin", "admin-password-123"
-PASSWORD = "user-password-123"
 SEEDED = {"admin": "MANAGE", "user": "USE"}  # the roles MLflow 3.17 gives every new workspace
 
 
 def _config(root: Path) -> dict[str, str]:
+    """Logins for either server: ``support.basic_auth``'s ini (default READ) in ``root``."""
     root.mkdir(parents=True, exist_ok=True)
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        "[mlflow]\ndefault_permission = READ\n"
-        f"database_uri = sqlite:///{root / 'basic_auth.db'}\nadmin_username = {ADMIN}\n"
-    )
     return {
-        "MLFLOW_AUTH_CONFIG_PATH": str(ini),
-        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MLFLOW_AUTH_CONFIG_PATH": str(write_basic_auth_ini(root)),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-test-flask-secret-key-of-32-chars",
     }
 

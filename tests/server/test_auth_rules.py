@@ -12,47 +12,36 @@ import base64
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from support.live_server import LiveServer, running_server
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, basic_auth_server
+from support.live_server import LiveServer
 
-ADMIN_PASSWORD = "admin-secret-password-123"
-PASSWORD = "a-long-user-password-456"
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 UI = "/ajax-api/mltrail"
 
 
-def _start(root: Path, default_permission: str) -> Iterator[LiveServer]:
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        "[mlflow]\n"
-        f"default_permission = {default_permission}\n"
-        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
-        "admin_username = admin\n"
-        f"admin_password = {ADMIN_PASSWORD}\n"
-    )
-    with running_server(
-        root, None, "--app-name", "basic-auth", "--artifacts-destination", str(root / "artifacts"),
-        env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
-    ) as server:  # fmt: skip
-        with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD), timeout=30) as admin:
-            for name in ("alice", "bob", "carol"):
-                r = admin.post(f"{API}/users/create", json={"username": name, "password": PASSWORD})
-                assert r.status_code == 200, r.text
-        yield server
+def _start(root: Path, default_permission: str) -> AbstractContextManager[LiveServer]:
+    """The module's server (``support.basic_auth``): users alice, bob and carol, proxied artifacts."""
+    return basic_auth_server(
+        root, "--artifacts-destination", str(root / "artifacts"),
+        users=("alice", "bob", "carol"), default_permission=default_permission,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
-    yield from _start(tmp_path_factory.mktemp("auth-rules"), "NO_PERMISSIONS")
+    with _start(tmp_path_factory.mktemp("auth-rules"), "NO_PERMISSIONS") as live:
+        yield live
 
 
 def _client(server: LiveServer, user: str) -> Iterator[httpx.Client]:
-    password = ADMIN_PASSWORD if user == "admin" else PASSWORD
+    password = ADMIN_PASSWORD if user == ADMIN else PASSWORD
     with httpx.Client(base_url=server.url, auth=(user, password), timeout=30) as client:
         yield client
 
@@ -74,7 +63,7 @@ def carol(server) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def admin(server) -> Iterator[httpx.Client]:
-    yield from _client(server, "admin")
+    yield from _client(server, ADMIN)
 
 
 def _ok(r: httpx.Response) -> dict:
@@ -241,25 +230,23 @@ def test_experiment_search_pages_are_full(admin, bob):
 
 
 def test_default_read_server_lets_everyone_read_but_not_write(tmp_path):
-    server = _start(tmp_path, "READ")
-    live = next(server)
-    try:
-        with httpx.Client(base_url=live.url, auth=("alice", PASSWORD)) as a, \
-             httpx.Client(base_url=live.url, auth=("bob", PASSWORD)) as b:  # fmt: skip
-            exp = _experiment(a)
-            run = _run(a, exp)
-            _ok(b.get(f"{API}/runs/get", params={"run_id": run}))
-            assert exp in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
-            _denied(b.post(f"{API}/runs/log-metric", json={"run_id": run, "key": "m", "value": 1, "timestamp": 1}))
-            _denied(b.post(f"{API}/experiments/delete", json={"experiment_id": exp}))
-            # An explicit NO_PERMISSIONS takes it away again, however the id is spelled.
-            _grant_experiment(a, exp, "bob", "NO_PERMISSIONS")
-            for spelled in (exp, f"0{exp}", f" {exp}"):
-                _denied(b.get(f"{API}/experiments/get", params={"experiment_id": spelled}))
-                assert _ok(b.post(f"{API}/runs/search", json={"experiment_ids": [spelled]})).get("runs", []) == []
-            assert exp not in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
-    finally:
-        server.close()
+    with (
+        _start(tmp_path, "READ") as live,
+        httpx.Client(base_url=live.url, auth=("alice", PASSWORD)) as a,
+        httpx.Client(base_url=live.url, auth=("bob", PASSWORD)) as b,
+    ):
+        exp = _experiment(a)
+        run = _run(a, exp)
+        _ok(b.get(f"{API}/runs/get", params={"run_id": run}))
+        assert exp in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
+        _denied(b.post(f"{API}/runs/log-metric", json={"run_id": run, "key": "m", "value": 1, "timestamp": 1}))
+        _denied(b.post(f"{API}/experiments/delete", json={"experiment_id": exp}))
+        # An explicit NO_PERMISSIONS takes it away again, however the id is spelled.
+        _grant_experiment(a, exp, "bob", "NO_PERMISSIONS")
+        for spelled in (exp, f"0{exp}", f" {exp}"):
+            _denied(b.get(f"{API}/experiments/get", params={"experiment_id": spelled}))
+            assert _ok(b.post(f"{API}/runs/search", json={"experiment_ids": [spelled]})).get("runs", []) == []
+        assert exp not in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
 
 
 @pytest.mark.parametrize(

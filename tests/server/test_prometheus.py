@@ -11,6 +11,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.live_server import running_server
 
 API = "/api/2.0/mlflow"
@@ -95,18 +96,10 @@ def test_two_workers_add_up(tmp_path):
 
 
 def test_only_admins_read_metrics_when_logins_are_on(tmp_path):
-    config = tmp_path / "basic_auth.ini"
-    config.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'auth.db'}\n"
-                      "admin_username = admin\n")
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
-    with running_server(tmp_path, None, "--app-name", "basic-auth", "--expose-prometheus",
-                        str(tmp_path / "prom"), env=env) as server:
-        admin = ("admin", "admin-password-123")
-        created = httpx.post(f"{server.url}{API}/users/create", auth=admin, timeout=30,
-                             json={"username": "viewer", "password": "viewer-password-123"})
-        assert created.status_code == 200, created.text
+    with basic_auth_server(tmp_path, "--expose-prometheus", str(tmp_path / "prom"), users=("viewer",)) as server:
+        admin = (ADMIN, ADMIN_PASSWORD)
         assert httpx.get(server.url + "/metrics", timeout=30).status_code == 401
-        refused = httpx.get(server.url + "/metrics", auth=("viewer", "viewer-password-123"), timeout=30)
+        refused = httpx.get(server.url + "/metrics", auth=("viewer", PASSWORD), timeout=30)
         assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
         allowed = httpx.get(server.url + "/metrics", auth=admin, timeout=30)
         assert allowed.status_code == 200 and "mlflow_http_request_total" in allowed.text

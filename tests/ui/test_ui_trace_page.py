@@ -396,33 +396,21 @@ def test_trace_event_stream_sends_spans_then_changes(seeder, exp_id):
 # ---------------------------------------------------------------- with logins on
 
 
-ADMIN_PASSWORD = "admin-secret-password-123"
-PASSWORD = "a-long-user-password-456"
-
-
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    import httpx
-
-    from support.live_server import running_server
+    """Logins (``support.basic_auth``), nothing readable by default, users alice and bob."""
+    from support.basic_auth import basic_auth_server
 
     root = tmp_path_factory.mktemp("trace-auth")
-    ini = root / "basic_auth.ini"
-    ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
-                   f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
-                   f"admin_username = admin\nadmin_password = {ADMIN_PASSWORD}\n")
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLTRAIL_UI_POLL_SECONDS": "0.2"}
-    with running_server(root, None, "--app-name", "basic-auth", "--artifacts-destination", str(root / "artifacts"),
-                        env=env) as server:
-        with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD), timeout=30) as admin:
-            for name in ("alice", "bob"):
-                r = admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD})
-                assert r.status_code == 200, r.text
+    with basic_auth_server(root, "--artifacts-destination", str(root / "artifacts"),
+                           env={"MLTRAIL_UI_POLL_SECONDS": "0.2"}, default_permission="NO_PERMISSIONS") as server:
         yield server
 
 
 def test_trace_routes_need_read_on_the_trace_experiment_and_feedback_names_the_user(browser, auth_server):
     import httpx
+
+    from support.basic_auth import PASSWORD
 
     alice = httpx.Client(base_url=auth_server.url, auth=("alice", PASSWORD), timeout=30)
     bob = httpx.Client(base_url=auth_server.url, auth=("bob", PASSWORD), timeout=30)
