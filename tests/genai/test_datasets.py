@@ -411,10 +411,13 @@ def test_http_bad_input_is_400_and_unknown_is_404(live_server):
 
 # ------------------------------------------------------------------------- permissions (basic-auth)
 
+
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
     """Logins (``support.basic_auth``), nothing readable by default, users alice and bob."""
-    with basic_auth_server(tmp_path_factory.mktemp("datasets-auth"), default_permission="NO_PERMISSIONS") as server:
+    with basic_auth_server(
+        tmp_path_factory.mktemp("datasets-auth"), default_permission="NO_PERMISSIONS"
+    ) as server:
         yield server
 
 

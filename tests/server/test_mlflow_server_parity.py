@@ -144,9 +144,7 @@ def _webhooks(url: str, receiver: _Receiver) -> dict:
                 },
             )
         ),
-        "no_events": http_error(
-            HTTP.post(api, json={"name": "x", "url": f"{receiver.url}/x", "events": []})
-        ),
+        "no_events": http_error(HTTP.post(api, json={"name": "x", "url": f"{receiver.url}/x", "events": []})),
         "bad_max_results": http_error(HTTP.get(api, params={"max_results": 100000})),
     }
     out["differs"] = {
@@ -447,7 +445,9 @@ def _tenancy(url: str) -> dict:
         mlflow.genai.register_prompt("prompt-one", "Hello {{name}}")
         logged_one = client.create_logged_model(one, name="lm-one").model_id
         out["location_one"] = client.get_experiment(one).artifact_location.replace(f"/{one}", "/<exp>")
-        out["own_location"] = client_error(lambda: client.create_experiment("placed", artifact_location="/tmp/x"))
+        out["own_location"] = client_error(
+            lambda: client.create_experiment("placed", artifact_location="/tmp/x")
+        )
 
         mlflow.set_workspace("ws-two")
         two = client.create_experiment("shared-exp")  # the same name in another workspace

@@ -69,7 +69,7 @@ def test_login_shows_user_and_hides_what_read_cannot_do(browser, auth_server):
     # The user's own experiment (MANAGE as its creator) keeps its buttons; the READ one loses them.
     own_row.locator("button.danger").wait_for()
     page.wait_for_function(
-        "id => { const a = document.querySelector(`a[href=\"#/experiments/${id}\"]`);"
+        'id => { const a = document.querySelector(`a[href="#/experiments/${id}"]`);'
         " const b = a && a.closest('tr').querySelector('button.danger'); return b && b.hidden; }",
         arg=shared_id,
     )
