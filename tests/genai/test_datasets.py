@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mltrail.exceptions import MltrailException
+from support.basic_auth import PASSWORD, basic_auth_server
 from support.sql_backends import SQL_BACKENDS
 
 
@@ -410,27 +411,13 @@ def test_http_bad_input_is_400_and_unknown_is_404(live_server):
 
 # ------------------------------------------------------------------------- permissions (basic-auth)
 
-ADMIN_PASSWORD = "admin-secret-password-123"
-PASSWORD = "a-long-user-password-456"
-
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    from support.live_server import running_server
-
-    root = tmp_path_factory.mktemp("datasets-auth")
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
-        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
-        f"admin_username = admin\nadmin_password = {ADMIN_PASSWORD}\n"
-    )
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini)}
-    with running_server(root, None, "--app-name", "basic-auth", env=env) as server:
-        with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD), timeout=30) as admin:
-            for name in ("alice", "bob"):
-                r = admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD})
-                assert r.status_code == 200, r.text
+    """Logins (``support.basic_auth``), nothing readable by default, users alice and bob."""
+    with basic_auth_server(
+        tmp_path_factory.mktemp("datasets-auth"), default_permission="NO_PERMISSIONS"
+    ) as server:
         yield server
 
 

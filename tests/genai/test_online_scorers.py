@@ -19,6 +19,7 @@ import uuid
 import httpx
 import pytest
 
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.feedback import trace_feedback, wait_feedback
 from support.live_server import server_env, start_server, stop_server
 from support.openai_server import OpenAIServer
@@ -323,21 +324,9 @@ def test_two_workers_judge_each_trace_once(database, monkeypatch):
 
 
 def test_logins_registering_needs_edit_reading_needs_read(tmp_path):
-    root = tmp_path / "auth"
-    root.mkdir()
-    config = root / "basic_auth.ini"
-    config.write_text(
-        f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root / 'auth.db'}\nadmin_username = admin\n"
-    )
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
-    live = start_server(root, None, "--app-name", "basic-auth", "--no-scorer-worker", env=env)
-    try:
-        admin = httpx.Client(base_url=live.url, auth=("admin", "admin-password-123"), timeout=30)
-        user = httpx.Client(base_url=live.url, auth=("alice", "alice-password-123"), timeout=30)
-        created = admin.post(
-            "/api/2.0/mlflow/users/create", json={"username": "alice", "password": "alice-password-123"}
-        )
-        assert created.status_code == 200, created.text
+    with basic_auth_server(tmp_path / "auth", "--no-scorer-worker", users=("alice",)) as live:
+        admin = httpx.Client(base_url=live.url, auth=(ADMIN, ADMIN_PASSWORD), timeout=30)
+        user = httpx.Client(base_url=live.url, auth=("alice", PASSWORD), timeout=30)
         exp = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "guarded"}).json()[
             "experiment_id"
         ]
@@ -368,5 +357,3 @@ def test_logins_registering_needs_edit_reading_needs_read(tmp_path):
 
         versions = SqlScorerStore(live.backend).list_scorer_versions(exp, "s")
         assert [(v.scorer_version, v.created_by) for v in versions] == [(1, "admin"), (2, "alice")]
-    finally:
-        stop_server(live)

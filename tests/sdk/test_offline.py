@@ -31,7 +31,7 @@ from mltrail.server.config import ServerConfig
 from mltrail.store._http import HttpSession
 from mltrail.store.rest import RestTrackingStore
 from mltrail.tracking._store_registry import get_tracking_store
-from support.live_server import start_server, stop_server
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.restartable_server import RestartableServer
 
 FAST = {
@@ -409,21 +409,9 @@ def test_a_gateway_error_or_a_timeout_also_switches_to_the_journal(hang, tmp_pat
 
 
 def test_with_logins_a_replay_needs_edit_on_each_records_experiment(tmp_path):
-    root = tmp_path / "auth"
-    root.mkdir()
-    config = root / "basic_auth.ini"
-    config.write_text(
-        f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root / 'auth.db'}\nadmin_username = admin\n"
-    )
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
-    live = start_server(root, None, "--app-name", "basic-auth", env=env)
-    try:
-        admin = httpx.Client(base_url=live.url, auth=("admin", "admin-password-123"), timeout=30)
-        user = httpx.Client(base_url=live.url, auth=("ann", "ann-password-123"), timeout=30)
-        created = admin.post(
-            "/api/2.0/mlflow/users/create", json={"username": "ann", "password": "ann-password-123"}
-        )
-        assert created.status_code == 200
+    with basic_auth_server(tmp_path / "auth", users=("ann",)) as live:  # READ by default
+        admin = httpx.Client(base_url=live.url, auth=(ADMIN, ADMIN_PASSWORD), timeout=30)
+        user = httpx.Client(base_url=live.url, auth=("ann", PASSWORD), timeout=30)
         mine = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "ann-can-edit"}).json()[
             "experiment_id"
         ]
@@ -445,5 +433,3 @@ def test_with_logins_a_replay_needs_edit_on_each_records_experiment(tmp_path):
         assert ok.status_code == 200 and "error_code" not in ok.json()["results"][0]
         assert replay(user, None, "create_experiment").status_code == 403  # new experiments: admins
         assert replay(admin, None, "create_experiment").status_code == 200
-    finally:
-        stop_server(live)

@@ -26,25 +26,19 @@ from mlflow.exceptions import MlflowException
 import mltrail.server
 from mltrail.server.auth.permissions import Grant
 from mltrail.server.auth.store import AuthStore
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, write_basic_auth_ini
 from support.live_server import LiveServer, start_server, stop_server
 from support.mlflow_server import start_mlflow_server, stop_mlflow_server
 from support.sql_backends import SQL_BACKENDS
 
-ADMIN, ADMIN_PASSWORD = "admin", "admin-password-123"
-PASSWORD = "user-password-123"
 SEEDED = {"admin": "MANAGE", "user": "USE"}  # the roles MLflow 3.17 gives every new workspace
 
 
 def _config(root: Path) -> dict[str, str]:
+    """Logins for either server: ``support.basic_auth``'s ini (default READ) in ``root``."""
     root.mkdir(parents=True, exist_ok=True)
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        "[mlflow]\ndefault_permission = READ\n"
-        f"database_uri = sqlite:///{root / 'basic_auth.db'}\nadmin_username = {ADMIN}\n"
-    )
     return {
-        "MLFLOW_AUTH_CONFIG_PATH": str(ini),
-        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MLFLOW_AUTH_CONFIG_PATH": str(write_basic_auth_ini(root)),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-test-flask-secret-key-of-32-chars",
     }
 
@@ -58,7 +52,9 @@ class Servers:
         self._thread = threading.Thread(target=self._boot_mlflow, args=(mlflow_root,))
         self._thread.start()
         root = tmp.mktemp("mltrail-roles")
-        self.mltrail = start_server(root, None, "--app-name", "basic-auth", "--enable-workspaces", env=_config(root))
+        self.mltrail = start_server(
+            root, None, "--app-name", "basic-auth", "--enable-workspaces", env=_config(root)
+        )
 
     def _boot_mlflow(self, root: Path) -> None:
         self.mlflow_auth_db = root / "basic_auth.db"
@@ -106,7 +102,9 @@ def world(server) -> dict[str, str]:
             h = {"X-MLFLOW-WORKSPACE": ws}
             resp = admin.post("/api/2.0/mlflow/experiments/create", json={"name": f"exp-{ws}"}, headers=h)
             made[ws] = resp.json()["experiment_id"]
-            resp = admin.post("/api/2.0/mlflow/registered-models/create", json={"name": f"model-{ws}"}, headers=h)
+            resp = admin.post(
+                "/api/2.0/mlflow/registered-models/create", json={"name": f"model-{ws}"}, headers=h
+            )
             assert resp.status_code == 200, resp.text
     return made
 
@@ -161,16 +159,21 @@ def refused(call: Callable[[], Any], code: str = "PERMISSION_DENIED") -> None:
 # ---------------------------------------------------------------- the role API
 def test_role_api_round_trip_with_the_official_client(server, world, admin):
     seeded = admin.list_roles("team-a")
-    assert {r.name: [(p.resource_type, p.resource_pattern, p.permission) for p in r.permissions] for r in seeded} == {
-        role: [("workspace", "*", level)] for role, level in SEEDED.items()
-    }
+    assert {
+        r.name: [(p.resource_type, p.resource_pattern, p.permission) for p in r.permissions] for r in seeded
+    } == {role: [("workspace", "*", level)] for role, level in SEEDED.items()}
     user = new_user(server)
     role = admin.create_role("team-a", name("readers"), "reads experiments")
     assert (role.workspace, role.description, role.permissions) == ("team-a", "reads experiments", [])
     renamed = admin.update_role(role.id, name="readers-renamed", description="changed")
     assert (renamed.name, renamed.description) == ("readers-renamed", "changed")
     rp = admin.add_role_permission(role.id, "experiment", "*", "READ")
-    assert (rp.role_id, rp.resource_type, rp.resource_pattern, rp.permission) == (role.id, "experiment", "*", "READ")
+    assert (rp.role_id, rp.resource_type, rp.resource_pattern, rp.permission) == (
+        role.id,
+        "experiment",
+        "*",
+        "READ",
+    )
     assert admin.update_role_permission(rp.id, "EDIT").permission == "EDIT"
     assert [p.permission for p in admin.list_role_permissions(role.id)] == ["EDIT"]
     assert [p.id for p in admin.get_role(role.id).permissions] == [rp.id]
@@ -182,9 +185,13 @@ def test_role_api_round_trip_with_the_official_client(server, world, admin):
     assert [(a.user_id, a.role_id) for a in admin.list_role_users(role.id)] == [(user_id, role.id)]
     everywhere = {(r.workspace, r.name) for r in admin.list_all_roles()}
     assert {("team-a", "admin"), ("team-b", "user"), ("team-a", "readers-renamed")} <= everywhere
-    with http(server, ADMIN) as api:  # the users list and a user's permission rows show roles, as MLflow's UI reads them
+    with http(
+        server, ADMIN
+    ) as api:  # the users list and a user's permission rows show roles, as MLflow's UI reads them
         listed = {u["username"]: u for u in api.get("/api/2.0/mlflow/users/list").json()["users"]}
-        rows = api.get("/api/3.0/mlflow/users/permissions/list", params={"username": user}).json()["permissions"]
+        rows = api.get("/api/3.0/mlflow/users/permissions/list", params={"username": user}).json()[
+            "permissions"
+        ]
     assert [r["id"] for r in listed[user]["roles"]] == [role.id]
     assert rows == [
         {"role_id": role.id, "role_name": "readers-renamed", "workspace": "team-a", "resource_type": "experiment",
@@ -210,7 +217,10 @@ def test_bad_role_requests_are_refused_like_mlflow(server, world, admin):
         (lambda: admin.add_role_permission(role.id, "workspace", "*", "READ"), "INVALID_PARAMETER_VALUE"),
         (lambda: admin.add_role_permission(role.id, "run", "r-1", "READ"), "INVALID_PARAMETER_VALUE"),
         (lambda: admin.add_role_permission(role.id, "bogus", "*", "READ"), "INVALID_PARAMETER_VALUE"),
-        (lambda: admin.add_role_permission(role.id, "experiment", "*", "NO_PERMISSIONS"), "INVALID_PARAMETER_VALUE"),
+        (
+            lambda: admin.add_role_permission(role.id, "experiment", "*", "NO_PERMISSIONS"),
+            "INVALID_PARAMETER_VALUE",
+        ),
         (lambda: admin.add_role_permission(role.id, "experiment", "*", "ROOT"), "INVALID_PARAMETER_VALUE"),
         (lambda: admin.add_role_permission(10**6, "experiment", "*", "READ"), "RESOURCE_DOES_NOT_EXIST"),
         (lambda: admin.remove_role_permission(10**6), "RESOURCE_DOES_NOT_EXIST"),
@@ -229,11 +239,18 @@ def test_bad_role_requests_are_refused_like_mlflow(server, world, admin):
             ("GET", "/roles/get", {"params": {"role_id": "abc"}}),
             ("GET", "/roles/get", {}),
             ("DELETE", "/roles/delete", {"json": {"role_id": [1]}}),
-            ("PATCH", "/roles/permissions/update", {"json": {"role_permission_id": "x", "permission": "READ"}}),
+            (
+                "PATCH",
+                "/roles/permissions/update",
+                {"json": {"role_permission_id": "x", "permission": "READ"}},
+            ),
             ("GET", "/roles/list", {"params": {"workspace": " "}}),
         ]:
             resp = api.request(method, "/api/3.0/mlflow" + path, **kw)
-            assert (resp.status_code, resp.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), (path, resp.text)
+            assert (resp.status_code, resp.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), (
+                path,
+                resp.text,
+            )
 
 
 def test_mltrail_sdk_client_manages_roles(server, world, signed_in):
@@ -290,7 +307,9 @@ def test_a_role_grants_what_it_says_in_its_workspace_only(server, world, admin, 
     team_b = client.get_experiment(mine).artifact_location.replace("/team-a/", "/team-b/")
     with http(server, user) as api:  # a path into another workspace than the request's: refused
         for path in (team_b.split(":", 1)[1].lstrip("/") + "/x.txt", f"{world['team-b']}/x.txt"):
-            resp = api.get(f"/api/2.0/mlflow-artifacts/artifacts/{path}", headers={"X-MLFLOW-WORKSPACE": "team-a"})
+            resp = api.get(
+                f"/api/2.0/mlflow-artifacts/artifacts/{path}", headers={"X-MLFLOW-WORKSPACE": "team-a"}
+            )
             assert resp.status_code == 403, (path, resp.text)
     client = signed_in(server, user, "team-b")
     refused(lambda: client.create_experiment(name("mine")))
@@ -427,7 +446,9 @@ def test_an_auth_database_from_before_roles_gains_them_in_place(tmp_path):
         conn.execute(sa.text("INSERT INTO experiment_permissions VALUES (1, '3', 1, 'EDIT')"))
     engine.dispose()
     store = AuthStore(uri)
-    assert {"roles", "role_permissions", "user_role_assignments"} <= set(sa.inspect(store.engine).get_table_names())
+    assert {"roles", "role_permissions", "user_role_assignments"} <= set(
+        sa.inspect(store.engine).get_table_names()
+    )
     assert store.experiment_permission("3", "old").name == "EDIT"  # per-user grants keep working
     role = store.roles.create_role("readers", "default")
     store.roles.add_permission(role.id, "experiment", "*", "READ")
@@ -470,7 +491,15 @@ def test_role_store_on_every_backend(db_uri):
 
 
 # ---------------------------------------------------------------- parity with MLflow's server
-_DROP = {"id", "role_id", "user_id", "experiment_id", "artifact_location", "creation_time", "last_update_time"}
+_DROP = {
+    "id",
+    "role_id",
+    "user_id",
+    "experiment_id",
+    "artifact_location",
+    "creation_time",
+    "last_update_time",
+}
 
 
 def _plain(obj: Any) -> Any:
@@ -479,7 +508,11 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items() if k not in _DROP}
     if isinstance(obj, list):
-        return [_plain(v) for v in obj if not (isinstance(v, dict) and str(v.get("name", "")).startswith("__user_"))]
+        return [
+            _plain(v)
+            for v in obj
+            if not (isinstance(v, dict) and str(v.get("name", "")).startswith("__user_"))
+        ]
     return obj
 
 
@@ -525,18 +558,55 @@ def _roles_script(live: LiveServer, users_made: Callable[[], None] = lambda: Non
     for w in (ws, elsewhere):
         assert admin.post("/api/3.0/mlflow/workspaces", json={"name": w}).status_code == 201
     for user in ("parity-reader", "parity-member"):
-        assert admin.post("/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD}).status_code == 200
+        assert (
+            admin.post(
+                "/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD}
+            ).status_code
+            == 200
+        )
     users_made()
     api(admin, "GET", "/roles/list", "seeded", params={"workspace": ws})
-    role = api(admin, "POST", "/roles/create", "create", json={"workspace": ws, "name": "readers", "description": "r"})["role"]
+    role = api(
+        admin,
+        "POST",
+        "/roles/create",
+        "create",
+        json={"workspace": ws, "name": "readers", "description": "r"},
+    )["role"]
     rid = role["id"]
-    api(admin, "POST", "/roles/permissions/add", "add-exp", json={"role_id": rid, "resource_type": "experiment",
-                                                                  "resource_pattern": "*", "permission": "READ"})
-    rp = api(admin, "POST", "/roles/permissions/add", "add-model", json={
-        "role_id": rid, "resource_type": "registered_model", "resource_pattern": "*", "permission": "READ"})
-    api(admin, "PATCH", "/roles/permissions/update", "update-perm",
-        json={"role_permission_id": rp["role_permission"]["id"], "permission": "EDIT"})
-    api(admin, "PATCH", "/roles/update", "update", json={"role_id": rid, "description": "readers of everything"})
+    api(
+        admin,
+        "POST",
+        "/roles/permissions/add",
+        "add-exp",
+        json={"role_id": rid, "resource_type": "experiment", "resource_pattern": "*", "permission": "READ"},
+    )
+    rp = api(
+        admin,
+        "POST",
+        "/roles/permissions/add",
+        "add-model",
+        json={
+            "role_id": rid,
+            "resource_type": "registered_model",
+            "resource_pattern": "*",
+            "permission": "READ",
+        },
+    )
+    api(
+        admin,
+        "PATCH",
+        "/roles/permissions/update",
+        "update-perm",
+        json={"role_permission_id": rp["role_permission"]["id"], "permission": "EDIT"},
+    )
+    api(
+        admin,
+        "PATCH",
+        "/roles/update",
+        "update",
+        json={"role_id": rid, "description": "readers of everything"},
+    )
     for key, body in {
         "dup": {"workspace": ws, "name": "readers"},
         "reserved": {"workspace": ws, "name": "__user_1__"},
@@ -544,57 +614,117 @@ def _roles_script(live: LiveServer, users_made: Callable[[], None] = lambda: Non
     }.items():
         api(admin, "POST", "/roles/create", key, json=body)
     for key, body in {
-        "ws-read": ("workspace", "*", "READ"), "run-id": ("run", "r1", "READ"), "bogus": ("bogus", "*", "READ"),
-        "no-perm": ("experiment", "*", "NO_PERMISSIONS"), "dup-perm": ("experiment", "*", "MANAGE"),
+        "ws-read": ("workspace", "*", "READ"),
+        "run-id": ("run", "r1", "READ"),
+        "bogus": ("bogus", "*", "READ"),
+        "no-perm": ("experiment", "*", "NO_PERMISSIONS"),
+        "dup-perm": ("experiment", "*", "MANAGE"),
     }.items():
         t, p, perm = body
-        api(admin, "POST", "/roles/permissions/add", key,
-            json={"role_id": rid, "resource_type": t, "resource_pattern": p, "permission": perm})
+        api(
+            admin,
+            "POST",
+            "/roles/permissions/add",
+            key,
+            json={"role_id": rid, "resource_type": t, "resource_pattern": p, "permission": perm},
+        )
     api(admin, "GET", "/roles/get", "not-int", params={"role_id": "abc"})
     api(admin, "GET", "/roles/get", "missing-id")
     api(admin, "GET", "/roles/get", "unknown", params={"role_id": "999999"})
     api(admin, "POST", "/roles/assign", "assign", json={"username": "parity-reader", "role_id": rid})
     api(admin, "POST", "/roles/assign", "assign-again", json={"username": "parity-reader", "role_id": rid})
     api(admin, "POST", "/roles/assign", "assign-nobody", json={"username": "nobody", "role_id": rid})
-    member_role = next(r["id"] for r in admin.get("/api/3.0/mlflow/roles/list", params={"workspace": ws}).json()["roles"]
-                       if r["name"] == "user")
-    api(admin, "POST", "/roles/assign", "assign-member", json={"username": "parity-member", "role_id": member_role})
+    member_role = next(
+        r["id"]
+        for r in admin.get("/api/3.0/mlflow/roles/list", params={"workspace": ws}).json()["roles"]
+        if r["name"] == "user"
+    )
+    api(
+        admin,
+        "POST",
+        "/roles/assign",
+        "assign-member",
+        json={"username": "parity-member", "role_id": member_role},
+    )
     api(admin, "GET", "/users/roles/list", "user-roles", params={"username": "parity-reader"})
     api(admin, "GET", "/roles/users/list", "role-users", params={"role_id": rid})
     api(admin, "GET", "/roles/get", "get", params={"role_id": rid})
 
     h = {"X-MLFLOW-WORKSPACE": ws}
-    exp = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "parity-exp"}, headers=h).json()["experiment_id"]
-    assert admin.post("/api/2.0/mlflow/registered-models/create", json={"name": "parity-model"}, headers=h).status_code == 200
+    exp = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "parity-exp"}, headers=h).json()[
+        "experiment_id"
+    ]
+    assert (
+        admin.post(
+            "/api/2.0/mlflow/registered-models/create", json={"name": "parity-model"}, headers=h
+        ).status_code
+        == 200
+    )
     for who in ("parity-reader", "parity-member"):
         with http(live, who) as user:
             for key, (method, path, kw) in {
                 "get-exp": ("GET", "/api/2.0/mlflow/experiments/get", {"params": {"experiment_id": exp}}),
-                "tag-exp": ("POST", "/api/2.0/mlflow/experiments/set-experiment-tag",
-                            {"json": {"experiment_id": exp, "key": "k", "value": "v"}}),
-                "get-model": ("GET", "/api/2.0/mlflow/registered-models/get", {"params": {"name": "parity-model"}}),
-                "update-model": ("PATCH", "/api/2.0/mlflow/registered-models/update",
-                                 {"json": {"name": "parity-model", "description": who}}),
-                "delete-model": ("DELETE", "/api/2.0/mlflow/registered-models/delete", {"json": {"name": "parity-model"}}),
-                "create-exp": ("POST", "/api/2.0/mlflow/experiments/create", {"json": {"name": f"{who}-exp"}}),
+                "tag-exp": (
+                    "POST",
+                    "/api/2.0/mlflow/experiments/set-experiment-tag",
+                    {"json": {"experiment_id": exp, "key": "k", "value": "v"}},
+                ),
+                "get-model": (
+                    "GET",
+                    "/api/2.0/mlflow/registered-models/get",
+                    {"params": {"name": "parity-model"}},
+                ),
+                "update-model": (
+                    "PATCH",
+                    "/api/2.0/mlflow/registered-models/update",
+                    {"json": {"name": "parity-model", "description": who}},
+                ),
+                "delete-model": (
+                    "DELETE",
+                    "/api/2.0/mlflow/registered-models/delete",
+                    {"json": {"name": "parity-model"}},
+                ),
+                "create-exp": (
+                    "POST",
+                    "/api/2.0/mlflow/experiments/create",
+                    {"json": {"name": f"{who}-exp"}},
+                ),
             }.items():
                 resp = user.request(method, path, headers=h, **kw)
                 out[f"{who}:{key}"] = resp.status_code
-            found = user.post("/api/2.0/mlflow/experiments/search", json={"max_results": 100}, headers=h).json()
+            found = user.post(
+                "/api/2.0/mlflow/experiments/search", json={"max_results": 100}, headers=h
+            ).json()
             out[f"{who}:search"] = sorted(e["name"] for e in found.get("experiments", []))
-            out[f"{who}:workspaces"] = sorted(w["name"] for w in user.get("/api/3.0/mlflow/workspaces").json()["workspaces"])
+            out[f"{who}:workspaces"] = sorted(
+                w["name"] for w in user.get("/api/3.0/mlflow/workspaces").json()["workspaces"]
+            )
             api(user, "GET", "/roles/list", f"{who}:roles", params={"workspace": ws})
             api(user, "GET", "/roles/list", f"{who}:all-roles")
             api(user, "POST", "/roles/create", f"{who}:create", json={"workspace": ws, "name": "mine"})
             api(user, "GET", "/roles/get", f"{who}:unknown", params={"role_id": "999999"})
             api(user, "GET", "/users/roles/list", f"{who}:own-roles", params={"username": who})
 
-    role_in_gone = api(admin, "POST", "/roles/create", "create-gone", json={"workspace": elsewhere, "name": "g"})
+    role_in_gone = api(
+        admin, "POST", "/roles/create", "create-gone", json={"workspace": elsewhere, "name": "g"}
+    )
     assert admin.delete(f"/api/3.0/mlflow/workspaces/{elsewhere}").status_code == 204
     api(admin, "GET", "/roles/get", "get-gone", params={"role_id": role_in_gone["role"]["id"]})
     api(admin, "DELETE", "/roles/unassign", "unassign", json={"username": "parity-reader", "role_id": rid})
-    api(admin, "DELETE", "/roles/unassign", "unassign-again", json={"username": "parity-reader", "role_id": rid})
-    api(admin, "DELETE", "/roles/permissions/remove", "remove", json={"role_permission_id": rp["role_permission"]["id"]})
+    api(
+        admin,
+        "DELETE",
+        "/roles/unassign",
+        "unassign-again",
+        json={"username": "parity-reader", "role_id": rid},
+    )
+    api(
+        admin,
+        "DELETE",
+        "/roles/permissions/remove",
+        "remove",
+        json={"role_permission_id": rp["role_permission"]["id"]},
+    )
     api(admin, "GET", "/roles/permissions/list", "perms-left", params={"role_id": rid})
     api(admin, "DELETE", "/roles/delete", "delete", json={"role_id": rid})
     api(admin, "DELETE", "/roles/delete", "delete-again", json={"role_id": rid})

@@ -12,47 +12,36 @@ import base64
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from support.live_server import LiveServer, running_server
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, basic_auth_server
+from support.live_server import LiveServer
 
-ADMIN_PASSWORD = "admin-secret-password-123"
-PASSWORD = "a-long-user-password-456"
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 UI = "/ajax-api/mltrail"
 
 
-def _start(root: Path, default_permission: str) -> Iterator[LiveServer]:
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        "[mlflow]\n"
-        f"default_permission = {default_permission}\n"
-        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
-        "admin_username = admin\n"
-        f"admin_password = {ADMIN_PASSWORD}\n"
-    )
-    with running_server(
-        root, None, "--app-name", "basic-auth", "--artifacts-destination", str(root / "artifacts"),
-        env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
-    ) as server:  # fmt: skip
-        with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD), timeout=30) as admin:
-            for name in ("alice", "bob", "carol"):
-                r = admin.post(f"{API}/users/create", json={"username": name, "password": PASSWORD})
-                assert r.status_code == 200, r.text
-        yield server
+def _start(root: Path, default_permission: str) -> AbstractContextManager[LiveServer]:
+    """The module's server (``support.basic_auth``): users alice, bob and carol, proxied artifacts."""
+    return basic_auth_server(
+        root, "--artifacts-destination", str(root / "artifacts"),
+        users=("alice", "bob", "carol"), default_permission=default_permission,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
-    yield from _start(tmp_path_factory.mktemp("auth-rules"), "NO_PERMISSIONS")
+    with _start(tmp_path_factory.mktemp("auth-rules"), "NO_PERMISSIONS") as live:
+        yield live
 
 
 def _client(server: LiveServer, user: str) -> Iterator[httpx.Client]:
-    password = ADMIN_PASSWORD if user == "admin" else PASSWORD
+    password = ADMIN_PASSWORD if user == ADMIN else PASSWORD
     with httpx.Client(base_url=server.url, auth=(user, password), timeout=30) as client:
         yield client
 
@@ -74,7 +63,7 @@ def carol(server) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def admin(server) -> Iterator[httpx.Client]:
-    yield from _client(server, "admin")
+    yield from _client(server, ADMIN)
 
 
 def _ok(r: httpx.Response) -> dict:
@@ -171,14 +160,19 @@ def test_experiment_and_runs_need_grants(alice, bob):
     _denied(bob.post(f"{API}/runs/log-batch", json={"run_id": run, "params": [{"key": "p", "value": "v"}]}))
     _denied(bob.post(f"{API}/experiments/delete", json={"experiment_id": exp}))
     assert _ok(bob.post(f"{API}/runs/search", json={"experiment_ids": [exp]})).get("runs", []) == []
-    ids = [e["experiment_id"] for e in _ok(bob.post(f"{API}/experiments/search", json={})).get("experiments", [])]
+    ids = [
+        e["experiment_id"] for e in _ok(bob.post(f"{API}/experiments/search", json={})).get("experiments", [])
+    ]
     assert exp not in ids
 
     # READ: reads pass, writes do not.
     _grant_experiment(alice, exp, "bob", "READ")
     _ok(bob.get(f"{API}/experiments/get", params={"experiment_id": exp}))
     assert _ok(bob.get(f"{API}/runs/get", params={"run_id": run}))["run"]["data"]["metrics"][0]["value"] == 1
-    assert [r["info"]["run_id"] for r in _ok(bob.post(f"{API}/runs/search", json={"experiment_ids": [exp]}))["runs"]] == [run]
+    assert [
+        r["info"]["run_id"]
+        for r in _ok(bob.post(f"{API}/runs/search", json={"experiment_ids": [exp]}))["runs"]
+    ] == [run]
     _denied(bob.post(f"{API}/runs/log-metric", json={"run_id": run, "key": "m", "value": 2, "timestamp": 2}))
     _denied(bob.post(f"{API}/runs/set-tag", json={"run_id": run, "key": "k", "value": "v"}))
 
@@ -193,9 +187,14 @@ def test_experiment_and_runs_need_grants(alice, bob):
                                                                 "permission": "READ"})  # fmt: skip
     assert r.status_code == 403, r.text
     # The run was not changed by any refused call.
-    history = _ok(alice.get(f"{API}/metrics/get-history", params={"run_id": run, "metric_key": "m"}))["metrics"]
+    history = _ok(alice.get(f"{API}/metrics/get-history", params={"run_id": run, "metric_key": "m"}))[
+        "metrics"
+    ]
     assert sorted(m["value"] for m in history) == [1, 2]
-    assert "k" not in {t["key"] for t in _ok(alice.get(f"{API}/runs/get", params={"run_id": run}))["run"]["data"].get("tags", [])}
+    assert "k" not in {
+        t["key"]
+        for t in _ok(alice.get(f"{API}/runs/get", params={"run_id": run}))["run"]["data"].get("tags", [])
+    }
 
 
 def test_creator_manages_and_manage_can_grant(alice, bob, carol):
@@ -241,25 +240,29 @@ def test_experiment_search_pages_are_full(admin, bob):
 
 
 def test_default_read_server_lets_everyone_read_but_not_write(tmp_path):
-    server = _start(tmp_path, "READ")
-    live = next(server)
-    try:
-        with httpx.Client(base_url=live.url, auth=("alice", PASSWORD)) as a, \
-             httpx.Client(base_url=live.url, auth=("bob", PASSWORD)) as b:  # fmt: skip
-            exp = _experiment(a)
-            run = _run(a, exp)
-            _ok(b.get(f"{API}/runs/get", params={"run_id": run}))
-            assert exp in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
-            _denied(b.post(f"{API}/runs/log-metric", json={"run_id": run, "key": "m", "value": 1, "timestamp": 1}))
-            _denied(b.post(f"{API}/experiments/delete", json={"experiment_id": exp}))
-            # An explicit NO_PERMISSIONS takes it away again, however the id is spelled.
-            _grant_experiment(a, exp, "bob", "NO_PERMISSIONS")
-            for spelled in (exp, f"0{exp}", f" {exp}"):
-                _denied(b.get(f"{API}/experiments/get", params={"experiment_id": spelled}))
-                assert _ok(b.post(f"{API}/runs/search", json={"experiment_ids": [spelled]})).get("runs", []) == []
-            assert exp not in {e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]}
-    finally:
-        server.close()
+    with (
+        _start(tmp_path, "READ") as live,
+        httpx.Client(base_url=live.url, auth=("alice", PASSWORD)) as a,
+        httpx.Client(base_url=live.url, auth=("bob", PASSWORD)) as b,
+    ):
+        exp = _experiment(a)
+        run = _run(a, exp)
+        _ok(b.get(f"{API}/runs/get", params={"run_id": run}))
+        assert exp in {
+            e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]
+        }
+        _denied(
+            b.post(f"{API}/runs/log-metric", json={"run_id": run, "key": "m", "value": 1, "timestamp": 1})
+        )
+        _denied(b.post(f"{API}/experiments/delete", json={"experiment_id": exp}))
+        # An explicit NO_PERMISSIONS takes it away again, however the id is spelled.
+        _grant_experiment(a, exp, "bob", "NO_PERMISSIONS")
+        for spelled in (exp, f"0{exp}", f" {exp}"):
+            _denied(b.get(f"{API}/experiments/get", params={"experiment_id": spelled}))
+            assert _ok(b.post(f"{API}/runs/search", json={"experiment_ids": [spelled]})).get("runs", []) == []
+        assert exp not in {
+            e["experiment_id"] for e in _ok(b.post(f"{API}/experiments/search", json={}))["experiments"]
+        }
 
 
 @pytest.mark.parametrize(
@@ -319,7 +322,9 @@ def test_failed_permission_move_undoes_the_rename(server, alice, admin):
 def _model(client: httpx.Client, prompt: bool = False) -> str:
     name = _unique("prompt" if prompt else "model")
     tags = [{"key": "mlflow.prompt.is_prompt", "value": "true"}] if prompt else []
-    return _ok(client.post(f"{API}/registered-models/create", json={"name": name, "tags": tags}))["registered_model"]["name"]
+    return _ok(client.post(f"{API}/registered-models/create", json={"name": name, "tags": tags}))[
+        "registered_model"
+    ]["name"]
 
 
 def test_registered_models_follow_grants_renames_and_deletes(alice, bob, carol):
@@ -354,8 +359,14 @@ def test_model_version_sources_must_be_readable(alice, bob):
     _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": f"runs:/{run}/model"}))
     proxied = f"mlflow-artifacts:/{exp}/{run}/artifacts/model"
     _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": proxied}))
-    logged = _ok(alice.post(f"{API}/logged-models", json={"experiment_id": exp, "name": "m"}))["model"]["info"]
-    _denied(bob.post(f"{API}/model-versions/create", json={"name": mine, "source": f"models:/{logged['model_id']}"}))
+    logged = _ok(alice.post(f"{API}/logged-models", json={"experiment_id": exp, "name": "m"}))["model"][
+        "info"
+    ]
+    _denied(
+        bob.post(
+            f"{API}/model-versions/create", json={"name": mine, "source": f"models:/{logged['model_id']}"}
+        )
+    )
     _denied(bob.post(f"{API}/logged-models", json={"experiment_id": _experiment(bob), "source_run_id": run}))
     _grant_experiment(alice, exp, "bob", "READ")
     _ok(bob.post(f"{API}/model-versions/create", json=body))
@@ -396,7 +407,12 @@ def test_artifact_proxy_and_multipart_follow_the_experiment(server, alice, bob):
     _denied(bob.get(f"{ARTIFACTS}/{path}"))
     _denied(bob.get(ARTIFACTS, params={"path": f"{exp}/{run}/artifacts"}))
     _denied(bob.put(f"{ARTIFACTS}/{exp}/{run}/artifacts/evil.txt", content=b"x" * 1000))
-    _denied(bob.post(f"/api/2.0/mlflow-artifacts/mpu/create/{exp}/{run}/artifacts", json={"path": "big.bin", "num_parts": 2}))
+    _denied(
+        bob.post(
+            f"/api/2.0/mlflow-artifacts/mpu/create/{exp}/{run}/artifacts",
+            json={"path": "big.bin", "num_parts": 2},
+        )
+    )
     _denied(bob.get(f"{API}/artifacts/list", params={"run_id": run}))
     _denied(bob.get("/get-artifact", params={"run_id": run, "path": "hello.txt"}))
     assert not (server.root / "artifacts" / exp / run / "artifacts" / "evil.txt").exists()
@@ -407,7 +423,9 @@ def test_artifact_proxy_and_multipart_follow_the_experiment(server, alice, bob):
     _denied(bob.put(f"{ARTIFACTS}/{exp}/{run}/artifacts/evil.txt", content=b"x"))
     _grant_experiment(alice, exp, "bob", "EDIT")
     _ok(bob.put(f"{ARTIFACTS}/{exp}/{run}/artifacts/ok.txt", content=b"ok"))
-    _denied(bob.delete(f"{ARTIFACTS}/{exp}/{run}/artifacts/ok.txt"))  # deleting artifacts needs MANAGE (MLflow)
+    _denied(
+        bob.delete(f"{ARTIFACTS}/{exp}/{run}/artifacts/ok.txt")
+    )  # deleting artifacts needs MANAGE (MLflow)
 
 
 def test_artifacts_outside_experiments_use_the_default_permission(alice, admin):

@@ -16,7 +16,7 @@ import base64
 import httpx
 import pytest
 
-from support.basic_auth import ADMIN_PASSWORD, PASSWORD, basic_auth_server
+from support.basic_auth import ADMIN_PASSWORD, PASSWORD, basic_auth_server, write_basic_auth_ini
 from support.gateway_kit import SERVER_KEY, chat_endpoints
 from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
@@ -251,14 +251,8 @@ def test_endpoint_creator_gets_no_grant_on_its_tracking_experiment(tmp_path_fact
     from support.mlflow_server import start_mlflow_server, stop_mlflow_server
 
     def config(root) -> dict[str, str]:
-        ini = root / "basic_auth.ini"
-        ini.write_text(
-            f"[mlflow]\ndefault_permission = NO_PERMISSIONS\ndatabase_uri = sqlite:///{root / 'basic_auth.db'}\n"
-            "admin_username = admin\n"
-        )
         return {
-            "MLFLOW_AUTH_CONFIG_PATH": str(ini),
-            "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MLFLOW_AUTH_CONFIG_PATH": str(write_basic_auth_ini(root, "NO_PERMISSIONS")),
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-test-flask-secret-key-of-32-chars",
         }
 

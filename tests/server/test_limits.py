@@ -34,6 +34,7 @@ from mltrail.server.connection import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_UR
 from mltrail.server.limits import MAX_JSON_DEPTH
 from mltrail.store.sql.registry import SqlRegistryStore
 from mltrail.store.sql.tracking import SqlTrackingStore
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, basic_auth_server
 from support.live_server import start_server, stop_server
 from support.sql_backends import SQL_BACKENDS
 
@@ -529,24 +530,17 @@ def test_control_characters_in_path_parameters_are_refused_before_permission_loo
     """With logins on, the permission rule looks a trace or model up by its path id: a NUL must
     never reach the database there (PostgreSQL answers a driver error), whatever the route."""
     uri = None if backend == "sqlite" else request.getfixturevalue("postgres_uri")
-    config = tmp_path / "basic_auth.ini"
-    config.write_text(
-        f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'auth.db'}\n"
-        "admin_username = admin\n"
-    )
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
-    server = start_server(tmp_path / "server", uri, "--app-name", "basic-auth", env=env)
-    try:
-        with httpx.Client(base_url=server.url, auth=("admin", "admin-password-123"), timeout=30) as c:
-            for url in (
-                "/api/3.0/mlflow/traces/tr-%00x",
-                "/api/3.0/mlflow/traces/tr-a%01b/info",
-                "/api/2.0/mlflow/logged-models/m-%00x",
-                "/api/3.0/mlflow/traces/tr-x/assessments/a-%00",
-            ):
-                resp = c.get(url)
-                assert resp.status_code == 400, (url, resp.status_code, resp.text)
-                assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-                assert "control characters" in resp.json()["message"].lower()
-    finally:
-        stop_server(server)
+    with (
+        basic_auth_server(tmp_path / "server", users=(), backend=uri) as server,
+        httpx.Client(base_url=server.url, auth=(ADMIN, ADMIN_PASSWORD), timeout=30) as c,
+    ):
+        for url in (
+            "/api/3.0/mlflow/traces/tr-%00x",
+            "/api/3.0/mlflow/traces/tr-a%01b/info",
+            "/api/2.0/mlflow/logged-models/m-%00x",
+            "/api/3.0/mlflow/traces/tr-x/assessments/a-%00",
+        ):
+            resp = c.get(url)
+            assert resp.status_code == 400, (url, resp.status_code, resp.text)
+            assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert "control characters" in resp.json()["message"].lower()

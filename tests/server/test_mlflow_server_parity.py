@@ -2,40 +2,32 @@
 
 ONE real ``mlflow server`` 3.17.2 and ONE ``mltrail server`` for the module (``support.parity_servers``:
 workspaces on, keys for gateway secrets, private webhook targets allowed). Each test runs the same
-script (``_webhooks``, ``_gateway``, …) with the official ``mlflow`` client against both and compares
-what comes back: entities turned into their protobuf JSON, ids replaced by ``<id:N>`` in order of
-first appearance (so "the same id as before" still compares), wall-clock times by ``<time>``; error
-answers compared as (HTTP status, ``error_code``). Where mltrail deliberately answers otherwise the
-script says so where it asserts.
+script (``_webhooks``, ``_review``, …) with the official ``mlflow`` client against both and compares
+what comes back as ``support.parity_norm`` makes it comparable: entities turned into their protobuf
+JSON, ids replaced by ``<id:N>`` in order of first appearance (so "the same id as before" still
+compares), wall-clock times by ``<time>``; error answers compared as (HTTP status, ``error_code``).
+Where mltrail deliberately answers otherwise the script says so where it asserts. The AI gateway's
+configuration is compared in ``test_mlflow_server_parity_genai``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from google.protobuf.json_format import MessageToDict
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-from mlflow.store.tracking.rest_store import RestStore
-from mlflow.utils.rest_utils import MlflowHostCreds
 
 from support.live_server import LiveServer
+from support.parity_norm import HOUR, T0, Norm, client_error, http_error, rest_store, run_both
 from support.parity_servers import parity_servers
 
-T0 = 1_700_000_000_000  # fixed trace times: data, compared as they are
-HOUR = 3_600_000
-ID_KEYS = ("id", "Id", "uuid", "Uuid", "token", "Token", "request_id", "item_ids", "schema_ids")
 #: every raw HTTP call of the scripts (a loaded machine can be slow; httpx's default is 5 s)
 HTTP = httpx.Client(timeout=120)
-TIME_KEYS = ("time", "Time", "timestamp", "_at", "At", "time_ms")
-DURATION_KEYS = ("execution_time_ms",)  # data, not a clock reading
 
 
 # ---------------------------------------------------------------- servers
@@ -92,88 +84,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
         HTTP.close()
 
 
-# ---------------------------------------------------------------- normalising
-
-
-class Norm:
-    """Turns answers into comparable data: ``<id:N>`` for ids, ``<time>`` for wall-clock times."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, str] = {}
-
-    def id(self, value: Any) -> Any:
-        if value in (None, "", 0):
-            return value
-        return self.ids.setdefault(str(value), f"<id:{len(self.ids)}>")
-
-    def __call__(self, obj: Any, key: str = "") -> Any:
-        obj = _plain(obj)
-        if isinstance(obj, dict):
-            return {k: self(v, k) for k, v in sorted(obj.items())}
-        if isinstance(obj, (list, tuple)):
-            items = [self(v, key) for v in obj]
-            if items and all(isinstance(i, dict) and "key" in i for i in items):  # proto maps: no order
-                items.sort(key=lambda i: str(i["key"]))
-            if key.endswith("_ids"):  # both servers order attached ids by the (random) id itself
-                items.sort(key=str)
-            return items
-        if key.endswith(ID_KEYS):
-            return self.id(obj)
-        if isinstance(obj, str) and obj.startswith("mlflow-artifacts:/"):
-            # where each server keeps artifacts (MLflow with workspaces adds "workspaces/default/"): not data
-            return "<artifact location>"
-        if (
-            key.endswith(TIME_KEYS)
-            and key not in DURATION_KEYS
-            and obj not in (None, "", 0)
-            and not _fixed_time(obj)
-        ):
-            return "<time>"
-        return obj
-
-
-def _plain(obj: Any) -> Any:
-    """An entity as plain data: its protobuf JSON, its dataclass fields or its attributes."""
-    if isinstance(obj, (str, int, float, bool, type(None), dict, list, tuple)):
-        return obj
-    if hasattr(obj, "to_proto"):
-        proto = obj.to_proto()
-        if hasattr(proto, "DESCRIPTOR"):
-            return MessageToDict(proto, preserving_proto_field_name=True)
-        return str(obj)  # an enum whose proto is a number: its name
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if hasattr(obj, "__dict__"):
-        return {k.lstrip("_"): v for k, v in vars(obj).items()}
-    return str(obj)
-
-
-def _fixed_time(value: Any) -> bool:
-    try:
-        return T0 <= int(value) < T0 + 10 * HOUR
-    except (TypeError, ValueError):
-        return False
-
-
-def _error(call: Callable[[], Any]) -> tuple[int, str] | str:
-    """(HTTP status, error_code) of an official-client call that must fail, or "no error"."""
-    try:
-        call()
-    except MlflowException as exc:
-        return exc.get_http_status_code(), exc.error_code
-    return "no error"
-
-
-def _http_error(resp: httpx.Response) -> tuple[int, str]:
-    """(HTTP status, error_code) of a raw HTTP answer; the code is "" on success or a body that is not JSON."""
-    try:
-        return resp.status_code, resp.json().get("error_code", "")
-    except ValueError:
-        return resp.status_code, ""
-
-
-def _run_both(servers: dict[str, LiveServer], script: Callable[..., dict], *args: Any) -> dict[str, dict]:
-    return {name: script(server.url, *args) for name, server in servers.items()}
+# ---------------------------------------------------------------- comparing
 
 
 def _same(got: dict[str, dict]) -> None:
@@ -185,10 +96,6 @@ def _same(got: dict[str, dict]) -> None:
         if ours.get(key) != theirs.get(key)
     }
     assert not differ, json.dumps(differ, indent=1, default=str)
-
-
-def _store(url: str) -> RestStore:
-    return RestStore(lambda: MlflowHostCreds(url))
 
 
 def _experiment(url: str, prefix: str) -> str:
@@ -226,9 +133,9 @@ def _webhooks(url: str, receiver: _Receiver) -> dict:
     out["after_delete"] = n(list(client.list_webhooks()))
     api = f"{url}/api/2.0/mlflow/webhooks"
     out["errors"] = {
-        "get_missing": _error(lambda: client.get_webhook(second.webhook_id)),
-        "delete_missing": _error(lambda: client.delete_webhook("nope")),
-        "no_name": _http_error(
+        "get_missing": client_error(lambda: client.get_webhook(second.webhook_id)),
+        "delete_missing": client_error(lambda: client.delete_webhook("nope")),
+        "no_name": http_error(
             HTTP.post(
                 api,
                 json={
@@ -237,97 +144,25 @@ def _webhooks(url: str, receiver: _Receiver) -> dict:
                 },
             )
         ),
-        "no_events": _http_error(
-            HTTP.post(api, json={"name": "x", "url": f"{receiver.url}/x", "events": []})
-        ),
-        "bad_max_results": _http_error(HTTP.get(api, params={"max_results": 100000})),
+        "no_events": http_error(HTTP.post(api, json={"name": "x", "url": f"{receiver.url}/x", "events": []})),
+        "bad_max_results": http_error(HTTP.get(api, params={"max_results": 100000})),
     }
     out["differs"] = {
-        "bad_event": _http_error(HTTP.post(api, json={"name": "x", "url": f"{receiver.url}/x",
+        "bad_event": http_error(HTTP.post(api, json={"name": "x", "url": f"{receiver.url}/x",
                                                         "events": [{"entity": "run", "action": "created"}]})),
-        "bad_url": _http_error(HTTP.post(api, json={"name": "x", "url": "ftp://example.com/x",
+        "bad_url": http_error(HTTP.post(api, json={"name": "x", "url": "ftp://example.com/x",
                                                       "events": [{"entity": "registered_model", "action": "created"}]})),
     }  # fmt: skip
     return out
 
 
 def test_webhooks(servers: dict[str, LiveServer], receiver: _Receiver) -> None:
-    got = _run_both(servers, _webhooks, receiver)
+    got = run_both(servers, _webhooks, receiver)
     # MLflow 3.17.2 answers an unknown event entity and a non-http(s) URL with a 500 (a server error on
     # bad input); mltrail answers 400 INVALID_PARAMETER_VALUE, as a client mistake should be answered.
     assert got["mlflow"].pop("differs") == {"bad_event": (500, ""), "bad_url": (500, "")}
     bad = (400, "INVALID_PARAMETER_VALUE")
     assert got["mltrail"].pop("differs") == {"bad_event": bad, "bad_url": bad}
-    _same(got)
-
-
-# ---------------------------------------------------------------- AI gateway configuration
-
-
-def _gateway(url: str) -> dict:
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayEndpointTag, GatewayModelLinkageType
-
-    n, store, out = Norm(), _store(url), {}
-    secret = store.create_gateway_secret(
-        "parity-key", {"api_key": "sk-parity-0123456789-KEY"}, provider="openai",
-        auth_config={"api_base": "https://93.184.215.14/v1"},
-    )  # fmt: skip
-    out["secret"] = n(secret)
-    out["secret_rotated"] = n(
-        store.update_gateway_secret(secret.secret_id, secret_value={"api_key": "sk-other-KEY2"})
-    )
-    out["secrets"] = n(
-        [store.list_secret_infos(provider="openai"), store.list_secret_infos(provider="anthropic")]
-    )
-    model = store.create_gateway_model_definition("parity-model", secret.secret_id, "openai", "gpt-4o-mini")
-    spare = store.create_gateway_model_definition("spare", secret.secret_id, "openai", "gpt-4o")
-    out["models"] = n([model, spare])
-    primary = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
-    endpoint = store.create_gateway_endpoint("parity-endpoint", [primary])
-    out["endpoint"] = n(endpoint)
-    fallback = GatewayEndpointModelConfig(spare.model_definition_id, GatewayModelLinkageType.FALLBACK, 1.0, 1)
-    out["attached"] = n(store.attach_model_to_endpoint(endpoint.endpoint_id, fallback))
-    store.set_gateway_endpoint_tag(endpoint.endpoint_id, GatewayEndpointTag("team", "eval"))
-    out["got"] = n(store.get_gateway_endpoint(name="parity-endpoint"))
-    out["listed"] = n(store.list_gateway_endpoints(provider="openai"))
-    api = f"{url}/api/3.0/mlflow/gateway"
-    in_use = HTTP.request("DELETE", f"{api}/model-definitions/delete",
-                           json={"model_definition_id": spare.model_definition_id})  # fmt: skip
-    store.detach_model_from_endpoint(endpoint.endpoint_id, spare.model_definition_id)
-    store.delete_gateway_endpoint_tag(endpoint.endpoint_id, "team")
-    out["renamed"] = n(store.update_gateway_model_definition(spare.model_definition_id, name="spare-2"))
-    store.delete_gateway_model_definition(spare.model_definition_id)
-    out["models_left"] = n(store.list_gateway_model_definitions())
-    out["differs"] = {
-        "model_in_use": _http_error(in_use),
-        "secret_no_value": _http_error(HTTP.post(f"{api}/secrets/create", json={"secret_name": "s4"})),
-    }
-    out["errors"] = {
-        "secret_again": _error(lambda: store.create_gateway_secret("parity-key", {"api_key": "k"})),
-        "secret_missing": _http_error(HTTP.get(f"{api}/secrets/get", params={"secret_id": "s-nope"})),
-        "endpoint_bad_name": _http_error(HTTP.post(f"{api}/endpoints/create", json={
-            "name": "a b", "model_configs": [{"model_definition_id": "d", "linkage_type": "PRIMARY"}]})),
-        "endpoint_no_model": _http_error(HTTP.post(f"{api}/endpoints/create", json={
-            "name": "ok", "model_configs": [{"model_definition_id": "d-x", "linkage_type": "PRIMARY"}]})),
-        "endpoint_missing": _http_error(HTTP.get(f"{api}/endpoints/get", params={"name": "ok"})),
-    }  # fmt: skip
-    store.delete_gateway_endpoint(endpoint.endpoint_id)
-    out["endpoints_left"] = n(store.list_gateway_endpoints())
-    return out
-
-
-def test_gateway_configuration(servers: dict[str, LiveServer]) -> None:
-    got = _run_both(servers, _gateway)
-    # MLflow 3.17.2 answers a model definition still in use with INVALID_STATE but HTTP 500, and stores a
-    # secret that has no value at all; mltrail answers 400 to both (a client mistake, nothing written).
-    assert got["mlflow"].pop("differs") == {
-        "model_in_use": (500, "INVALID_STATE"),
-        "secret_no_value": (200, ""),
-    }
-    assert got["mltrail"].pop("differs") == {
-        "model_in_use": (400, "INVALID_STATE"),
-        "secret_no_value": (400, "INVALID_PARAMETER_VALUE"),
-    }
     _same(got)
 
 
@@ -342,7 +177,7 @@ def _review(url: str) -> dict:
     mlflow.set_tracking_uri(url)
     n, out = Norm(), {}
     exp = _experiment(url, "review-parity")
-    trace = _store(url).deprecated_start_trace_v2(exp, T0, {}, {}).request_id
+    trace = rest_store(url).deprecated_start_trace_v2(exp, T0, {}, {}).request_id
     tone = mls.create_label_schema(
         "tone", type="feedback", input=mls.InputPassFail(positive_label="Polite", negative_label="Rude"),
         experiment_id=exp,
@@ -375,30 +210,30 @@ def _review(url: str) -> dict:
     api = f"{url}/api/3.0/mlflow"
     schema = {"experiment_id": exp, "name": "q", "type": "FEEDBACK"}
     out["errors"] = {
-        "type_change": _error(lambda: mls.update_label_schema(score.schema_id, input=mls.InputText())),
-        "no_input": _http_error(HTTP.post(f"{api}/label-schemas/create", json=schema)),
-        "dup_options": _http_error(HTTP.post(f"{api}/label-schemas/create",
+        "type_change": client_error(lambda: mls.update_label_schema(score.schema_id, input=mls.InputText())),
+        "no_input": http_error(HTTP.post(f"{api}/label-schemas/create", json=schema)),
+        "dup_options": http_error(HTTP.post(f"{api}/label-schemas/create",
                                               json={**schema, "input": {"categorical": {"options": ["a", "a"]}}})),
-        "bad_type": _http_error(HTTP.post(f"{api}/label-schemas/create",
+        "bad_type": http_error(HTTP.post(f"{api}/label-schemas/create",
                                            json={**schema, "type": "OPINION", "input": {"text": {}}})),
-        "no_experiment": _http_error(HTTP.post(f"{api}/label-schemas/create",
+        "no_experiment": http_error(HTTP.post(f"{api}/label-schemas/create",
                                                 json={**schema, "experiment_id": "987654", "input": {"text": {}}})),
-        "reserved_name": _http_error(HTTP.post(f"{api}/review-queues/create",
+        "reserved_name": http_error(HTTP.post(f"{api}/review-queues/create",
                                                 json={"experiment_id": exp, "name": "default", "queue_type": "CUSTOM"})),
-        "no_queue": _http_error(HTTP.post(f"{api}/review-queues/items/add",
+        "no_queue": http_error(HTTP.post(f"{api}/review-queues/items/add",
                                            json={"queue_id": "rq-nope", "item_ids": [trace]})),
-        "max_5000": _http_error(HTTP.get(f"{api}/review-queues/list",
+        "max_5000": http_error(HTTP.get(f"{api}/review-queues/list",
                                           params={"experiment_id": exp, "max_results": 5000})),
-        "too_many": _http_error(HTTP.get(f"{api}/review-queues/list",
+        "too_many": http_error(HTTP.get(f"{api}/review-queues/list",
                                           params={"experiment_id": exp, "max_results": 50001})),
-        "schemas_too_many": _http_error(HTTP.get(f"{api}/label-schemas/list",
+        "schemas_too_many": http_error(HTTP.get(f"{api}/label-schemas/list",
                                                   params={"experiment_id": exp, "max_results": 50001})),
     }  # fmt: skip
     return out
 
 
 def test_label_schemas_and_review_queues(servers: dict[str, LiveServer]) -> None:
-    got = _run_both(servers, _review)
+    got = run_both(servers, _review)
     _same(got)
 
 
@@ -412,17 +247,17 @@ def _workspaces(url: str) -> dict:
     out["updated"] = n(mlflow.update_workspace("team-a", default_artifact_root="s3://bucket/team"))
     out["listed"] = n(sorted(w.name for w in mlflow.list_workspaces()))
     out["errors"] = {
-        "again": _error(lambda: mlflow.create_workspace("team-a")),
-        "bad_name": _http_error(HTTP.post(f"{url}/api/3.0/mlflow/workspaces", json={"name": "Not_A_Name"})),
+        "again": client_error(lambda: mlflow.create_workspace("team-a")),
+        "bad_name": http_error(HTTP.post(f"{url}/api/3.0/mlflow/workspaces", json={"name": "Not_A_Name"})),
     }
     mlflow.delete_workspace("team-a")
-    out["errors"]["gone"] = _error(lambda: mlflow.get_workspace("team-a"))
+    out["errors"]["gone"] = client_error(lambda: mlflow.get_workspace("team-a"))
     out["left"] = sorted(w.name for w in mlflow.list_workspaces())
     return out
 
 
 def test_workspaces(servers: dict[str, LiveServer]) -> None:
-    got = _run_both(servers, _workspaces)
+    got = run_both(servers, _workspaces)
     _same(got)
 
 
@@ -433,7 +268,7 @@ def _traces(url: str) -> dict:
     from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
     from mlflow.entities.trace_status import TraceStatus
 
-    n, store, out = Norm(), _store(url), {}
+    n, store, out = Norm(), rest_store(url), {}
     exp = _experiment(url, "traces-parity")
     plan = [
         ("chat", T0, 100, TraceStatus.OK, {"env": "prod"}),
@@ -455,11 +290,11 @@ def _traces(url: str) -> dict:
     out["info"] = n(HTTP.get(f"{api}/{started[2].request_id}/info").json())
     out["search"] = n(HTTP.get(api, params={"experiment_ids": exp, "filter": "tags.env = 'dev'",
                                              "order_by": "timestamp_ms DESC"}).json())  # fmt: skip
-    out["differs"] = _http_error(HTTP.post(api, json={"timestamp_ms": T0}))  # no experiment_id
+    out["differs"] = http_error(HTTP.post(api, json={"timestamp_ms": T0}))  # no experiment_id
     out["errors"] = {
-        "unknown_experiment": _http_error(HTTP.post(api, json={"experiment_id": "999999", "timestamp_ms": T0})),
-        "end_missing": _http_error(HTTP.patch(f"{api}/{'0' * 32}", json={"timestamp_ms": T0, "status": "OK"})),
-        "info_missing": _http_error(HTTP.get(f"{api}/{'0' * 32}/info")),
+        "unknown_experiment": http_error(HTTP.post(api, json={"experiment_id": "999999", "timestamp_ms": T0})),
+        "end_missing": http_error(HTTP.patch(f"{api}/{'0' * 32}", json={"timestamp_ms": T0, "status": "OK"})),
+        "info_missing": http_error(HTTP.get(f"{api}/{'0' * 32}/info")),
     }  # fmt: skip
 
     def points(metric: str, aggs: list, **kw: Any) -> list:
@@ -477,15 +312,15 @@ def _traces(url: str) -> dict:
         "filtered": points("trace_count", count, filters=["trace.tag.env = 'prod'", "trace.status = 'ERROR'"]),
     }  # fmt: skip
     out["metric_errors"] = [
-        _error(lambda: points("nope", count)),
-        _error(lambda: points("trace_count", [MetricAggregation(AggregationType.AVG)])),
-        _error(lambda: points("trace_count", count, time_interval_seconds=60)),
+        client_error(lambda: points("nope", count)),
+        client_error(lambda: points("trace_count", [MetricAggregation(AggregationType.AVG)])),
+        client_error(lambda: points("trace_count", count, time_interval_seconds=60)),
     ]
     return out
 
 
 def test_v2_traces_and_trace_metrics(servers: dict[str, LiveServer]) -> None:
-    got = _run_both(servers, _traces)
+    got = run_both(servers, _traces)
     # MLflow 3.17.2 fails on a v2 start without experiment_id (int("") in the handler: a 500); mltrail 400.
     assert got["mlflow"].pop("differs") == (500, "INTERNAL_ERROR")
     assert got["mltrail"].pop("differs") == (400, "INVALID_PARAMETER_VALUE")
@@ -523,7 +358,7 @@ SEARCH_RUNS = """
 def _runs(url: str) -> dict:
     from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
 
-    n, client, store, out = Norm(), MlflowClient(url, registry_uri=url), _store(url), {}
+    n, client, store, out = Norm(), MlflowClient(url, registry_uri=url), rest_store(url), {}
     exp = client.create_experiment("runs-parity", tags={"team": "nlp"})
     run_id = client.create_run(exp, run_name="parity-run", tags={"k": "v"}).info.run_id
     other = client.create_run(exp, run_name="other").info.run_id
@@ -546,11 +381,11 @@ def _runs(url: str) -> dict:
         HTTP.get(get_artifact, params={"name": "parity-registered", "version": "9", "path": "MLmodel"}),
     ]
     out["differs"] = (answers[0].status_code, answers[0].text)
-    out["model_version_artifact"] = [_http_error(r) for r in answers[1:]]
+    out["model_version_artifact"] = [http_error(r) for r in answers[1:]]
     out["outputs"] = n(client.get_run(run_id).outputs)
     out["outputs_errors"] = [
-        _error(lambda: store.log_outputs("0" * 32, [LoggedModelOutput(model.model_id, 1)])),
-        _http_error(HTTP.post(f"{url}/api/2.0/mlflow/runs/outputs", json={"run_id": run_id})),
+        client_error(lambda: store.log_outputs("0" * 32, [LoggedModelOutput(model.model_id, 1)])),
+        http_error(HTTP.post(f"{url}/api/2.0/mlflow/runs/outputs", json={"run_id": run_id})),
     ]
 
     def graphql(query: str, data: dict) -> dict:
@@ -572,15 +407,15 @@ def _runs(url: str) -> dict:
         "all": n(HTTP.get(api, params=both).json()),
         "sampled": n(HTTP.get(api, params=[*both, ("max_results", "5")]).json()),
         "ranged": n(HTTP.get(api, params=[*both, ("start_step", "10"), ("end_step", "30")]).json()),
-        "no_runs": _http_error(HTTP.get(api, params=[("metric_key", "loss")])),
-        "no_key": _http_error(HTTP.get(api, params=[("run_ids", run_id)])),
-        "too_many": _http_error(HTTP.get(api, params=[*both, ("max_results", "100000")])),
+        "no_runs": http_error(HTTP.get(api, params=[("metric_key", "loss")])),
+        "no_key": http_error(HTTP.get(api, params=[("run_ids", run_id)])),
+        "too_many": http_error(HTTP.get(api, params=[*both, ("max_results", "100000")])),
     }
     return out
 
 
 def test_runs_graphql_outputs_and_bulk_history(servers: dict[str, LiveServer]) -> None:
-    got = _run_both(servers, _runs)
+    got = run_both(servers, _runs)
     # The real server cannot read a version whose run stores artifacts under its own mlflow-artifacts:
     # proxy (it resolves them through its sqlite:// tracking URI: 500 "the tracking URI must be a valid
     # http or https URI"); mltrail serves the file.
@@ -610,7 +445,9 @@ def _tenancy(url: str) -> dict:
         mlflow.genai.register_prompt("prompt-one", "Hello {{name}}")
         logged_one = client.create_logged_model(one, name="lm-one").model_id
         out["location_one"] = client.get_experiment(one).artifact_location.replace(f"/{one}", "/<exp>")
-        out["own_location"] = _error(lambda: client.create_experiment("placed", artifact_location="/tmp/x"))
+        out["own_location"] = client_error(
+            lambda: client.create_experiment("placed", artifact_location="/tmp/x")
+        )
 
         mlflow.set_workspace("ws-two")
         two = client.create_experiment("shared-exp")  # the same name in another workspace
@@ -622,22 +459,22 @@ def _tenancy(url: str) -> dict:
         out["search_versions"] = n(client.search_model_versions())
         out["search_prompts"] = [p.name for p in mlflow.genai.search_prompts()]
         out["other"] = {
-            "experiment": _error(lambda: client.get_experiment(one)),
-            "run": _error(lambda: client.get_run(run_one)),
-            "create_run": _error(lambda: client.create_run(one)),
-            "delete_experiment": _error(lambda: client.delete_experiment(one)),
-            "model": _error(lambda: client.get_registered_model("model-one")),
-            "version": _error(lambda: client.get_model_version("model-one", "1")),
-            "new_version": _error(lambda: client.create_model_version("model-one", "s3://bucket/m")),
-            "prompt": _error(lambda: mlflow.genai.load_prompt("prompts:/prompt-one/1")),
-            "logged_model": _error(lambda: client.get_logged_model(logged_one)),
+            "experiment": client_error(lambda: client.get_experiment(one)),
+            "run": client_error(lambda: client.get_run(run_one)),
+            "create_run": client_error(lambda: client.create_run(one)),
+            "delete_experiment": client_error(lambda: client.delete_experiment(one)),
+            "model": client_error(lambda: client.get_registered_model("model-one")),
+            "version": client_error(lambda: client.get_model_version("model-one", "1")),
+            "new_version": client_error(lambda: client.create_model_version("model-one", "s3://bucket/m")),
+            "prompt": client_error(lambda: mlflow.genai.load_prompt("prompts:/prompt-one/1")),
+            "logged_model": client_error(lambda: client.get_logged_model(logged_one)),
         }
         # A registered model / prompt name is unique per workspace: ws-two may have its own.
         client.create_registered_model("model-one", description="two's")
         out["own_version"] = client.create_model_version("model-one", "s3://bucket/two").version
         mlflow.genai.register_prompt("prompt-one", "Bye {{name}}")
         out["own_prompt"] = mlflow.genai.load_prompt("prompts:/prompt-one/1").template
-        out["taken_here"] = _error(lambda: client.create_registered_model("model-one"))
+        out["taken_here"] = client_error(lambda: client.create_registered_model("model-one"))
 
         mlflow.set_workspace("ws-one")
         out["back"] = (
@@ -649,10 +486,10 @@ def _tenancy(url: str) -> dict:
             mlflow.genai.load_prompt("prompts:/prompt-one/1").template,
         )
         mlflow.set_workspace("no-such-ws")
-        out["unknown_workspace"] = _error(lambda: client.search_experiments())
+        out["unknown_workspace"] = client_error(lambda: client.search_experiments())
         bad = HTTP.get(f"{url}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
                        headers={"X-MLFLOW-WORKSPACE": "Not_A_Name"})  # fmt: skip
-        out["bad_header"] = _http_error(bad)
+        out["bad_header"] = http_error(bad)
 
         mlflow.set_workspace(None)
         client.create_experiment("clash-exp")
@@ -664,10 +501,10 @@ def _tenancy(url: str) -> dict:
         api = f"{url}/api/3.0/mlflow/workspaces"
         # raw calls: MLflow answers INVALID_STATE with HTTP 500, which its client retries for minutes
         out["refused_deletes"] = [
-            _http_error(HTTP.delete(f"{api}/ws-one")),  # RESTRICT while it holds experiments
-            _http_error(HTTP.delete(f"{api}/ws-three", params={"mode": "SET_DEFAULT"})),  # "clash-exp"
+            http_error(HTTP.delete(f"{api}/ws-one")),  # RESTRICT while it holds experiments
+            http_error(HTTP.delete(f"{api}/ws-three", params={"mode": "SET_DEFAULT"})),  # "clash-exp"
         ]
-        out["bad_mode"] = _http_error(HTTP.delete(f"{api}/ws-one", params={"mode": "NOPE"}))
+        out["bad_mode"] = http_error(HTTP.delete(f"{api}/ws-one", params={"mode": "NOPE"}))
         mlflow.set_workspace("ws-three")
         clash = client.get_experiment_by_name("clash-exp").experiment_id
         client.rename_experiment(clash, "renamed-clash")
@@ -680,14 +517,14 @@ def _tenancy(url: str) -> dict:
         mlflow.delete_workspace(name, mode="CASCADE")
     out["after_cascade"] = (
         sorted(w.name for w in mlflow.list_workspaces() if w.name.startswith("ws-")),
-        _error(lambda: client.get_run(run_one)),
+        client_error(lambda: client.get_run(run_one)),
         client.get_experiment_by_name("shared-exp"),
     )
     return out
 
 
 def test_workspace_tenancy(servers: dict[str, LiveServer]) -> None:
-    got = _run_both(servers, _tenancy)
+    got = run_both(servers, _tenancy)
     # INVALID_STATE is an HTTP 500 on MLflow's server, a 400 on mltrail's (a refusal, not a failure).
     assert got["mlflow"].pop("refused_deletes") == [(500, "INVALID_STATE")] * 2
     assert got["mltrail"].pop("refused_deletes") == [(400, "INVALID_STATE")] * 2
@@ -725,7 +562,7 @@ def _sdk_workspace(url: str) -> dict:
 
 
 def test_mltrail_sdk_in_a_workspace(servers: dict[str, LiveServer]) -> None:
-    got = _run_both(servers, _sdk_workspace)
+    got = run_both(servers, _sdk_workspace)
     assert got["mltrail"]["outside_run"] == "RESOURCE_DOES_NOT_EXIST"
     _same(got)
 
@@ -780,7 +617,7 @@ def _registry_webhooks(url: str, receiver: _Receiver) -> dict:
 def test_registry_events_deliver_the_same_webhooks(
     servers: dict[str, LiveServer], receiver: _Receiver
 ) -> None:
-    got = _run_both(servers, _registry_webhooks, receiver)
+    got = run_both(servers, _registry_webhooks, receiver)
     assert len(got["mlflow"]["events"]) == 12, got["mlflow"]["events"]
     _same(got)
 
@@ -791,7 +628,7 @@ def _gateway_proxy(url: str, base_url: str) -> dict:
     import openai
     from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
 
-    store, out = _store(url), {}
+    store, out = rest_store(url), {}
     secret = store.create_gateway_secret(
         "proxy-key", {"api_key": "sk-proxy-0123456789"}, provider="openai", auth_config={"api_base": base_url}
     )
@@ -814,7 +651,7 @@ def _gateway_proxy(url: str, base_url: str) -> dict:
     out["passthrough"] = Norm()({k: v for k, v in answer.items() if k not in ("id", "created")})
     vectors = passthrough.embeddings.create(model="proxied", input=["a b", "c"])
     out["embeddings"] = ([len(v.embedding) for v in vectors.data], vectors.usage.prompt_tokens)
-    out["invocations"] = _http_error(
+    out["invocations"] = http_error(
         HTTP.post(f"{url}/gateway/proxied/mlflow/invocations", json={"messages": messages})
     )
     out["unknown_endpoint"] = HTTP.post(
@@ -860,7 +697,7 @@ def test_gateway_proxy_answers_and_traces(servers: dict[str, LiveServer]) -> Non
     from support.openai_server import OpenAIServer
 
     with OpenAIServer() as fake:
-        got = _run_both(servers, _gateway_proxy, fake.base_url)
+        got = run_both(servers, _gateway_proxy, fake.base_url)
     _same(got)
 
 
@@ -871,7 +708,7 @@ def _gateway_anthropic(url: str, fake: Any) -> dict:
 
     from support.anthropic_server import TEST_API_KEY, default_responder
 
-    store, out = _store(url), {}
+    store, out = rest_store(url), {}
     secret = store.create_gateway_secret(
         "claude-key",
         {"api_key": TEST_API_KEY},
@@ -951,7 +788,7 @@ def test_gateway_openai_format_calls_to_anthropic_are_translated_alike(
     from support.anthropic_server import AnthropicServer
 
     with AnthropicServer() as fake:
-        got = _run_both(servers, _gateway_anthropic, fake)
+        got = run_both(servers, _gateway_anthropic, fake)
     # One difference on purpose: an assistant turn's text next to its tool calls is kept (MLflow
     # drops it, and Anthropic takes both); compared without it, the rest is the same.
     assistant = got["mltrail"]["tool_result_sent"][0]["content"]

@@ -1,9 +1,9 @@
-"""The AI gateway's budgets and guardrails, and GenAI records per workspace: ``mltrail server`` against a real ``mlflow server``.
+"""The AI gateway's configuration, budgets and guardrails, and GenAI records per workspace: ``mltrail server`` against a real ``mlflow server``.
 
 ONE real ``mlflow server`` 3.17.2 and ONE ``mltrail server`` for the module, both with
 ``--enable-workspaces`` (and a key for gateway secrets). Each test runs the same script with the
-official client (its ``RestStore`` where ``MlflowClient`` has no method, as for budgets and
-guardrails) against both and compares: entities as their protobuf JSON, raw answers as their JSON,
+official client (its ``RestStore`` where ``MlflowClient`` has no method, as for the gateway's
+records) against both and compares (``support.parity_norm``): entities as their protobuf JSON, raw answers as their JSON,
 ids as ``<id:N>`` in order of first appearance (also where an id is a value, as an ENDPOINT
 budget's ``target_value``), wall-clock times as ``<time>``, error answers as (HTTP status,
 ``error_code``). MLflow lists budget policies and guardrails in the order of their random ids, so
@@ -20,12 +20,11 @@ import httpx
 import pytest
 from mlflow import MlflowClient
 from mlflow.store.tracking.rest_store import RestStore
-from mlflow.utils.rest_utils import MlflowHostCreds
 
-from server.test_mlflow_server_parity import Norm, _error, _http_error
 from support.gateway_kit import chat_endpoints
 from support.live_server import LiveServer
 from support.openai_server import OpenAIServer, default_responder
+from support.parity_norm import Norm, client_error, http_error, rest_store, run_both
 from support.parity_servers import parity_servers
 
 GATEWAY = "/api/3.0/mlflow/gateway"
@@ -103,10 +102,6 @@ def _sorted(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
 
-def _store(url: str) -> RestStore:
-    return RestStore(lambda: MlflowHostCreds(url))
-
-
 def _headers(workspace: str | None) -> dict[str, str]:
     return {"X-MLFLOW-WORKSPACE": workspace} if workspace else {}
 
@@ -143,7 +138,77 @@ def _judge(url: str, experiment: str, name: str) -> Any:
     make_judge(name=name, instructions=JUDGE, model="openai:/gpt-4o-mini", feedback_value_type=str).register(
         name=name, experiment_id=experiment
     )
-    return _store(url).get_scorer(experiment, name)
+    return rest_store(url).get_scorer(experiment, name)
+
+
+# ---------------------------------------------------------------- AI gateway configuration
+
+
+def _gateway(url: str) -> dict:
+    from mlflow.entities import GatewayEndpointModelConfig, GatewayEndpointTag, GatewayModelLinkageType
+
+    n, store, out = Norm(), rest_store(url), {}
+    secret = store.create_gateway_secret(
+        "parity-key", {"api_key": "sk-parity-0123456789-KEY"}, provider="openai",
+        auth_config={"api_base": "https://93.184.215.14/v1"},
+    )  # fmt: skip
+    out["secret"] = n(secret)
+    out["secret_rotated"] = n(
+        store.update_gateway_secret(secret.secret_id, secret_value={"api_key": "sk-other-KEY2"})
+    )
+    out["secrets"] = n(
+        [store.list_secret_infos(provider="openai"), store.list_secret_infos(provider="anthropic")]
+    )
+    model = store.create_gateway_model_definition("parity-model", secret.secret_id, "openai", "gpt-4o-mini")
+    spare = store.create_gateway_model_definition("spare", secret.secret_id, "openai", "gpt-4o")
+    out["models"] = n([model, spare])
+    primary = GatewayEndpointModelConfig(model.model_definition_id, GatewayModelLinkageType.PRIMARY)
+    endpoint = store.create_gateway_endpoint("parity-endpoint", [primary])
+    out["endpoint"] = n(endpoint)
+    fallback = GatewayEndpointModelConfig(spare.model_definition_id, GatewayModelLinkageType.FALLBACK, 1.0, 1)
+    out["attached"] = n(store.attach_model_to_endpoint(endpoint.endpoint_id, fallback))
+    store.set_gateway_endpoint_tag(endpoint.endpoint_id, GatewayEndpointTag("team", "eval"))
+    out["got"] = n(store.get_gateway_endpoint(name="parity-endpoint"))
+    out["listed"] = n(store.list_gateway_endpoints(provider="openai"))
+    api = f"{url}/api/3.0/mlflow/gateway"
+    in_use = HTTP.request("DELETE", f"{api}/model-definitions/delete",
+                           json={"model_definition_id": spare.model_definition_id})  # fmt: skip
+    store.detach_model_from_endpoint(endpoint.endpoint_id, spare.model_definition_id)
+    store.delete_gateway_endpoint_tag(endpoint.endpoint_id, "team")
+    out["renamed"] = n(store.update_gateway_model_definition(spare.model_definition_id, name="spare-2"))
+    store.delete_gateway_model_definition(spare.model_definition_id)
+    out["models_left"] = n(store.list_gateway_model_definitions())
+    out["differs"] = {
+        "model_in_use": http_error(in_use),
+        "secret_no_value": http_error(HTTP.post(f"{api}/secrets/create", json={"secret_name": "s4"})),
+    }
+    out["errors"] = {
+        "secret_again": client_error(lambda: store.create_gateway_secret("parity-key", {"api_key": "k"})),
+        "secret_missing": http_error(HTTP.get(f"{api}/secrets/get", params={"secret_id": "s-nope"})),
+        "endpoint_bad_name": http_error(HTTP.post(f"{api}/endpoints/create", json={
+            "name": "a b", "model_configs": [{"model_definition_id": "d", "linkage_type": "PRIMARY"}]})),
+        "endpoint_no_model": http_error(HTTP.post(f"{api}/endpoints/create", json={
+            "name": "ok", "model_configs": [{"model_definition_id": "d-x", "linkage_type": "PRIMARY"}]})),
+        "endpoint_missing": http_error(HTTP.get(f"{api}/endpoints/get", params={"name": "ok"})),
+    }  # fmt: skip
+    store.delete_gateway_endpoint(endpoint.endpoint_id)
+    out["endpoints_left"] = n(store.list_gateway_endpoints())
+    return out
+
+
+def test_gateway_configuration(servers: dict[str, LiveServer]) -> None:
+    got = run_both(servers, _gateway)
+    # MLflow 3.17.2 answers a model definition still in use with INVALID_STATE but HTTP 500, and stores a
+    # secret that has no value at all; mltrail answers 400 to both (a client mistake, nothing written).
+    assert got["mlflow"].pop("differs") == {
+        "model_in_use": (500, "INVALID_STATE"),
+        "secret_no_value": (200, ""),
+    }
+    assert got["mltrail"].pop("differs") == {
+        "model_in_use": (400, "INVALID_STATE"),
+        "secret_no_value": (400, "INVALID_PARAMETER_VALUE"),
+    }
+    _same(got)
 
 
 # ---------------------------------------------------------------- budget policies
@@ -158,7 +223,7 @@ def _budgets(url: str) -> dict:
         BudgetUnit,
     )
 
-    n, store, out = IdNorm(), _store(url), {}
+    n, store, out = IdNorm(), rest_store(url), {}
     endpoint = _endpoint(store, "budgeted")
     n.id(endpoint.endpoint_id)
     day = BudgetDuration(BudgetDurationUnit.DAYS, 1)
@@ -194,31 +259,31 @@ def _budgets(url: str) -> dict:
     create = {"budget_unit": "USD", "budget_amount": 10, "duration": {"unit": "DAYS", "value": 1},
               "target_scope": "GLOBAL", "budget_action": "ALERT"}  # fmt: skip
     out["errors"] = {
-        "get_missing": _error(lambda: store.get_budget_policy("bp-nope")),
-        "update_missing": _error(lambda: store.update_budget_policy("bp-nope", budget_amount=1.0)),
-        "delete_missing": _error(lambda: store.delete_budget_policy("bp-nope")),
-        "endpoint_no_target": _error(lambda: store.update_budget_policy(glob, target_scope=BudgetTargetScope.ENDPOINT)),
-        "global_target": _error(lambda: store.update_budget_policy(glob, target_value="x")),
-        "user_without_auth": _error(lambda: store.create_budget_policy(
+        "get_missing": client_error(lambda: store.get_budget_policy("bp-nope")),
+        "update_missing": client_error(lambda: store.update_budget_policy("bp-nope", budget_amount=1.0)),
+        "delete_missing": client_error(lambda: store.delete_budget_policy("bp-nope")),
+        "endpoint_no_target": client_error(lambda: store.update_budget_policy(glob, target_scope=BudgetTargetScope.ENDPOINT)),
+        "global_target": client_error(lambda: store.update_budget_policy(glob, target_value="x")),
+        "user_without_auth": client_error(lambda: store.create_budget_policy(
             BudgetUnit.USD, 1.0, day, BudgetTargetScope.USER, BudgetAction.ALERT, target_value="ann")),
-        "unknown_endpoint": _error(lambda: store.create_budget_policy(
+        "unknown_endpoint": client_error(lambda: store.create_budget_policy(
             BudgetUnit.USD, 1.0, day, BudgetTargetScope.ENDPOINT, BudgetAction.ALERT, target_value="e-nope")),
-        "update_unknown_endpoint": _error(lambda: store.update_budget_policy(ends, target_value="e-nope")),
-        "bad_unit": _http_error(_post(url, "budgets/create", {**create, "budget_unit": "EUR"})),
-        "bad_scope": _http_error(_post(url, "budgets/create", {**create, "target_scope": "TEAM"})),
-        "bad_action": _http_error(_post(url, "budgets/create", {**create, "budget_action": 7})),
-        "zero_duration": _http_error(_post(url, "budgets/create", {**create, "duration": {"unit": "DAYS", "value": 0}})),
-        "no_duration_unit": _http_error(_post(url, "budgets/create", {**create, "duration": {"value": 3}})),
-        "no_amount": _http_error(_post(url, "budgets/create", {k: v for k, v in create.items() if k != "budget_amount"})),
-        "no_scope": _http_error(_post(url, "budgets/create", {k: v for k, v in create.items() if k != "target_scope"})),
-        "amount_text": _http_error(_post(url, "budgets/create", {**create, "budget_amount": "ten"})),
-        "update_no_id": _http_error(_post(url, "budgets/update", {"budget_amount": 3})),
-        "get_no_id": _http_error(_get(url, "budgets/get")),
-        "list_too_many": _http_error(_get(url, "budgets/list", max_results=100000)),
-        "list_bad_token": _http_error(_get(url, "budgets/list", page_token="not-a-token")),
+        "update_unknown_endpoint": client_error(lambda: store.update_budget_policy(ends, target_value="e-nope")),
+        "bad_unit": http_error(_post(url, "budgets/create", {**create, "budget_unit": "EUR"})),
+        "bad_scope": http_error(_post(url, "budgets/create", {**create, "target_scope": "TEAM"})),
+        "bad_action": http_error(_post(url, "budgets/create", {**create, "budget_action": 7})),
+        "zero_duration": http_error(_post(url, "budgets/create", {**create, "duration": {"unit": "DAYS", "value": 0}})),
+        "no_duration_unit": http_error(_post(url, "budgets/create", {**create, "duration": {"value": 3}})),
+        "no_amount": http_error(_post(url, "budgets/create", {k: v for k, v in create.items() if k != "budget_amount"})),
+        "no_scope": http_error(_post(url, "budgets/create", {k: v for k, v in create.items() if k != "target_scope"})),
+        "amount_text": http_error(_post(url, "budgets/create", {**create, "budget_amount": "ten"})),
+        "update_no_id": http_error(_post(url, "budgets/update", {"budget_amount": 3})),
+        "get_no_id": http_error(_get(url, "budgets/get")),
+        "list_too_many": http_error(_get(url, "budgets/list", max_results=100000)),
+        "list_bad_token": http_error(_get(url, "budgets/list", page_token="not-a-token")),
     }  # fmt: skip
     out["differs"] = {
-        "update_bad_unit": _http_error(_post(url, "budgets/update", {"budget_policy_id": glob, "budget_unit": "EUR"})),
+        "update_bad_unit": http_error(_post(url, "budgets/update", {"budget_policy_id": glob, "budget_unit": "EUR"})),
     }  # fmt: skip
     for policy_id in (glob, work, ends):
         store.delete_budget_policy(policy_id)
@@ -243,7 +308,7 @@ def test_budget_policies(servers: dict[str, LiveServer]) -> None:
 def _guardrails(url: str) -> dict:
     from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
 
-    n, store, out = IdNorm(), _store(url), {}
+    n, store, out = IdNorm(), rest_store(url), {}
     guarded, sanitizer = _endpoint(store, "guarded"), _endpoint(store, "sanitizer")
     n.id(guarded.endpoint_id), n.id(sanitizer.endpoint_id)
     exp = MlflowClient(url).create_experiment("guardrail-scorers")
@@ -273,39 +338,39 @@ def _guardrails(url: str) -> dict:
     custom = {"name": "custom", "call_source": "return True", "call_signature": "(outputs)",
               "original_func_name": "custom"}  # fmt: skip
     out["errors"] = {
-        "get_missing": _error(lambda: store.get_gateway_guardrail("gr-nope")),
-        "delete_missing": _error(lambda: store.delete_gateway_guardrail("gr-nope")),
-        "added_twice": _error(lambda: store.add_guardrail_to_endpoint(ep, first.guardrail_id)),
-        "add_unknown_endpoint": _error(lambda: store.add_guardrail_to_endpoint("e-nope", first.guardrail_id)),
-        "add_unknown_guardrail": _error(lambda: store.add_guardrail_to_endpoint(ep, "gr-nope")),
-        "remove_not_added": _error(lambda: store.remove_guardrail_from_endpoint(ep, second.guardrail_id)),
-        "update_not_added": _error(lambda: store.update_endpoint_guardrail_config(ep, second.guardrail_id, 3)),
-        "list_unknown_endpoint": _error(lambda: store.list_endpoint_guardrail_configs("e-nope")),
-        "unknown_version": _error(lambda: store.create_gateway_guardrail(
+        "get_missing": client_error(lambda: store.get_gateway_guardrail("gr-nope")),
+        "delete_missing": client_error(lambda: store.delete_gateway_guardrail("gr-nope")),
+        "added_twice": client_error(lambda: store.add_guardrail_to_endpoint(ep, first.guardrail_id)),
+        "add_unknown_endpoint": client_error(lambda: store.add_guardrail_to_endpoint("e-nope", first.guardrail_id)),
+        "add_unknown_guardrail": client_error(lambda: store.add_guardrail_to_endpoint(ep, "gr-nope")),
+        "remove_not_added": client_error(lambda: store.remove_guardrail_from_endpoint(ep, second.guardrail_id)),
+        "update_not_added": client_error(lambda: store.update_endpoint_guardrail_config(ep, second.guardrail_id, 3)),
+        "list_unknown_endpoint": client_error(lambda: store.list_endpoint_guardrail_configs("e-nope")),
+        "unknown_version": client_error(lambda: store.create_gateway_guardrail(
             "g", judge.scorer_id, 99, GuardrailStage.BEFORE, GuardrailAction.VALIDATION)),
-        "unknown_scorer": _error(lambda: store.create_gateway_guardrail(
+        "unknown_scorer": client_error(lambda: store.create_gateway_guardrail(
             "g", "sc-nope", 1, GuardrailStage.BEFORE, GuardrailAction.VALIDATION)),
-        "bad_stage": _http_error(_post(url, "guardrails/create", {**base, "stage": "DURING"})),
-        "bad_action": _http_error(_post(url, "guardrails/create", {**base, "action": 9})),
-        "no_name": _http_error(_post(url, "guardrails/create", {**base, "name": ""})),
-        "no_stage": _http_error(_post(url, "guardrails/create", {k: v for k, v in base.items() if k != "stage"})),
-        "version_text": _http_error(_post(url, "guardrails/create", {**base, "scorer_version": "one"})),
-        "add_no_guardrail": _http_error(_post(url, "guardrails/add-to-endpoint", {"endpoint_id": ep})),
-        "get_no_id": _http_error(_get(url, "guardrails/get")),
-        "list_for_no_endpoint": _http_error(_get(url, "guardrails/list-for-endpoint")),
-        "list_too_many": _http_error(_get(url, "guardrails/list", max_results=100000)),
+        "bad_stage": http_error(_post(url, "guardrails/create", {**base, "stage": "DURING"})),
+        "bad_action": http_error(_post(url, "guardrails/create", {**base, "action": 9})),
+        "no_name": http_error(_post(url, "guardrails/create", {**base, "name": ""})),
+        "no_stage": http_error(_post(url, "guardrails/create", {k: v for k, v in base.items() if k != "stage"})),
+        "version_text": http_error(_post(url, "guardrails/create", {**base, "scorer_version": "one"})),
+        "add_no_guardrail": http_error(_post(url, "guardrails/add-to-endpoint", {"endpoint_id": ep})),
+        "get_no_id": http_error(_get(url, "guardrails/get")),
+        "list_for_no_endpoint": http_error(_get(url, "guardrails/list-for-endpoint")),
+        "list_too_many": http_error(_get(url, "guardrails/list", max_results=100000)),
     }  # fmt: skip
     # MLflow 3.17.2's server refuses a @scorer registration unless MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS is
     # set on it; mltrail stores it (its online-scoring worker runs it) but refuses it as a guardrail.
     registered = HTTP.post(f"{url}/api/3.0/mlflow/scorers/register", json={
         "experiment_id": exp, "name": "custom", "serialized_scorer": json.dumps(custom)})  # fmt: skip
     out["differs"] = {
-        "register_custom": _http_error(registered),
-        "unknown_action_endpoint": _http_error(_post(url, "guardrails/create", {
+        "register_custom": http_error(registered),
+        "unknown_action_endpoint": http_error(_post(url, "guardrails/create", {
             **base, "action": "SANITIZATION", "action_endpoint_id": "e-nope"})),
     }  # fmt: skip
     if registered.status_code == 200:
-        out["differs"]["custom_guardrail"] = _http_error(_post(url, "guardrails/create", {
+        out["differs"]["custom_guardrail"] = http_error(_post(url, "guardrails/create", {
             **base, "scorer_id": registered.json()["scorer_id"], "scorer_version": 1}))  # fmt: skip
     store.delete_gateway_guardrail(first.guardrail_id)  # detaches it from the endpoint too
     out["detached"] = n(store.list_endpoint_guardrail_configs(ep))
@@ -377,7 +442,7 @@ def _guardrail_runs(url: str, fake: OpenAIServer) -> dict:
     from mlflow.genai.judges import make_judge
 
     mlflow.set_tracking_uri(url)
-    store = _store(url)
+    store = rest_store(url)
     names = ("gr-judge", "gr-in", "gr-out", "gr-embed", "gr-embed-late")
     made = chat_endpoints(store, fake.base_url, *names, secret="gr-key", definition="gr-model")
     judge_ep, screened, cleaned, embedded, embedded_late = (made[n] for n in names)
@@ -551,7 +616,7 @@ def _fill(url: str, workspace: str) -> dict[str, Any]:
 
     mlflow.set_tracking_uri(url)
     mlflow.set_workspace(workspace)
-    store = _store(url)
+    store = rest_store(url)
     exp = MlflowClient(url).create_experiment("shared")
     scorer = _judge(url, exp, "tone")
     schema = mls.create_label_schema("tone", type="feedback", input=mls.InputText(), experiment_id=exp)
@@ -581,7 +646,7 @@ def _seen(url: str, n: IdNorm, made: dict[str, Any], workspace: str | None) -> d
     from mlflow.genai import label_schemas as mls
     from mlflow.genai import review_queues as mrq
 
-    store = _store(url)
+    store = rest_store(url)
     return {
         "secrets": _sorted(n(_get(url, "secrets/list", workspace).json().get("secrets", []))),
         "models": _sorted(n(_get(url, "model-definitions/list", workspace).json().get("model_definitions", []))),
@@ -613,39 +678,39 @@ def _others(url: str, theirs: dict[str, Any], mine: dict[str, Any], workspace: s
     from mlflow.genai import label_schemas as mls
     from mlflow.genai import review_queues as mrq
 
-    store = _store(url)
+    store = rest_store(url)
     day = BudgetDuration(BudgetDurationUnit.DAYS, 1)
     linked = GatewayEndpointModelConfig(theirs["model"], GatewayModelLinkageType.PRIMARY)
     return {
-        "scorers": _error(lambda: store.list_scorers(theirs["exp"])),
-        "scorer": _error(lambda: store.get_scorer(theirs["exp"], "tone")),
-        "register": _error(lambda: _judge(url, theirs["exp"], "intruder")),
-        "schema": _error(lambda: mls.get_label_schema(schema_id=theirs["schema"].schema_id)),
-        "delete_schema": _error(lambda: mls.delete_label_schema(schema_id=theirs["schema"].schema_id)),
-        "queue": _error(lambda: mrq.get_review_queue(queue_id=theirs["queue"].queue_id)),
-        "delete_queue": _error(lambda: mrq.delete_review_queue(theirs["queue"].queue_id)),
-        "queue_with_their_schema": _error(lambda: mrq.create_review_queue(
+        "scorers": client_error(lambda: store.list_scorers(theirs["exp"])),
+        "scorer": client_error(lambda: store.get_scorer(theirs["exp"], "tone")),
+        "register": client_error(lambda: _judge(url, theirs["exp"], "intruder")),
+        "schema": client_error(lambda: mls.get_label_schema(schema_id=theirs["schema"].schema_id)),
+        "delete_schema": client_error(lambda: mls.delete_label_schema(schema_id=theirs["schema"].schema_id)),
+        "queue": client_error(lambda: mrq.get_review_queue(queue_id=theirs["queue"].queue_id)),
+        "delete_queue": client_error(lambda: mrq.delete_review_queue(theirs["queue"].queue_id)),
+        "queue_with_their_schema": client_error(lambda: mrq.create_review_queue(
             "mixed", queue_type="custom", schema_ids=[theirs["schema"].schema_id], experiment_id=mine["exp"])),
-        "secret": _error(lambda: store.get_secret_info(secret_id=theirs["secret"])),
-        "rotate_secret": _error(lambda: store.update_gateway_secret(theirs["secret"], secret_value={"api_key": "k2"})),
-        "model": _error(lambda: store.get_gateway_model_definition(theirs["model"])),
-        "model_on_their_secret": _error(lambda: store.create_gateway_model_definition(
+        "secret": client_error(lambda: store.get_secret_info(secret_id=theirs["secret"])),
+        "rotate_secret": client_error(lambda: store.update_gateway_secret(theirs["secret"], secret_value={"api_key": "k2"})),
+        "model": client_error(lambda: store.get_gateway_model_definition(theirs["model"])),
+        "model_on_their_secret": client_error(lambda: store.create_gateway_model_definition(
             "borrowed", theirs["secret"], "openai", "gpt-4o")),
-        "endpoint": _error(lambda: store.get_gateway_endpoint(endpoint_id=theirs["endpoint"])),
-        "endpoint_on_their_model": _error(lambda: store.create_gateway_endpoint("borrowed", [linked])),
-        "delete_endpoint": _error(lambda: store.delete_gateway_endpoint(theirs["endpoint"])),
-        "budget": _error(lambda: store.get_budget_policy(theirs["budget"])),
-        "update_budget": _error(lambda: store.update_budget_policy(theirs["budget"], budget_amount=1.0)),
-        "delete_budget": _error(lambda: store.delete_budget_policy(theirs["budget"])),
-        "budget_on_their_endpoint": _error(lambda: store.create_budget_policy(
+        "endpoint": client_error(lambda: store.get_gateway_endpoint(endpoint_id=theirs["endpoint"])),
+        "endpoint_on_their_model": client_error(lambda: store.create_gateway_endpoint("borrowed", [linked])),
+        "delete_endpoint": client_error(lambda: store.delete_gateway_endpoint(theirs["endpoint"])),
+        "budget": client_error(lambda: store.get_budget_policy(theirs["budget"])),
+        "update_budget": client_error(lambda: store.update_budget_policy(theirs["budget"], budget_amount=1.0)),
+        "delete_budget": client_error(lambda: store.delete_budget_policy(theirs["budget"])),
+        "budget_on_their_endpoint": client_error(lambda: store.create_budget_policy(
             BudgetUnit.USD, 1.0, day, BudgetTargetScope.ENDPOINT, BudgetAction.ALERT, target_value=theirs["endpoint"])),
-        "guardrail": _error(lambda: store.get_gateway_guardrail(theirs["guardrail"])),
-        "delete_guardrail": _error(lambda: store.delete_gateway_guardrail(theirs["guardrail"])),
-        "guardrail_on_their_scorer": _error(lambda: store.create_gateway_guardrail(
+        "guardrail": client_error(lambda: store.get_gateway_guardrail(theirs["guardrail"])),
+        "delete_guardrail": client_error(lambda: store.delete_gateway_guardrail(theirs["guardrail"])),
+        "guardrail_on_their_scorer": client_error(lambda: store.create_gateway_guardrail(
             "borrowed", theirs["scorer"].scorer_id, 1, GuardrailStage.BEFORE, GuardrailAction.VALIDATION)),
-        "add_their_guardrail": _error(lambda: store.add_guardrail_to_endpoint(mine["endpoint"], theirs["guardrail"])),
-        "their_endpoint_guardrails": _error(lambda: store.list_endpoint_guardrail_configs(theirs["endpoint"])),
-        "remove_their_config": _error(lambda: store.remove_guardrail_from_endpoint(
+        "add_their_guardrail": client_error(lambda: store.add_guardrail_to_endpoint(mine["endpoint"], theirs["guardrail"])),
+        "their_endpoint_guardrails": client_error(lambda: store.list_endpoint_guardrail_configs(theirs["endpoint"])),
+        "remove_their_config": client_error(lambda: store.remove_guardrail_from_endpoint(
             theirs["endpoint"], theirs["guardrail"])),
     }  # fmt: skip
 
@@ -677,16 +742,16 @@ def _scoping(url: str) -> dict:
         mlflow.set_workspace("gen-a")
         out["a_names_b"] = _others(url, b, a, "gen-a")
         mlflow.set_workspace(None)  # the default workspace has none of them
-        store = _store(url)
+        store = rest_store(url)
         out["default"] = {
             "endpoints": [e.name for e in store.list_gateway_endpoints() if e.name == "chat"],
-            "by_name": _error(lambda: store.get_gateway_endpoint(name="chat")),
+            "by_name": client_error(lambda: store.get_gateway_endpoint(name="chat")),
             "guardrails": [g.name for g in store.list_gateway_guardrails() if g.name == "polite"],
             "budgets": [p.budget_amount for p in store.list_budget_policies() if p.budget_amount in (3.0, 4.0)],
             "windows": [w for w in _get(url, "budgets/windows").json().get("windows", [])
                         if w["budget_policy_id"] in (a["budget"], b["budget"], a["pinned"], b["pinned"])],
-            "budget": _error(lambda: store.get_budget_policy(a["budget"])),
-            "experiment": _error(lambda: MlflowClient(url).get_experiment(a["exp"])),
+            "budget": client_error(lambda: store.get_budget_policy(a["budget"])),
+            "experiment": client_error(lambda: MlflowClient(url).get_experiment(a["exp"])),
         }  # fmt: skip
         mlflow.create_workspace("gen-empty")  # every list of a workspace that has nothing, raw
         out["empty"] = {
@@ -694,7 +759,7 @@ def _scoping(url: str) -> dict:
             for path in ("secrets/list", "model-definitions/list", "endpoints/list", "budgets/list",
                          "budgets/windows", "guardrails/list")
         }  # fmt: skip
-        out["unknown_workspace_windows"] = _http_error(_get(url, "budgets/windows", "no-such-ws"))
+        out["unknown_workspace_windows"] = http_error(_get(url, "budgets/windows", "no-such-ws"))
         # each workspace's own records are untouched by the other's attempts
         for name in WORKSPACES:
             mlflow.set_workspace(name)
@@ -728,7 +793,7 @@ def _proxy(url: str, fake: OpenAIServer) -> dict:
     for workspace in names:
         mlflow.create_workspace(workspace)
         mlflow.set_workspace(workspace)
-        store = _store(url)
+        store = rest_store(url)
         secret = store.create_gateway_secret(
             "px-key",
             {"api_key": f"sk-{workspace}-0123456789"},

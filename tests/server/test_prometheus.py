@@ -11,6 +11,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.live_server import running_server
 
 API = "/api/2.0/mlflow"
@@ -34,17 +35,26 @@ def value(samples, name: str, **labels: str) -> float:
 
 
 def test_metrics_per_endpoint_with_bounded_labels(tmp_path):
-    with running_server(tmp_path, None, "--expose-prometheus", str(tmp_path / "prom")) as server, \
-            httpx.Client(base_url=server.url, timeout=30) as api:
-        run_ids = [api.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
-                   for _ in range(3)]
+    with (
+        running_server(tmp_path, None, "--expose-prometheus", str(tmp_path / "prom")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as api,
+    ):
+        run_ids = [
+            api.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+            for _ in range(3)
+        ]
         for run_id in run_ids:
             assert api.get(RUNS_GET, params={"run_id": run_id}).status_code == 200
         assert api.get(RUNS_GET, params={"run_id": "missing"}).status_code == 404
         for run_id in run_ids:  # a parameterised route, with a different id each time
-            assert api.put(f"/api/2.0/mlflow-artifacts/artifacts/{run_id}/a.txt", content=b"x").status_code == 200
+            assert (
+                api.put(f"/api/2.0/mlflow-artifacts/artifacts/{run_id}/a.txt", content=b"x").status_code
+                == 200
+            )
         assert api.get(f"/no/such/{run_ids[0]}").status_code == 404
-        assert api.post(f"{API}/runs/delete", data={"run_id": run_ids[0]}).status_code == 400  # refused by the guard
+        assert (
+            api.post(f"{API}/runs/delete", data={"run_id": run_ids[0]}).status_code == 400
+        )  # refused by the guard
         for _ in range(2):
             assert api.get("/health").status_code == 200
         samples = scrape(server.url)
@@ -84,29 +94,31 @@ def test_two_workers_add_up(tmp_path):
         # A fresh connection per request lets either worker accept it; go on until both have counted.
         while len(list(prom.glob("counter_*.db"))) < 2 or sent < 20:
             assert time.monotonic() < deadline, "the second worker never served a request"
-            assert httpx.get(server.url + f"{API}/experiments/get", params={"experiment_id": "0"}).status_code == 200
+            assert (
+                httpx.get(server.url + f"{API}/experiments/get", params={"experiment_id": "0"}).status_code
+                == 200
+            )
             sent += 1
         # Whichever worker answers the scrape, it reports both workers' counts.
         for _ in range(4):
             samples = scrape(server.url)
-            got = value(samples, "mlflow_http_request_total", method="GET", path=f"{API}/experiments/get",
-                        status="200")
+            got = value(
+                samples,
+                "mlflow_http_request_total",
+                method="GET",
+                path=f"{API}/experiments/get",
+                status="200",
+            )
             assert got == sent
 
 
 def test_only_admins_read_metrics_when_logins_are_on(tmp_path):
-    config = tmp_path / "basic_auth.ini"
-    config.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'auth.db'}\n"
-                      "admin_username = admin\n")
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-123"}
-    with running_server(tmp_path, None, "--app-name", "basic-auth", "--expose-prometheus",
-                        str(tmp_path / "prom"), env=env) as server:
-        admin = ("admin", "admin-password-123")
-        created = httpx.post(f"{server.url}{API}/users/create", auth=admin, timeout=30,
-                             json={"username": "viewer", "password": "viewer-password-123"})
-        assert created.status_code == 200, created.text
+    with basic_auth_server(
+        tmp_path, "--expose-prometheus", str(tmp_path / "prom"), users=("viewer",)
+    ) as server:
+        admin = (ADMIN, ADMIN_PASSWORD)
         assert httpx.get(server.url + "/metrics", timeout=30).status_code == 401
-        refused = httpx.get(server.url + "/metrics", auth=("viewer", "viewer-password-123"), timeout=30)
+        refused = httpx.get(server.url + "/metrics", auth=("viewer", PASSWORD), timeout=30)
         assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
         allowed = httpx.get(server.url + "/metrics", auth=admin, timeout=30)
         assert allowed.status_code == 200 and "mlflow_http_request_total" in allowed.text

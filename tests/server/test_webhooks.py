@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 
 from mltrail.exceptions import MltrailException
 from mltrail.store.secrets import SecretBox
+from support.basic_auth import ADMIN, ADMIN_PASSWORD, PASSWORD, basic_auth_server
 from support.live_server import LOOPBACK_HTTP, LiveServer, running_server, start_server, stop_server
 from support.webhook_receiver import Receiver, signature_ok
 
@@ -313,18 +314,11 @@ def test_private_targets_refused_without_the_flag_and_admins_only(tmp_path, monk
         "http://10.0.0.1/", "http://[::ffff:127.0.0.1]/", "http://0177.0.0.1/", "http://2130706433/",
         "http://127.1/", "https://127.0.0.1/hook", "file:///etc/passwd", "gopher://127.0.0.1/",
     ]  # fmt: skip
-    admin_password, password = "admin-secret-password-123", "a-long-user-password-456"
-    ini = tmp_path / "basic_auth.ini"
-    ini.write_text(
-        f"[mlflow]\ndefault_permission = MANAGE\ndatabase_uri = sqlite:///{tmp_path / 'basic_auth.db'}\n"
-        f"admin_username = admin\nadmin_password = {admin_password}\n"
-    )
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini)}
-    with running_server(
-        tmp_path, None, "--app-name", "basic-auth", "--webhooks-allowed-schemes", "http,https", env=env
+    with basic_auth_server(
+        tmp_path, "--webhooks-allowed-schemes", "http,https", users=("alice",), default_permission="MANAGE"
     ) as srv:
-        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
-        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
         client = MlflowClient(tracking_uri=srv.url, registry_uri=srv.url)
         for url in refused:
             with pytest.raises(MlflowException) as err:
@@ -335,11 +329,8 @@ def test_private_targets_refused_without_the_flag_and_admins_only(tmp_path, monk
             client.update_webhook(ok.webhook_id, url="http://127.0.0.1/")
         assert client.get_webhook(ok.webhook_id).url == "https://93.184.215.14/hook"
 
-        admin = httpx.Client(base_url=srv.url, auth=("admin", admin_password))
-        assert admin.post(
-            "/api/2.0/mlflow/users/create", json={"username": "alice", "password": password}
-        ).is_success
-        alice = httpx.Client(base_url=srv.url, auth=("alice", password))
+        admin = httpx.Client(base_url=srv.url, auth=(ADMIN, ADMIN_PASSWORD))
+        alice = httpx.Client(base_url=srv.url, auth=("alice", PASSWORD))
         one = f"/api/2.0/mlflow/webhooks/{ok.webhook_id}"
         for method, path in [("GET", "/api/2.0/mlflow/webhooks"), ("POST", "/api/2.0/mlflow/webhooks"),
                              ("GET", one), ("PATCH", one), ("DELETE", one), ("POST", f"{one}/test"),

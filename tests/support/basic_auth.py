@@ -44,19 +44,22 @@ def start_basic_auth_server(
     users: Sequence[str] = ("alice", "bob"),
     env: Mapping[str, str] | None = None,
     default_permission: str = "READ",
+    backend: str | None = None,
 ) -> LiveServer:
     """:func:`support.live_server.start_server` in ``root`` with logins, then each of ``users`` created
     (password :data:`PASSWORD`) by the admin.
 
     ``extra_args`` go on the command line after ``--app-name basic-auth``; ``env`` is merged over
-    the server's environment. Stop it with :func:`support.live_server.stop_server`.
+    the server's environment; ``backend`` is the tracking store's URI (default: SQLite in ``root``;
+    the users' database stays in ``root`` whatever it is). Stop it with
+    :func:`support.live_server.stop_server`.
     """
     root.mkdir(parents=True, exist_ok=True)
     ini = write_basic_auth_ini(root, default_permission)
     settings = {**(env or {}), "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
-    live = start_server(root, None, "--app-name", "basic-auth", *extra_args, env=settings)
+    live = start_server(root, backend, "--app-name", "basic-auth", *extra_args, env=settings)
     try:
-        with httpx.Client(base_url=live.url, auth=(ADMIN, ADMIN_PASSWORD)) as admin:
+        with httpx.Client(base_url=live.url, auth=(ADMIN, ADMIN_PASSWORD), timeout=30) as admin:
             for user in users:
                 made = admin.post(
                     "/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD}
@@ -75,10 +78,16 @@ def basic_auth_server(
     users: Sequence[str] = ("alice", "bob"),
     env: Mapping[str, str] | None = None,
     default_permission: str = "READ",
+    backend: str | None = None,
 ) -> Iterator[LiveServer]:
     """:func:`start_basic_auth_server` for the length of a ``with`` block, stopped however it ends."""
     live = start_basic_auth_server(
-        root, *extra_args, users=users, env=env, default_permission=default_permission
+        root,
+        *extra_args,
+        users=users,
+        env=env,
+        default_permission=default_permission,
+        backend=backend,
     )
     try:
         yield live

@@ -27,31 +27,23 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from support.live_server import LiveServer, free_port, running_server
+from support import basic_auth
+from support.basic_auth import basic_auth_server
+from support.live_server import LiveServer, free_port
 
-ADMIN = ("admin", "admin-secret-password-123")
-ALICE = ("alice", "a-long-user-password-456")
+ADMIN = (basic_auth.ADMIN, basic_auth.ADMIN_PASSWORD)
+ALICE = ("alice", basic_auth.PASSWORD)
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LIMIT = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[tuple[LiveServer, int]]:
-    root = tmp_path_factory.mktemp("otlp-grpc")
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
-        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
-        f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
-    )
     grpc_port = free_port()
-    with running_server(
-        root, None, "--app-name", "basic-auth", "--otlp-grpc-port", str(grpc_port), "--max-body-size", "1MB",
-        env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+    with basic_auth_server(
+        tmp_path_factory.mktemp("otlp-grpc"), "--otlp-grpc-port", str(grpc_port), "--max-body-size", "1MB",
+        users=(ALICE[0],), default_permission="NO_PERMISSIONS",
     ) as live:  # fmt: skip
-        with httpx.Client(base_url=live.url, auth=ADMIN, timeout=30) as admin:
-            r = admin.post("/api/2.0/mlflow/users/create", json={"username": ALICE[0], "password": ALICE[1]})
-            assert r.status_code == 200, r.text
         yield live, grpc_port
 
 

@@ -13,31 +13,23 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from support.live_server import running_server
+from support import basic_auth
+from support.basic_auth import basic_auth_server
 
 pytestmark = pytest.mark.browser
 
-ADMIN = ("admin", "admin-secret-password-123")
-READER = ("reader", "a-long-reader-password-456")
+ADMIN = (basic_auth.ADMIN, basic_auth.ADMIN_PASSWORD)
+READER = ("reader", basic_auth.PASSWORD)
 API = "/api/2.0/mlflow"
 
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("ui-auth")
-    ini = root / "basic_auth.ini"
-    ini.write_text(
-        "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
-        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
-        f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
-    )
-    with running_server(
-        root, None, "--app-name", "basic-auth", "--artifacts-destination", str(root / "artifacts"),
-        env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+    with basic_auth_server(
+        root, "--artifacts-destination", str(root / "artifacts"),
+        users=(READER[0],), default_permission="NO_PERMISSIONS",
     ) as server:  # fmt: skip
-        with httpx.Client(base_url=server.url, auth=ADMIN) as admin:
-            r = admin.post(f"{API}/users/create", json={"username": READER[0], "password": READER[1]})
-            assert r.status_code == 200, r.text
         yield server.url
 
 
@@ -77,7 +69,7 @@ def test_login_shows_user_and_hides_what_read_cannot_do(browser, auth_server):
     # The user's own experiment (MANAGE as its creator) keeps its buttons; the READ one loses them.
     own_row.locator("button.danger").wait_for()
     page.wait_for_function(
-        "id => { const a = document.querySelector(`a[href=\"#/experiments/${id}\"]`);"
+        'id => { const a = document.querySelector(`a[href="#/experiments/${id}"]`);'
         " const b = a && a.closest('tr').querySelector('button.danger'); return b && b.hidden; }",
         arg=shared_id,
     )

@@ -26,13 +26,23 @@ def _value(v: Any) -> dict[str, Any]:
     return {"stringValue": json.dumps(v)}  # MLflow's span attributes: JSON text
 
 
-def span(trace_hex: str, name: str, start_ms: float, end_ms: float | None, parent: str | None = None,
-         attrs: dict[str, Any] | None = None, status: int = 1, span_id: str | None = None,
-         events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def span(
+    trace_hex: str,
+    name: str,
+    start_ms: float,
+    end_ms: float | None,
+    parent: str | None = None,
+    attrs: dict[str, Any] | None = None,
+    status: int = 1,
+    span_id: str | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """One OTLP JSON span; times in ms after a fixed origin."""
     origin = 1_760_000_000_000_000_000
     d: dict[str, Any] = {
-        "traceId": trace_hex, "spanId": span_id or uuid.uuid4().hex[:16], "name": name,
+        "traceId": trace_hex,
+        "spanId": span_id or uuid.uuid4().hex[:16],
+        "name": name,
         "startTimeUnixNano": str(origin + int(start_ms * 1e6)),
         "attributes": [{"key": k, "value": _value(v)} for k, v in (attrs or {}).items()],
         "status": {"code": status},
@@ -52,15 +62,27 @@ def post_spans(http: Any, experiment_id: str, spans: list[dict[str, Any]]) -> No
     assert res.status_code == 200, res.text
 
 
-def finish(http: Any, experiment_id: str, trace_hex: str, name: str, state: str = "OK",
-           metadata: dict[str, str] | None = None, duration_s: float = 1.5) -> None:
+def finish(
+    http: Any,
+    experiment_id: str,
+    trace_hex: str,
+    name: str,
+    state: str = "OK",
+    metadata: dict[str, str] | None = None,
+    duration_s: float = 1.5,
+) -> None:
     when = 1_760_000_000_000
     info = {
         "trace_id": "tr-" + trace_hex,
-        "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}},
+        "trace_location": {
+            "type": "MLFLOW_EXPERIMENT",
+            "mlflow_experiment": {"experiment_id": experiment_id},
+        },
         "request_time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when / 1000)) + ".000Z",
-        "execution_duration": f"{duration_s}s", "state": state,
-        "trace_metadata": metadata or {}, "tags": {"mlflow.traceName": name},
+        "execution_duration": f"{duration_s}s",
+        "state": state,
+        "trace_metadata": metadata or {},
+        "tags": {"mlflow.traceName": name},
     }
     res = http.post("/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}})
     assert res.status_code == 200, res.text
@@ -83,25 +105,82 @@ def agent_trace(http: Any, exp: str, label: str = "agent") -> str:
     t = uuid.uuid4().hex
     root, llm1, tool, llm2 = (uuid.uuid4().hex[:16] for _ in range(4))
     question = {"question": "Weather in Paris?", "options": {"units": "metric", "tags": ["a", "b"]}}
-    messages = [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Weather in Paris?"}]
-    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    messages = [
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "Weather in Paris?"},
+    ]
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
     spans = [
-        span(t, label, 0, 1500, span_id=root, attrs={"mlflow.spanType": "CHAIN", "mlflow.spanInputs": question,
-                                                     "mlflow.spanOutputs": "It is 21°C and sunny."}),
-        span(t, "ChatCompletions", 20, 620, root, span_id=llm1, attrs={
-            "mlflow.spanType": "CHAT_MODEL", "mlflow.spanInputs": {"model": "gpt-4o-mini", "messages": messages},
-            "mlflow.spanOutputs": {"choices": [{"index": 0, "message": {"role": "assistant", "content": None,
-                                                                      "tool_calls": [call]}}]},
-            "mlflow.chat.tokenUsage": {"input_tokens": 20, "output_tokens": 10, "total_tokens": 30},
-            "mlflow.llm.cost": {"input_cost": 0.00002, "output_cost": 0.00004, "total_cost": 0.00006}}),
-        span(t, "get_weather", 640, 900, root, span_id=tool, attrs={
-            "mlflow.spanType": "TOOL", "mlflow.spanInputs": {"city": "Paris"}, "mlflow.spanOutputs": {"temp_c": 21}}),
-        span(t, "ChatCompletions 2", 920, 1480, root, span_id=llm2, attrs={
-            "mlflow.spanType": "CHAT_MODEL",
-            "mlflow.spanInputs": {"messages": [*messages, {"role": "assistant", "content": None, "tool_calls": [call]},
-                                               {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'}]},
-            "mlflow.spanOutputs": {"choices": [{"message": {"role": "assistant", "content": "It is 21°C and sunny."}}]},
-            "mlflow.chat.tokenUsage": {"input_tokens": 40, "output_tokens": 12, "total_tokens": 52}}),
+        span(
+            t,
+            label,
+            0,
+            1500,
+            span_id=root,
+            attrs={
+                "mlflow.spanType": "CHAIN",
+                "mlflow.spanInputs": question,
+                "mlflow.spanOutputs": "It is 21°C and sunny.",
+            },
+        ),
+        span(
+            t,
+            "ChatCompletions",
+            20,
+            620,
+            root,
+            span_id=llm1,
+            attrs={
+                "mlflow.spanType": "CHAT_MODEL",
+                "mlflow.spanInputs": {"model": "gpt-4o-mini", "messages": messages},
+                "mlflow.spanOutputs": {
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]}}
+                    ]
+                },
+                "mlflow.chat.tokenUsage": {"input_tokens": 20, "output_tokens": 10, "total_tokens": 30},
+                "mlflow.llm.cost": {"input_cost": 0.00002, "output_cost": 0.00004, "total_cost": 0.00006},
+            },
+        ),
+        span(
+            t,
+            "get_weather",
+            640,
+            900,
+            root,
+            span_id=tool,
+            attrs={
+                "mlflow.spanType": "TOOL",
+                "mlflow.spanInputs": {"city": "Paris"},
+                "mlflow.spanOutputs": {"temp_c": 21},
+            },
+        ),
+        span(
+            t,
+            "ChatCompletions 2",
+            920,
+            1480,
+            root,
+            span_id=llm2,
+            attrs={
+                "mlflow.spanType": "CHAT_MODEL",
+                "mlflow.spanInputs": {
+                    "messages": [
+                        *messages,
+                        {"role": "assistant", "content": None, "tool_calls": [call]},
+                        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'},
+                    ]
+                },
+                "mlflow.spanOutputs": {
+                    "choices": [{"message": {"role": "assistant", "content": "It is 21°C and sunny."}}]
+                },
+                "mlflow.chat.tokenUsage": {"input_tokens": 40, "output_tokens": 12, "total_tokens": 52},
+            },
+        ),
     ]
     post_spans(http, exp, spans)
     usage = json.dumps({"input_tokens": 60, "output_tokens": 22, "total_tokens": 82})
@@ -118,10 +197,15 @@ def test_waterfall_chat_pretty_json_tokens_and_cost(page, seeder, exp_id, tmp_pa
     page.goto(f"/#/traces/{trace_id}")
     page.wait_for_selector("h1:text('agent')")
     assert _rows(page).evaluate_all("rs => rs.map(r => r.querySelector('.span-label').textContent)") == [
-        "agent", "ChatCompletions", "get_weather", "ChatCompletions 2"]
+        "agent",
+        "ChatCompletions",
+        "get_weather",
+        "ChatCompletions 2",
+    ]
     # Waterfall: a bar per span on one time axis, children inside the root, durations beside them.
     bars = page.locator(".span-row .span-bar").evaluate_all(
-        "bs => bs.map(b => { const r = b.getBoundingClientRect(); return [r.left, r.right]; })")
+        "bs => bs.map(b => { const r = b.getBoundingClientRect(); return [r.left, r.right]; })"
+    )
     (root_l, root_r), (l1, r1), (lt, rt), (l2, r2) = bars
     assert root_l <= l1 < r1 <= lt < rt <= l2 < r2 <= root_r + 1
     assert _rows(page).locator(".span-dur").all_inner_texts() == ["1.5s", "600ms", "260ms", "560ms"]
@@ -133,7 +217,11 @@ def test_waterfall_chat_pretty_json_tokens_and_cost(page, seeder, exp_id, tmp_pa
     assert page.locator(".trace-spans strong").inner_text() == "4"
     # The root's inputs: pretty JSON (indented, no escaped quotes); its string output as plain text.
     inputs = page.locator(".span-detail pre.span-inputs").inner_text()
-    assert '"question": "Weather in Paris?"' in inputs and '\n    "units": "metric"' in inputs and '\\"' not in inputs
+    assert (
+        '"question": "Weather in Paris?"' in inputs
+        and '\n    "units": "metric"' in inputs
+        and '\\"' not in inputs
+    )
     assert page.locator(".span-detail pre.span-outputs").inner_text() == "It is 21°C and sunny."
     page.screenshot(path=str(tmp_path / "trace-root.png"), full_page=True)
     # A chat span reads as a conversation: roles, the tool call with its arguments, tokens and cost.
@@ -171,21 +259,66 @@ def test_waterfall_chat_pretty_json_tokens_and_cost(page, seeder, exp_id, tmp_pa
 def test_langchain_and_responses_api_spans_read_as_conversations(page, seeder, exp_id):
     """The shapes mltrail's LangChain autologger (messages in, LLMResult out) and OpenAI's Responses API record."""
     t = uuid.uuid4().hex
-    lc_result = {"generations": [[{"text": "", "type": "ChatGeneration", "message": {
-        "type": "ai", "content": "", "tool_calls": [{"name": "search", "args": {"q": "mlflow"}, "id": "tc-9",
-                                                     "type": "tool_call"}]}}]], "llm_output": {"model": "m"}}
-    responses_out = {"output": [
-        {"type": "function_call", "name": "lookup", "arguments": '{"id": 7}', "call_id": "fc-1"},
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Found it."}]}]}
-    post_spans(seeder.http, exp_id, [
-        span(t, "ChatOpenAI", 0, 50, attrs={"mlflow.spanType": "CHAT_MODEL", "mlflow.spanInputs": [
-            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Find mlflow docs"}],
-            "mlflow.spanOutputs": lc_result}),
-        span(t, "Responses", 60, 90, attrs={"mlflow.spanType": "CHAT_MODEL",
-                                            "mlflow.spanInputs": {"instructions": "Be exact.", "input": "Find 7"},
-                                            "mlflow.spanOutputs": responses_out}),
-        span(t, "big", 95, 99, attrs={"mlflow.spanInputs": {"blob": "x" * 150_000}}),
-    ])
+    lc_result = {
+        "generations": [
+            [
+                {
+                    "text": "",
+                    "type": "ChatGeneration",
+                    "message": {
+                        "type": "ai",
+                        "content": "",
+                        "tool_calls": [
+                            {"name": "search", "args": {"q": "mlflow"}, "id": "tc-9", "type": "tool_call"}
+                        ],
+                    },
+                }
+            ]
+        ],
+        "llm_output": {"model": "m"},
+    }
+    responses_out = {
+        "output": [
+            {"type": "function_call", "name": "lookup", "arguments": '{"id": 7}', "call_id": "fc-1"},
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "Found it."}],
+            },
+        ]
+    }
+    post_spans(
+        seeder.http,
+        exp_id,
+        [
+            span(
+                t,
+                "ChatOpenAI",
+                0,
+                50,
+                attrs={
+                    "mlflow.spanType": "CHAT_MODEL",
+                    "mlflow.spanInputs": [
+                        {"role": "system", "content": "Be brief."},
+                        {"role": "user", "content": "Find mlflow docs"},
+                    ],
+                    "mlflow.spanOutputs": lc_result,
+                },
+            ),
+            span(
+                t,
+                "Responses",
+                60,
+                90,
+                attrs={
+                    "mlflow.spanType": "CHAT_MODEL",
+                    "mlflow.spanInputs": {"instructions": "Be exact.", "input": "Find 7"},
+                    "mlflow.spanOutputs": responses_out,
+                },
+            ),
+            span(t, "big", 95, 99, attrs={"mlflow.spanInputs": {"blob": "x" * 150_000}}),
+        ],
+    )
     finish(seeder.http, exp_id, t, "shapes")
     page.goto(f"/#/traces/tr-{t}")
     page.wait_for_selector(".span-detail h2:text('ChatOpenAI')")
@@ -195,8 +328,15 @@ def test_langchain_and_responses_api_spans_read_as_conversations(page, seeder, e
     assert json.loads(msgs.last.locator(".tool-call pre").inner_text()) == {"q": "mlflow"}
     page.locator(".span-pick[data-span='Responses']").click()
     page.wait_for_selector(".span-detail h2:text('Responses')")
-    assert msgs.evaluate_all("ms => ms.map(m => m.dataset.role)") == ["system", "user", "assistant", "assistant"]
-    assert "lookup" in msgs.nth(2).inner_text() and json.loads(msgs.nth(2).locator("pre").inner_text()) == {"id": 7}
+    assert msgs.evaluate_all("ms => ms.map(m => m.dataset.role)") == [
+        "system",
+        "user",
+        "assistant",
+        "assistant",
+    ]
+    assert "lookup" in msgs.nth(2).inner_text() and json.loads(msgs.nth(2).locator("pre").inner_text()) == {
+        "id": 7
+    }
     assert msgs.nth(3).locator(".chat-content").inner_text() == "Found it."
     # A very long value shows its first 100,000 characters until asked for the rest.
     page.locator(".span-pick[data-span='big']").click()
@@ -212,20 +352,58 @@ def test_markup_in_trace_values_is_text(page, seeder, exp_id):
     t = uuid.uuid4().hex
     root = uuid.uuid4().hex[:16]
     call = {"id": XSS, "function": {"name": XSS, "arguments": json.dumps({"q": XSS})}}
-    post_spans(seeder.http, exp_id, [
-        span(t, XSS, 0, 100, span_id=root, attrs={"mlflow.spanType": XSS, "mlflow.spanInputs": {"html": XSS},
-                                                  XSS: XSS}),
-        span(t, "chat " + XSS, 10, 90, root, attrs={
-            "mlflow.spanType": "CHAT_MODEL", "mlflow.spanInputs": {"messages": [{"role": XSS, "content": XSS}]},
-            "mlflow.spanOutputs": {"choices": [{"message": {"role": "assistant", "content": XSS, "tool_calls": [call]}}]}},
-            status=2, events=[{"name": "exception", "timeUnixNano": "1760000000000000050", "attributes": [
-                {"key": "exception.type", "value": {"stringValue": XSS}},
-                {"key": "exception.message", "value": {"stringValue": XSS}}]}]),
-    ])
+    post_spans(
+        seeder.http,
+        exp_id,
+        [
+            span(
+                t,
+                XSS,
+                0,
+                100,
+                span_id=root,
+                attrs={"mlflow.spanType": XSS, "mlflow.spanInputs": {"html": XSS}, XSS: XSS},
+            ),
+            span(
+                t,
+                "chat " + XSS,
+                10,
+                90,
+                root,
+                attrs={
+                    "mlflow.spanType": "CHAT_MODEL",
+                    "mlflow.spanInputs": {"messages": [{"role": XSS, "content": XSS}]},
+                    "mlflow.spanOutputs": {
+                        "choices": [{"message": {"role": "assistant", "content": XSS, "tool_calls": [call]}}]
+                    },
+                },
+                status=2,
+                events=[
+                    {
+                        "name": "exception",
+                        "timeUnixNano": "1760000000000000050",
+                        "attributes": [
+                            {"key": "exception.type", "value": {"stringValue": XSS}},
+                            {"key": "exception.message", "value": {"stringValue": XSS}},
+                        ],
+                    }
+                ],
+            ),
+        ],
+    )
     finish(seeder.http, exp_id, t, XSS, state="ERROR")
-    res = seeder.http.post(f"/api/3.0/mlflow/traces/tr-{t}/assessments", json={"assessment": {
-        "assessment_name": XSS, "trace_id": f"tr-{t}", "source": {"source_type": "HUMAN", "source_id": XSS},
-        "feedback": {"value": XSS}, "rationale": XSS}})
+    res = seeder.http.post(
+        f"/api/3.0/mlflow/traces/tr-{t}/assessments",
+        json={
+            "assessment": {
+                "assessment_name": XSS,
+                "trace_id": f"tr-{t}",
+                "source": {"source_type": "HUMAN", "source_id": XSS},
+                "feedback": {"value": XSS},
+                "rationale": XSS,
+            }
+        },
+    )
     assert res.status_code == 200, res.text
     page.goto(f"/#/traces/tr-{t}")
     page.wait_for_selector(".span-detail h2.span-title")
@@ -292,10 +470,18 @@ def test_ten_thousand_spans_keep_the_dom_small(page, seeder, exp_id, tmp_path):
         spans.append(span(t, f"step-{i}", i * 100, i * 100 + 95, root, span_id=pid))
     for i in range(10_000 - len(spans)):
         p = i % 99
-        spans.append(span(t, f"leaf-{i}", p * 100 + (i // 99) * 0.9, p * 100 + (i // 99) * 0.9 + 0.8, parents[p],
-                          attrs={"mlflow.spanInputs": {"i": i}}))
+        spans.append(
+            span(
+                t,
+                f"leaf-{i}",
+                p * 100 + (i // 99) * 0.9,
+                p * 100 + (i // 99) * 0.9 + 0.8,
+                parents[p],
+                attrs={"mlflow.spanInputs": {"i": i}},
+            )
+        )
     for i in range(0, len(spans), 2500):
-        post_spans(seeder.http, exp_id, spans[i:i + 2500])
+        post_spans(seeder.http, exp_id, spans[i : i + 2500])
     finish(seeder.http, exp_id, t, "huge", duration_s=10)
     page.goto(f"/#/traces/tr-{t}")
     page.wait_for_selector("h1:text('huge')")
@@ -310,17 +496,23 @@ def test_ten_thousand_spans_keep_the_dom_small(page, seeder, exp_id, tmp_path):
     for fraction in (0.25, 0.5, 0.75):
         viewport.evaluate(f"v => {{ v.scrollTop = v.scrollHeight * {fraction}; }}")
         page.wait_for_function(
-            f"() => [...document.querySelectorAll('.span-row')].some(r => Math.abs(r.dataset.index - {int(10_000 * fraction)}) < 40)")
+            f"() => [...document.querySelectorAll('.span-row')].some(r => Math.abs(r.dataset.index - {int(10_000 * fraction)}) < 40)"
+        )
         assert _rows(page).count() <= bounded
     # Collapsing a step hides its 100 leaves; search finds one span among 10,000.
     viewport.evaluate("v => { v.scrollTop = 0; }")
     page.wait_for_selector(".span-row[data-index='0']")
     page.locator(".span-row[data-index='1'] button.span-toggle").click()
-    page.wait_for_function("() => document.querySelector('.span-row[data-index=\"2\"] .span-label').textContent === 'step-1'")
+    page.wait_for_function(
+        "() => document.querySelector('.span-row[data-index=\"2\"] .span-label').textContent === 'step-1'"
+    )
     page.locator(".span-search").fill("leaf-4242")
     page.wait_for_selector(".span-count:text('1 of 10000 spans match')")
     assert _rows(page).evaluate_all("rs => rs.map(r => r.querySelector('.span-label').textContent)") == [
-        "root", f"step-{4242 % 99}", "leaf-4242"]
+        "root",
+        f"step-{4242 % 99}",
+        "leaf-4242",
+    ]
     page.wait_for_selector(".span-detail h2:text('leaf-4242')")
     assert json.loads(page.locator(".span-detail pre.span-inputs").inner_text()) == {"i": 4242}
     page.screenshot(path=str(tmp_path / "trace-10k.png"))
@@ -340,16 +532,23 @@ def test_a_trace_in_progress_grows_in_the_list_and_on_its_page(page, seeder, exp
     row.locator("a").click()
     page.wait_for_selector(".span-row .span-label:text('first-step')")
     assert page.locator(".trace-state strong").inner_text() == "IN_PROGRESS"
-    post_spans(seeder.http, exp_id, [span(t, "second-step", 210, 400, root, attrs={"mlflow.spanType": "LLM"})])
+    post_spans(
+        seeder.http, exp_id, [span(t, "second-step", 210, 400, root, attrs={"mlflow.spanType": "LLM"})]
+    )
     page.wait_for_selector(".span-row .span-label:text('second-step')")
     assert _rows(page).count() == 2
     # The root arrives last (it ends last) and the client finishes the trace: the page shows it done.
-    post_spans(seeder.http, exp_id, [span(t, "agent-live", 0, 450, span_id=root, attrs={"mlflow.spanType": "AGENT"})])
+    post_spans(
+        seeder.http, exp_id, [span(t, "agent-live", 0, 450, span_id=root, attrs={"mlflow.spanType": "AGENT"})]
+    )
     finish(seeder.http, exp_id, t, "agent-live", duration_s=0.45)
     page.wait_for_selector(".trace-state .badge:text-is('OK')")
     page.wait_for_selector("h1:text('agent-live')")
     assert _rows(page).evaluate_all("rs => rs.map(r => r.querySelector('.span-label').textContent)") == [
-        "agent-live", "first-step", "second-step"]
+        "agent-live",
+        "first-step",
+        "second-step",
+    ]
     page.go_back()
     page.wait_for_selector(f"tr[data-trace-id='tr-{t}'][data-state='OK']")
     _no_script_ran(page)
@@ -396,48 +595,49 @@ def test_trace_event_stream_sends_spans_then_changes(seeder, exp_id):
 # ---------------------------------------------------------------- with logins on
 
 
-ADMIN_PASSWORD = "admin-secret-password-123"
-PASSWORD = "a-long-user-password-456"
-
-
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    import httpx
-
-    from support.live_server import running_server
+    """Logins (``support.basic_auth``), nothing readable by default, users alice and bob."""
+    from support.basic_auth import basic_auth_server
 
     root = tmp_path_factory.mktemp("trace-auth")
-    ini = root / "basic_auth.ini"
-    ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
-                   f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
-                   f"admin_username = admin\nadmin_password = {ADMIN_PASSWORD}\n")
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLTRAIL_UI_POLL_SECONDS": "0.2"}
-    with running_server(root, None, "--app-name", "basic-auth", "--artifacts-destination", str(root / "artifacts"),
-                        env=env) as server:
-        with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD), timeout=30) as admin:
-            for name in ("alice", "bob"):
-                r = admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD})
-                assert r.status_code == 200, r.text
+    with basic_auth_server(
+        root,
+        "--artifacts-destination",
+        str(root / "artifacts"),
+        env={"MLTRAIL_UI_POLL_SECONDS": "0.2"},
+        default_permission="NO_PERMISSIONS",
+    ) as server:
         yield server
 
 
 def test_trace_routes_need_read_on_the_trace_experiment_and_feedback_names_the_user(browser, auth_server):
     import httpx
 
+    from support.basic_auth import PASSWORD
+
     alice = httpx.Client(base_url=auth_server.url, auth=("alice", PASSWORD), timeout=30)
     bob = httpx.Client(base_url=auth_server.url, auth=("bob", PASSWORD), timeout=30)
     with alice, bob:
-        res = alice.post("/api/2.0/mlflow/experiments/create", json={"name": f"private-{uuid.uuid4().hex[:8]}"})
+        res = alice.post(
+            "/api/2.0/mlflow/experiments/create", json={"name": f"private-{uuid.uuid4().hex[:8]}"}
+        )
         exp = res.json()["experiment_id"]
         trace_id = agent_trace(alice, exp, "private")
         assert alice.get(f"/ajax-api/mltrail/traces/{trace_id}").status_code == 200
-        for path in (f"/ajax-api/mltrail/traces/{trace_id}", f"/ajax-api/mltrail/traces/{trace_id}/events",
-                     f"/ajax-api/mltrail/experiments/traces/events?experiment_ids={exp}"):
+        for path in (
+            f"/ajax-api/mltrail/traces/{trace_id}",
+            f"/ajax-api/mltrail/traces/{trace_id}/events",
+            f"/ajax-api/mltrail/experiments/traces/events?experiment_ids={exp}",
+        ):
             denied = bob.get(path)
             assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED", path
 
-        context = browser.new_context(base_url=auth_server.url, viewport={"width": 1280, "height": 800},
-                                      http_credentials={"username": "alice", "password": PASSWORD})
+        context = browser.new_context(
+            base_url=auth_server.url,
+            viewport={"width": 1280, "height": 800},
+            http_credentials={"username": "alice", "password": PASSWORD},
+        )
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
