@@ -50,6 +50,17 @@ def _medium_text_on_mysql(_type: MediumText, _compiler: Any, **_kw: Any) -> str:
     return "MEDIUMTEXT"
 
 
+@compiles(sa.schema.CreateIndex, "mysql")
+def _index_prefixes_on_mysql(create: sa.schema.CreateIndex, compiler: Any, **kw: Any) -> str:
+    """An index's ``info["mysql_length"]`` as MySQL's prefix lengths (``mysql_length=`` on the
+    ``Index`` itself would load the MySQL dialect on every backend when this module is imported;
+    here it is loaded already)."""
+    lengths = create.element.info.get("mysql_length")
+    if lengths:
+        create.element.dialect_options["mysql"]["length"] = lengths
+    return compiler.visit_create_index(create, **kw)
+
+
 # Column sizes: MLflow's limits (key 250, param value 6000, run tag value 8000) with room.
 KEY = sa.String(250)
 NAME = sa.String(256)
@@ -141,10 +152,8 @@ params = sa.Table(
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
     sa.Column("key", KEY, primary_key=True),
     sa.Column("value", sa.String(8000), nullable=False),
-    # On MySQL the index holds the value's first 200 characters (migration 0001 creates it with
-    # mysql_length): not repeated here, where a MySQL keyword would load the MySQL dialect on
-    # every backend. This declaration names the index; it never creates it.
-    sa.Index("idx_params_key_value", "key", "value", "run_uuid"),
+    # On MySQL the index holds the value's first 200 characters (see _index_prefixes_on_mysql).
+    sa.Index("idx_params_key_value", "key", "value", "run_uuid", info={"mysql_length": {"value": 200}}),
 )
 
 tags = sa.Table(
@@ -153,7 +162,7 @@ tags = sa.Table(
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
     sa.Column("key", KEY, primary_key=True),
     sa.Column("value", sa.String(8000)),
-    sa.Index("idx_tags_key_value", "key", "value", "run_uuid"),  # value: 200 characters on MySQL
+    sa.Index("idx_tags_key_value", "key", "value", "run_uuid", info={"mysql_length": {"value": 200}}),
 )
 
 datasets = sa.Table(
