@@ -4,15 +4,19 @@ One ``mltrail server`` whose AI gateway has ``jev`` (a TypeSafe model, served by
 fake of TypeSafe's API) and ``chat`` (an OpenAI model, served by the OpenAI fake). The same
 script (a built-in scorer, or a judge function, called on one row) runs under ``import mlflow``
 and under ``import mltrail as mlflow``. On ``gateway:/jev`` both chat, are refused as a System
-One endpoint, and ask System One MLflow's question for that built-in: they must send TypeSafe
+One endpoint, and ask System One their question for that built-in: they must send TypeSafe
 the same payload and give the same feedback (a ``yes``/``no`` rating, no rationale, the
-``typesafe.*`` metadata), or refuse with the same message. ``gateway:/chat`` stays on chat.
+``typesafe.*`` metadata), or refuse with the same message. The question's wording is mltrail's
+own, so payloads are compared with it set aside (:func:`same_payloads`): the rest must be equal,
+and mltrail's question must name the same ``state.*`` fields as MLflow's. ``gateway:/chat``
+stays on chat.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -159,6 +163,47 @@ def both(typesafe, **names: Any) -> tuple[Any, Any, list, list]:
     return theirs, ours, sent[: middle - before], sent[middle - before :]
 
 
+# How a sent question refers to the row's values (System One's spelling of ``{{field}}``).
+STATE_FIELD = re.compile(r"\bstate\.([A-Za-z_][A-Za-z0-9_]*)")
+WORDING = "<the question's wording>"
+INPUT_TOKENS = "mlflow.assessment.judgeInputTokens"
+
+
+def without_wording(body: dict[str, Any]) -> dict[str, Any]:
+    """A System One payload with each question's instructions replaced by a placeholder."""
+    questions = {key: {**question, "instructions": WORDING} for key, question in body["questions"].items()}
+    return {**body, "questions": questions}
+
+
+def named_fields(body: dict[str, Any]) -> list[set[str]]:
+    """The state fields each question of a payload refers to."""
+    return [set(STATE_FIELD.findall(q["instructions"])) for q in body["questions"].values()]
+
+
+def counted_aside(facts_: Any) -> Any:
+    """Feedback facts with the judge's input token count (which follows the wording) replaced by a
+    placeholder: the key must still be there, on both sides."""
+    if isinstance(facts_, list):
+        return [counted_aside(f) for f in facts_]
+    metadata = facts_.get("metadata")
+    if metadata is None or INPUT_TOKENS not in metadata:
+        return facts_
+    assert int(metadata[INPUT_TOKENS]) > 0
+    return {**facts_, "metadata": {**metadata, INPUT_TOKENS: "<counted>"}}
+
+
+def same_payloads(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
+    """Asserts the payloads are equal but for the questions' wording, and name the same state fields."""
+    assert [without_wording(b) for b in ours] == [without_wording(b) for b in theirs]
+    assert [named_fields(b) for b in ours] == [named_fields(b) for b in theirs]
+    for mine, official in zip(ours, theirs, strict=True):  # the wording is mltrail's own
+        assert [q["instructions"] for q in mine["questions"].values()] != [
+            q["instructions"] for q in official["questions"].values()
+        ]
+    for body in ours:  # every field a question names is in the state it is sent with
+        assert all(fields and fields <= set(body["state"]) for fields in named_fields(body))
+
+
 QA = {"inputs": {"question": "What is the capital of France?"}, "outputs": "Paris is the capital."}
 DOCS = ["Paris is the capital of France.", "BAD: the Eiffel Tower is in Rome."]
 TOOLS = [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Paris"})]
@@ -206,9 +251,11 @@ def _scorer_names(case: str, model: str) -> dict[str, Any]:
 def test_builtin_scorer_parity_on_a_system_one_endpoint(env, typesafe, case):
     names = _scorer_names(case, "gateway:/jev")
     theirs, ours, sent_by_them, sent_by_us = both(typesafe, **names)
-    assert ours == theirs
-    # The same System One questions, in the same order (one per retriever span, or per document).
-    assert sent_by_us == sent_by_them and sent_by_us
+    assert counted_aside(ours) == counted_aside(theirs)
+    # The same System One questions, in the same order (one per retriever span, or per document),
+    # in mltrail's words.
+    assert sent_by_us
+    same_payloads(sent_by_us, sent_by_them)
     for body in sent_by_us:
         assert body["model"] == "jev-1.13"
         [question] = body["questions"].values()
@@ -275,13 +322,15 @@ def test_judge_function_parity_on_a_system_one_endpoint(env, typesafe, function)
         sent_by_them, sent_by_us = sent[: middle - before], sent[middle - before :]
     else:
         theirs, ours, sent_by_them, sent_by_us = both(typesafe, **names)
-    assert ours == theirs
-    assert len(sent_by_us) == 1 and sent_by_us == sent_by_them
+    assert counted_aside(ours) == counted_aside(theirs)
+    assert len(sent_by_us) == 1
+    same_payloads(sent_by_us, sent_by_them)
 
 
 def test_typesafe_models_ask_the_same_question_directly(env, typesafe):
     """``typesafe:/`` goes straight to TypeSafe (``TYPESAFE_BASE_URL``, the key as a bearer token) with
-    the question MLflow sends through the gateway; Fluency then asks MLflow's System One question."""
+    the payload MLflow sends through the gateway (but for the wording); Fluency then asks mltrail's
+    System One fluency question."""
     gateway = _scorer_names("correctness-facts", "gateway:/jev")
     before = len(typesafe.requests)
     facts(run(OFFICIAL, **gateway))
@@ -289,7 +338,7 @@ def test_typesafe_models_ask_the_same_question_directly(env, typesafe):
     before = len(typesafe.requests)
     ours = facts(run(OURS, **{**gateway, "MODEL": "typesafe:/jev-1.13"}))
     [direct] = typesafe.requests[before:]
-    assert direct["body"] == through_gateway
+    same_payloads([direct["body"]], [through_gateway])
     assert direct["headers"]["authorization"] == f"Bearer {TEST_API_KEY}"
     assert ours["value"] == "yes" and ours["source"] == ("LLM_JUDGE", "typesafe:/jev-1.13")
 

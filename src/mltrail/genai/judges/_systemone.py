@@ -1,7 +1,7 @@
 """TypeSafe System One judges: a judge's question asked through TypeSafe's evaluation API.
 
 Used by ``make_judge`` judges (:func:`evaluate`, :func:`gateway_judge`) and by the built-in
-judges and scorers (:func:`builtin_judge`, with MLflow's questions from
+judges and scorers (:func:`builtin_judge`, with the questions of
 :mod:`~mltrail.genai.judges.systemone_prompts`).
 
 A System One model answers structured questions about a ``state`` rather than chat: a

@@ -9,8 +9,8 @@ that fails gives a feedback with an error and a warning (see
 :mod:`mltrail.genai.judges._call`).
 
 On a TypeSafe System One model (``typesafe:/...``, or a ``gateway:/`` endpoint that serves
-one) each asks MLflow's System One question instead (:mod:`.systemone_prompts`) about a state
-of the arguments, as MLflow 3.17 does (:func:`~mltrail.genai.judges._systemone.builtin_judge`):
+one) each asks a System One question instead (:mod:`.systemone_prompts`, mltrail's wording with
+MLflow's state fields and labels) about a state of the arguments, as MLflow 3.17 does (:func:`~mltrail.genai.judges._systemone.builtin_judge`):
 the verdict is the chosen ``yes``/``no`` with no rationale and ``typesafe.*`` metadata.
 ``extra_headers`` then go to TypeSafe (a ``typesafe:/`` model's ``Authorization``).
 

@@ -8,7 +8,7 @@ raises INVALID_PARAMETER_VALUE with MLflow's message. Retrieval scorers read
 the trace's top-level ``RETRIEVER`` spans, tool-call scorers its ``TOOL`` spans.
 
 On a TypeSafe System One model (``typesafe:/``, or a ``gateway:/`` endpoint serving one) the
-judge-backed scorers ask MLflow's System One questions, as MLflow 3.17 does (see
+judge-backed scorers ask System One a question, as MLflow 3.17 does, in mltrail's wording (see
 :mod:`mltrail.genai.judges.builtin`); ``extra_headers`` go to TypeSafe for ``typesafe:/``.
 
 Example::
@@ -494,7 +494,7 @@ class _InstructionScorer(BuiltInScorer):
     """A built-in scorer that is a :class:`make_judge` judge with fixed instructions."""
 
     _instructions: ClassVar[str] = ""
-    # MLflow's question for a typesafe:/ model, where it has one (Fluency); None: the instructions.
+    # The System One question for a typesafe:/ model, where MLflow has one (Fluency); None: the instructions.
     _typesafe_instructions: ClassVar[str | None] = None
     value_type: ClassVar[Any] = YesNo
 
