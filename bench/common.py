@@ -26,6 +26,8 @@ MIGRATE_BIN = MIGRATE_VENV / "bin"
 
 # The three servers, in the column order every table uses.
 SERVERS = ("mltrail", "mlflow", "fasttrackml")
+#: ``mltrail server --workers`` in every section (``bench/run.py --mltrail-workers``; 1, its default).
+MLTRAIL_WORKERS_ENV = "BENCH_MLTRAIL_WORKERS"
 LABELS = {"mltrail": "mltrail", "mlflow": "MLflow", "fasttrackml": "FastTrackML"}
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 
-from common import BENCH_DIR, NA, ROOT, SERVERS
+from common import BENCH_DIR, MLTRAIL_WORKERS_ENV, NA, ROOT, SERVERS
 from env import ensure_bench_venv, ensure_wrk, machine_info
 from report import Section, to_json, to_markdown
 
@@ -47,6 +47,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=("small", "full"),
         default="small",
         help="migrate section: small (100 runs, 100,000 points) or full (issue 17: 1,000 runs, 1,000,000 points)",
+    )
+    ap.add_argument(
+        "--mltrail-workers",
+        type=int,
+        default=1,
+        help="worker processes of every mltrail server (its default: 1; FastTrackML uses every core, "
+        "mlflow server starts 4)",
     )
     ap.add_argument("--out", default=str(BENCH_DIR / "results.json"), help="where to write the JSON results")
     ap.add_argument("--markdown", default="", help="also write the tables to this markdown file")
@@ -230,9 +237,11 @@ def header(results: dict) -> str:
     load = f" 1-minute load average {m.get('load_start', '?')} at the start"
     if "load_end" in m:
         load += f", {m['load_end']} at the end"
+    workers = os.environ.get(MLTRAIL_WORKERS_ENV, "1")
+    served = f" mltrail server with --workers {workers}." if workers != "1" else ""
     return (
         f"Run {results['started']} ({mode} mode) on {m['nproc']} cores, {m['cpu']}, "
-        f"{m['ram_gib']} GiB RAM, {m['os']}, Python {m['python']};{load}."
+        f"{m['ram_gib']} GiB RAM, {m['os']}, Python {m['python']};{load}.{served}"
     )
 
 
@@ -280,6 +289,7 @@ def prepare_processes() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.environ[MLTRAIL_WORKERS_ENV] = str(args.mltrail_workers)  # read by servers.Server, in every section
     prepare_processes()
     bench = Bench(args)
     print(header(bench.results), flush=True)

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import BENCH_BIN, NA, VENV_BIN, free_port, http_ok, rss_bytes, wait_until
+from common import BENCH_BIN, MLTRAIL_WORKERS_ENV, NA, VENV_BIN, free_port, http_ok, rss_bytes, wait_until
 
 _RUNNING: list[Server] = []
 
@@ -50,6 +50,7 @@ class Server:
                 "--backend-store-uri", db_uri,
                 "--artifacts-destination", str(self.artifacts),
                 "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", os.environ.get(MLTRAIL_WORKERS_ENV, "1"),
             ]  # fmt: skip
         if self.name == "mlflow":
             return [
