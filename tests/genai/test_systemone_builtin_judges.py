@@ -26,9 +26,9 @@ from mltrail.genai.judges import systemone_prompts
 from support.gateway_kit import SERVER_KEY, official_store
 from support.live_server import LOOPBACK_HTTP, start_server, stop_server
 from support.openai_server import OpenAIServer
+from support.systemone_kit import system_one_gateway
 from support.typesafe_server import TEST_API_KEY, TypeSafeServer
 
-OPENAI_KEY = "sk-openai-test-key-0123456789"
 OFFICIAL = "import mlflow\n"
 OURS = "import mltrail as mlflow\n"
 SCORER_SCRIPT = """
@@ -75,24 +75,8 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gateway(server, typesafe, openai):
     """The gateway's ``jev`` (System One) and ``chat`` endpoints, made with the official client."""
-    from mlflow.entities import GatewayEndpointModelConfig, GatewayModelLinkageType
-
     store = official_store(server.url)
-    secrets = {
-        "typesafe": store.create_gateway_secret(
-            "ts-key",
-            {"api_key": TEST_API_KEY},
-            provider="typesafe",
-            auth_config={"api_base": typesafe.base_url},
-        ),
-        "openai": store.create_gateway_secret(
-            "oa-key", {"api_key": OPENAI_KEY}, provider="openai", auth_config={"api_base": openai.base_url}
-        ),
-    }
-    for name, provider, model in [("jev", "typesafe", "jev-1.13"), ("chat", "openai", "gpt-4o-mini")]:
-        definition = store.create_gateway_model_definition(name, secrets[provider].secret_id, provider, model)
-        config = GatewayEndpointModelConfig(definition.model_definition_id, GatewayModelLinkageType.PRIMARY)
-        store.create_gateway_endpoint(name, [config])
+    system_one_gateway(store, typesafe.base_url, openai.base_url)
     return store
 
 
