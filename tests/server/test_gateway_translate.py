@@ -465,10 +465,15 @@ def test_bad_requests_are_400_and_provider_errors_mapped(server, endpoints, fake
     with pytest.raises(openai.RateLimitError) as err:
         client.chat.completions.create(model="claude", messages=hi)
     assert "The anthropic provider answered 429: slow down please" in str(err.value)
+    # ... on a streamed call, MLflow's error event in a 200 stream (it calls the provider once the
+    # stream has started): "<status>: <message>" (test_gateway_stream_errors.py).
     fakes["anthropic"].fail_next(529)
     resp = httpx.post(chat, json={"model": "claude", "messages": hi, "stream": True})
-    assert resp.status_code == 503 and resp.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
-    assert "scripted overloaded_error" in resp.json()["message"]
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+    assert (
+        resp.text
+        == 'data: {"error": {"message": "529: scripted overloaded_error", "type": "HTTPException"}}\n\n'
+    )
 
     # Failing mid-stream (an error event after the first words): the client gets MLflow's error
     # chunk, which the openai package raises; the call is counted and traced as failed.

@@ -22,6 +22,7 @@ from mlflow import MlflowClient
 from mlflow.store.tracking.rest_store import RestStore
 
 from support.gateway_kit import chat_endpoints
+from support.gateway_stream_parity import stream_failures
 from support.live_server import LiveServer
 from support.openai_server import OpenAIServer, default_responder
 from support.parity_norm import Norm, client_error, http_error, rest_store, run_both
@@ -591,6 +592,26 @@ def test_guardrail_runs_are_spans_of_the_call_trace(servers: dict[str, LiveServe
         ["gateway/gr-embed", "guardrail/in-check", "judge"],
         ["gateway/gr-embed", "guardrail/in-check", "judge", provider],
     ]
+    _same(got)
+
+
+# ---------------------------------------------------------------- streamed provider failures
+
+
+def test_streamed_provider_failures_are_error_events(servers: dict[str, LiveServer]) -> None:
+    """A ``"stream": true`` call whose provider fails (support.gateway_stream_parity): MLflow's 200
+    stream of one error event, before the first chunk (after every fallback) or after it; a
+    streamed compaction's 400."""
+    with OpenAIServer() as fake:
+        got = {name: stream_failures(server.url, fake) for name, server in servers.items()}
+    theirs = got["mlflow"]
+    event = {"error": {"message": "500: The server had an error", "type": "HTTPException"}}
+    assert theirs["http_error_unified"] == (
+        200,
+        "text/event-stream; charset=utf-8",
+        f"data: {json.dumps(event)}\n\n",
+    )
+    assert theirs["cut"]["events"][-1] == {"error": ["message", "type"]} and not theirs["cut"]["done"]
     _same(got)
 
 

@@ -6,6 +6,9 @@ talks to it unchanged: ``POST /v1/chat/completions`` (JSON, or server-sent
 events with ``"stream": true``), ``POST /v1/responses`` (the Responses API, JSON or
 its typed events), ``POST /v1/embeddings`` and ``GET /v1/models``.
 Every request body is recorded in ``server.requests`` for assertions.
+``server.fail_next(status, times, message)`` answers the next requests with an OpenAI error
+(``status="drop"`` closes the connection unanswered, ``"cut"`` hangs up a streamed answer after
+its first chunk, before the length it announced).
 
 Usage::
 
@@ -23,6 +26,8 @@ uses the server.
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -99,6 +104,8 @@ class _Handler(JSONHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.server.requests.append({"path": path, "body": body, "headers": headers})
+        if self._failed():
+            return
         if path == "/v1/chat/completions":
             self._chat(body)
         elif path == "/v1/embeddings":
@@ -107,6 +114,28 @@ class _Handler(JSONHandler):
             self._responses(body)
         else:
             self._error(404, f"Unknown path {path}")
+
+    def _failed(self) -> bool:
+        """Answer with the next scripted failure, if any is left (a "cut" is left to the stream)."""
+        with self.server.lock:
+            if not self.server.failures or self.server.failures[0][0] == "cut":
+                return False
+            status, message = self.server.failures.pop(0)
+        if status == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)  # the client sees the connection dropped
+        else:
+            self._error(
+                int(status), message, "server_error" if int(status) >= 500 else "invalid_request_error"
+            )
+        return True
+
+    def _cut(self) -> bool:
+        with self.server.lock:
+            if self.server.failures and self.server.failures[0][0] == "cut":
+                self.server.failures.pop(0)
+                return True
+        return False
 
     def _chat(self, body: dict[str, Any]) -> None:
         messages = body.get("messages")
@@ -149,10 +178,13 @@ class _Handler(JSONHandler):
     def _stream(
         self, body: dict[str, Any], completion_id: str, created: int, answer: str, usage: dict
     ) -> None:
+        cut = self._cut()
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
+        if cut:  # a length the answer never reaches: the client sees the stream break
+            self.send_header("Content-Length", "1000000")
         self.end_headers()
         self.close_connection = True
 
@@ -171,6 +203,9 @@ class _Handler(JSONHandler):
             self.wfile.flush()
 
         chunk({"role": "assistant", "content": ""}, None)
+        if cut:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         words = answer.split(" ")
         for i, word in enumerate(words):
             chunk({"content": word if i == 0 else " " + word}, None)
@@ -256,6 +291,8 @@ class _Server(ThreadingHTTPServer):
     requests: list[dict[str, Any]]
     responder: Responder
     models: list[str]
+    failures: list[tuple[int | str, str]]
+    lock: threading.Lock
 
 
 class OpenAIServer(FakeHTTPServer):
@@ -267,6 +304,14 @@ class OpenAIServer(FakeHTTPServer):
         super().__init__(_Server, _Handler)
         self._server.responder = responder
         self._server.models = models or ["gpt-4o-mini", "gpt-4o"]
+        self._server.failures = []
+        self._server.lock = threading.Lock()
+
+    def fail_next(self, status: int | str, times: int = 1, message: str = "The server had an error") -> None:
+        """Answer the next ``times`` requests with HTTP ``status`` and ``message`` as OpenAI words an
+        error, or ``"drop"`` the connection unanswered, or ``"cut"`` the next streamed chat answer."""
+        with self._server.lock:
+            self._server.failures.extend([(status, message)] * times)
 
     @property
     def base_url(self) -> str:

@@ -28,9 +28,11 @@ target passes the egress guard (:func:`~mltrail.server.webhook_urls.pinned_reque
 each time; a secret's ``api_base`` must also use a scheme ``--gateway-api-base-allowed-schemes``
 allows (``https`` by default). Error text from a provider is relayed with the key masked out. An
 event-stream answer (``"stream": true``, Gemini's stream route) is relayed as it comes; a
-guardrail's refusal of such a call is an error event in a 200 stream, as MLflow's
-(:mod:`mltrail.server.gateway_guardrails`), and each route runs the guardrail stages MLflow
-runs on it (``ProxyRoute.guardrails``: none on unified embeddings, BEFORE on OpenAI's).
+guardrail's refusal of such a call (:mod:`mltrail.server.gateway_guardrails`), its provider's
+failure before the first chunk (once every fallback failed) and a stream that breaks are an
+error event in a 200 stream, as MLflow's; a streamed ``/responses/compact`` is a 400. Each
+route runs the guardrail stages MLflow runs on it (``ProxyRoute.guardrails``: none on unified
+embeddings, BEFORE on OpenAI's).
 
 Every call is counted in the endpoint's usage (requests, failures, input and output
 tokens), read by ``GET /ajax-api/3.0/mltrail/gateway/usage``, and traced into the
@@ -46,7 +48,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple
 
 import anyio
@@ -278,12 +280,15 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
     try:
         resp = await client.send(request, stream=True)
     except httpx.HTTPError as err:
-        raise MltrailException(
-            f"The {target.provider} provider cannot be reached: {target.mask(type(err).__name__ + ' ' + str(err))}",
+        said = target.mask(str(err))
+        raise ProviderFailure(
+            f"The {target.provider} provider cannot be reached: {type(err).__name__} {said}",
             TEMPORARILY_UNAVAILABLE,
+            said or type(err).__name__,
+            type(err).__name__,
         ) from None
     if resp.status_code >= 400:
-        text = gt.error_detail((await resp.aread()).decode("utf-8", "replace"))[:1000]
+        text = target.mask(gt.error_detail((await resp.aread()).decode("utf-8", "replace"))[:1000])
         await resp.aclose()
         code = (
             REQUEST_LIMIT_EXCEEDED
@@ -292,10 +297,35 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
             if resp.status_code >= 500
             else "BAD_REQUEST"
         )
-        raise MltrailException(
-            f"The {target.provider} provider answered {resp.status_code}: {target.mask(text)}", code
+        # In a stream MLflow says it as the HTTPException its provider client raised: "<status>: <detail>".
+        raise ProviderFailure(
+            f"The {target.provider} provider answered {resp.status_code}: {text}",
+            code,
+            f"{resp.status_code}: {text}",
+            "HTTPException",
         )
     return resp
+
+
+class ProviderFailure(MltrailException):
+    """A provider that could not be reached or answered an HTTP error; ``said`` and ``kind`` are how
+    MLflow words it in a stream's error event (the message and type of the exception it caught)."""
+
+    def __init__(self, message: str, error_code: str, said: str, kind: str) -> None:
+        super().__init__(message, error_code)
+        self.said, self.kind = said, kind
+
+
+def _failure_event(err: MltrailException, tried: int = 1) -> dict[str, Any]:
+    """How MLflow reports a streamed call's provider failure: ``{"error": {"message", "type"}}``;
+    after ``tried`` > 1 models (an endpoint's fallbacks), as its fallback router's own error."""
+    said, kind = (
+        (err.said, err.kind) if isinstance(err, ProviderFailure) else (err.message, type(err).__name__)
+    )
+    if tried > 1:
+        said = f"All {tried} fallback attempts failed. Last error: {said}"
+        kind = "AIGatewayException"
+    return {"error": {"message": said, "type": kind}}
 
 
 def _usable_endpoint(call: Call, store: Any, name: str) -> dict[str, Any]:
@@ -387,11 +417,15 @@ async def _forward(
     except MltrailException as err:
         await _finish(call, traced, None, error=err.message)
         if isinstance(err, GuardrailStop) and _streamed(route, body):
-            return StreamingResponse(_refused(err), media_type="text/event-stream")
+            # MLflow's BEFORE guardrails run inside the stream it has already answered 200 to.
+            event = {"error": {"message": err.message, "type": type(err).__name__}}
+            return StreamingResponse(_events(event), media_type="text/event-stream")
         raise
     body = admitted.body
+    streamed = _streamed(route, body)
     last: MltrailException | None = None
-    for mapping in _order(endpoint):
+    models = _order(endpoint)
+    for tried, mapping in enumerate(models, 1):
         try:
             target = await _blocking(call, _resolve, call, mapping, route)
             # An OpenAI-format call to an Anthropic or Gemini model: rewritten both ways.
@@ -412,10 +446,13 @@ async def _forward(
             if _retryable(err):
                 continue
             await _finish(call, traced, None, error=err.message)
+            if streamed:  # MLflow calls the provider inside the stream it has answered 200 to
+                event = _failure_event(err, tried if tried == len(models) else 1)
+                return StreamingResponse(_events(event), media_type="text/event-stream")
             raise
         media_type = resp.headers.get("content-type", "application/json").split(";")[0].strip()
         if media_type in _STREAM_TYPES:
-            relay = _relay(call, traced, attempt, resp, route, translated)
+            relay = _relay(call, traced, attempt, resp, route, translated, target.mask)
             return StreamingResponse(relay, media_type="text/event-stream" if translated else media_type)
         content = await resp.aread()
         await resp.aclose()
@@ -437,6 +474,10 @@ async def _forward(
         return Response(content, media_type=media_type or "application/json")
     assert last is not None
     await _finish(call, traced, None, error=last.message)
+    if streamed:
+        # Every model failed before its first chunk (MLflow tries the fallbacks first as well).
+        event = _failure_event(last, len(models))
+        return StreamingResponse(_events(event), media_type="text/event-stream")
     raise last
 
 
@@ -445,12 +486,15 @@ def _streamed(route: ProxyRoute, body: dict[str, Any]) -> bool:
     return route.streams == "always" or (route.streams == "flag" and bool(body.get("stream")))
 
 
-async def _refused(err: MltrailException) -> AsyncIterator[bytes]:
-    """A streamed call's refusal as MLflow sends it: one error event, no ``[DONE]`` after it."""
-    # MLflow's BEFORE guardrails run inside the stream it has already answered 200 to, so their
-    # refusal can only be an event in it (json.dumps' default spacing, as MLflow writes it).
-    event = {"error": {"message": err.message, "type": type(err).__name__}}
-    yield f"data: {json.dumps(event)}\n\n".encode()
+def _sse(event: dict[str, Any]) -> bytes:
+    """One server-sent event (json.dumps' default spacing, as MLflow writes it)."""
+    return f"data: {json.dumps(event)}\n\n".encode()
+
+
+async def _events(event: dict[str, Any]) -> AsyncIterator[bytes]:
+    """A streamed call that failed before any chunk, as MLflow answers it: a 200 stream of one error
+    event (a guardrail's refusal, the provider's failure), no ``[DONE]`` after it."""
+    yield _sse(event)
 
 
 _MAX_TRACED_EVENTS = 20_000  # a streamed answer kept for its trace (the output is joined from them)
@@ -463,8 +507,14 @@ async def _relay(
     resp: Any,
     route: ProxyRoute,
     translated: gt.Translation | None = None,
+    mask: Callable[[str], str] = str,
 ) -> AsyncIterator[bytes]:
-    """Pass a provider's event stream through as it comes; total its usage and trace it at the end."""
+    """Pass a provider's event stream through as it comes; total its usage and trace it at the end.
+
+    A stream that breaks (the provider hangs up, a chunk that cannot be translated) ends with an
+    error event, as MLflow ends it (its chunks so far already went out, so no fallback is tried);
+    ``mask`` takes the provider key out of the event's text.
+    """
     usage: dict[str, Any] = {}
     events: list[Any] = []
     error: str | None = None
@@ -489,7 +539,8 @@ async def _relay(
             yield (line + "\n").encode()
     except Exception as err:
         error = f"The stream from the provider broke: {type(err).__name__}"
-        raise
+        _log.warning("gateway: the stream from the provider broke", exc_info=True)
+        yield _sse({"error": {"message": mask(str(err)), "type": type(err).__name__}})
     finally:
         # A client may hang up as soon as it has the last chunk: Starlette then cancels this
         # stream, and every await here would be cancelled with it. Shielded, the call is still
@@ -508,9 +559,15 @@ async def chat_completions(call: Call) -> Any:
     return await _forward(call, body.get("model"), CHAT_ROUTE, body)
 
 
+#: MLflow's refusal of a streamed compaction (its upstream route has no streaming variant).
+COMPACT_NO_STREAMING = "stream=true is not supported on /responses/compact; compaction is a unary request."
+
+
 def _passthrough(route: ProxyRoute) -> Any:
     async def handler(call: Call) -> Any:
         body = await _json_body(call)
+        if route is RESPONSES_COMPACT_ROUTE and body.get("stream"):
+            raise system_one.GatewayRefusal(COMPACT_NO_STREAMING)  # before the endpoint is looked up
         return await _forward(call, body.get("model"), route, body)
 
     handler.__name__ = handler.__qualname__ = f"passthrough_{route.request_type.rsplit('/', 1)[-1]}"
