@@ -49,7 +49,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
@@ -76,6 +76,9 @@ from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 from mltrail.server.webhook_urls import SUPPORTED_SCHEMES, pinned_request
 from mltrail.store.secrets import GATEWAY, KEY_ENV, SecretBox
+
+if TYPE_CHECKING:
+    from starlette.responses import StreamingResponse
 
 _log = logging.getLogger("mltrail.gateway")
 _TIMEOUT_S = 120.0
@@ -317,8 +320,10 @@ class ProviderFailure(MltrailException):
 
 
 def _failure_event(err: MltrailException, tried: int = 1) -> dict[str, Any]:
-    """How MLflow reports a streamed call's provider failure: ``{"error": {"message", "type"}}``;
-    after ``tried`` > 1 models (an endpoint's fallbacks), as its fallback router's own error."""
+    """How MLflow reports a streamed call's failure: ``{"error": {"message", "type"}}``, the type
+    the exception's (a guardrail's stop) or the one MLflow's provider client raises
+    (:class:`ProviderFailure`); after ``tried`` > 1 models (an endpoint's fallbacks), as its
+    fallback router's own error."""
     said, kind = (
         (err.said, err.kind) if isinstance(err, ProviderFailure) else (err.message, type(err).__name__)
     )
@@ -418,8 +423,7 @@ async def _forward(
         await _finish(call, traced, None, error=err.message)
         if isinstance(err, GuardrailStop) and _streamed(route, body):
             # MLflow's BEFORE guardrails run inside the stream it has already answered 200 to.
-            event = {"error": {"message": err.message, "type": type(err).__name__}}
-            return StreamingResponse(_events(event), media_type="text/event-stream")
+            return _error_stream(err)
         raise
     body = admitted.body
     streamed = _streamed(route, body)
@@ -447,8 +451,7 @@ async def _forward(
                 continue
             await _finish(call, traced, None, error=err.message)
             if streamed:  # MLflow calls the provider inside the stream it has answered 200 to
-                event = _failure_event(err, tried if tried == len(models) else 1)
-                return StreamingResponse(_events(event), media_type="text/event-stream")
+                return _error_stream(err, tried if tried == len(models) else 1)
             raise
         media_type = resp.headers.get("content-type", "application/json").split(";")[0].strip()
         if media_type in _STREAM_TYPES:
@@ -476,8 +479,7 @@ async def _forward(
     await _finish(call, traced, None, error=last.message)
     if streamed:
         # Every model failed before its first chunk (MLflow tries the fallbacks first as well).
-        event = _failure_event(last, len(models))
-        return StreamingResponse(_events(event), media_type="text/event-stream")
+        return _error_stream(last, len(models))
     raise last
 
 
@@ -491,10 +493,15 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(event)}\n\n".encode()
 
 
-async def _events(event: dict[str, Any]) -> AsyncIterator[bytes]:
+def _error_stream(err: MltrailException, tried: int = 1) -> StreamingResponse:
     """A streamed call that failed before any chunk, as MLflow answers it: a 200 stream of one error
-    event (a guardrail's refusal, the provider's failure), no ``[DONE]`` after it."""
-    yield _sse(event)
+    event (a guardrail's refusal, the provider's failure: :func:`_failure_event`), no ``[DONE]``."""
+    from starlette.responses import StreamingResponse
+
+    async def one_event() -> AsyncIterator[bytes]:
+        yield _sse(_failure_event(err, tried))
+
+    return StreamingResponse(one_event(), media_type="text/event-stream")
 
 
 _MAX_TRACED_EVENTS = 20_000  # a streamed answer kept for its trace (the output is joined from them)
