@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mltrail.entities.webhook import DEFAULT_URL_SCHEMES
+
 DEFAULT_BACKEND_STORE_URI = "sqlite:///mltrail.db"
 DEFAULT_ARTIFACTS_DESTINATION = "./mltrail-artifacts"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -59,8 +61,8 @@ class ServerConfig:
     # The URL schemes webhooks may use and the gateway's api_base may use (server/webhook_urls.py);
     # MLflow's defaults (https only) and env vars (MLFLOW_WEBHOOK_ALLOWED_SCHEMES,
     # MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES). Checked when saved and before each request.
-    webhook_allowed_schemes: tuple[str, ...] = ("https",)
-    gateway_api_base_allowed_schemes: tuple[str, ...] = ("https",)
+    webhook_allowed_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES
+    gateway_api_base_allowed_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES
     # A file whose contents key the encryption of webhook secrets (store/secrets.py).
     secrets_key_file: str | None = None
     # OTLP over gRPC (server/otlp_grpc.py) on this port of `host`; None: off.

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
+from mltrail.entities.webhook import SUPPORTED_URL_SCHEMES
 from mltrail.exceptions import (
     INVALID_STATE,
     REQUEST_LIMIT_EXCEEDED,
@@ -74,7 +75,7 @@ from mltrail.server.gateway_guardrails import GuardrailStop
 from mltrail.server.limits import loads_json
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
-from mltrail.server.webhook_urls import SUPPORTED_SCHEMES, pinned_request
+from mltrail.server.webhook_urls import pinned_request
 from mltrail.store.secrets import GATEWAY, KEY_ENV, SecretBox
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ async def _send(call: Call, target: _Target, path: str, body: dict[str, Any]) ->
 
     # A stored api_base meets the scheme setting in force now (it may have been saved under a wider
     # one); the built-in provider URLs are this code's constants (https, and Ollama's local http).
-    schemes = call.config.gateway_api_base_allowed_schemes if target.from_api_base else SUPPORTED_SCHEMES
+    schemes = call.config.gateway_api_base_allowed_schemes if target.from_api_base else SUPPORTED_URL_SCHEMES
     allow_private = bool(call.config.gateway_api_base_allow_private)
     url, host, extensions = pinned_request(
         target.url + path, allow_private, "Gateway provider URL", schemes=schemes

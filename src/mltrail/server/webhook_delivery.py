@@ -41,8 +41,8 @@ from typing import Any
 
 import httpx
 
-from mltrail.entities.webhook import Webhook, WebhookEvent, WebhookTestResult
-from mltrail.server.webhook_urls import DEFAULT_SCHEMES, pinned_request
+from mltrail.entities.webhook import DEFAULT_URL_SCHEMES, Webhook, WebhookEvent, WebhookTestResult
+from mltrail.server.webhook_urls import pinned_request
 from mltrail.store.workspace_scope import active_workspace
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
@@ -152,7 +152,7 @@ class Answer:
 
 def send_once(
     client: httpx.Client, out: Outgoing, allow_private: bool, timeout: float,
-    schemes: Collection[str] = DEFAULT_SCHEMES,
+    schemes: Collection[str] = DEFAULT_URL_SCHEMES,
 ) -> Answer:  # fmt: skip
     """One POST of ``out`` to its webhook's URL (checked against ``allow_private`` and ``schemes``,
     and pinned), never raising: a refused URL is an answer with its error, marked ``refused``."""
@@ -213,7 +213,7 @@ def new_client() -> httpx.Client:
 
 def test_webhook(
     client: httpx.Client, webhook: Webhook, secret: str | None, event: WebhookEvent, data: dict[str, Any],
-    allow_private: bool, timeout: float, schemes: Collection[str] = DEFAULT_SCHEMES,
+    allow_private: bool, timeout: float, schemes: Collection[str] = DEFAULT_URL_SCHEMES,
 ) -> WebhookTestResult:  # fmt: skip
     """Send ``data`` once, now, and say what came back (MLflow's ``test_webhook``); in a request
     bound to a workspace (workspaces on) the envelope names the webhook's."""

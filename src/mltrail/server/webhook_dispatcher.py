@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from mltrail.entities.webhook import (
+    DEFAULT_URL_SCHEMES,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     DELIVERY_SUCCEEDED,
@@ -48,7 +49,6 @@ from mltrail.entities.webhook import (
     WebhookEvent,
 )
 from mltrail.server.webhook_delivery import MAX_BACKOFF_S, Outgoing, new_client, prepare, rebuild, send_once
-from mltrail.server.webhook_urls import DEFAULT_SCHEMES
 from mltrail.store.workspace_scope import active_workspace, in_workspace
 
 _log = logging.getLogger("mltrail.server.webhooks")
@@ -85,7 +85,7 @@ class WebhookDispatcher:
         backoff: float | None = None,
         timeout: float | None = None,
         workers: int | None = None,
-        schemes: Collection[str] = DEFAULT_SCHEMES,
+        schemes: Collection[str] = DEFAULT_URL_SCHEMES,
     ) -> None:
         env = os.environ
         self._store = store

@@ -39,10 +39,9 @@ from mltrail.entities.prompt import (
     PROMPT_TYPE_TAG_KEY,
     is_prompt_tags,
 )
-from mltrail.entities.webhook import WebhookEvent
+from mltrail.entities.webhook import DEFAULT_URL_SCHEMES, WebhookEvent
 from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.server.routing import Call, Endpoint
-from mltrail.server.webhook_urls import DEFAULT_SCHEMES
 from mltrail.store.secrets import SecretBox
 
 _HIDDEN_PROMPT_TAGS = (IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY)
@@ -102,7 +101,7 @@ def dispatcher(state: Any) -> Any:
                 functools.partial(webhook_store, state),
                 box.open,
                 bool(getattr(config, "webhooks_allow_private", False)),
-                schemes=tuple(getattr(config, "webhook_allowed_schemes", DEFAULT_SCHEMES)),
+                schemes=tuple(getattr(config, "webhook_allowed_schemes", DEFAULT_URL_SCHEMES)),
             )
             state.webhooks = found
     return found

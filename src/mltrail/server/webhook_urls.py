@@ -38,10 +38,6 @@ from mltrail.entities.webhook import (
 )
 from mltrail.exceptions import invalid
 
-#: MLflow's default for webhook URLs and for the gateway's ``api_base``: TLS only.
-DEFAULT_SCHEMES = DEFAULT_URL_SCHEMES
-#: What the server's HTTP client speaks: the most a scheme setting may allow.
-SUPPORTED_SCHEMES = SUPPORTED_URL_SCHEMES
 WEBHOOK_LABEL = "Webhook URL"
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -78,7 +74,7 @@ def _scheme_refused(label: str, scheme: str, schemes: Collection[str]) -> str:
 
 
 def _split(
-    url: Any, label: str = WEBHOOK_LABEL, schemes: Collection[str] = DEFAULT_SCHEMES
+    url: Any, label: str = WEBHOOK_LABEL, schemes: Collection[str] = DEFAULT_URL_SCHEMES
 ) -> tuple[str, str, int | None]:
     if not isinstance(url, str) or not url.strip():
         raise invalid(f"{label} cannot be empty or just whitespace: {url!r}")
@@ -91,7 +87,7 @@ def _split(
         raise invalid(f"Invalid {_noun(label)} {url!r}: {err}") from None
     scheme = parts.scheme.lower()
     # Never beyond what the client speaks, whatever a caller passes.
-    if scheme not in schemes or scheme not in SUPPORTED_SCHEMES:
+    if scheme not in schemes or scheme not in SUPPORTED_URL_SCHEMES:
         raise invalid(_scheme_refused(label, scheme, schemes))
     if parts.username is not None or parts.password is not None:
         raise invalid(f"{label} must not include embedded credentials")
@@ -129,7 +125,11 @@ def _addresses(host: str, port: int | None, label: str = WEBHOOK_LABEL) -> list[
 
 
 def check_url(
-    url: Any, allow_private: bool, label: str = WEBHOOK_LABEL, *, schemes: Collection[str] = DEFAULT_SCHEMES
+    url: Any,
+    allow_private: bool,
+    label: str = WEBHOOK_LABEL,
+    *,
+    schemes: Collection[str] = DEFAULT_URL_SCHEMES,
 ) -> str:
     """``url`` if the server may send to it, else 400 ``INVALID_PARAMETER_VALUE`` saying why.
 
@@ -155,7 +155,11 @@ def check_url(
 
 
 def pinned_request(
-    url: str, allow_private: bool, label: str = WEBHOOK_LABEL, *, schemes: Collection[str] = DEFAULT_SCHEMES
+    url: str,
+    allow_private: bool,
+    label: str = WEBHOOK_LABEL,
+    *,
+    schemes: Collection[str] = DEFAULT_URL_SCHEMES,
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """The URL to connect to (the checked address), the ``Host`` header, and httpx extensions (TLS name).
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mltrail.entities.webhook import STATUSES, WebhookEvent, WebhookTestResult
+from mltrail.entities.webhook import DEFAULT_URL_SCHEMES, STATUSES, WebhookEvent, WebhookTestResult
 from mltrail.exceptions import MltrailException, invalid
 from mltrail.lazy_imports import LAZY_IMPORTS
 from mltrail.protocol.webhooks import (
@@ -32,7 +32,7 @@ from mltrail.server.auth.rules import ADMIN_ONLY
 from mltrail.server.routing import Call, Endpoint, implement
 from mltrail.server.validation import path_param
 from mltrail.server.webhook_events import EXAMPLES, dispatcher, webhook_store
-from mltrail.server.webhook_urls import DEFAULT_SCHEMES, check_url
+from mltrail.server.webhook_urls import check_url
 from mltrail.server.wire import page_json
 from mltrail.store.secrets import SecretBox
 
@@ -60,7 +60,7 @@ def _check(call: Call, url: str) -> None:
     check_url(
         url,
         bool(getattr(config, "webhooks_allow_private", False)),
-        schemes=getattr(config, "webhook_allowed_schemes", DEFAULT_SCHEMES),
+        schemes=getattr(config, "webhook_allowed_schemes", DEFAULT_URL_SCHEMES),
     )
 
 
