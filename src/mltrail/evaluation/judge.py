@@ -112,9 +112,19 @@ class _Target:
 
     def mask(self, text: str) -> str:
         """``text`` with every secret value replaced, for error messages and logs."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return _masked(text, self.secrets)
+
+
+def _longest_first(values: Any) -> tuple[str, ...]:
+    """The set values, longest first: a key that contains another secret is then masked whole."""
+    return tuple(sorted({v for v in values if v}, key=len, reverse=True))
+
+
+def _masked(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with each of ``secrets`` (longest first) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def _resolve(uri: str) -> _Target:
@@ -136,10 +146,8 @@ def _resolve(uri: str) -> _Target:
     key = os.environ.get(provider.key_var) if provider.key_var else None
     if provider.key_required and not key:
         raise invalid(f"{provider.key_var} must be set to use an '{scheme}:/' judge model.")
-    secrets = [key, *(os.environ.get(name) for name in provider.secret_vars)]
-    # Longest first, so a key that contains another secret is masked whole.
-    masked = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
-    return _Target(provider, model, base_url.rstrip("/"), key, masked)
+    secrets = _longest_first([key, *(os.environ.get(name) for name in provider.secret_vars)])
+    return _Target(provider, model, base_url.rstrip("/"), key, secrets)
 
 
 def check_judge_available(uri: str) -> None:
@@ -188,21 +196,9 @@ def post_json(
     :class:`JudgeCallError` with its ``status`` and ``detail``; 429/5xx and dropped connections
     are retried as every judge call is.
     """
-    mask = _masker(secrets)
+    ordered = _longest_first(secrets)
     what = f"the {name} judge at POST {_display_url(url)}"
-    return _with_retries(name, lambda: _send("POST", url, body, headers, what, mask))
-
-
-def _masker(secrets: tuple[str | None, ...]) -> Callable[[str], str]:
-    # Longest first, so a key that contains another secret is masked whole.
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def mask(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, "***")
-        return text
-
-    return mask
+    return _with_retries(name, lambda: _send("POST", url, body, headers, what, lambda t: _masked(t, ordered)))
 
 
 def _with_retries(name: str, call: Callable[[], _T]) -> _T:
