@@ -28,6 +28,7 @@ from __future__ import annotations
 import operator
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,29 @@ def _build_engine(uri: str) -> sqlalchemy.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def _to_wal(cur: Any) -> None:
+    """``PRAGMA journal_mode = WAL`` on a new connection, waiting out a lock for the busy timeout.
+
+    Becoming WAL takes the file's write lock. When processes open a new file at once (several
+    server workers, or SDK processes), SQLite can refuse one of them with "database is locked"
+    at once, without calling its busy handler (it would otherwise wait on a connection that
+    waits on it), so the busy timeout set just before does not cover this statement.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def _sqlite_engine(url: sqlalchemy.URL) -> sqlalchemy.Engine:
     import sqlite3
 
@@ -123,7 +147,7 @@ def _sqlite_engine(url: sqlalchemy.URL) -> sqlalchemy.Engine:
         cur = dbapi_conn.cursor()
         # busy_timeout first: switching to WAL itself needs the lock.
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _to_wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
