@@ -34,6 +34,7 @@ from mltrail.search import nodes as n
 from mltrail.search.limits import check_id_count, check_order_by_count
 from mltrail.search.parser import parse_filter, parse_order_by
 from mltrail.store.sql import schema as s
+from mltrail.store.sql.engine import driver_statement
 from mltrail.store.sql.search_ops import compare, eq, joined, nulls_last
 
 # The tag holding a dataset input's context ("train", "eval", ...), as in MLflow.
@@ -207,6 +208,19 @@ def runs_query(
     Ordered by ``order_by`` (metrics, params, tags, attributes; missing values
     last), then ``start_time DESC``, then ``run_uuid`` as a stable tie-break.
     """
+    return _page(runs_select(experiment_ids, filter_string, run_view_type, order_by), offset, limit)
+
+
+def runs_select(
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    run_view_type: int,
+    order_by: Sequence[str] | None,
+) -> sa.Select[Any]:
+    """:func:`runs_query` without its page bounds: every run of the search, in order.
+
+    :func:`runs_paged_sql` compiles it once with the bounds as parameters.
+    """
     check_id_count(list(experiment_ids), "experiment_ids")
     try:
         exp_ids = [int(e) for e in experiment_ids]
@@ -222,8 +236,52 @@ def runs_query(
     if clause is not None:
         where.append(clause)
     from_, orders = _run_order(_order_list(order_by))
-    stmt = sa.select(runs.c.run_uuid).select_from(from_).where(*where).order_by(*orders)
-    return _page(stmt, offset, limit)
+    return sa.select(runs.c.run_uuid).select_from(from_).where(*where).order_by(*orders)
+
+
+# Stand-ins for the page bounds while a search compiles: found again by identity among the
+# compiled parameters, whatever the driver's parameter style, and never equal to a value.
+_LIMIT_SLOT = object()
+_OFFSET_SLOT = object()
+
+
+class PagedSql:
+    """A run search as driver SQL with its page bounds as parameters.
+
+    Compiling costs about a millisecond, several times running the search: every
+    page and page size of one search share this, binding new bounds per call.
+    """
+
+    __slots__ = ("_limit_at", "_offset_at", "params", "sql")
+
+    def __init__(self, sql: str, params: tuple | dict[str, Any]) -> None:
+        self.sql = sql
+        self.params = params
+        items = params.items() if isinstance(params, dict) else enumerate(params)
+        places = {id(value): at for at, value in items if value is _LIMIT_SLOT or value is _OFFSET_SLOT}
+        self._limit_at = places[id(_LIMIT_SLOT)]
+        self._offset_at = places[id(_OFFSET_SLOT)]
+
+    def bind(self, limit: int, offset: int) -> tuple[str, tuple | dict[str, Any]]:
+        """The SQL and its parameters for ``limit`` rows from ``offset``: ``sql, params = it.bind(101, 0)``."""
+        params: Any = dict(self.params) if isinstance(self.params, dict) else list(self.params)
+        params[self._limit_at] = limit
+        params[self._offset_at] = offset
+        return self.sql, params if isinstance(params, dict) else tuple(params)
+
+
+def runs_paged_sql(
+    dialect: sa.Dialect,
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    run_view_type: int,
+    order_by: Sequence[str] | None,
+) -> PagedSql:
+    """:func:`runs_select` compiled for ``dialect``, ``LIMIT`` and ``OFFSET`` left to :meth:`PagedSql.bind`."""
+    stmt = runs_select(experiment_ids, filter_string, run_view_type, order_by)
+    stmt = stmt.limit(sa.bindparam("search_limit", _LIMIT_SLOT, type_=sa.Integer))
+    stmt = stmt.offset(sa.bindparam("search_offset", _OFFSET_SLOT, type_=sa.Integer))
+    return PagedSql(*driver_statement(dialect, stmt))
 
 
 # ------------------------------------------------------------------ experiments

@@ -60,7 +60,6 @@ from mltrail.store.sql._workspace import (
 )
 from mltrail.store.sql.database import database_for, execute_constant, raw_fetchall
 from mltrail.store.sql.datasets import SqlDatasetsMixin
-from mltrail.store.sql.engine import driver_statement
 from mltrail.store.sql.schema import (
     datasets,
     experiment_tags,
@@ -70,7 +69,7 @@ from mltrail.store.sql.schema import (
     runs,
 )
 from mltrail.store.sql.schema import tags as run_tags
-from mltrail.store.sql.search_sql import experiments_query, runs_query
+from mltrail.store.sql.search_sql import PagedSql, experiments_query, runs_paged_sql
 from mltrail.store.sql.ui_reads import UiReadsMixin
 from mltrail.store.tracking import (
     SEARCH_EXPERIMENTS_MAX_RESULTS_DEFAULT,
@@ -144,9 +143,9 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         self.db = database_for(db_uri)
         self.engine = self.db.engine  # for tools and tests; the store itself goes through self.db
         self.dialect = self.db.dialect
-        # Searches repeat (a UI polling, a script's loop): their compiled SQL is kept by
-        # request, so a repeat skips building and compiling the query.
-        self._search_sql: dict[tuple, tuple[str, Any]] = {}
+        # Searches repeat (a UI polling, a script's loop, a walk through pages): their compiled
+        # SQL is kept by search, page bounds aside, so a repeat skips building and compiling it.
+        self._search_sql: dict[tuple, PagedSql] = {}
         self.db.ensure_schema()
         self._ensure_default_experiment()
 
@@ -607,23 +606,24 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
             experiment_ids = [experiment_ids]
         if active_workspace() is not None:  # another workspace's experiments hold no runs for this caller
             experiment_ids = self._visible_ids(experiment_ids)
-        key = (tuple(experiment_ids), filter_string, run_view_type, tuple(order_by or ()), offset, max_results)
-        # Only plain values make a key; anything odd goes to runs_query, which explains the error.
+        # The page bounds are parameters: every page and page size of a search shares one entry.
+        key = (tuple(experiment_ids), filter_string, run_view_type, tuple(order_by or ()))
+        # Only plain values make a key; anything odd goes to runs_paged_sql, which explains the error.
         cacheable = all(isinstance(x, (str, int)) for x in (*key[0], *key[3], run_view_type)) and (
             filter_string is None or isinstance(filter_string, str)
         )
-        sql = self._search_sql.get(key) if cacheable else None
-        if sql is None:
-            query = runs_query(
-                list(experiment_ids), filter_string, run_view_type, order_by, offset, max_results + 1
+        entry = self._search_sql.get(key) if cacheable else None
+        if entry is None:
+            entry = runs_paged_sql(
+                self.engine.dialect, list(experiment_ids), filter_string, run_view_type, order_by
             )
-            sql = driver_statement(self.engine.dialect, query)
             if cacheable:
                 if len(self._search_sql) >= _SEARCH_SQL_CACHE_SIZE:
                     self._search_sql.clear()  # rare: bound memory, no LRU bookkeeping per hit
-                self._search_sql[key] = sql
+                self._search_sql[key] = entry
+        sql, params = entry.bind(max_results + 1, offset)
         with self.db.driver_read() as conn:
-            ids = [r[0] for r in raw_fetchall(conn, *sql)]
+            ids = [r[0] for r in raw_fetchall(conn, sql, params)]
             page = load(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
         return PagedList(page, token)
