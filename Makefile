@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# The 20 slowest tests are listed at the end of every run: `make test` must stay under 10 minutes.
+PYTEST_DURATIONS ?= --durations=20 --durations-min=5
 # `make test` runs the tests on pytest-xdist workers, a test module (or a folder named in
 # tests/conftest.py) at a time per worker; PYTEST_XDIST= runs them in one process. One worker more
 # than the cores: many tests wait on servers, subprocesses and the browser, and on 2 cores three
@@ -59,7 +61,7 @@ serve: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache  # the layer contracts in pyproject.toml (docs/DESIGN.md)
-	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_DURATIONS) $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

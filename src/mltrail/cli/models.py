@@ -158,7 +158,8 @@ def serve(
     os.environ[MODEL_PATH_ENV] = str(model_dir)
     os.environ[TIMEOUT_ENV] = str(timeout)
     click.echo(f"mltrail: serving {model_uri} on http://{host}:{port} ({workers} worker(s))", err=True)
-    kwargs = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    # No WebSocket protocol: the scoring server has no WebSocket route (as `mltrail server`).
+    kwargs = {"host": host, "port": port, "log_level": "warning", "access_log": False, "ws": "none"}
     if workers > 1:
         # Load once here so a model that cannot load fails now, with its error, instead of
         # each spawned worker crashing in a loop.
