@@ -85,7 +85,7 @@ def _metrics(metrics: Sequence[Metric]) -> list[w.MetricIn]:
     return [
         metric_in(
             m.key,
-            v if isfinite(v := m.value) else m.to_dict()["value"],
+            m.value if isfinite(m.value) else m.to_dict()["value"],
             m.timestamp,
             m.step,
             m.dataset_name or None,
