@@ -59,11 +59,13 @@ class Metric:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Metric:
+        # Exact-type checks skip the conversions on what JSON answers hold (a run's metrics, histories).
+        value, ts, step = d["value"], d.get("timestamp"), d.get("step")
         return cls(
-            key=d["key"],
-            value=_parse_float(d["value"]),
-            timestamp=int(d.get("timestamp") or 0),
-            step=int(d.get("step") or 0),
+            d["key"],
+            value if type(value) is float else _parse_float(value),
+            ts if type(ts) is int else int(ts or 0),
+            step if type(step) is int else int(step or 0),
         )
 
 
@@ -79,7 +81,8 @@ class Param:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Param:
-        return cls(d["key"], str(d.get("value", "")))
+        value = d.get("value", "")
+        return cls(d["key"], value if type(value) is str else str(value))
 
 
 @dataclass(slots=True)
@@ -94,7 +97,8 @@ class RunTag:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunTag:
-        return cls(d["key"], str(d.get("value", "")))
+        value = d.get("value", "")
+        return cls(d["key"], value if type(value) is str else str(value))
 
 
 @dataclass(slots=True)
@@ -103,7 +107,8 @@ class ExperimentTag(RunTag):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ExperimentTag:
-        return cls(d["key"], str(d.get("value", "")))
+        value = d.get("value", "")
+        return cls(d["key"], value if type(value) is str else str(value))
 
 
 @dataclass(slots=True)
@@ -112,7 +117,8 @@ class InputTag(RunTag):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InputTag:
-        return cls(d["key"], str(d.get("value", "")))
+        value = d.get("value", "")
+        return cls(d["key"], value if type(value) is str else str(value))
 
 
 @dataclass(slots=True)
@@ -190,16 +196,18 @@ class RunInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunInfo:
+        get = d.get
+        exp, start, end = d["experiment_id"], get("start_time"), get("end_time")
         return cls(
-            run_id=d.get("run_id") or d["run_uuid"],
-            experiment_id=str(d["experiment_id"]),
-            run_name=d.get("run_name", ""),
-            user_id=d.get("user_id", ""),
-            status=d.get("status", "RUNNING"),
-            start_time=_opt_int(d.get("start_time")),
-            end_time=_opt_int(d.get("end_time")),
-            artifact_uri=d.get("artifact_uri", ""),
-            lifecycle_stage=d.get("lifecycle_stage", "active"),
+            get("run_id") or d["run_uuid"],
+            exp if type(exp) is str else str(exp),
+            get("run_name", ""),
+            get("user_id", ""),
+            get("status", "RUNNING"),
+            start if type(start) is int else _opt_int(start),
+            end if type(end) is int else _opt_int(end),
+            get("artifact_uri", ""),
+            get("lifecycle_stage", "active"),
         )
 
 
@@ -236,10 +244,11 @@ class RunData:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunData:
+        metric, param, tag = Metric.from_dict, Param.from_dict, RunTag.from_dict
         return cls(
-            metric_list=[Metric.from_dict(m) for m in d.get("metrics", [])],
-            param_list=[Param.from_dict(p) for p in d.get("params", [])],
-            tag_list=[RunTag.from_dict(t) for t in d.get("tags", [])],
+            [metric(m) for m in d.get("metrics", ())],
+            [param(p) for p in d.get("params", ())],
+            [tag(t) for t in d.get("tags", ())],
         )
 
 
@@ -307,10 +316,11 @@ class RunInputs:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> RunInputs:
-        d = d or {}
+        if not d:  # no inputs: the usual answer
+            return cls([], [])
         return cls(
-            dataset_inputs=[DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])],
-            model_inputs=[LoggedModelInput.from_dict(m) for m in d.get("model_inputs", [])],
+            [DatasetInput.from_dict(i) for i in d.get("dataset_inputs", ())],
+            [LoggedModelInput.from_dict(m) for m in d.get("model_inputs", ())],
         )
 
 
@@ -331,11 +341,12 @@ class Run:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Run:
+        outputs = d.get("outputs")
         return cls(
-            info=RunInfo.from_dict(d["info"]),
-            data=RunData.from_dict(d.get("data") or {}),
-            inputs=RunInputs.from_dict(d.get("inputs")),
-            outputs=RunOutputs.from_dict(d.get("outputs")),
+            RunInfo.from_dict(d["info"]),
+            RunData.from_dict(d.get("data") or {}),
+            RunInputs.from_dict(d.get("inputs")),
+            RunOutputs.from_dict(outputs) if outputs else RunOutputs([]),
         )
 
 

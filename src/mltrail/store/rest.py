@@ -79,16 +79,21 @@ def _value(m: Metric) -> Any:
     return value if isfinite(value) else m.to_dict()["value"]
 
 
-def _metric(m: Metric) -> w.MetricIn:
-    return w.MetricIn(
-        m.key,
-        _value(m),
-        m.timestamp,
-        m.step,
-        m.dataset_name or None,
-        m.dataset_digest or None,
-        m.model_id or None,
-    )
+def _metrics(metrics: Sequence[Metric]) -> list[w.MetricIn]:
+    """The wire's metrics (one comprehension: a log_batch may carry 1,000 of them)."""
+    metric_in = w.MetricIn
+    return [
+        metric_in(
+            m.key,
+            m.value if isfinite(m.value) else m.to_dict()["value"],
+            m.timestamp,
+            m.step,
+            m.dataset_name or None,
+            m.dataset_digest or None,
+            m.model_id or None,
+        )
+        for m in metrics
+    ]
 
 
 class _MetricBuffer:
@@ -202,7 +207,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         return self.http.send(route, body)
 
     def _send_metrics(self, run_id: str, metrics: list[Metric]) -> None:
-        body = w.LogBatch(run_id, metrics=[_metric(m) for m in metrics])
+        body = w.LogBatch(run_id, metrics=_metrics(metrics))
         self._write("log_batch", body, lambda: self.http.send(T.log_batch, body), flush=False)
 
     # ------------------------------------------------------- offline hooks
@@ -377,7 +382,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
                 dataset_digest=m.dataset_digest or None,
             )
             # Journaled offline as the log_batch it is equivalent to (one record type for values).
-            batch = w.LogBatch(run_id, metrics=[_metric(metric)])
+            batch = w.LogBatch(run_id, metrics=_metrics([metric]))
             self._write("log_batch", batch, lambda: self._send(T.log_metric, body))
             return
         self._buffer.put(run_id, metric)
@@ -406,9 +411,8 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
     ) -> None:
         """Log many values in one call (always sent now, after anything buffered)."""
         validate_batch(metrics, params, tags)
-        body = w.LogBatch(
-            run_id, [_metric(m) for m in metrics], [w.KeyValue(p.key, p.value) for p in params], _tags(tags)
-        )
+        key_value = w.KeyValue
+        body = w.LogBatch(run_id, _metrics(metrics), [key_value(p.key, p.value) for p in params], _tags(tags))
         self._write("log_batch", body, lambda: self._send(T.log_batch, body))
 
     def log_inputs(
