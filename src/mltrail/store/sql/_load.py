@@ -101,6 +101,16 @@ _TAGS = (
     .where(tags.c.run_uuid.in_(_IDS))
     .order_by(tags.c.run_uuid, tags.c.key)
 )
+
+
+def _one_run(stmt: sa.Select) -> sa.Select:
+    """``stmt`` without its leading run id: for a single run (``runs/get``) every row is its own."""
+    return stmt.with_only_columns(*list(stmt.selected_columns)[1:])
+
+
+_LATEST_ONE, _PARAMS_ONE, _TAGS_ONE = _one_run(_LATEST), _one_run(_PARAMS), _one_run(_TAGS)
+
+
 _INPUTS = (
     sa.select(
         inputs.c.destination_id,

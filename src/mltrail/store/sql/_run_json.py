@@ -20,7 +20,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from mltrail.store.sql._codec import DBL_MAX
-from mltrail.store.sql._load import _INPUT_TAGS, _INPUTS, _LATEST, _PARAMS, _RUNS, _TAGS, _rows
+from mltrail.store.sql._load import (
+    _INPUT_TAGS,
+    _INPUTS,
+    _LATEST,
+    _LATEST_ONE,
+    _PARAMS,
+    _PARAMS_ONE,
+    _RUNS,
+    _TAGS,
+    _TAGS_ONE,
+    _rows,
+)
 from mltrail.store.sql._run_models import RUN_INPUT, links_statement
 from mltrail.store.sql.engine import DriverRead
 
@@ -80,25 +91,41 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
     # Stored values are finite unless flagged NaN or clamped to ±DBL_MAX: one comparison
     # chain per metric, and the spelled-out cases in _metric_value.
     lo, hi = -DBL_MAX, DBL_MAX
-    # Each statement gives a run's rows together, in key order (see _load): one list per run.
-    for run_id, rows in groupby(_rows(conn, _LATEST, ids), _run_of):
-        found[run_id]["data"]["metrics"].extend(
-            [
-                {
-                    "key": key,
-                    "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
-                    "timestamp": timestamp,
-                    "step": step,
-                }
-                for _, key, value, timestamp, step, is_nan in rows
-            ]
-        )
-    for run_id, rows in groupby(_rows(conn, _PARAMS, ids), _run_of):
-        found[run_id]["data"]["params"].extend([{"key": key, "value": value} for _, key, value in rows])
-    for run_id, rows in groupby(_rows(conn, _TAGS, ids), _run_of):
-        found[run_id]["data"]["tags"].extend(
-            [{"key": key, "value": value if value is not None else ""} for _, key, value in rows]
-        )
+    if len(ids) == 1:  # runs/get: every row is this run's (statements without the run id)
+        data = found[ids[0]]["data"]
+        data["metrics"] = [
+            {
+                "key": key,
+                "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
+                "timestamp": timestamp,
+                "step": step,
+            }
+            for key, value, timestamp, step, is_nan in _rows(conn, _LATEST_ONE, ids)
+        ]
+        data["params"] = [{"key": key, "value": value} for key, value in _rows(conn, _PARAMS_ONE, ids)]
+        data["tags"] = [
+            {"key": key, "value": value if value is not None else ""}
+            for key, value in _rows(conn, _TAGS_ONE, ids)
+        ]
+    else:  # a page: each statement gives a run's rows together, in key order (see _load)
+        for run_id, rows in groupby(_rows(conn, _LATEST, ids), _run_of):
+            found[run_id]["data"]["metrics"].extend(
+                [
+                    {
+                        "key": key,
+                        "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
+                        "timestamp": timestamp,
+                        "step": step,
+                    }
+                    for _, key, value, timestamp, step, is_nan in rows
+                ]
+            )
+        for run_id, rows in groupby(_rows(conn, _PARAMS, ids), _run_of):
+            found[run_id]["data"]["params"].extend([{"key": key, "value": value} for _, key, value in rows])
+        for run_id, rows in groupby(_rows(conn, _TAGS, ids), _run_of):
+            found[run_id]["data"]["tags"].extend(
+                [{"key": key, "value": value if value is not None else ""} for _, key, value in rows]
+            )
     if linked:
         _inputs_json(conn, found, linked)
         _links_json(found, _rows(conn, links_statement(), linked))
