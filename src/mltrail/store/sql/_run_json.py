@@ -39,9 +39,10 @@ _isfinite = math.isfinite
 _run_of = itemgetter(0)  # a child row's run id
 
 
-def _metric_value(value: float, is_nan: Any) -> float | str:
-    """A stored metric value as MLflow's JSON spells it (see ``_codec.encode_value``)."""
-    if is_nan:
+def _metric_value(value: float | None) -> float | str:
+    """A stored metric value (``None`` for NaN, see ``_load._LATEST``) as MLflow's JSON spells it
+    (see ``_codec.encode_value``)."""
+    if value is None:
         return "NaN"
     if value >= DBL_MAX:
         return "Infinity"
@@ -88,7 +89,7 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
     if not found:
         return []
     ids = list(found)
-    # Stored values are finite unless flagged NaN or clamped to ±DBL_MAX: one comparison
+    # Stored values are finite unless NaN (None here) or clamped to ±DBL_MAX: one comparison
     # chain per metric, and the spelled-out cases in _metric_value.
     lo, hi = -DBL_MAX, DBL_MAX
     if len(ids) == 1:  # runs/get: every row is this run's (statements without the run id)
@@ -96,11 +97,11 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
         data["metrics"] = [
             {
                 "key": key,
-                "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
+                "value": value if value is not None and lo < value < hi else _metric_value(value),
                 "timestamp": timestamp,
                 "step": step,
             }
-            for key, value, timestamp, step, is_nan in _rows(conn, _LATEST_ONE, ids)
+            for key, value, timestamp, step in _rows(conn, _LATEST_ONE, ids)
         ]
         data["params"] = [{"key": key, "value": value} for key, value in _rows(conn, _PARAMS_ONE, ids)]
         data["tags"] = [
@@ -113,11 +114,11 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
                 [
                     {
                         "key": key,
-                        "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
+                        "value": value if value is not None and lo < value < hi else _metric_value(value),
                         "timestamp": timestamp,
                         "step": step,
                     }
-                    for _, key, value, timestamp, step, is_nan in rows
+                    for _, key, value, timestamp, step in rows
                 ]
             )
         for run_id, rows in groupby(_rows(conn, _PARAMS, ids), _run_of):
