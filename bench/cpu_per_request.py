@@ -92,6 +92,7 @@ def _seed(conn: Conn, n_runs: int) -> tuple[str, str]:
 def _routes(exp: str, run_id: str) -> dict:
     api = "/api/2.0/mlflow"
     search = {"experiment_ids": [exp], "filter": SEARCH_FILTER, "order_by": SEARCH_ORDER, "max_results": 100}
+    history = f"{api}/metrics/get-history?run_id={run_id}&metric_key=m0"
     counter = [0]
 
     def log_batch() -> dict:
@@ -110,6 +111,7 @@ def _routes(exp: str, run_id: str) -> dict:
         "runs/get": lambda: ("GET", f"{api}/runs/get?run_id={run_id}", None),
         "runs/search": lambda: ("POST", f"{api}/runs/search", search),
         "runs/log-batch": lambda: ("POST", f"{api}/runs/log-batch", log_batch()),
+        "metrics/get-history": lambda: ("GET", history, None),
     }
 
 

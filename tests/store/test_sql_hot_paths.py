@@ -141,6 +141,53 @@ def test_run_json_from_rows_matches_the_entities_json(store):
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_a_page_gives_each_run_its_own_children_inputs_and_links(store):
+    """A page reads each child table once for all its runs: every run gets its own rows in key
+    order, and the dataset and model-link reads (skipped for runs without any) find each kind."""
+    from mltrail.server.wire import run_json
+    from mltrail.store.sql._run_models import RUN_INPUT, RUN_OUTPUT, link_models
+
+    names = ["a-dataset", "b-model-in", "c-model-out", "d-nothing"]
+    ids = {name: _run(store, name).info.run_id for name in names}
+    for i, name in enumerate(names):  # keys interleaved across runs, logged out of order
+        keys = [f"k{i + 4 * j}" for j in (2, 0, 1)]
+        store.log_batch(
+            ids[name],
+            metrics=[Metric(k, float(i), 1000 + i, i) for k in keys],
+            params=[Param(k, f"{name}-{k}") for k in keys],
+            tags=[RunTag(k, name) for k in keys],
+        )
+    ds = Dataset(name="d", digest="abc", source_type="local", source="/x")
+    store.log_inputs(ids["a-dataset"], [DatasetInput(ds, [InputTag("split", "train")])])
+    store.db.write(lambda conn: link_models(conn, ids["b-model-in"], RUN_INPUT, [("m-in", 0)]))
+    store.db.write(lambda conn: link_models(conn, ids["c-model-out"], RUN_OUTPUT, [("m-out", 3)]))
+
+    query = (["0"], None, ViewType.ALL, 10, ["attributes.run_name ASC"])
+    page = list(store.search_runs_json(*query))
+    assert [r["info"]["run_name"] for r in page] == names
+    assert page == [run_json(r) for r in store.search_runs(*query)]
+    for i, (name, run) in enumerate(zip(names, page, strict=True)):
+        keys = sorted(f"k{i + 4 * j}" for j in range(3))
+        assert run["info"]["run_id"] == ids[name]
+        assert run["data"]["metrics"] == [
+            {"key": k, "value": float(i), "timestamp": 1000 + i, "step": i} for k in keys
+        ]
+        assert run["data"]["params"] == [{"key": k, "value": f"{name}-{k}"} for k in keys]
+        assert [t for t in run["data"]["tags"] if t["key"].startswith("k")] == [
+            {"key": k, "value": name} for k in keys
+        ]
+        assert run == store.get_run_json(ids[name])
+    inputs = {name: (run["inputs"], run.get("outputs")) for name, run in zip(names, page, strict=True)}
+    dataset = {"name": "d", "digest": "abc", "source_type": "local", "source": "/x"}
+    split = [{"key": "split", "value": "train"}]
+    assert inputs == {
+        "a-dataset": ({"dataset_inputs": [{"tags": split, "dataset": dataset}]}, None),
+        "b-model-in": ({"dataset_inputs": [], "model_inputs": [{"model_id": "m-in"}]}, None),
+        "c-model-out": ({"dataset_inputs": []}, {"model_outputs": [{"model_id": "m-out", "step": 3}]}),
+        "d-nothing": ({"dataset_inputs": []}, None),
+    }
+
+
 def test_reads_on_the_thread_connection_survive_dispose_nesting_and_threads(store):
     """SQLite keeps one read connection per thread: a disposed pool, a read opened inside
     another and a second thread each still read the current rows."""

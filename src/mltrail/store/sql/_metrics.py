@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from mltrail.entities import Metric
 from mltrail.exceptions import not_found
 from mltrail.store.sql._codec import DBL_MAX, chunks, decode_value, encode_value
-from mltrail.store.sql.engine import execute_constant, raw_executemany
+from mltrail.store.sql.engine import DriverRead, execute_constant, raw_executemany, raw_fetchall
 from mltrail.store.sql.schema import latest_metrics, logged_model_metrics, logged_models, metrics, runs
 from mltrail.store.validation import MAX_DATASET_DIGEST_SIZE, MAX_DATASET_NAME_SIZE, too_long
 
@@ -270,7 +270,7 @@ def _update_latest(conn: sa.Connection, run_id: str, rows: list[dict[str, Any]])
 
 
 def read_history(
-    conn: sa.Connection, run_id: str, key: str, offset: int = 0, limit: int | None = None
+    conn: sa.Connection | DriverRead, run_id: str, key: str, offset: int = 0, limit: int | None = None
 ) -> list[Metric]:
     """The values of ``key`` for ``run_id`` ordered by step, timestamp (then insertion)."""
     # Histories run to millions of rows: send precompiled SQL straight to the driver and
@@ -281,11 +281,7 @@ def read_history(
     if paged:
         named.update(limit=_NO_LIMIT if limit is None else limit, offset=offset)
     params: Any = tuple(named[n] for n in order) if order else named
-    result = conn.exec_driver_sql(sql, params)
-    try:
-        rows = result.cursor.fetchall()
-    finally:
-        result.close()
+    rows = raw_fetchall(conn, sql, params)
     out: list[Metric] = []
     append = out.append
     for value, timestamp, step, is_nan in rows:

@@ -13,21 +13,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
 from mltrail.store.sql._codec import DBL_MAX
-from mltrail.store.sql._load import _INPUT_TAGS, _INPUTS, _LATEST, _PARAMS, _RUNS, _TAGS, _rows
+from mltrail.store.sql._load import (
+    _INPUT_TAGS,
+    _INPUTS,
+    _LATEST,
+    _LATEST_ONE,
+    _PARAMS,
+    _PARAMS_ONE,
+    _RUNS,
+    _TAGS,
+    _TAGS_ONE,
+    _rows,
+)
 from mltrail.store.sql._run_models import RUN_INPUT, links_statement
 from mltrail.store.sql.engine import DriverRead
 
 _isfinite = math.isfinite
+_run_of = itemgetter(0)  # a child row's run id
 
 
-def _metric_value(value: float, is_nan: Any) -> float | str:
-    """A stored metric value as MLflow's JSON spells it (see ``_codec.encode_value``)."""
-    if is_nan:
+def _metric_value(value: float | None) -> float | str:
+    """A stored metric value (``None`` for NaN, see ``_load._LATEST``) as MLflow's JSON spells it
+    (see ``_codec.encode_value``)."""
+    if value is None:
         return "NaN"
     if value >= DBL_MAX:
         return "Infinity"
@@ -44,9 +59,9 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
     if not run_ids:
         return []
     found: dict[str, dict[str, Any]] = {}
-    for run_uuid, name, user_id, status, start_time, end_time, artifact_uri, stage, exp_id in _rows(
-        conn, _RUNS, run_ids
-    ):
+    linked: list[str] = []  # the runs that may have dataset inputs or model links
+    rows = _rows(conn, _RUNS, run_ids)
+    for run_uuid, name, user_id, status, start_time, end_time, uri, stage, exp_id, has_inputs in rows:
         # RunInfo.to_dict without its None values (wire.run_json drops them)
         info: dict[str, Any] = {
             "run_uuid": run_uuid,
@@ -59,7 +74,7 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
             info["status"] = status
         if start_time is not None:
             info["start_time"] = start_time
-        info["artifact_uri"] = artifact_uri or ""
+        info["artifact_uri"] = uri or ""
         if stage is not None:
             info["lifecycle_stage"] = stage
         if end_time is not None:
@@ -69,47 +84,52 @@ def load_runs_json(conn: sa.Connection | DriverRead, run_ids: Sequence[str]) -> 
             "data": {"metrics": [], "params": [], "tags": []},
             "inputs": {"dataset_inputs": []},
         }
+        if has_inputs:
+            linked.append(run_uuid)
     if not found:
         return []
     ids = list(found)
-    # Stored values are finite unless flagged NaN or clamped to ±DBL_MAX: one comparison
+    # Stored values are finite unless NaN (None here) or clamped to ±DBL_MAX: one comparison
     # chain per metric, and the spelled-out cases in _metric_value.
     lo, hi = -DBL_MAX, DBL_MAX
-    if len(ids) == 1:  # runs/get: every row is this run's
+    if len(ids) == 1:  # runs/get: every row is this run's (statements without the run id)
         data = found[ids[0]]["data"]
         data["metrics"] = [
             {
                 "key": key,
-                "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
+                "value": value if value is not None and lo < value < hi else _metric_value(value),
                 "timestamp": timestamp,
                 "step": step,
             }
-            for _, key, value, timestamp, step, is_nan in _rows(conn, _LATEST, ids)
+            for key, value, timestamp, step in _rows(conn, _LATEST_ONE, ids)
         ]
-        data["params"] = [{"key": key, "value": value} for _, key, value in _rows(conn, _PARAMS, ids)]
+        data["params"] = [{"key": key, "value": value} for key, value in _rows(conn, _PARAMS_ONE, ids)]
         data["tags"] = [
             {"key": key, "value": value if value is not None else ""}
-            for _, key, value in _rows(conn, _TAGS, ids)
+            for key, value in _rows(conn, _TAGS_ONE, ids)
         ]
-    else:  # a search page: each run's lists, looked up once
-        metrics_of = {i: run["data"]["metrics"] for i, run in found.items()}
-        for run_id, key, value, timestamp, step, is_nan in _rows(conn, _LATEST, ids):
-            metrics_of[run_id].append(
-                {
-                    "key": key,
-                    "value": value if not is_nan and lo < value < hi else _metric_value(value, is_nan),
-                    "timestamp": timestamp,
-                    "step": step,
-                }
+    else:  # a page: each statement gives a run's rows together, in key order (see _load)
+        for run_id, rows in groupby(_rows(conn, _LATEST, ids), _run_of):
+            found[run_id]["data"]["metrics"].extend(
+                [
+                    {
+                        "key": key,
+                        "value": value if value is not None and lo < value < hi else _metric_value(value),
+                        "timestamp": timestamp,
+                        "step": step,
+                    }
+                    for _, key, value, timestamp, step in rows
+                ]
             )
-        params_of = {i: run["data"]["params"] for i, run in found.items()}
-        for run_id, key, value in _rows(conn, _PARAMS, ids):
-            params_of[run_id].append({"key": key, "value": value})
-        tags_of = {i: run["data"]["tags"] for i, run in found.items()}
-        for run_id, key, value in _rows(conn, _TAGS, ids):
-            tags_of[run_id].append({"key": key, "value": value if value is not None else ""})
-    _inputs_json(conn, found, ids)
-    _links_json(found, _rows(conn, links_statement(), ids))
+        for run_id, rows in groupby(_rows(conn, _PARAMS, ids), _run_of):
+            found[run_id]["data"]["params"].extend([{"key": key, "value": value} for _, key, value in rows])
+        for run_id, rows in groupby(_rows(conn, _TAGS, ids), _run_of):
+            found[run_id]["data"]["tags"].extend(
+                [{"key": key, "value": value if value is not None else ""} for _, key, value in rows]
+            )
+    if linked:
+        _inputs_json(conn, found, linked)
+        _links_json(found, _rows(conn, links_statement(), linked))
     return [found[i] for i in run_ids if i in found]
 
 

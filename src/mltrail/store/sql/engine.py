@@ -265,13 +265,14 @@ class DriverRead:
     begin transactions by themselves, and go through :func:`read_connection`.
     """
 
-    __slots__ = ("__weakref__", "_driver", "_engine", "_fairy", "_pool", "busy", "dialect")
+    __slots__ = ("__weakref__", "_cursor", "_driver", "_engine", "_fairy", "_pool", "busy", "dialect")
 
     def __init__(self, engine: sqlalchemy.Engine) -> None:
         self._engine = engine
         self.dialect = engine.dialect
         self._fairy: Any = None
         self._driver: Any = None
+        self._cursor: Any = None  # kept with the connection: one cursor serves every read
         self._pool: Any = None
         self.busy = False  # inside a ``with`` block (a nested read takes another connection)
 
@@ -280,7 +281,7 @@ class DriverRead:
         try:
             if self._pool is not self._engine.pool:
                 self._connect()
-            self._driver.execute("BEGIN")
+            self._cursor.execute("BEGIN")
         except error as err:  # a file that cannot be opened: a clear 503, as for read_connection's callers
             self._close()
             raise MltrailException(
@@ -304,9 +305,11 @@ class DriverRead:
         driver = fairy.driver_connection  # (read first: detaching forgets the connection record)
         fairy.detach()  # this thread's from now on: closing it closes the driver connection
         self._fairy, self._driver, self._pool = fairy, driver, pool
+        self._cursor = driver.cursor()
 
     def _close(self) -> None:
         fairy, self._fairy, self._driver, self._pool = self._fairy, None, None, None
+        self._cursor = None
         if fairy is not None:
             try:
                 fairy.close()
@@ -315,7 +318,7 @@ class DriverRead:
 
     def fetchall(self, sql: str, params: Any) -> list[tuple]:
         """Every row of driver SQL ``sql`` with ``params``, as plain tuples."""
-        return self._driver.execute(sql, params).fetchall()
+        return self._cursor.execute(sql, params).fetchall()
 
 
 def raw_fetchall(conn: sqlalchemy.Connection | DriverRead, sql: str, params: Any) -> list[tuple]:

@@ -553,7 +553,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
             offset = decode_page_token(page_token)
         if max_results is not None:
             max_results = _check_max_results(max_results) if max_results > 0 else None
-        with self.db.read() as conn:
+        with self.db.driver_read() as conn:  # driver SQL only: SQLite's kept read connection
             limit = None if max_results is None else max_results + 1
             history = _metrics.read_history(conn, run_id, metric_key, offset, limit)
         token = None
