@@ -108,6 +108,8 @@ _SET_LOCATION = (
     .values(artifact_location=sa.bindparam("location"))
 )
 _INSERT_RUN_TAGS = sa.insert(run_tags)
+# SET takes the columns a call's parameters name (execute_constant compiles once per set).
+_UPDATE_RUN = sa.update(runs).where(_R.run_uuid == sa.bindparam("b_run_id"))
 
 
 def _exp_id(experiment_id: object) -> int:
@@ -505,22 +507,24 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         status = RunStatus.normalize(run_status) if run_status is not None else None
         v.validate_run_name(run_name)
 
-        def update(conn: sa.Connection) -> None:
-            self._check_active(conn, run_id)
+        def update(conn: sa.Connection) -> RunInfo:
+            # The run's row, read by the state check, makes the answer: no run load afterwards.
+            info = self._active_run_info(conn, run_id)
             values: dict[str, Any] = {}
             if status is not None:
-                values["status"] = status
+                values["status"] = info.status = status
             if end_time is not None:
-                values["end_time"] = int(end_time)
+                values["end_time"] = info.end_time = int(end_time)
             if run_name:
-                values["name"] = run_name
+                values["name"] = info.run_name = run_name
                 stmt = upsert_statement(self.dialect, run_tags, ("run_uuid", "key"), ("value",))
-                conn.execute(stmt, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
+                execute_constant(conn, stmt, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
             if values:
-                conn.execute(sa.update(runs).where(_R.run_uuid == run_id).values(**values))
+                values["b_run_id"] = run_id
+                execute_constant(conn, _UPDATE_RUN, values)
+            return info
 
-        self.db.write(update)
-        return self.get_run(run_id).info
+        return self.db.write(update)
 
     def delete_run(self, run_id: str) -> None:
         """Move a run to the trash."""
