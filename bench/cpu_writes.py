@@ -9,7 +9,8 @@ requests over one keep-alive connection; the server's user+system CPU read from
 
 Routes: ``runs/log-batch`` as the capacity bench sends it (10 metrics) and as the
 SDK bench does (10 new params, 5 tags, 10 metrics x 10 steps), ``runs/log-metric``,
-``runs/create``, ``experiments/create`` and ``runs/update``.
+``runs/create``, ``experiments/create`` and ``runs/update`` (of a run holding 10 params,
+5 tags and 10 metrics).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ API = "/api/2.0/mlflow"
 T0 = 1700000000000
 
 
-def _routes(exp: str, run_id: str) -> dict[str, Callable[[], tuple[str, str, dict]]]:
+def _routes(exp: str, run_id: str, ended_run: str) -> dict[str, Callable[[], tuple[str, str, dict]]]:
     counter = [0]
 
     def tick() -> int:
@@ -65,7 +66,7 @@ def _routes(exp: str, run_id: str) -> dict[str, Callable[[], tuple[str, str, dic
         return "POST", f"{API}/experiments/create", {"name": f"bench-exp-{tick()}-{os.getpid()}"}
 
     def update_run() -> tuple[str, str, dict]:
-        return "POST", f"{API}/runs/update", {"run_id": run_id, "status": "RUNNING", "end_time": T0 + tick()}
+        return "POST", f"{API}/runs/update", {"run_id": ended_run, "status": "FINISHED", "end_time": T0 + tick()}
 
     return {
         "log-batch-10": batch10,
@@ -106,7 +107,15 @@ def main() -> None:
         conn = Conn(port)
         exp = conn.call("POST", f"{API}/experiments/create", {"name": "cpu-writes"})["experiment_id"]
         run_id = conn.call("POST", f"{API}/runs/create", {"experiment_id": exp, "start_time": T0})["run"]["info"]["run_id"]
-        routes = _routes(exp, run_id)
+        # runs/update ends a run of its own holding what an SDK run logs (the other run grows).
+        ended = conn.call("POST", f"{API}/runs/create", {"experiment_id": exp, "start_time": T0})["run"]["info"]["run_id"]
+        conn.call("POST", f"{API}/runs/log-batch", {
+            "run_id": ended,
+            "metrics": [{"key": f"m{k}", "value": 0.5, "timestamp": T0, "step": 0} for k in range(10)],
+            "params": [{"key": f"p{k}", "value": "v"} for k in range(10)],
+            "tags": [{"key": f"t{k}", "value": "v"} for k in range(5)],
+        })  # fmt: skip
+        routes = _routes(exp, run_id, ended)
         wanted = [r for r in args.only.split(",") if r]
         results: dict[str, list[float]] = {name: [] for name in routes}
         for _ in range(args.rounds):

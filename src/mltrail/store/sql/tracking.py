@@ -101,6 +101,7 @@ _EXPERIMENT_FOR_RUN = sa.select(_E.lifecycle_stage, _E.artifact_location).where(
 _INSERT_RUN = sa.insert(runs)
 _EXPERIMENT_BY_NAME = sa.select(_E.experiment_id).where(_E.name == sa.bindparam("name"))
 _INSERT_EXPERIMENT = sa.insert(experiments)
+_INSERT_EXPERIMENT_RETURNING = sa.insert(experiments).returning(_E.experiment_id)
 _INSERT_EXPERIMENT_TAGS = sa.insert(experiment_tags)
 _SET_LOCATION = (
     sa.update(experiments)
@@ -213,8 +214,10 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
                 "last_update_time": ts,
                 **new_row_workspace(),
             }
-            # The new id comes back through SQLAlchemy (RETURNING or lastrowid, per dialect).
-            exp_id = int(conn.execute(_INSERT_EXPERIMENT, row).inserted_primary_key[0])
+            if conn.dialect.insert_returning:  # SQLite 3.35+, PostgreSQL: driver SQL, RETURNING the id
+                exp_id = int(execute_constant(conn, _INSERT_EXPERIMENT_RETURNING, row)[0][0])
+            else:  # through SQLAlchemy, which reads the driver's lastrowid
+                exp_id = int(conn.execute(_INSERT_EXPERIMENT, row).inserted_primary_key[0])
             if not artifact_location:
                 root = workspace_artifact_root(conn, self.artifact_root_uri)
                 execute_constant(conn, _SET_LOCATION, {"exp_id": exp_id, "location": f"{root.rstrip('/')}/{exp_id}"})
