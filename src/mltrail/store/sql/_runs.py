@@ -209,10 +209,19 @@ class RunWritesMixin:
             execute_constant(conn, _INSERT_PARAMS, new)
 
     def _write_tags(self, conn: sa.Connection, run_id: str, tag_map: dict[str, str]) -> None:
-        stmt = upsert_statement(self.dialect, tags, ("run_uuid", "key"), ("value",))
-        execute_constant(conn, stmt, [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()])
+        self._upsert_tags(conn, [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()])
         if RUN_NAME_TAG in tag_map:
             execute_constant(conn, _RENAME_RUN, {"run_id": run_id, "name": tag_map[RUN_NAME_TAG]})
+
+    def _upsert_tags(self, conn: sa.Connection, rows: list[dict[str, str]]) -> None:
+        """Set run tags (``run_uuid``, ``key``, ``value`` rows), overwriting stored values."""
+        stmt = upsert_statement(self.dialect, tags, ("run_uuid", "key"), ("value",))
+        if self.dialect == "mysql":
+            # SQLAlchemy spells MySQL's upsert by server version (MariaDB takes no row alias),
+            # and execute_constant keeps one text per dialect name: let SQLAlchemy compile it.
+            conn.execute(stmt, rows)
+        else:
+            execute_constant(conn, stmt, rows)
 
     # --------------------------------------------------------------- inputs
     def log_inputs(

@@ -520,8 +520,7 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
                 values["end_time"] = info.end_time = int(end_time)
             if run_name:
                 values["name"] = info.run_name = run_name
-                stmt = upsert_statement(self.dialect, run_tags, ("run_uuid", "key"), ("value",))
-                execute_constant(conn, stmt, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
+                self._upsert_tags(conn, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
             if values:
                 values["b_run_id"] = run_id
                 execute_constant(conn, _UPDATE_RUN, values)
