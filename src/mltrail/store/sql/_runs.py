@@ -194,7 +194,7 @@ class RunWritesMixin:
         if self.dialect == "sqlite":
             # One statement in the usual case (every key new): insert those not stored yet, and
             # read the stored values only when some key was there already. The connection's
-            # change counter says how many rows went in, without a statement of its own.
+            # change counter (params has no triggers) says how many rows went in, without a statement.
             driver = conn.connection.dbapi_connection
             before = driver.total_changes
             execute_constant(conn, _insert_new_params(), rows)
