@@ -14,7 +14,8 @@ cost no extra statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,7 +44,7 @@ _HISTORY = (
     .where(metrics.c.run_uuid == sa.bindparam("run_id"), metrics.c.key == sa.bindparam("key"))
     .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
 )
-_conditional_upserts: dict[str, Any] = {}
+_conditional_upserts: dict[str, tuple[str, Callable[[tuple[Any, ...]], Any]]] = {}
 
 
 def _rank(row: dict[str, Any]) -> tuple[int, int, float]:
@@ -52,23 +53,26 @@ def _rank(row: dict[str, Any]) -> tuple[int, int, float]:
 
 def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> None:
     """Append ``items`` to the history of ``run_id`` and refresh its latest values."""
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     seen: set[tuple[Any, ...]] = set()
-    newest: dict[str, dict[str, Any]] = {}
+    newest: dict[str, tuple[Any, ...]] = {}
     for_models: list[Metric] = []
     for m in items:
         if m.model_id:  # the only cost metrics without a model pay
             for_models.append(m)
-        value, is_nan = encode_value(m.value)
-        ident = (m.key, value, is_nan, m.timestamp, m.step)
-        if ident in seen:  # MLflow stores an identical (key, value, timestamp, step) once
-            continue
-        seen.add(ident)
+        value = m.value
+        if type(value) is float and value - value == 0.0:  # finite (NaN and ±inf give NaN)
+            is_nan = False
+        else:
+            value, is_nan = encode_value(value)
         row = (run_id, m.key, value, int(m.timestamp), int(m.step), is_nan)
+        if row in seen:  # MLflow stores an identical (key, value, timestamp, step) once
+            continue
+        seen.add(row)
         rows.append(row)
-        best = newest.get(m.key)
+        best = newest.get(row[1])
         if best is None or (row[4], row[3], row[2]) > (best[4], best[3], best[2]):
-            newest[m.key] = row
+            newest[row[1]] = row
     if for_models:
         write_model_metrics(conn, run_id, for_models)
         rows = _without_logged(conn, run_id, rows, for_models)
@@ -76,7 +80,7 @@ def write_metrics(conn: sa.Connection, run_id: str, items: Sequence[Metric]) -> 
         return
     # executemany straight to the driver with precompiled SQL: no per-row bind processing.
     raw_executemany(conn, _insert_history_sql(conn.dialect), rows)
-    _update_latest(conn, run_id, [dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in newest.values()])
+    _update_latest(conn, run_id, list(newest.values()))
 
 
 def _without_logged(conn: sa.Connection, run_id: str, rows: list[Any], for_models: Sequence[Metric]) -> list[Any]:
@@ -225,10 +229,11 @@ def _insert_history_sql(dialect: sa.Dialect) -> str:
     return sql
 
 
-def _conditional_upsert(dialect: str) -> Any:
-    stmt = _conditional_upserts.get(dialect)
-    if stmt is None:
-        if dialect == "postgresql":
+def _conditional_upsert(dialect: sa.Dialect) -> tuple[str, Callable[[tuple[Any, ...]], Any]]:
+    """The upsert's driver SQL for ``dialect``, and what turns a history row into its parameters."""
+    cached = _conditional_upserts.get(dialect.name)
+    if cached is None:
+        if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
@@ -239,28 +244,42 @@ def _conditional_upsert(dialect: str) -> Any:
             set_={"value": ex.value, "timestamp": ex.timestamp, "step": ex.step, "is_nan": ex.is_nan},
             where=sa.tuple_(ex.step, ex.timestamp, ex.value) > sa.tuple_(_LM.step, _LM.timestamp, _LM.value),
         )
-        _conditional_upserts[dialect] = stmt
-    return stmt
+        compiled = stmt.compile(dialect=dialect, column_keys=list(_HISTORY_COLUMNS))
+        if compiled.positional:  # a row's values in the statement's order (qmark: as they are)
+            order = tuple(_HISTORY_COLUMNS.index(name) for name in compiled.positiontup or ())
+            if order == tuple(range(len(_HISTORY_COLUMNS))):
+                params: Callable[[tuple[Any, ...]], Any] = tuple
+            else:
+                params = operator.itemgetter(*order)
+        else:
+            def params(row: tuple[Any, ...]) -> Any:
+                return dict(zip(_HISTORY_COLUMNS, row, strict=True))
+        cached = (str(compiled), params)
+        _conditional_upserts[dialect.name] = cached
+    return cached
 
 
-def _update_latest(conn: sa.Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        execute_constant(conn, _conditional_upsert(dialect), rows)
+def _update_latest(conn: sa.Connection, run_id: str, rows: list[tuple[Any, ...]]) -> None:
+    """Keep ``latest_metrics`` current with the newest of ``rows`` (history rows, one per key)."""
+    dialect = conn.dialect
+    if dialect.name in ("sqlite", "postgresql"):
+        sql, params = _conditional_upsert(dialect)
+        raw_executemany(conn, sql, rows if params is tuple else [params(r) for r in rows])
         return
     # MySQL: read the current latest rows under a lock, then insert or update.
+    named = [dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in rows]
     current = {
         r.key: (r.step, r.timestamp, r.value)
         for r in conn.execute(
             sa.select(_LM.key, _LM.step, _LM.timestamp, _LM.value)
-            .where(_LM.run_uuid == run_id, _LM.key.in_([r["key"] for r in rows]))
+            .where(_LM.run_uuid == run_id, _LM.key.in_([r["key"] for r in named]))
             .with_for_update()
         )
     }
-    inserts = [r for r in rows if r["key"] not in current]
+    inserts = [r for r in named if r["key"] not in current]
     updates = [
         {**r, "b_run": run_id, "b_key": r["key"]}
-        for r in rows
+        for r in named
         if r["key"] in current and _rank(r) > current[r["key"]]
     ]
     if inserts:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from mltrail.entities import DatasetInput, LifecycleStage, LoggedModelInput, Metric, Param, RunTag
+from mltrail.entities import DatasetInput, LifecycleStage, LoggedModelInput, Metric, Param, RunInfo, RunTag
 from mltrail.exceptions import invalid, not_found
 from mltrail.store import validation as v
 from mltrail.store.sql import _metrics
@@ -37,13 +37,58 @@ RUN_NAME_TAG = "mlflow.runName"
 _RUN_STATE = sa.select(runs.c.lifecycle_stage, runs.c.experiment_id).where(
     runs.c.run_uuid == sa.bindparam("run_id")
 )
-_PARAMS_OF = sa.select(params.c.key, params.c.value).where(
-    params.c.run_uuid == sa.bindparam("run_id"), params.c.key.in_(sa.bindparam("keys", expanding=True))
-)
+# The same check, with the rest of the run's attributes (``runs/update`` answers with them).
+_RUN_INFO = sa.select(
+    runs.c.lifecycle_stage,
+    runs.c.experiment_id,
+    runs.c.name,
+    runs.c.user_id,
+    runs.c.status,
+    runs.c.start_time,
+    runs.c.end_time,
+    runs.c.artifact_uri,
+).where(runs.c.run_uuid == sa.bindparam("run_id"))
 _INSERT_PARAMS = sa.insert(params)
 _RENAME_RUN = (
     sa.update(runs).where(runs.c.run_uuid == sa.bindparam("run_id")).values(name=sa.bindparam("name"))
 )
+
+
+_params_of: dict[int, sa.Select] = {}
+_insert_new: list[sa.Insert] = []
+
+
+def _stored_params(conn: sa.Connection, run_id: str, items: Sequence[Param]) -> dict[str, str]:
+    """The stored value of each key of ``items`` the run already has (driver SQL, built once per count)."""
+    stmt = _params_of.get(len(items))
+    if stmt is None:  # a batch holds at most 100 params: at most 100 of these
+        names = [sa.bindparam(f"k{i}") for i in range(len(items))]
+        stmt = sa.select(params.c.key, params.c.value).where(
+            params.c.run_uuid == sa.bindparam("run_id"), params.c.key.in_(names)
+        )
+        _params_of[len(items)] = stmt
+    values = {f"k{i}": p.key for i, p in enumerate(items)}
+    values["run_id"] = run_id
+    return dict(execute_constant(conn, stmt, values))
+
+
+def _refuse_changed(run_id: str, items: Sequence[Param], existing: dict[str, str]) -> None:
+    """MLflow's error for the first of ``items`` whose key is stored with another value."""
+    for p in items:
+        if p.key in existing and existing[p.key] != p.value:
+            raise invalid(
+                f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
+                f"value='{existing[p.key]}' for run ID='{run_id}'. Attempted logging new value '{p.value}'."
+            )
+
+
+def _insert_new_params() -> sa.Insert:
+    """SQLite's ``INSERT ... ON CONFLICT DO NOTHING`` into ``params`` (a stored key keeps its row)."""
+    if not _insert_new:
+        from sqlalchemy.dialects.sqlite import insert
+
+        _insert_new.append(insert(params).on_conflict_do_nothing())
+    return _insert_new[0]
 
 
 class RunWritesMixin:
@@ -55,14 +100,28 @@ class RunWritesMixin:
     # --------------------------------------------------------------- checks
     def _check_active(self, conn: sa.Connection, run_id: str) -> int:
         """The run's experiment id; errors if the run is unknown or deleted."""
+        return int(self._active_run(conn, run_id, _RUN_STATE)[1])
+
+    def _active_run_info(self, conn: sa.Connection, run_id: str) -> RunInfo:
+        """The run's attributes as stored now; errors as :meth:`_check_active` does."""
+        stage, exp_id, name, user_id, status, start_time, end_time, artifact_uri = self._active_run(
+            conn, run_id, _RUN_INFO
+        )
+        return RunInfo(
+            run_id, str(exp_id), name or "", user_id or "", status, start_time, end_time, artifact_uri or "", stage
+        )
+
+    @staticmethod
+    def _active_run(conn: sa.Connection, run_id: str, stmt: sa.Select) -> tuple:
+        """The row ``stmt`` (stage and experiment id first) reads for an active, visible run."""
         # On the DBAPI cursor: every write to a run starts with this check.
-        found = execute_constant(conn, _RUN_STATE, {"run_id": run_id})
+        found = execute_constant(conn, stmt, {"run_id": run_id})
         row = found[0] if found else None
         if row is None or not visible_experiment(conn, int(row[1])):
             raise not_found(f"Run with id={run_id} not found")
         if row[0] != LifecycleStage.ACTIVE:
             raise invalid(f"The run {run_id} must be in the 'active' state. Current state is {row[0]}.")
-        return int(row[1])
+        return row
 
     # --------------------------------------------------------------- writes
     def log_metric(self, run_id: str, metric: Metric, synchronous: bool | None = None) -> None:
@@ -131,23 +190,38 @@ class RunWritesMixin:
         self.db.write(write)
 
     def _write_params(self, conn: sa.Connection, run_id: str, items: Sequence[Param]) -> None:
-        existing = dict(conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": [p.key for p in items]}).all())
-        changed = [p for p in items if p.key in existing and existing[p.key] != p.value]
-        if changed:
-            p = changed[0]
-            raise invalid(
-                f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
-                f"value='{existing[p.key]}' for run ID='{run_id}'. Attempted logging new value '{p.value}'."
-            )
-        new = [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in items if p.key not in existing]
+        rows = [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in items]
+        if self.dialect == "sqlite":
+            # One statement in the usual case (every key new): insert those not stored yet, and
+            # read the stored values only when some key was there already. The connection's
+            # change counter (params has no triggers) says how many rows went in, without a statement.
+            driver = conn.connection.dbapi_connection
+            before = driver.total_changes
+            execute_constant(conn, _insert_new_params(), rows)
+            if driver.total_changes - before == len(rows):
+                return
+            _refuse_changed(run_id, items, _stored_params(conn, run_id, items))
+            return  # the keys already stored hold these same values
+        existing = _stored_params(conn, run_id, items)
+        _refuse_changed(run_id, items, existing)
+        new = [row for row in rows if row["key"] not in existing]
         if new:
-            conn.execute(_INSERT_PARAMS, new)
+            execute_constant(conn, _INSERT_PARAMS, new)
 
     def _write_tags(self, conn: sa.Connection, run_id: str, tag_map: dict[str, str]) -> None:
-        stmt = upsert_statement(self.dialect, tags, ("run_uuid", "key"), ("value",))
-        conn.execute(stmt, [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()])
+        self._upsert_tags(conn, [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()])
         if RUN_NAME_TAG in tag_map:
-            conn.execute(_RENAME_RUN, {"run_id": run_id, "name": tag_map[RUN_NAME_TAG]})
+            execute_constant(conn, _RENAME_RUN, {"run_id": run_id, "name": tag_map[RUN_NAME_TAG]})
+
+    def _upsert_tags(self, conn: sa.Connection, rows: list[dict[str, str]]) -> None:
+        """Set run tags (``run_uuid``, ``key``, ``value`` rows), overwriting stored values."""
+        stmt = upsert_statement(self.dialect, tags, ("run_uuid", "key"), ("value",))
+        if self.dialect == "mysql":
+            # SQLAlchemy spells MySQL's upsert by server version (MariaDB takes no row alias),
+            # and execute_constant keeps one text per dialect name: let SQLAlchemy compile it.
+            conn.execute(stmt, rows)
+        else:
+            execute_constant(conn, stmt, rows)
 
     # --------------------------------------------------------------- inputs
     def log_inputs(

@@ -100,6 +100,7 @@ _EXPERIMENT_FOR_RUN = sa.select(_E.lifecycle_stage, _E.artifact_location).where(
 _INSERT_RUN = sa.insert(runs)
 _EXPERIMENT_BY_NAME = sa.select(_E.experiment_id).where(_E.name == sa.bindparam("name"))
 _INSERT_EXPERIMENT = sa.insert(experiments)
+_INSERT_EXPERIMENT_RETURNING = sa.insert(experiments).returning(_E.experiment_id)
 _INSERT_EXPERIMENT_TAGS = sa.insert(experiment_tags)
 _SET_LOCATION = (
     sa.update(experiments)
@@ -107,6 +108,8 @@ _SET_LOCATION = (
     .values(artifact_location=sa.bindparam("location"))
 )
 _INSERT_RUN_TAGS = sa.insert(run_tags)
+# SET takes the columns a call's parameters name (execute_constant compiles once per set).
+_UPDATE_RUN = sa.update(runs).where(_R.run_uuid == sa.bindparam("b_run_id"))
 
 
 def _exp_id(experiment_id: object) -> int:
@@ -210,8 +213,10 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
                 "last_update_time": ts,
                 **new_row_workspace(),
             }
-            # The new id comes back through SQLAlchemy (RETURNING or lastrowid, per dialect).
-            exp_id = int(conn.execute(_INSERT_EXPERIMENT, row).inserted_primary_key[0])
+            if conn.dialect.insert_returning:  # SQLite 3.35+, PostgreSQL: driver SQL, RETURNING the id
+                exp_id = int(execute_constant(conn, _INSERT_EXPERIMENT_RETURNING, row)[0][0])
+            else:  # through SQLAlchemy, which reads the driver's lastrowid
+                exp_id = int(conn.execute(_INSERT_EXPERIMENT, row).inserted_primary_key[0])
             if not artifact_location:
                 root = workspace_artifact_root(conn, self.artifact_root_uri)
                 execute_constant(conn, _SET_LOCATION, {"exp_id": exp_id, "location": f"{root.rstrip('/')}/{exp_id}"})
@@ -504,22 +509,23 @@ class SqlTrackingStore(RunWritesMixin, UiReadsMixin, SqlDatasetsMixin, TrackingS
         status = RunStatus.normalize(run_status) if run_status is not None else None
         v.validate_run_name(run_name)
 
-        def update(conn: sa.Connection) -> None:
-            self._check_active(conn, run_id)
+        def update(conn: sa.Connection) -> RunInfo:
+            # The run's row, read by the state check, makes the answer: no run load afterwards.
+            info = self._active_run_info(conn, run_id)
             values: dict[str, Any] = {}
             if status is not None:
-                values["status"] = status
+                values["status"] = info.status = status
             if end_time is not None:
-                values["end_time"] = int(end_time)
+                values["end_time"] = info.end_time = int(end_time)
             if run_name:
-                values["name"] = run_name
-                stmt = upsert_statement(self.dialect, run_tags, ("run_uuid", "key"), ("value",))
-                conn.execute(stmt, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
+                values["name"] = info.run_name = run_name
+                self._upsert_tags(conn, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
             if values:
-                conn.execute(sa.update(runs).where(_R.run_uuid == run_id).values(**values))
+                values["b_run_id"] = run_id
+                execute_constant(conn, _UPDATE_RUN, values)
+            return info
 
-        self.db.write(update)
-        return self.get_run(run_id).info
+        return self.db.write(update)
 
     def delete_run(self, run_id: str) -> None:
         """Move a run to the trash."""
