@@ -102,6 +102,23 @@ def test_ui_page_and_assets_use_the_prefix(server):
         assert http.get("/static/" + base.rsplit("/", 1)[1] + "/app.js").status_code == 404
 
 
+def test_redirects_stay_under_the_prefix_and_on_the_proxys_scheme(server):
+    # The router's trailing-slash redirect is built from the path with the prefix taken off:
+    # it must still lead back under the prefix (nothing answers outside it). And behind a TLS
+    # proxy on the same host sending X-Forwarded-Proto (docs/security.md), it stays on https.
+    path = PREFIX + "/api/2.0/mlflow/experiments/get/?experiment_id=0"
+    target = PREFIX + "/api/2.0/mlflow/experiments/get?experiment_id=0"
+    with httpx.Client(base_url=server.url, timeout=10, follow_redirects=False) as http:
+        direct = http.get(path)
+        behind_proxy = http.get(path, headers={"X-Forwarded-Proto": "https"})
+        followed = http.get(direct.headers["location"])
+    assert direct.status_code == behind_proxy.status_code == 307
+    assert direct.headers["location"] == f"{server.url}{target}"
+    assert behind_proxy.headers["location"] == f"{server.url.replace('http://', 'https://')}{target}"
+    assert behind_proxy.headers["x-content-type-options"] == "nosniff"
+    assert followed.status_code == 200 and followed.json()["experiment"]["name"] == "Default"
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

@@ -51,7 +51,7 @@ from mltrail.server.dispatch import (
 )
 from mltrail.server.guard import Guard, raw_routes_of
 from mltrail.server.metrics import METRICS_PATH, Metrics, route_templates
-from mltrail.server.prefix import strip_prefix
+from mltrail.server.prefix import keep_redirects_under, strip_prefix
 from mltrail.server.routing import HANDLER_MODULES, Endpoint
 from mltrail.server.scope import USER_SCOPE_KEY
 from mltrail.server.webhook_events import resume_pending
@@ -347,6 +347,8 @@ class MltrailApp(Starlette):
                 await self._outside_prefix(stripped, scope, receive, send)
                 return
             scope = stripped
+            if scope["type"] == "http":
+                send = keep_redirects_under(self.static_prefix, scope, send)
         if self.metrics is not None and scope["type"] == "http":
             await self.metrics.observe(self._serve, scope, receive, send)
             return

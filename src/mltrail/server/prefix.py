@@ -11,12 +11,17 @@ carry as they are, or that would need escaping in the page (spaces, ``?``, ``#``
 
 The app strips the prefix once, on the raw ASGI scope, before anything else
 looks at the path (browser guard, login, metrics, routing), and records it
-under :data:`PREFIX_KEY` so the UI can put it into the page it serves.
+under :data:`PREFIX_KEY` so the UI can put it into the page it serves. Redirects
+to this server (the router's trailing-slash one builds its URL from the stripped
+path) get the prefix back on their way out (:func:`keep_redirects_under`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from starlette.types import Message, Send
 
 from mltrail.exceptions import invalid
 
@@ -71,3 +76,32 @@ def strip_prefix(scope: dict[str, Any], prefix: str) -> dict[str, Any] | str | N
         new["raw_path"] = raw[len(encoded) :] if raw.startswith(encoded) else rest.encode()
     new[PREFIX_KEY] = prefix
     return new
+
+
+def keep_redirects_under(prefix: str, scope: dict[str, Any], send: Send) -> Send:
+    """``send`` that puts ``prefix`` back on a redirect to this server that left it out.
+
+    Nothing answers outside the prefix, so a ``Location`` on this server's host (or a
+    bare path) that does not start with ``<prefix>/`` can only be one built from the
+    stripped path: it gets the prefix in front. Other hosts' URLs pass as they are.
+    """
+    host = next((value for key, value in scope["headers"] if key == b"host"), None)
+
+    async def send_redirect(message: Message) -> None:
+        if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+            message["headers"] = [
+                (key, _under_prefix(value, prefix, host) if key.lower() == b"location" else value)
+                for key, value in message.get("headers", ())
+            ]
+        await send(message)
+
+    return send_redirect
+
+
+def _under_prefix(location: bytes, prefix: str, host: bytes | None) -> bytes:
+    parts = urlsplit(location.decode("latin-1"))
+    if parts.netloc and (host is None or parts.netloc.encode("latin-1").lower() != host.lower()):
+        return location  # another server's URL
+    if not parts.path.startswith("/") or parts.path == prefix or parts.path.startswith(prefix + "/"):
+        return location
+    return urlunsplit(parts._replace(path=prefix + parts.path)).encode("latin-1")
