@@ -124,6 +124,16 @@ def test_a_slow_request_keeps_going_to_the_thread(tmp_path, monkeypatch):
     assert spy.threads == ["test-db"] * 4
 
 
+def test_a_long_body_is_not_remembered(tmp_path, monkeypatch):
+    monkeypatch.setattr(db_thread, "FAST_REPEAT_SECONDS", 60.0)
+    monkeypatch.setattr(db_thread, "FAST_REPEAT_KEY_BYTES", 100)
+    spy = _Spy()
+    with _client(tmp_path, spy) as client:
+        for name in ("x" * 200, "x" * 200, "short", "short"):
+            assert client.post("/q", json={"name": name}).status_code == 200
+    assert spy.threads[:3] == ["test-db"] * 3 and spy.threads[3] != "test-db"
+
+
 def test_networked_databases_never_run_inline(tmp_path, monkeypatch):
     monkeypatch.setattr(db_thread, "FAST_REPEAT_SECONDS", 60.0)
     spy = _Spy()

@@ -86,6 +86,9 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
 FAST_REPEAT_SECONDS = 0.002
 #: How many distinct requests each endpoint remembers (least recently used ones are dropped).
 FAST_REPEAT_ENTRIES = 256
+#: Requests whose encoded body is longer than this are not remembered (they always go to the
+#: thread): the map's memory stays small whatever the body limit.
+FAST_REPEAT_KEY_BYTES = 4096
 #: A remembered time older than this (seconds) is not trusted: the request goes to the thread
 #: again and is timed afresh, so data that grew between two repeats cannot hold the loop long.
 FAST_REPEAT_TTL = 10.0
@@ -109,7 +112,7 @@ class FastRepeats:
         repeats.record(key, started, ended)
     """
 
-    __slots__ = ("_clock", "_last", "_size", "_threshold", "_ttl")
+    __slots__ = ("_clock", "_last", "_size", "_threshold", "_ttl", "key_bytes")
 
     def __init__(
         self,
@@ -122,6 +125,8 @@ class FastRepeats:
         self._size = FAST_REPEAT_ENTRIES if size is None else size
         self._ttl = FAST_REPEAT_TTL if ttl is None else ttl
         self._clock = clock
+        #: The longest request body (encoded) worth remembering; longer ones always go to the thread.
+        self.key_bytes = FAST_REPEAT_KEY_BYTES
         # key -> (seconds the last run took, clock() when it ended), least recently used first
         self._last: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
 

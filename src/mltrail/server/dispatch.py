@@ -216,8 +216,12 @@ async def _timed_run(
     either way remember how long it took (see :class:`~mltrail.server.db_thread.FastRepeats`).
 
     The key is everything that decides the work: the parsed body (so key order and spacing
-    do not matter), the signed-in user (permission filters) and the workspace."""
-    key = (_encode(call.body), call.user, active_workspace())
+    do not matter), the signed-in user (permission filters) and the workspace. A body over
+    ``FAST_REPEAT_KEY_BYTES`` encoded is not remembered and always goes to the thread."""
+    body = _encode(call.body)
+    if len(body) > repeats.key_bytes:  # not worth remembering: the thread, untimed
+        return await in_worker_thread(executor, handler, call)
+    key = (body, call.user, active_workspace())
     if repeats.fast(key):
         started = perf_counter()
         try:
