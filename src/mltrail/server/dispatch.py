@@ -11,6 +11,7 @@ import logging
 import threading
 import typing
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,11 +33,12 @@ from mltrail.exceptions import (
 from mltrail.server.auth.rules import auth_enabled, guard, rule_for
 from mltrail.server.bodies import locked_call, read_body
 from mltrail.server.config import ServerConfig
-from mltrail.server.db_thread import DbThread
+from mltrail.server.db_thread import DbThread, FastRepeats, timed_call
 from mltrail.server.limits import check_depth, has_free_form, has_nul, might_be_deep, nul_refused, too_deep
 from mltrail.server.routing import Call, Endpoint
 from mltrail.server.validation import no_control_chars
 from mltrail.store.replica import replica_reads
+from mltrail.store.workspace_scope import active_workspace
 
 _log = logging.getLogger("mltrail.server")
 _encode = msgspec.json.Encoder().encode
@@ -207,6 +209,30 @@ async def _inline_call(lock: Any, handler: Callable[[Call], Any], call: Call) ->
     return await run_in_threadpool(locked_call, lock, handler, call)
 
 
+async def _timed_run(
+    repeats: FastRepeats, executor: DbThread | None, handler: Callable[[Call], Any], call: Call
+) -> Any:
+    """Run a read on the event loop if the same request was fast last time, else on its thread;
+    either way remember how long it took (see :class:`~mltrail.server.db_thread.FastRepeats`).
+
+    The key is everything that decides the work: the parsed body (so key order and spacing
+    do not matter), the signed-in user (permission filters) and the workspace. A body over
+    ``FAST_REPEAT_KEY_BYTES`` encoded is not remembered and always goes to the thread."""
+    body = _encode(call.body)
+    if len(body) > repeats.key_bytes:  # not worth remembering: the thread, untimed
+        return await in_worker_thread(executor, handler, call)
+    key = (body, call.user, active_workspace())
+    if repeats.fast(key):
+        started = perf_counter()
+        try:
+            return handler(call)
+        finally:
+            repeats.record(key, started, perf_counter())
+    result, started, ended = await in_worker_thread(executor, timed_call, handler, call)
+    repeats.record(key, started, ended)
+    return result
+
+
 def to_response(result: Any) -> Response:
     """Turn what a handler returned into a response."""
     if type(result) is dict:  # the common case first
@@ -266,6 +292,12 @@ def _handler_endpoint(
     # the hop to a worker thread. Networked databases always go to the thread pool.
     inline = ep.inline and config.backend_store_uri.startswith("sqlite")
     db_only = ep.db_only
+    # Searches: inline when the same request was fast last time (never writes: see routing.py).
+    repeats = (
+        FastRepeats()
+        if ep.inline_if_fast and not write and config.backend_store_uri.startswith("sqlite")
+        else None
+    )
     # Route patterns match any character but '/', so a NUL can arrive in a path parameter:
     # refuse it here, before the permission rule or the handler looks anything up with it.
     has_path_params = "{" in ep.path
@@ -281,6 +313,9 @@ def _handler_endpoint(
                 result = await handler(call)
             elif inline:
                 result = await _inline_call(request.app.state.write_lock if write else None, handler, call)
+            elif repeats is not None:
+                executor = request.app.state.db_executor if db_only else None
+                result = await _timed_run(repeats, executor, handler, call)
             else:
                 lock = request.app.state.write_lock if write else None
                 executor = request.app.state.db_executor if db_only else None

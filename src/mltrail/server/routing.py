@@ -57,6 +57,11 @@ A handler takes one :class:`Call` and returns the response body::
 * Set ``db_only=True`` on plain handlers that do nothing but database work
   (searches, histories): with SQLite they share one dedicated thread, which
   serves ~2x the requests/s of many threads contending for the GIL.
+* Set ``inline_if_fast=True`` on reads whose cost grows with the data (searches):
+  with SQLite a request runs on the event loop when the very same request (body,
+  user, workspace) took under 2 ms the last time it ran, else on its thread; a
+  request seen for the first time always goes to the thread (see
+  :class:`mltrail.server.db_thread.FastRepeats`). Never with ``write`` or ``inline``.
 """
 
 from __future__ import annotations
@@ -131,6 +136,8 @@ class Endpoint:
     # The handler only talks to the database (no artifact or network I/O): on SQLite it
     # runs on the app's one database thread instead of the shared thread pool.
     db_only: bool = False
+    # A read that runs on the event loop when the same request was fast last time (SQLite only).
+    inline_if_fast: bool = False
     tags: tuple[str, ...] = ()
     # Also mounted without "/api/<v>" on the ajax prefix only (MLflow UI helpers).
     ajax_only: bool = False
@@ -138,6 +145,10 @@ class Endpoint:
     name: str = ""
     # What a ``raw`` endpoint answers with (event streams, CSV), for the OpenAPI document.
     media_type: str = "application/json"
+
+    def __post_init__(self) -> None:
+        if self.inline_if_fast and (self.write or self.inline):
+            raise ValueError(f"{self.path}: inline_if_fast is for reads that are not always inline")
 
     def mount_paths(self) -> list[str]:
         """Every absolute URL path this endpoint answers on."""
@@ -155,7 +166,7 @@ def implement(route: Route, handler: Handler, **flags: Any) -> Endpoint:
     ``route`` (from :mod:`mltrail.protocol`) gives the method, path, service,
     versions and wire types, written once for the server and the REST client;
     ``flags`` are how the server runs it (``write``, ``inline``, ``db_only``,
-    ``raw``, ``summary``, ``tags``)::
+    ``inline_if_fast``, ``raw``, ``summary``, ``tags``)::
 
         ENDPOINTS = [implement(TRACKING.get_run, get_run, inline=True)]
     """

@@ -457,12 +457,14 @@ W = {"write": True}
 # Small writes, bounded by the request limits (a batch holds at most 1,000 metrics).
 FAST_W = {"write": True, "inline": True}
 FAST = {"inline": True}  # one small bounded read
+# Reads whose cost grows with the data: inline only when the same request was fast last time.
+ADAPT = {"inline_if_fast": True}
 ENDPOINTS: list[Endpoint] = [
     _ep(T.create_experiment, create_experiment, **FAST_W),
     _ep(T.get_experiment, get_experiment, **FAST),
     _ep(T.get_experiment_by_name, get_experiment_by_name, **FAST),
-    _ep(T.search_experiments, search_experiments),
-    _ep(T.search_experiments_get, search_experiments),
+    _ep(T.search_experiments, search_experiments, **ADAPT),
+    _ep(T.search_experiments_get, search_experiments, **ADAPT),
     _ep(T.delete_experiment, delete_experiment, **W),
     _ep(T.restore_experiment, restore_experiment, **W),
     _ep(T.update_experiment, update_experiment, **W),
@@ -480,9 +482,9 @@ ENDPOINTS: list[Endpoint] = [
     _ep(T.log_batch, log_batch, **FAST_W),
     _ep(T.log_inputs, log_inputs, **W),
     _ep(T.log_model, log_model, **W),
-    _ep(T.search_runs, search_runs),
-    _ep(T.get_metric_history, get_metric_history),
-    _ep(T.get_metric_history_bulk_interval, get_metric_history_bulk_interval),
-    _ep(T.get_metric_history_bulk, get_metric_history_bulk),
+    _ep(T.search_runs, search_runs, **ADAPT),
+    _ep(T.get_metric_history, get_metric_history, **ADAPT),
+    _ep(T.get_metric_history_bulk_interval, get_metric_history_bulk_interval, **ADAPT),
+    _ep(T.get_metric_history_bulk, get_metric_history_bulk, **ADAPT),
     _ep(T.list_artifacts, list_run_artifacts, db_only=False),
 ]
