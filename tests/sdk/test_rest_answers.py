@@ -131,7 +131,7 @@ def test_usual_answers_take_the_typed_path(answer: Answer[Any], payload: Any) ->
         raise AssertionError(f"lenient path taken for {d}")
 
     body = msgspec.json.encode(payload)
-    assert decode_answer(body, Answer(answer.decoder.type, answer.build, refuse)) is not None
+    assert decode_answer(body, Answer(answer.shape, answer.build, refuse)) is not None
 
 
 def test_typed_run_is_made_of_the_entity_types() -> None:

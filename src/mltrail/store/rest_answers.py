@@ -156,21 +156,27 @@ def _experiment(e: _Experiment) -> Experiment:
 class Answer(Generic[T]):
     """How one route's answer becomes entities: a typed shape and its builder, or dicts and ``from_dict``."""
 
-    __slots__ = ("build", "decoder", "lenient")
+    __slots__ = ("build", "decode", "lenient", "shape")
 
     def __init__(
         self, shape: type, build: Callable[[Any], T], lenient: Callable[[dict[str, Any]], T]
     ) -> None:
-        self.decoder = msgspec.json.Decoder(shape)  # one per shape: built once, at import
+        self.shape = shape
         self.build = build
         self.lenient = lenient
+        self.decode: Callable[[bytes], Any] | None = None  # made on first use: nothing at import
+
+    def prepare(self) -> Callable[[bytes], Any]:
+        """The typed decoder's ``decode`` (msgspec reads the shape's types once, here)."""
+        self.decode = msgspec.json.Decoder(self.shape).decode
+        return self.decode
 
 
 def decode_answer(content: bytes, answer: Answer[T]) -> T:
     """The entities in ``content`` (a success answer's body; ``b""`` reads as ``{}``)."""
     if content:
         try:
-            return answer.build(answer.decoder.decode(content))
+            return answer.build((answer.decode or answer.prepare())(content))
         except (msgspec.ValidationError, _Lenient):
             pass  # an unusual spelling: the lenient path decides, errors included
         return answer.lenient(_decode(content))
