@@ -424,3 +424,22 @@ def test_queries_and_paths_are_written_as_httpx_writes_them():
     for path in ("/api/x", "/a path/ü", "/x/%41b", "/artifacts/a+b@c:d", "/x/[y]", "/x?y=1/2?3", "/x?a=[1]"):
         assert _target("/p", path) == client.build_request("GET", path).url.raw_path.decode()
     client.close()
+
+
+def test_query_and_target_escape_exactly_the_characters_outside_their_plain_sets() -> None:
+    from urllib.parse import quote_plus
+
+    from mltrail.store._transport import _PATH_SAFE, _target, encode_query
+
+    alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    plain = set(alnum + _PATH_SAFE + "?")
+    chars = [chr(i) for i in range(0x3000) if not 0xD800 <= i < 0xE000] + ["\U0001f600"]
+    for c in chars:
+        assert encode_query({c: c * 3}) == f"{quote_plus(c)}={quote_plus(c * 3)}"
+        target = _target("/p", f"/run{c}x")
+        if c in plain and c != "%":
+            assert target == f"/p/run{c}x"
+        else:
+            assert target != f"/p/run{c}x"
+    assert encode_query({"run_id": "a1-b2_c3.d4~"}) == "run_id=a1-b2_c3.d4~"
+    assert _target("", "/runs/get?run_id=abc") == "/runs/get?run_id=abc"

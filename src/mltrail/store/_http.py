@@ -191,14 +191,29 @@ class HttpSession:
             return self.call("GET", path, params=_to_builtins(body))
         return self.call(route.method, path, json=body)
 
+    def send_raw(self, route: Route, body: Any) -> bytes:
+        """:meth:`send` without decoding: the success answer's JSON bytes (``b""`` when empty).
+
+        For callers that decode straight into typed records (``mltrail.store.rest_answers``).
+        """
+        path = route.client_path
+        if route.method == "GET":
+            return self.call_raw("GET", path, params=_to_builtins(body))
+        return self.call_raw(route.method, path, json=body)
+
     def call(self, method: str, path: str, json: Any = None, params: Any = None) -> dict[str, Any]:
         """A JSON API call; returns the decoded answer or raises the server's error."""
+        content = self.call_raw(method, path, json, params)
+        return _decode(content) if content else {}
+
+    def call_raw(self, method: str, path: str, json: Any = None, params: Any = None) -> bytes:
+        """A JSON API call; returns the answer's undecoded body or raises the server's error."""
         if json is not None:
             resp = self.request(method, path, content=_encode(json), headers=_JSON_HEADERS, params=params)
         else:
             resp = self.request(method, path, params=params)
         if 200 <= resp.status_code < 300:  # 201 / 204: MLflow's workspace create and delete
-            return _decode(resp.content) if resp.content else {}
+            return resp.content
         raise error_from(resp, self.base_url + path)
 
 

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import select
 import socket
 import threading
@@ -71,10 +72,12 @@ _RECV_INTO = 1024 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
 # Characters a request target may hold as they are (RFC 3986 pchar, "/", "?", "%" of an escape).
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%[]"
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + _PATH_SAFE + "?")
+# (A regex's fullmatch checks a string a few times faster than frozenset.issuperset, which
+# makes a one-character string and a hash lookup per character.)
+_plain = re.compile("[A-Za-z0-9" + re.escape(_PATH_SAFE + "?") + "]*").fullmatch
 _HEX = frozenset("0123456789abcdefABCDEF")
 # What ``quote_plus`` leaves as it is: a run id or a number needs no escaping at all.
-_UNRESERVED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~")
+_unreserved = re.compile(r"[A-Za-z0-9_.\-~]*").fullmatch
 
 
 class TransportError(Exception):
@@ -146,17 +149,17 @@ def encode_query(params: Any) -> str:
     pairs = params.items() if isinstance(params, dict) else params
     for key, value in pairs:
         name = str(key)
-        name = name if _UNRESERVED.issuperset(name) else quote_plus(name)
+        name = name if _unreserved(name) else quote_plus(name)
         for one in value if isinstance(value, (list, tuple)) else (value,):
             text = "true" if one is True else "false" if one is False else "" if one is None else str(one)
-            out.append(f"{name}={text if _UNRESERVED.issuperset(text) else quote_plus(text)}")
+            out.append(f"{name}={text if _unreserved(text) else quote_plus(text)}")
     return "&".join(out)
 
 
 def _target(prefix: str, path: str) -> str:
     """The request target: the base URL's path, then ``path``, percent-escaped where it must be."""
     target = prefix + (path if path.startswith("/") else "/" + path)
-    if _PLAIN.issuperset(target) and ("%" not in target or _escapes_ok(target)):
+    if _plain(target) and ("%" not in target or _escapes_ok(target)):
         return target
     path_part, sep, query = target.partition("?")
     out = quote(path_part, safe=_PATH_SAFE if _escapes_ok(path_part) else _PATH_SAFE.replace("%", ""))

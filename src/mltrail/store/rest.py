@@ -53,7 +53,9 @@ from mltrail.protocol import tracking as w
 from mltrail.protocol.offline import ReplayCreateRun
 from mltrail.protocol.routes import Route
 from mltrail.protocol.tracking import TRACKING as T
+from mltrail.store import rest_answers as a
 from mltrail.store._http import HttpSession, env, unreachable
+from mltrail.store.rest_answers import decode_answer
 from mltrail.store.rest_datasets import RestDatasetsMixin
 from mltrail.store.rest_ui_reads import RestUiReadsMixin
 from mltrail.store.tracking import (
@@ -206,6 +208,12 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
             self._buffer.flush()
         return self.http.send(route, body)
 
+    def _send_raw(self, route: Route, body: Any) -> bytes:
+        """:meth:`_send` with the answer's body undecoded (for ``rest_answers.decode_answer``)."""
+        if self._buffer.pending():
+            self._buffer.flush()
+        return self.http.send_raw(route, body)
+
     def _send_metrics(self, run_id: str, metrics: list[Metric]) -> None:
         body = w.LogBatch(run_id, metrics=_metrics(metrics))
         self._write("log_batch", body, lambda: self.http.send(T.log_batch, body), flush=False)
@@ -248,8 +256,8 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
             exp := self.offline.offline_experiment(experiment_id=str(experiment_id))
         ):
             return exp
-        return Experiment.from_dict(
-            self._send(T.get_experiment, w.ExperimentId(str(experiment_id)))["experiment"]
+        return decode_answer(
+            self._send_raw(T.get_experiment, w.ExperimentId(str(experiment_id))), a.EXPERIMENT
         )
 
     def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
@@ -265,12 +273,12 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
 
     def _experiment_by_name(self, experiment_name: str) -> Experiment | None:
         try:
-            data = self._send(T.get_experiment_by_name, w.GetExperimentByName(experiment_name))
+            data = self._send_raw(T.get_experiment_by_name, w.GetExperimentByName(experiment_name))
         except MltrailException as err:
             if err.error_code == RESOURCE_DOES_NOT_EXIST:
                 return None
             raise
-        return Experiment.from_dict(data["experiment"])
+        return decode_answer(data, a.EXPERIMENT)
 
     def search_experiments(
         self,
@@ -287,10 +295,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
             order_by=list(order_by or []),
             view_type=ViewType.to_string(ViewType.from_string(view_type)),
         )
-        data = self._send(T.search_experiments, body)
-        return PagedList(
-            [Experiment.from_dict(e) for e in data.get("experiments", [])], data.get("next_page_token")
-        )
+        return decode_answer(self._send_raw(T.search_experiments, body), a.SEARCH_EXPERIMENTS)
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._send(T.delete_experiment, w.ExperimentId(str(experiment_id)))
@@ -319,9 +324,9 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
     ) -> Run:
         body = w.CreateRun(str(experiment_id), user_id, run_name or None, start_time, _tags(tags))
         if self.offline is None:
-            return Run.from_dict(self._send(T.create_run, body)["run"])
+            return decode_answer(self._send_raw(T.create_run, body), a.GET_RUN)
         guard = self.offline
-        online = lambda: self._known(Run.from_dict(self._send(T.create_run, body)["run"]))  # noqa: E731
+        online = lambda: self._known(decode_answer(self._send_raw(T.create_run, body), a.GET_RUN))  # noqa: E731
         record = msgspec.to_builtins(ReplayCreateRun(
             str(experiment_id), user_id or "", run_name or None, start_time if start_time is not None else _now_ms(),
             _tags(tags), run_id=guard.new_run_id(),
@@ -337,7 +342,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         return self._get_run(run_id)
 
     def _get_run(self, run_id: str) -> Run:
-        return self._known(Run.from_dict(self._send(T.get_run, w.RunRef(run_id))["run"]))
+        return self._known(decode_answer(self._send_raw(T.get_run, w.RunRef(run_id)), a.GET_RUN))
 
     def _known(self, run: Run) -> Run:
         """``run``, its artifact URI noted for offline logging (its uploads can wait in the journal)."""
@@ -351,12 +356,12 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         status = RunStatus.normalize(run_status) if run_status is not None else None
         body = w.UpdateRun(run_id, status=status, end_time=end_time, run_name=run_name or None)
         if self.offline is None:
-            return RunInfo.from_dict(self._send(T.update_run, body)["run_info"])
+            return decode_answer(self._send_raw(T.update_run, body), a.RUN_INFO)
         guard, record = self.offline, msgspec.to_builtins(body)
         return self._write(
             "update_run",
             record,
-            lambda: RunInfo.from_dict(self._send(T.update_run, body)["run_info"]),
+            lambda: decode_answer(self._send_raw(T.update_run, body), a.RUN_INFO),
             lambda: guard.offline_run_info(record),
         )
 
@@ -434,9 +439,9 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
         token = page_token
         while True:
             body = w.GetMetricHistory(metric_key, run_id, page_token=token, max_results=max_results)
-            data = self._send(T.get_metric_history, body)
-            out.extend(Metric.from_dict(m) for m in data.get("metrics", []))
-            token = data.get("next_page_token") or None
+            metrics, token = decode_answer(self._send_raw(T.get_metric_history, body), a.METRICS_PAGE)
+            out.extend(metrics)
+            token = token or None
             if max_results is not None or page_token is not None or token is None:
                 return PagedList(out, token)
 
@@ -457,8 +462,7 @@ class RestTrackingStore(RestUiReadsMixin, RestDatasetsMixin, TrackingStore):
             order_by=list(order_by or []),
             page_token=page_token or None,
         )
-        data = self._send(T.search_runs, body)
-        return PagedList([Run.from_dict(r) for r in data.get("runs", [])], data.get("next_page_token"))
+        return decode_answer(self._send_raw(T.search_runs, body), a.SEARCH_RUNS)
 
     # ------------------------------------------------------------------- gc
     def _server_side_only(self, what: str) -> MltrailException:
