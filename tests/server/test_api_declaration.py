@@ -49,11 +49,12 @@ class RecordingSession(HttpSession):
         self.requests: list[tuple[str, str, bool]] = []  # method, path, made by send()
         self._in_send = False
 
-    def send(self, route: Route, body: Any = None, **path_params: str) -> dict[str, Any]:
+    def send_raw(self, route: Route, body: Any = None, **path_params: str) -> bytes:
+        # send() decodes what send_raw() answers: every declared call passes here.
         self.sent.append((route, body))
         self._in_send = True
         try:
-            return super().send(route, body, **path_params)
+            return super().send_raw(route, body, **path_params)
         finally:
             self._in_send = False
 

@@ -184,19 +184,17 @@ class HttpSession:
         ``body`` is an instance of ``route.request``; fields left at their default
         are not sent. ``path_params`` fill the route's ``{name}`` parameters.
         """
-        path = route.url(**path_params) if path_params else route.client_path
-        if body is None:
-            return self.call(route.method, path)
-        if route.method == "GET":
-            return self.call("GET", path, params=_to_builtins(body))
-        return self.call(route.method, path, json=body)
+        content = self.send_raw(route, body, **path_params)
+        return _decode(content) if content else {}
 
-    def send_raw(self, route: Route, body: Any) -> bytes:
+    def send_raw(self, route: Route, body: Any = None, **path_params: str) -> bytes:
         """:meth:`send` without decoding: the success answer's JSON bytes (``b""`` when empty).
 
         For callers that decode straight into typed records (``mltrail.store.rest_answers``).
         """
-        path = route.client_path
+        path = route.url(**path_params) if path_params else route.client_path
+        if body is None:
+            return self.call_raw(route.method, path)
         if route.method == "GET":
             return self.call_raw("GET", path, params=_to_builtins(body))
         return self.call_raw(route.method, path, json=body)
