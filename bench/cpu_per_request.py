@@ -19,6 +19,7 @@ instead (slow: use ``--n 200``) and prints instructions per request from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -129,19 +131,15 @@ def _callgrind_total(root: Path, pid: int) -> float:
     raise RuntimeError(f"no totals in {newest}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=3000)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--runs", type=int, default=60)
-    ap.add_argument("--callgrind", action="store_true")
-    ap.add_argument("--only", default="")
-    args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+@contextlib.contextmanager
+def running_server(callgrind: bool, prefix: str) -> Iterator[tuple[subprocess.Popen, Path, Conn]]:
+    """``mltrail server`` on a new SQLite file (under valgrind's callgrind if asked), with a
+    keep-alive connection to it once ``/health`` answers; stopped on exit."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     port = _free_port()
     cmd = [sys.executable, "-m", "mltrail.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
            "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}"]  # fmt: skip
-    if args.callgrind:
+    if callgrind:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={root}/cg.out", "--dump-instr=no", *cmd]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
     log = open(root / "server.log", "wb")  # noqa: SIM115
@@ -156,45 +154,61 @@ def main() -> None:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((root / "server.log").read_text()) from None
                 time.sleep(0.1)
-        conn = Conn(port)
-        exp, run_id = _seed(conn, args.runs)
-        found = conn.call("POST", "/api/2.0/mlflow/runs/search",
-                          {"experiment_ids": [exp], "filter": SEARCH_FILTER, "order_by": SEARCH_ORDER})  # fmt: skip
-        print(f"search returns {len(found.get('runs', []))} runs", flush=True)
-        routes = _routes(exp, run_id)
-        results: dict[str, list[float]] = {name: [] for name in routes}
-        for _ in range(args.rounds):
-            for name, make in routes.items():
-                if args.only and name not in args.only.split(","):
-                    continue
-                for _ in range(min(200, args.n)):
-                    conn.call(*make())
-                if args.callgrind:
-                    _callgrind(proc.pid, "-z")  # zero the counts, collect over the n requests only
-                before = _cpu_seconds(proc.pid)
-                for _ in range(args.n):
-                    conn.call(*make())
-                after = _cpu_seconds(proc.pid)
-                if args.callgrind:
-                    instructions = _callgrind_total(root, proc.pid) / args.n
-                    results[name].append(instructions)
-                    print(f"{name}: {instructions / 1e3:.0f} k instructions per request", flush=True)
-                    continue
-                user, system = ((a - b) / args.n * 1e6 for a, b in zip(after, before, strict=True))
-                results[name].append(user + system)
-                print(
-                    f"{name}: {user + system:.0f} µs CPU per request ({user:.0f} user, {system:.0f} system)",
-                    flush=True,
-                )
-        unit, scale = ("k instructions", 1e-3) if args.callgrind else ("µs", 1.0)
-        for name, vals in results.items():
-            if vals:
-                print(f"== {name}: median {statistics.median(vals) * scale:.0f} {unit} "
-                      f"(min {min(vals) * scale:.0f}, max {max(vals) * scale:.0f})")  # fmt: skip
+        yield proc, root, Conn(port)
     finally:
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+def measure(
+    proc: subprocess.Popen, root: Path, conn: Conn, routes: dict, args: argparse.Namespace
+) -> None:
+    """Send each route's requests in rounds (after a warm-up) and print the server's CPU time
+    (or instructions, with ``--callgrind``) per request, each round and the median."""
+    wanted = [r for r in args.only.split(",") if r]
+    results: dict[str, list[float]] = {name: [] for name in routes}
+    for _ in range(args.rounds):
+        for name, make in routes.items():
+            if wanted and name not in wanted:
+                continue
+            for _ in range(min(200, args.n)):
+                conn.call(*make())
+            if args.callgrind:
+                _callgrind(proc.pid, "-z")  # zero the counts, collect over the n requests only
+            before = _cpu_seconds(proc.pid)
+            for _ in range(args.n):
+                conn.call(*make())
+            after = _cpu_seconds(proc.pid)
+            if args.callgrind:
+                instructions = _callgrind_total(root, proc.pid) / args.n
+                results[name].append(instructions)
+                print(f"{name}: {instructions / 1e3:.0f} k instructions per request", flush=True)
+                continue
+            user, system = ((a - b) / args.n * 1e6 for a, b in zip(after, before, strict=True))
+            results[name].append(user + system)
+            print(f"{name}: {user + system:.0f} µs CPU per request ({user:.0f} user, {system:.0f} system)", flush=True)
+    unit, scale = ("k instructions", 1e-3) if args.callgrind else ("µs", 1.0)
+    for name, vals in results.items():
+        if vals:
+            print(f"== {name}: median {statistics.median(vals) * scale:.0f} {unit} "
+                  f"(min {min(vals) * scale:.0f}, max {max(vals) * scale:.0f})")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=60)
+    ap.add_argument("--callgrind", action="store_true")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    with running_server(args.callgrind, "bench-cpu-") as (proc, root, conn):
+        exp, run_id = _seed(conn, args.runs)
+        found = conn.call("POST", "/api/2.0/mlflow/runs/search",
+                          {"experiment_ids": [exp], "filter": SEARCH_FILTER, "order_by": SEARCH_ORDER})  # fmt: skip
+        print(f"search returns {len(found.get('runs', []))} runs", flush=True)
+        measure(proc, root, conn, _routes(exp, run_id), args)
 
 
 if __name__ == "__main__":

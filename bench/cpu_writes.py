@@ -16,18 +16,13 @@ SDK bench does (10 new params, 5 tags, 10 metrics x 10 steps), ``runs/log-metric
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu_per_request import Conn, _callgrind, _callgrind_total, _cpu_seconds, _free_port
+from cpu_per_request import measure, running_server
 
 API = "/api/2.0/mlflow"
 T0 = 1700000000000
@@ -85,26 +80,7 @@ def main() -> None:
     ap.add_argument("--callgrind", action="store_true")
     ap.add_argument("--only", default="")
     args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-cpuw-"))
-    port = _free_port()
-    cmd = [sys.executable, "-m", "mltrail.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
-           "--backend-store-uri", f"sqlite:///{root / 'mltrail.db'}"]  # fmt: skip
-    if args.callgrind:
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={root}/cg.out", "--dump-instr=no", *cmd]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLTRAIL_"))}
-    log = open(root / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                Conn(port).call("GET", "/health")
-                break
-            except (OSError, http.client.HTTPException, RuntimeError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((root / "server.log").read_text()) from None
-                time.sleep(0.1)
-        conn = Conn(port)
+    with running_server(args.callgrind, "bench-cpuw-") as (proc, root, conn):
         exp = conn.call("POST", f"{API}/experiments/create", {"name": "cpu-writes"})["experiment_id"]
         run_id = conn.call("POST", f"{API}/runs/create", {"experiment_id": exp, "start_time": T0})["run"]["info"]["run_id"]
         # runs/update ends a run of its own holding what an SDK run logs (the other run grows).
@@ -115,38 +91,7 @@ def main() -> None:
             "params": [{"key": f"p{k}", "value": "v"} for k in range(10)],
             "tags": [{"key": f"t{k}", "value": "v"} for k in range(5)],
         })  # fmt: skip
-        routes = _routes(exp, run_id, ended)
-        wanted = [r for r in args.only.split(",") if r]
-        results: dict[str, list[float]] = {name: [] for name in routes}
-        for _ in range(args.rounds):
-            for name, make in routes.items():
-                if wanted and name not in wanted:
-                    continue
-                for _ in range(min(200, args.n)):
-                    conn.call(*make())
-                if args.callgrind:
-                    _callgrind(proc.pid, "-z")
-                before = _cpu_seconds(proc.pid)
-                for _ in range(args.n):
-                    conn.call(*make())
-                after = _cpu_seconds(proc.pid)
-                if args.callgrind:
-                    instructions = _callgrind_total(root, proc.pid) / args.n
-                    results[name].append(instructions)
-                    print(f"{name}: {instructions / 1e3:.0f} k instructions per request", flush=True)
-                    continue
-                user, system = ((a - b) / args.n * 1e6 for a, b in zip(after, before, strict=True))
-                results[name].append(user + system)
-                print(f"{name}: {user + system:.0f} µs CPU per request ({user:.0f} user, {system:.0f} system)", flush=True)
-        unit, scale = ("k instructions", 1e-3) if args.callgrind else ("µs", 1.0)
-        for name, vals in results.items():
-            if vals:
-                print(f"== {name}: median {statistics.median(vals) * scale:.0f} {unit} "
-                      f"(min {min(vals) * scale:.0f}, max {max(vals) * scale:.0f})")  # fmt: skip
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
+        measure(proc, root, conn, _routes(exp, run_id, ended), args)
 
 
 if __name__ == "__main__":
