@@ -14,8 +14,7 @@ cost no extra statement.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,7 +43,7 @@ _HISTORY = (
     .where(metrics.c.run_uuid == sa.bindparam("run_id"), metrics.c.key == sa.bindparam("key"))
     .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
 )
-_conditional_upserts: dict[str, tuple[str, Callable[[tuple[Any, ...]], Any]]] = {}
+_conditional_upserts: dict[str, Any] = {}
 
 
 def _rank(row: dict[str, Any]) -> tuple[int, int, float]:
@@ -229,11 +228,11 @@ def _insert_history_sql(dialect: sa.Dialect) -> str:
     return sql
 
 
-def _conditional_upsert(dialect: sa.Dialect) -> tuple[str, Callable[[tuple[Any, ...]], Any]]:
-    """The upsert's driver SQL for ``dialect``, and what turns a history row into its parameters."""
-    cached = _conditional_upserts.get(dialect.name)
-    if cached is None:
-        if dialect.name == "postgresql":
+def _conditional_upsert(dialect: str) -> Any:
+    """The upsert that keeps the newest value per key (SQLite, PostgreSQL), built once per dialect."""
+    stmt = _conditional_upserts.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
@@ -244,30 +243,18 @@ def _conditional_upsert(dialect: sa.Dialect) -> tuple[str, Callable[[tuple[Any, 
             set_={"value": ex.value, "timestamp": ex.timestamp, "step": ex.step, "is_nan": ex.is_nan},
             where=sa.tuple_(ex.step, ex.timestamp, ex.value) > sa.tuple_(_LM.step, _LM.timestamp, _LM.value),
         )
-        compiled = stmt.compile(dialect=dialect, column_keys=list(_HISTORY_COLUMNS))
-        if compiled.positional:  # a row's values in the statement's order (qmark: as they are)
-            order = tuple(_HISTORY_COLUMNS.index(name) for name in compiled.positiontup or ())
-            if order == tuple(range(len(_HISTORY_COLUMNS))):
-                params: Callable[[tuple[Any, ...]], Any] = tuple
-            else:
-                params = operator.itemgetter(*order)
-        else:
-            def params(row: tuple[Any, ...]) -> Any:
-                return dict(zip(_HISTORY_COLUMNS, row, strict=True))
-        cached = (str(compiled), params)
-        _conditional_upserts[dialect.name] = cached
-    return cached
+        _conditional_upserts[dialect] = stmt
+    return stmt
 
 
 def _update_latest(conn: sa.Connection, run_id: str, rows: list[tuple[Any, ...]]) -> None:
     """Keep ``latest_metrics`` current with the newest of ``rows`` (history rows, one per key)."""
-    dialect = conn.dialect
-    if dialect.name in ("sqlite", "postgresql"):
-        sql, params = _conditional_upsert(dialect)
-        raw_executemany(conn, sql, rows if params is tuple else [params(r) for r in rows])
+    named = [dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in rows]
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        execute_constant(conn, _conditional_upsert(dialect), named)  # compiled once, on the driver
         return
     # MySQL: read the current latest rows under a lock, then insert or update.
-    named = [dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in rows]
     current = {
         r.key: (r.step, r.timestamp, r.value)
         for r in conn.execute(
