@@ -87,7 +87,7 @@ def _metrics(metrics: Sequence[Metric]) -> list[w.MetricIn]:
     return [
         metric_in(
             m.key,
-            m.value if isfinite(m.value) else m.to_dict()["value"],
+            _value(m),
             m.timestamp,
             m.step,
             m.dataset_name or None,

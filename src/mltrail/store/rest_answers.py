@@ -183,10 +183,6 @@ def decode_answer(content: bytes, answer: Answer[T]) -> T:
     return answer.lenient({})
 
 
-def _page(items: list[Any], token: Any) -> PagedList:
-    return PagedList(items, token)
-
-
 GET_RUN: Answer[Run] = Answer(
     _RunAnswer, lambda a: _run(a.run), lambda d: Run.from_dict(d["run"])
 )  # also create_run's answer
@@ -195,16 +191,16 @@ RUN_INFO: Answer[RunInfo] = Answer(
 )
 SEARCH_RUNS: Answer[PagedList] = Answer(
     _RunsPage,
-    lambda a: _page([_run(r) for r in a.runs], a.next_page_token),
-    lambda d: _page([Run.from_dict(r) for r in d.get("runs", [])], d.get("next_page_token")),
+    lambda a: PagedList([_run(r) for r in a.runs], a.next_page_token),
+    lambda d: PagedList([Run.from_dict(r) for r in d.get("runs", [])], d.get("next_page_token")),
 )
 EXPERIMENT: Answer[Experiment] = Answer(
     _ExperimentAnswer, lambda a: _experiment(a.experiment), lambda d: Experiment.from_dict(d["experiment"])
 )
 SEARCH_EXPERIMENTS: Answer[PagedList] = Answer(
     _ExperimentsPage,
-    lambda a: _page([_experiment(e) for e in a.experiments], a.next_page_token),
-    lambda d: _page([Experiment.from_dict(e) for e in d.get("experiments", [])], d.get("next_page_token")),
+    lambda a: PagedList([_experiment(e) for e in a.experiments], a.next_page_token),
+    lambda d: PagedList([Experiment.from_dict(e) for e in d.get("experiments", [])], d.get("next_page_token")),
 )
 METRICS_PAGE: Answer[tuple[list[Metric], Any]] = Answer(
     _MetricsPage,
