@@ -17,13 +17,11 @@ import pytest
 from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
-from support.gateway_kit import chat_endpoints, official_store
-from support.live_server import LOOPBACK_HTTP, start_server, stop_server
+from support.gateway_kit import chat_endpoints, gateway_server, official_store
 from support.openai_server import OpenAIServer
 from support.webhook_receiver import Receiver, signature_ok
 
 API = "/api/3.0/mlflow/gateway"
-SERVER_KEY = "a-test-server-key-of-32-characters!"
 CHAT = {"messages": [{"role": "user", "content": "What is the capital of France, in one word?"}]}
 
 
@@ -42,12 +40,8 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake):
-    env = {"MLTRAIL_SECRET_KEY": SERVER_KEY}
-    live = start_server(
-        tmp_path_factory.mktemp("budgets"), None, *LOOPBACK_HTTP, "--no-scorer-worker", env=env
-    )
-    yield live
-    stop_server(live)
+    with gateway_server(tmp_path_factory.mktemp("budgets"), "--no-scorer-worker") as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

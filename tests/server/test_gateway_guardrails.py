@@ -18,12 +18,10 @@ import pytest
 from google.protobuf.json_format import ParseDict
 from mlflow.protos import service_pb2 as pb
 
-from support.gateway_kit import chat_endpoints, official_store
-from support.live_server import LOOPBACK_HTTP, start_server, stop_server
+from support.gateway_kit import chat_endpoints, gateway_server, official_store
 from support.openai_server import OpenAIServer, default_responder
 
 API = "/api/3.0/mlflow/gateway"
-SERVER_KEY = "a-test-server-key-of-32-characters!"
 JUDGE_ASK = "Answer yes unless the text mentions a fruit"
 
 
@@ -46,12 +44,8 @@ def fake():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake):
-    env = {"MLTRAIL_SECRET_KEY": SERVER_KEY}
-    live = start_server(
-        tmp_path_factory.mktemp("guardrails"), None, *LOOPBACK_HTTP, "--no-scorer-worker", env=env
-    )
-    yield live
-    stop_server(live)
+    with gateway_server(tmp_path_factory.mktemp("guardrails"), "--no-scorer-worker") as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

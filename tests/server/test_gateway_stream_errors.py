@@ -17,11 +17,9 @@ import time
 import httpx
 import pytest
 
-from support.gateway_kit import chat_endpoints, official_store
-from support.live_server import LOOPBACK_HTTP, start_server, stop_server
+from support.gateway_kit import chat_endpoints, gateway_server, official_store
 from support.openai_server import OpenAIServer
 
-SERVER_KEY = "a-test-server-key-of-32-characters!"
 DEAD = "http://127.0.0.1:9/v1"  # nothing listens there: connection refused
 HI = [{"role": "user", "content": "Hi there"}]
 SSE = "text/event-stream; charset=utf-8"
@@ -35,12 +33,8 @@ def fake():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake):
-    env = {"MLTRAIL_SECRET_KEY": SERVER_KEY}
-    live = start_server(
-        tmp_path_factory.mktemp("stream-errors"), None, *LOOPBACK_HTTP, "--no-scorer-worker", env=env
-    )
-    yield live
-    stop_server(live)
+    with gateway_server(tmp_path_factory.mktemp("stream-errors"), "--no-scorer-worker") as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,26 @@ definition naming the provider's model, and an endpoint routing to that definiti
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from support.live_server import LOOPBACK_HTTP, LiveServer, start_server, stop_server
 
 #: A ``MLTRAIL_SECRET_KEY`` for servers that keep gateway secrets (32 characters or more).
 SERVER_KEY = "a-test-server-key-of-32-characters!"
+
+
+@contextlib.contextmanager
+def gateway_server(root: Path, *args: str) -> Iterator[LiveServer]:
+    """``mltrail server`` in ``root`` with a key for gateway secrets and ``http`` API bases
+    allowed (the fake providers listen on loopback); ``args`` go on its command line."""
+    live = start_server(root, None, *LOOPBACK_HTTP, *args, env={"MLTRAIL_SECRET_KEY": SERVER_KEY})
+    try:
+        yield live
+    finally:
+        stop_server(live)
 
 
 def official_store(url: str) -> Any:
