@@ -195,13 +195,20 @@ def measure(
                   f"(min {min(vals) * scale:.0f}, max {max(vals) * scale:.0f})")  # fmt: skip
 
 
-def main() -> None:
+def measure_options(n: int) -> argparse.ArgumentParser:
+    """The options :func:`measure` reads: ``--n`` requests per round (default ``n``), ``--rounds``,
+    ``--callgrind`` (instructions instead of CPU time) and ``--only`` (comma-separated routes)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--n", type=int, default=n)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--callgrind", action="store_true")
     ap.add_argument("--only", default="")
+    return ap
+
+
+def main() -> None:
+    ap = measure_options(3000)
+    ap.add_argument("--runs", type=int, default=60)
     args = ap.parse_args()
     with running_server(args.callgrind, "bench-cpu-") as (proc, root, conn):
         exp, run_id = _seed(conn, args.runs)

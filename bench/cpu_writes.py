@@ -15,14 +15,13 @@ SDK bench does (10 new params, 5 tags, 10 metrics x 10 steps), ``runs/log-metric
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu_per_request import measure, running_server
+from cpu_per_request import measure, measure_options, running_server
 
 API = "/api/2.0/mlflow"
 T0 = 1700000000000
@@ -74,12 +73,7 @@ def _routes(exp: str, run_id: str, ended_run: str) -> dict[str, Callable[[], tup
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--callgrind", action="store_true")
-    ap.add_argument("--only", default="")
-    args = ap.parse_args()
+    args = measure_options(2000).parse_args()
     with running_server(args.callgrind, "bench-cpuw-") as (proc, root, conn):
         exp = conn.call("POST", f"{API}/experiments/create", {"name": "cpu-writes"})["experiment_id"]
         run_id = conn.call("POST", f"{API}/runs/create", {"experiment_id": exp, "start_time": T0})["run"]["info"]["run_id"]
